@@ -1,0 +1,249 @@
+"""Build the aiohttp application and the Socket.IO server from settings.
+
+Start-up and shutdown live in one ``cleanup_ctx`` generator, in order and reversed on exit:
+storage, the process bus, the domain service (restored from storage), background loops. Client
+connections are closed first, in ``on_shutdown``, while storage is still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .auth import TokenSigner
+from .config import Settings
+from .domain.agents import create_agent, generate_password
+from .domain.clock import Clock, SystemClock
+from .domain.conversations import ChatService, RoutingPolicy
+from .domain.models import Role
+from .domain.ports import Presence, RoutingState
+from .errors import ChatError, Conflict
+from .http import keys as K
+from .http.static import add_static_routes
+from .http.views import MAX_JSON_BODY, add_routes, cors_middleware, error_middleware
+from .storage.memory import MemoryPresence, MemoryRoutingState
+from .storage.sqlite import SQLiteStore
+from .transport.bus import Bus, LocalBus
+from .transport.delivery import Delivery
+from .transport.hub import SocketHub
+from .transport.notifier import SocketNotifier
+from .transport.ratelimit import KeyedLimiter
+from .transport.server import ChatSocketServer
+
+log = logging.getLogger("chatserver")
+
+FIRST_ADMIN_FILE = "first-admin.txt"
+
+
+def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Socket.IO connections are accepted from the server's own origin and the configured ones."""
+    allowed = set(settings.allowed_origins)
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None or "*" in allowed or origin in allowed:
+            return True
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own
+
+    return check
+
+
+class Backend:
+    """The shared state behind the domain: in memory (one process) or in Redis (several)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis: Any = None
+        self.presence: Presence
+        self.routing: RoutingState
+        self.bus: Bus
+        if settings.redis_url is None:
+            self.routing, self.presence, self.bus = MemoryRoutingState(), MemoryPresence(), LocalBus()
+            return
+        from .storage import redis_backend as rb
+        from .storage.redis_keys import Keys
+
+        process_id = uuid.uuid4().hex[:12]
+        keys = Keys(settings.redis_prefix)
+        self.redis = rb.connect(settings.redis_url)
+        self.routing = rb.RedisRoutingState(self.redis, keys)
+        self.redis_presence = rb.RedisPresence(self.redis, keys, process_id, settings.presence_ttl)
+        self.presence = self.redis_presence
+        self.redis_bus = rb.RedisBroker(self.redis, settings.redis_url, keys, process_id)
+        self.bus = self.redis_bus
+
+    # False from a failed heartbeat until connections and the queue are restored into Redis.
+    healthy = True
+
+    async def ping(self) -> None:
+        await self.routing.ping()
+        if not self.healthy:
+            raise ConnectionError("restoring routing state after an outage")
+        if self.redis is not None and not self.redis_bus.connected.is_set():
+            raise ConnectionError("the process bus is reconnecting")
+
+    @property
+    def name(self) -> str:
+        return "memory" if self.redis is None else "redis"
+
+    async def heartbeat(self) -> None:
+        if self.redis is not None:
+            await self.redis_presence.heartbeat()
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis_presence.unregister()
+            await self.redis.aclose()
+
+
+async def _every(interval: float, work: Callable[[], Awaitable[None]], name: str, stop: asyncio.Event) -> None:
+    """Run ``work`` every ``interval`` seconds until ``stop`` is set. (Stopping by cancellation
+    alone is not enough: redis-py can turn a cancelled command into a connection error.)"""
+    while not stop.is_set():
+        try:
+            await work()
+        except ChatError as exc:
+            log.warning("%s: %s", name, exc.message)
+        except Exception:
+            log.exception("%s failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def build_app(
+    settings: Settings, *, clock: Clock | None = None, new_id: Callable[[], str] | None = None
+) -> web.Application:
+    settings = settings.with_secret()
+    assert settings.secret_key is not None
+    clock = clock or SystemClock()
+    new_id = new_id or (lambda: uuid.uuid4().hex)
+    app = web.Application(middlewares=[cors_middleware, error_middleware], client_max_size=MAX_JSON_BODY)
+    sio = ChatSocketServer(
+        async_mode="aiohttp",
+        async_handlers=False,  # one connection's events are handled in the order they were sent
+        cors_allowed_origins=_origin_check(settings),
+        max_http_buffer_size=settings.max_http_buffer_size,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    backend = Backend(settings)
+    store = SQLiteStore(settings.db_path)
+    signer = TokenSigner(settings.secret_key)
+
+    async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
+        await sio.lean_emit(event, data, room=sid, namespace=namespace)
+
+    delivery = Delivery(store, emit_to)
+    notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
+                              settings.queue_update_interval)
+    hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
+    app[K.SETTINGS] = settings
+    app[K.READINESS] = backend.ping
+    app[K.STORE] = store
+    app[K.HUB] = hub
+    app[K.SIGNER] = signer
+    app[K.CLOCK] = clock
+    app[K.LOGIN_LIMITER] = KeyedLimiter(settings.login_attempts_per_minute / 60.0,
+                                        settings.login_attempts_per_minute)
+    app[K.VISITOR_LIMITER] = KeyedLimiter(settings.visitor_sessions_per_minute / 60.0,
+                                          settings.visitor_sessions_per_minute)
+    add_routes(app)
+    add_static_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        loops: list[asyncio.Task[None]] = []
+        stop = asyncio.Event()
+        try:
+            service = ChatService(
+                agents=store, conversations=store, routing=backend.routing, presence=backend.presence,
+                notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
+                policy=RoutingPolicy(departments=settings.departments,
+                                     checkout_url_patterns=settings.checkout_url_patterns,
+                                     department_fallback_after=settings.department_fallback_after),
+            )
+            hub.attach(service)
+            backend.bus.on_reconnect(hub.catch_up)
+            app[K.SERVICE] = service
+            await backend.heartbeat()
+            await backend.bus.start()
+            await service.restore()
+            await ensure_first_admin(settings, store, clock, new_id)
+            loop = asyncio.get_running_loop()
+            if backend.redis is not None:
+                loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
+                                                     "heartbeat", stop)))
+            loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
+            log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
+            yield
+            await hub.shutdown()  # already done in on_shutdown; kept for runners that skip it
+            await service.shutdown()
+        finally:
+            stop.set()
+            if loops:
+                await asyncio.wait(loops, timeout=5.0)
+            for task in loops:
+                task.cancel()
+            await backend.bus.stop()
+            await backend.close()
+            # aiosqlite's worker threads are not daemons: a store left open keeps the process alive.
+            await store.close()
+
+    async def close_connections(app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for open requests: closing the sockets here keeps
+        # the long-lived WebSocket handlers from holding shutdown up.
+        await hub.shutdown()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_connections)
+    return app
+
+
+def _heartbeat(backend: Backend, service: ChatService, hub: SocketHub) -> Callable[[], Awaitable[None]]:
+    """Refresh this process's heartbeat; after Redis was unreachable (or restarted and lost
+    data), record this process's connections again and merge the queue and agents' loads back
+    from the database."""
+    async def beat() -> None:
+        try:
+            await backend.heartbeat()
+        except ChatError:
+            backend.healthy = False
+            raise
+        if not backend.healthy:
+            log.warning("routing store reachable again; restoring presence and queue from the database")
+            await hub.reregister_connections()
+            await service.restore()
+            backend.healthy = True
+            await service.notifier.queue_changed()
+            await service.dispatch()
+
+    return beat
+
+
+async def ensure_first_admin(settings: Settings, store: SQLiteStore, clock: Clock,
+                             new_id: Callable[[], str]) -> None:
+    """On an empty database, create an admin and write its password to a 0600 file (never logged)."""
+    if await store.list_agents():
+        return
+    password = generate_password()
+    try:
+        await create_agent(store, name="Admin", email=settings.first_admin_email, password=password,
+                           role=Role.ADMIN, capacity=settings.default_capacity, now=clock.now(), new_id=new_id)
+    except Conflict:
+        return  # another process sharing the database created it first
+
+    path = settings.data_dir / FIRST_ADMIN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"email: {settings.first_admin_email}\npassword: {password}\n")
+    log.info("first admin created email=%s credentials_file=%s", settings.first_admin_email, path)

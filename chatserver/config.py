@@ -1,0 +1,154 @@
+"""Settings: one dataclass, read from CLI flags and ``CHATSERVER_*`` environment variables.
+
+Every field is documented in ``docs/configuration.md``; the defaults are safe for one machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CHATSERVER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    # SQLite file; defaults to ``<data_dir>/chatserver.db``.
+    db: Path | None = None
+    # ``None`` selects the embedded in-memory broker; ``redis://...`` the Redis backend.
+    redis_url: str | None = None
+    # Signs agent and visitor tokens; generated into ``<data_dir>/secret.key`` when not given.
+    secret_key: str | None = None
+    agent_token_ttl: float = 12 * 3600.0
+    visitor_token_ttl: float = 30 * 86400.0
+    default_capacity: int = 3
+    grace_period: float = 60.0
+    max_message_chars: int = 4000
+    # Per-connection token bucket for chat messages: sustained rate and burst.
+    message_rate: float = 5.0
+    message_burst: int = 20
+    # Per-connection token bucket for every other event.
+    event_rate: float = 20.0
+    event_burst: int = 60
+    # New visitor sessions per client IP per minute.
+    visitor_sessions_per_minute: int = 60
+    login_attempts_per_minute: int = 10
+    # Origins allowed to open Socket.IO connections (besides the server's own); "*" allows any.
+    allowed_origins: tuple[str, ...] = ()
+    max_http_buffer_size: int = 1_000_000
+    # Queue position updates to waiting visitors are coalesced to at most one per interval.
+    queue_update_interval: float = 0.25
+    # Departments chats can be routed to (agents belong to any of them).
+    departments: tuple[str, ...] = ()
+    # Chats from pages matching these fnmatch patterns are served first (as are chats whose page
+    # passes checkout=true).
+    checkout_url_patterns: tuple[str, ...] = ("*/checkout*", "*/payment*")
+    # Seconds a department's chat waits before any agent may take it.
+    department_fallback_after: float = 120.0
+    # Redis backend: key prefix, and seconds after which a silent process counts as dead.
+    redis_prefix: str = "cs:"
+    presence_ttl: float = 15.0
+    # How often to sweep dead processes' connections and route chats past the fallback wait.
+    sweep_interval: float = 2.0
+    log_level: str = "INFO"
+    # Where the first admin's generated credentials are written (never logged).
+    first_admin_email: str = "admin@example.com"
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.data_dir / "chatserver.db"
+
+    def with_secret(self) -> Settings:
+        """Return settings whose secret key is set, generating and keeping one in the data dir."""
+        if self.secret_key:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            key = secrets.token_urlsafe(48)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
+        return dataclasses.replace(self, secret_key=key)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    default = _FIELDS[name].default
+    annotation = str(_FIELDS[name].type)
+    if raw is None:
+        return None
+    if "Path" in annotation:
+        return Path(raw)
+    if annotation.startswith("tuple"):
+        if isinstance(raw, (list, tuple)):
+            return tuple(str(x) for x in raw)
+        return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+    if isinstance(default, bool):
+        return str(raw).lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return str(raw)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings: defaults, then ``CHATSERVER_*`` variables, then explicit overrides (CLI flags).
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        raw = environ.get(env_name(name))
+        if raw is not None and raw != "":
+            try:
+                values[name] = _coerce(name, raw)
+            except ValueError as exc:
+                raise ValueError(f"{env_name(name)}: {exc}") from exc
+    for name, raw in (overrides or {}).items():
+        if name not in _FIELDS:
+            raise ValueError(f"unknown setting {name!r}")
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise ValueError("port must be between 0 and 65535")
+    if settings.default_capacity < 1:
+        raise ValueError("default_capacity must be at least 1")
+    if settings.grace_period < 0:
+        raise ValueError("grace_period must not be negative")
+    if settings.presence_ttl <= 0 or settings.sweep_interval <= 0:
+        raise ValueError("presence_ttl and sweep_interval must be positive")
+    if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+
+
+def settings_fields() -> dict[str, dataclasses.Field[Any]]:
+    return dict(_FIELDS)
+
+
+__all__ = ["ENV_PREFIX", "Settings", "env_name", "load_settings", "settings_fields"]
+

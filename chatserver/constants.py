@@ -1,0 +1,53 @@
+"""Socket.IO namespaces, event names and room names, defined once (documented in docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+VISITOR_NAMESPACE: Final = "/visitor"
+AGENT_NAMESPACE: Final = "/agent"
+
+# Client -> server, both namespaces
+EV_MESSAGE_SEND: Final = "message:send"
+EV_MESSAGE_READ: Final = "message:read"
+EV_TYPING: Final = "typing:update"
+EV_CONVERSATION_JOIN: Final = "conversation:join"
+EV_CONVERSATION_CLOSE: Final = "conversation:close"
+EV_SESSION_RESUME: Final = "session:resume"
+# Client -> server, visitor only
+EV_CHAT_START: Final = "chat:start"
+EV_CONVERSATION_RATE: Final = "conversation:rate"
+# Client -> server, agent only
+EV_QUEUE_LIST: Final = "queue:list"
+EV_QUEUE_TAKE: Final = "queue:take"
+EV_PRESENCE_SET: Final = "presence:set"
+EV_CONVERSATION_TRANSFER: Final = "conversation:transfer"
+
+# Server -> client
+EV_MESSAGE_NEW: Final = "message:new"
+EV_MESSAGE_READ_UPDATED: Final = "message:read"
+EV_TYPING_UPDATED: Final = "typing:updated"
+EV_CONVERSATION_UPDATED: Final = "conversation:updated"
+EV_QUEUE_POSITION: Final = "queue:position"
+EV_QUEUE_UPDATED: Final = "queue:updated"
+EV_PEER_PRESENCE: Final = "peer:presence"
+EV_PRESENCE_UPDATED: Final = "presence:updated"
+EV_ERROR: Final = "error"
+
+# System message codes (``kind == "system"`` messages carry one of these as their body)
+SYS_CHAT_STARTED: Final = "chat_started"
+SYS_AGENT_JOINED: Final = "agent_joined"
+SYS_REQUEUED: Final = "requeued"
+SYS_CLOSED: Final = "closed"
+SYS_TRANSFERRED: Final = "transferred"
+
+# Rooms of the Socket.IO server
+ROOM_AGENTS: Final = "agents"
+
+
+def visitor_room(visitor_id: str) -> str:
+    return f"visitor:{visitor_id}"
+
+
+def agent_room(agent_id: str) -> str:
+    return f"agent:{agent_id}"

@@ -1,0 +1,1 @@
+"""Domain layer: conversations, routing and presence rules over small storage ports."""

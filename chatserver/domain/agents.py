@@ -1,0 +1,65 @@
+"""Agent accounts: creation, password login, token issue and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Callable
+
+from ..auth import DUMMY_HASH, TokenSigner, hash_password, verify_password
+from ..errors import InvalidCredentials, InvalidPayload
+from .models import Agent, Role
+from .ports import AgentStore
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def check_new_agent(name: str, email: str, password: str, capacity: int) -> None:
+    if not 1 <= len(name.strip()) <= 100:
+        raise InvalidPayload("name must be 1 to 100 characters")
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidPayload("email is not a valid address")
+    if not MIN_PASSWORD <= len(password) <= 256:
+        raise InvalidPayload(f"password must be {MIN_PASSWORD} to 256 characters")
+    if not 1 <= capacity <= 100:
+        raise InvalidPayload("capacity must be between 1 and 100")
+
+
+def check_departments(departments: tuple[str, ...], known: tuple[str, ...]) -> None:
+    unknown = sorted(set(departments) - set(known))
+    if unknown:
+        raise InvalidPayload(f"unknown departments: {', '.join(unknown)}")
+
+
+async def create_agent(
+    store: AgentStore, *, name: str, email: str, password: str, role: Role, capacity: int,
+    now: float, new_id: Callable[[], str], departments: tuple[str, ...] = (),
+) -> Agent:
+    """Validate and store a new agent with an argon2id password hash."""
+    check_new_agent(name, email, password, capacity)
+    password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+    agent = Agent(id=new_id(), email=email.lower(), name=name.strip(), role=role, capacity=capacity, disabled=False,
+                  token_version=0, created_at=now, password_hash=password_hash, departments=departments)
+    await store.add_agent(agent)
+    return agent
+
+
+async def authenticate(store: AgentStore, email: str, password: str) -> Agent:
+    """The agent whose email and password match; the same error for every kind of failure."""
+    agent = await store.agent_by_email(email.lower())
+    loop = asyncio.get_running_loop()
+    ok = await loop.run_in_executor(None, verify_password, agent.password_hash if agent else DUMMY_HASH, password)
+    if agent is None or not ok or agent.disabled:
+        raise InvalidCredentials("email or password is wrong")
+    return agent
+
+
+def issue_agent_token(signer: TokenSigner, agent: Agent, now: float, ttl: float) -> tuple[str, float]:
+    expires_at = now + ttl
+    return signer.issue("agent", agent.id, expires_at, agent.token_version), expires_at

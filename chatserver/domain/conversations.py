@@ -1,0 +1,587 @@
+"""Conversation lifecycle and routing: start, assign, take, message, read, close, requeue.
+
+Rules that hold whatever the backend:
+- a conversation is held by at most one agent, and an agent holds at most ``capacity`` chats:
+  every claim goes through ``RoutingState.claim``/``claim_next``, which are atomic;
+- every status change is a guarded ``Transition`` stored with its system message in one
+  transaction, so the transcript and the message stream always agree;
+- a message is acknowledged only after it is committed, with its sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from ..constants import SYS_AGENT_JOINED, SYS_CHAT_STARTED, SYS_CLOSED, SYS_REQUEUED, SYS_TRANSFERRED
+from ..errors import (
+    AlreadyTaken,
+    AtCapacity,
+    ConversationClosed,
+    ConversationNotClosed,
+    Forbidden,
+    InvalidPayload,
+    NotFound,
+)
+from .clock import Clock, Timer
+from .models import (
+    PRIORITY_STEP,
+    Agent,
+    AgentStatus,
+    ClaimOutcome,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PartyKind,
+    PreChat,
+    QueueEntry,
+    Rating,
+    Role,
+)
+from .ports import AgentStore, ConversationStore, NewMessage, Notifier, Presence, RoutingState, Transition
+
+log = logging.getLogger("chatserver.conversations")
+
+ACTIVE = frozenset({ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
+WAIT_ESTIMATE_WINDOW = 3600.0
+
+
+def estimate_wait(position: int, seconds_per_place: float | None) -> float | None:
+    return None if seconds_per_place is None else round(position * seconds_per_place, 1)
+
+
+class RoutingPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Which chats come first and who may take them."""
+
+    departments: tuple[str, ...] = ()
+    # A chat whose page URL matches one of these (fnmatch) is served before general questions,
+    # as is any chat whose page says it is in the checkout.
+    checkout_url_patterns: tuple[str, ...] = ()
+    # After this many seconds waiting, a department's chat may go to any agent.
+    department_fallback_after: float = 120.0
+
+    def priority(self, prechat: PreChat) -> int:
+        if prechat.checkout:
+            return 1
+        url = prechat.page_url or ""
+        return 1 if any(fnmatch.fnmatch(url, pattern) for pattern in self.checkout_url_patterns) else 0
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is acting: a visitor (by visitor id) or an agent."""
+
+    kind: PartyKind
+    id: str
+    name: str | None = None
+    role: Role | None = None
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        agents: AgentStore,
+        conversations: ConversationStore,
+        routing: RoutingState,
+        presence: Presence,
+        notifier: Notifier,
+        clock: Clock,
+        new_id: Callable[[], str],
+        grace_period: float,
+        policy: RoutingPolicy | None = None,
+    ) -> None:
+        self.agents = agents
+        self.conversations = conversations
+        self.routing = routing
+        self.presence = presence
+        self.notifier = notifier
+        self.clock = clock
+        self.new_id = new_id
+        self.grace_period = grace_period
+        self.policy = policy or RoutingPolicy()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._dispatch_lock = asyncio.Lock()
+        self._grace_timers: dict[str, Timer] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._agent_cache: dict[str, Agent] = {}
+        self._last_rank = 0.0
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def shutdown(self) -> None:
+        for timer in self._grace_timers.values():
+            timer.cancel()
+        self._grace_timers.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    async def idle(self) -> None:
+        """Wait until background work started so far has finished (used by tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        cached = self._agent_cache.get(agent_id)
+        if cached is not None:
+            return cached
+        agent = await self.agents.agent_by_id(agent_id)
+        if agent is not None:
+            self._agent_cache[agent_id] = agent
+        return agent
+
+    @staticmethod
+    def _entry(conversation: Conversation, rank: float) -> QueueEntry:
+        return QueueEntry(conversation_id=conversation.id, visitor_id=conversation.visitor_id, rank=rank,
+                          department=conversation.prechat.department, enqueued_at=conversation.created_at)
+
+    def _next_rank(self) -> float:
+        """Queue ranks strictly increase, so arrival order holds even when the clock stands still."""
+        self._last_rank = max(self.clock.now(), self._last_rank + 1e-6)
+        return self._last_rank
+
+    # -- startup ------------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """After a restart: rebuild the queue in its old order and what each agent holds; agents
+        who held chats get the grace period to come back before their chats are requeued."""
+        queued = await self.conversations.conversations_with_status([ConversationStatus.QUEUED])
+        assigned = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED])
+        held: dict[str, list[str]] = {}
+        for conversation in assigned:
+            assert conversation.agent_id is not None
+            held.setdefault(conversation.agent_id, []).append(conversation.id)
+        entries = [self._entry(c, c.queue_rank if c.queue_rank is not None else c.created_at) for c in queued]
+        await self.routing.restore(entries, held)
+        self._last_rank = max([e.rank for e in entries], default=0.0)
+        for agent_id in held:
+            if await self.presence.status(agent_id) == AgentStatus.OFFLINE:
+                self._start_grace(agent_id)
+        log.info("restored queue=%d assigned=%d", len(entries), len(assigned))
+
+    # -- authorization ------------------------------------------------------------------------
+
+    async def conversation_for(self, actor: Actor, conversation_id: str) -> Conversation:
+        """The conversation if ``actor`` may act on it: the visitor who owns it, or the agent it is
+        assigned to (or who closed it). Anything else is refused the same way as a missing id."""
+        conversation = await self.conversations.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("conversation not found")
+        if actor.kind == PartyKind.VISITOR:
+            if conversation.visitor_id != actor.id:
+                raise NotFound("conversation not found")
+        elif conversation.agent_id != actor.id:
+            raise Forbidden("this conversation is not assigned to you")
+        return conversation
+
+    # -- visitor actions ----------------------------------------------------------------------
+
+    async def start_chat(self, visitor_id: str, prechat: PreChat) -> tuple[Conversation, bool]:
+        """Queue a new conversation for the visitor (or return their active one: starting twice
+        never makes two). The question becomes the first message."""
+        async with self._lock(f"visitor:{visitor_id}"):
+            existing = await self.conversations.active_conversation_for_visitor(visitor_id)
+            if existing is not None:
+                return existing, False
+            if prechat.department is not None and prechat.department not in self.policy.departments:
+                raise InvalidPayload(f"unknown department {prechat.department!r}")
+            now = self.clock.now()
+            priority = self.policy.priority(prechat)
+            rank = self._next_rank() - priority * PRIORITY_STEP
+            conversation = Conversation(
+                id=self.new_id(),
+                visitor_id=visitor_id,
+                status=ConversationStatus.QUEUED,
+                prechat=prechat,
+                created_at=now,
+                queue_rank=rank,
+                priority=priority,
+            )
+            first = [
+                self._system(conversation.id, SYS_CHAT_STARTED, now),
+                NewMessage(conversation_id=conversation.id, kind="text", sender_kind=PartyKind.VISITOR,
+                           sender_id=visitor_id, sender_name=prechat.name, body=prechat.question, created_at=now),
+            ]
+            await self.conversations.create_conversation(conversation, first)
+            await self.routing.enqueue(self._entry(conversation, rank))
+        log.info("conversation queued conversation=%s visitor=%s", conversation.id, visitor_id)
+        await self.notifier.queue_changed()
+        self._spawn(self.dispatch())
+        return conversation, True
+
+    async def send_message(
+        self, actor: Actor, conversation_id: str, client_msg_id: str, body: str, origin: str | None
+    ) -> tuple[Message, bool]:
+        """Store and deliver a text message; resending the same ``client_msg_id`` returns the
+        stored message and delivers nothing again."""
+        conversation = await self.conversation_for(actor, conversation_id)
+        if conversation.status == ConversationStatus.CLOSED:
+            raise ConversationClosed("the conversation has ended")
+        message, created = await self.conversations.append_message(
+            NewMessage(conversation_id=conversation_id, kind="text", sender_kind=actor.kind, sender_id=actor.id,
+                       sender_name=actor.name if actor.kind == PartyKind.AGENT else conversation.prechat.name,
+                       body=body, created_at=self.clock.now(), client_msg_id=client_msg_id)
+        )
+        if created:
+            await self.notifier.message_stored(conversation, message, origin)
+        return message, created
+
+    async def rate(self, actor: Actor, conversation_id: str, rating: int, comment: str | None) -> Rating:
+        """The visitor rates a conversation once it has ended."""
+        conversation = await self.conversation_for(actor, conversation_id)
+        if actor.kind != PartyKind.VISITOR:
+            raise Forbidden("only the visitor rates a conversation")
+        if conversation.status != ConversationStatus.CLOSED:
+            raise ConversationNotClosed("a conversation can be rated once it has ended")
+        stored = Rating(conversation_id=conversation_id, rating=rating, comment=comment, created_at=self.clock.now())
+        await self.conversations.rate(stored)
+        return stored
+
+    async def agents_available(self) -> bool:
+        return bool(await self.presence.available_agents())
+
+    async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
+        conversation = await self.conversation_for(actor, conversation_id)
+        read = await self.conversations.mark_read(conversation_id, actor.kind, seq)
+        await self.notifier.read_updated(conversation, actor.kind, read)
+        return read
+
+    async def set_typing(self, actor: Actor, conversation_id: str, typing: bool) -> None:
+        conversation = await self.conversation_for(actor, conversation_id)
+        if conversation.status != ConversationStatus.CLOSED:
+            await self.notifier.typing(conversation, actor.kind, typing)
+
+    async def close(self, actor: Actor, conversation_id: str) -> Conversation:
+        """End the chat for both sides; closing a closed chat returns it unchanged."""
+        conversation = await self.conversation_for(actor, conversation_id)
+        async with self._lock(conversation_id):
+            for _ in range(5):
+                current = await self.conversations.get_conversation(conversation_id)
+                assert current is not None
+                if current.status == ConversationStatus.CLOSED:
+                    return current
+                if current.status == ConversationStatus.QUEUED:
+                    await self.routing.remove(conversation_id)
+                now = self.clock.now()
+                result = await self.conversations.transition(Transition(
+                    conversation_id=conversation_id, expect=frozenset({current.status}),
+                    status=ConversationStatus.CLOSED, agent_id=current.agent_id, agent_name=current.agent_name,
+                    at=now, event="closed", reason=f"closed_by_{actor.kind}", closed_by=actor.kind,
+                    system_message=self._system(conversation_id, SYS_CLOSED, now, {"by": str(actor.kind)}),
+                ))
+                if result is not None:
+                    break
+            else:  # pragma: no cover - only under sustained cross-process contention
+                raise ConversationClosed("the conversation changed while closing; try again")
+            conversation, message = result
+            if current.agent_id is not None:
+                await self.routing.release(current.agent_id, conversation_id)
+        log.info("conversation closed conversation=%s by=%s", conversation_id, actor.kind)
+        await self._announce(conversation, current.agent_id, message)
+        if current.status == ConversationStatus.QUEUED:
+            await self.notifier.queue_changed()
+        self._spawn(self.dispatch())
+        return conversation
+
+    # -- agent actions ------------------------------------------------------------------------
+
+    async def agent_connected(self, agent: Agent, connection_id: str) -> None:
+        self._agent_cache[agent.id] = agent
+        count = await self.presence.agent_connected(agent.id, connection_id)
+        timer = self._grace_timers.pop(agent.id, None)
+        if timer is not None:
+            timer.cancel()
+            log.info("agent back within grace period agent=%s", agent.id)
+        if count == 1:
+            await self._tell_peers_agent_presence(agent.id, online=True)
+        self._spawn(self.dispatch())
+
+    async def agent_disconnected(self, agent_id: str, connection_id: str) -> None:
+        remaining = await self.presence.agent_disconnected(agent_id, connection_id)
+        if remaining == 0:
+            self._start_grace(agent_id)
+            await self._tell_peers_agent_presence(agent_id, online=False)
+
+    async def _tell_peers_agent_presence(self, agent_id: str, online: bool) -> None:
+        held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent_id)
+        for conversation in held:
+            await self.notifier.peer_presence(conversation, PartyKind.AGENT, online)
+
+    async def set_status(self, agent: Agent, status: AgentStatus) -> AgentStatus:
+        await self.presence.set_status(agent.id, status)
+        if status == AgentStatus.ONLINE:
+            self._spawn(self.dispatch())
+        return await self.presence.status(agent.id)
+
+    async def take(self, agent: Agent, conversation_id: str) -> Conversation:
+        """Manually take a waiting chat: of two agents taking the same chat, exactly one wins."""
+        outcome = await self.routing.claim(conversation_id, agent.id, agent.capacity)
+        if outcome == ClaimOutcome.AT_CAPACITY:
+            raise AtCapacity(f"you already have {agent.capacity} active chats")
+        if outcome == ClaimOutcome.NOT_WAITING:
+            current = await self.conversations.get_conversation(conversation_id)
+            if current is None:
+                raise NotFound("conversation not found")
+            if current.status == ConversationStatus.ASSIGNED and current.agent_id == agent.id:
+                return current
+            if current.status == ConversationStatus.CLOSED:
+                raise ConversationClosed("the conversation has ended")
+            raise AlreadyTaken("another agent has already taken this chat")
+        conversation = await self._complete_assignment(conversation_id, agent, "taken")
+        if conversation is None:
+            raise ConversationClosed("the conversation ended before it could be taken")
+        return conversation
+
+    async def _complete_assignment(self, conversation_id: str, agent: Agent, event: str) -> Conversation | None:
+        """Record a claim the routing state granted; undo the claim if the chat closed meanwhile."""
+        async with self._lock(conversation_id):
+            now = self.clock.now()
+            result = await self.conversations.transition(Transition(
+                conversation_id=conversation_id, expect=frozenset({ConversationStatus.QUEUED}),
+                status=ConversationStatus.ASSIGNED, agent_id=agent.id, agent_name=agent.name, at=now, event=event,
+                system_message=self._system(conversation_id, SYS_AGENT_JOINED, now, {"agent_name": agent.name}),
+            ))
+            if result is None:
+                await self.routing.release(agent.id, conversation_id)
+                return None
+            await self.routing.record_assignment(now)
+        conversation, message = result
+        log.info("conversation assigned conversation=%s agent=%s how=%s", conversation_id, agent.id, event)
+        await self._announce(conversation, None, message)
+        await self.notifier.queue_changed()
+        return conversation
+
+    async def dispatch(self) -> int:
+        """Assign waiting chats, oldest first, each to the available agent with the fewest active
+        chats below their capacity. Returns how many were assigned."""
+        assigned = 0
+        async with self._dispatch_lock:
+            while await self.routing.waiting_count():
+                candidates: list[tuple[int, float, Agent]] = []
+                for agent_id in await self.presence.available_agents():
+                    agent = await self.agent(agent_id)
+                    if agent is None or agent.disabled:
+                        continue
+                    load = await self.routing.load(agent_id)
+                    if load < agent.capacity:
+                        candidates.append((load, agent.created_at, agent))
+                candidates.sort(key=lambda c: (c[0], c[1]))
+                open_before = self.clock.now() - self.policy.department_fallback_after
+                for _, _, agent in candidates:
+                    entry = await self.routing.claim_next(agent.id, agent.capacity, frozenset(agent.departments),
+                                                          open_before)
+                    if entry is not None:
+                        if await self._complete_assignment(entry.conversation_id, agent, "assigned") is not None:
+                            assigned += 1
+                        break
+                else:
+                    return assigned  # nobody can take anything that waits
+        return assigned
+
+    # -- grace period -------------------------------------------------------------------------
+
+    def _start_grace(self, agent_id: str) -> None:
+        previous = self._grace_timers.pop(agent_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._grace_timers[agent_id] = self.clock.call_later(
+            self.grace_period, lambda: self._spawn(self._grace_expired(agent_id))
+        )
+
+    async def _grace_expired(self, agent_id: str) -> None:
+        self._grace_timers.pop(agent_id, None)
+        if await self.presence.status(agent_id) != AgentStatus.OFFLINE:
+            return
+        await self.requeue_agent_chats(agent_id, reason="agent_disconnected")
+
+    async def requeue_agent_chats(self, agent_id: str, reason: str) -> int:
+        """Put every chat the agent holds back at the head of the queue (the longest-assigned first)
+        and tell each visitor."""
+        held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent_id)
+        held.sort(key=lambda c: c.assigned_at or 0.0, reverse=True)
+        count = 0
+        for conversation in held:
+            result = await self._back_to_queue_head(conversation.id, agent_id, event="released", reason=reason,
+                                                    body=SYS_REQUEUED, meta={"reason": reason})
+            if result is None:
+                continue
+            updated, message = result
+            count += 1
+            log.info("conversation requeued conversation=%s agent=%s reason=%s", conversation.id, agent_id, reason)
+            await self._announce(updated, agent_id, message)
+        if count:
+            await self.notifier.queue_changed()
+            self._spawn(self.dispatch())
+        return count
+
+    # -- transfers ----------------------------------------------------------------------------
+
+    async def transfer(self, actor: Actor, agent: Agent, conversation_id: str, *, to_agent_id: str | None,
+                       to_department: str | None) -> Conversation:
+        """Hand an assigned chat to another agent (who must be online with room) or to a
+        department's queue (ahead of the others: the visitor has waited already). The visitor
+        keeps the conversation and its history; the new agent sees all of it."""
+        conversation = await self.conversation_for(actor, conversation_id)
+        if conversation.status != ConversationStatus.ASSIGNED:
+            raise ConversationClosed("only an assigned chat can be transferred")
+        if (to_agent_id is None) == (to_department is None):
+            raise InvalidPayload("give exactly one of to_agent_id and to_department")
+        if to_agent_id is not None:
+            return await self._transfer_to_agent(agent, conversation, to_agent_id)
+        assert to_department is not None
+        if to_department not in self.policy.departments:
+            raise InvalidPayload(f"unknown department {to_department!r}")
+        return await self._transfer_to_department(agent, conversation, to_department)
+
+    async def _transfer_to_agent(self, agent: Agent, conversation: Conversation, to_agent_id: str) -> Conversation:
+        target = await self.agents.agent_by_id(to_agent_id)
+        if target is None or target.disabled or target.id == agent.id:
+            raise NotFound("no such agent to transfer to")
+        if await self.presence.status(target.id) == AgentStatus.OFFLINE:
+            raise AtCapacity(f"{target.name} is offline")
+        async with self._lock(conversation.id):
+            if not await self.routing.move(conversation.id, agent.id, target.id, target.capacity):
+                raise AtCapacity(f"{target.name} has no room for another chat")
+            now = self.clock.now()
+            result = await self.conversations.transition(Transition(
+                conversation_id=conversation.id, expect=frozenset({ConversationStatus.ASSIGNED}),
+                status=ConversationStatus.ASSIGNED, agent_id=target.id, agent_name=target.name, at=now,
+                event="transferred", reason=f"from_agent:{agent.id}",
+                system_message=self._system(conversation.id, SYS_TRANSFERRED, now,
+                                            {"from_agent_name": agent.name, "agent_name": target.name}),
+            ))
+            if result is None:
+                await self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1)
+                raise ConversationClosed("the conversation changed while transferring")
+        updated, message = result
+        log.info("conversation transferred conversation=%s from=%s to=%s", conversation.id, agent.id, target.id)
+        await self._announce(updated, agent.id, message)
+        self._spawn(self.dispatch())
+        return updated
+
+    async def _transfer_to_department(self, agent: Agent, conversation: Conversation, department: str) -> Conversation:
+        result = await self._back_to_queue_head(
+            conversation.id, agent.id, event="transferred", reason=f"to_department:{department}",
+            body=SYS_TRANSFERRED, meta={"from_agent_name": agent.name, "department": department},
+            department=department,
+        )
+        if result is None:
+            raise ConversationClosed("the conversation changed while transferring")
+        updated, message = result
+        log.info("conversation transferred conversation=%s from=%s department=%s", conversation.id, agent.id,
+                 department)
+        await self._announce(updated, agent.id, message)
+        await self.notifier.queue_changed()
+        self._spawn(self.dispatch())
+        return updated
+
+    async def _back_to_queue_head(
+        self, conversation_id: str, agent_id: str, *, event: str, reason: str, body: str, meta: dict[str, str],
+        department: str | None = None,
+    ) -> tuple[Conversation, Message | None] | None:
+        """Move an assigned chat from the agent back to the head of the queue (the visitor has
+        waited already), with its system message; ``None`` if it was no longer assigned."""
+        async with self._lock(conversation_id):
+            head = await self.routing.head_rank()
+            now = self.clock.now()
+            rank = (head if head is not None else now) - 1.0
+            result = await self.conversations.transition(Transition(
+                conversation_id=conversation_id, expect=frozenset({ConversationStatus.ASSIGNED}),
+                status=ConversationStatus.QUEUED, agent_id=None, agent_name=None, at=now, event=event,
+                reason=reason, queue_rank=rank, department=department,
+                system_message=self._system(conversation_id, body, now, meta),
+            ))
+            if result is None:
+                return None
+            await self.routing.release(agent_id, conversation_id)
+            await self.routing.enqueue(self._entry(result[0], rank))
+        return result
+
+    async def _announce(self, conversation: Conversation, previous_agent_id: str | None,
+                        message: Message | None) -> None:
+        """Tell both parties a conversation changed, then deliver the system message recording it."""
+        await self.notifier.conversation_changed(conversation, previous_agent_id)
+        if message is not None:
+            await self.notifier.message_stored(conversation, message, None)
+
+    @staticmethod
+    def _system(conversation_id: str, body: str, at: float, meta: dict[str, str] | None = None) -> NewMessage:
+        return NewMessage(conversation_id=conversation_id, kind="system", sender_kind=PartyKind.SYSTEM,
+                          sender_id=None, sender_name=None, body=body, created_at=at, meta=meta)
+
+    # -- other processes ----------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Periodic work: connections of dead processes go offline (agents then get the grace
+        period), and waiting chats past the department fallback are routed."""
+        for kind, party_id, remaining in await self.presence.expire_dead_connections():
+            if remaining:
+                continue
+            if kind == "agent":
+                self._start_grace(party_id)
+                await self._tell_peers_agent_presence(party_id, online=False)
+            else:
+                await self._tell_agent_visitor_presence(party_id, online=False)
+        await self.dispatch()
+
+    async def seconds_per_place(self) -> float | None:
+        """The mean time between the recent assignments of the last hour: how long one place in
+        the queue takes to move up. ``None`` without enough history or with no agent online."""
+        now = self.clock.now()
+        times = [t for t in await self.routing.recent_assignments() if t >= now - WAIT_ESTIMATE_WINDOW]
+        if len(times) < 2 or not await self.presence.available_agents():
+            return None
+        return (times[-1] - times[0]) / (len(times) - 1)
+
+    async def wait_estimate(self, position: int) -> float | None:
+        """Seconds a chat at ``position`` may wait (``position`` x ``seconds_per_place``)."""
+        return estimate_wait(position, await self.seconds_per_place())
+
+    # -- visitors' presence -------------------------------------------------------------------
+
+    async def visitor_connected(self, visitor_id: str, connection_id: str) -> None:
+        if await self.presence.visitor_connected(visitor_id, connection_id) == 1:
+            await self._tell_agent_visitor_presence(visitor_id, online=True)
+
+    async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> None:
+        if await self.presence.visitor_disconnected(visitor_id, connection_id) == 0:
+            await self._tell_agent_visitor_presence(visitor_id, online=False)
+
+    async def _tell_agent_visitor_presence(self, visitor_id: str, online: bool) -> None:
+        conversation = await self.conversations.active_conversation_for_visitor(visitor_id)
+        if conversation is not None and conversation.status == ConversationStatus.ASSIGNED:
+            await self.notifier.peer_presence(conversation, PartyKind.VISITOR, online)
+
+    # -- views --------------------------------------------------------------------------------
+
+    async def queue_view(self, limit: int) -> tuple[list[Conversation], int]:
+        """The first ``limit`` waiting conversations in queue order, and how many wait in all."""
+        entries = await self.routing.waiting(limit)
+        found = await self.conversations.get_conversations([e.conversation_id for e in entries])
+        return [found[e.conversation_id] for e in entries if e.conversation_id in found], \
+            await self.routing.waiting_count()

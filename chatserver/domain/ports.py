@@ -1,0 +1,237 @@
+"""Ports: the small interfaces the domain needs from storage, routing state and transport.
+
+The embedded default implements them in memory + SQLite, the production backend with Redis;
+both run the same contract tests (tests/contract/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+import msgspec
+
+from .models import (
+    Agent,
+    AgentStatus,
+    AssignmentEvent,
+    ClaimOutcome,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PartyKind,
+    QueueEntry,
+    Rating,
+    Transcript,
+)
+
+
+class NewMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message before storage gives it its sequence number."""
+
+    conversation_id: str
+    kind: str
+    sender_kind: PartyKind
+    sender_id: str | None
+    sender_name: str | None
+    body: str
+    created_at: float
+    client_msg_id: str | None = None
+    meta: dict[str, str] | None = None
+
+
+class Transition(msgspec.Struct, frozen=True, kw_only=True):
+    """A guarded change of a conversation's status, recorded in its assignment history."""
+
+    conversation_id: str
+    expect: frozenset[ConversationStatus]
+    status: ConversationStatus
+    agent_id: str | None
+    agent_name: str | None
+    at: float
+    event: str
+    reason: str | None = None
+    queue_rank: float | None = None
+    closed_by: PartyKind | None = None
+    department: str | None = None  # a transfer to a department sets it; None keeps it
+    system_message: NewMessage | None = None
+
+
+class AgentStore(Protocol):
+    async def add_agent(self, agent: Agent) -> None:
+        """Store a new agent; raises ``Conflict`` if the email is taken."""
+        ...
+
+    async def agent_by_id(self, agent_id: str) -> Agent | None: ...
+
+    async def agent_by_email(self, email: str) -> Agent | None: ...
+
+    async def list_agents(self) -> list[Agent]: ...
+
+    async def bump_token_version(self, agent_id: str) -> None:
+        """Invalidate every token issued to the agent so far (logout)."""
+        ...
+
+
+class ConversationStore(Protocol):
+    async def create_conversation(self, conversation: Conversation, first: list[NewMessage]) -> list[Message]:
+        """Store a new conversation with its first messages, atomically."""
+        ...
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def get_conversations(self, conversation_ids: list[str]) -> dict[str, Conversation]:
+        """The conversations that exist among ``conversation_ids``, by id, in one query."""
+        ...
+
+    async def active_conversation_for_visitor(self, visitor_id: str) -> Conversation | None: ...
+
+    async def conversations_with_status(
+        self, statuses: Collection[ConversationStatus], agent_id: str | None = None
+    ) -> list[Conversation]:
+        """Conversations in one of ``statuses`` (optionally of one agent), queued ones by rank."""
+        ...
+
+    async def list_conversations(
+        self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
+    ) -> list[Conversation]: ...
+
+    async def append_message(self, message: NewMessage) -> tuple[Message, bool]:
+        """Give the message the next sequence number and store it; returns ``(message, created)``.
+
+        Idempotent on ``(conversation, sender, client_msg_id)``: a resend returns the stored
+        message with ``created=False``. Raises ``NotFound`` or ``ConversationClosed``.
+        """
+        ...
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]: ...
+
+    async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
+        """Apply ``change`` if the conversation's status is in ``change.expect``, with its system
+        message, in one transaction; ``None`` when the guard fails (nothing is changed)."""
+        ...
+
+    async def mark_read(self, conversation_id: str, party: PartyKind, seq: int) -> int:
+        """Raise the party's read mark to ``seq`` (never lower it, never past the last message)."""
+        ...
+
+    async def assignments(self, conversation_id: str) -> list[AssignmentEvent]: ...
+
+    async def transcript(self, conversation_id: str) -> Transcript | None: ...
+
+    async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
+        """Whether the agent ever held the conversation."""
+        ...
+
+    async def rate(self, rating: Rating) -> None: ...
+
+    async def rating(self, conversation_id: str) -> Rating | None: ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+
+class RoutingState(Protocol):
+    """The waiting queue and agents' loads: shared, and atomic where it claims."""
+
+    async def enqueue(self, entry: QueueEntry) -> None: ...
+
+    async def remove(self, conversation_id: str) -> bool: ...
+
+    async def position(self, conversation_id: str) -> int | None:
+        """1-based place in the queue, or ``None`` when not waiting."""
+        ...
+
+    async def waiting(self, limit: int) -> list[QueueEntry]: ...
+
+    async def waiting_count(self) -> int: ...
+
+    async def head_rank(self) -> float | None: ...
+
+    async def claim(self, conversation_id: str, agent_id: str, capacity: int) -> ClaimOutcome:
+        """Atomically: take this waiting conversation for the agent if they are below capacity."""
+        ...
+
+    async def positions(self, conversation_ids: list[str]) -> list[int | None]:
+        """``position`` of each conversation, in one round trip."""
+        ...
+
+    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
+                         open_before: float) -> QueueEntry | None:
+        """Atomically: take the first waiting chat, in queue order, that the agent may take
+        (``QueueEntry.eligible_for``) if they are below capacity."""
+        ...
+
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
+        """Atomically: hand a held chat to another agent below capacity (a transfer)."""
+        ...
+
+    async def record_assignment(self, at: float) -> None: ...
+
+    async def recent_assignments(self) -> list[float]:
+        """Times of the most recent assignments, oldest first (for wait estimates)."""
+        ...
+
+    async def release(self, agent_id: str, conversation_id: str) -> None:
+        """The agent no longer holds the conversation (closed, requeued)."""
+        ...
+
+    async def load(self, agent_id: str) -> int: ...
+
+    async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
+        """Merge durable storage's view after a restart: missing entries are added (existing ones
+        keep their place), and what each agent holds."""
+        ...
+
+    async def ping(self) -> None: ...
+
+
+class Presence(Protocol):
+    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
+        """Record a connection; returns the agent's number of live connections."""
+        ...
+
+    async def agent_disconnected(self, agent_id: str, connection_id: str) -> int: ...
+
+    async def set_status(self, agent_id: str, status: AgentStatus) -> None: ...
+
+    async def status(self, agent_id: str) -> AgentStatus:
+        """``offline`` whenever the agent has no live connection."""
+        ...
+
+    async def available_agents(self) -> list[str]:
+        """Agents online (not away) with at least one live connection."""
+        ...
+
+    async def visitor_connected(self, visitor_id: str, connection_id: str) -> int: ...
+
+    async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> int: ...
+
+    async def processes_of(self, kind: str, party_id: str) -> set[str]:
+        """Ids of the processes holding connections of an agent or a visitor."""
+        ...
+
+    async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
+        """Remove connections of processes that stopped heartbeating; ``(kind, party_id,
+        remaining connections)`` for each one removed."""
+        ...
+
+
+class Notifier(Protocol):
+    """What the domain tells connected clients; implemented by the transport."""
+
+    async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
+        """Deliver a stored message to both parties' subscribed connections, in order, once each
+        (``origin``, the sending connection, already has it from its acknowledgement)."""
+        ...
+
+    async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None: ...
+
+    async def queue_changed(self) -> None: ...
+
+    async def peer_presence(self, conversation: Conversation, party: PartyKind, online: bool) -> None: ...
+
+    async def typing(self, conversation: Conversation, party: PartyKind, typing: bool) -> None: ...
+
+    async def read_updated(self, conversation: Conversation, party: PartyKind, seq: int) -> None: ...

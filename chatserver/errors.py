@@ -1,0 +1,128 @@
+"""The error hierarchy. Each error has a stable ``code`` clients can switch on (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChatError(Exception):
+    """Base of every error reported to a client as ``{"error": {"code", "message"}}``."""
+
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_payload(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidPayload(ChatError):
+    code = "invalid_payload"
+    http_status = 400
+
+
+class UnknownEvent(ChatError):
+    code = "unknown_event"
+    http_status = 400
+
+
+class MessageTooLong(ChatError):
+    code = "message_too_long"
+    http_status = 413
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class AuthRequired(ChatError):
+    code = "auth_required"
+    http_status = 401
+
+
+class InvalidToken(ChatError):
+    code = "invalid_token"
+    http_status = 401
+
+
+class TokenExpired(ChatError):
+    code = "token_expired"
+    http_status = 401
+
+
+class InvalidCredentials(ChatError):
+    code = "invalid_credentials"
+    http_status = 401
+
+
+class Forbidden(ChatError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(ChatError):
+    """Also used for conversations that exist but are not the caller's, so ids cannot be probed."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ConversationClosed(ChatError):
+    code = "conversation_closed"
+    http_status = 409
+
+
+class ConversationNotClosed(ChatError):
+    code = "conversation_not_closed"
+    http_status = 409
+
+
+class AlreadyTaken(ChatError):
+    code = "already_taken"
+    http_status = 409
+
+
+class AtCapacity(ChatError):
+    code = "at_capacity"
+    http_status = 409
+
+
+class Conflict(ChatError):
+    code = "conflict"
+    http_status = 409
+
+
+class Unavailable(ChatError):
+    """A backing service (Redis) cannot be reached right now; nothing was changed."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+ALL_ERRORS: tuple[type[ChatError], ...] = (
+    ChatError,
+    InvalidPayload,
+    UnknownEvent,
+    MessageTooLong,
+    RateLimited,
+    AuthRequired,
+    InvalidToken,
+    TokenExpired,
+    InvalidCredentials,
+    Forbidden,
+    NotFound,
+    ConversationClosed,
+    ConversationNotClosed,
+    AlreadyTaken,
+    AtCapacity,
+    Conflict,
+    Unavailable,
+)

@@ -1,0 +1,1 @@
+"""REST views, authentication and the OpenAPI document."""

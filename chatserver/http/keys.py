@@ -1,0 +1,26 @@
+"""Typed application keys shared by the app factory and the views."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ..auth import TokenSigner
+from ..config import Settings
+from ..domain.clock import Clock
+from ..domain.conversations import ChatService
+from ..storage.sqlite import SQLiteStore
+from ..transport.hub import SocketHub
+from ..transport.ratelimit import KeyedLimiter
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", SQLiteStore)
+SERVICE = web.AppKey("service", ChatService)
+HUB = web.AppKey("hub", SocketHub)
+SIGNER = web.AppKey("signer", TokenSigner)
+CLOCK = web.AppKey("clock", Clock)
+LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
+VISITOR_LIMITER = web.AppKey("visitor_limiter", KeyedLimiter)
+# Raises when the routing state (memory or Redis) is not ready to serve.
+READINESS: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("readiness")

@@ -1,0 +1,222 @@
+"""The OpenAPI 3.1 document of every REST route (a test checks it against the router)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from ..errors import ALL_ERRORS
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": sorted({e.code for e in ALL_ERRORS} | {
+                    "bad_request", "not_found", "method_not_allowed", "payload_too_large", "http_error"})},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+
+_AGENT = {
+    "type": "object",
+    "required": ["id", "email", "name", "role", "capacity", "disabled"],
+    "properties": {
+        "id": {"type": "string"},
+        "email": {"type": "string"},
+        "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "agent"]},
+        "capacity": {"type": "integer"},
+        "disabled": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["online", "away", "offline"]},
+        "departments": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_PRECHAT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "email": {"type": ["string", "null"]},
+        "question": {"type": "string"},
+        "order_number": {"type": ["string", "null"]},
+        "page_url": {"type": ["string", "null"]},
+        "page_title": {"type": ["string", "null"]},
+        "checkout": {"type": "boolean"},
+        "cart_value": {"type": ["number", "null"]},
+        "department": {"type": ["string", "null"]},
+    },
+}
+
+_CONVERSATION = {
+    "type": "object",
+    "required": ["id", "status", "prechat", "created_at", "last_seq"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "assigned", "closed"]},
+        "visitor_id": {"type": "string"},
+        "agent_id": {"type": ["string", "null"]},
+        "agent": {"type": ["object", "null"], "properties": {"name": {"type": "string"}}},
+        "prechat": {"$ref": "#/components/schemas/PreChat"},
+        "created_at": {"type": "number"},
+        "assigned_at": {"type": ["number", "null"]},
+        "closed_at": {"type": ["number", "null"]},
+        "closed_by": {"type": ["string", "null"], "enum": ["visitor", "agent", "system", None]},
+        "last_seq": {"type": "integer"},
+        "read": {"type": "object", "properties": {"visitor": {"type": "integer"}, "agent": {"type": "integer"}}},
+    },
+}
+
+_MESSAGE = {
+    "type": "object",
+    "required": ["conversation_id", "seq", "kind", "sender", "body", "created_at"],
+    "properties": {
+        "conversation_id": {"type": "string"},
+        "seq": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["text", "system"]},
+        "sender": {"type": "object", "properties": {"kind": {"type": "string"}, "name": {"type": ["string", "null"]}}},
+        "body": {"type": "string"},
+        "meta": {"type": ["object", "null"]},
+        "client_msg_id": {"type": ["string", "null"]},
+        "created_at": {"type": "number"},
+    },
+}
+
+_QUEUE = {
+    "type": "object",
+    "required": ["total", "entries"],
+    "properties": {
+        "total": {"type": "integer"},
+        "entries": {"type": "array", "items": {"allOf": [
+            {"$ref": "#/components/schemas/Conversation"},
+            {"type": "object", "properties": {"position": {"type": "integer"}, "waited_s": {"type": "number"}}},
+        ]}},
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
+
+
+_AUTH: list[dict[str, list[str]]] = [{"agentToken": []}]
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "chatserver", "version": "0.1.0",
+                 "description": "REST API of the chat server. Real-time traffic uses Socket.IO: see docs/protocol.md."},
+        "components": {
+            "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _ERROR, "Agent": _AGENT, "PreChat": _PRECHAT, "Conversation": _CONVERSATION,
+                        "Message": _MESSAGE, "Queue": _QUEUE},
+            "responses": {"Error": _json(_ref("Error"), "A structured error")},
+        },
+        "paths": {
+            "/": {"get": {"summary": "Service index", "operationId": "index",
+                          "responses": {"200": _json({"type": "object"}, "Links to the API")}}},
+            "/healthz": {"get": {"summary": "Liveness: the process is up", "operationId": "healthz",
+                                 "responses": {"200": _json({"type": "object", "properties": {
+                                     "status": {"const": "ok"}}}, "Alive")}}},
+            "/readyz": {"get": {"summary": "Readiness: storage and routing state reachable", "operationId": "readyz",
+                                "responses": {
+                                    "200": _json({"type": "object"}, "Ready"),
+                                    "503": _json({"type": "object"}, "Not ready, with the failing checks")}}},
+            "/api/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                          "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+            "/api/auth/login": {"post": {
+                "summary": "Agent login with email and password", "operationId": "login",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["email", "password"], "additionalProperties": False,
+                    "properties": {"email": {"type": "string", "minLength": 3, "maxLength": 254},
+                                   "password": {"type": "string", "minLength": 1, "maxLength": 256}}}}}},
+                "responses": {"200": _json({"type": "object", "required": ["token", "expires_at", "agent"],
+                                            "properties": {"token": {"type": "string"},
+                                                           "expires_at": {"type": "number"},
+                                                           "agent": _ref("Agent")}}, "Logged in"),
+                              **_errors(400, 401, 429)}}},
+            "/api/auth/logout": {"post": {
+                "summary": "Revoke every token of the calling agent", "operationId": "logout", "security": _AUTH,
+                "responses": {"204": {"description": "Logged out"}, **_errors(401)}}},
+            "/api/me": {"get": {
+                "summary": "The calling agent", "operationId": "me", "security": _AUTH,
+                "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Agent"),
+                              **_errors(401)}}},
+            "/api/visitor/sessions": {"post": {
+                "summary": "Issue a signed visitor token (first contact of a browser)",
+                "operationId": "newVisitorSession",
+                "responses": {"201": _json({"type": "object", "required": ["visitor_id", "token", "expires_at"],
+                                            "properties": {"visitor_id": {"type": "string"},
+                                                           "token": {"type": "string"},
+                                                           "expires_at": {"type": "number"}}}, "Visitor token"),
+                              **_errors(429)}}},
+            "/api/agents": {
+                "get": {"summary": "List agents (admins)", "operationId": "listAgents", "security": _AUTH,
+                        "responses": {"200": _json({"type": "object", "properties": {
+                            "agents": {"type": "array", "items": _ref("Agent")}}}, "Agents"),
+                                      **_errors(401, 403)}},
+                "post": {"summary": "Add an agent (admins)", "operationId": "addAgent", "security": _AUTH,
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "required": ["name", "email", "password"],
+                             "additionalProperties": False,
+                             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                            "email": {"type": "string", "maxLength": 254},
+                                            "password": {"type": "string", "minLength": 8, "maxLength": 256},
+                                            "role": {"type": "string", "enum": ["admin", "agent"]},
+                                            "capacity": {"type": "integer", "minimum": 1, "maximum": 100},
+                                            "departments": {"type": "array", "maxItems": 20, "items": {
+                                                "type": "string", "minLength": 1, "maxLength": 64}}}}}}},
+                         "responses": {"201": _json({"type": "object", "properties": {"agent": _ref("Agent")}},
+                                                    "Created"), **_errors(400, 401, 403, 409)}},
+            },
+            "/api/queue": {"get": {
+                "summary": "The waiting queue, in the order it will be served", "operationId": "queue",
+                "security": _AUTH, "parameters": [{**_LIMIT, "schema": {"type": "integer", "minimum": 1,
+                                                                         "maximum": 200}}],
+                "responses": {"200": _json(_ref("Queue"), "Queue"), **_errors(400, 401)}}},
+            "/api/conversations": {"get": {
+                "summary": "List conversations (agents: their own; admins: all)", "operationId": "listConversations",
+                "security": _AUTH,
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string",
+                                                                 "enum": ["queued", "assigned", "closed"]}},
+                    {"name": "agent_id", "in": "query", "schema": {"type": "string"}},
+                    {**_LIMIT, "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "conversations": {"type": "array", "items": _ref("Conversation")}}}, "Conversations"),
+                              **_errors(400, 401, 403)}}},
+            "/api/conversations/{conversation_id}": {"get": {
+                "summary": "A conversation's transcript: messages, pre-chat fields, assignment history",
+                "operationId": "getConversation", "security": _AUTH,
+                "parameters": [{"name": "conversation_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "conversation": _ref("Conversation"),
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "assignments": {"type": "array", "items": {"type": "object"}},
+                    "rating": {"type": ["object", "null"], "properties": {
+                        "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                        "comment": {"type": ["string", "null"]}, "created_at": {"type": "number"}}}}},
+                    "Transcript"),
+                              **_errors(401, 403, 404)}}},
+        },
+    }

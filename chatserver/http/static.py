@@ -1,0 +1,120 @@
+"""Static files: the visitor widget and the demo shop (docs/widget.md).
+
+- ``/widget.js``: the loader a shop's script tag points at; ``/widget/<chunk>.js``: the chat UI
+  and the Socket.IO client it fetches when needed. Both are built into ``client/dist/`` by
+  ``npm run build`` (``make install``), never committed.
+- ``/demo/``: a static demo checkout from ``client/demo/`` with the widget on every page.
+
+These are not part of the REST API, so they stay out of ``views.ROUTES`` and the OpenAPI
+document. Only plain file names with a known extension, directly inside those directories, are
+served: a name is matched against a strict pattern before the file system is touched, and the
+resolved file must still be in the directory (no ``..``, no symlinks out).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+log = logging.getLogger("chatserver.http")
+
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+DIST_DIR = CLIENT_DIR / "dist"
+CHUNK_DIR = DIST_DIR / "widget"
+DEMO_DIR = CLIENT_DIR / "demo"
+
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+# Shops keep one URL for the loader: a new build reaches their pages within minutes.
+LOADER_CACHE = "public, max-age=300"
+# Chunk names carry a hash of their content, so a cached chunk is never stale.
+CHUNK_CACHE = "public, max-age=31536000, immutable"
+DEMO_CACHE = "no-cache"
+
+# Shops load the widget from the chat server's origin: module chunks are fetched with CORS,
+# and a shop that isolates its pages (COEP) needs the resource policy.
+_WIDGET_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+# The demo runs under a strict policy, as a careful shop would: the widget needs no inline
+# script or style, and talks only to its own server.
+_DEMO_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _safe_file(directory: Path, name: str) -> Path:
+    """``directory/name`` if it is a servable regular file there; otherwise 404."""
+    if not _FILE_NAME.fullmatch(name) or ".." in name or Path(name).suffix not in CONTENT_TYPES:
+        raise web.HTTPNotFound()
+    path = directory / name
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise web.HTTPNotFound() from None
+    if resolved.parent != directory.resolve() or not resolved.is_file():
+        raise web.HTTPNotFound()
+    return path
+
+
+def _file_response(path: Path, cache: str, headers: dict[str, str]) -> web.FileResponse:
+    # FileResponse answers conditional requests (ETag, Last-Modified) and sends the build's
+    # precompressed ``.gz`` twin to browsers that accept gzip.
+    return web.FileResponse(path, headers={
+        "Content-Type": CONTENT_TYPES[path.suffix], "Cache-Control": cache, **headers,
+    })
+
+
+async def widget_loader(request: web.Request) -> web.StreamResponse:
+    return _file_response(_safe_file(DIST_DIR, "widget.js"), LOADER_CACHE, _WIDGET_HEADERS)
+
+
+async def widget_chunk(request: web.Request) -> web.StreamResponse:
+    return _file_response(_safe_file(CHUNK_DIR, request.match_info["name"]), CHUNK_CACHE, _WIDGET_HEADERS)
+
+
+async def demo_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect("/demo/")
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    name = request.match_info.get("name") or "index.html"
+    return _file_response(_safe_file(DEMO_DIR, name), DEMO_CACHE, _DEMO_HEADERS)
+
+
+STATIC_ROUTES: list[tuple[str, Handler]] = [
+    ("/widget.js", widget_loader),
+    ("/widget/{name}", widget_chunk),
+    ("/demo", demo_redirect),
+    ("/demo/", demo_page),
+    ("/demo/{name}", demo_page),
+]
+
+
+def add_static_routes(app: web.Application) -> None:
+    """Register the widget and demo routes (GET and HEAD)."""
+    for path, handler in STATIC_ROUTES:
+        app.router.add_get(path, handler)
+    if not (DIST_DIR / "widget.js").is_file():
+        log.warning("the widget is not built (%s missing): run `make install` or `npm ci && npm run build`",
+                    DIST_DIR / "widget.js")

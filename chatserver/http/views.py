@@ -1,0 +1,301 @@
+"""REST routes (documented in ``openapi.py``, served at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from ..domain.agents import authenticate, check_departments, create_agent, issue_agent_token
+from ..domain.models import Agent, ConversationStatus, PartyKind, Role
+from ..errors import (
+    AuthRequired,
+    ChatError,
+    Forbidden,
+    InvalidPayload,
+    NotFound,
+    RateLimited,
+)
+from ..presenters import conversation_view, transcript_view
+from . import keys as K
+from .openapi import openapi_document
+
+log = logging.getLogger("chatserver.http")
+
+MAX_JSON_BODY = 64 * 1024
+T = TypeVar("T")
+
+
+class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class NewAgentBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+    role: Literal["admin", "agent"] = "agent"
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+                           msgspec.Meta(max_length=20)] = []
+
+
+async def _json_body(request: web.Request, body_type: type[T]) -> T:
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BODY:
+        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+    try:
+        return msgspec.json.decode(raw or b"{}", type=body_type)
+    except msgspec.ValidationError as exc:
+        raise InvalidPayload(str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidPayload("body is not valid JSON") from exc
+
+
+def _client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def current_agent(request: web.Request) -> Agent:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise AuthRequired("send Authorization: Bearer <agent token>")
+    return await request.app[K.HUB].verify_agent_token(header[len("Bearer "):].strip())
+
+
+async def require_admin(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role != Role.ADMIN:
+        raise Forbidden("admins only")
+    return agent
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidPayload(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise InvalidPayload(f"{name} must be between {low} and {high}")
+    return value
+
+
+# -- health -----------------------------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    for name, ping in (("database", request.app[K.STORE].ping), ("routing", request.app[K.READINESS])):
+        try:
+            await ping()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                             status=200 if ready else 503)
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response({
+        "name": "chatserver",
+        "health": "/healthz",
+        "ready": "/readyz",
+        "openapi": "/api/openapi.json",
+        "socketio": {"path": "/socket.io/", "namespaces": ["/visitor", "/agent"]},
+    })
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+async def login(request: web.Request) -> web.Response:
+    if not request.app[K.LOGIN_LIMITER].take(_client_address(request)):
+        raise RateLimited("too many login attempts; wait a minute")
+    body = await _json_body(request, LoginBody)
+    agent = await authenticate(request.app[K.STORE], body.email, body.password)
+    settings = request.app[K.SETTINGS]
+    token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
+                                          settings.agent_token_ttl)
+    log.info("agent logged in agent=%s", agent.id)
+    return web.json_response({"token": token, "expires_at": expires_at, "agent": agent.public()})
+
+
+async def logout(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    await request.app[K.STORE].bump_token_version(agent.id)
+    log.info("agent logged out agent=%s", agent.id)
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return web.json_response({"agent": agent.public()})
+
+
+async def new_visitor_session(request: web.Request) -> web.Response:
+    if not request.app[K.VISITOR_LIMITER].take(_client_address(request)):
+        raise RateLimited("too many new visitor sessions from this address")
+    settings = request.app[K.SETTINGS]
+    visitor_id = uuid.uuid4().hex
+    expires_at = request.app[K.CLOCK].now() + settings.visitor_token_ttl
+    token = request.app[K.SIGNER].issue("visitor", visitor_id, expires_at)
+    return web.json_response({"visitor_id": visitor_id, "token": token, "expires_at": expires_at}, status=201)
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+async def list_agents(request: web.Request) -> web.Response:
+    await require_admin(request)
+    agents = await request.app[K.STORE].list_agents()
+    presence = request.app[K.SERVICE].presence
+    return web.json_response({"agents": [
+        {**a.public(), "status": str(await presence.status(a.id))} for a in agents
+    ]})
+
+
+async def add_agent(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await _json_body(request, NewAgentBody)
+    settings = request.app[K.SETTINGS]
+    check_departments(tuple(body.departments), settings.departments)
+    agent = await create_agent(
+        request.app[K.STORE], name=body.name, email=body.email, password=body.password, role=Role(body.role),
+        capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
+        new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
+    )
+    return web.json_response({"agent": agent.public()}, status=201)
+
+
+# -- queue and conversations ------------------------------------------------------------------
+
+async def queue(request: web.Request) -> web.Response:
+    await current_agent(request)
+    limit = _int_query(request, "limit", 50, 1, 200)
+    return web.json_response(await request.app[K.HUB].queue_snapshot(limit))
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    raw_status = request.query.get("status")
+    try:
+        status = ConversationStatus(raw_status) if raw_status else None
+    except ValueError:
+        raise InvalidPayload("status must be queued, assigned or closed") from None
+    agent_filter = request.query.get("agent_id")
+    if agent.role != Role.ADMIN:
+        if agent_filter not in (None, agent.id):
+            raise Forbidden("agents can list only their own conversations")
+        agent_filter = agent.id
+    conversations = await request.app[K.STORE].list_conversations(
+        status=status, agent_id=agent_filter, limit=_int_query(request, "limit", 50, 1, 500),
+        offset=_int_query(request, "offset", 0, 0, 10**9),
+    )
+    return web.json_response({"conversations": [conversation_view(c, PartyKind.AGENT) for c in conversations]})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    store = request.app[K.STORE]
+    conversation_id = request.match_info["conversation_id"]
+    if len(conversation_id) > 64:
+        raise NotFound("conversation not found")
+    transcript = await store.transcript(conversation_id)
+    if transcript is None:
+        raise NotFound("conversation not found")
+    if agent.role != Role.ADMIN and not await store.visited_by_agent(conversation_id, agent.id):
+        raise Forbidden("this conversation was never assigned to you")
+    return web.json_response(transcript_view(transcript))
+
+
+# -- cross-origin ---------------------------------------------------------------------------
+
+# Routes a shop's pages call from their own origin (the widget's first contact).
+CORS_PATHS = frozenset({"/api/visitor/sessions"})
+
+
+@web.middleware
+async def cors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Let the configured shop origins (``allowed_origins``) call the visitor routes; every other
+    route stays same-origin (agents' routes carry a bearer token and are never shared)."""
+    if request.path not in CORS_PATHS:
+        return await handler(request)
+    origin = request.headers.get("Origin")
+    allowed = request.app[K.SETTINGS].allowed_origins
+    headers: dict[str, str] = {}
+    if origin and ("*" in allowed or origin in allowed):
+        headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                   "Access-Control-Allow-Methods": "POST, OPTIONS",
+                   "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=headers)
+    response = await handler(request)
+    response.headers.update(headers)
+    return response
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ChatError as exc:
+        return web.json_response(exc.to_payload(), status=exc.http_status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return web.json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status,
+                                 headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        log.exception("unhandled error path=%s", request.path)
+        return web.json_response({"error": {"code": "internal_error", "message": "internal server error"}},
+                                 status=500)
+
+
+ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
+    ("GET", "/", index),
+    ("GET", "/healthz", healthz),
+    ("GET", "/readyz", readyz),
+    ("GET", "/api/openapi.json", openapi),
+    ("POST", "/api/auth/login", login),
+    ("POST", "/api/auth/logout", logout),
+    ("GET", "/api/me", me),
+    ("POST", "/api/visitor/sessions", new_visitor_session),
+    ("GET", "/api/agents", list_agents),
+    ("POST", "/api/agents", add_agent),
+    ("GET", "/api/queue", queue),
+    ("GET", "/api/conversations", list_conversations),
+    ("GET", "/api/conversations/{conversation_id}", get_conversation),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+
+

@@ -1,0 +1,173 @@
+"""In-process routing state and presence for the embedded single-process server.
+
+Atomicity comes from the event loop: no method awaits between reading and writing state.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict, deque
+
+from ..domain.models import AgentStatus, ClaimOutcome, QueueEntry
+
+RECENT_ASSIGNMENTS = 50
+
+
+class MemoryRoutingState:
+    def __init__(self) -> None:
+        self._queue: list[tuple[float, str]] = []  # sorted by (rank, conversation_id)
+        # The same entries split by department (None: chats of no department), so a claim looks
+        # only at the heads it may take and a backlog in one department never hides another's.
+        self._by_department: dict[str | None, list[tuple[float, str]]] = defaultdict(list)
+        self._entries: dict[str, QueueEntry] = {}
+        self._held: dict[str, set[str]] = defaultdict(set)
+        self._assigned_at: deque[float] = deque(maxlen=RECENT_ASSIGNMENTS)
+
+    async def enqueue(self, entry: QueueEntry) -> None:
+        if entry.conversation_id in self._entries:
+            self._remove(entry.conversation_id)
+        self._entries[entry.conversation_id] = entry
+        bisect.insort(self._queue, (entry.rank, entry.conversation_id))
+        bisect.insort(self._by_department[entry.department], (entry.rank, entry.conversation_id))
+
+    def _remove(self, conversation_id: str) -> bool:
+        entry = self._entries.pop(conversation_id, None)
+        if entry is None:
+            return False
+        for ordered in (self._queue, self._by_department[entry.department]):
+            del ordered[bisect.bisect_left(ordered, (entry.rank, conversation_id))]
+        return True
+
+    async def remove(self, conversation_id: str) -> bool:
+        return self._remove(conversation_id)
+
+    async def position(self, conversation_id: str) -> int | None:
+        entry = self._entries.get(conversation_id)
+        if entry is None:
+            return None
+        return bisect.bisect_left(self._queue, (entry.rank, conversation_id)) + 1
+
+    async def positions(self, conversation_ids: list[str]) -> list[int | None]:
+        return [await self.position(cid) for cid in conversation_ids]
+
+    async def waiting(self, limit: int) -> list[QueueEntry]:
+        return [self._entries[cid] for _, cid in self._queue[:limit]]
+
+    async def waiting_count(self) -> int:
+        return len(self._queue)
+
+    async def head_rank(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    async def claim(self, conversation_id: str, agent_id: str, capacity: int) -> ClaimOutcome:
+        if conversation_id not in self._entries:
+            return ClaimOutcome.NOT_WAITING
+        if len(self._held[agent_id]) >= capacity:
+            return ClaimOutcome.AT_CAPACITY
+        self._remove(conversation_id)
+        self._held[agent_id].add(conversation_id)
+        return ClaimOutcome.CLAIMED
+
+    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
+                         open_before: float) -> QueueEntry | None:
+        if len(self._held[agent_id]) >= capacity:
+            return None
+        best: QueueEntry | None = None
+        for ordered in self._by_department.values():
+            if ordered and (best is None or ordered[0][0] < best.rank):
+                head = self._entries[ordered[0][1]]
+                if head.eligible_for(departments, open_before):
+                    best = head
+        if best is not None:
+            self._remove(best.conversation_id)
+            self._held[agent_id].add(best.conversation_id)
+        return best
+
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
+        if conversation_id not in self._held[from_agent] or len(self._held[to_agent]) >= capacity:
+            return False
+        self._held[from_agent].discard(conversation_id)
+        self._held[to_agent].add(conversation_id)
+        return True
+
+    async def release(self, agent_id: str, conversation_id: str) -> None:
+        self._held[agent_id].discard(conversation_id)
+
+    async def load(self, agent_id: str) -> int:
+        return len(self._held.get(agent_id, ()))
+
+    async def record_assignment(self, at: float) -> None:
+        self._assigned_at.append(at)
+
+    async def recent_assignments(self) -> list[float]:
+        return list(self._assigned_at)
+
+    async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
+        for entry in entries:
+            if entry.conversation_id not in self._entries:
+                await self.enqueue(entry)
+        for agent_id, conversation_ids in held.items():
+            self._held[agent_id].update(conversation_ids)
+
+    async def ping(self) -> None:
+        return None
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self._agent_connections: dict[str, set[str]] = defaultdict(set)
+        self._agent_status: dict[str, AgentStatus] = {}
+        self._visitor_connections: dict[str, set[str]] = defaultdict(set)
+
+    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
+        self._agent_connections[agent_id].add(connection_id)
+        self._agent_status.setdefault(agent_id, AgentStatus.ONLINE)
+        return len(self._agent_connections[agent_id])
+
+    async def agent_disconnected(self, agent_id: str, connection_id: str) -> int:
+        connections = self._agent_connections.get(agent_id)
+        if connections is None:
+            return 0
+        connections.discard(connection_id)
+        if not connections:
+            del self._agent_connections[agent_id]
+            self._agent_status.pop(agent_id, None)
+            return 0
+        return len(connections)
+
+    async def set_status(self, agent_id: str, status: AgentStatus) -> None:
+        self._agent_status[agent_id] = status
+
+    async def status(self, agent_id: str) -> AgentStatus:
+        if not self._agent_connections.get(agent_id):
+            return AgentStatus.OFFLINE
+        return self._agent_status.get(agent_id, AgentStatus.ONLINE)
+
+    async def available_agents(self) -> list[str]:
+        return [
+            agent_id
+            for agent_id, connections in self._agent_connections.items()
+            if connections and self._agent_status.get(agent_id, AgentStatus.ONLINE) == AgentStatus.ONLINE
+        ]
+
+    async def visitor_connected(self, visitor_id: str, connection_id: str) -> int:
+        self._visitor_connections[visitor_id].add(connection_id)
+        return len(self._visitor_connections[visitor_id])
+
+    async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> int:
+        connections = self._visitor_connections.get(visitor_id)
+        if connections is None:
+            return 0
+        connections.discard(connection_id)
+        if not connections:
+            del self._visitor_connections[visitor_id]
+            return 0
+        return len(connections)
+
+    async def processes_of(self, kind: str, party_id: str) -> set[str]:
+        connections = self._agent_connections if kind == "agent" else self._visitor_connections
+        return {"local"} if connections.get(party_id) else set()
+
+    async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
+        """Connections of processes that stopped heartbeating; none in a single process."""
+        return []

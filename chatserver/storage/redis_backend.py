@@ -1,0 +1,363 @@
+"""The Redis backend: routing state, presence with process heartbeats, and the process bus.
+
+Several server processes share one Redis. Claims are Lua scripts (``redis_keys``), so no
+conversation is claimed twice and no agent goes over capacity whatever the interleaving.
+Connection errors surface as ``Unavailable``; the client reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ..domain.models import AgentStatus, ClaimOutcome, QueueEntry
+from ..errors import Unavailable
+from . import redis_keys as RK
+
+log = logging.getLogger("chatserver.redis")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+RECENT_ASSIGNMENTS = 50
+
+
+def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except RedisError as exc:
+            raise Unavailable("the routing store (Redis) is unreachable; try again") from exc
+
+    return wrapper
+
+
+def connect(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
+        retry_on_timeout=True,
+    )
+
+
+def _entry_args(entry: QueueEntry, replace: bool, department_prefix: str) -> list[Any]:
+    return [entry.conversation_id, repr(entry.rank), entry.visitor_id, entry.department or "",
+            repr(entry.enqueued_at), "1" if replace else "0", department_prefix]
+
+
+class RedisRoutingState:
+    def __init__(self, client: aioredis.Redis, keys: RK.Keys) -> None:
+        self.r = client
+        self.k = keys
+        self._remove = client.register_script(RK.REMOVE)
+        self._claim = client.register_script(RK.CLAIM)
+        self._claim_next = client.register_script(RK.CLAIM_NEXT)
+        self._move = client.register_script(RK.MOVE)
+        self._enqueue = client.register_script(RK.ENQUEUE)
+
+    @_unavailable
+    async def enqueue(self, entry: QueueEntry) -> None:
+        await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
+                            args=_entry_args(entry, True, self.k.department_queue_prefix))
+
+    @_unavailable
+    async def remove(self, conversation_id: str) -> bool:
+        removed = await self._remove(keys=[self.k.queue, self.k.entry(conversation_id)],
+                                     args=[conversation_id, self.k.department_queue_prefix])
+        return bool(removed)
+
+    @_unavailable
+    async def position(self, conversation_id: str) -> int | None:
+        rank: int | None = await self.r.zrank(self.k.queue, conversation_id)  # type: ignore[assignment]
+        return None if rank is None else rank + 1
+
+    @_unavailable
+    async def positions(self, conversation_ids: list[str]) -> list[int | None]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            for cid in conversation_ids:
+                pipe.zrank(self.k.queue, cid)
+            ranks = await pipe.execute()
+        return [None if r is None else int(r) + 1 for r in ranks]
+
+    @_unavailable
+    async def waiting(self, limit: int) -> list[QueueEntry]:
+        ids: list[str] = await self.r.zrange(self.k.queue, 0, limit - 1)  # type: ignore[assignment]
+        async with self.r.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hgetall(self.k.entry(cid))
+            rows = await pipe.execute()
+        return [
+            QueueEntry(conversation_id=cid, visitor_id=row.get("visitor_id", ""), rank=float(row.get("rank", 0)),
+                       department=row.get("department") or None, enqueued_at=float(row.get("enqueued_at", 0)))
+            for cid, row in zip(ids, rows, strict=True)
+        ]
+
+    @_unavailable
+    async def waiting_count(self) -> int:
+        return int(await self.r.zcard(self.k.queue))
+
+    @_unavailable
+    async def head_rank(self) -> float | None:
+        head = await self.r.zrange(self.k.queue, 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
+
+    @_unavailable
+    async def claim(self, conversation_id: str, agent_id: str, capacity: int) -> ClaimOutcome:
+        result = await self._claim(keys=[self.k.queue, self.k.held(agent_id), self.k.entry(conversation_id)],
+                                   args=[conversation_id, capacity, self.k.department_queue_prefix])
+        return ClaimOutcome(result)
+
+    @_unavailable
+    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
+                         open_before: float) -> QueueEntry | None:
+        result = await self._claim_next(
+            keys=[self.k.queue, self.k.held(agent_id), self.k.departments],
+            args=[capacity, repr(open_before), self.k.entry_prefix, self.k.department_queue_prefix,
+                  *sorted(departments)],
+        )
+        if not result:
+            return None
+        cid, visitor_id, department, enqueued_at, rank = result
+        return QueueEntry(conversation_id=cid, visitor_id=visitor_id, rank=float(rank),
+                          department=department or None, enqueued_at=float(enqueued_at))
+
+    @_unavailable
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
+        moved = await self._move(keys=[self.k.held(from_agent), self.k.held(to_agent)],
+                                 args=[conversation_id, capacity])
+        return bool(moved)
+
+    @_unavailable
+    async def release(self, agent_id: str, conversation_id: str) -> None:
+        await self.r.srem(self.k.held(agent_id), conversation_id)
+
+    @_unavailable
+    async def load(self, agent_id: str) -> int:
+        return int(await self.r.scard(self.k.held(agent_id)))
+
+    @_unavailable
+    async def record_assignment(self, at: float) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.k.assignments, repr(at))
+            pipe.ltrim(self.k.assignments, 0, RECENT_ASSIGNMENTS - 1)
+            await pipe.execute()
+
+    @_unavailable
+    async def recent_assignments(self) -> list[float]:
+        return sorted(float(x) for x in await self.r.lrange(self.k.assignments, 0, -1))
+
+    @_unavailable
+    async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
+        """Merge what the database knows into Redis (after a process start or a Redis restart
+        that lost data): missing queue entries are added, existing ones keep their place."""
+        for entry in entries:
+            await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
+                                args=_entry_args(entry, False, self.k.department_queue_prefix))
+        for agent_id, conversation_ids in held.items():
+            if conversation_ids:
+                await self.r.sadd(self.k.held(agent_id), *conversation_ids)
+
+    async def ping(self) -> None:
+        await self.r.ping()
+
+
+class RedisPresence:
+    """Connections are recorded with the process that holds them; each process refreshes a
+    heartbeat key, and a process that stops refreshing is swept: its connections are removed and
+    reported, so the agents it held go offline and the grace period starts."""
+
+    def __init__(self, client: aioredis.Redis, keys: RK.Keys, process_id: str, ttl: float) -> None:
+        self.r = client
+        self.k = keys
+        self.process_id = process_id
+        self.ttl = ttl
+        self._claim_dead = client.register_script(RK.CLAIM_DEAD_PROCESS)
+
+    @_unavailable
+    async def heartbeat(self) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(self.k.process(self.process_id), "1", px=int(self.ttl * 1000))
+            pipe.sadd(self.k.processes, self.process_id)
+            await pipe.execute()
+
+    async def _connect(self, kind: str, party_id: str, connection_id: str) -> int:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.k.connections(kind, party_id), connection_id, self.process_id)
+            pipe.sadd(self.k.process_connections(self.process_id), f"{kind}:{party_id}:{connection_id}")
+            pipe.hlen(self.k.connections(kind, party_id))
+            if kind == "agent":
+                pipe.sadd(self.k.connected_agents, party_id)
+                pipe.set(self.k.agent_status(party_id), str(AgentStatus.ONLINE), nx=True)
+            result = await pipe.execute()
+        return int(result[2])
+
+    async def _disconnect(self, kind: str, party_id: str, connection_id: str, process_id: str) -> int:
+        key = self.k.connections(kind, party_id)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hdel(key, connection_id)
+            pipe.srem(self.k.process_connections(process_id), f"{kind}:{party_id}:{connection_id}")
+            pipe.hlen(key)
+            result = await pipe.execute()
+        remaining = int(result[2])
+        if remaining == 0 and kind == "agent":
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.srem(self.k.connected_agents, party_id)
+                pipe.delete(self.k.agent_status(party_id))
+                await pipe.execute()
+        return remaining
+
+    @_unavailable
+    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
+        return await self._connect("agent", agent_id, connection_id)
+
+    @_unavailable
+    async def agent_disconnected(self, agent_id: str, connection_id: str) -> int:
+        return await self._disconnect("agent", agent_id, connection_id, self.process_id)
+
+    @_unavailable
+    async def set_status(self, agent_id: str, status: AgentStatus) -> None:
+        await self.r.set(self.k.agent_status(agent_id), str(status))
+
+    @_unavailable
+    async def status(self, agent_id: str) -> AgentStatus:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hlen(self.k.connections("agent", agent_id))
+            pipe.get(self.k.agent_status(agent_id))
+            count, status = await pipe.execute()
+        if not count:
+            return AgentStatus.OFFLINE
+        return AgentStatus(status) if status else AgentStatus.ONLINE
+
+    @_unavailable
+    async def available_agents(self) -> list[str]:
+        agents: list[str] = sorted(await self.r.smembers(self.k.connected_agents))  # type: ignore[arg-type]
+        if not agents:
+            return []
+        statuses = await self.r.mget([self.k.agent_status(a) for a in agents])
+        return [a for a, s in zip(agents, statuses, strict=True) if s != str(AgentStatus.AWAY)]
+
+    @_unavailable
+    async def visitor_connected(self, visitor_id: str, connection_id: str) -> int:
+        return await self._connect("visitor", visitor_id, connection_id)
+
+    @_unavailable
+    async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> int:
+        return await self._disconnect("visitor", visitor_id, connection_id, self.process_id)
+
+    @_unavailable
+    async def processes_of(self, kind: str, party_id: str) -> set[str]:
+        processes: list[str] = await self.r.hvals(self.k.connections(kind, party_id))  # type: ignore[assignment]
+        return set(processes)
+
+    @_unavailable
+    async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
+        """Sweep processes whose heartbeat expired; returns ``(kind, party_id, remaining)`` for
+        each connection removed, so the caller can treat it as a disconnect."""
+        swept: list[tuple[str, str, int]] = []
+        processes: set[str] = await self.r.smembers(self.k.processes)  # type: ignore[assignment]
+        for process_id in processes:
+            if process_id == self.process_id:
+                continue
+            if not await self._claim_dead(keys=[self.k.processes, self.k.process(process_id)], args=[process_id]):
+                continue
+            log.warning("process stopped heartbeating; sweeping its connections process=%s", process_id)
+            members: set[str] = await self.r.smembers(self.k.process_connections(process_id))  # type: ignore[assignment]
+            for member in members:
+                kind, party_id, connection_id = member.split(":", 2)
+                remaining = await self._disconnect(kind, party_id, connection_id, process_id)
+                swept.append((kind, party_id, remaining))
+            await self.r.delete(self.k.process_connections(process_id))
+        return swept
+
+    async def unregister(self) -> None:
+        """A clean shutdown: forget this process (its connections were closed one by one)."""
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k.process(self.process_id))
+            pipe.srem(self.k.processes, self.process_id)
+            pipe.delete(self.k.process_connections(self.process_id))
+            await pipe.execute()
+
+
+Handler = Callable[[bytes], Awaitable[None]]
+
+
+class RedisBroker:
+    """Pub/sub between processes: each process reads its own channel and the broadcast channel;
+    an event for a client goes only to the process(es) holding that client's connections."""
+
+    def __init__(self, client: aioredis.Redis, url: str, keys: RK.Keys, process_id: str) -> None:
+        self.r = client
+        self.url = url
+        self.k = keys
+        self.process_id = process_id
+        self._handler: Handler | None = None
+        self._on_reconnect: Callable[[], Awaitable[None]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def on_message(self, handler: Handler) -> None:
+        self._handler = handler
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """``callback`` runs each time the bus is back after a loss (pub/sub keeps nothing, so
+        whatever was published meanwhile must be caught up from storage)."""
+        self._on_reconnect = callback
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            # Closing a pub/sub connection in the middle of a read can stall: do not let it hold
+            # the shutdown up.
+            await asyncio.wait({self._task}, timeout=2.0)
+
+    async def _listen(self) -> None:
+        # A dedicated binary connection: payloads are msgpack. Reconnects with backoff.
+        delay = 0.1
+        lost = False
+        while True:
+            client = aioredis.Redis.from_url(self.url, decode_responses=False, socket_connect_timeout=2,
+                                             health_check_interval=10)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.k.bus(self.process_id), self.k.bus_all)
+                self.connected.set()
+                delay = 0.1
+                if lost and self._on_reconnect is not None:
+                    lost = False
+                    try:
+                        await self._on_reconnect()
+                    except Exception:
+                        log.exception("catching up after the bus came back failed")
+                async for message in pubsub.listen():
+                    if message and message.get("type") == "message" and self._handler is not None:
+                        try:
+                            await self._handler(message["data"])
+                        except Exception:
+                            log.exception("bus message handling failed")
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                lost = True
+                log.warning("bus connection lost; reconnecting error=%s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            finally:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(pubsub.aclose(), 1.0)  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(client.aclose(), 1.0)
+
+    @_unavailable
+    async def publish(self, process_id: str | None, payload: bytes) -> None:
+        """Send to one process's channel, or to every process when ``process_id`` is None."""
+        channel = self.k.bus_all if process_id is None else self.k.bus(process_id)
+        await self.r.publish(channel, payload)

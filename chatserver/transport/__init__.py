@@ -1,0 +1,1 @@
+"""Socket.IO transport: namespaces, payload validation, ordered delivery."""

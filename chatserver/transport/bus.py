@@ -1,0 +1,88 @@
+"""Events between server processes: typed envelopes, msgpack on the wire.
+
+With one process (the embedded default) nothing crosses a process boundary: ``LocalBus`` only
+names the process. With Redis, ``storage.redis_backend.RedisBroker`` carries envelopes to the
+process(es) that hold the recipients' connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import msgspec
+
+from ..domain.models import Conversation, Message
+
+
+class MessageEnvelope(msgspec.Struct, tag="msg"):
+    message: Message
+    origin: str | None
+
+
+class ConversationEnvelope(msgspec.Struct, tag="conv"):
+    conversation: Conversation
+    previous_agent_id: str | None
+
+
+class EmitEnvelope(msgspec.Struct, tag="emit"):
+    namespace: str
+    room: str
+    event: str
+    data: Any
+
+
+class QueueEnvelope(msgspec.Struct, tag="queue"):
+    sender: str
+
+
+Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Envelope)
+
+
+def encode(envelope: Envelope) -> bytes:
+    return _encoder.encode(envelope)
+
+
+def decode(payload: bytes) -> Envelope:
+    envelope: Envelope = _decoder.decode(payload)
+    return envelope
+
+
+class Bus(Protocol):
+    process_id: str
+
+    def on_message(self, handler: Callable[[bytes], Awaitable[None]]) -> None: ...
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, process_id: str | None, payload: bytes) -> None:
+        """To one process, or to all (``None``)."""
+        ...
+
+
+class LocalBus:
+    """The single process of the embedded server: there is nobody else to tell."""
+
+    process_id = "local"
+
+    def on_message(self, handler: Callable[[bytes], Awaitable[None]]) -> None:
+        return None
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, process_id: str | None, payload: bytes) -> None:
+        return None

@@ -1,0 +1,400 @@
+"""Socket.IO namespaces ``/visitor`` and ``/agent``: authenticate, validate, call the domain,
+answer with an acknowledgement or a structured error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from .. import constants as C
+from ..auth import TokenSigner
+from ..config import Settings
+from ..domain.clock import Clock
+from ..domain.conversations import Actor, ChatService
+from ..domain.models import Agent, AgentStatus, Conversation, ConversationStatus, PartyKind, PreChat
+from ..domain.ports import AgentStore, ConversationStore
+from ..errors import (
+    AuthRequired,
+    ChatError,
+    Forbidden,
+    InvalidPayload,
+    InvalidToken,
+    MessageTooLong,
+    RateLimited,
+    UnknownEvent,
+)
+from ..presenters import conversation_view
+from . import schemas as S
+from .delivery import Delivery
+from .notifier import SocketNotifier
+from .ratelimit import TokenBucket
+from .server import ChatSocketServer, ack_requested
+
+log = logging.getLogger("chatserver.transport")
+
+Handler = Callable[["Connection", Any], Awaitable[dict[str, Any]]]
+
+
+class Connection:
+    """What the server knows about one Socket.IO connection."""
+
+    __slots__ = ("actor", "agent", "events", "messages", "namespace", "sid")
+
+    def __init__(self, sid: str, namespace: str, actor: Actor, agent: Agent | None, settings: Settings) -> None:
+        self.sid = sid
+        self.namespace = namespace
+        self.actor = actor
+        self.agent = agent
+        self.messages = TokenBucket(settings.message_rate, settings.message_burst)
+        self.events = TokenBucket(settings.event_rate, settings.event_burst)
+
+
+class SocketHub:
+    def __init__(
+        self,
+        sio: ChatSocketServer,
+        settings: Settings,
+        signer: TokenSigner,
+        agents: AgentStore,
+        conversations: ConversationStore,
+        clock: Clock,
+        delivery: Delivery,
+        notifier: SocketNotifier,
+    ) -> None:
+        self.sio = sio
+        self.settings = settings
+        self.signer = signer
+        self.agents = agents
+        self.conversations = conversations
+        self.clock = clock
+        self.delivery = delivery
+        self.notifier = notifier
+        notifier.queue_snapshot = self.queue_snapshot
+        notifier.has_local_agents = self._has_local_agents
+        notifier.is_local = self._is_local
+        self.connections: dict[str, Connection] = {}
+        self._local_parties: dict[tuple[str, str], int] = {}
+        self._service: ChatService | None = None
+        self._closing = False
+        self._handlers: dict[str, dict[str, Handler]] = {
+            C.VISITOR_NAMESPACE: {
+                C.EV_SESSION_RESUME: self._on_visitor_resume,
+                C.EV_CHAT_START: self._on_chat_start,
+                C.EV_CONVERSATION_RATE: self._on_rate,
+                **self._shared_handlers(),
+            },
+            C.AGENT_NAMESPACE: {
+                C.EV_SESSION_RESUME: self._on_agent_resume,
+                C.EV_QUEUE_LIST: self._on_queue_list,
+                C.EV_QUEUE_TAKE: self._on_queue_take,
+                C.EV_PRESENCE_SET: self._on_presence_set,
+                C.EV_CONVERSATION_TRANSFER: self._on_transfer,
+                **self._shared_handlers(),
+            },
+        }
+        for namespace in (C.VISITOR_NAMESPACE, C.AGENT_NAMESPACE):
+            sio.on("connect", self._connect_handler(namespace), namespace=namespace)
+            sio.on("disconnect", self._disconnect_handler(namespace), namespace=namespace)
+            sio.on("*", self._event_handler(namespace), namespace=namespace)
+
+    def _shared_handlers(self) -> dict[str, Handler]:
+        return {
+            C.EV_CONVERSATION_JOIN: self._on_join,
+            C.EV_MESSAGE_SEND: self._on_message_send,
+            C.EV_MESSAGE_READ: self._on_message_read,
+            C.EV_TYPING: self._on_typing,
+            C.EV_CONVERSATION_CLOSE: self._on_close,
+        }
+
+    def attach(self, service: ChatService) -> None:
+        self._service = service
+        self.notifier.seconds_per_place = service.seconds_per_place
+
+    def _has_local_agents(self) -> bool:
+        return any(c.agent is not None for c in self.connections.values())
+
+    def _is_local(self, kind: str, party_id: str) -> bool:
+        return self._local_parties.get((kind, party_id), 0) > 0
+
+    @property
+    def service(self) -> ChatService:
+        assert self._service is not None, "hub not attached to a service"
+        return self._service
+
+    async def shutdown(self) -> None:
+        """Disconnect every client while storage is still open; what follows a disconnect (grace
+        periods) is not started, since a restart restores it from storage."""
+        if self._closing:
+            return
+        self._closing = True
+        for sid, connection in list(self.connections.items()):
+            await self.sio.disconnect(sid, namespace=connection.namespace)
+        if self.sio.eio.sockets:  # close every Engine.IO socket so no request handler lingers
+            await self.sio.eio.disconnect()
+        await self.sio.shutdown()
+        await self.notifier.close()
+
+    # -- connect / disconnect -----------------------------------------------------------------
+
+    def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
+        async def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            try:
+                token = auth.get("token") if isinstance(auth, dict) else None
+                if token is None:
+                    raise AuthRequired("connect with auth {token}")
+                if namespace == C.VISITOR_NAMESPACE:
+                    claims = self.signer.verify(token, "visitor", self.clock.now())
+                    connection = Connection(sid, namespace, Actor(kind=PartyKind.VISITOR, id=claims.sub), None,
+                                            self.settings)
+                else:
+                    agent = await self.verify_agent_token(token)
+                    connection = Connection(
+                        sid, namespace, Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role),
+                        agent, self.settings,
+                    )
+            except ChatError as exc:
+                log.info("connection refused namespace=%s code=%s", namespace, exc.code)
+                refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
+                # python-socketio clients see the whole dict; socket.io-client exposes ``err.data``.
+                refusal.error_args = {"message": exc.message, "code": exc.code,
+                                      "data": {"code": exc.code, "message": exc.message}}
+                raise refusal from None
+            self.connections[sid] = connection
+            actor = connection.actor
+            party = (str(actor.kind), actor.id)
+            self._local_parties[party] = self._local_parties.get(party, 0) + 1
+            if actor.kind == PartyKind.VISITOR:
+                await self.sio.enter_room(sid, C.visitor_room(actor.id), namespace=namespace)
+                await self.service.visitor_connected(actor.id, sid)
+            else:
+                assert connection.agent is not None
+                await self.sio.enter_room(sid, C.agent_room(actor.id), namespace=namespace)
+                await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
+                await self.service.agent_connected(connection.agent, sid)
+            log.info("connected namespace=%s %s=%s", namespace, actor.kind, actor.id)
+            return True
+
+        return on_connect
+
+    async def reregister_connections(self) -> None:
+        """Record this process's connections in presence again (after the routing store lost them)."""
+        for sid, connection in list(self.connections.items()):
+            if connection.actor.kind == PartyKind.VISITOR:
+                await self.service.presence.visitor_connected(connection.actor.id, sid)
+            else:
+                await self.service.presence.agent_connected(connection.actor.id, sid)
+
+    async def catch_up(self) -> None:
+        """After events from other processes may have been lost: resend this process's clients
+        the messages past their watermarks and the current state of their conversations."""
+        await self.delivery.catch_up_all()
+        for connection in list(self.connections.values()):
+            actor = connection.actor
+            if actor.kind == PartyKind.AGENT:
+                held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], actor.id)
+            else:
+                active = await self.conversations.active_conversation_for_visitor(actor.id)
+                held = [active] if active is not None else []
+            for conversation in held:
+                await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED, {"conversation": conversation_view(
+                    conversation, actor.kind)}, room=connection.sid, namespace=connection.namespace)
+                if actor.kind == PartyKind.VISITOR:
+                    self.notifier.watch(conversation)
+        await self.notifier.queue_changed()
+
+    async def verify_agent_token(self, token: object) -> Agent:
+        claims = self.signer.verify(token, "agent", self.clock.now())
+        agent = await self.agents.agent_by_id(claims.sub)
+        if agent is None or agent.disabled or agent.token_version != claims.v:
+            raise InvalidToken("token is no longer valid")
+        return agent
+
+    def _disconnect_handler(self, namespace: str) -> Callable[..., Awaitable[None]]:
+        async def on_disconnect(sid: str, reason: Any = None) -> None:
+            connection = self.connections.pop(sid, None)
+            self.delivery.leave_all(sid)
+            if connection is None:
+                return
+            party = (str(connection.actor.kind), connection.actor.id)
+            if self._local_parties.get(party, 0) <= 1:
+                self._local_parties.pop(party, None)
+            else:
+                self._local_parties[party] -= 1
+            if self._closing:
+                return
+            if connection.actor.kind == PartyKind.VISITOR:
+                if not self._is_local("visitor", connection.actor.id):
+                    self.notifier.unwatch_visitor(connection.actor.id)
+                await self.service.visitor_disconnected(connection.actor.id, sid)
+            else:
+                await self.service.agent_disconnected(connection.actor.id, sid)
+            log.info("disconnected namespace=%s %s=%s", namespace, connection.actor.kind, connection.actor.id)
+
+        return on_disconnect
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any] | None]]:
+        handlers = self._handlers[namespace]
+
+        async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any] | None:
+            wants_ack = ack_requested.get()
+            try:
+                connection = self.connections.get(sid)
+                if connection is None:
+                    raise AuthRequired("not connected")
+                handler = handlers.get(event)
+                if handler is None:
+                    raise UnknownEvent(f"unknown event {event[:64]!r}")
+                if not connection.events.take():
+                    raise RateLimited("too many events; slow down")
+                if len(args) > 1:
+                    raise InvalidPayload("send one payload object")
+                result = await handler(connection, args[0] if args else None)
+                return {"ok": True, **result}
+            except ChatError as exc:
+                log.info("event refused event=%s sid=%s code=%s", event[:64], sid, exc.code)
+                if wants_ack:
+                    return exc.to_payload()
+                await self.sio.lean_emit(C.EV_ERROR, {**exc.to_payload(), "event": event[:64]}, room=sid,
+                                         namespace=namespace)
+                return None
+
+        return on_event
+
+    async def _on_visitor_resume(self, connection: Connection, data: Any) -> dict[str, Any]:
+        S.parse(S.SessionResume, data)
+        conversation = await self.conversations.active_conversation_for_visitor(connection.actor.id)
+        if conversation is not None:
+            self.notifier.watch(conversation)
+        queue = await self._queue_info(conversation) if conversation else None
+        return {
+            "visitor_id": connection.actor.id,
+            "conversation": conversation_view(conversation, PartyKind.VISITOR) if conversation else None,
+            "queue": queue,
+            "agents_available": await self.service.agents_available(),
+        }
+
+    async def _queue_info(self, conversation: Conversation) -> dict[str, Any] | None:
+        if conversation.status != ConversationStatus.QUEUED:
+            return None
+        position = await self.service.routing.position(conversation.id)
+        if position is None:
+            return None
+        return {"position": position, "total": await self.service.routing.waiting_count(),
+                "estimated_wait_s": await self.service.wait_estimate(position)}
+
+    async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ChatStart, data)
+        self._check_length(payload.question)
+        prechat = PreChat(name=payload.name.strip() or "Visitor", question=payload.question, email=payload.email,
+                          order_number=payload.order_number, page_url=payload.page_url,
+                          page_title=payload.page_title, checkout=payload.checkout, cart_value=payload.cart_value,
+                          department=payload.department)
+        conversation, created = await self.service.start_chat(connection.actor.id, prechat)
+        self.notifier.watch(conversation)
+        await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
+        return {
+            "created": created,
+            "conversation": conversation_view(conversation, PartyKind.VISITOR),
+            "queue": await self._queue_info(conversation),
+        }
+
+    async def _on_rate(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRate, data)
+        rating = await self.service.rate(connection.actor, payload.conversation_id, payload.rating, payload.comment)
+        return {"rating": {"rating": rating.rating, "comment": rating.comment, "created_at": rating.created_at}}
+
+    def _check_length(self, body: str) -> None:
+        if len(body) > self.settings.max_message_chars:
+            raise MessageTooLong(f"messages are limited to {self.settings.max_message_chars} characters")
+
+    async def _on_join(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationJoin, data)
+        conversation = await self.service.conversation_for(connection.actor, payload.conversation_id)
+        watermark = await self.delivery.join(
+            connection.sid, connection.namespace, connection.actor.id, conversation.id, payload.after_seq
+        )
+        view = conversation_view(conversation, connection.actor.kind)
+        queue = None
+        if connection.actor.kind == PartyKind.VISITOR:
+            self.notifier.watch(conversation)
+            queue = await self._queue_info(conversation)
+        return {"conversation": view, "last_seq": watermark, "queue": queue}
+
+    async def _on_message_send(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.MessageSend, data)
+        self._check_length(payload.body)
+        if not connection.messages.take():
+            raise RateLimited("too many messages; slow down")
+        message, created = await self.service.send_message(
+            connection.actor, payload.conversation_id, payload.client_msg_id, payload.body, connection.sid
+        )
+        return {"seq": message.seq, "created_at": message.created_at, "duplicate": not created}
+
+    async def _on_message_read(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.MessageRead, data)
+        seq = await self.service.mark_read(connection.actor, payload.conversation_id, payload.seq)
+        return {"seq": seq}
+
+    async def _on_typing(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.TypingUpdate, data)
+        await self.service.set_typing(connection.actor, payload.conversation_id, payload.typing)
+        return {}
+
+    async def _on_close(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRef, data)
+        conversation = await self.service.close(connection.actor, payload.conversation_id)
+        return {"conversation": conversation_view(conversation, connection.actor.kind)}
+
+    async def _on_agent_resume(self, connection: Connection, data: Any) -> dict[str, Any]:
+        S.parse(S.SessionResume, data)
+        agent = self._agent(connection)
+        held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent.id)
+        return {
+            "agent": agent.public(),
+            "status": str(await self.service.presence.status(agent.id)),
+            "conversations": [conversation_view(c, PartyKind.AGENT) for c in held],
+            "queue": await self.queue_snapshot(50),
+        }
+
+    @staticmethod
+    def _agent(connection: Connection) -> Agent:
+        if connection.agent is None:
+            raise Forbidden("agents only")
+        return connection.agent
+
+    async def queue_snapshot(self, limit: int) -> dict[str, Any]:
+        waiting, total = await self.service.queue_view(limit)
+        now = self.clock.now()
+        return {
+            "total": total,
+            "entries": [
+                {**conversation_view(c, PartyKind.AGENT), "position": i + 1, "waited_s": round(now - c.created_at, 1)}
+                for i, c in enumerate(waiting)
+            ],
+        }
+
+    async def _on_queue_list(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.QueueList, data)
+        return await self.queue_snapshot(payload.limit)
+
+    async def _on_queue_take(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRef, data)
+        conversation = await self.service.take(self._agent(connection), payload.conversation_id)
+        return {"conversation": conversation_view(conversation, PartyKind.AGENT)}
+
+    async def _on_presence_set(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.PresenceSet, data)
+        status = await self.service.set_status(self._agent(connection), AgentStatus(payload.status))
+        await self.notifier.agent_status(connection.actor.id, str(status))
+        return {"status": str(status)}
+
+    async def _on_transfer(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationTransfer, data)
+        conversation = await self.service.transfer(connection.actor, self._agent(connection), payload.conversation_id,
+                                                   to_agent_id=payload.to_agent_id, to_department=payload.to_department)
+        return {"conversation": conversation_view(conversation, PartyKind.AGENT)}

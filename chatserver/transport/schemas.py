@@ -1,0 +1,98 @@
+"""Inbound Socket.IO payloads, parsed into typed structs at the edge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from ..errors import InvalidPayload
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+# The body's own limit (``max_message_chars``) is checked separately so it gets its own error code.
+Body = Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+OrderNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://")]
+
+
+class Payload(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class ChatStart(Payload, kw_only=True):
+    name: Name
+    question: Body
+    email: Email | None = None
+    order_number: OrderNumber | None = None
+    page_url: Url | None = None
+    page_title: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    checkout: bool = False
+    cart_value: Annotated[float, msgspec.Meta(ge=0, le=1e9)] | None = None
+    department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class MessageSend(Payload, kw_only=True):
+    conversation_id: Id
+    client_msg_id: Id
+    body: Body
+
+
+class ConversationRate(Payload, kw_only=True):
+    conversation_id: Id
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class MessageRead(Payload, kw_only=True):
+    conversation_id: Id
+    seq: Seq
+
+
+class TypingUpdate(Payload, kw_only=True):
+    conversation_id: Id
+    typing: bool
+
+
+class ConversationRef(Payload, kw_only=True):
+    conversation_id: Id
+
+
+class ConversationJoin(Payload, kw_only=True):
+    conversation_id: Id
+    after_seq: Seq = 0
+
+
+class SessionResume(Payload, kw_only=True):
+    pass
+
+
+class ConversationTransfer(Payload, kw_only=True):
+    conversation_id: Id
+    to_agent_id: Id | None = None
+    to_department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class QueueList(Payload, kw_only=True):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
+
+
+class PresenceSet(Payload, kw_only=True):
+    status: Literal["online", "away"]
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def parse(payload_type: type[P], data: Any) -> P:
+    """Convert a decoded JSON payload to ``payload_type``; a missing payload counts as ``{}``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidPayload("payload must be a JSON object")
+    try:
+        return msgspec.convert(data, payload_type)
+    except msgspec.ValidationError as exc:
+        raise InvalidPayload(str(exc)) from exc

@@ -1,0 +1,65 @@
+// Builds the widget into client/dist/ (git-ignored; `make install` runs it through `npm run build`):
+//   widget.js                   the loader a shop's script tag points at (IIFE, small)
+//   widget/ui-<hash>.js         the chat panel (ES module, fetched when needed)
+//   widget/socket.io-<hash>.js  socket.io-client (ES module, fetched with the panel)
+// Every file also gets a .gz twin, which the server sends to browsers that accept gzip.
+
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = join(here, "src");
+const dist = join(here, "dist");
+const common = { bundle: true, minify: true, target: "es2022", platform: "browser", legalComments: "eof", logLevel: "warning" };
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(join(dist, "widget"), { recursive: true });
+
+const chunks = await esbuild.build({
+  ...common,
+  entryPoints: { ui: join(src, "ui", "main.js"), "socket.io": join(src, "socketio.js") },
+  format: "esm",
+  outdir: join(dist, "widget"),
+  entryNames: "[name]-[hash]",
+  metafile: true,
+});
+const chunkPath = (entry) => {
+  const [output] = Object.entries(chunks.metafile.outputs).find(([, meta]) => meta.entryPoint?.endsWith(entry));
+  return `widget/${basename(output)}`;
+};
+
+await esbuild.build({
+  ...common,
+  entryPoints: [join(src, "loader.js")],
+  format: "iife",
+  outfile: join(dist, "widget.js"),
+  define: {
+    __CHATSERVER_UI__: JSON.stringify(chunkPath("ui/main.js")),
+    __CHATSERVER_SOCKET__: JSON.stringify(chunkPath("socketio.js")),
+  },
+});
+
+const sizes = {};
+for (const file of await files(dist)) {
+  const body = await readFile(file);
+  const gzipped = gzipSync(body, { level: 9 });
+  await writeFile(`${file}.gz`, gzipped);
+  sizes[relative(dist, file)] = { bytes: body.length, gzip: gzipped.length };
+}
+await writeFile(join(dist, "sizes.json"), `${JSON.stringify(sizes, null, 2)}\n`);
+for (const [name, size] of Object.entries(sizes)) {
+  console.log(`client/dist/${name}: ${size.bytes} bytes, ${size.gzip} gzipped`);
+}
+
+async function files(dir) {
+  const found = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await files(path)));
+    else if (entry.name.endsWith(".js")) found.push(path);
+  }
+  return found;
+}

@@ -1,0 +1,93 @@
+// widget.js: the one script a shop adds to its pages (docs/widget.md). It stays small and does
+// little: it draws the chat button in a shadow root and fetches the chat UI and the Socket.IO
+// client only when the shopper opens the chat, or at once when this browser is in a chat.
+
+import { readConfig } from "./config.js";
+import { hasConversation, WidgetStore } from "./store.js";
+import { adoptStyles } from "./styles.js";
+
+// Replaced by the build (client/build.mjs) with the content-hashed chunk names.
+/* global __CHATSERVER_UI__, __CHATSERVER_SOCKET__ */
+
+const LAUNCHER_CSS = `
+:host { all: initial; --accent: var(--chatserver-accent, #1f5fbf); }
+.launcher {
+  position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  width: 60px; height: 60px; padding: 0; border: 0; border-radius: 50%;
+  display: flex; align-items: center; justify-content: center;
+  background: var(--accent); color: #fff; cursor: pointer;
+  box-shadow: 0 6px 20px rgba(0, 0, 0, .25);
+}
+.launcher:focus-visible { outline: 3px solid #ffbf47; outline-offset: 3px; }
+.launcher[aria-busy="true"] { cursor: progress; opacity: .75; }
+.launcher svg { width: 28px; height: 28px; }
+.badge {
+  position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px;
+  border-radius: 10px; background: #d70015; color: #fff; font: 600 12px/20px system-ui, sans-serif;
+}
+.badge[hidden] { display: none; }
+@media (max-width: 480px) { .launcher { right: 12px; bottom: 12px; } }
+`;
+
+// A speech bubble; fixed markup, no data in it.
+const ICON = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" ' +
+  'd="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
+
+function start(script) {
+  const config = readConfig(script, location.href);
+  const host = document.createElement("chatserver-widget");
+  // The shop's own rules for this element (or for "*") must not hide or restyle it.
+  host.style.setProperty("all", "initial", "important");
+  const root = host.attachShadow({ mode: "open" });
+  adoptStyles(root, LAUNCHER_CSS);
+  const launcher = document.createElement("button");
+  launcher.type = "button";
+  launcher.className = "launcher";
+  launcher.dataset.label = config.title;
+  launcher.setAttribute("aria-label", config.title);
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "chatserver-panel");
+  launcher.innerHTML = ICON;
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.hidden = true;
+  badge.setAttribute("aria-hidden", "true");
+  launcher.append(badge);
+  root.append(launcher);
+
+  let panel = null;
+  const load = () => {
+    panel ??= (async () => {
+      launcher.setAttribute("aria-busy", "true");
+      try {
+        const [ui, socket] = await Promise.all([
+          import(config.base + __CHATSERVER_UI__),
+          import(config.base + __CHATSERVER_SOCKET__),
+        ]);
+        return ui.mount({ root, launcher, script, config, io: socket.io });
+      } catch (error) {
+        panel = null; // the next click tries again
+        throw error;
+      } finally {
+        launcher.removeAttribute("aria-busy");
+      }
+    })();
+    return panel;
+  };
+  launcher.addEventListener("click", () => {
+    load().then((chat) => chat.toggle(), () => {
+      launcher.setAttribute("aria-label", `${config.title} (unavailable, try again)`);
+    });
+  });
+
+  const attach = () => document.body.append(host);
+  if (document.body) attach();
+  else document.addEventListener("DOMContentLoaded", attach, { once: true });
+  if (hasConversation(new WidgetStore(config.storageKey).load())) load().catch(() => {});
+}
+
+const script = document.currentScript;
+if (script && !window.chatserverWidgetStarted) {
+  window.chatserverWidgetStarted = true;
+  start(script);
+}

@@ -1,0 +1,68 @@
+// The widget's memory across pages and reloads: the visitor token, the open conversation, the
+// messages not yet acknowledged, whether the panel was open. One JSON value in localStorage,
+// per chat server; an in-memory stand-in when storage is blocked (private modes, sandboxes).
+
+const EMPTY = Object.freeze({
+  token: null,
+  expiresAt: 0,
+  conversationId: null,
+  ratePending: null,
+  open: false,
+  outbox: [],
+});
+
+export class WidgetStore {
+  constructor(key, storage = defaultStorage()) {
+    this.key = key;
+    this.storage = storage;
+    this.memory = null;
+  }
+
+  load() {
+    let raw = this.memory;
+    if (raw === null) {
+      try {
+        raw = this.storage?.getItem(this.key) ?? null;
+      } catch {
+        raw = null;
+      }
+    }
+    if (!raw) return { ...EMPTY, outbox: [] };
+    try {
+      const value = JSON.parse(raw);
+      return {
+        ...EMPTY,
+        ...value,
+        outbox: Array.isArray(value.outbox) ? value.outbox : [],
+      };
+    } catch {
+      return { ...EMPTY, outbox: [] };
+    }
+  }
+
+  update(patch) {
+    const value = { ...this.load(), ...patch };
+    const raw = JSON.stringify(value);
+    try {
+      if (!this.storage) throw new Error("no storage");
+      this.storage.setItem(this.key, raw);
+      this.memory = null;
+    } catch {
+      this.memory = raw;
+    }
+    return value;
+  }
+}
+
+/** Whether this browser is in (or just finished) a chat: then the loader fetches the UI at once. */
+export function hasConversation(state) {
+  return Boolean(state.conversationId || state.ratePending || state.outbox.length);
+}
+
+function defaultStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,479 @@
+// The chat panel, fetched by the loader (../loader.js) when the shopper opens the chat or already
+// has one. It renders into the loader's shadow root and drives a ChatSession.
+
+import { pageContext, prefill } from "../config.js";
+import { WidgetStore } from "../store.js";
+import { adoptStyles } from "../styles.js";
+import { h, setText } from "./dom.js";
+import { ChatSession } from "./session.js";
+import { PANEL_CSS } from "./panel-css.js";
+import { errorText, MAX_MESSAGE_CHARS, messageProblem, prechatProblems, queueText, systemText, timeText } from "./text.js";
+
+const TYPING_REPEAT_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const COUNTER_FROM = MAX_MESSAGE_CHARS - 500;
+
+/** Called by the loader once the UI chunk and the Socket.IO client are loaded. */
+export function mount(options) {
+  return new ChatPanel(options);
+}
+
+class ChatPanel {
+  constructor({ root, launcher, script, config, io }) {
+    this.root = root;
+    this.launcher = launcher;
+    this.script = script;
+    this.config = config;
+    this.store = new WidgetStore(config.storageKey);
+    this.unread = 0;
+    this.rendered = new Map();
+    this.typingSentAt = 0;
+    this.typingIdle = null;
+    this.phaseShown = null;
+    this.focusPending = false;
+    this.build();
+    this.session = new ChatSession({
+      io, base: config.base, store: this.store, onChange: (state, detail) => this.render(state, detail),
+    });
+    this.render(this.session.state, {});
+    this.session.start();
+    if (this.store.load().open) this.open({ focus: false });
+    document.addEventListener("visibilitychange", () => this.#maybeMarkRead());
+  }
+
+  // -- building ------------------------------------------------------------------------------
+
+  build() {
+    const panelId = this.launcher.getAttribute("aria-controls");
+    this.title = h("h2", { id: "chatserver-title" }, this.config.title);
+    this.subtitle = h("p", { class: "subtitle" });
+    this.banner = h("p", { class: "banner", role: "status" });
+    this.panel = h("section", {
+      class: "panel", id: panelId, role: "dialog", "aria-labelledby": "chatserver-title", hidden: true,
+      onkeydown: (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          this.close();
+        }
+      },
+    },
+    h("header", {},
+      h("div", { class: "heading" }, this.title, this.subtitle),
+      h("button", { class: "icon-button", type: "button", "aria-label": "Minimize chat", onclick: () => this.close() },
+        "\u2013")),
+    this.banner,
+    this.buildConnecting(),
+    this.buildPrechat(),
+    this.buildChat());
+    adoptStyles(this.root, PANEL_CSS);
+    this.root.append(this.panel);
+  }
+
+  buildConnecting() {
+    this.connectingScreen = h("div", { class: "screen" },
+      h("div", { class: "scroll" }, h("p", { class: "status-line", role: "status" }, "Connecting to the chat…")));
+    return this.connectingScreen;
+  }
+
+  buildPrechat() {
+    const initial = prefill(this.script);
+    this.noAgentNotice = h("p", { class: "notice", role: "status", hidden: true },
+      "No agent is available right now. You can still leave your question: you keep your place in the " +
+      "queue and we answer as soon as someone is back.");
+    this.fields = {
+      name: field("name", "Your name", h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100,
+        required: true, value: initial.name })),
+      email: field("email", "Email", h("input", { type: "email", name: "email", autocomplete: "email", maxlength: 254,
+        value: initial.email }), true),
+      question: field("question", "How can we help?", h("textarea", { name: "question", rows: 3, required: true })),
+      orderNumber: field("order", "Order number", h("input", { type: "text", name: "order_number", maxlength: 64,
+        value: initial.orderNumber }), true),
+    };
+    this.prechatProblem = h("p", { class: "problem", role: "alert" });
+    this.startButton = h("button", { class: "button", type: "submit" }, "Start chat");
+    const privacy = this.config.privacyUrl
+      ? h("p", { class: "privacy" }, "We use these details only to answer you. ",
+        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, "Privacy notice"))
+      : null;
+    this.prechatForm = h("form", { novalidate: true, onsubmit: (event) => this.#submitPrechat(event) },
+      ...Object.values(this.fields).map((f) => f.wrapper), privacy, this.prechatProblem, this.startButton);
+    this.prechatScreen = h("div", { class: "screen", hidden: true },
+      h("div", { class: "scroll" }, this.noAgentNotice, this.prechatForm));
+    return this.prechatScreen;
+  }
+
+  buildChat() {
+    this.statusLine = h("p", { class: "status-line", role: "status" });
+    this.messages = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
+    this.ratingSection = this.buildRating();
+    this.scroller = h("div", { class: "scroll" }, this.statusLine, this.messages, this.ratingSection);
+    this.input = h("textarea", {
+      id: "chatserver-message", name: "message", rows: 2, placeholder: "Type your message…",
+      "aria-describedby": "chatserver-message-problem chatserver-counter",
+      oninput: () => this.#typed(),
+      onkeydown: (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.composer.requestSubmit();
+        }
+      },
+    });
+    this.counter = h("span", { class: "counter", id: "chatserver-counter", "aria-live": "polite" });
+    this.messageProblem = h("p", { class: "problem", id: "chatserver-message-problem", role: "alert" });
+    this.endButton = h("button", { class: "link-button", type: "button", onclick: () => this.#endChat() }, "End chat");
+    this.composer = h("form", { class: "composer", novalidate: true, onsubmit: (event) => this.#submitMessage(event) },
+      h("label", { class: "visually-hidden", for: "chatserver-message" }, "Your message"),
+      h("div", { class: "row" }, this.input, h("button", { class: "button", type: "submit" }, "Send")),
+      this.messageProblem,
+      h("div", { class: "tools" }, this.endButton, this.counter));
+    this.chatScreen = h("div", { class: "screen", hidden: true }, this.scroller, this.typingLine, this.composer);
+    return this.chatScreen;
+  }
+
+  buildRating() {
+    const options = [1, 2, 3, 4, 5].map((n) => [
+      h("input", { type: "radio", name: "rating", value: n, id: `chatserver-rating-${n}` }),
+      h("label", { for: `chatserver-rating-${n}` }, String(n),
+        h("span", { class: "visually-hidden" }, n === 1 ? " star" : " stars")),
+    ]);
+    this.ratingComment = h("textarea", { id: "chatserver-rating-comment", name: "comment", rows: 2, maxlength: 1000 });
+    this.ratingProblem = h("p", { class: "problem", role: "alert" });
+    this.ratingForm = h("form", { novalidate: true, onsubmit: (event) => this.#submitRating(event) },
+      h("fieldset", { class: "stars" }, h("legend", {}, "How was your chat? (1 = poor, 5 = great)"),
+        h("div", { class: "options" }, options)),
+      h("div", { class: "field" },
+        h("label", { for: "chatserver-rating-comment" }, "Anything to add? ", h("span", { class: "optional" }, "(optional)")),
+        this.ratingComment),
+      this.ratingProblem,
+      h("button", { class: "button", type: "submit" }, "Send rating"));
+    this.ratingThanks = h("p", { class: "notice", role: "status", hidden: true }, "Thank you for your feedback!");
+    this.newChatButton = h("button", { class: "button secondary", type: "button", onclick: () => this.#newChat() },
+      "Start a new chat");
+    return h("div", { class: "ended", hidden: true }, this.ratingForm, this.ratingThanks, this.newChatButton);
+  }
+
+  // -- opening and closing -------------------------------------------------------------------
+
+  get isOpen() {
+    return !this.panel.hidden;
+  }
+
+  open({ focus = true } = {}) {
+    this.panel.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.store.update({ open: true });
+    this.unread = 0;
+    this.#renderLauncher();
+    if (focus) this.#focusScreen();
+    this.#scrollToEnd();
+    this.#maybeMarkRead();
+  }
+
+  close() {
+    this.focusPending = false;
+    this.panel.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.store.update({ open: false });
+    this.launcher.focus();
+  }
+
+  toggle() {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
+
+  #focusScreen() {
+    const phase = this.session.state.phase;
+    // Opened before the session knew what to show: focus the screen once it does.
+    this.focusPending = phase === "connecting";
+    let target = null;
+    if (phase === "prechat") {
+      target = Object.values(this.fields).map((f) => f.control).find((control) => !control.value) ?? this.startButton;
+    } else if (phase === "chat") {
+      target = this.input;
+    } else if (phase === "ended") {
+      target = this.session.state.rated ? this.newChatButton : this.ratingForm.querySelector("input");
+    }
+    (target ?? this.panel.querySelector("button")).focus();
+  }
+
+  // -- rendering -----------------------------------------------------------------------------
+
+  render(state, detail) {
+    const { phase } = state;
+    const phaseChanged = phase !== this.phaseShown;
+    this.phaseShown = phase;
+    this.connectingScreen.hidden = phase !== "connecting";
+    this.prechatScreen.hidden = phase !== "prechat";
+    this.chatScreen.hidden = phase !== "chat" && phase !== "ended";
+    this.noAgentNotice.hidden = state.agentsAvailable;
+    this.startButton.disabled = state.connection !== "online";
+    setText(this.subtitle, this.#subtitle(state));
+    this.#renderBanner(state);
+    if (phase === "chat" || phase === "ended") this.#renderChat(state, detail);
+    if (detail.newMessage && detail.newMessage.sender?.kind !== "visitor" && !this.isOpen) {
+      this.unread += 1;
+      this.#renderLauncher();
+    }
+    // Focus was on a screen that is now hidden: put it where the shopper continues. Focus on
+    // the shop's page is left alone.
+    if (phaseChanged && this.isOpen && (this.focusPending || this.root.activeElement?.closest("[hidden]"))) {
+      this.#focusScreen();
+    }
+    this.#maybeMarkRead();
+  }
+
+  #subtitle(state) {
+    const { phase, conversation } = state;
+    if (phase === "prechat") return state.agentsAvailable ? "We usually answer within minutes." : "No agent available right now";
+    if (phase === "ended") return "Chat ended";
+    if (conversation?.status === "assigned" && conversation.agent) return `You are chatting with ${conversation.agent.name}`;
+    if (conversation?.status === "queued") return "Waiting for an agent";
+    return "";
+  }
+
+  #renderBanner(state) {
+    let text = "";
+    let offline = false;
+    if (state.connection === "reconnecting") {
+      offline = true;
+      text = (navigator.onLine === false ? "You are offline. " : "Connection lost. ") + "Reconnecting…";
+      if (this.session.transcript.toSend().length) text += " Your messages will be sent when you are back.";
+    } else if (state.phase === "chat" && state.conversation?.status === "assigned" && !state.agentOnline) {
+      text = `${state.conversation.agent?.name ?? "Your agent"} is offline for the moment. Your chat is kept.`;
+    } else if (state.problem) {
+      text = state.problem;
+    }
+    this.banner.classList.toggle("offline", offline);
+    setText(this.banner, text);
+  }
+
+  #renderChat(state, detail) {
+    const { conversation, phase } = state;
+    const nearEnd = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 80;
+    let status = "";
+    if (conversation?.status === "queued") {
+      status = queueText(state.queue?.position, state.queue?.estimated_wait_s, this.config.minutesPerChat);
+    }
+    else if (conversation?.status === "assigned" && conversation.agent) {
+      status = `${conversation.agent.name} is here to help you.`;
+    }
+    setText(this.statusLine, status);
+    this.statusLine.hidden = !status;
+    this.#renderMessages();
+    const agentName = conversation?.agent?.name ?? "The agent";
+    setText(this.typingLine, state.agentTyping && phase === "chat" ? `${agentName} is typing…` : "");
+    const ended = phase === "ended";
+    this.composer.hidden = ended;
+    this.ratingSection.hidden = !ended;
+    this.ratingForm.hidden = state.rated;
+    this.ratingThanks.hidden = !state.rated;
+    if (nearEnd || detail.newMessage?.sender?.kind === "visitor" || detail.scroll) this.#scrollToEnd();
+  }
+
+  #renderMessages() {
+    const items = this.session.transcript.items();
+    const seen = new Set();
+    let index = 0;
+    for (const item of items) {
+      seen.add(item.key);
+      let entry = this.rendered.get(item.key);
+      if (!entry) {
+        entry = this.#messageElement(item);
+        this.rendered.set(item.key, entry);
+      }
+      this.#updateMessageState(entry, item);
+      if (this.messages.children[index] !== entry.element) {
+        this.messages.insertBefore(entry.element, this.messages.children[index] ?? null);
+      }
+      index += 1;
+    }
+    for (const [key, entry] of this.rendered) {
+      if (!seen.has(key)) {
+        entry.element.remove();
+        this.rendered.delete(key);
+      }
+    }
+  }
+
+  #messageElement(item) {
+    const { message } = item;
+    const kind = message.kind === "system" ? "system" : message.sender?.kind === "visitor" ? "visitor" : "agent";
+    if (kind === "system") {
+      return { element: h("li", { class: "message system" }, h("p", { class: "body" }, systemText(message))) };
+    }
+    const name = kind === "visitor" ? "You" : message.sender?.name || "Agent";
+    const who = h("span", { class: "who" });
+    // Only the shopper's own messages carry a delivery state (sending, sent, read, not sent).
+    const state = kind === "visitor" ? h("span", { class: "state" }) : null;
+    const element = h("li", { class: `message ${kind}` }, who, h("p", { class: "body" }, message.body), state);
+    return { element, who, name, state, status: null };
+  }
+
+  #updateMessageState(entry, item) {
+    if (!entry.who) return;
+    // A pending message gets its time when the server has stored it.
+    const time = timeText(item.message.created_at);
+    setText(entry.who, time ? `${entry.name} · ${time}` : entry.name);
+    if (!entry.state || entry.status === `${item.status}|${item.error ?? ""}`) return;
+    entry.status = `${item.status}|${item.error ?? ""}`;
+    entry.element.classList.toggle("failed", item.status === "failed");
+    entry.state.replaceChildren();
+    const labels = { queued: "Waiting to send…", sending: "Sending…", sent: "Sent", read: "Read" };
+    if (item.status === "failed") {
+      entry.state.append(`Not sent: ${item.error} `,
+        h("button", { class: "retry", type: "button", onclick: () => this.session.retry(item.clientMsgId) }, "Retry"));
+    } else {
+      entry.state.append(labels[item.status] ?? "");
+    }
+  }
+
+  #renderLauncher() {
+    const badge = this.launcher.querySelector(".badge");
+    const label = this.launcher.dataset.label;
+    if (badge) {
+      badge.hidden = this.unread === 0;
+      setText(badge, String(this.unread));
+    }
+    this.launcher.setAttribute("aria-label", this.unread
+      ? `${label} (${this.unread} new ${this.unread === 1 ? "message" : "messages"})`
+      : label);
+  }
+
+  #scrollToEnd() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  #maybeMarkRead() {
+    if (this.isOpen && document.visibilityState === "visible" && this.session.state.phase === "chat") {
+      this.session.markRead();
+    }
+  }
+
+  // -- shopper actions -----------------------------------------------------------------------
+
+  async #submitPrechat(event) {
+    event.preventDefault();
+    const values = Object.fromEntries(Object.entries(this.fields).map(([name, f]) => [name, f.control.value]));
+    const problems = prechatProblems(values);
+    for (const [name, f] of Object.entries(this.fields)) f.setProblem(problems[name] ?? "");
+    setText(this.prechatProblem, "");
+    const first = Object.keys(problems)[0];
+    if (first) {
+      this.fields[first].control.focus();
+      return;
+    }
+    const payload = { name: values.name.trim(), question: values.question.trim(), ...pageContext(this.script, document) };
+    if (values.email.trim()) payload.email = values.email.trim();
+    if (values.orderNumber.trim()) payload.order_number = values.orderNumber.trim();
+    this.startButton.disabled = true;
+    try {
+      await this.session.startChat(payload);
+      this.fields.question.control.value = "";
+    } catch (error) {
+      setText(this.prechatProblem, error.code === "offline"
+        ? "You are offline. Please try again when the connection is back."
+        : errorText(error.code, error.message));
+    } finally {
+      this.startButton.disabled = this.session.state.connection !== "online";
+    }
+  }
+
+  #submitMessage(event) {
+    event.preventDefault();
+    const body = this.input.value;
+    const problem = messageProblem(body);
+    setText(this.messageProblem, problem ?? "");
+    this.input.setAttribute("aria-invalid", problem ? "true" : "false");
+    if (problem) return;
+    this.session.send(body);
+    this.input.value = "";
+    this.#updateCounter();
+    this.#stopTyping();
+    this.input.focus();
+  }
+
+  #typed() {
+    this.#updateCounter();
+    if (!messageProblem(this.input.value) || !this.input.value.trim()) {
+      setText(this.messageProblem, "");
+      this.input.setAttribute("aria-invalid", "false");
+    }
+    const now = Date.now();
+    if (now - this.typingSentAt > TYPING_REPEAT_MS) {
+      this.typingSentAt = now;
+      this.session.typing(true);
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.#stopTyping(), TYPING_IDLE_MS);
+  }
+
+  #stopTyping() {
+    clearTimeout(this.typingIdle);
+    if (this.typingSentAt) {
+      this.typingSentAt = 0;
+      this.session.typing(false);
+    }
+  }
+
+  #updateCounter() {
+    const length = [...this.input.value].length;
+    setText(this.counter, length >= COUNTER_FROM ? `${length} / ${MAX_MESSAGE_CHARS}` : "");
+    this.counter.classList.toggle("over", length > MAX_MESSAGE_CHARS);
+  }
+
+  async #endChat() {
+    this.#stopTyping();
+    try {
+      await this.session.endChat();
+    } catch (error) {
+      setText(this.messageProblem, errorText(error.code, error.message));
+    }
+  }
+
+  async #submitRating(event) {
+    event.preventDefault();
+    const choice = this.ratingForm.querySelector("input[name=rating]:checked");
+    if (!choice) {
+      setText(this.ratingProblem, "Please choose a rating from 1 to 5.");
+      this.ratingForm.querySelector("input[name=rating]").focus();
+      return;
+    }
+    setText(this.ratingProblem, "");
+    try {
+      await this.session.rate(Number(choice.value), this.ratingComment.value.trim());
+      this.newChatButton.focus();
+    } catch (error) {
+      setText(this.ratingProblem, errorText(error.code, error.message));
+    }
+  }
+
+  #newChat() {
+    this.session.newChat();
+    for (const entry of this.rendered.values()) entry.element.remove();
+    this.rendered.clear();
+    this.ratingForm.reset();
+    this.#focusScreen();
+  }
+}
+
+/** A labelled form field with its own problem line, linked for assistive technology. */
+function field(id, label, control, optional = false) {
+  const controlId = `chatserver-${id}`;
+  const problemId = `${controlId}-problem`;
+  control.id = controlId;
+  control.setAttribute("aria-describedby", problemId);
+  const problem = h("p", { class: "problem", id: problemId });
+  const wrapper = h("div", { class: "field" },
+    h("label", { for: controlId }, label, optional ? h("span", { class: "optional" }, " (optional)") : null),
+    control, problem);
+  return {
+    wrapper,
+    control,
+    setProblem(text) {
+      setText(problem, text);
+      control.setAttribute("aria-invalid", text ? "true" : "false");
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// The chat panel's styles, scoped by the shadow root: the shop's CSS does not reach in, these do
+// not leak out. Shops may theme it with --chatserver-accent on the chatserver-widget element.
+
+export const PANEL_CSS = `
+[hidden] { display: none !important; }
+.panel {
+  position: fixed; right: 20px; bottom: 92px; z-index: 2147483000;
+  width: 370px; max-width: calc(100vw - 40px); height: 560px; max-height: calc(100vh - 120px);
+  display: flex; flex-direction: column; box-sizing: border-box;
+  background: #fff; color: #1d1d1f; border-radius: 14px; overflow: hidden;
+  box-shadow: 0 12px 40px rgba(0, 0, 0, .22), 0 0 0 1px rgba(0, 0, 0, .06);
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+}
+.panel *, .panel *::before, .panel *::after { box-sizing: border-box; }
+header {
+  display: flex; align-items: center; gap: 8px; padding: 12px 14px;
+  background: var(--accent); color: #fff;
+}
+header .heading { flex: 1; min-width: 0; }
+h2 { margin: 0; font-size: 16px; font-weight: 650; }
+.subtitle { margin: 2px 0 0; font-size: 13px; opacity: .92; overflow-wrap: anywhere; }
+.icon-button {
+  flex: none; width: 36px; height: 36px; border: 0; border-radius: 8px; padding: 0;
+  background: transparent; color: inherit; font: inherit; font-size: 22px; line-height: 1; cursor: pointer;
+}
+.icon-button:hover { background: rgba(255, 255, 255, .18); }
+:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
+.banner { margin: 0; padding: 8px 14px; font-size: 13px; background: #fff4d6; color: #5c4400; }
+.banner:empty { display: none; }
+.banner.offline { background: #fde2e1; color: #7a1712; }
+.screen { flex: 1; min-height: 0; display: flex; flex-direction: column; }
+.scroll { flex: 1; min-height: 0; overflow-y: auto; padding: 14px; }
+.status-line { margin: 0 0 10px; font-size: 14px; color: #3a3a3c; }
+.notice {
+  margin: 0 0 12px; padding: 10px 12px; border-radius: 8px;
+  background: #eef3ff; color: #1b2f66; font-size: 14px;
+}
+form { margin: 0; }
+.field { display: flex; flex-direction: column; gap: 4px; margin-bottom: 12px; }
+label, legend { font-size: 14px; font-weight: 600; color: #1d1d1f; }
+.optional { font-weight: 400; color: #636366; }
+input, textarea {
+  width: 100%; font: inherit; color: inherit; padding: 8px 10px;
+  border: 1px solid #8e8e93; border-radius: 8px; background: #fff;
+}
+textarea { resize: vertical; min-height: 64px; }
+input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001a; }
+.problem { margin: 2px 0 0; color: #b00020; font-size: 13px; }
+.problem:empty { display: none; }
+.privacy { margin: 0 0 12px; font-size: 13px; color: #48484a; }
+.privacy a { color: var(--accent); }
+.button {
+  display: inline-flex; align-items: center; justify-content: center; gap: 6px;
+  min-height: 40px; padding: 8px 16px; border-radius: 8px; border: 1px solid var(--accent);
+  background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer;
+}
+.button.secondary { background: #fff; color: var(--accent); }
+.button:disabled { opacity: .55; cursor: not-allowed; }
+.messages { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
+.message { max-width: 85%; display: flex; flex-direction: column; gap: 2px; }
+.message .who { font-size: 12px; color: #636366; }
+.message .body {
+  margin: 0; padding: 8px 12px; border-radius: 12px; background: #f0f0f3;
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
+.message.visitor { align-self: flex-end; align-items: flex-end; }
+.message.visitor .body { background: var(--accent); color: #fff; }
+.message.system { align-self: center; max-width: 100%; }
+.message.system .body { background: none; padding: 0; font-size: 13px; color: #636366; text-align: center; }
+.message .state { font-size: 12px; color: #636366; }
+.message.failed .state { color: #b00020; }
+.message .retry { border: 0; padding: 0; background: none; color: var(--accent); font: inherit; text-decoration: underline; cursor: pointer; }
+.typing { margin: 0; padding: 0 14px 6px; font-size: 13px; color: #636366; font-style: italic; min-height: 1.45em; }
+.composer { border-top: 1px solid #e5e5ea; padding: 10px 14px 12px; }
+.composer .row { display: flex; gap: 8px; align-items: flex-end; }
+.composer textarea { min-height: 44px; max-height: 140px; }
+.composer .tools { display: flex; justify-content: space-between; align-items: center; margin-top: 6px; }
+.counter { font-size: 12px; color: #636366; }
+.counter.over { color: #b00020; font-weight: 600; }
+.link-button { border: 0; padding: 4px 0; background: none; color: #b00020; font: inherit; font-size: 13px; cursor: pointer; text-decoration: underline; }
+.ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
+.ended form, .ended .notice { align-self: stretch; }
+.stars { border: 0; margin: 0 0 12px; padding: 0; }
+.stars .options { display: flex; gap: 6px; margin-top: 6px; }
+.stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+.stars label {
+  width: 44px; height: 44px; display: inline-flex; align-items: center; justify-content: center;
+  border: 1px solid #8e8e93; border-radius: 8px; font-size: 16px; cursor: pointer;
+}
+.stars input:checked + label { background: var(--accent); color: #fff; border-color: var(--accent); }
+.stars input:focus-visible + label { outline: 3px solid #ffbf47; outline-offset: 2px; }
+.visually-hidden {
+  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+@media (max-width: 480px) {
+  .panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none; border-radius: 0; }
+}
+@media (prefers-reduced-motion: no-preference) {
+  .panel { animation: chatserver-in .16s ease-out; }
+  @keyframes chatserver-in { from { opacity: 0; transform: translateY(8px); } }
+}
+`;

@@ -1,0 +1,373 @@
+// The shopper's side of the protocol (docs/protocol.md, namespace /visitor): get a visitor token,
+// connect, resume the conversation after every (re)connect, send messages exactly once (same
+// client_msg_id on every resend), keep read marks and typing, end and rate the chat.
+// It holds state and tells the view through onChange; it never touches the DOM.
+
+import { WidgetStore } from "../store.js";
+import { errorText, newClientMsgId } from "./text.js";
+import { Transcript } from "./transcript.js";
+
+const ACK_TIMEOUT_MS = 10_000;
+const TOKEN_MARGIN_S = 300;
+const ANY = Symbol("any conversation");
+const TOKEN_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
+
+export class ChatError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+/**
+ * Whether a conversation snapshot is older than the one shown. An ack's snapshot can arrive
+ * after a newer conversation:updated (chat:start acknowledges "queued" after the chat was already
+ * assigned). Every status change adds a system message, so last_seq orders the snapshots.
+ */
+export function isStale(current, incoming) {
+  return incoming.id === current.id && incoming.last_seq < current.last_seq;
+}
+
+export class ChatSession {
+  /**
+   * @param {object} options
+   * @param {Function} options.io socket.io-client's io()
+   * @param {string} options.base the chat server's base URL, ending in "/"
+   * @param {WidgetStore} options.store
+   * @param {Function} options.onChange called after every state change
+   * @param {Function} [options.fetch]
+   */
+  constructor({ io, base, store, onChange, fetch = globalThis.fetch.bind(globalThis) }) {
+    this.io = io;
+    this.base = base;
+    this.store = store;
+    this.onChange = onChange;
+    this.fetch = fetch;
+    this.socket = null;
+    this.token = null;
+    this.readSent = 0;
+    this.sending = Promise.resolve();
+    this.retryTimer = null;
+    this.retries = 0;
+    // The conversation whose messages may arrive before the ack that names it: chat:start and
+    // conversation:join replay messages first and acknowledge after. ANY while a chat starts.
+    this.expecting = null;
+    const saved = store.load();
+    this.transcript = new Transcript(saved.outbox);
+    this.state = {
+      // "connecting" until the first resume; then "prechat", "chat" or "ended"
+      phase: "connecting",
+      // "connecting", "online" or "reconnecting"
+      connection: "connecting",
+      agentsAvailable: true,
+      conversation: null,
+      queue: null,
+      agentOnline: true,
+      agentTyping: false,
+      rated: false,
+      problem: null,
+    };
+  }
+
+  // -- connection ----------------------------------------------------------------------------
+
+  async start() {
+    try {
+      this.token = await this.#visitorToken();
+    } catch (error) {
+      this.#set({ connection: "reconnecting", problem: "The chat is not reachable right now. Retrying…" });
+      this.#retryLater(() => this.start());
+      return;
+    }
+    const base = new URL(this.base);
+    this.socket = this.io(`${base.origin}/visitor`, {
+      path: `${base.pathname}socket.io/`,
+      auth: (send) => send({ token: this.token }),
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+    });
+    this.socket.on("connect", () => this.#connected());
+    this.socket.on("disconnect", (reason) => this.#disconnected(reason));
+    this.socket.on("connect_error", (error) => this.#connectError(error));
+    this.socket.on("message:new", (message) => this.#messageNew(message));
+    this.socket.on("conversation:updated", ({ conversation }) => this.#conversationUpdated(conversation));
+    this.socket.on("queue:position", ({ conversation_id, position, estimated_wait_s }) => {
+      if (conversation_id === this.state.conversation?.id) {
+        this.#set({ queue: { ...this.state.queue, position, estimated_wait_s } });
+      }
+    });
+    this.socket.on("typing:updated", ({ conversation_id, party, typing }) => {
+      if (conversation_id === this.state.conversation?.id && party === "agent") this.#set({ agentTyping: typing });
+    });
+    this.socket.on("message:read", ({ conversation_id, party, seq }) => {
+      if (conversation_id === this.state.conversation?.id && party === "agent") {
+        this.transcript.setAgentRead(seq);
+        this.#set({});
+      }
+    });
+    this.socket.on("peer:presence", ({ conversation_id, party, online }) => {
+      if (conversation_id === this.state.conversation?.id && party === "agent") {
+        this.#set({ agentOnline: online, agentTyping: online && this.state.agentTyping });
+      }
+    });
+  }
+
+  get connected() {
+    return Boolean(this.socket?.connected);
+  }
+
+  async #visitorToken() {
+    const saved = this.store.load();
+    if (saved.token && saved.expiresAt - TOKEN_MARGIN_S > Date.now() / 1000) return saved.token;
+    const response = await this.fetch(`${this.base}api/visitor/sessions`, { method: "POST", mode: "cors" });
+    if (response.status !== 201) throw new ChatError("session_refused", `visitor session: ${response.status}`);
+    const body = await response.json();
+    // A new visitor has no conversation: whatever the old token could reach is gone.
+    this.store.update({ token: body.token, expiresAt: body.expires_at, conversationId: null, ratePending: null,
+      outbox: [] });
+    this.transcript = new Transcript();
+    return body.token;
+  }
+
+  async #connected() {
+    this.retries = 0;
+    this.#set({ connection: "online", problem: null });
+    try {
+      const resumed = await this.call("session:resume", {});
+      const agentsAvailable = resumed.agents_available !== false;
+      const saved = this.store.load();
+      if (resumed.conversation) {
+        if (resumed.conversation.id !== this.state.conversation?.id) {
+          // Another tab started this chat, or this page knew none: start from its first message.
+          this.transcript = new Transcript(saved.outbox.filter((m) => m.conversation_id === resumed.conversation.id));
+          this.state.conversation = null;
+        }
+        this.#set({ agentsAvailable, rated: false });
+        this.#conversationUpdated(resumed.conversation, resumed.queue);
+        await this.#join(resumed.conversation.id);
+        this.#flushOutbox();
+      } else if (saved.conversationId || saved.ratePending) {
+        // The chat ended while this page was away: show how it ended and ask for the rating.
+        this.#set({ agentsAvailable });
+        await this.#rejoinEnded(saved.conversationId || saved.ratePending);
+      } else {
+        this.#set({ agentsAvailable, phase: this.state.phase === "ended" ? "ended" : "prechat" });
+      }
+    } catch (error) {
+      if (error.code === "timeout" || !this.connected) return; // the next connect resumes again
+      this.#set({ problem: errorText(error.code, error.message) });
+    }
+  }
+
+  async #rejoinEnded(conversationId) {
+    this.expecting = conversationId;
+    try {
+      const joined = await this.#join(conversationId);
+      this.#conversationUpdated(joined.conversation, joined.queue);
+    } catch (error) {
+      if (error.code !== "not_found") throw error;
+      this.#forget();
+      this.#set({ phase: "prechat", conversation: null });
+    } finally {
+      this.expecting = null;
+    }
+  }
+
+  async #join(conversationId) {
+    return this.call("conversation:join", { conversation_id: conversationId, after_seq: this.transcript.deliveredSeq });
+  }
+
+  #disconnected(reason) {
+    this.transcript.requeueInFlight();
+    this.#set({ connection: "reconnecting", agentTyping: false });
+    // socket.io-client reconnects by itself except when the server closed the connection (as
+    // on a restart or deploy): then the widget tries again itself.
+    if (reason === "io server disconnect") this.#retryLater(() => this.socket.connect());
+  }
+
+  async #connectError(error) {
+    const code = error?.data?.code;
+    this.#set({ connection: this.state.phase === "connecting" ? "connecting" : "reconnecting" });
+    if (TOKEN_ERRORS.has(code)) {
+      // The token is no longer good (expired, or the server's secret changed): start over as a
+      // new visitor; the old conversation cannot be reached any more.
+      this.store.update({ token: null, expiresAt: 0 });
+      this.#set({ phase: "connecting", conversation: null, queue: null });
+      this.#retryLater(async () => {
+        try {
+          this.token = await this.#visitorToken();
+        } finally {
+          this.socket.connect();
+        }
+      });
+    } else if (!this.socket.active) {
+      this.#retryLater(() => this.socket.connect());
+    }
+  }
+
+  #retryLater(action) {
+    clearTimeout(this.retryTimer);
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(this.retries, 5)) * (0.75 + Math.random() / 2);
+    this.retries += 1;
+    this.retryTimer = setTimeout(action, delay);
+  }
+
+  /** Emit with an acknowledgement; resolves with the ack, rejects with a ChatError. */
+  async call(event, payload, timeout = ACK_TIMEOUT_MS) {
+    if (!this.connected) throw new ChatError("offline", "not connected");
+    let ack;
+    try {
+      ack = await this.socket.timeout(timeout).emitWithAck(event, payload);
+    } catch {
+      throw new ChatError("timeout", errorText("timeout"));
+    }
+    if (ack?.error) throw new ChatError(ack.error.code, ack.error.message);
+    return ack;
+  }
+
+  // -- server events -------------------------------------------------------------------------
+
+  #messageNew(message) {
+    const expected = this.state.conversation?.id ?? this.expecting;
+    if (expected !== ANY && expected !== message.conversation_id) return;
+    const added = this.transcript.add(message);
+    this.#saveOutbox();
+    if (!added) return;
+    const fromAgent = message.sender?.kind === "agent";
+    this.#set({ agentTyping: fromAgent ? false : this.state.agentTyping }, { newMessage: message });
+  }
+
+  #conversationUpdated(conversation, queue) {
+    const current = this.state.conversation;
+    if (current && (conversation.id !== current.id || isStale(current, conversation))) return;
+    if (conversation.read) this.transcript.setAgentRead(conversation.read.agent ?? 0);
+    const closed = conversation.status === "closed";
+    this.store.update(closed
+      ? { conversationId: null, ratePending: this.state.rated ? null : conversation.id }
+      : { conversationId: conversation.id });
+    this.#set({
+      conversation,
+      queue: conversation.status === "queued" ? (queue ?? this.state.queue) : null,
+      phase: closed ? "ended" : "chat",
+      agentTyping: closed ? false : this.state.agentTyping,
+      agentOnline: conversation.status === "assigned" ? this.state.agentOnline : true,
+    });
+  }
+
+  // -- shopper actions -----------------------------------------------------------------------
+
+  async startChat(prechat) {
+    this.transcript = new Transcript();
+    this.readSent = 0;
+    this.#set({ conversation: null, rated: false });
+    this.expecting = ANY;
+    try {
+      const ack = await this.call("chat:start", prechat);
+      this.#conversationUpdated(ack.conversation, ack.queue);
+    } finally {
+      this.expecting = null;
+    }
+  }
+
+  /** Queue a message and send it when connected; the shopper sees it at once. */
+  send(body) {
+    const conversation = this.state.conversation;
+    const item = this.transcript.queue(conversation.id, newClientMsgId(), body);
+    this.#saveOutbox();
+    this.#set({});
+    this.#flushOutbox();
+    return item.client_msg_id;
+  }
+
+  /** Send a message the server refused before (say, rate_limited) again, with the same id. */
+  retry(clientMsgId) {
+    this.transcript.setStatus(clientMsgId, "queued");
+    this.#set({});
+    this.#flushOutbox();
+  }
+
+  /** Send every queued message once, in order, one ack at a time. */
+  #flushOutbox() {
+    this.sending = this.sending.then(async () => {
+      for (const item of this.transcript.toSend()) {
+        if (!this.connected) return;
+        await this.#sendOne(item);
+      }
+    });
+    return this.sending;
+  }
+
+  async #sendOne(item) {
+    this.transcript.setStatus(item.client_msg_id, "sending");
+    this.#set({});
+    try {
+      const ack = await this.call("message:send", {
+        conversation_id: item.conversation_id, client_msg_id: item.client_msg_id, body: item.body,
+      });
+      this.transcript.confirm(item.client_msg_id, ack.seq, ack.created_at);
+    } catch (error) {
+      if (error.code === "timeout" || error.code === "offline") {
+        // No answer: it may or may not be stored; the next connect sends it again with the
+        // same client_msg_id, and the server acknowledges a duplicate with the original seq.
+        this.transcript.setStatus(item.client_msg_id, "queued");
+      } else {
+        this.transcript.setStatus(item.client_msg_id, "failed", errorText(error.code, error.message));
+      }
+    }
+    this.#saveOutbox();
+    this.#set({});
+  }
+
+  typing(isTyping) {
+    const conversation = this.state.conversation;
+    if (!this.connected || !conversation || conversation.status === "closed") return;
+    this.socket.emit("typing:update", { conversation_id: conversation.id, typing: isTyping });
+  }
+
+  /** Tell the agent the shopper has seen everything up to the last message. */
+  markRead() {
+    const conversation = this.state.conversation;
+    const seq = this.transcript.lastSeq;
+    if (!this.connected || !conversation || seq <= this.readSent) return;
+    this.readSent = seq;
+    this.call("message:read", { conversation_id: conversation.id, seq }).catch(() => {
+      this.readSent = 0;
+    });
+  }
+
+  async endChat() {
+    const ack = await this.call("conversation:close", { conversation_id: this.state.conversation.id });
+    this.#conversationUpdated(ack.conversation);
+  }
+
+  async rate(rating, comment) {
+    const payload = { conversation_id: this.state.conversation.id, rating };
+    if (comment) payload.comment = comment;
+    await this.call("conversation:rate", payload);
+    this.store.update({ ratePending: null });
+    this.#set({ rated: true });
+  }
+
+  /** Leave the ended chat behind and show the pre-chat form again. */
+  newChat() {
+    this.#forget();
+    this.transcript = new Transcript();
+    this.readSent = 0;
+    this.#set({ phase: "prechat", conversation: null, queue: null, rated: false, agentOnline: true });
+  }
+
+  #forget() {
+    this.store.update({ conversationId: null, ratePending: null, outbox: [] });
+  }
+
+  #saveOutbox() {
+    this.store.update({ outbox: this.transcript.outbox() });
+  }
+
+  #set(patch, detail = {}) {
+    Object.assign(this.state, patch);
+    this.onChange(this.state, detail);
+  }
+}

@@ -1,0 +1,86 @@
+// What the widget says: queue estimates, validation reasons, system messages, error codes.
+// Plain functions over plain values, so they are unit-tested without a browser.
+
+export const MAX_MESSAGE_CHARS = 4000;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * "You are number 3 in the queue, about 2 minutes." The estimate is the server's
+ * (estimated_wait_s); without one, the shop's data-minutes-per-chat per place, if it set one;
+ * else the position alone: the widget does not guess.
+ */
+export function queueText(position, estimatedWaitS, minutesPerChat) {
+  if (!position) return "Waiting for an agent…";
+  let seconds = null;
+  if (typeof estimatedWaitS === "number" && estimatedWaitS >= 0) seconds = estimatedWaitS;
+  else if (minutesPerChat) seconds = position * minutesPerChat * 60;
+  const place = position === 1 ? "You are next in the queue" : `You are number ${position} in the queue`;
+  if (seconds === null) return `${place}.`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return `${place}, about ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`;
+}
+
+/** Why a message cannot be sent, or null when it can. */
+export function messageProblem(body, limit = MAX_MESSAGE_CHARS) {
+  const length = [...body].length;
+  if (!body.trim()) return "Type a message first.";
+  if (length > limit) {
+    return `Messages are limited to ${limit} characters; this one has ${length}. Please shorten it.`;
+  }
+  return null;
+}
+
+/** The pre-chat form's problems by field name (empty when it can be sent). */
+export function prechatProblems({ name, email, question, orderNumber }) {
+  const problems = {};
+  if (!name.trim()) problems.name = "Please tell us your name.";
+  else if (name.trim().length > 100) problems.name = "Names are limited to 100 characters.";
+  if (email.trim() && !EMAIL.test(email.trim())) problems.email = "This does not look like an email address.";
+  if (orderNumber.trim().length > 64) problems.orderNumber = "Order numbers are limited to 64 characters.";
+  const questionProblem = messageProblem(question);
+  if (questionProblem) {
+    problems.question = question.trim() ? questionProblem : "Please tell us what you need help with.";
+  }
+  return problems;
+}
+
+/** The line shown for a system message (kind "system"). */
+export function systemText(message) {
+  switch (message.body) {
+    case "chat_started":
+      return "Chat started.";
+    case "agent_joined":
+      return `${message.meta?.agent_name || "An agent"} joined the chat.`;
+    case "requeued":
+      return "Your agent was disconnected. You are back at the front of the queue.";
+    case "closed":
+      return message.meta?.by === "agent" ? "The agent ended the chat." : "You ended the chat.";
+    default:
+      return "";
+  }
+}
+
+const ERRORS = {
+  message_too_long: "That message is too long.",
+  rate_limited: "You are sending messages too fast. Wait a moment and try again.",
+  conversation_closed: "This chat has ended.",
+  not_found: "This chat could not be found.",
+  invalid_payload: "The chat could not accept that. Please check what you entered.",
+  timeout: "The chat server did not answer in time.",
+};
+
+/** A reason a shopper can act on, for a server error code. */
+export function errorText(code, fallback) {
+  return ERRORS[code] || fallback || "Something went wrong. Please try again.";
+}
+
+/** A client_msg_id: 1-64 characters of A-Z a-z 0-9 _ - : . (docs/protocol.md). */
+export function newClientMsgId(random = globalThis.crypto) {
+  if (random?.randomUUID) return `w-${random.randomUUID()}`;
+  return `w-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+export function timeText(seconds) {
+  if (!seconds) return "";
+  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}

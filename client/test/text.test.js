@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { errorText, messageProblem, newClientMsgId, prechatProblems, queueText, systemText } from "../src/ui/text.js";
+
+test("queue position, with the server's estimate when it has one", () => {
+  assert.equal(queueText(3, 130), "You are number 3 in the queue, about 2 minutes.");
+  assert.equal(queueText(1, 10), "You are next in the queue, about 1 minute.");
+  assert.equal(queueText(3, null), "You are number 3 in the queue.");
+  assert.equal(queueText(1, undefined), "You are next in the queue.");
+  assert.equal(queueText(null, 60), "Waiting for an agent…");
+});
+
+test("without the server's estimate, the shop's minutes per chat give one; the server's wins", () => {
+  assert.equal(queueText(3, null, 1.5), "You are number 3 in the queue, about 5 minutes.");
+  assert.equal(queueText(3, 60, 1.5), "You are number 3 in the queue, about 1 minute.");
+});
+
+test("messages over 4000 characters are refused with the reason; 4000 is fine", () => {
+  assert.equal(messageProblem("x".repeat(4000)), null);
+  assert.match(messageProblem("x".repeat(4001)), /limited to 4000 characters; this one has 4001/);
+  assert.equal(messageProblem("   "), "Type a message first.");
+  // characters, as the server counts them, not UTF-16 units
+  assert.equal(messageProblem("😀".repeat(4000)), null);
+});
+
+test("pre-chat problems name the field", () => {
+  assert.deepEqual(prechatProblems({ name: "Ann", email: "", question: "Card declined", orderNumber: "" }), {});
+  const problems = prechatProblems({ name: " ", email: "ann@", question: "", orderNumber: "" });
+  assert.deepEqual(Object.keys(problems), ["name", "email", "question"]);
+  assert.match(prechatProblems({ name: "A", email: "", question: "q".repeat(4001), orderNumber: "" }).question,
+    /limited to 4000/);
+});
+
+test("system messages read as sentences", () => {
+  assert.equal(systemText({ body: "agent_joined", meta: { agent_name: "Alice" } }), "Alice joined the chat.");
+  assert.equal(systemText({ body: "closed", meta: { by: "agent" } }), "The agent ended the chat.");
+  assert.equal(systemText({ body: "closed", meta: { by: "visitor" } }), "You ended the chat.");
+  assert.equal(systemText({ body: "something_new", meta: null }), "");
+});
+
+test("client message ids fit the protocol's identifier rule", () => {
+  for (const id of [newClientMsgId(), newClientMsgId(null)]) {
+    assert.match(id, /^[A-Za-z0-9_\-:.]{1,64}$/);
+  }
+  assert.notEqual(newClientMsgId(), newClientMsgId());
+});
+
+test("error codes become reasons a shopper can act on", () => {
+  assert.match(errorText("rate_limited"), /too fast/);
+  assert.equal(errorText("weird_code", "server said so"), "server said so");
+});

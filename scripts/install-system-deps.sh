@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need when they are missing: redis-server (the Redis
+# backend's tests start their own on a free port), Debian's chromium (browser tests) and
+# Node.js with npm (the widget's build).
+# With the argument "build", only what building and running the server needs (Node.js, npm).
+set -euo pipefail
+missing=()
+if [ "${1:-}" != "build" ]; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # builds the widget (make install)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing system packages: ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

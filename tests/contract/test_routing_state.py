@@ -1,0 +1,148 @@
+"""The routing-state contract every backend must keep: FIFO by rank, atomic claims, capacity."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chatserver.domain.models import AgentStatus, ClaimOutcome, QueueEntry
+from chatserver.domain.ports import Presence, RoutingState
+
+ANY: frozenset[str] = frozenset()
+
+
+def _entry(n: int, rank: float | None = None, department: str | None = None, enqueued_at: float = 100.0) -> QueueEntry:
+    return QueueEntry(conversation_id=f"c{n}", visitor_id=f"v{n}", rank=float(n) if rank is None else rank,
+                      department=department, enqueued_at=enqueued_at)
+
+
+async def test_queue_is_ordered_by_rank_with_positions(routing: RoutingState) -> None:
+    for n in (3, 1, 2):
+        await routing.enqueue(_entry(n))
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c1", "c2", "c3"]
+    assert [await routing.position(f"c{n}") for n in (1, 2, 3)] == [1, 2, 3]
+    assert await routing.position("missing") is None
+    assert await routing.waiting_count() == 3
+    assert await routing.head_rank() == 1.0
+    await routing.enqueue(_entry(0, rank=0.5))  # a requeued chat goes to the head
+    assert await routing.position("c0") == 1 and await routing.position("c3") == 4
+    assert await routing.remove("c2") and not await routing.remove("c2")
+    assert [e.conversation_id for e in await routing.waiting(2)] == ["c0", "c1"]
+
+
+async def test_enqueue_is_idempotent(routing: RoutingState) -> None:
+    await routing.enqueue(_entry(1))
+    await routing.enqueue(_entry(1))
+    assert await routing.waiting_count() == 1
+
+
+async def test_claims_respect_capacity_and_take_each_chat_once(routing: RoutingState) -> None:
+    for n in range(1, 5):
+        await routing.enqueue(_entry(n))
+    assert await routing.claim("c2", "a", capacity=2) == ClaimOutcome.CLAIMED
+    assert await routing.claim("c2", "b", capacity=2) == ClaimOutcome.NOT_WAITING
+    head = await routing.claim_next("a", 2, ANY, 0.0)
+    assert head == _entry(1)
+    assert await routing.claim_next("a", 2, ANY, 0.0) is None
+    assert await routing.claim("c3", "a", capacity=2) == ClaimOutcome.AT_CAPACITY
+    assert await routing.load("a") == 2 and await routing.position("c3") == 1
+    await routing.release("a", "c1")
+    assert await routing.load("a") == 1
+    assert await routing.claim("c3", "a", capacity=2) == ClaimOutcome.CLAIMED
+
+
+async def test_concurrent_claims_never_assign_twice_or_exceed_capacity(routing: RoutingState) -> None:
+    for n in range(60):
+        await routing.enqueue(_entry(n))
+    agents = [f"agent{i}" for i in range(10)]
+
+    async def grab(agent_id: str) -> list[str]:
+        got = []
+        for n in range(60):
+            if await routing.claim(f"c{n}", agent_id, capacity=3) == ClaimOutcome.CLAIMED:
+                got.append(f"c{n}")
+        return got
+
+    results = await asyncio.gather(*(grab(a) for a in agents))
+    claimed = [c for got in results for c in got]
+    assert len(claimed) == len(set(claimed)) == 30
+    assert all(len(got) == 3 for got in results)
+    assert [await routing.load(a) for a in agents] == [3] * 10
+
+
+async def test_restore_merges_what_storage_knows(routing: RoutingState) -> None:
+    await routing.enqueue(_entry(9))
+    await routing.enqueue(_entry(2, rank=0.5))
+    await routing.restore([_entry(2), _entry(1)], {"a": ["x", "y"]})
+    # Missing entries are added; one already waiting keeps its place.
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c2", "c1", "c9"]
+    assert await routing.load("a") == 2 and await routing.load("b") == 0
+    await routing.restore([], {"a": ["x"]})
+    assert await routing.load("a") == 2
+
+
+async def test_departments_and_the_fallback_decide_who_may_take_a_chat(routing: RoutingState) -> None:
+    await routing.enqueue(_entry(1, department="billing", enqueued_at=100.0))
+    await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
+    await routing.enqueue(_entry(3, enqueued_at=300.0))
+    # A sales agent skips billing's chat; before the fallback time it is not theirs to take.
+    got = await routing.claim_next("s", 5, frozenset({"sales"}), 50.0)
+    assert got is not None and got.conversation_id == "c2" and got.department == "sales"
+    got = await routing.claim_next("s", 5, frozenset({"sales"}), 50.0)
+    assert got is not None and got.conversation_id == "c3"  # no department: anyone's
+    assert await routing.claim_next("s", 5, frozenset({"sales"}), 50.0) is None
+    # Once billing's chat has waited past the fallback, any agent may take it.
+    got = await routing.claim_next("s", 5, frozenset({"sales"}), 150.0)
+    assert got is not None and got.conversation_id == "c1" and got.enqueued_at == 100.0
+
+
+async def test_moves_respect_the_receivers_capacity(routing: RoutingState) -> None:
+    for n in range(3):
+        await routing.enqueue(_entry(n))
+    assert await routing.claim("c0", "a", 3) == ClaimOutcome.CLAIMED
+    assert await routing.claim("c1", "b", 1) == ClaimOutcome.CLAIMED
+    assert not await routing.move("c0", "a", "b", capacity=1)
+    assert not await routing.move("c2", "a", "b", capacity=5)  # a does not hold c2
+    assert await routing.move("c0", "a", "b", capacity=2)
+    assert [await routing.load("a"), await routing.load("b")] == [0, 2]
+
+
+async def test_recent_assignments_are_kept_oldest_first_and_bounded(routing: RoutingState) -> None:
+    for t in range(60):
+        await routing.record_assignment(1000.0 + t)
+    recent = await routing.recent_assignments()
+    assert recent == sorted(recent) and len(recent) == 50 and recent[-1] == 1059.0
+
+
+async def test_positions_in_one_call(routing: RoutingState) -> None:
+    for n in range(3):
+        await routing.enqueue(_entry(n))
+    assert await routing.positions(["c2", "missing", "c0"]) == [3, None, 1]
+
+
+async def test_presence_tracks_connections_and_status(presence: Presence) -> None:
+    assert await presence.status("a") == AgentStatus.OFFLINE
+    assert await presence.agent_connected("a", "s1") == 1
+    assert await presence.agent_connected("a", "s2") == 2
+    assert await presence.available_agents() == ["a"]
+    await presence.set_status("a", AgentStatus.AWAY)
+    assert await presence.status("a") == AgentStatus.AWAY and await presence.available_agents() == []
+    assert await presence.agent_disconnected("a", "s1") == 1
+    assert await presence.agent_disconnected("a", "s2") == 0
+    assert await presence.status("a") == AgentStatus.OFFLINE
+    # A new connection after going offline starts online again.
+    await presence.agent_connected("a", "s3")
+    assert await presence.status("a") == AgentStatus.ONLINE
+    assert await presence.visitor_connected("v", "s4") == 1
+    assert await presence.processes_of("visitor", "v") != set()
+    assert await presence.visitor_disconnected("v", "s4") == 0
+    assert await presence.processes_of("visitor", "v") == set()
+    assert await presence.expire_dead_connections() == []
+
+
+async def test_a_backlog_in_one_department_never_hides_another_departments_chat(routing: RoutingState) -> None:
+    for n in range(1500):
+        await routing.enqueue(_entry(n, department="billing", enqueued_at=1000.0))
+    await routing.enqueue(_entry(5000, department="sales", enqueued_at=1000.0))
+    got = await routing.claim_next("s", 3, frozenset({"sales"}), 0.0)
+    assert got is not None and got.conversation_id == "c5000"
+    assert await routing.position("c0") == 1 and await routing.waiting_count() == 1500

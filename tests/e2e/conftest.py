@@ -1,0 +1,100 @@
+"""Browser tests of the visitor widget: real headless Chromium (Playwright, the system's
+/usr/bin/chromium) against the real server on a loopback port.
+
+One browser for these tests (closed when they are done; it runs in the session's event loop,
+which the tests share); each test gets its own server and browser context, so nothing carries over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from ..support import LiveServer, make_settings
+from .widget import CHROMIUM, CHROMIUM_ARGS, build_widget
+
+SIZES = pytest.StashKey[dict[str, int]]()
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="session")
+def widget_built() -> None:
+    build_widget()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="package")
+async def browser(widget_built: None) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The chat server, serving the demo shop and the widget."""
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await _close_or_show_what_hangs(live)
+
+
+async def _close_or_show_what_hangs(live: LiveServer, limit: float = 30.0) -> None:
+    """Stop the server; if that hangs, fail with the stack of every task still running."""
+    closing = asyncio.ensure_future(live.close())
+    done, _ = await asyncio.wait({closing}, timeout=limit)
+    if not done:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        pytest.fail(f"the server did not stop within {limit} s; tasks still running:\n{stacks.getvalue()}")
+    closing.result()
+
+
+OpenPage = Callable[..., Awaitable[Page]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def open_page(browser: Browser, shop: LiveServer) -> AsyncIterator[OpenPage]:
+    """Open a page of the demo shop in a fresh browser profile; page errors fail the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    async def open_(path: str = "/demo/", *, viewport: dict[str, int] | None = None) -> Page:
+        # Reduced motion: the panel's opening animation would move what the test measures.
+        context = await browser.new_context(base_url=shop.url, reduced_motion="reduce",
+                                            viewport=viewport or {"width": 1280, "height": 800})  # type: ignore[arg-type]
+        contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+        await page.goto(path)
+        return page
+
+    try:
+        yield open_
+    finally:
+        for context in contexts:
+            await context.close()
+    # Expected failures (a refused connection while the server is down) are filtered by the test.
+    unexpected = [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "WebSocket connection" not in e]
+    assert not unexpected, unexpected
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    sizes = config.stash.get(SIZES, None)
+    if sizes:
+        terminalreporter.section("visitor widget, gzipped sizes")
+        for path, size in sizes.items():
+            terminalreporter.write_line(f"{path}: {size:,} bytes gzipped")

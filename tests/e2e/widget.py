@@ -1,0 +1,64 @@
+"""Helpers for the widget's tests: the built assets and a shopper's browser page."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Locator, Page
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "client" / "dist"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+@functools.cache
+def build_widget() -> None:
+    """Build client/dist from the current sources, once per test run (esbuild takes well under a second)."""
+    npm = shutil.which("npm")
+    if npm is None or not (ROOT / "node_modules").is_dir():
+        raise RuntimeError("the widget's npm packages are missing: run `make install` (npm ci && npm run build)")
+    result = subprocess.run([npm, "run", "--silent", "build"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"npm run build failed:\n{result.stdout}\n{result.stderr}")
+
+
+def gzipped_sizes() -> dict[str, int]:
+    """The loader and each lazily loaded chunk, gzipped (level 9), by served path."""
+    sizes = {"/widget.js": len(gzip.compress((DIST / "widget.js").read_bytes(), 9))}
+    for chunk in sorted((DIST / "widget").glob("*.js")):
+        sizes[f"/widget/{chunk.name}"] = len(gzip.compress(chunk.read_bytes(), 9))
+    return sizes
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
+
+
+def storage_key(base_url: str) -> str:
+    return f"chatserver-widget:{base_url}/"
+
+
+def panel(page: Page) -> Locator:
+    return page.get_by_role("dialog", name="Chat with us")
+
+
+def launcher(page: Page) -> Locator:
+    return page.locator("chatserver-widget").get_by_role("button", name="Chat with us")
+
+
+def message_bodies(page: Page) -> Locator:
+    return panel(page).locator("ol.messages > li .body")
+
+
+async def widget_state(page: Page, base_url: str) -> dict[str, Any]:
+    return await page.evaluate("key => JSON.parse(localStorage.getItem(key) || '{}')",  # type: ignore[no-any-return]
+                               storage_key(base_url))

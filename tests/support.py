@@ -1,0 +1,194 @@
+"""Test support: a real server on a loopback port and real Socket.IO clients that record events."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from chatserver.app import build_app
+from chatserver.config import Settings
+from chatserver.domain.clock import Clock
+from chatserver.domain.conversations import ChatService
+from chatserver.http import keys as K
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+class LiveServer:
+    """The chat server on 127.0.0.1, started and stopped in the test's event loop."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.runner: web.AppRunner | None = None
+        self.port = settings.port
+        self.http: aiohttp.ClientSession | None = None
+        self._admin_token: str | None = None
+        self.clients: list[Client] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def app(self) -> web.Application:
+        assert self.runner is not None
+        return self.runner.app
+
+    @property
+    def service(self) -> ChatService:
+        return self.app[K.SERVICE]
+
+    async def start(self) -> None:
+        app = build_app(dataclasses.replace(self.settings, port=self.port), clock=self.clock)
+        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
+        await site.start()
+        if self.port == 0:
+            server = site._server
+            assert server is not None and server.sockets  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.http is None:
+            self.http = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def close(self) -> None:
+        # Clients leave first, as browsers would; a server stopping under open sockets waits
+        # for aiohttp's shutdown timeout (the restart test covers that case).
+        try:
+            for client in self.clients:
+                if client.sio.connected:
+                    await asyncio.wait_for(client.disconnect(), 5)
+        finally:
+            await self.stop()
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+    async def request(self, method: str, path: str, *, token: str | None = None, json: Any = None,
+                      data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        assert self.http is not None
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.http.request(method, self.url + path, json=json, data=data, headers=headers) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+            return resp.status, body
+
+    async def add_agent(self, name: str | None = None, *, capacity: int = 3, role: str = "agent") -> dict[str, Any]:
+        """Create an agent through the admin API and log in; returns ``{agent, token, email}``."""
+        n = next(_counter)
+        email = f"agent{n}@example.com"
+        admin = await self.admin_token()
+        status, body = await self.request("POST", "/api/agents", token=admin, json={
+            "name": name or f"Agent {n}", "email": email, "password": PASSWORD, "role": role, "capacity": capacity})
+        assert status == 201, body
+        return await self.login(email)
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        status, body = await self.request("POST", "/api/auth/login", json={"email": email, "password": password})
+        assert status == 200, body
+        return {**body, "email": email}
+
+    async def admin_token(self) -> str:
+        if self._admin_token is None:
+            text = (self.settings.data_dir / "first-admin.txt").read_text()
+            creds = dict(line.split(": ", 1) for line in text.strip().splitlines())
+            self._admin_token = str((await self.login(creds["email"], creds["password"]))["token"])
+        return self._admin_token
+
+    async def visitor_token(self) -> str:
+        status, body = await self.request("POST", "/api/visitor/sessions")
+        assert status == 201, body
+        return str(body["token"])
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    defaults: dict[str, Any] = {
+        "port": 0, "data_dir": tmp_path / "data", "grace_period": 60.0, "visitor_sessions_per_minute": 10_000,
+        "login_attempts_per_minute": 10_000, "queue_update_interval": 0.05,
+    }
+    defaults.update(overrides)
+    return Settings(**defaults)
+
+
+class Client:
+    """A python-socketio client on one namespace that keeps every event it receives."""
+
+    def __init__(self, server: LiveServer, namespace: str, token: str | None) -> None:
+        self.server = server
+        self.namespace = namespace
+        self.token = token
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self._waiters: list[tuple[str, Callable[[Any], bool], asyncio.Future[Any]]] = []
+        self.sio.on("*", self._record, namespace=namespace)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events[event].append(data)
+        for waiter in list(self._waiters):
+            name, predicate, future = waiter
+            if name == event and not future.done() and predicate(data):
+                future.set_result(data)
+                self._waiters.remove(waiter)
+
+    async def connect(self) -> Client:
+        auth = {"token": self.token} if self.token is not None else None
+        await self.sio.connect(self.server.url, namespaces=[self.namespace], auth=auth, transports=["websocket"],
+                               wait_timeout=5)
+        self.server.clients.append(self)
+        return self
+
+    async def disconnect(self) -> None:
+        await self.sio.disconnect()
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5.0) -> Any:
+        return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout)
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        await self.sio.emit(event, data, namespace=self.namespace)
+
+    async def wait_for(self, event: str, predicate: Callable[[Any], bool] = lambda _: True,
+                       timeout: float = 5.0, seen: bool = True) -> Any:
+        """The first event named ``event`` matching ``predicate``, already received (``seen``) or next."""
+        if seen:
+            for data in self.events[event]:
+                if predicate(data):
+                    return data
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append((event, predicate, future))
+        return await asyncio.wait_for(future, timeout)
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.events["message:new"] if m["conversation_id"] == conversation_id]
+
+    async def wait_for_seq(self, conversation_id: str, seq: int, timeout: float = 5.0) -> dict[str, Any]:
+        return await self.wait_for(  # type: ignore[no-any-return]
+            "message:new", lambda m: m["conversation_id"] == conversation_id and m["seq"] == seq, timeout)
+
+
+async def visitor(server: LiveServer, token: str | None = None) -> Client:
+    return await Client(server, "/visitor", token or await server.visitor_token()).connect()
+
+
+async def agent(server: LiveServer, login: dict[str, Any]) -> Client:
+    return await Client(server, "/agent", login["token"]).connect()
+
+
+def prechat(n: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"name": f"Shopper {n}", "question": f"Where is my order {n}?", **extra}

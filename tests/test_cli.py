@@ -1,0 +1,94 @@
+"""The command line, run as a real process: agents, settings, and `serve` answering health checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from chatserver.config import Settings, load_settings
+
+CLI = [sys.executable, "-m", "chatserver"]
+
+
+def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def test_agent_add_and_list(tmp_path: Path) -> None:
+    added = _run("agent", "add", "--name", "Cleo", "--email", "cleo@example.com", "--password", "s3cret-pass",
+                 data_dir=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "cleo@example.com" in added.stdout and "s3cret-pass" not in added.stdout
+    generated = _run("agent", "add", "--name", "Dan", "--email", "dan@example.com", "--capacity", "5",
+                     "--departments", "billing,sales", data_dir=tmp_path)
+    assert generated.returncode == 0 and "password: " in generated.stdout
+    duplicate = _run("agent", "add", "--name", "Cleo", "--email", "CLEO@example.com", "--password", "another-pass",
+                     data_dir=tmp_path)
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+    bad = _run("agent", "add", "--name", "Eve", "--email", "eve", "--password", "short", data_dir=tmp_path)
+    assert bad.returncode == 2
+    listing = _run("agent", "list", data_dir=tmp_path)
+    assert listing.returncode == 0
+    rows = listing.stdout.splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["cleo@example.com", "dan@example.com"]
+    assert rows[1].split()[-3:] == ["5", "no", "billing,sales"]
+
+
+def test_settings_come_from_environment_and_flags_override_them() -> None:
+    env = {"CHATSERVER_PORT": "9000", "CHATSERVER_GRACE_PERIOD": "5", "CHATSERVER_ALLOWED_ORIGINS": "https://a,https://b"}
+    settings = load_settings({"port": 9100}, environ=env)
+    assert settings.port == 9100 and settings.grace_period == 5.0
+    assert settings.allowed_origins == ("https://a", "https://b")
+    with pytest.raises(ValueError, match="CHATSERVER_PORT"):
+        load_settings(environ={"CHATSERVER_PORT": "eighty"})
+    with pytest.raises(ValueError):
+        load_settings({"redis_url": "http://nope"}, environ={})
+
+
+def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path).with_secret()
+    second = Settings(data_dir=tmp_path).with_secret()
+    assert first.secret_key and first.secret_key == second.secret_key
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO"})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            assert resp.read() == b'{"status": "ok"}'
+        credentials = (tmp_path / "first-admin.txt").read_text()
+        password = credentials.split("password: ")[1].strip()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out
+    assert password not in out and password not in err, "the admin password must never be printed or logged"
+    assert (tmp_path / "chatserver.db").exists()

@@ -1,0 +1,275 @@
+"""Several real server processes sharing one Redis and one database: they behave as one server.
+Processes are killed with SIGKILL, Redis is restarted, and 200 visitors race 20 agents."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chatserver.storage.sqlite import SQLiteStore
+
+from .processes import ServerProcess
+from .redis_server import RedisServer
+from .support import PASSWORD, Client
+
+FAST = {"CHATSERVER_PRESENCE_TTL": "1.5", "CHATSERVER_SWEEP_INTERVAL": "0.3", "CHATSERVER_GRACE_PERIOD": "1",
+        "CHATSERVER_QUEUE_UPDATE_INTERVAL": "0.05"}
+
+
+class Remote:
+    """What the test helpers need of a server: its URL and an HTTP session."""
+
+    def __init__(self, process: ServerProcess, http: aiohttp.ClientSession) -> None:
+        self.process = process
+        self.http = http
+        self.clients: list[Client] = []
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    async def request(self, method: str, path: str, *, token: str | None = None, json: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.url + path, json=json, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def visitor(self, token: str | None = None) -> Client:
+        if token is None:
+            _, body = await self.request("POST", "/api/visitor/sessions")
+            token = body["token"]
+        return await Client(self, "/visitor", token).connect()  # type: ignore[arg-type]
+
+    async def agent(self, token: str) -> Client:
+        return await Client(self, "/agent", token).connect()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cluster_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def processes(tmp_path: Path, cluster_redis: RedisServer) -> Iterator[list[ServerProcess]]:
+    data = tmp_path / "data"
+    data.mkdir()
+    started = [ServerProcess(data, cluster_redis.url, **FAST).start() for _ in range(2)]
+    try:
+        yield started
+    finally:
+        for p in started:
+            p.stop()
+
+
+async def _admin(remote: Remote) -> str:
+    text = (remote.process.data_dir / "first-admin.txt").read_text()
+    creds = dict(line.split(": ", 1) for line in text.strip().splitlines())
+    status, body = await remote.request("POST", "/api/auth/login", json={"email": creds["email"],
+                                                                        "password": creds["password"]})
+    assert status == 200, body
+    return str(body["token"])
+
+
+async def _agent_login(remote: Remote, admin: str, n: int, capacity: int = 3) -> dict[str, Any]:
+    email = f"agent{n}@example.com"
+    status, body = await remote.request("POST", "/api/agents", token=admin, json={
+        "name": f"Agent {n}", "email": email, "password": PASSWORD, "capacity": capacity})
+    assert status == 201, body
+    status, login = await remote.request("POST", "/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert status == 200
+    return dict(login)
+
+
+async def _disconnect_all(*remotes: Remote) -> None:
+    for remote in remotes:
+        for client in remote.clients:
+            if client.sio.connected:
+                await client.disconnect()
+
+
+async def test_a_chat_across_two_processes_survives_sigkill_of_the_visitors_process(
+    processes: list[ServerProcess], http: aiohttp.ClientSession,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    login = await _agent_login(b, admin, 1, capacity=1)
+    try:
+        console = await b.agent(login["token"])
+        shopper = await a.visitor()
+        cid = (await shopper.call("chat:start", {"name": "Ann", "question": "Card declined?"}))["conversation"]["id"]
+        assigned = await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        assert assigned["conversation"]["id"] == cid
+        await shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        await console.call("conversation:join", {"conversation_id": cid})
+        ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": "a1", "body": "Hi from B"})
+        assert (await shopper.wait_for_seq(cid, ack["seq"]))["body"] == "Hi from B"
+        ack = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "v1", "body": "Hi from A"})
+        assert (await console.wait_for_seq(cid, ack["seq"]))["body"] == "Hi from A"
+
+        # A second visitor waits in the queue through A (the agent is full).
+        waiting = await a.visitor()
+        waiting_cid = (await waiting.call("chat:start", {"name": "Bo", "question": "Shipping?"}))["conversation"]["id"]
+        assert (await waiting.wait_for("queue:position"))["position"] == 1
+
+        last_seen = ack["seq"]
+        a.process.kill()
+        # The agent keeps talking while the visitor's process is gone.
+        sent = [await console.call("message:send", {"conversation_id": cid, "client_msg_id": f"b{i}",
+                                                    "body": f"while away {i}"}) for i in range(3)]
+
+        back = await b.visitor(shopper.token)
+        state = await back.call("session:resume")
+        assert state["conversation"]["id"] == cid and state["conversation"]["status"] == "assigned"
+        await back.call("conversation:join", {"conversation_id": cid, "after_seq": last_seen})
+        await back.wait_for_seq(cid, sent[-1]["seq"])
+        assert [m["body"] for m in back.messages(cid)] == [f"while away {i}" for i in range(3)]
+
+        queued_again = await b.visitor(waiting.token)
+        state = await queued_again.call("session:resume")
+        assert state["conversation"]["id"] == waiting_cid and state["queue"]["position"] == 1
+    finally:
+        await _disconnect_all(a, b)
+
+
+async def test_agents_of_a_killed_process_go_offline_and_their_chats_move_on(
+    processes: list[ServerProcess], http: aiohttp.ClientSession,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    leaver = await _agent_login(a, admin, 1, capacity=1)
+    try:
+        doomed = await a.agent(leaver["token"])
+        shopper = await b.visitor()
+        cid = (await shopper.call("chat:start", {"name": "Cy", "question": "Refund?"}))["conversation"]["id"]
+        await doomed.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        a.process.kill()
+        # After the presence TTL the agent is offline; after the grace period the chat is requeued.
+        offline = await shopper.wait_for("peer:presence", lambda d: d["online"] is False, timeout=15)
+        assert offline["party"] == "agent"
+        await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
+        helper = await _agent_login(b, admin, 2, capacity=1)
+        console = await b.agent(helper["token"])
+        got = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
+                                     and d["conversation"]["status"] == "assigned", timeout=10)
+        assert got["conversation"]["agent_id"] == helper["agent"]["id"]
+    finally:
+        await _disconnect_all(a, b)
+
+
+async def test_two_hundred_visitors_and_twenty_agents_across_processes_never_double_assign(
+    processes: list[ServerProcess], http: aiohttp.ClientSession, tmp_path: Path,
+) -> None:
+    remotes = [Remote(p, http) for p in processes]
+    admin = await _admin(remotes[0])
+    logins = [await _agent_login(remotes[i % 2], admin, i, capacity=3) for i in range(20)]
+    try:
+        agents = await asyncio.gather(*(remotes[i % 2].agent(login["token"]) for i, login in enumerate(logins)))
+        visitors = await asyncio.gather(*(remotes[i % 2].visitor() for i in range(200)))
+        started = await asyncio.gather(*(
+            v.call("chat:start", {"name": f"V{i}", "question": "help", "checkout": i % 7 == 0}, timeout=20)
+            for i, v in enumerate(visitors)))
+        conversation_ids = [s["conversation"]["id"] for s in started]
+        assert len(set(conversation_ids)) == 200
+
+        # Agents also grab chats by hand while the routers of both processes assign.
+        async def grab(console: Client) -> None:
+            for cid in random.sample(conversation_ids, 15):
+                await console.call("queue:take", {"conversation_id": cid})
+
+        await asyncio.gather(*(grab(c) for c in agents))
+        # Then some chats end and the freed places are filled, again from both processes.
+        for console in agents[:10]:
+            resumed = await console.call("session:resume")
+            for conversation in resumed["conversations"][:2]:
+                await console.call("conversation:close", {"conversation_id": conversation["id"]})
+        await asyncio.sleep(1.5)
+    finally:
+        await _disconnect_all(*remotes)
+
+    store = SQLiteStore(processes[0].data_dir / "chatserver.db")
+    await store.open()
+    try:
+        assigned_to: dict[str, str] = {}
+        load: dict[str, int] = {}
+        peak: dict[str, int] = {}
+        async with store._r.execute(
+            "SELECT conversation_id, agent_id, event FROM assignment_events ORDER BY id") as cur:
+            events = await cur.fetchall()
+        for conversation_id, agent_id, event in events:
+            if event in ("assigned", "taken"):
+                assert conversation_id not in assigned_to, f"{conversation_id} assigned twice"
+                assigned_to[conversation_id] = agent_id
+                load[agent_id] = load.get(agent_id, 0) + 1
+                peak[agent_id] = max(peak.get(agent_id, 0), load[agent_id])
+            elif event in ("closed", "released") and conversation_id in assigned_to:
+                load[assigned_to.pop(conversation_id)] -= 1
+        assert len(assigned_to) == 60, "20 agents x capacity 3 are all busy"
+        assert max(peak.values()) <= 3
+        held = await store.conversations_with_status(["assigned"])  # type: ignore[list-item]
+        assert len(held) == 60 and len({c.id for c in held}) == 60
+        counts: dict[str, int] = {}
+        for c in held:
+            counts[c.agent_id or ""] = counts.get(c.agent_id or "", 0) + 1
+        assert max(counts.values()) <= 3
+    finally:
+        await store.close()
+
+
+async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(
+    processes: list[ServerProcess], http: aiohttp.ClientSession, cluster_redis: RedisServer,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    login = await _agent_login(a, admin, 1, capacity=1)
+    try:
+        console = await a.agent(login["token"])
+        first = await b.visitor()
+        cid = (await first.call("chat:start", {"name": "D", "question": "q1"}))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        waiting = [await b.visitor() for _ in range(3)]
+        waiting_ids = [(await w.call("chat:start", {"name": f"W{i}", "question": "q"}))["conversation"]["id"]
+                       for i, w in enumerate(waiting)]
+
+        cluster_redis.stop()  # Redis gone, with everything it held (no persistence here)
+        await asyncio.sleep(1.0)
+        assert not a.process.ready() and not b.process.ready(), "readyz must say not ready without Redis"
+        # Existing connections keep working: a message still reaches the database.
+        await console.call("conversation:join", {"conversation_id": cid})
+        ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": "m", "body": "still here"})
+        assert ack["ok"]
+
+        cluster_redis.start()  # same port, empty
+        a.process.wait_ready(timeout=20)
+        b.process.wait_ready(timeout=20)
+        for position, (w, wcid) in enumerate(zip(waiting, waiting_ids, strict=True), start=1):
+            again = await b.visitor(w.token)
+            for _ in range(50):  # the processes rebuild the queue from the database on reconnecting
+                state = await again.call("session:resume")
+                if state["queue"] is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert state["conversation"]["id"] == wcid and state["queue"]["position"] == position
+        await first.call("conversation:close", {"conversation_id": cid})
+        nxt = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == waiting_ids[0]
+                                     and d["conversation"]["status"] == "assigned", timeout=10)
+        assert nxt["conversation"]["agent_id"] == login["agent"]["id"]
+        status, transcript = await a.request("GET", f"/api/conversations/{cid}", token=admin)
+        assert status == 200 and "still here" in [m["body"] for m in transcript["messages"]]
+    finally:
+        await _disconnect_all(a, b)

@@ -1,0 +1,180 @@
+"""Every kind of bad input gets a structured error and changes nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import socketio
+
+from chatserver.http import keys as K
+
+from ..support import Client, LiveServer, agent, prechat, visitor
+
+
+async def _chat(server: LiveServer) -> tuple[Client, Client, str, dict[str, Any]]:
+    login = await server.add_agent()
+    console = await agent(server, login)
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await console.call("conversation:join", {"conversation_id": cid})
+    return console, shopper, cid, login
+
+
+async def _stored(server: LiveServer, cid: str) -> list[tuple[int, str]]:
+    transcript = await server.app[K.STORE].transcript(cid)
+    assert transcript is not None
+    return [(m.seq, m.body) for m in transcript.messages]
+
+
+def _code(reply: Any) -> str:
+    assert isinstance(reply, dict) and set(reply) == {"error"}, reply
+    assert reply["error"]["message"]
+    return str(reply["error"]["code"])
+
+
+BAD_SENDS = [
+    ("not an object", "invalid_payload"),
+    ({"conversation_id": 5, "client_msg_id": "x", "body": "hi"}, "invalid_payload"),
+    ({"client_msg_id": "x", "body": "hi"}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x"}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": ""}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": 42}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "has space", "body": "hi"}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x" * 65, "body": "hi"}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "hi", "extra": 1}, "invalid_payload"),
+    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "a" * 4001}, "message_too_long"),
+    ({"conversation_id": "no-such-conversation", "client_msg_id": "x", "body": "hi"}, "not_found"),
+]
+
+
+@pytest.mark.parametrize(("payload", "code"), BAD_SENDS)
+async def test_bad_message_payloads_are_refused_and_change_nothing(server: LiveServer, payload: Any,
+                                                                     code: str) -> None:
+    console, shopper, cid, _ = await _chat(server)
+    before = await _stored(server, cid)
+    if isinstance(payload, dict):
+        payload = {k: (cid if v == "{cid}" else v) for k, v in payload.items()}
+    assert _code(await shopper.call("message:send", payload)) == code
+    assert _code(await console.call("message:send", payload)) == code
+    assert await _stored(server, cid) == before
+    # A message of exactly the limit is fine.
+    ok = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "max", "body": "b" * 4000})
+    assert ok["ok"]
+
+
+async def test_unknown_events_and_bad_payloads_on_every_event(server: LiveServer) -> None:
+    console, shopper, cid, _ = await _chat(server)
+    before = await _stored(server, cid)
+    assert _code(await shopper.call("no:such:event", {})) == "unknown_event"
+    assert _code(await shopper.call("queue:take", {"conversation_id": cid})) == "unknown_event"  # agents only
+    assert _code(await console.call("chat:start", prechat())) == "unknown_event"  # visitors only
+    assert _code(await shopper.call("chat:start", {"name": "x"})) == "invalid_payload"
+    assert _code(await shopper.call("chat:start", {"name": "x", "question": "q", "email": "nope"})) == "invalid_payload"
+    assert _code(await shopper.call("chat:start", {"name": "x", "question": "q", "page_url": "javascript:x"})) == (
+        "invalid_payload")
+    assert _code(await shopper.call("chat:start", {"name": "x", "question": "q" * 4001})) == "message_too_long"
+    assert _code(await shopper.call("message:read", {"conversation_id": cid, "seq": -1})) == "invalid_payload"
+    assert _code(await shopper.call("message:read", {"conversation_id": cid, "seq": "3"})) == "invalid_payload"
+    assert _code(await shopper.call("typing:update", {"conversation_id": cid, "typing": "yes"})) == "invalid_payload"
+    assert _code(await shopper.call("conversation:join", {"conversation_id": cid, "after_seq": 1.5})) == (
+        "invalid_payload")
+    assert _code(await console.call("presence:set", {"status": "offline"})) == "invalid_payload"
+    assert _code(await console.call("queue:list", {"limit": 0})) == "invalid_payload"
+    assert _code(await console.call("queue:take", {})) == "invalid_payload"
+    assert await _stored(server, cid) == before
+
+
+async def test_errors_without_an_ack_come_back_as_error_events(server: LiveServer) -> None:
+    _, shopper, _cid, _ = await _chat(server)
+    await shopper.emit("no:such:event", {})
+    error = await shopper.wait_for("error")
+    assert error["error"]["code"] == "unknown_event" and error["event"] == "no:such:event"
+
+
+async def test_conversations_that_are_not_yours_are_refused(server: LiveServer) -> None:
+    _console, _shopper, cid, _ = await _chat(server)
+    before = await _stored(server, cid)
+    stranger = await visitor(server)
+    for event, payload in [
+        ("message:send", {"conversation_id": cid, "client_msg_id": "s", "body": "let me in"}),
+        ("conversation:join", {"conversation_id": cid}),
+        ("message:read", {"conversation_id": cid, "seq": 1}),
+        ("typing:update", {"conversation_id": cid, "typing": True}),
+        ("conversation:close", {"conversation_id": cid}),
+    ]:
+        assert _code(await stranger.call(event, payload)) == "not_found"
+    assert stranger.messages(cid) == []
+
+    other_agent = await agent(server, await server.add_agent())
+    for event, payload in [
+        ("message:send", {"conversation_id": cid, "client_msg_id": "s", "body": "let me in"}),
+        ("conversation:join", {"conversation_id": cid}),
+        ("conversation:close", {"conversation_id": cid}),
+        ("queue:take", {"conversation_id": cid}),
+    ]:
+        assert _code(await other_agent.call(event, payload)) in {"forbidden", "already_taken"}
+    assert other_agent.messages(cid) == []
+    assert await _stored(server, cid) == before
+    conversation = await server.app[K.STORE].get_conversation(cid)
+    assert conversation is not None and conversation.status == "assigned"
+
+
+async def test_a_flood_of_messages_is_rate_limited_without_losing_accepted_ones(server: LiveServer) -> None:
+    _console, shopper, cid, _ = await _chat(server)
+    replies = await asyncio.gather(*(
+        shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"f{i}", "body": f"flood {i}"})
+        for i in range(60)))
+    accepted = [r for r in replies if r.get("ok")]
+    limited = [r for r in replies if not r.get("ok")]
+    assert limited and all(_code(r) == "rate_limited" for r in limited)
+    assert len(accepted) <= server.settings.message_burst + 2
+    stored_bodies = [body for _, body in await _stored(server, cid) if body.startswith("flood")]
+    assert len(stored_bodies) == len(accepted)
+    assert sorted(r["seq"] for r in accepted) == [seq for seq, b in await _stored(server, cid) if b.startswith("flood")]
+
+
+@pytest.mark.parametrize("namespace", ["/visitor", "/agent"])
+async def test_connect_without_a_genuine_token_is_refused(server: LiveServer, namespace: str) -> None:
+    login = await server.add_agent()
+    visitor_token = await server.visitor_token()
+    signer = server.app[K.SIGNER]
+    now = server.app[K.CLOCK].now()
+    good = login["token"] if namespace == "/agent" else visitor_token
+    body, signature = good.split(".")
+    kind = "agent" if namespace == "/agent" else "visitor"
+    subject = login["agent"]["id"] if namespace == "/agent" else "v"
+    cases = {
+        "missing": None,
+        "not a string": 12345,
+        "forged signature": f"{body}.{signature[:-2]}xx",
+        "other kind": visitor_token if namespace == "/agent" else login["token"],
+        "expired": signer.issue(kind, subject, now - 1),
+        "garbage": "a.b.c",
+    }
+    for label, token in cases.items():
+        client = socketio.AsyncClient(reconnection=False)
+        errors: list[Any] = []
+        client.on("connect_error", errors.append, namespace=namespace)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(server.url, namespaces=[namespace], auth={"token": token} if token else None,
+                                 transports=["websocket"], wait_timeout=5)
+        assert errors and isinstance(errors[0], dict), (label, errors)
+        assert errors[0].get("code") in {"auth_required", "invalid_token", "token_expired"}, (label, errors)
+        if label == "expired":
+            assert errors[0]["code"] == "token_expired"
+        await client.disconnect()
+
+
+async def test_revoked_agent_tokens_are_refused(server: LiveServer) -> None:
+    login = await server.add_agent()
+    status, _ = await server.request("POST", "/api/auth/logout", token=login["token"])
+    assert status == 204
+    client = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(server.url, namespaces=["/agent"], auth={"token": login["token"]},
+                             transports=["websocket"], wait_timeout=5)
+    status, body = await server.request("GET", "/api/me", token=login["token"])
+    assert status == 401 and body["error"]["code"] == "invalid_token"

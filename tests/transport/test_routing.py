@@ -1,0 +1,117 @@
+"""Routing over real connections: FIFO queue with honest positions, capacity, fewest-chats-first,
+manual take and two agents racing for the same chat."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..support import Client, LiveServer, agent, prechat, visitor
+
+
+async def _queued(server: LiveServer, n: int) -> tuple[Client, str]:
+    shopper = await visitor(server)
+    started = await shopper.call("chat:start", prechat(n))
+    assert started["ok"], started
+    return shopper, started["conversation"]["id"]
+
+
+async def test_waiting_visitors_are_told_their_position_and_served_in_order(server: LiveServer) -> None:
+    shoppers = [await _queued(server, n) for n in range(1, 4)]
+    for expected, (shopper, cid) in enumerate(shoppers, start=1):
+        update = await shopper.wait_for("queue:position", lambda d, e=expected: d["position"] == e)
+        # No agent has served anyone yet: no honest estimate of the wait exists.
+        assert update == {"conversation_id": cid, "position": expected, "estimated_wait_s": None}
+        resumed = await shopper.call("session:resume")
+        assert resumed["queue"] == {"position": expected, "total": 3, "estimated_wait_s": None}
+
+    # One agent with room for one chat: the first in line is served, the others move up.
+    login = await server.add_agent(capacity=1)
+    console = await agent(server, login)
+    first_shopper, first_cid = shoppers[0]
+    assigned = await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    assert assigned["conversation"]["id"] == first_cid
+    for expected, (shopper, cid) in enumerate(shoppers[1:], start=1):
+        update = await shopper.wait_for("queue:position", lambda d, e=expected: d["position"] == e)
+        assert update["conversation_id"] == cid
+    queue = await console.call("queue:list")
+    assert [e["id"] for e in queue["entries"]] == [cid for _, cid in shoppers[1:]]
+    assert queue["total"] == 2 and [e["position"] for e in queue["entries"]] == [1, 2]
+
+    # Ending the first chat frees the agent, who then gets the next in line.
+    await first_shopper.call("conversation:close", {"conversation_id": first_cid})
+    nxt = await console.wait_for("conversation:updated",
+                                 lambda d: d["conversation"]["id"] == shoppers[1][1]
+                                 and d["conversation"]["status"] == "assigned")
+    assert nxt["conversation"]["agent_id"] == login["agent"]["id"]
+
+
+async def test_assignment_goes_to_the_agent_with_fewest_chats_below_capacity(server: LiveServer) -> None:
+    busy_login = await server.add_agent("Busy", capacity=3)
+    idle_login = await server.add_agent("Idle", capacity=3)
+    busy = await agent(server, busy_login)
+    for n in range(2):
+        await _queued(server, n)
+    await busy.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await server.service.idle()
+    assert await server.service.routing.load(busy_login["agent"]["id"]) == 2
+
+    idle = await agent(server, idle_login)
+    _, cid = await _queued(server, 3)
+    got = await idle.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid)
+    assert got["conversation"]["agent_id"] == idle_login["agent"]["id"]
+
+    # Capacity is a hard limit: with both agents full, the next visitor waits.
+    for n in range(4, 8):
+        await _queued(server, n)
+    await server.service.idle()
+    loads = [await server.service.routing.load(x["agent"]["id"]) for x in (busy_login, idle_login)]
+    assert loads == [3, 3]
+    assert await server.service.routing.waiting_count() == 1
+
+
+async def test_two_agents_taking_the_same_chat_exactly_one_wins(server: LiveServer) -> None:
+    logins = [await server.add_agent(capacity=30) for _ in range(2)]
+    consoles = [await agent(server, login) for login in logins]
+    for console in consoles:
+        assert (await console.call("presence:set", {"status": "away"}))["status"] == "away"
+    conversations = [(await _queued(server, n))[1] for n in range(20)]
+
+    for cid in conversations:
+        results = await asyncio.gather(*(c.call("queue:take", {"conversation_id": cid}) for c in consoles))
+        winners = [r for r in results if r.get("ok")]
+        losers = [r for r in results if not r.get("ok")]
+        assert len(winners) == 1, results
+        assert losers[0]["error"]["code"] == "already_taken"
+        assert losers[0]["error"]["message"]
+
+    held = [await server.service.routing.load(login["agent"]["id"]) for login in logins]
+    assert sum(held) == 20
+    for cid in conversations:
+        status, transcript = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
+        assert status == 200
+        takes = [a for a in transcript["assignments"] if a["event"] == "taken"]
+        assert len(takes) == 1
+        assert [m["body"] for m in transcript["messages"]].count("agent_joined") == 1
+
+
+async def test_taking_over_capacity_is_refused(server: LiveServer) -> None:
+    login = await server.add_agent(capacity=1)
+    console = await agent(server, login)
+    await console.call("presence:set", {"status": "away"})
+    first = (await _queued(server, 1))[1]
+    second = (await _queued(server, 2))[1]
+    assert (await console.call("queue:take", {"conversation_id": first}))["ok"]
+    refused = await console.call("queue:take", {"conversation_id": second})
+    assert refused["error"]["code"] == "at_capacity"
+    assert await server.service.routing.position(second) == 1
+
+
+async def test_away_agents_get_no_new_chats_until_back_online(server: LiveServer) -> None:
+    login = await server.add_agent()
+    console = await agent(server, login)
+    await console.call("presence:set", {"status": "away"})
+    _, cid = await _queued(server, 1)
+    await server.service.idle()
+    assert await server.service.routing.position(cid) == 1
+    await console.call("presence:set", {"status": "online"})
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid)
