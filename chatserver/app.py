@@ -26,8 +26,9 @@ from .domain.models import Role
 from .domain.ports import Presence, RoutingState
 from .errors import ChatError, Conflict
 from .http import keys as K
+from .http.common import MAX_JSON_BODY
 from .http.static import add_static_routes
-from .http.views import MAX_JSON_BODY, add_routes, cors_middleware, error_middleware
+from .http.views import add_routes, cors_middleware, error_middleware
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
 from .transport.bus import Bus, LocalBus

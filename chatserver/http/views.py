@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 
 from ..domain.agents import authenticate, check_departments, create_agent, issue_agent_token
-from ..domain.models import Agent, ConversationStatus, PartyKind, Role
+from ..domain.models import ConversationStatus, PartyKind, Role
 from ..errors import (
-    AuthRequired,
     ChatError,
     Forbidden,
     InvalidPayload,
@@ -22,12 +21,10 @@ from ..errors import (
 )
 from ..presenters import conversation_view, transcript_view
 from . import keys as K
+from .common import current_agent, int_query, json_body, require_admin
 from .openapi import openapi_document
 
 log = logging.getLogger("chatserver.http")
-
-MAX_JSON_BODY = 64 * 1024
-T = TypeVar("T")
 
 
 class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -45,49 +42,8 @@ class NewAgentBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                            msgspec.Meta(max_length=20)] = []
 
 
-async def _json_body(request: web.Request, body_type: type[T]) -> T:
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
-    raw = await request.read()
-    if len(raw) > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
-    try:
-        return msgspec.json.decode(raw or b"{}", type=body_type)
-    except msgspec.ValidationError as exc:
-        raise InvalidPayload(str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidPayload("body is not valid JSON") from exc
-
-
 def _client_address(request: web.Request) -> str:
     return request.remote or "unknown"
-
-
-async def current_agent(request: web.Request) -> Agent:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        raise AuthRequired("send Authorization: Bearer <agent token>")
-    return await request.app[K.HUB].verify_agent_token(header[len("Bearer "):].strip())
-
-
-async def require_admin(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role != Role.ADMIN:
-        raise Forbidden("admins only")
-    return agent
-
-
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidPayload(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise InvalidPayload(f"{name} must be between {low} and {high}")
-    return value
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -128,7 +84,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     if not request.app[K.LOGIN_LIMITER].take(_client_address(request)):
         raise RateLimited("too many login attempts; wait a minute")
-    body = await _json_body(request, LoginBody)
+    body = await json_body(request, LoginBody)
     agent = await authenticate(request.app[K.STORE], body.email, body.password)
     settings = request.app[K.SETTINGS]
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
@@ -172,7 +128,7 @@ async def list_agents(request: web.Request) -> web.Response:
 
 async def add_agent(request: web.Request) -> web.Response:
     await require_admin(request)
-    body = await _json_body(request, NewAgentBody)
+    body = await json_body(request, NewAgentBody)
     settings = request.app[K.SETTINGS]
     check_departments(tuple(body.departments), settings.departments)
     agent = await create_agent(
@@ -187,7 +143,7 @@ async def add_agent(request: web.Request) -> web.Response:
 
 async def queue(request: web.Request) -> web.Response:
     await current_agent(request)
-    limit = _int_query(request, "limit", 50, 1, 200)
+    limit = int_query(request, "limit", 50, 1, 200)
     return web.json_response(await request.app[K.HUB].queue_snapshot(limit))
 
 
@@ -204,8 +160,8 @@ async def list_conversations(request: web.Request) -> web.Response:
             raise Forbidden("agents can list only their own conversations")
         agent_filter = agent.id
     conversations = await request.app[K.STORE].list_conversations(
-        status=status, agent_id=agent_filter, limit=_int_query(request, "limit", 50, 1, 500),
-        offset=_int_query(request, "offset", 0, 0, 10**9),
+        status=status, agent_id=agent_filter, limit=int_query(request, "limit", 50, 1, 500),
+        offset=int_query(request, "offset", 0, 0, 10**9),
     )
     return web.json_response({"conversations": [conversation_view(c, PartyKind.AGENT) for c in conversations]})
 

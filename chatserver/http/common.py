@@ -1,0 +1,57 @@
+"""Helpers every REST view shares: the caller's agent, role checks, typed bodies and query values."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from aiohttp import web
+
+from ..domain.models import Agent, Role
+from ..errors import AuthRequired, Forbidden, InvalidPayload
+from . import keys as K
+
+MAX_JSON_BODY = 64 * 1024
+T = TypeVar("T")
+
+
+async def json_body(request: web.Request, body_type: type[T]) -> T:
+    """The request body parsed into ``body_type``; ``InvalidPayload`` for anything else."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BODY:
+        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+    try:
+        return msgspec.json.decode(raw or b"{}", type=body_type)
+    except msgspec.ValidationError as exc:
+        raise InvalidPayload(str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidPayload("body is not valid JSON") from exc
+
+
+async def current_agent(request: web.Request) -> Agent:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise AuthRequired("send Authorization: Bearer <agent token>")
+    return await request.app[K.HUB].verify_agent_token(header[len("Bearer "):].strip())
+
+
+async def require_admin(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role != Role.ADMIN:
+        raise Forbidden("admins only")
+    return agent
+
+
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidPayload(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise InvalidPayload(f"{name} must be between {low} and {high}")
+    return value
