@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import constants as C
 from .auth import TokenSigner
 from .config import Settings
 from .domain.agents import create_agent, generate_password
@@ -31,7 +32,9 @@ from .http.static import add_static_routes
 from .http.views import add_routes, cors_middleware, error_middleware
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
+from .storage.sqlite_console import ConsoleStore
 from .transport.bus import Bus, LocalBus
+from .transport.console import ConsoleEvents
 from .transport.delivery import Delivery
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
@@ -147,9 +150,12 @@ def build_app(
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
     hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
+    console = ConsoleStore(store)
+    hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
     app[K.SETTINGS] = settings
     app[K.READINESS] = backend.ping
     app[K.STORE] = store
+    app[K.CONSOLE] = console
     app[K.HUB] = hub
     app[K.SIGNER] = signer
     app[K.CLOCK] = clock

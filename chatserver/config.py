@@ -41,6 +41,9 @@ class Settings:
     # New visitor sessions per client IP per minute.
     visitor_sessions_per_minute: int = 60
     login_attempts_per_minute: int = 10
+    # This many wrong passwords in a row lock an account's logins for login_lockout_seconds.
+    login_lockout_failures: int = 5
+    login_lockout_seconds: float = 300.0
     # Origins allowed to open Socket.IO connections (besides the server's own); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
     max_http_buffer_size: int = 1_000_000
@@ -142,6 +145,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError("grace_period must not be negative")
     if settings.presence_ttl <= 0 or settings.sweep_interval <= 0:
         raise ValueError("presence_ttl and sweep_interval must be positive")
+    if settings.login_lockout_failures < 1 or settings.login_lockout_seconds < 0:
+        raise ValueError("login_lockout_failures must be at least 1 and login_lockout_seconds not negative")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("redis_url must start with redis://, rediss:// or unix://")
 

@@ -22,6 +22,10 @@ EV_QUEUE_LIST: Final = "queue:list"
 EV_QUEUE_TAKE: Final = "queue:take"
 EV_PRESENCE_SET: Final = "presence:set"
 EV_CONVERSATION_TRANSFER: Final = "conversation:transfer"
+# Client -> server, agent only: the console (transport/console.py)
+EV_NOTE_ADD: Final = "note:add"
+EV_NOTE_LIST: Final = "note:list"
+EV_CONVERSATION_END: Final = "conversation:end"
 
 # Server -> client
 EV_MESSAGE_NEW: Final = "message:new"
@@ -32,6 +36,7 @@ EV_QUEUE_POSITION: Final = "queue:position"
 EV_QUEUE_UPDATED: Final = "queue:updated"
 EV_PEER_PRESENCE: Final = "peer:presence"
 EV_PRESENCE_UPDATED: Final = "presence:updated"
+EV_NOTE_NEW: Final = "note:new"
 EV_ERROR: Final = "error"
 
 # System message codes (``kind == "system"`` messages carry one of these as their body)

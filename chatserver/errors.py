@@ -63,6 +63,13 @@ class InvalidCredentials(ChatError):
     http_status = 401
 
 
+class AccountLocked(ChatError):
+    """Too many wrong passwords for one account: its logins are refused for a while."""
+
+    code = "account_locked"
+    http_status = 429
+
+
 class Forbidden(ChatError):
     code = "forbidden"
     http_status = 403
@@ -117,6 +124,7 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     InvalidToken,
     TokenExpired,
     InvalidCredentials,
+    AccountLocked,
     Forbidden,
     NotFound,
     ConversationClosed,

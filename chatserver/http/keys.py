@@ -11,11 +11,14 @@ from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.conversations import ChatService
 from ..storage.sqlite import SQLiteStore
+from ..storage.sqlite_console import ConsoleStore
 from ..transport.hub import SocketHub
 from ..transport.ratelimit import KeyedLimiter
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SQLiteStore)
+# Notes, canned responses, wrap-ups and failed logins (the agent console).
+CONSOLE = web.AppKey("console", ConsoleStore)
 SERVICE = web.AppKey("service", ChatService)
 HUB = web.AppKey("hub", SocketHub)
 SIGNER = web.AppKey("signer", TokenSigner)

@@ -117,6 +117,74 @@ _AUTH: list[dict[str, list[str]]] = [{"agentToken": []}]
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
 
 
+_NOTE = {
+    "type": "object",
+    "description": "An internal note: agents only, never sent to the visitor",
+    "required": ["id", "conversation_id", "agent", "body", "created_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "conversation_id": {"type": "string"},
+        "agent": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}},
+        "body": {"type": "string"},
+        "client_note_id": {"type": ["string", "null"]},
+        "created_at": {"type": "number"},
+    },
+}
+
+_CANNED = {
+    "type": "object",
+    "required": ["id", "shortcut", "body", "created_at", "updated_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "shortcut": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+                     "description": "typed as /shortcut in the console"},
+        "body": {"type": "string"},
+        "created_at": {"type": "number"},
+        "updated_at": {"type": "number"},
+    },
+}
+
+_CANNED_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["shortcut", "body"], "additionalProperties": False,
+    "properties": {"shortcut": {"type": "string", "description": "1-32 of a-z 0-9 _ -; a leading / is dropped"},
+                   "body": {"type": "string", "minLength": 1, "description": "up to max_message_chars"}}}}}}
+_CANNED_ID = [{"name": "canned_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _console_paths() -> dict[str, Any]:
+    """The agent console's routes (http/console.py)."""
+    one = _json({"type": "object", "properties": {"canned_response": _ref("CannedResponse")}}, "Canned response")
+    return {
+        "/api/canned-responses": {
+            "get": {"summary": "Canned responses (every agent)", "operationId": "listCannedResponses",
+                    "security": _AUTH,
+                    "responses": {"200": _json({"type": "object", "properties": {"canned_responses": {
+                        "type": "array", "items": _ref("CannedResponse")}}}, "By shortcut"), **_errors(401)}},
+            "post": {"summary": "Add a canned response (admins)", "operationId": "addCannedResponse",
+                     "security": _AUTH, "requestBody": _CANNED_BODY,
+                     "responses": {"201": one, **_errors(400, 401, 403, 409)}},
+        },
+        "/api/canned-responses/{canned_id}": {
+            "put": {"summary": "Change a canned response (admins)", "operationId": "updateCannedResponse",
+                    "security": _AUTH, "parameters": _CANNED_ID, "requestBody": _CANNED_BODY,
+                    "responses": {"200": one, **_errors(400, 401, 403, 404, 409)}},
+            "delete": {"summary": "Delete a canned response (admins)", "operationId": "deleteCannedResponse",
+                       "security": _AUTH, "parameters": _CANNED_ID,
+                       "responses": {"204": {"description": "Deleted"}, **_errors(401, 403, 404)}},
+        },
+        "/api/transfer-targets": {"get": {
+            "summary": "The other enabled agents (with their status) and the departments a chat can be "
+                       "transferred to", "operationId": "transferTargets", "security": _AUTH,
+            "responses": {"200": _json({"type": "object", "properties": {
+                "agents": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"},
+                    "status": {"type": "string", "enum": ["online", "away", "offline"]},
+                    "departments": {"type": "array", "items": {"type": "string"}}}}},
+                "departments": {"type": "array", "items": {"type": "string"}}}}, "Transfer targets"),
+                **_errors(401)}}},
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -126,7 +194,7 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _ERROR, "Agent": _AGENT, "PreChat": _PRECHAT, "Conversation": _CONVERSATION,
-                        "Message": _MESSAGE, "Queue": _QUEUE},
+                        "Message": _MESSAGE, "Queue": _QUEUE, "Note": _NOTE, "CannedResponse": _CANNED},
             "responses": {"Error": _json(_ref("Error"), "A structured error")},
         },
         "paths": {
@@ -213,10 +281,14 @@ def openapi_document() -> dict[str, Any]:
                     "conversation": _ref("Conversation"),
                     "messages": {"type": "array", "items": _ref("Message")},
                     "assignments": {"type": "array", "items": {"type": "object"}},
+                    "notes": {"type": "array", "items": _ref("Note")},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "resolution_note": {"type": ["string", "null"]},
                     "rating": {"type": ["object", "null"], "properties": {
                         "rating": {"type": "integer", "minimum": 1, "maximum": 5},
                         "comment": {"type": ["string", "null"]}, "created_at": {"type": "number"}}}}},
                     "Transcript"),
                               **_errors(401, 403, 404)}}},
+            **_console_paths(),
         },
     }

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from ..domain.agents import authenticate, check_departments, create_agent, issue_agent_token
+from ..domain.agents import check_departments, create_agent, issue_agent_token
+from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import ConversationStatus, PartyKind, Role
 from ..errors import (
     ChatError,
@@ -22,6 +23,7 @@ from ..errors import (
 from ..presenters import conversation_view, transcript_view
 from . import keys as K
 from .common import current_agent, int_query, json_body, require_admin
+from .console import CONSOLE_ROUTES, transcript_extras
 from .openapi import openapi_document
 
 log = logging.getLogger("chatserver.http")
@@ -85,8 +87,10 @@ async def login(request: web.Request) -> web.Response:
     if not request.app[K.LOGIN_LIMITER].take(_client_address(request)):
         raise RateLimited("too many login attempts; wait a minute")
     body = await json_body(request, LoginBody)
-    agent = await authenticate(request.app[K.STORE], body.email, body.password)
     settings = request.app[K.SETTINGS]
+    agent = await authenticate_with_lockout(
+        request.app[K.STORE], request.app[K.CONSOLE], body.email, body.password, request.app[K.CLOCK].now(),
+        LockoutPolicy(failures=settings.login_lockout_failures, lock_seconds=settings.login_lockout_seconds))
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
                                           settings.agent_token_ttl)
     log.info("agent logged in agent=%s", agent.id)
@@ -177,7 +181,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         raise NotFound("conversation not found")
     if agent.role != Role.ADMIN and not await store.visited_by_agent(conversation_id, agent.id):
         raise Forbidden("this conversation was never assigned to you")
-    return web.json_response(transcript_view(transcript))
+    return web.json_response({**transcript_view(transcript), **await transcript_extras(request.app, conversation_id)})
 
 
 # -- cross-origin ---------------------------------------------------------------------------
@@ -247,6 +251,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/api/queue", queue),
     ("GET", "/api/conversations", list_conversations),
     ("GET", "/api/conversations/{conversation_id}", get_conversation),
+    *CONSOLE_ROUTES,
 ]
 
 

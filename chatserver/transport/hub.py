@@ -109,6 +109,11 @@ class SocketHub:
             C.EV_CONVERSATION_CLOSE: self._on_close,
         }
 
+    def add_handlers(self, namespace: str, handlers: dict[str, Handler]) -> None:
+        """Register more events of a namespace (features in modules of their own, such as
+        transport/console.py)."""
+        self._handlers[namespace].update(handlers)
+
     def attach(self, service: ChatService) -> None:
         self._service = service
         self.notifier.seconds_per_place = service.seconds_per_place

@@ -175,6 +175,10 @@ class SocketNotifier:
     async def agent_status(self, agent_id: str, status: str) -> None:
         await self._emit("agent", agent_id, C.EV_PRESENCE_UPDATED, {"status": status})
 
+    async def to_agent(self, agent_id: str, event: str, data: Any) -> None:
+        """Emit ``event`` to every connection of one agent, in whichever process it is."""
+        await self._emit("agent", agent_id, event, data)
+
     async def _to_other_party(self, conversation: Conversation, party: PartyKind, event: str,
                               payload: dict[str, Any]) -> None:
         if party == PartyKind.VISITOR:

@@ -83,6 +83,21 @@ class PresenceSet(Payload, kw_only=True):
     status: Literal["online", "away"]
 
 
+class NoteAdd(Payload, kw_only=True):
+    conversation_id: Id
+    body: Body
+    client_note_id: Id | None = None
+
+
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class ConversationEnd(Payload, kw_only=True):
+    conversation_id: Id
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=10)] = []
+    resolution_note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
 P = TypeVar("P", bound=Payload)
 
 

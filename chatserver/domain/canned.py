@@ -1,0 +1,76 @@
+"""Canned responses: texts agents insert by typing a shortcut (``/refund``), managed by admins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Protocol
+
+import msgspec
+
+from ..errors import InvalidPayload, NotFound
+
+SHORTCUT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class CannedResponse(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    shortcut: str  # without the leading slash agents type
+    body: str
+    created_at: float
+    updated_at: float
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "shortcut": self.shortcut, "body": self.body, "created_at": self.created_at,
+                "updated_at": self.updated_at}
+
+
+class CannedStore(Protocol):
+    async def canned_responses(self) -> list[CannedResponse]:
+        """Every canned response, by shortcut."""
+        ...
+
+    async def canned_response(self, canned_id: str) -> CannedResponse | None: ...
+
+    async def save_canned_response(self, canned: CannedResponse) -> None:
+        """Insert or replace by id; raises ``Conflict`` when another response has the shortcut."""
+        ...
+
+    async def delete_canned_response(self, canned_id: str) -> bool: ...
+
+
+def check_canned(shortcut: str, body: str, max_chars: int) -> tuple[str, str]:
+    """The normalized ``(shortcut, body)``: a leading slash is dropped, the shortcut lower-cased."""
+    shortcut = shortcut.strip().removeprefix("/").lower()
+    if not SHORTCUT_RE.match(shortcut):
+        raise InvalidPayload("shortcut must be 1-32 characters: a-z, 0-9, _ and - (starting with a letter or digit)")
+    if not body.strip():
+        raise InvalidPayload("body must not be empty")
+    if len(body) > max_chars:
+        raise InvalidPayload(f"body is limited to {max_chars} characters")
+    return shortcut, body
+
+
+async def do_add_canned(store: CannedStore, shortcut: str, body: str, *, max_chars: int, now: float,
+                        new_id: Callable[[], str]) -> CannedResponse:
+    shortcut, body = check_canned(shortcut, body, max_chars)
+    canned = CannedResponse(id=new_id(), shortcut=shortcut, body=body, created_at=now, updated_at=now)
+    await store.save_canned_response(canned)
+    return canned
+
+
+async def do_update_canned(store: CannedStore, canned_id: str, shortcut: str, body: str, *, max_chars: int,
+                           now: float) -> CannedResponse:
+    shortcut, body = check_canned(shortcut, body, max_chars)
+    current = await store.canned_response(canned_id)
+    if current is None:
+        raise NotFound("no such canned response")
+    canned = CannedResponse(id=canned_id, shortcut=shortcut, body=body, created_at=current.created_at,
+                            updated_at=now)
+    await store.save_canned_response(canned)
+    return canned
+
+
+async def do_delete_canned(store: CannedStore, canned_id: str) -> None:
+    if not await store.delete_canned_response(canned_id):
+        raise NotFound("no such canned response")

@@ -1,0 +1,90 @@
+"""REST routes of the agent console: canned responses (agents read, admins manage) and the
+colleagues and departments a chat can be transferred to. Documented in ``openapi.py``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from ..domain.canned import do_add_canned, do_delete_canned, do_update_canned
+from ..domain.notes import note_view
+from ..errors import NotFound
+from . import keys as K
+from .common import current_agent, json_body, require_admin
+
+
+class CannedBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    shortcut: Annotated[str, msgspec.Meta(min_length=1, max_length=33)]
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+
+
+def _canned_id(request: web.Request) -> str:
+    canned_id = request.match_info["canned_id"]
+    if not 1 <= len(canned_id) <= 64:
+        raise NotFound("no such canned response")
+    return canned_id
+
+
+async def list_canned(request: web.Request) -> web.Response:
+    await current_agent(request)
+    responses = await request.app[K.CONSOLE].canned_responses()
+    return web.json_response({"canned_responses": [c.public() for c in responses]})
+
+
+async def add_canned(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await json_body(request, CannedBody)
+    canned = await do_add_canned(request.app[K.CONSOLE], body.shortcut, body.body,
+                                 max_chars=request.app[K.SETTINGS].max_message_chars,
+                                 now=request.app[K.CLOCK].now(), new_id=lambda: uuid.uuid4().hex)
+    return web.json_response({"canned_response": canned.public()}, status=201)
+
+
+async def update_canned(request: web.Request) -> web.Response:
+    await require_admin(request)
+    canned_id = _canned_id(request)
+    body = await json_body(request, CannedBody)
+    canned = await do_update_canned(request.app[K.CONSOLE], canned_id, body.shortcut, body.body,
+                                    max_chars=request.app[K.SETTINGS].max_message_chars,
+                                    now=request.app[K.CLOCK].now())
+    return web.json_response({"canned_response": canned.public()})
+
+
+async def delete_canned(request: web.Request) -> web.Response:
+    await require_admin(request)
+    await do_delete_canned(request.app[K.CONSOLE], _canned_id(request))
+    return web.Response(status=204)
+
+
+async def transfer_targets(request: web.Request) -> web.Response:
+    """Whom the caller can hand a chat to: the other enabled agents with their status, and the
+    departments."""
+    me = await current_agent(request)
+    presence = request.app[K.SERVICE].presence
+    agents = [a for a in await request.app[K.STORE].list_agents() if a.id != me.id and not a.disabled]
+    return web.json_response({
+        "agents": [{"id": a.id, "name": a.name, "status": str(await presence.status(a.id)),
+                    "departments": list(a.departments)} for a in agents],
+        "departments": list(request.app[K.SETTINGS].departments),
+    })
+
+
+async def transcript_extras(app: web.Application, conversation_id: str) -> dict[str, Any]:
+    """What agents' transcripts carry besides the messages: internal notes and the wrap-up."""
+    store = app[K.CONSOLE]
+    tags, resolution_note = await store.wrap_up(conversation_id) or ([], None)
+    return {"notes": [note_view(n) for n in await store.notes(conversation_id)],
+            "tags": tags, "resolution_note": resolution_note}
+
+
+CONSOLE_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
+    ("GET", "/api/canned-responses", list_canned),
+    ("POST", "/api/canned-responses", add_canned),
+    ("PUT", "/api/canned-responses/{canned_id}", update_canned),
+    ("DELETE", "/api/canned-responses/{canned_id}", delete_canned),
+    ("GET", "/api/transfer-targets", transfer_targets),
+]

@@ -1,0 +1,163 @@
+"""SQLite storage of what the agent console adds (migration 0005): notes, canned responses,
+wrap-ups (tags and resolution note on the conversation) and failed logins per account.
+
+It shares the ``SQLiteStore``'s connections: writes go through its writer transaction, reads
+through its read-only connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..domain.canned import CannedResponse
+from ..domain.lockout import LockoutPolicy
+from ..domain.notes import NewNote, Note
+from ..errors import Conflict, NotFound
+from .sqlite import SQLiteStore
+
+_NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, client_note_id"
+_CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"
+# Failure rows for addresses that stopped failing this long ago are forgotten.
+FORGET_FAILURES_AFTER = 86400.0
+
+
+def _note(row: sqlite3.Row | tuple[Any, ...]) -> Note:
+    return Note(id=row[0], conversation_id=row[1], agent_id=row[2], agent_name=row[3], body=row[4],
+                created_at=row[5], client_note_id=row[6])
+
+
+def _canned(row: sqlite3.Row | tuple[Any, ...]) -> CannedResponse:
+    return CannedResponse(id=row[0], shortcut=row[1], body=row[2], created_at=row[3], updated_at=row[4])
+
+
+class ConsoleStore:
+    """Implements ``NoteStore``, ``CannedStore``, ``WrapUpStore`` and ``LoginAttempts``."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    # -- notes --------------------------------------------------------------------------------
+
+    async def add_note(self, note: NewNote) -> tuple[Note, bool]:
+        async with self._store._transaction() as db:
+            if note.client_note_id is not None:
+                async with db.execute(
+                    f"SELECT {_NOTE_COLUMNS} FROM conversation_notes "
+                    "WHERE conversation_id = ? AND agent_id = ? AND client_note_id = ?",
+                    (note.conversation_id, note.agent_id, note.client_note_id),
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    return _note(row), False
+            try:
+                async with db.execute(
+                    "INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, created_at, "
+                    "client_note_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    (note.conversation_id, note.agent_id, note.agent_name, note.body, note.created_at,
+                     note.client_note_id),
+                ) as cur:
+                    row = await cur.fetchone()
+            except sqlite3.IntegrityError as exc:
+                raise NotFound("conversation not found") from exc
+        assert row is not None
+        return Note(id=int(row[0]), conversation_id=note.conversation_id, agent_id=note.agent_id,
+                    agent_name=note.agent_name, body=note.body, created_at=note.created_at,
+                    client_note_id=note.client_note_id), True
+
+    async def notes(self, conversation_id: str) -> list[Note]:
+        async with self._store._r.execute(
+            f"SELECT {_NOTE_COLUMNS} FROM conversation_notes WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ) as cur:
+            return [_note(row) for row in await cur.fetchall()]
+
+    # -- wrap-up ------------------------------------------------------------------------------
+
+    async def set_wrap_up(self, conversation_id: str, tags: list[str], resolution_note: str | None) -> None:
+        async with self._store._transaction() as db, db.execute(
+            "UPDATE conversations SET tags = ?, resolution_note = ? WHERE id = ? RETURNING id",
+            (json.dumps(tags), resolution_note, conversation_id),
+        ) as cur:
+            if await cur.fetchone() is None:
+                raise NotFound("conversation not found")
+
+    async def wrap_up(self, conversation_id: str) -> tuple[list[str], str | None] | None:
+        """The conversation's ``(tags, resolution_note)``, or ``None`` if there is no such conversation."""
+        async with self._store._r.execute(
+            "SELECT tags, resolution_note FROM conversations WHERE id = ?", (conversation_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return list(json.loads(row[0] or "[]")), row[1]
+
+    # -- canned responses ---------------------------------------------------------------------
+
+    async def canned_responses(self) -> list[CannedResponse]:
+        async with self._store._r.execute(
+            f"SELECT {_CANNED_COLUMNS} FROM canned_responses ORDER BY shortcut"
+        ) as cur:
+            return [_canned(row) for row in await cur.fetchall()]
+
+    async def canned_response(self, canned_id: str) -> CannedResponse | None:
+        async with self._store._r.execute(
+            f"SELECT {_CANNED_COLUMNS} FROM canned_responses WHERE id = ?", (canned_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _canned(row) if row else None
+
+    async def save_canned_response(self, canned: CannedResponse) -> None:
+        try:
+            async with self._store._transaction() as db:
+                await db.execute(
+                    f"INSERT INTO canned_responses ({_CANNED_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET shortcut = excluded.shortcut, body = excluded.body, "
+                    "updated_at = excluded.updated_at",
+                    (canned.id, canned.shortcut, canned.body, canned.created_at, canned.updated_at),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"the shortcut /{canned.shortcut} is taken") from exc
+
+    async def delete_canned_response(self, canned_id: str) -> bool:
+        async with self._store._transaction() as db, db.execute(
+            "DELETE FROM canned_responses WHERE id = ? RETURNING id", (canned_id,)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    # -- failed logins ------------------------------------------------------------------------
+
+    async def locked_until(self, email: str) -> float:
+        async with self._store._r.execute(
+            "SELECT locked_until FROM login_failures WHERE email = ?", (email,)
+        ) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else 0.0
+
+    async def record_login_failure(self, email: str, now: float, policy: LockoutPolicy) -> float:
+        async with self._store._transaction() as db:
+            await db.execute("DELETE FROM login_failures WHERE last_failure_at < ?", (now - FORGET_FAILURES_AFTER,))
+            async with db.execute(
+                "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE email = ?", (email,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[2] > now:
+                return float(row[2])  # already locked (a concurrent attempt): the lock stands
+            failures = 1
+            if row is not None and row[2] <= now and now - row[1] <= policy.lock_seconds:
+                failures = int(row[0]) + 1
+            locked_until = now + policy.lock_seconds if failures >= policy.failures else 0.0
+            if locked_until:
+                failures = 0  # after the lock, the count starts again
+            await db.execute(
+                "INSERT INTO login_failures (email, failures, last_failure_at, locked_until) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (email) DO UPDATE SET failures = excluded.failures, "
+                "last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
+                (email, failures, now, locked_until),
+            )
+        return locked_until
+
+    async def clear_login_failures(self, email: str) -> None:
+        async with self._store._transaction() as db:
+            await db.execute("DELETE FROM login_failures WHERE email = ?", (email,))

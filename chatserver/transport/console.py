@@ -1,0 +1,57 @@
+"""The agent console's Socket.IO events (namespace ``/agent``): internal notes and ending a
+chat with a wrap-up. Registered on the hub by the app factory; documented in docs/protocol.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import constants as C
+from ..domain.notes import add_note, note_view, notes_for
+from ..domain.wrapup import end_conversation
+from ..errors import MessageTooLong, RateLimited
+from ..presenters import conversation_view
+from ..storage.sqlite_console import ConsoleStore
+from . import schemas as S
+from .hub import Connection, Handler, SocketHub
+
+
+class ConsoleEvents:
+    def __init__(self, hub: SocketHub, store: ConsoleStore) -> None:
+        self.hub = hub
+        self.store = store
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            C.EV_NOTE_ADD: self._on_note_add,
+            C.EV_NOTE_LIST: self._on_note_list,
+            C.EV_CONVERSATION_END: self._on_end,
+        }
+
+    async def _on_note_add(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.NoteAdd, data)
+        limit = self.hub.settings.max_message_chars
+        if len(payload.body) > limit:
+            raise MessageTooLong(f"notes are limited to {limit} characters")
+        if not connection.messages.take():
+            raise RateLimited("too many messages; slow down")
+        note, created = await add_note(self.hub.service, self.store, connection.actor, payload.conversation_id,
+                                       payload.body, payload.client_note_id)
+        view = note_view(note)
+        if created:
+            # Only agents' connections: the visitor's namespace never hears of notes.
+            await self.hub.notifier.to_agent(connection.actor.id, C.EV_NOTE_NEW, {"note": view})
+        return {"note": view, "duplicate": not created}
+
+    async def _on_note_list(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRef, data)
+        notes = await notes_for(self.hub.service, self.store, connection.actor, payload.conversation_id)
+        return {"notes": [note_view(n) for n in notes]}
+
+    async def _on_end(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationEnd, data)
+        conversation = await end_conversation(self.hub.service, self.store, connection.actor,
+                                              payload.conversation_id, payload.tags, payload.resolution_note)
+        wrap_up = await self.store.wrap_up(conversation.id)
+        tags, note = wrap_up if wrap_up is not None else ([], None)
+        return {"conversation": conversation_view(conversation, connection.actor.kind), "tags": tags,
+                "resolution_note": note}

@@ -1,0 +1,136 @@
+"""The console's REST routes (canned responses, transfer targets) and the login lockout, on both
+backends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatserver.domain.clock import ManualClock
+
+from ..support import PASSWORD, LiveServer, agent, make_settings
+
+
+def _error(body: Any) -> str:
+    assert set(body) == {"error"} and body["error"]["message"], body
+    return str(body["error"]["code"])
+
+
+async def test_admins_manage_canned_responses_and_agents_read_them(server: LiveServer) -> None:
+    admin = await server.admin_token()
+    login = await server.add_agent()
+    status, created = await server.request("POST", "/api/canned-responses", token=admin,
+                                           json={"shortcut": "/Refund", "body": "Your refund is on its way."})
+    assert status == 201, created
+    refund = created["canned_response"]
+    assert (refund["shortcut"], refund["body"]) == ("refund", "Your refund is on its way.")
+    await server.request("POST", "/api/canned-responses", token=admin, json={"shortcut": "hello", "body": "Hi!"})
+
+    status, listing = await server.request("GET", "/api/canned-responses", token=login["token"])
+    assert status == 200 and [c["shortcut"] for c in listing["canned_responses"]] == ["hello", "refund"]
+
+    status, updated = await server.request("PUT", f"/api/canned-responses/{refund['id']}", token=admin,
+                                           json={"shortcut": "refund", "body": "Refunds take 3 days."})
+    assert status == 200 and updated["canned_response"]["body"] == "Refunds take 3 days."
+    assert updated["canned_response"]["created_at"] == refund["created_at"]
+    status, _ = await server.request("DELETE", f"/api/canned-responses/{refund['id']}", token=admin)
+    assert status == 204
+    _, listing = await server.request("GET", "/api/canned-responses", token=login["token"])
+    assert [c["shortcut"] for c in listing["canned_responses"]] == ["hello"]
+
+
+async def test_canned_responses_refuse_bad_input_and_non_admins(server: LiveServer) -> None:
+    admin = await server.admin_token()
+    login = await server.add_agent()
+    good = {"shortcut": "refund", "body": "Text"}
+    for method, path in [("POST", "/api/canned-responses"), ("PUT", "/api/canned-responses/x"),
+                         ("DELETE", "/api/canned-responses/x")]:
+        status, body = await server.request(method, path, token=login["token"], json=good)
+        assert status == 403 and _error(body) == "forbidden"
+        status, body = await server.request(method, path, json=good)
+        assert status == 401 and _error(body) == "auth_required"
+    assert (await server.request("POST", "/api/canned-responses", token=admin, json=good))[0] == 201
+    status, body = await server.request("POST", "/api/canned-responses", token=admin, json=good)
+    assert status == 409 and _error(body) == "conflict"
+    for bad in [{"shortcut": "two words", "body": "x"}, {"shortcut": "/", "body": "x"}, {"shortcut": "ok", "body": " "},
+                {"shortcut": "ok", "body": "x" * 4001}, {"shortcut": "ok"}, {**good, "shortcut": "a", "extra": 1}]:
+        status, body = await server.request("POST", "/api/canned-responses", token=admin, json=bad)
+        assert status == 400 and _error(body) == "invalid_payload", bad
+    for method in ("PUT", "DELETE"):
+        status, body = await server.request(method, "/api/canned-responses/missing", token=admin, json=good)
+        assert status == 404 and _error(body) == "not_found"
+    _, listing = await server.request("GET", "/api/canned-responses", token=admin)
+    assert [c["shortcut"] for c in listing["canned_responses"]] == ["refund"]
+
+
+async def test_transfer_targets_list_the_other_agents_and_departments(tmp_path: Path,
+                                                                      backend_settings: dict[str, str]) -> None:
+    server = LiveServer(make_settings(tmp_path, departments=("sales", "billing"), **backend_settings))
+    await server.start()
+    try:
+        alice = await server.add_agent("Alice")
+        bob = await server.add_agent("Bob")
+        await agent(server, bob)
+        status, body = await server.request("GET", "/api/transfer-targets", token=alice["token"])
+        assert status == 200 and body["departments"] == ["sales", "billing"]
+        by_name = {a["name"]: a for a in body["agents"]}
+        assert "Alice" not in by_name and by_name["Bob"]["status"] == "online"
+        assert by_name["Admin"]["status"] == "offline"
+        assert (await server.request("GET", "/api/transfer-targets"))[0] == 401
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def clocked(tmp_path: Path, backend_settings: dict[str, str]) -> AsyncIterator[tuple[LiveServer, ManualClock]]:
+    clock = ManualClock()
+    server = LiveServer(make_settings(tmp_path, login_lockout_failures=3, login_lockout_seconds=300,
+                                      **backend_settings), clock=clock)
+    await server.start()
+    try:
+        yield server, clock
+    finally:
+        await server.close()
+
+
+async def _login(server: LiveServer, email: str, password: str) -> tuple[int, Any]:
+    return await server.request("POST", "/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_repeated_wrong_passwords_lock_the_account_for_a_while(
+        clocked: tuple[LiveServer, ManualClock]) -> None:
+    server, clock = clocked
+    login = await server.add_agent()
+    email = login["email"]
+    for _ in range(2):
+        status, body = await _login(server, email, "wrong password")
+        assert status == 401 and _error(body) == "invalid_credentials"
+    status, body = await _login(server, email.upper(), "wrong password")  # the same account
+    assert status == 429 and _error(body) == "account_locked"
+    assert body["error"]["details"]["retry_after"] == 300 and "5 minutes" in body["error"]["message"]
+    # Locked: even the right password is refused, and the other accounts are not affected.
+    clock.advance(299)
+    status, body = await _login(server, email, PASSWORD)
+    assert status == 429 and _error(body) == "account_locked" and body["error"]["details"]["retry_after"] == 1
+    await server.admin_token()
+    # Once the lock is over the right password works, and clears the count.
+    clock.advance(1)
+    assert (await _login(server, email, PASSWORD))[0] == 200
+    for _ in range(2):
+        assert (await _login(server, email, "wrong password"))[0] == 401
+    assert (await _login(server, email, PASSWORD))[0] == 200
+    assert (await _login(server, email, "wrong password"))[0] == 401
+
+
+async def test_unknown_emails_lock_the_same_way_and_failures_far_apart_do_not_add_up(
+        clocked: tuple[LiveServer, ManualClock]) -> None:
+    server, clock = clocked
+    codes = [_error((await _login(server, "nobody@example.com", "guess"))[1]) for _ in range(4)]
+    assert codes == ["invalid_credentials", "invalid_credentials", "account_locked", "account_locked"]
+    login = await server.add_agent()
+    for _ in range(5):
+        assert _error((await _login(server, login["email"], "slip of the finger"))[1]) == "invalid_credentials"
+        clock.advance(301)
