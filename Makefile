@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WIDGET := client/dist/widget.js
 WIDGET_SOURCES := $(shell find client/src -name '*.js' 2>/dev/null) client/build.mjs
+# The agent console (agent_console/): built into agent_console/dist/ (git-ignored) by the same npm run build.
+CONSOLE := agent_console/dist/console.js
+CONSOLE_SOURCES := $(shell find agent_console/src -name '*.js' 2>/dev/null) agent_console/build.mjs
 
 .PHONY: run test install build-deps system-deps lint typecheck pytest clean
 
@@ -20,10 +23,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-$(WIDGET): $(NODE_STAMP) $(WIDGET_SOURCES)
+$(WIDGET) $(CONSOLE) &: $(NODE_STAMP) $(WIDGET_SOURCES) $(CONSOLE_SOURCES)
 	npm run build
 
-install: $(STAMP) $(WIDGET)
+install: $(STAMP) $(WIDGET) $(CONSOLE)
 
 run: build-deps install
 	$(BIN)/chatserver serve
@@ -46,4 +49,4 @@ pytest: install
 test: system-deps install lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) node_modules client/dist test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules client/dist agent_console/dist test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,8 @@
   and the Socket.IO client it fetches when needed. Both are built into ``client/dist/`` by
   ``npm run build`` (``make install``), never committed.
 - ``/demo/``: a static demo checkout from ``client/demo/`` with the widget on every page.
+- ``/console/``: the agent console (``agent_console/``: index.html, console.css, and console.js
+  built into ``agent_console/dist/``).
 
 These are not part of the REST API, so they stay out of ``views.ROUTES`` and the OpenAPI
 document. Only plain file names with a known extension, directly inside those directories, are
@@ -26,6 +28,9 @@ CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
 DIST_DIR = CLIENT_DIR / "dist"
 CHUNK_DIR = DIST_DIR / "widget"
 DEMO_DIR = CLIENT_DIR / "demo"
+# The agent console: index.html and console.css as written, console.js built into dist/.
+CONSOLE_DIR = CLIENT_DIR.parent / "agent_console"
+CONSOLE_DIST_DIR = CONSOLE_DIR / "dist"
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -59,6 +64,18 @@ _DEMO_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+# The console shows what shoppers type: it runs scripts from its own origin only, in no frame.
+_CONSOLE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+# Revalidated on every load (ETag), so a new build reaches agents at their next reload.
+CONSOLE_CACHE = "no-cache"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -102,12 +119,27 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     return _file_response(_safe_file(DEMO_DIR, name), DEMO_CACHE, _DEMO_HEADERS)
 
 
+async def console_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect("/console/")
+
+
+async def console_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info.get("name") or "index.html"
+    directory = CONSOLE_DIST_DIR if name == "console.js" else CONSOLE_DIR
+    if name not in ("index.html", "console.css", "console.js"):
+        raise web.HTTPNotFound()
+    return _file_response(_safe_file(directory, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
+
+
 STATIC_ROUTES: list[tuple[str, Handler]] = [
     ("/widget.js", widget_loader),
     ("/widget/{name}", widget_chunk),
     ("/demo", demo_redirect),
     ("/demo/", demo_page),
     ("/demo/{name}", demo_page),
+    ("/console", console_redirect),
+    ("/console/", console_file),
+    ("/console/{name}", console_file),
 ]
 
 
@@ -118,3 +150,6 @@ def add_static_routes(app: web.Application) -> None:
     if not (DIST_DIR / "widget.js").is_file():
         log.warning("the widget is not built (%s missing): run `make install` or `npm ci && npm run build`",
                     DIST_DIR / "widget.js")
+    if not (CONSOLE_DIST_DIR / "console.js").is_file():
+        log.warning("the agent console is not built (%s missing): run `make install` or `npm ci && npm run build`",
+                    CONSOLE_DIST_DIR / "console.js")

@@ -1,0 +1,881 @@
+// The agent console (served at /console/): sign in, work the queue, serve several chats at once.
+// It speaks the /agent namespace of docs/protocol.md and the REST API (/api/openapi.json).
+// Everything a visitor or an agent typed is put in the page as text, never parsed as HTML.
+
+import { io } from "socket.io-client";
+import { h, setText } from "../../client/src/ui/dom.js";
+import { api, ApiError } from "./api.js";
+import { cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, systemText } from "./format.js";
+
+const STORAGE_KEY = "chatserver-console";
+const ASKED_KEY = "chatserver-console-notifications-asked";
+const ACK_TIMEOUT_MS = 10_000;
+const TYPING_IDLE_MS = 3_000;
+const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null, // {token, expiresAt, agent}
+  socket: null,
+  connected: false,
+  status: "offline",
+  queue: { total: 0, entries: [], receivedAt: 0 },
+  chats: new Map(), // conversation id -> Chat
+  order: [], // tab order
+  active: null,
+  canned: [],
+  expiryTimer: null,
+};
+
+/** One conversation the agent holds (or held, until its tab is closed). */
+function newChat(conversation) {
+  return {
+    conversation,
+    messages: new Map(), // seq -> message
+    notes: new Map(), // id -> note
+    lastSeq: 0,
+    readSent: 0,
+    visitorRead: conversation.read?.visitor || 0,
+    unread: 0,
+    visitorTyping: false,
+    visitorOnline: true,
+    wrapUp: null,
+    pending: [], // {clientId, body} sent, not yet acknowledged
+  };
+}
+
+// -- session ------------------------------------------------------------------------------------
+
+function loadSession() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
+    return saved && typeof saved.token === "string" ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+function showLogin(message = "") {
+  stopSession();
+  $("console-screen").hidden = true;
+  $("login-screen").hidden = false;
+  setText($("login-message"), message);
+  $("login-email").focus();
+}
+
+function stopSession() {
+  clearTimeout(state.expiryTimer);
+  if (state.socket) {
+    state.socket.removeAllListeners();
+    state.socket.disconnect();
+  }
+  Object.assign(state, { session: null, socket: null, connected: false, status: "offline", active: null });
+  state.chats.clear();
+  state.order = [];
+  localStorage.removeItem(STORAGE_KEY);
+}
+
+/** The session ended under us (expired, revoked, forged): back to the sign-in form, saying why. */
+function sessionLost(code) {
+  showLogin(errorText({ code }));
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const email = $("login-email").value.trim();
+  const password = $("login-password").value;
+  if (!email || !password) {
+    setText($("login-message"), "Enter your email and password.");
+    return;
+  }
+  askNotificationPermissionOnce();
+  const button = event.submitter || $("login-form").querySelector("button");
+  button.disabled = true;
+  try {
+    const result = await api("POST", "/api/auth/login", { body: { email, password } });
+    const session = { token: result.token, expiresAt: result.expires_at, agent: result.agent };
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+    $("login-password").value = "";
+    start(session);
+  } catch (error) {
+    setText($("login-message"), errorText(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function signOut() {
+  const token = state.session?.token;
+  try {
+    if (token) await api("POST", "/api/auth/logout", { token });
+  } catch {
+    // Signing out locally matters most; the token expires anyway.
+  }
+  showLogin("You have signed out.");
+}
+
+function start(session) {
+  state.session = session;
+  $("login-screen").hidden = true;
+  $("console-screen").hidden = false;
+  setText($("login-message"), "");
+  setText($("agent-name"), session.agent.name);
+  $("manage-canned").hidden = session.agent.role !== "admin";
+  const left = session.expiresAt * 1000 - Date.now();
+  if (left <= 0) return sessionLost("token_expired");
+  state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
+  connect();
+  loadCanned();
+  render();
+}
+
+function rest(method, path, body) {
+  return api(method, path, { token: state.session?.token, body }).catch((error) => {
+    if (error instanceof ApiError && SESSION_ERRORS.has(error.code)) sessionLost(error.code);
+    throw error;
+  });
+}
+
+// -- the socket ---------------------------------------------------------------------------------
+
+function connect() {
+  // WebSocket only: every browser an agent uses has it, and it skips the long-polling phase.
+  const socket = io("/agent", { auth: { token: state.session.token }, transports: ["websocket"], reconnectionDelayMax: 5000 });
+  state.socket = socket;
+  socket.on("connect", () => resume());
+  socket.on("disconnect", () => {
+    state.connected = false;
+    renderConnection();
+  });
+  socket.on("connect_error", (error) => {
+    const code = error?.data?.code;
+    if (SESSION_ERRORS.has(code)) return sessionLost(code);
+    state.connected = false;
+    renderConnection();
+  });
+  socket.on("queue:updated", (queue) => setQueue(queue));
+  socket.on("presence:updated", ({ status }) => {
+    state.status = status;
+    renderConnection();
+  });
+  socket.on("conversation:updated", ({ conversation }) => conversationUpdated(conversation));
+  socket.on("message:new", (message) => messageArrived(message));
+  socket.on("note:new", ({ note }) => noteArrived(note));
+  socket.on("typing:updated", ({ conversation_id, party, typing }) => {
+    const chat = state.chats.get(conversation_id);
+    if (chat && party === "visitor") {
+      chat.visitorTyping = typing;
+      if (conversation_id === state.active) renderTyping();
+    }
+  });
+  socket.on("message:read", ({ conversation_id, party, seq }) => {
+    const chat = state.chats.get(conversation_id);
+    if (chat && party === "visitor") {
+      chat.visitorRead = Math.max(chat.visitorRead, seq);
+      if (conversation_id === state.active) renderTimeline();
+    }
+  });
+  socket.on("peer:presence", ({ conversation_id, party, online }) => {
+    const chat = state.chats.get(conversation_id);
+    if (chat && party === "visitor") {
+      chat.visitorOnline = online;
+      if (conversation_id === state.active) renderChatHead();
+    }
+  });
+}
+
+/** Emit with an acknowledgement; resolves with the ack, rejects with {code, message}. */
+function call(event, payload) {
+  return new Promise((resolve, reject) => {
+    if (!state.socket?.connected) {
+      reject({ code: "unavailable", message: "Not connected to the server. Reconnecting…" });
+      return;
+    }
+    state.socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (timeout, reply) => {
+      if (timeout) reject({ code: "unavailable", message: "The server did not answer. Please try again." });
+      else if (reply?.error) reject(reply.error);
+      else resolve(reply);
+    });
+  });
+}
+
+async function resume() {
+  let reply;
+  try {
+    reply = await call("session:resume", {});
+  } catch (error) {
+    showAlert(errorText(error));
+    return;
+  }
+  state.connected = true;
+  state.status = reply.status;
+  setQueue(reply.queue);
+  const held = new Set(reply.conversations.map((c) => c.id));
+  // Chats that left us while we were away (requeued after the grace period) lose their tab.
+  for (const [id, chat] of state.chats) {
+    if (!held.has(id) && chat.conversation.status !== "closed") dropChat(id, "This chat went back to the queue while you were away.");
+  }
+  for (const conversation of reply.conversations) await openChat(conversation, { focus: false });
+  if (!state.active && state.order.length) state.active = state.order[0];
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
+  if (wanted && !state.chats.has(wanted)) await openById(wanted);
+  render();
+}
+
+// -- queue --------------------------------------------------------------------------------------
+
+function setQueue(queue) {
+  state.queue = { ...queue, receivedAt: performance.now() };
+  renderQueue();
+}
+
+async function take(conversationId, button) {
+  button.disabled = true;
+  try {
+    const { conversation } = await call("queue:take", { conversation_id: conversationId });
+    await openChat(conversation, { focus: true });
+    clearAlert();
+  } catch (error) {
+    showAlert(errorText(error));
+    if (error.code === "already_taken" || error.code === "conversation_closed") {
+      state.queue.entries = state.queue.entries.filter((e) => e.id !== conversationId);
+      state.queue.total = Math.max(0, state.queue.total - 1);
+      renderQueue();
+    } else {
+      button.disabled = false;
+    }
+  }
+}
+
+// -- chats --------------------------------------------------------------------------------------
+
+/** Start showing a conversation: subscribe (replaying what we have not seen) and read its notes. */
+async function openChat(conversation, { focus }) {
+  let chat = state.chats.get(conversation.id);
+  const isNew = !chat;
+  if (isNew) {
+    chat = newChat(conversation);
+    state.chats.set(conversation.id, chat);
+    state.order.push(conversation.id);
+  } else {
+    chat.conversation = conversation;
+  }
+  if (focus || !state.active) state.active = conversation.id;
+  render();
+  try {
+    const joined = await call("conversation:join", { conversation_id: conversation.id, after_seq: chat.lastSeq });
+    chat.conversation = joined.conversation;
+    chat.visitorRead = Math.max(chat.visitorRead, joined.conversation.read?.visitor || 0);
+    const { notes } = await call("note:list", { conversation_id: conversation.id });
+    for (const note of notes) chat.notes.set(note.id, note);
+  } catch (error) {
+    showAlert(errorText(error));
+  }
+  render();
+  if (focus) $("composer-text").focus();
+  return isNew;
+}
+
+/** Open a conversation by id (a link #c=<id>): only one assigned to this agent opens. */
+async function openById(conversationId) {
+  try {
+    const joined = await call("conversation:join", { conversation_id: conversationId, after_seq: 0 });
+    await openChat(joined.conversation, { focus: true });
+  } catch (error) {
+    showAlert(errorText(error));
+  }
+}
+
+function conversationUpdated(conversation) {
+  const me = state.session.agent.id;
+  const chat = state.chats.get(conversation.id);
+  if (conversation.status === "assigned" && conversation.agent_id === me) {
+    if (!chat) {
+      openChat(conversation, { focus: !state.active });
+      notify("New chat assigned", `${conversation.prechat.name}: ${conversation.prechat.question}`);
+    } else {
+      chat.conversation = conversation;
+      render();
+    }
+  } else if (chat && conversation.status === "closed") {
+    chat.conversation = conversation;
+    chat.visitorTyping = false;
+    render();
+  } else if (chat && conversation.agent_id !== me) {
+    const to = conversation.agent?.name || conversation.prechat.department || "the queue";
+    dropChat(conversation.id, `The chat with ${conversation.prechat.name} moved to ${to}.`, "info");
+  }
+}
+
+function dropChat(conversationId, message, kind) {
+  state.chats.delete(conversationId);
+  state.order = state.order.filter((id) => id !== conversationId);
+  if (state.active === conversationId) state.active = state.order[0] || null;
+  if (message) showAlert(message, kind);
+  render();
+}
+
+function messageArrived(message) {
+  const chat = state.chats.get(message.conversation_id);
+  if (!chat || chat.messages.has(message.seq)) return;
+  chat.messages.set(message.seq, message);
+  chat.lastSeq = Math.max(chat.lastSeq, message.seq);
+  if (message.sender.kind === "visitor") {
+    chat.visitorTyping = false;
+    if (message.conversation_id !== state.active || document.hidden) {
+      chat.unread += 1;
+      notify(`Message from ${message.sender.name || "the customer"}`, message.body);
+    }
+  }
+  if (message.conversation_id === state.active) {
+    renderTimeline();
+    renderTyping();
+    markRead();
+  }
+  renderTabs();
+}
+
+function noteArrived(note) {
+  const chat = state.chats.get(note.conversation_id);
+  if (!chat) return;
+  chat.notes.set(note.id, note);
+  if (note.conversation_id === state.active) renderTimeline();
+}
+
+function markRead() {
+  const chat = state.chats.get(state.active);
+  if (!chat || document.hidden || !document.hasFocus()) return;
+  chat.unread = 0;
+  renderTabs();
+  if (chat.lastSeq > chat.readSent && chat.conversation.status !== "closed") {
+    chat.readSent = chat.lastSeq;
+    call("message:read", { conversation_id: chat.conversation.id, seq: chat.lastSeq }).catch(() => {
+      chat.readSent = 0;
+    });
+  }
+}
+
+function selectChat(conversationId, { focusTab = false } = {}) {
+  state.active = conversationId;
+  render();
+  markRead();
+  if (focusTab) document.querySelector(`[role=tab][data-id="${CSS.escape(conversationId)}"]`)?.focus();
+}
+
+// -- composer -----------------------------------------------------------------------------------
+
+let typingSent = false;
+let typingTimer = null;
+let cannedIndex = 0;
+
+function composerMode() {
+  return document.querySelector("input[name=mode]:checked").value;
+}
+
+function sendTyping(typing) {
+  const chat = state.chats.get(state.active);
+  if (!chat || chat.conversation.status === "closed" || typingSent === typing) return;
+  typingSent = typing;
+  call("typing:update", { conversation_id: chat.conversation.id, typing }).catch(() => {});
+}
+
+function composerInput() {
+  renderCanned();
+  setText($("composer-hint"), "");
+  if (composerMode() !== "reply") return;
+  const text = $("composer-text").value;
+  clearTimeout(typingTimer);
+  if (text.trim()) {
+    sendTyping(true);
+    typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
+  } else {
+    sendTyping(false);
+  }
+}
+
+function composerKey(event) {
+  const matches = cannedMatches(state.canned, $("composer-text").value);
+  if (matches.length) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      cannedIndex = (cannedIndex + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+      renderCanned();
+      return;
+    }
+    if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+      event.preventDefault();
+      insertCanned(matches[Math.min(cannedIndex, matches.length - 1)]);
+      return;
+    }
+    if (event.key === "Escape") {
+      $("canned-list").hidden = true;
+      return;
+    }
+  }
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    sendComposer();
+  }
+}
+
+function insertCanned(canned) {
+  const box = $("composer-text");
+  box.value = canned.body;
+  cannedIndex = 0;
+  renderCanned();
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+  composerInput();
+}
+
+let clientCounter = 0;
+function clientId(prefix) {
+  clientCounter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${clientCounter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function sendComposer() {
+  const chat = state.chats.get(state.active);
+  const box = $("composer-text");
+  const body = box.value;
+  if (!chat || !body.trim()) return;
+  if (chat.conversation.status === "closed") {
+    setText($("composer-hint"), "This chat has ended.");
+    return;
+  }
+  const mode = composerMode();
+  box.value = "";
+  renderCanned();
+  clearTimeout(typingTimer);
+  try {
+    if (mode === "note") {
+      const { note } = await call("note:add", { conversation_id: chat.conversation.id, body, client_note_id: clientId("n") });
+      noteArrived(note);
+    } else {
+      sendTyping(false);
+      const id = clientId("a");
+      const reply = await call("message:send", { conversation_id: chat.conversation.id, client_msg_id: id, body });
+      messageArrived({
+        conversation_id: chat.conversation.id, seq: reply.seq, kind: "text", body, meta: null, client_msg_id: id,
+        sender: { kind: "agent", name: state.session.agent.name }, created_at: reply.created_at,
+      });
+    }
+  } catch (error) {
+    box.value = body;
+    setText($("composer-hint"), errorText(error));
+  }
+}
+
+// -- transfer and end ---------------------------------------------------------------------------
+
+async function openTransfer() {
+  const select = $("transfer-target");
+  select.replaceChildren();
+  setText($("transfer-message"), "");
+  try {
+    const targets = await rest("GET", "/api/transfer-targets");
+    const agents = h("optgroup", { label: "Agents" },
+      targets.agents.map((a) => h("option", { value: `agent:${a.id}`, disabled: a.status === "offline" },
+        `${a.name} (${a.status})`)));
+    const departments = h("optgroup", { label: "Departments" },
+      targets.departments.map((d) => h("option", { value: `department:${d}` }, d)));
+    select.append(agents, departments);
+  } catch (error) {
+    setText($("transfer-message"), errorText(error));
+  }
+  $("transfer-dialog").showModal();
+}
+
+async function submitTransfer(event) {
+  event.preventDefault();
+  const chat = state.chats.get(state.active);
+  const value = $("transfer-target").value;
+  if (!chat || !value) return;
+  const [kind, target] = [value.slice(0, value.indexOf(":")), value.slice(value.indexOf(":") + 1)];
+  const payload = { conversation_id: chat.conversation.id };
+  if (kind === "agent") payload.to_agent_id = target;
+  else payload.to_department = target;
+  try {
+    await call("conversation:transfer", payload);
+    $("transfer-dialog").close();
+  } catch (error) {
+    setText($("transfer-message"), errorText(error));
+  }
+}
+
+function openEnd() {
+  setText($("end-message"), "");
+  $("end-dialog").showModal();
+  $("end-tags").focus();
+}
+
+async function submitEnd(event) {
+  event.preventDefault();
+  const chat = state.chats.get(state.active);
+  if (!chat) return;
+  try {
+    const reply = await call("conversation:end", {
+      conversation_id: chat.conversation.id,
+      tags: parseTags($("end-tags").value),
+      resolution_note: $("end-note").value.trim() || null,
+    });
+    chat.conversation = reply.conversation;
+    chat.wrapUp = { tags: reply.tags, note: reply.resolution_note };
+    $("end-tags").value = "";
+    $("end-note").value = "";
+    $("end-dialog").close();
+    render();
+  } catch (error) {
+    setText($("end-message"), errorText(error));
+  }
+}
+
+// -- canned responses ---------------------------------------------------------------------------
+
+async function loadCanned() {
+  try {
+    state.canned = (await rest("GET", "/api/canned-responses")).canned_responses;
+  } catch {
+    state.canned = [];
+  }
+  renderCannedAdmin();
+}
+
+async function addCanned(event) {
+  event.preventDefault();
+  try {
+    await rest("POST", "/api/canned-responses", { shortcut: $("canned-shortcut").value, body: $("canned-body").value });
+    $("canned-shortcut").value = "";
+    $("canned-body").value = "";
+    setText($("canned-message"), "");
+    await loadCanned();
+    $("canned-shortcut").focus();
+  } catch (error) {
+    setText($("canned-message"), errorText(error));
+  }
+}
+
+async function deleteCanned(canned) {
+  try {
+    await rest("DELETE", `/api/canned-responses/${encodeURIComponent(canned.id)}`);
+    await loadCanned();
+  } catch (error) {
+    setText($("canned-message"), errorText(error));
+  }
+}
+
+// -- notifications ------------------------------------------------------------------------------
+
+function askNotificationPermissionOnce() {
+  if (!("Notification" in window) || Notification.permission !== "default") return;
+  if (localStorage.getItem(ASKED_KEY)) return;
+  localStorage.setItem(ASKED_KEY, "1");
+  Notification.requestPermission().catch(() => {});
+}
+
+let audio = null;
+function notify(title, body) {
+  if (!document.hidden) return;
+  if ("Notification" in window && Notification.permission === "granted") {
+    const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
+    new Notification(title, { body: text, tag: "chatserver-console" });
+  }
+  try {
+    audio = audio || new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.25);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch {
+    // No sound where audio is not allowed.
+  }
+}
+
+// -- rendering ----------------------------------------------------------------------------------
+
+let alertTimer = null;
+function showAlert(message, kind = "error") {
+  const alert = $("alert");
+  alert.classList.toggle("info", kind === "info");
+  setText(alert, message);
+  clearTimeout(alertTimer);
+  alertTimer = setTimeout(clearAlert, 15_000);
+}
+
+function clearAlert() {
+  setText($("alert"), "");
+}
+
+function render() {
+  if (!state.session) return;
+  renderConnection();
+  renderQueue();
+  renderTabs();
+  renderChat();
+  renderCustomer();
+}
+
+function renderConnection() {
+  const line = $("connection");
+  const presence = $("presence");
+  if (state.connected) {
+    setText(line, state.status === "away" ? "Connected · away: no new chats" : "Connected · taking chats");
+    line.classList.remove("down");
+    presence.disabled = false;
+    presence.value = state.status === "away" ? "away" : "online";
+  } else {
+    setText(line, "Offline · reconnecting…");
+    line.classList.add("down");
+    presence.disabled = true;
+  }
+}
+
+function renderQueue() {
+  const list = $("queue-list");
+  const elapsed = (performance.now() - state.queue.receivedAt) / 1000;
+  setText($("queue-total"), `(${state.queue.total})`);
+  $("queue-empty").hidden = state.queue.entries.length > 0;
+  const focusedId = document.activeElement?.closest?.("#queue-list li")?.dataset.id;
+  list.replaceChildren(...state.queue.entries.map((entry) => {
+    const p = entry.prechat;
+    const button = h("button", { type: "button", "aria-label": `Take chat with ${p.name}` }, "Take");
+    button.addEventListener("click", () => take(entry.id, button));
+    const page = p.page_title || p.page_url;
+    return h("li", { "data-id": entry.id, class: entry.priority ? "priority" : null },
+      h("span", { class: "who" }, p.name, entry.priority ? h("span", { class: "badge" }, "Checkout") : null,
+        p.department ? h("span", { class: "badge dept" }, p.department) : null),
+      h("span", { class: "question" }, p.question),
+      page ? h("span", { class: "page" }, page) : null,
+      h("span", { class: "wait" }, "Waiting ", h("time", { class: "waited", "data-waited": entry.waited_s },
+        formatWait(entry.waited_s + elapsed))),
+      button);
+  }));
+  if (focusedId) list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`)?.focus();
+}
+
+function tickWaits() {
+  const elapsed = (performance.now() - state.queue.receivedAt) / 1000;
+  for (const time of document.querySelectorAll("#queue-list time.waited")) {
+    setText(time, formatWait(Number(time.dataset.waited) + elapsed));
+  }
+}
+
+function renderTabs() {
+  const tabs = $("tabs");
+  const buttons = state.order.map((id) => {
+    const chat = state.chats.get(id);
+    const selected = id === state.active;
+    const closed = chat.conversation.status === "closed";
+    const label = `${chat.conversation.prechat.name}${closed ? " (ended)" : ""}`;
+    const button = h("button", {
+      type: "button", role: "tab", "data-id": id, "aria-selected": selected ? "true" : "false",
+      "aria-controls": "chat", tabindex: selected ? "0" : "-1",
+    }, label, chat.unread ? h("span", { class: "unread", "aria-label": `${chat.unread} unread` }, chat.unread) : null);
+    button.addEventListener("click", () => selectChat(id));
+    return button;
+  });
+  const focused = document.activeElement?.getAttribute?.("role") === "tab" ? document.activeElement.dataset.id : null;
+  tabs.replaceChildren(...buttons);
+  if (focused) tabs.querySelector(`[data-id="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function tabKeys(event) {
+  const index = state.order.indexOf(state.active);
+  if (index < 0) return;
+  let next = null;
+  if (event.key === "ArrowRight") next = state.order[(index + 1) % state.order.length];
+  else if (event.key === "ArrowLeft") next = state.order[(index - 1 + state.order.length) % state.order.length];
+  else if (event.key === "Home") next = state.order[0];
+  else if (event.key === "End") next = state.order.at(-1);
+  if (next) {
+    event.preventDefault();
+    selectChat(next, { focusTab: true });
+  }
+}
+
+function renderChat() {
+  const chat = state.chats.get(state.active);
+  $("chat").hidden = !chat;
+  $("no-chat").hidden = Boolean(chat);
+  if (!chat) return;
+  $("chat").setAttribute("aria-labelledby", "chat-title");
+  renderChatHead();
+  renderTimeline();
+  renderTyping();
+}
+
+function renderChatHead() {
+  const chat = state.chats.get(state.active);
+  if (!chat) return;
+  const closed = chat.conversation.status === "closed";
+  setText($("chat-title"), chat.conversation.prechat.name);
+  let line = closed ? "Chat ended" : chat.visitorOnline ? "Customer online" : "Customer offline";
+  if (closed && chat.wrapUp?.tags?.length) line += ` · tags: ${chat.wrapUp.tags.join(", ")}`;
+  setText($("chat-state"), line);
+  $("transfer").hidden = closed;
+  $("end").hidden = closed;
+  $("close-tab").hidden = !closed;
+  $("composer-text").disabled = closed;
+}
+
+function renderTimeline() {
+  const chat = state.chats.get(state.active);
+  if (!chat) return;
+  const entries = [
+    ...[...chat.messages.values()].map((m) => ({ at: m.created_at, order: m.seq, message: m })),
+    ...[...chat.notes.values()].map((n) => ({ at: n.created_at, order: Infinity, note: n })),
+  ].sort((a, b) => a.at - b.at || a.order - b.order);
+  const list = $("timeline");
+  list.replaceChildren(...entries.map((entry) => (entry.note ? noteItem(entry.note) : messageItem(chat, entry.message))));
+  list.scrollTop = list.scrollHeight;
+}
+
+function stamp(epochSeconds) {
+  return h("time", { datetime: new Date(epochSeconds * 1000).toISOString() }, formatClock(epochSeconds));
+}
+
+function messageItem(chat, message) {
+  if (message.kind === "system") {
+    return h("li", { class: "system" }, h("span", { class: "body" }, systemText(message)), " ", stamp(message.created_at));
+  }
+  const mine = message.sender.kind === "agent";
+  const receipt = mine ? (chat.visitorRead >= message.seq ? " · Read" : " · Sent") : "";
+  return h("li", { class: mine ? "agent" : "visitor" },
+    h("span", { class: "meta" }, message.sender.name || (mine ? "Agent" : "Customer"), " · ", stamp(message.created_at),
+      receipt ? h("span", { class: "receipt" }, receipt) : null),
+    h("span", { class: "body" }, message.body));
+}
+
+function noteItem(note) {
+  return h("li", { class: "note" },
+    h("span", { class: "meta" }, `Internal note by ${note.agent.name} · `, stamp(note.created_at), " · only agents see this"),
+    h("span", { class: "body" }, note.body));
+}
+
+function renderTyping() {
+  const chat = state.chats.get(state.active);
+  setText($("typing"), chat?.visitorTyping ? `${chat.conversation.prechat.name} is typing…` : "");
+}
+
+function renderCanned() {
+  const list = $("canned-list");
+  const matches = cannedMatches(state.canned, $("composer-text").value);
+  list.hidden = matches.length === 0;
+  if (cannedIndex >= matches.length) cannedIndex = 0;
+  list.replaceChildren(...matches.map((canned, i) => {
+    const item = h("li", { role: "option", id: `canned-${i}`, "aria-selected": i === cannedIndex ? "true" : "false" },
+      `/${canned.shortcut} — ${canned.body.length > 80 ? `${canned.body.slice(0, 79)}…` : canned.body}`);
+    item.addEventListener("mousedown", (event) => {
+      event.preventDefault();
+      insertCanned(canned);
+    });
+    return item;
+  }));
+  const box = $("composer-text");
+  if (matches.length) box.setAttribute("aria-activedescendant", `canned-${cannedIndex}`);
+  else box.removeAttribute("aria-activedescendant");
+  box.setAttribute("aria-expanded", matches.length ? "true" : "false");
+}
+
+function renderCannedAdmin() {
+  $("canned-admin-list").replaceChildren(...state.canned.map((canned) => {
+    const remove = h("button", { type: "button", class: "secondary", "aria-label": `Delete /${canned.shortcut}` }, "Delete");
+    remove.addEventListener("click", () => deleteCanned(canned));
+    return h("li", {}, h("strong", {}, `/${canned.shortcut}`), h("span", {}, canned.body), remove);
+  }));
+}
+
+function renderCustomer() {
+  const fields = $("customer-fields");
+  const chat = state.chats.get(state.active);
+  if (!chat) {
+    fields.replaceChildren(h("dd", {}, "Open a chat to see who you are talking to."));
+    return;
+  }
+  const c = chat.conversation;
+  const p = c.prechat;
+  const rows = [
+    ["Name", p.name],
+    ["Email", p.email],
+    ["Order number", p.order_number],
+    ["Question", p.question],
+    ["Department", p.department],
+    ["Page", p.page_title],
+    ["Address", p.page_url],
+    ["In checkout", c.priority ? "Yes" : p.checkout ? "Yes" : "No"],
+    ["Cart value", typeof p.cart_value === "number" ? p.cart_value.toFixed(2) : null],
+    ["Started", c.created_at ? formatClock(c.created_at) : null],
+  ];
+  fields.replaceChildren(...rows.filter(([, value]) => value != null && value !== "").flatMap(([label, value]) => {
+    const url = label === "Address" ? safeUrl(value) : null;
+    const content = url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, value) : value;
+    return [h("dt", {}, label), h("dd", {}, content)];
+  }));
+}
+
+// -- wiring -------------------------------------------------------------------------------------
+
+function wire() {
+  $("login-form").addEventListener("submit", signIn);
+  $("logout").addEventListener("click", signOut);
+  $("presence").addEventListener("change", async (event) => {
+    const wanted = event.target.value;
+    try {
+      const reply = await call("presence:set", { status: wanted });
+      state.status = reply.status;
+    } catch (error) {
+      showAlert(errorText(error));
+    }
+    renderConnection();
+  });
+  $("tabs").addEventListener("keydown", tabKeys);
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendComposer();
+  });
+  $("composer-text").addEventListener("input", composerInput);
+  $("composer-text").addEventListener("keydown", composerKey);
+  $("composer-text").addEventListener("focus", markRead);
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => {
+      const note = composerMode() === "note";
+      $("composer").classList.toggle("note", note);
+      $("composer-text").placeholder = note
+        ? "Write an internal note: only agents see it (Enter saves)"
+        : "Type a reply (Enter sends, Shift+Enter for a new line, / for canned responses)";
+      if (note) sendTyping(false);
+    });
+  }
+  $("transfer").addEventListener("click", openTransfer);
+  $("transfer-form").addEventListener("submit", submitTransfer);
+  $("end").addEventListener("click", openEnd);
+  $("end-form").addEventListener("submit", submitEnd);
+  $("close-tab").addEventListener("click", () => dropChat(state.active));
+  $("manage-canned").addEventListener("click", () => {
+    setText($("canned-message"), "");
+    $("canned-dialog").showModal();
+  });
+  $("canned-form").addEventListener("submit", addCanned);
+  for (const cancel of document.querySelectorAll("dialog .cancel")) {
+    cancel.addEventListener("click", () => cancel.closest("dialog").close());
+  }
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("focus", markRead);
+  window.addEventListener("hashchange", () => {
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
+    if (!state.session || !wanted) return;
+    if (state.chats.has(wanted)) selectChat(wanted);
+    else openById(wanted);
+  });
+  setInterval(tickWaits, 1000);
+}
+
+wire();
+const saved = loadSession();
+if (saved) start(saved);
+else showLogin();

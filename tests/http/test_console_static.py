@@ -1,0 +1,53 @@
+"""The agent console's files at /console/: built script, strict content security policy, and
+nothing else served from there."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ..e2e.widget import build_widget
+from ..support import LiveServer, make_settings
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built() -> None:
+    build_widget()  # npm run build: the widget and the console
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The embedded server only: static files do not depend on the backend."""
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+async def test_console_files_are_served_under_a_strict_policy(server: LiveServer) -> None:
+    assert server.http is not None
+    async with server.http.get(server.url + "/console", allow_redirects=False) as resp:
+        assert resp.status == 308 and resp.headers["Location"] == "/console/"
+    for path, content_type in [("/console/", "text/html"), ("/console/index.html", "text/html"),
+                               ("/console/console.css", "text/css"), ("/console/console.js", "text/javascript")]:
+        async with server.http.get(server.url + path) as resp:
+            assert resp.status == 200, path
+            assert resp.headers["Content-Type"].startswith(content_type)
+            policy = resp.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+            assert resp.headers["Cache-Control"] == "no-cache"
+            body = await resp.text()
+            assert body
+    async with server.http.get(server.url + "/console/console.js", headers={"Accept-Encoding": "gzip"}) as resp:
+        assert resp.headers.get("Content-Encoding") == "gzip"
+
+
+@pytest.mark.parametrize("path", ["/console/build.mjs", "/console/src/main.js", "/console/..%2Fpyproject.toml",
+                                  "/console/dist/console.js", "/console/format.js", "/console/nope.html"])
+async def test_nothing_else_is_served_from_the_console(server: LiveServer, path: str) -> None:
+    status, _ = await server.request("GET", path)
+    assert status == 404
