@@ -30,6 +30,7 @@ from .http import keys as K
 from .http.common import MAX_JSON_BODY
 from .http.static import add_static_routes
 from .http.views import add_routes, cors_middleware, error_middleware
+from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
 from .storage.sqlite_console import ConsoleStore
@@ -150,6 +151,7 @@ def build_app(
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
     hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
+    offline = OfflineService(app, settings, store, hub, clock, new_id)
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
     app[K.SETTINGS] = settings
@@ -173,12 +175,13 @@ def build_app(
         try:
             service = ChatService(
                 agents=store, conversations=store, routing=backend.routing, presence=backend.presence,
-                notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
+                notifier=offline.observe(notifier), clock=clock, new_id=new_id, grace_period=settings.grace_period,
                 policy=RoutingPolicy(departments=settings.departments,
                                      checkout_url_patterns=settings.checkout_url_patterns,
                                      department_fallback_after=settings.department_fallback_after),
             )
             hub.attach(service)
+            offline.attach(service)
             backend.bus.on_reconnect(hub.catch_up)
             app[K.SERVICE] = service
             await backend.heartbeat()
@@ -190,6 +193,7 @@ def build_app(
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
                                                      "heartbeat", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
+            loops += await offline.start(stop)
             log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
             yield
             await hub.shutdown()  # already done in on_shutdown; kept for runners that skip it
@@ -200,6 +204,7 @@ def build_app(
                 await asyncio.wait(loops, timeout=5.0)
             for task in loops:
                 task.cancel()
+            await offline.close()
             await backend.bus.stop()
             await backend.close()
             # aiosqlite's worker threads are not daemons: a store left open keeps the process alive.

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated origins allowed to open Socket.IO connections")
     serve.add_argument("--departments", help="comma-separated departments chats can be routed to")
     serve.add_argument("--log-level", dest="log_level")
+    serve.add_argument("--business-hours", dest="business_hours",
+                       help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
+    serve.add_argument("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")
+    serve.add_argument("--smtp-host", dest="smtp_host", help="SMTP server for ticket answers and transcripts")
+    serve.add_argument("--smtp-port", dest="smtp_port", type=int, help="SMTP port (587)")
+    serve.add_argument("--smtp-from", dest="smtp_from", help="From address of outgoing mail")
 
     agent = commands.add_parser("agent", help="manage agents")
     agent_commands = agent.add_subparsers(dest="agent_command", required=True)
@@ -65,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _SETTING_FLAGS = ("host", "port", "data_dir", "db", "redis_url", "grace_period", "default_capacity",
-                  "allowed_origins", "log_level", "departments")
+                  "allowed_origins", "log_level", "departments", "business_hours", "business_timezone",
+                  "smtp_host", "smtp_port", "smtp_from")
 
 
 def _settings(args: argparse.Namespace) -> Settings:

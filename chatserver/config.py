@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .domain.hours import parse_opening_hours
+
 ENV_PREFIX = "CHATSERVER_"
 
 
@@ -64,6 +66,29 @@ class Settings:
     log_level: str = "INFO"
     # Where the first admin's generated credentials are written (never logged).
     first_admin_email: str = "admin@example.com"
+    # Offline service (docs/offline.md): when live chat is open, and the offline form.
+    # "mon-fri 09:00-17:00; sat 10:00-14:00" in business_timezone; empty means always open.
+    business_hours: str = ""
+    business_timezone: str = "UTC"
+    ticket_order_number_required: bool = False
+    # Tickets and transcript emails a visitor may ask for per hour.
+    offline_requests_per_hour: int = 10
+    # Outgoing mail (ticket answers, transcripts). Without smtp_host mail waits in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    # "starttls" (upgrade a plain connection), "tls" (TLS from the start, port 465) or "none".
+    smtp_security: str = "starttls"
+    smtp_from: str = "chat@localhost"
+    smtp_timeout: float = 30.0
+    # Outbox of mail and webhooks: retries back off exponentially from outbox_retry_base seconds,
+    # up to outbox_retry_max, and give up after outbox_max_attempts attempts.
+    outbox_poll_interval: float = 5.0
+    outbox_retry_base: float = 10.0
+    outbox_retry_max: float = 3600.0
+    outbox_max_attempts: int = 12
+    webhook_timeout: float = 10.0
 
     @property
     def db_path(self) -> Path:
@@ -149,6 +174,14 @@ def _validate(settings: Settings) -> None:
         raise ValueError("login_lockout_failures must be at least 1 and login_lockout_seconds not negative")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    parse_opening_hours(settings.business_hours, settings.business_timezone)
+    if settings.smtp_security not in ("starttls", "tls", "none"):
+        raise ValueError("smtp_security must be starttls, tls or none")
+    if min(settings.outbox_poll_interval, settings.outbox_retry_base, settings.outbox_retry_max,
+           settings.webhook_timeout, settings.smtp_timeout) <= 0 or settings.outbox_max_attempts < 1:
+        raise ValueError("outbox and timeout settings must be positive")
+    if settings.offline_requests_per_hour < 1:
+        raise ValueError("offline_requests_per_hour must be at least 1")
 
 
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:

@@ -27,6 +27,12 @@ EV_NOTE_ADD: Final = "note:add"
 EV_NOTE_LIST: Final = "note:list"
 EV_CONVERSATION_END: Final = "conversation:end"
 
+# Client -> server, visitor only: the offline service (transport/tickets.py)
+EV_AVAILABILITY_GET: Final = "availability:get"
+EV_TICKET_CREATE: Final = "ticket:create"
+EV_TICKET_LIST: Final = "ticket:list"
+EV_TRANSCRIPT_EMAIL: Final = "transcript:email"
+
 # Server -> client
 EV_MESSAGE_NEW: Final = "message:new"
 EV_MESSAGE_READ_UPDATED: Final = "message:read"
@@ -37,6 +43,8 @@ EV_QUEUE_UPDATED: Final = "queue:updated"
 EV_PEER_PRESENCE: Final = "peer:presence"
 EV_PRESENCE_UPDATED: Final = "presence:updated"
 EV_NOTE_NEW: Final = "note:new"
+EV_TICKET_CREATED: Final = "ticket:created"
+EV_TICKET_UPDATED: Final = "ticket:updated"
 EV_ERROR: Final = "error"
 
 # System message codes (``kind == "system"`` messages carry one of these as their body)

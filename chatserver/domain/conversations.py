@@ -14,7 +14,7 @@ import asyncio
 import fnmatch
 import logging
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -111,6 +111,8 @@ class ChatService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._agent_cache: dict[str, Agent] = {}
         self._last_rank = 0.0
+        # Told of every new conversation once it is stored (the conversation.created webhook).
+        self.on_conversation_created: Callable[[Conversation], Awaitable[None]] | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -230,6 +232,8 @@ class ChatService:
             await self.conversations.create_conversation(conversation, first)
             await self.routing.enqueue(self._entry(conversation, rank))
         log.info("conversation queued conversation=%s visitor=%s", conversation.id, visitor_id)
+        if self.on_conversation_created is not None:
+            await self.on_conversation_created(conversation)
         await self.notifier.queue_changed()
         self._spawn(self.dispatch())
         return conversation, True

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import ALL_ERRORS
+from .tickets import offline_paths
 
 _ERROR = {
     "type": "object",
@@ -290,5 +291,6 @@ def openapi_document() -> dict[str, Any]:
                     "Transcript"),
                               **_errors(401, 403, 404)}}},
             **_console_paths(),
+            **offline_paths(),
         },
     }

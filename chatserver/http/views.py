@@ -25,6 +25,7 @@ from . import keys as K
 from .common import current_agent, int_query, json_body, require_admin
 from .console import CONSOLE_ROUTES, transcript_extras
 from .openapi import openapi_document
+from .tickets import TICKET_ROUTES
 
 log = logging.getLogger("chatserver.http")
 
@@ -252,6 +253,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/api/conversations", list_conversations),
     ("GET", "/api/conversations/{conversation_id}", get_conversation),
     *CONSOLE_ROUTES,
+    *TICKET_ROUTES,
 ]
 
 

@@ -1,0 +1,162 @@
+"""The outbox: email and webhook deliveries written to storage first, sent later by a worker.
+
+A request never waits for an SMTP server or a shop's webhook endpoint: it stores what must go
+out (in the same transaction as the change it reports, where it can) and wakes the worker.
+The worker sends each due item, and on failure retries it with exponential backoff until
+``max_attempts``; a restart loses nothing, since the items are in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Protocol
+
+import msgspec
+
+from .clock import Clock
+
+log = logging.getLogger("chatserver.outbox")
+
+
+class OutboxKind(StrEnum):
+    MAIL = "mail"
+    WEBHOOK = "webhook"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxItem(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    kind: OutboxKind
+    # mail: the recipient's address; webhook: the endpoint's id
+    target: str
+    # mail: JSON {subject, body}; webhook: the exact JSON body that is signed and POSTed
+    payload: str
+    created_at: float
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    sent_at: float | None = None
+
+
+class DeliveryFailed(Exception):
+    """A send that may succeed later (the server refused or could not be reached)."""
+
+
+class PermanentFailure(DeliveryFailed):
+    """A send that will never succeed (the webhook endpoint was removed)."""
+
+
+class OutboxStore(Protocol):
+    async def enqueue(self, items: list[OutboxItem]) -> None: ...
+
+    async def claim_due(self, kind: OutboxKind, now: float, lease: float, limit: int) -> list[OutboxItem]:
+        """Atomically take up to ``limit`` pending items due by ``now`` and push their next attempt
+        ``lease`` seconds ahead, so no other worker takes them meanwhile."""
+        ...
+
+    async def mark_sent(self, item_id: str, now: float) -> None: ...
+
+    async def mark_retry(self, item_id: str, attempts: int, next_attempt_at: float, error: str) -> None: ...
+
+    async def mark_failed(self, item_id: str, attempts: int, error: str) -> None: ...
+
+    async def next_due(self, kind: OutboxKind) -> float | None:
+        """When the earliest pending item of ``kind`` is due, or ``None`` when none is pending."""
+        ...
+
+    async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
+        """The most recent items of ``kind``, newest first (for admins and tests)."""
+        ...
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    base: float = 10.0
+    maximum: float = 3600.0
+    max_attempts: int = 12
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before the next try after ``attempts`` failed ones: base, 2 x base, 4 x base, ..."""
+        return float(min(self.maximum, self.base * 2 ** max(0, attempts - 1)))
+
+
+Send = Callable[[OutboxItem], Awaitable[None]]
+
+
+class OutboxWorker:
+    """Sends one kind of outbox item; runs in the app's lifecycle until ``stop`` is set."""
+
+    def __init__(self, kind: OutboxKind, store: OutboxStore, send: Send, clock: Clock, policy: RetryPolicy,
+                 *, poll_interval: float, lease: float, batch: int = 20) -> None:
+        self.kind = kind
+        self.store = store
+        self.send = send
+        self.clock = clock
+        self.policy = policy
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was queued: look at once instead of at the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send every item due now; returns how many were sent."""
+        sent = 0
+        while True:
+            items = await self.store.claim_due(self.kind, self.clock.now(), self.lease, self.batch)
+            for item in items:
+                sent += await self._deliver(item)
+            if len(items) < self.batch:
+                return sent
+
+    async def _deliver(self, item: OutboxItem) -> int:
+        attempts = item.attempts + 1
+        try:
+            await self.send(item)
+        except DeliveryFailed as exc:
+            error = str(exc)[:500] or type(exc).__name__
+            if isinstance(exc, PermanentFailure) or attempts >= self.policy.max_attempts:
+                await self.store.mark_failed(item.id, attempts, error)
+                log.warning("outbox item failed for good kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+            else:
+                retry_at = self.clock.now() + self.policy.delay(attempts)
+                await self.store.mark_retry(item.id, attempts, retry_at, error)
+                log.info("outbox item will be retried kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+            return 0
+        await self.store.mark_sent(item.id, self.clock.now())
+        log.info("outbox item sent kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+        return 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send due items, then sleep until the next is due, something is queued, or ``stop``."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.run_once()
+                due = await self.store.next_due(self.kind)
+            except Exception:
+                log.exception("outbox worker failed kind=%s", self.kind)
+                due = None
+            timeout = self.poll_interval
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - self.clock.now()))
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*waiters, return_exceptions=True)

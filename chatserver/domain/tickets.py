@@ -1,0 +1,238 @@
+"""Offline tickets: when no agent can chat, a visitor leaves a question through a form; agents
+answer it later; the answer goes to the visitor by email (through the outbox) and is shown in
+the widget when they return. Also the visitor's "email me the transcript" after a chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any, Protocol
+
+import msgspec
+
+from ..errors import ConversationNotClosed, InvalidPayload, NotFound, RateLimited
+from .clock import Clock
+from .hours import OpeningHours
+from .mail import mail_item, ticket_answer_mail, transcript_mail
+from .models import Agent, ConversationStatus, Transcript
+from .outbox import OutboxItem
+from .webhooks import TICKET_CREATED, Webhooks
+
+log = logging.getLogger("chatserver.tickets")
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+class TicketAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_id: str
+    agent_id: str | None
+    agent_name: str
+    body: str
+    created_at: float
+
+
+class Ticket(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    visitor_id: str
+    name: str
+    email: str
+    description: str
+    status: TicketStatus
+    created_at: float
+    updated_at: float
+    order_number: str | None = None
+    page_url: str | None = None
+    answers: tuple[TicketAnswer, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        """What the visitor and agents call the ticket (in emails, in the widget)."""
+        return f"T-{self.id[:8].upper()}"
+
+
+class TicketForm(msgspec.Struct, frozen=True, kw_only=True):
+    """What the visitor filled in (already validated for shape by the transport)."""
+
+    name: str
+    email: str
+    description: str
+    order_number: str | None = None
+    page_url: str | None = None
+
+
+class TicketStore(Protocol):
+    async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
+        """Store a new ticket and the outbox items announcing it, in one transaction."""
+        ...
+
+    async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:
+        """Store an answer, mark the ticket answered and queue ``outbox``, in one transaction;
+        ``None`` when there is no such ticket."""
+        ...
+
+    async def ticket(self, ticket_id: str) -> Ticket | None: ...
+
+    async def list_tickets(self, *, status: TicketStatus | None, limit: int, offset: int) -> list[Ticket]:
+        """Newest first, with their answers."""
+        ...
+
+    async def tickets_for_visitor(self, visitor_id: str, limit: int) -> list[Ticket]: ...
+
+    async def enqueue(self, items: list[OutboxItem]) -> None: ...
+
+
+class TicketEvents(Protocol):
+    """What connected clients are told; implemented by the transport."""
+
+    async def ticket_created(self, ticket: Ticket) -> None:
+        """Tell agents a ticket is waiting."""
+        ...
+
+    async def ticket_answered(self, ticket: Ticket) -> None:
+        """Tell the visitor's open widgets, and agents, that the ticket has an answer."""
+        ...
+
+
+class Availability(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a visitor can chat now; if not, why, and what the offline form requires."""
+
+    chat_open: bool
+    reason: str | None  # "no_agents" | "closed" (outside business hours) | None
+    order_number_required: bool
+
+
+class RateLimiter(Protocol):
+    def take(self, key: str) -> bool: ...
+
+
+def ticket_view(ticket: Ticket, *, for_agent: bool) -> dict[str, Any]:
+    """A ticket as agents (with internal ids) or its visitor see it."""
+    view: dict[str, Any] = {
+        "id": ticket.id, "reference": ticket.reference, "status": str(ticket.status), "name": ticket.name,
+        "email": ticket.email, "order_number": ticket.order_number, "description": ticket.description,
+        "page_url": ticket.page_url, "created_at": ticket.created_at, "updated_at": ticket.updated_at,
+        "answers": [{"agent": {"name": a.agent_name}, "body": a.body, "created_at": a.created_at}
+                    for a in ticket.answers],
+    }
+    if for_agent:
+        view["visitor_id"] = ticket.visitor_id
+        for answer_view, answer in zip(view["answers"], ticket.answers, strict=True):
+            answer_view["agent_id"] = answer.agent_id
+    return view
+
+
+class TicketService:
+    def __init__(self, *, store: TicketStore, events: TicketEvents, webhooks: Webhooks, clock: Clock,
+                 new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
+                 agents_available: Callable[[], Awaitable[bool]], limiter: RateLimiter,
+                 mail_queued: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.events = events
+        self.webhooks = webhooks
+        self.clock = clock
+        self.new_id = new_id
+        self.hours = hours
+        self.order_number_required = order_number_required
+        self.agents_available = agents_available
+        self.limiter = limiter
+        self.mail_queued = mail_queued
+
+    async def availability(self) -> Availability:
+        """Closed outside business hours; else open when an agent is online and taking chats."""
+        if not self.hours.is_open(self.clock.now()):
+            reason: str | None = "closed"
+        elif not await self.agents_available():
+            reason = "no_agents"
+        else:
+            reason = None
+        return Availability(chat_open=reason is None, reason=reason,
+                            order_number_required=self.order_number_required)
+
+    def check_form(self, form: TicketForm) -> TicketForm:
+        """Trim the form and refuse one without its required fields (``invalid_payload`` with the
+        failing fields in ``details``)."""
+        cleaned = TicketForm(name=form.name.strip(), email=form.email.strip(), description=form.description.strip(),
+                             order_number=(form.order_number or "").strip() or None, page_url=form.page_url)
+        missing = [f for f in ("name", "email", "description") if not getattr(cleaned, f)]
+        if self.order_number_required and cleaned.order_number is None:
+            missing.append("order_number")
+        if missing:
+            raise InvalidPayload(f"required: {', '.join(missing)}", details={"fields": missing})
+        return cleaned
+
+    def _limit(self, visitor_id: str) -> None:
+        if not self.limiter.take(visitor_id):
+            raise RateLimited("too many requests from this visitor; try again later")
+
+    async def create_ticket(self, visitor_id: str, form: TicketForm) -> Ticket:
+        """Store the visitor's question as an open ticket, tell agents, and queue the
+        ``ticket.created`` webhook with it."""
+        form = self.check_form(form)
+        self._limit(visitor_id)
+        now = self.clock.now()
+        ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
+                        description=form.description, order_number=form.order_number, page_url=form.page_url,
+                        status=TicketStatus.OPEN, created_at=now, updated_at=now)
+        hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": ticket_view(ticket, for_agent=True)})
+        await self.store.create_ticket(ticket, hooks)
+        if hooks:
+            self.webhooks.wake()
+        log.info("ticket created ticket=%s visitor=%s", ticket.id, visitor_id)
+        await self.events.ticket_created(ticket)
+        return ticket
+
+    async def answer(self, agent: Agent, ticket_id: str, body: str) -> Ticket:
+        """Record an agent's answer, email it to the visitor (through the outbox) and show it in
+        their widget."""
+        ticket = await self.store.ticket(ticket_id)
+        if ticket is None:
+            raise NotFound("ticket not found")
+        now = self.clock.now()
+        answer = TicketAnswer(ticket_id=ticket_id, agent_id=agent.id, agent_name=agent.name, body=body, created_at=now)
+        mail = ticket_answer_mail(reference=ticket.reference, name=ticket.name, description=ticket.description,
+                                  agent_name=agent.name, answer=body)
+        updated = await self.store.add_ticket_answer(
+            answer, now, [mail_item(ticket.email, mail, new_id=self.new_id, now=now)])
+        if updated is None:
+            raise NotFound("ticket not found")
+        self.mail_queued()
+        log.info("ticket answered ticket=%s agent=%s", ticket_id, agent.id)
+        await self.events.ticket_answered(updated)
+        return updated
+
+    async def ticket(self, ticket_id: str) -> Ticket:
+        ticket = await self.store.ticket(ticket_id)
+        if ticket is None:
+            raise NotFound("ticket not found")
+        return ticket
+
+    async def tickets(self, status: TicketStatus | None, limit: int, offset: int) -> list[Ticket]:
+        return await self.store.list_tickets(status=status, limit=limit, offset=offset)
+
+    async def visitor_tickets(self, visitor_id: str, limit: int = 20) -> list[Ticket]:
+        """The visitor's own tickets with their answers, newest first."""
+        return await self.store.tickets_for_visitor(visitor_id, limit)
+
+    async def email_transcript(self, visitor_id: str, transcript: Transcript | None, to: str | None,
+                               timezone: str) -> str:
+        """Queue the transcript of the visitor's ended chat for ``to`` (or the email they gave
+        before the chat); returns the address. Another visitor's chat is ``not_found``."""
+        if transcript is None or transcript.conversation.visitor_id != visitor_id:
+            raise NotFound("conversation not found")
+        if transcript.conversation.status != ConversationStatus.CLOSED:
+            raise ConversationNotClosed("the transcript can be emailed once the chat has ended")
+        address = (to or transcript.conversation.prechat.email or "").strip()
+        if not address:
+            raise InvalidPayload("give an email address", details={"fields": ["email"]})
+        self._limit(visitor_id)
+        now = self.clock.now()
+        await self.store.enqueue([mail_item(address, transcript_mail(transcript, timezone), new_id=self.new_id,
+                                            now=now)])
+        self.mail_queued()
+        log.info("transcript email queued conversation=%s visitor=%s", transcript.conversation.id, visitor_id)
+        return address

@@ -1,0 +1,180 @@
+"""Webhooks: events POSTed as signed JSON to the endpoints admins register (docs/webhooks.md).
+
+An event is written to the outbox, one item per subscribed endpoint, with the exact body that
+will be sent; the webhook worker POSTs it with an HMAC-SHA256 signature and retries with
+exponential backoff. Conversation events are observed by ``WebhookNotifier``, a ``Notifier``
+that passes everything on to the real one and records the events shops care about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
+
+import msgspec
+
+from ..errors import InvalidPayload, NotFound
+from ..presenters import conversation_view, message_view
+from .models import Conversation, ConversationStatus, Message, PartyKind
+from .outbox import OutboxItem, OutboxKind
+from .ports import Notifier
+
+log = logging.getLogger("chatserver.webhooks")
+
+CONVERSATION_CREATED: Final = "conversation.created"
+CONVERSATION_ASSIGNED: Final = "conversation.assigned"
+CONVERSATION_CLOSED: Final = "conversation.closed"
+MESSAGE_CREATED: Final = "message.created"
+TICKET_CREATED: Final = "ticket.created"
+CUSTOMER_UPDATED: Final = "customer.updated"
+EVENT_TYPES: Final = (CONVERSATION_CREATED, CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, MESSAGE_CREATED,
+                      TICKET_CREATED, CUSTOMER_UPDATED)
+
+SIGNATURE_HEADER: Final = "X-Chatserver-Signature"
+TIMESTAMP_HEADER: Final = "X-Chatserver-Timestamp"
+EVENT_HEADER: Final = "X-Chatserver-Event"
+DELIVERY_HEADER: Final = "X-Chatserver-Delivery"
+
+
+class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    url: str
+    secret: str
+    events: tuple[str, ...]  # empty: every event
+    created_at: float
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: never the secret."""
+        return {"id": self.id, "url": self.url, "events": list(self.events), "created_at": self.created_at}
+
+
+class WebhookStore(Protocol):
+    async def add_webhook(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def remove_webhook(self, endpoint_id: str) -> bool: ...
+
+    async def webhook(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    async def webhooks(self) -> list[WebhookEndpoint]: ...
+
+    async def enqueue(self, items: list[OutboxItem]) -> None: ...
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` + hex HMAC-SHA256 of ``"<timestamp>.<body>"``."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """The JSON body every endpoint receives."""
+
+    id: str
+    type: str
+    created_at: float
+    data: dict[str, Any]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class Webhooks:
+    """Registers endpoints and turns events into outbox items for the endpoints that want them."""
+
+    def __init__(self, store: WebhookStore, clock_now: Callable[[], float], new_id: Callable[[], str],
+                 wake: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.now = clock_now
+        self.new_id = new_id
+        self.wake = wake
+
+    async def add_endpoint(self, url: str, events: list[str], secret: str | None) -> WebhookEndpoint:
+        """Register an endpoint; ``secret`` is generated when not given (returned once, by the caller)."""
+        unknown = sorted(set(events) - set(EVENT_TYPES))
+        if unknown:
+            raise InvalidPayload(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
+        endpoint = WebhookEndpoint(id=self.new_id(), url=url, secret=secret or secrets.token_urlsafe(32),
+                                   events=tuple(dict.fromkeys(events)), created_at=self.now())
+        await self.store.add_webhook(endpoint)
+        log.info("webhook endpoint added endpoint=%s", endpoint.id)
+        return endpoint
+
+    async def remove_endpoint(self, endpoint_id: str) -> None:
+        if not await self.store.remove_webhook(endpoint_id):
+            raise NotFound("no such webhook endpoint")
+        log.info("webhook endpoint removed endpoint=%s", endpoint_id)
+
+    async def items_for(self, event_type: str, data: Mapping[str, Any]) -> list[OutboxItem]:
+        """The outbox items that deliver one event to every endpoint subscribed to it (for callers
+        that store them in the same transaction as the change they report)."""
+        endpoints = [e for e in await self.store.webhooks() if e.wants(event_type)]
+        if not endpoints:
+            return []
+        now = self.now()
+        body = _encoder.encode(WebhookEvent(id=self.new_id(), type=event_type, created_at=now, data=dict(data)))
+        return [OutboxItem(id=self.new_id(), kind=OutboxKind.WEBHOOK, target=e.id, payload=body.decode(),
+                           created_at=now, next_attempt_at=now) for e in endpoints]
+
+    async def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Queue an event for every subscribed endpoint."""
+        items = await self.items_for(event_type, data)
+        if items:
+            await self.store.enqueue(items)
+            self.wake()
+
+
+async def customer_updated(webhooks: Webhooks, customer: Mapping[str, Any]) -> None:
+    """Emit ``customer.updated`` with the customer record as the API shows it (call it after the
+    change is committed; it never raises for a delivery problem: delivery is the outbox's job)."""
+    await webhooks.emit(CUSTOMER_UPDATED, {"customer": dict(customer)})
+
+
+class WebhookNotifier:
+    """A ``Notifier`` that tells connected clients through ``inner`` and then records
+    ``conversation.assigned``/``closed`` and ``message.created`` webhooks. A webhook that cannot be
+    queued is logged and never fails the chat action that caused it."""
+
+    def __init__(self, inner: Notifier, webhooks: Webhooks) -> None:
+        self.inner = inner
+        self.webhooks = webhooks
+
+    async def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        try:
+            await self.webhooks.emit(event_type, data)
+        except Exception:
+            log.exception("could not queue webhook event=%s", event_type)
+
+    async def conversation_created(self, conversation: Conversation) -> None:
+        await self._emit(CONVERSATION_CREATED, {"conversation": conversation_view(conversation, PartyKind.AGENT)})
+
+    async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
+        await self.inner.message_stored(conversation, message, origin)
+        if message.kind == "text":
+            await self._emit(MESSAGE_CREATED, {"message": message_view(message)})
+
+    async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
+        await self.inner.conversation_changed(conversation, previous_agent_id)
+        view = {"conversation": conversation_view(conversation, PartyKind.AGENT)}
+        if conversation.status == ConversationStatus.ASSIGNED:
+            await self._emit(CONVERSATION_ASSIGNED, {**view, "previous_agent_id": previous_agent_id})
+        elif conversation.status == ConversationStatus.CLOSED:
+            await self._emit(CONVERSATION_CLOSED, view)
+
+    async def queue_changed(self) -> None:
+        await self.inner.queue_changed()
+
+    async def peer_presence(self, conversation: Conversation, party: PartyKind, online: bool) -> None:
+        await self.inner.peer_presence(conversation, party, online)
+
+    async def typing(self, conversation: Conversation, party: PartyKind, typing: bool) -> None:
+        await self.inner.typing(conversation, party, typing)
+
+    async def read_updated(self, conversation: Conversation, party: PartyKind, seq: int) -> None:
+        await self.inner.read_updated(conversation, party, seq)

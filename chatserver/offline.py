@@ -1,0 +1,99 @@
+"""Wires the asynchronous service into the app: tickets, mail and webhooks, their outbox workers,
+Socket.IO events and REST routes (docs/offline.md, docs/webhooks.md).
+
+``build_app`` creates one ``OfflineService``; its workers run in the app's lifecycle and stop
+with it. Kept out of app.py so the feature's wiring reads in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from . import constants as C
+from .config import Settings
+from .domain.clock import Clock
+from .domain.conversations import ChatService
+from .domain.hours import parse_opening_hours
+from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
+from .domain.ports import Notifier
+from .domain.tickets import TicketService
+from .domain.webhooks import WebhookNotifier, Webhooks
+from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
+from .outgoing.smtp import SmtpMailer, SmtpSettings
+from .outgoing.webhooks import WebhookPoster
+from .storage.sqlite import SQLiteStore
+from .storage.sqlite_tickets import SQLiteTicketStore
+from .transport.hub import SocketHub
+from .transport.ratelimit import KeyedLimiter
+from .transport.tickets import TicketSocketEvents
+
+log = logging.getLogger("chatserver.offline")
+
+
+class OfflineService:
+    def __init__(self, app: web.Application, settings: Settings, store: SQLiteStore, hub: SocketHub, clock: Clock,
+                 new_id: Callable[[], str]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = SQLiteTicketStore(store)
+        policy = RetryPolicy(base=settings.outbox_retry_base, maximum=settings.outbox_retry_max,
+                             max_attempts=settings.outbox_max_attempts)
+        self.poster = WebhookPoster(self.store, clock, settings.webhook_timeout)
+        self.webhook_worker = OutboxWorker(OutboxKind.WEBHOOK, self.store, self.poster.send, clock, policy,
+                                           poll_interval=settings.outbox_poll_interval,
+                                           lease=settings.webhook_timeout * 3)
+        self.mail_worker: OutboxWorker | None = None
+        if settings.smtp_host:
+            mailer = SmtpMailer(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
+                                             password=settings.smtp_password, security=settings.smtp_security,
+                                             sender=settings.smtp_from, timeout=settings.smtp_timeout))
+            self.mail_worker = OutboxWorker(OutboxKind.MAIL, self.store, mailer.send, clock, policy,
+                                            poll_interval=settings.outbox_poll_interval,
+                                            lease=settings.smtp_timeout * 3)
+        self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
+        self.events = TicketSocketEvents(hub, store, store, settings.business_timezone)
+        self._service: ChatService | None = None
+        per_hour = settings.offline_requests_per_hour
+        self.tickets = TicketService(
+            store=self.store, events=self.events, webhooks=self.webhooks, clock=clock, new_id=new_id,
+            hours=parse_opening_hours(settings.business_hours, settings.business_timezone),
+            order_number_required=settings.ticket_order_number_required,
+            agents_available=self._agents_available, limiter=KeyedLimiter(per_hour / 3600.0, per_hour),
+            mail_queued=self.mail_worker.wake if self.mail_worker else lambda: None,
+        )
+        self.events.attach(self.tickets)
+        hub.add_handlers(C.VISITOR_NAMESPACE, self.events.handlers())
+        app[TICKETS] = self.tickets
+        app[WEBHOOKS] = self.webhooks
+        app[OUTBOX] = self.store
+
+    async def _agents_available(self) -> bool:
+        assert self._service is not None, "offline service not attached"
+        return await self._service.agents_available()
+
+    def observe(self, notifier: Notifier) -> WebhookNotifier:
+        """The notifier the chat service should use: ``notifier``, plus conversation webhooks."""
+        return WebhookNotifier(notifier, self.webhooks)
+
+    def attach(self, service: ChatService) -> None:
+        self._service = service
+        if isinstance(service.notifier, WebhookNotifier):
+            service.on_conversation_created = service.notifier.conversation_created
+
+    async def start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start the outbox workers; they stop when ``stop`` is set."""
+        await self.poster.start()
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self.webhook_worker.run(stop))]
+        if self.mail_worker is not None:
+            tasks.append(loop.create_task(self.mail_worker.run(stop)))
+        else:
+            log.warning("smtp_host is not set: emails wait in the outbox until it is")
+        return tasks
+
+    async def close(self) -> None:
+        await self.poster.close()

@@ -1,0 +1,189 @@
+"""SQLite storage of tickets, webhook endpoints and the outbox (migration 0006).
+
+Shares ``SQLiteStore``'s connections: its writer (one lock, ``BEGIN IMMEDIATE``) and its
+read-only reader, so these tables follow the same transaction rules as the rest.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..domain.outbox import OutboxItem, OutboxKind, OutboxStatus
+from ..domain.tickets import Ticket, TicketAnswer, TicketStatus
+from ..domain.webhooks import WebhookEndpoint
+from .sqlite import SQLiteStore
+
+_TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
+                   "updated_at")
+_OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at, last_error, created_at, "
+                   "sent_at")
+
+
+def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...]) -> Ticket:
+    return Ticket(id=row[0], visitor_id=row[1], name=row[2], email=row[3], order_number=row[4], description=row[5],
+                  page_url=row[6], status=TicketStatus(row[7]), created_at=row[8], updated_at=row[9],
+                  answers=answers)
+
+
+def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
+    return OutboxItem(id=row[0], kind=OutboxKind(row[1]), target=row[2], payload=row[3],
+                      status=OutboxStatus(row[4]), attempts=row[5], next_attempt_at=row[6], last_error=row[7],
+                      created_at=row[8], sent_at=row[9])
+
+
+class SQLiteTicketStore:
+    """Implements ``TicketStore``, ``WebhookStore`` and ``OutboxStore``."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _enqueue(db: Any, items: list[OutboxItem]) -> None:
+        await db.executemany(
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(i.id, str(i.kind), i.target, i.payload, str(i.status), i.attempts, i.next_attempt_at, i.last_error,
+              i.created_at, i.sent_at) for i in items],
+        )
+
+    async def enqueue(self, items: list[OutboxItem]) -> None:
+        if not items:
+            return
+        async with self.store._transaction() as db:
+            await self._enqueue(db, items)
+
+    async def claim_due(self, kind: OutboxKind, now: float, lease: float, limit: int) -> list[OutboxItem]:
+        async with self.store._transaction() as db:
+            async with db.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE kind = ? AND status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at, created_at LIMIT ?",
+                (str(kind), now, limit),
+            ) as cur:
+                items = [_outbox(row) for row in await cur.fetchall()]
+            if items:
+                marks = ", ".join("?" for _ in items)
+                await db.execute(f"UPDATE outbox SET next_attempt_at = ? WHERE id IN ({marks})",
+                                 (now + lease, *(i.id for i in items)))
+        return items
+
+    async def mark_sent(self, item_id: str, now: float) -> None:
+        async with self.store._transaction() as db:
+            await db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
+                             "last_error = NULL WHERE id = ?", (now, item_id))
+
+    async def mark_retry(self, item_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
+        async with self.store._transaction() as db:
+            await db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                             (attempts, next_attempt_at, error, item_id))
+
+    async def mark_failed(self, item_id: str, attempts: int, error: str) -> None:
+        async with self.store._transaction() as db:
+            await db.execute("UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                             (attempts, error, item_id))
+
+    async def next_due(self, kind: OutboxKind) -> float | None:
+        async with self.store._r.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE kind = ? AND status = 'pending'", (str(kind),)
+        ) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
+        async with self.store._r.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)
+        ) as cur:
+            return [_outbox(row) for row in await cur.fetchall()]
+
+    # -- webhook endpoints --------------------------------------------------------------------
+
+    async def add_webhook(self, endpoint: WebhookEndpoint) -> None:
+        async with self.store._transaction() as db:
+            await db.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             (endpoint.id, endpoint.url, endpoint.secret, ",".join(endpoint.events),
+                              endpoint.created_at))
+
+    async def remove_webhook(self, endpoint_id: str) -> bool:
+        async with self.store._transaction() as db, db.execute(
+            "DELETE FROM webhook_endpoints WHERE id = ? RETURNING id", (endpoint_id,)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    async def _webhooks(self, where: str = "", params: tuple[Any, ...] = ()) -> list[WebhookEndpoint]:
+        async with self.store._r.execute(
+            f"SELECT id, url, secret, events, created_at FROM webhook_endpoints {where} ORDER BY created_at", params
+        ) as cur:
+            rows = await cur.fetchall()
+        return [WebhookEndpoint(id=r[0], url=r[1], secret=r[2], events=tuple(e for e in r[3].split(",") if e),
+                                created_at=r[4]) for r in rows]
+
+    async def webhooks(self) -> list[WebhookEndpoint]:
+        return await self._webhooks()
+
+    async def webhook(self, endpoint_id: str) -> WebhookEndpoint | None:
+        found = await self._webhooks("WHERE id = ?", (endpoint_id,))
+        return found[0] if found else None
+
+    # -- tickets ------------------------------------------------------------------------------
+
+    async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
+        async with self.store._transaction() as db:
+            await db.execute(
+                f"INSERT INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
+                 ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at),
+            )
+            await self._enqueue(db, outbox)
+
+    async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:
+        async with self.store._transaction() as db:
+            async with db.execute("UPDATE tickets SET status = 'answered', updated_at = ? WHERE id = ? RETURNING id",
+                                  (now, answer.ticket_id)) as cur:
+                if await cur.fetchone() is None:
+                    return None
+            await db.execute(
+                "INSERT INTO ticket_answers (ticket_id, agent_id, agent_name, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                (answer.ticket_id, answer.agent_id, answer.agent_name, answer.body, answer.created_at),
+            )
+            await self._enqueue(db, outbox)
+        return await self.ticket(answer.ticket_id)
+
+    async def _with_answers(self, rows: list[Any]) -> list[Ticket]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        marks = ", ".join("?" for _ in ids)
+        answers: dict[str, list[TicketAnswer]] = {}
+        async with self.store._r.execute(
+            f"SELECT ticket_id, agent_id, agent_name, body, created_at FROM ticket_answers "
+            f"WHERE ticket_id IN ({marks}) ORDER BY id", ids,
+        ) as cur:
+            for r in await cur.fetchall():
+                answers.setdefault(r[0], []).append(
+                    TicketAnswer(ticket_id=r[0], agent_id=r[1], agent_name=r[2], body=r[3], created_at=r[4]))
+        return [_ticket(row, tuple(answers.get(row[0], ()))) for row in rows]
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        async with self.store._r.execute(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)) as cur:
+            rows = list(await cur.fetchall())
+        found = await self._with_answers(rows)
+        return found[0] if found else None
+
+    async def list_tickets(self, *, status: TicketStatus | None, limit: int, offset: int) -> list[Ticket]:
+        where, params = ("WHERE status = ?", [str(status)]) if status is not None else ("", [])
+        async with self.store._r.execute(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        return await self._with_answers(rows)
+
+    async def tickets_for_visitor(self, visitor_id: str, limit: int) -> list[Ticket]:
+        async with self.store._r.execute(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE visitor_id = ? ORDER BY created_at DESC LIMIT ?",
+            (visitor_id, limit),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        return await self._with_answers(rows)

@@ -1,0 +1,146 @@
+"""Webhooks end to end: endpoints registered over REST, events POSTed to a real aiohttp
+receiver on a loopback port that fails the first deliveries, signatures checked the way
+docs/webhooks.md tells shops to, and a server restart with deliveries still owed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatserver.domain.webhooks import customer_updated
+from chatserver.http.tickets import WEBHOOKS
+
+from ..offline_support import WebhookReceiver, wait_until
+from ..support import LiveServer, agent, make_settings, prechat, visitor
+
+FAST_RETRIES = {"outbox_retry_base": 0.05, "outbox_retry_max": 0.4, "outbox_poll_interval": 0.5}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hook = WebhookReceiver(fail_first=3)
+    await hook.start()
+    try:
+        yield hook
+    finally:
+        await hook.stop()
+
+
+async def _register(server: LiveServer, receiver: WebhookReceiver, events: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": receiver.url, "secret": receiver.secret}
+    if events is not None:
+        body["events"] = events
+    status, reply = await server.request("POST", "/api/webhooks", token=await server.admin_token(), json=body)
+    assert status == 201, reply
+    return reply["webhook"]  # type: ignore[no-any-return]
+
+
+async def test_events_reach_a_flaky_receiver_signed_and_once_each(tmp_path: Path, backend_settings: dict[str, str],
+                                                                  receiver: WebhookReceiver) -> None:
+    server = LiveServer(make_settings(tmp_path, **backend_settings, **FAST_RETRIES))
+    await server.start()
+    try:
+        hook = await _register(server, receiver)
+        assert hook["secret"] == receiver.secret and hook["events"] == []
+        _, listing = await server.request("GET", "/api/webhooks", token=await server.admin_token())
+        assert [h["id"] for h in listing["webhooks"]] == [hook["id"]] and "secret" not in listing["webhooks"][0]
+
+        alice = await agent(server, await server.add_agent("Alice"))
+        shopper = await visitor(server)
+        cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+        await alice.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "v1", "body": "Hi <b>there</b>"})
+        await shopper.call("conversation:close", {"conversation_id": cid})
+        ticket = (await shopper.call("ticket:create", {"name": "Ann", "email": "ann@example.com",
+                                                       "description": "Call me back"}))["ticket"]
+        await customer_updated(server.app[WEBHOOKS], {"id": "cus-1", "name": "Ann"})
+
+        expected = ["conversation.created", "conversation.assigned", "message.created", "conversation.closed",
+                    "ticket.created", "customer.updated"]
+        await wait_until(lambda: sorted(receiver.delivered_types()) == sorted(expected), timeout=20,
+                         what="every event delivered")
+        assert len(receiver.requests) >= len(expected) + 3  # the first three attempts were refused
+        assert all(d.signature_ok for d in receiver.requests)
+        delivered = receiver.delivered
+        assert len({d.delivery_id for d in delivered}) == len(delivered) == len(expected)
+        assert len({d.event["id"] for d in delivered}) == len(expected)
+        by_type = {d.event["type"]: d.event["data"] for d in delivered}
+        assert by_type["conversation.created"]["conversation"]["id"] == cid
+        assert by_type["conversation.assigned"]["conversation"]["agent"] == {"name": "Alice"}
+        assert by_type["message.created"]["message"]["body"] == "Hi <b>there</b>"
+        assert by_type["conversation.closed"]["conversation"]["closed_by"] == "visitor"
+        assert by_type["ticket.created"]["ticket"]["id"] == ticket["id"]
+        assert by_type["customer.updated"] == {"customer": {"id": "cus-1", "name": "Ann"}}
+
+        _, outbox = await server.request("GET", "/api/outbox?kind=webhook", token=await server.admin_token())
+        assert {i["status"] for i in outbox["items"]} == {"sent"}
+        assert max(i["attempts"] for i in outbox["items"]) >= 2
+    finally:
+        await server.close()
+
+
+async def test_undelivered_events_survive_a_restart(tmp_path: Path, backend_settings: dict[str, str],
+                                                    receiver: WebhookReceiver) -> None:
+    settings = make_settings(tmp_path, **backend_settings, **FAST_RETRIES)
+    server = LiveServer(settings)
+    await server.start()
+    try:
+        await _register(server, receiver, ["ticket.created"])
+        receiver.failing = True
+        shopper = await visitor(server)
+        for n in range(3):
+            assert (await shopper.call("ticket:create", {"name": "Ann", "email": "ann@example.com",
+                                                         "description": f"question {n}"}))["ok"]
+        await wait_until(lambda: len(receiver.requests) >= 6, what="failed attempts before the restart")
+        assert receiver.delivered == []
+        await server.stop()
+
+        receiver.failing = False
+        await server.start()  # the same database file
+        await wait_until(lambda: len(receiver.delivered) == 3, timeout=20, what="deliveries after the restart")
+        descriptions = sorted(d.event["data"]["ticket"]["description"] for d in receiver.delivered)
+        assert descriptions == ["question 0", "question 1", "question 2"]
+        assert all(d.signature_ok for d in receiver.requests)
+    finally:
+        await server.close()
+
+
+async def test_only_subscribed_events_go_out_and_removed_endpoints_get_nothing(
+        server: LiveServer, receiver: WebhookReceiver) -> None:
+    receiver.fail_first = 0
+    hook = await _register(server, receiver, ["ticket.created"])
+    shopper = await visitor(server)
+    await shopper.call("chat:start", prechat(1))
+    await shopper.call("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": "one"})
+    await wait_until(lambda: len(receiver.delivered) == 1, what="the ticket event")
+    assert receiver.delivered_types() == ["ticket.created"]
+
+    admin = await server.admin_token()
+    assert (await server.request("DELETE", f"/api/webhooks/{hook['id']}", token=admin))[0] == 204
+    assert (await server.request("DELETE", f"/api/webhooks/{hook['id']}", token=admin))[0] == 404
+    await shopper.call("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": "two"})
+    _, outbox = await server.request("GET", "/api/outbox?kind=webhook", token=admin)
+    assert len(outbox["items"]) == 1 and receiver.delivered_types() == ["ticket.created"]
+
+
+async def test_webhook_routes_are_for_admins_and_validate(server: LiveServer) -> None:
+    login = await server.add_agent()
+    admin = await server.admin_token()
+    for method, path in [("GET", "/api/webhooks"), ("POST", "/api/webhooks"), ("DELETE", "/api/webhooks/x"),
+                         ("GET", "/api/outbox")]:
+        status, reply = await server.request(method, path, token=login["token"], json={})
+        assert status == 403 and reply["error"]["code"] == "forbidden"
+        status, reply = await server.request(method, path)
+        assert status == 401
+    for bad in [{}, {"url": "ftp://example.com/x"}, {"url": "javascript:alert(1)"},
+                {"url": "https://example.com/x", "events": ["nope"]},
+                {"url": "https://example.com/x", "secret": "short"}, {"url": "https://example.com/x", "x": 1}]:
+        status, reply = await server.request("POST", "/api/webhooks", token=admin, json=bad)
+        assert status == 400 and reply["error"]["code"] == "invalid_payload", bad
+    status, reply = await server.request("GET", "/api/outbox?kind=fax", token=admin)
+    assert status == 400
+    _, listing = await server.request("GET", "/api/webhooks", token=admin)
+    assert listing["webhooks"] == [] and "customer.updated" in listing["event_types"]

@@ -1,0 +1,245 @@
+"""Offline tickets end to end: the visitor's form over Socket.IO, agents' queue and answers over
+REST, the answer emailed through a real SMTP server (aiosmtpd) and shown when the visitor
+returns; the transcript by email. Every test runs on the memory and Redis backends."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..offline_support import SmtpServer, wait_until
+from ..support import LiveServer, agent, make_settings, prechat, visitor
+
+FORM = {"name": "Ann Example", "email": "ann@example.com", "description": "Where is my parcel?",
+        "order_number": "A-1001"}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _server(tmp_path: Path, backend_settings: dict[str, str], smtp: SmtpServer,
+                  **extra: Any) -> LiveServer:
+    live = LiveServer(make_settings(tmp_path, **backend_settings, **smtp.settings(), outbox_retry_base=0.05,
+                                    outbox_poll_interval=0.5, **extra))
+    await live.start()
+    return live
+
+
+@pytest.fixture
+async def offline(tmp_path: Path, backend_settings: dict[str, str], smtp: SmtpServer) -> AsyncIterator[LiveServer]:
+    live = await _server(tmp_path, backend_settings, smtp)
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+def _error(ack: Any) -> str:
+    assert set(ack) == {"error"}, ack
+    return str(ack["error"]["code"])
+
+
+async def test_visitor_leaves_a_ticket_and_gets_the_answer_by_email_and_on_return(
+        offline: LiveServer, smtp: SmtpServer) -> None:
+    token = await offline.visitor_token()
+    shopper = await visitor(offline, token)
+    assert await shopper.call("availability:get", {}) == {
+        "ok": True, "chat_open": False, "reason": "no_agents", "order_number_required": False}
+
+    # A form without an email, or with a malformed one, is refused and stores nothing.
+    ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "email"})
+    assert _error(ack) == "invalid_payload"
+    ack = await shopper.call("ticket:create", {**FORM, "email": "not an address"})
+    assert _error(ack) == "invalid_payload"
+    ack = await shopper.call("ticket:create", {**FORM, "description": "   "})
+    assert _error(ack) == "invalid_payload" and ack["error"]["details"] == {"fields": ["description"]}
+
+    alice_login = await offline.add_agent("Alice")
+    alice = await agent(offline, alice_login)
+    assert (await shopper.call("availability:get", {}))["chat_open"] is True
+
+    created = await shopper.call("ticket:create", FORM)
+    assert created["ok"] and created["ticket"]["status"] == "open"
+    ticket = created["ticket"]
+    assert ticket["reference"].startswith("T-") and "visitor_id" not in ticket
+    announced = await alice.wait_for("ticket:created")
+    assert announced["ticket"]["id"] == ticket["id"] and announced["ticket"]["order_number"] == "A-1001"
+
+    status, listing = await offline.request("GET", "/api/tickets?status=open", token=alice_login["token"])
+    assert status == 200 and [t["id"] for t in listing["tickets"]] == [ticket["id"]]
+    assert listing["tickets"][0]["description"] == "Where is my parcel?"
+
+    answer = "Your parcel ships Monday. <script>alert('x')</script><b>bold</b>"
+    status, body = await offline.request("POST", f"/api/tickets/{ticket['id']}/answers", token=alice_login["token"],
+                                          json={"body": answer})
+    assert status == 201 and body["ticket"]["status"] == "answered"
+    assert body["ticket"]["answers"][0]["agent"] == {"name": "Alice"}
+
+    # The open widget hears of the answer at once.
+    updated = await shopper.wait_for("ticket:updated")
+    assert updated["ticket"]["answers"][0]["body"] == answer
+
+    await wait_until(lambda: len(smtp.mails) == 1, what="the answer email")
+    mail = smtp.mails[0]
+    assert mail.recipients == ["ann@example.com"] and mail.sender == "shop@example.com"
+    assert mail.message["To"] == "ann@example.com"
+    assert ticket["reference"] in mail.message["Subject"]
+    # Plain text only: what the agent wrote is text in the mail, never markup.
+    assert mail.message.get_content_type() == "text/plain" and not mail.message.is_multipart()
+    text = mail.message.get_content()
+    assert answer in text and "Where is my parcel?" in text and "Alice" in text
+
+    # The shopper comes back later (a new connection with the same visitor token).
+    await shopper.disconnect()
+    back = await visitor(offline, token)
+    mine = await back.call("ticket:list", {})
+    assert [(t["id"], t["status"]) for t in mine["tickets"]] == [(ticket["id"], "answered")]
+    assert mine["tickets"][0]["answers"][0]["body"] == answer
+
+    # Another visitor sees none of it.
+    stranger = await visitor(offline)
+    assert (await stranger.call("ticket:list", {}))["tickets"] == []
+
+
+async def test_outside_business_hours_the_form_is_offered_and_may_require_an_order_number(
+        tmp_path: Path, backend_settings: dict[str, str], smtp: SmtpServer) -> None:
+    # Open only on a day that is not today, in the shop's timezone.
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%a").lower()
+    live = await _server(tmp_path, backend_settings, smtp, business_hours=f"{tomorrow} 00:00-24:00",
+                         business_timezone="UTC", ticket_order_number_required=True)
+    try:
+        await agent(live, await live.add_agent())
+        shopper = await visitor(live)
+        assert await shopper.call("availability:get", {}) == {
+            "ok": True, "chat_open": False, "reason": "closed", "order_number_required": True}
+        ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "order_number"})
+        assert _error(ack) == "invalid_payload" and ack["error"]["details"] == {"fields": ["order_number"]}
+        assert (await shopper.call("ticket:create", FORM))["ok"]
+    finally:
+        await live.close()
+
+
+async def test_tickets_are_rate_limited_per_visitor(tmp_path: Path, backend_settings: dict[str, str],
+                                                    smtp: SmtpServer) -> None:
+    live = await _server(tmp_path, backend_settings, smtp, offline_requests_per_hour=2)
+    try:
+        shopper = await visitor(live)
+        acks = [await shopper.call("ticket:create", {**FORM, "description": f"question {n}"}) for n in range(3)]
+        assert [a.get("ok") for a in acks[:2]] == [True, True] and _error(acks[2]) == "rate_limited"
+        login = await live.add_agent()
+        _, listing = await live.request("GET", "/api/tickets", token=login["token"])
+        assert sorted(t["description"] for t in listing["tickets"]) == ["question 0", "question 1"]
+    finally:
+        await live.close()
+
+
+async def test_visitor_gets_the_transcript_by_email_after_the_chat(offline: LiveServer, smtp: SmtpServer) -> None:
+    alice = await agent(offline, await offline.add_agent("Alice"))
+    shopper = await visitor(offline)
+    started = await shopper.call("chat:start", prechat(1, email="ann@example.com"))
+    cid = started["conversation"]["id"]
+    await alice.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await alice.call("conversation:join", {"conversation_id": cid})
+    await alice.call("message:send", {"conversation_id": cid, "client_msg_id": "a1",
+                                      "body": "Hello <img src=x onerror=alert(1)>"})
+    ack = await shopper.call("transcript:email", {"conversation_id": cid})
+    assert _error(ack) == "conversation_not_closed"
+    await shopper.call("conversation:close", {"conversation_id": cid})
+
+    # Someone else's conversation is not found, and nothing is sent for it.
+    other = await visitor(offline)
+    assert _error(await other.call("transcript:email", {"conversation_id": cid, "email": "eve@example.com"})) \
+        == "not_found"
+    assert _error(await shopper.call("transcript:email", {"conversation_id": cid, "email": "no"})) \
+        == "invalid_payload"
+
+    ack = await shopper.call("transcript:email", {"conversation_id": cid})
+    assert ack == {"ok": True, "email": "ann@example.com"}
+    await wait_until(lambda: len(smtp.mails) == 1, what="the transcript email")
+    mail = smtp.mails[0]
+    assert mail.recipients == ["ann@example.com"] and "transcript" in mail.message["Subject"].lower()
+    text = mail.message.get_content()
+    assert mail.message.get_content_type() == "text/plain"
+    assert "Where is my order 1?" in text and "Hello <img src=x onerror=alert(1)>" in text and "Alice" in text
+
+    # To another address, when asked.
+    ack = await shopper.call("transcript:email", {"conversation_id": cid, "email": "ann.other@example.com"})
+    assert ack["email"] == "ann.other@example.com"
+    await wait_until(lambda: len(smtp.mails) == 2, what="the second transcript email")
+    assert smtp.mails[1].recipients == ["ann.other@example.com"]
+
+
+async def test_mail_waits_in_the_outbox_while_smtp_is_down_and_survives_a_restart(
+        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+    smtp = SmtpServer()  # not started yet: connections are refused
+    live = await _server(tmp_path, backend_settings, smtp)
+    try:
+        login = await live.add_agent("Alice")
+        shopper = await visitor(live)
+        ticket = (await shopper.call("ticket:create", FORM))["ticket"]
+        status, _ = await live.request("POST", f"/api/tickets/{ticket['id']}/answers", token=login["token"],
+                                       json={"body": "It ships Monday."})
+        assert status == 201
+        admin = await live.admin_token()
+
+        async def mail_attempts() -> int:
+            _, outbox = await live.request("GET", "/api/outbox?kind=mail", token=admin)
+            return int(outbox["items"][0]["attempts"]) if outbox["items"] else 0
+
+        for _ in range(400):  # wait (up to 20 s) until a retry has failed too
+            if await mail_attempts() >= 2:
+                break
+            await asyncio.sleep(0.05)
+        _, outbox = await live.request("GET", "/api/outbox?kind=mail", token=admin)
+        item = outbox["items"][0]
+        assert item["status"] == "pending" and item["attempts"] >= 2 and item["last_error"]
+        assert "payload" not in item and item["target"] == "ann@example.com"
+
+        await live.stop()
+        smtp.start()
+        await live.start()
+        await wait_until(lambda: len(smtp.mails) == 1, what="the answer email after the restart")
+        assert "It ships Monday." in smtp.mails[0].message.get_content()
+        _, outbox = await live.request("GET", "/api/outbox?kind=mail", token=await live.admin_token())
+        assert outbox["items"][0]["status"] == "sent"
+    finally:
+        await live.close()
+        smtp.stop()
+
+
+async def test_ticket_routes_refuse_bad_input(offline: LiveServer) -> None:
+    login = await offline.add_agent()
+    token = login["token"]
+    shopper = await visitor(offline)
+    ticket = (await shopper.call("ticket:create", FORM))["ticket"]
+    for method, path, body in [("GET", "/api/tickets", None), ("GET", f"/api/tickets/{ticket['id']}", None),
+                               ("POST", f"/api/tickets/{ticket['id']}/answers", {"body": "x"})]:
+        status, reply = await offline.request(method, path, json=body)
+        assert status == 401 and reply["error"]["code"] == "auth_required"
+    for query in ["status=closed", "limit=0", "offset=-1", "limit=x"]:
+        status, reply = await offline.request("GET", f"/api/tickets?{query}", token=token)
+        assert status == 400 and reply["error"]["code"] == "invalid_payload", query
+    status, reply = await offline.request("GET", "/api/tickets/nope", token=token)
+    assert status == 404 and reply["error"]["code"] == "not_found"
+    status, reply = await offline.request("POST", "/api/tickets/nope/answers", token=token, json={"body": "hi"})
+    assert status == 404 and reply["error"]["code"] == "not_found"
+    for bad in [{}, {"body": ""}, {"body": "  "}, {"body": "x", "extra": 1}, {"body": "x" * 20_001}]:
+        status, reply = await offline.request("POST", f"/api/tickets/{ticket['id']}/answers", token=token, json=bad)
+        assert status == 400 and reply["error"]["code"] == "invalid_payload", bad
+    _, listing = await offline.request("GET", f"/api/tickets/{ticket['id']}", token=token)
+    assert listing["ticket"]["status"] == "open" and listing["ticket"]["answers"] == []
+    for bad_payload in [None, "text", {**FORM, "unknown": 1}, {**FORM, "name": ""}, {**FORM, "description": "x" * 4001},
+                        {**FORM, "page_url": "javascript:alert(1)"}]:
+        assert _error(await shopper.call("ticket:create", bad_payload)) == "invalid_payload", bad_payload
