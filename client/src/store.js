@@ -9,6 +9,10 @@ const EMPTY = Object.freeze({
   ratePending: null,
   open: false,
   outbox: [],
+  // this browser left a question through the offline form: its answer is shown on return
+  tickets: false,
+  // how many ticket answers the shopper has seen (more shows on the chat button)
+  answersSeen: 0,
 });
 
 export class WidgetStore {
@@ -56,7 +60,7 @@ export class WidgetStore {
 
 /** Whether this browser is in (or just finished) a chat: then the loader fetches the UI at once. */
 export function hasConversation(state) {
-  return Boolean(state.conversationId || state.ratePending || state.outbox.length);
+  return Boolean(state.conversationId || state.ratePending || state.outbox.length || state.tickets);
 }
 
 function defaultStorage() {

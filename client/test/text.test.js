@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { errorText, messageProblem, newClientMsgId, prechatProblems, queueText, systemText } from "../src/ui/text.js";
+import {
+  errorText, messageProblem, newClientMsgId, prechatProblems, queueText, systemText, ticketProblems,
+} from "../src/ui/text.js";
 
 test("queue position, with the server's estimate when it has one", () => {
   assert.equal(queueText(3, 130), "You are number 3 in the queue, about 2 minutes.");
@@ -48,4 +50,14 @@ test("client message ids fit the protocol's identifier rule", () => {
 test("error codes become reasons a shopper can act on", () => {
   assert.match(errorText("rate_limited"), /too fast/);
   assert.equal(errorText("weird_code", "server said so"), "server said so");
+});
+
+test("the offline form needs a name, an email, a question, and the order number when the shop requires it", () => {
+  const empty = { name: " ", email: "", description: "", orderNumber: "" };
+  assert.deepEqual(Object.keys(ticketProblems(empty, false)).sort(), ["description", "email", "name"]);
+  assert.deepEqual(Object.keys(ticketProblems(empty, true)).sort(), ["description", "email", "name", "orderNumber"]);
+  const good = { name: "Ann", email: "ann@example.com", description: "Where is it?", orderNumber: "" };
+  assert.deepEqual(ticketProblems(good, false), {});
+  assert.match(ticketProblems({ ...good, email: "ann@" }, false).email, /does not look like/);
+  assert.match(ticketProblems(good, true).orderNumber, /order number/);
 });

@@ -7,7 +7,9 @@ import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
-import { errorText, MAX_MESSAGE_CHARS, messageProblem, prechatProblems, queueText, systemText, timeText } from "./text.js";
+import {
+  errorText, MAX_MESSAGE_CHARS, messageProblem, prechatProblems, queueText, systemText, ticketProblems, timeText,
+} from "./text.js";
 
 const TYPING_REPEAT_MS = 3000;
 const TYPING_IDLE_MS = 4000;
@@ -77,9 +79,12 @@ class ChatPanel {
 
   buildPrechat() {
     const initial = prefill(this.script);
-    this.noAgentNotice = h("p", { class: "notice", role: "status", hidden: true },
-      "No agent is available right now. You can still leave your question: you keep your place in the " +
-      "queue and we answer as soon as someone is back.");
+    this.offlineChosen = false;
+    this.noAgentNotice = h("div", { class: "notice", role: "status", hidden: true },
+      h("p", {}, "No agent is available right now. You can still leave your question: you keep your place in the " +
+        "queue and we answer as soon as someone is back."),
+      h("button", { class: "link-button plain", type: "button", onclick: () => this.#chooseOffline(true) },
+        "Leave a message instead (we answer by email)"));
     this.fields = {
       name: field("name", "Your name", h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100,
         required: true, value: initial.name })),
@@ -97,9 +102,45 @@ class ChatPanel {
       : null;
     this.prechatForm = h("form", { novalidate: true, onsubmit: (event) => this.#submitPrechat(event) },
       ...Object.values(this.fields).map((f) => f.wrapper), privacy, this.prechatProblem, this.startButton);
+    this.buildOffline(initial);
+    // Only one of the two forms is in the document at a time (their fields share labels).
+    this.formSlot = h("div", {}, this.prechatForm);
     this.prechatScreen = h("div", { class: "screen", hidden: true },
-      h("div", { class: "scroll" }, this.noAgentNotice, this.prechatForm));
+      h("div", { class: "scroll" }, this.noAgentNotice, this.offlineNotice, this.ticketThanks, this.formSlot,
+        this.ticketsSection));
     return this.prechatScreen;
+  }
+
+  buildOffline(initial) {
+    this.offlineNotice = h("p", { class: "notice", role: "status", hidden: true });
+    this.ticketFields = {
+      name: field("ticket-name", "Your name", h("input", { type: "text", name: "name", autocomplete: "name",
+        maxlength: 100, required: true, value: initial.name })),
+      email: field("ticket-email", "Email", h("input", { type: "email", name: "email", autocomplete: "email",
+        maxlength: 254, required: true, value: initial.email })),
+      orderNumber: field("ticket-order", "Order number", h("input", { type: "text", name: "order_number",
+        maxlength: 64, value: initial.orderNumber }), true),
+      description: field("ticket-description", "Your question", h("textarea", { name: "description", rows: 4,
+        required: true })),
+    };
+    this.ticketProblem = h("p", { class: "problem", role: "alert" });
+    this.ticketButton = h("button", { class: "button", type: "submit" }, "Send question");
+    this.backToChatButton = h("button", { class: "button secondary", type: "button",
+      onclick: () => this.#chooseOffline(false) }, "Wait for an agent instead");
+    const privacy = this.config.privacyUrl
+      ? h("p", { class: "privacy" }, "We use these details only to answer you. ",
+        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, "Privacy notice"))
+      : null;
+    this.offlineForm = h("form", { class: "offline", novalidate: true, onsubmit: (event) => this.#submitTicket(event) },
+      ...Object.values(this.ticketFields).map((f) => f.wrapper), privacy, this.ticketProblem,
+      h("div", { class: "actions" }, this.ticketButton, this.backToChatButton));
+    this.ticketThanksText = h("p", {});
+    this.ticketThanks = h("div", { class: "notice", role: "status", hidden: true }, this.ticketThanksText,
+      h("button", { class: "link-button plain", type: "button", onclick: () => this.#askAnother() },
+        "Ask another question"));
+    this.ticketList = h("ol", { class: "tickets" });
+    this.ticketsSection = h("section", { "aria-labelledby": "chatserver-tickets-title", hidden: true },
+      h("h3", { id: "chatserver-tickets-title" }, "Questions you sent"), this.ticketList);
   }
 
   buildChat() {
@@ -150,7 +191,15 @@ class ChatPanel {
     this.ratingThanks = h("p", { class: "notice", role: "status", hidden: true }, "Thank you for your feedback!");
     this.newChatButton = h("button", { class: "button secondary", type: "button", onclick: () => this.#newChat() },
       "Start a new chat");
-    return h("div", { class: "ended", hidden: true }, this.ratingForm, this.ratingThanks, this.newChatButton);
+    this.transcriptEmail = field("transcript-email", "Send the transcript to", h("input", { type: "email", name: "email",
+      autocomplete: "email", maxlength: 254 }));
+    this.transcriptStatus = h("p", { class: "notice", role: "status", hidden: true });
+    this.transcriptForm = h("form", { class: "transcript", novalidate: true,
+      onsubmit: (event) => this.#submitTranscript(event) },
+    this.transcriptEmail.wrapper,
+    h("button", { class: "button secondary", type: "submit" }, "Email me the transcript"));
+    return h("div", { class: "ended", hidden: true }, this.ratingForm, this.ratingThanks, this.transcriptForm,
+      this.transcriptStatus, this.newChatButton);
   }
 
   // -- opening and closing -------------------------------------------------------------------
@@ -165,6 +214,7 @@ class ChatPanel {
     this.store.update({ open: true });
     this.unread = 0;
     this.#renderLauncher();
+    if (this.session.state.phase === "prechat") this.#renderTickets(this.session.state.tickets);
     if (focus) this.#focusScreen();
     this.#scrollToEnd();
     this.#maybeMarkRead();
@@ -188,8 +238,11 @@ class ChatPanel {
     // Opened before the session knew what to show: focus the screen once it does.
     this.focusPending = phase === "connecting";
     let target = null;
-    if (phase === "prechat") {
-      target = Object.values(this.fields).map((f) => f.control).find((control) => !control.value) ?? this.startButton;
+    if (phase === "prechat" && !this.ticketThanks.hidden) {
+      target = this.ticketThanks.querySelector("button");
+    } else if (phase === "prechat") {
+      const [fields, button] = this.#offlineShown ? [this.ticketFields, this.ticketButton] : [this.fields, this.startButton];
+      target = Object.values(fields).map((f) => f.control).find((control) => !control.value) ?? button;
     } else if (phase === "chat") {
       target = this.input;
     } else if (phase === "ended") {
@@ -207,11 +260,14 @@ class ChatPanel {
     this.connectingScreen.hidden = phase !== "connecting";
     this.prechatScreen.hidden = phase !== "prechat";
     this.chatScreen.hidden = phase !== "chat" && phase !== "ended";
-    this.noAgentNotice.hidden = state.agentsAvailable;
+    this.#renderOffline(state, detail);
     this.startButton.disabled = state.connection !== "online";
     setText(this.subtitle, this.#subtitle(state));
     this.#renderBanner(state);
     if (phase === "chat" || phase === "ended") this.#renderChat(state, detail);
+    if (phase === "ended" && !this.transcriptEmail.control.value && state.conversation?.prechat?.email) {
+      this.transcriptEmail.control.value = state.conversation.prechat.email;
+    }
     if (detail.newMessage && detail.newMessage.sender?.kind !== "visitor" && !this.isOpen) {
       this.unread += 1;
       this.#renderLauncher();
@@ -224,9 +280,69 @@ class ChatPanel {
     this.#maybeMarkRead();
   }
 
+  /** Offline form instead of the chat: outside business hours, or when the shopper chose it. */
+  get #offlineShown() {
+    const availability = this.session.state.availability;
+    return Boolean(availability && ((!availability.chat_open && availability.reason === "closed") || this.offlineChosen));
+  }
+
+  #renderOffline(state, detail) {
+    const offline = this.#offlineShown;
+    const form = offline ? this.offlineForm : this.prechatForm;
+    if (this.formSlot.firstChild !== form) this.formSlot.replaceChildren(form);
+    const noAgents = state.availability ? state.availability.reason === "no_agents" : !state.agentsAvailable;
+    this.noAgentNotice.hidden = offline || !noAgents;
+    this.formSlot.hidden = !this.ticketThanks.hidden;
+    const closed = state.availability?.reason === "closed";
+    this.offlineNotice.hidden = !offline || !this.ticketThanks.hidden;
+    setText(this.offlineNotice, closed
+      ? "We are closed right now. Leave your question and we will answer by email."
+      : "Leave your question and we will answer by email.");
+    this.backToChatButton.hidden = closed;
+    const required = Boolean(state.availability?.order_number_required);
+    const order = this.ticketFields.orderNumber;
+    order.control.required = required;
+    order.wrapper.querySelector(".optional").hidden = required;
+    this.ticketButton.disabled = state.connection !== "online";
+    if (detail.tickets) this.#renderTickets(state.tickets);
+  }
+
+  #renderTickets(tickets) {
+    this.ticketsSection.hidden = tickets.length === 0;
+    this.ticketList.replaceChildren(...tickets.map((ticket) => h("li", { class: "ticket" },
+      h("p", { class: "who" }, `${ticket.reference} · ${ticket.status === "answered" ? "Answered" : "Waiting for an answer"}`),
+      h("p", { class: "body question" }, ticket.description),
+      ticket.answers.map((answer) => h("div", { class: "answer" },
+        h("p", { class: "who" }, `${answer.agent?.name || "Agent"} · ${timeText(answer.created_at)}`),
+        h("p", { class: "body" }, answer.body))))));
+    const answers = tickets.reduce((n, t) => n + t.answers.length, 0);
+    const unseen = answers - this.store.load().answersSeen;
+    if (unseen > 0 && this.isOpen && this.session.state.phase === "prechat") {
+      this.store.update({ answersSeen: answers });
+    } else if (unseen > 0) {
+      this.unread = Math.max(this.unread, unseen);
+      this.#renderLauncher();
+    }
+  }
+
+  #chooseOffline(offline) {
+    this.offlineChosen = offline;
+    this.render(this.session.state, {});
+    this.#focusScreen();
+  }
+
+  #askAnother() {
+    this.ticketThanks.hidden = true;
+    this.render(this.session.state, {});
+    this.#focusScreen();
+  }
+
   #subtitle(state) {
     const { phase, conversation } = state;
-    if (phase === "prechat") return state.agentsAvailable ? "We usually answer within minutes." : "No agent available right now";
+    if (phase === "prechat") {
+      if (state.availability?.reason === "closed") return "We are closed right now";
+      return state.agentsAvailable ? "We usually answer within minutes." : "No agent available right now";
+    }
     if (phase === "ended") return "Chat ended";
     if (conversation?.status === "assigned" && conversation.agent) return `You are chatting with ${conversation.agent.name}`;
     if (conversation?.status === "queued") return "Waiting for an agent";
@@ -380,6 +496,70 @@ class ChatPanel {
     }
   }
 
+  async #submitTicket(event) {
+    event.preventDefault();
+    const values = Object.fromEntries(Object.entries(this.ticketFields).map(([name, f]) => [name, f.control.value]));
+    const required = Boolean(this.session.state.availability?.order_number_required);
+    const problems = ticketProblems(values, required);
+    this.#showProblems(this.ticketFields, problems);
+    setText(this.ticketProblem, "");
+    if (Object.keys(problems).length) return;
+    const form = { name: values.name.trim(), email: values.email.trim(), description: values.description.trim() };
+    if (values.orderNumber.trim()) form.order_number = values.orderNumber.trim();
+    const context = pageContext(this.script, document);
+    if (context.page_url) form.page_url = context.page_url;
+    this.ticketButton.disabled = true;
+    try {
+      const ticket = await this.session.createTicket(form);
+      this.ticketFields.description.control.value = "";
+      setText(this.ticketThanksText, `Thank you! We received your question (${ticket.reference}). We will answer ` +
+        `by email to ${ticket.email}, and you will find the answer here too.`);
+      this.ticketThanks.hidden = false;
+      this.render(this.session.state, {});
+      this.#focusScreen();
+    } catch (error) {
+      const fields = error.code === "invalid_payload" ? (error.details?.fields ?? []) : [];
+      if (fields.length) {
+        const byName = { order_number: "orderNumber" };
+        this.#showProblems(this.ticketFields, Object.fromEntries(fields.map((f) => [byName[f] ?? f, "Please fill this in."])));
+      }
+      setText(this.ticketProblem, error.code === "rate_limited"
+        ? "You have sent several questions already. Please wait a while before sending another."
+        : error.code === "offline" ? "You are offline. Please try again when the connection is back."
+          : errorText(error.code, error.message));
+    } finally {
+      this.ticketButton.disabled = this.session.state.connection !== "online";
+    }
+  }
+
+  /** Show each field's problem; focus the first field that has one. */
+  #showProblems(fields, problems) {
+    for (const [name, f] of Object.entries(fields)) f.setProblem(problems[name] ?? "");
+    const first = Object.keys(fields).find((name) => problems[name]);
+    if (first) fields[first].control.focus();
+  }
+
+  async #submitTranscript(event) {
+    event.preventDefault();
+    const email = this.transcriptEmail.control.value.trim();
+    const problem = email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? "This does not look like an email address."
+      : !email ? "Please give your email address." : "";
+    this.transcriptEmail.setProblem(problem);
+    if (problem) {
+      this.transcriptEmail.control.focus();
+      return;
+    }
+    try {
+      const sent = await this.session.emailTranscript(email);
+      setText(this.transcriptStatus, `We are sending the transcript to ${sent}.`);
+      this.transcriptStatus.hidden = false;
+      this.transcriptForm.hidden = true;
+    } catch (error) {
+      this.transcriptEmail.setProblem(error.code === "rate_limited"
+        ? "Too many requests. Please wait a while and try again." : errorText(error.code, error.message));
+    }
+  }
+
   #submitMessage(event) {
     event.preventDefault();
     const body = this.input.value;
@@ -450,6 +630,10 @@ class ChatPanel {
   }
 
   #newChat() {
+    this.transcriptForm.hidden = false;
+    this.transcriptStatus.hidden = true;
+    this.transcriptEmail.control.value = "";
+    this.transcriptEmail.setProblem("");
     this.session.newChat();
     for (const entry of this.rendered.values()) entry.element.remove();
     this.rendered.clear();

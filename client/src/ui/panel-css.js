@@ -78,6 +78,15 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .counter { font-size: 12px; color: #636366; }
 .counter.over { color: #b00020; font-weight: 600; }
 .link-button { border: 0; padding: 4px 0; background: none; color: #b00020; font: inherit; font-size: 13px; cursor: pointer; text-decoration: underline; }
+.link-button.plain { color: var(--accent); }
+.notice p { margin: 0 0 6px; }
+.actions { display: flex; flex-wrap: wrap; gap: 8px; }
+h3 { margin: 16px 0 8px; font-size: 15px; }
+.tickets { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 10px; }
+.ticket { border: 1px solid #e5e5ea; border-radius: 10px; padding: 8px 10px; }
+.ticket .who { margin: 0 0 2px; font-size: 12px; color: #636366; }
+.ticket .body { margin: 0 0 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.ticket .answer { border-left: 3px solid var(--accent); padding-left: 8px; }
 .ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
 .ended form, .ended .notice { align-self: stretch; }
 .stars { border: 0; margin: 0 0 12px; padding: 0; }

@@ -13,9 +13,10 @@ const ANY = Symbol("any conversation");
 const TOKEN_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 
 export class ChatError extends Error {
-  constructor(code, message) {
+  constructor(code, message, details) {
     super(message || code);
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -66,6 +67,11 @@ export class ChatSession {
       agentTyping: false,
       rated: false,
       problem: null,
+      // availability:get: {chat_open, reason, order_number_required}; null until known (or on a
+      // server without the offline service: then the chat is taken as open)
+      availability: null,
+      // the visitor's offline tickets with their answers, newest first (ticket:list)
+      tickets: [],
     };
   }
 
@@ -107,6 +113,7 @@ export class ChatSession {
         this.#set({});
       }
     });
+    this.socket.on("ticket:updated", ({ ticket }) => this.#ticketUpdated(ticket));
     this.socket.on("peer:presence", ({ conversation_id, party, online }) => {
       if (conversation_id === this.state.conversation?.id && party === "agent") {
         this.#set({ agentOnline: online, agentTyping: online && this.state.agentTyping });
@@ -135,6 +142,7 @@ export class ChatSession {
     this.retries = 0;
     this.#set({ connection: "online", problem: null });
     try {
+      await this.#refreshOffline();
       const resumed = await this.call("session:resume", {});
       const agentsAvailable = resumed.agents_available !== false;
       const saved = this.store.load();
@@ -159,6 +167,26 @@ export class ChatSession {
       if (error.code === "timeout" || !this.connected) return; // the next connect resumes again
       this.#set({ problem: errorText(error.code, error.message) });
     }
+  }
+
+  /** Whether a chat can be served now, and the visitor's tickets (shown when they return). */
+  async #refreshOffline() {
+    const [availability, listing] = await Promise.all([
+      this.call("availability:get", {}).catch(() => null),
+      this.call("ticket:list", {}).catch(() => null),
+    ]);
+    const patch = {};
+    if (availability) {
+      const { chat_open, reason, order_number_required } = availability;
+      patch.availability = { chat_open, reason, order_number_required };
+    }
+    if (listing) patch.tickets = listing.tickets;
+    this.#set(patch, { tickets: Boolean(listing) });
+  }
+
+  #ticketUpdated(ticket) {
+    const others = this.state.tickets.filter((t) => t.id !== ticket.id);
+    this.#set({ tickets: [ticket, ...others].sort((a, b) => b.created_at - a.created_at) }, { tickets: true });
   }
 
   async #rejoinEnded(conversationId) {
@@ -223,7 +251,7 @@ export class ChatSession {
     } catch {
       throw new ChatError("timeout", errorText("timeout"));
     }
-    if (ack?.error) throw new ChatError(ack.error.code, ack.error.message);
+    if (ack?.error) throw new ChatError(ack.error.code, ack.error.message, ack.error.details);
     return ack;
   }
 
@@ -348,6 +376,22 @@ export class ChatSession {
     await this.call("conversation:rate", payload);
     this.store.update({ ratePending: null });
     this.#set({ rated: true });
+  }
+
+  /** Leave a question for later (the offline form); resolves with the stored ticket. */
+  async createTicket(form) {
+    const ack = await this.call("ticket:create", form);
+    this.store.update({ tickets: true });
+    this.#ticketUpdated(ack.ticket);
+    return ack.ticket;
+  }
+
+  /** Have the ended chat's transcript emailed; resolves with the address it goes to. */
+  async emailTranscript(email) {
+    const payload = { conversation_id: this.state.conversation.id };
+    if (email) payload.email = email;
+    const ack = await this.call("transcript:email", payload);
+    return ack.email;
   }
 
   /** Leave the ended chat behind and show the pre-chat form again. */

@@ -44,6 +44,22 @@ export function prechatProblems({ name, email, question, orderNumber }) {
   return problems;
 }
 
+/** The offline form's problems by field name (empty when it can be sent). */
+export function ticketProblems({ name, email, description, orderNumber }, orderNumberRequired) {
+  const problems = {};
+  if (!name.trim()) problems.name = "Please tell us your name.";
+  else if (name.trim().length > 100) problems.name = "Names are limited to 100 characters.";
+  if (!email.trim()) problems.email = "Please give your email address: we answer there.";
+  else if (!EMAIL.test(email.trim())) problems.email = "This does not look like an email address.";
+  if (orderNumber.trim().length > 64) problems.orderNumber = "Order numbers are limited to 64 characters.";
+  else if (orderNumberRequired && !orderNumber.trim()) problems.orderNumber = "Please give your order number.";
+  const descriptionProblem = messageProblem(description);
+  if (descriptionProblem) {
+    problems.description = description.trim() ? descriptionProblem : "Please tell us what you need help with.";
+  }
+  return problems;
+}
+
 /** The line shown for a system message (kind "system"). */
 export function systemText(message) {
   switch (message.body) {
@@ -67,6 +83,7 @@ const ERRORS = {
   not_found: "This chat could not be found.",
   invalid_payload: "The chat could not accept that. Please check what you entered.",
   timeout: "The chat server did not answer in time.",
+  conversation_not_closed: "The transcript can be sent once the chat has ended.",
 };
 
 /** A reason a shopper can act on, for a server error code. */
