@@ -20,9 +20,11 @@ from aiohttp import web
 from . import constants as C
 from .auth import TokenSigner
 from .config import Settings
+from .constants import VISITOR_NAMESPACE
 from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock, SystemClock
 from .domain.conversations import ChatService, RoutingPolicy
+from .domain.customers import CustomerService
 from .domain.models import Role
 from .domain.ports import Presence, RoutingState
 from .errors import ChatError, Conflict
@@ -34,8 +36,10 @@ from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
 from .storage.sqlite_console import ConsoleStore
+from .storage.sqlite_customers import CustomerSQLiteStore
 from .transport.bus import Bus, LocalBus
 from .transport.console import ConsoleEvents
+from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
@@ -151,6 +155,14 @@ def build_app(
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
     hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
+    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock, new_id=new_id,
+                                identity_secret=settings.identity_secret,
+                                identity_max_age=settings.identity_max_age,
+                                retention_days=settings.transcript_retention_days)
+    customer_events = CustomerEvents(customers)
+    hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
+    hub.on_chat_started.append(customer_events.chat_started)
+    app[K.CUSTOMERS] = customers
     offline = OfflineService(app, settings, store, hub, clock, new_id)
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
@@ -193,6 +205,9 @@ def build_app(
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
                                                      "heartbeat", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
+            if settings.transcript_retention_days > 0:
+                loops.append(loop.create_task(_every(settings.retention_interval, customers.apply_retention,
+                                                     "retention", stop)))
             loops += await offline.start(stop)
             log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
             yield

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .app import FIRST_ADMIN_FILE, build_app
+from .cli_customers import add_customer_commands, customer_command
 from .config import Settings, load_settings
 from .domain.agents import create_agent, generate_password
 from .domain.models import Role
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allowed-origins", dest="allowed_origins",
                        help="comma-separated origins allowed to open Socket.IO connections")
     serve.add_argument("--departments", help="comma-separated departments chats can be routed to")
+    serve.add_argument("--transcript-retention-days", dest="transcript_retention_days", type=float,
+                       help="delete closed conversations older than this many days (0 keeps them)")
     serve.add_argument("--log-level", dest="log_level")
     serve.add_argument("--business-hours", dest="business_hours",
                        help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
@@ -67,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--departments", default="", help="comma-separated departments the agent serves")
     listing = agent_commands.add_parser("list", help="list agents")
     _common(listing)
+    add_customer_commands(commands, _common)
     return parser
 
 
 _SETTING_FLAGS = ("host", "port", "data_dir", "db", "redis_url", "grace_period", "default_capacity",
+                  "transcript_retention_days",
                   "allowed_origins", "log_level", "departments", "business_hours", "business_timezone",
                   "smtp_host", "smtp_port", "smtp_from")
 
@@ -159,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         serve(settings)
         return 0
+    if args.command == "customer":
+        return asyncio.run(customer_command(settings, args))
     if args.agent_command == "add":
         return asyncio.run(agent_add(settings, args))
     return asyncio.run(agent_list(settings))

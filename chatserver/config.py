@@ -58,6 +58,14 @@ class Settings:
     checkout_url_patterns: tuple[str, ...] = ("*/checkout*", "*/payment*")
     # Seconds a department's chat waits before any agent may take it.
     department_fallback_after: float = 120.0
+    # Customer records (docs/customers.md): the secret shops sign visitors' identities with (None:
+    # identification is off), and how old a signed identity may be.
+    identity_secret: str | None = None
+    identity_max_age: float = 3600.0
+    # Closed conversations older than this many days are deleted (0 keeps them), checked every
+    # retention_interval seconds.
+    transcript_retention_days: float = 0.0
+    retention_interval: float = 3600.0
     # Redis backend: key prefix, and seconds after which a silent process counts as dead.
     redis_prefix: str = "cs:"
     presence_ttl: float = 15.0
@@ -170,6 +178,9 @@ def _validate(settings: Settings) -> None:
         raise ValueError("grace_period must not be negative")
     if settings.presence_ttl <= 0 or settings.sweep_interval <= 0:
         raise ValueError("presence_ttl and sweep_interval must be positive")
+    if settings.identity_max_age <= 0 or settings.retention_interval <= 0 or settings.transcript_retention_days < 0:
+        raise ValueError("identity_max_age and retention_interval must be positive, transcript_retention_days "
+                         "not negative")
     if settings.login_lockout_failures < 1 or settings.login_lockout_seconds < 0:
         raise ValueError("login_lockout_failures must be at least 1 and login_lockout_seconds not negative")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -17,6 +17,7 @@ EV_SESSION_RESUME: Final = "session:resume"
 # Client -> server, visitor only
 EV_CHAT_START: Final = "chat:start"
 EV_CONVERSATION_RATE: Final = "conversation:rate"
+EV_VISITOR_IDENTIFY: Final = "visitor:identify"
 # Client -> server, agent only
 EV_QUEUE_LIST: Final = "queue:list"
 EV_QUEUE_TAKE: Final = "queue:take"

@@ -114,6 +114,20 @@ class Unavailable(ChatError):
     http_status = 503
 
 
+class InvalidIdentity(ChatError):
+    """A shop's signed customer identity that is forged, malformed, or not accepted here."""
+
+    code = "invalid_identity"
+    http_status = 401
+
+
+class IdentityExpired(ChatError):
+    """A genuine signed identity past its lifetime: the shop should sign a fresh one."""
+
+    code = "identity_expired"
+    http_status = 401
+
+
 ALL_ERRORS: tuple[type[ChatError], ...] = (
     ChatError,
     InvalidPayload,
@@ -133,4 +147,6 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     AtCapacity,
     Conflict,
     Unavailable,
+    InvalidIdentity,
+    IdentityExpired,
 )

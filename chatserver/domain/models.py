@@ -144,3 +144,64 @@ class Transcript(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[Message]
     assignments: list[AssignmentEvent]
     rating: Rating | None = None
+
+
+class Customer(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact-directory record. ``external_id`` is the shop's own id once the customer was
+    identified (a signed identity); anonymous visitors' records have none."""
+
+    id: str
+    created_at: float
+    last_seen_at: float
+    external_id: str | None = None
+    name: str | None = None
+    emails: tuple[str, ...] = ()
+    phone: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class ConversationRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation with what the records add to it: its customer and the agent's tags."""
+
+    conversation: Conversation
+    customer_id: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class ConversationFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which conversations to list; ``None`` matches anything. Times are seconds since the epoch
+    and bound ``created_at`` (``since`` inclusive, ``until`` exclusive)."""
+
+    status: ConversationStatus | None = None
+    agent_id: str | None = None
+    department: str | None = None
+    customer_id: str | None = None
+    tag: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+class RatingAverage(msgspec.Struct, frozen=True, kw_only=True):
+    key: str  # an agent id, or a day (YYYY-MM-DD, UTC)
+    label: str | None  # the agent's name
+    count: int
+    average: float
+
+
+class RatingsReport(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    average: float | None
+    per_agent: list[RatingAverage]
+    per_day: list[RatingAverage]
+
+
+class CustomerData(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything held about a customer: the record, the visitors (browsers) linked to it, the
+    transcripts of its conversations, and rows of other tables that belong to those (internal
+    notes, tickets, ...) by table name."""
+
+    customer: Customer
+    visitor_ids: list[str]
+    transcripts: list[Transcript]
+    related: dict[str, list[dict[str, object]]]

@@ -17,11 +17,16 @@ from .models import (
     AssignmentEvent,
     ClaimOutcome,
     Conversation,
+    ConversationFilter,
+    ConversationRecord,
     ConversationStatus,
+    Customer,
+    CustomerData,
     Message,
     PartyKind,
     QueueEntry,
     Rating,
+    RatingsReport,
     Transcript,
 )
 
@@ -235,3 +240,66 @@ class Notifier(Protocol):
     async def typing(self, conversation: Conversation, party: PartyKind, typing: bool) -> None: ...
 
     async def read_updated(self, conversation: Conversation, party: PartyKind, seq: int) -> None: ...
+
+
+class CustomerStore(Protocol):
+    """Customer records, which visitors belong to them, and the records' views of conversations."""
+
+    async def add_customer(self, customer: Customer) -> None:
+        """Store a new customer; ``Conflict`` if its ``external_id`` is taken."""
+        ...
+
+    async def save_customer(self, customer: Customer) -> None:
+        """Overwrite a stored customer's fields; ``Conflict`` if its ``external_id`` is taken,
+        ``NotFound`` if it does not exist."""
+        ...
+
+    async def get_customer(self, customer_id: str) -> Customer | None: ...
+
+    async def customer_by_external_id(self, external_id: str) -> Customer | None: ...
+
+    async def customer_of_visitor(self, visitor_id: str) -> Customer | None: ...
+
+    async def link_visitor(self, visitor_id: str, customer_id: str, at: float) -> None:
+        """The visitor (a browser) belongs to the customer from now on; the visitor's conversations
+        that belong to no customer yet are attached to it."""
+        ...
+
+    async def merge_customers(self, source_id: str, target: Customer) -> None:
+        """In one transaction: save ``target``, move the source's conversations and visitors to it
+        and delete the source."""
+        ...
+
+    async def search_customers(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
+        """Customers whose name, an email, phone, external id or an order number of one of their
+        conversations contains ``query`` (case-insensitive), most recently seen first, and how many
+        match in all."""
+        ...
+
+    async def find_conversations(
+        self, where: ConversationFilter, limit: int, offset: int
+    ) -> tuple[list[ConversationRecord], int]:
+        """Conversations matching ``where``, newest first, and how many match in all."""
+        ...
+
+    async def conversation_record(self, conversation_id: str) -> ConversationRecord | None: ...
+
+    async def agent_served_customer(self, agent_id: str, customer_id: str) -> bool:
+        """Whether the agent ever held one of the customer's conversations."""
+        ...
+
+    async def customer_data(self, customer_id: str) -> CustomerData | None: ...
+
+    async def delete_customer(self, customer_id: str) -> bool:
+        """Delete the customer and everything held about it (``CustomerData``), in one transaction."""
+        ...
+
+    async def delete_closed_before(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` conversations closed before ``before`` with everything belonging
+        to them; returns how many were deleted."""
+        ...
+
+    async def ratings_report(self, since: float | None, until: float | None) -> RatingsReport:
+        """Average ratings of conversations rated in ``[since, until)``, overall, per agent who
+        whose agent held the conversation last, and per UTC day."""
+        ...

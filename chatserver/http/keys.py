@@ -10,6 +10,7 @@ from ..auth import TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.conversations import ChatService
+from ..domain.customers import CustomerService
 from ..storage.sqlite import SQLiteStore
 from ..storage.sqlite_console import ConsoleStore
 from ..transport.hub import SocketHub
@@ -20,6 +21,8 @@ STORE = web.AppKey("store", SQLiteStore)
 # Notes, canned responses, wrap-ups and failed logins (the agent console).
 CONSOLE = web.AppKey("console", ConsoleStore)
 SERVICE = web.AppKey("service", ChatService)
+# Customer records, transcripts, exports and reports.
+CUSTOMERS = web.AppKey("customers", CustomerService)
 HUB = web.AppKey("hub", SocketHub)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)

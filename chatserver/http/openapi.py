@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import ALL_ERRORS
+from .openapi_records import RECORD_SCHEMAS, records_paths
 from .tickets import offline_paths
 
 _ERROR = {
@@ -195,7 +196,8 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _ERROR, "Agent": _AGENT, "PreChat": _PRECHAT, "Conversation": _CONVERSATION,
-                        "Message": _MESSAGE, "Queue": _QUEUE, "Note": _NOTE, "CannedResponse": _CANNED},
+                        "Message": _MESSAGE, "Queue": _QUEUE, "Note": _NOTE, "CannedResponse": _CANNED,
+                        **RECORD_SCHEMAS},
             "responses": {"Error": _json(_ref("Error"), "A structured error")},
         },
         "paths": {
@@ -260,37 +262,8 @@ def openapi_document() -> dict[str, Any]:
                 "security": _AUTH, "parameters": [{**_LIMIT, "schema": {"type": "integer", "minimum": 1,
                                                                          "maximum": 200}}],
                 "responses": {"200": _json(_ref("Queue"), "Queue"), **_errors(400, 401)}}},
-            "/api/conversations": {"get": {
-                "summary": "List conversations (agents: their own; admins: all)", "operationId": "listConversations",
-                "security": _AUTH,
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string",
-                                                                 "enum": ["queued", "assigned", "closed"]}},
-                    {"name": "agent_id", "in": "query", "schema": {"type": "string"}},
-                    {**_LIMIT, "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                ],
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "conversations": {"type": "array", "items": _ref("Conversation")}}}, "Conversations"),
-                              **_errors(400, 401, 403)}}},
-            "/api/conversations/{conversation_id}": {"get": {
-                "summary": "A conversation's transcript: messages, pre-chat fields, assignment history",
-                "operationId": "getConversation", "security": _AUTH,
-                "parameters": [{"name": "conversation_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "conversation": _ref("Conversation"),
-                    "messages": {"type": "array", "items": _ref("Message")},
-                    "assignments": {"type": "array", "items": {"type": "object"}},
-                    "notes": {"type": "array", "items": _ref("Note")},
-                    "tags": {"type": "array", "items": {"type": "string"}},
-                    "resolution_note": {"type": ["string", "null"]},
-                    "rating": {"type": ["object", "null"], "properties": {
-                        "rating": {"type": "integer", "minimum": 1, "maximum": 5},
-                        "comment": {"type": ["string", "null"]}, "created_at": {"type": "number"}}}}},
-                    "Transcript"),
-                              **_errors(401, 403, 404)}}},
             **_console_paths(),
+            **records_paths(),
             **offline_paths(),
         },
     }

@@ -12,18 +12,13 @@ from aiohttp import web
 
 from ..domain.agents import check_departments, create_agent, issue_agent_token
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
-from ..domain.models import ConversationStatus, PartyKind, Role
-from ..errors import (
-    ChatError,
-    Forbidden,
-    InvalidPayload,
-    NotFound,
-    RateLimited,
-)
-from ..presenters import conversation_view, transcript_view
+from ..domain.models import Role
+from ..errors import ChatError, RateLimited
 from . import keys as K
 from .common import current_agent, int_query, json_body, require_admin
-from .console import CONSOLE_ROUTES, transcript_extras
+from .console import CONSOLE_ROUTES
+from .conversations import CONVERSATION_ROUTES
+from .customers import CUSTOMER_ROUTES
 from .openapi import openapi_document
 from .tickets import TICKET_ROUTES
 
@@ -152,39 +147,6 @@ async def queue(request: web.Request) -> web.Response:
     return web.json_response(await request.app[K.HUB].queue_snapshot(limit))
 
 
-async def list_conversations(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    raw_status = request.query.get("status")
-    try:
-        status = ConversationStatus(raw_status) if raw_status else None
-    except ValueError:
-        raise InvalidPayload("status must be queued, assigned or closed") from None
-    agent_filter = request.query.get("agent_id")
-    if agent.role != Role.ADMIN:
-        if agent_filter not in (None, agent.id):
-            raise Forbidden("agents can list only their own conversations")
-        agent_filter = agent.id
-    conversations = await request.app[K.STORE].list_conversations(
-        status=status, agent_id=agent_filter, limit=int_query(request, "limit", 50, 1, 500),
-        offset=int_query(request, "offset", 0, 0, 10**9),
-    )
-    return web.json_response({"conversations": [conversation_view(c, PartyKind.AGENT) for c in conversations]})
-
-
-async def get_conversation(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    store = request.app[K.STORE]
-    conversation_id = request.match_info["conversation_id"]
-    if len(conversation_id) > 64:
-        raise NotFound("conversation not found")
-    transcript = await store.transcript(conversation_id)
-    if transcript is None:
-        raise NotFound("conversation not found")
-    if agent.role != Role.ADMIN and not await store.visited_by_agent(conversation_id, agent.id):
-        raise Forbidden("this conversation was never assigned to you")
-    return web.json_response({**transcript_view(transcript), **await transcript_extras(request.app, conversation_id)})
-
-
 # -- cross-origin ---------------------------------------------------------------------------
 
 # Routes a shop's pages call from their own origin (the widget's first contact).
@@ -250,8 +212,8 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/api/agents", list_agents),
     ("POST", "/api/agents", add_agent),
     ("GET", "/api/queue", queue),
-    ("GET", "/api/conversations", list_conversations),
-    ("GET", "/api/conversations/{conversation_id}", get_conversation),
+    *CONVERSATION_ROUTES,
+    *CUSTOMER_ROUTES,
     *CONSOLE_ROUTES,
     *TICKET_ROUTES,
 ]

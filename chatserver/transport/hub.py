@@ -79,6 +79,8 @@ class SocketHub:
         self._local_parties: dict[tuple[str, str], int] = {}
         self._service: ChatService | None = None
         self._closing = False
+        # Called with (visitor id, conversation) after every chat:start (customer records attach it).
+        self.on_chat_started: list[Callable[[str, Conversation], Awaitable[None]]] = []
         self._handlers: dict[str, dict[str, Handler]] = {
             C.VISITOR_NAMESPACE: {
                 C.EV_SESSION_RESUME: self._on_visitor_resume,
@@ -300,6 +302,8 @@ class SocketHub:
                           page_title=payload.page_title, checkout=payload.checkout, cart_value=payload.cart_value,
                           department=payload.department)
         conversation, created = await self.service.start_chat(connection.actor.id, prechat)
+        for hook in self.on_chat_started:
+            await hook(connection.actor.id, conversation)
         self.notifier.watch(conversation)
         await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
         return {

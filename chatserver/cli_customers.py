@@ -1,0 +1,70 @@
+"""``chatserver customer export|delete``: a customer's data from the command line (docs/customers.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+from .config import Settings
+from .domain.clock import SystemClock
+from .domain.customers import CustomerService
+from .errors import ChatError
+from .http._records import export_view
+from .storage.sqlite import SQLiteStore
+from .storage.sqlite_customers import CustomerSQLiteStore
+
+
+def add_customer_commands(commands: Any, common: Any) -> None:
+    """Add ``customer export`` and ``customer delete`` to the CLI's subcommands."""
+    customer = commands.add_parser("customer", help="export or delete a customer's data")
+    customer_commands = customer.add_subparsers(dest="customer_command", required=True)
+    export = customer_commands.add_parser("export", help="print everything held about a customer as JSON")
+    delete = customer_commands.add_parser("delete", help="delete a customer and everything held about it")
+    for sub in (export, delete):
+        common(sub)
+        which = sub.add_mutually_exclusive_group(required=True)
+        which.add_argument("--id", dest="customer_id", help="the customer's id")
+        which.add_argument("--external-id", dest="external_id", help="the shop's id of the customer")
+    export.add_argument("--output", "-o", help="write to this file (0600) instead of standard output")
+    delete.add_argument("--yes", action="store_true", help="really delete (required)")
+
+
+async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
+    store = SQLiteStore(settings.db_path)
+    await store.open()
+    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=SystemClock(),
+                                new_id=lambda: uuid.uuid4().hex)
+    try:
+        customer_id = args.customer_id
+        if args.external_id is not None:
+            found = await customers.customers.customer_by_external_id(args.external_id)
+            if found is None:
+                print("chatserver: no customer with this external id", file=sys.stderr)
+                return 2
+            customer_id = found.id
+        if args.customer_command == "export":
+            text = json.dumps(export_view(await customers.export_customer(customer_id)), indent=2,
+                              ensure_ascii=False)
+            if args.output:
+                fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text + "\n")
+                print(f"exported customer {customer_id} to {args.output}")
+            else:
+                print(text)
+            return 0
+        if not args.yes:
+            print("chatserver: deleting cannot be undone; add --yes", file=sys.stderr)
+            return 2
+        await customers.delete_customer(customer_id)
+        print(f"deleted customer {customer_id} and everything held about it")
+        return 0
+    except ChatError as exc:
+        print(f"chatserver: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()

@@ -1,0 +1,298 @@
+"""Customer records: the contact directory, identified and anonymous visitors, who may read
+which transcripts, exports and deletions, retention and the ratings report.
+
+Rules:
+- every conversation belongs to a customer: a visitor who starts a chat without identifying gets
+  an anonymous record made from the pre-chat name and email;
+- a visitor identified by a signed identity belongs to the customer with that ``external_id``;
+  if the visitor had an anonymous record, it is merged into that customer (its conversations
+  follow). A bad identity is refused and changes nothing;
+- agents read the transcripts of conversations they held and of customers they served; admins
+  read everything, and alone export or delete a customer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Annotated
+
+import msgspec
+
+from ..errors import Conflict, Forbidden, InvalidIdentity, InvalidPayload, NotFound
+from .clock import Clock
+from .identity import IdentityClaims, verify_identity
+from .models import (
+    Agent,
+    ConversationFilter,
+    ConversationRecord,
+    Customer,
+    CustomerData,
+    PreChat,
+    RatingsReport,
+    Role,
+    Transcript,
+)
+from .ports import ConversationStore, CustomerStore
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{1,30}$")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
+MAX_EMAILS = 10
+MAX_TAGS = 20
+MAX_NOTES = 4000
+RETENTION_BATCH = 500
+
+log = logging.getLogger("chatserver.customers")
+
+
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_NOTES)]
+_Short = Annotated[str, msgspec.Meta(max_length=254)]
+
+
+class CustomerFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The fields staff set on a record (the REST body); ``msgspec.UNSET`` leaves one unchanged.
+    ``check_customer_fields`` validates and normalizes them."""
+
+    external_id: _Short | msgspec.UnsetType | None = msgspec.UNSET
+    name: _Short | msgspec.UnsetType | None = msgspec.UNSET
+    emails: Annotated[list[_Short], msgspec.Meta(max_length=MAX_EMAILS)] | msgspec.UnsetType = msgspec.UNSET
+    phone: _Short | msgspec.UnsetType | None = msgspec.UNSET
+    notes: _Text | msgspec.UnsetType | None = msgspec.UNSET
+    tags: Annotated[list[_Short], msgspec.Meta(max_length=MAX_TAGS)] | msgspec.UnsetType = msgspec.UNSET
+
+
+def _clean_text(value: str | None, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidPayload(f"{what} is limited to {limit} characters")
+    return text or None
+
+
+def check_emails(emails: list[str]) -> tuple[str, ...]:
+    """Trimmed, lower-case, each once, in the order given."""
+    normalized = tuple(dict.fromkeys(e.strip().lower() for e in emails))
+    if len(normalized) > MAX_EMAILS:
+        raise InvalidPayload(f"at most {MAX_EMAILS} emails")
+    if any(len(e) > 254 or not EMAIL_RE.match(e) for e in normalized):
+        raise InvalidPayload("an email is not a valid address")
+    return normalized
+
+
+def check_tags(tags: list[str]) -> tuple[str, ...]:
+    normalized = tuple(dict.fromkeys(" ".join(t.split()).lower() for t in tags))
+    if len(normalized) > MAX_TAGS:
+        raise InvalidPayload(f"at most {MAX_TAGS} tags")
+    if any(not TAG_RE.match(t) for t in normalized):
+        raise InvalidPayload("a tag is 1-32 characters: letters a-z, digits, space, _ and -")
+    return normalized
+
+
+def check_customer_fields(customer: Customer, fields: CustomerFields) -> Customer:
+    """``customer`` with ``fields`` applied, validated and normalized."""
+    changes: dict[str, object] = {}
+    if fields.external_id is not msgspec.UNSET:
+        external_id = _clean_text(fields.external_id, "external_id", 128)
+        if external_id is not None and re.search(r"[\x00-\x1f\x7f]", external_id):
+            raise InvalidPayload("external_id must not contain control characters")
+        changes["external_id"] = external_id
+    if fields.name is not msgspec.UNSET:
+        changes["name"] = _clean_text(fields.name, "name", 100)
+    if fields.emails is not msgspec.UNSET:
+        changes["emails"] = check_emails(fields.emails)
+    if fields.phone is not msgspec.UNSET:
+        phone = _clean_text(fields.phone, "phone", 32)
+        if phone is not None and not PHONE_RE.match(phone):
+            raise InvalidPayload("phone may hold digits, spaces, + ( ) . / and -")
+        changes["phone"] = phone
+    if fields.notes is not msgspec.UNSET:
+        changes["notes"] = _clean_text(fields.notes, "notes", MAX_NOTES)
+    if fields.tags is not msgspec.UNSET:
+        changes["tags"] = check_tags(fields.tags)
+    return msgspec.structs.replace(customer, **changes)
+
+
+class CustomerService:
+    """Customer records over a ``CustomerStore``; transcripts come from the ``ConversationStore``."""
+
+    def __init__(
+        self,
+        *,
+        customers: CustomerStore,
+        conversations: ConversationStore,
+        clock: Clock,
+        new_id: Callable[[], str],
+        identity_secret: str | None = None,
+        identity_max_age: float = 3600.0,
+        retention_days: float = 0.0,
+    ) -> None:
+        self.customers = customers
+        self.conversations = conversations
+        self.clock = clock
+        self.new_id = new_id
+        self.identity_secret = identity_secret
+        self.identity_max_age = identity_max_age
+        self.retention_days = retention_days
+
+    # -- visitors -----------------------------------------------------------------------------
+
+    async def attach_chat(self, visitor_id: str, prechat: PreChat) -> Customer:
+        """Make sure the visitor's conversations belong to a customer: the one the visitor is
+        linked to (an anonymous record learns the pre-chat name and email), or a new anonymous
+        record made from the pre-chat form."""
+        now = self.clock.now()
+        customer = await self.customers.customer_of_visitor(visitor_id)
+        if customer is None:
+            customer = Customer(id=self.new_id(), created_at=now, last_seen_at=now, name=prechat.name,
+                                emails=(prechat.email.lower(),) if prechat.email else ())
+            await self.customers.add_customer(customer)
+        else:
+            changes: dict[str, object] = {"last_seen_at": now}
+            if customer.external_id is None:
+                changes["name"] = prechat.name
+                if prechat.email and prechat.email.lower() not in customer.emails \
+                        and len(customer.emails) < MAX_EMAILS:
+                    changes["emails"] = (*customer.emails, prechat.email.lower())
+            customer = msgspec.structs.replace(customer, **changes)
+            await self.customers.save_customer(customer)
+        await self.customers.link_visitor(visitor_id, customer.id, now)
+        return customer
+
+    async def identify_visitor(self, visitor_id: str, identity: str) -> Customer:
+        """Verify the shop's signed identity and attach the visitor (and the anonymous record it had,
+        with its conversations) to the customer it names, creating that customer on first sight."""
+        if not self.identity_secret:
+            raise InvalidIdentity("this server does not accept signed identities (no identity_secret)")
+        claims = verify_identity(identity, self.identity_secret, self.clock.now(), self.identity_max_age)
+        target = await self._customer_for_claims(claims)
+        previous = await self.customers.customer_of_visitor(visitor_id)
+        if previous is not None and previous.id != target.id and previous.external_id is None:
+            target = msgspec.structs.replace(
+                target,
+                emails=tuple(dict.fromkeys(target.emails + previous.emails))[:MAX_EMAILS],
+                phone=target.phone or previous.phone,
+                notes="\n\n".join(n for n in (target.notes, previous.notes) if n) or None,
+                tags=tuple(dict.fromkeys(target.tags + previous.tags))[:MAX_TAGS],
+                created_at=min(target.created_at, previous.created_at),
+            )
+            await self.customers.merge_customers(previous.id, target)
+        await self.customers.link_visitor(visitor_id, target.id, self.clock.now())
+        return target
+
+    async def _customer_for_claims(self, claims: IdentityClaims) -> Customer:
+        """The customer with the claims' external id, created or brought up to date."""
+        now = self.clock.now()
+        email = (claims.email.lower(),) if claims.email else ()
+        customer = await self.customers.customer_by_external_id(claims.external_id)
+        if customer is None:
+            customer = Customer(id=self.new_id(), external_id=claims.external_id, name=claims.name,
+                                emails=email, created_at=now, last_seen_at=now)
+            try:
+                await self.customers.add_customer(customer)
+                return customer
+            except Conflict:
+                # Another process identified the same customer first: use that record.
+                existing = await self.customers.customer_by_external_id(claims.external_id)
+                if existing is None:
+                    raise
+                customer = existing
+        updated = msgspec.structs.replace(
+            customer, name=claims.name or customer.name, last_seen_at=now,
+            emails=tuple(dict.fromkeys(email + customer.emails))[:MAX_EMAILS],
+        )
+        await self.customers.save_customer(updated)
+        return updated
+
+    # -- the directory ------------------------------------------------------------------------
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        customer = await self.customers.get_customer(customer_id)
+        if customer is None:
+            raise NotFound("customer not found")
+        return customer
+
+    async def create_customer(self, fields: CustomerFields) -> Customer:
+        now = self.clock.now()
+        customer = check_customer_fields(Customer(id=self.new_id(), created_at=now, last_seen_at=now), fields)
+        await self.customers.add_customer(customer)
+        return customer
+
+    async def update_customer(self, customer_id: str, fields: CustomerFields) -> Customer:
+        customer = check_customer_fields(await self.get_customer(customer_id), fields)
+        await self.customers.save_customer(customer)
+        return customer
+
+    async def search(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
+        """Customers matching ``query`` in name, email, phone, external id or an order number."""
+        return await self.customers.search_customers(query.strip() if query else None, limit, offset)
+
+    # -- conversations and transcripts --------------------------------------------------------
+
+    async def check_may_read_customer_history(self, agent: Agent, customer_id: str) -> None:
+        """Admins read every customer's conversations; agents those of customers they served."""
+        await self.get_customer(customer_id)
+        if agent.role != Role.ADMIN and not await self.customers.agent_served_customer(agent.id, customer_id):
+            raise Forbidden("you have not served this customer")
+
+    async def list_conversations(self, agent: Agent, where: ConversationFilter, limit: int,
+                                 offset: int) -> tuple[list[ConversationRecord], int]:
+        """Conversations matching ``where``: agents list only their own, or a customer's they served."""
+        if agent.role != Role.ADMIN:
+            if where.customer_id is not None:
+                await self.check_may_read_customer_history(agent, where.customer_id)
+            elif where.agent_id not in (None, agent.id):
+                raise Forbidden("agents can list only their own conversations")
+            else:
+                where = msgspec.structs.replace(where, agent_id=agent.id)
+        return await self.customers.find_conversations(where, limit, offset)
+
+    async def transcript_for(self, agent: Agent, conversation_id: str) -> tuple[Transcript, ConversationRecord]:
+        """A conversation's transcript, if ``agent`` may read it: admins any; agents one they held
+        or one of a customer they served."""
+        record = await self.customers.conversation_record(conversation_id)
+        transcript = await self.conversations.transcript(conversation_id) if record is not None else None
+        if record is None or transcript is None:
+            raise NotFound("conversation not found")
+        if agent.role != Role.ADMIN and not await self.conversations.visited_by_agent(conversation_id, agent.id) \
+                and not (record.customer_id is not None
+                         and await self.customers.agent_served_customer(agent.id, record.customer_id)):
+            raise Forbidden("this conversation was never assigned to you")
+        return transcript, record
+
+    # -- privacy ------------------------------------------------------------------------------
+
+    async def export_customer(self, customer_id: str) -> CustomerData:
+        """Everything held about the customer."""
+        data = await self.customers.customer_data(customer_id)
+        if data is None:
+            raise NotFound("customer not found")
+        return data
+
+    async def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer and everything held about it (``Conflict`` while a chat is active)."""
+        if not await self.customers.delete_customer(customer_id):
+            raise NotFound("customer not found")
+
+    async def purge_expired_transcripts(self) -> int:
+        """Delete closed conversations older than the retention period; returns how many."""
+        if self.retention_days <= 0:
+            return 0
+        before = self.clock.now() - self.retention_days * 86400.0
+        deleted = 0
+        while True:
+            batch = await self.customers.delete_closed_before(before, RETENTION_BATCH)
+            deleted += batch
+            if batch < RETENTION_BATCH:
+                return deleted
+
+    async def apply_retention(self) -> None:
+        """The periodic retention job: delete expired transcripts and say how many (no contents)."""
+        deleted = await self.purge_expired_transcripts()
+        if deleted:
+            log.info("retention deleted conversations=%d older_than_days=%s", deleted, self.retention_days)
+
+    async def ratings_report(self, since: float | None, until: float | None) -> RatingsReport:
+        return await self.customers.ratings_report(since, until)

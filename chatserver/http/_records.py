@@ -1,0 +1,139 @@
+"""What the customer and conversation routes share: JSON shapes, transcript renderings and
+date parameters."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from ..domain.models import ConversationRecord, Customer, CustomerData, Message, PartyKind, Transcript
+from ..errors import InvalidPayload, NotFound
+from ..presenters import conversation_view, transcript_view
+
+MAX_ID = 64
+
+
+def path_id(request: web.Request, name: str, what: str) -> str:
+    """An id from the URL; one that cannot exist is ``not_found`` (ids are 1-64 characters)."""
+    value = request.match_info[name]
+    if not 1 <= len(value) <= MAX_ID:
+        raise NotFound(f"{what} not found")
+    return value
+
+
+def time_query(request: web.Request, name: str, *, end: bool = False) -> float | None:
+    """A query parameter holding an ISO 8601 date (``2026-11-23``) or date-time
+    (``2026-11-23T10:00:00Z``; without an offset, UTC), as seconds since the epoch. A bare date
+    as an ``end`` bound means the end of that day, so ``to=2026-11-23`` includes the 23rd."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
+        else:
+            moment = datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
+        raise InvalidPayload(f"{name} must be an ISO 8601 date or date-time, e.g. 2026-11-23") from None
+
+
+def check_range(since: float | None, until: float | None) -> None:
+    if since is not None and until is not None and since >= until:
+        raise InvalidPayload("from must be before to")
+
+
+def customer_view(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "external_id": customer.external_id,
+        "identified": customer.external_id is not None,
+        "name": customer.name,
+        "emails": list(customer.emails),
+        "phone": customer.phone,
+        "notes": customer.notes,
+        "tags": list(customer.tags),
+        "created_at": customer.created_at,
+        "last_seen_at": customer.last_seen_at,
+    }
+
+
+def record_view(record: ConversationRecord) -> dict[str, Any]:
+    return {**conversation_view(record.conversation, PartyKind.AGENT), "customer_id": record.customer_id,
+            "tags": list(record.tags)}
+
+
+def full_transcript_view(transcript: Transcript, record: ConversationRecord) -> dict[str, Any]:
+    view = transcript_view(transcript)
+    view["conversation"].update(customer_id=record.customer_id, tags=list(record.tags))
+    return view
+
+
+def export_view(data: CustomerData) -> dict[str, Any]:
+    return {
+        "customer": customer_view(data.customer),
+        "visitor_ids": data.visitor_ids,
+        "conversations": [transcript_view(t) for t in data.transcripts],
+        "related": data.related,
+    }
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _line(message: Message) -> tuple[str, str]:
+    """(who, what) of one transcript line."""
+    if message.kind == "system":
+        details = ", ".join(f"{k}={v}" for k, v in sorted((message.meta or {}).items()))
+        return "system", message.body + (f" ({details})" if details else "")
+    return message.sender_name or str(message.sender_kind), message.body
+
+
+def _header(transcript: Transcript) -> list[tuple[str, str]]:
+    c = transcript.conversation
+    p = c.prechat
+    rows = [("Conversation", c.id), ("Customer", p.name + (f" <{p.email}>" if p.email else "")),
+            ("Started", _when(c.created_at)), ("Status", str(c.status))]
+    if c.agent_name:
+        rows.append(("Agent", c.agent_name))
+    if c.closed_at is not None:
+        rows.append(("Closed", _when(c.closed_at)))
+    for label, value in (("Order number", p.order_number), ("Page", p.page_url), ("Department", p.department)):
+        if value:
+            rows.append((label, value))
+    if transcript.rating is not None:
+        comment = f" - {transcript.rating.comment}" if transcript.rating.comment else ""
+        rows.append(("Rating", f"{transcript.rating.rating}/5{comment}"))
+    return rows
+
+
+def transcript_text(transcript: Transcript) -> str:
+    lines = [f"{label}: {value}" for label, value in _header(transcript)]
+    lines.append("")
+    for message in transcript.messages:
+        who, what = _line(message)
+        lines.append(f"[{_when(message.created_at)}] {who}: {what}")
+    return "\n".join(lines) + "\n"
+
+
+def transcript_html(transcript: Transcript) -> str:
+    """A standalone page; every text from the conversation is escaped (it is shown, never run)."""
+    e = html.escape
+    header = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in _header(transcript))
+    rows = []
+    for message in transcript.messages:
+        who, what = _line(message)
+        rows.append(f'<li class="{e(message.kind)} {e(str(message.sender_kind))}"><time>'
+                    f"{e(_when(message.created_at))}</time> <b>{e(who)}</b>: <span>{e(what)}</span></li>")
+    return ("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>Conversation {e(transcript.conversation.id)}</title>"
+            "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}th{text-align:left;padding-right:1em}"
+            "li{list-style:none;margin:.3em 0;white-space:pre-wrap}.system{color:#666}time{color:#888}</style>"
+            f"</head><body><table>{header}</table><ol>{''.join(rows)}</ol></body></html>\n")

@@ -1,0 +1,110 @@
+"""REST routes of conversations (list with filters, transcript, exports) and the ratings report
+(documented in ``openapi_records.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..domain.models import ConversationFilter, ConversationStatus, Transcript
+from ..errors import InvalidPayload
+from . import keys as K
+from ._records import (
+    check_range,
+    full_transcript_view,
+    path_id,
+    record_view,
+    time_query,
+    transcript_html,
+    transcript_text,
+)
+from .common import current_agent, int_query, require_admin
+from .console import transcript_extras
+
+_FILTER_TEXT_LIMIT = 64
+
+
+def _text_query(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > _FILTER_TEXT_LIMIT:
+        raise InvalidPayload(f"{name} is limited to {_FILTER_TEXT_LIMIT} characters")
+    return value
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    raw_status = request.query.get("status")
+    try:
+        status = ConversationStatus(raw_status) if raw_status else None
+    except ValueError:
+        raise InvalidPayload("status must be queued, assigned or closed") from None
+    since, until = time_query(request, "from"), time_query(request, "to", end=True)
+    check_range(since, until)
+    where = ConversationFilter(status=status, agent_id=_text_query(request, "agent_id"),
+                               department=_text_query(request, "department"),
+                               customer_id=_text_query(request, "customer_id"), tag=_text_query(request, "tag"),
+                               since=since, until=until)
+    records, total = await request.app[K.CUSTOMERS].list_conversations(
+        agent, where, int_query(request, "limit", 50, 1, 500), int_query(request, "offset", 0, 0, 10**9))
+    return web.json_response({"conversations": [record_view(r) for r in records], "total": total})
+
+
+async def _transcript_json(request: web.Request, conversation_id: str) -> tuple[Transcript, dict[str, Any]]:
+    """The transcript the caller may read, as JSON: with its customer, the console's internal notes
+    and wrap-up (agents' eyes only)."""
+    transcript, record = await request.app[K.CUSTOMERS].transcript_for(await current_agent(request), conversation_id)
+    return transcript, {**full_transcript_view(transcript, record),
+                        **await transcript_extras(request.app, conversation_id)}
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    _, view = await _transcript_json(request, path_id(request, "conversation_id", "conversation"))
+    return web.json_response(view)
+
+
+_FORMATS = ("json", "text", "html")
+
+
+async def export_transcript(request: web.Request) -> web.Response:
+    conversation_id = path_id(request, "conversation_id", "conversation")
+    fmt = request.query.get("format", "json")
+    if fmt not in _FORMATS:
+        raise InvalidPayload("format must be json, text or html")
+    transcript, view = await _transcript_json(request, conversation_id)
+    extension = {"json": "json", "text": "txt", "html": "html"}[fmt]
+    headers = {"Content-Disposition": f'attachment; filename="conversation-{conversation_id}.{extension}"'}
+    if fmt == "json":
+        return web.json_response(view, headers=headers)
+    if fmt == "text":
+        return web.Response(text=transcript_text(transcript), content_type="text/plain", charset="utf-8",
+                            headers=headers)
+    # Nothing in the page runs: its text is escaped, and the policy forbids scripts anyway.
+    headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return web.Response(text=transcript_html(transcript), content_type="text/html", charset="utf-8",
+                        headers=headers)
+
+
+async def ratings_report(request: web.Request) -> web.Response:
+    await require_admin(request)
+    since, until = time_query(request, "from"), time_query(request, "to", end=True)
+    check_range(since, until)
+    report = await request.app[K.CUSTOMERS].ratings_report(since, until)
+    return web.json_response({
+        "count": report.count,
+        "average": report.average,
+        "per_agent": [{"agent_id": a.key or None, "agent_name": a.label, "count": a.count, "average": a.average}
+                      for a in report.per_agent],
+        "per_day": [{"day": d.key, "count": d.count, "average": d.average} for d in report.per_day],
+    })
+
+
+CONVERSATION_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
+    ("GET", "/api/conversations", list_conversations),
+    ("GET", "/api/conversations/{conversation_id}", get_conversation),
+    ("GET", "/api/conversations/{conversation_id}/transcript", export_transcript),
+    ("GET", "/api/reports/ratings", ratings_report),
+]

@@ -1,0 +1,173 @@
+"""The OpenAPI paths and schemas of the customer, conversation and report routes
+(``customers.py``, ``conversations.py``), merged into ``openapi.openapi_document``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+CUSTOMER = {
+    "type": "object",
+    "required": ["id", "external_id", "identified", "name", "emails", "phone", "notes", "tags", "created_at",
+                 "last_seen_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "external_id": {**_NULLABLE_STRING, "description": "the shop's own id; null for an anonymous visitor"},
+        "identified": {"type": "boolean", "description": "whether a signed identity (or staff) set external_id"},
+        "name": _NULLABLE_STRING,
+        "emails": _STRINGS,
+        "phone": _NULLABLE_STRING,
+        "notes": _NULLABLE_STRING,
+        "tags": _STRINGS,
+        "created_at": {"type": "number"},
+        "last_seen_at": {"type": "number"},
+    },
+}
+
+_TEXT = {"type": ["string", "null"], "maxLength": 254}
+CUSTOMER_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Fields left out are unchanged (on update) or empty (on create); null clears one.",
+    "properties": {
+        "external_id": {**_TEXT, "maxLength": 128},
+        "name": {**_TEXT, "maxLength": 100},
+        "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "format": "email",
+                                                              "maxLength": 254}},
+        "phone": {**_TEXT, "maxLength": 32, "pattern": r"^\+?[0-9][0-9 ()./-]{1,30}$"},
+        "notes": {"type": ["string", "null"], "maxLength": 4000},
+        "tags": {"type": "array", "maxItems": 20, "items": {"type": "string",
+                                                            "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"}},
+    },
+}
+
+RECORD_SCHEMAS: dict[str, Any] = {
+    "Customer": CUSTOMER,
+    "ConversationRecord": {"allOf": [
+        {"$ref": "#/components/schemas/Conversation"},
+        {"type": "object", "required": ["customer_id", "tags"], "properties": {
+            "customer_id": _NULLABLE_STRING, "tags": _STRINGS}},
+    ]},
+    "Transcript": {
+        "type": "object",
+        "required": ["conversation", "messages", "assignments", "rating"],
+        "properties": {
+            "conversation": {"$ref": "#/components/schemas/ConversationRecord"},
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "assignments": {"type": "array", "items": {"type": "object", "properties": {
+                "agent_id": _NULLABLE_STRING, "event": {"type": "string"}, "reason": _NULLABLE_STRING,
+                "at": {"type": "number"}}}},
+            "rating": {"type": ["object", "null"], "properties": {
+                "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                "comment": _NULLABLE_STRING, "created_at": {"type": "number"}}},
+            "notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"},
+                      "description": "internal notes (agents only)"},
+            "tags": {**_STRINGS, "description": "the agent's wrap-up tags"},
+            "resolution_note": _NULLABLE_STRING,
+        },
+    },
+}
+
+
+def _id(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _paging(maximum: int) -> list[dict[str, Any]]:
+    return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": maximum}},
+            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
+
+
+_DATES = [
+    {"name": "from", "in": "query", "description": "ISO 8601 date or date-time (UTC unless an offset is given), "
+                                                  "inclusive", "schema": {"type": "string"}},
+    {"name": "to", "in": "query", "description": "ISO 8601 date (that whole day included) or date-time, "
+                                                "exclusive", "schema": {"type": "string"}},
+]
+
+
+def records_paths() -> dict[str, Any]:
+    """The OpenAPI paths of ``CUSTOMER_ROUTES`` and ``CONVERSATION_ROUTES``."""
+    from .openapi import _AUTH, _errors, _json, _ref  # the document's helpers; imported late (it imports us)
+
+    one = _json({"type": "object", "required": ["customer"], "properties": {"customer": _ref("Customer")}},
+                "Customer")
+    conversations = _json({"type": "object", "required": ["conversations", "total"], "properties": {
+        "conversations": {"type": "array", "items": _ref("ConversationRecord")}, "total": {"type": "integer"}}},
+        "Conversations, newest first, and how many match in all")
+    body = {"required": True, "content": {"application/json": {"schema": CUSTOMER_BODY}}}
+    average = {"type": ["number", "null"]}
+    return {
+        "/api/customers": {
+            "get": {"summary": "Search the contact directory by name, email, phone, order number or external id",
+                    "operationId": "listCustomers", "security": _AUTH,
+                    "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}, *_paging(200)],
+                    "responses": {"200": _json({"type": "object", "required": ["customers", "total"], "properties": {
+                        "customers": {"type": "array", "items": _ref("Customer")}, "total": {"type": "integer"}}},
+                        "Customers, most recently seen first"), **_errors(400, 401)}},
+            "post": {"summary": "Add a customer record", "operationId": "createCustomer", "security": _AUTH,
+                     "requestBody": body, "responses": {"201": one, **_errors(400, 401, 409)}},
+        },
+        "/api/customers/{customer_id}": {
+            "get": {"summary": "A customer record", "operationId": "getCustomer", "security": _AUTH,
+                    "parameters": _id("customer_id"), "responses": {"200": one, **_errors(401, 404)}},
+            "patch": {"summary": "Change a customer record", "operationId": "updateCustomer", "security": _AUTH,
+                      "parameters": _id("customer_id"), "requestBody": body,
+                      "responses": {"200": one, **_errors(400, 401, 404, 409)}},
+            "delete": {"summary": "Delete a customer and everything held about it, messages included (admins)",
+                       "operationId": "deleteCustomer", "security": _AUTH, "parameters": _id("customer_id"),
+                       "responses": {"204": {"description": "Deleted"}, **_errors(401, 403, 404, 409)}},
+        },
+        "/api/customers/{customer_id}/conversations": {"get": {
+            "summary": "A customer's conversations (agents: of customers they served)",
+            "operationId": "customerConversations", "security": _AUTH,
+            "parameters": [*_id("customer_id"), *_paging(500)],
+            "responses": {"200": conversations, **_errors(400, 401, 403, 404)}}},
+        "/api/customers/{customer_id}/export": {"get": {
+            "summary": "Everything held about a customer, as JSON (admins)", "operationId": "exportCustomer",
+            "security": _AUTH, "parameters": _id("customer_id"),
+            "responses": {"200": _json({"type": "object", "required": ["customer", "visitor_ids", "conversations",
+                                                                        "related"], "properties": {
+                "customer": _ref("Customer"), "visitor_ids": _STRINGS,
+                "conversations": {"type": "array", "items": {"type": "object"}},
+                "related": {"type": "object", "description": "rows other features keep about these "
+                                                             "conversations and visitors, by table"}}},
+                "Export"), **_errors(401, 403, 404)}}},
+        "/api/conversations": {"get": {
+            "summary": "List conversations (agents: their own, or a served customer's; admins: all)",
+            "operationId": "listConversations", "security": _AUTH,
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string",
+                                                             "enum": ["queued", "assigned", "closed"]}},
+                *({"name": name, "in": "query", "schema": {"type": "string", "maxLength": 64}}
+                  for name in ("agent_id", "department", "customer_id", "tag")),
+                *_DATES, *_paging(500),
+            ],
+            "responses": {"200": conversations, **_errors(400, 401, 403, 404)}}},
+        "/api/conversations/{conversation_id}": {"get": {
+            "summary": "A conversation's transcript: messages, pre-chat fields, assignment history, rating",
+            "operationId": "getConversation", "security": _AUTH, "parameters": _id("conversation_id"),
+            "responses": {"200": _json(_ref("Transcript"), "Transcript"), **_errors(401, 403, 404)}}},
+        "/api/conversations/{conversation_id}/transcript": {"get": {
+            "summary": "Download a transcript as JSON, plain text or HTML", "operationId": "exportTranscript",
+            "security": _AUTH, "parameters": [*_id("conversation_id"), {
+                "name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "text", "html"]}}],
+            "responses": {"200": {"description": "The transcript", "content": {
+                "application/json": {"schema": _ref("Transcript")},
+                "text/plain": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 401, 403, 404)}}},
+        "/api/reports/ratings": {"get": {
+            "summary": "Visitors' ratings: average overall, per agent and per day (UTC) (admins)",
+            "operationId": "ratingsReport", "security": _AUTH, "parameters": _DATES,
+            "responses": {"200": _json({"type": "object", "required": ["count", "average", "per_agent", "per_day"],
+                                        "properties": {
+                "count": {"type": "integer"}, "average": average,
+                "per_agent": {"type": "array", "items": {"type": "object", "properties": {
+                    "agent_id": _NULLABLE_STRING, "agent_name": _NULLABLE_STRING, "count": {"type": "integer"},
+                    "average": {"type": "number"}}}},
+                "per_day": {"type": "array", "items": {"type": "object", "properties": {
+                    "day": {"type": "string", "format": "date"}, "count": {"type": "integer"},
+                    "average": {"type": "number"}}}}}}, "Report"), **_errors(400, 401, 403)}}},
+    }

@@ -1,0 +1,29 @@
+-- Customer records (the contact directory), the visitors (browsers) known to belong to each,
+-- and the customer each conversation belongs to.
+-- emails and tags hold JSON arrays of strings, e.g. '["ann@example.com"]'.
+-- external_id is the shop's own id of an identified customer; NULL for an anonymous visitor's record.
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY,
+    external_id TEXT UNIQUE,
+    name TEXT,
+    emails TEXT NOT NULL DEFAULT '[]',
+    phone TEXT,
+    notes TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+);
+CREATE INDEX customers_by_last_seen ON customers (last_seen_at);
+
+CREATE TABLE customer_visitors (
+    visitor_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers (id),
+    linked_at REAL NOT NULL
+);
+CREATE INDEX customer_visitors_by_customer ON customer_visitors (customer_id);
+
+ALTER TABLE conversations ADD COLUMN customer_id TEXT REFERENCES customers (id);
+CREATE INDEX conversations_by_customer ON conversations (customer_id, created_at);
+CREATE INDEX conversations_by_created ON conversations (created_at);
+-- The retention job looks for closed conversations by the time they closed.
+CREATE INDEX conversations_by_closed ON conversations (closed_at) WHERE closed_at IS NOT NULL;

@@ -1,0 +1,244 @@
+"""Customer records on a real SQLite file: migration 0004 from an empty database and from version 3
+with data, the directory search, merging, deletion of everything held, retention and the ratings report."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chatserver.domain.clock import ManualClock
+from chatserver.domain.customers import CustomerFields, CustomerService
+from chatserver.domain.identity import sign_identity
+from chatserver.domain.models import (
+    Agent,
+    Conversation,
+    ConversationFilter,
+    ConversationStatus,
+    PartyKind,
+    PreChat,
+    Rating,
+    Role,
+)
+from chatserver.domain.ports import NewMessage, Transition
+from chatserver.errors import Conflict, InvalidIdentity, NotFound
+from chatserver.storage.sqlite import SQLiteStore, migrations
+from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+
+SECRET = "shop-secret"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "chat.db")
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=1_800_000_000.0)
+
+
+@pytest.fixture
+def customers(store: SQLiteStore, clock: ManualClock) -> CustomerService:
+    ids = itertools.count(1)
+    return CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+                           new_id=lambda: f"id{next(ids)}", identity_secret=SECRET, retention_days=30)
+
+
+async def _chat(store: SQLiteStore, clock: ManualClock, cid: str, visitor_id: str, order: str | None = None,
+                name: str = "Ann") -> Conversation:
+    conversation = Conversation(id=cid, visitor_id=visitor_id, status=ConversationStatus.QUEUED,
+                                prechat=PreChat(name=name, question="Q", order_number=order),
+                                created_at=clock.now(), queue_rank=clock.now())
+    await store.create_conversation(conversation, [NewMessage(
+        conversation_id=cid, kind="text", sender_kind=PartyKind.VISITOR, sender_id=visitor_id, sender_name=name,
+        body="Where is my parcel?", created_at=clock.now())])
+    return conversation
+
+
+async def _assign_and_close(store: SQLiteStore, clock: ManualClock, cid: str, agent_id: str) -> None:
+    for expect, status in ((ConversationStatus.QUEUED, ConversationStatus.ASSIGNED),
+                           (ConversationStatus.ASSIGNED, ConversationStatus.CLOSED)):
+        result = await store.transition(Transition(
+            conversation_id=cid, expect=frozenset({expect}), status=status, agent_id=agent_id, agent_name="Bo",
+            at=clock.now(), event=str(status), closed_by=PartyKind.AGENT if status == "closed" else None))
+        assert result is not None
+
+
+async def _agent(store: SQLiteStore, agent_id: str = "a1") -> None:
+    await store.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name="Bo", role=Role.AGENT,
+                                capacity=3, disabled=False, token_version=0, created_at=1.0, password_hash="x"))
+
+
+async def test_an_empty_database_gets_the_customer_tables(store: SQLiteStore) -> None:
+    assert await store.schema_version() == migrations()[-1][0] >= 4
+    with sqlite3.connect(store.path) as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        columns = {r[1] for r in raw.execute("PRAGMA table_info(conversations)")}
+    assert {"customers", "customer_visitors"} <= tables and "customer_id" in columns
+
+
+async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as raw:
+        for version, sql in migrations():
+            if version <= 3:
+                raw.executescript(sql)
+        raw.execute("PRAGMA user_version = 3")
+        raw.execute("INSERT INTO agents (id, email, name, password_hash, role, capacity, created_at, departments) "
+                    "VALUES ('a1', 'bo@example.com', 'Bo', 'x', 'agent', 3, 1.0, 'billing')")
+        raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, order_number, "
+                    "created_at, last_seq, agent_id, agent_name, department, priority, checkout) "
+                    "VALUES ('old', 'v-old', 'closed', 'Ann', 'Q', 'A-1001', 1.0, 1, 'a1', 'Bo', 'billing', 1, 1)")
+        raw.execute("INSERT INTO messages (conversation_id, seq, kind, sender_kind, body, created_at) "
+                    "VALUES ('old', 1, 'text', 'visitor', 'kept', 1.0)")
+        raw.execute("INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES ('old', 4, 'ok', 2.0)")
+        raw.execute("INSERT INTO assignment_events (conversation_id, agent_id, event, at) "
+                    "VALUES ('old', 'a1', 'assigned', 1.5)")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == migrations()[-1][0]
+        transcript = await store.transcript("old")
+        assert transcript is not None
+        c = transcript.conversation
+        assert (c.status, c.prechat.order_number, c.prechat.department, c.priority, c.prechat.checkout) == (
+            ConversationStatus.CLOSED, "A-1001", "billing", 1, True)
+        assert [m.body for m in transcript.messages] == ["kept"]
+        assert transcript.rating is not None and transcript.rating.rating == 4
+        assert (await store.agent_by_id("a1")).departments == ("billing",)  # type: ignore[union-attr]
+        records = CustomerSQLiteStore(store)
+        record = await records.conversation_record("old")
+        assert record is not None and record.customer_id is None
+        # the old visitor's next chat gets a customer record, and the old conversation joins it
+        service = CustomerService(customers=records, conversations=store, clock=ManualClock(), new_id=lambda: "cu1")
+        customer = await service.attach_chat("v-old", PreChat(name="Ann", question="Q"))
+        assert (await records.conversation_record("old")).customer_id == customer.id  # type: ignore[union-attr]
+        found, total = await service.search("A-1001", 10, 0)
+        assert total == 1 and found[0].id == customer.id
+    finally:
+        await store.close()
+
+
+async def test_the_directory_finds_customers_by_name_email_phone_order_and_external_id(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    await _chat(store, clock, "c1", "v1", order="ORD-777")
+    ann = await customers.attach_chat("v1", PreChat(name="Ann Smith", question="Q", email="Ann@Example.com"))
+    clock.advance(1)
+    bob = await customers.create_customer(CustomerFields(name="Bob", emails=["bob@shop.example"],
+                                                         phone="+44 20 7946 0000", external_id="shop-9"))
+    assert ann.emails == ("ann@example.com",) and ann.external_id is None
+    for query, expected in [("ann sm", [ann.id]), ("EXAMPLE.COM", [ann.id]), ("7946", [bob.id]),
+                            ("ord-777", [ann.id]), ("shop-9", [bob.id]), ("", [bob.id, ann.id]),
+                            ("nobody", []), ("%", []), ("_", [])]:
+        found, total = await customers.search(query, 10, 0)
+        assert [c.id for c in found] == expected and total == len(expected), query
+    page, total = await customers.search(None, 1, 1)
+    assert [c.id for c in page] == [ann.id] and total == 2
+
+
+async def test_identifying_merges_the_anonymous_record_and_its_conversations(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    records = CustomerSQLiteStore(store)
+    await _chat(store, clock, "c1", "v1")
+    anonymous = await customers.attach_chat("v1", PreChat(name="Ann", question="Q", email="ann@home.example"))
+    await _chat(store, clock, "c2", "v2")  # the same shopper on a second device, already known to the shop
+    first = await customers.identify_visitor("v2", sign_identity(SECRET, {
+        "external_id": "cust-42", "email": "ann@shop.example", "name": "Ann S", "iat": clock.now()}))
+    assert (await records.conversation_record("c2")).customer_id == first.id  # type: ignore[union-attr]
+
+    with pytest.raises(InvalidIdentity):
+        await customers.identify_visitor("v1", sign_identity("wrong", {"external_id": "cust-42",
+                                                                       "iat": clock.now()}))
+    assert (await records.customer_of_visitor("v1")).id == anonymous.id  # type: ignore[union-attr]
+
+    merged = await customers.identify_visitor("v1", sign_identity(SECRET, {"external_id": "cust-42",
+                                                                          "iat": clock.now()}))
+    assert merged.id == first.id and merged.name == "Ann S"
+    assert set(merged.emails) == {"ann@shop.example", "ann@home.example"}
+    assert await records.get_customer(anonymous.id) is None
+    assert (await records.conversation_record("c1")).customer_id == first.id  # type: ignore[union-attr]
+    listed, total = await records.find_conversations(ConversationFilter(customer_id=first.id), 10, 0)
+    assert total == 2 and {r.conversation.id for r in listed} == {"c1", "c2"}
+
+
+async def test_deleting_a_customer_removes_everything_held_and_only_that(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(store)
+    await _chat(store, clock, "c1", "v1")
+    ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
+    await _chat(store, clock, "c2", "v2")
+    other = await customers.attach_chat("v2", PreChat(name="Cleo", question="Q"))
+    with pytest.raises(Conflict):  # an active chat is closed first
+        await customers.delete_customer(ann.id)
+    await _assign_and_close(store, clock, "c1", "a1")
+    await store.rate(Rating(conversation_id="c1", rating=5, comment="great", created_at=clock.now()))
+    tables = {r[0] for r in await (await store._r.execute("SELECT name FROM sqlite_master")).fetchall()}
+    if "conversation_notes" in tables:  # another feature's rows about the conversation go with it
+        async with store._transaction() as db:
+            await db.execute("INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, "
+                             "created_at) VALUES ('c1', 'a1', 'Bo', 'internal', 1.0)")
+    exported = await customers.export_customer(ann.id)
+    assert [t.conversation.id for t in exported.transcripts] == ["c1"] and exported.visitor_ids == ["v1"]
+    assert exported.transcripts[0].rating is not None
+    if "conversation_notes" in tables:
+        assert [n["body"] for n in exported.related["conversation_notes"]] == ["internal"]
+
+    await customers.delete_customer(ann.id)
+    with sqlite3.connect(store.path) as raw:
+        for table, column in [("conversations", "id"), ("messages", "conversation_id"),
+                              ("ratings", "conversation_id"), ("assignment_events", "conversation_id")]:
+            assert raw.execute(f"SELECT count(*) FROM {table} WHERE {column} = 'c1'").fetchone()[0] == 0, table
+        assert raw.execute("SELECT count(*) FROM customer_visitors WHERE visitor_id = 'v1'").fetchone()[0] == 0
+        assert raw.execute("SELECT count(*) FROM messages WHERE conversation_id = 'c2'").fetchone()[0] == 1
+    with pytest.raises(NotFound):
+        await customers.get_customer(ann.id)
+    with pytest.raises(NotFound):
+        await customers.delete_customer(ann.id)
+    assert (await customers.get_customer(other.id)).name == "Cleo"
+
+
+async def test_retention_deletes_only_closed_conversations_past_the_period(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(store)
+    await _chat(store, clock, "old", "v1")
+    await _assign_and_close(store, clock, "old", "a1")
+    await _chat(store, clock, "old-but-open", "v2")
+    clock.advance(25 * 86400)
+    await _chat(store, clock, "recent", "v3")
+    await _assign_and_close(store, clock, "recent", "a1")
+    clock.advance(6 * 86400)  # "old" closed 31 days ago, "recent" 6 days ago
+    assert await customers.purge_expired_transcripts() == 1
+    assert await store.get_conversation("old") is None and await store.messages_after("old", 0, 10) == []
+    assert await store.get_conversation("old-but-open") is not None
+    assert await store.get_conversation("recent") is not None
+    assert await customers.purge_expired_transcripts() == 0
+
+
+async def test_the_ratings_report_averages_per_agent_and_per_day(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(store, "a1")
+    await _agent(store, "a2")
+    day = 86400.0
+    start = clock.now() - clock.now() % day  # midnight UTC
+    for cid, agent_id, rating, at in [("c1", "a1", 5, start + 10), ("c2", "a1", 3, start + 20),
+                                      ("c3", "a2", 4, start + day + 10)]:
+        await _chat(store, clock, cid, f"v-{cid}")
+        await _assign_and_close(store, clock, cid, agent_id)
+        await store.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+    report = await customers.ratings_report(None, None)
+    assert (report.count, report.average) == (3, 4.0)
+    assert [(a.key, a.count, a.average) for a in report.per_agent] == [("a1", 2, 4.0), ("a2", 1, 4.0)]
+    assert [(d.count, d.average) for d in report.per_day] == [(2, 4.0), (1, 4.0)]
+    only_first_day = await customers.ratings_report(start, start + day)
+    assert only_first_day.count == 2 and [a.key for a in only_first_day.per_agent] == ["a1"]
+    empty = await customers.ratings_report(start + 5 * day, None)
+    assert (empty.count, empty.average, empty.per_agent, empty.per_day) == (0, None, [], [])
