@@ -2,7 +2,7 @@
 
 Rules that hold whatever the backend:
 - a conversation is held by at most one agent, and an agent holds at most ``capacity`` chats:
-  every claim goes through ``RoutingState.claim``/``claim_next``, which are atomic;
+  every claim goes through ``RoutingState.claim``/``assign_next``, which are atomic;
 - every status change is a guarded ``Transition`` stored with its system message in one
   transaction, so the transcript and the message stream always agree;
 - a message is acknowledged only after it is committed, with its sequence number.
@@ -34,6 +34,7 @@ from .models import (
     PRIORITY_STEP,
     Agent,
     AgentStatus,
+    Candidate,
     ClaimOutcome,
     Conversation,
     ConversationStatus,
@@ -385,27 +386,22 @@ class ChatService:
         chats below their capacity. Returns how many were assigned."""
         assigned = 0
         async with self._dispatch_lock:
-            while await self.routing.waiting_count():
-                candidates: list[tuple[int, float, Agent]] = []
-                for agent_id in await self.presence.available_agents():
-                    agent = await self.agent(agent_id)
-                    if agent is None or agent.disabled:
-                        continue
-                    load = await self.routing.load(agent_id)
-                    if load < agent.capacity:
-                        candidates.append((load, agent.created_at, agent))
+            while True:
+                candidates = [
+                    (agent.created_at, agent.id, Candidate(agent.id, agent.capacity, frozenset(agent.departments)))
+                    for agent in [await self.agent(agent_id) for agent_id in await self.presence.available_agents()]
+                    if agent is not None and not agent.disabled
+                ]
                 candidates.sort(key=lambda c: (c[0], c[1]))
                 open_before = self.clock.now() - self.policy.department_fallback_after
-                for _, _, agent in candidates:
-                    entry = await self.routing.claim_next(agent.id, agent.capacity, frozenset(agent.departments),
-                                                          open_before)
-                    if entry is not None:
-                        if await self._complete_assignment(entry.conversation_id, agent, "assigned") is not None:
-                            assigned += 1
-                        break
-                else:
+                claimed = await self.routing.assign_next([c for _, _, c in candidates], open_before)
+                if claimed is None:
                     return assigned  # nobody can take anything that waits
-        return assigned
+                agent_id, entry = claimed
+                agent = await self.agent(agent_id)
+                assert agent is not None
+                if await self._complete_assignment(entry.conversation_id, agent, "assigned") is not None:
+                    assigned += 1
 
     # -- grace period -------------------------------------------------------------------------
 

@@ -126,6 +126,14 @@ class QueueEntry(msgspec.Struct, frozen=True, kw_only=True):
 PRIORITY_STEP = 1e9
 
 
+class Candidate(msgspec.Struct, frozen=True):
+    """An available agent routing may hand a chat to, with what limits what they take."""
+
+    agent_id: str
+    capacity: int
+    departments: frozenset[str] = frozenset()
+
+
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"
     NOT_WAITING = "not_waiting"

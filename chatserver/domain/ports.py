@@ -6,7 +6,7 @@ both run the same contract tests (tests/contract/).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import msgspec
@@ -15,6 +15,7 @@ from .models import (
     Agent,
     AgentStatus,
     AssignmentEvent,
+    Candidate,
     ClaimOutcome,
     Conversation,
     ConversationFilter,
@@ -162,10 +163,12 @@ class RoutingState(Protocol):
         """``position`` of each conversation, in one round trip."""
         ...
 
-    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
-                         open_before: float) -> QueueEntry | None:
-        """Atomically: take the first waiting chat, in queue order, that the agent may take
-        (``QueueEntry.eligible_for``) if they are below capacity."""
+    async def assign_next(self, candidates: Sequence[Candidate],
+                          open_before: float) -> tuple[str, QueueEntry] | None:
+        """Atomically, in one step: of the ``candidates`` below capacity, the one holding the
+        fewest chats (ties: the earlier in ``candidates``) that may take a waiting chat
+        (``QueueEntry.eligible_for``) takes the first such chat in queue order. Returns the
+        agent's id and the chat, or ``None`` when nobody can take anything that waits."""
         ...
 
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
@@ -213,8 +216,9 @@ class Presence(Protocol):
 
     async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> int: ...
 
-    async def processes_of(self, kind: str, party_id: str) -> set[str]:
-        """Ids of the processes holding connections of an agent or a visitor."""
+    async def processes_of(self, parties: Sequence[tuple[str, str]]) -> set[str]:
+        """Ids of the processes holding connections of any of ``parties`` (``(kind, id)``:
+        agents and visitors), in one round trip."""
         ...
 
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:

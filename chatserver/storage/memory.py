@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict, deque
+from collections.abc import Sequence
 
-from ..domain.models import AgentStatus, ClaimOutcome, QueueEntry
+from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
 
 RECENT_ASSIGNMENTS = 50
 
@@ -68,20 +69,20 @@ class MemoryRoutingState:
         self._held[agent_id].add(conversation_id)
         return ClaimOutcome.CLAIMED
 
-    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
-                         open_before: float) -> QueueEntry | None:
-        if len(self._held[agent_id]) >= capacity:
-            return None
-        best: QueueEntry | None = None
-        for ordered in self._by_department.values():
-            if ordered and (best is None or ordered[0][0] < best.rank):
-                head = self._entries[ordered[0][1]]
-                if head.eligible_for(departments, open_before):
-                    best = head
-        if best is not None:
-            self._remove(best.conversation_id)
-            self._held[agent_id].add(best.conversation_id)
-        return best
+    async def assign_next(self, candidates: Sequence[Candidate],
+                          open_before: float) -> tuple[str, QueueEntry] | None:
+        heads = sorted((self._entries[ordered[0][1]] for ordered in self._by_department.values() if ordered),
+                       key=lambda e: (e.rank, e.conversation_id))
+        ordered_candidates = sorted(enumerate(candidates), key=lambda c: (len(self._held.get(c[1].agent_id, ())), c[0]))
+        for _, candidate in ordered_candidates:
+            if len(self._held.get(candidate.agent_id, ())) >= candidate.capacity:
+                continue
+            for head in heads:
+                if head.eligible_for(candidate.departments, open_before):
+                    self._remove(head.conversation_id)
+                    self._held[candidate.agent_id].add(head.conversation_id)
+                    return candidate.agent_id, head
+        return None
 
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
         if conversation_id not in self._held[from_agent] or len(self._held[to_agent]) >= capacity:
@@ -164,9 +165,12 @@ class MemoryPresence:
             return 0
         return len(connections)
 
-    async def processes_of(self, kind: str, party_id: str) -> set[str]:
-        connections = self._agent_connections if kind == "agent" else self._visitor_connections
-        return {"local"} if connections.get(party_id) else set()
+    async def processes_of(self, parties: Sequence[tuple[str, str]]) -> set[str]:
+        for kind, party_id in parties:
+            connections = self._agent_connections if kind == "agent" else self._visitor_connections
+            if connections.get(party_id):
+                return {"local"}
+        return set()
 
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
         """Connections of processes that stopped heartbeating; none in a single process."""

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..domain.models import AgentStatus, ClaimOutcome, QueueEntry
+from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
 from ..errors import Unavailable
 from . import redis_keys as RK
 
@@ -39,6 +39,9 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
     return wrapper
 
 
+POSITIONS_CHUNK = 2000
+
+
 def connect(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(
         url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
@@ -57,9 +60,10 @@ class RedisRoutingState:
         self.k = keys
         self._remove = client.register_script(RK.REMOVE)
         self._claim = client.register_script(RK.CLAIM)
-        self._claim_next = client.register_script(RK.CLAIM_NEXT)
+        self._assign_next = client.register_script(RK.ASSIGN_NEXT)
         self._move = client.register_script(RK.MOVE)
         self._enqueue = client.register_script(RK.ENQUEUE)
+        self._positions = client.register_script(RK.POSITIONS)
 
     @_unavailable
     async def enqueue(self, entry: QueueEntry) -> None:
@@ -79,11 +83,12 @@ class RedisRoutingState:
 
     @_unavailable
     async def positions(self, conversation_ids: list[str]) -> list[int | None]:
-        async with self.r.pipeline(transaction=False) as pipe:
-            for cid in conversation_ids:
-                pipe.zrank(self.k.queue, cid)
-            ranks = await pipe.execute()
-        return [None if r is None else int(r) + 1 for r in ranks]
+        found: list[int] = []
+        # Chunks, so one call never holds Redis for long however many visitors wait.
+        for start in range(0, len(conversation_ids), POSITIONS_CHUNK):
+            found += await self._positions(keys=[self.k.queue],
+                                           args=conversation_ids[start:start + POSITIONS_CHUNK])
+        return [position or None for position in found]
 
     @_unavailable
     async def waiting(self, limit: int) -> list[QueueEntry]:
@@ -114,18 +119,21 @@ class RedisRoutingState:
         return ClaimOutcome(result)
 
     @_unavailable
-    async def claim_next(self, agent_id: str, capacity: int, departments: frozenset[str],
-                         open_before: float) -> QueueEntry | None:
-        result = await self._claim_next(
-            keys=[self.k.queue, self.k.held(agent_id), self.k.departments],
-            args=[capacity, repr(open_before), self.k.entry_prefix, self.k.department_queue_prefix,
-                  *sorted(departments)],
-        )
+    async def assign_next(self, candidates: Sequence[Candidate],
+                          open_before: float) -> tuple[str, QueueEntry] | None:
+        if not candidates:
+            return None
+        args: list[Any] = [repr(open_before), self.k.entry_prefix, self.k.department_queue_prefix,
+                           self.k.held_prefix]
+        for candidate in candidates:
+            args += [candidate.agent_id, candidate.capacity, len(candidate.departments),
+                     *sorted(candidate.departments)]
+        result = await self._assign_next(keys=[self.k.queue, self.k.departments], args=args)
         if not result:
             return None
-        cid, visitor_id, department, enqueued_at, rank = result
-        return QueueEntry(conversation_id=cid, visitor_id=visitor_id, rank=float(rank),
-                          department=department or None, enqueued_at=float(enqueued_at))
+        agent_id, cid, visitor_id, department, enqueued_at, rank = result
+        return agent_id, QueueEntry(conversation_id=cid, visitor_id=visitor_id, rank=float(rank),
+                                    department=department or None, enqueued_at=float(enqueued_at))
 
     @_unavailable
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
@@ -178,6 +186,7 @@ class RedisPresence:
         self.process_id = process_id
         self.ttl = ttl
         self._claim_dead = client.register_script(RK.CLAIM_DEAD_PROCESS)
+        self._available = client.register_script(RK.AVAILABLE_AGENTS)
 
     @_unavailable
     async def heartbeat(self) -> None:
@@ -236,11 +245,9 @@ class RedisPresence:
 
     @_unavailable
     async def available_agents(self) -> list[str]:
-        agents: list[str] = sorted(await self.r.smembers(self.k.connected_agents))  # type: ignore[arg-type]
-        if not agents:
-            return []
-        statuses = await self.r.mget([self.k.agent_status(a) for a in agents])
-        return [a for a, s in zip(agents, statuses, strict=True) if s != str(AgentStatus.AWAY)]
+        agents: list[str] = await self._available(keys=[self.k.connected_agents],
+                                                  args=[self.k.agent_status_prefix, str(AgentStatus.AWAY)])
+        return sorted(agents)
 
     @_unavailable
     async def visitor_connected(self, visitor_id: str, connection_id: str) -> int:
@@ -251,9 +258,12 @@ class RedisPresence:
         return await self._disconnect("visitor", visitor_id, connection_id, self.process_id)
 
     @_unavailable
-    async def processes_of(self, kind: str, party_id: str) -> set[str]:
-        processes: list[str] = await self.r.hvals(self.k.connections(kind, party_id))  # type: ignore[assignment]
-        return set(processes)
+    async def processes_of(self, parties: Sequence[tuple[str, str]]) -> set[str]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            for kind, party_id in parties:
+                pipe.hvals(self.k.connections(kind, party_id))
+            found: list[list[str]] = await pipe.execute()
+        return {process for processes in found for process in processes}
 
     @_unavailable
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:

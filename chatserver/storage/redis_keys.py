@@ -41,7 +41,11 @@ class Keys:
 
     def held(self, agent_id: str) -> str:
         """SET of the conversation ids an agent holds (its size is the agent's load)."""
-        return f"{self.prefix}held:{agent_id}"
+        return f"{self.held_prefix}{agent_id}"
+
+    @property
+    def held_prefix(self) -> str:
+        return f"{self.prefix}held:"
 
     @property
     def assignments(self) -> str:
@@ -73,7 +77,11 @@ class Keys:
 
     def agent_status(self, agent_id: str) -> str:
         """STRING online|away while connected."""
-        return f"{self.prefix}status:{agent_id}"
+        return f"{self.agent_status_prefix}{agent_id}"
+
+    @property
+    def agent_status_prefix(self) -> str:
+        return f"{self.prefix}status:"
 
     # -- messaging between processes --
     def bus(self, process_id: str) -> str:
@@ -114,38 +122,82 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 'claimed'
 """
 
-# Claim, for an agent below capacity, the lowest-ranked head among the department queues it may
-# take: its departments', the no-department queue, and any other department's whose head has
-# waited since before the fallback time (an agent without departments may take every queue).
-# Looks only at each queue's head, so a backlog in one department never hides another's chats.
-# KEYS: queue, held(agent), departments. ARGV: capacity, open_before, entry key prefix,
-# department queue prefix, departments...  Returns {id, visitor_id, department, enqueued_at, rank} or nil.
-CLAIM_NEXT = _REMOVE + """
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[1]) then return nil end
-local open_before = tonumber(ARGV[2])
-local wanted = {['']=true}
-local any = #ARGV < 5
-for i = 5, #ARGV do wanted[ARGV[i]] = true end
-local best, best_score, best_fields = nil, nil, nil
-local depts = redis.call('SMEMBERS', KEYS[3])
+# Routing's one step: of the candidate agents below capacity, the one holding the fewest chats
+# (ties: the earlier candidate) that may take a waiting chat takes the lowest-ranked head among
+# the department queues it may take: its departments', the no-department queue, and any other
+# department's whose head has waited since before the fallback time (an agent without
+# departments may take every queue). Looks only at each queue's head, so a backlog in one
+# department never hides another's chats. Loads, choice and claim in one atomic script: no
+# other process can take the chat or fill the agent in between, and routing costs one round trip.
+# KEYS: queue, departments. ARGV: open_before, entry key prefix, department queue prefix,
+# held key prefix, then per candidate: agent id, capacity, department count, departments...
+# Returns {agent id, conversation id, visitor_id, department, enqueued_at, rank} or nil.
+ASSIGN_NEXT = _REMOVE + """
+local open_before = tonumber(ARGV[1])
+local candidates = {}
+local i = 5
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 2])
+  local load = redis.call('SCARD', ARGV[4] .. ARGV[i])
+  if load < tonumber(ARGV[i + 1]) then
+    local wanted = {['']=true}
+    for j = 1, count do wanted[ARGV[i + 2 + j]] = true end
+    table.insert(candidates, {agent=ARGV[i], load=load, order=i, any=(count == 0), wanted=wanted})
+  end
+  i = i + 3 + count
+end
+if #candidates == 0 then return nil end
+table.sort(candidates, function(a, b)
+  if a.load ~= b.load then return a.load < b.load end
+  return a.order < b.order
+end)
+local heads = {}
+local depts = redis.call('SMEMBERS', KEYS[2])
 table.insert(depts, '')
 for _, dept in ipairs(depts) do
-  local head = redis.call('ZRANGE', ARGV[4] .. dept, 0, 0, 'WITHSCORES')
+  local head = redis.call('ZRANGE', ARGV[3] .. dept, 0, 0, 'WITHSCORES')
   if head[1] then
-    local score = tonumber(head[2])
-    if best_score == nil or score < best_score then
-      local f = redis.call('HMGET', ARGV[3] .. head[1], 'visitor_id', 'department', 'enqueued_at', 'rank')
-      if any or wanted[dept] or tonumber(f[3] or '0') <= open_before then
-        best, best_score, best_fields = head[1], score, f
-      end
+    local f = redis.call('HMGET', ARGV[2] .. head[1], 'visitor_id', 'department', 'enqueued_at', 'rank')
+    table.insert(heads, {id=head[1], score=tonumber(head[2]), dept=dept, f=f})
+  end
+end
+table.sort(heads, function(a, b)
+  if a.score ~= b.score then return a.score < b.score end
+  return a.id < b.id
+end)
+for _, c in ipairs(candidates) do
+  for _, h in ipairs(heads) do
+    if c.any or c.wanted[h.dept] or tonumber(h.f[3] or '0') <= open_before then
+      remove_waiting(KEYS[1], ARGV[2] .. h.id, ARGV[3], h.id)
+      redis.call('SADD', ARGV[4] .. c.agent, h.id)
+      return {c.agent, h.id, h.f[1] or '', h.f[2] or '', h.f[3] or '0', h.f[4] or '0'}
     end
   end
 end
-if best == nil then return nil end
-remove_waiting(KEYS[1], ARGV[3] .. best, ARGV[4], best)
-redis.call('SADD', KEYS[2], best)
-local f = best_fields
-return {best, f[1] or '', f[2] or '', f[3] or '0', f[4] or '0'}
+return nil
+"""
+
+# KEYS: queue. ARGV: conversation ids. Returns each one's 1-based position, or 0 when it is not
+# waiting (a Lua nil would cut the reply short). One command for many ids: the queue position
+# flush asks for every watched visitor at once, and a pipeline of ZRANKs costs the server
+# process a command to pack and a reply to parse per visitor.
+POSITIONS = """
+local result = {}
+for i, id in ipairs(ARGV) do
+  local rank = redis.call('ZRANK', KEYS[1], id)
+  result[i] = rank and rank + 1 or 0
+end
+return result
+"""
+
+# The connected agents who are not away, in one round trip (routing asks before every step).
+# KEYS: connected agents. ARGV: agent status key prefix, the away status.
+AVAILABLE_AGENTS = """
+local available = {}
+for _, agent in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('GET', ARGV[1] .. agent) ~= ARGV[2] then table.insert(available, agent) end
+end
+return available
 """
 
 # Move a held conversation from one agent to another below capacity (a transfer).

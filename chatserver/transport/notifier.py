@@ -84,22 +84,22 @@ class SocketNotifier:
                 # The other process's clients catch up from storage when they rejoin.
                 log.warning("could not reach process=%s event=%s", process_id, type(envelope).__name__)
 
-    async def _where(self, kind: str, party_id: str | None) -> set[str]:
-        if party_id is None:
+    async def _where(self, *parties: tuple[str, str | None]) -> set[str]:
+        """The processes holding connections of any of ``parties`` (``(kind, id)``)."""
+        wanted = [(kind, party_id) for kind, party_id in parties if party_id is not None]
+        if not wanted:
             return set()
         # This process's own clients always hear it, even while the shared presence is down or
         # being restored after a Redis restart.
-        here = {self.bus.process_id} if self.is_local(kind, party_id) else set()
+        here = {self.bus.process_id} if any(self.is_local(kind, party_id) for kind, party_id in wanted) else set()
         try:
-            return here | await self.presence.processes_of(kind, party_id)
+            return here | await self.presence.processes_of(wanted)
         except ChatError:
             return here
 
     async def _participants(self, conversation: Conversation, *extra_agents: str | None) -> set[str]:
-        processes = await self._where("visitor", conversation.visitor_id)
-        for agent_id in (conversation.agent_id, *extra_agents):
-            processes |= await self._where("agent", agent_id)
-        return processes
+        return await self._where(("visitor", conversation.visitor_id),
+                                 *(("agent", agent_id) for agent_id in (conversation.agent_id, *extra_agents)))
 
     async def _on_bus_message(self, payload: bytes) -> None:
         envelope = decode(payload)
@@ -147,7 +147,7 @@ class SocketNotifier:
     async def _emit(self, kind: str, party_id: str, event: str, data: Any) -> None:
         namespace, room = ((C.VISITOR_NAMESPACE, C.visitor_room(party_id)) if kind == "visitor"
                            else (C.AGENT_NAMESPACE, C.agent_room(party_id)))
-        await self._send(await self._where(kind, party_id), EmitEnvelope(namespace, room, event, data))
+        await self._send(await self._where((kind, party_id)), EmitEnvelope(namespace, room, event, data))
 
     # -- Notifier -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chatserver.domain.models import AgentStatus, ClaimOutcome, QueueEntry
+from chatserver.domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
 from chatserver.domain.ports import Presence, RoutingState
 
 ANY: frozenset[str] = frozenset()
@@ -13,6 +13,16 @@ ANY: frozenset[str] = frozenset()
 def _entry(n: int, rank: float | None = None, department: str | None = None, enqueued_at: float = 100.0) -> QueueEntry:
     return QueueEntry(conversation_id=f"c{n}", visitor_id=f"v{n}", rank=float(n) if rank is None else rank,
                       department=department, enqueued_at=enqueued_at)
+
+
+async def _take_next(routing: RoutingState, agent_id: str, capacity: int, departments: frozenset[str],
+                     open_before: float) -> QueueEntry | None:
+    """One agent's turn: ``assign_next`` with that agent as the only candidate."""
+    claimed = await routing.assign_next([Candidate(agent_id, capacity, departments)], open_before)
+    if claimed is None:
+        return None
+    assert claimed[0] == agent_id
+    return claimed[1]
 
 
 async def test_queue_is_ordered_by_rank_with_positions(routing: RoutingState) -> None:
@@ -40,9 +50,9 @@ async def test_claims_respect_capacity_and_take_each_chat_once(routing: RoutingS
         await routing.enqueue(_entry(n))
     assert await routing.claim("c2", "a", capacity=2) == ClaimOutcome.CLAIMED
     assert await routing.claim("c2", "b", capacity=2) == ClaimOutcome.NOT_WAITING
-    head = await routing.claim_next("a", 2, ANY, 0.0)
+    head = await _take_next(routing, "a", 2, ANY, 0.0)
     assert head == _entry(1)
-    assert await routing.claim_next("a", 2, ANY, 0.0) is None
+    assert await _take_next(routing, "a", 2, ANY, 0.0) is None
     assert await routing.claim("c3", "a", capacity=2) == ClaimOutcome.AT_CAPACITY
     assert await routing.load("a") == 2 and await routing.position("c3") == 1
     await routing.release("a", "c1")
@@ -69,6 +79,46 @@ async def test_concurrent_claims_never_assign_twice_or_exceed_capacity(routing: 
     assert [await routing.load(a) for a in agents] == [3] * 10
 
 
+async def test_the_least_loaded_candidate_takes_the_head(routing: RoutingState) -> None:
+    for n in range(1, 5):
+        await routing.enqueue(_entry(n))
+    assert await routing.claim("c4", "a", 3) == ClaimOutcome.CLAIMED
+    candidates = [Candidate("a", 3), Candidate("b", 3), Candidate("c", 3)]
+    # a holds one chat: b and c hold none, and b comes first among equals.
+    assert await routing.assign_next(candidates, 0.0) == ("b", _entry(1))
+    assert await routing.assign_next(candidates, 0.0) == ("c", _entry(2))
+    assert await routing.assign_next(candidates, 0.0) == ("a", _entry(3))
+    assert await routing.assign_next(candidates, 0.0) is None  # nothing waits
+    await routing.enqueue(_entry(5))
+    # Full agents are skipped; nobody with room means nothing is taken.
+    assert await routing.assign_next([Candidate("a", 2), Candidate("d", 0)], 0.0) is None
+    assert await routing.position("c5") == 1
+    assert await routing.assign_next([], 0.0) is None
+
+
+async def test_a_candidate_who_may_not_take_the_head_leaves_it_to_one_who_may(routing: RoutingState) -> None:
+    await routing.enqueue(_entry(1, department="billing", enqueued_at=100.0))
+    await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
+    sales, billing = Candidate("s", 3, frozenset({"sales"})), Candidate("b", 3, frozenset({"billing"}))
+    # The sales agent comes first but may not take billing's head: they take sales' chat, and
+    # the billing agent, though listed later, takes billing's.
+    assert await routing.assign_next([sales, billing], 50.0) == ("s", _entry(2, department="sales", enqueued_at=200.0))
+    assert await routing.assign_next([sales, billing], 50.0) == ("b", _entry(1, department="billing",
+                                                                             enqueued_at=100.0))
+
+
+async def test_concurrent_routing_steps_never_assign_twice_or_exceed_capacity(routing: RoutingState) -> None:
+    for n in range(40):
+        await routing.enqueue(_entry(n))
+    candidates = [Candidate(f"agent{i}", 3) for i in range(10)]
+    results = await asyncio.gather(*(routing.assign_next(candidates[i % 10:] + candidates[:i % 10], 0.0)
+                                     for i in range(60)))
+    claimed = [r for r in results if r is not None]
+    assert len(claimed) == 30 and len({entry.conversation_id for _, entry in claimed}) == 30
+    assert [await routing.load(c.agent_id) for c in candidates] == [3] * 10
+    assert await routing.waiting_count() == 10
+
+
 async def test_restore_merges_what_storage_knows(routing: RoutingState) -> None:
     await routing.enqueue(_entry(9))
     await routing.enqueue(_entry(2, rank=0.5))
@@ -85,13 +135,13 @@ async def test_departments_and_the_fallback_decide_who_may_take_a_chat(routing: 
     await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
     await routing.enqueue(_entry(3, enqueued_at=300.0))
     # A sales agent skips billing's chat; before the fallback time it is not theirs to take.
-    got = await routing.claim_next("s", 5, frozenset({"sales"}), 50.0)
+    got = await _take_next(routing, "s", 5, frozenset({"sales"}), 50.0)
     assert got is not None and got.conversation_id == "c2" and got.department == "sales"
-    got = await routing.claim_next("s", 5, frozenset({"sales"}), 50.0)
+    got = await _take_next(routing, "s", 5, frozenset({"sales"}), 50.0)
     assert got is not None and got.conversation_id == "c3"  # no department: anyone's
-    assert await routing.claim_next("s", 5, frozenset({"sales"}), 50.0) is None
+    assert await _take_next(routing, "s", 5, frozenset({"sales"}), 50.0) is None
     # Once billing's chat has waited past the fallback, any agent may take it.
-    got = await routing.claim_next("s", 5, frozenset({"sales"}), 150.0)
+    got = await _take_next(routing, "s", 5, frozenset({"sales"}), 150.0)
     assert got is not None and got.conversation_id == "c1" and got.enqueued_at == 100.0
 
 
@@ -133,9 +183,9 @@ async def test_presence_tracks_connections_and_status(presence: Presence) -> Non
     await presence.agent_connected("a", "s3")
     assert await presence.status("a") == AgentStatus.ONLINE
     assert await presence.visitor_connected("v", "s4") == 1
-    assert await presence.processes_of("visitor", "v") != set()
+    assert await presence.processes_of([("visitor", "v")]) != set()
     assert await presence.visitor_disconnected("v", "s4") == 0
-    assert await presence.processes_of("visitor", "v") == set()
+    assert await presence.processes_of([("agent", "nobody"), ("visitor", "v")]) == set()
     assert await presence.expire_dead_connections() == []
 
 
@@ -143,6 +193,6 @@ async def test_a_backlog_in_one_department_never_hides_another_departments_chat(
     for n in range(1500):
         await routing.enqueue(_entry(n, department="billing", enqueued_at=1000.0))
     await routing.enqueue(_entry(5000, department="sales", enqueued_at=1000.0))
-    got = await routing.claim_next("s", 3, frozenset({"sales"}), 0.0)
+    got = await _take_next(routing, "s", 3, frozenset({"sales"}), 0.0)
     assert got is not None and got.conversation_id == "c5000"
     assert await routing.position("c0") == 1 and await routing.waiting_count() == 1500

@@ -21,7 +21,7 @@ async def test_a_dead_process_is_swept_once_and_its_agents_go_offline(redis_url:
         await dead.agent_connected("agent-1", "sid-1")
         await dead.visitor_connected("visitor-1", "sid-2")
         await survivors[0].agent_connected("agent-2", "sid-3")
-        assert await survivors[0].processes_of("agent", "agent-1") == {"dead"}
+        assert await survivors[0].processes_of([("agent", "agent-1")]) == {"dead"}
         assert sorted(await survivors[1].available_agents()) == ["agent-1", "agent-2"]
         # The process alive: nothing to sweep.
         assert await survivors[0].expire_dead_connections() == []
@@ -33,6 +33,6 @@ async def test_a_dead_process_is_swept_once_and_its_agents_go_offline(redis_url:
         assert sorted(swept[0]) == [("agent", "agent-1", 0), ("visitor", "visitor-1", 0)]
         assert await survivors[1].status("agent-1") == AgentStatus.OFFLINE
         assert await survivors[1].available_agents() == ["agent-2"]
-        assert await survivors[1].processes_of("visitor", "visitor-1") == set()
+        assert await survivors[1].processes_of([("visitor", "visitor-1")]) == set()
     finally:
         await client.aclose()
