@@ -125,8 +125,14 @@ class OutboxWorker:
         attempts = item.attempts + 1
         try:
             await self.send(item)
-        except DeliveryFailed as exc:
-            error = str(exc)[:500] or type(exc).__name__
+        except Exception as exc:
+            if not isinstance(exc, DeliveryFailed):
+                # A bug or an unforeseen error of the sender: counted as a failed attempt, so one
+                # bad item is retried with backoff and eventually given up, never spun on.
+                log.exception("outbox sender failed kind=%s item=%s", self.kind, item.id)
+            # Only our own failure reasons are kept (and shown to admins): another error's text
+            # could carry anything.
+            error = (str(exc)[:500] if isinstance(exc, DeliveryFailed) else "") or type(exc).__name__
             if isinstance(exc, PermanentFailure) or attempts >= self.policy.max_attempts:
                 await self.store.mark_failed(item.id, attempts, error)
                 log.warning("outbox item failed for good kind=%s item=%s attempts=%d", self.kind, item.id, attempts)

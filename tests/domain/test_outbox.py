@@ -1,0 +1,90 @@
+"""The outbox worker over the real SQLite outbox, with a manual clock: backoff, giving up,
+leases, and an unforeseen sender error counted as a failed attempt."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chatserver.domain.clock import ManualClock
+from chatserver.domain.outbox import (
+    DeliveryFailed,
+    OutboxItem,
+    OutboxKind,
+    OutboxStatus,
+    OutboxWorker,
+    PermanentFailure,
+    RetryPolicy,
+)
+from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite_tickets import SQLiteTicketStore
+
+
+@pytest.fixture
+async def outbox(tmp_path: Path) -> AsyncIterator[SQLiteTicketStore]:
+    store = SQLiteStore(tmp_path / "chat.db")
+    await store.open()
+    try:
+        yield SQLiteTicketStore(store)
+    finally:
+        await store.close()
+
+
+def _item(n: int, now: float) -> OutboxItem:
+    return OutboxItem(id=f"i{n}", kind=OutboxKind.MAIL, target="ann@example.com", payload="{}", created_at=now,
+                      next_attempt_at=now)
+
+
+async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTicketStore) -> None:
+    clock = ManualClock()
+    failures: list[str] = []
+
+    async def send(item: OutboxItem) -> None:
+        failures.append(item.id)
+        if item.id == "i1":
+            raise RuntimeError("a bug, with a message body in it")
+        raise DeliveryFailed("SMTP 451")
+
+    worker = OutboxWorker(OutboxKind.MAIL, outbox, send, clock, RetryPolicy(base=10, maximum=40, max_attempts=3),
+                          poll_interval=5, lease=30)
+    await outbox.enqueue([_item(1, clock.now()), _item(2, clock.now())])
+    assert await worker.run_once() == 0 and sorted(failures) == ["i1", "i2"]
+    assert await worker.run_once() == 0 and len(failures) == 2  # not due again before the backoff
+    assert await outbox.next_due(OutboxKind.MAIL) == clock.now() + 10
+    clock.advance(10)
+    await worker.run_once()
+    clock.advance(19)
+    assert await worker.run_once() == 0 and len(failures) == 4  # the second retry waits 20 s
+    clock.advance(1)
+    await worker.run_once()
+    items = {i.id: i for i in await outbox.outbox_items(OutboxKind.MAIL, 10)}
+    assert {i.status for i in items.values()} == {OutboxStatus.FAILED} and len(failures) == 6
+    assert items["i1"].attempts == 3 and items["i1"].last_error == "RuntimeError"  # not the error's text
+    assert items["i2"].last_error == "SMTP 451"
+    assert await outbox.next_due(OutboxKind.MAIL) is None
+
+
+async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: SQLiteTicketStore) -> None:
+    clock = ManualClock()
+    await outbox.enqueue([_item(1, clock.now())])
+    assert [i.id for i in await outbox.claim_due(OutboxKind.MAIL, clock.now(), 30, 10)] == ["i1"]
+    assert await outbox.claim_due(OutboxKind.MAIL, clock.now() + 29, 30, 10) == []
+    assert [i.id for i in await outbox.claim_due(OutboxKind.MAIL, clock.now() + 30, 30, 10)] == ["i1"]
+    assert await outbox.claim_due(OutboxKind.WEBHOOK, clock.now() + 100, 30, 10) == []
+
+
+async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTicketStore) -> None:
+    clock = ManualClock()
+
+    async def send(item: OutboxItem) -> None:
+        if item.id == "i2":
+            raise PermanentFailure("recipient refused (550)")
+
+    worker = OutboxWorker(OutboxKind.MAIL, outbox, send, clock, RetryPolicy(), poll_interval=5, lease=30)
+    await outbox.enqueue([_item(1, clock.now()), _item(2, clock.now())])
+    assert await worker.run_once() == 1
+    items = {i.id: i for i in await outbox.outbox_items(OutboxKind.MAIL, 10)}
+    assert (items["i1"].status, items["i1"].attempts, items["i1"].sent_at) == (OutboxStatus.SENT, 1, clock.now())
+    assert (items["i2"].status, items["i2"].attempts) == (OutboxStatus.FAILED, 1)
