@@ -214,7 +214,11 @@ class ChatPanel {
     this.store.update({ open: true });
     this.unread = 0;
     this.#renderLauncher();
-    if (this.session.state.phase === "prechat") this.#renderTickets(this.session.state.tickets);
+    if (this.session.state.phase === "prechat") {
+      this.#renderTickets(this.session.state.tickets);
+      // Agents may have come or gone since the page loaded: ask again (rendered when it answers).
+      if (this.session.connected) this.session.refreshOffline();
+    }
     if (focus) this.#focusScreen();
     this.#scrollToEnd();
     this.#maybeMarkRead();

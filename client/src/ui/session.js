@@ -142,7 +142,7 @@ export class ChatSession {
     this.retries = 0;
     this.#set({ connection: "online", problem: null });
     try {
-      await this.#refreshOffline();
+      await this.refreshOffline();
       const resumed = await this.call("session:resume", {});
       const agentsAvailable = resumed.agents_available !== false;
       const saved = this.store.load();
@@ -170,7 +170,7 @@ export class ChatSession {
   }
 
   /** Whether a chat can be served now, and the visitor's tickets (shown when they return). */
-  async #refreshOffline() {
+  async refreshOffline() {
     const [availability, listing] = await Promise.all([
       this.call("availability:get", {}).catch(() => null),
       this.call("ticket:list", {}).catch(() => null),
