@@ -38,7 +38,7 @@ from .ports import ConversationStore, CustomerStore
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{1,30}$")
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$")
 MAX_EMAILS = 10
 MAX_TAGS = 20
 MAX_NOTES = 4000
@@ -66,28 +66,28 @@ class CustomerFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 def _clean_text(value: str | None, what: str, limit: int) -> str | None:
     if value is None:
         return None
-    text = value.strip()
-    if len(text) > limit:
+    if len(value) > limit:
         raise InvalidPayload(f"{what} is limited to {limit} characters")
-    return text or None
+    return value.strip() or None
 
 
 def check_emails(emails: list[str]) -> tuple[str, ...]:
-    """Trimmed, lower-case, each once, in the order given."""
-    normalized = tuple(dict.fromkeys(e.strip().lower() for e in emails))
+    """Lower-case, each once, in the order given."""
+    if any(len(e) > 254 or not EMAIL_RE.match(e) for e in emails):
+        raise InvalidPayload("an email is not a valid address")
+    normalized = tuple(dict.fromkeys(e.lower() for e in emails))
     if len(normalized) > MAX_EMAILS:
         raise InvalidPayload(f"at most {MAX_EMAILS} emails")
-    if any(len(e) > 254 or not EMAIL_RE.match(e) for e in normalized):
-        raise InvalidPayload("an email is not a valid address")
     return normalized
 
 
 def check_tags(tags: list[str]) -> tuple[str, ...]:
-    normalized = tuple(dict.fromkeys(" ".join(t.split()).lower() for t in tags))
+    """Lower-case, each once, in the order given."""
+    if any(not TAG_RE.match(t) for t in tags):
+        raise InvalidPayload("a tag is 1-32 characters: letters a-z, digits, space, _ and -")
+    normalized = tuple(dict.fromkeys(t.lower() for t in tags))
     if len(normalized) > MAX_TAGS:
         raise InvalidPayload(f"at most {MAX_TAGS} tags")
-    if any(not TAG_RE.match(t) for t in normalized):
-        raise InvalidPayload("a tag is 1-32 characters: letters a-z, digits, space, _ and -")
     return normalized
 
 
@@ -95,10 +95,9 @@ def check_customer_fields(customer: Customer, fields: CustomerFields) -> Custome
     """``customer`` with ``fields`` applied, validated and normalized."""
     changes: dict[str, object] = {}
     if fields.external_id is not msgspec.UNSET:
-        external_id = _clean_text(fields.external_id, "external_id", 128)
-        if external_id is not None and re.search(r"[\x00-\x1f\x7f]", external_id):
+        if fields.external_id is not None and re.search(r"[\x00-\x1f\x7f]", fields.external_id):
             raise InvalidPayload("external_id must not contain control characters")
-        changes["external_id"] = external_id
+        changes["external_id"] = _clean_text(fields.external_id, "external_id", 128)
     if fields.name is not msgspec.UNSET:
         changes["name"] = _clean_text(fields.name, "name", 100)
     if fields.emails is not msgspec.UNSET:
@@ -217,6 +216,8 @@ class CustomerService:
     async def create_customer(self, fields: CustomerFields) -> Customer:
         now = self.clock.now()
         customer = check_customer_fields(Customer(id=self.new_id(), created_at=now, last_seen_at=now), fields)
+        if not (customer.name or customer.emails or customer.phone or customer.external_id):
+            raise InvalidPayload("a customer needs at least a name, an email, a phone number or an external_id")
         await self.customers.add_customer(customer)
         return customer
 
@@ -239,11 +240,12 @@ class CustomerService:
 
     async def list_conversations(self, agent: Agent, where: ConversationFilter, limit: int,
                                  offset: int) -> tuple[list[ConversationRecord], int]:
-        """Conversations matching ``where``: agents list only their own, or a customer's they served."""
-        if agent.role != Role.ADMIN:
-            if where.customer_id is not None:
-                await self.check_may_read_customer_history(agent, where.customer_id)
-            elif where.agent_id not in (None, agent.id):
+        """Conversations matching ``where``: agents list only their own, or a customer's they served.
+        An unknown customer is ``NotFound``."""
+        if where.customer_id is not None:
+            await self.check_may_read_customer_history(agent, where.customer_id)
+        elif agent.role != Role.ADMIN:
+            if where.agent_id not in (None, agent.id):
                 raise Forbidden("agents can list only their own conversations")
             else:
                 where = msgspec.structs.replace(where, agent_id=agent.id)

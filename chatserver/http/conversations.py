@@ -39,7 +39,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     raw_status = request.query.get("status")
     try:
-        status = ConversationStatus(raw_status) if raw_status else None
+        status = ConversationStatus(raw_status) if raw_status is not None else None
     except ValueError:
         raise InvalidPayload("status must be queued, assigned or closed") from None
     since, until = time_query(request, "from"), time_query(request, "to", end=True)

@@ -30,16 +30,18 @@ _TEXT = {"type": ["string", "null"], "maxLength": 254}
 CUSTOMER_BODY = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Fields left out are unchanged (on update) or empty (on create); null clears one.",
+    "description": "Fields left out are unchanged (on update) or empty (on create); null clears one. A new "
+                   "customer needs at least a name, an email, a phone number or an external_id.",
     "properties": {
-        "external_id": {**_TEXT, "maxLength": 128},
+        "external_id": {**_TEXT, "maxLength": 128, "pattern": r"^[^\u0000-\u001f\u007f]*$"},
         "name": {**_TEXT, "maxLength": 100},
-        "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "format": "email",
-                                                              "maxLength": 254}},
-        "phone": {**_TEXT, "maxLength": 32, "pattern": r"^\+?[0-9][0-9 ()./-]{1,30}$"},
+        "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 254,
+                                                              "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}},
+        "phone": {**_TEXT, "maxLength": 32, "pattern": r"^\s*(\+?[0-9][0-9 ()./-]{1,30})?\s*$"},
         "notes": {"type": ["string", "null"], "maxLength": 4000},
         "tags": {"type": "array", "maxItems": 20, "items": {"type": "string",
-                                                            "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"}},
+                                                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$",
+                                                            "description": "stored in lower case"}},
     },
 }
 

@@ -168,6 +168,9 @@ async def test_bad_customer_input_gets_structured_errors_and_changes_nothing(sho
         for method, path in [("POST", "/api/customers"), ("PATCH", f"/api/customers/{dee['id']}")]:
             status, reply = await shop.request(method, path, token=token, json=bad)
             assert status == 400 and _error(reply) == "invalid_payload", (method, bad)
+    for empty in [None, {}, {"name": " ", "emails": []}]:  # a new record must say who it is
+        status, reply = await shop.request("POST", "/api/customers", token=token, json=empty)
+        assert status == 400 and _error(reply) == "invalid_payload", empty
     for raw in [b"{not json", b"x" * 70_000]:
         status, reply = await shop.request("POST", "/api/customers", token=token, data=raw,
                                            headers={"Content-Type": "application/json"})
@@ -229,7 +232,7 @@ async def test_conversations_are_listed_with_filters(shop: LiveServer) -> None:
     status, body = await shop.request("GET", f"/api/conversations?agent_id={alice['agent']['id']}",
                                       token=bob_login["token"])
     assert status == 403 and _error(body) == "forbidden"
-    for query in ["status=nope", "from=yesterday", "to=2026-13-01", "from=2026-02-30",
+    for query in ["status=nope", "status=", "from=yesterday", "to=2026-13-01", "from=2026-02-30",
                   "from=2026-11-24&to=2026-11-23", "limit=0", "offset=-1", "tag=" + "t" * 65]:
         status, body = await shop.request("GET", f"/api/conversations?{query}", token=admin)
         assert status == 400 and _error(body) == "invalid_payload", query
