@@ -1,0 +1,73 @@
+"""`chatserver customer export|delete`, run as a real process against a real database file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from chatserver.domain.clock import SystemClock
+from chatserver.domain.customers import CustomerService
+from chatserver.domain.identity import sign_identity
+from chatserver.domain.models import Conversation, ConversationStatus, PartyKind, PreChat
+from chatserver.domain.ports import NewMessage
+from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+
+CLI = [sys.executable, "-m", "chatserver"]
+
+
+def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ), stdin=subprocess.DEVNULL)
+
+
+async def _seed(db: Path) -> str:
+    """A closed conversation of an identified customer; returns the customer's id."""
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        clock = SystemClock()
+        conversation = Conversation(id="c1", visitor_id="v1", status=ConversationStatus.CLOSED,
+                                    prechat=PreChat(name="Ann", question="Where is my parcel?"),
+                                    created_at=clock.now())
+        await store.create_conversation(conversation, [NewMessage(
+            conversation_id="c1", kind="text", sender_kind=PartyKind.VISITOR, sender_id="v1", sender_name="Ann",
+            body="Where is my parcel?", created_at=clock.now())])
+        customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+                                    new_id=lambda: uuid.uuid4().hex, identity_secret="s")
+        await customers.attach_chat("v1", conversation.prechat)
+        customer = await customers.identify_visitor("v1", sign_identity("s", {"external_id": "shop-1",
+                                                                              "iat": clock.now()}))
+        return customer.id
+    finally:
+        await store.close()
+
+
+def test_customer_export_and_delete(tmp_path: Path) -> None:
+    customer_id = asyncio.run(_seed(tmp_path / "chatserver.db"))
+    exported = _run("customer", "export", "--external-id", "shop-1", data_dir=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(exported.stdout)
+    assert data["customer"]["id"] == customer_id and data["visitor_ids"] == ["v1"]
+    assert [m["body"] for m in data["conversations"][0]["messages"]] == ["Where is my parcel?"]
+
+    out = tmp_path / "export.json"
+    to_file = _run("customer", "export", "--id", customer_id, "--output", str(out), data_dir=tmp_path)
+    assert to_file.returncode == 0 and json.loads(out.read_text()) == data
+    assert out.stat().st_mode & 0o777 == 0o600
+
+    unconfirmed = _run("customer", "delete", "--id", customer_id, data_dir=tmp_path)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    deleted = _run("customer", "delete", "--id", customer_id, "--yes", data_dir=tmp_path)
+    assert deleted.returncode == 0, deleted.stderr
+    for args in [("export", "--id", customer_id), ("delete", "--id", customer_id, "--yes"),
+                 ("export", "--external-id", "shop-1")]:
+        gone = _run("customer", *args, data_dir=tmp_path)
+        assert gone.returncode == 2 and gone.stderr.startswith("chatserver: "), args
+    assert _run("customer", "export", data_dir=tmp_path).returncode == 2  # --id or --external-id is required
