@@ -4,6 +4,7 @@ export and deletion, and every kind of bad input (structured 4xx, nothing stored
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 import pytest
 
 from chatserver.domain.identity import sign_identity
-from chatserver.http import keys as K
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
@@ -332,6 +332,10 @@ async def test_admins_export_and_delete_a_customer_with_everything_held(shop: Li
     desk = await agent(shop, alice)
     note = await desk.call("note:add", {"conversation_id": cid, "body": "asked about a refund"})
     assert note["ok"], note
+    ticket = await shopper.call("ticket:create", {"name": "Nia", "email": "nia@example.com",
+                                                  "description": "The refund never came"})
+    assert ticket["ok"], ticket
+    ticket_id = ticket["ticket"]["id"]
     bystander = await visitor(shop)
     kept = (await bystander.call("chat:start", prechat(2)))["conversation"]["id"]
     [customer] = [c for c in await _customers(shop) if c["external_id"] == "cust-9"]
@@ -346,10 +350,11 @@ async def test_admins_export_and_delete_a_customer_with_everything_held(shop: Li
     [transcript] = export["conversations"]
     assert transcript["conversation"]["id"] == cid and transcript["rating"]["rating"] == 3
     assert [n["body"] for n in export["related"]["conversation_notes"]] == ["asked about a refund"]
+    assert [t["description"] for t in export["related"]["tickets"]] == ["The refund never came"]
 
     status, _ = await shop.request("DELETE", path, token=admin)
     assert status == 204
-    for gone in [path, path + "/export", f"/api/conversations/{cid}"]:
+    for gone in [path, path + "/export", f"/api/conversations/{cid}", f"/api/tickets/{ticket_id}"]:
         status, body = await shop.request("GET", gone, token=admin)
         assert status == 404 and _error(body) == "not_found", gone
     status, body = await shop.request("DELETE", path, token=admin)
@@ -363,11 +368,11 @@ async def test_admins_export_and_delete_a_customer_with_everything_held(shop: Li
     assert (await shop.request("GET", f"/api/customers/{other['id']}", token=admin))[0] == 200
 
 
-async def test_retention_deletes_old_closed_transcripts(tmp_path: Path) -> None:
+async def test_the_retention_job_deletes_old_closed_transcripts(tmp_path: Path) -> None:
     from chatserver.domain.clock import ManualClock
 
     clock = ManualClock(start=time.time())
-    server = LiveServer(make_settings(tmp_path, transcript_retention_days=30, retention_interval=3600), clock=clock)
+    server = LiveServer(make_settings(tmp_path, transcript_retention_days=30, retention_interval=0.05), clock=clock)
     await server.start()
     try:
         login = await server.add_agent()
@@ -377,12 +382,22 @@ async def test_retention_deletes_old_closed_transcripts(tmp_path: Path) -> None:
         login = await server.login(login["email"])  # the agent's token has expired meanwhile
         newer = await _served_chat(server, login, shopper, 2)
         clock.advance(11 * 86400)  # the first closed 31 days ago, the second 11
-        await server.app[K.CUSTOMERS].apply_retention()  # what the periodic job runs
-        server._admin_token = None  # expired too
-        admin = await server.admin_token()
-        status, _ = await server.request("GET", f"/api/conversations/{old}", token=admin)
-        assert status == 404
-        status, _ = await server.request("GET", f"/api/conversations/{newer}", token=admin)
-        assert status == 200
+        # a fresh admin token: the one from the start has expired too
+        admin = (await server.login(server.settings.first_admin_email, _first_admin_password(server)))["token"]
+
+        async def status_of(cid: str) -> int:
+            return (await server.request("GET", f"/api/conversations/{cid}", token=admin))[0]
+
+        for _ in range(200):  # the job runs every 0.05 s (real time); give it up to 10 s
+            if await status_of(old) == 404:
+                break
+            await asyncio.sleep(0.05)
+        assert await status_of(old) == 404
+        assert await status_of(newer) == 200
     finally:
         await server.close()
+
+
+def _first_admin_password(server: LiveServer) -> str:
+    text = (server.settings.data_dir / "first-admin.txt").read_text()
+    return dict(line.split(": ", 1) for line in text.strip().splitlines())["password"]
