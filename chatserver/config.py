@@ -96,6 +96,8 @@ class Settings:
     outbox_retry_base: float = 10.0
     outbox_retry_max: float = 3600.0
     outbox_max_attempts: int = 12
+    # Sent and failed outbox items (which keep no contents) are deleted after this many days.
+    outbox_keep_days: float = 30.0
     webhook_timeout: float = 10.0
 
     @property
@@ -189,7 +191,8 @@ def _validate(settings: Settings) -> None:
     if settings.smtp_security not in ("starttls", "tls", "none"):
         raise ValueError("smtp_security must be starttls, tls or none")
     if min(settings.outbox_poll_interval, settings.outbox_retry_base, settings.outbox_retry_max,
-           settings.webhook_timeout, settings.smtp_timeout) <= 0 or settings.outbox_max_attempts < 1:
+           settings.webhook_timeout, settings.smtp_timeout, settings.outbox_keep_days) <= 0 \
+            or settings.outbox_max_attempts < 1:
         raise ValueError("outbox and timeout settings must be positive")
     if settings.offline_requests_per_hour < 1:
         raise ValueError("offline_requests_per_hour must be at least 1")

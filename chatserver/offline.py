@@ -45,7 +45,7 @@ class OfflineService:
         self.poster = WebhookPoster(self.store, clock, settings.webhook_timeout)
         self.webhook_worker = OutboxWorker(OutboxKind.WEBHOOK, self.store, self.poster.send, clock, policy,
                                            poll_interval=settings.outbox_poll_interval,
-                                           lease=settings.webhook_timeout * 3)
+                                           lease=settings.webhook_timeout * 3, keep=settings.outbox_keep_days * 86400)
         self.mail_worker: OutboxWorker | None = None
         if settings.smtp_host:
             mailer = SmtpMailer(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
@@ -53,7 +53,7 @@ class OfflineService:
                                              sender=settings.smtp_from, timeout=settings.smtp_timeout))
             self.mail_worker = OutboxWorker(OutboxKind.MAIL, self.store, mailer.send, clock, policy,
                                             poll_interval=settings.outbox_poll_interval,
-                                            lease=settings.smtp_timeout * 3)
+                                            lease=settings.smtp_timeout * 3, keep=settings.outbox_keep_days * 86400)
         self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
         self.events = TicketSocketEvents(hub, store, store, settings.business_timezone)
         self._service: ChatService | None = None

@@ -25,9 +25,9 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Mail)
 
 
-def mail_item(to: str, mail: Mail, *, new_id: Callable[[], str], now: float) -> OutboxItem:
+def mail_item(to: str, mail: Mail, *, new_id: Callable[[], str], now: float, visitor_id: str | None) -> OutboxItem:
     return OutboxItem(id=new_id(), kind=OutboxKind.MAIL, target=to, payload=_encoder.encode(mail).decode(),
-                      created_at=now, next_attempt_at=now)
+                      created_at=now, next_attempt_at=now, visitor_id=visitor_id)
 
 
 def decode_mail(item: OutboxItem) -> Mail:

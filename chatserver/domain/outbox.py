@@ -46,6 +46,8 @@ class OutboxItem(msgspec.Struct, frozen=True, kw_only=True):
     next_attempt_at: float = 0.0
     last_error: str | None = None
     sent_at: float | None = None
+    # the visitor the item is about, if any: deleting the customer's data deletes it
+    visitor_id: str | None = None
 
 
 class DeliveryFailed(Exception):
@@ -64,11 +66,19 @@ class OutboxStore(Protocol):
         ``lease`` seconds ahead, so no other worker takes them meanwhile."""
         ...
 
-    async def mark_sent(self, item_id: str, now: float) -> None: ...
+    async def mark_sent(self, item_id: str, now: float) -> None:
+        """The item went out: it keeps no payload from now on."""
+        ...
 
     async def mark_retry(self, item_id: str, attempts: int, next_attempt_at: float, error: str) -> None: ...
 
-    async def mark_failed(self, item_id: str, attempts: int, error: str) -> None: ...
+    async def mark_failed(self, item_id: str, attempts: int, error: str) -> None:
+        """The item is given up: it keeps no payload from now on."""
+        ...
+
+    async def prune(self, kind: OutboxKind, before: float) -> int:
+        """Delete sent and failed items created before ``before``; returns how many."""
+        ...
 
     async def next_due(self, kind: OutboxKind) -> float | None:
         """When the earliest pending item of ``kind`` is due, or ``None`` when none is pending."""
@@ -90,13 +100,14 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Send = Callable[[OutboxItem], Awaitable[None]]
+PRUNE_EVERY = 3600.0
 
 
 class OutboxWorker:
     """Sends one kind of outbox item; runs in the app's lifecycle until ``stop`` is set."""
 
     def __init__(self, kind: OutboxKind, store: OutboxStore, send: Send, clock: Clock, policy: RetryPolicy,
-                 *, poll_interval: float, lease: float, batch: int = 20) -> None:
+                 *, poll_interval: float, lease: float, keep: float = 30 * 86400.0, batch: int = 20) -> None:
         self.kind = kind
         self.store = store
         self.send = send
@@ -105,6 +116,8 @@ class OutboxWorker:
         self.poll_interval = poll_interval
         self.lease = lease
         self.batch = batch
+        self.keep = keep
+        self._pruned_at: float | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -112,7 +125,12 @@ class OutboxWorker:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Send every item due now; returns how many were sent."""
+        """Send every item due now (and, at most hourly, delete finished items older than
+        ``keep`` seconds); returns how many were sent."""
+        now = self.clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            await self.store.prune(self.kind, now - self.keep)
         sent = 0
         while True:
             items = await self.store.claim_due(self.kind, self.clock.now(), self.lease, self.batch)

@@ -178,7 +178,8 @@ class TicketService:
         ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
                         description=form.description, order_number=form.order_number, page_url=form.page_url,
                         status=TicketStatus.OPEN, created_at=now, updated_at=now)
-        hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": ticket_view(ticket, for_agent=True)})
+        hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": ticket_view(ticket, for_agent=True)},
+                                              visitor_id=visitor_id)
         await self.store.create_ticket(ticket, hooks)
         if hooks:
             self.webhooks.wake()
@@ -197,7 +198,7 @@ class TicketService:
         mail = ticket_answer_mail(reference=ticket.reference, name=ticket.name, description=ticket.description,
                                   agent_name=agent.name, answer=body)
         updated = await self.store.add_ticket_answer(
-            answer, now, [mail_item(ticket.email, mail, new_id=self.new_id, now=now)])
+            answer, now, [mail_item(ticket.email, mail, new_id=self.new_id, now=now, visitor_id=ticket.visitor_id)])
         if updated is None:
             raise NotFound("ticket not found")
         self.mail_queued()
@@ -232,7 +233,7 @@ class TicketService:
         self._limit(visitor_id)
         now = self.clock.now()
         await self.store.enqueue([mail_item(address, transcript_mail(transcript, timezone), new_id=self.new_id,
-                                            now=now)])
+                                            now=now, visitor_id=visitor_id)])
         self.mail_queued()
         log.info("transcript email queued conversation=%s visitor=%s", transcript.conversation.id, visitor_id)
         return address

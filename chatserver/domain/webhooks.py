@@ -111,7 +111,8 @@ class Webhooks:
             raise NotFound("no such webhook endpoint")
         log.info("webhook endpoint removed endpoint=%s", endpoint_id)
 
-    async def items_for(self, event_type: str, data: Mapping[str, Any]) -> list[OutboxItem]:
+    async def items_for(self, event_type: str, data: Mapping[str, Any], *,
+                        visitor_id: str | None = None) -> list[OutboxItem]:
         """The outbox items that deliver one event to every endpoint subscribed to it (for callers
         that store them in the same transaction as the change they report)."""
         endpoints = [e for e in await self.store.webhooks() if e.wants(event_type)]
@@ -120,11 +121,12 @@ class Webhooks:
         now = self.now()
         body = _encoder.encode(WebhookEvent(id=self.new_id(), type=event_type, created_at=now, data=dict(data)))
         return [OutboxItem(id=self.new_id(), kind=OutboxKind.WEBHOOK, target=e.id, payload=body.decode(),
-                           created_at=now, next_attempt_at=now) for e in endpoints]
+                           created_at=now, next_attempt_at=now, visitor_id=visitor_id) for e in endpoints]
 
-    async def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
-        """Queue an event for every subscribed endpoint."""
-        items = await self.items_for(event_type, data)
+    async def emit(self, event_type: str, data: Mapping[str, Any], *, visitor_id: str | None = None) -> None:
+        """Queue an event for every subscribed endpoint (``visitor_id``: the visitor it is about,
+        so that deleting their data deletes undelivered events too)."""
+        items = await self.items_for(event_type, data, visitor_id=visitor_id)
         if items:
             await self.store.enqueue(items)
             self.wake()
@@ -145,27 +147,29 @@ class WebhookNotifier:
         self.inner = inner
         self.webhooks = webhooks
 
-    async def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+    async def _emit(self, event_type: str, data: dict[str, Any], visitor_id: str) -> None:
         try:
-            await self.webhooks.emit(event_type, data)
+            await self.webhooks.emit(event_type, data, visitor_id=visitor_id)
         except Exception:
             log.exception("could not queue webhook event=%s", event_type)
 
     async def conversation_created(self, conversation: Conversation) -> None:
-        await self._emit(CONVERSATION_CREATED, {"conversation": conversation_view(conversation, PartyKind.AGENT)})
+        await self._emit(CONVERSATION_CREATED, {"conversation": conversation_view(conversation, PartyKind.AGENT)},
+                         conversation.visitor_id)
 
     async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
         await self.inner.message_stored(conversation, message, origin)
         if message.kind == "text":
-            await self._emit(MESSAGE_CREATED, {"message": message_view(message)})
+            await self._emit(MESSAGE_CREATED, {"message": message_view(message)}, conversation.visitor_id)
 
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         await self.inner.conversation_changed(conversation, previous_agent_id)
         view = {"conversation": conversation_view(conversation, PartyKind.AGENT)}
         if conversation.status == ConversationStatus.ASSIGNED:
-            await self._emit(CONVERSATION_ASSIGNED, {**view, "previous_agent_id": previous_agent_id})
+            await self._emit(CONVERSATION_ASSIGNED, {**view, "previous_agent_id": previous_agent_id},
+                             conversation.visitor_id)
         elif conversation.status == ConversationStatus.CLOSED:
-            await self._emit(CONVERSATION_CLOSED, view)
+            await self._emit(CONVERSATION_CLOSED, view, conversation.visitor_id)
 
     async def queue_changed(self) -> None:
         await self.inner.queue_changed()

@@ -17,7 +17,7 @@ from .sqlite import SQLiteStore
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
                    "updated_at")
 _OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at, last_error, created_at, "
-                   "sent_at")
+                   "sent_at, visitor_id")
 
 
 def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...]) -> Ticket:
@@ -29,7 +29,7 @@ def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...
 def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
     return OutboxItem(id=row[0], kind=OutboxKind(row[1]), target=row[2], payload=row[3],
                       status=OutboxStatus(row[4]), attempts=row[5], next_attempt_at=row[6], last_error=row[7],
-                      created_at=row[8], sent_at=row[9])
+                      created_at=row[8], sent_at=row[9], visitor_id=row[10])
 
 
 class SQLiteTicketStore:
@@ -43,9 +43,9 @@ class SQLiteTicketStore:
     @staticmethod
     async def _enqueue(db: Any, items: list[OutboxItem]) -> None:
         await db.executemany(
-            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(i.id, str(i.kind), i.target, i.payload, str(i.status), i.attempts, i.next_attempt_at, i.last_error,
-              i.created_at, i.sent_at) for i in items],
+              i.created_at, i.sent_at, i.visitor_id) for i in items],
         )
 
     async def enqueue(self, items: list[OutboxItem]) -> None:
@@ -71,7 +71,7 @@ class SQLiteTicketStore:
     async def mark_sent(self, item_id: str, now: float) -> None:
         async with self.store._transaction() as db:
             await db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
-                             "last_error = NULL WHERE id = ?", (now, item_id))
+                             "last_error = NULL, payload = '' WHERE id = ?", (now, item_id))
 
     async def mark_retry(self, item_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
         async with self.store._transaction() as db:
@@ -80,8 +80,15 @@ class SQLiteTicketStore:
 
     async def mark_failed(self, item_id: str, attempts: int, error: str) -> None:
         async with self.store._transaction() as db:
-            await db.execute("UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
-                             (attempts, error, item_id))
+            await db.execute("UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, payload = '' "
+                             "WHERE id = ?", (attempts, error, item_id))
+
+    async def prune(self, kind: OutboxKind, before: float) -> int:
+        async with self.store._transaction() as db, db.execute(
+            "DELETE FROM outbox WHERE kind = ? AND status != 'pending' AND created_at < ? RETURNING id",
+            (str(kind), before),
+        ) as cur:
+            return len(list(await cur.fetchall()))
 
     async def next_due(self, kind: OutboxKind) -> float | None:
         async with self.store._r.execute(

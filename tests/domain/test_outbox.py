@@ -88,3 +88,21 @@ async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTicketSt
     items = {i.id: i for i in await outbox.outbox_items(OutboxKind.MAIL, 10)}
     assert (items["i1"].status, items["i1"].attempts, items["i1"].sent_at) == (OutboxStatus.SENT, 1, clock.now())
     assert (items["i2"].status, items["i2"].attempts) == (OutboxStatus.FAILED, 1)
+    assert items["i1"].payload == items["i2"].payload == ""  # done: the contents are not kept
+
+
+async def test_finished_items_are_pruned_after_keep_and_pending_ones_never(outbox: SQLiteTicketStore) -> None:
+    clock = ManualClock()
+
+    async def send(item: OutboxItem) -> None:
+        if item.id == "i2":
+            raise DeliveryFailed("SMTP 451")
+
+    worker = OutboxWorker(OutboxKind.MAIL, outbox, send, clock, RetryPolicy(base=10 * 86400, maximum=10 * 86400),
+                          poll_interval=5, lease=30, keep=86400)
+    await outbox.enqueue([_item(1, clock.now()), _item(2, clock.now())])
+    await worker.run_once()
+    clock.advance(86400 + 3600)
+    await worker.run_once()
+    assert [(i.id, i.status) for i in await outbox.outbox_items(OutboxKind.MAIL, 10)] == [
+        ("i2", OutboxStatus.PENDING)]

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatserver.domain.identity import sign_identity
 
 from ..offline_support import SmtpServer, wait_until
 from ..support import LiveServer, agent, make_settings, prechat, visitor
@@ -243,3 +246,30 @@ async def test_ticket_routes_refuse_bad_input(offline: LiveServer) -> None:
     for bad_payload in [None, "text", {**FORM, "unknown": 1}, {**FORM, "name": ""}, {**FORM, "description": "x" * 4001},
                         {**FORM, "page_url": "javascript:alert(1)"}]:
         assert _error(await shopper.call("ticket:create", bad_payload)) == "invalid_payload", bad_payload
+
+
+async def test_deleting_a_customer_deletes_their_tickets_and_unsent_mail(
+        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+    smtp = SmtpServer()  # never started: the answer's mail stays unsent
+    live = await _server(tmp_path, backend_settings, smtp, identity_secret="shop-secret")
+    try:
+        login = await live.add_agent("Alice")
+        shopper = await visitor(live)
+        identity = sign_identity("shop-secret", {"external_id": "cust-1", "iat": time.time()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        ticket = (await shopper.call("ticket:create", FORM))["ticket"]
+        assert (await live.request("POST", f"/api/tickets/{ticket['id']}/answers", token=login["token"],
+                                   json={"body": "It ships Monday."}))[0] == 201
+        admin = await live.admin_token()
+        _, customers = await live.request("GET", "/api/customers?q=cust-1", token=admin)
+        [customer] = customers["customers"]
+        _, export = await live.request("GET", f"/api/customers/{customer['id']}/export", token=admin)
+        assert [m["target"] for m in export["related"]["outbox"]] == ["ann@example.com"]
+        assert [t["id"] for t in export["related"]["tickets"]] == [ticket["id"]]
+
+        assert (await live.request("DELETE", f"/api/customers/{customer['id']}", token=admin))[0] == 204
+        assert (await live.request("GET", f"/api/tickets/{ticket['id']}", token=admin))[0] == 404
+        _, outbox = await live.request("GET", "/api/outbox?kind=mail", token=admin)
+        assert outbox["items"] == []
+    finally:
+        await live.close()

@@ -35,8 +35,11 @@ CREATE TABLE webhook_endpoints (
 
 -- One row per email or per (webhook endpoint, event). A worker claims due rows by pushing
 -- next_attempt_at past a lease, so two processes sharing the file never send a row twice at once.
+-- visitor_id names the visitor the row is about (deleting a customer's data deletes its rows);
+-- a sent or failed row keeps no payload, and is deleted after outbox_keep_days.
 CREATE TABLE outbox (
     id TEXT PRIMARY KEY,
+    visitor_id TEXT,
     kind TEXT NOT NULL CHECK (kind IN ('mail', 'webhook')),
     target TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -48,3 +51,4 @@ CREATE TABLE outbox (
     sent_at REAL
 );
 CREATE INDEX outbox_due ON outbox (kind, status, next_attempt_at);
+CREATE INDEX outbox_by_visitor ON outbox (visitor_id);
