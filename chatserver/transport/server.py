@@ -2,6 +2,7 @@
 
 - it knows whether the client asked for an acknowledgement, so an error goes back as the ack
   when there is one and as an ``error`` event when there is none;
+- WebSockets without permessage-deflate (``websocket.py``): no per-connection zlib state;
 - ``lean_emit``: the emit path for our traffic. python-socketio's ``emit`` creates one asyncio
   task per recipient and encodes with the standard ``json`` module; this encodes the packet once
   with msgspec and hands it straight to each recipient's Engine.IO socket, on the same
@@ -17,12 +18,18 @@ import msgspec
 import socketio
 from engineio import packet as eio_packet
 
+from .websocket import use_uncompressed_websockets
+
 ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 
 _json = msgspec.json.Encoder()
 
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        use_uncompressed_websockets(self.eio)
+
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
     ) -> None:
