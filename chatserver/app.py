@@ -36,7 +36,6 @@ from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
 from .storage.sqlite_console import ConsoleStore
-from .storage.sqlite_customers import CustomerSQLiteStore
 from .transport.bus import Bus, LocalBus
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
@@ -155,7 +154,9 @@ def build_app(
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
     hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
-    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock, new_id=new_id,
+    offline = OfflineService(app, settings, store, hub, clock, new_id)
+    customers = CustomerService(customers=offline.customer_store(store), conversations=store, clock=clock,
+                                new_id=new_id,
                                 identity_secret=settings.identity_secret,
                                 identity_max_age=settings.identity_max_age,
                                 retention_days=settings.transcript_retention_days)
@@ -163,7 +164,6 @@ def build_app(
     hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
     hub.on_chat_started.append(customer_events.chat_started)
     app[K.CUSTOMERS] = customers
-    offline = OfflineService(app, settings, store, hub, clock, new_id)
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
     app[K.SETTINGS] = settings

@@ -18,14 +18,17 @@ from .config import Settings
 from .domain.clock import Clock
 from .domain.conversations import ChatService
 from .domain.hours import parse_opening_hours
+from .domain.models import Customer
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
 from .domain.ports import Notifier
 from .domain.tickets import TicketService
-from .domain.webhooks import WebhookNotifier, Webhooks
+from .domain.webhooks import WebhookNotifier, Webhooks, customer_updated
+from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
 from .storage.sqlite import SQLiteStore
+from .storage.sqlite_customers import CustomerSQLiteStore
 from .storage.sqlite_tickets import SQLiteTicketStore
 from .transport.hub import SocketHub
 from .transport.ratelimit import KeyedLimiter
@@ -79,6 +82,10 @@ class OfflineService:
         """The notifier the chat service should use: ``notifier``, plus conversation webhooks."""
         return WebhookNotifier(notifier, self.webhooks)
 
+    def customer_store(self, store: SQLiteStore) -> CustomerSQLiteStore:
+        """Customer records that also emit ``customer.updated`` (webhooks.md)."""
+        return WebhookCustomerStore(store, self.webhooks)
+
     def attach(self, service: ChatService) -> None:
         self._service = service
         if isinstance(service.notifier, WebhookNotifier):
@@ -97,3 +104,31 @@ class OfflineService:
 
     async def close(self) -> None:
         await self.poster.close()
+
+
+class WebhookCustomerStore(CustomerSQLiteStore):
+    """The customer records' store, emitting ``customer.updated`` once a customer is created,
+    changed (including when last seen) or merged into. A webhook that cannot be queued is logged
+    and never fails the change."""
+
+    def __init__(self, store: SQLiteStore, webhooks: Webhooks) -> None:
+        super().__init__(store)
+        self._webhooks = webhooks
+
+    async def _updated(self, customer: Customer) -> None:
+        try:
+            await customer_updated(self._webhooks, customer_view(customer))
+        except Exception:
+            log.exception("could not queue webhook event=customer.updated customer=%s", customer.id)
+
+    async def add_customer(self, customer: Customer) -> None:
+        await super().add_customer(customer)
+        await self._updated(customer)
+
+    async def save_customer(self, customer: Customer) -> None:
+        await super().save_customer(customer)
+        await self._updated(customer)
+
+    async def merge_customers(self, source_id: str, target: Customer) -> None:
+        await super().merge_customers(source_id, target)
+        await self._updated(target)

@@ -5,11 +5,13 @@ docs/webhooks.md tells shops to, and a server restart with deliveries still owed
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chatserver.domain.identity import sign_identity
 from chatserver.domain.webhooks import customer_updated
 from chatserver.http.tickets import WEBHOOKS
 
@@ -58,16 +60,25 @@ async def test_events_reach_a_flaky_receiver_signed_and_once_each(tmp_path: Path
                                                        "description": "Call me back"}))["ticket"]
         await customer_updated(server.app[WEBHOOKS], {"id": "cus-1", "name": "Ann"})
 
-        expected = ["conversation.created", "conversation.assigned", "message.created", "conversation.closed",
-                    "ticket.created", "customer.updated"]
-        await wait_until(lambda: sorted(receiver.delivered_types()) == sorted(expected), timeout=20,
-                         what="every event delivered")
-        assert len(receiver.requests) >= len(expected) + 3  # the first three attempts were refused
+        # The chat also made a customer record (customer.updated too); the direct call's is "cus-1".
+        once = ["conversation.created", "conversation.assigned", "message.created", "conversation.closed",
+                "ticket.created"]
+
+        def direct_call_delivered() -> bool:
+            return any(d.event["data"].get("customer", {}).get("id") == "cus-1" for d in receiver.delivered)
+
+        await wait_until(lambda: set(once) <= set(receiver.delivered_types()) and direct_call_delivered(),
+                         timeout=20, what="every event delivered")
+        assert len(receiver.requests) >= len(once) + 1 + 3  # the first three attempts were refused
         assert all(d.signature_ok for d in receiver.requests)
         delivered = receiver.delivered
-        assert len({d.delivery_id for d in delivered}) == len(delivered) == len(expected)
-        assert len({d.event["id"] for d in delivered}) == len(expected)
-        by_type = {d.event["type"]: d.event["data"] for d in delivered}
+        assert [t for t in receiver.delivered_types() if t != "customer.updated"].count("message.created") == 1
+        assert sorted(t for t in receiver.delivered_types() if t != "customer.updated") == sorted(once)
+        assert len({d.delivery_id for d in delivered}) == len(delivered)  # each delivery once
+        assert len({d.event["id"] for d in delivered}) == len(delivered)
+        by_type = {d.event["type"]: d.event["data"] for d in delivered if d.event["type"] != "customer.updated"}
+        by_type["customer.updated"] = next(d.event["data"] for d in delivered
+                                           if d.event["data"].get("customer", {}).get("id") == "cus-1")
         assert by_type["conversation.created"]["conversation"]["id"] == cid
         assert by_type["conversation.assigned"]["conversation"]["agent"] == {"name": "Alice"}
         assert by_type["message.created"]["message"]["body"] == "Hi <b>there</b>"
@@ -144,3 +155,29 @@ async def test_webhook_routes_are_for_admins_and_validate(server: LiveServer) ->
     assert status == 400
     _, listing = await server.request("GET", "/api/webhooks", token=admin)
     assert listing["webhooks"] == [] and "customer.updated" in listing["event_types"]
+
+
+async def test_customer_records_send_customer_updated(tmp_path: Path, backend_settings: dict[str, str],
+                                                      receiver: WebhookReceiver) -> None:
+    receiver.fail_first = 0
+    server = LiveServer(make_settings(tmp_path, **backend_settings, **FAST_RETRIES, identity_secret="shop-secret"))
+    await server.start()
+    try:
+        await _register(server, receiver, ["customer.updated"])
+        shopper = await visitor(server)
+        identity = sign_identity("shop-secret", {"external_id": "cust-7", "name": "Nia", "iat": time.time()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        await wait_until(lambda: len(receiver.delivered) >= 1, what="customer.updated after identification")
+        customer = receiver.delivered[-1].event["data"]["customer"]
+        assert customer["external_id"] == "cust-7" and customer["identified"] is True
+
+        seen = len(receiver.delivered)
+        status, _ = await server.request("PATCH", f"/api/customers/{customer['id']}", token=await server.admin_token(),
+                                         json={"tags": ["vip"]})
+        assert status == 200
+        await wait_until(lambda: len(receiver.delivered) > seen, what="customer.updated after an edit")
+        assert receiver.delivered[-1].event["data"]["customer"]["tags"] == ["vip"]
+        assert set(receiver.delivered_types()) == {"customer.updated"}
+        assert all(d.signature_ok for d in receiver.requests)
+    finally:
+        await server.close()
