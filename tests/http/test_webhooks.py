@@ -4,8 +4,8 @@ docs/webhooks.md tells shops to, and a server restart with deliveries still owed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
