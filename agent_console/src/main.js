@@ -144,9 +144,12 @@ function connect() {
   const socket = io("/agent", { auth: { token: state.session.token }, transports: ["websocket"], reconnectionDelayMax: 5000 });
   state.socket = socket;
   socket.on("connect", () => resume());
-  socket.on("disconnect", () => {
+  socket.on("disconnect", (reason) => {
     state.connected = false;
     renderConnection();
+    // socket.io-client reconnects by itself unless the server closed the connection (a restart
+    // or deploy closes every socket): then try again shortly. A revoked token is refused then.
+    if (reason === "io server disconnect") setTimeout(() => state.socket === socket && socket.connect(), 1000 + Math.random() * 2000);
   });
   socket.on("connect_error", (error) => {
     const code = error?.data?.code;
