@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LoadTestError
+from .html import render as render_html
 from .report import DEFAULT_REPORT_DIR, environment, server_source, write_report
 from .scenarios import Scenario, ScenarioConfig, all_scenarios
 from .server import ManagedServer, Target, check_target_url, kill_started_processes, read_admin_credentials
@@ -121,7 +122,12 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
             "environment": {"before": env_before, "after": environment()},
             **result.as_report(),
         }
-        print(f"report: {write_report(args.report_dir, scenario.NAME, report)}")
+        path = write_report(args.report_dir, scenario.NAME, report)
+        print(f"report: {path}")
+        if "targets" in report:  # the chat scenarios: an HTML page with plots beside the JSON
+            html_path = path.with_suffix(".html")
+            html_path.write_text(render_html(report))
+            print(f"report: {html_path}")
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 

@@ -43,9 +43,11 @@ class Scenario(Protocol):
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from . import routing
+    from . import chat, routing
 
-    return {routing.NAME: routing}
+    found: dict[str, Scenario] = {routing.NAME: routing}
+    found.update({scenario.NAME: scenario for scenario in chat.scenarios()})
+    return found
 
 
 __all__ = ["Scenario", "ScenarioConfig", "ScenarioResult", "all_scenarios"]

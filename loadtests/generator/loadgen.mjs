@@ -1,0 +1,455 @@
+// The load generator: socket.io-client 4.8 connections driven from one Node.js process.
+//
+// Why Node and not python-socketio clients: on this 2-core machine a python-socketio client
+// process tops out at a few thousand events a second, below what the servers under test can
+// relay, so the figures would measure the generator. One Node process drives 15k+ messages/s,
+// and the same generator loads every target of a comparison (docs/loadtesting.md).
+//
+// The job comes as one JSON object on the command line (argv[2]); the generator reports on
+// stdout, one JSON object a line:
+//   {"event": "progress", "t", "phase", "connected", "delivered", "sent", "errors", "hist"}
+//   {"event": "phase", "phase", "t"}                   a phase began
+//   {"event": "ready", "t"}                            every connection is up, before messages flow
+//   {"event": "result", ...}                           figures of the whole run
+// and it disconnects everyone and exits when its standard input closes (or says "stop").
+//
+// Targets: "chatserver" (visitors on /visitor with tokens from POST /api/visitor/sessions, agents
+// on /agent with the tokens given; a visitor sends chat:start, routing assigns the chat to an
+// agent, the pair then exchanges message:send / message:new) and "relay" (the reference relays in
+// loadtests/reference/: two sockets join a room, each "msg" goes to the other member).
+//
+// Latencies go into a log-bucket histogram: bucket i holds values in [e^(i/100), e^((i+1)/100))
+// microseconds, 1% relative precision as an HDR histogram with two significant digits.
+
+import { io } from "socket.io-client";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+
+const job = JSON.parse(process.argv[2]);
+const url = job.url;
+const chat = job.target === "chatserver";
+const started = performance.now();
+const ACK_TIMEOUT = job.ackTimeoutMs ?? 10000;
+const CONNECT_TIMEOUT = job.connectTimeoutMs ?? 20000;
+
+const say = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+const now = () => performance.now();
+const elapsed = () => Math.round((now() - started)) / 1000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// -- counters -------------------------------------------------------------------------------------
+
+const errors = {};
+const countError = (kind) => { errors[kind] = (errors[kind] ?? 0) + 1; };
+
+class Histogram {
+  constructor() { this.counts = new Map(); this.n = 0; this.min = Infinity; this.max = 0; }
+  record(ms) {
+    const us = Math.max(ms * 1000, 1);
+    const i = Math.floor(Math.log(us) * 100);
+    this.counts.set(i, (this.counts.get(i) ?? 0) + 1);
+    this.n += 1;
+    if (ms < this.min) this.min = ms;
+    if (ms > this.max) this.max = ms;
+  }
+  toJSON() { return { counts: Object.fromEntries(this.counts), min: this.n ? this.min : null, max: this.n ? this.max : null }; }
+}
+
+const hist = { rtt: new Histogram(), start_ack: new Histogram(), assignment: new Histogram(), resume: new Histogram() };
+let interval = new Histogram(); // round trips since the last progress line
+let phase = "connect";
+let connected = 0;
+let delivered = 0, sent = 0; // since the last progress line
+let totalDelivered = 0, totalSent = 0;
+let counting = false; // messages of the warm-up are not counted
+let countedDelivered = 0, countedFrom = 0, countedTo = 0;
+
+function setPhase(name) { phase = name; say({ event: "phase", phase: name, t: elapsed() }); }
+
+const progressTimer = setInterval(() => {
+  say({ event: "progress", t: elapsed(), phase, connected, delivered, sent, errors, hist: interval.toJSON().counts });
+  delivered = 0; sent = 0; interval = new Histogram();
+}, (job.progressInterval ?? 1) * 1000);
+
+// -- connections ----------------------------------------------------------------------------------
+
+const sockets = new Set();
+
+function connect(path, auth) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url + path, {
+      auth, transports: ["websocket"], forceNew: true, reconnection: false, timeout: CONNECT_TIMEOUT,
+    });
+    const fail = (err) => { socket.close(); reject(new Error(`connect_error:${err.message}`)); };
+    socket.once("connect_error", fail);
+    socket.once("connect", () => {
+      socket.off("connect_error", fail);
+      connected += 1;
+      sockets.add(socket);
+      socket.on("disconnect", (reason) => {
+        connected -= 1;
+        sockets.delete(socket);
+        if (!socket.leaving) countError(`disconnect:${reason}`);
+      });
+      resolve(socket);
+    });
+  });
+}
+
+function leave(socket) { socket.leaving = true; socket.disconnect(); }
+
+async function call(socket, event, payload) {
+  let ack;
+  try {
+    ack = await socket.timeout(ACK_TIMEOUT).emitWithAck(event, payload);
+  } catch {
+    throw new Error(`ack_timeout:${event}`);
+  }
+  if (chat && !ack?.ok) throw new Error(`refused:${event}:${ack?.error?.code ?? "unknown"}`);
+  return ack;
+}
+
+// Run fn(i) for i in [0, n), at most `concurrency` at once, the starts spread over rampMs.
+async function ramp(n, rampMs, concurrency, fn) {
+  let next = 0;
+  const t0 = now();
+  const results = new Array(n);
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      const due = t0 + (n > 1 ? (rampMs * i) / (n - 1) : 0);
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      try { results[i] = await fn(i); } catch (err) { countError(err.message); results[i] = null; }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return results;
+}
+
+async function visitorToken() {
+  const response = await fetch(url + "/api/visitor/sessions", { method: "POST" });
+  if (response.status !== 201) throw new Error(`visitor_session:${response.status}`);
+  return (await response.json()).token;
+}
+
+// -- chatserver pairs -----------------------------------------------------------------------------
+
+// A logical client across reconnects: the seqs it has of its conversation (received, or its own
+// from acks). A duplicate is the server sending one connection a seq twice, or one at or below
+// the after_seq that connection joined with: never a replay the client asked for.
+class Party {
+  constructor(role, token) {
+    this.role = role; this.token = token; this.socket = null; this.seen = new Set(); this.duplicates = 0;
+    this.received = new Set(); this.joinedAfter = 0;
+  }
+  got(seq) {
+    if (this.received.has(seq) || seq <= this.joinedAfter) this.duplicates += 1;
+    this.received.add(seq);
+    this.seen.add(seq);
+  }
+  own(seq) { this.seen.add(seq); }
+  rejoin(afterSeq) { this.received = new Set(); this.joinedAfter = afterSeq; }
+  contiguous() { let s = 0; while (this.seen.has(s + 1)) s += 1; return s; }
+  missing(lastSeq) { let m = 0; for (let s = 1; s <= lastSeq; s++) if (!this.seen.has(s)) m += 1; return m; }
+}
+
+const pairs = []; // {index, cid, visitor: Party, agent: Party, sentAt: Map}
+const assignedAt = new Map(); // cid -> {t, agent}
+const pendingStarts = new Map(); // cid -> {t0, resolve}
+
+function watchMessages(party, pair) {
+  party.socket.on("message:new", (m) => {
+    // An agent's one socket carries all its chats; a new visitor's first events may come
+    // before the chat:start ack tells its conversation id.
+    if (pair.cid !== null && m.conversation_id !== pair.cid) return;
+    party.got(m.seq);
+    if (party.onSeq) party.onSeq();
+    if (m.kind !== "text") return;
+    if (party.role === "agent" && m.sender?.kind === "visitor" && m.body.startsWith("p:")) {
+      onDelivered();
+      reply(pair, m.body.slice(2));
+    } else if (party.role === "visitor" && m.sender?.kind === "agent" && m.body.startsWith("q:")) {
+      onDelivered();
+      onPong(pair, m.body.slice(2));
+    }
+  });
+}
+
+function onDelivered() { delivered += 1; totalDelivered += 1; if (counting) countedDelivered += 1; }
+
+function agentAssigned(agentParty, data) {
+  const c = data?.conversation;
+  if (!c || c.status !== "assigned" || assignedAt.has(c.id)) return;
+  assignedAt.set(c.id, { t: now(), agent: agentParty });
+  const pending = pendingStarts.get(c.id);
+  if (pending) pending.resolve();
+}
+
+async function startChatserverPairs() {
+  const agents = [];
+  setPhase("agents");
+  await ramp(job.agentTokens.length, 0, job.concurrency, async (i) => {
+    const party = new Party("agent", job.agentTokens[i]);
+    party.socket = await connect("/agent", { token: party.token });
+    party.socket.on("conversation:updated", (data) => agentAssigned(party, data));
+    agents.push(party);
+  });
+  setPhase("chat_start");
+  const visitorsDone = await ramp(job.visitors, job.rampMs, job.concurrency, async (i) => {
+    const visitor = new Party("visitor", await visitorToken());
+    visitor.socket = await connect("/visitor", { token: visitor.token });
+    const pair = { index: i, cid: null, visitor, agent: null, sentAt: new Map(), next: 0, inflight: 0, pingSeq: new Map() };
+    watchMessages(visitor, pair);
+    const t0 = now();
+    const ack = await call(visitor.socket, "chat:start", { name: `Load visitor ${i}`, question: `Load test question ${i}` });
+    hist.start_ack.record(now() - t0);
+    const cid = ack.conversation.id;
+    pair.cid = cid;
+    if (!assignedAt.has(cid)) {
+      await new Promise((resolve) => {
+        pendingStarts.set(cid, { resolve });
+        setTimeout(resolve, job.assignTimeoutMs ?? 30000);
+      });
+      pendingStarts.delete(cid);
+    }
+    const assigned = assignedAt.get(cid);
+    if (!assigned) { countError("not_assigned"); return null; }
+    hist.assignment.record(assigned.t - t0);
+    if (i >= job.pairs) return pair; // a storm's chat: assigned, not paired
+    const agent = new Party("agent", assigned.agent.token);
+    agent.socket = assigned.agent.socket;
+    pair.agent = agent;
+    watchMessages(agent, pair);
+    const joined = await call(agent.socket, "conversation:join", { conversation_id: cid, after_seq: 0 });
+    pair.lastSeq = joined.last_seq;
+    return pair;
+  });
+  for (const pair of visitorsDone) if (pair?.agent) pairs.push(pair);
+  return agents;
+}
+
+// -- relay pairs ----------------------------------------------------------------------------------
+
+async function startRelayPairs() {
+  setPhase("pairs");
+  const done = await ramp(job.visitors, job.rampMs, job.concurrency, async (i) => {
+    const room = `r${i}`;
+    const visitor = new Party("visitor", null);
+    const agent = new Party("agent", null);
+    visitor.socket = await connect("/", {});
+    agent.socket = await connect("/", {});
+    await call(visitor.socket, "join", room);
+    await call(agent.socket, "join", room);
+    const pair = { index: i, cid: room, visitor, agent, sentAt: new Map(), next: 0, inflight: 0, pingSeq: new Map() };
+    agent.socket.on("msg", (body) => { onDelivered(); reply(pair, body.slice(2)); });
+    visitor.socket.on("msg", (body) => { onDelivered(); onPong(pair, body.slice(2)); });
+    return pair;
+  });
+  for (const pair of done) if (pair) pairs.push(pair);
+}
+
+// -- ping-pong ------------------------------------------------------------------------------------
+
+let sending = false;
+const noReply = []; // the first rounds left without a reply when the exchange stopped
+
+function send(party, pair, body, idPrefix) {
+  sent += 1; totalSent += 1;
+  if (!chat) { party.socket.emit("msg", pair.cid, body); return; }
+  const payload = { conversation_id: pair.cid, client_msg_id: `${idPrefix}${pair.index}-${pair.next}`, body };
+  party.socket.timeout(ACK_TIMEOUT).emit("message:send", payload, (err, ack) => {
+    if (err) countError("ack_timeout:message:send");
+    else if (!ack?.ok) countError(`refused:message:send:${ack?.error?.code ?? "unknown"}`);
+    else { party.own(ack.seq); if (body.startsWith("p:")) pair.pingSeq.set(body.slice(2), ack.seq); }
+  });
+}
+
+function ping(pair) {
+  pair.next += 1;
+  pair.inflight += 1;
+  pair.sentAt.set(String(pair.next), now());
+  send(pair.visitor, pair, `p:${pair.next}`, "v");
+}
+
+function reply(pair, n) { send(pair.agent, pair, `q:${n}`, "a"); }
+
+function onPong(pair, n) {
+  const t = pair.sentAt.get(n);
+  if (t === undefined) { countError("unexpected_reply"); return; }
+  pair.sentAt.delete(n);
+  pair.inflight -= 1;
+  const rtt = now() - t;
+  interval.record(rtt);
+  if (counting) hist.rtt.record(rtt);
+  if (sending && !job.roundsPerSecond) ping(pair); // closed loop: the next round at once
+}
+
+async function exchange() {
+  if (!pairs.length || job.durationS <= 0) return;
+  setPhase("warmup");
+  sending = true;
+  if (job.roundsPerSecond) {
+    // Open loop: each pair starts a round every 1/rate s whether or not the last one came back.
+    const period = 1000 / job.roundsPerSecond;
+    for (const pair of pairs) {
+      const first = now() + Math.random() * period;
+      let due = first;
+      const tick = () => {
+        if (!sending) return;
+        ping(pair);
+        due += period;
+        pair.timer = setTimeout(tick, Math.max(0, due - now()));
+      };
+      pair.timer = setTimeout(tick, first - now());
+    }
+  } else {
+    for (const pair of pairs) ping(pair);
+  }
+  await sleep(job.warmupS * 1000);
+  setPhase("measure");
+  counting = true;
+  countedFrom = now();
+  await sleep(job.durationS * 1000);
+  counting = false;
+  countedTo = now();
+  sending = false;
+  for (const pair of pairs) clearTimeout(pair.timer);
+  setPhase("drain");
+  const drainUntil = now() + (job.drainMs ?? 5000);
+  while (now() < drainUntil && pairs.some((p) => p.inflight > 0)) await sleep(20);
+  let lost = 0;
+  for (const pair of pairs) {
+    lost += pair.inflight;
+    // Which step each unanswered round stopped at: the ping not acknowledged (not stored), not
+    // received by the agent, or the reply not back.
+    for (const n of pair.sentAt.keys()) {
+      if (noReply.length >= 20) break;
+      const seq = pair.pingSeq.get(n) ?? null;
+      noReply.push({ pair: pair.index, ping: Number(n), ping_seq: seq,
+                     agent_received: seq !== null && pair.agent.received.has(seq) });
+    }
+    pair.inflight = 0; pair.sentAt.clear();
+  }
+  if (lost) errors.no_reply = (errors.no_reply ?? 0) + lost;
+}
+
+// -- reconnect storm (chatserver) -----------------------------------------------------------------
+
+async function reconnectStorm() {
+  const live = pairs.filter((p) => p.agent);
+  if (!live.length) return null;
+  setPhase("drop");
+  // Visitors go first, then their agents write messages the visitors have not seen, then the
+  // agents go too: after the reconnect each side must catch up from its own last seq.
+  for (const pair of live) leave(pair.visitor.socket);
+  await ramp(live.length, 0, job.concurrency, async (i) => {
+    const pair = live[i];
+    for (let k = 0; k < job.missedMessages; k++) {
+      pair.next += 1;
+      const ack = await call(pair.agent.socket, "message:send",
+        { conversation_id: pair.cid, client_msg_id: `m${pair.index}-${pair.next}`, body: `missed ${k}` });
+      pair.agent.own(ack.seq);
+    }
+  });
+  const agentSockets = new Set(live.map((p) => p.agent.socket));
+  for (const socket of agentSockets) leave(socket);
+  await sleep(job.reconnectPauseMs ?? 500);
+  setPhase("reconnect");
+  // Every party reconnects at once; an agent that holds several chats joins each.
+  const byToken = new Map();
+  for (const pair of live) {
+    for (const party of [pair.visitor, pair.agent]) {
+      const key = `${party.role}:${party.token}`;
+      if (!byToken.has(key)) byToken.set(key, []);
+      byToken.get(key).push({ party, pair });
+    }
+  }
+  const groups = [...byToken.values()];
+  let resumed = 0, failed = 0, missing = 0;
+  await ramp(groups.length, job.rampMs, job.concurrency, async (g) => {
+    const group = groups[g];
+    const t0 = now();
+    let socket;
+    try {
+      socket = await connect(group[0].party.role === "agent" ? "/agent" : "/visitor", { token: group[0].party.token });
+    } catch (err) {
+      failed += group.length; throw err;
+    }
+    await Promise.all(group.map(async ({ party, pair }) => {
+      party.socket = socket;
+      watchMessages(party, pair);
+      const after = party.contiguous();
+      party.rejoin(after);
+      const caughtUp = new Promise((resolve) => { party.onSeq = () => { if (party.contiguous() >= party.target) resolve(); }; });
+      party.target = Infinity;
+      const ack = await call(socket, "conversation:join", { conversation_id: pair.cid, after_seq: after });
+      party.target = ack.last_seq;
+      if (party.contiguous() < party.target) {
+        await Promise.race([caughtUp, sleep(job.resumeTimeoutMs ?? 30000)]);
+      }
+      party.onSeq = null;
+      const gap = party.missing(party.target);
+      if (gap) { missing += gap; countError("resume_incomplete"); return; }
+      hist.resume.record(now() - t0);
+      resumed += 1;
+    }));
+  });
+  let duplicates = 0;
+  for (const pair of live) duplicates += pair.visitor.duplicates + pair.agent.duplicates;
+  if (duplicates) errors.duplicate = (errors.duplicate ?? 0) + duplicates;
+  if (missing) errors.lost = (errors.lost ?? 0) + missing;
+  return { parties: live.length * 2, resumed, failed, duplicates, lost: missing,
+           missed_per_visitor: job.missedMessages };
+}
+
+// -- the run --------------------------------------------------------------------------------------
+
+async function idleConnections() {
+  if (!job.idle) return;
+  setPhase("idle");
+  await ramp(job.idle, job.rampMs, job.concurrency, async () => {
+    if (chat) return connect("/visitor", { token: await visitorToken() });
+    return connect("/", {});
+  });
+}
+
+function waitForStop() {
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin });
+    lines.on("line", (line) => { if (line.trim() === "stop") resolve(); });
+    lines.on("close", resolve);
+  });
+}
+
+async function main() {
+  const stop = waitForStop();
+  let stopped = false;
+  stop.then(() => { stopped = true; });
+  await idleConnections();
+  if (job.visitors) {
+    if (chat) await startChatserverPairs(); else await startRelayPairs();
+  }
+  say({ event: "ready", t: elapsed(), connected, pairs: pairs.length });
+  if (job.holdS) {
+    setPhase("hold");
+    await Promise.race([sleep(job.holdS * 1000), stop]);
+  }
+  if (!stopped) await exchange();
+  let reconnect = null;
+  if (!stopped && job.reconnect && chat) reconnect = await reconnectStorm();
+  setPhase("done");
+  const measured = Math.max(countedTo - countedFrom, 0) / 1000;
+  say({
+    event: "result", t: elapsed(), connected, pairs: pairs.length, measured_s: measured,
+    delivered: countedDelivered, total_delivered: totalDelivered, total_sent: totalSent,
+    errors, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
+  });
+  clearInterval(progressTimer);
+  await stop;
+  for (const socket of [...sockets]) leave(socket);
+  await sleep(200);
+  process.exit(0);
+}
+
+main().catch((err) => { say({ event: "error", message: String(err?.stack ?? err) }); process.exit(1); });

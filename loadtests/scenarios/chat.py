@@ -1,0 +1,521 @@
+"""Chat scenarios driven by the Node.js load generator (``loadtests/generator/loadgen.mjs``):
+``steady``, ``storm``, ``reconnect``, ``idle``, ``mix`` and ``compare``. docs/loadtesting.md
+explains each and how to read its report.
+
+One scenario is one ``ChatScenario`` with its own defaults; they share the run: agents are
+created through the admin API (capacity ``--capacity``) and logged in here, the generator
+connects them and the visitors, visitors start chats (routing assigns them), pairs exchange
+messages, and the server process (``/proc/PID``) and the generator are sampled throughout.
+``--compare`` (always on for ``compare``) runs the same job, with the same generator, against
+the reference relays too: Node.js socket.io 4.8 and a raw aiohttp WebSocket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..clients import Api, new_http_session
+from ..errors import LoadTestError
+from ..histogram import LogHistogram
+from ..loadgen import Generator, ReferenceRelay
+from ..procmon import ProcessSampler
+from ..server import Target
+from ..slo import Objective, check_objectives, load_objectives
+from ..stats import Summary
+
+AGENT_PASSWORD = "load-test-agent-password"
+# A load test sends far more than a person types: lift the per-connection limits.
+CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_rate": "1000000",
+                 "event_burst": "1000000"}
+CHATSERVER = "chatserver"
+REFERENCES = {"node": "node socket.io 4.8", "aiohttp": "raw aiohttp ws"}
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    scenario: str
+    pairs: int = 0  # visitor/agent pairs that exchange messages
+    visitors: int = 0  # visitors that start chats (>= pairs); the rest are not paired
+    agents: int = 0
+    capacity: int = 1
+    idle: int = 0  # idle visitor connections
+    rate: float = 0.0  # messages/s over all pairs; 0: closed loop, as fast as replies come
+    duration: float = 10.0
+    warmup: float = 2.0
+    ramp_up: float = 0.0
+    concurrency: int = 100
+    hold: float = 0.0  # seconds to hold every connection before messages (idle memory settles)
+    reconnect: bool = False
+    missed_messages: int = 3
+    compare: bool = False
+    objectives: tuple[Objective, ...] = ()
+
+    def clients(self) -> int:
+        per_target = self.visitors + self.agents + self.idle
+        return per_target if self.pairs == 0 else max(per_target, 2 * self.pairs + self.idle)
+
+    def server_settings(self) -> dict[str, str]:
+        return dict(CHAT_SETTINGS)
+
+    def check(self) -> None:
+        if min(self.pairs, self.visitors, self.agents, self.idle) < 0 or self.capacity < 1 or self.capacity > 100:
+            raise LoadTestError("counts must be >= 0 and --capacity between 1 and 100")
+        if self.pairs > self.visitors or (self.visitors and self.agents * self.capacity < self.pairs):
+            raise LoadTestError("--visitors must be >= --pairs, and --agents x --capacity must cover the pairs")
+        if self.rate < 0 or self.duration < 0 or self.warmup < 0 or self.ramp_up < 0 or self.concurrency < 1:
+            raise LoadTestError("--rate, --duration, --warmup, --ramp-up must be >= 0, --concurrency >= 1")
+        if self.visitors + self.idle == 0:
+            raise LoadTestError("nothing to do: no visitors and no idle connections")
+
+    def job(self, target: str, url: str, agent_tokens: list[str]) -> dict[str, Any]:
+        chat = target == CHATSERVER
+        return {
+            "target": CHATSERVER if chat else "relay", "url": url, "agentTokens": agent_tokens,
+            "visitors": self.visitors if chat else self.pairs, "pairs": self.pairs, "idle": self.idle,
+            "rampMs": self.ramp_up * 1000, "concurrency": self.concurrency,
+            # Two messages per round trip (the ping and its reply) in each pair.
+            "roundsPerSecond": self.rate / 2 / self.pairs if self.rate and self.pairs else 0,
+            "warmupS": self.warmup if self.pairs else 0, "durationS": self.duration if self.pairs else 0,
+            "holdS": self.hold, "reconnect": self.reconnect and chat, "missedMessages": self.missed_messages,
+        }
+
+
+@dataclass
+class TargetRun:
+    """One target's run: what the generator and the samplers saw."""
+
+    target: str
+    label: str
+    url: str
+    complete: bool = True
+    ready_s: float | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    timeline: list[list[Any]] = field(default_factory=list)  # [t, phase, connected, msg/s, p50, p99, errors]
+    phases: list[list[Any]] = field(default_factory=list)
+    server: ProcessSampler | None = None
+    generator: ProcessSampler | None = None
+    rss_before: int | None = None
+    rss_loaded: int | None = None
+    memory_per_connection: bool = False  # idle connections: report the server's KB per connection
+    measure_window: list[float] = field(default_factory=list)  # [start, end] s from the run's start
+
+    def histogram(self, name: str) -> LogHistogram:
+        data = self.result.get("hist", {}).get(name)
+        return LogHistogram.from_generator(data) if data else LogHistogram()
+
+    def metrics(self) -> dict[str, Any]:
+        r = self.result
+        errors = r.get("errors", {})
+        out: dict[str, Any] = {
+            "connections": r.get("connected"), "pairs": r.get("pairs"),
+            "errors": sum(errors.values()),
+            "messages_per_s": round(r["delivered"] / r["measured_s"], 1) if r.get("measured_s") else None,
+        }
+        for name in ("rtt", "start_ack", "assignment", "resume"):
+            hist = self.histogram(name)
+            if hist.count:
+                for key, value in hist.summary().items():
+                    if key != "count":
+                        out[f"{name}_{key.replace('.', '_')}_ms"] = value
+        reconnect = r.get("reconnect")
+        if reconnect:
+            out.update({"duplicates": reconnect["duplicates"], "lost": reconnect["lost"],
+                        "resumed": reconnect["resumed"]})
+        out["not_assigned"] = errors.get("not_assigned", 0)
+        if self.memory_per_connection and self.rss_before is not None and self.rss_loaded is not None \
+                and r.get("connected"):
+            out["rss_per_connection_kb"] = round((self.rss_loaded - self.rss_before) / r["connected"] / 1024, 1)
+            out["server_rss_mb"] = round(self.rss_loaded / 2**20, 1)
+        # CPU while messages are measured (or over the whole run when none are).
+        for name, sampler in (("server", self.server), ("generator", self.generator)):
+            if sampler is not None and sampler.samples:
+                rows = sampler.samples
+                if len(self.measure_window) == 2:
+                    start, end = self.measure_window
+                    rows = [row for row in rows if start < row[0] <= end] or rows
+                out[f"{name}_cpu_percent_mean"] = round(sum(row[1] for row in rows) / len(rows), 1)
+                out[f"{name}_rss_mb_max"] = max(row[2] for row in sampler.samples)
+        return out
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "label": self.label, "url": self.url, "complete": self.complete,
+            "ready_s": self.ready_s, "metrics": self.metrics(),
+            "errors": self.result.get("errors", {}), "reconnect": self.result.get("reconnect"),
+            "no_reply": self.result.get("no_reply", []),
+            "latency_ms": {name: self.histogram(name).summary() for name in ("rtt", "start_ack", "assignment",
+                                                                              "resume") if self.histogram(name).count},
+            "histograms": {name: self.histogram(name).as_dict() for name in ("rtt", "start_ack", "assignment",
+                                                                             "resume") if self.histogram(name).count},
+            "timeline": {"columns": ["t", "phase", "connected", "messages_per_s", "p50_ms", "p99_ms", "errors"],
+                         "rows": self.timeline},
+            "phases": self.phases,
+            "server_process": {"columns": ["t", "cpu_percent", "rss_mb"],
+                               "rows": self.server.samples if self.server else [],
+                               "summary": self.server.summary() if self.server else None},
+            "generator_process": {"columns": ["t", "cpu_percent", "rss_mb"],
+                                  "rows": self.generator.samples if self.generator else [],
+                                  "summary": self.generator.summary() if self.generator else None},
+        }
+
+
+@dataclass
+class ChatResult:
+    config: ChatConfig
+    measures: str
+    runs: list[TargetRun] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return all(run.complete for run in self.runs)
+
+    def primary(self) -> TargetRun:
+        return self.runs[0]
+
+    def metrics(self) -> dict[str, Any]:
+        """The chatserver run's metrics, and with a comparison the ratios to the references."""
+        metrics = dict(self.primary().metrics())
+        for run in self.runs[1:]:
+            other = run.metrics()
+            for key in ("messages_per_s", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms"):
+                mine, theirs = metrics.get(key), other.get(key)
+                if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+                    metrics[f"{key}_ratio_to_{run.target}"] = round(mine / theirs, 3)
+        return metrics
+
+    def slo_results(self) -> list[dict[str, Any]]:
+        return check_objectives(self.config.objectives, self.metrics())
+
+    @property
+    def passed(self) -> bool:
+        return self.complete and all(check["passed"] for check in self.slo_results())
+
+    def summaries(self) -> dict[str, Summary]:
+        return {}
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "measures": self.measures,
+            "config": {k: v for k, v in asdict(self.config).items() if k != "objectives"},
+            "complete": self.complete,
+            "metrics": self.metrics(),
+            "slo": {"objectives": [str(o) for o in self.config.objectives], "results": self.slo_results(),
+                    "passed": all(c["passed"] for c in self.slo_results())},
+            "targets": [run.as_report() for run in self.runs],
+            "duration_s": round(self.duration_s, 2),
+        }
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+class ChatScenario:
+    """A chat scenario: its name, what it measures, and defaults for the shared options."""
+
+    def __init__(self, name: str, doc: str, defaults: dict[str, Any], options: tuple[str, ...]) -> None:
+        self.NAME = name
+        self.__doc__ = doc
+        self.defaults = defaults
+        self.options = options
+
+    # -- arguments ---------------------------------------------------------------------------------
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        d = self.defaults
+        g = parser.add_argument_group(f"{self.NAME} scenario")
+        add = g.add_argument
+        if "pairs" in self.options:
+            add("--pairs", type=int, default=d.get("pairs", 50), help="visitor/agent pairs (%(default)s)")
+            add("--rate", type=float, default=d.get("rate", 1000.0),
+                help="messages/s over all pairs, both directions; 0: closed loop, as fast as replies come "
+                     "(%(default)s)")
+            add("--duration", type=float, default=d.get("duration", 20.0), help="measured seconds (%(default)s)")
+            add("--warmup", type=float, default=d.get("warmup", 2.0),
+                help="seconds of messages before measuring (%(default)s)")
+        if "visitors" in self.options:
+            add("--visitors", type=int, default=d.get("visitors", 500),
+                help="visitors that start chats at once (%(default)s)")
+            add("--agents", type=int, default=d.get("agents", 10), help="agents online (%(default)s)")
+            add("--capacity", type=int, default=d.get("capacity", 50),
+                help="chats each agent takes (1-100; %(default)s)")
+        if "idle" in self.options:
+            add("--idle", type=int, default=d.get("idle", 1000),
+                help="idle visitor connections (%(default)s)")
+            add("--hold", type=float, default=d.get("hold", 3.0),
+                help="seconds to hold the connections before the server's memory is read (%(default)s)")
+        if "reconnect" in self.options:
+            add("--missed", type=int, default=3,
+                help="messages each agent sends while its visitor is away (%(default)s)")
+        add("--ramp-up", type=float, default=d.get("ramp_up", 2.0),
+            help="seconds over which connections are opened (%(default)s)")
+        add("--concurrency", type=int, default=100, help="connection attempts at once (%(default)s)")
+        if "compare" in self.options:
+            add("--compare", action="store_true",
+                help="run the same job against the reference relays too (Node socket.io 4.8, raw aiohttp)")
+        slo = parser.add_argument_group("service-level objectives (exit status 3 when one is missed)")
+        slo.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
+                         help="e.g. --slo rtt_p99_ms<=50 --slo messages_per_s>=1000 (repeatable; metrics are "
+                              "listed in the report and docs/loadtesting.md)")
+        slo.add_argument("--slo-file", type=Path, action="append", default=[],
+                         help="a file of objectives, one a line")
+
+    def config_from(self, args: argparse.Namespace) -> ChatConfig:
+        pairs = getattr(args, "pairs", 0)
+        visitors = getattr(args, "visitors", pairs)
+        agents = getattr(args, "agents", pairs)
+        capacity = getattr(args, "capacity", 1)
+        if "visitors" not in self.options:
+            visitors, agents, capacity = pairs, pairs, 1
+        return ChatConfig(
+            scenario=self.NAME, pairs=pairs if self.defaults.get("pair_up", True) else 0, visitors=visitors,
+            agents=agents, capacity=capacity, idle=getattr(args, "idle", 0), rate=getattr(args, "rate", 0.0),
+            duration=getattr(args, "duration", 0.0), warmup=getattr(args, "warmup", 0.0), ramp_up=args.ramp_up,
+            concurrency=args.concurrency, hold=getattr(args, "hold", 0.0), reconnect=self.NAME == "reconnect",
+            missed_messages=getattr(args, "missed", 3),
+            compare=self.NAME == "compare" or getattr(args, "compare", False),
+            objectives=tuple(load_objectives(args.slo, args.slo_file)),
+        )
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def describe(self, config: ChatConfig) -> str:
+        parts = []
+        if config.pairs:
+            pace = f"{config.rate:g} messages/s" if config.rate else "closed loop (next message on each reply)"
+            parts.append(f"{config.pairs} visitor/agent pairs exchanging messages, {pace}, "
+                         f"{config.duration:g} s measured after {config.warmup:g} s")
+        if config.visitors > config.pairs:
+            parts.append(f"{config.visitors} visitors starting chats at once with {config.agents} agents "
+                         f"x {config.capacity} chats")
+        if config.reconnect:
+            parts.append(f"then every client drops and reconnects ({config.missed_messages} messages missed "
+                         "by each visitor)")
+        if config.idle:
+            parts.append(f"{config.idle} idle visitor connections")
+        return f"{self.NAME}: " + "; ".join(parts)
+
+    async def run(self, target: Target, config: ChatConfig, deadline: float, progress: bool = True) -> ChatResult:
+        config.check()
+        started = time.monotonic()
+        result = ChatResult(config=config, measures=self.describe(config))
+        say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+        say(result.measures)
+        agent_tokens = await _agents(target, config) if config.visitors else []
+        run = TargetRun(CHATSERVER, "chatserver", target.url, memory_per_connection=config.idle > 0)
+        result.runs.append(run)
+        await _run_target(run, config.job(CHATSERVER, target.url, agent_tokens), target.pid, deadline, say)
+        if config.compare and config.pairs + config.idle:
+            for kind, label in REFERENCES.items():
+                async with ReferenceRelay(kind) as relay:
+                    other = TargetRun(kind, label, relay.url, memory_per_connection=config.idle > 0)
+                    result.runs.append(other)
+                    await _run_target(other, config.job(kind, relay.url, []), relay.pid, deadline, say)
+        result.duration_s = time.monotonic() - started
+        return result
+
+    def format_result(self, result: ChatResult) -> str:
+        lines = [result.measures]
+        for run in result.runs:
+            m = run.metrics()
+            lines.append(f"  {run.label}:{'' if run.complete else ' (INCOMPLETE)'}")
+            if "messages_per_s" in m and m["messages_per_s"] is not None:
+                lines.append(f"    messages/s {_fmt(m['messages_per_s'], 0)}   round trip p50 "
+                             f"{_fmt(m.get('rtt_p50_ms'))} ms  p90 {_fmt(m.get('rtt_p90_ms'))}  p99 "
+                             f"{_fmt(m.get('rtt_p99_ms'))}  p99.9 {_fmt(m.get('rtt_p99_9_ms'))}  max "
+                             f"{_fmt(m.get('rtt_max_ms'))} ms")
+            for name, label in (("start_ack", "chat:start ack"), ("assignment", "chat:start -> assigned"),
+                                ("resume", "reconnect -> caught up")):
+                if f"{name}_p50_ms" in m:
+                    lines.append(f"    {label:<24} p50 {_fmt(m[f'{name}_p50_ms'])} ms  p99 "
+                                 f"{_fmt(m[f'{name}_p99_ms'])}  max {_fmt(m[f'{name}_max_ms'])} ms  "
+                                 f"(n={run.histogram(name).count})")
+            if run.result.get("reconnect"):
+                rc = run.result["reconnect"]
+                lines.append(f"    reconnect: {rc['resumed']}/{rc['parties']} caught up, {rc['failed']} failed, "
+                             f"{rc['duplicates']} duplicates, {rc['lost']} lost")
+            if "rss_per_connection_kb" in m:
+                lines.append(f"    server memory: {_fmt(m['rss_per_connection_kb'], 1)} KB per connection "
+                             f"({_fmt(m['connections'])} connections, RSS {_fmt(m['server_rss_mb'], 1)} MB)")
+            if "server_cpu_percent_mean" in m:
+                window = " while measured" if len(run.measure_window) == 2 else ""
+                lines.append(f"    server CPU mean{window} {_fmt(m['server_cpu_percent_mean'], 0)}% of a core, RSS "
+                             f"max {_fmt(m['server_rss_mb_max'], 1)} MB; generator CPU mean "
+                             f"{_fmt(m.get('generator_cpu_percent_mean'), 0)}%")
+            errors = run.result.get("errors", {})
+            lines.append("    errors: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
+        if len(result.runs) > 1:
+            lines.append(_comparison_table(result.runs))
+        checks = result.slo_results()
+        for check in checks:
+            lines.append(f"  SLO {check['objective']}: {_fmt(check['value'])} "
+                         f"{'PASS' if check['passed'] else 'FAIL'}")
+        if not result.complete:
+            lines.append("  the run did not complete (see errors above)")
+        return "\n".join(lines)
+
+
+def _comparison_table(runs: list[TargetRun]) -> str:
+    reference = next((r for r in runs if r.target == "node"), runs[0]).metrics()
+    head = f"  {'target':<20} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}   vs node: msg/s  p99  KB/conn"
+    lines = ["  comparison (same generator, same run):", head]
+    for run in runs:
+        m = run.metrics()
+
+        def ratio(key: str, m: dict[str, Any] = m) -> str:
+            mine, theirs = m.get(key), reference.get(key)
+            if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+                return f"{mine / theirs:.2f}"
+            return "-"
+
+        lines.append(f"  {run.label:<20} {_fmt(m.get('messages_per_s'), 0):>9} {_fmt(m.get('rtt_p50_ms')):>8} "
+                     f"{_fmt(m.get('rtt_p99_ms')):>8} {_fmt(m.get('rss_per_connection_kb'), 1):>8}   "
+                     f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}")
+    return "\n".join(lines)
+
+
+async def _agents(target: Target, config: ChatConfig) -> list[str]:
+    """Create ``config.agents`` agents through the admin API and log them in; their tokens."""
+    run_id = f"{int(time.time() * 1000) % 10**9}"
+    async with new_http_session() as http:
+        api = Api(http, target.url)
+        admin = await api.login(target.admin_email, target.admin_password)
+        gate = asyncio.Semaphore(8)
+
+        async def one(n: int) -> str:
+            async with gate:
+                email = f"load-agent-{run_id}-{n}@example.com"
+                await api.add_agent(admin["token"], name=f"Load agent {n}", email=email, password=AGENT_PASSWORD,
+                                    capacity=config.capacity)
+                return str((await api.login(email, AGENT_PASSWORD))["token"])
+
+        return list(await asyncio.gather(*(one(n) for n in range(1, config.agents + 1))))
+
+
+@contextlib.asynccontextmanager
+async def _sampling(pid: int | None, t0: float) -> AsyncIterator[ProcessSampler | None]:
+    if pid is None:
+        yield None
+        return
+    sampler = ProcessSampler(pid, t0)
+    sampler.start()
+    try:
+        yield sampler
+    finally:
+        await sampler.stop()
+
+
+async def _run_target(run: TargetRun, job: dict[str, Any], server_pid: int | None, deadline: float,
+                      say: Any) -> None:
+    """Run the generator with ``job`` against one target, sampling the server and the generator."""
+    t0 = time.monotonic()
+    window: list[LogHistogram] = []
+
+    def on_message(message: dict[str, Any]) -> None:
+        event = message.get("event")
+        if event == "phase":
+            run.phases.append([message["t"], message["phase"]])
+            if message["phase"] in ("measure", "drain"):
+                run.measure_window.append(round(time.monotonic() - t0, 2))
+        elif event == "progress":
+            hist = LogHistogram.from_counts(message["hist"])
+            # p50/p99 over the last 5 s: one second of a slow target holds few samples.
+            window.append(hist)
+            del window[:-5]
+            merged = LogHistogram()
+            for h in window:
+                merged.merge(h)
+            p50, p99 = merged.percentile(50), merged.percentile(99)
+            errors = sum(message["errors"].values())
+            rate = message["delivered"] / max(job_interval, 1e-9)
+            run.timeline.append([message["t"], message["phase"], message["connected"], round(rate, 1),
+                                 None if p50 is None else round(p50, 3), None if p99 is None else round(p99, 3),
+                                 errors])
+            server_now = run.server.latest() if run.server is not None else None
+            gen_now = run.generator.latest() if run.generator is not None else None
+            server = f"  server cpu {server_now[0]:.0f}% rss {server_now[1]:.0f} MB" if server_now else ""
+            gen = f"  generator cpu {gen_now[0]:.0f}%" if gen_now else ""
+            say(f"[{message['t']:6.1f}s] {run.label:<18} {message['phase']:<10} conn {message['connected']:>6}  "
+                f"msg/s {rate:>8,.0f}  err {errors:>4}  p50 {_fmt(p50):>7} ms  p99 {_fmt(p99):>7} ms{server}{gen}")
+
+    job_interval = 1.0
+    async with _sampling(server_pid, t0) as server_sampler:
+        run.server = server_sampler
+        run.rss_before = server_sampler.rss_bytes() if server_sampler else None
+        async with Generator(job, on_message) as generator, _sampling(generator.pid, t0) as gen_sampler:
+            run.generator = gen_sampler
+            try:
+                remaining = max(deadline - time.monotonic(), 1.0)
+                ready = await asyncio.wait_for(generator.ready(), remaining)
+                run.ready_s = round(time.monotonic() - t0, 2)
+                say(f"  {run.label}: {ready['connected']} connections up in {run.ready_s:.1f} s")
+                remaining = max(deadline - time.monotonic(), 1.0)
+                run.result = await asyncio.wait_for(generator.result(), remaining)
+                # Every connection is still open here: the server's memory under this load.
+                run.rss_loaded = server_sampler.rss_bytes() if server_sampler else None
+            except TimeoutError:
+                run.complete = False
+                say(f"  {run.label}: --max-duration reached; stopping")
+
+
+def scenarios() -> list[ChatScenario]:
+    return [
+        ChatScenario("steady", """Steady chat: N visitor/agent pairs exchange messages at a given rate.
+
+Each pair's visitor sends message:send, its agent receives message:new and replies; the round
+trip is timed at the visitor. --rate is messages/s over all pairs (both directions); --rate 0
+is a closed loop (the next message as soon as the reply arrives): the throughput ceiling.""",
+                     {"pairs": 50, "rate": 1000.0}, ("pairs", "compare")),
+        ChatScenario("storm", """Chat storm: many visitors start chats at once; queueing and assignment.
+
+Times each chat:start acknowledgement and the time from chat:start to the agent receiving the
+assignment (conversation:updated status=assigned). Chats beyond agents x capacity stay queued
+and are counted as not_assigned.""",
+                     {"visitors": 500, "agents": 10, "capacity": 50, "pair_up": False, "ramp_up": 0.0},
+                     ("visitors",)),
+        ChatScenario("reconnect", """Reconnect storm: every client drops and reconnects; resume with history.
+
+Pairs exchange messages, then every visitor drops; each agent sends --missed messages; every agent
+drops; then every client reconnects at once and joins its conversation from the last seq it had.
+Times connect -> every missed message received; counts duplicates and losses (must be 0).""",
+                     {"pairs": 100, "rate": 200.0, "duration": 3.0, "warmup": 1.0}, ("pairs", "reconnect")),
+        ChatScenario("idle", """Idle connections: N idle visitor connections; server memory per connection.
+
+Connects --idle visitors (each with its own token) and holds them; the server's resident memory
+(/proc) before and with them gives KB per connection. --compare holds the same number on the
+reference relays.""",
+                     {"idle": 1000, "ramp_up": 5.0}, ("idle", "compare")),
+        ChatScenario("mix", """A mix: idle visitors, a storm of new chats and steady pairs at once.
+
+Idle connections first, then --visitors start chats at once; the first --pairs of them go on to
+exchange messages at --rate with their agents.""",
+                     {"pairs": 20, "rate": 200.0, "visitors": 100, "agents": 5, "capacity": 20, "idle": 500,
+                      "hold": 0.0, "ramp_up": 2.0},
+                     ("pairs", "visitors", "idle")),
+        ChatScenario("compare", """Side by side: steady-chat ping-pong against chatserver and the reference relays.
+
+The same generator drives chatserver (message:send / message:new, stored), a Node.js socket.io
+4.8 relay and a raw aiohttp WebSocket relay (each started on its own port); prints messages/s
+and round-trip p50/p99 of each and the ratios to Node.""",
+                     {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs",)),
+    ]
+
+
+# Co-browse streaming (a visitor's rrweb events relayed to the agent) comes with the co-browsing
+# issue: it will be one more ChatScenario whose job sets "cobrowse" in the generator, which then
+# needs a phase that streams snapshot and incremental events at the measured rates (85 KB full
+# snapshot, ~8 events/s, 2 KB/s) and times their arrival at the agent.
+
+__all__ = ["ChatConfig", "ChatResult", "ChatScenario", "scenarios"]
