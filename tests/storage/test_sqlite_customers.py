@@ -242,3 +242,18 @@ async def test_the_ratings_report_averages_per_agent_and_per_day(
     assert only_first_day.count == 2 and [a.key for a in only_first_day.per_agent] == ["a1"]
     empty = await customers.ratings_report(start + 5 * day, None)
     assert (empty.count, empty.average, empty.per_agent, empty.per_day) == (0, None, [], [])
+
+
+async def test_a_second_shopper_on_the_same_browser_does_not_take_the_first_ones_history(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    records = CustomerSQLiteStore(store)
+    ann = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "ann", "iat": clock.now()}))
+    await _chat(store, clock, "c1", "shared")
+    await customers.attach_chat("shared", PreChat(name="Ann", question="Q"))
+    bob = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "bob", "iat": clock.now()}))
+    assert bob.id != ann.id and await records.get_customer(ann.id) is not None
+    assert (await records.conversation_record("c1")).customer_id == ann.id  # type: ignore[union-attr]
+    await _chat(store, clock, "c2", "shared")
+    await customers.attach_chat("shared", PreChat(name="Bob", question="Q"))
+    assert (await records.conversation_record("c2")).customer_id == bob.id  # type: ignore[union-attr]
+    assert (await customers.get_customer(ann.id)).name is None  # Bob's pre-chat name did not land on Ann
