@@ -98,6 +98,10 @@ async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_pat
         raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, order_number, "
                     "created_at, last_seq, agent_id, agent_name, department, priority, checkout) "
                     "VALUES ('old', 'v-old', 'closed', 'Ann', 'Q', 'A-1001', 1.0, 1, 'a1', 'Bo', 'billing', 1, 1)")
+        raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, visitor_email, question, "
+                    "created_at, last_seq) VALUES ('later', 'v-old', 'closed', 'Ann S', 'Ann@Example.com', 'Q', 2.0, 0)")
+        raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, created_at, last_seq) "
+                    "VALUES ('other', 'v-2', 'queued', 'Cy', 'Q', 1.5, 0)")
         raw.execute("INSERT INTO messages (conversation_id, seq, kind, sender_kind, body, created_at) "
                     "VALUES ('old', 1, 'text', 'visitor', 'kept', 1.0)")
         raw.execute("INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES ('old', 4, 'ok', 2.0)")
@@ -115,13 +119,19 @@ async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_pat
         assert [m.body for m in transcript.messages] == ["kept"]
         assert transcript.rating is not None and transcript.rating.rating == 4
         assert (await store.agent_by_id("a1")).departments == ("billing",)  # type: ignore[union-attr]
+        # every earlier visitor became an anonymous customer, with their conversations
         records = CustomerSQLiteStore(store)
         record = await records.conversation_record("old")
-        assert record is not None and record.customer_id is None
-        # the old visitor's next chat gets a customer record, and the old conversation joins it
+        customer = await records.customer_of_visitor("v-old")
+        assert record is not None and customer is not None and record.customer_id == customer.id
+        # named after the latest pre-chat form
+        assert (customer.name, customer.emails, customer.external_id) == ("Ann S", ("ann@example.com",), None)
+        assert (customer.created_at, customer.last_seen_at) == (1.0, 2.0)
+        assert await records.conversation_record("other") is not None
+        assert (await records.conversation_record("other")).customer_id != customer.id  # type: ignore[union-attr]
+        # the old visitor's next chat joins the same record
         service = CustomerService(customers=records, conversations=store, clock=ManualClock(), new_id=lambda: "cu1")
-        customer = await service.attach_chat("v-old", PreChat(name="Ann", question="Q"))
-        assert (await records.conversation_record("old")).customer_id == customer.id  # type: ignore[union-attr]
+        assert (await service.attach_chat("v-old", PreChat(name="Ann", question="Q"))).id == customer.id
         found, total = await service.search("A-1001", 10, 0)
         assert total == 1 and found[0].id == customer.id
     finally:

@@ -27,3 +27,24 @@ CREATE INDEX conversations_by_customer ON conversations (customer_id, created_at
 CREATE INDEX conversations_by_created ON conversations (created_at);
 -- The retention job looks for closed conversations by the time they closed.
 CREATE INDEX conversations_by_closed ON conversations (closed_at) WHERE closed_at IS NOT NULL;
+
+-- Conversations from before customer records: each visitor's become one anonymous customer's,
+-- named after the visitor's latest pre-chat form, so every transcript has a customer.
+CREATE TEMP TABLE legacy_visitors AS
+    SELECT visitor_id, lower(hex(randomblob(16))) AS customer_id, min(created_at) AS first_at,
+           max(created_at) AS last_at
+    FROM conversations GROUP BY visitor_id;
+INSERT INTO customers (id, name, emails, created_at, last_seen_at)
+    SELECT l.customer_id,
+           (SELECT c.visitor_name FROM conversations c WHERE c.visitor_id = l.visitor_id
+            ORDER BY c.created_at DESC LIMIT 1),
+           coalesce((SELECT json_array(lower(c.visitor_email)) FROM conversations c
+                     WHERE c.visitor_id = l.visitor_id AND c.visitor_email IS NOT NULL
+                     ORDER BY c.created_at DESC LIMIT 1), '[]'),
+           l.first_at, l.last_at
+    FROM legacy_visitors l;
+INSERT INTO customer_visitors (visitor_id, customer_id, linked_at)
+    SELECT visitor_id, customer_id, last_at FROM legacy_visitors;
+UPDATE conversations SET customer_id = (
+    SELECT l.customer_id FROM legacy_visitors l WHERE l.visitor_id = conversations.visitor_id);
+DROP TABLE legacy_visitors;
