@@ -41,7 +41,8 @@ function newChat(conversation) {
     visitorTyping: false,
     visitorOnline: true,
     wrapUp: null,
-    pending: [], // {clientId, body} sent, not yet acknowledged
+    past: [], // the customer's other conversations this agent may read (customer records)
+    replaying: false,
   };
 }
 
@@ -266,6 +267,7 @@ async function openChat(conversation, { focus }) {
   }
   if (focus || !state.active) state.active = conversation.id;
   render();
+  chat.replaying = true; // what the join replays is history: counted as unread, not announced
   try {
     const joined = await call("conversation:join", { conversation_id: conversation.id, after_seq: chat.lastSeq });
     chat.conversation = joined.conversation;
@@ -274,10 +276,48 @@ async function openChat(conversation, { focus }) {
     for (const note of notes) chat.notes.set(note.id, note);
   } catch (error) {
     showAlert(errorText(error));
+  } finally {
+    chat.replaying = false;
   }
+  if (isNew) loadPast(chat);
   render();
   if (focus) $("composer-text").focus();
   return isNew;
+}
+
+/** The customer's earlier conversations (GET /api/customers/{id}/conversations), newest first. */
+async function loadPast(chat) {
+  try {
+    const { conversation } = await rest("GET", `/api/conversations/${encodeURIComponent(chat.conversation.id)}`);
+    if (!conversation.customer_id) return;
+    const { conversations } = await rest("GET",
+      `/api/customers/${encodeURIComponent(conversation.customer_id)}/conversations?limit=20`);
+    chat.past = conversations.filter((c) => c.id !== chat.conversation.id);
+  } catch {
+    chat.past = []; // customer records unavailable: the sidebar shows the pre-chat fields only
+  }
+  if (state.active === chat.conversation.id) renderCustomer();
+}
+
+async function showPast(past) {
+  const list = $("past-dialog-timeline");
+  list.replaceChildren();
+  setText($("past-dialog-summary"), "");
+  $("past-dialog").showModal();
+  try {
+    const transcript = await rest("GET", `/api/conversations/${encodeURIComponent(past.id)}`);
+    const when = new Date(transcript.conversation.created_at * 1000).toLocaleString();
+    const tags = transcript.tags?.length ? ` · tags: ${transcript.tags.join(", ")}` : "";
+    const note = transcript.resolution_note ? ` · ${transcript.resolution_note}` : "";
+    setText($("past-dialog-summary"), `${when} · ${transcript.conversation.status}${tags}${note}`);
+    const fake = { visitorRead: transcript.conversation.read?.visitor || 0 };
+    list.replaceChildren(...[
+      ...transcript.messages.map((m) => ({ at: m.created_at, order: m.seq, item: messageItem(fake, m) })),
+      ...(transcript.notes || []).map((n) => ({ at: n.created_at, order: Infinity, item: noteItem(n) })),
+    ].sort((a, b) => a.at - b.at || a.order - b.order).map((e) => e.item));
+  } catch (error) {
+    setText($("past-dialog-summary"), errorText(error));
+  }
 }
 
 /** Open a conversation by id (a link #c=<id>): only one assigned to this agent opens. */
@@ -328,7 +368,7 @@ function messageArrived(message) {
     chat.visitorTyping = false;
     if (message.conversation_id !== state.active || document.hidden) {
       chat.unread += 1;
-      notify(`Message from ${message.sender.name || "the customer"}`, message.body);
+      if (!chat.replaying) notify(`Message from ${message.sender.name || "the customer"}`, message.body);
     }
   }
   if (message.conversation_id === state.active) {
@@ -678,7 +718,10 @@ function renderTabs() {
     const button = h("button", {
       type: "button", role: "tab", "data-id": id, "aria-selected": selected ? "true" : "false",
       "aria-controls": "chat", tabindex: selected ? "0" : "-1",
-    }, label, chat.unread ? h("span", { class: "unread", "aria-label": `${chat.unread} unread` }, chat.unread) : null);
+    }, label, chat.unread
+      ? [h("span", { class: "unread", "aria-hidden": "true" }, chat.unread),
+        h("span", { class: "visually-hidden" }, ` (${chat.unread} unread)`)]
+      : null);
     button.addEventListener("click", () => selectChat(id));
     return button;
   });
@@ -798,6 +841,8 @@ function renderCustomer() {
   const chat = state.chats.get(state.active);
   if (!chat) {
     fields.replaceChildren(h("dd", {}, "Open a chat to see who you are talking to."));
+    $("past-heading").hidden = true;
+    $("past-list").replaceChildren();
     return;
   }
   const c = chat.conversation;
@@ -818,6 +863,17 @@ function renderCustomer() {
     const url = label === "Address" ? safeUrl(value) : null;
     const content = url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, value) : value;
     return [h("dt", {}, label), h("dd", {}, content)];
+  }));
+  $("past-heading").hidden = chat.past.length === 0;
+  $("past-list").replaceChildren(...chat.past.map((past) => {
+    const open = h("button", { type: "button", class: "secondary",
+      "aria-label": `Read the conversation of ${new Date(past.created_at * 1000).toLocaleString()}` }, "Read");
+    open.addEventListener("click", () => showPast(past));
+    return h("li", {},
+      h("span", {}, new Date(past.created_at * 1000).toLocaleDateString(), " · ", past.status,
+        past.tags?.length ? ` · ${past.tags.join(", ")}` : ""),
+      h("span", { class: "question" }, past.prechat.question),
+      open);
   }));
 }
 

@@ -24,10 +24,12 @@ async def open_console(browser: Browser, shop: LiveServer) -> AsyncIterator[Open
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    async def open_(path: str = "/console/") -> Page:
+    async def open_(path: str = "/console/", *, init_script: str | None = None) -> Page:
         context = await browser.new_context(base_url=shop.url, reduced_motion="reduce",
                                             viewport={"width": 1280, "height": 800})
         contexts.append(context)
+        if init_script:
+            await context.add_init_script(init_script)
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
         page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
@@ -66,7 +68,7 @@ async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 async def signed_in(page: Page, login: dict[str, Any]) -> None:
-    await sign_in(page, login["email"])
+    await sign_in(page, login["email"], login.get("password", PASSWORD))
     await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
 
 

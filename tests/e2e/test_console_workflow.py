@@ -1,0 +1,192 @@
+"""An agent's day in the console, in real Chromium: several chats as tabs with unread counts and
+keyboard navigation, desktop notifications and a sound while the tab is in the background,
+transfers to a colleague and to a department, the customer's past conversations, and the
+admin's canned responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Page, expect
+
+from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
+from .console import OpenConsole, alert, composer, open_console, screenshot, signed_in, tab, timeline
+
+__all__ = ["open_console"]
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# The browser's notification and audio APIs, observed: headless Chromium has no notification
+# centre or speakers. The console itself runs unchanged.
+OBSERVE_ALERTS = """
+window.__notified = [];
+window.__asked = 0;
+window.__tones = 0;
+window.__hidden = false;
+window.Notification = class {
+  static permission = "default";
+  static requestPermission() {
+    window.__asked += 1; window.Notification.permission = "granted"; return Promise.resolve("granted");
+  }
+  constructor(title, options) { window.__notified.push([title, options.body]); }
+};
+Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => window.__hidden });
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () { window.__tones += 1; return createOscillator.call(this); };
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The chat server, with departments to transfer to."""
+    live = LiveServer(make_settings(tmp_path, departments=("billing", "returns")))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+async def _hide(page: Page, hidden: bool) -> None:
+    await page.evaluate("h => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
+async def _started(shop: LiveServer, n: int, token: str | None = None) -> tuple[Client, str]:
+    shopper = await visitor(shop, token)
+    return shopper, (await shopper.call("chat:start", prechat(n)))["conversation"]["id"]
+
+
+async def test_tabs_unread_counts_notifications_and_transfers(shop: LiveServer, open_console: OpenConsole) -> None:
+    alice_login = await shop.add_agent("Alice")
+    bob_login = await shop.add_agent("Bob")
+    # Shopper 1 talked to Alice before: that conversation shows in the customer's history.
+    earlier_alice = await agent(shop, alice_login)
+    first, earlier = await _started(shop, 1)
+    await earlier_alice.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await earlier_alice.call("conversation:join", {"conversation_id": earlier})
+    await earlier_alice.call("message:send", {"conversation_id": earlier, "client_msg_id": "e-1",
+                                              "body": "Your parcel left yesterday."})
+    assert (await earlier_alice.call("conversation:end", {"conversation_id": earlier, "tags": ["shipping"]}))["ok"]
+    await earlier_alice.disconnect()
+
+    bob = await open_console()
+    await signed_in(bob, bob_login)
+    await bob.get_by_label("Status").select_option("away")
+    await expect(bob.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    alice = await open_console(init_script=OBSERVE_ALERTS)
+    await signed_in(alice, alice_login)
+    assert await alice.evaluate("window.__asked") == 1  # asked at sign-in, once
+
+    # Two chats arrive: two tabs, the first one open.
+    shopper1, cid1 = await _started(shop, 1, first.token)
+    await expect(tab(alice, "Shopper 1")).to_have_attribute("aria-selected", "true")
+    shopper2, cid2 = await _started(shop, 2)
+    await expect(tab(alice, "Shopper 2")).to_have_attribute("aria-selected", "false")
+    assert await alice.evaluate("window.__notified") == []  # the console is in front: no pop-ups
+
+    # The customer's history, read from the sidebar.
+    sidebar = alice.get_by_role("complementary", name="Customer")
+    await expect(sidebar.get_by_role("heading", name="Past conversations")).to_be_visible()
+    await expect(sidebar.locator("#past-list li")).to_have_count(1)
+    await expect(sidebar.locator("#past-list li")).to_contain_text("shipping")
+    await sidebar.get_by_role("button", name=re.compile("^Read the conversation of")).click()
+    past = alice.get_by_role("dialog", name="Past conversation")
+    await expect(past.get_by_text("Your parcel left yesterday.")).to_be_visible()
+    await expect(past.locator("#past-dialog-summary")).to_contain_text("closed · tags: shipping")
+    await screenshot(alice, "20-past-conversation")
+    await past.get_by_role("button", name="Close").click()
+
+    # A message in the other chat shows as unread on its tab; arrow keys move between tabs.
+    await shopper2.call("message:send", {"conversation_id": cid2, "client_msg_id": "s2-1", "body": "Hello?"})
+    # (The question it opened with is unread too: Alice has not looked at that chat yet.)
+    await expect(tab(alice, "Shopper 2")).to_have_accessible_name("Shopper 2 (2 unread)")
+    await screenshot(alice, "21-unread-tab")
+    await tab(alice, "Shopper 1").focus()
+    await alice.keyboard.press("ArrowRight")
+    await expect(tab(alice, "Shopper 2")).to_be_focused()
+    await expect(tab(alice, "Shopper 2")).to_have_attribute("aria-selected", "true")
+    await expect(tab(alice, "Shopper 2")).to_have_accessible_name("Shopper 2")
+    await expect(timeline(alice)).to_contain_text("Hello?")
+    await shopper2.wait_for("message:read", lambda d: d["party"] == "agent" and d["seq"] >= 4)
+
+    # In the background: a desktop notification and a sound for a message and for a new chat.
+    await _hide(alice, True)
+    await shopper1.call("message:send", {"conversation_id": cid1, "client_msg_id": "s1-1", "body": "Any news?"})
+    await expect(tab(alice, "Shopper 1")).to_have_accessible_name("Shopper 1 (1 unread)")
+    _shopper3, _cid3 = await _started(shop, 3)
+    await expect(tab(alice, "Shopper 3")).to_be_visible()
+    notified = await alice.evaluate("window.__notified")
+    assert notified == [["Message from Shopper 1", "Any news?"],
+                        ["New chat assigned", "Shopper 3: Where is my order 3?"]]
+    assert await alice.evaluate("window.__tones") == 2
+    await _hide(alice, False)
+
+    # A note, then a transfer to Bob: he gets the chat with its history and Alice's note.
+    await bob.get_by_label("Status").select_option("online")
+    await expect(bob.get_by_role("status")).to_have_text("Connected · taking chats")
+    await tab(alice, re.compile("^Shopper 1")).click()
+    await alice.get_by_label("Internal note").check()
+    await composer(alice).fill("Parcel is lost, offer a resend")
+    await composer(alice).press("Enter")
+    await expect(timeline(alice).locator("li.note")).to_contain_text("Parcel is lost, offer a resend")
+    await alice.get_by_role("button", name="Transfer").click()
+    dialog = alice.get_by_role("dialog", name="Transfer the chat")
+    await expect(dialog.get_by_label("Transfer to").locator("option")).to_have_text(
+        ["Admin (offline)", "Bob (online)", "billing", "returns"])
+    await dialog.get_by_label("Transfer to").select_option(label="Bob (online)")
+    await screenshot(alice, "22-transfer-dialog")
+    await dialog.get_by_role("button", name="Transfer").click()
+    await expect(alert(alice)).to_have_text("The chat with Shopper 1 moved to Bob.")
+    await expect(tab(alice, re.compile("^Shopper 1"))).to_have_count(0)
+    await expect(tab(bob, "Shopper 1")).to_be_visible()
+    await tab(bob, "Shopper 1").click()
+    await expect(timeline(bob)).to_contain_text("Alice transferred the chat to Bob.")
+    await expect(timeline(bob).locator("li.note")).to_contain_text("Parcel is lost, offer a resend")
+    await expect(timeline(bob)).to_contain_text("Any news?")
+    await screenshot(bob, "23-transferred-in")
+
+    # To a department: with nobody taking chats it waits, marked with its department.
+    await bob.get_by_label("Status").select_option("away")
+    await expect(bob.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    await alice.get_by_label("Status").select_option("away")
+    await tab(alice, "Shopper 2").click()
+    await alice.get_by_role("button", name="Transfer").click()
+    await dialog.get_by_label("Transfer to").select_option(label="billing")
+    await dialog.get_by_role("button", name="Transfer").click()
+    await expect(alert(alice)).to_have_text("The chat with Shopper 2 moved to billing.")
+    waiting = alice.locator("#queue-list li").filter(has_text="Shopper 2")
+    await expect(waiting.locator(".badge")).to_have_text(["billing"])
+    await expect(tab(alice, "Shopper 2")).to_have_count(0)
+
+
+async def test_admins_manage_canned_responses_in_the_console(shop: LiveServer, open_console: OpenConsole) -> None:
+    text = (shop.settings.data_dir / "first-admin.txt").read_text()
+    creds = dict(line.split(": ", 1) for line in text.strip().splitlines())
+    admin = await open_console()
+    await signed_in(admin, {"email": creds["email"], "password": creds["password"]})
+    await admin.get_by_role("button", name="Canned responses").click()
+    dialog = admin.get_by_role("dialog", name="Canned responses")
+    await dialog.get_by_label("Shortcut").fill("/thanks")
+    await dialog.get_by_label("Text").fill("Thank you for shopping with us!")
+    await dialog.get_by_role("button", name="Add").click()
+    await expect(dialog.locator("#canned-admin-list li")).to_have_count(1)
+    await expect(dialog.locator("#canned-admin-list")).to_contain_text("/thanks")
+    await dialog.get_by_label("Shortcut").fill("two words")
+    await dialog.get_by_label("Text").fill("x")
+    await dialog.get_by_role("button", name="Add").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("shortcut must be 1-32 characters")
+    await screenshot(admin, "24-canned-admin")
+    _, listing = await shop.request("GET", "/api/canned-responses", token=await shop.admin_token())
+    assert [c["shortcut"] for c in listing["canned_responses"]] == ["thanks"]
+    await dialog.get_by_role("button", name="Delete /thanks").click()
+    await expect(dialog.locator("#canned-admin-list li")).to_have_count(0)
+    await dialog.get_by_role("button", name="Close").click()
+
+    # Agents use canned responses but do not manage them.
+    login = await shop.add_agent("Alice")
+    page = await open_console()
+    await signed_in(page, login)
+    await expect(page.get_by_role("button", name="Canned responses")).to_be_hidden()
