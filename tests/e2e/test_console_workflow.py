@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
-from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
+from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor
 from .console import OpenConsole, alert, composer, open_console, screenshot, signed_in, tab, timeline
 
 __all__ = ["open_console"]
@@ -190,3 +190,51 @@ async def test_admins_manage_canned_responses_in_the_console(shop: LiveServer, o
     page = await open_console()
     await signed_in(page, login)
     await expect(page.get_by_role("button", name="Canned responses")).to_be_hidden()
+
+
+async def test_an_agent_works_with_the_keyboard_alone(shop: LiveServer, open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    page = await open_console()
+    await page.get_by_label("Email").focus()
+    await page.keyboard.type(login["email"])
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
+    status_select = page.get_by_label("Status")
+    await status_select.focus()
+    await page.keyboard.press("ArrowDown")  # away
+    await expect(page.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    shopper, cid = await _started(shop, 1)
+
+    # Tab from the status select reaches the queue's Take button (Log out comes between).
+    take = page.get_by_role("button", name="Take chat with Shopper 1")
+    await expect(take).to_be_visible()
+    for _ in range(5):
+        await page.keyboard.press("Tab")
+        if await take.evaluate("b => b === document.activeElement"):
+            break
+    await expect(take).to_be_focused()
+    focus_ring = await take.evaluate("b => getComputedStyle(b).outlineStyle")
+    assert focus_ring == "solid"  # the focus is visible
+    await page.keyboard.press("Enter")
+    await expect(composer(page)).to_be_focused()
+    await page.keyboard.type("Hello from the keyboard")
+    await page.keyboard.press("Enter")
+    await shopper.wait_for("message:new", lambda m: m["body"] == "Hello from the keyboard")
+
+    # The end dialog: Escape closes it without ending; Enter in it ends the chat.
+    await page.get_by_role("button", name="End chat").focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="End the chat")
+    await expect(dialog.get_by_label("Tags (comma-separated)")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    assert (await shopper.call("session:resume"))["conversation"]["status"] == "assigned"
+    await page.get_by_role("button", name="End chat").focus()
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("keyboard")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#chat-state")).to_have_text("Chat ended · tags: keyboard")
+    closed = await shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed")
+    assert closed["conversation"]["id"] == cid
