@@ -11,7 +11,7 @@ import pytest
 
 from chatserver.domain.clock import ManualClock
 
-from ..support import PASSWORD, LiveServer, agent, make_settings
+from ..support import PASSWORD, LiveServer, agent, make_settings, prechat, visitor
 
 
 def _error(body: Any) -> str:
@@ -134,3 +134,25 @@ async def test_unknown_emails_lock_the_same_way_and_failures_far_apart_do_not_ad
     for _ in range(5):
         assert _error((await _login(server, login["email"], "slip of the finger"))[1]) == "invalid_credentials"
         clock.advance(301)
+
+
+async def test_notes_go_with_the_customer_export_and_deletion(server: LiveServer) -> None:
+    """Internal notes are personal data of the customer too: the admin's export of a customer
+    carries them, and deleting the customer deletes them (customer records, docs/customers.md)."""
+    login = await server.add_agent()
+    console = await agent(server, login)
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    assert (await console.call("note:add", {"conversation_id": cid, "body": "Asked for a discount"}))["ok"]
+    assert (await console.call("conversation:end", {"conversation_id": cid, "tags": ["discount"]}))["ok"]
+    admin = await server.admin_token()
+    _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    customer_id = transcript["conversation"]["customer_id"]
+    status, export = await server.request("GET", f"/api/customers/{customer_id}/export", token=admin)
+    assert status == 200
+    assert [n["body"] for n in export["related"]["conversation_notes"]] == ["Asked for a discount"]
+    assert (await server.request("DELETE", f"/api/customers/{customer_id}", token=admin))[0] == 204
+    status, _ = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    assert status == 404
+    assert (await console.call("note:list", {"conversation_id": cid}))["error"]["code"] == "not_found"
