@@ -2,7 +2,8 @@
 
 - it knows whether the client asked for an acknowledgement, so an error goes back as the ack
   when there is one and as an ``error`` event when there is none;
-- WebSockets without permessage-deflate (``websocket.py``): no per-connection zlib state;
+- WebSockets without permessage-deflate, and Engine.IO sockets that write straight to their
+  WebSocket (``websocket.py``): no per-connection zlib state, writer task or queue;
 - ``lean_emit``: the emit path for our traffic. python-socketio's ``emit`` creates one asyncio
   task per recipient and encodes with the standard ``json`` module; this encodes the packet once
   with msgspec and hands it straight to each recipient's Engine.IO socket, on the same
@@ -16,9 +17,10 @@ from typing import Any
 
 import msgspec
 import socketio
+from engineio import async_socket as engineio_async_socket
 from engineio import packet as eio_packet
 
-from .websocket import use_uncompressed_websockets
+from .websocket import LeanSocket, use_uncompressed_websockets
 
 ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 
@@ -29,6 +31,14 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         use_uncompressed_websockets(self.eio)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        # python-engineio has just made the connection's socket (and queued its OPEN packet);
+        # from here on it is a LeanSocket (websocket.py): same behaviour, no writer task.
+        socket = self.eio.sockets.get(eio_sid)
+        if type(socket) is engineio_async_socket.AsyncSocket:
+            socket.__class__ = LeanSocket
+        return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None

@@ -9,13 +9,23 @@ WebSocket client accepts; the Engine.IO / Socket.IO protocol is unchanged.
 
 ``use_uncompressed_websockets`` installs it on a python-engineio server (python-engineio reads
 its driver from the ``_async`` table it chose for ``async_mode="aiohttp"``; there is no option).
+
+``LeanSocket`` (below) is the Engine.IO socket without a writer task and queue per connection;
+``ChatSocketServer`` gives it to every new connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Any
 
+from aiohttp import WSMsgType
 from aiohttp.web import WebSocketResponse
+from engineio import async_socket
+from engineio import exceptions as engineio_exceptions
+from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
 
@@ -35,3 +45,109 @@ def use_uncompressed_websockets(eio_server: Any) -> None:
     if eio_server.async_mode != "aiohttp":
         raise ValueError("only the aiohttp driver is replaced")
     eio_server._async = {**eio_server._async, "websocket": UncompressedWebSocket}
+
+
+class _NoQueue:
+    """Stands in for a LeanSocket's packet queue once packets go straight to the WebSocket:
+    what python-engineio would still queue (a CLOSE after the connection ended) is dropped, as
+    the stock socket's queue would have been left unread. One instance serves every socket."""
+
+    async def put(self, item: Any) -> None:
+        pass
+
+    def put_nowait(self, item: Any) -> None:
+        pass
+
+    async def join(self) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return True
+
+
+_NO_QUEUE = _NoQueue()
+
+
+class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
+    """An Engine.IO socket that writes straight to its WebSocket.
+
+    python-engineio's socket (4.15) runs, for each WebSocket, a writer task fed by an
+    ``asyncio.Queue``, a reader that wraps every receive in ``asyncio.wait_for`` (two more tasks
+    on Python 3.11) and a task that sleeps until the next ping: four or five tasks and a queue
+    per idle connection, and a task wake-up per packet sent. This one, once its WebSocket loop
+    runs, sends each packet on the WebSocket directly (aiohttp writes a frame whole, so packets
+    keep their order), receives with aiohttp's own timeout, and schedules pings with a timer.
+    The packets on the wire are the same. Long-polling, and a polling connection that upgrades,
+    keep the stock path (``super()``).
+    """
+
+    _ws: Any = None  # the aiohttp WebSocketResponse while the direct path is on
+    # python-engineio's attributes (untyped there).
+    server: Any
+    queue: Any  # an asyncio.Queue, then _NO_QUEUE
+    last_ping: float | None
+    connected: bool
+    upgraded: bool
+    closing: bool
+    closed: bool
+
+    async def send(self, pkt: Any) -> None:
+        ws = self._ws
+        if ws is None:
+            await super().send(pkt)
+            return
+        if not await self.check_ping_timeout():
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):  # closing: the reader loop ends it
+            await ws.send_str(pkt.encode())
+
+    def schedule_ping(self) -> None:
+        # As the stock socket (a new wait only once the previous ping was answered), but a timer
+        # instead of a task that sleeps for ping_interval.
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.server.start_background_task(self.send, eio_packet.Packet(eio_packet.PING))
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if self.connected:  # an upgrade from long-polling
+            await super()._websocket_handler(ws)
+            return
+        self.connected = True
+        self.upgraded = True
+        sock = ws._sock
+        # What was sent before this loop ran (the OPEN packet) waits in the queue.
+        while not self.queue.empty():
+            queued = self.queue.get_nowait()
+            self.queue.task_done()
+            if queued is not None:
+                await sock.send_str(queued.encode())
+        self._ws = sock
+        self.queue = _NO_QUEUE  # about 3 KB a connection
+        timeout = self.server.ping_interval + self.server.ping_timeout
+        try:
+            while True:
+                try:
+                    message = await sock.receive(timeout=timeout)
+                except (TimeoutError, asyncio.CancelledError, ConnectionError, RuntimeError):
+                    break
+                if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
+                    data = message.data
+                else:  # CLOSE, CLOSING, CLOSED, ERROR
+                    break
+                try:
+                    await self.receive(eio_packet.Packet(encoded_packet=data))
+                except engineio_exceptions.UnknownPacketError:
+                    pass
+                except engineio_exceptions.SocketIsClosedError:
+                    break
+                except Exception:
+                    self.server.logger.exception("Unknown receive error")
+        finally:
+            self._ws = None
+            await sock.close()
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
