@@ -20,6 +20,7 @@ const state = {
   socket: null,
   connected: false,
   status: "offline",
+  wantedStatus: "online", // what the agent chose: restored after a reconnect (the server starts at online)
   queue: { total: 0, entries: [], receivedAt: 0 },
   chats: new Map(), // conversation id -> Chat
   order: [], // tab order
@@ -71,7 +72,8 @@ function stopSession() {
     state.socket.removeAllListeners();
     state.socket.disconnect();
   }
-  Object.assign(state, { session: null, socket: null, connected: false, status: "offline", active: null });
+  Object.assign(state, { session: null, socket: null, connected: false, status: "offline", wantedStatus: "online",
+    active: null });
   state.chats.clear();
   state.order = [];
   localStorage.removeItem(STORAGE_KEY);
@@ -214,6 +216,13 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
+  if (state.wantedStatus === "away" && reply.status !== "away") {
+    try {
+      state.status = (await call("presence:set", { status: "away" })).status;
+    } catch (error) {
+      showAlert(errorText(error));
+    }
+  }
   setQueue(reply.queue);
   const held = new Set(reply.conversations.map((c) => c.id));
   // Chats that left us while we were away (requeued after the grace period) lose their tab.
@@ -887,6 +896,7 @@ function wire() {
     try {
       const reply = await call("presence:set", { status: wanted });
       state.status = reply.status;
+      state.wantedStatus = wanted;
     } catch (error) {
       showAlert(errorText(error));
     }

@@ -152,6 +152,8 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     shopper = await visitor(shop)
     cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
     await expect(tab(page, "Shopper 1")).to_be_visible()
+    await page.get_by_label("Status").select_option("away")
+    await expect(page.get_by_role("status")).to_have_text("Connected · away: no new chats")
 
     await shop.stop()  # a deploy or a network cut: every socket drops
     status = page.get_by_role("status")
@@ -159,8 +161,10 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     await expect(page.get_by_label("Status")).to_be_disabled()
     await screenshot(page, "15-reconnecting")
     await shop.start()
-    await expect(status).to_have_text("Connected · taking chats", timeout=20_000)
+    # The server counts a new connection as online; the console restores the agent's choice.
+    await expect(status).to_have_text("Connected · away: no new chats", timeout=20_000)
     await expect(page.get_by_label("Status")).to_be_enabled()
+    await expect(page.get_by_label("Status")).to_have_value("away")
     # The chat is still the agent's, and messages flow again.
     shopper = await visitor(shop, shopper.token)
     await shopper.call("conversation:join", {"conversation_id": cid, "after_seq": 0})
