@@ -125,6 +125,7 @@ function start(session) {
   setText($("login-message"), "");
   setText($("agent-name"), session.agent.name);
   $("manage-canned").hidden = session.agent.role !== "admin";
+  $("manage-agents").hidden = session.agent.role !== "admin";
   const left = session.expiresAt * 1000 - Date.now();
   if (left <= 0) return sessionLost("token_expired");
   state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
@@ -617,6 +618,40 @@ async function deleteCanned(canned) {
   }
 }
 
+// -- agents (admins) ----------------------------------------------------------------------------
+
+async function loadAgents() {
+  try {
+    const { agents } = await rest("GET", "/api/agents");
+    $("agents-list").replaceChildren(...agents.map((a) => h("tr", {},
+      h("td", {}, a.name), h("td", {}, a.email), h("td", {}, a.role), h("td", {}, a.capacity),
+      h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? "disabled" : a.status))));
+  } catch (error) {
+    setText($("agent-message"), errorText(error));
+  }
+}
+
+async function addAgent(event) {
+  event.preventDefault();
+  const body = {
+    name: $("new-agent-name").value.trim(),
+    email: $("new-agent-email").value.trim(),
+    password: $("new-agent-password").value,
+    role: $("new-agent-role").value,
+    capacity: Number($("new-agent-capacity").value) || 3,
+    departments: $("new-agent-departments").value.split(",").map((d) => d.trim()).filter(Boolean),
+  };
+  try {
+    await rest("POST", "/api/agents", body);
+    for (const id of ["new-agent-name", "new-agent-email", "new-agent-password", "new-agent-departments"]) $(id).value = "";
+    setText($("agent-message"), "");
+    await loadAgents();
+    $("new-agent-name").focus();
+  } catch (error) {
+    setText($("agent-message"), errorText(error));
+  }
+}
+
 // -- notifications ------------------------------------------------------------------------------
 
 function askNotificationPermissionOnce() {
@@ -930,6 +965,12 @@ function wire() {
     $("canned-dialog").showModal();
   });
   $("canned-form").addEventListener("submit", addCanned);
+  $("manage-agents").addEventListener("click", () => {
+    setText($("agent-message"), "");
+    $("agents-dialog").showModal();
+    loadAgents();
+  });
+  $("agent-form").addEventListener("submit", addAgent);
   for (const cancel of document.querySelectorAll("dialog .cancel")) {
     cancel.addEventListener("click", () => cancel.closest("dialog").close());
   }

@@ -61,10 +61,15 @@ async def _agents_gone(shop: LiveServer, limit: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def login_form(page: Page) -> Locator:
+    return page.locator("#login-form")
+
+
 async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
+    form = login_form(page)
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(password)
+    await form.get_by_role("button", name="Sign in").click()
 
 
 async def signed_in(page: Page, login: dict[str, Any]) -> None:

@@ -14,7 +14,17 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor
-from .console import OpenConsole, alert, composer, open_console, screenshot, signed_in, tab, timeline
+from .console import (
+    OpenConsole,
+    alert,
+    composer,
+    login_form,
+    open_console,
+    screenshot,
+    signed_in,
+    tab,
+    timeline,
+)
 
 __all__ = ["open_console"]
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -185,17 +195,37 @@ async def test_admins_manage_canned_responses_in_the_console(shop: LiveServer, o
     await expect(dialog.locator("#canned-admin-list li")).to_have_count(0)
     await dialog.get_by_role("button", name="Close").click()
 
-    # Agents use canned responses but do not manage them.
-    login = await shop.add_agent("Alice")
+    # Agents: the admin adds one; a second with the same email is refused with the reason.
+    await admin.get_by_role("button", name="Agents").click()
+    agents = admin.get_by_role("dialog", name="Agents")
+    await expect(agents.get_by_role("cell", name=creds["email"])).to_be_visible()
+    for label, value in [("Name", "Dana"), ("Email", "dana@example.com"), ("Password (8 characters or more)", PASSWORD),
+                         ("Chats at once", "2"), ("Departments (comma-separated)", "billing")]:
+        await agents.get_by_label(label).fill(value)
+    await agents.get_by_role("button", name="Add agent").click()
+    dana = agents.get_by_role("row").filter(has_text="dana@example.com")
+    await expect(dana.get_by_role("cell")).to_have_text(
+        ["Dana", "dana@example.com", "agent", "2", "billing", "offline"])
+    for label, value in [("Name", "Dana again"), ("Email", "DANA@example.com"),
+                         ("Password (8 characters or more)", PASSWORD)]:
+        await agents.get_by_label(label).fill(value)
+    await agents.get_by_role("button", name="Add agent").click()
+    await expect(agents.get_by_role("alert")).to_have_text("an agent with email 'dana@example.com' already exists")
+    await expect(agents.get_by_role("row").filter(has_text="dana@example.com")).to_have_count(1)
+    await screenshot(admin, "25-agents-admin")
+    await agents.get_by_role("button", name="Close").click()
+
+    # The new agent signs in; agents use canned responses but manage neither them nor agents.
     page = await open_console()
-    await signed_in(page, login)
+    await signed_in(page, {"email": "dana@example.com"})
     await expect(page.get_by_role("button", name="Canned responses")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Agents")).to_be_hidden()
 
 
 async def test_an_agent_works_with_the_keyboard_alone(shop: LiveServer, open_console: OpenConsole) -> None:
     login = await shop.add_agent("Alice")
     page = await open_console()
-    await page.get_by_label("Email").focus()
+    await login_form(page).get_by_label("Email").focus()
     await page.keyboard.type(login["email"])
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
