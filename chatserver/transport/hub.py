@@ -302,10 +302,11 @@ class SocketHub:
                           page_title=payload.page_title, checkout=payload.checkout, cart_value=payload.cart_value,
                           department=payload.department)
         conversation, created = await self.service.start_chat(connection.actor.id, prechat)
-        for hook in self.on_chat_started:
-            await hook(connection.actor.id, conversation)
+        # Watched at once: queue positions computed from now on include this visitor.
         self.notifier.watch(conversation)
         await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
+        for hook in self.on_chat_started:
+            await hook(connection.actor.id, conversation)
         return {
             "created": created,
             "conversation": conversation_view(conversation, PartyKind.VISITOR),
