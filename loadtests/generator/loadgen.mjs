@@ -184,6 +184,8 @@ function agentAssigned(agentParty, data) {
   assignedAt.set(c.id, { t: now(), agent: agentParty });
   const pending = pendingStarts.get(c.id);
   if (pending) pending.resolve();
+  // Every agent slot is taken: the chats still waiting stay queued, no need to wait for them.
+  if (job.slots && assignedAt.size >= job.slots) for (const p of pendingStarts.values()) p.resolve();
 }
 
 async function startChatserverPairs() {
@@ -209,6 +211,7 @@ async function startChatserverPairs() {
     if (!assignedAt.has(cid)) {
       await new Promise((resolve) => {
         pendingStarts.set(cid, { resolve });
+        if (job.slots && assignedAt.size >= job.slots) resolve();
         setTimeout(resolve, job.assignTimeoutMs ?? 30000);
       });
       pendingStarts.delete(cid);
@@ -254,10 +257,12 @@ async function startRelayPairs() {
 let sending = false;
 const noReply = []; // the first rounds left without a reply when the exchange stopped
 
+// A message's client_msg_id names its round: the reply to ping N is "aI-N" whenever it is sent
+// (the server treats a repeated client_msg_id as a resend and stores nothing new).
 function send(party, pair, body, idPrefix) {
   sent += 1; totalSent += 1;
   if (!chat) { party.socket.emit("msg", pair.cid, body); return; }
-  const payload = { conversation_id: pair.cid, client_msg_id: `${idPrefix}${pair.index}-${pair.next}`, body };
+  const payload = { conversation_id: pair.cid, client_msg_id: `${idPrefix}${pair.index}-${body.slice(2)}`, body };
   party.socket.timeout(ACK_TIMEOUT).emit("message:send", payload, (err, ack) => {
     if (err) countError("ack_timeout:message:send");
     else if (!ack?.ok) countError(`refused:message:send:${ack?.error?.code ?? "unknown"}`);

@@ -78,6 +78,7 @@ class ChatConfig:
         chat = target == CHATSERVER
         return {
             "target": CHATSERVER if chat else "relay", "url": url, "agentTokens": agent_tokens,
+            "slots": self.agents * self.capacity,
             "visitors": self.visitors if chat else self.pairs, "pairs": self.pairs, "idle": self.idle,
             "rampMs": self.ramp_up * 1000, "concurrency": self.concurrency,
             # Two messages per round trip (the ping and its reply) in each pair.
