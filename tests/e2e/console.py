@@ -3,14 +3,11 @@ console's regions; screenshots go to test-artifacts/console-*.png."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
-
-from chatserver.http import keys as K
 
 from ..support import PASSWORD, LiveServer
 from .widget import ARTIFACTS
@@ -41,24 +38,9 @@ async def open_console(browser: Browser, shop: LiveServer) -> AsyncIterator[Open
     finally:
         for context in contexts:
             await context.close()
-        await _agents_gone(shop)
     # Refused requests are what the bad-input tests provoke (a wrong password answers 401).
     unexpected = [e for e in errors if "Failed to load resource" not in e and "WebSocket connection" not in e]
     assert not unexpected, unexpected
-
-
-async def _agents_gone(shop: LiveServer, limit: float = 10.0) -> None:
-    """Wait until the server has seen the closed consoles disconnect: stopping the server while a
-    browser's disconnect is still in flight can hang in python-engineio (a socket's close waits
-    on a writer that has gone), and the shop fixture stops the server next."""
-    if shop.runner is None:
-        return
-    hub = shop.app[K.HUB]
-    python_sids = {c.sio.get_sid(c.namespace) for c in shop.clients if c.sio.connected}
-    for _ in range(int(limit / 0.05)):
-        if not any(c.agent is not None and sid not in python_sids for sid, c in hub.connections.items()):
-            return
-        await asyncio.sleep(0.05)
 
 
 def login_form(page: Page) -> Locator:

@@ -173,8 +173,6 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     await composer(page).press("Enter")
     await expect(timeline(page).locator("li.agent")).to_contain_text(["Still here!"])
     assert (await shopper.wait_for("message:new", lambda m: m["body"] == "Still here!"))["sender"]["name"] == "Alice"
-    # The shopper leaves, and the console says so. (Waiting for that also keeps the server's
-    # shutdown from racing the disconnect: python-engineio can hang closing a socket whose
-    # client is disconnecting at that very moment.)
+    # The shopper leaves, and the console says so.
     await shopper.disconnect()
     await expect(page.locator("#chat-state")).to_have_text("Customer offline")
