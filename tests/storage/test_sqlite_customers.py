@@ -99,7 +99,8 @@ async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_pat
                     "created_at, last_seq, agent_id, agent_name, department, priority, checkout) "
                     "VALUES ('old', 'v-old', 'closed', 'Ann', 'Q', 'A-1001', 1.0, 1, 'a1', 'Bo', 'billing', 1, 1)")
         raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, visitor_email, question, "
-                    "created_at, last_seq) VALUES ('later', 'v-old', 'closed', 'Ann S', 'Ann@Example.com', 'Q', 2.0, 0)")
+                    "created_at, last_seq) "
+                    "VALUES ('later', 'v-old', 'closed', 'Ann S', 'Ann@Example.com', 'Q', 2.0, 0)")
         raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, created_at, last_seq) "
                     "VALUES ('other', 'v-2', 'queued', 'Cy', 'Q', 1.5, 0)")
         raw.execute("INSERT INTO messages (conversation_id, seq, kind, sender_kind, body, created_at) "
