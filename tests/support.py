@@ -137,10 +137,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 class Client:
     """A python-socketio client on one namespace that keeps every event it receives."""
 
-    def __init__(self, server: LiveServer, namespace: str, token: str | None) -> None:
+    def __init__(self, server: LiveServer, namespace: str, token: str | None, **auth: Any) -> None:
         self.server = server
         self.namespace = namespace
         self.token = token
+        self.auth = auth  # sent in the connect auth besides the token (an agent's wanted status)
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[Any]] = defaultdict(list)
         self._waiters: list[tuple[str, Callable[[Any], bool], asyncio.Future[Any]]] = []
@@ -155,7 +156,7 @@ class Client:
                 self._waiters.remove(waiter)
 
     async def connect(self) -> Client:
-        auth = {"token": self.token} if self.token is not None else None
+        auth = {"token": self.token, **self.auth} if self.token is not None else None
         await self.sio.connect(self.server.url, namespaces=[self.namespace], auth=auth, transports=["websocket"],
                                wait_timeout=5)
         self.server.clients.append(self)
@@ -193,8 +194,8 @@ async def visitor(server: LiveServer, token: str | None = None) -> Client:
     return await Client(server, "/visitor", token or await server.visitor_token()).connect()
 
 
-async def agent(server: LiveServer, login: dict[str, Any]) -> Client:
-    return await Client(server, "/agent", login["token"]).connect()
+async def agent(server: LiveServer, login: dict[str, Any], **auth: Any) -> Client:
+    return await Client(server, "/agent", login["token"], **auth).connect()
 
 
 def prechat(n: int = 1, **extra: Any) -> dict[str, Any]:

@@ -315,9 +315,12 @@ class ChatService:
 
     # -- agent actions ------------------------------------------------------------------------
 
-    async def agent_connected(self, agent: Agent, connection_id: str) -> None:
+    async def agent_connected(self, agent: Agent, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> None:
+        """Record the agent's connection with the status they asked for (it applies when they had
+        no other connection), before routing runs: an agent who chose away gets no chat on a
+        reconnect."""
         self._agent_cache[agent.id] = agent
-        count = await self.presence.agent_connected(agent.id, connection_id)
+        count = await self.presence.agent_connected(agent.id, connection_id, status)
         timer = self._grace_timers.pop(agent.id, None)
         if timer is not None:
             timer.cancel()

@@ -196,8 +196,10 @@ class RoutingState(Protocol):
 
 
 class Presence(Protocol):
-    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
-        """Record a connection; returns the agent's number of live connections."""
+    async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
+        """Record a connection; returns the agent's number of live connections. ``status`` (what the
+        client asked for) becomes the agent's status if they had no live connection; otherwise the
+        status they have stands."""
         ...
 
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> int: ...

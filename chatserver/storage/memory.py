@@ -120,9 +120,9 @@ class MemoryPresence:
         self._agent_status: dict[str, AgentStatus] = {}
         self._visitor_connections: dict[str, set[str]] = defaultdict(set)
 
-    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
+    async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
         self._agent_connections[agent_id].add(connection_id)
-        self._agent_status.setdefault(agent_id, AgentStatus.ONLINE)
+        self._agent_status.setdefault(agent_id, status)
         return len(self._agent_connections[agent_id])
 
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> int:

@@ -195,14 +195,17 @@ class RedisPresence:
             pipe.sadd(self.k.processes, self.process_id)
             await pipe.execute()
 
-    async def _connect(self, kind: str, party_id: str, connection_id: str) -> int:
+    async def _connect(self, kind: str, party_id: str, connection_id: str,
+                       status: AgentStatus = AgentStatus.ONLINE) -> int:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(self.k.connections(kind, party_id), connection_id, self.process_id)
             pipe.sadd(self.k.process_connections(self.process_id), f"{kind}:{party_id}:{connection_id}")
             pipe.hlen(self.k.connections(kind, party_id))
             if kind == "agent":
                 pipe.sadd(self.k.connected_agents, party_id)
-                pipe.set(self.k.agent_status(party_id), str(AgentStatus.ONLINE), nx=True)
+                # In the same transaction as the connection: routing never sees the agent
+                # connected with a status they did not ask for.
+                pipe.set(self.k.agent_status(party_id), str(status), nx=True)
             result = await pipe.execute()
         return int(result[2])
 
@@ -222,8 +225,8 @@ class RedisPresence:
         return remaining
 
     @_unavailable
-    async def agent_connected(self, agent_id: str, connection_id: str) -> int:
-        return await self._connect("agent", agent_id, connection_id)
+    async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
+        return await self._connect("agent", agent_id, connection_id, status)
 
     @_unavailable
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> int:

@@ -41,15 +41,28 @@ Handler = Callable[["Connection", Any], Awaitable[dict[str, Any]]]
 class Connection:
     """What the server knows about one Socket.IO connection."""
 
-    __slots__ = ("actor", "agent", "events", "messages", "namespace", "sid")
+    __slots__ = ("actor", "agent", "events", "messages", "namespace", "sid", "status")
 
-    def __init__(self, sid: str, namespace: str, actor: Actor, agent: Agent | None, settings: Settings) -> None:
+    def __init__(self, sid: str, namespace: str, actor: Actor, agent: Agent | None, settings: Settings,
+                 status: AgentStatus = AgentStatus.ONLINE) -> None:
         self.sid = sid
         self.namespace = namespace
         self.actor = actor
         self.agent = agent
+        # The status an agent's connection asked for (connect auth, then presence:set): recorded
+        # again with it if the routing store lost its presence.
+        self.status = status
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.events = TokenBucket(settings.event_rate, settings.event_burst)
+
+
+def _wanted_status(auth: dict[str, Any]) -> AgentStatus:
+    """The status an agent's console asks to start with (``auth.status``): what the agent chose
+    before a reconnect, so an agent who is away is never handed a chat in between."""
+    wanted = auth.get("status", "online")
+    if wanted not in (AgentStatus.ONLINE, AgentStatus.AWAY):
+        raise InvalidPayload('auth.status must be "online" or "away"')
+    return AgentStatus(wanted)
 
 
 class SocketHub:
@@ -158,9 +171,10 @@ class SocketHub:
                                             self.settings)
                 else:
                     agent = await self.verify_agent_token(token)
+                    status = _wanted_status(auth)
                     connection = Connection(
                         sid, namespace, Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role),
-                        agent, self.settings,
+                        agent, self.settings, status,
                     )
             except ChatError as exc:
                 log.info("connection refused namespace=%s code=%s", namespace, exc.code)
@@ -180,7 +194,7 @@ class SocketHub:
                 assert connection.agent is not None
                 await self.sio.enter_room(sid, C.agent_room(actor.id), namespace=namespace)
                 await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
-                await self.service.agent_connected(connection.agent, sid)
+                await self.service.agent_connected(connection.agent, sid, connection.status)
             log.info("connected namespace=%s %s=%s", namespace, actor.kind, actor.id)
             return True
 
@@ -192,7 +206,7 @@ class SocketHub:
             if connection.actor.kind == PartyKind.VISITOR:
                 await self.service.presence.visitor_connected(connection.actor.id, sid)
             else:
-                await self.service.presence.agent_connected(connection.actor.id, sid)
+                await self.service.presence.agent_connected(connection.actor.id, sid, connection.status)
 
     async def catch_up(self) -> None:
         """After events from other processes may have been lost: resend this process's clients
@@ -400,6 +414,7 @@ class SocketHub:
     async def _on_presence_set(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.PresenceSet, data)
         status = await self.service.set_status(self._agent(connection), AgentStatus(payload.status))
+        connection.status = AgentStatus(payload.status)
         await self.notifier.agent_status(connection.actor.id, str(status))
         return {"status": str(status)}
 

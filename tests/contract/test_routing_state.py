@@ -189,6 +189,19 @@ async def test_presence_tracks_connections_and_status(presence: Presence) -> Non
     assert await presence.expire_dead_connections() == []
 
 
+async def test_a_connection_starts_with_the_status_asked_for_unless_the_agent_is_connected(
+        presence: Presence) -> None:
+    assert await presence.agent_connected("a", "s1", AgentStatus.AWAY) == 1
+    assert await presence.status("a") == AgentStatus.AWAY and await presence.available_agents() == []
+    # A second connection (another tab) asking for online does not override the agent's status.
+    assert await presence.agent_connected("a", "s2", AgentStatus.ONLINE) == 2
+    assert await presence.status("a") == AgentStatus.AWAY
+    await presence.agent_disconnected("a", "s1")
+    await presence.agent_disconnected("a", "s2")
+    assert await presence.agent_connected("a", "s3", AgentStatus.ONLINE) == 1
+    assert await presence.available_agents() == ["a"]
+
+
 async def test_a_backlog_in_one_department_never_hides_another_departments_chat(routing: RoutingState) -> None:
     for n in range(1500):
         await routing.enqueue(_entry(n, department="billing", enqueued_at=1000.0))

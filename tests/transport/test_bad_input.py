@@ -168,6 +168,21 @@ async def test_connect_without_a_genuine_token_is_refused(server: LiveServer, na
         await client.disconnect()
 
 
+async def test_an_agent_connecting_with_a_bad_status_is_refused(server: LiveServer) -> None:
+    login = await server.add_agent()
+    for status in ["busy", "offline", 1, None, ["away"]]:
+        client = socketio.AsyncClient(reconnection=False)
+        errors: list[Any] = []
+        client.on("connect_error", errors.append, namespace="/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(server.url, namespaces=["/agent"], auth={"token": login["token"], "status": status},
+                                 transports=["websocket"], wait_timeout=5)
+        assert errors and errors[0]["code"] == "invalid_payload", (status, errors)
+        await client.disconnect()
+    # Nothing was recorded: the agent is not connected.
+    assert await server.service.presence.status(login["agent"]["id"]) == "offline"
+
+
 async def test_revoked_agent_tokens_are_refused(server: LiveServer) -> None:
     login = await server.add_agent()
     status, _ = await server.request("POST", "/api/auth/logout", token=login["token"])

@@ -71,6 +71,35 @@ async def test_a_second_tab_of_the_same_visitor_sees_the_same_conversation(serve
     assert [m["seq"] for m in tab.messages(cid)] == list(range(1, ack["seq"] + 1))
 
 
+async def test_an_away_agent_who_reconnects_is_not_handed_the_chat_that_waits(server: LiveServer) -> None:
+    login = await server.add_agent("Alice")
+    console = await agent(server, login)
+    assert (await console.call("presence:set", {"status": "away"}))["status"] == "away"
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+    await console.disconnect()  # a network blip: the console connects again, saying it is away
+    back = await agent(server, login, status="away")
+    await server.service.idle()  # the routing the reconnect started has run
+    resumed = await back.call("session:resume")
+    assert resumed["status"] == "away" and resumed["conversations"] == []
+    assert [e["id"] for e in resumed["queue"]["entries"]] == [cid]
+    assert not [u for u in back.events["conversation:updated"] if u["conversation"]["id"] == cid]
+    # A second tab that asks for online does not change the agent's choice.
+    second = await agent(server, login, status="online")
+    await server.service.idle()
+    assert (await second.call("session:resume"))["status"] == "away"
+    # Online again, by choice: the chat is theirs.
+    assert (await back.call("presence:set", {"status": "online"}))["status"] == "online"
+    assigned = await back.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid)
+    assert assigned["conversation"]["status"] == "assigned"
+
+
+async def test_an_agent_connecting_without_a_status_is_online(server: LiveServer) -> None:
+    login = await server.add_agent()
+    console = await agent(server, login)
+    assert (await console.call("session:resume"))["status"] == "online"
+
+
 @pytest.fixture
 async def manual_server(tmp_path: Path,
                         backend_settings: dict[str, str]) -> AsyncIterator[tuple[LiveServer, ManualClock]]:
