@@ -9,6 +9,7 @@ import { cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, 
 
 const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
+const STATUS_KEY = "chatserver-console-status"; // the agent's chosen status, shared by their tabs
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_IDLE_MS = 3_000;
 const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
@@ -20,7 +21,7 @@ const state = {
   socket: null,
   connected: false,
   status: "offline",
-  wantedStatus: "online", // what the agent chose: restored after a reconnect (the server starts at online)
+  wantedStatus: "online", // what the agent chose: sent with every (re)connect, so routing knows it at once
   queue: { total: 0, entries: [], receivedAt: 0 },
   chats: new Map(), // conversation id -> Chat
   order: [], // tab order
@@ -77,6 +78,14 @@ function stopSession() {
   state.chats.clear();
   state.order = [];
   localStorage.removeItem(STORAGE_KEY);
+  localStorage.removeItem(STATUS_KEY);
+}
+
+/** The agent's choice of status (every tab of theirs shares it: the server keeps one per agent). */
+function chooseStatus(status) {
+  if (status !== "online" && status !== "away") return;
+  state.wantedStatus = status;
+  localStorage.setItem(STATUS_KEY, status);
 }
 
 /** The session ended under us (expired, revoked, forged): back to the sign-in form, saying why. */
@@ -120,6 +129,7 @@ async function signOut() {
 
 function start(session) {
   state.session = session;
+  state.wantedStatus = localStorage.getItem(STATUS_KEY) === "away" ? "away" : "online";
   $("login-screen").hidden = true;
   $("console-screen").hidden = false;
   setText($("login-message"), "");
@@ -145,7 +155,10 @@ function rest(method, path, body) {
 
 function connect() {
   // WebSocket only: every browser an agent uses has it, and it skips the long-polling phase.
-  const socket = io("/agent", { auth: { token: state.session.token }, transports: ["websocket"], reconnectionDelayMax: 5000 });
+  // The auth is asked for at every (re)connect: it carries the status the agent chose, which the
+  // server records before it routes anything to them.
+  const auth = (send) => send({ token: state.session.token, status: state.wantedStatus });
+  const socket = io("/agent", { auth, transports: ["websocket"], reconnectionDelayMax: 5000 });
   state.socket = socket;
   socket.on("connect", () => resume());
   socket.on("disconnect", (reason) => {
@@ -164,6 +177,7 @@ function connect() {
   socket.on("queue:updated", (queue) => setQueue(queue));
   socket.on("presence:updated", ({ status }) => {
     state.status = status;
+    chooseStatus(status);
     renderConnection();
   });
   socket.on("conversation:updated", ({ conversation }) => conversationUpdated(conversation));
@@ -217,13 +231,7 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
-  if (state.wantedStatus === "away" && reply.status !== "away") {
-    try {
-      state.status = (await call("presence:set", { status: "away" })).status;
-    } catch (error) {
-      showAlert(errorText(error));
-    }
-  }
+  chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   const held = new Set(reply.conversations.map((c) => c.id));
   // Chats that left us while we were away (requeued after the grace period) lose their tab.
@@ -931,7 +939,7 @@ function wire() {
     try {
       const reply = await call("presence:set", { status: wanted });
       state.status = reply.status;
-      state.wantedStatus = wanted;
+      chooseStatus(reply.status);
     } catch (error) {
       showAlert(errorText(error));
     }

@@ -155,6 +155,9 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     await expect(tab(page, "Shopper 1")).to_be_visible()
     await page.get_by_label("Status").select_option("away")
     await expect(page.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    waiting = await visitor(shop)
+    cid2 = (await waiting.call("chat:start", prechat(2)))["conversation"]["id"]
+    await expect(queue_item(page, "Shopper 2")).to_be_visible()
 
     await shop.stop()  # a deploy or a network cut: every socket drops
     status = page.get_by_role("status")
@@ -162,10 +165,15 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     await expect(page.get_by_label("Status")).to_be_disabled()
     await screenshot(page, "15-reconnecting")
     await shop.start()
-    # The server counts a new connection as online; the console restores the agent's choice.
+    # The console reconnects saying the agent is away: the chat that waits is not handed to them.
     await expect(status).to_have_text("Connected · away: no new chats", timeout=20_000)
     await expect(page.get_by_label("Status")).to_be_enabled()
     await expect(page.get_by_label("Status")).to_have_value("away")
+    await expect(queue_item(page, "Shopper 2")).to_be_visible()
+    await shop.service.idle()
+    _, waited = await shop.request("GET", f"/api/conversations/{cid2}", token=await shop.admin_token())
+    assert waited["conversation"]["status"] == "queued"
+    await expect(tab(page, "Shopper 2")).to_have_count(0)
     # The chat is still the agent's, and messages flow again.
     shopper = await visitor(shop, shopper.token)
     await shopper.call("conversation:join", {"conversation_id": cid, "after_seq": 0})
