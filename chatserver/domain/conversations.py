@@ -124,7 +124,9 @@ class ChatService:
             self._locks[conversation_id] = lock
         return lock
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background: a failure is logged, ``idle`` waits for it, ``shutdown``
+        cancels it."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -236,7 +238,7 @@ class ChatService:
         if self.on_conversation_created is not None:
             await self.on_conversation_created(conversation)
         await self.notifier.queue_changed()
-        self._spawn(self.dispatch())
+        self.spawn(self.dispatch())
         return conversation, True
 
     async def send_message(
@@ -310,7 +312,7 @@ class ChatService:
         await self._announce(conversation, current.agent_id, message)
         if current.status == ConversationStatus.QUEUED:
             await self.notifier.queue_changed()
-        self._spawn(self.dispatch())
+        self.spawn(self.dispatch())
         return conversation
 
     # -- agent actions ------------------------------------------------------------------------
@@ -327,7 +329,7 @@ class ChatService:
             log.info("agent back within grace period agent=%s", agent.id)
         if count == 1:
             await self._tell_peers_agent_presence(agent.id, online=True)
-        self._spawn(self.dispatch())
+        self.spawn(self.dispatch())
 
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> None:
         remaining = await self.presence.agent_disconnected(agent_id, connection_id)
@@ -343,7 +345,7 @@ class ChatService:
     async def set_status(self, agent: Agent, status: AgentStatus) -> AgentStatus:
         await self.presence.set_status(agent.id, status)
         if status == AgentStatus.ONLINE:
-            self._spawn(self.dispatch())
+            self.spawn(self.dispatch())
         return await self.presence.status(agent.id)
 
     async def take(self, agent: Agent, conversation_id: str) -> Conversation:
@@ -413,7 +415,7 @@ class ChatService:
         if previous is not None:
             previous.cancel()
         self._grace_timers[agent_id] = self.clock.call_later(
-            self.grace_period, lambda: self._spawn(self._grace_expired(agent_id))
+            self.grace_period, lambda: self.spawn(self._grace_expired(agent_id))
         )
 
     async def _grace_expired(self, agent_id: str) -> None:
@@ -439,7 +441,7 @@ class ChatService:
             await self._announce(updated, agent_id, message)
         if count:
             await self.notifier.queue_changed()
-            self._spawn(self.dispatch())
+            self.spawn(self.dispatch())
         return count
 
     # -- transfers ----------------------------------------------------------------------------
@@ -484,7 +486,7 @@ class ChatService:
         updated, message = result
         log.info("conversation transferred conversation=%s from=%s to=%s", conversation.id, agent.id, target.id)
         await self._announce(updated, agent.id, message)
-        self._spawn(self.dispatch())
+        self.spawn(self.dispatch())
         return updated
 
     async def _transfer_to_department(self, agent: Agent, conversation: Conversation, department: str) -> Conversation:
@@ -500,7 +502,7 @@ class ChatService:
                  department)
         await self._announce(updated, agent.id, message)
         await self.notifier.queue_changed()
-        self._spawn(self.dispatch())
+        self.spawn(self.dispatch())
         return updated
 
     async def _back_to_queue_head(

@@ -189,11 +189,15 @@ class SocketNotifier:
 
     async def queue_changed(self) -> None:
         """Every process recomputes positions for its own visitors (and the queue for its agents)."""
-        await self._queue_changed_here()
+        await self._broadcast(QueueEnvelope(self.bus.process_id))
+
+    async def _broadcast(self, envelope: QueueEnvelope) -> None:
+        """Apply ``envelope`` here and in every other process (which skip their own)."""
+        await self._apply(envelope)
         try:
-            await self.bus.publish(None, encode(QueueEnvelope(self.bus.process_id)))
+            await self.bus.publish(None, encode(envelope))
         except ChatError:
-            log.warning("could not tell other processes that the queue changed")
+            log.warning("could not tell other processes event=%s", type(envelope).__name__)
 
     async def _queue_changed_here(self) -> None:
         """Coalesce: the first update goes out at once, then at most one per interval."""
