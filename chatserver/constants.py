@@ -46,7 +46,13 @@ EV_PRESENCE_UPDATED: Final = "presence:updated"
 EV_NOTE_NEW: Final = "note:new"
 EV_TICKET_CREATED: Final = "ticket:created"
 EV_TICKET_UPDATED: Final = "ticket:updated"
+EV_SESSION_ENDED: Final = "session:ended"
 EV_ERROR: Final = "error"
+
+# Why the server ended an agent's session (``session:ended {reason}``, then it disconnects)
+SESSION_SIGNED_OUT: Final = "signed_out"
+SESSION_DISABLED: Final = "disabled"
+SESSION_EXPIRED: Final = "expired"
 
 # System message codes (``kind == "system"`` messages carry one of these as their body)
 SYS_CHAT_STARTED: Final = "chat_started"

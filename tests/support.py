@@ -146,6 +146,8 @@ class Client:
         self.events: dict[str, list[Any]] = defaultdict(list)
         self._waiters: list[tuple[str, Callable[[Any], bool], asyncio.Future[Any]]] = []
         self.sio.on("*", self._record, namespace=namespace)
+        self.closed = asyncio.Event()  # set when the connection ends, whichever side ended it
+        self.sio.on("disconnect", lambda *_: self.closed.set(), namespace=namespace)
 
     async def _record(self, event: str, data: Any = None) -> None:
         self.events[event].append(data)

@@ -160,6 +160,10 @@ class ChatService:
             self._agent_cache[agent_id] = agent
         return agent
 
+    def forget_agent(self, agent_id: str) -> None:
+        """Drop the cached copy of an agent whose account changed: routing reads it afresh."""
+        self._agent_cache.pop(agent_id, None)
+
     @staticmethod
     def _entry(conversation: Conversation, rank: float) -> QueueEntry:
         return QueueEntry(conversation_id=conversation.id, visitor_id=conversation.visitor_id, rank=rank,

@@ -96,6 +96,9 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     await request.app[K.STORE].bump_token_version(agent.id)
+    # Every token of the agent is revoked: their open sockets (other tabs, other devices, any
+    # process) are told and closed too.
+    await request.app[K.HUB].agent_changed(agent.id)
     log.info("agent logged out agent=%s", agent.id)
     return web.Response(status=204)
 

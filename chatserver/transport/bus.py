@@ -36,7 +36,17 @@ class QueueEnvelope(msgspec.Struct, tag="queue"):
     sender: str
 
 
-Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope
+class AgentChangedEnvelope(msgspec.Struct, tag="agent"):
+    """An agent's account changed (logout, disabled, capacity, departments): every process
+    re-reads it."""
+
+    sender: str
+    agent_id: str
+
+
+# Sent to every process; each one skips its own (it applied the envelope before publishing).
+Broadcast = QueueEnvelope | AgentChangedEnvelope
+Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope | AgentChangedEnvelope
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Envelope)

@@ -10,9 +10,9 @@ from typing import Any
 import socketio
 
 from .. import constants as C
-from ..auth import TokenSigner
+from ..auth import TokenClaims, TokenSigner
 from ..config import Settings
-from ..domain.clock import Clock
+from ..domain.clock import Clock, Timer
 from ..domain.conversations import Actor, ChatService
 from ..domain.models import Agent, AgentStatus, Conversation, ConversationStatus, PartyKind, PreChat
 from ..domain.ports import AgentStore, ConversationStore
@@ -41,7 +41,7 @@ Handler = Callable[["Connection", Any], Awaitable[dict[str, Any]]]
 class Connection:
     """What the server knows about one Socket.IO connection."""
 
-    __slots__ = ("actor", "agent", "events", "messages", "namespace", "sid", "status")
+    __slots__ = ("actor", "agent", "events", "expiry", "messages", "namespace", "sid", "status")
 
     def __init__(self, sid: str, namespace: str, actor: Actor, agent: Agent | None, settings: Settings,
                  status: AgentStatus = AgentStatus.ONLINE) -> None:
@@ -52,6 +52,8 @@ class Connection:
         # The status an agent's connection asked for (connect auth, then presence:set): recorded
         # again with it if the routing store lost its presence.
         self.status = status
+        # Ends an agent's session when its token expires (the token is checked only at connect).
+        self.expiry: Timer | None = None
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.events = TokenBucket(settings.event_rate, settings.event_burst)
 
@@ -88,6 +90,7 @@ class SocketHub:
         notifier.queue_snapshot = self.queue_snapshot
         notifier.has_local_agents = self._has_local_agents
         notifier.is_local = self._is_local
+        notifier.on_agent_changed = self._agent_changed_here
         self.connections: dict[str, Connection] = {}
         self._local_parties: dict[tuple[str, str], int] = {}
         self._service: ChatService | None = None
@@ -170,7 +173,7 @@ class SocketHub:
                     connection = Connection(sid, namespace, Actor(kind=PartyKind.VISITOR, id=claims.sub), None,
                                             self.settings)
                 else:
-                    agent = await self.verify_agent_token(token)
+                    agent, claims = await self._verify_agent(token)
                     status = _wanted_status(auth)
                     connection = Connection(
                         sid, namespace, Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role),
@@ -192,6 +195,9 @@ class SocketHub:
                 await self.service.visitor_connected(actor.id, sid)
             else:
                 assert connection.agent is not None
+                connection.expiry = self.clock.call_later(
+                    max(0.0, claims.exp - self.clock.now()),
+                    lambda: self.service.spawn(self._end_session(sid, C.SESSION_EXPIRED)))
                 await self.sio.enter_room(sid, C.agent_room(actor.id), namespace=namespace)
                 await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
                 await self.service.agent_connected(connection.agent, sid, connection.status)
@@ -227,11 +233,47 @@ class SocketHub:
         await self.notifier.queue_changed()
 
     async def verify_agent_token(self, token: object) -> Agent:
+        return (await self._verify_agent(token))[0]
+
+    async def _verify_agent(self, token: object) -> tuple[Agent, TokenClaims]:
         claims = self.signer.verify(token, "agent", self.clock.now())
         agent = await self.agents.agent_by_id(claims.sub)
         if agent is None or agent.disabled or agent.token_version != claims.v:
             raise InvalidToken("token is no longer valid")
-        return agent
+        return agent, claims
+
+    # -- agents' accounts ---------------------------------------------------------------------
+
+    async def agent_changed(self, agent_id: str) -> None:
+        """The agent's account changed (logout, disabled or enabled, capacity, departments): in
+        every process, routing forgets its copy, and the agent's open sockets either carry on
+        with the new account or, if their token no longer holds, hear ``session:ended`` and are
+        disconnected."""
+        await self.notifier.agent_changed(agent_id)
+
+    async def _agent_changed_here(self, agent_id: str) -> None:
+        self.service.forget_agent(agent_id)
+        agent = await self.agents.agent_by_id(agent_id)
+        for connection in [c for c in self.connections.values() if c.agent is not None and c.actor.id == agent_id]:
+            assert connection.agent is not None
+            if agent is None or agent.disabled:
+                await self._end_session(connection.sid, C.SESSION_DISABLED)
+            elif agent.token_version != connection.agent.token_version:
+                await self._end_session(connection.sid, C.SESSION_SIGNED_OUT)
+            else:
+                connection.agent = agent
+                connection.actor = Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
+
+    async def _end_session(self, sid: str, reason: str) -> None:
+        """Tell an agent's connection why its session is over, then close it."""
+        connection = self.connections.get(sid)
+        if connection is None or self._closing:
+            return
+        if connection.expiry is not None:
+            connection.expiry.cancel()
+        log.info("session ended agent=%s reason=%s", connection.actor.id, reason)
+        await self.sio.lean_emit(C.EV_SESSION_ENDED, {"reason": reason}, room=sid, namespace=connection.namespace)
+        await self.sio.disconnect(sid, namespace=connection.namespace)
 
     def _disconnect_handler(self, namespace: str) -> Callable[..., Awaitable[None]]:
         async def on_disconnect(sid: str, reason: Any = None) -> None:
@@ -239,6 +281,8 @@ class SocketHub:
             self.delivery.leave_all(sid)
             if connection is None:
                 return
+            if connection.expiry is not None:
+                connection.expiry.cancel()
             party = (str(connection.actor.kind), connection.actor.id)
             if self._local_parties.get(party, 0) <= 1:
                 self._local_parties.pop(party, None)

@@ -17,6 +17,8 @@ from ..domain.ports import Presence, RoutingState
 from ..errors import ChatError
 from ..presenters import conversation_view
 from .bus import (
+    AgentChangedEnvelope,
+    Broadcast,
     Bus,
     ConversationEnvelope,
     EmitEnvelope,
@@ -61,6 +63,8 @@ class SocketNotifier:
         self._agents_stale = False  # the agents' queue view must be resent
         self._queue_task: asyncio.Task[None] | None = None
         self.has_local_agents: Callable[[], bool] = lambda: True
+        # Re-reads an agent and applies the change to this process's connections (the hub).
+        self.on_agent_changed: Callable[[str], Awaitable[None]] | None = None
         self.is_local: Callable[[str, str], bool] = lambda kind, party_id: False
         bus.on_message(self._on_bus_message)
 
@@ -103,7 +107,7 @@ class SocketNotifier:
 
     async def _on_bus_message(self, payload: bytes) -> None:
         envelope = decode(payload)
-        if isinstance(envelope, QueueEnvelope) and envelope.sender == self.bus.process_id:
+        if isinstance(envelope, QueueEnvelope | AgentChangedEnvelope) and envelope.sender == self.bus.process_id:
             return
         await self._apply(envelope)
 
@@ -114,6 +118,9 @@ class SocketNotifier:
             await self._apply_conversation(envelope.conversation, envelope.previous_agent_id)
         elif isinstance(envelope, EmitEnvelope):
             await self.sio.lean_emit(envelope.event, envelope.data, room=envelope.room, namespace=envelope.namespace)
+        elif isinstance(envelope, AgentChangedEnvelope):
+            if self.on_agent_changed is not None:
+                await self.on_agent_changed(envelope.agent_id)
         else:
             await self._queue_changed_here()
 
@@ -191,7 +198,11 @@ class SocketNotifier:
         """Every process recomputes positions for its own visitors (and the queue for its agents)."""
         await self._broadcast(QueueEnvelope(self.bus.process_id))
 
-    async def _broadcast(self, envelope: QueueEnvelope) -> None:
+    async def agent_changed(self, agent_id: str) -> None:
+        """Every process re-reads the agent (and ends or updates its connections)."""
+        await self._broadcast(AgentChangedEnvelope(self.bus.process_id, agent_id))
+
+    async def _broadcast(self, envelope: Broadcast) -> None:
         """Apply ``envelope`` here and in every other process (which skip their own)."""
         await self._apply(envelope)
         try:
