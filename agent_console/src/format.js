@@ -46,6 +46,17 @@ const ERRORS = {
   auth_required: "Please sign in.",
 };
 
+const SESSION_ENDED = {
+  signed_out: "You were signed out from another tab or window. Please sign in again.",
+  disabled: "Your account has been disabled. Ask an admin if you need to sign in again.",
+  expired: "Your session has expired. Please sign in again.",
+};
+
+/** Why the server ended the session (session:ended {reason}), in words. */
+export function sessionEndedText(reason) {
+  return SESSION_ENDED[reason] || "Your session has ended. Please sign in again.";
+}
+
 /** A clear sentence for a structured error {code, message}. */
 export function errorText(error) {
   if (!error) return "Something went wrong.";

@@ -5,7 +5,9 @@
 import { io } from "socket.io-client";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { api, ApiError } from "./api.js";
-import { cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, systemText } from "./format.js";
+import {
+  cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
+} from "./format.js";
 
 const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
@@ -119,6 +121,9 @@ async function signIn(event) {
 
 async function signOut() {
   const token = state.session?.token;
+  // This tab's socket goes first: the logout then ends the agent's other sessions (other tabs,
+  // other devices), which are told so by the server.
+  stopSession();
   try {
     if (token) await api("POST", "/api/auth/logout", { token });
   } catch {
@@ -174,6 +179,9 @@ function connect() {
     state.connected = false;
     renderConnection();
   });
+  // The server ended the session (a logout elsewhere, the account disabled, the token expired):
+  // it closes the socket next; nothing is retried.
+  socket.on("session:ended", ({ reason }) => showLogin(sessionEndedText(reason)));
   socket.on("queue:updated", (queue) => setQueue(queue));
   socket.on("presence:updated", ({ status }) => {
     state.status = status;

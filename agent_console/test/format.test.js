@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cannedMatches, errorText, formatWait, parseTags, safeUrl, systemText } from "../src/format.js";
+import { cannedMatches, errorText, formatWait, parseTags, safeUrl, sessionEndedText, systemText } from "../src/format.js";
 
 test("waits tick in minutes and seconds", () => {
   assert.equal(formatWait(7.9), "0:07");
@@ -34,4 +34,11 @@ test("only web pages become links", () => {
   assert.equal(safeUrl("https://shop.example/cart"), "https://shop.example/cart");
   assert.equal(safeUrl("javascript:alert(1)"), null);
   assert.equal(safeUrl("not a url"), null);
+});
+
+test("a session the server ended says why", () => {
+  assert.match(sessionEndedText("signed_out"), /^You were signed out/);
+  assert.match(sessionEndedText("disabled"), /disabled/);
+  assert.equal(sessionEndedText("expired"), errorText({ code: "token_expired" }));
+  assert.equal(sessionEndedText("something new"), "Your session has ended. Please sign in again.");
 });

@@ -96,6 +96,36 @@ async def test_forged_and_expired_tokens_send_the_agent_back_to_sign_in(
     assert status == 401 and body["error"]["code"] == "invalid_token"
 
 
+async def test_the_server_ends_sessions_and_the_console_says_why(shop: LiveServer, open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    page = await open_console()
+    await signed_in(page, login)
+    # A second tab of the same browser: it opens with the saved session.
+    second = await page.context.new_page()
+    await second.goto("/console/")
+    await expect(second.get_by_role("status")).to_have_text("Connected · taking chats")
+
+    await page.get_by_role("button", name="Log out").click()
+    await expect(_login_message(page)).to_have_text("You have signed out.")
+    await screenshot(page, "16-signed-out")
+    await expect(_login_message(second)).to_have_text(
+        "You were signed out from another tab or window. Please sign in again.")
+    await expect(second.locator("#console-screen")).to_be_hidden()
+    await screenshot(second, "17-signed-out-elsewhere")
+    await second.close()
+
+    # A token that runs out while the console is open (the console believes it has an hour left):
+    # the server ends the session at its expiry and the console says so.
+    agent_row = await shop.app[K.STORE].agent_by_id(login["agent"]["id"])
+    assert agent_row is not None
+    short = shop.app[K.SIGNER].issue("agent", agent_row.id, time.time() + 2, agent_row.token_version)
+    await _with_saved_session(page, {"token": short, "expiresAt": time.time() + 3600, "agent": login["agent"]})
+    await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
+    await expect(_login_message(page)).to_have_text("Your session has expired. Please sign in again.")
+    await expect(page.locator("#console-screen")).to_be_hidden()
+    await screenshot(page, "18-session-expired")
+
+
 async def test_a_conversation_of_another_agent_does_not_open(shop: LiveServer, open_console: OpenConsole) -> None:
     alice_login = await shop.add_agent("Alice")
     alice = await agent(shop, alice_login)
