@@ -202,5 +202,31 @@ def settings_fields() -> dict[str, dataclasses.Field[Any]]:
     return dict(_FIELDS)
 
 
-__all__ = ["ENV_PREFIX", "Settings", "env_name", "load_settings", "settings_fields"]
+# Never shown (GET /api/settings says only whether each is set). A setting whose name ends in one
+# of SECRET_SUFFIXES must be listed here (a test checks it); the Redis URL may carry a password.
+SECRET_SETTINGS = frozenset({"secret_key", "identity_secret", "smtp_password", "smtp_user", "redis_url"})
+SECRET_SUFFIXES = ("_secret", "_password", "_key", "_url", "_user", "_token")
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """What admins may read of the settings: every value but the secrets', which only say whether
+    they are set."""
+    return {
+        "settings": [{"name": name, "env": env_name(name), "value": _shown(getattr(settings, name))}
+                     for name in _FIELDS if name not in SECRET_SETTINGS],
+        "secrets": [{"name": name, "env": env_name(name), "configured": bool(getattr(settings, name))}
+                    for name in _FIELDS if name in SECRET_SETTINGS],
+    }
+
+
+__all__ = ["ENV_PREFIX", "SECRET_SETTINGS", "Settings", "env_name", "load_settings", "public_settings",
+           "settings_fields"]
 

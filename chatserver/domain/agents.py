@@ -7,8 +7,10 @@ import re
 import secrets
 from collections.abc import Callable
 
+import msgspec
+
 from ..auth import DUMMY_HASH, TokenSigner, hash_password, verify_password
-from ..errors import InvalidCredentials, InvalidPayload
+from ..errors import Conflict, InvalidCredentials, InvalidPayload, NotFound
 from .models import Agent, Role
 from .ports import AgentStore
 
@@ -48,6 +50,48 @@ async def create_agent(
                   token_version=0, created_at=now, password_hash=password_hash, departments=departments)
     await store.add_agent(agent)
     return agent
+
+
+class AgentChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What an admin changes about an agent; ``None`` keeps a field as it is."""
+
+    disabled: bool | None = None
+    capacity: int | None = None
+    departments: tuple[str, ...] | None = None
+
+
+def check_agent_change(change: AgentChange, known_departments: tuple[str, ...] | None) -> None:
+    """``known_departments`` ``None``: any department (the command line, as ``agent add``)."""
+    if change == AgentChange():
+        raise InvalidPayload("nothing to change: give disabled, capacity or departments")
+    if change.capacity is not None and not 1 <= change.capacity <= 100:
+        raise InvalidPayload("capacity must be between 1 and 100")
+    if change.departments is not None:
+        if len(change.departments) > 20 or not all(1 <= len(d) <= 64 and d.strip() == d and "," not in d
+                                                   for d in change.departments):
+            raise InvalidPayload("departments: up to 20 names of 1 to 64 characters, without commas")
+        if known_departments is not None:
+            check_departments(change.departments, known_departments)
+
+
+async def do_update_agent(store: AgentStore, agent_id: str, change: AgentChange, *, by: Agent | None,
+                          known_departments: tuple[str, ...] | None) -> tuple[Agent, Agent]:
+    """Apply an admin's change to an agent; returns the agent before and after. Disabling revokes
+    every token the agent has (enabling them again does not bring the old ones back); an admin
+    cannot disable themselves (``by``: who asks, ``None`` for the command line)."""
+    check_agent_change(change, known_departments)
+    if change.departments is not None:
+        change = msgspec.structs.replace(change, departments=tuple(dict.fromkeys(change.departments)))
+    before = await store.agent_by_id(agent_id)
+    if before is None:
+        raise NotFound("no such agent")
+    if change.disabled and by is not None and by.id == agent_id:
+        raise Conflict("you cannot disable your own account")
+    after = await store.update_agent(agent_id, disabled=change.disabled, capacity=change.capacity,
+                                     departments=change.departments)
+    if after is None:
+        raise NotFound("no such agent")
+    return before, after
 
 
 async def authenticate(store: AgentStore, email: str, password: str) -> Agent:

@@ -164,6 +164,19 @@ class ChatService:
         """Drop the cached copy of an agent whose account changed: routing reads it afresh."""
         self._agent_cache.pop(agent_id, None)
 
+    def known_agents(self) -> dict[str, Agent]:
+        """The agents routing holds copies of, by id."""
+        return dict(self._agent_cache)
+
+    async def withdraw_agent(self, agent_id: str) -> int:
+        """A disabled agent takes nothing more and gives back what they hold: marked away in
+        presence at once (so routing in every process passes them over, even before it hears of
+        the change), and their chats go back to the head of the queue. Returns how many."""
+        self.forget_agent(agent_id)
+        if await self.presence.status(agent_id) != AgentStatus.OFFLINE:
+            await self.presence.set_status(agent_id, AgentStatus.AWAY)
+        return await self.requeue_agent_chats(agent_id, reason="agent_disabled")
+
     @staticmethod
     def _entry(conversation: Conversation, rank: float) -> QueueEntry:
         return QueueEntry(conversation_id=conversation.id, visitor_id=conversation.visitor_id, rank=rank,

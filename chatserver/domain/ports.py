@@ -78,6 +78,12 @@ class AgentStore(Protocol):
         """Invalidate every token issued to the agent so far (logout)."""
         ...
 
+    async def update_agent(self, agent_id: str, *, disabled: bool | None, capacity: int | None,
+                           departments: tuple[str, ...] | None) -> Agent | None:
+        """Change the given fields (``None`` keeps one) in one transaction; disabling an enabled
+        agent also invalidates their tokens. The agent as stored, or ``None`` if there is none."""
+        ...
+
 
 class ConversationStore(Protocol):
     async def create_conversation(self, conversation: Conversation, first: list[NewMessage]) -> list[Message]:

@@ -257,6 +257,35 @@ def openapi_document() -> dict[str, Any]:
                          "responses": {"201": _json({"type": "object", "properties": {"agent": _ref("Agent")}},
                                                     "Created"), **_errors(400, 401, 403, 409)}},
             },
+            "/api/agents/{agent_id}": {"patch": {
+                "summary": "Disable or enable an agent, or change their capacity or departments (admins); in "
+                           "force at once: a disabled agent's sockets are closed (session:ended) and their "
+                           "chats go back to the queue", "operationId": "updateAgent", "security": _AUTH,
+                "parameters": [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "minProperties": 1,
+                    "description": "at least one of the fields; null keeps a field as it is",
+                    "properties": {"disabled": {"type": ["boolean", "null"]},
+                                   "capacity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
+                                   "departments": {"type": ["array", "null"], "maxItems": 20, "items": {
+                                       "type": "string", "minLength": 1, "maxLength": 64},
+                                       "description": "each one of the server's departments"}}}}}},
+                "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Changed"),
+                              **_errors(400, 401, 403, 404, 409)}}},
+            "/api/settings": {"get": {
+                "summary": "The server's settings (admins): every value but the secrets', which only say "
+                           "whether they are set", "operationId": "settings", "security": _AUTH,
+                "responses": {"200": _json({"type": "object", "required": ["settings", "secrets"], "properties": {
+                    "settings": {"type": "array", "items": {"type": "object", "required": ["name", "env", "value"],
+                                                            "properties": {"name": {"type": "string"},
+                                                                           "env": {"type": "string"},
+                                                                           "value": {}}}},
+                    "secrets": {"type": "array", "items": {"type": "object",
+                                                           "required": ["name", "env", "configured"],
+                                                           "properties": {"name": {"type": "string"},
+                                                                          "env": {"type": "string"},
+                                                                          "configured": {"type": "boolean"}}}}}},
+                    "Settings"), **_errors(401, 403)}}},
             "/api/queue": {"get": {
                 "summary": "The waiting queue, in the order it will be served", "operationId": "queue",
                 "security": _AUTH, "parameters": [{**_LIMIT, "schema": {"type": "integer", "minimum": 1,

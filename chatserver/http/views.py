@@ -10,10 +10,11 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from ..domain.agents import check_departments, create_agent, issue_agent_token
+from ..config import public_settings
+from ..domain.agents import AgentChange, check_departments, create_agent, do_update_agent, issue_agent_token
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import Role
-from ..errors import ChatError, RateLimited
+from ..errors import ChatError, NotFound, RateLimited
 from . import keys as K
 from .common import current_agent, int_query, json_body, require_admin
 from .console import CONSOLE_ROUTES
@@ -38,6 +39,13 @@ class NewAgentBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
     departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
                            msgspec.Meta(max_length=20)] = []
+
+
+class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    disabled: bool | None = None
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+                           msgspec.Meta(max_length=20)] | None = None
 
 
 def _client_address(request: web.Request) -> str:
@@ -142,6 +150,33 @@ async def add_agent(request: web.Request) -> web.Response:
     return web.json_response({"agent": agent.public()}, status=201)
 
 
+async def update_agent(request: web.Request) -> web.Response:
+    """Disable or enable an agent, or change their capacity or departments: in force at once in
+    every process (routing's copy, the agent's open sockets)."""
+    admin = await require_admin(request)
+    agent_id = request.match_info["agent_id"]
+    if not 1 <= len(agent_id) <= 64:
+        raise NotFound("no such agent")
+    body = await json_body(request, AgentChangeBody)
+    change = AgentChange(disabled=body.disabled, capacity=body.capacity,
+                         departments=None if body.departments is None else tuple(body.departments))
+    before, after = await do_update_agent(request.app[K.STORE], agent_id, change, by=admin,
+                                          known_departments=request.app[K.SETTINGS].departments)
+    service = request.app[K.SERVICE]
+    if after.disabled and not before.disabled:
+        await service.withdraw_agent(after.id)
+    await request.app[K.HUB].agent_changed(after.id)
+    service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
+    log.info("agent changed agent=%s by=%s", after.id, admin.id)
+    return web.json_response({"agent": {**after.public(), "status": str(await service.presence.status(after.id))}})
+
+
+async def settings_view(request: web.Request) -> web.Response:
+    """The server's settings for admins to read; secrets only say whether they are set."""
+    await require_admin(request)
+    return web.json_response(public_settings(request.app[K.SETTINGS]))
+
+
 # -- queue and conversations ------------------------------------------------------------------
 
 async def queue(request: web.Request) -> web.Response:
@@ -214,6 +249,8 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("POST", "/api/visitor/sessions", new_visitor_session),
     ("GET", "/api/agents", list_agents),
     ("POST", "/api/agents", add_agent),
+    ("PATCH", "/api/agents/{agent_id}", update_agent),
+    ("GET", "/api/settings", settings_view),
     ("GET", "/api/queue", queue),
     *CONVERSATION_ROUTES,
     *CUSTOMER_ROUTES,

@@ -206,6 +206,21 @@ class SQLiteStore:
         async with self._transaction() as db:
             await db.execute("UPDATE agents SET token_version = token_version + 1 WHERE id = ?", (agent_id,))
 
+    async def update_agent(self, agent_id: str, *, disabled: bool | None, capacity: int | None,
+                           departments: tuple[str, ...] | None) -> Agent | None:
+        async with self._transaction() as db:
+            # Every expression reads the row as it was: the token version moves only when an
+            # enabled agent is disabled.
+            await db.execute(
+                "UPDATE agents SET capacity = COALESCE(?, capacity), departments = COALESCE(?, departments), "
+                "token_version = token_version + (CASE WHEN ? = 1 AND disabled = 0 THEN 1 ELSE 0 END), "
+                "disabled = COALESCE(?, disabled) WHERE id = ?",
+                (capacity, None if departments is None else ",".join(departments),
+                 None if disabled is None else int(disabled), None if disabled is None else int(disabled), agent_id))
+            async with db.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = ?", (agent_id,)) as cur:
+                row = await cur.fetchone()
+        return _agent(row) if row else None
+
     # -- conversations ------------------------------------------------------------------------
 
     async def create_conversation(self, conversation: Conversation, first: list[NewMessage]) -> list[Message]:
