@@ -205,6 +205,7 @@ def build_app(
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
                                                      "heartbeat", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
+            loops.append(loop.create_task(_every(settings.sweep_interval, hub.recheck_agents, "agents", stop)))
             if settings.transcript_retention_days > 0:
                 loops.append(loop.create_task(_every(settings.retention_interval, customers.apply_retention,
                                                      "retention", stop)))

@@ -1,4 +1,4 @@
-"""Command line: ``chatserver serve``, ``chatserver agent add|list``.
+"""Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update``.
 
 Every option can also come from a ``CHATSERVER_*`` environment variable (docs/configuration.md).
 """
@@ -19,7 +19,7 @@ from aiohttp import web
 from .app import FIRST_ADMIN_FILE, build_app
 from .cli_customers import add_customer_commands, customer_command
 from .config import Settings, load_settings
-from .domain.agents import create_agent, generate_password
+from .domain.agents import AgentChange, create_agent, do_update_agent, generate_password
 from .domain.models import Role
 from .errors import ChatError
 from .logs import configure_logging
@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--departments", default="", help="comma-separated departments the agent serves")
     listing = agent_commands.add_parser("list", help="list agents")
     _common(listing)
+    # Running servers apply these within sweep_interval seconds (they re-read agents that changed).
+    for name, text in (("disable", "disable an agent: signed out everywhere, no more chats"),
+                       ("enable", "enable a disabled agent again (they sign in anew)")):
+        toggle = agent_commands.add_parser(name, help=text)
+        _common(toggle)
+        toggle.add_argument("--email", required=True)
+    update = agent_commands.add_parser("update", help="change an agent's capacity or departments")
+    _common(update)
+    update.add_argument("--email", required=True)
+    update.add_argument("--capacity", type=int)
+    update.add_argument("--departments", help="comma-separated departments the agent serves (empty: none)")
     add_customer_commands(commands, _common)
     return parser
 
@@ -154,6 +165,30 @@ async def agent_list(settings: Settings) -> int:
     return 0
 
 
+async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
+    if args.agent_command == "update":
+        departments = None if args.departments is None else \
+            tuple(d.strip() for d in args.departments.split(",") if d.strip())
+        change = AgentChange(capacity=args.capacity, departments=departments)
+    else:
+        change = AgentChange(disabled=args.agent_command == "disable")
+    store = await _with_store(settings)
+    try:
+        found = await store.agent_by_email(args.email.lower())
+        if found is None:
+            print(f"chatserver: no agent with email {args.email!r}", file=sys.stderr)
+            return 2
+        _, agent = await do_update_agent(store, found.id, change, by=None, known_departments=None)
+    except ChatError as exc:
+        print(f"chatserver: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    print(f"{'disabled' if agent.disabled else 'enabled'} {agent.role} {agent.email} (capacity {agent.capacity}, "
+          f"departments {','.join(agent.departments) or '-'})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -168,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(customer_command(settings, args))
     if args.agent_command == "add":
         return asyncio.run(agent_add(settings, args))
+    if args.agent_command in ("disable", "enable", "update"):
+        return asyncio.run(agent_update(settings, args))
     return asyncio.run(agent_list(settings))
 
 

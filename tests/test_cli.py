@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from chatserver.config import Settings, load_settings
+
+from .support import LiveServer, agent, make_settings
 
 CLI = [sys.executable, "-m", "chatserver"]
 
@@ -40,6 +43,43 @@ def test_agent_add_and_list(tmp_path: Path) -> None:
     rows = listing.stdout.splitlines()[1:]
     assert [r.split()[0] for r in rows] == ["cleo@example.com", "dan@example.com"]
     assert rows[1].split()[-3:] == ["5", "no", "billing,sales"]
+
+
+def test_agent_disable_enable_and_update(tmp_path: Path) -> None:
+    assert _run("agent", "add", "--name", "Cleo", "--email", "cleo@example.com", "--password", "s3cret-pass",
+                data_dir=tmp_path).returncode == 0
+    updated = _run("agent", "update", "--email", "CLEO@example.com", "--capacity", "5", "--departments",
+                   "billing, sales", data_dir=tmp_path)
+    assert updated.returncode == 0, updated.stderr
+    assert "capacity 5, departments billing,sales" in updated.stdout
+    disabled = _run("agent", "disable", "--email", "cleo@example.com", data_dir=tmp_path)
+    assert disabled.returncode == 0 and disabled.stdout.startswith("disabled agent cleo@example.com")
+    assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1].split()[-3:] == ["5", "yes", "billing,sales"]
+    assert _run("agent", "enable", "--email", "cleo@example.com", data_dir=tmp_path).stdout.startswith("enabled")
+    # Bad input: refused with the reason, nothing changed.
+    for args in (["update", "--email", "nobody@example.com", "--capacity", "2"],
+                 ["update", "--email", "cleo@example.com"],
+                 ["update", "--email", "cleo@example.com", "--capacity", "0"]):
+        refused = _run("agent", *args, data_dir=tmp_path)
+        assert refused.returncode == 2 and refused.stderr.startswith("chatserver: "), args
+    assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1].split()[-3:] == ["5", "no", "billing,sales"]
+
+
+async def test_an_agent_disabled_on_the_command_line_is_signed_out_of_a_running_server(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, sweep_interval=0.2))
+    await server.start()
+    try:
+        login = await server.add_agent("Alice")
+        console = await agent(server, login)
+        done = await asyncio.to_thread(_run, "agent", "disable", "--email", login["email"],
+                                       data_dir=server.settings.data_dir)
+        assert done.returncode == 0, done.stderr
+        # The server re-reads agents that changed behind its back within sweep_interval.
+        assert (await console.wait_for("session:ended"))["reason"] == "disabled"
+        await asyncio.wait_for(console.closed.wait(), 5)
+        assert await server.service.presence.available_agents() == []
+    finally:
+        await server.close()
 
 
 def test_settings_come_from_environment_and_flags_override_them() -> None:

@@ -251,6 +251,22 @@ class SocketHub:
         disconnected."""
         await self.notifier.agent_changed(agent_id)
 
+    async def recheck_agents(self) -> None:
+        """The backstop for changes this process was not told of (``chatserver agent disable`` on
+        the command line, a bus message lost while Redis was away): every agent this process
+        holds a copy of is compared with the stored one, and re-read if they differ."""
+        stored = {a.id: a for a in await self.agents.list_agents()}
+        held = self.service.known_agents()
+        for connection in self.connections.values():
+            if connection.agent is not None and stored.get(connection.actor.id) != connection.agent:
+                held[connection.actor.id] = connection.agent
+        changed = [agent_id for agent_id, agent in held.items() if stored.get(agent_id) != agent]
+        for agent_id in changed:
+            log.info("agent changed elsewhere agent=%s", agent_id)
+            await self._agent_changed_here(agent_id)
+        if changed:
+            self.service.spawn(self.service.dispatch())
+
     async def _agent_changed_here(self, agent_id: str) -> None:
         self.service.forget_agent(agent_id)
         agent = await self.agents.agent_by_id(agent_id)
