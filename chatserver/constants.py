@@ -47,6 +47,7 @@ EV_NOTE_NEW: Final = "note:new"
 EV_TICKET_CREATED: Final = "ticket:created"
 EV_TICKET_UPDATED: Final = "ticket:updated"
 EV_SESSION_ENDED: Final = "session:ended"
+EV_CANNED_UPDATED: Final = "canned:updated"
 EV_ERROR: Final = "error"
 
 # Why the server ended an agent's session (``session:ended {reason}``, then it disconnects)

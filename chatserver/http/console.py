@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
+from .. import constants as C
 from ..domain.canned import do_add_canned, do_delete_canned, do_update_canned
 from ..domain.notes import note_view
 from ..errors import NotFound
@@ -29,6 +30,11 @@ def _canned_id(request: web.Request) -> str:
     return canned_id
 
 
+async def _canned_changed(request: web.Request) -> None:
+    """Every agent's console reads the canned responses again."""
+    await request.app[K.HUB].notifier.to_all_agents(C.EV_CANNED_UPDATED, {})
+
+
 async def list_canned(request: web.Request) -> web.Response:
     await current_agent(request)
     responses = await request.app[K.CONSOLE].canned_responses()
@@ -41,6 +47,7 @@ async def add_canned(request: web.Request) -> web.Response:
     canned = await do_add_canned(request.app[K.CONSOLE], body.shortcut, body.body,
                                  max_chars=request.app[K.SETTINGS].max_message_chars,
                                  now=request.app[K.CLOCK].now(), new_id=lambda: uuid.uuid4().hex)
+    await _canned_changed(request)
     return web.json_response({"canned_response": canned.public()}, status=201)
 
 
@@ -51,12 +58,14 @@ async def update_canned(request: web.Request) -> web.Response:
     canned = await do_update_canned(request.app[K.CONSOLE], canned_id, body.shortcut, body.body,
                                     max_chars=request.app[K.SETTINGS].max_message_chars,
                                     now=request.app[K.CLOCK].now())
+    await _canned_changed(request)
     return web.json_response({"canned_response": canned.public()})
 
 
 async def delete_canned(request: web.Request) -> web.Response:
     await require_admin(request)
     await do_delete_canned(request.app[K.CONSOLE], _canned_id(request))
+    await _canned_changed(request)
     return web.Response(status=204)
 
 

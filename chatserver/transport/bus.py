@@ -44,9 +44,17 @@ class AgentChangedEnvelope(msgspec.Struct, tag="agent"):
     agent_id: str
 
 
+class AgentsEnvelope(msgspec.Struct, tag="agents"):
+    """An event for every agent's console, in every process (canned responses changed)."""
+
+    sender: str
+    event: str
+    data: Any
+
+
 # Sent to every process; each one skips its own (it applied the envelope before publishing).
-Broadcast = QueueEnvelope | AgentChangedEnvelope
-Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope | AgentChangedEnvelope
+Broadcast = QueueEnvelope | AgentChangedEnvelope | AgentsEnvelope
+Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope | AgentChangedEnvelope | AgentsEnvelope
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Envelope)

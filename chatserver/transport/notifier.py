@@ -18,6 +18,7 @@ from ..errors import ChatError
 from ..presenters import conversation_view
 from .bus import (
     AgentChangedEnvelope,
+    AgentsEnvelope,
     Broadcast,
     Bus,
     ConversationEnvelope,
@@ -107,7 +108,7 @@ class SocketNotifier:
 
     async def _on_bus_message(self, payload: bytes) -> None:
         envelope = decode(payload)
-        if isinstance(envelope, QueueEnvelope | AgentChangedEnvelope) and envelope.sender == self.bus.process_id:
+        if isinstance(envelope, Broadcast) and envelope.sender == self.bus.process_id:
             return
         await self._apply(envelope)
 
@@ -118,6 +119,8 @@ class SocketNotifier:
             await self._apply_conversation(envelope.conversation, envelope.previous_agent_id)
         elif isinstance(envelope, EmitEnvelope):
             await self.sio.lean_emit(envelope.event, envelope.data, room=envelope.room, namespace=envelope.namespace)
+        elif isinstance(envelope, AgentsEnvelope):
+            await self.sio.lean_emit(envelope.event, envelope.data, room=C.ROOM_AGENTS, namespace=C.AGENT_NAMESPACE)
         elif isinstance(envelope, AgentChangedEnvelope):
             if self.on_agent_changed is not None:
                 await self.on_agent_changed(envelope.agent_id)
@@ -201,6 +204,10 @@ class SocketNotifier:
     async def agent_changed(self, agent_id: str) -> None:
         """Every process re-reads the agent (and ends or updates its connections)."""
         await self._broadcast(AgentChangedEnvelope(self.bus.process_id, agent_id))
+
+    async def to_all_agents(self, event: str, data: Any) -> None:
+        """Emit ``event`` to every connected agent, in every process."""
+        await self._broadcast(AgentsEnvelope(self.bus.process_id, event, data))
 
     async def _broadcast(self, envelope: Broadcast) -> None:
         """Apply ``envelope`` here and in every other process (which skip their own)."""

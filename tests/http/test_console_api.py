@@ -42,6 +42,28 @@ async def test_admins_manage_canned_responses_and_agents_read_them(server: LiveS
     assert [c["shortcut"] for c in listing["canned_responses"]] == ["hello"]
 
 
+async def test_every_console_hears_when_the_canned_responses_change(server: LiveServer) -> None:
+    admin = await server.admin_token()
+    alice, bob = await agent(server, await server.add_agent("Alice")), await agent(server, await server.add_agent())
+    status, created = await server.request("POST", "/api/canned-responses", token=admin,
+                                           json={"shortcut": "hello", "body": "Hi!"})
+    assert status == 201
+    canned_id = created["canned_response"]["id"]
+    assert (await server.request("PUT", f"/api/canned-responses/{canned_id}", token=admin,
+                                 json={"shortcut": "hello", "body": "Hello!"}))[0] == 200
+    assert (await server.request("DELETE", f"/api/canned-responses/{canned_id}", token=admin))[0] == 204
+    # A refused change tells nobody: after it and one more accepted change, each console heard four.
+    status, _ = await server.request("POST", "/api/canned-responses", token=admin,
+                                     json={"shortcut": "a b", "body": "x"})
+    assert status == 400
+    assert (await server.request("POST", "/api/canned-responses", token=admin,
+                                 json={"shortcut": "bye", "body": "Bye!"}))[0] == 201
+    for console in (alice, bob):
+        # The event went out before the answer; an ack on the same socket comes after it.
+        assert (await console.call("session:resume"))["ok"]
+        assert console.events["canned:updated"] == [{}, {}, {}, {}]
+
+
 async def test_canned_responses_refuse_bad_input_and_non_admins(server: LiveServer) -> None:
     admin = await server.admin_token()
     login = await server.add_agent()
