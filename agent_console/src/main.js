@@ -29,6 +29,10 @@ const state = {
   order: [], // tab order
   active: null,
   canned: [],
+  cannedEditing: null, // the canned response the admin is changing
+  agents: [], // admins: every agent (GET /api/agents)
+  agentEditing: null, // admins: the agent whose capacity and departments are being changed
+  departments: null, // admins: the server's departments (GET /api/settings), once read
   expiryTimer: null,
 };
 
@@ -141,6 +145,7 @@ function start(session) {
   setText($("agent-name"), session.agent.name);
   $("manage-canned").hidden = session.agent.role !== "admin";
   $("manage-agents").hidden = session.agent.role !== "admin";
+  $("show-settings").hidden = session.agent.role !== "admin";
   const left = session.expiresAt * 1000 - Date.now();
   if (left <= 0) return sessionLost("token_expired");
   state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
@@ -183,6 +188,7 @@ function connect() {
   // it closes the socket next; nothing is retried.
   socket.on("session:ended", ({ reason }) => showLogin(sessionEndedText(reason)));
   socket.on("queue:updated", (queue) => setQueue(queue));
+  socket.on("canned:updated", () => loadCanned()); // an admin changed them
   socket.on("presence:updated", ({ status }) => {
     state.status = status;
     chooseStatus(status);
@@ -611,13 +617,13 @@ async function loadCanned() {
   renderCannedAdmin();
 }
 
-async function addCanned(event) {
+async function saveCanned(event) {
   event.preventDefault();
+  const body = { shortcut: $("canned-shortcut").value, body: $("canned-body").value };
   try {
-    await rest("POST", "/api/canned-responses", { shortcut: $("canned-shortcut").value, body: $("canned-body").value });
-    $("canned-shortcut").value = "";
-    $("canned-body").value = "";
-    setText($("canned-message"), "");
+    if (state.cannedEditing) await rest("PUT", `/api/canned-responses/${encodeURIComponent(state.cannedEditing)}`, body);
+    else await rest("POST", "/api/canned-responses", body);
+    editCanned(null);
     await loadCanned();
     $("canned-shortcut").focus();
   } catch (error) {
@@ -625,9 +631,22 @@ async function addCanned(event) {
   }
 }
 
+/** Put a canned response in the form to change it (null: back to adding a new one). */
+function editCanned(canned) {
+  state.cannedEditing = canned?.id || null;
+  $("canned-shortcut").value = canned ? canned.shortcut : "";
+  $("canned-body").value = canned ? canned.body : "";
+  setText($("canned-form-heading"), canned ? `Change /${canned.shortcut}` : "Add a canned response");
+  setText($("canned-submit"), canned ? "Save" : "Add");
+  $("canned-edit-cancel").hidden = !canned;
+  setText($("canned-message"), "");
+  if (canned) $("canned-body").focus();
+}
+
 async function deleteCanned(canned) {
   try {
     await rest("DELETE", `/api/canned-responses/${encodeURIComponent(canned.id)}`);
+    if (state.cannedEditing === canned.id) editCanned(null);
     await loadCanned();
   } catch (error) {
     setText($("canned-message"), errorText(error));
@@ -638,12 +657,86 @@ async function deleteCanned(canned) {
 
 async function loadAgents() {
   try {
-    const { agents } = await rest("GET", "/api/agents");
-    $("agents-list").replaceChildren(...agents.map((a) => h("tr", {},
-      h("td", {}, a.name), h("td", {}, a.email), h("td", {}, a.role), h("td", {}, a.capacity),
-      h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? "disabled" : a.status))));
+    state.agents = (await rest("GET", "/api/agents")).agents;
+    if (state.departments === null) {
+      const { settings } = await rest("GET", "/api/settings");
+      state.departments = settings.find((s) => s.name === "departments")?.value || [];
+    }
   } catch (error) {
     setText($("agent-message"), errorText(error));
+  }
+  renderAgents();
+}
+
+function renderAgents() {
+  const me = state.session.agent.id;
+  $("agents-list").replaceChildren(...state.agents.map((a) => {
+    const edit = h("button", { type: "button", class: "secondary", "aria-label": `Change ${a.name}` }, "Change");
+    edit.addEventListener("click", () => editAgent(a));
+    const toggle = h("button", { type: "button", class: "secondary",
+      "aria-label": `${a.disabled ? "Enable" : "Disable"} ${a.name}` }, a.disabled ? "Enable" : "Disable");
+    toggle.addEventListener("click", () => changeAgent(a, { disabled: !a.disabled }));
+    return h("tr", { class: a.disabled ? "disabled" : null, "data-id": a.id },
+      h("td", {}, a.name), h("td", {}, a.email), h("td", {}, a.role), h("td", {}, a.capacity),
+      h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? "disabled" : a.status),
+      h("td", { class: "actions" }, edit, a.id === me ? null : toggle));
+  }));
+}
+
+/** Show the form that changes an agent's capacity and departments (null hides it). */
+function editAgent(agent) {
+  state.agentEditing = agent?.id || null;
+  const form = $("agent-edit-form");
+  form.hidden = !agent;
+  setText($("agent-edit-message"), "");
+  if (!agent) return;
+  setText($("agent-edit-heading"), `Change ${agent.name}`);
+  $("edit-agent-capacity").value = agent.capacity;
+  const box = $("edit-agent-departments");
+  box.replaceChildren(box.querySelector("legend"), ...state.departments.map((d) => h("label", {},
+    h("input", { type: "checkbox", value: d, checked: agent.departments.includes(d) }), ` ${d}`)));
+  if (!state.departments.length) box.append(h("span", { class: "hint-text" }, "The server has no departments."));
+  $("edit-agent-capacity").focus();
+}
+
+async function saveAgentEdit(event) {
+  event.preventDefault();
+  const agent = state.agents.find((a) => a.id === state.agentEditing);
+  if (!agent) return;
+  const departments = [...$("edit-agent-departments").querySelectorAll("input:checked")].map((i) => i.value);
+  if (await changeAgent(agent, { capacity: Number($("edit-agent-capacity").value), departments }, "agent-edit-message")) {
+    editAgent(null);
+  }
+}
+
+/** PATCH an agent; the table shows the result, the message line the reason for a refusal. */
+async function changeAgent(agent, change, messageId = "agent-message") {
+  try {
+    const { agent: changed } = await rest("PATCH", `/api/agents/${encodeURIComponent(agent.id)}`, change);
+    state.agents = state.agents.map((a) => (a.id === changed.id ? changed : a));
+    setText($(messageId), "");
+    renderAgents();
+    return true;
+  } catch (error) {
+    setText($(messageId), errorText(error));
+    return false;
+  }
+}
+
+// -- settings (admins) --------------------------------------------------------------------------
+
+async function showSettings() {
+  setText($("settings-message"), "");
+  $("settings-dialog").showModal();
+  try {
+    const { settings, secrets } = await rest("GET", "/api/settings");
+    const shown = (value) => (value === null ? "—" : Array.isArray(value) ? value.join(", ") || "—" : String(value));
+    $("settings-list").replaceChildren(...settings.map((s) => h("tr", {},
+      h("td", {}, s.name), h("td", {}, shown(s.value)), h("td", {}, h("code", {}, s.env)))));
+    $("secrets-list").replaceChildren(...secrets.map((s) => h("tr", {},
+      h("td", {}, s.name), h("td", {}, s.configured ? "set (not shown)" : "not set"), h("td", {}, h("code", {}, s.env)))));
+  } catch (error) {
+    setText($("settings-message"), errorText(error));
   }
 }
 
@@ -890,9 +983,11 @@ function renderCanned() {
 
 function renderCannedAdmin() {
   $("canned-admin-list").replaceChildren(...state.canned.map((canned) => {
+    const edit = h("button", { type: "button", class: "secondary", "aria-label": `Change /${canned.shortcut}` }, "Change");
+    edit.addEventListener("click", () => editCanned(canned));
     const remove = h("button", { type: "button", class: "secondary", "aria-label": `Delete /${canned.shortcut}` }, "Delete");
     remove.addEventListener("click", () => deleteCanned(canned));
-    return h("li", {}, h("strong", {}, `/${canned.shortcut}`), h("span", {}, canned.body), remove);
+    return h("li", {}, h("strong", {}, `/${canned.shortcut}`), h("span", {}, canned.body), edit, remove);
   }));
 }
 
@@ -977,16 +1072,21 @@ function wire() {
   $("end-form").addEventListener("submit", submitEnd);
   $("close-tab").addEventListener("click", () => dropChat(state.active));
   $("manage-canned").addEventListener("click", () => {
-    setText($("canned-message"), "");
+    editCanned(null);
     $("canned-dialog").showModal();
   });
-  $("canned-form").addEventListener("submit", addCanned);
+  $("canned-form").addEventListener("submit", saveCanned);
+  $("canned-edit-cancel").addEventListener("click", () => editCanned(null));
   $("manage-agents").addEventListener("click", () => {
     setText($("agent-message"), "");
+    editAgent(null);
     $("agents-dialog").showModal();
     loadAgents();
   });
   $("agent-form").addEventListener("submit", addAgent);
+  $("agent-edit-form").addEventListener("submit", saveAgentEdit);
+  $("agent-edit-cancel").addEventListener("click", () => editAgent(null));
+  $("show-settings").addEventListener("click", showSettings);
   for (const cancel of document.querySelectorAll("dialog .cancel")) {
     cancel.addEventListener("click", () => cancel.closest("dialog").close());
   }

@@ -199,16 +199,17 @@ async def test_admins_manage_canned_responses_in_the_console(shop: LiveServer, o
     await admin.get_by_role("button", name="Agents").click()
     agents = admin.get_by_role("dialog", name="Agents")
     await expect(agents.get_by_role("cell", name=creds["email"])).to_be_visible()
+    add = agents.get_by_role("form", name="Add an agent")
     for label, value in [("Name", "Dana"), ("Email", "dana@example.com"), ("Password (8 characters or more)", PASSWORD),
                          ("Chats at once", "2"), ("Departments (comma-separated)", "billing")]:
-        await agents.get_by_label(label).fill(value)
-    await agents.get_by_role("button", name="Add agent").click()
+        await add.get_by_label(label).fill(value)
+    await add.get_by_role("button", name="Add agent").click()
     dana = agents.get_by_role("row").filter(has_text="dana@example.com")
     await expect(dana.get_by_role("cell")).to_have_text(
-        ["Dana", "dana@example.com", "agent", "2", "billing", "offline"])
+        ["Dana", "dana@example.com", "agent", "2", "billing", "offline", "ChangeDisable"])
     for label, value in [("Name", "Dana again"), ("Email", "DANA@example.com"),
                          ("Password (8 characters or more)", PASSWORD)]:
-        await agents.get_by_label(label).fill(value)
+        await add.get_by_label(label).fill(value)
     await agents.get_by_role("button", name="Add agent").click()
     await expect(agents.get_by_role("alert")).to_have_text("an agent with email 'dana@example.com' already exists")
     await expect(agents.get_by_role("row").filter(has_text="dana@example.com")).to_have_count(1)

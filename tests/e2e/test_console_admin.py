@@ -1,0 +1,146 @@
+"""The admin's pages of the console, in real Chromium: changing and disabling agents (in force at
+once: the agent's own console is signed out), changing canned responses (every agent's console
+reads them again at once), and the server's settings, secrets never shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Page, expect
+
+from ..support import PASSWORD, LiveServer, make_settings, prechat, visitor
+from .console import OpenConsole, composer, login_form, open_console, screenshot, signed_in
+
+__all__ = ["open_console"]
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+IDENTITY_SECRET = "shop-identity-secret-do-not-show"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    live = LiveServer(make_settings(tmp_path, departments=("billing", "returns"), identity_secret=IDENTITY_SECRET))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+async def _admin_console(shop: LiveServer, open_console: OpenConsole) -> Page:
+    text = (shop.settings.data_dir / "first-admin.txt").read_text()
+    creds = dict(line.split(": ", 1) for line in text.strip().splitlines())
+    page = await open_console()
+    await signed_in(page, {"email": creds["email"], "password": creds["password"]})
+    return page
+
+
+async def test_admins_change_and_disable_agents(shop: LiveServer, open_console: OpenConsole) -> None:
+    dana_login = await shop.add_agent("Dana", capacity=3)
+    dana = await open_console()
+    await signed_in(dana, dana_login)
+    admin = await _admin_console(shop, open_console)
+    await admin.get_by_role("button", name="Agents").click()
+    dialog = admin.get_by_role("dialog", name="Agents")
+    row = dialog.get_by_role("row").filter(has_text=dana_login["email"])
+    await expect(row.get_by_role("cell").nth(5)).to_have_text("online")
+    # The admin's own row cannot be disabled.
+    await expect(dialog.get_by_role("button", name="Disable Admin")).to_have_count(0)
+
+    await dialog.get_by_role("button", name="Change Dana").click()
+    form = dialog.get_by_role("form", name="Change Dana")
+    await expect(form.get_by_label("Chats at once")).to_have_value("3")
+    await expect(form.get_by_role("checkbox")).to_have_count(2)
+    await form.get_by_label("Chats at once").fill("0")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("alert")).to_contain_text("capacity")
+    await form.get_by_label("Chats at once").fill("5")
+    await form.get_by_label("billing").check()
+    await screenshot(admin, "30-agent-change")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form).to_be_hidden()
+    await expect(row.get_by_role("cell")).to_have_text(
+        ["Dana", dana_login["email"], "agent", "5", "billing", "online", "ChangeDisable"])
+    _, listing = await shop.request("GET", "/api/agents", token=await shop.admin_token())
+    stored = next(a for a in listing["agents"] if a["email"] == dana_login["email"])
+    assert (stored["capacity"], stored["departments"]) == (5, ["billing"])
+
+    # Disabled: Dana's console is signed out at once, and she cannot sign in again.
+    await dialog.get_by_role("button", name="Disable Dana").click()
+    await expect(row.get_by_role("cell").nth(5)).to_have_text("disabled")
+    await expect(dialog.get_by_role("button", name="Enable Dana")).to_be_visible()
+    await screenshot(admin, "31-agent-disabled")
+    await expect(dana.locator("#login-message")).to_have_text(
+        "Your account has been disabled. Ask an admin if you need to sign in again.")
+    await screenshot(dana, "32-account-disabled")
+    await login_form(dana).get_by_label("Email").fill(dana_login["email"])
+    await login_form(dana).get_by_label("Password").fill(PASSWORD)
+    await dana.get_by_role("button", name="Sign in").click()
+    await expect(dana.locator("#login-message")).to_have_text("The email or password is wrong.")
+    # Enabled again, she signs in.
+    await dialog.get_by_role("button", name="Enable Dana").click()
+    await expect(row.get_by_role("cell").nth(5)).to_have_text("offline")
+    await signed_in(dana, dana_login)
+
+
+async def test_canned_responses_change_for_every_agent_at_once(shop: LiveServer, open_console: OpenConsole) -> None:
+    admin = await _admin_console(shop, open_console)
+    await admin.get_by_label("Status").select_option("away")
+    await admin.get_by_role("button", name="Canned responses").click()
+    dialog = admin.get_by_role("dialog", name="Canned responses")
+    await dialog.get_by_label("Shortcut").fill("/thanks")
+    await dialog.get_by_label("Text").fill("Thank you!")
+    await dialog.get_by_role("button", name="Add").click()
+    await expect(dialog.locator("#canned-admin-list li")).to_have_count(1)
+
+    # An agent's console already open reads the change without a reload.
+    agent_page = await open_console()
+    await signed_in(agent_page, await shop.add_agent("Erin"))
+    suggestions = agent_page.get_by_role("listbox", name="Canned responses")
+    await dialog.get_by_role("button", name="Change /thanks").click()
+    form = dialog.get_by_role("form", name="Change /thanks")
+    await expect(form.get_by_label("Text")).to_have_value("Thank you!")
+    await form.get_by_label("Text").fill("Thank you for shopping with us!")
+    await screenshot(admin, "33-canned-change")
+    await form.get_by_role("button", name="Save").click()
+    await expect(dialog.locator("#canned-admin-list")).to_contain_text("Thank you for shopping with us!")
+    await expect(dialog.get_by_role("form", name="Add a canned response")).to_be_visible()
+    _, listing = await shop.request("GET", "/api/canned-responses", token=await shop.admin_token())
+    assert [(c["shortcut"], c["body"]) for c in listing["canned_responses"]] == [
+        ("thanks", "Thank you for shopping with us!")]
+
+    # In a chat (routed to the agent), the suggestion is the new text.
+    shopper = await visitor(shop)
+    await shopper.call("chat:start", prechat(1))
+    await expect(agent_page.get_by_role("tab", name="Shopper 1")).to_be_visible()
+    await composer(agent_page).fill("/tha")
+    await expect(suggestions.get_by_role("option")).to_have_text(["/thanks — Thank you for shopping with us!"])
+    # Deleted: gone from the agent's suggestions too.
+    await dialog.get_by_role("button", name="Delete /thanks").click()
+    await expect(dialog.locator("#canned-admin-list li")).to_have_count(0)
+    await composer(agent_page).fill("")
+    await composer(agent_page).fill("/tha")
+    await expect(suggestions).to_be_hidden()
+
+
+async def test_admins_read_the_settings_without_the_secrets(shop: LiveServer, open_console: OpenConsole) -> None:
+    admin = await _admin_console(shop, open_console)
+    await admin.get_by_role("button", name="Settings").click()
+    dialog = admin.get_by_role("dialog", name="Settings")
+    settings = dialog.get_by_role("table", name="Settings")
+    await expect(settings.get_by_role("row").filter(has_text="departments")).to_contain_text("billing, returns")
+    await expect(settings.get_by_role("row").filter(has_text=re.compile("^grace_period"))).to_contain_text(
+        "CHATSERVER_GRACE_PERIOD")
+    secrets = dialog.get_by_role("table", name="Secrets")
+    await expect(secrets.get_by_role("row").filter(has_text="identity_secret")).to_contain_text("set (not shown)")
+    await expect(secrets.get_by_role("row").filter(has_text="smtp_password")).to_contain_text("not set")
+    assert IDENTITY_SECRET not in await admin.content()
+    await screenshot(admin, "34-settings")
+    # Agents have no settings page.
+    page = await open_console()
+    await signed_in(page, await shop.add_agent())
+    await expect(page.get_by_role("button", name="Settings")).to_be_hidden()
