@@ -320,7 +320,12 @@ async function openChat(conversation, { focus }) {
 /** The customer's earlier conversations (GET /api/customers/{id}/conversations), newest first. */
 async function loadPast(chat) {
   try {
-    const { conversation } = await rest("GET", `/api/conversations/${encodeURIComponent(chat.conversation.id)}`);
+    const transcript = await rest("GET", `/api/conversations/${encodeURIComponent(chat.conversation.id)}`);
+    const { conversation } = transcript;
+    if (transcript.tags?.length || transcript.resolution_note) {
+      chat.wrapUp = { tags: transcript.tags, note: transcript.resolution_note }; // wrapped up before a reload
+      if (state.active === chat.conversation.id) renderChatHead();
+    }
     if (!conversation.customer_id) return;
     const { conversations } = await rest("GET",
       `/api/customers/${encodeURIComponent(conversation.customer_id)}/conversations?limit=20`);
@@ -580,6 +585,9 @@ async function submitTransfer(event) {
 }
 
 function openEnd() {
+  const closed = state.chats.get(state.active)?.conversation.status === "closed";
+  setText($("end-heading"), closed ? "Wrap up the chat" : "End the chat");
+  setText($("end-submit"), closed ? "Save wrap-up" : "End chat");
   setText($("end-message"), "");
   $("end-dialog").showModal();
   $("end-tags").focus();
@@ -917,7 +925,9 @@ function renderChatHead() {
   if (closed && chat.wrapUp?.tags?.length) line += ` · tags: ${chat.wrapUp.tags.join(", ")}`;
   setText($("chat-state"), line);
   $("transfer").hidden = closed;
-  $("end").hidden = closed;
+  // A chat the shopper ended still gets its tags and resolution note: "Wrap up" until it has them.
+  $("end").hidden = closed && Boolean(chat.wrapUp);
+  setText($("end"), closed ? "Wrap up" : "End chat");
   $("close-tab").hidden = !closed;
   $("composer-text").disabled = closed;
 }

@@ -269,3 +269,33 @@ async def test_an_agent_works_with_the_keyboard_alone(shop: LiveServer, open_con
     await expect(page.locator("#chat-state")).to_have_text("Chat ended · tags: keyboard")
     closed = await shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed")
     assert closed["conversation"]["id"] == cid
+
+
+async def test_a_chat_the_shopper_ended_is_wrapped_up(shop: LiveServer, open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    page = await open_console()
+    await signed_in(page, login)
+    shopper, cid = await _started(shop, 1)
+    await expect(tab(page, "Shopper 1")).to_have_attribute("aria-selected", "true")
+    await expect(page.get_by_role("button", name="End chat")).to_be_visible()
+    assert (await shopper.call("conversation:close", {"conversation_id": cid}))["ok"]
+    await expect(timeline(page)).to_contain_text("The customer ended the chat.")
+    await expect(tab(page, "Shopper 1 (ended)")).to_be_visible()
+    await expect(page.get_by_role("button", name="End chat")).to_be_hidden()
+    await page.get_by_role("button", name="Wrap up").click()
+    dialog = page.get_by_role("dialog", name="Wrap up the chat")
+    await dialog.get_by_label("Tags (comma-separated)").fill("Left early")
+    await dialog.get_by_label("Resolution note").fill("Shopper left before the answer")
+    await screenshot(page, "26-wrap-up")
+    await dialog.get_by_role("button", name="Save wrap-up").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#chat-state")).to_have_text("Chat ended · tags: left early")
+    await expect(page.get_by_role("button", name="Wrap up")).to_be_hidden()
+    _, transcript = await shop.request("GET", f"/api/conversations/{cid}", token=login["token"])
+    assert transcript["tags"] == ["left early"] and transcript["resolution_note"] == "Shopper left before the answer"
+    assert transcript["conversation"]["closed_by"] == "visitor"
+    # After a reload the chat is not offered for wrap-up again.
+    await page.goto(f"/console/#c={cid}")
+    await expect(tab(page, "Shopper 1 (ended)")).to_be_visible()
+    await expect(page.locator("#chat-state")).to_have_text("Chat ended · tags: left early")
+    await expect(page.get_by_role("button", name="Wrap up")).to_be_hidden()
