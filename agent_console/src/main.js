@@ -13,7 +13,9 @@ const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
 const STATUS_KEY = "chatserver-console-status"; // the agent's chosen status, shared by their tabs
 const ACK_TIMEOUT_MS = 10_000;
-const TYPING_IDLE_MS = 3_000;
+const TYPING_IDLE_MS = 3_000; // typing:false this long after the last keystroke
+const TYPING_REPEAT_MS = 3_000; // typing:true again while typing goes on (as the widget does)
+const TYPING_TIMEOUT_MS = 6_000; // the shopper's "is typing" ends this long after their last typing:true
 const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 
 const $ = (id) => document.getElementById(id);
@@ -47,6 +49,10 @@ function newChat(conversation) {
     visitorRead: conversation.read?.visitor || 0,
     unread: 0,
     visitorTyping: false,
+    visitorTypingTimer: null,
+    draft: "", // what the agent has typed in this chat's composer and not sent
+    typingSentAt: 0, // when typing:true last went out for this chat (0: not typing)
+    typingTimer: null,
     visitorOnline: true,
     wrapUp: null,
     past: [], // the customer's other conversations this agent may read (customer records)
@@ -81,6 +87,11 @@ function stopSession() {
   }
   Object.assign(state, { session: null, socket: null, connected: false, status: "offline", wantedStatus: "online",
     active: null });
+  for (const chat of state.chats.values()) {
+    clearTimeout(chat.typingTimer);
+    clearTimeout(chat.visitorTypingTimer);
+  }
+  $("composer-text").value = ""; // a draft never outlives the session
   state.chats.clear();
   state.order = [];
   localStorage.removeItem(STORAGE_KEY);
@@ -199,10 +210,7 @@ function connect() {
   socket.on("note:new", ({ note }) => noteArrived(note));
   socket.on("typing:updated", ({ conversation_id, party, typing }) => {
     const chat = state.chats.get(conversation_id);
-    if (chat && party === "visitor") {
-      chat.visitorTyping = typing;
-      if (conversation_id === state.active) renderTyping();
-    }
+    if (chat && party === "visitor") setVisitorTyping(chat, typing);
   });
   socket.on("message:read", ({ conversation_id, party, seq }) => {
     const chat = state.chats.get(conversation_id);
@@ -253,7 +261,7 @@ async function resume() {
     if (!held.has(id) && chat.conversation.status !== "closed") dropChat(id, "This chat went back to the queue while you were away.");
   }
   for (const conversation of reply.conversations) await openChat(conversation, { focus: false });
-  if (!state.active && state.order.length) state.active = state.order[0];
+  if (!state.active && state.order.length) activate(state.order[0]);
   const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
   if (wanted && !state.chats.has(wanted)) await openById(wanted);
   render();
@@ -297,7 +305,7 @@ async function openChat(conversation, { focus }) {
   } else {
     chat.conversation = conversation;
   }
-  if (focus || !state.active) state.active = conversation.id;
+  if (focus || !state.active) activate(conversation.id);
   render();
   chat.replaying = true; // what the join replays is history: counted as unread, not announced
   try {
@@ -380,7 +388,8 @@ function conversationUpdated(conversation) {
     }
   } else if (chat && conversation.status === "closed") {
     chat.conversation = conversation;
-    chat.visitorTyping = false;
+    setVisitorTyping(chat, false);
+    stopTyping(chat);
     render();
   } else if (chat && conversation.agent_id !== me) {
     const to = conversation.agent?.name || conversation.prechat.department || "the queue";
@@ -389,9 +398,17 @@ function conversationUpdated(conversation) {
 }
 
 function dropChat(conversationId, message, kind) {
+  const chat = state.chats.get(conversationId);
+  if (chat) {
+    clearTimeout(chat.typingTimer);
+    clearTimeout(chat.visitorTypingTimer);
+  }
   state.chats.delete(conversationId);
   state.order = state.order.filter((id) => id !== conversationId);
-  if (state.active === conversationId) state.active = state.order[0] || null;
+  if (state.active === conversationId) {
+    state.active = null;
+    activate(state.order[0] || null);
+  }
   if (message) showAlert(message, kind);
   render();
 }
@@ -402,7 +419,7 @@ function messageArrived(message) {
   chat.messages.set(message.seq, message);
   chat.lastSeq = Math.max(chat.lastSeq, message.seq);
   if (message.sender.kind === "visitor") {
-    chat.visitorTyping = false;
+    setVisitorTyping(chat, false);
     if (message.conversation_id !== state.active || document.hidden) {
       chat.unread += 1;
       if (!chat.replaying) notify(`Message from ${message.sender.name || "the customer"}`, message.body);
@@ -436,8 +453,34 @@ function markRead() {
   }
 }
 
-function selectChat(conversationId, { focusTab = false } = {}) {
+/**
+ * Show another chat: the composer keeps each chat's own draft, and the chat left behind stops
+ * "typing" for its shopper.
+ */
+function activate(conversationId) {
+  if (state.active === conversationId) return;
+  const previous = state.chats.get(state.active);
+  if (previous) {
+    previous.draft = $("composer-text").value;
+    stopTyping(previous);
+  }
   state.active = conversationId;
+  $("composer-text").value = state.chats.get(conversationId)?.draft || "";
+  cannedIndex = 0;
+  setText($("composer-hint"), "");
+  renderCanned();
+}
+
+function setVisitorTyping(chat, typing) {
+  clearTimeout(chat.visitorTypingTimer);
+  // A typing:false can be lost (the shopper's tab closed): "is typing" ends by itself.
+  if (typing) chat.visitorTypingTimer = setTimeout(() => setVisitorTyping(chat, false), TYPING_TIMEOUT_MS);
+  chat.visitorTyping = typing;
+  if (chat.conversation.id === state.active) renderTyping();
+}
+
+function selectChat(conversationId, { focusTab = false } = {}) {
+  activate(conversationId);
   render();
   markRead();
   if (focusTab) document.querySelector(`[role=tab][data-id="${CSS.escape(conversationId)}"]`)?.focus();
@@ -445,33 +488,38 @@ function selectChat(conversationId, { focusTab = false } = {}) {
 
 // -- composer -----------------------------------------------------------------------------------
 
-let typingSent = false;
-let typingTimer = null;
 let cannedIndex = 0;
 
 function composerMode() {
   return document.querySelector("input[name=mode]:checked").value;
 }
 
-function sendTyping(typing) {
-  const chat = state.chats.get(state.active);
-  if (!chat || chat.conversation.status === "closed" || typingSent === typing) return;
-  typingSent = typing;
-  call("typing:update", { conversation_id: chat.conversation.id, typing }).catch(() => {});
+/** The agent is typing in this chat: typing:true now and every few seconds while it lasts. */
+function typingIn(chat) {
+  if (chat.conversation.status === "closed") return;
+  clearTimeout(chat.typingTimer);
+  chat.typingTimer = setTimeout(() => stopTyping(chat), TYPING_IDLE_MS);
+  if (Date.now() - chat.typingSentAt < TYPING_REPEAT_MS) return;
+  chat.typingSentAt = Date.now();
+  call("typing:update", { conversation_id: chat.conversation.id, typing: true }).catch(() => {});
+}
+
+function stopTyping(chat) {
+  clearTimeout(chat.typingTimer);
+  if (!chat.typingSentAt) return;
+  chat.typingSentAt = 0;
+  if (chat.conversation.status === "closed") return;
+  call("typing:update", { conversation_id: chat.conversation.id, typing: false }).catch(() => {});
 }
 
 function composerInput() {
   renderCanned();
   setText($("composer-hint"), "");
-  if (composerMode() !== "reply") return;
-  const text = $("composer-text").value;
-  clearTimeout(typingTimer);
-  if (text.trim()) {
-    sendTyping(true);
-    typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
-  } else {
-    sendTyping(false);
-  }
+  const chat = state.chats.get(state.active);
+  if (!chat) return;
+  chat.draft = $("composer-text").value;
+  if (composerMode() === "reply" && chat.draft.trim()) typingIn(chat);
+  else stopTyping(chat);
 }
 
 function composerKey(event) {
@@ -526,14 +574,14 @@ async function sendComposer() {
   }
   const mode = composerMode();
   box.value = "";
+  chat.draft = "";
   renderCanned();
-  clearTimeout(typingTimer);
+  stopTyping(chat);
   try {
     if (mode === "note") {
       const { note } = await call("note:add", { conversation_id: chat.conversation.id, body, client_note_id: clientId("n") });
       noteArrived(note);
     } else {
-      sendTyping(false);
       const id = clientId("a");
       const reply = await call("message:send", { conversation_id: chat.conversation.id, client_msg_id: id, body });
       messageArrived({
@@ -542,8 +590,14 @@ async function sendComposer() {
       });
     }
   } catch (error) {
-    box.value = body;
-    setText($("composer-hint"), errorText(error));
+    // Back in its chat's composer (the agent may have moved to another chat meanwhile).
+    chat.draft = body;
+    if (state.active === chat.conversation.id) {
+      box.value = body;
+      setText($("composer-hint"), errorText(error));
+    } else {
+      showAlert(`Not sent to ${chat.conversation.prechat.name}: ${errorText(error)}`);
+    }
   }
 }
 
@@ -1073,7 +1127,8 @@ function wire() {
       $("composer-text").placeholder = note
         ? "Write an internal note: only agents see it (Enter saves)"
         : "Type a reply (Enter sends, Shift+Enter for a new line, / for canned responses)";
-      if (note) sendTyping(false);
+      const chat = state.chats.get(state.active);
+      if (note && chat) stopTyping(chat);
     });
   }
   $("transfer").addEventListener("click", openTransfer);

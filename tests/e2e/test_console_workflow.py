@@ -299,3 +299,45 @@ async def test_a_chat_the_shopper_ended_is_wrapped_up(shop: LiveServer, open_con
     await expect(tab(page, "Shopper 1 (ended)")).to_be_visible()
     await expect(page.locator("#chat-state")).to_have_text("Chat ended · tags: left early")
     await expect(page.get_by_role("button", name="Wrap up")).to_be_hidden()
+
+
+def _typing(shopper: Client, cid: str) -> list[bool]:
+    return [t["typing"] for t in shopper.events["typing:updated"] if t["conversation_id"] == cid]
+
+
+async def test_each_chat_keeps_its_draft_and_its_typing(shop: LiveServer, open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    page = await open_console()
+    await page.clock.install()  # time flows as usual; the test jumps ahead where it waits for a timeout
+    await page.reload()
+    await signed_in(page, login)
+    shopper1, cid1 = await _started(shop, 1)
+    await expect(tab(page, "Shopper 1")).to_have_attribute("aria-selected", "true")
+    shopper2, cid2 = await _started(shop, 2)
+    await expect(tab(page, "Shopper 2")).to_be_visible()
+
+    await composer(page).fill("Half a reply")
+    await shopper1.wait_for("typing:updated", lambda t: t["typing"] is True)
+    # Another chat: its own empty composer, and the first shopper no longer sees Alice typing.
+    await tab(page, "Shopper 2").click()
+    await expect(composer(page)).to_have_value("")
+    await shopper1.wait_for("typing:updated", lambda t: t["typing"] is False)
+    await composer(page).fill("For the second")
+    await shopper2.wait_for("typing:updated", lambda t: t["typing"] is True)
+    await tab(page, "Shopper 1").click()
+    await expect(composer(page)).to_have_value("Half a reply")
+    await shopper2.wait_for("typing:updated", lambda t: t["typing"] is False)
+    assert _typing(shopper1, cid1) == [True, False] and _typing(shopper2, cid2) == [True, False]
+    await composer(page).press("Enter")
+    assert (await shopper1.wait_for("message:new", lambda m: m["sender"]["kind"] == "agent"))["body"] == "Half a reply"
+    await tab(page, "Shopper 2").click()
+    await expect(composer(page)).to_have_value("For the second")
+
+    # The shopper's "is typing" ends by itself when their typing:false never comes (a closed tab).
+    await shopper2.call("typing:update", {"conversation_id": cid2, "typing": True})
+    typing_line = page.locator("#typing")
+    await expect(typing_line).to_have_text("Shopper 2 is typing…")
+    await page.clock.fast_forward(3000)
+    await expect(typing_line).to_have_text("Shopper 2 is typing…")  # still within the timeout
+    await page.clock.fast_forward(3500)
+    await expect(typing_line).to_have_text("")
