@@ -183,3 +183,26 @@ async def test_agent_closing_the_chat_asks_for_a_rating_even_after_a_reload(
     await expect(panel(page).get_by_text("Thank you for your feedback!")).to_be_visible()
     rating = (await _transcript(shop, alice_login["token"], cid))["rating"]
     assert rating is not None and rating["rating"] == 2 and rating["comment"] is None
+
+
+async def test_the_agents_typing_line_ends_by_itself(shop: LiveServer, open_page: OpenPage) -> None:
+    """An agent's typing:false can be lost (their console closed mid-word): the widget stops saying
+    "is typing" a few seconds after the last typing:true, and a repeated typing:true keeps it."""
+    alice = await agent(shop, await shop.add_agent("Alice"))
+    page = await open_page("/demo/")
+    await page.clock.install()  # time flows as usual; the test jumps ahead where it waits
+    await page.reload()
+    await launcher(page).click()
+    await _start_chat(page, "Ann", "Where is my parcel?")
+    cid = await _assigned(alice)
+    chat = panel(page)
+    await expect(chat.get_by_text("You are chatting with Alice")).to_be_visible()
+    typing = chat.get_by_text("Alice is typing…")
+    await alice.call("typing:update", {"conversation_id": cid, "typing": True})
+    await expect(typing).to_be_visible()
+    await page.clock.fast_forward(4000)
+    await alice.call("typing:update", {"conversation_id": cid, "typing": True})  # still typing: repeated
+    await page.clock.fast_forward(4000)
+    await expect(typing).to_be_visible()
+    await page.clock.fast_forward(2500)
+    await expect(typing).to_be_hidden()

@@ -11,6 +11,9 @@ const ACK_TIMEOUT_MS = 10_000;
 const TOKEN_MARGIN_S = 300;
 const ANY = Symbol("any conversation");
 const TOKEN_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
+// The agent's "is typing" ends this long after their last typing:true, should the typing:false
+// never come (their console closed mid-word). The console repeats typing:true every 3 s.
+const AGENT_TYPING_TIMEOUT_MS = 6_000;
 
 export class ChatError extends Error {
   constructor(code, message, details) {
@@ -50,6 +53,7 @@ export class ChatSession {
     this.sending = Promise.resolve();
     this.retryTimer = null;
     this.retries = 0;
+    this.agentTypingTimer = null;
     // The conversation whose messages may arrive before the ack that names it: chat:start and
     // conversation:join replay messages first and acknowledge after. ANY while a chat starts.
     this.expecting = null;
@@ -105,7 +109,7 @@ export class ChatSession {
       }
     });
     this.socket.on("typing:updated", ({ conversation_id, party, typing }) => {
-      if (conversation_id === this.state.conversation?.id && party === "agent") this.#set({ agentTyping: typing });
+      if (conversation_id === this.state.conversation?.id && party === "agent") this.#agentTyping(typing);
     });
     this.socket.on("message:read", ({ conversation_id, party, seq }) => {
       if (conversation_id === this.state.conversation?.id && party === "agent") {
@@ -282,6 +286,12 @@ export class ChatSession {
       agentTyping: closed ? false : this.state.agentTyping,
       agentOnline: conversation.status === "assigned" ? this.state.agentOnline : true,
     });
+  }
+
+  #agentTyping(typing) {
+    clearTimeout(this.agentTypingTimer);
+    if (typing) this.agentTypingTimer = setTimeout(() => this.#set({ agentTyping: false }), AGENT_TYPING_TIMEOUT_MS);
+    this.#set({ agentTyping: typing });
   }
 
   // -- shopper actions -----------------------------------------------------------------------
