@@ -119,6 +119,7 @@ async function signIn(event) {
     return;
   }
   askNotificationPermissionOnce();
+  unlockAudio();
   const button = event.submitter || $("login-form").querySelector("button");
   button.disabled = true;
   try {
@@ -832,26 +833,35 @@ function askNotificationPermissionOnce() {
   Notification.requestPermission().catch(() => {});
 }
 
+// Browsers play sound only from an AudioContext made or resumed during a user gesture (a context
+// made later, in the background, stays suspended and silent): it is made at the sign-in, or at
+// the first key or click of a session restored from storage, and resumed at any gesture after.
 let audio = null;
+function unlockAudio() {
+  if (audio?.state === "running") return;
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  } catch {
+    audio = null; // no Web Audio here
+  }
+}
+
 function notify(title, body) {
   if (!document.hidden) return;
   if ("Notification" in window && Notification.permission === "granted") {
     const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
     new Notification(title, { body: text, tag: "chatserver-console" });
   }
-  try {
-    audio = audio || new AudioContext();
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.25);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.25);
-  } catch {
-    // No sound where audio is not allowed.
-  }
+  if (audio?.state !== "running") return; // not unlocked by a gesture yet: it would be silent
+  const tone = audio.createOscillator();
+  const gain = audio.createGain();
+  tone.frequency.value = 880;
+  gain.gain.setValueAtTime(0.15, audio.currentTime);
+  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.25);
+  tone.connect(gain).connect(audio.destination);
+  tone.start();
+  tone.stop(audio.currentTime + 0.25);
 }
 
 // -- rendering ----------------------------------------------------------------------------------
@@ -1155,6 +1165,8 @@ function wire() {
   for (const cancel of document.querySelectorAll("dialog .cancel")) {
     cancel.addEventListener("click", () => cancel.closest("dialog").close());
   }
+  document.addEventListener("keydown", unlockAudio, { capture: true });
+  document.addEventListener("pointerdown", unlockAudio, { capture: true });
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
   window.addEventListener("hashchange", () => {

@@ -29,12 +29,15 @@ from .console import (
 __all__ = ["open_console"]
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-# The browser's notification and audio APIs, observed: headless Chromium has no notification
-# centre or speakers. The console itself runs unchanged.
+# The browser's notification API, observed: headless Chromium has no notification centre. Its
+# audio is real but lets every AudioContext run; desktop Chrome's rule is put back: a context
+# runs only if made or resumed while the page has a user gesture (navigator.userActivation),
+# otherwise it stays suspended and silent. Tones count only when they can be heard.
 OBSERVE_ALERTS = """
 window.__notified = [];
 window.__asked = 0;
 window.__tones = 0;
+window.__contexts = [];
 window.__hidden = false;
 window.Notification = class {
   static permission = "default";
@@ -44,9 +47,29 @@ window.Notification = class {
   constructor(title, options) { window.__notified.push([title, options.body]); }
 };
 Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => window.__hidden });
-const createOscillator = AudioContext.prototype.createOscillator;
-AudioContext.prototype.createOscillator = function () { window.__tones += 1; return createOscillator.call(this); };
+window.AudioContext = class extends window.AudioContext {
+  constructor(...args) {
+    super(...args);
+    window.__contexts.push(this);
+    if (!navigator.userActivation.isActive) this.suspend();
+  }
+  resume() { return navigator.userActivation.isActive ? super.resume() : Promise.resolve(); }
+  createOscillator() {
+    const tone = super.createOscillator();
+    const start = tone.start.bind(tone);
+    tone.start = (...args) => { if (this.state === "running") window.__tones += 1; return start(...args); };
+    return tone;
+  }
+};
 """
+AUDIO_STATES = "window.__contexts.map((c) => c.state)"
+
+
+async def _sound_unlocked(page: Page) -> None:
+    """One audio context, and it runs (a context's state settles asynchronously)."""
+    await page.wait_for_function("window.__contexts.length === 1 && window.__contexts[0].state === 'running'",
+                                 timeout=5000)
+    assert await page.evaluate(AUDIO_STATES) == ["running"]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -89,6 +112,8 @@ async def test_tabs_unread_counts_notifications_and_transfers(shop: LiveServer, 
     alice = await open_console(init_script=OBSERVE_ALERTS)
     await signed_in(alice, alice_login)
     assert await alice.evaluate("window.__asked") == 1  # asked at sign-in, once
+    # The sound is unlocked by the sign-in click: one context, running.
+    await _sound_unlocked(alice)
 
     # Two chats arrive: two tabs, the first one open.
     shopper1, cid1 = await _started(shop, 1, first.token)
@@ -132,6 +157,7 @@ async def test_tabs_unread_counts_notifications_and_transfers(shop: LiveServer, 
     assert notified == [["Message from Shopper 1", "Any news?"],
                         ["New chat assigned", "Shopper 3: Where is my order 3?"]]
     assert await alice.evaluate("window.__tones") == 2
+    assert await alice.evaluate(AUDIO_STATES) == ["running"]
     await _hide(alice, False)
 
     # A note, then a transfer to Bob: he gets the chat with its history and Alice's note.
@@ -341,3 +367,22 @@ async def test_each_chat_keeps_its_draft_and_its_typing(shop: LiveServer, open_c
     await expect(typing_line).to_have_text("Shopper 2 is typing…")  # still within the timeout
     await page.clock.fast_forward(3500)
     await expect(typing_line).to_have_text("")
+
+
+async def test_a_restored_session_unlocks_the_sound_at_the_first_key(shop: LiveServer,
+                                                                    open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    page = await open_console(init_script=OBSERVE_ALERTS)
+    await signed_in(page, login)
+    await page.reload()  # the saved session: no sign-in click this time
+    await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
+    await _hide(page, True)
+    _, _cid = await _started(shop, 1)
+    await expect(tab(page, "Shopper 1")).to_be_visible()
+    # No gesture yet: no sound could be heard, and the console makes no context that would stay silent.
+    assert await page.evaluate("[window.__tones, window.__contexts.length]") == [0, 0]
+    await page.keyboard.press("Tab")
+    await _sound_unlocked(page)
+    _, _cid2 = await _started(shop, 2)
+    await expect(tab(page, "Shopper 2")).to_be_visible()
+    assert await page.evaluate("window.__tones") == 1
