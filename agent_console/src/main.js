@@ -35,6 +35,8 @@ const state = {
   agents: [], // admins: every agent (GET /api/agents)
   agentEditing: null, // admins: the agent whose capacity and departments are being changed
   departments: null, // admins: the server's departments (GET /api/settings), once read
+  tickets: [], // open offline tickets, newest first (GET /api/tickets, then ticket:created/updated)
+  ticketOpen: null, // the ticket shown in the answer dialog
   expiryTimer: null,
 };
 
@@ -94,6 +96,8 @@ function stopSession() {
   $("composer-text").value = ""; // a draft never outlives the session
   state.chats.clear();
   state.order = [];
+  state.tickets = [];
+  state.ticketOpen = null;
   localStorage.removeItem(STORAGE_KEY);
   localStorage.removeItem(STATUS_KEY);
 }
@@ -201,6 +205,8 @@ function connect() {
   socket.on("session:ended", ({ reason }) => showLogin(sessionEndedText(reason)));
   socket.on("queue:updated", (queue) => setQueue(queue));
   socket.on("canned:updated", () => loadCanned()); // an admin changed them
+  socket.on("ticket:created", ({ ticket }) => ticketChanged(ticket));
+  socket.on("ticket:updated", ({ ticket }) => ticketChanged(ticket));
   socket.on("presence:updated", ({ status }) => {
     state.status = status;
     chooseStatus(status);
@@ -256,6 +262,7 @@ async function resume() {
   state.status = reply.status;
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
+  loadTickets(); // after a reconnect too: tickets may have come meanwhile
   const held = new Set(reply.conversations.map((c) => c.id));
   // Chats that left us while we were away (requeued after the grace period) lose their tab.
   for (const [id, chat] of state.chats) {
@@ -666,6 +673,95 @@ async function submitEnd(event) {
     render();
   } catch (error) {
     setText($("end-message"), errorText(error));
+  }
+}
+
+// -- tickets (offline messages) -----------------------------------------------------------------
+
+const TICKETS_SHOWN = 100;
+
+async function loadTickets() {
+  try {
+    state.tickets = (await rest("GET", `/api/tickets?status=open&limit=${TICKETS_SHOWN}`)).tickets;
+  } catch {
+    // Keep the list shown; the next reconnect reads it again.
+  }
+  renderTickets();
+}
+
+/** A ticket was left or answered (by anyone): the list keeps the open ones, newest first. */
+function ticketChanged(ticket) {
+  state.tickets = state.tickets.filter((t) => t.id !== ticket.id);
+  if (ticket.status === "open") state.tickets = [ticket, ...state.tickets].sort((a, b) => b.created_at - a.created_at);
+  renderTickets();
+  if (state.ticketOpen === ticket.id) {
+    const last = ticket.answers.at(-1);
+    renderTicket(ticket);
+    if (last && last.agent_id !== state.session.agent.id) {
+      setText($("ticket-message"), `${last.agent.name} answered this ticket meanwhile.`);
+    }
+  }
+}
+
+function renderTickets() {
+  const shown = state.tickets.length;
+  setText($("tickets-total"), `(${shown >= TICKETS_SHOWN ? `${TICKETS_SHOWN}+` : shown})`);
+  $("tickets-empty").hidden = shown > 0;
+  $("tickets-list").replaceChildren(...state.tickets.map((ticket) => {
+    const open = h("button", { type: "button", "aria-label": `Answer the ticket of ${ticket.name}` }, "Answer");
+    open.addEventListener("click", () => openTicket(ticket));
+    return h("li", { "data-id": ticket.id },
+      h("span", { class: "who" }, ticket.name, h("span", { class: "badge dept" }, ticket.reference)),
+      h("span", { class: "question" }, ticket.description),
+      h("span", { class: "page" }, new Date(ticket.created_at * 1000).toLocaleString()),
+      open);
+  }));
+}
+
+function openTicket(ticket) {
+  state.ticketOpen = ticket.id;
+  $("ticket-answer").value = "";
+  setText($("ticket-message"), "");
+  renderTicket(ticket);
+  $("ticket-dialog").showModal();
+  $("ticket-answer").focus();
+}
+
+function renderTicket(ticket) {
+  setText($("ticket-heading"), `Ticket ${ticket.reference} · ${ticket.status}`);
+  const url = ticket.page_url ? safeUrl(ticket.page_url) : null;
+  const rows = [
+    ["Name", ticket.name],
+    ["Email", ticket.email],
+    ["Order number", ticket.order_number],
+    ["Page", url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, ticket.page_url) : ticket.page_url],
+    ["Left at", new Date(ticket.created_at * 1000).toLocaleString()],
+  ];
+  $("ticket-fields").replaceChildren(...rows.filter(([, value]) => value).flatMap(([label, value]) =>
+    [h("dt", {}, label), h("dd", {}, value)]));
+  setText($("ticket-description"), ticket.description);
+  $("ticket-answers").replaceChildren(...ticket.answers.map((answer) => h("li", { class: "agent" },
+    h("span", { class: "meta" }, `Answer by ${answer.agent.name} · `, stamp(answer.created_at)),
+    h("span", { class: "body" }, answer.body))));
+}
+
+async function submitTicketAnswer(event) {
+  event.preventDefault();
+  const ticketId = state.ticketOpen;
+  const body = $("ticket-answer").value;
+  if (!ticketId) return;
+  if (!body.trim()) {
+    setText($("ticket-message"), "Write an answer first.");
+    return;
+  }
+  try {
+    const { ticket } = await rest("POST", `/api/tickets/${encodeURIComponent(ticketId)}/answers`, { body });
+    state.ticketOpen = null;
+    $("ticket-dialog").close();
+    ticketChanged(ticket);
+    showAlert(`Your answer to ${ticket.name} is on its way to ${ticket.email}.`, "info");
+  } catch (error) {
+    setText($("ticket-message"), error.code === "not_found" ? "This ticket no longer exists." : errorText(error));
   }
 }
 
@@ -1162,6 +1258,10 @@ function wire() {
   $("agent-edit-form").addEventListener("submit", saveAgentEdit);
   $("agent-edit-cancel").addEventListener("click", () => editAgent(null));
   $("show-settings").addEventListener("click", showSettings);
+  $("ticket-form").addEventListener("submit", submitTicketAnswer);
+  $("ticket-dialog").addEventListener("close", () => {
+    state.ticketOpen = null;
+  });
   for (const cancel of document.querySelectorAll("dialog .cancel")) {
     cancel.addEventListener("click", () => cancel.closest("dialog").close());
   }
