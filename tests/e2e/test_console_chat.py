@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
-from ..support import LiveServer
+from ..support import LiveServer, prechat, visitor
 from .conftest import OpenPage
 from .console import OpenConsole, alert, composer, open_console, queue_item, screenshot, signed_in, tab, timeline
 from .test_widget_chat import _start_chat, _transcript
@@ -174,3 +174,31 @@ async def _conversation_id(shop: LiveServer, login: dict[str, Any]) -> str:
     status, body = await shop.request("GET", "/api/conversations", token=login["token"])
     assert status == 200 and len(body["conversations"]) == 1, body
     return str(body["conversations"][0]["id"])
+
+
+async def test_the_queue_puts_checkout_chats_first_marked_and_its_waits_tick(
+        shop: LiveServer, open_console: OpenConsole) -> None:
+    page = await open_console()
+    await signed_in(page, await shop.add_agent("Alice"))
+    await _set_away(page)
+    general = await visitor(shop)
+    await general.call("chat:start", prechat(1))
+    checkout = await visitor(shop)
+    await checkout.call("chat:start", prechat(2, checkout=True, page_title="Payment"))
+    items = page.locator("#queue-list li")
+    await expect(items.locator(".who")).to_have_text(["Shopper 2Checkout", "Shopper 1"])
+    await expect(items.first).to_have_class("priority")
+    await expect(queue_item(page, "Shopper 2").locator(".badge")).to_have_text(["Checkout"])
+    await expect(queue_item(page, "Shopper 1").locator(".badge")).to_have_count(0)
+    await screenshot(page, "09-queue-priority")
+    # The wait counts up on its own, between the server's queue updates.
+    wait = queue_item(page, "Shopper 1").locator("time")
+    before = await wait.inner_text()
+    assert re.fullmatch(r"\d+:\d\d", before)
+    await expect(wait).not_to_have_text(before)
+
+    def seconds(text: str) -> int:
+        minutes, secs = text.split(":")
+        return int(minutes) * 60 + int(secs)
+
+    assert seconds(await wait.inner_text()) > seconds(before)
