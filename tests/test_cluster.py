@@ -45,8 +45,8 @@ class Remote:
             token = body["token"]
         return await Client(self, "/visitor", token).connect()  # type: ignore[arg-type]
 
-    async def agent(self, token: str) -> Client:
-        return await Client(self, "/agent", token).connect()  # type: ignore[arg-type]
+    async def agent(self, token: str, **auth: Any) -> Client:
+        return await Client(self, "/agent", token, **auth).connect()  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -237,8 +237,11 @@ async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(
     a, b = (Remote(p, http) for p in processes)
     admin = await _admin(a)
     login = await _agent_login(a, admin, 1, capacity=1)
+    away_login = await _agent_login(a, admin, 2, capacity=3)
     try:
         console = await a.agent(login["token"])
+        # An agent who is away: the restored presence must keep them away (no chat for them).
+        away = await b.agent(away_login["token"], status="away")
         first = await b.visitor()
         cid = (await first.call("chat:start", {"name": "D", "question": "q1"}))["conversation"]["id"]
         await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
@@ -269,6 +272,8 @@ async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(
         nxt = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == waiting_ids[0]
                                      and d["conversation"]["status"] == "assigned", timeout=10)
         assert nxt["conversation"]["agent_id"] == login["agent"]["id"]
+        assert (await away.call("session:resume"))["status"] == "away"
+        assert not [u for u in away.events["conversation:updated"] if u["conversation"]["status"] == "assigned"]
         status, transcript = await a.request("GET", f"/api/conversations/{cid}", token=admin)
         assert status == 200 and "still here" in [m["body"] for m in transcript["messages"]]
     finally:

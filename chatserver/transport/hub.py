@@ -474,7 +474,9 @@ class SocketHub:
     async def _on_presence_set(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.PresenceSet, data)
         status = await self.service.set_status(self._agent(connection), AgentStatus(payload.status))
-        connection.status = AgentStatus(payload.status)
+        for held in self.connections.values():  # the agent's other tabs here share the choice
+            if held.agent is not None and held.actor.id == connection.actor.id:
+                held.status = AgentStatus(payload.status)
         await self.notifier.agent_status(connection.actor.id, str(status))
         return {"status": str(status)}
 
