@@ -193,3 +193,78 @@ async def test_revoked_agent_tokens_are_refused(server: LiveServer) -> None:
                              transports=["websocket"], wait_timeout=5)
     status, body = await server.request("GET", "/api/me", token=login["token"])
     assert status == 401 and body["error"]["code"] == "invalid_token"
+
+
+BAD_STARTS: list[tuple[Any, str]] = [
+    ("not an object", "invalid_payload"),
+    ({}, "invalid_payload"),
+    ({"name": "x"}, "invalid_payload"),
+    ({"question": "q"}, "invalid_payload"),
+    ({"name": "", "question": "q"}, "invalid_payload"),
+    ({"name": "x" * 101, "question": "q"}, "invalid_payload"),
+    ({"name": 5, "question": "q"}, "invalid_payload"),
+    ({"name": "x", "question": "q", "email": "nope"}, "invalid_payload"),
+    ({"name": "x", "question": "q", "order_number": ""}, "invalid_payload"),
+    ({"name": "x", "question": "q", "page_url": "javascript:alert(1)"}, "invalid_payload"),
+    ({"name": "x", "question": "q", "cart_value": -1}, "invalid_payload"),
+    ({"name": "x", "question": "q", "checkout": "yes"}, "invalid_payload"),
+    ({"name": "x", "question": "q", "department": "no-such-department"}, "invalid_payload"),
+    ({"name": "x", "question": "q", "extra": True}, "invalid_payload"),
+    ({"name": "x", "question": "q" * 4001}, "message_too_long"),
+]
+
+
+@pytest.mark.parametrize(("payload", "code"), BAD_STARTS)
+async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer, payload: Any, code: str) -> None:
+    fresh = await visitor(server)
+    assert _code(await fresh.call("chat:start", payload)) == code
+    store = server.app[K.STORE]
+    visitor_id = server.app[K.SIGNER].verify(fresh.token, "visitor", server.app[K.CLOCK].now()).sub
+    assert await store.active_conversation_for_visitor(visitor_id) is None
+    assert await server.service.queue_view(10) == ([], 0)
+    # The same visitor can still start a proper chat afterwards.
+    started = await fresh.call("chat:start", prechat())
+    assert started["ok"] and started["created"]
+
+
+async def test_other_events_refuse_wrong_types_unknown_fields_and_strangers(server: LiveServer) -> None:
+    console, shopper, cid, _ = await _chat(server)
+    before = await _stored(server, cid)
+    for client, event, payload in [
+        (shopper, "conversation:close", {"conversation_id": 7}),
+        (shopper, "conversation:close", {}),
+        (shopper, "conversation:close", "close it"),
+        (console, "conversation:close", {"conversation_id": cid, "force": True}),
+        (shopper, "session:resume", {"since": 1}),
+        (console, "session:resume", {"since": 1}),
+        (shopper, "conversation:rate", {"conversation_id": cid, "rating": 6}),
+        (shopper, "conversation:rate", {"conversation_id": cid, "rating": "5"}),
+        (shopper, "conversation:rate", {"conversation_id": cid, "rating": 5, "comment": "c" * 1001}),
+        (console, "conversation:transfer", {"conversation_id": cid, "to_agent_id": 3}),
+        (shopper, "message:send", [cid, "x", "hi"]),
+    ]:
+        assert _code(await client.call(event, payload)) == "invalid_payload", (event, payload)
+    # Rating a chat that has not ended, or someone else's.
+    assert _code(await shopper.call("conversation:rate", {"conversation_id": cid, "rating": 5})) == (
+        "conversation_not_closed")
+    assert (await shopper.call("conversation:close", {"conversation_id": cid}))["ok"]
+    stranger = await visitor(server)
+    assert _code(await stranger.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "not_found"
+    assert _code(await console.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "unknown_event"
+    assert await server.app[K.STORE].rating(cid) is None
+    stored = await _stored(server, cid)
+    assert stored[:len(before)] == before and [body for _, body in stored[len(before):]] == ["closed"]
+
+
+async def test_a_flood_of_other_events_is_rate_limited_per_connection(server: LiveServer) -> None:
+    console, shopper, cid, _ = await _chat(server)
+    replies = await asyncio.gather(*(
+        shopper.call("typing:update", {"conversation_id": cid, "typing": i % 2 == 0}) for i in range(120)))
+    limited = [r for r in replies if not r.get("ok")]
+    assert limited and all(_code(r) == "rate_limited" for r in limited)
+    assert len(replies) - len(limited) <= server.settings.event_burst + 5
+    # Typing is never stored; the agent heard only what was accepted; the connection still works.
+    await asyncio.sleep(0.1)
+    assert len(console.events["typing:updated"]) <= len(replies) - len(limited)
+    await asyncio.sleep(1.0 / server.settings.event_rate * 2)
+    assert (await shopper.call("message:read", {"conversation_id": cid, "seq": 1}))["ok"]
