@@ -60,3 +60,23 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         pkt = eio_packet.Packet(eio_packet.MESSAGE, f"2{namespace}," + _json.encode([event, data]).decode())
         for eio_sid in recipients:
             await self.eio.send_packet(eio_sid, pkt)
+
+    async def lean_emit_binary(self, event: str, data: dict[str, Any], attachment: bytes, *, namespace: str,
+                               sid: str) -> None:
+        """Emit ``event`` with one binary attachment (``data["data"]``) to one connection, as a
+        Socket.IO v4 BINARY_EVENT: the JSON header with a placeholder, then the bytes in a binary
+        frame (clients see an ArrayBuffer, python-socketio clients ``bytes``)."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is None:
+            return
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed:
+            return
+        header = {**data, "data": {"_placeholder": True, "num": 0}}
+        text = f"51-{namespace}," + _json.encode([event, header]).decode()
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, text), eio_packet.Packet(eio_packet.MESSAGE, attachment)]
+        if isinstance(socket, LeanSocket):
+            await socket.send_sequence(packets)
+        else:
+            for pkt in packets:
+                await socket.send(pkt)

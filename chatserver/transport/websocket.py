@@ -91,7 +91,33 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     closing: bool
     closed: bool
 
+    # Held while packets that must arrive back to back are written (a Socket.IO binary event's
+    # header and attachment); made on first use, so sockets that never send binary have none.
+    _sequence_lock: asyncio.Lock | None = None
+
     async def send(self, pkt: Any) -> None:
+        lock = self._sequence_lock
+        if lock is not None and lock.locked():
+            async with lock:
+                await self._send_now(pkt)
+        else:
+            await self._send_now(pkt)
+
+    async def send_sequence(self, packets: list[Any]) -> None:
+        """Send ``packets`` with nothing else written between them. (aiohttp writes an
+        uncompressed frame before its first await, but may wait for the buffer to drain after
+        it; a send from another task could otherwise slip in during that wait.)"""
+        if self._ws is None:
+            for pkt in packets:  # the stock path queues them in order, with nothing between
+                await super().send(pkt)
+            return
+        if self._sequence_lock is None:
+            self._sequence_lock = asyncio.Lock()
+        async with self._sequence_lock:
+            for pkt in packets:
+                await self._send_now(pkt)
+
+    async def _send_now(self, pkt: Any) -> None:
         ws = self._ws
         if ws is None:
             await super().send(pkt)
@@ -99,7 +125,10 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if not await self.check_ping_timeout():
             return
         with contextlib.suppress(ConnectionError, RuntimeError):  # closing: the reader loop ends it
-            await ws.send_str(pkt.encode())
+            if pkt.binary:  # a Socket.IO binary attachment: one binary WebSocket frame
+                await ws.send_bytes(pkt.encode())
+            else:
+                await ws.send_str(pkt.encode())
 
     def schedule_ping(self) -> None:
         # As the stock socket (a new wait only once the previous ping was answered), but a timer
