@@ -23,6 +23,7 @@ from .config import Settings
 from .constants import VISITOR_NAMESPACE
 from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock, SystemClock
+from .domain.cobrowse import CobrowseService
 from .domain.conversations import ChatService, RoutingPolicy
 from .domain.customers import CustomerService
 from .domain.models import Role
@@ -35,8 +36,10 @@ from .http.views import add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
+from .storage.sqlite_cobrowse import SQLiteCobrowseStore
 from .storage.sqlite_console import ConsoleStore
 from .transport.bus import Bus, LocalBus
+from .transport.cobrowse import CobrowseRelay
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
@@ -166,6 +169,11 @@ def build_app(
     app[K.CUSTOMERS] = customers
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
+    cobrowse_store = SQLiteCobrowseStore(store)
+    relay = CobrowseRelay(hub, settings)
+    hub.add_handlers(VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
+    hub.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
+    app[K.COBROWSE] = cobrowse_store
     app[K.SETTINGS] = settings
     app[K.READINESS] = backend.ping
     app[K.STORE] = store
@@ -194,6 +202,10 @@ def build_app(
             )
             hub.attach(service)
             offline.attach(service)
+            cobrowse = CobrowseService(store=cobrowse_store, chats=service, clock=clock, new_id=new_id,
+                                       announce=relay.announce, request_timeout=settings.cobrowse_request_timeout)
+            relay.attach(cobrowse)
+            notifier.conversation_hooks.append(cobrowse.conversation_changed)
             backend.bus.on_reconnect(hub.catch_up)
             app[K.SERVICE] = service
             await backend.heartbeat()
@@ -206,6 +218,7 @@ def build_app(
                                                      "heartbeat", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, hub.recheck_agents, "agents", stop)))
+            loops.append(loop.create_task(_every(settings.sweep_interval, relay.upkeep, "cobrowse upkeep", stop)))
             if settings.transcript_retention_days > 0:
                 loops.append(loop.create_task(_every(settings.retention_interval, customers.apply_retention,
                                                      "retention", stop)))

@@ -99,6 +99,27 @@ class Settings:
     # Sent and failed outbox items (which keep no contents) are deleted after this many days.
     outbox_keep_days: float = 30.0
     webhook_timeout: float = 10.0
+    # Co-browsing (docs/cobrowse.md). Requests to see the page, or to control it, that the
+    # shopper has not answered within cobrowse_request_timeout seconds count as declined.
+    cobrowse_request_timeout: float = 60.0
+    # Whether sharing continues on the shopper's next page without asking again.
+    cobrowse_resume_across_pages: bool = True
+    # A session whose shopper has had no connection for this many seconds ends.
+    cobrowse_visitor_away_timeout: float = 120.0
+    # Limits per session: the size of one part of a batch (a larger batch is split), of one
+    # full snapshot, and of what is kept for late joiners (the snapshot and the batches after it:
+    # past this the page is asked for a fresh snapshot, past twice this the session pauses).
+    cobrowse_max_part_bytes: int = 256 * 1024
+    cobrowse_max_snapshot_bytes: int = 8 * 1024 * 1024
+    cobrowse_max_buffer_bytes: int = 16 * 1024 * 1024
+    # Sustained bytes and batches per second a session may send, and the bursts (a snapshot
+    # arrives at once); a session over them is paused with reason rate_limited.
+    cobrowse_bytes_per_second: float = 512 * 1024
+    cobrowse_burst_bytes: int = 12 * 1024 * 1024
+    cobrowse_batches_per_second: float = 40.0
+    cobrowse_batch_burst: int = 400
+    # Pointer moves an agent may send per second (and twice that as a burst).
+    cobrowse_pointer_rate: float = 30.0
 
     @property
     def db_path(self) -> Path:
@@ -196,6 +217,13 @@ def _validate(settings: Settings) -> None:
         raise ValueError("outbox and timeout settings must be positive")
     if settings.offline_requests_per_hour < 1:
         raise ValueError("offline_requests_per_hour must be at least 1")
+    if min(settings.cobrowse_request_timeout, settings.cobrowse_visitor_away_timeout, settings.cobrowse_max_part_bytes,
+           settings.cobrowse_max_snapshot_bytes, settings.cobrowse_max_buffer_bytes, settings.cobrowse_bytes_per_second,
+           settings.cobrowse_burst_bytes, settings.cobrowse_batches_per_second, settings.cobrowse_batch_burst,
+           settings.cobrowse_pointer_rate) <= 0:
+        raise ValueError("co-browse timeouts and limits must be positive")
+    if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
+        raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
 
 
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:

@@ -34,6 +34,29 @@ EV_TICKET_CREATE: Final = "ticket:create"
 EV_TICKET_LIST: Final = "ticket:list"
 EV_TRANSCRIPT_EMAIL: Final = "transcript:email"
 
+# Co-browsing (transport/cobrowse.py). Client -> server, visitor only
+EV_COBROWSE_STATUS: Final = "cobrowse:status"
+EV_COBROWSE_RESPOND: Final = "cobrowse:respond"
+EV_COBROWSE_CONTROL: Final = "cobrowse:control"
+EV_COBROWSE_EVENTS: Final = "cobrowse:events"  # also server -> agent: the relayed batches
+EV_COBROWSE_ACTION_RESULT: Final = "cobrowse:action_result"  # also server -> agent
+EV_COBROWSE_PONG: Final = "cobrowse:pong"  # also server -> agent
+# Client -> server, both namespaces
+EV_COBROWSE_STOP: Final = "cobrowse:stop"
+# Client -> server, agent only
+EV_COBROWSE_REQUEST: Final = "cobrowse:request"
+EV_COBROWSE_JOIN: Final = "cobrowse:join"
+EV_COBROWSE_LEAVE: Final = "cobrowse:leave"
+EV_COBROWSE_RESUME: Final = "cobrowse:resume"
+EV_COBROWSE_CONTROL_REQUEST: Final = "cobrowse:control_request"
+EV_COBROWSE_POINTER: Final = "cobrowse:pointer"  # also server -> visitor
+EV_COBROWSE_SCROLL_TO: Final = "cobrowse:scroll_to"  # also server -> visitor
+EV_COBROWSE_ACTION: Final = "cobrowse:action"  # also server -> visitor
+EV_COBROWSE_PING: Final = "cobrowse:ping"  # also server -> visitor
+# Server -> client
+EV_COBROWSE_UPDATED: Final = "cobrowse:updated"  # both namespaces
+EV_COBROWSE_SNAPSHOT: Final = "cobrowse:snapshot"  # to the visitor: send a fresh full snapshot
+
 # Server -> client
 EV_MESSAGE_NEW: Final = "message:new"
 EV_MESSAGE_READ_UPDATED: Final = "message:read"

@@ -114,6 +114,25 @@ class Unavailable(ChatError):
     http_status = 503
 
 
+class PayloadTooLarge(ChatError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class CobrowseStateError(ChatError):
+    """The co-browse session is not in a state that allows this (``details`` say which it is in)."""
+
+    code = "cobrowse_state"
+    http_status = 409
+
+
+class ControlNotGranted(ChatError):
+    """The agent acted on the shopper's page without the shopper's consent to remote control."""
+
+    code = "control_not_granted"
+    http_status = 403
+
+
 class InvalidIdentity(ChatError):
     """A shop's signed customer identity that is forged, malformed, or not accepted here."""
 
@@ -147,6 +166,9 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     AtCapacity,
     Conflict,
     Unavailable,
+    PayloadTooLarge,
+    CobrowseStateError,
+    ControlNotGranted,
     InvalidIdentity,
     IdentityExpired,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .domain.cobrowse import CobrowseSession, CobrowseView
 from .domain.models import AssignmentEvent, Conversation, Message, PartyKind, Transcript
 
 
@@ -60,3 +61,37 @@ def transcript_view(transcript: Transcript) -> dict[str, Any]:
         "rating": {"rating": transcript.rating.rating, "comment": transcript.rating.comment,
                    "created_at": transcript.rating.created_at} if transcript.rating else None,
     }
+
+
+def cobrowse_session_view(session: CobrowseSession, audience: PartyKind) -> dict[str, Any]:
+    """A co-browse session's state as its shopper or an agent sees it (never any page content)."""
+    view: dict[str, Any] = {
+        "id": session.id,
+        "conversation_id": session.conversation_id,
+        "status": str(session.status),
+        "control": str(session.control),
+        "reason": session.reason,
+        "agent": {"name": session.agent_name},
+        "requested_at": session.requested_at,
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
+    }
+    if audience == PartyKind.AGENT:
+        view["agent_id"] = session.agent_id
+        view["pages"] = session.pages
+    return view
+
+
+def cobrowse_history_view(sessions: list[CobrowseSession], views: list[CobrowseView]) -> list[dict[str, Any]]:
+    """A conversation's co-browse sessions for its transcript: when, how it ended, how much was
+    relayed, and who watched for how long."""
+    out = []
+    for session in sessions:
+        watched = [{"agent_id": v.agent_id, "agent_name": v.agent_name, "joined_at": v.joined_at,
+                    "left_at": v.left_at,
+                    "seconds": round(v.left_at - v.joined_at, 1) if v.left_at is not None else None}
+                   for v in views if v.session_id == session.id]
+        out.append({**cobrowse_session_view(session, PartyKind.AGENT),
+                    "control_granted_at": session.control_granted_at, "bytes_relayed": session.bytes_relayed,
+                    "watched": watched})
+    return out

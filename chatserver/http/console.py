@@ -14,6 +14,7 @@ from .. import constants as C
 from ..domain.canned import do_add_canned, do_delete_canned, do_update_canned
 from ..domain.notes import note_view
 from ..errors import NotFound
+from ..presenters import cobrowse_history_view
 from . import keys as K
 from .common import current_agent, json_body, require_admin
 
@@ -86,8 +87,11 @@ async def transcript_extras(app: web.Application, conversation_id: str) -> dict[
     """What agents' transcripts carry besides the messages: internal notes and the wrap-up."""
     store = app[K.CONSOLE]
     tags, resolution_note = await store.wrap_up(conversation_id) or ([], None)
+    cobrowse = app[K.COBROWSE]
     return {"notes": [note_view(n) for n in await store.notes(conversation_id)],
-            "tags": tags, "resolution_note": resolution_note}
+            "tags": tags, "resolution_note": resolution_note,
+            "cobrowse": cobrowse_history_view(await cobrowse.sessions_for(conversation_id),
+                                              await cobrowse.views_for(conversation_id))}
 
 
 CONSOLE_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [

@@ -12,6 +12,7 @@ from ..domain.clock import Clock
 from ..domain.conversations import ChatService
 from ..domain.customers import CustomerService
 from ..storage.sqlite import SQLiteStore
+from ..storage.sqlite_cobrowse import SQLiteCobrowseStore
 from ..storage.sqlite_console import ConsoleStore
 from ..transport.hub import SocketHub
 from ..transport.ratelimit import KeyedLimiter
@@ -20,6 +21,8 @@ SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SQLiteStore)
 # Notes, canned responses, wrap-ups and failed logins (the agent console).
 CONSOLE = web.AppKey("console", ConsoleStore)
+# Co-browse session metadata (transcripts show who watched, when and for how long).
+COBROWSE = web.AppKey("cobrowse", SQLiteCobrowseStore)
 SERVICE = web.AppKey("service", ChatService)
 # Customer records, transcripts, exports and reports.
 CUSTOMERS = web.AppKey("customers", CustomerService)

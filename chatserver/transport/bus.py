@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ..domain.cobrowse import CobrowseSession
 from ..domain.models import Conversation, Message
 
 
@@ -54,7 +55,35 @@ class AgentsEnvelope(msgspec.Struct, tag="agents"):
 
 # Sent to every process; each one skips its own (it applied the envelope before publishing).
 Broadcast = QueueEnvelope | AgentChangedEnvelope | AgentsEnvelope
-Envelope = MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope | AgentChangedEnvelope | AgentsEnvelope
+
+
+class CobrowseStateEnvelope(msgspec.Struct, tag="cb.state"):
+    """A co-browse session changed: to the processes of its shopper and its agent."""
+
+    session: CobrowseSession
+
+
+class CobrowseDataEnvelope(msgspec.Struct, tag="cb.data"):
+    """A batch of the shopper's page events, to the processes of the session's agent: for every
+    watcher that is ready, or (``to_sid``) a replay for one new watcher, ended by ``replay_end``."""
+
+    session_id: str
+    header: dict[str, Any]
+    data: bytes
+    to_sid: str | None = None
+    replay_end: bool = False
+
+
+class CobrowseReplayEnvelope(msgspec.Struct, tag="cb.replay"):
+    """To the shopper's process: send the buffered page to watcher ``sid`` in ``process_id``."""
+
+    session_id: str
+    process_id: str
+    sid: str
+
+
+Envelope = (MessageEnvelope | ConversationEnvelope | EmitEnvelope | QueueEnvelope | AgentChangedEnvelope
+            | AgentsEnvelope | CobrowseStateEnvelope | CobrowseDataEnvelope | CobrowseReplayEnvelope)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Envelope)

@@ -97,6 +97,11 @@ class SocketHub:
         self._closing = False
         # Called with (visitor id, conversation) after every chat:start (customer records attach it).
         self.on_chat_started: list[Callable[[str, Conversation], Awaitable[None]]] = []
+        # Called with each connection that closed (while the server is not shutting down).
+        self.on_disconnected: list[Callable[[Connection], Awaitable[None]]] = []
+        # Events whose handlers apply limits of their own instead of the per-connection
+        # ``event_rate`` bucket (co-browse batches and pointer moves come many a second).
+        self._self_limited: set[tuple[str, str]] = set()
         self._handlers: dict[str, dict[str, Handler]] = {
             C.VISITOR_NAMESPACE: {
                 C.EV_SESSION_RESUME: self._on_visitor_resume,
@@ -127,10 +132,17 @@ class SocketHub:
             C.EV_CONVERSATION_CLOSE: self._on_close,
         }
 
-    def add_handlers(self, namespace: str, handlers: dict[str, Handler]) -> None:
+    def add_handlers(self, namespace: str, handlers: dict[str, Handler], *, self_limited: frozenset[str] = frozenset(),
+                     ) -> None:
         """Register more events of a namespace (features in modules of their own, such as
-        transport/console.py)."""
+        transport/console.py). Events in ``self_limited`` skip the per-connection event bucket:
+        their handlers must limit them."""
         self._handlers[namespace].update(handlers)
+        self._self_limited.update((namespace, event) for event in self_limited)
+
+    def is_connected_here(self, kind: str, party_id: str) -> bool:
+        """Whether this process holds a connection of the party (``"visitor"`` or ``"agent"``)."""
+        return self._is_local(kind, party_id)
 
     def attach(self, service: ChatService) -> None:
         self._service = service
@@ -306,6 +318,11 @@ class SocketHub:
                 self._local_parties[party] -= 1
             if self._closing:
                 return
+            for hook in self.on_disconnected:
+                try:
+                    await hook(connection)
+                except Exception:
+                    log.exception("disconnect hook failed sid=%s", sid)
             if connection.actor.kind == PartyKind.VISITOR:
                 if not self._is_local("visitor", connection.actor.id):
                     self.notifier.unwatch_visitor(connection.actor.id)
@@ -320,6 +337,7 @@ class SocketHub:
 
     def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any] | None]]:
         handlers = self._handlers[namespace]
+        self_limited = self._self_limited
 
         async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any] | None:
             wants_ack = ack_requested.get()
@@ -330,7 +348,7 @@ class SocketHub:
                 handler = handlers.get(event)
                 if handler is None:
                     raise UnknownEvent(f"unknown event {event[:64]!r}")
-                if not connection.events.take():
+                if (namespace, event) not in self_limited and not connection.events.take():
                     raise RateLimited("too many events; slow down")
                 if len(args) > 1:
                     raise InvalidPayload("send one payload object")

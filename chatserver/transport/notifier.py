@@ -67,7 +67,23 @@ class SocketNotifier:
         # Re-reads an agent and applies the change to this process's connections (the hub).
         self.on_agent_changed: Callable[[str], Awaitable[None]] | None = None
         self.is_local: Callable[[str, str], bool] = lambda kind, party_id: False
+        # Envelopes of other features (co-browsing), by type: applied in the receiving process.
+        self._envelope_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {}
+        # Called after every conversation change made in this process (co-browsing ends a
+        # session when its chat closes or moves); a failing hook never fails the change.
+        self.conversation_hooks: list[Callable[[Conversation], Awaitable[None]]] = []
         bus.on_message(self._on_bus_message)
+
+    def add_envelope_handler(self, envelope_type: type, handler: Callable[[Any], Awaitable[None]]) -> None:
+        self._envelope_handlers[envelope_type] = handler
+
+    async def send(self, processes: set[str], envelope: Envelope) -> None:
+        """Hand ``envelope`` to each of ``processes`` (this one applies it at once)."""
+        await self._send(processes, envelope)
+
+    async def where(self, *parties: tuple[str, str | None]) -> set[str]:
+        """The processes holding connections of any of ``parties`` (``(kind, id)``)."""
+        return await self._where(*parties)
 
     async def close(self) -> None:
         if self._queue_task is not None:
@@ -113,7 +129,10 @@ class SocketNotifier:
         await self._apply(envelope)
 
     async def _apply(self, envelope: Envelope) -> None:
-        if isinstance(envelope, MessageEnvelope):
+        handler = self._envelope_handlers.get(type(envelope))
+        if handler is not None:
+            await handler(envelope)
+        elif isinstance(envelope, MessageEnvelope):
             await self.delivery.deliver(envelope.message, envelope.origin)
         elif isinstance(envelope, ConversationEnvelope):
             await self._apply_conversation(envelope.conversation, envelope.previous_agent_id)
@@ -167,6 +186,11 @@ class SocketNotifier:
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         processes = await self._participants(conversation, previous_agent_id)
         await self._send(processes, ConversationEnvelope(conversation, previous_agent_id))
+        for hook in self.conversation_hooks:
+            try:
+                await hook(conversation)
+            except Exception:
+                log.exception("conversation hook failed conversation=%s", conversation.id)
 
     async def peer_presence(self, conversation: Conversation, party: PartyKind, online: bool) -> None:
         payload = {"conversation_id": conversation.id, "party": str(party), "online": online}
@@ -188,6 +212,10 @@ class SocketNotifier:
     async def to_agent(self, agent_id: str, event: str, data: Any) -> None:
         """Emit ``event`` to every connection of one agent, in whichever process it is."""
         await self._emit("agent", agent_id, event, data)
+
+    async def to_visitor(self, visitor_id: str, event: str, data: Any) -> None:
+        """Emit ``event`` to every connection of one visitor, in whichever process it is."""
+        await self._emit("visitor", visitor_id, event, data)
 
     async def _to_other_party(self, conversation: Conversation, party: PartyKind, event: str,
                               payload: dict[str, Any]) -> None:

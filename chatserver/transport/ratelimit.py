@@ -19,11 +19,15 @@ class TokenBucket:
         self._updated = clock()
 
     def take(self) -> bool:
+        return self.take_many(1.0)
+
+    def take_many(self, tokens: float) -> bool:
+        """Spend ``tokens`` at once (bytes, say), or none if there are not that many."""
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= tokens:
+            self._tokens -= tokens
             return True
         return False
 

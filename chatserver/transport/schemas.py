@@ -111,3 +111,79 @@ def parse(payload_type: type[P], data: Any) -> P:
         return msgspec.convert(data, payload_type)
     except msgspec.ValidationError as exc:
         raise InvalidPayload(str(exc)) from exc
+
+
+# -- co-browsing (transport/cobrowse.py) -----------------------------------------------------
+
+NodeId = Annotated[int, msgspec.Meta(ge=0, le=2**31)]
+Coordinate = Annotated[float, msgspec.Meta(ge=-100_000, le=100_000)]
+
+
+class CobrowseRequest(Payload, kw_only=True):
+    conversation_id: Id
+
+
+class CobrowseRef(Payload, kw_only=True):
+    session_id: Id
+
+
+class CobrowseStatusQuery(Payload, kw_only=True):
+    conversation_id: Id
+    # True on the first query after the shopper's browser loaded a page (not after a reconnect).
+    new_page: bool = False
+
+
+class CobrowseAnswer(Payload, kw_only=True):
+    session_id: Id
+    accept: bool
+
+
+class CobrowseControlAnswer(Payload, kw_only=True):
+    session_id: Id
+    grant: bool
+
+
+class CobrowseEvents(Payload, kw_only=True):
+    """One batch of rrweb events, msgpack-encoded by the shopper's browser, in ``parts`` pieces
+    (a large snapshot is split to stay under the transport's message size)."""
+
+    session_id: Id
+    seq: Seq
+    data: bytes
+    snapshot: bool = False
+    part: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 0
+    parts: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 1
+    # The sender's clock (milliseconds), relayed as it is (for the agent's lag figure).
+    t: Annotated[float, msgspec.Meta(ge=0, le=1e15)] | None = None
+
+
+class CobrowsePointer(Payload, kw_only=True):
+    session_id: Id
+    x: Coordinate
+    y: Coordinate
+    click: bool = False
+
+
+class CobrowseScrollTo(Payload, kw_only=True):
+    session_id: Id
+    node_id: NodeId
+
+
+class CobrowseAction(Payload, kw_only=True):
+    session_id: Id
+    action_id: Id
+    kind: Literal["click", "input"]
+    node_id: NodeId
+    value: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class CobrowseActionResult(Payload, kw_only=True):
+    session_id: Id
+    action_id: Id
+    ok: bool
+    reason: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z_]+$")] | None = None
+
+
+class CobrowsePing(Payload, kw_only=True):
+    session_id: Id
+    t: Annotated[float, msgspec.Meta(ge=0, le=1e15)]
