@@ -174,6 +174,7 @@ def build_app(
     hub.add_handlers(VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
     hub.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
     app[K.COBROWSE] = cobrowse_store
+    app[K.COBROWSE_RELAY] = relay
     app[K.SETTINGS] = settings
     app[K.READINESS] = backend.ping
     app[K.STORE] = store

@@ -2,6 +2,7 @@
 //   widget.js                   the loader a shop's script tag points at (IIFE, small)
 //   widget/ui-<hash>.js         the chat panel (ES module, fetched when needed)
 //   widget/socket.io-<hash>.js  socket.io-client (ES module, fetched with the panel)
+//   widget/recorder-<hash>.js   the co-browse recorder (rrweb; fetched when a shopper shares)
 // Every file also gets a .gz twin, which the server sends to browsers that accept gzip.
 
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -18,6 +19,19 @@ const common = { bundle: true, minify: true, target: "es2022", platform: "browse
 await rm(dist, { recursive: true, force: true });
 await mkdir(join(dist, "widget"), { recursive: true });
 
+const chunkPath = (built, entry) => {
+  const [output] = Object.entries(built.metafile.outputs).find(([, meta]) => meta.entryPoint?.endsWith(entry));
+  return `widget/${basename(output)}`;
+};
+// The co-browse recorder (rrweb), fetched by the panel only when a shopper agrees to share.
+const recorder = await esbuild.build({
+  ...common,
+  entryPoints: { recorder: join(src, "cobrowse", "recorder.js") },
+  format: "esm",
+  outdir: join(dist, "widget"),
+  entryNames: "[name]-[hash]",
+  metafile: true,
+});
 const chunks = await esbuild.build({
   ...common,
   entryPoints: { ui: join(src, "ui", "main.js"), "socket.io": join(src, "socketio.js") },
@@ -25,11 +39,8 @@ const chunks = await esbuild.build({
   outdir: join(dist, "widget"),
   entryNames: "[name]-[hash]",
   metafile: true,
+  define: { __CHATSERVER_RECORDER__: JSON.stringify(chunkPath(recorder, "cobrowse/recorder.js")) },
 });
-const chunkPath = (entry) => {
-  const [output] = Object.entries(chunks.metafile.outputs).find(([, meta]) => meta.entryPoint?.endsWith(entry));
-  return `widget/${basename(output)}`;
-};
 
 await esbuild.build({
   ...common,
@@ -37,8 +48,8 @@ await esbuild.build({
   format: "iife",
   outfile: join(dist, "widget.js"),
   define: {
-    __CHATSERVER_UI__: JSON.stringify(chunkPath("ui/main.js")),
-    __CHATSERVER_SOCKET__: JSON.stringify(chunkPath("socketio.js")),
+    __CHATSERVER_UI__: JSON.stringify(chunkPath(chunks, "ui/main.js")),
+    __CHATSERVER_SOCKET__: JSON.stringify(chunkPath(chunks, "socketio.js")),
   },
 });
 

@@ -5,6 +5,7 @@
 import { io } from "socket.io-client";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { api, ApiError } from "./api.js";
+import { CobrowseView } from "./cobrowse.js";
 import {
   cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
 } from "./format.js";
@@ -19,6 +20,8 @@ const TYPING_TIMEOUT_MS = 6_000; // the shopper's "is typing" ends this long aft
 const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 
 const $ = (id) => document.getElementById(id);
+// The live view of a customer's page (co-browsing), one at a time.
+const cobrowse = new CobrowseView({ call, socket: () => state.socket, onChange: () => renderCobrowse() });
 
 const state = {
   session: null, // {token, expiresAt, agent}
@@ -83,6 +86,7 @@ function showLogin(message = "") {
 
 function stopSession() {
   clearTimeout(state.expiryTimer);
+  if (cobrowse.open) cobrowse.close();
   if (state.socket) {
     state.socket.removeAllListeners();
     state.socket.disconnect();
@@ -186,6 +190,7 @@ function connect() {
   const auth = (send) => send({ token: state.session.token, status: state.wantedStatus });
   const socket = io("/agent", { auth, transports: ["websocket"], reconnectionDelayMax: 5000 });
   state.socket = socket;
+  cobrowse.listen(socket);
   socket.on("connect", () => resume());
   socket.on("disconnect", (reason) => {
     state.connected = false;
@@ -398,6 +403,7 @@ function conversationUpdated(conversation) {
     chat.conversation = conversation;
     setVisitorTyping(chat, false);
     stopTyping(chat);
+    cobrowse.conversationGone(conversation.id);
     render();
   } else if (chat && conversation.agent_id !== me) {
     const to = conversation.agent?.name || conversation.prechat.department || "the queue";
@@ -406,6 +412,7 @@ function conversationUpdated(conversation) {
 }
 
 function dropChat(conversationId, message, kind) {
+  cobrowse.conversationGone(conversationId);
   const chat = state.chats.get(conversationId);
   if (chat) {
     clearTimeout(chat.typingTimer);
@@ -1085,11 +1092,25 @@ function renderChatHead() {
   if (closed && chat.wrapUp?.tags?.length) line += ` · tags: ${chat.wrapUp.tags.join(", ")}`;
   setText($("chat-state"), line);
   $("transfer").hidden = closed;
+  $("cobrowse-start").hidden = closed || chat.conversation.status !== "assigned";
   // A chat the shopper ended still gets its tags and resolution note: "Wrap up" until it has them.
   $("end").hidden = closed && Boolean(chat.wrapUp);
   setText($("end"), closed ? "Wrap up" : "End chat");
   $("close-tab").hidden = !closed;
   $("composer-text").disabled = closed;
+}
+
+function renderCobrowse() {
+  $("console-screen").classList.toggle("cobrowsing", cobrowse.open);
+  const live = cobrowse.open && ["requested", "active", "paused"].includes(cobrowse.session?.status);
+  setText($("cobrowse-start"), live && cobrowse.conversationId === state.active ? "Co-browsing…" : "Co-browse");
+}
+
+function startCobrowse() {
+  const chat = state.chats.get(state.active);
+  if (!chat || chat.conversation.status !== "assigned") return;
+  cobrowse.start(chat.conversation.id, chat.conversation.prechat.name);
+  renderCobrowse();
 }
 
 function renderTimeline() {
@@ -1238,6 +1259,7 @@ function wire() {
     });
   }
   $("transfer").addEventListener("click", openTransfer);
+  $("cobrowse-start").addEventListener("click", startCobrowse);
   $("transfer-form").addEventListener("submit", submitTransfer);
   $("end").addEventListener("click", openEnd);
   $("end-form").addEventListener("submit", submitEnd);

@@ -14,6 +14,7 @@ from ..domain.customers import CustomerService
 from ..storage.sqlite import SQLiteStore
 from ..storage.sqlite_cobrowse import SQLiteCobrowseStore
 from ..storage.sqlite_console import ConsoleStore
+from ..transport.cobrowse import CobrowseRelay
 from ..transport.hub import SocketHub
 from ..transport.ratelimit import KeyedLimiter
 
@@ -23,6 +24,7 @@ STORE = web.AppKey("store", SQLiteStore)
 CONSOLE = web.AppKey("console", ConsoleStore)
 # Co-browse session metadata (transcripts show who watched, when and for how long).
 COBROWSE = web.AppKey("cobrowse", SQLiteCobrowseStore)
+COBROWSE_RELAY = web.AppKey("cobrowse_relay", CobrowseRelay)
 SERVICE = web.AppKey("service", ChatService)
 # Customer records, transcripts, exports and reports.
 CUSTOMERS = web.AppKey("customers", CustomerService)

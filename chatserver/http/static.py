@@ -66,10 +66,14 @@ _DEMO_HEADERS = {
 }
 
 # The console shows what shoppers type: it runs scripts from its own origin only, in no frame.
+# The co-browse view rebuilds the shopper's page in a sandboxed frame that inherits this policy:
+# no script of the page can run (script-src 'self', and the sandbox has no allow-scripts), but
+# its styles, images and fonts may load, so the agent sees the page as the shopper does.
 _CONSOLE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' https:; "
+        "img-src 'self' data: blob: https:; font-src 'self' data: https:; media-src 'none'; connect-src 'self'; "
+        "frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -125,10 +129,12 @@ async def console_redirect(request: web.Request) -> web.StreamResponse:
 
 async def console_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
-    directory = CONSOLE_DIST_DIR if name == "console.js" else CONSOLE_DIR
-    if name not in ("index.html", "console.css", "console.js"):
+    if name in ("index.html", "console.css"):
+        return _file_response(_safe_file(CONSOLE_DIR, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
+    # What the build made: console.js, its lazily loaded chunks (the co-browse replayer) and replay.css.
+    if Path(name).suffix not in (".js", ".css"):
         raise web.HTTPNotFound()
-    return _file_response(_safe_file(directory, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
+    return _file_response(_safe_file(CONSOLE_DIST_DIR, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
 
 
 STATIC_ROUTES: list[tuple[str, Handler]] = [

@@ -46,8 +46,25 @@ async def test_console_files_are_served_under_a_strict_policy(server: LiveServer
         assert resp.headers.get("Content-Encoding") == "gzip"
 
 
+async def test_the_cobrowse_viewer_comes_from_the_build_under_the_same_policy(server: LiveServer) -> None:
+    assert server.http is not None
+    dist = Path(__file__).resolve().parents[2] / "agent_console" / "dist"
+    [chunk] = [p.name for p in dist.glob("replay-*.js")]
+    async with server.http.get(server.url + "/console/console.js") as resp:
+        assert chunk in await resp.text()  # fetched by the console when an agent opens a live view
+    for path, content_type in [(f"/console/{chunk}", "text/javascript"), ("/console/replay.css", "text/css")]:
+        async with server.http.get(server.url + path) as resp:
+            assert resp.status == 200, path
+            assert resp.headers["Content-Type"].startswith(content_type)
+            policy = resp.headers["Content-Security-Policy"]
+            # The replayed page may be styled, never scripted.
+            assert "script-src 'self';" in policy and "object-src 'none'" in policy
+            assert "unsafe-eval" not in policy and policy.count("unsafe-inline") == 1
+
+
 @pytest.mark.parametrize("path", ["/console/build.mjs", "/console/src/main.js", "/console/..%2Fpyproject.toml",
-                                  "/console/dist/console.js", "/console/format.js", "/console/nope.html"])
+                                  "/console/dist/console.js", "/console/format.js", "/console/nope.html",
+                                  "/console/nope.js", "/console/replay.css.gz", "/console/cobrowse.js"])
 async def test_nothing_else_is_served_from_the_console(server: LiveServer, path: str) -> None:
     status, _ = await server.request("GET", path)
     assert status == 404

@@ -5,6 +5,7 @@ import { pageContext, prefill } from "../config.js";
 import { WidgetStore } from "../store.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
+import { CobrowseController } from "./cobrowse.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
@@ -37,6 +38,7 @@ class ChatPanel {
     this.session = new ChatSession({
       io, base: config.base, store: this.store, onChange: (state, detail) => this.render(state, detail),
     });
+    this.cobrowse = new CobrowseController({ session: this.session, root: this.root, config });
     this.render(this.session.state, {});
     this.session.start();
     if (this.store.load().open) this.open({ focus: false });

@@ -57,6 +57,10 @@ export class ChatSession {
     // The conversation whose messages may arrive before the ack that names it: chat:start and
     // conversation:join replay messages first and acknowledge after. ANY while a chat starts.
     this.expecting = null;
+    // Hooks for co-browsing (./cobrowse.js): the socket once made, and the conversation after
+    // every resume (null when there is none).
+    this.onSocket = null;
+    this.onResumed = null;
     const saved = store.load();
     this.transcript = new Transcript(saved.outbox);
     this.state = {
@@ -98,6 +102,7 @@ export class ChatSession {
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
     });
+    this.onSocket?.(this.socket);
     this.socket.on("connect", () => this.#connected());
     this.socket.on("disconnect", (reason) => this.#disconnected(reason));
     this.socket.on("connect_error", (error) => this.#connectError(error));
@@ -160,6 +165,7 @@ export class ChatSession {
         this.#conversationUpdated(resumed.conversation, resumed.queue);
         await this.#join(resumed.conversation.id);
         this.#flushOutbox();
+        this.onResumed?.(this.state.conversation);
       } else if (saved.conversationId || saved.ratePending) {
         // The chat ended while this page was away: show how it ended and ask for the rating.
         this.#set({ agentsAvailable });

@@ -1,0 +1,388 @@
+// The agent's side of co-browsing (docs/cobrowse.md): ask the shopper to share, watch their page
+// live with rrweb's replayer, point at it, scroll it to an element and, once the shopper allows
+// it, click and type on it. The replayer rebuilds the shopper's page inside an iframe sandboxed
+// with allow-same-origin only (never allow-scripts, CVE-2025-45806), under the console's CSP:
+// nothing from the shopper's page runs here.
+
+import { h, setText } from "../../client/src/ui/dom.js";
+
+const PING_MS = 2000;
+const POINTER_MS = 50; // pointer moves sent at most this often
+// Text for the session's reason codes (docs/protocol.md).
+const REASONS = {
+  declined_by_visitor: "The customer declined to share their screen.",
+  no_answer: "The customer did not answer the request.",
+  stopped_by_visitor: "The customer stopped sharing.",
+  stopped_by_agent: "You stopped co-browsing.",
+  chat_ended: "The chat ended.",
+  agent_changed: "The chat went to another agent.",
+  visitor_left: "The customer left the shop.",
+  rate_limited: "Paused: the customer's page sent more than a session allows.",
+  page_too_large: "Paused: the customer's page is too large to share.",
+};
+const ACTION_REASONS = {
+  sensitive_field: "That is a private field (card, password…): only the customer can fill it in.",
+  blocked: "That part of the page is hidden from co-browsing.",
+  not_a_field: "That is not a field you can type into.",
+  no_such_element: "That element is no longer on the customer's page.",
+  control_not_granted: "The customer has not let you control the page.",
+};
+
+export class CobrowseView {
+  /**
+   * @param {object} options
+   * @param {Function} options.call (event, payload) => Promise of the ack
+   * @param {Function} options.socket () => the current socket.io socket
+   * @param {Function} options.onChange (session | null) => void, whenever the view's state changes
+   */
+  constructor({ call, socket, onChange }) {
+    this.call = call;
+    this.socket = socket;
+    this.onChange = onChange;
+    this.session = null;
+    this.conversationId = null;
+    this.joined = false;
+    this.replayer = null;
+    this.modules = null;
+    this.parts = [];
+    this.queue = Promise.resolve();
+    this.scale = 1;
+    this.viewport = { width: 1280, height: 800 };
+    this.mode = "point";
+    this.lastPointer = 0;
+    this.pingTimer = null;
+    this.pendingInput = null;
+    this.actionCounter = 0;
+    this.clock = 0;
+    this.#build();
+  }
+
+  #build() {
+    this.panel = document.getElementById("cobrowse");
+    this.title = document.getElementById("cobrowse-title");
+    this.status = document.getElementById("cobrowse-status");
+    this.lag = document.getElementById("cobrowse-lag");
+    this.stage = document.getElementById("cobrowse-stage");
+    this.screen = h("div", { class: "cobrowse-screen" });
+    this.overlay = h("div", { class: "cobrowse-overlay", "aria-hidden": "true" });
+    this.inputForm = h("form", { class: "cobrowse-input", hidden: true });
+    this.inputField = h("input", { type: "text", maxlength: 1000, "aria-label": "Text to type into the field" });
+    this.inputForm.append(this.inputField, h("button", { type: "submit" }, "Fill in"),
+      h("button", { type: "button", onclick: () => this.#hideInput() }, "Cancel"));
+    this.stage.append(this.screen, this.overlay, this.inputForm);
+    this.message = document.getElementById("cobrowse-message");
+    this.controlButton = document.getElementById("cobrowse-control");
+    this.resumeButton = document.getElementById("cobrowse-resume");
+    this.stopButton = document.getElementById("cobrowse-stop");
+    this.closeButton = document.getElementById("cobrowse-close");
+    this.controlMode = document.getElementById("cobrowse-mode-control");
+    for (const radio of document.querySelectorAll("input[name=cobrowse-mode]")) {
+      radio.addEventListener("change", () => {
+        this.mode = radio.value;
+        this.#hideInput();
+      });
+    }
+    this.controlButton.addEventListener("click", () => this.#requestControl());
+    this.resumeButton.addEventListener("click", () => this.#act("cobrowse:resume"));
+    this.stopButton.addEventListener("click", () => this.#act("cobrowse:stop"));
+    this.closeButton.addEventListener("click", () => this.close());
+    this.overlay.addEventListener("mousemove", (event) => this.#pointerMoved(event));
+    this.overlay.addEventListener("click", (event) => this.#clicked(event));
+    this.inputForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#sendInput();
+    });
+    new ResizeObserver(() => this.#fit()).observe(this.stage);
+  }
+
+  /** Listen on a (new) socket; after a reconnect the view joins again and gets the current page. */
+  listen(socket) {
+    socket.on("cobrowse:updated", ({ session }) => this.#updated(session));
+    socket.on("cobrowse:events", (batch) => this.#batch(batch));
+    socket.on("cobrowse:action_result", (result) => this.#actionResult(result));
+    socket.on("cobrowse:pong", ({ session_id: id, t }) => {
+      if (id === this.session?.id) setText(this.lag, `Lag ${Math.round(performance.now() - t)} ms`);
+    });
+    socket.on("connect", () => {
+      if (this.session && this.joined) {
+        this.joined = false;
+        this.#join();
+      }
+    });
+  }
+
+  get open() {
+    return !this.panel.hidden;
+  }
+
+  /** Ask the customer of this conversation to share their screen, and open the view. */
+  async start(conversationId, customerName) {
+    this.#reset();
+    this.conversationId = conversationId;
+    setText(this.title, `Co-browsing with ${customerName}`);
+    this.panel.hidden = false;
+    this.#showMessage("Asking the customer to share their screen…");
+    try {
+      const ack = await this.call("cobrowse:request", { conversation_id: conversationId });
+      this.#updated(ack.session);
+    } catch (error) {
+      this.#showMessage(error.message || "Co-browsing is not possible right now.");
+    }
+  }
+
+  /** Close the view (the session goes on unless stopped; reopening joins it again). */
+  close() {
+    if (this.session && this.joined) this.call("cobrowse:leave", { session_id: this.session.id }).catch(() => {});
+    this.#reset();
+    this.panel.hidden = true;
+    this.onChange(null);
+  }
+
+  /** The conversation this view is for ended or left the agent: close what shows it. */
+  conversationGone(conversationId) {
+    if (this.conversationId === conversationId && this.open) this.close();
+  }
+
+  #reset() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    this.replayer?.destroy();
+    this.replayer = null;
+    this.session = null;
+    this.joined = false;
+    this.parts = [];
+    this.screen.replaceChildren();
+    this.#hideInput();
+    setText(this.lag, "");
+  }
+
+  #updated(session) {
+    if (!session || (this.conversationId && session.conversation_id !== this.conversationId)) return;
+    if (this.session && session.id !== this.session.id && session.status === "requested") this.#reset();
+    this.session = session;
+    this.panel.dataset.status = session.status;
+    const control = session.control;
+    let text;
+    if (session.status === "requested") text = "Waiting for the customer to accept…";
+    else if (session.status === "active") {
+      text = control === "granted" ? "Live · you may click and type on the customer's page"
+        : control === "requested" ? "Live · waiting for the customer to allow control" : "Live";
+    } else text = REASONS[session.reason] ?? `Session ${session.status}`;
+    setText(this.status, text);
+    this.controlButton.hidden = session.status !== "active" || control === "granted" || control === "requested";
+    setText(this.controlButton, control === "declined" || control === "revoked" ? "Ask for control again"
+      : "Ask for control");
+    this.controlMode.disabled = control !== "granted";
+    if (control !== "granted" && this.mode === "control") {
+      document.querySelector("input[name=cobrowse-mode][value=point]").checked = true;
+      this.mode = "point";
+    }
+    this.resumeButton.hidden = session.status !== "paused";
+    this.stopButton.hidden = !["requested", "active", "paused"].includes(session.status);
+    if (session.status === "active" || session.status === "paused") {
+      this.#hideMessage();
+      if (!this.joined) this.#join();
+    } else if (session.status === "requested") {
+      this.#showMessage("The customer sees a request to share their screen.");
+    } else {
+      clearInterval(this.pingTimer);
+      this.pingTimer = null;
+      this.joined = false;
+      this.#showMessage(REASONS[session.reason] ?? "Co-browsing ended.");
+    }
+    this.onChange(session);
+  }
+
+  async #join() {
+    const session = this.session;
+    if (!session) return;
+    this.joined = true;
+    this.parts = [];
+    try {
+      await this.call("cobrowse:join", { session_id: session.id });
+    } catch (error) {
+      this.joined = false;
+      this.#showMessage(error.message || "Could not join the session.");
+      return;
+    }
+    if (!this.replayer) this.#showMessage("Loading the customer's page…");
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.#ping(), PING_MS);
+    this.#ping();
+  }
+
+  #ping() {
+    const socket = this.socket();
+    if (this.session?.status === "active" && socket?.connected) {
+      socket.emit("cobrowse:ping", { session_id: this.session.id, t: performance.now() });
+    }
+  }
+
+  async #act(event) {
+    if (!this.session) return;
+    try {
+      const ack = await this.call(event, { session_id: this.session.id });
+      this.#updated(ack.session);
+    } catch (error) {
+      this.#showMessage(error.message);
+    }
+  }
+
+  async #requestControl() {
+    await this.#act("cobrowse:control_request");
+  }
+
+  // -- the shopper's page --------------------------------------------------------------------
+
+  #batch(batch) {
+    if (batch.session_id !== this.session?.id) return;
+    this.parts.push(new Uint8Array(batch.data));
+    if (batch.part < batch.parts - 1) return;
+    const parts = this.parts;
+    this.parts = [];
+    // One batch at a time, in arrival order (the replayer chunk may still be loading).
+    this.queue = this.queue.then(() => this.#play(parts, batch.snapshot)).catch(() => {});
+  }
+
+  async #play(parts, snapshot) {
+    this.modules ??= await import("./replay.js");
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      bytes.set(part, offset);
+      offset += part.length;
+    }
+    const events = this.modules.decode(bytes);
+    if (!Array.isArray(events) || !events.length) return;
+    if (!this.replayer) {
+      if (!snapshot) return; // wait for a full snapshot to build the page from
+      this.replayer = new this.modules.Replayer([], {
+        root: this.screen, liveMode: true, mouseTail: false, UNSAFE_replayCanvas: false, showWarning: false,
+        triggerFocus: false, pauseAnimation: true,
+      });
+      this.replayer.on("resize", (size) => {
+        this.viewport = { width: size.width, height: size.height };
+        this.#fit();
+      });
+      this.clock = Date.now();
+      this.replayer.startLive(this.clock - 1);
+      this.#hideMessage();
+    }
+    // Events are shown as they arrive, in order: each is stamped with the console's own time
+    // (strictly increasing), whatever the shopper's clock says and however old a replayed batch
+    // is. (rrweb plays an event stamped before the live baseline into a virtual DOM that live
+    // mode never flushes, and one stamped ahead of the console's clock only that much later.)
+    const now = Date.now();
+    for (const event of events) {
+      this.clock = Math.max(this.clock + 1, now);
+      event.timestamp = this.clock;
+      this.replayer.addEvent(event);
+    }
+  }
+
+  #fit() {
+    const wrapper = this.screen.querySelector(".replayer-wrapper");
+    if (!wrapper) return;
+    const { width, height } = this.viewport;
+    const box = this.stage.getBoundingClientRect();
+    this.scale = Math.min(1, box.width / width, box.height / height) || 1;
+    wrapper.style.transform = `scale(${this.scale})`;
+    wrapper.style.transformOrigin = "0 0";
+    Object.assign(this.overlay.style, { width: `${width * this.scale}px`, height: `${height * this.scale}px` });
+  }
+
+  // -- pointing and acting -------------------------------------------------------------------
+
+  /** The point on the customer's viewport under the agent's mouse. */
+  #point(event) {
+    const rect = this.overlay.getBoundingClientRect();
+    return { x: Math.round((event.clientX - rect.left) / this.scale), y: Math.round((event.clientY - rect.top) / this.scale) };
+  }
+
+  /** The replayed element at a point, and its rrweb node id (the same on the customer's page). */
+  #elementAt({ x, y }) {
+    const doc = this.replayer?.iframe?.contentDocument;
+    const element = doc?.elementFromPoint(x, y);
+    if (!element) return null;
+    const id = this.replayer.getMirror().getId(element);
+    return id > 0 ? { element, id } : null;
+  }
+
+  #pointerMoved(event) {
+    if (this.session?.status !== "active" || this.mode !== "point") return;
+    const now = performance.now();
+    if (now - this.lastPointer < POINTER_MS) return;
+    this.lastPointer = now;
+    const socket = this.socket();
+    if (socket?.connected) socket.emit("cobrowse:pointer", { session_id: this.session.id, ...this.#point(event) });
+  }
+
+  #clicked(event) {
+    if (this.session?.status !== "active") return;
+    const point = this.#point(event);
+    if (this.mode === "point") {
+      this.socket()?.emit("cobrowse:pointer", { session_id: this.session.id, ...point, click: true });
+      return;
+    }
+    const target = this.#elementAt(point);
+    if (!target) return;
+    if (this.mode === "scroll") {
+      this.call("cobrowse:scroll_to", { session_id: this.session.id, node_id: target.id })
+        .catch((error) => this.#showMessage(error.message));
+      return;
+    }
+    const tag = target.element.tagName.toLowerCase();
+    const type = (target.element.getAttribute("type") || "text").toLowerCase();
+    if ((tag === "input" && !["checkbox", "radio", "submit", "button", "reset", "image"].includes(type))
+        || tag === "textarea" || tag === "select") {
+      this.#showInput(target, point);
+    } else {
+      this.#sendAction({ kind: "click", node_id: target.id });
+    }
+  }
+
+  #showInput(target, point) {
+    this.pendingInput = target.id;
+    this.inputField.value = "";
+    Object.assign(this.inputForm.style, { left: `${point.x * this.scale}px`, top: `${point.y * this.scale + 8}px` });
+    this.inputForm.hidden = false;
+    this.inputField.focus();
+  }
+
+  #hideInput() {
+    this.inputForm.hidden = true;
+    this.pendingInput = null;
+  }
+
+  #sendInput() {
+    if (this.pendingInput === null) return;
+    this.#sendAction({ kind: "input", node_id: this.pendingInput, value: this.inputField.value });
+    this.#hideInput();
+  }
+
+  async #sendAction(action) {
+    this.actionCounter += 1;
+    try {
+      await this.call("cobrowse:action", { session_id: this.session.id, action_id: `a${this.actionCounter}`,
+        ...action });
+    } catch (error) {
+      this.#showMessage(error.message);
+    }
+  }
+
+  #actionResult(result) {
+    if (result.session_id !== this.session?.id || result.ok) return;
+    this.#showMessage(ACTION_REASONS[result.reason] ?? "The customer's page did not do that.", 5000);
+  }
+
+  #showMessage(text, hideAfter = 0) {
+    setText(this.message, text);
+    this.message.hidden = false;
+    clearTimeout(this.messageTimer);
+    if (hideAfter) this.messageTimer = setTimeout(() => this.#hideMessage(), hideAfter);
+  }
+
+  #hideMessage() {
+    this.message.hidden = true;
+  }
+}

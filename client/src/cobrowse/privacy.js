@@ -1,0 +1,63 @@
+// What co-browsing never shows or lets an agent touch. These rules run in the shopper's browser,
+// before anything leaves it (docs/cobrowse.md):
+// - every input's value is masked (asterisks of the same length) unless the shop marks the field
+//   with the class cb-unmask (or data-cb-unmask) and it is not sensitive;
+// - sensitive fields (card data, passwords, one-time codes, hidden and file inputs, and anything
+//   inside .cb-mask / [data-cb-mask]) are always masked and never writable by the agent;
+// - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
+//   captured at all (the agent sees an empty box of the same size).
+
+export const BLOCK_CLASS = "cb-block";
+export const BLOCK_SELECTOR = "chatserver-widget, [data-cb-block], input[type=hidden]";
+export const MASK_TEXT_CLASS = "cb-mask";
+export const MASK_TEXT_SELECTOR = "[data-cb-mask]";
+
+const MASKED_AREA = ".cb-mask, [data-cb-mask], .cb-block, [data-cb-block], chatserver-widget";
+const UNMASKED = ".cb-unmask, [data-cb-unmask]";
+const SENSITIVE_TYPES = new Set(["password", "hidden", "file"]);
+const SENSITIVE_AUTOCOMPLETE = /(^|\s)(cc-|current-password|new-password|one-time-code)/i;
+const SENSITIVE_NAME =
+  /card|\bcc[-_ ]?(num|number|csc|cvc|cvv|exp)|cvc|cvv|\bcsc\b|iban|\bssn\b|passw|passcode|\bpin\b|secret|security[-_ ]?code/i;
+const TEXT_TYPES = new Set(["", "text", "email", "tel", "search", "url", "number", "date", "month", "week", "time",
+  "datetime-local"]);
+
+/** Whether an element holds data the agent must never see or write (see the rules above). */
+export function isSensitive(element) {
+  if (!element || element.nodeType !== 1) return true;
+  if (element.closest(MASKED_AREA)) return true;
+  const type = (element.getAttribute("type") || "").toLowerCase();
+  if (SENSITIVE_TYPES.has(type)) return true;
+  const autocomplete = element.getAttribute("autocomplete") || "";
+  if (SENSITIVE_AUTOCOMPLETE.test(autocomplete)) return true;
+  const names = [element.getAttribute("name"), element.id, autocomplete, element.getAttribute("aria-label"),
+    element.getAttribute("placeholder")].filter(Boolean).join(" ");
+  return SENSITIVE_NAME.test(names);
+}
+
+/** rrweb's maskInputFn: every value masked, except in fields the shop unmasked that are not sensitive. */
+export function maskInput(text, element) {
+  const value = text ?? "";
+  if (element && element.closest?.(UNMASKED) && !isSensitive(element)) return value;
+  return "*".repeat(value.length);
+}
+
+function isBlocked(element) {
+  return Boolean(element.closest(`.${BLOCK_CLASS}, ${BLOCK_SELECTOR}`));
+}
+
+/**
+ * Why the agent may not do this action on this element (a reason code), or null if it may.
+ * Clicks are allowed on anything visible that is not blocked or a sensitive field; typing only
+ * into text fields, text areas and selects that are not sensitive, disabled or read-only.
+ */
+export function actionRefusal(element, kind) {
+  if (!element || element.nodeType !== 1 || !element.isConnected) return "no_such_element";
+  if (isBlocked(element)) return "blocked";
+  const tag = element.tagName.toLowerCase();
+  const field = tag === "input" || tag === "textarea" || tag === "select";
+  if (field && isSensitive(element)) return "sensitive_field";
+  if (kind === "click") return null;
+  if (!field || element.disabled || element.readOnly) return "not_a_field";
+  if (tag === "input" && !TEXT_TYPES.has((element.getAttribute("type") || "").toLowerCase())) return "not_a_field";
+  return null;
+}
