@@ -317,7 +317,7 @@ async def test_bad_input_is_refused_and_changes_nothing(server: LiveServer) -> N
     await until(lambda: len(received_batches(late, session_id)) == 1)
     assert received_batches(late, session_id)[0][1][1]["data"]["node"]["text"] == "good page"
     status, record = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
-    assert record["cobrowse"][0]["status"] == "active"
+    assert status == 200 and record["cobrowse"][0]["status"] == "active"
 
 
 @pytest.fixture
