@@ -11,6 +11,7 @@
 //   {"event": "phase", "phase", "t"}                   a phase began
 //   {"event": "ready", "t"}                            every connection is up, before messages flow
 //   {"event": "result", ...}                           figures of the whole run
+// With job.cobrowse the pairs stream co-browse batches instead of exchanging messages (below).
 // and it disconnects everyone and exits when its standard input closes (or says "stop").
 //
 // Targets: "chatserver" (visitors on /visitor with tokens from POST /api/visitor/sessions, agents
@@ -21,6 +22,7 @@
 // Latencies go into a log-bucket histogram: bucket i holds values in [e^(i/100), e^((i+1)/100))
 // microseconds, 1% relative precision as an HDR histogram with two significant digits.
 
+import { encode } from "@msgpack/msgpack";
 import { io } from "socket.io-client";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
@@ -55,7 +57,8 @@ class Histogram {
   toJSON() { return { counts: Object.fromEntries(this.counts), min: this.n ? this.min : null, max: this.n ? this.max : null }; }
 }
 
-const hist = { rtt: new Histogram(), start_ack: new Histogram(), assignment: new Histogram(), resume: new Histogram() };
+const hist = { rtt: new Histogram(), start_ack: new Histogram(), assignment: new Histogram(), resume: new Histogram(),
+  relay: new Histogram(), cobrowse_start: new Histogram() };
 let interval = new Histogram(); // round trips since the last progress line
 let phase = "connect";
 let connected = 0;
@@ -339,6 +342,127 @@ async function exchange() {
   if (lost) errors.no_reply = (errors.no_reply ?? 0) + lost;
 }
 
+// -- co-browse streaming (chatserver) -------------------------------------------------------------
+//
+// Each pair's agent asks to co-browse, its visitor accepts, the agent joins; the visitor sends a
+// full snapshot (snapshotBytes of msgpack, split in parts as the widget does) and then, open
+// loop, batchesPerSecond batches of eventsPerBatch incremental events (about batchBytes each).
+// Relay latency: from just before the visitor emits a batch to the agent receiving it (the batch
+// header's t, this process's clock, relayed as it is).
+
+const PART_BYTES = 192 * 1024;
+
+function fakeSnapshot(bytes) {
+  // A DOM-shaped tree of about `bytes` bytes: nested elements with attributes and text.
+  const children = [];
+  let id = 10;
+  let size = 0;
+  while (size < bytes) {
+    const text = `Product line ${id}: waxed canvas tote, leather key fob, shipping and returns information.`;
+    children.push({ type: 2, tagName: "div", attributes: { class: `row row-${id % 7}`, "data-id": String(id) },
+      childNodes: [{ type: 3, textContent: text, id: id + 1 }], id });
+    id += 2;
+    size += text.length + 60;
+  }
+  return [{ type: 4, data: { href: "https://shop.example/checkout", width: 1280, height: 800 }, timestamp: Date.now() },
+    { type: 2, data: { node: { type: 0, childNodes: [{ type: 2, tagName: "html", attributes: {}, childNodes: children, id: 2 }], id: 1 },
+      initialOffset: { left: 0, top: 0 } }, timestamp: Date.now() }];
+}
+
+function fakeIncremental(n, count, bytes) {
+  const events = [];
+  const pad = "x".repeat(Math.max(0, Math.floor(bytes / Math.max(count, 1)) - 60));
+  for (let k = 0; k < count; k++) {
+    events.push({ type: 3, data: { source: 0, texts: [{ id: 11 + (k % 50), value: `line ${n}.${k} ${pad}` }],
+      attributes: [], removes: [], adds: [] }, timestamp: Date.now() });
+  }
+  return encode(events);
+}
+
+function sendCobrowse(pair, data, snapshot) {
+  const parts = [];
+  for (let start = 0; start < data.length; start += PART_BYTES) parts.push(data.slice(start, start + PART_BYTES));
+  pair.cbSeq = (pair.cbSeq ?? 0) + 1;
+  const t = now();
+  sent += 1; totalSent += 1;
+  parts.forEach((bytes, part) => {
+    pair.visitor.socket.emit("cobrowse:events", { session_id: pair.session, seq: pair.cbSeq, snapshot, part,
+      parts: parts.length, t, data: bytes });
+  });
+}
+
+async function startCobrowse() {
+  const cb = job.cobrowse;
+  setPhase("cobrowse_start");
+  const snapshot = encode(fakeSnapshot(cb.snapshotBytes));
+  await ramp(pairs.length, 0, job.concurrency, async (i) => {
+    const pair = pairs[i];
+    const t0 = now();
+    const active = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("cobrowse_not_active")), job.assignTimeoutMs ?? 30000);
+      pair.visitor.socket.on("cobrowse:updated", ({ session }) => {
+        if (session.status === "requested") {
+          call(pair.visitor.socket, "cobrowse:respond", { session_id: session.id, accept: true }).catch((err) => countError(err.message));
+        } else if (session.status === "active") {
+          clearTimeout(timer);
+          resolve();
+        } else if (session.status === "paused") {
+          countError(`cobrowse_paused:${session.reason}`);
+        }
+      });
+    });
+    // Batches go without acks, as the widget sends them: a refusal comes as an "error" event.
+    pair.visitor.socket.on("error", (data) => countError(`refused:${data?.event}:${data?.error?.code ?? "unknown"}`));
+    const ack = await call(pair.agent.socket, "cobrowse:request", { conversation_id: pair.cid });
+    pair.session = ack.session.id;
+    await active;
+    pair.agent.socket.on("cobrowse:events", (batch) => {
+      if (batch.session_id !== pair.session || batch.part !== batch.parts - 1) return;
+      onDelivered();
+      if (batch.snapshot) return; // the snapshot's size makes it a different measure
+      const ms = now() - batch.t;
+      interval.record(ms);
+      if (counting) hist.relay.record(ms);
+    });
+    await call(pair.agent.socket, "cobrowse:join", { session_id: pair.session });
+    hist.cobrowse_start.record(now() - t0);
+    sendCobrowse(pair, snapshot, true);
+    return pair;
+  });
+}
+
+async function streamCobrowse() {
+  const cb = job.cobrowse;
+  const live = pairs.filter((p) => p.session);
+  if (!live.length || job.durationS <= 0) return;
+  setPhase("warmup");
+  sending = true;
+  const period = 1000 / cb.batchesPerSecond;
+  for (const pair of live) {
+    let n = 0;
+    let due = now() + Math.random() * period;
+    const tick = () => {
+      if (!sending) return;
+      n += 1;
+      sendCobrowse(pair, fakeIncremental(n, cb.eventsPerBatch, cb.batchBytes), false);
+      due += period;
+      pair.timer = setTimeout(tick, Math.max(0, due - now()));
+    };
+    pair.timer = setTimeout(tick, due - now());
+  }
+  await sleep(job.warmupS * 1000);
+  setPhase("measure");
+  counting = true;
+  countedFrom = now();
+  await sleep(job.durationS * 1000);
+  counting = false;
+  countedTo = now();
+  sending = false;
+  for (const pair of live) clearTimeout(pair.timer);
+  setPhase("drain");
+  await sleep(job.drainMs ?? 1000);
+}
+
 // -- reconnect storm (chatserver) -----------------------------------------------------------------
 
 async function reconnectStorm() {
@@ -435,12 +559,13 @@ async function main() {
   if (job.visitors) {
     if (chat) await startChatserverPairs(); else await startRelayPairs();
   }
+  if (job.cobrowse && chat) await startCobrowse();
   say({ event: "ready", t: elapsed(), connected, pairs: pairs.length });
   if (job.holdS) {
     setPhase("hold");
     await Promise.race([sleep(job.holdS * 1000), stop]);
   }
-  if (!stopped) await exchange();
+  if (!stopped) await (job.cobrowse ? streamCobrowse() : exchange());
   let reconnect = null;
   if (!stopped && job.reconnect && chat) reconnect = await reconnectStorm();
   setPhase("done");

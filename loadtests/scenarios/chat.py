@@ -36,6 +36,7 @@ CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_r
                  "event_burst": "1000000"}
 CHATSERVER = "chatserver"
 REFERENCES = {"node": "node socket.io 4.8", "aiohttp": "raw aiohttp ws"}
+HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class ChatConfig:
     reconnect: bool = False
     missed_messages: int = 3
     compare: bool = False
+    # Co-browse streaming: instead of messages, each pair's visitor streams page events to its agent.
+    cobrowse: bool = False
+    batch_rate: float = 10.0  # batches per second per session
+    snapshot_kb: float = 120.0  # the first full snapshot of each session
+    batch_bytes: int = 300  # about this many bytes per incremental batch
+    events_per_batch: int = 1
     objectives: tuple[Objective, ...] = ()
 
     def clients(self) -> int:
@@ -73,6 +80,10 @@ class ChatConfig:
             raise LoadTestError("--rate, --duration, --warmup, --ramp-up must be >= 0, --concurrency >= 1")
         if self.visitors + self.idle == 0:
             raise LoadTestError("nothing to do: no visitors and no idle connections")
+        if self.cobrowse and not (0 < self.batch_rate <= 100 and 0 < self.snapshot_kb <= 4096
+                                  and 0 < self.batch_bytes <= 64 * 1024 and 1 <= self.events_per_batch <= 100):
+            raise LoadTestError("--batch-rate must be in (0, 100], --snapshot-kb in (0, 4096], --batch-bytes in "
+                                "(0, 65536], --events-per-batch in [1, 100]")
 
     def job(self, target: str, url: str, agent_tokens: list[str]) -> dict[str, Any]:
         chat = target == CHATSERVER
@@ -85,6 +96,9 @@ class ChatConfig:
             "roundsPerSecond": self.rate / 2 / self.pairs if self.rate and self.pairs else 0,
             "warmupS": self.warmup if self.pairs else 0, "durationS": self.duration if self.pairs else 0,
             "holdS": self.hold, "reconnect": self.reconnect and chat, "missedMessages": self.missed_messages,
+            "cobrowse": {"batchesPerSecond": self.batch_rate, "snapshotBytes": int(self.snapshot_kb * 1024),
+                         "batchBytes": self.batch_bytes, "eventsPerBatch": self.events_per_batch}
+            if self.cobrowse and chat else None,
         }
 
 
@@ -106,6 +120,7 @@ class TargetRun:
     rss_loaded: int | None = None
     memory_per_connection: bool = False  # idle connections: report the server's KB per connection
     measure_window: list[float] = field(default_factory=list)  # [start, end] s from the run's start
+    job_cobrowse: dict[str, Any] | None = None  # the co-browse job, when the pairs streamed page events
 
     def histogram(self, name: str) -> LogHistogram:
         data = self.result.get("hist", {}).get(name)
@@ -119,7 +134,7 @@ class TargetRun:
             "errors": sum(errors.values()),
             "messages_per_s": round(r["delivered"] / r["measured_s"], 1) if r.get("measured_s") else None,
         }
-        for name in ("rtt", "start_ack", "assignment", "resume"):
+        for name in HISTOGRAMS:
             hist = self.histogram(name)
             if hist.count:
                 for key, value in hist.summary().items():
@@ -134,6 +149,7 @@ class TargetRun:
                 and r.get("connected"):
             out["rss_per_connection_kb"] = round((self.rss_loaded - self.rss_before) / r["connected"] / 1024, 1)
             out["server_rss_mb"] = round(self.rss_loaded / 2**20, 1)
+        cobrowse = self.job_cobrowse
         # CPU while messages are measured (or over the whole run when none are).
         for name, sampler in (("server", self.server), ("generator", self.generator)):
             if sampler is not None and sampler.samples:
@@ -143,6 +159,13 @@ class TargetRun:
                     rows = [row for row in rows if start < row[0] <= end] or rows
                 out[f"{name}_cpu_percent_mean"] = round(sum(row[1] for row in rows) / len(rows), 1)
                 out[f"{name}_rss_mb_max"] = max(row[2] for row in sampler.samples)
+        if cobrowse and out.get("messages_per_s") is not None:
+            # Each delivered "message" was a batch of page events relayed to the agent.
+            out["batches_per_s"] = out.pop("messages_per_s")
+            out["events_per_s"] = round(out["batches_per_s"] * cobrowse["eventsPerBatch"], 1)
+            cpu = out.get("server_cpu_percent_mean")
+            if cpu:
+                out["events_per_s_per_core"] = round(out["events_per_s"] / (cpu / 100), 1)
         return out
 
     def as_report(self) -> dict[str, Any]:
@@ -151,10 +174,9 @@ class TargetRun:
             "ready_s": self.ready_s, "metrics": self.metrics(),
             "errors": self.result.get("errors", {}), "reconnect": self.result.get("reconnect"),
             "no_reply": self.result.get("no_reply", []),
-            "latency_ms": {name: self.histogram(name).summary() for name in ("rtt", "start_ack", "assignment",
-                                                                              "resume") if self.histogram(name).count},
-            "histograms": {name: self.histogram(name).as_dict() for name in ("rtt", "start_ack", "assignment",
-                                                                             "resume") if self.histogram(name).count},
+            "latency_ms": {name: self.histogram(name).summary() for name in HISTOGRAMS
+                           if self.histogram(name).count},
+            "histograms": {name: self.histogram(name).as_dict() for name in HISTOGRAMS if self.histogram(name).count},
             "timeline": {"columns": ["t", "phase", "connected", "messages_per_s", "p50_ms", "p99_ms", "errors"],
                          "rows": self.timeline},
             "phases": self.phases,
@@ -260,6 +282,20 @@ class ChatScenario:
         if "reconnect" in self.options:
             add("--missed", type=int, default=3,
                 help="messages each agent sends while its visitor is away (%(default)s)")
+        if "cobrowse" in self.options:
+            add("--sessions", type=int, default=d.get("pairs", 100), dest="pairs",
+                help="co-browse sessions streaming at once, one per visitor/agent pair (%(default)s)")
+            add("--agents", type=int, default=d.get("agents", 25), help="agents online (%(default)s)")
+            add("--capacity", type=int, default=d.get("capacity", 4),
+                help="chats (and sessions) each agent holds (1-100; %(default)s)")
+            add("--duration", type=float, default=d.get("duration", 20.0), help="measured seconds (%(default)s)")
+            add("--warmup", type=float, default=d.get("warmup", 2.0),
+                help="seconds of streaming before measuring (%(default)s)")
+            add("--batch-rate", type=float, default=10.0, help="batches per second per session (%(default)s)")
+            add("--snapshot-kb", type=float, default=120.0,
+                help="KB of each session's first full snapshot (%(default)s)")
+            add("--batch-bytes", type=int, default=300, help="bytes per incremental batch (%(default)s)")
+            add("--events-per-batch", type=int, default=1, help="rrweb events per batch (%(default)s)")
         add("--ramp-up", type=float, default=d.get("ramp_up", 2.0),
             help="seconds over which connections are opened (%(default)s)")
         add("--concurrency", type=int, default=100, help="connection attempts at once (%(default)s)")
@@ -278,7 +314,9 @@ class ChatScenario:
         visitors = getattr(args, "visitors", pairs)
         agents = getattr(args, "agents", pairs)
         capacity = getattr(args, "capacity", 1)
-        if "visitors" not in self.options:
+        if "cobrowse" in self.options:
+            visitors = pairs
+        elif "visitors" not in self.options:
             visitors, agents, capacity = pairs, pairs, 1
         return ChatConfig(
             scenario=self.NAME, pairs=pairs if self.defaults.get("pair_up", True) else 0, visitors=visitors,
@@ -287,6 +325,9 @@ class ChatScenario:
             concurrency=args.concurrency, hold=getattr(args, "hold", 0.0), reconnect=self.NAME == "reconnect",
             missed_messages=getattr(args, "missed", 3),
             compare=self.NAME == "compare" or getattr(args, "compare", False),
+            cobrowse="cobrowse" in self.options, batch_rate=getattr(args, "batch_rate", 10.0),
+            snapshot_kb=getattr(args, "snapshot_kb", 120.0), batch_bytes=getattr(args, "batch_bytes", 300),
+            events_per_batch=getattr(args, "events_per_batch", 1),
             objectives=tuple(load_objectives(args.slo, args.slo_file)),
         )
 
@@ -294,6 +335,11 @@ class ChatScenario:
 
     def describe(self, config: ChatConfig) -> str:
         parts = []
+        if config.cobrowse:
+            return (f"{self.NAME}: {config.pairs} co-browse sessions ({config.agents} agents x {config.capacity}), "
+                    f"each a {config.snapshot_kb:g} KB snapshot then {config.batch_rate:g} batches/s of "
+                    f"{config.events_per_batch} event(s), about {config.batch_bytes} bytes each; {config.duration:g} s "
+                    f"measured after {config.warmup:g} s")
         if config.pairs:
             pace = f"{config.rate:g} messages/s" if config.rate else "closed loop (next message on each reply)"
             parts.append(f"{config.pairs} visitor/agent pairs exchanging messages, {pace}, "
@@ -317,7 +363,9 @@ class ChatScenario:
         agent_tokens = await _agents(target, config) if config.visitors else []
         run = TargetRun(CHATSERVER, "chatserver", target.url, memory_per_connection=config.idle > 0)
         result.runs.append(run)
-        await _run_target(run, config.job(CHATSERVER, target.url, agent_tokens), target.pid, deadline, say)
+        job = config.job(CHATSERVER, target.url, agent_tokens)
+        run.job_cobrowse = job["cobrowse"]
+        await _run_target(run, job, target.pid, deadline, say)
         if config.compare and config.pairs + config.idle:
             for kind, label in REFERENCES.items():
                 async with ReferenceRelay(kind) as relay:
@@ -337,8 +385,16 @@ class ChatScenario:
                              f"{_fmt(m.get('rtt_p50_ms'))} ms  p90 {_fmt(m.get('rtt_p90_ms'))}  p99 "
                              f"{_fmt(m.get('rtt_p99_ms'))}  p99.9 {_fmt(m.get('rtt_p99_9_ms'))}  max "
                              f"{_fmt(m.get('rtt_max_ms'))} ms")
+            if m.get("batches_per_s") is not None:
+                lines.append(f"    co-browse relay (visitor emits a batch -> agent receives it) p50 "
+                             f"{_fmt(m.get('relay_p50_ms'))} ms  p90 {_fmt(m.get('relay_p90_ms'))}  p99 "
+                             f"{_fmt(m.get('relay_p99_ms'))}  max {_fmt(m.get('relay_max_ms'))} ms "
+                             f"(n={run.histogram('relay').count})")
+                lines.append(f"    batches/s {_fmt(m['batches_per_s'], 0)}  events/s {_fmt(m['events_per_s'], 0)}  "
+                             f"events/s per server core {_fmt(m.get('events_per_s_per_core'), 0)}")
             for name, label in (("start_ack", "chat:start ack"), ("assignment", "chat:start -> assigned"),
-                                ("resume", "reconnect -> caught up")):
+                                ("resume", "reconnect -> caught up"),
+                                ("cobrowse_start", "co-browse request -> joined")):
                 if f"{name}_p50_ms" in m:
                     lines.append(f"    {label:<24} p50 {_fmt(m[f'{name}_p50_ms'])} ms  p99 "
                                  f"{_fmt(m[f'{name}_p99_ms'])}  max {_fmt(m[f'{name}_max_ms'])} ms  "
@@ -505,6 +561,14 @@ exchange messages at --rate with their agents.""",
                      {"pairs": 20, "rate": 200.0, "visitors": 100, "agents": 5, "capacity": 20, "idle": 500,
                       "hold": 0.0, "ramp_up": 2.0},
                      ("pairs", "visitors", "idle")),
+        ChatScenario("cobrowse", """Co-browse streaming: many sessions relay a shopper's page to their agents at once.
+
+Each visitor/agent pair starts a chat; the agent asks to co-browse, the visitor accepts, the agent
+joins; the visitor sends a full snapshot (--snapshot-kb, msgpack, split into parts as the widget
+does) and then --batch-rate batches a second. Times each batch from the visitor's emit to the
+agent's receipt (relay latency) and reports batches and events per second, and per server core.""",
+                     {"pairs": 100, "agents": 25, "capacity": 4, "duration": 20.0, "rate": 0.0},
+                     ("cobrowse",)),
         ChatScenario("compare", """Side by side: steady-chat ping-pong against chatserver and the reference relays.
 
 The same generator drives chatserver (message:send / message:new, stored), a Node.js socket.io
@@ -513,10 +577,5 @@ and round-trip p50/p99 of each and the ratios to Node.""",
                      {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs",)),
     ]
 
-
-# Co-browse streaming (a visitor's rrweb events relayed to the agent) comes with the co-browsing
-# issue: it will be one more ChatScenario whose job sets "cobrowse" in the generator, which then
-# needs a phase that streams snapshot and incremental events at the measured rates (85 KB full
-# snapshot, ~8 events/s, 2 KB/s) and times their arrival at the agent.
 
 __all__ = ["ChatConfig", "ChatResult", "ChatScenario", "scenarios"]

@@ -53,6 +53,21 @@ def test_compare_runs_the_same_ping_pong_against_chatserver_and_both_relays(tmp_
     assert report["slo"]["passed"] is True
 
 
+def test_cobrowse_streams_sessions_and_reports_relay_latency(tmp_path: Path) -> None:
+    done, report = run_load(tmp_path, "cobrowse", "--sessions", "4", "--agents", "2", "--capacity", "2",
+                            "--duration", "1.5", "--warmup", "0.5", "--snapshot-kb", "150", "--slo", "errors<=0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [target] = report["targets"]
+    metrics = target["metrics"]
+    assert target["complete"] and metrics["errors"] == 0, target["errors"]
+    assert metrics["pairs"] == 4 and metrics["batches_per_s"] > 0 and metrics["events_per_s"] > 0
+    assert "messages_per_s" not in metrics
+    relay = target["latency_ms"]["relay"]
+    assert relay["count"] > 0 and relay["min"] <= relay["p50"] <= relay["p99"] <= relay["max"]
+    assert target["latency_ms"]["cobrowse_start"]["count"] == 4
+    assert "co-browse relay" in done.stdout and "events/s per server core" in done.stdout
+
+
 def test_reconnect_storm_resumes_every_client_without_duplicates_or_losses(tmp_path: Path) -> None:
     done, report = run_load(tmp_path, "reconnect", "--pairs", "4", "--rate", "40", "--duration", "1",
                             "--warmup", "0.5", "--missed", "2", "--slo", "lost<=0", "--slo", "duplicates<=0")
