@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chatserver.domain.clock import ManualClock
+from chatserver.http import keys as K
 
 from ..support import LiveServer, agent, make_settings, visitor
 from .cobrowse_support import (
@@ -383,3 +384,24 @@ async def test_unanswered_requests_expire_and_a_departed_shopper_ends_it(limited
     clock.advance(21)
     ended = await console.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "ended")
     assert ended["session"]["reason"] == "visitor_left"
+
+
+async def test_a_customers_export_holds_their_cobrowse_records_and_deletion_removes_them(server: LiveServer) -> None:
+    shopper, console, _, cid = await assigned_chat(server)
+    session_id = await active_session(shopper, console, cid)
+    await send_batch(shopper, session_id, 1, snapshot_events("page"), snapshot=True)
+    assert (await shopper.call("cobrowse:stop", {"session_id": session_id}))["ok"]
+    assert (await shopper.call("conversation:close", {"conversation_id": cid}))["ok"]
+    admin = await server.admin_token()
+    status, record = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    assert status == 200
+    customer_id = record["conversation"]["customer_id"]
+    status, export = await server.request("GET", f"/api/customers/{customer_id}/export", token=admin)
+    assert status == 200
+    [exported] = export["related"]["cobrowse_sessions"]
+    assert exported["id"] == session_id and exported["reason"] == "stopped_by_visitor"
+    assert len(export["related"]["cobrowse_views"]) == 1
+    status, _ = await server.request("DELETE", f"/api/customers/{customer_id}", token=admin)
+    assert status == 204
+    assert await server.app[K.COBROWSE].sessions_for(cid) == []
+    assert await server.app[K.COBROWSE].views_for(cid) == []

@@ -81,6 +81,9 @@ export class CobrowseController {
     this.pageShared = false; // this page was shared (so a new consent is not needed on it)
     this.newPage = true; // the first cobrowse:status of this page says new_page
     this.resumeWithoutPrompt = true;
+    // Nothing is asked or captured on a page before the server answered its first
+    // cobrowse:status (which says whether this page may continue a session without asking).
+    this.statusKnown = false;
     this.pointerTimer = null;
     this.highlightTimer = null;
     this.endedTimer = null;
@@ -138,6 +141,9 @@ export class CobrowseController {
   /** After every session:resume: ask whether this conversation has a live co-browse session. */
   async #resumed(conversation) {
     if (!conversation || conversation.status === "closed") {
+      // No chat yet (or it ended): a session can only start on this page, from a request.
+      this.statusKnown = true;
+      this.newPage = false;
       this.#updated(null);
       return;
     }
@@ -146,6 +152,7 @@ export class CobrowseController {
     try {
       const ack = await this.session.call("cobrowse:status", { conversation_id: conversation.id, new_page: newPage });
       this.resumeWithoutPrompt = ack.resume_without_prompt !== false;
+      this.statusKnown = true;
       this.#updated(ack.session);
     } catch {
       this.newPage = newPage; // not answered: the next resume asks again
@@ -165,7 +172,7 @@ export class CobrowseController {
 
   /** Show what the current state needs, and record only while sharing and this tab is in view. */
   #sync() {
-    const session = this.current;
+    const session = this.statusKnown ? this.current : null;
     const name = session?.agent?.name ?? "The agent";
     const askShare = session?.status === "requested"
       || (session?.status === "active" && !this.pageShared && !this.resumeWithoutPrompt);

@@ -170,8 +170,10 @@ export class ChatSession {
         // The chat ended while this page was away: show how it ended and ask for the rating.
         this.#set({ agentsAvailable });
         await this.#rejoinEnded(saved.conversationId || saved.ratePending);
+        this.onResumed?.(null);
       } else {
         this.#set({ agentsAvailable, phase: this.state.phase === "ended" ? "ended" : "prechat" });
+        this.onResumed?.(null);
       }
     } catch (error) {
       if (error.code === "timeout" || !this.connected) return; // the next connect resumes again
