@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chatserver.http.static import CONSOLE_DIST_DIR
+
 from ..e2e.widget import build_widget
 from ..support import LiveServer, make_settings
 
@@ -48,8 +50,7 @@ async def test_console_files_are_served_under_a_strict_policy(server: LiveServer
 
 async def test_the_cobrowse_viewer_comes_from_the_build_under_the_same_policy(server: LiveServer) -> None:
     assert server.http is not None
-    dist = Path(__file__).resolve().parents[2] / "agent_console" / "dist"
-    [chunk] = [p.name for p in dist.glob("replay-*.js")]
+    [chunk] = [p.name for p in CONSOLE_DIST_DIR.glob("replay-*.js")]
     async with server.http.get(server.url + "/console/console.js") as resp:
         assert chunk in await resp.text()  # fetched by the console when an agent opens a live view
     for path, content_type in [(f"/console/{chunk}", "text/javascript"), ("/console/replay.css", "text/css")]:

@@ -54,7 +54,7 @@ async def test_the_loader_is_served_as_javascript_with_a_short_cache(server: Liv
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Encoding" not in headers
     assert body == (DIST / "widget.js").read_bytes()
-    ui = (DIST / [c for c in _chunks() if "/ui-" in c][0].removeprefix("/")).read_bytes()
+    ui = (DIST / next(c for c in _chunks() if "/ui-" in c).removeprefix("/")).read_bytes()
     for chunk in _chunks():  # the loader names the chunks it fetches; the panel, the recorder
         assert chunk.removeprefix("/").encode() in (ui if "/recorder-" in chunk else body), chunk
 
