@@ -101,12 +101,30 @@ class ConversationEnd(Payload, kw_only=True):
 P = TypeVar("P", bound=Payload)
 
 
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` holds a lone UTF-16 surrogate (JSON allows
+    ``"\\ud83d"`` alone; no valid text does, and UTF-8 storage cannot hold it)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 def parse(payload_type: type[P], data: Any) -> P:
     """Convert a decoded JSON payload to ``payload_type``; a missing payload counts as ``{}``."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidPayload("payload must be a JSON object")
+    if _lone_surrogate(data):
+        raise InvalidPayload("text must be valid Unicode (a lone surrogate was sent)")
     try:
         return msgspec.convert(data, payload_type)
     except msgspec.ValidationError as exc:
