@@ -4,6 +4,7 @@ answer with an acknowledgement or a structured error."""
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -356,11 +357,18 @@ class SocketHub:
                 return {"ok": True, **result}
             except ChatError as exc:
                 log.info("event refused event=%s sid=%s code=%s", event[:64], sid, exc.code)
-                if wants_ack:
-                    return exc.to_payload()
-                await self.sio.lean_emit(C.EV_ERROR, {**exc.to_payload(), "event": event[:64]}, room=sid,
-                                         namespace=namespace)
-                return None
+                error = exc
+            except Exception as exc:
+                # A bug: the client still gets a structured answer. The log names the exception's
+                # type and where it was raised, never its text (which may quote what was sent).
+                log.error("event failed event=%s sid=%s exception=%s\n%s", event[:64], sid, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+                error = ChatError("the server could not handle this event")
+            if wants_ack:
+                return error.to_payload()
+            await self.sio.lean_emit(C.EV_ERROR, {**error.to_payload(), "event": event[:64]}, room=sid,
+                                     namespace=namespace)
+            return None
 
         return on_event
 

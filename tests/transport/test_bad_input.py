@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import socketio
 
 from chatserver.http import keys as K
 
-from ..support import Client, LiveServer, agent, prechat, visitor
+from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
 
 async def _chat(server: LiveServer) -> tuple[Client, Client, str, dict[str, Any]]:
@@ -268,3 +269,77 @@ async def test_a_flood_of_other_events_is_rate_limited_per_connection(server: Li
     assert len(console.events["typing:updated"]) <= len(replies) - len(limited)
     await asyncio.sleep(1.0 / server.settings.event_rate * 2)
     assert (await shopper.call("message:read", {"conversation_id": cid, "seq": 1}))["ok"]
+
+
+LONE = "broken \ud83d text"
+SURROGATE_EVENTS = [
+    ("chat:start", {**prechat(), "page_title": LONE}),
+    ("chat:start", {**prechat(), "name": LONE}),
+    ("chat:start", {**prechat(), "question": LONE}),
+    ("chat:start", {**prechat(), "order_number": LONE}),
+    ("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": LONE}),
+    ("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": "x", "order_number": LONE}),
+    ("visitor:identify", {"identity": LONE}),
+    ("chat:start", {**prechat(), LONE: 1}),
+]
+
+
+@pytest.mark.parametrize(("event", "payload"), SURROGATE_EVENTS)
+async def test_lone_surrogates_in_any_string_are_invalid_payload_and_store_nothing(
+        tmp_path: Path, event: str, payload: dict[str, Any]) -> None:
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        shopper = await visitor(live)
+        assert _code(await shopper.call(event, payload)) == "invalid_payload"
+        store = live.app[K.STORE]
+        assert await store.active_conversation_for_visitor(shopper.token or "") is None
+        admin = await live.admin_token()
+        assert (await live.request("GET", "/api/tickets", token=admin))[1]["tickets"] == []
+        assert (await live.request("GET", "/api/customers", token=admin))[1]["total"] == 0
+    finally:
+        await live.close()
+
+
+async def test_lone_surrogates_in_a_chat_are_refused_and_the_chat_goes_on(server: LiveServer) -> None:
+    console, shopper, cid, _ = await _chat(server)
+    before = await _stored(server, cid)
+    for client, event, payload in [
+        (shopper, "message:send", {"conversation_id": cid, "client_msg_id": "m1", "body": LONE}),
+        (console, "message:send", {"conversation_id": cid, "client_msg_id": "m1", "body": LONE}),
+        (console, "note:add", {"conversation_id": cid, "body": LONE}),
+        (console, "conversation:end", {"conversation_id": cid, "resolution_note": LONE}),
+    ]:
+        assert _code(await client.call(event, payload)) == "invalid_payload", (event, payload)
+    assert await _stored(server, cid) == before
+    conversation = await server.app[K.STORE].get_conversation(cid)
+    assert conversation is not None and conversation.status == "assigned"
+    # Whole emoji (a valid surrogate pair on the wire) are fine.
+    ok = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "m2", "body": "ok 😀"})
+    assert ok["ok"]
+
+
+async def test_an_unexpected_failure_in_a_handler_answers_internal_error_without_logging_the_payload(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        async def broken(connection: Any, data: Any) -> dict[str, Any]:
+            raise RuntimeError(f"secret {data['body']}")
+
+        # An event whose handler has a bug (added for this test: every shipped handler validates).
+        live.app[K.HUB].add_handlers("/visitor", {"test:broken": broken})
+        shopper = await visitor(live)
+        with caplog.at_level("INFO"):
+            reply = await shopper.call("test:broken", {"body": "card 4242"})
+            assert _code(reply) == "internal_error"
+            await shopper.emit("test:broken", {"body": "card 4242"})
+            error = await shopper.wait_for("error")
+        assert error["error"]["code"] == "internal_error" and error["event"] == "test:broken"
+        failures = [r for r in caplog.records if r.name == "chatserver.transport" and "event failed" in r.getMessage()]
+        assert failures and all("RuntimeError" in r.getMessage() for r in failures)
+        assert not any("4242" in r.getMessage() or r.exc_info for r in caplog.records)
+        # The connection still works.
+        assert (await shopper.call("session:resume", {}))["ok"]
+    finally:
+        await live.close()
