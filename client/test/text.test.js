@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   errorText, messageProblem, newClientMsgId, prechatProblems, queueText, systemText, ticketProblems,
@@ -60,4 +61,21 @@ test("the offline form needs a name, an email, a question, and the order number 
   assert.deepEqual(ticketProblems(good, false), {});
   assert.match(ticketProblems({ ...good, email: "ann@" }, false).email, /does not look like/);
   assert.match(ticketProblems(good, true).orderNumber, /order number/);
+});
+
+test("a transfer reads as a sentence, to an agent or to a team", () => {
+  assert.equal(systemText({ body: "transferred", meta: { from_agent_name: "Alice", agent_name: "Bob" } }),
+    "You are now chatting with Bob.");
+  assert.equal(systemText({ body: "transferred", meta: { from_agent_name: "Alice", department: "billing" } }),
+    "Your chat was passed on to our billing team. You are at the front of its queue.");
+  assert.equal(systemText({ body: "closed", meta: { by: "system" } }), "This chat was closed.");
+});
+
+test("every system message code the server defines has a line of its own", () => {
+  const constants = readFileSync(new URL("../../chatserver/constants.py", import.meta.url), "utf8");
+  const codes = [...constants.matchAll(/^SYS_\w+: Final = "([a-z_]+)"$/gm)].map((m) => m[1]);
+  assert.ok(codes.length >= 5, `found ${codes}`);
+  for (const code of codes) {
+    assert.notEqual(systemText({ body: code, meta: { agent_name: "Alice", by: "agent" } }), "", code);
+  }
 });

@@ -69,8 +69,14 @@ export function systemText(message) {
       return `${message.meta?.agent_name || "An agent"} joined the chat.`;
     case "requeued":
       return "Your agent was disconnected. You are back at the front of the queue.";
+    case "transferred":
+      if (message.meta?.agent_name) return `You are now chatting with ${message.meta.agent_name}.`;
+      return `Your chat was passed on to ${message.meta?.department ? `our ${message.meta.department} team` : "another team"}` +
+        ". You are at the front of its queue.";
     case "closed":
-      return message.meta?.by === "agent" ? "The agent ended the chat." : "You ended the chat.";
+      if (message.meta?.by === "agent") return "The agent ended the chat.";
+      if (message.meta?.by === "system") return "This chat was closed.";
+      return "You ended the chat.";
     default:
       return "";
   }
