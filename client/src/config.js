@@ -89,9 +89,12 @@ export function safeUrl(value, base) {
   }
 }
 
-function text(value, max) {
+/** Trimmed and cut to ``max`` characters as the server counts them (code points, so an emoji
+ * is never split into half a surrogate pair). */
+export function text(value, max) {
   const trimmed = (value ?? "").trim();
-  return trimmed ? trimmed.slice(0, max) : "";
+  const points = [...trimmed];
+  return points.length > max ? points.slice(0, max).join("") : trimmed;
 }
 
 function positiveNumber(value) {

@@ -65,3 +65,11 @@ test("a page address over 2048 characters loses its query; one that is still too
   assert.equal(pageUrl(`https://shop.example/${"p".repeat(3000)}`), undefined);
   assert.equal(pageUrl("not a url"), undefined);
 });
+
+test("long titles are cut by character, never inside an emoji", () => {
+  const title = "a".repeat(299) + "😀😀";
+  const context = pageContext(script(), { location: { href: "https://shop.example/" }, title });
+  assert.equal([...context.page_title].length, 300);
+  assert.equal(context.page_title, "a".repeat(299) + "😀");
+  assert.doesNotMatch(context.page_title, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+});
