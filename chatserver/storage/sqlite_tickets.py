@@ -12,12 +12,11 @@ from typing import Any
 from ..domain.outbox import OutboxItem, OutboxKind, OutboxStatus
 from ..domain.tickets import Ticket, TicketAnswer, TicketStatus
 from ..domain.webhooks import WebhookEndpoint
+from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox
 from .sqlite import SQLiteStore
 
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
                    "updated_at")
-_OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at, last_error, created_at, "
-                   "sent_at, visitor_id")
 
 
 def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...]) -> Ticket:
@@ -40,24 +39,16 @@ class SQLiteTicketStore:
 
     # -- outbox -------------------------------------------------------------------------------
 
-    @staticmethod
-    async def _enqueue(db: Any, items: list[OutboxItem]) -> None:
-        await db.executemany(
-            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(i.id, str(i.kind), i.target, i.payload, str(i.status), i.attempts, i.next_attempt_at, i.last_error,
-              i.created_at, i.sent_at, i.visitor_id) for i in items],
-        )
-
     async def enqueue(self, items: list[OutboxItem]) -> None:
         if not items:
             return
         async with self.store._transaction() as db:
-            await self._enqueue(db, items)
+            await insert_outbox(db, items)
 
     async def claim_due(self, kind: OutboxKind, now: float, lease: float, limit: int) -> list[OutboxItem]:
         async with self.store._transaction() as db:
             async with db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE kind = ? AND status = 'pending' AND next_attempt_at <= ? "
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? AND status = 'pending' AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at, created_at LIMIT ?",
                 (str(kind), now, limit),
             ) as cur:
@@ -99,7 +90,7 @@ class SQLiteTicketStore:
 
     async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
         async with self.store._r.execute(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)
         ) as cur:
             return [_outbox(row) for row in await cur.fetchall()]
 
@@ -142,7 +133,7 @@ class SQLiteTicketStore:
                 (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
                  ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at),
             )
-            await self._enqueue(db, outbox)
+            await insert_outbox(db, outbox)
 
     async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:
         async with self.store._transaction() as db:
@@ -154,7 +145,7 @@ class SQLiteTicketStore:
                 "INSERT INTO ticket_answers (ticket_id, agent_id, agent_name, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (answer.ticket_id, answer.agent_id, answer.agent_name, answer.body, answer.created_at),
             )
-            await self._enqueue(db, outbox)
+            await insert_outbox(db, outbox)
         return await self.ticket(answer.ticket_id)
 
     async def _with_answers(self, rows: list[Any]) -> list[Ticket]:
