@@ -162,10 +162,11 @@ def build_app(
                                 new_id=new_id,
                                 identity_secret=settings.identity_secret,
                                 identity_max_age=settings.identity_max_age,
-                                retention_days=settings.transcript_retention_days)
+                                retention_days=settings.transcript_retention_days,
+                                timezone=settings.business_timezone)
     customer_events = CustomerEvents(customers)
     hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
-    hub.on_chat_started.append(customer_events.chat_started)
+    offline.tickets.customer_for_visitor = customer_events.customer_for_ticket
     app[K.CUSTOMERS] = customers
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
@@ -200,7 +201,9 @@ def build_app(
                 policy=RoutingPolicy(departments=settings.departments,
                                      checkout_url_patterns=settings.checkout_url_patterns,
                                      department_fallback_after=settings.department_fallback_after),
+                event_log=offline.conversation_events(),
             )
+            service.prepare_visitor = customer_events.chat_starting
             hub.attach(service)
             offline.attach(service)
             cobrowse = CobrowseService(store=cobrowse_store, chats=service, clock=clock, new_id=new_id,
@@ -220,6 +223,12 @@ def build_app(
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, hub.recheck_agents, "agents", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, relay.upkeep, "cobrowse upkeep", stop)))
+            if settings.abandoned_chat_after > 0:
+                async def close_abandoned() -> None:
+                    await service.close_abandoned(settings.abandoned_chat_after)
+
+                loops.append(loop.create_task(_every(settings.retention_interval, close_abandoned,
+                                                     "abandoned chats", stop)))
             if settings.transcript_retention_days > 0:
                 loops.append(loop.create_task(_every(settings.retention_interval, customers.apply_retention,
                                                      "retention", stop)))

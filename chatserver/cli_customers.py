@@ -31,6 +31,9 @@ def add_customer_commands(commands: Any, common: Any) -> None:
         which.add_argument("--external-id", dest="external_id", help="the shop's id of the customer")
     export.add_argument("--output", "-o", help="write to this file (0600) instead of standard output")
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    delete.add_argument("--force", action="store_true",
+                        help="delete even while a chat of the customer is queued or assigned (stop the server first; "
+                             "while it runs, use DELETE /api/customers/ID?force=true, which closes the chats)")
 
 
 async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,7 +63,7 @@ async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
         if not args.yes:
             print("chatserver: deleting cannot be undone; add --yes", file=sys.stderr)
             return 2
-        await customers.delete_customer(customer_id)
+        await customers.delete_customer(customer_id, force=args.force)
         print(f"deleted customer {customer_id} and everything held about it")
         return 0
     except ChatError as exc:

@@ -66,6 +66,9 @@ class Settings:
     # retention_interval seconds.
     transcript_retention_days: float = 0.0
     retention_interval: float = 3600.0
+    # A queued or assigned chat without a message for this many seconds is closed (by the
+    # system, checked every retention_interval), so retention can delete it in time; 0 never.
+    abandoned_chat_after: float = 86400.0
     # Redis backend: key prefix, and seconds after which a silent process counts as dead.
     redis_prefix: str = "cs:"
     presence_ttl: float = 15.0
@@ -204,6 +207,8 @@ def _validate(settings: Settings) -> None:
     if settings.identity_max_age <= 0 or settings.retention_interval <= 0 or settings.transcript_retention_days < 0:
         raise ValueError("identity_max_age and retention_interval must be positive, transcript_retention_days "
                          "not negative")
+    if settings.abandoned_chat_after < 0:
+        raise ValueError("abandoned_chat_after must not be negative (0 turns it off)")
     if settings.login_lockout_failures < 1 or settings.login_lockout_seconds < 0:
         raise ValueError("login_lockout_failures must be at least 1 and login_lockout_seconds not negative")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):

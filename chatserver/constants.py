@@ -18,6 +18,7 @@ EV_SESSION_RESUME: Final = "session:resume"
 EV_CHAT_START: Final = "chat:start"
 EV_CONVERSATION_RATE: Final = "conversation:rate"
 EV_VISITOR_IDENTIFY: Final = "visitor:identify"
+EV_PAGE_UPDATE: Final = "page:update"
 # Client -> server, agent only
 EV_QUEUE_LIST: Final = "queue:list"
 EV_QUEUE_TAKE: Final = "queue:take"

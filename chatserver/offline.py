@@ -22,7 +22,7 @@ from .domain.models import Customer
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
 from .domain.ports import Notifier
 from .domain.tickets import TicketService
-from .domain.webhooks import WebhookNotifier, Webhooks, customer_updated
+from .domain.webhooks import ConversationWebhooks, WebhookNotifier, Webhooks, customer_updated
 from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
@@ -79,8 +79,12 @@ class OfflineService:
         return await self._service.agents_available()
 
     def observe(self, notifier: Notifier) -> WebhookNotifier:
-        """The notifier the chat service should use: ``notifier``, plus conversation webhooks."""
+        """The notifier the chat service should use: ``notifier``, plus ``message.created`` webhooks."""
         return WebhookNotifier(notifier, self.webhooks)
+
+    def conversation_events(self) -> ConversationWebhooks:
+        """The chat service's event log: conversation webhooks stored with each change."""
+        return ConversationWebhooks(self.webhooks)
 
     def customer_store(self, store: SQLiteStore) -> CustomerSQLiteStore:
         """Customer records that also emit ``customer.updated`` (webhooks.md)."""
@@ -88,8 +92,6 @@ class OfflineService:
 
     def attach(self, service: ChatService) -> None:
         self._service = service
-        if isinstance(service.notifier, WebhookNotifier):
-            service.on_conversation_created = service.notifier.conversation_created
 
     async def start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """Start the outbox workers; they stop when ``stop`` is set."""

@@ -26,13 +26,13 @@ def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
                           env=dict(os.environ), stdin=subprocess.DEVNULL)
 
 
-async def _seed(db: Path) -> str:
-    """A closed conversation of an identified customer; returns the customer's id."""
+async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED) -> str:
+    """A conversation (closed unless said) of an identified customer; returns the customer's id."""
     store = SQLiteStore(db)
     await store.open()
     try:
         clock = SystemClock()
-        conversation = Conversation(id="c1", visitor_id="v1", status=ConversationStatus.CLOSED,
+        conversation = Conversation(id="c1", visitor_id="v1", status=status,
                                     prechat=PreChat(name="Ann", question="Where is my parcel?"),
                                     created_at=clock.now())
         await store.create_conversation(conversation, [NewMessage(
@@ -71,3 +71,13 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
         gone = _run("customer", *args, data_dir=tmp_path)
         assert gone.returncode == 2 and gone.stderr.startswith("chatserver: "), args
     assert _run("customer", "export", data_dir=tmp_path).returncode == 2  # --id or --external-id is required
+
+
+def test_customer_delete_with_an_open_chat_needs_force(tmp_path: Path) -> None:
+    customer_id = asyncio.run(_seed(tmp_path / "chatserver.db", ConversationStatus.QUEUED))
+    refused = _run("customer", "delete", "--id", customer_id, "--yes", data_dir=tmp_path)
+    assert refused.returncode == 2 and "active conversation" in refused.stderr
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    forced = _run("customer", "delete", "--id", customer_id, "--yes", "--force", data_dir=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 2

@@ -39,17 +39,33 @@ from .models import (
     Conversation,
     ConversationStatus,
     Message,
+    PageContext,
     PartyKind,
     PreChat,
     QueueEntry,
     Rating,
     Role,
 )
-from .ports import AgentStore, ConversationStore, NewMessage, Notifier, Presence, RoutingState, Transition
+from .ports import (
+    AgentStore,
+    ConversationEventLog,
+    ConversationStore,
+    NewMessage,
+    Notifier,
+    OutboxRecorder,
+    Presence,
+    RoutingState,
+    Transition,
+)
 
 log = logging.getLogger("chatserver.conversations")
 
 ACTIVE = frozenset({ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
+# The events of conversation changes that shops subscribe to (the ``ConversationEventLog``).
+CONVERSATION_CREATED = "conversation.created"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_CLOSED = "conversation.closed"
+ABANDONED_BATCH = 100
 WAIT_ESTIMATE_WINDOW = 3600.0
 
 
@@ -96,6 +112,7 @@ class ChatService:
         new_id: Callable[[], str],
         grace_period: float,
         policy: RoutingPolicy | None = None,
+        event_log: ConversationEventLog | None = None,
     ) -> None:
         self.agents = agents
         self.conversations = conversations
@@ -106,14 +123,16 @@ class ChatService:
         self.new_id = new_id
         self.grace_period = grace_period
         self.policy = policy or RoutingPolicy()
+        self.event_log = event_log
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._dispatch_lock = asyncio.Lock()
         self._grace_timers: dict[str, Timer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._agent_cache: dict[str, Agent] = {}
         self._last_rank = 0.0
-        # Told of every new conversation once it is stored (the conversation.created webhook).
-        self.on_conversation_created: Callable[[Conversation], Awaitable[None]] | None = None
+        # Called with (visitor id, pre-chat form) before a new conversation is stored: customer
+        # records link the visitor to a customer, and the conversation is stored with it.
+        self.prepare_visitor: Callable[[str, PreChat], Awaitable[None]] | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -182,6 +201,11 @@ class ChatService:
         return QueueEntry(conversation_id=conversation.id, visitor_id=conversation.visitor_id, rank=rank,
                           department=conversation.prechat.department, enqueued_at=conversation.created_at)
 
+    async def _recorder(self, event_type: str, previous_agent_id: str | None = None) -> OutboxRecorder | None:
+        if self.event_log is None:
+            return None
+        return await self.event_log.recorder(event_type, previous_agent_id)
+
     def _next_rank(self) -> float:
         """Queue ranks strictly increase, so arrival order holds even when the clock stands still."""
         self._last_rank = max(self.clock.now(), self._last_rank + 1e-6)
@@ -232,6 +256,9 @@ class ChatService:
                 return existing, False
             if prechat.department is not None and prechat.department not in self.policy.departments:
                 raise InvalidPayload(f"unknown department {prechat.department!r}")
+            if self.prepare_visitor is not None:
+                await self.prepare_visitor(visitor_id, prechat)
+            record = await self._recorder(CONVERSATION_CREATED)
             now = self.clock.now()
             priority = self.policy.priority(prechat)
             rank = self._next_rank() - priority * PRIORITY_STEP
@@ -249,11 +276,9 @@ class ChatService:
                 NewMessage(conversation_id=conversation.id, kind="text", sender_kind=PartyKind.VISITOR,
                            sender_id=visitor_id, sender_name=prechat.name, body=prechat.question, created_at=now),
             ]
-            await self.conversations.create_conversation(conversation, first)
+            await self.conversations.create_conversation(conversation, first, record)
             await self.routing.enqueue(self._entry(conversation, rank))
         log.info("conversation queued conversation=%s visitor=%s", conversation.id, visitor_id)
-        if self.on_conversation_created is not None:
-            await self.on_conversation_created(conversation)
         await self.notifier.queue_changed()
         self.spawn(self.dispatch())
         return conversation, True
@@ -286,6 +311,27 @@ class ChatService:
         await self.conversations.rate(stored)
         return stored
 
+    async def update_page(self, actor: Actor, conversation_id: str, page: PageContext) -> tuple[Conversation, bool]:
+        """The shopper moved to another page (or reloaded): keep where they are on the open
+        conversation and tell both sides (``conversation:updated``) when it changed. Returns
+        the conversation and whether anything changed."""
+        conversation = await self.conversation_for(actor, conversation_id)
+        if actor.kind != PartyKind.VISITOR:
+            raise Forbidden("only the visitor tells where they are")
+        if conversation.status == ConversationStatus.CLOSED:
+            raise ConversationClosed("the conversation has ended")
+        p = conversation.prechat
+        if PageContext(page_url=p.page_url, page_title=p.page_title, checkout=p.checkout,
+                       cart_value=p.cart_value) == page:
+            return conversation, False
+        updated = await self.conversations.update_page(conversation_id, page)
+        if updated is None:
+            raise ConversationClosed("the conversation has ended")
+        await self.notifier.conversation_changed(updated, None)
+        if updated.status == ConversationStatus.QUEUED:
+            await self.notifier.queue_changed()  # agents see the queue's entries with their pages
+        return updated, True
+
     async def agents_available(self) -> bool:
         return bool(await self.presence.available_agents())
 
@@ -302,7 +348,33 @@ class ChatService:
 
     async def close(self, actor: Actor, conversation_id: str) -> Conversation:
         """End the chat for both sides; closing a closed chat returns it unchanged."""
-        conversation = await self.conversation_for(actor, conversation_id)
+        await self.conversation_for(actor, conversation_id)
+        return await self._close(conversation_id, actor.kind, f"closed_by_{actor.kind}")
+
+    async def force_close(self, conversation_id: str, reason: str) -> Conversation:
+        """Close a chat whoever holds it, for both sides (an admin's decision, or an abandoned
+        chat): the system closes it. ``NotFound`` for an unknown id; a closed chat is returned
+        unchanged."""
+        if await self.conversations.get_conversation(conversation_id) is None:
+            raise NotFound("conversation not found")
+        return await self._close(conversation_id, PartyKind.SYSTEM, reason)
+
+    async def close_abandoned(self, idle_for: float) -> int:
+        """Close every queued or assigned chat without a message for ``idle_for`` seconds (the
+        shopper left, or nobody answered), so retention can delete it in time; returns how many."""
+        before = self.clock.now() - idle_for
+        closed = 0
+        while True:
+            ids = await self.conversations.idle_conversations(before, ABANDONED_BATCH)
+            for conversation_id in ids:
+                await self._close(conversation_id, PartyKind.SYSTEM, "abandoned")
+                closed += 1
+            if len(ids) < ABANDONED_BATCH:
+                if closed:
+                    log.info("abandoned conversations closed count=%d idle_for_s=%s", closed, idle_for)
+                return closed
+
+    async def _close(self, conversation_id: str, closed_by: PartyKind, reason: str) -> Conversation:
         async with self._lock(conversation_id):
             for _ in range(5):
                 current = await self.conversations.get_conversation(conversation_id)
@@ -311,12 +383,14 @@ class ChatService:
                     return current
                 if current.status == ConversationStatus.QUEUED:
                     await self.routing.remove(conversation_id)
+                record = await self._recorder(CONVERSATION_CLOSED)
                 now = self.clock.now()
                 result = await self.conversations.transition(Transition(
                     conversation_id=conversation_id, expect=frozenset({current.status}),
                     status=ConversationStatus.CLOSED, agent_id=current.agent_id, agent_name=current.agent_name,
-                    at=now, event="closed", reason=f"closed_by_{actor.kind}", closed_by=actor.kind,
-                    system_message=self._system(conversation_id, SYS_CLOSED, now, {"by": str(actor.kind)}),
+                    at=now, event="closed", reason=reason, closed_by=closed_by,
+                    system_message=self._system(conversation_id, SYS_CLOSED, now, {"by": str(closed_by)}),
+                    record=record,
                 ))
                 if result is not None:
                     break
@@ -325,7 +399,7 @@ class ChatService:
             conversation, message = result
             if current.agent_id is not None:
                 await self.routing.release(current.agent_id, conversation_id)
-        log.info("conversation closed conversation=%s by=%s", conversation_id, actor.kind)
+        log.info("conversation closed conversation=%s by=%s reason=%s", conversation_id, closed_by, reason)
         await self._announce(conversation, current.agent_id, message)
         if current.status == ConversationStatus.QUEUED:
             await self.notifier.queue_changed()
@@ -387,11 +461,13 @@ class ChatService:
     async def _complete_assignment(self, conversation_id: str, agent: Agent, event: str) -> Conversation | None:
         """Record a claim the routing state granted; undo the claim if the chat closed meanwhile."""
         async with self._lock(conversation_id):
+            record = await self._recorder(CONVERSATION_ASSIGNED)
             now = self.clock.now()
             result = await self.conversations.transition(Transition(
                 conversation_id=conversation_id, expect=frozenset({ConversationStatus.QUEUED}),
                 status=ConversationStatus.ASSIGNED, agent_id=agent.id, agent_name=agent.name, at=now, event=event,
                 system_message=self._system(conversation_id, SYS_AGENT_JOINED, now, {"agent_name": agent.name}),
+                record=record,
             ))
             if result is None:
                 await self.routing.release(agent.id, conversation_id)
@@ -487,6 +563,7 @@ class ChatService:
         if await self.presence.status(target.id) == AgentStatus.OFFLINE:
             raise AtCapacity(f"{target.name} is offline")
         async with self._lock(conversation.id):
+            record = await self._recorder(CONVERSATION_ASSIGNED, previous_agent_id=agent.id)
             if not await self.routing.move(conversation.id, agent.id, target.id, target.capacity):
                 raise AtCapacity(f"{target.name} has no room for another chat")
             now = self.clock.now()
@@ -496,6 +573,7 @@ class ChatService:
                 event="transferred", reason=f"from_agent:{agent.id}",
                 system_message=self._system(conversation.id, SYS_TRANSFERRED, now,
                                             {"from_agent_name": agent.name, "agent_name": target.name}),
+                record=record,
             ))
             if result is None:
                 await self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1)

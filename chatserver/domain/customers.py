@@ -7,15 +7,19 @@ Rules:
 - a visitor identified by a signed identity belongs to the customer with that ``external_id``;
   if the visitor had an anonymous record, it is merged into that customer (its conversations
   follow). A bad identity is refused and changes nothing;
-- agents read the transcripts of conversations they held and of customers they served; admins
-  read everything, and alone export or delete a customer.
+- who may do what (docs/customers.md, "Who sees what"): every agent reads the directory (a
+  customer's contact details, notes and tags: what anyone answering the shop's customers needs
+  to find them) and edits those fields; the shop's ``external_id``, which decides which signed-in
+  shopper a record (and its history) belongs to, is set and changed by admins alone. Agents read
+  the conversations and transcripts of chats they held and of customers they served, never
+  others'; admins read everything, and alone export or delete a customer or force-close a chat.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import msgspec
@@ -27,6 +31,7 @@ from .models import (
     Agent,
     ConversationFilter,
     ConversationRecord,
+    ConversationStatus,
     Customer,
     CustomerData,
     PreChat,
@@ -114,6 +119,13 @@ def check_customer_fields(customer: Customer, fields: CustomerFields) -> Custome
     return msgspec.structs.replace(customer, **changes)
 
 
+def check_may_change(agent: Agent, fields: CustomerFields) -> None:
+    """Agents edit a record's contact details, notes and tags; only admins set ``external_id``
+    (it decides whose signed identity, and so whose history, the record gets)."""
+    if agent.role != Role.ADMIN and fields.external_id is not msgspec.UNSET:
+        raise Forbidden("only admins set or change external_id")
+
+
 class CustomerService:
     """Customer records over a ``CustomerStore``; transcripts come from the ``ConversationStore``."""
 
@@ -127,6 +139,7 @@ class CustomerService:
         identity_secret: str | None = None,
         identity_max_age: float = 3600.0,
         retention_days: float = 0.0,
+        timezone: str = "UTC",
     ) -> None:
         self.customers = customers
         self.conversations = conversations
@@ -135,26 +148,32 @@ class CustomerService:
         self.identity_secret = identity_secret
         self.identity_max_age = identity_max_age
         self.retention_days = retention_days
+        self.timezone = timezone
 
     # -- visitors -----------------------------------------------------------------------------
 
     async def attach_chat(self, visitor_id: str, prechat: PreChat) -> Customer:
-        """Make sure the visitor's conversations belong to a customer: the one the visitor is
-        linked to (an anonymous record learns the pre-chat name and email), or a new anonymous
-        record made from the pre-chat form."""
+        """Make sure the visitor's conversations belong to a customer (``attach_visitor`` with
+        the pre-chat form's name and email)."""
+        return await self.attach_visitor(visitor_id, prechat.name, prechat.email)
+
+    async def attach_visitor(self, visitor_id: str, name: str, email: str | None) -> Customer:
+        """The customer the visitor belongs to, linked: the one the visitor is linked to (an
+        anonymous record learns the name and email given), or a new anonymous record made from
+        them. Called before a conversation or a ticket of the visitor is stored, so it is
+        stored with its customer."""
         now = self.clock.now()
         customer = await self.customers.customer_of_visitor(visitor_id)
         if customer is None:
-            customer = Customer(id=self.new_id(), created_at=now, last_seen_at=now, name=prechat.name,
-                                emails=(prechat.email.lower(),) if prechat.email else ())
+            customer = Customer(id=self.new_id(), created_at=now, last_seen_at=now, name=name,
+                                emails=(email.lower(),) if email else ())
             await self.customers.add_customer(customer)
         else:
             changes: dict[str, object] = {"last_seen_at": now}
             if customer.external_id is None:
-                changes["name"] = prechat.name
-                if prechat.email and prechat.email.lower() not in customer.emails \
-                        and len(customer.emails) < MAX_EMAILS:
-                    changes["emails"] = (*customer.emails, prechat.email.lower())
+                changes["name"] = name
+                if email and email.lower() not in customer.emails and len(customer.emails) < MAX_EMAILS:
+                    changes["emails"] = (*customer.emails, email.lower())
             customer = msgspec.structs.replace(customer, **changes)
             await self.customers.save_customer(customer)
         await self.customers.link_visitor(visitor_id, customer.id, now)
@@ -273,28 +292,50 @@ class CustomerService:
             raise NotFound("customer not found")
         return data
 
-    async def delete_customer(self, customer_id: str) -> None:
-        """Delete the customer and everything held about it (``Conflict`` while a chat is active)."""
-        if not await self.customers.delete_customer(customer_id):
+    async def delete_customer(self, customer_id: str, *, close_active: Callable[[str], Awaitable[object]] | None = None,
+                              force: bool = False) -> None:
+        """Delete the customer and everything held about it. A queued or assigned chat of the
+        customer is a ``Conflict``, unless ``close_active`` closes each first (a running server:
+        both sides are told), or ``force`` deletes them as they are (the CLI, server stopped)."""
+        if close_active is not None:
+            await self.get_customer(customer_id)
+            for status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED):
+                records, _ = await self.customers.find_conversations(
+                    ConversationFilter(customer_id=customer_id, status=status), 500, 0)
+                for record in records:
+                    await close_active(record.conversation.id)
+        if not await self.customers.delete_customer(customer_id, force=force):
             raise NotFound("customer not found")
 
     async def purge_expired_transcripts(self) -> int:
         """Delete closed conversations older than the retention period; returns how many."""
+        return await self._purge(self.customers.delete_closed_before)
+
+    async def purge_expired_tickets(self) -> int:
+        """Delete offline tickets (with their answers) last changed before the retention period;
+        returns how many."""
+        return await self._purge(self.customers.delete_tickets_before)
+
+    async def _purge(self, delete: Callable[[float, int], Awaitable[int]]) -> int:
         if self.retention_days <= 0:
             return 0
         before = self.clock.now() - self.retention_days * 86400.0
         deleted = 0
         while True:
-            batch = await self.customers.delete_closed_before(before, RETENTION_BATCH)
+            batch = await delete(before, RETENTION_BATCH)
             deleted += batch
             if batch < RETENTION_BATCH:
                 return deleted
 
     async def apply_retention(self) -> None:
-        """The periodic retention job: delete expired transcripts and say how many (no contents)."""
-        deleted = await self.purge_expired_transcripts()
-        if deleted:
-            log.info("retention deleted conversations=%d older_than_days=%s", deleted, self.retention_days)
+        """The periodic retention job: delete expired transcripts and tickets and say how many
+        (no contents)."""
+        conversations = await self.purge_expired_transcripts()
+        tickets = await self.purge_expired_tickets()
+        if conversations or tickets:
+            log.info("retention deleted conversations=%d tickets=%d older_than_days=%s", conversations, tickets,
+                     self.retention_days)
 
     async def ratings_report(self, since: float | None, until: float | None) -> RatingsReport:
-        return await self.customers.ratings_report(since, until)
+        """Averages overall, per agent and per day (days in the business's ``timezone``)."""
+        return await self.customers.ratings_report(since, until, self.timezone)

@@ -61,6 +61,15 @@ class PreChat(msgspec.Struct, frozen=True, kw_only=True):
     department: str | None = None
 
 
+class PageContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the shopper is now (the page fields of ``PreChat``, updated as they browse)."""
+
+    page_url: str | None = None
+    page_title: str | None = None
+    checkout: bool = False
+    cart_value: float | None = None
+
+
 class Conversation(msgspec.Struct, kw_only=True):
     id: str
     visitor_id: str

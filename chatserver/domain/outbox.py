@@ -46,8 +46,10 @@ class OutboxItem(msgspec.Struct, frozen=True, kw_only=True):
     next_attempt_at: float = 0.0
     last_error: str | None = None
     sent_at: float | None = None
-    # the visitor the item is about, if any: deleting the customer's data deletes it
+    # the visitor and the customer the item is about, if any: deleting the customer's data
+    # deletes it (storage fills in the visitor's customer when only the visitor is given)
     visitor_id: str | None = None
+    customer_id: str | None = None
 
 
 class DeliveryFailed(Exception):

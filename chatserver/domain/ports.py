@@ -6,7 +6,7 @@ both run the same contract tests (tests/contract/).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 import msgspec
@@ -24,12 +24,18 @@ from .models import (
     Customer,
     CustomerData,
     Message,
+    PageContext,
     PartyKind,
     QueueEntry,
     Rating,
     RatingsReport,
     Transcript,
 )
+from .outbox import OutboxItem
+
+# The outbox items (webhooks) recording a conversation change, made from the conversation as
+# stored and the id of the customer it belongs to, inside the transaction that stores the change.
+OutboxRecorder = Callable[[Conversation, str | None], list[OutboxItem]]
 
 
 class NewMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +67,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     closed_by: PartyKind | None = None
     department: str | None = None  # a transfer to a department sets it; None keeps it
     system_message: NewMessage | None = None
+    record: OutboxRecorder | None = None  # what the change announces, stored with it
 
 
 class AgentStore(Protocol):
@@ -86,8 +93,20 @@ class AgentStore(Protocol):
 
 
 class ConversationStore(Protocol):
-    async def create_conversation(self, conversation: Conversation, first: list[NewMessage]) -> list[Message]:
-        """Store a new conversation with its first messages, atomically."""
+    async def create_conversation(self, conversation: Conversation, first: list[NewMessage],
+                                  record: OutboxRecorder | None = None) -> list[Message]:
+        """Store a new conversation with its first messages and what ``record`` makes of it,
+        atomically. The row names the customer the visitor belongs to at that moment."""
+        ...
+
+    async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
+        """Record where the shopper is now on an open conversation; ``None`` when it is closed
+        or unknown."""
+        ...
+
+    async def idle_conversations(self, before: float, limit: int) -> list[str]:
+        """Up to ``limit`` ids of queued or assigned conversations whose last message is older
+        than ``before`` (abandoned chats)."""
         ...
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
@@ -120,7 +139,8 @@ class ConversationStore(Protocol):
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
         """Apply ``change`` if the conversation's status is in ``change.expect``, with its system
-        message, in one transaction; ``None`` when the guard fails (nothing is changed)."""
+        message and what ``change.record`` makes of it, in one transaction; ``None`` when the
+        guard fails (nothing is changed)."""
         ...
 
     async def mark_read(self, conversation_id: str, party: PartyKind, seq: int) -> int:
@@ -235,6 +255,16 @@ class Presence(Protocol):
         ...
 
 
+class ConversationEventLog(Protocol):
+    """Records the conversation changes shops subscribe to (webhooks), in the transaction that
+    stores each change, so a change is never stored without them nor they without it."""
+
+    async def recorder(self, event_type: str, previous_agent_id: str | None = None) -> OutboxRecorder | None:
+        """What to store with a change announced as ``event_type`` (``conversation.created``,
+        ``.assigned`` or ``.closed``); ``None`` when nobody subscribes to it."""
+        ...
+
+
 class Notifier(Protocol):
     """What the domain tells connected clients; implemented by the transport."""
 
@@ -302,8 +332,10 @@ class CustomerStore(Protocol):
 
     async def customer_data(self, customer_id: str) -> CustomerData | None: ...
 
-    async def delete_customer(self, customer_id: str) -> bool:
-        """Delete the customer and everything held about it (``CustomerData``), in one transaction."""
+    async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
+        """Delete the customer and everything held about it (``CustomerData``), in one transaction;
+        ``False`` for an unknown customer. ``Conflict`` while one of its chats is queued or
+        assigned, unless ``force`` (those chats are deleted too)."""
         ...
 
     async def delete_closed_before(self, before: float, limit: int) -> int:
@@ -311,7 +343,12 @@ class CustomerStore(Protocol):
         to them; returns how many were deleted."""
         ...
 
-    async def ratings_report(self, since: float | None, until: float | None) -> RatingsReport:
+    async def delete_tickets_before(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` offline tickets last changed before ``before``, with their
+        answers; returns how many were deleted."""
+        ...
+
+    async def ratings_report(self, since: float | None, until: float | None, timezone: str) -> RatingsReport:
         """Average ratings of conversations rated in ``[since, until)``, overall, per agent who
-        whose agent held the conversation last, and per UTC day."""
+        held the conversation last, and per day in ``timezone`` (an IANA name)."""
         ...

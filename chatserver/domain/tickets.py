@@ -48,6 +48,8 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     order_number: str | None = None
     page_url: str | None = None
     answers: tuple[TicketAnswer, ...] = ()
+    # the customer record the ticket belongs to (as a conversation does)
+    customer_id: str | None = None
 
     @property
     def reference(self) -> str:
@@ -121,6 +123,7 @@ def ticket_view(ticket: Ticket, *, for_agent: bool) -> dict[str, Any]:
     }
     if for_agent:
         view["visitor_id"] = ticket.visitor_id
+        view["customer_id"] = ticket.customer_id
         for answer_view, answer in zip(view["answers"], ticket.answers, strict=True):
             answer_view["agent_id"] = answer.agent_id
     return view
@@ -141,6 +144,9 @@ class TicketService:
         self.agents_available = agents_available
         self.limiter = limiter
         self.mail_queued = mail_queued
+        # Given (visitor id, name, email) before a ticket is stored, returns the id of the
+        # customer it belongs to (customer records: the visitor's, or a new anonymous one).
+        self.customer_for_visitor: Callable[[str, str, str], Awaitable[str]] | None = None
 
     async def availability(self) -> Availability:
         """Closed outside business hours; else open when an agent is online and taking chats."""
@@ -174,12 +180,15 @@ class TicketService:
         ``ticket.created`` webhook with it."""
         form = self.check_form(form)
         self._limit(visitor_id)
+        customer_id = None
+        if self.customer_for_visitor is not None:
+            customer_id = await self.customer_for_visitor(visitor_id, form.name, form.email)
         now = self.clock.now()
         ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
                         description=form.description, order_number=form.order_number, page_url=form.page_url,
-                        status=TicketStatus.OPEN, created_at=now, updated_at=now)
+                        status=TicketStatus.OPEN, created_at=now, updated_at=now, customer_id=customer_id)
         hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": ticket_view(ticket, for_agent=True)},
-                                              visitor_id=visitor_id)
+                                              visitor_id=visitor_id, customer_id=customer_id)
         await self.store.create_ticket(ticket, hooks)
         if hooks:
             self.webhooks.wake()

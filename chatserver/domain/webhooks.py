@@ -2,8 +2,10 @@
 
 An event is written to the outbox, one item per subscribed endpoint, with the exact body that
 will be sent; the webhook worker POSTs it with an HMAC-SHA256 signature and retries with
-exponential backoff. Conversation events are observed by ``WebhookNotifier``, a ``Notifier``
-that passes everything on to the real one and records the events shops care about.
+exponential backoff. Conversation created/assigned/closed are stored in the transaction of the
+change itself (``ConversationWebhooks``, the chat service's ``ConversationEventLog``);
+``message.created`` is observed by ``WebhookNotifier``, a ``Notifier`` that passes everything on
+to the real one.
 """
 
 from __future__ import annotations
@@ -19,15 +21,13 @@ import msgspec
 
 from ..errors import InvalidPayload, NotFound
 from ..presenters import conversation_view, message_view
-from .models import Conversation, ConversationStatus, Message, PartyKind
+from .conversations import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
+from .models import Conversation, Message, PartyKind
 from .outbox import OutboxItem, OutboxKind
-from .ports import Notifier
+from .ports import Notifier, OutboxRecorder
 
 log = logging.getLogger("chatserver.webhooks")
 
-CONVERSATION_CREATED: Final = "conversation.created"
-CONVERSATION_ASSIGNED: Final = "conversation.assigned"
-CONVERSATION_CLOSED: Final = "conversation.closed"
 MESSAGE_CREATED: Final = "message.created"
 TICKET_CREATED: Final = "ticket.created"
 CUSTOMER_UPDATED: Final = "customer.updated"
@@ -111,22 +111,32 @@ class Webhooks:
             raise NotFound("no such webhook endpoint")
         log.info("webhook endpoint removed endpoint=%s", endpoint_id)
 
-    async def items_for(self, event_type: str, data: Mapping[str, Any], *,
-                        visitor_id: str | None = None) -> list[OutboxItem]:
-        """The outbox items that deliver one event to every endpoint subscribed to it (for callers
-        that store them in the same transaction as the change they report)."""
-        endpoints = [e for e in await self.store.webhooks() if e.wants(event_type)]
+    async def endpoints_for(self, event_type: str) -> list[WebhookEndpoint]:
+        return [e for e in await self.store.webhooks() if e.wants(event_type)]
+
+    def items(self, endpoints: list[WebhookEndpoint], event_type: str, data: Mapping[str, Any], *,
+              visitor_id: str | None = None, customer_id: str | None = None) -> list[OutboxItem]:
+        """The outbox items that deliver one event to each of ``endpoints``."""
         if not endpoints:
             return []
         now = self.now()
         body = _encoder.encode(WebhookEvent(id=self.new_id(), type=event_type, created_at=now, data=dict(data)))
         return [OutboxItem(id=self.new_id(), kind=OutboxKind.WEBHOOK, target=e.id, payload=body.decode(),
-                           created_at=now, next_attempt_at=now, visitor_id=visitor_id) for e in endpoints]
+                           created_at=now, next_attempt_at=now, visitor_id=visitor_id, customer_id=customer_id)
+                for e in endpoints]
 
-    async def emit(self, event_type: str, data: Mapping[str, Any], *, visitor_id: str | None = None) -> None:
-        """Queue an event for every subscribed endpoint (``visitor_id``: the visitor it is about,
-        so that deleting their data deletes undelivered events too)."""
-        items = await self.items_for(event_type, data, visitor_id=visitor_id)
+    async def items_for(self, event_type: str, data: Mapping[str, Any], *,
+                        visitor_id: str | None = None, customer_id: str | None = None) -> list[OutboxItem]:
+        """The outbox items that deliver one event to every endpoint subscribed to it (for callers
+        that store them in the same transaction as the change they report)."""
+        return self.items(await self.endpoints_for(event_type), event_type, data, visitor_id=visitor_id,
+                          customer_id=customer_id)
+
+    async def emit(self, event_type: str, data: Mapping[str, Any], *, visitor_id: str | None = None,
+                   customer_id: str | None = None) -> None:
+        """Queue an event for every subscribed endpoint (``visitor_id``, ``customer_id``: whom it
+        is about, so that deleting their data deletes undelivered events too)."""
+        items = await self.items_for(event_type, data, visitor_id=visitor_id, customer_id=customer_id)
         if items:
             await self.store.enqueue(items)
             self.wake()
@@ -135,13 +145,38 @@ class Webhooks:
 async def customer_updated(webhooks: Webhooks, customer: Mapping[str, Any]) -> None:
     """Emit ``customer.updated`` with the customer record as the API shows it (call it after the
     change is committed; it never raises for a delivery problem: delivery is the outbox's job)."""
-    await webhooks.emit(CUSTOMER_UPDATED, {"customer": dict(customer)})
+    await webhooks.emit(CUSTOMER_UPDATED, {"customer": dict(customer)}, customer_id=str(customer["id"]))
+
+
+class ConversationWebhooks:
+    """The chat service's ``ConversationEventLog``: ``conversation.created``, ``.assigned`` and
+    ``.closed`` with the conversation's ``customer_id``, stored in the change's own transaction."""
+
+    def __init__(self, webhooks: Webhooks) -> None:
+        self.webhooks = webhooks
+
+    async def recorder(self, event_type: str, previous_agent_id: str | None = None) -> OutboxRecorder | None:
+        endpoints = await self.webhooks.endpoints_for(event_type)
+        if not endpoints:
+            return None
+
+        def record(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
+            data: dict[str, Any] = {"conversation": {**conversation_view(conversation, PartyKind.AGENT),
+                                                     "customer_id": customer_id}}
+            if event_type == CONVERSATION_ASSIGNED:
+                data["previous_agent_id"] = previous_agent_id
+            # The worker's claim waits for the write lock, so it sees these rows once committed.
+            self.webhooks.wake()
+            return self.webhooks.items(endpoints, event_type, data, visitor_id=conversation.visitor_id,
+                                       customer_id=customer_id)
+
+        return record
 
 
 class WebhookNotifier:
     """A ``Notifier`` that tells connected clients through ``inner`` and then records
-    ``conversation.assigned``/``closed`` and ``message.created`` webhooks. A webhook that cannot be
-    queued is logged and never fails the chat action that caused it."""
+    ``message.created`` webhooks. A webhook that cannot be queued is logged and never fails the
+    chat action that caused it."""
 
     def __init__(self, inner: Notifier, webhooks: Webhooks) -> None:
         self.inner = inner
@@ -153,10 +188,6 @@ class WebhookNotifier:
         except Exception:
             log.exception("could not queue webhook event=%s", event_type)
 
-    async def conversation_created(self, conversation: Conversation) -> None:
-        await self._emit(CONVERSATION_CREATED, {"conversation": conversation_view(conversation, PartyKind.AGENT)},
-                         conversation.visitor_id)
-
     async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
         await self.inner.message_stored(conversation, message, origin)
         if message.kind == "text":
@@ -164,12 +195,6 @@ class WebhookNotifier:
 
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         await self.inner.conversation_changed(conversation, previous_agent_id)
-        view = {"conversation": conversation_view(conversation, PartyKind.AGENT)}
-        if conversation.status == ConversationStatus.ASSIGNED:
-            await self._emit(CONVERSATION_ASSIGNED, {**view, "previous_agent_id": previous_agent_id},
-                             conversation.visitor_id)
-        elif conversation.status == ConversationStatus.CLOSED:
-            await self._emit(CONVERSATION_CLOSED, view, conversation.visitor_id)
 
     async def queue_changed(self) -> None:
         await self.inner.queue_changed()

@@ -44,6 +44,14 @@ async def require_admin(request: web.Request) -> Agent:
     return agent
 
 
+def bool_query(request: web.Request, name: str) -> bool:
+    """``true``/``false`` (or absent: false); anything else is ``invalid_payload``."""
+    raw = request.query.get(name, "false")
+    if raw not in ("true", "false"):
+        raise InvalidPayload(f"{name} must be true or false")
+    return raw == "true"
+
+
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:

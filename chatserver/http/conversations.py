@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from .common import current_agent, int_query, require_admin
 from .console import transcript_extras
 
 _FILTER_TEXT_LIMIT = 64
+log = logging.getLogger("chatserver.http.conversations")
 
 
 def _text_query(request: web.Request, name: str) -> str | None:
@@ -88,6 +90,17 @@ async def export_transcript(request: web.Request) -> web.Response:
                         headers=headers)
 
 
+async def close_conversation(request: web.Request) -> web.Response:
+    """An admin closes any chat (abandoned, or in the way of deleting a customer): the system
+    closes it and both sides are told."""
+    admin = await require_admin(request)
+    conversation_id = path_id(request, "conversation_id", "conversation")
+    conversation = await request.app[K.SERVICE].force_close(conversation_id, f"closed_by_admin:{admin.id}")
+    record = await request.app[K.CUSTOMERS].customers.conversation_record(conversation.id)
+    log.info("conversation closed by an admin conversation=%s agent=%s", conversation_id, admin.id)
+    return web.json_response({"conversation": record_view(record) if record else None})
+
+
 async def ratings_report(request: web.Request) -> web.Response:
     await require_admin(request)
     since, until = time_query(request, "from"), time_query(request, "to", end=True)
@@ -106,5 +119,6 @@ CONVERSATION_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.
     ("GET", "/api/conversations", list_conversations),
     ("GET", "/api/conversations/{conversation_id}", get_conversation),
     ("GET", "/api/conversations/{conversation_id}/transcript", export_transcript),
+    ("POST", "/api/conversations/{conversation_id}/close", close_conversation),
     ("GET", "/api/reports/ratings", ratings_report),
 ]

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..domain.customers import CustomerFields
+from ..domain.customers import CustomerFields, check_may_change
 from ..domain.models import ConversationFilter
 from ..errors import InvalidPayload
 from . import keys as K
 from ._records import customer_view, export_view, path_id, record_view
-from .common import current_agent, int_query, json_body, require_admin
+from .common import bool_query, current_agent, int_query, json_body, require_admin
 
 log = logging.getLogger("chatserver.http.customers")
 
@@ -36,6 +36,7 @@ async def list_customers(request: web.Request) -> web.Response:
 async def create_customer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     body = await _customer_body(request)
+    check_may_change(agent, body)
     customer = await request.app[K.CUSTOMERS].create_customer(body)
     log.info("customer created customer=%s agent=%s", customer.id, agent.id)
     return web.json_response({"customer": customer_view(customer)}, status=201)
@@ -51,6 +52,7 @@ async def update_customer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     customer_id = path_id(request, "customer_id", "customer")
     body = await _customer_body(request)
+    check_may_change(agent, body)
     customer = await request.app[K.CUSTOMERS].update_customer(customer_id, body)
     log.info("customer updated customer=%s agent=%s", customer.id, agent.id)
     return web.json_response({"customer": customer_view(customer)})
@@ -59,8 +61,14 @@ async def update_customer(request: web.Request) -> web.Response:
 async def delete_customer(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     customer_id = path_id(request, "customer_id", "customer")
-    await request.app[K.CUSTOMERS].delete_customer(customer_id)
-    log.info("customer deleted with everything held customer=%s agent=%s", customer_id, admin.id)
+    force = bool_query(request, "force")
+    service = request.app[K.SERVICE]
+
+    async def close(conversation_id: str) -> None:
+        await service.force_close(conversation_id, "customer_deleted")
+
+    await request.app[K.CUSTOMERS].delete_customer(customer_id, close_active=close if force else None)
+    log.info("customer deleted with everything held customer=%s agent=%s force=%s", customer_id, admin.id, force)
     return web.Response(status=204)
 
 

@@ -109,18 +109,23 @@ def records_paths() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object", "required": ["customers", "total"], "properties": {
                         "customers": {"type": "array", "items": _ref("Customer")}, "total": {"type": "integer"}}},
                         "Customers, most recently seen first"), **_errors(400, 401)}},
-            "post": {"summary": "Add a customer record", "operationId": "createCustomer", "security": _AUTH,
-                     "requestBody": body, "responses": {"201": one, **_errors(400, 401, 409)}},
+            "post": {"summary": "Add a customer record (external_id: admins only)", "operationId": "createCustomer",
+                     "security": _AUTH, "requestBody": body, "responses": {"201": one, **_errors(400, 401, 403, 409)}},
         },
         "/api/customers/{customer_id}": {
             "get": {"summary": "A customer record", "operationId": "getCustomer", "security": _AUTH,
                     "parameters": _id("customer_id"), "responses": {"200": one, **_errors(401, 404)}},
-            "patch": {"summary": "Change a customer record", "operationId": "updateCustomer", "security": _AUTH,
+            "patch": {"summary": "Change a customer record (external_id: admins only)",
+                      "operationId": "updateCustomer", "security": _AUTH,
                       "parameters": _id("customer_id"), "requestBody": body,
-                      "responses": {"200": one, **_errors(400, 401, 404, 409)}},
+                      "responses": {"200": one, **_errors(400, 401, 403, 404, 409)}},
             "delete": {"summary": "Delete a customer and everything held about it, messages included (admins)",
-                       "operationId": "deleteCustomer", "security": _AUTH, "parameters": _id("customer_id"),
-                       "responses": {"204": {"description": "Deleted"}, **_errors(401, 403, 404, 409)}},
+                       "description": "A customer with a queued or assigned chat is 409 conflict, unless "
+                                      "force=true: then those chats are closed first (both sides are told).",
+                       "operationId": "deleteCustomer", "security": _AUTH,
+                       "parameters": [*_id("customer_id"), {"name": "force", "in": "query", "schema": {
+                           "type": "string", "enum": ["true", "false"]}}],
+                       "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 403, 404, 409)}},
         },
         "/api/customers/{customer_id}/conversations": {"get": {
             "summary": "A customer's conversations (agents: of customers they served)",
@@ -160,8 +165,15 @@ def records_paths() -> dict[str, Any]:
                 "application/json": {"schema": _ref("Transcript")},
                 "text/plain": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 401, 403, 404)}}},
+        "/api/conversations/{conversation_id}/close": {"post": {
+            "summary": "Close any chat, whoever holds it (admins): the system closes it, both sides are told",
+            "operationId": "closeConversation", "security": _AUTH, "parameters": _id("conversation_id"),
+            "responses": {"200": _json({"type": "object", "required": ["conversation"], "properties": {
+                "conversation": _ref("ConversationRecord")}}, "The closed conversation (unchanged if it "
+                                                               "was closed already)"),
+                **_errors(401, 403, 404)}}},
         "/api/reports/ratings": {"get": {
-            "summary": "Visitors' ratings: average overall, per agent and per day (UTC) (admins)",
+            "summary": "Visitors' ratings: average overall, per agent and per day (business_timezone) (admins)",
             "operationId": "ratingsReport", "security": _AUTH, "parameters": _DATES,
             "responses": {"200": _json({"type": "object", "required": ["count", "average", "per_agent", "per_day"],
                                         "properties": {

@@ -24,14 +24,16 @@ from ..domain.models import (
     Conversation,
     ConversationStatus,
     Message,
+    PageContext,
     PartyKind,
     PreChat,
     Rating,
     Role,
     Transcript,
 )
-from ..domain.ports import NewMessage, Transition
+from ..domain.ports import NewMessage, OutboxRecorder, Transition
 from ..errors import Conflict, ConversationClosed, NotFound
+from ._outbox_rows import insert_outbox
 
 _CONVERSATION_COLUMNS = (
     "id, visitor_id, status, visitor_name, visitor_email, question, order_number, page_url, created_at, "
@@ -223,20 +225,53 @@ class SQLiteStore:
 
     # -- conversations ------------------------------------------------------------------------
 
-    async def create_conversation(self, conversation: Conversation, first: list[NewMessage]) -> list[Message]:
+    async def create_conversation(self, conversation: Conversation, first: list[NewMessage],
+                                  record: OutboxRecorder | None = None) -> list[Message]:
         p = conversation.prechat
         async with self._transaction() as db:
+            # The customer the visitor belongs to (customer records link the visitor first), in
+            # the same statement: a conversation is never stored without its customer.
             await db.execute(
-                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, customer_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
                 (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
                  p.order_number, p.page_url, conversation.created_at, conversation.queue_rank,
                  conversation.agent_id, conversation.agent_name, conversation.assigned_at, None, None, 0, 0, 0,
-                 p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority),
+                 p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority,
+                 conversation.visitor_id),
             )
             stored = [await self._insert_message(db, m) for m in first]
-        conversation.last_seq = len(stored)
+            conversation.last_seq = len(stored)
+            if record is not None:
+                await insert_outbox(db, record(conversation, await self._customer_of(db, conversation.id)))
         return stored
+
+    @staticmethod
+    async def _customer_of(db: aiosqlite.Connection, conversation_id: str) -> str | None:
+        async with db.execute("SELECT customer_id FROM conversations WHERE id = ?", (conversation_id,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
+        async with self._transaction() as db:
+            async with db.execute(
+                "UPDATE conversations SET page_url = ?, page_title = ?, checkout = ?, cart_value = ? "
+                "WHERE id = ? AND status != 'closed' RETURNING id",
+                (page.page_url, page.page_title, int(page.checkout), page.cart_value, conversation_id),
+            ) as cur:
+                if await cur.fetchone() is None:
+                    return None
+            return await self._get_conversation(db, conversation_id)
+
+    async def idle_conversations(self, before: float, limit: int) -> list[str]:
+        async with self._r.execute(
+            "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND coalesce("
+            "(SELECT m.created_at FROM messages m WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1), "
+            "c.created_at) < ? ORDER BY c.created_at LIMIT ?",
+            (before, limit),
+        ) as cur:
+            return [str(row[0]) for row in await cur.fetchall()]
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._get_conversation(self._r, conversation_id)
@@ -369,7 +404,9 @@ class SQLiteStore:
             if change.system_message is not None:
                 message = await self._insert_message(db, change.system_message)
             updated = await self._get_conversation(db, change.conversation_id)
-        assert updated is not None
+            assert updated is not None
+            if change.record is not None:
+                await insert_outbox(db, change.record(updated, await self._customer_of(db, change.conversation_id)))
         return updated, message
 
     async def mark_read(self, conversation_id: str, party: PartyKind, seq: int) -> int:

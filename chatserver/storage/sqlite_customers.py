@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 
@@ -37,6 +39,7 @@ _RECORD_COLUMNS = f"{_CONVERSATION_COLUMNS}, customer_id, tags"
 _N_CONVERSATION_COLUMNS = len(_CONVERSATION_COLUMNS.split(","))
 # SQLite limits bound parameters per statement; long id lists are sent in chunks of this size.
 _CHUNK = 500
+_QUARTER_HOUR = 900
 # Exported and deleted through the transcript or explicitly, not as "related" rows.
 _OWN_TABLES = frozenset({"conversations", "messages", "assignment_events", "ratings", "customers",
                          "customer_visitors"})
@@ -77,6 +80,9 @@ class CustomerSQLiteStore:
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
+        # The schema does not change once the store is open: what it says is read once.
+        self._children_of: dict[str, list[tuple[str, str, str]]] = {}
+        self._columns_of: dict[str, set[str]] = {}
 
     # -- customers ----------------------------------------------------------------------------
 
@@ -128,25 +134,35 @@ class CustomerSQLiteStore:
                 "linked_at = excluded.linked_at",
                 (visitor_id, customer_id, at),
             )
-            await db.execute("UPDATE conversations SET customer_id = ? WHERE visitor_id = ? AND customer_id IS NULL",
-                             (customer_id, visitor_id))
+            # The visitor's rows stored before it had a customer (conversations, tickets, ...).
+            for table, column, _ in await self._children(db, "customers"):
+                if table != "customer_visitors" and "visitor_id" in await self._columns(db, table):
+                    await db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE visitor_id = ? AND "{column}" IS NULL',
+                                     (customer_id, visitor_id))
 
     async def merge_customers(self, source_id: str, target: Customer) -> None:
         async with self._store._transaction() as db:
             await self._save(db, target)
-            await db.execute("UPDATE conversations SET customer_id = ? WHERE customer_id = ?", (target.id, source_id))
-            await db.execute("UPDATE customer_visitors SET customer_id = ? WHERE customer_id = ?",
-                             (target.id, source_id))
+            # Everything that names the source (conversations, visitors, tickets, outbox rows)
+            # now names the target, so deleting the source deletes nothing else.
+            for table, column, _ in await self._children(db, "customers"):
+                await db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE "{column}" = ?', (target.id, source_id))
             await self._delete_rows(db, "customers", "id", [source_id])
 
     async def search_customers(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
         where, params = "", []
         if query:
             pattern = _like(query)
-            where = ("WHERE c.name LIKE ? ESCAPE '\\' OR c.emails LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' "
-                     "OR c.external_id LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM conversations v "
-                     "WHERE v.customer_id = c.id AND v.order_number LIKE ? ESCAPE '\\')")
-            params = [pattern] * 5
+            # Emails are searched one by one (not in their JSON text, where "[" or '"' would match
+            # everyone); order numbers in the customer's conversations and offline tickets.
+            where = ("WHERE c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' "
+                     "OR c.external_id LIKE ? ESCAPE '\\' "
+                     "OR EXISTS (SELECT 1 FROM json_each(c.emails) e WHERE e.value LIKE ? ESCAPE '\\') "
+                     "OR EXISTS (SELECT 1 FROM conversations v "
+                     "WHERE v.customer_id = c.id AND v.order_number LIKE ? ESCAPE '\\') "
+                     "OR EXISTS (SELECT 1 FROM tickets t "
+                     "WHERE t.customer_id = c.id AND t.order_number LIKE ? ESCAPE '\\')")
+            params = [pattern] * 6
         async with self._store._r.execute(f"SELECT count(*) FROM customers c {where}", params) as cur:
             total_row = await cur.fetchone()
         async with self._store._r.execute(
@@ -223,17 +239,20 @@ class CustomerSQLiteStore:
         await self._collect_rows(db, "customers", "id", [customer_id], related)
         for table in await self._visitor_tables(db):
             await self._collect_rows(db, table, "visitor_id", visitor_ids, related, include_self=True)
+        # A row reached both through the customer and through its visitor (a ticket) is listed once.
+        for table, rows in related.items():
+            related[table] = list({json.dumps(row, sort_keys=True, default=str): row for row in rows}.values())
         return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts, related=related)
 
-    async def delete_customer(self, customer_id: str) -> bool:
+    async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
         async with self._store._transaction() as db:
             async with db.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)) as cur:
                 if await cur.fetchone() is None:
                     return False
             async with db.execute("SELECT 1 FROM conversations WHERE customer_id = ? AND status != ? LIMIT 1",
                                   (customer_id, str(ConversationStatus.CLOSED))) as cur:
-                if await cur.fetchone() is not None:
-                    raise Conflict("the customer has an active conversation; close it first")
+                if await cur.fetchone() is not None and not force:
+                    raise Conflict("the customer has an active conversation; close it first (or force)")
             conversation_ids = await self._column(db, "SELECT id FROM conversations WHERE customer_id = ?",
                                                   [customer_id])
             visitor_ids = await self._column(db, "SELECT visitor_id FROM customer_visitors WHERE customer_id = ?",
@@ -251,6 +270,12 @@ class CustomerSQLiteStore:
             await self._delete_rows(db, "conversations", "id", ids)
         return len(ids)
 
+    async def delete_tickets_before(self, before: float, limit: int) -> int:
+        async with self._store._transaction() as db:
+            ids = await self._column(db, "SELECT id FROM tickets WHERE updated_at < ? LIMIT ?", [before, limit])
+            await self._delete_rows(db, "tickets", "id", ids)
+        return len(ids)
+
     @staticmethod
     async def _column(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
         async with db.execute(sql, params) as cur:
@@ -258,6 +283,11 @@ class CustomerSQLiteStore:
 
     async def _children(self, db: aiosqlite.Connection, table: str) -> list[tuple[str, str, str]]:
         """``(child table, its column, the referenced column of table)`` for every foreign key to ``table``."""
+        if table not in self._children_of:
+            self._children_of[table] = await self._find_children(db, table)
+        return self._children_of[table]
+
+    async def _find_children(self, db: aiosqlite.Connection, table: str) -> list[tuple[str, str, str]]:
         found = []
         for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name", []):
@@ -275,16 +305,19 @@ class CustomerSQLiteStore:
                     return str(row[1])
         return "rowid"
 
+    async def _columns(self, db: aiosqlite.Connection, table: str) -> set[str]:
+        if table not in self._columns_of:
+            async with db.execute(f'PRAGMA table_info("{table}")') as cur:
+                self._columns_of[table] = {str(row[1]) for row in await cur.fetchall()}
+        return self._columns_of[table]
+
     async def _visitor_tables(self, db: aiosqlite.Connection) -> list[str]:
         """Tables of other features keyed by the visitor (tickets, ...)."""
         tables = []
         for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name", []):
-            if name in _OWN_TABLES:
-                continue
-            async with db.execute(f'PRAGMA table_info("{name}")') as cur:
-                if any(row[1] == "visitor_id" for row in await cur.fetchall()):
-                    tables.append(name)
+            if name not in _OWN_TABLES and "visitor_id" in await self._columns(db, name):
+                tables.append(name)
         return tables
 
     async def _values(self, db: aiosqlite.Connection, table: str, column: str, values: Sequence[Any],
@@ -328,7 +361,7 @@ class CustomerSQLiteStore:
 
     # -- reports ------------------------------------------------------------------------------
 
-    async def ratings_report(self, since: float | None, until: float | None) -> RatingsReport:
+    async def ratings_report(self, since: float | None, until: float | None, timezone: str = "UTC") -> RatingsReport:
         clauses, params = [], []
         if since is not None:
             clauses.append("r.created_at >= ?")
@@ -347,12 +380,22 @@ class CustomerSQLiteStore:
         ) as cur:
             per_agent = [RatingAverage(key=r[0], label=r[1], count=r[2], average=round(r[3], 2))
                          for r in await cur.fetchall()]
+        # Days are the business's (business_timezone). Every timezone's offset is a multiple of
+        # 15 minutes, so SQL sums quarter hours and each quarter hour falls in one local day.
         async with db.execute(
-            f"SELECT strftime('%Y-%m-%d', r.created_at, 'unixepoch') AS day, count(*), avg(r.rating) {base} {where} "
-            "GROUP BY day ORDER BY day", params,
+            f"SELECT CAST(r.created_at / {_QUARTER_HOUR} AS INTEGER) AS quarter, count(*), sum(r.rating) {base} "
+            f"{where} GROUP BY quarter", params,
         ) as cur:
-            per_day = [RatingAverage(key=r[0], label=None, count=r[1], average=round(r[2], 2))
-                       for r in await cur.fetchall()]
+            quarters = list(await cur.fetchall())
+        zone = ZoneInfo(timezone)
+        days: dict[str, list[int]] = {}
+        for quarter, n, total in quarters:
+            day = datetime.fromtimestamp(quarter * _QUARTER_HOUR, zone).strftime("%Y-%m-%d")
+            sums = days.setdefault(day, [0, 0])
+            sums[0] += n
+            sums[1] += total
+        per_day = [RatingAverage(key=day, label=None, count=n, average=round(total / n, 2))
+                   for day, (n, total) in sorted(days.items())]
         count = int(overall[0]) if overall else 0
         average = round(overall[1], 2) if overall and overall[1] is not None else None
         return RatingsReport(count=count, average=average, per_agent=per_agent, per_day=per_day)

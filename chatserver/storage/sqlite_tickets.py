@@ -16,19 +16,19 @@ from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox
 from .sqlite import SQLiteStore
 
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
-                   "updated_at")
+                   "updated_at, customer_id")
 
 
 def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...]) -> Ticket:
     return Ticket(id=row[0], visitor_id=row[1], name=row[2], email=row[3], order_number=row[4], description=row[5],
                   page_url=row[6], status=TicketStatus(row[7]), created_at=row[8], updated_at=row[9],
-                  answers=answers)
+                  answers=answers, customer_id=row[10])
 
 
 def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
     return OutboxItem(id=row[0], kind=OutboxKind(row[1]), target=row[2], payload=row[3],
                       status=OutboxStatus(row[4]), attempts=row[5], next_attempt_at=row[6], last_error=row[7],
-                      created_at=row[8], sent_at=row[9], visitor_id=row[10])
+                      created_at=row[8], sent_at=row[9], visitor_id=row[10], customer_id=row[11])
 
 
 class SQLiteTicketStore:
@@ -129,9 +129,9 @@ class SQLiteTicketStore:
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
         async with self.store._transaction() as db:
             await db.execute(
-                f"INSERT INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
-                 ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at),
+                 ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at, ticket.customer_id),
             )
             await insert_outbox(db, outbox)
 

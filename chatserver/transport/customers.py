@@ -12,7 +12,7 @@ import msgspec
 from .. import constants as C
 from ..domain.customers import CustomerService
 from ..domain.identity import MAX_IDENTITY_LENGTH
-from ..domain.models import Conversation
+from ..domain.models import PreChat
 from . import schemas as S
 from .hub import Connection, Handler
 
@@ -30,9 +30,14 @@ class CustomerEvents:
     def handlers(self) -> dict[str, Handler]:
         return {C.EV_VISITOR_IDENTIFY: self._on_identify}
 
-    async def chat_started(self, visitor_id: str, conversation: Conversation) -> None:
-        """Every conversation belongs to a customer (an anonymous one until the visitor identifies)."""
-        await self.customers.attach_chat(visitor_id, conversation.prechat)
+    async def chat_starting(self, visitor_id: str, prechat: PreChat) -> None:
+        """Every conversation belongs to a customer (an anonymous one until the visitor identifies):
+        linked before the conversation is stored, which then names it."""
+        await self.customers.attach_chat(visitor_id, prechat)
+
+    async def customer_for_ticket(self, visitor_id: str, name: str, email: str) -> str:
+        """Every offline ticket belongs to a customer too (made from the form when the visitor has none)."""
+        return (await self.customers.attach_visitor(visitor_id, name, email)).id
 
     async def _on_identify(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(VisitorIdentify, data)

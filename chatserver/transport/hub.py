@@ -15,7 +15,7 @@ from ..auth import TokenClaims, TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock, Timer
 from ..domain.conversations import Actor, ChatService
-from ..domain.models import Agent, AgentStatus, Conversation, ConversationStatus, PartyKind, PreChat
+from ..domain.models import Agent, AgentStatus, Conversation, ConversationStatus, PageContext, PartyKind, PreChat
 from ..domain.ports import AgentStore, ConversationStore
 from ..errors import (
     AuthRequired,
@@ -37,12 +37,14 @@ from .server import ChatSocketServer, ack_requested
 log = logging.getLogger("chatserver.transport")
 
 Handler = Callable[["Connection", Any], Awaitable[dict[str, Any]]]
+PAGE_UPDATE_RATE = 0.2  # per second, per connection
+PAGE_UPDATE_BURST = 3
 
 
 class Connection:
     """What the server knows about one Socket.IO connection."""
 
-    __slots__ = ("actor", "agent", "events", "expiry", "messages", "namespace", "sid", "status")
+    __slots__ = ("actor", "agent", "events", "expiry", "messages", "namespace", "pages", "sid", "status")
 
     def __init__(self, sid: str, namespace: str, actor: Actor, agent: Agent | None, settings: Settings,
                  status: AgentStatus = AgentStatus.ONLINE) -> None:
@@ -57,6 +59,8 @@ class Connection:
         self.expiry: Timer | None = None
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.events = TokenBucket(settings.event_rate, settings.event_burst)
+        # page:update: one per page load is the normal rate; a page that sends more is refused.
+        self.pages = TokenBucket(PAGE_UPDATE_RATE, PAGE_UPDATE_BURST)
 
 
 def _wanted_status(auth: dict[str, Any]) -> AgentStatus:
@@ -96,8 +100,6 @@ class SocketHub:
         self._local_parties: dict[tuple[str, str], int] = {}
         self._service: ChatService | None = None
         self._closing = False
-        # Called with (visitor id, conversation) after every chat:start (customer records attach it).
-        self.on_chat_started: list[Callable[[str, Conversation], Awaitable[None]]] = []
         # Called with each connection that closed (while the server is not shutting down).
         self.on_disconnected: list[Callable[[Connection], Awaitable[None]]] = []
         # Events whose handlers apply limits of their own instead of the per-connection
@@ -108,6 +110,7 @@ class SocketHub:
                 C.EV_SESSION_RESUME: self._on_visitor_resume,
                 C.EV_CHAT_START: self._on_chat_start,
                 C.EV_CONVERSATION_RATE: self._on_rate,
+                C.EV_PAGE_UPDATE: self._on_page_update,
                 **self._shared_handlers(),
             },
             C.AGENT_NAMESPACE: {
@@ -383,6 +386,8 @@ class SocketHub:
             "conversation": conversation_view(conversation, PartyKind.VISITOR) if conversation else None,
             "queue": queue,
             "agents_available": await self.service.agents_available(),
+            # What the widget checks before sending, so the shopper is told why at once.
+            "limits": {"max_message_chars": self.settings.max_message_chars},
         }
 
     async def _queue_info(self, conversation: Conversation) -> dict[str, Any] | None:
@@ -405,13 +410,20 @@ class SocketHub:
         # Watched at once: queue positions computed from now on include this visitor.
         self.notifier.watch(conversation)
         await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
-        for hook in self.on_chat_started:
-            await hook(connection.actor.id, conversation)
         return {
             "created": created,
             "conversation": conversation_view(conversation, PartyKind.VISITOR),
             "queue": await self._queue_info(conversation),
         }
+
+    async def _on_page_update(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.PageUpdate, data)
+        if not connection.pages.take():
+            raise RateLimited("too many page updates; one per page load is enough")
+        page = PageContext(page_url=payload.page_url, page_title=payload.page_title, checkout=payload.checkout,
+                           cart_value=payload.cart_value)
+        conversation, changed = await self.service.update_page(connection.actor, payload.conversation_id, page)
+        return {"conversation": conversation_view(conversation, PartyKind.VISITOR), "changed": changed}
 
     async def _on_rate(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ConversationRate, data)

@@ -16,6 +16,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 OrderNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://")]
+PageTitle = Annotated[str, msgspec.Meta(max_length=300)]
+CartValue = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
 
 
 class Payload(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,10 +30,18 @@ class ChatStart(Payload, kw_only=True):
     email: Email | None = None
     order_number: OrderNumber | None = None
     page_url: Url | None = None
-    page_title: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    page_title: PageTitle | None = None
     checkout: bool = False
-    cart_value: Annotated[float, msgspec.Meta(ge=0, le=1e9)] | None = None
+    cart_value: CartValue | None = None
     department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class PageUpdate(Payload, kw_only=True):
+    conversation_id: Id
+    page_url: Url | None = None
+    page_title: PageTitle | None = None
+    checkout: bool = False
+    cart_value: CartValue | None = None
 
 
 class MessageSend(Payload, kw_only=True):

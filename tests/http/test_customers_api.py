@@ -129,11 +129,20 @@ async def test_identities_are_refused_when_the_server_has_no_secret(server: Live
 async def test_staff_create_update_and_search_customers(shop: LiveServer) -> None:
     login = await shop.add_agent()
     token = login["token"]
-    status, body = await shop.request("POST", "/api/customers", token=token, json={
-        "external_id": "shop-7", "name": " Cleo ", "emails": ["Cleo@Example.com", "cleo@example.com"],
-        "phone": "+44 20 7946 0018", "notes": "VIP", "tags": ["Wholesale"]})
+    admin = await shop.admin_token()
+    fields = {"external_id": "shop-7", "name": " Cleo ", "emails": ["Cleo@Example.com", "cleo@example.com"],
+              "phone": "+44 20 7946 0018", "notes": "VIP", "tags": ["Wholesale"]}
+    # The shop's external_id decides whose signed identity lands on a record: admins only.
+    status, body = await shop.request("POST", "/api/customers", token=token, json=fields)
+    assert status == 403 and _error(body) == "forbidden"
+    assert await _customers(shop) == []
+    status, body = await shop.request("POST", "/api/customers", token=admin, json=fields)
     assert status == 201, body
     cleo = body["customer"]
+    for change in [{"external_id": "hijack"}, {"external_id": None}, {"name": "Cleo", "external_id": "shop-7"}]:
+        status, body = await shop.request("PATCH", f"/api/customers/{cleo['id']}", token=token, json=change)
+        assert status == 403 and _error(body) == "forbidden", change
+    assert await _customers(shop) == [cleo]
     assert (cleo["name"], cleo["emails"], cleo["tags"]) == ("Cleo", ["cleo@example.com"], ["wholesale"])
     status, body = await shop.request("PATCH", f"/api/customers/{cleo['id']}", token=token,
                                       json={"notes": None, "phone": "0123 456"})
@@ -144,7 +153,7 @@ async def test_staff_create_update_and_search_customers(shop: LiveServer) -> Non
     for query in ["0123", "shop-7", "cleo"]:
         status, body = await shop.request("GET", f"/api/customers?q={query}", token=token)
         assert [c["id"] for c in body["customers"]] == [cleo["id"]], query
-    status, body = await shop.request("POST", "/api/customers", token=token, json={"external_id": "shop-7"})
+    status, body = await shop.request("POST", "/api/customers", token=admin, json={"external_id": "shop-7"})
     assert status == 409 and _error(body) == "conflict"
     # a shopper the shop identifies later with that id lands on the same record
     shopper = await visitor(shop)
@@ -161,13 +170,22 @@ async def test_bad_customer_input_gets_structured_errors_and_changes_nothing(sho
     dee = body["customer"]
     bad_bodies: list[Any] = [
         {"emails": ["not-an-email"]}, {"emails": "d@x.io"}, {"tags": ["Not OK!"]}, {"phone": "call me"},
-        {"name": "x" * 101}, {"notes": "x" * 4001}, {"unknown": 1}, {"external_id": "a\u0007b"},
+        {"name": "x" * 101}, {"notes": "x" * 4001}, {"unknown": 1},
         {"emails": [f"e{i}@x.io" for i in range(11)]}, [], "text", 7,
     ]
+    admin = await shop.admin_token()
     for bad in bad_bodies:
         for method, path in [("POST", "/api/customers"), ("PATCH", f"/api/customers/{dee['id']}")]:
             status, reply = await shop.request(method, path, token=token, json=bad)
             assert status == 400 and _error(reply) == "invalid_payload", (method, bad)
+    for method, path in [("POST", "/api/customers"), ("PATCH", f"/api/customers/{dee['id']}")]:
+        status, reply = await shop.request(method, path, token=admin, json={"external_id": "a\u0007b"})
+        assert status == 400 and _error(reply) == "invalid_payload", method
+    for force in ["yes", "1", ""]:
+        status, reply = await shop.request("DELETE", f"/api/customers/{dee['id']}?force={force}", token=admin)
+        assert status == 400 and _error(reply) == "invalid_payload", force
+    status, reply = await shop.request("POST", "/api/conversations/nope/close", token=admin)
+    assert status == 404 and _error(reply) == "not_found"
     for empty in [None, {}, {"name": " ", "emails": []}]:  # a new record must say who it is
         status, reply = await shop.request("POST", "/api/customers", token=token, json=empty)
         assert status == 400 and _error(reply) == "invalid_payload", empty
@@ -401,3 +419,113 @@ async def test_the_retention_job_deletes_old_closed_transcripts(tmp_path: Path) 
 def _first_admin_password(server: LiveServer) -> str:
     text = (server.settings.data_dir / "first-admin.txt").read_text()
     return dict(line.split(": ", 1) for line in text.strip().splitlines())["password"]
+
+
+async def test_a_shopper_who_only_leaves_a_ticket_gets_a_customer_record(shop: LiveServer) -> None:
+    shopper = await visitor(shop)
+    form = {"name": "Tina Ticket", "email": "Tina@Example.com", "description": "Where is it?",
+            "order_number": "ORD-999"}
+    ticket = (await shopper.call("ticket:create", form))["ticket"]
+    admin = await shop.admin_token()
+    for query in ["tina", "tina@example.com", "ORD-999", "ord-9"]:
+        found = await _customers(shop, query)
+        assert [c["name"] for c in found] == ["Tina Ticket"], query
+    [customer] = await _customers(shop, "ORD-999")
+    assert customer["emails"] == ["tina@example.com"] and customer["external_id"] is None
+    _, stored = await shop.request("GET", f"/api/tickets/{ticket['id']}", token=admin)
+    assert stored["ticket"]["customer_id"] == customer["id"]
+    # A second ticket and a chat from the same browser belong to the same record.
+    second = (await shopper.call("ticket:create", {**form, "order_number": "ORD-1000"}))["ticket"]
+    await shopper.call("chat:start", prechat(1, order_number="ORD-1001"))
+    assert [c["id"] for c in await _customers(shop)] == [customer["id"]]
+    assert [c["id"] for c in await _customers(shop, "ORD-1000")] == [customer["id"]]
+
+    # Identifying later merges the anonymous record, tickets too.
+    assert (await shopper.call("visitor:identify", {"identity": _identity("shop-77", name="Tina T.")}))["ok"]
+    [merged] = await _customers(shop, "ORD-999")
+    assert merged["external_id"] == "shop-77" and merged["id"] != customer["id"]
+    _, stored = await shop.request("GET", f"/api/tickets/{second['id']}", token=admin)
+    assert stored["ticket"]["customer_id"] == merged["id"]
+
+    # The export lists each ticket once; deleting (after force-closing the chat) removes them.
+    _, export = await shop.request("GET", f"/api/customers/{merged['id']}/export", token=admin)
+    assert sorted(t["id"] for t in export["related"]["tickets"]) == sorted([ticket["id"], second["id"]])
+    status, body = await shop.request("DELETE", f"/api/customers/{merged['id']}?force=true", token=admin)
+    assert status == 204, body
+    for gone in (ticket, second):
+        assert (await shop.request("GET", f"/api/tickets/{gone['id']}", token=admin))[0] == 404
+    assert await _customers(shop, "ORD") == []
+
+
+async def test_admins_force_close_a_chat_and_delete_a_customer_whose_chat_is_open(shop: LiveServer) -> None:
+    alice = await shop.add_agent("Alice")
+    desk = await agent(shop, alice)
+    shopper = await visitor(shop)
+    assigned = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+    await desk.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    admin = await shop.admin_token()
+    # Agents may not; an admin closes a chat someone else holds, and both sides are told.
+    status, body = await shop.request("POST", f"/api/conversations/{assigned}/close", token=alice["token"])
+    assert status == 403 and _error(body) == "forbidden"
+    status, body = await shop.request("POST", f"/api/conversations/{assigned}/close", token=admin)
+    assert status == 200 and body["conversation"]["status"] == "closed", body
+    assert body["conversation"]["closed_by"] == "system" and body["conversation"]["customer_id"]
+    for side in (shopper, desk):
+        await side.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed")
+    await shopper.wait_for("message:new", lambda m: m["body"] == "closed" and m["meta"] == {"by": "system"})
+    status, again = await shop.request("POST", f"/api/conversations/{assigned}/close", token=admin)
+    assert status == 200 and again["conversation"]["closed_at"] == body["conversation"]["closed_at"]
+
+    # A customer with a queued chat: 409 without force, deleted with it (the chat closed first).
+    queued_shopper = await visitor(shop)
+    await desk.call("presence:set", {"status": "away"})
+    queued = (await queued_shopper.call("chat:start", prechat(2)))["conversation"]["id"]
+    [customer] = [c for c in await _customers(shop) if c["name"] == "Shopper 2"]
+    path = f"/api/customers/{customer['id']}"
+    status, body = await shop.request("DELETE", path, token=admin)
+    assert status == 409 and _error(body) == "conflict"
+    assert (await shop.request("DELETE", path + "?force=true", token=alice["token"]))[0] == 403
+    assert (await shop.request("GET", f"/api/conversations/{queued}", token=admin))[0] == 200
+    status, _ = await shop.request("DELETE", path + "?force=true", token=admin)
+    assert status == 204
+    await queued_shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed")
+    assert (await shop.request("GET", f"/api/conversations/{queued}", token=admin))[0] == 404
+    _, queue = await shop.request("GET", "/api/queue", token=admin)
+    assert queue["total"] == 0
+
+
+async def test_abandoned_chats_are_closed_and_then_deleted_by_retention(tmp_path: Path) -> None:
+    from chatserver.domain.clock import ManualClock
+
+    clock = ManualClock(start=time.time())
+    server = LiveServer(make_settings(tmp_path, transcript_retention_days=30, retention_interval=0.05,
+                                      abandoned_chat_after=2 * 86400), clock=clock)
+    await server.start()
+    try:
+        shopper = await visitor(server)
+        left = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+        clock.advance(86400)
+        other = await visitor(server)
+        recent = (await other.call("chat:start", prechat(2)))["conversation"]["id"]
+        clock.advance(86400 + 60)  # the first has waited two days without a message, the second one
+        update = await shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed",
+                                        timeout=10)
+        assert update["conversation"]["id"] == left and update["conversation"]["closed_by"] == "system"
+        admin = (await server.login(server.settings.first_admin_email, _first_admin_password(server)))["token"]
+        _, body = await server.request("GET", f"/api/conversations/{recent}", token=admin)
+        assert body["conversation"]["status"] == "queued"
+        assert body["messages"][-1]["body"] != "closed"
+        _, queue = await server.request("GET", "/api/queue", token=admin)
+        assert [e["id"] for e in queue["entries"]] == [recent]
+
+        clock.advance(31 * 86400)  # closed over 30 days ago: retention deletes it (and closes the other)
+        for _ in range(200):
+            admin = (await server.login(server.settings.first_admin_email, _first_admin_password(server)))["token"]
+            if (await server.request("GET", f"/api/conversations/{left}", token=admin))[0] == 404:
+                break
+            await asyncio.sleep(0.05)
+        assert (await server.request("GET", f"/api/conversations/{left}", token=admin))[0] == 404
+        _, body = await server.request("GET", f"/api/conversations/{recent}", token=admin)
+        assert body["conversation"]["status"] == "closed"
+    finally:
+        await server.close()

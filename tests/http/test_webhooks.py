@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 
 from chatserver.domain.identity import sign_identity
-from chatserver.domain.webhooks import customer_updated
-from chatserver.http.tickets import WEBHOOKS
 
 from ..offline_support import WebhookReceiver, wait_until
 from ..support import LiveServer, agent, make_settings, prechat, visitor
@@ -58,14 +56,17 @@ async def test_events_reach_a_flaky_receiver_signed_and_once_each(tmp_path: Path
         await shopper.call("conversation:close", {"conversation_id": cid})
         ticket = (await shopper.call("ticket:create", {"name": "Ann", "email": "ann@example.com",
                                                        "description": "Call me back"}))["ticket"]
-        await customer_updated(server.app[WEBHOOKS], {"id": "cus-1", "name": "Ann"})
+        status, created = await server.request("POST", "/api/customers", token=await server.admin_token(),
+                                               json={"name": "Ann Direct"})
+        assert status == 201, created
+        direct = created["customer"]["id"]
 
-        # The chat also made a customer record (customer.updated too); the direct call's is "cus-1".
+        # The chat also made a customer record (customer.updated too); the one created over REST is direct.
         once = ["conversation.created", "conversation.assigned", "message.created", "conversation.closed",
                 "ticket.created"]
 
         def direct_call_delivered() -> bool:
-            return any(d.event["data"].get("customer", {}).get("id") == "cus-1" for d in receiver.delivered)
+            return any(d.event["data"].get("customer", {}).get("id") == direct for d in receiver.delivered)
 
         await wait_until(lambda: set(once) <= set(receiver.delivered_types()) and direct_call_delivered(),
                          timeout=20, what="every event delivered")
@@ -78,13 +79,19 @@ async def test_events_reach_a_flaky_receiver_signed_and_once_each(tmp_path: Path
         assert len({d.event["id"] for d in delivered}) == len(delivered)
         by_type = {d.event["type"]: d.event["data"] for d in delivered if d.event["type"] != "customer.updated"}
         by_type["customer.updated"] = next(d.event["data"] for d in delivered
-                                           if d.event["data"].get("customer", {}).get("id") == "cus-1")
+                                           if d.event["data"].get("customer", {}).get("id") == direct)
         assert by_type["conversation.created"]["conversation"]["id"] == cid
         assert by_type["conversation.assigned"]["conversation"]["agent"] == {"name": "Alice"}
         assert by_type["message.created"]["message"]["body"] == "Hi <b>there</b>"
         assert by_type["conversation.closed"]["conversation"]["closed_by"] == "visitor"
+        # Conversation events name the customer the chat belongs to (linked before it was stored).
+        _, record = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
+        customer_id = record["conversation"]["customer_id"]
+        assert customer_id is not None
+        for event in ("conversation.created", "conversation.assigned", "conversation.closed"):
+            assert by_type[event]["conversation"]["customer_id"] == customer_id, event
         assert by_type["ticket.created"]["ticket"]["id"] == ticket["id"]
-        assert by_type["customer.updated"] == {"customer": {"id": "cus-1", "name": "Ann"}}
+        assert by_type["customer.updated"]["customer"]["name"] == "Ann Direct"
 
         _, outbox = await server.request("GET", "/api/outbox?kind=webhook", token=await server.admin_token())
         assert {i["status"] for i in outbox["items"]} == {"sent"}
@@ -179,5 +186,48 @@ async def test_customer_records_send_customer_updated(tmp_path: Path, backend_se
         assert receiver.delivered[-1].event["data"]["customer"]["tags"] == ["vip"]
         assert set(receiver.delivered_types()) == {"customer.updated"}
         assert all(d.signature_ok for d in receiver.requests)
+    finally:
+        await server.close()
+
+
+async def test_deleting_a_customer_deletes_their_undelivered_events(tmp_path: Path, backend_settings: dict[str, str],
+                                                                    receiver: WebhookReceiver) -> None:
+    server = LiveServer(make_settings(tmp_path, **backend_settings, **FAST_RETRIES, identity_secret="shop-secret"))
+    await server.start()
+    try:
+        await _register(server, receiver)
+        receiver.failing = True
+        admin = await server.admin_token()
+        shopper = await visitor(server)
+        identity = sign_identity("shop-secret", {"external_id": "del-me", "name": "Delia Secret",
+                                                 "email": "delia@example.com", "iat": time.time()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        _, found = await server.request("GET", "/api/customers?q=delia", token=admin)
+        [customer] = found["customers"]
+        assert (await server.request("PATCH", f"/api/customers/{customer['id']}", token=admin,
+                                     json={"notes": "private note about delia"}))[0] == 200
+        assert (await shopper.call("ticket:create", {"name": "Delia Secret", "email": "delia@example.com",
+                                                     "description": "delia's question"}))["ok"]
+        cid = (await shopper.call("chat:start", prechat(1, name="Delia Secret")))["conversation"]["id"]
+        await shopper.call("conversation:close", {"conversation_id": cid})
+        await wait_until(lambda: len(receiver.requests) >= 3, what="refused deliveries before the deletion")
+        _, outbox = await server.request("GET", "/api/outbox?kind=webhook", token=admin)
+        assert len([i for i in outbox["items"] if i["status"] == "pending"]) >= 5
+
+        status, _ = await server.request("DELETE", f"/api/customers/{customer['id']}", token=admin)
+        assert status == 204
+        _, outbox = await server.request("GET", "/api/outbox?kind=webhook", token=admin)
+        assert [i for i in outbox["items"] if i["status"] == "pending"] == []
+
+        # The receiver recovers; a later event of someone else goes out, and nothing of Delia's.
+        receiver.failing = False
+        refused = len(receiver.requests)
+        other = await visitor(server)
+        assert (await other.call("ticket:create", {"name": "Ola", "email": "ola@example.com",
+                                                   "description": "hello"}))["ok"]
+        await wait_until(lambda: "ticket.created" in receiver.delivered_types(), what="the later event")
+        after = [str(d.event).lower() for d in receiver.requests[refused:]]
+        assert after and not any("delia" in text or customer["id"] in text or cid in text for text in after)
+        assert not any("delia" in str(d.event).lower() for d in receiver.delivered)
     finally:
         await server.close()

@@ -3,6 +3,7 @@ with data, the directory search, merging, deletion of everything held, retention
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import sqlite3
 from collections.abc import AsyncIterator
@@ -23,10 +24,13 @@ from chatserver.domain.models import (
     Rating,
     Role,
 )
+from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage, Transition
+from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus
 from chatserver.errors import Conflict, InvalidIdentity, NotFound
 from chatserver.storage.sqlite import SQLiteStore, migrations
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+from chatserver.storage.sqlite_tickets import SQLiteTicketStore
 
 SECRET = "shop-secret"
 
@@ -149,7 +153,8 @@ async def test_the_directory_finds_customers_by_name_email_phone_order_and_exter
     assert ann.emails == ("ann@example.com",) and ann.external_id is None
     for query, expected in [("ann sm", [ann.id]), ("EXAMPLE.COM", [ann.id]), ("7946", [bob.id]),
                             ("ord-777", [ann.id]), ("shop-9", [bob.id]), ("", [bob.id, ann.id]),
-                            ("nobody", []), ("%", []), ("_", [])]:
+                            ("nobody", []), ("%", []), ("_", []), ("[", []), ("]", []), ('"', []), (",", []),
+                            ('["ann', []), ("ann@example.com", [ann.id])]:
         found, total = await customers.search(query, 10, 0)
         assert [c.id for c in found] == expected and total == len(expected), query
     page, total = await customers.search(None, 1, 1)
@@ -268,3 +273,91 @@ async def test_a_second_shopper_on_the_same_browser_does_not_take_the_first_ones
     await customers.attach_chat("shared", PreChat(name="Bob", question="Q"))
     assert (await records.conversation_record("c2")).customer_id == bob.id  # type: ignore[union-attr]
     assert (await customers.get_customer(ann.id)).name is None  # Bob's pre-chat name did not land on Ann
+
+
+async def test_the_ratings_report_counts_days_in_the_business_timezone(
+        store: SQLiteStore, clock: ManualClock) -> None:
+    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+                                new_id=lambda: "x", timezone="Asia/Kolkata")  # UTC+05:30
+    await _agent(store, "a1")
+    day = 86400.0
+    midnight_utc = clock.now() - clock.now() % day
+    # 18:20 and 18:40 UTC: the same UTC day, but 23:50 and 00:10 in Kolkata (a quarter hour
+    # apart from local midnight on each side).
+    evening = midnight_utc + 18 * 3600
+    for cid, rating, at in [("c1", 5, evening + 20 * 60), ("c2", 1, evening + 40 * 60)]:
+        await _chat(store, clock, cid, f"v-{cid}")
+        await _assign_and_close(store, clock, cid, "a1")
+        await store.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+    report = await customers.ratings_report(None, None)
+    assert [(d.count, d.average) for d in report.per_day] == [(1, 5.0), (1, 1.0)]
+    first, second = (d.key for d in report.per_day)
+    assert (dt.date.fromisoformat(second) - dt.date.fromisoformat(first)).days == 1
+    utc = await CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+                                new_id=lambda: "x").ratings_report(None, None)
+    assert [(d.count, d.average) for d in utc.per_day] == [(2, 3.0)]
+
+
+async def test_retention_deletes_tickets_last_changed_before_the_period(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    tickets = SQLiteTicketStore(store)
+
+    def ticket(tid: str) -> Ticket:
+        return Ticket(id=tid, visitor_id=f"v-{tid}", name="Ann", email="ann@example.com", description="Where?",
+                      status=TicketStatus.OPEN, created_at=clock.now(), updated_at=clock.now())
+
+    await tickets.create_ticket(ticket("old"), [])
+    await tickets.create_ticket(ticket("answered-late"), [])
+    clock.advance(29 * 86400)
+    assert await tickets.add_ticket_answer(TicketAnswer(ticket_id="answered-late", agent_id=None, agent_name="Bo",
+                                                        body="Monday", created_at=clock.now()), clock.now(), [])
+    clock.advance(2 * 86400)  # "old" last changed 31 days ago, "answered-late" 2 days ago
+    assert await customers.purge_expired_tickets() == 1
+    assert await tickets.ticket("old") is None
+    kept = await tickets.ticket("answered-late")
+    assert kept is not None and [a.body for a in kept.answers] == ["Monday"]
+    await customers.apply_retention()  # the periodic job runs both purges
+    assert await tickets.ticket("answered-late") is not None
+
+
+async def test_a_conversation_is_stored_with_its_customer_and_its_webhooks_or_not_at_all(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
+    seen: list[tuple[str, str | None]] = []
+
+    def record(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
+        seen.append((conversation.id, customer_id))
+        return [OutboxItem(id=f"o-{conversation.id}-{len(seen)}", kind=OutboxKind.WEBHOOK, target="e1",
+                           payload="{}", created_at=clock.now(), visitor_id=conversation.visitor_id)]
+
+    conversation = Conversation(id="c1", visitor_id="v1", status=ConversationStatus.QUEUED,
+                                prechat=PreChat(name="Ann", question="Q"), created_at=clock.now(), queue_rank=1.0)
+    await store.create_conversation(conversation, [], record)
+    assert seen == [("c1", ann.id)]
+    records = CustomerSQLiteStore(store)
+    stored = await records.conversation_record("c1")
+    assert stored is not None and stored.customer_id == ann.id
+    outbox = await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)
+    assert [(i.id, i.customer_id) for i in outbox] == [("o-c1-1", ann.id)]
+
+    def broken(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
+        raise RuntimeError("the webhook could not be recorded")
+
+    with pytest.raises(RuntimeError):
+        await store.create_conversation(Conversation(id="c2", visitor_id="v1", status=ConversationStatus.QUEUED,
+                                                     prechat=PreChat(name="Ann", question="Q"),
+                                                     created_at=clock.now(), queue_rank=2.0), [], broken)
+    assert await store.get_conversation("c2") is None
+    with pytest.raises(RuntimeError):
+        await store.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
+                                          status=ConversationStatus.CLOSED, agent_id=None, agent_name=None,
+                                          at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM, record=broken))
+    current = await store.get_conversation("c1")
+    assert current is not None and current.status == ConversationStatus.QUEUED
+    assert len(await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)) == 1
+    result = await store.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
+                                               status=ConversationStatus.CLOSED, agent_id=None, agent_name=None,
+                                               at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM,
+                                               record=record))
+    assert result is not None and seen[-1] == ("c1", ann.id)
+    assert len(await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)) == 2
