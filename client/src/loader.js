@@ -55,7 +55,19 @@ function start(script) {
   launcher.append(badge);
   root.append(launcher);
 
+  // The shop's signed identity of a signed-in shopper: data-identity on the script tag (read at
+  // every connect), or window.chatserver.identify(identity) for a shop that signs in without a
+  // page load (also honoured when set as window.chatserver = { identity } before this script).
+  let identity = typeof window.chatserver?.identity === "string" ? window.chatserver.identity : null;
+  const currentIdentity = () => identity ?? (script.dataset.identity || "").trim();
+
   let panel = null;
+  window.chatserver = Object.freeze({
+    identify(value) {
+      identity = typeof value === "string" ? value.trim() : "";
+      panel?.then((chat) => chat.identify(), () => {});
+    },
+  });
   const load = () => {
     panel ??= (async () => {
       launcher.setAttribute("aria-busy", "true");
@@ -64,7 +76,7 @@ function start(script) {
           import(config.base + __CHATSERVER_UI__),
           import(config.base + __CHATSERVER_SOCKET__),
         ]);
-        return ui.mount({ root, launcher, script, config, io: socket.io });
+        return ui.mount({ root, launcher, script, config, io: socket.io, identity: currentIdentity });
       } catch (error) {
         panel = null; // the next click tries again
         throw error;

@@ -79,3 +79,10 @@ test("every system message code the server defines has a line of its own", () =>
     assert.notEqual(systemText({ body: code, meta: { agent_name: "Alice", by: "agent" } }), "", code);
   }
 });
+
+test("the question and messages are checked against the server's limit when it gave one", () => {
+  const form = { name: "Ann", email: "", question: "q".repeat(301), orderNumber: "" };
+  assert.match(prechatProblems(form, 300).question, /limited to 300 characters; this one has 301/);
+  assert.deepEqual(prechatProblems(form, 301), {});
+  assert.equal(messageProblem("😀".repeat(300), 300), null);
+});

@@ -9,12 +9,13 @@ import { CobrowseController } from "./cobrowse.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
-  errorText, MAX_MESSAGE_CHARS, messageProblem, prechatProblems, queueText, systemText, ticketProblems, timeText,
+  errorText, messageProblem, prechatProblems, queueText, systemText, ticketProblems, timeText,
 } from "./text.js";
 
 const TYPING_REPEAT_MS = 3000;
 const TYPING_IDLE_MS = 4000;
-const COUNTER_FROM = MAX_MESSAGE_CHARS - 500;
+// The counter shows from 500 characters below the limit (or from half of a small limit).
+const counterFrom = (limit) => Math.max(Math.ceil(limit / 2), limit - 500);
 
 /** Called by the loader once the UI chunk and the Socket.IO client are loaded. */
 export function mount(options) {
@@ -22,7 +23,7 @@ export function mount(options) {
 }
 
 class ChatPanel {
-  constructor({ root, launcher, script, config, io }) {
+  constructor({ root, launcher, script, config, io, identity = () => "" }) {
     this.root = root;
     this.launcher = launcher;
     this.script = script;
@@ -37,6 +38,7 @@ class ChatPanel {
     this.build();
     this.session = new ChatSession({
       io, base: config.base, store: this.store, onChange: (state, detail) => this.render(state, detail),
+      identity, page: () => pageContext(this.script, document),
     });
     this.cobrowse = new CobrowseController({ session: this.session, root: this.root, config });
     this.render(this.session.state, {});
@@ -237,6 +239,11 @@ class ChatPanel {
   toggle() {
     if (this.isOpen) this.close();
     else this.open();
+  }
+
+  /** The shop signed the shopper in (window.chatserver.identify): send it now if connected. */
+  identify() {
+    this.session.identify();
   }
 
   #focusScreen() {
@@ -478,7 +485,7 @@ class ChatPanel {
   async #submitPrechat(event) {
     event.preventDefault();
     const values = Object.fromEntries(Object.entries(this.fields).map(([name, f]) => [name, f.control.value]));
-    const problems = prechatProblems(values);
+    const problems = prechatProblems(values, this.session.state.maxMessageChars);
     for (const [name, f] of Object.entries(this.fields)) f.setProblem(problems[name] ?? "");
     setText(this.prechatProblem, "");
     const first = Object.keys(problems)[0];
@@ -569,7 +576,7 @@ class ChatPanel {
   #submitMessage(event) {
     event.preventDefault();
     const body = this.input.value;
-    const problem = messageProblem(body);
+    const problem = messageProblem(body, this.session.state.maxMessageChars);
     setText(this.messageProblem, problem ?? "");
     this.input.setAttribute("aria-invalid", problem ? "true" : "false");
     if (problem) return;
@@ -582,7 +589,7 @@ class ChatPanel {
 
   #typed() {
     this.#updateCounter();
-    if (!messageProblem(this.input.value) || !this.input.value.trim()) {
+    if (!messageProblem(this.input.value, this.session.state.maxMessageChars) || !this.input.value.trim()) {
       setText(this.messageProblem, "");
       this.input.setAttribute("aria-invalid", "false");
     }
@@ -605,8 +612,9 @@ class ChatPanel {
 
   #updateCounter() {
     const length = [...this.input.value].length;
-    setText(this.counter, length >= COUNTER_FROM ? `${length} / ${MAX_MESSAGE_CHARS}` : "");
-    this.counter.classList.toggle("over", length > MAX_MESSAGE_CHARS);
+    const limit = this.session.state.maxMessageChars;
+    setText(this.counter, length >= counterFrom(limit) ? `${length} / ${limit}` : "");
+    this.counter.classList.toggle("over", length > limit);
   }
 
   async #endChat() {

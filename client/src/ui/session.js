@@ -1,10 +1,11 @@
 // The shopper's side of the protocol (docs/protocol.md, namespace /visitor): get a visitor token,
-// connect, resume the conversation after every (re)connect, send messages exactly once (same
-// client_msg_id on every resend), keep read marks and typing, end and rate the chat.
+// connect, send the shop's signed identity and resume the conversation after every (re)connect,
+// tell the agent which page the shopper is on, send messages exactly once (same client_msg_id on
+// every resend), keep read marks and typing, end and rate the chat.
 // It holds state and tells the view through onChange; it never touches the DOM.
 
 import { WidgetStore } from "../store.js";
-import { errorText, newClientMsgId } from "./text.js";
+import { errorText, MAX_MESSAGE_CHARS, newClientMsgId } from "./text.js";
 import { Transcript } from "./transcript.js";
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -40,13 +41,23 @@ export class ChatSession {
    * @param {WidgetStore} options.store
    * @param {Function} options.onChange called after every state change
    * @param {Function} [options.fetch]
+   * @param {Function} [options.identity] the shop's signed identity of the shopper, or "" (read
+   *   at every connect: the shop's data-identity attribute, or what it passed to identify())
+   * @param {Function} [options.page] where the shopper is: {page_url?, page_title?, checkout, cart_value?}
+   * @param {object} [options.console] where a refused identity is reported (never to the shopper)
    */
-  constructor({ io, base, store, onChange, fetch = globalThis.fetch.bind(globalThis) }) {
+  constructor({ io, base, store, onChange, fetch = globalThis.fetch.bind(globalThis), identity = () => "",
+    page = () => ({ checkout: false }), console = globalThis.console }) {
     this.io = io;
     this.base = base;
     this.store = store;
     this.onChange = onChange;
     this.fetch = fetch;
+    this.identity = identity;
+    this.page = page;
+    this.console = console;
+    // the identity last accepted on this connection (sent again only when the shop changes it)
+    this.identified = null;
     this.socket = null;
     this.token = null;
     this.readSent = 0;
@@ -80,6 +91,8 @@ export class ChatSession {
       availability: null,
       // the visitor's offline tickets with their answers, newest first (ticket:list)
       tickets: [],
+      // the server's max_message_chars (session:resume's limits), the widget's default until known
+      maxMessageChars: MAX_MESSAGE_CHARS,
     };
   }
 
@@ -149,11 +162,16 @@ export class ChatSession {
 
   async #connected() {
     this.retries = 0;
+    this.identified = null;
     this.#set({ connection: "online", problem: null });
     try {
+      // Before anything else: a chat started on this connection then lands on the customer.
+      await this.identify();
       await this.refreshOffline();
       const resumed = await this.call("session:resume", {});
       const agentsAvailable = resumed.agents_available !== false;
+      const limit = resumed.limits?.max_message_chars;
+      if (Number.isInteger(limit) && limit > 0) this.#set({ maxMessageChars: limit });
       const saved = this.store.load();
       if (resumed.conversation) {
         if (resumed.conversation.id !== this.state.conversation?.id) {
@@ -165,6 +183,7 @@ export class ChatSession {
         this.#conversationUpdated(resumed.conversation, resumed.queue);
         await this.#join(resumed.conversation.id);
         this.#flushOutbox();
+        this.#sendPage(resumed.conversation.id);
         this.onResumed?.(this.state.conversation);
       } else if (saved.conversationId || saved.ratePending) {
         // The chat ended while this page was away: show how it ended and ask for the rating.
@@ -179,6 +198,29 @@ export class ChatSession {
       if (error.code === "timeout" || !this.connected) return; // the next connect resumes again
       this.#set({ problem: errorText(error.code, error.message) });
     }
+  }
+
+  /**
+   * Send the shop's signed identity of the shopper (visitor:identify), if it has one and this
+   * connection has not sent it yet. A refused identity changes nothing on the server: the
+   * shopper chats on as an anonymous visitor, and only the browser console says why.
+   */
+  async identify() {
+    const identity = this.identity();
+    if (!identity || identity === this.identified || !this.connected) return;
+    try {
+      await this.call("visitor:identify", { identity });
+      this.identified = identity;
+    } catch (error) {
+      if (error.code === "timeout" || error.code === "offline") return; // sent again on the next connect
+      this.identified = identity; // the same identity would be refused again
+      this.console?.warn?.(`chatserver widget: the shop's identity was refused (${error.code})`);
+    }
+  }
+
+  /** Tell the agent where the shopper is now (page:update); a failure is only a missed hint. */
+  #sendPage(conversationId) {
+    this.call("page:update", { conversation_id: conversationId, ...this.page() }).catch(() => {});
   }
 
   /** Whether a chat can be served now, and the visitor's tickets (shown when they return). */

@@ -30,14 +30,15 @@ export function messageProblem(body, limit = MAX_MESSAGE_CHARS) {
   return null;
 }
 
-/** The pre-chat form's problems by field name (empty when it can be sent). */
-export function prechatProblems({ name, email, question, orderNumber }) {
+/** The pre-chat form's problems by field name (empty when it can be sent); ``limit``: the
+ * server's max_message_chars for the question. */
+export function prechatProblems({ name, email, question, orderNumber }, limit = MAX_MESSAGE_CHARS) {
   const problems = {};
   if (!name.trim()) problems.name = "Please tell us your name.";
   else if (name.trim().length > 100) problems.name = "Names are limited to 100 characters.";
   if (email.trim() && !EMAIL.test(email.trim())) problems.email = "This does not look like an email address.";
   if (orderNumber.trim().length > 64) problems.orderNumber = "Order numbers are limited to 64 characters.";
-  const questionProblem = messageProblem(question);
+  const questionProblem = messageProblem(question, limit);
   if (questionProblem) {
     problems.question = question.trim() ? questionProblem : "Please tell us what you need help with.";
   }
