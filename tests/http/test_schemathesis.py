@@ -4,10 +4,12 @@ or not, gets a 5xx, and responses match the documented schemas."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ..support import LiveServer, make_settings
+from ..support import LiveServer, agent, make_settings, prechat, visitor
 
 ST = Path(sys.executable).with_name("st")
 # Bounded so the run stays well under a minute on a 2-core machine.
@@ -21,26 +23,85 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
           "use_after_free")
 
 
+async def _seed(server: LiveServer) -> dict[str, list[str]]:
+    """Chats (closed, assigned, queued), tickets and customers, through the real clients, so the
+    routes that read them have something to answer with; returns their ids."""
+    desk = await agent(server, await server.add_agent("Alice", capacity=2))
+    conversations, tickets = [], []
+    for n in range(4):
+        shopper = await visitor(server)
+        started = await shopper.call("chat:start", prechat(n, email=f"shopper{n}@example.com",
+                                                         order_number=f"ORD-{n}"))
+        conversations.append(started["conversation"]["id"])
+        await shopper.call("message:send", {"conversation_id": conversations[-1], "client_msg_id": "m1",
+                                            "body": f"<b>hello</b> {n}"})
+        if n < 2:
+            await desk.wait_for("conversation:updated", lambda d, cid=conversations[-1]: d["conversation"]["id"]
+                                == cid and d["conversation"]["status"] == "assigned")
+        if n == 0:
+            await shopper.call("conversation:close", {"conversation_id": conversations[-1]})
+            await shopper.call("conversation:rate", {"conversation_id": conversations[-1], "rating": 4})
+        ticket = await shopper.call("ticket:create", {"name": f"Shopper {n}", "email": f"shopper{n}@example.com",
+                                                      "description": "Where is it?", "order_number": f"T-{n}"})
+        tickets.append(ticket["ticket"]["id"])
+    _, listing = await server.request("GET", "/api/customers", token=await server.admin_token())
+    return {"conversations": conversations, "tickets": tickets,
+            "customers": [c["id"] for c in listing["customers"]]}
+
+
+def _config(seeded: dict[str, list[str]]) -> str:
+    """schemathesis.toml: path ids are drawn half of the time from what was seeded."""
+    lines = []
+    for name, ids in seeded.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(ids)}", ""]
+    lines.append("[parameters]")
+    for name, parameter in (("conversations", "conversation_id"), ("tickets", "ticket_id"),
+                            ("customers", "customer_id")):
+        lines.append(f'"path.{parameter}" = {{ dictionary = "{name}", probability = 0.5 }}')
+    return "\n".join(lines) + "\n"
+
+
+def _statuses(har: Path) -> dict[tuple[str, str], set[int]]:
+    """(method, path) -> the statuses the run got, from its HAR report."""
+    found: dict[tuple[str, str], set[int]] = {}
+    for entry in json.loads(har.read_text())["log"]["entries"]:
+        path = entry["request"]["url"].split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        found.setdefault((entry["request"]["method"], "/" + path), set()).add(entry["response"]["status"])
+    return found
+
+
 async def test_no_generated_request_gets_a_server_error_and_responses_match_the_schema(tmp_path: Path) -> None:
     server = LiveServer(make_settings(tmp_path, identity_secret="s", departments=("billing", "sales"),
                                       transcript_retention_days=30))
     await server.start()
     try:
+        seeded = await _seed(server)
+        (tmp_path / "schemathesis.toml").write_text(_config(seeded))
         token = await server.admin_token()
         excluded = [arg for op in EXCLUDED for arg in ("--exclude-operation-id", op)]
+        har = tmp_path / "run.har"
         proc = await asyncio.create_subprocess_exec(
             str(ST), "run", f"{server.url}/api/openapi.json", "--header", f"Authorization: Bearer {token}",
             "--checks", CHECKS,
             *excluded, "--max-examples", MAX_EXAMPLES, "--seed", "20261123", "--workers", "1",
             "--phases", "examples,coverage,fuzzing,stateful", "--suppress-health-check", "all",
-            "--request-timeout", "10", "--warnings", "off",
+            "--request-timeout", "10", "--warnings", "off", "--report", "har", "--report-har-path", str(har),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={"NO_COLOR": "1", "PATH": str(ST.parent), "HOME": str(tmp_path)},
-            cwd=tmp_path,  # schemathesis keeps a cache directory in its working directory
+            cwd=tmp_path,  # schemathesis keeps a cache directory (and reads its config) here
         )
-        output, _ = await asyncio.wait_for(proc.communicate(), 110)
+        output, _ = await asyncio.wait_for(proc.communicate(), 170)
         report = output.decode(errors="replace")
         assert proc.returncode == 0, report[-20000:]
         assert "generated" in report and " passed" in report, report[-5000:]
+        # The seeded records were reached: the routes that read them answered 200, not only 4xx.
+        statuses = _statuses(har)
+        answered: dict[str, Any] = {}
+        for method, path in [("GET", "/api/conversations/{}"), ("GET", "/api/conversations/{}/transcript"),
+                             ("GET", "/api/customers/{}"), ("GET", "/api/customers/{}/export"),
+                             ("GET", "/api/customers/{}/conversations"), ("GET", "/api/tickets/{}")]:
+            kind = path.split("/")[2]
+            answered[path] = any(200 in statuses.get((method, path.format(i)), set()) for i in seeded[kind])
+        assert all(answered.values()), answered
     finally:
         await server.close()

@@ -119,3 +119,95 @@ async def test_a_database_at_the_previous_version_is_migrated_with_its_data(tmp_
         assert [m.body for m in await store.messages_after("old", 0, 10)] == ["kept"]
     finally:
         await store.close()
+
+
+def _database_at(path: Path, version: int) -> sqlite3.Connection:
+    raw = sqlite3.connect(path)
+    for number, sql in migrations():
+        if number <= version:
+            raw.executescript(sql)
+    raw.execute(f"PRAGMA user_version = {version}")
+    return raw
+
+
+async def test_a_database_at_version_5_with_data_in_every_table_is_migrated_to_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    with _database_at(path, 5) as raw:
+        raw.execute("INSERT INTO agents (id, email, name, password_hash, role, capacity, disabled, token_version, "
+                    "created_at, departments) VALUES ('a1', 'a@example.com', 'Bo', 'x', 'agent', 3, 0, 0, 1.0, '')")
+        raw.execute("INSERT INTO customers (id, external_id, name, emails, created_at, last_seen_at) "
+                    "VALUES ('cu1', 'shop-1', 'Ann', '[\"ann@example.com\"]', 1.0, 2.0)")
+        raw.execute("INSERT INTO customer_visitors (visitor_id, customer_id, linked_at) VALUES ('v1', 'cu1', 1.0)")
+        raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, created_at, last_seq, "
+                    "agent_id, agent_name, closed_at, customer_id, tags, resolution_note, checkout, priority) "
+                    "VALUES ('c1', 'v1', 'closed', 'Ann', 'Q', 1.0, 2, 'a1', 'Bo', 3.0, 'cu1', '[\"refund\"]', "
+                    "'sent a label', 1, 1)")
+        raw.execute("INSERT INTO messages (conversation_id, seq, kind, sender_kind, body, created_at) "
+                    "VALUES ('c1', 1, 'text', 'visitor', 'kept', 1.0), ('c1', 2, 'system', 'system', 'closed', 3.0)")
+        raw.execute("INSERT INTO assignment_events (conversation_id, agent_id, event, reason, at) "
+                    "VALUES ('c1', 'a1', 'assigned', NULL, 2.0)")
+        raw.execute("INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES ('c1', 5, 'ok', 4.0)")
+        raw.execute("INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, created_at) "
+                    "VALUES ('c1', 'a1', 'Bo', 'VIP', 2.5)")
+        raw.execute("INSERT INTO canned_responses (id, shortcut, body, created_at, updated_at) "
+                    "VALUES ('r1', 'hi', 'Hello!', 1.0, 1.0)")
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                            "AND name NOT LIKE 'sqlite_%'")}
+        empty = [t for t in tables if raw.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] == 0]
+        assert set(empty) <= {"login_failures"}, empty  # every table of version 5 holds data but one
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == migrations()[-1][0]
+        transcript = await store.transcript("c1")
+        assert transcript is not None
+        assert [m.body for m in transcript.messages] == ["kept", "closed"]
+        assert transcript.rating is not None and transcript.rating.comment == "ok"
+        assert [a.event for a in transcript.assignments] == ["assigned"]
+        assert transcript.conversation.prechat.checkout is True and transcript.conversation.priority == 1
+        agent = await store.agent_by_id("a1")
+        assert agent is not None and agent.name == "Bo"
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT customer_id, tags, resolution_note FROM conversations").fetchall() == [
+            ("cu1", '["refund"]', "sent a label")]
+        assert raw.execute("SELECT body FROM conversation_notes").fetchall() == [("VIP",)]
+        assert raw.execute("SELECT shortcut FROM canned_responses").fetchall() == [("hi",)]
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_version_6_gets_its_tickets_and_outbox_rows_linked_to_customers(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    with _database_at(path, 6) as raw:
+        raw.execute("INSERT INTO customers (id, name, emails, created_at, last_seen_at) "
+                    "VALUES ('cu1', 'Ann', '[]', 1.0, 2.0)")
+        raw.execute("INSERT INTO customer_visitors (visitor_id, customer_id, linked_at) VALUES ('v1', 'cu1', 1.0)")
+        for tid, visitor, name, email, at in [("t1", "v1", "Ann", "ann@example.com", 1.0),
+                                              ("t2", "v2", "Tina", "Tina@Example.com", 2.0),
+                                              ("t3", "v2", "Tina T.", "tina@example.com", 3.0)]:
+            raw.execute("INSERT INTO tickets (id, visitor_id, name, email, order_number, description, status, "
+                        "created_at, updated_at) VALUES (?, ?, ?, ?, 'ORD-1', 'help', 'open', ?, ?)",
+                        (tid, visitor, name, email, at, at))
+        raw.execute("INSERT INTO ticket_answers (ticket_id, agent_name, body, created_at) "
+                    "VALUES ('t2', 'Bo', 'Mon', 4)")
+        for oid, visitor, payload in [
+            ("o1", "v2", '{"type": "ticket.created"}'), (
+                "o2", None, '{"type": "customer.updated", "data": {"customer": {"id": "cu1"}}}'),
+            ("o3", None, '{"type": "customer.updated", "data": {"customer": {"id": "gone"}}}'),
+        ]:
+            raw.execute("INSERT INTO outbox (id, visitor_id, kind, target, payload, status, next_attempt_at, "
+                        "created_at) VALUES (?, ?, 'webhook', 'e1', ?, 'pending', 0, 0)", (oid, visitor, payload))
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        linked = dict(raw.execute("SELECT id, customer_id FROM tickets").fetchall())
+        assert linked["t1"] == "cu1" and linked["t2"] == linked["t3"] != "cu1"
+        name, emails = raw.execute("SELECT name, emails FROM customers WHERE id = ?", (linked["t2"],)).fetchone()
+        assert (name, emails) == ("Tina T.", '["tina@example.com"]')  # the latest ticket's
+        assert raw.execute("SELECT customer_id FROM customer_visitors WHERE visitor_id = 'v2'").fetchone() == (
+            linked["t2"],)
+        outbox = dict(raw.execute("SELECT id, customer_id FROM outbox").fetchall())
+        assert outbox == {"o1": linked["t2"], "o2": "cu1", "o3": None}
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -244,8 +244,16 @@ async def test_ticket_routes_refuse_bad_input(offline: LiveServer) -> None:
     _, listing = await offline.request("GET", f"/api/tickets/{ticket['id']}", token=token)
     assert listing["ticket"]["status"] == "open" and listing["ticket"]["answers"] == []
     for bad_payload in [None, "text", {**FORM, "unknown": 1}, {**FORM, "name": ""}, {**FORM, "description": "x" * 4001},
-                        {**FORM, "page_url": "javascript:alert(1)"}]:
+                        {**FORM, "page_url": "javascript:alert(1)"}, {**FORM, "name": "  "},
+                        {**FORM, "description": "broken \ud83d"}, {**FORM, "email": "not-an-address"}]:
         assert _error(await shopper.call("ticket:create", bad_payload)) == "invalid_payload", bad_payload
+    # Nothing was stored: the one good ticket is all there is, and no customer was made for the rest.
+    _, listing = await offline.request("GET", "/api/tickets", token=token)
+    assert [t["id"] for t in listing["tickets"]] == [ticket["id"]]
+    _, customers = await offline.request("GET", "/api/customers", token=await offline.admin_token())
+    assert customers["total"] == 1
+    mine = await shopper.call("ticket:list", {})
+    assert [t["id"] for t in mine["tickets"]] == [ticket["id"]]
 
 
 async def test_deleting_a_customer_deletes_their_tickets_and_unsent_mail(
