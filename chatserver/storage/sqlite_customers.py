@@ -239,9 +239,14 @@ class CustomerSQLiteStore:
         await self._collect_rows(db, "customers", "id", [customer_id], related)
         for table in await self._visitor_tables(db):
             await self._collect_rows(db, table, "visitor_id", visitor_ids, related, include_self=True)
-        # A row reached both through the customer and through its visitor (a ticket) is listed once.
+        # A row reached both through the customer and through its visitor (a ticket) is listed once
+        # (by its primary key: a worker may have updated an outbox row between the two reads).
         for table, rows in related.items():
-            related[table] = list({json.dumps(row, sort_keys=True, default=str): row for row in rows}.values())
+            key = await self._primary_key(db, table)
+            unique: dict[str, dict[str, object]] = {}
+            for row in rows:
+                unique.setdefault(str(row[key]) if key in row else json.dumps(row, sort_keys=True, default=str), row)
+            related[table] = list(unique.values())
         return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts, related=related)
 
     async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
