@@ -3,6 +3,7 @@ answer with an acknowledgement or a structured error."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -70,6 +71,18 @@ def _wanted_status(auth: dict[str, Any]) -> AgentStatus:
     if wanted not in (AgentStatus.ONLINE, AgentStatus.AWAY):
         raise InvalidPayload('auth.status must be "online" or "away"')
     return AgentStatus(wanted)
+
+
+SHUTDOWN_STEP_TIMEOUT = 5.0
+
+
+async def _bounded(step: Awaitable[Any]) -> None:
+    """One step of shutting down, given at most ``SHUTDOWN_STEP_TIMEOUT`` seconds (a client that
+    cannot be told goodbye is cut off when the server stops)."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_TIMEOUT)
+    except (TimeoutError, ConnectionError, OSError):
+        log.warning("a connection did not close in time at shutdown")
 
 
 class SocketHub:
@@ -170,9 +183,14 @@ class SocketHub:
             return
         self._closing = True
         for sid, connection in list(self.connections.items()):
-            await self.sio.disconnect(sid, namespace=connection.namespace)
-        if self.sio.eio.sockets:  # close every Engine.IO socket so no request handler lingers
-            await self.sio.eio.disconnect()
+            await _bounded(self.sio.disconnect(sid, namespace=connection.namespace))
+        # Close every Engine.IO socket so no request handler lingers. Without waiting for their
+        # queues: python-engineio's close() waits until a socket's queue is drained, which never
+        # happens for a socket whose WebSocket loop had not started yet or whose polling client
+        # left, and a stop would then hang.
+        for socket in list(self.sio.eio.sockets.values()):
+            await _bounded(socket.close(wait=False, abort=True))
+        self.sio.eio.sockets.clear()
         await self.sio.shutdown()
         await self.notifier.close()
 
