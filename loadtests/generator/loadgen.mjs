@@ -293,6 +293,21 @@ function onPong(pair, n) {
   if (sending && !job.roundsPerSecond) ping(pair); // closed loop: the next round at once
 }
 
+// The warm-up, then the measured window (what arrives in it is counted), then the pairs' senders
+// stop and the drain phase begins.
+async function measure(senders) {
+  await sleep(job.warmupS * 1000);
+  setPhase("measure");
+  counting = true;
+  countedFrom = now();
+  await sleep(job.durationS * 1000);
+  counting = false;
+  countedTo = now();
+  sending = false;
+  for (const pair of senders) clearTimeout(pair.timer);
+  setPhase("drain");
+}
+
 async function exchange() {
   if (!pairs.length || job.durationS <= 0) return;
   setPhase("warmup");
@@ -314,16 +329,7 @@ async function exchange() {
   } else {
     for (const pair of pairs) ping(pair);
   }
-  await sleep(job.warmupS * 1000);
-  setPhase("measure");
-  counting = true;
-  countedFrom = now();
-  await sleep(job.durationS * 1000);
-  counting = false;
-  countedTo = now();
-  sending = false;
-  for (const pair of pairs) clearTimeout(pair.timer);
-  setPhase("drain");
+  await measure(pairs);
   const drainUntil = now() + (job.drainMs ?? 5000);
   while (now() < drainUntil && pairs.some((p) => p.inflight > 0)) await sleep(20);
   let lost = 0;
@@ -450,16 +456,7 @@ async function streamCobrowse() {
     };
     pair.timer = setTimeout(tick, due - now());
   }
-  await sleep(job.warmupS * 1000);
-  setPhase("measure");
-  counting = true;
-  countedFrom = now();
-  await sleep(job.durationS * 1000);
-  counting = false;
-  countedTo = now();
-  sending = false;
-  for (const pair of live) clearTimeout(pair.timer);
-  setPhase("drain");
+  await measure(live);
   await sleep(job.drainMs ?? 1000);
 }
 
