@@ -26,11 +26,13 @@ from .domain.clock import Clock, SystemClock
 from .domain.cobrowse import CobrowseService
 from .domain.conversations import ChatService, RoutingPolicy
 from .domain.customers import CustomerService
+from .domain.knowledge import KnowledgeService, parse_page_topics
 from .domain.models import Role
 from .domain.ports import Presence, RoutingState
 from .errors import ChatError, Conflict
 from .http import keys as K
 from .http.common import MAX_JSON_BODY
+from .http.knowledge import KB_LIMITER, KNOWLEDGE
 from .http.static import add_static_routes
 from .http.views import add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
@@ -38,6 +40,7 @@ from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
 from .storage.sqlite_cobrowse import SQLiteCobrowseStore
 from .storage.sqlite_console import ConsoleStore
+from .storage.sqlite_knowledge import KnowledgeSQLiteStore
 from .transport.bus import Bus, LocalBus
 from .transport.cobrowse import CobrowseRelay
 from .transport.console import ConsoleEvents
@@ -168,6 +171,12 @@ def build_app(
     hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
     offline.tickets.customer_for_visitor = customer_events.customer_for_ticket
     app[K.CUSTOMERS] = customers
+    knowledge = KnowledgeService(
+        store=KnowledgeSQLiteStore(store), agents=store, read_transcript=customers.transcript_for, now=clock.now,
+        new_id=new_id, max_body_chars=settings.kb_max_body_chars,
+        page_topic_rules=parse_page_topics(settings.kb_page_topics), retention_days=settings.kb_search_retention_days)
+    app[KNOWLEDGE] = knowledge
+    app[KB_LIMITER] = KeyedLimiter(settings.kb_events_per_minute / 60.0, settings.kb_events_per_minute)
     console = ConsoleStore(store)
     hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
     cobrowse_store = SQLiteCobrowseStore(store)
@@ -232,6 +241,9 @@ def build_app(
             if settings.transcript_retention_days > 0:
                 loops.append(loop.create_task(_every(settings.retention_interval, customers.apply_retention,
                                                      "retention", stop)))
+            if settings.kb_search_retention_days > 0:
+                loops.append(loop.create_task(_every(settings.retention_interval, knowledge.apply_retention,
+                                                     "knowledge base retention", stop)))
             loops += await offline.start(stop)
             log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
             yield

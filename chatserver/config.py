@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain.hours import parse_opening_hours
+from .domain.knowledge import parse_page_topics
 
 ENV_PREFIX = "CHATSERVER_"
 
@@ -123,6 +124,14 @@ class Settings:
     cobrowse_batch_burst: int = 400
     # Pointer moves an agent may send per second (and twice that as a burst).
     cobrowse_pointer_rate: float = 30.0
+    # Knowledge base (docs/knowledge-base.md): the longest article body (Markdown characters);
+    # PATTERN=TOPIC rules giving the widget's suggestions for a page (fnmatch on its address or
+    # title; a topic is a category slug or a tag); days logged searches and help-step outcomes
+    # are kept (0 keeps them); logged searches and outcomes per client address per minute.
+    kb_max_body_chars: int = 20_000
+    kb_page_topics: tuple[str, ...] = ("*/payment*=payment", "*/checkout*=payment", "*/shipping*=shipping")
+    kb_search_retention_days: float = 90.0
+    kb_events_per_minute: int = 120
 
     @property
     def db_path(self) -> Path:
@@ -229,6 +238,11 @@ def _validate(settings: Settings) -> None:
         raise ValueError("co-browse timeouts and limits must be positive")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
         raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
+    if not 1 <= settings.kb_max_body_chars <= 50_000 or settings.kb_events_per_minute < 1 \
+            or settings.kb_search_retention_days < 0:
+        raise ValueError("kb_max_body_chars must be 1-50000, kb_events_per_minute at least 1 and "
+                         "kb_search_retention_days not negative")
+    parse_page_topics(settings.kb_page_topics)
 
 
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:

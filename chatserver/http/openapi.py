@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import ALL_ERRORS
+from .openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from .openapi_records import RECORD_SCHEMAS, records_paths
 from .tickets import offline_paths
 
@@ -197,7 +198,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _ERROR, "Agent": _AGENT, "PreChat": _PRECHAT, "Conversation": _CONVERSATION,
                         "Message": _MESSAGE, "Queue": _QUEUE, "Note": _NOTE, "CannedResponse": _CANNED,
-                        **RECORD_SCHEMAS},
+                        **RECORD_SCHEMAS, **KNOWLEDGE_SCHEMAS},
             "responses": {"Error": _json(_ref("Error"), "A structured error")},
         },
         "paths": {
@@ -294,5 +295,6 @@ def openapi_document() -> dict[str, Any]:
             **_console_paths(),
             **records_paths(),
             **offline_paths(),
+            **knowledge_paths(),
         },
     }

@@ -20,6 +20,9 @@ from .common import current_agent, int_query, json_body, require_admin
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
+from .knowledge import CORS_PATHS as KB_CORS_PATHS
+from .knowledge import CORS_PREFIXES as KB_CORS_PREFIXES
+from .knowledge import KNOWLEDGE_ROUTES
 from .openapi import openapi_document
 from .tickets import TICKET_ROUTES
 
@@ -187,8 +190,9 @@ async def queue(request: web.Request) -> web.Response:
 
 # -- cross-origin ---------------------------------------------------------------------------
 
-# Routes a shop's pages call from their own origin (the widget's first contact).
-CORS_PATHS = frozenset({"/api/visitor/sessions"})
+# Routes a shop's pages call from their own origin (the widget's first contact, the help step).
+CORS_PATHS = frozenset({"/api/visitor/sessions"}) | KB_CORS_PATHS
+CORS_PREFIXES = KB_CORS_PREFIXES
 
 
 @web.middleware
@@ -197,14 +201,14 @@ async def cors_middleware(
 ) -> web.StreamResponse:
     """Let the configured shop origins (``allowed_origins``) call the visitor routes; every other
     route stays same-origin (agents' routes carry a bearer token and are never shared)."""
-    if request.path not in CORS_PATHS:
+    if request.path not in CORS_PATHS and not request.path.startswith(CORS_PREFIXES):
         return await handler(request)
     origin = request.headers.get("Origin")
     allowed = request.app[K.SETTINGS].allowed_origins
     headers: dict[str, str] = {}
     if origin and ("*" in allowed or origin in allowed):
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
-                   "Access-Control-Allow-Methods": "POST, OPTIONS",
+                   "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
                    "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
     if request.method == "OPTIONS":
         return web.Response(status=204, headers=headers)
@@ -256,6 +260,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     *CUSTOMER_ROUTES,
     *CONSOLE_ROUTES,
     *TICKET_ROUTES,
+    *KNOWLEDGE_ROUTES,
 ]
 
 

@@ -1,0 +1,374 @@
+"""REST routes of the knowledge base (docs/knowledge-base.md): published articles, the FAQ,
+search and suggestions for anyone (the widget calls them from shops' pages); drafts for agents;
+writing, ordering and the report for admins. Listed in ``views.ROUTES``; documented by
+``knowledge_paths`` in the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from ..domain.knowledge import (
+    Article,
+    ArticleFields,
+    ArticleFilter,
+    ArticleStatus,
+    Category,
+    CategoryFields,
+    KnowledgeReport,
+    KnowledgeService,
+    Outcome,
+    SearchResult,
+    SearchSource,
+)
+from ..domain.models import Agent
+from ..errors import InvalidPayload, RateLimited
+from ..transport.ratelimit import KeyedLimiter
+from . import keys as K
+from ._records import check_range, path_id, time_query
+from .common import current_agent, int_query, json_body
+
+log = logging.getLogger("chatserver.http.knowledge")
+
+KNOWLEDGE = web.AppKey("knowledge", KnowledgeService)
+# Logged searches and outcomes per client address (settings kb_events_per_minute).
+KB_LIMITER = web.AppKey("kb_limiter", KeyedLimiter)
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+
+class ArticleBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | Unset = UNSET
+    body: Annotated[str, msgspec.Meta(max_length=50_000)] | Unset = UNSET
+    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | Unset = UNSET
+    status: ArticleStatus | Unset = UNSET
+    locale: Annotated[str, msgspec.Meta(max_length=35)] | Unset | None = UNSET
+    category_id: Id | Unset | None = UNSET
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=20)] | Unset = UNSET
+    assignee_id: Id | Unset | None = UNSET
+
+    def fields(self) -> ArticleFields:
+        return ArticleFields(**msgspec.structs.asdict(self))
+
+
+class DraftBody(ArticleBody, forbid_unknown_fields=True, kw_only=True):
+    conversation_id: Id
+
+    def fields(self) -> ArticleFields:
+        values = msgspec.structs.asdict(self)
+        del values["conversation_id"]
+        return ArticleFields(**values)
+
+
+class CategoryBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | Unset = UNSET
+    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | Unset = UNSET
+    description: Annotated[str, msgspec.Meta(max_length=1000)] | Unset = UNSET
+    position: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | Unset = UNSET
+
+
+class FaqBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    article_ids: Annotated[list[Id], msgspec.Meta(max_length=200)]
+
+
+class FeedbackBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    outcome: Outcome
+    query: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    article_id: Id | None = None
+
+
+# -- views --------------------------------------------------------------------------------------
+
+def article_url(article: Article) -> str:
+    return f"/help/articles/{article.slug}"
+
+
+def category_view(category: Category, published: int | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": category.id, "slug": category.slug, "name": category.name,
+                            "description": category.description, "position": category.position}
+    if published is not None:
+        view["articles"] = published
+    return view
+
+
+def article_view(article: Article, categories: dict[str, Category], *, full: bool = True,
+                 agents: dict[str, Agent] | None = None) -> dict[str, Any]:
+    """An article as the API shows it; ``agents`` (given to staff) adds the draft's workflow and Markdown."""
+    category = categories.get(article.category_id) if article.category_id else None
+    view: dict[str, Any] = {
+        "id": article.id, "slug": article.slug, "url": article_url(article), "title": article.title,
+        "summary": article.summary, "status": str(article.status), "locale": article.locale,
+        "category": {"id": category.id, "slug": category.slug, "name": category.name} if category else None,
+        "tags": list(article.tags), "faq_position": article.faq_position, "updated_at": article.updated_at,
+        "published_at": article.published_at,
+    }
+    if full:
+        view["body_html"] = article.body_html
+    if agents is not None:
+        assignee = agents.get(article.assignee_id) if article.assignee_id else None
+        view.update(body=article.body, created_at=article.created_at, created_by=article.created_by,
+                    source_conversation_id=article.source_conversation_id,
+                    assignee={"id": assignee.id, "name": assignee.name} if assignee else None)
+    return view
+
+
+def search_view(result: SearchResult, categories: dict[str, Category]) -> dict[str, Any]:
+    return {"query": result.query, "corrected": result.corrected, "did_you_mean": result.did_you_mean,
+            "results": [{**article_view(h.article, categories, full=False), "snippet": h.snippet,
+                         "score": round(h.score, 4)} for h in result.hits]}
+
+
+def report_view(report: KnowledgeReport) -> dict[str, Any]:
+    return {
+        "searches": report.searches, "searches_without_results": report.searches_without_results,
+        "top_searches": [{"query": q.query, "count": q.count, "results": q.results} for q in report.top_searches],
+        "no_result_searches": [{"query": q.query, "count": q.count} for q in report.no_result_searches],
+        "outcomes": report.outcomes, "deflection_rate": report.deflection_rate,
+        "top_articles": [{"article_id": a.article_id, "title": a.title, "count": a.count}
+                         for a in report.top_articles],
+    }
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+async def optional_agent(request: web.Request) -> Agent | None:
+    """The calling agent when the request carries a token (a bad one is refused), else None."""
+    return await current_agent(request) if "Authorization" in request.headers else None
+
+
+def text_query(request: web.Request, name: str, limit: int) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > limit:
+        raise InvalidPayload(f"{name} is limited to {limit} characters")
+    return value
+
+
+def _bool_query(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise InvalidPayload(f"{name} must be true or false")
+    return raw in ("true", "1")
+
+
+async def _categories(app: web.Application) -> dict[str, Category]:
+    return {c.id: c for c in await app[KNOWLEDGE].store.categories()}
+
+
+async def _category_id(app: web.Application, slug: str | None) -> str | None:
+    return (await app[KNOWLEDGE].category_by_slug(slug)).id if slug is not None else None
+
+
+async def _agents(app: web.Application) -> dict[str, Agent]:
+    return {a.id: a for a in await app[K.STORE].list_agents()}
+
+
+async def _staff_view(request: web.Request, article: Article) -> dict[str, Any]:
+    return article_view(article, await _categories(request.app), agents=await _agents(request.app))
+
+
+def _may_record(request: web.Request) -> bool:
+    return request.app[KB_LIMITER].take(request.remote or "unknown")
+
+
+# -- public -------------------------------------------------------------------------------------
+
+async def list_categories(request: web.Request) -> web.Response:
+    service = request.app[KNOWLEDGE]
+    counts = await service.store.published_counts()
+    return web.json_response({"categories": [category_view(c, counts.get(c.id, 0))
+                                             for c in await service.store.categories()]})
+
+
+_STATUSES = {"published": (ArticleStatus.PUBLISHED,), "draft": (ArticleStatus.DRAFT,),
+             "in_review": (ArticleStatus.IN_REVIEW,), "all": tuple(ArticleStatus)}
+
+
+async def list_articles(request: web.Request) -> web.Response:
+    reader = await optional_agent(request)
+    raw_status = request.query.get("status", "published")
+    if raw_status not in _STATUSES:
+        raise InvalidPayload("status must be published, draft, in_review or all")
+    assignee = text_query(request, "assignee", 64)
+    if assignee == "me":
+        assignee = (await current_agent(request)).id
+    where = ArticleFilter(statuses=_STATUSES[raw_status],
+                          category_id=await _category_id(request.app, text_query(request, "category", 80)),
+                          tag=text_query(request, "tag", 40), locale=text_query(request, "locale", 35),
+                          assignee_id=assignee)
+    if reader is None and assignee is not None:
+        raise InvalidPayload("assignee needs an agent's token")
+    articles, total = await request.app[KNOWLEDGE].list_articles(
+        reader, where, int_query(request, "limit", 50, 1, 200), int_query(request, "offset", 0, 0, 10**9))
+    categories = await _categories(request.app)
+    agents = await _agents(request.app) if reader is not None else None
+    return web.json_response({"articles": [article_view(a, categories, full=False, agents=agents) for a in articles],
+                              "total": total})
+
+
+async def get_article(request: web.Request) -> web.Response:
+    reader = await optional_agent(request)
+    article = await request.app[KNOWLEDGE].article_for(reader, path_id(request, "article_id", "article"))
+    if reader is not None:
+        return web.json_response({"article": await _staff_view(request, article)})
+    return web.json_response({"article": article_view(article, await _categories(request.app))})
+
+
+async def search(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")
+    if not query.strip() or len(query) > 200:
+        raise InvalidPayload("q must be 1-200 characters")
+    raw_source = request.query.get("source", "api")
+    try:
+        source = SearchSource(raw_source)
+    except ValueError:
+        raise InvalidPayload("source must be widget, help, console or api") from None
+    limit = int_query(request, "limit", 5, 1, 20)
+    locale = text_query(request, "locale", 35)
+    category_id = await _category_id(request.app, text_query(request, "category", 80))
+    record = _bool_query(request, "record") and _may_record(request)
+    started = time.perf_counter()
+    result = await request.app[KNOWLEDGE].search(query, locale=locale, category_id=category_id, limit=limit,
+                                                 record=record, source=source)
+    # The time the search itself took (the load test reads it beside the round trip).
+    timing = f"search;dur={(time.perf_counter() - started) * 1000:.3f}"
+    return web.json_response(search_view(result, await _categories(request.app)), headers={"Server-Timing": timing})
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    raw_topics = text_query(request, "topic", 200)
+    topics = [t.strip() for t in raw_topics.split(",") if t.strip()][:5] if raw_topics else []
+    available, matched, articles = await request.app[KNOWLEDGE].suggestions(
+        page_url=text_query(request, "page_url", 2048), page_title=text_query(request, "page_title", 300),
+        topics=topics, locale=text_query(request, "locale", 35), limit=int_query(request, "limit", 5, 1, 20))
+    categories = await _categories(request.app)
+    return web.json_response({"available": available, "topics": matched,
+                              "articles": [article_view(a, categories, full=False) for a in articles]})
+
+
+async def faq(request: web.Request) -> web.Response:
+    service = request.app[KNOWLEDGE]
+    category_id = await _category_id(request.app, text_query(request, "category", 80))
+    articles = await service.store.faq(category_id, text_query(request, "locale", 35))
+    categories = await _categories(request.app)
+    groups: dict[str, list[Article]] = {}
+    for article in articles:
+        groups.setdefault(article.category_id or "", []).append(article)
+    return web.json_response({"categories": [
+        {"category": category_view(categories[cid]), "entries": [article_view(a, categories) for a in entries]}
+        for cid, entries in groups.items() if cid in categories]})
+
+
+async def feedback(request: web.Request) -> web.Response:
+    body = await json_body(request, FeedbackBody)
+    if not _may_record(request):
+        raise RateLimited("too many reports from this address; wait a minute")
+    await request.app[KNOWLEDGE].record_outcome(body.outcome, body.query, body.article_id)
+    return web.Response(status=204)
+
+
+# -- agents and admins --------------------------------------------------------------------------
+
+async def create_article(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    body = await json_body(request, ArticleBody)
+    article = await request.app[KNOWLEDGE].create_article(actor, body.fields())
+    log.info("kb article created article=%s agent=%s status=%s", article.id, actor.id, article.status)
+    return web.json_response({"article": await _staff_view(request, article)}, status=201)
+
+
+async def create_draft(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    body = await json_body(request, DraftBody)
+    article = await request.app[KNOWLEDGE].draft_from_conversation(actor, body.conversation_id, body.fields())
+    log.info("kb draft from conversation article=%s conversation=%s agent=%s", article.id, body.conversation_id,
+             actor.id)
+    return web.json_response({"article": await _staff_view(request, article)}, status=201)
+
+
+async def update_article(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    article_id = path_id(request, "article_id", "article")
+    body = await json_body(request, ArticleBody)
+    article = await request.app[KNOWLEDGE].update_article(actor, article_id, body.fields())
+    log.info("kb article changed article=%s agent=%s status=%s", article.id, actor.id, article.status)
+    return web.json_response({"article": await _staff_view(request, article)})
+
+
+async def delete_article(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    article_id = path_id(request, "article_id", "article")
+    await request.app[KNOWLEDGE].delete_article(actor, article_id)
+    log.info("kb article deleted article=%s agent=%s", article_id, actor.id)
+    return web.Response(status=204)
+
+
+async def create_category(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    body = await json_body(request, CategoryBody)
+    category = await request.app[KNOWLEDGE].save_category(actor, None, CategoryFields(**msgspec.structs.asdict(body)))
+    return web.json_response({"category": category_view(category)}, status=201)
+
+
+async def update_category(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    category_id = path_id(request, "category_id", "category")
+    body = await json_body(request, CategoryBody)
+    category = await request.app[KNOWLEDGE].save_category(actor, category_id,
+                                                          CategoryFields(**msgspec.structs.asdict(body)))
+    return web.json_response({"category": category_view(category)})
+
+
+async def delete_category(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    await request.app[KNOWLEDGE].delete_category(actor, path_id(request, "category_id", "category"))
+    return web.Response(status=204)
+
+
+async def set_faq(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    category_id = path_id(request, "category_id", "category")
+    body = await json_body(request, FaqBody)
+    entries = await request.app[KNOWLEDGE].set_faq(actor, category_id, body.article_ids)
+    categories = await _categories(request.app)
+    return web.json_response({"category": category_view(categories[category_id]),
+                              "entries": [article_view(a, categories, full=False) for a in entries]})
+
+
+async def report(request: web.Request) -> web.Response:
+    actor = await current_agent(request)
+    since, until = time_query(request, "from"), time_query(request, "to", end=True)
+    check_range(since, until)
+    result = await request.app[KNOWLEDGE].report(actor, since, until, int_query(request, "limit", 20, 1, 200))
+    return web.json_response(report_view(result))
+
+
+KNOWLEDGE_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
+    ("GET", "/api/kb/categories", list_categories),
+    ("POST", "/api/kb/categories", create_category),
+    ("PATCH", "/api/kb/categories/{category_id}", update_category),
+    ("DELETE", "/api/kb/categories/{category_id}", delete_category),
+    ("PUT", "/api/kb/categories/{category_id}/faq", set_faq),
+    ("GET", "/api/kb/articles", list_articles),
+    ("POST", "/api/kb/articles", create_article),
+    ("GET", "/api/kb/articles/{article_id}", get_article),
+    ("PATCH", "/api/kb/articles/{article_id}", update_article),
+    ("DELETE", "/api/kb/articles/{article_id}", delete_article),
+    ("POST", "/api/kb/drafts", create_draft),
+    ("GET", "/api/kb/search", search),
+    ("GET", "/api/kb/suggestions", suggestions),
+    ("GET", "/api/kb/faq", faq),
+    ("POST", "/api/kb/feedback", feedback),
+    ("GET", "/api/reports/knowledge-base", report),
+]
+# Called by the widget from shops' pages (cross-origin for the configured allowed_origins).
+CORS_PATHS = frozenset({"/api/kb/search", "/api/kb/suggestions", "/api/kb/feedback"})
+CORS_PREFIXES = ("/api/kb/articles/",)

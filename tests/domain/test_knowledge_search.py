@@ -1,0 +1,132 @@
+"""Search relevance on a small fixture corpus, over the real SQLite store and its FTS5 index:
+the expected article ranks first for each of its questions, with prefixes and typos; drafts and
+other languages stay out; what is logged keeps no personal data."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from chatserver.domain.agents import create_agent
+from chatserver.domain.kb_search import edits1, match_expression, normalize_logged_query, search_terms
+from chatserver.domain.knowledge import ArticleFields, ArticleStatus, CategoryFields, KnowledgeService, SearchSource
+from chatserver.domain.models import Agent, Role
+from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
+
+from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload
+
+
+class Corpus(msgspec.Struct):
+    service: KnowledgeService
+    admin: Agent
+    ids: dict[str, str]
+
+
+async def _no_transcripts(agent: Agent, conversation_id: str) -> Any:
+    raise AssertionError("not used here")
+
+
+@pytest.fixture
+async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
+    store = SQLiteStore(tmp_path / "kb.db")
+    await store.open()
+    counter = itertools.count()
+    try:
+        admin = await create_agent(store, name="Ada", email="ada@example.com", password="long enough password",
+                                   role=Role.ADMIN, capacity=1, now=1.0, new_id=lambda: "admin")
+        service = KnowledgeService(store=KnowledgeSQLiteStore(store), agents=store, read_transcript=_no_transcripts,
+                                   now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
+                                   max_body_chars=20_000)
+        categories = {}
+        for c in CATEGORIES:
+            category = await service.save_category(admin, None, CategoryFields(name=c["name"], slug=c["slug"],
+                                                                               position=c["position"]))
+            categories[c["slug"]] = category.id
+        ids = {}
+        for entry in [*ARTICLES, GERMAN]:
+            article = await service.create_article(admin, ArticleFields(**article_payload(entry, categories)))
+            ids[entry[0]] = article.id
+        draft = await service.create_article(admin, ArticleFields(**article_payload(DRAFT, categories, "draft")))
+        ids["draft"] = draft.id
+        yield Corpus(service=service, admin=admin, ids=ids)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(("question", "expected"), QUESTIONS)
+async def test_the_expected_article_ranks_first(corpus: Corpus, question: str, expected: str) -> None:
+    result = await corpus.service.search(question, locale="en")
+    assert result.hits, question
+    ranked = [hit.article.id for hit in result.hits]
+    assert ranked[0] == corpus.ids[expected], (question, [h.article.title for h in result.hits])
+    assert all(a >= b for a, b in itertools.pairwise(h.score for h in result.hits))
+
+
+async def test_typos_are_corrected_and_said(corpus: Corpus) -> None:
+    result = await corpus.service.search("refnud")
+    assert result.corrected and result.did_you_mean == "refund"
+    exact = await corpus.service.search("refund")
+    assert not exact.corrected and exact.did_you_mean is None
+    assert (await corpus.service.search("xylophone")).hits == []
+
+
+async def test_drafts_are_never_found_and_publishing_makes_them_searchable(corpus: Corpus) -> None:
+    assert corpus.ids["draft"] not in [h.article.id for h in (await corpus.service.search("secret refund")).hits]
+    await corpus.service.update_article(corpus.admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.PUBLISHED))
+    assert (await corpus.service.search("secrets")).hits[0].article.id == corpus.ids["draft"]
+    await corpus.service.update_article(corpus.admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.DRAFT))
+    assert (await corpus.service.search("secrets")).hits == []
+    await corpus.service.delete_article(corpus.admin, corpus.ids["refund"])
+    assert corpus.ids["refund"] not in [h.article.id for h in (await corpus.service.search("refund")).hits]
+
+
+async def test_edits_change_what_is_found(corpus: Corpus) -> None:
+    await corpus.service.update_article(corpus.admin, corpus.ids["warranty"],
+                                        ArticleFields(title="Guarantee", body="Two years of guarantee.", tags=[]))
+    assert (await corpus.service.search("warranty")).hits == []
+    assert (await corpus.service.search("guarantee")).hits[0].article.id == corpus.ids["warranty"]
+
+
+async def test_locales_and_categories_narrow_the_search(corpus: Corpus) -> None:
+    german = await corpus.service.search("Rückgabe", locale="de")
+    assert german.hits[0].article.id == corpus.ids["ruckgabe"]
+    assert (await corpus.service.search("ruckgabe", locale="de")).hits[0].article.id == corpus.ids["ruckgabe"]
+    assert (await corpus.service.search("Rückgabe", locale="en")).hits == []
+    # Articles without a locale are in every language's results.
+    assert (await corpus.service.search("refund", locale="de")).hits[0].article.id == corpus.ids["refund"]
+    payment = (await corpus.service.store.category_by_slug("payment"))
+    assert payment is not None
+    hits = (await corpus.service.search("card", category_id=payment.id, limit=20)).hits
+    assert hits and all(h.article.category_id == payment.id for h in hits)
+
+
+async def test_results_carry_a_snippet_around_the_match(corpus: Corpus) -> None:
+    [hit, *_] = (await corpus.service.search("3-D Secure")).hits
+    assert hit.article.id == corpus.ids["declined"] and "Secure" in hit.snippet
+
+
+async def test_recorded_searches_mask_addresses_and_numbers(corpus: Corpus) -> None:
+    await corpus.service.search("Order 123456789 for bob@example.com refund", record=True, source=SearchSource.WIDGET)
+    await corpus.service.search("xylophone", record=True)
+    await corpus.service.search("refu", record=False)
+    report = await corpus.service.report(corpus.admin, None, None, 10)
+    assert report.searches == 2 and report.searches_without_results == 1
+    assert {q.query for q in report.top_searches} == {"order [number] for [email] refund", "xylophone"}
+    assert [q.query for q in report.no_result_searches] == ["xylophone"]
+
+
+def test_query_terms_and_expressions() -> None:
+    assert search_terms("How do I get a REFUND?") == ["refund"]
+    assert search_terms("Rückgabe, rückgabe!") == ["ruckgabe"]
+    assert search_terms("how do i") == ["how", "do"]
+    assert search_terms('x"; DROP TABLE kb_articles; --') == ["drop", "table", "kb", "articles"]
+    assert match_expression([["refunds"], ["pay", "paypal"]]) == '("refunds"* OR "refund"*) OR ("pay"* OR "paypal"*)'
+    assert match_expression([["tv"]]) == '"tv"'
+    assert "refund" in edits1("refnud") and "refund" in edits1("refud") and "refund" in edits1("refuend")
+    assert normalize_logged_query("  My  CARD 4111 1111 1111 1111 ") == "my card [number]"
