@@ -92,3 +92,23 @@ def article_payload(entry: tuple[Any, ...], category_ids: dict[str, str], status
     if locale:
         payload["locale"] = locale[0]
     return payload
+
+
+async def seed(server: Any) -> dict[str, str]:
+    """Create the categories and every article of the corpus through the admin REST API (the
+    German one, and the draft as a draft); returns ``{key: article id}`` plus ``category:<slug>``
+    keys for the categories' ids."""
+    token = await server.admin_token()
+    ids: dict[str, str] = {}
+    categories: dict[str, str] = {}
+    for category in CATEGORIES:
+        status, body = await server.request("POST", "/api/kb/categories", token=token, json=category)
+        assert status == 201, body
+        categories[category["slug"]] = body["category"]["id"]
+        ids[f"category:{category['slug']}"] = body["category"]["id"]
+    for entry, state in [*((a, "published") for a in ARTICLES), (GERMAN, "published"), (DRAFT, "draft")]:
+        status, body = await server.request("POST", "/api/kb/articles", token=token,
+                                            json=article_payload(entry, categories, state))
+        assert status == 201, body
+        ids[entry[0]] = body["article"]["id"]
+    return ids

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import msgspec
 
-from ..errors import Conflict, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
+from ..errors import AuthRequired, Conflict, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
 from .kb_markdown import render_markdown
 from .kb_search import TYPO_FROM, edits1, match_expression, normalize_logged_query, search_terms, snippet
 from .models import Agent, ConversationRecord, PartyKind, Role, Transcript
@@ -354,7 +354,7 @@ class KnowledgeService:
     async def list_articles(self, reader: Agent | None, where: ArticleFilter, limit: int,
                             offset: int) -> tuple[list[Article], int]:
         if reader is None and where.statuses != (ArticleStatus.PUBLISHED,):
-            raise Forbidden("only agents list unpublished articles")
+            raise AuthRequired("unpublished articles are listed for agents: send an agent token")
         return await self.store.articles(where, limit, offset)
 
     async def category_by_slug(self, slug: str) -> Category:

@@ -27,7 +27,7 @@ from ..domain.knowledge import (
     SearchSource,
 )
 from ..domain.models import Agent
-from ..errors import InvalidPayload, RateLimited
+from ..errors import AuthRequired, InvalidPayload, RateLimited
 from ..transport.ratelimit import KeyedLimiter
 from . import keys as K
 from ._records import check_range, path_id, time_query
@@ -205,7 +205,7 @@ async def list_articles(request: web.Request) -> web.Response:
                           tag=text_query(request, "tag", 40), locale=text_query(request, "locale", 35),
                           assignee_id=assignee)
     if reader is None and assignee is not None:
-        raise InvalidPayload("assignee needs an agent's token")
+        raise AuthRequired("assignee is for agents: send an agent token")
     articles, total = await request.app[KNOWLEDGE].list_articles(
         reader, where, int_query(request, "limit", 50, 1, 200), int_query(request, "offset", 0, 0, 10**9))
     categories = await _categories(request.app)

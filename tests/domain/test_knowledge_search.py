@@ -78,7 +78,8 @@ async def test_typos_are_corrected_and_said(corpus: Corpus) -> None:
 
 async def test_drafts_are_never_found_and_publishing_makes_them_searchable(corpus: Corpus) -> None:
     assert corpus.ids["draft"] not in [h.article.id for h in (await corpus.service.search("secret refund")).hits]
-    await corpus.service.update_article(corpus.admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.PUBLISHED))
+    publish = ArticleFields(status=ArticleStatus.PUBLISHED)
+    await corpus.service.update_article(corpus.admin, corpus.ids["draft"], publish)
     assert (await corpus.service.search("secrets")).hits[0].article.id == corpus.ids["draft"]
     await corpus.service.update_article(corpus.admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.DRAFT))
     assert (await corpus.service.search("secrets")).hits == []
