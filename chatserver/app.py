@@ -32,6 +32,7 @@ from .domain.ports import Presence, RoutingState
 from .errors import ChatError, Conflict
 from .http import keys as K
 from .http.common import MAX_JSON_BODY
+from .http.help_centre import add_help_routes
 from .http.knowledge import KB_LIMITER, KNOWLEDGE
 from .http.static import add_static_routes
 from .http.views import add_routes, cors_middleware, error_middleware
@@ -198,6 +199,7 @@ def build_app(
                                           settings.visitor_sessions_per_minute)
     add_routes(app)
     add_static_routes(app)
+    add_help_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()

@@ -1,0 +1,152 @@
+"""The public help centre at ``/help/`` (docs/knowledge-base.md): the categories with their
+articles and FAQ, article pages and a search form, rendered on the server as plain HTML (fast,
+indexable, no script needed).
+
+Pages run under a policy that allows no script at all and styles only from this server. Every
+value is escaped (``_help_pages.esc``); an article's stored HTML, sanitized when it was saved,
+is sanitized again here before it goes in a page, so a row changed behind the application's
+back cannot bring a script in either. Like the console and the demo, these pages are not part
+of the REST API: they stay out of ``views.ROUTES`` and the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from ..domain.kb_markdown import sanitize_html
+from ..domain.knowledge import SLUG_RE, Article, ArticleFilter, SearchSource, check_locale
+from ..errors import InvalidPayload, NotFound
+from . import _help_pages as pages
+from .knowledge import KB_LIMITER, KNOWLEDGE
+
+log = logging.getLogger("chatserver.http.help")
+
+STYLESHEET = Path(__file__).with_name("help.css")
+HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self' https:; base-uri 'none'; "
+                                "form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+PAGE_CACHE = "public, max-age=60"
+# Articles listed under each category on the home page.
+HOME_ARTICLES = 5
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _page(text: str, status: int = 200, cache: str = PAGE_CACHE) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                        headers={**HEADERS, "Cache-Control": cache})
+
+
+def _locale(request: web.Request) -> str | None:
+    try:
+        return check_locale(request.query.get("locale"))
+    except InvalidPayload:
+        return None
+
+
+def _slug(request: web.Request) -> str:
+    slug = request.match_info["slug"]
+    if len(slug) > 80 or not SLUG_RE.match(slug):
+        raise NotFound("no such page")
+    return slug
+
+
+def _bodies(articles: list[Article]) -> dict[str, str]:
+    return {a.id: sanitize_html(a.body_html) for a in articles}
+
+
+def pages_of(handler: Handler) -> Handler:
+    """Turn the domain's errors into HTML pages (the REST routes answer JSON)."""
+    async def page(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except NotFound:
+            return _page(pages.error_page(404, "There is no such page in the help centre.", _locale(request)), 404,
+                         "no-cache")
+        except InvalidPayload as exc:
+            return _page(pages.error_page(400, exc.message, _locale(request)), 400, "no-cache")
+
+    return page
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    locale = _locale(request)
+    service = request.app[KNOWLEDGE]
+    categories = await service.store.categories()
+    counts = await service.store.published_counts()
+    by_category = {}
+    for category in categories:
+        articles, _ = await service.store.articles(ArticleFilter(category_id=category.id, locale=locale),
+                                                   HOME_ARTICLES, 0)
+        by_category[category.id] = articles
+    faq = await service.store.faq(None, locale)
+    shown = [c for c in categories if by_category[c.id]]
+    return _page(pages.home_page(shown, by_category, counts, faq, _bodies(faq), locale))
+
+
+async def category(request: web.Request) -> web.StreamResponse:
+    locale = _locale(request)
+    service = request.app[KNOWLEDGE]
+    found = await service.category_by_slug(_slug(request))
+    faq = await service.store.faq(found.id, locale)
+    articles, _ = await service.store.articles(ArticleFilter(category_id=found.id, locale=locale), 200, 0)
+    in_faq = {a.id for a in faq}
+    return _page(pages.category_page(found, faq, [a for a in articles if a.id not in in_faq], _bodies(faq), locale))
+
+
+async def article(request: web.Request) -> web.StreamResponse:
+    locale = _locale(request)
+    service = request.app[KNOWLEDGE]
+    found = await service.published_by_slug(_slug(request))
+    category = await service.store.category(found.category_id) if found.category_id else None
+    related: list[Article] = []
+    if category is not None:
+        siblings, _ = await service.store.articles(ArticleFilter(category_id=category.id, locale=locale), 6, 0)
+        related = [a for a in siblings if a.id != found.id][:5]
+    return _page(pages.article_page(found, sanitize_html(found.body_html), category, related, locale))
+
+
+async def search(request: web.Request) -> web.StreamResponse:
+    locale = _locale(request)
+    query = request.query.get("q", "").strip()
+    if not query:
+        return _page(pages.search_page(None, "", locale), cache="no-cache")
+    if len(query) > 200:
+        raise InvalidPayload("Searches are limited to 200 characters.")
+    record = request.app[KB_LIMITER].take(request.remote or "unknown")
+    result = await request.app[KNOWLEDGE].search(query, locale=locale, limit=20, record=record,
+                                                 source=SearchSource.HELP)
+    return _page(pages.search_page(result, query, locale), cache="no-cache")
+
+
+async def stylesheet(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STYLESHEET, headers={"Content-Type": "text/css; charset=utf-8",
+                                                 "Cache-Control": "public, max-age=3600",
+                                                 "X-Content-Type-Options": "nosniff"})
+
+
+async def redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect("/help/")
+
+
+HELP_ROUTES: list[tuple[str, Handler]] = [
+    ("/help", redirect),
+    ("/help/", pages_of(home)),
+    ("/help/search", pages_of(search)),
+    ("/help/categories/{slug}", pages_of(category)),
+    ("/help/articles/{slug}", pages_of(article)),
+    ("/help/help.css", stylesheet),
+]
+
+
+def add_help_routes(app: web.Application) -> None:
+    """Register the help centre's pages (GET and HEAD)."""
+    for path, handler in HELP_ROUTES:
+        app.router.add_get(path, handler)
