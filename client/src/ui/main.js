@@ -6,6 +6,7 @@ import { WidgetStore } from "../store.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 import { CobrowseController } from "./cobrowse.js";
+import { HelpStep } from "./help.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
@@ -109,9 +110,14 @@ class ChatPanel {
     this.buildOffline(initial);
     // Only one of the two forms is in the document at a time (their fields share labels).
     this.formSlot = h("div", {}, this.prechatForm);
+    const rest = h("div", {}, this.noAgentNotice, this.offlineNotice, this.ticketThanks, this.formSlot,
+      this.ticketsSection);
+    // The help step (help.js) comes first when the shop has articles; it hides the forms while it shows.
+    this.help = new HelpStep({ root: this.root, base: this.config.base, script: this.script, rest,
+      questions: [this.fields.question.control, this.ticketFields.description.control],
+      onContinue: () => this.#focusScreen() });
     this.prechatScreen = h("div", { class: "screen", hidden: true },
-      h("div", { class: "scroll" }, this.noAgentNotice, this.offlineNotice, this.ticketThanks, this.formSlot,
-        this.ticketsSection));
+      h("div", { class: "scroll" }, this.help.element, rest));
     return this.prechatScreen;
   }
 
@@ -251,7 +257,9 @@ class ChatPanel {
     // Opened before the session knew what to show: focus the screen once it does.
     this.focusPending = phase === "connecting";
     let target = null;
-    if (phase === "prechat" && !this.ticketThanks.hidden) {
+    if (phase === "prechat" && this.help.shown) {
+      target = this.help.focusTarget();
+    } else if (phase === "prechat" && !this.ticketThanks.hidden) {
       target = this.ticketThanks.querySelector("button");
     } else if (phase === "prechat") {
       const [fields, button] = this.#offlineShown ? [this.ticketFields, this.ticketButton] : [this.fields, this.startButton];
@@ -499,6 +507,7 @@ class ChatPanel {
     this.startButton.disabled = true;
     try {
       await this.session.startChat(payload);
+      this.help.chatStarted();
       this.fields.question.control.value = "";
     } catch (error) {
       setText(this.prechatProblem, error.code === "offline"
@@ -524,6 +533,7 @@ class ChatPanel {
     this.ticketButton.disabled = true;
     try {
       const ticket = await this.session.createTicket(form);
+      this.help.ticketCreated();
       this.ticketFields.description.control.value = "";
       setText(this.ticketThanksText, `Thank you! We received your question (${ticket.reference}). We will answer ` +
         `by email to ${ticket.email}, and you will find the answer here too.`);
@@ -649,6 +659,7 @@ class ChatPanel {
     this.transcriptEmail.control.value = "";
     this.transcriptEmail.setProblem("");
     this.session.newChat();
+    this.help.reset();
     for (const entry of this.rendered.values()) entry.element.remove();
     this.rendered.clear();
     this.ratingForm.reset();
