@@ -9,6 +9,7 @@ import { CobrowseView } from "./cobrowse.js";
 import {
   cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
 } from "./format.js";
+import { KnowledgePanel } from "./knowledge.js";
 
 const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
@@ -22,6 +23,8 @@ const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required
 const $ = (id) => document.getElementById(id);
 // The live view of a customer's page (co-browsing), one at a time.
 const cobrowse = new CobrowseView({ call, socket: () => state.socket, onChange: () => renderCobrowse() });
+// The knowledge base: search and insert links, drafts from finished chats (knowledge.js).
+const knowledge = new KnowledgePanel({ rest: (...args) => rest(...args), composer: () => $("composer-text") });
 
 const state = {
   session: null, // {token, expiresAt, agent}
@@ -171,6 +174,7 @@ function start(session) {
   state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
   connect();
   loadCanned();
+  knowledge.start(session.agent);
   render();
 }
 
@@ -1074,6 +1078,7 @@ function tabKeys(event) {
 
 function renderChat() {
   const chat = state.chats.get(state.active);
+  knowledge.showChat(chat ?? null);
   $("chat").hidden = !chat;
   $("no-chat").hidden = Boolean(chat);
   if (!chat) return;
