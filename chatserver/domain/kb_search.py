@@ -7,8 +7,10 @@ Plain functions over strings, so the rules are unit-tested without a database:
 - ``match_expression``: an FTS5 query where any term may match (ranking by bm25 puts articles
   that match more of them first), each term of three letters or more as a prefix (so a word
   being typed already finds), with a naive singular (``refunds`` also finds ``refund``).
-- ``edits1``: every string one edit away (deletion, transposition, substitution, insertion);
-  the store keeps the ones that are words of the index, which is how ``refnud`` finds ``refund``.
+- ``article_words`` and ``variants``: the vocabulary the store keeps beside the index, and each
+  word's one-letter deletions. A mistyped word and the right one share a variant when they are
+  one edit apart (``refnud`` and ``refund`` both give ``refud``); ``one_edit_apart`` checks the
+  candidates found that way. This is how ``refnud`` finds ``refund`` in a few index lookups.
 - ``normalize_logged_query``: the form a search is logged in: no e-mail addresses or long numbers.
 """
 
@@ -32,7 +34,6 @@ STOPWORDS: Final = frozenset({
     "which", "who", "why", "will", "with", "would", "you", "your"
 })
 _WORD = re.compile(r"[^\W_]+")
-_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 _EMAIL = re.compile(r"\S+@\S+")
 _LONG_NUMBER = re.compile(r"\d[\d\s-]{4,}\d")
 MAX_LOGGED_QUERY: Final = 200
@@ -75,15 +76,26 @@ def match_expression(groups: list[list[str]]) -> str:
     return " OR ".join(parts)
 
 
-def edits1(word: str) -> set[str]:
-    """Every string one deletion, transposition, substitution or insertion away from ``word``."""
-    letters = sorted(set(_ALPHABET) | set(word))
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in letters if c != b[0]}
-    inserts = {a + c + b for a, b in splits for c in letters}
-    return (deletes | transposes | replaces | inserts) - {word}
+def article_words(*texts: str) -> set[str]:
+    """The distinct words of an article (its title, body text and tags), as the vocabulary keeps them."""
+    return {w[:MAX_TERM_CHARS] for text in texts for w in _WORD.findall(fold(text)) if len(w) > 1}
+
+
+def variants(word: str) -> set[str]:
+    """``word`` and every string one letter shorter (a deletion anywhere)."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter deleted, inserted, changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diffs) == 1 or (len(diffs) == 2 and diffs[1] == diffs[0] + 1
+                                    and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def normalize_logged_query(query: str) -> str:
@@ -115,5 +127,5 @@ def snippet(text: str, terms: list[str], width: int = 160) -> str:
     return ("…" if start else "") + piece + ("…" if end < len(text) else "")
 
 
-__all__ = ["MAX_TERMS", "STOPWORDS", "edits1", "fold", "match_expression", "normalize_logged_query",
-           "search_terms", "snippet"]
+__all__ = ["MAX_TERMS", "STOPWORDS", "article_words", "fold", "match_expression", "normalize_logged_query",
+           "one_edit_apart", "search_terms", "snippet", "variants"]

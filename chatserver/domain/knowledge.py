@@ -27,7 +27,7 @@ import msgspec
 
 from ..errors import AuthRequired, Conflict, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
 from .kb_markdown import render_markdown
-from .kb_search import TYPO_FROM, edits1, match_expression, normalize_logged_query, search_terms, snippet
+from .kb_search import TYPO_FROM, match_expression, normalize_logged_query, one_edit_apart, search_terms, snippet
 from .models import Agent, ConversationRecord, PartyKind, Role, Transcript
 
 MAX_TITLE = 200
@@ -41,6 +41,11 @@ LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Of the corrections found for a mistyped word, the most common ones are searched.
 CORRECTIONS_PER_TERM = 2
+# A word held by more than this share of the articles (and at least COMMON_FROM of them) says
+# little about which article is meant, and makes the index rank most of them: it is left out
+# when the query has rarer words, and only titles are searched when it has none.
+COMMON_SHARE = 0.2
+COMMON_FROM = 50
 
 
 class ArticleStatus(StrEnum):
@@ -201,17 +206,20 @@ class KnowledgeStore(Protocol):
 
     async def any_published(self) -> bool: ...
 
-    async def match(self, expression: str, *, locale: str | None, category_id: str | None,
-                    limit: int) -> list[SearchHit]:
-        """Published articles matching an FTS5 expression, best first (bm25, title weighted)."""
+    async def match(self, expression: str, *, locale: str | None, category_id: str | None, limit: int,
+                    titles_only: bool = False) -> list[SearchHit]:
+        """Published articles matching an FTS5 expression (in their titles only, if asked), best
+        first (bm25, title weighted)."""
         ...
 
-    async def known_prefixes(self, terms: Sequence[str]) -> set[str]:
-        """Those of ``terms`` that some indexed word starts with."""
+    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, int], set[str]]:
+        """``(published articles, {term: articles holding it} for the terms that are words,
+        the other terms that some word starts with)``."""
         ...
 
-    async def known_words(self, candidates: Sequence[str]) -> dict[str, int]:
-        """Those of ``candidates`` that are indexed words, with how many articles hold each."""
+    async def near_words(self, term: str) -> dict[str, int]:
+        """Words sharing a one-deletion variant with ``term`` (candidates for a typo), with how
+        many articles hold each."""
         ...
 
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:
@@ -533,28 +541,39 @@ class KnowledgeService:
         """The published articles that best answer ``query``. With ``record`` the search is
         logged (normalized, without who searched) for the report."""
         terms = search_terms(query)
-        groups = [[t] for t in terms]
+        groups: list[list[str]] = []
+        counts: list[int] = []
         corrected = False
-        if terms:
-            known = await self.store.known_prefixes(terms)
-            for i, term in enumerate(terms):
-                if term in known or len(term) < TYPO_FROM:
-                    continue
-                found = await self.store.known_words(sorted(edits1(term)))
-                best = sorted(found, key=lambda w: (-found[w], w))[:CORRECTIONS_PER_TERM]
-                if best:
-                    groups[i] = best
-                    corrected = True
+        total, docs, prefixes = await self.store.vocabulary(terms) if terms else (0, {}, set())
+        for term in terms:
+            if term in docs or term in prefixes:
+                groups.append([term])
+                counts.append(docs.get(term, 0))
+                continue
+            if len(term) < TYPO_FROM:
+                continue  # an unknown short word: nothing to find, nothing safe to correct to
+            near = {w: n for w, n in (await self.store.near_words(term)).items() if one_edit_apart(term, w)}
+            best = sorted(near, key=lambda w: (-near[w], w))[:CORRECTIONS_PER_TERM]
+            if best:
+                groups.append(best)
+                counts.append(max(near[w] for w in best))
+                corrected = True
+        common = [n > max(COMMON_FROM, COMMON_SHARE * total) for n in counts]
+        rare = [g for g, c in zip(groups, common, strict=True) if not c]
         hits: list[SearchHit] = []
-        if terms:
-            hits = await self.store.match(match_expression(groups), locale=locale, category_id=category_id,
-                                          limit=limit)
+        if groups:
+            titles_only = not rare
+            hits = await self.store.match(match_expression(rare or groups), locale=locale, category_id=category_id,
+                                          limit=limit, titles_only=titles_only)
+            if not hits and titles_only:
+                hits = await self.store.match(match_expression(groups), locale=locale, category_id=category_id,
+                                              limit=limit)
             words = [w for group in groups for w in group]
             hits = [msgspec.structs.replace(h, snippet=snippet(h.article.body_text, words)) for h in hits]
         if record and query.strip():
             await self.store.record_search(normalize_logged_query(query), len(hits), source, self.now())
         return SearchResult(query=query, hits=hits, corrected=corrected,
-                            did_you_mean=" ".join(g[0] for g in groups) if corrected else None)
+                            did_you_mean=" ".join(g[0] for g in groups) if corrected and groups else None)
 
     async def suggestions(self, *, page_url: str | None, page_title: str | None, topics: Sequence[str],
                           locale: str | None, limit: int) -> tuple[bool, list[str], list[Article]]:

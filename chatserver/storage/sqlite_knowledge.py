@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from ..domain.kb_search import TYPO_FROM, article_words, variants
 from ..domain.knowledge import (
     Article,
     ArticleCount,
@@ -38,8 +39,10 @@ _ARTICLE_COLUMNS = (
 _A = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
 # bm25 weights of the index's columns: title, body, tags (locale and category are not searched).
 _WEIGHTS = "10.0, 1.0, 4.0, 0.0, 0.0"
-# Past the highest code point: ``term <= prefix || _TOP`` bounds the words starting with prefix.
+# Past the highest code point: ``word <= prefix || _TOP`` bounds the words starting with prefix.
 _TOP = "\U0010ffff"
+# The kb_words row counting the published articles.
+_TOTAL = ""
 
 
 def _category(row: sqlite3.Row | tuple[Any, ...]) -> Category:
@@ -148,6 +151,36 @@ class KnowledgeSQLiteStore:
     async def slug_taken(self, slug: str, except_id: str | None) -> bool:
         return bool(await self._rows("SELECT 1 FROM kb_articles WHERE slug = ? AND id IS NOT ?", (slug, except_id)))
 
+    @staticmethod
+    def _words(title: str, body_text: str, tags: Sequence[str]) -> set[str]:
+        return article_words(title, body_text, " ".join(tags))
+
+    async def _count_words(self, db: aiosqlite.Connection, words: set[str], step: int) -> None:
+        """Add ``step`` (1 or -1) to each word's article count (and the total); words that appear
+        get their variants, words no article holds any more go with theirs."""
+        await db.executemany("INSERT INTO kb_words (word, docs) VALUES (?, ?) "
+                             "ON CONFLICT (word) DO UPDATE SET docs = docs + excluded.docs",
+                             [(w, step) for w in [*words, _TOTAL]])
+        changed = json.dumps(sorted(words))
+        state = 1 if step > 0 else 0
+        async with db.execute("SELECT word FROM kb_words WHERE docs = ? AND word IN (SELECT value FROM json_each(?))",
+                              (state, changed)) as cur:
+            turned = [r[0] for r in await cur.fetchall() if len(r[0]) >= TYPO_FROM - 1]
+        pairs = [(v, w) for w in turned for v in variants(w)]
+        if step > 0:
+            await db.executemany("INSERT OR IGNORE INTO kb_word_variants (variant, word) VALUES (?, ?)", pairs)
+        else:
+            await db.executemany("DELETE FROM kb_word_variants WHERE variant = ? AND word = ?", pairs)
+            await db.execute("DELETE FROM kb_words WHERE docs <= 0 AND word != ''")
+
+    async def _unindex(self, db: aiosqlite.Connection, n: int) -> None:
+        """Take article row ``n`` out of the index and its words out of the vocabulary, if it was in."""
+        async with db.execute("SELECT title, body, tags FROM kb_search WHERE rowid = ?", (n,)) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            await db.execute("DELETE FROM kb_search WHERE rowid = ?", (n,))
+            await self._count_words(db, article_words(row[0], row[1], row[2]), -1)
+
     async def save_article(self, article: Article) -> None:
         a = article
         values = (a.id, a.slug, a.title, a.body, a.body_html, a.body_text, str(a.status), a.created_by, a.created_at,
@@ -163,12 +196,13 @@ class KnowledgeSQLiteStore:
                 ) as cur:
                     row = await cur.fetchone()
                 assert row is not None
-                await db.execute("DELETE FROM kb_search WHERE rowid = ?", (row[0],))
+                await self._unindex(db, row[0])
                 if a.status == ArticleStatus.PUBLISHED:
                     await db.execute(
                         "INSERT INTO kb_search (rowid, title, body, tags, locale, category_id) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         (row[0], a.title, a.body_text, " ".join(a.tags), a.locale, a.category_id))
+                    await self._count_words(db, self._words(a.title, a.body_text, a.tags), 1)
         except sqlite3.IntegrityError as exc:
             if "slug" in str(exc):
                 raise Conflict(f"another article has the slug {a.slug!r}") from exc
@@ -180,7 +214,7 @@ class KnowledgeSQLiteStore:
                 row = await cur.fetchone()
             if row is None:
                 return False
-            await db.execute("DELETE FROM kb_search WHERE rowid = ?", (row[0],))
+            await self._unindex(db, row[0])
         return True
 
     async def set_faq(self, category_id: str, article_ids: Sequence[str]) -> None:
@@ -209,9 +243,9 @@ class KnowledgeSQLiteStore:
 
     # -- search -------------------------------------------------------------------------------
 
-    async def match(self, expression: str, *, locale: str | None, category_id: str | None,
-                    limit: int) -> list[SearchHit]:
-        clauses, params = ["kb_search MATCH ?"], [expression]
+    async def match(self, expression: str, *, locale: str | None, category_id: str | None, limit: int,
+                    titles_only: bool = False) -> list[SearchHit]:
+        clauses, params = ["kb_search MATCH ?"], [f"title : ({expression})" if titles_only else expression]
         if locale is not None:
             clauses.append("(locale = ? OR locale IS NULL)")
             params.append(locale)
@@ -225,17 +259,20 @@ class KnowledgeSQLiteStore:
             "JOIN kb_articles a ON a.n = hit.n ORDER BY hit.score", (*params, limit))
         return [SearchHit(article=_article(r), score=-float(r[-1])) for r in rows]
 
-    async def known_prefixes(self, terms: Sequence[str]) -> set[str]:
-        found = set()
-        for term in terms:
-            if await self._rows("SELECT 1 FROM kb_search_words WHERE term >= ? AND term <= ? LIMIT 1",
-                                (term, term + _TOP)):
-                found.add(term)
-        return found
+    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, int], set[str]]:
+        # One statement: each term's count as a word, and whether a longer word starts with it.
+        rows = await self._rows(
+            "SELECT t.value, (SELECT docs FROM kb_words WHERE word = t.value), "
+            "EXISTS (SELECT 1 FROM kb_words WHERE word > t.value AND word <= t.value || ?) FROM json_each(?) t",
+            (_TOP, json.dumps([_TOTAL, *terms])))
+        total = int(rows[0][1] or 0)
+        counts = {r[0]: int(r[1]) for r in rows[1:] if r[1] is not None}
+        return total, counts, {r[0] for r in rows[1:] if r[1] is None and r[2]}
 
-    async def known_words(self, candidates: Sequence[str]) -> dict[str, int]:
-        rows = await self._rows("SELECT term, doc FROM kb_search_words WHERE term IN (SELECT value FROM json_each(?))",
-                                (json.dumps(list(candidates)),))
+    async def near_words(self, term: str) -> dict[str, int]:
+        rows = await self._rows(
+            "SELECT DISTINCT v.word, w.docs FROM kb_word_variants v JOIN kb_words w ON w.word = v.word "
+            "WHERE v.variant IN (SELECT value FROM json_each(?))", (json.dumps(sorted(variants(term))),))
         return {r[0]: int(r[1]) for r in rows}
 
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:

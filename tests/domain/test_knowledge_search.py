@@ -5,6 +5,7 @@ other languages stay out; what is logged keeps no personal data."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import msgspec
 import pytest
 
 from chatserver.domain.agents import create_agent
-from chatserver.domain.kb_search import edits1, match_expression, normalize_logged_query, search_terms
+from chatserver.domain.kb_search import (
+    article_words,
+    match_expression,
+    normalize_logged_query,
+    one_edit_apart,
+    search_terms,
+    variants,
+)
 from chatserver.domain.knowledge import ArticleFields, ArticleStatus, CategoryFields, KnowledgeService, SearchSource
 from chatserver.domain.models import Agent, Role
 from chatserver.storage.sqlite import SQLiteStore
@@ -26,6 +34,7 @@ class Corpus(msgspec.Struct):
     service: KnowledgeService
     admin: Agent
     ids: dict[str, str]
+    store: SQLiteStore
 
 
 async def _no_transcripts(agent: Agent, conversation_id: str) -> Any:
@@ -54,7 +63,7 @@ async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
             ids[entry[0]] = article.id
         draft = await service.create_article(admin, ArticleFields(**article_payload(DRAFT, categories, "draft")))
         ids["draft"] = draft.id
-        yield Corpus(service=service, admin=admin, ids=ids)
+        yield Corpus(service=service, admin=admin, ids=ids, store=store)
     finally:
         await store.close()
 
@@ -94,6 +103,34 @@ async def test_edits_change_what_is_found(corpus: Corpus) -> None:
     assert (await corpus.service.search("guarantee")).hits[0].article.id == corpus.ids["warranty"]
 
 
+async def _vocabulary_matches_the_index(store: SQLiteStore) -> None:
+    """kb_words and kb_word_variants hold exactly what a recount of the indexed articles gives."""
+    async with store._r.execute("SELECT title, body, tags FROM kb_search") as cur:
+        rows = await cur.fetchall()
+    expected: Counter[str] = Counter()
+    for row in rows:
+        expected.update(article_words(*row))
+    async with store._r.execute("SELECT word, docs FROM kb_words") as cur:
+        stored = {r[0]: r[1] for r in await cur.fetchall()}
+    assert stored.pop("") == len(rows)
+    assert stored == dict(expected)
+    async with store._r.execute("SELECT variant, word FROM kb_word_variants") as cur:
+        pairs = set(await cur.fetchall())
+    assert pairs == {(v, w) for w in expected if len(w) >= 3 for v in variants(w)}
+
+
+async def test_the_vocabulary_follows_every_change(corpus: Corpus) -> None:
+    service, admin = corpus.service, corpus.admin
+    await _vocabulary_matches_the_index(corpus.store)
+    await service.update_article(admin, corpus.ids["warranty"], ArticleFields(body="Zanzibar shipping only."))
+    await service.update_article(admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.PUBLISHED))
+    await service.update_article(admin, corpus.ids["paypal"], ArticleFields(status=ArticleStatus.DRAFT))
+    await service.delete_article(admin, corpus.ids["refund"])
+    await _vocabulary_matches_the_index(corpus.store)
+    assert (await service.search("zanzibra")).hits[0].article.id == corpus.ids["warranty"]
+    assert (await service.search("paypl")).hits == []  # unpublished: its words left the vocabulary
+
+
 async def test_locales_and_categories_narrow_the_search(corpus: Corpus) -> None:
     german = await corpus.service.search("Rückgabe", locale="de")
     assert german.hits[0].article.id == corpus.ids["ruckgabe"]
@@ -129,5 +166,7 @@ def test_query_terms_and_expressions() -> None:
     assert search_terms('x"; DROP TABLE kb_articles; --') == ["drop", "table", "kb", "articles"]
     assert match_expression([["refunds"], ["pay", "paypal"]]) == '("refunds"* OR "refund"*) OR ("pay"* OR "paypal"*)'
     assert match_expression([["tv"]]) == '"tv"'
-    assert "refund" in edits1("refnud") and "refund" in edits1("refud") and "refund" in edits1("refuend")
+    assert all(one_edit_apart("refund", typo) for typo in ("refnud", "refud", "refuend", "refumd"))
+    assert not one_edit_apart("refund", "rfnud") and not one_edit_apart("refund", "refund")
+    assert "refud" in variants("refnud") & variants("refund")
     assert normalize_logged_query("  My  CARD 4111 1111 1111 1111 ") == "my card [number]"

@@ -44,8 +44,19 @@ CREATE VIRTUAL TABLE kb_search USING fts5 (
     title, body, tags, locale UNINDEXED, category_id UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
 );
--- The index's words and how many articles hold each: the vocabulary typos are corrected against.
-CREATE VIRTUAL TABLE kb_search_words USING fts5vocab (kb_search, 'row');
+-- The vocabulary of the published articles, written with them: each word and how many articles
+-- hold it (the row for the empty word counts the published articles), and each word's variants
+-- with one letter deleted (a word is its own variant too). A mistyped word's variants meet the
+-- right word's here, which is how a typo is corrected with a few index lookups.
+CREATE TABLE kb_words (
+    word TEXT PRIMARY KEY,
+    docs INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE kb_word_variants (
+    variant TEXT NOT NULL,
+    word TEXT NOT NULL,
+    PRIMARY KEY (variant, word)
+) WITHOUT ROWID;
 
 -- Searches as typed (normalized: lower case, e-mail addresses and long numbers masked), with no
 -- visitor id or address; deleted after kb_search_retention_days.
