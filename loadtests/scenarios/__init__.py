@@ -43,9 +43,9 @@ class Scenario(Protocol):
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from . import chat, routing
+    from . import chat, kb_search, routing
 
-    found: dict[str, Scenario] = {routing.NAME: routing}
+    found: dict[str, Scenario] = {routing.NAME: routing, kb_search.NAME: kb_search}
     found.update({scenario.NAME: scenario for scenario in chat.scenarios()})
     return found
 
