@@ -27,7 +27,15 @@ import msgspec
 
 from ..errors import AuthRequired, Conflict, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
 from .kb_markdown import render_markdown
-from .kb_search import TYPO_FROM, match_expression, normalize_logged_query, one_edit_apart, search_terms, snippet
+from .kb_search import (
+    PREFIX_FROM,
+    TYPO_FROM,
+    match_expression,
+    normalize_logged_query,
+    one_edit_apart,
+    search_terms,
+    snippet,
+)
 from .models import Agent, ConversationRecord, PartyKind, Role, Transcript
 
 MAX_TITLE = 200
@@ -41,11 +49,11 @@ LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Of the corrections found for a mistyped word, the most common ones are searched.
 CORRECTIONS_PER_TERM = 2
-# A word held by more than this share of the articles (and at least COMMON_FROM of them) says
-# little about which article is meant, and makes the index rank most of them: it is left out
-# when the query has rarer words, and only titles are searched when it has none.
-COMMON_SHARE = 0.2
-COMMON_FROM = 50
+# The index ranks every article a query matches (about a microsecond each), so a query keeps
+# its rarest words while they match at most this many articles together (estimated from the
+# vocabulary); the commoner ones say least about which article is meant. When even the rarest
+# word matches more, only titles are searched.
+RANK_BUDGET = 2000
 
 
 class ArticleStatus(StrEnum):
@@ -212,9 +220,9 @@ class KnowledgeStore(Protocol):
         first (bm25, title weighted)."""
         ...
 
-    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, int], set[str]]:
-        """``(published articles, {term: articles holding it} for the terms that are words,
-        the other terms that some word starts with)``."""
+    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
+        """``(published articles, {term: (articles holding it as a word, the sum of the
+        articles holding each longer word that starts with it)})``."""
         ...
 
     async def near_words(self, term: str) -> dict[str, int]:
@@ -542,13 +550,14 @@ class KnowledgeService:
         logged (normalized, without who searched) for the report."""
         terms = search_terms(query)
         groups: list[list[str]] = []
-        counts: list[int] = []
+        estimates: list[int] = []
         corrected = False
-        total, docs, prefixes = await self.store.vocabulary(terms) if terms else (0, {}, set())
+        _total, counts = await self.store.vocabulary(terms) if terms else (0, {})
         for term in terms:
-            if term in docs or term in prefixes:
+            exact, longer = counts.get(term, (0, 0))
+            if exact or longer:
                 groups.append([term])
-                counts.append(docs.get(term, 0))
+                estimates.append(exact + (longer if len(term) >= PREFIX_FROM else 0))
                 continue
             if len(term) < TYPO_FROM:
                 continue  # an unknown short word: nothing to find, nothing safe to correct to
@@ -556,17 +565,22 @@ class KnowledgeService:
             best = sorted(near, key=lambda w: (-near[w], w))[:CORRECTIONS_PER_TERM]
             if best:
                 groups.append(best)
-                counts.append(max(near[w] for w in best))
+                estimates.append(sum(near[w] for w in best))
                 corrected = True
-        common = [n > max(COMMON_FROM, COMMON_SHARE * total) for n in counts]
-        rare = [g for g, c in zip(groups, common, strict=True) if not c]
+        kept, budget = [], RANK_BUDGET
+        for estimate, group in sorted(zip(estimates, groups, strict=True), key=lambda pair: pair[0]):
+            if estimate > budget:
+                break
+            kept.append(group)
+            budget -= estimate
         hits: list[SearchHit] = []
         if groups:
-            titles_only = not rare
-            hits = await self.store.match(match_expression(rare or groups), locale=locale, category_id=category_id,
-                                          limit=limit, titles_only=titles_only)
-            if not hits and titles_only:
-                hits = await self.store.match(match_expression(groups), locale=locale, category_id=category_id,
+            expression = match_expression(kept or groups)
+            hits = await self.store.match(expression, locale=locale, category_id=category_id, limit=limit,
+                                          titles_only=not kept)
+            if not hits and not kept:
+                rarest = min(zip(estimates, groups, strict=True), key=lambda pair: pair[0])[1]
+                hits = await self.store.match(match_expression([rarest]), locale=locale, category_id=category_id,
                                               limit=limit)
             words = [w for group in groups for w in group]
             hits = [msgspec.structs.replace(h, snippet=snippet(h.article.body_text, words)) for h in hits]

@@ -72,8 +72,8 @@ class KnowledgeSQLiteStore:
         return self._store._r
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._r.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        # One trip to aiosqlite's thread (execute, fetch and close would be three).
+        return list(await self._r.execute_fetchall(sql, params))
 
     # -- categories ---------------------------------------------------------------------------
 
@@ -259,15 +259,15 @@ class KnowledgeSQLiteStore:
             "JOIN kb_articles a ON a.n = hit.n ORDER BY hit.score", (*params, limit))
         return [SearchHit(article=_article(r), score=-float(r[-1])) for r in rows]
 
-    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, int], set[str]]:
-        # One statement: each term's count as a word, and whether a longer word starts with it.
+    async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
+        # One statement: each term's count as a word, and the counts of the longer words it starts
+        # (not for the total's empty word: every word starts with it).
         rows = await self._rows(
             "SELECT t.value, (SELECT docs FROM kb_words WHERE word = t.value), "
-            "EXISTS (SELECT 1 FROM kb_words WHERE word > t.value AND word <= t.value || ?) FROM json_each(?) t",
+            "(SELECT sum(docs) FROM kb_words WHERE t.value != '' AND word > t.value AND word <= t.value || ?) "
+            "FROM json_each(?) t",
             (_TOP, json.dumps([_TOTAL, *terms])))
-        total = int(rows[0][1] or 0)
-        counts = {r[0]: int(r[1]) for r in rows[1:] if r[1] is not None}
-        return total, counts, {r[0] for r in rows[1:] if r[1] is None and r[2]}
+        return int(rows[0][1] or 0), {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows[1:]}
 
     async def near_words(self, term: str) -> dict[str, int]:
         rows = await self._rows(
