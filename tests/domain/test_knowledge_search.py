@@ -22,7 +22,14 @@ from chatserver.domain.kb_search import (
     search_terms,
     variants,
 )
-from chatserver.domain.knowledge import ArticleFields, ArticleStatus, CategoryFields, KnowledgeService, SearchSource
+from chatserver.domain.knowledge import (
+    ArticleFields,
+    ArticleStatus,
+    CategoryFields,
+    KnowledgeService,
+    Outcome,
+    SearchSource,
+)
 from chatserver.domain.models import Agent, Role
 from chatserver.storage.sqlite import SQLiteStore
 from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
@@ -170,3 +177,25 @@ def test_query_terms_and_expressions() -> None:
     assert not one_edit_apart("refund", "rfnud") and not one_edit_apart("refund", "refund")
     assert "refud" in variants("refnud") & variants("refund")
     assert normalize_logged_query("  My  CARD 4111 1111 1111 1111 ") == "my card [number]"
+
+
+async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_period(corpus: Corpus) -> None:
+    clock = {"now": 1_000_000.0}
+    service = KnowledgeService(store=corpus.service.store, agents=corpus.store, read_transcript=_no_transcripts,
+                               now=lambda: clock["now"], new_id=lambda: "unused", max_body_chars=20_000,
+                               retention_days=90)
+    await service.search("refund", record=True)
+    await service.record_outcome(Outcome.ANSWERED, "refund", corpus.ids["refund"])
+    clock["now"] += 89 * 86400
+    await service.search("paypal", record=True)
+    await service.apply_retention()
+    report = await service.report(corpus.admin, None, None, 10)
+    assert report.searches == 2 and report.outcomes["answered"] == 1
+    clock["now"] += 2 * 86400  # the first search and the outcome are now 91 days old
+    await service.apply_retention()
+    report = await service.report(corpus.admin, None, None, 10)
+    assert [q.query for q in report.top_searches] == ["paypal"] and report.outcomes["answered"] == 0
+    keep = KnowledgeService(store=corpus.service.store, agents=corpus.store, read_transcript=_no_transcripts,
+                            now=lambda: clock["now"] + 10**9, new_id=lambda: "unused", max_body_chars=20_000)
+    await keep.apply_retention()  # retention_days 0 keeps everything
+    assert (await keep.report(corpus.admin, None, None, 10)).searches == 1
