@@ -240,7 +240,8 @@ async def search(request: web.Request) -> web.Response:
                                                  record=record, source=source)
     # The time the search itself took (the load test reads it beside the round trip).
     timing = f"search;dur={(time.perf_counter() - started) * 1000:.3f}"
-    return web.json_response(search_view(result, await _categories(request.app)), headers={"Server-Timing": timing})
+    categories = await _categories(request.app) if result.hits else {}
+    return web.json_response(search_view(result, categories), headers={"Server-Timing": timing})
 
 
 async def suggestions(request: web.Request) -> web.Response:
