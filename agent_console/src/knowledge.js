@@ -55,7 +55,8 @@ export class KnowledgePanel {
           this.#search(this.input.value, true);
         }
       } });
-    this.status = h("p", { class: "kb-status", role: "status" });
+    // Announced politely, without the status role: the connection line is the console's status.
+    this.status = h("p", { class: "kb-status", "aria-live": "polite" });
     this.results = h("ul", { class: "kb-results", "aria-label": "Articles found" });
     this.section = h("section", { class: "kb", "aria-labelledby": "kb-heading", hidden: true },
       h("h2", { id: "kb-heading" }, "Knowledge base"),
@@ -104,7 +105,7 @@ export class KnowledgePanel {
       h("h3", {}, "Edit the article"),
       h("label", { for: "kb-edit-title" }, "Article title"), this.editTitle,
       h("label", { for: "kb-edit-body" }, "Body (Markdown)"), this.editBody,
-      h("label", { for: "kb-edit-status" }, "Article status"), this.editStatus,
+      h("label", { for: "kb-edit-status" }, "Stage"), this.editStatus,
       h("div", { class: "buttons" }, h("button", { type: "submit" }, "Save article"),
         h("button", { type: "button", class: "secondary", onclick: () => {
           this.editForm.hidden = true;

@@ -39,7 +39,7 @@ async def test_agent_searches_articles_and_inserts_a_link(shop: LiveServer, open
     # The chat's question is searched as soon as the chat opens.
     await expect(found.first).to_contain_text("How do I get a refund?")
     await kb.get_by_label("Search articles").fill("paypl")
-    await expect(kb.get_by_role("status")).to_contain_text("for “paypal”")
+    await expect(kb.locator(".kb-status")).to_contain_text("for “paypal”")
     await expect(found.first).to_contain_text("Paying with PayPal")
     await screenshot(alice, "kb-search")
 
@@ -105,8 +105,8 @@ async def test_a_finished_chat_becomes_a_draft_that_is_reviewed_and_published(
     await row.get_by_role("button", name="Edit Changing the delivery address").click()
     await expect(articles.get_by_label("Body (Markdown)")).to_have_value(
         "Yes: until the parcel ships, open *My orders* and choose **Change address**.")
-    assert await articles.get_by_label("Article status").locator("option").all_inner_texts() == ["Draft", "In review"]
-    await articles.get_by_label("Article status").select_option("in_review")
+    assert await articles.get_by_label("Stage").locator("option").all_inner_texts() == ["Draft", "In review"]
+    await articles.get_by_label("Stage").select_option("in_review")
     await articles.get_by_role("button", name="Save article").click()
     await expect(articles.get_by_role("alert")).to_have_text("Saved: Changing the delivery address (in review).")
     await expect(row).to_contain_text("In review · Carl")
@@ -118,7 +118,7 @@ async def test_a_finished_chat_becomes_a_draft_that_is_reviewed_and_published(
     articles = admin.get_by_role("dialog", name="Knowledge-base articles")
     await articles.get_by_label("Show articles").select_option("work")
     await articles.get_by_role("button", name="Edit Changing the delivery address").click()
-    await articles.get_by_label("Article status").select_option("published")
+    await articles.get_by_label("Stage").select_option("published")
     await articles.get_by_role("button", name="Save article").click()
     await expect(articles.get_by_role("alert")).to_have_text("Saved: Changing the delivery address (published).")
     await screenshot(admin, "kb-published")

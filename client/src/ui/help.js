@@ -146,8 +146,9 @@ export class HelpStep {
     this.searchView = h("div", {},
       h("div", { class: "field" }, h("label", { for: "chatserver-help-q" }, "Search our help articles"), this.input),
       this.status, this.list, this.articleView, this.continueButton);
-    this.element = h("section", { class: "help", "aria-labelledby": "chatserver-help-title", hidden: true },
-      h("h3", { id: "chatserver-help-title" }, "Find a quick answer"), this.searchView, this.doneView);
+    // Empty until first shown: a shop without articles gets nothing extra in its page.
+    this.element = h("section", { class: "help", "aria-labelledby": "chatserver-help-title", hidden: true });
+    this.parts = [h("h3", { id: "chatserver-help-title" }, "Find a quick answer"), this.searchView, this.doneView];
   }
 
   /** Where focus goes when the pre-chat screen opens while the step shows. */
@@ -187,6 +188,7 @@ export class HelpStep {
   #show(shown) {
     this.shown = shown;
     const focusWasInForm = this.rest.contains(this.rest.getRootNode().activeElement);
+    if (shown && !this.element.firstChild) this.element.append(...this.parts);
     this.element.hidden = !shown;
     this.rest.hidden = shown;
     if (shown && focusWasInForm) this.input.focus();
