@@ -6,6 +6,7 @@ writing, ordering and the report for admins. Listed in ``views.ROUTES``; documen
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -244,11 +245,19 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response(search_view(result, categories), headers={"Server-Timing": timing})
 
 
+# A page address as a browser gives it (percent-encoded, so ASCII). The limits keep the whole
+# query under the 8 KB request line aiohttp reads, even when the title is in a far script.
+_PAGE_URL = re.compile(r"^https?://[\x21-\x7e]*$")
+
+
 async def suggestions(request: web.Request) -> web.Response:
-    raw_topics = text_query(request, "topic", 200)
+    raw_topics = text_query(request, "topic", 100)
     topics = [t.strip() for t in raw_topics.split(",") if t.strip()][:5] if raw_topics else []
+    page_url = text_query(request, "page_url", 1000)
+    if page_url is not None and not _PAGE_URL.match(page_url):
+        raise InvalidPayload("page_url must be an http(s) address")
     available, matched, articles = await request.app[KNOWLEDGE].suggestions(
-        page_url=text_query(request, "page_url", 2048), page_title=text_query(request, "page_title", 300),
+        page_url=page_url, page_title=text_query(request, "page_title", 200),
         topics=topics, locale=text_query(request, "locale", 35), limit=int_query(request, "limit", 5, 1, 20))
     categories = await _categories(request.app)
     return web.json_response({"available": available, "topics": matched,

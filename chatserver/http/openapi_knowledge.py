@@ -175,9 +175,10 @@ def knowledge_paths() -> dict[str, Any]:
         "/api/kb/suggestions": {"get": {
             "summary": "Articles to offer on a page before the shopper types: the page's topics (kb_page_topics, "
                        "or the shop's own), else the FAQ", "operationId": "kbSuggestions",
-            "parameters": [_query("page_url", "the page's address", maxLength=2048),
-                           _query("page_title", "the page's title", maxLength=300),
-                           _query("topic", "comma-separated category slugs or tags the shop gives", maxLength=200),
+            "parameters": [_query("page_url", "the page's address (http or https, percent-encoded)", maxLength=1000,
+                                  pattern="^https?://[\\x21-\\x7e]*$"),
+                           _query("page_title", "the page's title", maxLength=200),
+                           _query("topic", "comma-separated category slugs or tags the shop gives", maxLength=100),
                            locale, limit],
             "responses": {"200": _json({"type": "object", "required": ["available", "topics", "articles"],
                                         "properties": {

@@ -220,8 +220,9 @@ export class HelpStep {
     let reply;
     try {
       reply = await this.#get("api/kb/suggestions", {
-        page_url: context.page_url, page_title: context.page_title, locale: this.#locale, limit: String(LIMIT),
-        topic: (this.script.dataset.helpTopic || "").slice(0, 200),
+        page_url: context.page_url?.length <= 1000 ? context.page_url : undefined,
+        page_title: context.page_title?.slice(0, 200), locale: this.#locale, limit: String(LIMIT),
+        topic: (this.script.dataset.helpTopic || "").slice(0, 100),
       });
     } catch {
       return; // a server without articles (or unreachable): the form as before
