@@ -104,10 +104,12 @@ def serve(settings: Settings) -> None:
     def banner(_: str) -> None:
         print(f"chatserver is running on {base}/ (health: {base}/healthz, API: {base}/api/openapi.json)")
         print(f"Demo shop with the chat widget: {base}/demo/")
+        print(f"Agent console: {base}/console/   Help centre: {base}/help/")
         print(f"Data: {settings.data_dir.resolve()}")
         admin_file = settings.data_dir / FIRST_ADMIN_FILE
         if admin_file.exists():
-            print(f"First agent (admin): credentials in {admin_file} (log in with POST {base}/api/auth/login)")
+            print(f"First agent (admin): sign in to the console with the email and password in {admin_file} "
+                  f"(or POST {base}/api/auth/login)")
         print("Add agents with: chatserver agent add --name NAME --email EMAIL")
         sys.stdout.flush()
 
