@@ -129,6 +129,6 @@ def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out
+    assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out and f"{port}/console/" in out
     assert password not in out and password not in err, "the admin password must never be printed or logged"
     assert (tmp_path / "chatserver.db").exists()
