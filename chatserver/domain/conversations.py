@@ -29,6 +29,7 @@ from ..errors import (
     InvalidPayload,
     NotFound,
 )
+from .access import check_access
 from .clock import Clock, Timer
 from .models import (
     PRIORITY_STEP,
@@ -235,15 +236,7 @@ class ChatService:
     async def conversation_for(self, actor: Actor, conversation_id: str) -> Conversation:
         """The conversation if ``actor`` may act on it: the visitor who owns it, or the agent it is
         assigned to (or who closed it). Anything else is refused the same way as a missing id."""
-        conversation = await self.conversations.get_conversation(conversation_id)
-        if conversation is None:
-            raise NotFound("conversation not found")
-        if actor.kind == PartyKind.VISITOR:
-            if conversation.visitor_id != actor.id:
-                raise NotFound("conversation not found")
-        elif conversation.agent_id != actor.id:
-            raise Forbidden("this conversation is not assigned to you")
-        return conversation
+        return check_access(await self.conversations.get_conversation(conversation_id), actor.kind, actor.id)
 
     # -- visitor actions ----------------------------------------------------------------------
 
