@@ -3,8 +3,8 @@ storage where it checks a sender inside the write itself (``ConversationStore.ap
 
 from __future__ import annotations
 
-from ..errors import Forbidden, NotFound
-from .models import Conversation, PartyKind
+from ..errors import ConversationClosed, Forbidden, NotFound
+from .models import Conversation, ConversationStatus, PartyKind
 
 
 def check_access(conversation: Conversation | None, kind: PartyKind, party_id: str) -> Conversation:
@@ -20,3 +20,10 @@ def check_access(conversation: Conversation | None, kind: PartyKind, party_id: s
         raise Forbidden("this conversation is not assigned to you")
     return conversation
 
+
+def check_writable(conversation: Conversation | None, kind: PartyKind, party_id: str) -> Conversation:
+    """As ``check_access``, and the conversation has not ended (``ConversationClosed``)."""
+    conversation = check_access(conversation, kind, party_id)
+    if conversation.status == ConversationStatus.CLOSED:
+        raise ConversationClosed("the conversation has ended")
+    return conversation

@@ -281,12 +281,10 @@ class ChatService:
     ) -> tuple[Message, bool]:
         """Store and deliver a text message; resending the same ``client_msg_id`` returns the
         stored message and delivers nothing again."""
-        conversation = await self.conversation_for(actor, conversation_id)
-        if conversation.status == ConversationStatus.CLOSED:
-            raise ConversationClosed("the conversation has ended")
-        message, created = await self.conversations.append_message(
+        # Who may send is checked by the store inside the write (check_writable): one transaction.
+        conversation, message, created = await self.conversations.append_message(
             NewMessage(conversation_id=conversation_id, kind="text", sender_kind=actor.kind, sender_id=actor.id,
-                       sender_name=actor.name if actor.kind == PartyKind.AGENT else conversation.prechat.name,
+                       sender_name=actor.name if actor.kind == PartyKind.AGENT else None,
                        body=body, created_at=self.clock.now(), client_msg_id=client_msg_id)
         )
         if created:
@@ -329,8 +327,7 @@ class ChatService:
         return bool(await self.presence.available_agents())
 
     async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
-        conversation = await self.conversation_for(actor, conversation_id)
-        read = await self.conversations.mark_read(conversation_id, actor.kind, seq)
+        conversation, read = await self.conversations.mark_read(conversation_id, actor.kind, actor.id, seq)
         await self.notifier.read_updated(conversation, actor.kind, read)
         return read
 

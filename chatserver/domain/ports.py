@@ -127,11 +127,16 @@ class ConversationStore(Protocol):
         self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
     ) -> list[Conversation]: ...
 
-    async def append_message(self, message: NewMessage) -> tuple[Message, bool]:
-        """Give the message the next sequence number and store it; returns ``(message, created)``.
+    async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
+        """Store a participant's message with the next sequence number, in one transaction, if its
+        sender may write to the conversation (``check_writable``: the visitor who owns it or the
+        agent it is assigned to, and not closed; else ``NotFound``, ``Forbidden`` or
+        ``ConversationClosed``, in that order, and nothing is stored). A visitor's message carries
+        the name from their pre-chat form. Returns the conversation as of the message, the
+        message and ``created``; returns only once the message is committed.
 
         Idempotent on ``(conversation, sender, client_msg_id)``: a resend returns the stored
-        message with ``created=False``. Raises ``NotFound`` or ``ConversationClosed``.
+        message with ``created=False`` (after the same checks).
         """
         ...
 
@@ -143,8 +148,11 @@ class ConversationStore(Protocol):
         guard fails (nothing is changed)."""
         ...
 
-    async def mark_read(self, conversation_id: str, party: PartyKind, seq: int) -> int:
-        """Raise the party's read mark to ``seq`` (never lower it, never past the last message)."""
+    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
+                        seq: int) -> tuple[Conversation, int]:
+        """Raise the party's read mark to ``seq`` (never lower it, never past the last message) if
+        the party may act on the conversation (``check_access``); returns the conversation and
+        the read mark now."""
         ...
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]: ...

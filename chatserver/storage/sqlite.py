@@ -3,6 +3,11 @@
 One writer connection, guarded by a lock so a transaction's statements never interleave with
 another coroutine's, and ``BEGIN IMMEDIATE`` so several processes sharing the file serialize
 their writes; one reader connection that sees only committed data.
+
+The busy writes (messages, read marks, status changes, new conversations) are jobs: plain
+functions run on the writer connection's thread, many to a transaction (``_group_commit.py``),
+so a message costs one hand-off to SQLite's thread for its whole batch instead of one per
+statement, and its caller hears back only after COMMIT. The rest use ``_transaction()``.
 """
 
 from __future__ import annotations
@@ -10,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
+from ..domain.access import check_access, check_writable
 from ..domain.models import (
     Agent,
     AssignmentEvent,
@@ -32,8 +39,15 @@ from ..domain.models import (
     Transcript,
 )
 from ..domain.ports import NewMessage, OutboxRecorder, Transition
-from ..errors import Conflict, ConversationClosed, NotFound
-from ._outbox_rows import insert_outbox
+from ..errors import Conflict, NotFound
+from ._group_commit import Batch, GroupCommitter, Job, Outcome, run_batch
+from ._outbox_rows import insert_outbox_now
+
+T = TypeVar("T")
+# Called inside the transaction of every participant's message, after its INSERT, on the
+# writer's thread: it may write in the same transaction (the message.created webhook's outbox
+# items), and must not block.
+MessageHook = Callable[[sqlite3.Connection, Batch, "Conversation", "Message"], None]
 
 _CONVERSATION_COLUMNS = (
     "id, visitor_id, status, visitor_name, visitor_email, question, order_number, page_url, created_at, "
@@ -106,6 +120,24 @@ def _agent(row: sqlite3.Row | tuple[Any, ...]) -> Agent:
     )
 
 
+_SELECT_CONVERSATION = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+# The column naming the participant who may write to a conversation.
+_PARTY_COLUMN = {PartyKind.VISITOR: "visitor_id", PartyKind.AGENT: "agent_id"}
+
+
+def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None) -> Message:
+    meta = json.dumps(m.meta) if m.meta else None
+    conn.execute(
+        f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (m.conversation_id, seq, m.kind, str(m.sender_kind), m.sender_id, sender_name, m.client_msg_id, m.body,
+         meta, m.created_at),
+    )
+    return Message(
+        conversation_id=m.conversation_id, seq=seq, kind=m.kind, sender_kind=m.sender_kind, sender_id=m.sender_id,
+        sender_name=sender_name, body=m.body, created_at=m.created_at, client_msg_id=m.client_msg_id, meta=m.meta,
+    )
+
+
 class SQLiteStore:
     """Implements ``AgentStore`` and ``ConversationStore`` over one SQLite file."""
 
@@ -114,9 +146,12 @@ class SQLiteStore:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._committer = GroupCommitter(self._run_batch, self._write_lock)
+        self.message_hooks: list[MessageHook] = []
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._committer = GroupCommitter(self._run_batch, self._write_lock)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._writer.execute("PRAGMA synchronous=NORMAL")
@@ -128,6 +163,7 @@ class SQLiteStore:
         await self._reader.execute("PRAGMA query_only=ON")
 
     async def close(self) -> None:
+        await self._committer.close()
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()
@@ -171,6 +207,34 @@ class SQLiteStore:
                 raise
             else:
                 await db.execute("COMMIT")
+
+    async def _run_batch(self, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
+        # aiosqlite's Connection runs a function on its thread with ``_execute`` and holds the
+        # sqlite3 connection in ``_conn``: private, so aiosqlite is pinned (pyproject.toml); a
+        # newer aiosqlite must be checked for both before the pin moves.
+        writer = self._w
+        result: tuple[list[Outcome], list[Callable[[], None]]] = await writer._execute(  # type: ignore[no-untyped-call]
+            run_batch, writer._conn, jobs)
+        return result
+
+    async def batched(self, job: Callable[[sqlite3.Connection, Batch], T]) -> T:
+        """Run ``job`` on the writer's thread in the next group-committed transaction, in a
+        savepoint of its own (its exception rolls back only its own writes); returns its result
+        once the transaction is committed. Raises ``Unavailable`` if the transaction failed."""
+        result: T = await self._committer.run(job)
+        return result
+
+    def pending_writes(self) -> int:
+        """How many jobs wait for the next transaction (for tests that fill a batch)."""
+        return self._committer.pending()
+
+    async def _fetchall(self, sql: str, params: Any = ()) -> list[Any]:
+        """Rows of a read on the reader connection, in one hand-off to its thread."""
+        return list(await self._r.execute_fetchall(sql, params))
+
+    async def _fetchone(self, sql: str, params: Any = ()) -> Any:
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def ping(self) -> None:
         async with self._r.execute("SELECT 1") as cur:
@@ -227,79 +291,79 @@ class SQLiteStore:
 
     async def create_conversation(self, conversation: Conversation, first: list[NewMessage],
                                   record: OutboxRecorder | None = None) -> list[Message]:
+        stored: list[Message] = await self.batched(partial(self._create_conversation, conversation, first, record))
+        return stored
+
+    @classmethod
+    def _create_conversation(cls, conversation: Conversation, first: list[NewMessage], record: OutboxRecorder | None,
+                             conn: sqlite3.Connection, batch: Batch) -> list[Message]:
         p = conversation.prechat
-        async with self._transaction() as db:
-            # The customer the visitor belongs to (customer records link the visitor first), in
-            # the same statement: a conversation is never stored without its customer.
-            await db.execute(
-                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, customer_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
-                (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
-                 p.order_number, p.page_url, conversation.created_at, conversation.queue_rank,
-                 conversation.agent_id, conversation.agent_name, conversation.assigned_at, None, None, 0, 0, 0,
-                 p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority,
-                 conversation.visitor_id),
-            )
-            stored = [await self._insert_message(db, m) for m in first]
-            conversation.last_seq = len(stored)
-            if record is not None:
-                await insert_outbox(db, record(conversation, await self._customer_of(db, conversation.id)))
+        # The customer the visitor belongs to (customer records link the visitor first), in
+        # the same statement: a conversation is never stored without its customer.
+        conn.execute(
+            f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, customer_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
+            (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
+             p.order_number, p.page_url, conversation.created_at, conversation.queue_rank,
+             conversation.agent_id, conversation.agent_name, conversation.assigned_at, None, None, 0, 0, 0,
+             p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority,
+             conversation.visitor_id),
+        )
+        stored = [cls._insert_message(conn, m) for m in first]
+        conversation.last_seq = len(stored)
+        if record is not None:
+            insert_outbox_now(conn, record(conversation, cls._customer_of(conn, conversation.id)))
         return stored
 
     @staticmethod
-    async def _customer_of(db: aiosqlite.Connection, conversation_id: str) -> str | None:
-        async with db.execute("SELECT customer_id FROM conversations WHERE id = ?", (conversation_id,)) as cur:
-            row = await cur.fetchone()
+    def _customer_of(conn: sqlite3.Connection, conversation_id: str) -> str | None:
+        row = conn.execute("SELECT customer_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         return str(row[0]) if row and row[0] is not None else None
 
     async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
-        async with self._transaction() as db:
-            async with db.execute(
+        def update(conn: sqlite3.Connection, batch: Batch) -> Conversation | None:
+            row = conn.execute(
                 "UPDATE conversations SET page_url = ?, page_title = ?, checkout = ?, cart_value = ? "
-                "WHERE id = ? AND status != 'closed' RETURNING id",
+                f"WHERE id = ? AND status != 'closed' RETURNING {_CONVERSATION_COLUMNS}",
                 (page.page_url, page.page_title, int(page.checkout), page.cart_value, conversation_id),
-            ) as cur:
-                if await cur.fetchone() is None:
-                    return None
-            return await self._get_conversation(db, conversation_id)
+            ).fetchone()
+            return _conversation(row) if row else None
+
+        return await self.batched(update)
 
     async def idle_conversations(self, before: float, limit: int) -> list[str]:
-        async with self._r.execute(
+        rows = await self._fetchall(
             "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND coalesce("
             "(SELECT m.created_at FROM messages m WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1), "
             "c.created_at) < ? ORDER BY c.created_at LIMIT ?",
             (before, limit),
-        ) as cur:
-            return [str(row[0]) for row in await cur.fetchall()]
+        )
+        return [str(row[0]) for row in rows]
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        return await self._get_conversation(self._r, conversation_id)
+        row = await self._fetchone(_SELECT_CONVERSATION, (conversation_id,))
+        return _conversation(row) if row else None
 
     async def get_conversations(self, conversation_ids: list[str]) -> dict[str, Conversation]:
         if not conversation_ids:
             return {}
         marks = ", ".join("?" for _ in conversation_ids)
-        async with self._r.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id IN ({marks})", conversation_ids
-        ) as cur:
-            return {row[0]: _conversation(row) for row in await cur.fetchall()}
+        rows = await self._fetchall(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id IN ({marks})",
+                                    conversation_ids)
+        return {row[0]: _conversation(row) for row in rows}
 
     @staticmethod
-    async def _get_conversation(db: aiosqlite.Connection, conversation_id: str) -> Conversation | None:
-        async with db.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
-        ) as cur:
-            row = await cur.fetchone()
+    def _select_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
+        row = conn.execute(_SELECT_CONVERSATION, (conversation_id,)).fetchone()
         return _conversation(row) if row else None
 
     async def active_conversation_for_visitor(self, visitor_id: str) -> Conversation | None:
-        async with self._r.execute(
+        row = await self._fetchone(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE visitor_id = ? AND status != 'closed' "
             "ORDER BY created_at DESC LIMIT 1",
             (visitor_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _conversation(row) if row else None
 
     async def conversations_with_status(
@@ -312,8 +376,7 @@ class SQLiteStore:
             sql += " AND agent_id = ?"
             params.append(agent_id)
         sql += " ORDER BY queue_rank, created_at"
-        async with self._r.execute(sql, params) as cur:
-            return [_conversation(row) for row in await cur.fetchall()]
+        return [_conversation(row) for row in await self._fetchall(sql, params)]
 
     async def list_conversations(
         self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
@@ -326,100 +389,123 @@ class SQLiteStore:
             clauses.append("agent_id = ?")
             params.append(agent_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._r.execute(
+        rows = await self._fetchall(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
-        ) as cur:
-            return [_conversation(row) for row in await cur.fetchall()]
+        )
+        return [_conversation(row) for row in rows]
 
     # -- messages -----------------------------------------------------------------------------
 
     @staticmethod
-    async def _insert_message(db: aiosqlite.Connection, m: NewMessage) -> Message:
-        async with db.execute(
+    def _insert_message(conn: sqlite3.Connection, m: NewMessage) -> Message:
+        row = conn.execute(
             "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq", (m.conversation_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         if row is None:
             raise NotFound("conversation not found")
-        seq = int(row[0])
-        meta = json.dumps(m.meta) if m.meta else None
-        await db.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.conversation_id, seq, m.kind, str(m.sender_kind), m.sender_id, m.sender_name, m.client_msg_id,
-             m.body, meta, m.created_at),
-        )
-        return Message(
-            conversation_id=m.conversation_id, seq=seq, kind=m.kind, sender_kind=m.sender_kind,
-            sender_id=m.sender_id, sender_name=m.sender_name, body=m.body, created_at=m.created_at,
-            client_msg_id=m.client_msg_id, meta=m.meta,
-        )
+        return _store_message(conn, m, int(row[0]), m.sender_name)
 
-    async def append_message(self, message: NewMessage) -> tuple[Message, bool]:
-        async with self._transaction() as db:
-            if message.client_msg_id is not None:
-                async with db.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-                    "WHERE conversation_id = ? AND sender_id IS ? AND client_msg_id = ?",
-                    (message.conversation_id, message.sender_id, message.client_msg_id),
-                ) as cur:
-                    row = await cur.fetchone()
-                if row is not None:
-                    return _message(row), False
-            async with db.execute("SELECT status FROM conversations WHERE id = ?", (message.conversation_id,)) as cur:
-                status_row = await cur.fetchone()
-            if status_row is None:
-                raise NotFound("conversation not found")
-            if status_row[0] == ConversationStatus.CLOSED:
-                raise ConversationClosed("the conversation has ended")
-            return await self._insert_message(db, message), True
+    async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
+        if message.sender_kind not in _PARTY_COLUMN or message.sender_id is None:
+            raise ValueError("append_message stores a participant's message")
+        result: tuple[Conversation, Message, bool] = await self.batched(partial(self._append_message, message))
+        return result
+
+    def _append_message(self, m: NewMessage, conn: sqlite3.Connection, batch: Batch) -> tuple[Conversation, Message,
+                                                                                                 bool]:
+        assert m.sender_id is not None
+        if m.client_msg_id is not None:
+            row = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                "WHERE conversation_id = ? AND sender_id IS ? AND client_msg_id = ?",
+                (m.conversation_id, m.sender_id, m.client_msg_id),
+            ).fetchone()
+            if row is not None:  # a resend: refused as the first send would be now, or the stored one
+                conversation = check_writable(self._select_conversation(conn, m.conversation_id), m.sender_kind,
+                                              m.sender_id)
+                return conversation, _message(row), False
+        # The sender's right to write is part of the UPDATE that takes the sequence number; only
+        # a refused message reads the conversation again, to say why.
+        row = conn.execute(
+            f"UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? AND status != 'closed' AND "
+            f"{_PARTY_COLUMN[m.sender_kind]} = ? RETURNING {_CONVERSATION_COLUMNS}",
+            (m.conversation_id, m.sender_id),
+        ).fetchone()
+        if row is None:
+            check_writable(self._select_conversation(conn, m.conversation_id), m.sender_kind, m.sender_id)
+            raise AssertionError("a writable conversation refused a message")  # pragma: no cover
+        conversation = _conversation(row)
+        # A visitor's messages carry the name from their pre-chat form.
+        name = m.sender_name if m.sender_kind == PartyKind.AGENT else conversation.prechat.name
+        stored = _store_message(conn, m, conversation.last_seq, name)
+        for hook in self.message_hooks:
+            hook(conn, batch, conversation, stored)
+        return conversation, stored, True
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        async with self._r.execute(
+        rows = await self._fetchall(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (conversation_id, after_seq, limit),
-        ) as cur:
-            return [_message(row) for row in await cur.fetchall()]
+        )
+        return [_message(row) for row in rows]
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
-        async with self._transaction() as db:
-            current = await self._get_conversation(db, change.conversation_id)
-            if current is None or current.status not in change.expect:
-                return None
-            assigned_at = change.at if change.status == ConversationStatus.ASSIGNED else current.assigned_at
-            closed_at = change.at if change.status == ConversationStatus.CLOSED else None
-            department = change.department if change.department is not None else current.prechat.department
-            await db.execute(
-                "UPDATE conversations SET status = ?, agent_id = ?, agent_name = ?, assigned_at = ?, queue_rank = ?, "
-                "closed_at = ?, closed_by = ?, department = ? WHERE id = ?",
-                (str(change.status), change.agent_id, change.agent_name, assigned_at, change.queue_rank, closed_at,
-                 str(change.closed_by) if change.closed_by else None, department, change.conversation_id),
-            )
-            await db.execute(
-                "INSERT INTO assignment_events (conversation_id, agent_id, event, reason, at) VALUES (?, ?, ?, ?, ?)",
-                (change.conversation_id, change.agent_id if change.agent_id else current.agent_id, change.event,
-                 change.reason, change.at),
-            )
-            message = None
-            if change.system_message is not None:
-                message = await self._insert_message(db, change.system_message)
-            updated = await self._get_conversation(db, change.conversation_id)
-            assert updated is not None
-            if change.record is not None:
-                await insert_outbox(db, change.record(updated, await self._customer_of(db, change.conversation_id)))
+        result: tuple[Conversation, Message | None] | None = await self.batched(partial(self._transition, change))
+        return result
+
+    @classmethod
+    def _transition(cls, change: Transition, conn: sqlite3.Connection,
+                    batch: Batch) -> tuple[Conversation, Message | None] | None:
+        current = cls._select_conversation(conn, change.conversation_id)
+        if current is None or current.status not in change.expect:
+            return None
+        assigned_at = change.at if change.status == ConversationStatus.ASSIGNED else current.assigned_at
+        closed_at = change.at if change.status == ConversationStatus.CLOSED else None
+        department = change.department if change.department is not None else current.prechat.department
+        conn.execute(
+            "UPDATE conversations SET status = ?, agent_id = ?, agent_name = ?, assigned_at = ?, queue_rank = ?, "
+            "closed_at = ?, closed_by = ?, department = ? WHERE id = ?",
+            (str(change.status), change.agent_id, change.agent_name, assigned_at, change.queue_rank, closed_at,
+             str(change.closed_by) if change.closed_by else None, department, change.conversation_id),
+        )
+        conn.execute(
+            "INSERT INTO assignment_events (conversation_id, agent_id, event, reason, at) VALUES (?, ?, ?, ?, ?)",
+            (change.conversation_id, change.agent_id if change.agent_id else current.agent_id, change.event,
+             change.reason, change.at),
+        )
+        message = None
+        if change.system_message is not None:
+            message = cls._insert_message(conn, change.system_message)
+        updated = cls._select_conversation(conn, change.conversation_id)
+        assert updated is not None
+        if change.record is not None:
+            insert_outbox_now(conn, change.record(updated, cls._customer_of(conn, change.conversation_id)))
         return updated, message
 
-    async def mark_read(self, conversation_id: str, party: PartyKind, seq: int) -> int:
+    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
+                        seq: int) -> tuple[Conversation, int]:
+        if party not in _PARTY_COLUMN:
+            raise ValueError("only a participant reads")
+        result: tuple[Conversation, int] = await self.batched(
+            partial(self._mark_read, conversation_id, party, party_id, seq))
+        return result
+
+    @classmethod
+    def _mark_read(cls, conversation_id: str, party: PartyKind, party_id: str, seq: int, conn: sqlite3.Connection,
+                   batch: Batch) -> tuple[Conversation, int]:
         column = "visitor_read_seq" if party == PartyKind.VISITOR else "agent_read_seq"
-        async with self._transaction() as db, db.execute(
-            f"UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? "
-            f"RETURNING {column}",
-            (seq, conversation_id),
-        ) as cur:
-            row = await cur.fetchone()
+        row = conn.execute(
+            f"UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? AND "
+            f"{_PARTY_COLUMN[party]} = ? RETURNING {_CONVERSATION_COLUMNS}",
+            (seq, conversation_id, party_id),
+        ).fetchone()
         if row is None:
-            raise NotFound("conversation not found")
-        return int(row[0])
+            check_access(cls._select_conversation(conn, conversation_id), party, party_id)
+            raise AssertionError("a readable conversation refused a read mark")  # pragma: no cover
+        conversation = _conversation(row)
+        read = conversation.visitor_read_seq if party == PartyKind.VISITOR else conversation.agent_read_seq
+        return conversation, read
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
         async with self._r.execute(

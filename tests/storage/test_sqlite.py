@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PartyKind, PreChat, Role
 from chatserver.domain.ports import NewMessage, Transition
-from chatserver.errors import ConversationClosed, NotFound
+from chatserver.errors import ConversationClosed, Forbidden, NotFound, Unavailable
+from chatserver.storage._group_commit import Batch
 from chatserver.storage.sqlite import SQLiteStore, migrations
 
 
@@ -52,7 +54,7 @@ async def test_migrations_apply_to_an_empty_database_and_are_not_reapplied(tmp_p
 async def test_messages_get_consecutive_sequence_numbers_even_when_sent_concurrently(store: SQLiteStore) -> None:
     await store.create_conversation(_conversation(), [_message("first")])
     results = await asyncio.gather(*(store.append_message(_message(f"m{i}", f"id{i}")) for i in range(50)))
-    seqs = sorted(m.seq for m, created in results if created)
+    seqs = sorted(m.seq for _, m, created in results if created)
     assert seqs == list(range(2, 52))
     stored = await store.messages_after("c1", 0, 1000)
     assert [m.seq for m in stored] == list(range(1, 52))
@@ -61,8 +63,8 @@ async def test_messages_get_consecutive_sequence_numbers_even_when_sent_concurre
 
 async def test_a_resent_client_message_is_returned_not_stored_again(store: SQLiteStore) -> None:
     await store.create_conversation(_conversation(), [])
-    first, created = await store.append_message(_message("hello", "same"))
-    again, created_again = await store.append_message(_message("hello", "same"))
+    _, first, created = await store.append_message(_message("hello", "same"))
+    _, again, created_again = await store.append_message(_message("hello", "same"))
     assert created and not created_again and again.seq == first.seq
     assert len(await store.messages_after("c1", 0, 10)) == 1
 
@@ -91,13 +93,134 @@ async def test_transitions_are_guarded_and_recorded(store: SQLiteStore) -> None:
 
 
 async def test_read_marks_only_move_forward_and_never_past_the_last_message(store: SQLiteStore) -> None:
+    await _agent(store)
     await store.create_conversation(_conversation(), [_message("a"), _message("b")])
-    assert await store.mark_read("c1", PartyKind.AGENT, 1) == 1
-    assert await store.mark_read("c1", PartyKind.AGENT, 0) == 1
-    assert await store.mark_read("c1", PartyKind.AGENT, 99) == 2
-    assert await store.mark_read("c1", PartyKind.VISITOR, 1) == 1
+    await _assign(store)
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 1))[1] == 1
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 0))[1] == 1
+    conversation, read = await store.mark_read("c1", PartyKind.AGENT, "a1", 99)
+    assert read == 2 and conversation.agent_read_seq == 2 and conversation.id == "c1"
+    assert (await store.mark_read("c1", PartyKind.VISITOR, "v1", 1))[1] == 1
     with pytest.raises(NotFound):
-        await store.mark_read("missing", PartyKind.AGENT, 1)
+        await store.mark_read("missing", PartyKind.AGENT, "a1", 1)
+
+
+async def test_read_marks_follow_who_may_act_on_the_conversation(store: SQLiteStore) -> None:
+    await _agent(store)
+    await store.create_conversation(_conversation(), [_message("a")])
+    with pytest.raises(Forbidden):  # queued: no agent holds it yet
+        await store.mark_read("c1", PartyKind.AGENT, "a1", 1)
+    await _assign(store)
+    with pytest.raises(NotFound):  # another visitor is told nothing exists
+        await store.mark_read("c1", PartyKind.VISITOR, "v2", 1)
+    with pytest.raises(Forbidden):
+        await store.mark_read("c1", PartyKind.AGENT, "a2", 1)
+    conversation = await store.get_conversation("c1")
+    assert conversation is not None and (conversation.visitor_read_seq, conversation.agent_read_seq) == (0, 0)
+
+
+async def _agent(store: SQLiteStore, agent_id: str = "a1") -> None:
+    await store.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name=agent_id.upper(), role=Role.AGENT,
+                                capacity=3, disabled=False, token_version=0, created_at=1.0, password_hash="x"))
+
+
+async def _assign(store: SQLiteStore, cid: str = "c1", agent_id: str = "a1") -> None:
+    assert await store.transition(Transition(
+        conversation_id=cid, expect=frozenset({ConversationStatus.QUEUED}), status=ConversationStatus.ASSIGNED,
+        agent_id=agent_id, agent_name=agent_id.upper(), at=3.0, event="assigned")) is not None
+
+
+def _from(sender_kind: PartyKind, sender_id: str, body: str, client_msg_id: str, cid: str = "c1") -> NewMessage:
+    return NewMessage(conversation_id=cid, kind="text", sender_kind=sender_kind, sender_id=sender_id,
+                      sender_name="Agent" if sender_kind == PartyKind.AGENT else None, body=body, created_at=2.0,
+                      client_msg_id=client_msg_id)
+
+
+async def test_only_the_owner_and_the_assigned_agent_may_append_and_a_refusal_stores_nothing(
+    store: SQLiteStore,
+) -> None:
+    await _agent(store)
+    await _agent(store, "a2")
+    await store.create_conversation(_conversation(), [_message("first")])
+    with pytest.raises(Forbidden):  # queued: not assigned to the agent yet
+        await store.append_message(_from(PartyKind.AGENT, "a1", "early", "e1"))
+    await _assign(store)
+    with pytest.raises(NotFound):  # another visitor's message is refused as if the id did not exist
+        await store.append_message(_from(PartyKind.VISITOR, "v2", "intruder", "x1"))
+    with pytest.raises(Forbidden):
+        await store.append_message(_from(PartyKind.AGENT, "a2", "intruder", "x2"))
+    with pytest.raises(NotFound):
+        await store.append_message(_from(PartyKind.VISITOR, "v1", "lost", "x3", cid="missing"))
+    conversation, message, created = await store.append_message(_from(PartyKind.AGENT, "a1", "hello", "h1"))
+    assert created and message.seq == 2 and conversation.last_seq == 2 and conversation.agent_id == "a1"
+    assert message.sender_name == "Agent"
+    _, from_visitor, _ = await store.append_message(_from(PartyKind.VISITOR, "v1", "hi", "h2"))
+    assert from_visitor.seq == 3 and from_visitor.sender_name == "N"  # the pre-chat form's name
+    stored = await store.messages_after("c1", 0, 10)
+    assert [m.body for m in stored] == ["first", "hello", "hi"]
+    assert (await store.get_conversation("c1")).last_seq == 3  # type: ignore[union-attr]
+
+
+async def test_a_resend_after_the_conversation_closed_is_refused_as_closed(store: SQLiteStore) -> None:
+    await store.create_conversation(_conversation(), [])
+    _, first, _ = await store.append_message(_message("hello", "same"))
+    await store.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
+                                      status=ConversationStatus.CLOSED, agent_id=None, agent_name=None, at=4.0,
+                                      event="closed", closed_by=PartyKind.VISITOR))
+    with pytest.raises(ConversationClosed):
+        await store.append_message(_message("hello", "same"))
+    with pytest.raises(NotFound):  # and another visitor still learns nothing
+        await store.append_message(_from(PartyKind.VISITOR, "v2", "hello", "same"))
+    assert [m.seq for m in await store.messages_after("c1", 0, 10)] == [first.seq]
+
+
+async def _fill_one_batch(store: SQLiteStore, calls: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """Run ``calls`` as the jobs of one transaction: the writer is held until all of them wait."""
+    async with store._transaction():
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        await asyncio.sleep(0)  # each call queues its job in its first step
+        assert store.pending_writes() == len(calls)
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_refused_message_in_a_batch_does_not_affect_the_others(store: SQLiteStore) -> None:
+    await store.create_conversation(_conversation(), [])
+    await store.create_conversation(_conversation("c2"), [])
+    results = await _fill_one_batch(store, [
+        store.append_message(_message("one", "m1")),
+        store.append_message(_message("lost", "m2", cid="missing")),
+        store.append_message(_from(PartyKind.VISITOR, "v2", "intruder", "m3")),
+        store.append_message(_message("two", "m4")),
+        store.append_message(_message("other", "m5", cid="c2")),
+    ])
+    assert isinstance(results[1], NotFound) and isinstance(results[2], NotFound)
+    assert [r[1].seq for r in (results[0], results[3], results[4])] == [1, 2, 1]
+    assert [m.body for m in await store.messages_after("c1", 0, 10)] == ["one", "two"]
+    assert [m.body for m in await store.messages_after("c2", 0, 10)] == ["other"]
+    assert (await store.get_conversation("c1")).last_seq == 2  # type: ignore[union-attr]
+
+
+def _fails_at_commit(conn: sqlite3.Connection, batch: Batch) -> None:
+    """A write SQLite accepts and refuses only at COMMIT: a deferred foreign key to nothing."""
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    conn.execute("INSERT INTO assignment_events (conversation_id, event, at) VALUES ('no-such-conversation', 'x', 1)")
+
+
+async def test_when_commit_fails_every_job_of_the_batch_fails_and_nothing_is_stored(store: SQLiteStore) -> None:
+    await store.create_conversation(_conversation(), [])
+    results = await _fill_one_batch(store, [
+        store.append_message(_message("one", "m1")),
+        store.batched(_fails_at_commit),
+        store.append_message(_message("two", "m2")),
+        store.mark_read("c1", PartyKind.VISITOR, "v1", 1),
+    ])
+    assert all(isinstance(r, Unavailable) for r in results), results
+    assert await store.messages_after("c1", 0, 10) == []
+    conversation = await store.get_conversation("c1")
+    assert conversation is not None and conversation.last_seq == 0
+    # The writer is usable again at once: the failed transaction was rolled back.
+    _, message, created = await store.append_message(_message("one", "m1"))
+    assert created and message.seq == 1
 
 
 async def test_a_database_at_the_previous_version_is_migrated_with_its_data(tmp_path: Path) -> None:

@@ -1,0 +1,192 @@
+"""Group commit: write jobs queued by many coroutines, run in one transaction on the writer's thread.
+
+A job is a plain function of the ``sqlite3`` connection that runs on the writer connection's own
+thread, so a message's reads and writes cost no hand-off between the event loop and SQLite's
+thread each. Jobs that arrive while a batch runs wait for the next one; a batch is::
+
+    BEGIN IMMEDIATE
+      SAVEPOINT job; <job 1>; RELEASE job        (ROLLBACK TO job on its error: only it fails)
+      SAVEPOINT job; <job 2>; RELEASE job
+      ...
+    COMMIT
+
+and only after COMMIT returned does any job's caller get its result: nothing is acknowledged
+before it is committed. When BEGIN or COMMIT fails, every job of the batch fails with
+``Unavailable`` and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from ..errors import Unavailable
+
+log = logging.getLogger("chatserver.storage")
+
+T = TypeVar("T")
+
+
+class Batch:
+    """What a job sees of the transaction it runs in."""
+
+    __slots__ = ("_after_commit", "data_version")
+
+    def __init__(self, data_version: int) -> None:
+        # PRAGMA data_version at BEGIN: it changes when another connection (another process)
+        # committed since the previous batch; this process's own writes never change it.
+        self.data_version = data_version
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop once the batch is committed (dropped if the job that
+        asked fails or the batch does not commit)."""
+        self._after_commit.append(callback)
+
+
+Job = Callable[[sqlite3.Connection, Batch], Any]
+Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
+
+
+class BatchFailed(Exception):
+    """BEGIN or COMMIT failed, or SQLite rolled the whole transaction back: no job of the batch
+    is stored."""
+
+
+def run_batch(conn: sqlite3.Connection, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
+    """Run ``jobs`` in one transaction on ``conn`` (call it on the connection's thread): each
+    job's outcome, and the after-commit callbacks of the jobs that succeeded. Raises
+    ``BatchFailed`` when the transaction could not be committed."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise BatchFailed(f"BEGIN failed: {exc}") from exc
+    try:
+        batch = Batch(conn.execute("PRAGMA data_version").fetchone()[0])
+        outcomes: list[Outcome] = []
+        for job in jobs:
+            conn.execute("SAVEPOINT job")
+            mark = len(batch._after_commit)
+            try:
+                result = job(conn, batch)
+            except Exception as exc:
+                if not conn.in_transaction:  # SQLite itself rolled everything back (disk full, ...)
+                    raise BatchFailed(f"transaction rolled back: {exc}") from exc
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                del batch._after_commit[mark:]
+                outcomes.append((False, exc))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((True, result))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise BatchFailed(f"COMMIT failed: {exc}") from exc
+    except BaseException:
+        # A failed COMMIT (a deferred constraint, SQLITE_BUSY) leaves the transaction open.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes, batch._after_commit
+
+
+RunBatch = Callable[[list[Job]], Awaitable[tuple[list[Outcome], list[Callable[[], None]]]]]
+
+
+class GroupCommitter:
+    """Queues write jobs and runs them in batches through ``execute`` (``run_batch`` on the writer
+    connection's thread), one batch at a time, each under ``lock`` (the writer's lock, which the
+    store's other transactions take too)."""
+
+    def __init__(self, execute: RunBatch, lock: asyncio.Lock) -> None:
+        self._execute = execute
+        self._lock = lock
+        self._pending: list[tuple[Job, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def pending(self) -> int:
+        """How many jobs wait for the next batch."""
+        return len(self._pending)
+
+    async def run(self, job: Job) -> Any:
+        """Run ``job`` in the next batch; its result (or exception) once the batch is committed."""
+        if self._closed:
+            raise Unavailable("the database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((job, future))
+        if self._task is None:
+            self._task = loop.create_task(self._commit_loop())
+        return await future
+
+    async def _commit_loop(self) -> None:
+        try:
+            while self._pending:
+                async with self._lock:
+                    # Whatever arrived while this task waited for the lock goes in this batch.
+                    batch, self._pending = self._pending, []
+                    try:
+                        outcomes, after_commit = await self._execute([job for job, _ in batch])
+                    except BaseException as exc:
+                        error = Unavailable("the database could not store this; nothing was changed")
+                        if not isinstance(exc, BatchFailed):
+                            log.exception("write batch failed jobs=%d", len(batch))
+                        else:
+                            log.warning("write batch failed jobs=%d: %s", len(batch), exc)
+                        for _, future in batch:
+                            if not future.done():
+                                future.set_exception(error)
+                        if isinstance(exc, asyncio.CancelledError):
+                            raise
+                        continue
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled; the job is committed all the same
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                for callback in after_commit:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("after-commit callback failed")
+        finally:
+            self._task = None
+
+    async def close(self) -> None:
+        """Finish the batches queued so far; jobs queued from now on fail with ``Unavailable``."""
+        self._closed = True
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+
+class WriterCache(Generic[T]):
+    """A value read on the writer connection inside a batch, kept until this process changes it
+    (``invalidate``) or another connection commits to the database (``PRAGMA data_version``
+    changes): correct with several processes sharing the file, and in a single process a cache
+    hit costs no query at all."""
+
+    def __init__(self, load: Callable[[sqlite3.Connection], T]) -> None:
+        self._load = load
+        self._generation = 0
+        self._loaded: tuple[int, int, T] | None = None  # data_version, generation, value
+
+    def get(self, conn: sqlite3.Connection, batch: Batch) -> T:
+        """The value as of this batch's transaction (call it from a job)."""
+        generation = self._generation
+        loaded = self._loaded
+        if loaded is not None and loaded[0] == batch.data_version and loaded[1] == generation:
+            return loaded[2]
+        value = self._load(conn)
+        self._loaded = (batch.data_version, generation, value)
+        return value
+
+    def invalidate(self) -> None:
+        """This process changed what the value is read from: read it again next time."""
+        self._generation += 1
