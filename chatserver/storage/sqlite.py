@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
@@ -44,6 +45,8 @@ from ._group_commit import Batch, GroupCommitter, Job, Outcome, run_batch
 from ._outbox_rows import insert_outbox_now
 
 T = TypeVar("T")
+log = logging.getLogger("chatserver.storage")
+CHECKPOINT_INTERVAL = 0.5  # seconds between WAL checkpoints while there are writes
 # Called inside the transaction of every participant's message, after its INSERT, on the
 # writer's thread: it may write in the same transaction (the message.created webhook's outbox
 # items), and must not block.
@@ -145,6 +148,9 @@ class SQLiteStore:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
+        self._writes = 0  # write transactions so far (the checkpointer runs only after some)
         self._write_lock = asyncio.Lock()
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
         self.message_hooks: list[MessageHook] = []
@@ -161,13 +167,39 @@ class SQLiteStore:
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await self._reader.execute("PRAGMA busy_timeout=5000")
         await self._reader.execute("PRAGMA query_only=ON")
+        # Checkpoints (copying the WAL into the database, with its fsyncs) run on a connection
+        # of their own, so the writer never waits for the disk: with SQLite's automatic
+        # checkpoint the commit that crossed 1,000 pages did it, and held every write queued
+        # behind it for as long as the fsyncs took (tens of milliseconds on a busy disk).
+        await self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._checkpointer.execute("PRAGMA busy_timeout=5000")
+        self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+
+    async def _checkpoint_loop(self) -> None:
+        assert self._checkpointer is not None
+        done = self._writes
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL)
+            if self._writes == done:
+                continue
+            done = self._writes
+            try:
+                # PASSIVE: copies what no reader still needs, never blocks the writer.
+                await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed: %s", exc)
 
     async def close(self) -> None:
         await self._committer.close()
-        for conn in (self._reader, self._writer):
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self._checkpoints = None
+        for conn in (self._checkpointer, self._reader, self._writer):
             if conn is not None:
                 await conn.close()
-        self._reader = self._writer = None
+        self._checkpointer = self._reader = self._writer = None
 
     @property
     def _w(self) -> aiosqlite.Connection:
@@ -199,6 +231,7 @@ class SQLiteStore:
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
             db = self._w
+            self._writes += 1
             await db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -209,6 +242,7 @@ class SQLiteStore:
                 await db.execute("COMMIT")
 
     async def _run_batch(self, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
+        self._writes += 1
         # aiosqlite's Connection runs a function on its thread with ``_execute`` and holds the
         # sqlite3 connection in ``_conn``: private, so aiosqlite is pinned (pyproject.toml); a
         # newer aiosqlite must be checked for both before the pin moves.

@@ -14,7 +14,7 @@ from chatserver.domain.models import Agent, Conversation, ConversationStatus, Pa
 from chatserver.domain.ports import NewMessage, Transition
 from chatserver.errors import ConversationClosed, Forbidden, NotFound, Unavailable
 from chatserver.storage._group_commit import Batch
-from chatserver.storage.sqlite import SQLiteStore, migrations
+from chatserver.storage.sqlite import CHECKPOINT_INTERVAL, SQLiteStore, migrations
 
 
 @pytest.fixture
@@ -221,6 +221,22 @@ async def test_when_commit_fails_every_job_of_the_batch_fails_and_nothing_is_sto
     # The writer is usable again at once: the failed transaction was rolled back.
     _, message, created = await store.append_message(_message("one", "m1"))
     assert created and message.seq == 1
+
+
+async def test_the_wal_is_checkpointed_into_the_database_while_the_server_runs(store: SQLiteStore) -> None:
+    # The writer never checkpoints (that would hold every queued write while the fsyncs run):
+    # a connection of its own does, in the background.
+    main_file = store.path
+    await store.create_conversation(_conversation(), [])
+    await asyncio.sleep(CHECKPOINT_INTERVAL * 2)
+    before = main_file.stat().st_size
+    for i in range(20):
+        await store.append_message(_message("x" * 2000, f"m{i}"))
+    deadline = asyncio.get_running_loop().time() + 10
+    while main_file.stat().st_size == before:
+        assert asyncio.get_running_loop().time() < deadline, "the database file never grew: no checkpoint ran"
+        await asyncio.sleep(CHECKPOINT_INTERVAL / 2)
+    assert len(await store.messages_after("c1", 0, 100)) == 20
 
 
 async def test_a_database_at_the_previous_version_is_migrated_with_its_data(tmp_path: Path) -> None:
