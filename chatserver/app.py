@@ -208,7 +208,7 @@ def build_app(
         try:
             service = ChatService(
                 agents=store, conversations=store, routing=backend.routing, presence=backend.presence,
-                notifier=offline.observe(notifier), clock=clock, new_id=new_id, grace_period=settings.grace_period,
+                notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
                 policy=RoutingPolicy(departments=settings.departments,
                                      checkout_url_patterns=settings.checkout_url_patterns,
                                      department_fallback_after=settings.department_fallback_after),

@@ -20,9 +20,8 @@ from .domain.conversations import ChatService
 from .domain.hours import parse_opening_hours
 from .domain.models import Customer
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
-from .domain.ports import Notifier
 from .domain.tickets import TicketService
-from .domain.webhooks import ConversationWebhooks, WebhookNotifier, Webhooks, customer_updated
+from .domain.webhooks import ConversationWebhooks, Webhooks, customer_updated
 from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
@@ -58,6 +57,7 @@ class OfflineService:
                                             poll_interval=settings.outbox_poll_interval,
                                             lease=settings.smtp_timeout * 3, keep=settings.outbox_keep_days * 86400)
         self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
+        self.store.write_with_messages(self.webhooks.message_created, self.webhook_worker.wake)
         self.events = TicketSocketEvents(hub, store, store, settings.business_timezone)
         self._service: ChatService | None = None
         per_hour = settings.offline_requests_per_hour
@@ -77,10 +77,6 @@ class OfflineService:
     async def _agents_available(self) -> bool:
         assert self._service is not None, "offline service not attached"
         return await self._service.agents_available()
-
-    def observe(self, notifier: Notifier) -> WebhookNotifier:
-        """The notifier the chat service should use: ``notifier``, plus ``message.created`` webhooks."""
-        return WebhookNotifier(notifier, self.webhooks)
 
     def conversation_events(self) -> ConversationWebhooks:
         """The chat service's event log: conversation webhooks stored with each change."""

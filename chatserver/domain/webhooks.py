@@ -4,17 +4,17 @@ An event is written to the outbox, one item per subscribed endpoint, with the ex
 will be sent; the webhook worker POSTs it with an HMAC-SHA256 signature and retries with
 exponential backoff. Conversation created/assigned/closed are stored in the transaction of the
 change itself (``ConversationWebhooks``, the chat service's ``ConversationEventLog``);
-``message.created`` is observed by ``WebhookNotifier``, a ``Notifier`` that passes everything on
-to the real one.
+``message.created`` in the message's own transaction, by storage (``Webhooks.message_created``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import msgspec
@@ -24,7 +24,7 @@ from ..presenters import conversation_view, message_view
 from .conversations import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
 from .models import Conversation, Message, PartyKind
 from .outbox import OutboxItem, OutboxKind
-from .ports import Notifier, OutboxRecorder
+from .ports import OutboxRecorder
 
 log = logging.getLogger("chatserver.webhooks")
 
@@ -125,6 +125,16 @@ class Webhooks:
                            created_at=now, next_attempt_at=now, visitor_id=visitor_id, customer_id=customer_id)
                 for e in endpoints]
 
+    def message_created(self, endpoints: Sequence[WebhookEndpoint], conversation: Conversation,
+                        message: Message) -> list[OutboxItem]:
+        """The ``message.created`` items for a participant's message, of ``endpoints`` (every
+        endpoint as of the message's transaction), which storage writes in that transaction: a
+        message is never stored without its event, nor the event without the message."""
+        if message.kind != "text":
+            return []
+        return self.items([e for e in endpoints if e.wants(MESSAGE_CREATED)], MESSAGE_CREATED,
+                          {"message": message_view(message)}, visitor_id=conversation.visitor_id)
+
     async def items_for(self, event_type: str, data: Mapping[str, Any], *,
                         visitor_id: str | None = None, customer_id: str | None = None) -> list[OutboxItem]:
         """The outbox items that deliver one event to every endpoint subscribed to it (for callers
@@ -159,6 +169,7 @@ class ConversationWebhooks:
         endpoints = await self.webhooks.endpoints_for(event_type)
         if not endpoints:
             return None
+        loop = asyncio.get_running_loop()
 
         def record(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
             data: dict[str, Any] = {"conversation": {**conversation_view(conversation, PartyKind.AGENT),
@@ -166,44 +177,9 @@ class ConversationWebhooks:
             if event_type == CONVERSATION_ASSIGNED:
                 data["previous_agent_id"] = previous_agent_id
             # The worker's claim waits for the write lock, so it sees these rows once committed.
-            self.webhooks.wake()
+            # (Called inside the transaction, which may run on the writer's thread.)
+            loop.call_soon_threadsafe(self.webhooks.wake)
             return self.webhooks.items(endpoints, event_type, data, visitor_id=conversation.visitor_id,
                                        customer_id=customer_id)
 
         return record
-
-
-class WebhookNotifier:
-    """A ``Notifier`` that tells connected clients through ``inner`` and then records
-    ``message.created`` webhooks. A webhook that cannot be queued is logged and never fails the
-    chat action that caused it."""
-
-    def __init__(self, inner: Notifier, webhooks: Webhooks) -> None:
-        self.inner = inner
-        self.webhooks = webhooks
-
-    async def _emit(self, event_type: str, data: dict[str, Any], visitor_id: str) -> None:
-        try:
-            await self.webhooks.emit(event_type, data, visitor_id=visitor_id)
-        except Exception:
-            log.exception("could not queue webhook event=%s", event_type)
-
-    async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
-        await self.inner.message_stored(conversation, message, origin)
-        if message.kind == "text":
-            await self._emit(MESSAGE_CREATED, {"message": message_view(message)}, conversation.visitor_id)
-
-    async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
-        await self.inner.conversation_changed(conversation, previous_agent_id)
-
-    async def queue_changed(self) -> None:
-        await self.inner.queue_changed()
-
-    async def peer_presence(self, conversation: Conversation, party: PartyKind, online: bool) -> None:
-        await self.inner.peer_presence(conversation, party, online)
-
-    async def typing(self, conversation: Conversation, party: PartyKind, typing: bool) -> None:
-        await self.inner.typing(conversation, party, typing)
-
-    async def read_updated(self, conversation: Conversation, party: PartyKind, seq: int) -> None:
-        await self.inner.read_updated(conversation, party, seq)

@@ -1,18 +1,23 @@
 """SQLite storage of tickets, webhook endpoints and the outbox (migration 0006).
 
 Shares ``SQLiteStore``'s connections: its writer (one lock, ``BEGIN IMMEDIATE``) and its
-read-only reader, so these tables follow the same transaction rules as the rest.
+read-only reader, so these tables follow the same transaction rules as the rest. The webhook
+endpoints are cached on the writer's side (``WriterCache``), and the ``message.created`` items
+are written in each message's transaction (``write_with_messages``).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..domain.models import Conversation, Message
 from ..domain.outbox import OutboxItem, OutboxKind, OutboxStatus
 from ..domain.tickets import Ticket, TicketAnswer, TicketStatus
 from ..domain.webhooks import WebhookEndpoint
-from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox
+from ._group_commit import Batch, WriterCache
+from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
 from .sqlite import SQLiteStore
 
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
@@ -31,11 +36,35 @@ def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
                       created_at=row[8], sent_at=row[9], visitor_id=row[10], customer_id=row[11])
 
 
+MessageItems = Callable[[Sequence[WebhookEndpoint], Conversation, Message], list[OutboxItem]]
+
+
+def _load_webhooks(conn: sqlite3.Connection) -> tuple[WebhookEndpoint, ...]:
+    rows = conn.execute("SELECT id, url, secret, events, created_at FROM webhook_endpoints ORDER BY created_at")
+    return tuple(WebhookEndpoint(id=r[0], url=r[1], secret=r[2], events=tuple(e for e in r[3].split(",") if e),
+                                 created_at=r[4]) for r in rows)
+
+
 class SQLiteTicketStore:
     """Implements ``TicketStore``, ``WebhookStore`` and ``OutboxStore``."""
 
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
+        # Read on every message (message.created), changed by an admin now and then: cached, and
+        # read again after this process changes it or another process commits (WriterCache).
+        self._endpoints = WriterCache(_load_webhooks)
+
+    def write_with_messages(self, items_for: MessageItems, queued: Callable[[], None]) -> None:
+        """Store the outbox items ``items_for`` gives each participant's message (with the
+        webhook endpoints as of that transaction) in the message's own transaction; ``queued``
+        is called once a transaction with such items is committed (wakes the worker)."""
+        def hook(conn: sqlite3.Connection, batch: Batch, conversation: Conversation, message: Message) -> None:
+            items = items_for(self._endpoints.get(conn, batch), conversation, message)
+            if items:
+                insert_outbox_now(conn, items)
+                batch.after_commit(queued)
+
+        self.store.message_hooks.append(hook)
 
     # -- outbox -------------------------------------------------------------------------------
 
@@ -97,32 +126,33 @@ class SQLiteTicketStore:
     # -- webhook endpoints --------------------------------------------------------------------
 
     async def add_webhook(self, endpoint: WebhookEndpoint) -> None:
-        async with self.store._transaction() as db:
-            await db.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
-                             "VALUES (?, ?, ?, ?, ?)",
-                             (endpoint.id, endpoint.url, endpoint.secret, ",".join(endpoint.events),
-                              endpoint.created_at))
+        try:
+            async with self.store._transaction() as db:
+                await db.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
+                                 "VALUES (?, ?, ?, ?, ?)",
+                                 (endpoint.id, endpoint.url, endpoint.secret, ",".join(endpoint.events),
+                                  endpoint.created_at))
+        finally:
+            self._endpoints.invalidate()
 
     async def remove_webhook(self, endpoint_id: str) -> bool:
-        async with self.store._transaction() as db, db.execute(
-            "DELETE FROM webhook_endpoints WHERE id = ? RETURNING id", (endpoint_id,)
-        ) as cur:
-            return await cur.fetchone() is not None
-
-    async def _webhooks(self, where: str = "", params: tuple[Any, ...] = ()) -> list[WebhookEndpoint]:
-        async with self.store._r.execute(
-            f"SELECT id, url, secret, events, created_at FROM webhook_endpoints {where} ORDER BY created_at", params
-        ) as cur:
-            rows = await cur.fetchall()
-        return [WebhookEndpoint(id=r[0], url=r[1], secret=r[2], events=tuple(e for e in r[3].split(",") if e),
-                                created_at=r[4]) for r in rows]
+        try:
+            async with self.store._transaction() as db, db.execute(
+                "DELETE FROM webhook_endpoints WHERE id = ? RETURNING id", (endpoint_id,)
+            ) as cur:
+                return await cur.fetchone() is not None
+        finally:
+            self._endpoints.invalidate()
 
     async def webhooks(self) -> list[WebhookEndpoint]:
-        return await self._webhooks()
+        """Every endpoint, oldest first, as of now (from the cache while it is current)."""
+        def current(conn: sqlite3.Connection, batch: Batch) -> list[WebhookEndpoint]:
+            return list(self._endpoints.get(conn, batch))
+
+        return await self.store.batched(current)
 
     async def webhook(self, endpoint_id: str) -> WebhookEndpoint | None:
-        found = await self._webhooks("WHERE id = ?", (endpoint_id,))
-        return found[0] if found else None
+        return next((e for e in await self.webhooks() if e.id == endpoint_id), None)
 
     # -- tickets ------------------------------------------------------------------------------
 
