@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 from typing import Any
 
 import msgspec
@@ -25,6 +26,7 @@ from .websocket import LeanSocket, use_uncompressed_websockets
 ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 
 _json = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder().decode
 
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -40,14 +42,42 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             socket.__class__ = LeanSocket
         return await super()._handle_eio_connect(eio_sid, environ)
 
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        # An EVENT packet ("2/namespace,ID[...]") is parsed here with msgspec; anything else (and
+        # any EVENT this parser does not take) goes the stock way, which decides as before.
+        if type(data) is str and data[:1] == "2" and eio_sid not in self._binary_packet:
+            parsed = _parse_event(data)
+            if parsed is not None:
+                namespace, id, args = parsed
+                await self._handle_event(eio_sid, namespace, id, args)
+                return
+        await super()._handle_eio_message(eio_sid, data)
+
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
     ) -> None:
+        # As python-socketio's, with the ACK packet encoded by msgspec and written straight to
+        # the socket. (Our handlers answer JSON data only: no binary attachments.)
         token = ack_requested.set(id is not None)
         try:
-            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+            r = await server._trigger_event(data[0], namespace, sid, *data[1:])
         finally:
             ack_requested.reset(token)
+        if r is self.not_handled or id is None:
+            return
+        args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
+        prefix = "3" if namespace == "/" else f"3{namespace},"
+        await self.send_text(eio_sid, f"{prefix}{id}{_encode(args)}")
+
+    async def send_text(self, eio_sid: str, text: str) -> None:
+        """Send an encoded Socket.IO packet to one Engine.IO socket."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed:
+            return
+        if type(socket) is LeanSocket:
+            await socket.send_message(text)
+        else:
+            await socket.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
 
     async def lean_emit(self, event: str, data: Any, *, namespace: str, room: str) -> None:
         """Emit ``event`` to every connection in ``room`` (a room name or a sid) of this process."""
@@ -57,9 +87,9 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if not recipients:
             return
         # Socket.IO v4 EVENT packet: type 2, the namespace, then the JSON array [event, data].
-        pkt = eio_packet.Packet(eio_packet.MESSAGE, f"2{namespace}," + _json.encode([event, data]).decode())
+        text = f"2{namespace}," + _encode([event, data])
         for eio_sid in recipients:
-            await self.eio.send_packet(eio_sid, pkt)
+            await self.send_text(eio_sid, text)
 
     async def lean_emit_binary(self, event: str, data: dict[str, Any], attachment: bytes, *, namespace: str,
                                sid: str) -> None:
@@ -80,3 +110,37 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         else:
             for pkt in packets:
                 await socket.send(pkt)
+
+
+def _encode(data: Any) -> str:
+    try:
+        return _json.encode(data).decode()
+    except (TypeError, UnicodeEncodeError):  # what msgspec refuses (a lone surrogate): as the stock path
+        return json.dumps(data, separators=(",", ":"))
+
+
+def _parse_event(data: str) -> tuple[str, int | None, list[Any]] | None:
+    """``(namespace, ack id, [event, *args])`` of an encoded EVENT packet, or ``None`` to leave it
+    to python-socketio's parser (no namespace, attachments, or JSON msgspec does not take)."""
+    if data[1:2] != "/":
+        return None
+    comma = data.find(",", 2)
+    if comma < 0:
+        return None
+    namespace = data[1:comma]
+    if "?" in namespace:
+        return None
+    i = comma + 1
+    end = i
+    while end < len(data) and data[end].isdigit():
+        end += 1
+    if end - i > 100:
+        return None
+    id = int(data[i:end]) if end > i else None
+    try:
+        args = _decode(data[end:])
+    except msgspec.DecodeError:
+        return None
+    if type(args) is not list or not args or type(args[0]) is not str:
+        return None
+    return namespace, id, args

@@ -130,6 +130,30 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             else:
                 await ws.send_str(pkt.encode())
 
+    async def send_message(self, text: str) -> None:
+        """Send an Engine.IO MESSAGE packet holding ``text`` (an encoded Socket.IO packet): what
+        ``send(Packet(MESSAGE, text))`` does, without the packet object on the direct path."""
+        ws = self._ws
+        lock = self._sequence_lock
+        # Polling, a ping that is out (the stock checks apply), or a binary event being written
+        # (its header and attachment go back to back): the packet goes the way send() takes.
+        if ws is None or self.last_ping or (lock is not None and lock.locked()):
+            await self.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+            return
+        if self.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str("4" + text)
+
+    async def _message(self, text: str) -> None:
+        try:
+            await self.server.handlers["message"](self.sid, text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # As python-engineio's handler wrapper: a handler's error is logged, the socket lives on.
+            self.server.logger.exception("message async handler error")
+
     def schedule_ping(self) -> None:
         # As the stock socket (a new wait only once the previous ping was answered), but a timer
         # instead of a task that sleeps for ping_interval.
@@ -168,6 +192,12 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                     data = message.data
                 else:  # CLOSE, CLOSING, CLOSED, ERROR
                     break
+                if type(data) is str and data[:1] == "4" and data[1:2].isdigit():
+                    # An Engine.IO MESSAGE holding a Socket.IO packet (which starts with its
+                    # type digit): what receive() would do with it, without the packet object
+                    # and python-engineio's per-event handler wrapper.
+                    await self._message(data[1:])
+                    continue
                 try:
                     await self.receive(eio_packet.Packet(encoded_packet=data))
                 except engineio_exceptions.UnknownPacketError:
