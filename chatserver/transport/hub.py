@@ -33,7 +33,7 @@ from . import schemas as S
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
-from .server import ChatSocketServer, ack_requested
+from .server import UNDECODABLE_EVENT, ChatSocketServer, ack_requested
 
 log = logging.getLogger("chatserver.transport")
 
@@ -361,15 +361,18 @@ class SocketHub:
         handlers = self._handlers[namespace]
         self_limited = self._self_limited
 
-        async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any] | None:
+        async def on_event(event: Any, sid: str, *args: Any) -> dict[str, Any] | None:
             wants_ack = ack_requested.get()
+            name = event[:64] if isinstance(event, str) else ""
             try:
                 connection = self.connections.get(sid)
                 if connection is None:
                     raise AuthRequired("not connected")
-                handler = handlers.get(event)
+                if event == UNDECODABLE_EVENT:
+                    raise InvalidPayload("the packet is not valid JSON (or holds text that is not valid Unicode)")
+                handler = handlers.get(event) if isinstance(event, str) else None
                 if handler is None:
-                    raise UnknownEvent(f"unknown event {event[:64]!r}")
+                    raise UnknownEvent(f"unknown event {name!r}" if name else "event names are strings")
                 if (namespace, event) not in self_limited and not connection.events.take():
                     raise RateLimited("too many events; slow down")
                 if len(args) > 1:
@@ -377,17 +380,17 @@ class SocketHub:
                 result = await handler(connection, args[0] if args else None)
                 return {"ok": True, **result}
             except ChatError as exc:
-                log.info("event refused event=%s sid=%s code=%s", event[:64], sid, exc.code)
+                log.info("event refused event=%s sid=%s code=%s", name, sid, exc.code)
                 error = exc
             except Exception as exc:
                 # A bug: the client still gets a structured answer. The log names the exception's
                 # type and where it was raised, never its text (which may quote what was sent).
-                log.error("event failed event=%s sid=%s exception=%s\n%s", event[:64], sid, type(exc).__name__,
+                log.error("event failed event=%s sid=%s exception=%s\n%s", name, sid, type(exc).__name__,
                           "".join(traceback.format_tb(exc.__traceback__)).rstrip())
                 error = ChatError("the server could not handle this event")
             if wants_ack:
                 return error.to_payload()
-            await self.sio.lean_emit(C.EV_ERROR, {**error.to_payload(), "event": event[:64]}, room=sid,
+            await self.sio.lean_emit(C.EV_ERROR, {**error.to_payload(), "event": name}, room=sid,
                                      namespace=namespace)
             return None
 

@@ -24,6 +24,8 @@ from engineio import packet as eio_packet
 from .websocket import LeanSocket, use_uncompressed_websockets
 
 ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
+# The event name an EVENT packet whose JSON cannot be decoded is handled as.
+UNDECODABLE_EVENT = "\x00undecodable"
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder().decode
@@ -43,8 +45,8 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
-        # An EVENT packet ("2/namespace,ID[...]") is parsed here with msgspec; anything else (and
-        # any EVENT this parser does not take) goes the stock way, which decides as before.
+        # An EVENT packet ("2/namespace,ID[...]") is parsed here with msgspec, as strict JSON;
+        # anything else goes the stock way, which decides as before.
         if type(data) is str and data[:1] == "2" and eio_sid not in self._binary_packet:
             parsed = _parse_event(data)
             if parsed is not None:
@@ -121,7 +123,7 @@ def _encode(data: Any) -> str:
 
 def _parse_event(data: str) -> tuple[str, int | None, list[Any]] | None:
     """``(namespace, ack id, [event, *args])`` of an encoded EVENT packet, or ``None`` to leave it
-    to python-socketio's parser (no namespace, attachments, or JSON msgspec does not take)."""
+    to python-socketio's parser (no namespace, attachments, an array that is no event)."""
     if data[1:2] != "/":
         return None
     comma = data.find(",", 2)
@@ -140,7 +142,9 @@ def _parse_event(data: str) -> tuple[str, int | None, list[Any]] | None:
     try:
         args = _decode(data[end:])
     except msgspec.DecodeError:
-        return None
+        # Not strict JSON (NaN, a lone surrogate that no storage takes, ...): refused by the
+        # event handler as an event of its own, with the packet's ack id.
+        return namespace, id, [UNDECODABLE_EVENT]
     if type(args) is not list or not args or type(args[0]) is not str:
         return None
     return namespace, id, args

@@ -1,0 +1,105 @@
+"""The Socket.IO v4 wire format as a raw WebSocket client sees it: the server's own EVENT parser
+and ACK encoder (transport/server.py) answer as python-socketio would, and packets it leaves to
+python-socketio (odd JSON, odd event names) still get a structured error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chatserver.http import keys as K
+
+from ..support import LiveServer, agent, make_settings, prechat, visitor
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+class RawVisitor:
+    """A visitor on /visitor over a bare WebSocket: Engine.IO and Socket.IO packets by hand."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def connect(cls, server: LiveServer, http: aiohttp.ClientSession) -> RawVisitor:
+        token = await server.visitor_token()
+        ws = await http.ws_connect(f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket")
+        opened = await ws.receive_str(timeout=5)
+        assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
+        await ws.send_str("40/visitor," + json.dumps({"token": token}))
+        connected = await ws.receive_str(timeout=5)
+        assert connected.startswith("40/visitor,{"), connected
+        return cls(ws)
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+    async def next_packet(self, prefix: str) -> str:
+        """The next Engine.IO message starting with ``prefix`` (pings are answered)."""
+        while True:
+            text = await self.ws.receive_str(timeout=5)
+            if text == "2":
+                await self.ws.send_str("3")
+                continue
+            if text.startswith(prefix):
+                return text
+
+    async def ack(self, ack_id: int) -> Any:
+        text = await self.next_packet(f"43/visitor,{ack_id}[")
+        return json.loads(text[len(f"43/visitor,{ack_id}"):])
+
+
+async def test_an_event_with_an_ack_id_is_answered_in_the_standard_format(server: LiveServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        raw = await RawVisitor.connect(server, http)
+        await raw.send('42/visitor,7["session:resume",{}]')
+        [reply] = await raw.ack(7)
+        assert reply["ok"] is True and reply["conversation"] is None
+        # Without an ack id, an error comes back as an "error" event.
+        await raw.send('42/visitor,["no:such:event",{}]')
+        text = await raw.next_packet('42/visitor,["error",')
+        event, payload = json.loads(text[len("42/visitor,"):])
+        assert event == "error" and payload["error"]["code"] == "unknown_event" and payload["event"] == "no:such:event"
+        await raw.ws.close()
+
+
+async def test_json_the_fast_parser_refuses_still_gets_a_structured_error(server: LiveServer) -> None:
+    login = await server.add_agent()
+    console = await agent(server, login)
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    async with aiohttp.ClientSession() as http:
+        raw = await RawVisitor.connect(server, http)
+        # NaN is not JSON (python's json module would take it): refused like any bad payload.
+        await raw.send(f'42/visitor,1["message:send",{{"conversation_id":"{cid}","client_msg_id":"a","body":NaN}}]')
+        [reply] = await raw.ack(1)
+        assert reply["error"]["code"] == "invalid_payload"
+        # A lone surrogate (half an emoji) cannot be stored: refused, nothing changes.
+        await raw.send('42/visitor,2["chat:start",{"name":"\\ud83d","question":"broken \\ud83d text"}]')
+        [reply] = await raw.ack(2)
+        assert reply["error"]["code"] == "invalid_payload", reply
+        # An event name that is not a string.
+        await raw.send("42/visitor,3[42,{}]")
+        [reply] = await raw.ack(3)
+        assert reply["error"]["code"] == "unknown_event"
+        await raw.send('42/visitor,4["session:resume",{}]')
+        [reply] = await raw.ack(4)
+        assert reply["ok"] is True and reply["conversation"] is None  # the bad chat:start stored nothing
+        await raw.ws.close()
+    transcript = await server.app[K.STORE].transcript(cid)
+    assert transcript is not None and [m.body for m in transcript.messages if m.kind == "text"] == [
+        prechat()["question"]]
