@@ -1,8 +1,9 @@
-"""Group commit: write jobs queued by many coroutines, run in one transaction on the writer's thread.
+"""Group commit: write jobs queued by many coroutines, run together in one transaction.
 
-A job is a plain function of the ``sqlite3`` connection that runs on the writer connection's own
-thread, so a message's reads and writes cost no hand-off between the event loop and SQLite's
-thread each. Jobs that arrive while a batch runs wait for the next one; a batch is::
+A job is a plain function of the writer's ``sqlite3`` connection (it must not block or await),
+so a message's reads and writes cost no hand-off between the event loop and SQLite's thread
+each; the store runs a batch on the loop's thread when it can (``SQLiteStore._run_batch``).
+Jobs that arrive while a batch runs wait for the next one; a batch is::
 
     BEGIN IMMEDIATE
       SAVEPOINT job; <job 1>; RELEASE job        (ROLLBACK TO job on its error: only it fails)
@@ -56,12 +57,29 @@ class BatchFailed(Exception):
     is stored."""
 
 
-def run_batch(conn: sqlite3.Connection, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
-    """Run ``jobs`` in one transaction on ``conn`` (call it on the connection's thread): each
-    job's outcome, and the after-commit callbacks of the jobs that succeeded. Raises
-    ``BatchFailed`` when the transaction could not be committed."""
+class WriterBusy(Exception):
+    """Another connection holds the database's write lock (``run_batch(wait=False)`` did nothing)."""
+
+
+def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
+              busy_timeout_ms: int = 5000) -> tuple[list[Outcome], list[Callable[[], None]]]:
+    """Run ``jobs`` in one transaction on ``conn``: each job's outcome, and the after-commit
+    callbacks of the jobs that succeeded. Raises ``BatchFailed`` when the transaction could not be
+    committed. With ``wait=False`` it does not wait for another connection's write lock: it raises
+    ``WriterBusy`` at once, having done nothing."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        if wait:
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise WriterBusy() from exc
+                raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
     except sqlite3.Error as exc:
         raise BatchFailed(f"BEGIN failed: {exc}") from exc
     try:
@@ -99,8 +117,8 @@ RunBatch = Callable[[list[Job]], Awaitable[tuple[list[Outcome], list[Callable[[]
 
 class GroupCommitter:
     """Queues write jobs and runs them in batches through ``execute`` (``run_batch`` on the writer
-    connection's thread), one batch at a time, each under ``lock`` (the writer's lock, which the
-    store's other transactions take too)."""
+    connection), one batch at a time, each under ``lock`` (the writer's lock, which the store's
+    other transactions take too)."""
 
     def __init__(self, execute: RunBatch, lock: asyncio.Lock) -> None:
         self._execute = execute

@@ -5,9 +5,10 @@ another coroutine's, and ``BEGIN IMMEDIATE`` so several processes sharing the fi
 their writes; one reader connection that sees only committed data.
 
 The busy writes (messages, read marks, status changes, new conversations) are jobs: plain
-functions run on the writer connection's thread, many to a transaction (``_group_commit.py``),
-so a message costs one hand-off to SQLite's thread for its whole batch instead of one per
-statement, and its caller hears back only after COMMIT. The rest use ``_transaction()``.
+functions of the writer's sqlite3 connection, many to a transaction (``_group_commit.py``), run
+on the event loop's thread when the write lock is free (``_run_batch``), so a message costs no
+hand-off to SQLite's thread at all, and its caller hears back only after COMMIT. The rest use
+``_transaction()``.
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ from ..domain.models import (
 )
 from ..domain.ports import NewMessage, OutboxRecorder, Transition
 from ..errors import Conflict, NotFound
-from ._group_commit import Batch, GroupCommitter, Job, Outcome, run_batch
+from ._group_commit import Batch, GroupCommitter, Job, Outcome, WriterBusy, run_batch
 from ._outbox_rows import insert_outbox_now
 
 T = TypeVar("T")
 log = logging.getLogger("chatserver.storage")
 CHECKPOINT_INTERVAL = 0.5  # seconds between WAL checkpoints while there are writes
-# Called inside the transaction of every participant's message, after its INSERT, on the
-# writer's thread: it may write in the same transaction (the message.created webhook's outbox
-# items), and must not block.
+# Called inside the transaction of every participant's message, after its INSERT: it may write
+# in the same transaction (the message.created webhook's outbox items), and must not block.
 MessageHook = Callable[[sqlite3.Connection, Batch, "Conversation", "Message"], None]
 
 _CONVERSATION_COLUMNS = (
@@ -158,7 +158,7 @@ class SQLiteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
-        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._writer.execute("PRAGMA synchronous=NORMAL")
         await self._writer.execute("PRAGMA busy_timeout=5000")
@@ -244,17 +244,28 @@ class SQLiteStore:
     async def _run_batch(self, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
         self._writes += 1
         # aiosqlite's Connection runs a function on its thread with ``_execute`` and holds the
-        # sqlite3 connection in ``_conn``: private, so aiosqlite is pinned (pyproject.toml); a
-        # newer aiosqlite must be checked for both before the pin moves.
+        # sqlite3 connection in ``_conn`` (opened with check_same_thread=False; every use of it
+        # holds the write lock): private, so aiosqlite is pinned (pyproject.toml); a newer
+        # aiosqlite must be checked for both before the pin moves.
         writer = self._w
+        # On the event loop's own thread while no other process holds the write lock: a batch
+        # is CPU work and writes into the OS's page cache (checkpoints and their fsyncs run
+        # elsewhere), shorter than the two thread wake-ups a hand-off costs, which on a machine
+        # with more runnable threads than cores wait for the scheduler each. Otherwise it waits
+        # for the lock on the writer's thread (busy_timeout), never on the loop.
+        try:
+            return run_batch(writer._conn, jobs, wait=False)
+        except WriterBusy:
+            pass
         result: tuple[list[Outcome], list[Callable[[], None]]] = await writer._execute(  # type: ignore[no-untyped-call]
             run_batch, writer._conn, jobs)
         return result
 
     async def batched(self, job: Callable[[sqlite3.Connection, Batch], T]) -> T:
-        """Run ``job`` on the writer's thread in the next group-committed transaction, in a
+        """Run ``job`` on the writer connection in the next group-committed transaction, in a
         savepoint of its own (its exception rolls back only its own writes); returns its result
-        once the transaction is committed. Raises ``Unavailable`` if the transaction failed."""
+        once the transaction is committed. Raises ``Unavailable`` if the transaction failed.
+        ``job`` must not block or await: it may run on the event loop's thread."""
         result: T = await self._committer.run(job)
         return result
 

@@ -223,6 +223,24 @@ async def test_when_commit_fails_every_job_of_the_batch_fails_and_nothing_is_sto
     assert created and message.seq == 1
 
 
+async def test_a_write_waits_for_another_process_holding_the_lock_without_blocking_the_loop(
+    store: SQLiteStore,
+) -> None:
+    await store.create_conversation(_conversation(), [])
+    other = sqlite3.connect(store.path, isolation_level=None)  # as another server process would
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.ensure_future(store.append_message(_message("waits", "m1")))
+        for _ in range(20):  # the event loop keeps running while the write waits for the lock
+            await asyncio.sleep(0.01)
+        assert not pending.done()
+        other.execute("COMMIT")
+        _, message, created = await asyncio.wait_for(pending, 10)
+        assert created and message.seq == 1
+    finally:
+        other.close()
+
+
 async def test_the_wal_is_checkpointed_into_the_database_while_the_server_runs(store: SQLiteStore) -> None:
     # The writer never checkpoints (that would hold every queued write while the fsyncs run):
     # a connection of its own does, in the background.
