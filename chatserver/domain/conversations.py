@@ -327,8 +327,10 @@ class ChatService:
         return bool(await self.presence.available_agents())
 
     async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
-        conversation, read = await self.conversations.mark_read(conversation_id, actor.kind, actor.id, seq)
-        await self.notifier.read_updated(conversation, actor.kind, read)
+        """Raise the actor's read mark; both parties hear of it when it moved."""
+        conversation, read, moved = await self.conversations.mark_read(conversation_id, actor.kind, actor.id, seq)
+        if moved:
+            await self.notifier.read_updated(conversation, actor.kind, read)
         return read
 
     async def set_typing(self, actor: Actor, conversation_id: str, typing: bool) -> None:

@@ -149,10 +149,10 @@ class ConversationStore(Protocol):
         ...
 
     async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
-                        seq: int) -> tuple[Conversation, int]:
+                        seq: int) -> tuple[Conversation, int, bool]:
         """Raise the party's read mark to ``seq`` (never lower it, never past the last message) if
-        the party may act on the conversation (``check_access``); returns the conversation and
-        the read mark now."""
+        the party may act on the conversation (``check_access``); returns the conversation, the
+        read mark now, and whether it moved (a mark that does not move writes nothing)."""
         ...
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]: ...

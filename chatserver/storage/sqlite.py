@@ -529,28 +529,28 @@ class SQLiteStore:
         return updated, message
 
     async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
-                        seq: int) -> tuple[Conversation, int]:
+                        seq: int) -> tuple[Conversation, int, bool]:
         if party not in _PARTY_COLUMN:
             raise ValueError("only a participant reads")
-        result: tuple[Conversation, int] = await self.batched(
+        result: tuple[Conversation, int, bool] = await self.batched(
             partial(self._mark_read, conversation_id, party, party_id, seq))
         return result
 
     @classmethod
     def _mark_read(cls, conversation_id: str, party: PartyKind, party_id: str, seq: int, conn: sqlite3.Connection,
-                   batch: Batch) -> tuple[Conversation, int]:
+                   batch: Batch) -> tuple[Conversation, int, bool]:
         column = "visitor_read_seq" if party == PartyKind.VISITOR else "agent_read_seq"
+        # Only a mark that moves is written: a repeated or stale one changes no page.
         row = conn.execute(
-            f"UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? AND "
-            f"{_PARTY_COLUMN[party]} = ? RETURNING {_CONVERSATION_COLUMNS}",
-            (seq, conversation_id, party_id),
+            f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND "
+            f"{_PARTY_COLUMN[party]} = ? AND {column} < MIN(?, last_seq) RETURNING {_CONVERSATION_COLUMNS}",
+            (seq, conversation_id, party_id, seq),
         ).fetchone()
-        if row is None:
-            check_access(cls._select_conversation(conn, conversation_id), party, party_id)
-            raise AssertionError("a readable conversation refused a read mark")  # pragma: no cover
-        conversation = _conversation(row)
+        moved = row is not None
+        conversation = _conversation(row) if moved else check_access(
+            cls._select_conversation(conn, conversation_id), party, party_id)
         read = conversation.visitor_read_seq if party == PartyKind.VISITOR else conversation.agent_read_seq
-        return conversation, read
+        return conversation, read, moved
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
         async with self._r.execute(

@@ -96,11 +96,13 @@ async def test_read_marks_only_move_forward_and_never_past_the_last_message(stor
     await _agent(store)
     await store.create_conversation(_conversation(), [_message("a"), _message("b")])
     await _assign(store)
-    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 1))[1] == 1
-    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 0))[1] == 1
-    conversation, read = await store.mark_read("c1", PartyKind.AGENT, "a1", 99)
-    assert read == 2 and conversation.agent_read_seq == 2 and conversation.id == "c1"
-    assert (await store.mark_read("c1", PartyKind.VISITOR, "v1", 1))[1] == 1
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 1))[1:] == (1, True)
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 0))[1:] == (1, False)
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 1))[1:] == (1, False)
+    conversation, read, moved = await store.mark_read("c1", PartyKind.AGENT, "a1", 99)
+    assert (read, moved) == (2, True) and conversation.agent_read_seq == 2 and conversation.id == "c1"
+    assert (await store.mark_read("c1", PartyKind.AGENT, "a1", 99))[1:] == (2, False)
+    assert (await store.mark_read("c1", PartyKind.VISITOR, "v1", 1))[1:] == (1, True)
     with pytest.raises(NotFound):
         await store.mark_read("missing", PartyKind.AGENT, "a1", 1)
 
