@@ -28,6 +28,7 @@ from ..errors import (
     Forbidden,
     InvalidPayload,
     NotFound,
+    Unavailable,
 )
 from .access import check_access
 from .clock import Clock, Timer
@@ -100,6 +101,18 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     role: Role | None = None
 
 
+class _ReadRound:
+    """Read marks of one reader waiting to be stored as one."""
+
+    __slots__ = ("future", "seq")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # Retrieved even when every caller went away, so a failure is not reported as unhandled.
+        self.future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 class ChatService:
     def __init__(
         self,
@@ -130,6 +143,9 @@ class ChatService:
         self._grace_timers: dict[str, Timer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._agent_cache: dict[str, Agent] = {}
+        # Readers with a read mark being stored, and the marks that wait for it (mark_read).
+        self._reading: set[tuple[str, PartyKind, str]] = set()
+        self._reads_waiting: dict[tuple[str, PartyKind, str], _ReadRound] = {}
         self._last_rank = 0.0
         # Called with (visitor id, pre-chat form) before a new conversation is stored: customer
         # records link the visitor to a customer, and the conversation is stored with it.
@@ -327,11 +343,44 @@ class ChatService:
         return bool(await self.presence.available_agents())
 
     async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
-        """Raise the actor's read mark; both parties hear of it when it moved."""
+        """Raise the actor's read mark; both parties hear of it when it moved. Marks of one reader
+        that arrive while one of theirs is being stored (several tabs, a burst) are stored as one,
+        the highest, with one announcement; each caller gets the mark as it then is."""
+        key = (conversation_id, actor.kind, actor.id)
+        if key in self._reading:
+            waiting = self._reads_waiting.get(key)
+            if waiting is None:
+                waiting = self._reads_waiting[key] = _ReadRound(seq)
+            waiting.seq = max(waiting.seq, seq)
+            return await asyncio.shield(waiting.future)
+        self._reading.add(key)
+        try:
+            return await self._store_read(actor, conversation_id, seq)
+        finally:
+            if key in self._reads_waiting:
+                self.spawn(self._store_waiting_reads(key, actor))
+            else:
+                self._reading.discard(key)
+
+    async def _store_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
         conversation, read, moved = await self.conversations.mark_read(conversation_id, actor.kind, actor.id, seq)
         if moved:
             await self.notifier.read_updated(conversation, actor.kind, read)
         return read
+
+    async def _store_waiting_reads(self, key: tuple[str, PartyKind, str], actor: Actor) -> None:
+        round_: _ReadRound | None = None
+        try:
+            while (round_ := self._reads_waiting.pop(key, None)) is not None:
+                try:
+                    round_.future.set_result(await self._store_read(actor, key[0], round_.seq))
+                except Exception as exc:
+                    round_.future.set_exception(exc)
+        finally:
+            self._reading.discard(key)
+            for left in (round_, self._reads_waiting.pop(key, None)):  # cancelled (shutdown)
+                if left is not None and not left.future.done():
+                    left.future.set_exception(Unavailable("the server is stopping"))
 
     async def set_typing(self, actor: Actor, conversation_id: str, typing: bool) -> None:
         conversation = await self.conversation_for(actor, conversation_id)

@@ -1,10 +1,15 @@
 """Read marks over real Socket.IO connections: a mark that moves is stored and both parties hear
-of it; one that does not move changes nothing and tells nobody."""
+of it; one that does not move changes nothing and tells nobody; marks of one reader sent
+together (several tabs) are stored as one."""
 
 from __future__ import annotations
 
 import asyncio
 
+from chatserver.domain.models import PartyKind
+from chatserver.http import keys as K
+
+from ..offline_support import wait_until
 from ..support import LiveServer, agent, prechat, visitor
 
 
@@ -25,3 +30,30 @@ async def test_only_a_read_mark_that_moves_is_announced(server: LiveServer) -> N
     await asyncio.sleep(0.2)
     assert [d["seq"] for d in shopper.events["message:read"]] == [2, 3]
     assert [d["seq"] for d in console.events["message:read"]] == [2, 3]  # the reader's own tabs hear it too
+
+
+async def test_marks_of_one_reader_in_flight_together_are_stored_and_announced_once(server: LiveServer) -> None:
+    login = await server.add_agent()
+    tabs = [await agent(server, login) for _ in range(4)]
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    await tabs[0].wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    for i in range(3):
+        await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{i}", "body": f"m{i}"})
+    store = server.app[K.STORE]
+    key = (cid, PartyKind.AGENT, login["agent"]["id"])
+    async with store._transaction():  # the first mark waits for the writer; the others for it
+        first = asyncio.ensure_future(tabs[0].call("message:read", {"conversation_id": cid, "seq": 2}))
+        await wait_until(lambda: store.pending_writes() == 1, what="the first mark queued")
+        rest = [asyncio.ensure_future(tab.call("message:read", {"conversation_id": cid, "seq": seq}))
+                for tab, seq in zip(tabs[1:], (4, 6, 5), strict=True)]
+        await wait_until(lambda: key in server.service._reads_waiting
+                         and server.service._reads_waiting[key].seq == 6, what="the other marks waiting")
+        assert store.pending_writes() == 1  # one job for four marks so far
+    assert (await first)["seq"] == 2
+    assert [(await r)["seq"] for r in rest] == [6, 6, 6]
+    await shopper.wait_for("message:read", lambda d: d["seq"] == 6)
+    await asyncio.sleep(0.2)
+    assert [d["seq"] for d in shopper.events["message:read"]] == [2, 6]
+    conversation = await store.get_conversation(cid)
+    assert conversation is not None and conversation.agent_read_seq == 6
