@@ -80,7 +80,7 @@ async def index(request: web.Request) -> web.Response:
         "health": "/healthz",
         "ready": "/readyz",
         "openapi": "/api/openapi.json",
-        "socketio": {"path": "/socket.io/", "namespaces": ["/visitor", "/agent"]},
+        "socketio": {"path": SOCKET_IO_PATH, "namespaces": ["/visitor", "/agent"]},
     })
 
 
@@ -195,14 +195,24 @@ CORS_PATHS = frozenset({"/api/visitor/sessions"}) | KB_CORS_PATHS
 CORS_PREFIXES = KB_CORS_PREFIXES
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Socket.IO's endpoint. Its WebSocket requests last as long as the connection: a middleware that
+# awaited the handler would keep its frame, and what the frame holds, for all that time, for
+# every connection. So the middlewares are plain functions that hand such requests on (the
+# handler's coroutine is awaited by aiohttp itself) and wrap only the others.
+SOCKET_IO_PATH = "/socket.io/"
+
+
 @web.middleware
-async def cors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Let the configured shop origins (``allowed_origins``) call the visitor routes; every other
     route stays same-origin (agents' routes carry a bearer token and are never shared)."""
     if request.path not in CORS_PATHS and not request.path.startswith(CORS_PREFIXES):
-        return await handler(request)
+        return handler(request)
+    return _with_cors(request, handler)
+
+
+async def _with_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     allowed = request.app[K.SETTINGS].allowed_origins
     headers: dict[str, str] = {}
@@ -223,9 +233,14 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 
 
 @web.middleware
-async def error_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Answer every error as ``{"error": {"code", "message"}}`` (python-engineio answers its own)."""
+    if request.path == SOCKET_IO_PATH:
+        return handler(request)
+    return _structured_errors(request, handler)
+
+
+async def _structured_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ChatError as exc:
