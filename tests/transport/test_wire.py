@@ -103,3 +103,17 @@ async def test_json_the_fast_parser_refuses_still_gets_a_structured_error(server
     transcript = await server.app[K.STORE].transcript(cid)
     assert transcript is not None and [m.body for m in transcript.messages if m.kind == "text"] == [
         prechat()["question"]]
+
+
+
+async def test_an_open_connection_keeps_no_copy_of_its_request_headers(server: LiveServer) -> None:
+    async with aiohttp.ClientSession(headers={"Cookie": "session=secret", "User-Agent": "probe"}) as http:
+        raw = await RawVisitor.connect(server, http)
+        environs = list(server.app[K.HUB].sio.environ.values())
+        assert len(environs) == 1
+        assert set(environs[0]) <= {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "wsgi.url_scheme", "HTTP_HOST",
+                                    "HTTP_ORIGIN"}
+        assert environs[0]["REQUEST_METHOD"] == "GET" and environs[0]["PATH_INFO"] == "/socket.io/"
+        await raw.send('42/visitor,1["session:resume",{}]')
+        assert (await raw.ack(1))[0]["ok"] is True
+        await raw.ws.close()
