@@ -87,12 +87,15 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     on Python 3.11) and a task that sleeps until the next ping: four or five tasks and a queue
     per idle connection, and a task wake-up per packet sent. This one, once its WebSocket loop
     runs, sends each packet on the WebSocket directly (aiohttp writes a frame whole, so packets
-    keep their order), receives with aiohttp's own timeout, and schedules pings with a timer.
+    keep their order), receives without a timeout per message, and schedules pings with a timer
+    (and, once one is sent, a deadline for its answer: a client that misses it is disconnected).
     The packets on the wire are the same. Long-polling, and a polling connection that upgrades,
     keep the stock path (``super()``).
     """
 
     _ws: Any = None  # the aiohttp WebSocketResponse while the direct path is on
+    _reader: asyncio.Task[Any] | None = None  # the task running the direct path's receive loop
+    _timed_out = False  # the client did not answer a ping in time
     # python-engineio's attributes (untyped there).
     server: Any
     queue: Any  # an asyncio.Queue, then _NO_QUEUE
@@ -174,8 +177,19 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
 
     def _ping(self) -> None:
         if not self.closing and not self.closed:
-            self.last_ping = time.time()
+            self.last_ping = sent = time.time()
             self.server.start_background_task(self.send, eio_packet.Packet(eio_packet.PING))
+            if self._reader is not None:
+                asyncio.get_running_loop().call_later(self.server.ping_timeout, self._pong_due, sent)
+
+    def _pong_due(self, sent: float) -> None:
+        # No PONG for the ping sent at ``sent`` within ping_timeout: the client is gone. (The
+        # stock reader waits ping_interval + ping_timeout on every receive instead: a timeout
+        # object and a timer per message received, and per idle connection.)
+        reader = self._reader
+        if self.last_ping == sent and reader is not None and not self.closed:
+            self._timed_out = True
+            reader.cancel()
 
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # an upgrade from long-polling
@@ -192,12 +206,12 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                 await sock.send_str(queued.encode())
         self._ws = sock
         self.queue = _NO_QUEUE  # about 3 KB a connection
-        timeout = self.server.ping_interval + self.server.ping_timeout
+        self._reader = asyncio.current_task()
         try:
             while True:
                 try:
-                    message = await sock.receive(timeout=timeout)
-                except (TimeoutError, asyncio.CancelledError, ConnectionError, RuntimeError):
+                    message = await sock.receive()
+                except (asyncio.CancelledError, ConnectionError, RuntimeError):
                     break
                 if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
                     data = message.data
@@ -218,6 +232,8 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                 except Exception:
                     self.server.logger.exception("Unknown receive error")
         finally:
-            self._ws = None
+            self._ws = self._reader = None
             await sock.close()
-            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            reason = self.server.reason
+            await self.close(wait=False, abort=True,
+                             reason=reason.PING_TIMEOUT if self._timed_out else reason.TRANSPORT_CLOSE)

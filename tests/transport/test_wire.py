@@ -14,6 +14,7 @@ import pytest
 
 from chatserver.http import keys as K
 
+from ..offline_support import wait_until
 from ..support import LiveServer, agent, make_settings, prechat, visitor
 
 
@@ -117,3 +118,30 @@ async def test_an_open_connection_keeps_no_copy_of_its_request_headers(server: L
         await raw.send('42/visitor,1["session:resume",{}]')
         assert (await raw.ack(1))[0]["ok"] is True
         await raw.ws.close()
+
+
+async def test_a_client_that_stops_answering_pings_is_disconnected(server: LiveServer) -> None:
+    eio = server.app[K.HUB].sio.eio
+    eio.ping_interval, eio.ping_timeout = 0.2, 0.3  # read when each connection pings
+    hub = server.app[K.HUB]
+    async with aiohttp.ClientSession() as http:
+        alive = await RawVisitor.connect(server, http)
+        silent = await RawVisitor.connect(server, http)
+        assert len(hub.connections) == 2
+        # The live one answers every ping for several rounds and stays; the silent one is dropped.
+        pings = 0
+        while pings < 5:
+            text = await alive.ws.receive_str(timeout=5)
+            if text == "2":
+                pings += 1
+                await alive.send("3")
+        message = await silent.ws.receive(timeout=5)
+        while message.type == aiohttp.WSMsgType.TEXT:  # its pings, unanswered
+            assert message.data == "2"
+            message = await silent.ws.receive(timeout=5)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await wait_until(lambda: len(hub.connections) == 1, timeout=5, what="the silent visitor disconnected")
+        await alive.send('42/visitor,9["session:resume",{}]')
+        [reply] = await alive.ack(9)
+        assert reply["ok"] is True
+        await alive.ws.close()
