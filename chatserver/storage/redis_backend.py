@@ -43,10 +43,14 @@ POSITIONS_CHUNK = 2000
 
 
 def connect(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    # A blocking pool: with every connection in use (a burst of chat starts), a command waits for
+    # one (up to the socket timeout) instead of failing at once with MaxConnectionsError, which
+    # redis-py's default pool raises past 100 connections.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
-        retry_on_timeout=True,
+        retry_on_timeout=True, max_connections=100, timeout=5,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 def _entry_args(entry: QueueEntry, replace: bool, department_prefix: str) -> list[Any]:

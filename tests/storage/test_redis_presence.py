@@ -36,3 +36,17 @@ async def test_a_dead_process_is_swept_once_and_its_agents_go_offline(redis_url:
         assert await survivors[1].processes_of([("visitor", "visitor-1")]) == set()
     finally:
         await client.aclose()
+
+
+async def test_a_burst_of_more_commands_than_connections_waits_instead_of_failing(redis_url: str) -> None:
+    # 300 visitors at once (a storm of chat starts): more commands in flight than the pool's
+    # 100 connections; each waits for a connection, none fails.
+    client = redis_backend.connect(redis_url)
+    try:
+        presence = redis_backend.RedisPresence(client, Keys("burst:"), "p1", ttl=30)
+        await presence.heartbeat()
+        counts = await asyncio.gather(*(presence.visitor_connected(f"v{i}", f"sid{i}") for i in range(300)))
+        assert counts == [1] * 300
+        assert await presence.processes_of([("visitor", "v299")]) == {"p1"}
+    finally:
+        await client.aclose()
