@@ -36,6 +36,22 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what:
         await asyncio.sleep(0.02)
 
 
+async def outbox_when(server: Any, kind: str, condition: Callable[[list[dict[str, Any]]], bool],
+                      timeout: float = 10.0, what: str = "the outbox") -> list[dict[str, Any]]:
+    """The outbox items of ``kind`` (through the admin API) once ``condition`` holds for them. (A
+    receiver has an email or a webhook a moment before the worker marks its row sent.)"""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        _, outbox = await server.request("GET", f"/api/outbox?kind={kind}", token=await server.admin_token())
+        items: list[dict[str, Any]] = outbox["items"]
+        if condition(items):
+            return items
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {[i['status'] for i in items]}")
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class ReceivedMail:
     sender: str
