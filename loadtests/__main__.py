@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -41,6 +42,9 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --url: the server's first-admin.txt (email and password of an admin)")
     target.add_argument("--allow-remote", action="store_true",
                         help="allow a --url that is not a loopback address (your own staging server only)")
+    target.add_argument("--server-pid", type=int,
+                        help="with --url: the server's process id, to sample its CPU and memory over the run "
+                             "(same machine only)")
     target.add_argument("--redis-url", help="start the server with this Redis backend (default: embedded)")
     target.add_argument("--server-setting", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                         help="a chatserver setting for the started server, e.g. queue_update_interval=0.25 "
@@ -56,6 +60,9 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse to run a scenario that opens more connections than this (%(default)s)")
     bounds.add_argument("--max-duration", type=float, default=300.0,
                         help="stop measuring after this many seconds (%(default)s)")
+    bounds.add_argument("--max-rate", type=float, default=50_000.0,
+                        help="refuse to run a scenario that sends more than this many messages (or co-browse "
+                             "batches) per second (%(default)s)")
     bounds.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
                         help="where the JSON report goes (loadtests/reports/)")
     bounds.add_argument("--no-report", action="store_true", help="do not write a JSON report")
@@ -85,7 +92,7 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIter
         if args.admin_file is None:
             raise LoadTestError("--url needs --admin-file (the target's first-admin.txt) to create agents")
         email, password = read_admin_credentials(args.admin_file)
-        yield Target(url=url, admin_email=email, admin_password=password, managed=False)
+        yield Target(url=url, admin_email=email, admin_password=password, managed=False, pid=args.server_pid)
         return
     server = ManagedServer(redis_url=args.redis_url, settings={**config.server_settings(), **dict(args.server_setting)},
                            log_level=args.server_log_level, profile_to=args.profile_server, keep_data=args.keep_data)
@@ -103,6 +110,9 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
     config.check()
     if config.clients() > args.max_clients:
         raise LoadTestError(f"this run opens {config.clients()} connections, over --max-clients {args.max_clients}")
+    rate = config.send_rate()
+    if rate > args.max_rate:
+        raise LoadTestError(f"this run sends {rate:g} messages/s, over --max-rate {args.max_rate:g}")
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     env_before = environment()
     deadline = time.monotonic() + args.max_duration
@@ -131,6 +141,14 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 
+def _check_target_options(args: argparse.Namespace) -> None:
+    if args.server_pid is not None:
+        if args.url is None:
+            raise LoadTestError("--server-pid goes with --url (a server the load tester starts is sampled anyway)")
+        if not os.path.exists(f"/proc/{args.server_pid}/stat"):
+            raise LoadTestError(f"--server-pid {args.server_pid}: no such process on this machine")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     scenarios = all_scenarios()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -143,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         loop_factory = None
     try:
+        _check_target_options(args)
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(_run(args, scenarios[args.scenario]))
     except LoadTestError as exc:

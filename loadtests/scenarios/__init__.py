@@ -16,6 +16,10 @@ class ScenarioConfig(Protocol):
     def clients(self) -> int:
         """Socket.IO connections the scenario opens at once at its peak."""
 
+    def send_rate(self) -> float:
+        """Messages (or co-browse batches, or requests) per second the scenario sends at its
+        highest; 0 for a closed loop, which is paced by the server's replies."""
+
     def server_settings(self) -> dict[str, str]:
         """Settings a server started for this scenario needs (``--server-setting`` overrides them)."""
 

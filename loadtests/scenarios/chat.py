@@ -68,6 +68,9 @@ class ChatConfig:
         per_target = self.visitors + self.agents + self.idle
         return per_target if self.pairs == 0 else max(per_target, 2 * self.pairs + self.idle)
 
+    def send_rate(self) -> float:
+        return self.batch_rate * self.pairs if self.cobrowse else self.rate
+
     def server_settings(self) -> dict[str, str]:
         return dict(CHAT_SETTINGS)
 

@@ -60,6 +60,9 @@ class KbSearchConfig:
     def clients(self) -> int:
         return 0  # REST only: no Socket.IO connection
 
+    def send_rate(self) -> float:
+        return 0.0  # one query at a time, each after the last answer
+
     def server_settings(self) -> dict[str, str]:
         return {}
 

@@ -74,6 +74,9 @@ class RoutingConfig:
     def clients(self) -> int:
         return self.swarm_size() + self.agents + 1
 
+    def send_rate(self) -> float:
+        return 1.0 / self.interval if self.interval > 0 else 0.0  # a sample step about every --interval
+
     def server_settings(self) -> dict[str, str]:
         if self.trigger == TRIGGER_START:
             return {"departments": f"{BACKLOG_DEPARTMENT},{ROUTED_DEPARTMENT}",

@@ -122,3 +122,76 @@ def test_log_histogram_percentiles_are_within_one_percent() -> None:
 def test_html_report_renders_without_targets_data() -> None:
     page = render({"scenario": "steady", "targets": [], "metrics": {}})
     assert page.startswith("<!doctype html>")
+
+
+def _refused(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadtests", *args, "--no-report"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_runs_over_the_bounds_are_refused_before_they_start() -> None:
+    done = _refused("idle", "--idle", "20", "--max-clients", "10")
+    assert done.returncode == 1 and "over --max-clients 10" in done.stderr, done.stderr
+    done = _refused("steady", "--pairs", "2", "--rate", "200000")
+    assert done.returncode == 1 and "over --max-rate" in done.stderr, done.stderr
+    done = _refused("cobrowse", "--sessions", "10", "--agents", "5", "--capacity", "2", "--batch-rate", "10",
+                    "--max-rate", "50")
+    assert done.returncode == 1 and "sends 100 messages/s, over --max-rate 50" in done.stderr, done.stderr
+    done = _refused("steady", "--url", "http://example.com:8080", "--admin-file", "/nonexistent")
+    assert done.returncode == 1 and "loopback" in done.stderr, done.stderr
+    done = _refused("steady", "--server-pid", "1")
+    assert done.returncode == 1 and "--server-pid goes with --url" in done.stderr, done.stderr
+    # Nothing was started: no server, no generator left behind.
+    assert "started chatserver" not in done.stdout
+
+
+def test_a_run_that_overruns_max_duration_stops_and_reports_it_incomplete(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "loadtests", "steady", "--pairs", "2", "--rate", "20", "--duration",
+                           "60", "--warmup", "0", "--ramp-up", "0", "--max-duration", "4", "--report-dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    print(done.stdout)
+    assert done.returncode == 3, done.stdout + done.stderr
+    [report] = [json.loads(p.read_text()) for p in tmp_path.glob("steady-*.json")]
+    assert report["complete"] is False and report["targets"][0]["complete"] is False
+    assert "INCOMPLETE" in done.stdout and "--max-duration reached" in done.stdout
+
+
+def test_a_running_server_is_loaded_through_url_and_sampled_through_server_pid(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "data"
+    server = subprocess.Popen([sys.executable, "-m", "chatserver", "serve", "--port", str(port), "--data-dir",
+                               str(data)], cwd=ROOT, env={**__import__("os").environ,
+                                                          "CHATSERVER_VISITOR_SESSIONS_PER_MINUTE": "100000",
+                                                          "CHATSERVER_MESSAGE_RATE": "1000",
+                                                          "CHATSERVER_MESSAGE_BURST": "1000"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        done = subprocess.run([sys.executable, "-m", "loadtests", "steady", "--pairs", "2", "--rate", "20",
+                               "--duration", "1.5", "--warmup", "0.5", "--ramp-up", "0", "--url",
+                               f"http://127.0.0.1:{port}", "--admin-file", str(data / "first-admin.txt"),
+                               "--server-pid", str(server.pid), "--report-dir", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        print(done.stdout)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [report] = [json.loads(p.read_text()) for p in tmp_path.glob("steady-*.json")]
+        [target] = report["targets"]
+        assert target["server_process"]["rows"], "the running server was sampled"
+        assert target["metrics"]["server_cpu_percent_mean"] is not None
+        assert report["server"]["managed"] is False
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
