@@ -44,6 +44,7 @@ from ..domain.ports import NewMessage, OutboxRecorder, Transition
 from ..errors import Conflict, NotFound
 from ._group_commit import Batch, GroupCommitter, Job, Outcome, WriterBusy, run_batch
 from ._outbox_rows import insert_outbox_now
+from ._reader import ReadConnection
 
 T = TypeVar("T")
 log = logging.getLogger("chatserver.storage")
@@ -147,7 +148,7 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: ReadConnection | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._writes = 0  # write transactions so far (the checkpointer runs only after some)
@@ -164,9 +165,10 @@ class SQLiteStore:
         await self._writer.execute("PRAGMA busy_timeout=5000")
         await self._writer.execute("PRAGMA foreign_keys=ON")
         await self.migrate()
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._reader.execute("PRAGMA busy_timeout=5000")
-        await self._reader.execute("PRAGMA query_only=ON")
+        reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await reader.execute("PRAGMA busy_timeout=5000")
+        await reader.execute("PRAGMA query_only=ON")
+        self._reader = ReadConnection(reader)
         # Checkpoints (copying the WAL into the database, with its fsyncs) run on a connection
         # of their own, so the writer never waits for the disk: with SQLite's automatic
         # checkpoint the commit that crossed 1,000 pages did it, and held every write queued
@@ -207,7 +209,8 @@ class SQLiteStore:
         return self._writer
 
     @property
-    def _r(self) -> aiosqlite.Connection:
+    def _r(self) -> ReadConnection:
+        """The read-only connection: each read sees what was committed before it (``_reader.py``)."""
         assert self._reader is not None, "store is not open"
         return self._reader
 

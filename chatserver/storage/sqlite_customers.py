@@ -32,6 +32,7 @@ from ..domain.models import (
     Transcript,
 )
 from ..errors import Conflict, NotFound
+from ._reader import Queryable
 from .sqlite import _CONVERSATION_COLUMNS, SQLiteStore, _conversation
 
 _CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"
@@ -282,17 +283,17 @@ class CustomerSQLiteStore:
         return len(ids)
 
     @staticmethod
-    async def _column(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    async def _column(db: Queryable, sql: str, params: Sequence[Any]) -> list[Any]:
         async with db.execute(sql, params) as cur:
             return [row[0] for row in await cur.fetchall()]
 
-    async def _children(self, db: aiosqlite.Connection, table: str) -> list[tuple[str, str, str]]:
+    async def _children(self, db: Queryable, table: str) -> list[tuple[str, str, str]]:
         """``(child table, its column, the referenced column of table)`` for every foreign key to ``table``."""
         if table not in self._children_of:
             self._children_of[table] = await self._find_children(db, table)
         return self._children_of[table]
 
-    async def _find_children(self, db: aiosqlite.Connection, table: str) -> list[tuple[str, str, str]]:
+    async def _find_children(self, db: Queryable, table: str) -> list[tuple[str, str, str]]:
         found = []
         for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name", []):
@@ -303,20 +304,20 @@ class CustomerSQLiteStore:
         return found
 
     @staticmethod
-    async def _primary_key(db: aiosqlite.Connection, table: str) -> str:
+    async def _primary_key(db: Queryable, table: str) -> str:
         async with db.execute(f'PRAGMA table_info("{table}")') as cur:
             for row in await cur.fetchall():
                 if row[5] == 1:
                     return str(row[1])
         return "rowid"
 
-    async def _columns(self, db: aiosqlite.Connection, table: str) -> set[str]:
+    async def _columns(self, db: Queryable, table: str) -> set[str]:
         if table not in self._columns_of:
             async with db.execute(f'PRAGMA table_info("{table}")') as cur:
                 self._columns_of[table] = {str(row[1]) for row in await cur.fetchall()}
         return self._columns_of[table]
 
-    async def _visitor_tables(self, db: aiosqlite.Connection) -> list[str]:
+    async def _visitor_tables(self, db: Queryable) -> list[str]:
         """Tables of other features keyed by the visitor (tickets, ...)."""
         tables = []
         for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -325,7 +326,7 @@ class CustomerSQLiteStore:
                 tables.append(name)
         return tables
 
-    async def _values(self, db: aiosqlite.Connection, table: str, column: str, values: Sequence[Any],
+    async def _values(self, db: Queryable, table: str, column: str, values: Sequence[Any],
                       wanted: str) -> list[Any]:
         if wanted == column:
             return list(values)
@@ -346,7 +347,7 @@ class CustomerSQLiteStore:
         for chunk in _chunks(values):
             await db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk)
 
-    async def _collect_rows(self, db: aiosqlite.Connection, table: str, column: str, values: Sequence[Any],
+    async def _collect_rows(self, db: Queryable, table: str, column: str, values: Sequence[Any],
                             into: dict[str, list[dict[str, object]]], include_self: bool = False) -> None:
         """Add to ``into`` the rows of other features' tables that refer (recursively) to these rows."""
         if not values:

@@ -29,6 +29,7 @@ from ..domain.knowledge import (
     SearchSource,
 )
 from ..errors import Conflict, InvalidPayload, NotFound
+from ._reader import ReadConnection
 from .sqlite import SQLiteStore
 
 _CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
@@ -68,7 +69,7 @@ class KnowledgeSQLiteStore:
         self._store = store
 
     @property
-    def _r(self) -> aiosqlite.Connection:
+    def _r(self) -> ReadConnection:
         return self._store._r
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

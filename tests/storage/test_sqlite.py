@@ -370,3 +370,29 @@ async def test_a_database_at_version_6_gets_its_tickets_and_outbox_rows_linked_t
         outbox = dict(raw.execute("SELECT id, customer_id FROM outbox").fetchall())
         assert outbox == {"o1": linked["t2"], "o2": "cu1", "o3": None}
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_read_right_after_a_commit_sees_it_while_other_reads_run(store: SQLiteStore) -> None:
+    """Reads share one connection: a statement left open between two calls on its thread would
+    hold a read transaction that other coroutines' reads would see an older database through."""
+    for n in range(20):
+        await store.create_conversation(_conversation(f"seed{n}"), [])
+    stop = asyncio.Event()
+
+    async def other_reads() -> None:
+        while not stop.is_set():
+            async with store._r.execute("SELECT id FROM conversations ORDER BY id LIMIT 5") as cur:
+                assert await cur.fetchone() is not None
+            await store._r.execute_fetchall("SELECT count(*) FROM messages")
+
+    async def create_then_read(n: int) -> bool:
+        await store.create_conversation(_conversation(f"c{n}"), [])
+        return await store.get_conversation(f"c{n}") is not None
+
+    readers = [asyncio.ensure_future(other_reads()) for _ in range(3)]
+    try:
+        seen = [await asyncio.gather(*(create_then_read(batch * 50 + i) for i in range(50))) for batch in range(8)]
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert all(all(batch) for batch in seen), sum(not ok for batch in seen for ok in batch)
