@@ -108,9 +108,11 @@ class Backend:
     def name(self) -> str:
         return "memory" if self.redis is None else "redis"
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self) -> bool:
+        """Refresh this process's heartbeat; ``True`` when Redis lost its data meanwhile."""
         if self.redis is not None:
-            await self.redis_presence.heartbeat()
+            return await self.redis_presence.heartbeat()
+        return False
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -274,19 +276,24 @@ def build_app(
 
 
 def _heartbeat(backend: Backend, service: ChatService, hub: SocketHub) -> Callable[[], Awaitable[None]]:
-    """Refresh this process's heartbeat; after Redis was unreachable (or restarted and lost
-    data), record this process's connections again and merge the queue and agents' loads back
-    from the database."""
+    """Refresh this process's heartbeat; after Redis was unreachable or lost its data (restarted
+    without persistence, however briefly), record this process's connections again and merge
+    the queue and agents' loads back from the database. After a write to Redis failed following
+    a commit, make the agents' loads exactly what the database says."""
     async def beat() -> None:
         try:
-            await backend.heartbeat()
+            lost = await backend.heartbeat()
         except ChatError:
             backend.healthy = False
             raise
-        if not backend.healthy:
-            log.warning("routing store reachable again; restoring presence and queue from the database")
-            await hub.reregister_connections()
-            await service.restore()
+        if lost:
+            log.warning("routing store lost its data (restarted without persistence?)")
+            backend.healthy = False
+        if not backend.healthy or service.repair_needed:
+            log.warning("restoring routing state from the database presence=%s", not backend.healthy)
+            if not backend.healthy:
+                await hub.reregister_connections()
+            await service.restore(repair=True)
             backend.healthy = True
             await service.notifier.queue_changed()
             await service.dispatch()

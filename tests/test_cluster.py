@@ -122,10 +122,11 @@ async def test_a_chat_across_two_processes_survives_sigkill_of_the_visitors_proc
         ack = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "v1", "body": "Hi from A"})
         assert (await console.wait_for_seq(cid, ack["seq"]))["body"] == "Hi from A"
 
-        # A second visitor waits in the queue through A (the agent is full).
-        waiting = await a.visitor()
-        waiting_cid = (await waiting.call("chat:start", {"name": "Bo", "question": "Shipping?"}))["conversation"]["id"]
-        assert (await waiting.wait_for("queue:position"))["position"] == 1
+        # Three more visitors wait in the queue through A (the agent is full).
+        waiting = [await a.visitor() for _ in range(3)]
+        waiting_cids = [(await w.call("chat:start", {"name": f"Bo{i}", "question": "Shipping?"}))["conversation"]["id"]
+                        for i, w in enumerate(waiting)]
+        assert (await waiting[2].wait_for("queue:position"))["position"] == 3
 
         last_seen = ack["seq"]
         a.process.kill()
@@ -140,9 +141,16 @@ async def test_a_chat_across_two_processes_survives_sigkill_of_the_visitors_proc
         await back.wait_for_seq(cid, sent[-1]["seq"])
         assert [m["body"] for m in back.messages(cid)] == [f"while away {i}" for i in range(3)]
 
-        queued_again = await b.visitor(waiting.token)
-        state = await queued_again.call("session:resume")
-        assert state["conversation"]["id"] == waiting_cid and state["queue"]["position"] == 1
+        # They keep their places, whatever order they come back in.
+        for n in (2, 0, 1):
+            queued_again = await b.visitor(waiting[n].token)
+            state = await queued_again.call("session:resume")
+            assert state["conversation"]["id"] == waiting_cids[n] and state["queue"]["position"] == n + 1
+        # And are served in that order.
+        await console.call("conversation:close", {"conversation_id": cid})
+        nxt = await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned"
+                                     and d["conversation"]["id"] != cid)
+        assert nxt["conversation"]["id"] == waiting_cids[0]
     finally:
         await _disconnect_all(a, b)
 
@@ -170,6 +178,136 @@ async def test_agents_of_a_killed_process_go_offline_and_their_chats_move_on(
         assert got["conversation"]["agent_id"] == helper["agent"]["id"]
     finally:
         await _disconnect_all(a, b)
+
+
+async def test_a_grace_period_is_carried_out_when_the_process_that_started_it_dies(
+    processes: list[ServerProcess], http: aiohttp.ClientSession,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    leaver = await _agent_login(a, admin, 1, capacity=1)
+    try:
+        console = await a.agent(leaver["token"])
+        shopper = await b.visitor()
+        cid = (await shopper.call("chat:start", {"name": "Eve", "question": "Voucher?"}))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        # The agent closes the console (A starts the grace period), then A dies before it ends.
+        await console.disconnect()
+        await shopper.wait_for("peer:presence", lambda d: d["online"] is False)
+        a.process.kill()
+        # B finds the grace period due and requeues the chat; an agent on B gets it.
+        await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
+        helper = await _agent_login(b, admin, 2, capacity=1)
+        other = await b.agent(helper["token"])
+        got = await other.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
+                                   and d["conversation"]["status"] == "assigned", timeout=10)
+        assert got["conversation"]["agent_id"] == helper["agent"]["id"]
+    finally:
+        await _disconnect_all(a, b)
+
+
+async def test_a_cleanly_stopped_process_takes_its_agents_out_of_routing(
+    processes: list[ServerProcess], http: aiohttp.ClientSession,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    leaver = await _agent_login(a, admin, 1, capacity=3)
+    try:
+        await a.agent(leaver["token"])
+        shopper = await b.visitor()
+        held = (await shopper.call("chat:start", {"name": "Flo", "question": "Size?"}))["conversation"]["id"]
+        await shopper.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        a.process.stop()  # SIGTERM: a rolling restart; the agent's browser is cut off with it
+        # The agent is gone at once: a new chat is not routed to them but waits.
+        late = await b.visitor()
+        started = await late.call("chat:start", {"name": "Gil", "question": "Returns?"})
+        assert started["conversation"]["status"] == "queued"
+        await asyncio.sleep(0.5)
+        state = await late.call("session:resume")
+        assert state["conversation"]["status"] == "queued" and state["queue"]["position"] >= 1
+        # Their held chat goes back to the queue when the grace period ends, ahead of the new one.
+        await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
+        helper = await _agent_login(b, admin, 2, capacity=1)
+        other = await b.agent(helper["token"])
+        got = await other.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned",
+                                   timeout=10)
+        assert got["conversation"]["id"] == held
+    finally:
+        await _disconnect_all(a, b)
+
+
+async def test_redis_losing_its_data_without_dropping_connections_is_restored(
+    processes: list[ServerProcess], http: aiohttp.ClientSession, cluster_redis: RedisServer,
+) -> None:
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    login = await _agent_login(a, admin, 1, capacity=1)
+    try:
+        console = await a.agent(login["token"])
+        first = await b.visitor()
+        cid = (await first.call("chat:start", {"name": "H", "question": "q"}))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        waiting = [await b.visitor() for _ in range(3)]
+        waiting_ids = [(await w.call("chat:start", {"name": f"W{i}", "question": "q"}))["conversation"]["id"]
+                       for i, w in enumerate(waiting)]
+        # Everything Redis held is gone in an instant (a restart without persistence, a flush):
+        # no command fails, so only the epoch key tells the processes.
+        cluster_redis.flush()
+        for position, (w, wcid) in enumerate(zip(waiting, waiting_ids, strict=True), start=1):
+            for _ in range(50):
+                state = await w.call("session:resume")
+                if state["queue"] is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert state["conversation"]["id"] == wcid and state["queue"]["position"] == position
+        # The agent's presence and load are back too: closing frees their one place for the head.
+        await first.call("conversation:close", {"conversation_id": cid})
+        nxt = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == waiting_ids[0]
+                                     and d["conversation"]["status"] == "assigned", timeout=10)
+        assert nxt["conversation"]["agent_id"] == login["agent"]["id"]
+        # And they still hold just that one: the second waiting chat stays queued.
+        assert (await waiting[1].call("session:resume"))["queue"]["position"] == 1
+    finally:
+        await _disconnect_all(a, b)
+
+
+async def test_changes_stored_while_redis_is_down_are_routed_when_it_is_back(
+    tmp_path: Path, http: aiohttp.ClientSession,
+) -> None:
+    """Redis with persistence goes away and comes back with its data: a chat closed meanwhile no
+    longer counts against its agent, and a chat started meanwhile is queued and served."""
+    redis_server = RedisServer(tmp_path / "aof", appendonly=True)
+    redis_server.start()
+    data = tmp_path / "data"
+    data.mkdir()
+    process = ServerProcess(data, redis_server.url, **FAST).start()
+    a = Remote(process, http)
+    try:
+        admin = await _admin(a)
+        login = await _agent_login(a, admin, 1, capacity=1)
+        console = await a.agent(login["token"])
+        first = await a.visitor()
+        cid = (await first.call("chat:start", {"name": "I", "question": "q"}))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        second = await a.visitor()
+
+        redis_server.stop()
+        closed = await first.call("conversation:close", {"conversation_id": cid})
+        assert closed["ok"] and closed["conversation"]["status"] == "closed"
+        started = await second.call("chat:start", {"name": "J", "question": "still there?"})
+        assert started["ok"] and started["created"], started
+        new_cid = started["conversation"]["id"]
+        redis_server.start()  # same port, with what it held
+
+        got = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == new_cid
+                                     and d["conversation"]["status"] == "assigned", timeout=15)
+        assert got["conversation"]["agent_id"] == login["agent"]["id"]
+        status, transcript = await a.request("GET", f"/api/conversations/{cid}", token=admin)
+        assert status == 200 and transcript["conversation"]["status"] == "closed"
+    finally:
+        await _disconnect_all(a)
+        process.stop()
+        redis_server.stop()
 
 
 async def test_two_hundred_visitors_and_twenty_agents_across_processes_never_double_assign(

@@ -23,6 +23,7 @@ from ..constants import SYS_AGENT_JOINED, SYS_CHAT_STARTED, SYS_CLOSED, SYS_REQU
 from ..errors import (
     AlreadyTaken,
     AtCapacity,
+    ChatError,
     ConversationClosed,
     ConversationNotClosed,
     Forbidden,
@@ -69,6 +70,9 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_CLOSED = "conversation.closed"
 ABANDONED_BATCH = 100
 WAIT_ESTIMATE_WINDOW = 3600.0
+# Seconds between reading what agents hold in the routing state and checking it against the
+# database in a repair: longer than a claim takes to be stored.
+STALE_HOLD_SETTLE = 1.0
 
 
 def estimate_wait(position: int, seconds_per_place: float | None) -> float | None:
@@ -141,6 +145,10 @@ class ChatService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._dispatch_lock = asyncio.Lock()
         self._grace_timers: dict[str, Timer] = {}
+        # Set when a write to the routing state failed after the database committed the change
+        # it follows (Redis unreachable at that moment): the heartbeat loop then repairs the
+        # routing state from the database once Redis answers (``restore(repair=True)``).
+        self.repair_needed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._agent_cache: dict[str, Agent] = {}
         # Readers with a read mark being stored, and the marks that wait for it (mark_read).
@@ -173,9 +181,20 @@ class ChatService:
             log.error("background task failed", exc_info=task.exception())
 
     async def shutdown(self) -> None:
+        """A clean stop: this process's connections leave presence at once, and agents left
+        with no connection get their grace period, which another process (or this one's
+        successor) carries out."""
         for timer in self._grace_timers.values():
             timer.cancel()
         self._grace_timers.clear()
+        try:
+            released = await self.presence.release_process()
+            deadline = self.clock.now() + self.grace_period
+            for kind, party_id, remaining in released:
+                if kind == "agent" and not remaining:
+                    await self.presence.grace_started(party_id, deadline)
+        except ChatError as exc:
+            log.warning("could not release this process's connections: %s", exc.message)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -230,22 +249,50 @@ class ChatService:
 
     # -- startup ------------------------------------------------------------------------------
 
-    async def restore(self) -> None:
+    async def restore(self, repair: bool = False) -> None:
         """After a restart: rebuild the queue in its old order and what each agent holds; agents
-        who held chats get the grace period to come back before their chats are requeued."""
-        queued = await self.conversations.conversations_with_status([ConversationStatus.QUEUED])
-        assigned = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED])
-        held: dict[str, list[str]] = {}
-        for conversation in assigned:
-            assert conversation.agent_id is not None
-            held.setdefault(conversation.agent_id, []).append(conversation.id)
-        entries = [self._entry(c, c.queue_rank if c.queue_rank is not None else c.created_at) for c in queued]
-        await self.routing.restore(entries, held)
-        self._last_rank = max([e.rank for e in entries], default=0.0)
+        who held chats get the grace period to come back before their chats are requeued. With
+        ``repair`` (a write to the routing state may have failed after a commit), chats an agent
+        is recorded as holding that the database says they do not hold are released too."""
+        self.repair_needed = False
+        try:
+            recorded = await self.routing.held() if repair else {}
+            queued = await self.conversations.conversations_with_status([ConversationStatus.QUEUED])
+            assigned = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED])
+            held: dict[str, list[str]] = {}
+            for conversation in assigned:
+                assert conversation.agent_id is not None
+                held.setdefault(conversation.agent_id, []).append(conversation.id)
+            entries = [self._entry(c, c.queue_rank if c.queue_rank is not None else c.created_at) for c in queued]
+            await self.routing.restore(entries, held)
+            if recorded:
+                await self._release_stale(recorded)
+        except Unavailable:
+            self.repair_needed = True
+            raise
+        self._last_rank = max([self._last_rank, *(e.rank for e in entries)])
         for agent_id in held:
             if await self.presence.status(agent_id) == AgentStatus.OFFLINE:
-                self._start_grace(agent_id)
+                await self._start_grace(agent_id)
         log.info("restored queue=%d assigned=%d", len(entries), len(assigned))
+
+    async def _release_stale(self, recorded: dict[str, list[str]]) -> None:
+        """Release what ``recorded`` (the routing state, read before the database) has an agent
+        hold that the database, read afterwards, says they do not. A claim in flight when
+        ``recorded`` was read is stored well within ``STALE_HOLD_SETTLE`` seconds, so it is
+        not taken for stale."""
+        suspects = [(agent_id, cid) for agent_id, ids in recorded.items() for cid in ids]
+        await asyncio.sleep(STALE_HOLD_SETTLE)
+        found = await self.conversations.get_conversations([cid for _, cid in suspects])
+        released = 0
+        for agent_id, cid in suspects:
+            conversation = found.get(cid)
+            if conversation is None or conversation.status != ConversationStatus.ASSIGNED \
+                    or conversation.agent_id != agent_id:
+                await self.routing.release(agent_id, cid)
+                released += 1
+        if released:
+            log.warning("released chats the routing state still counted for agents count=%d", released)
 
     # -- authorization ------------------------------------------------------------------------
 
@@ -286,7 +333,7 @@ class ChatService:
                            sender_id=visitor_id, sender_name=prechat.name, body=prechat.question, created_at=now),
             ]
             await self.conversations.create_conversation(conversation, first, record)
-            await self.routing.enqueue(self._entry(conversation, rank))
+            await self._after_commit(self.routing.enqueue(self._entry(conversation, rank)))
         log.info("conversation queued conversation=%s visitor=%s", conversation.id, visitor_id)
         await self.notifier.queue_changed()
         self.spawn(self.dispatch())
@@ -426,7 +473,7 @@ class ChatService:
                     await self.routing.remove(conversation_id)
                 record = await self._recorder(CONVERSATION_CLOSED)
                 now = self.clock.now()
-                result = await self.conversations.transition(Transition(
+                result = await self._transition_or_requeue(current, Transition(
                     conversation_id=conversation_id, expect=frozenset({current.status}),
                     status=ConversationStatus.CLOSED, agent_id=current.agent_id, agent_name=current.agent_name,
                     at=now, event="closed", reason=reason, closed_by=closed_by,
@@ -439,7 +486,7 @@ class ChatService:
                 raise ConversationClosed("the conversation changed while closing; try again")
             conversation, message = result
             if current.agent_id is not None:
-                await self.routing.release(current.agent_id, conversation_id)
+                await self._after_commit(self.routing.release(current.agent_id, conversation_id))
         log.info("conversation closed conversation=%s by=%s reason=%s", conversation_id, closed_by, reason)
         await self._announce(conversation, current.agent_id, message)
         if current.status == ConversationStatus.QUEUED:
@@ -455,6 +502,7 @@ class ChatService:
         reconnect."""
         self._agent_cache[agent.id] = agent
         count = await self.presence.agent_connected(agent.id, connection_id, status)
+        await self.presence.cancel_grace(agent.id)
         timer = self._grace_timers.pop(agent.id, None)
         if timer is not None:
             timer.cancel()
@@ -466,7 +514,7 @@ class ChatService:
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> None:
         remaining = await self.presence.agent_disconnected(agent_id, connection_id)
         if remaining == 0:
-            self._start_grace(agent_id)
+            await self._start_grace(agent_id)
             await self._tell_peers_agent_presence(agent_id, online=False)
 
     async def _tell_peers_agent_presence(self, agent_id: str, online: bool) -> None:
@@ -511,9 +559,9 @@ class ChatService:
                 record=record,
             ))
             if result is None:
-                await self.routing.release(agent.id, conversation_id)
+                await self._after_commit(self.routing.release(agent.id, conversation_id))
                 return None
-            await self.routing.record_assignment(now)
+            await self._after_commit(self.routing.record_assignment(now), repair=False)
         conversation, message = result
         log.info("conversation assigned conversation=%s agent=%s how=%s", conversation_id, agent.id, event)
         await self._announce(conversation, None, message)
@@ -544,16 +592,25 @@ class ChatService:
 
     # -- grace period -------------------------------------------------------------------------
 
-    def _start_grace(self, agent_id: str) -> None:
+    async def _start_grace(self, agent_id: str) -> None:
+        """The agent has no connection left: their chats are requeued after the grace period
+        unless they come back. The deadline is recorded in presence (shared by every process)
+        and timed here; if this process dies, another one's sweep finds it due."""
         previous = self._grace_timers.pop(agent_id, None)
         if previous is not None:
             previous.cancel()
+        now = self.clock.now()
+        deadline = await self.presence.grace_started(agent_id, now + self.grace_period)
         self._grace_timers[agent_id] = self.clock.call_later(
-            self.grace_period, lambda: self.spawn(self._grace_expired(agent_id))
+            max(0.0, deadline - now), lambda: self.spawn(self._grace_expired(agent_id, deadline))
         )
 
-    async def _grace_expired(self, agent_id: str) -> None:
+    async def _grace_expired(self, agent_id: str, deadline: float) -> None:
         self._grace_timers.pop(agent_id, None)
+        if await self.presence.claim_grace(agent_id, deadline):
+            await self._grace_over(agent_id)
+
+    async def _grace_over(self, agent_id: str) -> None:
         if await self.presence.status(agent_id) != AgentStatus.OFFLINE:
             return
         await self.requeue_agent_chats(agent_id, reason="agent_disconnected")
@@ -617,7 +674,7 @@ class ChatService:
                 record=record,
             ))
             if result is None:
-                await self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1)
+                await self._after_commit(self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1))
                 raise ConversationClosed("the conversation changed while transferring")
         updated, message = result
         log.info("conversation transferred conversation=%s from=%s to=%s", conversation.id, agent.id, target.id)
@@ -659,8 +716,8 @@ class ChatService:
             ))
             if result is None:
                 return None
-            await self.routing.release(agent_id, conversation_id)
-            await self.routing.enqueue(self._entry(result[0], rank))
+            await self._after_commit(self.routing.release(agent_id, conversation_id),
+                                     self.routing.enqueue(self._entry(result[0], rank)))
         return result
 
     async def _announce(self, conversation: Conversation, previous_agent_id: str | None,
@@ -675,6 +732,34 @@ class ChatService:
         return NewMessage(conversation_id=conversation_id, kind="system", sender_kind=PartyKind.SYSTEM,
                           sender_id=None, sender_name=None, body=body, created_at=at, meta=meta)
 
+    async def _after_commit(self, *writes: Coroutine[Any, Any, Any], repair: bool = True) -> None:
+        """Run routing-state writes that follow a committed change. The database holds the truth
+        by now, so a routing store that cannot be reached fails nothing: the change stands, and
+        (with ``repair``) the routing state is repaired from the database once it answers."""
+        pending = list(writes)
+        try:
+            while pending:
+                await pending.pop(0)
+        except Unavailable:
+            for left in pending:
+                left.close()
+            if repair:
+                self.repair_needed = True
+            log.warning("routing store unreachable after a commit; repairing it when it is back repair=%s", repair)
+
+    async def _transition_or_requeue(
+        self, current: Conversation, transition: Transition
+    ) -> tuple[Conversation, Message | None] | None:
+        """Close ``current``; if a waiting chat was taken off the queue but storing fails, it goes
+        back to its place (it is still waiting in the database)."""
+        try:
+            return await self.conversations.transition(transition)
+        except Exception:
+            if current.status == ConversationStatus.QUEUED:
+                rank = current.queue_rank if current.queue_rank is not None else current.created_at
+                await self._after_commit(self.routing.enqueue(self._entry(current, rank)))
+            raise
+
     # -- other processes ----------------------------------------------------------------------
 
     async def sweep(self) -> None:
@@ -684,10 +769,16 @@ class ChatService:
             if remaining:
                 continue
             if kind == "agent":
-                self._start_grace(party_id)
+                await self._start_grace(party_id)
                 await self._tell_peers_agent_presence(party_id, online=False)
             else:
                 await self._tell_agent_visitor_presence(party_id, online=False)
+        # Grace periods whose timer is gone with its process (killed, or stopped cleanly).
+        for agent_id in await self.presence.claim_due_graces(self.clock.now()):
+            timer = self._grace_timers.pop(agent_id, None)
+            if timer is not None:
+                timer.cancel()
+            await self._grace_over(agent_id)
         await self.dispatch()
 
     async def seconds_per_place(self) -> float | None:

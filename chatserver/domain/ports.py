@@ -226,6 +226,10 @@ class RoutingState(Protocol):
         keep their place), and what each agent holds."""
         ...
 
+    async def held(self) -> dict[str, list[str]]:
+        """What each agent holds, by agent id (agents holding nothing left out)."""
+        ...
+
     async def ping(self) -> None: ...
 
 
@@ -260,6 +264,31 @@ class Presence(Protocol):
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
         """Remove connections of processes that stopped heartbeating; ``(kind, party_id,
         remaining connections)`` for each one removed."""
+        ...
+
+    async def release_process(self) -> list[tuple[str, str, int]]:
+        """A clean stop: remove this process's connections at once (other processes must not
+        route to agents who are gone), ``(kind, party_id, remaining)`` for each one removed."""
+        ...
+
+    # Grace periods are kept with presence, not only in the process that saw the agent leave: if
+    # that process dies during the grace period, another one requeues the agent's chats.
+
+    async def grace_started(self, agent_id: str, deadline: float) -> float:
+        """Record that the agent's chats are requeued at ``deadline`` unless they come back; a
+        deadline already recorded stands. Returns the deadline in force."""
+        ...
+
+    async def cancel_grace(self, agent_id: str) -> None:
+        """The agent is back: forget their deadline."""
+        ...
+
+    async def claim_grace(self, agent_id: str, deadline: float) -> bool:
+        """Take the agent's deadline if it is still ``deadline``: ``True`` to one caller only."""
+        ...
+
+    async def claim_due_graces(self, now: float) -> list[str]:
+        """Take every deadline at or before ``now``: each agent goes to one caller only."""
         ...
 
 

@@ -110,6 +110,9 @@ class MemoryRoutingState:
         for agent_id, conversation_ids in held.items():
             self._held[agent_id].update(conversation_ids)
 
+    async def held(self) -> dict[str, list[str]]:
+        return {agent_id: sorted(ids) for agent_id, ids in self._held.items() if ids}
+
     async def ping(self) -> None:
         return None
 
@@ -119,6 +122,7 @@ class MemoryPresence:
         self._agent_connections: dict[str, set[str]] = defaultdict(set)
         self._agent_status: dict[str, AgentStatus] = {}
         self._visitor_connections: dict[str, set[str]] = defaultdict(set)
+        self._graces: dict[str, float] = {}
 
     async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
         self._agent_connections[agent_id].add(connection_id)
@@ -175,3 +179,25 @@ class MemoryPresence:
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
         """Connections of processes that stopped heartbeating; none in a single process."""
         return []
+
+    async def release_process(self) -> list[tuple[str, str, int]]:
+        """Nothing outlives the one process: a restart rebuilds presence from scratch."""
+        return []
+
+    async def grace_started(self, agent_id: str, deadline: float) -> float:
+        return self._graces.setdefault(agent_id, deadline)
+
+    async def cancel_grace(self, agent_id: str) -> None:
+        self._graces.pop(agent_id, None)
+
+    async def claim_grace(self, agent_id: str, deadline: float) -> bool:
+        if self._graces.get(agent_id) != deadline:
+            return False
+        del self._graces[agent_id]
+        return True
+
+    async def claim_due_graces(self, now: float) -> list[str]:
+        due = sorted((deadline, agent_id) for agent_id, deadline in self._graces.items() if deadline <= now)
+        for _, agent_id in due:
+            del self._graces[agent_id]
+        return [agent_id for _, agent_id in due]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
@@ -168,12 +169,25 @@ class RedisRoutingState:
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         """Merge what the database knows into Redis (after a process start or a Redis restart
         that lost data): missing queue entries are added, existing ones keep their place."""
-        for entry in entries:
-            await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
-                                args=_entry_args(entry, False, self.k.department_queue_prefix))
+        for start in range(0, len(entries), POSITIONS_CHUNK):
+            async with self.r.pipeline(transaction=False) as pipe:
+                for entry in entries[start:start + POSITIONS_CHUNK]:
+                    await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
+                                  args=_entry_args(entry, False, self.k.department_queue_prefix), client=pipe)
+                await pipe.execute()
         for agent_id, conversation_ids in held.items():
             if conversation_ids:
                 await self.r.sadd(self.k.held(agent_id), *conversation_ids)
+
+    @_unavailable
+    async def held(self) -> dict[str, list[str]]:
+        keys = [key async for key in self.r.scan_iter(match=f"{self.k.held_prefix}*", count=1000)]
+        async with self.r.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.smembers(key)
+            members: list[set[str]] = await pipe.execute()
+        prefix = len(self.k.held_prefix)
+        return {key[prefix:]: sorted(ids) for key, ids in zip(keys, members, strict=True) if ids}
 
     async def ping(self) -> None:
         await self.r.ping()
@@ -190,14 +204,26 @@ class RedisPresence:
         self.process_id = process_id
         self.ttl = ttl
         self._claim_dead = client.register_script(RK.CLAIM_DEAD_PROCESS)
+        self._grace_start = client.register_script(RK.GRACE_START)
+        self._claim_grace = client.register_script(RK.CLAIM_GRACE)
+        self._claim_due_graces = client.register_script(RK.CLAIM_DUE_GRACES)
+        self._epoch: str | None = None
         self._available = client.register_script(RK.AVAILABLE_AGENTS)
 
     @_unavailable
-    async def heartbeat(self) -> None:
+    async def heartbeat(self) -> bool:
+        """Refresh this process's heartbeat. Returns ``True`` when Redis lost what it held since
+        the last heartbeat (the epoch key is gone or changed: a restart without persistence, a
+        flush), however briefly it was away: the caller then restores it from the database."""
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.set(self.k.process(self.process_id), "1", px=int(self.ttl * 1000))
             pipe.sadd(self.k.processes, self.process_id)
-            await pipe.execute()
+            pipe.set(self.k.epoch, uuid.uuid4().hex, nx=True)
+            pipe.get(self.k.epoch)
+            epoch = (await pipe.execute())[3]
+        lost = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        return lost
 
     async def _connect(self, kind: str, party_id: str, connection_id: str,
                        status: AgentStatus = AgentStatus.ONLINE) -> int:
@@ -284,16 +310,41 @@ class RedisPresence:
             if not await self._claim_dead(keys=[self.k.processes, self.k.process(process_id)], args=[process_id]):
                 continue
             log.warning("process stopped heartbeating; sweeping its connections process=%s", process_id)
-            members: set[str] = await self.r.smembers(self.k.process_connections(process_id))  # type: ignore[assignment]
-            for member in members:
-                kind, party_id, connection_id = member.split(":", 2)
-                remaining = await self._disconnect(kind, party_id, connection_id, process_id)
-                swept.append((kind, party_id, remaining))
-            await self.r.delete(self.k.process_connections(process_id))
+            swept += await self._sweep(process_id)
         return swept
 
+    async def _sweep(self, process_id: str) -> list[tuple[str, str, int]]:
+        swept: list[tuple[str, str, int]] = []
+        members: set[str] = await self.r.smembers(self.k.process_connections(process_id))  # type: ignore[assignment]
+        for member in members:
+            kind, party_id, connection_id = member.split(":", 2)
+            remaining = await self._disconnect(kind, party_id, connection_id, process_id)
+            swept.append((kind, party_id, remaining))
+        await self.r.delete(self.k.process_connections(process_id))
+        return swept
+
+    @_unavailable
+    async def release_process(self) -> list[tuple[str, str, int]]:
+        return await self._sweep(self.process_id)
+
+    @_unavailable
+    async def grace_started(self, agent_id: str, deadline: float) -> float:
+        return float(await self._grace_start(keys=[self.k.graces], args=[agent_id, repr(deadline)]))
+
+    @_unavailable
+    async def cancel_grace(self, agent_id: str) -> None:
+        await self.r.zrem(self.k.graces, agent_id)
+
+    @_unavailable
+    async def claim_grace(self, agent_id: str, deadline: float) -> bool:
+        return bool(await self._claim_grace(keys=[self.k.graces], args=[agent_id, repr(deadline)]))
+
+    @_unavailable
+    async def claim_due_graces(self, now: float) -> list[str]:
+        return list(await self._claim_due_graces(keys=[self.k.graces], args=[repr(now)]))
+
     async def unregister(self) -> None:
-        """A clean shutdown: forget this process (its connections were closed one by one)."""
+        """A clean shutdown: forget this process (``release_process`` removed its connections)."""
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self.k.process(self.process_id))
             pipe.srem(self.k.processes, self.process_id)

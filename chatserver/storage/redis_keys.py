@@ -83,6 +83,20 @@ class Keys:
     def agent_status_prefix(self) -> str:
         return f"{self.prefix}status:"
 
+    @property
+    def graces(self) -> str:
+        """ZSET agent id -> deadline (epoch seconds): agents gone offline whose chats are
+        requeued at the deadline unless they come back. Shared, so the chats move on even when
+        the process that saw the agent leave dies during the grace period."""
+        return f"{self.prefix}graces"
+
+    @property
+    def epoch(self) -> str:
+        """STRING, no TTL: a random value set once. A process that finds it missing or changed
+        knows Redis lost what it held (restarted without persistence, flushed) and restores the
+        queue, loads and presence from the database."""
+        return f"{self.prefix}epoch"
+
     # -- messaging between processes --
     def bus(self, process_id: str) -> str:
         """Pub/sub channel of one process: events for the clients it holds."""
@@ -230,4 +244,28 @@ return 1
 CLAIM_DEAD_PROCESS = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('SREM', KEYS[1], ARGV[1])
+"""
+
+# Record a grace deadline unless one is recorded; return the one in force.
+# KEYS: graces. ARGV: agent id, deadline.
+GRACE_START = """
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+return redis.call('ZSCORE', KEYS[1], ARGV[1])
+"""
+
+# Take an agent's grace deadline if it is still the given one (a newer one, after the agent came
+# back and left again, belongs to a later timer). KEYS: graces. ARGV: agent id, deadline.
+CLAIM_GRACE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score == false or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+"""
+
+# Take every grace deadline due: each agent is returned to one caller only.
+# KEYS: graces. ARGV: now.
+CLAIM_DUE_GRACES = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, agent in ipairs(due) do redis.call('ZREM', KEYS[1], agent) end
+return due
 """

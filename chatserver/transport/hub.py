@@ -26,6 +26,7 @@ from ..errors import (
     InvalidToken,
     MessageTooLong,
     RateLimited,
+    Unavailable,
     UnknownEvent,
 )
 from ..presenters import conversation_view
@@ -190,6 +191,14 @@ class SocketHub:
         # left, and a stop would then hang.
         for socket in list(self.sio.eio.sockets.values()):
             await _bounded(socket.close(wait=False, abort=True))
+            # End the WebSocket handler too (else aiohttp waits for it until the client leaves
+            # or a ping times out): the lean socket's reader loop is cancelled and closes the
+            # WebSocket; the stock socket's writer is woken with the end-of-queue marker.
+            reader = getattr(socket, "_reader", None)
+            if reader is not None:
+                reader.cancel()
+            elif isinstance(socket.queue, asyncio.Queue):
+                socket.queue.put_nowait(None)
         self.sio.eio.sockets.clear()
         await self.sio.shutdown()
         await self.notifier.close()
@@ -414,11 +423,16 @@ class SocketHub:
     async def _queue_info(self, conversation: Conversation) -> dict[str, Any] | None:
         if conversation.status != ConversationStatus.QUEUED:
             return None
-        position = await self.service.routing.position(conversation.id)
-        if position is None:
+        try:
+            position = await self.service.routing.position(conversation.id)
+            if position is None:
+                return None
+            return {"position": position, "total": await self.service.routing.waiting_count(),
+                    "estimated_wait_s": await self.service.wait_estimate(position)}
+        except Unavailable:
+            # The routing store is away: the conversation is stored and waits; its position
+            # follows in queue:position once the store is back.
             return None
-        return {"position": position, "total": await self.service.routing.waiting_count(),
-                "estimated_wait_s": await self.service.wait_estimate(position)}
 
     async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ChatStart, data)

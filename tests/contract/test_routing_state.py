@@ -209,3 +209,39 @@ async def test_a_backlog_in_one_department_never_hides_another_departments_chat(
     got = await _take_next(routing, "s", 3, frozenset({"sales"}), 0.0)
     assert got is not None and got.conversation_id == "c5000"
     assert await routing.position("c0") == 1 and await routing.waiting_count() == 1500
+
+
+async def test_held_lists_what_each_agent_holds(routing: RoutingState) -> None:
+    assert await routing.held() == {}
+    await routing.enqueue(_entry(1))
+    await routing.enqueue(_entry(2))
+    assert await routing.claim("c1", "a", 3) == ClaimOutcome.CLAIMED
+    assert await routing.claim("c2", "b", 3) == ClaimOutcome.CLAIMED
+    assert await routing.held() == {"a": ["c1"], "b": ["c2"]}
+    await routing.release("b", "c2")
+    assert await routing.held() == {"a": ["c1"]}
+
+
+async def test_a_grace_deadline_is_kept_until_claimed_once(presence: Presence) -> None:
+    # The first deadline recorded stands; a later start (another process) gets it back.
+    assert await presence.grace_started("a", 100.0) == 100.0
+    assert await presence.grace_started("a", 150.0) == 100.0
+    # A timer of another deadline (the agent came back and left again since) takes nothing.
+    assert not await presence.claim_grace("a", 150.0)
+    assert await presence.claim_grace("a", 100.0)
+    assert not await presence.claim_grace("a", 100.0)
+    # Coming back cancels the deadline.
+    await presence.grace_started("b", 100.0)
+    await presence.cancel_grace("b")
+    assert await presence.claim_due_graces(1000.0) == []
+
+
+async def test_due_graces_go_to_one_sweeper_each(presence: Presence) -> None:
+    for n in range(20):
+        await presence.grace_started(f"a{n}", 100.0 + n)
+    await presence.grace_started("later", 500.0)
+    taken = await asyncio.gather(*(presence.claim_due_graces(200.0) for _ in range(5)))
+    everyone = [agent for batch in taken for agent in batch]
+    assert sorted(everyone) == sorted(f"a{n}" for n in range(20))  # each once, none twice
+    assert await presence.claim_due_graces(200.0) == []
+    assert await presence.claim_due_graces(500.0) == ["later"]
