@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import itertools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -70,6 +71,8 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_CLOSED = "conversation.closed"
 ABANDONED_BATCH = 100
 WAIT_ESTIMATE_WINDOW = 3600.0
+# A chat assigned sooner than this after it started did not queue (for wait estimates).
+MIN_QUEUED_WAIT = 1.0
 # Seconds between reading what agents hold in the routing state and checking it against the
 # database in a repair: longer than a claim takes to be stored.
 STALE_HOLD_SETTLE = 1.0
@@ -561,7 +564,8 @@ class ChatService:
             if result is None:
                 await self._after_commit(self.routing.release(agent.id, conversation_id))
                 return None
-            await self._after_commit(self.routing.record_assignment(now), repair=False)
+            waited = max(0.0, now - result[0].created_at)
+            await self._after_commit(self.routing.record_assignment(now, waited), repair=False)
         conversation, message = result
         log.info("conversation assigned conversation=%s agent=%s how=%s", conversation_id, agent.id, event)
         await self._announce(conversation, None, message)
@@ -782,13 +786,19 @@ class ChatService:
         await self.dispatch()
 
     async def seconds_per_place(self) -> float | None:
-        """The mean time between the recent assignments of the last hour: how long one place in
-        the queue takes to move up. ``None`` without enough history or with no agent online."""
+        """How long one place in the queue takes to move up, from the assignments of the last
+        hour: for each chat that had to wait, the time since the assignment before it, but no
+        more than the chat waited (a gap in which nobody waited says how seldom shoppers came,
+        not how fast agents serve); the mean of those. Chats taken at once say nothing of it.
+        ``None`` without such history or with no agent online."""
         now = self.clock.now()
-        times = [t for t in await self.routing.recent_assignments() if t >= now - WAIT_ESTIMATE_WINDOW]
-        if len(times) < 2 or not await self.presence.available_agents():
+        recent = [(at, waited) for at, waited in await self.routing.recent_assignments()
+                  if at >= now - WAIT_ESTIMATE_WINDOW]
+        paces = [min(at - previous, waited) for (previous, _), (at, waited) in itertools.pairwise(recent)
+                 if waited >= MIN_QUEUED_WAIT]
+        if not paces or not await self.presence.available_agents():
             return None
-        return (times[-1] - times[0]) / (len(times) - 1)
+        return sum(paces) / len(paces)
 
     async def wait_estimate(self, position: int) -> float | None:
         """Seconds a chat at ``position`` may wait (``position`` x ``seconds_per_place``)."""

@@ -209,10 +209,12 @@ class RoutingState(Protocol):
         """Atomically: hand a held chat to another agent below capacity (a transfer)."""
         ...
 
-    async def record_assignment(self, at: float) -> None: ...
+    async def record_assignment(self, at: float, waited: float) -> None:
+        """An assignment at ``at`` of a chat that had waited ``waited`` seconds."""
+        ...
 
-    async def recent_assignments(self) -> list[float]:
-        """Times of the most recent assignments, oldest first (for wait estimates)."""
+    async def recent_assignments(self) -> list[tuple[float, float]]:
+        """``(at, waited)`` of the most recent assignments, oldest first (for wait estimates)."""
         ...
 
     async def release(self, agent_id: str, conversation_id: str) -> None:

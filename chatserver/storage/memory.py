@@ -22,7 +22,7 @@ class MemoryRoutingState:
         self._by_department: dict[str | None, list[tuple[float, str]]] = defaultdict(list)
         self._entries: dict[str, QueueEntry] = {}
         self._held: dict[str, set[str]] = defaultdict(set)
-        self._assigned_at: deque[float] = deque(maxlen=RECENT_ASSIGNMENTS)
+        self._assigned_at: deque[tuple[float, float]] = deque(maxlen=RECENT_ASSIGNMENTS)
 
     async def enqueue(self, entry: QueueEntry) -> None:
         if entry.conversation_id in self._entries:
@@ -97,11 +97,11 @@ class MemoryRoutingState:
     async def load(self, agent_id: str) -> int:
         return len(self._held.get(agent_id, ()))
 
-    async def record_assignment(self, at: float) -> None:
-        self._assigned_at.append(at)
+    async def record_assignment(self, at: float, waited: float) -> None:
+        self._assigned_at.append((at, waited))
 
-    async def recent_assignments(self) -> list[float]:
-        return list(self._assigned_at)
+    async def recent_assignments(self) -> list[tuple[float, float]]:
+        return sorted(self._assigned_at)
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         for entry in entries:

@@ -155,15 +155,20 @@ class RedisRoutingState:
         return int(await self.r.scard(self.k.held(agent_id)))
 
     @_unavailable
-    async def record_assignment(self, at: float) -> None:
+    async def record_assignment(self, at: float, waited: float) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.lpush(self.k.assignments, repr(at))
+            pipe.lpush(self.k.assignments, f"{at!r}:{waited!r}")
             pipe.ltrim(self.k.assignments, 0, RECENT_ASSIGNMENTS - 1)
             await pipe.execute()
 
     @_unavailable
-    async def recent_assignments(self) -> list[float]:
-        return sorted(float(x) for x in await self.r.lrange(self.k.assignments, 0, -1))
+    async def recent_assignments(self) -> list[tuple[float, float]]:
+        found: list[tuple[float, float]] = []
+        items: list[str] = await self.r.lrange(self.k.assignments, 0, -1)  # type: ignore[assignment]
+        for item in items:
+            at, _, waited = item.partition(":")  # older entries hold the time only
+            found.append((float(at), float(waited or 0.0)))
+        return sorted(found)
 
     @_unavailable
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:

@@ -49,7 +49,8 @@ class Keys:
 
     @property
     def assignments(self) -> str:
-        """LIST of the times of recent assignments, newest first (for wait estimates)."""
+        """LIST of "<time>:<seconds the chat waited>" of recent assignments, newest first (for
+        wait estimates)."""
         return f"{self.prefix}assignments"
 
     # -- presence --

@@ -158,9 +158,9 @@ async def test_moves_respect_the_receivers_capacity(routing: RoutingState) -> No
 
 async def test_recent_assignments_are_kept_oldest_first_and_bounded(routing: RoutingState) -> None:
     for t in range(60):
-        await routing.record_assignment(1000.0 + t)
+        await routing.record_assignment(1000.0 + t, t / 2)
     recent = await routing.recent_assignments()
-    assert recent == sorted(recent) and len(recent) == 50 and recent[-1] == 1059.0
+    assert recent == sorted(recent) and len(recent) == 50 and recent[-1] == (1059.0, 29.5)
 
 
 async def test_positions_in_one_call(routing: RoutingState) -> None:

@@ -6,6 +6,7 @@ shop served from another origin than the chat server.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from chatserver.domain.conversations import MIN_QUEUED_WAIT
 from chatserver.domain.identity import sign_identity
 
 from ..offline_support import free_port
@@ -191,8 +193,8 @@ async def test_a_bad_signature_attaches_nothing_and_shows_nothing_broken(shop: L
 
 
 async def test_the_queue_line_shows_the_servers_wait_estimate(shop: LiveServer, open_shop: Open) -> None:
-    # Alice takes one chat at a time; two chats served one after the other give the server a
-    # pace (seconds per place in the queue), so the next shopper gets an estimate.
+    # Alice takes one chat at a time; a second chat that waits for the first to end gives the
+    # server a pace (seconds per place in the queue), so the next shopper gets an estimate.
     desk = await agent(shop, await shop.add_agent("Alice", capacity=1))
     first = await visitor(shop)
     first_id = (await first.call("chat:start", prechat(1)))["conversation"]["id"]
@@ -200,6 +202,7 @@ async def test_the_queue_line_shows_the_servers_wait_estimate(shop: LiveServer, 
                         and d["conversation"]["status"] == "assigned")
     second = await visitor(shop)
     second_id = (await second.call("chat:start", prechat(2)))["conversation"]["id"]
+    await asyncio.sleep(MIN_QUEUED_WAIT)  # the second shopper really queues
     await first.call("conversation:close", {"conversation_id": first_id})
     await desk.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == second_id
                         and d["conversation"]["status"] == "assigned")

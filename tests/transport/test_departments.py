@@ -161,3 +161,34 @@ async def test_waiting_visitors_get_an_estimate_once_agents_have_been_serving(
     assert state["queue"]["estimated_wait_s"] == pytest.approx(30.0, abs=0.5)
     update = await waiting_shopper.wait_for("queue:position", lambda d: d["estimated_wait_s"] is not None)
     assert update["conversation_id"] == waiting_cid and update["estimated_wait_s"] > 0
+
+
+async def test_the_estimate_comes_from_how_fast_waiting_chats_were_served_not_from_quiet_spells(
+    shop: tuple[LiveServer, ManualClock],
+) -> None:
+    server, clock = shop
+    login = await server.add_agent(capacity=1)
+    console = await agent(server, login)
+    # A quiet shop: a shopper every ten minutes, each served at once and done before the next.
+    for n in range(3):
+        shopper, cid = await _start(server, n)
+        await console.wait_for("conversation:updated", lambda d, c=cid: d["conversation"]["id"] == c
+                               and d["conversation"]["status"] == "assigned")
+        await shopper.call("conversation:close", {"conversation_id": cid})
+        clock.advance(600)
+    # Now a queue forms behind a busy agent. Ten minutes between assignments says nothing of
+    # how long a place in the queue takes: no estimate rather than a wrong one.
+    busy, busy_cid = await _start(server, 10)
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == busy_cid
+                           and d["conversation"]["status"] == "assigned")
+    queued = [await _start(server, 11 + n) for n in range(2)]
+    state = await queued[0][0].call("session:resume")
+    assert state["queue"]["position"] == 1 and state["queue"]["estimated_wait_s"] is None
+    # The agent frees up after 20 s; the first in line, who waited those 20 s, is served.
+    clock.advance(20)
+    await busy.call("conversation:close", {"conversation_id": busy_cid})
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == queued[0][1]
+                           and d["conversation"]["status"] == "assigned")
+    state = await queued[1][0].call("session:resume")
+    assert state["queue"]["position"] == 1
+    assert state["queue"]["estimated_wait_s"] == pytest.approx(20.0, abs=0.5)
