@@ -1,9 +1,10 @@
 """Co-browsing in real Chromium: a shopper on the demo checkout (the widget) and an agent in the
 console, each in a browser context of their own. Consent; the agent's live view follows typing;
 the card number never reaches the server (checked on what the server relayed and keeps); a
-late-joining console sees the current page; pointer and scroll-to; remote control needs and
-honours a second consent and never writes sensitive fields; stop sharing ends it at both ends;
-nothing of the shopper's page runs in the console. Screenshots under test-artifacts/."""
+late-joining console sees the current page; a prefilled field the shopper cleared never leaves the
+browser; pointer and scroll-to; remote control needs and honours a second consent and never
+writes sensitive fields; stop sharing ends it at both ends; nothing of the shopper's
+page runs in the console. Screenshots under test-artifacts/."""
 
 from __future__ import annotations
 
@@ -281,6 +282,57 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await expect(console.locator("#cobrowse-message")).to_have_text("You stopped co-browsing.")
 
 
+async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop: LiveServer, open_page: OpenPage,
+                                                                           open_console: OpenConsole) -> None:
+    """rrweb copies a field's HTML value (and a textarea's default text) into its snapshot when the
+    live value is empty: the widget sends the live value, masked, instead."""
+    shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
+    saved_card, note, gift = "4111 1111 1111 1111", "SECRET-DELIVERY-NOTE door code 4711", "SECRET-GIFT-MESSAGE"
+    # A page served with a saved card number and two filled-in text areas.
+    await shopper.evaluate("""([card, note, gift]) => {
+        const form = document.querySelector('form');
+        const field = document.createElement('input');
+        field.id = 'saved-card';
+        field.setAttribute('autocomplete', 'cc-number');
+        field.setAttribute('value', card);
+        const noteArea = document.createElement('textarea');
+        noteArea.id = 'delivery-note';
+        noteArea.textContent = note;
+        const giftArea = document.createElement('textarea');
+        giftArea.id = 'gift-message';
+        giftArea.textContent = gift;
+        form.prepend(field, noteArea, giftArea);
+    }""", [saved_card, note, gift])
+    # The shopper clears the card number and the note before anyone sees the page.
+    await shopper.locator("#saved-card").fill("")
+    await shopper.locator("#delivery-note").fill("")
+    await _share(shopper, console)
+    # The agent's view shows the fields as the shopper sees them now: empty, or masked.
+    await expect(replay(console).locator("#saved-card")).to_have_value("")
+    await expect(replay(console).locator("#delivery-note")).to_have_value("")
+    await expect(replay(console).locator("#gift-message")).to_have_value("*" * len(gift))
+
+    tap = await agent(shop, alice_login)
+    session_id = (await tap.call("cobrowse:request", {"conversation_id": await _conversation_id(shop)}))[
+        "session"]["id"]
+    assert (await tap.call("cobrowse:join", {"session_id": session_id}))["ok"]
+    await _until(lambda: len(tap.events["cobrowse:events"]) > 0)
+    # The page's script changes the note's default text while it is shared.
+    await shopper.evaluate("""() => {
+        document.querySelector('#delivery-note').firstChild.data = 'SECRET-LATER-TEXT';
+        document.querySelector('main h1').append(' (changed)');
+    }""")
+    await expect(replay(console).get_by_role("heading", name="Shipping (changed)")).to_be_visible()
+    await _until(lambda: "(changed)" in relayed_text(tap)[1])
+
+    raw, text = relayed_text(tap)
+    assert "Shipping" in text
+    kept = b"".join(data for _, data in shop.app[K.COBROWSE_RELAY]._ingest[session_id].buffer)
+    for secret in (saved_card, saved_card.replace(" ", ""), note, "door code", gift, "SECRET-LATER-TEXT"):
+        assert secret not in text and secret.encode() not in raw, secret
+        assert secret.encode() not in kept, secret
+
+
 async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, open_page: OpenPage,
                                                            open_console: OpenConsole) -> None:
     shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
@@ -296,6 +348,13 @@ async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, op
                                         token=alice_login["token"])
     assert status == 200
     assert record["cobrowse"][0]["status"] == "declined" and record["cobrowse"][0]["bytes_relayed"] == 0
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
 
 
 async def _conversation_id(shop: LiveServer) -> str:

@@ -4,6 +4,9 @@
 //   with the class cb-unmask (or data-cb-unmask) and it is not sensitive;
 // - sensitive fields (card data, passwords, one-time codes, hidden and file inputs, and anything
 //   inside .cb-mask / [data-cb-mask]) are always masked and never writable by the agent;
+// - a field's value is always the one the shopper sees now, masked: never the value its HTML
+//   came with (rrweb copies an input's value attribute, and a textarea's default text, when the
+//   live value is empty: scrubEvent removes them before an event is queued);
 // - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
 //   captured at all (the agent sees an empty box of the same size).
 
@@ -39,6 +42,60 @@ export function maskInput(text, element) {
   const value = text ?? "";
   if (element && element.closest?.(UNMASKED) && !isSensitive(element)) return value;
   return "*".repeat(value.length);
+}
+
+// rrweb's event and serialized node types (@rrweb/types).
+const EVENT_FULL_SNAPSHOT = 2;
+const EVENT_INCREMENTAL = 3;
+const SOURCE_MUTATION = 0;
+const NODE_ELEMENT = 2;
+const NODE_TEXT = 3;
+const FIELD_TAGS = new Set(["input", "textarea", "select"]);
+// Inputs whose value attribute is a label or an option's value, not what was typed (rrweb's own
+// exceptions).
+const VALUE_IS_NOT_TYPED = new Set(["radio", "checkbox", "submit", "button"]);
+
+/**
+ * Make an rrweb event safe to send, in place: every field in a full snapshot or in the nodes a
+ * mutation adds carries its live value, masked by maskInput (or none when it is empty), never
+ * the value attribute or default text the page's HTML gave it; and a change to the text inside a
+ * textarea is dropped (rrweb sends it again as the textarea's masked value).
+ * ``nodeOf(id)`` is the live DOM node with that rrweb id (the recorder's mirror).
+ */
+export function scrubEvent(event, nodeOf) {
+  if (!event || typeof event !== "object") return event;
+  if (event.type === EVENT_FULL_SNAPSHOT) {
+    scrubNode(event.data?.node, nodeOf);
+  } else if (event.type === EVENT_INCREMENTAL && event.data?.source === SOURCE_MUTATION) {
+    for (const add of event.data.adds ?? []) scrubNode(add.node, nodeOf);
+    if (event.data.texts?.length) {
+      event.data.texts = event.data.texts.filter(({ id }) => {
+        const parent = nodeOf(id)?.parentNode;
+        return !parent || parent.nodeType !== 1 || !FIELD_TAGS.has(parent.tagName.toLowerCase());
+      });
+    }
+  }
+  return event;
+}
+
+function scrubNode(node, nodeOf) {
+  if (!node || typeof node !== "object") return;
+  if (node.type === NODE_ELEMENT && FIELD_TAGS.has(node.tagName)) scrubField(node, nodeOf(node.id));
+  for (const child of node.childNodes ?? []) scrubNode(child, nodeOf);
+}
+
+function scrubField(node, element) {
+  const attributes = node.attributes ?? {};
+  node.attributes = attributes;
+  const type = String(attributes.type ?? "").toLowerCase();
+  if (node.tagName === "input" && VALUE_IS_NOT_TYPED.has(type)) return;
+  const live = element && typeof element.value === "string" ? element.value : "";
+  if (live) attributes.value = maskInput(live, element);
+  else delete attributes.value;
+  if (node.tagName === "textarea") {
+    // Its default text (present only when the live value is empty, which is what it shows).
+    for (const child of node.childNodes ?? []) if (child?.type === NODE_TEXT) child.textContent = "";
+  }
 }
 
 function isBlocked(element) {

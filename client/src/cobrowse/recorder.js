@@ -1,12 +1,14 @@
 // The co-browse recorder, fetched only when a shopper agrees to share the page. It captures the
 // page with rrweb (full snapshot, then mutations, scrolls, resizes, inputs and mouse moves),
-// masked and blocked by ./privacy.js before anything leaves the browser, and hands batches (every
-// FLUSH_MS, msgpack-encoded, split into parts the server accepts) to send(). It also carries out
-// the agent's actions and finds the elements the agent points at, by rrweb node id.
+// masked, blocked and scrubbed by ./privacy.js before anything leaves the browser, and hands
+// batches (every FLUSH_MS, msgpack-encoded, split into parts the server accepts) to send(). It also
+// carries out the agent's actions and finds the elements the agent points at, by rrweb node id.
 
 import { encode } from "@msgpack/msgpack";
 import { record } from "@rrweb/record";
-import { actionRefusal, BLOCK_CLASS, BLOCK_SELECTOR, MASK_TEXT_CLASS, MASK_TEXT_SELECTOR, maskInput } from "./privacy.js";
+import {
+  actionRefusal, BLOCK_CLASS, BLOCK_SELECTOR, MASK_TEXT_CLASS, MASK_TEXT_SELECTOR, maskInput, scrubEvent,
+} from "./privacy.js";
 
 const FLUSH_MS = 50;
 const PART_BYTES = 192 * 1024; // under the server's cobrowse_max_part_bytes (256 KiB)
@@ -45,6 +47,7 @@ class Recorder {
   }
 
   #emit(event) {
+    scrubEvent(event, (id) => record.mirror.getNode(id));
     if (event.type === EVENT_META) {
       this.#flush(); // a snapshot starts a batch of its own
       this.inSnapshot = true;
