@@ -22,6 +22,7 @@ const REASONS = {
 };
 const ACTION_REASONS = {
   sensitive_field: "That is a private field (card, password…): only the customer can fill it in.",
+  masked_field: "That field is hidden from you (masked): only the customer can fill it in.",
   blocked: "That part of the page is hidden from co-browsing.",
   not_a_field: "That is not a field you can type into.",
   no_such_element: "That element is no longer on the customer's page.",

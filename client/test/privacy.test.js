@@ -73,12 +73,21 @@ test("the agent may click and type only where the rules allow", () => {
   assert.equal(actionRefusal(null, "click"), "no_such_element");
   assert.equal(actionRefusal(new Element("button"), "click"), null);
   assert.equal(actionRefusal(new Element("button"), "input"), "not_a_field");
-  assert.equal(actionRefusal(input({ id: "city" }), "input"), null);
-  assert.equal(actionRefusal(input({ id: "city", readonly: "" }), "input"), "not_a_field");
+  assert.equal(actionRefusal(input({ id: "city", class: "cb-unmask" }), "input"), null);
+  assert.equal(actionRefusal(input({ id: "city", class: "cb-unmask", readonly: "" }), "input"), "not_a_field");
   assert.equal(actionRefusal(input({ type: "checkbox" }), "input"), "not_a_field");
   assert.equal(actionRefusal(input({ autocomplete: "cc-number" }), "input"), "sensitive_field");
+  assert.equal(actionRefusal(input({ autocomplete: "cc-number", class: "cb-unmask" }), "input"), "sensitive_field");
   assert.equal(actionRefusal(input({ autocomplete: "cc-number" }), "click"), "sensitive_field");
-  assert.equal(actionRefusal(new Element("select", { id: "method" }), "input"), null);
+  assert.equal(actionRefusal(new Element("select", { id: "method", class: "cb-unmask" }), "input"), null);
+  // What the agent sees masked it cannot write: only unmasked fields take typed text.
+  assert.equal(actionRefusal(input({ id: "city" }), "input"), "masked_field");
+  assert.equal(actionRefusal(new Element("select", { id: "method" }), "input"), "masked_field");
+  assert.equal(actionRefusal(new Element("textarea", { id: "note" }), "input"), "masked_field");
+  const unmaskedArea = new Element("fieldset", { "data-cb-unmask": "" });
+  assert.equal(actionRefusal(new Element("textarea", { id: "note" }, unmaskedArea), "input"), null);
+  // Clicking writes nothing: a masked field may still be clicked (focused).
+  assert.equal(actionRefusal(input({ id: "city" }), "click"), null);
   const blocked = new Element("div", { class: "cb-block" });
   assert.equal(actionRefusal(new Element("button", {}, blocked), "click"), "blocked");
   assert.equal(actionRefusal(new Element("chatserver-widget"), "click"), "blocked");

@@ -3,7 +3,7 @@ console, each in a browser context of their own. Consent; the agent's live view 
 the card number never reaches the server (checked on what the server relayed and keeps); a
 late-joining console sees the current page; a prefilled field the shopper cleared never leaves the
 browser; pointer and scroll-to; remote control needs and honours a second consent and never
-writes sensitive fields; stop sharing ends it at both ends; nothing of the shopper's
+writes masked or sensitive fields; stop sharing ends it at both ends; nothing of the shopper's
 page runs in the console. Screenshots under test-artifacts/."""
 
 from __future__ import annotations
@@ -214,6 +214,15 @@ async def test_the_agent_sees_the_page_live_and_never_the_card(shop: LiveServer,
 async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, open_page: OpenPage,
                                                               open_console: OpenConsole) -> None:
     shopper, console, _ = await _cobrowse_chat(shop, open_page, open_console)
+    # A field the shop did not unmask: the agent sees it masked, so may not type into it.
+    await shopper.evaluate("""() => {
+        const label = document.createElement('label');
+        label.htmlFor = 'gift-note';
+        label.textContent = 'Gift note';
+        const note = document.createElement('input');
+        note.id = 'gift-note';
+        document.querySelector('form').prepend(label, note);
+    }""")
     await _share(shopper, console)
     stage = console.locator("#cobrowse-stage .cobrowse-overlay")
     name_field = replay(console).locator("#city")
@@ -254,6 +263,15 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await expect(shopper.locator("#city")).to_have_value("Lyon")
     await expect(replay(console).locator("#city")).to_have_value("Lyon")
     await screenshot(console, "cobrowse-control")
+
+    # A masked field is never written: the page refuses, and the console says why.
+    note = await replay(console).locator("#gift-note").bounding_box()
+    assert note is not None
+    await console.mouse.click(note["x"] + 5, note["y"] + 5)
+    await console.get_by_label("Text to type into the field").fill("Happy birthday")
+    await console.get_by_role("button", name="Fill in").click()
+    await expect(console.locator("#cobrowse-message")).to_contain_text("That field is hidden from you")
+    assert await shopper.locator("#gift-note").input_value() == ""
 
     # The shopper takes back control: the agent's actions stop working.
     await sharing_bar(shopper).get_by_role("button", name="Take back control").click()

@@ -3,7 +3,9 @@
 // - every input's value is masked (asterisks of the same length) unless the shop marks the field
 //   with the class cb-unmask (or data-cb-unmask) and it is not sensitive;
 // - sensitive fields (card data, passwords, one-time codes, hidden and file inputs, and anything
-//   inside .cb-mask / [data-cb-mask]) are always masked and never writable by the agent;
+//   inside .cb-mask / [data-cb-mask]) are always masked;
+// - the agent types only into fields it can read (unmasked ones): never into masked, sensitive
+//   or blocked ones;
 // - a field's value is always the one the shopper sees now, masked: never the value its HTML
 //   came with (rrweb copies an input's value attribute, and a textarea's default text, when the
 //   live value is empty: scrubEvent removes them before an event is queued);
@@ -37,10 +39,15 @@ export function isSensitive(element) {
   return SENSITIVE_NAME.test(names);
 }
 
+/** Whether the agent may read this field's value: the shop unmasked it and it is not sensitive. */
+export function isUnmasked(element) {
+  return Boolean(element && element.closest?.(UNMASKED) && !isSensitive(element));
+}
+
 /** rrweb's maskInputFn: every value masked, except in fields the shop unmasked that are not sensitive. */
 export function maskInput(text, element) {
   const value = text ?? "";
-  if (element && element.closest?.(UNMASKED) && !isSensitive(element)) return value;
+  if (isUnmasked(element)) return value;
   return "*".repeat(value.length);
 }
 
@@ -105,7 +112,8 @@ function isBlocked(element) {
 /**
  * Why the agent may not do this action on this element (a reason code), or null if it may.
  * Clicks are allowed on anything visible that is not blocked or a sensitive field; typing only
- * into text fields, text areas and selects that are not sensitive, disabled or read-only.
+ * into text fields, text areas and selects that are not disabled or read-only and whose value
+ * the agent sees (unmasked: cb-unmask, and not sensitive): a masked one is "masked_field".
  */
 export function actionRefusal(element, kind) {
   if (!element || element.nodeType !== 1 || !element.isConnected) return "no_such_element";
@@ -116,5 +124,6 @@ export function actionRefusal(element, kind) {
   if (kind === "click") return null;
   if (!field || element.disabled || element.readOnly) return "not_a_field";
   if (tag === "input" && !TEXT_TYPES.has((element.getAttribute("type") || "").toLowerCase())) return "not_a_field";
+  if (!isUnmasked(element)) return "masked_field";
   return null;
 }

@@ -184,8 +184,9 @@ export class CobrowseController {
         "Share my screen", "No, thanks");
     } else if (askControl) {
       this.#ask("control", "Let the agent act on this page?",
-        `${name} asks to click and fill in fields on this page for you. They can never type into card or ` +
-        "password fields. You can take back control at any time.", "Allow control", "No, thanks");
+        `${name} asks to click and fill in fields on this page for you. They can only type into fields they ` +
+        "can see, never into card or password fields. You can take back control at any time.", "Allow control",
+        "No, thanks");
     } else {
       this.#hideDialog();
     }
