@@ -321,6 +321,45 @@ async def test_bad_input_is_refused_and_changes_nothing(server: LiveServer) -> N
     assert status == 200 and record["cobrowse"][0]["status"] == "active"
 
 
+async def _record(server: LiveServer, cid: str) -> dict[str, Any]:
+    """The conversation's co-browse session as stored (the REST record)."""
+    status, record = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
+    assert status == 200, record
+    [session] = record["cobrowse"]
+    return session  # type: ignore[no-any-return]
+
+
+async def test_the_page_is_told_the_part_limit_and_a_larger_part_is_refused_with_it(tmp_path: Path,
+                                                                                   backend_settings: dict[str, str],
+                                                                                   ) -> None:
+    live = LiveServer(make_settings(tmp_path, cobrowse_max_part_bytes=8192, **backend_settings))
+    await live.start()
+    try:
+        shopper, console, _, cid = await assigned_chat(live)
+        session_id = (await console.call("cobrowse:request", {"conversation_id": cid}))["session"]["id"]
+        await shopper.wait_for("cobrowse:updated", lambda d: d["session"]["id"] == session_id)
+        status = await shopper.call("cobrowse:status", {"conversation_id": cid})
+        assert status["max_part_bytes"] == 8192
+        accepted = await shopper.call("cobrowse:respond", {"session_id": session_id, "accept": True})
+        assert accepted["max_part_bytes"] == 8192
+        assert (await console.call("cobrowse:join", {"session_id": session_id}))["ok"]
+        data = encode_batch(snapshot_events("split page", size=30_000))
+        too_big = await shopper.call("cobrowse:events", {"session_id": session_id, "seq": 1, "snapshot": True,
+                                                         "part": 0, "parts": 1, "data": data})
+        assert too_big["error"]["code"] == "payload_too_large"
+        assert too_big["error"]["details"] == {"max_part_bytes": 8192}
+        # Nothing of it was relayed, and the session goes on: the same page in parts gets through.
+        acks = await send_batch(shopper, session_id, 2, snapshot_events("split page", size=30_000), snapshot=True,
+                                part_size=8192)
+        assert len(acks) == 4 and all(a["ok"] for a in acks)
+        await until(lambda: len(received_batches(console, session_id)) == 1)
+        [(seq, events)] = received_batches(console, session_id)
+        assert seq == 2 and events[1]["data"]["node"]["text"] == "split page"
+        assert (await _record(live, cid))["status"] == "active"
+    finally:
+        await live.close()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
