@@ -367,6 +367,7 @@ class CobrowseRelay:
 
     async def _on_leave(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.CobrowseRef, data)
+        await self._own_session(connection, payload.session_id)  # anyone else's: not_found or forbidden
         watcher = self._watchers.get(payload.session_id, {}).pop(connection.sid, None)
         if watcher is not None:
             await self.service.watch_ended(watcher.view_id)
