@@ -2,14 +2,16 @@
 console, each in a browser context of their own. Consent; the agent's live view follows typing;
 the card number never reaches the server (checked on what the server relayed and keeps); a
 late-joining console sees the current page; a prefilled field the shopper cleared never leaves the
-browser; pointer and scroll-to; remote control needs and honours a second consent and never
-writes masked or sensitive fields; stop sharing ends it at both ends; nothing of the shopper's
-page runs in the console. Screenshots under test-artifacts/."""
+browser; pointer, scroll-to and the lag figure; remote control needs and honours a second consent
+and never writes masked or sensitive fields; closing the view keeps the session; stop sharing ends
+it at both ends; nothing of the shopper's page runs in the console. Screenshots under
+test-artifacts/."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -213,7 +215,7 @@ async def test_the_agent_sees_the_page_live_and_never_the_card(shop: LiveServer,
 
 async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, open_page: OpenPage,
                                                               open_console: OpenConsole) -> None:
-    shopper, console, _ = await _cobrowse_chat(shop, open_page, open_console)
+    shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
     # A field the shop did not unmask: the agent sees it masked, so may not type into it.
     await shopper.evaluate("""() => {
         const label = document.createElement('label');
@@ -227,6 +229,8 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     stage = console.locator("#cobrowse-stage .cobrowse-overlay")
     name_field = replay(console).locator("#city")
     await expect(name_field).to_be_visible()
+    # The connection's quality: the round trip to the shopper's page, in ms.
+    await expect(console.locator("#cobrowse-lag")).to_have_text(re.compile(r"^Lag \d+ ms$"))
 
     # The agent's pointer appears on the shopper's page.
     box = await stage.bounding_box()
@@ -293,6 +297,24 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await console.get_by_role("button", name="Fill in").click()
     await expect(console.locator("#cobrowse-message")).to_contain_text("That is a private field")
     assert await shopper.locator("#card-number").input_value() == ""
+
+    # Close view: the agent stops watching, the session goes on; Co-browse rejoins it, unasked.
+    await console.get_by_role("button", name="Close view").click()
+    await expect(console.locator("#cobrowse")).to_be_hidden()
+    status, record = await shop.request("GET", f"/api/conversations/{await _conversation_id(shop)}",
+                                        token=alice_login["token"])
+    assert status == 200
+    [session] = record["cobrowse"]
+    assert session["status"] == "active" and all(w["left_at"] is not None for w in session["watched"])
+    await expect(sharing_bar(shopper)).to_contain_text("Alice can see and control this page")
+    await console.get_by_role("button", name="Co-browse").click()
+    await expect(replay(console).get_by_role("heading", name="Payment")).to_be_visible()
+    await expect(console.locator("#cobrowse-status")).to_have_text(
+        "Live · you may click and type on the customer's page")
+    await expect(consent(shopper)).to_be_hidden()
+    status, record = await shop.request("GET", f"/api/conversations/{await _conversation_id(shop)}",
+                                        token=alice_login["token"])
+    assert [w["left_at"] is None for w in record["cobrowse"][0]["watched"]].count(True) == 1
 
     # The agent stops co-browsing; the shopper sees it ended.
     await console.get_by_role("button", name="Stop co-browsing").click()

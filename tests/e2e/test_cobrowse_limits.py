@@ -1,6 +1,8 @@
 """Co-browsing on a server with small limits, in real Chromium: a page larger than
 ``cobrowse_max_part_bytes`` reaches the agent in parts of at most that size (the server tells the
-widget its limit), also when the widget was told a larger one and the server refused a part."""
+widget its limit), also when the widget was told a larger one and the server refused a part; a
+session over ``cobrowse_max_buffer_bytes`` pauses with a reason both sides see, and the agent's
+Resume brings the page back."""
 
 from __future__ import annotations
 
@@ -18,17 +20,18 @@ from chatserver.http import keys as K
 from ..support import LiveServer, make_settings
 from .conftest import OpenPage, _close_or_show_what_hangs
 from .console import OpenConsole, open_console
-from .test_cobrowse import _cobrowse_chat, _share, replay
+from .test_cobrowse import _cobrowse_chat, _share, consent, replay, sharing_bar
 
 __all__ = ["open_console"]
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 PART = 8 * 1024
+BUFFER = 64 * 1024
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path, cobrowse_max_part_bytes=PART))
+    live = LiveServer(make_settings(tmp_path, cobrowse_max_part_bytes=PART, cobrowse_max_buffer_bytes=BUFFER))
     await live.start()
     try:
         yield live
@@ -104,3 +107,33 @@ async def test_a_refused_part_is_not_lost_the_page_is_sent_again_in_parts(shop: 
             and "code=payload_too_large" in r.getMessage()]
     assert all(len(part) <= PART for part in _kept_parts(shop))
 
+
+async def test_over_the_buffer_limit_it_pauses_and_resume_brings_the_page_back(shop: LiveServer,
+                                                                               open_page: OpenPage,
+                                                                               open_console: OpenConsole) -> None:
+    shopper, console, _ = await _cobrowse_chat(shop, open_page, open_console)
+    await _share(shopper, console)
+    await expect(console.get_by_role("button", name="Resume")).to_be_hidden()
+    # The page grows by far more than the server keeps for late joiners: the session pauses.
+    await shopper.evaluate("""() => {
+        const big = document.createElement('section');
+        big.id = 'big';
+        big.textContent = 'Reviews '.repeat(40000);
+        document.querySelector('main').append(big);
+    }""")
+    await expect(sharing_bar(shopper)).to_contain_text("Sharing is paused: this page is too large to share.")
+    await expect(console.locator("#cobrowse-status")).to_have_text("Paused: the customer's page is too large to share.")
+    await expect(console.get_by_role("button", name="Resume")).to_be_visible()
+    # The chat goes on; what the shopper does while paused is not sent.
+    await shopper.evaluate("document.querySelector('#big').remove()")
+    await shopper.locator("#full-name").fill("Ann Paused")
+    await expect(replay(console).locator("#full-name")).to_have_value("")
+
+    # The agent resumes: the page is sent afresh, as it is now, without a new consent.
+    await console.get_by_role("button", name="Resume").click()
+    await expect(console.locator("#cobrowse-status")).to_have_text("Live")
+    await expect(sharing_bar(shopper)).to_contain_text("Alice can see this page")
+    await expect(consent(shopper)).to_be_hidden()
+    await expect(replay(console).locator("#full-name")).to_have_value("Ann Paused")
+    await expect(replay(console).locator("#big")).to_have_count(0)
+    await expect(console.get_by_role("button", name="Resume")).to_be_hidden()
