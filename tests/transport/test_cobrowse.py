@@ -21,6 +21,7 @@ from .cobrowse_support import (
     received_batches,
     send_batch,
     snapshot_events,
+    undocumented,
 )
 
 
@@ -89,6 +90,8 @@ async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
     [watched] = history["watched"]
     assert watched["agent_name"] == "Alice" and watched["left_at"] is not None and watched["seconds"] >= 0
     assert "checkout page" not in str(record)
+    # The record is as the OpenAPI document says, co-browse sessions included.
+    assert undocumented(record, "Transcript") == []
 
 
 async def test_declining_and_a_second_request(server: LiveServer) -> None:
@@ -332,6 +335,7 @@ async def _record(server: LiveServer, cid: str) -> dict[str, Any]:
     """The conversation's co-browse session as stored (the REST record)."""
     status, record = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
     assert status == 200, record
+    assert undocumented(record, "Transcript") == []
     [session] = record["cobrowse"]
     return session  # type: ignore[no-any-return]
 
