@@ -22,6 +22,7 @@ const REASONS = {
 };
 const ACTION_REASONS = {
   sensitive_field: "That is a private field (card, password…): only the customer can fill it in.",
+  masked_field: "That field is hidden from you (masked): only the customer can fill it in.",
   blocked: "That part of the page is hidden from co-browsing.",
   not_a_field: "That is not a field you can type into.",
   no_such_element: "That element is no longer on the customer's page.",
@@ -45,6 +46,7 @@ export class CobrowseView {
     this.replayer = null;
     this.modules = null;
     this.parts = [];
+    this.partsSeq = null; // the batch whose parts are in this.parts
     this.queue = Promise.resolve();
     this.scale = 1;
     this.viewport = { width: 1280, height: 800 };
@@ -236,6 +238,16 @@ export class CobrowseView {
 
   #batch(batch) {
     if (batch.session_id !== this.session?.id) return;
+    // A batch starts at its part 0: the parts of one the page gave up on (refused on the way, and
+    // sent again as a fresh snapshot) are dropped.
+    if (batch.part === 0) {
+      this.parts = [];
+      this.partsSeq = batch.seq;
+    } else if (batch.seq !== this.partsSeq || this.parts.length !== batch.part) {
+      this.parts = [];
+      this.partsSeq = null;
+      return;
+    }
     this.parts.push(new Uint8Array(batch.data));
     if (batch.part < batch.parts - 1) return;
     const parts = this.parts;

@@ -45,8 +45,44 @@ CUSTOMER_BODY = {
     },
 }
 
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+# One co-browse session on a conversation (presenters.cobrowse_history_view): never any page content.
+COBROWSE_RECORD = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "conversation_id", "status", "control", "reason", "agent", "agent_id", "requested_at",
+                 "started_at", "ended_at", "pages", "control_granted_at", "bytes_relayed", "watched"],
+    "properties": {
+        "id": {"type": "string"},
+        "conversation_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["requested", "active", "paused", "declined", "ended"]},
+        "control": {"type": "string", "enum": ["none", "requested", "granted", "declined", "revoked"]},
+        "reason": {**_NULLABLE_STRING, "description": "why it paused, was declined or ended (docs/protocol.md), "
+                                                      "e.g. stopped_by_visitor, page_too_large"},
+        "agent": {"type": "object", "additionalProperties": False, "required": ["name"],
+                  "properties": {"name": {"type": "string"}}},
+        "agent_id": {"type": "string"},
+        "requested_at": {"type": "number"},
+        "started_at": {**_NULLABLE_NUMBER, "description": "when the shopper accepted"},
+        "ended_at": _NULLABLE_NUMBER,
+        "pages": {"type": "integer", "minimum": 0, "description": "pages shared after the first"},
+        "control_granted_at": {**_NULLABLE_NUMBER, "description": "when the shopper last let the agent act"},
+        "bytes_relayed": {"type": "integer", "minimum": 0},
+        "watched": {"type": "array", "description": "each agent connection that watched, from when to when",
+                    "items": {"type": "object", "additionalProperties": False,
+                              "required": ["agent_id", "agent_name", "joined_at", "left_at", "seconds"],
+                              "properties": {
+                                  "agent_id": {"type": "string"}, "agent_name": {"type": "string"},
+                                  "joined_at": {"type": "number"},
+                                  "left_at": {**_NULLABLE_NUMBER, "description": "null while still watching"},
+                                  "seconds": {**_NULLABLE_NUMBER, "description": "null while still watching"}}}},
+    },
+}
+
 RECORD_SCHEMAS: dict[str, Any] = {
     "Customer": CUSTOMER,
+    "CobrowseRecord": COBROWSE_RECORD,
     "ConversationRecord": {"allOf": [
         {"$ref": "#/components/schemas/Conversation"},
         {"type": "object", "required": ["customer_id", "tags"], "properties": {
@@ -68,6 +104,8 @@ RECORD_SCHEMAS: dict[str, Any] = {
                       "description": "internal notes (agents only)"},
             "tags": {**_STRINGS, "description": "the agent's wrap-up tags"},
             "resolution_note": _NULLABLE_STRING,
+            "cobrowse": {"type": "array", "items": {"$ref": "#/components/schemas/CobrowseRecord"},
+                         "description": "the conversation's co-browse sessions, oldest first (agents only)"},
         },
     },
 }

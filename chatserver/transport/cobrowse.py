@@ -205,12 +205,15 @@ class CobrowseRelay:
         if session is not None:
             self._remember(session)
         return {"session": session_view(session, PartyKind.VISITOR) if session else None,
-                "resume_without_prompt": self.settings.cobrowse_resume_across_pages}
+                "resume_without_prompt": self.settings.cobrowse_resume_across_pages,
+                "max_part_bytes": self.settings.cobrowse_max_part_bytes}
 
     async def _on_respond(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.CobrowseAnswer, data)
         session = await self.service.respond(connection.actor, payload.session_id, payload.accept)
-        return {"session": session_view(session, PartyKind.VISITOR)}
+        # The page starts sending once it accepted: it splits its batches by this.
+        return {"session": session_view(session, PartyKind.VISITOR),
+                "max_part_bytes": self.settings.cobrowse_max_part_bytes}
 
     async def _on_control_answer(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.CobrowseControlAnswer, data)
@@ -229,7 +232,7 @@ class CobrowseRelay:
         size = len(payload.data)
         if size > self.settings.cobrowse_max_part_bytes:
             raise PayloadTooLarge(f"a part of a batch is limited to {self.settings.cobrowse_max_part_bytes} bytes; "
-                                  "split it")
+                                  "split it", details={"max_part_bytes": self.settings.cobrowse_max_part_bytes})
         if payload.part >= payload.parts:
             raise InvalidPayload("part must be below parts")
         session = await self._own_session(connection, payload.session_id, need=CobrowseStatus.ACTIVE)
@@ -364,6 +367,7 @@ class CobrowseRelay:
 
     async def _on_leave(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.CobrowseRef, data)
+        await self._own_session(connection, payload.session_id)  # anyone else's: not_found or forbidden
         watcher = self._watchers.get(payload.session_id, {}).pop(connection.sid, None)
         if watcher is not None:
             await self.service.watch_ended(watcher.view_id)

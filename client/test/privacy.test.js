@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { actionRefusal, isSensitive, maskInput } from "../src/cobrowse/privacy.js";
+import { actionRefusal, isSensitive, maskInput, scrubEvent } from "../src/cobrowse/privacy.js";
 
 // A stand-in for a DOM element: attributes, a class list and ancestors, with the closest()
 // semantics the rules use (a comma-separated list of .class, [attribute] and tag selectors).
@@ -73,16 +73,82 @@ test("the agent may click and type only where the rules allow", () => {
   assert.equal(actionRefusal(null, "click"), "no_such_element");
   assert.equal(actionRefusal(new Element("button"), "click"), null);
   assert.equal(actionRefusal(new Element("button"), "input"), "not_a_field");
-  assert.equal(actionRefusal(input({ id: "city" }), "input"), null);
-  assert.equal(actionRefusal(input({ id: "city", readonly: "" }), "input"), "not_a_field");
+  assert.equal(actionRefusal(input({ id: "city", class: "cb-unmask" }), "input"), null);
+  assert.equal(actionRefusal(input({ id: "city", class: "cb-unmask", readonly: "" }), "input"), "not_a_field");
   assert.equal(actionRefusal(input({ type: "checkbox" }), "input"), "not_a_field");
   assert.equal(actionRefusal(input({ autocomplete: "cc-number" }), "input"), "sensitive_field");
+  assert.equal(actionRefusal(input({ autocomplete: "cc-number", class: "cb-unmask" }), "input"), "sensitive_field");
   assert.equal(actionRefusal(input({ autocomplete: "cc-number" }), "click"), "sensitive_field");
-  assert.equal(actionRefusal(new Element("select", { id: "method" }), "input"), null);
+  assert.equal(actionRefusal(new Element("select", { id: "method", class: "cb-unmask" }), "input"), null);
+  // What the agent sees masked it cannot write: only unmasked fields take typed text.
+  assert.equal(actionRefusal(input({ id: "city" }), "input"), "masked_field");
+  assert.equal(actionRefusal(new Element("select", { id: "method" }), "input"), "masked_field");
+  assert.equal(actionRefusal(new Element("textarea", { id: "note" }), "input"), "masked_field");
+  const unmaskedArea = new Element("fieldset", { "data-cb-unmask": "" });
+  assert.equal(actionRefusal(new Element("textarea", { id: "note" }, unmaskedArea), "input"), null);
+  // Clicking writes nothing: a masked field may still be clicked (focused).
+  assert.equal(actionRefusal(input({ id: "city" }), "click"), null);
   const blocked = new Element("div", { class: "cb-block" });
   assert.equal(actionRefusal(new Element("button", {}, blocked), "click"), "blocked");
   assert.equal(actionRefusal(new Element("chatserver-widget"), "click"), "blocked");
   const gone = new Element("button");
   gone.isConnected = false;
   assert.equal(actionRefusal(gone, "click"), "no_such_element");
+});
+
+// rrweb's serialized nodes: type 2 an element, 3 a text node (@rrweb/types).
+const serialized = (id, tagName, attributes, childNodes = []) => ({ type: 2, id, tagName, attributes, childNodes });
+const text = (id, textContent) => ({ type: 3, id, textContent });
+
+test("a field in a snapshot carries its live value, masked, never the value its HTML came with", () => {
+  const CARD = "4111 1111 1111 1111";
+  // The live page: a prefilled card field the shopper cleared, a prefilled note they cleared, a
+  // prefilled note they kept, an unmasked name, a cleared unmasked city, a checkbox.
+  const live = new Map([
+    [10, Object.assign(input({ autocomplete: "cc-number" }), { value: "" })],
+    [11, Object.assign(new Element("textarea", { id: "note" }, form), { value: "" })],
+    [13, Object.assign(new Element("textarea", { id: "gift" }, form), { value: "Happy birthday" })],
+    [14, Object.assign(input({ id: "name", class: "cb-unmask" }), { value: "Ann" })],
+    [15, Object.assign(input({ id: "city", class: "cb-unmask" }), { value: "" })],
+    [16, Object.assign(input({ type: "checkbox", value: "gift-wrap" }), { value: "gift-wrap" })],
+  ]);
+  const nodeOf = (id) => live.get(id) ?? null;
+  // What rrweb serialized: the HTML attributes as they were where the live value is empty.
+  const event = { type: 2, data: { node: serialized(1, "form", {}, [
+    serialized(10, "input", { autocomplete: "cc-number", value: CARD }),
+    serialized(11, "textarea", { id: "note" }, [text(12, "Leave at door 4111 1111 1111 1111")]),
+    serialized(13, "textarea", { id: "gift", value: "**************" }),
+    serialized(14, "input", { id: "name", class: "cb-unmask", value: "Ann" }),
+    serialized(15, "input", { id: "city", class: "cb-unmask", value: "Paris" }),
+    serialized(16, "input", { type: "checkbox", value: "gift-wrap" }),
+    serialized(17, "input", { id: "gone", value: "SECRET" }), // not in the mirror: masked whatever it is
+  ]) } };
+  scrubEvent(event, nodeOf);
+  const [card, note, gift, name, city, checkbox, gone] = event.data.node.childNodes;
+  assert.equal("value" in card.attributes, false);
+  assert.deepEqual(note.childNodes, [text(12, "")]);
+  assert.equal(gift.attributes.value, "**************");
+  assert.equal(name.attributes.value, "Ann");
+  assert.equal("value" in city.attributes, false);
+  assert.equal(checkbox.attributes.value, "gift-wrap");
+  assert.equal("value" in gone.attributes, false);
+  assert.equal(JSON.stringify(event).includes("4111"), false);
+  assert.equal(JSON.stringify(event).includes("SECRET"), false);
+});
+
+test("nodes a mutation adds are scrubbed the same way; text changes inside a textarea are dropped", () => {
+  const note = Object.assign(new Element("textarea", { id: "note" }, form), { value: "" });
+  const noteText = { nodeType: 3, parentNode: note };
+  const paragraphText = { nodeType: 3, parentNode: new Element("p") };
+  const live = new Map([[20, Object.assign(input({ id: "iban-field", name: "iban" }), { value: "" })], [21, note],
+    [22, noteText], [23, paragraphText]]);
+  const event = { type: 3, data: { source: 0, removes: [], attributes: [],
+    adds: [{ parentId: 1, nextId: null, node: serialized(20, "input", { name: "iban", value: "DE89370400440532013000" }) }],
+    texts: [{ id: 22, value: "DE89370400440532013000" }, { id: 23, value: "Free shipping" }] } };
+  scrubEvent(event, (id) => live.get(id) ?? null);
+  assert.equal("value" in event.data.adds[0].node.attributes, false);
+  assert.deepEqual(event.data.texts, [{ id: 23, value: "Free shipping" }]);
+  // Other events pass as they are.
+  const moved = { type: 3, data: { source: 1, positions: [{ x: 1, y: 2, id: 5, timeOffset: 0 }] } };
+  assert.deepEqual(scrubEvent(structuredClone(moved), () => null), moved);
 });

@@ -351,12 +351,13 @@ async function exchange() {
 // -- co-browse streaming (chatserver) -------------------------------------------------------------
 //
 // Each pair's agent asks to co-browse, its visitor accepts, the agent joins; the visitor sends a
-// full snapshot (snapshotBytes of msgpack, split in parts as the widget does) and then, open
+// full snapshot (snapshotBytes of msgpack, split in parts of the server's max_part_bytes, as the
+// widget does) and then, open
 // loop, batchesPerSecond batches of eventsPerBatch incremental events (about batchBytes each).
 // Relay latency: from just before the visitor emits a batch to the agent receiving it (the batch
 // header's t, this process's clock, relayed as it is).
 
-const PART_BYTES = 192 * 1024;
+const PART_BYTES = 64 * 1024; // until the cobrowse:respond ack says the server's max_part_bytes
 
 function fakeSnapshot(bytes) {
   // A DOM-shaped tree of about `bytes` bytes: nested elements with attributes and text.
@@ -387,7 +388,8 @@ function fakeIncremental(n, count, bytes) {
 
 function sendCobrowse(pair, data, snapshot) {
   const parts = [];
-  for (let start = 0; start < data.length; start += PART_BYTES) parts.push(data.slice(start, start + PART_BYTES));
+  const size = pair.partBytes ?? PART_BYTES;
+  for (let start = 0; start < data.length; start += size) parts.push(data.slice(start, start + size));
   pair.cbSeq = (pair.cbSeq ?? 0) + 1;
   const t = now();
   sent += 1; totalSent += 1;
@@ -408,7 +410,9 @@ async function startCobrowse() {
       const timer = setTimeout(() => reject(new Error("cobrowse_not_active")), job.assignTimeoutMs ?? 30000);
       pair.visitor.socket.on("cobrowse:updated", ({ session }) => {
         if (session.status === "requested") {
-          call(pair.visitor.socket, "cobrowse:respond", { session_id: session.id, accept: true }).catch((err) => countError(err.message));
+          call(pair.visitor.socket, "cobrowse:respond", { session_id: session.id, accept: true }).then((ack) => {
+            if (Number.isInteger(ack.max_part_bytes) && ack.max_part_bytes > 0) pair.partBytes = ack.max_part_bytes;
+          }).catch((err) => countError(err.message));
         } else if (session.status === "active") {
           clearTimeout(timer);
           resolve();
@@ -417,7 +421,8 @@ async function startCobrowse() {
         }
       });
     });
-    // Batches go without acks, as the widget sends them: a refusal comes as an "error" event.
+    // Batches go without acks (the widget asks for one, to send the page again after a refusal):
+    // a refusal comes as an "error" event, and is counted.
     pair.visitor.socket.on("error", (data) => countError(`refused:${data?.event}:${data?.error?.code ?? "unknown"}`));
     const ack = await call(pair.agent.socket, "cobrowse:request", { conversation_id: pair.cid });
     pair.session = ack.session.id;

@@ -1,14 +1,17 @@
 """Co-browsing in real Chromium: a shopper on the demo checkout (the widget) and an agent in the
 console, each in a browser context of their own. Consent; the agent's live view follows typing;
 the card number never reaches the server (checked on what the server relayed and keeps); a
-late-joining console sees the current page; pointer and scroll-to; remote control needs and
-honours a second consent and never writes sensitive fields; stop sharing ends it at both ends;
-nothing of the shopper's page runs in the console. Screenshots under test-artifacts/."""
+late-joining console sees the current page; a prefilled field the shopper cleared never leaves the
+browser; pointer, scroll-to and the lag figure; remote control needs and honours a second consent
+and never writes masked or sensitive fields; closing the view keeps the session; stop sharing ends
+it at both ends; nothing of the shopper's page runs in the console. Screenshots under
+test-artifacts/."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -212,11 +215,22 @@ async def test_the_agent_sees_the_page_live_and_never_the_card(shop: LiveServer,
 
 async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, open_page: OpenPage,
                                                               open_console: OpenConsole) -> None:
-    shopper, console, _ = await _cobrowse_chat(shop, open_page, open_console)
+    shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
+    # A field the shop did not unmask: the agent sees it masked, so may not type into it.
+    await shopper.evaluate("""() => {
+        const label = document.createElement('label');
+        label.htmlFor = 'gift-note';
+        label.textContent = 'Gift note';
+        const note = document.createElement('input');
+        note.id = 'gift-note';
+        document.querySelector('form').prepend(label, note);
+    }""")
     await _share(shopper, console)
     stage = console.locator("#cobrowse-stage .cobrowse-overlay")
     name_field = replay(console).locator("#city")
     await expect(name_field).to_be_visible()
+    # The connection's quality: the round trip to the shopper's page, in ms.
+    await expect(console.locator("#cobrowse-lag")).to_have_text(re.compile(r"^Lag \d+ ms$"))
 
     # The agent's pointer appears on the shopper's page.
     box = await stage.bounding_box()
@@ -254,6 +268,15 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await expect(replay(console).locator("#city")).to_have_value("Lyon")
     await screenshot(console, "cobrowse-control")
 
+    # A masked field is never written: the page refuses, and the console says why.
+    note = await replay(console).locator("#gift-note").bounding_box()
+    assert note is not None
+    await console.mouse.click(note["x"] + 5, note["y"] + 5)
+    await console.get_by_label("Text to type into the field").fill("Happy birthday")
+    await console.get_by_role("button", name="Fill in").click()
+    await expect(console.locator("#cobrowse-message")).to_contain_text("That field is hidden from you")
+    assert await shopper.locator("#gift-note").input_value() == ""
+
     # The shopper takes back control: the agent's actions stop working.
     await sharing_bar(shopper).get_by_role("button", name="Take back control").click()
     await expect(sharing_bar(shopper)).to_contain_text("Alice can see this page")
@@ -275,10 +298,79 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await expect(console.locator("#cobrowse-message")).to_contain_text("That is a private field")
     assert await shopper.locator("#card-number").input_value() == ""
 
+    # Close view: the agent stops watching, the session goes on; Co-browse rejoins it, unasked.
+    await console.get_by_role("button", name="Close view").click()
+    await expect(console.locator("#cobrowse")).to_be_hidden()
+    status, record = await shop.request("GET", f"/api/conversations/{await _conversation_id(shop)}",
+                                        token=alice_login["token"])
+    assert status == 200
+    [session] = record["cobrowse"]
+    assert session["status"] == "active" and all(w["left_at"] is not None for w in session["watched"])
+    await expect(sharing_bar(shopper)).to_contain_text("Alice can see and control this page")
+    await console.get_by_role("button", name="Co-browse").click()
+    await expect(replay(console).get_by_role("heading", name="Payment")).to_be_visible()
+    await expect(console.locator("#cobrowse-status")).to_have_text(
+        "Live · you may click and type on the customer's page")
+    await expect(consent(shopper)).to_be_hidden()
+    status, record = await shop.request("GET", f"/api/conversations/{await _conversation_id(shop)}",
+                                        token=alice_login["token"])
+    assert [w["left_at"] is None for w in record["cobrowse"][0]["watched"]].count(True) == 1
+
     # The agent stops co-browsing; the shopper sees it ended.
     await console.get_by_role("button", name="Stop co-browsing").click()
     await expect(sharing_bar(shopper)).to_contain_text("Alice no longer sees your screen.")
     await expect(console.locator("#cobrowse-message")).to_have_text("You stopped co-browsing.")
+
+
+async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop: LiveServer, open_page: OpenPage,
+                                                                           open_console: OpenConsole) -> None:
+    """rrweb copies a field's HTML value (and a textarea's default text) into its snapshot when the
+    live value is empty: the widget sends the live value, masked, instead."""
+    shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
+    saved_card, note, gift = "4111 1111 1111 1111", "SECRET-DELIVERY-NOTE door code 4711", "SECRET-GIFT-MESSAGE"
+    # A page served with a saved card number and two filled-in text areas.
+    await shopper.evaluate("""([card, note, gift]) => {
+        const form = document.querySelector('form');
+        const field = document.createElement('input');
+        field.id = 'saved-card';
+        field.setAttribute('autocomplete', 'cc-number');
+        field.setAttribute('value', card);
+        const noteArea = document.createElement('textarea');
+        noteArea.id = 'delivery-note';
+        noteArea.textContent = note;
+        const giftArea = document.createElement('textarea');
+        giftArea.id = 'gift-message';
+        giftArea.textContent = gift;
+        form.prepend(field, noteArea, giftArea);
+    }""", [saved_card, note, gift])
+    # The shopper clears the card number and the note before anyone sees the page.
+    await shopper.locator("#saved-card").fill("")
+    await shopper.locator("#delivery-note").fill("")
+    await _share(shopper, console)
+    # The agent's view shows the fields as the shopper sees them now: empty, or masked.
+    await expect(replay(console).locator("#saved-card")).to_have_value("")
+    await expect(replay(console).locator("#delivery-note")).to_have_value("")
+    await expect(replay(console).locator("#gift-message")).to_have_value("*" * len(gift))
+
+    tap = await agent(shop, alice_login)
+    session_id = (await tap.call("cobrowse:request", {"conversation_id": await _conversation_id(shop)}))[
+        "session"]["id"]
+    assert (await tap.call("cobrowse:join", {"session_id": session_id}))["ok"]
+    await _until(lambda: len(tap.events["cobrowse:events"]) > 0)
+    # The page's script changes the note's default text while it is shared.
+    await shopper.evaluate("""() => {
+        document.querySelector('#delivery-note').firstChild.data = 'SECRET-LATER-TEXT';
+        document.querySelector('main h1').append(' (changed)');
+    }""")
+    await expect(replay(console).get_by_role("heading", name="Shipping (changed)")).to_be_visible()
+    await _until(lambda: "(changed)" in relayed_text(tap)[1])
+
+    raw, text = relayed_text(tap)
+    assert "Shipping" in text
+    kept = b"".join(data for _, data in shop.app[K.COBROWSE_RELAY]._ingest[session_id].buffer)
+    for secret in (saved_card, saved_card.replace(" ", ""), note, "door code", gift, "SECRET-LATER-TEXT"):
+        assert secret not in text and secret.encode() not in raw, secret
+        assert secret.encode() not in kept, secret
 
 
 async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, open_page: OpenPage,
@@ -296,6 +388,13 @@ async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, op
                                         token=alice_login["token"])
     assert status == 200
     assert record["cobrowse"][0]["status"] == "declined" and record["cobrowse"][0]["bytes_relayed"] == 0
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
 
 
 async def _conversation_id(shop: LiveServer) -> str:

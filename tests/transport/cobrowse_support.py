@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs
 import msgpack
+
+from chatserver.http.openapi import openapi_document
 
 from ..support import Client, LiveServer, agent, prechat, visitor
 
@@ -74,3 +77,15 @@ def received_batches(console: Client, session_id: str) -> list[tuple[int, list[d
             batches.append((item["seq"], msgpack.unpackb(b"".join(pending))))
             pending = []
     return batches
+
+
+
+def undocumented(body: Any, schema_name: str) -> list[str]:
+    """How ``body`` differs from the OpenAPI document's schema ``schema_name``: what it breaks, and
+    its top-level fields the schema does not document."""
+    components = openapi_document()["components"]
+    validator = jsonschema_rs.Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}",
+                                                    "components": components})
+    errors = [f"{'/'.join(map(str, error.instance_path))}: {error.message}" for error in validator.iter_errors(body)]
+    documented = components["schemas"][schema_name].get("properties", {})
+    return errors + [f"{name}: not in the schema" for name in body if name not in documented]

@@ -21,6 +21,7 @@ from .cobrowse_support import (
     received_batches,
     send_batch,
     snapshot_events,
+    undocumented,
 )
 
 
@@ -89,6 +90,8 @@ async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
     [watched] = history["watched"]
     assert watched["agent_name"] == "Alice" and watched["left_at"] is not None and watched["seconds"] >= 0
     assert "checkout page" not in str(record)
+    # The record is as the OpenAPI document says, co-browse sessions included.
+    assert undocumented(record, "Transcript") == []
 
 
 async def test_declining_and_a_second_request(server: LiveServer) -> None:
@@ -319,6 +322,175 @@ async def test_bad_input_is_refused_and_changes_nothing(server: LiveServer) -> N
     assert received_batches(late, session_id)[0][1][1]["data"]["node"]["text"] == "good page"
     status, record = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
     assert status == 200 and record["cobrowse"][0]["status"] == "active"
+
+
+def _bad_refs(session_id: str, **good: Any) -> list[Any]:
+    """Payloads of an event that takes ``session_id`` (and ``good``'s fields) with something wrong."""
+    ref = {"session_id": session_id, **good}
+    return [None, [1, 2], "text", {**good}, {**ref, "session_id": 5}, {**ref, "session_id": ""},
+            {**ref, "session_id": "../../etc"}, {**ref, "session_id": "x" * 65}, {**ref, "extra": 1}]
+
+
+async def _record(server: LiveServer, cid: str) -> dict[str, Any]:
+    """The conversation's co-browse session as stored (the REST record)."""
+    status, record = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
+    assert status == 200, record
+    assert undocumented(record, "Transcript") == []
+    [session] = record["cobrowse"]
+    return session  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def roomy(tmp_path: Path, backend_settings: dict[str, str]) -> Any:
+    """A server whose per-connection event limit lets a long run of bad payloads through."""
+    live = LiveServer(make_settings(tmp_path, event_burst=1000, **backend_settings))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+async def test_bad_input_to_the_session_events_is_refused_and_changes_nothing(roomy: LiveServer) -> None:
+    server = roomy
+    shopper, console, _, cid = await assigned_chat(server)
+    requested = await console.call("cobrowse:request", {"conversation_id": cid})
+    session_id = requested["session"]["id"]
+    await shopper.wait_for("cobrowse:updated", lambda d: d["session"]["id"] == session_id)
+
+    async def refused(client: Any, event: str, payloads: list[Any]) -> None:
+        for payload in payloads:
+            answer = await client.call(event, payload)
+            assert "ok" not in answer and answer["error"]["code"] == "invalid_payload", (event, payload, answer)
+            assert answer["error"]["message"], (event, payload)
+
+    # While the request waits for an answer: a bad answer neither accepts nor declines it.
+    await refused(shopper, "cobrowse:respond", [*_bad_refs(session_id, accept=True),
+                                                {"session_id": session_id},
+                                                {"session_id": session_id, "accept": "yes"},
+                                                {"session_id": session_id, "accept": 1}])
+    assert (await _record(server, cid))["status"] == "requested"
+    await shopper.call("cobrowse:respond", {"session_id": session_id, "accept": True})
+    assert (await console.call("cobrowse:join", {"session_id": session_id}))["ok"]
+
+    # A bad request for control asks nothing; a bad answer to one grants nothing.
+    await refused(console, "cobrowse:control_request", _bad_refs(session_id))
+    assert (await _record(server, cid))["control"] == "none"
+    assert (await console.call("cobrowse:control_request", {"session_id": session_id}))["ok"]
+    await refused(shopper, "cobrowse:control", [*_bad_refs(session_id, grant=True), {"session_id": session_id},
+                                                {"session_id": session_id, "grant": "true"},
+                                                {"session_id": session_id, "grant": None}])
+    # A bad status query counts no page and drops no control request.
+    await refused(shopper, "cobrowse:status", [None, [cid], {"new_page": True}, {"conversation_id": 5},
+                                               {"conversation_id": "../x", "new_page": True},
+                                               {"conversation_id": cid, "new_page": "yes"},
+                                               {"conversation_id": cid, "new_page": True, "extra": 1}])
+    # Bad stops end nothing, on either side; a bad leave ends no view.
+    await refused(shopper, "cobrowse:stop", _bad_refs(session_id))
+    await refused(console, "cobrowse:stop", _bad_refs(session_id))
+    await refused(console, "cobrowse:leave", _bad_refs(session_id))
+    # Bad pings, pongs and action results reach nobody.
+    bad_times: list[Any] = [{"session_id": session_id}, {"session_id": session_id, "t": "now"},
+                            {"session_id": session_id, "t": -1}, {"session_id": session_id, "t": 1e16},
+                            {"session_id": session_id, "t": 1, "extra": 1}, *_bad_refs(session_id, t=1)]
+    await refused(console, "cobrowse:ping", bad_times)
+    await refused(shopper, "cobrowse:pong", bad_times)
+    result = {"session_id": session_id, "action_id": "a1", "ok": False}
+    await refused(shopper, "cobrowse:action_result", [
+        *_bad_refs(session_id, action_id="a1", ok=False), {"session_id": session_id, "action_id": "a1"},
+        {**result, "ok": "no"}, {**result, "action_id": "a 1"}, {**result, "action_id": ""},
+        {**result, "reason": "Not A Code!"}, {**result, "reason": "x" * 65}, {**result, "reason": 5}])
+
+    record = await _record(server, cid)
+    assert (record["status"], record["control"], record["pages"], record["reason"]) == ("active", "requested", 0,
+                                                                                        None)
+    [watched] = record["watched"]
+    assert watched["left_at"] is None
+    # A good ping, pong and result each arrive once: the bad ones before them went nowhere.
+    assert (await console.call("cobrowse:ping", {"session_id": session_id, "t": 7}))["ok"]
+    assert await shopper.wait_for("cobrowse:ping") == {"session_id": session_id, "t": 7}
+    assert (await shopper.call("cobrowse:pong", {"session_id": session_id, "t": 7}))["ok"]
+    assert (await shopper.call("cobrowse:action_result", {**result, "reason": "masked_field"}))["ok"]
+    await console.wait_for("cobrowse:action_result")
+    await console.wait_for("cobrowse:pong")
+    assert shopper.events["cobrowse:ping"] == [{"session_id": session_id, "t": 7}]
+    assert console.events["cobrowse:pong"] == [{"session_id": session_id, "t": 7}]
+    assert console.events["cobrowse:action_result"] == [{**result, "reason": "masked_field"}]
+
+    # Paused: a bad resume does not restart it.
+    assert await server.app[K.COBROWSE_RELAY].service.pause(session_id, "rate_limited") is not None
+    await console.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "paused")
+    await refused(console, "cobrowse:resume", _bad_refs(session_id))
+    assert (await _record(server, cid))["status"] == "paused"
+    assert (await console.call("cobrowse:resume", {"session_id": session_id}))["session"]["status"] == "active"
+
+
+async def test_strangers_cannot_resume_ping_leave_or_answer_for_a_session(server: LiveServer) -> None:
+    shopper, console, _, cid = await assigned_chat(server)
+    session_id = await active_session(shopper, console, cid)
+    assert await server.app[K.COBROWSE_RELAY].service.pause(session_id, "rate_limited") is not None
+    intruder = await agent(server, await server.add_agent("Mallory"))
+    await intruder.call("cobrowse:join", {"session_id": session_id})  # refused: it watches nothing
+    for event, payload in (("cobrowse:resume", {"session_id": session_id}),
+                           ("cobrowse:ping", {"session_id": session_id, "t": 1}),
+                           ("cobrowse:leave", {"session_id": session_id})):
+        refused = await intruder.call(event, payload)
+        assert "ok" not in refused and refused["error"]["code"] == "forbidden", (event, refused)
+    stranger = await visitor(server)
+    for event, payload in (("cobrowse:action_result", {"session_id": session_id, "action_id": "a1", "ok": True}),
+                           ("cobrowse:pong", {"session_id": session_id, "t": 1})):
+        refused = await stranger.call(event, payload)
+        assert "ok" not in refused and refused["error"]["code"] == "not_found", (event, refused)
+    # Unknown sessions are refused too.
+    assert (await console.call("cobrowse:leave", {"session_id": "nope"}))["error"]["code"] == "not_found"
+    assert (await shopper.call("cobrowse:pong", {"session_id": "nope", "t": 1}))["error"]["code"] == "not_found"
+
+    # Nothing changed: still paused, the agent's view still open, nothing passed on.
+    record = await _record(server, cid)
+    assert record["status"] == "paused" and [w["left_at"] for w in record["watched"]] == [None]
+    resumed = await console.call("cobrowse:resume", {"session_id": session_id})
+    assert resumed["session"]["status"] == "active"
+    assert (await console.call("cobrowse:ping", {"session_id": session_id, "t": 2}))["ok"]
+    assert await shopper.wait_for("cobrowse:ping") == {"session_id": session_id, "t": 2}
+    assert shopper.events["cobrowse:ping"] == [{"session_id": session_id, "t": 2}]
+    assert (await shopper.call("cobrowse:pong", {"session_id": session_id, "t": 2}))["ok"]
+    assert await console.wait_for("cobrowse:pong") == {"session_id": session_id, "t": 2}
+    assert console.events["cobrowse:pong"] == [{"session_id": session_id, "t": 2}]
+    assert "cobrowse:action_result" not in console.events
+    # The owner's leave works, and ends their view.
+    assert (await console.call("cobrowse:leave", {"session_id": session_id})) == {"ok": True}
+    assert (await _record(server, cid))["watched"][0]["left_at"] is not None
+
+
+async def test_the_page_is_told_the_part_limit_and_a_larger_part_is_refused_with_it(tmp_path: Path,
+                                                                                   backend_settings: dict[str, str],
+                                                                                   ) -> None:
+    live = LiveServer(make_settings(tmp_path, cobrowse_max_part_bytes=8192, **backend_settings))
+    await live.start()
+    try:
+        shopper, console, _, cid = await assigned_chat(live)
+        session_id = (await console.call("cobrowse:request", {"conversation_id": cid}))["session"]["id"]
+        await shopper.wait_for("cobrowse:updated", lambda d: d["session"]["id"] == session_id)
+        status = await shopper.call("cobrowse:status", {"conversation_id": cid})
+        assert status["max_part_bytes"] == 8192
+        accepted = await shopper.call("cobrowse:respond", {"session_id": session_id, "accept": True})
+        assert accepted["max_part_bytes"] == 8192
+        assert (await console.call("cobrowse:join", {"session_id": session_id}))["ok"]
+        data = encode_batch(snapshot_events("split page", size=30_000))
+        too_big = await shopper.call("cobrowse:events", {"session_id": session_id, "seq": 1, "snapshot": True,
+                                                         "part": 0, "parts": 1, "data": data})
+        assert too_big["error"]["code"] == "payload_too_large"
+        assert too_big["error"]["details"] == {"max_part_bytes": 8192}
+        # Nothing of it was relayed, and the session goes on: the same page in parts gets through.
+        acks = await send_batch(shopper, session_id, 2, snapshot_events("split page", size=30_000), snapshot=True,
+                                part_size=8192)
+        assert len(acks) == 4 and all(a["ok"] for a in acks)
+        await until(lambda: len(received_batches(console, session_id)) == 1)
+        [(seq, events)] = received_batches(console, session_id)
+        assert seq == 2 and events[1]["data"]["node"]["text"] == "split page"
+        assert (await _record(live, cid))["status"] == "active"
+    finally:
+        await live.close()
 
 
 @pytest.fixture

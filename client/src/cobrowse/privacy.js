@@ -3,7 +3,12 @@
 // - every input's value is masked (asterisks of the same length) unless the shop marks the field
 //   with the class cb-unmask (or data-cb-unmask) and it is not sensitive;
 // - sensitive fields (card data, passwords, one-time codes, hidden and file inputs, and anything
-//   inside .cb-mask / [data-cb-mask]) are always masked and never writable by the agent;
+//   inside .cb-mask / [data-cb-mask]) are always masked;
+// - the agent types only into fields it can read (unmasked ones): never into masked, sensitive
+//   or blocked ones;
+// - a field's value is always the one the shopper sees now, masked: never the value its HTML
+//   came with (rrweb copies an input's value attribute, and a textarea's default text, when the
+//   live value is empty: scrubEvent removes them before an event is queued);
 // - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
 //   captured at all (the agent sees an empty box of the same size).
 
@@ -34,11 +39,70 @@ export function isSensitive(element) {
   return SENSITIVE_NAME.test(names);
 }
 
+/** Whether the agent may read this field's value: the shop unmasked it and it is not sensitive. */
+export function isUnmasked(element) {
+  return Boolean(element && element.closest?.(UNMASKED) && !isSensitive(element));
+}
+
 /** rrweb's maskInputFn: every value masked, except in fields the shop unmasked that are not sensitive. */
 export function maskInput(text, element) {
   const value = text ?? "";
-  if (element && element.closest?.(UNMASKED) && !isSensitive(element)) return value;
+  if (isUnmasked(element)) return value;
   return "*".repeat(value.length);
+}
+
+// rrweb's event and serialized node types (@rrweb/types).
+const EVENT_FULL_SNAPSHOT = 2;
+const EVENT_INCREMENTAL = 3;
+const SOURCE_MUTATION = 0;
+const NODE_ELEMENT = 2;
+const NODE_TEXT = 3;
+const FIELD_TAGS = new Set(["input", "textarea", "select"]);
+// Inputs whose value attribute is a label or an option's value, not what was typed (rrweb's own
+// exceptions).
+const VALUE_IS_NOT_TYPED = new Set(["radio", "checkbox", "submit", "button"]);
+
+/**
+ * Make an rrweb event safe to send, in place: every field in a full snapshot or in the nodes a
+ * mutation adds carries its live value, masked by maskInput (or none when it is empty), never
+ * the value attribute or default text the page's HTML gave it; and a change to the text inside a
+ * textarea is dropped (rrweb sends it again as the textarea's masked value).
+ * ``nodeOf(id)`` is the live DOM node with that rrweb id (the recorder's mirror).
+ */
+export function scrubEvent(event, nodeOf) {
+  if (!event || typeof event !== "object") return event;
+  if (event.type === EVENT_FULL_SNAPSHOT) {
+    scrubNode(event.data?.node, nodeOf);
+  } else if (event.type === EVENT_INCREMENTAL && event.data?.source === SOURCE_MUTATION) {
+    for (const add of event.data.adds ?? []) scrubNode(add.node, nodeOf);
+    if (event.data.texts?.length) {
+      event.data.texts = event.data.texts.filter(({ id }) => {
+        const parent = nodeOf(id)?.parentNode;
+        return !parent || parent.nodeType !== 1 || !FIELD_TAGS.has(parent.tagName.toLowerCase());
+      });
+    }
+  }
+  return event;
+}
+
+function scrubNode(node, nodeOf) {
+  if (!node || typeof node !== "object") return;
+  if (node.type === NODE_ELEMENT && FIELD_TAGS.has(node.tagName)) scrubField(node, nodeOf(node.id));
+  for (const child of node.childNodes ?? []) scrubNode(child, nodeOf);
+}
+
+function scrubField(node, element) {
+  const attributes = node.attributes ?? {};
+  node.attributes = attributes;
+  const type = String(attributes.type ?? "").toLowerCase();
+  if (node.tagName === "input" && VALUE_IS_NOT_TYPED.has(type)) return;
+  const live = element && typeof element.value === "string" ? element.value : "";
+  if (live) attributes.value = maskInput(live, element);
+  else delete attributes.value;
+  if (node.tagName === "textarea") {
+    // Its default text (present only when the live value is empty, which is what it shows).
+    for (const child of node.childNodes ?? []) if (child?.type === NODE_TEXT) child.textContent = "";
+  }
 }
 
 function isBlocked(element) {
@@ -48,7 +112,8 @@ function isBlocked(element) {
 /**
  * Why the agent may not do this action on this element (a reason code), or null if it may.
  * Clicks are allowed on anything visible that is not blocked or a sensitive field; typing only
- * into text fields, text areas and selects that are not sensitive, disabled or read-only.
+ * into text fields, text areas and selects that are not disabled or read-only and whose value
+ * the agent sees (unmasked: cb-unmask, and not sensitive): a masked one is "masked_field".
  */
 export function actionRefusal(element, kind) {
   if (!element || element.nodeType !== 1 || !element.isConnected) return "no_such_element";
@@ -59,5 +124,6 @@ export function actionRefusal(element, kind) {
   if (kind === "click") return null;
   if (!field || element.disabled || element.readOnly) return "not_a_field";
   if (tag === "input" && !TEXT_TYPES.has((element.getAttribute("type") || "").toLowerCase())) return "not_a_field";
+  if (!isUnmasked(element)) return "masked_field";
   return null;
 }

@@ -1,26 +1,32 @@
 // The co-browse recorder, fetched only when a shopper agrees to share the page. It captures the
 // page with rrweb (full snapshot, then mutations, scrolls, resizes, inputs and mouse moves),
-// masked and blocked by ./privacy.js before anything leaves the browser, and hands batches (every
-// FLUSH_MS, msgpack-encoded, split into parts the server accepts) to send(). It also carries out
-// the agent's actions and finds the elements the agent points at, by rrweb node id.
+// masked, blocked and scrubbed by ./privacy.js before anything leaves the browser, and hands
+// batches (every FLUSH_MS, msgpack-encoded, split into parts of at most the partBytes the server
+// announced) to send(). It also carries out the agent's actions and finds the elements the agent
+// points at, by rrweb node id.
 
 import { encode } from "@msgpack/msgpack";
 import { record } from "@rrweb/record";
-import { actionRefusal, BLOCK_CLASS, BLOCK_SELECTOR, MASK_TEXT_CLASS, MASK_TEXT_SELECTOR, maskInput } from "./privacy.js";
+import {
+  actionRefusal, BLOCK_CLASS, BLOCK_SELECTOR, MASK_TEXT_CLASS, MASK_TEXT_SELECTOR, maskInput, scrubEvent,
+} from "./privacy.js";
 
 const FLUSH_MS = 50;
-const PART_BYTES = 192 * 1024; // under the server's cobrowse_max_part_bytes (256 KiB)
 const EVENT_META = 4;
 const EVENT_FULL_SNAPSHOT = 2;
 
-/** Start capturing the page; send({seq, snapshot, parts: [Uint8Array], t}) gets each batch. */
-export function startRecorder({ send }) {
-  return new Recorder(send);
+/**
+ * Start capturing the page; send({seq, snapshot, parts: [Uint8Array], t}) gets each batch, in
+ * parts of at most partBytes (the server's cobrowse_max_part_bytes).
+ */
+export function startRecorder({ send, partBytes }) {
+  return new Recorder(send, partBytes);
 }
 
 class Recorder {
-  constructor(send) {
+  constructor(send, partBytes) {
     this.send = send;
+    this.setPartBytes(partBytes);
     this.pending = [];
     this.timer = null;
     this.seq = 0;
@@ -44,7 +50,14 @@ class Recorder {
     });
   }
 
+  /** The largest part the server accepts (it may say so again, or differently, later). */
+  setPartBytes(partBytes) {
+    if (!Number.isInteger(partBytes) || partBytes <= 0) throw new RangeError("partBytes must be a positive integer");
+    this.partBytes = partBytes;
+  }
+
   #emit(event) {
+    scrubEvent(event, (id) => record.mirror.getNode(id));
     if (event.type === EVENT_META) {
       this.#flush(); // a snapshot starts a batch of its own
       this.inSnapshot = true;
@@ -67,15 +80,22 @@ class Recorder {
     this.inSnapshot = false;
     const data = encode(events);
     const parts = [];
-    for (let start = 0; start < data.length; start += PART_BYTES) parts.push(data.slice(start, start + PART_BYTES));
+    for (let start = 0; start < data.length; start += this.partBytes) {
+      parts.push(data.slice(start, start + this.partBytes));
+    }
     this.seq += 1;
     this.send({ seq: this.seq, snapshot, parts, t: Date.now() });
   }
 
-  /** Capture the whole page again (the server asked, or batches were lost while offline). */
+  /**
+   * Capture the whole page again (the server asked, or batches were lost or refused); returns
+   * the seq of the last batch sent before the new snapshot (which replaces everything up to it).
+   */
   snapshot() {
     this.#flush();
+    const before = this.seq;
     record.takeFullSnapshot(true);
+    return before;
   }
 
   stop() {

@@ -12,6 +12,14 @@ import { h, setText } from "./dom.js";
 const POINTER_HIDE_MS = 3000;
 const HIGHLIGHT_MS = 2500;
 const ENDED_NOTICE_MS = 4000;
+// Until the server says its cobrowse_max_part_bytes (cobrowse:status and cobrowse:respond acks).
+const DEFAULT_PART_BYTES = 64 * 1024;
+// Refusals that mean the session changed (paused over a limit, ended, gone): cobrowse:updated
+// tells both sides. Any other refused batch is sent again, whole, as a fresh snapshot.
+const SESSION_CHANGED = new Set(["cobrowse_state", "not_found", "forbidden", "rate_limited", "payload_too_large"]);
+// Fresh snapshots refused in a row after which the page sends no more until the server asks for
+// one (cobrowse:snapshot).
+const MAX_RESYNCS = 3;
 
 const PAUSE_TEXT = {
   page_too_large: "Sharing is paused: this page is too large to share.",
@@ -77,6 +85,10 @@ export class CobrowseController {
     this.current = null;
     this.recorder = null;
     this.recorderLoading = null;
+    this.generation = 0; // which recorder a batch's ack is for
+    this.partBytes = DEFAULT_PART_BYTES;
+    this.resyncAfter = 0; // batches up to this seq are replaced by the fresh snapshot sent after them
+    this.resyncs = 0;
     this.needSnapshot = false;
     this.pageShared = false; // this page was shared (so a new consent is not needed on it)
     this.newPage = true; // the first cobrowse:status of this page says new_page
@@ -123,7 +135,9 @@ export class CobrowseController {
   #listen(socket) {
     socket.on("cobrowse:updated", ({ session }) => this.#updated(session));
     socket.on("cobrowse:snapshot", ({ session_id: id }) => {
-      if (id === this.current?.id) this.recorder?.snapshot();
+      if (id !== this.current?.id || !this.recorder) return;
+      this.resyncs = 0;
+      this.resyncAfter = this.recorder.snapshot();
     });
     socket.on("cobrowse:pointer", (pointer) => this.#showPointer(pointer));
     socket.on("cobrowse:scroll_to", ({ session_id: id, node_id: nodeId }) => {
@@ -152,6 +166,7 @@ export class CobrowseController {
     try {
       const ack = await this.session.call("cobrowse:status", { conversation_id: conversation.id, new_page: newPage });
       this.resumeWithoutPrompt = ack.resume_without_prompt !== false;
+      this.#setPartBytes(ack.max_part_bytes);
       this.statusKnown = true;
       this.#updated(ack.session);
     } catch {
@@ -184,8 +199,9 @@ export class CobrowseController {
         "Share my screen", "No, thanks");
     } else if (askControl) {
       this.#ask("control", "Let the agent act on this page?",
-        `${name} asks to click and fill in fields on this page for you. They can never type into card or ` +
-        "password fields. You can take back control at any time.", "Allow control", "No, thanks");
+        `${name} asks to click and fill in fields on this page for you. They can only type into fields they ` +
+        "can see, never into card or password fields. You can take back control at any time.", "Allow control",
+        "No, thanks");
     } else {
       this.#hideDialog();
     }
@@ -238,6 +254,7 @@ export class CobrowseController {
     try {
       if (kind === "share" && session.status === "requested") {
         const ack = await this.session.call("cobrowse:respond", { session_id: session.id, accept: yes });
+        this.#setPartBytes(ack.max_part_bytes);
         if (yes) this.pageShared = true;
         this.#updated(ack.session);
       } else if (kind === "share") {
@@ -303,7 +320,7 @@ export class CobrowseController {
     if (this.recorder) {
       if (this.needSnapshot) {
         this.needSnapshot = false;
-        this.recorder.snapshot();
+        this.resyncAfter = this.recorder.snapshot();
       }
       return;
     }
@@ -312,7 +329,10 @@ export class CobrowseController {
       this.recorderLoading = null;
       if (!this.current || this.current.status !== "active" || document.visibilityState !== "visible") return;
       this.needSnapshot = false;
-      this.recorder = module.startRecorder({ send: (batch) => this.#send(batch) });
+      this.generation += 1;
+      this.resyncAfter = 0;
+      this.resyncs = 0;
+      this.recorder = module.startRecorder({ send: (batch) => this.#send(batch), partBytes: this.partBytes });
     }, () => {
       this.recorderLoading = null;
     });
@@ -321,6 +341,14 @@ export class CobrowseController {
   #stopRecording() {
     this.recorder?.stop();
     this.recorder = null;
+    this.generation += 1;
+  }
+
+  /** The server's largest part of a batch (cobrowse_max_part_bytes); later batches are split by it. */
+  #setPartBytes(value) {
+    if (!Number.isInteger(value) || value <= 0) return;
+    this.partBytes = value;
+    this.recorder?.setPartBytes(value);
   }
 
   #send({ seq, snapshot, parts, t }) {
@@ -330,9 +358,36 @@ export class CobrowseController {
       this.needSnapshot = true;
       return;
     }
+    const generation = this.generation;
     parts.forEach((data, part) => {
-      socket.emit("cobrowse:events", { session_id: session.id, seq, snapshot, part, parts: parts.length, t, data });
+      const last = part === parts.length - 1;
+      socket.emit("cobrowse:events", { session_id: session.id, seq, snapshot, part, parts: parts.length, t, data },
+        (ack) => {
+          if (generation === this.generation && session.id === this.current?.id) this.#sent(seq, snapshot && last, ack);
+        });
     });
+  }
+
+  /**
+   * A part's ack. A refused batch is not lost: the page is sent again, whole, as a fresh snapshot
+   * (split by the limit the refusal states, if that was the reason), unless the refusal paused or
+   * ended the session, which cobrowse:updated shows on both sides.
+   */
+  #sent(seq, lastPartOfSnapshot, ack) {
+    if (!ack?.error) {
+      if (lastPartOfSnapshot && seq > this.resyncAfter) this.resyncs = 0;
+      return;
+    }
+    if (!this.recorder || seq <= this.resyncAfter) return; // a fresh snapshot already replaces it
+    const { code, details } = ack.error;
+    if (code === "payload_too_large" && Number.isInteger(details?.max_part_bytes)) {
+      this.#setPartBytes(details.max_part_bytes);
+    } else if (SESSION_CHANGED.has(code)) {
+      return;
+    }
+    if (this.resyncs >= MAX_RESYNCS) return; // until the server asks for one
+    this.resyncs += 1;
+    this.resyncAfter = this.recorder.snapshot();
   }
 
   // -- the agent's pointer and actions -------------------------------------------------------
