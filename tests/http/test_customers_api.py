@@ -103,6 +103,44 @@ async def test_an_anonymous_visitor_who_identifies_is_merged_into_the_shops_cust
     assert [c["id"] for c in await _customers(shop)] == [customer["id"]]
 
 
+async def test_the_last_seen_time_moves_forward_with_each_chat_and_identification(
+        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+    from chatserver.domain.clock import ManualClock
+
+    clock = ManualClock(start=time.time())
+    server = LiveServer(make_settings(tmp_path, identity_secret=SECRET, **backend_settings), clock=clock)
+    await server.start()
+    try:
+        start = clock.now()
+        shopper = await visitor(server)
+        first = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+        [customer] = await _customers(server)
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start)
+        assert (await shopper.call("conversation:close", {"conversation_id": first}))["ok"]
+
+        clock.advance(3600)  # the same browser's next chat, an hour later
+        await shopper.call("chat:start", prechat(2))
+        [customer] = await _customers(server)
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start + 3600)
+
+        clock.advance(3600)  # the shopper logs in: merged into the shop's customer, seen now
+        identity = sign_identity(SECRET, {"external_id": "cust-5", "iat": clock.now()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        [customer] = await _customers(server)
+        assert customer["external_id"] == "cust-5"
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start + 7200)
+
+        clock.advance(3600)  # and again on another device: the same record, seen later still
+        laptop = await visitor(server)
+        identity = sign_identity(SECRET, {"external_id": "cust-5", "iat": clock.now()})
+        assert (await laptop.call("visitor:identify", {"identity": identity}))["ok"]
+        [again] = await _customers(server)
+        assert again["id"] == customer["id"]
+        assert (again["created_at"], again["last_seen_at"]) == (start, start + 10800)
+    finally:
+        await server.close()
+
+
 async def test_bad_identities_are_refused_and_attach_nothing(shop: LiveServer) -> None:
     shopper = await visitor(shop)
     await shopper.call("chat:start", prechat(1))
