@@ -13,10 +13,12 @@ from pathlib import Path
 from chatserver.domain.clock import SystemClock
 from chatserver.domain.customers import CustomerService
 from chatserver.domain.identity import sign_identity
+from chatserver.domain.knowledge import Article, ArticleFilter, ArticleStatus
 from chatserver.domain.models import Conversation, ConversationStatus, PartyKind, PreChat
 from chatserver.domain.ports import NewMessage
 from chatserver.storage.sqlite import SQLiteStore
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 
 CLI = [sys.executable, "-m", "chatserver"]
 
@@ -43,7 +45,22 @@ async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED
         await customers.attach_chat("v1", conversation.prechat)
         customer = await customers.identify_visitor("v1", sign_identity("s", {"external_id": "shop-1",
                                                                               "iat": clock.now()}))
+        # A draft an agent made from the chat (POST /api/kb/drafts): the customer's until published.
+        await KnowledgeSQLiteStore(store).save_article(Article(
+            id="kb1", slug="where-is-my-parcel", title="Where is my parcel?", body="", body_html="", body_text="",
+            status=ArticleStatus.DRAFT, created_by="a1", created_at=clock.now(), updated_at=clock.now(),
+            source_conversation_id="c1", source_customer_id=customer.id))
         return customer.id
+    finally:
+        await store.close()
+
+
+async def _article_ids(db: Path) -> list[str]:
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        return [a.id for a in (await KnowledgeSQLiteStore(store).articles(
+            ArticleFilter(statuses=tuple(ArticleStatus)), 10, 0))[0]]
     finally:
         await store.close()
 
@@ -55,6 +72,7 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
     data = json.loads(exported.stdout)
     assert data["customer"]["id"] == customer_id and data["visitor_ids"] == ["v1"]
     assert [m["body"] for m in data["conversations"][0]["messages"]] == ["Where is my parcel?"]
+    assert [(a["id"], a["title"]) for a in data["related"]["kb_articles"]] == [("kb1", "Where is my parcel?")]
 
     out = tmp_path / "export.json"
     to_file = _run("customer", "export", "--id", customer_id, "--output", str(out), data_dir=tmp_path)
@@ -64,8 +82,10 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
     unconfirmed = _run("customer", "delete", "--id", customer_id, data_dir=tmp_path)
     assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    assert asyncio.run(_article_ids(tmp_path / "chatserver.db")) == ["kb1"]
     deleted = _run("customer", "delete", "--id", customer_id, "--yes", data_dir=tmp_path)
     assert deleted.returncode == 0, deleted.stderr
+    assert asyncio.run(_article_ids(tmp_path / "chatserver.db")) == []
     for args in [("export", "--id", customer_id), ("delete", "--id", customer_id, "--yes"),
                  ("export", "--external-id", "shop-1")]:
         gone = _run("customer", *args, data_dir=tmp_path)
