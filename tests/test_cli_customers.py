@@ -23,9 +23,10 @@ from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 CLI = [sys.executable, "-m", "chatserver"]
 
 
-def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ), stdin=subprocess.DEVNULL)
+                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
 async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED) -> str:
@@ -99,5 +100,39 @@ def test_customer_delete_with_an_open_chat_needs_force(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "active conversation" in refused.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
     forced = _run("customer", "delete", "--id", customer_id, "--yes", "--force", data_dir=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 2
+
+
+def test_customer_options_come_from_their_variables(tmp_path: Path) -> None:
+    customer_id = asyncio.run(_seed(tmp_path / "chatserver.db", ConversationStatus.QUEUED))
+    out = tmp_path / "export.json"
+    exported = _run("customer", "export", data_dir=tmp_path, env={
+        "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1", "CHATSERVER_CUSTOMER_EXPORT_OUTPUT": str(out)})
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(out.read_text())["customer"]["id"] == customer_id
+    # A flag wins, and makes the other one's variable not count; both variables are refused.
+    flagged = _run("customer", "export", "--id", customer_id, data_dir=tmp_path,
+                   env={"CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "someone-else"})
+    assert flagged.returncode == 0 and json.loads(flagged.stdout)["customer"]["id"] == customer_id
+    both = _run("customer", "export", data_dir=tmp_path, env={
+        "CHATSERVER_CUSTOMER_EXPORT_ID": customer_id, "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1"})
+    assert both.returncode == 2 and "set only one of" in both.stderr
+    # export's variables are not delete's.
+    unnamed = _run("customer", "delete", "--yes", data_dir=tmp_path,
+                   env={"CHATSERVER_CUSTOMER_EXPORT_ID": customer_id})
+    assert unnamed.returncode == 2 and "CHATSERVER_CUSTOMER_DELETE_ID" in unnamed.stderr
+
+    delete = {"CHATSERVER_CUSTOMER_DELETE_ID": customer_id}
+    for refused_env, says in [({"CHATSERVER_CUSTOMER_DELETE_YES": "0"}, "--yes"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "maybe"}, "CHATSERVER_CUSTOMER_DELETE_YES"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1"}, "active conversation"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1", "CHATSERVER_CUSTOMER_DELETE_FORCE": "perhaps"},
+                               "CHATSERVER_CUSTOMER_DELETE_FORCE")]:
+        refused = _run("customer", "delete", data_dir=tmp_path, env={**delete, **refused_env})
+        assert refused.returncode == 2 and says in refused.stderr, (refused_env, refused.stderr)
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    forced = _run("customer", "delete", data_dir=tmp_path, env={
+        **delete, "CHATSERVER_CUSTOMER_DELETE_YES": "yes", "CHATSERVER_CUSTOMER_DELETE_FORCE": "true"})
     assert forced.returncode == 0, forced.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 2
