@@ -1,6 +1,7 @@
-"""Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update``.
+"""Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update``,
+``chatserver customer export|delete``.
 
-Every option can also come from a ``CHATSERVER_*`` environment variable (docs/configuration.md).
+Every option can also come from a ``CHATSERVER_*`` environment variable (``cli_env``, docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -8,16 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from .app import FIRST_ADMIN_FILE, build_app
 from .cli_customers import add_customer_commands, customer_command
+from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .domain.agents import AgentChange, create_agent, do_update_agent, generate_password
 from .domain.models import Role
@@ -26,74 +29,73 @@ from .logs import configure_logging
 from .storage.sqlite import SQLiteStore
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", dest="data_dir", help="directory for the database and secrets (data)")
-    parser.add_argument("--db", help="SQLite file (default: <data-dir>/chatserver.db)")
+def _common(parser: CommandParser) -> None:
+    parser.setting("--data-dir", dest="data_dir", help="directory for the database and secrets (data)")
+    parser.setting("--db", help="SQLite file (default: <data-dir>/chatserver.db)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatserver", description="Live chat and co-browsing server")
+def build_parser() -> CommandParser:
+    parser = CommandParser(prog="chatserver", description="Live chat and co-browsing server")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the server")
+    serve = parser.subcommand(commands, "serve", help="run the server")
     _common(serve)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--redis-url", dest="redis_url", help="redis://host:port/db for the Redis backend")
-    serve.add_argument("--grace-period", dest="grace_period", type=float,
-                       help="seconds an agent who dropped keeps their chats (60)")
-    serve.add_argument("--default-capacity", dest="default_capacity", type=int,
-                       help="chats an agent serves at once unless set per agent (3)")
-    serve.add_argument("--allowed-origins", dest="allowed_origins",
-                       help="comma-separated origins allowed to open Socket.IO connections")
-    serve.add_argument("--departments", help="comma-separated departments chats can be routed to")
-    serve.add_argument("--transcript-retention-days", dest="transcript_retention_days", type=float,
-                       help="delete closed conversations older than this many days (0 keeps them)")
-    serve.add_argument("--log-level", dest="log_level")
-    serve.add_argument("--business-hours", dest="business_hours",
-                       help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
-    serve.add_argument("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")
-    serve.add_argument("--smtp-host", dest="smtp_host", help="SMTP server for ticket answers and transcripts")
-    serve.add_argument("--smtp-port", dest="smtp_port", type=int, help="SMTP port (587)")
-    serve.add_argument("--smtp-from", dest="smtp_from", help="From address of outgoing mail")
+    serve.setting("--host")
+    serve.setting("--port", type=int)
+    serve.setting("--redis-url", dest="redis_url", help="redis://host:port/db for the Redis backend")
+    serve.setting("--grace-period", dest="grace_period", type=float,
+                  help="seconds an agent who dropped keeps their chats (60)")
+    serve.setting("--default-capacity", dest="default_capacity", type=int,
+                  help="chats an agent serves at once unless set per agent (3)")
+    serve.setting("--allowed-origins", dest="allowed_origins",
+                  help="comma-separated origins allowed to open Socket.IO connections")
+    serve.setting("--departments", help="comma-separated departments chats can be routed to")
+    serve.setting("--transcript-retention-days", dest="transcript_retention_days", type=float,
+                  help="delete closed conversations older than this many days (0 keeps them)")
+    serve.setting("--log-level", dest="log_level")
+    serve.setting("--business-hours", dest="business_hours",
+                  help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
+    serve.setting("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")
+    serve.setting("--smtp-host", dest="smtp_host", help="SMTP server for ticket answers and transcripts")
+    serve.setting("--smtp-port", dest="smtp_port", type=int, help="SMTP port (587)")
+    serve.setting("--smtp-from", dest="smtp_from", help="From address of outgoing mail")
 
-    agent = commands.add_parser("agent", help="manage agents")
+    agent = parser.subcommand(commands, "agent", help="manage agents")
     agent_commands = agent.add_subparsers(dest="agent_command", required=True)
-    add = agent_commands.add_parser("add", help="add an agent")
+    add = agent.subcommand(agent_commands, "add", help="add an agent")
     _common(add)
-    add.add_argument("--name", required=True)
-    add.add_argument("--email", required=True)
-    add.add_argument("--password", help="prompted for (or generated with --generate-password) when omitted")
-    add.add_argument("--generate-password", action="store_true", help="generate a password and print it once")
-    add.add_argument("--role", choices=["agent", "admin"], default="agent")
-    add.add_argument("--capacity", type=int)
-    add.add_argument("--departments", default="", help="comma-separated departments the agent serves")
-    listing = agent_commands.add_parser("list", help="list agents")
+    add.option("--name", required=True)
+    add.option("--email", required=True)
+    add.option("--password", help="prompted for (or generated with --generate-password) when omitted; "
+                                  "better from the variable than on a command line others can see")
+    add.option("--generate-password", dest="generate_password", action="store_true", default=False,
+               help="generate a password and print it once")
+    add.option("--role", choices=["agent", "admin"], default="agent")
+    add.option("--capacity", type=int)
+    add.option("--departments", dest="agent_departments", default="", metavar="LIST",
+               help="comma-separated departments the agent serves")
+    listing = agent.subcommand(agent_commands, "list", help="list agents")
     _common(listing)
     # Running servers apply these within sweep_interval seconds (they re-read agents that changed).
     for name, text in (("disable", "disable an agent: signed out everywhere, no more chats"),
                        ("enable", "enable a disabled agent again (they sign in anew)")):
-        toggle = agent_commands.add_parser(name, help=text)
+        toggle = agent.subcommand(agent_commands, name, help=text)
         _common(toggle)
-        toggle.add_argument("--email", required=True)
-    update = agent_commands.add_parser("update", help="change an agent's capacity or departments")
+        toggle.option("--email", required=True)
+    update = agent.subcommand(agent_commands, "update", help="change an agent's capacity or departments")
     _common(update)
-    update.add_argument("--email", required=True)
-    update.add_argument("--capacity", type=int)
-    update.add_argument("--departments", help="comma-separated departments the agent serves (empty: none)")
-    add_customer_commands(commands, _common)
+    update.option("--email", required=True)
+    update.option("--capacity", type=int)
+    update.option("--departments", dest="agent_departments", metavar="LIST",
+                  help="comma-separated departments the agent serves (empty: none)")
+    add_customer_commands(parser, commands, _common)
     return parser
 
 
-_SETTING_FLAGS = ("host", "port", "data_dir", "db", "redis_url", "grace_period", "default_capacity",
-                  "transcript_retention_days",
-                  "allowed_origins", "log_level", "departments", "business_hours", "business_timezone",
-                  "smtp_host", "smtp_port", "smtp_from")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
-    return load_settings(overrides)
+def _settings(command: CommandParser, args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    overrides: dict[str, Any] = {o.action.dest: getattr(args, o.action.dest)
+                                 for o in command.env_options if o.setting}
+    return load_settings(overrides, environ=environ)
 
 
 def serve(settings: Settings) -> None:
@@ -142,7 +144,8 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
         agent = await create_agent(store, name=args.name, email=args.email, password=password, role=Role(args.role),
                                    capacity=args.capacity or settings.default_capacity, now=time.time(),
                                    new_id=lambda: uuid.uuid4().hex,
-                                   departments=tuple(d.strip() for d in args.departments.split(",") if d.strip()))
+                                   departments=tuple(d.strip() for d in args.agent_departments.split(",")
+                                                     if d.strip()))
     except ChatError as exc:
         print(f"chatserver: {exc.message}", file=sys.stderr)
         return 2
@@ -169,8 +172,8 @@ async def agent_list(settings: Settings) -> int:
 
 async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
     if args.agent_command == "update":
-        departments = None if args.departments is None else \
-            tuple(d.strip() for d in args.departments.split(",") if d.strip())
+        departments = None if args.agent_departments is None else \
+            tuple(d.strip() for d in args.agent_departments.split(",") if d.strip())
         change = AgentChange(capacity=args.capacity, departments=departments)
     else:
         change = AgentChange(disabled=args.agent_command == "disable")
@@ -191,10 +194,14 @@ async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = parser.chosen(args)
+    command.apply_environment(args, environ)
     try:
-        settings = _settings(args)
+        settings = _settings(command, args, environ)
     except ValueError as exc:
         print(f"chatserver: {exc}", file=sys.stderr)
         return 2

@@ -7,8 +7,10 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from .cli_env import CommandParser
 from .config import Settings
 from .domain.clock import SystemClock
 from .domain.customers import CustomerService
@@ -18,22 +20,22 @@ from .storage.sqlite import SQLiteStore
 from .storage.sqlite_customers import CustomerSQLiteStore
 
 
-def add_customer_commands(commands: Any, common: Any) -> None:
+def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:
     """Add ``customer export`` and ``customer delete`` to the CLI's subcommands."""
-    customer = commands.add_parser("customer", help="export or delete a customer's data")
+    customer = parser.subcommand(commands, "customer", help="export or delete a customer's data")
     customer_commands = customer.add_subparsers(dest="customer_command", required=True)
-    export = customer_commands.add_parser("export", help="print everything held about a customer as JSON")
-    delete = customer_commands.add_parser("delete", help="delete a customer and everything held about it")
+    export = customer.subcommand(customer_commands, "export", help="print everything held about a customer as JSON")
+    delete = customer.subcommand(customer_commands, "delete", help="delete a customer and everything held about it")
     for sub in (export, delete):
         common(sub)
-        which = sub.add_mutually_exclusive_group(required=True)
-        which.add_argument("--id", dest="customer_id", help="the customer's id")
-        which.add_argument("--external-id", dest="external_id", help="the shop's id of the customer")
-    export.add_argument("--output", "-o", help="write to this file (0600) instead of standard output")
-    delete.add_argument("--yes", action="store_true", help="really delete (required)")
-    delete.add_argument("--force", action="store_true",
-                        help="delete even while a chat of the customer is queued or assigned (stop the server first; "
-                             "while it runs, use DELETE /api/customers/ID?force=true, which closes the chats)")
+        which = sub.one_of(required=True)
+        sub.option("--id", dest="customer_id", one_of=which, help="the customer's id")
+        sub.option("--external-id", dest="external_id", one_of=which, help="the shop's id of the customer")
+    export.option("--output", "-o", help="write to this file (0600) instead of standard output")
+    delete.option("--yes", action="store_true", default=False, help="really delete (required)")
+    delete.option("--force", action="store_true", default=False,
+                  help="delete even while a chat of the customer is queued or assigned (stop the server first; "
+                       "while it runs, use DELETE /api/customers/ID?force=true, which closes the chats)")
 
 
 async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -61,7 +63,8 @@ async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(text)
             return 0
         if not args.yes:
-            print("chatserver: deleting cannot be undone; add --yes", file=sys.stderr)
+            print("chatserver: deleting cannot be undone; add --yes (or set CHATSERVER_CUSTOMER_DELETE_YES=1)",
+                  file=sys.stderr)
             return 2
         await customers.delete_customer(customer_id, force=args.force)
         print(f"deleted customer {customer_id} and everything held about it")

@@ -20,9 +20,12 @@ from .support import LiveServer, agent, make_settings
 CLI = [sys.executable, "-m", "chatserver"]
 
 
-def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+def _run(*args: str, data_dir: Path | None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a process, with ``--data-dir`` unless None, and no CHATSERVER_* variables but ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+    where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return subprocess.run([*CLI, *args, *where], capture_output=True, text=True, timeout=60,
+                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
 def test_agent_add_and_list(tmp_path: Path) -> None:
@@ -63,6 +66,56 @@ def test_agent_disable_enable_and_update(tmp_path: Path) -> None:
         refused = _run("agent", *args, data_dir=tmp_path)
         assert refused.returncode == 2 and refused.stderr.startswith("chatserver: "), args
     assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1].split()[-3:] == ["5", "no", "billing,sales"]
+
+
+async def test_every_agent_option_comes_from_its_variable_and_a_flag_wins(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"CHATSERVER_DATA_DIR": str(data), "CHATSERVER_AGENT_ADD_NAME": "Cleo",
+           "CHATSERVER_AGENT_ADD_EMAIL": "cleo@example.com", "CHATSERVER_AGENT_ADD_PASSWORD": "env-secret-pass",
+           "CHATSERVER_AGENT_ADD_ROLE": "admin", "CHATSERVER_AGENT_ADD_CAPACITY": "4",
+           "CHATSERVER_AGENT_ADD_DEPARTMENTS": "billing"}
+    added = await asyncio.to_thread(_run, "agent", "add", data_dir=None, env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added admin cleo@example.com") and "capacity 4" in added.stdout
+    assert "env-secret-pass" not in added.stdout + added.stderr and "password: " not in added.stdout
+    # Flags win over the variables; a yes/no option from its variable.
+    flags = await asyncio.to_thread(
+        _run, "agent", "add", "--name", "Dan", "--email", "dan@example.com", "--role", "agent", data_dir=None,
+        env={**env, "CHATSERVER_AGENT_ADD_PASSWORD": "", "CHATSERVER_AGENT_ADD_GENERATE_PASSWORD": "yes"})
+    assert flags.returncode == 0 and flags.stdout.startswith("added agent dan@example.com"), flags.stderr
+    assert "password: " in flags.stdout
+
+    # Refused, naming the variable and never its value; nothing is added.
+    for broken, variable in [({"CHATSERVER_AGENT_ADD_NAME": ""}, "CHATSERVER_AGENT_ADD_NAME"),
+                             ({"CHATSERVER_AGENT_ADD_CAPACITY": "lots"}, "CHATSERVER_AGENT_ADD_CAPACITY"),
+                             ({"CHATSERVER_AGENT_ADD_ROLE": "root"}, "CHATSERVER_AGENT_ADD_ROLE"),
+                             ({"CHATSERVER_AGENT_ADD_GENERATE_PASSWORD": "maybe"},
+                              "CHATSERVER_AGENT_ADD_GENERATE_PASSWORD")]:
+        refused = await asyncio.to_thread(_run, "agent", "add", "--email", "eve@example.com", data_dir=None,
+                                          env={**env, **broken})
+        assert refused.returncode == 2 and variable in refused.stderr, (broken, refused.stderr)
+        assert "env-secret-pass" not in refused.stdout + refused.stderr
+    # disable, enable and update take theirs; agent add's variables change nothing there.
+    assert (await asyncio.to_thread(_run, "agent", "disable", data_dir=None, env={
+        **env, "CHATSERVER_AGENT_DISABLE_EMAIL": "dan@example.com"})).returncode == 0
+    updated = await asyncio.to_thread(_run, "agent", "update", data_dir=None, env={
+        **env, "CHATSERVER_AGENT_UPDATE_EMAIL": "cleo@example.com", "CHATSERVER_AGENT_UPDATE_CAPACITY": "6"})
+    assert updated.returncode == 0 and "capacity 6, departments billing" in updated.stdout, updated.stderr
+    refused = await asyncio.to_thread(_run, "agent", "enable", data_dir=None, env=env)
+    assert refused.returncode == 2 and "CHATSERVER_AGENT_ENABLE_EMAIL" in refused.stderr
+    rows = (await asyncio.to_thread(_run, "agent", "list", data_dir=data)).stdout.splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["cleo@example.com", "dan@example.com"]
+    assert rows[0].split()[-4:] == ["admin", "6", "no", "billing"]
+    assert rows[1].split()[-4:] == ["agent", "4", "yes", "billing"]  # capacity and departments from the variables
+
+    # The password from the variable is the one the agent signs in with.
+    server = LiveServer(make_settings(tmp_path, data_dir=data))
+    await server.start()
+    try:
+        login = await server.login("cleo@example.com", "env-secret-pass")
+        assert login["agent"]["role"] == "admin"
+    finally:
+        await server.close()
 
 
 async def test_an_agent_disabled_on_the_command_line_is_signed_out_of_a_running_server(tmp_path: Path) -> None:

@@ -13,17 +13,20 @@ from pathlib import Path
 from chatserver.domain.clock import SystemClock
 from chatserver.domain.customers import CustomerService
 from chatserver.domain.identity import sign_identity
+from chatserver.domain.knowledge import Article, ArticleFilter, ArticleStatus
 from chatserver.domain.models import Conversation, ConversationStatus, PartyKind, PreChat
 from chatserver.domain.ports import NewMessage
 from chatserver.storage.sqlite import SQLiteStore
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 
 CLI = [sys.executable, "-m", "chatserver"]
 
 
-def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ), stdin=subprocess.DEVNULL)
+                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
 async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED) -> str:
@@ -43,7 +46,22 @@ async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED
         await customers.attach_chat("v1", conversation.prechat)
         customer = await customers.identify_visitor("v1", sign_identity("s", {"external_id": "shop-1",
                                                                               "iat": clock.now()}))
+        # A draft an agent made from the chat (POST /api/kb/drafts): the customer's until published.
+        await KnowledgeSQLiteStore(store).save_article(Article(
+            id="kb1", slug="where-is-my-parcel", title="Where is my parcel?", body="", body_html="", body_text="",
+            status=ArticleStatus.DRAFT, created_by="a1", created_at=clock.now(), updated_at=clock.now(),
+            source_conversation_id="c1", source_customer_id=customer.id))
         return customer.id
+    finally:
+        await store.close()
+
+
+async def _article_ids(db: Path) -> list[str]:
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        return [a.id for a in (await KnowledgeSQLiteStore(store).articles(
+            ArticleFilter(statuses=tuple(ArticleStatus)), 10, 0))[0]]
     finally:
         await store.close()
 
@@ -55,6 +73,7 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
     data = json.loads(exported.stdout)
     assert data["customer"]["id"] == customer_id and data["visitor_ids"] == ["v1"]
     assert [m["body"] for m in data["conversations"][0]["messages"]] == ["Where is my parcel?"]
+    assert [(a["id"], a["title"]) for a in data["related"]["kb_articles"]] == [("kb1", "Where is my parcel?")]
 
     out = tmp_path / "export.json"
     to_file = _run("customer", "export", "--id", customer_id, "--output", str(out), data_dir=tmp_path)
@@ -64,8 +83,10 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
     unconfirmed = _run("customer", "delete", "--id", customer_id, data_dir=tmp_path)
     assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    assert asyncio.run(_article_ids(tmp_path / "chatserver.db")) == ["kb1"]
     deleted = _run("customer", "delete", "--id", customer_id, "--yes", data_dir=tmp_path)
     assert deleted.returncode == 0, deleted.stderr
+    assert asyncio.run(_article_ids(tmp_path / "chatserver.db")) == []
     for args in [("export", "--id", customer_id), ("delete", "--id", customer_id, "--yes"),
                  ("export", "--external-id", "shop-1")]:
         gone = _run("customer", *args, data_dir=tmp_path)
@@ -79,5 +100,39 @@ def test_customer_delete_with_an_open_chat_needs_force(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "active conversation" in refused.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
     forced = _run("customer", "delete", "--id", customer_id, "--yes", "--force", data_dir=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 2
+
+
+def test_customer_options_come_from_their_variables(tmp_path: Path) -> None:
+    customer_id = asyncio.run(_seed(tmp_path / "chatserver.db", ConversationStatus.QUEUED))
+    out = tmp_path / "export.json"
+    exported = _run("customer", "export", data_dir=tmp_path, env={
+        "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1", "CHATSERVER_CUSTOMER_EXPORT_OUTPUT": str(out)})
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(out.read_text())["customer"]["id"] == customer_id
+    # A flag wins, and makes the other one's variable not count; both variables are refused.
+    flagged = _run("customer", "export", "--id", customer_id, data_dir=tmp_path,
+                   env={"CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "someone-else"})
+    assert flagged.returncode == 0 and json.loads(flagged.stdout)["customer"]["id"] == customer_id
+    both = _run("customer", "export", data_dir=tmp_path, env={
+        "CHATSERVER_CUSTOMER_EXPORT_ID": customer_id, "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1"})
+    assert both.returncode == 2 and "set only one of" in both.stderr
+    # export's variables are not delete's.
+    unnamed = _run("customer", "delete", "--yes", data_dir=tmp_path,
+                   env={"CHATSERVER_CUSTOMER_EXPORT_ID": customer_id})
+    assert unnamed.returncode == 2 and "CHATSERVER_CUSTOMER_DELETE_ID" in unnamed.stderr
+
+    delete = {"CHATSERVER_CUSTOMER_DELETE_ID": customer_id}
+    for refused_env, says in [({"CHATSERVER_CUSTOMER_DELETE_YES": "0"}, "--yes"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "maybe"}, "CHATSERVER_CUSTOMER_DELETE_YES"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1"}, "active conversation"),
+                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1", "CHATSERVER_CUSTOMER_DELETE_FORCE": "perhaps"},
+                               "CHATSERVER_CUSTOMER_DELETE_FORCE")]:
+        refused = _run("customer", "delete", data_dir=tmp_path, env={**delete, **refused_env})
+        assert refused.returncode == 2 and says in refused.stderr, (refused_env, refused.stderr)
+    assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
+    forced = _run("customer", "delete", data_dir=tmp_path, env={
+        **delete, "CHATSERVER_CUSTOMER_DELETE_YES": "yes", "CHATSERVER_CUSTOMER_DELETE_FORCE": "true"})
     assert forced.returncode == 0, forced.stderr
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 2

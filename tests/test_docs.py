@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from chatserver import constants
@@ -31,17 +32,50 @@ def test_every_setting_is_documented() -> None:
     assert env_name("grace_period") == "CHATSERVER_GRACE_PERIOD"
 
 
-def test_the_command_line_section_names_every_serve_flag_and_every_http_error_code() -> None:
-    import argparse
+def _command_line() -> str:
+    return (DOCS / "configuration.md").read_text().split("## Command line", 1)[1]
 
+
+def test_every_command_line_option_has_a_variable_and_both_are_documented_with_the_command() -> None:
     from chatserver.cli import build_parser
+    from chatserver.cli_env import every_command
+
+    commands = {" ".join(c.command): c for c in every_command(build_parser())}
+    assert {"serve", "agent add", "agent list", "agent disable", "agent enable", "agent update",
+            "customer export", "customer delete"} <= set(commands)
+    in_code: set[tuple[str, str, str]] = set()
+    for name, command in commands.items():
+        flags = {f for a in command._actions for f in a.option_strings} - {"-h", "--help"}
+        with_variable = {f for o in command.env_options for f in o.action.option_strings}
+        assert flags <= with_variable, (name, sorted(flags - with_variable))  # added without a variable
+        in_code |= {(name, o.flag, o.env) for o in command.env_options}
+    settings = {env_name(f) for f in settings_fields()}
+    own = {o.env for c in commands.values() for o in c.env_options if not o.setting}
+    assert not own & settings  # a command's own variable never means a setting
+
+    section = _command_line()
+    documented: set[tuple[str, str, str]] = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("| ") else []
+        if len(cells) < 3 or not cells[2].startswith("`CHATSERVER_"):
+            continue
+        names = list(commands) if cells[0] == "every command" else [cells[0].strip("`")]
+        flag, variable = cells[1].strip("`").split()[0], cells[2].strip("`")
+        documented |= {(name, flag, variable) for name in names}
+    assert sorted(in_code - documented) == []  # options (or variables) the table lacks
+    assert sorted(documented - in_code) == []  # rows for options that do not exist
+
+    usage = section.split("```")[1]
+    entries = re.split(r"\n(?=chatserver )", usage.strip())
+    for name, command in commands.items():
+        [entry] = [e for e in entries if re.match(rf"chatserver {name}(\s|$)", e)]
+        missing = [o.flag for o in command.env_options
+                   if not re.search(rf"(?<![\w-]){re.escape(o.flag)}(?![\w-])", entry)]
+        assert not missing, (name, missing)
+
+
+def test_every_http_error_code_is_documented() -> None:
     from chatserver.http.views import _HTTP_CODES
 
-    configuration = (DOCS / "configuration.md").read_text()
-    usage = configuration.split("## Command line", 1)[1]
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    serve = commands.choices["serve"]
-    flags = {flag for action in serve._actions for flag in action.option_strings if flag.startswith("--")}
-    assert not sorted(f for f in flags - {"--help"} if f"[{f}" not in usage)
     protocol = (DOCS / "protocol.md").read_text()
     assert not sorted(c for c in [*_HTTP_CODES.values(), "http_error"] if f"`{c}`" not in protocol)

@@ -106,6 +106,9 @@ class Article(msgspec.Struct, frozen=True, kw_only=True):
     source_conversation_id: str | None = None
     faq_position: int | None = None
     published_at: float | None = None
+    # The customer of the conversation it was drafted from (not shown): their export lists the
+    # article, their deletion deletes it unless published (docs/knowledge-base.md).
+    source_customer_id: str | None = None
 
     @property
     def summary(self) -> str:
@@ -381,8 +384,8 @@ class KnowledgeService:
 
     # -- writing articles ---------------------------------------------------------------------
 
-    async def create_article(self, actor: Agent, fields: ArticleFields, *,
-                             source_conversation_id: str | None = None) -> Article:
+    async def create_article(self, actor: Agent, fields: ArticleFields, *, source_conversation_id: str | None = None,
+                             source_customer_id: str | None = None) -> Article:
         """An admin writes an article (any status); an agent only drafts (see ``draft_from_conversation``)."""
         if actor.role != Role.ADMIN and source_conversation_id is None:
             raise Forbidden("admins write articles; agents draft them from conversations")
@@ -392,7 +395,7 @@ class KnowledgeService:
         status = ArticleStatus.DRAFT if isinstance(fields.status, msgspec.UnsetType) else fields.status
         blank = Article(id=self.new_id(), slug="", title="", body="", body_html="", body_text="", status=status,
                         created_by=actor.id, created_at=now, updated_at=now,
-                        source_conversation_id=source_conversation_id)
+                        source_conversation_id=source_conversation_id, source_customer_id=source_customer_id)
         article = await self._apply(actor, blank, fields, new=True)
         await self.store.save_article(article)
         return article
@@ -401,7 +404,7 @@ class KnowledgeService:
         """A draft from a finished conversation the agent may read: its question as the title
         and the agents' answers as the body, unless given; assigned to the agent unless to
         someone else."""
-        transcript, _ = await self.read_transcript(actor, conversation_id)
+        transcript, record = await self.read_transcript(actor, conversation_id)
         if transcript.conversation.closed_at is None:
             raise ConversationNotClosed("end the conversation before turning it into an article")
         if not isinstance(fields.status, msgspec.UnsetType) and fields.status != ArticleStatus.DRAFT:
@@ -414,7 +417,8 @@ class KnowledgeService:
             assignee_id=fields.assignee_id if not isinstance(fields.assignee_id, msgspec.UnsetType) else actor.id,
             status=ArticleStatus.DRAFT, slug=fields.slug, locale=fields.locale, category_id=fields.category_id,
             tags=fields.tags)
-        return await self.create_article(actor, defaults, source_conversation_id=conversation_id)
+        return await self.create_article(actor, defaults, source_conversation_id=conversation_id,
+                                         source_customer_id=record.customer_id)
 
     async def update_article(self, actor: Agent, article_id: str, fields: ArticleFields) -> Article:
         """Admins change anything. The assignee of an unpublished article changes its text,

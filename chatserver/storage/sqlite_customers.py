@@ -7,7 +7,9 @@ through its read-only connection.
 Deleting or exporting "everything held" about a customer or a conversation follows the schema's
 foreign keys (``PRAGMA foreign_key_list``) and ``visitor_id`` columns, so rows that other
 features keep about a conversation or a visitor (internal notes, tickets, ...) go with it
-without this module naming their tables.
+without this module naming their tables. The one exception: knowledge-base articles drafted
+from the customer's conversations are exported by their foreign key, but deleted only while
+unpublished (``_release_articles``).
 """
 
 from __future__ import annotations
@@ -263,11 +265,24 @@ class CustomerSQLiteStore:
                                                   [customer_id])
             visitor_ids = await self._column(db, "SELECT visitor_id FROM customer_visitors WHERE customer_id = ?",
                                              [customer_id])
+            await self._release_articles(db, customer_id)
             await self._delete_rows(db, "conversations", "id", conversation_ids)
             for table in await self._visitor_tables(db):
                 await self._delete_rows(db, table, "visitor_id", visitor_ids)
             await self._delete_rows(db, "customers", "id", [customer_id])
         return True
+
+    @staticmethod
+    async def _release_articles(db: aiosqlite.Connection, customer_id: str) -> None:
+        """Knowledge-base articles drafted from the customer's conversations (docs/knowledge-base.md):
+        the unpublished ones hold the shopper's question and go (only published articles are in the
+        search index, so nothing else needs to change); the published ones, which an admin made the
+        shop's, stay, no longer naming the customer or the conversation. Done before the customer's
+        rows are deleted by their foreign keys, which would take the published ones too."""
+        await db.execute("DELETE FROM kb_articles WHERE source_customer_id = ? AND status != 'published'",
+                         (customer_id,))
+        await db.execute("UPDATE kb_articles SET source_customer_id = NULL, source_conversation_id = NULL "
+                         "WHERE source_customer_id = ?", (customer_id,))
 
     async def delete_closed_before(self, before: float, limit: int) -> int:
         async with self._store._transaction() as db:

@@ -1,4 +1,4 @@
-"""SQLite storage of the knowledge base (migration 0010): categories, articles, the FTS5 index
+"""SQLite storage of the knowledge base (migrations 0010, 0011): categories, articles, the FTS5 index
 of the published ones, and the search and outcome logs.
 
 It shares the ``SQLiteStore``'s connections: writes go through its writer transaction, reads
@@ -35,7 +35,7 @@ from .sqlite import SQLiteStore
 _CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
 _ARTICLE_COLUMNS = (
     "id, slug, title, body, body_html, body_text, status, created_by, created_at, updated_at, locale, category_id, "
-    "tags, assignee_id, source_conversation_id, faq_position, published_at"
+    "tags, assignee_id, source_conversation_id, faq_position, published_at, source_customer_id"
 )
 _A = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
 # bm25 weights of the index's columns: title, body, tags (locale and category are not searched).
@@ -55,7 +55,8 @@ def _article(row: sqlite3.Row | tuple[Any, ...]) -> Article:
     return Article(id=row[0], slug=row[1], title=row[2], body=row[3], body_html=row[4], body_text=row[5],
                    status=ArticleStatus(row[6]), created_by=row[7], created_at=row[8], updated_at=row[9],
                    locale=row[10], category_id=row[11], tags=tuple(json.loads(row[12])), assignee_id=row[13],
-                   source_conversation_id=row[14], faq_position=row[15], published_at=row[16])
+                   source_conversation_id=row[14], faq_position=row[15], published_at=row[16],
+                   source_customer_id=row[17])
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -186,9 +187,10 @@ class KnowledgeSQLiteStore:
         a = article
         values = (a.id, a.slug, a.title, a.body, a.body_html, a.body_text, str(a.status), a.created_by, a.created_at,
                   a.updated_at, a.locale, a.category_id, json.dumps(list(a.tags)), a.assignee_id,
-                  a.source_conversation_id, a.faq_position, a.published_at)
+                  a.source_conversation_id, a.faq_position, a.published_at, a.source_customer_id)
         updates = ", ".join(f"{c} = excluded.{c}" for c in [c.strip() for c in _ARTICLE_COLUMNS.split(",")]
-                            if c not in ("id", "created_by", "created_at", "source_conversation_id"))
+                            if c not in ("id", "created_by", "created_at", "source_conversation_id",
+                                         "source_customer_id"))
         try:
             async with self._store._transaction() as db:
                 async with db.execute(
@@ -207,7 +209,7 @@ class KnowledgeSQLiteStore:
         except sqlite3.IntegrityError as exc:
             if "slug" in str(exc):
                 raise Conflict(f"another article has the slug {a.slug!r}") from exc
-            raise InvalidPayload("the category or the assignee does not exist") from exc
+            raise InvalidPayload("the category, the assignee or the conversation's customer does not exist") from exc
 
     async def delete_article(self, article_id: str) -> bool:
         async with self._store._transaction() as db:

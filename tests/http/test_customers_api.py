@@ -103,6 +103,44 @@ async def test_an_anonymous_visitor_who_identifies_is_merged_into_the_shops_cust
     assert [c["id"] for c in await _customers(shop)] == [customer["id"]]
 
 
+async def test_the_last_seen_time_moves_forward_with_each_chat_and_identification(
+        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+    from chatserver.domain.clock import ManualClock
+
+    clock = ManualClock(start=time.time())
+    server = LiveServer(make_settings(tmp_path, identity_secret=SECRET, **backend_settings), clock=clock)
+    await server.start()
+    try:
+        start = clock.now()
+        shopper = await visitor(server)
+        first = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+        [customer] = await _customers(server)
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start)
+        assert (await shopper.call("conversation:close", {"conversation_id": first}))["ok"]
+
+        clock.advance(3600)  # the same browser's next chat, an hour later
+        await shopper.call("chat:start", prechat(2))
+        [customer] = await _customers(server)
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start + 3600)
+
+        clock.advance(3600)  # the shopper logs in: merged into the shop's customer, seen now
+        identity = sign_identity(SECRET, {"external_id": "cust-5", "iat": clock.now()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        [customer] = await _customers(server)
+        assert customer["external_id"] == "cust-5"
+        assert (customer["created_at"], customer["last_seen_at"]) == (start, start + 7200)
+
+        clock.advance(3600)  # and again on another device: the same record, seen later still
+        laptop = await visitor(server)
+        identity = sign_identity(SECRET, {"external_id": "cust-5", "iat": clock.now()})
+        assert (await laptop.call("visitor:identify", {"identity": identity}))["ok"]
+        [again] = await _customers(server)
+        assert again["id"] == customer["id"]
+        assert (again["created_at"], again["last_seen_at"]) == (start, start + 10800)
+    finally:
+        await server.close()
+
+
 async def test_bad_identities_are_refused_and_attach_nothing(shop: LiveServer) -> None:
     shopper = await visitor(shop)
     await shopper.call("chat:start", prechat(1))
@@ -384,6 +422,75 @@ async def test_admins_export_and_delete_a_customer_with_everything_held(shop: Li
     status, body = await shop.request("DELETE", f"/api/customers/{other['id']}", token=admin)
     assert status == 409 and _error(body) == "conflict"
     assert (await shop.request("GET", f"/api/customers/{other['id']}", token=admin))[0] == 200
+
+
+async def test_articles_drafted_from_a_customers_chats_are_exported_and_deleted_unless_published(
+        shop: LiveServer) -> None:
+    alice = await shop.add_agent("Alice")
+    admin = await shop.admin_token()
+
+    async def draft(cid: str, **fields: Any) -> dict[str, Any]:
+        status, body = await shop.request("POST", "/api/kb/drafts", token=alice["token"],
+                                          json={"conversation_id": cid, **fields})
+        assert status == 201, body
+        return dict(body["article"])
+
+    async def article(article_id: str) -> tuple[int, Any]:
+        return await shop.request("GET", f"/api/kb/articles/{article_id}", token=admin)
+
+    # An anonymous shopper's two chats become three articles: a draft, one in review, one published.
+    shopper = await visitor(shop)
+    first = await _served_chat(shop, alice, shopper, 1, question="Where is parcel ORD-4711 for Nia Jones?")
+    second = await _served_chat(shop, alice, shopper, 2, question="Can Nia Jones pay by invoice?")
+    drafted = await draft(first)
+    assert drafted["title"] == "Where is parcel ORD-4711 for Nia Jones?"
+    in_review = await draft(second, body="Ask us for an invoice.")
+    status, body = await shop.request("PATCH", f"/api/kb/articles/{in_review['id']}", token=alice["token"],
+                                      json={"status": "in_review"})
+    assert status == 200, body
+    published = await draft(second, title="Paying by invoice", body="Choose **Invoice** at checkout.")
+    status, body = await shop.request("PATCH", f"/api/kb/articles/{published['id']}", token=admin,
+                                      json={"status": "published"})
+    assert status == 200, body
+    # Another shopper's draft and an admin's own article are not theirs.
+    other = await visitor(shop)
+    theirs = await draft(await _served_chat(shop, alice, other, 3))
+    status, body = await shop.request("POST", "/api/kb/articles", token=admin, json={
+        "title": "Opening hours", "body": "Mon-Fri.", "status": "published"})
+    assert status == 201, body
+    own = body["article"]
+    # The shopper logs in: the merged record takes the articles with the conversations.
+    assert (await shopper.call("visitor:identify", {"identity": _identity("cust-11")}))["ok"]
+    [customer] = [c for c in await _customers(shop) if c["external_id"] == "cust-11"]
+    path = f"/api/customers/{customer['id']}"
+
+    status, export = await shop.request("GET", path + "/export", token=admin)
+    assert status == 200, export
+    exported = {a["id"]: a for a in export["related"]["kb_articles"]}
+    assert set(exported) == {drafted["id"], in_review["id"], published["id"]}
+    assert exported[drafted["id"]]["title"] == "Where is parcel ORD-4711 for Nia Jones?"
+    assert exported[drafted["id"]]["source_conversation_id"] == first
+    assert {a["status"] for a in exported.values()} == {"draft", "in_review", "published"}
+    untouched = {a: (await article(a))[1] for a in (theirs["id"], own["id"])}
+    _, found = await shop.request("GET", "/api/kb/search?q=invoice")
+    assert [r["id"] for r in found["results"]] == [published["id"]]
+
+    status, body = await shop.request("DELETE", path, token=admin)
+    assert status == 204, body
+    for gone in (drafted, in_review):
+        status, body = await article(gone["id"])
+        assert status == 404 and _error(body) == "not_found"
+    status, body = await article(published["id"])
+    assert status == 200 and body["article"]["status"] == "published"
+    assert body["article"]["source_conversation_id"] is None
+    assert (body["article"]["title"], body["article"]["body"]) == ("Paying by invoice",
+                                                                     "Choose **Invoice** at checkout.")
+    _, found = await shop.request("GET", "/api/kb/search?q=invoice")
+    assert [r["id"] for r in found["results"]] == [published["id"]]
+    assert {a: (await article(a))[1] for a in untouched} == untouched
+    [bystander] = [c for c in await _customers(shop) if c["name"] == "Shopper 3"]
+    _, export = await shop.request("GET", f"/api/customers/{bystander['id']}/export", token=admin)
+    assert [a["id"] for a in export["related"]["kb_articles"]] == [theirs["id"]]
 
 
 async def test_the_retention_job_deletes_old_closed_transcripts(tmp_path: Path) -> None:

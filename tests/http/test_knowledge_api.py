@@ -140,6 +140,8 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("GET", "/api/kb/search?q=refund&record=maybe", None, 400, "invalid_payload"),
         ("GET", "/api/kb/search?q=refund&source=elsewhere", None, 400, "invalid_payload"),
         ("GET", "/api/kb/search?q=refund&category=nope", None, 404, "not_found"),
+        ("GET", "/api/kb/faq?category=nope", None, 404, "not_found"),
+        ("GET", f"/api/kb/faq?category={'x' * 81}", None, 400, "invalid_payload"),
         ("GET", "/api/kb/articles?status=deleted", None, 400, "invalid_payload"),
         ("GET", "/api/kb/articles?limit=abc", None, 400, "invalid_payload"),
         ("GET", "/api/kb/suggestions?limit=99", None, 400, "invalid_payload"),

@@ -15,6 +15,9 @@ from chatserver.domain.ports import NewMessage, Transition
 from chatserver.errors import ConversationClosed, Forbidden, NotFound, Unavailable
 from chatserver.storage._group_commit import Batch
 from chatserver.storage.sqlite import CHECKPOINT_INTERVAL, SQLiteStore, migrations
+from chatserver.storage.sqlite_cobrowse import SQLiteCobrowseStore
+from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 
 
 @pytest.fixture
@@ -259,27 +262,6 @@ async def test_the_wal_is_checkpointed_into_the_database_while_the_server_runs(s
     assert len(await store.messages_after("c1", 0, 100)) == 20
 
 
-async def test_a_database_at_the_previous_version_is_migrated_with_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    first_version, first_sql = migrations()[0]
-    with sqlite3.connect(path) as raw:
-        raw.executescript(first_sql)
-        raw.execute(f"PRAGMA user_version = {first_version}")
-        raw.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, created_at, last_seq) "
-                    "VALUES ('old', 'v', 'closed', 'N', 'Q', 1.0, 1)")
-        raw.execute("INSERT INTO messages (conversation_id, seq, kind, sender_kind, body, created_at) "
-                    "VALUES ('old', 1, 'text', 'visitor', 'kept', 1.0)")
-    store = SQLiteStore(path)
-    await store.open()
-    try:
-        assert await store.schema_version() == migrations()[-1][0]
-        conversation = await store.get_conversation("old")
-        assert conversation is not None and conversation.prechat.checkout is False
-        assert [m.body for m in await store.messages_after("old", 0, 10)] == ["kept"]
-    finally:
-        await store.close()
-
-
 def _database_at(path: Path, version: int) -> sqlite3.Connection:
     raw = sqlite3.connect(path)
     for number, sql in migrations():
@@ -287,6 +269,195 @@ def _database_at(path: Path, version: int) -> sqlite3.Connection:
             raw.executescript(sql)
     raw.execute(f"PRAGMA user_version = {version}")
     return raw
+
+
+def _fill_version_8(raw: sqlite3.Connection) -> None:
+    """Rows in every table of version 8: two agents, and two customers each with a conversation
+    (messages, assignment, notes, a co-browse session with the agents who watched it), a ticket
+    with an answer and an outbox row; a rating, a canned response, a webhook endpoint and a
+    locked-out email."""
+    raw.executemany("INSERT INTO agents (id, email, name, password_hash, role, capacity, disabled, token_version, "
+                    "created_at, departments) VALUES (?, ?, ?, 'x', 'agent', 3, 0, 0, 1.0, 'billing')",
+                    [("a1", "bo@example.com", "Bo"), ("a2", "cy@example.com", "Cy")])
+    raw.executemany("INSERT INTO customers (id, external_id, name, emails, phone, notes, tags, created_at, "
+                    "last_seen_at) VALUES (?, ?, ?, ?, NULL, ?, '[\"vip\"]', 1.0, ?)",
+                    [("cu1", "shop-1", "Ann", '["ann@example.com"]', "likes calls", 5.0),
+                     ("cu2", None, "Cleo", "[]", None, 6.0)])
+    raw.executemany("INSERT INTO customer_visitors (visitor_id, customer_id, linked_at) VALUES (?, ?, 1.0)",
+                    [("v1", "cu1"), ("v2", "cu2")])
+    raw.executemany(
+        "INSERT INTO conversations (id, visitor_id, status, visitor_name, visitor_email, question, order_number, "
+        "page_url, created_at, agent_id, agent_name, assigned_at, closed_at, closed_by, last_seq, page_title, "
+        "checkout, department, priority, customer_id, tags, resolution_note) "
+        "VALUES (?, ?, ?, ?, NULL, ?, 'ORD-1', 'https://shop.example/pay', 1.0, ?, ?, 2.0, ?, ?, 2, 'Pay', 1, "
+        "'billing', 1, ?, '[\"refund\"]', ?)",
+        [("c1", "v1", "closed", "Ann", "Where is my refund?", "a1", "Bo", 20.0, "agent", "cu1", "sent a label"),
+         ("c2", "v2", "assigned", "Cleo", "Can I pay later?", "a2", "Cy", None, None, "cu2", None)])
+    raw.executemany("INSERT INTO messages (conversation_id, seq, kind, sender_kind, sender_id, sender_name, "
+                    "client_msg_id, body, created_at) VALUES (?, ?, 'text', ?, ?, ?, ?, ?, ?)",
+                    [("c1", 1, "visitor", "v1", "Ann", "m1", "Where is my refund?", 1.0),
+                     ("c1", 2, "agent", "a1", "Bo", "m2", "On its way.", 3.0),
+                     ("c2", 1, "visitor", "v2", "Cleo", "m1", "Can I pay later?", 1.0),
+                     ("c2", 2, "agent", "a2", "Cy", "m2", "Let me look.", 3.0)])
+    raw.executemany("INSERT INTO assignment_events (conversation_id, agent_id, event, reason, at) "
+                    "VALUES (?, ?, 'assigned', NULL, 2.0)", [("c1", "a1"), ("c2", "a2")])
+    raw.execute("INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES ('c1', 4, 'ok', 21.0)")
+    raw.executemany("INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, created_at) "
+                    "VALUES (?, ?, ?, ?, 2.5)", [("c1", "a1", "Bo", "VIP"), ("c2", "a2", "Cy", "new")])
+    raw.execute("INSERT INTO canned_responses (id, shortcut, body, created_at, updated_at) "
+                "VALUES ('r1', 'hi', 'Hello!', 1.0, 1.0)")
+    raw.executemany(
+        "INSERT INTO cobrowse_sessions (id, conversation_id, agent_id, agent_name, status, control, reason, "
+        "requested_at, started_at, ended_at, control_requested_at, control_granted_at, pages, bytes_relayed) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 4.0, 5.0, ?, ?, ?, ?, ?)",
+        [("s1", "c1", "a1", "Bo", "ended", "revoked", "agent_ended", 12.0, 6.0, 7.0, 2, 4096),
+         ("s2", "c2", "a2", "Cy", "active", "none", None, None, None, None, 1, 512)])
+    raw.executemany("INSERT INTO cobrowse_views (session_id, agent_id, agent_name, joined_at, left_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [("s1", "a1", "Bo", 5.0, 12.0), ("s1", "a2", "Cy", 8.0, 11.0), ("s2", "a2", "Cy", 5.0, None)])
+    raw.executemany("INSERT INTO tickets (id, visitor_id, name, email, order_number, description, page_url, "
+                    "status, created_at, updated_at, customer_id) VALUES (?, ?, ?, ?, NULL, ?, NULL, 'open', "
+                    "1.0, 1.0, ?)",
+                    [("t1", "v1", "Ann", "ann@example.com", "The refund never came", "cu1"),
+                     ("t2", "v2", "Cleo", "cleo@example.com", "Invoice?", "cu2")])
+    raw.execute("INSERT INTO ticket_answers (ticket_id, agent_id, agent_name, body, created_at) "
+                "VALUES ('t1', 'a1', 'Bo', 'Sent again', 2.0)")
+    raw.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
+                "VALUES ('e1', 'https://shop.example/hook', 's', '[\"ticket.created\"]', 1.0)")
+    raw.executemany("INSERT INTO outbox (id, visitor_id, kind, target, payload, status, next_attempt_at, "
+                    "created_at, customer_id) VALUES (?, ?, 'webhook', 'e1', '{}', 'pending', 0, 0, ?)",
+                    [("o1", "v1", "cu1"), ("o2", "v2", "cu2")])
+    raw.execute("INSERT INTO login_failures (email, failures, last_failure_at, locked_until) "
+                "VALUES ('eve@example.com', 5, 1.0, 301.0)")
+
+
+def _fill_version_10(raw: sqlite3.Connection) -> None:
+    """Version 8's rows and the knowledge base's: a category, a draft and a published article
+    drafted from Ann's chat, an admin's own published article (both in the index and its
+    vocabulary), a logged search and a help-step outcome."""
+    _fill_version_8(raw)
+    raw.execute("INSERT INTO kb_categories (id, slug, name, description, position, created_at, updated_at) "
+                "VALUES ('kc1', 'returns', 'Returns', '', 1, 1.0, 1.0)")
+    raw.executemany(
+        "INSERT INTO kb_articles (n, id, slug, title, body, body_html, body_text, category_id, status, assignee_id, "
+        "source_conversation_id, created_by, created_at, updated_at, published_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'kc1', ?, 'a1', ?, 'a1', 30.0, 30.0, ?)",
+        [(1, "k1", "where-is-my-refund", "Where is my refund?", "On its way.", "<p>On its way.</p>", "On its way.",
+          "draft", "c1", None),
+         (2, "k2", "refund-times", "Refund times", "Five days.", "<p>Five days.</p>", "Five days.", "published",
+          "c1", 31.0),
+         (3, "k3", "opening-hours", "Opening hours", "Mon-Fri.", "<p>Mon-Fri.</p>", "Mon-Fri.", "published",
+          None, 31.0)])
+    raw.executemany("INSERT INTO kb_search (rowid, title, body, tags, locale, category_id) "
+                    "VALUES (?, ?, ?, '', NULL, 'kc1')",
+                    [(2, "Refund times", "Five days."), (3, "Opening hours", "Mon-Fri.")])
+    raw.executemany("INSERT INTO kb_words (word, docs) VALUES (?, ?)",
+                    [("", 2), ("refund", 1), ("times", 1), ("five", 1), ("days", 1), ("opening", 1),
+                     ("hours", 1), ("mon", 1), ("fri", 1)])
+    raw.execute("INSERT INTO kb_word_variants (variant, word) VALUES ('refnd', 'refund')")
+    raw.execute("INSERT INTO kb_searches (query, results, source, created_at) VALUES ('refund', 1, 'widget', 32.0)")
+    raw.execute("INSERT INTO kb_outcomes (outcome, query, article_id, created_at) "
+                "VALUES ('answered', 'refund', 'k2', 33.0)")
+
+
+def _snapshot(raw: sqlite3.Connection, columns: dict[str, list[str]]) -> dict[str, list[Any]]:
+    """Every table's rows in ``columns`` (by table: the ones an older version had), sorted."""
+    return {table: sorted((tuple(row) for row in raw.execute(
+        f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"')), key=repr)
+        for table, cols in columns.items()}
+
+
+def _columns(raw: sqlite3.Connection) -> dict[str, list[str]]:
+    """Every table's columns, but those of the full-text index's own tables (SQLite rewrites
+    them as it likes; the index is read through ``kb_search`` itself)."""
+    names = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                       "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kb\\_search\\_%' ESCAPE '\\'")]
+    return {t: [r[1] for r in raw.execute(f'PRAGMA table_info("{t}")')] for t in names}
+
+
+async def test_a_database_at_version_8_with_co_browse_sessions_is_migrated_to_the_newest_with_its_data(
+        tmp_path: Path) -> None:
+    path = tmp_path / "v8.db"
+    with _database_at(path, 8) as raw:
+        _fill_version_8(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    assert {"cobrowse_sessions", "cobrowse_views", "customers", "conversations"} <= set(before)
+    assert not [t for t, rows in before.items() if not rows]  # every table of version 8 holds data
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == migrations()[-1][0] > 8
+        cobrowse = SQLiteCobrowseStore(store)
+        [session] = await cobrowse.sessions_for("c1")
+        assert (session.visitor_id, session.agent_name, session.status, session.control, session.reason) == (
+            "v1", "Bo", "ended", "revoked", "agent_ended")
+        assert (session.pages, session.bytes_relayed, session.ended_at, session.control_granted_at) == (
+            2, 4096, 12.0, 7.0)
+        assert [(v.agent_name, v.joined_at, v.left_at) for v in await cobrowse.views_for("c1")] == [
+            ("Bo", 5.0, 12.0), ("Cy", 8.0, 11.0)]
+        live = await cobrowse.live_session_for("c2")
+        assert live is not None and live.id == "s2"
+        transcript = await store.transcript("c1")
+        assert transcript is not None and [m.body for m in transcript.messages] == ["Where is my refund?",
+                                                                                   "On its way."]
+        assert transcript.rating is not None and transcript.conversation.prechat.checkout is True
+        customers = CustomerSQLiteStore(store)
+        data = await customers.customer_data("cu1")
+        assert data is not None and data.customer.external_id == "shop-1" and data.visitor_ids == ["v1"]
+        assert [r["id"] for r in data.related["cobrowse_sessions"]] == ["s1"]
+        assert sorted(r["agent_name"] for r in data.related["cobrowse_views"]) == ["Bo", "Cy"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row kept, in the columns version 8 had
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+    # The migrated database deletes a customer with their co-browse metadata, and only theirs.
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await CustomerSQLiteStore(store).delete_customer("cu1")
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT id FROM cobrowse_sessions").fetchall() == [("s2",)]
+        assert raw.execute("SELECT session_id FROM cobrowse_views").fetchall() == [("s2",)]
+        assert raw.execute("SELECT id FROM conversations").fetchall() == [("c2",)]
+
+
+async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 10, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    assert "kb_search" in before and not [t for t, rows in before.items() if not rows]  # every table holds data
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == newest
+        knowledge = KnowledgeSQLiteStore(store)
+        # Migration 0011: articles drafted from a conversation name its customer.
+        drafted, published, own = [await knowledge.article(a) for a in ("k1", "k2", "k3")]
+        assert drafted is not None and published is not None and own is not None
+        assert (drafted.source_customer_id, published.source_customer_id, own.source_customer_id) == (
+            "cu1", "cu1", None)
+        assert drafted.title == "Where is my refund?" and drafted.status == "draft"
+        hits = await knowledge.match('"refund"', locale=None, category_id=None, limit=5)
+        assert [h.article.id for h in hits] == ["k2"]
+        transcript = await store.transcript("c1")
+        assert transcript is not None and len(transcript.messages) == 2
+        data = await CustomerSQLiteStore(store).customer_data("cu1")
+        assert data is not None and sorted(r["id"] for r in data.related["kb_articles"]) == ["k1", "k2"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row kept, in the columns the previous version had
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 async def test_a_database_at_version_5_with_data_in_every_table_is_migrated_to_the_newest(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.customers import CustomerFields, CustomerService
 from chatserver.domain.identity import sign_identity
+from chatserver.domain.knowledge import ArticleFields, KnowledgeService
 from chatserver.domain.models import (
     Agent,
     Conversation,
@@ -30,6 +31,7 @@ from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus
 from chatserver.errors import Conflict, InvalidIdentity, NotFound
 from chatserver.storage.sqlite import SQLiteStore, migrations
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
+from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 from chatserver.storage.sqlite_tickets import SQLiteTicketStore
 
 SECRET = "shop-secret"
@@ -237,6 +239,30 @@ async def test_retention_deletes_only_closed_conversations_past_the_period(
     assert await store.get_conversation("old-but-open") is not None
     assert await store.get_conversation("recent") is not None
     assert await customers.purge_expired_transcripts() == 0
+
+
+async def test_an_article_drafted_from_a_chat_stays_the_customers_after_retention_deleted_the_chat(
+        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(store)
+    agent = await store.agent_by_id("a1")
+    assert agent is not None
+    await _chat(store, clock, "c1", "v1")
+    ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
+    await _assign_and_close(store, clock, "c1", "a1")
+    ids = itertools.count(1)
+    knowledge = KnowledgeService(store=KnowledgeSQLiteStore(store), agents=store,
+                                 read_transcript=customers.transcript_for, now=clock.now,
+                                 new_id=lambda: f"kb{next(ids)}", max_body_chars=20_000)
+    draft = await knowledge.draft_from_conversation(agent, "c1", ArticleFields(body="It is on its way."))
+    clock.advance(31 * 86400)
+    assert await customers.purge_expired_transcripts() == 1
+    assert await store.get_conversation("c1") is None and await knowledge.store.article(draft.id) is not None
+
+    exported = await customers.export_customer(ann.id)
+    assert exported.transcripts == []
+    assert [(a["id"], a["title"], a["status"]) for a in exported.related["kb_articles"]] == [(draft.id, "Q", "draft")]
+    await customers.delete_customer(ann.id)
+    assert await knowledge.store.article(draft.id) is None
 
 
 async def test_the_ratings_report_averages_per_agent_and_per_day(
