@@ -68,6 +68,11 @@ class OutboxStore(Protocol):
         ``lease`` seconds ahead, so no other worker takes them meanwhile."""
         ...
 
+    async def still_pending(self, item_id: str) -> bool:
+        """Whether the item is still waiting to go out (not deleted meanwhile, with the customer
+        it was about)."""
+        ...
+
     async def mark_sent(self, item_id: str, now: float) -> None:
         """The item went out: it keeps no payload from now on."""
         ...
@@ -136,7 +141,11 @@ class OutboxWorker:
         sent = 0
         while True:
             items = await self.store.claim_due(self.kind, self.clock.now(), self.lease, self.batch)
-            for item in items:
+            for n, item in enumerate(items):
+                # The batch was read before the sends before this one: an item deleted since (a
+                # customer's data erased) must not go out from that copy.
+                if n and not await self.store.still_pending(item.id):
+                    continue
                 sent += await self._deliver(item)
             if len(items) < self.batch:
                 return sent

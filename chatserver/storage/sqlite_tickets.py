@@ -88,6 +88,12 @@ class SQLiteTicketStore:
                                  (now + lease, *(i.id for i in items)))
         return items
 
+    async def still_pending(self, item_id: str) -> bool:
+        async with self.store._r.execute(
+            "SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", (item_id,)
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def mark_sent(self, item_id: str, now: float) -> None:
         async with self.store._transaction() as db:
             await db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
