@@ -8,20 +8,35 @@ import msgspec
 from aiohttp import web
 
 from ..domain.models import Agent, Role
-from ..errors import AuthRequired, Forbidden, InvalidPayload
+from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge
 from . import keys as K
 
+# The largest request body (the app's ``client_max_size`` too): a larger one is 413
+# ``payload_too_large``, whether it declares its Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
 T = TypeVar("T")
 
 
-async def json_body(request: web.Request, body_type: type[T]) -> T:
-    """The request body parsed into ``body_type``; ``InvalidPayload`` for anything else."""
+async def read_body(request: web.Request) -> bytes:
+    """The request body (read once; aiohttp keeps it for the handler); ``PayloadTooLarge`` when
+    it is over ``MAX_JSON_BODY``, declared or chunked, before any of it is used."""
+    too_large = PayloadTooLarge(f"the body is larger than {MAX_JSON_BODY} bytes",
+                                details={"max_bytes": MAX_JSON_BODY})
     if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
-    raw = await request.read()
+        raise too_large
+    try:
+        raw = await request.read()  # stops at client_max_size: a chunked body cannot grow past it
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
     if len(raw) > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+        raise too_large
+    return raw
+
+
+async def json_body(request: web.Request, body_type: type[T]) -> T:
+    """The request body parsed into ``body_type``; ``PayloadTooLarge`` for one over the limit,
+    ``InvalidPayload`` for anything else."""
+    raw = await read_body(request)
     try:
         return msgspec.json.decode(raw or b"{}", type=body_type)
     except msgspec.ValidationError as exc:

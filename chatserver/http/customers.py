@@ -13,13 +13,13 @@ from ..domain.models import ConversationFilter
 from ..errors import InvalidPayload
 from . import keys as K
 from ._records import customer_view, export_view, path_id, record_view
-from .common import bool_query, current_agent, int_query, json_body, require_admin
+from .common import bool_query, current_agent, int_query, json_body, read_body, require_admin
 
 log = logging.getLogger("chatserver.http.customers")
 
 
 async def _customer_body(request: web.Request) -> CustomerFields:
-    if not await request.read():
+    if not await read_body(request):
         raise InvalidPayload("send the customer's fields as a JSON object")
     return await json_body(request, CustomerFields)
 

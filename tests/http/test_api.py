@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import sqlite3
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from chatserver.http.common import MAX_JSON_BODY
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
 
@@ -49,7 +55,7 @@ async def test_login_refuses_wrong_credentials_and_bad_bodies(server: LiveServer
         assert status == 400 and _error(reply) == "invalid_payload", raw
     status, reply = await server.request("POST", "/api/auth/login", data=b"x" * 100_000,
                                          headers={"Content-Type": "application/json"})
-    assert status in (400, 413) and _error(reply) in {"invalid_payload", "payload_too_large"}
+    assert status == 413 and _error(reply) == "payload_too_large"
 
 
 async def test_login_attempts_are_rate_limited(tmp_path: Any) -> None:
@@ -197,3 +203,82 @@ async def test_shop_origins_may_get_visitor_tokens_and_nothing_else(tmp_path: An
             assert resp.status == 401 and "Access-Control-Allow-Origin" not in resp.headers
     finally:
         await server.close()
+
+
+JSON = {"Content-Type": "application/json"}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _padded(payload: dict[str, Any], size: int) -> bytes:
+    """``payload`` as JSON, padded with trailing whitespace (still valid JSON) to ``size`` bytes."""
+    raw = json.dumps(payload).encode()
+    return raw + b" " * (size - len(raw))
+
+
+async def _chunked(body: bytes) -> AsyncIterator[bytes]:
+    """The body sent with Transfer-Encoding: chunked (no Content-Length), 8 KiB at a time."""
+    for start in range(0, len(body), 8192):
+        yield body[start:start + 8192]
+
+
+def _database(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the server's SQLite file."""
+    with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+
+
+async def test_a_body_over_64_kib_is_refused_declared_or_chunked_and_nothing_is_stored(server: LiveServer) -> None:
+    admin = await server.admin_token()
+
+    def new_agent(email: str) -> dict[str, Any]:
+        return {"name": "Big", "email": email, "password": PASSWORD}
+
+    before = _database(server)
+    # Bodies that would be valid but for their size: a declared Content-Length, and chunked.
+    for data in [_padded(new_agent("declared@example.com"), MAX_JSON_BODY + 1),
+                 _chunked(_padded(new_agent("chunked@example.com"), MAX_JSON_BODY + 1)),
+                 _chunked(_padded(new_agent("huge@example.com"), 10 * MAX_JSON_BODY))]:
+        status, reply = await server.request("POST", "/api/agents", token=admin, data=data, headers=JSON)
+        assert status == 413 and _error(reply) == "payload_too_large", reply
+        assert reply["error"]["details"] == {"max_bytes": MAX_JSON_BODY}
+    assert _database(server) == before
+    # A body of exactly the limit is taken, declared or chunked.
+    for data in [_padded(new_agent("at-limit@example.com"), MAX_JSON_BODY),
+                 _chunked(_padded(new_agent("at-limit-chunked@example.com"), MAX_JSON_BODY))]:
+        status, reply = await server.request("POST", "/api/agents", token=admin, data=data, headers=JSON)
+        assert status == 201, reply
+    _, listing = await server.request("GET", "/api/agents", token=admin)
+    emails = {a["email"] for a in listing["agents"]}
+    assert {"at-limit@example.com", "at-limit-chunked@example.com"} <= emails
+    assert not emails & {"declared@example.com", "chunked@example.com", "huge@example.com"}
+
+
+async def test_every_write_route_refuses_an_oversized_body_before_doing_anything(server: LiveServer) -> None:
+    admin = await server.admin_token()
+    login = await server.add_agent()
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    before = _database(server)
+    oversized = b"{}" + b" " * MAX_JSON_BODY
+    writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)))
+              for method, path, _ in ROUTES if method in WRITE_METHODS]
+    assert len(writes) >= 20, writes
+    for method, path in writes:
+        for token in (admin, login["token"], None):
+            for data in (oversized, _chunked(oversized)):
+                status, reply = await server.request(method, path, token=token, data=data, headers=JSON)
+                assert status == 413 and _error(reply) == "payload_too_large", (method, path, reply)
+    # Nothing happened: not a logout (the tokens still work), not a close, not a new session.
+    assert _database(server) == before
+    assert (await server.request("GET", "/api/me", token=admin))[0] == 200
+    assert (await server.request("GET", "/api/me", token=login["token"]))[0] == 200
+    _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    assert transcript["conversation"]["status"] != "closed"
+
+
+def test_openapi_document_lists_413_on_every_write_route() -> None:
+    document = openapi_document()
+    for method, path, _ in ROUTES:
+        responses = document["paths"][path][method.lower()]["responses"]
+        assert ("413" in responses) == (method in WRITE_METHODS), (method, path)
