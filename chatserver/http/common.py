@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import msgspec
@@ -14,6 +15,10 @@ from . import keys as K
 # The largest request body (the app's ``client_max_size`` too): a larger one is 413
 # ``payload_too_large``, whether it declares its Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
+# The largest ``offset`` of a paged list (the OpenAPI document states it).
+MAX_OFFSET = 10**9
+# A query integer: ASCII digits, optionally signed, no more than fit any bound checked.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 T = TypeVar("T")
 
 
@@ -68,13 +73,16 @@ def bool_query(request: web.Request, name: str) -> bool:
 
 
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
+    values = request.query.getall(name, [])
+    if not values:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidPayload(f"{name} must be an integer") from None
+    if len(values) > 1:
+        raise InvalidPayload(f"give {name} once")
+    raw = values[0]
+    # Not int() alone: it also takes " 5", "1_000" and digits of other scripts.
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidPayload(f"{name} must be an integer between {low} and {high}")
+    value = int(raw)
     if not low <= value <= high:
         raise InvalidPayload(f"{name} must be between {low} and {high}")
     return value

@@ -6,12 +6,13 @@ import contextlib
 import json
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from chatserver.http.common import MAX_JSON_BODY
+from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
 
@@ -139,6 +140,50 @@ async def test_queue_route_lists_waiting_chats(server: LiveServer) -> None:
     status, body = await server.request("GET", "/api/queue", token=login["token"])
     assert status == 200 and body["total"] == 1 and body["entries"][0]["id"] == cid
     assert body["entries"][0]["position"] == 1
+
+
+# Query integers that are not one in range: negative, zero, over the maximum, far too large,
+# not a number, and what Python's int() would take but no client should send.
+BAD_LIMITS = ["-1", "0", "201", "1" + "0" * 30, "9" * 5000, "x", "ten", "1.5", "1e3", "", " 5", "5 ", "+", "1_0",
+              "\u0663", "0x10", "5&limit=x"]
+
+
+async def test_queue_route_refuses_bad_limits_and_changes_nothing(server: LiveServer) -> None:
+    login = await server.add_agent()
+    for n in range(2):
+        await (await visitor(server)).call("chat:start", prechat(n))
+    status, before = await server.request("GET", "/api/queue", token=login["token"])
+    assert status == 200 and before["total"] == 2
+    for raw in BAD_LIMITS:
+        status, body = await server.request("GET", f"/api/queue?limit={urllib.parse.quote(raw, safe='&=')}",
+                                            token=login["token"])
+        assert status == 400 and _error(body) == "invalid_payload", raw
+        assert "limit" in body["error"]["message"], body
+    _, after = await server.request("GET", "/api/queue", token=login["token"])
+
+    def order(queue: dict[str, Any]) -> list[tuple[str, str, int]]:
+        return [(e["id"], e["status"], e["position"]) for e in queue["entries"]]
+
+    assert after["total"] == 2 and order(after) == order(before)
+    # The bounds themselves are fine.
+    for limit, shown in [("1", 1), ("200", 2), ("+2", 2)]:
+        status, body = await server.request("GET", f"/api/queue?limit={urllib.parse.quote(limit)}",
+                                            token=login["token"])
+        assert status == 200 and body["total"] == 2 and len(body["entries"]) == shown, limit
+
+
+def test_openapi_document_states_the_bounds_of_every_limit_and_offset() -> None:
+    found = 0
+    for path, operations in openapi_document()["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["name"] == "offset":
+                    found += 1
+                    assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 0, MAX_OFFSET), path
+                elif parameter["name"] == "limit":
+                    assert schema["type"] == "integer" and schema["minimum"] == 1 and schema["maximum"] > 1, path
+    assert found >= 5
 
 
 async def test_visitor_sessions_are_signed_and_rate_limited(tmp_path: Any) -> None:
