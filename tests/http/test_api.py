@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
@@ -57,6 +58,39 @@ async def test_login_refuses_wrong_credentials_and_bad_bodies(server: LiveServer
     status, reply = await server.request("POST", "/api/auth/login", data=b"x" * 100_000,
                                          headers={"Content-Type": "application/json"})
     assert status == 413 and _error(reply) == "payload_too_large"
+
+
+async def test_an_unexpected_failure_answers_internal_error_and_logs_no_text_of_it(
+        tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from ..support import make_settings
+
+    async def broken(request: web.Request) -> web.Response:
+        sent = await request.json()
+        try:
+            raise KeyError(f"no card {sent['card']}")
+        except KeyError:
+            raise RuntimeError(f"could not charge {sent['card']} for {sent['email']}") from None
+
+    # A route with a bug (added for this test: every shipped route validates what it is sent).
+    server = LiveServer(make_settings(tmp_path),
+                        prepare=lambda app: app.router.add_route("POST", "/api/test/broken", broken))
+    await server.start()
+    try:
+        with caplog.at_level("INFO"):
+            status, body = await server.request("POST", "/api/test/broken",
+                                                json={"card": "4242 4242", "email": "ann@example.com"})
+        assert status == 500 and body == {"error": {"code": "internal_error", "message": "internal server error"}}
+        failures = [r.getMessage() for r in caplog.records if r.name == "chatserver.http"
+                    and "unhandled error" in r.getMessage()]
+        assert len(failures) == 1, failures
+        # The type (and the one it was raised while handling) and where: the frame of the route.
+        assert "method=POST path=/api/test/broken exception=RuntimeError <- KeyError\n" in failures[0]
+        assert ", in broken\n" in failures[0] and "tests/http/test_api.py" in failures[0]
+        assert not [r for r in caplog.records if "4242" in r.getMessage() or "ann@example.com" in r.getMessage()
+                    or r.exc_info or r.exc_text]
+        assert (await server.request("GET", "/healthz"))[0] == 200
+    finally:
+        await server.close()
 
 
 async def test_login_attempts_are_rate_limited(tmp_path: Any) -> None:
