@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 
 def configure_logging(level: str) -> None:
@@ -14,3 +15,19 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log carries no bodies, but query strings can carry tokens: keep it quiet.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def exception_summary(exc: BaseException) -> str:
+    """What a log line may say of an unexpected exception: its type (and the types of those it
+    was raised from or while handling) and where it was raised, as ``exception=Type`` and the
+    stack's frames. Never its text, nor theirs: that may quote a request, an address or a
+    message body (``logger.exception`` would write it, with every chained exception's text)."""
+    types = [type(exc).__name__]
+    seen = {id(exc)}
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen and len(types) < 5:
+        seen.add(id(cause))
+        types.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    return f"exception={' <- '.join(types)}\n{stack}"

@@ -27,9 +27,11 @@ _counter = itertools.count(1)
 class LiveServer:
     """The chat server on 127.0.0.1, started and stopped in the test's event loop."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None,
+                 prepare: Callable[[web.Application], None] | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.prepare = prepare  # called with the app before it starts (a test's extra route)
         self.runner: web.AppRunner | None = None
         self.port = settings.port
         self.http: aiohttp.ClientSession | None = None
@@ -51,6 +53,8 @@ class LiveServer:
 
     async def start(self) -> None:
         app = build_app(dataclasses.replace(self.settings, port=self.port), clock=self.clock)
+        if self.prepare is not None:
+            self.prepare(app)
         self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port)

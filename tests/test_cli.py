@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -159,11 +162,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _read_until(proc: subprocess.Popen[str], marker: str, deadline: float) -> str:
+    """What the process printed on stdout up to the end of the line holding ``marker`` (read from
+    the pipe itself, so the rest is still there for ``communicate``)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    seen = b""
+    while marker.encode() not in seen or not seen.split(marker.encode(), 1)[1].count(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"{marker!r} was not printed: {seen.decode(errors='replace')}"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"stdout closed before {marker!r}: {seen.decode(errors='replace')}"
+        seen += chunk
+    return seen.decode()
+
+
 def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO"})
+    printed = ""
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -179,9 +198,21 @@ def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
             assert resp.read() == b'{"status": "ok"}'
         credentials = (tmp_path / "first-admin.txt").read_text()
         password = credentials.split("password: ")[1].strip()
+        # The demo shop's address, as printed, serves the demo checkout with the widget on it.
+        printed = _read_until(proc, "Demo shop", time.monotonic() + 10)
+        [demo] = re.findall(r"^Demo shop with the chat widget: (\S+)$", printed, re.M)
+        assert demo == f"http://127.0.0.1:{port}/demo/"
+        with urllib.request.urlopen(demo, timeout=2) as resp:
+            page = resp.read().decode()
+            assert resp.status == 200 and resp.headers.get_content_type() == "text/html"
+        assert "<title>Your cart · Canvas &amp; Co. (demo shop)</title>" in page
+        [widget] = re.findall(r'<script[^>]* src="([^"]*widget\.js)"', page)
+        with urllib.request.urlopen(urllib.parse.urljoin(demo, widget), timeout=2) as resp:
+            assert resp.status == 200 and "javascript" in resp.headers.get_content_type()
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
+    out = printed + out
     assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out and f"{port}/console/" in out
     assert password not in out and password not in err, "the admin password must never be printed or logged"
     assert (tmp_path / "chatserver.db").exists()

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import msgspec
 
+from ..logs import exception_summary
 from .clock import Clock
 
 log = logging.getLogger("chatserver.outbox")
@@ -157,8 +158,9 @@ class OutboxWorker:
         except Exception as exc:
             if not isinstance(exc, DeliveryFailed):
                 # A bug or an unforeseen error of the sender: counted as a failed attempt, so one
-                # bad item is retried with backoff and eventually given up, never spun on.
-                log.exception("outbox sender failed kind=%s item=%s", self.kind, item.id)
+                # bad item is retried with backoff and eventually given up, never spun on. Logged
+                # by type and stack: the error's text may quote the address or the message.
+                log.error("outbox sender failed kind=%s item=%s %s", self.kind, item.id, exception_summary(exc))
             # Only our own failure reasons are kept (and shown to admins): another error's text
             # could carry anything.
             error = (str(exc)[:500] if isinstance(exc, DeliveryFailed) else "") or type(exc).__name__
@@ -181,8 +183,8 @@ class OutboxWorker:
             try:
                 await self.run_once()
                 due = await self.store.next_due(self.kind)
-            except Exception:
-                log.exception("outbox worker failed kind=%s", self.kind)
+            except Exception as exc:
+                log.error("outbox worker failed kind=%s %s", self.kind, exception_summary(exc))
                 due = None
             timeout = self.poll_interval
             if due is not None:

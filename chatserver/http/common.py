@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import msgspec
 from aiohttp import web
 
 from ..domain.models import Agent, Role
-from ..errors import AuthRequired, Forbidden, InvalidPayload
+from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge
 from . import keys as K
 
+# The largest request body (the app's ``client_max_size`` too): a larger one is 413
+# ``payload_too_large``, whether it declares its Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
+# The largest ``offset`` of a paged list (the OpenAPI document states it).
+MAX_OFFSET = 10**9
+# A query integer: ASCII digits, optionally signed, no more than fit any bound checked.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 T = TypeVar("T")
 
 
-async def json_body(request: web.Request, body_type: type[T]) -> T:
-    """The request body parsed into ``body_type``; ``InvalidPayload`` for anything else."""
+async def read_body(request: web.Request) -> bytes:
+    """The request body (read once; aiohttp keeps it for the handler); ``PayloadTooLarge`` when
+    it is over ``MAX_JSON_BODY``, declared or chunked, before any of it is used."""
+    too_large = PayloadTooLarge(f"the body is larger than {MAX_JSON_BODY} bytes",
+                                details={"max_bytes": MAX_JSON_BODY})
     if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
-    raw = await request.read()
+        raise too_large
+    try:
+        raw = await request.read()  # stops at client_max_size: a chunked body cannot grow past it
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
     if len(raw) > MAX_JSON_BODY:
-        raise InvalidPayload(f"body is larger than {MAX_JSON_BODY} bytes")
+        raise too_large
+    return raw
+
+
+async def json_body(request: web.Request, body_type: type[T]) -> T:
+    """The request body parsed into ``body_type``; ``PayloadTooLarge`` for one over the limit,
+    ``InvalidPayload`` for anything else."""
+    raw = await read_body(request)
     try:
         return msgspec.json.decode(raw or b"{}", type=body_type)
     except msgspec.ValidationError as exc:
@@ -53,13 +73,16 @@ def bool_query(request: web.Request, name: str) -> bool:
 
 
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
+    values = request.query.getall(name, [])
+    if not values:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidPayload(f"{name} must be an integer") from None
+    if len(values) > 1:
+        raise InvalidPayload(f"give {name} once")
+    raw = values[0]
+    # Not int() alone: it also takes " 5", "1_000" and digits of other scripts.
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidPayload(f"{name} must be an integer between {low} and {high}")
+    value = int(raw)
     if not low <= value <= high:
         raise InvalidPayload(f"{name} must be between {low} and {high}")
     return value

@@ -21,7 +21,7 @@ from ._records import (
     transcript_html,
     transcript_text,
 )
-from .common import current_agent, int_query, require_admin
+from .common import MAX_OFFSET, current_agent, int_query, require_admin
 from .console import transcript_extras
 
 _FILTER_TEXT_LIMIT = 64
@@ -51,7 +51,7 @@ async def list_conversations(request: web.Request) -> web.Response:
                                customer_id=_text_query(request, "customer_id"), tag=_text_query(request, "tag"),
                                since=since, until=until)
     records, total = await request.app[K.CUSTOMERS].list_conversations(
-        agent, where, int_query(request, "limit", 50, 1, 500), int_query(request, "offset", 0, 0, 10**9))
+        agent, where, int_query(request, "limit", 50, 1, 500), int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"conversations": [record_view(r) for r in records], "total": total})
 
 

@@ -13,13 +13,13 @@ from ..domain.models import ConversationFilter
 from ..errors import InvalidPayload
 from . import keys as K
 from ._records import customer_view, export_view, path_id, record_view
-from .common import bool_query, current_agent, int_query, json_body, require_admin
+from .common import MAX_OFFSET, bool_query, current_agent, int_query, json_body, read_body, require_admin
 
 log = logging.getLogger("chatserver.http.customers")
 
 
 async def _customer_body(request: web.Request) -> CustomerFields:
-    if not await request.read():
+    if not await read_body(request):
         raise InvalidPayload("send the customer's fields as a JSON object")
     return await json_body(request, CustomerFields)
 
@@ -29,7 +29,7 @@ async def list_customers(request: web.Request) -> web.Response:
     query = request.query.get("q")
     customers, total = await request.app[K.CUSTOMERS].search(
         query[:254] if query else None, int_query(request, "limit", 50, 1, 200),
-        int_query(request, "offset", 0, 0, 10**9))
+        int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"customers": [customer_view(c) for c in customers], "total": total})
 
 
@@ -86,7 +86,7 @@ async def customer_conversations(request: web.Request) -> web.Response:
     customer_id = path_id(request, "customer_id", "customer")
     records, total = await request.app[K.CUSTOMERS].list_conversations(
         agent, ConversationFilter(customer_id=customer_id), int_query(request, "limit", 50, 1, 500),
-        int_query(request, "offset", 0, 0, 10**9))
+        int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"conversations": [record_view(r) for r in records], "total": total})
 
 

@@ -32,7 +32,7 @@ from ..errors import AuthRequired, InvalidPayload, RateLimited
 from ..transport.ratelimit import KeyedLimiter
 from . import keys as K
 from ._records import check_range, path_id, time_query
-from .common import current_agent, int_query, json_body
+from .common import MAX_OFFSET, current_agent, int_query, json_body
 
 log = logging.getLogger("chatserver.http.knowledge")
 
@@ -208,7 +208,7 @@ async def list_articles(request: web.Request) -> web.Response:
     if reader is None and assignee is not None:
         raise AuthRequired("assignee is for agents: send an agent token")
     articles, total = await request.app[KNOWLEDGE].list_articles(
-        reader, where, int_query(request, "limit", 50, 1, 200), int_query(request, "offset", 0, 0, 10**9))
+        reader, where, int_query(request, "limit", 50, 1, 200), int_query(request, "offset", 0, 0, MAX_OFFSET))
     categories = await _categories(request.app)
     agents = await _agents(request.app) if reader is not None else None
     return web.json_response({"articles": [article_view(a, categories, full=False, agents=agents) for a in articles],

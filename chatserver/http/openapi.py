@@ -188,6 +188,19 @@ def _console_paths() -> dict[str, Any]:
     }
 
 
+_WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def _with_body_limit(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every write operation answers 413 ``payload_too_large`` for a body over 64 KiB (declared or
+    chunked), whether it takes a body or not: the error middleware refuses it first."""
+    for operations in paths.values():
+        for method in _WRITE_METHODS:
+            if method in operations:
+                operations[method]["responses"].update(_errors(413))
+    return paths
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -201,7 +214,7 @@ def openapi_document() -> dict[str, Any]:
                         **RECORD_SCHEMAS, **KNOWLEDGE_SCHEMAS},
             "responses": {"Error": _json(_ref("Error"), "A structured error")},
         },
-        "paths": {
+        "paths": _with_body_limit({
             "/": {"get": {"summary": "Service index", "operationId": "index",
                           "responses": {"200": _json({"type": "object"}, "Links to the API")}}},
             "/healthz": {"get": {"summary": "Liveness: the process is up", "operationId": "healthz",
@@ -296,5 +309,5 @@ def openapi_document() -> dict[str, Any]:
             **records_paths(),
             **offline_paths(),
             **knowledge_paths(),
-        },
+        }),
     }

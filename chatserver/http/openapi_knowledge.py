@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .common import MAX_OFFSET
+
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
 _STATUS = {"type": "string", "enum": ["draft", "in_review", "published"]}
@@ -126,7 +128,8 @@ def knowledge_paths() -> dict[str, Any]:
                         category, _query("tag", "articles with this tag", maxLength=40), locale,
                         _query("assignee", "agents: an agent's id, or me", maxLength=64),
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                     "maximum": MAX_OFFSET}}],
                     "responses": {"200": _json({"type": "object", "required": ["articles", "total"], "properties": {
                         "articles": articles, "total": {"type": "integer"}}}, "Articles"),
                         **_errors(400, 401, 403, 404)}},

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .common import MAX_OFFSET
+
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 
@@ -117,7 +119,8 @@ def _id(name: str) -> list[dict[str, Any]]:
 
 def _paging(maximum: int) -> list[dict[str, Any]]:
     return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": maximum}},
-            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
+            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                "maximum": MAX_OFFSET}}]
 
 
 _DATES = [

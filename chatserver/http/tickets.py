@@ -15,7 +15,7 @@ from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
 from ..storage.sqlite_tickets import SQLiteTicketStore
-from .common import current_agent, int_query, json_body, require_admin
+from .common import MAX_OFFSET, current_agent, int_query, json_body, require_admin
 
 TICKETS = web.AppKey("tickets", TicketService)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
@@ -49,7 +49,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     except ValueError:
         raise InvalidPayload("status must be open or answered") from None
     tickets = await request.app[TICKETS].tickets(status, int_query(request, "limit", 50, 1, 500),
-                                                 int_query(request, "offset", 0, 0, 10**9))
+                                                 int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"tickets": [ticket_view(t, for_agent=True) for t in tickets]})
 
 
@@ -159,7 +159,8 @@ def offline_paths() -> dict[str, Any]:
     one_ticket = _json({"type": "object", "properties": {"ticket": _TICKET}}, "Ticket")
     ticket_id = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paging = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
+              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                "maximum": MAX_OFFSET}}]
     return {
         "/api/tickets": {"get": {
             "summary": "Offline tickets, newest first (every agent)", "operationId": "listTickets",

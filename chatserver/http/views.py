@@ -15,8 +15,9 @@ from ..domain.agents import AgentChange, check_departments, create_agent, do_upd
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import Role
 from ..errors import ChatError, NotFound, RateLimited
+from ..logs import exception_summary
 from . import keys as K
-from .common import current_agent, int_query, json_body, require_admin
+from .common import current_agent, int_query, json_body, read_body, require_admin
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
@@ -240,8 +241,15 @@ def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.St
     return _structured_errors(request, handler)
 
 
+# Every route of these methods refuses a body over the limit, whether it reads one or not (the
+# OpenAPI document lists 413 on each of them).
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 async def _structured_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        if request.method in _WRITE_METHODS and request.body_exists:
+            await read_body(request)  # before the handler: nothing is done for an oversized request
         return await handler(request)
     except ChatError as exc:
         return web.json_response(exc.to_payload(), status=exc.http_status)
@@ -251,8 +259,9 @@ async def _structured_errors(request: web.Request, handler: Handler) -> web.Stre
         code = _HTTP_CODES.get(exc.status, "http_error")
         return web.json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status,
                                  headers={k: v for k, v in exc.headers.items() if k == "Allow"})
-    except Exception:
-        log.exception("unhandled error path=%s", request.path)
+    except Exception as exc:
+        # The exception's type and stack only: its text may quote what the request sent.
+        log.error("unhandled error method=%s path=%s %s", request.method, request.path, exception_summary(exc))
         return web.json_response({"error": {"code": "internal_error", "message": "internal server error"}},
                                  status=500)
 

@@ -87,7 +87,10 @@ function start(script) {
     return panel;
   };
   launcher.addEventListener("click", () => {
-    load().then((chat) => chat.toggle(), () => {
+    // A click that fetches the panel opens it: toggling would close a panel that came back open
+    // (it was left open on an earlier page, say before a finished chat).
+    const fetching = panel === null;
+    load().then((chat) => (fetching ? chat.open() : chat.toggle()), () => {
       launcher.setAttribute("aria-label", `${config.title} (unavailable, try again)`);
     });
   });

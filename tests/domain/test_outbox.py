@@ -3,6 +3,7 @@ leases, and an unforeseen sender error counted as a failed attempt."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -64,6 +65,33 @@ async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTi
     assert items["i1"].attempts == 3 and items["i1"].last_error == "RuntimeError"  # not the error's text
     assert items["i2"].last_error == "SMTP 451"
     assert await outbox.next_due(OutboxKind.MAIL) is None
+
+
+async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_text(
+        outbox: SQLiteTicketStore, caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+
+    async def send(item: OutboxItem) -> None:
+        mail = json.loads(item.payload)
+        try:
+            raise ValueError(mail["body"])
+        except ValueError as exc:
+            raise RuntimeError(f"could not send {mail['subject']} to {item.target}") from exc
+
+    worker = OutboxWorker(OutboxKind.MAIL, outbox, send, clock, RetryPolicy(), poll_interval=5, lease=30)
+    await outbox.enqueue([OutboxItem(id="i1", kind=OutboxKind.MAIL, target="ann@example.com", created_at=clock.now(),
+                                     payload=json.dumps({"subject": "Order A-1001", "body": "card 4242"}),
+                                     next_attempt_at=clock.now())])
+    with caplog.at_level("INFO"):
+        assert await worker.run_once() == 0
+    failures = [r.getMessage() for r in caplog.records if "outbox sender failed" in r.getMessage()]
+    assert len(failures) == 1 and "kind=mail item=i1 exception=RuntimeError <- ValueError\n" in failures[0]
+    assert ", in send\n" in failures[0]  # the frame it was raised in
+    for secret in ("ann@example.com", "4242", "A-1001"):
+        assert not [r for r in caplog.records if secret in r.getMessage()], secret
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text]
+    [item] = await outbox.outbox_items(OutboxKind.MAIL, 10)
+    assert (item.status, item.attempts, item.last_error) == (OutboxStatus.PENDING, 1, "RuntimeError")
 
 
 async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: SQLiteTicketStore) -> None:

@@ -386,3 +386,37 @@ async def test_a_restored_session_unlocks_the_sound_at_the_first_key(shop: LiveS
     _, _cid2 = await _started(shop, 2)
     await expect(tab(page, "Shopper 2")).to_be_visible()
     assert await page.evaluate("window.__tones") == 1
+
+
+async def test_a_status_chosen_in_one_tab_shows_in_the_agents_other_tab(
+        shop: LiveServer, open_console: OpenConsole) -> None:
+    login = await shop.add_agent("Alice")
+    first = await open_console()
+    await signed_in(first, login)
+    # A second tab of the same browser: signed in already (the session is kept in localStorage).
+    second = await first.context.new_page()
+    errors: list[str] = []
+    second.on("pageerror", lambda error: errors.append(str(error)))
+    await second.goto("/console/")
+    for page in (first, second):
+        await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
+    await first.get_by_label("Status").select_option("away")
+    await expect(second.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    await expect(second.get_by_label("Status")).to_have_value("away")
+    await screenshot(second, "30-status-from-another-tab")
+    # Away in both: a new chat waits in the queue, shown in both tabs.
+    await _started(shop, 1)
+    for page in (first, second):
+        await expect(page.get_by_role("button", name="Take chat with Shopper 1")).to_be_visible()
+    await second.get_by_label("Status").select_option("online")
+    await expect(first.get_by_role("status")).to_have_text("Connected · taking chats")
+    await expect(first.get_by_label("Status")).to_have_value("online")
+    # Online again: the chat goes to Alice, and each tab opens it.
+    for page in (first, second):
+        await expect(tab(page, "Shopper 1")).to_be_visible()
+    # A reload keeps the status the other tab chose (the choice is kept for the next connect too).
+    await first.get_by_label("Status").select_option("away")
+    await expect(second.get_by_label("Status")).to_have_value("away")
+    await second.reload()
+    await expect(second.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    assert errors == []

@@ -7,6 +7,7 @@ Screenshots of each state go to test-artifacts/.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -101,11 +102,18 @@ async def test_shopper_chats_through_the_checkout(shop: LiveServer, open_page: O
     await expect(chat.get_by_text("Alice is typing…")).to_be_hidden()
     await alice.wait_for("message:read", lambda d: d["party"] == "visitor" and d["seq"] >= hello["seq"])
 
+    # The shopper types: the agent hears typing:updated from the visitor, and its end on sending.
+    def shopper_typing(typing: bool) -> Callable[[dict[str, Any]], bool]:
+        return lambda d: d == {"conversation_id": cid, "party": "visitor", "typing": typing}
+
+    assert not [d for d in alice.events["typing:updated"] if d["party"] == "visitor"]
     composer = chat.get_by_placeholder("Type your message…")
     await composer.fill("Thanks! It says 'declined by issuer'.")
+    await alice.wait_for("typing:updated", shopper_typing(True))
     await composer.press("Enter")
     said = await alice.wait_for("message:new", lambda m: m["sender"]["kind"] == "visitor" and m["kind"] == "text"
                                 and m["body"] == "Thanks! It says 'declined by issuer'.")
+    await alice.wait_for("typing:updated", shopper_typing(False))
     await expect(chat.locator("li.visitor").last.get_by_text("Sent")).to_be_visible()
     await alice.call("message:read", {"conversation_id": cid, "seq": said["seq"]})
     await expect(chat.locator("li.visitor").last.get_by_text("Read")).to_be_visible()
@@ -150,9 +158,22 @@ async def test_shopper_chats_through_the_checkout(shop: LiveServer, open_page: O
     rating = (await _transcript(shop, alice_login["token"], cid))["rating"]
     assert rating is not None and (rating["rating"], rating["comment"]) == (5, "Quick and friendly")
 
-    # Back on the shop, the chat is over: the next page loads only the small loader.
-    await page.get_by_role("button", name="Start a new chat").click()
-    await expect(chat.get_by_label("Your name")).to_be_visible()
+    # Back on the shop, the chat is over: the next page load fetches only the small loader, not
+    # the chat UI, the Socket.IO client or a connection; opening the chat then offers a new one.
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url.removeprefix(shop.url)))
+    page.on("websocket", lambda ws: fetched.append(ws.url.removeprefix(shop.url.replace("http", "ws", 1))))
+    await page.get_by_role("link", name="Canvas & Co.").click()
+    await expect(page).to_have_url(f"{shop.url}/demo/index.html")
+    await expect(launcher(page)).to_be_visible()
+    await page.wait_for_load_state("networkidle")
+    assert "/widget.js" in fetched, fetched
+    assert not [u for u in fetched if u.startswith(("/widget/", "/socket.io/", "/api/"))], fetched
+    await screenshot(page, "08-after-the-chat")
+    await launcher(page).click()
+    await expect(panel(page).get_by_label("Your name")).to_be_visible()
+    assert [u for u in fetched if u.startswith("/widget/")], fetched  # fetched now, on opening
+    await expect(panel(page).get_by_text("How was your chat?")).to_be_hidden()
 
 
 async def test_agent_closing_the_chat_asks_for_a_rating_even_after_a_reload(
@@ -183,6 +204,8 @@ async def test_agent_closing_the_chat_asks_for_a_rating_even_after_a_reload(
     await expect(panel(page).get_by_text("Thank you for your feedback!")).to_be_visible()
     rating = (await _transcript(shop, alice_login["token"], cid))["rating"]
     assert rating is not None and rating["rating"] == 2 and rating["comment"] is None
+    await panel(page).get_by_role("button", name="Start a new chat").click()
+    await expect(panel(page).get_by_label("Your name")).to_be_visible()
 
 
 async def test_the_agents_typing_line_ends_by_itself(shop: LiveServer, open_page: OpenPage) -> None:

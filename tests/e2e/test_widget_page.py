@@ -37,6 +37,26 @@ async def test_the_chat_ui_and_socket_io_are_fetched_only_when_the_chat_is_opene
     assert "/api/visitor/sessions" in fetched, fetched
 
 
+async def test_a_panel_left_open_without_a_chat_opens_with_the_first_click_on_the_next_page(
+        shop: LiveServer, open_page: OpenPage) -> None:
+    """The next page loads only the loader (no chat to resume); the panel remembers it was open,
+    and the click that fetches it must open it, not open and close it at once."""
+    page = await open_page("/demo/")
+    await launcher(page).click()
+    await expect(panel(page).get_by_label("Your name")).to_be_visible()
+    await page.get_by_role("link", name="Continue to shipping").click()
+    await expect(page).to_have_url(f"{shop.url}/demo/shipping.html")
+    await expect(launcher(page)).to_have_attribute("aria-expanded", "false")
+    await launcher(page).click()
+    await expect(panel(page).get_by_label("Your name")).to_be_visible()
+    await expect(launcher(page)).to_have_attribute("aria-expanded", "true")
+    # Once fetched, the button toggles as before.
+    await launcher(page).click()
+    await expect(panel(page)).to_be_hidden()
+    await launcher(page).click()
+    await expect(panel(page).get_by_label("Your name")).to_be_visible()
+
+
 async def test_shop_css_and_widget_css_do_not_touch_each_other(shop: LiveServer, open_page: OpenPage) -> None:
     page = await open_page("/demo/payment.html")
     await launcher(page).click()

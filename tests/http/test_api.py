@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import sqlite3
+import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
 
@@ -49,7 +57,40 @@ async def test_login_refuses_wrong_credentials_and_bad_bodies(server: LiveServer
         assert status == 400 and _error(reply) == "invalid_payload", raw
     status, reply = await server.request("POST", "/api/auth/login", data=b"x" * 100_000,
                                          headers={"Content-Type": "application/json"})
-    assert status in (400, 413) and _error(reply) in {"invalid_payload", "payload_too_large"}
+    assert status == 413 and _error(reply) == "payload_too_large"
+
+
+async def test_an_unexpected_failure_answers_internal_error_and_logs_no_text_of_it(
+        tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from ..support import make_settings
+
+    async def broken(request: web.Request) -> web.Response:
+        sent = await request.json()
+        try:
+            raise KeyError(f"no card {sent['card']}")
+        except KeyError:
+            raise RuntimeError(f"could not charge {sent['card']} for {sent['email']}") from None
+
+    # A route with a bug (added for this test: every shipped route validates what it is sent).
+    server = LiveServer(make_settings(tmp_path),
+                        prepare=lambda app: app.router.add_route("POST", "/api/test/broken", broken))
+    await server.start()
+    try:
+        with caplog.at_level("INFO"):
+            status, body = await server.request("POST", "/api/test/broken",
+                                                json={"card": "4242 4242", "email": "ann@example.com"})
+        assert status == 500 and body == {"error": {"code": "internal_error", "message": "internal server error"}}
+        failures = [r.getMessage() for r in caplog.records if r.name == "chatserver.http"
+                    and "unhandled error" in r.getMessage()]
+        assert len(failures) == 1, failures
+        # The type (and the one it was raised while handling) and where: the frame of the route.
+        assert "method=POST path=/api/test/broken exception=RuntimeError <- KeyError\n" in failures[0]
+        assert ", in broken\n" in failures[0] and "tests/http/test_api.py" in failures[0]
+        assert not [r for r in caplog.records if "4242" in r.getMessage() or "ann@example.com" in r.getMessage()
+                    or r.exc_info or r.exc_text]
+        assert (await server.request("GET", "/healthz"))[0] == 200
+    finally:
+        await server.close()
 
 
 async def test_login_attempts_are_rate_limited(tmp_path: Any) -> None:
@@ -135,6 +176,50 @@ async def test_queue_route_lists_waiting_chats(server: LiveServer) -> None:
     assert body["entries"][0]["position"] == 1
 
 
+# Query integers that are not one in range: negative, zero, over the maximum, far too large,
+# not a number, and what Python's int() would take but no client should send.
+BAD_LIMITS = ["-1", "0", "201", "1" + "0" * 30, "9" * 5000, "x", "ten", "1.5", "1e3", "", " 5", "5 ", "+", "1_0",
+              "\u0663", "0x10", "5&limit=x"]
+
+
+async def test_queue_route_refuses_bad_limits_and_changes_nothing(server: LiveServer) -> None:
+    login = await server.add_agent()
+    for n in range(2):
+        await (await visitor(server)).call("chat:start", prechat(n))
+    status, before = await server.request("GET", "/api/queue", token=login["token"])
+    assert status == 200 and before["total"] == 2
+    for raw in BAD_LIMITS:
+        status, body = await server.request("GET", f"/api/queue?limit={urllib.parse.quote(raw, safe='&=')}",
+                                            token=login["token"])
+        assert status == 400 and _error(body) == "invalid_payload", raw
+        assert "limit" in body["error"]["message"], body
+    _, after = await server.request("GET", "/api/queue", token=login["token"])
+
+    def order(queue: dict[str, Any]) -> list[tuple[str, str, int]]:
+        return [(e["id"], e["status"], e["position"]) for e in queue["entries"]]
+
+    assert after["total"] == 2 and order(after) == order(before)
+    # The bounds themselves are fine.
+    for limit, shown in [("1", 1), ("200", 2), ("+2", 2)]:
+        status, body = await server.request("GET", f"/api/queue?limit={urllib.parse.quote(limit)}",
+                                            token=login["token"])
+        assert status == 200 and body["total"] == 2 and len(body["entries"]) == shown, limit
+
+
+def test_openapi_document_states_the_bounds_of_every_limit_and_offset() -> None:
+    found = 0
+    for path, operations in openapi_document()["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["name"] == "offset":
+                    found += 1
+                    assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 0, MAX_OFFSET), path
+                elif parameter["name"] == "limit":
+                    assert schema["type"] == "integer" and schema["minimum"] == 1 and schema["maximum"] > 1, path
+    assert found >= 5
+
+
 async def test_visitor_sessions_are_signed_and_rate_limited(tmp_path: Any) -> None:
     from ..support import make_settings
 
@@ -197,3 +282,82 @@ async def test_shop_origins_may_get_visitor_tokens_and_nothing_else(tmp_path: An
             assert resp.status == 401 and "Access-Control-Allow-Origin" not in resp.headers
     finally:
         await server.close()
+
+
+JSON = {"Content-Type": "application/json"}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _padded(payload: dict[str, Any], size: int) -> bytes:
+    """``payload`` as JSON, padded with trailing whitespace (still valid JSON) to ``size`` bytes."""
+    raw = json.dumps(payload).encode()
+    return raw + b" " * (size - len(raw))
+
+
+async def _chunked(body: bytes) -> AsyncIterator[bytes]:
+    """The body sent with Transfer-Encoding: chunked (no Content-Length), 8 KiB at a time."""
+    for start in range(0, len(body), 8192):
+        yield body[start:start + 8192]
+
+
+def _database(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the server's SQLite file."""
+    with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+
+
+async def test_a_body_over_64_kib_is_refused_declared_or_chunked_and_nothing_is_stored(server: LiveServer) -> None:
+    admin = await server.admin_token()
+
+    def new_agent(email: str) -> dict[str, Any]:
+        return {"name": "Big", "email": email, "password": PASSWORD}
+
+    before = _database(server)
+    # Bodies that would be valid but for their size: a declared Content-Length, and chunked.
+    for data in [_padded(new_agent("declared@example.com"), MAX_JSON_BODY + 1),
+                 _chunked(_padded(new_agent("chunked@example.com"), MAX_JSON_BODY + 1)),
+                 _chunked(_padded(new_agent("huge@example.com"), 10 * MAX_JSON_BODY))]:
+        status, reply = await server.request("POST", "/api/agents", token=admin, data=data, headers=JSON)
+        assert status == 413 and _error(reply) == "payload_too_large", reply
+        assert reply["error"]["details"] == {"max_bytes": MAX_JSON_BODY}
+    assert _database(server) == before
+    # A body of exactly the limit is taken, declared or chunked.
+    for data in [_padded(new_agent("at-limit@example.com"), MAX_JSON_BODY),
+                 _chunked(_padded(new_agent("at-limit-chunked@example.com"), MAX_JSON_BODY))]:
+        status, reply = await server.request("POST", "/api/agents", token=admin, data=data, headers=JSON)
+        assert status == 201, reply
+    _, listing = await server.request("GET", "/api/agents", token=admin)
+    emails = {a["email"] for a in listing["agents"]}
+    assert {"at-limit@example.com", "at-limit-chunked@example.com"} <= emails
+    assert not emails & {"declared@example.com", "chunked@example.com", "huge@example.com"}
+
+
+async def test_every_write_route_refuses_an_oversized_body_before_doing_anything(server: LiveServer) -> None:
+    admin = await server.admin_token()
+    login = await server.add_agent()
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    before = _database(server)
+    oversized = b"{}" + b" " * MAX_JSON_BODY
+    writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)))
+              for method, path, _ in ROUTES if method in WRITE_METHODS]
+    assert len(writes) >= 20, writes
+    for method, path in writes:
+        for token in (admin, login["token"], None):
+            for data in (oversized, _chunked(oversized)):
+                status, reply = await server.request(method, path, token=token, data=data, headers=JSON)
+                assert status == 413 and _error(reply) == "payload_too_large", (method, path, reply)
+    # Nothing happened: not a logout (the tokens still work), not a close, not a new session.
+    assert _database(server) == before
+    assert (await server.request("GET", "/api/me", token=admin))[0] == 200
+    assert (await server.request("GET", "/api/me", token=login["token"]))[0] == 200
+    _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    assert transcript["conversation"]["status"] != "closed"
+
+
+def test_openapi_document_lists_413_on_every_write_route() -> None:
+    document = openapi_document()
+    for method, path, _ in ROUTES:
+        responses = document["paths"][path][method.lower()]["responses"]
+        assert ("413" in responses) == (method in WRITE_METHODS), (method, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from chatserver.domain.identity import sign_identity
+from chatserver.http.common import MAX_OFFSET
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
@@ -227,10 +229,10 @@ async def test_bad_customer_input_gets_structured_errors_and_changes_nothing(sho
     for empty in [None, {}, {"name": " ", "emails": []}]:  # a new record must say who it is
         status, reply = await shop.request("POST", "/api/customers", token=token, json=empty)
         assert status == 400 and _error(reply) == "invalid_payload", empty
-    for raw in [b"{not json", b"x" * 70_000]:
+    for raw, expected in [(b"{not json", (400, "invalid_payload")), (b"x" * 70_000, (413, "payload_too_large"))]:
         status, reply = await shop.request("POST", "/api/customers", token=token, data=raw,
                                            headers={"Content-Type": "application/json"})
-        assert status in (400, 413) and _error(reply) in {"invalid_payload", "payload_too_large"}
+        assert (status, _error(reply)) == expected, raw[:20]
     for method in ("GET", "PATCH"):
         for missing in ["nope", "x" * 300]:
             status, reply = await shop.request(method, f"/api/customers/{missing}", token=token, json={})
@@ -314,6 +316,30 @@ async def test_agents_read_the_history_of_customers_they_serve(shop: LiveServer)
                  "/api/customers/nope/conversations", "/api/conversations/" + "x" * 100]:
         status, body = await shop.request("GET", path, token=alice["token"])
         assert status == 404 and _error(body) == "not_found", path
+
+
+async def test_a_customers_conversations_refuse_bad_limits_and_offsets_and_change_nothing(shop: LiveServer) -> None:
+    alice = await shop.add_agent("Alice")
+    shopper = await visitor(shop)
+    cid = await _served_chat(shop, alice, shopper)
+    _, body = await shop.request("GET", f"/api/conversations/{cid}", token=alice["token"])
+    path = f"/api/customers/{body['conversation']['customer_id']}/conversations"
+    status, before = await shop.request("GET", path, token=alice["token"])
+    assert status == 200 and [c["id"] for c in before["conversations"]] == [cid]
+    bad = {
+        "limit": ["-1", "0", "501", "1" + "0" * 30, "x", "1.5", "", " 5", "1_0", "\u0663"],
+        "offset": ["-1", str(MAX_OFFSET + 1), "1" + "0" * 30, "9" * 5000, "x", "1e3", "", "0x10", "\u0663"],
+    }
+    for name, values in bad.items():
+        for raw in values:
+            status, reply = await shop.request("GET", f"{path}?{name}={urllib.parse.quote(raw)}", token=alice["token"])
+            assert status == 400 and _error(reply) == "invalid_payload", (name, raw)
+            assert name in reply["error"]["message"], reply
+    assert (await shop.request("GET", path, token=alice["token"]))[1] == before
+    # The bounds themselves are fine: past the end is an empty page, with the total.
+    for query, ids in [("limit=1", [cid]), ("limit=500&offset=0", [cid]), (f"offset={MAX_OFFSET}", [])]:
+        status, page = await shop.request("GET", f"{path}?{query}", token=alice["token"])
+        assert status == 200 and [c["id"] for c in page["conversations"]] == ids and page["total"] == 1, query
 
 
 async def test_transcripts_export_as_json_text_and_escaped_html(shop: LiveServer) -> None:

@@ -9,15 +9,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chatserver.http import keys as K
+
 from ..kb_corpus import seed
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..support import PASSWORD, LiveServer, agent, make_settings, prechat, visitor
 
 ST = Path(sys.executable).with_name("st")
 # Bounded so the run stays well under a minute on a 2-core machine.
 MAX_EXAMPLES = "25"
-# logout would revoke the token the run uses; a webhook endpoint would point the outbox at
-# generated addresses outside this machine.
+# logout would revoke the admin token this run uses: it has a run of its own below, with a fresh
+# login for every call. addWebhook cannot be fuzzed here: each endpoint it stored would have the
+# outbox POST signed events to a generated address, outside this machine.
 EXCLUDED = ("logout", "addWebhook")
+HOOKS = Path(__file__).with_name("schemathesis_logout_hooks.py")
 # No 5xx, responses as documented (status, content type, body), and a deleted resource gone from
 # every route.
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
@@ -74,6 +78,24 @@ def _statuses(har: Path) -> dict[tuple[str, str], set[int]]:
     return found
 
 
+async def _st(server: LiveServer, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """``st run`` against the server's document with ``args``; its report (the run must pass)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(ST), "run", f"{server.url}/api/openapi.json", "--checks", CHECKS, *args,
+        "--max-examples", MAX_EXAMPLES, "--seed", "20261123", "--workers", "1", "--suppress-health-check", "all",
+        "--request-timeout", "10", "--warnings", "off", "--report", "har", "--report-har-path",
+        str(tmp_path / "run.har"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={"NO_COLOR": "1", "PATH": str(ST.parent), "HOME": str(tmp_path), **(env or {})},
+        cwd=tmp_path,  # schemathesis keeps a cache directory (and reads its config) here
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), 170)
+    report = output.decode(errors="replace")
+    assert proc.returncode == 0, report[-20000:]
+    assert "generated" in report and " passed" in report, report[-5000:]
+    return report
+
+
 async def test_no_generated_request_gets_a_server_error_and_responses_match_the_schema(tmp_path: Path) -> None:
     server = LiveServer(make_settings(tmp_path, identity_secret="s", departments=("billing", "sales"),
                                       transcript_retention_days=30))
@@ -83,23 +105,10 @@ async def test_no_generated_request_gets_a_server_error_and_responses_match_the_
         (tmp_path / "schemathesis.toml").write_text(_config(seeded))
         token = await server.admin_token()
         excluded = [arg for op in EXCLUDED for arg in ("--exclude-operation-id", op)]
-        har = tmp_path / "run.har"
-        proc = await asyncio.create_subprocess_exec(
-            str(ST), "run", f"{server.url}/api/openapi.json", "--header", f"Authorization: Bearer {token}",
-            "--checks", CHECKS,
-            *excluded, "--max-examples", MAX_EXAMPLES, "--seed", "20261123", "--workers", "1",
-            "--phases", "examples,coverage,fuzzing,stateful", "--suppress-health-check", "all",
-            "--request-timeout", "10", "--warnings", "off", "--report", "har", "--report-har-path", str(har),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={"NO_COLOR": "1", "PATH": str(ST.parent), "HOME": str(tmp_path)},
-            cwd=tmp_path,  # schemathesis keeps a cache directory (and reads its config) here
-        )
-        output, _ = await asyncio.wait_for(proc.communicate(), 170)
-        report = output.decode(errors="replace")
-        assert proc.returncode == 0, report[-20000:]
-        assert "generated" in report and " passed" in report, report[-5000:]
+        await _st(server, tmp_path, "--header", f"Authorization: Bearer {token}", *excluded,
+                  "--phases", "examples,coverage,fuzzing,stateful")
         # The seeded records were reached: the routes that read them answered 200, not only 4xx.
-        statuses = _statuses(har)
+        statuses = _statuses(tmp_path / "run.har")
         answered: dict[str, Any] = {}
         for method, path in [("GET", "/api/conversations/{}"), ("GET", "/api/conversations/{}/transcript"),
                              ("GET", "/api/customers/{}"), ("GET", "/api/customers/{}/export"),
@@ -108,5 +117,33 @@ async def test_no_generated_request_gets_a_server_error_and_responses_match_the_
             kind = "articles" if path.startswith("/api/kb/") else path.split("/")[2]
             answered[path] = any(200 in statuses.get((method, path.format(i)), set()) for i in seeded[kind])
         assert all(answered.values()), answered
+    finally:
+        await server.close()
+
+
+async def test_logout_fuzzed_with_a_fresh_token_per_call_gets_no_server_error(tmp_path: Path) -> None:
+    """logout on its own: each generated call (with its headers, or its Authorization left out or
+    garbled by the negative phases) carries a token from a new login, so every one can succeed."""
+    server = LiveServer(make_settings(tmp_path))
+    await server.start()
+    try:
+        login = await server.add_agent("Fuzzed")
+        admin = await server.admin_token()
+        await _st(server, tmp_path, "--include-operation-id", "logout", "--phases", "examples,coverage,fuzzing",
+                  env={"SCHEMATHESIS_HOOKS": str(HOOKS), "FUZZ_LOGIN_URL": f"{server.url}/api/auth/login",
+                       "FUZZ_AGENT_EMAIL": login["email"], "FUZZ_AGENT_PASSWORD": PASSWORD})
+        entries = json.loads((tmp_path / "run.har").read_text())["log"]["entries"]
+        calls = [e for e in entries if e["request"]["url"].endswith("/api/auth/logout")]
+        statuses = [e["response"]["status"] for e in calls]
+        assert statuses and all(status < 500 for status in statuses), statuses
+        # 401 for the calls without a valid token, 405 for the methods logout does not have.
+        assert set(statuses) <= {204, 401, 405}, statuses
+        # Logged out for real, each time with a token of its own: each logout revoked the tokens
+        # before it (a revoked one would have got 401).
+        agent = await server.app[K.STORE].agent_by_id(login["agent"]["id"])
+        revoked = agent.token_version if agent is not None else None
+        assert revoked == statuses.count(204) >= 5, (revoked, statuses)
+        assert (await server.request("GET", "/api/me", token=login["token"]))[0] == 401
+        assert (await server.request("GET", "/api/me", token=admin))[0] == 200  # only the fuzzed agent's
     finally:
         await server.close()

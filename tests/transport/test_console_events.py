@@ -99,6 +99,35 @@ async def test_bad_notes_are_refused_and_change_nothing(server: LiveServer) -> N
     assert (await console.call("note:list", {"conversation_id": cid}))["notes"] == []
 
 
+async def test_bad_note_lists_are_refused_and_change_nothing(server: LiveServer) -> None:
+    login, console, _shopper, cid = await _assigned_chat(server)
+    note = (await console.call("note:add", {"conversation_id": cid, "body": "Wants a refund"}))["note"]
+    for payload, code in [
+        (None, "invalid_payload"),  # no payload: conversation_id is missing
+        ({}, "invalid_payload"),
+        ({"body": "x"}, "invalid_payload"),
+        ("text", "invalid_payload"),
+        ([cid], "invalid_payload"),
+        ({"conversation_id": 5}, "invalid_payload"),
+        ({"conversation_id": None}, "invalid_payload"),
+        ({"conversation_id": [cid]}, "invalid_payload"),
+        ({"conversation_id": {"id": cid}}, "invalid_payload"),
+        ({"conversation_id": ""}, "invalid_payload"),
+        ({"conversation_id": "x" * 65}, "invalid_payload"),
+        ({"conversation_id": "x" * 200_000}, "invalid_payload"),
+        ({"conversation_id": "not an id!"}, "invalid_payload"),
+        ({"conversation_id": "\ud83d"}, "invalid_payload"),
+        ({"conversation_id": cid, "after": 0}, "invalid_payload"),
+        ({"conversation_id": cid, "agent_id": "someone-else"}, "invalid_payload"),
+        ({"conversation_id": "no-such-chat"}, "not_found"),
+    ]:
+        reply = await console.call("note:list", payload)
+        assert set(reply) == {"error"} and reply["error"]["code"] == code, (str(payload)[:80], reply)
+    assert await console.call("note:list", {"conversation_id": cid}) == {"ok": True, "notes": [note]}
+    _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
+    assert transcript["notes"] == [note]
+
+
 async def test_ending_a_chat_stores_tags_and_resolution_note(server: LiveServer) -> None:
     login, console, shopper, cid = await _assigned_chat(server)
     ended = await console.call("conversation:end", {"conversation_id": cid, "tags": ["Refund", " shipping ", "refund"],

@@ -115,3 +115,27 @@ async def test_away_agents_get_no_new_chats_until_back_online(server: LiveServer
     assert await server.service.routing.position(cid) == 1
     await console.call("presence:set", {"status": "online"})
     await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid)
+
+
+async def test_a_status_change_reaches_every_connection_of_the_agent_and_only_theirs(server: LiveServer) -> None:
+    login = await server.add_agent("Alice")
+    first_tab, second_tab = await agent(server, login), await agent(server, login)
+    bob = await agent(server, await server.add_agent("Bob"))
+    assert (await first_tab.call("presence:set", {"status": "away"}))["status"] == "away"
+    for tab in (first_tab, second_tab):
+        assert await tab.wait_for("presence:updated", lambda d: d == {"status": "away"})
+    # The other tab chose the same: a chat now waits instead of going to Alice; Bob gets it.
+    await bob.call("presence:set", {"status": "away"})
+    _, cid = await _queued(server, 1)
+    _, listing = await server.request("GET", "/api/agents", token=await server.admin_token())
+    assert {a["name"]: a["status"] for a in listing["agents"] if a["name"] in ("Alice", "Bob")} == {
+        "Alice": "away", "Bob": "away"}
+    assert await server.service.routing.waiting_count() == 1
+    # Back online from the second tab: the first hears it, and the waiting chat is hers.
+    assert (await second_tab.call("presence:set", {"status": "online"}))["status"] == "online"
+    assert await first_tab.wait_for("presence:updated", lambda d: d == {"status": "online"})
+    assigned = await first_tab.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
+                                        and d["conversation"]["status"] == "assigned")
+    assert assigned["conversation"]["agent_id"] == login["agent"]["id"]
+    # Bob heard only his own change.
+    assert bob.events["presence:updated"] == [{"status": "away"}]

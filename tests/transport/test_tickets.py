@@ -256,6 +256,44 @@ async def test_ticket_routes_refuse_bad_input(offline: LiveServer) -> None:
     assert [t["id"] for t in mine["tickets"]] == [ticket["id"]]
 
 
+# Neither event takes any field but ticket:list's limit (1-50): wrong types, out-of-range and
+# oversized values, unknown fields and payloads that are not objects are all refused.
+OVERSIZED = "x" * 200_000
+BAD_AVAILABILITY = ["text", [], [{}], 5, True, {"extra": 1}, {"limit": 5}, {"x": OVERSIZED}]
+BAD_TICKET_LISTS = ["text", [], 5, {"limit": "5"}, {"limit": 0}, {"limit": 51}, {"limit": -1}, {"limit": 1.5},
+                    {"limit": True}, {"limit": None}, {"limit": 10**30}, {"limit": [5]}, {"limit": OVERSIZED},
+                    {"limit": 5, "visitor_id": "someone-else"}, {"status": "open"}, {"x": OVERSIZED}]
+
+
+async def test_availability_and_ticket_lists_refuse_bad_payloads_and_change_nothing(offline: LiveServer) -> None:
+    login = await offline.add_agent()
+    await agent(offline, login)
+    shopper = await visitor(offline)
+    ticket = (await shopper.call("ticket:create", FORM))["ticket"]
+
+    async def state() -> list[Any]:
+        _, tickets = await offline.request("GET", "/api/tickets", token=login["token"])
+        _, customers = await offline.request("GET", "/api/customers", token=await offline.admin_token())
+        return [await shopper.call("availability:get", {}), await shopper.call("ticket:list", {}),
+                tickets, customers]
+
+    before = await state()
+    assert before[0]["chat_open"] is True and [t["id"] for t in before[1]["tickets"]] == [ticket["id"]]
+    for event, payloads in [("availability:get", BAD_AVAILABILITY), ("ticket:list", BAD_TICKET_LISTS)]:
+        for payload in payloads:
+            ack = await shopper.call(event, payload)
+            assert _error(ack) == "invalid_payload", (event, str(payload)[:80], ack)
+    assert await state() == before
+    # Both are visitor events: an agent's console does not have them.
+    console = await agent(offline, login)
+    for event in ("availability:get", "ticket:list"):
+        assert _error(await console.call(event, {})) == "unknown_event"
+    # The bounds themselves are fine; the connection still works.
+    for limit in (1, 50):
+        assert [t["id"] for t in (await shopper.call("ticket:list", {"limit": limit}))["tickets"]] == [ticket["id"]]
+    assert (await shopper.call("availability:get"))["ok"]
+
+
 async def test_deleting_a_customer_deletes_their_tickets_and_unsent_mail(
         tmp_path: Path, backend_settings: dict[str, str]) -> None:
     smtp = SmtpServer()  # never started: the answer's mail stays unsent
