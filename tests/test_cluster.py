@@ -155,27 +155,38 @@ async def test_a_chat_across_two_processes_survives_sigkill_of_the_visitors_proc
         await _disconnect_all(a, b)
 
 
+async def _chat_held_on(a: Remote, b: Remote, admin: str, name: str) -> tuple[Client, Client, str]:
+    """An agent connected to ``a`` (capacity 1) holds the chat of a shopper connected to ``b``."""
+    login = await _agent_login(a, admin, 1, capacity=1)
+    console = await a.agent(login["token"])
+    shopper = await b.visitor()
+    cid = (await shopper.call("chat:start", {"name": name, "question": "Refund?"}))["conversation"]["id"]
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    return console, shopper, cid
+
+
+async def _requeued_and_taken_on(b: Remote, admin: str, shopper: Client, cid: str) -> None:
+    """The shopper's chat goes back to the queue, and an agent connecting to ``b`` gets it."""
+    await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
+    helper = await _agent_login(b, admin, 2, capacity=1)
+    console = await b.agent(helper["token"])
+    got = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
+                                 and d["conversation"]["status"] == "assigned", timeout=10)
+    assert got["conversation"]["agent_id"] == helper["agent"]["id"]
+
+
 async def test_agents_of_a_killed_process_go_offline_and_their_chats_move_on(
     processes: list[ServerProcess], http: aiohttp.ClientSession,
 ) -> None:
     a, b = (Remote(p, http) for p in processes)
     admin = await _admin(a)
-    leaver = await _agent_login(a, admin, 1, capacity=1)
     try:
-        doomed = await a.agent(leaver["token"])
-        shopper = await b.visitor()
-        cid = (await shopper.call("chat:start", {"name": "Cy", "question": "Refund?"}))["conversation"]["id"]
-        await doomed.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        _, shopper, cid = await _chat_held_on(a, b, admin, "Cy")
         a.process.kill()
         # After the presence TTL the agent is offline; after the grace period the chat is requeued.
         offline = await shopper.wait_for("peer:presence", lambda d: d["online"] is False, timeout=15)
         assert offline["party"] == "agent"
-        await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
-        helper = await _agent_login(b, admin, 2, capacity=1)
-        console = await b.agent(helper["token"])
-        got = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
-                                     and d["conversation"]["status"] == "assigned", timeout=10)
-        assert got["conversation"]["agent_id"] == helper["agent"]["id"]
+        await _requeued_and_taken_on(b, admin, shopper, cid)
     finally:
         await _disconnect_all(a, b)
 
@@ -185,23 +196,14 @@ async def test_a_grace_period_is_carried_out_when_the_process_that_started_it_di
 ) -> None:
     a, b = (Remote(p, http) for p in processes)
     admin = await _admin(a)
-    leaver = await _agent_login(a, admin, 1, capacity=1)
     try:
-        console = await a.agent(leaver["token"])
-        shopper = await b.visitor()
-        cid = (await shopper.call("chat:start", {"name": "Eve", "question": "Voucher?"}))["conversation"]["id"]
-        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        console, shopper, cid = await _chat_held_on(a, b, admin, "Eve")
         # The agent closes the console (A starts the grace period), then A dies before it ends.
         await console.disconnect()
         await shopper.wait_for("peer:presence", lambda d: d["online"] is False)
         a.process.kill()
         # B finds the grace period due and requeues the chat; an agent on B gets it.
-        await shopper.wait_for("message:new", lambda m: m["body"] == "requeued", timeout=15)
-        helper = await _agent_login(b, admin, 2, capacity=1)
-        other = await b.agent(helper["token"])
-        got = await other.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid
-                                   and d["conversation"]["status"] == "assigned", timeout=10)
-        assert got["conversation"]["agent_id"] == helper["agent"]["id"]
+        await _requeued_and_taken_on(b, admin, shopper, cid)
     finally:
         await _disconnect_all(a, b)
 
