@@ -3,15 +3,12 @@ nothing else served from there."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from chatserver.http.static import CONSOLE_DIST_DIR
 
 from ..e2e.widget import build_widget
-from ..support import LiveServer, make_settings
+from ..support import LiveServer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -20,14 +17,9 @@ def _built() -> None:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+def backend_settings() -> dict[str, str]:
     """The embedded server only: static files do not depend on the backend."""
-    live = LiveServer(make_settings(tmp_path))
-    await live.start()
-    try:
-        yield live
-    finally:
-        await live.close()
+    return {}
 
 
 async def test_console_files_are_served_under_a_strict_policy(server: LiveServer) -> None:

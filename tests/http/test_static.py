@@ -4,7 +4,6 @@ from outside their directories."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
 
 from ..e2e.widget import DIST, build_widget
-from ..support import LiveServer, make_settings
+from ..support import LiveServer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,14 +23,9 @@ def _built() -> None:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+def backend_settings() -> dict[str, str]:
     """The embedded server only: static files do not depend on the backend."""
-    live = LiveServer(make_settings(tmp_path))
-    await live.start()
-    try:
-        yield live
-    finally:
-        await live.close()
+    return {}
 
 
 def _chunks() -> list[str]:

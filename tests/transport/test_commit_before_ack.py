@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +16,13 @@ from chatserver.storage._group_commit import Batch
 from chatserver.storage.sqlite import SQLiteStore
 
 from ..offline_support import wait_until
-from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
+from ..support import Client, LiveServer, agent, prechat, visitor
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path))
-    await live.start()
-    try:
-        yield live
-    finally:
-        await live.close()
+def backend_settings() -> dict[str, str]:
+    """The embedded server only: commit-then-ack does not depend on the backend."""
+    return {}
 
 
 async def _pairs(server: LiveServer, n: int) -> list[tuple[Client, Client, str]]:

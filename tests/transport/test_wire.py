@@ -5,8 +5,6 @@ python-socketio (odd JSON, odd event names) still get a structured error."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,17 +13,13 @@ import pytest
 from chatserver.http import keys as K
 
 from ..offline_support import wait_until
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..support import LiveServer, agent, prechat, visitor
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path))
-    await live.start()
-    try:
-        yield live
-    finally:
-        await live.close()
+def backend_settings() -> dict[str, str]:
+    """The embedded server only: what goes over the wire does not depend on the backend."""
+    return {}
 
 
 class RawVisitor:
