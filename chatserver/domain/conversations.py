@@ -505,7 +505,6 @@ class ChatService:
         reconnect."""
         self._agent_cache[agent.id] = agent
         count = await self.presence.agent_connected(agent.id, connection_id, status)
-        await self.presence.cancel_grace(agent.id)
         timer = self._grace_timers.pop(agent.id, None)
         if timer is not None:
             timer.cancel()

@@ -239,7 +239,7 @@ class Presence(Protocol):
     async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
         """Record a connection; returns the agent's number of live connections. ``status`` (what the
         client asked for) becomes the agent's status if they had no live connection; otherwise the
-        status they have stands."""
+        status they have stands. The agent is back: their grace deadline, if any, is forgotten."""
         ...
 
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> int: ...
@@ -279,10 +279,6 @@ class Presence(Protocol):
     async def grace_started(self, agent_id: str, deadline: float) -> float:
         """Record that the agent's chats are requeued at ``deadline`` unless they come back; a
         deadline already recorded stands. Returns the deadline in force."""
-        ...
-
-    async def cancel_grace(self, agent_id: str) -> None:
-        """The agent is back: forget their deadline."""
         ...
 
     async def claim_grace(self, agent_id: str, deadline: float) -> bool:

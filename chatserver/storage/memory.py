@@ -127,6 +127,7 @@ class MemoryPresence:
     async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:
         self._agent_connections[agent_id].add(connection_id)
         self._agent_status.setdefault(agent_id, status)
+        self._graces.pop(agent_id, None)
         return len(self._agent_connections[agent_id])
 
     async def agent_disconnected(self, agent_id: str, connection_id: str) -> int:
@@ -186,9 +187,6 @@ class MemoryPresence:
 
     async def grace_started(self, agent_id: str, deadline: float) -> float:
         return self._graces.setdefault(agent_id, deadline)
-
-    async def cancel_grace(self, agent_id: str) -> None:
-        self._graces.pop(agent_id, None)
 
     async def claim_grace(self, agent_id: str, deadline: float) -> bool:
         if self._graces.get(agent_id) != deadline:

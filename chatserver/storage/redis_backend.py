@@ -241,6 +241,7 @@ class RedisPresence:
                 # In the same transaction as the connection: routing never sees the agent
                 # connected with a status they did not ask for.
                 pipe.set(self.k.agent_status(party_id), str(status), nx=True)
+                pipe.zrem(self.k.graces, party_id)  # back: no grace deadline stands
             result = await pipe.execute()
         return int(result[2])
 
@@ -335,10 +336,6 @@ class RedisPresence:
     @_unavailable
     async def grace_started(self, agent_id: str, deadline: float) -> float:
         return float(await self._grace_start(keys=[self.k.graces], args=[agent_id, repr(deadline)]))
-
-    @_unavailable
-    async def cancel_grace(self, agent_id: str) -> None:
-        await self.r.zrem(self.k.graces, agent_id)
 
     @_unavailable
     async def claim_grace(self, agent_id: str, deadline: float) -> bool:

@@ -232,7 +232,7 @@ async def test_a_grace_deadline_is_kept_until_claimed_once(presence: Presence) -
     assert not await presence.claim_grace("a", 100.0)
     # Coming back cancels the deadline.
     await presence.grace_started("b", 100.0)
-    await presence.cancel_grace("b")
+    await presence.agent_connected("b", "s1")
     assert await presence.claim_due_graces(1000.0) == []
 
 
