@@ -240,6 +240,12 @@ class ChatService:
         return QueueEntry(conversation_id=conversation.id, visitor_id=conversation.visitor_id, rank=rank,
                           department=conversation.prechat.department, enqueued_at=conversation.created_at)
 
+    @classmethod
+    def _waiting_entry(cls, conversation: Conversation) -> QueueEntry:
+        """The queue entry of a conversation the database has waiting, at its stored place."""
+        rank = conversation.queue_rank if conversation.queue_rank is not None else conversation.created_at
+        return cls._entry(conversation, rank)
+
     async def _recorder(self, event_type: str, previous_agent_id: str | None = None) -> OutboxRecorder | None:
         if self.event_log is None:
             return None
@@ -266,7 +272,7 @@ class ChatService:
             for conversation in assigned:
                 assert conversation.agent_id is not None
                 held.setdefault(conversation.agent_id, []).append(conversation.id)
-            entries = [self._entry(c, c.queue_rank if c.queue_rank is not None else c.created_at) for c in queued]
+            entries = [self._waiting_entry(c) for c in queued]
             await self.routing.restore(entries, held)
             if recorded:
                 await self._release_stale(recorded)
@@ -759,8 +765,7 @@ class ChatService:
             return await self.conversations.transition(transition)
         except Exception:
             if current.status == ConversationStatus.QUEUED:
-                rank = current.queue_rank if current.queue_rank is not None else current.created_at
-                await self._after_commit(self.routing.enqueue(self._entry(current, rank)))
+                await self._after_commit(self.routing.enqueue(self._waiting_entry(current)))
             raise
 
     # -- other processes ----------------------------------------------------------------------

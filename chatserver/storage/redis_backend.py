@@ -178,7 +178,7 @@ class RedisRoutingState:
             async with self.r.pipeline(transaction=False) as pipe:
                 for entry in entries[start:start + POSITIONS_CHUNK]:
                     await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
-                                  args=_entry_args(entry, False, self.k.department_queue_prefix), client=pipe)
+                                        args=_entry_args(entry, False, self.k.department_queue_prefix), client=pipe)
                 await pipe.execute()
         for agent_id, conversation_ids in held.items():
             if conversation_ids:
