@@ -73,9 +73,6 @@ ABANDONED_BATCH = 100
 WAIT_ESTIMATE_WINDOW = 3600.0
 # A chat assigned sooner than this after it started did not queue (for wait estimates).
 MIN_QUEUED_WAIT = 1.0
-# Seconds between reading what agents hold in the routing state and checking it against the
-# database in a repair: longer than a claim takes to be stored.
-STALE_HOLD_SETTLE = 1.0
 
 
 def estimate_wait(position: int, seconds_per_place: float | None) -> float | None:
@@ -287,19 +284,23 @@ class ChatService:
 
     async def _release_stale(self, recorded: dict[str, list[str]]) -> None:
         """Release what ``recorded`` (the routing state, read before the database) has an agent
-        hold that the database, read afterwards, says they do not. A claim in flight when
-        ``recorded`` was read is stored well within ``STALE_HOLD_SETTLE`` seconds, so it is
-        not taken for stale."""
+        hold that the database, read afterwards, says they do not, except holds whose claim is
+        still in flight (marked before the database is read: a claim is stored before its mark
+        goes). Those are looked at again by the next repair."""
         suspects = [(agent_id, cid) for agent_id, ids in recorded.items() for cid in ids]
-        await asyncio.sleep(STALE_HOLD_SETTLE)
-        found = await self.conversations.get_conversations([cid for _, cid in suspects])
+        in_flight = await self.routing.claims_in_flight([cid for _, cid in suspects])
+        found = await self.conversations.get_conversations([cid for _, cid in suspects if cid not in in_flight])
         released = 0
         for agent_id, cid in suspects:
+            if cid in in_flight:
+                continue
             conversation = found.get(cid)
             if conversation is None or conversation.status != ConversationStatus.ASSIGNED \
                     or conversation.agent_id != agent_id:
                 await self.routing.release(agent_id, cid)
                 released += 1
+        if in_flight:
+            self.repair_needed = True
         if released:
             log.warning("released chats the routing state still counted for agents count=%d", released)
 
@@ -570,7 +571,7 @@ class ChatService:
                 await self._after_commit(self.routing.release(agent.id, conversation_id))
                 return None
             waited = max(0.0, now - result[0].created_at)
-            await self._after_commit(self.routing.record_assignment(now, waited), repair=False)
+            await self._after_commit(self.routing.record_assignment(conversation_id, now, waited), repair=False)
         conversation, message = result
         log.info("conversation assigned conversation=%s agent=%s how=%s", conversation_id, agent.id, event)
         await self._announce(conversation, None, message)
@@ -683,8 +684,10 @@ class ChatService:
                 record=record,
             ))
             if result is None:
-                await self._after_commit(self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1))
+                await self._after_commit(self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1),
+                                         self.routing.settle(conversation.id))
                 raise ConversationClosed("the conversation changed while transferring")
+            await self._after_commit(self.routing.settle(conversation.id), repair=False)
         updated, message = result
         log.info("conversation transferred conversation=%s from=%s to=%s", conversation.id, agent.id, target.id)
         await self._announce(updated, agent.id, message)
@@ -772,8 +775,13 @@ class ChatService:
 
     async def sweep(self) -> None:
         """Periodic work: connections of dead processes go offline (agents then get the grace
-        period), and waiting chats past the department fallback are routed."""
+        period), and waiting chats past the department fallback are routed. A dead process may
+        have died between a claim and storing it: the routing state is repaired from the
+        database (at the next heartbeat, and again until that claim's mark has expired)."""
         for kind, party_id, remaining in await self.presence.expire_dead_connections():
+            if kind == "process":
+                self.repair_needed = True
+                continue
             if remaining:
                 continue
             if kind == "agent":

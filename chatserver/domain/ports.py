@@ -190,7 +190,9 @@ class RoutingState(Protocol):
     async def head_rank(self) -> float | None: ...
 
     async def claim(self, conversation_id: str, agent_id: str, capacity: int) -> ClaimOutcome:
-        """Atomically: take this waiting conversation for the agent if they are below capacity."""
+        """Atomically: take this waiting conversation for the agent if they are below capacity.
+        A granted claim is in flight (``claims_in_flight``) until ``record_assignment``,
+        ``settle`` or ``release`` of the conversation."""
         ...
 
     async def positions(self, conversation_ids: list[str]) -> list[int | None]:
@@ -202,15 +204,29 @@ class RoutingState(Protocol):
         """Atomically, in one step: of the ``candidates`` below capacity, the one holding the
         fewest chats (ties: the earlier in ``candidates``) that may take a waiting chat
         (``QueueEntry.eligible_for``) takes the first such chat in queue order. Returns the
-        agent's id and the chat, or ``None`` when nobody can take anything that waits."""
+        agent's id and the chat, or ``None`` when nobody can take anything that waits. The claim
+        is in flight as with ``claim``."""
         ...
 
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
-        """Atomically: hand a held chat to another agent below capacity (a transfer)."""
+        """Atomically: hand a held chat to another agent below capacity (a transfer); in flight
+        as with ``claim`` until ``settle``."""
         ...
 
-    async def record_assignment(self, at: float, waited: float) -> None:
-        """An assignment at ``at`` of a chat that had waited ``waited`` seconds."""
+    async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
+        """The claim of ``conversation_id`` is stored: an assignment at ``at`` of a chat that had
+        waited ``waited`` seconds (for wait estimates). Settles the claim."""
+        ...
+
+    async def settle(self, conversation_id: str) -> None:
+        """The database has what the last claim or move of the conversation decided (or it was
+        undone): it is no longer in flight."""
+        ...
+
+    async def claims_in_flight(self, conversation_ids: list[str]) -> set[str]:
+        """Which of these conversations have a claim or move the database may not show yet (a
+        repair must not take their holds for stale). In Redis a mark lasts at most a minute, so
+        a process that died between its claim and its write holds nothing back for long."""
         ...
 
     async def recent_assignments(self) -> list[tuple[float, float]]:
@@ -218,14 +234,15 @@ class RoutingState(Protocol):
         ...
 
     async def release(self, agent_id: str, conversation_id: str) -> None:
-        """The agent no longer holds the conversation (closed, requeued)."""
+        """The agent no longer holds the conversation (closed, requeued); settles any claim."""
         ...
 
     async def load(self, agent_id: str) -> int: ...
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         """Merge durable storage's view after a restart: missing entries are added (existing ones
-        keep their place), and what each agent holds."""
+        keep their place; a conversation whose claim is in flight is not added back), and what
+        each agent holds."""
         ...
 
     async def held(self) -> dict[str, list[str]]:
@@ -265,7 +282,8 @@ class Presence(Protocol):
 
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
         """Remove connections of processes that stopped heartbeating; ``(kind, party_id,
-        remaining connections)`` for each one removed."""
+        remaining connections)`` for each one removed, and ``("process", process_id, 0)`` for
+        each such process (only one caller is told of each)."""
         ...
 
     async def release_process(self) -> list[tuple[str, str, int]]:

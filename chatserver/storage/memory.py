@@ -22,6 +22,7 @@ class MemoryRoutingState:
         self._by_department: dict[str | None, list[tuple[float, str]]] = defaultdict(list)
         self._entries: dict[str, QueueEntry] = {}
         self._held: dict[str, set[str]] = defaultdict(set)
+        self._in_flight: set[str] = set()  # claims not yet settled (see RoutingState.claims_in_flight)
         self._assigned_at: deque[tuple[float, float]] = deque(maxlen=RECENT_ASSIGNMENTS)
 
     async def enqueue(self, entry: QueueEntry) -> None:
@@ -67,6 +68,7 @@ class MemoryRoutingState:
             return ClaimOutcome.AT_CAPACITY
         self._remove(conversation_id)
         self._held[agent_id].add(conversation_id)
+        self._in_flight.add(conversation_id)
         return ClaimOutcome.CLAIMED
 
     async def assign_next(self, candidates: Sequence[Candidate],
@@ -81,6 +83,7 @@ class MemoryRoutingState:
                 if head.eligible_for(candidate.departments, open_before):
                     self._remove(head.conversation_id)
                     self._held[candidate.agent_id].add(head.conversation_id)
+                    self._in_flight.add(head.conversation_id)
                     return candidate.agent_id, head
         return None
 
@@ -89,15 +92,24 @@ class MemoryRoutingState:
             return False
         self._held[from_agent].discard(conversation_id)
         self._held[to_agent].add(conversation_id)
+        self._in_flight.add(conversation_id)
         return True
 
     async def release(self, agent_id: str, conversation_id: str) -> None:
         self._held[agent_id].discard(conversation_id)
+        self._in_flight.discard(conversation_id)
+
+    async def settle(self, conversation_id: str) -> None:
+        self._in_flight.discard(conversation_id)
+
+    async def claims_in_flight(self, conversation_ids: list[str]) -> set[str]:
+        return self._in_flight.intersection(conversation_ids)
 
     async def load(self, agent_id: str) -> int:
         return len(self._held.get(agent_id, ()))
 
-    async def record_assignment(self, at: float, waited: float) -> None:
+    async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
+        self._in_flight.discard(conversation_id)
         self._assigned_at.append((at, waited))
 
     async def recent_assignments(self) -> list[tuple[float, float]]:
@@ -105,7 +117,7 @@ class MemoryRoutingState:
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         for entry in entries:
-            if entry.conversation_id not in self._entries:
+            if entry.conversation_id not in self._entries and entry.conversation_id not in self._in_flight:
                 await self.enqueue(entry)
         for agent_id, conversation_ids in held.items():
             self._held[agent_id].update(conversation_ids)

@@ -41,6 +41,9 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
 
 
 POSITIONS_CHUNK = 2000
+# How long a claim stays marked in flight at most (``Keys.claiming``): far longer than storing it
+# takes (the database gives up on a write after its 5 s busy timeout, and the claim is undone).
+CLAIM_MARK_TTL_MS = 60_000
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -54,9 +57,9 @@ def connect(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
-def _entry_args(entry: QueueEntry, replace: bool, department_prefix: str) -> list[Any]:
+def _entry_args(entry: QueueEntry, mode: str, department_prefix: str) -> list[Any]:
     return [entry.conversation_id, repr(entry.rank), entry.visitor_id, entry.department or "",
-            repr(entry.enqueued_at), "1" if replace else "0", department_prefix]
+            repr(entry.enqueued_at), mode, department_prefix]
 
 
 class RedisRoutingState:
@@ -72,8 +75,9 @@ class RedisRoutingState:
 
     @_unavailable
     async def enqueue(self, entry: QueueEntry) -> None:
-        await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
-                            args=_entry_args(entry, True, self.k.department_queue_prefix))
+        await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments,
+                                  self.k.claiming(entry.conversation_id)],
+                            args=_entry_args(entry, "replace", self.k.department_queue_prefix))
 
     @_unavailable
     async def remove(self, conversation_id: str) -> bool:
@@ -119,8 +123,9 @@ class RedisRoutingState:
 
     @_unavailable
     async def claim(self, conversation_id: str, agent_id: str, capacity: int) -> ClaimOutcome:
-        result = await self._claim(keys=[self.k.queue, self.k.held(agent_id), self.k.entry(conversation_id)],
-                                   args=[conversation_id, capacity, self.k.department_queue_prefix])
+        result = await self._claim(keys=[self.k.queue, self.k.held(agent_id), self.k.entry(conversation_id),
+                                         self.k.claiming(conversation_id)],
+                                   args=[conversation_id, capacity, self.k.department_queue_prefix, CLAIM_MARK_TTL_MS])
         return ClaimOutcome(result)
 
     @_unavailable
@@ -129,7 +134,7 @@ class RedisRoutingState:
         if not candidates:
             return None
         args: list[Any] = [repr(open_before), self.k.entry_prefix, self.k.department_queue_prefix,
-                           self.k.held_prefix]
+                           self.k.held_prefix, self.k.claiming_prefix, CLAIM_MARK_TTL_MS]
         for candidate in candidates:
             args += [candidate.agent_id, candidate.capacity, len(candidate.departments),
                      *sorted(candidate.departments)]
@@ -142,21 +147,37 @@ class RedisRoutingState:
 
     @_unavailable
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, capacity: int) -> bool:
-        moved = await self._move(keys=[self.k.held(from_agent), self.k.held(to_agent)],
-                                 args=[conversation_id, capacity])
+        moved = await self._move(keys=[self.k.held(from_agent), self.k.held(to_agent),
+                                       self.k.claiming(conversation_id)],
+                                 args=[conversation_id, capacity, CLAIM_MARK_TTL_MS])
         return bool(moved)
 
     @_unavailable
     async def release(self, agent_id: str, conversation_id: str) -> None:
-        await self.r.srem(self.k.held(agent_id), conversation_id)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.srem(self.k.held(agent_id), conversation_id)
+            pipe.delete(self.k.claiming(conversation_id))
+            await pipe.execute()
+
+    @_unavailable
+    async def settle(self, conversation_id: str) -> None:
+        await self.r.delete(self.k.claiming(conversation_id))
+
+    @_unavailable
+    async def claims_in_flight(self, conversation_ids: list[str]) -> set[str]:
+        if not conversation_ids:
+            return set()
+        marks = await self.r.mget([self.k.claiming(cid) for cid in conversation_ids])
+        return {cid for cid, mark in zip(conversation_ids, marks, strict=True) if mark is not None}
 
     @_unavailable
     async def load(self, agent_id: str) -> int:
         return int(await self.r.scard(self.k.held(agent_id)))
 
     @_unavailable
-    async def record_assignment(self, at: float, waited: float) -> None:
+    async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k.claiming(conversation_id))
             pipe.lpush(self.k.assignments, f"{at!r}:{waited!r}")
             pipe.ltrim(self.k.assignments, 0, RECENT_ASSIGNMENTS - 1)
             await pipe.execute()
@@ -173,12 +194,16 @@ class RedisRoutingState:
     @_unavailable
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         """Merge what the database knows into Redis (after a process start or a Redis restart
-        that lost data): missing queue entries are added, existing ones keep their place."""
+        that lost data): missing queue entries are added, existing ones keep their place, and a
+        chat whose claim is in flight is left out (the claim took it off the queue after the
+        database was read)."""
         for start in range(0, len(entries), POSITIONS_CHUNK):
             async with self.r.pipeline(transaction=False) as pipe:
                 for entry in entries[start:start + POSITIONS_CHUNK]:
-                    await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments],
-                                        args=_entry_args(entry, False, self.k.department_queue_prefix), client=pipe)
+                    await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments,
+                                              self.k.claiming(entry.conversation_id)],
+                                        args=_entry_args(entry, "restore", self.k.department_queue_prefix),
+                                        client=pipe)
                 await pipe.execute()
         for agent_id, conversation_ids in held.items():
             if conversation_ids:
@@ -307,7 +332,8 @@ class RedisPresence:
     @_unavailable
     async def expire_dead_connections(self) -> list[tuple[str, str, int]]:
         """Sweep processes whose heartbeat expired; returns ``(kind, party_id, remaining)`` for
-        each connection removed, so the caller can treat it as a disconnect."""
+        each connection removed, so the caller can treat it as a disconnect, and
+        ``("process", process_id, 0)`` for each process swept."""
         swept: list[tuple[str, str, int]] = []
         processes: set[str] = await self.r.smembers(self.k.processes)  # type: ignore[assignment]
         for process_id in processes:
@@ -317,6 +343,7 @@ class RedisPresence:
                 continue
             log.warning("process stopped heartbeating; sweeping its connections process=%s", process_id)
             swept += await self._sweep(process_id)
+            swept.append(("process", process_id, 0))
         return swept
 
     async def _sweep(self, process_id: str) -> list[tuple[str, str, int]]:

@@ -47,6 +47,16 @@ class Keys:
     def held_prefix(self) -> str:
         return f"{self.prefix}held:"
 
+    def claiming(self, conversation_id: str) -> str:
+        """STRING with a TTL: a claim of the conversation (``claim``, ``assign_next``, ``move``)
+        whose database write has not finished yet. A repair of the loads after a Redis outage
+        leaves such a hold alone: the database does not show it yet, but it is not stale."""
+        return f"{self.claiming_prefix}{conversation_id}"
+
+    @property
+    def claiming_prefix(self) -> str:
+        return f"{self.prefix}claiming:"
+
     @property
     def assignments(self) -> str:
         """LIST of "<time>:<seconds the chat waited>" of recent assignments, newest first (for
@@ -127,13 +137,15 @@ remove_waiting(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# Claim one waiting conversation for an agent below capacity.
-# KEYS: queue, held(agent), entry(conversation). ARGV: conversation id, capacity, department queue prefix.
+# Claim one waiting conversation for an agent below capacity, marked in flight until the
+# database has it. KEYS: queue, held(agent), entry(conversation), claiming(conversation).
+# ARGV: conversation id, capacity, department queue prefix, claim mark TTL (ms).
 CLAIM = _REMOVE + """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 'not_waiting' end
 if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return 'at_capacity' end
 remove_waiting(KEYS[1], KEYS[3], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
 return 'claimed'
 """
 
@@ -144,13 +156,15 @@ return 'claimed'
 # departments may take every queue). Looks only at each queue's head, so a backlog in one
 # department never hides another's chats. Loads, choice and claim in one atomic script: no
 # other process can take the chat or fill the agent in between, and routing costs one round trip.
+# The claim is marked in flight (``claiming``) until the database has it.
 # KEYS: queue, departments. ARGV: open_before, entry key prefix, department queue prefix,
-# held key prefix, then per candidate: agent id, capacity, department count, departments...
+# held key prefix, claiming key prefix, claim mark TTL (ms), then per candidate: agent id,
+# capacity, department count, departments...
 # Returns {agent id, conversation id, visitor_id, department, enqueued_at, rank} or nil.
 ASSIGN_NEXT = _REMOVE + """
 local open_before = tonumber(ARGV[1])
 local candidates = {}
-local i = 5
+local i = 7
 while i <= #ARGV do
   local count = tonumber(ARGV[i + 2])
   local load = redis.call('SCARD', ARGV[4] .. ARGV[i])
@@ -185,6 +199,7 @@ for _, c in ipairs(candidates) do
     if c.any or c.wanted[h.dept] or tonumber(h.f[3] or '0') <= open_before then
       remove_waiting(KEYS[1], ARGV[2] .. h.id, ARGV[3], h.id)
       redis.call('SADD', ARGV[4] .. c.agent, h.id)
+      redis.call('SET', ARGV[5] .. h.id, '1', 'PX', ARGV[6])
       return {c.agent, h.id, h.f[1] or '', h.f[2] or '', h.f[3] or '0', h.f[4] or '0'}
     end
   end
@@ -215,23 +230,29 @@ end
 return available
 """
 
-# Move a held conversation from one agent to another below capacity (a transfer).
-# KEYS: held(from), held(to). ARGV: conversation id, capacity. Returns 1 if moved.
+# Move a held conversation from one agent to another below capacity (a transfer), marked in
+# flight until the database has it. KEYS: held(from), held(to), claiming(conversation).
+# ARGV: conversation id, capacity, claim mark TTL (ms). Returns 1 if moved.
 MOVE = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 return 1
 """
 
-# Add a waiting conversation unless it is already queued (idempotent; used on enqueue and when
-# rebuilding from the database). KEYS: queue, entry, departments. ARGV: id, rank, visitor_id,
-# department, enqueued_at, replace (1 to move an existing entry to the new rank), department queue prefix.
+# Add a waiting conversation. ARGV[6] says how: 'replace' (an enqueue: an entry already there
+# moves to the new rank) or 'restore' (rebuilding from the database: an entry already there keeps
+# its place, and a conversation whose claim is in flight is not added back, since the database
+# read may predate the claim). KEYS: queue, entry, departments, claiming(conversation).
+# ARGV: id, rank, visitor_id, department, enqueued_at, mode, department queue prefix. Returns 1 if added.
 ENQUEUE = _REMOVE + """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= false then
-  if ARGV[6] ~= '1' then return 0 end
+  if ARGV[6] ~= 'replace' then return 0 end
   remove_waiting(KEYS[1], KEYS[2], ARGV[7], ARGV[1])
+elseif ARGV[6] == 'restore' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return 0
 end
 redis.call('HSET', KEYS[2], 'visitor_id', ARGV[3], 'department', ARGV[4], 'enqueued_at', ARGV[5], 'rank', ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])

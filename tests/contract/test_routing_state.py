@@ -130,6 +130,36 @@ async def test_restore_merges_what_storage_knows(routing: RoutingState) -> None:
     assert await routing.load("a") == 2
 
 
+async def test_a_claim_is_in_flight_until_it_is_stored_or_undone(routing: RoutingState) -> None:
+    for n in range(1, 5):
+        await routing.enqueue(_entry(n))
+    assert await routing.claim("c1", "a", 3) == ClaimOutcome.CLAIMED
+    got = await _take_next(routing, "b", 3, ANY, 0.0)
+    assert got is not None and got.conversation_id == "c2"
+    assert await routing.claims_in_flight(["c1", "c2", "c3", "missing"]) == {"c1", "c2"}
+    await routing.record_assignment("c1", 1000.0, 5.0)  # stored
+    await routing.release("b", "c2")  # undone
+    assert await routing.claims_in_flight(["c1", "c2"]) == set()
+    assert await routing.claims_in_flight([]) == set()
+    # A transfer is in flight until settled.
+    assert await routing.move("c1", "a", "b", capacity=3)
+    assert await routing.claims_in_flight(["c1"]) == {"c1"}
+    await routing.settle("c1")
+    assert await routing.claims_in_flight(["c1"]) == set()
+
+
+async def test_a_restore_does_not_queue_again_a_chat_whose_claim_is_in_flight(routing: RoutingState) -> None:
+    await routing.enqueue(_entry(1))
+    await routing.enqueue(_entry(2))
+    assert await routing.claim("c1", "a", 3) == ClaimOutcome.CLAIMED
+    # The database was read before the claim: it still has both waiting.
+    await routing.restore([_entry(1), _entry(2)], {})
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c2"]
+    await routing.settle("c1")  # the claim was given up without its hold being released
+    await routing.restore([_entry(1), _entry(2)], {})
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c1", "c2"]
+
+
 async def test_departments_and_the_fallback_decide_who_may_take_a_chat(routing: RoutingState) -> None:
     await routing.enqueue(_entry(1, department="billing", enqueued_at=100.0))
     await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
@@ -158,7 +188,7 @@ async def test_moves_respect_the_receivers_capacity(routing: RoutingState) -> No
 
 async def test_recent_assignments_are_kept_oldest_first_and_bounded(routing: RoutingState) -> None:
     for t in range(60):
-        await routing.record_assignment(1000.0 + t, t / 2)
+        await routing.record_assignment(f"c{t}", 1000.0 + t, t / 2)
     recent = await routing.recent_assignments()
     assert recent == sorted(recent) and len(recent) == 50 and recent[-1] == (1059.0, 29.5)
 

@@ -30,7 +30,7 @@ async def test_a_dead_process_is_swept_once_and_its_agents_go_offline(redis_url:
         results = await asyncio.gather(*(s.expire_dead_connections() for s in survivors))
         swept = [r for r in results if r]
         assert len(swept) == 1, "exactly one survivor sweeps a dead process"
-        assert sorted(swept[0]) == [("agent", "agent-1", 0), ("visitor", "visitor-1", 0)]
+        assert sorted(swept[0]) == [("agent", "agent-1", 0), ("process", "dead", 0), ("visitor", "visitor-1", 0)]
         assert await survivors[1].status("agent-1") == AgentStatus.OFFLINE
         assert await survivors[1].available_agents() == ["agent-2"]
         assert await survivors[1].processes_of([("visitor", "visitor-1")]) == set()

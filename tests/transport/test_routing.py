@@ -4,8 +4,12 @@ manual take and two agents racing for the same chat."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from ..support import Client, LiveServer, agent, prechat, visitor
+from chatserver.storage import redis_backend
+from chatserver.storage.redis_keys import Keys
+
+from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
 
 async def _queued(server: LiveServer, n: int) -> tuple[Client, str]:
@@ -139,3 +143,57 @@ async def test_a_status_change_reaches_every_connection_of_the_agent_and_only_th
     assert assigned["conversation"]["agent_id"] == login["agent"]["id"]
     # Bob heard only his own change.
     assert bob.events["presence:updated"] == [{"status": "away"}]
+
+
+async def test_a_repair_leaves_a_claim_being_stored_alone_and_releases_it_once_given_up(server: LiveServer) -> None:
+    """After a Redis outage the loads are repaired from the database. A claim granted in the
+    routing state whose database write has not finished yet is not stale: releasing it would let
+    the agent be given one chat more than their capacity once the write lands."""
+    login = await server.add_agent(capacity=1)
+    agent_id = login["agent"]["id"]
+    _, cid = await _queued(server, 1)
+    service = server.service
+    # The agent's claim is granted; the database still says the chat waits (its write is under way).
+    assert (await service.routing.claim(cid, agent_id, 1)).value == "claimed"
+    await service.restore(repair=True)
+    assert await service.routing.load(agent_id) == 1  # still held
+    assert await service.routing.position(cid) is None  # and not queued a second time
+    assert service.repair_needed  # looked at again by the next repair
+
+    # The write was given up and nothing released the hold: the next repair does.
+    await service.routing.settle(cid)
+    await service.restore(repair=True)
+    assert await service.routing.load(agent_id) == 0
+    assert await service.routing.position(cid) == 1
+    assert not service.repair_needed
+
+
+async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back_to_the_queue(
+    tmp_path: Path, redis_url: str,
+) -> None:
+    """A process SIGKILLed between its claim (Redis) and storing the assignment (database): once
+    the survivors have swept it and the claim's mark has expired, the chat waits in the queue
+    again and no longer counts against the agent."""
+    live = LiveServer(make_settings(tmp_path, redis_url=redis_url, presence_ttl=1.5, sweep_interval=0.2))
+    await live.start()
+    client = redis_backend.connect(redis_url)
+    try:
+        dead = redis_backend.RedisPresence(client, Keys(), "dead", ttl=0.2)
+        await dead.heartbeat()
+        login = await live.add_agent(capacity=1)
+        agent_id = login["agent"]["id"]
+        shopper, cid = await _queued(live, 1)
+        # The dead process's claim: granted in Redis, never stored.
+        assert (await live.service.routing.claim(cid, agent_id, 1)).value == "claimed"
+        await asyncio.sleep(0.3)  # its heartbeat runs out
+        await client.delete(Keys().claiming(cid))  # as the mark would expire after its minute
+
+        async def requeued() -> None:
+            while await live.service.routing.position(cid) != 1 or await live.service.routing.load(agent_id):
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(requeued(), timeout=10)
+        assert (await shopper.call("session:resume"))["queue"]["position"] == 1
+    finally:
+        await client.aclose()
+        await live.close()
