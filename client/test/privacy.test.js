@@ -110,7 +110,9 @@ test("a field in a snapshot carries its live value, masked, never the value its 
     [13, Object.assign(new Element("textarea", { id: "gift" }, form), { value: "Happy birthday" })],
     [14, Object.assign(input({ id: "name", class: "cb-unmask" }), { value: "Ann" })],
     [15, Object.assign(input({ id: "city", class: "cb-unmask" }), { value: "" })],
-    [16, Object.assign(input({ type: "checkbox", value: "gift-wrap" }), { value: "gift-wrap" })],
+    [16, Object.assign(input({ type: "checkbox", value: "gift-wrap" }), { value: "gift-wrap", checked: true })],
+    [18, Object.assign(input({ type: "checkbox", value: "newsletter", checked: "" }), { value: "newsletter",
+      checked: false })],
   ]);
   const nodeOf = (id) => live.get(id) ?? null;
   // What rrweb serialized: the HTML attributes as they were where the live value is empty.
@@ -122,15 +124,19 @@ test("a field in a snapshot carries its live value, masked, never the value its 
     serialized(15, "input", { id: "city", class: "cb-unmask", value: "Paris" }),
     serialized(16, "input", { type: "checkbox", value: "gift-wrap" }),
     serialized(17, "input", { id: "gone", value: "SECRET" }), // not in the mirror: masked whatever it is
+    // Served ticked (the HTML's checked attribute), unticked by the shopper since.
+    serialized(18, "input", { type: "checkbox", value: "newsletter", checked: "" }),
   ]) } };
   scrubEvent(event, nodeOf);
-  const [card, note, gift, name, city, checkbox, gone] = event.data.node.childNodes;
+  const [card, note, gift, name, city, checkbox, gone, newsletter] = event.data.node.childNodes;
   assert.equal("value" in card.attributes, false);
   assert.deepEqual(note.childNodes, [text(12, "")]);
   assert.equal(gift.attributes.value, "**************");
   assert.equal(name.attributes.value, "Ann");
   assert.equal("value" in city.attributes, false);
   assert.equal(checkbox.attributes.value, "gift-wrap");
+  assert.equal(checkbox.attributes.checked, true);
+  assert.equal("checked" in newsletter.attributes, false);
   assert.equal("value" in gone.attributes, false);
   assert.equal(JSON.stringify(event).includes("4111"), false);
   assert.equal(JSON.stringify(event).includes("SECRET"), false);

@@ -325,7 +325,8 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
 async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop: LiveServer, open_page: OpenPage,
                                                                            open_console: OpenConsole) -> None:
     """rrweb copies a field's HTML value (and a textarea's default text) into its snapshot when the
-    live value is empty: the widget sends the live value, masked, instead."""
+    live value is empty: the widget sends the live value, masked, instead. (It also keeps the HTML's
+    checked attribute of a box the shopper unticked: the view shows the box as it is now.)"""
     shopper, console, alice_login = await _cobrowse_chat(shop, open_page, open_console)
     saved_card, note, gift = "4111 1111 1111 1111", "SECRET-DELIVERY-NOTE door code 4711", "SECRET-GIFT-MESSAGE"
     # A page served with a saved card number and two filled-in text areas.
@@ -341,16 +342,22 @@ async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop:
         const giftArea = document.createElement('textarea');
         giftArea.id = 'gift-message';
         giftArea.textContent = gift;
-        form.prepend(field, noteArea, giftArea);
+        const newsletter = document.createElement('input');
+        newsletter.id = 'newsletter';
+        newsletter.type = 'checkbox';
+        newsletter.setAttribute('checked', '');
+        form.prepend(field, noteArea, giftArea, newsletter);
     }""", [saved_card, note, gift])
-    # The shopper clears the card number and the note before anyone sees the page.
+    # The shopper clears the card number and the note, and unticks the box, before anyone sees the page.
     await shopper.locator("#saved-card").fill("")
     await shopper.locator("#delivery-note").fill("")
+    await shopper.locator("#newsletter").uncheck()
     await _share(shopper, console)
     # The agent's view shows the fields as the shopper sees them now: empty, or masked.
     await expect(replay(console).locator("#saved-card")).to_have_value("")
     await expect(replay(console).locator("#delivery-note")).to_have_value("")
     await expect(replay(console).locator("#gift-message")).to_have_value("*" * len(gift))
+    await expect(replay(console).locator("#newsletter")).not_to_be_checked()
 
     tap = await agent(shop, alice_login)
     session_id = (await tap.call("cobrowse:request", {"conversation_id": await _conversation_id(shop)}))[

@@ -8,7 +8,8 @@
 //   or blocked ones;
 // - a field's value is always the one the shopper sees now, masked: never the value its HTML
 //   came with (rrweb copies an input's value attribute, and a textarea's default text, when the
-//   live value is empty: scrubEvent removes them before an event is queued);
+//   live value is empty: scrubEvent removes them before an event is queued), and a checkbox or
+//   radio button is ticked in the agent's view only if it is ticked now;
 // - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
 //   captured at all (the agent sees an empty box of the same size).
 
@@ -95,6 +96,12 @@ function scrubField(node, element) {
   const attributes = node.attributes ?? {};
   node.attributes = attributes;
   const type = String(attributes.type ?? "").toLowerCase();
+  if (node.tagName === "input" && (type === "checkbox" || type === "radio") && element) {
+    // rrweb adds checked when the box is ticked but keeps the HTML's checked attribute when the
+    // shopper unticked it: the agent would see it ticked.
+    if (element.checked) attributes.checked = true;
+    else delete attributes.checked;
+  }
   if (node.tagName === "input" && VALUE_IS_NOT_TYPED.has(type)) return;
   const live = element && typeof element.value === "string" ? element.value : "";
   if (live) attributes.value = maskInput(live, element);
