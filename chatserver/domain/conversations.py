@@ -559,14 +559,18 @@ class ChatService:
     async def _complete_assignment(self, conversation_id: str, agent: Agent, event: str) -> Conversation | None:
         """Record a claim the routing state granted; undo the claim if the chat closed meanwhile."""
         async with self._lock(conversation_id):
-            record = await self._recorder(CONVERSATION_ASSIGNED)
-            now = self.clock.now()
-            result = await self.conversations.transition(Transition(
-                conversation_id=conversation_id, expect=frozenset({ConversationStatus.QUEUED}),
-                status=ConversationStatus.ASSIGNED, agent_id=agent.id, agent_name=agent.name, at=now, event=event,
-                system_message=self._system(conversation_id, SYS_AGENT_JOINED, now, {"agent_name": agent.name}),
-                record=record,
-            ))
+            try:
+                record = await self._recorder(CONVERSATION_ASSIGNED)
+                now = self.clock.now()
+                result = await self.conversations.transition(Transition(
+                    conversation_id=conversation_id, expect=frozenset({ConversationStatus.QUEUED}),
+                    status=ConversationStatus.ASSIGNED, agent_id=agent.id, agent_name=agent.name, at=now,
+                    event=event, record=record,
+                    system_message=self._system(conversation_id, SYS_AGENT_JOINED, now, {"agent_name": agent.name}),
+                ))
+            except Exception:
+                await self._undo_claim(conversation_id, agent.id)
+                raise
             if result is None:
                 await self._after_commit(self.routing.release(agent.id, conversation_id))
                 return None
@@ -577,6 +581,22 @@ class ChatService:
         await self._announce(conversation, None, message)
         await self.notifier.queue_changed()
         return conversation
+
+    async def _undo_claim(self, conversation_id: str, agent_id: str) -> None:
+        """A claim whose assignment could not be stored (the database refused the write): the
+        agent no longer holds the chat, and the chat waits at its place again, as the database
+        still says. If even reading it fails, the routing state is repaired from the database
+        later (the chat is not lost from the queue)."""
+        try:
+            current = await self.conversations.get_conversation(conversation_id)
+        except ChatError:
+            current = None
+            self.repair_needed = True
+        writes = [self.routing.release(agent_id, conversation_id)]
+        if current is not None and current.status == ConversationStatus.QUEUED:
+            writes.append(self.routing.enqueue(self._waiting_entry(current)))
+        await self._after_commit(*writes)
+        await self.notifier.queue_changed()
 
     async def dispatch(self) -> int:
         """Assign waiting chats, oldest first, each to the available agent with the fewest active

@@ -4,6 +4,7 @@ manual take and two agents racing for the same chat."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from chatserver.storage import redis_backend
@@ -198,3 +199,29 @@ async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back
     finally:
         await client.aclose()
         await live.close()
+
+
+async def test_a_take_the_database_cannot_store_leaves_the_chat_waiting_at_its_place(server: LiveServer) -> None:
+    """Another process holds the database's write lock past the busy timeout while an agent takes
+    a chat: the take fails with a clear error, and the chat is neither lost from the queue nor
+    counted against the agent."""
+    login = await server.add_agent(capacity=1)
+    console = await agent(server, login)
+    assert (await console.call("presence:set", {"status": "away"}))["status"] == "away"
+    _, first = await _queued(server, 1)
+    _, second = await _queued(server, 2)
+    other_process = sqlite3.connect(server.settings.db_path, isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        taken = await console.call("queue:take", {"conversation_id": second}, timeout=20)
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+    assert taken["error"]["code"] == "unavailable", taken
+    routing = server.service.routing
+    assert [await routing.position(first), await routing.position(second)] == [1, 2]
+    assert await routing.load(login["agent"]["id"]) == 0
+    # Once the database answers, the same take works.
+    taken = await console.call("queue:take", {"conversation_id": second})
+    assert taken["ok"] and taken["conversation"]["status"] == "assigned", taken
+    assert await routing.position(first) == 1
