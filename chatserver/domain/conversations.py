@@ -694,18 +694,26 @@ class ChatService:
             record = await self._recorder(CONVERSATION_ASSIGNED, previous_agent_id=agent.id)
             if not await self.routing.move(conversation.id, agent.id, target.id, target.capacity):
                 raise AtCapacity(f"{target.name} has no room for another chat")
-            now = self.clock.now()
-            result = await self.conversations.transition(Transition(
-                conversation_id=conversation.id, expect=frozenset({ConversationStatus.ASSIGNED}),
-                status=ConversationStatus.ASSIGNED, agent_id=target.id, agent_name=target.name, at=now,
-                event="transferred", reason=f"from_agent:{agent.id}",
-                system_message=self._system(conversation.id, SYS_TRANSFERRED, now,
-                                            {"from_agent_name": agent.name, "agent_name": target.name}),
-                record=record,
-            ))
-            if result is None:
+
+            async def move_back() -> None:  # the transfer is not stored: the chat stays with the agent
                 await self._after_commit(self.routing.move(conversation.id, target.id, agent.id, agent.capacity + 1),
                                          self.routing.settle(conversation.id))
+
+            now = self.clock.now()
+            try:
+                result = await self.conversations.transition(Transition(
+                    conversation_id=conversation.id, expect=frozenset({ConversationStatus.ASSIGNED}),
+                    status=ConversationStatus.ASSIGNED, agent_id=target.id, agent_name=target.name, at=now,
+                    event="transferred", reason=f"from_agent:{agent.id}",
+                    system_message=self._system(conversation.id, SYS_TRANSFERRED, now,
+                                                {"from_agent_name": agent.name, "agent_name": target.name}),
+                    record=record,
+                ))
+            except Exception:  # the database refused the write
+                await move_back()
+                raise
+            if result is None:
+                await move_back()
                 raise ConversationClosed("the conversation changed while transferring")
             await self._after_commit(self.routing.settle(conversation.id), repair=False)
         updated, message = result

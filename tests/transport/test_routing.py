@@ -225,3 +225,30 @@ async def test_a_take_the_database_cannot_store_leaves_the_chat_waiting_at_its_p
     taken = await console.call("queue:take", {"conversation_id": second})
     assert taken["ok"] and taken["conversation"]["status"] == "assigned", taken
     assert await routing.position(first) == 1
+
+
+async def test_a_transfer_the_database_cannot_store_leaves_the_chat_with_its_agent(server: LiveServer) -> None:
+    alice = await server.add_agent("Alice", capacity=1)
+    alice_console = await agent(server, alice)
+    _, cid = await _queued(server, 1)
+    await alice_console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    bob = await server.add_agent("Bob", capacity=1)
+    await agent(server, bob)
+    # The database refuses the transfer's write (a trigger another connection adds to its schema).
+    other = sqlite3.connect(server.settings.db_path, isolation_level=None)
+    try:
+        other.execute("CREATE TRIGGER refuse_transfers BEFORE INSERT ON assignment_events "
+                      "WHEN NEW.event = 'transferred' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        moved = await alice_console.call("conversation:transfer", {"conversation_id": cid,
+                                                                   "to_agent_id": bob["agent"]["id"]})
+        assert "error" in moved, moved
+        routing = server.service.routing
+        assert [await routing.load(alice["agent"]["id"]), await routing.load(bob["agent"]["id"])] == [1, 0]
+        assert await routing.claims_in_flight([cid]) == set()
+        other.execute("DROP TRIGGER refuse_transfers")
+    finally:
+        other.close()
+    moved = await alice_console.call("conversation:transfer", {"conversation_id": cid,
+                                                               "to_agent_id": bob["agent"]["id"]})
+    assert moved["ok"] and moved["conversation"]["agent_id"] == bob["agent"]["id"], moved
+    assert [await routing.load(alice["agent"]["id"]), await routing.load(bob["agent"]["id"])] == [0, 1]
