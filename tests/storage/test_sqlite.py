@@ -262,6 +262,44 @@ async def test_the_wal_is_checkpointed_into_the_database_while_the_server_runs(s
     assert len(await store.messages_after("c1", 0, 100)) == 20
 
 
+async def test_the_wal_starts_again_under_writes_that_never_pause(tmp_path: Path) -> None:
+    """A passive checkpoint never lets the WAL start again while writes keep coming (it grew by
+    7 MB a second at a steady 1,000 messages a second, without bound): once it is longer than
+    ``wal_restart_frames``, the checkpoint waits for the writer and the WAL starts from its
+    beginning, while every write still gets stored."""
+    store = SQLiteStore(tmp_path / "chat.db", wal_restart_frames=64)
+    await store.open()
+    wal = tmp_path / "chat.db-wal"
+    try:
+        for n in range(10):
+            await store.create_conversation(_conversation(f"c{n}"), [])
+        stop = asyncio.Event()
+        sent = [0] * 10
+
+        async def keep_writing(n: int) -> None:
+            while not stop.is_set():
+                await store.append_message(_message("x" * 500, f"m{sent[n]}", cid=f"c{n}"))
+                sent[n] += 1
+
+        writers = [asyncio.create_task(keep_writing(n)) for n in range(10)]
+        try:
+            deadline = asyncio.get_running_loop().time() + 20
+            while not wal.exists() or wal.stat().st_size < 512 * 4096:
+                assert asyncio.get_running_loop().time() < deadline, "the writes never filled the WAL"
+                await asyncio.sleep(0.02)
+            assert await store.checkpoint() >= 64  # found long: restarted
+        finally:
+            stop.set()
+            await asyncio.gather(*writers)
+        await store.append_message(_message("after", "after", cid="c0"))
+        assert await store.checkpoint() < 64  # that write began the WAL again from its start
+        for n in range(10):
+            stored = await store.messages_after(f"c{n}", 0, 100_000)
+            assert len(stored) == sent[n] + (n == 0)
+    finally:
+        await store.close()
+
+
 def _database_at(path: Path, version: int) -> sqlite3.Connection:
     raw = sqlite3.connect(path)
     for number, sql in migrations():
