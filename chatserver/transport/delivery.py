@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..constants import EV_MESSAGE_NEW
+from ..constants import EV_MESSAGE_NEW, SYS_CLOSED
 from ..domain.models import Message
 from ..domain.ports import ConversationStore
 from ..presenters import message_view
@@ -60,6 +60,10 @@ class Delivery:
                 if sid != origin:
                     await self._emit(EV_MESSAGE_NEW, message_view(message), sid, sub.namespace)
                 sub.watermark = message.seq
+        if message.kind == "system" and message.body == SYS_CLOSED:
+            # A closed conversation's last message: nothing follows it, so its subscriptions go
+            # (a console open all day had one for every chat it ever served).
+            self.forget(message.conversation_id)
 
     async def _catch_up(self, sid: str, sub: _Subscription, conversation_id: str, upto: int | None) -> None:
         while upto is None or sub.watermark < upto:
@@ -89,6 +93,15 @@ class Delivery:
         conversations = self._by_sid.get(sid)
         if conversations is not None:
             conversations.discard(conversation_id)
+
+    def forget(self, conversation_id: str) -> None:
+        """Drop every subscription to a conversation."""
+        for sid in self._subs.pop(conversation_id, {}):
+            conversations = self._by_sid.get(sid)
+            if conversations is not None:
+                conversations.discard(conversation_id)
+                if not conversations:
+                    del self._by_sid[sid]
 
     def leave_party(self, conversation_id: str, party_id: str) -> None:
         """Drop every subscription a party holds on a conversation (an agent who lost it)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from chatserver.app import K
+
 from ..support import LiveServer, agent, prechat, visitor
 
 
@@ -139,3 +141,29 @@ async def test_rating_is_refused_before_the_end_and_with_bad_values(server: Live
     assert reply["error"]["code"] == "not_found"
     _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
     assert transcript["rating"] is None
+
+
+async def test_a_console_serving_chat_after_chat_keeps_no_subscription_to_the_ended_ones(server: LiveServer) -> None:
+    """An agent's console stays connected all day: each chat it served used to stay subscribed
+    (memory growing with every chat). A chat's subscriptions go once its closing message is out,
+    and both parties still get that message."""
+    login = await server.add_agent(capacity=1)
+    console = await agent(server, login)
+    delivery = server.app[K.HUB].delivery
+    console_sid = console.sio.get_sid(namespace="/agent")
+    for n, closer in enumerate(["visitor", "agent", "visitor"], start=1):
+        shopper = await visitor(server)
+        cid = (await shopper.call("chat:start", prechat(n)))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d, c=cid: d["conversation"]["id"] == c
+                               and d["conversation"]["status"] == "assigned")
+        assert (await console.call("conversation:join", {"conversation_id": cid}))["ok"]
+        assert cid in delivery.subscribed(console_sid)
+        assert (await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "m", "body": "hi"}))["ok"]
+        ender = shopper if closer == "visitor" else console
+        assert (await ender.call("conversation:close", {"conversation_id": cid}))["ok"]
+        for party in (console, shopper):
+            end = await party.wait_for("message:new", lambda d, c=cid: d["conversation_id"] == c
+                                       and d["kind"] == "system" and d["body"] == "closed")
+            assert end["meta"] == {"by": closer}
+        assert delivery.subscribed(console_sid) == set()
+        await shopper.disconnect()
