@@ -47,9 +47,9 @@ class Scenario(Protocol):
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from . import chat, kb_search, routing
+    from . import chat, churn, kb_search, routing
 
-    found: dict[str, Scenario] = {routing.NAME: routing, kb_search.NAME: kb_search}
+    found: dict[str, Scenario] = {routing.NAME: routing, kb_search.NAME: kb_search, churn.NAME: churn}
     found.update({scenario.NAME: scenario for scenario in chat.scenarios()})
     return found
 
