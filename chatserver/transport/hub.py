@@ -475,6 +475,8 @@ class SocketHub:
         watermark = await self.delivery.join(
             connection.sid, connection.namespace, connection.actor.id, conversation.id, payload.after_seq
         )
+        if conversation.status == ConversationStatus.CLOSED:  # replayed; nothing follows the closing message
+            self.delivery.leave(connection.sid, conversation.id)
         view = conversation_view(conversation, connection.actor.kind)
         queue = None
         if connection.actor.kind == PartyKind.VISITOR:

@@ -167,3 +167,10 @@ async def test_a_console_serving_chat_after_chat_keeps_no_subscription_to_the_en
             assert end["meta"] == {"by": closer}
         assert delivery.subscribed(console_sid) == set()
         await shopper.disconnect()
+    # Opening an ended chat again replays it and subscribes to nothing.
+    before = len([m for m in console.events["message:new"] if m["conversation_id"] == cid])
+    joined = await console.call("conversation:join", {"conversation_id": cid})
+    assert joined["ok"] and joined["conversation"]["status"] == "closed" and joined["last_seq"] == 5
+    replayed = [m for m in console.events["message:new"] if m["conversation_id"] == cid][before:]
+    assert [m["seq"] for m in replayed] == [1, 2, 3, 4, 5]
+    assert delivery.subscribed(console_sid) == set()
