@@ -96,12 +96,8 @@ class Delivery:
 
     def forget(self, conversation_id: str) -> None:
         """Drop every subscription to a conversation."""
-        for sid in self._subs.pop(conversation_id, {}):
-            conversations = self._by_sid.get(sid)
-            if conversations is not None:
-                conversations.discard(conversation_id)
-                if not conversations:
-                    del self._by_sid[sid]
+        for sid in list(self._subs.get(conversation_id, {})):
+            self.leave(sid, conversation_id)
 
     def leave_party(self, conversation_id: str, party_id: str) -> None:
         """Drop every subscription a party holds on a conversation (an agent who lost it)."""
