@@ -22,6 +22,7 @@ from playwright.async_api import FrameLocator, Page, expect
 from chatserver.domain.models import ConversationStatus
 from chatserver.http import keys as K
 
+from ..offline_support import wait_until
 from ..support import Client, LiveServer, agent
 from .conftest import OpenPage
 from .console import OpenConsole, open_console, screenshot, signed_in, tab
@@ -259,21 +260,13 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
 
     # Typing into a field for the shopper.
     await console.get_by_label("Control").check()
-    city = await name_field.bounding_box()
-    assert city is not None
-    await console.mouse.click(city["x"] + 5, city["y"] + 5)
-    await console.get_by_label("Text to type into the field").fill("Lyon")
-    await console.get_by_role("button", name="Fill in").click()
+    await _fill_in(console, name_field, "Lyon")
     await expect(shopper.locator("#city")).to_have_value("Lyon")
     await expect(replay(console).locator("#city")).to_have_value("Lyon")
     await screenshot(console, "cobrowse-control")
 
     # A masked field is never written: the page refuses, and the console says why.
-    note = await replay(console).locator("#gift-note").bounding_box()
-    assert note is not None
-    await console.mouse.click(note["x"] + 5, note["y"] + 5)
-    await console.get_by_label("Text to type into the field").fill("Happy birthday")
-    await console.get_by_role("button", name="Fill in").click()
+    await _fill_in(console, replay(console).locator("#gift-note"), "Happy birthday")
     await expect(console.locator("#cobrowse-message")).to_contain_text("That field is hidden from you")
     assert await shopper.locator("#gift-note").input_value() == ""
 
@@ -290,11 +283,7 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await consent(shopper).get_by_role("button", name="Allow control").click()
     await expect(sharing_bar(shopper)).to_contain_text("Alice can see and control this page")
     await console.get_by_label("Control").check()
-    card = await replay(console).locator("#card-number").bounding_box()
-    assert card is not None
-    await console.mouse.click(card["x"] + 5, card["y"] + 5)
-    await console.get_by_label("Text to type into the field").fill("4111111111111111")
-    await console.get_by_role("button", name="Fill in").click()
+    await _fill_in(console, replay(console).locator("#card-number"), "4111111111111111")
     await expect(console.locator("#cobrowse-message")).to_contain_text("That is a private field")
     assert await shopper.locator("#card-number").input_value() == ""
 
@@ -363,14 +352,14 @@ async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop:
     session_id = (await tap.call("cobrowse:request", {"conversation_id": await _conversation_id(shop)}))[
         "session"]["id"]
     assert (await tap.call("cobrowse:join", {"session_id": session_id}))["ok"]
-    await _until(lambda: len(tap.events["cobrowse:events"]) > 0)
+    await wait_until(lambda: len(tap.events["cobrowse:events"]) > 0)
     # The page's script changes the note's default text while it is shared.
     await shopper.evaluate("""() => {
         document.querySelector('#delivery-note').firstChild.data = 'SECRET-LATER-TEXT';
         document.querySelector('main h1').append(' (changed)');
     }""")
     await expect(replay(console).get_by_role("heading", name="Shipping (changed)")).to_be_visible()
-    await _until(lambda: "(changed)" in relayed_text(tap)[1])
+    await wait_until(lambda: "(changed)" in relayed_text(tap)[1])
 
     raw, text = relayed_text(tap)
     assert "Shipping" in text
@@ -397,11 +386,13 @@ async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, op
     assert record["cobrowse"][0]["status"] == "declined" and record["cobrowse"][0]["bytes_relayed"] == 0
 
 
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
+async def _fill_in(console: Page, field: Any, text: str) -> None:
+    """The agent clicks ``field`` in the replay and types ``text`` into it (remote control)."""
+    box = await field.bounding_box()
+    assert box is not None
+    await console.mouse.click(box["x"] + 5, box["y"] + 5)
+    await console.get_by_label("Text to type into the field").fill(text)
+    await console.get_by_role("button", name="Fill in").click()
 
 
 async def _conversation_id(shop: LiveServer) -> str:

@@ -12,6 +12,7 @@ import pytest
 from chatserver.domain.clock import ManualClock
 from chatserver.http import keys as K
 
+from ..offline_support import wait_until
 from ..support import LiveServer, agent, make_settings, visitor
 from .cobrowse_support import (
     INCREMENTAL,
@@ -27,13 +28,6 @@ from .cobrowse_support import (
 
 def incremental(n: int) -> list[dict[str, Any]]:
     return [{"type": INCREMENTAL, "data": {"source": 5, "id": 7, "text": f"typed {n}"}, "timestamp": 10 + n}]
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
@@ -63,7 +57,7 @@ async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
     assert [a["ok"] for a in acks] == [True, True, True]
     for n in range(2, 6):
         assert (await send_batch(shopper, session_id, n, incremental(n)))[0] == {"ok": True, "seq": n}
-    await until(lambda: len(received_batches(console, session_id)) == 5)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 5, timeout=5.0)
     batches = received_batches(console, session_id)
     assert [seq for seq, _ in batches] == [1, 2, 3, 4, 5]
     assert batches[0][1][1]["data"]["node"]["text"] == "checkout page"
@@ -123,14 +117,14 @@ async def test_a_late_joiner_gets_the_current_page_then_live(server: LiveServer)
     late = await agent(server, login)
     joined = await late.call("cobrowse:join", {"session_id": session_id})
     assert joined["ok"]
-    await until(lambda: len(received_batches(late, session_id)) == 2)
+    await wait_until(lambda: len(received_batches(late, session_id)) == 2, timeout=5.0)
     await send_batch(shopper, session_id, 5, incremental(5))
-    await until(lambda: len(received_batches(late, session_id)) == 3)
+    await wait_until(lambda: len(received_batches(late, session_id)) == 3, timeout=5.0)
     batches = received_batches(late, session_id)
     assert [seq for seq, _ in batches] == [3, 4, 5]
     assert batches[0][1][1]["data"]["node"]["text"] == "payment page"
     # The first connection kept getting everything live.
-    await until(lambda: len(received_batches(console, session_id)) == 5)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 5, timeout=5.0)
     assert [seq for seq, _ in received_batches(console, session_id)] == [1, 2, 3, 4, 5]
 
 
@@ -150,7 +144,7 @@ async def test_batches_sent_while_an_agent_joins_arrive_once_in_order(server: Li
     await asyncio.sleep(0.01)
     assert (await late.call("cobrowse:join", {"session_id": session_id}))["ok"]
     await streaming
-    await until(lambda: any(seq == 39 for seq, _ in received_batches(late, session_id)))
+    await wait_until(lambda: any(seq == 39 for seq, _ in received_batches(late, session_id)), timeout=5.0)
     seqs = [seq for seq, _ in received_batches(late, session_id)]
     assert seqs == list(range(1, 40)), seqs
 
@@ -182,7 +176,7 @@ async def test_only_the_assigned_agent_watches_and_only_the_shopper_shares(serve
     assert (await console.call("cobrowse:events", {"session_id": session_id, "seq": 1, "data": b"x"}))[
         "error"]["code"] == "unknown_event"
     await send_batch(shopper, session_id, 1, snapshot_events("the page"), snapshot=True)
-    await until(lambda: len(received_batches(console, session_id)) == 1)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 1, timeout=5.0)
     assert "cobrowse:events" not in intruder.events
     status, body = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
     assert status == 200 and body["cobrowse"][0]["status"] == "active"
@@ -264,7 +258,7 @@ async def test_a_new_page_continues_the_session_without_asking_again(server: Liv
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
     await send_batch(shopper, session_id, 1, snapshot_events("shipping page"), snapshot=True)
-    await until(lambda: len(received_batches(console, session_id)) == 1)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 1, timeout=5.0)
     token = shopper.token
     await shopper.disconnect()
     # The next checkout page: a new connection with the same visitor token.
@@ -274,7 +268,7 @@ async def test_a_new_page_continues_the_session_without_asking_again(server: Liv
     assert status["session"]["id"] == session_id and status["session"]["status"] == "active"
     assert status["resume_without_prompt"] is True
     await send_batch(next_page, session_id, 1, snapshot_events("payment page"), snapshot=True)
-    await until(lambda: len(received_batches(console, session_id)) == 2)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 2, timeout=5.0)
     assert received_batches(console, session_id)[1][1][1]["data"]["node"]["text"] == "payment page"
     status, record = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
     assert record["cobrowse"][0]["pages"] == 1
@@ -284,7 +278,7 @@ async def test_bad_input_is_refused_and_changes_nothing(server: LiveServer) -> N
     shopper, console, login, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
     await send_batch(shopper, session_id, 1, snapshot_events("good page"), snapshot=True)
-    await until(lambda: len(received_batches(console, session_id)) == 1)
+    await wait_until(lambda: len(received_batches(console, session_id)) == 1, timeout=5.0)
     bad_events: list[tuple[Any, str]] = [
         ({"session_id": session_id, "seq": 2, "data": "not binary"}, "invalid_payload"),
         ({"session_id": session_id, "seq": 2}, "invalid_payload"),
@@ -318,7 +312,7 @@ async def test_bad_input_is_refused_and_changes_nothing(server: LiveServer) -> N
     assert len(received_batches(console, session_id)) == 1
     late = await agent(server, login)
     await late.call("cobrowse:join", {"session_id": session_id})
-    await until(lambda: len(received_batches(late, session_id)) == 1)
+    await wait_until(lambda: len(received_batches(late, session_id)) == 1, timeout=5.0)
     assert received_batches(late, session_id)[0][1][1]["data"]["node"]["text"] == "good page"
     status, record = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
     assert status == 200 and record["cobrowse"][0]["status"] == "active"
@@ -485,7 +479,7 @@ async def test_the_page_is_told_the_part_limit_and_a_larger_part_is_refused_with
         acks = await send_batch(shopper, session_id, 2, snapshot_events("split page", size=30_000), snapshot=True,
                                 part_size=8192)
         assert len(acks) == 4 and all(a["ok"] for a in acks)
-        await until(lambda: len(received_batches(console, session_id)) == 1)
+        await wait_until(lambda: len(received_batches(console, session_id)) == 1, timeout=5.0)
         [(seq, events)] = received_batches(console, session_id)
         assert seq == 2 and events[1]["data"]["node"]["text"] == "split page"
         assert (await _record(live, cid))["status"] == "active"
