@@ -15,6 +15,7 @@ from .errors import LoadTestError
 
 VISITOR_NAMESPACE = "/visitor"
 AGENT_NAMESPACE = "/agent"
+AGENT_PASSWORD = "load-test-agent-password"  # of every agent a load test creates
 
 Listener = Callable[[float, Any], None]
 
@@ -71,6 +72,11 @@ class Api:
         status, answer = await self._request("POST", "/api/agents", token=admin_token, json=body)
         if status != 201:
             raise LoadTestError(f"adding agent {email} answered {status}: {answer}")
+
+    async def new_agent(self, admin_token: str, *, name: str, email: str, capacity: int) -> dict[str, Any]:
+        """Add an agent (password ``AGENT_PASSWORD``) and log in as them: what ``login`` returns."""
+        await self.add_agent(admin_token, name=name, email=email, password=AGENT_PASSWORD, capacity=capacity)
+        return await self.login(email, AGENT_PASSWORD)
 
 
 class SocketClient:
@@ -136,6 +142,7 @@ def prechat(n: int, department: str | None = None) -> dict[str, Any]:
 
 __all__ = [
     "AGENT_NAMESPACE",
+    "AGENT_PASSWORD",
     "VISITOR_NAMESPACE",
     "Api",
     "SocketClient",

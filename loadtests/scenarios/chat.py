@@ -30,7 +30,6 @@ from ..server import Target
 from ..slo import Objective, check_objectives, load_objectives
 from ..stats import Summary
 
-AGENT_PASSWORD = "load-test-agent-password"
 # A load test sends far more than a person types: lift the per-connection limits.
 CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_rate": "1000000",
                  "event_burst": "1000000"}
@@ -457,9 +456,9 @@ async def _agents(target: Target, config: ChatConfig) -> list[str]:
         async def one(n: int) -> str:
             async with gate:
                 email = f"load-agent-{run_id}-{n}@example.com"
-                await api.add_agent(admin["token"], name=f"Load agent {n}", email=email, password=AGENT_PASSWORD,
-                                    capacity=config.capacity)
-                return str((await api.login(email, AGENT_PASSWORD))["token"])
+                login = await api.new_agent(admin["token"], name=f"Load agent {n}", email=email,
+                                            capacity=config.capacity)
+                return str(login["token"])
 
         return list(await asyncio.gather(*(one(n) for n in range(1, config.agents + 1))))
 

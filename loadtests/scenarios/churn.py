@@ -25,14 +25,9 @@ from ..errors import LoadTestError
 from ..procmon import read_usage
 from ..server import Target
 from ..stats import Summary, summarize
+from .chat import CHAT_SETTINGS
 
 NAME = "churn"
-PASSWORD = "load-test-agent-password"
-# The settings a started server gets: the run makes thousands of visitor sessions a minute and
-# its few agents send an event per chat each.
-SETTINGS = {"visitor_sessions_per_minute": "100000000", "login_attempts_per_minute": "100000",
-            "event_rate": "1000000", "event_burst": "1000000", "message_rate": "1000000",
-            "message_burst": "1000000"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class ChurnConfig:
         return 0.0  # each chat's next step follows the server's answer to the last
 
     def server_settings(self) -> dict[str, str]:
-        return dict(SETTINGS)
+        return dict(CHAT_SETTINGS)  # its few agents send events for every chat
 
     def describe(self) -> str:
         return (f"churn: {self.chats} whole chats ({self.concurrency} at a time) served by {self.agents} agents who "
@@ -167,9 +162,8 @@ async def run(target: Target, config: ChurnConfig, deadline: float, progress: bo
         stamp = int(time.time())
         for i in range(config.agents):
             email = f"churn-{stamp}-{i}@load.test"
-            await api.add_agent(admin["token"], name=f"Churn agent {i + 1}", email=email, password=PASSWORD,
-                                capacity=config.capacity())
-            login = await api.login(email, PASSWORD)
+            login = await api.new_agent(admin["token"], name=f"Churn agent {i + 1}", email=email,
+                                        capacity=config.capacity())
             client = SocketClient(target.url, AGENT_NAMESPACE, login["token"], http)
             desk.listen(client)
             await client.connect()

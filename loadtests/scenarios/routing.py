@@ -29,7 +29,15 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
-from ..clients import AGENT_NAMESPACE, Api, SocketClient, connect_visitor, new_http_session, prechat
+from ..clients import (
+    AGENT_NAMESPACE,
+    AGENT_PASSWORD,
+    Api,
+    SocketClient,
+    connect_visitor,
+    new_http_session,
+    prechat,
+)
 from ..errors import LoadTestError
 from ..server import Target
 from ..stats import Summary, summarize
@@ -37,7 +45,6 @@ from ..swarm import VisitorSwarm
 
 NAME = "routing"
 TARGET_P99_MS = 20.0
-AGENT_PASSWORD = "load-test-agent-password"
 TRIGGER_CLOSE = "close"
 TRIGGER_START = "start"
 # --trigger start: the backlog's department has no agent; the agents serve the routed one.
