@@ -184,7 +184,9 @@ async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back
         login = await live.add_agent(capacity=1)
         agent_id = login["agent"]["id"]
         shopper, cid = await _queued(live, 1)
-        # The dead process's claim: granted in Redis, never stored.
+        # The dead process's claim: granted in Redis, never stored. It beats once more just
+        # before, so that it is found dead after the claim, not while the chat was being queued.
+        await dead.heartbeat()
         assert (await live.service.routing.claim(cid, agent_id, 1)).value == "claimed"
         await asyncio.sleep(0.3)  # its heartbeat runs out
         await client.delete(Keys().claiming(cid))  # as the mark would expire after its minute
