@@ -239,6 +239,7 @@ class RedisPresence:
         self._claim_due_graces = client.register_script(RK.CLAIM_DUE_GRACES)
         self._epoch: str | None = None
         self._available = client.register_script(RK.AVAILABLE_AGENTS)
+        self._forget = client.register_script(RK.DISCONNECT)
 
     @_unavailable
     async def heartbeat(self) -> bool:
@@ -271,19 +272,12 @@ class RedisPresence:
         return int(result[2])
 
     async def _disconnect(self, kind: str, party_id: str, connection_id: str, process_id: str) -> int:
-        key = self.k.connections(kind, party_id)
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hdel(key, connection_id)
-            pipe.srem(self.k.process_connections(process_id), f"{kind}:{party_id}:{connection_id}")
-            pipe.hlen(key)
-            result = await pipe.execute()
-        remaining = int(result[2])
-        if remaining == 0 and kind == "agent":
-            async with self.r.pipeline(transaction=True) as pipe:
-                pipe.srem(self.k.connected_agents, party_id)
-                pipe.delete(self.k.agent_status(party_id))
-                await pipe.execute()
-        return remaining
+        agent_id = party_id if kind == "agent" else ""
+        remaining = await self._forget(
+            keys=[self.k.connections(kind, party_id), self.k.process_connections(process_id), self.k.connected_agents,
+                  self.k.agent_status(agent_id)],
+            args=[connection_id, f"{kind}:{party_id}:{connection_id}", agent_id])
+        return int(remaining)
 
     @_unavailable
     async def agent_connected(self, agent_id: str, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> int:

@@ -263,6 +263,22 @@ return 1
 
 # Claim a dead process for sweeping: only the caller that removes it from the set sweeps it.
 # KEYS: processes, process(alive key). ARGV: process id. Returns 1 to the one sweeper.
+# Forget a connection; when it was an agent's last, the agent leaves the connected set and their
+# status goes in the same step (done in two, a connection recorded in between lost both: the
+# agent, connected, read as online and was not counted by routing).
+# KEYS: the party's connections, the process's connections, connected agents, the agent's status.
+# ARGV: connection id, the process's member for it, the agent's id ('' for a visitor).
+DISCONNECT = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+local remaining = redis.call('HLEN', KEYS[1])
+if remaining == 0 and ARGV[3] ~= '' then
+  redis.call('SREM', KEYS[3], ARGV[3])
+  redis.call('DEL', KEYS[4])
+end
+return remaining
+"""
+
 CLAIM_DEAD_PROCESS = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('SREM', KEYS[1], ARGV[1])

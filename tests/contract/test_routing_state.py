@@ -275,3 +275,18 @@ async def test_due_graces_go_to_one_sweeper_each(presence: Presence) -> None:
     assert sorted(everyone) == sorted(f"a{n}" for n in range(20))  # each once, none twice
     assert await presence.claim_due_graces(200.0) == []
     assert await presence.claim_due_graces(500.0) == ["later"]
+
+
+async def test_a_connection_made_while_the_agents_last_one_goes_keeps_them_connected(presence: Presence) -> None:
+    """A console reconnecting after a network blip: the new connection is recorded while the old
+    one's disconnect is. In whichever order the two land, the agent stays connected, with the
+    status the new connection asked for, and routing still counts them."""
+    for i in range(20):
+        agent_id = f"blip{i}"
+        await presence.agent_connected(agent_id, "old", AgentStatus.AWAY)
+        remaining, connections = await asyncio.gather(presence.agent_disconnected(agent_id, "old"),
+                                                      presence.agent_connected(agent_id, "new", AgentStatus.AWAY))
+        assert (remaining, connections) in ((0, 1), (1, 2))
+        assert await presence.status(agent_id) == AgentStatus.AWAY
+        await presence.set_status(agent_id, AgentStatus.ONLINE)
+        assert agent_id in await presence.available_agents()
