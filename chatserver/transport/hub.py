@@ -35,6 +35,7 @@ from .delivery import Delivery
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
 from .server import UNDECODABLE_EVENT, ChatSocketServer, ack_requested
+from .websocket import LeanSocket
 
 log = logging.getLogger("chatserver.transport")
 
@@ -191,12 +192,12 @@ class SocketHub:
         # left, and a stop would then hang.
         for socket in list(self.sio.eio.sockets.values()):
             await _bounded(socket.close(wait=False, abort=True))
-            # End the WebSocket handler too (else aiohttp waits for it until the client leaves
-            # or a ping times out): the lean socket's reader loop is cancelled and closes the
-            # WebSocket; the stock socket's writer is woken with the end-of-queue marker.
-            reader = getattr(socket, "_reader", None)
-            if reader is not None:
-                reader.cancel()
+            # Cut the WebSocket too: a lean socket's (which aiohttp does not know of, see
+            # direct_ws.py) now, with the message it may be handling; the stock socket's writer
+            # is woken with the end-of-queue marker (else aiohttp waits for its handler until
+            # the client leaves or a ping times out).
+            if isinstance(socket, LeanSocket) and socket.abort_websocket():
+                pass
             elif isinstance(socket.queue, asyncio.Queue):
                 socket.queue.put_nowait(None)
         self.sio.eio.sockets.clear()

@@ -21,12 +21,14 @@ import contextlib
 import time
 from typing import Any
 
-from aiohttp import WSMsgType
+from aiohttp import web
 from aiohttp.web import WebSocketResponse
 from engineio import async_socket
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
+
+from . import direct_ws
 
 # What is kept of a WebSocket's WSGI-style environ once it is open (python-engineio builds one
 # from every request header, python-socketio keeps it for the connection's life, and nothing
@@ -35,16 +37,39 @@ _ENVIRON_KEPT = frozenset({"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "wsgi.
                            "HTTP_ORIGIN"})
 
 
+def _trim(environ: dict[str, Any]) -> None:
+    # In place (the same dict is held by python-socketio and by python-engineio), with clear():
+    # deleting keys would keep the dict's table.
+    kept = {k: v for k, v in environ.items() if k in _ENVIRON_KEPT}
+    environ.clear()
+    environ.update(kept)
+
+
 class UncompressedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
-    async def __call__(self, environ: dict[str, Any]) -> WebSocketResponse:
+    async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
         request = environ["aiohttp.request"]
+        socket = getattr(self.handler, "__self__", None)
+        if isinstance(socket, LeanSocket) and not socket.connected:
+            # A new WebSocket connection: opened on a DirectWebSocket (direct_ws.py), and this
+            # request, with all aiohttp holds for it, ends here.
+            key = direct_ws.handshake_key(request)
+            if key is None:
+                await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+                self.server.sockets.pop(socket.sid, None)
+                raise web.HTTPBadRequest(text="Not a WebSocket handshake")
+            _trim(environ)
+            self.environ = environ
+            ws = direct_ws.accept(request, key, max_size=self.server.max_http_buffer_size,
+                                  on_message=socket.received, on_close=socket.websocket_ended)
+            if ws is None:  # the client left during the handshake
+                await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            else:
+                socket.attach(ws)
+            return web.Response()  # never sent: aiohttp no longer holds the connection
+        # An upgrade from long-polling: aiohttp's WebSocketResponse and python-engineio's loop.
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
         await self._sock.prepare(request)
-        # Trimmed in place (the same dict is held by python-socketio and by python-engineio's
-        # frames below this one), with clear(): deleting keys would keep the dict's table.
-        kept = {k: v for k, v in environ.items() if k in _ENVIRON_KEPT}
-        environ.clear()
-        environ.update(kept)
+        _trim(environ)
         self.environ = environ
         await self.handler(self)
         return self._sock
@@ -93,8 +118,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     keep the stock path (``super()``).
     """
 
-    _ws: Any = None  # the aiohttp WebSocketResponse while the direct path is on
-    _reader: asyncio.Task[Any] | None = None  # the task running the direct path's receive loop
+    _ws: direct_ws.DirectWebSocket | None = None  # the WebSocket, while the direct path is on
     _timed_out = False  # the client did not answer a ping in time
     # python-engineio's attributes (untyped there).
     server: Any
@@ -138,7 +162,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             return
         if not await self.check_ping_timeout():
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):  # closing: the reader loop ends it
+        with contextlib.suppress(ConnectionError, RuntimeError):  # closing: websocket_ended follows
             if pkt.binary:  # a Socket.IO binary attachment: one binary WebSocket frame
                 await ws.send_bytes(pkt.encode())
             else:
@@ -179,61 +203,73 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if not self.closing and not self.closed:
             self.last_ping = sent = time.time()
             self.server.start_background_task(self.send, eio_packet.Packet(eio_packet.PING))
-            if self._reader is not None:
+            if self._ws is not None:
                 asyncio.get_running_loop().call_later(self.server.ping_timeout, self._pong_due, sent)
 
     def _pong_due(self, sent: float) -> None:
         # No PONG for the ping sent at ``sent`` within ping_timeout: the client is gone. (The
         # stock reader waits ping_interval + ping_timeout on every receive instead: a timeout
         # object and a timer per message received, and per idle connection.)
-        reader = self._reader
-        if self.last_ping == sent and reader is not None and not self.closed:
+        ws = self._ws
+        if self.last_ping == sent and ws is not None and not self.closed:
             self._timed_out = True
-            reader.cancel()
+            ws.abort()
 
-    async def _websocket_handler(self, ws: Any) -> None:
-        if self.connected:  # an upgrade from long-polling
-            await super()._websocket_handler(ws)
-            return
+    def attach(self, ws: direct_ws.DirectWebSocket) -> None:
+        """Go on over ``ws``, a WebSocket just opened for this socket."""
         self.connected = True
         self.upgraded = True
-        sock = ws._sock
-        # What was sent before this loop ran (the OPEN packet) waits in the queue.
+        # What was sent before the WebSocket was open (the OPEN packet) waits in the queue.
         while not self.queue.empty():
             queued = self.queue.get_nowait()
             self.queue.task_done()
             if queued is not None:
-                await sock.send_str(queued.encode())
-        self._ws = sock
+                encoded = queued.encode()
+                if queued.binary:
+                    ws.write(direct_ws.OP_BINARY, encoded)
+                else:
+                    ws.write(direct_ws.OP_TEXT, encoded.encode("utf-8"))
+        self._ws = ws
         self.queue = _NO_QUEUE  # about 3 KB a connection
-        self._reader = asyncio.current_task()
+
+    def abort_websocket(self) -> bool:
+        """Cut this socket's WebSocket now, cancelling a message being handled (the server is
+        stopping); ``False`` if it has none on the direct path."""
+        ws = self._ws
+        if ws is None:
+            return False
+        ws.abort(cancel=True)
+        return True
+
+    async def received(self, data: str | bytes) -> None:
+        """One WebSocket message from the client (called in order, one at a time)."""
+        if type(data) is str and data[:1] == "4" and data[1:2].isdigit():
+            # An Engine.IO MESSAGE holding a Socket.IO packet (which starts with its type
+            # digit): what receive() would do with it, without the packet object and
+            # python-engineio's per-event handler wrapper.
+            await self._message(data[1:])
+            return
         try:
-            while True:
-                try:
-                    message = await sock.receive()
-                except (asyncio.CancelledError, ConnectionError, RuntimeError):
-                    break
-                if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
-                    data = message.data
-                else:  # CLOSE, CLOSING, CLOSED, ERROR
-                    break
-                if type(data) is str and data[:1] == "4" and data[1:2].isdigit():
-                    # An Engine.IO MESSAGE holding a Socket.IO packet (which starts with its
-                    # type digit): what receive() would do with it, without the packet object
-                    # and python-engineio's per-event handler wrapper.
-                    await self._message(data[1:])
-                    continue
-                try:
-                    await self.receive(eio_packet.Packet(encoded_packet=data))
-                except engineio_exceptions.UnknownPacketError:
-                    pass
-                except engineio_exceptions.SocketIsClosedError:
-                    break
-                except Exception:
-                    self.server.logger.exception("Unknown receive error")
-        finally:
-            self._ws = self._reader = None
-            await sock.close()
-            reason = self.server.reason
-            await self.close(wait=False, abort=True,
-                             reason=reason.PING_TIMEOUT if self._timed_out else reason.TRANSPORT_CLOSE)
+            await self.receive(eio_packet.Packet(encoded_packet=data))
+        except engineio_exceptions.UnknownPacketError:
+            pass
+        except engineio_exceptions.SocketIsClosedError:
+            if self._ws is not None:
+                await self._ws.close()
+        except Exception:
+            self.server.logger.exception("Unknown receive error")
+
+    async def websocket_ended(self) -> None:
+        """The WebSocket is closed (by either side, or cut); after its last message was handled."""
+        self._ws = None
+        reason = self.server.reason
+        await self.close(wait=False, abort=True,
+                         reason=reason.PING_TIMEOUT if self._timed_out else reason.TRANSPORT_CLOSE)
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        # The stock socket leaves closing the WebSocket to its writer task, once the client has
+        # read the CLOSE packet; here it is closed after that packet went out.
+        ws = self._ws
+        if ws is not None:
+            await ws.close()

@@ -1,0 +1,272 @@
+"""WebSockets on the direct path (chatserver/transport/direct_ws.py): once open, a connection is
+no longer an aiohttp request; its frames are read and written as RFC 6455 says, and a frame the
+protocol forbids closes the connection with the matching close code, storing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import os
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from chatserver.http import keys as K
+from chatserver.transport.direct_ws import accept_key
+
+from ..offline_support import wait_until
+from ..support import LiveServer, prechat
+
+TEXT, BINARY, CLOSE, PING, PONG, CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
+
+
+@pytest.fixture
+def backend_settings() -> dict[str, str]:
+    """The embedded server only: the WebSocket layer does not depend on the backend."""
+    return {}
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True, rsv: int = 0,
+          length: int | None = None) -> bytes:
+    """A client's frame, as the test wants it (``length`` claims a length the payload need not have)."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    flag = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([flag | n])
+    elif n < 65536:
+        head += bytes([flag | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([flag | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class RawSocket:
+    """A WebSocket client written by hand over TCP, to send frames that no library sends."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.texts_before_close: list[str] = []
+
+    @classmethod
+    async def open(cls, server: LiveServer, with_request: bytes = b"") -> RawSocket:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+                     .encode() + with_request)
+        response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert response.startswith(b"HTTP/1.1 101 "), response
+        assert f"Sec-WebSocket-Accept: {accept_key(key)}".encode() in response
+        assert b"Sec-WebSocket-Extensions" not in response  # permessage-deflate declined
+        raw = cls(reader, writer)
+        opened = await raw.text()
+        assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
+        return raw
+
+    async def join(self, server: LiveServer) -> None:
+        self.send_text("40/visitor," + json.dumps({"token": await server.visitor_token()}))
+        assert (await self.text()).startswith("40/visitor,{")
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send_text(self, text: str) -> None:
+        self.writer.write(frame(TEXT, text.encode()))
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        head = await asyncio.wait_for(self.reader.readexactly(2), 5)
+        assert not head[1] & 0x80, "a server's frames are not masked"
+        n = head[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self.reader.readexactly(8), "big")
+        assert head[0] & 0x80, "the server sends whole frames"
+        return head[0] & 0x0F, await self.reader.readexactly(n)
+
+    async def text(self) -> str:
+        """The next text message (Engine.IO pings are answered)."""
+        while True:
+            opcode, payload = await self.read_frame()
+            assert opcode == TEXT, (opcode, payload)
+            if payload == b"2":
+                self.send_text("3")
+                continue
+            return payload.decode()
+
+    async def ack(self, ack_id: int) -> Any:
+        prefix = f"43/visitor,{ack_id}"
+        while not (text := await self.text()).startswith(prefix + "["):
+            pass
+        return json.loads(text[len(prefix):])
+
+    async def closed_with(self, answer: bool = True) -> int:
+        """The close code the server sent, once it also closed the TCP connection (after this
+        client answered with its own close frame, as a client does, or without an answer)."""
+        opcode, payload = await self.read_frame()
+        while opcode == TEXT:
+            self.texts_before_close.append(payload.decode())
+            opcode, payload = await self.read_frame()
+        assert opcode == CLOSE, (opcode, payload)
+        if answer:
+            self.send(frame(CLOSE, payload[:2]))
+        assert await asyncio.wait_for(self.reader.read(), 5) == b""  # and then the connection ended
+        return int.from_bytes(payload[:2], "big")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _socket_io_requests() -> list[web.BaseRequest]:
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, web.BaseRequest) and o.path == "/socket.io/"]
+
+
+async def test_an_open_websocket_is_no_longer_an_aiohttp_request(server: LiveServer) -> None:
+    hub = server.app[K.HUB]
+    token = await server.visitor_token()
+    assert server.runner is not None and server.runner.server is not None
+    aiohttp_connections = len(server.runner.server.connections)  # the test client's keep-alive one
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket")
+        assert ws.compress == 0  # the client offered permessage-deflate; the server declined
+        assert (await ws.receive_str(timeout=5)).startswith("0{")
+        await ws.send_str("40/visitor," + json.dumps({"token": token}))
+        assert (await ws.receive_str(timeout=5)).startswith("40/visitor,{")
+        await ws.send_str('42/visitor,1["session:resume",{}]')
+        assert (await ws.receive_str(timeout=5)).startswith('43/visitor,1[{"ok":true')
+        assert len(hub.connections) == 1
+        # aiohttp holds nothing of it: not among its server's connections, and no request object
+        # for it is left (the response aiohttp tried to send for it found no connection).
+        assert len(server.runner.server.connections) == aiohttp_connections
+        assert _socket_io_requests() == []
+        await ws.close()
+        assert ws.close_code == 1000
+    await wait_until(lambda: not hub.connections, timeout=5, what="the visitor's connection forgotten")
+
+
+async def test_what_the_client_sends_with_its_handshake_is_not_lost(server: LiveServer) -> None:
+    token = await server.visitor_token()
+    # The Socket.IO connect in the same TCP write as the HTTP request (aiohttp's parser holds it
+    # back): handled once the WebSocket is open.
+    connect = frame(TEXT, ("40/visitor," + json.dumps({"token": token})).encode())
+    raw = await RawSocket.open(server, with_request=connect)
+    try:
+        assert (await raw.text()).startswith("40/visitor,{")
+    finally:
+        raw.close()
+
+
+async def test_fragments_pings_and_many_messages_at_once(server: LiveServer) -> None:
+    raw = await RawSocket.open(server)
+    try:
+        await raw.join(server)
+        # One message in three fragments, a ping between two of them: the pong comes back with the
+        # ping's data, then the whole message is handled.
+        message = b'42/visitor,1["session:resume",{}]'
+        raw.send(frame(TEXT, message[:5], fin=False) + frame(CONTINUATION, message[5:12], fin=False)
+                 + frame(PING, b"are you there") + frame(CONTINUATION, message[12:]))
+        assert await raw.read_frame() == (PONG, b"are you there")
+        assert (await raw.ack(1))[0]["ok"] is True
+        # 300 events in one write, more than are read ahead: every one answered, in order.
+        raw.send(b"".join(frame(TEXT, f'42/visitor,{i}["session:resume",{{}}]'.encode()) for i in range(2, 302)))
+        ids = []
+        while len(ids) < 300:
+            text = await raw.text()
+            assert text.startswith("43/visitor,"), text
+            ids.append(int(text[len("43/visitor,"):text.index("[")]))
+        assert ids == list(range(2, 302))
+        # A close frame is answered with the same code, and the connection ends.
+        raw.send(frame(CLOSE, (1000).to_bytes(2, "big") + b"bye"))
+        assert await raw.closed_with() == 1000
+    finally:
+        raw.close()
+    await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
+
+
+async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(server: LiveServer) -> None:
+    hub = server.app[K.HUB]
+    raw = await RawSocket.open(server)
+    try:
+        await raw.join(server)
+        [eio_sid] = list(hub.sio.eio.sockets)
+        await hub.sio.eio.disconnect(eio_sid)
+        assert await raw.closed_with() == 1000  # answered, and the server closed the connection
+        assert raw.texts_before_close[-1:] == ["1"]  # Engine.IO's CLOSE came first
+    finally:
+        raw.close()
+    await wait_until(lambda: not hub.connections, timeout=5, what="the connection forgotten")
+
+
+@pytest.mark.parametrize(("data", "code"), [
+    (frame(TEXT, b'42/visitor,1["session:resume",{}]', mask=False), 1002),  # a client must mask
+    (frame(TEXT, b"4", rsv=4), 1002),  # compression was not agreed
+    (frame(0x3, b"x"), 1002),  # no such opcode
+    (frame(CONTINUATION, b"x"), 1002),  # continues nothing
+    (frame(TEXT, b"42", fin=False) + frame(TEXT, b"x"), 1002),  # a message inside a fragmented one
+    (frame(PING, b"x" * 126), 1002),  # control frames carry at most 125 bytes
+    (frame(PING, b"x", fin=False), 1002),  # and are never fragmented
+    (frame(CLOSE, b"\x03"), 1002),  # a close code is two bytes
+    (frame(CLOSE, (999).to_bytes(2, "big")), 1002),  # and one of the allowed ones
+    (frame(TEXT, b'42/visitor,["session:resume",{"x":"\xff"}]'), 1007),  # text must be UTF-8
+    (frame(TEXT, b"", length=1_000_001), 1009),  # over max_http_buffer_size: refused on its header
+    (frame(TEXT, b"x" * 600_000, fin=False) + frame(CONTINUATION, b"x" * 400_001), 1009),  # in fragments
+], ids=["unmasked", "reserved-bit", "bad-opcode", "stray-continuation", "interleaved", "long-ping",
+        "fragmented-ping", "short-close", "bad-close-code", "not-utf8", "too-big", "too-big-in-fragments"])
+async def test_a_frame_the_protocol_forbids_closes_the_connection_with_its_code(
+    server: LiveServer, data: bytes, code: int,
+) -> None:
+    hub = server.app[K.HUB]
+    raw = await RawSocket.open(server)
+    try:
+        await raw.join(server)
+        assert len(hub.connections) == 1
+        raw.send(data)
+        assert await raw.closed_with() == code
+    finally:
+        raw.close()
+    await wait_until(lambda: not hub.connections, timeout=5, what="the refused connection forgotten")
+    # The server goes on serving.
+    other = await RawSocket.open(server)
+    try:
+        await other.join(server)
+        other.send_text('42/visitor,1["session:resume",{}]')
+        assert (await other.ack(1))[0]["ok"] is True
+    finally:
+        other.close()
+
+
+async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer) -> None:
+    raw = await RawSocket.open(server)
+    try:
+        await raw.join(server)
+        raw.send_text("42/visitor,1" + json.dumps(["chat:start", prechat()]))
+        [started] = await raw.ack(1)
+        cid = started["conversation"]["id"]
+        body = "x" * server.settings.max_http_buffer_size
+        raw.send_text("42/visitor,2" + json.dumps(["message:send", {"conversation_id": cid, "client_msg_id": "big",
+                                                                   "body": body}]))
+        assert await raw.closed_with() == 1009
+    finally:
+        raw.close()
+    transcript = await server.app[K.STORE].transcript(cid)
+    assert transcript is not None
+    assert [m.body for m in transcript.messages if m.kind == "text"] == [prechat()["question"]]
+
+
+async def test_a_request_that_is_no_websocket_handshake_is_refused(server: LiveServer) -> None:
+    # Upgrade asked for, but no key: 400, and no Engine.IO socket is left behind.
+    url = f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        assert response.status == 400
+    assert server.app[K.HUB].sio.eio.sockets == {}
