@@ -311,19 +311,14 @@ class DirectWebSocket(asyncio.Protocol):
         while end - pos >= 2:
             first, second = data[pos], data[pos + 1]
             length = second & 0x7F
-            start = pos + 6
-            if length == 126:
-                start = pos + 8
+            start = pos + 6  # after the two header bytes and the mask
+            if length >= 126:  # the length follows in 2 bytes (126) or 8 (127)
+                extra = 2 if length == 126 else 8
+                start += extra
                 if end < start:
-                    need = 8
+                    need = start - pos
                     break
-                length = int.from_bytes(data[pos + 2:pos + 4], "big")
-            elif length == 127:
-                start = pos + 14
-                if end < start:
-                    need = 14
-                    break
-                length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                length = int.from_bytes(data[pos + 2:pos + 2 + extra], "big")
             if first & 0x70:
                 raise _Refused(CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
             if not second & 0x80:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -126,6 +128,18 @@ class RawSocket:
         self.writer.close()
 
 
+@contextlib.asynccontextmanager
+async def raw_visitor(server: LiveServer, *, join: bool = True, with_request: bytes = b"") -> AsyncIterator[RawSocket]:
+    """A ``RawSocket`` connected to ``/visitor`` (with ``join``), closed afterwards."""
+    raw = await RawSocket.open(server, with_request)
+    try:
+        if join:
+            await raw.join(server)
+        yield raw
+    finally:
+        raw.close()
+
+
 def _socket_io_requests() -> list[web.BaseRequest]:
     gc.collect()
     return [o for o in gc.get_objects() if isinstance(o, web.BaseRequest) and o.path == "/socket.io/"]
@@ -159,17 +173,12 @@ async def test_what_the_client_sends_with_its_handshake_is_not_lost(server: Live
     # The Socket.IO connect in the same TCP write as the HTTP request (aiohttp's parser holds it
     # back): handled once the WebSocket is open.
     connect = frame(TEXT, ("40/visitor," + json.dumps({"token": token})).encode())
-    raw = await RawSocket.open(server, with_request=connect)
-    try:
+    async with raw_visitor(server, with_request=connect, join=False) as raw:
         assert (await raw.text()).startswith("40/visitor,{")
-    finally:
-        raw.close()
 
 
 async def test_fragments_pings_and_many_messages_at_once(server: LiveServer) -> None:
-    raw = await RawSocket.open(server)
-    try:
-        await raw.join(server)
+    async with raw_visitor(server) as raw:
         # One message in three fragments, a ping between two of them: the pong comes back with the
         # ping's data, then the whole message is handled.
         message = b'42/visitor,1["session:resume",{}]'
@@ -187,23 +196,17 @@ async def test_fragments_pings_and_many_messages_at_once(server: LiveServer) -> 
         assert ids == list(range(2, 302))
         # A close frame is answered with the same code, and the connection ends.
         raw.send(frame(CLOSE, (1000).to_bytes(2, "big") + b"bye"))
-        assert await raw.closed_with() == 1000
-    finally:
-        raw.close()
+        assert await raw.closed_with(answer=False) == 1000
     await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
 
 
 async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(server: LiveServer) -> None:
     hub = server.app[K.HUB]
-    raw = await RawSocket.open(server)
-    try:
-        await raw.join(server)
+    async with raw_visitor(server) as raw:
         [eio_sid] = list(hub.sio.eio.sockets)
         await hub.sio.eio.disconnect(eio_sid)
         assert await raw.closed_with() == 1000  # answered, and the server closed the connection
         assert raw.texts_before_close[-1:] == ["1"]  # Engine.IO's CLOSE came first
-    finally:
-        raw.close()
     await wait_until(lambda: not hub.connections, timeout=5, what="the connection forgotten")
 
 
@@ -226,29 +229,19 @@ async def test_a_frame_the_protocol_forbids_closes_the_connection_with_its_code(
     server: LiveServer, data: bytes, code: int,
 ) -> None:
     hub = server.app[K.HUB]
-    raw = await RawSocket.open(server)
-    try:
-        await raw.join(server)
+    async with raw_visitor(server) as raw:
         assert len(hub.connections) == 1
         raw.send(data)
         assert await raw.closed_with() == code
-    finally:
-        raw.close()
     await wait_until(lambda: not hub.connections, timeout=5, what="the refused connection forgotten")
     # The server goes on serving.
-    other = await RawSocket.open(server)
-    try:
-        await other.join(server)
+    async with raw_visitor(server) as other:
         other.send_text('42/visitor,1["session:resume",{}]')
         assert (await other.ack(1))[0]["ok"] is True
-    finally:
-        other.close()
 
 
 async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer) -> None:
-    raw = await RawSocket.open(server)
-    try:
-        await raw.join(server)
+    async with raw_visitor(server) as raw:
         raw.send_text("42/visitor,1" + json.dumps(["chat:start", prechat()]))
         [started] = await raw.ack(1)
         cid = started["conversation"]["id"]
@@ -256,8 +249,6 @@ async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer) 
         raw.send_text("42/visitor,2" + json.dumps(["message:send", {"conversation_id": cid, "client_msg_id": "big",
                                                                    "body": body}]))
         assert await raw.closed_with() == 1009
-    finally:
-        raw.close()
     transcript = await server.app[K.STORE].transcript(cid)
     assert transcript is not None
     assert [m.body for m in transcript.messages if m.kind == "text"] == [prechat()["question"]]
