@@ -75,9 +75,13 @@ class RedisRoutingState:
 
     @_unavailable
     async def enqueue(self, entry: QueueEntry) -> None:
-        await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments,
-                                  self.k.claiming(entry.conversation_id)],
+        await self._enqueue(keys=self._entry_keys(entry),
                             args=_entry_args(entry, "replace", self.k.department_queue_prefix))
+
+    def _entry_keys(self, entry: QueueEntry) -> list[str]:
+        """The keys the ENQUEUE script touches for ``entry``."""
+        return [self.k.queue, self.k.entry(entry.conversation_id), self.k.departments,
+                self.k.claiming(entry.conversation_id)]
 
     @_unavailable
     async def remove(self, conversation_id: str) -> bool:
@@ -200,8 +204,7 @@ class RedisRoutingState:
         for start in range(0, len(entries), POSITIONS_CHUNK):
             async with self.r.pipeline(transaction=False) as pipe:
                 for entry in entries[start:start + POSITIONS_CHUNK]:
-                    await self._enqueue(keys=[self.k.queue, self.k.entry(entry.conversation_id), self.k.departments,
-                                              self.k.claiming(entry.conversation_id)],
+                    await self._enqueue(keys=self._entry_keys(entry),
                                         args=_entry_args(entry, "restore", self.k.department_queue_prefix),
                                         client=pipe)
                 await pipe.execute()

@@ -201,7 +201,6 @@ class DirectWebSocket(asyncio.Protocol):
             rest = self._frames(data)
         except _Refused as refusal:
             log.info("WebSocket closed with %d: %s", refusal.code, refusal)
-            self._chunks, self._buffered = [], 0
             self._fail(refusal.code, str(refusal), drain=True)
             return
         if rest:
