@@ -13,6 +13,7 @@ import contextlib
 import json
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,17 +125,27 @@ class Generator:
 
 class ReferenceRelay:
     """A reference relay on a free loopback port for the length of an ``async with`` block:
-    ``kind`` is ``node`` (socket.io 4.8, ``reference/relay.mjs``) or ``aiohttp`` (raw WebSocket,
-    ``reference/raw_relay.py``)."""
+    ``kind`` is ``node`` (socket.io 4.8, ``reference/relay.mjs``), ``node_sqlite`` (the same relay
+    storing every message in a SQLite file before relaying it) or ``aiohttp`` (raw WebSocket,
+    ``reference/raw_relay.py``). The storing relay's database is ``data_dir/relay.sqlite``: a
+    temporary directory removed afterwards unless ``data_dir`` is given."""
 
-    KINDS = ("node", "aiohttp")
+    KINDS = ("node", "node_sqlite", "aiohttp")
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, data_dir: Path | None = None) -> None:
         if kind not in self.KINDS:
             raise LoadTestError(f"unknown reference relay {kind!r}")
         self.kind = kind
         self.port = free_loopback_port()
         self.process: asyncio.subprocess.Process | None = None
+        self._data_dir = data_dir
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def database(self) -> Path:
+        """The storing relay's SQLite file."""
+        assert self._data_dir is not None, "only the storing relay has a database"
+        return self._data_dir / "relay.sqlite"
 
     @property
     def url(self) -> str:
@@ -148,10 +159,24 @@ class ReferenceRelay:
     async def __aenter__(self) -> ReferenceRelay:
         if self.kind == "node":
             command = [node_binary(), str(NODE_RELAY), str(self.port)]
+        elif self.kind == "node_sqlite":
+            if self._data_dir is None:
+                self._temporary = tempfile.TemporaryDirectory(prefix="chatserver-relay-")
+                self._data_dir = Path(self._temporary.name)
+            command = [node_binary(), str(NODE_RELAY), str(self.port), str(self.database)]
         else:
             command = [sys.executable, "-m", "loadtests.reference.raw_relay", str(self.port)]
         self.process = await start_process_group(*command, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
                                                  stdout=asyncio.subprocess.DEVNULL)
+        try:
+            await self._listening()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def _listening(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
@@ -162,14 +187,19 @@ class ReferenceRelay:
                 await asyncio.sleep(0.1)
                 continue
             writer.close()
-            return self
-        await stop_process_group(self.process)
+            return
         raise LoadTestError(f"the {self.kind} reference relay did not listen within 20 s")
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        await self._stop()
+
+    async def _stop(self) -> None:
         if self.process is not None:
             await stop_process_group(self.process, kill_after=5.0)
+        if self._temporary is not None:
+            self._temporary.cleanup()
+            self._temporary = None
 
 
 __all__ = ["Generator", "ReferenceRelay", "node_binary"]

@@ -7,7 +7,8 @@ created through the admin API (capacity ``--capacity``) and logged in here, the 
 connects them and the visitors, visitors start chats (routing assigns them), pairs exchange
 messages, and the server process (``/proc/PID``) and the generator are sampled throughout.
 ``--compare`` (always on for ``compare``) runs the same job, with the same generator, against
-the reference relays too: Node.js socket.io 4.8 and a raw aiohttp WebSocket.
+the reference relays too: Node.js socket.io 4.8, the same relay storing every message in SQLite
+before relaying it (what chatserver's store does for each one), and a raw aiohttp WebSocket.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ..stats import Summary
 CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_rate": "1000000",
                  "event_burst": "1000000"}
 CHATSERVER = "chatserver"
-REFERENCES = {"node": "node socket.io 4.8", "aiohttp": "raw aiohttp ws"}
+REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
 
 
@@ -303,7 +304,8 @@ class ChatScenario:
         add("--concurrency", type=int, default=100, help="connection attempts at once (%(default)s)")
         if "compare" in self.options:
             add("--compare", action="store_true",
-                help="run the same job against the reference relays too (Node socket.io 4.8, raw aiohttp)")
+                help="run the same job against the reference relays too (Node socket.io 4.8, the same storing "
+                     "every message in SQLite, raw aiohttp)")
         slo = parser.add_argument_group("service-level objectives (exit status 3 when one is missed)")
         slo.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
                          help="e.g. --slo rtt_p99_ms<=50 --slo messages_per_s>=1000 (repeatable; metrics are "
@@ -427,21 +429,26 @@ class ChatScenario:
 
 
 def _comparison_table(runs: list[TargetRun]) -> str:
+    """The targets side by side, with ratios to the Node relay and, for messages/s, to the Node relay
+    that stores every message as chatserver does."""
     reference = next((r for r in runs if r.target == "node"), runs[0]).metrics()
-    head = f"  {'target':<20} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}   vs node: msg/s  p99  KB/conn"
+    storing = next((r.metrics() for r in runs if r.target == "node_sqlite"), {})
+    head = (f"  {'target':<20} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}   vs node: msg/s  p99  KB/conn"
+            "   vs node + SQLite: msg/s")
     lines = ["  comparison (same generator, same run):", head]
     for run in runs:
         m = run.metrics()
 
-        def ratio(key: str, m: dict[str, Any] = m) -> str:
-            mine, theirs = m.get(key), reference.get(key)
+        def ratio(key: str, to: dict[str, Any] = reference, m: dict[str, Any] = m) -> str:
+            mine, theirs = m.get(key), to.get(key)
             if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
                 return f"{mine / theirs:.2f}"
             return "-"
 
         lines.append(f"  {run.label:<20} {_fmt(m.get('messages_per_s'), 0):>9} {_fmt(m.get('rtt_p50_ms')):>8} "
                      f"{_fmt(m.get('rtt_p99_ms')):>8} {_fmt(m.get('rss_per_connection_kb'), 1):>8}   "
-                     f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}")
+                     f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}"
+                     f"   {ratio('messages_per_s', storing):>23}")
     return "\n".join(lines)
 
 
@@ -574,8 +581,10 @@ agent's receipt (relay latency) and reports batches and events per second, and p
         ChatScenario("compare", """Side by side: steady-chat ping-pong against chatserver and the reference relays.
 
 The same generator drives chatserver (message:send / message:new, stored), a Node.js socket.io
-4.8 relay and a raw aiohttp WebSocket relay (each started on its own port); prints messages/s
-and round-trip p50/p99 of each and the ratios to Node.""",
+4.8 relay, the same Node relay storing each message in SQLite before relaying it (better-sqlite3,
+WAL, a group commit per event-loop turn) and a raw aiohttp WebSocket relay (each started on its
+own port); prints messages/s and round-trip p50/p99 of each, the ratios to Node and the
+messages/s ratio to the storing Node relay.""",
                      {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs",)),
     ]
 

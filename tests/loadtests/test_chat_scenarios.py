@@ -36,11 +36,11 @@ def run_load(tmp_path: Path, *args: str, timeout: float = 60) -> Run:
     return done, json.loads(reports[-1].read_text())
 
 
-def test_compare_runs_the_same_ping_pong_against_chatserver_and_both_relays(tmp_path: Path) -> None:
+def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_relays(tmp_path: Path) -> None:
     done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1.5", "--warmup", "0.5",
                             "--slo", "errors<=0")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [t["target"] for t in report["targets"]] == ["chatserver", "node", "aiohttp"]
+    assert [t["target"] for t in report["targets"]] == ["chatserver", "node", "node_sqlite", "aiohttp"]
     for target in report["targets"]:
         metrics = target["metrics"]
         assert target["complete"] and metrics["errors"] == 0, target["errors"]
@@ -49,6 +49,7 @@ def test_compare_runs_the_same_ping_pong_against_chatserver_and_both_relays(tmp_
         assert rtt["count"] > 0 and rtt["min"] <= rtt["p50"] <= rtt["p99"] <= rtt["max"]
         assert target["server_process"]["rows"], "the server process was sampled"
     assert "messages_per_s_ratio_to_node" in report["metrics"]
+    assert "messages_per_s_ratio_to_node_sqlite" in report["metrics"]
     assert "comparison (same generator, same run)" in done.stdout
     assert report["slo"]["passed"] is True
 
