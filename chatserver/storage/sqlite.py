@@ -135,13 +135,24 @@ _SELECT_CONVERSATION = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE
 _PARTY_COLUMN = {PartyKind.VISITOR: "visitor_id", PartyKind.AGENT: "agent_id"}
 
 
-def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None) -> Message:
+_INSERT_MESSAGE = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# A participant's message: a resend (same sender and client id as a stored one) inserts nothing.
+_INSERT_UNLESS_RESENT = (_INSERT_MESSAGE + " ON CONFLICT (conversation_id, sender_id, client_msg_id) "
+                         "WHERE client_msg_id IS NOT NULL DO NOTHING")
+
+
+def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None,
+                   sql: str = _INSERT_MESSAGE) -> Message | None:
+    """Insert ``m`` as message ``seq``; ``None`` when ``sql`` is ``_INSERT_UNLESS_RESENT`` and it
+    was a resend."""
     meta = json.dumps(m.meta) if m.meta else None
-    conn.execute(
-        f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    inserted = conn.execute(
+        sql,
         (m.conversation_id, seq, m.kind, str(m.sender_kind), m.sender_id, sender_name, m.client_msg_id, m.body,
          meta, m.created_at),
-    )
+    ).rowcount
+    if not inserted:
+        return None
     return Message(
         conversation_id=m.conversation_id, seq=seq, kind=m.kind, sender_kind=m.sender_kind, sender_id=m.sender_id,
         sender_name=sender_name, body=m.body, created_at=m.created_at, client_msg_id=m.client_msg_id, meta=m.meta,
@@ -479,7 +490,9 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             raise NotFound("conversation not found")
-        return _store_message(conn, m, int(row[0]), m.sender_name)
+        stored = _store_message(conn, m, int(row[0]), m.sender_name)
+        assert stored is not None
+        return stored
 
     async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
         if message.sender_kind not in _PARTY_COLUMN or message.sender_id is None:
@@ -490,18 +503,10 @@ class SQLiteStore:
     def _append_message(self, m: NewMessage, conn: sqlite3.Connection, batch: Batch) -> tuple[Conversation, Message,
                                                                                                  bool]:
         assert m.sender_id is not None
-        if m.client_msg_id is not None:
-            row = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-                "WHERE conversation_id = ? AND sender_id IS ? AND client_msg_id = ?",
-                (m.conversation_id, m.sender_id, m.client_msg_id),
-            ).fetchone()
-            if row is not None:  # a resend: refused as the first send would be now, or the stored one
-                conversation = check_writable(self._select_conversation(conn, m.conversation_id), m.sender_kind,
-                                              m.sender_id)
-                return conversation, _message(row), False
         # The sender's right to write is part of the UPDATE that takes the sequence number; only
-        # a refused message reads the conversation again, to say why.
+        # a refused message reads the conversation again, to say why. A resend is refused as the
+        # first send would be now; when it is not, the INSERT finds the stored one and inserts
+        # nothing (the unique idempotency index), and the sequence number goes back.
         row = conn.execute(
             f"UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? AND status != 'closed' AND "
             f"{_PARTY_COLUMN[m.sender_kind]} = ? RETURNING {_CONVERSATION_COLUMNS}",
@@ -513,7 +518,16 @@ class SQLiteStore:
         conversation = _conversation(row)
         # A visitor's messages carry the name from their pre-chat form.
         name = m.sender_name if m.sender_kind == PartyKind.AGENT else conversation.prechat.name
-        stored = _store_message(conn, m, conversation.last_seq, name)
+        stored = _store_message(conn, m, conversation.last_seq, name, _INSERT_UNLESS_RESENT)
+        if stored is None:
+            conn.execute("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = ?", (m.conversation_id,))
+            conversation.last_seq -= 1
+            resent = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                "WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?",
+                (m.conversation_id, m.sender_id, m.client_msg_id),
+            ).fetchone()
+            return conversation, _message(resent), False
         for hook in self.message_hooks:
             hook(conn, batch, conversation, stored)
         return conversation, stored, True

@@ -67,9 +67,23 @@ async def test_messages_get_consecutive_sequence_numbers_even_when_sent_concurre
 async def test_a_resent_client_message_is_returned_not_stored_again(store: SQLiteStore) -> None:
     await store.create_conversation(_conversation(), [])
     _, first, created = await store.append_message(_message("hello", "same"))
-    _, again, created_again = await store.append_message(_message("hello", "same"))
-    assert created and not created_again and again.seq == first.seq
+    conversation, again, created_again = await store.append_message(_message("hello", "same"))
+    assert created and not created_again and again == first
+    assert conversation.last_seq == first.seq  # the resend took no sequence number
     assert len(await store.messages_after("c1", 0, 10)) == 1
+    _, after, _ = await store.append_message(_message("next", "other"))
+    assert after.seq == first.seq + 1
+
+
+async def test_a_resend_in_the_same_transaction_as_the_first_send_is_stored_once(store: SQLiteStore) -> None:
+    await store.create_conversation(_conversation(), [])
+    results = await asyncio.gather(*(store.append_message(_message("hello", "same")) for _ in range(3)),
+                                   store.append_message(_message("other", "different")))
+    assert [created for _, _, created in results] == [True, False, False, True]
+    assert {m.seq for _, m, _ in results[:3]} == {1} and results[3][1].seq == 2
+    stored = await store.messages_after("c1", 0, 10)
+    assert [(m.seq, m.body) for m in stored] == [(1, "hello"), (2, "other")]
+    assert (await store.get_conversation("c1")).last_seq == 2  # type: ignore[union-attr]
 
 
 async def test_transitions_are_guarded_and_recorded(store: SQLiteStore) -> None:
