@@ -1,5 +1,7 @@
-"""The python-socketio server, with two additions:
+"""The python-socketio server, with these additions:
 
+- a client's events go to the namespace's catch-all handler whatever their names (a client can
+  send an event named "connect"; python-socketio would hand it to the connect handler);
 - it knows whether the client asked for an acknowledgement, so an error goes back as the ack
   when there is one and as an ``error`` event when there is none;
 - WebSockets without permessage-deflate, and Engine.IO sockets that write straight to their
@@ -55,11 +57,39 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 return
         await super()._handle_eio_message(eio_sid, data)
 
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        # A client's event goes to the namespace's catch-all handler whatever its name: python-
+        # socketio would hand one named "connect" or "disconnect" (names socket.io-client refuses
+        # to emit, but any client can send) to the connect or disconnect handler, with the
+        # client's arguments. Namespaces without a catch-all go the stock way.
+        namespace = namespace or "/"
+        handler = self.handlers.get(namespace, {}).get("*")
+        if handler is None:
+            await super()._handle_event(eio_sid, namespace, id, data)
+            return
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return  # not (or no longer) connected to the namespace: dropped, as python-socketio does
+        token = ack_requested.set(id is not None)
+        try:
+            r = await handler(data[0] if data else None, sid, *data[1:])
+        finally:
+            ack_requested.reset(token)
+        if id is not None:
+            await self._send_ack(eio_sid, namespace, id, r)
+
+    async def _send_ack(self, eio_sid: str, namespace: str, id: int, r: Any) -> None:
+        # The ACK packet, encoded by msgspec and written straight to the socket. (Our handlers
+        # answer JSON data only: no binary attachments.)
+        args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
+        prefix = "3" if namespace == "/" else f"3{namespace},"
+        await self.send_text(eio_sid, f"{prefix}{id}{_encode(args)}")
+
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
     ) -> None:
-        # As python-socketio's, with the ACK packet encoded by msgspec and written straight to
-        # the socket. (Our handlers answer JSON data only: no binary attachments.)
+        # As python-socketio's (a namespace without a catch-all handler), with the ACK packet
+        # written by _send_ack.
         token = ack_requested.set(id is not None)
         try:
             r = await server._trigger_event(data[0], namespace, sid, *data[1:])
@@ -67,9 +97,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             ack_requested.reset(token)
         if r is self.not_handled or id is None:
             return
-        args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
-        prefix = "3" if namespace == "/" else f"3{namespace},"
-        await self.send_text(eio_sid, f"{prefix}{id}{_encode(args)}")
+        await self._send_ack(eio_sid, namespace, id, r)
 
     async def send_text(self, eio_sid: str, text: str) -> None:
         """Send an encoded Socket.IO packet to one Engine.IO socket."""

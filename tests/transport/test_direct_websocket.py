@@ -200,6 +200,19 @@ async def test_fragments_pings_and_many_messages_at_once(server: LiveServer) -> 
     await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
 
 
+@pytest.mark.parametrize("name", ["connect", "disconnect", "connect_error", "__disconnect_final", "*"])
+async def test_an_event_named_as_socket_io_reserves_is_refused_as_unknown(server: LiveServer, name: str) -> None:
+    # socket.io-client refuses to emit these names; a client of its own can send them. They must
+    # not reach the connect or disconnect handlers (with arguments from the client).
+    async with raw_visitor(server) as raw:
+        raw.send_text(f"42/visitor,7{json.dumps([name, {'token': 'x'}])}")
+        [answer] = await raw.ack(7)
+        assert answer["error"]["code"] == "unknown_event", answer
+        raw.send_text('42/visitor,8["session:resume",{}]')
+        assert (await raw.ack(8))[0]["ok"] is True  # still connected, still served
+    assert len(server.app[K.HUB].connections) <= 1
+
+
 async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(server: LiveServer) -> None:
     hub = server.app[K.HUB]
     async with raw_visitor(server) as raw:
