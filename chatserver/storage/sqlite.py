@@ -79,11 +79,17 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+# Stored values to their enum members: a dict lookup, where calling the enum costs a few
+# Python calls per row (CHECK constraints keep the stored values to these).
+_STATUS = {status.value: status for status in ConversationStatus}
+_PARTY = {party.value: party for party in PartyKind}
+
+
 def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> Conversation:
     return Conversation(
         id=row[0],
         visitor_id=row[1],
-        status=ConversationStatus(row[2]),
+        status=_STATUS[row[2]],
         prechat=PreChat(name=row[3], email=row[4], question=row[5], order_number=row[6], page_url=row[7],
                         page_title=row[18], checkout=bool(row[19]), cart_value=row[20], department=row[21]),
         created_at=row[8],
@@ -92,7 +98,7 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> Conversation:
         agent_name=row[11],
         assigned_at=row[12],
         closed_at=row[13],
-        closed_by=PartyKind(row[14]) if row[14] else None,
+        closed_by=_PARTY[row[14]] if row[14] else None,
         last_seq=row[15],
         visitor_read_seq=row[16],
         agent_read_seq=row[17],
@@ -105,7 +111,7 @@ def _message(row: sqlite3.Row | tuple[Any, ...]) -> Message:
         conversation_id=row[0],
         seq=row[1],
         kind=row[2],
-        sender_kind=PartyKind(row[3]),
+        sender_kind=_PARTY[row[3]],
         sender_id=row[4],
         sender_name=row[5],
         client_msg_id=row[6],

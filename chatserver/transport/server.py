@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 from typing import Any
 
 import msgspec
@@ -149,26 +150,21 @@ def _encode(data: Any) -> str:
         return json.dumps(data, separators=(",", ":"))
 
 
+# "2/namespace,ID": a namespace with no query and an ack id of at most 100 (ASCII) digits; the
+# digits end where the JSON begins.
+_EVENT_HEAD = re.compile(r"2(/[^,?]*),([0-9]{0,100})(?![0-9])")
+
+
 def _parse_event(data: str) -> tuple[str, int | None, list[Any]] | None:
     """``(namespace, ack id, [event, *args])`` of an encoded EVENT packet, or ``None`` to leave it
     to python-socketio's parser (no namespace, attachments, an array that is no event)."""
-    if data[1:2] != "/":
+    head = _EVENT_HEAD.match(data)
+    if head is None:
         return None
-    comma = data.find(",", 2)
-    if comma < 0:
-        return None
-    namespace = data[1:comma]
-    if "?" in namespace:
-        return None
-    i = comma + 1
-    end = i
-    while end < len(data) and data[end].isdigit():
-        end += 1
-    if end - i > 100:
-        return None
-    id = int(data[i:end]) if end > i else None
+    namespace, digits = head.group(1, 2)
+    id = int(digits) if digits else None
     try:
-        args = _decode(data[end:])
+        args = _decode(data[head.end():])
     except msgspec.DecodeError:
         # Not strict JSON (NaN, a lone surrogate that no storage takes, ...): refused by the
         # event handler as an event of its own, with the packet's ack id.
