@@ -26,7 +26,10 @@ from .server import free_loopback_port, start_process_group, stop_process_group
 HERE = Path(__file__).resolve().parent
 GENERATOR = HERE / "generator" / "loadgen.mjs"
 NODE_RELAY = HERE / "reference" / "relay.mjs"
+# The storing relay's SQLite binding, built by ``npm ci`` (an optional dependency: it compiles
+# with node-gyp, so a machine without a C++ compiler installs everything else).
 ROOT = HERE.parent
+BETTER_SQLITE3 = ROOT / "node_modules" / "better-sqlite3" / "build" / "Release" / "better_sqlite3.node"
 
 
 def node_binary() -> str:
@@ -160,6 +163,10 @@ class ReferenceRelay:
         if self.kind == "node":
             command = [node_binary(), str(NODE_RELAY), str(self.port)]
         elif self.kind == "node_sqlite":
+            if not BETTER_SQLITE3.exists():
+                raise LoadTestError(f"the storing Node relay needs better-sqlite3, which npm ci did not build "
+                                    f"({BETTER_SQLITE3} is missing: install a C++ compiler and make, then "
+                                    "run make install again)")
             if self._data_dir is None:
                 self._temporary = tempfile.TemporaryDirectory(prefix="chatserver-relay-")
                 self._data_dir = Path(self._temporary.name)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import socketio
 
+from loadtests import loadgen
+from loadtests.errors import LoadTestError
 from loadtests.loadgen import ReferenceRelay
 
 
@@ -74,3 +76,11 @@ async def test_the_storing_relays_temporary_database_is_removed_afterwards() -> 
             await sender.disconnect()
             await receiver.disconnect()
     assert not database.parent.exists()
+
+
+async def test_the_storing_relay_without_its_sqlite_binding_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(loadgen, "BETTER_SQLITE3", tmp_path / "missing.node")
+    with pytest.raises(LoadTestError, match="C\\+\\+ compiler"):
+        async with ReferenceRelay("node_sqlite"):
+            pass
