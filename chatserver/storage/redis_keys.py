@@ -261,8 +261,6 @@ if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
 return 1
 """
 
-# Claim a dead process for sweeping: only the caller that removes it from the set sweeps it.
-# KEYS: processes, process(alive key). ARGV: process id. Returns 1 to the one sweeper.
 # Forget a connection; when it was an agent's last, the agent leaves the connected set and their
 # status goes in the same step (done in two, a connection recorded in between lost both: the
 # agent, connected, read as online and was not counted by routing).
@@ -279,6 +277,8 @@ end
 return remaining
 """
 
+# Claim a dead process for sweeping: only the caller that removes it from the set sweeps it.
+# KEYS: processes, process(alive key). ARGV: process id. Returns 1 to the one sweeper.
 CLAIM_DEAD_PROCESS = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('SREM', KEYS[1], ARGV[1])

@@ -196,9 +196,8 @@ class SocketHub:
             # direct_ws.py) now, with the message it may be handling; the stock socket's writer
             # is woken with the end-of-queue marker (else aiohttp waits for its handler until
             # the client leaves or a ping times out).
-            if isinstance(socket, LeanSocket) and socket.abort_websocket():
-                pass
-            elif isinstance(socket.queue, asyncio.Queue):
+            on_direct_path = isinstance(socket, LeanSocket) and socket.abort_websocket()
+            if not on_direct_path and isinstance(socket.queue, asyncio.Queue):
                 socket.queue.put_nowait(None)
         self.sio.eio.sockets.clear()
         await self.sio.shutdown()

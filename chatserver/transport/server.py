@@ -76,29 +76,13 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             r = await handler(data[0] if data else None, sid, *data[1:])
         finally:
             ack_requested.reset(token)
-        if id is not None:
-            await self._send_ack(eio_sid, namespace, id, r)
-
-    async def _send_ack(self, eio_sid: str, namespace: str, id: int, r: Any) -> None:
+        if id is None:
+            return
         # The ACK packet, encoded by msgspec and written straight to the socket. (Our handlers
         # answer JSON data only: no binary attachments.)
         args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
         prefix = "3" if namespace == "/" else f"3{namespace},"
         await self.send_text(eio_sid, f"{prefix}{id}{_encode(args)}")
-
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
-    ) -> None:
-        # As python-socketio's (a namespace without a catch-all handler), with the ACK packet
-        # written by _send_ack.
-        token = ack_requested.set(id is not None)
-        try:
-            r = await server._trigger_event(data[0], namespace, sid, *data[1:])
-        finally:
-            ack_requested.reset(token)
-        if r is self.not_handled or id is None:
-            return
-        await self._send_ack(eio_sid, namespace, id, r)
 
     async def send_text(self, eio_sid: str, text: str) -> None:
         """Send an encoded Socket.IO packet to one Engine.IO socket."""
