@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
+from .transport.addresses import parse_networks
 
 ENV_PREFIX = "CHATSERVER_"
 
@@ -49,6 +51,12 @@ class Settings:
     login_lockout_seconds: float = 300.0
     # Origins allowed to open Socket.IO connections (besides the server's own); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
+    # The server's own public URLs (scheme://host[:port], as browsers reach it, e.g. behind a
+    # proxy https://chat.shop.example): pages of these origins are the server's own.
+    public_urls: tuple[str, ...] = ()
+    # Addresses or CIDR networks of the proxies in front of the server (nginx, a load balancer):
+    # only their Forwarded / X-Forwarded-For headers are believed (transport/addresses.py).
+    trusted_proxies: tuple[str, ...] = ()
     max_http_buffer_size: int = 1_000_000
     # Queue position updates to waiting visitors are coalesced to at most one per interval.
     queue_update_interval: float = 0.25
@@ -243,6 +251,10 @@ def _validate(settings: Settings) -> None:
         raise ValueError("kb_max_body_chars must be 1-50000, kb_events_per_minute at least 1 and "
                          "kb_search_retention_days not negative")
     parse_page_topics(settings.kb_page_topics)
+    parse_networks(settings.trusted_proxies)
+    for url in settings.public_urls:
+        if not re.fullmatch(r"https?://[^/?#\s]+", url):
+            raise ValueError(f"public_urls: {url!r} is not scheme://host[:port]")
 
 
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:
