@@ -53,6 +53,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--profile-server", type=Path, metavar="FILE",
                         help="run the started server under cProfile and write the profile to FILE "
                              "(slows the server: for finding where time goes, not for the numbers)")
+    target.add_argument("--server-fd-limit", type=int, metavar="N",
+                        help="start the server with at most N open files (ulimit -n; default: this shell's)")
     target.add_argument("--keep-data", action="store_true",
                         help="keep the started server's data directory and log")
     bounds = parser.add_argument_group("bounds and output")
@@ -85,9 +87,9 @@ def build_parser(scenarios: dict[str, Scenario]) -> argparse.ArgumentParser:
 @contextlib.asynccontextmanager
 async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIterator[Target]:
     if args.url is not None:
-        if args.redis_url or args.server_setting or args.profile_server:
-            raise LoadTestError("--redis-url, --server-setting and --profile-server apply to a server the load "
-                                "tester starts, not to --url")
+        if args.redis_url or args.server_setting or args.profile_server or args.server_fd_limit:
+            raise LoadTestError("--redis-url, --server-setting, --profile-server and --server-fd-limit apply to a "
+                                "server the load tester starts, not to --url")
         url = check_target_url(args.url, allow_remote=args.allow_remote)
         if args.admin_file is None:
             raise LoadTestError("--url needs --admin-file (the target's first-admin.txt) to create agents")
@@ -95,7 +97,8 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIter
         yield Target(url=url, admin_email=email, admin_password=password, managed=False, pid=args.server_pid)
         return
     server = ManagedServer(redis_url=args.redis_url, settings={**config.server_settings(), **dict(args.server_setting)},
-                           log_level=args.server_log_level, profile_to=args.profile_server, keep_data=args.keep_data)
+                           log_level=args.server_log_level, profile_to=args.profile_server, keep_data=args.keep_data,
+                           fd_limit=args.server_fd_limit)
     async with server as target:
         if not args.quiet:
             print(f"started chatserver on {target.url} (pid {target.pid}, log {target.log_path})", flush=True)

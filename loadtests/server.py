@@ -48,9 +48,13 @@ def kill_started_processes() -> None:
         _started_groups.discard(pgid)
 
 
-def _end_with_parent() -> None:
+def _end_with_parent(fd_limit: int | None = None) -> None:
     """In the child before exec (Linux): get SIGTERM when the load tester dies, even by SIGKILL,
-    so no server or swarm outlives it."""
+    so no server or swarm outlives it; with ``fd_limit``, open at most that many files."""
+    if fd_limit is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     if sys.platform == "linux":
         import ctypes
 
@@ -60,12 +64,12 @@ def _end_with_parent() -> None:
 
 async def start_process_group(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
                               stdin: int | None = None, stdout: int | None = None,
-                              stderr: int | None = None) -> asyncio.subprocess.Process:
+                              stderr: int | None = None, fd_limit: int | None = None) -> asyncio.subprocess.Process:
     """Start a child in its own session, so a Ctrl-C at the terminal reaches only the load tester,
     which then stops its children in order."""
     process = await asyncio.create_subprocess_exec(
         *args, env=dict(env) if env is not None else None, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
-        start_new_session=True, preexec_fn=_end_with_parent,
+        start_new_session=True, preexec_fn=lambda: _end_with_parent(fd_limit),
     )
     _started_groups.add(process.pid)
     return process
@@ -156,13 +160,14 @@ class ManagedServer:
     The data directory is temporary (removed on exit unless ``keep_data``); the server log goes to
     ``server.log`` in it. ``profile_to`` runs the server under cProfile and writes the profile
     there when it stops (this slows the server down: use it to see where time goes, not to
-    measure).
+    measure). ``fd_limit`` caps the files the server may open (as ``ulimit -n``).
     """
 
     def __init__(self, *, redis_url: str | None = None, settings: Mapping[str, str] | None = None,
                  log_level: str = "INFO", startup_timeout: float = 30.0, profile_to: Path | None = None,
-                 keep_data: bool = False) -> None:
+                 keep_data: bool = False, fd_limit: int | None = None) -> None:
         self.redis_url = redis_url
+        self.fd_limit = fd_limit
         self.settings = {**LOAD_TEST_SETTINGS, **(settings or {})}
         self.log_level = log_level
         self.startup_timeout = startup_timeout
@@ -195,6 +200,7 @@ class ManagedServer:
             self.process = await start_process_group(
                 *self._command(port, self.data_dir / "data"), env=self._environment(), cwd=self.data_dir,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log_file.fileno(), stderr=log_file.fileno(),
+                fd_limit=self.fd_limit,
             )
         url = f"http://127.0.0.1:{port}"
         try:

@@ -47,9 +47,10 @@ class Scenario(Protocol):
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from . import chat, churn, kb_search, routing
+    from . import attacks, chat, churn, kb_search, routing
 
-    found: dict[str, Scenario] = {routing.NAME: routing, kb_search.NAME: kb_search, churn.NAME: churn}
+    found: dict[str, Scenario] = {routing.NAME: routing, kb_search.NAME: kb_search, churn.NAME: churn,
+                                  attacks.NAME: attacks}
     found.update({scenario.NAME: scenario for scenario in chat.scenarios()})
     return found
 
