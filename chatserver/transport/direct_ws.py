@@ -325,7 +325,8 @@ class DirectWebSocket(asyncio.Protocol):
             opcode = first & 0x0F
             if opcode >= OP_CLOSE and (length > 125 or not first & 0x80):
                 raise _Refused(CLOSE_PROTOCOL_ERROR, "a control frame must be whole and at most 125 bytes")
-            if length + self._fragments_size > self._max_size:
+            # A control frame (a ping or a close between fragments) is no part of the message.
+            if opcode < OP_CLOSE and length + self._fragments_size > self._max_size:
                 raise _Refused(CLOSE_TOO_BIG, f"a message over {self._max_size} bytes")
             if end < start + length:
                 need = start + length - pos

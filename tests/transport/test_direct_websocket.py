@@ -274,3 +274,30 @@ async def test_a_request_that_is_no_websocket_handshake_is_refused(server: LiveS
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
         assert response.status == 400
     assert server.app[K.HUB].sio.eio.sockets == {}
+
+
+def exact_size_event(server: LiveServer, ack_id: int) -> bytes:
+    """An EVENT of exactly ``max_http_buffer_size`` bytes that the server answers (``session:resume``
+    with an unknown field: ``invalid_payload``)."""
+    head, tail = f'42/visitor,{ack_id}["session:resume",{{"pad":"'.encode(), b'"}]'
+    return head + b"x" * (server.settings.max_http_buffer_size - len(head) - len(tail)) + tail
+
+
+async def test_a_message_of_exactly_the_size_limit_is_handled(server: LiveServer) -> None:
+    async with raw_visitor(server) as raw:
+        raw.send(frame(TEXT, exact_size_event(server, 1)))
+        [answer] = await raw.ack(1)
+        assert answer["error"]["code"] == "invalid_payload"
+
+
+async def test_control_frames_inside_a_fragmented_message_do_not_count_towards_its_size(server: LiveServer) -> None:
+    async with raw_visitor(server) as raw:
+        # A message of exactly the limit in two fragments, a ping of 125 bytes between them.
+        message = exact_size_event(server, 1)
+        raw.send(frame(TEXT, message[:-5], fin=False) + frame(PING, b"p" * 125) + frame(CONTINUATION, message[-5:]))
+        assert await raw.read_frame() == (PONG, b"p" * 125)
+        [answer] = await raw.ack(1)
+        assert answer["error"]["code"] == "invalid_payload"
+        # A close frame in the middle of such a message is answered with its own code.
+        raw.send(frame(TEXT, message[:-5], fin=False) + frame(CLOSE, (4000).to_bytes(2, "big")))
+        assert await raw.closed_with(answer=False) == 4000
