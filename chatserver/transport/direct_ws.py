@@ -58,26 +58,26 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode("ascii") + _GUID).digest()).decode("ascii")
 
 
-def handshake_key(request: web.BaseRequest) -> str | None:
+def handshake_key(request: web.BaseRequest) -> str:
     """The request's ``Sec-WebSocket-Key`` when it is a WebSocket handshake this module can
     answer (RFC 6455 section 4.2.1: GET, HTTP/1.1, ``Upgrade: websocket``, ``Connection``
-    holding ``upgrade``, version 13, a 16-byte key), else ``None``."""
+    holding ``upgrade``, version 13, a 16-byte key). Otherwise raises the refusal to answer:
+    ``426 Upgrade Required`` with ``Sec-WebSocket-Version: 13`` for a missing or another version
+    (section 4.4), ``400`` for the rest."""
     headers = request.headers
-    if request.method != "GET" or request.version < (1, 1):
-        return None
-    if headers.get("Upgrade", "").lower() != "websocket":
-        return None
-    if "upgrade" not in [part.strip().lower() for part in headers.get("Connection", "").split(",")]:
-        return None
+    if (request.method != "GET" or request.version < (1, 1) or headers.get("Upgrade", "").lower() != "websocket"
+            or "upgrade" not in [part.strip().lower() for part in headers.get("Connection", "").split(",")]):
+        raise web.HTTPBadRequest(text="Not a WebSocket handshake")
     if headers.get("Sec-WebSocket-Version") != "13":
-        return None
+        raise web.HTTPUpgradeRequired(text="WebSocket version 13 only",
+                                      headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
     key = headers.get("Sec-WebSocket-Key", "")
     try:
-        if len(base64.b64decode(key, validate=True)) != 16:
-            return None
+        if len(base64.b64decode(key, validate=True)) == 16:
+            return key
     except (binascii.Error, ValueError):
-        return None
-    return key
+        pass
+    raise web.HTTPBadRequest(text="Not a WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64")
 
 
 def accept(request: web.BaseRequest, key: str, *, max_size: int,

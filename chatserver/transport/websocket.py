@@ -52,11 +52,12 @@ class UncompressedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         if isinstance(socket, LeanSocket) and not socket.connected:
             # A new WebSocket connection: opened on a DirectWebSocket (direct_ws.py), and this
             # request, with all aiohttp holds for it, ends here.
-            key = direct_ws.handshake_key(request)
-            if key is None:
+            try:
+                key = direct_ws.handshake_key(request)
+            except web.HTTPException:
                 await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
                 self.server.sockets.pop(socket.sid, None)
-                raise web.HTTPBadRequest(text="Not a WebSocket handshake")
+                raise
             _trim(environ)
             self.environ = environ
             ws = direct_ws.accept(request, key, max_size=self.server.max_http_buffer_size,

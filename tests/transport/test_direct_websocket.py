@@ -267,14 +267,23 @@ async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer) 
     assert [m.body for m in transcript.messages if m.kind == "text"] == [prechat()["question"]]
 
 
-async def test_a_request_that_is_no_websocket_handshake_is_refused(server: LiveServer) -> None:
-    # Upgrade asked for, but no key: 400, and no Engine.IO socket is left behind.
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}, 400),  # no key
+    ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "8",
+      "Sec-WebSocket-Key": base64.b64encode(bytes(16)).decode()}, 426),  # another version (RFC 6455 4.4)
+    ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": base64.b64encode(bytes(16)).decode()},
+     426),  # no version
+], ids=["no-key", "version-8", "no-version"])
+async def test_a_request_that_is_no_websocket_handshake_is_refused(
+    server: LiveServer, headers: dict[str, str], status: int,
+) -> None:
     url = f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
-    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
-        assert response.status == 400
+        assert response.status == status
+        if status == 426:  # the version this server speaks
+            assert response.headers["Sec-WebSocket-Version"] == "13"
+    # No Engine.IO socket is left behind.
     assert server.app[K.HUB].sio.eio.sockets == {}
-
 
 def exact_size_event(server: LiveServer, ack_id: int) -> bytes:
     """An EVENT of exactly ``max_http_buffer_size`` bytes that the server answers (``session:resume``
