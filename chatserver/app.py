@@ -148,6 +148,7 @@ def build_app(
         async_handlers=False,  # one connection's events are handled in the order they were sent
         cors_allowed_origins=_origin_check(settings),
         max_http_buffer_size=settings.max_http_buffer_size,
+        max_unsent_bytes=settings.max_unsent_bytes,
         logger=False,
         engineio_logger=False,
     )

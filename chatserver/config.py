@@ -58,6 +58,9 @@ class Settings:
     # only their Forwarded / X-Forwarded-For headers are believed (transport/addresses.py).
     trusted_proxies: tuple[str, ...] = ()
     max_http_buffer_size: int = 1_000_000
+    # A connection that leaves more than this many bytes of the server's output unread is cut
+    # (docs/protocol.md, "Clients that do not read"); it must hold a late joiner's co-browse replay.
+    max_unsent_bytes: int = 40 * 1024 * 1024
     # Queue position updates to waiting visitors are coalesced to at most one per interval.
     queue_update_interval: float = 0.25
     # Departments chats can be routed to (agents belong to any of them).
@@ -246,6 +249,10 @@ def _validate(settings: Settings) -> None:
         raise ValueError("co-browse timeouts and limits must be positive")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
         raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
+    if settings.max_unsent_bytes < 2 * settings.cobrowse_max_buffer_bytes + settings.max_http_buffer_size:
+        # A late-joining agent's replay (up to twice cobrowse_max_buffer_bytes, and the part that
+        # pushed it there) is written at once.
+        raise ValueError("max_unsent_bytes must be at least 2 * cobrowse_max_buffer_bytes + max_http_buffer_size")
     if not 1 <= settings.kb_max_body_chars <= 50_000 or settings.kb_events_per_minute < 1 \
             or settings.kb_search_retention_days < 0:
         raise ValueError("kb_max_body_chars must be 1-50000, kb_events_per_minute at least 1 and "

@@ -15,6 +15,12 @@ text and binary messages (fragmented or not), ping/pong, the close handshake, an
 server must refuse with a close code (unmasked or reserved-bit frames, bad opcodes, invalid UTF-8,
 a message over ``max_size``). Messages are handed, one at a time and in order, to ``on_message``
 by a task that exists only while messages wait; an idle connection has no task at all.
+
+Writes never wait for the client to read: a frame goes to the transport at once, so a sender
+serving many connections is never held up by a slow one. What the client has not read yet is
+bounded instead: while the transport holds more than ``HIGH_WATER`` bytes unsent, nothing more is
+read from the client (so it cannot make the server write to itself without reading: pings,
+events answered with acks), and a connection whose unsent output passes ``max_unsent`` is cut.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ _ALLOWED_CLOSE_CODES = frozenset(range(3000, 5000)) | {1000, 1001, 1002, 1003, 1
                                                        1012, 1013, 1014}
 # Reading stops while this many messages wait to be handled, and starts again once they are.
 INBOX_PAUSE = 64
+# Reading stops while the transport holds more than HIGH_WATER bytes the client has not read, and
+# starts again once it holds LOW_WATER or less (the transport's write-buffer limits).
+HIGH_WATER = 64 * 1024
+LOW_WATER = 16 * 1024
 # After the server's close frame, how long the client has to answer it (and close) before the
 # connection is cut. Meanwhile what it still sends is read and dropped: closing a TCP connection
 # with unread data resets it, and the client could lose the close frame and its code.
@@ -80,12 +90,13 @@ def handshake_key(request: web.BaseRequest) -> str:
     raise web.HTTPBadRequest(text="Not a WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64")
 
 
-def accept(request: web.BaseRequest, key: str, *, max_size: int,
+def accept(request: web.BaseRequest, key: str, *, max_size: int, max_unsent: int,
            on_message: Callable[[Message], Awaitable[None]],
            on_close: Callable[[], Awaitable[None]]) -> DirectWebSocket | None:
     """Open the WebSocket ``request`` asks for (``key`` from ``handshake_key``) on a
-    ``DirectWebSocket``; ``None`` if the connection is already gone. The request handler should
-    then return at once: its response is never sent (aiohttp finds the connection gone)."""
+    ``DirectWebSocket`` (messages up to ``max_size`` bytes, cut past ``max_unsent`` bytes unsent);
+    ``None`` if the connection is already gone. The request handler should then return at once:
+    its response is never sent (aiohttp finds the connection gone)."""
     protocol: Any = request.protocol  # aiohttp's RequestHandler
     transport = request.transport
     if transport is None:
@@ -94,8 +105,10 @@ def accept(request: web.BaseRequest, key: str, *, max_size: int,
         return None
     # What the client sent after the handshake request, which aiohttp's parser kept back.
     tail = getattr(protocol, "_message_tail", b"")
-    ws = DirectWebSocket(transport, max_size=max_size, on_message=on_message, on_close=on_close)
+    ws = DirectWebSocket(transport, max_size=max_size, max_unsent=max_unsent, on_message=on_message,
+                         on_close=on_close)
     transport.set_protocol(ws)
+    transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
     # aiohttp's protocol lets go of the connection without closing it: with no transport, its
     # connection_lost only drops it from the server's connections, stops its keep-alive timer and
     # parser, and the request handler's response cannot be written.
@@ -140,28 +153,29 @@ class DirectWebSocket(asyncio.Protocol):
         "_chunks",
         "_close_sent",
         "_deadline",
-        "_drain",
         "_draining",
         "_fragments",
         "_fragments_opcode",
         "_fragments_size",
         "_inbox",
+        "_inbox_full",
         "_linger",
         "_max_size",
+        "_max_unsent",
         "_need",
         "_on_close",
         "_on_message",
-        "_reading_paused",
         "_transport",
         "_worker",
         "_write_paused",
         "closed",
     )
 
-    def __init__(self, transport: asyncio.Transport, *, max_size: int,
+    def __init__(self, transport: asyncio.Transport, *, max_size: int, max_unsent: int,
                  on_message: Callable[[Message], Awaitable[None]], on_close: Callable[[], Awaitable[None]]) -> None:
         self._transport = transport
         self._max_size = max_size
+        self._max_unsent = max_unsent
         self._on_message = on_message
         self._on_close: Callable[[], Awaitable[None]] | None = on_close
         self._chunks: list[bytes] = []  # received bytes not yet making a whole frame
@@ -172,9 +186,8 @@ class DirectWebSocket(asyncio.Protocol):
         self._fragments_size = 0
         self._inbox: deque[Any] = deque()
         self._worker: asyncio.Task[None] | None = None
-        self._reading_paused = False
-        self._write_paused = False
-        self._drain: list[asyncio.Future[None]] | None = None  # writers waiting for the buffer to drain
+        self._inbox_full = False  # INBOX_PAUSE messages wait: reading stops until half are handled
+        self._write_paused = False  # over HIGH_WATER bytes unsent: reading stops until LOW_WATER
         self._close_sent = False  # a close frame was written, or the transport is closing: no more writes
         self._draining = False  # a frame was refused: nothing more is read
         self._deadline = 0.0  # when a draining connection is cut at the latest
@@ -213,49 +226,44 @@ class DirectWebSocket(asyncio.Protocol):
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
-        self._wake_writers()
         self._deliver(_END)
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._flow()
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._wake_writers()
+        self._flow()
 
-    def _wake_writers(self) -> None:
-        waiting, self._drain = self._drain, None
-        for waiter in waiting or ():
-            if not waiter.done():
-                waiter.set_result(None)
+    def _flow(self) -> None:
+        """Read while neither the messages waiting to be handled nor the output the client has not
+        read are over their marks; once the server's close frame is out, read in any case (the
+        client's answer must be seen)."""
+        if self.closed:
+            return
+        hold = not self._close_sent and (self._inbox_full or self._write_paused)
+        transport = self._transport
+        if hold and transport.is_reading():
+            transport.pause_reading()
+        elif not hold and not transport.is_reading():
+            transport.resume_reading()
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def send_str(self, text: str) -> None:
-        self.write(OP_TEXT, text.encode("utf-8"))
-        if self._write_paused:
-            await self._drained()
-
-    async def send_bytes(self, data: bytes) -> None:
-        self.write(OP_BINARY, data)
-        if self._write_paused:
-            await self._drained()
-
     def write(self, opcode: int, payload: bytes) -> None:
-        """Write one unfragmented frame now (no waiting for the peer to read)."""
+        """Write one unfragmented frame now (no waiting for the client to read); past
+        ``max_unsent`` bytes unsent the connection is cut instead."""
         if self._close_sent:
             raise ConnectionResetError("the WebSocket is closing")
-        self._transport.write(_header(opcode, len(payload)) + payload)
+        transport = self._transport
+        transport.write(_header(opcode, len(payload)) + payload)
+        if self._write_paused and (unsent := transport.get_write_buffer_size()) > self._max_unsent:
+            log.warning("WebSocket cut: the client left %d bytes unread (max_unsent_bytes %d)", unsent,
+                        self._max_unsent)
+            self.abort()
 
-    async def _drained(self) -> None:
-        # A future per writer: a writer cancelled while waiting cancels only its own.
-        waiter = asyncio.get_running_loop().create_future()
-        if self._drain is None:
-            self._drain = []
-        self._drain.append(waiter)
-        await waiter
-
-    async def close(self, code: int = CLOSE_NORMAL) -> None:
+    def close(self, code: int = CLOSE_NORMAL) -> None:
         """Send a close frame; the connection ends when the client answers it and closes, or after
         ``CLOSE_TIMEOUT``."""
         self._fail(code, "")
@@ -281,6 +289,7 @@ class DirectWebSocket(asyncio.Protocol):
         payload = code.to_bytes(2, "big") + reason.encode("utf-8")[:120]
         self._transport.write(_header(OP_CLOSE, len(payload)) + payload)
         self._close_sent = True
+        self._flow()
         loop = asyncio.get_running_loop()
         if answering:
             self._transport.close()
@@ -393,9 +402,9 @@ class DirectWebSocket(asyncio.Protocol):
         self._inbox.append(item)
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work())
-        elif len(self._inbox) >= INBOX_PAUSE and not self._reading_paused and not self._close_sent:
-            self._reading_paused = True
-            self._transport.pause_reading()
+        elif len(self._inbox) >= INBOX_PAUSE and not self._inbox_full:
+            self._inbox_full = True
+            self._flow()
 
     async def _work(self) -> None:
         inbox = self._inbox
@@ -412,9 +421,9 @@ class DirectWebSocket(asyncio.Protocol):
                     await self._on_message(item)
                 except Exception:
                     log.exception("a WebSocket message's handler failed")
-                if self._reading_paused and len(inbox) < INBOX_PAUSE // 2 and not self._close_sent:
-                    self._reading_paused = False
-                    self._transport.resume_reading()
+                if self._inbox_full and len(inbox) < INBOX_PAUSE // 2:
+                    self._inbox_full = False
+                    self._flow()
         finally:
             if self._worker is asyncio.current_task():
                 self._worker = None

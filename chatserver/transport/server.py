@@ -35,9 +35,9 @@ _decode = msgspec.json.Decoder().decode
 
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, max_unsent_bytes: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        use_uncompressed_websockets(self.eio)
+        use_uncompressed_websockets(self.eio, max_unsent_bytes=max_unsent_bytes)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         # python-engineio has just made the connection's socket (and queued its OPEN packet);

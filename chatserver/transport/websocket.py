@@ -8,7 +8,9 @@ chat frame. Node's socket.io has it off by default. This driver is the stock one
 WebSocket client accepts; the Engine.IO / Socket.IO protocol is unchanged.
 
 ``use_uncompressed_websockets`` installs it on a python-engineio server (python-engineio reads
-its driver from the ``_async`` table it chose for ``async_mode="aiohttp"``; there is no option).
+its driver from the ``_async`` table it chose for ``async_mode="aiohttp"``; there is no option),
+with the bound on what a client may leave unread (``max_unsent_bytes``, read by the driver from
+the server object as python-engineio's own ``max_http_buffer_size`` is).
 
 ``LeanSocket`` (below) is the Engine.IO socket without a writer task and queue per connection;
 ``ChatSocketServer`` gives it to every new connection.
@@ -61,7 +63,8 @@ class UncompressedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             _trim(environ)
             self.environ = environ
             ws = direct_ws.accept(request, key, max_size=self.server.max_http_buffer_size,
-                                  on_message=socket.received, on_close=socket.websocket_ended)
+                                  max_unsent=self.server.max_unsent_bytes, on_message=socket.received,
+                                  on_close=socket.websocket_ended)
             if ws is None:  # the client left during the handshake
                 await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
             else:
@@ -76,12 +79,13 @@ class UncompressedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         return self._sock
 
 
-def use_uncompressed_websockets(eio_server: Any) -> None:
+def use_uncompressed_websockets(eio_server: Any, *, max_unsent_bytes: int) -> None:
     """Make ``eio_server`` (an aiohttp-mode ``engineio.AsyncServer``) accept WebSockets without
-    permessage-deflate."""
+    permessage-deflate, cut once a client leaves more than ``max_unsent_bytes`` unread."""
     if eio_server.async_mode != "aiohttp":
         raise ValueError("only the aiohttp driver is replaced")
     eio_server._async = {**eio_server._async, "websocket": UncompressedWebSocket}
+    eio_server.max_unsent_bytes = max_unsent_bytes
 
 
 class _NoQueue:
@@ -112,11 +116,12 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     ``asyncio.Queue``, a reader that wraps every receive in ``asyncio.wait_for`` (two more tasks
     on Python 3.11) and a task that sleeps until the next ping: four or five tasks and a queue
     per idle connection, and a task wake-up per packet sent. This one, once its WebSocket loop
-    runs, sends each packet on the WebSocket directly (aiohttp writes a frame whole, so packets
-    keep their order), receives without a timeout per message, and schedules pings with a timer
-    (and, once one is sent, a deadline for its answer: a client that misses it is disconnected).
-    The packets on the wire are the same. Long-polling, and a polling connection that upgrades,
-    keep the stock path (``super()``).
+    runs, writes each packet on the WebSocket at once (a whole frame, never waiting for the client
+    to read it, so packets keep their order and a sender is never held up by a slow reader:
+    direct_ws.py bounds what a client leaves unread), receives without a timeout per message, and
+    schedules pings with a timer (and, once one is sent, a deadline for its answer: a client that
+    misses it is disconnected). The packets on the wire are the same. Long-polling, and a polling
+    connection that upgrades, keep the stock path (``super()``).
     """
 
     _ws: direct_ws.DirectWebSocket | None = None  # the WebSocket, while the direct path is on
@@ -130,59 +135,33 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     closing: bool
     closed: bool
 
-    # Held while packets that must arrive back to back are written (a Socket.IO binary event's
-    # header and attachment); made on first use, so sockets that never send binary have none.
-    _sequence_lock: asyncio.Lock | None = None
-
     async def send(self, pkt: Any) -> None:
-        lock = self._sequence_lock
-        if lock is not None and lock.locked():
-            async with lock:
-                await self._send_now(pkt)
-        else:
-            await self._send_now(pkt)
-
-    async def send_sequence(self, packets: list[Any]) -> None:
-        """Send ``packets`` with nothing else written between them. (aiohttp writes an
-        uncompressed frame before its first await, but may wait for the buffer to drain after
-        it; a send from another task could otherwise slip in during that wait.)"""
-        if self._ws is None:
-            for pkt in packets:  # the stock path queues them in order, with nothing between
-                await super().send(pkt)
-            return
-        if self._sequence_lock is None:
-            self._sequence_lock = asyncio.Lock()
-        async with self._sequence_lock:
-            for pkt in packets:
-                await self._send_now(pkt)
-
-    async def _send_now(self, pkt: Any) -> None:
         ws = self._ws
         if ws is None:
             await super().send(pkt)
             return
         if not await self.check_ping_timeout():
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):  # closing: websocket_ended follows
-            if pkt.binary:  # a Socket.IO binary attachment: one binary WebSocket frame
-                await ws.send_bytes(pkt.encode())
-            else:
-                await ws.send_str(pkt.encode())
+        _write(ws, pkt)
+
+    async def send_sequence(self, packets: list[Any]) -> None:
+        """Send ``packets`` with nothing else written between them (a Socket.IO binary event's
+        header and attachment): each is written, or queued for polling, without a pause between."""
+        for pkt in packets:
+            await self.send(pkt)
 
     async def send_message(self, text: str) -> None:
         """Send an Engine.IO MESSAGE packet holding ``text`` (an encoded Socket.IO packet): what
         ``send(Packet(MESSAGE, text))`` does, without the packet object on the direct path."""
         ws = self._ws
-        lock = self._sequence_lock
-        # Polling, a ping that is out (the stock checks apply), or a binary event being written
-        # (its header and attachment go back to back): the packet goes the way send() takes.
-        if ws is None or self.last_ping or (lock is not None and lock.locked()):
+        # Polling, or a ping that is out (the stock checks apply): the packet goes the way send() takes.
+        if ws is None or self.last_ping:
             await self.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
             return
         if self.closed:
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_str("4" + text)
+        with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
+            ws.write(direct_ws.OP_TEXT, ("4" + text).encode("utf-8"))
 
     async def _message(self, text: str) -> None:
         try:
@@ -225,11 +204,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             queued = self.queue.get_nowait()
             self.queue.task_done()
             if queued is not None:
-                encoded = queued.encode()
-                if queued.binary:
-                    ws.write(direct_ws.OP_BINARY, encoded)
-                else:
-                    ws.write(direct_ws.OP_TEXT, encoded.encode("utf-8"))
+                _write(ws, queued)
         self._ws = ws
         self.queue = _NO_QUEUE  # about 3 KB a connection
 
@@ -256,7 +231,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             pass
         except engineio_exceptions.SocketIsClosedError:
             if self._ws is not None:
-                await self._ws.close()
+                self._ws.close()
         except Exception:
             self.server.logger.exception("Unknown receive error")
 
@@ -273,4 +248,15 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         # read the CLOSE packet; here it is closed after that packet went out.
         ws = self._ws
         if ws is not None:
-            await ws.close()
+            ws.close()
+
+
+def _write(ws: direct_ws.DirectWebSocket, pkt: Any) -> None:
+    """Write the Engine.IO packet ``pkt`` on ``ws`` as one frame (binary for a Socket.IO binary
+    attachment)."""
+    encoded = pkt.encode()
+    with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
+        if pkt.binary:
+            ws.write(direct_ws.OP_BINARY, encoded)
+        else:
+            ws.write(direct_ws.OP_TEXT, encoded.encode("utf-8"))

@@ -9,10 +9,13 @@ import base64
 import contextlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chatserver.transport.direct_ws import accept_key
+from chatserver.http import keys as K
+from chatserver.transport.direct_ws import DirectWebSocket, accept_key
+from chatserver.transport.websocket import LeanSocket
 
 from ..support import LiveServer
 
@@ -45,8 +48,15 @@ class RawSocket:
         self.texts_before_close: list[str] = []
 
     @classmethod
-    async def open(cls, server: LiveServer, with_request: bytes = b"") -> RawSocket:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    async def open(cls, server: LiveServer, with_request: bytes = b"", receive_buffer: int | None = None) -> RawSocket:
+        """Connect; with ``receive_buffer``, the kernel keeps at most about that many bytes the
+        client has not read (a client that does not read soon leaves the server's output unsent)."""
+        sock = socket.socket()
+        if receive_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                      f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -61,8 +71,8 @@ class RawSocket:
         assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
         return raw
 
-    async def join(self, server: LiveServer) -> None:
-        self.send_text("40/visitor," + json.dumps({"token": await server.visitor_token()}))
+    async def join(self, server: LiveServer, token: str | None = None) -> None:
+        self.send_text("40/visitor," + json.dumps({"token": token or await server.visitor_token()}))
         assert (await self.text()).startswith("40/visitor,{")
 
     def send(self, data: bytes) -> None:
@@ -116,12 +126,21 @@ class RawSocket:
 
 
 @contextlib.asynccontextmanager
-async def raw_visitor(server: LiveServer, *, join: bool = True, with_request: bytes = b"") -> AsyncIterator[RawSocket]:
-    """A ``RawSocket`` connected to ``/visitor`` (with ``join``), closed afterwards."""
-    raw = await RawSocket.open(server, with_request)
+async def raw_visitor(server: LiveServer, *, join: bool = True, with_request: bytes = b"", token: str | None = None,
+                      receive_buffer: int | None = None) -> AsyncIterator[RawSocket]:
+    """A ``RawSocket`` connected to ``/visitor`` (with ``join``; a new visitor unless ``token``),
+    closed afterwards."""
+    raw = await RawSocket.open(server, with_request, receive_buffer)
     try:
         if join:
-            await raw.join(server)
+            await raw.join(server, token)
         yield raw
     finally:
         raw.close()
+
+
+def server_websocket(server: LiveServer) -> DirectWebSocket:
+    """The server's end of its only WebSocket."""
+    [lean] = server.app[K.HUB].sio.eio.sockets.values()
+    assert isinstance(lean, LeanSocket) and lean._ws is not None
+    return lean._ws
