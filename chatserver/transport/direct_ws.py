@@ -249,6 +249,14 @@ class DirectWebSocket(asyncio.Protocol):
         elif not hold and not transport.is_reading():
             transport.resume_reading()
 
+    def hand_to(self, on_message: Callable[[Message], Awaitable[None]],
+                on_close: Callable[[], Awaitable[None]]) -> None:
+        """Hand the messages not yet handled, and the end of the connection, to these callbacks
+        from now on (a WebSocket that upgraded a long-polling connection, or failed to)."""
+        self._on_message = on_message
+        if self._on_close is not None:
+            self._on_close = on_close
+
     # -- sending ------------------------------------------------------------------------------
 
     def write(self, opcode: int, payload: bytes) -> None:

@@ -1,19 +1,21 @@
-"""python-engineio's aiohttp WebSocket driver, without permessage-deflate.
+"""python-engineio's aiohttp WebSocket driver, replaced: every WebSocket on a DirectWebSocket.
 
-The stock driver (``engineio.async_drivers.aiohttp.WebSocket``) creates ``WebSocketResponse``
-with aiohttp's default ``compress=True``; socket.io-client offers permessage-deflate, so every
-WebSocket then holds two zlib streams (about 100 KB a connection) and compresses each small
-chat frame. Node's socket.io has it off by default. This driver is the stock one with
-``compress=False``: the server declines the extension during the handshake, which every
-WebSocket client accepts; the Engine.IO / Socket.IO protocol is unchanged.
+The stock driver (``engineio.async_drivers.aiohttp.WebSocket``) runs each WebSocket on aiohttp's
+``WebSocketResponse`` with aiohttp's default ``compress=True``; socket.io-client offers
+permessage-deflate, so every WebSocket then holds two zlib streams (about 100 KB a connection) and
+compresses each small chat frame (Node's socket.io has it off by default). This driver opens every
+WebSocket, a new one and one that upgrades a long-polling connection alike, on a
+``direct_ws.DirectWebSocket``: no extension (the server declines permessage-deflate, which every
+WebSocket client accepts), and one implementation of the frame rules, close codes and limits for
+both. The Engine.IO / Socket.IO protocol is unchanged.
 
 ``use_uncompressed_websockets`` installs it on a python-engineio server (python-engineio reads
 its driver from the ``_async`` table it chose for ``async_mode="aiohttp"``; there is no option),
 with the bound on what a client may leave unread (``max_unsent_bytes``, read by the driver from
 the server object as python-engineio's own ``max_http_buffer_size`` is).
 
-``LeanSocket`` (below) is the Engine.IO socket without a writer task and queue per connection;
-``ChatSocketServer`` gives it to every new connection.
+``LeanSocket`` (below) is the Engine.IO socket without a writer task and queue per connection,
+which also runs the upgrade exchange; ``ChatSocketServer`` gives it to every new connection.
 """
 
 from __future__ import annotations
@@ -21,16 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web import WebSocketResponse
 from engineio import async_socket
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
-from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from . import direct_ws
+from .direct_ws import Message
+
+# A WebSocket upgrading a long-polling connection that has not finished the exchange (``2probe``,
+# ``3probe``, ``5``) within this many seconds is closed, and polling goes on (the reference
+# engine.io server's upgradeTimeout).
+UPGRADE_TIMEOUT = 10.0
 
 # What is kept of a WebSocket's WSGI-style environ once it is open (python-engineio builds one
 # from every request header, python-socketio keeps it for the connection's life, and nothing
@@ -47,36 +54,57 @@ def _trim(environ: dict[str, Any]) -> None:
     environ.update(kept)
 
 
-class UncompressedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
+class UncompressedWebSocket:
+    """The driver python-engineio calls for a WebSocket request: ``handler`` is the bound
+    ``_websocket_handler`` of the Engine.IO socket it is for (a ``LeanSocket``), which this driver
+    never calls: the socket is served over a ``DirectWebSocket`` instead."""
+
+    def __init__(self, handler: Any, server: Any) -> None:
+        self.handler = handler
+        self.server = server
+
     async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
         request = environ["aiohttp.request"]
-        socket = getattr(self.handler, "__self__", None)
-        if isinstance(socket, LeanSocket) and not socket.connected:
-            # A new WebSocket connection: opened on a DirectWebSocket (direct_ws.py), and this
-            # request, with all aiohttp holds for it, ends here.
-            try:
-                key = direct_ws.handshake_key(request)
-            except web.HTTPException:
-                await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
-                self.server.sockets.pop(socket.sid, None)
-                raise
-            _trim(environ)
-            self.environ = environ
-            ws = direct_ws.accept(request, key, max_size=self.server.max_http_buffer_size,
-                                  max_unsent=self.server.max_unsent_bytes, on_message=socket.received,
-                                  on_close=socket.websocket_ended)
-            if ws is None:  # the client left during the handshake
-                await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
-            else:
-                socket.attach(ws)
-            return web.Response()  # never sent: aiohttp no longer holds the connection
-        # An upgrade from long-polling: aiohttp's WebSocketResponse and python-engineio's loop.
-        self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
-        await self._sock.prepare(request)
+        socket = self.handler.__self__
+        assert isinstance(socket, LeanSocket)  # ChatSocketServer makes every Engine.IO socket one
+        if socket.connected:
+            self._upgrade(request, socket)
+        else:
+            await self._open(request, socket, environ)
+        # Never sent: once the WebSocket is open, aiohttp no longer holds the connection, and this
+        # request, with all aiohttp held for it, ends here.
+        return web.Response()
+
+    async def _open(self, request: web.BaseRequest, socket: LeanSocket, environ: dict[str, Any]) -> None:
+        """A new WebSocket connection (``transport=websocket``)."""
+        try:
+            key = direct_ws.handshake_key(request)
+        except web.HTTPException:
+            await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+            self.server.sockets.pop(socket.sid, None)
+            raise
         _trim(environ)
-        self.environ = environ
-        await self.handler(self)
-        return self._sock
+        ws = self._accept(request, key, socket.received, socket.websocket_ended)
+        if ws is None:  # the client left during the handshake
+            await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        else:
+            socket.attach(ws)
+
+    def _upgrade(self, request: web.BaseRequest, socket: LeanSocket) -> None:
+        """A WebSocket for a long-polling connection: polling goes on until the client finishes
+        the upgrade exchange on it (``LeanSocket.upgrade``); a refused handshake leaves polling
+        as it was."""
+        key = direct_ws.handshake_key(request)
+        if socket.upgrade_pending:
+            raise web.HTTPBadRequest(text="This connection is already being upgraded")
+        ws = self._accept(request, key, socket.upgrade_received, socket.upgrade_ended)
+        if ws is not None:
+            socket.upgrade(ws)
+
+    def _accept(self, request: web.BaseRequest, key: str, on_message: Callable[[Message], Awaitable[None]],
+                on_close: Callable[[], Awaitable[None]]) -> direct_ws.DirectWebSocket | None:
+        return direct_ws.accept(request, key, max_size=self.server.max_http_buffer_size,
+                                max_unsent=self.server.max_unsent_bytes, on_message=on_message, on_close=on_close)
 
 
 def use_uncompressed_websockets(eio_server: Any, *, max_unsent_bytes: int) -> None:
@@ -120,17 +148,21 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     to read it, so packets keep their order and a sender is never held up by a slow reader:
     direct_ws.py bounds what a client leaves unread), receives without a timeout per message, and
     schedules pings with a timer (and, once one is sent, a deadline for its answer: a client that
-    misses it is disconnected). The packets on the wire are the same. Long-polling, and a polling
-    connection that upgrades, keep the stock path (``super()``).
+    misses it is disconnected). The packets on the wire are the same. Long-polling keeps the
+    stock path (``super()``) until the client upgrades it (``upgrade``).
     """
 
     _ws: direct_ws.DirectWebSocket | None = None  # the WebSocket, while the direct path is on
     _timed_out = False  # the client did not answer a ping in time
+    # A WebSocket upgrading this long-polling connection, until the exchange ends either way.
+    _probe: direct_ws.DirectWebSocket | None = None
+    _probe_timer: asyncio.TimerHandle | None = None
     # python-engineio's attributes (untyped there).
     server: Any
     queue: Any  # an asyncio.Queue, then _NO_QUEUE
     last_ping: float | None
     connected: bool
+    upgrading: bool  # the probe is answered: polls get a NOOP at once
     upgraded: bool
     closing: bool
     closed: bool
@@ -196,21 +228,73 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             ws.abort()
 
     def attach(self, ws: direct_ws.DirectWebSocket) -> None:
-        """Go on over ``ws``, a WebSocket just opened for this socket."""
+        """Go on over ``ws``, a WebSocket just opened for this socket (or that upgraded it)."""
         self.connected = True
         self.upgraded = True
-        # What was sent before the WebSocket was open (the OPEN packet) waits in the queue.
+        # What was sent and not yet polled (the OPEN packet of a new WebSocket; what an upgrading
+        # connection was sent since its last poll) goes first, in order; NOOPs were for polls.
         while not self.queue.empty():
             queued = self.queue.get_nowait()
             self.queue.task_done()
-            if queued is not None:
+            if queued is not None and queued.packet_type != eio_packet.NOOP:
                 _write(ws, queued)
         self._ws = ws
         self.queue = _NO_QUEUE  # about 3 KB a connection
 
+    # -- the upgrade from long-polling (Engine.IO v4: "2probe" -> "3probe", then "5") ------------
+
+    @property
+    def upgrade_pending(self) -> bool:
+        return self._probe is not None
+
+    def upgrade(self, ws: direct_ws.DirectWebSocket) -> None:
+        """Upgrade this long-polling connection over ``ws``, a WebSocket just opened for it, once
+        the client finishes the exchange on it (within ``UPGRADE_TIMEOUT``)."""
+        self._probe = ws
+        self._probe_timer = asyncio.get_running_loop().call_later(UPGRADE_TIMEOUT, self._upgrade_failed,
+                                                                  direct_ws.CLOSE_NORMAL)
+
+    async def upgrade_received(self, data: Message) -> None:
+        """A message on the upgrading WebSocket."""
+        ws = self._probe
+        if ws is None:
+            return
+        if data == "2probe":
+            ws.write(direct_ws.OP_TEXT, b"3probe")
+            self.upgrading = True  # from now on a poll is answered at once, with a NOOP
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))  # so is a poll waiting now
+        elif data == "5" and self.upgrading:
+            self._end_upgrade()
+            ws.hand_to(self.received, self.websocket_ended)
+            self.attach(ws)
+        else:  # anything else: the upgrade failed (as the reference server, and python-engineio, say)
+            self._upgrade_failed(direct_ws.CLOSE_PROTOCOL_ERROR)
+
+    async def upgrade_ended(self) -> None:
+        """The upgrading WebSocket closed before the exchange was over: polling goes on."""
+        self._end_upgrade()
+
+    def _upgrade_failed(self, code: int) -> None:
+        ws = self._probe
+        if ws is not None:
+            self._end_upgrade()
+            ws.hand_to(_ignore_message, _ignore_end)  # what it still brings concerns nobody
+            ws.close(code)
+
+    def _end_upgrade(self) -> None:
+        self._probe = None
+        self.upgrading = False
+        if self._probe_timer is not None:
+            self._probe_timer.cancel()
+            self._probe_timer = None
+
     def abort_websocket(self) -> bool:
         """Cut this socket's WebSocket now, cancelling a message being handled (the server is
         stopping); ``False`` if it has none on the direct path."""
+        probe = self._probe
+        if probe is not None:
+            self._end_upgrade()
+            probe.abort()
         ws = self._ws
         if ws is None:
             return False
@@ -249,6 +333,15 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         ws = self._ws
         if ws is not None:
             ws.close()
+        self._upgrade_failed(direct_ws.CLOSE_NORMAL)  # a connection that is closed upgrades no more
+
+
+async def _ignore_message(data: Message) -> None:
+    pass
+
+
+async def _ignore_end() -> None:
+    pass
 
 
 def _write(ws: direct_ws.DirectWebSocket, pkt: Any) -> None:

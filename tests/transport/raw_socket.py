@@ -48,9 +48,30 @@ class RawSocket:
         self.texts_before_close: list[str] = []
 
     @classmethod
-    async def open(cls, server: LiveServer, with_request: bytes = b"", receive_buffer: int | None = None) -> RawSocket:
-        """Connect; with ``receive_buffer``, the kernel keeps at most about that many bytes the
-        client has not read (a client that does not read soon leaves the server's output unsent)."""
+    async def open(cls, server: LiveServer, with_request: bytes = b"", receive_buffer: int | None = None, *,
+                   upgrade: bool = False) -> RawSocket:
+        """Connect: a WebSocket from the start, or with ``upgrade`` a long-polling connection
+        upgraded to a WebSocket (``2probe``, ``3probe``, ``5``). With ``receive_buffer``, the
+        kernel keeps at most about that many bytes the client has not read (a client that does not
+        read soon leaves the server's output unsent)."""
+        query = "EIO=4&transport=websocket"
+        if upgrade:
+            query += "&sid=" + (await Polling.open(server)).sid
+        raw = await cls.connect(server, query, with_request, receive_buffer)
+        if upgrade:
+            raw.send_text("2probe")
+            assert await raw.text() == "3probe"
+            raw.send_text("5")
+        else:
+            opened = await raw.text()
+            assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
+        return raw
+
+    @classmethod
+    async def connect(cls, server: LiveServer, query: str, with_request: bytes = b"",
+                      receive_buffer: int | None = None) -> RawSocket:
+        """The WebSocket handshake of ``/socket.io/?query`` (and ``with_request`` in the same
+        write), answered ``101``: nothing more."""
         sock = socket.socket()
         if receive_buffer is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
@@ -58,7 +79,7 @@ class RawSocket:
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
         reader, writer = await asyncio.open_connection(sock=sock)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        writer.write(f"GET /socket.io/?{query} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                      f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
                      .encode() + with_request)
@@ -66,10 +87,7 @@ class RawSocket:
         assert response.startswith(b"HTTP/1.1 101 "), response
         assert f"Sec-WebSocket-Accept: {accept_key(key)}".encode() in response
         assert b"Sec-WebSocket-Extensions" not in response  # permessage-deflate declined
-        raw = cls(reader, writer)
-        opened = await raw.text()
-        assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
-        return raw
+        return cls(reader, writer)
 
     async def join(self, server: LiveServer, token: str | None = None) -> None:
         self.send_text("40/visitor," + json.dumps({"token": token or await server.visitor_token()}))
@@ -93,14 +111,15 @@ class RawSocket:
         return head[0] & 0x0F, await self.reader.readexactly(n)
 
     async def text(self) -> str:
-        """The next text message (Engine.IO pings are answered)."""
+        """The next text message (Engine.IO pings are answered, NOOPs skipped)."""
         while True:
             opcode, payload = await self.read_frame()
             assert opcode == TEXT, (opcode, payload)
             if payload == b"2":
                 self.send_text("3")
                 continue
-            return payload.decode()
+            if payload != b"6":
+                return payload.decode()
 
     async def ack(self, ack_id: int) -> Any:
         prefix = f"43/visitor,{ack_id}"
@@ -125,12 +144,49 @@ class RawSocket:
         self.writer.close()
 
 
+class Polling:
+    """A long-polling Engine.IO connection driven by hand: its GET and POST requests."""
+
+    def __init__(self, server: LiveServer, sid: str) -> None:
+        self.server = server
+        self.sid = sid
+        self.url = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+
+    @classmethod
+    async def open(cls, server: LiveServer) -> Polling:
+        assert server.http is not None
+        async with server.http.get(f"{server.url}/socket.io/?EIO=4&transport=polling") as response:
+            opened = await response.text()
+        assert response.status == 200 and opened.startswith("0{"), opened
+        return cls(server, json.loads(opened[1:])["sid"])
+
+    async def get(self) -> tuple[int, list[str]]:
+        """One poll: its status and the packets it brought."""
+        assert self.server.http is not None
+        async with self.server.http.get(self.url) as response:
+            body = await response.text()
+        return response.status, body.split("\x1e") if response.status == 200 else [body]
+
+    async def post(self, *packets: str) -> int:
+        assert self.server.http is not None
+        async with self.server.http.post(self.url, data="\x1e".join(packets).encode(),
+                                         headers={"Content-Type": "text/plain;charset=UTF-8"}) as response:
+            await response.read()
+            return response.status
+
+    async def join(self, token: str | None = None) -> None:
+        """Connect to ``/visitor`` (a new visitor unless ``token``)."""
+        assert await self.post("40/visitor," + json.dumps({"token": token or await self.server.visitor_token()})) == 200
+        status, packets = await self.get()
+        assert status == 200 and packets[0].startswith("40/visitor,{"), packets
+
+
 @contextlib.asynccontextmanager
 async def raw_visitor(server: LiveServer, *, join: bool = True, with_request: bytes = b"", token: str | None = None,
-                      receive_buffer: int | None = None) -> AsyncIterator[RawSocket]:
+                      receive_buffer: int | None = None, upgrade: bool = False) -> AsyncIterator[RawSocket]:
     """A ``RawSocket`` connected to ``/visitor`` (with ``join``; a new visitor unless ``token``),
     closed afterwards."""
-    raw = await RawSocket.open(server, with_request, receive_buffer)
+    raw = await RawSocket.open(server, with_request, receive_buffer, upgrade=upgrade)
     try:
         if join:
             await raw.join(server, token)

@@ -1,6 +1,7 @@
-"""WebSockets on the direct path (chatserver/transport/direct_ws.py): once open, a connection is
-no longer an aiohttp request; its frames are read and written as RFC 6455 says, and a frame the
-protocol forbids closes the connection with the matching close code, storing nothing."""
+"""WebSockets on DirectWebSocket (chatserver/transport/direct_ws.py), opened directly or by
+upgrading a long-polling connection: once open, a connection is no longer an aiohttp request; its
+frames are read and written as RFC 6455 says, and a frame the protocol forbids closes the
+connection with the matching close code, storing nothing. Both paths keep the same promises."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from .raw_socket import CLOSE, CONTINUATION, PING, PONG, TEXT, frame, raw_visito
 def backend_settings() -> dict[str, str]:
     """The embedded server only: the WebSocket layer does not depend on the backend."""
     return {}
+
+
+# The tests of promises both paths keep run on each.
+BOTH_PATHS = pytest.mark.parametrize("upgrade", [False, True], ids=["direct", "upgraded"])
 
 
 def _socket_io_requests() -> list[web.BaseRequest]:
@@ -62,8 +67,9 @@ async def test_what_the_client_sends_with_its_handshake_is_not_lost(server: Live
         assert (await raw.text()).startswith("40/visitor,{")
 
 
-async def test_fragments_pings_and_many_messages_at_once(server: LiveServer) -> None:
-    async with raw_visitor(server) as raw:
+@BOTH_PATHS
+async def test_fragments_pings_and_many_messages_at_once(server: LiveServer, upgrade: bool) -> None:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         # One message in three fragments, a ping between two of them: the pong comes back with the
         # ping's data, then the whole message is handled.
         message = b'42/visitor,1["session:resume",{}]'
@@ -98,9 +104,12 @@ async def test_an_event_named_as_socket_io_reserves_is_refused_as_unknown(server
     assert len(server.app[K.HUB].connections) <= 1
 
 
-async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(server: LiveServer) -> None:
+@BOTH_PATHS
+async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(
+    server: LiveServer, upgrade: bool,
+) -> None:
     hub = server.app[K.HUB]
-    async with raw_visitor(server) as raw:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         [eio_sid] = list(hub.sio.eio.sockets)
         await hub.sio.eio.disconnect(eio_sid)
         assert await raw.closed_with() == 1000  # answered, and the server closed the connection
@@ -117,29 +126,37 @@ async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_f
     (frame(PING, b"x" * 126), 1002),  # control frames carry at most 125 bytes
     (frame(PING, b"x", fin=False), 1002),  # and are never fragmented
     (frame(CLOSE, b"\x03"), 1002),  # a close code is two bytes
-    (frame(CLOSE, (999).to_bytes(2, "big")), 1002),  # and one of the allowed ones
+    (frame(CLOSE, (999).to_bytes(2, "big")), 1002),  # and one of the allowed ones: not below 1000,
+    (frame(CLOSE, (1004).to_bytes(2, "big")), 1002),  # reserved,
+    (frame(CLOSE, (1005).to_bytes(2, "big")), 1002),  # nor the codes only ever reported locally,
+    (frame(CLOSE, (1006).to_bytes(2, "big")), 1002),
+    (frame(CLOSE, (1015).to_bytes(2, "big")), 1002),
+    (frame(CLOSE, (5000).to_bytes(2, "big")), 1002),  # nor past the private range
     (frame(TEXT, b'42/visitor,["session:resume",{"x":"\xff"}]'), 1007),  # text must be UTF-8
     (frame(TEXT, b"", length=1_000_001), 1009),  # over max_http_buffer_size: refused on its header
     (frame(TEXT, b"x" * 600_000, fin=False) + frame(CONTINUATION, b"x" * 400_001), 1009),  # in fragments
 ], ids=["unmasked", "reserved-bit", "bad-opcode", "stray-continuation", "interleaved", "long-ping",
-        "fragmented-ping", "short-close", "bad-close-code", "not-utf8", "too-big", "too-big-in-fragments"])
+        "fragmented-ping", "short-close", "close-999", "close-1004", "close-1005", "close-1006", "close-1015",
+        "close-5000", "not-utf8", "too-big", "too-big-in-fragments"])
+@BOTH_PATHS
 async def test_a_frame_the_protocol_forbids_closes_the_connection_with_its_code(
-    server: LiveServer, data: bytes, code: int,
+    server: LiveServer, data: bytes, code: int, upgrade: bool,
 ) -> None:
     hub = server.app[K.HUB]
-    async with raw_visitor(server) as raw:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         assert len(hub.connections) == 1
         raw.send(data)
         assert await raw.closed_with() == code
     await wait_until(lambda: not hub.connections, timeout=5, what="the refused connection forgotten")
     # The server goes on serving.
-    async with raw_visitor(server) as other:
+    async with raw_visitor(server, upgrade=upgrade) as other:
         other.send_text('42/visitor,1["session:resume",{}]')
         assert (await other.ack(1))[0]["ok"] is True
 
 
-async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer) -> None:
-    async with raw_visitor(server) as raw:
+@BOTH_PATHS
+async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer, upgrade: bool) -> None:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         raw.send_text("42/visitor,1" + json.dumps(["chat:start", prechat()]))
         [started] = await raw.ack(1)
         cid = started["conversation"]["id"]
@@ -170,6 +187,7 @@ async def test_a_request_that_is_no_websocket_handshake_is_refused(
     # No Engine.IO socket is left behind.
     assert server.app[K.HUB].sio.eio.sockets == {}
 
+
 def exact_size_event(server: LiveServer, ack_id: int) -> bytes:
     """An EVENT of exactly ``max_http_buffer_size`` bytes that the server answers (``session:resume``
     with an unknown field: ``invalid_payload``)."""
@@ -177,15 +195,19 @@ def exact_size_event(server: LiveServer, ack_id: int) -> bytes:
     return head + b"x" * (server.settings.max_http_buffer_size - len(head) - len(tail)) + tail
 
 
-async def test_a_message_of_exactly_the_size_limit_is_handled(server: LiveServer) -> None:
-    async with raw_visitor(server) as raw:
+@BOTH_PATHS
+async def test_a_message_of_exactly_the_size_limit_is_handled(server: LiveServer, upgrade: bool) -> None:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         raw.send(frame(TEXT, exact_size_event(server, 1)))
         [answer] = await raw.ack(1)
         assert answer["error"]["code"] == "invalid_payload"
 
 
-async def test_control_frames_inside_a_fragmented_message_do_not_count_towards_its_size(server: LiveServer) -> None:
-    async with raw_visitor(server) as raw:
+@BOTH_PATHS
+async def test_control_frames_inside_a_fragmented_message_do_not_count_towards_its_size(
+    server: LiveServer, upgrade: bool,
+) -> None:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
         # A message of exactly the limit in two fragments, a ping of 125 bytes between them.
         message = exact_size_event(server, 1)
         raw.send(frame(TEXT, message[:-5], fin=False) + frame(PING, b"p" * 125) + frame(CONTINUATION, message[-5:]))

@@ -29,8 +29,15 @@ def backend_settings() -> dict[str, str]:
     return {}
 
 
-async def test_a_client_that_sends_pings_and_never_reads_is_no_longer_read_from(server: LiveServer) -> None:
-    async with raw_visitor(server, receive_buffer=16 * 1024) as raw:
+# A WebSocket opened directly and one that upgraded a long-polling connection.
+BOTH_PATHS = pytest.mark.parametrize("upgrade", [False, True], ids=["direct", "upgraded"])
+
+
+@BOTH_PATHS
+async def test_a_client_that_sends_pings_and_never_reads_is_no_longer_read_from(
+    server: LiveServer, upgrade: bool,
+) -> None:
+    async with raw_visitor(server, receive_buffer=16 * 1024, upgrade=upgrade) as raw:
         ws = server_websocket(server)
         # 26 MB of pings: far more than the kernel's buffers hold on both sides.
         count = 200_000
@@ -46,8 +53,9 @@ async def test_a_client_that_sends_pings_and_never_reads_is_no_longer_read_from(
         assert (await raw.ack(1))[0]["ok"] is True
 
 
+@BOTH_PATHS
 async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, upgrade: bool,
 ) -> None:
     # A small bound (it must hold a co-browse replay, so the co-browse buffer is small too), and
     # no rate limit on the agent's messages.
@@ -61,7 +69,7 @@ async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
         token = await server.visitor_token()
         hub = server.app[K.HUB]
         body = "x" * settings.max_message_chars
-        async with raw_visitor(server, token=token, receive_buffer=16 * 1024) as raw:
+        async with raw_visitor(server, token=token, receive_buffer=16 * 1024, upgrade=upgrade) as raw:
             raw.send_text("42/visitor,1" + json.dumps(["chat:start", prechat()]))
             [started] = await raw.ack(1)
             cid = started["conversation"]["id"]
