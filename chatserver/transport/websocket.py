@@ -21,18 +21,22 @@ which also runs the upgrade exchange; ``ChatSocketServer`` gives it to every new
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from engineio import async_socket
-from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 
 from . import direct_ws
 from .direct_ws import Message
+
+log = logging.getLogger("chatserver.transport")
 
 # A WebSocket upgrading a long-polling connection that has not finished the exchange (``2probe``,
 # ``3probe``, ``5``) within this many seconds is closed, and polling goes on (the reference
@@ -195,9 +199,9 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
             ws.write(direct_ws.OP_TEXT, ("4" + text).encode("utf-8"))
 
-    async def _message(self, text: str) -> None:
+    async def _message(self, data: Message) -> None:
         try:
-            await self.server.handlers["message"](self.sid, text)
+            await self.server.handlers["message"](self.sid, data)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -301,23 +305,40 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         ws.abort(cancel=True)
         return True
 
-    async def received(self, data: str | bytes) -> None:
-        """One WebSocket message from the client (called in order, one at a time)."""
-        if type(data) is str and data[:1] == "4" and data[1:2].isdigit():
-            # An Engine.IO MESSAGE holding a Socket.IO packet (which starts with its type
-            # digit): what receive() would do with it, without the packet object and
-            # python-engineio's per-event handler wrapper.
-            await self._message(data[1:])
+    async def received(self, data: Message) -> None:
+        """One WebSocket message from the client (called in order, one at a time): an Engine.IO
+        packet, read as the reference engine.io server reads it (what python-engineio's
+        ``receive`` does, without its packet object and per-event handler wrapper)."""
+        if not isinstance(data, str):  # a binary message: a Socket.IO binary attachment
+            await self._message(data)
             return
-        try:
-            await self.receive(eio_packet.Packet(encoded_packet=data))
-        except engineio_exceptions.UnknownPacketError:
-            pass
-        except engineio_exceptions.SocketIsClosedError:
-            if self._ws is not None:
-                self._ws.close()
-        except Exception:
-            self.server.logger.exception("Unknown receive error")
+        kind = data[:1]
+        if kind == "4":  # MESSAGE
+            await self._message(data[1:])
+        elif kind == "3":  # PONG
+            self.schedule_ping()
+        elif kind == "1":  # CLOSE
+            await self.close(wait=False, abort=True, reason=self.server.reason.CLIENT_DISCONNECT)
+        elif kind == "b":  # a binary message in base64 (what a client with forceBase64 sends)
+            try:
+                decoded = base64.b64decode(data[1:])
+            except binascii.Error:
+                await self._refuse("a base64 message that is not base64")
+                return
+            await self._message(decoded)
+        elif kind == "2":
+            await self._refuse("a ping from the client (in Engine.IO v4 only the server pings)")
+        elif not kind or kind not in "056":  # OPEN, UPGRADE and NOOP are ignored, as the reference server does
+            await self._refuse("a message that is not an Engine.IO packet")
+
+    async def _refuse(self, what: str) -> None:
+        """Close the connection, as the reference server does on a packet it cannot parse (and
+        python-engineio logged a traceback for): with 1002, logging what it was but none of it."""
+        log.info("Engine.IO socket %s closed with 1002: %s", self.sid, what)
+        ws = self._ws
+        if ws is not None:
+            ws.close(direct_ws.CLOSE_PROTOCOL_ERROR)
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
 
     async def websocket_ended(self) -> None:
         """The WebSocket is closed (by either side, or cut); after its last message was handled."""

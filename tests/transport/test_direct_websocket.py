@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import logging
 
 import aiohttp
 import pytest
@@ -217,3 +218,31 @@ async def test_control_frames_inside_a_fragmented_message_do_not_count_towards_i
         # A close frame in the middle of such a message is answered with its own code.
         raw.send(frame(TEXT, message[:-5], fin=False) + frame(CLOSE, (4000).to_bytes(2, "big")))
         assert await raw.closed_with(answer=False) == 4000
+
+
+@pytest.mark.parametrize("text", ["", "xSECRET", "9SECRET", "2", "2SECRET", "bSECRET"],
+                         ids=["empty", "no-packet-type", "unknown-packet-type", "client-ping", "client-ping-data",
+                              "bad-base64"])
+@BOTH_PATHS
+async def test_a_message_that_is_no_engine_io_packet_closes_the_connection(
+    server: LiveServer, caplog: pytest.LogCaptureFixture, text: str, upgrade: bool,
+) -> None:
+    # As the reference engine.io server: a packet it cannot parse (and a ping: in Engine.IO v4
+    # only the server pings) ends the connection; here with 1002, no traceback, none of it logged.
+    caplog.set_level(logging.INFO)
+    hub = server.app[K.HUB]
+    async with raw_visitor(server, upgrade=upgrade) as raw:
+        raw.send_text(text)
+        assert await raw.closed_with() == 1002
+    await wait_until(lambda: not hub.connections, timeout=5, what="the refused connection forgotten")
+    assert "Traceback" not in caplog.text and "SECRET" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if "closed with 1002" in r.getMessage()]
+
+
+@pytest.mark.parametrize("text", ["0", "5", "6", "3"], ids=["open", "upgrade", "noop", "unasked-pong"])
+@BOTH_PATHS
+async def test_packets_the_reference_server_ignores_are_ignored(server: LiveServer, text: str, upgrade: bool) -> None:
+    async with raw_visitor(server, upgrade=upgrade) as raw:
+        raw.send_text(text)
+        raw.send_text('42/visitor,1["session:resume",{}]')
+        assert (await raw.ack(1))[0]["ok"] is True  # nothing came back for it, and the connection serves on
