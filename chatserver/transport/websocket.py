@@ -219,17 +219,24 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if not self.closing and not self.closed:
             self.last_ping = sent = time.time()
             self.server.start_background_task(self.send, eio_packet.Packet(eio_packet.PING))
-            if self._ws is not None:
-                asyncio.get_running_loop().call_later(self.server.ping_timeout, self._pong_due, sent)
+            asyncio.get_running_loop().call_later(self.server.ping_timeout, self._pong_due, sent)
 
     def _pong_due(self, sent: float) -> None:
         # No PONG for the ping sent at ``sent`` within ping_timeout: the client is gone. (The
         # stock reader waits ping_interval + ping_timeout on every receive instead: a timeout
-        # object and a timer per message received, and per idle connection.)
+        # object and a timer per message received, and per idle connection; for long-polling it
+        # relies on a task that visits every socket once per ping_timeout.)
+        if self.last_ping != sent or self.closing or self.closed:
+            return
+        self._timed_out = True
         ws = self._ws
-        if self.last_ping == sent and ws is not None and not self.closed:
-            self._timed_out = True
-            ws.abort()
+        if ws is not None:
+            ws.abort()  # websocket_ended closes the socket
+        else:  # long-polling: closed now, and a poll that waits is answered with CLOSE
+            task = asyncio.get_running_loop().create_task(
+                self.close(wait=False, reason=self.server.reason.PING_TIMEOUT))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
     def attach(self, ws: direct_ws.DirectWebSocket) -> None:
         """Go on over ``ws``, a WebSocket just opened for this socket (or that upgraded it)."""
@@ -348,13 +355,32 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                          reason=reason.PING_TIMEOUT if self._timed_out else reason.TRANSPORT_CLOSE)
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
-        await super().close(wait=wait, abort=abort, reason=reason)
-        # The stock socket leaves closing the WebSocket to its writer task, once the client has
-        # read the CLOSE packet; here it is closed after that packet went out.
+        if self.closing or self.closed:
+            return
         ws = self._ws
-        if ws is not None:
-            ws.close()
+        if ws is None and self.queue is not _NO_QUEUE:
+            # Long-polling. The CLOSE packet is queued here (python-engineio's send drops it when a
+            # ping is overdue), also for an abort, so that a poll waiting now is answered with it
+            # at once, as the reference server answers it (the stock socket left it waiting until
+            # ping_interval + ping_timeout). Nothing waits for a later poll to fetch it: a closed
+            # socket's polls are refused, so such a wait would never end.
+            await super().close(wait=False, abort=True, reason=reason)
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
+        else:
+            await super().close(wait=wait, abort=abort, reason=reason)
+            # The stock socket leaves closing the WebSocket to its writer task, once the client
+            # has read the CLOSE packet; here it is closed after that packet went out.
+            if ws is not None:
+                ws.close()
         self._upgrade_failed(direct_ws.CLOSE_NORMAL)  # a connection that is closed upgrades no more
+        # Closed sockets leave the server's table now (python-engineio dropped them when a request
+        # for them came, or its monitor task passed by: up to ping_timeout later).
+        if self.server.sockets.get(self.sid) is self:
+            del self.server.sockets[self.sid]
+
+
+# Closes started from a timer, held until they are done.
+_closing: set[asyncio.Task[None]] = set()
 
 
 async def _ignore_message(data: Message) -> None:

@@ -59,7 +59,8 @@ async def test_the_upgrade_releases_a_waiting_poll_and_moves_what_polling_had_no
     finally:
         raw.close()
     hub = server.app[K.HUB]
-    await wait_until(lambda: not hub.connections, timeout=5, what="the connection forgotten")
+    await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
+                     what="the connection and its Engine.IO socket forgotten")
 
 
 @pytest.mark.parametrize("sent", [["4hello"], ["2probe", "4hello"], ["5"], ["2probe", "2"]],
@@ -156,4 +157,5 @@ async def test_a_connection_closed_while_it_upgrades_closes_its_websocket(server
     finally:
         raw.close()
     hub = server.app[K.HUB]
-    await wait_until(lambda: not hub.connections, timeout=5, what="the connection forgotten")
+    await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
+                     what="the connection and its Engine.IO socket forgotten")
