@@ -26,7 +26,7 @@ import binascii
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -158,6 +158,10 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
 
     _ws: direct_ws.DirectWebSocket | None = None  # the WebSocket, while the direct path is on
     _timed_out = False  # the client did not answer a ping in time
+    # Long-polling: the size of the packets queued for the client's polls, and whether the
+    # connection was cut for leaving more than max_unsent_bytes of them unfetched.
+    _queued = 0
+    _cut = False
     # A WebSocket upgrading this long-polling connection, until the exchange ends either way.
     _probe: direct_ws.DirectWebSocket | None = None
     _probe_timer: asyncio.TimerHandle | None = None
@@ -174,11 +178,35 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     async def send(self, pkt: Any) -> None:
         ws = self._ws
         if ws is None:
-            await super().send(pkt)
+            await self._queue_for_polling(pkt)
             return
         if not await self.check_ping_timeout():
             return
         _write(ws, pkt)
+
+    async def _queue_for_polling(self, pkt: Any) -> None:
+        if self._cut:
+            return
+        await super().send(pkt)
+        self._queued += _size(pkt)
+        if self._queued > self.server.max_unsent_bytes and not self.closed:
+            # A client that does not poll: cut as a WebSocket that is not read. What waits is
+            # dropped, a poll is answered with CLOSE, and the socket closes from a task of its
+            # own (its disconnect handlers are no business of the sender's).
+            log.warning("Long-polling connection cut: the client left %d bytes unfetched (max_unsent_bytes %d)",
+                        self._queued, self.server.max_unsent_bytes)
+            self._cut = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+                self.queue.task_done()
+            self._queued = 0
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
+            _close_soon(self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR))
+
+    async def poll(self) -> list[Any]:
+        packets: list[Any] = await super().poll()
+        self._queued -= sum(map(_size, packets))
+        return packets
 
     async def send_sequence(self, packets: list[Any]) -> None:
         """Send ``packets`` with nothing else written between them (a Socket.IO binary event's
@@ -233,10 +261,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if ws is not None:
             ws.abort()  # websocket_ended closes the socket
         else:  # long-polling: closed now, and a poll that waits is answered with CLOSE
-            task = asyncio.get_running_loop().create_task(
-                self.close(wait=False, reason=self.server.reason.PING_TIMEOUT))
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
+            _close_soon(self.close(wait=False, reason=self.server.reason.PING_TIMEOUT))
 
     def attach(self, ws: direct_ws.DirectWebSocket) -> None:
         """Go on over ``ws``, a WebSocket just opened for this socket (or that upgraded it)."""
@@ -365,7 +390,8 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             # ping_interval + ping_timeout). Nothing waits for a later poll to fetch it: a closed
             # socket's polls are refused, so such a wait would never end.
             await super().close(wait=False, abort=True, reason=reason)
-            self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
+            if not self._cut:  # (a cut connection's CLOSE is queued already)
+                self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
         else:
             await super().close(wait=wait, abort=abort, reason=reason)
             # The stock socket leaves closing the WebSocket to its writer task, once the client
@@ -379,8 +405,21 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             del self.server.sockets[self.sid]
 
 
-# Closes started from a timer, held until they are done.
+# Closes started from a timer or a sender, held until they are done.
 _closing: set[asyncio.Task[None]] = set()
+
+
+def _close_soon(close: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(close)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def _size(pkt: Any) -> int:
+    """What a packet queued for polling counts towards max_unsent_bytes: its text (characters) or
+    bytes; nothing for the control packets (PING, NOOP, CLOSE, OPEN)."""
+    data = pkt.data
+    return len(data) if isinstance(data, str | bytes) else 0
 
 
 async def _ignore_message(data: Message) -> None:

@@ -18,7 +18,7 @@ from chatserver.transport.direct_ws import HIGH_WATER
 
 from ..offline_support import wait_until
 from ..support import LiveServer, agent, make_settings, prechat
-from .raw_socket import PING, frame, raw_visitor, server_websocket
+from .raw_socket import PING, Polling, frame, raw_visitor, server_websocket
 
 PONG_FRAME = bytes([0x8A, 125]) + b"p" * 125  # the server's answer to a ping of 125 bytes
 
@@ -105,6 +105,67 @@ async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
                     [joined] = json.loads(text[len("43/visitor,2"):])
             assert joined["last_seq"] == 3 + sent
             assert seqs == list(range(4, 4 + sent))
+    finally:
+        await server.close()
+
+
+async def test_a_polling_client_that_does_not_poll_is_cut(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(tmp_path, max_unsent_bytes=1_200_000, cobrowse_max_buffer_bytes=64 * 1024,
+                             message_rate=100_000.0, message_burst=100_000, event_rate=100_000.0,
+                             event_burst=100_000)
+    server = LiveServer(settings)
+    await server.start()
+    try:
+        console = await agent(server, await server.add_agent("Alice"))
+        token = await server.visitor_token()
+        hub = server.app[K.HUB]
+        polling = await Polling.open(server)
+        await polling.join(token)
+        assert await polling.post("42/visitor,1" + json.dumps(["chat:start", prechat()])) == 200
+        started = None
+        while started is None:
+            status, packets = await polling.get()
+            assert status == 200, packets
+            for text in packets:
+                if text.startswith("43/visitor,1["):
+                    [started] = json.loads(text[len("43/visitor,1"):])
+        cid = started["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        await console.call("conversation:join", {"conversation_id": cid, "after_seq": 0})
+        # The shopper polls no more: the agent's messages wait for it, each acknowledged at once,
+        # until they pass max_unsent_bytes and the connection is cut.
+        body = "x" * settings.max_message_chars
+        sent = 0
+        while any(c.namespace == "/visitor" for c in hub.connections.values()):
+            assert sent < 1000, "the connection of a client that does not poll was never cut"
+            ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": f"a-{sent}",
+                                                      "body": body})
+            assert ack.get("ok"), (sent, ack)
+            sent += 1
+        await wait_until(lambda: polling.sid not in hub.sio.eio.sockets, timeout=5, what="its socket forgotten")
+        assert (await polling.get())[0] == 400  # the connection is gone
+        cuts = [r for r in caplog.records if r.getMessage().startswith("Long-polling connection cut")]
+        assert len(cuts) == 1 and cuts[0].levelno == logging.WARNING
+        assert "xxxx" not in caplog.text
+        # Nothing stored is lost: back, the shopper gets every message after the one it asks from.
+        # (A replay is written at once, so it must fit in max_unsent_bytes itself: here the last
+        # 100 messages.)
+        after = 3 + sent - 100
+        again = await Polling.open(server)
+        await again.join(token)
+        assert await again.post("42/visitor,2" + json.dumps(["conversation:join", {"conversation_id": cid,
+                                                                                    "after_seq": after}])) == 200
+        seqs, joined = [], None
+        while joined is None or len(seqs) < 100:
+            status, packets = await again.get()
+            assert status == 200, packets
+            for text in packets:
+                if text.startswith('42/visitor,["message:new"'):
+                    seqs.append(json.loads(text[len("42/visitor,"):])[1]["seq"])
+                elif text.startswith("43/visitor,2"):
+                    [joined] = json.loads(text[len("43/visitor,2"):])
+        assert joined["last_seq"] == 3 + sent
+        assert seqs == list(range(after + 1, 4 + sent))
     finally:
         await server.close()
 
