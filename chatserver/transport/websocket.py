@@ -153,7 +153,9 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     direct_ws.py bounds what a client leaves unread), receives without a timeout per message, and
     schedules pings with a timer (and, once one is sent, a deadline for its answer: a client that
     misses it is disconnected). The packets on the wire are the same. Long-polling keeps the
-    stock path (``super()``) until the client upgrades it (``upgrade``).
+    stock queue and polls (``super()``), with the same ping deadline, a bound on what waits for
+    the client's polls (``max_unsent_bytes``) and a CLOSE packet for a poll that waits when the
+    socket closes, until the client upgrades it (``upgrade``).
     """
 
     _ws: direct_ws.DirectWebSocket | None = None  # the WebSocket, while the direct path is on
