@@ -190,6 +190,8 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if self._cut:
             return
         await super().send(pkt)
+        if self.queue is _NO_QUEUE:  # the socket's WebSocket has ended: nothing was queued
+            return
         self._queued += _size(pkt)
         if self._queued > self.server.max_unsent_bytes and not self.closed:
             # A client that does not poll: cut as a WebSocket that is not read. What waits is
