@@ -34,7 +34,7 @@ from . import schemas as S
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
-from .server import UNDECODABLE_EVENT, ChatSocketServer, ack_requested
+from .server import UNDECODABLE_EVENT, ChatSocketServer
 from .websocket import LeanSocket
 
 log = logging.getLogger("chatserver.transport")
@@ -366,12 +366,13 @@ class SocketHub:
 
     # -- events -------------------------------------------------------------------------------
 
-    def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any] | None]]:
+    def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any] | ChatError]]:
         handlers = self._handlers[namespace]
         self_limited = self._self_limited
 
-        async def on_event(event: Any, sid: str, *args: Any) -> dict[str, Any] | None:
-            wants_ack = ack_requested.get()
+        async def on_event(event: Any, sid: str, *args: Any) -> dict[str, Any] | ChatError:
+            """The event's acknowledgement, or the error it is refused with (the server sends
+            that as the ack, or as an ``error`` event when no ack was asked for)."""
             name = event[:64] if isinstance(event, str) else ""
             try:
                 connection = self.connections.get(sid)
@@ -390,18 +391,13 @@ class SocketHub:
                 return {"ok": True, **result}
             except ChatError as exc:
                 log.info("event refused event=%s sid=%s code=%s", name, sid, exc.code)
-                error = exc
+                return exc
             except Exception as exc:
                 # A bug: the client still gets a structured answer. The log names the exception's
                 # type and where it was raised, never its text (which may quote what was sent).
                 log.error("event failed event=%s sid=%s exception=%s\n%s", name, sid, type(exc).__name__,
                           "".join(traceback.format_tb(exc.__traceback__)).rstrip())
-                error = ChatError("the server could not handle this event")
-            if wants_ack:
-                return error.to_payload()
-            await self.sio.lean_emit(C.EV_ERROR, {**error.to_payload(), "event": name}, room=sid,
-                                     namespace=namespace)
-            return None
+                return ChatError("the server could not handle this event")
 
         return on_event
 

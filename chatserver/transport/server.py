@@ -2,8 +2,8 @@
 
 - a client's events go to the namespace's catch-all handler whatever their names (a client can
   send an event named "connect"; python-socketio would hand it to the connect handler);
-- it knows whether the client asked for an acknowledgement, so an error goes back as the ack
-  when there is one and as an ``error`` event when there is none;
+- the catch-all handler answers with the acknowledgement's value or a ``ChatError``; an error
+  goes back as the ack when the client asked for one and as an ``error`` event when it did not;
 - WebSockets without permessage-deflate, and Engine.IO sockets that write straight to their
   WebSocket (``websocket.py``): no per-connection zlib state, writer task or queue;
 - ``lean_emit``: the emit path for our traffic. python-socketio's ``emit`` creates one asyncio
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
 from typing import Any
@@ -24,9 +23,10 @@ import socketio
 from engineio import async_socket as engineio_async_socket
 from engineio import packet as eio_packet
 
+from .. import constants as C
+from ..errors import ChatError
 from .websocket import LeanSocket, use_uncompressed_websockets
 
-ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=False)
 # The event name an EVENT packet whose JSON cannot be decoded is handled as.
 UNDECODABLE_EVENT = "\x00undecodable"
 
@@ -71,18 +71,27 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not self.manager.is_connected(sid, namespace):
             return  # not (or no longer) connected to the namespace: dropped, as python-socketio does
-        token = ack_requested.set(id is not None)
-        try:
-            r = await handler(data[0] if data else None, sid, *data[1:])
-        finally:
-            ack_requested.reset(token)
-        if id is None:
+        answer = await handler(data[0] if data else None, sid, *data[1:])
+        if isinstance(answer, ChatError):
+            await self._send_error(eio_sid, namespace, id, answer, data[0] if data else "")
+        elif id is not None:
+            await self._send_ack(eio_sid, namespace, id, answer)
+
+    async def _send_error(self, eio_sid: str, namespace: str, id: int | None, error: ChatError, event: Any) -> None:
+        """Answer a refused event: as its ack when the client asked for one, else as an ``error``
+        event naming it (its first 64 characters; ``""`` for a name that is no string)."""
+        if id is not None:
+            await self._send_ack(eio_sid, namespace, id, error.to_payload())
             return
+        name = event[:64] if isinstance(event, str) else ""
+        payload = {**error.to_payload(), "event": name}
+        await self.send_text(eio_sid, _head("2", namespace) + _encode([C.EV_ERROR, payload]))
+
+    async def _send_ack(self, eio_sid: str, namespace: str, id: int, answer: Any) -> None:
         # The ACK packet, encoded by msgspec and written straight to the socket. (Our handlers
         # answer JSON data only: no binary attachments.)
-        args = [] if r is None else list(r) if isinstance(r, tuple) else [r]
-        prefix = "3" if namespace == "/" else f"3{namespace},"
-        await self.send_text(eio_sid, f"{prefix}{id}{_encode(args)}")
+        args = [] if answer is None else list(answer) if isinstance(answer, tuple) else [answer]
+        await self.send_text(eio_sid, f"{_head('3', namespace)}{id}{_encode(args)}")
 
     async def send_text(self, eio_sid: str, text: str) -> None:
         """Send an encoded Socket.IO packet to one Engine.IO socket."""
@@ -125,6 +134,11 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         else:
             for pkt in packets:
                 await socket.send(pkt)
+
+
+def _head(packet_type: str, namespace: str) -> str:
+    """A packet's type and namespace as the wire has them (the main namespace ``/`` is left out)."""
+    return packet_type if namespace == "/" else f"{packet_type}{namespace},"
 
 
 def _encode(data: Any) -> str:
