@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from typing import Literal
 
 import msgspec
@@ -15,6 +16,9 @@ from .errors import InvalidToken, TokenExpired
 
 TokenKind = Literal["agent", "visitor"]
 MAX_TOKEN_LENGTH = 1024
+# What issue() makes: two runs of base64url characters (no padding) joined by a dot. Checked before
+# anything else, so a token of other characters (not ASCII, a lone surrogate) is just invalid.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class TokenClaims(msgspec.Struct, frozen=True):
@@ -51,7 +55,7 @@ class TokenSigner:
 
     def verify(self, token: object, kind: TokenKind, now: float) -> TokenClaims:
         """Return the claims of a genuine, unexpired token of ``kind``; raise otherwise."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
             raise InvalidToken("token is missing or malformed")
         body, signature = token.split(".")
         if not hmac.compare_digest(self._sign(body), signature):

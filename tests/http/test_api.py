@@ -117,6 +117,10 @@ async def test_agent_routes_need_a_token_and_admin_routes_an_admin(server: LiveS
         assert status == 401 and _error(body) == "auth_required"
         status, body = await server.request(method, path, token="forged.token")
         assert status == 401 and _error(body) == "invalid_token"
+    # A signature (or body) that is not base64url, down to bytes that are not ASCII.
+    for token in ["abc.\u00e9", "\u00e9.abc", "abc.d\u00e9f", "abc.+/="]:
+        status, body = await server.request("GET", "/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert status == 401 and _error(body) == "invalid_token", (token, status, body)
     status, body = await server.request("GET", "/api/agents", token=login["token"])
     assert status == 403 and _error(body) == "forbidden"
     status, body = await server.request("POST", "/api/agents", token=login["token"],

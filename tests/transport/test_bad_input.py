@@ -154,6 +154,9 @@ async def test_connect_without_a_genuine_token_is_refused(server: LiveServer, na
         "other kind": visitor_token if namespace == "/agent" else login["token"],
         "expired": signer.issue(kind, subject, now - 1),
         "garbage": "a.b.c",
+        "signature not ASCII": f"{body}.\u00e9",
+        "body not ASCII": f"{body}\u00e9.{signature}",
+        "lone surrogate": f"{body}.\ud800",
     }
     for label, token in cases.items():
         client = socketio.AsyncClient(reconnection=False)
