@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from ..errors import (
     Unavailable,
     UnknownEvent,
 )
+from ..logs import exception_summary
 from ..presenters import conversation_view
 from . import schemas as S
 from .delivery import Delivery
@@ -395,8 +395,7 @@ class SocketHub:
             except Exception as exc:
                 # A bug: the client still gets a structured answer. The log names the exception's
                 # type and where it was raised, never its text (which may quote what was sent).
-                log.error("event failed event=%s sid=%s exception=%s\n%s", name, sid, type(exc).__name__,
-                          "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+                log.error("event failed event=%s sid=%s %s", name, sid, exception_summary(exc))
                 return ChatError("the server could not handle this event")
 
         return on_event
