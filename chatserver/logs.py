@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
 import traceback
 
@@ -31,3 +33,18 @@ def exception_summary(exc: BaseException) -> str:
         cause = cause.__cause__ or cause.__context__
     stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
     return f"exception={' <- '.join(types)}\n{stack}"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.:/-]+")
+
+
+def field(value: str, limit: int = 64) -> str:
+    """A value a client chose (an event name, a namespace, an id) as a ``key=value`` field of a
+    log line: its first ``limit`` characters, as they are when they are plain (ASCII letters,
+    digits, ``_ . : / -``), else as a JSON string (every control character, quote, backslash
+    and non-ASCII character escaped), so no value can end a line, forge another field or line,
+    or carry a NUL or a terminal escape into the log."""
+    value = value[:limit]
+    if _PLAIN.fullmatch(value):
+        return value
+    return json.dumps(value)

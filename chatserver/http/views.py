@@ -15,7 +15,7 @@ from ..domain.agents import AgentChange, check_departments, create_agent, do_upd
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import Role
 from ..errors import ChatError, NotFound, RateLimited
-from ..logs import exception_summary
+from ..logs import exception_summary, field
 from . import keys as K
 from .common import current_agent, int_query, json_body, read_body, require_admin
 from .console import CONSOLE_ROUTES
@@ -261,7 +261,8 @@ async def _structured_errors(request: web.Request, handler: Handler) -> web.Stre
                                  headers={k: v for k, v in exc.headers.items() if k == "Allow"})
     except Exception as exc:
         # The exception's type and stack only: its text may quote what the request sent.
-        log.error("unhandled error method=%s path=%s %s", request.method, request.path, exception_summary(exc))
+        log.error("unhandled error method=%s path=%s %s", request.method, field(request.path, limit=200),
+                  exception_summary(exc))
         return web.json_response({"error": {"code": "internal_error", "message": "internal server error"}},
                                  status=500)
 

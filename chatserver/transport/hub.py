@@ -28,7 +28,7 @@ from ..errors import (
     Unavailable,
     UnknownEvent,
 )
-from ..logs import exception_summary
+from ..logs import exception_summary, field
 from ..presenters import conversation_view
 from . import schemas as S
 from .delivery import Delivery
@@ -390,12 +390,12 @@ class SocketHub:
                 result = await handler(connection, args[0] if args else None)
                 return {"ok": True, **result}
             except ChatError as exc:
-                log.info("event refused event=%s sid=%s code=%s", name, sid, exc.code)
+                log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
                 return exc
             except Exception as exc:
                 # A bug: the client still gets a structured answer. The log names the exception's
                 # type and where it was raised, never its text (which may quote what was sent).
-                log.error("event failed event=%s sid=%s %s", name, sid, exception_summary(exc))
+                log.error("event failed event=%s sid=%s %s", field(name), sid, exception_summary(exc))
                 return ChatError("the server could not handle this event")
 
         return on_event

@@ -73,7 +73,7 @@ async def test_an_unexpected_failure_answers_internal_error_and_logs_no_text_of_
 
     # A route with a bug (added for this test: every shipped route validates what it is sent).
     server = LiveServer(make_settings(tmp_path),
-                        prepare=lambda app: app.router.add_route("POST", "/api/test/broken", broken))
+                        prepare=lambda app: app.router.add_route("POST", "/api/test/{what}", broken))
     await server.start()
     try:
         with caplog.at_level("INFO"):
@@ -88,6 +88,12 @@ async def test_an_unexpected_failure_answers_internal_error_and_logs_no_text_of_
         assert ", in broken\n" in failures[0] and "tests/http/test_api.py" in failures[0]
         assert not [r for r in caplog.records if "4242" in r.getMessage() or "ann@example.com" in r.getMessage()
                     or r.exc_info or r.exc_text]
+        # A path with a line break in it (sent percent-encoded) cannot forge a line of the log.
+        with caplog.at_level("INFO"):
+            status, _ = await server.request("POST", "/api/test/x%0AERROR%20forged%00", json={"card": 1, "email": 2})
+        assert status == 500
+        [line] = [r.getMessage() for r in caplog.records if "unhandled error" in r.getMessage()][1:]
+        assert line.startswith('unhandled error method=POST path="/api/test/x\\nERROR forged\\u0000" exception='), line
         assert (await server.request("GET", "/healthz"))[0] == 200
     finally:
         await server.close()

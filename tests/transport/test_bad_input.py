@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,21 @@ async def test_an_unexpected_failure_in_a_handler_answers_internal_error_without
         assert (await shopper.call("session:resume", {}))["ok"]
     finally:
         await live.close()
+
+
+FORGING_NAMES = ["x\nINFO chatserver.transport forged line", "nul\x00byte", "x code=ok sid=forged", "\x1b[31mred",
+                 "line\u2028separator", "back\\slash\"quote"]
+
+
+async def test_event_names_are_escaped_in_the_log(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    _, shopper, _cid, _ = await _chat(server)
+    with caplog.at_level("INFO"):
+        for name in FORGING_NAMES:
+            assert _code(await shopper.call(name, {})) == "unknown_event"
+    refused = [r.getMessage() for r in caplog.records if "event refused" in r.getMessage()]
+    assert len(refused) == len(FORGING_NAMES)
+    for name, line in zip(FORGING_NAMES, refused, strict=True):
+        assert line.isascii() and line.isprintable(), line  # no newline, NUL, escape or separator
+        # Three fields, the first the name whole, quoted: nothing in it reads as another field.
+        fields = re.fullmatch(r'event refused event=("(?:[^"\\]|\\.)*") sid=[\w-]+ code=unknown_event', line)
+        assert fields is not None and json.loads(fields.group(1)) == name, line
