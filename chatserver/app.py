@@ -149,6 +149,7 @@ def build_app(
         cors_allowed_origins=_origin_check(settings),
         max_http_buffer_size=settings.max_http_buffer_size,
         max_unsent_bytes=settings.max_unsent_bytes,
+        max_binary_attachments=settings.max_binary_attachments,
         logger=False,
         engineio_logger=False,
     )

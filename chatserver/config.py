@@ -61,6 +61,9 @@ class Settings:
     # A connection that leaves more than this many bytes of the server's output unread is cut
     # (docs/protocol.md, "Clients that do not read"); it must hold a late joiner's co-browse replay.
     max_unsent_bytes: int = 40 * 1024 * 1024
+    # Binary attachments one Socket.IO packet may declare (a co-browse batch carries one); their
+    # bytes together are limited to max_http_buffer_size.
+    max_binary_attachments: int = 1
     # Queue position updates to waiting visitors are coalesced to at most one per interval.
     queue_update_interval: float = 0.25
     # Departments chats can be routed to (agents belong to any of them).
@@ -247,6 +250,8 @@ def _validate(settings: Settings) -> None:
            settings.cobrowse_burst_bytes, settings.cobrowse_batches_per_second, settings.cobrowse_batch_burst,
            settings.cobrowse_pointer_rate) <= 0:
         raise ValueError("co-browse timeouts and limits must be positive")
+    if not 1 <= settings.max_binary_attachments <= 1000:
+        raise ValueError("max_binary_attachments must be 1-1000")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
         raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
     if settings.max_unsent_bytes < 2 * settings.cobrowse_max_buffer_bytes + settings.max_http_buffer_size:

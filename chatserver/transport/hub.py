@@ -34,7 +34,7 @@ from . import schemas as S
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
-from .server import UNDECODABLE_EVENT, ChatSocketServer
+from .server import ChatSocketServer, connect_refusal
 from .websocket import LeanSocket
 
 log = logging.getLogger("chatserver.transport")
@@ -225,9 +225,7 @@ class SocketHub:
             except ChatError as exc:
                 log.info("connection refused namespace=%s code=%s", namespace, exc.code)
                 refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
-                # python-socketio clients see the whole dict; socket.io-client exposes ``err.data``.
-                refusal.error_args = {"message": exc.message, "code": exc.code,
-                                      "data": {"code": exc.code, "message": exc.message}}
+                refusal.error_args = connect_refusal(exc)
                 raise refusal from None
             self.connections[sid] = connection
             actor = connection.actor
@@ -370,19 +368,17 @@ class SocketHub:
         handlers = self._handlers[namespace]
         self_limited = self._self_limited
 
-        async def on_event(event: Any, sid: str, *args: Any) -> dict[str, Any] | ChatError:
+        async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any] | ChatError:
             """The event's acknowledgement, or the error it is refused with (the server sends
             that as the ack, or as an ``error`` event when no ack was asked for)."""
-            name = event[:64] if isinstance(event, str) else ""
+            name = event[:64]
             try:
                 connection = self.connections.get(sid)
                 if connection is None:
                     raise AuthRequired("not connected")
-                if event == UNDECODABLE_EVENT:
-                    raise InvalidPayload("the packet is not valid JSON (or holds text that is not valid Unicode)")
-                handler = handlers.get(event) if isinstance(event, str) else None
+                handler = handlers.get(event)
                 if handler is None:
-                    raise UnknownEvent(f"unknown event {name!r}" if name else "event names are strings")
+                    raise UnknownEvent(f"unknown event {name!r}")
                 if (namespace, event) not in self_limited and not connection.events.take():
                     raise RateLimited("too many events; slow down")
                 if len(args) > 1:

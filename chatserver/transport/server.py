@@ -1,5 +1,12 @@
 """The python-socketio server, with these additions:
 
+- every packet a client sends is decoded and checked by our own decoder (``sio_packets.py``):
+  python-socketio's is never reached. A malformed packet is answered where the client can hear
+  it (a CONNECT with ``CONNECT_ERROR``, an event with its ack or an ``error`` event) and the
+  connection serves on; one that leaves nothing to answer on (a namespace the client is not
+  connected to, a packet type a client never sends, a binary message that follows no binary
+  packet) closes the connection. Binary packets are bounded (``max_binary_attachments``, and
+  ``max_http_buffer_size`` bytes of attachments) and checked on their header;
 - a client's events go to the namespace's catch-all handler whatever their names (a client can
   send an event named "connect"; python-socketio would hand it to the connect handler);
 - the catch-all handler answers with the acknowledgement's value or a ``ChatError``; an error
@@ -15,7 +22,7 @@
 from __future__ import annotations
 
 import json
-import re
+import logging
 from typing import Any
 
 import msgspec
@@ -24,20 +31,29 @@ from engineio import async_socket as engineio_async_socket
 from engineio import packet as eio_packet
 
 from .. import constants as C
-from ..errors import ChatError
+from ..errors import ChatError, Conflict, NotFound
+from ..logs import field
+from .sio_packets import Attachments, Packet, PacketType, Refusal, decode
 from .websocket import LeanSocket, use_uncompressed_websockets
 
-# The event name an EVENT packet whose JSON cannot be decoded is handled as.
-UNDECODABLE_EVENT = "\x00undecodable"
+log = logging.getLogger("chatserver.transport")
 
 _json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder().decode
+
+
+def connect_refusal(error: ChatError) -> dict[str, Any]:
+    """A CONNECT_ERROR's payload: python-socketio clients see the whole object, socket.io-client
+    exposes ``err.message`` and ``err.data``."""
+    return {"message": error.message, "code": error.code, "data": {"code": error.code, "message": error.message}}
 
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    def __init__(self, *, max_unsent_bytes: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_unsent_bytes: int, max_binary_attachments: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         use_uncompressed_websockets(self.eio, max_unsent_bytes=max_unsent_bytes)
+        self.max_binary_attachments = max_binary_attachments
+        # Connections whose binary packet's attachments are arriving (or being dropped).
+        self._attachments: dict[str, Attachments] = {}
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         # python-engineio has just made the connection's socket (and queued its OPEN packet);
@@ -47,44 +63,107 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             socket.__class__ = LeanSocket
         return await super()._handle_eio_connect(eio_sid, environ)
 
-    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
-        # An EVENT packet ("2/namespace,ID[...]") is parsed here with msgspec, as strict JSON;
-        # anything else goes the stock way, which decides as before.
-        if type(data) is str and data[:1] == "2" and eio_sid not in self._binary_packet:
-            parsed = _parse_event(data)
-            if parsed is not None:
-                namespace, id, args = parsed
-                await self._handle_event(eio_sid, namespace, id, args)
-                return
-        await super()._handle_eio_message(eio_sid, data)
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        self._attachments.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
 
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        pending = self._attachments.get(eio_sid)
+        result: Packet | Attachments | Refusal | None
+        if isinstance(data, str):
+            if pending is not None:  # the attachments did not follow their packet
+                del self._attachments[eio_sid]
+                abandoned = pending.abandon()
+                if abandoned is not None:
+                    await self._refuse(eio_sid, abandoned)
+            result = decode(data, max_attachments=self.max_binary_attachments,
+                            max_bytes=self.eio.max_http_buffer_size)
+            if type(result) is Attachments:
+                self._attachments[eio_sid] = result
+                return
+        elif pending is None:
+            await self._close(eio_sid, "a binary message that follows no binary packet")
+            return
+        else:
+            result = pending.add(data)
+            if pending.done:
+                del self._attachments[eio_sid]
+        if type(result) is Packet:
+            await self._dispatch(eio_sid, result)
+        elif type(result) is Refusal:
+            await self._refuse(eio_sid, result)
+
+    async def _dispatch(self, eio_sid: str, packet: Packet) -> None:
+        kind, namespace = packet.type, packet.namespace
+        if kind is PacketType.CONNECT:
+            if namespace not in self.handlers:
+                await self._refuse(eio_sid, Refusal(NotFound("no such namespace"), kind, namespace))
+            elif self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
+                await self._refuse(eio_sid, Refusal(Conflict("already connected to this namespace"), kind, namespace))
+            else:
+                await self._handle_connect(eio_sid, namespace, packet.data)
+            return
+        if not self._connected(eio_sid, namespace):
+            # Nothing the client could hear an answer on; a DISCONNECT of it is what it wants.
+            if kind is not PacketType.DISCONNECT:
+                await self._close(eio_sid, "a packet for a namespace it is not connected to")
+            return
+        if kind is PacketType.DISCONNECT:
+            await self._handle_disconnect(eio_sid, namespace, self.reason.CLIENT_DISCONNECT)
+        elif kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
+            await self._handle_event(eio_sid, namespace, packet.id, packet.data)
+        else:
+            await self._handle_ack(eio_sid, namespace, packet.id, packet.data)
+
+    def _connected(self, eio_sid: str, namespace: str) -> bool:
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        return sid is not None and bool(self.manager.is_connected(sid, namespace))
+
+    async def _refuse(self, eio_sid: str, refusal: Refusal) -> None:
+        """Answer a packet that is not acted on where the client can hear it, or close."""
+        kind, namespace = refusal.type, refusal.namespace
+        log.info("packet refused type=%s namespace=%s eio_sid=%s code=%s", kind.name if kind is not None else "-",
+                 field(namespace), eio_sid, refusal.error.code)
+        if refusal.attachments:
+            self._attachments[eio_sid] = Attachments.dropping(refusal.attachments)
+        if kind is PacketType.CONNECT:
+            await self.send_text(eio_sid, _head("4", namespace) + _encode(connect_refusal(refusal.error)))
+        elif kind is None or not self._connected(eio_sid, namespace):
+            await self._close(eio_sid, "a packet that cannot be answered")
+        else:
+            asked = refusal.id if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT else None
+            await self._send_error(eio_sid, namespace, asked, refusal.error, refusal.event)
+
+    async def _close(self, eio_sid: str, reason: str) -> None:
+        """End the Engine.IO connection: its CLOSE packet, then the transport is closed."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed:
+            return
+        log.info("connection closed eio_sid=%s reason=%s", eio_sid, field(reason))
+        # Without waiting for a polling client to fetch the CLOSE packet (one that never polls
+        # again would hold this request forever).
+        await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+
+    async def _handle_event(self, eio_sid: str, namespace: str, id: int | None, data: list[Any]) -> None:
         # A client's event goes to the namespace's catch-all handler whatever its name: python-
         # socketio would hand one named "connect" or "disconnect" (names socket.io-client refuses
         # to emit, but any client can send) to the connect or disconnect handler, with the
-        # client's arguments. Namespaces without a catch-all go the stock way.
-        namespace = namespace or "/"
-        handler = self.handlers.get(namespace, {}).get("*")
-        if handler is None:
-            await super()._handle_event(eio_sid, namespace, id, data)
-            return
+        # client's arguments. (Every namespace a client can connect to has one.)
+        handler = self.handlers[namespace]["*"]
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if sid is None or not self.manager.is_connected(sid, namespace):
-            return  # not (or no longer) connected to the namespace: dropped, as python-socketio does
-        answer = await handler(data[0] if data else None, sid, *data[1:])
+        answer = await handler(data[0], sid, *data[1:])
         if isinstance(answer, ChatError):
-            await self._send_error(eio_sid, namespace, id, answer, data[0] if data else "")
+            await self._send_error(eio_sid, namespace, id, answer, data[0])
         elif id is not None:
             await self._send_ack(eio_sid, namespace, id, answer)
 
-    async def _send_error(self, eio_sid: str, namespace: str, id: int | None, error: ChatError, event: Any) -> None:
-        """Answer a refused event: as its ack when the client asked for one, else as an ``error``
-        event naming it (its first 64 characters; ``""`` for a name that is no string)."""
+    async def _send_error(self, eio_sid: str, namespace: str, id: int | None, error: ChatError, event: str) -> None:
+        """Answer a refused event (or packet): as its ack when the client asked for one, else as
+        an ``error`` event naming it (its first 64 characters; ``""`` when it has none)."""
         if id is not None:
             await self._send_ack(eio_sid, namespace, id, error.to_payload())
             return
-        name = event[:64] if isinstance(event, str) else ""
-        payload = {**error.to_payload(), "event": name}
+        payload = {**error.to_payload(), "event": event[:64]}
         await self.send_text(eio_sid, _head("2", namespace) + _encode([C.EV_ERROR, payload]))
 
     async def _send_ack(self, eio_sid: str, namespace: str, id: int, answer: Any) -> None:
@@ -146,27 +225,3 @@ def _encode(data: Any) -> str:
         return _json.encode(data).decode()
     except (TypeError, UnicodeEncodeError):  # what msgspec refuses (a lone surrogate): as the stock path
         return json.dumps(data, separators=(",", ":"))
-
-
-# "2/namespace,ID": a namespace with no query and an ack id of at most 100 (ASCII) digits; the
-# digits end where the JSON begins.
-_EVENT_HEAD = re.compile(r"2(/[^,?]*),([0-9]{0,100})(?![0-9])")
-
-
-def _parse_event(data: str) -> tuple[str, int | None, list[Any]] | None:
-    """``(namespace, ack id, [event, *args])`` of an encoded EVENT packet, or ``None`` to leave it
-    to python-socketio's parser (no namespace, attachments, an array that is no event)."""
-    head = _EVENT_HEAD.match(data)
-    if head is None:
-        return None
-    namespace, digits = head.group(1, 2)
-    id = int(digits) if digits else None
-    try:
-        args = _decode(data[head.end():])
-    except msgspec.DecodeError:
-        # Not strict JSON (NaN, a lone surrogate that no storage takes, ...): refused by the
-        # event handler as an event of its own, with the packet's ack id.
-        return namespace, id, [UNDECODABLE_EVENT]
-    if type(args) is not list or not args or type(args[0]) is not str:
-        return None
-    return namespace, id, args

@@ -168,7 +168,10 @@ async def test_connect_without_a_genuine_token_is_refused(server: LiveServer, na
             await client.connect(server.url, namespaces=[namespace], auth={"token": token} if token else None,
                                  transports=["websocket"], wait_timeout=5)
         assert errors and isinstance(errors[0], dict), (label, errors)
-        assert errors[0].get("code") in {"auth_required", "invalid_token", "token_expired"}, (label, errors)
+        if label == "lone surrogate":  # JSON the server does not take (as in any event)
+            assert errors[0]["code"] == "invalid_payload", errors
+        else:
+            assert errors[0].get("code") in {"auth_required", "invalid_token", "token_expired"}, (label, errors)
         if label == "expired":
             assert errors[0]["code"] == "token_expired"
         await client.disconnect()

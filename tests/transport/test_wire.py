@@ -1,6 +1,6 @@
-"""The Socket.IO v4 wire format as a raw WebSocket client sees it: the server's own EVENT parser
-and ACK encoder (transport/server.py) answer as python-socketio would, and packets it leaves to
-python-socketio (odd JSON, odd event names) still get a structured error."""
+"""The Socket.IO v4 wire format as a raw WebSocket client sees it: the server's own packet decoder
+(transport/sio_packets.py) and ACK encoder (transport/server.py) answer as python-socketio would,
+and odd JSON and odd event names get a structured error (test_malformed_packets.py has the rest)."""
 
 from __future__ import annotations
 
