@@ -202,12 +202,18 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
         if eio_sid is None:
             return
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is None or socket.closed:
-            return
         header = {**data, "data": {"_placeholder": True, "num": 0}}
         text = f"51-{namespace}," + _json.encode([event, header]).decode()
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, text), eio_packet.Packet(eio_packet.MESSAGE, attachment)]
+        await self._send_binary(self.eio.sockets.get(eio_sid), text, [attachment])
+
+    @staticmethod
+    async def _send_binary(socket: Any, text: str, attachments: list[bytes]) -> None:
+        """A binary packet: its text, then each attachment in a binary message, with nothing of
+        the socket's other traffic between them."""
+        if socket is None or socket.closed:
+            return
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, text)]
+        packets += [eio_packet.Packet(eio_packet.MESSAGE, attachment) for attachment in attachments]
         if isinstance(socket, LeanSocket):
             await socket.send_sequence(packets)
         else:
