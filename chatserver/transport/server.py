@@ -33,7 +33,7 @@ from engineio import packet as eio_packet
 from .. import constants as C
 from ..errors import ChatError, Conflict, NotFound
 from ..logs import field
-from .sio_packets import Attachments, Packet, PacketType, Refusal, decode
+from .sio_packets import Attachments, Packet, PacketType, Refusal, binary_parts, decode
 from .websocket import LeanSocket, use_uncompressed_websockets
 
 log = logging.getLogger("chatserver.transport")
@@ -167,10 +167,15 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         await self.send_text(eio_sid, _head("2", namespace) + _encode([C.EV_ERROR, payload]))
 
     async def _send_ack(self, eio_sid: str, namespace: str, id: int, answer: Any) -> None:
-        # The ACK packet, encoded by msgspec and written straight to the socket. (Our handlers
-        # answer JSON data only: no binary attachments.)
+        # The ACK packet, encoded by msgspec and written straight to the socket; a BINARY_ACK when
+        # the answer holds bytes (msgspec would write them as base64 text).
         args = [] if answer is None else list(answer) if isinstance(answer, tuple) else [answer]
-        await self.send_text(eio_sid, f"{_head('3', namespace)}{id}{_encode(args)}")
+        args, attachments = binary_parts(args)
+        if not attachments:
+            await self.send_text(eio_sid, f"{_head('3', namespace)}{id}{_encode(args)}")
+            return
+        head = f"6{len(attachments)}-" if namespace == "/" else f"6{len(attachments)}-{namespace},"
+        await self._send_binary(self.eio.sockets.get(eio_sid), f"{head}{id}{_encode(args)}", attachments)
 
     async def send_text(self, eio_sid: str, text: str) -> None:
         """Send an encoded Socket.IO packet to one Engine.IO socket."""

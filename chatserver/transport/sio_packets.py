@@ -1,4 +1,5 @@
-"""Socket.IO v4 packets from a client, decoded and checked without I/O.
+"""Socket.IO v4 packets from a client, decoded and checked without I/O (and ``binary_parts``, for
+the server's packets that carry bytes).
 
 Each text message a client sends over Engine.IO is one Socket.IO packet::
 
@@ -243,3 +244,40 @@ class Attachments:
 
 def _event_of(packet: Packet) -> str:
     return packet.data[0] if packet.type is PacketType.BINARY_EVENT else ""
+
+
+def binary_parts(data: Any) -> tuple[Any, list[bytes]]:
+    """What a binary packet (``BINARY_EVENT``, ``BINARY_ACK``) carrying ``data`` sends: ``data``
+    with each ``bytes`` in it replaced by a placeholder, and the bytes, in placeholder order.
+    ``data`` itself and no bytes when it holds none (the usual case: only looked through)."""
+    if not _holds_bytes(data):
+        return data, []
+    attachments: list[bytes] = []
+    return _without_bytes(data, attachments), attachments
+
+
+def _holds_bytes(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind is bytes
+    for item in items:
+        kind = type(item)
+        if kind is bytes or ((kind is dict or kind is list or kind is tuple) and _holds_bytes(item)):
+            return True
+    return False
+
+
+def _without_bytes(value: Any, attachments: list[bytes]) -> Any:
+    kind = type(value)
+    if kind is bytes:
+        attachments.append(value)
+        return {"_placeholder": True, "num": len(attachments) - 1}
+    if kind is dict:
+        return {key: _without_bytes(item, attachments) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_without_bytes(item, attachments) for item in value]
+    return value

@@ -15,6 +15,7 @@ from chatserver.transport.sio_packets import (
     Packet,
     PacketType,
     Refusal,
+    binary_parts,
     decode,
 )
 
@@ -189,3 +190,26 @@ def test_dropping_counts_the_declared_attachments_and_keeps_none() -> None:
     assert dropping.add(b"a" * 100) is None and not dropping.done
     assert dropping.add(b"b") is None and dropping.done
     assert dropping.abandon() is None
+
+
+def test_binary_parts_replace_bytes_by_placeholders_in_order() -> None:
+    answer = [{"ok": True, "a": b"1", "list": [b"2", {"deep": (b"3", "x")}], "text": "t"}]
+    data, attachments = binary_parts(answer)
+    assert attachments == [b"1", b"2", b"3"]
+    assert data == [{"ok": True, "a": _placeholder(0), "list": [_placeholder(1), {"deep": [_placeholder(2), "x"]}],
+                     "text": "t"}]
+    assert answer[0]["a"] == b"1"  # the answer itself is left as it was
+    # Decoding what would be sent gives the answer back.
+    header = "63-/visitor,1" + json.dumps(data)
+    pending = _decode(header, max_attachments=3)
+    assert isinstance(pending, Attachments)
+    pending.add(b"1")
+    pending.add(b"2")
+    assert pending.add(b"3") == Packet(T.BINARY_ACK, "/visitor", 1, [
+        {"ok": True, "a": b"1", "list": [b"2", {"deep": [b"3", "x"]}], "text": "t"}])
+
+
+def test_binary_parts_of_data_without_bytes_is_that_data() -> None:
+    answer = [{"ok": True, "seq": 3, "items": [{"id": "a"}, ("t", 1)]}]
+    data, attachments = binary_parts(answer)
+    assert data is answer and attachments == []

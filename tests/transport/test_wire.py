@@ -5,6 +5,7 @@ and odd JSON and odd event names get a structured error (test_malformed_packets.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,8 @@ import pytest
 from chatserver.http import keys as K
 
 from ..offline_support import wait_until
-from ..support import LiveServer, agent, prechat, visitor
+from ..support import LiveServer, agent, make_settings, prechat, visitor
+from .test_direct_websocket import BINARY, frame, raw_visitor
 
 
 @pytest.fixture
@@ -139,3 +141,35 @@ async def test_a_client_that_stops_answering_pings_is_disconnected(server: LiveS
         [reply] = await alive.ack(9)
         assert reply["ok"] is True
         await alive.ws.close()
+
+
+async def test_an_answer_that_holds_bytes_is_a_binary_ack(tmp_path: Path) -> None:
+    # No shipped handler answers bytes (cobrowse:events, the one binary event, answers {ok, seq}: a
+    # plain ACK); one that does must be answered as Socket.IO v4 says: a BINARY_ACK whose
+    # placeholders the attachments that follow fill, as socket.io-client and python-socketio
+    # expect (not the bytes as base64 text in a plain ACK).
+    live = LiveServer(make_settings(tmp_path))
+    await live.start()
+    try:
+        async def echo(connection: Any, data: Any) -> dict[str, Any]:
+            return {"echo": data["blob"], "nested": [data["blob"][:1]], "size": len(data["blob"])}
+
+        # An event whose handler answers bytes (added for this test, through the public hook).
+        live.app[K.HUB].add_handlers("/visitor", {"test:echo": echo})
+        blob = bytes(range(256))
+        shopper = await visitor(live)
+        reply = await shopper.call("test:echo", {"blob": blob})  # a BINARY_EVENT with an ack
+        assert reply == {"ok": True, "echo": blob, "nested": [blob[:1]], "size": 256}
+        # On the wire: the header with placeholders, then one binary frame per attachment.
+        async with raw_visitor(live) as raw:
+            raw.send_text('451-/visitor,5["test:echo",{"blob":{"_placeholder":true,"num":0}}]')
+            raw.send(frame(BINARY, b"\x00\xffxy"))
+            header = await raw.text()
+            assert header == ('462-/visitor,5[{"ok":true,"echo":{"_placeholder":true,"num":0},'
+                              '"nested":[{"_placeholder":true,"num":1}],"size":4}]'), header
+            assert [await raw.read_frame(), await raw.read_frame()] == [(BINARY, b"\x00\xffxy"), (BINARY, b"\x00")]
+            # An answer without bytes stays a plain ACK.
+            raw.send_text('42/visitor,6["session:resume",{}]')
+            assert (await raw.ack(6))[0]["ok"] is True
+    finally:
+        await live.close()
