@@ -68,7 +68,7 @@ class Refusal(NamedTuple):
 
 
 _TYPES = tuple(PacketType)
-_CONNECT, _DISCONNECT, _EVENT, _ACK, _CONNECT_ERROR, _BINARY_EVENT, _BINARY_ACK = _TYPES
+_CONNECT, _DISCONNECT, _EVENT, _, _CONNECT_ERROR, _BINARY_EVENT, _BINARY_ACK = _TYPES  # (ACK: the rest)
 # type, attachment count, namespace (up to a comma, or to the end), ack id digits.
 _HEAD = re.compile(r"([0-9])(?:([0-9]+)-)?(?:(/[^,]*)(?:,|\Z))?([0-9]*)")
 _MAX_COUNT_DIGITS = 10  # more than any limit can be: read as "too many"
