@@ -79,6 +79,10 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             result = decode(data, max_attachments=self.max_binary_attachments,
                             max_bytes=self.eio.max_http_buffer_size)
             if type(result) is Attachments:
+                if not self._connected(eio_sid, result.namespace or "/"):
+                    # Binary packets only from connected clients: nothing is buffered for others.
+                    await self._close(eio_sid, "a binary packet for a namespace it is not connected to")
+                    return
                 self._attachments[eio_sid] = result
                 return
         elif pending is None:

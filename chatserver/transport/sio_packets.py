@@ -202,6 +202,11 @@ class Attachments:
         return cls(None, [], count, 0)
 
     @property
+    def namespace(self) -> str | None:
+        """The namespace of the packet being assembled (None while dropping)."""
+        return None if self._packet is None else self._packet.namespace
+
+    @property
     def done(self) -> bool:
         """No more attachments are due."""
         return self._due <= 0

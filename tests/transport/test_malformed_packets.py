@@ -159,6 +159,7 @@ async def test_a_malformed_packet_is_answered_and_the_connection_serves_on(
     ['3/nope,1["' + SECRET + '"]'],
     ["1/nope,x"],
     ["51-/nope,1" + json.dumps(["e", _placeholder(0)]), SECRET.encode()],
+    ["51-{other},1" + json.dumps(["e", _placeholder(0)])],  # closed on the header: nothing is kept for it
     ['2{other},1["session:resume",{}]'],  # the other namespace, not connected to
     ['2/visitor?x=1,1["session:resume",{}]'],
     [SECRET.encode()],  # a binary message that follows no binary packet
