@@ -17,7 +17,7 @@ from chatserver.http import keys as K
 
 from ..offline_support import wait_until
 from ..support import LiveServer, make_settings
-from .test_direct_websocket import BINARY, RawSocket, frame
+from .raw_socket import BINARY, RawSocket, frame
 
 SECRET = "SECRET-4242"  # in every payload below: it must never reach the log
 DEEP = "[" * 1000 + "]" * 1000

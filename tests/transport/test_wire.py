@@ -15,7 +15,7 @@ from chatserver.http import keys as K
 
 from ..offline_support import wait_until
 from ..support import LiveServer, agent, make_settings, prechat, visitor
-from .test_direct_websocket import BINARY, frame, raw_visitor
+from .raw_socket import BINARY, frame, raw_visitor
 
 
 @pytest.fixture
