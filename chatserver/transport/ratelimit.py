@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 
@@ -33,7 +34,9 @@ class TokenBucket:
 
 
 class KeyedLimiter:
-    """One bucket per key (a client address), forgetting idle keys so memory stays bounded."""
+    """One bucket per key (a client address), at most ``max_keys`` of them: past that the least
+    recently used one is forgotten (a key that has been quiet for ``burst / rate`` seconds has a
+    full bucket anyway), so memory stays bounded and no number of new keys resets a busy one."""
 
     def __init__(self, rate: float, burst: int, max_keys: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -41,12 +44,17 @@ class KeyedLimiter:
         self.burst = burst
         self.max_keys = max_keys
         self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def take(self, key: str) -> bool:
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self.max_keys:
-                self._buckets.clear()
+                self._buckets.popitem(last=False)
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, self._clock)
+        else:
+            self._buckets.move_to_end(key)
         return bucket.take()
