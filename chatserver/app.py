@@ -42,6 +42,7 @@ from .storage.sqlite import SQLiteStore
 from .storage.sqlite_cobrowse import SQLiteCobrowseStore
 from .storage.sqlite_console import ConsoleStore
 from .storage.sqlite_knowledge import KnowledgeSQLiteStore
+from .transport.addresses import parse_networks
 from .transport.bus import Bus, LocalBus
 from .transport.cobrowse import CobrowseRelay
 from .transport.console import ConsoleEvents
@@ -199,6 +200,7 @@ def build_app(
     app[K.CLOCK] = clock
     app[K.LOGIN_LIMITER] = KeyedLimiter(settings.login_attempts_per_minute / 60.0,
                                         settings.login_attempts_per_minute)
+    app[K.TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
     app[K.VISITOR_LIMITER] = KeyedLimiter(settings.visitor_sessions_per_minute / 60.0,
                                           settings.visitor_sessions_per_minute)
     add_routes(app)

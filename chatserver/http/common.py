@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..domain.models import Agent, Role
 from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge
+from ..transport.addresses import client_address, limit_key
 from . import keys as K
 
 # The largest request body (the app's ``client_max_size`` too): a larger one is 413
@@ -48,6 +49,12 @@ async def json_body(request: web.Request, body_type: type[T]) -> T:
         raise InvalidPayload(str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise InvalidPayload("body is not valid JSON") from exc
+
+
+def client_key(request: web.Request) -> str:
+    """What per-address limits count ``request`` under: its client's address as the trusted
+    proxies name it (``transport/addresses.py``), an IPv6 client's /64."""
+    return limit_key(client_address(request.remote, request.headers, request.app[K.TRUSTED_PROXIES]))
 
 
 async def current_agent(request: web.Request) -> Agent:

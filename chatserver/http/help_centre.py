@@ -21,6 +21,7 @@ from ..domain.kb_markdown import sanitize_html
 from ..domain.knowledge import SLUG_RE, Article, ArticleFilter, SearchSource, check_locale
 from ..errors import InvalidPayload, NotFound
 from . import _help_pages as pages
+from .common import client_key
 from .knowledge import KB_LIMITER, KNOWLEDGE
 
 log = logging.getLogger("chatserver.http.help")
@@ -120,7 +121,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         return _page(pages.search_page(None, "", locale), cache="no-cache")
     if len(query) > 200:
         raise InvalidPayload("Searches are limited to 200 characters.")
-    record = request.app[KB_LIMITER].take(request.remote or "unknown")
+    record = request.app[KB_LIMITER].take(client_key(request))
     result = await request.app[KNOWLEDGE].search(query, locale=locale, limit=20, record=record,
                                                  source=SearchSource.HELP)
     return _page(pages.search_page(result, query, locale), cache="no-cache")

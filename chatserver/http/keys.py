@@ -14,6 +14,7 @@ from ..domain.customers import CustomerService
 from ..storage.sqlite import SQLiteStore
 from ..storage.sqlite_cobrowse import SQLiteCobrowseStore
 from ..storage.sqlite_console import ConsoleStore
+from ..transport.addresses import Network
 from ..transport.cobrowse import CobrowseRelay
 from ..transport.hub import SocketHub
 from ..transport.ratelimit import KeyedLimiter
@@ -33,5 +34,7 @@ SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
 LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
 VISITOR_LIMITER = web.AppKey("visitor_limiter", KeyedLimiter)
+# The proxies whose Forwarded / X-Forwarded-For headers are believed (settings trusted_proxies).
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 # Raises when the routing state (memory or Redis) is not ready to serve.
 READINESS: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("readiness")

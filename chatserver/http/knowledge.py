@@ -32,7 +32,7 @@ from ..errors import AuthRequired, InvalidPayload, RateLimited
 from ..transport.ratelimit import KeyedLimiter
 from . import keys as K
 from ._records import check_range, path_id, time_query
-from .common import MAX_OFFSET, current_agent, int_query, json_body
+from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body
 
 log = logging.getLogger("chatserver.http.knowledge")
 
@@ -177,7 +177,7 @@ async def _staff_view(request: web.Request, article: Article) -> dict[str, Any]:
 
 
 def _may_record(request: web.Request) -> bool:
-    return request.app[KB_LIMITER].take(request.remote or "unknown")
+    return request.app[KB_LIMITER].take(client_key(request))
 
 
 # -- public -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..domain.models import Role
 from ..errors import ChatError, NotFound, RateLimited
 from ..logs import exception_summary, field
 from . import keys as K
-from .common import current_agent, int_query, json_body, read_body, require_admin
+from .common import client_key, current_agent, int_query, json_body, read_body, require_admin
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
@@ -50,10 +50,6 @@ class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
     departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
                            msgspec.Meta(max_length=20)] | None = None
-
-
-def _client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -92,7 +88,7 @@ async def openapi(request: web.Request) -> web.Response:
 # -- auth -------------------------------------------------------------------------------------
 
 async def login(request: web.Request) -> web.Response:
-    if not request.app[K.LOGIN_LIMITER].take(_client_address(request)):
+    if not request.app[K.LOGIN_LIMITER].take(client_key(request)):
         raise RateLimited("too many login attempts; wait a minute")
     body = await json_body(request, LoginBody)
     settings = request.app[K.SETTINGS]
@@ -121,7 +117,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def new_visitor_session(request: web.Request) -> web.Response:
-    if not request.app[K.VISITOR_LIMITER].take(_client_address(request)):
+    if not request.app[K.VISITOR_LIMITER].take(client_key(request)):
         raise RateLimited("too many new visitor sessions from this address")
     settings = request.app[K.SETTINGS]
     visitor_id = uuid.uuid4().hex

@@ -245,6 +245,54 @@ async def test_visitor_sessions_are_signed_and_rate_limited(tmp_path: Any) -> No
         await server.close()
 
 
+async def _limited_calls(server: LiveServer, client: str, count: int = 1) -> list[int]:
+    """The statuses of ``count`` calls of each per-address-limited route, sent through a proxy on
+    127.0.0.1 on behalf of ``client`` (a forged entry first, as a client may send one)."""
+    headers = {"X-Forwarded-For": f"192.0.2.66, {client}"}
+    statuses = []
+    for _ in range(count):
+        statuses.append((await server.request("POST", "/api/visitor/sessions", headers=headers))[0])
+        statuses.append((await server.request("POST", "/api/auth/login", headers=headers,
+                                              json={"email": "x@example.com", "password": "nope"}))[0])
+        statuses.append((await server.request("POST", "/api/kb/feedback", headers=headers,
+                                              json={"outcome": "chat_started"}))[0])
+    return statuses
+
+
+async def test_per_address_limits_count_the_client_a_trusted_proxy_names(tmp_path: Any) -> None:
+    """Behind a proxy every request comes from the proxy's address: the limits count the client
+    it names in X-Forwarded-For (an IPv6 client by its /64), and only if it is a trusted proxy."""
+    from ..support import make_settings
+
+    limits = {"visitor_sessions_per_minute": 2, "login_attempts_per_minute": 2, "kb_events_per_minute": 2,
+              "login_lockout_failures": 100}
+    server = LiveServer(make_settings(tmp_path / "proxied", trusted_proxies=("127.0.0.1",), **limits))
+    await server.start()
+    try:
+        assert await _limited_calls(server, "198.51.100.1", 2) == [201, 401, 204] * 2
+        assert await _limited_calls(server, "198.51.100.1") == [429, 429, 429]
+        assert await _limited_calls(server, "198.51.100.2") == [201, 401, 204]  # another shopper
+        assert await _limited_calls(server, "2001:db8:1:2::1", 2) == [201, 401, 204] * 2
+        assert await _limited_calls(server, "2001:db8:1:2:ffff::9") == [429, 429, 429]  # the same /64
+        assert await _limited_calls(server, "2001:db8:1:3::1") == [201, 401, 204]
+        # The help centre's logged searches count per client too (two each, here).
+        for client in ("198.51.100.3", "198.51.100.3", "198.51.100.3", "198.51.100.4"):
+            assert (await server.request("GET", "/help/search?q=refund",
+                                         headers={"X-Forwarded-For": client}))[0] == 200
+        _, report = await server.request("GET", "/api/reports/knowledge-base", token=await server.admin_token())
+        assert report["searches"] == 3
+    finally:
+        await server.close()
+    # Without trusted proxies the header is the client's own claim: ignored.
+    server = LiveServer(make_settings(tmp_path / "direct", **limits))
+    await server.start()
+    try:
+        assert await _limited_calls(server, "198.51.100.1", 2) == [201, 401, 204] * 2
+        assert await _limited_calls(server, "198.51.100.2") == [429, 429, 429]
+    finally:
+        await server.close()
+
+
 async def test_unknown_routes_and_methods_get_structured_errors(server: LiveServer) -> None:
     status, body = await server.request("GET", "/api/nothing-here")
     assert status == 404 and _error(body) == "not_found"
