@@ -50,6 +50,7 @@ from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
+from .transport.origins import listening_origins, normalized, shop_origin_allowed
 from .transport.ratelimit import KeyedLimiter
 from .transport.server import ChatSocketServer
 
@@ -59,14 +60,22 @@ FIRST_ADMIN_FILE = "first-admin.txt"
 
 
 def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
-    """Socket.IO connections are accepted from the server's own origin and the configured ones."""
-    allowed = set(settings.allowed_origins)
+    """Socket.IO connections are accepted from the server's own pages and the configured shop
+    origins (transport/origins.py); a request without ``Origin`` comes from no web page."""
+    allowed = frozenset(settings.allowed_origins)
+    public = frozenset(normalized(url) for url in settings.public_urls)
 
-    def check(origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin is None or "*" in allowed or origin in allowed:
+    def check(page: str | None, environ: dict[str, Any]) -> bool:
+        if page is None or shop_origin_allowed(page, allowed):
             return True
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin == own
+        if public:
+            return page in public
+        # python-engineio's environ carries the aiohttp request (until a WebSocket trims it).
+        request: web.BaseRequest | None = environ.get("aiohttp.request")
+        local = request.transport.get_extra_info("sockname") if request and request.transport else None
+        if not local:
+            return False
+        return page in listening_origins(settings.host, str(local[0]), int(local[1]))
 
     return check
 

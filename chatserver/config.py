@@ -17,6 +17,7 @@ from typing import Any
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
 from .transport.addresses import parse_networks
+from .transport.origins import NULL_ORIGIN
 
 ENV_PREFIX = "CHATSERVER_"
 
@@ -264,6 +265,9 @@ def _validate(settings: Settings) -> None:
                          "kb_search_retention_days not negative")
     parse_page_topics(settings.kb_page_topics)
     parse_networks(settings.trusted_proxies)
+    if NULL_ORIGIN in settings.allowed_origins:
+        raise ValueError("allowed_origins: null is the origin every sandboxed page and file shares; it cannot be "
+                         "allowed")
     for url in settings.public_urls:
         if not re.fullmatch(r"https?://[^/?#\s]+", url):
             raise ValueError(f"public_urls: {url!r} is not scheme://host[:port]")

@@ -16,6 +16,7 @@ from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import Role
 from ..errors import ChatError, NotFound, RateLimited
 from ..logs import exception_summary, field
+from ..transport.origins import shop_origin_allowed
 from . import keys as K
 from .common import client_key, current_agent, int_query, json_body, read_body, require_admin
 from .console import CONSOLE_ROUTES
@@ -211,9 +212,8 @@ def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.Str
 
 async def _with_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     origin = request.headers.get("Origin")
-    allowed = request.app[K.SETTINGS].allowed_origins
     headers: dict[str, str] = {}
-    if origin and ("*" in allowed or origin in allowed):
+    if origin and shop_origin_allowed(origin, request.app[K.SETTINGS].allowed_origins):
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
                    "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
