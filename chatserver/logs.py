@@ -17,6 +17,9 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log carries no bodies, but query strings can carry tokens: keep it quiet.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (names, emails, message and note bodies)
+    # at DEBUG: what is never logged stays so at every level.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def exception_summary(exc: BaseException) -> str:

@@ -14,7 +14,8 @@ from .redis_server import free_port
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, redis_url: str, **env: str) -> None:
+    def __init__(self, data_dir: Path, redis_url: str | None, **env: str) -> None:
+        """``redis_url`` ``None``: the embedded backend (one process)."""
         self.data_dir = data_dir
         self.redis_url = redis_url
         self.port = free_port()
@@ -32,7 +33,7 @@ class ServerProcess:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "chatserver", "serve", "--port", str(self.port), "--data-dir",
-                 str(self.data_dir), "--redis-url", self.redis_url],
+                 str(self.data_dir), *(["--redis-url", self.redis_url] if self.redis_url else [])],
                 stdout=log, stderr=log, env=env,
             )
         self.wait_ready()

@@ -1,12 +1,19 @@
-"""Log helpers (chatserver/logs.py)."""
+"""Log helpers (chatserver/logs.py), and what the server's log may hold: never a message body, a
+shopper's name or email, at any level."""
 
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
+import aiohttp
 import pytest
+import socketio
 
-from chatserver.logs import field
+from chatserver.logs import configure_logging, field
+
+from .processes import ServerProcess
 
 
 @pytest.mark.parametrize("value", ["message:send", "/visitor", "a1-b_2.c", "x" * 64])
@@ -25,3 +32,46 @@ def test_other_values_are_one_quoted_ascii_token(value: str) -> None:
 def test_long_values_are_cut() -> None:
     assert field("x" * 100) == "x" * 64
     assert json.loads(field("\n" * 100, limit=10)) == "\n" * 10
+
+NAME = "Zebulon Quartermaine"
+EMAIL = "zebulon.q@example.org"
+QUESTION = "Where is parcel QX-7731?"
+BODY = "my card ends 4242 and lives at 12 Wisteria Lane"
+
+
+async def test_at_debug_level_the_log_holds_no_body_name_or_email(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, None, CHATSERVER_LOG_LEVEL="DEBUG").start()
+    try:
+        async with aiohttp.ClientSession() as http, http.post(server.url + "/api/visitor/sessions") as resp:
+            token = (await resp.json())["token"]
+        shopper = socketio.AsyncClient(reconnection=False)
+        await shopper.connect(server.url, namespaces=["/visitor"], auth={"token": token}, transports=["websocket"])
+        try:
+            started = await shopper.call("chat:start", {"name": NAME, "email": EMAIL, "question": QUESTION},
+                                         namespace="/visitor", timeout=10)
+            cid = started["conversation"]["id"]
+            sent = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "m-1", "body": BODY},
+                                      namespace="/visitor", timeout=10)
+            assert sent["ok"] and not sent["duplicate"], sent
+        finally:
+            await shopper.disconnect()
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "INFO chatserver.transport disconnected namespace=/visitor" in log
+    for secret in (NAME, EMAIL, QUESTION, BODY, "4242", token):
+        assert secret not in log, f"{secret!r} is in the log"
+
+
+def test_debug_level_is_debug_for_everything_but_what_logs_parameters() -> None:
+    root, quiet = logging.getLogger(), logging.getLogger("aiosqlite")
+    handlers, level, quiet_level = root.handlers[:], root.level, quiet.level
+    try:
+        configure_logging("DEBUG")
+        assert logging.getLogger("chatserver.transport").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("aiosqlite").isEnabledFor(logging.INFO)
+        assert logging.getLogger("aiosqlite").isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        quiet.setLevel(quiet_level)
