@@ -119,6 +119,14 @@ class PayloadTooLarge(ChatError):
     http_status = 413
 
 
+class UnsupportedMediaType(ChatError):
+    """A REST body that is not declared ``application/json`` (what a cross-site form or a
+    ``text/plain`` request sends without a CORS preflight)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
 class CobrowseStateError(ChatError):
     """The co-browse session is not in a state that allows this (``details`` say which it is in)."""
 
@@ -167,6 +175,7 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     Conflict,
     Unavailable,
     PayloadTooLarge,
+    UnsupportedMediaType,
     CobrowseStateError,
     ControlNotGranted,
     InvalidIdentity,

@@ -9,13 +9,15 @@ import msgspec
 from aiohttp import web
 
 from ..domain.models import Agent, Role
-from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge
+from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 from ..transport.addresses import client_address, limit_key
 from . import keys as K
 
 # The largest request body (the app's ``client_max_size`` too): a larger one is 413
 # ``payload_too_large``, whether it declares its Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
+# The one media type of request bodies (charset aside).
+JSON_MEDIA_TYPE = "application/json"
 # The largest ``offset`` of a paged list (the OpenAPI document states it).
 MAX_OFFSET = 10**9
 # A query integer: ASCII digits, optionally signed, no more than fit any bound checked.
@@ -41,8 +43,12 @@ async def read_body(request: web.Request) -> bytes:
 
 async def json_body(request: web.Request, body_type: type[T]) -> T:
     """The request body parsed into ``body_type``; ``PayloadTooLarge`` for one over the limit,
-    ``InvalidPayload`` for anything else."""
+    ``UnsupportedMediaType`` for one not declared ``application/json`` (a browser sends a page's
+    cross-site ``text/plain`` or form body without asking first: no route reads one),
+    ``InvalidPayload`` for anything else. No body at all is ``{}``."""
     raw = await read_body(request)
+    if raw and request.content_type != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType(f"send the body as {JSON_MEDIA_TYPE}")
     try:
         return msgspec.json.decode(raw or b"{}", type=body_type)
     except msgspec.ValidationError as exc:

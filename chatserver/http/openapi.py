@@ -193,11 +193,15 @@ _WRITE_METHODS = ("post", "put", "patch", "delete")
 
 def _with_body_limit(paths: dict[str, Any]) -> dict[str, Any]:
     """Every write operation answers 413 ``payload_too_large`` for a body over 64 KiB (declared or
-    chunked), whether it takes a body or not: the error middleware refuses it first."""
+    chunked), whether it takes a body or not: the error middleware refuses it first. Every
+    operation that takes a JSON body answers 415 ``unsupported_media_type`` for a body of another
+    ``Content-Type`` (``json_body``)."""
     for operations in paths.values():
         for method in _WRITE_METHODS:
             if method in operations:
                 operations[method]["responses"].update(_errors(413))
+            if "requestBody" in operations.get(method, {}):
+                operations[method]["responses"].update(_errors(415))
     return paths
 
 

@@ -419,3 +419,42 @@ def test_openapi_document_lists_413_on_every_write_route() -> None:
     for method, path, _ in ROUTES:
         responses = document["paths"][path][method.lower()]["responses"]
         assert ("413" in responses) == (method in WRITE_METHODS), (method, path)
+
+
+def _json_body_routes() -> list[tuple[str, str]]:
+    """Every (method, path) whose documented request body is JSON."""
+    return [(method.upper(), path) for path, operations in openapi_document()["paths"].items()
+            for method, operation in operations.items() if "requestBody" in operation]
+
+
+async def test_a_json_body_sent_as_another_media_type_is_refused_and_changes_nothing(server: LiveServer) -> None:
+    """A page of another site can POST text/plain (or a form) without a CORS preflight: no route
+    reads such a body, so a cross-site page cannot sign an agent in, or act with their token."""
+    login = await server.add_agent()
+    admin = await server.admin_token()
+    credentials = json.dumps({"email": login["email"], "password": PASSWORD})
+    for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                         "multipart/form-data; boundary=x", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        status, reply = await server.request("POST", "/api/auth/login", data=credentials.encode(), headers=headers)
+        assert status == 415 and _error(reply) == "unsupported_media_type", (content_type, reply)
+    before = _database(server)
+    routes = _json_body_routes()
+    assert len(routes) >= 15, routes
+    for method, path in routes:
+        status, reply = await server.request(method, re.sub(r"\{\w+\}", "x", path), token=admin, data=b"{}",
+                                             headers={"Content-Type": "text/plain"})
+        assert status == 415 and _error(reply) == "unsupported_media_type", (method, path, reply)
+    assert _database(server) == before
+    # application/json, with or without a charset, is read.
+    status, reply = await server.request("POST", "/api/auth/login", data=credentials.encode(),
+                                         headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 200, reply
+
+
+def test_openapi_document_lists_415_on_every_route_with_a_json_body() -> None:
+    document = openapi_document()
+    routes = set(_json_body_routes())
+    for method, path, _ in ROUTES:
+        responses = document["paths"][path][method.lower()]["responses"]
+        assert ("415" in responses) == ((method, path) in routes), (method, path)
