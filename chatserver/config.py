@@ -47,9 +47,13 @@ class Settings:
     # New visitor sessions per client IP per minute.
     visitor_sessions_per_minute: int = 60
     login_attempts_per_minute: int = 10
-    # This many wrong passwords in a row lock an account's logins for login_lockout_seconds.
+    # This many wrong passwords in a row from one client address lock that address out of the
+    # account for login_lockout_seconds; login_lockout_global_failures in a row from any addresses
+    # lock the account for everyone for login_lockout_global_seconds (domain/lockout.py).
     login_lockout_failures: int = 5
     login_lockout_seconds: float = 300.0
+    login_lockout_global_failures: int = 20
+    login_lockout_global_seconds: float = 60.0
     # Origins allowed to open Socket.IO connections (besides the server's own); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
     # The server's own public URLs (scheme://host[:port], as browsers reach it, e.g. behind a
@@ -235,6 +239,10 @@ def _validate(settings: Settings) -> None:
         raise ValueError("abandoned_chat_after must not be negative (0 turns it off)")
     if settings.login_lockout_failures < 1 or settings.login_lockout_seconds < 0:
         raise ValueError("login_lockout_failures must be at least 1 and login_lockout_seconds not negative")
+    if settings.login_lockout_global_failures < settings.login_lockout_failures \
+            or settings.login_lockout_global_seconds < 0:
+        raise ValueError("login_lockout_global_failures must be at least login_lockout_failures and "
+                         "login_lockout_global_seconds not negative")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("redis_url must start with redis://, rediss:// or unix://")
     parse_opening_hours(settings.business_hours, settings.business_timezone)

@@ -1,8 +1,12 @@
-"""Locking an account's logins after repeated wrong passwords.
+"""Locking logins after repeated wrong passwords.
 
 Counted per email address, known or not, so a lockout reveals nothing about which accounts
-exist; kept in the database, so every server process sharing it sees the same count. The
-per-address rate limit (``login_attempts_per_minute``) still applies on top.
+exist, and per client address: wrong passwords from one address lock that address out of the
+account (``failures`` in a row, for ``lock_seconds``), so nobody can lock an agent out of their
+own account from elsewhere. A slower count over every address (``global_failures``, for
+``global_lock_seconds``) stops guessing spread over many addresses. Both are kept in the
+database, so every server process sharing it agrees. The per-address rate limit
+(``login_attempts_per_minute``) still applies on top.
 """
 
 from __future__ import annotations
@@ -22,22 +26,32 @@ log = logging.getLogger("chatserver.auth")
 
 
 class LockoutPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    # This many wrong passwords in a row lock the account for ``lock_seconds``; failures further
-    # apart than ``lock_seconds`` start the count again.
+    # This many wrong passwords in a row from one client address lock that address out of the
+    # account for ``lock_seconds``; failures further apart than ``lock_seconds`` start the count
+    # again (for both counts).
     failures: int = 5
     lock_seconds: float = 300.0
+    # This many in a row from any addresses lock the account for everyone for
+    # ``global_lock_seconds``.
+    global_failures: int = 20
+    global_lock_seconds: float = 60.0
 
 
 class LoginAttempts(Protocol):
-    async def locked_until(self, email: str) -> float:
-        """When the email's lock ends (0 when it is not locked)."""
+    async def locked_until(self, email: str, address: str) -> float:
+        """When the lock on the email for this client address ends, its own or the email's
+        over every address, whichever ends later (0 when it is not locked)."""
         ...
 
-    async def record_login_failure(self, email: str, now: float, policy: LockoutPolicy) -> float:
-        """Count a wrong password atomically; returns when the lock ends (0 when not locked)."""
+    async def record_login_failure(self, email: str, address: str, now: float, policy: LockoutPolicy) -> float:
+        """Count a wrong password for the address and for the email, atomically; returns when
+        the lock it is now under ends (0 when not locked)."""
         ...
 
-    async def clear_login_failures(self, email: str) -> None: ...
+    async def clear_login_failures(self, email: str, address: str) -> None:
+        """A right password: the address's count starts again (the count over every address
+        goes on: an agent's own sign-in says nothing of guesses from elsewhere)."""
+        ...
 
 
 def _locked(until: float, now: float) -> AccountLocked:
@@ -49,30 +63,33 @@ def _locked(until: float, now: float) -> AccountLocked:
     )
 
 
-async def check_not_locked(attempts: LoginAttempts, email: str, now: float) -> None:
-    """Raise ``AccountLocked`` while the email is locked (the password is not even checked)."""
-    until = await attempts.locked_until(email.lower())
+async def check_not_locked(attempts: LoginAttempts, email: str, address: str, now: float) -> None:
+    """Raise ``AccountLocked`` while the email is locked for ``address`` (the password is not
+    even checked)."""
+    until = await attempts.locked_until(email.lower(), address)
     if until > now:
         raise _locked(until, now)
 
 
-async def login_failed(attempts: LoginAttempts, email: str, now: float, policy: LockoutPolicy) -> None:
+async def login_failed(attempts: LoginAttempts, email: str, address: str, now: float,
+                       policy: LockoutPolicy) -> None:
     """Count the failure; raise ``AccountLocked`` if it was the one that locked the account."""
-    until = await attempts.record_login_failure(email.lower(), now, policy)
+    until = await attempts.record_login_failure(email.lower(), address, now, policy)
     if until > now:
-        log.warning("login locked after %d wrong passwords for %.0f s", policy.failures, until - now)
+        log.warning("login locked for %.0f s after repeated wrong passwords", until - now)
         raise _locked(until, now)
 
 
 async def authenticate_with_lockout(agents: AgentStore, attempts: LoginAttempts, email: str, password: str,
-                                    now: float, policy: LockoutPolicy) -> Agent:
-    """``authenticate``, refused while the email is locked; a wrong password counts towards a
-    lock and a right one clears the count."""
-    await check_not_locked(attempts, email, now)
+                                    address: str, now: float, policy: LockoutPolicy) -> Agent:
+    """``authenticate`` from client ``address`` (a per-address limit key), refused while the
+    email is locked for it; a wrong password counts towards a lock and a right one clears the
+    address's count."""
+    await check_not_locked(attempts, email, address, now)
     try:
         agent = await authenticate(agents, email, password)
     except InvalidCredentials:
-        await login_failed(attempts, email, now, policy)
+        await login_failed(attempts, email, address, now, policy)
         raise
-    await attempts.clear_login_failures(email.lower())
+    await attempts.clear_login_failures(email.lower(), address)
     return agent

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from ..config import public_settings
+from ..config import Settings, public_settings
 from ..domain.agents import AgentChange, check_departments, create_agent, do_update_agent, issue_agent_token
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
 from ..domain.models import Role
@@ -51,6 +51,12 @@ class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
     departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
                            msgspec.Meta(max_length=20)] | None = None
+
+
+def _lockout_policy(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(failures=settings.login_lockout_failures, lock_seconds=settings.login_lockout_seconds,
+                         global_failures=settings.login_lockout_global_failures,
+                         global_lock_seconds=settings.login_lockout_global_seconds)
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -94,8 +100,8 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginBody)
     settings = request.app[K.SETTINGS]
     agent = await authenticate_with_lockout(
-        request.app[K.STORE], request.app[K.CONSOLE], body.email, body.password, request.app[K.CLOCK].now(),
-        LockoutPolicy(failures=settings.login_lockout_failures, lock_seconds=settings.login_lockout_seconds))
+        request.app[K.STORE], request.app[K.CONSOLE], body.email, body.password, client_key(request),
+        request.app[K.CLOCK].now(), _lockout_policy(settings))
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
                                           settings.agent_token_ttl)
     log.info("agent logged in agent=%s", agent.id)

@@ -11,6 +11,8 @@ import json
 import sqlite3
 from typing import Any
 
+import aiosqlite
+
 from ..domain.canned import CannedResponse
 from ..domain.lockout import LockoutPolicy
 from ..domain.notes import NewNote, Note
@@ -19,7 +21,7 @@ from .sqlite import SQLiteStore
 
 _NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, client_note_id"
 _CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"
-# Failure rows for addresses that stopped failing this long ago are forgotten.
+# Failure rows that stopped failing this long ago (and hold no lock) are forgotten.
 FORGET_FAILURES_AFTER = 86400.0
 
 
@@ -128,36 +130,55 @@ class ConsoleStore:
 
     # -- failed logins ------------------------------------------------------------------------
 
-    async def locked_until(self, email: str) -> float:
+    async def locked_until(self, email: str, address: str) -> float:
         async with self._store._r.execute(
-            "SELECT locked_until FROM login_failures WHERE email = ?", (email,)
+            "SELECT max(locked_until) FROM (SELECT locked_until FROM login_failures WHERE email = ? "
+            "UNION ALL SELECT locked_until FROM login_failures_by_address WHERE email = ? AND address = ?)",
+            (email, email, address),
         ) as cur:
             row = await cur.fetchone()
-        return float(row[0]) if row else 0.0
+        return float(row[0]) if row and row[0] is not None else 0.0
 
-    async def record_login_failure(self, email: str, now: float, policy: LockoutPolicy) -> float:
+    async def record_login_failure(self, email: str, address: str, now: float, policy: LockoutPolicy) -> float:
         async with self._store._transaction() as db:
-            await db.execute("DELETE FROM login_failures WHERE last_failure_at < ?", (now - FORGET_FAILURES_AFTER,))
-            async with db.execute(
-                "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE email = ?", (email,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None and row[2] > now:
-                return float(row[2])  # already locked (a concurrent attempt): the lock stands
-            failures = 1
-            if row is not None and row[2] <= now and now - row[1] <= policy.lock_seconds:
-                failures = int(row[0]) + 1
-            locked_until = now + policy.lock_seconds if failures >= policy.failures else 0.0
-            if locked_until:
-                failures = 0  # after the lock, the count starts again
-            await db.execute(
-                "INSERT INTO login_failures (email, failures, last_failure_at, locked_until) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (email) DO UPDATE SET failures = excluded.failures, "
-                "last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
-                (email, failures, now, locked_until),
-            )
-        return locked_until
+            for table in _FAILURE_TABLES:
+                await db.execute(f"DELETE FROM {table} WHERE last_failure_at < ? AND locked_until < ?",
+                                 (now - FORGET_FAILURES_AFTER, now))
+            own = await _count_failure(db, "login_failures_by_address", ("email", "address"), (email, address), now,
+                                       policy.failures, policy.lock_seconds, policy.lock_seconds)
+            every = await _count_failure(db, "login_failures", ("email",), (email,), now,
+                                         policy.global_failures, policy.global_lock_seconds, policy.lock_seconds)
+        return max(own, every)
 
-    async def clear_login_failures(self, email: str) -> None:
+    async def clear_login_failures(self, email: str, address: str) -> None:
         async with self._store._transaction() as db:
-            await db.execute("DELETE FROM login_failures WHERE email = ?", (email,))
+            await db.execute("DELETE FROM login_failures_by_address WHERE email = ? AND address = ?", (email, address))
+
+
+_FAILURE_TABLES = ("login_failures", "login_failures_by_address")
+
+
+async def _count_failure(db: aiosqlite.Connection, table: str, key_columns: tuple[str, ...], key: tuple[str, ...],
+                         now: float, failures_to_lock: int, lock_seconds: float, window: float) -> float:
+    """Count one wrong password in ``table``'s row ``key``: ``failures_to_lock`` in a row (each
+    within ``window`` of the one before) lock it for ``lock_seconds``; returns when its lock ends
+    (0 when it is not locked)."""
+    where = " AND ".join(f"{column} = ?" for column in key_columns)
+    async with db.execute(f"SELECT failures, last_failure_at, locked_until FROM {table} WHERE {where}", key) as cur:
+        row = await cur.fetchone()
+    if row is not None and row[2] > now:
+        return float(row[2])  # already locked (a concurrent attempt): the lock stands
+    failures = 1
+    if row is not None and now - row[1] <= window:
+        failures = int(row[0]) + 1
+    locked_until = now + lock_seconds if failures >= failures_to_lock else 0.0
+    if locked_until:
+        failures = 0  # after the lock, the count starts again
+    await db.execute(
+        f"INSERT INTO {table} ({', '.join(key_columns)}, failures, last_failure_at, locked_until) "
+        f"VALUES ({', '.join('?' for _ in key_columns)}, ?, ?, ?) ON CONFLICT ({', '.join(key_columns)}) DO UPDATE "
+        "SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, "
+        "locked_until = excluded.locked_until",
+        (*key, failures, now, locked_until),
+    )
+    return locked_until

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PartyKind, PreChat, Role
 from chatserver.domain.ports import NewMessage, Transition
 from chatserver.errors import ConversationClosed, Forbidden, NotFound, Unavailable
 from chatserver.storage._group_commit import Batch
 from chatserver.storage.sqlite import CHECKPOINT_INTERVAL, SQLiteStore, migrations
 from chatserver.storage.sqlite_cobrowse import SQLiteCobrowseStore
+from chatserver.storage.sqlite_console import ConsoleStore
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
 from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
 
@@ -478,12 +480,11 @@ async def test_a_database_at_version_8_with_co_browse_sessions_is_migrated_to_th
         assert raw.execute("SELECT id FROM conversations").fetchall() == [("c2",)]
 
 
-async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+async def test_a_database_at_version_10_with_data_in_every_table_is_migrated_to_the_newest(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 10, "fill the tables of the previous version and check what the newest migration does"
-    path = tmp_path / "previous.db"
-    with _database_at(path, previous) as raw:
+    newest = migrations()[-1][0]
+    path = tmp_path / "v10.db"
+    with _database_at(path, 10) as raw:
         _fill_version_10(raw)
         columns = _columns(raw)
         before = _snapshot(raw, columns)
@@ -509,6 +510,43 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         await store.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row kept, in the columns the previous version had
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 11, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)  # version 11 added a column only
+        raw.execute("INSERT INTO login_failures (email, failures, last_failure_at, locked_until) "
+                    "VALUES ('bo@example.com', 2, 250.0, 0)")
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    assert not [t for t, rows in before.items() if not rows]  # every table holds data
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == newest
+        # Migration 0012: the failures counted per email become the count over every address: a
+        # lock in force stays in force for every address, a count goes on.
+        attempts = ConsoleStore(store)
+        assert await attempts.locked_until("eve@example.com", "198.51.100.1") == 301.0
+        assert await attempts.locked_until("eve@example.com", "2001:db8::/64") == 301.0
+        policy = LockoutPolicy(failures=5, lock_seconds=300, global_failures=3, global_lock_seconds=60)
+        assert await attempts.record_login_failure("bo@example.com", "198.51.100.1", 260.0, policy) == 320.0
+        assert await attempts.locked_until("bo@example.com", "198.51.100.9") == 320.0
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        kept = _snapshot(raw, columns)
+        assert {t: rows for t, rows in kept.items() if t != "login_failures"} == {
+            t: rows for t, rows in before.items() if t != "login_failures"}  # every row kept
+        assert kept["login_failures"] == [("bo@example.com", 0, 260.0, 320.0),  # counted on, and locked
+                                          ("eve@example.com", 5, 1.0, 301.0)]
+        assert raw.execute("SELECT email, address, failures FROM login_failures_by_address").fetchall() == [
+            ("bo@example.com", "198.51.100.1", 1)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
