@@ -30,6 +30,7 @@ from .domain.knowledge import KnowledgeService, parse_page_topics
 from .domain.models import Role
 from .domain.ports import Presence, RoutingState
 from .errors import ChatError, Conflict
+from .files import PRIVATE_FILE, make_private_dir
 from .http import keys as K
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
@@ -327,8 +328,8 @@ async def ensure_first_admin(settings: Settings, store: SQLiteStore, clock: Cloc
         return  # another process sharing the database created it first
 
     path = settings.data_dir / FIRST_ADMIN_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"email: {settings.first_admin_email}\npassword: {password}\n")
     log.info("first admin created email=%s credentials_file=%s", settings.first_admin_email, path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
+from .files import PRIVATE_FILE, make_private_dir
 from .transport.addresses import parse_networks
 from .transport.origins import NULL_ORIGIN
 
@@ -160,13 +161,13 @@ class Settings:
         """Return settings whose secret key is set, generating and keeping one in the data dir."""
         if self.secret_key:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key_file = self.data_dir / "secret.key"
         if key_file.exists():
             key = key_file.read_text().strip()
         else:
             key = secrets.token_urlsafe(48)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
             with os.fdopen(fd, "w") as fh:
                 fh.write(key + "\n")
         return dataclasses.replace(self, secret_key=key)

@@ -42,6 +42,7 @@ from ..domain.models import (
 )
 from ..domain.ports import NewMessage, OutboxRecorder, Transition
 from ..errors import Conflict, NotFound
+from ..files import create_private_file, make_private_dir
 from ._group_commit import Batch, GroupCommitter, Job, Outcome, WriterBusy, run_batch
 from ._outbox_rows import insert_outbox_now
 from ._reader import ReadConnection
@@ -181,7 +182,8 @@ class SQLiteStore:
         self.message_hooks: list[MessageHook] = []
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
+        create_private_file(self.path)
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         await self._writer.execute("PRAGMA journal_mode=WAL")
