@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,16 +20,14 @@ from . import constants as C
 from .auth import TokenSigner
 from .config import Settings
 from .constants import VISITOR_NAMESPACE
-from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock, SystemClock
 from .domain.cobrowse import CobrowseService
 from .domain.conversations import ChatService, RoutingPolicy
 from .domain.customers import CustomerService
 from .domain.knowledge import KnowledgeService, parse_page_topics
-from .domain.models import Role
 from .domain.ports import Presence, RoutingState
-from .errors import ChatError, Conflict
-from .files import PRIVATE_FILE, make_private_dir
+from .errors import ChatError
+from .first_admin import ensure_first_admin
 from .http import keys as K
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
@@ -56,8 +53,6 @@ from .transport.ratelimit import KeyedLimiter
 from .transport.server import ChatSocketServer
 
 log = logging.getLogger("chatserver")
-
-FIRST_ADMIN_FILE = "first-admin.txt"
 
 
 def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -313,23 +308,3 @@ def _heartbeat(backend: Backend, service: ChatService, hub: SocketHub) -> Callab
             await service.dispatch()
 
     return beat
-
-
-async def ensure_first_admin(settings: Settings, store: SQLiteStore, clock: Clock,
-                             new_id: Callable[[], str]) -> None:
-    """On an empty database, create an admin and write its password to a 0600 file (never logged)."""
-    if await store.list_agents():
-        return
-    password = generate_password()
-    try:
-        await create_agent(store, name="Admin", email=settings.first_admin_email, password=password,
-                           role=Role.ADMIN, capacity=settings.default_capacity, now=clock.now(), new_id=new_id)
-    except Conflict:
-        return  # another process sharing the database created it first
-
-    path = settings.data_dir / FIRST_ADMIN_FILE
-    make_private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"email: {settings.first_admin_email}\npassword: {password}\n")
-    log.info("first admin created email=%s credentials_file=%s", settings.first_admin_email, path)

@@ -18,13 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import FIRST_ADMIN_FILE, build_app
+from .app import build_app
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .domain.agents import AgentChange, create_agent, do_update_agent, generate_password
 from .domain.models import Role
 from .errors import ChatError
+from .first_admin import FIRST_ADMIN_FILE
 from .logs import configure_logging
 from .storage.sqlite import SQLiteStore
 
