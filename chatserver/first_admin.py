@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from .config import Settings
 from .domain.agents import create_agent, generate_password
@@ -38,3 +39,19 @@ async def ensure_first_admin(settings: Settings, store: SQLiteStore, clock: Cloc
     with os.fdopen(fd, "w") as fh:
         fh.write(f"email: {settings.first_admin_email}\npassword: {password}\n")
     log.info("first admin created email=%s credentials_file=%s", settings.first_admin_email, path)
+
+
+def forget_first_admin_password(data_dir: Path, email: str) -> bool:
+    """Delete ``first-admin.txt`` once the admin it names has another password (it no longer
+    holds a working one, and should not lie around); ``True`` if it was deleted."""
+    path = data_dir / FIRST_ADMIN_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return False
+    named = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    if named.get("email", "").strip().lower() != email.lower():
+        return False
+    path.unlink(missing_ok=True)
+    log.info("first admin's password changed: removed credentials_file=%s", path)
+    return True

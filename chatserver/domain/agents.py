@@ -22,13 +22,17 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= 256:
+        raise InvalidPayload(f"password must be {MIN_PASSWORD} to 256 characters")
+
+
 def check_new_agent(name: str, email: str, password: str, capacity: int) -> None:
     if not 1 <= len(name.strip()) <= 100:
         raise InvalidPayload("name must be 1 to 100 characters")
     if len(email) > 254 or not EMAIL_RE.match(email):
         raise InvalidPayload("email is not a valid address")
-    if not MIN_PASSWORD <= len(password) <= 256:
-        raise InvalidPayload(f"password must be {MIN_PASSWORD} to 256 characters")
+    check_password(password)
     if not 1 <= capacity <= 100:
         raise InvalidPayload("capacity must be between 1 and 100")
 
@@ -92,6 +96,27 @@ async def do_update_agent(store: AgentStore, agent_id: str, change: AgentChange,
     if after is None:
         raise NotFound("no such agent")
     return before, after
+
+
+async def do_set_password(store: AgentStore, agent_id: str, password: str) -> Agent:
+    """Give the agent a new password (argon2id) and revoke every token they hold, in one
+    transaction; returns the agent as stored. Callers decide who may: the agent themselves once
+    they proved the current password (``lockout.do_change_own_password``), an admin for another
+    agent (``do_reset_password``), the command line."""
+    check_password(password)
+    password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+    agent = await store.set_password(agent_id, password_hash)
+    if agent is None:
+        raise NotFound("no such agent")
+    return agent
+
+
+async def do_reset_password(store: AgentStore, agent_id: str, password: str, *, by: Agent | None) -> Agent:
+    """An admin (``by``; ``None`` for the command line) sets another agent's password. Their own
+    they change as every agent does, giving the current one (a token alone is not enough)."""
+    if by is not None and by.id == agent_id:
+        raise Conflict("change your own password with your current one (POST /api/me/password)")
+    return await do_set_password(store, agent_id, password)
 
 
 async def authenticate(store: AgentStore, email: str, password: str) -> Agent:

@@ -18,7 +18,7 @@ from typing import Protocol
 import msgspec
 
 from ..errors import AccountLocked, InvalidCredentials
-from .agents import authenticate
+from .agents import authenticate, do_set_password
 from .models import Agent
 from .ports import AgentStore
 
@@ -93,3 +93,15 @@ async def authenticate_with_lockout(agents: AgentStore, attempts: LoginAttempts,
         raise
     await attempts.clear_login_failures(email.lower(), address)
     return agent
+
+
+async def do_change_own_password(agents: AgentStore, attempts: LoginAttempts, agent: Agent, current_password: str,
+                                 new_password: str, address: str, now: float, policy: LockoutPolicy) -> Agent:
+    """The agent changes their own password: the current one is checked as a login's is (a wrong
+    one counts towards the lockout, so a stolen token cannot be used to guess it), then every
+    token of theirs is revoked (``agents.do_set_password``)."""
+    try:
+        await authenticate_with_lockout(agents, attempts, agent.email, current_password, address, now, policy)
+    except InvalidCredentials:
+        raise InvalidCredentials("the current password is wrong", details={"fields": ["current_password"]}) from None
+    return await do_set_password(agents, agent.id, new_password)

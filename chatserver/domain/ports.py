@@ -85,6 +85,11 @@ class AgentStore(Protocol):
         """Invalidate every token issued to the agent so far (logout)."""
         ...
 
+    async def set_password(self, agent_id: str, password_hash: str) -> Agent | None:
+        """Store a new password hash and invalidate every token issued to the agent so far, in
+        one transaction. The agent as stored, or ``None`` if there is none."""
+        ...
+
     async def update_agent(self, agent_id: str, *, disabled: bool | None, capacity: int | None,
                            departments: tuple[str, ...] | None) -> Agent | None:
         """Change the given fields (``None`` keeps one) in one transaction; disabling an enabled

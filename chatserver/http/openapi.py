@@ -248,6 +248,22 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "The calling agent", "operationId": "me", "security": _AUTH,
                 "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Agent"),
                               **_errors(401)}}},
+            "/api/me/password": {"post": {
+                "summary": "Change the calling agent's own password, giving the current one. Every token of the "
+                           "agent is revoked (their other sessions end: session:ended); the answer carries a new "
+                           "token for this one. A wrong current password is invalid_credentials and counts "
+                           "towards the sign-in lockout (account_locked)",
+                "operationId": "changePassword", "security": _AUTH,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["current_password", "new_password"],
+                    "additionalProperties": False,
+                    "properties": {"current_password": {"type": "string", "minLength": 1, "maxLength": 256},
+                                   "new_password": {"type": "string", "minLength": 8, "maxLength": 256}}}}}},
+                "responses": {"200": _json({"type": "object", "required": ["token", "expires_at", "agent"],
+                                            "properties": {"token": {"type": "string"},
+                                                           "expires_at": {"type": "number"},
+                                                           "agent": _ref("Agent")}}, "Changed"),
+                              **_errors(400, 401, 429)}}},
             "/api/visitor/sessions": {"post": {
                 "summary": "Issue a signed visitor token (first contact of a browser)",
                 "operationId": "newVisitorSession",
@@ -288,6 +304,16 @@ def openapi_document() -> dict[str, Any]:
                                    "departments": {"type": ["array", "null"], "maxItems": 20, "items": {
                                        "type": "string", "minLength": 1, "maxLength": 64},
                                        "description": "each one of the server's departments"}}}}}},
+                "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Changed"),
+                              **_errors(400, 401, 403, 404, 409)}}},
+            "/api/agents/{agent_id}/password": {"put": {
+                "summary": "Set another agent's password (admins): every session of that agent ends "
+                           "(session:ended). Admins change their own with POST /api/me/password (409 here)",
+                "operationId": "resetPassword", "security": _AUTH,
+                "parameters": [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["password"], "additionalProperties": False,
+                    "properties": {"password": {"type": "string", "minLength": 8, "maxLength": 256}}}}}},
                 "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Changed"),
                               **_errors(400, 401, 403, 404, 409)}}},
             "/api/settings": {"get": {

@@ -11,10 +11,18 @@ import msgspec
 from aiohttp import web
 
 from ..config import Settings, public_settings
-from ..domain.agents import AgentChange, check_departments, create_agent, do_update_agent, issue_agent_token
-from ..domain.lockout import LockoutPolicy, authenticate_with_lockout
-from ..domain.models import Role
+from ..domain.agents import (
+    AgentChange,
+    check_departments,
+    create_agent,
+    do_reset_password,
+    do_update_agent,
+    issue_agent_token,
+)
+from ..domain.lockout import LockoutPolicy, authenticate_with_lockout, do_change_own_password
+from ..domain.models import Agent, Role
 from ..errors import ChatError, NotFound, RateLimited
+from ..first_admin import forget_first_admin_password
 from ..logs import exception_summary, field
 from ..transport.origins import shop_origin_allowed
 from . import keys as K
@@ -51,6 +59,15 @@ class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
     departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
                            msgspec.Meta(max_length=20)] | None = None
+
+
+class PasswordChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new_password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+
+
+class PasswordResetBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 
 
 def _lockout_policy(settings: Settings) -> LockoutPolicy:
@@ -123,6 +140,29 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"agent": agent.public()})
 
 
+async def _password_changed(request: web.Request, agent: Agent, by: Agent) -> None:
+    """Every token of the agent is revoked: their open sockets (other tabs, other devices, any
+    process) are told and closed; the first admin's credentials file goes once its password is
+    no longer the one it holds."""
+    await request.app[K.HUB].agent_changed(agent.id)
+    forget_first_admin_password(request.app[K.SETTINGS].data_dir, agent.email)
+    log.info("agent password changed agent=%s by=%s", agent.id, by.id)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """The calling agent changes their own password, giving the current one; every other session
+    of theirs ends, and this one carries on with the new token in the answer."""
+    agent = await current_agent(request)
+    body = await json_body(request, PasswordChangeBody)
+    settings, clock = request.app[K.SETTINGS], request.app[K.CLOCK]
+    changed = await do_change_own_password(
+        request.app[K.STORE], request.app[K.CONSOLE], agent, body.current_password, body.new_password,
+        client_key(request), clock.now(), _lockout_policy(settings))
+    await _password_changed(request, changed, by=changed)
+    token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
+    return web.json_response({"token": token, "expires_at": expires_at, "agent": changed.public()})
+
+
 async def new_visitor_session(request: web.Request) -> web.Response:
     if not request.app[K.VISITOR_LIMITER].take(client_key(request)):
         raise RateLimited("too many new visitor sessions from this address")
@@ -176,6 +216,19 @@ async def update_agent(request: web.Request) -> web.Response:
     service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
     log.info("agent changed agent=%s by=%s", after.id, admin.id)
     return web.json_response({"agent": {**after.public(), "status": str(await service.presence.status(after.id))}})
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    """An admin sets another agent's password: every session of that agent ends."""
+    admin = await require_admin(request)
+    agent_id = request.match_info["agent_id"]
+    if not 1 <= len(agent_id) <= 64:
+        raise NotFound("no such agent")
+    body = await json_body(request, PasswordResetBody)
+    changed = await do_reset_password(request.app[K.STORE], agent_id, body.password, by=admin)
+    await _password_changed(request, changed, by=admin)
+    status = await request.app[K.SERVICE].presence.status(changed.id)
+    return web.json_response({"agent": {**changed.public(), "status": str(status)}})
 
 
 async def settings_view(request: web.Request) -> web.Response:
@@ -277,10 +330,12 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("POST", "/api/auth/login", login),
     ("POST", "/api/auth/logout", logout),
     ("GET", "/api/me", me),
+    ("POST", "/api/me/password", change_password),
     ("POST", "/api/visitor/sessions", new_visitor_session),
     ("GET", "/api/agents", list_agents),
     ("POST", "/api/agents", add_agent),
     ("PATCH", "/api/agents/{agent_id}", update_agent),
+    ("PUT", "/api/agents/{agent_id}/password", reset_password),
     ("GET", "/api/settings", settings_view),
     ("GET", "/api/queue", queue),
     *CONVERSATION_ROUTES,

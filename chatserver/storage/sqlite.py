@@ -366,6 +366,14 @@ class SQLiteStore:
         async with self._transaction() as db:
             await db.execute("UPDATE agents SET token_version = token_version + 1 WHERE id = ?", (agent_id,))
 
+    async def set_password(self, agent_id: str, password_hash: str) -> Agent | None:
+        async with self._transaction() as db, db.execute(
+            f"UPDATE agents SET password_hash = ?, token_version = token_version + 1 WHERE id = ? "
+            f"RETURNING {_AGENT_COLUMNS}", (password_hash, agent_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return _agent(row) if row else None
+
     async def update_agent(self, agent_id: str, *, disabled: bool | None, capacity: int | None,
                            departments: tuple[str, ...] | None) -> Agent | None:
         async with self._transaction() as db:

@@ -199,3 +199,131 @@ async def test_a_change_reaches_the_agents_sockets_in_another_process(tmp_path: 
     finally:
         await second.close()
         await first.close()
+
+
+NEW_PASSWORD = "a new and longer one"
+
+
+async def _change_password(server: LiveServer, token: str, current: str, new: str) -> tuple[int, Any]:
+    return await server.request("POST", "/api/me/password", token=token,
+                                json={"current_password": current, "new_password": new})
+
+
+async def test_an_agent_changes_their_password_and_their_other_sessions_end(shop: LiveServer) -> None:
+    alice_login = await shop.add_agent("Alice")
+    other_device = await shop.login(alice_login["email"])
+    tab, elsewhere = await agent(shop, alice_login), await agent(shop, other_device)
+    bob_login = await shop.add_agent("Bob")
+    bob = await agent(shop, bob_login)
+    token = alice_login["token"]
+
+    status, body = await _change_password(shop, token, "not it", NEW_PASSWORD)
+    assert status == 401 and _error(body) == "invalid_credentials"
+    assert body["error"]["details"] == {"fields": ["current_password"]}
+    status, body = await _change_password(shop, token, PASSWORD, "short")
+    assert status == 400 and _error(body) == "invalid_payload"
+    assert (await shop.request("GET", "/api/me", token=token))[0] == 200  # nothing changed
+    assert await shop.request("GET", "/api/me", token=other_device["token"]) == (200, {"agent": alice_login["agent"]})
+
+    status, body = await _change_password(shop, token, PASSWORD, NEW_PASSWORD)
+    assert status == 200 and body["agent"]["id"] == alice_login["agent"]["id"] and body["expires_at"] > 0
+    # Every session of hers ends, this one's old token included; the new token carries on.
+    for socket in (tab, elsewhere):
+        assert (await socket.wait_for("session:ended"))["reason"] == "signed_out"
+        await asyncio.wait_for(socket.closed.wait(), 5)
+    for old in (token, other_device["token"]):
+        assert (await shop.request("GET", "/api/me", token=old))[0] == 401
+    assert (await shop.request("GET", "/api/me", token=body["token"]))[0] == 200
+    again = await agent(shop, body)
+    assert (await again.call("session:resume"))["status"] == "online"
+    # The old password no longer signs in, the new one does; Bob is not touched.
+    status, reply = await shop.request("POST", "/api/auth/login", json={"email": alice_login["email"],
+                                                                         "password": PASSWORD})
+    assert status == 401 and _error(reply) == "invalid_credentials"
+    assert (await shop.login(alice_login["email"], NEW_PASSWORD))["agent"]["id"] == alice_login["agent"]["id"]
+    assert not bob.closed.is_set() and (await shop.request("GET", "/api/me", token=bob_login["token"]))[0] == 200
+
+
+async def test_guessing_the_current_password_with_a_token_meets_the_lockout(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, login_lockout_failures=3))
+    await server.start()
+    try:
+        login = await server.add_agent()
+        codes = [_error((await _change_password(server, login["token"], f"guess {n}", NEW_PASSWORD))[1])
+                 for n in range(4)]
+        assert codes == ["invalid_credentials", "invalid_credentials", "account_locked", "account_locked"]
+        status, body = await _change_password(server, login["token"], PASSWORD, NEW_PASSWORD)
+        assert status == 429 and _error(body) == "account_locked"  # even with the right one
+        status, body = await server.request("POST", "/api/auth/login", json={"email": login["email"],
+                                                                             "password": PASSWORD})
+        assert status == 429 and _error(body) == "account_locked"
+    finally:
+        await server.close()
+
+
+async def test_admins_reset_another_agents_password_and_end_their_sessions(shop: LiveServer) -> None:
+    alice_login = await shop.add_agent("Alice")
+    alice = await agent(shop, alice_login)
+    bob_login = await shop.add_agent("Bob")
+    admin = await shop.admin_token()
+    path = f"/api/agents/{alice_login['agent']['id']}/password"
+    before = await shop.request("GET", "/api/agents", token=admin)
+    for token, body, expected in [
+            (bob_login["token"], {"password": NEW_PASSWORD}, (403, "forbidden")),
+            (None, {"password": NEW_PASSWORD}, (401, "auth_required")),
+            (admin, {"password": "short"}, (400, "invalid_payload")),
+            (admin, {"password": NEW_PASSWORD, "current_password": PASSWORD}, (400, "invalid_payload")),
+            (admin, {}, (400, "invalid_payload"))]:
+        status, reply = await shop.request("PUT", path, token=token, json=body)
+        assert (status, _error(reply)) == expected, (body, reply)
+    status, reply = await shop.request("PUT", "/api/agents/nobody/password", token=admin,
+                                       json={"password": NEW_PASSWORD})
+    assert status == 404 and _error(reply) == "not_found"
+    _, me = await shop.request("GET", "/api/me", token=admin)
+    status, reply = await shop.request("PUT", f"/api/agents/{me['agent']['id']}/password", token=admin,
+                                       json={"password": NEW_PASSWORD})
+    assert status == 409 and _error(reply) == "conflict" and "/api/me/password" in reply["error"]["message"]
+    assert await shop.request("GET", "/api/agents", token=admin) == before
+    assert not alice.closed.is_set()
+
+    status, reply = await shop.request("PUT", path, token=admin, json={"password": NEW_PASSWORD})
+    assert status == 200 and reply["agent"]["id"] == alice_login["agent"]["id"]
+    assert (await alice.wait_for("session:ended"))["reason"] == "signed_out"
+    await asyncio.wait_for(alice.closed.wait(), 5)
+    assert (await shop.request("GET", "/api/me", token=alice_login["token"]))[0] == 401
+    assert (await shop.login(alice_login["email"], NEW_PASSWORD))["agent"]["name"] == "Alice"
+    assert (await shop.request("GET", "/api/me", token=admin))[0] == 200
+
+
+async def test_the_first_admins_credentials_file_goes_once_that_admin_changes_the_password(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path))
+    await server.start()
+    try:
+        credentials = server.settings.data_dir / "first-admin.txt"
+        first = dict(line.split(": ", 1) for line in credentials.read_text().splitlines())
+        admin = await server.admin_token()
+        # Another admin's new password leaves the file alone.
+        other = await server.add_agent("Second admin", role="admin")
+        assert (await _change_password(server, other["token"], PASSWORD, NEW_PASSWORD))[0] == 200
+        status, _ = await server.request("PUT", f"/api/agents/{other['agent']['id']}/password", token=admin,
+                                         json={"password": PASSWORD})
+        assert status == 200 and credentials.exists()
+        status, _ = await _change_password(server, admin, first["password"], NEW_PASSWORD)
+        assert status == 200 and not credentials.exists()
+        assert (await server.login(first["email"], NEW_PASSWORD))["agent"]["role"] == "admin"
+    finally:
+        await server.close()
+
+
+async def test_an_admin_reset_of_the_first_admin_removes_the_file_too(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path))
+    await server.start()
+    try:
+        credentials = server.settings.data_dir / "first-admin.txt"
+        _, me = await server.request("GET", "/api/me", token=await server.admin_token())
+        other = await server.add_agent("Second admin", role="admin")
+        status, _ = await server.request("PUT", f"/api/agents/{me['agent']['id']}/password", token=other["token"],
+                                         json={"password": NEW_PASSWORD})
+        assert status == 200 and not credentials.exists()
+    finally:
+        await server.close()
