@@ -1,4 +1,4 @@
-"""Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update``,
+"""Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update|set-password``,
 ``chatserver customer export|delete``.
 
 Every option can also come from a ``CHATSERVER_*`` environment variable (``cli_env``, docs/configuration.md).
@@ -22,10 +22,10 @@ from .app import build_app
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
-from .domain.agents import AgentChange, create_agent, do_update_agent, generate_password
+from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Role
 from .errors import ChatError
-from .first_admin import FIRST_ADMIN_FILE
+from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .logs import configure_logging
 from .storage.sqlite import SQLiteStore
 
@@ -89,6 +89,12 @@ def build_parser() -> CommandParser:
     update.option("--capacity", type=int)
     update.option("--departments", dest="agent_departments", metavar="LIST",
                   help="comma-separated departments the agent serves (empty: none)")
+    password = agent.subcommand(agent_commands, "set-password",
+                                help="give an agent a new password: they are signed out everywhere")
+    _common(password)
+    password.option("--email", required=True)
+    password.option("--password", help="prompted for (twice, not shown) when omitted; better from the variable "
+                                       "than on a command line others can see")
     add_customer_commands(parser, commands, _common)
     return parser
 
@@ -195,6 +201,35 @@ async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def agent_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            print("chatserver: give the new password in CHATSERVER_AGENT_SET_PASSWORD_PASSWORD (or run this on a "
+                  "terminal to be asked for it)", file=sys.stderr)
+            return 2
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("The same again: ") != password:
+            print("chatserver: the two passwords differ; nothing changed", file=sys.stderr)
+            return 2
+    store = await _with_store(settings)
+    try:
+        found = await store.agent_by_email(args.email.lower())
+        if found is None:
+            print(f"chatserver: no agent with email {args.email!r}", file=sys.stderr)
+            return 2
+        agent = await do_reset_password(store, found.id, password, by=None)
+    except ChatError as exc:
+        print(f"chatserver: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    print(f"new password set for {agent.role} {agent.email}; signed out everywhere")
+    if forget_first_admin_password(settings.data_dir, agent.email):
+        print(f"removed {settings.data_dir / FIRST_ADMIN_FILE}: it no longer holds their password")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = build_parser()
@@ -215,6 +250,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return asyncio.run(agent_add(settings, args))
     if args.agent_command in ("disable", "enable", "update"):
         return asyncio.run(agent_update(settings, args))
+    if args.agent_command == "set-password":
+        return asyncio.run(agent_set_password(settings, args))
     return asyncio.run(agent_list(settings))
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
 import re
 import select
 import socket
 import subprocess
 import sys
+import termios
 import time
 import urllib.parse
 import urllib.request
@@ -136,6 +139,90 @@ async def test_an_agent_disabled_on_the_command_line_is_signed_out_of_a_running_
         assert await server.service.presence.available_agents() == []
     finally:
         await server.close()
+
+
+def _on_terminal(args: list[str], answers: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """The CLI run with a pseudo-terminal as its controlling terminal (as a person at a shell runs
+    it), typing each of ``answers`` after the next prompt; its exit status and everything the
+    terminal showed (what it echoed included)."""
+    main, secondary = pty.openpty()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+    proc = subprocess.Popen([*CLI, *args], stdin=secondary, stdout=secondary, stderr=secondary,
+                            env={**clean, **env}, start_new_session=True,
+                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(secondary)
+    shown, deadline = b"", time.monotonic() + 60
+    pending = list(answers)
+    try:
+        while True:
+            ready, _, _ = select.select([main], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"the command hangs: {shown.decode(errors='replace')}"
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # EIO: the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if pending and shown.endswith(b": "):  # a prompt waits (getpass writes no newline)
+                os.write(main, pending.pop(0).encode() + b"\n")
+    finally:
+        os.close(main)
+    return proc.wait(timeout=30), shown.decode(errors="replace")
+
+
+async def test_set_password_from_a_variable_or_a_prompt_signs_the_agent_out(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, sweep_interval=0.2))
+    await server.start()
+    try:
+        login = await server.add_agent("Alice")
+        console = await agent(server, login)
+        data = str(server.settings.data_dir)
+        env = {"CHATSERVER_DATA_DIR": data, "CHATSERVER_AGENT_SET_PASSWORD_EMAIL": login["email"].upper(),
+               "CHATSERVER_AGENT_SET_PASSWORD_PASSWORD": "from the variable"}
+        done = await asyncio.to_thread(_run, "agent", "set-password", data_dir=None, env=env)
+        assert done.returncode == 0 and "signed out everywhere" in done.stdout, done.stderr
+        assert "from the variable" not in done.stdout + done.stderr
+        # Running servers re-read the agent within sweep_interval: the old token is over.
+        assert (await console.wait_for("session:ended"))["reason"] == "signed_out"
+        assert (await server.request("GET", "/api/me", token=login["token"]))[0] == 401
+        assert (await server.login(login["email"], "from the variable"))["agent"]["name"] == "Alice"
+
+        # At a terminal: asked twice, never shown; two different answers change nothing.
+        typed = ["typed at the prompt", "typed at the prompt"]
+        args = ["agent", "set-password", "--email", login["email"], "--data-dir", data]
+        status, shown = await asyncio.to_thread(_on_terminal, args, ["one thing", "another"], {})
+        assert status == 2 and "differ" in shown and "one thing" not in shown
+        status, shown = await asyncio.to_thread(_on_terminal, args, typed, {})
+        assert status == 0, shown
+        assert shown.count("password") >= 2 and typed[0] not in shown
+        assert (await server.login(login["email"], typed[0]))["agent"]["name"] == "Alice"
+        # Without a terminal and without the variable nothing is asked and nothing changes.
+        refused = await asyncio.to_thread(_run, "agent", "set-password", "--email", login["email"], data_dir=None,
+                                          env={"CHATSERVER_DATA_DIR": data})
+        assert refused.returncode == 2 and "CHATSERVER_AGENT_SET_PASSWORD_PASSWORD" in refused.stderr
+        for bad, problem in ((["--email", "nobody@example.com", "--password", "long enough"], "no agent"),
+                             (["--email", login["email"], "--password", "short"], "8 to 256")):
+            refused = await asyncio.to_thread(_run, "agent", "set-password", *bad, data_dir=None,
+                                              env={"CHATSERVER_DATA_DIR": data})
+            assert refused.returncode == 2 and problem in refused.stderr, refused.stderr
+        assert (await server.login(login["email"], typed[0]))["agent"]["name"] == "Alice"
+    finally:
+        await server.close()
+
+
+def test_set_password_of_the_first_admin_removes_its_credentials_file(tmp_path: Path) -> None:
+    assert _run("agent", "add", "--name", "Cleo", "--email", "cleo@example.com", "--password", "s3cret-pass",
+                data_dir=tmp_path).returncode == 0
+    credentials = tmp_path / "first-admin.txt"
+    credentials.write_text("email: admin@example.com\npassword: generated\n")  # as the server writes it
+    assert _run("agent", "add", "--name", "Admin", "--email", "admin@example.com", "--role", "admin",
+                "--password", "generated", data_dir=tmp_path).returncode == 0
+    env = {"CHATSERVER_AGENT_SET_PASSWORD_PASSWORD": "another-pass"}
+    assert _run("agent", "set-password", "--email", "cleo@example.com", data_dir=tmp_path, env=env).returncode == 0
+    assert credentials.exists()
+    done = _run("agent", "set-password", "--email", "admin@example.com", data_dir=tmp_path, env=env)
+    assert done.returncode == 0 and "first-admin.txt" in done.stdout and not credentials.exists()
 
 
 def test_settings_come_from_environment_and_flags_override_them() -> None:
