@@ -40,6 +40,8 @@ const state = {
   cannedEditing: null, // the canned response the admin is changing
   agents: [], // admins: every agent (GET /api/agents)
   agentEditing: null, // admins: the agent whose capacity and departments are being changed
+  agentPassword: null, // admins: the agent whose password is being set
+  renewingToken: false, // while the agent's own password change runs (it ends every session of theirs)
   departments: null, // admins: the server's departments (GET /api/settings), once read
   tickets: [], // open offline tickets, newest first (GET /api/tickets, then ticket:created/updated)
   ticketOpen: null, // the ticket shown in the answer dialog
@@ -169,13 +171,68 @@ function start(session) {
   $("manage-canned").hidden = session.agent.role !== "admin";
   $("manage-agents").hidden = session.agent.role !== "admin";
   $("show-settings").hidden = session.agent.role !== "admin";
-  const left = session.expiresAt * 1000 - Date.now();
-  if (left <= 0) return sessionLost("token_expired");
-  state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
+  if (!watchExpiry(session)) return sessionLost("token_expired");
   connect();
   loadCanned();
   knowledge.start(session.agent);
   render();
+}
+
+/** Sign out when the session's token expires; false if it already has. */
+function watchExpiry(session) {
+  clearTimeout(state.expiryTimer);
+  const left = session.expiresAt * 1000 - Date.now();
+  if (left <= 0) return false;
+  state.expiryTimer = setTimeout(() => sessionLost("token_expired"), Math.min(left, 2 ** 31 - 1));
+  return true;
+}
+
+function openPasswordDialog() {
+  for (const id of ["current-password", "new-password", "repeat-password"]) $(id).value = "";
+  $("password-username").value = state.session.agent.email; // for password managers
+  setText($("password-message"), "");
+  $("password-dialog").showModal();
+  $("current-password").focus();
+}
+
+/**
+ * The agent's own password change. The server revokes every token of theirs, this tab's too, and
+ * answers with a new one: the tab keeps its session with it (its socket, ended by the server,
+ * connects again with the new token); every other session of theirs is signed out.
+ */
+async function changeOwnPassword(event) {
+  event.preventDefault();
+  const current = $("current-password").value;
+  const password = $("new-password").value;
+  const problem = !current ? ["current-password", "Enter your current password."]
+    : password.length < 8 ? ["new-password", "The new password needs 8 characters or more."]
+      : password !== $("repeat-password").value ? ["repeat-password", "The two new passwords differ."] : null;
+  if (problem) {
+    setText($("password-message"), problem[1]);
+    $(problem[0]).focus();
+    return;
+  }
+  const button = $("password-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  state.renewingToken = true;
+  try {
+    const result = await rest("POST", "/api/me/password", { current_password: current, new_password: password });
+    const session = { token: result.token, expiresAt: result.expires_at, agent: result.agent };
+    state.session = session;
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+    watchExpiry(session);
+    state.socket.disconnect(); // the old token's connection (the server ends it too)
+    state.socket.connect(); // with the new token: the auth is asked for at every connect
+    $("password-dialog").close();
+    showAlert("Your password has been changed. Your other sessions have been signed out.", "info");
+  } catch (error) {
+    setText($("password-message"), error.code === "invalid_credentials" ? "Your current password is wrong."
+      : errorText(error));
+    $("current-password").focus();
+  } finally {
+    state.renewingToken = false;
+    button.disabled = false;
+  }
 }
 
 function rest(method, path, body) {
@@ -211,7 +268,9 @@ function connect() {
   });
   // The server ended the session (a logout elsewhere, the account disabled, the token expired):
   // it closes the socket next; nothing is retried.
-  socket.on("session:ended", ({ reason }) => showLogin(sessionEndedText(reason)));
+  socket.on("session:ended", ({ reason }) => {
+    if (!state.renewingToken) showLogin(sessionEndedText(reason)); // else the password change hands a new token
+  });
   socket.on("queue:updated", (queue) => setQueue(queue));
   socket.on("canned:updated", () => loadCanned()); // an admin changed them
   socket.on("ticket:created", ({ ticket }) => ticketChanged(ticket));
@@ -846,10 +905,14 @@ function renderAgents() {
     const toggle = h("button", { type: "button", class: "secondary",
       "aria-label": `${a.disabled ? "Enable" : "Disable"} ${a.name}` }, a.disabled ? "Enable" : "Disable");
     toggle.addEventListener("click", () => changeAgent(a, { disabled: !a.disabled }));
+    // An admin's own password is changed with the current one (Change password, in the top bar).
+    const password = h("button", { type: "button", class: "secondary", "aria-label": `Set a password for ${a.name}` },
+      "Password");
+    password.addEventListener("click", () => editAgentPassword(a));
     return h("tr", { class: a.disabled ? "disabled" : null, "data-id": a.id },
       h("td", {}, a.name), h("td", {}, a.email), h("td", {}, a.role), h("td", {}, a.capacity),
       h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? "disabled" : a.status),
-      h("td", { class: "actions" }, edit, a.id === me ? null : toggle));
+      h("td", { class: "actions" }, edit, ...(a.id === me ? [] : [password, toggle])));
   }));
 }
 
@@ -876,6 +939,39 @@ async function saveAgentEdit(event) {
   const departments = [...$("edit-agent-departments").querySelectorAll("input:checked")].map((i) => i.value);
   if (await changeAgent(agent, { capacity: Number($("edit-agent-capacity").value), departments }, "agent-edit-message")) {
     editAgent(null);
+  }
+}
+
+/** Show the form that sets another agent's password (null hides it). */
+function editAgentPassword(agent) {
+  state.agentPassword = agent?.id || null;
+  const form = $("agent-password-form");
+  form.hidden = !agent;
+  $("agent-new-password").value = "";
+  setText($("agent-password-message"), "");
+  if (!agent) return;
+  setText($("agent-password-heading"), `New password for ${agent.name}`);
+  $("agent-new-password").focus();
+}
+
+async function saveAgentPassword(event) {
+  event.preventDefault();
+  const agent = state.agents.find((a) => a.id === state.agentPassword);
+  if (!agent) return;
+  const password = $("agent-new-password").value;
+  if (password.length < 8) {
+    setText($("agent-password-message"), "The password needs 8 characters or more.");
+    $("agent-new-password").focus();
+    return;
+  }
+  try {
+    const { agent: changed } = await rest("PUT", `/api/agents/${encodeURIComponent(agent.id)}/password`, { password });
+    state.agents = state.agents.map((a) => (a.id === changed.id ? changed : a));
+    editAgentPassword(null);
+    renderAgents();
+    setText($("agent-message"), `${changed.name} has a new password and was signed out everywhere.`);
+  } catch (error) {
+    setText($("agent-password-message"), errorText(error));
   }
 }
 
@@ -1278,12 +1374,17 @@ function wire() {
   $("manage-agents").addEventListener("click", () => {
     setText($("agent-message"), "");
     editAgent(null);
+    editAgentPassword(null);
     $("agents-dialog").showModal();
     loadAgents();
   });
   $("agent-form").addEventListener("submit", addAgent);
   $("agent-edit-form").addEventListener("submit", saveAgentEdit);
   $("agent-edit-cancel").addEventListener("click", () => editAgent(null));
+  $("agent-password-form").addEventListener("submit", saveAgentPassword);
+  $("agent-password-cancel").addEventListener("click", () => editAgentPassword(null));
+  $("change-password").addEventListener("click", openPasswordDialog);
+  $("password-form").addEventListener("submit", changeOwnPassword);
   $("show-settings").addEventListener("click", showSettings);
   $("ticket-form").addEventListener("submit", submitTicketAnswer);
   $("ticket-dialog").addEventListener("close", () => {

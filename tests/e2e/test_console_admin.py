@@ -1,6 +1,7 @@
 """The admin's pages of the console, in real Chromium: changing and disabling agents (in force at
-once: the agent's own console is signed out), changing canned responses (every agent's console
-reads them again at once), and the server's settings, secrets never shown."""
+once: the agent's own console is signed out), setting an agent's password, changing canned
+responses (every agent's console reads them again at once), and the server's settings, secrets
+never shown; and every agent changing their own password."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from ..support import PASSWORD, LiveServer, make_settings, prechat, visitor
-from .console import OpenConsole, composer, login_form, open_console, screenshot, signed_in
+from .console import OpenConsole, alert, composer, login_form, open_console, screenshot, sign_in, signed_in
 
 __all__ = ["open_console"]
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,7 +65,7 @@ async def test_admins_change_and_disable_agents(shop: LiveServer, open_console: 
     await form.get_by_role("button", name="Save").click()
     await expect(form).to_be_hidden()
     await expect(row.get_by_role("cell")).to_have_text(
-        ["Dana", dana_login["email"], "agent", "5", "billing", "online", "ChangeDisable"])
+        ["Dana", dana_login["email"], "agent", "5", "billing", "online", "ChangePasswordDisable"])
     _, listing = await shop.request("GET", "/api/agents", token=await shop.admin_token())
     stored = next(a for a in listing["agents"] if a["email"] == dana_login["email"])
     assert (stored["capacity"], stored["departments"]) == (5, ["billing"])
@@ -144,3 +145,83 @@ async def test_admins_read_the_settings_without_the_secrets(shop: LiveServer, op
     page = await open_console()
     await signed_in(page, await shop.add_agent())
     await expect(page.get_by_role("button", name="Settings")).to_be_hidden()
+
+
+NEW_PASSWORD = "a new and longer one"
+
+
+async def _change_own_password(page: Page, current: str, new: str, again: str | None = None) -> Locator:
+    await page.get_by_role("button", name="Change password").click()
+    dialog = page.get_by_role("dialog", name="Change your password")
+    await dialog.get_by_label("Current password").fill(current)
+    await dialog.get_by_label("New password (8 characters or more)").fill(new)
+    await dialog.get_by_label("New password again").fill(new if again is None else again)
+    await dialog.get_by_role("button", name="Change password").click()
+    return dialog
+
+
+async def test_an_agent_changes_their_password_and_their_other_sessions_end(
+        shop: LiveServer, open_console: OpenConsole) -> None:
+    dana_login = await shop.add_agent("Dana")
+    here, elsewhere = await open_console(), await open_console()
+    await signed_in(here, dana_login)
+    await signed_in(elsewhere, dana_login)
+
+    dialog = await _change_own_password(here, PASSWORD, NEW_PASSWORD, again="a new and longer on")
+    await expect(dialog.get_by_role("alert")).to_have_text("The two new passwords differ.")
+    await expect(dialog.get_by_label("New password again")).to_be_focused()
+    await dialog.get_by_role("button", name="Cancel").click()
+    dialog = await _change_own_password(here, "not my password", NEW_PASSWORD)
+    await expect(dialog.get_by_role("alert")).to_have_text("Your current password is wrong.")
+    await expect(dialog.get_by_label("Current password")).to_be_focused()
+    await screenshot(here, "35-password-wrong")
+    await dialog.get_by_label("Current password").fill(PASSWORD)
+    await dialog.get_by_role("button", name="Change password").click()
+    await expect(dialog).to_be_hidden()
+    await expect(alert(here)).to_have_text("Your password has been changed. Your other sessions have been signed out.")
+    # This console carries on (its socket connected again with the new token); the other is out.
+    await expect(here.get_by_role("status")).to_have_text("Connected · taking chats")
+    await expect(login_form(elsewhere)).to_be_visible()
+    await expect(elsewhere.locator("#login-message")).to_have_text(
+        "You were signed out from another tab or window. Please sign in again.")
+    shopper = await visitor(shop)
+    await shopper.call("chat:start", prechat(1))
+    await expect(here.get_by_role("tab", name="Shopper 1")).to_be_visible()
+    await here.reload()  # the new token was kept
+    await expect(here.get_by_role("status")).to_have_text("Connected · taking chats")
+    await sign_in(elsewhere, dana_login["email"], PASSWORD)
+    await expect(elsewhere.locator("#login-message")).to_have_text("The email or password is wrong.")
+    await signed_in(elsewhere, {**dana_login, "password": NEW_PASSWORD})
+
+
+async def test_admins_set_an_agents_password_and_the_first_admins_file_goes_with_their_own(
+        shop: LiveServer, open_console: OpenConsole) -> None:
+    dana_login = await shop.add_agent("Dana")
+    dana = await open_console()
+    await signed_in(dana, dana_login)
+    admin = await _admin_console(shop, open_console)
+    await admin.get_by_role("button", name="Agents").click()
+    dialog = admin.get_by_role("dialog", name="Agents")
+    await expect(dialog.get_by_role("button", name="Set a password for Admin")).to_have_count(0)
+    await dialog.get_by_role("button", name="Set a password for Dana").click()
+    form = dialog.get_by_role("form", name="New password for Dana")
+    await form.get_by_label("New password (8 characters or more)").fill("short")
+    await form.get_by_role("button", name="Set password").click()
+    await expect(form.get_by_role("alert")).to_have_text("The password needs 8 characters or more.")
+    await form.get_by_label("New password (8 characters or more)").fill(NEW_PASSWORD)
+    await screenshot(admin, "36-agent-password")
+    await form.get_by_role("button", name="Set password").click()
+    await expect(form).to_be_hidden()
+    await expect(dialog.locator("#agent-message")).to_have_text(
+        "Dana has a new password and was signed out everywhere.")
+    await expect(login_form(dana)).to_be_visible()
+    await signed_in(dana, {**dana_login, "password": NEW_PASSWORD})
+    await dialog.get_by_role("button", name="Close").click()
+
+    credentials = shop.settings.data_dir / "first-admin.txt"
+    first = dict(line.split(": ", 1) for line in credentials.read_text().strip().splitlines())
+    dialog = await _change_own_password(admin, first["password"], NEW_PASSWORD)
+    await expect(dialog).to_be_hidden()
+    await expect(admin.get_by_role("status")).to_have_text("Connected · taking chats")
+    assert not credentials.exists()
+    assert (await shop.login(first["email"], NEW_PASSWORD))["agent"]["role"] == "admin"

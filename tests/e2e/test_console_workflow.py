@@ -232,7 +232,7 @@ async def test_admins_manage_canned_responses_in_the_console(shop: LiveServer, o
     await add.get_by_role("button", name="Add agent").click()
     dana = agents.get_by_role("row").filter(has_text="dana@example.com")
     await expect(dana.get_by_role("cell")).to_have_text(
-        ["Dana", "dana@example.com", "agent", "2", "billing", "offline", "ChangeDisable"])
+        ["Dana", "dana@example.com", "agent", "2", "billing", "offline", "ChangePasswordDisable"])
     for label, value in [("Name", "Dana again"), ("Email", "DANA@example.com"),
                          ("Password (8 characters or more)", PASSWORD)]:
         await add.get_by_label(label).fill(value)
