@@ -181,6 +181,7 @@ def build_app(
     customer_events = CustomerEvents(customers)
     hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
     offline.tickets.customer_for_visitor = customer_events.customer_for_ticket
+    offline.tickets.verified_emails = customers.verified_emails
     app[K.CUSTOMERS] = customers
     knowledge = KnowledgeService(
         store=KnowledgeSQLiteStore(store), agents=store, read_transcript=customers.transcript_for, now=clock.now,

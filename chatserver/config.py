@@ -105,6 +105,10 @@ class Settings:
     ticket_order_number_required: bool = False
     # Tickets and transcript emails a visitor may ask for per hour.
     offline_requests_per_hour: int = 10
+    # A chat's transcript is emailed at most this many times, and one address gets at most
+    # transcript_emails_per_address_per_day transcripts in 24 hours, whoever asks (docs/offline.md).
+    transcript_emails_per_conversation: int = 2
+    transcript_emails_per_address_per_day: int = 5
     # Outgoing mail (ticket answers, transcripts). Without smtp_host mail waits in the outbox.
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -255,6 +259,9 @@ def _validate(settings: Settings) -> None:
         raise ValueError("outbox and timeout settings must be positive")
     if settings.offline_requests_per_hour < 1:
         raise ValueError("offline_requests_per_hour must be at least 1")
+    if settings.transcript_emails_per_conversation < 1 or settings.transcript_emails_per_address_per_day < 1:
+        raise ValueError("transcript_emails_per_conversation and transcript_emails_per_address_per_day must be at "
+                         "least 1")
     if min(settings.cobrowse_request_timeout, settings.cobrowse_visitor_away_timeout, settings.cobrowse_max_part_bytes,
            settings.cobrowse_max_snapshot_bytes, settings.cobrowse_max_buffer_bytes, settings.cobrowse_bytes_per_second,
            settings.cobrowse_burst_bytes, settings.cobrowse_batches_per_second, settings.cobrowse_batch_burst,

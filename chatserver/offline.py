@@ -20,7 +20,7 @@ from .domain.conversations import ChatService
 from .domain.hours import parse_opening_hours
 from .domain.models import Customer
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
-from .domain.tickets import TicketService
+from .domain.tickets import TicketService, TranscriptLimits
 from .domain.webhooks import ConversationWebhooks, Webhooks, customer_updated
 from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
@@ -66,6 +66,8 @@ class OfflineService:
             hours=parse_opening_hours(settings.business_hours, settings.business_timezone),
             order_number_required=settings.ticket_order_number_required,
             agents_available=self._agents_available, limiter=KeyedLimiter(per_hour / 3600.0, per_hour),
+            transcript_limits=TranscriptLimits(per_conversation=settings.transcript_emails_per_conversation,
+                                               per_address_per_day=settings.transcript_emails_per_address_per_day),
             mail_queued=self.mail_worker.wake if self.mail_worker else lambda: None,
         )
         self.events.attach(self.tickets)

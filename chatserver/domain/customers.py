@@ -179,6 +179,13 @@ class CustomerService:
         await self.customers.link_visitor(visitor_id, customer.id, now)
         return customer
 
+    async def verified_emails(self, visitor_id: str) -> tuple[str, ...]:
+        """The emails of the customer the shop identified the visitor as (its signed identity's,
+        and those staff keep on the record); none for an anonymous visitor, whose record holds only
+        what the visitor typed."""
+        customer = await self.customers.customer_of_visitor(visitor_id)
+        return customer.emails if customer is not None and customer.external_id is not None else ()
+
     async def identify_visitor(self, visitor_id: str, identity: str) -> Customer:
         """Verify the shop's signed identity and attach the visitor (and the anonymous record it had,
         with its conversations) to the customer it names, creating that customer on first sight."""

@@ -1,6 +1,9 @@
 """Offline tickets: when no agent can chat, a visitor leaves a question through a form; agents
 answer it later; the answer goes to the visitor by email (through the outbox) and is shown in
-the widget when they return. Also the visitor's "email me the transcript" after a chat.
+the widget when they return. Also the visitor's "email me the transcript" after a chat: only to
+an address the shopper gave before the chat or one the shop vouched for (the identified
+customer's), so the server cannot be made to send a visitor's text to anyone else, and at most
+so many times per conversation and per address.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ..errors import ConversationNotClosed, InvalidPayload, NotFound, RateLimited
+from ..errors import ConversationNotClosed, Forbidden, InvalidPayload, NotFound, RateLimited
 from .clock import Clock
 from .hours import OpeningHours
 from .mail import mail_item, ticket_answer_mail, transcript_mail
@@ -67,6 +70,25 @@ class TicketForm(msgspec.Struct, frozen=True, kw_only=True):
     page_url: str | None = None
 
 
+class TranscriptLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Transcripts sent per conversation, ever, and per address in a day (whoever asks)."""
+
+    per_conversation: int
+    per_address_per_day: int
+
+
+class TranscriptEmail(msgspec.Struct, frozen=True, kw_only=True):
+    """A transcript sent at a visitor's request, as counted against the limits."""
+
+    conversation_id: str
+    visitor_id: str
+    address: str  # lower case
+    sent_at: float
+
+
+DAY = 86400.0
+
+
 class TicketStore(Protocol):
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
         """Store a new ticket and the outbox items announcing it, in one transaction."""
@@ -86,6 +108,13 @@ class TicketStore(Protocol):
     async def tickets_for_visitor(self, visitor_id: str, limit: int) -> list[Ticket]: ...
 
     async def enqueue(self, items: list[OutboxItem]) -> None: ...
+
+    async def enqueue_transcript(self, sent: TranscriptEmail, item: OutboxItem, limits: TranscriptLimits) -> None:
+        """Record ``sent`` and queue ``item`` in one transaction, unless the conversation already
+        had ``limits.per_conversation`` transcripts sent or the address
+        ``limits.per_address_per_day`` in the day before ``sent.sent_at`` (``RateLimited``, and
+        nothing is stored), so every process sharing the database counts alike."""
+        ...
 
 
 class TicketEvents(Protocol):
@@ -133,6 +162,7 @@ class TicketService:
     def __init__(self, *, store: TicketStore, events: TicketEvents, webhooks: Webhooks, clock: Clock,
                  new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
                  agents_available: Callable[[], Awaitable[bool]], limiter: RateLimiter,
+                 transcript_limits: TranscriptLimits,
                  mail_queued: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.events = events
@@ -143,10 +173,14 @@ class TicketService:
         self.order_number_required = order_number_required
         self.agents_available = agents_available
         self.limiter = limiter
+        self.transcript_limits = transcript_limits
         self.mail_queued = mail_queued
         # Given (visitor id, name, email) before a ticket is stored, returns the id of the
         # customer it belongs to (customer records: the visitor's, or a new anonymous one).
         self.customer_for_visitor: Callable[[str, str, str], Awaitable[str]] | None = None
+        # Given a visitor id, the emails of the customer the shop identified them as (customer
+        # records: none for an anonymous visitor), where their transcripts may go too.
+        self.verified_emails: Callable[[str], Awaitable[tuple[str, ...]]] | None = None
 
     async def availability(self) -> Availability:
         """Closed outside business hours; else open when an agent is online and taking chats."""
@@ -228,21 +262,43 @@ class TicketService:
         """The visitor's own tickets with their answers, newest first."""
         return await self.store.tickets_for_visitor(visitor_id, limit)
 
+    async def transcript_addresses(self, visitor_id: str, transcript: Transcript) -> tuple[str, ...]:
+        """Where the visitor may have the transcript sent, the default first: the email given
+        before the chat, then the identified customer's."""
+        verified = await self.verified_emails(visitor_id) if self.verified_emails is not None else ()
+        given = transcript.conversation.prechat.email
+        unique: dict[str, str] = {}  # each address once, whatever its case
+        for address in ((given.strip(),) if given and given.strip() else ()) + verified:
+            unique.setdefault(address.lower(), address)
+        return tuple(unique.values())
+
     async def email_transcript(self, visitor_id: str, transcript: Transcript | None, to: str | None,
                                timezone: str) -> str:
-        """Queue the transcript of the visitor's ended chat for ``to`` (or the email they gave
-        before the chat); returns the address. Another visitor's chat is ``not_found``."""
+        """Queue the transcript of the visitor's ended chat for ``to``, one of
+        ``transcript_addresses`` (by default the first); returns the address. Another visitor's
+        chat is ``not_found``, another address ``forbidden``; past the limits ``rate_limited``."""
         if transcript is None or transcript.conversation.visitor_id != visitor_id:
             raise NotFound("conversation not found")
         if transcript.conversation.status != ConversationStatus.CLOSED:
             raise ConversationNotClosed("the transcript can be emailed once the chat has ended")
-        address = (to or transcript.conversation.prechat.email or "").strip()
-        if not address:
-            raise InvalidPayload("give an email address", details={"fields": ["email"]})
+        allowed = await self.transcript_addresses(visitor_id, transcript)
+        if to is not None:
+            address = next((a for a in allowed if a.lower() == to.strip().lower()), None)
+            if address is None:
+                raise Forbidden("the transcript goes only to the email given before the chat (or your account's)",
+                                details={"fields": ["email"]})
+        elif allowed:
+            address = allowed[0]
+        else:
+            raise InvalidPayload("no email address was given before this chat to send the transcript to",
+                                 details={"fields": ["email"]})
         self._limit(visitor_id)
         now = self.clock.now()
-        await self.store.enqueue([mail_item(address, transcript_mail(transcript, timezone), new_id=self.new_id,
-                                            now=now, visitor_id=visitor_id)])
+        item = mail_item(address, transcript_mail(transcript, timezone), new_id=self.new_id, now=now,
+                         visitor_id=visitor_id)
+        await self.store.enqueue_transcript(
+            TranscriptEmail(conversation_id=transcript.conversation.id, visitor_id=visitor_id, address=address.lower(),
+                            sent_at=now), item, self.transcript_limits)
         self.mail_queued()
         log.info("transcript email queued conversation=%s visitor=%s", transcript.conversation.id, visitor_id)
         return address

@@ -1,4 +1,5 @@
-"""SQLite storage of tickets, webhook endpoints and the outbox (migration 0006).
+"""SQLite storage of tickets, webhook endpoints and the outbox (migration 0006), and the count of
+transcripts emailed at visitors' requests (migration 0013).
 
 Shares ``SQLiteStore``'s connections: its writer (one lock, ``BEGIN IMMEDIATE``) and its
 read-only reader, so these tables follow the same transaction rules as the rest. The webhook
@@ -14,8 +15,9 @@ from typing import Any
 
 from ..domain.models import Conversation, Message
 from ..domain.outbox import OutboxItem, OutboxKind, OutboxStatus
-from ..domain.tickets import Ticket, TicketAnswer, TicketStatus
+from ..domain.tickets import DAY, Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
 from ..domain.webhooks import WebhookEndpoint
+from ..errors import RateLimited
 from ._group_commit import Batch, WriterCache
 from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
 from .sqlite import SQLiteStore
@@ -73,6 +75,26 @@ class SQLiteTicketStore:
             return
         async with self.store._transaction() as db:
             await insert_outbox(db, items)
+
+    async def enqueue_transcript(self, sent: TranscriptEmail, item: OutboxItem, limits: TranscriptLimits) -> None:
+        async with self.store._transaction() as db:
+            async with db.execute(
+                "SELECT (SELECT count(*) FROM transcript_emails WHERE conversation_id = ?), "
+                "(SELECT count(*) FROM transcript_emails WHERE address = ? AND sent_at > ?)",
+                (sent.conversation_id, sent.address, sent.sent_at - DAY),
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            if row[0] >= limits.per_conversation:
+                raise RateLimited(f"this chat's transcript was already sent {row[0]} times",
+                                  details={"limit": "per_conversation"})
+            if row[1] >= limits.per_address_per_day:
+                raise RateLimited("this address has had enough transcripts for today; try again tomorrow",
+                                  details={"limit": "per_address"})
+            await db.execute(
+                "INSERT INTO transcript_emails (conversation_id, visitor_id, address, sent_at) VALUES (?, ?, ?, ?)",
+                (sent.conversation_id, sent.visitor_id, sent.address, sent.sent_at))
+            await insert_outbox(db, [item])
 
     async def claim_due(self, kind: OutboxKind, now: float, lease: float, limit: int) -> list[OutboxItem]:
         async with self.store._transaction() as db:

@@ -12,14 +12,17 @@ import pytest
 
 from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PartyKind, PreChat, Role
+from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage, Transition
-from chatserver.errors import ConversationClosed, Forbidden, NotFound, Unavailable
+from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
+from chatserver.errors import ConversationClosed, Forbidden, NotFound, RateLimited, Unavailable
 from chatserver.storage._group_commit import Batch
 from chatserver.storage.sqlite import CHECKPOINT_INTERVAL, SQLiteStore, migrations
 from chatserver.storage.sqlite_cobrowse import SQLiteCobrowseStore
 from chatserver.storage.sqlite_console import ConsoleStore
 from chatserver.storage.sqlite_customers import CustomerSQLiteStore
 from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite_tickets import SQLiteTicketStore
 
 
 @pytest.fixture
@@ -513,12 +516,11 @@ async def test_a_database_at_version_10_with_data_in_every_table_is_migrated_to_
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+async def test_a_database_at_version_11_with_data_in_every_table_is_migrated_to_the_newest(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 11, "fill the tables of the previous version and check what the newest migration does"
-    path = tmp_path / "previous.db"
-    with _database_at(path, previous) as raw:
+    newest = migrations()[-1][0]
+    path = tmp_path / "v11.db"
+    with _database_at(path, 11) as raw:
         _fill_version_10(raw)  # version 11 added a column only
         raw.execute("INSERT INTO login_failures (email, failures, last_failure_at, locked_until) "
                     "VALUES ('bo@example.com', 2, 250.0, 0)")
@@ -548,6 +550,50 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert raw.execute("SELECT email, address, failures FROM login_failures_by_address").fetchall() == [
             ("bo@example.com", "198.51.100.1", 1)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 12, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)  # versions 11 and 12 added a column and an empty table
+        raw.execute("INSERT INTO login_failures_by_address (email, address, failures, last_failure_at, locked_until) "
+                    "VALUES ('bo@example.com', '198.51.100.1', 1, 250.0, 0)")
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    assert not [t for t, rows in before.items() if not rows]  # every table holds data
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == newest
+        # Migration 0013: transcripts sent are counted, and go with their customer.
+        tickets = SQLiteTicketStore(store)
+        limits = TranscriptLimits(per_conversation=1, per_address_per_day=5)
+        sent = TranscriptEmail(conversation_id="c1", visitor_id="v1", address="ann@example.com", sent_at=40.0)
+        await tickets.enqueue_transcript(sent, _mail("m1"), limits)
+        with pytest.raises(RateLimited):
+            await tickets.enqueue_transcript(sent, _mail("m2"), limits)
+        data = await CustomerSQLiteStore(store).customer_data("cu1")
+        assert data is not None and [r["address"] for r in data.related["transcript_emails"]] == ["ann@example.com"]
+        assert await CustomerSQLiteStore(store).delete_customer("cu1", force=True)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        kept = _snapshot(raw, columns)
+        assert {t: rows for t, rows in kept.items() if t in ("agents", "login_failures", "login_failures_by_address",
+                                                             "kb_categories", "webhook_endpoints")} == {
+            t: rows for t, rows in before.items() if t in ("agents", "login_failures", "login_failures_by_address",
+                                                           "kb_categories", "webhook_endpoints")}
+        assert raw.execute("SELECT count(*) FROM transcript_emails").fetchone() == (0,)  # deleted with cu1
+        assert [r[0] for r in raw.execute("SELECT id FROM outbox WHERE kind = 'mail'")] == []
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def _mail(item_id: str) -> OutboxItem:
+    return OutboxItem(id=item_id, kind=OutboxKind.MAIL, target="ann@example.com", payload="{}", created_at=40.0,
+                      next_attempt_at=40.0, visitor_id="v1")
 
 
 async def test_a_database_at_version_5_with_data_in_every_table_is_migrated_to_the_newest(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ returns; the transcript by email. Every test runs on the memory and Redis backen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chatserver.domain.clock import ManualClock
 from chatserver.domain.identity import sign_identity
 
 from ..offline_support import SmtpServer, outbox_when, wait_until
@@ -177,11 +180,93 @@ async def test_visitor_gets_the_transcript_by_email_after_the_chat(offline: Live
     assert mail.message.get_content_type() == "text/plain"
     assert "Where is my order 1?" in text and "Hello <img src=x onerror=alert(1)>" in text and "Alice" in text
 
-    # To another address, when asked.
-    ack = await shopper.call("transcript:email", {"conversation_id": cid, "email": "ann.other@example.com"})
-    assert ack["email"] == "ann.other@example.com"
+    # To the same address, named in another case; never to another one.
+    ack = await shopper.call("transcript:email", {"conversation_id": cid, "email": "ANN@example.com"})
+    assert ack == {"ok": True, "email": "ann@example.com"}
     await wait_until(lambda: len(smtp.mails) == 2, what="the second transcript email")
-    assert smtp.mails[1].recipients == ["ann.other@example.com"]
+    assert smtp.mails[1].recipients == ["ann@example.com"]
+    ack = await shopper.call("transcript:email", {"conversation_id": cid, "email": "ann.other@example.com"})
+    assert _error(ack) == "forbidden"
+
+
+def _mail_targets(server: LiveServer) -> list[str]:
+    """The recipient of every mail in the outbox, sent or not, as stored."""
+    with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
+        return sorted(row[0] for row in db.execute("SELECT target FROM outbox WHERE kind = 'mail'"))
+
+
+async def _closed_chat(server: LiveServer, token: str | None = None, **fields: Any) -> tuple[Any, str]:
+    shopper = await visitor(server, token)
+    cid = (await shopper.call("chat:start", prechat(1, **fields)))["conversation"]["id"]
+    assert (await shopper.call("conversation:close", {"conversation_id": cid}))["ok"]
+    return shopper, cid
+
+
+async def test_a_visitor_cannot_mail_a_transcript_to_addresses_of_their_choosing(
+        offline: LiveServer) -> None:
+    """The finding: 3 visitor tokens x 11 requests queued 30 mails to 10 addresses, with no agent
+    involved. Now each goes only to the address its shopper gave before the chat, twice at most."""
+    acks = []
+    for n in range(3):
+        shopper, cid = await _closed_chat(offline, email=f"shopper{n}@example.com")
+        for m in range(11):
+            acks.append(await shopper.call("transcript:email", {"conversation_id": cid,
+                                                                "email": f"target{m % 10}@example.org"}))
+        for _ in range(3):
+            acks.append(await shopper.call("transcript:email", {"conversation_id": cid}))
+    codes = [a["error"]["code"] if "error" in a else "ok" for a in acks]
+    assert codes == (["forbidden"] * 11 + ["ok", "ok", "rate_limited"]) * 3
+    assert _mail_targets(offline) == sorted(f"shopper{n}@example.com" for n in range(3) for _ in range(2))
+    # A chat without an email before it has nowhere to go.
+    shopper, cid = await _closed_chat(offline)
+    assert _error(await shopper.call("transcript:email", {"conversation_id": cid})) == "invalid_payload"
+    assert _error(await shopper.call("transcript:email", {"conversation_id": cid,
+                                                          "email": "target0@example.org"})) == "forbidden"
+    assert len(_mail_targets(offline)) == 6
+
+
+async def test_an_identified_shopper_may_have_it_sent_to_the_address_the_shop_vouched_for(
+        tmp_path: Path, backend_settings: dict[str, str], smtp: SmtpServer) -> None:
+    live = await _server(tmp_path, backend_settings, smtp, identity_secret="shop-secret")
+    try:
+        token = await live.visitor_token()
+        shopper = await visitor(live, token)
+        identity = sign_identity("shop-secret", {"external_id": "cust-9", "email": "Vouched@Shop.example",
+                                                 "iat": time.time()})
+        assert (await shopper.call("visitor:identify", {"identity": identity}))["ok"]
+        _, cid = await _closed_chat(live, token)
+        assert (await shopper.call("transcript:email", {"conversation_id": cid}))["email"] == "vouched@shop.example"
+        assert _error(await shopper.call("transcript:email", {"conversation_id": cid,
+                                                              "email": "elsewhere@example.org"})) == "forbidden"
+        # With a pre-chat email too, either may be asked for; the pre-chat one is the default.
+        _, other = await _closed_chat(live, token, email="ann@example.com")
+        assert (await shopper.call("transcript:email", {"conversation_id": other}))["email"] == "ann@example.com"
+        ack = await shopper.call("transcript:email", {"conversation_id": other, "email": "VOUCHED@shop.example"})
+        assert ack["email"] == "vouched@shop.example"
+        assert _mail_targets(live) == ["ann@example.com", "vouched@shop.example", "vouched@shop.example"]
+    finally:
+        await live.close()
+
+
+async def test_one_address_gets_so_many_transcripts_a_day_whoever_asks(
+        tmp_path: Path, backend_settings: dict[str, str], smtp: SmtpServer) -> None:
+    clock = ManualClock(time.time())
+    live = LiveServer(make_settings(tmp_path, **backend_settings, **smtp.settings(), outbox_poll_interval=0.5,
+                                    transcript_emails_per_address_per_day=3), clock=clock)
+    await live.start()
+    try:
+        chats = [await _closed_chat(live, email="victim@example.org") for _ in range(3)]
+        acks = [await shopper.call("transcript:email", {"conversation_id": cid})
+                for shopper, cid in chats for _ in range(2)]
+        assert [a.get("ok") or a["error"]["code"] for a in acks] == [True, True, True, "rate_limited",
+                                                                      "rate_limited", "rate_limited"]
+        assert acks[-1]["error"]["details"] == {"limit": "per_address"}
+        clock.advance(86400)
+        shopper, cid = chats[2]
+        assert (await shopper.call("transcript:email", {"conversation_id": cid}))["ok"]
+        assert _mail_targets(live) == ["victim@example.org"] * 4
+    finally:
+        await live.close()
 
 
 async def test_mail_waits_in_the_outbox_while_smtp_is_down_and_survives_a_restart(

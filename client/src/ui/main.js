@@ -201,13 +201,16 @@ class ChatPanel {
     this.ratingThanks = h("p", { class: "notice", role: "status", hidden: true }, "Thank you for your feedback!");
     this.newChatButton = h("button", { class: "button secondary", type: "button", onclick: () => this.#newChat() },
       "Start a new chat");
-    this.transcriptEmail = field("transcript-email", "Send the transcript to", h("input", { type: "email", name: "email",
-      autocomplete: "email", maxlength: 254 }));
+    // The transcript goes only where the server allows (the email given before the chat, or the
+    // identified shopper's): the panel names it and offers no field for another address.
+    this.transcriptTo = h("p", { class: "transcript-to", id: "chatserver-transcript-to" });
+    this.transcriptProblem = h("p", { class: "problem", role: "alert" });
     this.transcriptStatus = h("p", { class: "notice", role: "status", hidden: true });
-    this.transcriptForm = h("form", { class: "transcript", novalidate: true,
+    this.transcriptForm = h("form", { class: "transcript", hidden: true,
       onsubmit: (event) => this.#submitTranscript(event) },
-    this.transcriptEmail.wrapper,
-    h("button", { class: "button secondary", type: "submit" }, "Email me the transcript"));
+    h("button", { class: "button secondary", type: "submit", "aria-describedby": "chatserver-transcript-to" },
+      "Email me the transcript"),
+    this.transcriptTo, this.transcriptProblem);
     return h("div", { class: "ended", hidden: true }, this.ratingForm, this.ratingThanks, this.transcriptForm,
       this.transcriptStatus, this.newChatButton);
   }
@@ -286,9 +289,7 @@ class ChatPanel {
     setText(this.subtitle, this.#subtitle(state));
     this.#renderBanner(state);
     if (phase === "chat" || phase === "ended") this.#renderChat(state, detail);
-    if (phase === "ended" && !this.transcriptEmail.control.value && state.conversation?.prechat?.email) {
-      this.transcriptEmail.control.value = state.conversation.prechat.email;
-    }
+    if (phase === "ended") this.#renderTranscriptOffer(state);
     if (detail.newMessage && detail.newMessage.sender?.kind !== "visitor" && !this.isOpen) {
       this.unread += 1;
       this.#renderLauncher();
@@ -562,24 +563,26 @@ class ChatPanel {
     if (first) fields[first].control.focus();
   }
 
+  /** "Email me the transcript" while there is an address to send it to and it was not sent yet. */
+  #renderTranscriptOffer(state) {
+    const email = state.conversation?.prechat?.email;
+    this.transcriptForm.hidden = !this.transcriptStatus.hidden || !(email || this.session.identified);
+    setText(this.transcriptTo, email ? `It goes to ${email}, the address you gave.`
+      : "It goes to the email address of your account.");
+  }
+
   async #submitTranscript(event) {
     event.preventDefault();
-    const email = this.transcriptEmail.control.value.trim();
-    const problem = email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? "This does not look like an email address."
-      : !email ? "Please give your email address." : "";
-    this.transcriptEmail.setProblem(problem);
-    if (problem) {
-      this.transcriptEmail.control.focus();
-      return;
-    }
+    setText(this.transcriptProblem, "");
     try {
-      const sent = await this.session.emailTranscript(email);
+      const sent = await this.session.emailTranscript();
       setText(this.transcriptStatus, `We are sending the transcript to ${sent}.`);
       this.transcriptStatus.hidden = false;
       this.transcriptForm.hidden = true;
     } catch (error) {
-      this.transcriptEmail.setProblem(error.code === "rate_limited"
-        ? "Too many requests. Please wait a while and try again." : errorText(error.code, error.message));
+      setText(this.transcriptProblem, error.code !== "rate_limited" ? errorText(error.code, error.message)
+        : error.details?.limit === "per_conversation" ? "The transcript of this chat has already been sent."
+          : "Too many requests. Please wait a while and try again.");
     }
   }
 
@@ -654,10 +657,8 @@ class ChatPanel {
   }
 
   #newChat() {
-    this.transcriptForm.hidden = false;
     this.transcriptStatus.hidden = true;
-    this.transcriptEmail.control.value = "";
-    this.transcriptEmail.setProblem("");
+    setText(this.transcriptProblem, "");
     this.session.newChat();
     this.help.reset();
     for (const entry of this.rendered.values()) entry.element.remove();

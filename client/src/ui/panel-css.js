@@ -89,6 +89,7 @@ h3 { margin: 16px 0 8px; font-size: 15px; }
 .ticket .answer { border-left: 3px solid var(--accent); padding-left: 8px; }
 .ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
 .ended form, .ended .notice { align-self: stretch; }
+.transcript-to { margin: 6px 0 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }
 .stars { border: 0; margin: 0 0 12px; padding: 0; }
 .stars .options { display: flex; gap: 6px; margin-top: 6px; }
 .stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }

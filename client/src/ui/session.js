@@ -446,11 +446,9 @@ export class ChatSession {
     return ack.ticket;
   }
 
-  /** Have the ended chat's transcript emailed; resolves with the address it goes to. */
-  async emailTranscript(email) {
-    const payload = { conversation_id: this.state.conversation.id };
-    if (email) payload.email = email;
-    const ack = await this.call("transcript:email", payload);
+  /** Have the ended chat's transcript emailed where the server allows; resolves with the address. */
+  async emailTranscript() {
+    const ack = await this.call("transcript:email", { conversation_id: this.state.conversation.id });
     return ack.email;
   }
 
