@@ -104,6 +104,8 @@ async def do_set_password(store: AgentStore, agent_id: str, password: str) -> Ag
     they proved the current password (``lockout.do_change_own_password``), an admin for another
     agent (``do_reset_password``), the command line."""
     check_password(password)
+    if await store.agent_by_id(agent_id) is None:  # before the hash, which costs tens of milliseconds
+        raise NotFound("no such agent")
     password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
     agent = await store.set_password(agent_id, password_hash)
     if agent is None:
