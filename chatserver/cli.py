@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiohttp import web
-
 from .app import build_app
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
@@ -26,6 +24,7 @@ from .domain.agents import AgentChange, create_agent, do_reset_password, do_upda
 from .domain.models import Role
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
+from .http import serving
 from .logs import configure_logging
 from .storage.sqlite import SQLiteStore
 
@@ -110,7 +109,7 @@ def serve(settings: Settings) -> None:
     app = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
 
-    def banner(_: str) -> None:
+    def banner() -> None:
         print(f"chatserver is running on {base}/ (health: {base}/healthz, API: {base}/api/openapi.json)")
         print(f"Demo shop with the chat widget: {base}/demo/")
         print(f"Agent console: {base}/console/   Help centre: {base}/help/")
@@ -128,8 +127,10 @@ def serve(settings: Settings) -> None:
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         loop_factory = None
-    web.run_app(app, host=settings.host, port=settings.port, print=banner, access_log=None,
-                loop=loop_factory() if loop_factory else None)
+    # aiohttp's run_app defaults: idle connections closed after 75 s, a stop waits up to 60 s.
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serving.serve_until_signalled(app, settings.host, settings.port, shutdown_timeout=60.0,
+                                                 keepalive_timeout=75.0, ready=banner))
 
 
 async def _with_store(settings: Settings) -> SQLiteStore:

@@ -19,6 +19,7 @@ from chatserver.config import Settings
 from chatserver.domain.clock import Clock
 from chatserver.domain.conversations import ChatService
 from chatserver.http import keys as K
+from chatserver.http import serving
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -32,6 +33,7 @@ class LiveServer:
         self.settings = settings
         self.clock = clock
         self.prepare = prepare  # called with the app before it starts (a test's extra route)
+        self.listener: serving.Listener | None = None
         self.runner: web.AppRunner | None = None
         self.port = settings.port
         self.http: aiohttp.ClientSession | None = None
@@ -55,21 +57,17 @@ class LiveServer:
         app = build_app(dataclasses.replace(self.settings, port=self.port), clock=self.clock)
         if self.prepare is not None:
             self.prepare(app)
-        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
-        await site.start()
-        if self.port == 0:
-            server = site._server
-            assert server is not None and server.sockets  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.listener = await serving.start(app, "127.0.0.1", self.port, shutdown_timeout=1.0,
+                                            keepalive_timeout=75.0)
+        self.runner = self.listener.runner
+        self.port = self.listener.port
         if self.http is None:
             self.http = aiohttp.ClientSession()
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
+        if self.listener is not None:
+            await self.listener.stop()
+            self.listener = self.runner = None
 
     async def close(self) -> None:
         """Clients leave first, as browsers would (a server stopping under open sockets waits for

@@ -1,0 +1,69 @@
+"""How the application is served: aiohttp's runner and the listening socket, started and stopped
+in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the same code.
+
+``start`` sets the app up (its ``cleanup_ctx`` runs) and listens; ``Listener.stop`` stops
+listening, then lets aiohttp close the connections (``on_shutdown`` first, then requests still
+being handled get ``shutdown_timeout`` seconds) and runs the app's cleanup. ``serve_until_signalled``
+does both around a wait for SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+
+class Listener:
+    """An application being served on a TCP port."""
+
+    def __init__(self, runner: web.AppRunner, server: asyncio.Server) -> None:
+        self.runner = runner
+        self._server = server
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one the system chose, when asked for port 0)."""
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self._server.close()
+        await self.runner.cleanup()
+
+
+async def start(app: web.Application, host: str, port: int, *, shutdown_timeout: float,
+                keepalive_timeout: float) -> Listener:
+    """Start ``app`` (its start-up and ``cleanup_ctx``) and listen on ``host:port``."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout,
+                           keepalive_timeout=keepalive_timeout)
+    await runner.setup()
+    try:
+        assert runner.server is not None
+        server = await asyncio.get_running_loop().create_server(runner.server, host, port)
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return Listener(runner, server)
+
+
+async def serve_until_signalled(app: web.Application, host: str, port: int, *, shutdown_timeout: float,
+                                keepalive_timeout: float, ready: Callable[[], None]) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then stop cleanly; ``ready`` is called once listening."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        listener = await start(app, host, port, shutdown_timeout=shutdown_timeout,
+                               keepalive_timeout=keepalive_timeout)
+        try:
+            ready()
+            await stop.wait()
+        finally:
+            await listener.stop()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
