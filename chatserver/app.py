@@ -33,7 +33,7 @@ from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
 from .http.knowledge import KB_LIMITER, KNOWLEDGE
 from .http.static import add_static_routes
-from .http.views import add_routes, cors_middleware, error_middleware
+from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .storage.sqlite import SQLiteStore
@@ -46,6 +46,7 @@ from .transport.cobrowse import CobrowseRelay
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
+from .transport.engineio_http import EngineIOEndpoint
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
@@ -159,7 +160,10 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
-    sio.attach(app)
+    endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size).handle
+    app.router.add_get(SOCKET_IO_PATH, endpoint)
+    app.router.add_post(SOCKET_IO_PATH, endpoint)
+    app.router.add_route("OPTIONS", SOCKET_IO_PATH, endpoint)
     backend = Backend(settings)
     store = SQLiteStore(settings.db_path)
     signer = TokenSigner(settings.secret_key)
