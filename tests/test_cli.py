@@ -264,23 +264,29 @@ def _read_until(proc: subprocess.Popen[str], marker: str, deadline: float) -> st
     return seen.decode()
 
 
-def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
+def _start_serve(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], int]:
+    """``chatserver serve`` on a free port, once it answers /readyz (``env``: more variables)."""
     port = _free_port()
-    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO"})
+                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **env})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                assert resp.status == 200
+                return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"server did not become ready: {proc.communicate()}") from None
+            time.sleep(0.2)
+
+
+def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
+    proc, port = _start_serve(tmp_path)
     printed = ""
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
             assert resp.read() == b'{"status": "ok"}'
         credentials = (tmp_path / "first-admin.txt").read_text()
