@@ -4,6 +4,7 @@ are not Engine.IO are refused whole; nothing a client sent reaches the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -124,3 +125,20 @@ async def test_a_post_cut_short_leaves_no_traceback(
     await wait_until(lambda: open_fds() <= baseline, what="the server to close the connection")
     assert await post(server, sid, b"3") == (200, "OK")
     nothing_of("MARKER", caplog)
+
+
+async def test_a_post_body_arriving_in_pieces_is_read_whole(server: LiveServer) -> None:
+    """python-engineio read a body with one ``read(Content-Length)``, which returns what has
+    arrived so far: a payload sent in several TCP segments was cut."""
+    sid = await open_polling_session(server)
+    body = ("40/visitor," + json.dumps({"token": await server.visitor_token()})).encode()
+    reader, writer = await connect(server.port)
+    writer.write(request_head("POST", f"/socket.io/?EIO=4&transport=polling&sid={sid}", server.port,
+                              "Content-Type: text/plain;charset=UTF-8", f"Content-Length: {len(body)}") + body[:12])
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the first piece is read before the rest is sent
+    writer.write(body[12:])
+    assert (await read_response(reader)).status == 200
+    writer.close()
+    [joined] = await poll(server, sid)
+    assert joined.startswith("40/visitor,{"), joined
