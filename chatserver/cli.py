@@ -127,10 +127,8 @@ def serve(settings: Settings) -> None:
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         loop_factory = None
-    # aiohttp's run_app defaults: idle connections closed after 75 s, a stop waits up to 60 s.
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serving.serve_until_signalled(app, settings.host, settings.port, shutdown_timeout=60.0,
-                                                 keepalive_timeout=75.0, ready=banner))
+        runner.run(serving.serve_until_signalled(app, settings, banner))
 
 
 async def _with_store(settings: Settings) -> SQLiteStore:

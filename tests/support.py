@@ -54,11 +54,11 @@ class LiveServer:
         return self.app[K.SERVICE]
 
     async def start(self) -> None:
-        app = build_app(dataclasses.replace(self.settings, port=self.port), clock=self.clock)
+        settings = dataclasses.replace(self.settings, host="127.0.0.1", port=self.port)
+        app = build_app(settings, clock=self.clock)
         if self.prepare is not None:
             self.prepare(app)
-        self.listener = await serving.start(app, "127.0.0.1", self.port, shutdown_timeout=1.0,
-                                            keepalive_timeout=75.0)
+        self.listener = await serving.start(app, settings)
         self.runner = self.listener.runner
         self.port = self.listener.port
         if self.http is None:
@@ -130,7 +130,7 @@ class LiveServer:
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     defaults: dict[str, Any] = {
         "port": 0, "data_dir": tmp_path / "data", "grace_period": 60.0, "visitor_sessions_per_minute": 10_000,
-        "login_attempts_per_minute": 10_000, "queue_update_interval": 0.05,
+        "login_attempts_per_minute": 10_000, "queue_update_interval": 0.05, "shutdown_timeout": 1.0,
     }
     defaults.update(overrides)
     return Settings(**defaults)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import pty
 import re
@@ -309,3 +310,42 @@ def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out and f"{port}/console/" in out
     assert password not in out and password not in err, "the admin password must never be printed or logged"
     assert (tmp_path / "chatserver.db").exists()
+
+
+def _polling_session(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", timeout=5) as resp:
+        return str(json.loads(resp.read()[1:])["sid"])
+
+
+def _stopped_in_time(proc: subprocess.Popen[str], deadline: float) -> bool:
+    """SIGTERM, then whether the process exits (with status 0) within ``deadline`` seconds."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=deadline) == 0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
+@pytest.mark.parametrize("declared", [5_000_000, 100])
+def test_a_stop_is_prompt_with_a_polling_post_open(tmp_path: Path, declared: int) -> None:
+    """A POST over the size limit is answered 413 at once; one whose body is still arriving (a
+    client sending slowly) gets shutdown_timeout (5 s) when the server stops. Either way SIGTERM
+    ends the process well before aiohttp's default 60 s."""
+    proc, port = _start_serve(tmp_path)
+    client = socket.create_connection(("127.0.0.1", port))
+    try:
+        sid = _polling_session(port)
+        client.sendall(f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {declared}\r\n\r\n".encode()
+                       + b"4" * min(declared - 1, 200_000))
+        if declared > 1_000_000:
+            client.settimeout(10)
+            assert client.recv(4096).startswith(b"HTTP/1.1 413 ")
+        assert _stopped_in_time(proc, 30), "the server did not stop within 30 s of SIGTERM"
+    finally:
+        client.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

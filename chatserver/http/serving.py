@@ -3,7 +3,7 @@ in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the
 
 ``start`` sets the app up (its ``cleanup_ctx`` runs) and listens; ``Listener.stop`` stops
 listening, then lets aiohttp close the connections (``on_shutdown`` first, then requests still
-being handled get ``shutdown_timeout`` seconds) and runs the app's cleanup. ``serve_until_signalled``
+being handled get ``settings.shutdown_timeout`` seconds) and runs the app's cleanup. ``serve_until_signalled``
 does both around a wait for SIGINT or SIGTERM.
 """
 
@@ -14,6 +14,8 @@ import signal
 from collections.abc import Callable
 
 from aiohttp import web
+
+from ..config import Settings
 
 
 class Listener:
@@ -33,23 +35,24 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def start(app: web.Application, host: str, port: int, *, shutdown_timeout: float,
-                keepalive_timeout: float) -> Listener:
-    """Start ``app`` (its start-up and ``cleanup_ctx``) and listen on ``host:port``."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout,
-                           keepalive_timeout=keepalive_timeout)
+async def start(app: web.Application, settings: Settings) -> Listener:
+    """Start ``app`` (its start-up and ``cleanup_ctx``) and listen on ``settings.host:port``."""
+    # aiohttp closes a connection that is waiting for a request (a new one, or an idle keep-alive
+    # one, even with part of a request head received) once its keep-alive timeout has passed
+    # since it opened or since the previous response: that is the bound on a request head.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout,
+                           keepalive_timeout=settings.header_timeout)
     await runner.setup()
     try:
         assert runner.server is not None
-        server = await asyncio.get_running_loop().create_server(runner.server, host, port)
+        server = await asyncio.get_running_loop().create_server(runner.server, settings.host, settings.port)
     except BaseException:
         await runner.cleanup()
         raise
     return Listener(runner, server)
 
 
-async def serve_until_signalled(app: web.Application, host: str, port: int, *, shutdown_timeout: float,
-                                keepalive_timeout: float, ready: Callable[[], None]) -> None:
+async def serve_until_signalled(app: web.Application, settings: Settings, ready: Callable[[], None]) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then stop cleanly; ``ready`` is called once listening."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -57,8 +60,7 @@ async def serve_until_signalled(app: web.Application, host: str, port: int, *, s
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     try:
-        listener = await start(app, host, port, shutdown_timeout=shutdown_timeout,
-                               keepalive_timeout=keepalive_timeout)
+        listener = await start(app, settings)
         try:
             ready()
             await stop.wait()

@@ -1,0 +1,71 @@
+"""The listening edge (chatserver/http/serving.py): a client has ``header_timeout`` seconds to send
+a request head, on a new connection and on a keep-alive one; a request being handled is not cut
+by that bound."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from ..raw_http import closed_by_server, connect, read_response, request_head
+from ..support import LiveServer, make_settings
+
+
+async def test_a_request_head_not_finished_in_time_is_closed_first_or_keep_alive(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, header_timeout=0.5))
+    await server.start()
+    try:
+        # A new connection that sends part of a head, then a byte at a time (slowloris).
+        slow_reader, slow_writer = await connect(server.port)
+        slow_writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+
+        async def trickle() -> None:
+            while not slow_writer.is_closing():
+                slow_writer.write(b"a")
+                await asyncio.sleep(0.1)
+
+        trickling = asyncio.create_task(trickle())
+        # A keep-alive connection: its first request is answered, its second head never ends.
+        reader, writer = await connect(server.port)
+        writer.write(request_head("GET", "/healthz", server.port))
+        assert (await read_response(reader)).status == 200
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        # An idle connection that never sends anything.
+        idle_reader, idle_writer = await connect(server.port)
+        try:
+            for closing in (slow_reader, reader, idle_reader):
+                assert await closed_by_server(closing, 10)
+        finally:
+            trickling.cancel()
+            for w in (slow_writer, writer, idle_writer):
+                w.close()
+        status, _ = await server.request("GET", "/healthz")
+        assert status == 200
+    finally:
+        await server.close()
+
+
+async def test_a_request_being_handled_is_not_cut_by_the_head_bound(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, header_timeout=0.5))
+    await server.start()
+    try:
+        status, body = await server.request("GET", "/socket.io/?EIO=4&transport=polling")
+        sid = json.loads(body[1:])["sid"]
+        # A long poll waits for the server's next packet...
+        poll_reader, poll_writer = await connect(server.port)
+        poll_writer.write(request_head("GET", f"/socket.io/?EIO=4&transport=polling&sid={sid}", server.port))
+        # ...past the head bound (a connection opened with it, sending nothing, is closed first)...
+        idle_reader, idle_writer = await connect(server.port)
+        assert await closed_by_server(idle_reader, 10)
+        idle_writer.close()
+        # ...and still gets it.
+        token = await server.visitor_token()
+        status, _ = await server.request("POST", f"/socket.io/?EIO=4&transport=polling&sid={sid}",
+                                         data=("40/visitor," + json.dumps({"token": token})).encode())
+        assert status == 200
+        response = await read_response(poll_reader)
+        assert response.status == 200 and response.body.startswith(b"40/visitor,{"), response
+        poll_writer.close()
+    finally:
+        await server.close()
