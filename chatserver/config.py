@@ -72,9 +72,11 @@ class Settings:
     max_binary_attachments: int = 1
     # The HTTP server's edge (docs/operations.md): seconds a connection has to send a whole
     # request head, counted from when it opens or from the end of its previous response (an idle
-    # keep-alive connection is closed after as long); and how long a stop waits for requests
-    # still being handled before cutting them.
+    # keep-alive connection is closed after as long); how many connections one client address
+    # (an IPv6 client's /64) may hold open, trusted proxies not counted (0: no limit); and how
+    # long a stop waits for requests still being handled before cutting them.
     header_timeout: float = 15.0
+    max_connections_per_address: int = 128
     shutdown_timeout: float = 5.0
     # Queue position updates to waiting visitors are coalesced to at most one per interval.
     queue_update_interval: float = 0.25
@@ -275,8 +277,9 @@ def _validate(settings: Settings) -> None:
         raise ValueError("co-browse timeouts and limits must be positive")
     if not 1 <= settings.max_binary_attachments <= 1000:
         raise ValueError("max_binary_attachments must be 1-1000")
-    if settings.header_timeout <= 0 or settings.shutdown_timeout < 0:
-        raise ValueError("header_timeout must be positive and shutdown_timeout not negative")
+    if settings.header_timeout <= 0 or settings.shutdown_timeout < 0 or settings.max_connections_per_address < 0:
+        raise ValueError("header_timeout must be positive, shutdown_timeout and max_connections_per_address not "
+                         "negative")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
         raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
     if settings.max_unsent_bytes < 2 * settings.cobrowse_max_buffer_bytes + settings.max_http_buffer_size:

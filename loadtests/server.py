@@ -33,6 +33,7 @@ FIRST_ADMIN_FILE = "first-admin.txt"
 LOAD_TEST_SETTINGS: Mapping[str, str] = {
     "visitor_sessions_per_minute": "1000000",
     "login_attempts_per_minute": "100000",
+    "max_connections_per_address": "0",  # every simulated client connects from 127.0.0.1
 }
 STOP_TIMEOUT = 15.0
 

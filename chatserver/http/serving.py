@@ -1,7 +1,8 @@
 """How the application is served: aiohttp's runner and the listening socket, started and stopped
 in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the same code.
 
-``start`` sets the app up (its ``cleanup_ctx`` runs) and listens; ``Listener.stop`` stops
+``start`` sets the app up (its ``cleanup_ctx`` runs) and listens, each connection behind an
+``EdgeProtocol`` (transport/connections.py: open connections per client address); ``Listener.stop`` stops
 listening, then lets aiohttp close the connections (``on_shutdown`` first, then requests still
 being handled get ``settings.shutdown_timeout`` seconds) and runs the app's cleanup. ``serve_until_signalled``
 does both around a wait for SIGINT or SIGTERM.
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ..config import Settings
+from ..transport.addresses import parse_networks
+from ..transport.connections import ConnectionLimits, EdgeProtocol
 
 
 class Listener:
@@ -44,8 +47,11 @@ async def start(app: web.Application, settings: Settings) -> Listener:
                            keepalive_timeout=settings.header_timeout)
     await runner.setup()
     try:
-        assert runner.server is not None
-        server = await asyncio.get_running_loop().create_server(runner.server, settings.host, settings.port)
+        handler = runner.server
+        assert handler is not None
+        limits = ConnectionLimits(settings.max_connections_per_address, parse_networks(settings.trusted_proxies))
+        server = await asyncio.get_running_loop().create_server(lambda: EdgeProtocol(handler, limits), settings.host,
+                                                                settings.port)
     except BaseException:
         await runner.cleanup()
         raise

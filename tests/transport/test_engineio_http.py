@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ..offline_support import wait_until
-from ..raw_http import connect, open_fds, read_response, request_head
+from ..raw_http import connect, open_sockets, read_response, request_head
 from ..support import LiveServer
 
 MAX = 1_000_000  # max_http_buffer_size's default
@@ -59,7 +59,7 @@ async def test_an_over_size_polling_post_is_answered_413_at_once_and_its_connect
         "chunked, a session's": (sid, "Transfer-Encoding: chunked", b"%x\r\n%s\r\n" % (MAX + 1, b"4" * (MAX + 1))),
         "chunked, no session": ("", "Transfer-Encoding: chunked", b"%x\r\n%s\r\n" % (MAX + 1, b"4" * (MAX + 1))),
     }
-    baseline = open_fds()
+    baseline = open_sockets()
     connections = []
     for name, (session, header, body) in requests.items():
         reader, writer = await connect(server.port)
@@ -78,7 +78,7 @@ async def test_an_over_size_polling_post_is_answered_413_at_once_and_its_connect
     for writer in connections:
         writer.close()
     # Once the clients left, the server holds none of their connections.
-    await wait_until(lambda: open_fds() <= baseline, what="the server to close the refused connections")
+    await wait_until(lambda: open_sockets() <= baseline, what="the server to close the refused connections")
     nothing_of("OVERSIZE", caplog)
 
 
@@ -116,13 +116,13 @@ async def test_a_post_cut_short_leaves_no_traceback(
     caplog.set_level(logging.DEBUG)
     sid = await open_polling_session(server)
     path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
-    baseline = open_fds()
+    baseline = open_sockets()
     _, writer = await connect(server.port)
     writer.write(request_head("POST", path, server.port, "Content-Length: 100") + b"4MARKER")
     await writer.drain()
     writer.close()  # gone before the body is whole
     # Once the server has closed it (the request is over), nothing was logged of it.
-    await wait_until(lambda: open_fds() <= baseline, what="the server to close the connection")
+    await wait_until(lambda: open_sockets() <= baseline, what="the server to close the connection")
     assert await post(server, sid, b"3") == (200, "OK")
     nothing_of("MARKER", caplog)
 
