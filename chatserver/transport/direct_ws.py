@@ -8,7 +8,8 @@ Socket.IO connections: about 13 KB a connection, two thirds of all the server he
 
 ``accept`` answers the handshake itself (RFC 6455: ``101`` with ``Sec-WebSocket-Accept``, no
 extension, no subprotocol), moves the TCP transport from aiohttp's protocol to a
-``DirectWebSocket`` (``transport.set_protocol``) and lets aiohttp's protocol forget the
+``DirectWebSocket`` (``connections.hand_over``: ``transport.set_protocol``, with the connection
+still counted per client address until it ends) and lets aiohttp's protocol forget the
 connection without closing it, so the request, its handler and everything they hold are freed
 once the request handler returns. ``DirectWebSocket`` reads and writes frames on the transport:
 text and binary messages (fragmented or not), ping/pong, the close handshake, and the errors a
@@ -35,6 +36,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from .connections import hand_over
 
 log = logging.getLogger("chatserver.transport")
 
@@ -107,7 +110,7 @@ def accept(request: web.BaseRequest, key: str, *, max_size: int, max_unsent: int
     tail = getattr(protocol, "_message_tail", b"")
     ws = DirectWebSocket(transport, max_size=max_size, max_unsent=max_unsent, on_message=on_message,
                          on_close=on_close)
-    transport.set_protocol(ws)
+    hand_over(transport, ws)  # transport.set_protocol, keeping the connection counted (connections.py)
     transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
     # aiohttp's protocol lets go of the connection without closing it: with no transport, its
     # connection_lost only drops it from the server's connections, stops its keep-alive timer and

@@ -1,15 +1,18 @@
 """Connections per client address (chatserver/transport/connections.py): one over the cap is
-refused at once while other addresses are served; a connection counts until it ends; trusted
-proxies are not counted; refusals are logged once a minute, not once each."""
+refused at once while other addresses are served; a connection counts until it ends, also when a
+WebSocket has taken it off aiohttp; trusted proxies are not counted; refusals are logged once a
+minute, not once each."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from chatserver.transport.addresses import parse_networks
@@ -77,6 +80,21 @@ async def test_a_client_over_the_cap_is_refused_while_another_address_is_served(
     # Five refusals, one line.
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused ")]
     assert len(lines) == 1 and "max_connections_per_address=3" in lines[0], lines
+
+
+async def test_a_websocket_taken_off_aiohttp_counts_until_it_ends(capped: LiveServer) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(CLIENT, 0))) as http:
+        sockets = []
+        for _ in range(CAP):
+            ws = await http.ws_connect(f"{capped.url}/socket.io/?EIO=4&transport=websocket")
+            opened = await ws.receive_str(timeout=5)
+            assert opened.startswith("0{") and "sid" in json.loads(opened[1:])
+            sockets.append(ws)
+        assert await healthz(capped, CLIENT) == 429  # the open WebSockets count
+        for ws in sockets:
+            await ws.close()
+    # Once they are closed, they no longer count.
+    await served_again(capped, CLIENT)
 
 
 def test_limits_count_by_client_address_and_ipv6_network() -> None:
