@@ -1,12 +1,14 @@
 """The listening edge (chatserver/http/serving.py): a client has ``header_timeout`` seconds to send
-a request head, on a new connection and on a keep-alive one; a request being handled is not cut
-by that bound."""
+a request head, on a new connection, on a keep-alive one and for a WebSocket handshake; a request
+being handled, or a WebSocket once open, is not cut by that bound."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
+
+import aiohttp
 
 from ..raw_http import closed_by_server, connect, read_response, request_head
 from ..support import LiveServer, make_settings
@@ -67,5 +69,26 @@ async def test_a_request_being_handled_is_not_cut_by_the_head_bound(tmp_path: Pa
         response = await read_response(poll_reader)
         assert response.status == 200 and response.body.startswith(b"40/visitor,{"), response
         poll_writer.close()
+    finally:
+        await server.close()
+
+
+async def test_the_head_bound_holds_for_a_websocket_handshake_not_for_an_open_websocket(tmp_path: Path) -> None:
+    server = LiveServer(make_settings(tmp_path, header_timeout=0.5))
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            # A WebSocket open on the direct path, and a handshake whose head never ends.
+            ws = await http.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket")
+            assert (await ws.receive_str(timeout=5)).startswith("0{")
+            reader, writer = await connect(server.port)
+            writer.write(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+            assert await closed_by_server(reader, 10)
+            writer.close()
+            # The open WebSocket, idle all that time, goes on.
+            await ws.send_str("40/visitor," + json.dumps({"token": await server.visitor_token()}))
+            assert (await ws.receive_str(timeout=5)).startswith("40/visitor,{")
+            await ws.close()
     finally:
         await server.close()
