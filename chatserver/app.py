@@ -150,20 +150,21 @@ def build_app(
     clock = clock or SystemClock()
     new_id = new_id or (lambda: uuid.uuid4().hex)
     app = web.Application(middlewares=[cors_middleware, error_middleware], client_max_size=MAX_JSON_BODY)
+    origin_allowed = _origin_check(settings)
     sio = ChatSocketServer(
         async_mode="aiohttp",
         async_handlers=False,  # one connection's events are handled in the order they were sent
-        cors_allowed_origins=_origin_check(settings),
+        cors_allowed_origins=origin_allowed,
         max_http_buffer_size=settings.max_http_buffer_size,
         max_unsent_bytes=settings.max_unsent_bytes,
         max_binary_attachments=settings.max_binary_attachments,
         logger=False,
         engineio_logger=False,
     )
-    endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size).handle
-    app.router.add_get(SOCKET_IO_PATH, endpoint)
-    app.router.add_post(SOCKET_IO_PATH, endpoint)
-    app.router.add_route("OPTIONS", SOCKET_IO_PATH, endpoint)
+    # Every method: the endpoint answers the ones Engine.IO does not take itself (400, as the
+    # reference server does).
+    endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed)
+    app.router.add_route("*", SOCKET_IO_PATH, endpoint.handle)
     backend = Backend(settings)
     store = SQLiteStore(settings.db_path)
     signer = TokenSigner(settings.secret_key)

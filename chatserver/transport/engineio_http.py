@@ -8,17 +8,26 @@ poll that may never come: the request was never answered and its connection stay
 holding what had been received. A payload it cannot decode (a packet type that is not a
 number, an empty packet, more than 16 packets, bytes that are not UTF-8) was logged with a
 traceback, and a packet type no client sends (``0``, ``2``, ``6``) hung the request the same way.
+It also takes requests the reference server (Node's engine.io 6) refuses: no ``transport``
+(taken as polling), a session's request without ``EIO=4``, a POST that says
+``transport=websocket``, a second poll while one waits; it answers an unknown method ``405``
+(the reference: ``400``), and it logs, and echoes, what the client sent (an unknown session id,
+a refused ``Origin``).
 
-``EngineIOEndpoint`` answers these itself, as the reference server (Node's engine.io 6) does
-where it answers, in the project's shape (``{"error": {"code", "message"}}``) and with
-``Connection: close``:
+``EngineIOEndpoint`` answers these itself, as the reference server does, in the project's shape
+(``{"error": {"code", "message"}}``), with ``Connection: close`` and a fixed message:
 
-- a POST body over ``max_http_buffer_size`` bytes, declared or chunked: ``413``
-  ``payload_too_large`` at once, before any of it is read (a chunked one once it passes the
-  limit);
-- a POST body that is not an Engine.IO v4 payload of ``MESSAGE``, ``PONG`` and ``CLOSE`` packets
-  (the ones a client sends while polling): ``400`` ``invalid_payload``, and none of its packets
-  is acted on.
+- ``400`` ``invalid_payload``: a method other than GET, POST and OPTIONS; no ``transport``, or
+  one other than ``polling`` and ``websocket``; ``EIO`` other than ``4``; a JSONP index ``j``
+  that is not digits; ``transport=websocket`` on a request that is no WebSocket handshake; a POST
+  without a session; a session id that is unknown, closed, not yet open or already moved to a
+  WebSocket; a poll (or POST) while another of the same session is under way;
+- ``403`` ``forbidden``: an ``Origin`` that may not connect (``allowed_origins``);
+- ``413`` ``payload_too_large``: a POST body over ``max_http_buffer_size`` bytes, declared or
+  chunked, at once, before any of it is read (a chunked one once it passes the limit);
+- ``400`` ``invalid_payload``: a POST body that is not an Engine.IO v4 payload of ``MESSAGE``,
+  ``PONG`` and ``CLOSE`` packets (the ones a client sends while polling); none of its packets is
+  acted on.
 
 Everything else, and a POST that passes, goes to python-engineio, the body it was given read
 already (``use_prepared_environ``). Nothing a client sent is logged.
@@ -27,6 +36,10 @@ already (``use_prepared_environ``). Nothing a client sent is logged.
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -34,13 +47,16 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 from engineio.async_drivers.aiohttp import translate_request
 
-from ..errors import ChatError, InvalidPayload, PayloadTooLarge
+from ..errors import ChatError, Forbidden, InvalidPayload, PayloadTooLarge
 
 log = logging.getLogger("chatserver.transport")
 
 # The packets a long-polling client sends in a POST (Engine.IO v4): the server pings, the client
 # answers; messages; and a client's close.
 _CLIENT_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSAGE})
+_METHODS = frozenset({"GET", "POST", "OPTIONS"})
+_TRANSPORTS = frozenset({"polling", "websocket"})
+_JSONP_INDEX = re.compile(r"[0-9]{1,9}")
 
 
 class _ReadBody:
@@ -64,41 +80,99 @@ def use_prepared_environ(eio: Any) -> None:
 
 class EngineIOEndpoint:
     """``handle`` is the aiohttp handler of every request to the Socket.IO path (see the module's
-    text)."""
+    text); ``origin_allowed`` is the check python-engineio is given (``cors_allowed_origins``)."""
 
-    def __init__(self, eio: Any, *, max_body: int) -> None:
+    def __init__(self, eio: Any, *, max_body: int, origin_allowed: Callable[[str, dict[str, Any]], bool]) -> None:
         self._eio = eio
         self._max_body = max_body
+        self._origin_allowed = origin_allowed
+        # Sessions with a poll (GET), or a POST, under way.
+        self._polling: set[str] = set()
+        self._posting: set[str] = set()
         use_prepared_environ(eio)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         environ = translate_request(request)
-        if request.method == "POST":
-            try:
-                body = await self._read_body(request)
-                _check_payload(body)
-            except ChatError as refused:
-                return _refusal(refused)
-            environ["wsgi.input"] = _ReadBody(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-        response: web.StreamResponse = await self._eio.handle_request(environ)
-        return response
+        method = request.method
+        try:
+            sid, upgrade = self._check(request, environ)
+            if sid is None or upgrade or method == "OPTIONS":
+                response: web.StreamResponse = await self._eio.handle_request(environ)
+                return response
+            with self._one_at_a_time(self._posting if method == "POST" else self._polling, sid):
+                if method == "POST":
+                    body = await self._read_body(request)
+                    _check_payload(body)
+                    self._session(sid)  # still there once the body is in
+                    environ["wsgi.input"] = _ReadBody(body)
+                    environ["CONTENT_LENGTH"] = str(len(body))
+                response = await self._eio.handle_request(environ)
+                return response
+        except ChatError as refused:
+            return _refusal(refused)
+
+    def _check(self, request: web.Request, environ: dict[str, Any]) -> tuple[str | None, bool]:
+        """The request's session id (``None`` for a handshake) and whether it asks to open a
+        WebSocket, once it passed the checks (see the module's text)."""
+        method = request.method
+        if method not in _METHODS:
+            raise InvalidPayload("the method is not GET, POST or OPTIONS")
+        if method == "POST" and (request.content_length or 0) > self._max_body:
+            raise self._too_large()  # whatever else is wrong: the client learns the limit
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))  # as python-engineio reads it
+        transport = query.get("transport", [None])[0]
+        if transport not in _TRANSPORTS:
+            raise InvalidPayload("unknown transport (polling or websocket)")
+        if query.get("EIO") != ["4"]:
+            raise InvalidPayload("unsupported protocol version (EIO=4 only)")
+        if "j" in query and not _JSONP_INDEX.fullmatch(query["j"][0]):
+            raise InvalidPayload("the JSONP index is not a number")
+        origin = environ.get("HTTP_ORIGIN")
+        if origin and not self._origin_allowed(origin, environ):
+            raise Forbidden("this origin may not connect")
+        upgrade = transport == "websocket"
+        if upgrade and (method != "GET" or environ.get("HTTP_UPGRADE", "").lower() != "websocket"):
+            raise InvalidPayload("transport=websocket on a request that is no WebSocket handshake")
+        sid = query.get("sid", [None])[0]
+        if sid is None:
+            if method == "POST":
+                raise InvalidPayload("no session: one is opened with a GET")
+            return None, upgrade
+        self._session(sid)
+        return sid, upgrade
+
+    def _session(self, sid: str) -> None:
+        """Refuse a request of a session python-engineio cannot serve over HTTP."""
+        socket = self._eio.sockets.get(sid)
+        if socket is None or socket.closed or not socket.connected:
+            raise InvalidPayload("unknown session")
+        if socket.upgraded:
+            raise InvalidPayload("the session has moved to a WebSocket")
+
+    @staticmethod
+    @contextmanager
+    def _one_at_a_time(under_way: set[str], sid: str) -> Iterator[None]:
+        if sid in under_way:
+            raise InvalidPayload("another request of this session is under way")
+        under_way.add(sid)
+        try:
+            yield
+        finally:
+            under_way.discard(sid)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the body is larger than {self._max_body} bytes", details={"max_bytes": self._max_body})
 
     async def _read_body(self, request: web.Request) -> bytes:
-        """The whole body, at most ``max_body`` bytes; ``PayloadTooLarge`` as soon as it is
-        known to be longer (declared, or once that much of a chunked one has arrived)."""
-        too_large = PayloadTooLarge(f"the body is larger than {self._max_body} bytes",
-                                    details={"max_bytes": self._max_body})
-        declared = request.content_length
-        if declared is not None and declared > self._max_body:
-            raise too_large
+        """The whole body, at most ``max_body`` bytes (a longer declared one was refused by
+        ``_check``); ``PayloadTooLarge`` once more than that of a chunked one has arrived."""
         chunks: list[bytes] = []
         size = 0
         try:
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > self._max_body:
-                    raise too_large
+                    raise self._too_large()
                 chunks.append(chunk)
         except (ConnectionError, web.RequestPayloadError):  # the client left, or broke the chunking
             raise InvalidPayload("the body was cut short") from None
@@ -120,7 +194,7 @@ def _refusal(error: ChatError) -> web.Response:
     """``error`` as the answer, with ``Connection: close``. (What still arrives of the body is
     read and dropped by aiohttp for at most its lingering time, 10 s, so that the client can
     read the answer, then the connection is closed.)"""
-    log.debug("engine.io request refused status=%d code=%s", error.http_status, error.code)
+    log.debug("engine.io request refused status=%d code=%s reason=%s", error.http_status, error.code, error.message)
     response = web.json_response(error.to_payload(), status=error.http_status)
     response.force_close()
     return response

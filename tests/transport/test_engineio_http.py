@@ -9,6 +9,7 @@ import json
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ..offline_support import wait_until
@@ -53,25 +54,28 @@ async def test_an_over_size_polling_post_is_answered_413_at_once_and_its_connect
     caplog.set_level(logging.DEBUG)
     sid = await open_polling_session(server)
     part = b"4" + b"OVERSIZE" * 25_000  # 200 KB of a body that is never finished
-    requests = {
-        "declared, a session's": (sid, f"Content-Length: {5 * MAX}", part),
-        "declared, no session": ("nosuchsession", f"Content-Length: {5 * MAX}", part),
-        "chunked, a session's": (sid, "Transfer-Encoding: chunked", b"%x\r\n%s\r\n" % (MAX + 1, b"4" * (MAX + 1))),
-        "chunked, no session": ("", "Transfer-Encoding: chunked", b"%x\r\n%s\r\n" % (MAX + 1, b"4" * (MAX + 1))),
+    chunked = b"%x\r\n%s\r\n" % (MAX + 1, b"4" * (MAX + 1))
+    requests = {  # name: (sid, header, body, status)
+        "declared, a session's": (sid, f"Content-Length: {5 * MAX}", part, 413),
+        "declared, no session": ("nosuchsession", f"Content-Length: {5 * MAX}", part, 413),
+        "chunked, a session's": (sid, "Transfer-Encoding: chunked", chunked, 413),
+        # Without a session nothing of the body is read: refused as such at once.
+        "chunked, no session": ("", "Transfer-Encoding: chunked", chunked, 400),
     }
     baseline = open_sockets()
     connections = []
-    for name, (session, header, body) in requests.items():
+    for name, (session, header, body, status) in requests.items():
         reader, writer = await connect(server.port)
         query = f"&sid={session}" if session else ""
         writer.write(request_head("POST", f"/socket.io/?EIO=4&transport=polling{query}", server.port,
                                   "Content-Type: text/plain;charset=UTF-8", header) + body)
         # Answered while the client still holds the connection open with the body unfinished.
         response = await read_response(reader)
-        assert response.status == 413, (name, response)
-        assert response.json()["error"] == {"code": "payload_too_large", "message": f"the body is larger than "
-                                            f"{MAX} bytes", "details": {"max_bytes": MAX}}, name
+        assert response.status == status, (name, response)
         assert response.headers["connection"] == "close", name
+        if status == 413:
+            assert response.json()["error"] == {"code": "payload_too_large", "message": f"the body is larger "
+                                                f"than {MAX} bytes", "details": {"max_bytes": MAX}}, name
         connections.append(writer)
     # The session the over-size bodies named goes on.
     assert await post(server, sid, b"3") == (200, "OK")
@@ -142,3 +146,79 @@ async def test_a_post_body_arriving_in_pieces_is_read_whole(server: LiveServer) 
     writer.close()
     [joined] = await poll(server, sid)
     assert joined.startswith("40/visitor,{"), joined
+
+
+async def ask(server: LiveServer, method: str, query: str, **headers: str) -> tuple[int, dict[str, str], Any]:
+    assert server.http is not None
+    async with server.http.request(method, f"{server.url}/socket.io/?{query}", headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=5)) as resp:
+        body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+        return resp.status, dict(resp.headers), body
+
+
+async def test_requests_the_reference_server_refuses_are_refused_in_the_projects_shape(
+        server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sid = await open_polling_session(server)
+    ws_headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    refused = [  # method, query, headers, status
+        ("GET", "EIO=4", {}, 400),  # no transport (python-engineio took it as polling)
+        ("GET", "EIO=4&transport=MARKER", {}, 400),
+        ("PUT", "EIO=4&transport=polling", {}, 400),  # an unknown method (it was 405)
+        ("HEAD", "EIO=4&transport=polling", {}, 400),
+        ("DELETE", f"EIO=4&transport=polling&sid={sid}", {}, 400),
+        ("GET", "EIO=3&transport=polling", {}, 400),
+        ("GET", "transport=polling", {}, 400),
+        ("GET", f"EIO=3&transport=polling&sid={sid}", {}, 400),  # a session's request must say EIO=4 too
+        ("GET", "EIO=4&transport=polling&j=MARKER", {}, 400),
+        ("GET", "EIO=4&transport=polling&j=%D9%A3", {}, 400),  # an Arabic-Indic digit: int() took it
+        ("GET", "EIO=4&transport=polling&sid=MARKER", {}, 400),  # an unknown session (it was echoed)
+        ("POST", "EIO=4&transport=polling", {}, 400),  # a POST without a session
+        ("POST", f"EIO=4&transport=websocket&sid={sid}", {}, 400),  # it was handled as a polling POST
+        ("GET", "EIO=4&transport=websocket", {}, 400),  # no WebSocket handshake
+        ("GET", "EIO=4&transport=polling", {"Origin": "https://MARKER.example"}, 403),  # it was 400, echoed
+        ("GET", "EIO=4&transport=websocket", {**ws_headers, "Origin": "https://MARKER.example"}, 403),
+    ]
+    for method, query, headers, status in refused:
+        got, response_headers, body = await ask(server, method, query, **headers)
+        assert got == status, (method, query, got, body)
+        if method != "HEAD":
+            assert body["error"]["code"] == ("forbidden" if status == 403 else "invalid_payload"), (method, query)
+            assert "MARKER" not in body["error"]["message"]
+        assert response_headers["Connection"] == "close", (method, query)
+    # What the reference takes is still taken: a CORS preflight, a JSONP index, the session's poll.
+    assert (await ask(server, "OPTIONS", "EIO=4&transport=polling"))[0] == 200
+    status, _, body = await ask(server, "GET", "EIO=4&transport=polling&j=3")
+    assert status == 200 and body.startswith('___eio[3]("0{'), body
+    nothing_of("MARKER", caplog)
+
+
+async def test_a_second_poll_while_one_waits_is_refused_and_the_first_still_answered(server: LiveServer) -> None:
+    sid = await open_polling_session(server)
+    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    first_reader, first_writer = await connect(server.port)
+    first_writer.write(request_head("GET", path, server.port))
+    await first_writer.drain()
+    reader, writer = await connect(server.port)  # a connection later: the first poll waits by now
+    writer.write(request_head("GET", path, server.port))
+    response = await read_response(reader)
+    assert response.status == 400 and response.json()["error"] == {
+        "code": "invalid_payload", "message": "another request of this session is under way"}
+    writer.close()
+    token = await server.visitor_token()
+    assert await post(server, sid, ("40/visitor," + json.dumps({"token": token})).encode()) == (200, "OK")
+    first = await read_response(first_reader)
+    assert first.status == 200 and first.body.startswith(b"40/visitor,{"), first
+    first_writer.close()
+
+
+async def test_a_closed_sessions_requests_are_refused_without_a_traceback(
+        server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sid = await open_polling_session(server)
+    assert await post(server, sid, b"1") == (200, "OK")  # the client closes the session
+    for method in ("GET", "POST"):
+        status, _, body = await ask(server, method, f"EIO=4&transport=polling&sid={sid}")
+        assert status == 400 and body["error"]["message"] == "unknown session", (method, body)
+    nothing_of(sid, caplog)
