@@ -46,7 +46,7 @@ from .transport.cobrowse import CobrowseRelay
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
-from .transport.engineio_http import EngineIOEndpoint
+from .transport.engineio_http import EngineIOEndpoint, announce_exact_ping_times
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
@@ -158,11 +158,14 @@ def build_app(
         max_http_buffer_size=settings.max_http_buffer_size,
         max_unsent_bytes=settings.max_unsent_bytes,
         max_binary_attachments=settings.max_binary_attachments,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
         logger=False,
         engineio_logger=False,
     )
     # Every method: the endpoint answers the ones Engine.IO does not take itself (400, as the
     # reference server does).
+    announce_exact_ping_times(sio.eio)
     endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed)
     app.router.add_route("*", SOCKET_IO_PATH, endpoint.handle)
     backend = Backend(settings)

@@ -70,6 +70,10 @@ class Settings:
     # Binary attachments one Socket.IO packet may declare (a co-browse batch carries one); their
     # bytes together are limited to max_http_buffer_size.
     max_binary_attachments: int = 1
+    # Engine.IO heartbeat: the server pings every ping_interval seconds and a client that has not
+    # answered within ping_timeout is gone (clients are told both, in milliseconds).
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
     # The HTTP server's edge (docs/operations.md): seconds a connection has to send a whole
     # request head, counted from when it opens or from the end of its previous response (an idle
     # keep-alive connection is closed after as long); how many connections one client address
@@ -277,6 +281,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError("co-browse timeouts and limits must be positive")
     if not 1 <= settings.max_binary_attachments <= 1000:
         raise ValueError("max_binary_attachments must be 1-1000")
+    if settings.ping_interval <= 0 or settings.ping_timeout <= 0:
+        raise ValueError("ping_interval and ping_timeout must be positive")
     if settings.header_timeout <= 0 or settings.shutdown_timeout < 0 or settings.max_connections_per_address < 0:
         raise ValueError("header_timeout must be positive, shutdown_timeout and max_connections_per_address not "
                          "negative")

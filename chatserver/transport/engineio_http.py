@@ -31,6 +31,9 @@ a refused ``Origin``).
 
 Everything else, and a POST that passes, goes to python-engineio, the body it was given read
 already (``use_prepared_environ``). Nothing a client sent is logged.
+
+``announce_exact_ping_times`` makes the OPEN packet's ``pingInterval`` and ``pingTimeout`` the
+configured values in milliseconds, as the reference server sends them.
 """
 
 from __future__ import annotations
@@ -76,6 +79,34 @@ def use_prepared_environ(eio: Any) -> None:
     ``handle_request`` as it is, instead of building one from the request: the endpoint builds
     it (with the body it read) and checks the request on it first."""
     eio._async = {**eio._async, "translate_request": lambda environ: environ}
+
+
+def announce_exact_ping_times(eio: Any) -> None:
+    """Give a new connection's OPEN packet ``eio``'s ping interval and timeout in milliseconds,
+    as configured. python-engineio (4.15) writes ``int(seconds) * 1000`` for the interval (0 for
+    0.25 s, which clients take as "ping at once") and ``int(seconds * 1000)`` for the timeout
+    (1000 for 1.001 s). The packet waits in the new socket's queue when python-engineio calls the
+    ``connect`` handler: this handler sets the two fields, then calls the one it replaces
+    (python-socketio's)."""
+    connect = eio.handlers["connect"]
+
+    async def on_connect(sid: str, environ: dict[str, Any]) -> Any:
+        socket = eio.sockets.get(sid)
+        if socket is not None:
+            interval = round((eio.ping_interval + eio.ping_interval_grace_period) * 1000)
+            timeout = round(eio.ping_timeout * 1000)
+            queue = socket.queue
+            queued = []
+            while not queue.empty():
+                queued.append(queue.get_nowait())
+                queue.task_done()
+            for pkt in queued:
+                if pkt.packet_type == eio_packet.OPEN:
+                    pkt.data["pingInterval"], pkt.data["pingTimeout"] = interval, timeout
+                queue.put_nowait(pkt)
+        return await connect(sid, environ)
+
+    eio.on("connect", on_connect)
 
 
 class EngineIOEndpoint:

@@ -1,12 +1,15 @@
 """The Socket.IO endpoint's HTTP requests (chatserver/transport/engineio_http.py): long-polling
 POSTs over the size limit are answered 413 at once and their connections freed; payloads that
-are not Engine.IO are refused whole; nothing a client sent reaches the log."""
+are not Engine.IO are refused whole; requests the reference Engine.IO server refuses are refused,
+in the project's shape; the OPEN packet gives the ping times as configured; nothing a client
+sent reaches the log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,7 +17,7 @@ import pytest
 
 from ..offline_support import wait_until
 from ..raw_http import connect, open_sockets, read_response, request_head
-from ..support import LiveServer
+from ..support import LiveServer, make_settings
 
 MAX = 1_000_000  # max_http_buffer_size's default
 
@@ -222,3 +225,22 @@ async def test_a_closed_sessions_requests_are_refused_without_a_traceback(
         status, _, body = await ask(server, method, f"EIO=4&transport=polling&sid={sid}")
         assert status == 400 and body["error"]["message"] == "unknown session", (method, body)
     nothing_of(sid, caplog)
+
+
+async def test_the_open_packet_gives_the_ping_times_as_configured(tmp_path: Path) -> None:
+    # python-engineio wrote int(0.25) * 1000 = 0 and int(1.001 * 1000) = 1000.
+    server = LiveServer(make_settings(tmp_path, ping_interval=0.25, ping_timeout=1.001))
+    await server.start()
+    try:
+        status, body = await server.request("GET", "/socket.io/?EIO=4&transport=polling")
+        assert status == 200
+        opened = json.loads(body[1:])
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (250, 1001)
+        assert server.http is not None
+        ws = await server.http.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket")
+        opened = json.loads((await ws.receive_str(timeout=5))[1:])
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (250, 1001)
+        assert await ws.receive_str(timeout=5) == "2"  # and the server pings at that pace
+        await ws.close()
+    finally:
+        await server.close()
