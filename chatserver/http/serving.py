@@ -11,14 +11,45 @@ does both around a wait for SIGINT or SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..config import Settings
+from ..logs import exception_summary
 from ..transport.addresses import parse_networks
 from ..transport.connections import ConnectionLimits, EdgeProtocol
+
+
+class ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """The logger aiohttp's request handlers write to. A request that breaks HTTP (a bad request
+    line, header or chunk: aiohttp's ``HttpProcessingError``) is the client's doing: one DEBUG line
+    with the error's type, never its text (it quotes the bytes received) nor a traceback. Any
+    other exception is the server's: ERROR with its type and stack only (``exception_summary``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"))
+
+    def log(self, level: int, msg: object, *args: object, exc_info: Any = None, stack_info: bool = False,
+            stacklevel: int = 1, extra: Mapping[str, object] | None = None, **kwargs: object) -> None:
+        if isinstance(exc_info, BaseException):
+            exc: BaseException | None = exc_info
+        elif isinstance(exc_info, tuple):
+            exc = exc_info[1]
+        else:
+            exc = sys.exc_info()[1] if exc_info else None
+        text = str(msg) % args if args else str(msg)
+        if exc is None:
+            self.logger.log(level, "%s", text)
+        elif isinstance(exc, HttpProcessingError):
+            self.logger.debug("%s: a request that breaks HTTP exception=%s", text, type(exc).__name__)
+        else:
+            self.logger.error("%s %s", text, exception_summary(exc))
 
 
 class Listener:
@@ -44,7 +75,7 @@ async def start(app: web.Application, settings: Settings) -> Listener:
     # one, even with part of a request head received) once its keep-alive timeout has passed
     # since it opened or since the previous response: that is the bound on a request head.
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout,
-                           keepalive_timeout=settings.header_timeout)
+                           keepalive_timeout=settings.header_timeout, logger=ServerLog())
     await runner.setup()
     try:
         handler = runner.server

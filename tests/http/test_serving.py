@@ -1,17 +1,29 @@
 """The listening edge (chatserver/http/serving.py): a client has ``header_timeout`` seconds to send
 a request head, on a new connection, on a keep-alive one and for a WebSocket handshake; a request
-being handled, or a WebSocket once open, is not cut by that bound."""
+being handled, or a WebSocket once open, is not cut by that bound; a request that breaks HTTP is
+refused with one line in the log, without a traceback or what the client sent."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import aiohttp
+import pytest
+from aiohttp.http_exceptions import BadHttpMessage
+
+from chatserver.http.serving import ServerLog
 
 from ..raw_http import closed_by_server, connect, read_response, request_head
 from ..support import LiveServer, make_settings
+
+
+@pytest.fixture
+def backend_settings() -> dict[str, str]:
+    """The embedded server only: the HTTP edge does not depend on the backend."""
+    return {}
 
 
 async def test_a_request_head_not_finished_in_time_is_closed_first_or_keep_alive(tmp_path: Path) -> None:
@@ -92,3 +104,45 @@ async def test_the_head_bound_holds_for_a_websocket_handshake_not_for_an_open_we
             await ws.close()
     finally:
         await server.close()
+
+
+async def test_a_request_that_breaks_http_is_refused_without_a_traceback_or_its_bytes_in_the_log(
+        server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    broken = [
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nMARKER header without a colon\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Value: \x01MARKER\r\n\r\n",
+        b"GET /MARKER" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # a request line too long
+        b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nMARKER\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nMARKER / HTTP/1.1\r\n\r\n",  # a second request line
+    ]
+    for request in broken:
+        reader, writer = await connect(server.port)
+        writer.write(request)
+        assert await closed_by_server(reader, 10), request
+        writer.close()
+    assert (await server.request("GET", "/healthz"))[0] == 200
+    records = [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert records  # aiohttp did report them...
+    for record in records:  # ...in one line each, at DEBUG, naming no more than the error's type
+        assert record.levelno == logging.DEBUG and record.exc_info is None, record.getMessage()
+        assert "MARKER" not in record.getMessage() and "exception=" in record.getMessage()
+
+
+def test_the_servers_own_errors_keep_their_type_and_stack_but_not_their_text(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    quoted = "MARKER from a request"
+    try:
+        raise ValueError(quoted)
+    except ValueError as exc:
+        ServerLog().exception("Error handling request from %s", "192.0.2.1", exc_info=exc)
+    ServerLog().exception("Error handling request from %s", "192.0.2.1", exc_info=BadHttpMessage("MARKER"))
+    ServerLog().warning("plain %s", "text")
+    own, clients, plain = caplog.records
+    assert own.levelno == logging.ERROR and own.exc_info is None
+    assert own.getMessage().startswith("Error handling request from 192.0.2.1 exception=ValueError\n")
+    assert "test_serving.py" in own.getMessage() and "MARKER" not in own.getMessage()
+    assert clients.levelno == logging.DEBUG and "MARKER" not in clients.getMessage()
+    assert clients.getMessage().endswith("exception=BadHttpMessage")
+    assert (plain.levelno, plain.getMessage()) == (logging.WARNING, "plain text")
