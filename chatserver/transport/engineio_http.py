@@ -91,19 +91,17 @@ def announce_exact_ping_times(eio: Any) -> None:
     connect = eio.handlers["connect"]
 
     async def on_connect(sid: str, environ: dict[str, Any]) -> Any:
-        socket = eio.sockets.get(sid)
-        if socket is not None:
-            interval = round((eio.ping_interval + eio.ping_interval_grace_period) * 1000)
-            timeout = round(eio.ping_timeout * 1000)
-            queue = socket.queue
-            queued = []
-            while not queue.empty():
-                queued.append(queue.get_nowait())
-                queue.task_done()
-            for pkt in queued:
-                if pkt.packet_type == eio_packet.OPEN:
-                    pkt.data["pingInterval"], pkt.data["pingTimeout"] = interval, timeout
-                queue.put_nowait(pkt)
+        interval = round((eio.ping_interval + eio.ping_interval_grace_period) * 1000)
+        timeout = round(eio.ping_timeout * 1000)
+        queue = eio.sockets[sid].queue
+        queued = []
+        while not queue.empty():
+            queued.append(queue.get_nowait())
+            queue.task_done()
+        for pkt in queued:
+            if pkt.packet_type == eio_packet.OPEN:
+                pkt.data["pingInterval"], pkt.data["pingTimeout"] = interval, timeout
+            queue.put_nowait(pkt)
         return await connect(sid, environ)
 
     eio.on("connect", on_connect)
