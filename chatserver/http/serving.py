@@ -2,10 +2,11 @@
 in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the same code.
 
 ``start`` sets the app up (its ``cleanup_ctx`` runs) and listens, each connection behind an
-``EdgeProtocol`` (transport/connections.py: open connections per client address); ``Listener.stop`` stops
-listening, then lets aiohttp close the connections (``on_shutdown`` first, then requests still
-being handled get ``settings.shutdown_timeout`` seconds) and runs the app's cleanup. ``serve_until_signalled``
-does both around a wait for SIGINT or SIGTERM.
+``EdgeProtocol`` (transport/connections.py: open connections per client address), with
+``header_timeout`` as the bound on a request head and ``ServerLog`` as aiohttp's server log.
+``Listener.stop`` stops listening, then lets aiohttp close the connections (``on_shutdown``
+first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
+cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
