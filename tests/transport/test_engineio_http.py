@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 
 from ..offline_support import wait_until
 from ..raw_http import connect, open_sockets, read_response, request_head
@@ -243,4 +244,25 @@ async def test_the_open_packet_gives_the_ping_times_as_configured(tmp_path: Path
         assert await ws.receive_str(timeout=5) == "2"  # and the server pings at that pace
         await ws.close()
     finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["polling", "websocket"]])
+async def test_python_socketio_over_long_polling_and_its_upgrade_goes_through(
+        tmp_path: Path, transports: list[str]) -> None:
+    # Short ping times: a polling client's disconnect waits for the poll the server holds (up to
+    # ping_interval + ping_timeout; so it did before the endpoint).
+    server = LiveServer(make_settings(tmp_path, ping_interval=0.5, ping_timeout=1))
+    await server.start()
+    client = socketio.AsyncClient(reconnection=False)
+    try:
+        await client.connect(server.url, namespaces=["/visitor"], auth={"token": await server.visitor_token()},
+                             transports=transports, wait_timeout=5)
+        reply = await client.call("session:resume", {}, namespace="/visitor", timeout=5)
+        assert reply["ok"] is True
+        await wait_until(lambda: client.transport() == transports[-1], what=f"the {transports[-1]} transport")
+        reply = await client.call("session:resume", {}, namespace="/visitor", timeout=5)
+        assert reply["ok"] is True
+    finally:
+        await client.disconnect()
         await server.close()
