@@ -163,10 +163,10 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
-    # Every method: the endpoint answers the ones Engine.IO does not take itself (400, as the
-    # reference server does).
     announce_exact_ping_times(sio.eio)
     endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed)
+    # Every method: the endpoint answers the ones Engine.IO does not take (400, as the reference
+    # server does).
     app.router.add_route("*", SOCKET_IO_PATH, endpoint.handle)
     backend = Backend(settings)
     store = SQLiteStore(settings.db_path)
