@@ -41,10 +41,10 @@ async def own(tmp_path: Path) -> LiveServer:
 
 async def test_the_host_header_does_not_make_an_origin_the_servers_own(own: LiveServer) -> None:
     status, body, _ = await _handshake(own, "http://evil.test", Host="evil.test")
-    assert status == 400 and "not an accepted origin" in body
+    assert status == 403 and "this origin may not connect" in body
     assert not await _websocket_opens(own, "http://evil.test", Host="evil.test")
     status, body, _ = await _handshake(own, f"https://127.0.0.1:{own.port}")  # another scheme: another origin
-    assert status == 400
+    assert status == 403
 
 
 async def test_pages_of_the_listening_address_and_the_shop_may_connect(own: LiveServer) -> None:
@@ -62,8 +62,8 @@ async def test_behind_a_proxy_the_public_urls_are_the_servers_own(tmp_path: Path
         assert (await _handshake(server, "https://chat.shop.example", Host="chat.shop.example"))[0] == 200
         assert await _websocket_opens(server, "https://chat.shop.example")
         # What it listens on is no longer the browsers' way in: its pages are not the server's.
-        assert (await _handshake(server, f"http://127.0.0.1:{server.port}"))[0] == 400
-        assert (await _handshake(server, "http://evil.test", Host="evil.test"))[0] == 400
+        assert (await _handshake(server, f"http://127.0.0.1:{server.port}"))[0] == 403
+        assert (await _handshake(server, "http://evil.test", Host="evil.test"))[0] == 403
     finally:
         await server.close()
 
@@ -75,7 +75,7 @@ async def test_any_origin_means_any_page_but_never_null(tmp_path: Path) -> None:
         status, _, headers = await _handshake(server, "https://anyone.example")
         assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://anyone.example"
         status, _, headers = await _handshake(server, "null")
-        assert status == 400 and "Access-Control-Allow-Origin" not in headers
+        assert status == 403 and "Access-Control-Allow-Origin" not in headers
         assert not await _websocket_opens(server, "null")
         assert server.http is not None
         for method, path in (("POST", "/api/visitor/sessions"), ("OPTIONS", "/api/visitor/sessions"),
