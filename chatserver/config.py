@@ -304,6 +304,10 @@ def _validate(settings: Settings) -> None:
     for url in settings.public_urls:
         if not re.fullmatch(r"https?://[^/?#\s]+", url):
             raise ValueError(f"public_urls: {url!r} is not scheme://host[:port]")
+    # An origin goes into the console's Content-Security-Policy as it is (http/static.py).
+    for origin in settings.allowed_origins:
+        if origin != "*" and not re.fullmatch(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?", origin):
+            raise ValueError(f"allowed_origins: {origin!r} is not * or scheme://host[:port]")
 
 
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:

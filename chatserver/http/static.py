@@ -15,12 +15,15 @@ resolved file must still be in the directory (no ``..``, no symlinks out).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+
+from . import keys as K
 
 log = logging.getLogger("chatserver.http")
 
@@ -67,17 +70,32 @@ _DEMO_HEADERS = {
 
 # The console shows what shoppers type: it runs scripts from its own origin only, in no frame.
 # The co-browse view rebuilds the shopper's page in a sandboxed frame that inherits this policy:
-# no script of the page can run (script-src 'self', and the sandbox has no allow-scripts), but
-# its styles, images and fonts may load, so the agent sees the page as the shopper does.
-_CONSOLE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' https:; "
-        "img-src 'self' data: blob: https:; font-src 'self' data: https:; media-src 'none'; connect-src 'self'; "
-        "frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+# no script of the page can run (script-src 'self', and the sandbox has no allow-scripts), and
+# its styles, images and fonts load from the server's own origin and the shops' (allowed_origins)
+# only, so a tracking pixel, an @import or a font of any other origin in a shopper's page (or in
+# what a visitor sends as one) is never fetched by the agent's browser. With "*" the shops are
+# not known: the page gets what the server's own origin serves and what its snapshot carries
+# inline. base-uri admits the <base> the console gives the frame (the shopper's page, so that
+# its relative URLs are the shop's, not the console's); a base fetches nothing by itself.
+_CONSOLE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'{shops}; "
+    "img-src 'self' data: blob:{shops}; font-src 'self' data:{shops}; media-src 'none'; connect-src 'self'; "
+    "frame-src 'self'; base-uri 'self'{bases}; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+)
+
+
+@functools.cache
+def console_headers(allowed_origins: tuple[str, ...]) -> dict[str, str]:
+    """The console's headers for the configured shop origins (validated by config.py)."""
+    any_shop = "*" in allowed_origins
+    shops = "" if any_shop else "".join(f" {origin}" for origin in allowed_origins)
+    return {
+        "Content-Security-Policy": _CONSOLE_POLICY.format(shops=shops, bases=" http: https:" if any_shop else shops),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
 # Revalidated on every load (ETag), so a new build reaches agents at their next reload.
 CONSOLE_CACHE = "no-cache"
 
@@ -129,12 +147,13 @@ async def console_redirect(request: web.Request) -> web.StreamResponse:
 
 async def console_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
+    headers = console_headers(request.app[K.SETTINGS].allowed_origins)
     if name in ("index.html", "console.css"):
-        return _file_response(_safe_file(CONSOLE_DIR, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
+        return _file_response(_safe_file(CONSOLE_DIR, name), CONSOLE_CACHE, headers)
     # What the build made: console.js, its lazily loaded chunks (the co-browse replayer) and replay.css.
     if Path(name).suffix not in (".js", ".css"):
         raise web.HTTPNotFound()
-    return _file_response(_safe_file(CONSOLE_DIST_DIR, name), CONSOLE_CACHE, _CONSOLE_HEADERS)
+    return _file_response(_safe_file(CONSOLE_DIST_DIR, name), CONSOLE_CACHE, headers)
 
 
 STATIC_ROUTES: list[tuple[str, Handler]] = [

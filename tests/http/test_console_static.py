@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.http.static import CONSOLE_DIST_DIR
+from chatserver.config import load_settings
+from chatserver.http.static import CONSOLE_DIST_DIR, console_headers
 
 from ..e2e.widget import build_widget
 from ..support import LiveServer
@@ -61,3 +62,32 @@ async def test_the_cobrowse_viewer_comes_from_the_build_under_the_same_policy(se
 async def test_nothing_else_is_served_from_the_console(server: LiveServer, path: str) -> None:
     status, _ = await server.request("GET", path)
     assert status == 404
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {name: sources for name, *sources in (d.split() for d in policy.split(";"))}
+
+
+def test_the_replayed_page_may_load_from_the_server_and_the_shops_only() -> None:
+    shops = ("https://shop.example", "http://localhost:8000")
+    policy = _directives(console_headers(shops)["Content-Security-Policy"])
+    for name in ("img-src", "style-src", "font-src"):
+        assert set(shops) <= set(policy[name]), name
+        assert not {"*", "http:", "https:"} & set(policy[name]), name
+    assert policy["base-uri"] == ["'self'", *shops]
+    assert policy["script-src"] == ["'self'"] and policy["media-src"] == ["'none'"]
+    # Any shop: none is known, so the page's files come from the server's own origin only (its
+    # <base> may be any page's: a base fetches nothing).
+    policy = _directives(console_headers(("*",))["Content-Security-Policy"])
+    for name in ("img-src", "style-src", "font-src"):
+        assert set(policy[name]) <= {"'self'", "'unsafe-inline'", "data:", "blob:"}, name
+    assert policy["base-uri"] == ["'self'", "http:", "https:"]
+
+
+@pytest.mark.parametrize("origin", ["https://shop.example/", "https://shop.example/checkout", "shop.example",
+                                    "https://shop.example; script-src *", "https://a.example https://b.example",
+                                    "ftp://shop.example"])
+def test_an_allowed_origin_is_an_origin(origin: str) -> None:
+    with pytest.raises(ValueError, match="allowed_origins"):
+        load_settings(environ={"CHATSERVER_ALLOWED_ORIGINS": origin})
+    assert load_settings(environ={"CHATSERVER_ALLOWED_ORIGINS": "https://shop.example,http://[::1]:8080,*"})
