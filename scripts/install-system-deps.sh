@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need when they are missing: redis-server (the Redis
-# backend's tests start their own on a free port), Debian's chromium (browser tests) and
-# Node.js with npm (the widget's build), and a C++ compiler with make, with which npm ci builds
-# better-sqlite3 for the load tests' storing reference relay.
+# backend's tests start their own on a free port), Debian's chromium (browser tests), openssl
+# (a browser test's HTTPS server makes its certificate with it) and Node.js with npm (the
+# widget's build), and a C++ compiler with make, with which npm ci builds better-sqlite3 for the
+# load tests' storing reference relay.
 # With the argument "build", only what building and running the server needs (Node.js, npm).
 set -euo pipefail
 missing=()
 if [ "${1:-}" != "build" ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # a test's HTTPS server certificate
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
   command -v make >/dev/null 2>&1 || missing+=(make)
 fi

@@ -7,6 +7,7 @@
 import { h, setText } from "../../client/src/ui/dom.js";
 
 const PING_MS = 2000;
+const EVENT_META = 4; // rrweb's EventType.Meta: the shopper's page address and size
 const POINTER_MS = 50; // pointer moves sent at most this often
 // Text for the session's reason codes (docs/protocol.md).
 const REASONS = {
@@ -28,6 +29,30 @@ const ACTION_REASONS = {
   no_such_element: "That element is no longer on the customer's page.",
   control_not_granted: "The customer has not let you control the page.",
 };
+
+/**
+ * A replayer plugin: the rebuilt page gets a <base> of the shopper's page address (from rrweb's
+ * Meta event), so that its relative URLs are the shop's, not the console's (the replay frame's
+ * document has the console's address). rrweb makes the snapshot's attribute URLs absolute, but
+ * keeps as the page wrote them the CSS rules and style changes a script of the page makes. What
+ * the frame may then fetch is the console's Content-Security-Policy's to say (docs/cobrowse.md).
+ */
+function shopperPageBase() {
+  let href = null;
+  return {
+    handler(event) {
+      if (event.type === EVENT_META && /^https?:\/\//i.test(event.data?.href ?? "")) href = event.data.href;
+    },
+    onBuild(node, { replayer }) {
+      // The page's head, built (with its children) but not yet in the frame's document.
+      if (node.nodeName !== "HEAD" || !href || node.ownerDocument !== replayer.iframe.contentDocument) return;
+      if (node.querySelector("base[href]")) return; // the page's own, made absolute by rrweb
+      const base = node.ownerDocument.createElement("base");
+      base.href = href;
+      node.prepend(base);
+    },
+  };
+}
 
 export class CobrowseView {
   /**
@@ -270,7 +295,7 @@ export class CobrowseView {
       if (!snapshot) return; // wait for a full snapshot to build the page from
       this.replayer = new this.modules.Replayer([], {
         root: this.screen, liveMode: true, mouseTail: false, UNSAFE_replayCanvas: false, showWarning: false,
-        triggerFocus: false, pauseAnimation: true,
+        triggerFocus: false, pauseAnimation: true, plugins: [shopperPageBase()],
       });
       this.replayer.on("resize", (size) => {
         this.viewport = { width: size.width, height: size.height };
