@@ -45,12 +45,14 @@ async def json_body(request: web.Request, body_type: type[T]) -> T:
     """The request body parsed into ``body_type``; ``PayloadTooLarge`` for one over the limit,
     ``UnsupportedMediaType`` for one not declared ``application/json`` (a browser sends a page's
     cross-site ``text/plain`` or form body without asking first: no route reads one),
-    ``InvalidPayload`` for anything else. No body at all is ``{}``."""
+    ``InvalidPayload`` for anything else, a missing body included."""
     raw = await read_body(request)
-    if raw and request.content_type != JSON_MEDIA_TYPE:
+    if not raw:
+        raise InvalidPayload("send the fields as a JSON object")
+    if request.content_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaType(f"send the body as {JSON_MEDIA_TYPE}")
     try:
-        return msgspec.json.decode(raw or b"{}", type=body_type)
+        return msgspec.json.decode(raw, type=body_type)
     except msgspec.ValidationError as exc:
         raise InvalidPayload(str(exc)) from exc
     except msgspec.DecodeError as exc:

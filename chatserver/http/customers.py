@@ -10,18 +10,13 @@ from aiohttp import web
 
 from ..domain.customers import CustomerFields, check_may_change
 from ..domain.models import ConversationFilter
-from ..errors import InvalidPayload
 from . import keys as K
 from ._records import customer_view, export_view, path_id, record_view
-from .common import MAX_OFFSET, bool_query, current_agent, int_query, json_body, read_body, require_admin
+from .common import MAX_OFFSET, bool_query, current_agent, int_query, json_body, require_admin
 
 log = logging.getLogger("chatserver.http.customers")
 
 
-async def _customer_body(request: web.Request) -> CustomerFields:
-    if not await read_body(request):
-        raise InvalidPayload("send the customer's fields as a JSON object")
-    return await json_body(request, CustomerFields)
 
 
 async def list_customers(request: web.Request) -> web.Response:
@@ -35,7 +30,7 @@ async def list_customers(request: web.Request) -> web.Response:
 
 async def create_customer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body = await _customer_body(request)
+    body = await json_body(request, CustomerFields)
     check_may_change(agent, body)
     customer = await request.app[K.CUSTOMERS].create_customer(body)
     log.info("customer created customer=%s agent=%s", customer.id, agent.id)
@@ -51,7 +46,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def update_customer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     customer_id = path_id(request, "customer_id", "customer")
-    body = await _customer_body(request)
+    body = await json_body(request, CustomerFields)
     check_may_change(agent, body)
     customer = await request.app[K.CUSTOMERS].update_customer(customer_id, body)
     log.info("customer updated customer=%s agent=%s", customer.id, agent.id)

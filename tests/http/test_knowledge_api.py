@@ -117,6 +117,7 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("PATCH", f"/api/kb/articles/{ids['refund']}", {"body": "x" * 20_001}, 400, "invalid_payload"),
         ("PATCH", f"/api/kb/articles/{ids['refund']}", {"title": None}, 400, "invalid_payload"),
         ("PATCH", f"/api/kb/articles/{ids['refund']}", {"slug": "returning-an-item"}, 409, "conflict"),
+        ("PATCH", f"/api/kb/articles/{ids['refund']}", None, 400, "invalid_payload"),  # no body at all
         ("PATCH", "/api/kb/articles/no-such-article", {"title": "x"}, 404, "not_found"),
         ("PATCH", f"/api/kb/articles/{'x' * 65}", {"title": "x"}, 404, "not_found"),
         ("GET", f"/api/kb/articles/{'x' * 65}", None, 404, "not_found"),
@@ -125,6 +126,7 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("POST", "/api/kb/categories", {"slug": "no-name"}, 400, "invalid_payload"),
         ("POST", "/api/kb/categories", {"name": "x", "position": -1}, 400, "invalid_payload"),
         ("PATCH", "/api/kb/categories/nope", {"name": "x"}, 404, "not_found"),
+        ("PATCH", f"/api/kb/categories/{payment}", None, 400, "invalid_payload"),
         ("DELETE", "/api/kb/categories/nope", None, 404, "not_found"),
         ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": [ids["card"], ids["refund"]]}, 404, "not_found"),
         ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": [ids["card"], ids["card"]]}, 400,
