@@ -41,6 +41,17 @@ async def read_body(request: web.Request) -> bytes:
     return raw
 
 
+def _json_number(literal: str) -> int | float:
+    """A JSON number with a fraction or exponent: an int when its value is whole. JSON has one
+    number type (3.0 is the integer 3, as JSON Schema's ``integer`` says), while msgspec refuses a
+    float literal for an ``int`` field."""
+    value = float(literal)
+    return int(value) if value.is_integer() else value
+
+
+_JSON = msgspec.json.Decoder(float_hook=_json_number)
+
+
 async def json_body(request: web.Request, body_type: type[T]) -> T:
     """The request body parsed into ``body_type``; ``PayloadTooLarge`` for one over the limit,
     ``UnsupportedMediaType`` for one not declared ``application/json`` (a browser sends a page's
@@ -52,11 +63,13 @@ async def json_body(request: web.Request, body_type: type[T]) -> T:
     if request.content_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaType(f"send the body as {JSON_MEDIA_TYPE}")
     try:
-        return msgspec.json.decode(raw, type=body_type)
+        return msgspec.convert(_JSON.decode(raw), type=body_type)
     except msgspec.ValidationError as exc:
         raise InvalidPayload(str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise InvalidPayload("body is not valid JSON") from exc
+    except RecursionError:
+        raise InvalidPayload("body is nested too deeply") from None
 
 
 def client_key(request: web.Request) -> str:

@@ -150,6 +150,29 @@ async def test_adding_agents_validates_and_refuses_duplicates(server: LiveServer
     assert [a["email"] for a in listing["agents"]].count("bea@example.com") == 1
 
 
+async def test_a_whole_number_written_with_a_fraction_is_an_integer(server: LiveServer) -> None:
+    """JSON has one number type: 2.0 is the integer 2 (as JSON Schema says); 2.5 is not one."""
+    admin = await server.admin_token()
+    bea = {"name": "Bea", "email": "bea@example.com", "password": PASSWORD}
+    status, body = await server.request("POST", "/api/agents", token=admin, json={**bea, "capacity": 2.0})
+    assert status == 201 and body["agent"]["capacity"] == 2, body
+    agent_id = body["agent"]["id"]
+    status, body = await server.request("PATCH", f"/api/agents/{agent_id}", token=admin, json={"capacity": 3e0})
+    assert status == 200 and body["agent"]["capacity"] == 3, body
+    for capacity in (b"2.5", b'"4"', b"1e400"):
+        status, body = await server.request("PATCH", f"/api/agents/{agent_id}", token=admin,
+                                            data=b'{"capacity": %s}' % capacity,
+                                            headers={"Content-Type": "application/json"})
+        assert status == 400 and _error(body) == "invalid_payload", capacity
+    # Deeper than any body here is: refused, not a server error.
+    status, body = await server.request("PATCH", f"/api/agents/{agent_id}", token=admin,
+                                        data=b'{"departments": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+                                        headers={"Content-Type": "application/json"})
+    assert status == 400 and _error(body) == "invalid_payload", body
+    _, listing = await server.request("GET", "/api/agents", token=admin)
+    assert [a["capacity"] for a in listing["agents"] if a["id"] == agent_id] == [3]
+
+
 async def test_conversations_are_readable_only_by_their_agents_and_admins(server: LiveServer) -> None:
     owner = await server.add_agent()
     console = await agent(server, owner)
