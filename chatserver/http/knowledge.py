@@ -253,9 +253,9 @@ _PAGE_URL = re.compile(r"^https?://[\x21-\x7e]*$")
 async def suggestions(request: web.Request) -> web.Response:
     raw_topics = text_query(request, "topic", 100)
     topics = [t.strip() for t in raw_topics.split(",") if t.strip()][:5] if raw_topics else []
-    page_url = text_query(request, "page_url", 1000)
-    if page_url is not None and not _PAGE_URL.match(page_url):
-        raise InvalidPayload("page_url must be an http(s) address")
+    page_url = request.query.get("page_url")  # given empty, it is no address either
+    if page_url is not None and not (len(page_url) <= 1000 and _PAGE_URL.fullmatch(page_url)):
+        raise InvalidPayload("page_url must be an http(s) address of at most 1000 characters")
     available, matched, articles = await request.app[KNOWLEDGE].suggestions(
         page_url=page_url, page_title=text_query(request, "page_title", 200),
         topics=topics, locale=text_query(request, "locale", 35), limit=int_query(request, "limit", 5, 1, 20))

@@ -45,7 +45,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     await current_agent(request)
     raw = request.query.get("status")
     try:
-        status = TicketStatus(raw) if raw else None
+        status = TicketStatus(raw) if raw is not None else None
     except ValueError:
         raise InvalidPayload("status must be open or answered") from None
     tickets = await request.app[TICKETS].tickets(status, int_query(request, "limit", 50, 1, 500),

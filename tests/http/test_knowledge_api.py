@@ -149,6 +149,8 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("GET", "/api/kb/suggestions?limit=99", None, 400, "invalid_payload"),
         ("GET", f"/api/kb/suggestions?page_url=https://shop.example/{'x' * 1000}", None, 400, "invalid_payload"),
         ("GET", "/api/kb/suggestions?page_url=javascript:alert(1)", None, 400, "invalid_payload"),
+        ("GET", "/api/kb/suggestions?page_url=", None, 400, "invalid_payload"),
+        ("GET", "/api/kb/suggestions?page_url=https://shop.example/%0A", None, 400, "invalid_payload"),
         ("POST", "/api/kb/feedback", {"outcome": "loved_it"}, 400, "invalid_payload"),
         ("POST", "/api/kb/feedback", {"outcome": "answered", "article_id": "nope"}, 404, "not_found"),
         ("POST", "/api/kb/feedback", {"outcome": "answered", "article_id": ids["draft"]}, 404, "not_found"),
