@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Callable
 
@@ -12,9 +11,9 @@ import msgspec
 from ..auth import DUMMY_HASH, TokenSigner, hash_password, verify_password
 from ..errors import Conflict, InvalidCredentials, InvalidPayload, NotFound
 from .models import Agent, Role
+from .patterns import EMAIL_RE
 from .ports import AgentStore
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 
 
@@ -30,7 +29,7 @@ def check_password(password: str) -> None:
 def check_new_agent(name: str, email: str, password: str, capacity: int) -> None:
     if not 1 <= len(name.strip()) <= 100:
         raise InvalidPayload("name must be 1 to 100 characters")
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         raise InvalidPayload("email is not a valid address")
     check_password(password)
     if not 1 <= capacity <= 100:

@@ -9,8 +9,12 @@ from typing import Protocol
 import msgspec
 
 from ..errors import InvalidPayload, NotFound
+from .patterns import SPACE
 
-SHORTCUT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# A shortcut as an admin gives it: surrounding whitespace, a leading slash and capitals are
+# dropped (what is stored matches ``^[a-z0-9][a-z0-9_-]{0,31}$``).
+SHORTCUT_FIELD = rf"^[{SPACE}]*/?[A-Za-z0-9][A-Za-z0-9_-]{{0,31}}[{SPACE}]*$"
+SHORTCUT_FIELD_RE = re.compile(SHORTCUT_FIELD)
 
 
 class CannedResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,9 +45,9 @@ class CannedStore(Protocol):
 
 def check_canned(shortcut: str, body: str, max_chars: int) -> tuple[str, str]:
     """The normalized ``(shortcut, body)``: a leading slash is dropped, the shortcut lower-cased."""
-    shortcut = shortcut.strip().removeprefix("/").lower()
-    if not SHORTCUT_RE.match(shortcut):
+    if not SHORTCUT_FIELD_RE.fullmatch(shortcut):
         raise InvalidPayload("shortcut must be 1-32 characters: a-z, 0-9, _ and - (starting with a letter or digit)")
+    shortcut = shortcut.strip().removeprefix("/").lower()
     if not body.strip():
         raise InvalidPayload("body must not be empty")
     if len(body) > max_chars:

@@ -39,11 +39,14 @@ from .models import (
     Role,
     Transcript,
 )
+from .patterns import EMAIL_RE, SPACE
 from .ports import ConversationStore, CustomerStore
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{1,30}$")
-TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$")
+# A phone number as given, whitespace around it included (it is stored stripped).
+PHONE = rf"^[{SPACE}]*(\+?[0-9][0-9 ()./-]{{0,29}}[0-9()./-])?[{SPACE}]*$"
+PHONE_RE = re.compile(PHONE)
+TAG = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$"
+TAG_RE = re.compile(TAG)
 MAX_EMAILS = 10
 MAX_TAGS = 20
 MAX_NOTES = 4000
@@ -78,7 +81,7 @@ def _clean_text(value: str | None, what: str, limit: int) -> str | None:
 
 def check_emails(emails: list[str]) -> tuple[str, ...]:
     """Lower-case, each once, in the order given."""
-    if any(len(e) > 254 or not EMAIL_RE.match(e) for e in emails):
+    if any(len(e) > 254 or not EMAIL_RE.fullmatch(e) for e in emails):
         raise InvalidPayload("an email is not a valid address")
     normalized = tuple(dict.fromkeys(e.lower() for e in emails))
     if len(normalized) > MAX_EMAILS:
@@ -88,7 +91,7 @@ def check_emails(emails: list[str]) -> tuple[str, ...]:
 
 def check_tags(tags: list[str]) -> tuple[str, ...]:
     """Lower-case, each once, in the order given."""
-    if any(not TAG_RE.match(t) for t in tags):
+    if any(not TAG_RE.fullmatch(t) for t in tags):
         raise InvalidPayload("a tag is 1-32 characters: letters a-z, digits, space, _ and -")
     normalized = tuple(dict.fromkeys(t.lower() for t in tags))
     if len(normalized) > MAX_TAGS:
@@ -108,10 +111,9 @@ def check_customer_fields(customer: Customer, fields: CustomerFields) -> Custome
     if fields.emails is not msgspec.UNSET:
         changes["emails"] = check_emails(fields.emails)
     if fields.phone is not msgspec.UNSET:
-        phone = _clean_text(fields.phone, "phone", 32)
-        if phone is not None and not PHONE_RE.match(phone):
+        if fields.phone is not None and len(fields.phone) <= 32 and not PHONE_RE.fullmatch(fields.phone):
             raise InvalidPayload("phone may hold digits, spaces, + ( ) . / and -")
-        changes["phone"] = phone
+        changes["phone"] = _clean_text(fields.phone, "phone", 32)
     if fields.notes is not msgspec.UNSET:
         changes["notes"] = _clean_text(fields.notes, "notes", MAX_NOTES)
     if fields.tags is not msgspec.UNSET:

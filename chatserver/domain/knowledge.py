@@ -45,7 +45,8 @@ MAX_SLUG = 80
 MAX_FAQ = 200
 MAX_QUERY = 200
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
+LOCALE = r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$"
+LOCALE_RE = re.compile(LOCALE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Of the corrections found for a mistyped word, the most common ones are searched.
 CORRECTIONS_PER_TERM = 2
@@ -291,7 +292,7 @@ def check_body(body: str, max_chars: int) -> str:
 
 
 def check_slug(slug: str) -> str:
-    if len(slug) > MAX_SLUG or not SLUG_RE.match(slug):
+    if len(slug) > MAX_SLUG or not SLUG_RE.fullmatch(slug):
         raise InvalidPayload(f"slug must be 1-{MAX_SLUG} of a-z, 0-9 and single hyphens between them",
                              details={"fields": ["slug"]})
     return slug
@@ -308,7 +309,7 @@ def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
 def check_locale(locale: str | None) -> str | None:
     if locale is None or locale == "":
         return None
-    if len(locale) > 35 or not LOCALE_RE.match(locale):
+    if len(locale) > 35 or not LOCALE_RE.fullmatch(locale):
         raise InvalidPayload("locale must be a language tag such as en or de-CH", details={"fields": ["locale"]})
     return locale
 

@@ -25,7 +25,7 @@ def check_wrap_up(tags: list[str], resolution_note: str | None) -> tuple[list[st
     normalized = list(dict.fromkeys(" ".join(t.split()).lower() for t in tags))
     if len(normalized) > MAX_TAGS:
         raise InvalidPayload(f"at most {MAX_TAGS} tags")
-    bad = [t for t in normalized if not TAG_RE.match(t)]
+    bad = [t for t in normalized if not TAG_RE.fullmatch(t)]
     if bad:
         raise InvalidPayload("a tag is 1-32 characters: letters a-z, digits, space, _ and -")
     note = resolution_note.strip() if resolution_note else None

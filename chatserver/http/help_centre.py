@@ -54,7 +54,7 @@ def _locale(request: web.Request) -> str | None:
 
 def _slug(request: web.Request) -> str:
     slug = request.match_info["slug"]
-    if len(slug) > 80 or not SLUG_RE.match(slug):
+    if len(slug) > 80 or not SLUG_RE.fullmatch(slug):
         raise NotFound("no such page")
     return slug
 

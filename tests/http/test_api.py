@@ -142,7 +142,8 @@ async def test_adding_agents_validates_and_refuses_duplicates(server: LiveServer
     assert (await server.request("POST", "/api/agents", token=admin, json=good))[0] == 201
     status, body = await server.request("POST", "/api/agents", token=admin, json={**good, "email": "BEA@example.com"})
     assert status == 409 and _error(body) == "conflict"
-    for bad in [{**good, "email": "not-an-email"}, {**good, "password": "short"}, {**good, "capacity": 0},
+    for bad in [{**good, "email": "not-an-email"}, {**good, "email": "bee@example.com\n"},
+                {**good, "password": "short"}, {**good, "capacity": 0},
                 {**good, "role": "owner"}, {"name": "x"}]:
         status, body = await server.request("POST", "/api/agents", token=admin, json=bad)
         assert status == 400 and _error(body) == "invalid_payload", bad

@@ -104,6 +104,8 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("POST", "/api/kb/articles", {"title": "   "}, 400, "invalid_payload"),
         ("POST", "/api/kb/articles", {"body": "no title"}, 400, "invalid_payload"),
         ("POST", "/api/kb/articles", {"title": "x", "slug": "Not A Slug"}, 400, "invalid_payload"),
+        ("POST", "/api/kb/articles", {"title": "x", "slug": "line-break\n"}, 400, "invalid_payload"),
+        ("POST", "/api/kb/articles", {"title": "x", "locale": "en\n"}, 400, "invalid_payload"),
         ("POST", "/api/kb/articles", {"title": "x", "slug": "how-do-i-get-a-refund"}, 409, "conflict"),
         ("POST", "/api/kb/articles", {"title": "x", "status": "live"}, 400, "invalid_payload"),
         ("POST", "/api/kb/articles", {"title": "x", "status": "published", "body": ""}, 400, "invalid_payload"),

@@ -1,0 +1,18 @@
+"""Regular expressions that the domain's checks and the OpenAPI document (http/openapi*.py) share.
+
+They are spelled to mean the same in Python and to the document's readers (JSON Schema
+validators: ECMAScript, or Python with ``re.ASCII``): no ``\\s``, ``\\d`` or ``\\w``, whose meaning
+differs between those, and anchored ones are used with ``fullmatch`` (Python's ``$`` also
+matches before a final newline). An unanchored one is found anywhere in the text, as in JSON
+Schema."""
+
+from __future__ import annotations
+
+import re
+
+# Python's whitespace: what str.isspace accepts, and str.strip and str.split remove.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text that is not blank: something is left once whitespace is stripped.
+NOT_BLANK = rf"[^{SPACE}]"
+EMAIL = rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$"
+EMAIL_RE = re.compile(EMAIL)
