@@ -4,7 +4,8 @@ date parameters."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from aiohttp import web
@@ -24,24 +25,35 @@ def path_id(request: web.Request, name: str, what: str) -> str:
     return value
 
 
+# RFC 3339, as the OpenAPI document's formats date and date-time say: a full-date, or a date-time
+# (its offset may be left out for UTC). Python's fromisoformat takes more than that (week dates,
+# basic formats, times without seconds), so the grammar is matched first.
+_DATE_TIME = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt](?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"
+                        r"(?P<fraction>\.[0-9]+)?(?:[Zz]|(?P<sign>[+-])(?P<offset>[0-9]{2}:[0-9]{2}))?)?")
+_EPOCH = datetime(1970, 1, 1)
+
+
 def time_query(request: web.Request, name: str, *, end: bool = False) -> float | None:
-    """A query parameter holding an ISO 8601 date (``2026-11-23``) or date-time
+    """A query parameter holding an RFC 3339 date (``2026-11-23``) or date-time
     (``2026-11-23T10:00:00Z``; without an offset, UTC), as seconds since the epoch. A bare date
     as an ``end`` bound means the end of that day, so ``to=2026-11-23`` includes the 23rd."""
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
+    found = _DATE_TIME.fullmatch(raw)
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
-        else:
-            moment = datetime.fromisoformat(raw)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    except (ValueError, OverflowError):
-        raise InvalidPayload(f"{name} must be an ISO 8601 date or date-time, e.g. 2026-11-23") from None
+        if found is None:
+            raise ValueError(raw)
+        day = datetime.combine(date.fromisoformat(found["date"]), time())
+        if found["time"] is None:
+            return (day - _EPOCH).total_seconds() + (86400.0 if end else 0.0)
+        clock = time.fromisoformat(found["time"])
+        offset = time.fromisoformat(found["offset"]) if found["offset"] else time()
+        # Naive arithmetic: an offset may move a moment of year 1 or 9999 out of datetime's range.
+        seconds = (datetime.combine(day, clock) - _EPOCH).total_seconds() + float("0" + (found["fraction"] or ""))
+        return seconds - (1 if found["sign"] == "+" else -1) * (offset.hour * 3600 + offset.minute * 60)
+    except ValueError:
+        raise InvalidPayload(f"{name} must be an RFC 3339 date or date-time, e.g. 2026-11-23") from None
 
 
 def check_range(since: float | None, until: float | None) -> None:

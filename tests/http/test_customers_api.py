@@ -402,9 +402,18 @@ async def test_the_ratings_report_averages_per_agent_and_day_for_admins(shop: Li
     assert status == 200 and (empty["count"], empty["average"], empty["per_agent"]) == (0, None, [])
     status, body = await shop.request("GET", "/api/reports/ratings", token=alice["token"])
     assert status == 403 and _error(body) == "forbidden"
-    for query in ["from=soon", "to=2026-02-30T25:00", "from=2026-01-02&to=2026-01-01"]:
+    # RFC 3339 only (what the OpenAPI document's formats date and date-time say): no week dates,
+    # basic formats, times without seconds or empty values; the ends of the calendar are fine.
+    for query in ["from=soon", "to=2026-02-30T25:00", "from=2026-01-02&to=2026-01-01", "from=", "from=2026-W47-1",
+                  "from=20261123", "from=2026-11-23T10:00", "from=2026-11-23%2010:00:00",
+                  "to=2026-11-23T10:00:00%2B24:00", "from=2026-11-23%0A"]:
         status, body = await shop.request("GET", f"/api/reports/ratings?{query}", token=admin)
         assert status == 400 and _error(body) == "invalid_payload", query
+    for query, count in [("to=9999-12-31", 3), ("from=0001-01-01T00:00:00%2B05:00", 3),
+                         ("from=2001-01-01t00:00:00.123456789z", 3),
+                         ("from=2001-01-01T00:00:00&to=2001-01-01T00:00:01-01:00", 0)]:
+        status, body = await shop.request("GET", f"/api/reports/ratings?{query}", token=admin)
+        assert status == 200 and body["count"] == count, (query, body)
 
 
 async def test_admins_export_and_delete_a_customer_with_everything_held(shop: LiveServer) -> None:
