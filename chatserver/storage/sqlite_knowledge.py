@@ -28,7 +28,7 @@ from ..domain.knowledge import (
     SearchHit,
     SearchSource,
 )
-from ..errors import Conflict, InvalidPayload, NotFound
+from ..errors import Conflict, InvalidPayload
 from ._reader import ReadConnection
 from .sqlite import SQLiteStore
 
@@ -227,7 +227,8 @@ class KnowledgeSQLiteStore:
                 async with db.execute("UPDATE kb_articles SET faq_position = ? WHERE id = ? AND category_id = ? "
                                       "RETURNING id", (position, article_id, category_id)) as cur:
                     if await cur.fetchone() is None:
-                        raise NotFound(f"article {article_id!r} is not in this category")
+                        raise InvalidPayload(f"article {article_id!r} is not in this category",
+                                             details={"fields": ["article_ids"]})
 
     async def faq(self, category_id: str | None, locale: str | None) -> list[Article]:
         clauses, params = ["a.status = 'published'", "a.faq_position IS NOT NULL"], []

@@ -130,7 +130,9 @@ async def test_bad_input_is_refused_with_structured_errors_and_changes_nothing(s
         ("PATCH", "/api/kb/categories/nope", {"name": "x"}, 404, "not_found"),
         ("PATCH", f"/api/kb/categories/{payment}", None, 400, "invalid_payload"),
         ("DELETE", "/api/kb/categories/nope", None, 404, "not_found"),
-        ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": [ids["card"], ids["refund"]]}, 404, "not_found"),
+        # An article of another category: the FAQ is refused (the category itself is there).
+        ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": [ids["card"], ids["refund"]]}, 400,
+         "invalid_payload"),
         ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": [ids["card"], ids["card"]]}, 400,
          "invalid_payload"),
         ("PUT", f"/api/kb/categories/{payment}/faq", {"article_ids": "x"}, 400, "invalid_payload"),
