@@ -5,6 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from ..config import Settings
+from ..domain.canned import SHORTCUT_FIELD
+from ..domain.patterns import EMAIL, NOT_BLANK
 from ..errors import ALL_ERRORS
 from .openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from .openapi_records import RECORD_SCHEMAS, records_paths
@@ -147,16 +150,20 @@ _CANNED = {
     },
 }
 
-_CANNED_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["shortcut", "body"], "additionalProperties": False,
-    "properties": {"shortcut": {"type": "string", "description": "1-32 of a-z 0-9 _ -; a leading / is dropped"},
-                   "body": {"type": "string", "minLength": 1, "description": "up to max_message_chars"}}}}}}
 _CANNED_ID = [{"name": "canned_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
-def _console_paths() -> dict[str, Any]:
+def _console_paths(max_message_chars: int) -> dict[str, Any]:
     """The agent console's routes (http/console.py)."""
     one = _json({"type": "object", "properties": {"canned_response": _ref("CannedResponse")}}, "Canned response")
+    canned_body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["shortcut", "body"], "additionalProperties": False,
+        "properties": {
+            "shortcut": {"type": "string", "maxLength": 33, "pattern": SHORTCUT_FIELD,
+                         "description": "1-32 of a-z 0-9 _ -; a leading /, capitals and surrounding spaces "
+                                        "are dropped"},
+            "body": {"type": "string", "minLength": 1, "maxLength": min(max_message_chars, 100_000),
+                     "pattern": NOT_BLANK, "description": "up to max_message_chars"}}}}}}
     return {
         "/api/canned-responses": {
             "get": {"summary": "Canned responses (every agent)", "operationId": "listCannedResponses",
@@ -164,12 +171,12 @@ def _console_paths() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object", "properties": {"canned_responses": {
                         "type": "array", "items": _ref("CannedResponse")}}}, "By shortcut"), **_errors(401)}},
             "post": {"summary": "Add a canned response (admins)", "operationId": "addCannedResponse",
-                     "security": _AUTH, "requestBody": _CANNED_BODY,
+                     "security": _AUTH, "requestBody": canned_body,
                      "responses": {"201": one, **_errors(400, 401, 403, 409)}},
         },
         "/api/canned-responses/{canned_id}": {
             "put": {"summary": "Change a canned response (admins)", "operationId": "updateCannedResponse",
-                    "security": _AUTH, "parameters": _CANNED_ID, "requestBody": _CANNED_BODY,
+                    "security": _AUTH, "parameters": _CANNED_ID, "requestBody": canned_body,
                     "responses": {"200": one, **_errors(400, 401, 403, 404, 409)}},
             "delete": {"summary": "Delete a canned response (admins)", "operationId": "deleteCannedResponse",
                        "security": _AUTH, "parameters": _CANNED_ID,
@@ -205,8 +212,16 @@ def _with_body_limit(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+def _departments(known: tuple[str, ...]) -> dict[str, Any]:
+    """An agent's departments: each one of the server's (none when it has none)."""
+    if not known:
+        return {"type": "array", "maxItems": 0, "description": "the server has no departments"}
+    return {"type": "array", "maxItems": 20, "items": {"type": "string", "enum": list(known)}}
+
+
 @cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The document for a server with these settings (its departments and text limits)."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "chatserver", "version": "0.1.0",
@@ -281,13 +296,16 @@ def openapi_document() -> dict[str, Any]:
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
                              "type": "object", "required": ["name", "email", "password"],
                              "additionalProperties": False,
-                             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                                            "email": {"type": "string", "maxLength": 254},
+                             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100,
+                                                     "pattern": NOT_BLANK},
+                                            "email": {"type": "string", "minLength": 3, "maxLength": 254,
+                                                      "pattern": EMAIL},
                                             "password": {"type": "string", "minLength": 8, "maxLength": 256},
                                             "role": {"type": "string", "enum": ["admin", "agent"]},
-                                            "capacity": {"type": "integer", "minimum": 1, "maximum": 100},
-                                            "departments": {"type": "array", "maxItems": 20, "items": {
-                                                "type": "string", "minLength": 1, "maxLength": 64}}}}}}},
+                                            "capacity": {"type": ["integer", "null"], "minimum": 1,
+                                                         "maximum": 100,
+                                                         "description": "null or left out: default_capacity"},
+                                            "departments": _departments(settings.departments)}}}}},
                          "responses": {"201": _json({"type": "object", "properties": {"agent": _ref("Agent")}},
                                                     "Created"), **_errors(400, 401, 403, 409)}},
             },
@@ -297,13 +315,14 @@ def openapi_document() -> dict[str, Any]:
                            "chats go back to the queue", "operationId": "updateAgent", "security": _AUTH,
                 "parameters": [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "additionalProperties": False, "minProperties": 1,
-                    "description": "at least one of the fields; null keeps a field as it is",
+                    "type": "object", "additionalProperties": False,
+                    "description": "at least one of the fields not null; null keeps a field as it is",
+                    "anyOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                              for name in ("disabled", "capacity", "departments")],
                     "properties": {"disabled": {"type": ["boolean", "null"]},
                                    "capacity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
-                                   "departments": {"type": ["array", "null"], "maxItems": 20, "items": {
-                                       "type": "string", "minLength": 1, "maxLength": 64},
-                                       "description": "each one of the server's departments"}}}}}},
+                                   "departments": {"anyOf": [_departments(settings.departments),
+                                                             {"type": "null"}]}}}}}},
                 "responses": {"200": _json({"type": "object", "properties": {"agent": _ref("Agent")}}, "Changed"),
                               **_errors(400, 401, 403, 404, 409)}}},
             "/api/agents/{agent_id}/password": {"put": {
@@ -335,9 +354,9 @@ def openapi_document() -> dict[str, Any]:
                 "security": _AUTH, "parameters": [{**_LIMIT, "schema": {"type": "integer", "minimum": 1,
                                                                          "maximum": 200}}],
                 "responses": {"200": _json(_ref("Queue"), "Queue"), **_errors(400, 401)}}},
-            **_console_paths(),
+            **_console_paths(settings.max_message_chars),
             **records_paths(),
             **offline_paths(),
-            **knowledge_paths(),
+            **knowledge_paths(settings.kb_max_body_chars),
         }),
     }

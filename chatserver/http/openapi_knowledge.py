@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.knowledge import LOCALE
+from ..domain.patterns import NOT_BLANK, SPACE
 from .common import MAX_OFFSET
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -48,20 +50,21 @@ KNOWLEDGE_SCHEMAS: dict[str, Any] = {
 }
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 64}
+# A title or name: something besides whitespace and control characters (they are dropped).
+_SHOWN = rf"[^{SPACE}\x00-\x08\x0e-\x1b\x7f]"
 _ARTICLE_FIELDS = {
-    "title": {"type": "string", "minLength": 1, "maxLength": 200},
-    "body": {"type": "string", "maxLength": 50000, "description": "Markdown (CommonMark, tables, strikethrough); "
-                                                                 "raw HTML is shown as text; up to kb_max_body_chars"},
+    "title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _SHOWN},
     "slug": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
              "description": "made from the title when not given"},
     "status": _STATUS,
-    "locale": {"type": ["string", "null"], "maxLength": 35, "description": "a language tag such as en or de-CH"},
+    "locale": {"type": ["string", "null"], "maxLength": 35, "pattern": f"^({LOCALE[1:-1]})?$",
+               "description": "a language tag such as en or de-CH; empty for none"},
     "category_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
     "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 40}},
     "assignee_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
 }
 _CATEGORY_FIELDS = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": _SHOWN},
     "slug": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
     "description": {"type": "string", "maxLength": 1000},
     "position": {"type": "integer", "minimum": 0, "maximum": 10000},
@@ -77,8 +80,8 @@ def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": "query", "description": description, "schema": {"type": "string", **schema}}
 
 
-def knowledge_paths() -> dict[str, Any]:
-    """The OpenAPI paths of ``KNOWLEDGE_ROUTES``."""
+def knowledge_paths(max_body_chars: int) -> dict[str, Any]:
+    """The OpenAPI paths of ``KNOWLEDGE_ROUTES`` (an article's body: up to ``max_body_chars``)."""
     from .openapi import _AUTH, _errors, _json, _ref  # the document's helpers; imported late (it imports us)
     from .openapi_records import _DATES
 
@@ -93,6 +96,9 @@ def knowledge_paths() -> dict[str, Any]:
     locale = _query("locale", "articles in this language (and those without one)", maxLength=35)
     category = _query("category", "a category's slug", maxLength=80)
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20}}
+    article_fields = {**_ARTICLE_FIELDS, "body": {
+        "type": "string", "maxLength": max_body_chars, "description": "Markdown (CommonMark, tables, "
+        "strikethrough); raw HTML is shown as text; up to kb_max_body_chars"}}
     return {
         "/api/kb/categories": {
             "get": {"summary": "Knowledge-base categories, in order, with their published articles' count",
@@ -115,7 +121,8 @@ def knowledge_paths() -> dict[str, Any]:
         "/api/kb/categories/{category_id}/faq": {"put": {
             "summary": "Set a category's FAQ: these articles of the category, in this order (admins)",
             "operationId": "setKbFaq", "security": _AUTH, "parameters": category_id,
-            "requestBody": _body({"article_ids": {"type": "array", "maxItems": 200, "items": _ID}}, ["article_ids"]),
+            "requestBody": _body({"article_ids": {"type": "array", "maxItems": 200, "uniqueItems": True,
+                                                  "items": _ID}}, ["article_ids"]),
             "responses": {"200": _json({"type": "object", "required": ["category", "entries"], "properties": {
                 "category": _ref("KbCategory"), "entries": articles}}, "The FAQ"), **_errors(400, 401, 403, 404)}}},
         "/api/kb/articles": {
@@ -134,7 +141,7 @@ def knowledge_paths() -> dict[str, Any]:
                         "articles": articles, "total": {"type": "integer"}}}, "Articles"),
                         **_errors(400, 401, 403, 404)}},
             "post": {"summary": "Write an article (admins)", "operationId": "addKbArticle", "security": _AUTH,
-                     "requestBody": _body(_ARTICLE_FIELDS, ["title"]),
+                     "requestBody": _body(article_fields, ["title"]),
                      "responses": {"201": one_article, **_errors(400, 401, 403, 409)}},
         },
         "/api/kb/articles/{article_id}": {
@@ -143,7 +150,7 @@ def knowledge_paths() -> dict[str, Any]:
                     "responses": {"200": one_article, **_errors(401, 404)}},
             "patch": {"summary": "Change an article (admins; the assignee of a draft: its text, and draft or in "
                                  "review)", "operationId": "updateKbArticle", "security": _AUTH,
-                      "parameters": article_id, "requestBody": _body(_ARTICLE_FIELDS, []),
+                      "parameters": article_id, "requestBody": _body(article_fields, []),
                       "responses": {"200": one_article, **_errors(400, 401, 403, 404, 409)}},
             "delete": {"summary": "Delete an article (admins)", "operationId": "deleteKbArticle", "security": _AUTH,
                        "parameters": article_id,
@@ -153,7 +160,7 @@ def knowledge_paths() -> dict[str, Any]:
             "summary": "Turn a finished conversation the agent may read into a draft article: its question as "
                        "the title and the agents' answers as the body unless given, assigned to the caller "
                        "unless to someone else", "operationId": "draftKbArticle", "security": _AUTH,
-            "requestBody": _body({"conversation_id": _ID, **{k: v for k, v in _ARTICLE_FIELDS.items()
+            "requestBody": _body({"conversation_id": _ID, **{k: v for k, v in article_fields.items()
                                                            if k != "status"},
                                   "status": {"type": "string", "enum": ["draft"]}}, ["conversation_id"]),
             "responses": {"201": one_article, **_errors(400, 401, 403, 404, 409)}}},
@@ -163,7 +170,7 @@ def knowledge_paths() -> dict[str, Any]:
             "operationId": "searchKb",
             "parameters": [
                 {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1,
-                                                                          "maxLength": 200}},
+                                                                          "maxLength": 200, "pattern": NOT_BLANK}},
                 locale, category, limit,
                 {"name": "record", "in": "query", "description": "log the search for the report (not while the "
                                                                 "shopper is still typing)",

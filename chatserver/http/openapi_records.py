@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.customers import PHONE, TAG
+from ..domain.patterns import EMAIL, NOT_BLANK
 from .common import MAX_OFFSET
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -29,23 +31,26 @@ CUSTOMER = {
 }
 
 _TEXT = {"type": ["string", "null"], "maxLength": 254}
-CUSTOMER_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "Fields left out are unchanged (on update) or empty (on create); null clears one. A new "
-                   "customer needs at least a name, an email, a phone number or an external_id.",
-    "properties": {
-        "external_id": {**_TEXT, "maxLength": 128, "pattern": r"^[^\u0000-\u001f\u007f]*$"},
-        "name": {**_TEXT, "maxLength": 100},
-        "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 254,
-                                                              "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}},
-        "phone": {**_TEXT, "maxLength": 32, "pattern": r"^\s*(\+?[0-9][0-9 ()./-]{1,30})?\s*$"},
-        "notes": {"type": ["string", "null"], "maxLength": 4000},
-        "tags": {"type": "array", "maxItems": 20, "items": {"type": "string",
-                                                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$",
-                                                            "description": "stored in lower case"}},
-    },
+_CUSTOMER_FIELDS = {
+    "external_id": {**_TEXT, "maxLength": 128, "pattern": r"^[^\u0000-\u001f\u007f]*$"},
+    "name": {**_TEXT, "maxLength": 100},
+    "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 254, "pattern": EMAIL}},
+    "phone": {**_TEXT, "maxLength": 32, "pattern": PHONE},
+    "notes": {"type": ["string", "null"], "maxLength": 4000},
+    "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": TAG,
+                                                        "description": "stored in lower case"}},
 }
+_CUSTOMER_DESCRIPTION = "Fields left out are unchanged (on update) or empty (on create); null clears one."
+CUSTOMER_CHANGE = {"type": "object", "additionalProperties": False, "description": _CUSTOMER_DESCRIPTION,
+                   "properties": _CUSTOMER_FIELDS}
+# Something to know the customer by, once stripped: a name, an email, a phone number (it has a
+# digit) or an external_id.
+NEW_CUSTOMER = {**CUSTOMER_CHANGE, "description": f"{_CUSTOMER_DESCRIPTION} A new customer needs at least a "
+                                                  "name, an email, a phone number or an external_id.",
+                "anyOf": [{"required": [name], "properties": {name: {"type": "string", "pattern": pattern}}}
+                          for name, pattern in (("name", NOT_BLANK), ("phone", "[0-9]"),
+                                                ("external_id", NOT_BLANK))]
+                + [{"required": ["emails"], "properties": {"emails": {"minItems": 1}}}]}
 
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
 
@@ -123,11 +128,13 @@ def _paging(maximum: int) -> list[dict[str, Any]]:
                                                                 "maximum": MAX_OFFSET}}]
 
 
+# RFC 3339; a date-time without an offset (2026-11-23T10:00:00) is taken as UTC.
+_DATE_OR_TIME = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
 _DATES = [
-    {"name": "from", "in": "query", "description": "ISO 8601 date or date-time (UTC unless an offset is given), "
-                                                  "inclusive", "schema": {"type": "string"}},
-    {"name": "to", "in": "query", "description": "ISO 8601 date (that whole day included) or date-time, "
-                                                "exclusive", "schema": {"type": "string"}},
+    {"name": "from", "in": "query", "description": "RFC 3339 date or date-time (UTC unless an offset is given), "
+                                                  "inclusive; before to", "schema": _DATE_OR_TIME},
+    {"name": "to", "in": "query", "description": "RFC 3339 date (that whole day included) or date-time, "
+                                                "exclusive", "schema": _DATE_OR_TIME},
 ]
 
 
@@ -140,7 +147,8 @@ def records_paths() -> dict[str, Any]:
     conversations = _json({"type": "object", "required": ["conversations", "total"], "properties": {
         "conversations": {"type": "array", "items": _ref("ConversationRecord")}, "total": {"type": "integer"}}},
         "Conversations, newest first, and how many match in all")
-    body = {"required": True, "content": {"application/json": {"schema": CUSTOMER_BODY}}}
+    new_customer = {"required": True, "content": {"application/json": {"schema": NEW_CUSTOMER}}}
+    customer_change = {"required": True, "content": {"application/json": {"schema": CUSTOMER_CHANGE}}}
     average = {"type": ["number", "null"]}
     return {
         "/api/customers": {
@@ -151,14 +159,15 @@ def records_paths() -> dict[str, Any]:
                         "customers": {"type": "array", "items": _ref("Customer")}, "total": {"type": "integer"}}},
                         "Customers, most recently seen first"), **_errors(400, 401)}},
             "post": {"summary": "Add a customer record (external_id: admins only)", "operationId": "createCustomer",
-                     "security": _AUTH, "requestBody": body, "responses": {"201": one, **_errors(400, 401, 403, 409)}},
+                     "security": _AUTH, "requestBody": new_customer,
+                     "responses": {"201": one, **_errors(400, 401, 403, 409)}},
         },
         "/api/customers/{customer_id}": {
             "get": {"summary": "A customer record", "operationId": "getCustomer", "security": _AUTH,
                     "parameters": _id("customer_id"), "responses": {"200": one, **_errors(401, 404)}},
             "patch": {"summary": "Change a customer record (external_id: admins only)",
                       "operationId": "updateCustomer", "security": _AUTH,
-                      "parameters": _id("customer_id"), "requestBody": body,
+                      "parameters": _id("customer_id"), "requestBody": customer_change,
                       "responses": {"200": one, **_errors(400, 401, 403, 404, 409)}},
             "delete": {"summary": "Delete a customer and everything held about it, messages included (admins)",
                        "description": "A customer with a queued or assigned chat is 409 conflict, unless "

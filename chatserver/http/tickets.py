@@ -11,6 +11,7 @@ import msgspec
 from aiohttp import web
 
 from ..domain.outbox import OutboxItem, OutboxKind
+from ..domain.patterns import NOT_BLANK
 from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
@@ -178,7 +179,8 @@ def offline_paths() -> dict[str, Any]:
             "operationId": "answerTicket", "security": _AUTH, "parameters": ticket_id,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
-                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}}}}}},
+                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000,
+                                        "pattern": NOT_BLANK}}}}}},
             "responses": {"201": one_ticket, **_errors(400, 401, 404)}}},
         "/api/webhooks": {
             "get": {"summary": "Webhook endpoints (admins)", "operationId": "listWebhooks", "security": _AUTH,

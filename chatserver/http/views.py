@@ -106,7 +106,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(request.app[K.SETTINGS]))
 
 
 # -- auth -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from chatserver.config import Settings
 from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
@@ -242,7 +243,7 @@ async def test_queue_route_refuses_bad_limits_and_changes_nothing(server: LiveSe
 
 def test_openapi_document_states_the_bounds_of_every_limit_and_offset() -> None:
     found = 0
-    for path, operations in openapi_document()["paths"].items():
+    for path, operations in openapi_document(Settings())["paths"].items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
@@ -325,7 +326,7 @@ async def test_unknown_routes_and_methods_get_structured_errors(server: LiveServ
 
 
 def test_openapi_document_lists_exactly_the_routes_the_server_has() -> None:
-    document = openapi_document()
+    document = openapi_document(Settings())
     assert document["openapi"].startswith("3.1")
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
     served = {(method, path) for method, path, _ in ROUTES}
@@ -334,7 +335,7 @@ def test_openapi_document_lists_exactly_the_routes_the_server_has() -> None:
 
 async def test_openapi_is_served(server: LiveServer) -> None:
     status, body = await server.request("GET", "/api/openapi.json")
-    assert status == 200 and body == openapi_document()
+    assert status == 200 and body == openapi_document(server.settings)
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz"])
@@ -438,8 +439,21 @@ async def test_every_write_route_refuses_an_oversized_body_before_doing_anything
     assert transcript["conversation"]["status"] != "closed"
 
 
+def test_openapi_document_states_the_servers_departments_and_text_limits() -> None:
+    def body(document: dict[str, Any], path: str, method: str) -> Any:
+        return document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+    document = openapi_document(Settings(departments=("billing", "sales"), max_message_chars=500,
+                                         kb_max_body_chars=9000))
+    assert body(document, "/api/agents", "post")["properties"]["departments"]["items"]["enum"] == ["billing", "sales"]
+    assert body(document, "/api/canned-responses", "post")["properties"]["body"]["maxLength"] == 500
+    assert body(document, "/api/kb/articles", "post")["properties"]["body"]["maxLength"] == 9000
+    # Without departments, an agent has none.
+    assert body(openapi_document(Settings()), "/api/agents", "post")["properties"]["departments"]["maxItems"] == 0
+
+
 def test_openapi_document_lists_413_on_every_write_route() -> None:
-    document = openapi_document()
+    document = openapi_document(Settings())
     for method, path, _ in ROUTES:
         responses = document["paths"][path][method.lower()]["responses"]
         assert ("413" in responses) == (method in WRITE_METHODS), (method, path)

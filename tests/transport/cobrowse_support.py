@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema_rs
 import msgpack
 
+from chatserver.config import Settings
 from chatserver.http.openapi import openapi_document
 
 from ..support import Client, LiveServer, agent, prechat, visitor
@@ -83,7 +84,7 @@ def received_batches(console: Client, session_id: str) -> list[tuple[int, list[d
 def undocumented(body: Any, schema_name: str) -> list[str]:
     """How ``body`` differs from the OpenAPI document's schema ``schema_name``: what it breaks, and
     its top-level fields the schema does not document."""
-    components = openapi_document()["components"]
+    components = openapi_document(Settings())["components"]
     validator = jsonschema_rs.Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}",
                                                     "components": components})
     errors = [f"{'/'.join(map(str, error.instance_path))}: {error.message}" for error in validator.iter_errors(body)]
