@@ -32,6 +32,7 @@ from .http import keys as K
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
 from .http.knowledge import KB_LIMITER, KNOWLEDGE
+from .http.openapi import body_limits
 from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
@@ -149,7 +150,10 @@ def build_app(
     assert settings.secret_key is not None
     clock = clock or SystemClock()
     new_id = new_id or (lambda: uuid.uuid4().hex)
-    app = web.Application(middlewares=[cors_middleware, error_middleware], client_max_size=MAX_JSON_BODY)
+    # Each route reads at most its own limit (views.error_middleware); this is the largest.
+    limits = body_limits(settings)
+    app = web.Application(middlewares=[cors_middleware, error_middleware],
+                          client_max_size=max([MAX_JSON_BODY, *limits.values()]))
     origin_allowed = _origin_check(settings)
     sio = ChatSocketServer(
         async_mode="aiohttp",
@@ -206,6 +210,7 @@ def build_app(
     app[K.COBROWSE] = cobrowse_store
     app[K.COBROWSE_RELAY] = relay
     app[K.SETTINGS] = settings
+    app[K.BODY_LIMITS] = limits
     app[K.READINESS] = backend.ping
     app[K.STORE] = store
     app[K.CONSOLE] = console

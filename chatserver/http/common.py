@@ -13,8 +13,9 @@ from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge, U
 from ..transport.addresses import client_address, limit_key
 from . import keys as K
 
-# The largest request body (the app's ``client_max_size`` too): a larger one is 413
-# ``payload_too_large``, whether it declares its Content-Length or is sent chunked.
+# The largest request body, unless a route's fields hold more text (``K.BODY_LIMITS``, from the
+# OpenAPI document): a larger one is 413 ``payload_too_large``, whether it declares its
+# Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
 # The one media type of request bodies (charset aside).
 JSON_MEDIA_TYPE = "application/json"
@@ -25,18 +26,25 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 T = TypeVar("T")
 
 
+def body_limit(request: web.Request) -> int:
+    """The largest body the request's route takes."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else ""
+    return request.app[K.BODY_LIMITS].get((request.method, path), MAX_JSON_BODY)
+
+
 async def read_body(request: web.Request) -> bytes:
     """The request body (read once; aiohttp keeps it for the handler); ``PayloadTooLarge`` when
-    it is over ``MAX_JSON_BODY``, declared or chunked, before any of it is used."""
-    too_large = PayloadTooLarge(f"the body is larger than {MAX_JSON_BODY} bytes",
-                                details={"max_bytes": MAX_JSON_BODY})
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+    it is over the route's ``body_limit``, declared or chunked, before any of it is used."""
+    limit = body_limit(request)
+    too_large = PayloadTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
+    if request.content_length is not None and request.content_length > limit:
         raise too_large
     try:
         raw = await request.read()  # stops at client_max_size: a chunked body cannot grow past it
     except web.HTTPRequestEntityTooLarge:
         raise too_large from None
-    if len(raw) > MAX_JSON_BODY:
+    if len(raw) > limit:
         raise too_large
     return raw
 

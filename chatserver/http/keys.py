@@ -36,5 +36,8 @@ LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
 VISITOR_LIMITER = web.AppKey("visitor_limiter", KeyedLimiter)
 # The proxies whose Forwarded / X-Forwarded-For headers are believed (settings trusted_proxies).
 TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
+# The largest body of each route that takes a larger one than MAX_JSON_BODY, by (method, path):
+# openapi.body_limits.
+BODY_LIMITS: web.AppKey[dict[tuple[str, str], int]] = web.AppKey("body_limits")
 # Raises when the routing state (memory or Redis) is not ready to serve.
 READINESS: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("readiness")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from functools import cache
 from typing import Any
 
@@ -9,6 +11,7 @@ from ..config import Settings
 from ..domain.canned import SHORTCUT_FIELD
 from ..domain.patterns import EMAIL, NOT_BLANK
 from ..errors import ALL_ERRORS
+from .common import MAX_JSON_BODY
 from .openapi_knowledge import KNOWLEDGE_SCHEMAS, knowledge_paths
 from .openapi_records import RECORD_SCHEMAS, records_paths
 from .tickets import offline_paths
@@ -196,20 +199,76 @@ def _console_paths(max_message_chars: int) -> dict[str, Any]:
 
 
 _WRITE_METHODS = ("post", "put", "patch", "delete")
+# The most bytes one character of a JSON string takes: a client that escapes all but ASCII
+# (Python's json.dumps) writes one outside the BMP as "\uD83D\uDE00".
+_BYTES_PER_CHAR = 12
+# Room for a number (a float's repr is at most 24 characters) and for whitespace between tokens.
+_NUMBER_BYTES = 32
+_FORMATTING_BYTES = 16 * 1024
+
+
+def _most_bytes(schema: dict[str, Any]) -> float:
+    """The longest JSON text, without whitespace, of a value ``schema`` allows (every character
+    escaped); infinite when it sets no bound."""
+    if "enum" in schema:
+        return max(len(json.dumps(value)) for value in schema["enum"])
+    if "anyOf" in schema and "type" not in schema and "properties" not in schema:
+        return max(_most_bytes(branch) for branch in schema["anyOf"])  # alternatives
+    kinds = schema.get("type", "object" if "properties" in schema else None)
+    sizes = []
+    for kind in [kinds] if isinstance(kinds, str) else kinds or []:
+        if kind == "string":
+            sizes.append(2 + _BYTES_PER_CHAR * schema.get("maxLength", math.inf))
+        elif kind in ("integer", "number"):
+            sizes.append(_NUMBER_BYTES)
+        elif kind in ("boolean", "null"):
+            sizes.append(len("false"))
+        elif kind == "array":
+            items = _most_bytes(schema["items"]) if schema.get("maxItems") else 0
+            sizes.append(2 + schema.get("maxItems", math.inf) * (items + 1))
+        elif kind == "object" and schema.get("additionalProperties") is False:
+            sizes.append(2 + sum(4 + _BYTES_PER_CHAR * len(name) + _most_bytes(value)
+                                 for name, value in schema["properties"].items()))
+        else:
+            sizes.append(math.inf)
+    return max(sizes, default=math.inf)
+
+
+def _body_limit(operation: dict[str, Any]) -> int:
+    """The largest body ``operation`` takes: MAX_JSON_BODY, or room for the longest its schema
+    allows (with whitespace) when that is more, so that no body the document allows is refused
+    as too large, however the client encodes it."""
+    if "requestBody" not in operation:
+        return MAX_JSON_BODY
+    most = _most_bytes(operation["requestBody"]["content"]["application/json"]["schema"])
+    return MAX_JSON_BODY if math.isinf(most) else max(MAX_JSON_BODY, int(most) + _FORMATTING_BYTES)
 
 
 def _with_body_limit(paths: dict[str, Any]) -> dict[str, Any]:
-    """Every write operation answers 413 ``payload_too_large`` for a body over 64 KiB (declared or
-    chunked), whether it takes a body or not: the error middleware refuses it first. Every
-    operation that takes a JSON body answers 415 ``unsupported_media_type`` for a body of another
-    ``Content-Type`` (``json_body``)."""
+    """Every write operation answers 413 ``payload_too_large`` for a body over its limit
+    (declared or chunked), whether it takes a body or not: the error middleware refuses it
+    first. The limit is stated on each request body. Every operation that takes a JSON body
+    answers 415 ``unsupported_media_type`` for a body of another ``Content-Type`` (``json_body``)."""
     for operations in paths.values():
         for method in _WRITE_METHODS:
             if method in operations:
-                operations[method]["responses"].update(_errors(413))
-            if "requestBody" in operations.get(method, {}):
-                operations[method]["responses"].update(_errors(415))
+                operation = operations[method]
+                operation["responses"].update(_errors(413))
+                if "requestBody" in operation:
+                    operation["responses"].update(_errors(415))
+                    operation["requestBody"]["description"] = (
+                        f"JSON of at most {_body_limit(operation)} bytes (413 payload_too_large beyond)")
     return paths
+
+
+@cache
+def body_limits(settings: Settings) -> dict[tuple[str, str], int]:
+    """The body limit of each route whose fields may hold more text than MAX_JSON_BODY takes, by
+    (method, path): what the served document states."""
+    limits = {(method.upper(), path): _body_limit(operation)
+              for path, operations in openapi_document(settings)["paths"].items()
+              for method, operation in operations.items()}
+    return {route: limit for route, limit in limits.items() if limit > MAX_JSON_BODY}
 
 
 def _departments(known: tuple[str, ...]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ _CUSTOMER_FIELDS = {
     "emails": {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 254, "pattern": EMAIL}},
     "phone": {**_TEXT, "maxLength": 32, "pattern": PHONE},
     "notes": {"type": ["string", "null"], "maxLength": 4000},
-    "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": TAG,
+    "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 32, "pattern": TAG,
                                                         "description": "stored in lower case"}},
 }
 _CUSTOMER_DESCRIPTION = "Fields left out are unchanged (on update) or empty (on create); null clears one."

@@ -26,7 +26,7 @@ from ..first_admin import forget_first_admin_password
 from ..logs import exception_summary, field
 from ..transport.origins import shop_origin_allowed
 from . import keys as K
-from .common import client_key, current_agent, int_query, json_body, read_body, require_admin
+from .common import body_limit, client_key, current_agent, int_query, json_body, read_body, require_admin
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
@@ -304,7 +304,10 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def _structured_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.method in _WRITE_METHODS and request.body_exists:
-            await read_body(request)  # before the handler: nothing is done for an oversized request
+            # Read no more than the route takes (the app's client_max_size is the largest route's),
+            # before the handler: nothing is done for an oversized request.
+            request = request.clone(client_max_size=body_limit(request))
+            await read_body(request)
         return await handler(request)
     except ChatError as exc:
         return web.json_response(exc.to_payload(), status=exc.http_status)

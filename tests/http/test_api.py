@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from chatserver.config import Settings
+from chatserver.http import keys as K
 from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
@@ -416,17 +417,39 @@ async def test_a_body_over_64_kib_is_refused_declared_or_chunked_and_nothing_is_
     assert not emails & {"declared@example.com", "chunked@example.com", "huge@example.com"}
 
 
+async def test_a_body_the_document_allows_is_not_too_large_however_it_is_encoded(server: LiveServer) -> None:
+    """The longest text the OpenAPI document allows, sent by a client that escapes everything but
+    ASCII (Python's json.dumps: 12 bytes for a character outside the BMP), is taken, and the
+    route's limit is the one the document states."""
+    admin = await server.admin_token()
+    document = openapi_document(server.settings)
+    emoji = "\U0001F600"
+    for path, body in [("/api/kb/articles", {"title": emoji * 200, "body": emoji * 20_000, "tags": [emoji * 40] * 20}),
+                       ("/api/customers", {"name": emoji * 100, "notes": emoji * 4000,
+                                           "emails": [f"{emoji * 240}{n}@x.io" for n in range(10)]})]:
+        data = json.dumps(body).encode()
+        assert len(data) > MAX_JSON_BODY
+        status, reply = await server.request("POST", path, token=admin, data=data, headers=JSON)
+        assert status == 201, (path, reply)
+        limit = server.app[K.BODY_LIMITS][("POST", path)]
+        assert f" {limit} bytes" in document["paths"][path]["post"]["requestBody"]["description"]
+        status, reply = await server.request("POST", path, token=admin, data=b" " * (limit + 1), headers=JSON)
+        assert status == 413 and reply["error"]["details"] == {"max_bytes": limit}, reply
+
+
 async def test_every_write_route_refuses_an_oversized_body_before_doing_anything(server: LiveServer) -> None:
     admin = await server.admin_token()
     login = await server.add_agent()
     shopper = await visitor(server)
     cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
     before = _database(server)
-    oversized = b"{}" + b" " * MAX_JSON_BODY
-    writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)))
+    limits = server.app[K.BODY_LIMITS]
+    writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)),
+               limits.get((method, path), MAX_JSON_BODY))
               for method, path, _ in ROUTES if method in WRITE_METHODS]
     assert len(writes) >= 20, writes
-    for method, path in writes:
+    for method, path, limit in writes:
+        oversized = b"{}" + b" " * (limit - 1)
         for token in (admin, login["token"], None):
             for data in (oversized, _chunked(oversized)):
                 status, reply = await server.request(method, path, token=token, data=data, headers=JSON)
