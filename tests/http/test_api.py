@@ -484,7 +484,7 @@ def test_openapi_document_lists_413_on_every_write_route() -> None:
 
 def _json_body_routes() -> list[tuple[str, str]]:
     """Every (method, path) whose documented request body is JSON."""
-    return [(method.upper(), path) for path, operations in openapi_document()["paths"].items()
+    return [(method.upper(), path) for path, operations in openapi_document(Settings())["paths"].items()
             for method, operation in operations.items() if "requestBody" in operation]
 
 
@@ -514,7 +514,7 @@ async def test_a_json_body_sent_as_another_media_type_is_refused_and_changes_not
 
 
 def test_openapi_document_lists_415_on_every_route_with_a_json_body() -> None:
-    document = openapi_document()
+    document = openapi_document(Settings())
     routes = set(_json_body_routes())
     for method, path, _ in ROUTES:
         responses = document["paths"][path][method.lower()]["responses"]
