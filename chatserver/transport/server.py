@@ -61,6 +61,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         socket = self.eio.sockets.get(eio_sid)
         if type(socket) is engineio_async_socket.AsyncSocket:
             socket.__class__ = LeanSocket
+            socket.connect_environ = environ
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:

@@ -166,6 +166,9 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _cut = False
     # A WebSocket upgrading this long-polling connection, until the exchange ends either way.
     _probe: direct_ws.DirectWebSocket | None = None
+    # The environ of the request that opened the connection, which python-socketio keeps for the
+    # connection's life: trimmed once a WebSocket carries it (ChatSocketServer sets it).
+    connect_environ: dict[str, Any] | None = None
     _probe_timer: asyncio.TimerHandle | None = None
     # python-engineio's attributes (untyped there).
     server: Any
@@ -280,6 +283,11 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                 _write(ws, queued)
         self._ws = ws
         self.queue = _NO_QUEUE  # about 3 KB a connection
+        if self.connect_environ is not None:
+            # Upgraded from long-polling: the first poll's environ still held its aiohttp request
+            # (and, through it, that HTTP connection's handler and parser).
+            _trim(self.connect_environ)
+            self.connect_environ = None
 
     # -- the upgrade from long-polling (Engine.IO v4: "2probe" -> "3probe", then "5") ------------
 

@@ -159,3 +159,25 @@ async def test_a_connection_closed_while_it_upgrades_closes_its_websocket(server
     hub = server.app[K.HUB]
     await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
                      what="the connection and its Engine.IO socket forgotten")
+
+
+async def test_an_upgraded_connection_keeps_nothing_of_its_first_polls_request(server: LiveServer) -> None:
+    """python-socketio keeps the environ of the request that opened a connection for as long as it
+    lasts; for a connection opened by long-polling that is the first poll's, whose aiohttp request
+    holds that HTTP connection's handler and parser. Once a WebSocket carries the connection, it is
+    trimmed as a WebSocket's own is."""
+    polling = await Polling.open(server)
+    await polling.join()
+    sio = server.app[K.HUB].sio
+    [environ] = [sio.environ[eio_sid] for eio_sid in list(sio.environ) if eio_sid == polling.sid]
+    assert "aiohttp.request" in environ  # polling: what the origin check reads
+    raw = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")
+    try:
+        raw.send_text("2probe")
+        assert await raw.text() == "3probe"
+        raw.send_text("5")
+        raw.send_text(_resume(1))
+        assert (await raw.ack(1))[0]["ok"] is True
+        assert "aiohttp.request" not in environ and environ["QUERY_STRING"].startswith("EIO=4")
+    finally:
+        raw.close()
