@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .app import build_app
@@ -21,7 +21,7 @@ from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
-from .domain.models import Role
+from .domain.models import Agent, Role
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .http import serving
@@ -176,6 +176,24 @@ async def agent_list(settings: Settings) -> int:
     return 0
 
 
+async def _change_agent(settings: Settings, email: str,
+                        change: Callable[[SQLiteStore, Agent], Awaitable[Agent]]) -> Agent | None:
+    """``change`` applied to the agent with ``email``: the agent as it is after; ``None``, with the
+    reason on stderr, when there is no such agent or the change is refused."""
+    store = await _with_store(settings)
+    try:
+        found = await store.agent_by_email(email.lower())
+        if found is None:
+            print(f"chatserver: no agent with email {email!r}", file=sys.stderr)
+            return None
+        return await change(store, found)
+    except ChatError as exc:
+        print(f"chatserver: {exc.message}", file=sys.stderr)
+        return None
+    finally:
+        await store.close()
+
+
 async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
     if args.agent_command == "update":
         departments = None if args.agent_departments is None else \
@@ -183,18 +201,12 @@ async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
         change = AgentChange(capacity=args.capacity, departments=departments)
     else:
         change = AgentChange(disabled=args.agent_command == "disable")
-    store = await _with_store(settings)
-    try:
-        found = await store.agent_by_email(args.email.lower())
-        if found is None:
-            print(f"chatserver: no agent with email {args.email!r}", file=sys.stderr)
-            return 2
-        _, agent = await do_update_agent(store, found.id, change, by=None, known_departments=None)
-    except ChatError as exc:
-        print(f"chatserver: {exc.message}", file=sys.stderr)
+    async def update(store: SQLiteStore, found: Agent) -> Agent:
+        return (await do_update_agent(store, found.id, change, by=None, known_departments=None))[1]
+
+    agent = await _change_agent(settings, args.email, update)
+    if agent is None:
         return 2
-    finally:
-        await store.close()
     print(f"{'disabled' if agent.disabled else 'enabled'} {agent.role} {agent.email} (capacity {agent.capacity}, "
           f"departments {','.join(agent.departments) or '-'})")
     return 0
@@ -211,18 +223,12 @@ async def agent_set_password(settings: Settings, args: argparse.Namespace) -> in
         if getpass.getpass("The same again: ") != password:
             print("chatserver: the two passwords differ; nothing changed", file=sys.stderr)
             return 2
-    store = await _with_store(settings)
-    try:
-        found = await store.agent_by_email(args.email.lower())
-        if found is None:
-            print(f"chatserver: no agent with email {args.email!r}", file=sys.stderr)
-            return 2
-        agent = await do_reset_password(store, found.id, password, by=None)
-    except ChatError as exc:
-        print(f"chatserver: {exc.message}", file=sys.stderr)
+    async def reset(store: SQLiteStore, found: Agent) -> Agent:
+        return await do_reset_password(store, found.id, password, by=None)
+
+    agent = await _change_agent(settings, args.email, reset)
+    if agent is None:
         return 2
-    finally:
-        await store.close()
     print(f"new password set for {agent.role} {agent.email}; signed out everywhere")
     if forget_first_admin_password(settings.data_dir, agent.email):
         print(f"removed {settings.data_dir / FIRST_ADMIN_FILE}: it no longer holds their password")
