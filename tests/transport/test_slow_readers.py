@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chatserver.config import load_settings
+from chatserver.config import Settings, load_settings
 from chatserver.http import keys as K
 from chatserver.transport.direct_ws import HIGH_WATER
 
@@ -30,6 +30,13 @@ def backend_settings() -> dict[str, str]:
 
 
 # A WebSocket opened directly and one that upgraded a long-polling connection.
+def _small_bound(tmp_path: Path) -> Settings:
+    """A small max_unsent_bytes (it must hold a co-browse replay, so the co-browse buffer is small
+    too), and no rate limit on the agent's messages."""
+    return make_settings(tmp_path, max_unsent_bytes=1_200_000, cobrowse_max_buffer_bytes=64 * 1024,
+                         message_rate=100_000.0, message_burst=100_000, event_rate=100_000.0, event_burst=100_000)
+
+
 BOTH_PATHS = pytest.mark.parametrize("upgrade", [False, True], ids=["direct", "upgraded"])
 
 
@@ -57,11 +64,7 @@ async def test_a_client_that_sends_pings_and_never_reads_is_no_longer_read_from(
 async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, upgrade: bool,
 ) -> None:
-    # A small bound (it must hold a co-browse replay, so the co-browse buffer is small too), and
-    # no rate limit on the agent's messages.
-    settings = make_settings(tmp_path, max_unsent_bytes=1_200_000, cobrowse_max_buffer_bytes=64 * 1024,
-                             message_rate=100_000.0, message_burst=100_000, event_rate=100_000.0,
-                             event_burst=100_000)
+    settings = _small_bound(tmp_path)
     server = LiveServer(settings)
     await server.start()
     try:
@@ -110,9 +113,7 @@ async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
 
 
 async def test_a_polling_client_that_does_not_poll_is_cut(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = make_settings(tmp_path, max_unsent_bytes=1_200_000, cobrowse_max_buffer_bytes=64 * 1024,
-                             message_rate=100_000.0, message_burst=100_000, event_rate=100_000.0,
-                             event_burst=100_000)
+    settings = _small_bound(tmp_path)
     server = LiveServer(settings)
     await server.start()
     try:
