@@ -35,6 +35,15 @@ async def _served_by_polling(polling: Polling, ack_id: int) -> None:
     assert status == 200 and packets[-1].startswith(f"43/visitor,{ack_id}[{{\"ok\":true"), packets
 
 
+async def _upgrade(*, raw: RawSocket, ack_id: int) -> None:
+    """Finish the upgrade exchange on ``raw`` and check that an event is answered over it."""
+    raw.send_text("2probe")
+    assert await raw.text() == "3probe"
+    raw.send_text("5")
+    raw.send_text(_resume(ack_id))
+    assert (await raw.ack(ack_id))[0]["ok"] is True
+
+
 async def test_the_upgrade_releases_a_waiting_poll_and_moves_what_polling_had_not_fetched(server: LiveServer) -> None:
     polling = await Polling.open(server)
     await polling.join()
@@ -81,11 +90,7 @@ async def test_an_upgrade_the_client_does_not_follow_through_leaves_polling_as_i
     # And the client may try again.
     again = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")
     try:
-        again.send_text("2probe")
-        assert await again.text() == "3probe"
-        again.send_text("5")
-        again.send_text(_resume(2))
-        assert (await again.ack(2))[0]["ok"] is True
+        await _upgrade(raw=again, ack_id=2)
     finally:
         again.close()
 
@@ -118,11 +123,7 @@ async def test_a_second_websocket_while_one_upgrades_the_connection_is_refused(s
         async with server.http.get(f"{server.url}/socket.io/?EIO=4&transport=websocket&sid={polling.sid}",
                                    headers=headers) as response:
             assert response.status == 400
-        first.send_text("2probe")
-        assert await first.text() == "3probe"
-        first.send_text("5")
-        first.send_text(_resume(1))
-        assert (await first.ack(1))[0]["ok"] is True
+        await _upgrade(raw=first, ack_id=1)
     finally:
         first.close()
 
@@ -173,11 +174,7 @@ async def test_an_upgraded_connection_keeps_nothing_of_its_first_polls_request(s
     assert "aiohttp.request" in environ  # polling: what the origin check reads
     raw = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")
     try:
-        raw.send_text("2probe")
-        assert await raw.text() == "3probe"
-        raw.send_text("5")
-        raw.send_text(_resume(1))
-        assert (await raw.ack(1))[0]["ok"] is True
+        await _upgrade(raw=raw, ack_id=1)
         assert "aiohttp.request" not in environ and environ["QUERY_STRING"].startswith("EIO=4")
     finally:
         raw.close()
