@@ -85,7 +85,9 @@ class AttacksConfig:
         return 0.0
 
     def server_settings(self) -> dict[str, str]:
-        return {}
+        # The load tests lift the per-address connection cap (their clients all come from
+        # 127.0.0.1); the attacker comes from there and the probe from elsewhere: the default.
+        return {"max_connections_per_address": "128"}
 
     def size(self, attack: str) -> int:
         return int(UNITS[attack] * self.scale)
@@ -135,14 +137,17 @@ class _Monitor:
         self.peak = Reading(0.0, 0)
         self._task: asyncio.Task[None] | None = None
 
-    def reset(self) -> None:
-        self.peak = Reading(0.0, 0)
+    def reset(self, start: Reading) -> None:
+        self.peak = start
+
+    def sample(self) -> None:
+        reading = Reading.of(self.pid)
+        if reading is not None:
+            self.peak = Reading(max(self.peak.rss_mb, reading.rss_mb), max(self.peak.fds, reading.fds))
 
     async def _run(self) -> None:
         while True:
-            reading = Reading.of(self.pid)
-            if reading is not None:
-                self.peak = Reading(max(self.peak.rss_mb, reading.rss_mb), max(self.peak.fds, reading.fds))
+            self.sample()
             await asyncio.sleep(0.2)
 
     def __enter__(self) -> _Monitor:
@@ -328,7 +333,8 @@ async def attack_slow_headers(api: Api, url: str, size: int, deadline: float, co
                     continue
                 except ConnectionError:
                     data = b""
-                counts["closed_by_server" if not data else "answered_early"] += 1
+                counts["closed_by_server" if not data else
+                       "refused_429" if data.startswith(b"HTTP/1.1 429") else "answered_early"] += 1
                 counts["closed_after_s_max"] = max(counts["closed_after_s_max"], int(time.monotonic() - started))
                 return
             counts["still_open_at_end"] += 1
@@ -486,7 +492,7 @@ async def run(target: Target, config: AttacksConfig, deadline: float, progress: 
                     before = Reading.of(target.pid)
                     if before is None:
                         raise LoadTestError("the server is gone")
-                    monitor.reset()
+                    monitor.reset(before)
                     probe.reset()
                     log_offset = _log_size(target.log_path)
                     outcome = AttackOutcome(name=name, size=config.size(name), before=before, peak=before)
@@ -500,6 +506,7 @@ async def run(target: Target, config: AttacksConfig, deadline: float, progress: 
                     else:
                         await runners[name](api, target.url, outcome.size, attack_deadline, outcome.counts)
                     outcome.duration_s = round(time.monotonic() - started, 1)
+                    monitor.sample()  # an attack shorter than the sampling interval
                     outcome.peak = monitor.peak
                     outcome.probe_failures = probe.failures
                     outcome.probe_max_ms = round(probe.max_ms, 1)
