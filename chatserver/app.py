@@ -44,6 +44,7 @@ from .storage.sqlite_knowledge import KnowledgeSQLiteStore
 from .transport.addresses import parse_networks
 from .transport.bus import Bus, LocalBus
 from .transport.cobrowse import CobrowseRelay
+from .transport.connections import ConnectionLimits
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
@@ -168,7 +169,10 @@ def build_app(
         engineio_logger=False,
     )
     announce_exact_ping_times(sio.eio)
-    endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed)
+    trusted = parse_networks(settings.trusted_proxies)
+    endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed,
+                                sessions=ConnectionLimits(settings.max_connections_per_address, trusted),
+                                trusted=trusted)
     # Every method: the endpoint answers the ones Engine.IO does not take (400, as the reference
     # server does).
     app.router.add_route("*", SOCKET_IO_PATH, endpoint.handle)
@@ -219,7 +223,7 @@ def build_app(
     app[K.CLOCK] = clock
     app[K.LOGIN_LIMITER] = KeyedLimiter(settings.login_attempts_per_minute / 60.0,
                                         settings.login_attempts_per_minute)
-    app[K.TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
+    app[K.TRUSTED_PROXIES] = trusted
     app[K.VISITOR_LIMITER] = KeyedLimiter(settings.visitor_sessions_per_minute / 60.0,
                                           settings.visitor_sessions_per_minute)
     add_routes(app)

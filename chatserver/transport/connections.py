@@ -60,6 +60,11 @@ class ConnectionLimits:
             return None
         return limit_key(str(address))
 
+    def key_for_address(self, address: str) -> str | None:
+        """The key a client at ``address`` (a request's ``client_address``, through trusted
+        proxies) counts under; ``None`` when there is no limit."""
+        return limit_key(address) if self.max_per_address else None
+
     def acquire(self, key: str) -> bool:
         """Count one more connection under ``key``; ``False`` (not counted) when at the cap."""
         count = self._open.get(key, 0)

@@ -50,7 +50,9 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 from engineio.async_drivers.aiohttp import translate_request
 
-from ..errors import ChatError, Forbidden, InvalidPayload, PayloadTooLarge
+from ..errors import ChatError, Forbidden, InvalidPayload, PayloadTooLarge, RateLimited
+from .addresses import UNKNOWN, Network, client_address
+from .connections import ConnectionLimits
 
 log = logging.getLogger("chatserver.transport")
 
@@ -60,6 +62,8 @@ _CLIENT_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSA
 _METHODS = frozenset({"GET", "POST", "OPTIONS"})
 _TRANSPORTS = frozenset({"polling", "websocket"})
 _JSONP_INDEX = re.compile(r"[0-9]{1,9}")
+# The environ entry that carries a handshake's limit key to the connect handler.
+_SESSION_KEY = "chatserver.session_key"
 
 
 class _ReadBody:
@@ -111,20 +115,29 @@ class EngineIOEndpoint:
     """``handle`` is the aiohttp handler of every request to the Socket.IO path (see the module's
     text); ``origin_allowed`` is the check python-engineio is given (``cors_allowed_origins``)."""
 
-    def __init__(self, eio: Any, *, max_body: int, origin_allowed: Callable[[str, dict[str, Any]], bool]) -> None:
+    def __init__(self, eio: Any, *, max_body: int, origin_allowed: Callable[[str, dict[str, Any]], bool],
+                 sessions: ConnectionLimits, trusted: tuple[Network, ...]) -> None:
         self._eio = eio
         self._max_body = max_body
         self._origin_allowed = origin_allowed
+        # Open sessions per client address (max_connections_per_address): the session a handshake
+        # opens is counted until python-engineio closes it.
+        self._sessions = sessions
+        self._trusted = trusted
+        self._session_keys: dict[str, str] = {}  # by sid
         # Sessions with a poll (GET), or a POST, under way.
         self._polling: set[str] = set()
         self._posting: set[str] = set()
         use_prepared_environ(eio)
+        self._count_sessions()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         environ = translate_request(request)
         method = request.method
         try:
             sid, upgrade = self._check(request, environ)
+            if sid is None and method == "GET":
+                return await self._open_session(request, environ)
             if sid is None or upgrade or method == "OPTIONS":
                 response: web.StreamResponse = await self._eio.handle_request(environ)
                 return response
@@ -169,6 +182,46 @@ class EngineIOEndpoint:
             return None, upgrade
         self._session(sid)
         return sid, upgrade
+
+    async def _open_session(self, request: web.Request, environ: dict[str, Any]) -> web.StreamResponse:
+        """A handshake: a new session, if its client address holds fewer than the cap (a session
+        costs memory until its client closes it or misses a ping, and opening one is free)."""
+        address = client_address(request.remote, request.headers, self._trusted)
+        key = None if address == UNKNOWN else self._sessions.key_for_address(address)
+        if key is not None:
+            if not self._sessions.acquire(key):
+                raise RateLimited("too many connections from this address")
+            environ[_SESSION_KEY] = key
+        try:
+            response: web.StreamResponse = await self._eio.handle_request(environ)
+            return response
+        finally:
+            if key is not None and environ.get(_SESSION_KEY) is not None:
+                self._sessions.release(key)  # no session was opened (refused, or the client left)
+
+    def _count_sessions(self) -> None:
+        """Bind each new session to the key its handshake was counted under (the ``connect``
+        handler sees the handshake's environ), and release it when the session closes."""
+        connect, disconnect = self._eio.handlers["connect"], self._eio.handlers["disconnect"]
+
+        async def on_connect(sid: str, environ: dict[str, Any]) -> Any:
+            key = environ.pop(_SESSION_KEY, None)
+            accepted = await connect(sid, environ)
+            if key is not None:
+                if accepted is None or accepted is True:  # what python-engineio takes as accepted
+                    self._session_keys[sid] = key
+                else:
+                    self._sessions.release(key)
+            return accepted
+
+        async def on_disconnect(sid: str, reason: Any) -> Any:
+            key = self._session_keys.pop(sid, None)
+            if key is not None:
+                self._sessions.release(key)
+            return await disconnect(sid, reason)
+
+        self._eio.on("connect", on_connect)
+        self._eio.on("disconnect", on_disconnect)
 
     def _session(self, sid: str) -> None:
         """Refuse a request of a session python-engineio cannot serve over HTTP."""

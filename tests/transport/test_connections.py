@@ -1,7 +1,8 @@
 """Connections per client address (chatserver/transport/connections.py): one over the cap is
 refused at once while other addresses are served; a connection counts until it ends, also when a
 WebSocket has taken it off aiohttp; trusted proxies are not counted; refusals are logged once a
-minute, not once each."""
+minute, not once each. Engine.IO sessions count per client address the same way
+(transport/engineio_http.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chatserver.http import keys as K
 from chatserver.transport.addresses import parse_networks
 from chatserver.transport.connections import REFUSAL_LOG_INTERVAL, ConnectionLimits
 
@@ -95,6 +97,36 @@ async def test_a_websocket_taken_off_aiohttp_counts_until_it_ends(capped: LiveSe
             await ws.close()
     # Once they are closed, they no longer count.
     await served_again(capped, CLIENT)
+
+
+async def _handshake(http: aiohttp.ClientSession, server: LiveServer, **headers: str) -> tuple[int, str]:
+    """A long-polling Engine.IO handshake: its status and the new session's id ("" when refused)."""
+    async with http.get(f"{server.url}/socket.io/?EIO=4&transport=polling", headers=headers) as resp:
+        body = await resp.text()
+        return resp.status, json.loads(body[1:])["sid"] if resp.status == 200 else body
+
+
+async def test_engineio_sessions_count_per_client_address_until_they_close(capped: LiveServer) -> None:
+    """A handshake is free and its session costs memory until it closes: one client address holds
+    at most the cap of them, even over one keep-alive connection; a client behind a trusted proxy
+    counts by the address the proxy names."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(CLIENT, 0), limit=1)) as http:
+        sids = [(await _handshake(http, capped))[1] for _ in range(CAP)]
+        status, body = await _handshake(http, capped)
+        assert status == 429 and json.loads(body)["error"]["code"] == "rate_limited"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(OTHER, 0))) as other:
+            assert (await _handshake(other, capped))[0] == 200
+        # One session closes (the client's CLOSE packet): the address may open another.
+        async with http.post(f"{capped.url}/socket.io/?EIO=4&transport=polling&sid={sids[0]}", data="1") as resp:
+            assert resp.status == 200
+        await wait_until(lambda: sids[0] not in capped.app[K.HUB].sio.eio.sockets, what="the session closed")
+        assert (await _handshake(http, capped))[0] == 200
+        assert (await _handshake(http, capped))[0] == 429
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(PROXY, 0))) as proxy:
+        for _ in range(CAP):
+            assert (await _handshake(proxy, capped, **{"X-Forwarded-For": "198.51.100.7"}))[0] == 200
+        assert (await _handshake(proxy, capped, **{"X-Forwarded-For": "198.51.100.7"}))[0] == 429
+        assert (await _handshake(proxy, capped, **{"X-Forwarded-For": "198.51.100.8"}))[0] == 200
 
 
 def test_limits_count_by_client_address_and_ipv6_network() -> None:
