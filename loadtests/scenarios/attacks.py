@@ -274,6 +274,9 @@ async def _one_oversize_post(url: str, counts: Counter[str]) -> None:
     try:
         writer.write(f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
         status, body = await _http_response(reader, 10)
+        if status != 200:
+            counts[f"handshake_refused_{status}"] += 1
+            return
         sid = body.decode().split('"sid":"', 1)[1].split('"', 1)[0]
         length = MAX_HTTP_BUFFER_SIZE + 1
         writer.write(f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {host}:{port}\r\n"
