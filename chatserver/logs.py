@@ -6,7 +6,9 @@ import json
 import logging
 import re
 import sys
+import time
 import traceback
+from collections.abc import Callable
 
 
 def configure_logging(level: str) -> None:
@@ -51,3 +53,35 @@ def field(value: str, limit: int = 64) -> str:
     if _PLAIN.fullmatch(value):
         return value
     return json.dumps(value)
+
+
+class ThrottledLog:
+    """Info lines a client can cause at will (a refused packet or event): at most ``per_second``
+    a second, after a burst of ``burst``, so that a flood of bad input cannot fill the disk
+    through the log. The lines held back are counted, and the next line written ends with
+    ``dropped=N``."""
+
+    def __init__(self, logger: logging.Logger, per_second: float = 10.0, burst: int = 100,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._per_second = per_second
+        self._burst = float(burst)
+        self._clock = clock
+        self._allowance = float(burst)
+        self._checked = clock()
+        self._dropped = 0
+
+    def info(self, message: str, *args: object) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        now = self._clock()
+        self._allowance = min(self._burst, self._allowance + (now - self._checked) * self._per_second)
+        self._checked = now
+        if self._allowance < 1.0:
+            self._dropped += 1
+            return
+        self._allowance -= 1.0
+        if self._dropped:
+            message, args = message + " dropped=%d", (*args, self._dropped)
+            self._dropped = 0
+        self._logger.info(message, *args)

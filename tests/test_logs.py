@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import socketio
 
-from chatserver.logs import configure_logging, field
+from chatserver.logs import ThrottledLog, configure_logging, field
 
 from .processes import ServerProcess
 
@@ -75,3 +75,19 @@ def test_debug_level_is_debug_for_everything_but_what_logs_parameters() -> None:
         root.handlers[:] = handlers
         root.setLevel(level)
         quiet.setLevel(quiet_level)
+
+
+def test_refusal_lines_are_throttled_and_say_how_many_were_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="chatserver.test")
+    now = [0.0]
+    throttled = ThrottledLog(logging.getLogger("chatserver.test"), per_second=2.0, burst=3, clock=lambda: now[0])
+    for n in range(10):
+        throttled.info("refused n=%d", n)
+    assert [r.getMessage() for r in caplog.records] == ["refused n=0", "refused n=1", "refused n=2"]
+    now[0] += 0.5  # one line's worth
+    throttled.info("refused n=%d", 10)
+    throttled.info("refused n=%d", 11)
+    assert [r.getMessage() for r in caplog.records][3:] == ["refused n=10 dropped=7"]
+    now[0] += 10.0
+    throttled.info("refused n=%d", 12)
+    assert caplog.records[-1].getMessage() == "refused n=12 dropped=1"

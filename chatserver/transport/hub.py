@@ -386,7 +386,7 @@ class SocketHub:
                 result = await handler(connection, args[0] if args else None)
                 return {"ok": True, **result}
             except ChatError as exc:
-                log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
+                self.sio.refusal_log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
                 return exc
             except Exception as exc:
                 # A bug: the client still gets a structured answer. The log names the exception's

@@ -32,7 +32,7 @@ from engineio import packet as eio_packet
 
 from .. import constants as C
 from ..errors import ChatError, Conflict, NotFound
-from ..logs import field
+from ..logs import ThrottledLog, field
 from .sio_packets import Attachments, Packet, PacketType, Refusal, binary_parts, decode
 from .websocket import LeanSocket, use_uncompressed_websockets
 
@@ -52,6 +52,8 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         super().__init__(**kwargs)
         use_uncompressed_websockets(self.eio, max_unsent_bytes=max_unsent_bytes)
         self.max_binary_attachments = max_binary_attachments
+        # Refused packets and events: a line each, but no more than a flood of them can fill a disk.
+        self.refusal_log = ThrottledLog(log)
         # Connections whose binary packet's attachments are arriving (or being dropped).
         self._attachments: dict[str, Attachments] = {}
 
@@ -127,8 +129,8 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _refuse(self, eio_sid: str, refusal: Refusal) -> None:
         """Answer a packet that is not acted on where the client can hear it, or close."""
         kind, namespace = refusal.type, refusal.namespace
-        log.info("packet refused type=%s namespace=%s eio_sid=%s code=%s", kind.name if kind is not None else "-",
-                 field(namespace), eio_sid, refusal.error.code)
+        self.refusal_log.info("packet refused type=%s namespace=%s eio_sid=%s code=%s",
+                              kind.name if kind is not None else "-", field(namespace), eio_sid, refusal.error.code)
         if refusal.attachments:
             self._attachments[eio_sid] = Attachments.dropping(refusal.attachments)
         if kind is PacketType.CONNECT:
