@@ -242,6 +242,7 @@ async def attack_attachments(api: Api, url: str, size: int, deadline: float, cou
             ws = await _visitor_socket(api, url)
         except Closed:
             counts["refused"] += 1
+            await asyncio.sleep(0.1)  # refused (the address's sessions at the cap, say): not a busy loop
             continue
         counts["connections"] += 1
         try:
@@ -363,6 +364,7 @@ async def attack_unread_pings(api: Api, url: str, size: int, deadline: float, co
             ws = await RawWebSocket.open(url)
         except Closed:
             counts["refused"] += 1
+            await asyncio.sleep(0.1)  # refused (the address's sessions at the cap, say): not a busy loop
             continue
         counts["connections"] += 1
         sock = ws.writer.get_extra_info("socket")
@@ -392,6 +394,7 @@ async def attack_bad_placeholders(api: Api, url: str, size: int, deadline: float
                 ws = await _visitor_socket(api, url)
             except Closed:
                 counts["refused"] += 1
+                await asyncio.sleep(0.1)
                 continue
             counts["connections"] += 1
         first = n + 1
