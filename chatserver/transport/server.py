@@ -181,7 +181,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if not attachments:
             await self.send_text(eio_sid, f"{_head('3', namespace)}{id}{_encode(args)}")
             return
-        head = f"6{len(attachments)}-" if namespace == "/" else f"6{len(attachments)}-{namespace},"
+        head = _head(f"6{len(attachments)}-", namespace)
         await self._send_binary(self.eio.sockets.get(eio_sid), f"{head}{id}{_encode(args)}", attachments)
 
     async def send_text(self, eio_sid: str, text: str) -> None:
@@ -215,22 +215,19 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if eio_sid is None:
             return
         header = {**data, "data": {"_placeholder": True, "num": 0}}
-        text = f"51-{namespace}," + _json.encode([event, header]).decode()
+        text = _head("51-", namespace) + _json.encode([event, header]).decode()
         await self._send_binary(self.eio.sockets.get(eio_sid), text, [attachment])
 
     @staticmethod
     async def _send_binary(socket: Any, text: str, attachments: list[bytes]) -> None:
         """A binary packet: its text, then each attachment in a binary message, with nothing of
-        the socket's other traffic between them."""
+        the socket's other traffic between them (a LeanSocket writes, or queues for polling, each
+        packet without a pause)."""
         if socket is None or socket.closed:
             return
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, text)]
-        packets += [eio_packet.Packet(eio_packet.MESSAGE, attachment) for attachment in attachments]
-        if isinstance(socket, LeanSocket):
-            await socket.send_sequence(packets)
-        else:
-            for pkt in packets:
-                await socket.send(pkt)
+        await socket.send(eio_packet.Packet(eio_packet.MESSAGE, text))
+        for attachment in attachments:
+            await socket.send(eio_packet.Packet(eio_packet.MESSAGE, attachment))
 
 
 def _head(packet_type: str, namespace: str) -> str:

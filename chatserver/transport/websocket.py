@@ -215,12 +215,6 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         self._queued -= sum(map(_size, packets))
         return packets
 
-    async def send_sequence(self, packets: list[Any]) -> None:
-        """Send ``packets`` with nothing else written between them (a Socket.IO binary event's
-        header and attachment): each is written, or queued for polling, without a pause between."""
-        for pkt in packets:
-            await self.send(pkt)
-
     async def send_message(self, text: str) -> None:
         """Send an Engine.IO MESSAGE packet holding ``text`` (an encoded Socket.IO packet): what
         ``send(Packet(MESSAGE, text))`` does, without the packet object on the direct path."""
