@@ -79,3 +79,49 @@ def test_every_http_error_code_is_documented() -> None:
 
     protocol = (DOCS / "protocol.md").read_text()
     assert not sorted(c for c in [*_HTTP_CODES.values(), "http_error"] if f"`{c}`" not in protocol)
+
+
+ROOT = DOCS.parent
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def _prose(path: Path) -> list[str]:
+    """The lines of a Markdown file outside fenced code blocks."""
+    lines, fenced = [], False
+    for line in path.read_text().splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a file's headings: lower case, punctuation dropped, spaces as
+    hyphens, a repeated one suffixed -1, -2, ..."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    for line in _prose(path):
+        if match := _HEADING.match(line):
+            slug = re.sub(r"[^\w\- ]", "", match[1].lower()).replace(" ", "-")
+            found.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+            seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+def test_every_relative_link_in_the_documents_reaches_a_file_and_heading_of_the_repository() -> None:
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for line in _prose(page):
+            for target in _LINK.findall(re.sub(r"`[^`]*`", "", line)):
+                if re.match(r"[a-z]+:", target):  # https:, mailto:
+                    continue
+                path, _, anchor = target.partition("#")
+                dest = (page.parent / path).resolve() if path else page
+                if not dest.is_relative_to(ROOT) or not dest.exists():
+                    broken.append((page.name, target, "no such file in the repository"))
+                elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                    broken.append((page.name, target, "no such heading"))
+    assert not broken
