@@ -77,7 +77,8 @@ def build_parser(scenarios: dict[str, Scenario]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
     for name, scenario in scenarios.items():
         doc = (getattr(scenario, "__doc__", None) or name).strip()
-        sub = commands.add_parser(name, help=doc.splitlines()[0], description=doc,
+        summary = " ".join(doc.split("\n\n", 1)[0].split())  # the first paragraph, however wrapped
+        sub = commands.add_parser(name, help=summary, description=doc,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         scenario.add_arguments(sub)
         _common_arguments(sub)

@@ -222,6 +222,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "no queue:position updates go out: separates routing from that fan-out")
     parser.add_argument("--target-p99-ms", type=float, default=defaults.target_p99_ms,
                         help="PASS when p99 routing latency is at most this (%(default)s ms)")
+    parser.add_argument("--sample-timeout", type=float, default=defaults.sample_timeout,
+                        help="seconds a sample may wait for its assignment or acknowledgement (%(default)s)")
     parser.add_argument("--seed", type=int, help="seed for the random pauses")
 
 
@@ -229,7 +231,8 @@ def config_from(args: argparse.Namespace) -> RoutingConfig:
     return RoutingConfig(queued=args.queued, samples=args.samples, warmup=args.warmup, trigger=args.trigger,
                          agents=args.agents, capacity=args.capacity, interval=args.interval,
                          concurrency=args.concurrency, idle_backlog=args.idle_backlog,
-                         target_p99_ms=args.target_p99_ms, seed=args.seed)
+                         target_p99_ms=args.target_p99_ms,
+                         sample_timeout=args.sample_timeout, seed=args.seed)
 
 
 @dataclass
