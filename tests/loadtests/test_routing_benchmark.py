@@ -40,7 +40,7 @@ def test_routing_scenario_completes_and_reports_consistent_numbers(tmp_path: Pat
         assert all(value > 0 for value in samples)
         assert summary["min"] <= summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
         assert summary["max"] == max(samples)
-    assert report["target"]["passed"] == (report["summary_ms"]["routing"]["p99"] <= 20.0)
+    assert report["target"]["passed"] == (report["summary_ms"]["routing"]["p99"] <= 20.0 and report["complete"])
     # The backlog held at the requested size, and the queue was served in order.
     assert report["queue"]["before_agents"] == 20 + 2 * 3
     assert report["queue"]["at_end"] == 20
@@ -66,3 +66,12 @@ def test_nearest_rank_percentiles() -> None:
     assert percentile([7.0], 99) == 7.0
     summary = summarize([3.0, 1.0, 2.0])
     assert (summary.count, summary.min, summary.p50, summary.max, summary.mean) == (3, 1.0, 2.0, 3.0, 2.0)
+
+
+def test_a_routing_run_cut_short_does_not_pass() -> None:
+    from loadtests.scenarios.routing import RoutingConfig, RoutingResult
+
+    fast = RoutingResult(config=RoutingConfig(), routing_ms=[1.0, 2.0])
+    assert fast.passed
+    fast.complete = False
+    assert not fast.passed
