@@ -37,10 +37,10 @@ from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
-from .storage.sqlite import SQLiteStore
-from .storage.sqlite_cobrowse import SQLiteCobrowseStore
-from .storage.sqlite_console import ConsoleStore
-from .storage.sqlite_knowledge import KnowledgeSQLiteStore
+from .storage.sqlite.cobrowse import SQLiteCobrowseStore
+from .storage.sqlite.console import ConsoleStore
+from .storage.sqlite.knowledge import KnowledgeSQLiteStore
+from .storage.sqlite.store import SQLiteStore
 from .transport.addresses import parse_networks
 from .transport.bus import Bus, LocalBus
 from .transport.cobrowse import CobrowseRelay

@@ -26,7 +26,7 @@ from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .http import serving
 from .logs import configure_logging
-from .storage.sqlite import SQLiteStore
+from .storage.sqlite.store import SQLiteStore
 
 
 def _common(parser: CommandParser) -> None:

@@ -16,8 +16,8 @@ from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
 from .http._records import export_view
-from .storage.sqlite import SQLiteStore
-from .storage.sqlite_customers import CustomerSQLiteStore
+from .storage.sqlite.customers import CustomerSQLiteStore
+from .storage.sqlite.store import SQLiteStore
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:

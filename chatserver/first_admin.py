@@ -14,7 +14,7 @@ from .domain.clock import Clock
 from .domain.models import Role
 from .errors import Conflict
 from .files import PRIVATE_FILE, make_private_dir
-from .storage.sqlite import SQLiteStore
+from .storage.sqlite.store import SQLiteStore
 
 log = logging.getLogger("chatserver")
 

@@ -26,9 +26,9 @@ from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
-from .storage.sqlite import SQLiteStore
-from .storage.sqlite_customers import CustomerSQLiteStore
-from .storage.sqlite_tickets import SQLiteTicketStore
+from .storage.sqlite.customers import CustomerSQLiteStore
+from .storage.sqlite.store import SQLiteStore
+from .storage.sqlite.tickets import SQLiteTicketStore
 from .transport.hub import SocketHub
 from .transport.ratelimit import KeyedLimiter
 from .transport.tickets import TicketSocketEvents

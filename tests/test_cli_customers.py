@@ -16,9 +16,9 @@ from chatserver.domain.identity import sign_identity
 from chatserver.domain.knowledge import Article, ArticleFilter, ArticleStatus
 from chatserver.domain.models import Conversation, ConversationStatus, PartyKind, PreChat
 from chatserver.domain.ports import NewMessage
-from chatserver.storage.sqlite import SQLiteStore
-from chatserver.storage.sqlite_customers import CustomerSQLiteStore
-from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.customers import CustomerSQLiteStore
+from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.store import SQLiteStore
 
 CLI = [sys.executable, "-m", "chatserver"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite.store import SQLiteStore
 
 from .processes import ServerProcess
 from .redis_server import RedisServer

@@ -11,9 +11,9 @@ from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.conversations import ChatService
 from ..domain.customers import CustomerService
-from ..storage.sqlite import SQLiteStore
-from ..storage.sqlite_cobrowse import SQLiteCobrowseStore
-from ..storage.sqlite_console import ConsoleStore
+from ..storage.sqlite.cobrowse import SQLiteCobrowseStore
+from ..storage.sqlite.console import ConsoleStore
+from ..storage.sqlite.store import SQLiteStore
 from ..transport.addresses import Network
 from ..transport.cobrowse import CobrowseRelay
 from ..transport.hub import SocketHub

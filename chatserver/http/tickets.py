@@ -15,7 +15,7 @@ from ..domain.patterns import NOT_BLANK
 from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
-from ..storage.sqlite_tickets import SQLiteTicketStore
+from ..storage.sqlite.tickets import SQLiteTicketStore
 from .common import MAX_OFFSET, current_agent, int_query, json_body, require_admin
 
 TICKETS = web.AppKey("tickets", TicketService)

@@ -10,7 +10,7 @@ from ..domain.notes import add_note, note_view, notes_for
 from ..domain.wrapup import end_conversation
 from ..errors import MessageTooLong, RateLimited
 from ..presenters import conversation_view
-from ..storage.sqlite_console import ConsoleStore
+from ..storage.sqlite.console import ConsoleStore
 from . import schemas as S
 from .hub import Connection, Handler, SocketHub
 

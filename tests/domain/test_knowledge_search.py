@@ -31,8 +31,8 @@ from chatserver.domain.knowledge import (
     SearchSource,
 )
 from chatserver.domain.models import Agent, Role
-from chatserver.storage.sqlite import SQLiteStore
-from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.store import SQLiteStore
 
 from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload
 

@@ -19,8 +19,8 @@ from chatserver.domain.outbox import (
     PermanentFailure,
     RetryPolicy,
 )
-from chatserver.storage.sqlite import SQLiteStore
-from chatserver.storage.sqlite_tickets import SQLiteTicketStore
+from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite.tickets import SQLiteTicketStore
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage, Transition
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.errors import ConversationClosed, Forbidden, NotFound, RateLimited, Unavailable
-from chatserver.storage._group_commit import Batch
-from chatserver.storage.sqlite import CHECKPOINT_INTERVAL, SQLiteStore, migrations
-from chatserver.storage.sqlite_cobrowse import SQLiteCobrowseStore
-from chatserver.storage.sqlite_console import ConsoleStore
-from chatserver.storage.sqlite_customers import CustomerSQLiteStore
-from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
-from chatserver.storage.sqlite_tickets import SQLiteTicketStore
+from chatserver.storage.sqlite._group_commit import Batch
+from chatserver.storage.sqlite.cobrowse import SQLiteCobrowseStore
+from chatserver.storage.sqlite.console import ConsoleStore
+from chatserver.storage.sqlite.customers import CustomerSQLiteStore
+from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.store import CHECKPOINT_INTERVAL, SQLiteStore, migrations
+from chatserver.storage.sqlite.tickets import SQLiteTicketStore
 
 
 @pytest.fixture

@@ -29,10 +29,10 @@ from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage, Transition
 from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus
 from chatserver.errors import Conflict, InvalidIdentity, NotFound
-from chatserver.storage.sqlite import SQLiteStore, migrations
-from chatserver.storage.sqlite_customers import CustomerSQLiteStore
-from chatserver.storage.sqlite_knowledge import KnowledgeSQLiteStore
-from chatserver.storage.sqlite_tickets import SQLiteTicketStore
+from chatserver.storage.sqlite.customers import CustomerSQLiteStore
+from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
+from chatserver.storage.sqlite.store import SQLiteStore, migrations
+from chatserver.storage.sqlite.tickets import SQLiteTicketStore
 
 SECRET = "shop-secret"
 

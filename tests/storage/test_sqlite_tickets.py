@@ -19,9 +19,9 @@ from chatserver.domain.outbox import OutboxKind
 from chatserver.domain.ports import NewMessage
 from chatserver.domain.webhooks import MESSAGE_CREATED, WebhookEndpoint, Webhooks
 from chatserver.errors import NotFound, Unavailable
-from chatserver.storage._group_commit import Batch
-from chatserver.storage.sqlite import SQLiteStore
-from chatserver.storage.sqlite_tickets import SQLiteTicketStore
+from chatserver.storage.sqlite._group_commit import Batch
+from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite.tickets import SQLiteTicketStore
 
 _ids = itertools.count(1)
 

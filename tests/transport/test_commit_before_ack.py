@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from chatserver.http import keys as K
-from chatserver.storage._group_commit import Batch
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite._group_commit import Batch
+from chatserver.storage.sqlite.store import SQLiteStore
 
 from ..offline_support import wait_until
 from ..support import Client, LiveServer, agent, prechat, visitor

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..domain.cobrowse import LIVE, CobrowseSession, CobrowseStatus, CobrowseView, ControlState, SessionUpdate
-from ..errors import NotFound
-from .sqlite import SQLiteStore
+from ...domain.cobrowse import LIVE, CobrowseSession, CobrowseStatus, CobrowseView, ControlState, SessionUpdate
+from ...errors import NotFound
+from .store import SQLiteStore
 
 _COLUMNS = ("s.id, s.conversation_id, c.visitor_id, s.agent_id, s.agent_name, s.status, s.control, s.reason, "
             "s.requested_at, s.started_at, s.ended_at, s.control_requested_at, s.control_granted_at, s.pages, "

@@ -13,11 +13,11 @@ from typing import Any
 
 import aiosqlite
 
-from ..domain.canned import CannedResponse
-from ..domain.lockout import LockoutPolicy
-from ..domain.notes import NewNote, Note
-from ..errors import Conflict, NotFound
-from .sqlite import SQLiteStore
+from ...domain.canned import CannedResponse
+from ...domain.lockout import LockoutPolicy
+from ...domain.notes import NewNote, Note
+from ...errors import Conflict, NotFound
+from .store import SQLiteStore
 
 _NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, client_note_id"
 _CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"

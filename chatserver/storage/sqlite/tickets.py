@@ -13,14 +13,14 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..domain.models import Conversation, Message
-from ..domain.outbox import OutboxItem, OutboxKind, OutboxStatus
-from ..domain.tickets import DAY, Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
-from ..domain.webhooks import WebhookEndpoint
-from ..errors import RateLimited
+from ...domain.models import Conversation, Message
+from ...domain.outbox import OutboxItem, OutboxKind, OutboxStatus
+from ...domain.tickets import DAY, Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
+from ...domain.webhooks import WebhookEndpoint
+from ...errors import RateLimited
 from ._group_commit import Batch, WriterCache
 from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
-from .sqlite import SQLiteStore
+from .store import SQLiteStore
 
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
                    "updated_at, customer_id")

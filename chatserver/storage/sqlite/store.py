@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from ..domain.access import check_access, check_writable
-from ..domain.models import (
+from ...domain.access import check_access, check_writable
+from ...domain.models import (
     Agent,
     AssignmentEvent,
     Conversation,
@@ -40,9 +40,9 @@ from ..domain.models import (
     Role,
     Transcript,
 )
-from ..domain.ports import NewMessage, OutboxRecorder, Transition
-from ..errors import Conflict, NotFound
-from ..files import create_private_file, make_private_dir
+from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ...errors import Conflict, NotFound
+from ...files import create_private_file, make_private_dir
 from ._group_commit import Batch, GroupCommitter, Job, Outcome, WriterBusy, run_batch
 from ._outbox_rows import insert_outbox_now
 from ._reader import ReadConnection
@@ -74,7 +74,7 @@ _AGENT_COLUMNS = "id, email, name, password_hash, role, capacity, disabled, toke
 def migrations() -> list[tuple[int, str]]:
     """The schema migrations shipped with the package, as ``(version, sql)`` in order."""
     found = []
-    for entry in resources.files("chatserver.storage.migrations").iterdir():
+    for entry in resources.files("chatserver.storage.sqlite.migrations").iterdir():
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
     return sorted(found)

@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from ..errors import Unavailable
+from ...errors import Unavailable
 
 log = logging.getLogger("chatserver.storage")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiosqlite
 
-from ..domain.kb_search import TYPO_FROM, article_words, variants
-from ..domain.knowledge import (
+from ...domain.kb_search import TYPO_FROM, article_words, variants
+from ...domain.knowledge import (
     Article,
     ArticleCount,
     ArticleFilter,
@@ -28,9 +28,9 @@ from ..domain.knowledge import (
     SearchHit,
     SearchSource,
 )
-from ..errors import Conflict, InvalidPayload
+from ...errors import Conflict, InvalidPayload
 from ._reader import ReadConnection
-from .sqlite import SQLiteStore
+from .store import SQLiteStore
 
 _CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
 _ARTICLE_COLUMNS = (

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from ..domain.models import (
+from ...domain.models import (
     ConversationFilter,
     ConversationRecord,
     ConversationStatus,
@@ -33,9 +33,9 @@ from ..domain.models import (
     RatingsReport,
     Transcript,
 )
-from ..errors import Conflict, NotFound
+from ...errors import Conflict, NotFound
 from ._reader import Queryable
-from .sqlite import _CONVERSATION_COLUMNS, SQLiteStore, _conversation
+from .store import _CONVERSATION_COLUMNS, SQLiteStore, _conversation
 
 _CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"
 _RECORD_COLUMNS = f"{_CONVERSATION_COLUMNS}, customer_id, tags"

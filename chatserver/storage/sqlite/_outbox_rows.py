@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..domain.outbox import OutboxItem
+from ...domain.outbox import OutboxItem
 
 OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at, last_error, created_at, "
                   "sent_at, visitor_id, customer_id")

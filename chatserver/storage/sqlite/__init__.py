@@ -1,0 +1,1 @@
+"""The embedded backend: every durable thing in one SQLite file (aiosqlite, WAL)."""
