@@ -37,10 +37,7 @@ from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
 from .offline import OfflineService
 from .storage.memory import MemoryPresence, MemoryRoutingState
-from .storage.sqlite.cobrowse import SQLiteCobrowseStore
-from .storage.sqlite.console import ConsoleStore
-from .storage.sqlite.knowledge import KnowledgeSQLiteStore
-from .storage.sqlite.store import SQLiteStore
+from .storage.sqlite import SQLiteStores
 from .transport.addresses import parse_networks
 from .transport.bus import Bus, LocalBus
 from .transport.cobrowse import CobrowseRelay
@@ -177,19 +174,19 @@ def build_app(
     # server does).
     app.router.add_route("*", SOCKET_IO_PATH, endpoint.handle)
     backend = Backend(settings)
-    store = SQLiteStore(settings.db_path)
+    stores = SQLiteStores.at(settings.db_path)
     signer = TokenSigner(settings.secret_key)
 
     async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
-    delivery = Delivery(store, emit_to)
+    delivery = Delivery(stores.conversations, emit_to)
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
-    hub = SocketHub(sio, settings, signer, store, store, clock, delivery, notifier)
-    offline = OfflineService(app, settings, store, hub, clock, new_id)
-    customers = CustomerService(customers=offline.customer_store(store), conversations=store, clock=clock,
-                                new_id=new_id,
+    hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, clock, delivery, notifier)
+    offline = OfflineService(app, settings, stores, hub, clock, new_id)
+    customers = CustomerService(customers=offline.customer_store(stores), conversations=stores.conversations,
+                                clock=clock, new_id=new_id,
                                 identity_secret=settings.identity_secret,
                                 identity_max_age=settings.identity_max_age,
                                 retention_days=settings.transcript_retention_days,
@@ -200,24 +197,23 @@ def build_app(
     offline.tickets.verified_emails = customers.verified_emails
     app[K.CUSTOMERS] = customers
     knowledge = KnowledgeService(
-        store=KnowledgeSQLiteStore(store), agents=store, read_transcript=customers.transcript_for, now=clock.now,
+        store=stores.knowledge, agents=stores.agents, read_transcript=customers.transcript_for, now=clock.now,
         new_id=new_id, max_body_chars=settings.kb_max_body_chars,
         page_topic_rules=parse_page_topics(settings.kb_page_topics), retention_days=settings.kb_search_retention_days)
     app[KNOWLEDGE] = knowledge
     app[KB_LIMITER] = KeyedLimiter(settings.kb_events_per_minute / 60.0, settings.kb_events_per_minute)
-    console = ConsoleStore(store)
-    hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, console).handlers())
-    cobrowse_store = SQLiteCobrowseStore(store)
+    hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, stores.console).handlers())
     relay = CobrowseRelay(hub, settings)
     hub.add_handlers(VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
     hub.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
-    app[K.COBROWSE] = cobrowse_store
+    app[K.COBROWSE] = stores.cobrowse
     app[K.COBROWSE_RELAY] = relay
     app[K.SETTINGS] = settings
     app[K.BODY_LIMITS] = limits
     app[K.READINESS] = backend.ping
-    app[K.STORE] = store
-    app[K.CONSOLE] = console
+    app[K.AGENTS] = stores.agents
+    app[K.CONVERSATIONS] = stores.conversations
+    app[K.CONSOLE] = stores.console
     app[K.HUB] = hub
     app[K.SIGNER] = signer
     app[K.CLOCK] = clock
@@ -231,12 +227,13 @@ def build_app(
     add_help_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await store.open()
+        await stores.database.open()
         loops: list[asyncio.Task[None]] = []
         stop = asyncio.Event()
         try:
             service = ChatService(
-                agents=store, conversations=store, routing=backend.routing, presence=backend.presence,
+                agents=stores.agents, conversations=stores.conversations, routing=backend.routing,
+                presence=backend.presence,
                 notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
                 policy=RoutingPolicy(departments=settings.departments,
                                      checkout_url_patterns=settings.checkout_url_patterns,
@@ -246,7 +243,7 @@ def build_app(
             service.prepare_visitor = customer_events.chat_starting
             hub.attach(service)
             offline.attach(service)
-            cobrowse = CobrowseService(store=cobrowse_store, chats=service, clock=clock, new_id=new_id,
+            cobrowse = CobrowseService(store=stores.cobrowse, chats=service, clock=clock, new_id=new_id,
                                        announce=relay.announce, request_timeout=settings.cobrowse_request_timeout)
             relay.attach(cobrowse)
             notifier.conversation_hooks.append(cobrowse.conversation_changed)
@@ -255,7 +252,7 @@ def build_app(
             await backend.heartbeat()
             await backend.bus.start()
             await service.restore()
-            await ensure_first_admin(settings, store, clock, new_id)
+            await ensure_first_admin(settings, stores.agents, clock, new_id)
             loop = asyncio.get_running_loop()
             if backend.redis is not None:
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
@@ -290,7 +287,7 @@ def build_app(
             await backend.bus.stop()
             await backend.close()
             # aiosqlite's worker threads are not daemons: a store left open keeps the process alive.
-            await store.close()
+            await stores.database.close()
 
     async def close_connections(app: web.Application) -> None:
         # on_shutdown runs before aiohttp waits for open requests: closing the sockets here keeps

@@ -22,11 +22,12 @@ from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Agent, Role
+from .domain.ports import AgentStore
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .http import serving
 from .logs import configure_logging
-from .storage.sqlite.store import SQLiteStore
+from .storage.sqlite import open_sqlite
 
 
 def _common(parser: CommandParser) -> None:
@@ -131,12 +132,6 @@ def serve(settings: Settings) -> None:
         runner.run(serving.serve_until_signalled(app, settings, banner))
 
 
-async def _with_store(settings: Settings) -> SQLiteStore:
-    store = SQLiteStore(settings.db_path)
-    await store.open()
-    return store
-
-
 async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password
     generated = False
@@ -145,18 +140,18 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
             password, generated = generate_password(), True
         else:
             password = getpass.getpass("Password for the new agent: ")
-    store = await _with_store(settings)
+    stores = await open_sqlite(settings.db_path)
     try:
-        agent = await create_agent(store, name=args.name, email=args.email, password=password, role=Role(args.role),
-                                   capacity=args.capacity or settings.default_capacity, now=time.time(),
-                                   new_id=lambda: uuid.uuid4().hex,
+        agent = await create_agent(stores.agents, name=args.name, email=args.email, password=password,
+                                   role=Role(args.role), capacity=args.capacity or settings.default_capacity,
+                                   now=time.time(), new_id=lambda: uuid.uuid4().hex,
                                    departments=tuple(d.strip() for d in args.agent_departments.split(",")
                                                      if d.strip()))
     except ChatError as exc:
         print(f"chatserver: {exc.message}", file=sys.stderr)
         return 2
     finally:
-        await store.close()
+        await stores.database.close()
     print(f"added {agent.role} {agent.email} (id {agent.id}, capacity {agent.capacity})")
     if generated:
         print(f"password: {password}")
@@ -164,11 +159,11 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def agent_list(settings: Settings) -> int:
-    store = await _with_store(settings)
+    stores = await open_sqlite(settings.db_path)
     try:
-        agents = await store.list_agents()
+        agents = await stores.agents.list_agents()
     finally:
-        await store.close()
+        await stores.database.close()
     print(f"{'email':32} {'name':24} {'role':6} {'capacity':8} {'disabled':8} departments")
     for a in agents:
         print(f"{a.email:32} {a.name:24} {a.role:6} {a.capacity:<8} {'yes' if a.disabled else 'no':8} "
@@ -177,21 +172,21 @@ async def agent_list(settings: Settings) -> int:
 
 
 async def _change_agent(settings: Settings, email: str,
-                        change: Callable[[SQLiteStore, Agent], Awaitable[Agent]]) -> Agent | None:
+                        change: Callable[[AgentStore, Agent], Awaitable[Agent]]) -> Agent | None:
     """``change`` applied to the agent with ``email``: the agent as it is after; ``None``, with the
     reason on stderr, when there is no such agent or the change is refused."""
-    store = await _with_store(settings)
+    stores = await open_sqlite(settings.db_path)
     try:
-        found = await store.agent_by_email(email.lower())
+        found = await stores.agents.agent_by_email(email.lower())
         if found is None:
             print(f"chatserver: no agent with email {email!r}", file=sys.stderr)
             return None
-        return await change(store, found)
+        return await change(stores.agents, found)
     except ChatError as exc:
         print(f"chatserver: {exc.message}", file=sys.stderr)
         return None
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
@@ -201,8 +196,8 @@ async def agent_update(settings: Settings, args: argparse.Namespace) -> int:
         change = AgentChange(capacity=args.capacity, departments=departments)
     else:
         change = AgentChange(disabled=args.agent_command == "disable")
-    async def update(store: SQLiteStore, found: Agent) -> Agent:
-        return (await do_update_agent(store, found.id, change, by=None, known_departments=None))[1]
+    async def update(agents: AgentStore, found: Agent) -> Agent:
+        return (await do_update_agent(agents, found.id, change, by=None, known_departments=None))[1]
 
     agent = await _change_agent(settings, args.email, update)
     if agent is None:
@@ -223,8 +218,8 @@ async def agent_set_password(settings: Settings, args: argparse.Namespace) -> in
         if getpass.getpass("The same again: ") != password:
             print("chatserver: the two passwords differ; nothing changed", file=sys.stderr)
             return 2
-    async def reset(store: SQLiteStore, found: Agent) -> Agent:
-        return await do_reset_password(store, found.id, password, by=None)
+    async def reset(agents: AgentStore, found: Agent) -> Agent:
+        return await do_reset_password(agents, found.id, password, by=None)
 
     agent = await _change_agent(settings, args.email, reset)
     if agent is None:

@@ -16,8 +16,7 @@ from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
 from .http._records import export_view
-from .storage.sqlite.customers import CustomerSQLiteStore
-from .storage.sqlite.store import SQLiteStore
+from .storage.sqlite import open_sqlite
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:
@@ -39,9 +38,8 @@ def add_customer_commands(parser: CommandParser, commands: Any, common: Callable
 
 
 async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
-    store = SQLiteStore(settings.db_path)
-    await store.open()
-    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=SystemClock(),
+    stores = await open_sqlite(settings.db_path)
+    customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=SystemClock(),
                                 new_id=lambda: uuid.uuid4().hex)
     try:
         customer_id = args.customer_id
@@ -73,4 +71,4 @@ async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"chatserver: {exc.message}", file=sys.stderr)
         return 2
     finally:
-        await store.close()
+        await stores.database.close()

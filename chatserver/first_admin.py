@@ -12,23 +12,23 @@ from .config import Settings
 from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock
 from .domain.models import Role
+from .domain.ports import AgentStore
 from .errors import Conflict
 from .files import PRIVATE_FILE, make_private_dir
-from .storage.sqlite.store import SQLiteStore
 
 log = logging.getLogger("chatserver")
 
 FIRST_ADMIN_FILE = "first-admin.txt"
 
 
-async def ensure_first_admin(settings: Settings, store: SQLiteStore, clock: Clock,
+async def ensure_first_admin(settings: Settings, agents: AgentStore, clock: Clock,
                              new_id: Callable[[], str]) -> None:
     """On an empty database, create an admin and write its password to a 0600 file (never logged)."""
-    if await store.list_agents():
+    if await agents.list_agents():
         return
     password = generate_password()
     try:
-        await create_agent(store, name="Admin", email=settings.first_admin_email, password=password,
+        await create_agent(agents, name="Admin", email=settings.first_admin_email, password=password,
                            role=Role.ADMIN, capacity=settings.default_capacity, now=clock.now(), new_id=new_id)
     except Conflict:
         return  # another process sharing the database created it first

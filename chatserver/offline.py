@@ -26,9 +26,8 @@ from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
-from .storage.sqlite.customers import CustomerSQLiteStore
-from .storage.sqlite.store import SQLiteStore
-from .storage.sqlite.tickets import SQLiteTicketStore
+from .storage.sqlite import SQLiteStores
+from .storage.sqlite.customers import SQLiteCustomers
 from .transport.hub import SocketHub
 from .transport.ratelimit import KeyedLimiter
 from .transport.tickets import TicketSocketEvents
@@ -37,11 +36,11 @@ log = logging.getLogger("chatserver.offline")
 
 
 class OfflineService:
-    def __init__(self, app: web.Application, settings: Settings, store: SQLiteStore, hub: SocketHub, clock: Clock,
+    def __init__(self, app: web.Application, settings: Settings, stores: SQLiteStores, hub: SocketHub, clock: Clock,
                  new_id: Callable[[], str]) -> None:
         self.settings = settings
         self.clock = clock
-        self.store = SQLiteTicketStore(store)
+        self.store = stores.tickets
         policy = RetryPolicy(base=settings.outbox_retry_base, maximum=settings.outbox_retry_max,
                              max_attempts=settings.outbox_max_attempts)
         self.poster = WebhookPoster(self.store, clock, settings.webhook_timeout)
@@ -58,7 +57,7 @@ class OfflineService:
                                             lease=settings.smtp_timeout * 3, keep=settings.outbox_keep_days * 86400)
         self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
         self.store.write_with_messages(self.webhooks.message_created, self.webhook_worker.wake)
-        self.events = TicketSocketEvents(hub, store, store, settings.business_timezone)
+        self.events = TicketSocketEvents(hub, stores.agents, stores.conversations, settings.business_timezone)
         self._service: ChatService | None = None
         per_hour = settings.offline_requests_per_hour
         self.tickets = TicketService(
@@ -84,9 +83,9 @@ class OfflineService:
         """The chat service's event log: conversation webhooks stored with each change."""
         return ConversationWebhooks(self.webhooks)
 
-    def customer_store(self, store: SQLiteStore) -> CustomerSQLiteStore:
+    def customer_store(self, stores: SQLiteStores) -> SQLiteCustomers:
         """Customer records that also emit ``customer.updated`` (webhooks.md)."""
-        return WebhookCustomerStore(store, self.webhooks)
+        return WebhookCustomerStore(stores, self.webhooks)
 
     def attach(self, service: ChatService) -> None:
         self._service = service
@@ -106,13 +105,13 @@ class OfflineService:
         await self.poster.close()
 
 
-class WebhookCustomerStore(CustomerSQLiteStore):
+class WebhookCustomerStore(SQLiteCustomers):
     """The customer records' store, emitting ``customer.updated`` once a customer is created,
     changed (including when last seen) or merged into. A webhook that cannot be queued is logged
     and never fails the change."""
 
-    def __init__(self, store: SQLiteStore, webhooks: Webhooks) -> None:
-        super().__init__(store)
+    def __init__(self, stores: SQLiteStores, webhooks: Webhooks) -> None:
+        super().__init__(stores.database, stores.conversations)
         self._webhooks = webhooks
 
     async def _updated(self, customer: Customer) -> None:

@@ -16,9 +16,7 @@ from chatserver.domain.identity import sign_identity
 from chatserver.domain.knowledge import Article, ArticleFilter, ArticleStatus
 from chatserver.domain.models import Conversation, ConversationStatus, PartyKind, PreChat
 from chatserver.domain.ports import NewMessage
-from chatserver.storage.sqlite.customers import CustomerSQLiteStore
-from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
-from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite import open_sqlite
 
 CLI = [sys.executable, "-m", "chatserver"]
 
@@ -31,39 +29,37 @@ def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subpr
 
 async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED) -> str:
     """A conversation (closed unless said) of an identified customer; returns the customer's id."""
-    store = SQLiteStore(db)
-    await store.open()
+    stores = await open_sqlite(db)
     try:
         clock = SystemClock()
         conversation = Conversation(id="c1", visitor_id="v1", status=status,
                                     prechat=PreChat(name="Ann", question="Where is my parcel?"),
                                     created_at=clock.now())
-        await store.create_conversation(conversation, [NewMessage(
+        await stores.conversations.create_conversation(conversation, [NewMessage(
             conversation_id="c1", kind="text", sender_kind=PartyKind.VISITOR, sender_id="v1", sender_name="Ann",
             body="Where is my parcel?", created_at=clock.now())])
-        customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+        customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                                     new_id=lambda: uuid.uuid4().hex, identity_secret="s")
         await customers.attach_chat("v1", conversation.prechat)
         customer = await customers.identify_visitor("v1", sign_identity("s", {"external_id": "shop-1",
                                                                               "iat": clock.now()}))
         # A draft an agent made from the chat (POST /api/kb/drafts): the customer's until published.
-        await KnowledgeSQLiteStore(store).save_article(Article(
+        await stores.knowledge.save_article(Article(
             id="kb1", slug="where-is-my-parcel", title="Where is my parcel?", body="", body_html="", body_text="",
             status=ArticleStatus.DRAFT, created_by="a1", created_at=clock.now(), updated_at=clock.now(),
             source_conversation_id="c1", source_customer_id=customer.id))
         return customer.id
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 async def _article_ids(db: Path) -> list[str]:
-    store = SQLiteStore(db)
-    await store.open()
+    stores = await open_sqlite(db)
     try:
-        return [a.id for a in (await KnowledgeSQLiteStore(store).articles(
+        return [a.id for a in (await stores.knowledge.articles(
             ArticleFilter(statuses=tuple(ArticleStatus)), 10, 0))[0]]
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 def test_customer_export_and_delete(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite import open_sqlite
 
 from .processes import ServerProcess
 from .redis_server import RedisServer
@@ -342,13 +342,12 @@ async def test_two_hundred_visitors_and_twenty_agents_across_processes_never_dou
     finally:
         await _disconnect_all(*remotes)
 
-    store = SQLiteStore(processes[0].data_dir / "chatserver.db")
-    await store.open()
+    stores = await open_sqlite(processes[0].data_dir / "chatserver.db")
     try:
         assigned_to: dict[str, str] = {}
         load: dict[str, int] = {}
         peak: dict[str, int] = {}
-        async with store._r.execute(
+        async with stores.database.reader.execute(
             "SELECT conversation_id, agent_id, event FROM assignment_events ORDER BY id") as cur:
             events = await cur.fetchall()
         for conversation_id, agent_id, event in events:
@@ -361,14 +360,14 @@ async def test_two_hundred_visitors_and_twenty_agents_across_processes_never_dou
                 load[assigned_to.pop(conversation_id)] -= 1
         assert len(assigned_to) == 60, "20 agents x capacity 3 are all busy"
         assert max(peak.values()) <= 3
-        held = await store.conversations_with_status(["assigned"])  # type: ignore[list-item]
+        held = await stores.conversations.conversations_with_status(["assigned"])  # type: ignore[list-item]
         assert len(held) == 60 and len({c.id for c in held}) == 60
         counts: dict[str, int] = {}
         for c in held:
             counts[c.agent_id or ""] = counts.get(c.agent_id or "", 0) + 1
         assert max(counts.values()) <= 3
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(

@@ -149,7 +149,7 @@ USES = [
     Use("aiohttp", "chatserver/transport/direct_ws.py",
         "RequestHandler._message_tail (bytes the parser read past the request) and a settable "
         "RequestHandler.transport slot", _request_handler_keeps_the_tail),
-    Use("aiosqlite", "chatserver/storage/sqlite/store.py, chatserver/storage/sqlite/_reader.py",
+    Use("aiosqlite", "chatserver/storage/sqlite/database.py, chatserver/storage/sqlite/_reader.py",
         "Connection._conn (the sqlite3.Connection) and Connection._execute(fn, *args) running fn on the "
         "connection's thread", _aiosqlite_runs_functions_on_its_thread),
     Use("python (argparse)", "chatserver/cli_env.py",

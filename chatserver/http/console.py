@@ -75,7 +75,7 @@ async def transfer_targets(request: web.Request) -> web.Response:
     departments."""
     me = await current_agent(request)
     presence = request.app[K.SERVICE].presence
-    agents = [a for a in await request.app[K.STORE].list_agents() if a.id != me.id and not a.disabled]
+    agents = [a for a in await request.app[K.AGENTS].list_agents() if a.id != me.id and not a.disabled]
     return web.json_response({
         "agents": [{"id": a.id, "name": a.name, "status": str(await presence.status(a.id)),
                     "departments": list(a.departments)} for a in agents],

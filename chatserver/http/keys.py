@@ -9,22 +9,24 @@ from aiohttp import web
 from ..auth import TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
+from ..domain.cobrowse import CobrowseStore
+from ..domain.console import ConsoleStore
 from ..domain.conversations import ChatService
 from ..domain.customers import CustomerService
-from ..storage.sqlite.cobrowse import SQLiteCobrowseStore
-from ..storage.sqlite.console import ConsoleStore
-from ..storage.sqlite.store import SQLiteStore
+from ..domain.ports import AgentStore, ConversationStore
 from ..transport.addresses import Network
 from ..transport.cobrowse import CobrowseRelay
 from ..transport.hub import SocketHub
 from ..transport.ratelimit import KeyedLimiter
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", SQLiteStore)
+AGENTS: web.AppKey[AgentStore] = web.AppKey("agents")
+# Conversations, messages, read marks, ratings; its ping is the database readiness check.
+CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")
 # Notes, canned responses, wrap-ups and failed logins (the agent console).
-CONSOLE = web.AppKey("console", ConsoleStore)
+CONSOLE: web.AppKey[ConsoleStore] = web.AppKey("console")
 # Co-browse session metadata (transcripts show who watched, when and for how long).
-COBROWSE = web.AppKey("cobrowse", SQLiteCobrowseStore)
+COBROWSE: web.AppKey[CobrowseStore] = web.AppKey("cobrowse")
 COBROWSE_RELAY = web.AppKey("cobrowse_relay", CobrowseRelay)
 SERVICE = web.AppKey("service", ChatService)
 # Customer records, transcripts, exports and reports.

@@ -169,7 +169,7 @@ async def _category_id(app: web.Application, slug: str | None) -> str | None:
 
 
 async def _agents(app: web.Application) -> dict[str, Agent]:
-    return {a.id: a for a in await app[K.STORE].list_agents()}
+    return {a.id: a for a in await app[K.AGENTS].list_agents()}
 
 
 async def _staff_view(request: web.Request, article: Article) -> dict[str, Any]:

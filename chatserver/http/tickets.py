@@ -10,17 +10,16 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from ..domain.outbox import OutboxItem, OutboxKind
+from ..domain.outbox import OutboxItem, OutboxKind, OutboxStore
 from ..domain.patterns import NOT_BLANK
 from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
-from ..storage.sqlite.tickets import SQLiteTicketStore
 from .common import MAX_OFFSET, current_agent, int_query, json_body, require_admin
 
 TICKETS = web.AppKey("tickets", TicketService)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
-OUTBOX = web.AppKey("outbox", SQLiteTicketStore)
+OUTBOX: web.AppKey[OutboxStore] = web.AppKey("outbox")
 
 Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$")]
 

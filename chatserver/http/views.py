@@ -84,7 +84,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
-    for name, ping in (("database", request.app[K.STORE].ping), ("routing", request.app[K.READINESS])):
+    for name, ping in (("database", request.app[K.CONVERSATIONS].ping), ("routing", request.app[K.READINESS])):
         try:
             await ping()
             checks[name] = "ok"
@@ -117,7 +117,7 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginBody)
     settings = request.app[K.SETTINGS]
     agent = await authenticate_with_lockout(
-        request.app[K.STORE], request.app[K.CONSOLE], body.email, body.password, client_key(request),
+        request.app[K.AGENTS], request.app[K.CONSOLE], body.email, body.password, client_key(request),
         request.app[K.CLOCK].now(), _lockout_policy(settings))
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
                                           settings.agent_token_ttl)
@@ -127,7 +127,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    await request.app[K.STORE].bump_token_version(agent.id)
+    await request.app[K.AGENTS].bump_token_version(agent.id)
     # Every token of the agent is revoked: their open sockets (other tabs, other devices, any
     # process) are told and closed too.
     await request.app[K.HUB].agent_changed(agent.id)
@@ -156,7 +156,7 @@ async def change_password(request: web.Request) -> web.Response:
     body = await json_body(request, PasswordChangeBody)
     settings, clock = request.app[K.SETTINGS], request.app[K.CLOCK]
     changed = await do_change_own_password(
-        request.app[K.STORE], request.app[K.CONSOLE], agent, body.current_password, body.new_password,
+        request.app[K.AGENTS], request.app[K.CONSOLE], agent, body.current_password, body.new_password,
         client_key(request), clock.now(), _lockout_policy(settings))
     await _password_changed(request, changed, by=changed)
     token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
@@ -177,7 +177,7 @@ async def new_visitor_session(request: web.Request) -> web.Response:
 
 async def list_agents(request: web.Request) -> web.Response:
     await require_admin(request)
-    agents = await request.app[K.STORE].list_agents()
+    agents = await request.app[K.AGENTS].list_agents()
     presence = request.app[K.SERVICE].presence
     return web.json_response({"agents": [
         {**a.public(), "status": str(await presence.status(a.id))} for a in agents
@@ -190,7 +190,7 @@ async def add_agent(request: web.Request) -> web.Response:
     settings = request.app[K.SETTINGS]
     check_departments(tuple(body.departments), settings.departments)
     agent = await create_agent(
-        request.app[K.STORE], name=body.name, email=body.email, password=body.password, role=Role(body.role),
+        request.app[K.AGENTS], name=body.name, email=body.email, password=body.password, role=Role(body.role),
         capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
         new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
     )
@@ -207,7 +207,7 @@ async def update_agent(request: web.Request) -> web.Response:
     body = await json_body(request, AgentChangeBody)
     change = AgentChange(disabled=body.disabled, capacity=body.capacity,
                          departments=None if body.departments is None else tuple(body.departments))
-    before, after = await do_update_agent(request.app[K.STORE], agent_id, change, by=admin,
+    before, after = await do_update_agent(request.app[K.AGENTS], agent_id, change, by=admin,
                                           known_departments=request.app[K.SETTINGS].departments)
     service = request.app[K.SERVICE]
     if after.disabled and not before.disabled:
@@ -225,7 +225,7 @@ async def reset_password(request: web.Request) -> web.Response:
     if not 1 <= len(agent_id) <= 64:
         raise NotFound("no such agent")
     body = await json_body(request, PasswordResetBody)
-    changed = await do_reset_password(request.app[K.STORE], agent_id, body.password, by=admin)
+    changed = await do_reset_password(request.app[K.AGENTS], agent_id, body.password, by=admin)
     await _password_changed(request, changed, by=admin)
     status = await request.app[K.SERVICE].presence.status(changed.id)
     return web.json_response({"agent": {**changed.public(), "status": str(status)}})

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import constants as C
+from ..domain.console import ConsoleStore
 from ..domain.notes import add_note, note_view, notes_for
 from ..domain.wrapup import end_conversation
 from ..errors import MessageTooLong, RateLimited
 from ..presenters import conversation_view
-from ..storage.sqlite.console import ConsoleStore
 from . import schemas as S
 from .hub import Connection, Handler, SocketHub
 

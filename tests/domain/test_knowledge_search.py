@@ -31,8 +31,7 @@ from chatserver.domain.knowledge import (
     SearchSource,
 )
 from chatserver.domain.models import Agent, Role
-from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
-from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 
 from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload
 
@@ -41,7 +40,7 @@ class Corpus(msgspec.Struct):
     service: KnowledgeService
     admin: Agent
     ids: dict[str, str]
-    store: SQLiteStore
+    stores: SQLiteStores
 
 
 async def _no_transcripts(agent: Agent, conversation_id: str) -> Any:
@@ -50,13 +49,12 @@ async def _no_transcripts(agent: Agent, conversation_id: str) -> Any:
 
 @pytest.fixture
 async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
-    store = SQLiteStore(tmp_path / "kb.db")
-    await store.open()
+    stores = await open_sqlite(tmp_path / "kb.db")
     counter = itertools.count()
     try:
-        admin = await create_agent(store, name="Ada", email="ada@example.com", password="long enough password",
+        admin = await create_agent(stores.agents, name="Ada", email="ada@example.com", password="long enough password",
                                    role=Role.ADMIN, capacity=1, now=1.0, new_id=lambda: "admin")
-        service = KnowledgeService(store=KnowledgeSQLiteStore(store), agents=store, read_transcript=_no_transcripts,
+        service = KnowledgeService(store=stores.knowledge, agents=stores.agents, read_transcript=_no_transcripts,
                                    now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
                                    max_body_chars=20_000)
         categories = {}
@@ -70,9 +68,9 @@ async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
             ids[entry[0]] = article.id
         draft = await service.create_article(admin, ArticleFields(**article_payload(DRAFT, categories, "draft")))
         ids["draft"] = draft.id
-        yield Corpus(service=service, admin=admin, ids=ids, store=store)
+        yield Corpus(service=service, admin=admin, ids=ids, stores=stores)
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS)
@@ -110,30 +108,30 @@ async def test_edits_change_what_is_found(corpus: Corpus) -> None:
     assert (await corpus.service.search("guarantee")).hits[0].article.id == corpus.ids["warranty"]
 
 
-async def _vocabulary_matches_the_index(store: SQLiteStore) -> None:
+async def _vocabulary_matches_the_index(stores: SQLiteStores) -> None:
     """kb_words and kb_word_variants hold exactly what a recount of the indexed articles gives."""
-    async with store._r.execute("SELECT title, body, tags FROM kb_search") as cur:
+    async with stores.database.reader.execute("SELECT title, body, tags FROM kb_search") as cur:
         rows = await cur.fetchall()
     expected: Counter[str] = Counter()
     for row in rows:
         expected.update(article_words(*row))
-    async with store._r.execute("SELECT word, docs FROM kb_words") as cur:
+    async with stores.database.reader.execute("SELECT word, docs FROM kb_words") as cur:
         stored = {r[0]: r[1] for r in await cur.fetchall()}
     assert stored.pop("") == len(rows)
     assert stored == dict(expected)
-    async with store._r.execute("SELECT variant, word FROM kb_word_variants") as cur:
+    async with stores.database.reader.execute("SELECT variant, word FROM kb_word_variants") as cur:
         pairs = set(await cur.fetchall())
     assert pairs == {(v, w) for w in expected if len(w) >= 3 for v in variants(w)}
 
 
 async def test_the_vocabulary_follows_every_change(corpus: Corpus) -> None:
     service, admin = corpus.service, corpus.admin
-    await _vocabulary_matches_the_index(corpus.store)
+    await _vocabulary_matches_the_index(corpus.stores)
     await service.update_article(admin, corpus.ids["warranty"], ArticleFields(body="Zanzibar shipping only."))
     await service.update_article(admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.PUBLISHED))
     await service.update_article(admin, corpus.ids["paypal"], ArticleFields(status=ArticleStatus.DRAFT))
     await service.delete_article(admin, corpus.ids["refund"])
-    await _vocabulary_matches_the_index(corpus.store)
+    await _vocabulary_matches_the_index(corpus.stores)
     assert (await service.search("zanzibra")).hits[0].article.id == corpus.ids["warranty"]
     assert (await service.search("paypl")).hits == []  # unpublished: its words left the vocabulary
 
@@ -181,7 +179,7 @@ def test_query_terms_and_expressions() -> None:
 
 async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_period(corpus: Corpus) -> None:
     clock = {"now": 1_000_000.0}
-    service = KnowledgeService(store=corpus.service.store, agents=corpus.store, read_transcript=_no_transcripts,
+    service = KnowledgeService(store=corpus.service.store, agents=corpus.stores.agents, read_transcript=_no_transcripts,
                                now=lambda: clock["now"], new_id=lambda: "unused", max_body_chars=20_000,
                                retention_days=90)
     await service.search("refund", record=True)
@@ -195,7 +193,7 @@ async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_peri
     await service.apply_retention()
     report = await service.report(corpus.admin, None, None, 10)
     assert [q.query for q in report.top_searches] == ["paypal"] and report.outcomes["answered"] == 0
-    keep = KnowledgeService(store=corpus.service.store, agents=corpus.store, read_transcript=_no_transcripts,
+    keep = KnowledgeService(store=corpus.service.store, agents=corpus.stores.agents, read_transcript=_no_transcripts,
                             now=lambda: clock["now"] + 10**9, new_id=lambda: "unused", max_body_chars=20_000)
     await keep.apply_retention()  # retention_days 0 keeps everything
     assert (await keep.report(corpus.admin, None, None, 10)).searches == 1

@@ -19,18 +19,17 @@ from chatserver.domain.outbox import (
     PermanentFailure,
     RetryPolicy,
 )
-from chatserver.storage.sqlite.store import SQLiteStore
-from chatserver.storage.sqlite.tickets import SQLiteTicketStore
+from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.sqlite.tickets import SQLiteTickets
 
 
 @pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SQLiteTicketStore]:
-    store = SQLiteStore(tmp_path / "chat.db")
-    await store.open()
+async def outbox(tmp_path: Path) -> AsyncIterator[SQLiteTickets]:
+    stores = await open_sqlite(tmp_path / "chat.db")
     try:
-        yield SQLiteTicketStore(store)
+        yield stores.tickets
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 def _item(n: int, now: float) -> OutboxItem:
@@ -38,7 +37,7 @@ def _item(n: int, now: float) -> OutboxItem:
                       next_attempt_at=now)
 
 
-async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTicketStore) -> None:
+async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTickets) -> None:
     clock = ManualClock()
     failures: list[str] = []
 
@@ -68,7 +67,7 @@ async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTi
 
 
 async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_text(
-        outbox: SQLiteTicketStore, caplog: pytest.LogCaptureFixture) -> None:
+        outbox: SQLiteTickets, caplog: pytest.LogCaptureFixture) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:
@@ -94,7 +93,7 @@ async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_
     assert (item.status, item.attempts, item.last_error) == (OutboxStatus.PENDING, 1, "RuntimeError")
 
 
-async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: SQLiteTicketStore) -> None:
+async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: SQLiteTickets) -> None:
     clock = ManualClock()
     await outbox.enqueue([_item(1, clock.now())])
     assert [i.id for i in await outbox.claim_due(OutboxKind.MAIL, clock.now(), 30, 10)] == ["i1"]
@@ -103,7 +102,7 @@ async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: 
     assert await outbox.claim_due(OutboxKind.WEBHOOK, clock.now() + 100, 30, 10) == []
 
 
-async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTicketStore) -> None:
+async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTickets) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:
@@ -119,7 +118,7 @@ async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTicketSt
     assert items["i1"].payload == items["i2"].payload == ""  # done: the contents are not kept
 
 
-async def test_finished_items_are_pruned_after_keep_and_pending_ones_never(outbox: SQLiteTicketStore) -> None:
+async def test_finished_items_are_pruned_after_keep_and_pending_ones_never(outbox: SQLiteTickets) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:

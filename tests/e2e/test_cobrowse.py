@@ -397,6 +397,6 @@ async def _fill_in(console: Page, field: Any, text: str) -> None:
 
 async def _conversation_id(shop: LiveServer) -> str:
     """The one chat of the test (assigned to Alice)."""
-    [conversation] = await shop.app[K.STORE].conversations_with_status([ConversationStatus.ASSIGNED,
+    [conversation] = await shop.app[K.CONVERSATIONS].conversations_with_status([ConversationStatus.ASSIGNED,
                                                                         ConversationStatus.CLOSED])
     return conversation.id

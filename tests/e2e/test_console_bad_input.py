@@ -116,7 +116,7 @@ async def test_the_server_ends_sessions_and_the_console_says_why(shop: LiveServe
 
     # A token that runs out while the console is open (the console believes it has an hour left):
     # the server ends the session at its expiry and the console says so.
-    agent_row = await shop.app[K.STORE].agent_by_id(login["agent"]["id"])
+    agent_row = await shop.app[K.AGENTS].agent_by_id(login["agent"]["id"])
     assert agent_row is not None
     short = shop.app[K.SIGNER].issue("agent", agent_row.id, time.time() + 2, agent_row.token_version)
     await _with_saved_session(page, {"token": short, "expiresAt": time.time() + 3600, "agent": login["agent"]})

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from chatserver.http import keys as K
-
 from ..kb_corpus import seed
+from ..storage.sqlite.support import database_of
 from ..support import LiveServer
 from .widget import screenshot
 
@@ -39,7 +38,7 @@ async def _hostile_articles(shop: LiveServer) -> None:
     status, body = await shop.request("POST", "/api/kb/articles", token=admin, json={
         "title": "Tampered", "slug": "tampered", "status": "published", "body": "Fine."})
     assert status == 201, body
-    async with shop.app[K.STORE]._transaction() as db:
+    async with database_of(shop.app).transaction() as db:
         await db.execute("UPDATE kb_articles SET body_html = ? WHERE slug = 'tampered'", (TAMPERED_HTML,))
 
 

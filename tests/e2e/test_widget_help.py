@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from chatserver.http import keys as K
-
 from ..kb_corpus import seed
+from ..storage.sqlite.support import database_of
 from ..support import LiveServer
 from .conftest import OpenPage
 from .widget import launcher, panel, screenshot
@@ -124,7 +123,7 @@ async def test_a_hostile_article_never_runs_in_the_widget(shop: LiveServer, brow
                 "[x](javascript:window.__xss=3)"})
     assert status == 201, body
     # As if the stored HTML were changed behind the server's back: the widget's own rebuild holds.
-    async with shop.app[K.STORE]._transaction() as db:
+    async with database_of(shop.app).transaction() as db:
         await db.execute("UPDATE kb_articles SET body_html = ?", (
             '<p onclick="window.__xss=4">Refund <b>now</b></p><img src="javascript:x" onerror="window.__xss=5">'
             '<a href="javascript:window.__xss=6">go</a><script>window.__xss=7</script>'

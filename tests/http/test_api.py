@@ -19,6 +19,7 @@ from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import openapi_document
 from chatserver.http.views import ROUTES
 
+from ..storage.sqlite.support import database_of
 from ..support import PASSWORD, LiveServer, agent, prechat, visitor
 
 
@@ -34,15 +35,13 @@ async def test_health_and_readiness(server: LiveServer) -> None:
 
 
 async def test_readiness_reports_storage_that_cannot_be_reached(server: LiveServer) -> None:
-    from chatserver.http import keys as K
-
-    store = server.app[K.STORE]
-    reader = store._reader
-    store._reader = None  # the reader connection is gone, as after a failed disk
+    database = database_of(server.app)
+    reader = database._reader
+    database._reader = None  # the reader connection is gone, as after a failed disk
     try:
         status, body = await server.request("GET", "/readyz")
     finally:
-        store._reader = reader
+        database._reader = reader
     assert status == 503 and body["status"] == "not_ready" and body["checks"]["database"].startswith("error")
 
 

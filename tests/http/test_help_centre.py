@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from chatserver.http import keys as K
-
 from ..kb_corpus import seed
+from ..storage.sqlite.support import database_of
 from ..support import LiveServer
 
 
@@ -85,8 +84,7 @@ async def test_a_stored_body_changed_behind_the_applications_back_is_sanitized_a
     status, _body = await server.request("POST", "/api/kb/articles", token=admin, json={
         "title": "Tampered", "slug": "tampered", "body": "Fine.", "status": "published"})
     assert status == 201
-    store = server.app[K.STORE]
-    async with store._transaction() as db:
+    async with database_of(server.app).transaction() as db:
         await db.execute("UPDATE kb_articles SET body_html = ? WHERE slug = 'tampered'",
                          ('<p onclick="alert(1)">Hi</p><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
                           '<img src="data:image/svg+xml,x" onerror="alert(4)">',))

@@ -27,7 +27,7 @@ async def _chat(server: LiveServer) -> tuple[Client, Client, str, dict[str, Any]
 
 
 async def _stored(server: LiveServer, cid: str) -> list[tuple[int, str]]:
-    transcript = await server.app[K.STORE].transcript(cid)
+    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
     assert transcript is not None
     return [(m.seq, m.body) for m in transcript.messages]
 
@@ -121,7 +121,7 @@ async def test_conversations_that_are_not_yours_are_refused(server: LiveServer) 
         assert _code(await other_agent.call(event, payload)) in {"forbidden", "already_taken"}
     assert other_agent.messages(cid) == []
     assert await _stored(server, cid) == before
-    conversation = await server.app[K.STORE].get_conversation(cid)
+    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
     assert conversation is not None and conversation.status == "assigned"
 
 
@@ -227,7 +227,7 @@ BAD_STARTS: list[tuple[Any, str]] = [
 async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer, payload: Any, code: str) -> None:
     fresh = await visitor(server)
     assert _code(await fresh.call("chat:start", payload)) == code
-    store = server.app[K.STORE]
+    store = server.app[K.CONVERSATIONS]
     visitor_id = server.app[K.SIGNER].verify(fresh.token, "visitor", server.app[K.CLOCK].now()).sub
     assert await store.active_conversation_for_visitor(visitor_id) is None
     assert await server.service.queue_view(10) == ([], 0)
@@ -260,7 +260,7 @@ async def test_other_events_refuse_wrong_types_unknown_fields_and_strangers(serv
     stranger = await visitor(server)
     assert _code(await stranger.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "not_found"
     assert _code(await console.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "unknown_event"
-    assert await server.app[K.STORE].rating(cid) is None
+    assert await server.app[K.CONVERSATIONS].rating(cid) is None
     stored = await _stored(server, cid)
     assert stored[:len(before)] == before and [body for _, body in stored[len(before):]] == ["closed"]
 
@@ -300,7 +300,7 @@ async def test_lone_surrogates_in_any_string_are_invalid_payload_and_store_nothi
     try:
         shopper = await visitor(live)
         assert _code(await shopper.call(event, payload)) == "invalid_payload"
-        store = live.app[K.STORE]
+        store = live.app[K.CONVERSATIONS]
         assert await store.active_conversation_for_visitor(shopper.token or "") is None
         admin = await live.admin_token()
         assert (await live.request("GET", "/api/tickets", token=admin))[1]["tickets"] == []
@@ -320,7 +320,7 @@ async def test_lone_surrogates_in_a_chat_are_refused_and_the_chat_goes_on(server
     ]:
         assert _code(await client.call(event, payload)) == "invalid_payload", (event, payload)
     assert await _stored(server, cid) == before
-    conversation = await server.app[K.STORE].get_conversation(cid)
+    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
     assert conversation is not None and conversation.status == "assigned"
     # Whole emoji (a valid surrogate pair on the wire) are fine.
     ok = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "m2", "body": "ok 😀"})

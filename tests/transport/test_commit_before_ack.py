@@ -6,16 +6,15 @@ and a resend after the failure is stored and delivered once."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
 
 from chatserver.http import keys as K
-from chatserver.storage.sqlite._group_commit import Batch
-from chatserver.storage.sqlite.store import SQLiteStore
+from chatserver.storage.sqlite import SQLiteDatabase
 
 from ..offline_support import wait_until
+from ..storage.sqlite.support import database_of, fails_at_commit
 from ..support import Client, LiveServer, agent, prechat, visitor
 
 
@@ -38,21 +37,15 @@ async def _pairs(server: LiveServer, n: int) -> list[tuple[Client, Client, str]]
     return pairs
 
 
-def _fails_at_commit(conn: sqlite3.Connection, batch: Batch) -> None:
-    """A write SQLite accepts and refuses only at COMMIT: a deferred foreign key to nothing."""
-    conn.execute("PRAGMA defer_foreign_keys = ON")
-    conn.execute("INSERT INTO assignment_events (conversation_id, event, at) VALUES ('no-such-conversation', 'x', 1)")
-
-
-async def _in_one_batch(store: SQLiteStore, sends: list[Any], extra: list[Any]) -> tuple[list[Any], list[Any]]:
+async def _in_one_batch(database: SQLiteDatabase, sends: list[Any], extra: list[Any]) -> tuple[list[Any], list[Any]]:
     """Hold the writer until every send (a client's call) waits in the store, queue ``extra``
     jobs behind them, and let the one transaction run."""
-    async with store._transaction():
+    async with database.transaction():
         calls = [asyncio.ensure_future(send) for send in sends]
-        await wait_until(lambda: store.pending_writes() == len(sends), what="every message queued for the writer")
+        await wait_until(lambda: database.pending_writes() == len(sends), what="every message queued for the writer")
         jobs = [asyncio.ensure_future(job) for job in extra]
         await asyncio.sleep(0)
-        assert store.pending_writes() == len(sends) + len(extra)
+        assert database.pending_writes() == len(sends) + len(extra)
     return list(await asyncio.gather(*calls)), list(await asyncio.gather(*jobs, return_exceptions=True))
 
 
@@ -63,14 +56,15 @@ def _new_texts(client: Client, cid: str) -> list[str]:
 async def test_when_the_commit_fails_no_message_of_the_batch_is_acknowledged_or_delivered(
     server: LiveServer,
 ) -> None:
-    store: SQLiteStore = server.app[K.STORE]
+    store = server.app[K.CONVERSATIONS]
     pairs = await _pairs(server, 3)
     before = {cid: (await store.get_conversation(cid)).last_seq for _, _, cid in pairs}  # type: ignore[union-attr]
     sends = [shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{i}", "body": f"msg {i}"})
              for i, (_, shopper, cid) in enumerate(pairs)]
     sends.append(pairs[0][0].call("message:send", {"conversation_id": pairs[0][2], "client_msg_id": "a0",
                                                    "body": "msg from the agent"}))
-    acks, _ = await _in_one_batch(store, sends, [store.batched(_fails_at_commit)])
+    database = database_of(server.app)
+    acks, _ = await _in_one_batch(database, sends, [database.batched(fails_at_commit)])
     assert [a["error"]["code"] for a in acks] == ["unavailable"] * 4, acks
     # Nothing reached the other side, and nothing is stored.
     await asyncio.sleep(0.2)
@@ -87,7 +81,7 @@ async def test_when_the_commit_fails_no_message_of_the_batch_is_acknowledged_or_
 
 
 async def test_a_refused_message_does_not_affect_the_others_in_its_batch(server: LiveServer) -> None:
-    store: SQLiteStore = server.app[K.STORE]
+    store = server.app[K.CONVERSATIONS]
     (console_a, shopper_a, cid_a), (console_b, shopper_b, cid_b) = await _pairs(server, 2)
     await shopper_b.call("conversation:close", {"conversation_id": cid_b})
     stranger = await visitor(server)  # a connection handles its events in order: one send each
@@ -98,7 +92,7 @@ async def test_a_refused_message_does_not_affect_the_others_in_its_batch(server:
         console_b.call("message:send", {"conversation_id": cid_a, "client_msg_id": "m4", "body": "msg wrong agent"}),
         console_a.call("message:send", {"conversation_id": cid_a, "client_msg_id": "m5", "body": "msg two"}),
     ]
-    acks, _ = await _in_one_batch(store, sends, [])
+    acks, _ = await _in_one_batch(database_of(server.app), sends, [])
     assert [a.get("error", {}).get("code") for a in acks] == [None, "conversation_closed", "not_found", "forbidden",
                                                                None]
     assert acks[4]["seq"] == acks[0]["seq"] + 1

@@ -165,7 +165,7 @@ async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer, 
         raw.send_text("42/visitor,2" + json.dumps(["message:send", {"conversation_id": cid, "client_msg_id": "big",
                                                                    "body": body}]))
         assert await raw.closed_with() == 1009
-    transcript = await server.app[K.STORE].transcript(cid)
+    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
     assert transcript is not None
     assert [m.body for m in transcript.messages if m.kind == "text"] == [prechat()["question"]]
 

@@ -10,6 +10,7 @@ from chatserver.domain.models import PartyKind
 from chatserver.http import keys as K
 
 from ..offline_support import wait_until
+from ..storage.sqlite.support import database_of
 from ..support import LiveServer, agent, prechat, visitor
 
 
@@ -40,19 +41,19 @@ async def test_marks_of_one_reader_in_flight_together_are_stored_and_announced_o
     await tabs[0].wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
     for i in range(3):
         await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{i}", "body": f"m{i}"})
-    store = server.app[K.STORE]
+    database = database_of(server.app)
     key = (cid, PartyKind.AGENT, login["agent"]["id"])
-    async with store._transaction():  # the first mark waits for the writer; the others for it
+    async with database.transaction():  # the first mark waits for the writer; the others for it
         first = asyncio.ensure_future(tabs[0].call("message:read", {"conversation_id": cid, "seq": 2}))
-        await wait_until(lambda: store.pending_writes() == 1, what="the first mark queued")
+        await wait_until(lambda: database.pending_writes() == 1, what="the first mark queued")
         rest = [asyncio.ensure_future(tab.call("message:read", {"conversation_id": cid, "seq": seq}))
                 for tab, seq in zip(tabs[1:], (4, 6, 5), strict=True)]
         await wait_until(lambda: server.service.read_marks.waiting_mark(key) == 6, what="the other marks waiting")
-        assert store.pending_writes() == 1  # one job for four marks so far
+        assert database.pending_writes() == 1  # one job for four marks so far
     assert (await first)["seq"] == 2
     assert [(await r)["seq"] for r in rest] == [6, 6, 6]
     await shopper.wait_for("message:read", lambda d: d["seq"] == 6)
     await asyncio.sleep(0.2)
     assert [d["seq"] for d in shopper.events["message:read"]] == [2, 6]
-    conversation = await store.get_conversation(cid)
+    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
     assert conversation is not None and conversation.agent_read_seq == 6

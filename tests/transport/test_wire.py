@@ -97,7 +97,7 @@ async def test_json_the_fast_parser_refuses_still_gets_a_structured_error(server
         [reply] = await raw.ack(4)
         assert reply["ok"] is True and reply["conversation"] is None  # the bad chat:start stored nothing
         await raw.ws.close()
-    transcript = await server.app[K.STORE].transcript(cid)
+    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
     assert transcript is not None and [m.body for m in transcript.messages if m.kind == "text"] == [
         prechat()["question"]]
 

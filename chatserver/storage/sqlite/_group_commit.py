@@ -2,7 +2,7 @@
 
 A job is a plain function of the writer's ``sqlite3`` connection (it must not block or await),
 so a message's reads and writes cost no hand-off between the event loop and SQLite's thread
-each; the store runs a batch on the loop's thread when it can (``SQLiteStore._run_batch``).
+each; the database runs a batch on the loop's thread when it can (``SQLiteDatabase._run_batch``).
 Jobs that arrive while a batch runs wait for the next one; a batch is::
 
     BEGIN IMMEDIATE

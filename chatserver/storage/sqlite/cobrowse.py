@@ -1,6 +1,6 @@
 """SQLite storage of co-browse session metadata (migration 0008): sessions and who watched them.
 
-Shares ``SQLiteStore``'s connections: writes through its writer transaction, reads through its
+Shares the ``SQLiteDatabase``'s connections: writes through its writer transaction, reads through its
 read-only connection. Never holds page content.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from ...domain.cobrowse import LIVE, CobrowseSession, CobrowseStatus, CobrowseView, ControlState, SessionUpdate
 from ...errors import NotFound
-from .store import SQLiteStore
+from .database import SQLiteDatabase
 
 _COLUMNS = ("s.id, s.conversation_id, c.visitor_id, s.agent_id, s.agent_name, s.status, s.control, s.reason, "
             "s.requested_at, s.started_at, s.ended_at, s.control_requested_at, s.control_granted_at, s.pages, "
@@ -28,18 +28,18 @@ def _session(row: sqlite3.Row | tuple[Any, ...]) -> CobrowseSession:
                            control_granted_at=row[12], pages=row[13], bytes_relayed=row[14])
 
 
-class SQLiteCobrowseStore:
+class SQLiteCobrowse:
     """Implements ``CobrowseStore``."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
 
     async def _select(self, db: Any, where: str, params: tuple[Any, ...]) -> list[CobrowseSession]:
         async with db.execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where}", params) as cur:
             return [_session(row) for row in await cur.fetchall()]
 
     async def create_session(self, session: CobrowseSession) -> CobrowseSession:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             live = await self._select(db, f"s.conversation_id = ? AND s.status IN ({_LIVE_MARKS})",
                                       (session.conversation_id, *_LIVE))
             if live:
@@ -55,11 +55,11 @@ class SQLiteCobrowseStore:
         return session
 
     async def get_session(self, session_id: str) -> CobrowseSession | None:
-        found = await self._select(self._store._r, "s.id = ?", (session_id,))
+        found = await self._select(self.database.reader, "s.id = ?", (session_id,))
         return found[0] if found else None
 
     async def live_session_for(self, conversation_id: str) -> CobrowseSession | None:
-        found = await self._select(self._store._r, f"s.conversation_id = ? AND s.status IN ({_LIVE_MARKS})",
+        found = await self._select(self.database.reader, f"s.conversation_id = ? AND s.status IN ({_LIVE_MARKS})",
                                    (conversation_id, *_LIVE))
         return found[0] if found else None
 
@@ -85,7 +85,7 @@ class SQLiteCobrowseStore:
         if update.expect_control is not None:
             where += f" AND control IN ({', '.join('?' for _ in update.expect_control)})"
             params += [str(c) for c in update.expect_control]
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute(f"UPDATE cobrowse_sessions SET {', '.join(sets)} WHERE {where} RETURNING id",
                                   params) as cur:
                 if await cur.fetchone() is None:
@@ -94,20 +94,21 @@ class SQLiteCobrowseStore:
         return found[0]
 
     async def live_sessions(self) -> list[CobrowseSession]:
-        return await self._select(self._store._r, f"s.status IN ({_LIVE_MARKS}) ORDER BY s.requested_at", _LIVE)
+        return await self._select(self.database.reader, f"s.status IN ({_LIVE_MARKS}) ORDER BY s.requested_at", _LIVE)
 
     async def sessions_for(self, conversation_id: str) -> list[CobrowseSession]:
-        return await self._select(self._store._r, "s.conversation_id = ? ORDER BY s.requested_at", (conversation_id,))
+        return await self._select(self.database.reader, "s.conversation_id = ? ORDER BY s.requested_at",
+                                  (conversation_id,))
 
     async def add_bytes(self, counts: dict[str, int]) -> None:
         if not counts:
             return
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.executemany("UPDATE cobrowse_sessions SET bytes_relayed = bytes_relayed + ? WHERE id = ?",
                                  [(n, session_id) for session_id, n in counts.items()])
 
     async def start_view(self, view: CobrowseView) -> int:
-        async with self._store._transaction() as db, db.execute(
+        async with self.database.transaction() as db, db.execute(
             "INSERT INTO cobrowse_views (session_id, agent_id, agent_name, joined_at) VALUES (?, ?, ?, ?) "
             "RETURNING id", (view.session_id, view.agent_id, view.agent_name, view.joined_at),
         ) as cur:
@@ -116,16 +117,16 @@ class SQLiteCobrowseStore:
         return int(row[0])
 
     async def end_view(self, view_id: int, at: float) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE cobrowse_views SET left_at = ? WHERE id = ? AND left_at IS NULL", (at, view_id))
 
     async def end_views(self, session_id: str, at: float) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE cobrowse_views SET left_at = ? WHERE session_id = ? AND left_at IS NULL",
                              (at, session_id))
 
     async def views_for(self, conversation_id: str) -> list[CobrowseView]:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             "SELECT v.session_id, v.agent_id, v.agent_name, v.joined_at, v.left_at FROM cobrowse_views v "
             "JOIN cobrowse_sessions s ON s.id = v.session_id WHERE s.conversation_id = ? ORDER BY v.id",
             (conversation_id,),

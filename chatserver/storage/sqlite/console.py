@@ -1,7 +1,7 @@
 """SQLite storage of what the agent console adds (migration 0005): notes, canned responses,
 wrap-ups (tags and resolution note on the conversation) and failed logins per account.
 
-It shares the ``SQLiteStore``'s connections: writes go through its writer transaction, reads
+It shares the ``SQLiteDatabase``'s connections: writes go through its writer transaction, reads
 through its read-only connection.
 """
 
@@ -17,7 +17,7 @@ from ...domain.canned import CannedResponse
 from ...domain.lockout import LockoutPolicy
 from ...domain.notes import NewNote, Note
 from ...errors import Conflict, NotFound
-from .store import SQLiteStore
+from .database import SQLiteDatabase
 
 _NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, client_note_id"
 _CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"
@@ -34,16 +34,16 @@ def _canned(row: sqlite3.Row | tuple[Any, ...]) -> CannedResponse:
     return CannedResponse(id=row[0], shortcut=row[1], body=row[2], created_at=row[3], updated_at=row[4])
 
 
-class ConsoleStore:
+class SQLiteConsole:
     """Implements ``NoteStore``, ``CannedStore``, ``WrapUpStore`` and ``LoginAttempts``."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
 
     # -- notes --------------------------------------------------------------------------------
 
     async def add_note(self, note: NewNote) -> tuple[Note, bool]:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             if note.client_note_id is not None:
                 async with db.execute(
                     f"SELECT {_NOTE_COLUMNS} FROM conversation_notes "
@@ -69,7 +69,7 @@ class ConsoleStore:
                     client_note_id=note.client_note_id), True
 
     async def notes(self, conversation_id: str) -> list[Note]:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_NOTE_COLUMNS} FROM conversation_notes WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ) as cur:
@@ -78,7 +78,7 @@ class ConsoleStore:
     # -- wrap-up ------------------------------------------------------------------------------
 
     async def set_wrap_up(self, conversation_id: str, tags: list[str], resolution_note: str | None) -> None:
-        async with self._store._transaction() as db, db.execute(
+        async with self.database.transaction() as db, db.execute(
             "UPDATE conversations SET tags = ?, resolution_note = ? WHERE id = ? RETURNING id",
             (json.dumps(tags), resolution_note, conversation_id),
         ) as cur:
@@ -87,7 +87,7 @@ class ConsoleStore:
 
     async def wrap_up(self, conversation_id: str) -> tuple[list[str], str | None] | None:
         """The conversation's ``(tags, resolution_note)``, or ``None`` if there is no such conversation."""
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             "SELECT tags, resolution_note FROM conversations WHERE id = ?", (conversation_id,)
         ) as cur:
             row = await cur.fetchone()
@@ -98,13 +98,13 @@ class ConsoleStore:
     # -- canned responses ---------------------------------------------------------------------
 
     async def canned_responses(self) -> list[CannedResponse]:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_CANNED_COLUMNS} FROM canned_responses ORDER BY shortcut"
         ) as cur:
             return [_canned(row) for row in await cur.fetchall()]
 
     async def canned_response(self, canned_id: str) -> CannedResponse | None:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_CANNED_COLUMNS} FROM canned_responses WHERE id = ?", (canned_id,)
         ) as cur:
             row = await cur.fetchone()
@@ -112,7 +112,7 @@ class ConsoleStore:
 
     async def save_canned_response(self, canned: CannedResponse) -> None:
         try:
-            async with self._store._transaction() as db:
+            async with self.database.transaction() as db:
                 await db.execute(
                     f"INSERT INTO canned_responses ({_CANNED_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET shortcut = excluded.shortcut, body = excluded.body, "
@@ -123,7 +123,7 @@ class ConsoleStore:
             raise Conflict(f"the shortcut /{canned.shortcut} is taken") from exc
 
     async def delete_canned_response(self, canned_id: str) -> bool:
-        async with self._store._transaction() as db, db.execute(
+        async with self.database.transaction() as db, db.execute(
             "DELETE FROM canned_responses WHERE id = ? RETURNING id", (canned_id,)
         ) as cur:
             return await cur.fetchone() is not None
@@ -131,7 +131,7 @@ class ConsoleStore:
     # -- failed logins ------------------------------------------------------------------------
 
     async def locked_until(self, email: str, address: str) -> float:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             "SELECT max(locked_until) FROM (SELECT locked_until FROM login_failures WHERE email = ? "
             "UNION ALL SELECT locked_until FROM login_failures_by_address WHERE email = ? AND address = ?)",
             (email, email, address),
@@ -140,7 +140,7 @@ class ConsoleStore:
         return float(row[0]) if row and row[0] is not None else 0.0
 
     async def record_login_failure(self, email: str, address: str, now: float, policy: LockoutPolicy) -> float:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             for table in _FAILURE_TABLES:
                 await db.execute(f"DELETE FROM {table} WHERE last_failure_at < ? AND locked_until < ?",
                                  (now - FORGET_FAILURES_AFTER, now))
@@ -151,7 +151,7 @@ class ConsoleStore:
         return max(own, every)
 
     async def clear_login_failures(self, email: str, address: str) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("DELETE FROM login_failures_by_address WHERE email = ? AND address = ?", (email, address))
 
 

@@ -1,7 +1,7 @@
 """SQLite storage of customer records (migration 0004): the contact directory, which visitors
 belong to which customer, conversation listings, exports and deletions.
 
-It shares the ``SQLiteStore``'s connections: writes go through its writer transaction, reads
+It shares the ``SQLiteDatabase``'s connections: writes go through its writer transaction, reads
 through its read-only connection.
 
 Deleting or exporting "everything held" about a customer or a conversation follows the schema's
@@ -33,13 +33,15 @@ from ...domain.models import (
     RatingsReport,
     Transcript,
 )
+from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
 from ._reader import Queryable
-from .store import _CONVERSATION_COLUMNS, SQLiteStore, _conversation
+from ._rows import CONVERSATION_COLUMNS, conversation_from_row
+from .database import SQLiteDatabase
 
 _CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"
-_RECORD_COLUMNS = f"{_CONVERSATION_COLUMNS}, customer_id, tags"
-_N_CONVERSATION_COLUMNS = len(_CONVERSATION_COLUMNS.split(","))
+_RECORD_COLUMNS = f"{CONVERSATION_COLUMNS}, customer_id, tags"
+_N_CONVERSATION_COLUMNS = len(CONVERSATION_COLUMNS.split(","))
 # SQLite limits bound parameters per statement; long id lists are sent in chunks of this size.
 _CHUNK = 500
 _QUARTER_HOUR = 900
@@ -60,7 +62,7 @@ def _customer_params(c: Customer) -> tuple[Any, ...]:
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> ConversationRecord:
     tags = row[_N_CONVERSATION_COLUMNS + 1]
-    return ConversationRecord(conversation=_conversation(row), customer_id=row[_N_CONVERSATION_COLUMNS],
+    return ConversationRecord(conversation=conversation_from_row(row), customer_id=row[_N_CONVERSATION_COLUMNS],
                               tags=tuple(json.loads(tags)) if tags else ())
 
 
@@ -78,11 +80,12 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-class CustomerSQLiteStore:
-    """Implements ``CustomerStore`` over the ``SQLiteStore``'s file."""
+class SQLiteCustomers:
+    """Implements ``CustomerStore``; transcripts (in exports) come from ``conversations``."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
+    def __init__(self, database: SQLiteDatabase, conversations: ConversationStore) -> None:
+        self.database = database
+        self._conversations = conversations
         # The schema does not change once the store is open: what it says is read once.
         self._children_of: dict[str, list[tuple[str, str, str]]] = {}
         self._columns_of: dict[str, set[str]] = {}
@@ -91,7 +94,7 @@ class CustomerSQLiteStore:
 
     async def add_customer(self, customer: Customer) -> None:
         try:
-            async with self._store._transaction() as db:
+            async with self.database.transaction() as db:
                 await db.execute(f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                  (customer.id, *_customer_params(customer)))
         except sqlite3.IntegrityError as exc:
@@ -99,7 +102,7 @@ class CustomerSQLiteStore:
 
     async def save_customer(self, customer: Customer) -> None:
         try:
-            async with self._store._transaction() as db:
+            async with self.database.transaction() as db:
                 await self._save(db, customer)
         except sqlite3.IntegrityError as exc:
             raise Conflict("a customer with this external_id exists") from exc
@@ -115,7 +118,7 @@ class CustomerSQLiteStore:
                 raise NotFound("customer not found")
 
     async def _one(self, where: str, value: str) -> Customer | None:
-        async with self._store._r.execute(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE {where}",
+        async with self.database.reader.execute(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE {where}",
                                           (value,)) as cur:
             row = await cur.fetchone()
         return _customer(row) if row else None
@@ -130,7 +133,7 @@ class CustomerSQLiteStore:
         return await self._one("id = (SELECT customer_id FROM customer_visitors WHERE visitor_id = ?)", visitor_id)
 
     async def link_visitor(self, visitor_id: str, customer_id: str, at: float) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute(
                 "INSERT INTO customer_visitors (visitor_id, customer_id, linked_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (visitor_id) DO UPDATE SET customer_id = excluded.customer_id, "
@@ -144,7 +147,7 @@ class CustomerSQLiteStore:
                                      (customer_id, visitor_id))
 
     async def merge_customers(self, source_id: str, target: Customer) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await self._save(db, target)
             # Everything that names the source (conversations, visitors, tickets, outbox rows)
             # now names the target, so deleting the source deletes nothing else.
@@ -166,9 +169,9 @@ class CustomerSQLiteStore:
                      "OR EXISTS (SELECT 1 FROM tickets t "
                      "WHERE t.customer_id = c.id AND t.order_number LIKE ? ESCAPE '\\')")
             params = [pattern] * 6
-        async with self._store._r.execute(f"SELECT count(*) FROM customers c {where}", params) as cur:
+        async with self.database.reader.execute(f"SELECT count(*) FROM customers c {where}", params) as cur:
             total_row = await cur.fetchone()
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {', '.join('c.' + col.strip() for col in _CUSTOMER_COLUMNS.split(','))} FROM customers c "
             f"{where} ORDER BY c.last_seen_at DESC, c.id LIMIT ? OFFSET ?",
             (*params, limit, offset),
@@ -198,9 +201,9 @@ class CustomerSQLiteStore:
             clauses.append("created_at < ?")
             params.append(where.until)
         sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._store._r.execute(f"SELECT count(*) FROM conversations {sql_where}", params) as cur:
+        async with self.database.reader.execute(f"SELECT count(*) FROM conversations {sql_where}", params) as cur:
             total_row = await cur.fetchone()
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_RECORD_COLUMNS} FROM conversations {sql_where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ) as cur:
@@ -208,13 +211,13 @@ class CustomerSQLiteStore:
         return [_record(r) for r in rows], int(total_row[0]) if total_row else 0
 
     async def conversation_record(self, conversation_id: str) -> ConversationRecord | None:
-        async with self._store._r.execute(f"SELECT {_RECORD_COLUMNS} FROM conversations WHERE id = ?",
+        async with self.database.reader.execute(f"SELECT {_RECORD_COLUMNS} FROM conversations WHERE id = ?",
                                           (conversation_id,)) as cur:
             row = await cur.fetchone()
         return _record(row) if row else None
 
     async def agent_served_customer(self, agent_id: str, customer_id: str) -> bool:
-        async with self._store._r.execute(
+        async with self.database.reader.execute(
             "SELECT 1 FROM assignment_events e JOIN conversations c ON c.id = e.conversation_id "
             "WHERE c.customer_id = ? AND e.agent_id = ? LIMIT 1",
             (customer_id, agent_id),
@@ -227,14 +230,14 @@ class CustomerSQLiteStore:
         customer = await self.get_customer(customer_id)
         if customer is None:
             return None
-        db = self._store._r
+        db = self.database.reader
         conversation_ids = await self._column(db, "SELECT id FROM conversations WHERE customer_id = ? "
                                                   "ORDER BY created_at", [customer_id])
         visitor_ids = await self._column(db, "SELECT visitor_id FROM customer_visitors WHERE customer_id = ? "
                                              "ORDER BY linked_at", [customer_id])
         transcripts: list[Transcript] = []
         for conversation_id in conversation_ids:
-            transcript = await self._store.transcript(conversation_id)
+            transcript = await self._conversations.transcript(conversation_id)
             if transcript is not None:
                 transcripts.append(transcript)
         related: dict[str, list[dict[str, object]]] = {}
@@ -253,7 +256,7 @@ class CustomerSQLiteStore:
         return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts, related=related)
 
     async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)) as cur:
                 if await cur.fetchone() is None:
                     return False
@@ -285,14 +288,14 @@ class CustomerSQLiteStore:
                          "WHERE source_customer_id = ?", (customer_id,))
 
     async def delete_closed_before(self, before: float, limit: int) -> int:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             ids = await self._column(db, "SELECT id FROM conversations WHERE status = ? AND closed_at < ? LIMIT ?",
                                      [str(ConversationStatus.CLOSED), before, limit])
             await self._delete_rows(db, "conversations", "id", ids)
         return len(ids)
 
     async def delete_tickets_before(self, before: float, limit: int) -> int:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             ids = await self._column(db, "SELECT id FROM tickets WHERE updated_at < ? LIMIT ?", [before, limit])
             await self._delete_rows(db, "tickets", "id", ids)
         return len(ids)
@@ -392,7 +395,7 @@ class CustomerSQLiteStore:
             params.append(until)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         base = "FROM ratings r JOIN conversations c ON c.id = r.conversation_id LEFT JOIN agents a ON a.id = c.agent_id"
-        db = self._store._r
+        db = self.database.reader
         async with db.execute(f"SELECT count(*), avg(r.rating) {base} {where}", params) as cur:
             overall = await cur.fetchone()
         async with db.execute(

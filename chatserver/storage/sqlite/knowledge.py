@@ -1,7 +1,7 @@
 """SQLite storage of the knowledge base (migrations 0010, 0011): categories, articles, the FTS5 index
 of the published ones, and the search and outcome logs.
 
-It shares the ``SQLiteStore``'s connections: writes go through its writer transaction, reads
+It shares the ``SQLiteDatabase``'s connections: writes go through its writer transaction, reads
 through its read-only connection. The index is written in the article's own transaction, so
 every process sharing the file searches what is committed, nothing cached in one process.
 """
@@ -29,8 +29,7 @@ from ...domain.knowledge import (
     SearchSource,
 )
 from ...errors import Conflict, InvalidPayload
-from ._reader import ReadConnection
-from .store import SQLiteStore
+from .database import SQLiteDatabase
 
 _CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
 _ARTICLE_COLUMNS = (
@@ -63,37 +62,30 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-class KnowledgeSQLiteStore:
+class SQLiteKnowledge:
     """Implements ``KnowledgeStore``."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-
-    @property
-    def _r(self) -> ReadConnection:
-        return self._store._r
-
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        # One trip to aiosqlite's thread (execute, fetch and close would be three).
-        return list(await self._r.execute_fetchall(sql, params))
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
 
     # -- categories ---------------------------------------------------------------------------
 
     async def categories(self) -> list[Category]:
-        return [_category(r) for r in await self._rows(
+        return [_category(r) for r in await self.database.fetchall(
             f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories ORDER BY position, name")]
 
     async def category(self, category_id: str) -> Category | None:
-        rows = await self._rows(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE id = ?", (category_id,))
+        rows = await self.database.fetchall(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE id = ?",
+                                            (category_id,))
         return _category(rows[0]) if rows else None
 
     async def category_by_slug(self, slug: str) -> Category | None:
-        rows = await self._rows(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE slug = ?", (slug,))
+        rows = await self.database.fetchall(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE slug = ?", (slug,))
         return _category(rows[0]) if rows else None
 
     async def save_category(self, category: Category) -> None:
         try:
-            async with self._store._transaction() as db:
+            async with self.database.transaction() as db:
                 await db.execute(
                     f"INSERT INTO kb_categories ({_CATEGORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, "
@@ -105,7 +97,7 @@ class KnowledgeSQLiteStore:
             raise Conflict(f"another category has the slug {category.slug!r}") from exc
 
     async def delete_category(self, category_id: str) -> bool:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE kb_articles SET category_id = NULL, faq_position = NULL WHERE category_id = ?",
                              (category_id,))
             await db.execute("UPDATE kb_search SET category_id = NULL WHERE category_id = ?", (category_id,))
@@ -113,7 +105,7 @@ class KnowledgeSQLiteStore:
                 return await cur.fetchone() is not None
 
     async def published_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in await self._rows(
+        return {r[0]: r[1] for r in await self.database.fetchall(
             "SELECT category_id, count(*) FROM kb_articles WHERE status = 'published' AND category_id IS NOT NULL "
             "GROUP BY category_id")}
 
@@ -135,23 +127,24 @@ class KnowledgeSQLiteStore:
             clauses.append("EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = ?)")
             params.append(where.tag)
         sql_where = " AND ".join(clauses)
-        rows = await self._rows(
+        rows = await self.database.fetchall(
             f"SELECT {_A} FROM kb_articles a WHERE {sql_where} "
             "ORDER BY a.faq_position IS NULL, a.faq_position, a.updated_at DESC, a.n DESC LIMIT ? OFFSET ?",
             (*params, limit, offset))
-        total = await self._rows(f"SELECT count(*) FROM kb_articles a WHERE {sql_where}", params)
+        total = await self.database.fetchall(f"SELECT count(*) FROM kb_articles a WHERE {sql_where}", params)
         return [_article(r) for r in rows], int(total[0][0])
 
     async def article(self, article_id: str) -> Article | None:
-        rows = await self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE id = ?", (article_id,))
+        rows = await self.database.fetchall(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE id = ?", (article_id,))
         return _article(rows[0]) if rows else None
 
     async def article_by_slug(self, slug: str) -> Article | None:
-        rows = await self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE slug = ?", (slug,))
+        rows = await self.database.fetchall(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE slug = ?", (slug,))
         return _article(rows[0]) if rows else None
 
     async def slug_taken(self, slug: str, except_id: str | None) -> bool:
-        return bool(await self._rows("SELECT 1 FROM kb_articles WHERE slug = ? AND id IS NOT ?", (slug, except_id)))
+        return bool(await self.database.fetchall("SELECT 1 FROM kb_articles WHERE slug = ? AND id IS NOT ?",
+                                                 (slug, except_id)))
 
     @staticmethod
     def _words(title: str, body_text: str, tags: Sequence[str]) -> set[str]:
@@ -192,7 +185,7 @@ class KnowledgeSQLiteStore:
                             if c not in ("id", "created_by", "created_at", "source_conversation_id",
                                          "source_customer_id"))
         try:
-            async with self._store._transaction() as db:
+            async with self.database.transaction() as db:
                 async with db.execute(
                     f"INSERT INTO kb_articles ({_ARTICLE_COLUMNS}) VALUES ({_marks(values)}) "
                     f"ON CONFLICT (id) DO UPDATE SET {updates} RETURNING n", values,
@@ -212,7 +205,7 @@ class KnowledgeSQLiteStore:
             raise InvalidPayload("the category, the assignee or the conversation's customer does not exist") from exc
 
     async def delete_article(self, article_id: str) -> bool:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute("DELETE FROM kb_articles WHERE id = ? RETURNING n", (article_id,)) as cur:
                 row = await cur.fetchone()
             if row is None:
@@ -221,7 +214,7 @@ class KnowledgeSQLiteStore:
         return True
 
     async def set_faq(self, category_id: str, article_ids: Sequence[str]) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE kb_articles SET faq_position = NULL WHERE category_id = ?", (category_id,))
             for position, article_id in enumerate(article_ids, start=1):
                 async with db.execute("UPDATE kb_articles SET faq_position = ? WHERE id = ? AND category_id = ? "
@@ -238,12 +231,12 @@ class KnowledgeSQLiteStore:
         if locale is not None:
             clauses.append("(a.locale = ? OR a.locale IS NULL)")
             params.append(locale)
-        return [_article(r) for r in await self._rows(
+        return [_article(r) for r in await self.database.fetchall(
             f"SELECT {_A} FROM kb_articles a JOIN kb_categories c ON c.id = a.category_id "
             f"WHERE {' AND '.join(clauses)} ORDER BY c.position, c.name, a.faq_position", params)]
 
     async def any_published(self) -> bool:
-        return bool(await self._rows("SELECT 1 FROM kb_articles WHERE status = 'published' LIMIT 1"))
+        return bool(await self.database.fetchall("SELECT 1 FROM kb_articles WHERE status = 'published' LIMIT 1"))
 
     # -- search -------------------------------------------------------------------------------
 
@@ -257,7 +250,7 @@ class KnowledgeSQLiteStore:
             clauses.append("category_id = ?")
             params.append(category_id)
         # Ranked and cut in the index first; only the best rows are joined to their articles.
-        rows = await self._rows(
+        rows = await self.database.fetchall(
             f"SELECT {_A}, hit.score FROM (SELECT rowid AS n, bm25(kb_search, {_WEIGHTS}) AS score FROM kb_search "
             f"WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?) AS hit "
             "JOIN kb_articles a ON a.n = hit.n ORDER BY hit.score", (*params, limit))
@@ -266,7 +259,7 @@ class KnowledgeSQLiteStore:
     async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
         # One statement: each term's count as a word, and the counts of the longer words it starts
         # (not for the total's empty word: every word starts with it).
-        rows = await self._rows(
+        rows = await self.database.fetchall(
             "SELECT t.value, (SELECT docs FROM kb_words WHERE word = t.value), "
             "(SELECT sum(docs) FROM kb_words WHERE t.value != '' AND word > t.value AND word <= t.value || ?) "
             "FROM json_each(?) t",
@@ -274,7 +267,7 @@ class KnowledgeSQLiteStore:
         return int(rows[0][1] or 0), {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows[1:]}
 
     async def near_words(self, term: str) -> dict[str, int]:
-        rows = await self._rows(
+        rows = await self.database.fetchall(
             "SELECT DISTINCT v.word, w.docs FROM kb_word_variants v JOIN kb_words w ON w.word = v.word "
             "WHERE v.variant IN (SELECT value FROM json_each(?))", (json.dumps(sorted(variants(term))),))
         return {r[0]: int(r[1]) for r in rows}
@@ -288,7 +281,7 @@ class KnowledgeSQLiteStore:
         if locale is not None:
             locale_clause = "AND (a.locale = ? OR a.locale IS NULL) "
             params.append(locale)
-        return [_article(r) for r in await self._rows(
+        return [_article(r) for r in await self.database.fetchall(
             f"SELECT {_A} FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id "
             f"WHERE a.status = 'published' AND (c.slug IN ({marks}) "
             f"OR EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value IN ({marks}))) {locale_clause}"
@@ -297,12 +290,12 @@ class KnowledgeSQLiteStore:
     # -- the logs and the report --------------------------------------------------------------
 
     async def record_search(self, query: str, results: int, source: SearchSource, at: float) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("INSERT INTO kb_searches (query, results, source, created_at) VALUES (?, ?, ?, ?)",
                              (query, results, str(source), at))
 
     async def record_outcome(self, outcome: Outcome, query: str | None, article_id: str | None, at: float) -> None:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("INSERT INTO kb_outcomes (outcome, query, article_id, created_at) VALUES (?, ?, ?, ?)",
                              (str(outcome), query, article_id, at))
 
@@ -315,18 +308,18 @@ class KnowledgeSQLiteStore:
             clauses.append("created_at < ?")
             params.append(until)
         when = " AND ".join(clauses)
-        [(searches, empty)] = await self._rows(
+        [(searches, empty)] = await self.database.fetchall(
             f"SELECT count(*), coalesce(sum(results = 0), 0) FROM kb_searches WHERE {when}", params)
         # The results of a query's latest search: max(id) picks that row's value in SQLite.
-        top = await self._rows(
+        top = await self.database.fetchall(
             f"SELECT query, count(*) AS n, results, max(id) FROM kb_searches WHERE {when} "
             "GROUP BY query ORDER BY n DESC, query LIMIT ?", (*params, limit))
-        missing = await self._rows(
+        missing = await self.database.fetchall(
             f"SELECT query, count(*) AS n FROM kb_searches WHERE {when} AND results = 0 "
             "GROUP BY query ORDER BY n DESC, query LIMIT ?", (*params, limit))
-        outcomes = {r[0]: int(r[1]) for r in await self._rows(
+        outcomes = {r[0]: int(r[1]) for r in await self.database.fetchall(
             f"SELECT outcome, count(*) FROM kb_outcomes WHERE {when} GROUP BY outcome", params)}
-        articles = await self._rows(
+        articles = await self.database.fetchall(
             f"SELECT o.article_id, a.title, count(*) AS n FROM kb_outcomes o LEFT JOIN kb_articles a "
             f"ON a.id = o.article_id WHERE {when.replace('created_at', 'o.created_at')} AND o.outcome = 'answered' "
             "AND o.article_id IS NOT NULL GROUP BY o.article_id ORDER BY n DESC, o.article_id LIMIT ?",
@@ -339,7 +332,7 @@ class KnowledgeSQLiteStore:
             top_articles=[ArticleCount(article_id=r[0], title=r[1], count=int(r[2])) for r in articles])
 
     async def prune_events(self, before: float) -> int:
-        async with self._store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute("DELETE FROM kb_searches WHERE created_at < ?", (before,)) as cur:
                 searches = cur.rowcount
             async with db.execute("DELETE FROM kb_outcomes WHERE created_at < ?", (before,)) as cur:

@@ -1,7 +1,7 @@
 """SQLite storage of tickets, webhook endpoints and the outbox (migration 0006), and the count of
 transcripts emailed at visitors' requests (migration 0013).
 
-Shares ``SQLiteStore``'s connections: its writer (one lock, ``BEGIN IMMEDIATE``) and its
+Shares the ``SQLiteDatabase``'s connections: its writer (one lock, ``BEGIN IMMEDIATE``) and its
 read-only reader, so these tables follow the same transaction rules as the rest. The webhook
 endpoints are cached on the writer's side (``WriterCache``), and the ``message.created`` items
 are written in each message's transaction (``write_with_messages``).
@@ -20,7 +20,8 @@ from ...domain.webhooks import WebhookEndpoint
 from ...errors import RateLimited
 from ._group_commit import Batch, WriterCache
 from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
-from .store import SQLiteStore
+from .database import SQLiteDatabase
+from .messages import SQLiteMessages
 
 _TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
                    "updated_at, customer_id")
@@ -47,11 +48,12 @@ def _load_webhooks(conn: sqlite3.Connection) -> tuple[WebhookEndpoint, ...]:
                                  created_at=r[4]) for r in rows)
 
 
-class SQLiteTicketStore:
+class SQLiteTickets:
     """Implements ``TicketStore``, ``WebhookStore`` and ``OutboxStore``."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+    def __init__(self, database: SQLiteDatabase, messages: SQLiteMessages) -> None:
+        self.database = database
+        self._messages = messages
         # Read on every message (message.created), changed by an admin now and then: cached, and
         # read again after this process changes it or another process commits (WriterCache).
         self._endpoints = WriterCache(_load_webhooks)
@@ -66,18 +68,18 @@ class SQLiteTicketStore:
                 insert_outbox_now(conn, items)
                 batch.after_commit(queued)
 
-        self.store.message_hooks.append(hook)
+        self._messages.hooks.append(hook)
 
     # -- outbox -------------------------------------------------------------------------------
 
     async def enqueue(self, items: list[OutboxItem]) -> None:
         if not items:
             return
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             await insert_outbox(db, items)
 
     async def enqueue_transcript(self, sent: TranscriptEmail, item: OutboxItem, limits: TranscriptLimits) -> None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute(
                 "SELECT (SELECT count(*) FROM transcript_emails WHERE conversation_id = ?), "
                 "(SELECT count(*) FROM transcript_emails WHERE address = ? AND sent_at > ?)",
@@ -97,7 +99,7 @@ class SQLiteTicketStore:
             await insert_outbox(db, [item])
 
     async def claim_due(self, kind: OutboxKind, now: float, lease: float, limit: int) -> list[OutboxItem]:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute(
                 f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? AND status = 'pending' AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at, created_at LIMIT ?",
@@ -111,42 +113,42 @@ class SQLiteTicketStore:
         return items
 
     async def still_pending(self, item_id: str) -> bool:
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             "SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", (item_id,)
         ) as cur:
             return await cur.fetchone() is not None
 
     async def mark_sent(self, item_id: str, now: float) -> None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
                              "last_error = NULL, payload = '' WHERE id = ?", (now, item_id))
 
     async def mark_retry(self, item_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
                              (attempts, next_attempt_at, error, item_id))
 
     async def mark_failed(self, item_id: str, attempts: int, error: str) -> None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute("UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, payload = '' "
                              "WHERE id = ?", (attempts, error, item_id))
 
     async def prune(self, kind: OutboxKind, before: float) -> int:
-        async with self.store._transaction() as db, db.execute(
+        async with self.database.transaction() as db, db.execute(
             "DELETE FROM outbox WHERE kind = ? AND status != 'pending' AND created_at < ? RETURNING id",
             (str(kind), before),
         ) as cur:
             return len(list(await cur.fetchall()))
 
     async def next_due(self, kind: OutboxKind) -> float | None:
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE kind = ? AND status = 'pending'", (str(kind),)
         ) as cur:
             row = await cur.fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)
         ) as cur:
             return [_outbox(row) for row in await cur.fetchall()]
@@ -155,7 +157,7 @@ class SQLiteTicketStore:
 
     async def add_webhook(self, endpoint: WebhookEndpoint) -> None:
         try:
-            async with self.store._transaction() as db:
+            async with self.database.transaction() as db:
                 await db.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
                                  "VALUES (?, ?, ?, ?, ?)",
                                  (endpoint.id, endpoint.url, endpoint.secret, ",".join(endpoint.events),
@@ -165,7 +167,7 @@ class SQLiteTicketStore:
 
     async def remove_webhook(self, endpoint_id: str) -> bool:
         try:
-            async with self.store._transaction() as db, db.execute(
+            async with self.database.transaction() as db, db.execute(
                 "DELETE FROM webhook_endpoints WHERE id = ? RETURNING id", (endpoint_id,)
             ) as cur:
                 return await cur.fetchone() is not None
@@ -177,7 +179,7 @@ class SQLiteTicketStore:
         def current(conn: sqlite3.Connection, batch: Batch) -> list[WebhookEndpoint]:
             return list(self._endpoints.get(conn, batch))
 
-        return await self.store.batched(current)
+        return await self.database.batched(current)
 
     async def webhook(self, endpoint_id: str) -> WebhookEndpoint | None:
         return next((e for e in await self.webhooks() if e.id == endpoint_id), None)
@@ -185,7 +187,7 @@ class SQLiteTicketStore:
     # -- tickets ------------------------------------------------------------------------------
 
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             await db.execute(
                 f"INSERT INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
@@ -194,7 +196,7 @@ class SQLiteTicketStore:
             await insert_outbox(db, outbox)
 
     async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:
-        async with self.store._transaction() as db:
+        async with self.database.transaction() as db:
             async with db.execute("UPDATE tickets SET status = 'answered', updated_at = ? WHERE id = ? RETURNING id",
                                   (now, answer.ticket_id)) as cur:
                 if await cur.fetchone() is None:
@@ -212,7 +214,7 @@ class SQLiteTicketStore:
         ids = [row[0] for row in rows]
         marks = ", ".join("?" for _ in ids)
         answers: dict[str, list[TicketAnswer]] = {}
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT ticket_id, agent_id, agent_name, body, created_at FROM ticket_answers "
             f"WHERE ticket_id IN ({marks}) ORDER BY id", ids,
         ) as cur:
@@ -222,14 +224,15 @@ class SQLiteTicketStore:
         return [_ticket(row, tuple(answers.get(row[0], ()))) for row in rows]
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
-        async with self.store._r.execute(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)) as cur:
+        async with self.database.reader.execute(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?",
+                                                (ticket_id,)) as cur:
             rows = list(await cur.fetchall())
         found = await self._with_answers(rows)
         return found[0] if found else None
 
     async def list_tickets(self, *, status: TicketStatus | None, limit: int, offset: int) -> list[Ticket]:
         where, params = ("WHERE status = ?", [str(status)]) if status is not None else ("", [])
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_TICKET_COLUMNS} FROM tickets {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ) as cur:
@@ -237,7 +240,7 @@ class SQLiteTicketStore:
         return await self._with_answers(rows)
 
     async def tickets_for_visitor(self, visitor_id: str, limit: int) -> list[Ticket]:
-        async with self.store._r.execute(
+        async with self.database.reader.execute(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE visitor_id = ? ORDER BY created_at DESC LIMIT ?",
             (visitor_id, limit),
         ) as cur:

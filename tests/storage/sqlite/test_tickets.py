@@ -4,10 +4,8 @@ connection to the same file (as another server process would)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +17,20 @@ from chatserver.domain.outbox import OutboxKind
 from chatserver.domain.ports import NewMessage
 from chatserver.domain.webhooks import MESSAGE_CREATED, WebhookEndpoint, Webhooks
 from chatserver.errors import NotFound, Unavailable
-from chatserver.storage.sqlite._group_commit import Batch
-from chatserver.storage.sqlite.store import SQLiteStore
-from chatserver.storage.sqlite.tickets import SQLiteTicketStore
+from chatserver.storage.sqlite import SQLiteStores
+
+from .support import fails_at_commit, fill_one_batch
 
 _ids = itertools.count(1)
 
 
 class Wired:
-    """A store with the webhook feature wired as offline.py wires it."""
+    """The stores with the webhook feature wired as offline.py wires it."""
 
     def __init__(self, path: Path) -> None:
-        self.store = SQLiteStore(path)
-        self.tickets = SQLiteTicketStore(self.store)
+        self.stores = SQLiteStores.at(path)
+        self.conversations = self.stores.conversations
+        self.tickets = self.stores.tickets
         self.woken = 0
         self.webhooks = Webhooks(self.tickets, lambda: 10.0, lambda: f"id{next(_ids)}", wake=self._wake)
         self.tickets.write_with_messages(self.webhooks.message_created, self._wake)
@@ -47,11 +46,11 @@ class Wired:
 @pytest.fixture
 async def wired(tmp_path: Path) -> AsyncIterator[Wired]:
     w = Wired(tmp_path / "chat.db")
-    await w.store.open()
+    await w.stores.database.open()
     try:
         yield w
     finally:
-        await w.store.close()
+        await w.stores.database.close()
 
 
 def _conversation(cid: str = "c1", visitor_id: str = "v1") -> Conversation:
@@ -70,49 +69,38 @@ async def _endpoint(w: Wired, events: list[str] | None = None) -> WebhookEndpoin
 
 async def test_a_message_and_its_webhook_are_one_transaction(wired: Wired) -> None:
     hook = await _endpoint(wired, [MESSAGE_CREATED])
-    await wired.store.create_conversation(_conversation(), [])
-    _, message, created = await wired.store.append_message(_message("hello", "m1"))
+    await wired.conversations.create_conversation(_conversation(), [])
+    _, message, created = await wired.conversations.append_message(_message("hello", "m1"))
     assert created
     [item] = await wired.items()
     assert item["target"] == hook.id and item["visitor_id"] == "v1" and item["type"] == MESSAGE_CREATED
     assert item["data"]["message"]["seq"] == message.seq and item["data"]["message"]["body"] == "hello"
     assert wired.woken == 1  # the worker is told once the transaction committed
     # A resend stores nothing: no second message, no second event.
-    _, again, created_again = await wired.store.append_message(_message("hello", "m1"))
+    _, again, created_again = await wired.conversations.append_message(_message("hello", "m1"))
     assert not created_again and again.seq == message.seq
     assert len(await wired.items()) == 1
 
 
-def _fails_at_commit(conn: sqlite3.Connection, batch: Batch) -> None:
-    conn.execute("PRAGMA defer_foreign_keys = ON")
-    conn.execute("INSERT INTO assignment_events (conversation_id, event, at) VALUES ('no-such-conversation', 'x', 1)")
-
-
-async def _one_batch(store: SQLiteStore, *calls: Any) -> list[Any]:
-    async with store._transaction():
-        tasks = [asyncio.ensure_future(call) for call in calls]
-        await asyncio.sleep(0)
-        assert store.pending_writes() == len(calls)
-    return await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def test_a_failed_commit_stores_neither_the_messages_nor_their_webhooks(wired: Wired) -> None:
     await _endpoint(wired)
-    await wired.store.create_conversation(_conversation(), [])
-    results = await _one_batch(wired.store, wired.store.append_message(_message("one", "m1")),
-                               wired.store.batched(_fails_at_commit), wired.store.append_message(_message("two", "m2")))
+    await wired.conversations.create_conversation(_conversation(), [])
+    results = await fill_one_batch(wired.stores.database, [
+        wired.conversations.append_message(_message("one", "m1")), wired.stores.database.batched(fails_at_commit),
+        wired.conversations.append_message(_message("two", "m2"))])
     assert all(isinstance(r, Unavailable) for r in results), results
-    assert await wired.store.messages_after("c1", 0, 10) == []
+    assert await wired.conversations.messages_after("c1", 0, 10) == []
     assert await wired.items() == []
     assert wired.woken == 0
 
 
 async def test_a_refused_message_leaves_no_webhook_and_its_batch_mates_keep_theirs(wired: Wired) -> None:
     await _endpoint(wired)
-    await wired.store.create_conversation(_conversation(), [])
-    results = await _one_batch(wired.store, wired.store.append_message(_message("one", "m1")),
-                               wired.store.append_message(_message("lost", "m2", cid="missing")),
-                               wired.store.append_message(_message("two", "m3")))
+    await wired.conversations.create_conversation(_conversation(), [])
+    results = await fill_one_batch(wired.stores.database, [
+        wired.conversations.append_message(_message("one", "m1")),
+        wired.conversations.append_message(_message("lost", "m2", cid="missing")),
+        wired.conversations.append_message(_message("two", "m3"))])
     assert isinstance(results[1], NotFound)
     assert sorted(i["data"]["message"]["body"] for i in await wired.items()) == ["one", "two"]
 
@@ -121,30 +109,30 @@ async def test_endpoints_added_or_removed_by_another_process_apply_to_the_next_m
     wired: Wired, tmp_path: Path,
 ) -> None:
     other = Wired(tmp_path / "chat.db")  # a second server process on the same database file
-    await other.store.open()
+    await other.stores.database.open()
     try:
-        await wired.store.create_conversation(_conversation(), [])
-        await wired.store.append_message(_message("before any endpoint", "m1"))  # the cache holds "none"
+        await wired.conversations.create_conversation(_conversation(), [])
+        await wired.conversations.append_message(_message("before any endpoint", "m1"))  # the cache holds "none"
         hook = await _endpoint(other)
-        await wired.store.append_message(_message("after one was added", "m2"))
+        await wired.conversations.append_message(_message("after one was added", "m2"))
         assert [(i["target"], i["data"]["message"]["body"]) for i in await wired.items()] == [
             (hook.id, "after one was added")]
         await other.webhooks.remove_endpoint(hook.id)
-        await wired.store.append_message(_message("after it was removed", "m3"))
+        await wired.conversations.append_message(_message("after it was removed", "m3"))
         assert len(await wired.items()) == 1
     finally:
-        await other.store.close()
+        await other.stores.database.close()
 
 
 async def test_endpoints_changed_here_apply_at_once_and_only_subscribers_get_the_event(wired: Wired) -> None:
-    await wired.store.create_conversation(_conversation(), [])
-    await wired.store.append_message(_message("nobody listens", "m1"))
+    await wired.conversations.create_conversation(_conversation(), [])
+    await wired.conversations.append_message(_message("nobody listens", "m1"))
     tickets_only = await _endpoint(wired, ["ticket.created"])
     everything = await _endpoint(wired)
     assert [e.id for e in await wired.tickets.webhooks()] == [tickets_only.id, everything.id]
-    await wired.store.append_message(_message("heard", "m2"))
+    await wired.conversations.append_message(_message("heard", "m2"))
     assert [i["target"] for i in await wired.items()] == [everything.id]
     await wired.webhooks.remove_endpoint(everything.id)
     assert [e.id for e in await wired.tickets.webhooks()] == [tickets_only.id]
-    await wired.store.append_message(_message("nobody again", "m3"))
+    await wired.conversations.append_message(_message("nobody again", "m3"))
     assert len(await wired.items()) == 1

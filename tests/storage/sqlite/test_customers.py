@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,22 +28,10 @@ from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage, Transition
 from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus
 from chatserver.errors import Conflict, InvalidIdentity, NotFound
-from chatserver.storage.sqlite.customers import CustomerSQLiteStore
-from chatserver.storage.sqlite.knowledge import KnowledgeSQLiteStore
-from chatserver.storage.sqlite.store import SQLiteStore, migrations
-from chatserver.storage.sqlite.tickets import SQLiteTicketStore
+from chatserver.storage.sqlite import SQLiteStores, open_sqlite
+from chatserver.storage.sqlite.database import migrations
 
 SECRET = "shop-secret"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "chat.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
@@ -53,40 +40,40 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def customers(store: SQLiteStore, clock: ManualClock) -> CustomerService:
+def customers(stores: SQLiteStores, clock: ManualClock) -> CustomerService:
     ids = itertools.count(1)
-    return CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+    return CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                            new_id=lambda: f"id{next(ids)}", identity_secret=SECRET, retention_days=30)
 
 
-async def _chat(store: SQLiteStore, clock: ManualClock, cid: str, visitor_id: str, order: str | None = None,
+async def _chat(stores: SQLiteStores, clock: ManualClock, cid: str, visitor_id: str, order: str | None = None,
                 name: str = "Ann") -> Conversation:
     conversation = Conversation(id=cid, visitor_id=visitor_id, status=ConversationStatus.QUEUED,
                                 prechat=PreChat(name=name, question="Q", order_number=order),
                                 created_at=clock.now(), queue_rank=clock.now())
-    await store.create_conversation(conversation, [NewMessage(
+    await stores.conversations.create_conversation(conversation, [NewMessage(
         conversation_id=cid, kind="text", sender_kind=PartyKind.VISITOR, sender_id=visitor_id, sender_name=name,
         body="Where is my parcel?", created_at=clock.now())])
     return conversation
 
 
-async def _assign_and_close(store: SQLiteStore, clock: ManualClock, cid: str, agent_id: str) -> None:
+async def _assign_and_close(stores: SQLiteStores, clock: ManualClock, cid: str, agent_id: str) -> None:
     for expect, status in ((ConversationStatus.QUEUED, ConversationStatus.ASSIGNED),
                            (ConversationStatus.ASSIGNED, ConversationStatus.CLOSED)):
-        result = await store.transition(Transition(
+        result = await stores.conversations.transition(Transition(
             conversation_id=cid, expect=frozenset({expect}), status=status, agent_id=agent_id, agent_name="Bo",
             at=clock.now(), event=str(status), closed_by=PartyKind.AGENT if status == "closed" else None))
         assert result is not None
 
 
-async def _agent(store: SQLiteStore, agent_id: str = "a1") -> None:
-    await store.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name="Bo", role=Role.AGENT,
+async def _agent(stores: SQLiteStores, agent_id: str = "a1") -> None:
+    await stores.agents.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name="Bo", role=Role.AGENT,
                                 capacity=3, disabled=False, token_version=0, created_at=1.0, password_hash="x"))
 
 
-async def test_an_empty_database_gets_the_customer_tables(store: SQLiteStore) -> None:
-    assert await store.schema_version() == migrations()[-1][0] >= 4
-    with sqlite3.connect(store.path) as raw:
+async def test_an_empty_database_gets_the_customer_tables(stores: SQLiteStores) -> None:
+    assert await stores.database.schema_version() == migrations()[-1][0] >= 4
+    with sqlite3.connect(stores.database.path) as raw:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         columns = {r[1] for r in raw.execute("PRAGMA table_info(conversations)")}
     assert {"customers", "customer_visitors"} <= tables and "customer_id" in columns
@@ -114,20 +101,19 @@ async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_pat
         raw.execute("INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES ('old', 4, 'ok', 2.0)")
         raw.execute("INSERT INTO assignment_events (conversation_id, agent_id, event, at) "
                     "VALUES ('old', 'a1', 'assigned', 1.5)")
-    store = SQLiteStore(path)
-    await store.open()
+    stores = await open_sqlite(path)
     try:
-        assert await store.schema_version() == migrations()[-1][0]
-        transcript = await store.transcript("old")
+        assert await stores.database.schema_version() == migrations()[-1][0]
+        transcript = await stores.conversations.transcript("old")
         assert transcript is not None
         c = transcript.conversation
         assert (c.status, c.prechat.order_number, c.prechat.department, c.priority, c.prechat.checkout) == (
             ConversationStatus.CLOSED, "A-1001", "billing", 1, True)
         assert [m.body for m in transcript.messages] == ["kept"]
         assert transcript.rating is not None and transcript.rating.rating == 4
-        assert (await store.agent_by_id("a1")).departments == ("billing",)  # type: ignore[union-attr]
+        assert (await stores.agents.agent_by_id("a1")).departments == ("billing",)  # type: ignore[union-attr]
         # every earlier visitor became an anonymous customer, with their conversations
-        records = CustomerSQLiteStore(store)
+        records = stores.customers
         record = await records.conversation_record("old")
         customer = await records.customer_of_visitor("v-old")
         assert record is not None and customer is not None and record.customer_id == customer.id
@@ -137,17 +123,18 @@ async def test_a_database_at_version_3_is_migrated_and_its_data_survives(tmp_pat
         assert await records.conversation_record("other") is not None
         assert (await records.conversation_record("other")).customer_id != customer.id  # type: ignore[union-attr]
         # the old visitor's next chat joins the same record
-        service = CustomerService(customers=records, conversations=store, clock=ManualClock(), new_id=lambda: "cu1")
+        service = CustomerService(customers=records, conversations=stores.conversations, clock=ManualClock(),
+                                  new_id=lambda: "cu1")
         assert (await service.attach_chat("v-old", PreChat(name="Ann", question="Q"))).id == customer.id
         found, total = await service.search("A-1001", 10, 0)
         assert total == 1 and found[0].id == customer.id
     finally:
-        await store.close()
+        await stores.database.close()
 
 
 async def test_the_directory_finds_customers_by_name_email_phone_order_and_external_id(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    await _chat(store, clock, "c1", "v1", order="ORD-777")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _chat(stores, clock, "c1", "v1", order="ORD-777")
     ann = await customers.attach_chat("v1", PreChat(name="Ann Smith", question="Q", email="Ann@Example.com"))
     clock.advance(1)
     bob = await customers.create_customer(CustomerFields(name="Bob", emails=["bob@shop.example"],
@@ -164,11 +151,11 @@ async def test_the_directory_finds_customers_by_name_email_phone_order_and_exter
 
 
 async def test_identifying_merges_the_anonymous_record_and_its_conversations(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    records = CustomerSQLiteStore(store)
-    await _chat(store, clock, "c1", "v1")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    records = stores.customers
+    await _chat(stores, clock, "c1", "v1")
     anonymous = await customers.attach_chat("v1", PreChat(name="Ann", question="Q", email="ann@home.example"))
-    await _chat(store, clock, "c2", "v2")  # the same shopper on a second device, already known to the shop
+    await _chat(stores, clock, "c2", "v2")  # the same shopper on a second device, already known to the shop
     first = await customers.identify_visitor("v2", sign_identity(SECRET, {
         "external_id": "cust-42", "email": "ann@shop.example", "name": "Ann S", "iat": clock.now()}))
     assert (await records.conversation_record("c2")).customer_id == first.id  # type: ignore[union-attr]
@@ -189,19 +176,19 @@ async def test_identifying_merges_the_anonymous_record_and_its_conversations(
 
 
 async def test_deleting_a_customer_removes_everything_held_and_only_that(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(store)
-    await _chat(store, clock, "c1", "v1")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    await _chat(stores, clock, "c1", "v1")
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
-    await _chat(store, clock, "c2", "v2")
+    await _chat(stores, clock, "c2", "v2")
     other = await customers.attach_chat("v2", PreChat(name="Cleo", question="Q"))
     with pytest.raises(Conflict):  # an active chat is closed first
         await customers.delete_customer(ann.id)
-    await _assign_and_close(store, clock, "c1", "a1")
-    await store.rate(Rating(conversation_id="c1", rating=5, comment="great", created_at=clock.now()))
-    tables = {r[0] for r in await (await store._r.execute("SELECT name FROM sqlite_master")).fetchall()}
+    await _assign_and_close(stores, clock, "c1", "a1")
+    await stores.conversations.rate(Rating(conversation_id="c1", rating=5, comment="great", created_at=clock.now()))
+    tables = {r[0] for r in await (await stores.database.reader.execute("SELECT name FROM sqlite_master")).fetchall()}
     if "conversation_notes" in tables:  # another feature's rows about the conversation go with it
-        async with store._transaction() as db:
+        async with stores.database.transaction() as db:
             await db.execute("INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, "
                              "created_at) VALUES ('c1', 'a1', 'Bo', 'internal', 1.0)")
     exported = await customers.export_customer(ann.id)
@@ -211,7 +198,7 @@ async def test_deleting_a_customer_removes_everything_held_and_only_that(
         assert [n["body"] for n in exported.related["conversation_notes"]] == ["internal"]
 
     await customers.delete_customer(ann.id)
-    with sqlite3.connect(store.path) as raw:
+    with sqlite3.connect(stores.database.path) as raw:
         for table, column in [("conversations", "id"), ("messages", "conversation_id"),
                               ("ratings", "conversation_id"), ("assignment_events", "conversation_id")]:
             assert raw.execute(f"SELECT count(*) FROM {table} WHERE {column} = 'c1'").fetchone()[0] == 0, table
@@ -225,38 +212,40 @@ async def test_deleting_a_customer_removes_everything_held_and_only_that(
 
 
 async def test_retention_deletes_only_closed_conversations_past_the_period(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(store)
-    await _chat(store, clock, "old", "v1")
-    await _assign_and_close(store, clock, "old", "a1")
-    await _chat(store, clock, "old-but-open", "v2")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    await _chat(stores, clock, "old", "v1")
+    await _assign_and_close(stores, clock, "old", "a1")
+    await _chat(stores, clock, "old-but-open", "v2")
     clock.advance(25 * 86400)
-    await _chat(store, clock, "recent", "v3")
-    await _assign_and_close(store, clock, "recent", "a1")
+    await _chat(stores, clock, "recent", "v3")
+    await _assign_and_close(stores, clock, "recent", "a1")
     clock.advance(6 * 86400)  # "old" closed 31 days ago, "recent" 6 days ago
     assert await customers.purge_expired_transcripts() == 1
-    assert await store.get_conversation("old") is None and await store.messages_after("old", 0, 10) == []
-    assert await store.get_conversation("old-but-open") is not None
-    assert await store.get_conversation("recent") is not None
+    assert await stores.conversations.get_conversation("old") is None
+    assert await stores.conversations.messages_after("old", 0, 10) == []
+    assert await stores.conversations.get_conversation("old-but-open") is not None
+    assert await stores.conversations.get_conversation("recent") is not None
     assert await customers.purge_expired_transcripts() == 0
 
 
 async def test_an_article_drafted_from_a_chat_stays_the_customers_after_retention_deleted_the_chat(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(store)
-    agent = await store.agent_by_id("a1")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    agent = await stores.agents.agent_by_id("a1")
     assert agent is not None
-    await _chat(store, clock, "c1", "v1")
+    await _chat(stores, clock, "c1", "v1")
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
-    await _assign_and_close(store, clock, "c1", "a1")
+    await _assign_and_close(stores, clock, "c1", "a1")
     ids = itertools.count(1)
-    knowledge = KnowledgeService(store=KnowledgeSQLiteStore(store), agents=store,
+    knowledge = KnowledgeService(store=stores.knowledge, agents=stores.agents,
                                  read_transcript=customers.transcript_for, now=clock.now,
                                  new_id=lambda: f"kb{next(ids)}", max_body_chars=20_000)
     draft = await knowledge.draft_from_conversation(agent, "c1", ArticleFields(body="It is on its way."))
     clock.advance(31 * 86400)
     assert await customers.purge_expired_transcripts() == 1
-    assert await store.get_conversation("c1") is None and await knowledge.store.article(draft.id) is not None
+    assert await stores.conversations.get_conversation("c1") is None
+    assert await knowledge.store.article(draft.id) is not None
 
     exported = await customers.export_customer(ann.id)
     assert exported.transcripts == []
@@ -266,16 +255,16 @@ async def test_an_article_drafted_from_a_chat_stays_the_customers_after_retentio
 
 
 async def test_the_ratings_report_averages_per_agent_and_per_day(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(store, "a1")
-    await _agent(store, "a2")
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores, "a1")
+    await _agent(stores, "a2")
     day = 86400.0
     start = clock.now() - clock.now() % day  # midnight UTC
     for cid, agent_id, rating, at in [("c1", "a1", 5, start + 10), ("c2", "a1", 3, start + 20),
                                       ("c3", "a2", 4, start + day + 10)]:
-        await _chat(store, clock, cid, f"v-{cid}")
-        await _assign_and_close(store, clock, cid, agent_id)
-        await store.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+        await _chat(stores, clock, cid, f"v-{cid}")
+        await _assign_and_close(stores, clock, cid, agent_id)
+        await stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
     report = await customers.ratings_report(None, None)
     assert (report.count, report.average) == (3, 4.0)
     assert [(a.key, a.count, a.average) for a in report.per_agent] == [("a1", 2, 4.0), ("a2", 1, 4.0)]
@@ -287,46 +276,46 @@ async def test_the_ratings_report_averages_per_agent_and_per_day(
 
 
 async def test_a_second_shopper_on_the_same_browser_does_not_take_the_first_ones_history(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    records = CustomerSQLiteStore(store)
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    records = stores.customers
     ann = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "ann", "iat": clock.now()}))
-    await _chat(store, clock, "c1", "shared")
+    await _chat(stores, clock, "c1", "shared")
     await customers.attach_chat("shared", PreChat(name="Ann", question="Q"))
     bob = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "bob", "iat": clock.now()}))
     assert bob.id != ann.id and await records.get_customer(ann.id) is not None
     assert (await records.conversation_record("c1")).customer_id == ann.id  # type: ignore[union-attr]
-    await _chat(store, clock, "c2", "shared")
+    await _chat(stores, clock, "c2", "shared")
     await customers.attach_chat("shared", PreChat(name="Bob", question="Q"))
     assert (await records.conversation_record("c2")).customer_id == bob.id  # type: ignore[union-attr]
     assert (await customers.get_customer(ann.id)).name is None  # Bob's pre-chat name did not land on Ann
 
 
 async def test_the_ratings_report_counts_days_in_the_business_timezone(
-        store: SQLiteStore, clock: ManualClock) -> None:
-    customers = CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+        stores: SQLiteStores, clock: ManualClock) -> None:
+    customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                                 new_id=lambda: "x", timezone="Asia/Kolkata")  # UTC+05:30
-    await _agent(store, "a1")
+    await _agent(stores, "a1")
     day = 86400.0
     midnight_utc = clock.now() - clock.now() % day
     # 18:20 and 18:40 UTC: the same UTC day, but 23:50 and 00:10 in Kolkata (a quarter hour
     # apart from local midnight on each side).
     evening = midnight_utc + 18 * 3600
     for cid, rating, at in [("c1", 5, evening + 20 * 60), ("c2", 1, evening + 40 * 60)]:
-        await _chat(store, clock, cid, f"v-{cid}")
-        await _assign_and_close(store, clock, cid, "a1")
-        await store.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+        await _chat(stores, clock, cid, f"v-{cid}")
+        await _assign_and_close(stores, clock, cid, "a1")
+        await stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
     report = await customers.ratings_report(None, None)
     assert [(d.count, d.average) for d in report.per_day] == [(1, 5.0), (1, 1.0)]
     first, second = (d.key for d in report.per_day)
     assert (dt.date.fromisoformat(second) - dt.date.fromisoformat(first)).days == 1
-    utc = await CustomerService(customers=CustomerSQLiteStore(store), conversations=store, clock=clock,
+    utc = await CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                                 new_id=lambda: "x").ratings_report(None, None)
     assert [(d.count, d.average) for d in utc.per_day] == [(2, 3.0)]
 
 
 async def test_retention_deletes_tickets_last_changed_before_the_period(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
-    tickets = SQLiteTicketStore(store)
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
+    tickets = stores.tickets
 
     def ticket(tid: str) -> Ticket:
         return Ticket(id=tid, visitor_id=f"v-{tid}", name="Ann", email="ann@example.com", description="Where?",
@@ -347,7 +336,7 @@ async def test_retention_deletes_tickets_last_changed_before_the_period(
 
 
 async def test_a_conversation_is_stored_with_its_customer_and_its_webhooks_or_not_at_all(
-        store: SQLiteStore, clock: ManualClock, customers: CustomerService) -> None:
+        stores: SQLiteStores, clock: ManualClock, customers: CustomerService) -> None:
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
     seen: list[tuple[str, str | None]] = []
 
@@ -358,32 +347,33 @@ async def test_a_conversation_is_stored_with_its_customer_and_its_webhooks_or_no
 
     conversation = Conversation(id="c1", visitor_id="v1", status=ConversationStatus.QUEUED,
                                 prechat=PreChat(name="Ann", question="Q"), created_at=clock.now(), queue_rank=1.0)
-    await store.create_conversation(conversation, [], record)
+    await stores.conversations.create_conversation(conversation, [], record)
     assert seen == [("c1", ann.id)]
-    records = CustomerSQLiteStore(store)
+    records = stores.customers
     stored = await records.conversation_record("c1")
     assert stored is not None and stored.customer_id == ann.id
-    outbox = await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)
+    outbox = await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)
     assert [(i.id, i.customer_id) for i in outbox] == [("o-c1-1", ann.id)]
 
     def broken(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
         raise RuntimeError("the webhook could not be recorded")
 
     with pytest.raises(RuntimeError):
-        await store.create_conversation(Conversation(id="c2", visitor_id="v1", status=ConversationStatus.QUEUED,
-                                                     prechat=PreChat(name="Ann", question="Q"),
-                                                     created_at=clock.now(), queue_rank=2.0), [], broken)
-    assert await store.get_conversation("c2") is None
+        await stores.conversations.create_conversation(
+            Conversation(id="c2", visitor_id="v1", status=ConversationStatus.QUEUED,
+                         prechat=PreChat(name="Ann", question="Q"), created_at=clock.now(), queue_rank=2.0),
+            [], broken)
+    assert await stores.conversations.get_conversation("c2") is None
     with pytest.raises(RuntimeError):
-        await store.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
-                                          status=ConversationStatus.CLOSED, agent_id=None, agent_name=None,
-                                          at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM, record=broken))
-    current = await store.get_conversation("c1")
+        await stores.conversations.transition(Transition(
+            conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}), status=ConversationStatus.CLOSED,
+            agent_id=None, agent_name=None, at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM,
+            record=broken))
+    current = await stores.conversations.get_conversation("c1")
     assert current is not None and current.status == ConversationStatus.QUEUED
-    assert len(await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)) == 1
-    result = await store.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
-                                               status=ConversationStatus.CLOSED, agent_id=None, agent_name=None,
-                                               at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM,
-                                               record=record))
+    assert len(await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 1
+    result = await stores.conversations.transition(Transition(
+        conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}), status=ConversationStatus.CLOSED,
+        agent_id=None, agent_name=None, at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM, record=record))
     assert result is not None and seen[-1] == ("c1", ann.id)
-    assert len(await SQLiteTicketStore(store).outbox_items(OutboxKind.WEBHOOK, 10)) == 2
+    assert len(await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 2

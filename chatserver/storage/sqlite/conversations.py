@@ -1,0 +1,225 @@
+"""SQLite storage of conversations: created with their first messages, found and listed,
+changed by guarded transitions recorded in the assignment history, and read back as transcripts.
+
+Implements the ``ConversationStore`` port; its messages, read marks and ratings are kept by the
+parts in ``messages.py``, ``read_marks.py`` and ``ratings.py``, over the same database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from functools import partial
+from typing import Any
+
+from ...domain.models import (
+    AssignmentEvent,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PageContext,
+    PartyKind,
+    Rating,
+    Transcript,
+)
+from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ._group_commit import Batch
+from ._outbox_rows import insert_outbox_now
+from ._rows import CONVERSATION_COLUMNS, SELECT_CONVERSATION, conversation_from_row, customer_of, select_conversation
+from .database import SQLiteDatabase
+from .messages import SQLiteMessages, insert_message
+from .ratings import SQLiteRatings
+from .read_marks import SQLiteReadMarks
+
+
+class SQLiteConversations:
+    """Implements ``ConversationStore``."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
+        self.messages = SQLiteMessages(database)
+        self.read_marks = SQLiteReadMarks(database)
+        self.ratings = SQLiteRatings(database)
+
+    async def ping(self) -> None:
+        await self.database.ping()
+
+    # -- conversations ------------------------------------------------------------------------
+
+    async def create_conversation(self, conversation: Conversation, first: list[NewMessage],
+                                  record: OutboxRecorder | None = None) -> list[Message]:
+        stored: list[Message] = await self.database.batched(
+            partial(_create_conversation, conversation, first, record))
+        return stored
+
+    async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
+        def update(conn: sqlite3.Connection, batch: Batch) -> Conversation | None:
+            row = conn.execute(
+                "UPDATE conversations SET page_url = ?, page_title = ?, checkout = ?, cart_value = ? "
+                f"WHERE id = ? AND status != 'closed' RETURNING {CONVERSATION_COLUMNS}",
+                (page.page_url, page.page_title, int(page.checkout), page.cart_value, conversation_id),
+            ).fetchone()
+            return conversation_from_row(row) if row else None
+
+        return await self.database.batched(update)
+
+    async def idle_conversations(self, before: float, limit: int) -> list[str]:
+        rows = await self.database.fetchall(
+            "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND coalesce("
+            "(SELECT m.created_at FROM messages m WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1), "
+            "c.created_at) < ? ORDER BY c.created_at LIMIT ?",
+            (before, limit),
+        )
+        return [str(row[0]) for row in rows]
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        row = await self.database.fetchone(SELECT_CONVERSATION, (conversation_id,))
+        return conversation_from_row(row) if row else None
+
+    async def get_conversations(self, conversation_ids: list[str]) -> dict[str, Conversation]:
+        if not conversation_ids:
+            return {}
+        marks = ", ".join("?" for _ in conversation_ids)
+        rows = await self.database.fetchall(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ({marks})", conversation_ids)
+        return {row[0]: conversation_from_row(row) for row in rows}
+
+    async def active_conversation_for_visitor(self, visitor_id: str) -> Conversation | None:
+        row = await self.database.fetchone(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE visitor_id = ? AND status != 'closed' "
+            "ORDER BY created_at DESC LIMIT 1",
+            (visitor_id,),
+        )
+        return conversation_from_row(row) if row else None
+
+    async def conversations_with_status(
+        self, statuses: Collection[ConversationStatus], agent_id: str | None = None
+    ) -> list[Conversation]:
+        marks = ", ".join("?" for _ in statuses)
+        sql = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE status IN ({marks})"
+        params: list[Any] = [str(s) for s in statuses]
+        if agent_id is not None:
+            sql += " AND agent_id = ?"
+            params.append(agent_id)
+        sql += " ORDER BY queue_rank, created_at"
+        return [conversation_from_row(row) for row in await self.database.fetchall(sql, params)]
+
+    async def list_conversations(
+        self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
+    ) -> list[Conversation]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(str(status))
+        if agent_id is not None:
+            clauses.append("agent_id = ?")
+            params.append(agent_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self.database.fetchall(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [conversation_from_row(row) for row in rows]
+
+    async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
+        result: tuple[Conversation, Message | None] | None = await self.database.batched(
+            partial(_transition, change))
+        return result
+
+    # -- messages, read marks and ratings (their own modules) ---------------------------------
+
+    async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
+        return await self.messages.append_message(message)
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        return await self.messages.messages_after(conversation_id, after_seq, limit)
+
+    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
+                        seq: int) -> tuple[Conversation, int, bool]:
+        return await self.read_marks.mark_read(conversation_id, party, party_id, seq)
+
+    async def rate(self, rating: Rating) -> None:
+        await self.ratings.rate(rating)
+
+    async def rating(self, conversation_id: str) -> Rating | None:
+        return await self.ratings.rating(conversation_id)
+
+    # -- history ------------------------------------------------------------------------------
+
+    async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
+        async with self.database.reader.execute(
+            "SELECT conversation_id, agent_id, event, reason, at FROM assignment_events "
+            "WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [AssignmentEvent(conversation_id=r[0], agent_id=r[1], event=r[2], reason=r[3], at=r[4]) for r in rows]
+
+    async def transcript(self, conversation_id: str) -> Transcript | None:
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            return None
+        messages = await self.messages_after(conversation_id, 0, 1_000_000)
+        return Transcript(
+            conversation=conversation, messages=messages, assignments=await self.assignments(conversation_id),
+            rating=await self.rating(conversation_id),
+        )
+
+    async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
+        """Whether the agent ever held the conversation (their past chats stay readable to them)."""
+        async with self.database.reader.execute(
+            "SELECT 1 FROM assignment_events WHERE conversation_id = ? AND agent_id = ? LIMIT 1",
+            (conversation_id, agent_id),
+        ) as cur:
+            return await cur.fetchone() is not None
+
+
+def _create_conversation(conversation: Conversation, first: list[NewMessage], record: OutboxRecorder | None,
+                         conn: sqlite3.Connection, batch: Batch) -> list[Message]:
+    p = conversation.prechat
+    # The customer the visitor belongs to (customer records link the visitor first), in
+    # the same statement: a conversation is never stored without its customer.
+    conn.execute(
+        f"INSERT INTO conversations ({CONVERSATION_COLUMNS}, customer_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
+        (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
+         p.order_number, p.page_url, conversation.created_at, conversation.queue_rank,
+         conversation.agent_id, conversation.agent_name, conversation.assigned_at, None, None, 0, 0, 0,
+         p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority,
+         conversation.visitor_id),
+    )
+    stored = [insert_message(conn, m) for m in first]
+    conversation.last_seq = len(stored)
+    if record is not None:
+        insert_outbox_now(conn, record(conversation, customer_of(conn, conversation.id)))
+    return stored
+
+
+def _transition(change: Transition, conn: sqlite3.Connection,
+                batch: Batch) -> tuple[Conversation, Message | None] | None:
+    current = select_conversation(conn, change.conversation_id)
+    if current is None or current.status not in change.expect:
+        return None
+    assigned_at = change.at if change.status == ConversationStatus.ASSIGNED else current.assigned_at
+    closed_at = change.at if change.status == ConversationStatus.CLOSED else None
+    department = change.department if change.department is not None else current.prechat.department
+    conn.execute(
+        "UPDATE conversations SET status = ?, agent_id = ?, agent_name = ?, assigned_at = ?, queue_rank = ?, "
+        "closed_at = ?, closed_by = ?, department = ? WHERE id = ?",
+        (str(change.status), change.agent_id, change.agent_name, assigned_at, change.queue_rank, closed_at,
+         str(change.closed_by) if change.closed_by else None, department, change.conversation_id),
+    )
+    conn.execute(
+        "INSERT INTO assignment_events (conversation_id, agent_id, event, reason, at) VALUES (?, ?, ?, ?, ?)",
+        (change.conversation_id, change.agent_id if change.agent_id else current.agent_id, change.event,
+         change.reason, change.at),
+    )
+    message = None
+    if change.system_message is not None:
+        message = insert_message(conn, change.system_message)
+    updated = select_conversation(conn, change.conversation_id)
+    assert updated is not None
+    if change.record is not None:
+        insert_outbox_now(conn, change.record(updated, customer_of(conn, change.conversation_id)))
+    return updated, message

@@ -1,0 +1,44 @@
+"""SQLite storage of read marks: how far each participant has read a conversation, raised only,
+never past its last message, and written only when it moves."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+
+from ...domain.access import check_access
+from ...domain.models import Conversation, PartyKind
+from ._group_commit import Batch
+from ._rows import CONVERSATION_COLUMNS, PARTY_COLUMN, conversation_from_row, select_conversation
+from .database import SQLiteDatabase
+
+
+class SQLiteReadMarks:
+    """The read-marks part of ``ConversationStore``: ``mark_read``."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
+
+    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
+                        seq: int) -> tuple[Conversation, int, bool]:
+        if party not in PARTY_COLUMN:
+            raise ValueError("only a participant reads")
+        result: tuple[Conversation, int, bool] = await self.database.batched(
+            partial(_mark_read, conversation_id, party, party_id, seq))
+        return result
+
+
+def _mark_read(conversation_id: str, party: PartyKind, party_id: str, seq: int, conn: sqlite3.Connection,
+               batch: Batch) -> tuple[Conversation, int, bool]:
+    column = "visitor_read_seq" if party == PartyKind.VISITOR else "agent_read_seq"
+    # Only a mark that moves is written: a repeated or stale one changes no page.
+    row = conn.execute(
+        f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND "
+        f"{PARTY_COLUMN[party]} = ? AND {column} < MIN(?, last_seq) RETURNING {CONVERSATION_COLUMNS}",
+        (seq, conversation_id, party_id, seq),
+    ).fetchone()
+    moved = row is not None
+    conversation = conversation_from_row(row) if moved else check_access(
+        select_conversation(conn, conversation_id), party, party_id)
+    read = conversation.visitor_read_seq if party == PartyKind.VISITOR else conversation.agent_read_seq
+    return conversation, read, moved

@@ -1,0 +1,48 @@
+"""Every store of the SQLite backend over one database, built in one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .agents import SQLiteAgents
+from .cobrowse import SQLiteCobrowse
+from .console import SQLiteConsole
+from .conversations import SQLiteConversations
+from .customers import SQLiteCustomers
+from .database import WAL_RESTART_FRAMES, SQLiteDatabase
+from .knowledge import SQLiteKnowledge
+from .tickets import SQLiteTickets
+
+
+@dataclass(frozen=True, slots=True)
+class SQLiteStores:
+    """The ports the SQLite file implements, each a store over the one ``database`` (which is
+    opened before they are used and closed after)."""
+
+    database: SQLiteDatabase
+    agents: SQLiteAgents
+    conversations: SQLiteConversations
+    customers: SQLiteCustomers
+    knowledge: SQLiteKnowledge
+    tickets: SQLiteTickets  # tickets, webhook endpoints and the outbox
+    cobrowse: SQLiteCobrowse
+    console: SQLiteConsole  # notes, canned responses, wrap-ups and failed logins
+
+    @classmethod
+    def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES) -> SQLiteStores:
+        """The stores of the file at ``path``, not opened yet."""
+        database = SQLiteDatabase(path, wal_restart_frames)
+        conversations = SQLiteConversations(database)
+        return cls(database=database, agents=SQLiteAgents(database), conversations=conversations,
+                   customers=SQLiteCustomers(database, conversations), knowledge=SQLiteKnowledge(database),
+                   tickets=SQLiteTickets(database, conversations.messages), cobrowse=SQLiteCobrowse(database),
+                   console=SQLiteConsole(database))
+
+
+async def open_sqlite(path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES) -> SQLiteStores:
+    """The stores of the file at ``path``, opened (created and migrated if need be); close them
+    with ``stores.database.close()``."""
+    stores = SQLiteStores.at(path, wal_restart_frames)
+    await stores.database.open()
+    return stores
