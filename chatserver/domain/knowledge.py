@@ -167,7 +167,7 @@ class KnowledgeReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class KnowledgeStore(Protocol):
-    """Where the knowledge base lives (``storage/sqlite_knowledge.py``)."""
+    """Where the knowledge base lives (``storage/sqlite/knowledge.py``)."""
 
     async def categories(self) -> list[Category]:
         """Every category, by position then name."""

@@ -2,7 +2,7 @@
 -- customer's export lists it and their deletion reaches it, even after retention deleted the
 -- conversation (docs/knowledge-base.md, docs/customers.md). The foreign key makes a merge of
 -- customers move it with the customer's other rows; deleting a customer deletes the unpublished
--- ones and unlinks the published ones first (storage/sqlite_customers.py).
+-- ones and unlinks the published ones first (storage/sqlite/customers.py).
 ALTER TABLE kb_articles ADD COLUMN source_customer_id TEXT REFERENCES customers (id);
 CREATE INDEX kb_articles_by_customer ON kb_articles (source_customer_id);
 
