@@ -161,6 +161,8 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction on the writer (``BEGIN IMMEDIATE``, under the write lock), committed
+        when the block ends, rolled back when it raises."""
         async with self._write_lock:
             db = self._w
             self._writes += 1
