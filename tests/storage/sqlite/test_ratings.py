@@ -1,0 +1,22 @@
+"""SQLite ratings (storage/sqlite/ratings.py) on a real file: one per conversation, the latest
+replacing the one before, and part of the transcript."""
+
+from __future__ import annotations
+
+from chatserver.domain.models import Rating
+from chatserver.storage.sqlite.conversations import SQLiteConversations
+
+from .support import new_conversation
+
+
+async def test_a_second_rating_replaces_the_first_and_shows_in_the_transcript(
+    conversations: SQLiteConversations,
+) -> None:
+    await conversations.create_conversation(new_conversation(), [])
+    assert await conversations.rating("c1") is None
+    await conversations.rate(Rating(conversation_id="c1", rating=2, comment="slow", created_at=5.0))
+    await conversations.rate(Rating(conversation_id="c1", rating=5, comment=None, created_at=6.0))
+    latest = Rating(conversation_id="c1", rating=5, comment=None, created_at=6.0)
+    assert await conversations.rating("c1") == latest
+    transcript = await conversations.transcript("c1")
+    assert transcript is not None and transcript.rating == latest
