@@ -25,12 +25,13 @@ from chatserver.domain.models import (
     PreChat,
     Role,
 )
+from chatserver.domain.ports import AgentStore, ConversationStore
 from chatserver.domain.queue import WaitingQueue
 from chatserver.domain.repair import RoutingRepair
 from chatserver.domain.routing import Dispatcher, RoutingPolicy
 from chatserver.domain.tasks import TaskSupervisor
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 
 GRACE_PERIOD = 60.0
 _ids = itertools.count(1)
@@ -68,13 +69,12 @@ class RecordingNotifier:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    sqlite = SQLiteStore(tmp_path / "chat.db")
-    await sqlite.open()
+async def stores(tmp_path: Path) -> AsyncIterator[SQLiteStores]:
+    sqlite = await open_sqlite(tmp_path / "chat.db")
     try:
         yield sqlite
     finally:
-        await sqlite.close()
+        await sqlite.database.close()
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def presence() -> MemoryPresence:
 
 
 @pytest.fixture
-async def tasks(store: SQLiteStore) -> AsyncIterator[TaskSupervisor]:
+async def tasks(stores: SQLiteStores) -> AsyncIterator[TaskSupervisor]:
     supervisor = TaskSupervisor()
     try:
         yield supervisor
@@ -123,39 +123,42 @@ def policy() -> RoutingPolicy:
 
 
 @pytest.fixture
-def agent_cache(store: SQLiteStore) -> AgentCache:
-    return AgentCache(store)
+def agent_cache(stores: SQLiteStores) -> AgentCache:
+    return AgentCache(stores.agents)
 
 
 @pytest.fixture
-def queue(routing: MemoryRoutingState, store: SQLiteStore, presence: MemoryPresence, clock: ManualClock,
+def queue(routing: MemoryRoutingState, stores: SQLiteStores, presence: MemoryPresence, clock: ManualClock,
           locks: KeyedLocks, repair: RoutingRepair) -> WaitingQueue:
-    return WaitingQueue(routing=routing, conversations=store, presence=presence, clock=clock, locks=locks,
+    return WaitingQueue(routing=routing, conversations=stores.conversations, presence=presence, clock=clock,
+                        locks=locks,
                         repair=repair)
 
 
 @pytest.fixture
-def dispatcher(store: SQLiteStore, routing: MemoryRoutingState, presence: MemoryPresence,
+def dispatcher(stores: SQLiteStores, routing: MemoryRoutingState, presence: MemoryPresence,
                notifier: RecordingNotifier, clock: ManualClock, agent_cache: AgentCache, policy: RoutingPolicy,
                locks: KeyedLocks, repair: RoutingRepair, tasks: TaskSupervisor) -> Dispatcher:
-    return Dispatcher(conversations=store, routing=routing, presence=presence, notifier=notifier, clock=clock,
+    return Dispatcher(conversations=stores.conversations, routing=routing, presence=presence, notifier=notifier,
+                      clock=clock,
                       agents=agent_cache, policy=policy, locks=locks, repair=repair, tasks=tasks, event_log=None)
 
 
 @pytest.fixture
-def grace(store: SQLiteStore, presence: MemoryPresence, notifier: RecordingNotifier, clock: ManualClock,
+def grace(stores: SQLiteStores, presence: MemoryPresence, notifier: RecordingNotifier, clock: ManualClock,
           queue: WaitingQueue, dispatcher: Dispatcher, tasks: TaskSupervisor) -> GracePeriods:
-    return GracePeriods(conversations=store, presence=presence, notifier=notifier, clock=clock, queue=queue,
+    return GracePeriods(conversations=stores.conversations, presence=presence, notifier=notifier, clock=clock,
+                        queue=queue,
                         dispatcher=dispatcher, tasks=tasks, grace_period=GRACE_PERIOD)
 
 
-async def add_agent(store: SQLiteStore, clock: ManualClock, name: str, *, capacity: int = 2,
+async def add_agent(agents: AgentStore, clock: ManualClock, name: str, *, capacity: int = 2,
                     departments: tuple[str, ...] = (), disabled: bool = False) -> Agent:
     """Store an agent (no password: these tests never log in)."""
     agent = Agent(id=f"agent-{name}", email=f"{name}@example.com", name=name, role=Role.AGENT, capacity=capacity,
                   disabled=disabled, token_version=0, created_at=clock.now() + next(_ids) * 1e-3,
                   departments=departments)
-    await store.add_agent(agent)
+    await agents.add_agent(agent)
     return agent
 
 
@@ -164,7 +167,7 @@ async def online(presence: MemoryPresence, agent: Agent, status: AgentStatus = A
     await presence.agent_connected(agent.id, f"conn-{agent.id}", status)
 
 
-async def waiting_chat(store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, visitor: str, *,
+async def waiting_chat(conversations: ConversationStore, queue: WaitingQueue, clock: ManualClock, visitor: str, *,
                        department: str | None = None, priority: int = 0) -> Conversation:
     """A chat stored as waiting and queued at the next rank, as ``ChatService.start_chat`` leaves
     one (without its first messages: these tests are about where it waits)."""
@@ -172,6 +175,6 @@ async def waiting_chat(store: SQLiteStore, queue: WaitingQueue, clock: ManualClo
     conversation = Conversation(id=f"conv-{visitor}", visitor_id=visitor, status=ConversationStatus.QUEUED,
                                 prechat=PreChat(name=visitor, question="where is my order?", department=department),
                                 created_at=clock.now(), queue_rank=rank, priority=priority)
-    await store.create_conversation(conversation, [])
+    await conversations.create_conversation(conversation, [])
     await queue.enqueue_stored(conversation)
     return conversation

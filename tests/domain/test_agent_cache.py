@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from chatserver.domain.agent_cache import AgentCache
 from chatserver.domain.clock import ManualClock
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import add_agent
 
 
 async def test_an_agent_is_read_once_and_read_afresh_once_forgotten(
-        store: SQLiteStore, clock: ManualClock, agent_cache: AgentCache) -> None:
-    ann = await add_agent(store, clock, "ann", capacity=2)
+        stores: SQLiteStores, clock: ManualClock, agent_cache: AgentCache) -> None:
+    ann = await add_agent(stores.agents, clock, "ann", capacity=2)
     assert await agent_cache.get(ann.id) == ann
-    await store.update_agent(ann.id, disabled=None, capacity=5, departments=None)
+    await stores.agents.update_agent(ann.id, disabled=None, capacity=5, departments=None)
     cached = await agent_cache.get(ann.id)
     assert cached is not None and cached.capacity == 2  # the copy routing holds
     agent_cache.forget(ann.id)
@@ -22,9 +22,9 @@ async def test_an_agent_is_read_once_and_read_afresh_once_forgotten(
 
 
 async def test_unknown_ids_are_not_held_and_known_is_a_copy(
-        store: SQLiteStore, clock: ManualClock, agent_cache: AgentCache) -> None:
+        stores: SQLiteStores, clock: ManualClock, agent_cache: AgentCache) -> None:
     assert await agent_cache.get("agent-nobody") is None
-    ann = await add_agent(store, clock, "ann")
+    ann = await add_agent(stores.agents, clock, "ann")
     agent_cache.remember(ann)
     known = agent_cache.known()
     known.clear()

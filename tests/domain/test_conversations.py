@@ -15,16 +15,17 @@ from chatserver.domain.models import AgentStatus, ConversationStatus, PageContex
 from chatserver.domain.routing import RoutingPolicy
 from chatserver.errors import ConversationClosed, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import GRACE_PERIOD, RecordingNotifier, add_agent
 
 
 @pytest.fixture
-async def service(store: SQLiteStore, routing: MemoryRoutingState, presence: MemoryPresence,
+async def service(stores: SQLiteStores, routing: MemoryRoutingState, presence: MemoryPresence,
                   notifier: RecordingNotifier, clock: ManualClock, policy: RoutingPolicy) -> AsyncIterator[ChatService]:
     ids = itertools.count(1)
-    chats = ChatService(agents=store, conversations=store, routing=routing, presence=presence, notifier=notifier,
+    chats = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
+                        notifier=notifier,
                         clock=clock, new_id=lambda: f"c{next(ids)}", grace_period=GRACE_PERIOD, policy=policy)
     yield chats
     await chats.shutdown()  # before the store closes
@@ -39,18 +40,18 @@ def _prechat(*, page_url: str | None = None, department: str | None = None) -> P
 
 
 async def test_starting_twice_gives_one_conversation_whose_first_message_is_the_question(
-        store: SQLiteStore, routing: MemoryRoutingState, notifier: RecordingNotifier, service: ChatService) -> None:
+        stores: SQLiteStores, routing: MemoryRoutingState, notifier: RecordingNotifier, service: ChatService) -> None:
     conversation, created = await service.start_chat("vic", _prechat())
     again, created_again = await service.start_chat("vic", _prechat())
     assert (created, created_again, again.id) == (True, False, conversation.id)
     assert await routing.position(conversation.id) == 1
-    messages = await store.messages_after(conversation.id, 0, 10)
+    messages = await stores.conversations.messages_after(conversation.id, 0, 10)
     assert [(m.kind, m.body) for m in messages] == [("system", "chat_started"), ("text", "where is my parcel?")]
     assert notifier.of("queue") == [()]
 
 
 async def test_a_chat_for_an_unknown_department_is_refused_before_anything_is_stored(
-        store: SQLiteStore, service: ChatService) -> None:
+        stores: SQLiteStores, service: ChatService) -> None:
     prepared: list[str] = []
 
     async def prepare(visitor_id: str, prechat: PreChat) -> None:
@@ -59,7 +60,7 @@ async def test_a_chat_for_an_unknown_department_is_refused_before_anything_is_st
     service.prepare_visitor = prepare
     with pytest.raises(InvalidPayload):
         await service.start_chat("vic", _prechat(department="legal"))
-    assert prepared == [] and await store.active_conversation_for_visitor("vic") is None
+    assert prepared == [] and await stores.conversations.active_conversation_for_visitor("vic") is None
     await service.start_chat("vic", _prechat(department="billing"))
     assert prepared == ["vic"]
 
@@ -83,9 +84,9 @@ async def test_a_resent_message_is_stored_and_delivered_once(
 
 
 async def test_closing_frees_the_agent_who_then_gets_the_next_chat(
-        store: SQLiteStore, clock: ManualClock, presence: MemoryPresence, routing: MemoryRoutingState,
+        stores: SQLiteStores, clock: ManualClock, presence: MemoryPresence, routing: MemoryRoutingState,
         notifier: RecordingNotifier, service: ChatService) -> None:
-    ann = await add_agent(store, clock, "ann", capacity=1)
+    ann = await add_agent(stores.agents, clock, "ann", capacity=1)
     await service.agent_connected(ann, "tab")
     first, _ = await service.start_chat("first", _prechat())
     second, _ = await service.start_chat("second", _prechat())
@@ -96,7 +97,7 @@ async def test_closing_frees_the_agent_who_then_gets_the_next_chat(
     assert (closed.status, closed.closed_by) == (ConversationStatus.CLOSED, PartyKind.VISITOR)
     assert notifier.events[:2] == [("changed", first.id, "closed", ann.id, ann.id),
                                    ("message", first.id, "system", "closed", None)]
-    stored = await store.get_conversation(second.id)
+    stored = await stores.conversations.get_conversation(second.id)
     assert stored is not None and stored.agent_id == ann.id  # routing gave ann the next chat
     assert await routing.load(ann.id) == 1
     assert (await service.close(_visitor("first"), first.id)).closed_at == closed.closed_at  # unchanged
@@ -125,8 +126,8 @@ async def test_chats_without_a_message_for_a_while_are_closed_as_abandoned(
 
 
 async def test_only_the_visitor_rates_and_only_an_ended_chat(
-        store: SQLiteStore, clock: ManualClock, service: ChatService) -> None:
-    ann = await add_agent(store, clock, "ann")
+        stores: SQLiteStores, clock: ManualClock, service: ChatService) -> None:
+    ann = await add_agent(stores.agents, clock, "ann")
     conversation, _ = await service.start_chat("vic", _prechat())
     await service.take(ann, conversation.id)
     with pytest.raises(ConversationNotClosed):
@@ -135,7 +136,7 @@ async def test_only_the_visitor_rates_and_only_an_ended_chat(
     with pytest.raises(Forbidden):
         await service.rate(Actor(kind=PartyKind.AGENT, id=ann.id), conversation.id, 5, None)
     await service.rate(_visitor("vic"), conversation.id, 4, "quick")
-    rating = await store.rating(conversation.id)
+    rating = await stores.conversations.rating(conversation.id)
     assert rating is not None and (rating.rating, rating.comment) == (4, "quick")
 
 
@@ -166,9 +167,9 @@ async def test_typing_is_told_only_on_an_open_chat_of_ones_own(
 
 
 async def test_the_sweep_routes_department_chats_past_their_fallback(
-        store: SQLiteStore, clock: ManualClock, routing: MemoryRoutingState, policy: RoutingPolicy,
+        stores: SQLiteStores, clock: ManualClock, routing: MemoryRoutingState, policy: RoutingPolicy,
         service: ChatService) -> None:
-    ann = await add_agent(store, clock, "ann", departments=("billing",))
+    ann = await add_agent(stores.agents, clock, "ann", departments=("billing",))
     await service.agent_connected(ann, "tab", AgentStatus.ONLINE)
     conversation, _ = await service.start_chat("vic", _prechat(department="returns"))
     await service.idle()

@@ -15,24 +15,24 @@ from chatserver.domain.repair import RoutingRepair
 from chatserver.domain.routing import Dispatcher
 from chatserver.domain.tasks import TaskSupervisor
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import GRACE_PERIOD, RecordingNotifier, add_agent, waiting_chat
 
 
 @pytest.fixture
-def changes(store: SQLiteStore, presence: MemoryPresence, notifier: RecordingNotifier, agent_cache: AgentCache,
+def changes(stores: SQLiteStores, presence: MemoryPresence, notifier: RecordingNotifier, agent_cache: AgentCache,
             grace: GracePeriods, dispatcher: Dispatcher, repair: RoutingRepair) -> PresenceChanges:
-    return PresenceChanges(presence=presence, conversations=store, notifier=notifier, agents=agent_cache,
+    return PresenceChanges(presence=presence, conversations=stores.conversations, notifier=notifier, agents=agent_cache,
                            grace=grace, dispatcher=dispatcher, repair=repair)
 
 
 async def test_an_agent_connecting_is_remembered_routed_to_and_announced_once(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState,
         notifier: RecordingNotifier, agent_cache: AgentCache, changes: PresenceChanges,
         tasks: TaskSupervisor) -> None:
-    ann = await add_agent(store, clock, "ann")
-    chat = await waiting_chat(store, queue, clock, "v")
+    ann = await add_agent(stores.agents, clock, "ann")
+    chat = await waiting_chat(stores.conversations, queue, clock, "v")
     await changes.agent_connected(ann, "tab-1")
     await tasks.idle()
     assert agent_cache.known() == {ann.id: ann}
@@ -48,10 +48,10 @@ async def test_an_agent_connecting_is_remembered_routed_to_and_announced_once(
 
 
 async def test_an_agent_who_chose_away_gets_no_chat_on_connecting(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState,
         changes: PresenceChanges, tasks: TaskSupervisor) -> None:
-    ann = await add_agent(store, clock, "ann")
-    await waiting_chat(store, queue, clock, "v")
+    ann = await add_agent(stores.agents, clock, "ann")
+    await waiting_chat(stores.conversations, queue, clock, "v")
     await changes.agent_connected(ann, "tab-1", AgentStatus.AWAY)
     await tasks.idle()
     assert await routing.load(ann.id) == 0
@@ -61,10 +61,10 @@ async def test_an_agent_who_chose_away_gets_no_chat_on_connecting(
 
 
 async def test_the_last_connection_going_starts_the_grace_period_and_coming_back_ends_it(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
         routing: MemoryRoutingState, changes: PresenceChanges, tasks: TaskSupervisor) -> None:
-    ann = await add_agent(store, clock, "ann")
-    await waiting_chat(store, queue, clock, "v")
+    ann = await add_agent(stores.agents, clock, "ann")
+    await waiting_chat(stores.conversations, queue, clock, "v")
     await changes.agent_connected(ann, "tab-1")
     await tasks.idle()
     await changes.agent_disconnected(ann.id, "tab-1")
@@ -81,12 +81,12 @@ async def test_the_last_connection_going_starts_the_grace_period_and_coming_back
 
 
 async def test_the_agent_hears_whether_the_visitor_of_their_chat_is_there(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
         dispatcher: Dispatcher, changes: PresenceChanges) -> None:
-    ann = await add_agent(store, clock, "ann")
-    waiting = await waiting_chat(store, queue, clock, "waiting")
+    ann = await add_agent(stores.agents, clock, "ann")
+    waiting = await waiting_chat(stores.conversations, queue, clock, "waiting")
     await changes.visitor_connected(waiting.visitor_id, "v-tab")  # nobody holds the chat yet
-    held = await dispatcher.take(ann, (await waiting_chat(store, queue, clock, "held")).id)
+    held = await dispatcher.take(ann, (await waiting_chat(stores.conversations, queue, clock, "held")).id)
     notifier.events.clear()
     await changes.visitor_connected(held.visitor_id, "tab-1")
     await changes.visitor_connected(held.visitor_id, "tab-2")
@@ -96,11 +96,11 @@ async def test_the_agent_hears_whether_the_visitor_of_their_chat_is_there(
 
 
 async def test_a_withdrawn_agent_is_set_away_and_gives_their_chats_back(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
         routing: MemoryRoutingState, agent_cache: AgentCache, changes: PresenceChanges,
         tasks: TaskSupervisor) -> None:
-    ann = await add_agent(store, clock, "ann")
-    chats = [await waiting_chat(store, queue, clock, f"v{i}") for i in range(2)]
+    ann = await add_agent(stores.agents, clock, "ann")
+    chats = [await waiting_chat(stores.conversations, queue, clock, f"v{i}") for i in range(2)]
     await changes.agent_connected(ann, "tab-1")
     await tasks.idle()
     assert await changes.withdraw_agent(ann.id) == 2

@@ -9,7 +9,7 @@ from chatserver.domain.ports import Transition
 from chatserver.domain.queue import MIN_QUEUED_WAIT, WaitingQueue, estimate_wait
 from chatserver.domain.routing import Dispatcher
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import add_agent, online, waiting_chat
 
@@ -25,14 +25,15 @@ def test_new_chats_rank_after_a_restored_queue(queue: WaitingQueue, clock: Manua
 
 
 async def test_a_chat_put_back_goes_ahead_of_everyone_waiting(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState) -> None:
-    ann = await add_agent(store, clock, "ann")
-    held = await waiting_chat(store, queue, clock, "held")
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, routing: MemoryRoutingState) -> None:
+    ann = await add_agent(stores.agents, clock, "ann")
+    held = await waiting_chat(stores.conversations, queue, clock, "held")
     await routing.claim(held.id, ann.id, ann.capacity)
-    await store.transition(Transition(conversation_id=held.id, expect=frozenset({ConversationStatus.QUEUED}),
+    await stores.conversations.transition(Transition(conversation_id=held.id,
+                                                     expect=frozenset({ConversationStatus.QUEUED}),
                                       status=ConversationStatus.ASSIGNED, agent_id=ann.id, agent_name=ann.name,
                                       at=clock.now(), event="taken"))
-    waiting = await waiting_chat(store, queue, clock, "waiting", priority=1)
+    waiting = await waiting_chat(stores.conversations, queue, clock, "waiting", priority=1)
     result = await queue.back_to_head(held.id, ann.id, event="released", reason="test", body="requeued",
                                       meta={"reason": "test"}, department="billing")
     assert result is not None
@@ -49,8 +50,8 @@ async def test_a_chat_put_back_goes_ahead_of_everyone_waiting(
 
 
 async def test_the_view_lists_waiting_chats_in_queue_order(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock) -> None:
-    chats = [await waiting_chat(store, queue, clock, f"v{i}") for i in range(3)]
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock) -> None:
+    chats = [await waiting_chat(stores.conversations, queue, clock, f"v{i}") for i in range(3)]
     listed, total = await queue.view(2)
     assert ([c.id for c in listed], total) == ([chats[0].id, chats[1].id], 3)
 
@@ -61,11 +62,11 @@ def test_a_wait_estimate_is_the_position_times_the_pace() -> None:
 
 
 async def test_the_pace_comes_from_assignments_of_chats_that_waited(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
         routing: MemoryRoutingState, dispatcher: Dispatcher) -> None:
     assert await queue.seconds_per_place() is None  # no history
-    ann = await add_agent(store, clock, "ann", capacity=10)
-    chats = [await waiting_chat(store, queue, clock, f"v{i}") for i in range(4)]
+    ann = await add_agent(stores.agents, clock, "ann", capacity=10)
+    chats = [await waiting_chat(stores.conversations, queue, clock, f"v{i}") for i in range(4)]
     for chat in chats:
         clock.advance(30.0)  # each waited, and each was served 30 s after the one before
         await dispatcher.take(ann, chat.id)
@@ -76,13 +77,13 @@ async def test_the_pace_comes_from_assignments_of_chats_that_waited(
 
 
 async def test_chats_taken_at_once_say_nothing_of_the_pace(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, presence: MemoryPresence,
         dispatcher: Dispatcher) -> None:
-    ann = await add_agent(store, clock, "ann", capacity=10)
+    ann = await add_agent(stores.agents, clock, "ann", capacity=10)
     await online(presence, ann)
     for i in range(3):
         clock.advance(100.0)
-        chat = await waiting_chat(store, queue, clock, f"v{i}")
+        chat = await waiting_chat(stores.conversations, queue, clock, f"v{i}")
         clock.advance(MIN_QUEUED_WAIT / 2)
         await dispatcher.take(ann, chat.id)
     assert await queue.seconds_per_place() is None

@@ -16,32 +16,33 @@ from chatserver.domain.read_marks import ReadMarks
 from chatserver.domain.routing import Dispatcher
 from chatserver.domain.tasks import TaskSupervisor
 from chatserver.errors import NotFound
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import RecordingNotifier, add_agent, waiting_chat
 
 
 @pytest.fixture
-def read_marks(store: SQLiteStore, notifier: RecordingNotifier, tasks: TaskSupervisor) -> ReadMarks:
-    return ReadMarks(conversations=store, notifier=notifier, tasks=tasks)
+def read_marks(stores: SQLiteStores, notifier: RecordingNotifier, tasks: TaskSupervisor) -> ReadMarks:
+    return ReadMarks(conversations=stores.conversations, notifier=notifier, tasks=tasks)
 
 
-async def _chat_with_messages(store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, dispatcher: Dispatcher,
+async def _chat_with_messages(stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, dispatcher: Dispatcher,
                               count: int) -> tuple[Conversation, Actor]:
     """A chat ann holds, with ``count`` messages from the visitor after the join; ann acting."""
-    ann = await add_agent(store, clock, "ann")
-    chat = await dispatcher.take(ann, (await waiting_chat(store, queue, clock, "v")).id)
+    ann = await add_agent(stores.agents, clock, "ann")
+    chat = await dispatcher.take(ann, (await waiting_chat(stores.conversations, queue, clock, "v")).id)
     for i in range(count):
-        await store.append_message(NewMessage(conversation_id=chat.id, kind="text", sender_kind=PartyKind.VISITOR,
+        await stores.conversations.append_message(NewMessage(conversation_id=chat.id, kind="text",
+                                                             sender_kind=PartyKind.VISITOR,
                                               sender_id=chat.visitor_id, sender_name=None, body=f"m{i}",
                                               created_at=clock.now(), client_msg_id=f"m{i}"))
     return chat, Actor(kind=PartyKind.AGENT, id=ann.id, name=ann.name)
 
 
 async def test_a_mark_is_announced_only_when_it_moves(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
         dispatcher: Dispatcher, read_marks: ReadMarks) -> None:
-    chat, ann = await _chat_with_messages(store, queue, clock, dispatcher, 3)
+    chat, ann = await _chat_with_messages(stores, queue, clock, dispatcher, 3)
     notifier.events.clear()
     assert await read_marks.mark_read(ann, chat.id, 2) == 2
     assert await read_marks.mark_read(ann, chat.id, 1) == 2  # never lowered
@@ -50,9 +51,9 @@ async def test_a_mark_is_announced_only_when_it_moves(
 
 
 async def test_marks_of_one_reader_arriving_together_are_stored_and_announced_once(
-        store: SQLiteStore, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
+        stores: SQLiteStores, queue: WaitingQueue, clock: ManualClock, notifier: RecordingNotifier,
         dispatcher: Dispatcher, read_marks: ReadMarks, tasks: TaskSupervisor) -> None:
-    chat, ann = await _chat_with_messages(store, queue, clock, dispatcher, 6)
+    chat, ann = await _chat_with_messages(stores, queue, clock, dispatcher, 6)
     notifier.events.clear()
     first = asyncio.ensure_future(read_marks.mark_read(ann, chat.id, 2))
     await asyncio.sleep(0)  # the first mark is being stored
@@ -67,7 +68,7 @@ async def test_marks_of_one_reader_arriving_together_are_stored_and_announced_on
 
 
 async def test_a_failed_mark_fails_every_caller_waiting_for_it(
-        store: SQLiteStore, clock: ManualClock, read_marks: ReadMarks) -> None:
+        stores: SQLiteStores, clock: ManualClock, read_marks: ReadMarks) -> None:
     visitor = Actor(kind=PartyKind.VISITOR, id="nobody")
     first = asyncio.ensure_future(read_marks.mark_read(visitor, "no-such-chat", 1))
     await asyncio.sleep(0)
