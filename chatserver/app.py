@@ -45,11 +45,13 @@ from .transport.connections import ConnectionLimits
 from .transport.console import ConsoleEvents
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
+from .transport.dispatch import EventDispatcher
 from .transport.engineio_http import EngineIOEndpoint, announce_exact_ping_times
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
 from .transport.ratelimit import KeyedLimiter
+from .transport.registry import ConnectionRegistry
 from .transport.server import ChatSocketServer
 
 log = logging.getLogger("chatserver")
@@ -183,8 +185,9 @@ def build_app(
     delivery = Delivery(stores.conversations, emit_to)
     notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
                               settings.queue_update_interval)
-    hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, clock, delivery, notifier)
-    offline = OfflineService(app, settings, stores, hub, clock, new_id)
+    connections = ConnectionRegistry()
+    dispatcher = EventDispatcher(connections, sio.refusal_log)
+    offline = OfflineService(app, settings, stores, dispatcher, notifier, clock, new_id)
     customers = CustomerService(customers=offline.customer_store(stores), conversations=stores.conversations,
                                 clock=clock, new_id=new_id,
                                 identity_secret=settings.identity_secret,
@@ -192,7 +195,7 @@ def build_app(
                                 retention_days=settings.transcript_retention_days,
                                 timezone=settings.business_timezone)
     customer_events = CustomerEvents(customers)
-    hub.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
+    dispatcher.add_handlers(VISITOR_NAMESPACE, customer_events.handlers())
     offline.tickets.customer_for_visitor = customer_events.customer_for_ticket
     offline.tickets.verified_emails = customers.verified_emails
     app[K.CUSTOMERS] = customers
@@ -202,10 +205,27 @@ def build_app(
         page_topic_rules=parse_page_topics(settings.kb_page_topics), retention_days=settings.kb_search_retention_days)
     app[KNOWLEDGE] = knowledge
     app[KB_LIMITER] = KeyedLimiter(settings.kb_events_per_minute / 60.0, settings.kb_events_per_minute)
-    hub.add_handlers(C.AGENT_NAMESPACE, ConsoleEvents(hub, stores.console).handlers())
-    relay = CobrowseRelay(hub, settings)
-    hub.add_handlers(VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
-    hub.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
+    # The Socket.IO side needs the chat service, so it is built first (started in ``lifecycle``).
+    service = ChatService(
+        agents=stores.agents, conversations=stores.conversations, routing=backend.routing, presence=backend.presence,
+        notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
+        policy=RoutingPolicy(departments=settings.departments,
+                             checkout_url_patterns=settings.checkout_url_patterns,
+                             department_fallback_after=settings.department_fallback_after),
+        event_log=offline.conversation_events(),
+    )
+    service.prepare_visitor = customer_events.chat_starting
+    offline.attach(service)
+    app[K.SERVICE] = service
+    dispatcher.add_handlers(C.AGENT_NAMESPACE,
+                            ConsoleEvents(service, notifier, stores.console, settings.max_message_chars).handlers())
+    relay = CobrowseRelay(sio, notifier, connections, settings)
+    dispatcher.add_handlers(VISITOR_NAMESPACE, relay.visitor_handlers(),
+                            self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
+    dispatcher.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
+    hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, clock, delivery, notifier, connections,
+                    dispatcher, service,
+                    on_disconnected=(relay.connection_closed,))
     app[K.COBROWSE] = stores.cobrowse
     app[K.COBROWSE_RELAY] = relay
     app[K.SETTINGS] = settings
@@ -231,24 +251,11 @@ def build_app(
         loops: list[asyncio.Task[None]] = []
         stop = asyncio.Event()
         try:
-            service = ChatService(
-                agents=stores.agents, conversations=stores.conversations, routing=backend.routing,
-                presence=backend.presence,
-                notifier=notifier, clock=clock, new_id=new_id, grace_period=settings.grace_period,
-                policy=RoutingPolicy(departments=settings.departments,
-                                     checkout_url_patterns=settings.checkout_url_patterns,
-                                     department_fallback_after=settings.department_fallback_after),
-                event_log=offline.conversation_events(),
-            )
-            service.prepare_visitor = customer_events.chat_starting
-            hub.attach(service)
-            offline.attach(service)
             cobrowse = CobrowseService(store=stores.cobrowse, chats=service, clock=clock, new_id=new_id,
                                        announce=relay.announce, request_timeout=settings.cobrowse_request_timeout)
             relay.attach(cobrowse)
             notifier.conversation_hooks.append(cobrowse.conversation_changed)
-            backend.bus.on_reconnect(hub.catch_up)
-            app[K.SERVICE] = service
+            backend.bus.on_reconnect(hub.recovery.catch_up)
             await backend.heartbeat()
             await backend.bus.start()
             await service.restore()
@@ -258,7 +265,7 @@ def build_app(
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),
                                                      "heartbeat", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, service.sweep, "sweep", stop)))
-            loops.append(loop.create_task(_every(settings.sweep_interval, hub.recheck_agents, "agents", stop)))
+            loops.append(loop.create_task(_every(settings.sweep_interval, hub.sessions.recheck_agents, "agents", stop)))
             loops.append(loop.create_task(_every(settings.sweep_interval, relay.upkeep, "cobrowse upkeep", stop)))
             if settings.abandoned_chat_after > 0:
                 async def close_abandoned() -> None:
@@ -275,7 +282,7 @@ def build_app(
             loops += await offline.start(stop)
             log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
             yield
-            await hub.shutdown()  # already done in on_shutdown; kept for runners that skip it
+            await hub.shutdown.close_connections()  # already done in on_shutdown; kept for runners that skip it
             await service.shutdown()
         finally:
             stop.set()
@@ -292,7 +299,7 @@ def build_app(
     async def close_connections(app: web.Application) -> None:
         # on_shutdown runs before aiohttp waits for open requests: closing the sockets here keeps
         # the long-lived WebSocket handlers from holding shutdown up.
-        await hub.shutdown()
+        await hub.shutdown.close_connections()
 
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(close_connections)
@@ -316,7 +323,7 @@ def _heartbeat(backend: Backend, service: ChatService, hub: SocketHub) -> Callab
         if not backend.healthy or service.repair_needed:
             log.warning("restoring routing state from the database presence=%s", not backend.healthy)
             if not backend.healthy:
-                await hub.reregister_connections()
+                await hub.recovery.reregister_connections()
             await service.restore(repair=True)
             backend.healthy = True
             await service.notifier.queue_changed()

@@ -28,7 +28,8 @@ from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
 from .storage.sqlite import SQLiteStores
 from .storage.sqlite.customers import SQLiteCustomers
-from .transport.hub import SocketHub
+from .transport.dispatch import EventDispatcher
+from .transport.notifier import SocketNotifier
 from .transport.ratelimit import KeyedLimiter
 from .transport.tickets import TicketSocketEvents
 
@@ -36,8 +37,8 @@ log = logging.getLogger("chatserver.offline")
 
 
 class OfflineService:
-    def __init__(self, app: web.Application, settings: Settings, stores: SQLiteStores, hub: SocketHub, clock: Clock,
-                 new_id: Callable[[], str]) -> None:
+    def __init__(self, app: web.Application, settings: Settings, stores: SQLiteStores, dispatcher: EventDispatcher,
+                 notifier: SocketNotifier, clock: Clock, new_id: Callable[[], str]) -> None:
         self.settings = settings
         self.clock = clock
         self.store = stores.tickets
@@ -57,7 +58,7 @@ class OfflineService:
                                             lease=settings.smtp_timeout * 3, keep=settings.outbox_keep_days * 86400)
         self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
         self.store.write_with_messages(self.webhooks.message_created, self.webhook_worker.wake)
-        self.events = TicketSocketEvents(hub, stores.agents, stores.conversations, settings.business_timezone)
+        self.events = TicketSocketEvents(notifier, stores.agents, stores.conversations, settings.business_timezone)
         self._service: ChatService | None = None
         per_hour = settings.offline_requests_per_hour
         self.tickets = TicketService(
@@ -70,7 +71,7 @@ class OfflineService:
             mail_queued=self.mail_worker.wake if self.mail_worker else lambda: None,
         )
         self.events.attach(self.tickets)
-        hub.add_handlers(C.VISITOR_NAMESPACE, self.events.handlers())
+        dispatcher.add_handlers(C.VISITOR_NAMESPACE, self.events.handlers())
         app[TICKETS] = self.tickets
         app[WEBHOOKS] = self.webhooks
         app[OUTBOX] = self.store

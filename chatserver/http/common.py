@@ -90,7 +90,7 @@ async def current_agent(request: web.Request) -> Agent:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise AuthRequired("send Authorization: Bearer <agent token>")
-    return await request.app[K.HUB].verify_agent_token(header[len("Bearer "):].strip())
+    return await request.app[K.HUB].auth.verify_agent_token(header[len("Bearer "):].strip())
 
 
 async def require_admin(request: web.Request) -> Agent:

@@ -130,7 +130,7 @@ async def logout(request: web.Request) -> web.Response:
     await request.app[K.AGENTS].bump_token_version(agent.id)
     # Every token of the agent is revoked: their open sockets (other tabs, other devices, any
     # process) are told and closed too.
-    await request.app[K.HUB].agent_changed(agent.id)
+    await request.app[K.HUB].sessions.agent_changed(agent.id)
     log.info("agent logged out agent=%s", agent.id)
     return web.Response(status=204)
 
@@ -144,7 +144,7 @@ async def _password_changed(request: web.Request, agent: Agent, by: Agent) -> No
     """Every token of the agent is revoked: their open sockets (other tabs, other devices, any
     process) are told and closed; the first admin's credentials file goes once its password is
     no longer the one it holds."""
-    await request.app[K.HUB].agent_changed(agent.id)
+    await request.app[K.HUB].sessions.agent_changed(agent.id)
     forget_first_admin_password(request.app[K.SETTINGS].data_dir, agent.email)
     log.info("agent password changed agent=%s by=%s", agent.id, by.id)
 
@@ -212,7 +212,7 @@ async def update_agent(request: web.Request) -> web.Response:
     service = request.app[K.SERVICE]
     if after.disabled and not before.disabled:
         await service.withdraw_agent(after.id)
-    await request.app[K.HUB].agent_changed(after.id)
+    await request.app[K.HUB].sessions.agent_changed(after.id)
     service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
     log.info("agent changed agent=%s by=%s", after.id, admin.id)
     return web.json_response({"agent": {**after.public(), "status": str(await service.presence.status(after.id))}})
@@ -242,7 +242,7 @@ async def settings_view(request: web.Request) -> web.Response:
 async def queue(request: web.Request) -> web.Response:
     await current_agent(request)
     limit = int_query(request, "limit", 50, 1, 200)
-    return web.json_response(await request.app[K.HUB].queue_snapshot(limit))
+    return web.json_response(await request.app[K.HUB].queue.snapshot(limit))
 
 
 # -- cross-origin ---------------------------------------------------------------------------

@@ -47,8 +47,11 @@ from ..errors import (
 from ..presenters import cobrowse_session_view as session_view
 from . import schemas as S
 from .bus import CobrowseDataEnvelope, CobrowseReplayEnvelope, CobrowseStateEnvelope
-from .hub import Connection, Handler, SocketHub
+from .dispatch import Handler
+from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
+from .registry import Connection, ConnectionRegistry
+from .server import ChatSocketServer
 
 log = logging.getLogger("chatserver.cobrowse")
 
@@ -87,10 +90,12 @@ class _Watcher:
 
 
 class CobrowseRelay:
-    def __init__(self, hub: SocketHub, settings: Settings) -> None:
-        self.hub = hub
+    def __init__(self, sio: ChatSocketServer, notifier: SocketNotifier, connections: ConnectionRegistry,
+                 settings: Settings) -> None:
+        self.sio = sio
+        self.connections = connections
         self.settings = settings
-        self.notifier = hub.notifier
+        self.notifier = notifier
         self._service: CobrowseService | None = None
         self._sessions: dict[str, tuple[CobrowseSession, float]] = {}
         self._ingest: dict[str, _Ingest] = {}
@@ -101,7 +106,6 @@ class CobrowseRelay:
         self.notifier.add_envelope_handler(CobrowseStateEnvelope, self._on_state)
         self.notifier.add_envelope_handler(CobrowseDataEnvelope, self._on_data)
         self.notifier.add_envelope_handler(CobrowseReplayEnvelope, self._on_replay)
-        hub.on_disconnected.append(self._connection_closed)
 
     def attach(self, service: CobrowseService) -> None:
         self._service = service
@@ -153,9 +157,9 @@ class CobrowseRelay:
             unsaved = self._unsaved_bytes.pop(session.id, 0)
             if unsaved:
                 await self.service.store.add_bytes({session.id: unsaved})
-        await self.hub.sio.lean_emit(C.EV_COBROWSE_UPDATED, {"session": session_view(session, PartyKind.VISITOR)},
+        await self.sio.lean_emit(C.EV_COBROWSE_UPDATED, {"session": session_view(session, PartyKind.VISITOR)},
                                      room=C.visitor_room(session.visitor_id), namespace=C.VISITOR_NAMESPACE)
-        await self.hub.sio.lean_emit(C.EV_COBROWSE_UPDATED, {"session": session_view(session, PartyKind.AGENT)},
+        await self.sio.lean_emit(C.EV_COBROWSE_UPDATED, {"session": session_view(session, PartyKind.AGENT)},
                                      room=C.agent_room(session.agent_id), namespace=C.AGENT_NAMESPACE)
 
     def _remember(self, session: CobrowseSession) -> None:
@@ -256,7 +260,7 @@ class CobrowseRelay:
         if ingest.buffered > self.settings.cobrowse_max_buffer_bytes and not ingest.snapshot_asked:
             # A fresh snapshot replaces what has piled up since the last one.
             ingest.snapshot_asked = True
-            await self.hub.sio.lean_emit(C.EV_COBROWSE_SNAPSHOT, {"session_id": session.id}, room=connection.sid,
+            await self.sio.lean_emit(C.EV_COBROWSE_SNAPSHOT, {"session_id": session.id}, room=connection.sid,
                                          namespace=C.VISITOR_NAMESPACE)
         self._unsaved_bytes[session.id] = self._unsaved_bytes.get(session.id, 0) + size
         return {"seq": payload.seq}
@@ -441,7 +445,7 @@ class CobrowseRelay:
                 await self._emit_batch(sid, envelope.header, envelope.data)
 
     async def _emit_batch(self, sid: str, header: dict[str, Any], data: bytes) -> None:
-        await self.hub.sio.lean_emit_binary(C.EV_COBROWSE_EVENTS, header, data, namespace=C.AGENT_NAMESPACE, sid=sid)
+        await self.sio.lean_emit_binary(C.EV_COBROWSE_EVENTS, header, data, namespace=C.AGENT_NAMESPACE, sid=sid)
 
     async def _on_replay(self, envelope: CobrowseReplayEnvelope) -> None:
         """Send one new watcher (in ``envelope.process_id``) the buffered page, then mark its end."""
@@ -455,7 +459,7 @@ class CobrowseRelay:
             if session is not None:
                 # Nothing to show yet (the page is loading, or another process had it): ask
                 # the shopper's page for a fresh snapshot.
-                await self.hub.sio.lean_emit(C.EV_COBROWSE_SNAPSHOT, {"session_id": envelope.session_id},
+                await self.sio.lean_emit(C.EV_COBROWSE_SNAPSHOT, {"session_id": envelope.session_id},
                                              room=C.visitor_room(session[0].visitor_id),
                                              namespace=C.VISITOR_NAMESPACE)
             await self.notifier.send(target, CobrowseDataEnvelope(envelope.session_id, {}, b"",
@@ -470,7 +474,8 @@ class CobrowseRelay:
 
     # -- connections and upkeep ---------------------------------------------------------------
 
-    async def _connection_closed(self, connection: Connection) -> None:
+    async def connection_closed(self, connection: Connection) -> None:
+        """A connection here closed (``ConnectionLifecycle``'s disconnect hook)."""
         actor = connection.actor
         self._pointer_buckets.pop(connection.sid, None)
         if actor.kind == PartyKind.AGENT:
@@ -481,7 +486,7 @@ class CobrowseRelay:
                 if not watchers:
                     self._watchers.pop(session_id, None)
             return
-        if self.hub.is_connected_here("visitor", actor.id):
+        if self.connections.is_local("visitor", actor.id):
             return
         # The shopper left this process (a new page may come through another one): what was
         # buffered here is stale.

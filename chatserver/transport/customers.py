@@ -1,6 +1,6 @@
 """Customer records on the visitor namespace: ``visitor:identify`` (a shop's signed identity)
-and attaching every started chat to a customer. Registered on the hub by the app factory;
-documented in docs/protocol.md and docs/customers.md."""
+and attaching every started chat to a customer. Registered in the event dispatcher
+(dispatch.py) by the app factory; documented in docs/protocol.md and docs/customers.md."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from ..domain.customers import CustomerService
 from ..domain.identity import MAX_IDENTITY_LENGTH
 from ..domain.models import PreChat
 from . import schemas as S
-from .hub import Connection, Handler
+from .dispatch import Handler
+from .registry import Connection
 
 log = logging.getLogger("chatserver.customers")
 

@@ -1,7 +1,7 @@
 """The offline service's Socket.IO events (namespace ``/visitor``): availability, the offline
 form's tickets, the visitor's tickets with their answers, and "email me the transcript". Also
-the ``TicketEvents`` port: tickets announced to agents and answers to the visitor. Registered on
-the hub by the app factory; documented in docs/protocol.md."""
+the ``TicketEvents`` port: tickets announced to agents and answers to the visitor. Registered in
+the event dispatcher (dispatch.py) by offline.py; documented in docs/protocol.md."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from ..domain.models import Agent
 from ..domain.ports import AgentStore, ConversationStore
 from ..domain.tickets import Ticket, TicketForm, TicketService, ticket_view
 from . import schemas as S
-from .hub import Connection, Handler, SocketHub
+from .dispatch import Handler
+from .notifier import SocketNotifier
+from .registry import Connection
 
 Description = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 
@@ -43,8 +45,9 @@ class TranscriptEmail(S.Payload, kw_only=True):
 class TicketSocketEvents:
     """Visitor events of the offline service, and the transport side of ``TicketEvents``."""
 
-    def __init__(self, hub: SocketHub, agents: AgentStore, conversations: ConversationStore, timezone: str) -> None:
-        self.hub = hub
+    def __init__(self, notifier: SocketNotifier, agents: AgentStore, conversations: ConversationStore,
+                 timezone: str) -> None:
+        self.notifier = notifier
         self.agents = agents
         self.conversations = conversations
         self.timezone = timezone
@@ -98,12 +101,12 @@ class TicketSocketEvents:
         agents: list[Agent] = await self.agents.list_agents()
         for agent in agents:
             if not agent.disabled:
-                await self.hub.notifier._emit("agent", agent.id, event, data)
+                await self.notifier.to_agent(agent.id, event, data)
 
     async def ticket_created(self, ticket: Ticket) -> None:
         await self._to_agents(C.EV_TICKET_CREATED, ticket)
 
     async def ticket_answered(self, ticket: Ticket) -> None:
-        await self.hub.notifier._emit("visitor", ticket.visitor_id, C.EV_TICKET_UPDATED,
+        await self.notifier.to_visitor(ticket.visitor_id, C.EV_TICKET_UPDATED,
                                       {"ticket": ticket_view(ticket, for_agent=False)})
         await self._to_agents(C.EV_TICKET_UPDATED, ticket)

@@ -1,0 +1,82 @@
+"""The events visitors and agents share, on both namespaces: joining a conversation (with its
+replay), sending, read marks, typing and closing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import constants as C
+from ..domain.conversations import ChatService
+from ..domain.models import ConversationStatus, PartyKind
+from ..errors import MessageTooLong, RateLimited
+from ..presenters import conversation_view
+from . import schemas as S
+from .delivery import Delivery
+from .dispatch import Handler
+from .notifier import SocketNotifier
+from .queue_views import QueueViews
+from .registry import Connection
+
+
+def check_length(body: str, max_chars: int) -> None:
+    if len(body) > max_chars:
+        raise MessageTooLong(f"messages are limited to {max_chars} characters")
+
+
+class ChatEvents:
+    def __init__(self, service: ChatService, delivery: Delivery, notifier: SocketNotifier, queue: QueueViews,
+                 max_message_chars: int) -> None:
+        self.service = service
+        self.delivery = delivery
+        self.notifier = notifier
+        self.queue = queue
+        self.max_message_chars = max_message_chars
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            C.EV_CONVERSATION_JOIN: self._on_join,
+            C.EV_MESSAGE_SEND: self._on_message_send,
+            C.EV_MESSAGE_READ: self._on_message_read,
+            C.EV_TYPING: self._on_typing,
+            C.EV_CONVERSATION_CLOSE: self._on_close,
+        }
+
+    async def _on_join(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationJoin, data)
+        conversation = await self.service.conversation_for(connection.actor, payload.conversation_id)
+        watermark = await self.delivery.join(
+            connection.sid, connection.namespace, connection.actor.id, conversation.id, payload.after_seq
+        )
+        if conversation.status == ConversationStatus.CLOSED:  # replayed; nothing follows the closing message
+            self.delivery.leave(connection.sid, conversation.id)
+        view = conversation_view(conversation, connection.actor.kind)
+        queue = None
+        if connection.actor.kind == PartyKind.VISITOR:
+            self.notifier.watch(conversation)
+            queue = await self.queue.place_of(conversation)
+        return {"conversation": view, "last_seq": watermark, "queue": queue}
+
+    async def _on_message_send(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.MessageSend, data)
+        check_length(payload.body, self.max_message_chars)
+        if not connection.messages.take():
+            raise RateLimited("too many messages; slow down")
+        message, created = await self.service.send_message(
+            connection.actor, payload.conversation_id, payload.client_msg_id, payload.body, connection.sid
+        )
+        return {"seq": message.seq, "created_at": message.created_at, "duplicate": not created}
+
+    async def _on_message_read(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.MessageRead, data)
+        seq = await self.service.mark_read(connection.actor, payload.conversation_id, payload.seq)
+        return {"seq": seq}
+
+    async def _on_typing(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.TypingUpdate, data)
+        await self.service.set_typing(connection.actor, payload.conversation_id, payload.typing)
+        return {}
+
+    async def _on_close(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRef, data)
+        conversation = await self.service.close(connection.actor, payload.conversation_id)
+        return {"conversation": conversation_view(conversation, connection.actor.kind)}

@@ -1,0 +1,78 @@
+"""Every client event of a namespace goes through here: the table of handlers, the checks every
+event passes before its handler runs, and the structured error a refused or failed event is
+answered with."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from .. import constants as C
+from ..errors import AuthRequired, ChatError, InvalidPayload, RateLimited, UnknownEvent
+from ..logs import exception_summary, field
+from .registry import Connection, ConnectionRegistry
+
+log = logging.getLogger("chatserver.transport")
+
+Handler = Callable[[Connection, Any], Awaitable[dict[str, Any]]]
+EventAnswer = dict[str, Any] | ChatError
+NAMESPACES = (C.VISITOR_NAMESPACE, C.AGENT_NAMESPACE)
+
+
+class InfoLog(Protocol):
+    def info(self, message: str, *args: object) -> None: ...
+
+
+class EventDispatcher:
+    """The handlers of each namespace's events, and the rules every event meets first: from a
+    connection that authenticated, a known event, within the connection's event budget, with at
+    most one payload."""
+
+    def __init__(self, connections: ConnectionRegistry, refusal_log: InfoLog) -> None:
+        self.connections = connections
+        # Refusals are a client's doing: logged at a bounded rate (server.ChatSocketServer).
+        self.refusal_log = refusal_log
+        self._handlers: dict[str, dict[str, Handler]] = {namespace: {} for namespace in NAMESPACES}
+        # Events whose handlers apply limits of their own instead of the per-connection
+        # ``event_rate`` bucket (co-browse batches and pointer moves come many a second).
+        self._self_limited: set[tuple[str, str]] = set()
+
+    def add_handlers(self, namespace: str, handlers: dict[str, Handler], *, self_limited: frozenset[str] = frozenset(),
+                     ) -> None:
+        """Register events of a namespace (each feature's in a module of its own, such as
+        transport/console.py). Events in ``self_limited`` skip the per-connection event bucket:
+        their handlers must limit them."""
+        self._handlers[namespace].update(handlers)
+        self._self_limited.update((namespace, event) for event in self_limited)
+
+    def handler_of(self, namespace: str) -> Callable[..., Awaitable[EventAnswer]]:
+        """The namespace's catch-all Socket.IO handler (``sio.on("*", ...)``)."""
+        return functools.partial(self.dispatch, namespace)
+
+    async def dispatch(self, namespace: str, event: str, sid: str, *args: Any) -> EventAnswer:
+        """The event's acknowledgement, or the error it is refused with (the server sends that
+        as the ack, or as an ``error`` event when no ack was asked for)."""
+        name = event[:64]
+        try:
+            connection = self.connections.get(sid)
+            if connection is None:
+                raise AuthRequired("not connected")
+            handler = self._handlers[namespace].get(event)
+            if handler is None:
+                raise UnknownEvent(f"unknown event {name!r}")
+            if (namespace, event) not in self._self_limited and not connection.events.take():
+                raise RateLimited("too many events; slow down")
+            if len(args) > 1:
+                raise InvalidPayload("send one payload object")
+            result = await handler(connection, args[0] if args else None)
+            return {"ok": True, **result}
+        except ChatError as exc:
+            self.refusal_log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
+            return exc
+        except Exception as exc:
+            # A bug: the client still gets a structured answer. The log names the exception's
+            # type and where it was raised, never its text (which may quote what was sent).
+            log.error("event failed event=%s sid=%s %s", field(name), sid, exception_summary(exc))
+            return ChatError("the server could not handle this event")

@@ -1,0 +1,103 @@
+"""A Socket.IO connection's arrival and departure: the connection authenticated and recorded,
+its rooms joined and its party's presence told to the domain; on leaving, the reverse, and the
+features that hold state per connection told (co-browsing)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import socketio
+
+from .. import constants as C
+from ..domain.clock import Clock
+from ..domain.conversations import ChatService
+from ..domain.models import PartyKind
+from ..errors import ChatError
+from .agent_sessions import AgentSessions
+from .connect import Authenticator
+from .delivery import Delivery
+from .notifier import SocketNotifier
+from .registry import Connection, ConnectionRegistry
+from .server import ChatSocketServer, connect_refusal
+from .shutdown import Shutdown
+
+log = logging.getLogger("chatserver.transport")
+
+DisconnectHook = Callable[[Connection], Awaitable[None]]
+
+
+class ConnectionLifecycle:
+    def __init__(self, sio: ChatSocketServer, auth: Authenticator, connections: ConnectionRegistry,
+                 sessions: AgentSessions, service: ChatService, delivery: Delivery, notifier: SocketNotifier,
+                 clock: Clock, shutdown: Shutdown, on_disconnected: Sequence[DisconnectHook]) -> None:
+        self.sio = sio
+        self.auth = auth
+        self.connections = connections
+        self.sessions = sessions
+        self.service = service
+        self.delivery = delivery
+        self.notifier = notifier
+        self.clock = clock
+        self.shutdown = shutdown
+        # Called with each connection that closed (while the server is not shutting down).
+        self.on_disconnected = tuple(on_disconnected)
+
+    def connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
+        async def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            return await self.connect(namespace, sid, auth)
+
+        return on_connect
+
+    def disconnect_handler(self, namespace: str) -> Callable[..., Awaitable[None]]:
+        async def on_disconnect(sid: str, reason: Any = None) -> None:
+            await self.disconnect(namespace, sid)
+
+        return on_disconnect
+
+    async def connect(self, namespace: str, sid: str, auth: Any) -> bool:
+        try:
+            connection, expires_at = await self.auth.connection(sid, namespace, auth)
+        except ChatError as exc:
+            log.info("connection refused namespace=%s code=%s", namespace, exc.code)
+            refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
+            refusal.error_args = connect_refusal(exc)
+            raise refusal from None
+        self.connections.add(connection)
+        actor = connection.actor
+        if actor.kind == PartyKind.VISITOR:
+            await self.sio.enter_room(sid, C.visitor_room(actor.id), namespace=namespace)
+            await self.service.visitor_connected(actor.id, sid)
+        else:
+            assert connection.agent is not None and expires_at is not None
+            connection.expiry = self.clock.call_later(
+                max(0.0, expires_at - self.clock.now()),
+                lambda: self.service.spawn(self.sessions.end_session(sid, C.SESSION_EXPIRED)))
+            await self.sio.enter_room(sid, C.agent_room(actor.id), namespace=namespace)
+            await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
+            await self.service.agent_connected(connection.agent, sid, connection.status)
+        log.info("connected namespace=%s %s=%s", namespace, actor.kind, actor.id)
+        return True
+
+    async def disconnect(self, namespace: str, sid: str) -> None:
+        connection = self.connections.remove(sid)
+        self.delivery.leave_all(sid)
+        if connection is None:
+            return
+        if connection.expiry is not None:
+            connection.expiry.cancel()
+        if self.shutdown.closing:
+            return
+        for hook in self.on_disconnected:
+            try:
+                await hook(connection)
+            except Exception:
+                log.exception("disconnect hook failed sid=%s", sid)
+        if connection.actor.kind == PartyKind.VISITOR:
+            if not self.connections.is_local("visitor", connection.actor.id):
+                self.notifier.unwatch_visitor(connection.actor.id)
+            await self.service.visitor_disconnected(connection.actor.id, sid)
+        else:
+            await self.service.agent_disconnected(connection.actor.id, sid)
+        log.info("disconnected namespace=%s %s=%s", namespace, connection.actor.kind, connection.actor.id)

@@ -1,0 +1,47 @@
+"""The queue as clients see it: agents the waiting chats in order, a visitor their own place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.clock import Clock
+from ..domain.conversations import ChatService
+from ..domain.models import Conversation, ConversationStatus, PartyKind
+from ..errors import Unavailable
+from ..presenters import conversation_view
+
+AGENT_QUEUE_LIMIT = 50  # waiting chats an agent's console is sent at once
+
+
+class QueueViews:
+    def __init__(self, service: ChatService, clock: Clock) -> None:
+        self.service = service
+        self.clock = clock
+
+    async def snapshot(self, limit: int) -> dict[str, Any]:
+        """The first ``limit`` waiting chats, each with its place and how long it has waited."""
+        waiting, total = await self.service.queue_view(limit)
+        now = self.clock.now()
+        return {
+            "total": total,
+            "entries": [
+                {**conversation_view(c, PartyKind.AGENT), "position": i + 1, "waited_s": round(now - c.created_at, 1)}
+                for i, c in enumerate(waiting)
+            ],
+        }
+
+    async def place_of(self, conversation: Conversation) -> dict[str, Any] | None:
+        """A waiting conversation's place, the queue's length and the estimated wait; ``None``
+        for a conversation that does not wait."""
+        if conversation.status != ConversationStatus.QUEUED:
+            return None
+        try:
+            position = await self.service.routing.position(conversation.id)
+            if position is None:
+                return None
+            return {"position": position, "total": await self.service.routing.waiting_count(),
+                    "estimated_wait_s": await self.service.wait_estimate(position)}
+        except Unavailable:
+            # The routing store is away: the conversation is stored and waits; its position
+            # follows in queue:position once the store is back.
+            return None

@@ -1,0 +1,64 @@
+"""Closing every client connection when the server stops, while storage is still open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from .notifier import SocketNotifier
+from .registry import ConnectionRegistry
+from .server import ChatSocketServer
+from .websocket import LeanSocket
+
+log = logging.getLogger("chatserver.transport")
+
+SHUTDOWN_STEP_TIMEOUT = 5.0
+
+
+async def _bounded(step: Awaitable[Any]) -> None:
+    """One step of shutting down, given at most ``SHUTDOWN_STEP_TIMEOUT`` seconds (a client that
+    cannot be told goodbye is cut off when the server stops)."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_TIMEOUT)
+    except (TimeoutError, ConnectionError, OSError):
+        log.warning("a connection did not close in time at shutdown")
+
+
+class Shutdown:
+    def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, notifier: SocketNotifier) -> None:
+        self.sio = sio
+        self.connections = connections
+        self.notifier = notifier
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        """Once set, a connection that closes starts nothing (no grace period, no hooks)."""
+        return self._closing
+
+    async def close_connections(self) -> None:
+        """Disconnect every client while storage is still open; what follows a disconnect (grace
+        periods) is not started, since a restart restores it from storage."""
+        if self._closing:
+            return
+        self._closing = True
+        for connection in list(self.connections.values()):
+            await _bounded(self.sio.disconnect(connection.sid, namespace=connection.namespace))
+        # Close every Engine.IO socket so no request handler lingers. Without waiting for their
+        # queues: python-engineio's close() waits until a socket's queue is drained, which never
+        # happens for a socket whose WebSocket loop had not started yet or whose polling client
+        # left, and a stop would then hang.
+        for socket in list(self.sio.eio.sockets.values()):
+            await _bounded(socket.close(wait=False, abort=True))
+            # Cut the WebSocket too: a lean socket's (which aiohttp does not know of, see
+            # direct_ws.py) now, with the message it may be handling; the stock socket's writer
+            # is woken with the end-of-queue marker (else aiohttp waits for its handler until
+            # the client leaves or a ping times out).
+            on_direct_path = isinstance(socket, LeanSocket) and socket.abort_websocket()
+            if not on_direct_path and isinstance(socket.queue, asyncio.Queue):
+                socket.queue.put_nowait(None)
+        self.sio.eio.sockets.clear()
+        await self.sio.shutdown()
+        await self.notifier.close()

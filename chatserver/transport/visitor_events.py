@@ -1,0 +1,85 @@
+"""The visitor namespace's own events: resuming a session, starting a chat, rating it and
+telling which page the shopper is on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import constants as C
+from ..domain.conversations import ChatService
+from ..domain.models import PageContext, PartyKind, PreChat
+from ..domain.ports import ConversationStore
+from ..errors import RateLimited
+from ..presenters import conversation_view
+from . import schemas as S
+from .chat_events import check_length
+from .delivery import Delivery
+from .dispatch import Handler
+from .notifier import SocketNotifier
+from .queue_views import QueueViews
+from .registry import Connection
+
+
+class VisitorEvents:
+    def __init__(self, service: ChatService, conversations: ConversationStore, delivery: Delivery,
+                 notifier: SocketNotifier, queue: QueueViews, max_message_chars: int) -> None:
+        self.service = service
+        self.conversations = conversations
+        self.delivery = delivery
+        self.notifier = notifier
+        self.queue = queue
+        self.max_message_chars = max_message_chars
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            C.EV_SESSION_RESUME: self._on_resume,
+            C.EV_CHAT_START: self._on_chat_start,
+            C.EV_CONVERSATION_RATE: self._on_rate,
+            C.EV_PAGE_UPDATE: self._on_page_update,
+        }
+
+    async def _on_resume(self, connection: Connection, data: Any) -> dict[str, Any]:
+        S.parse(S.SessionResume, data)
+        conversation = await self.conversations.active_conversation_for_visitor(connection.actor.id)
+        if conversation is not None:
+            self.notifier.watch(conversation)
+        queue = await self.queue.place_of(conversation) if conversation else None
+        return {
+            "visitor_id": connection.actor.id,
+            "conversation": conversation_view(conversation, PartyKind.VISITOR) if conversation else None,
+            "queue": queue,
+            "agents_available": await self.service.agents_available(),
+            # What the widget checks before sending, so the shopper is told why at once.
+            "limits": {"max_message_chars": self.max_message_chars},
+        }
+
+    async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ChatStart, data)
+        check_length(payload.question, self.max_message_chars)
+        prechat = PreChat(name=payload.name.strip() or "Visitor", question=payload.question, email=payload.email,
+                          order_number=payload.order_number, page_url=payload.page_url,
+                          page_title=payload.page_title, checkout=payload.checkout, cart_value=payload.cart_value,
+                          department=payload.department)
+        conversation, created = await self.service.start_chat(connection.actor.id, prechat)
+        # Watched at once: queue positions computed from now on include this visitor.
+        self.notifier.watch(conversation)
+        await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
+        return {
+            "created": created,
+            "conversation": conversation_view(conversation, PartyKind.VISITOR),
+            "queue": await self.queue.place_of(conversation),
+        }
+
+    async def _on_page_update(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.PageUpdate, data)
+        if not connection.pages.take():
+            raise RateLimited("too many page updates; one per page load is enough")
+        page = PageContext(page_url=payload.page_url, page_title=payload.page_title, checkout=payload.checkout,
+                           cart_value=payload.cart_value)
+        conversation, changed = await self.service.update_page(connection.actor, payload.conversation_id, page)
+        return {"conversation": conversation_view(conversation, PartyKind.VISITOR), "changed": changed}
+
+    async def _on_rate(self, connection: Connection, data: Any) -> dict[str, Any]:
+        payload = S.parse(S.ConversationRate, data)
+        rating = await self.service.rate(connection.actor, payload.conversation_id, payload.rating, payload.comment)
+        return {"rating": {"rating": rating.rating, "comment": rating.comment, "created_at": rating.created_at}}
