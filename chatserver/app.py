@@ -53,6 +53,7 @@ from .transport.origins import listening_origins, normalized, shop_origin_allowe
 from .transport.ratelimit import KeyedLimiter
 from .transport.registry import ConnectionRegistry
 from .transport.server import ChatSocketServer
+from .transport.waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver")
 
@@ -183,9 +184,9 @@ def build_app(
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
     delivery = Delivery(stores.conversations, emit_to)
-    notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, backend.routing,
-                              settings.queue_update_interval)
     connections = ConnectionRegistry()
+    waiting = WaitingVisitors()
+    notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, connections, waiting)
     dispatcher = EventDispatcher(connections, sio.refusal_log)
     offline = OfflineService(app, settings, stores, dispatcher, notifier, clock, new_id)
     customers = CustomerService(customers=offline.customer_store(stores), conversations=stores.conversations,
@@ -224,8 +225,7 @@ def build_app(
                             self_limited=frozenset({C.EV_COBROWSE_EVENTS}))
     dispatcher.add_handlers(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER}))
     hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, clock, delivery, notifier, connections,
-                    dispatcher, service,
-                    on_disconnected=(relay.connection_closed,))
+                    waiting, dispatcher, service, on_disconnected=(relay.connection_closed,))
     app[K.COBROWSE] = stores.cobrowse
     app[K.COBROWSE_RELAY] = relay
     app[K.SETTINGS] = settings

@@ -9,6 +9,7 @@ from .. import constants as C
 from ..domain.conversations import Actor, ChatService
 from ..domain.models import PartyKind
 from ..domain.ports import AgentStore
+from .bus import AgentChangedEnvelope
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
 from .server import ChatSocketServer
@@ -26,6 +27,7 @@ class AgentSessions:
         self.service = service
         self.notifier = notifier
         self.shutdown = shutdown
+        notifier.add_envelope_handler(AgentChangedEnvelope, self._on_agent_changed)
 
     async def agent_changed(self, agent_id: str) -> None:
         """The agent's account changed (logout, disabled or enabled, capacity, departments): in
@@ -49,6 +51,9 @@ class AgentSessions:
             await self.agent_changed_here(agent_id)
         if changed:
             self.service.spawn(self.service.dispatch())
+
+    async def _on_agent_changed(self, envelope: AgentChangedEnvelope) -> None:
+        await self.agent_changed_here(envelope.agent_id)
 
     async def agent_changed_here(self, agent_id: str) -> None:
         """Re-read the agent and apply it to this process's connections of theirs."""

@@ -13,9 +13,9 @@ from ..presenters import conversation_view
 from . import schemas as S
 from .delivery import Delivery
 from .dispatch import Handler
-from .notifier import SocketNotifier
 from .queue_views import QueueViews
 from .registry import Connection
+from .waiting import WaitingVisitors
 
 
 def check_length(body: str, max_chars: int) -> None:
@@ -24,11 +24,11 @@ def check_length(body: str, max_chars: int) -> None:
 
 
 class ChatEvents:
-    def __init__(self, service: ChatService, delivery: Delivery, notifier: SocketNotifier, queue: QueueViews,
+    def __init__(self, service: ChatService, delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews,
                  max_message_chars: int) -> None:
         self.service = service
         self.delivery = delivery
-        self.notifier = notifier
+        self.waiting = waiting
         self.queue = queue
         self.max_message_chars = max_message_chars
 
@@ -52,7 +52,7 @@ class ChatEvents:
         view = conversation_view(conversation, connection.actor.kind)
         queue = None
         if connection.actor.kind == PartyKind.VISITOR:
-            self.notifier.watch(conversation)
+            self.waiting.watch(conversation)
             queue = await self.queue.place_of(conversation)
         return {"conversation": view, "last_seq": watermark, "queue": queue}
 

@@ -5,8 +5,9 @@ Where each rule lives: who may connect (connect.py), arrival and departure (life
 the checks every event passes and its error answers (dispatch.py), the events themselves
 (visitor_events.py, agent_events.py, chat_events.py, and the features' console.py,
 customers.py, cobrowse.py, tickets.py), agents' sessions (agent_sessions.py), what follows a
-loss of shared state (recovery.py), the queue as clients see it (queue_views.py) and closing
-every connection at shutdown (shutdown.py)."""
+loss of shared state (recovery.py), the queue as clients see it (queue_views.py) and the
+updates they get when it moves (waiting.py, queue_updates.py), and closing every connection at
+shutdown (shutdown.py)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ from .delivery import Delivery
 from .dispatch import NAMESPACES, EventDispatcher, Handler
 from .lifecycle import ConnectionLifecycle, DisconnectHook
 from .notifier import SocketNotifier
+from .queue_updates import QueueUpdates
 from .queue_views import QueueViews
 from .recovery import Recovery
 from .registry import ConnectionRegistry
 from .server import ChatSocketServer
 from .shutdown import Shutdown
 from .visitor_events import VisitorEvents
+from .waiting import WaitingVisitors
 
 
 class SocketHub:
@@ -46,6 +49,7 @@ class SocketHub:
         delivery: Delivery,
         notifier: SocketNotifier,
         connections: ConnectionRegistry,
+        waiting: WaitingVisitors,
         events: EventDispatcher,
         service: ChatService,
         on_disconnected: Sequence[DisconnectHook] = (),
@@ -56,20 +60,17 @@ class SocketHub:
         self.connections = connections
         self.events = events
         self.auth = Authenticator(signer, agents, clock, settings)
-        self.shutdown = Shutdown(sio, connections, notifier)
-        self.sessions = AgentSessions(sio, connections, agents, service, notifier, self.shutdown)
-        self.recovery = Recovery(sio, connections, conversations, service, delivery, notifier)
         self.queue = QueueViews(service, clock)
-        lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, service, delivery, notifier,
+        queue_updates = QueueUpdates(sio, notifier, service.routing, waiting, connections, self.queue,
+                                     service.seconds_per_place, settings.queue_update_interval)
+        self.shutdown = Shutdown(sio, connections, queue_updates)
+        self.sessions = AgentSessions(sio, connections, agents, service, notifier, self.shutdown)
+        self.recovery = Recovery(sio, connections, conversations, service, delivery, notifier, waiting)
+        lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, service, delivery, waiting,
                                         clock, self.shutdown, on_disconnected)
-        notifier.queue_snapshot = self.queue.snapshot
-        notifier.seconds_per_place = service.seconds_per_place
-        notifier.has_local_agents = connections.has_local_agents
-        notifier.is_local = connections.is_local
-        notifier.on_agent_changed = self.sessions.agent_changed_here
-        shared = ChatEvents(service, delivery, notifier, self.queue, settings.max_message_chars).handlers()
+        shared = ChatEvents(service, delivery, waiting, self.queue, settings.max_message_chars).handlers()
         events.add_handlers(C.VISITOR_NAMESPACE, {
-            **VisitorEvents(service, conversations, delivery, notifier, self.queue,
+            **VisitorEvents(service, conversations, delivery, waiting, self.queue,
                             settings.max_message_chars).handlers(),
             **shared,
         })

@@ -18,10 +18,10 @@ from ..errors import ChatError
 from .agent_sessions import AgentSessions
 from .connect import Authenticator
 from .delivery import Delivery
-from .notifier import SocketNotifier
 from .registry import Connection, ConnectionRegistry
 from .server import ChatSocketServer, connect_refusal
 from .shutdown import Shutdown
+from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.transport")
 
@@ -30,7 +30,7 @@ DisconnectHook = Callable[[Connection], Awaitable[None]]
 
 class ConnectionLifecycle:
     def __init__(self, sio: ChatSocketServer, auth: Authenticator, connections: ConnectionRegistry,
-                 sessions: AgentSessions, service: ChatService, delivery: Delivery, notifier: SocketNotifier,
+                 sessions: AgentSessions, service: ChatService, delivery: Delivery, waiting: WaitingVisitors,
                  clock: Clock, shutdown: Shutdown, on_disconnected: Sequence[DisconnectHook]) -> None:
         self.sio = sio
         self.auth = auth
@@ -38,7 +38,7 @@ class ConnectionLifecycle:
         self.sessions = sessions
         self.service = service
         self.delivery = delivery
-        self.notifier = notifier
+        self.waiting = waiting
         self.clock = clock
         self.shutdown = shutdown
         # Called with each connection that closed (while the server is not shutting down).
@@ -96,7 +96,7 @@ class ConnectionLifecycle:
                 log.exception("disconnect hook failed sid=%s", sid)
         if connection.actor.kind == PartyKind.VISITOR:
             if not self.connections.is_local("visitor", connection.actor.id):
-                self.notifier.unwatch_visitor(connection.actor.id)
+                self.waiting.unwatch_visitor(connection.actor.id)
             await self.service.visitor_disconnected(connection.actor.id, sid)
         else:
             await self.service.agent_disconnected(connection.actor.id, sid)

@@ -4,16 +4,13 @@ rooms. A conversation's traffic never goes to processes that hold none of its pa
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import constants as C
-from ..domain.conversations import estimate_wait
-from ..domain.models import Conversation, ConversationStatus, Message, PartyKind
-from ..domain.ports import Presence, RoutingState
+from ..domain.models import Conversation, Message, PartyKind
+from ..domain.ports import Presence
 from ..errors import ChatError
 from ..presenters import conversation_view
 from .bus import (
@@ -30,44 +27,24 @@ from .bus import (
     encode,
 )
 from .delivery import Delivery
+from .registry import ConnectionRegistry
 from .server import ChatSocketServer
+from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")
-
-QueueSnapshot = Callable[[int], Awaitable[dict[str, Any]]]
-# Position updates: the first HEAD_PLACES waiting visitors hear every change (coalesced to one
-# per queue_update_interval); visitors further back hear at most every FAR_UPDATE_INTERVAL
-# seconds, so a long queue costs a few hundred updates a second, not one per visitor per change.
-# Updates go out in chunks of YIELD_EVERY, CHUNK_PAUSE seconds apart.
-HEAD_PLACES = 50
-FAR_UPDATE_INTERVAL = 2.0
-YIELD_EVERY = 25
-CHUNK_PAUSE = 0.002
-SecondsPerPlace = Callable[[], Awaitable[float | None]]
 
 
 class SocketNotifier:
     def __init__(self, sio: ChatSocketServer, delivery: Delivery, bus: Bus, presence: Presence,
-                 routing: RoutingState, queue_update_interval: float) -> None:
+                 connections: ConnectionRegistry, waiting: WaitingVisitors) -> None:
         self.sio = sio
         self.delivery = delivery
         self.bus = bus
         self.presence = presence
-        self.routing = routing
-        self.queue_update_interval = queue_update_interval
-        self.queue_snapshot: QueueSnapshot | None = None
-        self.seconds_per_place: SecondsPerPlace | None = None
-        # Waiting conversations of this process's visitors, whose positions it keeps them told of.
-        self.watching: dict[str, str] = {}
-        self._positions_sent: dict[str, tuple[int, float | None, float]] = {}  # position, estimate, when
-        self._queue_dirty = False
-        self._agents_stale = False  # the agents' queue view must be resent
-        self._queue_task: asyncio.Task[None] | None = None
-        self.has_local_agents: Callable[[], bool] = lambda: True
-        # Re-reads an agent and applies the change to this process's connections (the hub).
-        self.on_agent_changed: Callable[[str], Awaitable[None]] | None = None
-        self.is_local: Callable[[str, str], bool] = lambda kind, party_id: False
-        # Envelopes of other features (co-browsing), by type: applied in the receiving process.
+        self.connections = connections
+        self.waiting = waiting
+        # Envelopes applied by other parts (queue updates, agents' sessions, co-browsing), by
+        # type: applied in the receiving process.
         self._envelope_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {}
         # Called after every conversation change made in this process (co-browsing ends a
         # session when its chat closes or moves); a failing hook never fails the change.
@@ -84,11 +61,6 @@ class SocketNotifier:
     async def where(self, *parties: tuple[str, str | None]) -> set[str]:
         """The processes holding connections of any of ``parties`` (``(kind, id)``)."""
         return await self._where(*parties)
-
-    async def close(self) -> None:
-        if self._queue_task is not None:
-            self._queue_task.cancel()
-            await asyncio.gather(self._queue_task, return_exceptions=True)
 
     # -- routing to processes -----------------------------------------------------------------
 
@@ -112,7 +84,8 @@ class SocketNotifier:
             return set()
         # This process's own clients always hear it, even while the shared presence is down or
         # being restored after a Redis restart.
-        here = {self.bus.process_id} if any(self.is_local(kind, party_id) for kind, party_id in wanted) else set()
+        local = any(self.connections.is_local(kind, party_id) for kind, party_id in wanted)
+        here = {self.bus.process_id} if local else set()
         try:
             return here | await self.presence.processes_of(wanted)
         except ChatError:
@@ -140,11 +113,8 @@ class SocketNotifier:
             await self.sio.lean_emit(envelope.event, envelope.data, room=envelope.room, namespace=envelope.namespace)
         elif isinstance(envelope, AgentsEnvelope):
             await self.sio.lean_emit(envelope.event, envelope.data, room=C.ROOM_AGENTS, namespace=C.AGENT_NAMESPACE)
-        elif isinstance(envelope, AgentChangedEnvelope):
-            if self.on_agent_changed is not None:
-                await self.on_agent_changed(envelope.agent_id)
         else:
-            await self._queue_changed_here()
+            log.warning("no handler for envelope=%s", type(envelope).__name__)
 
     async def _apply_conversation(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED,
@@ -158,20 +128,7 @@ class SocketNotifier:
             self.delivery.leave_party(conversation.id, previous_agent_id)
             await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED, agent_view, room=C.agent_room(previous_agent_id),
                                 namespace=C.AGENT_NAMESPACE)
-        self.watch(conversation)
-
-    def watch(self, conversation: Conversation) -> None:
-        """Keep this process's visitor told of their position while the conversation waits."""
-        if conversation.status == ConversationStatus.QUEUED:
-            self.watching[conversation.id] = conversation.visitor_id
-        else:
-            self.watching.pop(conversation.id, None)
-            self._positions_sent.pop(conversation.id, None)
-
-    def unwatch_visitor(self, visitor_id: str) -> None:
-        for conversation_id in [c for c, v in self.watching.items() if v == visitor_id]:
-            del self.watching[conversation_id]
-            self._positions_sent.pop(conversation_id, None)
+        self.waiting.watch(conversation)
 
     async def _emit(self, kind: str, party_id: str, event: str, data: Any) -> None:
         namespace, room = ((C.VISITOR_NAMESPACE, C.visitor_room(party_id)) if kind == "visitor"
@@ -244,55 +201,3 @@ class SocketNotifier:
             await self.bus.publish(None, encode(envelope))
         except ChatError:
             log.warning("could not tell other processes event=%s", type(envelope).__name__)
-
-    async def _queue_changed_here(self) -> None:
-        """Coalesce: the first update goes out at once, then at most one per interval."""
-        self._queue_dirty = True
-        self._agents_stale = True
-        if self._queue_task is None or self._queue_task.done():
-            self._queue_task = asyncio.get_running_loop().create_task(self._flush_queue_updates())
-
-    async def _flush_queue_updates(self) -> None:
-        while self._queue_dirty:
-            self._queue_dirty = False
-            started = time.monotonic()
-            try:
-                await self._send_queue_updates()
-            except Exception:
-                log.exception("queue update failed")
-            await asyncio.sleep(max(0.0, self.queue_update_interval - (time.monotonic() - started)))
-
-    async def _send_queue_updates(self) -> None:
-        sent = 0
-        now = time.monotonic()
-        if self.watching:
-            conversation_ids = list(self.watching)
-            positions = await self.routing.positions(conversation_ids)
-            per_place = await self.seconds_per_place() if self.seconds_per_place else None
-            for conversation_id, position in zip(conversation_ids, positions, strict=True):
-                visitor_id = self.watching.get(conversation_id)
-                if position is None or visitor_id is None:
-                    continue
-                estimate = estimate_wait(position, per_place)
-                last = self._positions_sent.get(conversation_id)
-                if last is not None and last[:2] == (position, estimate):
-                    continue
-                if last is not None and position > HEAD_PLACES and now - last[2] < FAR_UPDATE_INTERVAL:
-                    self._queue_dirty = True  # due later: a following flush sends it
-                    continue
-                self._positions_sent[conversation_id] = (position, estimate, now)
-                sent += 1
-                if sent % YIELD_EVERY == 0:
-                    # Pause between chunks, not just yield: the chunk's socket writers then run
-                    # before the next chunk queues more, so routing and chat traffic wait for
-                    # one chunk at most, never for a whole flush.
-                    await asyncio.sleep(CHUNK_PAUSE)
-                await self.sio.lean_emit(
-                    C.EV_QUEUE_POSITION,
-                    {"conversation_id": conversation_id, "position": position, "estimated_wait_s": estimate},
-                    room=C.visitor_room(visitor_id), namespace=C.VISITOR_NAMESPACE,
-                )
-        if self._agents_stale and self.queue_snapshot is not None and self.has_local_agents():
-            self._agents_stale = False
-            await self.sio.lean_emit(C.EV_QUEUE_UPDATED, await self.queue_snapshot(50), room=C.ROOM_AGENTS,
-                                namespace=C.AGENT_NAMESPACE)

@@ -13,17 +13,19 @@ from .delivery import Delivery
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
 from .server import ChatSocketServer
+from .waiting import WaitingVisitors
 
 
 class Recovery:
     def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, conversations: ConversationStore,
-                 service: ChatService, delivery: Delivery, notifier: SocketNotifier) -> None:
+                 service: ChatService, delivery: Delivery, notifier: SocketNotifier, waiting: WaitingVisitors) -> None:
         self.sio = sio
         self.connections = connections
         self.conversations = conversations
         self.service = service
         self.delivery = delivery
         self.notifier = notifier
+        self.waiting = waiting
 
     async def reregister_connections(self) -> None:
         """Record this process's connections in presence again (after the routing store lost them)."""
@@ -48,5 +50,5 @@ class Recovery:
                 await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED, {"conversation": conversation_view(
                     conversation, actor.kind)}, room=connection.sid, namespace=connection.namespace)
                 if actor.kind == PartyKind.VISITOR:
-                    self.notifier.watch(conversation)
+                    self.waiting.watch(conversation)
         await self.notifier.queue_changed()

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from .notifier import SocketNotifier
+from .queue_updates import QueueUpdates
 from .registry import ConnectionRegistry
 from .server import ChatSocketServer
 from .websocket import LeanSocket
@@ -27,10 +27,10 @@ async def _bounded(step: Awaitable[Any]) -> None:
 
 
 class Shutdown:
-    def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, notifier: SocketNotifier) -> None:
+    def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, queue_updates: QueueUpdates) -> None:
         self.sio = sio
         self.connections = connections
-        self.notifier = notifier
+        self.queue_updates = queue_updates
         self._closing = False
 
     @property
@@ -61,4 +61,4 @@ class Shutdown:
                 socket.queue.put_nowait(None)
         self.sio.eio.sockets.clear()
         await self.sio.shutdown()
-        await self.notifier.close()
+        await self.queue_updates.close()

@@ -15,18 +15,18 @@ from . import schemas as S
 from .chat_events import check_length
 from .delivery import Delivery
 from .dispatch import Handler
-from .notifier import SocketNotifier
 from .queue_views import QueueViews
 from .registry import Connection
+from .waiting import WaitingVisitors
 
 
 class VisitorEvents:
     def __init__(self, service: ChatService, conversations: ConversationStore, delivery: Delivery,
-                 notifier: SocketNotifier, queue: QueueViews, max_message_chars: int) -> None:
+                 waiting: WaitingVisitors, queue: QueueViews, max_message_chars: int) -> None:
         self.service = service
         self.conversations = conversations
         self.delivery = delivery
-        self.notifier = notifier
+        self.waiting = waiting
         self.queue = queue
         self.max_message_chars = max_message_chars
 
@@ -42,7 +42,7 @@ class VisitorEvents:
         S.parse(S.SessionResume, data)
         conversation = await self.conversations.active_conversation_for_visitor(connection.actor.id)
         if conversation is not None:
-            self.notifier.watch(conversation)
+            self.waiting.watch(conversation)
         queue = await self.queue.place_of(conversation) if conversation else None
         return {
             "visitor_id": connection.actor.id,
@@ -62,7 +62,7 @@ class VisitorEvents:
                           department=payload.department)
         conversation, created = await self.service.start_chat(connection.actor.id, prechat)
         # Watched at once: queue positions computed from now on include this visitor.
-        self.notifier.watch(conversation)
+        self.waiting.watch(conversation)
         await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
         return {
             "created": created,

@@ -25,6 +25,7 @@ from chatserver.transport.hub import SocketHub
 from chatserver.transport.notifier import SocketNotifier
 from chatserver.transport.registry import Connection, ConnectionRegistry
 from chatserver.transport.server import ChatSocketServer
+from chatserver.transport.waiting import WaitingVisitors
 
 SHARED = {C.EV_CONVERSATION_JOIN, C.EV_MESSAGE_SEND, C.EV_MESSAGE_READ, C.EV_TYPING, C.EV_CONVERSATION_CLOSE,
           C.EV_SESSION_RESUME}
@@ -46,14 +47,14 @@ def hub(tmp_path: Path) -> SocketHub:
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
     delivery = Delivery(store, emit_to)
-    notifier = SocketNotifier(sio, delivery, LocalBus(), presence, routing, 0.05)
+    connections, waiting = ConnectionRegistry(), WaitingVisitors()
+    notifier = SocketNotifier(sio, delivery, LocalBus(), presence, connections, waiting)
     clock = ManualClock()
     service = ChatService(agents=store, conversations=store, routing=routing, presence=presence, notifier=notifier,
                           clock=clock, new_id=lambda: "id", grace_period=60.0)
-    connections = ConnectionRegistry()
     dispatcher = EventDispatcher(connections, logging.getLogger("test.refusals"))
     built = SocketHub(sio, settings, TokenSigner("secret"), store, store, clock, delivery, notifier, connections,
-                      dispatcher, service)
+                      waiting, dispatcher, service)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built
