@@ -13,7 +13,8 @@ from chatserver.config import Settings
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.models import Agent, AgentStatus, PartyKind, Role
 from chatserver.errors import AuthRequired, ChatError, InvalidPayload, InvalidToken, TokenExpired
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.sqlite.agents import SQLiteAgents
 from chatserver.transport.connect import Authenticator
 
 SIGNER = TokenSigner("a test secret")
@@ -22,14 +23,13 @@ ALICE = Agent(id="a1", email="alice@example.com", name="Alice", role=Role.AGENT,
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "chat.db")
-    await s.open()
-    await s.add_agent(ALICE)
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteAgents]:
+    stores = await open_sqlite(tmp_path / "chat.db")
+    await stores.agents.add_agent(ALICE)
     try:
-        yield s
+        yield stores.agents
     finally:
-        await s.close()
+        await stores.database.close()
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def auth(store: SQLiteStore, clock: ManualClock) -> Authenticator:
+def auth(store: SQLiteAgents, clock: ManualClock) -> Authenticator:
     return Authenticator(SIGNER, store, clock, Settings())
 
 
@@ -94,7 +94,7 @@ async def test_an_expired_token_is_refused(auth: Authenticator, clock: ManualClo
 
 
 async def test_a_token_stops_holding_once_the_agent_signs_out_or_is_disabled(
-        auth: Authenticator, store: SQLiteStore, clock: ManualClock) -> None:
+        auth: Authenticator, store: SQLiteAgents, clock: ManualClock) -> None:
     token = agent_token(clock)
     assert await auth.verify_agent_token(token) == ALICE
     await store.bump_token_version(ALICE.id)

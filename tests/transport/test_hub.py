@@ -17,7 +17,7 @@ from chatserver.domain.conversations import Actor, ChatService
 from chatserver.domain.models import Agent, PartyKind, Role
 from chatserver.errors import ChatError
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
-from chatserver.storage.sqlite import SQLiteStore
+from chatserver.storage.sqlite import SQLiteStores
 from chatserver.transport.bus import LocalBus
 from chatserver.transport.delivery import Delivery
 from chatserver.transport.dispatch import NAMESPACES, EventDispatcher
@@ -40,21 +40,21 @@ def hub(tmp_path: Path) -> SocketHub:
     """Built as build_app builds it; the store is never opened (nothing here reaches it)."""
     settings = Settings(data_dir=tmp_path)
     sio = ChatSocketServer(async_mode="aiohttp", max_unsent_bytes=1 << 20, max_binary_attachments=1)
-    store = SQLiteStore(tmp_path / "chat.db")
+    stores = SQLiteStores.at(tmp_path / "chat.db")
     routing, presence = MemoryRoutingState(), MemoryPresence()
 
     async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
-    delivery = Delivery(store, emit_to)
+    delivery = Delivery(stores.conversations, emit_to)
     connections, waiting = ConnectionRegistry(), WaitingVisitors()
     notifier = SocketNotifier(sio, delivery, LocalBus(), presence, connections, waiting)
     clock = ManualClock()
-    service = ChatService(agents=store, conversations=store, routing=routing, presence=presence, notifier=notifier,
-                          clock=clock, new_id=lambda: "id", grace_period=60.0)
+    service = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing,
+                          presence=presence, notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0)
     dispatcher = EventDispatcher(connections, logging.getLogger("test.refusals"))
-    built = SocketHub(sio, settings, TokenSigner("secret"), store, store, clock, delivery, notifier, connections,
-                      waiting, dispatcher, service)
+    built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, clock, delivery,
+                      notifier, connections, waiting, dispatcher, service)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built
