@@ -19,6 +19,8 @@ from . import keys as K
 MAX_JSON_BODY = 64 * 1024
 # The one media type of request bodies (charset aside).
 JSON_MEDIA_TYPE = "application/json"
+# Socket.IO's endpoint (served by the transport; the REST middlewares leave it alone).
+SOCKET_IO_PATH = "/socket.io/"
 # The largest ``offset`` of a paged list (the OpenAPI document states it).
 MAX_OFFSET = 10**9
 # A query integer: ASCII digits, optionally signed, no more than fit any bound checked.

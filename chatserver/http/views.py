@@ -1,248 +1,48 @@
-"""REST routes (documented in ``openapi.py``, served at ``/api/openapi.json``)."""
+"""The REST API's middlewares (cross-origin, structured errors) and its routes' registration
+(documented in ``openapi.py``, served at ``/api/openapi.json``)."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
 
-import msgspec
 from aiohttp import web
 
-from ..config import Settings, public_settings
-from ..domain.agents import (
-    AgentChange,
-    check_departments,
-    create_agent,
-    do_reset_password,
-    do_update_agent,
-    issue_agent_token,
-)
-from ..domain.lockout import LockoutPolicy, authenticate_with_lockout, do_change_own_password
-from ..domain.models import Agent, Role
-from ..errors import ChatError, NotFound, RateLimited
-from ..first_admin import forget_first_admin_password
+from ..errors import ChatError
 from ..logs import exception_summary, field
 from ..transport.origins import shop_origin_allowed
 from . import keys as K
-from .common import body_limit, client_key, current_agent, int_query, json_body, read_body, require_admin
+from .agents import (
+    add_agent,
+    change_password,
+    list_agents,
+    login,
+    logout,
+    me,
+    new_visitor_session,
+    queue,
+    reset_password,
+    settings_view,
+    update_agent,
+)
+from .common import SOCKET_IO_PATH, body_limit, read_body
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
+from .health import healthz, index, readyz
 from .knowledge import CORS_PATHS as KB_CORS_PATHS
 from .knowledge import CORS_PREFIXES as KB_CORS_PREFIXES
 from .knowledge import KNOWLEDGE_ROUTES
 from .openapi import openapi_document
 from .tickets import TICKET_ROUTES
 
+__all__ = ["ROUTES", "SOCKET_IO_PATH", "add_routes", "cors_middleware", "error_middleware"]
+
 log = logging.getLogger("chatserver.http")
-
-
-class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-
-
-class NewAgentBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
-    role: Literal["admin", "agent"] = "agent"
-    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
-                           msgspec.Meta(max_length=20)] = []
-
-
-class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    disabled: bool | None = None
-    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
-                           msgspec.Meta(max_length=20)] | None = None
-
-
-class PasswordChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    new_password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
-
-
-class PasswordResetBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
-
-
-def _lockout_policy(settings: Settings) -> LockoutPolicy:
-    return LockoutPolicy(failures=settings.login_lockout_failures, lock_seconds=settings.login_lockout_seconds,
-                         global_failures=settings.login_lockout_global_failures,
-                         global_lock_seconds=settings.login_lockout_global_seconds)
-
-
-# -- health -----------------------------------------------------------------------------------
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    checks: dict[str, str] = {}
-    for name, ping in (("database", request.app[K.CONVERSATIONS].ping), ("routing", request.app[K.READINESS])):
-        try:
-            await ping()
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"error: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                             status=200 if ready else 503)
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.json_response({
-        "name": "chatserver",
-        "health": "/healthz",
-        "ready": "/readyz",
-        "openapi": "/api/openapi.json",
-        "socketio": {"path": SOCKET_IO_PATH, "namespaces": ["/visitor", "/agent"]},
-    })
 
 
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[K.SETTINGS]))
-
-
-# -- auth -------------------------------------------------------------------------------------
-
-async def login(request: web.Request) -> web.Response:
-    if not request.app[K.LOGIN_LIMITER].take(client_key(request)):
-        raise RateLimited("too many login attempts; wait a minute")
-    body = await json_body(request, LoginBody)
-    settings = request.app[K.SETTINGS]
-    agent = await authenticate_with_lockout(
-        request.app[K.AGENTS], request.app[K.CONSOLE], body.email, body.password, client_key(request),
-        request.app[K.CLOCK].now(), _lockout_policy(settings))
-    token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
-                                          settings.agent_token_ttl)
-    log.info("agent logged in agent=%s", agent.id)
-    return web.json_response({"token": token, "expires_at": expires_at, "agent": agent.public()})
-
-
-async def logout(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    await request.app[K.AGENTS].bump_token_version(agent.id)
-    # Every token of the agent is revoked: their open sockets (other tabs, other devices, any
-    # process) are told and closed too.
-    await request.app[K.HUB].sessions.agent_changed(agent.id)
-    log.info("agent logged out agent=%s", agent.id)
-    return web.Response(status=204)
-
-
-async def me(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return web.json_response({"agent": agent.public()})
-
-
-async def _password_changed(request: web.Request, agent: Agent, by: Agent) -> None:
-    """Every token of the agent is revoked: their open sockets (other tabs, other devices, any
-    process) are told and closed; the first admin's credentials file goes once its password is
-    no longer the one it holds."""
-    await request.app[K.HUB].sessions.agent_changed(agent.id)
-    forget_first_admin_password(request.app[K.SETTINGS].data_dir, agent.email)
-    log.info("agent password changed agent=%s by=%s", agent.id, by.id)
-
-
-async def change_password(request: web.Request) -> web.Response:
-    """The calling agent changes their own password, giving the current one; every other session
-    of theirs ends, and this one carries on with the new token in the answer."""
-    agent = await current_agent(request)
-    body = await json_body(request, PasswordChangeBody)
-    settings, clock = request.app[K.SETTINGS], request.app[K.CLOCK]
-    changed = await do_change_own_password(
-        request.app[K.AGENTS], request.app[K.CONSOLE], agent, body.current_password, body.new_password,
-        client_key(request), clock.now(), _lockout_policy(settings))
-    await _password_changed(request, changed, by=changed)
-    token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
-    return web.json_response({"token": token, "expires_at": expires_at, "agent": changed.public()})
-
-
-async def new_visitor_session(request: web.Request) -> web.Response:
-    if not request.app[K.VISITOR_LIMITER].take(client_key(request)):
-        raise RateLimited("too many new visitor sessions from this address")
-    settings = request.app[K.SETTINGS]
-    visitor_id = uuid.uuid4().hex
-    expires_at = request.app[K.CLOCK].now() + settings.visitor_token_ttl
-    token = request.app[K.SIGNER].issue("visitor", visitor_id, expires_at)
-    return web.json_response({"visitor_id": visitor_id, "token": token, "expires_at": expires_at}, status=201)
-
-
-# -- agents -----------------------------------------------------------------------------------
-
-async def list_agents(request: web.Request) -> web.Response:
-    await require_admin(request)
-    agents = await request.app[K.AGENTS].list_agents()
-    presence = request.app[K.SERVICE].presence
-    return web.json_response({"agents": [
-        {**a.public(), "status": str(await presence.status(a.id))} for a in agents
-    ]})
-
-
-async def add_agent(request: web.Request) -> web.Response:
-    await require_admin(request)
-    body = await json_body(request, NewAgentBody)
-    settings = request.app[K.SETTINGS]
-    check_departments(tuple(body.departments), settings.departments)
-    agent = await create_agent(
-        request.app[K.AGENTS], name=body.name, email=body.email, password=body.password, role=Role(body.role),
-        capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
-        new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
-    )
-    return web.json_response({"agent": agent.public()}, status=201)
-
-
-async def update_agent(request: web.Request) -> web.Response:
-    """Disable or enable an agent, or change their capacity or departments: in force at once in
-    every process (routing's copy, the agent's open sockets)."""
-    admin = await require_admin(request)
-    agent_id = request.match_info["agent_id"]
-    if not 1 <= len(agent_id) <= 64:
-        raise NotFound("no such agent")
-    body = await json_body(request, AgentChangeBody)
-    change = AgentChange(disabled=body.disabled, capacity=body.capacity,
-                         departments=None if body.departments is None else tuple(body.departments))
-    before, after = await do_update_agent(request.app[K.AGENTS], agent_id, change, by=admin,
-                                          known_departments=request.app[K.SETTINGS].departments)
-    service = request.app[K.SERVICE]
-    if after.disabled and not before.disabled:
-        await service.withdraw_agent(after.id)
-    await request.app[K.HUB].sessions.agent_changed(after.id)
-    service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
-    log.info("agent changed agent=%s by=%s", after.id, admin.id)
-    return web.json_response({"agent": {**after.public(), "status": str(await service.presence.status(after.id))}})
-
-
-async def reset_password(request: web.Request) -> web.Response:
-    """An admin sets another agent's password: every session of that agent ends."""
-    admin = await require_admin(request)
-    agent_id = request.match_info["agent_id"]
-    if not 1 <= len(agent_id) <= 64:
-        raise NotFound("no such agent")
-    body = await json_body(request, PasswordResetBody)
-    changed = await do_reset_password(request.app[K.AGENTS], agent_id, body.password, by=admin)
-    await _password_changed(request, changed, by=admin)
-    status = await request.app[K.SERVICE].presence.status(changed.id)
-    return web.json_response({"agent": {**changed.public(), "status": str(status)}})
-
-
-async def settings_view(request: web.Request) -> web.Response:
-    """The server's settings for admins to read; secrets only say whether they are set."""
-    await require_admin(request)
-    return web.json_response(public_settings(request.app[K.SETTINGS]))
-
-
-# -- queue and conversations ------------------------------------------------------------------
-
-async def queue(request: web.Request) -> web.Response:
-    await current_agent(request)
-    limit = int_query(request, "limit", 50, 1, 200)
-    return web.json_response(await request.app[K.HUB].queue.snapshot(limit))
 
 
 # -- cross-origin ---------------------------------------------------------------------------
@@ -253,11 +53,10 @@ CORS_PREFIXES = KB_CORS_PREFIXES
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Socket.IO's endpoint. Its WebSocket requests last as long as the connection: a middleware that
-# awaited the handler would keep its frame, and what the frame holds, for all that time, for
-# every connection. So the middlewares are plain functions that hand such requests on (the
-# handler's coroutine is awaited by aiohttp itself) and wrap only the others.
-SOCKET_IO_PATH = "/socket.io/"
+# Socket.IO's endpoint (SOCKET_IO_PATH): its WebSocket requests last as long as the connection:
+# a middleware that awaited the handler would keep its frame, and what the frame holds, for all
+# that time, for every connection. So the middlewares are plain functions that hand such
+# requests on (the handler's coroutine is awaited by aiohttp itself) and wrap only the others.
 
 
 @web.middleware

@@ -1,0 +1,35 @@
+"""REST routes of the service itself: its index, liveness and readiness."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import keys as K
+from .common import SOCKET_IO_PATH
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    for name, ping in (("database", request.app[K.CONVERSATIONS].ping), ("routing", request.app[K.READINESS])):
+        try:
+            await ping()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                             status=200 if ready else 503)
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response({
+        "name": "chatserver",
+        "health": "/healthz",
+        "ready": "/readyz",
+        "openapi": "/api/openapi.json",
+        "socketio": {"path": SOCKET_IO_PATH, "namespaces": ["/visitor", "/agent"]},
+    })
