@@ -39,7 +39,7 @@ from .models import (
     Role,
     Transcript,
 )
-from .patterns import EMAIL_RE, SPACE
+from .patterns import EMAIL, EMAIL_RE, SPACE, checked
 from .ports import ConversationStore, CustomerStore
 
 # A phone number as given, whitespace around it included (it is stored stripped).
@@ -56,19 +56,28 @@ log = logging.getLogger("chatserver.customers")
 
 
 _Text = Annotated[str, msgspec.Meta(max_length=MAX_NOTES)]
-_Short = Annotated[str, msgspec.Meta(max_length=254)]
+# Decoding bounds every text at 254 characters; check_customer_fields checks the tighter rules
+# stated here (``checked``: after who may change what, so that an agent's external_id is
+# forbidden before it is too long).
+_ExternalId = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(
+    maxLength=128, pattern=r"^[^\u0000-\u001f\u007f]*$"))]
+_Name = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(maxLength=100))]
+_Email = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(pattern=EMAIL))]
+_Phone = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(maxLength=32, pattern=PHONE))]
+_Tag = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(maxLength=32, pattern=TAG,
+                                                                            description="stored in lower case"))]
 
 
 class CustomerFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The fields staff set on a record (the REST body); ``msgspec.UNSET`` leaves one unchanged.
-    ``check_customer_fields`` validates and normalizes them."""
+    """Fields left out are unchanged (on update) or empty (on create); null clears one."""
 
-    external_id: _Short | msgspec.UnsetType | None = msgspec.UNSET
-    name: _Short | msgspec.UnsetType | None = msgspec.UNSET
-    emails: Annotated[list[_Short], msgspec.Meta(max_length=MAX_EMAILS)] | msgspec.UnsetType = msgspec.UNSET
-    phone: _Short | msgspec.UnsetType | None = msgspec.UNSET
+    # The REST body; msgspec.UNSET: left out. check_customer_fields validates and normalizes them.
+    external_id: _ExternalId | msgspec.UnsetType | None = msgspec.UNSET
+    name: _Name | msgspec.UnsetType | None = msgspec.UNSET
+    emails: Annotated[list[_Email], msgspec.Meta(max_length=MAX_EMAILS)] | msgspec.UnsetType = msgspec.UNSET
+    phone: _Phone | msgspec.UnsetType | None = msgspec.UNSET
     notes: _Text | msgspec.UnsetType | None = msgspec.UNSET
-    tags: Annotated[list[_Short], msgspec.Meta(max_length=MAX_TAGS)] | msgspec.UnsetType = msgspec.UNSET
+    tags: Annotated[list[_Tag], msgspec.Meta(max_length=MAX_TAGS)] | msgspec.UnsetType = msgspec.UNSET
 
 
 def _clean_text(value: str | None, what: str, limit: int) -> str | None:

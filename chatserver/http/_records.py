@@ -6,13 +6,15 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from aiohttp import web
 
 from ..domain.models import ConversationRecord, Customer, CustomerData, Message, PartyKind, Transcript
 from ..errors import InvalidPayload, NotFound
 from ..presenters import conversation_view, transcript_view
+from .route import Query
 
 MAX_ID = 64
 
@@ -54,6 +56,14 @@ def time_query(request: web.Request, name: str, *, end: bool = False) -> float |
         return seconds - (1 if found["sign"] == "+" else -1) * (offset.hour * 3600 + offset.minute * 60)
     except ValueError:
         raise InvalidPayload(f"{name} must be an RFC 3339 date or date-time, e.g. 2026-11-23") from None
+
+
+# RFC 3339; a date-time without an offset (2026-11-23T10:00:00) is taken as UTC.
+_DATE_OR_TIME = Annotated[str, msgspec.Meta(extra_json_schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]})]
+# A report's or a list's time range, read with ``time_query`` and ``check_range``.
+DATES = (Query("from", _DATE_OR_TIME, "RFC 3339 date or date-time (UTC unless an offset is given), inclusive; "
+                                      "before to"),
+         Query("to", _DATE_OR_TIME, "RFC 3339 date (that whole day included) or date-time, exclusive"))
 
 
 def check_range(since: float | None, until: float | None) -> None:

@@ -21,12 +21,21 @@ from ..domain.agents import (
 )
 from ..domain.lockout import LockoutPolicy, authenticate_with_lockout, do_change_own_password
 from ..domain.models import Agent, Role
+from ..domain.patterns import EMAIL, NOT_BLANK, checked
 from ..errors import NotFound, RateLimited
 from ..first_admin import forget_first_admin_password
 from . import keys as K
 from .common import client_key, current_agent, int_query, json_body, require_admin
+from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
+from .shapes import AgentAnswer, Agents, Queue, ServerSettings, SignedIn, VisitorSession
 
 log = logging.getLogger("chatserver.http")
+
+
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+Department = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema=bounded_by("departments"))]
+Departments = Annotated[list[Department], msgspec.Meta(max_length=20)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
 class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -35,29 +44,34 @@ class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class NewAgentBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, extra_json_schema=checked(pattern=NOT_BLANK))]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254, extra_json_schema=checked(pattern=EMAIL))]
+    password: Password
     role: Literal["admin", "agent"] = "agent"
-    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
-                           msgspec.Meta(max_length=20)] = []
+    capacity: Annotated[Capacity | None, msgspec.Meta(description="null or left out: default_capacity")] = None
+    departments: Departments = []
 
 
 class AgentChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     disabled: bool | None = None
-    capacity: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-    departments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
-                           msgspec.Meta(max_length=20)] | None = None
+    capacity: Capacity | None = None
+    departments: Departments | None = None
+
+
+# The change names something: at least one field is not null (the domain refuses an empty one).
+AgentChangeRequest = Annotated[AgentChangeBody, msgspec.Meta(
+    description="at least one of the fields not null; null keeps a field as it is",
+    extra_json_schema=checked(anyOf=[{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                                     for name in ("disabled", "capacity", "departments")]))]
 
 
 class PasswordChangeBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    new_password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+    new_password: Password
 
 
 class PasswordResetBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+    password: Password
 
 
 def _lockout_policy(settings: Settings) -> LockoutPolicy:
@@ -161,7 +175,7 @@ async def update_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     if not 1 <= len(agent_id) <= 64:
         raise NotFound("no such agent")
-    body = await json_body(request, AgentChangeBody)
+    body = await json_body(request, AgentChangeRequest)
     change = AgentChange(disabled=body.disabled, capacity=body.capacity,
                          departments=None if body.departments is None else tuple(body.departments))
     before, after = await do_update_agent(request.app[K.AGENTS], agent_id, change, by=admin,
@@ -200,3 +214,45 @@ async def queue(request: web.Request) -> web.Response:
     await current_agent(request)
     limit = int_query(request, "limit", 50, 1, 200)
     return web.json_response(await request.app[K.HUB].queue.snapshot(limit))
+
+
+_FOR_ADMINS = (401, 403)
+AGENT_ROUTES = [
+    Route("POST", "/api/auth/login", login, operation_id="login", auth=Auth.NONE,
+          summary="Agent login with email and password", body=LoginBody,
+          answers=(json_answer(SignedIn, "Logged in"),), errors=(400, 401, 429)),
+    Route("POST", "/api/auth/logout", logout, operation_id="logout",
+          summary="Revoke every token of the calling agent", answers=(empty_answer("Logged out"),), errors=(401,)),
+    Route("GET", "/api/me", me, operation_id="me", summary="The calling agent",
+          answers=(json_answer(AgentAnswer, "Agent"),), errors=(401,)),
+    Route("POST", "/api/me/password", change_password, operation_id="changePassword",
+          summary="Change the calling agent's own password, giving the current one. Every token of the agent is "
+                  "revoked (their other sessions end: session:ended); the answer carries a new token for this one. "
+                  "A wrong current password is invalid_credentials and counts towards the sign-in lockout "
+                  "(account_locked)",
+          body=PasswordChangeBody, answers=(json_answer(SignedIn, "Changed"),), errors=(400, 401, 429)),
+    Route("POST", "/api/visitor/sessions", new_visitor_session, operation_id="newVisitorSession",
+          auth=Auth.NONE, summary="Issue a signed visitor token (first contact of a browser)",
+          answers=(json_answer(VisitorSession, "Visitor token", 201),), errors=(429,)),
+    Route("GET", "/api/agents", list_agents, operation_id="listAgents",
+          summary="List agents (admins)", answers=(json_answer(Agents, "Agents"),), errors=_FOR_ADMINS),
+    Route("POST", "/api/agents", add_agent, operation_id="addAgent", summary="Add an agent (admins)",
+          body=NewAgentBody, answers=(json_answer(AgentAnswer, "Created", 201),), errors=(400, *_FOR_ADMINS, 409)),
+    Route("PATCH", "/api/agents/{agent_id}", update_agent, operation_id="updateAgent",
+          summary="Disable or enable an agent, or change their capacity or departments (admins); in force at once: "
+                  "a disabled agent's sockets are closed (session:ended) and their chats go back to the queue",
+          body=AgentChangeRequest, answers=(json_answer(AgentAnswer, "Changed"),),
+          errors=(400, *_FOR_ADMINS, 404, 409)),
+    Route("PUT", "/api/agents/{agent_id}/password", reset_password, operation_id="resetPassword",
+          summary="Set another agent's password (admins): every session of that agent ends (session:ended). Admins "
+                  "change their own with POST /api/me/password (409 here)",
+          body=PasswordResetBody, answers=(json_answer(AgentAnswer, "Changed"),),
+          errors=(400, *_FOR_ADMINS, 404, 409)),
+    Route("GET", "/api/settings", settings_view, operation_id="settings",
+          summary="The server's settings (admins): every value but the secrets', which only say whether they are set",
+          answers=(json_answer(ServerSettings, "Settings"),), errors=_FOR_ADMINS),
+    Route("GET", "/api/queue", queue, operation_id="queue",
+          summary="The waiting queue, in the order it will be served",
+          query=(Query("limit", Annotated[int, msgspec.Meta(ge=1, le=200)]),),
+          answers=(json_answer(Queue, "Queue"),), errors=(400, 401)),
+]

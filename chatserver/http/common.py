@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -12,6 +12,7 @@ from ..domain.models import Agent, Role
 from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 from ..transport.addresses import client_address, limit_key
 from . import keys as K
+from .route import Query
 
 # The largest request body, unless a route's fields hold more text (``K.BODY_LIMITS``, from the
 # OpenAPI document): a larger one is 413 ``payload_too_large``, whether it declares its
@@ -124,3 +125,10 @@ def int_query(request: web.Request, name: str, default: int, low: int, high: int
     if not low <= value <= high:
         raise InvalidPayload(f"{name} must be between {low} and {high}")
     return value
+
+
+def paging(most: int) -> tuple[Query, Query]:
+    """The ``limit`` (1 to ``most``) and ``offset`` query parameters of a paged list, as the
+    document states them; read with ``int_query``."""
+    return (Query("limit", Annotated[int, msgspec.Meta(ge=1, le=most)]),
+            Query("offset", Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]))

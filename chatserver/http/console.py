@@ -4,24 +4,31 @@ colleagues and departments a chat can be transferred to. Documented in ``openapi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
 from .. import constants as C
-from ..domain.canned import do_add_canned, do_delete_canned, do_update_canned
+from ..domain.canned import SHORTCUT_FIELD, do_add_canned, do_delete_canned, do_update_canned
 from ..domain.notes import note_view
+from ..domain.patterns import NOT_BLANK, checked
 from ..errors import NotFound
 from ..presenters import cobrowse_history_view
 from . import keys as K
 from .common import current_agent, json_body, require_admin
+from .route import Route, bounded_by, empty_answer, json_answer
+from .shapes import CannedAnswer, CannedResponses, TransferTargets
 
 
 class CannedBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    shortcut: Annotated[str, msgspec.Meta(min_length=1, max_length=33)]
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+    # The domain (do_add_canned) checks the patterns and max_message_chars.
+    shortcut: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=33, extra_json_schema=checked(pattern=SHORTCUT_FIELD),
+        description="1-32 of a-z 0-9 _ -; a leading /, capitals and surrounding spaces are dropped")]
+    body: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=100_000, description="up to max_message_chars",
+        extra_json_schema={**checked(pattern=NOT_BLANK), **bounded_by("max_message_chars")})]
 
 
 def _canned_id(request: web.Request) -> str:
@@ -94,10 +101,21 @@ async def transcript_extras(app: web.Application, conversation_id: str) -> dict[
                                               await cobrowse.views_for(conversation_id))}
 
 
-CONSOLE_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("GET", "/api/canned-responses", list_canned),
-    ("POST", "/api/canned-responses", add_canned),
-    ("PUT", "/api/canned-responses/{canned_id}", update_canned),
-    ("DELETE", "/api/canned-responses/{canned_id}", delete_canned),
-    ("GET", "/api/transfer-targets", transfer_targets),
+_ONE = json_answer(CannedAnswer, "Canned response")
+CONSOLE_ROUTES = [
+    Route("GET", "/api/canned-responses", list_canned, operation_id="listCannedResponses",
+          summary="Canned responses (every agent)", answers=(json_answer(CannedResponses, "By shortcut"),),
+          errors=(401,)),
+    Route("POST", "/api/canned-responses", add_canned, operation_id="addCannedResponse",
+          summary="Add a canned response (admins)", body=CannedBody, answers=(json_answer(CannedAnswer,
+                                                                                           "Canned response", 201),),
+          errors=(400, 401, 403, 409)),
+    Route("PUT", "/api/canned-responses/{canned_id}", update_canned, operation_id="updateCannedResponse",
+          summary="Change a canned response (admins)", body=CannedBody, answers=(_ONE,),
+          errors=(400, 401, 403, 404, 409)),
+    Route("DELETE", "/api/canned-responses/{canned_id}", delete_canned, operation_id="deleteCannedResponse",
+          summary="Delete a canned response (admins)", answers=(empty_answer("Deleted"),), errors=(401, 403, 404)),
+    Route("GET", "/api/transfer-targets", transfer_targets, operation_id="transferTargets",
+          summary="The other enabled agents (with their status) and the departments a chat can be transferred to",
+          answers=(json_answer(TransferTargets, "Transfer targets"),), errors=(401,)),
 ]

@@ -1,18 +1,18 @@
-"""REST routes of conversations (list with filters, transcript, exports) and the ratings report
-(documented in ``openapi_records.py``)."""
+"""REST routes of conversations (list with filters, transcript, exports) and the ratings report."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 from aiohttp import web
 
 from ..domain.models import ConversationFilter, ConversationStatus, Transcript
 from ..errors import InvalidPayload
 from . import keys as K
 from ._records import (
+    DATES,
     check_range,
     full_transcript_view,
     path_id,
@@ -21,8 +21,11 @@ from ._records import (
     transcript_html,
     transcript_text,
 )
-from .common import MAX_OFFSET, current_agent, int_query, require_admin
+from .common import MAX_OFFSET, current_agent, int_query, paging, require_admin
 from .console import transcript_extras
+from .route import Answer, Query, Route, json_answer
+from .shapes import ClosedConversation, Conversations, RatingsReport
+from .shapes import Transcript as TranscriptShape
 
 _FILTER_TEXT_LIMIT = 64
 log = logging.getLogger("chatserver.http.conversations")
@@ -115,10 +118,29 @@ async def ratings_report(request: web.Request) -> web.Response:
     })
 
 
-CONVERSATION_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("GET", "/api/conversations", list_conversations),
-    ("GET", "/api/conversations/{conversation_id}", get_conversation),
-    ("GET", "/api/conversations/{conversation_id}/transcript", export_transcript),
-    ("POST", "/api/conversations/{conversation_id}/close", close_conversation),
-    ("GET", "/api/reports/ratings", ratings_report),
+_ID_FILTER = Annotated[str, msgspec.Meta(max_length=_FILTER_TEXT_LIMIT)]
+CONVERSATION_ROUTES = [
+    Route("GET", "/api/conversations", list_conversations, operation_id="listConversations",
+          summary="List conversations (agents: their own, or a served customer's; admins: all)",
+          query=(Query("status", ConversationStatus),
+                 *(Query(name, _ID_FILTER) for name in ("agent_id", "department", "customer_id", "tag")),
+                 *DATES, *paging(500)),
+          answers=(json_answer(Conversations, "Conversations, newest first, and how many match in all"),),
+          errors=(400, 401, 403, 404)),
+    Route("GET", "/api/conversations/{conversation_id}", get_conversation, operation_id="getConversation",
+          summary="A conversation's transcript: messages, pre-chat fields, assignment history, rating",
+          answers=(json_answer(TranscriptShape, "Transcript"),), errors=(401, 403, 404)),
+    Route("GET", "/api/conversations/{conversation_id}/transcript", export_transcript,
+          operation_id="exportTranscript", summary="Download a transcript as JSON, plain text or HTML",
+          query=(Query("format", Literal["json", "text", "html"]),),
+          answers=(Answer(200, "The transcript", {"application/json": TranscriptShape, "text/plain": str,
+                                                  "text/html": str}),),
+          errors=(400, 401, 403, 404)),
+    Route("POST", "/api/conversations/{conversation_id}/close", close_conversation, operation_id="closeConversation",
+          summary="Close any chat, whoever holds it (admins): the system closes it, both sides are told",
+          answers=(json_answer(ClosedConversation, "The closed conversation (unchanged if it was closed already)"),),
+          errors=(401, 403, 404)),
+    Route("GET", "/api/reports/ratings", ratings_report, operation_id="ratingsReport",
+          summary="Visitors' ratings: average overall, per agent and per day (business_timezone) (admins)",
+          query=DATES, answers=(json_answer(RatingsReport, "Report"),), errors=(400, 401, 403)),
 ]

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from . import keys as K
 from .common import SOCKET_IO_PATH
+from .route import Auth, Route, json_answer
+from .shapes import Health, Index, Readiness
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,3 +35,14 @@ async def index(request: web.Request) -> web.Response:
         "openapi": "/api/openapi.json",
         "socketio": {"path": SOCKET_IO_PATH, "namespaces": ["/visitor", "/agent"]},
     })
+
+
+HEALTH_ROUTES = [
+    Route("GET", "/", index, operation_id="index", auth=Auth.NONE, summary="Service index",
+          answers=(json_answer(Index, "Links to the API"),)),
+    Route("GET", "/healthz", healthz, operation_id="healthz", auth=Auth.NONE, summary="Liveness: the process is up",
+          answers=(json_answer(Health, "Alive"),)),
+    Route("GET", "/readyz", readyz, operation_id="readyz", auth=Auth.NONE,
+          summary="Readiness: storage and routing state reachable",
+          answers=(json_answer(Readiness, "Ready"), json_answer(Readiness, "Not ready, with the failing checks", 503))),
+]

@@ -6,7 +6,7 @@ Pages run under a policy that allows no script at all and styles only from this 
 value is escaped (``_help_pages.esc``); an article's stored HTML, sanitized when it was saved,
 is sanitized again here before it goes in a page, so a row changed behind the application's
 back cannot bring a script in either. Like the console and the demo, these pages are not part
-of the REST API: they stay out of ``views.ROUTES`` and the OpenAPI document.
+of the REST API: they stay out of ``openapi.ROUTES`` and the OpenAPI document.
 """
 
 from __future__ import annotations

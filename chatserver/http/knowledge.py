@@ -1,20 +1,19 @@
 """REST routes of the knowledge base (docs/knowledge-base.md): published articles, the FAQ,
 search and suggestions for anyone (the widget calls them from shops' pages); drafts for agents;
-writing, ordering and the report for admins. Listed in ``views.ROUTES``; documented by
-``knowledge_paths`` in the OpenAPI document."""
+writing, ordering and the report for admins."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
 from ..domain.knowledge import (
+    LOCALE,
     Article,
     ArticleFields,
     ArticleFilter,
@@ -28,11 +27,24 @@ from ..domain.knowledge import (
     SearchSource,
 )
 from ..domain.models import Agent
+from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..errors import AuthRequired, InvalidPayload, RateLimited
 from ..transport.ratelimit import KeyedLimiter
 from . import keys as K
-from ._records import check_range, path_id, time_query
-from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body
+from ._records import DATES, check_range, path_id, time_query
+from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body, paging
+from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
+from .shapes import (
+    KbArticleAnswer,
+    KbArticles,
+    KbCategories,
+    KbCategoryAnswer,
+    KbFaq,
+    KbFaqEntries,
+    KbReport,
+    KbSearchResults,
+    KbSuggestions,
+)
 
 log = logging.getLogger("chatserver.http.knowledge")
 
@@ -43,14 +55,25 @@ KB_LIMITER = web.AppKey("kb_limiter", KeyedLimiter)
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
+# What the knowledge service checks of a title or name: something besides whitespace and control
+# characters (they are dropped); of a slug, its form; of a locale, a language tag.
+_SHOWN = rf"[^{SPACE}\x00-\x08\x0e-\x1b\x7f]"
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=80,
+                                   extra_json_schema=checked(pattern="^[a-z0-9]+(-[a-z0-9]+)*$"))]
 
 
 class ArticleBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | Unset = UNSET
-    body: Annotated[str, msgspec.Meta(max_length=50_000)] | Unset = UNSET
-    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | Unset = UNSET
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, extra_json_schema=checked(pattern=_SHOWN))] | (
+        Unset) = UNSET
+    body: Annotated[str, msgspec.Meta(
+        max_length=50_000, extra_json_schema=bounded_by("kb_max_body_chars"),
+        description="Markdown (CommonMark, tables, strikethrough); raw HTML is shown as text; up to "
+                    "kb_max_body_chars")] | Unset = UNSET
+    slug: Annotated[Slug, msgspec.Meta(description="made from the title when not given")] | Unset = UNSET
     status: ArticleStatus | Unset = UNSET
-    locale: Annotated[str, msgspec.Meta(max_length=35)] | Unset | None = UNSET
+    locale: Annotated[str, msgspec.Meta(
+        max_length=35, extra_json_schema=checked(pattern=f"^({LOCALE[1:-1]})?$"),
+        description="a language tag such as en or de-CH; empty for none")] | Unset | None = UNSET
     category_id: Id | Unset | None = UNSET
     tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=20)] | Unset = UNSET
     assignee_id: Id | Unset | None = UNSET
@@ -59,8 +82,14 @@ class ArticleBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return ArticleFields(**msgspec.structs.asdict(self))
 
 
+# A new article has a title (create_article refuses one without).
+NewArticle = Annotated[ArticleBody, msgspec.Meta(extra_json_schema=checked(required=["title"]))]
+
+
 class DraftBody(ArticleBody, forbid_unknown_fields=True, kw_only=True):
     conversation_id: Id
+    # draft_from_conversation refuses another status.
+    status: Annotated[ArticleStatus, msgspec.Meta(extra_json_schema=checked(enum=["draft"]))] | Unset = UNSET
 
     def fields(self) -> ArticleFields:
         values = msgspec.structs.asdict(self)
@@ -69,14 +98,20 @@ class DraftBody(ArticleBody, forbid_unknown_fields=True, kw_only=True):
 
 
 class CategoryBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | Unset = UNSET
-    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | Unset = UNSET
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, extra_json_schema=checked(pattern=_SHOWN))] | (
+        Unset) = UNSET
+    slug: Slug | Unset = UNSET
     description: Annotated[str, msgspec.Meta(max_length=1000)] | Unset = UNSET
     position: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | Unset = UNSET
 
 
+# A new category has a name (save_category refuses one without).
+NewCategory = Annotated[CategoryBody, msgspec.Meta(extra_json_schema=checked(required=["name"]))]
+
+
 class FaqBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    article_ids: Annotated[list[Id], msgspec.Meta(max_length=200)]
+    # set_faq refuses an article named twice.
+    article_ids: Annotated[list[Id], msgspec.Meta(max_length=200, extra_json_schema=checked(uniqueItems=True))]
 
 
 class FeedbackBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -289,7 +324,7 @@ async def feedback(request: web.Request) -> web.Response:
 
 async def create_article(request: web.Request) -> web.Response:
     actor = await current_agent(request)
-    body = await json_body(request, ArticleBody)
+    body = await json_body(request, NewArticle)
     article = await request.app[KNOWLEDGE].create_article(actor, body.fields())
     log.info("kb article created article=%s agent=%s status=%s", article.id, actor.id, article.status)
     return web.json_response({"article": await _staff_view(request, article)}, status=201)
@@ -323,7 +358,7 @@ async def delete_article(request: web.Request) -> web.Response:
 
 async def create_category(request: web.Request) -> web.Response:
     actor = await current_agent(request)
-    body = await json_body(request, CategoryBody)
+    body = await json_body(request, NewCategory)
     category = await request.app[KNOWLEDGE].save_category(actor, None, CategoryFields(**msgspec.structs.asdict(body)))
     return web.json_response({"category": category_view(category)}, status=201)
 
@@ -361,23 +396,83 @@ async def report(request: web.Request) -> web.Response:
     return web.json_response(report_view(result))
 
 
-KNOWLEDGE_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("GET", "/api/kb/categories", list_categories),
-    ("POST", "/api/kb/categories", create_category),
-    ("PATCH", "/api/kb/categories/{category_id}", update_category),
-    ("DELETE", "/api/kb/categories/{category_id}", delete_category),
-    ("PUT", "/api/kb/categories/{category_id}/faq", set_faq),
-    ("GET", "/api/kb/articles", list_articles),
-    ("POST", "/api/kb/articles", create_article),
-    ("GET", "/api/kb/articles/{article_id}", get_article),
-    ("PATCH", "/api/kb/articles/{article_id}", update_article),
-    ("DELETE", "/api/kb/articles/{article_id}", delete_article),
-    ("POST", "/api/kb/drafts", create_draft),
-    ("GET", "/api/kb/search", search),
-    ("GET", "/api/kb/suggestions", suggestions),
-    ("GET", "/api/kb/faq", faq),
-    ("POST", "/api/kb/feedback", feedback),
-    ("GET", "/api/reports/knowledge-base", report),
+def _text(most: int, **schema: Any) -> Any:
+    """A text query parameter of at most ``most`` characters (``text_query``)."""
+    return Annotated[str, msgspec.Meta(max_length=most, extra_json_schema=schema)]
+
+
+_LOCALE = Query("locale", _text(35), "articles in this language (and those without one)")
+_CATEGORY = Query("category", _text(80), "a category's slug")
+_FEW = Query("limit", Annotated[int, msgspec.Meta(ge=1, le=20)])
+_ONE_ARTICLE = json_answer(KbArticleAnswer, "Article")
+_ONE_CATEGORY = json_answer(KbCategoryAnswer, "Category")
+_DELETED = empty_answer("Deleted")
+_FOR_ADMINS = (401, 403)
+KNOWLEDGE_ROUTES = [
+    Route("GET", "/api/kb/categories", list_categories, operation_id="listKbCategories", auth=Auth.NONE,
+          summary="Knowledge-base categories, in order, with their published articles' count",
+          answers=(json_answer(KbCategories, "Categories"),)),
+    Route("POST", "/api/kb/categories", create_category, operation_id="addKbCategory",
+          summary="Add a category (admins)", body=NewCategory,
+          answers=(json_answer(KbCategoryAnswer, "Category", 201),), errors=(400, *_FOR_ADMINS, 409)),
+    Route("PATCH", "/api/kb/categories/{category_id}", update_category, operation_id="updateKbCategory",
+          summary="Change a category: name, slug, description, position (admins)", body=CategoryBody,
+          answers=(_ONE_CATEGORY,), errors=(400, *_FOR_ADMINS, 404, 409)),
+    Route("DELETE", "/api/kb/categories/{category_id}", delete_category, operation_id="deleteKbCategory",
+          summary="Delete a category; its articles keep no category (admins)", answers=(_DELETED,),
+          errors=(*_FOR_ADMINS, 404)),
+    Route("PUT", "/api/kb/categories/{category_id}/faq", set_faq, operation_id="setKbFaq",
+          summary="Set a category's FAQ: these articles of the category, in this order (admins)", body=FaqBody,
+          answers=(json_answer(KbFaqEntries, "The FAQ"),), errors=(400, *_FOR_ADMINS, 404)),
+    Route("GET", "/api/kb/articles", list_articles, operation_id="listKbArticles", auth=Auth.OPTIONAL,
+          summary="Articles, FAQ order first then newest: published ones for anyone, drafts and articles in review "
+                  "for agents",
+          query=(Query("status", Literal["published", "draft", "in_review", "all"], "agents: draft, in_review or all"),
+                 _CATEGORY, Query("tag", _text(40), "articles with this tag"), _LOCALE,
+                 Query("assignee", _text(64), "agents: an agent's id, or me"), *paging(200)),
+          answers=(json_answer(KbArticles, "Articles"),), errors=(400, 401, 403, 404)),
+    Route("POST", "/api/kb/articles", create_article, operation_id="addKbArticle", summary="Write an article (admins)",
+          body=NewArticle, answers=(json_answer(KbArticleAnswer, "Article", 201),), errors=(400, *_FOR_ADMINS, 409)),
+    Route("GET", "/api/kb/articles/{article_id}", get_article, operation_id="getKbArticle", auth=Auth.OPTIONAL,
+          summary="An article with its rendered body: published ones for anyone, any for agents",
+          answers=(_ONE_ARTICLE,), errors=(401, 404)),
+    Route("PATCH", "/api/kb/articles/{article_id}", update_article, operation_id="updateKbArticle",
+          summary="Change an article (admins; the assignee of a draft: its text, and draft or in review)",
+          body=ArticleBody, answers=(_ONE_ARTICLE,), errors=(400, *_FOR_ADMINS, 404, 409)),
+    Route("DELETE", "/api/kb/articles/{article_id}", delete_article, operation_id="deleteKbArticle",
+          summary="Delete an article (admins)", answers=(_DELETED,), errors=(*_FOR_ADMINS, 404)),
+    Route("POST", "/api/kb/drafts", create_draft, operation_id="draftKbArticle",
+          summary="Turn a finished conversation the agent may read into a draft article: its question as the title "
+                  "and the agents' answers as the body unless given, assigned to the caller unless to someone else",
+          body=DraftBody, answers=(json_answer(KbArticleAnswer, "Article", 201),),
+          errors=(400, *_FOR_ADMINS, 404, 409)),
+    Route("GET", "/api/kb/search", search, operation_id="searchKb", auth=Auth.NONE,
+          summary="Search the published articles (any of the words, best first; the last word may be unfinished; "
+                  "unknown words are corrected to the nearest known ones)",
+          query=(Query("q", Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)],
+                       required=True),
+                 _LOCALE, _CATEGORY, _FEW,
+                 Query("record", bool, "log the search for the report (not while the shopper is still typing)"),
+                 Query("source", SearchSource, "where the search was made, for the report")),
+          answers=(json_answer(KbSearchResults, "Results"),), errors=(400, 404)),
+    Route("GET", "/api/kb/suggestions", suggestions, operation_id="kbSuggestions", auth=Auth.NONE,
+          summary="Articles to offer on a page before the shopper types: the page's topics (kb_page_topics, or the "
+                  "shop's own), else the FAQ",
+          query=(Query("page_url", _text(1000, pattern=_PAGE_URL.pattern),
+                       "the page's address (http or https, percent-encoded)"),
+                 Query("page_title", _text(200), "the page's title"),
+                 Query("topic", _text(100), "comma-separated category slugs or tags the shop gives"), _LOCALE, _FEW),
+          answers=(json_answer(KbSuggestions, "Suggestions"),), errors=(400,)),
+    Route("GET", "/api/kb/faq", faq, operation_id="kbFaq", auth=Auth.NONE,
+          summary="The FAQ: each category's published FAQ articles in order, with their bodies",
+          query=(_CATEGORY, _LOCALE), answers=(json_answer(KbFaq, "FAQ"),), errors=(400, 404)),
+    Route("POST", "/api/kb/feedback", feedback, operation_id="kbFeedback", auth=Auth.NONE,
+          summary="Record what the widget's help step led to: an article answered the shopper, or they started a "
+                  "chat or left a ticket (no visitor id is kept)",
+          body=FeedbackBody, answers=(empty_answer("Recorded"),), errors=(400, 404, 429)),
+    Route("GET", "/api/reports/knowledge-base", report, operation_id="kbReport",
+          summary="Top searches, searches with no result, what the help step led to and the deflection rate (admins)",
+          query=(*DATES, paging(200)[0]), answers=(json_answer(KbReport, "Report"),), errors=(400, *_FOR_ADMINS)),
 ]
 # Called by the widget from shops' pages (cross-origin for the configured allowed_origins).
 CORS_PATHS = frozenset({"/api/kb/search", "/api/kb/suggestions", "/api/kb/feedback"})

@@ -7,7 +7,7 @@
 - ``/console/``: the agent console (``agent_console/``: index.html, console.css, and console.js
   built into ``agent_console/dist/``).
 
-These are not part of the REST API, so they stay out of ``views.ROUTES`` and the OpenAPI
+These are not part of the REST API, so they stay out of ``openapi.ROUTES`` and the OpenAPI
 document. Only plain file names with a known extension, directly inside those directories, are
 served: a name is matched against a strict pattern before the file system is touched, and the
 resolved file must still be in the directory (no ``..``, no symlinks out).

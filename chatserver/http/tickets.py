@@ -1,36 +1,41 @@
 """REST routes of the offline service: tickets for agents, webhook endpoints and the outbox
-for admins (docs/offline.md, docs/webhooks.md). Listed in ``views.ROUTES``; documented by
-``offline_paths`` in the OpenAPI document."""
+for admins (docs/offline.md, docs/webhooks.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
 from ..domain.outbox import OutboxItem, OutboxKind, OutboxStore
-from ..domain.patterns import NOT_BLANK
+from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
-from .common import MAX_OFFSET, current_agent, int_query, json_body, require_admin
+from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
+from .route import Query, Route, empty_answer, json_answer
+from .shapes import OneTicket, Outbox, Tickets, WebhookAnswer
+from .shapes import Webhooks as WebhookList
 
 TICKETS = web.AppKey("tickets", TicketService)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 OUTBOX: web.AppKey[OutboxStore] = web.AppKey("outbox")
 
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$")]
+Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=rf"^https?://[^{SPACE}]+$")]
 
 
 class AnswerBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000, extra_json_schema=checked(pattern=NOT_BLANK))]
+
+
+# Webhooks.add_endpoint checks the event types.
+EventType = Annotated[str, msgspec.Meta(extra_json_schema=checked(enum=list(EVENT_TYPES)))]
 
 
 class WebhookBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url
-    events: Annotated[list[str], msgspec.Meta(max_length=len(EVENT_TYPES))] = []
+    events: Annotated[list[EventType], msgspec.Meta(max_length=len(EVENT_TYPES))] = []
     secret: Annotated[str, msgspec.Meta(min_length=16, max_length=256)] | None = None
 
 
@@ -106,114 +111,26 @@ async def list_outbox(request: web.Request) -> web.Response:
     return web.json_response({"items": [_outbox_view(i) for i in items]})
 
 
-TICKET_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("GET", "/api/tickets", list_tickets),
-    ("GET", "/api/tickets/{ticket_id}", get_ticket),
-    ("POST", "/api/tickets/{ticket_id}/answers", answer_ticket),
-    ("GET", "/api/webhooks", list_webhooks),
-    ("POST", "/api/webhooks", add_webhook),
-    ("DELETE", "/api/webhooks/{webhook_id}", remove_webhook),
-    ("GET", "/api/outbox", list_outbox),
+_FOR_ADMINS = (401, 403)
+TICKET_ROUTES = [
+    Route("GET", "/api/tickets", list_tickets, operation_id="listTickets",
+          summary="Offline tickets, newest first (every agent)", query=(Query("status", TicketStatus), *paging(500)),
+          answers=(json_answer(Tickets, "Tickets"),), errors=(400, 401)),
+    Route("GET", "/api/tickets/{ticket_id}", get_ticket, operation_id="getTicket", summary="A ticket with its answers",
+          answers=(json_answer(OneTicket, "Ticket"),), errors=(401, 404)),
+    Route("POST", "/api/tickets/{ticket_id}/answers", answer_ticket, operation_id="answerTicket",
+          summary="Answer a ticket: emailed to the customer and shown in their widget", body=AnswerBody,
+          answers=(json_answer(OneTicket, "Ticket", 201),), errors=(400, 401, 404)),
+    Route("GET", "/api/webhooks", list_webhooks, operation_id="listWebhooks", summary="Webhook endpoints (admins)",
+          answers=(json_answer(WebhookList, "Endpoints"),), errors=_FOR_ADMINS),
+    Route("POST", "/api/webhooks", add_webhook, operation_id="addWebhook",
+          summary="Register a webhook endpoint (admins); the answer carries its secret once", body=WebhookBody,
+          answers=(json_answer(WebhookAnswer, "Created", 201),), errors=(400, *_FOR_ADMINS)),
+    Route("DELETE", "/api/webhooks/{webhook_id}", remove_webhook, operation_id="removeWebhook",
+          summary="Remove a webhook endpoint (admins); its undelivered events are dropped",
+          answers=(empty_answer("Removed"),), errors=(*_FOR_ADMINS, 404)),
+    Route("GET", "/api/outbox", list_outbox, operation_id="listOutbox",
+          summary="Recent outgoing mail or webhook deliveries and their state (admins; no contents)",
+          query=(Query("kind", OutboxKind), paging(500)[0]), answers=(json_answer(Outbox, "Outbox items"),),
+          errors=(400, *_FOR_ADMINS)),
 ]
-
-
-_TICKET = {
-    "type": "object",
-    "required": ["id", "reference", "status", "name", "email", "description", "created_at", "answers"],
-    "properties": {
-        "id": {"type": "string"},
-        "reference": {"type": "string", "description": "what the visitor is told, e.g. T-1A2B3C4D"},
-        "status": {"type": "string", "enum": ["open", "answered"]},
-        "visitor_id": {"type": "string"},
-        "name": {"type": "string"},
-        "email": {"type": "string"},
-        "order_number": {"type": ["string", "null"]},
-        "description": {"type": "string"},
-        "page_url": {"type": ["string", "null"]},
-        "created_at": {"type": "number"},
-        "updated_at": {"type": "number"},
-        "answers": {"type": "array", "items": {"type": "object", "properties": {
-            "agent": {"type": "object", "properties": {"name": {"type": "string"}}},
-            "agent_id": {"type": ["string", "null"]},
-            "body": {"type": "string"}, "created_at": {"type": "number"}}}},
-    },
-}
-
-_WEBHOOK = {
-    "type": "object",
-    "required": ["id", "url", "events", "created_at"],
-    "properties": {
-        "id": {"type": "string"}, "url": {"type": "string"},
-        "events": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)},
-                   "description": "empty: every event"},
-        "secret": {"type": "string", "description": "only in the answer to POST"},
-        "created_at": {"type": "number"},
-    },
-}
-
-
-def offline_paths() -> dict[str, Any]:
-    """The OpenAPI paths of ``TICKET_ROUTES``."""
-    from .openapi import _AUTH, _errors, _json  # the document's helpers; imported late (it imports us)
-
-    one_ticket = _json({"type": "object", "properties": {"ticket": _TICKET}}, "Ticket")
-    ticket_id = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    paging = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                                "maximum": MAX_OFFSET}}]
-    return {
-        "/api/tickets": {"get": {
-            "summary": "Offline tickets, newest first (every agent)", "operationId": "listTickets",
-            "security": _AUTH,
-            "parameters": [{"name": "status", "in": "query", "schema": {"type": "string",
-                                                                       "enum": ["open", "answered"]}}, *paging],
-            "responses": {"200": _json({"type": "object", "properties": {"tickets": {"type": "array",
-                                                                                     "items": _TICKET}}}, "Tickets"),
-                          **_errors(400, 401)}}},
-        "/api/tickets/{ticket_id}": {"get": {
-            "summary": "A ticket with its answers", "operationId": "getTicket", "security": _AUTH,
-            "parameters": ticket_id, "responses": {"200": one_ticket, **_errors(401, 404)}}},
-        "/api/tickets/{ticket_id}/answers": {"post": {
-            "summary": "Answer a ticket: emailed to the customer and shown in their widget",
-            "operationId": "answerTicket", "security": _AUTH, "parameters": ticket_id,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["body"], "additionalProperties": False,
-                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000,
-                                        "pattern": NOT_BLANK}}}}}},
-            "responses": {"201": one_ticket, **_errors(400, 401, 404)}}},
-        "/api/webhooks": {
-            "get": {"summary": "Webhook endpoints (admins)", "operationId": "listWebhooks", "security": _AUTH,
-                    "responses": {"200": _json({"type": "object", "properties": {
-                        "webhooks": {"type": "array", "items": _WEBHOOK},
-                        "event_types": {"type": "array", "items": {"type": "string"}}}}, "Endpoints"),
-                                  **_errors(401, 403)}},
-            "post": {"summary": "Register a webhook endpoint (admins); the answer carries its secret once",
-                     "operationId": "addWebhook", "security": _AUTH,
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["url"], "additionalProperties": False,
-                         "properties": {
-                             "url": {"type": "string", "pattern": "^https?://", "maxLength": 2048},
-                             "events": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
-                             "secret": {"type": "string", "minLength": 16, "maxLength": 256}}}}}},
-                     "responses": {"201": _json({"type": "object", "properties": {"webhook": _WEBHOOK}}, "Created"),
-                                   **_errors(400, 401, 403)}},
-        },
-        "/api/webhooks/{webhook_id}": {"delete": {
-            "summary": "Remove a webhook endpoint (admins); its undelivered events are dropped",
-            "operationId": "removeWebhook", "security": _AUTH,
-            "parameters": [{"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"204": {"description": "Removed"}, **_errors(401, 403, 404)}}},
-        "/api/outbox": {"get": {
-            "summary": "Recent outgoing mail or webhook deliveries and their state (admins; no contents)",
-            "operationId": "listOutbox", "security": _AUTH,
-            "parameters": [{"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["mail", "webhook"]}},
-                           paging[0]],
-            "responses": {"200": _json({"type": "object", "properties": {"items": {"type": "array", "items": {
-                "type": "object", "properties": {
-                    "id": {"type": "string"}, "kind": {"type": "string"}, "target": {"type": "string"},
-                    "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
-                    "attempts": {"type": "integer"}, "next_attempt_at": {"type": "number"},
-                    "last_error": {"type": ["string", "null"]}, "created_at": {"type": "number"},
-                    "sent_at": {"type": ["number", "null"]}}}}}}, "Outbox items"),
-                          **_errors(400, 401, 403)}}},
-    }

@@ -12,37 +12,14 @@ from ..errors import ChatError
 from ..logs import exception_summary, field
 from ..transport.origins import shop_origin_allowed
 from . import keys as K
-from .agents import (
-    add_agent,
-    change_password,
-    list_agents,
-    login,
-    logout,
-    me,
-    new_visitor_session,
-    queue,
-    reset_password,
-    settings_view,
-    update_agent,
-)
 from .common import SOCKET_IO_PATH, body_limit, read_body
-from .console import CONSOLE_ROUTES
-from .conversations import CONVERSATION_ROUTES
-from .customers import CUSTOMER_ROUTES
-from .health import healthz, index, readyz
 from .knowledge import CORS_PATHS as KB_CORS_PATHS
 from .knowledge import CORS_PREFIXES as KB_CORS_PREFIXES
-from .knowledge import KNOWLEDGE_ROUTES
-from .openapi import openapi_document
-from .tickets import TICKET_ROUTES
+from .openapi import ROUTES
 
 __all__ = ["ROUTES", "SOCKET_IO_PATH", "add_routes", "cors_middleware", "error_middleware"]
 
 log = logging.getLogger("chatserver.http")
-
-
-async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(request.app[K.SETTINGS]))
 
 
 # -- cross-origin ---------------------------------------------------------------------------
@@ -124,32 +101,7 @@ async def _structured_errors(request: web.Request, handler: Handler) -> web.Stre
                                  status=500)
 
 
-ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("GET", "/", index),
-    ("GET", "/healthz", healthz),
-    ("GET", "/readyz", readyz),
-    ("GET", "/api/openapi.json", openapi),
-    ("POST", "/api/auth/login", login),
-    ("POST", "/api/auth/logout", logout),
-    ("GET", "/api/me", me),
-    ("POST", "/api/me/password", change_password),
-    ("POST", "/api/visitor/sessions", new_visitor_session),
-    ("GET", "/api/agents", list_agents),
-    ("POST", "/api/agents", add_agent),
-    ("PATCH", "/api/agents/{agent_id}", update_agent),
-    ("PUT", "/api/agents/{agent_id}/password", reset_password),
-    ("GET", "/api/settings", settings_view),
-    ("GET", "/api/queue", queue),
-    *CONVERSATION_ROUTES,
-    *CUSTOMER_ROUTES,
-    *CONSOLE_ROUTES,
-    *TICKET_ROUTES,
-    *KNOWLEDGE_ROUTES,
-]
-
-
 def add_routes(app: web.Application) -> None:
-    for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler)
-
-
+    """Register every route of the document (``openapi.ROUTES``): none is served undocumented."""
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)

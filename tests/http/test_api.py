@@ -16,8 +16,7 @@ from aiohttp import web
 from chatserver.config import Settings
 from chatserver.http import keys as K
 from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
-from chatserver.http.openapi import openapi_document
-from chatserver.http.views import ROUTES
+from chatserver.http.openapi import ROUTES, openapi_document
 
 from ..storage.sqlite.support import database_of
 from ..support import PASSWORD, LiveServer, agent, prechat, visitor
@@ -329,7 +328,7 @@ def test_openapi_document_lists_exactly_the_routes_the_server_has() -> None:
     document = openapi_document(Settings())
     assert document["openapi"].startswith("3.1")
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    served = {(method, path) for method, path, _ in ROUTES}
+    served = {(route.method, route.path) for route in ROUTES}
     assert documented == served
 
 
@@ -445,7 +444,7 @@ async def test_every_write_route_refuses_an_oversized_body_before_doing_anything
     limits = server.app[K.BODY_LIMITS]
     writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)),
                limits.get((method, path), MAX_JSON_BODY))
-              for method, path, _ in ROUTES if method in WRITE_METHODS]
+              for method, path in ((r.method, r.path) for r in ROUTES) if method in WRITE_METHODS]
     assert len(writes) >= 20, writes
     for method, path, limit in writes:
         oversized = b"{}" + b" " * (limit - 1)
@@ -463,11 +462,14 @@ async def test_every_write_route_refuses_an_oversized_body_before_doing_anything
 
 def test_openapi_document_states_the_servers_departments_and_text_limits() -> None:
     def body(document: dict[str, Any], path: str, method: str) -> Any:
-        return document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+        schema = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+        return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
 
     document = openapi_document(Settings(departments=("billing", "sales"), max_message_chars=500,
                                          kb_max_body_chars=9000))
     assert body(document, "/api/agents", "post")["properties"]["departments"]["items"]["enum"] == ["billing", "sales"]
+    assert body(document, "/api/agents/{agent_id}", "patch")["properties"]["departments"]["anyOf"][0]["items"][
+        "enum"] == ["billing", "sales"]
     assert body(document, "/api/canned-responses", "post")["properties"]["body"]["maxLength"] == 500
     assert body(document, "/api/kb/articles", "post")["properties"]["body"]["maxLength"] == 9000
     # Without departments, an agent has none.
@@ -476,7 +478,7 @@ def test_openapi_document_states_the_servers_departments_and_text_limits() -> No
 
 def test_openapi_document_lists_413_on_every_write_route() -> None:
     document = openapi_document(Settings())
-    for method, path, _ in ROUTES:
+    for method, path in ((r.method, r.path) for r in ROUTES):
         responses = document["paths"][path][method.lower()]["responses"]
         assert ("413" in responses) == (method in WRITE_METHODS), (method, path)
 
@@ -515,6 +517,6 @@ async def test_a_json_body_sent_as_another_media_type_is_refused_and_changes_not
 def test_openapi_document_lists_415_on_every_route_with_a_json_body() -> None:
     document = openapi_document(Settings())
     routes = set(_json_body_routes())
-    for method, path, _ in ROUTES:
+    for method, path in ((r.method, r.path) for r in ROUTES):
         responses = document["paths"][path][method.lower()]["responses"]
         assert ("415" in responses) == ((method, path) in routes), (method, path)

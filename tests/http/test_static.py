@@ -11,8 +11,7 @@ from multidict import CIMultiDict
 
 from chatserver.config import Settings
 from chatserver.http import static
-from chatserver.http.openapi import openapi_document
-from chatserver.http.views import ROUTES
+from chatserver.http.openapi import ROUTES, openapi_document
 
 from ..e2e.widget import DIST, build_widget
 from ..support import LiveServer
@@ -109,5 +108,5 @@ def test_a_symlink_out_of_a_directory_is_not_followed(tmp_path: Path) -> None:
 
 
 def test_static_routes_are_not_part_of_the_rest_api() -> None:
-    api_paths = set(openapi_document(Settings())["paths"]) | {path for _, path, _ in ROUTES}
+    api_paths = set(openapi_document(Settings())["paths"]) | {route.path for route in ROUTES}
     assert not api_paths & {path for path, _ in static.STATIC_ROUTES}
