@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from . import constants as C
-from .auth import TokenSigner
+from .auth import PasswordHashing, TokenSigner
 from .config import Settings
 from .constants import VISITOR_NAMESPACE
 from .domain.clock import Clock, SystemClock
@@ -236,6 +236,7 @@ def build_app(
     app[K.CONSOLE] = stores.console
     app[K.HUB] = hub
     app[K.SIGNER] = signer
+    passwords = app[K.PASSWORDS] = PasswordHashing(settings.password_hash_cost)
     app[K.CLOCK] = clock
     app[K.LOGIN_LIMITER] = KeyedLimiter(settings.login_attempts_per_minute / 60.0,
                                         settings.login_attempts_per_minute)
@@ -259,7 +260,7 @@ def build_app(
             await backend.heartbeat()
             await backend.bus.start()
             await service.restore()
-            await ensure_first_admin(settings, stores.agents, clock, new_id)
+            await ensure_first_admin(settings, stores.agents, passwords, clock, new_id)
             loop = asyncio.get_running_loop()
             if backend.redis is not None:
                 loops.append(loop.create_task(_every(settings.presence_ttl / 3, _heartbeat(backend, service, hub),

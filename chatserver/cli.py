@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .app import build_app
+from .auth import PasswordHashing
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
@@ -142,9 +143,10 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
             password = getpass.getpass("Password for the new agent: ")
     stores = await open_sqlite(settings.db_path)
     try:
-        agent = await create_agent(stores.agents, name=args.name, email=args.email, password=password,
-                                   role=Role(args.role), capacity=args.capacity or settings.default_capacity,
-                                   now=time.time(), new_id=lambda: uuid.uuid4().hex,
+        agent = await create_agent(stores.agents, PasswordHashing(settings.password_hash_cost), name=args.name,
+                                   email=args.email, password=password, role=Role(args.role),
+                                   capacity=args.capacity or settings.default_capacity, now=time.time(),
+                                   new_id=lambda: uuid.uuid4().hex,
                                    departments=tuple(d.strip() for d in args.agent_departments.split(",")
                                                      if d.strip()))
     except ChatError as exc:
@@ -219,7 +221,8 @@ async def agent_set_password(settings: Settings, args: argparse.Namespace) -> in
             print("chatserver: the two passwords differ; nothing changed", file=sys.stderr)
             return 2
     async def reset(agents: AgentStore, found: Agent) -> Agent:
-        return await do_reset_password(agents, found.id, password, by=None)
+        return await do_reset_password(agents, PasswordHashing(settings.password_hash_cost), found.id, password,
+                                       by=None)
 
     agent = await _change_agent(settings, args.email, reset)
     if agent is None:

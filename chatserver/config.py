@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .auth import PASSWORD_HASH_COSTS
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
 from .files import PRIVATE_FILE, make_private_dir
@@ -55,6 +56,9 @@ class Settings:
     login_lockout_seconds: float = 300.0
     login_lockout_global_failures: int = 20
     login_lockout_global_seconds: float = 60.0
+    # Argon2id cost of agents' password hashes (auth.PASSWORD_HASH_COSTS): "full", or "minimal"
+    # for tests only. Hashes made at either cost verify whatever this says.
+    password_hash_cost: str = "full"
     # Origins allowed to open Socket.IO connections (besides the server's own); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
     # The server's own public URLs (scheme://host[:port], as browsers reach it, e.g. behind a
@@ -260,6 +264,8 @@ def _validate(settings: Settings) -> None:
             or settings.login_lockout_global_seconds < 0:
         raise ValueError("login_lockout_global_failures must be at least login_lockout_failures and "
                          "login_lockout_global_seconds not negative")
+    if settings.password_hash_cost not in PASSWORD_HASH_COSTS:
+        raise ValueError(f"password_hash_cost must be one of {', '.join(PASSWORD_HASH_COSTS)}")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("redis_url must start with redis://, rediss:// or unix://")
     parse_opening_hours(settings.business_hours, settings.business_timezone)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from .auth import PasswordHashing
 from .config import Settings
 from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock
@@ -21,14 +22,14 @@ log = logging.getLogger("chatserver")
 FIRST_ADMIN_FILE = "first-admin.txt"
 
 
-async def ensure_first_admin(settings: Settings, agents: AgentStore, clock: Clock,
+async def ensure_first_admin(settings: Settings, agents: AgentStore, passwords: PasswordHashing, clock: Clock,
                              new_id: Callable[[], str]) -> None:
     """On an empty database, create an admin and write its password to a 0600 file (never logged)."""
     if await agents.list_agents():
         return
     password = generate_password()
     try:
-        await create_agent(agents, name="Admin", email=settings.first_admin_email, password=password,
+        await create_agent(agents, passwords, name="Admin", email=settings.first_admin_email, password=password,
                            role=Role.ADMIN, capacity=settings.default_capacity, now=clock.now(), new_id=new_id)
     except Conflict:
         return  # another process sharing the database created it first

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from .redis_server import free_port
+from .support import PASSWORD_HASH_ENV
 
 
 class ServerProcess:
@@ -31,7 +32,7 @@ class ServerProcess:
         # Hundreds of clients from one loopback address: no per-address limits.
         env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", "CHATSERVER_VISITOR_SESSIONS_PER_MINUTE": "100000",
                "CHATSERVER_LOGIN_ATTEMPTS_PER_MINUTE": "100000", "CHATSERVER_MAX_CONNECTIONS_PER_ADDRESS": "0",
-               **self.env}
+               **PASSWORD_HASH_ENV, **self.env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "chatserver", "serve", "--port", str(self.port), "--data-dir",

@@ -15,13 +15,18 @@ import socketio
 from aiohttp import web
 
 from chatserver.app import build_app
-from chatserver.config import Settings
+from chatserver.config import Settings, env_name
 from chatserver.domain.clock import Clock
 from chatserver.domain.conversations import ChatService
 from chatserver.http import keys as K
 from chatserver.http import serving
 
 PASSWORD = "correct horse battery"
+# Agents' password hashes in every server and command the tests start: argon2id at full cost takes
+# ~170 ms per agent added and per login, thousands of times over (tests/test_auth.py checks that the
+# default stays full). PASSWORD_HASH_ENV is the same for a server or command run as a process.
+PASSWORD_HASH_COST = "minimal"
+PASSWORD_HASH_ENV = {env_name("password_hash_cost"): PASSWORD_HASH_COST}
 _counter = itertools.count(1)
 
 
@@ -131,6 +136,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     defaults: dict[str, Any] = {
         "port": 0, "data_dir": tmp_path / "data", "grace_period": 60.0, "visitor_sessions_per_minute": 10_000,
         "login_attempts_per_minute": 10_000, "queue_update_interval": 0.05, "shutdown_timeout": 1.0,
+        "password_hash_cost": PASSWORD_HASH_COST,
     }
     defaults.update(overrides)
     return Settings(**defaults)

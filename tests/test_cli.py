@@ -22,17 +22,18 @@ import pytest
 
 from chatserver.config import Settings, load_settings
 
-from .support import LiveServer, agent, make_settings
+from .support import PASSWORD_HASH_ENV, LiveServer, agent, make_settings
 
 CLI = [sys.executable, "-m", "chatserver"]
 
 
 def _run(*args: str, data_dir: Path | None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI as a process, with ``--data-dir`` unless None, and no CHATSERVER_* variables but ``env``."""
+    """The CLI as a process, with ``--data-dir`` unless None, and no CHATSERVER_* variables but ``env``
+    (and the tests' password hash cost)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     where = ["--data-dir", str(data_dir)] if data_dir is not None else []
     return subprocess.run([*CLI, *args, *where], capture_output=True, text=True, timeout=60,
-                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
+                          env={**clean, **PASSWORD_HASH_ENV, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
 def test_agent_add_and_list(tmp_path: Path) -> None:
@@ -149,7 +150,7 @@ def _on_terminal(args: list[str], answers: list[str], env: dict[str, str]) -> tu
     main, secondary = pty.openpty()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     proc = subprocess.Popen([*CLI, *args], stdin=secondary, stdout=secondary, stderr=secondary,
-                            env={**clean, **env}, start_new_session=True,
+                            env={**clean, **PASSWORD_HASH_ENV, **env}, start_new_session=True,
                             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
     os.close(secondary)
     shown, deadline = b"", time.monotonic() + 60
@@ -270,7 +271,7 @@ def _start_serve(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], int
     port = _free_port()
     proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **env})
+                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **PASSWORD_HASH_ENV, **env})
     deadline = time.monotonic() + 30
     while True:
         try:

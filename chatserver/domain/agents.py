@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from ..auth import DUMMY_HASH, TokenSigner, hash_password, verify_password
+from ..auth import PasswordHashing, TokenSigner
 from ..errors import Conflict, InvalidCredentials, InvalidPayload, NotFound
 from .models import Agent, Role
 from .patterns import EMAIL_RE
@@ -43,12 +43,12 @@ def check_departments(departments: tuple[str, ...], known: tuple[str, ...]) -> N
 
 
 async def create_agent(
-    store: AgentStore, *, name: str, email: str, password: str, role: Role, capacity: int,
-    now: float, new_id: Callable[[], str], departments: tuple[str, ...] = (),
+    store: AgentStore, passwords: PasswordHashing, *, name: str, email: str, password: str, role: Role,
+    capacity: int, now: float, new_id: Callable[[], str], departments: tuple[str, ...] = (),
 ) -> Agent:
     """Validate and store a new agent with an argon2id password hash."""
     check_new_agent(name, email, password, capacity)
-    password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+    password_hash = await asyncio.get_running_loop().run_in_executor(None, passwords.hash, password)
     agent = Agent(id=new_id(), email=email.lower(), name=name.strip(), role=role, capacity=capacity, disabled=False,
                   token_version=0, created_at=now, password_hash=password_hash, departments=departments)
     await store.add_agent(agent)
@@ -97,7 +97,7 @@ async def do_update_agent(store: AgentStore, agent_id: str, change: AgentChange,
     return before, after
 
 
-async def do_set_password(store: AgentStore, agent_id: str, password: str) -> Agent:
+async def do_set_password(store: AgentStore, passwords: PasswordHashing, agent_id: str, password: str) -> Agent:
     """Give the agent a new password (argon2id) and revoke every token they hold, in one
     transaction; returns the agent as stored. Callers decide who may: the agent themselves once
     they proved the current password (``lockout.do_change_own_password``), an admin for another
@@ -105,26 +105,27 @@ async def do_set_password(store: AgentStore, agent_id: str, password: str) -> Ag
     check_password(password)
     if await store.agent_by_id(agent_id) is None:  # before the hash, which costs tens of milliseconds
         raise NotFound("no such agent")
-    password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+    password_hash = await asyncio.get_running_loop().run_in_executor(None, passwords.hash, password)
     agent = await store.set_password(agent_id, password_hash)
     if agent is None:
         raise NotFound("no such agent")
     return agent
 
 
-async def do_reset_password(store: AgentStore, agent_id: str, password: str, *, by: Agent | None) -> Agent:
+async def do_reset_password(store: AgentStore, passwords: PasswordHashing, agent_id: str, password: str, *,
+                            by: Agent | None) -> Agent:
     """An admin (``by``; ``None`` for the command line) sets another agent's password. Their own
     they change as every agent does, giving the current one (a token alone is not enough)."""
     if by is not None and by.id == agent_id:
         raise Conflict("change your own password with your current one (POST /api/me/password)")
-    return await do_set_password(store, agent_id, password)
+    return await do_set_password(store, passwords, agent_id, password)
 
 
-async def authenticate(store: AgentStore, email: str, password: str) -> Agent:
+async def authenticate(store: AgentStore, passwords: PasswordHashing, email: str, password: str) -> Agent:
     """The agent whose email and password match; the same error for every kind of failure."""
     agent = await store.agent_by_email(email.lower())
     loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(None, verify_password, agent.password_hash if agent else DUMMY_HASH, password)
+    ok = await loop.run_in_executor(None, passwords.verify, agent.password_hash if agent else None, password)
     if agent is None or not ok or agent.disabled:
         raise InvalidCredentials("email or password is wrong")
     return agent

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import msgspec
 
+from ..auth import PasswordHashing
 from ..errors import AccountLocked, InvalidCredentials
 from .agents import authenticate, do_set_password
 from .models import Agent
@@ -80,14 +81,15 @@ async def login_failed(attempts: LoginAttempts, email: str, address: str, now: f
         raise _locked(until, now)
 
 
-async def authenticate_with_lockout(agents: AgentStore, attempts: LoginAttempts, email: str, password: str,
-                                    address: str, now: float, policy: LockoutPolicy) -> Agent:
+async def authenticate_with_lockout(agents: AgentStore, passwords: PasswordHashing, attempts: LoginAttempts,
+                                    email: str, password: str, address: str, now: float,
+                                    policy: LockoutPolicy) -> Agent:
     """``authenticate`` from client ``address`` (a per-address limit key), refused while the
     email is locked for it; a wrong password counts towards a lock and a right one clears the
     address's count."""
     await check_not_locked(attempts, email, address, now)
     try:
-        agent = await authenticate(agents, email, password)
+        agent = await authenticate(agents, passwords, email, password)
     except InvalidCredentials:
         await login_failed(attempts, email, address, now, policy)
         raise
@@ -95,13 +97,15 @@ async def authenticate_with_lockout(agents: AgentStore, attempts: LoginAttempts,
     return agent
 
 
-async def do_change_own_password(agents: AgentStore, attempts: LoginAttempts, agent: Agent, current_password: str,
-                                 new_password: str, address: str, now: float, policy: LockoutPolicy) -> Agent:
+async def do_change_own_password(agents: AgentStore, passwords: PasswordHashing, attempts: LoginAttempts,
+                                 agent: Agent, current_password: str, new_password: str, address: str, now: float,
+                                 policy: LockoutPolicy) -> Agent:
     """The agent changes their own password: the current one is checked as a login's is (a wrong
     one counts towards the lockout, so a stolen token cannot be used to guess it), then every
     token of theirs is revoked (``agents.do_set_password``)."""
     try:
-        await authenticate_with_lockout(agents, attempts, agent.email, current_password, address, now, policy)
+        await authenticate_with_lockout(agents, passwords, attempts, agent.email, current_password, address, now,
+                                        policy)
     except InvalidCredentials:
         raise InvalidCredentials("the current password is wrong", details={"fields": ["current_password"]}) from None
-    return await do_set_password(agents, agent.id, new_password)
+    return await do_set_password(agents, passwords, agent.id, new_password)

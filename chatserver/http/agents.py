@@ -88,8 +88,8 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginBody)
     settings = request.app[K.SETTINGS]
     agent = await authenticate_with_lockout(
-        request.app[K.AGENTS], request.app[K.CONSOLE], body.email, body.password, client_key(request),
-        request.app[K.CLOCK].now(), _lockout_policy(settings))
+        request.app[K.AGENTS], request.app[K.PASSWORDS], request.app[K.CONSOLE], body.email, body.password,
+        client_key(request), request.app[K.CLOCK].now(), _lockout_policy(settings))
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
                                           settings.agent_token_ttl)
     log.info("agent logged in agent=%s", agent.id)
@@ -127,8 +127,8 @@ async def change_password(request: web.Request) -> web.Response:
     body = await json_body(request, PasswordChangeBody)
     settings, clock = request.app[K.SETTINGS], request.app[K.CLOCK]
     changed = await do_change_own_password(
-        request.app[K.AGENTS], request.app[K.CONSOLE], agent, body.current_password, body.new_password,
-        client_key(request), clock.now(), _lockout_policy(settings))
+        request.app[K.AGENTS], request.app[K.PASSWORDS], request.app[K.CONSOLE], agent, body.current_password,
+        body.new_password, client_key(request), clock.now(), _lockout_policy(settings))
     await _password_changed(request, changed, by=changed)
     token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
     return web.json_response({"token": token, "expires_at": expires_at, "agent": changed.public()})
@@ -161,8 +161,8 @@ async def add_agent(request: web.Request) -> web.Response:
     settings = request.app[K.SETTINGS]
     check_departments(tuple(body.departments), settings.departments)
     agent = await create_agent(
-        request.app[K.AGENTS], name=body.name, email=body.email, password=body.password, role=Role(body.role),
-        capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
+        request.app[K.AGENTS], request.app[K.PASSWORDS], name=body.name, email=body.email, password=body.password,
+        role=Role(body.role), capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
         new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
     )
     return web.json_response({"agent": agent.public()}, status=201)
@@ -196,7 +196,8 @@ async def reset_password(request: web.Request) -> web.Response:
     if not 1 <= len(agent_id) <= 64:
         raise NotFound("no such agent")
     body = await json_body(request, PasswordResetBody)
-    changed = await do_reset_password(request.app[K.AGENTS], agent_id, body.password, by=admin)
+    changed = await do_reset_password(request.app[K.AGENTS], request.app[K.PASSWORDS], agent_id, body.password,
+                                      by=admin)
     await _password_changed(request, changed, by=admin)
     status = await request.app[K.SERVICE].presence.status(changed.id)
     return web.json_response({"agent": {**changed.public(), "status": str(status)}})

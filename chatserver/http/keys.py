@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..auth import TokenSigner
+from ..auth import PasswordHashing, TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.cobrowse import CobrowseStore
@@ -33,6 +33,7 @@ SERVICE = web.AppKey("service", ChatService)
 CUSTOMERS = web.AppKey("customers", CustomerService)
 HUB = web.AppKey("hub", SocketHub)
 SIGNER = web.AppKey("signer", TokenSigner)
+PASSWORDS = web.AppKey("passwords", PasswordHashing)
 CLOCK = web.AppKey("clock", Clock)
 LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
 VISITOR_LIMITER = web.AppKey("visitor_limiter", KeyedLimiter)

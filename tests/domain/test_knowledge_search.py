@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from chatserver.auth import PasswordHashing
 from chatserver.domain.agents import create_agent
 from chatserver.domain.kb_search import (
     article_words,
@@ -34,6 +35,7 @@ from chatserver.domain.models import Agent, Role
 from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 
 from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload
+from ..support import PASSWORD_HASH_COST
 
 
 class Corpus(msgspec.Struct):
@@ -52,8 +54,9 @@ async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
     stores = await open_sqlite(tmp_path / "kb.db")
     counter = itertools.count()
     try:
-        admin = await create_agent(stores.agents, name="Ada", email="ada@example.com", password="long enough password",
-                                   role=Role.ADMIN, capacity=1, now=1.0, new_id=lambda: "admin")
+        admin = await create_agent(stores.agents, PasswordHashing(PASSWORD_HASH_COST), name="Ada",
+                                   email="ada@example.com", password="long enough password", role=Role.ADMIN, capacity=1, now=1.0,
+                                   new_id=lambda: "admin")
         service = KnowledgeService(store=stores.knowledge, agents=stores.agents, read_transcript=_no_transcripts,
                                    now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
                                    max_body_chars=20_000)
