@@ -25,10 +25,31 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backend_settings(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The settings that select a backend: every end-to-end test runs on both."""
-    if request.param == "memory":
+# Which backend a test's server runs on. The rule: a test runs on both the embedded backend and
+# Redis (mark it ``both_backends``, a module with ``pytestmark``) when what it checks goes through
+# the routing state, presence or the event bus, whose memory and Redis implementations differ:
+# routing and the queue, presence, grace periods and reconnects, delivery of events to other
+# connections, the co-browse relay, readiness. Everything else (what SQLite stores, validation,
+# HTTP and wire details, static pages) runs once, on the embedded backend: Redis would change
+# nothing it checks.
+BACKENDS = ("memory", "redis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``memory``, or each of BACKENDS in turn for a test marked ``both_backends``."""
+    return str(getattr(request, "param", "memory"))
+
+
+@pytest.fixture
+def backend_settings(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings that select the test's backend."""
+    if backend == "memory":
         return {}
     return {"redis_url": request.getfixturevalue("redis_url")}
 

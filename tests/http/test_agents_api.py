@@ -1,5 +1,5 @@
-"""Admins change agents (PATCH /api/agents/{id}) and read the server's settings (GET /api/settings),
-on both backends: a change is in force at once, for routing and for the agent's open sockets."""
+"""Admins change agents (PATCH /api/agents/{id}) and read the server's settings (GET /api/settings):
+a change is in force at once, for routing and for the agent's open sockets (on both backends)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def _assigned(cid: str) -> Any:
     return lambda d: d["conversation"]["id"] == cid and d["conversation"]["status"] == "assigned"
 
 
+@pytest.mark.both_backends
 async def test_more_capacity_and_other_departments_take_waiting_chats_at_once(shop: LiveServer) -> None:
     login = await shop.add_agent("Alice", capacity=1)
     alice = await agent(shop, login)
@@ -73,6 +74,7 @@ async def test_more_capacity_and_other_departments_take_waiting_chats_at_once(sh
     await alice.wait_for("conversation:updated", _assigned(billing))
 
 
+@pytest.mark.both_backends
 async def test_a_disabled_agent_is_signed_out_routes_nothing_and_gives_back_their_chats(shop: LiveServer) -> None:
     alice_login = await shop.add_agent("Alice")
     alice, alice_tab = await agent(shop, alice_login), await agent(shop, alice_login)
@@ -209,6 +211,7 @@ async def _change_password(server: LiveServer, token: str, current: str, new: st
                                 json={"current_password": current, "new_password": new})
 
 
+@pytest.mark.both_backends
 async def test_an_agent_changes_their_password_and_their_other_sessions_end(shop: LiveServer) -> None:
     alice_login = await shop.add_agent("Alice")
     other_device = await shop.login(alice_login["email"])
@@ -261,6 +264,7 @@ async def test_guessing_the_current_password_with_a_token_meets_the_lockout(tmp_
         await server.close()
 
 
+@pytest.mark.both_backends
 async def test_admins_reset_another_agents_password_and_end_their_sessions(shop: LiveServer) -> None:
     alice_login = await shop.add_agent("Alice")
     alice = await agent(shop, alice_login)

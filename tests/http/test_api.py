@@ -27,6 +27,7 @@ def _error(body: Any) -> str:
     return str(body["error"]["code"])
 
 
+@pytest.mark.both_backends
 async def test_health_and_readiness(server: LiveServer) -> None:
     assert await server.request("GET", "/healthz") == (200, {"status": "ok"})
     status, body = await server.request("GET", "/readyz")
@@ -201,6 +202,7 @@ async def test_conversations_are_readable_only_by_their_agents_and_admins(server
         assert status == 400 and _error(body) == "invalid_payload", query
 
 
+@pytest.mark.both_backends
 async def test_queue_route_lists_waiting_chats(server: LiveServer) -> None:
     login = await server.add_agent()
     shopper = await visitor(server)

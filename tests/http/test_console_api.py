@@ -1,5 +1,5 @@
-"""The console's REST routes (canned responses, transfer targets) and the login lockout, on both
-backends."""
+"""The console's REST routes (canned responses, transfer targets) and the login lockout; what
+reaches other consoles, and agents' presence, on both backends."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ async def test_admins_manage_canned_responses_and_agents_read_them(server: LiveS
     assert [c["shortcut"] for c in listing["canned_responses"]] == ["hello"]
 
 
+@pytest.mark.both_backends
 async def test_every_console_hears_when_the_canned_responses_change(server: LiveServer) -> None:
     admin = await server.admin_token()
     alice, bob = await agent(server, await server.add_agent("Alice")), await agent(server, await server.add_agent())
@@ -88,6 +89,7 @@ async def test_canned_responses_refuse_bad_input_and_non_admins(server: LiveServ
     assert [c["shortcut"] for c in listing["canned_responses"]] == ["refund"]
 
 
+@pytest.mark.both_backends
 async def test_transfer_targets_list_the_other_agents_and_departments(tmp_path: Path,
                                                                       backend_settings: dict[str, str]) -> None:
     server = LiveServer(make_settings(tmp_path, departments=("sales", "billing"), **backend_settings))

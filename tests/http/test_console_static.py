@@ -17,12 +17,6 @@ def _built() -> None:
     build_widget()  # npm run build: the widget and the console
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: static files do not depend on the backend."""
-    return {}
-
-
 async def test_console_files_are_served_under_a_strict_policy(server: LiveServer) -> None:
     assert server.http is not None
     async with server.http.get(server.url + "/console", allow_redirects=False) as resp:

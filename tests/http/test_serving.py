@@ -20,12 +20,6 @@ from ..raw_http import closed_by_server, connect, read_response, request_head
 from ..support import LiveServer, make_settings
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: the HTTP edge does not depend on the backend."""
-    return {}
-
-
 async def test_a_request_head_not_finished_in_time_is_closed_first_or_keep_alive(tmp_path: Path) -> None:
     server = LiveServer(make_settings(tmp_path, header_timeout=0.5))
     await server.start()

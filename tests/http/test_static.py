@@ -22,12 +22,6 @@ def _built() -> None:
     build_widget()
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: static files do not depend on the backend."""
-    return {}
-
-
 def _chunks() -> list[str]:
     return sorted(f"/widget/{p.name}" for p in (DIST / "widget").glob("*.js"))
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatserver.app import K
 
 from ..support import LiveServer, agent, prechat, visitor
+
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
 
 
 async def test_full_chat_from_start_to_transcript(server: LiveServer) -> None:

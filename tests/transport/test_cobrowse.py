@@ -30,6 +30,7 @@ def incremental(n: int) -> list[dict[str, Any]]:
     return [{"type": INCREMENTAL, "data": {"source": 5, "id": 7, "text": f"typed {n}"}, "timestamp": 10 + n}]
 
 
+@pytest.mark.both_backends
 async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
     shopper, console, login, cid = await assigned_chat(server)
     requested = await console.call("cobrowse:request", {"conversation_id": cid})
@@ -88,6 +89,7 @@ async def test_a_session_from_request_to_stop(server: LiveServer) -> None:
     assert undocumented(record, "Transcript") == []
 
 
+@pytest.mark.both_backends
 async def test_declining_and_a_second_request(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     first = (await console.call("cobrowse:request", {"conversation_id": cid}))["session"]["id"]
@@ -104,6 +106,7 @@ async def test_declining_and_a_second_request(server: LiveServer) -> None:
     assert second["session"]["id"] != first and second["session"]["status"] == "requested"
 
 
+@pytest.mark.both_backends
 async def test_a_late_joiner_gets_the_current_page_then_live(server: LiveServer) -> None:
     shopper, console, login, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -128,6 +131,7 @@ async def test_a_late_joiner_gets_the_current_page_then_live(server: LiveServer)
     assert [seq for seq, _ in received_batches(console, session_id)] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.both_backends
 async def test_batches_sent_while_an_agent_joins_arrive_once_in_order(server: LiveServer) -> None:
     shopper, console, login, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -149,6 +153,7 @@ async def test_batches_sent_while_an_agent_joins_arrive_once_in_order(server: Li
     assert seqs == list(range(1, 40)), seqs
 
 
+@pytest.mark.both_backends
 async def test_only_the_assigned_agent_watches_and_only_the_shopper_shares(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -182,6 +187,7 @@ async def test_only_the_assigned_agent_watches_and_only_the_shopper_shares(serve
     assert status == 200 and body["cobrowse"][0]["status"] == "active"
 
 
+@pytest.mark.both_backends
 async def test_a_transfer_or_the_end_of_the_chat_ends_the_session(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -202,6 +208,7 @@ async def test_a_transfer_or_the_end_of_the_chat_ends_the_session(server: LiveSe
     assert ended["session"]["reason"] == "chat_ended"
 
 
+@pytest.mark.both_backends
 async def test_remote_control_needs_and_honours_consent(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -239,6 +246,7 @@ async def test_remote_control_needs_and_honours_consent(server: LiveServer) -> N
         "code"] == "control_not_granted"
 
 
+@pytest.mark.both_backends
 async def test_pointer_scroll_and_ping_reach_the_shopper(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -254,6 +262,7 @@ async def test_pointer_scroll_and_ping_reach_the_shopper(server: LiveServer) -> 
     assert await console.wait_for("cobrowse:pong") == {"session_id": session_id, "t": 1234.5}
 
 
+@pytest.mark.both_backends
 async def test_a_new_page_continues_the_session_without_asking_again(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
@@ -456,6 +465,7 @@ async def test_strangers_cannot_resume_ping_leave_or_answer_for_a_session(server
     assert (await _record(server, cid))["watched"][0]["left_at"] is not None
 
 
+@pytest.mark.both_backends
 async def test_the_page_is_told_the_part_limit_and_a_larger_part_is_refused_with_it(tmp_path: Path,
                                                                                    backend_settings: dict[str, str],
                                                                                    ) -> None:
@@ -505,6 +515,7 @@ async def limited(tmp_path: Path, backend_settings: dict[str, str], clock: Manua
         await live.close()
 
 
+@pytest.mark.both_backends
 async def test_over_the_limits_the_session_pauses_and_the_chat_goes_on(limited: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(limited)
     session_id = await active_session(shopper, console, cid)
@@ -533,6 +544,7 @@ async def test_over_the_limits_the_session_pauses_and_the_chat_goes_on(limited: 
     assert paused["session"]["status"] == "paused"
 
 
+@pytest.mark.both_backends
 async def test_unanswered_requests_expire_and_a_departed_shopper_ends_it(limited: LiveServer,
                                                                         clock: ManualClock) -> None:
     shopper, console, _, cid = await assigned_chat(limited)

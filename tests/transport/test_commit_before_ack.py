@@ -8,20 +8,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from chatserver.http import keys as K
 from chatserver.storage.sqlite import SQLiteDatabase
 
 from ..offline_support import wait_until
 from ..storage.sqlite.support import database_of, fails_at_commit
 from ..support import Client, LiveServer, agent, prechat, visitor
-
-
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: commit-then-ack does not depend on the backend."""
-    return {}
 
 
 async def _pairs(server: LiveServer, n: int) -> list[tuple[Client, Client, str]]:

@@ -1,5 +1,5 @@
-"""The console's events over real Socket.IO connections, on both backends: internal notes the
-visitor never receives, and ending a chat with tags and a resolution note."""
+"""The console's events over real Socket.IO connections: internal notes the visitor never receives,
+and ending a chat with tags and a resolution note (what reaches other connections on both backends)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import contextlib
 import json
 import sqlite3
 from typing import Any
+
+import pytest
 
 from ..support import Client, LiveServer, agent, prechat, visitor
 
@@ -31,6 +33,7 @@ def _mentions(events: dict[str, list[Any]], text: str) -> list[str]:
     return [name for name, items in events.items() if any(text in json.dumps(item) for item in items)]
 
 
+@pytest.mark.both_backends
 async def test_notes_reach_agents_and_never_the_visitor(server: LiveServer) -> None:
     login, console, shopper, cid = await _assigned_chat(server)
     second_tab = await agent(server, login)
@@ -66,6 +69,7 @@ async def test_notes_reach_agents_and_never_the_visitor(server: LiveServer) -> N
     assert secret not in json.dumps(transcript["messages"])
 
 
+@pytest.mark.both_backends
 async def test_notes_follow_a_transfer_and_stay_with_the_agents_of_the_chat(server: LiveServer) -> None:
     alice, console, _shopper, cid = await _assigned_chat(server)
     assert (await console.call("note:add", {"conversation_id": cid, "body": "Wants a refund"}))["ok"]
@@ -128,6 +132,7 @@ async def test_bad_note_lists_are_refused_and_change_nothing(server: LiveServer)
     assert transcript["notes"] == [note]
 
 
+@pytest.mark.both_backends
 async def test_ending_a_chat_stores_tags_and_resolution_note(server: LiveServer) -> None:
     login, console, shopper, cid = await _assigned_chat(server)
     ended = await console.call("conversation:end", {"conversation_id": cid, "tags": ["Refund", " shipping ", "refund"],
@@ -146,6 +151,7 @@ async def test_ending_a_chat_stores_tags_and_resolution_note(server: LiveServer)
     assert again["ok"] and again["tags"] == ["refund"] and again["resolution_note"] is None
 
 
+@pytest.mark.both_backends
 async def test_the_visitor_leaving_first_still_lets_the_agent_wrap_up(server: LiveServer) -> None:
     _login, console, shopper, cid = await _assigned_chat(server)
     assert (await shopper.call("conversation:close", {"conversation_id": cid}))["ok"]

@@ -11,6 +11,8 @@ from chatserver.domain.clock import ManualClock
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
+
 
 @pytest.fixture
 async def shop(tmp_path: Path, backend_settings: dict[str, str]) -> AsyncIterator[tuple[LiveServer, ManualClock]]:

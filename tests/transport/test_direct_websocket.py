@@ -20,13 +20,6 @@ from ..offline_support import wait_until
 from ..support import LiveServer, prechat
 from .raw_socket import CLOSE, CONTINUATION, PING, PONG, TEXT, frame, raw_visitor
 
-
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: the WebSocket layer does not depend on the backend."""
-    return {}
-
-
 # The tests of promises both paths keep run on each.
 BOTH_PATHS = pytest.mark.parametrize("upgrade", [False, True], ids=["direct", "upgraded"])
 

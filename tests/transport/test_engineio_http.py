@@ -23,12 +23,6 @@ from ..support import LiveServer, make_settings
 MAX = 1_000_000  # max_http_buffer_size's default
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: HTTP handling does not depend on the backend."""
-    return {}
-
-
 async def open_polling_session(server: LiveServer) -> str:
     status, body = await server.request("GET", "/socket.io/?EIO=4&transport=polling")
     assert status == 200 and body.startswith("0{"), body

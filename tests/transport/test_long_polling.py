@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import socketio
 
 from chatserver.http import keys as K
@@ -14,12 +13,6 @@ from chatserver.http import keys as K
 from ..offline_support import wait_until
 from ..support import LiveServer, visitor
 from .raw_socket import Polling
-
-
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: Engine.IO does not depend on the backend."""
-    return {}
 
 
 def _forgotten(server: LiveServer) -> bool:

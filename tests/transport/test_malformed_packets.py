@@ -25,12 +25,6 @@ NAMESPACES = ["/visitor", "/agent"]
 
 
 @pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: packets are decoded before any backend is involved."""
-    return {}
-
-
-@pytest.fixture
 def log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """Every record of the test; afterwards, none with a traceback or with the client's bytes."""
     with caplog.at_level("INFO"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chatserver.http import keys as K
 
 from ..support import LiveServer, agent, prechat, visitor
@@ -14,6 +16,7 @@ def _code(reply: Any) -> str:
     return str(reply["error"]["code"])
 
 
+@pytest.mark.both_backends
 async def test_the_agent_sees_the_page_the_shopper_moved_to(server: LiveServer) -> None:
     desk = await agent(server, await server.add_agent("Alice"))
     shopper = await visitor(server)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from chatserver.domain.models import PartyKind
 from chatserver.http import keys as K
 
 from ..offline_support import wait_until
 from ..storage.sqlite.support import database_of
 from ..support import LiveServer, agent, prechat, visitor
+
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
 
 
 async def test_only_a_read_mark_that_moves_is_announced(server: LiveServer) -> None:

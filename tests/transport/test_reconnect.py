@@ -13,6 +13,8 @@ from chatserver.domain.clock import ManualClock
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
+
 
 async def _assigned_chat(server: LiveServer, login: dict[str, object], n: int = 1) -> tuple[Client, Client, str]:
     console = await agent(server, login)

@@ -7,10 +7,14 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from chatserver.storage import redis_backend
 from chatserver.storage.redis_keys import Keys
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
+
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
 
 
 async def _queued(server: LiveServer, n: int) -> tuple[Client, str]:

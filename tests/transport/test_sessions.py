@@ -15,6 +15,8 @@ from chatserver.domain.clock import ManualClock
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
+pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
+
 
 async def _ended(client: Client) -> str:
     """The reason the server gave, once it has also closed the connection."""

@@ -23,12 +23,6 @@ from .raw_socket import PING, Polling, frame, raw_visitor, server_websocket
 PONG_FRAME = bytes([0x8A, 125]) + b"p" * 125  # the server's answer to a ping of 125 bytes
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: the WebSocket layer does not depend on the backend."""
-    return {}
-
-
 # A WebSocket opened directly and one that upgraded a long-polling connection.
 def _small_bound(tmp_path: Path) -> Settings:
     """A small max_unsent_bytes (it must hold a co-browse replay, so the co-browse buffer is small

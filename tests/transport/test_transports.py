@@ -24,12 +24,6 @@ TRANSPORTS = pytest.mark.parametrize("transports", [["polling"], ["polling", "we
                                      ids=["polling", "polling-then-websocket"])
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: how a client connects does not depend on the backend."""
-    return {}
-
-
 async def _connect(client: Client, transports: list[str]) -> Client:
     await client.sio.connect(client.server.url, namespaces=[client.namespace], auth={"token": client.token},
                              transports=transports, wait_timeout=5)

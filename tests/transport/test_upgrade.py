@@ -18,12 +18,6 @@ from ..support import LiveServer
 from .raw_socket import Polling, RawSocket
 
 
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: the upgrade does not depend on the backend."""
-    return {}
-
-
 def _resume(ack_id: int) -> str:
     return f'42/visitor,{ack_id}["session:resume",{{}}]'
 

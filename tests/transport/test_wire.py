@@ -9,19 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from chatserver.http import keys as K
 
 from ..offline_support import wait_until
 from ..support import LiveServer, agent, make_settings, prechat, visitor
 from .raw_socket import BINARY, frame, raw_visitor
-
-
-@pytest.fixture
-def backend_settings() -> dict[str, str]:
-    """The embedded server only: what goes over the wire does not depend on the backend."""
-    return {}
 
 
 class RawVisitor:
