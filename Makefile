@@ -43,8 +43,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# One pytest process per CPU (pytest-xdist); a single test file runs faster without: pytest tests/FILE.
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 test: system-deps install lint typecheck pytest
 

@@ -1,12 +1,27 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from .e2e.widget import WIDGET_SIZES, build_widget
 from .redis_server import RedisServer
 from .support import LiveServer, make_settings
+
+
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory shared by every process of this test run: an xdist worker's base temporary
+    directory is inside the run's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def widget_built(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The front ends built from the current sources, once per run."""
+    build_widget(run_dir(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +48,6 @@ def redis_url(redis_server: RedisServer) -> str:
 # HTTP and wire details, static pages) runs once, on the embedded backend: Redis would change
 # nothing it checks.
 BACKENDS = ("memory", "redis")
-
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
@@ -62,3 +76,12 @@ async def server(tmp_path: Path, backend_settings: dict[str, str]) -> AsyncItera
         yield live
     finally:
         await live.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for report in terminalreporter.stats.get("passed", []):
+        for name, sizes in getattr(report, "user_properties", []):
+            if name == WIDGET_SIZES:
+                terminalreporter.section("visitor widget, gzipped sizes")
+                for path, size in sizes.items():
+                    terminalreporter.write_line(f"{path}: {size:,} bytes gzipped")

@@ -17,16 +17,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from ..support import LiveServer, make_settings
-from .widget import CHROMIUM, CHROMIUM_ARGS, build_widget
-
-SIZES = pytest.StashKey[dict[str, int]]()
+from .widget import CHROMIUM, CHROMIUM_ARGS
 
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture(scope="session")
-def widget_built() -> None:
-    build_widget()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="package")
@@ -99,10 +92,3 @@ async def open_page(browser: Browser, shop: LiveServer, allowed_page_errors: lis
                   and not any(allowed in e for allowed in allowed_page_errors)]
     assert not unexpected, unexpected
 
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    sizes = config.stash.get(SIZES, None)
-    if sizes:
-        terminalreporter.section("visitor widget, gzipped sizes")
-        for path, size in sizes.items():
-            terminalreporter.write_line(f"{path}: {size:,} bytes gzipped")

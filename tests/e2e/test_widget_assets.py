@@ -7,18 +7,17 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 
-import pytest
-
-from .conftest import SIZES
-from .widget import ROOT, gzipped_sizes
+from .widget import ROOT, WIDGET_SIZES, gzipped_sizes
 
 LOADER_BUDGET = 10 * 1024
 
 
-def test_the_loader_is_small_and_the_sizes_are_reported(request: pytest.FixtureRequest, widget_built: None) -> None:
+def test_the_loader_is_small_and_the_sizes_are_reported(record_property: Callable[[str, object], None],
+                                                        widget_built: None) -> None:
     sizes = gzipped_sizes()
-    request.config.stash[SIZES] = sizes
+    record_property(WIDGET_SIZES, sizes)
     assert sizes["/widget.js"] <= LOADER_BUDGET, sizes
     chunks = [path for path in sizes if path != "/widget.js"]
     assert any(re.fullmatch(r"/widget/ui-\w+\.js", p) for p in chunks), chunks

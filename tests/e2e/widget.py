@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import fcntl
 import gzip
 import shutil
 import subprocess
@@ -17,11 +17,25 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
+# The record_property name of the widget's gzipped sizes, printed at the end of the run
+# (tests/conftest.py): a property travels with the test's report, from an xdist worker too.
+WIDGET_SIZES = "widget_gzipped_sizes"
 
 
-@functools.cache
-def build_widget() -> None:
-    """Build client/dist from the current sources, once per test run (esbuild takes well under a second)."""
+def build_widget(run_dir: Path) -> None:
+    """Build client/dist and agent_console/dist from the current sources once per test run (esbuild
+    takes well under a second). ``run_dir`` is shared by the run's processes (xdist workers): the
+    first to ask builds under a lock there, the others wait and find it built, so no worker serves
+    a file another is rewriting."""
+    with open(run_dir / "widget-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = run_dir / "widget-built"
+        if not built.exists():
+            _npm_run_build()
+            built.touch()
+
+
+def _npm_run_build() -> None:
     npm = shutil.which("npm")
     if npm is None or not (ROOT / "node_modules").is_dir():
         raise RuntimeError("the widget's npm packages are missing: run `make install` (npm ci && npm run build)")

@@ -8,13 +8,9 @@ import pytest
 from chatserver.config import load_settings
 from chatserver.http.static import CONSOLE_DIST_DIR, console_headers
 
-from ..e2e.widget import build_widget
 from ..support import LiveServer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _built() -> None:
-    build_widget()  # npm run build: the widget and the console
+pytestmark = pytest.mark.usefixtures("widget_built")  # npm run build: the widget and the console
 
 
 async def test_console_files_are_served_under_a_strict_policy(server: LiveServer) -> None:

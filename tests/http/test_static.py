@@ -13,13 +13,10 @@ from chatserver.config import Settings
 from chatserver.http import static
 from chatserver.http.openapi import ROUTES, openapi_document
 
-from ..e2e.widget import DIST, build_widget
+from ..e2e.widget import DIST
 from ..support import LiveServer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _built() -> None:
-    build_widget()
+pytestmark = pytest.mark.usefixtures("widget_built")
 
 
 def _chunks() -> list[str]:
