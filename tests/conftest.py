@@ -10,6 +10,23 @@ from .e2e.widget import WIDGET_SIZES, build_widget
 from .redis_server import RedisServer
 from .support import LiveServer, make_settings
 
+# Markers by where a test lives, so that `pytest -m "not e2e and not slow"` is the quick loop:
+# e2e, a real Chromium; slow, several server processes, command-line processes, fuzzing or
+# load runs.
+TESTS = Path(__file__).resolve().parent
+E2E = ("e2e/",)
+SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_cli.py", "test_cli_customers.py",
+        "test_logs.py", "http/test_schemathesis.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(TESTS).as_posix()
+        if where.startswith(E2E):
+            item.add_marker(pytest.mark.e2e)
+        if where.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory shared by every process of this test run: an xdist worker's base temporary
