@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,24 @@ class Client:
     async def wait_for_seq(self, conversation_id: str, seq: int, timeout: float = 5.0) -> dict[str, Any]:
         return await self.wait_for(  # type: ignore[no-any-return]
             "message:new", lambda m: m["conversation_id"] == conversation_id and m["seq"] == seq, timeout)
+
+
+async def wait_until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0,
+                     what: str = "condition") -> None:
+    """Wait for ``condition`` (a check, or a coroutine function) to hold, polling; fail after
+    ``timeout`` seconds. For state that changes behind the test's back: a fixed sleep before an
+    assert is too short under load and wastes time otherwise."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 async def visitor(server: LiveServer, token: str | None = None) -> Client:

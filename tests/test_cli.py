@@ -22,6 +22,7 @@ import pytest
 
 from chatserver.config import Settings, load_settings
 
+from .redis_server import free_port
 from .support import PASSWORD_HASH_ENV, LiveServer, agent, make_settings
 
 CLI = [sys.executable, "-m", "chatserver"]
@@ -245,12 +246,6 @@ def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _read_until(proc: subprocess.Popen[str], marker: str, deadline: float) -> str:
     """What the process printed on stdout up to the end of the line holding ``marker`` (read from
     the pipe itself, so the rest is still there for ``communicate``)."""
@@ -268,7 +263,7 @@ def _read_until(proc: subprocess.Popen[str], marker: str, deadline: float) -> st
 
 def _start_serve(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], int]:
     """``chatserver serve`` on a free port, once it answers /readyz (``env``: more variables)."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **PASSWORD_HASH_ENV, **env})

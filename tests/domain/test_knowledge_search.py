@@ -55,8 +55,8 @@ async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
     counter = itertools.count()
     try:
         admin = await create_agent(stores.agents, PasswordHashing(PASSWORD_HASH_COST), name="Ada",
-                                   email="ada@example.com", password="long enough password", role=Role.ADMIN, capacity=1, now=1.0,
-                                   new_id=lambda: "admin")
+                                   email="ada@example.com", password="long enough password", role=Role.ADMIN,
+                                   capacity=1, now=1.0, new_id=lambda: "admin")
         service = KnowledgeService(store=stores.knowledge, agents=stores.agents, read_transcript=_no_transcripts,
                                    now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
                                    max_body_chars=20_000)

@@ -22,8 +22,7 @@ from playwright.async_api import FrameLocator, Page, expect
 from chatserver.domain.models import ConversationStatus
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import Client, LiveServer, agent
+from ..support import Client, LiveServer, agent, wait_until
 from .conftest import OpenPage
 from .console import OpenConsole, open_console, screenshot, signed_in, tab
 from .test_widget_chat import _start_chat

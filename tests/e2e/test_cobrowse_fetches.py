@@ -21,8 +21,8 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, expect
 
-from ..offline_support import free_port, wait_until
-from ..support import LiveServer, make_settings
+from ..redis_server import free_port
+from ..support import LiveServer, make_settings, wait_until
 from .conftest import _close_or_show_what_hangs
 from .console import signed_in, tab
 from .test_cobrowse import consent, replay, sharing_bar

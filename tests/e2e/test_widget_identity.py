@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from chatserver.domain.conversations import MIN_QUEUED_WAIT
 from chatserver.domain.identity import sign_identity
 
-from ..offline_support import free_port
+from ..redis_server import free_port
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 from .conftest import _close_or_show_what_hangs
 from .widget import launcher, message_bodies, panel, screenshot

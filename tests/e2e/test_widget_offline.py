@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import expect
 
-from ..offline_support import SmtpServer, wait_until
-from ..support import LiveServer, agent, make_settings
+from ..offline_support import SmtpServer
+from ..support import LiveServer, agent, make_settings, wait_until
 from .conftest import OpenPage, _close_or_show_what_hangs
 from .widget import launcher, panel, screenshot
 

@@ -13,8 +13,8 @@ from playwright.async_api import expect
 
 from chatserver.domain.identity import sign_identity
 
-from ..offline_support import SmtpServer, wait_until
-from ..support import LiveServer, agent, make_settings
+from ..offline_support import SmtpServer
+from ..support import LiveServer, agent, make_settings, wait_until
 from .conftest import OpenPage, _close_or_show_what_hangs
 from .test_widget_chat import _assigned, _start_chat
 from .widget import launcher, panel, screenshot

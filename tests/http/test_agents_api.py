@@ -15,8 +15,7 @@ import socketio
 from chatserver.config import SECRET_SETTINGS, SECRET_SUFFIXES, settings_fields
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor
+from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 
 @pytest.fixture

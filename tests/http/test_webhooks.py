@@ -13,8 +13,8 @@ import pytest
 
 from chatserver.domain.identity import sign_identity
 
-from ..offline_support import WebhookReceiver, outbox_when, wait_until
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..offline_support import WebhookReceiver, outbox_when
+from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 FAST_RETRIES = {"outbox_retry_base": 0.05, "outbox_retry_max": 0.4, "outbox_poll_interval": 0.5}
 

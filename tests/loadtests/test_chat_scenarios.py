@@ -18,6 +18,8 @@ from loadtests.histogram import LogHistogram
 from loadtests.html import render
 from loadtests.slo import check_objectives, load_objectives, parse_objective
 
+from ..redis_server import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -158,13 +160,10 @@ def test_a_run_that_overruns_max_duration_stops_and_reports_it_incomplete(tmp_pa
 
 
 def test_a_running_server_is_loaded_through_url_and_sampled_through_server_pid(tmp_path: Path) -> None:
-    import socket
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = tmp_path / "data"
     server = subprocess.Popen([sys.executable, "-m", "chatserver", "serve", "--port", str(port), "--data-dir",
                                str(data)], cwd=ROOT, env={**__import__("os").environ,

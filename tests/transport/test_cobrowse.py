@@ -12,8 +12,7 @@ import pytest
 from chatserver.domain.clock import ManualClock
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import LiveServer, agent, make_settings, visitor
+from ..support import LiveServer, agent, make_settings, visitor, wait_until
 from .cobrowse_support import (
     INCREMENTAL,
     active_session,

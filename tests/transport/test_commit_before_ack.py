@@ -11,9 +11,8 @@ from typing import Any
 from chatserver.http import keys as K
 from chatserver.storage.sqlite import SQLiteDatabase
 
-from ..offline_support import wait_until
 from ..storage.sqlite.support import database_of, fails_at_commit
-from ..support import Client, LiveServer, agent, prechat, visitor
+from ..support import Client, LiveServer, agent, prechat, visitor, wait_until
 
 
 async def _pairs(server: LiveServer, n: int) -> list[tuple[Client, Client, str]]:

@@ -20,9 +20,8 @@ from chatserver.http import keys as K
 from chatserver.transport.addresses import parse_networks
 from chatserver.transport.connections import REFUSAL_LOG_INTERVAL, ConnectionLimits
 
-from ..offline_support import wait_until
 from ..raw_http import closed_by_server, connect, open_sockets, read_response, request_head
-from ..support import LiveServer, make_settings
+from ..support import LiveServer, make_settings, wait_until
 
 CAP = 3
 CLIENT, OTHER, PROXY = "127.0.0.2", "127.0.0.3", "127.0.0.9"

@@ -16,8 +16,7 @@ from aiohttp import web
 
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import LiveServer, prechat
+from ..support import LiveServer, prechat, wait_until
 from .raw_socket import CLOSE, CONTINUATION, PING, PONG, TEXT, frame, raw_visitor
 
 # The tests of promises both paths keep run on each.

@@ -16,9 +16,8 @@ import aiohttp
 import pytest
 import socketio
 
-from ..offline_support import wait_until
 from ..raw_http import connect, open_sockets, read_response, request_head
-from ..support import LiveServer, make_settings
+from ..support import LiveServer, make_settings, wait_until
 
 MAX = 1_000_000  # max_http_buffer_size's default
 

@@ -10,8 +10,7 @@ import socketio
 
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import LiveServer, visitor
+from ..support import LiveServer, visitor, wait_until
 from .raw_socket import Polling
 
 

@@ -15,8 +15,7 @@ import pytest
 
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import LiveServer, make_settings
+from ..support import LiveServer, make_settings, wait_until
 from .raw_socket import BINARY, RawSocket, frame
 
 SECRET = "SECRET-4242"  # in every payload below: it must never reach the log

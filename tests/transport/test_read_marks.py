@@ -11,9 +11,8 @@ import pytest
 from chatserver.domain.models import PartyKind
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
 from ..storage.sqlite.support import database_of
-from ..support import LiveServer, agent, prechat, visitor
+from ..support import LiveServer, agent, prechat, visitor, wait_until
 
 pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
 

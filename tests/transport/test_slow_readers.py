@@ -16,8 +16,7 @@ from chatserver.config import Settings, load_settings
 from chatserver.http import keys as K
 from chatserver.transport.direct_ws import HIGH_WATER
 
-from ..offline_support import wait_until
-from ..support import LiveServer, agent, make_settings, prechat
+from ..support import LiveServer, agent, make_settings, prechat, wait_until
 from .raw_socket import PING, Polling, frame, raw_visitor, server_websocket
 
 PONG_FRAME = bytes([0x8A, 125]) + b"p" * 125  # the server's answer to a ping of 125 bytes

@@ -18,8 +18,8 @@ import pytest
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.identity import sign_identity
 
-from ..offline_support import SmtpServer, outbox_when, wait_until
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..offline_support import SmtpServer, outbox_when
+from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 FORM = {"name": "Ann Example", "email": "ann@example.com", "description": "Where is my parcel?",
         "order_number": "A-1001"}

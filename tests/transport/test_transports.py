@@ -15,8 +15,7 @@ import pytest
 from chatserver.http import keys as K
 from loadtests.loadgen import node_binary
 
-from ..offline_support import wait_until
-from ..support import Client, LiveServer, prechat
+from ..support import Client, LiveServer, prechat, wait_until
 from .cobrowse_support import active_session, encode_batch, received_batches, send_batch, snapshot_events
 
 NODE_VISITOR = Path(__file__).with_name("sio_visitor.mjs")

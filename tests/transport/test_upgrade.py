@@ -13,8 +13,7 @@ import pytest
 from chatserver.http import keys as K
 from chatserver.transport import websocket
 
-from ..offline_support import wait_until
-from ..support import LiveServer
+from ..support import LiveServer, wait_until
 from .raw_socket import Polling, RawSocket
 
 

@@ -12,8 +12,7 @@ import aiohttp
 
 from chatserver.http import keys as K
 
-from ..offline_support import wait_until
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 from .raw_socket import BINARY, frame, raw_visitor
 
 
