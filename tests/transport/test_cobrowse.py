@@ -557,7 +557,9 @@ async def test_unanswered_requests_expire_and_a_departed_shopper_ends_it(limited
     clock.advance(31)
     await console.wait_for("cobrowse:updated", lambda d: d["session"]["control"] == "declined")
     await shopper.disconnect()
-    await asyncio.sleep(0.2)  # the sweep notes the shopper gone
+    # The away time counts from the first sweep that finds the shopper gone.
+    sweeps = limited.app[K.COBROWSE_RELAY].service
+    await wait_until(lambda: session_id in sweeps._absent_since, what="a sweep to find the shopper gone")
     clock.advance(21)
     ended = await console.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "ended")
     assert ended["session"]["reason"] == "visitor_left"
