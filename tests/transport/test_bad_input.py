@@ -38,30 +38,22 @@ def _code(reply: Any) -> str:
     return str(reply["error"]["code"])
 
 
-BAD_SENDS = [
-    ("not an object", "invalid_payload"),
-    ({"conversation_id": 5, "client_msg_id": "x", "body": "hi"}, "invalid_payload"),
-    ({"client_msg_id": "x", "body": "hi"}, "invalid_payload"),
-    ({"conversation_id": "{cid}", "client_msg_id": "x"}, "invalid_payload"),
-    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": ""}, "invalid_payload"),
-    ({"conversation_id": "{cid}", "client_msg_id": "x", "body": 42}, "invalid_payload"),
-    ({"conversation_id": "{cid}", "client_msg_id": "has space", "body": "hi"}, "invalid_payload"),
-    ({"conversation_id": "{cid}", "client_msg_id": "x" * 65, "body": "hi"}, "invalid_payload"),
+# Schema errors are tested case by case without a server (test_schemas.py); here one of them, and
+# the cases the handler or the domain refuse, each from both sides of the chat.
+BAD_SENDS: list[tuple[dict[str, Any], str]] = [
     ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "hi", "extra": 1}, "invalid_payload"),
     ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "a" * 4001}, "message_too_long"),
     ({"conversation_id": "no-such-conversation", "client_msg_id": "x", "body": "hi"}, "not_found"),
 ]
 
 
-@pytest.mark.parametrize(("payload", "code"), BAD_SENDS)
-async def test_bad_message_payloads_are_refused_and_change_nothing(server: LiveServer, payload: Any,
-                                                                     code: str) -> None:
+async def test_bad_message_payloads_are_refused_and_change_nothing(server: LiveServer) -> None:
     console, shopper, cid, _ = await _chat(server)
     before = await _stored(server, cid)
-    if isinstance(payload, dict):
-        payload = {k: (cid if v == "{cid}" else v) for k, v in payload.items()}
-    assert _code(await shopper.call("message:send", payload)) == code
-    assert _code(await console.call("message:send", payload)) == code
+    for payload, code in BAD_SENDS:
+        sent = {k: (cid if v == "{cid}" else v) for k, v in payload.items()}
+        assert _code(await shopper.call("message:send", sent)) == code, sent
+        assert _code(await console.call("message:send", sent)) == code, sent
     assert await _stored(server, cid) == before
     # A message of exactly the limit is fine.
     ok = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "max", "body": "b" * 4000})
@@ -204,33 +196,22 @@ async def test_revoked_agent_tokens_are_refused(server: LiveServer) -> None:
     assert status == 401 and body["error"]["code"] == "invalid_token"
 
 
+# As BAD_SENDS: one schema error (test_schemas.py has them all), and what the domain refuses.
 BAD_STARTS: list[tuple[Any, str]] = [
-    ("not an object", "invalid_payload"),
-    ({}, "invalid_payload"),
-    ({"name": "x"}, "invalid_payload"),
-    ({"question": "q"}, "invalid_payload"),
-    ({"name": "", "question": "q"}, "invalid_payload"),
-    ({"name": "x" * 101, "question": "q"}, "invalid_payload"),
-    ({"name": 5, "question": "q"}, "invalid_payload"),
     ({"name": "x", "question": "q", "email": "nope"}, "invalid_payload"),
-    ({"name": "x", "question": "q", "order_number": ""}, "invalid_payload"),
-    ({"name": "x", "question": "q", "page_url": "javascript:alert(1)"}, "invalid_payload"),
-    ({"name": "x", "question": "q", "cart_value": -1}, "invalid_payload"),
-    ({"name": "x", "question": "q", "checkout": "yes"}, "invalid_payload"),
     ({"name": "x", "question": "q", "department": "no-such-department"}, "invalid_payload"),
-    ({"name": "x", "question": "q", "extra": True}, "invalid_payload"),
     ({"name": "x", "question": "q" * 4001}, "message_too_long"),
 ]
 
 
-@pytest.mark.parametrize(("payload", "code"), BAD_STARTS)
-async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer, payload: Any, code: str) -> None:
-    fresh = await visitor(server)
-    assert _code(await fresh.call("chat:start", payload)) == code
+async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer) -> None:
     store = server.app[K.CONVERSATIONS]
-    visitor_id = server.app[K.SIGNER].verify(fresh.token, "visitor", server.app[K.CLOCK].now()).sub
-    assert await store.active_conversation_for_visitor(visitor_id) is None
-    assert await server.service.queue_view(10) == ([], 0)
+    for payload, code in BAD_STARTS:
+        fresh = await visitor(server)
+        assert _code(await fresh.call("chat:start", payload)) == code, payload
+        visitor_id = server.app[K.SIGNER].verify(fresh.token, "visitor", server.app[K.CLOCK].now()).sub
+        assert await store.active_conversation_for_visitor(visitor_id) is None
+        assert await server.service.queue_view(10) == ([], 0)
     # The same visitor can still start a proper chat afterwards.
     started = await fresh.call("chat:start", prechat())
     assert started["ok"] and started["created"]
@@ -280,33 +261,24 @@ async def test_a_flood_of_other_events_is_rate_limited_per_connection(server: Li
 
 
 LONE = "broken \ud83d text"
+# One lone surrogate per event that starts something (test_schemas.py has them in every field).
 SURROGATE_EVENTS = [
-    ("chat:start", {**prechat(), "page_title": LONE}),
     ("chat:start", {**prechat(), "name": LONE}),
-    ("chat:start", {**prechat(), "question": LONE}),
-    ("chat:start", {**prechat(), "order_number": LONE}),
     ("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": LONE}),
-    ("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": "x", "order_number": LONE}),
     ("visitor:identify", {"identity": LONE}),
-    ("chat:start", {**prechat(), LONE: 1}),
 ]
 
 
-@pytest.mark.parametrize(("event", "payload"), SURROGATE_EVENTS)
-async def test_lone_surrogates_in_any_string_are_invalid_payload_and_store_nothing(
-        tmp_path: Path, event: str, payload: dict[str, Any]) -> None:
-    live = LiveServer(make_settings(tmp_path))
-    await live.start()
-    try:
-        shopper = await visitor(live)
-        assert _code(await shopper.call(event, payload)) == "invalid_payload"
-        store = live.app[K.CONVERSATIONS]
-        assert await store.active_conversation_for_visitor(shopper.token or "") is None
-        admin = await live.admin_token()
-        assert (await live.request("GET", "/api/tickets", token=admin))[1]["tickets"] == []
-        assert (await live.request("GET", "/api/customers", token=admin))[1]["total"] == 0
-    finally:
-        await live.close()
+async def test_lone_surrogates_in_any_string_are_invalid_payload_and_store_nothing(server: LiveServer) -> None:
+    store = server.app[K.CONVERSATIONS]
+    admin = await server.admin_token()
+    for event, payload in SURROGATE_EVENTS:
+        shopper = await visitor(server)
+        assert _code(await shopper.call(event, payload)) == "invalid_payload", event
+        visitor_id = server.app[K.SIGNER].verify(shopper.token, "visitor", server.app[K.CLOCK].now()).sub
+        assert await store.active_conversation_for_visitor(visitor_id) is None
+    assert (await server.request("GET", "/api/tickets", token=admin))[1]["tickets"] == []
+    assert (await server.request("GET", "/api/customers", token=admin))[1]["total"] == 0
 
 
 async def test_lone_surrogates_in_a_chat_are_refused_and_the_chat_goes_on(server: LiveServer) -> None:
