@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from ..redis_server import free_port
 from ..support import LiveServer, make_settings
 from .widget import CHROMIUM, CHROMIUM_ARGS
 
@@ -53,6 +54,14 @@ async def _close_or_show_what_hangs(live: LiveServer, limit: float = 30.0) -> No
             task.print_stack(file=stacks)
         pytest.fail(f"the server did not stop within {limit} s; tasks still running:\n{stacks.getvalue()}")
     closing.result()
+
+
+@pytest.fixture
+def shop_port() -> int:
+    """A port for a shop's own site on another origin than the chat server's, found free when the
+    test starts (not when its module is imported, minutes before in a parallel run, when another
+    server may take it meanwhile)."""
+    return free_port()
 
 
 OpenPage = Callable[..., Awaitable[Page]]

@@ -31,8 +31,6 @@ from .widget import launcher
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-SHOP_PORT = free_port()
-SHOP_ORIGIN = f"http://localhost:{SHOP_PORT}"
 # The agent's browser says who it is, so the servers below can tell its requests from the shopper's.
 AGENT_BROWSER = "chatserver-agent-console-test"
 # A 1x1 transparent PNG: what every image URL below answers.
@@ -109,9 +107,9 @@ h1 {{ font-family: Tracked, sans-serif; }}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+async def shop(tmp_path: Path, shop_port: int) -> AsyncIterator[LiveServer]:
     """The chat server, with the shop's origin allowed."""
-    live = LiveServer(make_settings(tmp_path, allowed_origins=(SHOP_ORIGIN,)))
+    live = LiveServer(make_settings(tmp_path, allowed_origins=(f"http://localhost:{shop_port}",)))
     await live.start()
     try:
         yield live
@@ -120,12 +118,13 @@ async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
 
 
 async def test_the_agents_browser_fetches_only_from_the_shop_and_the_chat_server(
-        shop: LiveServer, browser: Browser, tmp_path: Path) -> None:
+        shop: LiveServer, shop_port: int, browser: Browser, tmp_path: Path) -> None:
     foreign, own = Site(), Site()
     foreign_port = free_port()
-    foreign.origin, own.origin = f"https://127.0.0.1:{foreign_port}", SHOP_ORIGIN
+    shop_origin = f"http://localhost:{shop_port}"
+    foreign.origin, own.origin = f"https://127.0.0.1:{foreign_port}", shop_origin
     runners = [await _serve(foreign, "127.0.0.1", foreign_port, None, _self_signed(tmp_path)),
-               await _serve(own, "localhost", SHOP_PORT, _shop_page(shop.url, foreign.origin))]
+               await _serve(own, "localhost", shop_port, _shop_page(shop.url, foreign.origin))]
     contexts: list[BrowserContext] = []
     try:
         shopper_context = await browser.new_context(ignore_https_errors=True, reduced_motion="reduce")
@@ -142,7 +141,7 @@ async def test_the_agents_browser_fetches_only_from_the_shop_and_the_chat_server
         await signed_in(console, await shop.add_agent("Alice"))
 
         shopper = await shopper_context.new_page()
-        await shopper.goto(f"{SHOP_ORIGIN}/")
+        await shopper.goto(f"{shop_origin}/")
         await launcher(shopper).click()
         await _start_chat(shopper, "Ann", "Can you look at my page?")
         await expect(tab(console, "Ann")).to_be_visible()
@@ -172,7 +171,7 @@ async def test_the_agents_browser_fetches_only_from_the_shop_and_the_chat_server
         # ...without asking the foreign origin for anything...
         assert foreign.paths(agent=True) == [], foreign.paths(agent=True)
         # ...and resolved the relative URL against the shopper's page, not the console.
-        assert {url for url in agent_requests if "/img/" in url} == {f"{SHOP_ORIGIN}{path}" for path in (
+        assert {url for url in agent_requests if "/img/" in url} == {f"{shop_origin}{path}" for path in (
             "/img/product.png", "/img/own-background.png", "/img/inserted.png")}, agent_requests
         await wait_until(lambda: {"/img/product.png", "/img/own-background.png", "/img/inserted.png"}
                          <= set(own.paths(agent=True)), what="the shop serving its images to the agent")

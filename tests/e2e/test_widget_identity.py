@@ -20,7 +20,6 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from chatserver.domain.conversations import MIN_QUEUED_WAIT
 from chatserver.domain.identity import sign_identity
 
-from ..redis_server import free_port
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 from .conftest import _close_or_show_what_hangs
 from .widget import launcher, message_bodies, panel, screenshot
@@ -29,16 +28,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SECRET = "demo-shop-secret"
 LIMIT = 120
-SHOP_PORT = free_port()
-SHOP_ORIGIN = f"http://localhost:{SHOP_PORT}"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+async def shop(tmp_path: Path, shop_port: int) -> AsyncIterator[LiveServer]:
     """The chat server: identities signed with SECRET, messages up to LIMIT characters, and the
     shop's other origin allowed."""
     live = LiveServer(make_settings(tmp_path, identity_secret=SECRET, max_message_chars=LIMIT,
-                                    allowed_origins=(SHOP_ORIGIN,)))
+                                    allowed_origins=(f"http://localhost:{shop_port}",)))
     await live.start()
     try:
         yield live
@@ -216,7 +213,9 @@ async def test_the_queue_line_shows_the_servers_wait_estimate(shop: LiveServer, 
     await screenshot(page, "33-queue-estimate")
 
 
-async def test_a_shop_on_another_origin_chats_through_the_widget(shop: LiveServer, browser: Browser) -> None:
+async def test_a_shop_on_another_origin_chats_through_the_widget(shop: LiveServer, shop_port: int,
+                                                                 browser: Browser) -> None:
+    shop_origin = f"http://localhost:{shop_port}"
     desk = await agent(shop, await shop.add_agent("Alice"))
     html = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout · Other origin</title>'
             '<link rel="icon" href="data:,">'
@@ -231,19 +230,19 @@ async def test_a_shop_on_another_origin_chats_through_the_widget(shop: LiveServe
     app.router.add_get("/next", page_handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "localhost", SHOP_PORT).start()
+    await web.TCPSite(runner, "localhost", shop_port).start()
     context = await browser.new_context(reduced_motion="reduce")
     errors: list[str] = []
     try:
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        await page.goto(f"{SHOP_ORIGIN}/")
+        await page.goto(f"{shop_origin}/")
         await launcher(page).click()
         await _start_chat(page, "Dee", "Does this work from your other site?")
         cid = await _assigned(desk)
         conversation = (await _get(shop, f"/api/conversations/{cid}"))["conversation"]
-        assert conversation["prechat"]["page_url"] == f"{SHOP_ORIGIN}/"
+        assert conversation["prechat"]["page_url"] == f"{shop_origin}/"
         assert conversation["prechat"]["checkout"] is True and conversation["prechat"]["cart_value"] == 12.5
         await desk.call("conversation:join", {"conversation_id": cid})
         await desk.call("message:send", {"conversation_id": cid, "client_msg_id": "a-1", "body": "It does."})
@@ -251,7 +250,7 @@ async def test_a_shop_on_another_origin_chats_through_the_widget(shop: LiveServe
         await page.get_by_role("link", name="Next page").click()
         await expect(panel(page).get_by_text("It does.")).to_be_visible()
         await desk.wait_for("conversation:updated", lambda d: d["conversation"]["prechat"]["page_url"]
-                            == f"{SHOP_ORIGIN}/next")
+                            == f"{shop_origin}/next")
         await screenshot(page, "34-other-origin")
         assert not errors, errors
     finally:
