@@ -426,7 +426,13 @@ async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(
         nxt = await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == waiting_ids[0]
                                      and d["conversation"]["status"] == "assigned", timeout=10)
         assert nxt["conversation"]["agent_id"] == login["agent"]["id"]
-        assert (await away.call("session:resume"))["status"] == "away"
+
+        # Each process restores its own connections' presence when it finds Redis emptied, B maybe
+        # after A restored the queue: until then B's agents are offline, and then away is away.
+        async def still_away() -> bool:
+            return bool((await away.call("session:resume"))["status"] == "away")
+
+        await wait_until(still_away, timeout=10, what="the away agent restored as away")
         assert not [u for u in away.events["conversation:updated"] if u["conversation"]["status"] == "assigned"]
         status, transcript = await a.request("GET", f"/api/conversations/{cid}", token=admin)
         assert status == 200 and "still here" in [m["body"] for m in transcript["messages"]]
