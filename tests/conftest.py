@@ -66,6 +66,7 @@ def redis_url(redis_server: RedisServer) -> str:
 # nothing it checks.
 BACKENDS = ("memory", "redis")
 
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
