@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 
 from . import constants as C
-from .auth import PasswordHashing, TokenSigner
 from .config import Settings
 from .constants import VISITOR_NAMESPACE
 from .domain.clock import Clock, SystemClock
@@ -25,7 +24,9 @@ from .domain.cobrowse import CobrowseService
 from .domain.conversations import ChatService, RoutingPolicy
 from .domain.customers import CustomerService
 from .domain.knowledge import KnowledgeService, parse_page_topics
+from .domain.passwords import PasswordHashing
 from .domain.ports import Presence, RoutingState
+from .domain.tokens import TokenSigner
 from .errors import ChatError
 from .first_admin import ensure_first_admin
 from .http import keys as K

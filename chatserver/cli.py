@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .app import build_app
-from .auth import PasswordHashing
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Agent, Role
+from .domain.passwords import PasswordHashing
 from .domain.ports import AgentStore
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password

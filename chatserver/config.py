@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .auth import PASSWORD_HASH_COSTS
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
+from .domain.passwords import PASSWORD_HASH_COSTS
 from .files import PRIVATE_FILE, make_private_dir
 from .transport.addresses import parse_networks
 from .transport.origins import NULL_ORIGIN

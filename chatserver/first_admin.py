@@ -8,11 +8,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .auth import PasswordHashing
 from .config import Settings
 from .domain.agents import create_agent, generate_password
 from .domain.clock import Clock
 from .domain.models import Role
+from .domain.passwords import PasswordHashing
 from .domain.ports import AgentStore
 from .errors import Conflict
 from .files import PRIVATE_FILE, make_private_dir

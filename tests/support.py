@@ -24,8 +24,8 @@ from chatserver.http import serving
 
 PASSWORD = "correct horse battery"
 # Agents' password hashes in every server and command the tests start: argon2id at full cost takes
-# ~170 ms per agent added and per login, thousands of times over (tests/test_auth.py checks that the
-# default stays full). PASSWORD_HASH_ENV is the same for a server or command run as a process.
+# ~170 ms per agent added and per login, thousands of times over (tests/domain/test_passwords.py
+# checks that the default stays full). PASSWORD_HASH_ENV is the same for a server or command run as a process.
 PASSWORD_HASH_COST = "minimal"
 PASSWORD_HASH_ENV = {env_name("password_hash_cost"): PASSWORD_HASH_COST}
 _counter = itertools.count(1)

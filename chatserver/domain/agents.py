@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import msgspec
 
-from ..auth import PasswordHashing, TokenSigner
 from ..errors import Conflict, InvalidCredentials, InvalidPayload, NotFound
 from .models import Agent, Role
+from .passwords import PasswordHashing
 from .patterns import EMAIL_RE
 from .ports import AgentStore
+from .tokens import TokenSigner
 
 MIN_PASSWORD = 8
 

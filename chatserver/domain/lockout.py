@@ -17,10 +17,10 @@ from typing import Protocol
 
 import msgspec
 
-from ..auth import PasswordHashing
 from ..errors import AccountLocked, InvalidCredentials
 from .agents import authenticate, do_set_password
 from .models import Agent
+from .passwords import PasswordHashing
 from .ports import AgentStore
 
 log = logging.getLogger("chatserver.auth")

@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..auth import PasswordHashing, TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
 from ..domain.conversations import ChatService
 from ..domain.customers import CustomerService
+from ..domain.passwords import PasswordHashing
 from ..domain.ports import AgentStore, ConversationStore
+from ..domain.tokens import TokenSigner
 from ..transport.addresses import Network
 from ..transport.cobrowse import CobrowseRelay
 from ..transport.hub import SocketHub

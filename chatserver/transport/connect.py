@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import constants as C
-from ..auth import TokenClaims, TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.conversations import Actor
 from ..domain.models import Agent, AgentStatus, PartyKind
 from ..domain.ports import AgentStore
+from ..domain.tokens import TokenClaims, TokenSigner
 from ..errors import AuthRequired, InvalidPayload, InvalidToken
 from .registry import Connection
 

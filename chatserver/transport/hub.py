@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import constants as C
-from ..auth import TokenSigner
 from ..config import Settings
 from ..domain.clock import Clock
 from ..domain.conversations import ChatService
 from ..domain.ports import AgentStore, ConversationStore
+from ..domain.tokens import TokenSigner
 from .agent_events import AgentEvents
 from .agent_sessions import AgentSessions
 from .chat_events import ChatEvents

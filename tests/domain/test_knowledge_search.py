@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from chatserver.auth import PasswordHashing
 from chatserver.domain.agents import create_agent
 from chatserver.domain.kb_search import (
     article_words,
@@ -32,6 +31,7 @@ from chatserver.domain.knowledge import (
     SearchSource,
 )
 from chatserver.domain.models import Agent, Role
+from chatserver.domain.passwords import PasswordHashing
 from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 
 from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload

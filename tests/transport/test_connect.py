@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chatserver.auth import TokenSigner
 from chatserver.config import Settings
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.models import Agent, AgentStatus, PartyKind, Role
+from chatserver.domain.tokens import TokenSigner
 from chatserver.errors import AuthRequired, ChatError, InvalidPayload, InvalidToken, TokenExpired
 from chatserver.storage.sqlite import open_sqlite
 from chatserver.storage.sqlite.agents import SQLiteAgents

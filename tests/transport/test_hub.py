@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from chatserver import constants as C
-from chatserver.auth import TokenSigner
 from chatserver.config import Settings
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.conversations import Actor, ChatService
 from chatserver.domain.models import Agent, PartyKind, Role
+from chatserver.domain.tokens import TokenSigner
 from chatserver.errors import ChatError
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
 from chatserver.storage.sqlite import SQLiteStores
