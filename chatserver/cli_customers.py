@@ -15,8 +15,8 @@ from .config import Settings
 from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
-from .http._records import export_view
 from .storage.sqlite import open_sqlite
+from .wire.views import export_view
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:

@@ -22,7 +22,6 @@ from .domain.models import Customer
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
 from .domain.tickets import TicketService, TranscriptLimits
 from .domain.webhooks import ConversationWebhooks, Webhooks, customer_updated
-from .http._records import customer_view
 from .http.tickets import OUTBOX, TICKETS, WEBHOOKS
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
@@ -32,6 +31,7 @@ from .transport.dispatch import EventDispatcher
 from .transport.notifier import SocketNotifier
 from .transport.ratelimit import KeyedLimiter
 from .transport.tickets import TicketSocketEvents
+from .wire.views import customer_view
 
 log = logging.getLogger("chatserver.offline")
 

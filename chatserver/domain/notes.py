@@ -62,9 +62,3 @@ async def notes_for(service: ChatService, notes: NoteStore, actor: Actor, conver
         raise Forbidden("only agents read notes")
     await service.conversation_for(actor, conversation_id)
     return await notes.notes(conversation_id)
-
-
-def note_view(note: Note) -> dict[str, object]:
-    return {"id": note.id, "conversation_id": note.conversation_id, "agent": {"id": note.agent_id,
-            "name": note.agent_name}, "body": note.body, "client_note_id": note.client_note_id,
-            "created_at": note.created_at}

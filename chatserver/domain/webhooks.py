@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol
 import msgspec
 
 from ..errors import InvalidPayload, NotFound
-from ..presenters import conversation_view, message_view
+from ..wire.views import conversation_view, message_view
 from .conversations import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
 from .models import Conversation, Message, PartyKind
 from .outbox import OutboxItem, OutboxKind

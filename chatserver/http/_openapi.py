@@ -15,9 +15,9 @@ import msgspec
 
 from ..config import Settings
 from ..domain.patterns import CHECKED_KEY
+from ..wire.shapes import Error
 from .common import MAX_JSON_BODY
 from .route import SETTING_KEY, Auth, Route
-from .shapes import Error
 
 REF = "#/components/schemas/{name}"
 _ERROR_RESPONSE = {"$ref": "#/components/responses/Error"}

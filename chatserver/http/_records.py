@@ -1,19 +1,18 @@
-"""What the customer and conversation routes share: JSON shapes, transcript renderings and
-date parameters."""
+"""What the customer and conversation routes share: ids in paths, date parameters and
+transcripts rendered as text and HTML."""
 
 from __future__ import annotations
 
 import html
 import re
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
-from ..domain.models import ConversationRecord, Customer, CustomerData, Message, PartyKind, Transcript
+from ..domain.models import Message, Transcript
 from ..errors import InvalidPayload, NotFound
-from ..presenters import conversation_view, transcript_view
 from .route import Query
 
 MAX_ID = 64
@@ -69,41 +68,6 @@ DATES = (Query("from", _DATE_OR_TIME, "RFC 3339 date or date-time (UTC unless an
 def check_range(since: float | None, until: float | None) -> None:
     if since is not None and until is not None and since >= until:
         raise InvalidPayload("from must be before to")
-
-
-def customer_view(customer: Customer) -> dict[str, Any]:
-    return {
-        "id": customer.id,
-        "external_id": customer.external_id,
-        "identified": customer.external_id is not None,
-        "name": customer.name,
-        "emails": list(customer.emails),
-        "phone": customer.phone,
-        "notes": customer.notes,
-        "tags": list(customer.tags),
-        "created_at": customer.created_at,
-        "last_seen_at": customer.last_seen_at,
-    }
-
-
-def record_view(record: ConversationRecord) -> dict[str, Any]:
-    return {**conversation_view(record.conversation, PartyKind.AGENT), "customer_id": record.customer_id,
-            "tags": list(record.tags)}
-
-
-def full_transcript_view(transcript: Transcript, record: ConversationRecord) -> dict[str, Any]:
-    view = transcript_view(transcript)
-    view["conversation"].update(customer_id=record.customer_id, tags=list(record.tags))
-    return view
-
-
-def export_view(data: CustomerData) -> dict[str, Any]:
-    return {
-        "customer": customer_view(data.customer),
-        "visitor_ids": data.visitor_ids,
-        "conversations": [transcript_view(t) for t in data.transcripts],
-        "related": data.related,
-    }
 
 
 def _when(at: float) -> str:

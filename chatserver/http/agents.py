@@ -24,10 +24,10 @@ from ..domain.models import Agent, Role
 from ..domain.patterns import EMAIL, NOT_BLANK, checked
 from ..errors import NotFound, RateLimited
 from ..first_admin import forget_first_admin_password
+from ..wire.shapes import AgentAnswer, Agents, Queue, ServerSettings, SignedIn, VisitorSession
 from . import keys as K
 from .common import client_key, current_agent, int_query, json_body, require_admin
 from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
-from .shapes import AgentAnswer, Agents, Queue, ServerSettings, SignedIn, VisitorSession
 
 log = logging.getLogger("chatserver.http")
 

@@ -11,14 +11,13 @@ from aiohttp import web
 
 from .. import constants as C
 from ..domain.canned import SHORTCUT_FIELD, do_add_canned, do_delete_canned, do_update_canned
-from ..domain.notes import note_view
 from ..domain.patterns import NOT_BLANK, checked
 from ..errors import NotFound
-from ..presenters import cobrowse_history_view
+from ..wire.shapes import CannedAnswer, CannedResponses, TransferTargets
+from ..wire.views import cobrowse_history_view, note_view
 from . import keys as K
 from .common import current_agent, json_body, require_admin
 from .route import Route, bounded_by, empty_answer, json_answer
-from .shapes import CannedAnswer, CannedResponses, TransferTargets
 
 
 class CannedBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -10,22 +10,14 @@ from aiohttp import web
 
 from ..domain.models import ConversationFilter, ConversationStatus, Transcript
 from ..errors import InvalidPayload
+from ..wire.shapes import ClosedConversation, Conversations, RatingsReport
+from ..wire.shapes import Transcript as TranscriptShape
+from ..wire.views import full_transcript_view, record_view
 from . import keys as K
-from ._records import (
-    DATES,
-    check_range,
-    full_transcript_view,
-    path_id,
-    record_view,
-    time_query,
-    transcript_html,
-    transcript_text,
-)
+from ._records import DATES, check_range, path_id, time_query, transcript_html, transcript_text
 from .common import MAX_OFFSET, current_agent, int_query, paging, require_admin
 from .console import transcript_extras
 from .route import Answer, Query, Route, json_answer
-from .shapes import ClosedConversation, Conversations, RatingsReport
-from .shapes import Transcript as TranscriptShape
 
 _FILTER_TEXT_LIMIT = 64
 log = logging.getLogger("chatserver.http.conversations")

@@ -11,11 +11,12 @@ from aiohttp import web
 from ..domain.customers import CustomerFields, check_may_change
 from ..domain.models import ConversationFilter
 from ..domain.patterns import NOT_BLANK, checked
+from ..wire.shapes import Conversations, CustomerAnswer, CustomerExport, Customers
+from ..wire.views import customer_view, export_view, record_view
 from . import keys as K
-from ._records import customer_view, export_view, path_id, record_view
+from ._records import path_id
 from .common import MAX_OFFSET, bool_query, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
-from .shapes import Conversations, CustomerAnswer, CustomerExport, Customers
 
 log = logging.getLogger("chatserver.http.customers")
 

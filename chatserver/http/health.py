@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..wire.shapes import Health, Index, Readiness
 from . import keys as K
 from .common import SOCKET_IO_PATH
 from .route import Auth, Route, json_answer
-from .shapes import Health, Index, Readiness
 
 
 async def healthz(request: web.Request) -> web.Response:

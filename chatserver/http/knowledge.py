@@ -20,21 +20,15 @@ from ..domain.knowledge import (
     ArticleStatus,
     Category,
     CategoryFields,
-    KnowledgeReport,
     KnowledgeService,
     Outcome,
-    SearchResult,
     SearchSource,
 )
 from ..domain.models import Agent
 from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..errors import AuthRequired, InvalidPayload, RateLimited
 from ..transport.ratelimit import KeyedLimiter
-from . import keys as K
-from ._records import DATES, check_range, path_id, time_query
-from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body, paging
-from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
-from .shapes import (
+from ..wire.shapes import (
     KbArticleAnswer,
     KbArticles,
     KbCategories,
@@ -45,6 +39,11 @@ from .shapes import (
     KbSearchResults,
     KbSuggestions,
 )
+from ..wire.views import article_view, category_view, report_view, search_view
+from . import keys as K
+from ._records import DATES, check_range, path_id, time_query
+from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body, paging
+from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
 
 log = logging.getLogger("chatserver.http.knowledge")
 
@@ -118,58 +117,6 @@ class FeedbackBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     outcome: Outcome
     query: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     article_id: Id | None = None
-
-
-# -- views --------------------------------------------------------------------------------------
-
-def article_url(article: Article) -> str:
-    return f"/help/articles/{article.slug}"
-
-
-def category_view(category: Category, published: int | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": category.id, "slug": category.slug, "name": category.name,
-                            "description": category.description, "position": category.position}
-    if published is not None:
-        view["articles"] = published
-    return view
-
-
-def article_view(article: Article, categories: dict[str, Category], *, full: bool = True,
-                 agents: dict[str, Agent] | None = None) -> dict[str, Any]:
-    """An article as the API shows it; ``agents`` (given to staff) adds the draft's workflow and Markdown."""
-    category = categories.get(article.category_id) if article.category_id else None
-    view: dict[str, Any] = {
-        "id": article.id, "slug": article.slug, "url": article_url(article), "title": article.title,
-        "summary": article.summary, "status": str(article.status), "locale": article.locale,
-        "category": {"id": category.id, "slug": category.slug, "name": category.name} if category else None,
-        "tags": list(article.tags), "faq_position": article.faq_position, "updated_at": article.updated_at,
-        "published_at": article.published_at,
-    }
-    if full:
-        view["body_html"] = article.body_html
-    if agents is not None:
-        assignee = agents.get(article.assignee_id) if article.assignee_id else None
-        view.update(body=article.body, created_at=article.created_at, created_by=article.created_by,
-                    source_conversation_id=article.source_conversation_id,
-                    assignee={"id": assignee.id, "name": assignee.name} if assignee else None)
-    return view
-
-
-def search_view(result: SearchResult, categories: dict[str, Category]) -> dict[str, Any]:
-    return {"query": result.query, "corrected": result.corrected, "did_you_mean": result.did_you_mean,
-            "results": [{**article_view(h.article, categories, full=False), "snippet": h.snippet,
-                         "score": round(h.score, 4)} for h in result.hits]}
-
-
-def report_view(report: KnowledgeReport) -> dict[str, Any]:
-    return {
-        "searches": report.searches, "searches_without_results": report.searches_without_results,
-        "top_searches": [{"query": q.query, "count": q.count, "results": q.results} for q in report.top_searches],
-        "no_result_searches": [{"query": q.query, "count": q.count} for q in report.no_result_searches],
-        "outcomes": report.outcomes, "deflection_rate": report.deflection_rate,
-        "top_articles": [{"article_id": a.article_id, "title": a.title, "count": a.count}
-                         for a in report.top_articles],
-    }
 
 
 # -- helpers ------------------------------------------------------------------------------------

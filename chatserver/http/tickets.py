@@ -3,20 +3,21 @@ for admins (docs/offline.md, docs/webhooks.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
-from ..domain.outbox import OutboxItem, OutboxKind, OutboxStore
+from ..domain.outbox import OutboxKind, OutboxStore
 from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..domain.tickets import TicketService, TicketStatus, ticket_view
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
+from ..wire.shapes import OneTicket, Outbox, Tickets, WebhookAnswer
+from ..wire.shapes import Webhooks as WebhookList
+from ..wire.views import outbox_view
 from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
-from .shapes import OneTicket, Outbox, Tickets, WebhookAnswer
-from .shapes import Webhooks as WebhookList
 
 TICKETS = web.AppKey("tickets", TicketService)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
@@ -93,13 +94,6 @@ async def remove_webhook(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _outbox_view(item: OutboxItem) -> dict[str, Any]:
-    # Never the payload: it holds messages and answers.
-    return {"id": item.id, "kind": str(item.kind), "target": item.target, "status": str(item.status),
-            "attempts": item.attempts, "next_attempt_at": item.next_attempt_at, "last_error": item.last_error,
-            "created_at": item.created_at, "sent_at": item.sent_at}
-
-
 async def list_outbox(request: web.Request) -> web.Response:
     await require_admin(request)
     raw = request.query.get("kind", "webhook")
@@ -108,7 +102,7 @@ async def list_outbox(request: web.Request) -> web.Response:
     except ValueError:
         raise InvalidPayload("kind must be mail or webhook") from None
     items = await request.app[OUTBOX].outbox_items(kind, int_query(request, "limit", 50, 1, 500))
-    return web.json_response({"items": [_outbox_view(i) for i in items]})
+    return web.json_response({"items": [outbox_view(i) for i in items]})
 
 
 _FOR_ADMINS = (401, 403)

@@ -9,7 +9,7 @@ from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import AgentStatus, ConversationStatus, PartyKind
 from ..domain.ports import ConversationStore
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 from . import schemas as S
 from .dispatch import Handler
 from .notifier import SocketNotifier

@@ -9,7 +9,7 @@ from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import ConversationStatus, PartyKind
 from ..errors import MessageTooLong, RateLimited
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 from . import schemas as S
 from .delivery import Delivery
 from .dispatch import Handler

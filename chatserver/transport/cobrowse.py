@@ -44,7 +44,7 @@ from ..errors import (
     PayloadTooLarge,
     RateLimited,
 )
-from ..presenters import cobrowse_session_view as session_view
+from ..wire.views import cobrowse_session_view as session_view
 from . import schemas as S
 from .bus import CobrowseDataEnvelope, CobrowseReplayEnvelope, CobrowseStateEnvelope
 from .dispatch import Handler

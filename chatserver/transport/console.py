@@ -9,10 +9,10 @@ from typing import Any
 from .. import constants as C
 from ..domain.console import ConsoleStore
 from ..domain.conversations import ChatService
-from ..domain.notes import add_note, note_view, notes_for
+from ..domain.notes import add_note, notes_for
 from ..domain.wrapup import end_conversation
 from ..errors import MessageTooLong, RateLimited
-from ..presenters import conversation_view
+from ..wire.views import conversation_view, note_view
 from . import schemas as S
 from .dispatch import Handler
 from .notifier import SocketNotifier

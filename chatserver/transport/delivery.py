@@ -17,7 +17,7 @@ from typing import Any
 from ..constants import EV_MESSAGE_NEW, SYS_CLOSED
 from ..domain.models import Message
 from ..domain.ports import ConversationStore
-from ..presenters import message_view
+from ..wire.views import message_view
 
 Emit = Callable[[str, Any, str, str], Awaitable[None]]  # (event, data, sid, namespace)
 REPLAY_PAGE = 500

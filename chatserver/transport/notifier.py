@@ -12,7 +12,7 @@ from .. import constants as C
 from ..domain.models import Conversation, Message, PartyKind
 from ..domain.ports import Presence
 from ..errors import ChatError
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 from .bus import (
     AgentChangedEnvelope,
     AgentsEnvelope,

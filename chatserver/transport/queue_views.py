@@ -8,7 +8,7 @@ from ..domain.clock import Clock
 from ..domain.conversations import ChatService
 from ..domain.models import Conversation, ConversationStatus, PartyKind
 from ..errors import Unavailable
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 
 AGENT_QUEUE_LIMIT = 50  # waiting chats an agent's console is sent at once
 

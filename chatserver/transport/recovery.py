@@ -8,7 +8,7 @@ from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import ConversationStatus, PartyKind
 from ..domain.ports import ConversationStore
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry

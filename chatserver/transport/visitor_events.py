@@ -10,7 +10,7 @@ from ..domain.conversations import ChatService
 from ..domain.models import PageContext, PartyKind, PreChat
 from ..domain.ports import ConversationStore
 from ..errors import RateLimited
-from ..presenters import conversation_view
+from ..wire.views import conversation_view
 from . import schemas as S
 from .chat_events import check_length
 from .delivery import Delivery
