@@ -31,7 +31,7 @@ from .transport.dispatch import EventDispatcher
 from .transport.notifier import SocketNotifier
 from .transport.ratelimit import KeyedLimiter
 from .transport.tickets import TicketSocketEvents
-from .wire.views import customer_view
+from .wire.webhooks import WebhookViews
 
 log = logging.getLogger("chatserver.offline")
 
@@ -56,7 +56,7 @@ class OfflineService:
             self.mail_worker = OutboxWorker(OutboxKind.MAIL, self.store, mailer.send, clock, policy,
                                             poll_interval=settings.outbox_poll_interval,
                                             lease=settings.smtp_timeout * 3, keep=settings.outbox_keep_days * 86400)
-        self.webhooks = Webhooks(self.store, clock.now, new_id, wake=self.webhook_worker.wake)
+        self.webhooks = Webhooks(self.store, clock.now, new_id, WebhookViews(), wake=self.webhook_worker.wake)
         self.store.write_with_messages(self.webhooks.message_created, self.webhook_worker.wake)
         self.events = TicketSocketEvents(notifier, stores.agents, stores.conversations, settings.business_timezone)
         self._service: ChatService | None = None
@@ -117,7 +117,7 @@ class WebhookCustomerStore(SQLiteCustomers):
 
     async def _updated(self, customer: Customer) -> None:
         try:
-            await customer_updated(self._webhooks, customer_view(customer))
+            await customer_updated(self._webhooks, customer)
         except Exception:
             log.exception("could not queue webhook event=customer.updated customer=%s", customer.id)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -141,23 +141,6 @@ class RateLimiter(Protocol):
     def take(self, key: str) -> bool: ...
 
 
-def ticket_view(ticket: Ticket, *, for_agent: bool) -> dict[str, Any]:
-    """A ticket as agents (with internal ids) or its visitor see it."""
-    view: dict[str, Any] = {
-        "id": ticket.id, "reference": ticket.reference, "status": str(ticket.status), "name": ticket.name,
-        "email": ticket.email, "order_number": ticket.order_number, "description": ticket.description,
-        "page_url": ticket.page_url, "created_at": ticket.created_at, "updated_at": ticket.updated_at,
-        "answers": [{"agent": {"name": a.agent_name}, "body": a.body, "created_at": a.created_at}
-                    for a in ticket.answers],
-    }
-    if for_agent:
-        view["visitor_id"] = ticket.visitor_id
-        view["customer_id"] = ticket.customer_id
-        for answer_view, answer in zip(view["answers"], ticket.answers, strict=True):
-            answer_view["agent_id"] = answer.agent_id
-    return view
-
-
 class TicketService:
     def __init__(self, *, store: TicketStore, events: TicketEvents, webhooks: Webhooks, clock: Clock,
                  new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
@@ -221,7 +204,7 @@ class TicketService:
         ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
                         description=form.description, order_number=form.order_number, page_url=form.page_url,
                         status=TicketStatus.OPEN, created_at=now, updated_at=now, customer_id=customer_id)
-        hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": ticket_view(ticket, for_agent=True)},
+        hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": self.webhooks.payloads.ticket(ticket)},
                                               visitor_id=visitor_id, customer_id=customer_id)
         await self.store.create_ticket(ticket, hooks)
         if hooks:

@@ -5,6 +5,9 @@ will be sent; the webhook worker POSTs it with an HMAC-SHA256 signature and retr
 exponential backoff. Conversation created/assigned/closed are stored in the transaction of the
 change itself (``ConversationWebhooks``, the chat service's ``ConversationEventLog``);
 ``message.created`` in the message's own transaction, by storage (``Webhooks.message_created``).
+What an event says of a conversation, a message, a ticket or a customer is rendered by the
+``WebhookPayloads`` given to ``Webhooks``: the views of chatserver/wire, as the REST API shows
+them to agents; the domain writes no wire shape of its own.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
 from ..errors import InvalidPayload, NotFound
-from ..wire.views import conversation_view, message_view
 from .conversations import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
-from .models import Conversation, Message, PartyKind
+from .models import Conversation, Customer, Message
 from .outbox import OutboxItem, OutboxKind
 from .ports import OutboxRecorder
+
+if TYPE_CHECKING:  # tickets.py queues its webhook through Webhooks, so it imports this module
+    from .tickets import Ticket
 
 log = logging.getLogger("chatserver.webhooks")
 
@@ -73,6 +78,20 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+class WebhookPayloads(Protocol):
+    """How the objects an event is about appear in its ``data`` (docs/webhooks.md): as the REST
+    API shows them to agents. Implemented by chatserver/wire (``WebhookViews``) and passed in, so
+    that a webhook and a REST answer cannot disagree on a shape."""
+
+    def conversation(self, conversation: Conversation, customer_id: str | None) -> dict[str, Any]: ...
+
+    def message(self, message: Message) -> dict[str, Any]: ...
+
+    def ticket(self, ticket: Ticket) -> dict[str, Any]: ...
+
+    def customer(self, customer: Customer) -> dict[str, Any]: ...
+
+
 class WebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     """The JSON body every endpoint receives."""
 
@@ -89,8 +108,9 @@ class Webhooks:
     """Registers endpoints and turns events into outbox items for the endpoints that want them."""
 
     def __init__(self, store: WebhookStore, clock_now: Callable[[], float], new_id: Callable[[], str],
-                 wake: Callable[[], None] = lambda: None) -> None:
+                 payloads: WebhookPayloads, wake: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.payloads = payloads
         self.now = clock_now
         self.new_id = new_id
         self.wake = wake
@@ -133,7 +153,7 @@ class Webhooks:
         if message.kind != "text":
             return []
         return self.items([e for e in endpoints if e.wants(MESSAGE_CREATED)], MESSAGE_CREATED,
-                          {"message": message_view(message)}, visitor_id=conversation.visitor_id)
+                          {"message": self.payloads.message(message)}, visitor_id=conversation.visitor_id)
 
     async def items_for(self, event_type: str, data: Mapping[str, Any], *,
                         visitor_id: str | None = None, customer_id: str | None = None) -> list[OutboxItem]:
@@ -152,10 +172,10 @@ class Webhooks:
             self.wake()
 
 
-async def customer_updated(webhooks: Webhooks, customer: Mapping[str, Any]) -> None:
+async def customer_updated(webhooks: Webhooks, customer: Customer) -> None:
     """Emit ``customer.updated`` with the customer record as the API shows it (call it after the
     change is committed; it never raises for a delivery problem: delivery is the outbox's job)."""
-    await webhooks.emit(CUSTOMER_UPDATED, {"customer": dict(customer)}, customer_id=str(customer["id"]))
+    await webhooks.emit(CUSTOMER_UPDATED, {"customer": webhooks.payloads.customer(customer)}, customer_id=customer.id)
 
 
 class ConversationWebhooks:
@@ -172,8 +192,7 @@ class ConversationWebhooks:
         loop = asyncio.get_running_loop()
 
         def record(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
-            data: dict[str, Any] = {"conversation": {**conversation_view(conversation, PartyKind.AGENT),
-                                                     "customer_id": customer_id}}
+            data: dict[str, Any] = {"conversation": self.webhooks.payloads.conversation(conversation, customer_id)}
             if event_type == CONVERSATION_ASSIGNED:
                 data["previous_agent_id"] = previous_agent_id
             # The worker's claim waits for the write lock, so it sees these rows once committed.

@@ -10,12 +10,12 @@ from aiohttp import web
 
 from ..domain.outbox import OutboxKind, OutboxStore
 from ..domain.patterns import NOT_BLANK, SPACE, checked
-from ..domain.tickets import TicketService, TicketStatus, ticket_view
+from ..domain.tickets import TicketService, TicketStatus
 from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
 from ..wire.shapes import OneTicket, Outbox, Tickets, WebhookAnswer
 from ..wire.shapes import Webhooks as WebhookList
-from ..wire.views import outbox_view
+from ..wire.views import outbox_view, ticket_view
 from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
 

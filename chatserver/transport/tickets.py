@@ -12,7 +12,8 @@ import msgspec
 from .. import constants as C
 from ..domain.models import Agent
 from ..domain.ports import AgentStore, ConversationStore
-from ..domain.tickets import Ticket, TicketForm, TicketService, ticket_view
+from ..domain.tickets import Ticket, TicketForm, TicketService
+from ..wire.views import ticket_view
 from . import schemas as S
 from .dispatch import Handler
 from .notifier import SocketNotifier

@@ -23,6 +23,7 @@ from ..domain.models import (
 )
 from ..domain.notes import Note
 from ..domain.outbox import OutboxItem
+from ..domain.tickets import Ticket
 
 # -- conversations ---------------------------------------------------------------------------------
 
@@ -160,6 +161,25 @@ def export_view(data: CustomerData) -> dict[str, Any]:
         "conversations": [transcript_view(t) for t in data.transcripts],
         "related": data.related,
     }
+
+
+# -- offline tickets -------------------------------------------------------------------------------
+
+def ticket_view(ticket: Ticket, *, for_agent: bool) -> dict[str, Any]:
+    """A ticket as agents (with internal ids) or its visitor see it."""
+    view: dict[str, Any] = {
+        "id": ticket.id, "reference": ticket.reference, "status": str(ticket.status), "name": ticket.name,
+        "email": ticket.email, "order_number": ticket.order_number, "description": ticket.description,
+        "page_url": ticket.page_url, "created_at": ticket.created_at, "updated_at": ticket.updated_at,
+        "answers": [{"agent": {"name": a.agent_name}, "body": a.body, "created_at": a.created_at}
+                    for a in ticket.answers],
+    }
+    if for_agent:
+        view["visitor_id"] = ticket.visitor_id
+        view["customer_id"] = ticket.customer_id
+        for answer_view, answer in zip(view["answers"], ticket.answers, strict=True):
+            answer_view["agent_id"] = answer.agent_id
+    return view
 
 
 # -- the outbox ------------------------------------------------------------------------------------

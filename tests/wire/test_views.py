@@ -11,35 +11,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from chatserver.domain.cobrowse import CobrowseSession, CobrowseStatus, CobrowseView, ControlState
-from chatserver.domain.knowledge import (
-    Article,
-    ArticleCount,
-    ArticleStatus,
-    Category,
-    KnowledgeReport,
-    QueryCount,
-    SearchHit,
-    SearchResult,
-)
-from chatserver.domain.models import (
-    Agent,
-    AssignmentEvent,
-    Conversation,
-    ConversationRecord,
-    ConversationStatus,
-    Customer,
-    CustomerData,
-    Message,
-    PartyKind,
-    PreChat,
-    Rating,
-    Role,
-    Transcript,
-)
-from chatserver.domain.notes import Note
+from chatserver.domain.knowledge import ArticleCount, KnowledgeReport, QueryCount, SearchHit, SearchResult
+from chatserver.domain.models import CustomerData, PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind, OutboxStatus
-from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus, ticket_view
 from chatserver.wire import shapes
 from chatserver.wire.views import (
     article_view,
@@ -57,90 +31,27 @@ from chatserver.wire.views import (
     record_view,
     report_view,
     search_view,
+    ticket_view,
 )
 
-FULL, BARE = True, False
+from .samples import (
+    BARE,
+    FULL,
+    agent,
+    article,
+    category,
+    cobrowse_session,
+    cobrowse_views,
+    conversation,
+    customer,
+    message,
+    note,
+    record,
+    ticket,
+    transcript,
+)
+
 SAMPLES = pytest.mark.parametrize("full", [FULL, BARE], ids=["full", "bare"])
-
-
-def conversation(full: bool) -> Conversation:
-    if not full:
-        return Conversation(id="c1", visitor_id="v1", status=ConversationStatus.QUEUED,
-                            prechat=PreChat(name="Ann", question="Where is my parcel?"), created_at=1.0)
-    prechat = PreChat(name="Ann", question="Where is my parcel?", email="ann@example.com", order_number="A-1",
-                      page_url="https://shop.example/checkout", page_title="Checkout", checkout=True,
-                      cart_value=12.5, department="sales")
-    return Conversation(id="c1", visitor_id="v1", status=ConversationStatus.CLOSED, prechat=prechat, created_at=1.0,
-                        agent_id="a1", agent_name="Bob", assigned_at=2.0, closed_at=3.0, closed_by=PartyKind.AGENT,
-                        last_seq=4, visitor_read_seq=3, agent_read_seq=4, priority=2)
-
-
-def message(full: bool) -> Message:
-    if not full:
-        return Message(conversation_id="c1", seq=1, kind="system", sender_kind=PartyKind.SYSTEM, sender_id=None,
-                       sender_name=None, body="chat_started", created_at=1.0)
-    return Message(conversation_id="c1", seq=2, kind="text", sender_kind=PartyKind.VISITOR, sender_id="v1",
-                   sender_name="Ann", body="Hello", created_at=2.0, client_msg_id="m1", meta={"k": "v"})
-
-
-def transcript(full: bool) -> Transcript:
-    return Transcript(conversation=conversation(full), messages=[message(FULL), message(BARE)],
-                      assignments=[AssignmentEvent(conversation_id="c1", agent_id="a1", event="assigned", at=2.0,
-                                                   reason="routing" if full else None)],
-                      rating=Rating(conversation_id="c1", rating=5, comment="Quick", created_at=3.0) if full else None)
-
-
-def record(full: bool) -> ConversationRecord:
-    if not full:
-        return ConversationRecord(conversation=conversation(BARE))
-    return ConversationRecord(conversation=conversation(FULL), customer_id="cu1", tags=("refund",))
-
-
-def customer(full: bool) -> Customer:
-    if not full:
-        return Customer(id="cu1", created_at=1.0, last_seen_at=2.0)
-    return Customer(id="cu1", created_at=1.0, last_seen_at=2.0, external_id="shop-7", name="Ann",
-                    emails=("ann@example.com",), phone="+44 20 7946 0000", notes="VIP", tags=("vip",))
-
-
-def cobrowse_session(full: bool) -> CobrowseSession:
-    if not full:
-        return CobrowseSession(id="s1", conversation_id="c1", visitor_id="v1", agent_id="a1", agent_name="Bob",
-                               status=CobrowseStatus.REQUESTED, requested_at=1.0)
-    return CobrowseSession(id="s1", conversation_id="c1", visitor_id="v1", agent_id="a1", agent_name="Bob",
-                           status=CobrowseStatus.ENDED, control=ControlState.GRANTED, reason="stopped_by_visitor",
-                           requested_at=1.0, started_at=2.0, ended_at=9.0, control_requested_at=3.0,
-                           control_granted_at=4.0, pages=3, bytes_relayed=2048)
-
-
-def cobrowse_views() -> list[CobrowseView]:
-    return [CobrowseView(session_id="s1", agent_id="a1", agent_name="Bob", joined_at=2.0, left_at=8.25),
-            CobrowseView(session_id="s1", agent_id="a2", agent_name="Cy", joined_at=3.0)]
-
-
-def note() -> Note:
-    return Note(id=1, conversation_id="c1", agent_id="a1", agent_name="Bob", body="Refund agreed", created_at=2.0,
-                client_note_id="n1")
-
-
-def category() -> Category:
-    return Category(id="k1", slug="shipping", name="Shipping", description="Parcels", position=0, created_at=1.0,
-                    updated_at=1.0)
-
-
-def article(full: bool) -> Article:
-    if not full:
-        return Article(id="ar1", slug="refunds", title="Refunds", body="", body_html="", body_text="",
-                       status=ArticleStatus.DRAFT, created_by="a1", created_at=1.0, updated_at=1.0)
-    return Article(id="ar1", slug="refunds", title="Refunds", body="# Refunds", body_html="<h1>Refunds</h1>",
-                   body_text="Refunds", status=ArticleStatus.PUBLISHED, created_by="a1", created_at=1.0,
-                   updated_at=2.0, locale="en", category_id="k1", tags=("money",), assignee_id="a1",
-                   source_conversation_id="c1", faq_position=1, published_at=2.0)
-
-
-def agent() -> Agent:
-    return Agent(id="a1", email="bob@example.com", name="Bob", role=Role.AGENT, capacity=3, disabled=False,
-                 token_version=0, created_at=1.0)
 
 
 def check(view: Any, shape: type[Any]) -> None:
@@ -215,15 +126,7 @@ def test_an_outbox_item_is_its_shape_without_its_payload(full: bool) -> None:
 
 @SAMPLES
 def test_a_ticket_as_agents_see_it_is_its_shape(full: bool) -> None:
-    ticket = Ticket(id="t1", visitor_id="v1", name="Ann", email="ann@example.com", description="Broken",
-                    status=TicketStatus.OPEN, created_at=1.0, updated_at=1.0)
-    if full:
-        answers = (TicketAnswer(ticket_id="t1", agent_id="a1", agent_name="Bob", body="Sorry", created_at=2.0),
-                   TicketAnswer(ticket_id="t1", agent_id=None, agent_name="Gone", body="Fixed", created_at=3.0))
-        ticket = Ticket(id="t1", visitor_id="v1", name="Ann", email="ann@example.com", description="Broken",
-                        status=TicketStatus.ANSWERED, created_at=1.0, updated_at=3.0, order_number="A-1",
-                        page_url="https://shop.example/", answers=answers, customer_id="cu1")
-    check(ticket_view(ticket, for_agent=True), shapes.Ticket)
+    check(ticket_view(ticket(full), for_agent=True), shapes.Ticket)
 
 
 @SAMPLES

@@ -18,6 +18,7 @@ from chatserver.domain.ports import NewMessage
 from chatserver.domain.webhooks import MESSAGE_CREATED, WebhookEndpoint, Webhooks
 from chatserver.errors import NotFound, Unavailable
 from chatserver.storage.sqlite import SQLiteStores
+from chatserver.wire.webhooks import WebhookViews
 
 from .support import fails_at_commit, fill_one_batch
 
@@ -32,7 +33,7 @@ class Wired:
         self.conversations = self.stores.conversations
         self.tickets = self.stores.tickets
         self.woken = 0
-        self.webhooks = Webhooks(self.tickets, lambda: 10.0, lambda: f"id{next(_ids)}", wake=self._wake)
+        self.webhooks = Webhooks(self.tickets, lambda: 10.0, lambda: f"id{next(_ids)}", WebhookViews(), wake=self._wake)
         self.tickets.write_with_messages(self.webhooks.message_created, self._wake)
 
     def _wake(self) -> None:
