@@ -24,10 +24,6 @@ class CannedResponse(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float
     updated_at: float
 
-    def public(self) -> dict[str, object]:
-        return {"id": self.id, "shortcut": self.shortcut, "body": self.body, "created_at": self.created_at,
-                "updated_at": self.updated_at}
-
 
 class CannedStore(Protocol):
     async def canned_responses(self) -> list[CannedResponse]:

@@ -42,10 +42,6 @@ class Agent(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str = ""
     departments: tuple[str, ...] = ()
 
-    def public(self) -> dict[str, object]:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": str(self.role),
-                "capacity": self.capacity, "disabled": self.disabled, "departments": list(self.departments)}
-
 
 class PreChat(msgspec.Struct, frozen=True, kw_only=True):
     """What the visitor told us before the chat: kept on the conversation and in the transcript."""

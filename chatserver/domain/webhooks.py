@@ -55,10 +55,6 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events
 
-    def public(self) -> dict[str, Any]:
-        """What the API shows: never the secret."""
-        return {"id": self.id, "url": self.url, "events": list(self.events), "created_at": self.created_at}
-
 
 class WebhookStore(Protocol):
     async def add_webhook(self, endpoint: WebhookEndpoint) -> None: ...

@@ -25,6 +25,7 @@ from ..domain.patterns import EMAIL, NOT_BLANK, checked
 from ..errors import NotFound, RateLimited
 from ..first_admin import forget_first_admin_password
 from ..wire.shapes import AgentAnswer, Agents, Queue, ServerSettings, SignedIn, VisitorSession
+from ..wire.views import agent_view
 from . import keys as K
 from .common import client_key, current_agent, int_query, json_body, require_admin
 from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
@@ -93,7 +94,7 @@ async def login(request: web.Request) -> web.Response:
     token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
                                           settings.agent_token_ttl)
     log.info("agent logged in agent=%s", agent.id)
-    return web.json_response({"token": token, "expires_at": expires_at, "agent": agent.public()})
+    return web.json_response({"token": token, "expires_at": expires_at, "agent": agent_view(agent)})
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -108,7 +109,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return web.json_response({"agent": agent.public()})
+    return web.json_response({"agent": agent_view(agent)})
 
 
 async def _password_changed(request: web.Request, agent: Agent, by: Agent) -> None:
@@ -131,7 +132,7 @@ async def change_password(request: web.Request) -> web.Response:
         body.new_password, client_key(request), clock.now(), _lockout_policy(settings))
     await _password_changed(request, changed, by=changed)
     token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
-    return web.json_response({"token": token, "expires_at": expires_at, "agent": changed.public()})
+    return web.json_response({"token": token, "expires_at": expires_at, "agent": agent_view(changed)})
 
 
 async def new_visitor_session(request: web.Request) -> web.Response:
@@ -151,7 +152,7 @@ async def list_agents(request: web.Request) -> web.Response:
     agents = await request.app[K.AGENTS].list_agents()
     presence = request.app[K.SERVICE].presence
     return web.json_response({"agents": [
-        {**a.public(), "status": str(await presence.status(a.id))} for a in agents
+        {**agent_view(a), "status": str(await presence.status(a.id))} for a in agents
     ]})
 
 
@@ -165,7 +166,7 @@ async def add_agent(request: web.Request) -> web.Response:
         role=Role(body.role), capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
         new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
     )
-    return web.json_response({"agent": agent.public()}, status=201)
+    return web.json_response({"agent": agent_view(agent)}, status=201)
 
 
 async def update_agent(request: web.Request) -> web.Response:
@@ -186,7 +187,7 @@ async def update_agent(request: web.Request) -> web.Response:
     await request.app[K.HUB].sessions.agent_changed(after.id)
     service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
     log.info("agent changed agent=%s by=%s", after.id, admin.id)
-    return web.json_response({"agent": {**after.public(), "status": str(await service.presence.status(after.id))}})
+    return web.json_response({"agent": {**agent_view(after), "status": str(await service.presence.status(after.id))}})
 
 
 async def reset_password(request: web.Request) -> web.Response:
@@ -200,7 +201,7 @@ async def reset_password(request: web.Request) -> web.Response:
                                       by=admin)
     await _password_changed(request, changed, by=admin)
     status = await request.app[K.SERVICE].presence.status(changed.id)
-    return web.json_response({"agent": {**changed.public(), "status": str(status)}})
+    return web.json_response({"agent": {**agent_view(changed), "status": str(status)}})
 
 
 async def settings_view(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from ..domain.canned import SHORTCUT_FIELD, do_add_canned, do_delete_canned, do_
 from ..domain.patterns import NOT_BLANK, checked
 from ..errors import NotFound
 from ..wire.shapes import CannedAnswer, CannedResponses, TransferTargets
-from ..wire.views import cobrowse_history_view, note_view
+from ..wire.views import canned_view, cobrowse_history_view, note_view
 from . import keys as K
 from .common import current_agent, json_body, require_admin
 from .route import Route, bounded_by, empty_answer, json_answer
@@ -45,7 +45,7 @@ async def _canned_changed(request: web.Request) -> None:
 async def list_canned(request: web.Request) -> web.Response:
     await current_agent(request)
     responses = await request.app[K.CONSOLE].canned_responses()
-    return web.json_response({"canned_responses": [c.public() for c in responses]})
+    return web.json_response({"canned_responses": [canned_view(c) for c in responses]})
 
 
 async def add_canned(request: web.Request) -> web.Response:
@@ -55,7 +55,7 @@ async def add_canned(request: web.Request) -> web.Response:
                                  max_chars=request.app[K.SETTINGS].max_message_chars,
                                  now=request.app[K.CLOCK].now(), new_id=lambda: uuid.uuid4().hex)
     await _canned_changed(request)
-    return web.json_response({"canned_response": canned.public()}, status=201)
+    return web.json_response({"canned_response": canned_view(canned)}, status=201)
 
 
 async def update_canned(request: web.Request) -> web.Response:
@@ -66,7 +66,7 @@ async def update_canned(request: web.Request) -> web.Response:
                                     max_chars=request.app[K.SETTINGS].max_message_chars,
                                     now=request.app[K.CLOCK].now())
     await _canned_changed(request)
-    return web.json_response({"canned_response": canned.public()})
+    return web.json_response({"canned_response": canned_view(canned)})
 
 
 async def delete_canned(request: web.Request) -> web.Response:

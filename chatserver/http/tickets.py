@@ -15,7 +15,7 @@ from ..domain.webhooks import EVENT_TYPES, Webhooks
 from ..errors import InvalidPayload, NotFound
 from ..wire.shapes import OneTicket, Outbox, Tickets, WebhookAnswer
 from ..wire.shapes import Webhooks as WebhookList
-from ..wire.views import outbox_view, ticket_view
+from ..wire.views import outbox_view, ticket_view, webhook_endpoint_view
 from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
 
@@ -77,7 +77,8 @@ async def answer_ticket(request: web.Request) -> web.Response:
 async def list_webhooks(request: web.Request) -> web.Response:
     await require_admin(request)
     endpoints = await request.app[WEBHOOKS].store.webhooks()
-    return web.json_response({"webhooks": [e.public() for e in endpoints], "event_types": list(EVENT_TYPES)})
+    return web.json_response({"webhooks": [webhook_endpoint_view(e) for e in endpoints],
+                              "event_types": list(EVENT_TYPES)})
 
 
 async def add_webhook(request: web.Request) -> web.Response:
@@ -85,7 +86,7 @@ async def add_webhook(request: web.Request) -> web.Response:
     body = await json_body(request, WebhookBody)
     endpoint = await request.app[WEBHOOKS].add_endpoint(body.url, body.events, body.secret)
     # The secret is shown this once, for the receiver to verify signatures with.
-    return web.json_response({"webhook": {**endpoint.public(), "secret": endpoint.secret}}, status=201)
+    return web.json_response({"webhook": {**webhook_endpoint_view(endpoint), "secret": endpoint.secret}}, status=201)
 
 
 async def remove_webhook(request: web.Request) -> web.Response:

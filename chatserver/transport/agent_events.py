@@ -9,7 +9,7 @@ from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import AgentStatus, ConversationStatus, PartyKind
 from ..domain.ports import ConversationStore
-from ..wire.views import conversation_view
+from ..wire.views import agent_view, conversation_view
 from . import schemas as S
 from .dispatch import Handler
 from .notifier import SocketNotifier
@@ -40,7 +40,7 @@ class AgentEvents:
         agent = agent_of(connection)
         held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent.id)
         return {
-            "agent": agent.public(),
+            "agent": agent_view(agent),
             "status": str(await self.service.presence.status(agent.id)),
             "conversations": [conversation_view(c, PartyKind.AGENT) for c in held],
             "queue": await self.queue.snapshot(AGENT_QUEUE_LIMIT),

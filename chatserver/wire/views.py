@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.canned import CannedResponse
 from ..domain.cobrowse import CobrowseSession, CobrowseView
 from ..domain.knowledge import Article, Category, KnowledgeReport, SearchResult
 from ..domain.models import (
@@ -24,6 +25,15 @@ from ..domain.models import (
 from ..domain.notes import Note
 from ..domain.outbox import OutboxItem
 from ..domain.tickets import Ticket
+from ..domain.webhooks import WebhookEndpoint
+
+# -- agents ----------------------------------------------------------------------------------------
+
+def agent_view(agent: Agent) -> dict[str, Any]:
+    """An agent as the team sees them: never the password hash or the token version."""
+    return {"id": agent.id, "email": agent.email, "name": agent.name, "role": str(agent.role),
+            "capacity": agent.capacity, "disabled": agent.disabled, "departments": list(agent.departments)}
+
 
 # -- conversations ---------------------------------------------------------------------------------
 
@@ -120,6 +130,11 @@ def cobrowse_history_view(sessions: list[CobrowseSession], views: list[CobrowseV
 
 # -- the console -----------------------------------------------------------------------------------
 
+def canned_view(canned: CannedResponse) -> dict[str, Any]:
+    return {"id": canned.id, "shortcut": canned.shortcut, "body": canned.body, "created_at": canned.created_at,
+            "updated_at": canned.updated_at}
+
+
 def note_view(note: Note) -> dict[str, Any]:
     return {"id": note.id, "conversation_id": note.conversation_id, "agent": {"id": note.agent_id,
             "name": note.agent_name}, "body": note.body, "client_note_id": note.client_note_id,
@@ -182,7 +197,12 @@ def ticket_view(ticket: Ticket, *, for_agent: bool) -> dict[str, Any]:
     return view
 
 
-# -- the outbox ------------------------------------------------------------------------------------
+# -- webhooks and the outbox -----------------------------------------------------------------------
+
+def webhook_endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """An endpoint as admins list it: never its secret (shown once, in the answer that created it)."""
+    return {"id": endpoint.id, "url": endpoint.url, "events": list(endpoint.events), "created_at": endpoint.created_at}
+
 
 def outbox_view(item: OutboxItem) -> dict[str, Any]:
     # Never the payload: it holds messages and answers.

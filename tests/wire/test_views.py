@@ -11,13 +11,17 @@ from typing import Any
 import msgspec
 import pytest
 
+from chatserver.domain.canned import CannedResponse
 from chatserver.domain.knowledge import ArticleCount, KnowledgeReport, QueryCount, SearchHit, SearchResult
 from chatserver.domain.models import CustomerData, PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind, OutboxStatus
+from chatserver.domain.webhooks import WebhookEndpoint
 from chatserver.wire import shapes
 from chatserver.wire.views import (
+    agent_view,
     article_view,
     assignment_view,
+    canned_view,
     category_view,
     cobrowse_history_view,
     cobrowse_session_view,
@@ -32,6 +36,7 @@ from chatserver.wire.views import (
     report_view,
     search_view,
     ticket_view,
+    webhook_endpoint_view,
 )
 
 from .samples import (
@@ -57,6 +62,26 @@ SAMPLES = pytest.mark.parametrize("full", [FULL, BARE], ids=["full", "bare"])
 def check(view: Any, shape: type[Any]) -> None:
     """The view converts to its shape, strictly (no coercion) and with no field left over."""
     msgspec.convert(view, shape, strict=True)
+
+
+def test_an_agent_is_their_shape_without_the_password_hash() -> None:
+    view = agent_view(agent())
+    check(view, shapes.Agent)
+    check({**view, "status": "online"}, shapes.Agent)  # as the team list adds it
+
+
+def test_a_canned_response_is_its_shape() -> None:
+    check(canned_view(CannedResponse(id="r1", shortcut="hello", body="Hi!", created_at=1.0, updated_at=2.0)),
+          shapes.CannedResponse)
+
+
+@SAMPLES
+def test_a_webhook_endpoint_is_its_shape_without_the_secret(full: bool) -> None:
+    endpoint = WebhookEndpoint(id="w1", url="https://shop.example/hooks", secret="s3cret",
+                               events=("ticket.created",) if full else (), created_at=1.0)
+    view = webhook_endpoint_view(endpoint)
+    assert "secret" not in view
+    check(view, shapes.Webhook)
 
 
 @SAMPLES
