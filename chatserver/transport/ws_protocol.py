@@ -10,14 +10,14 @@ flow control and the handing of messages to the Engine.IO socket.
 
 A frame the protocol forbids is refused with a close frame and ends the reading, since the stream
 cannot be parsed on (RFC 6455 section 7.1.7): unmasked or with reserved bits set (no extension is
-ever agreed), an unknown opcode, a control frame that is fragmented or carries over 125 bytes, a
-continuation with no message or a new message inside a fragmented one, a close frame with a
-one-byte payload or a code no endpoint may send (1002, protocol error); a text message or close
-reason that is not UTF-8 (1007); a message over ``max_size`` bytes, refused on the header that
-makes it so, before its payload is read (1009). Control frames between fragments are handled
-at once and do not count towards the message's size. Once the server's close frame is out, frames
-are still checked but dropped, except the client's close frame, which ends the handshake whatever
-it carries.
+ever agreed), a 64-bit length with its most significant bit set, an unknown opcode, a control frame
+that is fragmented or carries over 125 bytes, a continuation with no message or a new message
+inside a fragmented one, a close frame with a one-byte payload or a code no endpoint may send
+(1002, protocol error); a text message or close reason that is not UTF-8 (1007); a message over
+``max_size`` bytes, refused on the header that makes it so, before its payload is read (1009).
+Control frames between fragments are handled at once and do not count towards the message's size.
+Once the server's close frame is out, frames are still checked but dropped, except the client's
+close frame, which ends the handshake whatever it carries.
 """
 
 from __future__ import annotations
@@ -231,6 +231,8 @@ class ServerProtocol:
                     need = start - pos
                     break
                 length = int.from_bytes(data[pos + 2:pos + 2 + extra], "big")
+                if length >> 63:
+                    raise _Refusal(CloseCode.PROTOCOL_ERROR, "a 64-bit length with its most significant bit set")
             if first & 0x70:
                 raise _Refusal(CloseCode.PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
             if not second & 0x80:

@@ -228,8 +228,12 @@ def test_a_message_over_max_size_is_refused_on_its_header_before_the_payload_com
     refused_with(CloseCode.MESSAGE_TOO_BIG, frame(TEXT, b"x" * 600, fin=False), frame(CONTINUATION, b"", length=401))
     refused_with(CloseCode.MESSAGE_TOO_BIG, frame(TEXT, b"x" * 400, fin=False),
                  frame(CONTINUATION, b"x" * 400, fin=False), frame(CONTINUATION, b"", length=201))
-    # A 64-bit length (even one with the most significant bit set, which no frame may have).
-    refused_with(CloseCode.MESSAGE_TOO_BIG, frame(BINARY, b"", length=2**63 + 5))
+    refused_with(CloseCode.MESSAGE_TOO_BIG, frame(BINARY, b"", length=2**63 - 1))  # the longest a frame may claim
+
+
+def test_a_64_bit_length_with_its_most_significant_bit_set_is_refused() -> None:
+    # RFC 6455 section 5.2: that bit must be 0 (lengths are unsigned 63-bit numbers on the wire).
+    refused_with(CloseCode.PROTOCOL_ERROR, frame(BINARY, b"", length=2**63 + 5))
 
 
 # -- the close handshake ------------------------------------------------------------------------
