@@ -15,9 +15,9 @@ once the request handler returns. ``DirectWebSocket`` is the asyncio shell of th
 feeds what the transport reads to a ``ws_protocol.ServerProtocol`` (RFC 6455 without I/O: the
 frames, pings, the close handshake and the frames refused with a close code) and writes what that
 returns. Messages are handed, one at a time and in order, to ``on_message`` by a task that exists
-only while messages wait; an idle connection has no task at all. After its close frame the server
-waits ``CLOSE_TIMEOUT`` for the client's answer; after a refused frame it closes the connection
-once the client is quiet.
+only while messages wait; an idle connection has no task, nor a queue, at all. After its close
+frame the server waits ``CLOSE_TIMEOUT`` for the client's answer; after a refused frame it closes
+the connection once the client is quiet.
 
 Writes never wait for the client to read: a frame goes to the transport at once, so a sender
 serving many connections is never held up by a slow one. What the client has not read yet is
@@ -147,7 +147,8 @@ class DirectWebSocket(asyncio.Protocol):
         self._max_unsent = max_unsent
         self._on_message = on_message
         self._on_close: Callable[[], Awaitable[None]] | None = on_close
-        self._inbox: deque[Any] = deque()
+        # Messages waiting to be handled; a deque takes 760 bytes, so only while some wait.
+        self._inbox: deque[Any] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._inbox_full = False  # INBOX_PAUSE messages wait: reading stops until half are handled
         self._write_paused = False  # over HIGH_WATER bytes unsent: reading stops until LOW_WATER
@@ -250,7 +251,8 @@ class DirectWebSocket(asyncio.Protocol):
         """Cut the connection now, dropping the messages waiting to be handled; with ``cancel``,
         the one being handled is cancelled too. (``on_close`` still follows.)"""
         self._close_sent = True
-        self._inbox.clear()
+        if self._inbox is not None:
+            self._inbox.clear()
         worker = self._worker
         if cancel and worker is not None:
             self._worker = None
@@ -294,15 +296,17 @@ class DirectWebSocket(asyncio.Protocol):
     # -- receiving ----------------------------------------------------------------------------
 
     def _deliver(self, item: Any) -> None:
-        self._inbox.append(item)
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
+        inbox.append(item)
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-        elif len(self._inbox) >= INBOX_PAUSE and not self._inbox_full:
+            self._worker = asyncio.get_running_loop().create_task(self._work(inbox))
+        elif len(inbox) >= INBOX_PAUSE and not self._inbox_full:
             self._inbox_full = True
             self._flow()
 
-    async def _work(self) -> None:
-        inbox = self._inbox
+    async def _work(self, inbox: deque[Any]) -> None:
         try:
             while inbox:
                 item = inbox.popleft()
@@ -322,3 +326,5 @@ class DirectWebSocket(asyncio.Protocol):
         finally:
             if self._worker is asyncio.current_task():
                 self._worker = None
+                if not inbox:
+                    self._inbox = None
