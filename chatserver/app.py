@@ -52,7 +52,7 @@ from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
 from .transport.ratelimit import KeyedLimiter
 from .transport.registry import ConnectionRegistry
-from .transport.server import ChatSocketServer
+from .transport.socketio_server import ChatSocketServer
 from .transport.waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver")

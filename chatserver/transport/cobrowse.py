@@ -51,7 +51,7 @@ from .dispatch import Handler
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
 from .registry import Connection, ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 
 log = logging.getLogger("chatserver.cobrowse")
 

@@ -31,8 +31,8 @@ from .queue_updates import QueueUpdates
 from .queue_views import QueueViews
 from .recovery import Recovery
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
 from .shutdown import Shutdown
+from .socketio_server import ChatSocketServer
 from .visitor_events import VisitorEvents
 from .waiting import WaitingVisitors
 

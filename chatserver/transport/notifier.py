@@ -28,7 +28,7 @@ from .bus import (
 )
 from .delivery import Delivery
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")

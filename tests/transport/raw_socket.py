@@ -15,7 +15,7 @@ from typing import Any
 
 from chatserver.http import keys as K
 from chatserver.transport.direct_ws import DirectWebSocket, accept_key
-from chatserver.transport.websocket import LeanSocket
+from chatserver.transport.engineio_socket import LeanSocket
 
 from ..support import LiveServer
 

@@ -24,7 +24,7 @@ from chatserver.transport.dispatch import NAMESPACES, EventDispatcher
 from chatserver.transport.hub import SocketHub
 from chatserver.transport.notifier import SocketNotifier
 from chatserver.transport.registry import Connection, ConnectionRegistry
-from chatserver.transport.server import ChatSocketServer
+from chatserver.transport.socketio_server import ChatSocketServer
 from chatserver.transport.waiting import WaitingVisitors
 
 SHARED = {C.EV_CONVERSATION_JOIN, C.EV_MESSAGE_SEND, C.EV_MESSAGE_READ, C.EV_TYPING, C.EV_CONVERSATION_CLOSE,

@@ -11,7 +11,7 @@ import base64
 import pytest
 
 from chatserver.http import keys as K
-from chatserver.transport import websocket
+from chatserver.transport import engineio_socket
 
 from ..support import LiveServer, wait_until
 from .raw_socket import Polling, RawSocket
@@ -91,7 +91,7 @@ async def test_an_upgrade_the_client_does_not_follow_through_leaves_polling_as_i
 async def test_an_upgrade_not_finished_in_time_is_closed_and_polling_goes_on(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(websocket, "UPGRADE_TIMEOUT", 0.2)
+    monkeypatch.setattr(engineio_socket, "UPGRADE_TIMEOUT", 0.2)
     polling = await Polling.open(server)
     await polling.join()
     raw = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")

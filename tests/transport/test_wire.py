@@ -1,5 +1,5 @@
 """The Socket.IO v4 wire format as a raw WebSocket client sees it: the server's own packet decoder
-(transport/sio_packets.py) and ACK encoder (transport/server.py) answer as python-socketio would,
+(transport/sio_packets.py) and ACK encoder (transport/socketio_server.py) answer as python-socketio would,
 and odd JSON and odd event names get a structured error (test_malformed_packets.py has the rest)."""
 
 from __future__ import annotations
