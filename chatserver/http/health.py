@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import keys as K
 from .common import SOCKET_IO_PATH
 from .route import Auth, Route, json_answer
+from .services import services
 from .shapes import Health, Index, Readiness
 
 
@@ -16,7 +16,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
-    for name, ping in (("database", request.app[K.CONVERSATIONS].ping), ("routing", request.app[K.READINESS])):
+    for name, ping in (("database", services(request).conversations.ping), ("routing", services(request).readiness)):
         try:
             await ping()
             checks[name] = "ok"
