@@ -15,7 +15,6 @@ from .config import Settings
 from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
-from .http._records import export_view
 from .storage.sqlite import open_sqlite
 
 
@@ -38,6 +37,10 @@ def add_customer_commands(parser: CommandParser, commands: Any, common: Callable
 
 
 async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported when a customer command runs: the views' package imports aiohttp, which no other
+    # command (nor this one's --help) needs.
+    from .http._records import export_view
+
     stores = await open_sqlite(settings.db_path)
     customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=SystemClock(),
                                 new_id=lambda: uuid.uuid4().hex)
