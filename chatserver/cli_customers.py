@@ -16,7 +16,6 @@ from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
 from .storage.sqlite import open_sqlite
-from .wire.views import export_view
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:
@@ -38,6 +37,10 @@ def add_customer_commands(parser: CommandParser, commands: Any, common: Callable
 
 
 async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported when a customer command runs: the views' package imports aiohttp, which no other
+    # command (nor this one's --help) needs.
+    from .wire.views import export_view
+
     stores = await open_sqlite(settings.db_path)
     customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=SystemClock(),
                                 new_id=lambda: uuid.uuid4().hex)

@@ -7,7 +7,7 @@ import dataclasses
 import inspect
 import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,13 @@ import aiohttp
 import socketio
 from aiohttp import web
 
-from chatserver.app import build_app
+from chatserver.app import app_for
+from chatserver.assembly import Server, assemble
 from chatserver.config import Settings, env_name
 from chatserver.domain.clock import Clock
 from chatserver.domain.conversations import ChatService
-from chatserver.http import keys as K
 from chatserver.http import serving
+from chatserver.transport.dispatch import Events
 
 PASSWORD = "correct horse battery"
 # Agents' password hashes in every server and command the tests start: argon2id at full cost takes
@@ -35,10 +36,12 @@ class LiveServer:
     """The chat server on 127.0.0.1, started and stopped in the test's event loop."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None,
-                 prepare: Callable[[web.Application], None] | None = None) -> None:
+                 prepare: Callable[[web.Application], None] | None = None, events: Sequence[Events] = ()) -> None:
         self.settings = settings
         self.clock = clock
         self.prepare = prepare  # called with the app before it starts (a test's extra route)
+        self.events = events  # Socket.IO events besides the shipped ones (a test's)
+        self._parts: Server | None = None
         self.listener: serving.Listener | None = None
         self.runner: web.AppRunner | None = None
         self.port = settings.port
@@ -56,12 +59,19 @@ class LiveServer:
         return self.runner.app
 
     @property
+    def parts(self) -> Server:
+        """The running server's object graph, as the composition root built it (assembly.py)."""
+        assert self._parts is not None
+        return self._parts
+
+    @property
     def service(self) -> ChatService:
-        return self.app[K.SERVICE]
+        return self.parts.domain.chats
 
     async def start(self) -> None:
         settings = dataclasses.replace(self.settings, host="127.0.0.1", port=self.port)
-        app = build_app(settings, clock=self.clock)
+        self._parts = assemble(settings, clock=self.clock, extra_events=self.events)
+        app = app_for(self._parts)
         if self.prepare is not None:
             self.prepare(app)
         self.listener = await serving.start(app, settings)

@@ -57,6 +57,14 @@ def test_agent_add_and_list(tmp_path: Path) -> None:
     assert rows[1].split()[-3:] == ["5", "no", "billing,sales"]
 
 
+def test_the_agent_and_customer_commands_do_not_load_the_web_stack() -> None:
+    # They need storage only; aiohttp, python-socketio and redis are most of a command's start-up.
+    probe = ("import sys, chatserver.cli; "
+             "print(sorted(m for m in ('aiohttp', 'socketio', 'engineio', 'redis') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_agent_disable_enable_and_update(tmp_path: Path) -> None:
     assert _run("agent", "add", "--name", "Cleo", "--email", "cleo@example.com", "--password", "s3cret-pass",
                 data_dir=tmp_path).returncode == 0

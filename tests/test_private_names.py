@@ -28,9 +28,9 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from engineio import async_socket
 
-from chatserver.transport import websocket
-from chatserver.transport.server import ChatSocketServer
-from chatserver.transport.websocket import LeanSocket
+from chatserver.transport import engineio_socket
+from chatserver.transport.engineio_socket import LeanSocket
+from chatserver.transport.socketio_server import ChatSocketServer
 
 
 @dataclass(frozen=True)
@@ -117,34 +117,38 @@ def _argparse_internals() -> bool:
 
 SIO = socketio.AsyncServer
 USES = [
-    Use("python-socketio", "chatserver/transport/server.py",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
         "AsyncServer registers _handle_eio_connect/_handle_eio_message/_handle_eio_disconnect as its "
         "Engine.IO handlers (so the overrides receive every Engine.IO event)", _socketio_registers_its_eio_handlers),
-    Use("python-socketio", "chatserver/transport/server.py", "AsyncServer._handle_eio_connect(eio_sid, environ)",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
+        "AsyncServer._handle_eio_connect(eio_sid, environ)",
         _coroutine_with(SIO, "_handle_eio_connect", ["self", "eio_sid", "environ"])),
-    Use("python-socketio", "chatserver/transport/server.py", "AsyncServer._handle_eio_disconnect(eio_sid, reason)",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
+        "AsyncServer._handle_eio_disconnect(eio_sid, reason)",
         _coroutine_with(SIO, "_handle_eio_disconnect", ["self", "eio_sid", "reason"])),
-    Use("python-socketio", "chatserver/transport/server.py", "AsyncServer._handle_eio_message(eio_sid, data)",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
+        "AsyncServer._handle_eio_message(eio_sid, data)",
         _coroutine_with(SIO, "_handle_eio_message", ["self", "eio_sid", "data"])),
-    Use("python-socketio", "chatserver/transport/server.py",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
         "AsyncServer._handle_connect(eio_sid, namespace, data): answers CONNECT / CONNECT_ERROR",
         _coroutine_with(SIO, "_handle_connect", ["self", "eio_sid", "namespace", "data"])),
-    Use("python-socketio", "chatserver/transport/server.py",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
         "AsyncServer._handle_disconnect(eio_sid, namespace, reason)",
         _coroutine_with(SIO, "_handle_disconnect", ["self", "eio_sid", "namespace", "reason"])),
-    Use("python-socketio", "chatserver/transport/server.py", "AsyncServer._handle_ack(eio_sid, namespace, id, data)",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
+        "AsyncServer._handle_ack(eio_sid, namespace, id, data)",
         _coroutine_with(SIO, "_handle_ack", ["self", "eio_sid", "namespace", "id", "data"])),
-    Use("python-socketio", "chatserver/transport/server.py",
+    Use("python-socketio", "chatserver/transport/socketio_server.py",
         "AsyncServer._handle_event(eio_sid, namespace, id, data) (overridden with the same arguments)",
         _coroutine_with(SIO, "_handle_event", ["self", "eio_sid", "namespace", "id", "data"])),
-    Use("python-engineio", "chatserver/transport/websocket.py, chatserver/transport/engineio_http.py",
+    Use("python-engineio", "chatserver/transport/engineio_socket.py, chatserver/transport/engineio_http.py",
         "AsyncServer._async: a dict whose 'websocket' driver and 'translate_request' function are replaced, "
         "and handle_request reads translate_request from it", _engineio_async_table),
-    Use("python-engineio", "chatserver/transport/websocket.py",
+    Use("python-engineio", "chatserver/transport/engineio_socket.py",
         "AsyncSocket._upgrade_websocket calls _async['websocket'](self._websocket_handler, server) and awaits it "
         "with the environ (the driver reads the socket from the bound handler's __self__)",
         _engineio_driver_gets_the_bound_handler),
-    Use("python-engineio", "chatserver/transport/server.py",
+    Use("python-engineio", "chatserver/transport/socketio_server.py",
         "AsyncSocket instances can become LeanSocket by assigning __class__", _socket_class_can_be_swapped),
     Use("aiohttp", "chatserver/transport/direct_ws.py",
         "RequestHandler._message_tail (bytes the parser read past the request) and a settable "
@@ -175,7 +179,7 @@ OVERRIDES: dict[type, tuple[type, set[str]]] = {
     ChatSocketServer: (socketio.AsyncServer, {"_handle_eio_connect", "_handle_eio_disconnect", "_handle_eio_message",
                                               "_handle_event"}),
     LeanSocket: (async_socket.AsyncSocket, set()),
-    websocket.UncompressedWebSocket: (object, set()),
+    engineio_socket.UncompressedWebSocket: (object, set()),
 }
 
 

@@ -1,4 +1,4 @@
-"""Who may act on a conversation: one rule, applied by ``ChatService.conversation_for`` and by
+"""Who may act on a conversation: one rule, applied by ``ChatService.conversation_for``, co-browsing and
 storage where it checks a sender inside the write itself (``ConversationStore.append_message``)."""
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ from typing import Protocol
 import msgspec
 
 from ..errors import CobrowseStateError, Forbidden, NotFound
+from .access import check_access
+from .actor import Actor
 from .clock import Clock
-from .conversations import Actor, ChatService
 from .models import Conversation, ConversationStatus, PartyKind
+from .ports import ConversationStore
 
 log = logging.getLogger("chatserver.cobrowse")
 
@@ -150,10 +152,10 @@ Announce = Callable[[CobrowseSession], Awaitable[None]]
 
 
 class CobrowseService:
-    def __init__(self, *, store: CobrowseStore, chats: ChatService, clock: Clock, new_id: Callable[[], str],
-                 announce: Announce, request_timeout: float) -> None:
+    def __init__(self, *, store: CobrowseStore, conversations: ConversationStore, clock: Clock,
+                 new_id: Callable[[], str], announce: Announce, request_timeout: float) -> None:
         self.store = store
-        self.chats = chats
+        self.conversations = conversations
         self.clock = clock
         self.new_id = new_id
         self.announce = announce
@@ -177,10 +179,14 @@ class CobrowseService:
         if session.agent_id != actor.id:
             raise Forbidden("this co-browse session is not yours")
         if session.live:
-            conversation = await self.chats.conversations.get_conversation(session.conversation_id)
+            conversation = await self.conversations.get_conversation(session.conversation_id)
             if conversation is None or conversation.agent_id != actor.id:
                 raise Forbidden("this conversation is no longer assigned to you")
         return session
+
+    async def _conversation_for(self, actor: Actor, conversation_id: str) -> Conversation:
+        # The same check as the chat's (ChatService.conversation_for): its visitor or its agent.
+        return check_access(await self.conversations.get_conversation(conversation_id), actor.kind, actor.id)
 
     @staticmethod
     def _require(session: CobrowseSession, allowed: frozenset[CobrowseStatus], doing: str) -> None:
@@ -211,7 +217,7 @@ class CobrowseService:
         conversation's live session: asking twice never makes two)."""
         if actor.kind != PartyKind.AGENT:
             raise Forbidden("only the agent asks to co-browse")
-        conversation = await self.chats.conversation_for(actor, conversation_id)
+        conversation = await self._conversation_for(actor, conversation_id)
         if conversation.status != ConversationStatus.ASSIGNED:
             raise CobrowseStateError("co-browsing needs a conversation that is assigned to you",
                                      details={"status": str(conversation.status)})
@@ -250,7 +256,7 @@ class CobrowseService:
 
     async def live_for_conversation(self, actor: Actor, conversation_id: str) -> CobrowseSession | None:
         """The visitor's live session on their conversation, if any."""
-        await self.chats.conversation_for(actor, conversation_id)
+        await self._conversation_for(actor, conversation_id)
         return await self.store.live_session_for(conversation_id)
 
     async def respond(self, actor: Actor, session_id: str, accept: bool) -> CobrowseSession:

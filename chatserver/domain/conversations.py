@@ -97,6 +97,7 @@ class ChatService:
         grace_period: float,
         policy: RoutingPolicy | None = None,
         event_log: ConversationEventLog | None = None,
+        prepare_visitor: Callable[[str, PreChat], Awaitable[object]] | None = None,
     ) -> None:
         self.conversations = conversations
         self.routing = routing
@@ -108,7 +109,7 @@ class ChatService:
         self.event_log = event_log
         # Called with (visitor id, pre-chat form) before a new conversation is stored: customer
         # records link the visitor to a customer, and the conversation is stored with it.
-        self.prepare_visitor: Callable[[str, PreChat], Awaitable[None]] | None = None
+        self.prepare_visitor = prepare_visitor
         self.tasks = TaskSupervisor()
         self.locks = KeyedLocks()
         self.repair = RoutingRepair()

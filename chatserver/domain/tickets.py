@@ -19,7 +19,7 @@ from ..errors import ConversationNotClosed, Forbidden, InvalidPayload, NotFound,
 from .clock import Clock
 from .hours import OpeningHours
 from .mail import mail_item, ticket_answer_mail, transcript_mail
-from .models import Agent, ConversationStatus, Transcript
+from .models import Agent, ConversationStatus, Customer, Transcript
 from .outbox import OutboxItem
 from .webhooks import TICKET_CREATED, Webhooks
 
@@ -146,7 +146,9 @@ class TicketService:
                  new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
                  agents_available: Callable[[], Awaitable[bool]], limiter: RateLimiter,
                  transcript_limits: TranscriptLimits,
-                 mail_queued: Callable[[], None] = lambda: None) -> None:
+                 mail_queued: Callable[[], None] = lambda: None,
+                 customer_for_visitor: Callable[[str, str, str], Awaitable[Customer]] | None = None,
+                 verified_emails: Callable[[str], Awaitable[tuple[str, ...]]] | None = None) -> None:
         self.store = store
         self.events = events
         self.webhooks = webhooks
@@ -158,12 +160,12 @@ class TicketService:
         self.limiter = limiter
         self.transcript_limits = transcript_limits
         self.mail_queued = mail_queued
-        # Given (visitor id, name, email) before a ticket is stored, returns the id of the
-        # customer it belongs to (customer records: the visitor's, or a new anonymous one).
-        self.customer_for_visitor: Callable[[str, str, str], Awaitable[str]] | None = None
+        # Given (visitor id, name, email) before a ticket is stored, returns the customer it
+        # belongs to (customer records: the visitor's, or a new anonymous one).
+        self.customer_for_visitor = customer_for_visitor
         # Given a visitor id, the emails of the customer the shop identified them as (customer
         # records: none for an anonymous visitor), where their transcripts may go too.
-        self.verified_emails: Callable[[str], Awaitable[tuple[str, ...]]] | None = None
+        self.verified_emails = verified_emails
 
     async def availability(self) -> Availability:
         """Closed outside business hours; else open when an agent is online and taking chats."""
@@ -199,7 +201,7 @@ class TicketService:
         self._limit(visitor_id)
         customer_id = None
         if self.customer_for_visitor is not None:
-            customer_id = await self.customer_for_visitor(visitor_id, form.name, form.email)
+            customer_id = (await self.customer_for_visitor(visitor_id, form.name, form.email)).id
         now = self.clock.now()
         ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
                         description=form.description, order_number=form.order_number, page_url=form.page_url,

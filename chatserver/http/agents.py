@@ -26,9 +26,9 @@ from ..errors import NotFound, RateLimited
 from ..first_admin import forget_first_admin_password
 from ..wire.shapes import AgentAnswer, Agents, Queue, ServerSettings, SignedIn, VisitorSession
 from ..wire.views import agent_view
-from . import keys as K
 from .common import client_key, current_agent, int_query, json_body, require_admin
 from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
+from .services import services
 
 log = logging.getLogger("chatserver.http")
 
@@ -84,14 +84,14 @@ def _lockout_policy(settings: Settings) -> LockoutPolicy:
 # -- auth -------------------------------------------------------------------------------------
 
 async def login(request: web.Request) -> web.Response:
-    if not request.app[K.LOGIN_LIMITER].take(client_key(request)):
+    if not services(request).login_limiter.take(client_key(request)):
         raise RateLimited("too many login attempts; wait a minute")
     body = await json_body(request, LoginBody)
-    settings = request.app[K.SETTINGS]
+    settings = services(request).settings
     agent = await authenticate_with_lockout(
-        request.app[K.AGENTS], request.app[K.PASSWORDS], request.app[K.CONSOLE], body.email, body.password,
-        client_key(request), request.app[K.CLOCK].now(), _lockout_policy(settings))
-    token, expires_at = issue_agent_token(request.app[K.SIGNER], agent, request.app[K.CLOCK].now(),
+        services(request).agents, services(request).passwords, services(request).console, body.email, body.password,
+        client_key(request), services(request).clock.now(), _lockout_policy(settings))
+    token, expires_at = issue_agent_token(services(request).signer, agent, services(request).clock.now(),
                                           settings.agent_token_ttl)
     log.info("agent logged in agent=%s", agent.id)
     return web.json_response({"token": token, "expires_at": expires_at, "agent": agent_view(agent)})
@@ -99,10 +99,10 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    await request.app[K.AGENTS].bump_token_version(agent.id)
+    await services(request).agents.bump_token_version(agent.id)
     # Every token of the agent is revoked: their open sockets (other tabs, other devices, any
     # process) are told and closed too.
-    await request.app[K.HUB].sessions.agent_changed(agent.id)
+    await services(request).sessions.agent_changed(agent.id)
     log.info("agent logged out agent=%s", agent.id)
     return web.Response(status=204)
 
@@ -116,8 +116,8 @@ async def _password_changed(request: web.Request, agent: Agent, by: Agent) -> No
     """Every token of the agent is revoked: their open sockets (other tabs, other devices, any
     process) are told and closed; the first admin's credentials file goes once its password is
     no longer the one it holds."""
-    await request.app[K.HUB].sessions.agent_changed(agent.id)
-    forget_first_admin_password(request.app[K.SETTINGS].data_dir, agent.email)
+    await services(request).sessions.agent_changed(agent.id)
+    forget_first_admin_password(services(request).settings.data_dir, agent.email)
     log.info("agent password changed agent=%s by=%s", agent.id, by.id)
 
 
@@ -126,22 +126,22 @@ async def change_password(request: web.Request) -> web.Response:
     of theirs ends, and this one carries on with the new token in the answer."""
     agent = await current_agent(request)
     body = await json_body(request, PasswordChangeBody)
-    settings, clock = request.app[K.SETTINGS], request.app[K.CLOCK]
+    settings, clock = services(request).settings, services(request).clock
     changed = await do_change_own_password(
-        request.app[K.AGENTS], request.app[K.PASSWORDS], request.app[K.CONSOLE], agent, body.current_password,
+        services(request).agents, services(request).passwords, services(request).console, agent, body.current_password,
         body.new_password, client_key(request), clock.now(), _lockout_policy(settings))
     await _password_changed(request, changed, by=changed)
-    token, expires_at = issue_agent_token(request.app[K.SIGNER], changed, clock.now(), settings.agent_token_ttl)
+    token, expires_at = issue_agent_token(services(request).signer, changed, clock.now(), settings.agent_token_ttl)
     return web.json_response({"token": token, "expires_at": expires_at, "agent": agent_view(changed)})
 
 
 async def new_visitor_session(request: web.Request) -> web.Response:
-    if not request.app[K.VISITOR_LIMITER].take(client_key(request)):
+    if not services(request).visitor_limiter.take(client_key(request)):
         raise RateLimited("too many new visitor sessions from this address")
-    settings = request.app[K.SETTINGS]
+    settings = services(request).settings
     visitor_id = uuid.uuid4().hex
-    expires_at = request.app[K.CLOCK].now() + settings.visitor_token_ttl
-    token = request.app[K.SIGNER].issue("visitor", visitor_id, expires_at)
+    expires_at = services(request).clock.now() + settings.visitor_token_ttl
+    token = services(request).signer.issue("visitor", visitor_id, expires_at)
     return web.json_response({"visitor_id": visitor_id, "token": token, "expires_at": expires_at}, status=201)
 
 
@@ -149,8 +149,8 @@ async def new_visitor_session(request: web.Request) -> web.Response:
 
 async def list_agents(request: web.Request) -> web.Response:
     await require_admin(request)
-    agents = await request.app[K.AGENTS].list_agents()
-    presence = request.app[K.SERVICE].presence
+    agents = await services(request).agents.list_agents()
+    presence = services(request).presence
     return web.json_response({"agents": [
         {**agent_view(a), "status": str(await presence.status(a.id))} for a in agents
     ]})
@@ -159,11 +159,11 @@ async def list_agents(request: web.Request) -> web.Response:
 async def add_agent(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request, NewAgentBody)
-    settings = request.app[K.SETTINGS]
+    settings = services(request).settings
     check_departments(tuple(body.departments), settings.departments)
     agent = await create_agent(
-        request.app[K.AGENTS], request.app[K.PASSWORDS], name=body.name, email=body.email, password=body.password,
-        role=Role(body.role), capacity=body.capacity or settings.default_capacity, now=request.app[K.CLOCK].now(),
+        services(request).agents, services(request).passwords, name=body.name, email=body.email, password=body.password,
+        role=Role(body.role), capacity=body.capacity or settings.default_capacity, now=services(request).clock.now(),
         new_id=lambda: uuid.uuid4().hex, departments=tuple(dict.fromkeys(body.departments)),
     )
     return web.json_response({"agent": agent_view(agent)}, status=201)
@@ -179,12 +179,12 @@ async def update_agent(request: web.Request) -> web.Response:
     body = await json_body(request, AgentChangeRequest)
     change = AgentChange(disabled=body.disabled, capacity=body.capacity,
                          departments=None if body.departments is None else tuple(body.departments))
-    before, after = await do_update_agent(request.app[K.AGENTS], agent_id, change, by=admin,
-                                          known_departments=request.app[K.SETTINGS].departments)
-    service = request.app[K.SERVICE]
+    before, after = await do_update_agent(services(request).agents, agent_id, change, by=admin,
+                                          known_departments=services(request).settings.departments)
+    service = services(request).chats
     if after.disabled and not before.disabled:
         await service.withdraw_agent(after.id)
-    await request.app[K.HUB].sessions.agent_changed(after.id)
+    await services(request).sessions.agent_changed(after.id)
     service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
     log.info("agent changed agent=%s by=%s", after.id, admin.id)
     return web.json_response({"agent": {**agent_view(after), "status": str(await service.presence.status(after.id))}})
@@ -197,17 +197,17 @@ async def reset_password(request: web.Request) -> web.Response:
     if not 1 <= len(agent_id) <= 64:
         raise NotFound("no such agent")
     body = await json_body(request, PasswordResetBody)
-    changed = await do_reset_password(request.app[K.AGENTS], request.app[K.PASSWORDS], agent_id, body.password,
+    changed = await do_reset_password(services(request).agents, services(request).passwords, agent_id, body.password,
                                       by=admin)
     await _password_changed(request, changed, by=admin)
-    status = await request.app[K.SERVICE].presence.status(changed.id)
+    status = await services(request).presence.status(changed.id)
     return web.json_response({"agent": {**agent_view(changed), "status": str(status)}})
 
 
 async def settings_view(request: web.Request) -> web.Response:
     """The server's settings for admins to read; secrets only say whether they are set."""
     await require_admin(request)
-    return web.json_response(public_settings(request.app[K.SETTINGS]))
+    return web.json_response(public_settings(services(request).settings))
 
 
 # -- queue and conversations ------------------------------------------------------------------
@@ -215,7 +215,7 @@ async def settings_view(request: web.Request) -> web.Response:
 async def queue(request: web.Request) -> web.Response:
     await current_agent(request)
     limit = int_query(request, "limit", 50, 1, 200)
-    return web.json_response(await request.app[K.HUB].queue.snapshot(limit))
+    return web.json_response(await services(request).queue.snapshot(limit))
 
 
 _FOR_ADMINS = (401, 403)

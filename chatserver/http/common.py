@@ -11,10 +11,10 @@ from aiohttp import web
 from ..domain.models import Agent, Role
 from ..errors import AuthRequired, Forbidden, InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 from ..transport.addresses import client_address, limit_key
-from . import keys as K
 from .route import Query
+from .services import services
 
-# The largest request body, unless a route's fields hold more text (``K.BODY_LIMITS``, from the
+# The largest request body, unless a route's fields hold more text (``HttpServices.body_limits``, from the
 # OpenAPI document): a larger one is 413 ``payload_too_large``, whether it declares its
 # Content-Length or is sent chunked.
 MAX_JSON_BODY = 64 * 1024
@@ -33,7 +33,7 @@ def body_limit(request: web.Request) -> int:
     """The largest body the request's route takes."""
     resource = request.match_info.route.resource
     path = resource.canonical if resource is not None else ""
-    return request.app[K.BODY_LIMITS].get((request.method, path), MAX_JSON_BODY)
+    return services(request).body_limits.get((request.method, path), MAX_JSON_BODY)
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -86,14 +86,14 @@ async def json_body(request: web.Request, body_type: type[T]) -> T:
 def client_key(request: web.Request) -> str:
     """What per-address limits count ``request`` under: its client's address as the trusted
     proxies name it (``transport/addresses.py``), an IPv6 client's /64."""
-    return limit_key(client_address(request.remote, request.headers, request.app[K.TRUSTED_PROXIES]))
+    return limit_key(client_address(request.remote, request.headers, services(request).trusted_proxies))
 
 
 async def current_agent(request: web.Request) -> Agent:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise AuthRequired("send Authorization: Bearer <agent token>")
-    return await request.app[K.HUB].auth.verify_agent_token(header[len("Bearer "):].strip())
+    return await services(request).auth.verify_agent_token(header[len("Bearer "):].strip())
 
 
 async def require_admin(request: web.Request) -> Agent:

@@ -15,9 +15,9 @@ from ..domain.patterns import NOT_BLANK, checked
 from ..errors import NotFound
 from ..wire.shapes import CannedAnswer, CannedResponses, TransferTargets
 from ..wire.views import canned_view, cobrowse_history_view, note_view
-from . import keys as K
 from .common import current_agent, json_body, require_admin
 from .route import Route, bounded_by, empty_answer, json_answer
+from .services import SERVICES, services
 
 
 class CannedBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -39,21 +39,21 @@ def _canned_id(request: web.Request) -> str:
 
 async def _canned_changed(request: web.Request) -> None:
     """Every agent's console reads the canned responses again."""
-    await request.app[K.HUB].notifier.to_all_agents(C.EV_CANNED_UPDATED, {})
+    await services(request).notifier.to_all_agents(C.EV_CANNED_UPDATED, {})
 
 
 async def list_canned(request: web.Request) -> web.Response:
     await current_agent(request)
-    responses = await request.app[K.CONSOLE].canned_responses()
+    responses = await services(request).console.canned_responses()
     return web.json_response({"canned_responses": [canned_view(c) for c in responses]})
 
 
 async def add_canned(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request, CannedBody)
-    canned = await do_add_canned(request.app[K.CONSOLE], body.shortcut, body.body,
-                                 max_chars=request.app[K.SETTINGS].max_message_chars,
-                                 now=request.app[K.CLOCK].now(), new_id=lambda: uuid.uuid4().hex)
+    canned = await do_add_canned(services(request).console, body.shortcut, body.body,
+                                 max_chars=services(request).settings.max_message_chars,
+                                 now=services(request).clock.now(), new_id=lambda: uuid.uuid4().hex)
     await _canned_changed(request)
     return web.json_response({"canned_response": canned_view(canned)}, status=201)
 
@@ -62,16 +62,16 @@ async def update_canned(request: web.Request) -> web.Response:
     await require_admin(request)
     canned_id = _canned_id(request)
     body = await json_body(request, CannedBody)
-    canned = await do_update_canned(request.app[K.CONSOLE], canned_id, body.shortcut, body.body,
-                                    max_chars=request.app[K.SETTINGS].max_message_chars,
-                                    now=request.app[K.CLOCK].now())
+    canned = await do_update_canned(services(request).console, canned_id, body.shortcut, body.body,
+                                    max_chars=services(request).settings.max_message_chars,
+                                    now=services(request).clock.now())
     await _canned_changed(request)
     return web.json_response({"canned_response": canned_view(canned)})
 
 
 async def delete_canned(request: web.Request) -> web.Response:
     await require_admin(request)
-    await do_delete_canned(request.app[K.CONSOLE], _canned_id(request))
+    await do_delete_canned(services(request).console, _canned_id(request))
     await _canned_changed(request)
     return web.Response(status=204)
 
@@ -80,20 +80,20 @@ async def transfer_targets(request: web.Request) -> web.Response:
     """Whom the caller can hand a chat to: the other enabled agents with their status, and the
     departments."""
     me = await current_agent(request)
-    presence = request.app[K.SERVICE].presence
-    agents = [a for a in await request.app[K.AGENTS].list_agents() if a.id != me.id and not a.disabled]
+    presence = services(request).presence
+    agents = [a for a in await services(request).agents.list_agents() if a.id != me.id and not a.disabled]
     return web.json_response({
         "agents": [{"id": a.id, "name": a.name, "status": str(await presence.status(a.id)),
                     "departments": list(a.departments)} for a in agents],
-        "departments": list(request.app[K.SETTINGS].departments),
+        "departments": list(services(request).settings.departments),
     })
 
 
 async def transcript_extras(app: web.Application, conversation_id: str) -> dict[str, Any]:
     """What agents' transcripts carry besides the messages: internal notes and the wrap-up."""
-    store = app[K.CONSOLE]
+    store = app[SERVICES].console
     tags, resolution_note = await store.wrap_up(conversation_id) or ([], None)
-    cobrowse = app[K.COBROWSE]
+    cobrowse = app[SERVICES].cobrowse
     return {"notes": [note_view(n) for n in await store.notes(conversation_id)],
             "tags": tags, "resolution_note": resolution_note,
             "cobrowse": cobrowse_history_view(await cobrowse.sessions_for(conversation_id),

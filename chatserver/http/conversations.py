@@ -13,11 +13,11 @@ from ..errors import InvalidPayload
 from ..wire.shapes import ClosedConversation, Conversations, RatingsReport
 from ..wire.shapes import Transcript as TranscriptShape
 from ..wire.views import full_transcript_view, record_view
-from . import keys as K
 from ._records import DATES, check_range, path_id, time_query, transcript_html, transcript_text
 from .common import MAX_OFFSET, current_agent, int_query, paging, require_admin
 from .console import transcript_extras
 from .route import Answer, Query, Route, json_answer
+from .services import services
 
 _FILTER_TEXT_LIMIT = 64
 log = logging.getLogger("chatserver.http.conversations")
@@ -45,7 +45,7 @@ async def list_conversations(request: web.Request) -> web.Response:
                                department=_text_query(request, "department"),
                                customer_id=_text_query(request, "customer_id"), tag=_text_query(request, "tag"),
                                since=since, until=until)
-    records, total = await request.app[K.CUSTOMERS].list_conversations(
+    records, total = await services(request).customers.list_conversations(
         agent, where, int_query(request, "limit", 50, 1, 500), int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"conversations": [record_view(r) for r in records], "total": total})
 
@@ -53,7 +53,7 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def _transcript_json(request: web.Request, conversation_id: str) -> tuple[Transcript, dict[str, Any]]:
     """The transcript the caller may read, as JSON: with its customer, the console's internal notes
     and wrap-up (agents' eyes only)."""
-    transcript, record = await request.app[K.CUSTOMERS].transcript_for(await current_agent(request), conversation_id)
+    transcript, record = await services(request).customers.transcript_for(await current_agent(request), conversation_id)
     return transcript, {**full_transcript_view(transcript, record),
                         **await transcript_extras(request.app, conversation_id)}
 
@@ -90,8 +90,8 @@ async def close_conversation(request: web.Request) -> web.Response:
     closes it and both sides are told."""
     admin = await require_admin(request)
     conversation_id = path_id(request, "conversation_id", "conversation")
-    conversation = await request.app[K.SERVICE].force_close(conversation_id, f"closed_by_admin:{admin.id}")
-    record = await request.app[K.CUSTOMERS].customers.conversation_record(conversation.id)
+    conversation = await services(request).chats.force_close(conversation_id, f"closed_by_admin:{admin.id}")
+    record = await services(request).customers.customers.conversation_record(conversation.id)
     log.info("conversation closed by an admin conversation=%s agent=%s", conversation_id, admin.id)
     return web.json_response({"conversation": record_view(record) if record else None})
 
@@ -100,7 +100,7 @@ async def ratings_report(request: web.Request) -> web.Response:
     await require_admin(request)
     since, until = time_query(request, "from"), time_query(request, "to", end=True)
     check_range(since, until)
-    report = await request.app[K.CUSTOMERS].ratings_report(since, until)
+    report = await services(request).customers.ratings_report(since, until)
     return web.json_response({
         "count": report.count,
         "average": report.average,

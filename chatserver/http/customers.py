@@ -13,10 +13,10 @@ from ..domain.models import ConversationFilter
 from ..domain.patterns import NOT_BLANK, checked
 from ..wire.shapes import Conversations, CustomerAnswer, CustomerExport, Customers
 from ..wire.views import customer_view, export_view, record_view
-from . import keys as K
 from ._records import path_id
 from .common import MAX_OFFSET, bool_query, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
+from .services import services
 
 log = logging.getLogger("chatserver.http.customers")
 
@@ -34,7 +34,7 @@ NewCustomer = Annotated[CustomerFields, msgspec.Meta(
 async def list_customers(request: web.Request) -> web.Response:
     await current_agent(request)
     query = request.query.get("q")
-    customers, total = await request.app[K.CUSTOMERS].search(
+    customers, total = await services(request).customers.search(
         query[:254] if query else None, int_query(request, "limit", 50, 1, 200),
         int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"customers": [customer_view(c) for c in customers], "total": total})
@@ -44,14 +44,14 @@ async def create_customer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     body = await json_body(request, NewCustomer)
     check_may_change(agent, body)
-    customer = await request.app[K.CUSTOMERS].create_customer(body)
+    customer = await services(request).customers.create_customer(body)
     log.info("customer created customer=%s agent=%s", customer.id, agent.id)
     return web.json_response({"customer": customer_view(customer)}, status=201)
 
 
 async def get_customer(request: web.Request) -> web.Response:
     await current_agent(request)
-    customer = await request.app[K.CUSTOMERS].get_customer(path_id(request, "customer_id", "customer"))
+    customer = await services(request).customers.get_customer(path_id(request, "customer_id", "customer"))
     return web.json_response({"customer": customer_view(customer)})
 
 
@@ -60,7 +60,7 @@ async def update_customer(request: web.Request) -> web.Response:
     customer_id = path_id(request, "customer_id", "customer")
     body = await json_body(request, CustomerFields)
     check_may_change(agent, body)
-    customer = await request.app[K.CUSTOMERS].update_customer(customer_id, body)
+    customer = await services(request).customers.update_customer(customer_id, body)
     log.info("customer updated customer=%s agent=%s", customer.id, agent.id)
     return web.json_response({"customer": customer_view(customer)})
 
@@ -69,12 +69,12 @@ async def delete_customer(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     customer_id = path_id(request, "customer_id", "customer")
     force = bool_query(request, "force")
-    service = request.app[K.SERVICE]
+    service = services(request).chats
 
     async def close(conversation_id: str) -> None:
         await service.force_close(conversation_id, "customer_deleted")
 
-    await request.app[K.CUSTOMERS].delete_customer(customer_id, close_active=close if force else None)
+    await services(request).customers.delete_customer(customer_id, close_active=close if force else None)
     log.info("customer deleted with everything held customer=%s agent=%s force=%s", customer_id, admin.id, force)
     return web.Response(status=204)
 
@@ -82,7 +82,7 @@ async def delete_customer(request: web.Request) -> web.Response:
 async def export_customer(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     customer_id = path_id(request, "customer_id", "customer")
-    data = await request.app[K.CUSTOMERS].export_customer(customer_id)
+    data = await services(request).customers.export_customer(customer_id)
     log.info("customer exported customer=%s agent=%s", customer_id, admin.id)
     return web.json_response(export_view(data), headers={
         "Content-Disposition": f'attachment; filename="customer-{customer_id}.json"'})
@@ -91,7 +91,7 @@ async def export_customer(request: web.Request) -> web.Response:
 async def customer_conversations(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     customer_id = path_id(request, "customer_id", "customer")
-    records, total = await request.app[K.CUSTOMERS].list_conversations(
+    records, total = await services(request).customers.list_conversations(
         agent, ConversationFilter(customer_id=customer_id), int_query(request, "limit", 50, 1, 500),
         int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"conversations": [record_view(r) for r in records], "total": total})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..wire.shapes import Health, Index, Readiness
-from . import keys as K
 from .common import SOCKET_IO_PATH
 from .route import Auth, Route, json_answer
+from .services import services
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -16,7 +16,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
-    for name, ping in (("database", request.app[K.CONVERSATIONS].ping), ("routing", request.app[K.READINESS])):
+    for name, ping in (("database", services(request).conversations.ping), ("routing", services(request).readiness)):
         try:
             await ping()
             checks[name] = "ok"

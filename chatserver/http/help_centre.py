@@ -22,7 +22,7 @@ from ..domain.knowledge import SLUG_RE, Article, ArticleFilter, SearchSource, ch
 from ..errors import InvalidPayload, NotFound
 from . import _help_pages as pages
 from .common import client_key
-from .knowledge import KB_LIMITER, KNOWLEDGE
+from .services import services
 
 log = logging.getLogger("chatserver.http.help")
 
@@ -79,7 +79,7 @@ def pages_of(handler: Handler) -> Handler:
 
 async def home(request: web.Request) -> web.StreamResponse:
     locale = _locale(request)
-    service = request.app[KNOWLEDGE]
+    service = services(request).knowledge
     categories = await service.store.categories()
     counts = await service.store.published_counts()
     by_category = {}
@@ -94,7 +94,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 async def category(request: web.Request) -> web.StreamResponse:
     locale = _locale(request)
-    service = request.app[KNOWLEDGE]
+    service = services(request).knowledge
     found = await service.category_by_slug(_slug(request))
     faq = await service.store.faq(found.id, locale)
     articles, _ = await service.store.articles(ArticleFilter(category_id=found.id, locale=locale), 200, 0)
@@ -104,7 +104,7 @@ async def category(request: web.Request) -> web.StreamResponse:
 
 async def article(request: web.Request) -> web.StreamResponse:
     locale = _locale(request)
-    service = request.app[KNOWLEDGE]
+    service = services(request).knowledge
     found = await service.published_by_slug(_slug(request))
     category = await service.store.category(found.category_id) if found.category_id else None
     related: list[Article] = []
@@ -121,8 +121,8 @@ async def search(request: web.Request) -> web.StreamResponse:
         return _page(pages.search_page(None, "", locale), cache="no-cache")
     if len(query) > 200:
         raise InvalidPayload("Searches are limited to 200 characters.")
-    record = request.app[KB_LIMITER].take(client_key(request))
-    result = await request.app[KNOWLEDGE].search(query, locale=locale, limit=20, record=record,
+    record = services(request).kb_limiter.take(client_key(request))
+    result = await services(request).knowledge.search(query, locale=locale, limit=20, record=record,
                                                  source=SearchSource.HELP)
     return _page(pages.search_page(result, query, locale), cache="no-cache")
 

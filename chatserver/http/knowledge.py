@@ -20,14 +20,12 @@ from ..domain.knowledge import (
     ArticleStatus,
     Category,
     CategoryFields,
-    KnowledgeService,
     Outcome,
     SearchSource,
 )
 from ..domain.models import Agent
 from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..errors import AuthRequired, InvalidPayload, RateLimited
-from ..transport.ratelimit import KeyedLimiter
 from ..wire.shapes import (
     KbArticleAnswer,
     KbArticles,
@@ -40,16 +38,13 @@ from ..wire.shapes import (
     KbSuggestions,
 )
 from ..wire.views import article_view, category_view, report_view, search_view
-from . import keys as K
 from ._records import DATES, check_range, path_id, time_query
 from .common import MAX_OFFSET, client_key, current_agent, int_query, json_body, paging
 from .route import Auth, Query, Route, bounded_by, empty_answer, json_answer
+from .services import SERVICES, services
 
 log = logging.getLogger("chatserver.http.knowledge")
 
-KNOWLEDGE = web.AppKey("knowledge", KnowledgeService)
-# Logged searches and outcomes per client address (settings kb_events_per_minute).
-KB_LIMITER = web.AppKey("kb_limiter", KeyedLimiter)
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 UNSET = msgspec.UNSET
@@ -143,15 +138,15 @@ def _bool_query(request: web.Request, name: str) -> bool:
 
 
 async def _categories(app: web.Application) -> dict[str, Category]:
-    return {c.id: c for c in await app[KNOWLEDGE].store.categories()}
+    return {c.id: c for c in await app[SERVICES].knowledge.store.categories()}
 
 
 async def _category_id(app: web.Application, slug: str | None) -> str | None:
-    return (await app[KNOWLEDGE].category_by_slug(slug)).id if slug is not None else None
+    return (await app[SERVICES].knowledge.category_by_slug(slug)).id if slug is not None else None
 
 
 async def _agents(app: web.Application) -> dict[str, Agent]:
-    return {a.id: a for a in await app[K.AGENTS].list_agents()}
+    return {a.id: a for a in await app[SERVICES].agents.list_agents()}
 
 
 async def _staff_view(request: web.Request, article: Article) -> dict[str, Any]:
@@ -159,13 +154,13 @@ async def _staff_view(request: web.Request, article: Article) -> dict[str, Any]:
 
 
 def _may_record(request: web.Request) -> bool:
-    return request.app[KB_LIMITER].take(client_key(request))
+    return services(request).kb_limiter.take(client_key(request))
 
 
 # -- public -------------------------------------------------------------------------------------
 
 async def list_categories(request: web.Request) -> web.Response:
-    service = request.app[KNOWLEDGE]
+    service = services(request).knowledge
     counts = await service.store.published_counts()
     return web.json_response({"categories": [category_view(c, counts.get(c.id, 0))
                                              for c in await service.store.categories()]})
@@ -189,7 +184,7 @@ async def list_articles(request: web.Request) -> web.Response:
                           assignee_id=assignee)
     if reader is None and assignee is not None:
         raise AuthRequired("assignee is for agents: send an agent token")
-    articles, total = await request.app[KNOWLEDGE].list_articles(
+    articles, total = await services(request).knowledge.list_articles(
         reader, where, int_query(request, "limit", 50, 1, 200), int_query(request, "offset", 0, 0, MAX_OFFSET))
     categories = await _categories(request.app)
     agents = await _agents(request.app) if reader is not None else None
@@ -199,7 +194,7 @@ async def list_articles(request: web.Request) -> web.Response:
 
 async def get_article(request: web.Request) -> web.Response:
     reader = await optional_agent(request)
-    article = await request.app[KNOWLEDGE].article_for(reader, path_id(request, "article_id", "article"))
+    article = await services(request).knowledge.article_for(reader, path_id(request, "article_id", "article"))
     if reader is not None:
         return web.json_response({"article": await _staff_view(request, article)})
     return web.json_response({"article": article_view(article, await _categories(request.app))})
@@ -219,7 +214,7 @@ async def search(request: web.Request) -> web.Response:
     category_id = await _category_id(request.app, text_query(request, "category", 80))
     record = _bool_query(request, "record") and _may_record(request)
     started = time.perf_counter()
-    result = await request.app[KNOWLEDGE].search(query, locale=locale, category_id=category_id, limit=limit,
+    result = await services(request).knowledge.search(query, locale=locale, category_id=category_id, limit=limit,
                                                  record=record, source=source)
     # The time the search itself took (the load test reads it beside the round trip).
     timing = f"search;dur={(time.perf_counter() - started) * 1000:.3f}"
@@ -238,7 +233,7 @@ async def suggestions(request: web.Request) -> web.Response:
     page_url = request.query.get("page_url")  # given empty, it is no address either
     if page_url is not None and not (len(page_url) <= 1000 and _PAGE_URL.fullmatch(page_url)):
         raise InvalidPayload("page_url must be an http(s) address of at most 1000 characters")
-    available, matched, articles = await request.app[KNOWLEDGE].suggestions(
+    available, matched, articles = await services(request).knowledge.suggestions(
         page_url=page_url, page_title=text_query(request, "page_title", 200),
         topics=topics, locale=text_query(request, "locale", 35), limit=int_query(request, "limit", 5, 1, 20))
     categories = await _categories(request.app)
@@ -247,7 +242,7 @@ async def suggestions(request: web.Request) -> web.Response:
 
 
 async def faq(request: web.Request) -> web.Response:
-    service = request.app[KNOWLEDGE]
+    service = services(request).knowledge
     category_id = await _category_id(request.app, text_query(request, "category", 80))
     articles = await service.store.faq(category_id, text_query(request, "locale", 35))
     categories = await _categories(request.app)
@@ -263,7 +258,7 @@ async def feedback(request: web.Request) -> web.Response:
     body = await json_body(request, FeedbackBody)
     if not _may_record(request):
         raise RateLimited("too many reports from this address; wait a minute")
-    await request.app[KNOWLEDGE].record_outcome(body.outcome, body.query, body.article_id)
+    await services(request).knowledge.record_outcome(body.outcome, body.query, body.article_id)
     return web.Response(status=204)
 
 
@@ -272,7 +267,7 @@ async def feedback(request: web.Request) -> web.Response:
 async def create_article(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     body = await json_body(request, NewArticle)
-    article = await request.app[KNOWLEDGE].create_article(actor, body.fields())
+    article = await services(request).knowledge.create_article(actor, body.fields())
     log.info("kb article created article=%s agent=%s status=%s", article.id, actor.id, article.status)
     return web.json_response({"article": await _staff_view(request, article)}, status=201)
 
@@ -280,7 +275,7 @@ async def create_article(request: web.Request) -> web.Response:
 async def create_draft(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     body = await json_body(request, DraftBody)
-    article = await request.app[KNOWLEDGE].draft_from_conversation(actor, body.conversation_id, body.fields())
+    article = await services(request).knowledge.draft_from_conversation(actor, body.conversation_id, body.fields())
     log.info("kb draft from conversation article=%s conversation=%s agent=%s", article.id, body.conversation_id,
              actor.id)
     return web.json_response({"article": await _staff_view(request, article)}, status=201)
@@ -290,7 +285,7 @@ async def update_article(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     article_id = path_id(request, "article_id", "article")
     body = await json_body(request, ArticleBody)
-    article = await request.app[KNOWLEDGE].update_article(actor, article_id, body.fields())
+    article = await services(request).knowledge.update_article(actor, article_id, body.fields())
     log.info("kb article changed article=%s agent=%s status=%s", article.id, actor.id, article.status)
     return web.json_response({"article": await _staff_view(request, article)})
 
@@ -298,7 +293,7 @@ async def update_article(request: web.Request) -> web.Response:
 async def delete_article(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     article_id = path_id(request, "article_id", "article")
-    await request.app[KNOWLEDGE].delete_article(actor, article_id)
+    await services(request).knowledge.delete_article(actor, article_id)
     log.info("kb article deleted article=%s agent=%s", article_id, actor.id)
     return web.Response(status=204)
 
@@ -306,7 +301,8 @@ async def delete_article(request: web.Request) -> web.Response:
 async def create_category(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     body = await json_body(request, NewCategory)
-    category = await request.app[KNOWLEDGE].save_category(actor, None, CategoryFields(**msgspec.structs.asdict(body)))
+    category = await services(request).knowledge.save_category(actor, None,
+                                                               CategoryFields(**msgspec.structs.asdict(body)))
     return web.json_response({"category": category_view(category)}, status=201)
 
 
@@ -314,14 +310,14 @@ async def update_category(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     category_id = path_id(request, "category_id", "category")
     body = await json_body(request, CategoryBody)
-    category = await request.app[KNOWLEDGE].save_category(actor, category_id,
+    category = await services(request).knowledge.save_category(actor, category_id,
                                                           CategoryFields(**msgspec.structs.asdict(body)))
     return web.json_response({"category": category_view(category)})
 
 
 async def delete_category(request: web.Request) -> web.Response:
     actor = await current_agent(request)
-    await request.app[KNOWLEDGE].delete_category(actor, path_id(request, "category_id", "category"))
+    await services(request).knowledge.delete_category(actor, path_id(request, "category_id", "category"))
     return web.Response(status=204)
 
 
@@ -329,7 +325,7 @@ async def set_faq(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     category_id = path_id(request, "category_id", "category")
     body = await json_body(request, FaqBody)
-    entries = await request.app[KNOWLEDGE].set_faq(actor, category_id, body.article_ids)
+    entries = await services(request).knowledge.set_faq(actor, category_id, body.article_ids)
     categories = await _categories(request.app)
     return web.json_response({"category": category_view(categories[category_id]),
                               "entries": [article_view(a, categories, full=False) for a in entries]})
@@ -339,7 +335,7 @@ async def report(request: web.Request) -> web.Response:
     actor = await current_agent(request)
     since, until = time_query(request, "from"), time_query(request, "to", end=True)
     check_range(since, until)
-    result = await request.app[KNOWLEDGE].report(actor, since, until, int_query(request, "limit", 20, 1, 200))
+    result = await services(request).knowledge.report(actor, since, until, int_query(request, "limit", 20, 1, 200))
     return web.json_response(report_view(result))
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Settings
-from . import keys as K
 from ._openapi import body_limit, build_document
 from .agents import AGENT_ROUTES
 from .common import MAX_JSON_BODY
@@ -19,11 +18,12 @@ from .customers import CUSTOMER_ROUTES
 from .health import HEALTH_ROUTES
 from .knowledge import KNOWLEDGE_ROUTES
 from .route import Auth, Route, json_answer
+from .services import services
 from .tickets import TICKET_ROUTES
 
 
 async def serve_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(request.app[K.SETTINGS]))
+    return web.json_response(openapi_document(services(request).settings))
 
 
 ROUTES: tuple[Route, ...] = (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import keys as K
+from .services import services
 
 log = logging.getLogger("chatserver.http")
 
@@ -147,7 +147,7 @@ async def console_redirect(request: web.Request) -> web.StreamResponse:
 
 async def console_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
-    headers = console_headers(request.app[K.SETTINGS].allowed_origins)
+    headers = console_headers(services(request).settings.allowed_origins)
     if name in ("index.html", "console.css"):
         return _file_response(_safe_file(CONSOLE_DIR, name), CONSOLE_CACHE, headers)
     # What the build made: console.js, its lazily loaded chunks (the co-browse replayer) and replay.css.

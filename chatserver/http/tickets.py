@@ -8,20 +8,17 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from ..domain.outbox import OutboxKind, OutboxStore
+from ..domain.outbox import OutboxKind
 from ..domain.patterns import NOT_BLANK, SPACE, checked
-from ..domain.tickets import TicketService, TicketStatus
-from ..domain.webhooks import EVENT_TYPES, Webhooks
+from ..domain.tickets import TicketStatus
+from ..domain.webhooks import EVENT_TYPES
 from ..errors import InvalidPayload, NotFound
 from ..wire.shapes import OneTicket, Outbox, Tickets, WebhookAnswer
 from ..wire.shapes import Webhooks as WebhookList
 from ..wire.views import outbox_view, ticket_view, webhook_endpoint_view
 from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
 from .route import Query, Route, empty_answer, json_answer
-
-TICKETS = web.AppKey("tickets", TicketService)
-WEBHOOKS = web.AppKey("webhooks", Webhooks)
-OUTBOX: web.AppKey[OutboxStore] = web.AppKey("outbox")
+from .services import services
 
 Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=rf"^https?://[^{SPACE}]+$")]
 
@@ -54,14 +51,14 @@ async def list_tickets(request: web.Request) -> web.Response:
         status = TicketStatus(raw) if raw is not None else None
     except ValueError:
         raise InvalidPayload("status must be open or answered") from None
-    tickets = await request.app[TICKETS].tickets(status, int_query(request, "limit", 50, 1, 500),
+    tickets = await services(request).tickets.tickets(status, int_query(request, "limit", 50, 1, 500),
                                                  int_query(request, "offset", 0, 0, MAX_OFFSET))
     return web.json_response({"tickets": [ticket_view(t, for_agent=True) for t in tickets]})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     await current_agent(request)
-    ticket = await request.app[TICKETS].ticket(_id(request, "ticket_id", "ticket"))
+    ticket = await services(request).tickets.ticket(_id(request, "ticket_id", "ticket"))
     return web.json_response({"ticket": ticket_view(ticket, for_agent=True)})
 
 
@@ -70,13 +67,13 @@ async def answer_ticket(request: web.Request) -> web.Response:
     body = await json_body(request, AnswerBody)
     if not body.body.strip():
         raise InvalidPayload("the answer is empty", details={"fields": ["body"]})
-    ticket = await request.app[TICKETS].answer(agent, _id(request, "ticket_id", "ticket"), body.body)
+    ticket = await services(request).tickets.answer(agent, _id(request, "ticket_id", "ticket"), body.body)
     return web.json_response({"ticket": ticket_view(ticket, for_agent=True)}, status=201)
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
     await require_admin(request)
-    endpoints = await request.app[WEBHOOKS].store.webhooks()
+    endpoints = await services(request).webhooks.store.webhooks()
     return web.json_response({"webhooks": [webhook_endpoint_view(e) for e in endpoints],
                               "event_types": list(EVENT_TYPES)})
 
@@ -84,14 +81,14 @@ async def list_webhooks(request: web.Request) -> web.Response:
 async def add_webhook(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request, WebhookBody)
-    endpoint = await request.app[WEBHOOKS].add_endpoint(body.url, body.events, body.secret)
+    endpoint = await services(request).webhooks.add_endpoint(body.url, body.events, body.secret)
     # The secret is shown this once, for the receiver to verify signatures with.
     return web.json_response({"webhook": {**webhook_endpoint_view(endpoint), "secret": endpoint.secret}}, status=201)
 
 
 async def remove_webhook(request: web.Request) -> web.Response:
     await require_admin(request)
-    await request.app[WEBHOOKS].remove_endpoint(_id(request, "webhook_id", "webhook endpoint"))
+    await services(request).webhooks.remove_endpoint(_id(request, "webhook_id", "webhook endpoint"))
     return web.Response(status=204)
 
 
@@ -102,7 +99,7 @@ async def list_outbox(request: web.Request) -> web.Response:
         kind = OutboxKind(raw)
     except ValueError:
         raise InvalidPayload("kind must be mail or webhook") from None
-    items = await request.app[OUTBOX].outbox_items(kind, int_query(request, "limit", 50, 1, 500))
+    items = await services(request).outbox.outbox_items(kind, int_query(request, "limit", 50, 1, 500))
     return web.json_response({"items": [outbox_view(i) for i in items]})
 
 

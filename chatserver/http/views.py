@@ -11,11 +11,11 @@ from aiohttp import web
 from ..errors import ChatError
 from ..logs import exception_summary, field
 from ..transport.origins import shop_origin_allowed
-from . import keys as K
 from .common import SOCKET_IO_PATH, body_limit, read_body
 from .knowledge import CORS_PATHS as KB_CORS_PATHS
 from .knowledge import CORS_PREFIXES as KB_CORS_PREFIXES
 from .openapi import ROUTES
+from .services import services
 
 __all__ = ["ROUTES", "SOCKET_IO_PATH", "add_routes", "cors_middleware", "error_middleware"]
 
@@ -48,7 +48,7 @@ def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.Str
 async def _with_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     headers: dict[str, str] = {}
-    if origin and shop_origin_allowed(origin, request.app[K.SETTINGS].allowed_origins):
+    if origin and shop_origin_allowed(origin, services(request).settings.allowed_origins):
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
                    "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}

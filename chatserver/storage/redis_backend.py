@@ -395,15 +395,11 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
-    def on_message(self, handler: Handler) -> None:
-        self._handler = handler
-
-    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """``callback`` runs each time the bus is back after a loss (pub/sub keeps nothing, so
+    async def start(self, on_message: Handler, on_reconnect: Callable[[], Awaitable[None]]) -> None:
+        """``on_reconnect`` runs each time the bus is back after a loss (pub/sub keeps nothing, so
         whatever was published meanwhile must be caught up from storage)."""
-        self._on_reconnect = callback
-
-    async def start(self) -> None:
+        self._handler = on_message
+        self._on_reconnect = on_reconnect
         self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:

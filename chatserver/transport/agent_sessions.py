@@ -12,8 +12,8 @@ from ..domain.ports import AgentStore
 from .bus import AgentChangedEnvelope
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
 from .shutdown import Shutdown
+from .socketio_server import ChatSocketServer
 
 log = logging.getLogger("chatserver.transport")
 

@@ -101,11 +101,11 @@ def decode(payload: bytes) -> Envelope:
 class Bus(Protocol):
     process_id: str
 
-    def on_message(self, handler: Callable[[bytes], Awaitable[None]]) -> None: ...
-
-    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None: ...
-
-    async def start(self) -> None: ...
+    async def start(self, on_message: Callable[[bytes], Awaitable[None]],
+                    on_reconnect: Callable[[], Awaitable[None]]) -> None:
+        """Deliver what other processes publish here to ``on_message``; ``on_reconnect`` runs each
+        time the bus is back after a loss (whatever was published meanwhile is lost)."""
+        ...
 
     async def stop(self) -> None: ...
 
@@ -119,13 +119,8 @@ class LocalBus:
 
     process_id = "local"
 
-    def on_message(self, handler: Callable[[bytes], Awaitable[None]]) -> None:
-        return None
-
-    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
-        return None
-
-    async def start(self) -> None:
+    async def start(self, on_message: Callable[[bytes], Awaitable[None]],
+                    on_reconnect: Callable[[], Awaitable[None]]) -> None:
         return None
 
     async def stop(self) -> None:

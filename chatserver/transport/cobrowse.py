@@ -51,7 +51,7 @@ from .dispatch import Handler
 from .notifier import SocketNotifier
 from .ratelimit import TokenBucket
 from .registry import Connection, ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 
 log = logging.getLogger("chatserver.cobrowse")
 
@@ -89,14 +89,26 @@ class _Watcher:
         self.since = time.monotonic()
 
 
+class CobrowseAnnouncer:
+    """Session changes told to both sides' processes (the domain's ``announce``; each process's
+    relay applies them to its own connections)."""
+
+    def __init__(self, notifier: SocketNotifier) -> None:
+        self.notifier = notifier
+
+    async def announce(self, session: CobrowseSession) -> None:
+        processes = await self.notifier.where(("visitor", session.visitor_id), ("agent", session.agent_id))
+        await self.notifier.send(processes, CobrowseStateEnvelope(session))
+
+
 class CobrowseRelay:
     def __init__(self, sio: ChatSocketServer, notifier: SocketNotifier, connections: ConnectionRegistry,
-                 settings: Settings) -> None:
+                 settings: Settings, service: CobrowseService) -> None:
         self.sio = sio
         self.connections = connections
         self.settings = settings
         self.notifier = notifier
-        self._service: CobrowseService | None = None
+        self.service = service
         self._sessions: dict[str, tuple[CobrowseSession, float]] = {}
         self._ingest: dict[str, _Ingest] = {}
         self._watchers: dict[str, dict[str, _Watcher]] = {}
@@ -106,14 +118,6 @@ class CobrowseRelay:
         self.notifier.add_envelope_handler(CobrowseStateEnvelope, self._on_state)
         self.notifier.add_envelope_handler(CobrowseDataEnvelope, self._on_data)
         self.notifier.add_envelope_handler(CobrowseReplayEnvelope, self._on_replay)
-
-    def attach(self, service: CobrowseService) -> None:
-        self._service = service
-
-    @property
-    def service(self) -> CobrowseService:
-        assert self._service is not None, "cobrowse relay not attached"
-        return self._service
 
     def visitor_handlers(self) -> dict[str, Handler]:
         return {
@@ -141,11 +145,6 @@ class CobrowseRelay:
         }
 
     # -- session state ------------------------------------------------------------------------
-
-    async def announce(self, session: CobrowseSession) -> None:
-        """Tell both sides' processes of a change (the domain calls this after each one)."""
-        processes = await self.notifier.where(("visitor", session.visitor_id), ("agent", session.agent_id))
-        await self.notifier.send(processes, CobrowseStateEnvelope(session))
 
     async def _on_state(self, envelope: CobrowseStateEnvelope) -> None:
         session = envelope.session

@@ -1,6 +1,7 @@
-"""Customer records on the visitor namespace: ``visitor:identify`` (a shop's signed identity)
-and attaching every started chat to a customer. Registered in the event dispatcher
-(dispatch.py) by the app factory; documented in docs/protocol.md and docs/customers.md."""
+"""Customer records on the visitor namespace: ``visitor:identify`` (a shop's signed identity).
+Registered in the event dispatcher (dispatch.py) by the composition root (assembly.py), which
+also has every started chat and ticket attached to a customer; documented in docs/protocol.md
+and docs/customers.md."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import msgspec
 from .. import constants as C
 from ..domain.customers import CustomerService
 from ..domain.identity import MAX_IDENTITY_LENGTH
-from ..domain.models import PreChat
 from . import schemas as S
 from .dispatch import Handler
 from .registry import Connection
@@ -30,15 +30,6 @@ class CustomerEvents:
 
     def handlers(self) -> dict[str, Handler]:
         return {C.EV_VISITOR_IDENTIFY: self._on_identify}
-
-    async def chat_starting(self, visitor_id: str, prechat: PreChat) -> None:
-        """Every conversation belongs to a customer (an anonymous one until the visitor identifies):
-        linked before the conversation is stored, which then names it."""
-        await self.customers.attach_chat(visitor_id, prechat)
-
-    async def customer_for_ticket(self, visitor_id: str, name: str, email: str) -> str:
-        """Every offline ticket belongs to a customer too (made from the form when the visitor has none)."""
-        return (await self.customers.attach_visitor(visitor_id, name, email)).id
 
     async def _on_identify(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(VisitorIdentify, data)

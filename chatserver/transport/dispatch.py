@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import constants as C
@@ -25,27 +26,39 @@ class InfoLog(Protocol):
     def info(self, message: str, *args: object) -> None: ...
 
 
+@dataclass(frozen=True)
+class Events:
+    """One feature's events of one namespace (each feature's in a module of its own, such as
+    transport/console.py). Events in ``self_limited`` skip the per-connection event bucket: their
+    handlers must limit them (co-browse batches and pointer moves come many a second)."""
+
+    namespace: str
+    handlers: Mapping[str, Handler]
+    self_limited: frozenset[str] = frozenset()
+
+
 class EventDispatcher:
     """The handlers of each namespace's events, and the rules every event meets first: from a
     connection that authenticated, a known event, within the connection's event budget, with at
     most one payload."""
 
-    def __init__(self, connections: ConnectionRegistry, refusal_log: InfoLog) -> None:
+    def __init__(self, connections: ConnectionRegistry, refusal_log: InfoLog, events: Iterable[Events]) -> None:
         self.connections = connections
         # Refusals are a client's doing: logged at a bounded rate (server.ChatSocketServer).
         self.refusal_log = refusal_log
         self._handlers: dict[str, dict[str, Handler]] = {namespace: {} for namespace in NAMESPACES}
-        # Events whose handlers apply limits of their own instead of the per-connection
-        # ``event_rate`` bucket (co-browse batches and pointer moves come many a second).
         self._self_limited: set[tuple[str, str]] = set()
+        for part in events:
+            table = self._handlers[part.namespace]
+            taken = table.keys() & part.handlers.keys()
+            if taken:
+                raise ValueError(f"events of {part.namespace} handled twice: {sorted(taken)}")
+            table.update(part.handlers)
+            self._self_limited.update((part.namespace, event) for event in part.self_limited)
 
-    def add_handlers(self, namespace: str, handlers: dict[str, Handler], *, self_limited: frozenset[str] = frozenset(),
-                     ) -> None:
-        """Register events of a namespace (each feature's in a module of its own, such as
-        transport/console.py). Events in ``self_limited`` skip the per-connection event bucket:
-        their handlers must limit them."""
-        self._handlers[namespace].update(handlers)
-        self._self_limited.update((namespace, event) for event in self_limited)
+    def events_of(self, namespace: str) -> frozenset[str]:
+        """The names of the events a namespace answers."""
+        return frozenset(self._handlers[namespace])
 
     def handler_of(self, namespace: str) -> Callable[..., Awaitable[EventAnswer]]:
         """The namespace's catch-all Socket.IO handler (``sio.on("*", ...)``)."""

@@ -24,15 +24,15 @@ from .agent_sessions import AgentSessions
 from .chat_events import ChatEvents
 from .connect import Authenticator
 from .delivery import Delivery
-from .dispatch import NAMESPACES, EventDispatcher, Handler
+from .dispatch import NAMESPACES, EventDispatcher, Events
 from .lifecycle import ConnectionLifecycle, DisconnectHook
 from .notifier import SocketNotifier
 from .queue_updates import QueueUpdates
 from .queue_views import QueueViews
 from .recovery import Recovery
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
 from .shutdown import Shutdown
+from .socketio_server import ChatSocketServer
 from .visitor_events import VisitorEvents
 from .waiting import WaitingVisitors
 
@@ -50,15 +50,14 @@ class SocketHub:
         notifier: SocketNotifier,
         connections: ConnectionRegistry,
         waiting: WaitingVisitors,
-        events: EventDispatcher,
         service: ChatService,
+        features: Sequence[Events] = (),
         on_disconnected: Sequence[DisconnectHook] = (),
     ) -> None:
         self.sio = sio
         self.delivery = delivery
         self.notifier = notifier
         self.connections = connections
-        self.events = events
         self.auth = Authenticator(signer, agents, clock, settings)
         self.queue = QueueViews(service, clock)
         queue_updates = QueueUpdates(sio, notifier, service.routing, waiting, connections, self.queue,
@@ -69,21 +68,16 @@ class SocketHub:
         lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, service, delivery, waiting,
                                         clock, self.shutdown, on_disconnected)
         shared = ChatEvents(service, delivery, waiting, self.queue, settings.max_message_chars).handlers()
-        events.add_handlers(C.VISITOR_NAMESPACE, {
-            **VisitorEvents(service, conversations, delivery, waiting, self.queue,
-                            settings.max_message_chars).handlers(),
-            **shared,
-        })
-        events.add_handlers(C.AGENT_NAMESPACE, {
-            **AgentEvents(service, conversations, connections, notifier, self.queue).handlers(),
-            **shared,
-        })
+        visitor = VisitorEvents(service, conversations, delivery, waiting, self.queue, settings.max_message_chars)
+        agent = AgentEvents(service, conversations, connections, notifier, self.queue)
+        # Every event a namespace answers, the chat's and the features': the table is complete
+        # before any connection arrives.
+        self.events = EventDispatcher(connections, sio.refusal_log, [
+            Events(C.VISITOR_NAMESPACE, {**visitor.handlers(), **shared}),
+            Events(C.AGENT_NAMESPACE, {**agent.handlers(), **shared}),
+            *features,
+        ])
         for namespace in NAMESPACES:
             sio.on("connect", lifecycle.connect_handler(namespace), namespace=namespace)
             sio.on("disconnect", lifecycle.disconnect_handler(namespace), namespace=namespace)
-            sio.on("*", events.handler_of(namespace), namespace=namespace)
-
-    def add_handlers(self, namespace: str, handlers: dict[str, Handler], *, self_limited: frozenset[str] = frozenset(),
-                     ) -> None:
-        """Register more events of a namespace (see ``EventDispatcher.add_handlers``)."""
-        self.events.add_handlers(namespace, handlers, self_limited=self_limited)
+            sio.on("*", self.events.handler_of(namespace), namespace=namespace)

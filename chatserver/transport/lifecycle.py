@@ -19,8 +19,8 @@ from .agent_sessions import AgentSessions
 from .connect import Authenticator
 from .delivery import Delivery
 from .registry import Connection, ConnectionRegistry
-from .server import ChatSocketServer, connect_refusal
 from .shutdown import Shutdown
+from .socketio_server import ChatSocketServer, connect_refusal
 from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.transport")

@@ -28,7 +28,7 @@ from .bus import (
 )
 from .delivery import Delivery
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")
@@ -46,10 +46,6 @@ class SocketNotifier:
         # Envelopes applied by other parts (queue updates, agents' sessions, co-browsing), by
         # type: applied in the receiving process.
         self._envelope_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {}
-        # Called after every conversation change made in this process (co-browsing ends a
-        # session when its chat closes or moves); a failing hook never fails the change.
-        self.conversation_hooks: list[Callable[[Conversation], Awaitable[None]]] = []
-        bus.on_message(self._on_bus_message)
 
     def add_envelope_handler(self, envelope_type: type, handler: Callable[[Any], Awaitable[None]]) -> None:
         self._envelope_handlers[envelope_type] = handler
@@ -95,7 +91,8 @@ class SocketNotifier:
         return await self._where(("visitor", conversation.visitor_id),
                                  *(("agent", agent_id) for agent_id in (conversation.agent_id, *extra_agents)))
 
-    async def _on_bus_message(self, payload: bytes) -> None:
+    async def receive(self, payload: bytes) -> None:
+        """An envelope another process sent here (given to the bus when it starts)."""
         envelope = decode(payload)
         if isinstance(envelope, Broadcast) and envelope.sender == self.bus.process_id:
             return
@@ -143,11 +140,6 @@ class SocketNotifier:
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         processes = await self._participants(conversation, previous_agent_id)
         await self._send(processes, ConversationEnvelope(conversation, previous_agent_id))
-        for hook in self.conversation_hooks:
-            try:
-                await hook(conversation)
-            except Exception:
-                log.exception("conversation hook failed conversation=%s", conversation.id)
 
     async def peer_presence(self, conversation: Conversation, party: PartyKind, online: bool) -> None:
         payload = {"conversation_id": conversation.id, "party": str(party), "online": online}

@@ -16,7 +16,7 @@ from .bus import QueueEnvelope
 from .notifier import SocketNotifier
 from .queue_views import AGENT_QUEUE_LIMIT, QueueViews
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")

@@ -12,7 +12,7 @@ from ..wire.views import conversation_view
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
+from .socketio_server import ChatSocketServer
 from .waiting import WaitingVisitors
 
 

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from .engineio_socket import LeanSocket
 from .queue_updates import QueueUpdates
 from .registry import ConnectionRegistry
-from .server import ChatSocketServer
-from .websocket import LeanSocket
+from .socketio_server import ChatSocketServer
 
 log = logging.getLogger("chatserver.transport")
 

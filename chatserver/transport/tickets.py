@@ -1,7 +1,8 @@
 """The offline service's Socket.IO events (namespace ``/visitor``): availability, the offline
 form's tickets, the visitor's tickets with their answers, and "email me the transcript". Also
-the ``TicketEvents`` port: tickets announced to agents and answers to the visitor. Registered in
-the event dispatcher (dispatch.py) by offline.py; documented in docs/protocol.md."""
+the ``TicketEvents`` port (``TicketAnnouncer``): tickets announced to agents and answers to the
+visitor. The events are registered in the event dispatcher (dispatch.py) by the composition root
+(assembly.py); documented in docs/protocol.md."""
 
 from __future__ import annotations
 
@@ -44,23 +45,12 @@ class TranscriptEmail(S.Payload, kw_only=True):
 
 
 class TicketSocketEvents:
-    """Visitor events of the offline service, and the transport side of ``TicketEvents``."""
+    """Visitor events of the offline service."""
 
-    def __init__(self, notifier: SocketNotifier, agents: AgentStore, conversations: ConversationStore,
-                 timezone: str) -> None:
-        self.notifier = notifier
-        self.agents = agents
+    def __init__(self, tickets: TicketService, conversations: ConversationStore, timezone: str) -> None:
+        self.tickets = tickets
         self.conversations = conversations
         self.timezone = timezone
-        self._tickets: TicketService | None = None
-
-    def attach(self, tickets: TicketService) -> None:
-        self._tickets = tickets
-
-    @property
-    def tickets(self) -> TicketService:
-        assert self._tickets is not None, "ticket events not attached to a service"
-        return self._tickets
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -94,7 +84,12 @@ class TicketSocketEvents:
         email = await self.tickets.email_transcript(connection.actor.id, transcript, payload.email, self.timezone)
         return {"email": email}
 
-    # -- TicketEvents -------------------------------------------------------------------------
+class TicketAnnouncer:
+    """The transport side of ``TicketEvents``: tickets announced to agents, answers to the visitor."""
+
+    def __init__(self, notifier: SocketNotifier, agents: AgentStore) -> None:
+        self.notifier = notifier
+        self.agents = agents
 
     async def _to_agents(self, event: str, ticket: Ticket) -> None:
         # Each agent's connections, in whichever process they are (offline agents have none).

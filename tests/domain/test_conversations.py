@@ -21,12 +21,23 @@ from .conftest import GRACE_PERIOD, RecordingNotifier, add_agent
 
 
 @pytest.fixture
+def prepared() -> list[str]:
+    """The visitors ``prepare_visitor`` was called for (customer records link them)."""
+    return []
+
+
+@pytest.fixture
 async def service(stores: SQLiteStores, routing: MemoryRoutingState, presence: MemoryPresence,
-                  notifier: RecordingNotifier, clock: ManualClock, policy: RoutingPolicy) -> AsyncIterator[ChatService]:
+                  notifier: RecordingNotifier, clock: ManualClock, policy: RoutingPolicy,
+                  prepared: list[str]) -> AsyncIterator[ChatService]:
     ids = itertools.count(1)
+
+    async def prepare(visitor_id: str, prechat: PreChat) -> None:
+        prepared.append(visitor_id)
+
     chats = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
-                        notifier=notifier,
-                        clock=clock, new_id=lambda: f"c{next(ids)}", grace_period=GRACE_PERIOD, policy=policy)
+                        notifier=notifier, clock=clock, new_id=lambda: f"c{next(ids)}", grace_period=GRACE_PERIOD,
+                        policy=policy, prepare_visitor=prepare)
     yield chats
     await chats.shutdown()  # before the store closes
 
@@ -51,13 +62,7 @@ async def test_starting_twice_gives_one_conversation_whose_first_message_is_the_
 
 
 async def test_a_chat_for_an_unknown_department_is_refused_before_anything_is_stored(
-        stores: SQLiteStores, service: ChatService) -> None:
-    prepared: list[str] = []
-
-    async def prepare(visitor_id: str, prechat: PreChat) -> None:
-        prepared.append(visitor_id)
-
-    service.prepare_visitor = prepare
+        stores: SQLiteStores, service: ChatService, prepared: list[str]) -> None:
     with pytest.raises(InvalidPayload):
         await service.start_chat("vic", _prechat(department="legal"))
     assert prepared == [] and await stores.conversations.active_conversation_for_visitor("vic") is None

@@ -20,7 +20,6 @@ import pytest
 from playwright.async_api import FrameLocator, Page, expect
 
 from chatserver.domain.models import ConversationStatus
-from chatserver.http import keys as K
 
 from ..support import Client, LiveServer, agent, wait_until
 from .conftest import OpenPage
@@ -172,7 +171,7 @@ async def test_the_agent_sees_the_page_live_and_never_the_card(shop: LiveServer,
              if e.get("type") == 3 and e.get("data", {}).get("source") == 5]  # rrweb input events
     assert "Ann Shopper" in typed_values and "*" * len(CARD) in typed_values and "***" in typed_values
     assert not [t for t in typed_values if CVC in t or "4000" in t]
-    kept = b"".join(data for _, data in shop.app[K.COBROWSE_RELAY]._ingest[session_id].buffer)
+    kept = b"".join(data for _, data in shop.parts.transport.relay._ingest[session_id].buffer)
     assert b"Payment" in kept
     for secret in (CARD, CARD.replace(" ", ""), CARD_NAME, "SECRET-BLOCKED-TEXT", "SECRET-HIDDEN-TOKEN"):
         assert secret.encode() not in kept, secret
@@ -362,7 +361,7 @@ async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop:
 
     raw, text = relayed_text(tap)
     assert "Shipping" in text
-    kept = b"".join(data for _, data in shop.app[K.COBROWSE_RELAY]._ingest[session_id].buffer)
+    kept = b"".join(data for _, data in shop.parts.transport.relay._ingest[session_id].buffer)
     for secret in (saved_card, saved_card.replace(" ", ""), note, "door code", gift, "SECRET-LATER-TEXT"):
         assert secret not in text and secret.encode() not in raw, secret
         assert secret.encode() not in kept, secret
@@ -396,6 +395,6 @@ async def _fill_in(console: Page, field: Any, text: str) -> None:
 
 async def _conversation_id(shop: LiveServer) -> str:
     """The one chat of the test (assigned to Alice)."""
-    [conversation] = await shop.app[K.CONVERSATIONS].conversations_with_status([ConversationStatus.ASSIGNED,
+    [conversation] = await shop.parts.stores.conversations.conversations_with_status([ConversationStatus.ASSIGNED,
                                                                         ConversationStatus.CLOSED])
     return conversation.id

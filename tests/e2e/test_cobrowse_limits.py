@@ -15,8 +15,6 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import WebSocketRoute, expect
 
-from chatserver.http import keys as K
-
 from ..support import LiveServer, make_settings
 from .conftest import OpenPage, _close_or_show_what_hangs
 from .console import OpenConsole, open_console
@@ -54,7 +52,7 @@ ADD_CARE_TEXT = """() => {
 
 def _kept_parts(shop: LiveServer) -> list[bytes]:
     """The parts of the snapshot (and what followed) the server keeps for late joiners."""
-    [ingest] = shop.app[K.COBROWSE_RELAY]._ingest.values()
+    [ingest] = shop.parts.transport.relay._ingest.values()
     return [data for _, data in ingest.buffer]
 
 

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from chatserver.http import keys as K
-
 from ..support import PASSWORD, LiveServer, agent, prechat, visitor
 from .console import (
     OpenConsole,
@@ -79,7 +77,7 @@ async def test_forged_and_expired_tokens_send_the_agent_back_to_sign_in(
     await screenshot(page, "12-forged-token")
 
     # Genuine but expired (the server says so, though the console thought it had an hour left).
-    expired = shop.app[K.SIGNER].issue("agent", login["agent"]["id"], time.time() - 10)
+    expired = shop.parts.http.signer.issue("agent", login["agent"]["id"], time.time() - 10)
     await _with_saved_session(page, {"token": expired, "expiresAt": later, "agent": login["agent"]})
     await expect(_login_message(page)).to_have_text("Your session has expired. Please sign in again.")
     # The console's own clock says it is over.
@@ -116,9 +114,9 @@ async def test_the_server_ends_sessions_and_the_console_says_why(shop: LiveServe
 
     # A token that runs out while the console is open (the console believes it has an hour left):
     # the server ends the session at its expiry and the console says so.
-    agent_row = await shop.app[K.AGENTS].agent_by_id(login["agent"]["id"])
+    agent_row = await shop.parts.stores.agents.agent_by_id(login["agent"]["id"])
     assert agent_row is not None
-    short = shop.app[K.SIGNER].issue("agent", agent_row.id, time.time() + 2, agent_row.token_version)
+    short = shop.parts.http.signer.issue("agent", agent_row.id, time.time() + 2, agent_row.token_version)
     await _with_saved_session(page, {"token": short, "expiresAt": time.time() + 3600, "agent": login["agent"]})
     await expect(page.get_by_role("status")).to_have_text("Connected · taking chats")
     await expect(_login_message(page)).to_have_text("Your session has expired. Please sign in again.")

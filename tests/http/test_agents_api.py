@@ -13,7 +13,6 @@ import pytest
 import socketio
 
 from chatserver.config import SECRET_SETTINGS, SECRET_SUFFIXES, settings_fields
-from chatserver.http import keys as K
 
 from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor, wait_until
 
@@ -185,7 +184,7 @@ async def test_a_change_reaches_the_agents_sockets_in_another_process(tmp_path: 
         assert (await bob.call("presence:set", {"status": "away"}))["ok"]
         status, _ = await _patch(first, alice_login["agent"]["id"], {"capacity": 2})
         assert status == 200
-        held = [c for c in second.app[K.HUB].connections.values() if c.actor.id == alice_login["agent"]["id"]]
+        held = [c for c in second.parts.transport.hub.connections.values() if c.actor.id == alice_login["agent"]["id"]]
         assert held
         await wait_until(lambda: all(c.agent is not None and c.agent.capacity == 2 for c in held), 5,
                          "the other process to hear of the change")

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 
 from chatserver.config import Settings
-from chatserver.http import keys as K
 from chatserver.http.common import MAX_JSON_BODY, MAX_OFFSET
 from chatserver.http.openapi import ROUTES, openapi_document
 
@@ -431,7 +430,7 @@ async def test_a_body_the_document_allows_is_not_too_large_however_it_is_encoded
         assert len(data) > MAX_JSON_BODY
         status, reply = await server.request("POST", path, token=admin, data=data, headers=JSON)
         assert status == 201, (path, reply)
-        limit = server.app[K.BODY_LIMITS][("POST", path)]
+        limit = server.parts.http.body_limits[("POST", path)]
         assert f" {limit} bytes" in document["paths"][path]["post"]["requestBody"]["description"]
         status, reply = await server.request("POST", path, token=admin, data=b" " * (limit + 1), headers=JSON)
         assert status == 413 and reply["error"]["details"] == {"max_bytes": limit}, reply
@@ -443,7 +442,7 @@ async def test_every_write_route_refuses_an_oversized_body_before_doing_anything
     shopper = await visitor(server)
     cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
     before = _database(server)
-    limits = server.app[K.BODY_LIMITS]
+    limits = server.parts.http.body_limits
     writes = [(method, re.sub(r"\{conversation_id\}", cid, re.sub(r"\{(?!conversation_id)\w+\}", "x", path)),
                limits.get((method, path), MAX_JSON_BODY))
               for method, path in ((r.method, r.path) for r in ROUTES) if method in WRITE_METHODS]

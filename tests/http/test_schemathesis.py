@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chatserver.http import keys as K
-
 from ..kb_corpus import seed
 from ..support import PASSWORD, LiveServer, agent, make_settings, prechat, visitor
 
@@ -153,7 +151,7 @@ async def test_logout_fuzzed_with_a_fresh_token_per_call_gets_no_server_error(tm
         assert set(statuses) <= {204, 401, 405}, statuses
         # Logged out for real, each time with a token of its own: each logout revoked the tokens
         # before it (a revoked one would have got 401).
-        agent = await server.app[K.AGENTS].agent_by_id(login["agent"]["id"])
+        agent = await server.parts.stores.agents.agent_by_id(login["agent"]["id"])
         revoked = agent.token_version if agent is not None else None
         assert revoked == statuses.count(204) >= 5, (revoked, statuses)
         assert (await server.request("GET", "/api/me", token=login["token"]))[0] == 401

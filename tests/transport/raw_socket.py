@@ -13,9 +13,8 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chatserver.http import keys as K
 from chatserver.transport.direct_ws import DirectWebSocket, accept_key
-from chatserver.transport.websocket import LeanSocket
+from chatserver.transport.engineio_socket import LeanSocket
 
 from ..support import LiveServer
 
@@ -197,6 +196,6 @@ async def raw_visitor(server: LiveServer, *, join: bool = True, with_request: by
 
 def server_websocket(server: LiveServer) -> DirectWebSocket:
     """The server's end of its only WebSocket."""
-    [lean] = server.app[K.HUB].sio.eio.sockets.values()
+    [lean] = server.parts.transport.hub.sio.eio.sockets.values()
     assert isinstance(lean, LeanSocket) and lean._ws is not None
     return lean._ws

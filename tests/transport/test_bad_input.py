@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from chatserver.http import keys as K
+from chatserver.transport.dispatch import Events
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
@@ -27,7 +27,7 @@ async def _chat(server: LiveServer) -> tuple[Client, Client, str, dict[str, Any]
 
 
 async def _stored(server: LiveServer, cid: str) -> list[tuple[int, str]]:
-    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
+    transcript = await server.parts.stores.conversations.transcript(cid)
     assert transcript is not None
     return [(m.seq, m.body) for m in transcript.messages]
 
@@ -113,7 +113,7 @@ async def test_conversations_that_are_not_yours_are_refused(server: LiveServer) 
         assert _code(await other_agent.call(event, payload)) in {"forbidden", "already_taken"}
     assert other_agent.messages(cid) == []
     assert await _stored(server, cid) == before
-    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
+    conversation = await server.parts.stores.conversations.get_conversation(cid)
     assert conversation is not None and conversation.status == "assigned"
 
 
@@ -135,8 +135,8 @@ async def test_a_flood_of_messages_is_rate_limited_without_losing_accepted_ones(
 async def test_connect_without_a_genuine_token_is_refused(server: LiveServer, namespace: str) -> None:
     login = await server.add_agent()
     visitor_token = await server.visitor_token()
-    signer = server.app[K.SIGNER]
-    now = server.app[K.CLOCK].now()
+    signer = server.parts.http.signer
+    now = server.parts.clock.now()
     good = login["token"] if namespace == "/agent" else visitor_token
     body, signature = good.split(".")
     kind = "agent" if namespace == "/agent" else "visitor"
@@ -205,11 +205,11 @@ BAD_STARTS: list[tuple[Any, str]] = [
 
 
 async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer) -> None:
-    store = server.app[K.CONVERSATIONS]
+    store = server.parts.stores.conversations
     for payload, code in BAD_STARTS:
         fresh = await visitor(server)
         assert _code(await fresh.call("chat:start", payload)) == code, payload
-        visitor_id = server.app[K.SIGNER].verify(fresh.token, "visitor", server.app[K.CLOCK].now()).sub
+        visitor_id = server.parts.http.signer.verify(fresh.token, "visitor", server.parts.clock.now()).sub
         assert await store.active_conversation_for_visitor(visitor_id) is None
         assert await server.service.queue_view(10) == ([], 0)
     # The same visitor can still start a proper chat afterwards.
@@ -241,7 +241,7 @@ async def test_other_events_refuse_wrong_types_unknown_fields_and_strangers(serv
     stranger = await visitor(server)
     assert _code(await stranger.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "not_found"
     assert _code(await console.call("conversation:rate", {"conversation_id": cid, "rating": 1})) == "unknown_event"
-    assert await server.app[K.CONVERSATIONS].rating(cid) is None
+    assert await server.parts.stores.conversations.rating(cid) is None
     stored = await _stored(server, cid)
     assert stored[:len(before)] == before and [body for _, body in stored[len(before):]] == ["closed"]
 
@@ -270,12 +270,12 @@ SURROGATE_EVENTS = [
 
 
 async def test_lone_surrogates_in_any_string_are_invalid_payload_and_store_nothing(server: LiveServer) -> None:
-    store = server.app[K.CONVERSATIONS]
+    store = server.parts.stores.conversations
     admin = await server.admin_token()
     for event, payload in SURROGATE_EVENTS:
         shopper = await visitor(server)
         assert _code(await shopper.call(event, payload)) == "invalid_payload", event
-        visitor_id = server.app[K.SIGNER].verify(shopper.token, "visitor", server.app[K.CLOCK].now()).sub
+        visitor_id = server.parts.http.signer.verify(shopper.token, "visitor", server.parts.clock.now()).sub
         assert await store.active_conversation_for_visitor(visitor_id) is None
     assert (await server.request("GET", "/api/tickets", token=admin))[1]["tickets"] == []
     assert (await server.request("GET", "/api/customers", token=admin))[1]["total"] == 0
@@ -292,7 +292,7 @@ async def test_lone_surrogates_in_a_chat_are_refused_and_the_chat_goes_on(server
     ]:
         assert _code(await client.call(event, payload)) == "invalid_payload", (event, payload)
     assert await _stored(server, cid) == before
-    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
+    conversation = await server.parts.stores.conversations.get_conversation(cid)
     assert conversation is not None and conversation.status == "assigned"
     # Whole emoji (a valid surrogate pair on the wire) are fine.
     ok = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "m2", "body": "ok 😀"})
@@ -301,14 +301,13 @@ async def test_lone_surrogates_in_a_chat_are_refused_and_the_chat_goes_on(server
 
 async def test_an_unexpected_failure_in_a_handler_answers_internal_error_without_logging_the_payload(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    live = LiveServer(make_settings(tmp_path))
+    async def broken(connection: Any, data: Any) -> dict[str, Any]:
+        raise RuntimeError(f"secret {data['body']}")
+
+    # An event whose handler has a bug (added for this test: every shipped handler validates).
+    live = LiveServer(make_settings(tmp_path), events=[Events("/visitor", {"test:broken": broken})])
     await live.start()
     try:
-        async def broken(connection: Any, data: Any) -> dict[str, Any]:
-            raise RuntimeError(f"secret {data['body']}")
-
-        # An event whose handler has a bug (added for this test: every shipped handler validates).
-        live.app[K.HUB].add_handlers("/visitor", {"test:broken": broken})
         shopper = await visitor(live)
         with caplog.at_level("INFO"):
             reply = await shopper.call("test:broken", {"body": "card 4242"})

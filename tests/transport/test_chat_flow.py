@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.app import K
-
 from ..support import LiveServer, agent, prechat, visitor
 
 pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
@@ -153,7 +151,7 @@ async def test_a_console_serving_chat_after_chat_keeps_no_subscription_to_the_en
     and both parties still get that message."""
     login = await server.add_agent(capacity=1)
     console = await agent(server, login)
-    delivery = server.app[K.HUB].delivery
+    delivery = server.parts.transport.hub.delivery
     console_sid = console.sio.get_sid(namespace="/agent")
     for n, closer in enumerate(["visitor", "agent", "visitor"], start=1):
         shopper = await visitor(server)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from chatserver.domain.clock import ManualClock
-from chatserver.http import keys as K
 
 from ..support import LiveServer, agent, make_settings, visitor, wait_until
 from .cobrowse_support import (
@@ -420,7 +419,7 @@ async def test_bad_input_to_the_session_events_is_refused_and_changes_nothing(ro
     assert console.events["cobrowse:action_result"] == [{**result, "reason": "masked_field"}]
 
     # Paused: a bad resume does not restart it.
-    assert await server.app[K.COBROWSE_RELAY].service.pause(session_id, "rate_limited") is not None
+    assert await server.parts.transport.relay.service.pause(session_id, "rate_limited") is not None
     await console.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "paused")
     await refused(console, "cobrowse:resume", _bad_refs(session_id))
     assert (await _record(server, cid))["status"] == "paused"
@@ -430,7 +429,7 @@ async def test_bad_input_to_the_session_events_is_refused_and_changes_nothing(ro
 async def test_strangers_cannot_resume_ping_leave_or_answer_for_a_session(server: LiveServer) -> None:
     shopper, console, _, cid = await assigned_chat(server)
     session_id = await active_session(shopper, console, cid)
-    assert await server.app[K.COBROWSE_RELAY].service.pause(session_id, "rate_limited") is not None
+    assert await server.parts.transport.relay.service.pause(session_id, "rate_limited") is not None
     intruder = await agent(server, await server.add_agent("Mallory"))
     await intruder.call("cobrowse:join", {"session_id": session_id})  # refused: it watches nothing
     for event, payload in (("cobrowse:resume", {"session_id": session_id}),
@@ -558,7 +557,7 @@ async def test_unanswered_requests_expire_and_a_departed_shopper_ends_it(limited
     await console.wait_for("cobrowse:updated", lambda d: d["session"]["control"] == "declined")
     await shopper.disconnect()
     # The away time counts from the first sweep that finds the shopper gone.
-    sweeps = limited.app[K.COBROWSE_RELAY].service
+    sweeps = limited.parts.transport.relay.service
     await wait_until(lambda: session_id in sweeps._absent_since, what="a sweep to find the shopper gone")
     clock.advance(21)
     ended = await console.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "ended")
@@ -582,5 +581,5 @@ async def test_a_customers_export_holds_their_cobrowse_records_and_deletion_remo
     assert len(export["related"]["cobrowse_views"]) == 1
     status, _ = await server.request("DELETE", f"/api/customers/{customer_id}", token=admin)
     assert status == 204
-    assert await server.app[K.COBROWSE].sessions_for(cid) == []
-    assert await server.app[K.COBROWSE].views_for(cid) == []
+    assert await server.parts.stores.cobrowse.sessions_for(cid) == []
+    assert await server.parts.stores.cobrowse.views_for(cid) == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chatserver.http import keys as K
 from chatserver.storage.sqlite import SQLiteDatabase
 
 from ..storage.sqlite.support import database_of, fails_at_commit
@@ -47,7 +46,7 @@ def _new_texts(client: Client, cid: str) -> list[str]:
 async def test_when_the_commit_fails_no_message_of_the_batch_is_acknowledged_or_delivered(
     server: LiveServer,
 ) -> None:
-    store = server.app[K.CONVERSATIONS]
+    store = server.parts.stores.conversations
     pairs = await _pairs(server, 3)
     before = {cid: (await store.get_conversation(cid)).last_seq for _, _, cid in pairs}  # type: ignore[union-attr]
     sends = [shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{i}", "body": f"msg {i}"})
@@ -72,7 +71,7 @@ async def test_when_the_commit_fails_no_message_of_the_batch_is_acknowledged_or_
 
 
 async def test_a_refused_message_does_not_affect_the_others_in_its_batch(server: LiveServer) -> None:
-    store = server.app[K.CONVERSATIONS]
+    store = server.parts.stores.conversations
     (console_a, shopper_a, cid_a), (console_b, shopper_b, cid_b) = await _pairs(server, 2)
     await shopper_b.call("conversation:close", {"conversation_id": cid_b})
     stranger = await visitor(server)  # a connection handles its events in order: one send each

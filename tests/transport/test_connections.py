@@ -16,7 +16,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from chatserver.http import keys as K
 from chatserver.transport.addresses import parse_networks
 from chatserver.transport.connections import REFUSAL_LOG_INTERVAL, ConnectionLimits
 
@@ -118,7 +117,7 @@ async def test_engineio_sessions_count_per_client_address_until_they_close(cappe
         # One session closes (the client's CLOSE packet): the address may open another.
         async with http.post(f"{capped.url}/socket.io/?EIO=4&transport=polling&sid={sids[0]}", data="1") as resp:
             assert resp.status == 200
-        await wait_until(lambda: sids[0] not in capped.app[K.HUB].sio.eio.sockets, what="the session closed")
+        await wait_until(lambda: sids[0] not in capped.parts.transport.hub.sio.eio.sockets, what="the session closed")
         assert (await _handshake(http, capped))[0] == 200
         assert (await _handshake(http, capped))[0] == 429
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(PROXY, 0))) as proxy:

@@ -14,8 +14,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from chatserver.http import keys as K
-
 from ..support import LiveServer, prechat, wait_until
 from .raw_socket import CLOSE, CONTINUATION, PING, PONG, TEXT, frame, raw_visitor
 
@@ -29,7 +27,7 @@ def _socket_io_requests() -> list[web.BaseRequest]:
 
 
 async def test_an_open_websocket_is_no_longer_an_aiohttp_request(server: LiveServer) -> None:
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     token = await server.visitor_token()
     assert server.runner is not None and server.runner.server is not None
     aiohttp_connections = len(server.runner.server.connections)  # the test client's keep-alive one
@@ -81,7 +79,7 @@ async def test_fragments_pings_and_many_messages_at_once(server: LiveServer, upg
         # A close frame is answered with the same code, and the connection ends.
         raw.send(frame(CLOSE, (1000).to_bytes(2, "big") + b"bye"))
         assert await raw.closed_with(answer=False) == 1000
-    await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
+    await wait_until(lambda: not server.parts.transport.hub.connections, timeout=5, what="the connection forgotten")
 
 
 @pytest.mark.parametrize("name", ["connect", "disconnect", "connect_error", "__disconnect_final", "*"])
@@ -94,14 +92,14 @@ async def test_an_event_named_as_socket_io_reserves_is_refused_as_unknown(server
         assert answer["error"]["code"] == "unknown_event", answer
         raw.send_text('42/visitor,8["session:resume",{}]')
         assert (await raw.ack(8))[0]["ok"] is True  # still connected, still served
-    assert len(server.app[K.HUB].connections) <= 1
+    assert len(server.parts.transport.hub.connections) <= 1
 
 
 @BOTH_PATHS
 async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_frame(
     server: LiveServer, upgrade: bool,
 ) -> None:
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     async with raw_visitor(server, upgrade=upgrade) as raw:
         [eio_sid] = list(hub.sio.eio.sockets)
         await hub.sio.eio.disconnect(eio_sid)
@@ -135,7 +133,7 @@ async def test_a_connection_the_server_ends_gets_the_close_packet_then_a_close_f
 async def test_a_frame_the_protocol_forbids_closes_the_connection_with_its_code(
     server: LiveServer, data: bytes, code: int, upgrade: bool,
 ) -> None:
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     async with raw_visitor(server, upgrade=upgrade) as raw:
         assert len(hub.connections) == 1
         raw.send(data)
@@ -157,7 +155,7 @@ async def test_a_message_over_the_size_limit_stores_nothing(server: LiveServer, 
         raw.send_text("42/visitor,2" + json.dumps(["message:send", {"conversation_id": cid, "client_msg_id": "big",
                                                                    "body": body}]))
         assert await raw.closed_with() == 1009
-    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
+    transcript = await server.parts.stores.conversations.transcript(cid)
     assert transcript is not None
     assert [m.body for m in transcript.messages if m.kind == "text"] == [prechat()["question"]]
 
@@ -178,7 +176,7 @@ async def test_a_request_that_is_no_websocket_handshake_is_refused(
         if status == 426:  # the version this server speaks
             assert response.headers["Sec-WebSocket-Version"] == "13"
     # No Engine.IO socket is left behind.
-    assert server.app[K.HUB].sio.eio.sockets == {}
+    assert server.parts.transport.hub.sio.eio.sockets == {}
 
 
 def exact_size_event(server: LiveServer, ack_id: int) -> bytes:
@@ -222,7 +220,7 @@ async def test_a_message_that_is_no_engine_io_packet_closes_the_connection(
     # As the reference engine.io server: a packet it cannot parse (and a ping: in Engine.IO v4
     # only the server pings) ends the connection; here with 1002, no traceback, none of it logged.
     caplog.set_level(logging.INFO)
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     async with raw_visitor(server, upgrade=upgrade) as raw:
         raw.send_text(text)
         assert await raw.closed_with() == 1002

@@ -13,7 +13,7 @@ from chatserver.domain.conversations import Actor
 from chatserver.domain.models import PartyKind
 from chatserver.errors import ChatError, NotFound
 from chatserver.logs import ThrottledLog
-from chatserver.transport.dispatch import EventDispatcher
+from chatserver.transport.dispatch import EventDispatcher, Events
 from chatserver.transport.registry import Connection, ConnectionRegistry
 
 SETTINGS = Settings(event_rate=1.0, event_burst=3)
@@ -22,14 +22,25 @@ SETTINGS = Settings(event_rate=1.0, event_burst=3)
 def dispatcher_with_visitor() -> tuple[EventDispatcher, list[tuple[Connection, Any]]]:
     connections = ConnectionRegistry()
     connections.add(Connection("s1", "/visitor", Actor(kind=PartyKind.VISITOR, id="v1"), None, SETTINGS))
-    dispatcher = EventDispatcher(connections, ThrottledLog(logging.getLogger("test.refusals")))
     calls: list[tuple[Connection, Any]] = []
 
     async def echo(connection: Connection, data: Any) -> dict[str, Any]:
         calls.append((connection, data))
         return {"echo": data}
 
-    dispatcher.add_handlers("/visitor", {"test:echo": echo})
+    async def pointer(connection: Connection, data: Any) -> dict[str, Any]:
+        return {}
+
+    async def missing(connection: Connection, data: Any) -> dict[str, Any]:
+        raise NotFound("no such conversation")
+
+    async def broken(connection: Connection, data: Any) -> dict[str, Any]:
+        raise ValueError(f"quoting the payload {data['card']}")
+
+    dispatcher = EventDispatcher(connections, ThrottledLog(logging.getLogger("test.refusals")), [
+        Events("/visitor", {"test:echo": echo, "test:missing": missing, "test:broken": broken}),
+        Events("/visitor", {"test:pointer": pointer}, self_limited=frozenset({"test:pointer"})),
+    ])
     return dispatcher, calls
 
 
@@ -73,11 +84,6 @@ async def test_more_than_one_payload_is_refused_before_the_handler_runs() -> Non
 
 async def test_a_connection_past_its_event_budget_is_refused_unless_the_event_limits_itself() -> None:
     dispatcher, calls = dispatcher_with_visitor()
-
-    async def pointer(connection: Connection, data: Any) -> dict[str, Any]:
-        return {}
-
-    dispatcher.add_handlers("/visitor", {"test:pointer": pointer}, self_limited=frozenset({"test:pointer"}))
     answers = [await dispatcher.dispatch("/visitor", "test:echo", "s1", {}) for _ in range(SETTINGS.event_burst + 1)]
     assert [a == {"ok": True, "echo": {}} for a in answers] == [True] * SETTINGS.event_burst + [False]
     assert code(answers[-1]) == "rate_limited"
@@ -90,11 +96,6 @@ async def test_a_connection_past_its_event_budget_is_refused_unless_the_event_li
 async def test_a_refusal_by_the_handler_is_the_answer_and_is_logged_with_its_code(
         caplog: pytest.LogCaptureFixture) -> None:
     dispatcher, _ = dispatcher_with_visitor()
-
-    async def missing(connection: Connection, data: Any) -> dict[str, Any]:
-        raise NotFound("no such conversation")
-
-    dispatcher.add_handlers("/visitor", {"test:missing": missing})
     with caplog.at_level(logging.INFO, logger="test.refusals"):
         answer = await dispatcher.dispatch("/visitor", "test:missing", "s1", {})
     assert isinstance(answer, NotFound) and answer.message == "no such conversation"
@@ -103,14 +104,21 @@ async def test_a_refusal_by_the_handler_is_the_answer_and_is_logged_with_its_cod
 
 async def test_a_bug_in_a_handler_is_answered_without_its_text(caplog: pytest.LogCaptureFixture) -> None:
     dispatcher, _ = dispatcher_with_visitor()
-
-    async def broken(connection: Connection, data: Any) -> dict[str, Any]:
-        raise ValueError(f"quoting the payload {data['card']}")
-
-    dispatcher.add_handlers("/visitor", {"test:broken": broken})
     with caplog.at_level(logging.INFO):
         answer = await dispatcher.dispatch("/visitor", "test:broken", "s1", {"card": "4111-1111"})
     assert isinstance(answer, ChatError) and answer.to_payload()["error"] == {
         "code": ChatError.code, "message": "the server could not handle this event"}
     assert "event failed event=test:broken sid=s1 exception=ValueError" in caplog.text
     assert "4111" not in caplog.text
+
+
+def test_an_event_handled_twice_in_a_namespace_is_refused_when_the_dispatcher_is_built() -> None:
+    async def echo(connection: Connection, data: Any) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(ValueError, match="test:echo"):
+        EventDispatcher(ConnectionRegistry(), logging.getLogger("test.refusals"),
+                        [Events("/visitor", {"test:echo": echo}), Events("/visitor", {"test:echo": echo})])
+    # The same name in another namespace is another event.
+    EventDispatcher(ConnectionRegistry(), logging.getLogger("test.refusals"),
+                    [Events("/visitor", {"test:echo": echo}), Events("/agent", {"test:echo": echo})])

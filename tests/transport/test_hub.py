@@ -3,7 +3,6 @@ namespace answers, and that the server's handlers are bound."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
 from chatserver.storage.sqlite import SQLiteStores
 from chatserver.transport.bus import LocalBus
 from chatserver.transport.delivery import Delivery
-from chatserver.transport.dispatch import NAMESPACES, EventDispatcher
+from chatserver.transport.dispatch import NAMESPACES
 from chatserver.transport.hub import SocketHub
 from chatserver.transport.notifier import SocketNotifier
 from chatserver.transport.registry import Connection, ConnectionRegistry
-from chatserver.transport.server import ChatSocketServer
+from chatserver.transport.socketio_server import ChatSocketServer
 from chatserver.transport.waiting import WaitingVisitors
 
 SHARED = {C.EV_CONVERSATION_JOIN, C.EV_MESSAGE_SEND, C.EV_MESSAGE_READ, C.EV_TYPING, C.EV_CONVERSATION_CLOSE,
@@ -52,9 +51,8 @@ def hub(tmp_path: Path) -> SocketHub:
     clock = ManualClock()
     service = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing,
                           presence=presence, notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0)
-    dispatcher = EventDispatcher(connections, logging.getLogger("test.refusals"))
     built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, clock, delivery,
-                      notifier, connections, waiting, dispatcher, service)
+                      notifier, connections, waiting, service)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built

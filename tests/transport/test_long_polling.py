@@ -8,14 +8,12 @@ import asyncio
 
 import socketio
 
-from chatserver.http import keys as K
-
 from ..support import LiveServer, visitor, wait_until
 from .raw_socket import Polling
 
 
 def _forgotten(server: LiveServer) -> bool:
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     return not hub.connections and not hub.sio.eio.sockets
 
 
@@ -29,7 +27,7 @@ async def _polling_visitor(server: LiveServer) -> socketio.AsyncClient:
 async def test_a_polling_client_that_misses_its_ping_is_closed_and_its_waiting_poll_answered(
     server: LiveServer,
 ) -> None:
-    eio = server.app[K.HUB].sio.eio
+    eio = server.parts.transport.hub.sio.eio
     eio.ping_interval, eio.ping_timeout = 0.3, 1.0  # the client has 1 s to answer each ping
     polling = await Polling.open(server)
     await polling.join()
@@ -57,8 +55,8 @@ async def test_a_connection_the_server_closes_answers_the_waiting_poll_with_clos
     client = await _polling_visitor(server)
     ended = asyncio.Event()
     client.eio.on("disconnect", lambda *_: ended.set())
-    [eio_sid] = list(server.app[K.HUB].sio.eio.sockets)
-    await asyncio.wait_for(server.app[K.HUB].sio.eio.disconnect(eio_sid), 5)
+    [eio_sid] = list(server.parts.transport.hub.sio.eio.sockets)
+    await asyncio.wait_for(server.parts.transport.hub.sio.eio.disconnect(eio_sid), 5)
     await asyncio.wait_for(ended.wait(), 5)  # the client's waiting poll brought the CLOSE packet
     await wait_until(lambda: _forgotten(server), timeout=5, what="the connection and its Engine.IO socket forgotten")
 

@@ -13,8 +13,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatserver.http import keys as K
-
 from ..support import LiveServer, make_settings, wait_until
 from .raw_socket import BINARY, RawSocket, frame
 
@@ -168,8 +166,9 @@ async def test_a_packet_that_leaves_nothing_to_answer_on_closes_the_connection(
     _send(raw, [item.replace("{other}", other) if isinstance(item, str) else item for item in sent], namespace)
     assert await raw.closed_with() == 1000
     assert raw.texts_before_close[-1:] == ["1"]  # Engine.IO's CLOSE first
-    await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
-    assert server.app[K.HUB].sio.eio.sockets == {} or all(s.closed for s in server.app[K.HUB].sio.eio.sockets.values())
+    await wait_until(lambda: not server.parts.transport.hub.connections, timeout=5, what="the connection forgotten")
+    sockets = server.parts.transport.hub.sio.eio.sockets
+    assert sockets == {} or all(s.closed for s in sockets.values())
 
 
 def _connect_error(text: str) -> dict[str, Any]:
@@ -220,10 +219,10 @@ async def test_packets_before_connect(server: LiveServer, log: pytest.LogCapture
         raw.send_text(f"40{namespace}," + json.dumps(await _auth(server, namespace)))
         assert _connect_error(await _packet(raw, f"44{namespace},"))["code"] == "conflict"
         await _served(raw, namespace)
-        assert len(server.app[K.HUB].connections) == 1
+        assert len(server.parts.transport.hub.connections) == 1
         # After a DISCONNECT, events of that namespace have nowhere to go: the connection closes.
         raw.send_text(f"41{namespace},")
-        await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the namespace left")
+        await wait_until(lambda: not server.parts.transport.hub.connections, timeout=5, what="the namespace left")
         raw.send_text(f'42{namespace},1["session:resume",{{}}]')
         assert await raw.closed_with() == 1000
     finally:
@@ -261,7 +260,7 @@ async def test_attachments_are_bounded_in_bytes_and_nothing_is_kept(tmp_path: Pa
         assert answer["error"] == {"code": "payload_too_large", "details": {"max_bytes": 300_000},
                                    "message": answer["error"]["message"]}
         await _served(raw, "/visitor")
-        assert server.app[K.HUB].sio._attachments == {}  # nothing held for the refused packet
+        assert server.parts.transport.hub.sio._attachments == {}  # nothing held for the refused packet
         # Three attachments within the bound arrive whole.
         _send(raw, [header, b"a" * 100_000, b"b" * 100_000, b"c"], "/visitor")
         answer = await _ack(raw, "/visitor", 1)
@@ -286,7 +285,7 @@ async def test_a_polling_client_is_closed_without_its_request_waiting(server: Li
         # A packet for a namespace it is not connected to: answered at once, and the session ends.
         async with http.post(f"{url}&sid={sid}", data='42/nope,1["' + SECRET + '"]') as posted:
             assert posted.status == 200
-        await wait_until(lambda: not server.app[K.HUB].connections, timeout=5, what="the connection forgotten")
+        await wait_until(lambda: not server.parts.transport.hub.connections, timeout=5, what="the connection forgotten")
         async with http.get(f"{url}&sid={sid}") as polled:
             assert polled.status == 400 or await polled.text() == "1"
 

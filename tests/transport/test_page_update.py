@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from chatserver.http import keys as K
-
 from ..support import LiveServer, agent, prechat, visitor
 
 
@@ -33,7 +31,7 @@ async def test_the_agent_sees_the_page_the_shopper_moved_to(server: LiveServer) 
     assert (prechat_now["page_url"], prechat_now["checkout"], prechat_now["cart_value"]) == (
         "https://shop.example/payment", True, 59.9)
     assert prechat_now["question"] == "Where is my order 1?"  # the rest of the form is kept
-    stored = await server.app[K.CONVERSATIONS].get_conversation(cid)
+    stored = await server.parts.stores.conversations.get_conversation(cid)
     assert stored is not None and stored.prechat.page_title == "Payment"
     seen = len(desk.events["conversation:updated"])
     again = await shopper.call("page:update", page)  # a reload of the same page changes nothing
@@ -53,7 +51,7 @@ async def test_bad_page_updates_are_refused_and_change_nothing(server: LiveServe
     assert _code(await stranger.call("page:update", {"conversation_id": cid, "page_title": "Mine"})) == "not_found"
     desk = await agent(server, await server.add_agent())
     assert _code(await desk.call("page:update", {"conversation_id": cid})) == "unknown_event"
-    stored = await server.app[K.CONVERSATIONS].get_conversation(cid)
+    stored = await server.parts.stores.conversations.get_conversation(cid)
     assert stored is not None and stored.prechat.page_title == "Cart"
     # A page that keeps sending is cut off; the chat goes on.
     codes = [("ok" if (await shopper.call("page:update", {"conversation_id": cid, "page_title": f"P{n}"})).get("ok")

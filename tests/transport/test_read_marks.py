@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from chatserver.domain.models import PartyKind
-from chatserver.http import keys as K
 
 from ..storage.sqlite.support import database_of
 from ..support import LiveServer, agent, prechat, visitor, wait_until
@@ -58,5 +57,5 @@ async def test_marks_of_one_reader_in_flight_together_are_stored_and_announced_o
     await shopper.wait_for("message:read", lambda d: d["seq"] == 6)
     await asyncio.sleep(0.2)
     assert [d["seq"] for d in shopper.events["message:read"]] == [2, 6]
-    conversation = await server.app[K.CONVERSATIONS].get_conversation(cid)
+    conversation = await server.parts.stores.conversations.get_conversation(cid)
     assert conversation is not None and conversation.agent_read_seq == 6

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from chatserver.config import Settings, load_settings
-from chatserver.http import keys as K
 from chatserver.transport.direct_ws import HIGH_WATER
 
 from ..support import LiveServer, agent, make_settings, prechat, wait_until
@@ -63,7 +62,7 @@ async def test_a_client_that_does_not_read_holds_up_no_sender_and_is_cut(
     try:
         console = await agent(server, await server.add_agent("Alice"))
         token = await server.visitor_token()
-        hub = server.app[K.HUB]
+        hub = server.parts.transport.hub
         body = "x" * settings.max_message_chars
         async with raw_visitor(server, token=token, receive_buffer=16 * 1024, upgrade=upgrade) as raw:
             raw.send_text("42/visitor,1" + json.dumps(["chat:start", prechat()]))
@@ -112,7 +111,7 @@ async def test_a_polling_client_that_does_not_poll_is_cut(tmp_path: Path, caplog
     try:
         console = await agent(server, await server.add_agent("Alice"))
         token = await server.visitor_token()
-        hub = server.app[K.HUB]
+        hub = server.parts.transport.hub
         polling = await Polling.open(server)
         await polling.join(token)
         assert await polling.post("42/visitor,1" + json.dumps(["chat:start", prechat()])) == 200

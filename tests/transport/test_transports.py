@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from chatserver.http import keys as K
 from loadtests.loadgen import node_binary
 
 from ..support import Client, LiveServer, prechat, wait_until
@@ -31,7 +30,7 @@ async def _connect(client: Client, transports: list[str]) -> Client:
 
 
 async def _left(server: LiveServer) -> None:
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
                      what="every connection and Engine.IO socket forgotten")
 

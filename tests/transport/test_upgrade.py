@@ -10,8 +10,7 @@ import base64
 
 import pytest
 
-from chatserver.http import keys as K
-from chatserver.transport import websocket
+from chatserver.transport import engineio_socket
 
 from ..support import LiveServer, wait_until
 from .raw_socket import Polling, RawSocket
@@ -60,7 +59,7 @@ async def test_the_upgrade_releases_a_waiting_poll_and_moves_what_polling_had_no
         assert await polling.post(_resume(5)) == 400
     finally:
         raw.close()
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
                      what="the connection and its Engine.IO socket forgotten")
 
@@ -91,7 +90,7 @@ async def test_an_upgrade_the_client_does_not_follow_through_leaves_polling_as_i
 async def test_an_upgrade_not_finished_in_time_is_closed_and_polling_goes_on(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(websocket, "UPGRADE_TIMEOUT", 0.2)
+    monkeypatch.setattr(engineio_socket, "UPGRADE_TIMEOUT", 0.2)
     polling = await Polling.open(server)
     await polling.join()
     raw = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")
@@ -150,7 +149,7 @@ async def test_a_connection_closed_while_it_upgrades_closes_its_websocket(server
         assert await raw.closed_with() == 1000  # and the WebSocket that was to carry it is closed
     finally:
         raw.close()
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     await wait_until(lambda: not hub.connections and not hub.sio.eio.sockets, timeout=5,
                      what="the connection and its Engine.IO socket forgotten")
 
@@ -162,7 +161,7 @@ async def test_an_upgraded_connection_keeps_nothing_of_its_first_polls_request(s
     trimmed as a WebSocket's own is."""
     polling = await Polling.open(server)
     await polling.join()
-    sio = server.app[K.HUB].sio
+    sio = server.parts.transport.hub.sio
     [environ] = [sio.environ[eio_sid] for eio_sid in list(sio.environ) if eio_sid == polling.sid]
     assert "aiohttp.request" in environ  # polling: what the origin check reads
     raw = await RawSocket.connect(server, f"EIO=4&transport=websocket&sid={polling.sid}")

@@ -1,5 +1,5 @@
 """The Socket.IO v4 wire format as a raw WebSocket client sees it: the server's own packet decoder
-(transport/sio_packets.py) and ACK encoder (transport/server.py) answer as python-socketio would,
+(transport/sio_packets.py) and ACK encoder (transport/socketio_server.py) answer as python-socketio would,
 and odd JSON and odd event names get a structured error (test_malformed_packets.py has the rest)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from chatserver.http import keys as K
+from chatserver.transport.dispatch import Events
 
 from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 from .raw_socket import BINARY, frame, raw_visitor
@@ -89,7 +89,7 @@ async def test_json_the_fast_parser_refuses_still_gets_a_structured_error(server
         [reply] = await raw.ack(4)
         assert reply["ok"] is True and reply["conversation"] is None  # the bad chat:start stored nothing
         await raw.ws.close()
-    transcript = await server.app[K.CONVERSATIONS].transcript(cid)
+    transcript = await server.parts.stores.conversations.transcript(cid)
     assert transcript is not None and [m.body for m in transcript.messages if m.kind == "text"] == [
         prechat()["question"]]
 
@@ -98,7 +98,7 @@ async def test_json_the_fast_parser_refuses_still_gets_a_structured_error(server
 async def test_an_open_connection_keeps_no_copy_of_its_request_headers(server: LiveServer) -> None:
     async with aiohttp.ClientSession(headers={"Cookie": "session=secret", "User-Agent": "probe"}) as http:
         raw = await RawVisitor.connect(server, http)
-        environs = list(server.app[K.HUB].sio.environ.values())
+        environs = list(server.parts.transport.hub.sio.environ.values())
         assert len(environs) == 1
         assert set(environs[0]) <= {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "wsgi.url_scheme", "HTTP_HOST",
                                     "HTTP_ORIGIN"}
@@ -109,9 +109,9 @@ async def test_an_open_connection_keeps_no_copy_of_its_request_headers(server: L
 
 
 async def test_a_client_that_stops_answering_pings_is_disconnected(server: LiveServer) -> None:
-    eio = server.app[K.HUB].sio.eio
+    eio = server.parts.transport.hub.sio.eio
     eio.ping_interval, eio.ping_timeout = 0.2, 0.3  # read when each connection pings
-    hub = server.app[K.HUB]
+    hub = server.parts.transport.hub
     async with aiohttp.ClientSession() as http:
         alive = await RawVisitor.connect(server, http)
         silent = await RawVisitor.connect(server, http)
@@ -140,14 +140,13 @@ async def test_an_answer_that_holds_bytes_is_a_binary_ack(tmp_path: Path) -> Non
     # plain ACK); one that does must be answered as Socket.IO v4 says: a BINARY_ACK whose
     # placeholders the attachments that follow fill, as socket.io-client and python-socketio
     # expect (not the bytes as base64 text in a plain ACK).
-    live = LiveServer(make_settings(tmp_path))
+    async def echo(connection: Any, data: Any) -> dict[str, Any]:
+        return {"echo": data["blob"], "nested": [data["blob"][:1]], "size": len(data["blob"])}
+
+    # An event whose handler answers bytes (added for this test, as an embedding application would).
+    live = LiveServer(make_settings(tmp_path), events=[Events("/visitor", {"test:echo": echo})])
     await live.start()
     try:
-        async def echo(connection: Any, data: Any) -> dict[str, Any]:
-            return {"echo": data["blob"], "nested": [data["blob"][:1]], "size": len(data["blob"])}
-
-        # An event whose handler answers bytes (added for this test, through the public hook).
-        live.app[K.HUB].add_handlers("/visitor", {"test:echo": echo})
         blob = bytes(range(256))
         shopper = await visitor(live)
         reply = await shopper.call("test:echo", {"blob": blob})  # a BINARY_EVENT with an ack

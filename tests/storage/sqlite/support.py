@@ -12,7 +12,7 @@ from aiohttp import web
 
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PartyKind, PreChat, Role
 from chatserver.domain.ports import AgentStore, ConversationStore, NewMessage, Transition
-from chatserver.http import keys as K
+from chatserver.http.services import SERVICES
 from chatserver.storage.sqlite import SQLiteDatabase
 from chatserver.storage.sqlite._group_commit import Batch
 from chatserver.storage.sqlite.conversations import SQLiteConversations
@@ -63,6 +63,6 @@ def fails_at_commit(conn: sqlite3.Connection, batch: Batch) -> None:
 
 def database_of(app: web.Application) -> SQLiteDatabase:
     """The database under a running server's stores (for tests that hold its writer or break it)."""
-    conversations = app[K.CONVERSATIONS]
+    conversations = app[SERVICES].conversations
     assert isinstance(conversations, SQLiteConversations), "the server does not run on SQLite"
     return conversations.database

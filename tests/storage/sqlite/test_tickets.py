@@ -26,7 +26,7 @@ _ids = itertools.count(1)
 
 
 class Wired:
-    """The stores with the webhook feature wired as offline.py wires it."""
+    """The stores with the webhook feature wired as the composition root (assembly.build_outgoing) wires it."""
 
     def __init__(self, path: Path) -> None:
         self.stores = SQLiteStores.at(path)

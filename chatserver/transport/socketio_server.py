@@ -12,7 +12,7 @@
 - the catch-all handler answers with the acknowledgement's value or a ``ChatError``; an error
   goes back as the ack when the client asked for one and as an ``error`` event when it did not;
 - WebSockets without permessage-deflate, and Engine.IO sockets that write straight to their
-  WebSocket (``websocket.py``): no per-connection zlib state, writer task or queue;
+  WebSocket (``engineio_socket.py``): no per-connection zlib state, writer task or queue;
 - ``lean_emit``: the emit path for our traffic. python-socketio's ``emit`` creates one asyncio
   task per recipient and encodes with the standard ``json`` module; this encodes the packet once
   with msgspec and hands it straight to each recipient's Engine.IO socket, on the same
@@ -34,8 +34,8 @@ from engineio import packet as eio_packet
 from .. import constants as C
 from ..errors import ChatError, Conflict, NotFound
 from ..logs import ThrottledLog, field
+from .engineio_socket import LeanSocket, use_uncompressed_websockets
 from .sio_packets import Attachments, Packet, PacketType, Refusal, binary_parts, decode
-from .websocket import LeanSocket, use_uncompressed_websockets
 
 log = logging.getLogger("chatserver.transport")
 
@@ -60,7 +60,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         # python-engineio has just made the connection's socket (and queued its OPEN packet);
-        # from here on it is a LeanSocket (websocket.py): same behaviour, no writer task.
+        # from here on it is a LeanSocket (engineio_socket.py): same behaviour, no writer task.
         socket = self.eio.sockets.get(eio_sid)
         if type(socket) is engineio_async_socket.AsyncSocket:
             socket.__class__ = LeanSocket

@@ -34,7 +34,7 @@ from engineio import async_socket
 from engineio import packet as eio_packet
 
 from . import direct_ws
-from .direct_ws import Message
+from .ws_protocol import CloseCode, Message, Opcode
 
 log = logging.getLogger("chatserver.transport")
 
@@ -226,7 +226,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if self.closed:
             return
         with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
-            ws.write(direct_ws.OP_TEXT, ("4" + text).encode("utf-8"))
+            ws.write(Opcode.TEXT, ("4" + text).encode("utf-8"))
 
     async def _message(self, data: Message) -> None:
         try:
@@ -294,7 +294,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         the client finishes the exchange on it (within ``UPGRADE_TIMEOUT``)."""
         self._probe = ws
         self._probe_timer = asyncio.get_running_loop().call_later(UPGRADE_TIMEOUT, self._upgrade_failed,
-                                                                  direct_ws.CLOSE_NORMAL)
+                                                                  CloseCode.NORMAL)
 
     async def upgrade_received(self, data: Message) -> None:
         """A message on the upgrading WebSocket."""
@@ -302,7 +302,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if ws is None:
             return
         if data == "2probe":
-            ws.write(direct_ws.OP_TEXT, b"3probe")
+            ws.write(Opcode.TEXT, b"3probe")
             self.upgrading = True  # from now on a poll is answered at once, with a NOOP
             self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))  # so is a poll waiting now
         elif data == "5" and self.upgrading:
@@ -310,7 +310,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             ws.hand_to(self.received, self.websocket_ended)
             self.attach(ws)
         else:  # anything else: the upgrade failed (as the reference server, and python-engineio, say)
-            self._upgrade_failed(direct_ws.CLOSE_PROTOCOL_ERROR)
+            self._upgrade_failed(CloseCode.PROTOCOL_ERROR)
 
     async def upgrade_ended(self) -> None:
         """The upgrading WebSocket closed before the exchange was over: polling goes on."""
@@ -375,7 +375,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         log.info("Engine.IO socket %s closed with 1002: %s", self.sid, what)
         ws = self._ws
         if ws is not None:
-            ws.close(direct_ws.CLOSE_PROTOCOL_ERROR)
+            ws.close(CloseCode.PROTOCOL_ERROR)
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
 
     async def websocket_ended(self) -> None:
@@ -404,7 +404,7 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             # has read the CLOSE packet; here it is closed after that packet went out.
             if ws is not None:
                 ws.close()
-        self._upgrade_failed(direct_ws.CLOSE_NORMAL)  # a connection that is closed upgrades no more
+        self._upgrade_failed(CloseCode.NORMAL)  # a connection that is closed upgrades no more
         # Closed sockets leave the server's table now (python-engineio dropped them when a request
         # for them came, or its monitor task passed by: up to ping_timeout later).
         if self.server.sockets.get(self.sid) is self:
@@ -442,6 +442,6 @@ def _write(ws: direct_ws.DirectWebSocket, pkt: Any) -> None:
     encoded = pkt.encode()
     with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
         if pkt.binary:
-            ws.write(direct_ws.OP_BINARY, encoded)
+            ws.write(Opcode.BINARY, encoded)
         else:
-            ws.write(direct_ws.OP_TEXT, encoded.encode("utf-8"))
+            ws.write(Opcode.TEXT, encoded.encode("utf-8"))

@@ -1,0 +1,78 @@
+"""What the REST handlers use: one object, built complete by the composition root (assembly.py)
+and stored in the application under ``SERVICES``; a handler reads it with ``services(request)``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..config import Settings
+from ..domain.clock import Clock
+from ..domain.cobrowse import CobrowseStore
+from ..domain.console import ConsoleStore
+from ..domain.conversations import ChatService
+from ..domain.customers import CustomerService
+from ..domain.knowledge import KnowledgeService
+from ..domain.outbox import OutboxStore
+from ..domain.passwords import PasswordHashing
+from ..domain.ports import AgentStore, ConversationStore, Presence
+from ..domain.tickets import TicketService
+from ..domain.tokens import TokenSigner
+from ..domain.webhooks import Webhooks
+from ..transport.addresses import Network
+from ..transport.agent_sessions import AgentSessions
+from ..transport.connect import Authenticator
+from ..transport.notifier import SocketNotifier
+from ..transport.queue_views import QueueViews
+from ..transport.ratelimit import KeyedLimiter
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpServices:
+    settings: Settings
+    clock: Clock
+    signer: TokenSigner
+    passwords: PasswordHashing
+    # Agents' bearer tokens, checked as the Socket.IO connections' are.
+    auth: Authenticator
+    agents: AgentStore
+    # Conversations, messages, read marks, ratings; its ping is the database readiness check.
+    conversations: ConversationStore
+    # Notes, canned responses, wrap-ups and failed logins (the agent console).
+    console: ConsoleStore
+    # Co-browse session metadata (transcripts show who watched, when and for how long).
+    cobrowse: CobrowseStore
+    presence: Presence
+    chats: ChatService
+    # Customer records, transcripts, exports and reports.
+    customers: CustomerService
+    knowledge: KnowledgeService
+    tickets: TicketService
+    webhooks: Webhooks
+    outbox: OutboxStore
+    # Agents' connections, ended or updated when an admin changes the agent.
+    sessions: AgentSessions
+    # The queue as agents see it.
+    queue: QueueViews
+    notifier: SocketNotifier
+    login_limiter: KeyedLimiter
+    visitor_limiter: KeyedLimiter
+    # Logged searches and outcomes per client address (settings kb_events_per_minute).
+    kb_limiter: KeyedLimiter
+    # The proxies whose Forwarded / X-Forwarded-For headers are believed (settings trusted_proxies).
+    trusted_proxies: tuple[Network, ...]
+    # The largest body of each route that takes a larger one than MAX_JSON_BODY, by (method, path):
+    # openapi.body_limits.
+    body_limits: Mapping[tuple[str, str], int]
+    # Raises when the routing state (memory or Redis) is not ready to serve.
+    readiness: Callable[[], Awaitable[None]]
+
+
+SERVICES = web.AppKey("services", HttpServices)
+
+
+def services(request: web.Request) -> HttpServices:
+    """The services of the application serving ``request``."""
+    return request.app[SERVICES]
