@@ -26,6 +26,7 @@ from chatserver.domain.models import (
     Role,
 )
 from chatserver.domain.ports import AgentStore, ConversationStore
+from chatserver.domain.presence import PresenceChanges
 from chatserver.domain.queue import WaitingQueue
 from chatserver.domain.repair import RoutingRepair
 from chatserver.domain.routing import Dispatcher, RoutingPolicy
@@ -150,6 +151,13 @@ def grace(stores: SQLiteStores, presence: MemoryPresence, notifier: RecordingNot
     return GracePeriods(conversations=stores.conversations, presence=presence, notifier=notifier, clock=clock,
                         queue=queue,
                         dispatcher=dispatcher, tasks=tasks, grace_period=GRACE_PERIOD)
+
+
+@pytest.fixture
+def changes(stores: SQLiteStores, presence: MemoryPresence, notifier: RecordingNotifier, agent_cache: AgentCache,
+            grace: GracePeriods, dispatcher: Dispatcher, repair: RoutingRepair) -> PresenceChanges:
+    return PresenceChanges(presence=presence, conversations=stores.conversations, notifier=notifier, agents=agent_cache,
+                           grace=grace, dispatcher=dispatcher, repair=repair)
 
 
 async def add_agent(agents: AgentStore, clock: ManualClock, name: str, *, capacity: int = 2,

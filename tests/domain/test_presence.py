@@ -3,28 +3,17 @@ starts and ends, and when routing runs."""
 
 from __future__ import annotations
 
-import pytest
-
 from chatserver.domain.agent_cache import AgentCache
 from chatserver.domain.clock import ManualClock
-from chatserver.domain.grace import GracePeriods
 from chatserver.domain.models import AgentStatus
 from chatserver.domain.presence import PresenceChanges
 from chatserver.domain.queue import WaitingQueue
-from chatserver.domain.repair import RoutingRepair
 from chatserver.domain.routing import Dispatcher
 from chatserver.domain.tasks import TaskSupervisor
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
 from chatserver.storage.sqlite import SQLiteStores
 
 from .conftest import GRACE_PERIOD, RecordingNotifier, add_agent, waiting_chat
-
-
-@pytest.fixture
-def changes(stores: SQLiteStores, presence: MemoryPresence, notifier: RecordingNotifier, agent_cache: AgentCache,
-            grace: GracePeriods, dispatcher: Dispatcher, repair: RoutingRepair) -> PresenceChanges:
-    return PresenceChanges(presence=presence, conversations=stores.conversations, notifier=notifier, agents=agent_cache,
-                           grace=grace, dispatcher=dispatcher, repair=repair)
 
 
 async def test_an_agent_connecting_is_remembered_routed_to_and_announced_once(
