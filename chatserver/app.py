@@ -75,7 +75,7 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     await backend.heartbeat()
     await backend.bus.start(server.notifications.notifier.receive, hub.recovery.catch_up)
     stack.push_async_callback(backend.bus.stop)
-    await chats.restore()
+    await chats.restorer.restore()
     await ensure_first_admin(settings, stores.agents, server.passwords, server.clock, server.new_id)
     await server.outgoing.poster.start()
     stack.push_async_callback(server.outgoing.poster.close)
@@ -91,7 +91,7 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
 
     async def shut_down() -> None:
         await hub.shutdown.close_connections()  # already done in on_shutdown; kept for runners that skip it
-        await chats.shutdown()
+        await chats.lifecycle.shutdown()
 
     stack.push_async_callback(shut_down)
 
@@ -102,14 +102,14 @@ def _periodic(server: Server) -> list[tuple[float, Callable[[], Awaitable[None]]
     chats, customers, knowledge = server.domain.chats, server.domain.customers, server.domain.knowledge
     loops: list[tuple[float, Callable[[], Awaitable[None]], str]] = []
     if backend.redis is not None:
-        loops.append((settings.presence_ttl / 3, heartbeat(backend, chats, server.transport.hub.recovery),
-                      "heartbeat"))
-    loops.append((settings.sweep_interval, chats.sweep, "sweep"))
+        beat = heartbeat(backend, chats, server.notifications.notifier, server.transport.hub.recovery)
+        loops.append((settings.presence_ttl / 3, beat, "heartbeat"))
+    loops.append((settings.sweep_interval, chats.lifecycle.sweep, "sweep"))
     loops.append((settings.sweep_interval, server.transport.hub.sessions.recheck_agents, "agents"))
     loops.append((settings.sweep_interval, server.transport.relay.upkeep, "cobrowse upkeep"))
     if settings.abandoned_chat_after > 0:
         async def close_abandoned() -> None:
-            await chats.close_abandoned(settings.abandoned_chat_after)
+            await chats.lifecycle.close_abandoned(settings.abandoned_chat_after)
 
         loops.append((settings.retention_interval, close_abandoned, "abandoned chats"))
     if settings.transcript_retention_days > 0:

@@ -14,7 +14,7 @@ built and stops it in reverse (docs/architecture.md, "Wiring").
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,18 +23,32 @@ from aiohttp import web
 from . import constants as C
 from .backend import Backend
 from .config import Settings
+from .domain.agent_cache import AgentCache
+from .domain.chat_parts import ChatParts
 from .domain.clock import Clock, SystemClock
 from .domain.cobrowse import CobrowseService
-from .domain.conversations import ChatService, RoutingPolicy
+from .domain.conversations import ChatService
 from .domain.customer_webhooks import WebhookCustomers
 from .domain.customers import CustomerService
+from .domain.grace import GracePeriods
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import KnowledgeService, parse_page_topics
+from .domain.locks import KeyedLocks
+from .domain.models import PreChat
 from .domain.observers import ObservedNotifier
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
 from .domain.passwords import PasswordHashing
+from .domain.ports import AgentStore, ConversationEventLog, ConversationStore, Notifier, Presence, RoutingState
+from .domain.presence import PresenceChanges
+from .domain.queue import WaitingQueue
+from .domain.read_marks import ReadMarks
+from .domain.repair import RoutingRepair
+from .domain.restore import Restorer
+from .domain.routing import Dispatcher, RoutingPolicy
+from .domain.tasks import TaskSupervisor
 from .domain.tickets import TicketService, TranscriptLimits
 from .domain.tokens import TokenSigner
+from .domain.transfers import Transfers
 from .domain.webhooks import ConversationWebhooks, Webhooks
 from .http.openapi import body_limits
 from .http.services import HttpServices
@@ -96,7 +110,7 @@ class Notifications:
 
 @dataclass(frozen=True)
 class Domain:
-    chats: ChatService
+    chats: ChatParts
     customers: CustomerService
     knowledge: KnowledgeService
     cobrowse: CobrowseService
@@ -144,7 +158,8 @@ def assemble(settings: Settings, *, clock: Clock | None = None, new_id: Callable
     notifications = build_notifications(sockets.sio, stores, backend)
     domain = build_domain(settings, stores, backend, outgoing, notifications, clock, new_id)
     signer = TokenSigner(settings.secret_key)
-    transport = build_transport(settings, sockets.sio, stores, notifications, domain, signer, clock, extra_events)
+    transport = build_transport(settings, sockets.sio, stores, backend, notifications, domain, signer, clock,
+                                extra_events)
     passwords = PasswordHashing(settings.password_hash_cost)
     http = build_http_services(settings, stores, backend, sockets, outgoing, notifications, domain, transport,
                                signer, passwords, clock)
@@ -247,7 +262,7 @@ def build_domain(settings: Settings, stores: SQLiteStores, backend: Backend, out
     cobrowse = CobrowseService(store=stores.cobrowse, conversations=stores.conversations, clock=clock, new_id=new_id,
                                announce=notifications.cobrowse.announce,
                                request_timeout=settings.cobrowse_request_timeout)
-    chats = ChatService(
+    chats = build_chats(
         agents=stores.agents, conversations=stores.conversations, routing=backend.routing, presence=backend.presence,
         # Co-browsing ends a session when its chat closes or moves to another agent.
         notifier=ObservedNotifier(notifications.notifier, (cobrowse.conversation_changed,)),
@@ -275,11 +290,48 @@ def build_domain(settings: Settings, stores: SQLiteStores, backend: Backend, out
     return Domain(chats=chats, customers=customers, knowledge=knowledge, cobrowse=cobrowse, tickets=tickets)
 
 
-def build_transport(settings: Settings, sio: ChatSocketServer, stores: SQLiteStores, notifications: Notifications,
-                    domain: Domain, signer: TokenSigner, clock: Clock, extra_events: Sequence[Events]) -> Transport:
+def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
+                presence: Presence, notifier: Notifier, clock: Clock, new_id: Callable[[], str], grace_period: float,
+                policy: RoutingPolicy, event_log: ConversationEventLog | None = None,
+                prepare_visitor: Callable[[str, PreChat], Awaitable[object]] | None = None) -> ChatParts:
+    """The conversation domain's parts over the ports, each built once, after the parts it uses."""
+    tasks, locks, repair, agent_cache = TaskSupervisor(), KeyedLocks(), RoutingRepair(), AgentCache(agents)
+    queue = WaitingQueue(routing=routing, conversations=conversations, presence=presence, clock=clock, locks=locks,
+                         repair=repair)
+    dispatcher = Dispatcher(conversations=conversations, routing=routing, presence=presence, notifier=notifier,
+                            clock=clock, agents=agent_cache, policy=policy, locks=locks, repair=repair, tasks=tasks,
+                            event_log=event_log)
+    grace = GracePeriods(conversations=conversations, presence=presence, notifier=notifier, clock=clock, queue=queue,
+                         dispatcher=dispatcher, tasks=tasks, grace_period=grace_period)
+    presence_changes = PresenceChanges(presence=presence, conversations=conversations, notifier=notifier,
+                                       agents=agent_cache, grace=grace, dispatcher=dispatcher, repair=repair)
+    return ChatParts(
+        lifecycle=ChatService(conversations=conversations, routing=routing, notifier=notifier, clock=clock,
+                              new_id=new_id, policy=policy, locks=locks, repair=repair, tasks=tasks, queue=queue,
+                              dispatcher=dispatcher, grace=grace, presence_changes=presence_changes,
+                              event_log=event_log, prepare_visitor=prepare_visitor),
+        dispatcher=dispatcher,
+        queue=queue,
+        grace=grace,
+        presence_changes=presence_changes,
+        transfers=Transfers(conversations=conversations, agents=agents, routing=routing, presence=presence,
+                            notifier=notifier, clock=clock, policy=policy, queue=queue, dispatcher=dispatcher,
+                            locks=locks, repair=repair, event_log=event_log),
+        read_marks=ReadMarks(conversations=conversations, notifier=notifier, tasks=tasks),
+        restorer=Restorer(conversations=conversations, routing=routing, presence=presence, queue=queue, grace=grace,
+                          repair=repair),
+        repair=repair,
+        agent_cache=agent_cache,
+        tasks=tasks,
+    )
+
+
+def build_transport(settings: Settings, sio: ChatSocketServer, stores: SQLiteStores, backend: Backend,
+                    notifications: Notifications, domain: Domain, signer: TokenSigner, clock: Clock,
+                    extra_events: Sequence[Events]) -> Transport:
     n = notifications
     relay = CobrowseRelay(sio, n.notifier, n.connections, settings, domain.cobrowse)
-    console = ConsoleEvents(domain.chats, n.notifier, stores.console, settings.max_message_chars)
+    console = ConsoleEvents(domain.chats.lifecycle, n.notifier, stores.console, settings.max_message_chars)
     tickets = TicketSocketEvents(domain.tickets, stores.conversations, settings.business_timezone)
     features = [
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
@@ -289,8 +341,8 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: SQLiteSto
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),
         *extra_events,
     ]
-    hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, clock, n.delivery, n.notifier,
-                    n.connections, n.waiting, domain.chats, features=features,
+    hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, backend.routing, backend.presence,
+                    clock, n.delivery, n.notifier, n.connections, n.waiting, domain.chats, features=features,
                     on_disconnected=(relay.connection_closed,))
     return Transport(hub=hub, relay=relay)
 
@@ -305,7 +357,8 @@ def build_http_services(settings: Settings, stores: SQLiteStores, backend: Backe
     return HttpServices(
         settings=settings, clock=clock, signer=signer, passwords=passwords, auth=hub.auth, agents=stores.agents,
         conversations=stores.conversations, console=stores.console, cobrowse=stores.cobrowse,
-        presence=backend.presence, chats=domain.chats, customers=domain.customers, knowledge=domain.knowledge,
+        presence=backend.presence, chats=domain.chats.lifecycle, presence_changes=domain.chats.presence_changes,
+        dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,
         queue=hub.queue, notifier=notifications.notifier,
         login_limiter=limiter(settings.login_attempts_per_minute),

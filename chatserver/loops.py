@@ -9,7 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .backend import Backend
-from .domain.conversations import ChatService
+from .domain.chat_parts import ChatParts
+from .domain.ports import Notifier
 from .errors import ChatError
 from .transport.recovery import Recovery
 
@@ -30,7 +31,8 @@ async def every(interval: float, work: Callable[[], Awaitable[None]], name: str,
             await asyncio.wait_for(stop.wait(), interval)
 
 
-def heartbeat(backend: Backend, service: ChatService, recovery: Recovery) -> Callable[[], Awaitable[None]]:
+def heartbeat(backend: Backend, chats: ChatParts, notifier: Notifier,
+              recovery: Recovery) -> Callable[[], Awaitable[None]]:
     """Refresh this process's heartbeat; after Redis was unreachable or lost its data (restarted
     without persistence, however briefly), record this process's connections again and merge
     the queue and agents' loads back from the database. After a write to Redis failed following
@@ -44,13 +46,13 @@ def heartbeat(backend: Backend, service: ChatService, recovery: Recovery) -> Cal
         if lost:
             log.warning("routing store lost its data (restarted without persistence?)")
             backend.healthy = False
-        if not backend.healthy or service.repair_needed:
+        if not backend.healthy or chats.repair.needed:
             log.warning("restoring routing state from the database presence=%s", not backend.healthy)
             if not backend.healthy:
                 await recovery.reregister_connections()
-            await service.restore(repair=True)
+            await chats.restorer.restore(repair=True)
             backend.healthy = True
-            await service.notifier.queue_changed()
-            await service.dispatch()
+            await notifier.queue_changed()
+            await chats.dispatcher.dispatch()
 
     return beat

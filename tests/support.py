@@ -18,8 +18,10 @@ from aiohttp import web
 from chatserver.app import app_for
 from chatserver.assembly import Server, assemble
 from chatserver.config import Settings, env_name
+from chatserver.domain.chat_parts import ChatParts
 from chatserver.domain.clock import Clock
 from chatserver.domain.conversations import ChatService
+from chatserver.domain.ports import RoutingState
 from chatserver.http import serving
 from chatserver.transport.dispatch import Events
 
@@ -65,8 +67,19 @@ class LiveServer:
         return self._parts
 
     @property
-    def service(self) -> ChatService:
+    def chats(self) -> ChatParts:
+        """The conversation domain's parts (routing, the queue, presence changes, background work...)."""
         return self.parts.domain.chats
+
+    @property
+    def routing(self) -> RoutingState:
+        """The routing state (the queue, what each agent holds), in memory or Redis."""
+        return self.parts.backend.routing
+
+    @property
+    def service(self) -> ChatService:
+        """The conversation lifecycle."""
+        return self.chats.lifecycle
 
     async def start(self) -> None:
         settings = dataclasses.replace(self.settings, host="127.0.0.1", port=self.port)

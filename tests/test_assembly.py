@@ -6,7 +6,10 @@ were given each other when they were built."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+import types
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -72,7 +75,9 @@ def test_every_part_the_rest_handlers_use_is_there(server: Server) -> None:
     missing = [f.name for f in dataclasses.fields(services) if getattr(services, f.name) is None]
     assert missing == []
     # The HTTP side holds the very parts the Socket.IO side and the domain hold, not copies.
-    assert services.chats is server.domain.chats and services.sessions is server.transport.hub.sessions
+    assert services.chats is server.domain.chats.lifecycle and services.sessions is server.transport.hub.sessions
+    assert services.dispatcher is server.domain.chats.dispatcher
+    assert services.presence_changes is server.domain.chats.presence_changes
     assert services.presence is server.backend.presence and services.tickets is server.domain.tickets
     assert len(app.router.routes()) > 50
 
@@ -80,12 +85,12 @@ def test_every_part_the_rest_handlers_use_is_there(server: Server) -> None:
 def test_the_parts_that_follow_each_other_were_built_with_each_other(server: Server) -> None:
     domain = server.domain
     # Chats and tickets belong to customers; tickets ask the chat's presence whether agents are in.
-    assert domain.chats.prepare_visitor == domain.customers.attach_chat
+    assert domain.chats.lifecycle.prepare_visitor == domain.customers.attach_chat
     assert domain.tickets.customer_for_visitor == domain.customers.attach_visitor
     assert domain.tickets.verified_emails == domain.customers.verified_emails
     assert domain.tickets.agents_available == domain.chats.presence_changes.agents_available
     # Co-browsing hears of every conversation change, and its relay serves the domain's sessions.
-    notifier = domain.chats.notifier
+    notifier = domain.chats.lifecycle.notifier
     assert isinstance(notifier, ObservedNotifier)
     assert notifier.clients is server.notifications.notifier
     assert notifier.observers == (domain.cobrowse.conversation_changed,)
@@ -95,3 +100,56 @@ def test_the_parts_that_follow_each_other_were_built_with_each_other(server: Ser
     # Mail is woken when a ticket's answer is queued (smtp_host is set above).
     assert server.outgoing.mail_worker is not None
     assert domain.tickets.mail_queued == server.outgoing.mail_worker.wake
+
+
+def holders(root: object) -> dict[int, tuple[object, set[str]]]:
+    """Every object of chatserver's reachable from ``root`` (through attributes, containers, bound
+    methods, partials and closures; never into a third-party object), by id: the object and the
+    names of the chatserver classes that hold it."""
+    found: dict[int, tuple[object, set[str]]] = {}
+    stack: list[tuple[object, str | None]] = [(root, None)]
+    while stack:
+        obj, holder = stack.pop()
+        ours = type(obj).__module__.startswith("chatserver.") and hasattr(obj, "__dict__")
+        if ours:
+            seen = id(obj) in found
+            found.setdefault(id(obj), (obj, set()))[1].update({holder} if holder else set())
+            if seen:
+                continue
+            children: Iterable[object] = vars(obj).values()
+            holder = type(obj).__name__
+        elif isinstance(obj, dict):
+            children = obj.values()
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = obj
+        elif isinstance(obj, types.MethodType):
+            children = [obj.__self__]
+        elif isinstance(obj, functools.partial):
+            children = [obj.func, *obj.args]
+        elif isinstance(obj, types.FunctionType):
+            children = [cell.cell_contents for cell in obj.__closure__ or ()]
+        else:
+            continue
+        stack.extend((child, holder) for child in children if not isinstance(child, (str, bytes, int, float)))
+    return found
+
+
+def test_each_chat_part_is_built_once_and_each_caller_holds_the_part_it_uses(server: Server) -> None:
+    chats = server.domain.chats
+    graph = holders(server)
+    parts = {f.name: getattr(chats, f.name) for f in dataclasses.fields(chats)}
+    for name, part in parts.items():
+        built = [obj for obj, _ in graph.values() if type(obj) is type(part)]
+        assert built == [part], name  # one of each, shared by everything that uses it
+
+    def held_by(name: str) -> set[str]:
+        return graph[id(parts[name])][1]
+
+    # The transport and REST callers hold the parts themselves ...
+    assert {"AgentEvents", "ConnectionLifecycle", "VisitorEvents", "HttpServices"} <= held_by("presence_changes")
+    assert {"AgentEvents", "AgentSessions", "HttpServices"} <= held_by("dispatcher")
+    assert "AgentEvents" in held_by("transfers") and "ChatEvents" in held_by("read_marks")
+    assert "QueueViews" in held_by("queue") and "AgentSessions" in held_by("agent_cache")
+    assert "ConnectionLifecycle" in held_by("tasks")
+    # ... and only those that start, end or change a conversation hold its lifecycle.
+    assert held_by("lifecycle") == {"ChatParts", "ChatEvents", "VisitorEvents", "ConsoleEvents", "HttpServices"}

@@ -147,7 +147,7 @@ async def test_an_agent_disabled_on_the_command_line_is_signed_out_of_a_running_
         # The server re-reads agents that changed behind its back within sweep_interval.
         assert (await console.wait_for("session:ended"))["reason"] == "disabled"
         await asyncio.wait_for(console.closed.wait(), 5)
-        assert await server.service.presence.available_agents() == []
+        assert await server.parts.backend.presence.available_agents() == []
     finally:
         await server.close()
 

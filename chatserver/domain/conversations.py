@@ -1,7 +1,7 @@
-"""The conversation lifecycle: start, message, page, typing, rate, close. ``ChatService`` builds
-the parts the lifecycle works with (routing, the queue, grace periods, transfers, read marks,
-presence changes, restore and repair) and is, for now, the one object the transport and HTTP
-layers hold.
+"""The conversation lifecycle: start, message, page, typing, rate, close. ``ChatService`` is given
+the parts it works with (routing, the queue, grace periods, presence changes, repair); the
+composition root builds them (``ChatParts``, chat_parts.py) and hands every other caller the
+part it uses.
 
 Rules that hold whatever the backend:
 - a conversation is held by at most one agent, and an agent holds at most ``capacity`` chats
@@ -14,14 +14,12 @@ Rules that hold whatever the backend:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from ..constants import SYS_CHAT_STARTED, SYS_CLOSED
 from ..errors import ConversationClosed, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
 from .access import check_access
 from .actor import Actor
-from .agent_cache import AgentCache
 from .changes import (
     CONVERSATION_ASSIGNED,
     CONVERSATION_CLOSED,
@@ -35,8 +33,6 @@ from .grace import GracePeriods
 from .locks import KeyedLocks
 from .models import (
     PRIORITY_STEP,
-    Agent,
-    AgentStatus,
     Conversation,
     ConversationStatus,
     Message,
@@ -46,23 +42,18 @@ from .models import (
     Rating,
 )
 from .ports import (
-    AgentStore,
     ConversationEventLog,
     ConversationStore,
     NewMessage,
     Notifier,
-    Presence,
     RoutingState,
     Transition,
 )
 from .presence import PresenceChanges
 from .queue import MIN_QUEUED_WAIT, WaitingQueue, estimate_wait
-from .read_marks import ReadMarks
 from .repair import RoutingRepair
-from .restore import Restorer
 from .routing import Dispatcher, RoutingPolicy
 from .tasks import TaskSupervisor
-from .transfers import Transfers
 
 # Names other modules import from here (the façade's module) until they import the parts.
 __all__ = [
@@ -82,56 +73,46 @@ ABANDONED_BATCH = 100
 
 
 class ChatService:
-    """The conversation lifecycle over the ports, and the parts it works with, built here."""
+    """The conversation lifecycle over the ports and the parts it works with (built by the
+    composition root, which hands the other callers the parts they use)."""
 
     def __init__(
         self,
         *,
-        agents: AgentStore,
         conversations: ConversationStore,
         routing: RoutingState,
-        presence: Presence,
         notifier: Notifier,
         clock: Clock,
         new_id: Callable[[], str],
-        grace_period: float,
-        policy: RoutingPolicy | None = None,
+        policy: RoutingPolicy,
+        locks: KeyedLocks,
+        repair: RoutingRepair,
+        tasks: TaskSupervisor,
+        queue: WaitingQueue,
+        dispatcher: Dispatcher,
+        grace: GracePeriods,
+        presence_changes: PresenceChanges,
         event_log: ConversationEventLog | None = None,
         prepare_visitor: Callable[[str, PreChat], Awaitable[object]] | None = None,
     ) -> None:
         self.conversations = conversations
         self.routing = routing
-        self.presence = presence
         self.notifier = notifier
         self.clock = clock
         self.new_id = new_id
-        self.policy = policy or RoutingPolicy()
+        self.policy = policy
         self.event_log = event_log
         # Called with (visitor id, pre-chat form) before a new conversation is stored: customer
         # records link the visitor to a customer, and the conversation is stored with it.
         self.prepare_visitor = prepare_visitor
-        self.tasks = TaskSupervisor()
-        self.locks = KeyedLocks()
-        self.repair = RoutingRepair()
-        self.agent_cache = AgentCache(agents)
-        self.queue = WaitingQueue(routing=routing, conversations=conversations, presence=presence, clock=clock,
-                                  locks=self.locks, repair=self.repair)
-        self.dispatcher = Dispatcher(conversations=conversations, routing=routing, presence=presence,
-                                     notifier=notifier, clock=clock, agents=self.agent_cache, policy=self.policy,
-                                     locks=self.locks, repair=self.repair, tasks=self.tasks, event_log=event_log)
-        self.grace = GracePeriods(conversations=conversations, presence=presence, notifier=notifier, clock=clock,
-                                  queue=self.queue, dispatcher=self.dispatcher, tasks=self.tasks,
-                                  grace_period=grace_period)
-        self.presence_changes = PresenceChanges(presence=presence, conversations=conversations, notifier=notifier,
-                                                agents=self.agent_cache, grace=self.grace,
-                                                dispatcher=self.dispatcher, repair=self.repair)
-        self.transfers = Transfers(conversations=conversations, agents=agents, routing=routing, presence=presence,
-                                   notifier=notifier, clock=clock, policy=self.policy, queue=self.queue,
-                                   dispatcher=self.dispatcher, locks=self.locks, repair=self.repair,
-                                   event_log=event_log)
-        self.read_marks = ReadMarks(conversations=conversations, notifier=notifier, tasks=self.tasks)
-        self.restorer = Restorer(conversations=conversations, routing=routing, presence=presence, queue=self.queue,
-                                 grace=self.grace, repair=self.repair)
+        # Shared with the parts: a chat is locked by its id (or its visitor's) across all of them.
+        self.locks = locks
+        self.repair = repair
+        self.tasks = tasks
+        self.queue = queue
+        self.dispatcher = dispatcher
+        self.grace = grace
+        self.presence_changes = presence_changes
 
     # -- authorization ------------------------------------------------------------------------
 
@@ -319,72 +300,3 @@ class ChatService:
         successor), and background work is cancelled."""
         await self.grace.hand_over()
         await self.tasks.cancel_all()
-
-    # -- kept for callers outside the domain until they hold the part itself -------------------
-    # (a composition root can hand each caller the part it uses: ChatService.dispatcher, .queue, ...)
-
-    @property
-    def repair_needed(self) -> bool:
-        """Whether the heartbeat must repair the routing state from the database."""
-        return self.repair.needed
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self.tasks.spawn(coro)
-
-    async def idle(self) -> None:
-        await self.tasks.idle()
-
-    async def restore(self, repair: bool = False) -> None:
-        await self.restorer.restore(repair)
-
-    async def dispatch(self) -> int:
-        return await self.dispatcher.dispatch()
-
-    async def take(self, agent: Agent, conversation_id: str) -> Conversation:
-        return await self.dispatcher.take(agent, conversation_id)
-
-    async def transfer(self, actor: Actor, agent: Agent, conversation_id: str, *, to_agent_id: str | None,
-                       to_department: str | None) -> Conversation:
-        """``actor`` is ``agent`` acting (the hub passes both); see ``Transfers.transfer``."""
-        assert actor.kind == PartyKind.AGENT and actor.id == agent.id
-        return await self.transfers.transfer(agent, conversation_id, to_agent_id=to_agent_id,
-                                             to_department=to_department)
-
-    async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> int:
-        return await self.read_marks.mark_read(actor, conversation_id, seq)
-
-    async def agent_connected(self, agent: Agent, connection_id: str, status: AgentStatus = AgentStatus.ONLINE) -> None:
-        await self.presence_changes.agent_connected(agent, connection_id, status)
-
-    async def agent_disconnected(self, agent_id: str, connection_id: str) -> None:
-        await self.presence_changes.agent_disconnected(agent_id, connection_id)
-
-    async def visitor_connected(self, visitor_id: str, connection_id: str) -> None:
-        await self.presence_changes.visitor_connected(visitor_id, connection_id)
-
-    async def visitor_disconnected(self, visitor_id: str, connection_id: str) -> None:
-        await self.presence_changes.visitor_disconnected(visitor_id, connection_id)
-
-    async def set_status(self, agent: Agent, status: AgentStatus) -> AgentStatus:
-        return await self.presence_changes.set_status(agent, status)
-
-    async def agents_available(self) -> bool:
-        return await self.presence_changes.agents_available()
-
-    async def withdraw_agent(self, agent_id: str) -> int:
-        return await self.presence_changes.withdraw_agent(agent_id)
-
-    def forget_agent(self, agent_id: str) -> None:
-        self.agent_cache.forget(agent_id)
-
-    def known_agents(self) -> dict[str, Agent]:
-        return self.agent_cache.known()
-
-    async def queue_view(self, limit: int) -> tuple[list[Conversation], int]:
-        return await self.queue.view(limit)
-
-    async def seconds_per_place(self) -> float | None:
-        return await self.queue.seconds_per_place()
-
-    async def wait_estimate(self, position: int) -> float | None:
-        return await self.queue.wait_estimate(position)

@@ -181,13 +181,13 @@ async def update_agent(request: web.Request) -> web.Response:
                          departments=None if body.departments is None else tuple(body.departments))
     before, after = await do_update_agent(services(request).agents, agent_id, change, by=admin,
                                           known_departments=services(request).settings.departments)
-    service = services(request).chats
     if after.disabled and not before.disabled:
-        await service.withdraw_agent(after.id)
+        await services(request).presence_changes.withdraw_agent(after.id)
     await services(request).sessions.agent_changed(after.id)
-    service.spawn(service.dispatch())  # more capacity, or other departments, may take a waiting chat now
+    services(request).dispatcher.dispatch_soon()  # more capacity, or other departments, may take a waiting chat now
     log.info("agent changed agent=%s by=%s", after.id, admin.id)
-    return web.json_response({"agent": {**agent_view(after), "status": str(await service.presence.status(after.id))}})
+    status = await services(request).presence.status(after.id)
+    return web.json_response({"agent": {**agent_view(after), "status": str(status)}})
 
 
 async def reset_password(request: web.Request) -> web.Response:

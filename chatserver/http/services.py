@@ -18,6 +18,8 @@ from ..domain.knowledge import KnowledgeService
 from ..domain.outbox import OutboxStore
 from ..domain.passwords import PasswordHashing
 from ..domain.ports import AgentStore, ConversationStore, Presence
+from ..domain.presence import PresenceChanges
+from ..domain.routing import Dispatcher
 from ..domain.tickets import TicketService
 from ..domain.tokens import TokenSigner
 from ..domain.webhooks import Webhooks
@@ -45,7 +47,11 @@ class HttpServices:
     # Co-browse session metadata (transcripts show who watched, when and for how long).
     cobrowse: CobrowseStore
     presence: Presence
+    # Closing a chat whoever holds it (an admin's decision, a deleted customer).
     chats: ChatService
+    # Withdrawing a disabled agent, and routing after an agent's capacity or departments changed.
+    presence_changes: PresenceChanges
+    dispatcher: Dispatcher
     # Customer records, transcripts, exports and reports.
     customers: CustomerService
     knowledge: KnowledgeService

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import constants as C
-from ..domain.conversations import ChatService
 from ..domain.models import AgentStatus, ConversationStatus, PartyKind
-from ..domain.ports import ConversationStore
+from ..domain.ports import ConversationStore, Presence
+from ..domain.presence import PresenceChanges
+from ..domain.routing import Dispatcher
+from ..domain.transfers import Transfers
 from ..wire.views import agent_view, conversation_view
 from . import schemas as S
 from .dispatch import Handler
@@ -18,9 +20,13 @@ from .registry import Connection, ConnectionRegistry, agent_of
 
 
 class AgentEvents:
-    def __init__(self, service: ChatService, conversations: ConversationStore, connections: ConnectionRegistry,
+    def __init__(self, dispatcher: Dispatcher, transfers: Transfers, presence_changes: PresenceChanges,
+                 presence: Presence, conversations: ConversationStore, connections: ConnectionRegistry,
                  notifier: SocketNotifier, queue: QueueViews) -> None:
-        self.service = service
+        self.dispatcher = dispatcher
+        self.transfers = transfers
+        self.presence_changes = presence_changes
+        self.presence = presence
         self.conversations = conversations
         self.connections = connections
         self.notifier = notifier
@@ -41,7 +47,7 @@ class AgentEvents:
         held = await self.conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent.id)
         return {
             "agent": agent_view(agent),
-            "status": str(await self.service.presence.status(agent.id)),
+            "status": str(await self.presence.status(agent.id)),
             "conversations": [conversation_view(c, PartyKind.AGENT) for c in held],
             "queue": await self.queue.snapshot(AGENT_QUEUE_LIMIT),
         }
@@ -52,12 +58,12 @@ class AgentEvents:
 
     async def _on_queue_take(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ConversationRef, data)
-        conversation = await self.service.take(agent_of(connection), payload.conversation_id)
+        conversation = await self.dispatcher.take(agent_of(connection), payload.conversation_id)
         return {"conversation": conversation_view(conversation, PartyKind.AGENT)}
 
     async def _on_presence_set(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.PresenceSet, data)
-        status = await self.service.set_status(agent_of(connection), AgentStatus(payload.status))
+        status = await self.presence_changes.set_status(agent_of(connection), AgentStatus(payload.status))
         for held in self.connections.of_agent(connection.actor.id):  # the agent's other tabs here share the choice
             held.status = AgentStatus(payload.status)
         await self.notifier.agent_status(connection.actor.id, str(status))
@@ -65,6 +71,7 @@ class AgentEvents:
 
     async def _on_transfer(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ConversationTransfer, data)
-        conversation = await self.service.transfer(connection.actor, agent_of(connection), payload.conversation_id,
-                                                   to_agent_id=payload.to_agent_id, to_department=payload.to_department)
+        conversation = await self.transfers.transfer(agent_of(connection), payload.conversation_id,
+                                                     to_agent_id=payload.to_agent_id,
+                                                     to_department=payload.to_department)
         return {"conversation": conversation_view(conversation, PartyKind.AGENT)}

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 
 from .. import constants as C
-from ..domain.conversations import Actor, ChatService
+from ..domain.actor import Actor
+from ..domain.agent_cache import AgentCache
 from ..domain.models import PartyKind
 from ..domain.ports import AgentStore
+from ..domain.routing import Dispatcher
 from .bus import AgentChangedEnvelope
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
@@ -20,11 +22,12 @@ log = logging.getLogger("chatserver.transport")
 
 class AgentSessions:
     def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, agents: AgentStore,
-                 service: ChatService, notifier: SocketNotifier, shutdown: Shutdown) -> None:
+                 agent_cache: AgentCache, dispatcher: Dispatcher, notifier: SocketNotifier, shutdown: Shutdown) -> None:
         self.sio = sio
         self.connections = connections
         self.agents = agents
-        self.service = service
+        self.agent_cache = agent_cache
+        self.dispatcher = dispatcher
         self.notifier = notifier
         self.shutdown = shutdown
         notifier.add_envelope_handler(AgentChangedEnvelope, self._on_agent_changed)
@@ -41,7 +44,7 @@ class AgentSessions:
         the command line, a bus message lost while Redis was away): every agent this process
         holds a copy of is compared with the stored one, and re-read if they differ."""
         stored = {a.id: a for a in await self.agents.list_agents()}
-        held = self.service.known_agents()
+        held = self.agent_cache.known()
         for connection in self.connections.values():
             if connection.agent is not None and stored.get(connection.actor.id) != connection.agent:
                 held[connection.actor.id] = connection.agent
@@ -50,14 +53,14 @@ class AgentSessions:
             log.info("agent changed elsewhere agent=%s", agent_id)
             await self.agent_changed_here(agent_id)
         if changed:
-            self.service.spawn(self.service.dispatch())
+            self.dispatcher.dispatch_soon()
 
     async def _on_agent_changed(self, envelope: AgentChangedEnvelope) -> None:
         await self.agent_changed_here(envelope.agent_id)
 
     async def agent_changed_here(self, agent_id: str) -> None:
         """Re-read the agent and apply it to this process's connections of theirs."""
-        self.service.forget_agent(agent_id)
+        self.agent_cache.forget(agent_id)
         agent = await self.agents.agent_by_id(agent_id)
         for connection in self.connections.of_agent(agent_id):
             assert connection.agent is not None

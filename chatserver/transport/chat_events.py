@@ -8,6 +8,7 @@ from typing import Any
 from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import ConversationStatus, PartyKind
+from ..domain.read_marks import ReadMarks
 from ..errors import MessageTooLong, RateLimited
 from ..wire.views import conversation_view
 from . import schemas as S
@@ -24,9 +25,10 @@ def check_length(body: str, max_chars: int) -> None:
 
 
 class ChatEvents:
-    def __init__(self, service: ChatService, delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews,
-                 max_message_chars: int) -> None:
+    def __init__(self, service: ChatService, read_marks: ReadMarks, delivery: Delivery, waiting: WaitingVisitors,
+                 queue: QueueViews, max_message_chars: int) -> None:
         self.service = service
+        self.read_marks = read_marks
         self.delivery = delivery
         self.waiting = waiting
         self.queue = queue
@@ -68,7 +70,7 @@ class ChatEvents:
 
     async def _on_message_read(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.MessageRead, data)
-        seq = await self.service.mark_read(connection.actor, payload.conversation_id, payload.seq)
+        seq = await self.read_marks.mark_read(connection.actor, payload.conversation_id, payload.seq)
         return {"seq": seq}
 
     async def _on_typing(self, connection: Connection, data: Any) -> dict[str, Any]:

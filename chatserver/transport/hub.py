@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from .. import constants as C
 from ..config import Settings
+from ..domain.chat_parts import ChatParts
 from ..domain.clock import Clock
-from ..domain.conversations import ChatService
-from ..domain.ports import AgentStore, ConversationStore
+from ..domain.ports import AgentStore, ConversationStore, Presence, RoutingState
 from ..domain.tokens import TokenSigner
 from .agent_events import AgentEvents
 from .agent_sessions import AgentSessions
@@ -45,12 +45,14 @@ class SocketHub:
         signer: TokenSigner,
         agents: AgentStore,
         conversations: ConversationStore,
+        routing: RoutingState,
+        presence: Presence,
         clock: Clock,
         delivery: Delivery,
         notifier: SocketNotifier,
         connections: ConnectionRegistry,
         waiting: WaitingVisitors,
-        service: ChatService,
+        chats: ChatParts,
         features: Sequence[Events] = (),
         on_disconnected: Sequence[DisconnectHook] = (),
     ) -> None:
@@ -59,17 +61,21 @@ class SocketHub:
         self.notifier = notifier
         self.connections = connections
         self.auth = Authenticator(signer, agents, clock, settings)
-        self.queue = QueueViews(service, clock)
-        queue_updates = QueueUpdates(sio, notifier, service.routing, waiting, connections, self.queue,
-                                     service.seconds_per_place, settings.queue_update_interval)
+        self.queue = QueueViews(chats.queue, routing, clock)
+        queue_updates = QueueUpdates(sio, notifier, routing, waiting, connections, self.queue,
+                                     chats.queue.seconds_per_place, settings.queue_update_interval)
         self.shutdown = Shutdown(sio, connections, queue_updates)
-        self.sessions = AgentSessions(sio, connections, agents, service, notifier, self.shutdown)
-        self.recovery = Recovery(sio, connections, conversations, service, delivery, notifier, waiting)
-        lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, service, delivery, waiting,
-                                        clock, self.shutdown, on_disconnected)
-        shared = ChatEvents(service, delivery, waiting, self.queue, settings.max_message_chars).handlers()
-        visitor = VisitorEvents(service, conversations, delivery, waiting, self.queue, settings.max_message_chars)
-        agent = AgentEvents(service, conversations, connections, notifier, self.queue)
+        self.sessions = AgentSessions(sio, connections, agents, chats.agent_cache, chats.dispatcher, notifier,
+                                      self.shutdown)
+        self.recovery = Recovery(sio, connections, conversations, presence, delivery, notifier, waiting)
+        lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, chats.presence_changes,
+                                        chats.tasks, delivery, waiting, clock, self.shutdown, on_disconnected)
+        shared = ChatEvents(chats.lifecycle, chats.read_marks, delivery, waiting, self.queue,
+                            settings.max_message_chars).handlers()
+        visitor = VisitorEvents(chats.lifecycle, chats.presence_changes, conversations, delivery, waiting, self.queue,
+                                settings.max_message_chars)
+        agent = AgentEvents(chats.dispatcher, chats.transfers, chats.presence_changes, presence, conversations,
+                            connections, notifier, self.queue)
         # Every event a namespace answers, the chat's and the features': the table is complete
         # before any connection arrives.
         self.events = EventDispatcher(connections, sio.refusal_log, [

@@ -12,8 +12,9 @@ import socketio
 
 from .. import constants as C
 from ..domain.clock import Clock
-from ..domain.conversations import ChatService
 from ..domain.models import PartyKind
+from ..domain.presence import PresenceChanges
+from ..domain.tasks import TaskSupervisor
 from ..errors import ChatError
 from .agent_sessions import AgentSessions
 from .connect import Authenticator
@@ -30,13 +31,15 @@ DisconnectHook = Callable[[Connection], Awaitable[None]]
 
 class ConnectionLifecycle:
     def __init__(self, sio: ChatSocketServer, auth: Authenticator, connections: ConnectionRegistry,
-                 sessions: AgentSessions, service: ChatService, delivery: Delivery, waiting: WaitingVisitors,
-                 clock: Clock, shutdown: Shutdown, on_disconnected: Sequence[DisconnectHook]) -> None:
+                 sessions: AgentSessions, presence_changes: PresenceChanges, tasks: TaskSupervisor,
+                 delivery: Delivery, waiting: WaitingVisitors, clock: Clock, shutdown: Shutdown,
+                 on_disconnected: Sequence[DisconnectHook]) -> None:
         self.sio = sio
         self.auth = auth
         self.connections = connections
         self.sessions = sessions
-        self.service = service
+        self.presence_changes = presence_changes
+        self.tasks = tasks
         self.delivery = delivery
         self.waiting = waiting
         self.clock = clock
@@ -68,15 +71,15 @@ class ConnectionLifecycle:
         actor = connection.actor
         if actor.kind == PartyKind.VISITOR:
             await self.sio.enter_room(sid, C.visitor_room(actor.id), namespace=namespace)
-            await self.service.visitor_connected(actor.id, sid)
+            await self.presence_changes.visitor_connected(actor.id, sid)
         else:
             assert connection.agent is not None and expires_at is not None
             connection.expiry = self.clock.call_later(
                 max(0.0, expires_at - self.clock.now()),
-                lambda: self.service.spawn(self.sessions.end_session(sid, C.SESSION_EXPIRED)))
+                lambda: self.tasks.spawn(self.sessions.end_session(sid, C.SESSION_EXPIRED)))
             await self.sio.enter_room(sid, C.agent_room(actor.id), namespace=namespace)
             await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
-            await self.service.agent_connected(connection.agent, sid, connection.status)
+            await self.presence_changes.agent_connected(connection.agent, sid, connection.status)
         log.info("connected namespace=%s %s=%s", namespace, actor.kind, actor.id)
         return True
 
@@ -97,7 +100,7 @@ class ConnectionLifecycle:
         if connection.actor.kind == PartyKind.VISITOR:
             if not self.connections.is_local("visitor", connection.actor.id):
                 self.waiting.unwatch_visitor(connection.actor.id)
-            await self.service.visitor_disconnected(connection.actor.id, sid)
+            await self.presence_changes.visitor_disconnected(connection.actor.id, sid)
         else:
-            await self.service.agent_disconnected(connection.actor.id, sid)
+            await self.presence_changes.agent_disconnected(connection.actor.id, sid)
         log.info("disconnected namespace=%s %s=%s", namespace, connection.actor.kind, connection.actor.id)

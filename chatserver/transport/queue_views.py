@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.clock import Clock
-from ..domain.conversations import ChatService
 from ..domain.models import Conversation, ConversationStatus, PartyKind
+from ..domain.ports import RoutingState
+from ..domain.queue import WaitingQueue
 from ..errors import Unavailable
 from ..wire.views import conversation_view
 
@@ -14,13 +15,14 @@ AGENT_QUEUE_LIMIT = 50  # waiting chats an agent's console is sent at once
 
 
 class QueueViews:
-    def __init__(self, service: ChatService, clock: Clock) -> None:
-        self.service = service
+    def __init__(self, queue: WaitingQueue, routing: RoutingState, clock: Clock) -> None:
+        self.queue = queue
+        self.routing = routing
         self.clock = clock
 
     async def snapshot(self, limit: int) -> dict[str, Any]:
         """The first ``limit`` waiting chats, each with its place and how long it has waited."""
-        waiting, total = await self.service.queue_view(limit)
+        waiting, total = await self.queue.view(limit)
         now = self.clock.now()
         return {
             "total": total,
@@ -36,11 +38,11 @@ class QueueViews:
         if conversation.status != ConversationStatus.QUEUED:
             return None
         try:
-            position = await self.service.routing.position(conversation.id)
+            position = await self.routing.position(conversation.id)
             if position is None:
                 return None
-            return {"position": position, "total": await self.service.routing.waiting_count(),
-                    "estimated_wait_s": await self.service.wait_estimate(position)}
+            return {"position": position, "total": await self.routing.waiting_count(),
+                    "estimated_wait_s": await self.queue.wait_estimate(position)}
         except Unavailable:
             # The routing store is away: the conversation is stored and waits; its position
             # follows in queue:position once the store is back.

@@ -5,9 +5,8 @@ bus may have dropped (it reconnected)."""
 from __future__ import annotations
 
 from .. import constants as C
-from ..domain.conversations import ChatService
 from ..domain.models import ConversationStatus, PartyKind
-from ..domain.ports import ConversationStore
+from ..domain.ports import ConversationStore, Presence
 from ..wire.views import conversation_view
 from .delivery import Delivery
 from .notifier import SocketNotifier
@@ -18,11 +17,11 @@ from .waiting import WaitingVisitors
 
 class Recovery:
     def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, conversations: ConversationStore,
-                 service: ChatService, delivery: Delivery, notifier: SocketNotifier, waiting: WaitingVisitors) -> None:
+                 presence: Presence, delivery: Delivery, notifier: SocketNotifier, waiting: WaitingVisitors) -> None:
         self.sio = sio
         self.connections = connections
         self.conversations = conversations
-        self.service = service
+        self.presence = presence
         self.delivery = delivery
         self.notifier = notifier
         self.waiting = waiting
@@ -31,9 +30,9 @@ class Recovery:
         """Record this process's connections in presence again (after the routing store lost them)."""
         for connection in list(self.connections.values()):
             if connection.actor.kind == PartyKind.VISITOR:
-                await self.service.presence.visitor_connected(connection.actor.id, connection.sid)
+                await self.presence.visitor_connected(connection.actor.id, connection.sid)
             else:
-                await self.service.presence.agent_connected(connection.actor.id, connection.sid, connection.status)
+                await self.presence.agent_connected(connection.actor.id, connection.sid, connection.status)
 
     async def catch_up(self) -> None:
         """After events from other processes may have been lost: resend this process's clients

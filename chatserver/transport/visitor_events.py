@@ -9,6 +9,7 @@ from .. import constants as C
 from ..domain.conversations import ChatService
 from ..domain.models import PageContext, PartyKind, PreChat
 from ..domain.ports import ConversationStore
+from ..domain.presence import PresenceChanges
 from ..errors import RateLimited
 from ..wire.views import conversation_view
 from . import schemas as S
@@ -21,9 +22,10 @@ from .waiting import WaitingVisitors
 
 
 class VisitorEvents:
-    def __init__(self, service: ChatService, conversations: ConversationStore, delivery: Delivery,
-                 waiting: WaitingVisitors, queue: QueueViews, max_message_chars: int) -> None:
+    def __init__(self, service: ChatService, presence_changes: PresenceChanges, conversations: ConversationStore,
+                 delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, max_message_chars: int) -> None:
         self.service = service
+        self.presence_changes = presence_changes
         self.conversations = conversations
         self.delivery = delivery
         self.waiting = waiting
@@ -48,7 +50,7 @@ class VisitorEvents:
             "visitor_id": connection.actor.id,
             "conversation": conversation_view(conversation, PartyKind.VISITOR) if conversation else None,
             "queue": queue,
-            "agents_available": await self.service.agents_available(),
+            "agents_available": await self.presence_changes.agents_available(),
             # What the widget checks before sending, so the shopper is told why at once.
             "limits": {"max_message_chars": self.max_message_chars},
         }

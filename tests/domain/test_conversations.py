@@ -11,13 +11,19 @@ import pytest
 from chatserver.domain.actor import Actor
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.conversations import ChatService
+from chatserver.domain.grace import GracePeriods
+from chatserver.domain.locks import KeyedLocks
 from chatserver.domain.models import AgentStatus, ConversationStatus, PageContext, PartyKind, PreChat
-from chatserver.domain.routing import RoutingPolicy
+from chatserver.domain.presence import PresenceChanges
+from chatserver.domain.queue import WaitingQueue
+from chatserver.domain.repair import RoutingRepair
+from chatserver.domain.routing import Dispatcher, RoutingPolicy
+from chatserver.domain.tasks import TaskSupervisor
 from chatserver.errors import ConversationClosed, ConversationNotClosed, Forbidden, InvalidPayload, NotFound
-from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
+from chatserver.storage.memory import MemoryRoutingState
 from chatserver.storage.sqlite import SQLiteStores
 
-from .conftest import GRACE_PERIOD, RecordingNotifier, add_agent
+from .conftest import RecordingNotifier, add_agent
 
 
 @pytest.fixture
@@ -27,17 +33,19 @@ def prepared() -> list[str]:
 
 
 @pytest.fixture
-async def service(stores: SQLiteStores, routing: MemoryRoutingState, presence: MemoryPresence,
-                  notifier: RecordingNotifier, clock: ManualClock, policy: RoutingPolicy,
+async def service(stores: SQLiteStores, routing: MemoryRoutingState, notifier: RecordingNotifier, clock: ManualClock,
+                  policy: RoutingPolicy, locks: KeyedLocks, repair: RoutingRepair, tasks: TaskSupervisor,
+                  queue: WaitingQueue, dispatcher: Dispatcher, grace: GracePeriods, changes: PresenceChanges,
                   prepared: list[str]) -> AsyncIterator[ChatService]:
     ids = itertools.count(1)
 
     async def prepare(visitor_id: str, prechat: PreChat) -> None:
         prepared.append(visitor_id)
 
-    chats = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
-                        notifier=notifier, clock=clock, new_id=lambda: f"c{next(ids)}", grace_period=GRACE_PERIOD,
-                        policy=policy, prepare_visitor=prepare)
+    chats = ChatService(conversations=stores.conversations, routing=routing, notifier=notifier, clock=clock,
+                        new_id=lambda: f"c{next(ids)}", policy=policy, locks=locks, repair=repair, tasks=tasks,
+                        queue=queue, dispatcher=dispatcher, grace=grace, presence_changes=changes,
+                        prepare_visitor=prepare)
     yield chats
     await chats.shutdown()  # before the store closes
 
@@ -89,16 +97,16 @@ async def test_a_resent_message_is_stored_and_delivered_once(
 
 
 async def test_closing_frees_the_agent_who_then_gets_the_next_chat(
-        stores: SQLiteStores, clock: ManualClock, presence: MemoryPresence, routing: MemoryRoutingState,
-        notifier: RecordingNotifier, service: ChatService) -> None:
+        stores: SQLiteStores, clock: ManualClock, routing: MemoryRoutingState, notifier: RecordingNotifier,
+        changes: PresenceChanges, tasks: TaskSupervisor, service: ChatService) -> None:
     ann = await add_agent(stores.agents, clock, "ann", capacity=1)
-    await service.agent_connected(ann, "tab")
+    await changes.agent_connected(ann, "tab")
     first, _ = await service.start_chat("first", _prechat())
     second, _ = await service.start_chat("second", _prechat())
-    await service.idle()
+    await tasks.idle()
     notifier.events.clear()
     closed = await service.close(_visitor("first"), first.id)
-    await service.idle()
+    await tasks.idle()
     assert (closed.status, closed.closed_by) == (ConversationStatus.CLOSED, PartyKind.VISITOR)
     assert notifier.events[:2] == [("changed", first.id, "closed", ann.id, ann.id),
                                    ("message", first.id, "system", "closed", None)]
@@ -131,10 +139,10 @@ async def test_chats_without_a_message_for_a_while_are_closed_as_abandoned(
 
 
 async def test_only_the_visitor_rates_and_only_an_ended_chat(
-        stores: SQLiteStores, clock: ManualClock, service: ChatService) -> None:
+        stores: SQLiteStores, clock: ManualClock, dispatcher: Dispatcher, service: ChatService) -> None:
     ann = await add_agent(stores.agents, clock, "ann")
     conversation, _ = await service.start_chat("vic", _prechat())
-    await service.take(ann, conversation.id)
+    await dispatcher.take(ann, conversation.id)
     with pytest.raises(ConversationNotClosed):
         await service.rate(_visitor("vic"), conversation.id, 5, None)
     await service.close(_visitor("vic"), conversation.id)
@@ -173,11 +181,11 @@ async def test_typing_is_told_only_on_an_open_chat_of_ones_own(
 
 async def test_the_sweep_routes_department_chats_past_their_fallback(
         stores: SQLiteStores, clock: ManualClock, routing: MemoryRoutingState, policy: RoutingPolicy,
-        service: ChatService) -> None:
+        changes: PresenceChanges, tasks: TaskSupervisor, service: ChatService) -> None:
     ann = await add_agent(stores.agents, clock, "ann", departments=("billing",))
-    await service.agent_connected(ann, "tab", AgentStatus.ONLINE)
+    await changes.agent_connected(ann, "tab", AgentStatus.ONLINE)
     conversation, _ = await service.start_chat("vic", _prechat(department="returns"))
-    await service.idle()
+    await tasks.idle()
     await service.sweep()
     assert await routing.position(conversation.id) == 1
     clock.advance(policy.department_fallback_after)

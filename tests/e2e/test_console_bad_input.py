@@ -198,7 +198,7 @@ async def test_the_console_says_when_the_server_is_gone_and_comes_back(
     await expect(page.get_by_label("Status")).to_be_enabled()
     await expect(page.get_by_label("Status")).to_have_value("away")
     await expect(queue_item(page, "Shopper 2")).to_be_visible()
-    await shop.service.idle()
+    await shop.chats.tasks.idle()
     _, waited = await shop.request("GET", f"/api/conversations/{cid2}", token=await shop.admin_token())
     assert waited["conversation"]["status"] == "queued"
     await expect(tab(page, "Shopper 2")).to_have_count(0)

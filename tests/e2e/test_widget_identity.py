@@ -203,7 +203,7 @@ async def test_the_queue_line_shows_the_servers_wait_estimate(shop: LiveServer, 
     await first.call("conversation:close", {"conversation_id": first_id})
     await desk.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == second_id
                         and d["conversation"]["status"] == "assigned")
-    assert await shop.service.seconds_per_place() is not None
+    assert await shop.chats.queue.seconds_per_place() is not None
 
     page = await open_shop("/demo/")
     await launcher(page).click()

@@ -53,7 +53,7 @@ async def test_more_capacity_and_other_departments_take_waiting_chats_at_once(sh
     _, first = await _start(shop, 1)
     await alice.wait_for("conversation:updated", _assigned(first))
     _, second = await _start(shop, 2)
-    await shop.service.idle()
+    await shop.chats.tasks.idle()
     assert (await alice.call("session:resume"))["queue"]["total"] == 1  # at capacity: it waits
 
     status, body = await _patch(shop, login["agent"]["id"], {"capacity": 2})
@@ -65,7 +65,7 @@ async def test_more_capacity_and_other_departments_take_waiting_chats_at_once(sh
     status, body = await _patch(shop, login["agent"]["id"], {"capacity": 3, "departments": ["sales"]})
     assert status == 200 and body["agent"]["departments"] == ["sales"]
     _, billing = await _start(shop, 3, department="billing")
-    await shop.service.idle()
+    await shop.chats.tasks.idle()
     assert not [u for u in alice.events["conversation:updated"] if u["conversation"]["id"] == billing]
     status, body = await _patch(shop, login["agent"]["id"], {"departments": ["sales", "billing", "sales"]})
     assert status == 200 and body["agent"]["departments"] == ["sales", "billing"]

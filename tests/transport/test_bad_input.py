@@ -181,7 +181,7 @@ async def test_an_agent_connecting_with_a_bad_status_is_refused(server: LiveServ
         assert errors and errors[0]["code"] == "invalid_payload", (status, errors)
         await client.disconnect()
     # Nothing was recorded: the agent is not connected.
-    assert await server.service.presence.status(login["agent"]["id"]) == "offline"
+    assert await server.parts.backend.presence.status(login["agent"]["id"]) == "offline"
 
 
 async def test_revoked_agent_tokens_are_refused(server: LiveServer) -> None:
@@ -211,7 +211,7 @@ async def test_a_new_visitors_bad_chat_start_creates_nothing(server: LiveServer)
         assert _code(await fresh.call("chat:start", payload)) == code, payload
         visitor_id = server.parts.http.signer.verify(fresh.token, "visitor", server.parts.clock.now()).sub
         assert await store.active_conversation_for_visitor(visitor_id) is None
-        assert await server.service.queue_view(10) == ([], 0)
+        assert await server.chats.queue.view(10) == ([], 0)
     # The same visitor can still start a proper chat afterwards.
     started = await fresh.call("chat:start", prechat())
     assert started["ok"] and started["created"]

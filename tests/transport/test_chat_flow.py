@@ -72,7 +72,7 @@ async def test_full_chat_from_start_to_transcript(server: LiveServer) -> None:
     assert update["conversation"]["closed_by"] == "visitor"
     end = await console.wait_for_seq(cid, 6)
     assert end["body"] == "closed" and end["meta"] == {"by": "visitor"}
-    assert await server.service.routing.load(alice["agent"]["id"]) == 0
+    assert await server.routing.load(alice["agent"]["id"]) == 0
     refused = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "v-2", "body": "late"})
     assert refused["error"]["code"] == "conversation_closed"
 

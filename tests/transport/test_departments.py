@@ -60,11 +60,11 @@ async def test_departments_route_to_their_agents_and_fall_back_after_the_wait(
     _, sales_cid = await _start(server, 2, department="sales")
     got = await sales.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
     assert got["conversation"]["id"] == sales_cid, "the sales agent skips billing's chat"
-    await server.service.idle()
-    assert await server.service.routing.position(billing_cid) == 1
+    await server.chats.tasks.idle()
+    assert await server.routing.position(billing_cid) == 1
 
     clock.advance(121)  # billing's chat has waited past the fallback: any agent may take it
-    await server.service.dispatch()
+    await server.chats.dispatcher.dispatch()
     got = await sales.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == billing_cid)
     assert got["conversation"]["status"] == "assigned"
 
@@ -112,7 +112,7 @@ async def test_transfer_to_another_agent_keeps_the_conversation_and_its_history(
     assert left["conversation"]["id"] == cid
     assert (await first.call("message:send", {"conversation_id": cid, "client_msg_id": "f2", "body": "x"}))[
         "error"]["code"] == "forbidden"
-    assert [await server.service.routing.load(x["agent"]["id"]) for x in (first_login, second_login)] == [0, 1]
+    assert [await server.routing.load(x["agent"]["id"]) for x in (first_login, second_login)] == [0, 1]
     # The receiver is full now: a transfer back from elsewhere is refused.
     third_login = await server.add_agent("Third", capacity=1)
     third = await agent(server, third_login)
@@ -137,9 +137,9 @@ async def test_transfer_to_a_department_puts_the_chat_at_the_head_of_the_queue(
     moved = await console.call("conversation:transfer", {"conversation_id": cid, "to_department": "billing"})
     assert moved["ok"] and moved["conversation"]["status"] == "queued"
     assert moved["conversation"]["prechat"]["department"] == "billing"
-    assert await server.service.routing.position(cid) == 1 and await server.service.routing.position(waiting) == 2
+    assert await server.routing.position(cid) == 1 and await server.routing.position(waiting) == 2
     await shopper.wait_for("queue:position", lambda d: d["conversation_id"] == cid and d["position"] == 1)
-    assert await server.service.routing.load(login["agent"]["id"]) == 0
+    assert await server.routing.load(login["agent"]["id"]) == 0
 
 
 async def test_waiting_visitors_get_an_estimate_once_agents_have_been_serving(

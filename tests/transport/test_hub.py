@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from chatserver import constants as C
+from chatserver.assembly import build_chats
 from chatserver.config import Settings
+from chatserver.domain.actor import Actor
 from chatserver.domain.clock import ManualClock
-from chatserver.domain.conversations import Actor, ChatService
 from chatserver.domain.models import Agent, PartyKind, Role
+from chatserver.domain.routing import RoutingPolicy
 from chatserver.domain.tokens import TokenSigner
 from chatserver.errors import ChatError
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
@@ -49,10 +51,10 @@ def hub(tmp_path: Path) -> SocketHub:
     connections, waiting = ConnectionRegistry(), WaitingVisitors()
     notifier = SocketNotifier(sio, delivery, LocalBus(), presence, connections, waiting)
     clock = ManualClock()
-    service = ChatService(agents=stores.agents, conversations=stores.conversations, routing=routing,
-                          presence=presence, notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0)
-    built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, clock, delivery,
-                      notifier, connections, waiting, service)
+    chats = build_chats(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
+                        notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0, policy=RoutingPolicy())
+    built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, routing, presence,
+                      clock, delivery, notifier, connections, waiting, chats)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built

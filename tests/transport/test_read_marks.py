@@ -50,7 +50,7 @@ async def test_marks_of_one_reader_in_flight_together_are_stored_and_announced_o
         await wait_until(lambda: database.pending_writes() == 1, what="the first mark queued")
         rest = [asyncio.ensure_future(tab.call("message:read", {"conversation_id": cid, "seq": seq}))
                 for tab, seq in zip(tabs[1:], (4, 6, 5), strict=True)]
-        await wait_until(lambda: server.service.read_marks.waiting_mark(key) == 6, what="the other marks waiting")
+        await wait_until(lambda: server.chats.read_marks.waiting_mark(key) == 6, what="the other marks waiting")
         assert database.pending_writes() == 1  # one job for four marks so far
     assert (await first)["seq"] == 2
     assert [(await r)["seq"] for r in rest] == [6, 6, 6]

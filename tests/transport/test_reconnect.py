@@ -81,14 +81,14 @@ async def test_an_away_agent_who_reconnects_is_not_handed_the_chat_that_waits(se
     cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
     await console.disconnect()  # a network blip: the console connects again, saying it is away
     back = await agent(server, login, status="away")
-    await server.service.idle()  # the routing the reconnect started has run
+    await server.chats.tasks.idle()  # the routing the reconnect started has run
     resumed = await back.call("session:resume")
     assert resumed["status"] == "away" and resumed["conversations"] == []
     assert [e["id"] for e in resumed["queue"]["entries"]] == [cid]
     assert not [u for u in back.events["conversation:updated"] if u["conversation"]["id"] == cid]
     # A second tab that asks for online does not change the agent's choice.
     second = await agent(server, login, status="online")
-    await server.service.idle()
+    await server.chats.tasks.idle()
     assert (await second.call("session:resume"))["status"] == "away"
     # Online again, by choice: the chat is theirs.
     assert (await back.call("presence:set", {"status": "online"}))["status"] == "online"
@@ -128,7 +128,7 @@ async def test_agent_back_within_the_grace_period_keeps_their_chats(
     back = await agent(server, login)
     assert (await shopper.wait_for("peer:presence", lambda d: d["online"] is True))["party"] == "agent"
     clock.advance(120)
-    await server.service.idle()
+    await server.chats.tasks.idle()
     resumed = await back.call("session:resume")
     assert [c["id"] for c in resumed["conversations"]] == [cid]
     join = await back.call("conversation:join", {"conversation_id": cid, "after_seq": 3})
@@ -154,8 +154,8 @@ async def test_agent_gone_past_the_grace_period_loses_chats_to_the_head_of_the_q
     assert update["conversation"]["agent"] is None
     notice = await shopper.wait_for("message:new", lambda m: m["body"] == "requeued")
     assert notice["kind"] == "system" and notice["meta"] == {"reason": "agent_disconnected"}
-    assert await server.service.routing.position(cid) == 1
-    assert await server.service.routing.position(other_cid) == 2
+    assert await server.routing.position(cid) == 1
+    assert await server.routing.position(other_cid) == 2
     assert (await shopper.wait_for("queue:position", lambda d: d["conversation_id"] == cid))["position"] == 1
 
     # The next agent gets the requeued chat first, with its whole history.

@@ -61,8 +61,8 @@ async def test_assignment_goes_to_the_agent_with_fewest_chats_below_capacity(ser
     for n in range(2):
         await _queued(server, n)
     await busy.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
-    await server.service.idle()
-    assert await server.service.routing.load(busy_login["agent"]["id"]) == 2
+    await server.chats.tasks.idle()
+    assert await server.routing.load(busy_login["agent"]["id"]) == 2
 
     idle = await agent(server, idle_login)
     _, cid = await _queued(server, 3)
@@ -72,10 +72,10 @@ async def test_assignment_goes_to_the_agent_with_fewest_chats_below_capacity(ser
     # Capacity is a hard limit: with both agents full, the next visitor waits.
     for n in range(4, 8):
         await _queued(server, n)
-    await server.service.idle()
-    loads = [await server.service.routing.load(x["agent"]["id"]) for x in (busy_login, idle_login)]
+    await server.chats.tasks.idle()
+    loads = [await server.routing.load(x["agent"]["id"]) for x in (busy_login, idle_login)]
     assert loads == [3, 3]
-    assert await server.service.routing.waiting_count() == 1
+    assert await server.routing.waiting_count() == 1
 
 
 async def test_two_agents_taking_the_same_chat_exactly_one_wins(server: LiveServer) -> None:
@@ -93,7 +93,7 @@ async def test_two_agents_taking_the_same_chat_exactly_one_wins(server: LiveServ
         assert losers[0]["error"]["code"] == "already_taken"
         assert losers[0]["error"]["message"]
 
-    held = [await server.service.routing.load(login["agent"]["id"]) for login in logins]
+    held = [await server.routing.load(login["agent"]["id"]) for login in logins]
     assert sum(held) == 20
     for cid in conversations:
         status, transcript = await server.request("GET", f"/api/conversations/{cid}", token=await server.admin_token())
@@ -112,7 +112,7 @@ async def test_taking_over_capacity_is_refused(server: LiveServer) -> None:
     assert (await console.call("queue:take", {"conversation_id": first}))["ok"]
     refused = await console.call("queue:take", {"conversation_id": second})
     assert refused["error"]["code"] == "at_capacity"
-    assert await server.service.routing.position(second) == 1
+    assert await server.routing.position(second) == 1
 
 
 async def test_away_agents_get_no_new_chats_until_back_online(server: LiveServer) -> None:
@@ -120,8 +120,8 @@ async def test_away_agents_get_no_new_chats_until_back_online(server: LiveServer
     console = await agent(server, login)
     await console.call("presence:set", {"status": "away"})
     _, cid = await _queued(server, 1)
-    await server.service.idle()
-    assert await server.service.routing.position(cid) == 1
+    await server.chats.tasks.idle()
+    assert await server.routing.position(cid) == 1
     await console.call("presence:set", {"status": "online"})
     await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == cid)
 
@@ -139,7 +139,7 @@ async def test_a_status_change_reaches_every_connection_of_the_agent_and_only_th
     _, listing = await server.request("GET", "/api/agents", token=await server.admin_token())
     assert {a["name"]: a["status"] for a in listing["agents"] if a["name"] in ("Alice", "Bob")} == {
         "Alice": "away", "Bob": "away"}
-    assert await server.service.routing.waiting_count() == 1
+    assert await server.routing.waiting_count() == 1
     # Back online from the second tab: the first hears it, and the waiting chat is hers.
     assert (await second_tab.call("presence:set", {"status": "online"}))["status"] == "online"
     assert await first_tab.wait_for("presence:updated", lambda d: d == {"status": "online"})
@@ -157,20 +157,20 @@ async def test_a_repair_leaves_a_claim_being_stored_alone_and_releases_it_once_g
     login = await server.add_agent(capacity=1)
     agent_id = login["agent"]["id"]
     _, cid = await _queued(server, 1)
-    service = server.service
+    chats, routing = server.chats, server.routing
     # The agent's claim is granted; the database still says the chat waits (its write is under way).
-    assert (await service.routing.claim(cid, agent_id, 1)).value == "claimed"
-    await service.restore(repair=True)
-    assert await service.routing.load(agent_id) == 1  # still held
-    assert await service.routing.position(cid) is None  # and not queued a second time
-    assert service.repair_needed  # looked at again by the next repair
+    assert (await routing.claim(cid, agent_id, 1)).value == "claimed"
+    await chats.restorer.restore(repair=True)
+    assert await routing.load(agent_id) == 1  # still held
+    assert await routing.position(cid) is None  # and not queued a second time
+    assert chats.repair.needed  # looked at again by the next repair
 
     # The write was given up and nothing released the hold: the next repair does.
-    await service.routing.settle(cid)
-    await service.restore(repair=True)
-    assert await service.routing.load(agent_id) == 0
-    assert await service.routing.position(cid) == 1
-    assert not service.repair_needed
+    await routing.settle(cid)
+    await chats.restorer.restore(repair=True)
+    assert await routing.load(agent_id) == 0
+    assert await routing.position(cid) == 1
+    assert not chats.repair.needed
 
 
 async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back_to_the_queue(
@@ -191,12 +191,12 @@ async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back
         # The dead process's claim: granted in Redis, never stored. It beats once more just
         # before, so that it is found dead after the claim, not while the chat was being queued.
         await dead.heartbeat()
-        assert (await live.service.routing.claim(cid, agent_id, 1)).value == "claimed"
+        assert (await live.routing.claim(cid, agent_id, 1)).value == "claimed"
         await asyncio.sleep(0.3)  # its heartbeat runs out
         await client.delete(Keys().claiming(cid))  # as the mark would expire after its minute
 
         for _ in range(200):  # the sweep and the heartbeat's repair, within 10 s
-            if await live.service.routing.position(cid) == 1 and not await live.service.routing.load(agent_id):
+            if await live.routing.position(cid) == 1 and not await live.routing.load(agent_id):
                 break
             await asyncio.sleep(0.05)
         else:
@@ -224,7 +224,7 @@ async def test_a_take_the_database_cannot_store_leaves_the_chat_waiting_at_its_p
         other_process.execute("ROLLBACK")
         other_process.close()
     assert taken["error"]["code"] == "unavailable", taken
-    routing = server.service.routing
+    routing = server.routing
     assert [await routing.position(first), await routing.position(second)] == [1, 2]
     assert await routing.load(login["agent"]["id"]) == 0
     # Once the database answers, the same take works.
@@ -248,7 +248,7 @@ async def test_a_transfer_the_database_cannot_store_leaves_the_chat_with_its_age
         moved = await alice_console.call("conversation:transfer", {"conversation_id": cid,
                                                                    "to_agent_id": bob["agent"]["id"]})
         assert "error" in moved, moved
-        routing = server.service.routing
+        routing = server.routing
         assert [await routing.load(alice["agent"]["id"]), await routing.load(bob["agent"]["id"])] == [1, 0]
         assert await routing.claims_in_flight([cid]) == set()
         other.execute("DROP TRIGGER refuse_transfers")

@@ -35,11 +35,11 @@ async def test_logout_ends_every_open_socket_of_the_agent(server: LiveServer) ->
     status, _ = await server.request("POST", "/api/auth/logout", token=login["token"])
     assert status == 204
     assert [await _ended(tab_a), await _ended(tab_b)] == ["signed_out", "signed_out"]
-    assert await server.service.presence.status(login["agent"]["id"]) == "offline"
+    assert await server.parts.backend.presence.status(login["agent"]["id"]) == "offline"
     # Nothing is routed to the signed-out agent; a colleague's session carries on.
     shopper = await visitor(server)
     cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
-    await server.service.idle()
+    await server.chats.tasks.idle()
     assert (await bob.call("session:resume"))["queue"]["entries"][0]["id"] == cid
     assert bob.sio.connected and "session:ended" not in bob.events
     # The old token opens nothing again.
@@ -58,7 +58,7 @@ async def test_a_session_signed_in_again_after_a_logout_carries_on(server: LiveS
     # Another agent's logout changes nothing for it.
     other = await server.add_agent("Bob")
     await server.request("POST", "/api/auth/logout", token=other["token"])
-    await server.service.idle()
+    await server.chats.tasks.idle()
     assert fresh.sio.connected and (await fresh.call("session:resume"))["ok"]
 
 
@@ -81,7 +81,7 @@ async def test_a_socket_is_closed_when_its_token_expires(manual_server: tuple[Li
     clock.advance(1800)
     later = await agent(server, await server.login(login["email"]))  # a token issued half an hour on
     clock.advance(1799)
-    await server.service.idle()
+    await server.chats.tasks.idle()
     assert console.sio.connected and "session:ended" not in console.events
     clock.advance(1)
     assert await _ended(console) == "expired"
