@@ -21,7 +21,6 @@ from ..errors import ConversationClosed, ConversationNotClosed, Forbidden, Inval
 from .access import check_access
 from .actor import Actor
 from .changes import (
-    CONVERSATION_ASSIGNED,
     CONVERSATION_CLOSED,
     CONVERSATION_CREATED,
     announce,
@@ -50,22 +49,10 @@ from .ports import (
     Transition,
 )
 from .presence import PresenceChanges
-from .queue import MIN_QUEUED_WAIT, WaitingQueue, estimate_wait
+from .queue import WaitingQueue
 from .repair import RoutingRepair
 from .routing import Dispatcher, RoutingPolicy
 from .tasks import TaskSupervisor
-
-# Names other modules import from here (the façade's module) until they import the parts.
-__all__ = [
-    "CONVERSATION_ASSIGNED",
-    "CONVERSATION_CLOSED",
-    "CONVERSATION_CREATED",
-    "MIN_QUEUED_WAIT",
-    "Actor",
-    "ChatService",
-    "RoutingPolicy",
-    "estimate_wait",
-]
 
 log = logging.getLogger("chatserver.conversations")
 

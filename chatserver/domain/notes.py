@@ -12,7 +12,8 @@ from typing import Protocol
 import msgspec
 
 from ..errors import Forbidden
-from .conversations import Actor, ChatService
+from .actor import Actor
+from .conversations import ChatService
 from .models import PartyKind
 
 

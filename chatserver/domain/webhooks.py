@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import msgspec
 
 from ..errors import InvalidPayload, NotFound
-from .conversations import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
+from .changes import CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, CONVERSATION_CREATED
 from .models import Conversation, Customer, Message
 from .outbox import OutboxItem, OutboxKind
 from .ports import OutboxRecorder

@@ -6,7 +6,8 @@ import re
 from typing import Protocol
 
 from ..errors import Forbidden, InvalidPayload
-from .conversations import Actor, ChatService
+from .actor import Actor
+from .conversations import ChatService
 from .models import Conversation, ConversationStatus, PartyKind
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")

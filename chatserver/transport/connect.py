@@ -8,8 +8,8 @@ from typing import Any
 
 from .. import constants as C
 from ..config import Settings
+from ..domain.actor import Actor
 from ..domain.clock import Clock
-from ..domain.conversations import Actor
 from ..domain.models import Agent, AgentStatus, PartyKind
 from ..domain.ports import AgentStore
 from ..domain.tokens import TokenClaims, TokenSigner

@@ -10,8 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from .. import constants as C
-from ..domain.conversations import estimate_wait
 from ..domain.ports import RoutingState
+from ..domain.queue import estimate_wait
 from .bus import QueueEnvelope
 from .notifier import SocketNotifier
 from .queue_views import AGENT_QUEUE_LIMIT, QueueViews

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import ValuesView
 
 from ..config import Settings
+from ..domain.actor import Actor
 from ..domain.clock import Timer
-from ..domain.conversations import Actor
 from ..domain.models import Agent, AgentStatus
 from ..errors import Forbidden
 from .ratelimit import TokenBucket

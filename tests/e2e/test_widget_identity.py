@@ -17,8 +17,8 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from chatserver.domain.conversations import MIN_QUEUED_WAIT
 from chatserver.domain.identity import sign_identity
+from chatserver.domain.queue import MIN_QUEUED_WAIT
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 from .conftest import _close_or_show_what_hangs

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chatserver.config import Settings
-from chatserver.domain.conversations import Actor
+from chatserver.domain.actor import Actor
 from chatserver.domain.models import PartyKind
 from chatserver.errors import ChatError, NotFound
 from chatserver.logs import ThrottledLog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatserver.config import Settings
-from chatserver.domain.conversations import Actor
+from chatserver.domain.actor import Actor
 from chatserver.domain.models import Agent, PartyKind, Role
 from chatserver.errors import Forbidden
 from chatserver.transport.registry import Connection, ConnectionRegistry, agent_of
