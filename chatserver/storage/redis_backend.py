@@ -395,12 +395,18 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
-    async def start(self, on_message: Handler, on_reconnect: Callable[[], Awaitable[None]]) -> None:
+    async def start(self, on_message: Handler, on_reconnect: Callable[[], Awaitable[None]],
+                    subscribed_within: float = 5.0) -> None:
         """``on_reconnect`` runs each time the bus is back after a loss (pub/sub keeps nothing, so
-        whatever was published meanwhile must be caught up from storage)."""
+        whatever was published meanwhile must be caught up from storage). Returns once the
+        channels are subscribed (or after ``subscribed_within`` seconds, Redis unreachable: the
+        process then starts not ready): a process that served clients before it listened would
+        miss what other processes publish to them meanwhile, and its readiness would flap."""
         self._handler = on_message
         self._on_reconnect = on_reconnect
         self._task = asyncio.get_running_loop().create_task(self._listen())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), subscribed_within)
 
     async def stop(self) -> None:
         if self._task is not None:
