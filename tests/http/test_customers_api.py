@@ -16,7 +16,7 @@ import pytest
 from chatserver.domain.identity import sign_identity
 from chatserver.http.common import MAX_OFFSET
 
-from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
+from ..support import Client, LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 SECRET = "shop-shared-secret"
 
@@ -663,13 +663,18 @@ async def test_abandoned_chats_are_closed_and_then_deleted_by_retention(tmp_path
         assert [e["id"] for e in queue["entries"]] == [recent]
 
         clock.advance(31 * 86400)  # closed over 30 days ago: retention deletes it (and closes the other)
-        for _ in range(200):
-            admin = (await server.login(server.settings.first_admin_email, _first_admin_password(server)))["token"]
-            if (await server.request("GET", f"/api/conversations/{left}", token=admin))[0] == 404:
-                break
-            await asyncio.sleep(0.05)
-        assert (await server.request("GET", f"/api/conversations/{left}", token=admin))[0] == 404
-        _, body = await server.request("GET", f"/api/conversations/{recent}", token=admin)
-        assert body["conversation"]["status"] == "closed"
+        # Retention and the abandoned-chats job are separate loops that run in either order: wait
+        # for each one's result on its own. (The token from before the advance has expired.)
+        admin = (await server.login(server.settings.first_admin_email, _first_admin_password(server)))["token"]
+
+        async def deleted() -> bool:
+            return (await server.request("GET", f"/api/conversations/{left}", token=admin))[0] == 404
+
+        async def closed() -> bool:
+            _, body = await server.request("GET", f"/api/conversations/{recent}", token=admin)
+            return bool(body["conversation"]["status"] == "closed")
+
+        await wait_until(deleted, what="the chat closed 31 days ago deleted by retention")
+        await wait_until(closed, what="the other chat closed as abandoned")
     finally:
         await server.close()
