@@ -36,6 +36,10 @@ LOAD_TEST_SETTINGS: Mapping[str, str] = {
     "max_connections_per_address": "0",  # every simulated client connects from 127.0.0.1
 }
 STOP_TIMEOUT = 15.0
+# A port is chosen free, then the server binds it: meanwhile another process on the machine may
+# take it (a test suite starts many servers). The server is then started again on another port.
+START_ATTEMPTS = 3
+PORT_TAKEN = "address already in use"  # how the server's failed bind ends its log
 
 # Every process group a load test started, so that an interrupted run can still end them.
 _started_groups: set[int] = set()
@@ -137,6 +141,10 @@ def read_admin_credentials(path: Path) -> tuple[str, str]:
     return fields["email"], fields["password"]
 
 
+class _PortTaken(Exception):
+    """The managed server could not listen: its port was taken after it was chosen."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where the load goes, and how to administer it."""
@@ -195,36 +203,53 @@ class ManagedServer:
 
     async def __aenter__(self) -> Target:
         self.data_dir = Path(tempfile.mkdtemp(prefix="chatserver-load-"))
-        port = free_loopback_port()
         log_path = self.data_dir / "server.log"
-        with log_path.open("wb") as log_file:
-            self.process = await start_process_group(
-                *self._command(port, self.data_dir / "data"), env=self._environment(), cwd=self.data_dir,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log_file.fileno(), stderr=log_file.fileno(),
-                fd_limit=self.fd_limit,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            await self._wait_ready(url, log_path)
-            email, password = read_admin_credentials(self.data_dir / "data" / FIRST_ADMIN_FILE)
-        except BaseException:
-            await self._stop()
-            raise
-        return Target(url=url, admin_email=email, admin_password=password, managed=True, pid=self.process.pid,
-                      log_path=log_path, settings=dict(self.settings), redis_url=self.redis_url)
+        attempt = 1
+        while True:
+            port = free_loopback_port()
+            with log_path.open("ab") as log_file:
+                self.process = await start_process_group(
+                    *self._command(port, self.data_dir / "data"), env=self._environment(), cwd=self.data_dir,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=log_file.fileno(), stderr=log_file.fileno(),
+                    fd_limit=self.fd_limit,
+                )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                await self._wait_ready(url, log_path)
+                email, password = read_admin_credentials(self.data_dir / "data" / FIRST_ADMIN_FILE)
+            except _PortTaken:
+                if attempt < START_ATTEMPTS:
+                    await stop_process_group(self.process)  # exited already: only forgotten
+                    attempt += 1
+                    continue
+                await self._stop()
+                raise LoadTestError(f"chatserver found its port taken {START_ATTEMPTS} times:\n"
+                                    + _tail(log_path)) from None
+            except BaseException:
+                await self._stop()
+                raise
+            return Target(url=url, admin_email=email, admin_password=password, managed=True, pid=self.process.pid,
+                          log_path=log_path, settings=dict(self.settings), redis_url=self.redis_url)
 
     async def _wait_ready(self, url: str, log_path: Path) -> None:
+        """Wait until the server started here listens on ``url`` and is ready. Whatever answers
+        there before it says it listens is another process that was given the same "free" port
+        (a server whose admin is not ours); if that makes it fail to listen, ``_PortTaken``."""
         assert self.process is not None
+        listening = f"chatserver is running on {url}/"  # printed once it listens
         deadline = time.monotonic() + self.startup_timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while time.monotonic() < deadline:
                 if self.process.returncode is not None:
+                    if PORT_TAKEN in _tail(log_path, lines=1):
+                        raise _PortTaken
                     raise LoadTestError(f"chatserver exited with status {self.process.returncode} while starting:\n"
                                         + _tail(log_path))
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with http.get(url + "/readyz") as response:
-                        if response.status == 200:
-                            return
+                if listening in await asyncio.to_thread(log_path.read_text, errors="replace"):
+                    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                        async with http.get(url + "/readyz") as response:
+                            if response.status == 200:
+                                return
                 await asyncio.sleep(0.1)
         raise LoadTestError(f"chatserver was not ready within {self.startup_timeout:.0f} s:\n" + _tail(log_path))
 
