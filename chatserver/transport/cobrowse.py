@@ -63,12 +63,15 @@ REPLAY_WAIT = 3.0
 class _Ingest:
     """A session whose shopper sends from this process."""
 
-    __slots__ = ("batches", "buffer", "buffered", "bytes", "lock", "pending", "pending_bytes", "snapshot_asked")
+    __slots__ = ("batches", "buffer", "buffered", "bytes", "lock", "pending", "pending_bytes", "since_snapshot",
+                 "snapshot_asked")
 
     def __init__(self, settings: Settings) -> None:
         # The latest complete snapshot's parts and every batch after it: (header, data).
         self.buffer: list[tuple[dict[str, Any], bytes]] = []
         self.buffered = 0
+        # What came after the latest snapshot (its batches): what a fresh snapshot would replace.
+        self.since_snapshot = 0
         # A snapshot whose parts are still arriving.
         self.pending: list[tuple[dict[str, Any], bytes]] | None = None
         self.pending_bytes = 0
@@ -256,8 +259,12 @@ class CobrowseRelay:
         if too_large:
             await self._pause(session, REASON_TOO_LARGE)
             raise PayloadTooLarge("co-browsing paused: the page is larger than the session allows")
-        if ingest.buffered > self.settings.cobrowse_max_buffer_bytes and not ingest.snapshot_asked:
-            # A fresh snapshot replaces what has piled up since the last one.
+        limit = self.settings.cobrowse_max_buffer_bytes
+        if ingest.buffered > limit and ingest.since_snapshot >= limit // 2 and not ingest.snapshot_asked:
+            # A fresh snapshot replaces what has piled up since the last one: asked for once the
+            # batches since make up half the limit at least. (A page whose snapshot alone came near
+            # the limit was otherwise asked for one after every batch, each answer leading to the
+            # next, until the session was paused as rate_limited.)
             ingest.snapshot_asked = True
             await self.sio.lean_emit(C.EV_COBROWSE_SNAPSHOT, {"session_id": session.id}, room=connection.sid,
                                          namespace=C.VISITOR_NAMESPACE)
@@ -279,6 +286,7 @@ class CobrowseRelay:
             if header["part"] == header["parts"] - 1:
                 ingest.buffer, ingest.buffered = ingest.pending, ingest.pending_bytes
                 ingest.pending, ingest.pending_bytes = None, 0
+                ingest.since_snapshot = 0
                 ingest.snapshot_asked = False
             return size
         if ingest.pending is not None:
@@ -286,6 +294,7 @@ class CobrowseRelay:
         if ingest.buffer:  # before the first snapshot there is nothing to replay a batch onto
             ingest.buffer.append((header, data))
             ingest.buffered += len(data)
+            ingest.since_snapshot += len(data)
         return 0
 
     async def _pause(self, session: CobrowseSession, reason: str) -> None:

@@ -583,3 +583,33 @@ async def test_a_customers_export_holds_their_cobrowse_records_and_deletion_remo
     assert status == 204
     assert await server.parts.stores.cobrowse.sessions_for(cid) == []
     assert await server.parts.stores.cobrowse.views_for(cid) == []
+
+
+async def test_a_fresh_snapshot_is_asked_for_once_batches_pile_up_not_for_a_large_page(tmp_path: Path) -> None:
+    """The page is asked for a fresh snapshot (``cobrowse:snapshot``) when what it sent since its
+    last one is worth replacing, not merely because its snapshot alone comes near the limit: that
+    asked after every batch, each answer leading to the next, until the session paused."""
+    live = LiveServer(make_settings(tmp_path, cobrowse_max_buffer_bytes=64 * 1024))
+    await live.start()
+    try:
+        shopper, console, _, cid = await assigned_chat(live)
+        session_id = await active_session(shopper, console, cid)
+        # A snapshot just under the limit, then a small batch that takes the total over it.
+        assert all(a["ok"] for a in await send_batch(shopper, session_id, 1, snapshot_events("page", size=60_000),
+                                                     snapshot=True))
+        await asyncio.sleep(0.2)
+        shopper.events["cobrowse:snapshot"].clear()  # the agent's joining asked for the first one
+        small = [{"type": INCREMENTAL, "data": {"pad": "y" * 14_000}, "timestamp": 3}]
+        assert all(a["ok"] for a in await send_batch(shopper, session_id, 2, small))
+        await asyncio.sleep(0.2)  # an ask would be on its way by now
+        assert shopper.events["cobrowse:snapshot"] == []
+        # Batches since the snapshot past half the limit: the page is asked, once.
+        for seq in range(3, 6):
+            assert all(a["ok"] for a in await send_batch(shopper, session_id, seq, small))
+        asked = await shopper.wait_for("cobrowse:snapshot", lambda d: d["session_id"] == session_id)
+        assert asked == {"session_id": session_id}
+        assert all(a["ok"] for a in await send_batch(shopper, session_id, 6, small))
+        await asyncio.sleep(0.2)
+        assert len(shopper.events["cobrowse:snapshot"]) == 1
+    finally:
+        await live.close()
