@@ -13,6 +13,9 @@ from pathlib import Path
 from .redis_server import free_port
 from .support import PASSWORD_HASH_ENV
 
+START_ATTEMPTS = 3
+PORT_TAKEN = b"address already in use"  # how a failed bind ends the server's log
+
 
 class ServerProcess:
     def __init__(self, data_dir: Path, redis_url: str | None, **env: str) -> None:
@@ -23,12 +26,30 @@ class ServerProcess:
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
+        self.started = False  # once started, a restart keeps its port (clients hold its URL)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        """Start the server and wait until it listens and is ready. The port was free when this
+        object chose it, but another process may take it first: on a first start the server then
+        moves to a new port (twice at most); on a restart it must get its port back."""
+        attempts = 1 if self.started else START_ATTEMPTS
+        for attempt in range(attempts):
+            log_from = self.log.stat().st_size if self.log.exists() else 0
+            self._spawn()
+            if self.wait_ready(log_from=log_from):
+                self.started = True
+                return self
+            self.process = None
+            if attempt + 1 < attempts:
+                self.port = free_port()
+                self.log = self.data_dir / f"server-{self.port}.log"
+        raise AssertionError(f"port {self.port} was taken: {self.log.read_text()[-3000:]}")
+
+    def _spawn(self) -> None:
         # Hundreds of clients from one loopback address: no per-address limits.
         env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", "CHATSERVER_VISITOR_SESSIONS_PER_MINUTE": "100000",
                "CHATSERVER_LOGIN_ATTEMPTS_PER_MINUTE": "100000", "CHATSERVER_MAX_CONNECTIONS_PER_ADDRESS": "0",
@@ -39,8 +60,6 @@ class ServerProcess:
                  str(self.data_dir), *(["--redis-url", self.redis_url] if self.redis_url else [])],
                 stdout=log, stderr=log, env=env,
             )
-        self.wait_ready()
-        return self
 
     def ready(self) -> bool:
         try:
@@ -49,10 +68,21 @@ class ServerProcess:
         except OSError:
             return False
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 30.0, log_from: int = 0) -> bool:
+        """Wait until this process says it listens (whatever answered on the port before that is
+        another process given the same "free" port) and is ready; ``False`` if it could not
+        listen because the port was taken."""
+        listening = f"chatserver is running on {self.url}/".encode()
         deadline = time.monotonic() + timeout
-        while not self.ready():
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()[-3000:]
+        while True:
+            assert self.process is not None
+            said = self.log.read_bytes()[log_from:]
+            if self.process.poll() is not None:
+                if PORT_TAKEN in said:
+                    return False
+                raise AssertionError(said.decode(errors="replace")[-3000:])
+            if listening in said and self.ready():
+                return True
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.1)
 

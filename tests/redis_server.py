@@ -23,16 +23,31 @@ class RedisServer:
         self.port = free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start redis-server and wait until it answers, checking that what answers is this
+        process (by its pid): the port was free when chosen, but another process may take it
+        first. On a first start the server then moves to a new port (twice at most); a restart
+        must get its port back (clients hold its URL)."""
+        attempts = 1 if self.started else 3
+        for attempt in range(attempts):
+            if self._spawn_and_wait():
+                self.started = True
+                return
+            if attempt + 1 < attempts:
+                self.port = free_port()
+        raise AssertionError(f"redis-server could not listen on port {self.port}: taken")
+
+    def _spawn_and_wait(self) -> bool:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (make test installs it)"
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
+        process = self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
              "--dir", str(self.directory), "--protected-mode", "yes"],
@@ -40,14 +55,19 @@ class RedisServer:
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
+        try:
+            while process.poll() is None:
+                try:
+                    if int(client.info("server")["process_id"]) == process.pid:
+                        return True
+                except redis.RedisError:
+                    pass  # not up yet (or not a Redis at all)
                 assert time.monotonic() < deadline, "redis-server did not start"
                 time.sleep(0.05)
-        client.close()
+            self.process = None  # it exited: the port was taken
+            return False
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.process is not None:
