@@ -19,6 +19,7 @@ from typing import Any
 from .cli_customers import add_customer_commands, customer_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
+from .constants import listening_line
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Agent, Role
 from .domain.passwords import PasswordHashing
@@ -115,7 +116,7 @@ def serve(settings: Settings) -> None:
     base = f"http://{settings.host}:{settings.port}"
 
     def banner() -> None:
-        print(f"chatserver is running on {base}/ (health: {base}/healthz, API: {base}/api/openapi.json)")
+        print(f"{listening_line(base)} (health: {base}/healthz, API: {base}/api/openapi.json)")
         print(f"Demo shop with the chat widget: {base}/demo/")
         print(f"Agent console: {base}/console/   Help centre: {base}/help/")
         print(f"Data: {settings.data_dir.resolve()}")

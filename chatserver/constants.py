@@ -96,3 +96,9 @@ def visitor_room(visitor_id: str) -> str:
 
 def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
+
+
+def listening_line(base_url: str) -> str:
+    """What ``chatserver serve`` prints once it listens on ``base_url``: the load tester and the
+    tests wait for it (whatever answered on the port before is another process)."""
+    return f"chatserver is running on {base_url}/"

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from chatserver.constants import listening_line
+
 from .errors import LoadTestError
 
 FIRST_ADMIN_FILE = "first-admin.txt"
@@ -236,7 +238,7 @@ class ManagedServer:
         there before it says it listens is another process that was given the same "free" port
         (a server whose admin is not ours); if that makes it fail to listen, ``_PortTaken``."""
         assert self.process is not None
-        listening = f"chatserver is running on {url}/"  # printed once it listens
+        listening = listening_line(url)
         deadline = time.monotonic() + self.startup_timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while time.monotonic() < deadline:

@@ -10,11 +10,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from chatserver.constants import listening_line
+from loadtests.server import PORT_TAKEN, START_ATTEMPTS
+
 from .redis_server import free_port
 from .support import PASSWORD_HASH_ENV
-
-START_ATTEMPTS = 3
-PORT_TAKEN = b"address already in use"  # how a failed bind ends the server's log
 
 
 class ServerProcess:
@@ -72,13 +72,13 @@ class ServerProcess:
         """Wait until this process says it listens (whatever answered on the port before that is
         another process given the same "free" port) and is ready; ``False`` if it could not
         listen because the port was taken."""
-        listening = f"chatserver is running on {self.url}/".encode()
+        listening = listening_line(self.url).encode()
         deadline = time.monotonic() + timeout
         while True:
             assert self.process is not None
             said = self.log.read_bytes()[log_from:]
             if self.process.poll() is not None:
-                if PORT_TAKEN in said:
+                if PORT_TAKEN.encode() in said:
                     return False
                 raise AssertionError(said.decode(errors="replace")[-3000:])
             if listening in said and self.ready():

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import redis
 
+from loadtests.server import START_ATTEMPTS
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -34,7 +36,7 @@ class RedisServer:
         process (by its pid): the port was free when chosen, but another process may take it
         first. On a first start the server then moves to a new port (twice at most); a restart
         must get its port back (clients hold its URL)."""
-        attempts = 1 if self.started else 3
+        attempts = 1 if self.started else START_ATTEMPTS
         for attempt in range(attempts):
             if self._spawn_and_wait():
                 self.started = True
