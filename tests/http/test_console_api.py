@@ -169,54 +169,56 @@ async def _login_from(server: LiveServer, address: str, email: str, password: st
 ATTACKER, AGENT_HOME = "198.51.100.66", "203.0.113.7"
 
 
-async def test_wrong_passwords_from_one_address_do_not_lock_the_agent_out_from_theirs(
-        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+@pytest.fixture
+async def behind_proxy(tmp_path: Path,
+                       backend_settings: dict[str, str]) -> AsyncIterator[tuple[LiveServer, ManualClock]]:
+    """Sign-ins arriving through a trusted proxy (their address in X-Forwarded-For): 3 failures
+    lock an address for 300 s, 6 from anywhere lock the account for 60 s."""
     clock = ManualClock()
     server = LiveServer(make_settings(tmp_path, trusted_proxies=("127.0.0.1",), login_lockout_failures=3,
                                       login_lockout_seconds=300, login_lockout_global_failures=6,
                                       login_lockout_global_seconds=60, **backend_settings), clock=clock)
     await server.start()
     try:
-        email = (await server.add_agent())["email"]
-        tries = [await _login_from(server, ATTACKER, email, "guess") for _ in range(3)]
-        assert tries == [(401, "invalid_credentials")] * 2 + [(429, "account_locked")]
-        assert await _login_from(server, ATTACKER, email, PASSWORD) == (429, "account_locked")
-        # The agent, from their own address, signs in as ever.
-        assert await _login_from(server, AGENT_HOME, email, PASSWORD) == (200, "ok")
-        assert await _login_from(server, "2001:db8:7:7::1", email, PASSWORD) == (200, "ok")
-        # The attacker's lock lasts its 300 s.
-        clock.advance(299)
-        assert await _login_from(server, ATTACKER, email, PASSWORD) == (429, "account_locked")
-        clock.advance(1)
-        assert await _login_from(server, ATTACKER, email, PASSWORD) == (200, "ok")
+        yield server, clock
     finally:
         await server.close()
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_agent_out_from_theirs(
+        behind_proxy: tuple[LiveServer, ManualClock]) -> None:
+    server, clock = behind_proxy
+    email = (await server.add_agent())["email"]
+    tries = [await _login_from(server, ATTACKER, email, "guess") for _ in range(3)]
+    assert tries == [(401, "invalid_credentials")] * 2 + [(429, "account_locked")]
+    assert await _login_from(server, ATTACKER, email, PASSWORD) == (429, "account_locked")
+    # The agent, from their own address, signs in as ever.
+    assert await _login_from(server, AGENT_HOME, email, PASSWORD) == (200, "ok")
+    assert await _login_from(server, "2001:db8:7:7::1", email, PASSWORD) == (200, "ok")
+    # The attacker's lock lasts its 300 s.
+    clock.advance(299)
+    assert await _login_from(server, ATTACKER, email, PASSWORD) == (429, "account_locked")
+    clock.advance(1)
+    assert await _login_from(server, ATTACKER, email, PASSWORD) == (200, "ok")
 
 
 async def test_guesses_spread_over_addresses_lock_the_account_for_a_shorter_while(
-        tmp_path: Path, backend_settings: dict[str, str]) -> None:
-    clock = ManualClock()
-    server = LiveServer(make_settings(tmp_path, trusted_proxies=("127.0.0.1",), login_lockout_failures=3,
-                                      login_lockout_seconds=300, login_lockout_global_failures=6,
-                                      login_lockout_global_seconds=60, **backend_settings), clock=clock)
-    await server.start()
-    try:
-        email = (await server.add_agent())["email"]
-        # Two guesses from each of three addresses (an IPv6 /64 counts as one address): no
-        # address reaches its own lock, the sixth guess locks the account for everyone.
-        tries = [await _login_from(server, address, email, "guess")
-                 for address in ("198.51.100.1", "198.51.100.2", "2001:db8:1:2::1", "2001:db8:1:2::2",
-                                 "198.51.100.1", "198.51.100.2")]
-        assert tries == [(401, "invalid_credentials")] * 5 + [(429, "account_locked")]
-        status, body = await server.request("POST", "/api/auth/login", json={"email": email, "password": PASSWORD},
-                                            headers={"X-Forwarded-For": AGENT_HOME})
-        assert status == 429 and body["error"]["details"]["retry_after"] == 60
-        clock.advance(60)
-        assert await _login_from(server, AGENT_HOME, email, PASSWORD) == (200, "ok")
-        # The agent's sign-in does not wipe the guesses out: a guessing address still has its count.
-        assert await _login_from(server, "198.51.100.1", email, "guess") == (429, "account_locked")
-    finally:
-        await server.close()
+        behind_proxy: tuple[LiveServer, ManualClock]) -> None:
+    server, clock = behind_proxy
+    email = (await server.add_agent())["email"]
+    # Two guesses from each of three addresses (an IPv6 /64 counts as one address): no
+    # address reaches its own lock, the sixth guess locks the account for everyone.
+    tries = [await _login_from(server, address, email, "guess")
+             for address in ("198.51.100.1", "198.51.100.2", "2001:db8:1:2::1", "2001:db8:1:2::2",
+                             "198.51.100.1", "198.51.100.2")]
+    assert tries == [(401, "invalid_credentials")] * 5 + [(429, "account_locked")]
+    status, body = await server.request("POST", "/api/auth/login", json={"email": email, "password": PASSWORD},
+                                        headers={"X-Forwarded-For": AGENT_HOME})
+    assert status == 429 and body["error"]["details"]["retry_after"] == 60
+    clock.advance(60)
+    assert await _login_from(server, AGENT_HOME, email, PASSWORD) == (200, "ok")
+    # The agent's sign-in does not wipe the guesses out: a guessing address still has its count.
+    assert await _login_from(server, "198.51.100.1", email, "guess") == (429, "account_locked")
 
 
 async def test_every_process_sharing_the_database_keeps_the_same_locks(tmp_path: Path, redis_url: str) -> None:
