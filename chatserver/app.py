@@ -87,7 +87,7 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     if server.outgoing.mail_worker is None:
         log.warning("smtp_host is not set: emails wait in the outbox until it is")
     stack.push_async_callback(_stop_loops, loops, stop)
-    log.info("storage ready db=%s backend=%s", settings.db_path, backend.name)
+    log.info("storage ready db=%s backend=%s", stores.database.name, backend.name)
 
     async def shut_down() -> None:
         await hub.shutdown.close_connections()  # already done in on_shutdown; kept for runners that skip it

@@ -54,7 +54,7 @@ from .http.openapi import body_limits
 from .http.services import HttpServices
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
-from .storage.sqlite import SQLiteStores
+from .storage.choice import Stores, stores_for
 from .transport.addresses import Network, parse_networks
 from .transport.cobrowse import CobrowseAnnouncer, CobrowseRelay
 from .transport.connections import ConnectionLimits
@@ -132,7 +132,7 @@ class Server:
     settings: Settings
     clock: Clock
     new_id: Callable[[], str]
-    stores: SQLiteStores
+    stores: Stores
     backend: Backend
     sockets: Sockets
     outgoing: Outgoing
@@ -151,7 +151,7 @@ def assemble(settings: Settings, *, clock: Clock | None = None, new_id: Callable
     assert settings.secret_key is not None
     clock = clock or SystemClock()
     new_id = new_id or (lambda: uuid.uuid4().hex)
-    stores = SQLiteStores.at(settings.db_path)
+    stores = stores_for(settings)
     backend = Backend(settings)
     sockets = build_sockets(settings)
     outgoing = build_outgoing(settings, stores, clock, new_id)
@@ -213,7 +213,7 @@ def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], 
     return check
 
 
-def build_outgoing(settings: Settings, stores: SQLiteStores, clock: Clock, new_id: Callable[[], str]) -> Outgoing:
+def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Callable[[], str]) -> Outgoing:
     store = stores.tickets
     policy = RetryPolicy(base=settings.outbox_retry_base, maximum=settings.outbox_retry_max,
                          max_attempts=settings.outbox_max_attempts)
@@ -236,7 +236,7 @@ def build_outgoing(settings: Settings, stores: SQLiteStores, clock: Clock, new_i
     return Outgoing(poster=poster, webhooks=webhooks, webhook_worker=webhook_worker, mail_worker=mail_worker)
 
 
-def build_notifications(sio: ChatSocketServer, stores: SQLiteStores, backend: Backend) -> Notifications:
+def build_notifications(sio: ChatSocketServer, stores: Stores, backend: Backend) -> Notifications:
     async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
@@ -248,7 +248,7 @@ def build_notifications(sio: ChatSocketServer, stores: SQLiteStores, backend: Ba
                          cobrowse=CobrowseAnnouncer(notifier), tickets=TicketAnnouncer(notifier, stores.agents))
 
 
-def build_domain(settings: Settings, stores: SQLiteStores, backend: Backend, outgoing: Outgoing,
+def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing: Outgoing,
                  notifications: Notifications, clock: Clock, new_id: Callable[[], str]) -> Domain:
     customers = CustomerService(
         customers=WebhookCustomers(stores.customers, outgoing.webhooks),
@@ -326,7 +326,7 @@ def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing
     )
 
 
-def build_transport(settings: Settings, sio: ChatSocketServer, stores: SQLiteStores, backend: Backend,
+def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, backend: Backend,
                     notifications: Notifications, domain: Domain, signer: TokenSigner, clock: Clock,
                     extra_events: Sequence[Events]) -> Transport:
     n = notifications
@@ -347,7 +347,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: SQLiteSto
     return Transport(hub=hub, relay=relay)
 
 
-def build_http_services(settings: Settings, stores: SQLiteStores, backend: Backend, sockets: Sockets,
+def build_http_services(settings: Settings, stores: Stores, backend: Backend, sockets: Sockets,
                         outgoing: Outgoing, notifications: Notifications, domain: Domain, transport: Transport,
                         signer: TokenSigner, passwords: PasswordHashing, clock: Clock) -> HttpServices:
     def limiter(per_minute: int) -> KeyedLimiter:

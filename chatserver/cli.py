@@ -27,12 +27,14 @@ from .domain.ports import AgentStore
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .logs import configure_logging
-from .storage.sqlite import open_sqlite
+from .storage.choice import open_stores
 
 
 def _common(parser: CommandParser) -> None:
     parser.setting("--data-dir", dest="data_dir", help="directory for the database and secrets (data)")
     parser.setting("--db", help="SQLite file (default: <data-dir>/chatserver.db)")
+    parser.setting("--database-url", dest="database_url",
+                   help="postgresql://user:password@host:port/db: PostgreSQL instead of the SQLite file")
 
 
 def build_parser() -> CommandParser:
@@ -44,6 +46,10 @@ def build_parser() -> CommandParser:
     serve.setting("--host")
     serve.setting("--port", type=int)
     serve.setting("--redis-url", dest="redis_url", help="redis://host:port/db for the Redis backend")
+    serve.setting("--database-pool-min", dest="database_pool_min", type=int,
+                  help="PostgreSQL connections each process keeps open (2)")
+    serve.setting("--database-pool-max", dest="database_pool_max", type=int,
+                  help="PostgreSQL connections each process opens at most (10)")
     serve.setting("--grace-period", dest="grace_period", type=float,
                   help="seconds an agent who dropped keeps their chats (60)")
     serve.setting("--default-capacity", dest="default_capacity", type=int,
@@ -145,7 +151,7 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
             password, generated = generate_password(), True
         else:
             password = getpass.getpass("Password for the new agent: ")
-    stores = await open_sqlite(settings.db_path)
+    stores = await open_stores(settings)
     try:
         agent = await create_agent(stores.agents, PasswordHashing(settings.password_hash_cost), name=args.name,
                                    email=args.email, password=password, role=Role(args.role),
@@ -165,7 +171,7 @@ async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def agent_list(settings: Settings) -> int:
-    stores = await open_sqlite(settings.db_path)
+    stores = await open_stores(settings)
     try:
         agents = await stores.agents.list_agents()
     finally:
@@ -181,7 +187,7 @@ async def _change_agent(settings: Settings, email: str,
                         change: Callable[[AgentStore, Agent], Awaitable[Agent]]) -> Agent | None:
     """``change`` applied to the agent with ``email``: the agent as it is after; ``None``, with the
     reason on stderr, when there is no such agent or the change is refused."""
-    stores = await open_sqlite(settings.db_path)
+    stores = await open_stores(settings)
     try:
         found = await stores.agents.agent_by_email(email.lower())
         if found is None:

@@ -15,7 +15,7 @@ from .config import Settings
 from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
-from .storage.sqlite import open_sqlite
+from .storage.choice import open_stores
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:
@@ -41,7 +41,7 @@ async def customer_command(settings: Settings, args: argparse.Namespace) -> int:
     # command (nor this one's --help) needs.
     from .wire.views import export_view
 
-    stores = await open_sqlite(settings.db_path)
+    stores = await open_stores(settings)
     customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=SystemClock(),
                                 new_id=lambda: uuid.uuid4().hex)
     try:

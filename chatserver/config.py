@@ -31,6 +31,11 @@ class Settings:
     data_dir: Path = Path("data")
     # SQLite file; defaults to ``<data_dir>/chatserver.db``.
     db: Path | None = None
+    # ``postgresql://user:password@host:port/db`` keeps everything durable in PostgreSQL (several
+    # hosts share it) instead of the SQLite file; its pool holds this many connections per process.
+    database_url: str | None = None
+    database_pool_min: int = 2
+    database_pool_max: int = 10
     # ``None`` selects the embedded in-memory broker; ``redis://...`` the Redis backend.
     redis_url: str | None = None
     # Signs agent and visitor tokens; generated into ``<data_dir>/secret.key`` when not given.
@@ -268,6 +273,10 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"password_hash_cost must be one of {', '.join(PASSWORD_HASH_COSTS)}")
     if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    if settings.database_url is not None and not settings.database_url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("database_url must start with postgresql://")
+    if not 1 <= settings.database_pool_min <= settings.database_pool_max:
+        raise ValueError("database_pool_min must be at least 1 and at most database_pool_max")
     parse_opening_hours(settings.business_hours, settings.business_timezone)
     if settings.smtp_security not in ("starttls", "tls", "none"):
         raise ValueError("smtp_security must be starttls, tls or none")
@@ -322,7 +331,8 @@ def settings_fields() -> dict[str, dataclasses.Field[Any]]:
 
 # Never shown (GET /api/settings says only whether each is set). A setting whose name ends in one
 # of SECRET_SUFFIXES must be listed here (a test checks it); the Redis URL may carry a password.
-SECRET_SETTINGS = frozenset({"secret_key", "identity_secret", "smtp_password", "smtp_user", "redis_url"})
+SECRET_SETTINGS = frozenset({"secret_key", "identity_secret", "smtp_password", "smtp_user", "redis_url",
+                             "database_url"})
 SECRET_SUFFIXES = ("_secret", "_password", "_key", "_url", "_user", "_token")
 
 

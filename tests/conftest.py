@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .e2e.widget import WIDGET_SIZES, build_widget
+from .postgres_server import PostgresServer
 from .redis_server import RedisServer
 from .support import LiveServer, make_settings
 
@@ -55,6 +56,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_url(redis_server: RedisServer) -> str:
     redis_server.flush()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of this test process's own (tests/postgres_server.py)."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database of the test's own."""
+    return postgres_server.new_database()
 
 
 # Which backend a test's server runs on. The rule: a test runs on both the embedded backend and

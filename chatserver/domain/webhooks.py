@@ -56,6 +56,11 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
         return not self.events or event_type in self.events
 
 
+# The outbox items of a participant's message, made from the webhook endpoints as of the message's
+# transaction, the conversation and the message as stored: storage writes them in that transaction.
+MessageItems = Callable[[Sequence[WebhookEndpoint], Conversation, Message], list[OutboxItem]]
+
+
 class WebhookStore(Protocol):
     async def add_webhook(self, endpoint: WebhookEndpoint) -> None: ...
 

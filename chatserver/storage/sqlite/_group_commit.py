@@ -18,15 +18,11 @@ before it is committed. When BEGIN or COMMIT fails, every job of the batch fails
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ...errors import Unavailable
-
-log = logging.getLogger("chatserver.storage")
+from ..group_commit import BatchFailed, Outcome
 
 T = TypeVar("T")
 
@@ -49,12 +45,6 @@ class Batch:
 
 
 Job = Callable[[sqlite3.Connection, Batch], Any]
-Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
-
-
-class BatchFailed(Exception):
-    """BEGIN or COMMIT failed, or SQLite rolled the whole transaction back: no job of the batch
-    is stored."""
 
 
 class WriterBusy(Exception):
@@ -110,78 +100,6 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
             conn.execute("ROLLBACK")
         raise
     return outcomes, batch._after_commit
-
-
-RunBatch = Callable[[list[Job]], Awaitable[tuple[list[Outcome], list[Callable[[], None]]]]]
-
-
-class GroupCommitter:
-    """Queues write jobs and runs them in batches through ``execute`` (``run_batch`` on the writer
-    connection), one batch at a time, each under ``lock`` (the writer's lock, which the store's
-    other transactions take too)."""
-
-    def __init__(self, execute: RunBatch, lock: asyncio.Lock) -> None:
-        self._execute = execute
-        self._lock = lock
-        self._pending: list[tuple[Job, asyncio.Future[Any]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def pending(self) -> int:
-        """How many jobs wait for the next batch."""
-        return len(self._pending)
-
-    async def run(self, job: Job) -> Any:
-        """Run ``job`` in the next batch; its result (or exception) once the batch is committed."""
-        if self._closed:
-            raise Unavailable("the database is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((job, future))
-        if self._task is None:
-            self._task = loop.create_task(self._commit_loop())
-        return await future
-
-    async def _commit_loop(self) -> None:
-        try:
-            while self._pending:
-                async with self._lock:
-                    # Whatever arrived while this task waited for the lock goes in this batch.
-                    batch, self._pending = self._pending, []
-                    try:
-                        outcomes, after_commit = await self._execute([job for job, _ in batch])
-                    except BaseException as exc:
-                        error = Unavailable("the database could not store this; nothing was changed")
-                        if not isinstance(exc, BatchFailed):
-                            log.exception("write batch failed jobs=%d", len(batch))
-                        else:
-                            log.warning("write batch failed jobs=%d: %s", len(batch), exc)
-                        for _, future in batch:
-                            if not future.done():
-                                future.set_exception(error)
-                        if isinstance(exc, asyncio.CancelledError):
-                            raise
-                        continue
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():  # its caller was cancelled; the job is committed all the same
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-                for callback in after_commit:
-                    try:
-                        callback()
-                    except Exception:
-                        log.exception("after-commit callback failed")
-        finally:
-            self._task = None
-
-    async def close(self) -> None:
-        """Finish the batches queued so far; jobs queued from now on fail with ``Unavailable``."""
-        self._closed = True
-        while self._task is not None:
-            await asyncio.shield(self._task)
 
 
 class WriterCache(Generic[T]):

@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ...files import create_private_file, make_private_dir
-from ._group_commit import Batch, GroupCommitter, Job, Outcome, WriterBusy, run_batch
+from ..group_commit import GroupCommitter, Outcome
+from ._group_commit import Batch, Job, WriterBusy, run_batch
 from ._reader import ReadConnection
 
 T = TypeVar("T")
@@ -63,6 +64,11 @@ class SQLiteDatabase:
         self._writes = 0  # write transactions so far (the checkpointer runs only after some)
         self._write_lock = asyncio.Lock()
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
+
+    @property
+    def name(self) -> str:
+        """The file's path (for the log)."""
+        return str(self.path)
 
     async def open(self) -> None:
         make_private_dir(self.path.parent)

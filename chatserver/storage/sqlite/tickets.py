@@ -10,13 +10,13 @@ are written in each message's transaction (``write_with_messages``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ...domain.models import Conversation, Message
 from ...domain.outbox import OutboxItem, OutboxKind, OutboxStatus
 from ...domain.tickets import DAY, Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
-from ...domain.webhooks import WebhookEndpoint
+from ...domain.webhooks import MessageItems, WebhookEndpoint
 from ...errors import RateLimited
 from ._group_commit import Batch, WriterCache
 from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
@@ -39,7 +39,6 @@ def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
                       created_at=row[8], sent_at=row[9], visitor_id=row[10], customer_id=row[11])
 
 
-MessageItems = Callable[[Sequence[WebhookEndpoint], Conversation, Message], list[OutboxItem]]
 
 
 def _load_webhooks(conn: sqlite3.Connection) -> tuple[WebhookEndpoint, ...]:
