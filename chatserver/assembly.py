@@ -54,7 +54,8 @@ from .http.openapi import body_limits
 from .http.services import HttpServices
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
-from .storage.choice import Stores, stores_for
+from .storage.stores import Stores
+from .stores import stores_for
 from .transport.addresses import Network, parse_networks
 from .transport.cobrowse import CobrowseAnnouncer, CobrowseRelay
 from .transport.connections import ConnectionLimits

@@ -27,7 +27,7 @@ from .domain.ports import AgentStore
 from .errors import ChatError
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .logs import configure_logging
-from .storage.choice import open_stores
+from .stores import open_stores
 
 
 def _common(parser: CommandParser) -> None:

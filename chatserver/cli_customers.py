@@ -15,7 +15,7 @@ from .config import Settings
 from .domain.clock import SystemClock
 from .domain.customers import CustomerService
 from .errors import ChatError
-from .storage.choice import open_stores
+from .stores import open_stores
 
 
 def add_customer_commands(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:

@@ -42,6 +42,7 @@ LAYER_OF = {
     "chatserver.first_admin": "root",
     "chatserver.assembly": "root",
     "chatserver.backend": "root",
+    "chatserver.stores": "root",
     "chatserver.loops": "root",
 }
 
@@ -62,7 +63,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 # Frameworks (web, Socket.IO, database drivers) a layer must not import: the domain's rules and the
 # wire's shapes are plain code, testable without a server or a database.
-FRAMEWORKS = {"aiohttp", "socketio", "engineio", "redis", "aiosqlite"}
+FRAMEWORKS = {"aiohttp", "socketio", "engineio", "redis", "aiosqlite", "asyncpg"}
 NO_FRAMEWORKS: dict[str, set[str]] = {
     "kernel": FRAMEWORKS,
     "domain": FRAMEWORKS,

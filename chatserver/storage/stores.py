@@ -1,6 +1,5 @@
-"""Which database holds what is durable: the SQLite file (the embedded default) or PostgreSQL
-(``database_url``, several hosts sharing one). The app's assembly and the commands call
-``stores_for``; nothing else names a backend's classes.
+"""What every database backend provides: the stores of the durable ports over one database.
+``chatserver/stores.py`` picks the backend (the SQLite file or PostgreSQL) from the settings.
 """
 
 from __future__ import annotations
@@ -8,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..config import Settings
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
 from ..domain.knowledge import KnowledgeStore
@@ -68,20 +66,3 @@ class Stores(Protocol):
 
     @property
     def console(self) -> ConsoleStore: ...
-
-
-def stores_for(settings: Settings) -> Stores:
-    """The stores ``settings`` select, not opened yet."""
-    if settings.database_url:
-        raise ValueError("database_url: the PostgreSQL stores are being built (issue 20)")
-    from .sqlite import SQLiteStores
-
-    return SQLiteStores.at(settings.db_path)
-
-
-async def open_stores(settings: Settings) -> Stores:
-    """The stores ``settings`` select, opened (created and migrated if need be); close them with
-    ``stores.database.close()``."""
-    stores = stores_for(settings)
-    await stores.database.open()
-    return stores

@@ -1,0 +1,26 @@
+"""Which database holds what is durable: the SQLite file (the embedded default) or PostgreSQL
+(``database_url``, several hosts sharing one). The app's assembly and the commands call
+``stores_for``; nothing else names a backend's classes.
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .storage.stores import Stores
+
+
+def stores_for(settings: Settings) -> Stores:
+    """The stores ``settings`` select, not opened yet."""
+    if settings.database_url:
+        raise ValueError("database_url: the PostgreSQL stores are being built (issue 20)")
+    from .storage.sqlite import SQLiteStores
+
+    return SQLiteStores.at(settings.db_path)
+
+
+async def open_stores(settings: Settings) -> Stores:
+    """The stores ``settings`` select, opened (created and migrated if need be); close them with
+    ``stores.database.close()``."""
+    stores = stores_for(settings)
+    await stores.database.open()
+    return stores
