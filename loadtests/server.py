@@ -17,7 +17,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -284,3 +284,21 @@ __all__ = [
     "start_process_group",
     "stop_process_group",
 ]
+
+
+@contextlib.asynccontextmanager
+async def new_postgresql_database(server_url: str) -> AsyncIterator[str]:
+    """A new database on the PostgreSQL server at ``server_url`` (its URL), dropped on exit."""
+    import asyncpg  # only the runs that ask for PostgreSQL need the driver
+
+    name = f"chatload_{os.getpid()}_{int(time.time())}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        base, _, _ = server_url.partition("?")
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()

@@ -75,14 +75,16 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     return postgres_server.new_database()
 
 
-# Which backend a test's server runs on. The rule: a test runs on both the embedded backend and
-# Redis (mark it ``both_backends``, a module with ``pytestmark``) when what it checks goes through
-# the routing state, presence or the event bus, whose memory and Redis implementations differ:
-# routing and the queue, presence, grace periods and reconnects, delivery of events to other
-# connections, the co-browse relay, readiness. Everything else (what SQLite stores, validation,
-# HTTP and wire details, static pages) runs once, on the embedded backend: Redis would change
-# nothing it checks.
-BACKENDS = ("memory", "redis")
+# Which backends a test's server runs on. The rule: a test runs on every backend (mark it
+# ``both_backends``, a module with ``pytestmark``) when what it checks goes through the routing
+# state, presence, the event bus or the database's writes under several processes, whose
+# implementations differ: routing and the queue, presence, grace periods and reconnects, delivery
+# of events to other connections, the co-browse relay, readiness. Those run on the embedded
+# backend (memory + SQLite), on Redis with the SQLite file, and on Redis with PostgreSQL (the
+# production set-up of several hosts). Everything else (validation, HTTP and wire details, static
+# pages) runs once, on the embedded backend; what the stores do is tested on both databases in
+# tests/storage/.
+BACKENDS = ("memory", "redis", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -101,7 +103,10 @@ def backend_settings(backend: str, request: pytest.FixtureRequest) -> dict[str, 
     """The settings that select the test's backend."""
     if backend == "memory":
         return {}
-    return {"redis_url": request.getfixturevalue("redis_url")}
+    settings = {"redis_url": request.getfixturevalue("redis_url")}
+    if backend == "postgresql":
+        settings["database_url"] = request.getfixturevalue("postgres_url")
+    return settings
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ..errors import LoadTestError
 from ..histogram import LogHistogram
 from ..loadgen import Generator, ReferenceRelay
 from ..procmon import ProcessSampler
-from ..server import Target
+from ..server import ManagedServer, Target, new_postgresql_database
 from ..slo import Objective, check_objectives, load_objectives
 from ..stats import Summary
 
@@ -35,6 +35,7 @@ from ..stats import Summary
 CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_rate": "1000000",
                  "event_burst": "1000000"}
 CHATSERVER = "chatserver"
+CHATSERVER_PG = "chatserver_pg"  # the same server storing in PostgreSQL (--postgresql)
 REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
 
@@ -56,6 +57,8 @@ class ChatConfig:
     reconnect: bool = False
     missed_messages: int = 3
     compare: bool = False
+    # A PostgreSQL server's URL: the same job also runs against chatserver on a new database there.
+    postgresql: str | None = None
     # Co-browse streaming: instead of messages, each pair's visitor streams page events to its agent.
     cobrowse: bool = False
     batch_rate: float = 10.0  # batches per second per session
@@ -306,6 +309,10 @@ class ChatScenario:
             add("--compare", action="store_true",
                 help="run the same job against the reference relays too (Node socket.io 4.8, the same storing "
                      "every message in SQLite, raw aiohttp)")
+            add("--postgresql", metavar="URL",
+                help="also run the same job against chatserver storing in PostgreSQL: a new database on the "
+                     "server at URL (postgresql://user@host:port/db, a user who may create databases), "
+                     "dropped after the run")
         slo = parser.add_argument_group("service-level objectives (exit status 3 when one is missed)")
         slo.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
                          help="e.g. --slo rtt_p99_ms<=50 --slo messages_per_s>=1000 (repeatable; metrics are "
@@ -329,6 +336,7 @@ class ChatScenario:
             concurrency=args.concurrency, hold=getattr(args, "hold", 0.0), reconnect=self.NAME == "reconnect",
             missed_messages=getattr(args, "missed", 3),
             compare=self.NAME == "compare" or getattr(args, "compare", False),
+            postgresql=getattr(args, "postgresql", None),
             cobrowse="cobrowse" in self.options, batch_rate=getattr(args, "batch_rate", 10.0),
             snapshot_kb=getattr(args, "snapshot_kb", 120.0), batch_bytes=getattr(args, "batch_bytes", 300),
             events_per_batch=getattr(args, "events_per_batch", 1),
@@ -370,6 +378,8 @@ class ChatScenario:
         job = config.job(CHATSERVER, target.url, agent_tokens)
         run.job_cobrowse = job["cobrowse"]
         await _run_target(run, job, target.pid, deadline, say)
+        if config.postgresql:
+            result.runs.append(await _run_on_postgresql(target, config, deadline, say))
         if config.compare and config.pairs + config.idle:
             for kind, label in REFERENCES.items():
                 async with ReferenceRelay(kind) as relay:
@@ -450,6 +460,25 @@ def _comparison_table(runs: list[TargetRun]) -> str:
                      f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}"
                      f"   {ratio('messages_per_s', storing):>23}")
     return "\n".join(lines)
+
+
+async def _run_on_postgresql(target: Target, config: ChatConfig, deadline: float,
+                             say: Callable[[str], None]) -> TargetRun:
+    """The same job against a second chatserver, started like ``target`` but storing in a new
+    PostgreSQL database on ``config.postgresql`` (dropped afterwards)."""
+    if not target.managed:
+        raise LoadTestError("--postgresql needs a server the load tester starts (not --url)")
+    assert config.postgresql is not None
+    async with new_postgresql_database(config.postgresql) as database_url, \
+            ManagedServer(redis_url=target.redis_url, settings={**target.settings, "database_url": database_url}) \
+            as pg_target:
+        say(f"started chatserver on PostgreSQL on {pg_target.url} (pid {pg_target.pid})")
+        run = TargetRun(CHATSERVER_PG, "chatserver + PostgreSQL", pg_target.url,
+                        memory_per_connection=config.idle > 0)
+        job = config.job(CHATSERVER, pg_target.url, await _agents(pg_target, config))
+        run.job_cobrowse = job["cobrowse"]
+        await _run_target(run, job, pg_target.pid, deadline, say)
+        return run
 
 
 async def _agents(target: Target, config: ChatConfig) -> list[str]:
