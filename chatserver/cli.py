@@ -1,5 +1,5 @@
 """Command line: ``chatserver serve``, ``chatserver agent add|list|disable|enable|update|set-password``,
-``chatserver customer export|delete``.
+``chatserver customer export|delete``, ``chatserver db copy``.
 
 Every option can also come from a ``CHATSERVER_*`` environment variable (``cli_env``, docs/configuration.md).
 """
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .cli_customers import add_customer_commands, customer_command
+from .cli_db import add_db_commands, db_command
 from .cli_env import CommandParser
 from .config import Settings, load_settings
 from .constants import listening_line
@@ -102,6 +103,7 @@ def build_parser() -> CommandParser:
     password.option("--password", help="prompted for (twice, not shown) when omitted; better from the variable "
                                        "than on a command line others can see")
     add_customer_commands(parser, commands, _common)
+    add_db_commands(parser, commands)
     return parser
 
 
@@ -259,6 +261,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
     if args.command == "customer":
         return asyncio.run(customer_command(settings, args))
+    if args.command == "db":
+        return asyncio.run(db_command(args))
     if args.agent_command == "add":
         return asyncio.run(agent_add(settings, args))
     if args.agent_command in ("disable", "enable", "update"):

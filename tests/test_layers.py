@@ -38,6 +38,7 @@ LAYER_OF = {
     "chatserver.app": "root",
     "chatserver.cli": "root",
     "chatserver.cli_customers": "root",
+    "chatserver.cli_db": "root",
     "chatserver.cli_env": "root",
     "chatserver.first_admin": "root",
     "chatserver.assembly": "root",
