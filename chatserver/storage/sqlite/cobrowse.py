@@ -9,23 +9,19 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ...domain.cobrowse import LIVE, CobrowseSession, CobrowseStatus, CobrowseView, ControlState, SessionUpdate
+from ...domain.cobrowse import CobrowseSession, CobrowseView, SessionUpdate
 from ...errors import NotFound
+from ..rows import sqlite_mark
+from ..rows.cobrowse import (
+    LIVE_STATUSES,
+    SESSION_COLUMNS,
+    SESSIONS,
+    VIEW_COLUMNS,
+    session_from_row,
+    session_update,
+    view_from_row,
+)
 from .database import SQLiteDatabase
-
-_COLUMNS = ("s.id, s.conversation_id, c.visitor_id, s.agent_id, s.agent_name, s.status, s.control, s.reason, "
-            "s.requested_at, s.started_at, s.ended_at, s.control_requested_at, s.control_granted_at, s.pages, "
-            "s.bytes_relayed")
-_FROM = "cobrowse_sessions s JOIN conversations c ON c.id = s.conversation_id"
-_LIVE = tuple(str(s) for s in sorted(LIVE))
-_LIVE_MARKS = ", ".join("?" for _ in _LIVE)
-
-
-def _session(row: sqlite3.Row | tuple[Any, ...]) -> CobrowseSession:
-    return CobrowseSession(id=row[0], conversation_id=row[1], visitor_id=row[2], agent_id=row[3], agent_name=row[4],
-                           status=CobrowseStatus(row[5]), control=ControlState(row[6]), reason=row[7],
-                           requested_at=row[8], started_at=row[9], ended_at=row[10], control_requested_at=row[11],
-                           control_granted_at=row[12], pages=row[13], bytes_relayed=row[14])
 
 
 class SQLiteCobrowse:
@@ -35,13 +31,13 @@ class SQLiteCobrowse:
         self.database = database
 
     async def _select(self, db: Any, where: str, params: tuple[Any, ...]) -> list[CobrowseSession]:
-        async with db.execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where}", params) as cur:
-            return [_session(row) for row in await cur.fetchall()]
+        async with db.execute(f"SELECT {SESSION_COLUMNS} FROM {SESSIONS} WHERE {where}", params) as cur:
+            return [session_from_row(row) for row in await cur.fetchall()]
 
     async def create_session(self, session: CobrowseSession) -> CobrowseSession:
         async with self.database.transaction() as db:
-            live = await self._select(db, f"s.conversation_id = ? AND s.status IN ({_LIVE_MARKS})",
-                                      (session.conversation_id, *_LIVE))
+            live = await self._select(db, f"s.conversation_id = ? AND s.status IN ({LIVE_STATUSES})",
+                                      (session.conversation_id,))
             if live:
                 return live[0]
             try:
@@ -59,34 +55,14 @@ class SQLiteCobrowse:
         return found[0] if found else None
 
     async def live_session_for(self, conversation_id: str) -> CobrowseSession | None:
-        found = await self._select(self.database.reader, f"s.conversation_id = ? AND s.status IN ({_LIVE_MARKS})",
-                                   (conversation_id, *_LIVE))
+        found = await self._select(self.database.reader, f"s.conversation_id = ? AND s.status IN ({LIVE_STATUSES})",
+                                   (conversation_id,))
         return found[0] if found else None
 
     async def update_session(self, update: SessionUpdate) -> CobrowseSession | None:
-        sets: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", update.status), ("control", update.control), ("reason", update.reason),
-                              ("started_at", update.started_at), ("ended_at", update.ended_at),
-                              ("control_requested_at", update.control_requested_at),
-                              ("control_granted_at", update.control_granted_at)):
-            if value is not None:
-                sets.append(f"{column} = ?")
-                params.append(str(value) if isinstance(value, str) else value)
-        if update.clear_reason and update.reason is None:
-            sets.append("reason = NULL")
-        if update.add_pages:
-            sets.append("pages = pages + ?")
-            params.append(update.add_pages)
-        if not sets:
-            sets.append("status = status")
-        where = f"id = ? AND status IN ({', '.join('?' for _ in update.expect)})"
-        params += [update.session_id, *(str(s) for s in update.expect)]
-        if update.expect_control is not None:
-            where += f" AND control IN ({', '.join('?' for _ in update.expect_control)})"
-            params += [str(c) for c in update.expect_control]
+        sets, where, params = session_update(update, sqlite_mark)
         async with self.database.transaction() as db:
-            async with db.execute(f"UPDATE cobrowse_sessions SET {', '.join(sets)} WHERE {where} RETURNING id",
+            async with db.execute(f"UPDATE cobrowse_sessions SET {sets} WHERE {where} RETURNING id",
                                   params) as cur:
                 if await cur.fetchone() is None:
                     return None
@@ -94,7 +70,7 @@ class SQLiteCobrowse:
         return found[0]
 
     async def live_sessions(self) -> list[CobrowseSession]:
-        return await self._select(self.database.reader, f"s.status IN ({_LIVE_MARKS}) ORDER BY s.requested_at", _LIVE)
+        return await self._select(self.database.reader, f"s.status IN ({LIVE_STATUSES}) ORDER BY s.requested_at", ())
 
     async def sessions_for(self, conversation_id: str) -> list[CobrowseSession]:
         return await self._select(self.database.reader, "s.conversation_id = ? ORDER BY s.requested_at",
@@ -127,9 +103,8 @@ class SQLiteCobrowse:
 
     async def views_for(self, conversation_id: str) -> list[CobrowseView]:
         async with self.database.reader.execute(
-            "SELECT v.session_id, v.agent_id, v.agent_name, v.joined_at, v.left_at FROM cobrowse_views v "
+            f"SELECT {VIEW_COLUMNS} FROM cobrowse_views v "
             "JOIN cobrowse_sessions s ON s.id = v.session_id WHERE s.conversation_id = ? ORDER BY v.id",
             (conversation_id,),
         ) as cur:
-            return [CobrowseView(session_id=r[0], agent_id=r[1], agent_name=r[2], joined_at=r[3], left_at=r[4])
-                    for r in await cur.fetchall()]
+            return [view_from_row(row) for row in await cur.fetchall()]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 import aiosqlite
 
@@ -17,21 +16,18 @@ from ...domain.canned import CannedResponse
 from ...domain.lockout import LockoutPolicy
 from ...domain.notes import NewNote, Note
 from ...errors import Conflict, NotFound
+from ..rows import sqlite_mark
+from ..rows.console import (
+    CANNED_COLUMNS,
+    FAILURE_TABLES,
+    FORGET_FAILURES_AFTER,
+    NOTE_COLUMNS,
+    canned_from_row,
+    count_failure,
+    note_from_row,
+    wrap_up_from_row,
+)
 from .database import SQLiteDatabase
-
-_NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, client_note_id"
-_CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"
-# Failure rows that stopped failing this long ago (and hold no lock) are forgotten.
-FORGET_FAILURES_AFTER = 86400.0
-
-
-def _note(row: sqlite3.Row | tuple[Any, ...]) -> Note:
-    return Note(id=row[0], conversation_id=row[1], agent_id=row[2], agent_name=row[3], body=row[4],
-                created_at=row[5], client_note_id=row[6])
-
-
-def _canned(row: sqlite3.Row | tuple[Any, ...]) -> CannedResponse:
-    return CannedResponse(id=row[0], shortcut=row[1], body=row[2], created_at=row[3], updated_at=row[4])
 
 
 class SQLiteConsole:
@@ -46,13 +42,13 @@ class SQLiteConsole:
         async with self.database.transaction() as db:
             if note.client_note_id is not None:
                 async with db.execute(
-                    f"SELECT {_NOTE_COLUMNS} FROM conversation_notes "
+                    f"SELECT {NOTE_COLUMNS} FROM conversation_notes "
                     "WHERE conversation_id = ? AND agent_id = ? AND client_note_id = ?",
                     (note.conversation_id, note.agent_id, note.client_note_id),
                 ) as cur:
                     row = await cur.fetchone()
                 if row is not None:
-                    return _note(row), False
+                    return note_from_row(row), False
             try:
                 async with db.execute(
                     "INSERT INTO conversation_notes (conversation_id, agent_id, agent_name, body, created_at, "
@@ -70,10 +66,10 @@ class SQLiteConsole:
 
     async def notes(self, conversation_id: str) -> list[Note]:
         async with self.database.reader.execute(
-            f"SELECT {_NOTE_COLUMNS} FROM conversation_notes WHERE conversation_id = ? ORDER BY id",
+            f"SELECT {NOTE_COLUMNS} FROM conversation_notes WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ) as cur:
-            return [_note(row) for row in await cur.fetchall()]
+            return [note_from_row(row) for row in await cur.fetchall()]
 
     # -- wrap-up ------------------------------------------------------------------------------
 
@@ -93,28 +89,28 @@ class SQLiteConsole:
             row = await cur.fetchone()
         if row is None:
             return None
-        return list(json.loads(row[0] or "[]")), row[1]
+        return wrap_up_from_row(row)
 
     # -- canned responses ---------------------------------------------------------------------
 
     async def canned_responses(self) -> list[CannedResponse]:
         async with self.database.reader.execute(
-            f"SELECT {_CANNED_COLUMNS} FROM canned_responses ORDER BY shortcut"
+            f"SELECT {CANNED_COLUMNS} FROM canned_responses ORDER BY shortcut"
         ) as cur:
-            return [_canned(row) for row in await cur.fetchall()]
+            return [canned_from_row(row) for row in await cur.fetchall()]
 
     async def canned_response(self, canned_id: str) -> CannedResponse | None:
         async with self.database.reader.execute(
-            f"SELECT {_CANNED_COLUMNS} FROM canned_responses WHERE id = ?", (canned_id,)
+            f"SELECT {CANNED_COLUMNS} FROM canned_responses WHERE id = ?", (canned_id,)
         ) as cur:
             row = await cur.fetchone()
-        return _canned(row) if row else None
+        return canned_from_row(row) if row else None
 
     async def save_canned_response(self, canned: CannedResponse) -> None:
         try:
             async with self.database.transaction() as db:
                 await db.execute(
-                    f"INSERT INTO canned_responses ({_CANNED_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+                    f"INSERT INTO canned_responses ({CANNED_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET shortcut = excluded.shortcut, body = excluded.body, "
                     "updated_at = excluded.updated_at",
                     (canned.id, canned.shortcut, canned.body, canned.created_at, canned.updated_at),
@@ -141,7 +137,7 @@ class SQLiteConsole:
 
     async def record_login_failure(self, email: str, address: str, now: float, policy: LockoutPolicy) -> float:
         async with self.database.transaction() as db:
-            for table in _FAILURE_TABLES:
+            for table in FAILURE_TABLES:
                 await db.execute(f"DELETE FROM {table} WHERE last_failure_at < ? AND locked_until < ?",
                                  (now - FORGET_FAILURES_AFTER, now))
             own = await _count_failure(db, "login_failures_by_address", ("email", "address"), (email, address), now,
@@ -155,30 +151,12 @@ class SQLiteConsole:
             await db.execute("DELETE FROM login_failures_by_address WHERE email = ? AND address = ?", (email, address))
 
 
-_FAILURE_TABLES = ("login_failures", "login_failures_by_address")
-
 
 async def _count_failure(db: aiosqlite.Connection, table: str, key_columns: tuple[str, ...], key: tuple[str, ...],
                          now: float, failures_to_lock: int, lock_seconds: float, window: float) -> float:
-    """Count one wrong password in ``table``'s row ``key``: ``failures_to_lock`` in a row (each
-    within ``window`` of the one before) lock it for ``lock_seconds``; returns when its lock ends
-    (0 when it is not locked)."""
-    where = " AND ".join(f"{column} = ?" for column in key_columns)
-    async with db.execute(f"SELECT failures, last_failure_at, locked_until FROM {table} WHERE {where}", key) as cur:
+    """Count one wrong password in ``table``'s row ``key``; when its lock ends (0: not locked)."""
+    sql, params = count_failure(table, key_columns, key, now, failures_to_lock, lock_seconds, window, sqlite_mark)
+    async with db.execute(sql, params) as cur:
         row = await cur.fetchone()
-    if row is not None and row[2] > now:
-        return float(row[2])  # already locked (a concurrent attempt): the lock stands
-    failures = 1
-    if row is not None and now - row[1] <= window:
-        failures = int(row[0]) + 1
-    locked_until = now + lock_seconds if failures >= failures_to_lock else 0.0
-    if locked_until:
-        failures = 0  # after the lock, the count starts again
-    await db.execute(
-        f"INSERT INTO {table} ({', '.join(key_columns)}, failures, last_failure_at, locked_until) "
-        f"VALUES ({', '.join('?' for _ in key_columns)}, ?, ?, ?) ON CONFLICT ({', '.join(key_columns)}) DO UPDATE "
-        "SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, "
-        "locked_until = excluded.locked_until",
-        (*key, failures, now, locked_until),
-    )
-    return locked_until
+    assert row is not None
+    return float(row[0])

@@ -14,37 +14,31 @@ from collections.abc import Callable
 from typing import Any
 
 from ...domain.models import Conversation, Message
-from ...domain.outbox import OutboxItem, OutboxKind, OutboxStatus
+from ...domain.outbox import OutboxItem, OutboxKind
 from ...domain.tickets import DAY, Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
 from ...domain.webhooks import MessageItems, WebhookEndpoint
-from ...errors import RateLimited
+from ..rows.tickets import (
+    ANSWER_COLUMNS,
+    OUTBOX_COLUMNS,
+    TICKET_COLUMNS,
+    WEBHOOK_COLUMNS,
+    answer_values,
+    check_transcript_limits,
+    outbox_from_row,
+    ticket_values,
+    tickets_from_rows,
+    webhook_from_row,
+    webhook_values,
+)
 from ._group_commit import Batch, WriterCache
-from ._outbox_rows import OUTBOX_COLUMNS, insert_outbox, insert_outbox_now
+from ._outbox_rows import insert_outbox, insert_outbox_now
 from .database import SQLiteDatabase
 from .messages import SQLiteMessages
 
-_TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
-                   "updated_at, customer_id")
-
-
-def _ticket(row: sqlite3.Row | tuple[Any, ...], answers: tuple[TicketAnswer, ...]) -> Ticket:
-    return Ticket(id=row[0], visitor_id=row[1], name=row[2], email=row[3], order_number=row[4], description=row[5],
-                  page_url=row[6], status=TicketStatus(row[7]), created_at=row[8], updated_at=row[9],
-                  answers=answers, customer_id=row[10])
-
-
-def _outbox(row: sqlite3.Row | tuple[Any, ...]) -> OutboxItem:
-    return OutboxItem(id=row[0], kind=OutboxKind(row[1]), target=row[2], payload=row[3],
-                      status=OutboxStatus(row[4]), attempts=row[5], next_attempt_at=row[6], last_error=row[7],
-                      created_at=row[8], sent_at=row[9], visitor_id=row[10], customer_id=row[11])
-
-
-
 
 def _load_webhooks(conn: sqlite3.Connection) -> tuple[WebhookEndpoint, ...]:
-    rows = conn.execute("SELECT id, url, secret, events, created_at FROM webhook_endpoints ORDER BY created_at")
-    return tuple(WebhookEndpoint(id=r[0], url=r[1], secret=r[2], events=tuple(e for e in r[3].split(",") if e),
-                                 created_at=r[4]) for r in rows)
+    rows = conn.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints ORDER BY created_at")
+    return tuple(webhook_from_row(row) for row in rows)
 
 
 class SQLiteTickets:
@@ -86,12 +80,7 @@ class SQLiteTickets:
             ) as cur:
                 row = await cur.fetchone()
             assert row is not None
-            if row[0] >= limits.per_conversation:
-                raise RateLimited(f"this chat's transcript was already sent {row[0]} times",
-                                  details={"limit": "per_conversation"})
-            if row[1] >= limits.per_address_per_day:
-                raise RateLimited("this address has had enough transcripts for today; try again tomorrow",
-                                  details={"limit": "per_address"})
+            check_transcript_limits(row[0], row[1], limits)
             await db.execute(
                 "INSERT INTO transcript_emails (conversation_id, visitor_id, address, sent_at) VALUES (?, ?, ?, ?)",
                 (sent.conversation_id, sent.visitor_id, sent.address, sent.sent_at))
@@ -104,7 +93,7 @@ class SQLiteTickets:
                 "ORDER BY next_attempt_at, created_at LIMIT ?",
                 (str(kind), now, limit),
             ) as cur:
-                items = [_outbox(row) for row in await cur.fetchall()]
+                items = [outbox_from_row(row) for row in await cur.fetchall()]
             if items:
                 marks = ", ".join("?" for _ in items)
                 await db.execute(f"UPDATE outbox SET next_attempt_at = ? WHERE id IN ({marks})",
@@ -150,17 +139,15 @@ class SQLiteTickets:
         async with self.database.reader.execute(
             f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)
         ) as cur:
-            return [_outbox(row) for row in await cur.fetchall()]
+            return [outbox_from_row(row) for row in await cur.fetchall()]
 
     # -- webhook endpoints --------------------------------------------------------------------
 
     async def add_webhook(self, endpoint: WebhookEndpoint) -> None:
         try:
             async with self.database.transaction() as db:
-                await db.execute("INSERT INTO webhook_endpoints (id, url, secret, events, created_at) "
-                                 "VALUES (?, ?, ?, ?, ?)",
-                                 (endpoint.id, endpoint.url, endpoint.secret, ",".join(endpoint.events),
-                                  endpoint.created_at))
+                await db.execute(f"INSERT INTO webhook_endpoints ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                                 webhook_values(endpoint))
         finally:
             self._endpoints.invalidate()
 
@@ -188,10 +175,8 @@ class SQLiteTickets:
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
         async with self.database.transaction() as db:
             await db.execute(
-                f"INSERT INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
-                 ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at, ticket.customer_id),
-            )
+                f"INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ticket_values(ticket))
             await insert_outbox(db, outbox)
 
     async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:
@@ -200,10 +185,8 @@ class SQLiteTickets:
                                   (now, answer.ticket_id)) as cur:
                 if await cur.fetchone() is None:
                     return None
-            await db.execute(
-                "INSERT INTO ticket_answers (ticket_id, agent_id, agent_name, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                (answer.ticket_id, answer.agent_id, answer.agent_name, answer.body, answer.created_at),
-            )
+            await db.execute(f"INSERT INTO ticket_answers ({ANSWER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                             answer_values(answer))
             await insert_outbox(db, outbox)
         return await self.ticket(answer.ticket_id)
 
@@ -212,18 +195,13 @@ class SQLiteTickets:
             return []
         ids = [row[0] for row in rows]
         marks = ", ".join("?" for _ in ids)
-        answers: dict[str, list[TicketAnswer]] = {}
         async with self.database.reader.execute(
-            f"SELECT ticket_id, agent_id, agent_name, body, created_at FROM ticket_answers "
-            f"WHERE ticket_id IN ({marks}) ORDER BY id", ids,
+            f"SELECT {ANSWER_COLUMNS} FROM ticket_answers WHERE ticket_id IN ({marks}) ORDER BY id", ids,
         ) as cur:
-            for r in await cur.fetchall():
-                answers.setdefault(r[0], []).append(
-                    TicketAnswer(ticket_id=r[0], agent_id=r[1], agent_name=r[2], body=r[3], created_at=r[4]))
-        return [_ticket(row, tuple(answers.get(row[0], ()))) for row in rows]
+            return tickets_from_rows(rows, await cur.fetchall())
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
-        async with self.database.reader.execute(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?",
+        async with self.database.reader.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?",
                                                 (ticket_id,)) as cur:
             rows = list(await cur.fetchall())
         found = await self._with_answers(rows)
@@ -232,7 +210,7 @@ class SQLiteTickets:
     async def list_tickets(self, *, status: TicketStatus | None, limit: int, offset: int) -> list[Ticket]:
         where, params = ("WHERE status = ?", [str(status)]) if status is not None else ("", [])
         async with self.database.reader.execute(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+            f"SELECT {TICKET_COLUMNS} FROM tickets {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ) as cur:
             rows = list(await cur.fetchall())
@@ -240,7 +218,7 @@ class SQLiteTickets:
 
     async def tickets_for_visitor(self, visitor_id: str, limit: int) -> list[Ticket]:
         async with self.database.reader.execute(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE visitor_id = ? ORDER BY created_at DESC LIMIT ?",
+            f"SELECT {TICKET_COLUMNS} FROM tickets WHERE visitor_id = ? ORDER BY created_at DESC LIMIT ?",
             (visitor_id, limit),
         ) as cur:
             rows = list(await cur.fetchall())
