@@ -1,5 +1,5 @@
 """What the agent console adds (SQLite migrations 0005, 0012): notes, canned responses,
-wrap-ups and failed logins: columns, row readers and the failure rows' lifetime."""
+wrap-ups and failed logins: columns, row readers, and the statements that count failed logins."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ...domain.canned import CannedResponse
+from ...domain.lockout import LockoutPolicy
 from ...domain.notes import Note
 from . import Mark, Row
 
@@ -14,7 +15,15 @@ NOTE_COLUMNS = "id, conversation_id, agent_id, agent_name, body, created_at, cli
 CANNED_COLUMNS = "id, shortcut, body, created_at, updated_at"
 # Failure rows that stopped failing this long ago (and hold no lock) are forgotten.
 FORGET_FAILURES_AFTER = 86400.0
-FAILURE_TABLES = ("login_failures", "login_failures_by_address")
+_FAILURE_TABLES = ("login_failures", "login_failures_by_address")
+
+
+def locked_until_sql(mark: Mark) -> str:
+    """When the later of an account's locks ends (``NULL``: no row), its parameters the email
+    and the address."""
+    return (f"SELECT max(locked_until) FROM (SELECT locked_until FROM login_failures WHERE email = {mark(1)} "
+            "UNION ALL SELECT locked_until FROM login_failures_by_address "
+            f"WHERE email = {mark(1)} AND address = {mark(2)}) AS locks")
 
 
 def note_from_row(row: Row) -> Note:
@@ -31,9 +40,28 @@ def wrap_up_from_row(row: Row) -> tuple[list[str], str | None]:
     return list(json.loads(row[0] or "[]")), row[1]
 
 
-def count_failure(table: str, key_columns: tuple[str, ...], key: tuple[str, ...], now: float,
+Statement = tuple[str, tuple[Any, ...]]  # SQL and its parameters
+
+
+def forget_failures(now: float, mark: Mark) -> list[Statement]:
+    """The statements that delete failure rows no longer worth keeping."""
+    return [(f"DELETE FROM {table} WHERE last_failure_at < {mark(1)} AND locked_until < {mark(2)}",
+             (now - FORGET_FAILURES_AFTER, now)) for table in _FAILURE_TABLES]
+
+
+def count_failures(email: str, address: str, now: float, policy: LockoutPolicy, mark: Mark) -> list[Statement]:
+    """The statements that count one wrong password for ``email`` from ``address``: on its own
+    (locked after ``policy.failures``) and from anywhere (after ``policy.global_failures``).
+    Each returns when its lock ends; the account is locked until the later."""
+    return [_count_failure("login_failures_by_address", ("email", "address"), (email, address), now,
+                           policy.failures, policy.lock_seconds, policy.lock_seconds, mark),
+            _count_failure("login_failures", ("email",), (email,), now, policy.global_failures,
+                           policy.global_lock_seconds, policy.lock_seconds, mark)]
+
+
+def _count_failure(table: str, key_columns: tuple[str, ...], key: tuple[str, ...], now: float,
                   failures_to_lock: int, lock_seconds: float, window: float,
-                  mark: Mark) -> tuple[str, tuple[Any, ...]]:
+                   mark: Mark) -> Statement:
     """The statement that counts one wrong password in ``table``'s row ``key``, and its
     parameters: ``failures_to_lock`` in a row (each within ``window`` of the one before) lock the
     row for ``lock_seconds``, and the count starts again; while locked, the row is left as it is.

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import aiosqlite
-
 from ...domain.canned import CannedResponse
 from ...domain.lockout import LockoutPolicy
 from ...domain.notes import NewNote, Note
@@ -19,15 +17,17 @@ from ...errors import Conflict, NotFound
 from ..rows import sqlite_mark
 from ..rows.console import (
     CANNED_COLUMNS,
-    FAILURE_TABLES,
-    FORGET_FAILURES_AFTER,
     NOTE_COLUMNS,
     canned_from_row,
-    count_failure,
+    count_failures,
+    forget_failures,
+    locked_until_sql,
     note_from_row,
     wrap_up_from_row,
 )
 from .database import SQLiteDatabase
+
+_LOCKED_UNTIL = locked_until_sql(sqlite_mark)
 
 
 class SQLiteConsole:
@@ -127,36 +127,22 @@ class SQLiteConsole:
     # -- failed logins ------------------------------------------------------------------------
 
     async def locked_until(self, email: str, address: str) -> float:
-        async with self.database.reader.execute(
-            "SELECT max(locked_until) FROM (SELECT locked_until FROM login_failures WHERE email = ? "
-            "UNION ALL SELECT locked_until FROM login_failures_by_address WHERE email = ? AND address = ?)",
-            (email, email, address),
-        ) as cur:
+        async with self.database.reader.execute(_LOCKED_UNTIL, (email, address)) as cur:
             row = await cur.fetchone()
         return float(row[0]) if row and row[0] is not None else 0.0
 
     async def record_login_failure(self, email: str, address: str, now: float, policy: LockoutPolicy) -> float:
         async with self.database.transaction() as db:
-            for table in FAILURE_TABLES:
-                await db.execute(f"DELETE FROM {table} WHERE last_failure_at < ? AND locked_until < ?",
-                                 (now - FORGET_FAILURES_AFTER, now))
-            own = await _count_failure(db, "login_failures_by_address", ("email", "address"), (email, address), now,
-                                       policy.failures, policy.lock_seconds, policy.lock_seconds)
-            every = await _count_failure(db, "login_failures", ("email",), (email,), now,
-                                         policy.global_failures, policy.global_lock_seconds, policy.lock_seconds)
-        return max(own, every)
+            for sql, params in forget_failures(now, sqlite_mark):
+                await db.execute(sql, params)
+            locks = []
+            for sql, params in count_failures(email, address, now, policy, sqlite_mark):
+                async with db.execute(sql, params) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                locks.append(float(row[0]))
+        return max(locks)
 
     async def clear_login_failures(self, email: str, address: str) -> None:
         async with self.database.transaction() as db:
             await db.execute("DELETE FROM login_failures_by_address WHERE email = ? AND address = ?", (email, address))
-
-
-
-async def _count_failure(db: aiosqlite.Connection, table: str, key_columns: tuple[str, ...], key: tuple[str, ...],
-                         now: float, failures_to_lock: int, lock_seconds: float, window: float) -> float:
-    """Count one wrong password in ``table``'s row ``key``; when its lock ends (0: not locked)."""
-    sql, params = count_failure(table, key_columns, key, now, failures_to_lock, lock_seconds, window, sqlite_mark)
-    async with db.execute(sql, params) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return float(row[0])
