@@ -1,5 +1,5 @@
-"""The outbox worker over the real SQLite outbox, with a manual clock: backoff, giving up,
-leases, and an unforeseen sender error counted as a failed attempt."""
+"""The outbox worker over the real outbox of each database, with a manual clock: backoff, giving
+up, leases, and an unforeseen sender error counted as a failed attempt."""
 
 from __future__ import annotations
 
@@ -19,17 +19,15 @@ from chatserver.domain.outbox import (
     PermanentFailure,
     RetryPolicy,
 )
-from chatserver.storage.sqlite import open_sqlite
-from chatserver.storage.sqlite.tickets import SQLiteTickets
+from chatserver.storage.choice import Tickets
+
+from ..storage.backends import DATABASES, open_shared
 
 
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SQLiteTickets]:
-    stores = await open_sqlite(tmp_path / "chat.db")
-    try:
+@pytest.fixture(params=DATABASES)
+async def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Tickets]:
+    async with open_shared(request.param, tmp_path, request) as stores:
         yield stores.tickets
-    finally:
-        await stores.database.close()
 
 
 def _item(n: int, now: float) -> OutboxItem:
@@ -37,7 +35,7 @@ def _item(n: int, now: float) -> OutboxItem:
                       next_attempt_at=now)
 
 
-async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTickets) -> None:
+async def test_failures_back_off_and_give_up_after_max_attempts(outbox: Tickets) -> None:
     clock = ManualClock()
     failures: list[str] = []
 
@@ -67,7 +65,7 @@ async def test_failures_back_off_and_give_up_after_max_attempts(outbox: SQLiteTi
 
 
 async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_text(
-        outbox: SQLiteTickets, caplog: pytest.LogCaptureFixture) -> None:
+        outbox: Tickets, caplog: pytest.LogCaptureFixture) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:
@@ -93,7 +91,7 @@ async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_
     assert (item.status, item.attempts, item.last_error) == (OutboxStatus.PENDING, 1, "RuntimeError")
 
 
-async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: SQLiteTickets) -> None:
+async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: Tickets) -> None:
     clock = ManualClock()
     await outbox.enqueue([_item(1, clock.now())])
     assert [i.id for i in await outbox.claim_due(OutboxKind.MAIL, clock.now(), 30, 10)] == ["i1"]
@@ -102,7 +100,7 @@ async def test_a_claimed_item_is_not_claimed_again_until_its_lease_ends(outbox: 
     assert await outbox.claim_due(OutboxKind.WEBHOOK, clock.now() + 100, 30, 10) == []
 
 
-async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTickets) -> None:
+async def test_sent_and_permanently_failed_items_are_done(outbox: Tickets) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:
@@ -118,7 +116,7 @@ async def test_sent_and_permanently_failed_items_are_done(outbox: SQLiteTickets)
     assert items["i1"].payload == items["i2"].payload == ""  # done: the contents are not kept
 
 
-async def test_finished_items_are_pruned_after_keep_and_pending_ones_never(outbox: SQLiteTickets) -> None:
+async def test_finished_items_are_pruned_after_keep_and_pending_ones_never(outbox: Tickets) -> None:
     clock = ManualClock()
 
     async def send(item: OutboxItem) -> None:
