@@ -19,7 +19,7 @@ from chatserver.domain.outbox import (
     PermanentFailure,
     RetryPolicy,
 )
-from chatserver.storage.choice import Tickets
+from chatserver.storage.stores import Tickets
 
 from ..storage.backends import DATABASES, open_shared
 

@@ -13,12 +13,12 @@ import pytest
 from chatserver.domain.cobrowse import CobrowseStore
 from chatserver.domain.console import ConsoleStore
 from chatserver.domain.models import Conversation, ConversationStatus, PreChat
-from chatserver.storage.choice import Tickets
 from chatserver.storage.postgresql.cobrowse import PostgresCobrowse
 from chatserver.storage.postgresql.console import PostgresConsole
 from chatserver.storage.postgresql.database import PostgresDatabase
 from chatserver.storage.postgresql.tickets import MessageHook, PostgresTickets
 from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.stores import Tickets
 
 DATABASES = ("sqlite", "postgresql")
 
