@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-from ...domain.models import Agent, Role
+from ...domain.models import Agent
 from ...errors import Conflict
+from ..rows import AGENT_COLUMNS, agent_from_row, agent_values
 from .database import SQLiteDatabase
-
-_AGENT_COLUMNS = "id, email, name, password_hash, role, capacity, disabled, token_version, created_at, departments"
-
-
-def _agent(row: sqlite3.Row | tuple[Any, ...]) -> Agent:
-    return Agent(
-        id=row[0],
-        email=row[1],
-        name=row[2],
-        password_hash=row[3],
-        role=Role(row[4]),
-        capacity=row[5],
-        disabled=bool(row[6]),
-        token_version=row[7],
-        created_at=row[8],
-        departments=tuple(d for d in row[9].split(",") if d),
-    )
 
 
 class SQLiteAgents:
@@ -37,18 +20,15 @@ class SQLiteAgents:
         try:
             async with self.database.transaction() as db:
                 await db.execute(
-                    f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (agent.id, agent.email, agent.name, agent.password_hash, str(agent.role), agent.capacity,
-                     int(agent.disabled), agent.token_version, agent.created_at, ",".join(agent.departments)),
-                )
+                    f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", agent_values(agent))
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"an agent with email {agent.email!r} already exists") from exc
 
     async def _one_agent(self, where: str, value: str) -> Agent | None:
-        async with self.database.reader.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE {where} = ?",
+        async with self.database.reader.execute(f"SELECT {AGENT_COLUMNS} FROM agents WHERE {where} = ?",
                                                 (value,)) as cur:
             row = await cur.fetchone()
-        return _agent(row) if row else None
+        return agent_from_row(row) if row else None
 
     async def agent_by_id(self, agent_id: str) -> Agent | None:
         return await self._one_agent("id", agent_id)
@@ -58,9 +38,9 @@ class SQLiteAgents:
 
     async def list_agents(self) -> list[Agent]:
         async with self.database.reader.execute(
-            f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, email"
+            f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, email"
         ) as cur:
-            return [_agent(row) for row in await cur.fetchall()]
+            return [agent_from_row(row) for row in await cur.fetchall()]
 
     async def bump_token_version(self, agent_id: str) -> None:
         async with self.database.transaction() as db:
@@ -69,10 +49,10 @@ class SQLiteAgents:
     async def set_password(self, agent_id: str, password_hash: str) -> Agent | None:
         async with self.database.transaction() as db, db.execute(
             f"UPDATE agents SET password_hash = ?, token_version = token_version + 1 WHERE id = ? "
-            f"RETURNING {_AGENT_COLUMNS}", (password_hash, agent_id),
+            f"RETURNING {AGENT_COLUMNS}", (password_hash, agent_id),
         ) as cur:
             row = await cur.fetchone()
-        return _agent(row) if row else None
+        return agent_from_row(row) if row else None
 
     async def update_agent(self, agent_id: str, *, disabled: bool | None, capacity: int | None,
                            departments: tuple[str, ...] | None) -> Agent | None:
@@ -85,6 +65,6 @@ class SQLiteAgents:
                 "disabled = COALESCE(?, disabled) WHERE id = ?",
                 (capacity, None if departments is None else ",".join(departments),
                  None if disabled is None else int(disabled), None if disabled is None else int(disabled), agent_id))
-            async with db.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE id = ?", (agent_id,)) as cur:
+            async with db.execute(f"SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?", (agent_id,)) as cur:
                 row = await cur.fetchone()
-        return _agent(row) if row else None
+        return agent_from_row(row) if row else None

@@ -23,9 +23,21 @@ from ...domain.models import (
     Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ..rows import (
+    CONVERSATION_COLUMNS,
+    SELECT_ACTIVE_FOR_VISITOR,
+    SELECT_ASSIGNMENTS,
+    SELECT_CONVERSATION,
+    SELECT_IDLE_CONVERSATIONS,
+    SELECT_VISITED_BY_AGENT,
+    UPDATE_PAGE,
+    assignment_from_row,
+    conversation_from_row,
+    new_conversation_values,
+)
 from ._group_commit import Batch
 from ._outbox_rows import insert_outbox_now
-from ._rows import CONVERSATION_COLUMNS, SELECT_CONVERSATION, conversation_from_row, customer_of, select_conversation
+from ._rows import customer_of, select_conversation
 from .database import SQLiteDatabase
 from .messages import SQLiteMessages, insert_message
 from .ratings import SQLiteRatings
@@ -55,21 +67,14 @@ class SQLiteConversations:
     async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
         def update(conn: sqlite3.Connection, batch: Batch) -> Conversation | None:
             row = conn.execute(
-                "UPDATE conversations SET page_url = ?, page_title = ?, checkout = ?, cart_value = ? "
-                f"WHERE id = ? AND status != 'closed' RETURNING {CONVERSATION_COLUMNS}",
-                (page.page_url, page.page_title, int(page.checkout), page.cart_value, conversation_id),
+                UPDATE_PAGE, (page.page_url, page.page_title, int(page.checkout), page.cart_value, conversation_id),
             ).fetchone()
             return conversation_from_row(row) if row else None
 
         return await self.database.batched(update)
 
     async def idle_conversations(self, before: float, limit: int) -> list[str]:
-        rows = await self.database.fetchall(
-            "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND coalesce("
-            "(SELECT m.created_at FROM messages m WHERE m.conversation_id = c.id ORDER BY m.seq DESC LIMIT 1), "
-            "c.created_at) < ? ORDER BY c.created_at LIMIT ?",
-            (before, limit),
-        )
+        rows = await self.database.fetchall(SELECT_IDLE_CONVERSATIONS, (before, limit))
         return [str(row[0]) for row in rows]
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
@@ -85,11 +90,7 @@ class SQLiteConversations:
         return {row[0]: conversation_from_row(row) for row in rows}
 
     async def active_conversation_for_visitor(self, visitor_id: str) -> Conversation | None:
-        row = await self.database.fetchone(
-            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE visitor_id = ? AND status != 'closed' "
-            "ORDER BY created_at DESC LIMIT 1",
-            (visitor_id,),
-        )
+        row = await self.database.fetchone(SELECT_ACTIVE_FOR_VISITOR, (visitor_id,))
         return conversation_from_row(row) if row else None
 
     async def conversations_with_status(
@@ -147,13 +148,9 @@ class SQLiteConversations:
     # -- history ------------------------------------------------------------------------------
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
-        async with self.database.reader.execute(
-            "SELECT conversation_id, agent_id, event, reason, at FROM assignment_events "
-            "WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
-        ) as cur:
+        async with self.database.reader.execute(SELECT_ASSIGNMENTS, (conversation_id,)) as cur:
             rows = await cur.fetchall()
-        return [AssignmentEvent(conversation_id=r[0], agent_id=r[1], event=r[2], reason=r[3], at=r[4]) for r in rows]
+        return [assignment_from_row(row) for row in rows]
 
     async def transcript(self, conversation_id: str) -> Transcript | None:
         conversation = await self.get_conversation(conversation_id)
@@ -167,27 +164,19 @@ class SQLiteConversations:
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
         """Whether the agent ever held the conversation (their past chats stay readable to them)."""
-        async with self.database.reader.execute(
-            "SELECT 1 FROM assignment_events WHERE conversation_id = ? AND agent_id = ? LIMIT 1",
-            (conversation_id, agent_id),
-        ) as cur:
+        async with self.database.reader.execute(SELECT_VISITED_BY_AGENT, (conversation_id, agent_id)) as cur:
             return await cur.fetchone() is not None
 
 
 def _create_conversation(conversation: Conversation, first: list[NewMessage], record: OutboxRecorder | None,
                          conn: sqlite3.Connection, batch: Batch) -> list[Message]:
-    p = conversation.prechat
     # The customer the visitor belongs to (customer records link the visitor first), in
     # the same statement: a conversation is never stored without its customer.
     conn.execute(
         f"INSERT INTO conversations ({CONVERSATION_COLUMNS}, customer_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
-        (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
-         p.order_number, p.page_url, conversation.created_at, conversation.queue_rank,
-         conversation.agent_id, conversation.agent_name, conversation.assigned_at, None, None, 0, 0, 0,
-         p.page_title, int(p.checkout), p.cart_value, p.department, conversation.priority,
-         conversation.visitor_id),
+        (*new_conversation_values(conversation), conversation.visitor_id),
     )
     stored = [insert_message(conn, m) for m in first]
     conversation.last_seq = len(stored)

@@ -35,8 +35,8 @@ from ...domain.models import (
 )
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
+from ..rows import CONVERSATION_COLUMNS, conversation_from_row
 from ._reader import Queryable
-from ._rows import CONVERSATION_COLUMNS, conversation_from_row
 from .database import SQLiteDatabase
 
 _CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"

@@ -9,7 +9,6 @@ job that creates or changes the conversation (``conversations.py``).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -18,15 +17,18 @@ from ...domain.access import check_writable
 from ...domain.models import Conversation, Message, PartyKind
 from ...domain.ports import NewMessage
 from ...errors import NotFound
-from ._group_commit import Batch
-from ._rows import (
+from ..rows import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
     PARTY_COLUMN,
+    SELECT_MESSAGES_AFTER,
     conversation_from_row,
     message_from_row,
-    select_conversation,
+    message_values,
+    stored_message,
 )
+from ._group_commit import Batch
+from ._rows import select_conversation
 from .database import SQLiteDatabase
 
 # Called inside the transaction of every participant's message, after its INSERT: it may write
@@ -43,18 +45,9 @@ def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_nam
                    sql: str = _INSERT_MESSAGE) -> Message | None:
     """Insert ``m`` as message ``seq``; ``None`` when ``sql`` is ``_INSERT_UNLESS_RESENT`` and it
     was a resend."""
-    meta = json.dumps(m.meta) if m.meta else None
-    inserted = conn.execute(
-        sql,
-        (m.conversation_id, seq, m.kind, str(m.sender_kind), m.sender_id, sender_name, m.client_msg_id, m.body,
-         meta, m.created_at),
-    ).rowcount
-    if not inserted:
+    if not conn.execute(sql, message_values(m, seq, sender_name)).rowcount:
         return None
-    return Message(
-        conversation_id=m.conversation_id, seq=seq, kind=m.kind, sender_kind=m.sender_kind, sender_id=m.sender_id,
-        sender_name=sender_name, body=m.body, created_at=m.created_at, client_msg_id=m.client_msg_id, meta=m.meta,
-    )
+    return stored_message(m, seq, sender_name)
 
 
 def insert_message(conn: sqlite3.Connection, m: NewMessage) -> Message:
@@ -118,8 +111,5 @@ class SQLiteMessages:
         return conversation, stored, True
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        rows = await self.database.fetchall(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (conversation_id, after_seq, limit),
-        )
+        rows = await self.database.fetchall(SELECT_MESSAGES_AFTER, (conversation_id, after_seq, limit))
         return [message_from_row(row) for row in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...domain.models import Rating
+from ..rows import SELECT_RATING, UPSERT_RATING, rating_from_row
 from .database import SQLiteDatabase
 
 
@@ -15,17 +16,10 @@ class SQLiteRatings:
     async def rate(self, rating: Rating) -> None:
         """Store the visitor's rating of a closed conversation (a second rating replaces the first)."""
         async with self.database.transaction() as db:
-            await db.execute(
-                "INSERT INTO ratings (conversation_id, rating, comment, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (conversation_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment, "
-                "created_at = excluded.created_at",
-                (rating.conversation_id, rating.rating, rating.comment, rating.created_at),
-            )
+            await db.execute(UPSERT_RATING,
+                             (rating.conversation_id, rating.rating, rating.comment, rating.created_at))
 
     async def rating(self, conversation_id: str) -> Rating | None:
-        async with self.database.reader.execute(
-            "SELECT conversation_id, rating, comment, created_at FROM ratings WHERE conversation_id = ?",
-            (conversation_id,),
-        ) as cur:
+        async with self.database.reader.execute(SELECT_RATING, (conversation_id,)) as cur:
             row = await cur.fetchone()
-        return Rating(conversation_id=row[0], rating=row[1], comment=row[2], created_at=row[3]) if row else None
+        return rating_from_row(row) if row else None
