@@ -1,12 +1,12 @@
 """Reading a conversation from a job of the group commit (a sqlite3 connection, in the writer's
-transaction). The columns and row readers both databases share are in ``storage/rows.py``."""
+transaction). The columns and row readers both databases share are in ``storage/rows/conversations.py``."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from ...domain.models import Conversation
-from ..rows import SELECT_CONVERSATION, conversation_from_row
+from ..rows.conversations import SELECT_CONVERSATION, conversation_from_row
 
 
 def select_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:

@@ -6,7 +6,7 @@ import sqlite3
 
 from ...domain.models import Agent
 from ...errors import Conflict
-from ..rows import AGENT_COLUMNS, agent_from_row, agent_values
+from ..rows.conversations import AGENT_COLUMNS, agent_from_row, agent_values
 from .database import SQLiteDatabase
 
 

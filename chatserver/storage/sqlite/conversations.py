@@ -23,7 +23,7 @@ from ...domain.models import (
     Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
-from ..rows import (
+from ..rows.conversations import (
     CONVERSATION_COLUMNS,
     SELECT_ACTIVE_FOR_VISITOR,
     SELECT_ASSIGNMENTS,

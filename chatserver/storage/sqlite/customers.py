@@ -35,7 +35,7 @@ from ...domain.models import (
 )
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
-from ..rows import CONVERSATION_COLUMNS, conversation_from_row
+from ..rows.conversations import CONVERSATION_COLUMNS, conversation_from_row
 from ._reader import Queryable
 from .database import SQLiteDatabase
 

@@ -17,7 +17,7 @@ from ...domain.access import check_writable
 from ...domain.models import Conversation, Message, PartyKind
 from ...domain.ports import NewMessage
 from ...errors import NotFound
-from ..rows import (
+from ..rows.conversations import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
     PARTY_COLUMN,

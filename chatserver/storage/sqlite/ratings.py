@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.models import Rating
-from ..rows import SELECT_RATING, UPSERT_RATING, rating_from_row
+from ..rows.conversations import SELECT_RATING, UPSERT_RATING, rating_from_row
 from .database import SQLiteDatabase
 
 

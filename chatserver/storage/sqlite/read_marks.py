@@ -8,7 +8,7 @@ from functools import partial
 
 from ...domain.access import check_access
 from ...domain.models import Conversation, PartyKind
-from ..rows import CONVERSATION_COLUMNS, PARTY_COLUMN, conversation_from_row
+from ..rows.conversations import CONVERSATION_COLUMNS, PARTY_COLUMN, conversation_from_row
 from ._group_commit import Batch
 from ._rows import select_conversation
 from .database import SQLiteDatabase

@@ -14,7 +14,8 @@ from chatserver.storage.sqlite import SQLiteDatabase, open_sqlite
 from chatserver.storage.sqlite.conversations import SQLiteConversations
 from chatserver.storage.sqlite.database import CHECKPOINT_INTERVAL, migrations
 
-from .support import fails_at_commit, fill_one_batch, new_conversation, visitor_message
+from ..support import fill_one_batch, new_conversation, visitor_message
+from .support import fails_at_commit
 
 
 async def test_migrations_apply_to_an_empty_database_and_are_not_reapplied(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from chatserver.errors import NotFound, Unavailable
 from chatserver.storage.sqlite import SQLiteStores
 from chatserver.wire.webhooks import WebhookViews
 
-from .support import fails_at_commit, fill_one_batch
+from ..support import fill_one_batch
+from .support import fails_at_commit
 
 _ids = itertools.count(1)
 

@@ -1,13 +1,13 @@
-"""SQLite agents (storage/sqlite/agents.py) on a real file: unique emails, lookups, and the token
-version that signs everyone out moving exactly when it should."""
+"""Agents (storage/{sqlite,postgresql}/agents.py) on each database: unique emails whatever their
+case, lookups, and the token version that signs everyone out moving exactly when it should."""
 
 from __future__ import annotations
 
 import pytest
 
 from chatserver.domain.models import Agent, Role
+from chatserver.domain.ports import AgentStore
 from chatserver.errors import Conflict
-from chatserver.storage.sqlite.agents import SQLiteAgents
 
 
 def _agent(agent_id: str, email: str, created_at: float = 1.0) -> Agent:
@@ -15,11 +15,15 @@ def _agent(agent_id: str, email: str, created_at: float = 1.0) -> Agent:
                  token_version=0, created_at=created_at, password_hash="x", departments=("billing", "returns"))
 
 
-async def test_an_agent_is_found_by_id_and_email_and_an_email_is_taken_once(agents: SQLiteAgents) -> None:
+async def test_an_agent_is_found_by_id_and_email_and_an_email_is_taken_once(agents: AgentStore) -> None:
     await agents.add_agent(_agent("a2", "bo@example.com", created_at=2.0))
     await agents.add_agent(_agent("a1", "cy@example.com"))
     with pytest.raises(Conflict):
         await agents.add_agent(_agent("a3", "bo@example.com"))
+    with pytest.raises(Conflict):  # one account per email whatever its case
+        await agents.add_agent(_agent("a3", "Bo@Example.COM"))
+    found_any_case = await agents.agent_by_email("BO@example.com")
+    assert found_any_case is not None and found_any_case.id == "a2"
     found = await agents.agent_by_email("bo@example.com")
     assert found == _agent("a2", "bo@example.com", created_at=2.0)  # departments come back as stored
     assert await agents.agent_by_id("a1") == _agent("a1", "cy@example.com")
@@ -27,7 +31,7 @@ async def test_an_agent_is_found_by_id_and_email_and_an_email_is_taken_once(agen
     assert [a.id for a in await agents.list_agents()] == ["a1", "a2"]  # oldest first
 
 
-async def test_the_token_version_moves_on_logout_new_password_and_disabling_only(agents: SQLiteAgents) -> None:
+async def test_the_token_version_moves_on_logout_new_password_and_disabling_only(agents: AgentStore) -> None:
     await agents.add_agent(_agent("a1", "bo@example.com"))
     await agents.bump_token_version("a1")
     changed = await agents.set_password("a1", "new hash")

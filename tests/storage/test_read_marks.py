@@ -1,20 +1,19 @@
-"""SQLite read marks (storage/sqlite/read_marks.py) on a real file: they only move forward, never
-past the last message, and only for who may act on the conversation."""
+"""Read marks (storage/{sqlite,postgresql}/read_marks.py) on each database: they only move
+forward, never past the last message, and only for who may act on the conversation."""
 
 from __future__ import annotations
 
 import pytest
 
 from chatserver.domain.models import PartyKind
+from chatserver.domain.ports import AgentStore, ConversationStore
 from chatserver.errors import Forbidden, NotFound
-from chatserver.storage.sqlite.agents import SQLiteAgents
-from chatserver.storage.sqlite.conversations import SQLiteConversations
 
 from .support import add_agent, assign, new_conversation, visitor_message
 
 
 async def test_read_marks_only_move_forward_and_never_past_the_last_message(
-    conversations: SQLiteConversations, agents: SQLiteAgents,
+    conversations: ConversationStore, agents: AgentStore,
 ) -> None:
     await add_agent(agents)
     await conversations.create_conversation(new_conversation(), [visitor_message("a"), visitor_message("b")])
@@ -31,7 +30,7 @@ async def test_read_marks_only_move_forward_and_never_past_the_last_message(
 
 
 async def test_read_marks_follow_who_may_act_on_the_conversation(
-    conversations: SQLiteConversations, agents: SQLiteAgents,
+    conversations: ConversationStore, agents: AgentStore,
 ) -> None:
     await add_agent(agents)
     await conversations.create_conversation(new_conversation(), [visitor_message("a")])

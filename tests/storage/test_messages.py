@@ -1,5 +1,5 @@
-"""SQLite messages (storage/sqlite/messages.py) on a real file: sequence numbers, resends stored
-once, who may write, and one refused message in a batch leaving the others stored."""
+"""Messages (storage/{sqlite,postgresql}/messages.py) on each database: sequence numbers, resends
+stored once, who may write, and one refused message in a batch leaving the others stored."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ import asyncio
 import pytest
 
 from chatserver.domain.models import ConversationStatus, PartyKind
-from chatserver.domain.ports import Transition
+from chatserver.domain.ports import AgentStore, ConversationStore, Transition
 from chatserver.errors import ConversationClosed, Forbidden, NotFound
+from chatserver.storage.postgresql.database import PostgresDatabase
 from chatserver.storage.sqlite import SQLiteDatabase
-from chatserver.storage.sqlite.agents import SQLiteAgents
-from chatserver.storage.sqlite.conversations import SQLiteConversations
 
 from .support import add_agent, assign, fill_one_batch, message_from, new_conversation, visitor_message
 
 
 async def test_messages_get_consecutive_sequence_numbers_even_when_sent_concurrently(
-    conversations: SQLiteConversations,
+    conversations: ConversationStore,
 ) -> None:
     await conversations.create_conversation(new_conversation(), [visitor_message("first")])
     results = await asyncio.gather(*(conversations.append_message(visitor_message(f"m{i}", f"id{i}"))
@@ -30,7 +29,7 @@ async def test_messages_get_consecutive_sequence_numbers_even_when_sent_concurre
     assert (await conversations.get_conversation("c1")).last_seq == 51  # type: ignore[union-attr]
 
 
-async def test_a_resent_client_message_is_returned_not_stored_again(conversations: SQLiteConversations) -> None:
+async def test_a_resent_client_message_is_returned_not_stored_again(conversations: ConversationStore) -> None:
     await conversations.create_conversation(new_conversation(), [])
     _, first, created = await conversations.append_message(visitor_message("hello", "same"))
     conversation, again, created_again = await conversations.append_message(visitor_message("hello", "same"))
@@ -42,7 +41,7 @@ async def test_a_resent_client_message_is_returned_not_stored_again(conversation
 
 
 async def test_a_resend_in_the_same_transaction_as_the_first_send_is_stored_once(
-    conversations: SQLiteConversations,
+    conversations: ConversationStore,
 ) -> None:
     await conversations.create_conversation(new_conversation(), [])
     results = await asyncio.gather(*(conversations.append_message(visitor_message("hello", "same")) for _ in range(3)),
@@ -55,7 +54,7 @@ async def test_a_resend_in_the_same_transaction_as_the_first_send_is_stored_once
 
 
 async def test_only_the_owner_and_the_assigned_agent_may_append_and_a_refusal_stores_nothing(
-    conversations: SQLiteConversations, agents: SQLiteAgents,
+    conversations: ConversationStore, agents: AgentStore,
 ) -> None:
     await add_agent(agents)
     await add_agent(agents, "a2")
@@ -80,7 +79,7 @@ async def test_only_the_owner_and_the_assigned_agent_may_append_and_a_refusal_st
     assert (await conversations.get_conversation("c1")).last_seq == 3  # type: ignore[union-attr]
 
 
-async def test_a_resend_after_the_conversation_closed_is_refused_as_closed(conversations: SQLiteConversations) -> None:
+async def test_a_resend_after_the_conversation_closed_is_refused_as_closed(conversations: ConversationStore) -> None:
     await conversations.create_conversation(new_conversation(), [])
     _, first, _ = await conversations.append_message(visitor_message("hello", "same"))
     await conversations.transition(Transition(conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}),
@@ -94,7 +93,7 @@ async def test_a_resend_after_the_conversation_closed_is_refused_as_closed(conve
 
 
 async def test_a_refused_message_in_a_batch_does_not_affect_the_others(
-    conversations: SQLiteConversations, database: SQLiteDatabase,
+    conversations: ConversationStore, database: SQLiteDatabase | PostgresDatabase,
 ) -> None:
     await conversations.create_conversation(new_conversation(), [])
     await conversations.create_conversation(new_conversation("c2"), [])

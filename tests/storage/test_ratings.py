@@ -1,16 +1,16 @@
-"""SQLite ratings (storage/sqlite/ratings.py) on a real file: one per conversation, the latest
-replacing the one before, and part of the transcript."""
+"""Ratings (storage/{sqlite,postgresql}/ratings.py) on each database: one per conversation, the
+latest replacing the one before, and part of the transcript."""
 
 from __future__ import annotations
 
 from chatserver.domain.models import Rating
-from chatserver.storage.sqlite.conversations import SQLiteConversations
+from chatserver.domain.ports import ConversationStore
 
 from .support import new_conversation
 
 
 async def test_a_second_rating_replaces_the_first_and_shows_in_the_transcript(
-    conversations: SQLiteConversations,
+    conversations: ConversationStore,
 ) -> None:
     await conversations.create_conversation(new_conversation(), [])
     assert await conversations.rating("c1") is None

@@ -5,9 +5,9 @@ SQLite's), so one reader serves a sqlite3 row and an asyncpg record alike, by po
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
-from ..domain.models import (
+from ...domain.models import (
     Agent,
     AssignmentEvent,
     Conversation,
@@ -18,14 +18,8 @@ from ..domain.models import (
     Rating,
     Role,
 )
-from ..domain.ports import NewMessage
-
-
-class Row(Protocol):
-    """A row read by position: a ``sqlite3.Row``, an ``asyncpg.Record`` or a tuple."""
-
-    def __getitem__(self, index: int, /) -> Any: ...
-
+from ...domain.ports import NewMessage
+from . import Row
 
 AGENT_COLUMNS = "id, email, name, password_hash, role, capacity, disabled, token_version, created_at, departments"
 CONVERSATION_COLUMNS = (
@@ -138,7 +132,12 @@ def message_from_row(row: Row) -> Message:
 def message_values(m: NewMessage, seq: int, sender_name: str | None) -> tuple[Any, ...]:
     """The values of ``MESSAGE_COLUMNS`` that store ``m`` as message ``seq``."""
     return (m.conversation_id, seq, m.kind, str(m.sender_kind), m.sender_id, sender_name, m.client_msg_id, m.body,
-            json.dumps(m.meta) if m.meta else None, m.created_at)
+            meta_text(m.meta), m.created_at)
+
+
+def meta_text(meta: dict[str, str] | None) -> str | None:
+    """A message's ``meta`` as its column stores it (JSON text, NULL when empty)."""
+    return json.dumps(meta) if meta else None
 
 
 def stored_message(m: NewMessage, seq: int, sender_name: str | None) -> Message:
