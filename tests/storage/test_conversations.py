@@ -5,6 +5,7 @@ and the reads that find and list conversations."""
 from __future__ import annotations
 
 import pytest
+from msgspec.structs import replace
 
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PageContext, PartyKind, PreChat, Role
 from chatserver.domain.outbox import OutboxItem, OutboxKind
@@ -39,10 +40,10 @@ async def test_transitions_are_guarded_and_recorded(conversations: ConversationS
         await conversations.append_message(visitor_message("nowhere", "x", cid="missing"))
 
 
-def _closing(cid: str = "c1", **changes: object) -> Transition:
-    return Transition(conversation_id=cid, expect=frozenset({ConversationStatus.ASSIGNED}),
+# The visitor ends c1 while an agent holds it (the history names that agent).
+_CLOSING = Transition(conversation_id="c1", expect=frozenset({ConversationStatus.ASSIGNED}),
                       status=ConversationStatus.CLOSED, agent_id=None, agent_name=None, at=6.0, event="closed",
-                      closed_by=PartyKind.VISITOR, **changes)  # type: ignore[arg-type]
+                      closed_by=PartyKind.VISITOR)
 
 
 async def test_a_transition_keeps_what_it_does_not_change_and_records_the_agent_who_held_it(
@@ -54,7 +55,7 @@ async def test_a_transition_keeps_what_it_does_not_change_and_records_the_agent_
     created.prechat = PreChat(name="N", question="Q", department="billing")
     assert [m.seq for m in await conversations.create_conversation(created, first)] == [1, 2]
     await assign(conversations)
-    result = await conversations.transition(_closing(system_message=NewMessage(
+    result = await conversations.transition(replace(_CLOSING, system_message=NewMessage(
         conversation_id="c1", kind="system", sender_kind=PartyKind.SYSTEM, sender_id=None, sender_name=None,
         body="closed", created_at=6.0, meta={"reason": "visitor"})))
     assert result is not None
@@ -93,9 +94,9 @@ async def test_what_a_change_announces_is_stored_with_it_or_not_at_all(
     assert await conversations.get_conversation("c2") is None
     await assign(conversations)
     with pytest.raises(RuntimeError):
-        await conversations.transition(_closing(record=broken))
+        await conversations.transition(replace(_CLOSING, record=broken))
     assert (await conversations.get_conversation("c1")).status == ConversationStatus.ASSIGNED  # type: ignore[union-attr]
-    assert await conversations.transition(_closing(record=record)) is not None
+    assert await conversations.transition(replace(_CLOSING, record=record)) is not None
     assert seen == [("c1", 1, "cu1"), ("c1", 1, "cu1")]
     rows = await query(database, "SELECT id, visitor_id, customer_id FROM outbox ORDER BY id")
     assert rows == [("o1", "v1", "cu1"), ("o2", "v1", "cu1")]
