@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Final
 
 MAX_TERMS: Final = 8
@@ -52,7 +53,8 @@ def search_terms(query: str) -> list[str]:
     return list(dict.fromkeys(kept))[:MAX_TERMS]
 
 
-def _forms(term: str) -> list[str]:
+def term_forms(term: str) -> list[str]:
+    """``term`` and its naive singular (``refunds``, ``refund``; ``deliveries``, ``delivery``)."""
     forms = [term]
     if len(term) > 4 and term.endswith("ies"):
         forms.append(term[:-3] + "y")
@@ -66,12 +68,12 @@ def _phrase(form: str) -> str:
     return f'"{form}"*' if len(form) >= PREFIX_FROM else f'"{form}"'
 
 
-def match_expression(groups: list[list[str]]) -> str:
+def match_expression(groups: Sequence[Sequence[str]]) -> str:
     """An FTS5 MATCH expression: any group may match; within a group, any of its words (a word
     and its corrections)."""
     parts = []
     for group in groups:
-        phrases = list(dict.fromkeys(_phrase(form) for term in group for form in _forms(term)))
+        phrases = list(dict.fromkeys(_phrase(form) for term in group for form in term_forms(term)))
         parts.append(phrases[0] if len(phrases) == 1 else f"({' OR '.join(phrases)})")
     return " OR ".join(parts)
 
@@ -128,4 +130,4 @@ def snippet(text: str, terms: list[str], width: int = 160) -> str:
 
 
 __all__ = ["MAX_TERMS", "STOPWORDS", "article_words", "fold", "match_expression", "normalize_logged_query",
-           "one_edit_apart", "search_terms", "snippet", "variants"]
+           "one_edit_apart", "search_terms", "snippet", "term_forms", "variants"]

@@ -5,10 +5,10 @@ An article is a ``draft``, ``in_review`` or ``published``; only published ones a
 searchable. Admins write everything; an agent may turn a finished conversation into a draft
 (assigned to someone), and the assignee may edit a draft and send it for review; admins publish.
 
-Search (``kb_search``) asks the store's full-text index: any of the words, ranked by bm25 with
-the title weighted most, the word being typed as a prefix. A word the index does not know is
-replaced by the index's words one edit away (the typo tolerance). The index lives in the
-database, so every process sharing it answers the same.
+Search (``kb_search``) asks the store's full-text index (SQLite's FTS5 or PostgreSQL's
+tsvector): any of the words, ranked with the title weighted most, the word being typed as a
+prefix. A word the index does not know is replaced by the index's words one edit away (the typo
+tolerance). The index lives in the database, so every process sharing it answers the same.
 
 What shoppers searched is logged without anything that identifies them (no visitor id, no
 address; e-mail addresses and long numbers masked) and deleted after ``retention_days``.
@@ -30,7 +30,6 @@ from .kb_markdown import render_markdown
 from .kb_search import (
     PREFIX_FROM,
     TYPO_FROM,
-    match_expression,
     normalize_logged_query,
     one_edit_apart,
     search_terms,
@@ -218,10 +217,11 @@ class KnowledgeStore(Protocol):
 
     async def any_published(self) -> bool: ...
 
-    async def match(self, expression: str, *, locale: str | None, category_id: str | None, limit: int,
-                    titles_only: bool = False) -> list[SearchHit]:
-        """Published articles matching an FTS5 expression (in their titles only, if asked), best
-        first (bm25, title weighted)."""
+    async def match(self, groups: Sequence[Sequence[str]], *, locale: str | None, category_id: str | None,
+                    limit: int, titles_only: bool = False) -> list[SearchHit]:
+        """Published articles holding any word of any group (in their titles only, if asked; a word
+        of ``PREFIX_FROM`` letters or more, and its naive singular, as a prefix: ``term_forms``),
+        best first (the full-text index's rank, the title weighted most, then tags, then body)."""
         ...
 
     async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
@@ -230,8 +230,8 @@ class KnowledgeStore(Protocol):
         ...
 
     async def near_words(self, term: str) -> dict[str, int]:
-        """Words sharing a one-deletion variant with ``term`` (candidates for a typo), with how
-        many articles hold each."""
+        """Indexed words that may be ``term`` mistyped (candidates the caller checks with
+        ``one_edit_apart``), with how many published articles hold each."""
         ...
 
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:
@@ -580,13 +580,11 @@ class KnowledgeService:
             budget -= estimate
         hits: list[SearchHit] = []
         if groups:
-            expression = match_expression(kept or groups)
-            hits = await self.store.match(expression, locale=locale, category_id=category_id, limit=limit,
+            hits = await self.store.match(kept or groups, locale=locale, category_id=category_id, limit=limit,
                                           titles_only=not kept)
             if not hits and not kept:
                 rarest = min(zip(estimates, groups, strict=True), key=lambda pair: pair[0])[1]
-                hits = await self.store.match(match_expression([rarest]), locale=locale, category_id=category_id,
-                                              limit=limit)
+                hits = await self.store.match([rarest], locale=locale, category_id=category_id, limit=limit)
             words = [w for group in groups for w in group]
             hits = [msgspec.structs.replace(h, snippet=snippet(h.article.body_text, words)) for h in hits]
         if record and query.strip():

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 import aiosqlite
 
-from ...domain.kb_search import TYPO_FROM, article_words, variants
+from ...domain.kb_search import TYPO_FROM, article_words, match_expression, variants
 from ...domain.knowledge import (
     Article,
     ArticleCount,
@@ -29,37 +28,29 @@ from ...domain.knowledge import (
     SearchSource,
 )
 from ...errors import Conflict, InvalidPayload
+from ..filters import Filters
+from ..kb_rows import (
+    ARTICLE_COLUMNS,
+    ARTICLE_COLUMNS_OF_A,
+    ARTICLE_ORDER,
+    ARTICLE_UPDATES,
+    CATEGORY_COLUMNS,
+    CATEGORY_UPDATES,
+    article_filters,
+    article_from_row,
+    article_values,
+    category_from_row,
+    in_locale,
+)
 from .database import SQLiteDatabase
 
-_CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
-_ARTICLE_COLUMNS = (
-    "id, slug, title, body, body_html, body_text, status, created_by, created_at, updated_at, locale, category_id, "
-    "tags, assignee_id, source_conversation_id, faq_position, published_at, source_customer_id"
-)
-_A = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
 # bm25 weights of the index's columns: title, body, tags (locale and category are not searched).
 _WEIGHTS = "10.0, 1.0, 4.0, 0.0, 0.0"
 # Past the highest code point: ``word <= prefix || _TOP`` bounds the words starting with prefix.
 _TOP = "\U0010ffff"
 # The kb_words row counting the published articles.
 _TOTAL = ""
-
-
-def _category(row: sqlite3.Row | tuple[Any, ...]) -> Category:
-    return Category(id=row[0], slug=row[1], name=row[2], description=row[3], position=row[4], created_at=row[5],
-                    updated_at=row[6])
-
-
-def _article(row: sqlite3.Row | tuple[Any, ...]) -> Article:
-    return Article(id=row[0], slug=row[1], title=row[2], body=row[3], body_html=row[4], body_text=row[5],
-                   status=ArticleStatus(row[6]), created_by=row[7], created_at=row[8], updated_at=row[9],
-                   locale=row[10], category_id=row[11], tags=tuple(json.loads(row[12])), assignee_id=row[13],
-                   source_conversation_id=row[14], faq_position=row[15], published_at=row[16],
-                   source_customer_id=row[17])
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" for _ in values)
+_HAS_TAG = "EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = {})"
 
 
 class SQLiteKnowledge:
@@ -71,26 +62,24 @@ class SQLiteKnowledge:
     # -- categories ---------------------------------------------------------------------------
 
     async def categories(self) -> list[Category]:
-        return [_category(r) for r in await self.database.fetchall(
-            f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories ORDER BY position, name")]
+        return [category_from_row(r) for r in await self.database.fetchall(
+            f"SELECT {CATEGORY_COLUMNS} FROM kb_categories ORDER BY position, name")]
 
     async def category(self, category_id: str) -> Category | None:
-        rows = await self.database.fetchall(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE id = ?",
+        rows = await self.database.fetchall(f"SELECT {CATEGORY_COLUMNS} FROM kb_categories WHERE id = ?",
                                             (category_id,))
-        return _category(rows[0]) if rows else None
+        return category_from_row(rows[0]) if rows else None
 
     async def category_by_slug(self, slug: str) -> Category | None:
-        rows = await self.database.fetchall(f"SELECT {_CATEGORY_COLUMNS} FROM kb_categories WHERE slug = ?", (slug,))
-        return _category(rows[0]) if rows else None
+        rows = await self.database.fetchall(f"SELECT {CATEGORY_COLUMNS} FROM kb_categories WHERE slug = ?", (slug,))
+        return category_from_row(rows[0]) if rows else None
 
     async def save_category(self, category: Category) -> None:
         try:
             async with self.database.transaction() as db:
                 await db.execute(
-                    f"INSERT INTO kb_categories ({_CATEGORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, "
-                    "description = excluded.description, position = excluded.position, "
-                    "updated_at = excluded.updated_at",
+                    f"INSERT INTO kb_categories ({CATEGORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    f"ON CONFLICT (id) DO UPDATE SET {CATEGORY_UPDATES}",
                     (category.id, category.slug, category.name, category.description, category.position,
                      category.created_at, category.updated_at))
         except sqlite3.IntegrityError as exc:
@@ -112,35 +101,20 @@ class SQLiteKnowledge:
     # -- articles -----------------------------------------------------------------------------
 
     async def articles(self, where: ArticleFilter, limit: int, offset: int) -> tuple[list[Article], int]:
-        clauses = [f"a.status IN ({_marks(where.statuses)})"]
-        params: list[Any] = [str(s) for s in where.statuses]
-        if where.category_id is not None:
-            clauses.append("a.category_id = ?")
-            params.append(where.category_id)
-        if where.assignee_id is not None:
-            clauses.append("a.assignee_id = ?")
-            params.append(where.assignee_id)
-        if where.locale is not None:
-            clauses.append("(a.locale = ? OR a.locale IS NULL)")
-            params.append(where.locale)
-        if where.tag is not None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = ?)")
-            params.append(where.tag)
-        sql_where = " AND ".join(clauses)
+        filters = article_filters(where, Filters(numbered=False), _HAS_TAG)
+        total = await self.database.fetchall(f"SELECT count(*) FROM kb_articles a {filters.where}", filters.params)
         rows = await self.database.fetchall(
-            f"SELECT {_A} FROM kb_articles a WHERE {sql_where} "
-            "ORDER BY a.faq_position IS NULL, a.faq_position, a.updated_at DESC, a.n DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset))
-        total = await self.database.fetchall(f"SELECT count(*) FROM kb_articles a WHERE {sql_where}", params)
-        return [_article(r) for r in rows], int(total[0][0])
+            f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a {filters.where} "
+            f"ORDER BY {ARTICLE_ORDER}, a.n DESC {filters.page(limit, offset)}", filters.params)
+        return [article_from_row(r) for r in rows], int(total[0][0])
 
     async def article(self, article_id: str) -> Article | None:
-        rows = await self.database.fetchall(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE id = ?", (article_id,))
-        return _article(rows[0]) if rows else None
+        rows = await self.database.fetchall(f"SELECT {ARTICLE_COLUMNS} FROM kb_articles WHERE id = ?", (article_id,))
+        return article_from_row(rows[0]) if rows else None
 
     async def article_by_slug(self, slug: str) -> Article | None:
-        rows = await self.database.fetchall(f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles WHERE slug = ?", (slug,))
-        return _article(rows[0]) if rows else None
+        rows = await self.database.fetchall(f"SELECT {ARTICLE_COLUMNS} FROM kb_articles WHERE slug = ?", (slug,))
+        return article_from_row(rows[0]) if rows else None
 
     async def slug_taken(self, slug: str, except_id: str | None) -> bool:
         return bool(await self.database.fetchall("SELECT 1 FROM kb_articles WHERE slug = ? AND id IS NOT ?",
@@ -178,17 +152,12 @@ class SQLiteKnowledge:
 
     async def save_article(self, article: Article) -> None:
         a = article
-        values = (a.id, a.slug, a.title, a.body, a.body_html, a.body_text, str(a.status), a.created_by, a.created_at,
-                  a.updated_at, a.locale, a.category_id, json.dumps(list(a.tags)), a.assignee_id,
-                  a.source_conversation_id, a.faq_position, a.published_at, a.source_customer_id)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in [c.strip() for c in _ARTICLE_COLUMNS.split(",")]
-                            if c not in ("id", "created_by", "created_at", "source_conversation_id",
-                                         "source_customer_id"))
+        values = article_values(a)
         try:
             async with self.database.transaction() as db:
                 async with db.execute(
-                    f"INSERT INTO kb_articles ({_ARTICLE_COLUMNS}) VALUES ({_marks(values)}) "
-                    f"ON CONFLICT (id) DO UPDATE SET {updates} RETURNING n", values,
+                    f"INSERT INTO kb_articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' for _ in values)}) "
+                    f"ON CONFLICT (id) DO UPDATE SET {ARTICLE_UPDATES} RETURNING n", values,
                 ) as cur:
                     row = await cur.fetchone()
                 assert row is not None
@@ -224,37 +193,32 @@ class SQLiteKnowledge:
                                              details={"fields": ["article_ids"]})
 
     async def faq(self, category_id: str | None, locale: str | None) -> list[Article]:
-        clauses, params = ["a.status = 'published'", "a.faq_position IS NOT NULL"], []
-        if category_id is not None:
-            clauses.append("a.category_id = ?")
-            params.append(category_id)
-        if locale is not None:
-            clauses.append("(a.locale = ? OR a.locale IS NULL)")
-            params.append(locale)
-        return [_article(r) for r in await self.database.fetchall(
-            f"SELECT {_A} FROM kb_articles a JOIN kb_categories c ON c.id = a.category_id "
-            f"WHERE {' AND '.join(clauses)} ORDER BY c.position, c.name, a.faq_position", params)]
+        filters = Filters(numbered=False, conditions=["a.status = 'published'", "a.faq_position IS NOT NULL"])
+        filters.equal("a.category_id", category_id)
+        in_locale(filters, locale)
+        return [article_from_row(r) for r in await self.database.fetchall(
+            f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a JOIN kb_categories c ON c.id = a.category_id "
+            f"{filters.where} ORDER BY c.position, c.name, a.faq_position", filters.params)]
 
     async def any_published(self) -> bool:
         return bool(await self.database.fetchall("SELECT 1 FROM kb_articles WHERE status = 'published' LIMIT 1"))
 
     # -- search -------------------------------------------------------------------------------
 
-    async def match(self, expression: str, *, locale: str | None, category_id: str | None, limit: int,
-                    titles_only: bool = False) -> list[SearchHit]:
-        clauses, params = ["kb_search MATCH ?"], [f"title : ({expression})" if titles_only else expression]
+    async def match(self, groups: Sequence[Sequence[str]], *, locale: str | None, category_id: str | None,
+                    limit: int, titles_only: bool = False) -> list[SearchHit]:
+        expression = match_expression(groups)
+        filters = Filters(numbered=False)
+        filters.add("kb_search MATCH {}", f"title : ({expression})" if titles_only else expression)
         if locale is not None:
-            clauses.append("(locale = ? OR locale IS NULL)")
-            params.append(locale)
-        if category_id is not None:
-            clauses.append("category_id = ?")
-            params.append(category_id)
+            filters.add("(locale = {} OR locale IS NULL)", locale)
+        filters.equal("category_id", category_id)
         # Ranked and cut in the index first; only the best rows are joined to their articles.
         rows = await self.database.fetchall(
-            f"SELECT {_A}, hit.score FROM (SELECT rowid AS n, bm25(kb_search, {_WEIGHTS}) AS score FROM kb_search "
-            f"WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?) AS hit "
-            "JOIN kb_articles a ON a.n = hit.n ORDER BY hit.score", (*params, limit))
-        return [SearchHit(article=_article(r), score=-float(r[-1])) for r in rows]
+            f"SELECT {ARTICLE_COLUMNS_OF_A}, hit.score FROM (SELECT rowid AS n, bm25(kb_search, {_WEIGHTS}) AS score "
+            f"FROM kb_search {filters.where} ORDER BY score LIMIT {filters.mark(limit)}) AS hit "
+            "JOIN kb_articles a ON a.n = hit.n ORDER BY hit.score", filters.params)
+        return [SearchHit(article=article_from_row(r), score=-float(r[-1])) for r in rows]
 
     async def vocabulary(self, terms: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
         # One statement: each term's count as a word, and the counts of the longer words it starts
@@ -275,17 +239,13 @@ class SQLiteKnowledge:
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:
         if not topics:
             return []
-        marks = _marks(topics)
-        params: list[Any] = [*topics, *topics]
-        locale_clause = ""
-        if locale is not None:
-            locale_clause = "AND (a.locale = ? OR a.locale IS NULL) "
-            params.append(locale)
-        return [_article(r) for r in await self.database.fetchall(
-            f"SELECT {_A} FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id "
-            f"WHERE a.status = 'published' AND (c.slug IN ({marks}) "
-            f"OR EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value IN ({marks}))) {locale_clause}"
-            "ORDER BY a.faq_position IS NULL, a.faq_position, a.updated_at DESC LIMIT ?", (*params, limit))]
+        filters = Filters(numbered=False, conditions=["a.status = 'published'"])
+        filters.add(f"(c.slug IN ({filters.marks(topics)}) "
+                    f"OR EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value IN ({filters.marks(topics)})))")
+        in_locale(filters, locale)
+        return [article_from_row(r) for r in await self.database.fetchall(
+            f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id "
+            f"{filters.where} ORDER BY {ARTICLE_ORDER} LIMIT {filters.mark(limit)}", filters.params)]
 
     # -- the logs and the report --------------------------------------------------------------
 
@@ -300,30 +260,33 @@ class SQLiteKnowledge:
                              (str(outcome), query, article_id, at))
 
     async def report(self, since: float | None, until: float | None, limit: int) -> KnowledgeReport:
-        clauses, params = ["1"], []
-        if since is not None:
-            clauses.append("created_at >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append("created_at < ?")
-            params.append(until)
-        when = " AND ".join(clauses)
+        def period(column: str = "created_at") -> Filters:
+            filters = Filters(numbered=False)
+            filters.between(column, since, until)
+            return filters
+
+        when = period()
         [(searches, empty)] = await self.database.fetchall(
-            f"SELECT count(*), coalesce(sum(results = 0), 0) FROM kb_searches WHERE {when}", params)
+            f"SELECT count(*), coalesce(sum(results = 0), 0) FROM kb_searches {when.where}", when.params)
         # The results of a query's latest search: max(id) picks that row's value in SQLite.
+        when = period()
         top = await self.database.fetchall(
-            f"SELECT query, count(*) AS n, results, max(id) FROM kb_searches WHERE {when} "
-            "GROUP BY query ORDER BY n DESC, query LIMIT ?", (*params, limit))
+            f"SELECT query, count(*) AS n, results, max(id) FROM kb_searches {when.where} "
+            f"GROUP BY query ORDER BY n DESC, query LIMIT {when.mark(limit)}", when.params)
+        when = period()
+        when.add("results = 0")
         missing = await self.database.fetchall(
-            f"SELECT query, count(*) AS n FROM kb_searches WHERE {when} AND results = 0 "
-            "GROUP BY query ORDER BY n DESC, query LIMIT ?", (*params, limit))
+            f"SELECT query, count(*) AS n FROM kb_searches {when.where} "
+            f"GROUP BY query ORDER BY n DESC, query LIMIT {when.mark(limit)}", when.params)
+        when = period()
         outcomes = {r[0]: int(r[1]) for r in await self.database.fetchall(
-            f"SELECT outcome, count(*) FROM kb_outcomes WHERE {when} GROUP BY outcome", params)}
+            f"SELECT outcome, count(*) FROM kb_outcomes {when.where} GROUP BY outcome", when.params)}
+        when = period("o.created_at")
+        when.add("o.outcome = 'answered' AND o.article_id IS NOT NULL")
         articles = await self.database.fetchall(
             f"SELECT o.article_id, a.title, count(*) AS n FROM kb_outcomes o LEFT JOIN kb_articles a "
-            f"ON a.id = o.article_id WHERE {when.replace('created_at', 'o.created_at')} AND o.outcome = 'answered' "
-            "AND o.article_id IS NOT NULL GROUP BY o.article_id ORDER BY n DESC, o.article_id LIMIT ?",
-            (*params, limit))
+            f"ON a.id = o.article_id {when.where} GROUP BY o.article_id ORDER BY n DESC, o.article_id "
+            f"LIMIT {when.mark(limit)}", when.params)
         return KnowledgeReport(
             searches=int(searches), searches_without_results=int(empty),
             top_searches=[QueryCount(query=r[0], count=int(r[1]), results=int(r[2])) for r in top],

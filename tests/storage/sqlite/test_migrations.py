@@ -198,7 +198,7 @@ async def test_a_database_at_version_10_with_data_in_every_table_is_migrated_to_
         assert (drafted.source_customer_id, published.source_customer_id, own.source_customer_id) == (
             "cu1", "cu1", None)
         assert drafted.title == "Where is my refund?" and drafted.status == "draft"
-        hits = await knowledge.match('"refund"', locale=None, category_id=None, limit=5)
+        hits = await knowledge.match([["refund"]], locale=None, category_id=None, limit=5)
         assert [h.article.id for h in hits] == ["k2"]
         transcript = await stores.conversations.transcript("c1")
         assert transcript is not None and len(transcript.messages) == 2
