@@ -4,11 +4,17 @@ models made of them, and the filters of an article listing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..domain.knowledge import Article, ArticleFilter, ArticleStatus, Category
 from .filters import Filters
+
+
+class Row(Protocol):
+    """A row of either database (``sqlite3.Row``, a tuple, ``asyncpg.Record``), read by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
 
 CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
 ARTICLE_COLUMNS = (
@@ -27,12 +33,12 @@ CATEGORY_UPDATES = ("slug = excluded.slug, name = excluded.name, description = e
 ARTICLE_ORDER = "a.faq_position IS NULL, a.faq_position, a.updated_at DESC"
 
 
-def category_from_row(row: Sequence[Any]) -> Category:
+def category_from_row(row: Row) -> Category:
     return Category(id=row[0], slug=row[1], name=row[2], description=row[3], position=row[4], created_at=row[5],
                     updated_at=row[6])
 
 
-def article_from_row(row: Sequence[Any]) -> Article:
+def article_from_row(row: Row) -> Article:
     return Article(id=row[0], slug=row[1], title=row[2], body=row[3], body_html=row[4], body_text=row[5],
                    status=ArticleStatus(row[6]), created_by=row[7], created_at=row[8], updated_at=row[9],
                    locale=row[10], category_id=row[11], tags=tuple(json.loads(row[12])), assignee_id=row[13],

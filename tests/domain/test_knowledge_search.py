@@ -1,6 +1,7 @@
-"""Search relevance on a small fixture corpus, over the real SQLite store and its FTS5 index:
-the expected article ranks first for each of its questions, with prefixes and typos; drafts and
-other languages stay out; what is logged keeps no personal data."""
+"""Search relevance on a small fixture corpus, over each database's real store and index (SQLite's
+FTS5, PostgreSQL's tsvector and trigrams): the expected article ranks first for each of its
+questions, with prefixes and typos; drafts and other languages stay out; what is logged keeps no
+personal data."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from chatserver.domain.agents import create_agent
 from chatserver.domain.kb_search import (
     article_words,
     match_expression,
@@ -27,53 +27,76 @@ from chatserver.domain.knowledge import (
     ArticleStatus,
     CategoryFields,
     KnowledgeService,
+    KnowledgeStore,
     Outcome,
     SearchSource,
 )
 from chatserver.domain.models import Agent, Role
-from chatserver.domain.passwords import PasswordHashing
-from chatserver.storage.sqlite import SQLiteStores, open_sqlite
+from chatserver.storage.postgresql.database import PostgresDatabase
+from chatserver.storage.postgresql.knowledge import PostgresKnowledge
+from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.sqlite.knowledge import SQLiteKnowledge
 
 from ..kb_corpus import ARTICLES, CATEGORIES, DRAFT, GERMAN, QUESTIONS, article_payload
-from ..support import PASSWORD_HASH_COST
+
+# Nobody is assigned an article here, so no agent is looked up: the admin need not be stored.
+ADMIN = Agent(id="admin", email="ada@example.com", name="Ada", role=Role.ADMIN, capacity=1, disabled=False,
+              token_version=0, created_at=1.0)
 
 
 class Corpus(msgspec.Struct):
     service: KnowledgeService
     admin: Agent
     ids: dict[str, str]
-    stores: SQLiteStores
+    store: KnowledgeStore
 
 
 async def _no_transcripts(agent: Agent, conversation_id: str) -> Any:
     raise AssertionError("not used here")
 
 
-@pytest.fixture
-async def corpus(tmp_path: Path) -> AsyncIterator[Corpus]:
-    stores = await open_sqlite(tmp_path / "kb.db")
-    counter = itertools.count()
+class _NoAgents:
+    async def agent_by_id(self, agent_id: str) -> Agent | None:
+        raise AssertionError("not used here")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def knowledge(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[KnowledgeStore]:
+    """Each database's knowledge store, over a new empty database."""
+    if request.param == "sqlite":
+        stores = await open_sqlite(tmp_path / "kb.db")
+        try:
+            yield stores.knowledge
+        finally:
+            await stores.database.close()
+        return
+    database = PostgresDatabase(request.getfixturevalue("postgres_url"), pool_min=1, pool_max=2)
+    await database.open()
     try:
-        admin = await create_agent(stores.agents, PasswordHashing(PASSWORD_HASH_COST), name="Ada",
-                                   email="ada@example.com", password="long enough password", role=Role.ADMIN,
-                                   capacity=1, now=1.0, new_id=lambda: "admin")
-        service = KnowledgeService(store=stores.knowledge, agents=stores.agents, read_transcript=_no_transcripts,
-                                   now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
-                                   max_body_chars=20_000)
-        categories = {}
-        for c in CATEGORIES:
-            category = await service.save_category(admin, None, CategoryFields(name=c["name"], slug=c["slug"],
-                                                                               position=c["position"]))
-            categories[c["slug"]] = category.id
-        ids = {}
-        for entry in [*ARTICLES, GERMAN]:
-            article = await service.create_article(admin, ArticleFields(**article_payload(entry, categories)))
-            ids[entry[0]] = article.id
-        draft = await service.create_article(admin, ArticleFields(**article_payload(DRAFT, categories, "draft")))
-        ids["draft"] = draft.id
-        yield Corpus(service=service, admin=admin, ids=ids, stores=stores)
+        yield PostgresKnowledge(database)
     finally:
-        await stores.database.close()
+        await database.close()
+
+
+@pytest.fixture
+async def corpus(knowledge: KnowledgeStore) -> Corpus:
+    counter = itertools.count()
+    admin = ADMIN
+    service = KnowledgeService(store=knowledge, agents=_NoAgents(), read_transcript=_no_transcripts,
+                               now=lambda: 1000.0 + next(counter), new_id=lambda: f"id{next(counter)}",
+                               max_body_chars=20_000)
+    categories = {}
+    for c in CATEGORIES:
+        category = await service.save_category(admin, None, CategoryFields(name=c["name"], slug=c["slug"],
+                                                                           position=c["position"]))
+        categories[c["slug"]] = category.id
+    ids = {}
+    for entry in [*ARTICLES, GERMAN]:
+        article = await service.create_article(admin, ArticleFields(**article_payload(entry, categories)))
+        ids[entry[0]] = article.id
+    draft = await service.create_article(admin, ArticleFields(**article_payload(DRAFT, categories, "draft")))
+    ids["draft"] = draft.id
+    return Corpus(service=service, admin=admin, ids=ids, store=knowledge)
 
 
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS)
@@ -111,30 +134,38 @@ async def test_edits_change_what_is_found(corpus: Corpus) -> None:
     assert (await corpus.service.search("guarantee")).hits[0].article.id == corpus.ids["warranty"]
 
 
-async def _vocabulary_matches_the_index(stores: SQLiteStores) -> None:
-    """kb_words and kb_word_variants hold exactly what a recount of the indexed articles gives."""
-    async with stores.database.reader.execute("SELECT title, body, tags FROM kb_search") as cur:
+async def _vocabulary_matches_the_index(store: KnowledgeStore) -> None:
+    """The vocabulary holds exactly what a recount of the indexed articles gives."""
+    if isinstance(store, PostgresKnowledge):
+        stored = {r[0]: r[1] for r in await store.database.fetch("SELECT word, docs FROM kb_words")}
+        recount = {r[0]: r[1] for r in await store.database.fetch(
+            "SELECT word, ndoc FROM ts_stat('SELECT search FROM kb_articles WHERE status = ''published''')")}
+        assert stored and stored == recount
+        return
+    assert isinstance(store, SQLiteKnowledge)
+    reader = store.database.reader
+    async with reader.execute("SELECT title, body, tags FROM kb_search") as cur:
         rows = await cur.fetchall()
     expected: Counter[str] = Counter()
     for row in rows:
         expected.update(article_words(*row))
-    async with stores.database.reader.execute("SELECT word, docs FROM kb_words") as cur:
+    async with reader.execute("SELECT word, docs FROM kb_words") as cur:
         stored = {r[0]: r[1] for r in await cur.fetchall()}
     assert stored.pop("") == len(rows)
     assert stored == dict(expected)
-    async with stores.database.reader.execute("SELECT variant, word FROM kb_word_variants") as cur:
+    async with reader.execute("SELECT variant, word FROM kb_word_variants") as cur:
         pairs = set(await cur.fetchall())
     assert pairs == {(v, w) for w in expected if len(w) >= 3 for v in variants(w)}
 
 
 async def test_the_vocabulary_follows_every_change(corpus: Corpus) -> None:
     service, admin = corpus.service, corpus.admin
-    await _vocabulary_matches_the_index(corpus.stores)
+    await _vocabulary_matches_the_index(corpus.store)
     await service.update_article(admin, corpus.ids["warranty"], ArticleFields(body="Zanzibar shipping only."))
     await service.update_article(admin, corpus.ids["draft"], ArticleFields(status=ArticleStatus.PUBLISHED))
     await service.update_article(admin, corpus.ids["paypal"], ArticleFields(status=ArticleStatus.DRAFT))
     await service.delete_article(admin, corpus.ids["refund"])
-    await _vocabulary_matches_the_index(corpus.stores)
+    await _vocabulary_matches_the_index(corpus.store)
     assert (await service.search("zanzibra")).hits[0].article.id == corpus.ids["warranty"]
     assert (await service.search("paypl")).hits == []  # unpublished: its words left the vocabulary
 
@@ -182,7 +213,7 @@ def test_query_terms_and_expressions() -> None:
 
 async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_period(corpus: Corpus) -> None:
     clock = {"now": 1_000_000.0}
-    service = KnowledgeService(store=corpus.service.store, agents=corpus.stores.agents, read_transcript=_no_transcripts,
+    service = KnowledgeService(store=corpus.service.store, agents=_NoAgents(), read_transcript=_no_transcripts,
                                now=lambda: clock["now"], new_id=lambda: "unused", max_body_chars=20_000,
                                retention_days=90)
     await service.search("refund", record=True)
@@ -196,7 +227,7 @@ async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_peri
     await service.apply_retention()
     report = await service.report(corpus.admin, None, None, 10)
     assert [q.query for q in report.top_searches] == ["paypal"] and report.outcomes["answered"] == 0
-    keep = KnowledgeService(store=corpus.service.store, agents=corpus.stores.agents, read_transcript=_no_transcripts,
+    keep = KnowledgeService(store=corpus.service.store, agents=_NoAgents(), read_transcript=_no_transcripts,
                             now=lambda: clock["now"] + 10**9, new_id=lambda: "unused", max_body_chars=20_000)
     await keep.apply_retention()  # retention_days 0 keeps everything
     assert (await keep.report(corpus.admin, None, None, 10)).searches == 1
