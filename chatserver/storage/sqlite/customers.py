@@ -4,19 +4,16 @@ belong to which customer, conversation listings, exports and deletions.
 It shares the ``SQLiteDatabase``'s connections: writes go through its writer transaction, reads
 through its read-only connection.
 
-Deleting or exporting "everything held" about a customer or a conversation follows the schema's
-foreign keys (``PRAGMA foreign_key_list``) and ``visitor_id`` columns, so rows that other
-features keep about a conversation or a visitor (internal notes, tickets, ...) go with it
-without this module naming their tables. The one exception: knowledge-base articles drafted
-from the customer's conversations are exported by their foreign key, but deleted only while
-unpublished (``_release_articles``).
+Exports and deletions walk the schema's foreign keys and ``visitor_id`` columns
+(``storage/customer_rows.py``, read here from ``PRAGMA foreign_key_list``). The one exception:
+knowledge-base articles drafted from the customer's conversations are exported by their foreign
+key, but deleted only while unpublished (``_release_articles``).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,49 +32,71 @@ from ...domain.models import (
 )
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
-from ..rows.conversations import CONVERSATION_COLUMNS, conversation_from_row
+from ..customer_rows import (
+    CUSTOMER_COLUMNS,
+    CUSTOMER_COLUMNS_OF_C,
+    RECORD_COLUMNS,
+    Schema,
+    collect_rows,
+    conversation_filters,
+    customer_from_row,
+    customer_values,
+    delete_rows,
+    like_pattern,
+    listed_once,
+    record_from_row,
+)
+from ..filters import Filters
 from ._reader import Queryable
 from .database import SQLiteDatabase
 
-_CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"
-_RECORD_COLUMNS = f"{CONVERSATION_COLUMNS}, customer_id, tags"
-_N_CONVERSATION_COLUMNS = len(CONVERSATION_COLUMNS.split(","))
-# SQLite limits bound parameters per statement; long id lists are sent in chunks of this size.
-_CHUNK = 500
 _QUARTER_HOUR = 900
-# Exported and deleted through the transcript or explicitly, not as "related" rows.
-_OWN_TABLES = frozenset({"conversations", "messages", "assignment_events", "ratings", "customers",
-                         "customer_visitors"})
+_HAS_TAG = "EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = {})"
+# Emails are searched one by one (not in their JSON text, where "[" or '"' would match everyone);
+# order numbers in the customer's conversations and offline tickets.
+_FOUND = ("(c.name LIKE {} ESCAPE '\\' OR c.phone LIKE {} ESCAPE '\\' OR c.external_id LIKE {} ESCAPE '\\' "
+          "OR EXISTS (SELECT 1 FROM json_each(c.emails) e WHERE e.value LIKE {} ESCAPE '\\') "
+          "OR EXISTS (SELECT 1 FROM conversations v WHERE v.customer_id = c.id AND v.order_number LIKE {} ESCAPE '\\') "
+          "OR EXISTS (SELECT 1 FROM tickets t WHERE t.customer_id = c.id AND t.order_number LIKE {} ESCAPE '\\'))")
 
 
-def _customer(row: sqlite3.Row | tuple[Any, ...]) -> Customer:
-    return Customer(id=row[0], external_id=row[1], name=row[2], emails=tuple(json.loads(row[3])), phone=row[4],
-                    notes=row[5], tags=tuple(json.loads(row[6])), created_at=row[7], last_seen_at=row[8])
+class _Rows:
+    """A SQLite connection as the schema walk uses it (``customer_rows.Rows``)."""
+
+    numbered = False
+
+    def __init__(self, db: Queryable) -> None:
+        self.db = db
+
+    async def column(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        async with self.db.execute(sql, params) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
+    async def records(self, sql: str, params: Sequence[Any]) -> list[dict[str, object]]:
+        async with self.db.execute(sql, params) as cur:
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> None:
+        await self.db.execute(sql, params)
 
 
-def _customer_params(c: Customer) -> tuple[Any, ...]:
-    return (c.external_id, c.name, json.dumps(list(c.emails), ensure_ascii=False), c.phone, c.notes,
-            json.dumps(list(c.tags), ensure_ascii=False), c.created_at, c.last_seen_at)
-
-
-def _record(row: sqlite3.Row | tuple[Any, ...]) -> ConversationRecord:
-    tags = row[_N_CONVERSATION_COLUMNS + 1]
-    return ConversationRecord(conversation=conversation_from_row(row), customer_id=row[_N_CONVERSATION_COLUMNS],
-                              tags=tuple(json.loads(tags)) if tags else ())
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" for _ in values)
+async def _read_schema(db: Queryable) -> Schema:
+    rows = _Rows(db)
+    tables = await rows.column("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                               "ORDER BY name", [])
+    columns: dict[str, set[str]] = {}
+    primary_keys: dict[str, str] = {}
+    for table in tables:
+        info = await rows.records(f'PRAGMA table_info("{table}")', [])
+        columns[table] = {str(c["name"]) for c in info}
+        primary_keys[table] = next((str(c["name"]) for c in info if c["pk"] == 1), "rowid")
+    foreign_keys = []
+    for table in tables:
+        for key in await rows.records(f'PRAGMA foreign_key_list("{table}")', []):
+            parent = str(key["table"])
+            foreign_keys.append((table, str(key["from"]), parent, str(key["to"] or primary_keys.get(parent, "rowid"))))
+    return Schema(tables=tables, columns=columns, primary_keys=primary_keys, foreign_keys=foreign_keys)
 
 
 class SQLiteCustomers:
@@ -86,17 +105,20 @@ class SQLiteCustomers:
     def __init__(self, database: SQLiteDatabase, conversations: ConversationStore) -> None:
         self.database = database
         self._conversations = conversations
-        # The schema does not change once the store is open: what it says is read once.
-        self._children_of: dict[str, list[tuple[str, str, str]]] = {}
-        self._columns_of: dict[str, set[str]] = {}
+        self._schema: Schema | None = None
+
+    async def _schema_of(self, db: Queryable) -> Schema:
+        if self._schema is None:
+            self._schema = await _read_schema(db)
+        return self._schema
 
     # -- customers ----------------------------------------------------------------------------
 
     async def add_customer(self, customer: Customer) -> None:
         try:
             async with self.database.transaction() as db:
-                await db.execute(f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (customer.id, *_customer_params(customer)))
+                await db.execute(f"INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (customer.id, *customer_values(customer)))
         except sqlite3.IntegrityError as exc:
             raise Conflict("a customer with this external_id exists") from exc
 
@@ -112,16 +134,16 @@ class SQLiteCustomers:
         async with db.execute(
             "UPDATE customers SET external_id = ?, name = ?, emails = ?, phone = ?, notes = ?, tags = ?, "
             "created_at = ?, last_seen_at = ? WHERE id = ?",
-            (*_customer_params(customer), customer.id),
+            (*customer_values(customer), customer.id),
         ) as cur:
             if cur.rowcount == 0:
                 raise NotFound("customer not found")
 
     async def _one(self, where: str, value: str) -> Customer | None:
-        async with self.database.reader.execute(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE {where}",
-                                          (value,)) as cur:
+        async with self.database.reader.execute(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {where}",
+                                                (value,)) as cur:
             row = await cur.fetchone()
-        return _customer(row) if row else None
+        return customer_from_row(row) if row else None
 
     async def get_customer(self, customer_id: str) -> Customer | None:
         return await self._one("id = ?", customer_id)
@@ -141,8 +163,9 @@ class SQLiteCustomers:
                 (visitor_id, customer_id, at),
             )
             # The visitor's rows stored before it had a customer (conversations, tickets, ...).
-            for table, column, _ in await self._children(db, "customers"):
-                if table != "customer_visitors" and "visitor_id" in await self._columns(db, table):
+            schema = await self._schema_of(db)
+            for table, column, _ in schema.children("customers"):
+                if table != "customer_visitors" and "visitor_id" in schema.columns[table]:
                     await db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE visitor_id = ? AND "{column}" IS NULL',
                                      (customer_id, visitor_id))
 
@@ -151,70 +174,46 @@ class SQLiteCustomers:
             await self._save(db, target)
             # Everything that names the source (conversations, visitors, tickets, outbox rows)
             # now names the target, so deleting the source deletes nothing else.
-            for table, column, _ in await self._children(db, "customers"):
+            schema = await self._schema_of(db)
+            for table, column, _ in schema.children("customers"):
                 await db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE "{column}" = ?', (target.id, source_id))
-            await self._delete_rows(db, "customers", "id", [source_id])
+            await delete_rows(_Rows(db), schema, "customers", "id", [source_id])
 
     async def search_customers(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
-        where, params = "", []
+        filters = Filters(numbered=False)
         if query:
-            pattern = _like(query)
-            # Emails are searched one by one (not in their JSON text, where "[" or '"' would match
-            # everyone); order numbers in the customer's conversations and offline tickets.
-            where = ("WHERE c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' "
-                     "OR c.external_id LIKE ? ESCAPE '\\' "
-                     "OR EXISTS (SELECT 1 FROM json_each(c.emails) e WHERE e.value LIKE ? ESCAPE '\\') "
-                     "OR EXISTS (SELECT 1 FROM conversations v "
-                     "WHERE v.customer_id = c.id AND v.order_number LIKE ? ESCAPE '\\') "
-                     "OR EXISTS (SELECT 1 FROM tickets t "
-                     "WHERE t.customer_id = c.id AND t.order_number LIKE ? ESCAPE '\\')")
-            params = [pattern] * 6
-        async with self.database.reader.execute(f"SELECT count(*) FROM customers c {where}", params) as cur:
+            filters.add(_FOUND, *[like_pattern(query)] * 6)
+        async with self.database.reader.execute(f"SELECT count(*) FROM customers c {filters.where}",
+                                                filters.params) as cur:
             total_row = await cur.fetchone()
         async with self.database.reader.execute(
-            f"SELECT {', '.join('c.' + col.strip() for col in _CUSTOMER_COLUMNS.split(','))} FROM customers c "
-            f"{where} ORDER BY c.last_seen_at DESC, c.id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            f"SELECT {CUSTOMER_COLUMNS_OF_C} FROM customers c {filters.where} "
+            f"ORDER BY c.last_seen_at DESC, c.id {filters.page(limit, offset)}", filters.params,
         ) as cur:
             rows = await cur.fetchall()
-        return [_customer(r) for r in rows], int(total_row[0]) if total_row else 0
+        return [customer_from_row(r) for r in rows], int(total_row[0]) if total_row else 0
 
     # -- conversations ------------------------------------------------------------------------
 
     async def find_conversations(
         self, where: ConversationFilter, limit: int, offset: int
     ) -> tuple[list[ConversationRecord], int]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", str(where.status) if where.status else None), ("agent_id", where.agent_id),
-                              ("department", where.department), ("customer_id", where.customer_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if where.tag is not None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = ?)")
-            params.append(where.tag)
-        if where.since is not None:
-            clauses.append("created_at >= ?")
-            params.append(where.since)
-        if where.until is not None:
-            clauses.append("created_at < ?")
-            params.append(where.until)
-        sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self.database.reader.execute(f"SELECT count(*) FROM conversations {sql_where}", params) as cur:
+        filters = conversation_filters(where, Filters(numbered=False), _HAS_TAG)
+        async with self.database.reader.execute(f"SELECT count(*) FROM conversations {filters.where}",
+                                                filters.params) as cur:
             total_row = await cur.fetchone()
         async with self.database.reader.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM conversations {sql_where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            f"SELECT {RECORD_COLUMNS} FROM conversations {filters.where} ORDER BY created_at DESC, id "
+            f"{filters.page(limit, offset)}", filters.params,
         ) as cur:
             rows = await cur.fetchall()
-        return [_record(r) for r in rows], int(total_row[0]) if total_row else 0
+        return [record_from_row(r) for r in rows], int(total_row[0]) if total_row else 0
 
     async def conversation_record(self, conversation_id: str) -> ConversationRecord | None:
-        async with self.database.reader.execute(f"SELECT {_RECORD_COLUMNS} FROM conversations WHERE id = ?",
-                                          (conversation_id,)) as cur:
+        async with self.database.reader.execute(f"SELECT {RECORD_COLUMNS} FROM conversations WHERE id = ?",
+                                                (conversation_id,)) as cur:
             row = await cur.fetchone()
-        return _record(row) if row else None
+        return record_from_row(row) if row else None
 
     async def agent_served_customer(self, agent_id: str, customer_id: str) -> bool:
         async with self.database.reader.execute(
@@ -230,49 +229,42 @@ class SQLiteCustomers:
         customer = await self.get_customer(customer_id)
         if customer is None:
             return None
-        db = self.database.reader
-        conversation_ids = await self._column(db, "SELECT id FROM conversations WHERE customer_id = ? "
-                                                  "ORDER BY created_at", [customer_id])
-        visitor_ids = await self._column(db, "SELECT visitor_id FROM customer_visitors WHERE customer_id = ? "
-                                             "ORDER BY linked_at", [customer_id])
+        rows = _Rows(self.database.reader)
+        schema = await self._schema_of(self.database.reader)
+        conversation_ids = await rows.column("SELECT id FROM conversations WHERE customer_id = ? ORDER BY created_at",
+                                             [customer_id])
+        visitor_ids = await rows.column("SELECT visitor_id FROM customer_visitors WHERE customer_id = ? "
+                                        "ORDER BY linked_at", [customer_id])
         transcripts: list[Transcript] = []
         for conversation_id in conversation_ids:
             transcript = await self._conversations.transcript(conversation_id)
             if transcript is not None:
                 transcripts.append(transcript)
         related: dict[str, list[dict[str, object]]] = {}
-        await self._collect_rows(db, "conversations", "id", conversation_ids, related)
-        await self._collect_rows(db, "customers", "id", [customer_id], related)
-        for table in await self._visitor_tables(db):
-            await self._collect_rows(db, table, "visitor_id", visitor_ids, related, include_self=True)
-        # A row reached both through the customer and through its visitor (a ticket) is listed once
-        # (by its primary key: a worker may have updated an outbox row between the two reads).
-        for table, rows in related.items():
-            key = await self._primary_key(db, table)
-            unique: dict[str, dict[str, object]] = {}
-            for row in rows:
-                unique.setdefault(str(row[key]) if key in row else json.dumps(row, sort_keys=True, default=str), row)
-            related[table] = list(unique.values())
-        return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts, related=related)
+        await collect_rows(rows, schema, "conversations", "id", conversation_ids, related)
+        await collect_rows(rows, schema, "customers", "id", [customer_id], related)
+        for table in schema.visitor_tables():
+            await collect_rows(rows, schema, table, "visitor_id", visitor_ids, related, include_self=True)
+        return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts,
+                            related=listed_once(schema, related))
 
     async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
         async with self.database.transaction() as db:
-            async with db.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)) as cur:
-                if await cur.fetchone() is None:
-                    return False
-            async with db.execute("SELECT 1 FROM conversations WHERE customer_id = ? AND status != ? LIMIT 1",
-                                  (customer_id, str(ConversationStatus.CLOSED))) as cur:
-                if await cur.fetchone() is not None and not force:
-                    raise Conflict("the customer has an active conversation; close it first (or force)")
-            conversation_ids = await self._column(db, "SELECT id FROM conversations WHERE customer_id = ?",
-                                                  [customer_id])
-            visitor_ids = await self._column(db, "SELECT visitor_id FROM customer_visitors WHERE customer_id = ?",
-                                             [customer_id])
+            rows = _Rows(db)
+            if not await rows.column("SELECT 1 FROM customers WHERE id = ?", [customer_id]):
+                return False
+            if await rows.column("SELECT 1 FROM conversations WHERE customer_id = ? AND status != ? LIMIT 1",
+                                 [customer_id, str(ConversationStatus.CLOSED)]) and not force:
+                raise Conflict("the customer has an active conversation; close it first (or force)")
+            conversation_ids = await rows.column("SELECT id FROM conversations WHERE customer_id = ?", [customer_id])
+            visitor_ids = await rows.column("SELECT visitor_id FROM customer_visitors WHERE customer_id = ?",
+                                            [customer_id])
+            schema = await self._schema_of(db)
             await self._release_articles(db, customer_id)
-            await self._delete_rows(db, "conversations", "id", conversation_ids)
-            for table in await self._visitor_tables(db):
-                await self._delete_rows(db, table, "visitor_id", visitor_ids)
-            await self._delete_rows(db, "customers", "id", [customer_id])
+            await delete_rows(rows, schema, "conversations", "id", conversation_ids)
+            for table in schema.visitor_tables():
+                await delete_rows(rows, schema, table, "visitor_id", visitor_ids)
+            await delete_rows(rows, schema, "customers", "id", [customer_id])
         return True
 
     @staticmethod
@@ -288,112 +280,26 @@ class SQLiteCustomers:
                          "WHERE source_customer_id = ?", (customer_id,))
 
     async def delete_closed_before(self, before: float, limit: int) -> int:
-        async with self.database.transaction() as db:
-            ids = await self._column(db, "SELECT id FROM conversations WHERE status = ? AND closed_at < ? LIMIT ?",
-                                     [str(ConversationStatus.CLOSED), before, limit])
-            await self._delete_rows(db, "conversations", "id", ids)
-        return len(ids)
+        return await self._delete_some("conversations", "SELECT id FROM conversations WHERE status = ? "
+                                       "AND closed_at < ? LIMIT ?", [str(ConversationStatus.CLOSED), before, limit])
 
     async def delete_tickets_before(self, before: float, limit: int) -> int:
+        return await self._delete_some("tickets", "SELECT id FROM tickets WHERE updated_at < ? LIMIT ?",
+                                       [before, limit])
+
+    async def _delete_some(self, table: str, select_ids: str, params: list[Any]) -> int:
         async with self.database.transaction() as db:
-            ids = await self._column(db, "SELECT id FROM tickets WHERE updated_at < ? LIMIT ?", [before, limit])
-            await self._delete_rows(db, "tickets", "id", ids)
+            rows = _Rows(db)
+            ids = await rows.column(select_ids, params)
+            await delete_rows(rows, await self._schema_of(db), table, "id", ids)
         return len(ids)
-
-    @staticmethod
-    async def _column(db: Queryable, sql: str, params: Sequence[Any]) -> list[Any]:
-        async with db.execute(sql, params) as cur:
-            return [row[0] for row in await cur.fetchall()]
-
-    async def _children(self, db: Queryable, table: str) -> list[tuple[str, str, str]]:
-        """``(child table, its column, the referenced column of table)`` for every foreign key to ``table``."""
-        if table not in self._children_of:
-            self._children_of[table] = await self._find_children(db, table)
-        return self._children_of[table]
-
-    async def _find_children(self, db: Queryable, table: str) -> list[tuple[str, str, str]]:
-        found = []
-        for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                           "AND name NOT LIKE 'sqlite_%' ORDER BY name", []):
-            async with db.execute(f'PRAGMA foreign_key_list("{name}")') as cur:
-                for row in await cur.fetchall():
-                    if row[2] == table and name != table:
-                        found.append((name, row[3], row[4] or await self._primary_key(db, table)))
-        return found
-
-    @staticmethod
-    async def _primary_key(db: Queryable, table: str) -> str:
-        async with db.execute(f'PRAGMA table_info("{table}")') as cur:
-            for row in await cur.fetchall():
-                if row[5] == 1:
-                    return str(row[1])
-        return "rowid"
-
-    async def _columns(self, db: Queryable, table: str) -> set[str]:
-        if table not in self._columns_of:
-            async with db.execute(f'PRAGMA table_info("{table}")') as cur:
-                self._columns_of[table] = {str(row[1]) for row in await cur.fetchall()}
-        return self._columns_of[table]
-
-    async def _visitor_tables(self, db: Queryable) -> list[str]:
-        """Tables of other features keyed by the visitor (tickets, ...)."""
-        tables = []
-        for name in await self._column(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                           "AND name NOT LIKE 'sqlite_%' ORDER BY name", []):
-            if name not in _OWN_TABLES and "visitor_id" in await self._columns(db, name):
-                tables.append(name)
-        return tables
-
-    async def _values(self, db: Queryable, table: str, column: str, values: Sequence[Any],
-                      wanted: str) -> list[Any]:
-        if wanted == column:
-            return list(values)
-        out: list[Any] = []
-        for chunk in _chunks(values):
-            out += await self._column(db, f'SELECT "{wanted}" FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})',
-                                      chunk)
-        return out
-
-    async def _delete_rows(self, db: aiosqlite.Connection, table: str, column: str, values: Sequence[Any]) -> None:
-        """Delete the rows of ``table`` whose ``column`` is in ``values``, and first every row that
-        refers to them (recursively), so foreign keys hold throughout."""
-        if not values:
-            return
-        for child, child_column, parent_column in await self._children(db, table):
-            await self._delete_rows(db, child, child_column,
-                                    await self._values(db, table, column, values, parent_column))
-        for chunk in _chunks(values):
-            await db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk)
-
-    async def _collect_rows(self, db: Queryable, table: str, column: str, values: Sequence[Any],
-                            into: dict[str, list[dict[str, object]]], include_self: bool = False) -> None:
-        """Add to ``into`` the rows of other features' tables that refer (recursively) to these rows."""
-        if not values:
-            return
-        if include_self and table not in _OWN_TABLES:
-            for chunk in _chunks(values):
-                async with db.execute(f'SELECT * FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk) as cur:
-                    names = [d[0] for d in cur.description]
-                    into.setdefault(table, []).extend(dict(zip(names, row, strict=True))
-                                                      for row in await cur.fetchall())
-        for child, child_column, parent_column in await self._children(db, table):
-            if child in _OWN_TABLES:
-                continue
-            await self._collect_rows(db, child, child_column,
-                                     await self._values(db, table, column, values, parent_column), into,
-                                     include_self=True)
 
     # -- reports ------------------------------------------------------------------------------
 
     async def ratings_report(self, since: float | None, until: float | None, timezone: str = "UTC") -> RatingsReport:
-        clauses, params = [], []
-        if since is not None:
-            clauses.append("r.created_at >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append("r.created_at < ?")
-            params.append(until)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        filters = Filters(numbered=False)
+        filters.between("r.created_at", since, until)
+        where, params = filters.where, filters.params
         base = "FROM ratings r JOIN conversations c ON c.id = r.conversation_id LEFT JOIN agents a ON a.id = c.agent_id"
         db = self.database.reader
         async with db.execute(f"SELECT count(*), avg(r.rating) {base} {where}", params) as cur:
