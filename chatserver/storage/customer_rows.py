@@ -59,7 +59,7 @@ class Schema:
     """What the walk needs to know of the tables (it does not change once a store is open)."""
 
     tables: list[str]  # by name
-    columns: dict[str, set[str]]
+    columns: dict[str, list[str]]  # in the table's order, without those the database computes
     primary_keys: dict[str, str]
     foreign_keys: list[tuple[str, str, str, str]]  # (table, its column, the referenced table, its column)
 
@@ -70,7 +70,7 @@ class Schema:
 
     def visitor_tables(self) -> list[str]:
         """Tables of other features keyed by the visitor (tickets, ...)."""
-        return [t for t in self.tables if t not in OWN_TABLES and "visitor_id" in self.columns.get(t, set())]
+        return [t for t in self.tables if t not in OWN_TABLES and "visitor_id" in self.columns.get(t, [])]
 
 
 class Rows(Protocol):
@@ -133,7 +133,8 @@ async def collect_rows(rows: Rows, schema: Schema, table: str, column: str, valu
     if include_self and table not in OWN_TABLES:
         for chunk in _chunks(values):
             where = _in(rows, column, chunk)
-            into.setdefault(table, []).extend(await rows.records(f'SELECT * FROM "{table}" {where.where}',
+            columns = ", ".join(f'"{c}"' for c in schema.columns[table])
+            into.setdefault(table, []).extend(await rows.records(f'SELECT {columns} FROM "{table}" {where.where}',
                                                                  where.params))
     for child, child_column, parent_column in schema.children(table):
         if child in OWN_TABLES:

@@ -85,11 +85,11 @@ async def _read_schema(db: Queryable) -> Schema:
     rows = _Rows(db)
     tables = await rows.column("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                                "ORDER BY name", [])
-    columns: dict[str, set[str]] = {}
+    columns: dict[str, list[str]] = {}
     primary_keys: dict[str, str] = {}
     for table in tables:
         info = await rows.records(f'PRAGMA table_info("{table}")', [])
-        columns[table] = {str(c["name"]) for c in info}
+        columns[table] = [str(c["name"]) for c in info]
         primary_keys[table] = next((str(c["name"]) for c in info if c["pk"] == 1), "rowid")
     foreign_keys = []
     for table in tables:
