@@ -2,7 +2,7 @@
 customer, conversation listings, exports and deletions, retention and the ratings report.
 
 Exports and deletions walk the schema's foreign keys and ``visitor_id`` columns
-(``storage/customer_rows.py``, read here from PostgreSQL's catalogue), as the SQLite store does;
+(``storage/rows/customers.py``, read here from PostgreSQL's catalogue), as the SQLite store does;
 knowledge-base articles drafted from the customer's conversations are exported, and deleted only
 while unpublished. An export reads in one repeatable-read transaction, so what it lists is one
 moment's state even while other hosts write.
@@ -27,7 +27,8 @@ from ...domain.models import (
 )
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
-from ..customer_rows import (
+from ..filters import Filters
+from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
     RECORD_COLUMNS,
@@ -41,7 +42,6 @@ from ..customer_rows import (
     listed_once,
     record_from_row,
 )
-from ..filters import Filters
 from .database import Connection, PostgresDatabase
 
 _HAS_TAG = "conversations.tags::jsonb @> jsonb_build_array({}::text)"
@@ -57,7 +57,7 @@ _RATINGS = "FROM ratings r JOIN conversations c ON c.id = r.conversation_id LEFT
 
 
 class _Rows:
-    """A PostgreSQL connection as the schema walk uses it (``customer_rows.Rows``)."""
+    """A PostgreSQL connection as the schema walk uses it (``rows.customers.Rows``)."""
 
     numbered = True
 

@@ -5,7 +5,7 @@ It shares the ``SQLiteDatabase``'s connections: writes go through its writer tra
 through its read-only connection.
 
 Exports and deletions walk the schema's foreign keys and ``visitor_id`` columns
-(``storage/customer_rows.py``, read here from ``PRAGMA foreign_key_list``). The one exception:
+(``storage/rows/customers.py``, read here from ``PRAGMA foreign_key_list``). The one exception:
 knowledge-base articles drafted from the customer's conversations are exported by their foreign
 key, but deleted only while unpublished (``_release_articles``).
 """
@@ -32,7 +32,8 @@ from ...domain.models import (
 )
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
-from ..customer_rows import (
+from ..filters import Filters
+from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
     RECORD_COLUMNS,
@@ -46,7 +47,6 @@ from ..customer_rows import (
     listed_once,
     record_from_row,
 )
-from ..filters import Filters
 from ._reader import Queryable
 from .database import SQLiteDatabase
 
@@ -61,7 +61,7 @@ _FOUND = ("(c.name LIKE {} ESCAPE '\\' OR c.phone LIKE {} ESCAPE '\\' OR c.exter
 
 
 class _Rows:
-    """A SQLite connection as the schema walk uses it (``customer_rows.Rows``)."""
+    """A SQLite connection as the schema walk uses it (``rows.customers.Rows``)."""
 
     numbered = False
 

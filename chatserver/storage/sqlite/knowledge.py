@@ -29,7 +29,7 @@ from ...domain.knowledge import (
 )
 from ...errors import Conflict, InvalidPayload
 from ..filters import Filters
-from ..kb_rows import (
+from ..rows.knowledge import (
     ARTICLE_COLUMNS,
     ARTICLE_COLUMNS_OF_A,
     ARTICLE_ORDER,

@@ -4,17 +4,11 @@ models made of them, and the filters of an article listing."""
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
-from ..domain.knowledge import Article, ArticleFilter, ArticleStatus, Category
-from .filters import Filters
-
-
-class Row(Protocol):
-    """A row of either database (``sqlite3.Row``, a tuple, ``asyncpg.Record``), read by position."""
-
-    def __getitem__(self, index: int, /) -> Any: ...
-
+from ...domain.knowledge import Article, ArticleFilter, ArticleStatus, Category
+from ..filters import Filters
+from . import Row
 
 CATEGORY_COLUMNS = "id, slug, name, description, position, created_at, updated_at"
 ARTICLE_COLUMNS = (

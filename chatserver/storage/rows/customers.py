@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..domain.models import ConversationFilter, ConversationRecord, Customer
-from .filters import Filters
-from .kb_rows import Row
-from .rows.conversations import CONVERSATION_COLUMNS, conversation_from_row
+from ...domain.models import ConversationFilter, ConversationRecord, Customer
+from ..filters import Filters
+from . import Row
+from .conversations import CONVERSATION_COLUMNS, conversation_from_row
 
 CUSTOMER_COLUMNS = "id, external_id, name, emails, phone, notes, tags, created_at, last_seen_at"
 CUSTOMER_COLUMNS_OF_C = ", ".join(f"c.{c.strip()}" for c in CUSTOMER_COLUMNS.split(","))
