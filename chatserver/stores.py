@@ -12,7 +12,10 @@ from .storage.stores import Stores
 def stores_for(settings: Settings) -> Stores:
     """The stores ``settings`` select, not opened yet."""
     if settings.database_url:
-        raise ValueError("database_url: the PostgreSQL stores are being built (issue 20)")
+        from .storage.postgresql.stores import PostgresStores
+
+        return PostgresStores.at(settings.database_url, pool_min=settings.database_pool_min,
+                                 pool_max=settings.database_pool_max)
     from .storage.sqlite import SQLiteStores
 
     return SQLiteStores.at(settings.db_path)

@@ -1,17 +1,21 @@
-"""What tests of either database's stores share: new conversations, messages and agents, and a
-batch filled on purpose."""
+"""What tests of either database's stores share: new conversations, messages and agents, a
+batch filled on purpose, a running server's database, and a database that refuses a write."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from chatserver.domain.models import Agent, Conversation, ConversationStatus, PartyKind, PreChat, Role
 from chatserver.domain.ports import AgentStore, ConversationStore, NewMessage, Transition
+from chatserver.storage.postgresql.conversations import PostgresConversations
 from chatserver.storage.postgresql.database import PostgresDatabase
 from chatserver.storage.sqlite import SQLiteDatabase
+from chatserver.storage.sqlite.conversations import SQLiteConversations
+
+from ..support import LiveServer
 
 
 def new_conversation(cid: str = "c1") -> Conversation:
@@ -42,7 +46,7 @@ async def assign(conversations: ConversationStore, cid: str = "c1", agent_id: st
         agent_id=agent_id, agent_name=agent_id.upper(), at=3.0, event="assigned")) is not None
 
 
-def _writer_held(database: SQLiteDatabase | PostgresDatabase) -> AbstractAsyncContextManager[Any]:
+def writer_held(database: SQLiteDatabase | PostgresDatabase) -> AbstractAsyncContextManager[Any]:
     """Something that holds the database's group commit while it is entered: SQLite's writer (a
     transaction of its own), PostgreSQL's batch lock."""
     if isinstance(database, SQLiteDatabase):
@@ -53,7 +57,7 @@ def _writer_held(database: SQLiteDatabase | PostgresDatabase) -> AbstractAsyncCo
 async def fill_one_batch(database: SQLiteDatabase | PostgresDatabase,
                          calls: list[Coroutine[Any, Any, Any]]) -> list[Any]:
     """Run ``calls`` as the jobs of one transaction: the writer is held until all of them wait."""
-    async with _writer_held(database):
+    async with writer_held(database):
         tasks = [asyncio.ensure_future(call) for call in calls]
         await asyncio.sleep(0)  # each call queues its job in its first step
         assert database.pending_writes() == len(calls)
@@ -75,3 +79,38 @@ async def write(database: SQLiteDatabase | PostgresDatabase, sql: str) -> None:
         return
     async with database.transaction() as conn:
         await conn.execute(sql)
+
+
+def server_database(server: LiveServer) -> SQLiteDatabase | PostgresDatabase:
+    """The database under a running server's stores, whichever it runs on."""
+    conversations = server.parts.stores.conversations
+    assert isinstance(conversations, SQLiteConversations | PostgresConversations)
+    return conversations.database
+
+
+@asynccontextmanager
+async def refusing(database: SQLiteDatabase | PostgresDatabase, table: str, when: str,
+                   at_commit: bool = False) -> AsyncIterator[None]:
+    """While entered, the database refuses rows inserted into ``table`` for which ``when`` (a
+    condition on ``NEW``) holds, as a trigger another connection added to its schema would: at
+    once, or (``at_commit``) only when the transaction commits, which fails it whole."""
+    if isinstance(database, SQLiteDatabase):
+        assert not at_commit, "SQLite checks no trigger at COMMIT; hold its writer instead (writer_held)"
+        await write(database, f"CREATE TRIGGER refuse_rows BEFORE INSERT ON {table} WHEN {when} "
+                              "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        try:
+            yield
+        finally:
+            await write(database, "DROP TRIGGER refuse_rows")
+        return
+    await write(database, "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$ BEGIN RAISE EXCEPTION 'refused'; END $$")
+    timing = "CONSTRAINT TRIGGER refuse_rows AFTER INSERT" if at_commit else "TRIGGER refuse_rows BEFORE INSERT"
+    deferred = " DEFERRABLE INITIALLY DEFERRED" if at_commit else ""
+    await write(database, f"CREATE {timing} ON {table}{deferred} FOR EACH ROW WHEN ({when}) "
+                          "EXECUTE FUNCTION refuse_rows()")
+    try:
+        yield
+    finally:
+        await write(database, f"DROP TRIGGER refuse_rows ON {table}")
+        await write(database, "DROP FUNCTION refuse_rows()")

@@ -3,13 +3,12 @@ and ending a chat with tags and a resolution note (what reaches other connection
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from typing import Any
 
 import pytest
 
+from ..storage.support import query, server_database
 from ..support import Client, LiveServer, agent, prechat, visitor
 
 
@@ -23,10 +22,10 @@ async def _assigned_chat(server: LiveServer, name: str = "Alice") -> tuple[dict[
     return login, console, shopper, cid
 
 
-def _stored_wrap_up(server: LiveServer, conversation_id: str) -> tuple[str, str | None]:
-    with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
-        row = db.execute("SELECT tags, resolution_note FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-    return row[0], row[1]
+async def _stored_wrap_up(server: LiveServer, conversation_id: str) -> tuple[str, str | None]:
+    rows = await query(server_database(server),
+                       f"SELECT tags, resolution_note FROM conversations WHERE id = '{conversation_id}'")
+    return rows[0][0], rows[0][1]
 
 
 def _mentions(events: dict[str, list[Any]], text: str) -> list[str]:
@@ -145,7 +144,7 @@ async def test_ending_a_chat_stores_tags_and_resolution_note(server: LiveServer)
     _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
     assert (transcript["tags"], transcript["resolution_note"]) == (["refund", "shipping"], "Refunded order A-1001")
     # Stored as a JSON array in the conversations table's tags column (other features filter on it).
-    assert _stored_wrap_up(server, cid) == ('["refund", "shipping"]', "Refunded order A-1001")
+    assert await _stored_wrap_up(server, cid) == ('["refund", "shipping"]', "Refunded order A-1001")
     # The wrap-up of an ended chat can be completed afterwards.
     again = await console.call("conversation:end", {"conversation_id": cid, "tags": ["refund"]})
     assert again["ok"] and again["tags"] == ["refund"] and again["resolution_note"] is None

@@ -10,7 +10,7 @@ import pytest
 
 from chatserver.domain.models import PartyKind
 
-from ..storage.sqlite.support import database_of
+from ..storage.support import server_database, writer_held
 from ..support import LiveServer, agent, prechat, visitor, wait_until
 
 pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
@@ -43,9 +43,9 @@ async def test_marks_of_one_reader_in_flight_together_are_stored_and_announced_o
     await tabs[0].wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
     for i in range(3):
         await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{i}", "body": f"m{i}"})
-    database = database_of(server.app)
+    database = server_database(server)
     key = (cid, PartyKind.AGENT, login["agent"]["id"])
-    async with database.transaction():  # the first mark waits for the writer; the others for it
+    async with writer_held(database):  # the first mark waits for the writer; the others for it
         first = asyncio.ensure_future(tabs[0].call("message:read", {"conversation_id": cid, "seq": 2}))
         await wait_until(lambda: database.pending_writes() == 1, what="the first mark queued")
         rest = [asyncio.ensure_future(tab.call("message:read", {"conversation_id": cid, "seq": seq}))

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatserver.storage import redis_backend
 from chatserver.storage.redis_keys import Keys
+from chatserver.storage.sqlite import SQLiteDatabase
 
+from ..storage.support import refusing, server_database
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
 pytestmark = pytest.mark.both_backends  # routing, presence or delivery: tests/conftest.py
@@ -207,22 +212,34 @@ async def test_a_chat_claimed_by_a_process_that_died_before_storing_it_goes_back
         await live.close()
 
 
+@asynccontextmanager
+async def _write_lock_held(path: Path) -> AsyncIterator[None]:
+    """Another process's connection to the SQLite file holds its write lock."""
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+
+
 async def test_a_take_the_database_cannot_store_leaves_the_chat_waiting_at_its_place(server: LiveServer) -> None:
-    """Another process holds the database's write lock past the busy timeout while an agent takes
-    a chat: the take fails with a clear error, and the chat is neither lost from the queue nor
-    counted against the agent."""
+    """The database cannot store an agent's take (SQLite: another process holds the write lock
+    past the busy timeout; PostgreSQL: the transaction is refused at COMMIT): the take fails with
+    a clear error, and the chat is neither lost from the queue nor counted against the agent."""
     login = await server.add_agent(capacity=1)
     console = await agent(server, login)
     assert (await console.call("presence:set", {"status": "away"}))["status"] == "away"
     _, first = await _queued(server, 1)
     _, second = await _queued(server, 2)
-    other_process = sqlite3.connect(server.settings.db_path, isolation_level=None)
-    try:
-        other_process.execute("BEGIN IMMEDIATE")
+    database = server_database(server)
+    if isinstance(database, SQLiteDatabase):  # another process holds the write lock past the busy timeout
+        blocked: AbstractAsyncContextManager[Any] = _write_lock_held(server.settings.db_path)
+    else:  # the transaction is refused when it commits
+        blocked = refusing(database, "assignment_events", "NEW.event = 'taken'", at_commit=True)
+    async with blocked:
         taken = await console.call("queue:take", {"conversation_id": second}, timeout=20)
-    finally:
-        other_process.execute("ROLLBACK")
-        other_process.close()
     assert taken["error"]["code"] == "unavailable", taken
     routing = server.routing
     assert [await routing.position(first), await routing.position(second)] == [1, 2]
@@ -241,19 +258,13 @@ async def test_a_transfer_the_database_cannot_store_leaves_the_chat_with_its_age
     bob = await server.add_agent("Bob", capacity=1)
     await agent(server, bob)
     # The database refuses the transfer's write (a trigger another connection adds to its schema).
-    other = sqlite3.connect(server.settings.db_path, isolation_level=None)
-    try:
-        other.execute("CREATE TRIGGER refuse_transfers BEFORE INSERT ON assignment_events "
-                      "WHEN NEW.event = 'transferred' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    async with refusing(server_database(server), "assignment_events", "NEW.event = 'transferred'"):
         moved = await alice_console.call("conversation:transfer", {"conversation_id": cid,
                                                                    "to_agent_id": bob["agent"]["id"]})
         assert "error" in moved, moved
         routing = server.routing
         assert [await routing.load(alice["agent"]["id"]), await routing.load(bob["agent"]["id"])] == [1, 0]
         assert await routing.claims_in_flight([cid]) == set()
-        other.execute("DROP TRIGGER refuse_transfers")
-    finally:
-        other.close()
     moved = await alice_console.call("conversation:transfer", {"conversation_id": cid,
                                                                "to_agent_id": bob["agent"]["id"]})
     assert moved["ok"] and moved["conversation"]["agent_id"] == bob["agent"]["id"], moved
