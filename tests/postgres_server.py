@@ -52,7 +52,11 @@ class PostgresServer:
     """One cluster. ``start`` makes and starts it; ``new_database`` a database in it; ``stop``
     stops it (``restart`` keeps its data and port, for outage tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1", network: str | None = None) -> None:
+        """Listening on loopback, and on ``address`` too (a bridge's, for hosts in network
+        namespaces: tests/hosts.py); clients from ``network`` (CIDR) are let in like loopback's."""
+        self.address = address
+        self.network = network
         self.owner = _owner()
         self.directory = Path(tempfile.mkdtemp(prefix="chatserver-pg-"))
         self.data = self.directory / "data"
@@ -62,7 +66,7 @@ class PostgresServer:
         self.started = False
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}@{self.address}:{self.port}/{database}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = list(args)
@@ -76,6 +80,9 @@ class PostgresServer:
                 os.chown(self.directory, self.owner.pw_uid, self.owner.pw_gid)
             self._run(pg_binary("initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
                       "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+            if self.network is not None:
+                with open(self.data / "pg_hba.conf", "a") as hba:
+                    hba.write(f"host all all {self.network} trust\n")
         attempts = 1 if self.started else START_ATTEMPTS
         for attempt in range(attempts):
             if self._start_on_port():
@@ -88,7 +95,8 @@ class PostgresServer:
     def _start_on_port(self) -> bool:
         # fsync off: a test cluster needs no durability across a crash of the machine, and its
         # fsyncs would only slow every test down.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory} "
+        listen = ",".join(dict.fromkeys(("127.0.0.1", self.address)))
+        options = (f"-p {self.port} -c listen_addresses={listen} -c unix_socket_directories={self.directory} "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
         done = self._run(pg_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "log"),
                          "-o", options, "-w", "-t", "60", "start", check=False)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from chatserver.constants import listening_line
@@ -18,11 +19,17 @@ from .support import PASSWORD_HASH_ENV
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, redis_url: str | None, **env: str) -> None:
-        """``redis_url`` ``None``: the embedded backend (one process)."""
+    def __init__(self, data_dir: Path, redis_url: str | None, *, host: str = "127.0.0.1", port: int | None = None,
+                 prefix: Sequence[str] = (), **env: str) -> None:
+        """``redis_url`` ``None``: the embedded backend (one process). By default it listens on a
+        free loopback port; a host of its own (a network namespace: tests/hosts.py) gives its
+        ``host`` address, a fixed ``port`` and the ``prefix`` that runs a command there."""
         self.data_dir = data_dir
         self.redis_url = redis_url
-        self.port = free_port()
+        self.host = host
+        self.fixed_port = port is not None
+        self.port = free_port() if port is None else port
+        self.prefix = tuple(prefix)
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
@@ -30,13 +37,13 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> ServerProcess:
         """Start the server and wait until it listens and is ready. The port was free when this
         object chose it, but another process may take it first: on a first start the server then
         moves to a new port (twice at most); on a restart it must get its port back."""
-        attempts = 1 if self.started else START_ATTEMPTS
+        attempts = 1 if self.started or self.fixed_port else START_ATTEMPTS
         for attempt in range(attempts):
             log_from = self.log.stat().st_size if self.log.exists() else 0
             self._spawn()
@@ -56,7 +63,8 @@ class ServerProcess:
                **PASSWORD_HASH_ENV, **self.env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "chatserver", "serve", "--port", str(self.port), "--data-dir",
+                [*self.prefix, sys.executable, "-m", "chatserver", "serve", "--host", self.host,
+                 "--port", str(self.port), "--data-dir",
                  str(self.data_dir), *(["--redis-url", self.redis_url] if self.redis_url else [])],
                 stdout=log, stderr=log, env=env,
             )

@@ -20,16 +20,25 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *, appendonly: bool = False) -> None:
+    def __init__(self, directory: Path, *, appendonly: bool = False, host: str = "127.0.0.1",
+                 password: str | None = None) -> None:
+        """``host``: the address it listens on; on any but loopback give it a ``password``, as in
+        production (docs/operations.md)."""
         self.directory = directory
         self.port = free_port()
         self.appendonly = appendonly
+        self.host = host
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
         self.started = False
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
+
+    def _client(self) -> redis.Redis:
+        return redis.Redis(host=self.host, port=self.port, password=self.password)
 
     def start(self) -> None:
         """Start redis-server and wait until it answers, checking that what answers is this
@@ -50,12 +59,13 @@ class RedisServer:
         assert binary, "redis-server is not installed (make test installs it)"
         self.directory.mkdir(parents=True, exist_ok=True)
         process = self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [binary, "--port", str(self.port), "--bind", self.host, "--save", "",
+             *(["--requirepass", self.password] if self.password else []),
              "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
              "--dir", str(self.directory), "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
+        client = self._client()
         deadline = time.monotonic() + 10
         try:
             while process.poll() is None:
@@ -78,6 +88,6 @@ class RedisServer:
             self.process = None
 
     def flush(self) -> None:
-        client = redis.Redis(port=self.port)
+        client = self._client()
         client.flushall()
         client.close()

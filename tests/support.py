@@ -169,12 +169,14 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 class Client:
     """A python-socketio client on one namespace that keeps every event it receives."""
 
-    def __init__(self, server: LiveServer, namespace: str, token: str | None, **auth: Any) -> None:
+    def __init__(self, server: LiveServer, namespace: str, token: str | None, *,
+                 http: aiohttp.ClientSession | None = None, **auth: Any) -> None:
+        """``http``: the session to connect with (its own address, TLS); else one of its own."""
         self.server = server
         self.namespace = namespace
         self.token = token
         self.auth = auth  # sent in the connect auth besides the token (an agent's wanted status)
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = socketio.AsyncClient(reconnection=False, **({"http_session": http} if http else {}))
         self.events: dict[str, list[Any]] = defaultdict(list)
         self._waiters: list[tuple[str, Callable[[Any], bool], asyncio.Future[Any]]] = []
         self.sio.on("*", self._record, namespace=namespace)

@@ -23,16 +23,19 @@ FAST = {"CHATSERVER_PRESENCE_TTL": "1.5", "CHATSERVER_SWEEP_INTERVAL": "0.3", "C
 
 
 class Remote:
-    """What the test helpers need of a server: its URL and an HTTP session."""
+    """What the test helpers need of a server: its URL and an HTTP session. Clients reach the
+    process directly, or through a proxy at ``url`` (tests/hosts.py) whose ``http`` session
+    carries them from their own address."""
 
-    def __init__(self, process: ServerProcess, http: aiohttp.ClientSession) -> None:
+    def __init__(self, process: ServerProcess, http: aiohttp.ClientSession, url: str | None = None) -> None:
         self.process = process
         self.http = http
+        self.via = url
         self.clients: list[Client] = []
 
     @property
     def url(self) -> str:
-        return self.process.url
+        return self.via or self.process.url
 
     async def request(self, method: str, path: str, *, token: str | None = None, json: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -43,10 +46,16 @@ class Remote:
         if token is None:
             _, body = await self.request("POST", "/api/visitor/sessions")
             token = body["token"]
-        return await Client(self, "/visitor", token).connect()  # type: ignore[arg-type]
+        return await Client(self, "/visitor", token, http=self._client_http).connect()  # type: ignore[arg-type]
 
     async def agent(self, token: str, **auth: Any) -> Client:
-        return await Client(self, "/agent", token, **auth).connect()  # type: ignore[arg-type]
+        return await Client(self, "/agent", token, http=self._client_http, **auth).connect()  # type: ignore[arg-type]
+
+    @property
+    def _client_http(self) -> aiohttp.ClientSession | None:
+        # Direct clients each get a session of their own: hundreds on one would queue on its
+        # connection limit. Through a proxy they share the one that gives them their address.
+        return self.http if self.via else None
 
 
 @pytest.fixture
