@@ -24,8 +24,9 @@ from .test_cluster import Remote, _admin, _agent_login
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hosts are network namespaces: `ip netns` needs root")
 
-# The databases the hosts share. PostgreSQL joins once its stores are on main ("postgresql").
-SHARED_DATABASES = ("sqlite",)
+# The database the hosts share: PostgreSQL, as on separate machines (the harness can also give
+# them one SQLite file, which only hosts on one machine could share).
+SHARED_DATABASES = ("postgresql",)
 _message_ids = itertools.count(1)
 FAIL_TIMEOUT = 2.0  # nginx's, in docs/operations.md
 
