@@ -309,6 +309,7 @@ class ChatScenario:
             add("--compare", action="store_true",
                 help="run the same job against the reference relays too (Node socket.io 4.8, the same storing "
                      "every message in SQLite, raw aiohttp)")
+        if "compare" in self.options or self.NAME == "compare":
             add("--postgresql", metavar="URL",
                 help="also run the same job against chatserver storing in PostgreSQL: a new database on the "
                      "server at URL (postgresql://user@host:port/db, a user who may create databases), "
