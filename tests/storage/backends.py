@@ -16,11 +16,13 @@ from chatserver.domain.models import Conversation, ConversationStatus, PreChat
 from chatserver.storage.postgresql.cobrowse import PostgresCobrowse
 from chatserver.storage.postgresql.console import PostgresConsole
 from chatserver.storage.postgresql.database import PostgresDatabase
+from chatserver.storage.postgresql.stores import PostgresStores
 from chatserver.storage.postgresql.tickets import MessageHook, PostgresTickets
-from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 from chatserver.storage.stores import Tickets
 
 DATABASES = ("sqlite", "postgresql")
+AllStores = SQLiteStores | PostgresStores
 
 
 @dataclass
@@ -71,6 +73,22 @@ async def two_hosts(url: str) -> AsyncIterator[tuple[SharedStores, SharedStores]
     """The PostgreSQL stores of two hosts sharing the database at ``url`` (a pool each)."""
     async with open_postgres(url) as one, open_postgres(url) as other:
         yield postgres_stores(one), postgres_stores(other)
+
+
+@asynccontextmanager
+async def open_all(name: str, tmp_path: Path, request: pytest.FixtureRequest
+                   ) -> AsyncIterator[AllStores]:
+    """Every store of database ``name`` (one of ``DATABASES``) over a fresh database, opened,
+    closed after."""
+    if name == "postgresql":
+        stores: AllStores = PostgresStores.at(request.getfixturevalue("postgres_url"), pool_min=1, pool_max=4)
+        await stores.database.open()
+    else:
+        stores = await open_sqlite(tmp_path / "chat.db")
+    try:
+        yield stores
+    finally:
+        await stores.database.close()
 
 
 @asynccontextmanager
