@@ -185,11 +185,24 @@ async def sites(hosts: Hosts) -> AsyncIterator[tuple[Remote, Remote]]:
             await session.close()
 
 
+async def _transcript(admin_site: Remote, admin: str, cid: str) -> tuple[int, Any]:
+    """The REST transcript through nginx, asked again while nginx answers its own 502 (for up to
+    fail_timeout after a restart it may count every host as failed, docs/operations.md)."""
+    deadline = asyncio.get_running_loop().time() + 5 * FAIL_TIMEOUT
+    while True:
+        try:
+            return await admin_site.request("GET", f"/api/conversations/{cid}", token=admin)
+        except aiohttp.ContentTypeError as exc:
+            if exc.status != 502 or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def _check_nothing_lost(admin_site: Remote, admin: str, parties: list[Party], cids: list[str]) -> None:
     """Each conversation's transcript holds every acknowledged message once, at its seq, in
     order; and every party in it ends up with exactly that transcript."""
     for cid in cids:
-        status, transcript = await admin_site.request("GET", f"/api/conversations/{cid}", token=admin)
+        status, transcript = await _transcript(admin_site, admin, cid)
         assert status == 200, transcript
         stored = transcript["messages"]
         seqs = [m["seq"] for m in stored]
