@@ -4,6 +4,7 @@ batch filled on purpose, a running server's database, and a database that refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -46,12 +47,20 @@ async def assign(conversations: ConversationStore, cid: str = "c1", agent_id: st
         agent_id=agent_id, agent_name=agent_id.upper(), at=3.0, event="assigned")) is not None
 
 
+@asynccontextmanager
+async def _every_lane_held(database: PostgresDatabase) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for lane in database._lanes:
+            await stack.enter_async_context(lane._lock)
+        yield
+
+
 def writer_held(database: SQLiteDatabase | PostgresDatabase) -> AbstractAsyncContextManager[Any]:
     """Something that holds the database's group commit while it is entered: SQLite's writer (a
-    transaction of its own), PostgreSQL's batch lock."""
+    transaction of its own), the lock of every PostgreSQL lane."""
     if isinstance(database, SQLiteDatabase):
         return database.transaction()
-    return database._batch_lock
+    return _every_lane_held(database)
 
 
 async def fill_one_batch(database: SQLiteDatabase | PostgresDatabase,

@@ -97,7 +97,7 @@ class PostgresConversations:
     async def create_conversation(self, conversation: Conversation, first: list[NewMessage],
                                   record: OutboxRecorder | None = None) -> list[Message]:
         stored: list[Message] = await self.database.batched(
-            partial(_create_conversation, conversation, first, record))
+            partial(_create_conversation, conversation, first, record), conversation.id)
         return stored
 
     async def update_page(self, conversation_id: str, page: PageContext) -> Conversation | None:
@@ -106,7 +106,7 @@ class PostgresConversations:
                                       page.cart_value, conversation_id)
             return conversation_from_row(row) if row else None
 
-        result: Conversation | None = await self.database.batched(update)
+        result: Conversation | None = await self.database.batched(update, conversation_id)
         return result
 
     async def idle_conversations(self, before: float, limit: int) -> list[str]:
@@ -157,7 +157,7 @@ class PostgresConversations:
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
         result: tuple[Conversation, Message | None] | None = await self.database.batched(
-            partial(_transition, change))
+            partial(_transition, change), change.conversation_id)
         return result
 
     # -- messages, read marks and ratings (their own modules) ---------------------------------

@@ -9,7 +9,12 @@ psycopg has (COPY from Python objects asyncpg has too).
 
 The busy writes (messages, read marks, status changes, new conversations) are jobs: coroutine
 functions of a connection in a transaction, many to a transaction (group commit, as the SQLite
-build does: ``storage/group_commit.py``), and their callers hear back only after COMMIT. A batch
+build does: ``storage/group_commit.py``), and their callers hear back only after COMMIT. Unlike
+SQLite's one writer, PostgreSQL takes writes on many connections at once, and a batch spends
+most of its time waiting for round trips: so jobs go to one of several *lanes* (``LANES``), each
+a group committer with a connection of its own, chosen by the job's key (its conversation). Every
+job of one conversation goes through one lane, in the order it was queued, as before; lanes never
+write the same conversation row, so they do not wait for each other's locks. A batch
 first runs its jobs one after the other with no savepoints (a savepoint costs two round trips);
 if one raises, the whole transaction is rolled back and the batch runs again with a savepoint
 around each job, so only the failing job fails. Jobs therefore must not have effects outside the
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -42,6 +48,10 @@ log = logging.getLogger("chatserver.storage")
 # several hosts start at once, one applies the migrations and the others wait, then find them
 # applied.
 MIGRATION_LOCK = 0x63686174_73727672  # "chatsrvr"
+# Group-commit lanes per process (at most half the pool, so other transactions and reads always
+# find a connection): four keep two PostgreSQL backends busy on a 2-core machine while each lane
+# waits for its round trips (docs/benchmarks/chat.md, 2026-12-05).
+LANES = 4
 CONNECT_TIMEOUT = 5.0  # seconds to open one connection
 COMMAND_TIMEOUT = 30.0  # seconds a statement may take before it is cancelled
 
@@ -97,8 +107,7 @@ class PostgresDatabase:
         self.pool_min = pool_min
         self.pool_max = pool_max
         self._pool: asyncpg.Pool | None = None
-        self._batch_lock = asyncio.Lock()
-        self._committer = GroupCommitter(self._run_batch, self._batch_lock)
+        self._lanes = self._new_lanes()
 
     @property
     def name(self) -> str:
@@ -106,19 +115,20 @@ class PostgresDatabase:
         return redacted(self.url)
 
     async def open(self) -> None:
-        self._committer = GroupCommitter(self._run_batch, self._batch_lock)
+        self._lanes = self._new_lanes()
         try:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=self.pool_min, max_size=self.pool_max, timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
                 # A connection broken while idle in the pool is replaced, not handed out.
-                max_inactive_connection_lifetime=300.0)
+                max_inactive_connection_lifetime=300.0, reset=_no_session_state)
         except CONNECTION_ERRORS as exc:
             raise Unavailable(f"PostgreSQL at {self.name} cannot be reached: {exc}") from exc
         await self.migrate()
 
     async def close(self) -> None:
-        await self._committer.close()
+        for lane in self._lanes:
+            await lane.close()
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), timeout=5.0)
@@ -171,14 +181,18 @@ class PostgresDatabase:
         async with self.connection() as conn, conn.transaction():
             yield conn
 
-    async def batched(self, job: Job) -> Any:
-        """Run ``job`` in the next group-committed transaction; its result once the transaction is
-        committed (``Unavailable`` if it could not be)."""
-        return await self._committer.run(job)
+    def _new_lanes(self) -> list[GroupCommitter]:
+        return [GroupCommitter(self._run_batch, asyncio.Lock()) for _ in range(max(1, min(LANES, self.pool_max // 2)))]
+
+    async def batched(self, job: Job, key: str = "") -> Any:
+        """Run ``job`` in the next group-committed transaction of the lane of ``key`` (the
+        conversation it writes: one conversation's jobs run in the order queued); its result once
+        the transaction is committed (``Unavailable`` if it could not be)."""
+        return await self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].run(job)
 
     def pending_writes(self) -> int:
-        """How many jobs wait for the next transaction (for tests that fill a batch)."""
-        return self._committer.pending()
+        """How many jobs wait for the next transaction of their lane (for tests that fill a batch)."""
+        return sum(lane.pending() for lane in self._lanes)
 
     async def _run_batch(self, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
         try:
@@ -212,23 +226,66 @@ class PostgresDatabase:
         await self.fetchval("SELECT 1")
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: nothing. asyncpg rolls back a
+    transaction left open either way; its default reset also sends ``RESET ALL``, ``UNLISTEN *``,
+    ``CLOSE ALL`` and unlocks advisory locks, a round trip on every release (one per batch: 0.45
+    s of the server's 23 in a profiled closed loop), for session state no store ever sets (the
+    migration's advisory lock is released by the migration itself)."""
+
+
 class _JobFailed(Exception):
     """A job raised in a batch run without savepoints: the batch runs again with them."""
+
+
+class BulkJob:
+    """A job that can also run together with the jobs of the same ``bulk`` next to it in a batch:
+    ``bulk(conn, batch, items)`` stores many ``item``s in one statement and returns each one's
+    outcome (a refused item's outcome is its error: ``bulk`` must have written nothing for it).
+    Alone (the batch's second run, with a savepoint per job) it runs ``alone(conn, batch, item)``."""
+
+    __slots__ = ("alone", "bulk", "item")
+
+    def __init__(self, bulk: Callable[[Connection, Batch, list[Any]], Awaitable[list[Outcome]]],
+                 alone: Callable[[Connection, Batch, Any], Awaitable[Any]], item: Any) -> None:
+        self.bulk = bulk
+        self.alone = alone
+        self.item = item
+
+    async def __call__(self, conn: Connection, batch: Batch) -> Any:
+        return await self.alone(conn, batch, self.item)
+
+
+def _groups(jobs: list[Job]) -> list[list[Job]]:
+    """``jobs`` in order, each run of bulk jobs of one ``bulk`` next to each other a group."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        previous = groups[-1][-1] if groups else None
+        if isinstance(job, BulkJob) and isinstance(previous, BulkJob) and previous.bulk == job.bulk:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 async def _run_jobs(conn: Connection, jobs: list[Job], savepoints: bool) -> tuple[list[Outcome],
                                                                                   list[Callable[[], None]]]:
     batch = Batch()
     outcomes: list[Outcome] = []
-    for job in jobs:
-        if not savepoints:
+    if not savepoints:
+        for group in _groups(jobs):
+            first = group[0]
             try:
-                outcomes.append((True, await job(conn, batch)))
+                if isinstance(first, BulkJob):
+                    outcomes += await first.bulk(conn, batch, [job.item for job in group])  # type: ignore[attr-defined]
+                else:
+                    outcomes.append((True, await first(conn, batch)))
             except CONNECTION_ERRORS:
                 raise
             except Exception as exc:
                 raise _JobFailed() from exc
-            continue
+        return outcomes, batch._after_commit
+    for job in jobs:
         mark = len(batch._after_commit)
         try:
             async with conn.transaction():  # a savepoint: the job's error rolls back only its writes

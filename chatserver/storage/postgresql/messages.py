@@ -15,12 +15,13 @@ job that creates or changes the conversation (``conversations.py``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from functools import partial
+from typing import NoReturn
 
 from ...domain.access import check_writable
 from ...domain.models import Conversation, Message, PartyKind
 from ...domain.ports import NewMessage
 from ...errors import NotFound
+from ..group_commit import Outcome
 from ..rows.conversations import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -33,7 +34,7 @@ from ..rows.conversations import (
     stored_message,
 )
 from ._sql import numbered
-from .database import Batch, Connection, PostgresDatabase
+from .database import Batch, BulkJob, Connection, PostgresDatabase
 
 # Called inside the transaction of every participant's message, after its INSERT: it may write
 # in the same transaction (the message.created webhook's outbox items).
@@ -80,6 +81,11 @@ def _append_statement(party: PartyKind) -> str:
 
 _APPEND = {party: _append_statement(party) for party in PARTY_COLUMN}
 # A resend: its number goes back, and the stored message is the answer.
+_FIND_RESENT = (f"SELECT {MESSAGE_COLUMNS} FROM messages "
+                 "WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3")
+# Every message of a run of them in a batch (migration 0003): a row per message, in order.
+_APPEND_MANY = ("SELECT out_conversation, out_seq FROM chat_append_messages($1::text[], $2::text[], $3::text[], "
+                "$4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[])")
 _GIVE_BACK_AND_FIND = (
     "WITH back AS (UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1) "
     f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3"
@@ -93,6 +99,14 @@ async def insert_message(conn: Connection, m: NewMessage) -> Message:
     if seq is None:
         raise NotFound("conversation not found")
     return stored_message(m, seq, m.sender_name)
+
+
+async def _refused(conn: Connection, m: NewMessage) -> NoReturn:
+    """Why ``m`` was refused (only now is its conversation read again); a resend is refused as the
+    first send would be now."""
+    assert m.sender_id is not None
+    check_writable(await select_conversation(conn, m.conversation_id), m.sender_kind, m.sender_id)
+    raise AssertionError("a writable conversation refused a message")  # pragma: no cover
 
 
 async def select_conversation(conn: Connection, conversation_id: str) -> Conversation | None:
@@ -113,29 +127,56 @@ class PostgresMessages:
         if message.sender_kind not in PARTY_COLUMN or message.sender_id is None:
             raise ValueError("append_message stores a participant's message")
         result: tuple[Conversation, Message, bool] = await self.database.batched(
-            partial(self._append_message, message))
+            BulkJob(self._append_many, self._append_message, message), message.conversation_id)
         return result
 
-    async def _append_message(self, m: NewMessage, conn: Connection,
-                              batch: Batch) -> tuple[Conversation, Message, bool]:
+    async def _append_message(self, conn: Connection, batch: Batch,
+                              m: NewMessage) -> tuple[Conversation, Message, bool]:
+        """One message, alone (in its own savepoint)."""
         assert m.sender_id is not None
         agent = m.sender_kind == PartyKind.AGENT
         row = await conn.fetchrow(_APPEND[m.sender_kind], *_values(m), *((m.sender_name,) if agent else ()))
         if row is None:
-            # Refused: only now is the conversation read again, to say why. A resend is refused
-            # as the first send would be now.
-            check_writable(await select_conversation(conn, m.conversation_id), m.sender_kind, m.sender_id)
-            raise AssertionError("a writable conversation refused a message")  # pragma: no cover
+            await _refused(conn, m)
         conversation = conversation_from_row(row)
         if row[-1] is None:
             conversation.last_seq -= 1
             resent = await conn.fetchrow(_GIVE_BACK_AND_FIND, m.conversation_id, m.sender_id, m.client_msg_id)
             assert resent is not None
             return conversation, message_from_row(resent), False
-        stored = stored_message(m, conversation.last_seq, m.sender_name if agent else conversation.prechat.name)
+        return conversation, await self._stored(conn, batch, m, conversation), True
+
+    async def _append_many(self, conn: Connection, batch: Batch, items: list[NewMessage]) -> list[Outcome]:
+        """The messages next to each other in a batch, in one statement (migration 0003)."""
+        columns = [list(column) for column in zip(
+            *((*_values(m), m.sender_name if m.sender_kind == PartyKind.AGENT else None) for m in items),
+            strict=True)]
+        rows = await conn.fetch(_APPEND_MANY, *columns)
+        outcomes: list[Outcome] = []
+        for m, (stored_row, seq) in zip(items, rows, strict=True):
+            if stored_row is None:  # nothing was written for it: only it fails
+                try:
+                    await _refused(conn, m)
+                except Exception as exc:
+                    outcomes.append((False, exc))
+                continue
+            conversation = conversation_from_row(stored_row)
+            if seq is None:  # a resend: its number went back
+                resent = await conn.fetchrow(_FIND_RESENT, m.conversation_id, m.sender_id, m.client_msg_id)
+                assert resent is not None
+                outcomes.append((True, (conversation, message_from_row(resent), False)))
+                continue
+            outcomes.append((True, (conversation, await self._stored(conn, batch, m, conversation), True)))
+        return outcomes
+
+    async def _stored(self, conn: Connection, batch: Batch, m: NewMessage, conversation: Conversation) -> Message:
+        """The message stored as number ``conversation.last_seq``, after its hooks ran."""
+        # A visitor's messages carry the name from their pre-chat form.
+        name = m.sender_name if m.sender_kind == PartyKind.AGENT else conversation.prechat.name
+        stored = stored_message(m, conversation.last_seq, name)
         for hook in self.hooks:
             await hook(conn, batch, conversation, stored)
-        return conversation, stored, True
+        return stored
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         rows = await self.database.fetch(_SELECT_MESSAGES_AFTER, conversation_id, after_seq, limit)

@@ -34,7 +34,7 @@ class PostgresReadMarks:
         if party not in PARTY_COLUMN:
             raise ValueError("only a participant reads")
         result: tuple[Conversation, int, bool] = await self.database.batched(
-            partial(_mark_read, conversation_id, party, party_id, seq))
+            partial(_mark_read, conversation_id, party, party_id, seq), conversation_id)
         return result
 
 

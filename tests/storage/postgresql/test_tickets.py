@@ -12,11 +12,13 @@ from chatserver.domain.models import Message, PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.domain.webhooks import WebhookEndpoint
-from chatserver.errors import RateLimited
+from chatserver.errors import NotFound, RateLimited
+from chatserver.storage.postgresql.conversations import PostgresConversations
 from chatserver.storage.postgresql.database import Batch, Connection, PostgresDatabase
 from chatserver.storage.postgresql.tickets import PostgresTickets
 
 from ..backends import NoMessages, SharedStores, conversation, open_postgres
+from ..support import fill_one_batch, message_from, new_conversation, visitor_message
 
 
 def _mail(n: int) -> OutboxItem:
@@ -128,3 +130,26 @@ async def test_a_message_rolled_back_leaves_no_item_and_wakes_nobody(postgres_ur
             await database.batched(refused)
         assert await tickets.outbox_items(OutboxKind.WEBHOOK, 10) == []
         assert recorded.woken == 0
+
+
+async def test_messages_stored_many_to_a_statement_each_get_their_items(postgres_url: str) -> None:
+    """Messages next to each other in a batch go in one statement (migration 0003): each stored
+    one gets its items in the transaction, a refused one and a resend none."""
+    async with open_postgres(postgres_url) as database:
+        conversations = PostgresConversations(database)
+        tickets = PostgresTickets(database, conversations.messages)
+        recorded = Recorded()
+        tickets.write_with_messages(recorded.items_for, recorded.queued)
+        await tickets.add_webhook(WebhookEndpoint(id="w1", url="https://example.com/", secret="s", events=(),
+                                                  created_at=1.0))
+        await conversations.create_conversation(new_conversation(), [])
+        results = await fill_one_batch(database, [
+            conversations.append_message(visitor_message("one", "m1")),
+            conversations.append_message(message_from(PartyKind.VISITOR, "v2", "intruder", "m2")),
+            conversations.append_message(visitor_message("one", "m1")),
+            conversations.append_message(visitor_message("two", "m3")),
+        ])
+        assert isinstance(results[1], NotFound)
+        assert [(r[1].seq, r[2]) for r in (results[0], results[2], results[3])] == [(1, True), (1, False), (2, True)]
+        assert sorted(i.id for i in await tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == ["w1-1", "w1-2"]
+        assert recorded.seen == [("w1",), ("w1",)] and recorded.woken == 2
