@@ -57,6 +57,25 @@ def test_agent_add_and_list(tmp_path: Path) -> None:
     assert rows[1].split()[-3:] == ["5", "no", "billing,sales"]
 
 
+def test_agent_commands_work_on_postgresql_and_leave_no_sqlite_file(tmp_path: Path, postgres_url: str) -> None:
+    """With ``CHATSERVER_DATABASE_URL`` the commands act on PostgreSQL, as the server does."""
+    env = {"CHATSERVER_DATABASE_URL": postgres_url}
+    added = _run("agent", "add", "--name", "Cleo", "--email", "cleo@example.com", "--password", "s3cret-pass",
+                 data_dir=tmp_path, env=env)
+    assert added.returncode == 0, added.stderr
+    duplicate = _run("agent", "add", "--name", "Cleo", "--email", "CLEO@example.com", "--password", "another-pass",
+                     data_dir=tmp_path, env=env)
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+    assert _run("agent", "disable", "--email", "cleo@example.com", data_dir=tmp_path, env=env).returncode == 0
+    listing = _run("agent", "list", data_dir=tmp_path, env=env)
+    assert listing.returncode == 0
+    assert [r.split()[0] for r in listing.stdout.splitlines()[1:]] == ["cleo@example.com"]
+    assert listing.stdout.splitlines()[1].split()[-2] == "yes"
+    assert not (tmp_path / "chatserver.db").exists()
+    # The SQLite file, where the variable is not set, knows nothing of her.
+    assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1:] == []
+
+
 def test_the_agent_and_customer_commands_do_not_load_the_web_stack() -> None:
     # They need storage only; aiohttp, python-socketio and redis are most of a command's start-up.
     probe = ("import sys, chatserver.cli; "
