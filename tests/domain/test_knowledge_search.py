@@ -231,3 +231,12 @@ async def test_logged_searches_and_outcomes_are_deleted_after_the_retention_peri
                             now=lambda: clock["now"] + 10**9, new_id=lambda: "unused", max_body_chars=20_000)
     await keep.apply_retention()  # retention_days 0 keeps everything
     assert (await keep.report(corpus.admin, None, None, 10)).searches == 1
+
+
+async def test_topic_articles_are_those_of_the_category_or_the_tag(corpus: Corpus) -> None:
+    """A page's topics (a category's slug, or a tag) give the published articles about them."""
+    by_category = {a.id for a in await corpus.store.topic_articles(["payment"], None, 20)}
+    assert {corpus.ids[k] for k in ("card", "paypal", "declined", "voucher")} <= by_category
+    by_tag = {a.id for a in await corpus.store.topic_articles(["vouchers"], None, 20)}
+    assert by_tag == {corpus.ids["voucher"]}
+    assert await corpus.store.topic_articles(["no-such-topic"], None, 20) == []

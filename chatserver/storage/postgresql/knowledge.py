@@ -217,7 +217,7 @@ class PostgresKnowledge:
         if not topics:
             return []
         filters = Filters(numbered=True, conditions=["a.status = 'published'"])
-        filters.add("(c.slug = ANY ({0}::text[]) OR a.tags::jsonb ?| {0}::text[])".replace("{0}", "{}"), list(topics))
+        filters.add("(c.slug = ANY ({0}::text[]) OR a.tags::jsonb ?| {0}::text[])", list(topics))  # one $n, twice
         in_locale(filters, locale)
         return [article_from_row(r) for r in await self.database.fetch(
             f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id "
