@@ -16,8 +16,9 @@ from chatserver.domain.models import Conversation, ConversationStatus, PreChat
 from chatserver.storage.postgresql.cobrowse import PostgresCobrowse
 from chatserver.storage.postgresql.console import PostgresConsole
 from chatserver.storage.postgresql.database import PostgresDatabase
+from chatserver.storage.postgresql.messages import MessageHook
 from chatserver.storage.postgresql.stores import PostgresStores
-from chatserver.storage.postgresql.tickets import MessageHook, PostgresTickets
+from chatserver.storage.postgresql.tickets import PostgresTickets
 from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 from chatserver.storage.stores import Tickets
 

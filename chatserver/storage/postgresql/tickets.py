@@ -10,7 +10,7 @@ that transaction, once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ...domain.models import Conversation, Message
@@ -32,13 +32,12 @@ from ..rows.tickets import (
 )
 from ._outbox_rows import insert_outbox
 from .database import Batch, Connection, PostgresDatabase
-
-MessageHook = Callable[[Connection, Batch, Conversation, Message], Awaitable[None]]
+from .messages import MessageHook
 
 
 class MessageHooks(Protocol):
-    """The message store's hooks: each is awaited in a stored participant message's transaction,
-    after its INSERT."""
+    """The message store's hooks (``PostgresMessages.hooks``): each is awaited in a stored
+    participant message's transaction, after its INSERT."""
 
     hooks: list[MessageHook]
 
