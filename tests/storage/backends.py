@@ -15,6 +15,7 @@ from chatserver.domain.console import ConsoleStore
 from chatserver.domain.models import Conversation, ConversationStatus, PreChat
 from chatserver.storage.postgresql.cobrowse import PostgresCobrowse
 from chatserver.storage.postgresql.console import PostgresConsole
+from chatserver.storage.postgresql.conversations import PostgresConversations
 from chatserver.storage.postgresql.database import PostgresDatabase
 from chatserver.storage.postgresql.messages import MessageHook
 from chatserver.storage.postgresql.stores import PostgresStores
@@ -28,7 +29,8 @@ AllStores = SQLiteStores | PostgresStores
 
 @dataclass
 class NoMessages:
-    """Where the PostgreSQL message store's hooks go until that store exists here."""
+    """A message store of nothing but hooks: the tests of the tickets store's message hook call
+    it themselves."""
 
     hooks: list[MessageHook] = field(default_factory=list)
 
@@ -59,14 +61,13 @@ async def open_postgres(url: str) -> AsyncIterator[PostgresDatabase]:
 
 
 def postgres_stores(database: PostgresDatabase) -> SharedStores:
-    async def add_conversation(cid: str, visitor_id: str) -> None:
-        # The conversation store of PostgreSQL is another change's: a row is all these stores need.
-        async with database.transaction() as conn:
-            await conn.execute("INSERT INTO conversations (id, visitor_id, status, visitor_name, question, created_at, "
-                               "queue_rank) VALUES ($1, $2, 'queued', 'Ann', 'Q', 1, 1)", cid, visitor_id)
+    conversations = PostgresConversations(database)
 
-    return SharedStores("postgresql", PostgresTickets(database, NoMessages()), PostgresCobrowse(database),
-                   PostgresConsole(database), add_conversation)
+    async def add_conversation(cid: str, visitor_id: str) -> None:
+        await conversations.create_conversation(conversation(cid, visitor_id), [])
+
+    return SharedStores("postgresql", PostgresTickets(database, conversations.messages), PostgresCobrowse(database),
+                        PostgresConsole(database), add_conversation)
 
 
 @asynccontextmanager
