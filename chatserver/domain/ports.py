@@ -220,7 +220,9 @@ class RoutingState(Protocol):
 
     async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
         """The claim of ``conversation_id`` is stored: an assignment at ``at`` of a chat that had
-        waited ``waited`` seconds (for wait estimates). Settles the claim."""
+        waited ``waited`` seconds (for wait estimates). Settles the claim, and remembers it a while
+        (until ``release``; in Redis a minute): a ``restore`` given the chat as waiting, from a
+        database read made before the claim was stored, does not queue it again."""
         ...
 
     async def settle(self, conversation_id: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
 
 RECENT_ASSIGNMENTS = 50
+STORED_CLAIMS_KEPT = 10_000  # stored claims remembered for restores (Redis keeps each a minute)
 
 
 class MemoryRoutingState:
@@ -23,6 +24,9 @@ class MemoryRoutingState:
         self._entries: dict[str, QueueEntry] = {}
         self._held: dict[str, set[str]] = defaultdict(set)
         self._in_flight: set[str] = set()  # claims not yet settled (see RoutingState.claims_in_flight)
+        # Claims stored lately, not released since (as Redis keeps their mark a while): a restore
+        # that read the database before one was stored does not queue the chat again.
+        self._stored: dict[str, None] = {}
         self._assigned_at: deque[tuple[float, float]] = deque(maxlen=RECENT_ASSIGNMENTS)
 
     async def enqueue(self, entry: QueueEntry) -> None:
@@ -98,9 +102,11 @@ class MemoryRoutingState:
     async def release(self, agent_id: str, conversation_id: str) -> None:
         self._held[agent_id].discard(conversation_id)
         self._in_flight.discard(conversation_id)
+        self._stored.pop(conversation_id, None)
 
     async def settle(self, conversation_id: str) -> None:
         self._in_flight.discard(conversation_id)
+        self._stored.pop(conversation_id, None)
 
     async def claims_in_flight(self, conversation_ids: list[str]) -> set[str]:
         return self._in_flight.intersection(conversation_ids)
@@ -110,6 +116,9 @@ class MemoryRoutingState:
 
     async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
         self._in_flight.discard(conversation_id)
+        self._stored[conversation_id] = None
+        if len(self._stored) > STORED_CLAIMS_KEPT:
+            del self._stored[next(iter(self._stored))]
         self._assigned_at.append((at, waited))
 
     async def recent_assignments(self) -> list[tuple[float, float]]:
@@ -117,7 +126,8 @@ class MemoryRoutingState:
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         for entry in entries:
-            if entry.conversation_id not in self._entries and entry.conversation_id not in self._in_flight:
+            cid = entry.conversation_id
+            if cid not in self._entries and cid not in self._in_flight and cid not in self._stored:
                 await self.enqueue(entry)
         for agent_id, conversation_ids in held.items():
             self._held[agent_id].update(conversation_ids)

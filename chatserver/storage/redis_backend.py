@@ -44,6 +44,11 @@ POSITIONS_CHUNK = 2000
 # How long a claim stays marked in flight at most (``Keys.claiming``): far longer than storing it
 # takes (the database gives up on a write after its 5 s busy timeout, and the claim is undone).
 CLAIM_MARK_TTL_MS = 60_000
+# A claim's mark (``Keys.claiming``): in flight (set by the claim scripts), or stored (an
+# assignment the database has; kept for CLAIM_MARK_TTL_MS so that a restore reading the database
+# before it cannot put the chat back in the queue).
+CLAIM_IN_FLIGHT = "1"
+CLAIM_STORED = "stored"
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -172,7 +177,7 @@ class RedisRoutingState:
         if not conversation_ids:
             return set()
         marks = await self.r.mget([self.k.claiming(cid) for cid in conversation_ids])
-        return {cid for cid, mark in zip(conversation_ids, marks, strict=True) if mark is not None}
+        return {cid for cid, mark in zip(conversation_ids, marks, strict=True) if mark == CLAIM_IN_FLIGHT}
 
     @_unavailable
     async def load(self, agent_id: str) -> int:
@@ -181,7 +186,9 @@ class RedisRoutingState:
     @_unavailable
     async def record_assignment(self, conversation_id: str, at: float, waited: float) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(self.k.claiming(conversation_id))
+            # The mark stays a while as "stored", not in flight: a restore on another process that
+            # read the database before this claim was stored must not queue the chat again.
+            pipe.set(self.k.claiming(conversation_id), CLAIM_STORED, px=CLAIM_MARK_TTL_MS)
             pipe.lpush(self.k.assignments, f"{at!r}:{waited!r}")
             pipe.ltrim(self.k.assignments, 0, RECENT_ASSIGNMENTS - 1)
             await pipe.execute()

@@ -160,6 +160,27 @@ async def test_a_restore_does_not_queue_again_a_chat_whose_claim_is_in_flight(ro
     assert [e.conversation_id for e in await routing.waiting(10)] == ["c1", "c2"]
 
 
+async def test_a_restore_that_read_before_a_claim_was_stored_does_not_queue_it_again(
+    routing: RoutingState,
+) -> None:
+    """Another process restores (it read the database while the chat still waited) just after a
+    claim was stored and settled: the chat stays with its agent, not in the queue as well."""
+    await routing.enqueue(_entry(1))
+    await routing.enqueue(_entry(2))
+    stale = [_entry(1), _entry(2)]  # the database as the restore read it, before the claim
+    assert await routing.claim("c1", "a", 3) == ClaimOutcome.CLAIMED
+    await routing.record_assignment("c1", 1000.0, 5.0)
+    await routing.restore(stale, {})
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c2"]
+    assert await routing.position("c2") == 1
+    assert await routing.claims_in_flight(["c1"]) == set()  # stored: a repair may judge its hold
+    # Once the agent lets it go and it waits again, a restore keeps it where it is.
+    await routing.release("a", "c1")
+    await routing.enqueue(_entry(1, rank=3.0))
+    await routing.restore(stale, {})
+    assert [e.conversation_id for e in await routing.waiting(10)] == ["c2", "c1"]
+
+
 async def test_departments_and_the_fallback_decide_who_may_take_a_chat(routing: RoutingState) -> None:
     await routing.enqueue(_entry(1, department="billing", enqueued_at=100.0))
     await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
