@@ -125,12 +125,12 @@ class MemoryRoutingState:
         return sorted(self._assigned_at)
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
+        for agent_id, conversation_ids in held.items():  # the loads before the queue, as in Redis
+            self._held[agent_id].update(conversation_ids)
         for entry in entries:
             cid = entry.conversation_id
             if cid not in self._entries and cid not in self._in_flight and cid not in self._stored:
                 await self.enqueue(entry)
-        for agent_id, conversation_ids in held.items():
-            self._held[agent_id].update(conversation_ids)
 
     async def held(self) -> dict[str, list[str]]:
         return {agent_id: sorted(ids) for agent_id, ids in self._held.items() if ids}

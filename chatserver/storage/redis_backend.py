@@ -208,6 +208,13 @@ class RedisRoutingState:
         that lost data): missing queue entries are added, existing ones keep their place, and a
         chat whose claim is in flight is left out (the claim took it off the queue after the
         database was read)."""
+        # The holds first: routing goes on meanwhile (here and in other processes), and a queue
+        # back before the agents' loads would hand an agent at capacity another chat.
+        async with self.r.pipeline(transaction=False) as pipe:
+            for agent_id, conversation_ids in held.items():
+                if conversation_ids:
+                    pipe.sadd(self.k.held(agent_id), *conversation_ids)
+            await pipe.execute()
         for start in range(0, len(entries), POSITIONS_CHUNK):
             async with self.r.pipeline(transaction=False) as pipe:
                 for entry in entries[start:start + POSITIONS_CHUNK]:
@@ -215,9 +222,6 @@ class RedisRoutingState:
                                         args=_entry_args(entry, "restore", self.k.department_queue_prefix),
                                         client=pipe)
                 await pipe.execute()
-        for agent_id, conversation_ids in held.items():
-            if conversation_ids:
-                await self.r.sadd(self.k.held(agent_id), *conversation_ids)
 
     @_unavailable
     async def held(self) -> dict[str, list[str]]:

@@ -181,6 +181,31 @@ async def test_a_restore_that_read_before_a_claim_was_stored_does_not_queue_it_a
     assert [e.conversation_id for e in await routing.waiting(10)] == ["c2", "c1"]
 
 
+async def test_a_router_running_during_a_restore_never_fills_an_agent_past_capacity(
+    routing: RoutingState,
+) -> None:
+    """After Redis lost its data, routing goes on (this process's, and others') while a restore
+    writes the queue and the holds back: at no moment may the queue be back without the holds,
+    or an agent at capacity is handed another chat."""
+    restoring = True
+    taken: list[QueueEntry] = []
+
+    async def router() -> None:
+        while restoring:
+            got = await _take_next(routing, "a", 1, ANY, 0.0)
+            if got is not None:
+                taken.append(got)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(router())
+    await asyncio.sleep(0)
+    await routing.restore([_entry(n) for n in range(2, 40)], {"a": ["c1"]})
+    restoring = False
+    await task
+    assert taken == [] and await routing.load("a") == 1
+    assert await routing.waiting_count() == 38
+
+
 async def test_departments_and_the_fallback_decide_who_may_take_a_chat(routing: RoutingState) -> None:
     await routing.enqueue(_entry(1, department="billing", enqueued_at=100.0))
     await routing.enqueue(_entry(2, department="sales", enqueued_at=200.0))
