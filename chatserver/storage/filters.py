@@ -3,7 +3,9 @@
 A listing (conversations, articles, the ratings and knowledge-base reports) narrows its rows by
 whichever filters the caller gave. ``Filters`` collects those conditions and their values in the
 order they appear in the statement; the one thing that differs between SQLite and PostgreSQL here
-is how a value is marked (``?`` or ``$1``, ``$2``...), chosen when the builder is made.
+is how a value is marked (``?1`` or ``$1``...: ``rows.sqlite_mark`` or ``rows.postgres_mark``,
+chosen when the builder is made). Marks are numbered in both, so a condition may use its value
+twice (``{0}`` twice).
 """
 
 from __future__ import annotations
@@ -11,22 +13,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .rows import Mark
+
 
 class Filters:
     """The conditions of one statement and the values they bind, in order."""
 
-    __slots__ = ("_conditions", "numbered", "params")
+    __slots__ = ("_conditions", "_mark", "params")
 
-    def __init__(self, *, numbered: bool, conditions: Sequence[str] = ()) -> None:
-        # numbered: PostgreSQL's $n marks (asyncpg); else SQLite's ?.
-        self.numbered = numbered
+    def __init__(self, mark: Mark, *, conditions: Sequence[str] = ()) -> None:
+        self._mark = mark
         self.params: list[Any] = []
         self._conditions = list(conditions)
 
     def mark(self, value: Any) -> str:
         """Bind ``value`` as the statement's next parameter; the text that stands for it."""
         self.params.append(value)
-        return f"${len(self.params)}" if self.numbered else "?"
+        return self._mark(len(self.params))
 
     def marks(self, values: Sequence[Any]) -> str:
         """``values`` bound one after the other, their marks joined by commas (for ``IN (...)``)."""

@@ -28,6 +28,7 @@ from ...domain.models import (
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
 from ..filters import Filters
+from ..rows import postgres_mark
 from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
@@ -59,7 +60,7 @@ _RATINGS = "FROM ratings r JOIN conversations c ON c.id = r.conversation_id LEFT
 class _Rows:
     """A PostgreSQL connection as the schema walk uses it (``rows.customers.Rows``)."""
 
-    numbered = True
+    mark = staticmethod(postgres_mark)
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -173,7 +174,7 @@ class PostgresCustomers:
             await delete_rows(_Rows(conn), schema, "customers", "id", [source_id])
 
     async def search_customers(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
-        filters = Filters(numbered=True)
+        filters = Filters(postgres_mark)
         if query:
             filters.add(_FOUND.replace("{0}", filters.mark(like_pattern(query))))
         total = await self.database.fetchval(f"SELECT count(*) FROM customers c {filters.where}", *filters.params)
@@ -187,7 +188,7 @@ class PostgresCustomers:
     async def find_conversations(
         self, where: ConversationFilter, limit: int, offset: int
     ) -> tuple[list[ConversationRecord], int]:
-        filters = conversation_filters(where, Filters(numbered=True), _HAS_TAG)
+        filters = conversation_filters(where, Filters(postgres_mark), _HAS_TAG)
         total = await self.database.fetchval(f"SELECT count(*) FROM conversations {filters.where}", *filters.params)
         rows = await self.database.fetch(
             f'SELECT {RECORD_COLUMNS} FROM conversations {filters.where} ORDER BY created_at DESC, id COLLATE "C" '
@@ -276,7 +277,7 @@ class PostgresCustomers:
     # -- reports ------------------------------------------------------------------------------
 
     async def ratings_report(self, since: float | None, until: float | None, timezone: str = "UTC") -> RatingsReport:
-        filters = Filters(numbered=True)
+        filters = Filters(postgres_mark)
         filters.between("r.created_at", since, until)
         where, params = filters.where, filters.params
         overall = await self.database.fetchrow(f"SELECT count(*), avg(r.rating)::float8 {_RATINGS} {where}", *params)

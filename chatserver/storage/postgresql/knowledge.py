@@ -29,6 +29,7 @@ from ...domain.knowledge import (
 )
 from ...errors import Conflict, InvalidPayload
 from ..filters import Filters
+from ..rows import postgres_mark
 from ..rows.knowledge import (
     ARTICLE_COLUMNS,
     ARTICLE_COLUMNS_OF_A,
@@ -114,7 +115,7 @@ class PostgresKnowledge:
     # -- articles -----------------------------------------------------------------------------
 
     async def articles(self, where: ArticleFilter, limit: int, offset: int) -> tuple[list[Article], int]:
-        filters = article_filters(where, Filters(numbered=True), _HAS_TAG)
+        filters = article_filters(where, Filters(postgres_mark), _HAS_TAG)
         total = await self.database.fetchval(f"SELECT count(*) FROM kb_articles a {filters.where}", *filters.params)
         rows = await self.database.fetch(
             f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a {filters.where} "
@@ -160,7 +161,7 @@ class PostgresKnowledge:
                                          details={"fields": ["article_ids"]})
 
     async def faq(self, category_id: str | None, locale: str | None) -> list[Article]:
-        filters = Filters(numbered=True, conditions=["a.status = 'published'", "a.faq_position IS NOT NULL"])
+        filters = Filters(postgres_mark, conditions=["a.status = 'published'", "a.faq_position IS NOT NULL"])
         filters.equal("a.category_id", category_id)
         in_locale(filters, locale)
         return [article_from_row(r) for r in await self.database.fetch(
@@ -175,7 +176,7 @@ class PostgresKnowledge:
     async def match(self, groups: Sequence[Sequence[str]], *, locale: str | None, category_id: str | None,
                     limit: int, titles_only: bool = False) -> list[SearchHit]:
         queries = group_queries(groups, titles_only)
-        filters = Filters(numbered=True, conditions=["a.status = 'published'"])
+        filters = Filters(postgres_mark, conditions=["a.status = 'published'"])
         each = filters.mark(queries)
         filters.add("a.search @@ {}::tsquery", " | ".join(f"({q})" for q in queries))
         in_locale(filters, locale)
@@ -216,7 +217,7 @@ class PostgresKnowledge:
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:
         if not topics:
             return []
-        filters = Filters(numbered=True, conditions=["a.status = 'published'"])
+        filters = Filters(postgres_mark, conditions=["a.status = 'published'"])
         filters.add("(c.slug = ANY ({0}::text[]) OR a.tags::jsonb ?| {0}::text[])", list(topics))  # one $n, twice
         in_locale(filters, locale)
         return [article_from_row(r) for r in await self.database.fetch(
@@ -237,7 +238,7 @@ class PostgresKnowledge:
 
     async def report(self, since: float | None, until: float | None, limit: int) -> KnowledgeReport:
         def period(column: str = "created_at") -> Filters:
-            filters = Filters(numbered=True)
+            filters = Filters(postgres_mark)
             filters.between(column, since, until)
             return filters
 

@@ -76,9 +76,8 @@ class Schema:
 class Rows(Protocol):
     """A connection of either database, as the walk uses it."""
 
-    @property
-    def numbered(self) -> bool:
-        """PostgreSQL's ``$n`` parameter marks, or SQLite's ``?``."""
+    def mark(self, n: int) -> str:
+        """The database's mark of the ``n``-th parameter (``rows.sqlite_mark``, ``rows.postgres_mark``)."""
         ...
 
     async def column(self, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -98,7 +97,7 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _in(rows: Rows, column: str, chunk: Sequence[Any]) -> Filters:
-    filters = Filters(numbered=rows.numbered)
+    filters = Filters(rows.mark)
     filters.one_of(f'"{column}"', chunk)
     return filters
 

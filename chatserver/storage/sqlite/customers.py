@@ -33,6 +33,7 @@ from ...domain.models import (
 from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
 from ..filters import Filters
+from ..rows import sqlite_mark
 from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
@@ -63,7 +64,7 @@ _FOUND = ("(c.name LIKE {} ESCAPE '\\' OR c.phone LIKE {} ESCAPE '\\' OR c.exter
 class _Rows:
     """A SQLite connection as the schema walk uses it (``rows.customers.Rows``)."""
 
-    numbered = False
+    mark = staticmethod(sqlite_mark)
 
     def __init__(self, db: Queryable) -> None:
         self.db = db
@@ -180,7 +181,7 @@ class SQLiteCustomers:
             await delete_rows(_Rows(db), schema, "customers", "id", [source_id])
 
     async def search_customers(self, query: str | None, limit: int, offset: int) -> tuple[list[Customer], int]:
-        filters = Filters(numbered=False)
+        filters = Filters(sqlite_mark)
         if query:
             filters.add(_FOUND, *[like_pattern(query)] * 6)
         async with self.database.reader.execute(f"SELECT count(*) FROM customers c {filters.where}",
@@ -198,7 +199,7 @@ class SQLiteCustomers:
     async def find_conversations(
         self, where: ConversationFilter, limit: int, offset: int
     ) -> tuple[list[ConversationRecord], int]:
-        filters = conversation_filters(where, Filters(numbered=False), _HAS_TAG)
+        filters = conversation_filters(where, Filters(sqlite_mark), _HAS_TAG)
         async with self.database.reader.execute(f"SELECT count(*) FROM conversations {filters.where}",
                                                 filters.params) as cur:
             total_row = await cur.fetchone()
@@ -297,7 +298,7 @@ class SQLiteCustomers:
     # -- reports ------------------------------------------------------------------------------
 
     async def ratings_report(self, since: float | None, until: float | None, timezone: str = "UTC") -> RatingsReport:
-        filters = Filters(numbered=False)
+        filters = Filters(sqlite_mark)
         filters.between("r.created_at", since, until)
         where, params = filters.where, filters.params
         base = "FROM ratings r JOIN conversations c ON c.id = r.conversation_id LEFT JOIN agents a ON a.id = c.agent_id"

@@ -29,6 +29,7 @@ from ...domain.knowledge import (
 )
 from ...errors import Conflict, InvalidPayload
 from ..filters import Filters
+from ..rows import sqlite_mark
 from ..rows.knowledge import (
     ARTICLE_COLUMNS,
     ARTICLE_COLUMNS_OF_A,
@@ -101,7 +102,7 @@ class SQLiteKnowledge:
     # -- articles -----------------------------------------------------------------------------
 
     async def articles(self, where: ArticleFilter, limit: int, offset: int) -> tuple[list[Article], int]:
-        filters = article_filters(where, Filters(numbered=False), _HAS_TAG)
+        filters = article_filters(where, Filters(sqlite_mark), _HAS_TAG)
         total = await self.database.fetchall(f"SELECT count(*) FROM kb_articles a {filters.where}", filters.params)
         rows = await self.database.fetchall(
             f"SELECT {ARTICLE_COLUMNS_OF_A} FROM kb_articles a {filters.where} "
@@ -193,7 +194,7 @@ class SQLiteKnowledge:
                                              details={"fields": ["article_ids"]})
 
     async def faq(self, category_id: str | None, locale: str | None) -> list[Article]:
-        filters = Filters(numbered=False, conditions=["a.status = 'published'", "a.faq_position IS NOT NULL"])
+        filters = Filters(sqlite_mark, conditions=["a.status = 'published'", "a.faq_position IS NOT NULL"])
         filters.equal("a.category_id", category_id)
         in_locale(filters, locale)
         return [article_from_row(r) for r in await self.database.fetchall(
@@ -208,7 +209,7 @@ class SQLiteKnowledge:
     async def match(self, groups: Sequence[Sequence[str]], *, locale: str | None, category_id: str | None,
                     limit: int, titles_only: bool = False) -> list[SearchHit]:
         expression = match_expression(groups)
-        filters = Filters(numbered=False)
+        filters = Filters(sqlite_mark)
         filters.add("kb_search MATCH {}", f"title : ({expression})" if titles_only else expression)
         if locale is not None:
             filters.add("(locale = {} OR locale IS NULL)", locale)
@@ -239,7 +240,7 @@ class SQLiteKnowledge:
     async def topic_articles(self, topics: Sequence[str], locale: str | None, limit: int) -> list[Article]:
         if not topics:
             return []
-        filters = Filters(numbered=False, conditions=["a.status = 'published'"])
+        filters = Filters(sqlite_mark, conditions=["a.status = 'published'"])
         filters.add(f"(c.slug IN ({filters.marks(topics)}) "
                     f"OR EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value IN ({filters.marks(topics)})))")
         in_locale(filters, locale)
@@ -261,7 +262,7 @@ class SQLiteKnowledge:
 
     async def report(self, since: float | None, until: float | None, limit: int) -> KnowledgeReport:
         def period(column: str = "created_at") -> Filters:
-            filters = Filters(numbered=False)
+            filters = Filters(sqlite_mark)
             filters.between(column, since, until)
             return filters
 
