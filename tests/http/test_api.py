@@ -385,6 +385,7 @@ async def _chunked(body: bytes) -> AsyncIterator[bytes]:
 
 def _database(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of the server's SQLite file."""
+    database_of(server.app)  # the server runs on it (else the test is skipped)
     with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}

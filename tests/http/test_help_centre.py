@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ..kb_corpus import seed
-from ..storage.sqlite.support import database_of
+from ..storage.support import server_database, write
 from ..support import LiveServer
 
 
@@ -84,10 +84,10 @@ async def test_a_stored_body_changed_behind_the_applications_back_is_sanitized_a
     status, _body = await server.request("POST", "/api/kb/articles", token=admin, json={
         "title": "Tampered", "slug": "tampered", "body": "Fine.", "status": "published"})
     assert status == 201
-    async with database_of(server.app).transaction() as db:
-        await db.execute("UPDATE kb_articles SET body_html = ? WHERE slug = 'tampered'",
-                         ('<p onclick="alert(1)">Hi</p><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
-                          '<img src="data:image/svg+xml,x" onerror="alert(4)">',))
+    await write(server_database(server),
+                "UPDATE kb_articles SET body_html = '<p onclick=\"alert(1)\">Hi</p><script>alert(2)</script>"
+                "<a href=\"javascript:alert(3)\">x</a><img src=\"data:image/svg+xml,x\" onerror=\"alert(4)\">' "
+                "WHERE slug = 'tampered'")
     _, html, _ = await _page(server, "/help/articles/tampered")
     assert "<p>Hi</p>" in html and "<script" not in html and "onclick" not in html and "onerror" not in html
     assert "javascript:" not in html and "data:" not in html

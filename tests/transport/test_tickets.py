@@ -5,9 +5,7 @@ returns; the transcript by email. Every test runs on the memory and Redis backen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from chatserver.domain.clock import ManualClock
 from chatserver.domain.identity import sign_identity
 
 from ..offline_support import SmtpServer, outbox_when
+from ..storage import support as storage
 from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 FORM = {"name": "Ann Example", "email": "ann@example.com", "description": "Where is my parcel?",
@@ -189,10 +188,10 @@ async def test_visitor_gets_the_transcript_by_email_after_the_chat(offline: Live
     assert _error(ack) == "forbidden"
 
 
-def _mail_targets(server: LiveServer) -> list[str]:
+async def _mail_targets(server: LiveServer) -> list[str]:
     """The recipient of every mail in the outbox, sent or not, as stored."""
-    with contextlib.closing(sqlite3.connect(server.settings.db_path)) as db:
-        return sorted(row[0] for row in db.execute("SELECT target FROM outbox WHERE kind = 'mail'"))
+    rows = await storage.query(storage.server_database(server), "SELECT target FROM outbox WHERE kind = 'mail'")
+    return sorted(row[0] for row in rows)
 
 
 async def _closed_chat(server: LiveServer, token: str | None = None, **fields: Any) -> tuple[Any, str]:
@@ -216,13 +215,13 @@ async def test_a_visitor_cannot_mail_a_transcript_to_addresses_of_their_choosing
             acks.append(await shopper.call("transcript:email", {"conversation_id": cid}))
     codes = [a["error"]["code"] if "error" in a else "ok" for a in acks]
     assert codes == (["forbidden"] * 11 + ["ok", "ok", "rate_limited"]) * 3
-    assert _mail_targets(offline) == sorted(f"shopper{n}@example.com" for n in range(3) for _ in range(2))
+    assert await _mail_targets(offline) == sorted(f"shopper{n}@example.com" for n in range(3) for _ in range(2))
     # A chat without an email before it has nowhere to go.
     shopper, cid = await _closed_chat(offline)
     assert _error(await shopper.call("transcript:email", {"conversation_id": cid})) == "invalid_payload"
     assert _error(await shopper.call("transcript:email", {"conversation_id": cid,
                                                           "email": "target0@example.org"})) == "forbidden"
-    assert len(_mail_targets(offline)) == 6
+    assert len(await _mail_targets(offline)) == 6
 
 
 async def test_an_identified_shopper_may_have_it_sent_to_the_address_the_shop_vouched_for(
@@ -243,7 +242,7 @@ async def test_an_identified_shopper_may_have_it_sent_to_the_address_the_shop_vo
         assert (await shopper.call("transcript:email", {"conversation_id": other}))["email"] == "ann@example.com"
         ack = await shopper.call("transcript:email", {"conversation_id": other, "email": "VOUCHED@shop.example"})
         assert ack["email"] == "vouched@shop.example"
-        assert _mail_targets(live) == ["ann@example.com", "vouched@shop.example", "vouched@shop.example"]
+        assert await _mail_targets(live) == ["ann@example.com", "vouched@shop.example", "vouched@shop.example"]
     finally:
         await live.close()
 
@@ -264,7 +263,7 @@ async def test_one_address_gets_so_many_transcripts_a_day_whoever_asks(
         clock.advance(86400)
         shopper, cid = chats[2]
         assert (await shopper.call("transcript:email", {"conversation_id": cid}))["ok"]
-        assert _mail_targets(live) == ["victim@example.org"] * 4
+        assert await _mail_targets(live) == ["victim@example.org"] * 4
     finally:
         await live.close()
 

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import msgspec
+import pytest
 from aiohttp import web
 
 from chatserver.domain.canned import CannedResponse
@@ -49,7 +50,8 @@ def fails_at_commit(conn: sqlite3.Connection, batch: Batch) -> None:
 def database_of(app: web.Application) -> SQLiteDatabase:
     """The database under a running server's stores (for tests that hold its writer or break it)."""
     conversations = app[SERVICES].conversations
-    assert isinstance(conversations, SQLiteConversations), "the server does not run on SQLite"
+    if not isinstance(conversations, SQLiteConversations):  # CHATSERVER_TESTS_DATABASE=postgresql
+        pytest.skip("reaches into the SQLite file: runs on the embedded backend")
     return conversations.database
 
 
