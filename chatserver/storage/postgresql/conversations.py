@@ -24,6 +24,7 @@ from ...domain.models import (
     Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ..rows import postgres_mark
 from ..rows.conversations import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -34,6 +35,7 @@ from ..rows.conversations import (
     UPDATE_PAGE,
     assignment_from_row,
     conversation_from_row,
+    conversation_listing,
     message_values,
     new_conversation_values,
     stored_message,
@@ -141,19 +143,8 @@ class PostgresConversations:
     async def list_conversations(
         self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
     ) -> list[Conversation]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", None if status is None else str(status)), ("agent_id", agent_id)):
-            if value is not None:
-                params.append(value)
-                clauses.append(f"{column} = ${len(params)}")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self.database.fetch(
-            f"SELECT {CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY created_at DESC "
-            f"LIMIT ${len(params) + 1} OFFSET ${len(params) + 2}",
-            *params, limit, offset,
-        )
-        return [conversation_from_row(row) for row in rows]
+        sql, params = conversation_listing(postgres_mark, status, agent_id, limit, offset)
+        return [conversation_from_row(row) for row in await self.database.fetch(sql, *params)]
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
         result: tuple[Conversation, Message | None] | None = await self.database.batched(

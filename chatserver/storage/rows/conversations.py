@@ -19,7 +19,8 @@ from ...domain.models import (
     Role,
 )
 from ...domain.ports import NewMessage
-from . import Row
+from ..filters import Filters
+from . import Mark, Row
 
 AGENT_COLUMNS = "id, email, name, password_hash, role, capacity, disabled, token_version, created_at, departments"
 CONVERSATION_COLUMNS = (
@@ -154,3 +155,16 @@ def assignment_from_row(row: Row) -> AssignmentEvent:
 
 def rating_from_row(row: Row) -> Rating:
     return Rating(conversation_id=row[0], rating=row[1], comment=row[2], created_at=row[3])
+
+
+def conversation_listing(mark: Mark, status: ConversationStatus | None, agent_id: str | None, limit: int,
+                         offset: int) -> tuple[str, list[Any]]:
+    """``ConversationStore.list_conversations``'s statement, newest first, and its values, with
+    the database's parameter ``mark``."""
+    filters = Filters(mark)
+    filters.equal("status", None if status is None else str(status))
+    filters.equal("agent_id", agent_id)
+    where = filters.where  # its values are bound before the page's
+    return (f"SELECT {CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY created_at DESC "
+            f"{filters.page(limit, offset)}", filters.params)
+

@@ -23,6 +23,7 @@ from ...domain.models import (
     Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ..rows import sqlite_mark
 from ..rows.conversations import (
     CONVERSATION_COLUMNS,
     SELECT_ACTIVE_FOR_VISITOR,
@@ -33,6 +34,7 @@ from ..rows.conversations import (
     UPDATE_PAGE,
     assignment_from_row,
     conversation_from_row,
+    conversation_listing,
     new_conversation_values,
 )
 from ._group_commit import Batch
@@ -108,19 +110,8 @@ class SQLiteConversations:
     async def list_conversations(
         self, *, status: ConversationStatus | None, agent_id: str | None, limit: int, offset: int
     ) -> list[Conversation]:
-        clauses, params = [], []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(str(status))
-        if agent_id is not None:
-            clauses.append("agent_id = ?")
-            params.append(agent_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self.database.fetchall(
-            f"SELECT {CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [conversation_from_row(row) for row in rows]
+        sql, params = conversation_listing(sqlite_mark, status, agent_id, limit, offset)
+        return [conversation_from_row(row) for row in await self.database.fetchall(sql, params)]
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
         result: tuple[Conversation, Message | None] | None = await self.database.batched(
