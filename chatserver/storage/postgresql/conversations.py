@@ -19,11 +19,9 @@ from ...domain.models import (
     ConversationStatus,
     Message,
     PageContext,
-    PartyKind,
-    Rating,
-    Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ..conversation_parts import ConversationParts
 from ..rows import postgres_mark
 from ..rows.conversations import (
     CONVERSATION_COLUMNS,
@@ -82,12 +80,13 @@ _TRANSITION = (
 _CUSTOMER = len(CONVERSATION_COLUMNS.split(", "))  # the customer's position in _TRANSITION's row
 
 
-class PostgresConversations:
-    """Implements ``ConversationStore``."""
+class PostgresConversations(ConversationParts):
+    """Implements ``ConversationStore`` (its messages, read marks and ratings through its parts:
+    ``ConversationParts``)."""
 
     def __init__(self, database: PostgresDatabase) -> None:
         self.database = database
-        self.messages = PostgresMessages(database)
+        self.messages: PostgresMessages = PostgresMessages(database)
         self.read_marks = PostgresReadMarks(database)
         self.ratings = PostgresRatings(database)
 
@@ -151,38 +150,10 @@ class PostgresConversations:
             partial(_transition, change), change.conversation_id)
         return result
 
-    # -- messages, read marks and ratings (their own modules) ---------------------------------
-
-    async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
-        return await self.messages.append_message(message)
-
-    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        return await self.messages.messages_after(conversation_id, after_seq, limit)
-
-    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
-                        seq: int) -> tuple[Conversation, int, bool]:
-        return await self.read_marks.mark_read(conversation_id, party, party_id, seq)
-
-    async def rate(self, rating: Rating) -> None:
-        await self.ratings.rate(rating)
-
-    async def rating(self, conversation_id: str) -> Rating | None:
-        return await self.ratings.rating(conversation_id)
-
     # -- history ------------------------------------------------------------------------------
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
         return [assignment_from_row(row) for row in await self.database.fetch(_SELECT_ASSIGNMENTS, conversation_id)]
-
-    async def transcript(self, conversation_id: str) -> Transcript | None:
-        conversation = await self.get_conversation(conversation_id)
-        if conversation is None:
-            return None
-        messages = await self.messages_after(conversation_id, 0, 1_000_000)
-        return Transcript(
-            conversation=conversation, messages=messages, assignments=await self.assignments(conversation_id),
-            rating=await self.rating(conversation_id),
-        )
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
         """Whether the agent ever held the conversation (their past chats stay readable to them)."""

@@ -18,11 +18,9 @@ from ...domain.models import (
     ConversationStatus,
     Message,
     PageContext,
-    PartyKind,
-    Rating,
-    Transcript,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
+from ..conversation_parts import ConversationParts
 from ..rows import sqlite_mark
 from ..rows.conversations import (
     CONVERSATION_COLUMNS,
@@ -46,12 +44,13 @@ from .ratings import SQLiteRatings
 from .read_marks import SQLiteReadMarks
 
 
-class SQLiteConversations:
-    """Implements ``ConversationStore``."""
+class SQLiteConversations(ConversationParts):
+    """Implements ``ConversationStore`` (its messages, read marks and ratings through its parts:
+    ``ConversationParts``)."""
 
     def __init__(self, database: SQLiteDatabase) -> None:
         self.database = database
-        self.messages = SQLiteMessages(database)
+        self.messages: SQLiteMessages = SQLiteMessages(database)
         self.read_marks = SQLiteReadMarks(database)
         self.ratings = SQLiteRatings(database)
 
@@ -118,40 +117,12 @@ class SQLiteConversations:
             partial(_transition, change))
         return result
 
-    # -- messages, read marks and ratings (their own modules) ---------------------------------
-
-    async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
-        return await self.messages.append_message(message)
-
-    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        return await self.messages.messages_after(conversation_id, after_seq, limit)
-
-    async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
-                        seq: int) -> tuple[Conversation, int, bool]:
-        return await self.read_marks.mark_read(conversation_id, party, party_id, seq)
-
-    async def rate(self, rating: Rating) -> None:
-        await self.ratings.rate(rating)
-
-    async def rating(self, conversation_id: str) -> Rating | None:
-        return await self.ratings.rating(conversation_id)
-
     # -- history ------------------------------------------------------------------------------
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
         async with self.database.reader.execute(SELECT_ASSIGNMENTS, (conversation_id,)) as cur:
             rows = await cur.fetchall()
         return [assignment_from_row(row) for row in rows]
-
-    async def transcript(self, conversation_id: str) -> Transcript | None:
-        conversation = await self.get_conversation(conversation_id)
-        if conversation is None:
-            return None
-        messages = await self.messages_after(conversation_id, 0, 1_000_000)
-        return Transcript(
-            conversation=conversation, messages=messages, assignments=await self.assignments(conversation_id),
-            rating=await self.rating(conversation_id),
-        )
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
         """Whether the agent ever held the conversation (their past chats stay readable to them)."""
