@@ -21,12 +21,12 @@ from chatserver.domain.outbox import (
 )
 from chatserver.storage.stores import Tickets
 
-from ..storage.backends import DATABASES, open_shared
+from ..storage.backends import DATABASES, open_all
 
 
 @pytest.fixture(params=DATABASES)
 async def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Tickets]:
-    async with open_shared(request.param, tmp_path, request) as stores:
+    async with open_all(request.param, tmp_path, request) as stores:
         yield stores.tickets
 
 

@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from chatserver.domain.cobrowse import CobrowseStore
-from chatserver.domain.console import ConsoleStore
 from chatserver.domain.models import Conversation, ConversationStatus, PreChat
-from chatserver.storage.postgresql.cobrowse import PostgresCobrowse
-from chatserver.storage.postgresql.console import PostgresConsole
-from chatserver.storage.postgresql.conversations import PostgresConversations
 from chatserver.storage.postgresql.database import PostgresDatabase
 from chatserver.storage.postgresql.messages import MessageHook
 from chatserver.storage.postgresql.stores import PostgresStores
-from chatserver.storage.postgresql.tickets import PostgresTickets
 from chatserver.storage.sqlite import SQLiteStores, open_sqlite
-from chatserver.storage.stores import Tickets
 
 DATABASES = ("sqlite", "postgresql")
 AllStores = SQLiteStores | PostgresStores
@@ -33,15 +26,6 @@ class NoMessages:
     it themselves."""
 
     hooks: list[MessageHook] = field(default_factory=list)
-
-
-@dataclass
-class SharedStores:
-    name: str
-    tickets: Tickets
-    cobrowse: CobrowseStore
-    console: ConsoleStore
-    add_conversation: Callable[[str, str], Awaitable[None]]  # (conversation id, visitor id)
 
 
 def conversation(cid: str, visitor_id: str = "v1") -> Conversation:
@@ -60,21 +44,25 @@ async def open_postgres(url: str) -> AsyncIterator[PostgresDatabase]:
         await database.close()
 
 
-def postgres_stores(database: PostgresDatabase) -> SharedStores:
-    conversations = PostgresConversations(database)
-
-    async def add_conversation(cid: str, visitor_id: str) -> None:
-        await conversations.create_conversation(conversation(cid, visitor_id), [])
-
-    return SharedStores("postgresql", PostgresTickets(database, conversations.messages), PostgresCobrowse(database),
-                        PostgresConsole(database), add_conversation)
+async def add_conversation(stores: AllStores, cid: str, visitor_id: str) -> None:
+    """A waiting conversation of ``visitor_id``, for the stores whose rows belong to one."""
+    await stores.conversations.create_conversation(conversation(cid, visitor_id), [])
 
 
 @asynccontextmanager
-async def two_hosts(url: str) -> AsyncIterator[tuple[SharedStores, SharedStores]]:
+async def two_hosts(url: str) -> AsyncIterator[tuple[PostgresStores, PostgresStores]]:
     """The PostgreSQL stores of two hosts sharing the database at ``url`` (a pool each)."""
-    async with open_postgres(url) as one, open_postgres(url) as other:
-        yield postgres_stores(one), postgres_stores(other)
+    one = PostgresStores.at(url, pool_min=1, pool_max=4)
+    other = PostgresStores.at(url, pool_min=1, pool_max=4)
+    await one.database.open()
+    try:
+        await other.database.open()
+        try:
+            yield one, other
+        finally:
+            await other.database.close()
+    finally:
+        await one.database.close()
 
 
 @asynccontextmanager
@@ -91,22 +79,3 @@ async def open_all(name: str, tmp_path: Path, request: pytest.FixtureRequest
         yield stores
     finally:
         await stores.database.close()
-
-
-@asynccontextmanager
-async def open_shared(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[SharedStores]:
-    """The stores of database ``name`` (one of ``DATABASES``), opened, closed after."""
-    if name == "postgresql":
-        async with open_postgres(request.getfixturevalue("postgres_url")) as database:
-            yield postgres_stores(database)
-        return
-    stores = await open_sqlite(tmp_path / "chat.db")
-
-    async def add_conversation(cid: str, visitor_id: str) -> None:
-        await stores.conversations.create_conversation(conversation(cid, visitor_id), [])
-
-    try:
-        yield SharedStores("sqlite", stores.tickets, stores.cobrowse, stores.console, add_conversation)
-    finally:
-        await stores.database.close()
-

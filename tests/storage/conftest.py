@@ -1,6 +1,6 @@
 """Each store over a fresh database of either kind: the tests of a port that do not depend on
-the database run once on SQLite and once on PostgreSQL (``DATABASES``); ``all_stores`` gives
-every store of each, ``stores`` the tickets, co-browse and console stores (``backends.py``)."""
+the database run once on SQLite and once on PostgreSQL (``DATABASES``); ``stores`` gives every
+store of each (``backends.py``)."""
 
 from __future__ import annotations
 
@@ -16,31 +16,26 @@ from chatserver.storage.sqlite import SQLiteDatabase
 from chatserver.storage.sqlite.agents import SQLiteAgents
 from chatserver.storage.sqlite.conversations import SQLiteConversations
 
-from .backends import DATABASES, AllStores, SharedStores, open_all, open_shared
+from .backends import DATABASES, AllStores, open_all
 
 
 @pytest.fixture(params=DATABASES)
-async def all_stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllStores]:
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllStores]:
     async with open_all(request.param, tmp_path, request) as opened:
         yield opened
 
 
 @pytest.fixture
-def database(all_stores: AllStores) -> SQLiteDatabase | PostgresDatabase:
-    return all_stores.database
+def database(stores: AllStores) -> SQLiteDatabase | PostgresDatabase:
+    return stores.database
 
 
 @pytest.fixture
-def conversations(all_stores: AllStores) -> SQLiteConversations | PostgresConversations:
-    return all_stores.conversations
+def conversations(stores: AllStores) -> SQLiteConversations | PostgresConversations:
+    return stores.conversations
 
 
 @pytest.fixture
-def agents(all_stores: AllStores) -> SQLiteAgents | PostgresAgents:
-    return all_stores.agents
+def agents(stores: AllStores) -> SQLiteAgents | PostgresAgents:
+    return stores.agents
 
-
-@pytest.fixture(params=DATABASES)
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SharedStores]:
-    async with open_shared(request.param, tmp_path, request) as opened:
-        yield opened

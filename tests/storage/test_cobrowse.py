@@ -15,7 +15,7 @@ from chatserver.domain.cobrowse import (
 )
 from chatserver.errors import NotFound
 
-from .backends import SharedStores
+from .backends import AllStores, add_conversation
 
 
 def _session(sid: str, cid: str = "c1", at: float = 1.0) -> CobrowseSession:
@@ -23,9 +23,9 @@ def _session(sid: str, cid: str = "c1", at: float = 1.0) -> CobrowseSession:
                            status=CobrowseStatus.REQUESTED, requested_at=at)
 
 
-async def test_a_conversation_has_one_live_session_and_updates_are_guarded(stores: SharedStores) -> None:
+async def test_a_conversation_has_one_live_session_and_updates_are_guarded(stores: AllStores) -> None:
     cobrowse = stores.cobrowse
-    await stores.add_conversation("c1", "v1")
+    await add_conversation(stores, "c1", "v1")
     assert await cobrowse.create_session(_session("s1")) == _session("s1")
     assert await cobrowse.create_session(_session("s2", at=2.0)) == _session("s1")  # the live one
     with pytest.raises(NotFound):
@@ -54,10 +54,10 @@ async def test_a_conversation_has_one_live_session_and_updates_are_guarded(store
     assert await cobrowse.get_session("s1") == ended and await cobrowse.get_session("nope") is None
 
 
-async def test_relayed_bytes_add_up_and_views_open_and_close(stores: SharedStores) -> None:
+async def test_relayed_bytes_add_up_and_views_open_and_close(stores: AllStores) -> None:
     cobrowse = stores.cobrowse
-    await stores.add_conversation("c1", "v1")
-    await stores.add_conversation("c2", "v1")
+    await add_conversation(stores, "c1", "v1")
+    await add_conversation(stores, "c2", "v1")
     await cobrowse.create_session(_session("s1"))
     await cobrowse.create_session(_session("s2", cid="c2"))
     await cobrowse.add_bytes({"s1": 100, "s2": 5})

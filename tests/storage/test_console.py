@@ -10,7 +10,7 @@ from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.notes import NewNote
 from chatserver.errors import Conflict, NotFound
 
-from .backends import SharedStores
+from .backends import AllStores, add_conversation
 
 
 def _note(body: str, client_note_id: str | None, cid: str = "c1") -> NewNote:
@@ -18,9 +18,9 @@ def _note(body: str, client_note_id: str | None, cid: str = "c1") -> NewNote:
                    client_note_id=client_note_id)
 
 
-async def test_a_resent_note_is_stored_once(stores: SharedStores) -> None:
+async def test_a_resent_note_is_stored_once(stores: AllStores) -> None:
     console = stores.console
-    await stores.add_conversation("c1", "v1")
+    await add_conversation(stores, "c1", "v1")
     first, created = await console.add_note(_note("call back", "n1"))
     assert created and first.body == "call back"
     again, created_again = await console.add_note(_note("call back (resent)", "n1"))
@@ -34,9 +34,9 @@ async def test_a_resent_note_is_stored_once(stores: SharedStores) -> None:
     assert await console.notes("missing") == []
 
 
-async def test_wrap_ups_and_canned_responses(stores: SharedStores) -> None:
+async def test_wrap_ups_and_canned_responses(stores: AllStores) -> None:
     console = stores.console
-    await stores.add_conversation("c1", "v1")
+    await add_conversation(stores, "c1", "v1")
     assert await console.wrap_up("c1") == ([], None)
     await console.set_wrap_up("c1", ["billing", "refund"], "sent a refund")
     assert await console.wrap_up("c1") == (["billing", "refund"], "sent a refund")
@@ -59,7 +59,7 @@ async def test_wrap_ups_and_canned_responses(stores: SharedStores) -> None:
     assert await console.canned_response("k2") is None
 
 
-async def test_failed_logins_lock_an_address_then_the_account(stores: SharedStores) -> None:
+async def test_failed_logins_lock_an_address_then_the_account(stores: AllStores) -> None:
     console = stores.console
     policy = LockoutPolicy(failures=3, lock_seconds=60.0, global_failures=5, global_lock_seconds=30.0)
     email, here, there = "bo@example.com", "192.0.2.1", "192.0.2.2"
@@ -76,7 +76,7 @@ async def test_failed_logins_lock_an_address_then_the_account(stores: SharedStor
     assert await console.locked_until(email, here) == 162.0
 
 
-async def test_failure_counts_far_apart_start_again_and_old_rows_are_forgotten(stores: SharedStores) -> None:
+async def test_failure_counts_far_apart_start_again_and_old_rows_are_forgotten(stores: AllStores) -> None:
     console = stores.console
     policy = LockoutPolicy(failures=2, lock_seconds=60.0, global_failures=100, global_lock_seconds=30.0)
     email, here = "bo@example.com", "192.0.2.1"

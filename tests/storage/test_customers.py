@@ -41,41 +41,41 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def customers(all_stores: AllStores, clock: ManualClock) -> CustomerService:
+def customers(stores: AllStores, clock: ManualClock) -> CustomerService:
     ids = itertools.count(1)
-    return CustomerService(customers=all_stores.customers, conversations=all_stores.conversations, clock=clock,
+    return CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                            new_id=lambda: f"id{next(ids)}", identity_secret=SECRET, retention_days=30)
 
 
-async def _chat(all_stores: AllStores, clock: ManualClock, cid: str, visitor_id: str, order: str | None = None,
+async def _chat(stores: AllStores, clock: ManualClock, cid: str, visitor_id: str, order: str | None = None,
                 name: str = "Ann") -> Conversation:
     conversation = Conversation(id=cid, visitor_id=visitor_id, status=ConversationStatus.QUEUED,
                                 prechat=PreChat(name=name, question="Q", order_number=order),
                                 created_at=clock.now(), queue_rank=clock.now())
-    await all_stores.conversations.create_conversation(conversation, [NewMessage(
+    await stores.conversations.create_conversation(conversation, [NewMessage(
         conversation_id=cid, kind="text", sender_kind=PartyKind.VISITOR, sender_id=visitor_id, sender_name=name,
         body="Where is my parcel?", created_at=clock.now())])
     return conversation
 
 
-async def _assign_and_close(all_stores: AllStores, clock: ManualClock, cid: str, agent_id: str) -> None:
+async def _assign_and_close(stores: AllStores, clock: ManualClock, cid: str, agent_id: str) -> None:
     for expect, status in ((ConversationStatus.QUEUED, ConversationStatus.ASSIGNED),
                            (ConversationStatus.ASSIGNED, ConversationStatus.CLOSED)):
-        result = await all_stores.conversations.transition(Transition(
+        result = await stores.conversations.transition(Transition(
             conversation_id=cid, expect=frozenset({expect}), status=status, agent_id=agent_id, agent_name="Bo",
             at=clock.now(), event=str(status), closed_by=PartyKind.AGENT if status == "closed" else None))
         assert result is not None
 
 
-async def _agent(all_stores: AllStores, agent_id: str = "a1") -> None:
-    await all_stores.agents.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name="Bo", role=Role.AGENT,
+async def _agent(stores: AllStores, agent_id: str = "a1") -> None:
+    await stores.agents.add_agent(Agent(id=agent_id, email=f"{agent_id}@example.com", name="Bo", role=Role.AGENT,
                                             capacity=3, disabled=False, token_version=0, created_at=1.0,
                                             password_hash="x"))
 
 
 async def test_the_directory_finds_customers_by_name_email_phone_order_and_external_id(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    await _chat(all_stores, clock, "c1", "v1", order="ORD-777")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _chat(stores, clock, "c1", "v1", order="ORD-777")
     ann = await customers.attach_chat("v1", PreChat(name="Ann Smith", question="Q", email="Ann@Example.com"))
     clock.advance(1)
     bob = await customers.create_customer(CustomerFields(name="Bob", emails=["bob@shop.example"],
@@ -92,11 +92,11 @@ async def test_the_directory_finds_customers_by_name_email_phone_order_and_exter
 
 
 async def test_identifying_merges_the_anonymous_record_and_its_conversations(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    records = all_stores.customers
-    await _chat(all_stores, clock, "c1", "v1")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    records = stores.customers
+    await _chat(stores, clock, "c1", "v1")
     anonymous = await customers.attach_chat("v1", PreChat(name="Ann", question="Q", email="ann@home.example"))
-    await _chat(all_stores, clock, "c2", "v2")  # the same shopper on a second device, already known to the shop
+    await _chat(stores, clock, "c2", "v2")  # the same shopper on a second device, already known to the shop
     first = await customers.identify_visitor("v2", sign_identity(SECRET, {
         "external_id": "cust-42", "email": "ann@shop.example", "name": "Ann S", "iat": clock.now()}))
     assert (await records.conversation_record("c2")).customer_id == first.id  # type: ignore[union-attr]
@@ -117,18 +117,18 @@ async def test_identifying_merges_the_anonymous_record_and_its_conversations(
 
 
 async def test_deleting_a_customer_removes_everything_held_and_only_that(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(all_stores)
-    await _chat(all_stores, clock, "c1", "v1")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    await _chat(stores, clock, "c1", "v1")
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
-    await _chat(all_stores, clock, "c2", "v2")
+    await _chat(stores, clock, "c2", "v2")
     other = await customers.attach_chat("v2", PreChat(name="Cleo", question="Q"))
     with pytest.raises(Conflict):  # an active chat is closed first
         await customers.delete_customer(ann.id)
-    await _assign_and_close(all_stores, clock, "c1", "a1")
-    await all_stores.conversations.rate(Rating(conversation_id="c1", rating=5, comment="great", created_at=clock.now()))
+    await _assign_and_close(stores, clock, "c1", "a1")
+    await stores.conversations.rate(Rating(conversation_id="c1", rating=5, comment="great", created_at=clock.now()))
     # another feature's rows about the conversation go with it
-    await all_stores.console.add_note(NewNote(conversation_id="c1", agent_id="a1", agent_name="Bo", body="internal",
+    await stores.console.add_note(NewNote(conversation_id="c1", agent_id="a1", agent_name="Bo", body="internal",
                                               created_at=clock.now(), client_note_id="n1"))
     exported = await customers.export_customer(ann.id)
     assert [t.conversation.id for t in exported.transcripts] == ["c1"] and exported.visitor_ids == ["v1"]
@@ -138,9 +138,9 @@ async def test_deleting_a_customer_removes_everything_held_and_only_that(
     await customers.delete_customer(ann.id)
     for table, column in [("conversations", "id"), ("messages", "conversation_id"), ("ratings", "conversation_id"),
                           ("assignment_events", "conversation_id"), ("conversation_notes", "conversation_id")]:
-        assert await query(all_stores.database, f"SELECT count(*) FROM {table} WHERE {column} = 'c1'") == [(0,)], table
-    assert await query(all_stores.database, "SELECT count(*) FROM customer_visitors WHERE visitor_id = 'v1'") == [(0,)]
-    assert await query(all_stores.database, "SELECT count(*) FROM messages WHERE conversation_id = 'c2'") == [(1,)]
+        assert await query(stores.database, f"SELECT count(*) FROM {table} WHERE {column} = 'c1'") == [(0,)], table
+    assert await query(stores.database, "SELECT count(*) FROM customer_visitors WHERE visitor_id = 'v1'") == [(0,)]
+    assert await query(stores.database, "SELECT count(*) FROM messages WHERE conversation_id = 'c2'") == [(1,)]
     with pytest.raises(NotFound):
         await customers.get_customer(ann.id)
     with pytest.raises(NotFound):
@@ -149,39 +149,39 @@ async def test_deleting_a_customer_removes_everything_held_and_only_that(
 
 
 async def test_retention_deletes_only_closed_conversations_past_the_period(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(all_stores)
-    await _chat(all_stores, clock, "old", "v1")
-    await _assign_and_close(all_stores, clock, "old", "a1")
-    await _chat(all_stores, clock, "old-but-open", "v2")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    await _chat(stores, clock, "old", "v1")
+    await _assign_and_close(stores, clock, "old", "a1")
+    await _chat(stores, clock, "old-but-open", "v2")
     clock.advance(25 * 86400)
-    await _chat(all_stores, clock, "recent", "v3")
-    await _assign_and_close(all_stores, clock, "recent", "a1")
+    await _chat(stores, clock, "recent", "v3")
+    await _assign_and_close(stores, clock, "recent", "a1")
     clock.advance(6 * 86400)  # "old" closed 31 days ago, "recent" 6 days ago
     assert await customers.purge_expired_transcripts() == 1
-    assert await all_stores.conversations.get_conversation("old") is None
-    assert await all_stores.conversations.messages_after("old", 0, 10) == []
-    assert await all_stores.conversations.get_conversation("old-but-open") is not None
-    assert await all_stores.conversations.get_conversation("recent") is not None
+    assert await stores.conversations.get_conversation("old") is None
+    assert await stores.conversations.messages_after("old", 0, 10) == []
+    assert await stores.conversations.get_conversation("old-but-open") is not None
+    assert await stores.conversations.get_conversation("recent") is not None
     assert await customers.purge_expired_transcripts() == 0
 
 
 async def test_an_article_drafted_from_a_chat_stays_the_customers_after_retention_deleted_the_chat(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(all_stores)
-    agent = await all_stores.agents.agent_by_id("a1")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores)
+    agent = await stores.agents.agent_by_id("a1")
     assert agent is not None
-    await _chat(all_stores, clock, "c1", "v1")
+    await _chat(stores, clock, "c1", "v1")
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
-    await _assign_and_close(all_stores, clock, "c1", "a1")
+    await _assign_and_close(stores, clock, "c1", "a1")
     ids = itertools.count(1)
-    knowledge = KnowledgeService(store=all_stores.knowledge, agents=all_stores.agents,
+    knowledge = KnowledgeService(store=stores.knowledge, agents=stores.agents,
                                  read_transcript=customers.transcript_for, now=clock.now,
                                  new_id=lambda: f"kb{next(ids)}", max_body_chars=20_000)
     draft = await knowledge.draft_from_conversation(agent, "c1", ArticleFields(body="It is on its way."))
     clock.advance(31 * 86400)
     assert await customers.purge_expired_transcripts() == 1
-    assert await all_stores.conversations.get_conversation("c1") is None
+    assert await stores.conversations.get_conversation("c1") is None
     assert await knowledge.store.article(draft.id) is not None
 
     exported = await customers.export_customer(ann.id)
@@ -192,16 +192,16 @@ async def test_an_article_drafted_from_a_chat_stays_the_customers_after_retentio
 
 
 async def test_the_ratings_report_averages_per_agent_and_per_day(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    await _agent(all_stores, "a1")
-    await _agent(all_stores, "a2")
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    await _agent(stores, "a1")
+    await _agent(stores, "a2")
     day = 86400.0
     start = clock.now() - clock.now() % day  # midnight UTC
     for cid, agent_id, rating, at in [("c1", "a1", 5, start + 10), ("c2", "a1", 3, start + 20),
                                       ("c3", "a2", 4, start + day + 10)]:
-        await _chat(all_stores, clock, cid, f"v-{cid}")
-        await _assign_and_close(all_stores, clock, cid, agent_id)
-        await all_stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+        await _chat(stores, clock, cid, f"v-{cid}")
+        await _assign_and_close(stores, clock, cid, agent_id)
+        await stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
     report = await customers.ratings_report(None, None)
     assert (report.count, report.average) == (3, 4.0)
     assert [(a.key, a.count, a.average) for a in report.per_agent] == [("a1", 2, 4.0), ("a2", 1, 4.0)]
@@ -213,46 +213,46 @@ async def test_the_ratings_report_averages_per_agent_and_per_day(
 
 
 async def test_a_second_shopper_on_the_same_browser_does_not_take_the_first_ones_history(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    records = all_stores.customers
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    records = stores.customers
     ann = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "ann", "iat": clock.now()}))
-    await _chat(all_stores, clock, "c1", "shared")
+    await _chat(stores, clock, "c1", "shared")
     await customers.attach_chat("shared", PreChat(name="Ann", question="Q"))
     bob = await customers.identify_visitor("shared", sign_identity(SECRET, {"external_id": "bob", "iat": clock.now()}))
     assert bob.id != ann.id and await records.get_customer(ann.id) is not None
     assert (await records.conversation_record("c1")).customer_id == ann.id  # type: ignore[union-attr]
-    await _chat(all_stores, clock, "c2", "shared")
+    await _chat(stores, clock, "c2", "shared")
     await customers.attach_chat("shared", PreChat(name="Bob", question="Q"))
     assert (await records.conversation_record("c2")).customer_id == bob.id  # type: ignore[union-attr]
     assert (await customers.get_customer(ann.id)).name is None  # Bob's pre-chat name did not land on Ann
 
 
 async def test_the_ratings_report_counts_days_in_the_business_timezone(
-        all_stores: AllStores, clock: ManualClock) -> None:
-    customers = CustomerService(customers=all_stores.customers, conversations=all_stores.conversations, clock=clock,
+        stores: AllStores, clock: ManualClock) -> None:
+    customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                                 new_id=lambda: "x", timezone="Asia/Kolkata")  # UTC+05:30
-    await _agent(all_stores, "a1")
+    await _agent(stores, "a1")
     day = 86400.0
     midnight_utc = clock.now() - clock.now() % day
     # 18:20 and 18:40 UTC: the same UTC day, but 23:50 and 00:10 in Kolkata (a quarter hour
     # apart from local midnight on each side).
     evening = midnight_utc + 18 * 3600
     for cid, rating, at in [("c1", 5, evening + 20 * 60), ("c2", 1, evening + 40 * 60)]:
-        await _chat(all_stores, clock, cid, f"v-{cid}")
-        await _assign_and_close(all_stores, clock, cid, "a1")
-        await all_stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
+        await _chat(stores, clock, cid, f"v-{cid}")
+        await _assign_and_close(stores, clock, cid, "a1")
+        await stores.conversations.rate(Rating(conversation_id=cid, rating=rating, comment=None, created_at=at))
     report = await customers.ratings_report(None, None)
     assert [(d.count, d.average) for d in report.per_day] == [(1, 5.0), (1, 1.0)]
     first, second = (d.key for d in report.per_day)
     assert (dt.date.fromisoformat(second) - dt.date.fromisoformat(first)).days == 1
-    utc = await CustomerService(customers=all_stores.customers, conversations=all_stores.conversations, clock=clock,
+    utc = await CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
                                 new_id=lambda: "x").ratings_report(None, None)
     assert [(d.count, d.average) for d in utc.per_day] == [(2, 3.0)]
 
 
 async def test_retention_deletes_tickets_last_changed_before_the_period(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
-    tickets = all_stores.tickets
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+    tickets = stores.tickets
 
     def ticket(tid: str) -> Ticket:
         return Ticket(id=tid, visitor_id=f"v-{tid}", name="Ann", email="ann@example.com", description="Where?",
@@ -273,7 +273,7 @@ async def test_retention_deletes_tickets_last_changed_before_the_period(
 
 
 async def test_a_conversation_is_stored_with_its_customer_and_its_webhooks_or_not_at_all(
-        all_stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
+        stores: AllStores, clock: ManualClock, customers: CustomerService) -> None:
     ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
     seen: list[tuple[str, str | None]] = []
 
@@ -284,33 +284,33 @@ async def test_a_conversation_is_stored_with_its_customer_and_its_webhooks_or_no
 
     conversation = Conversation(id="c1", visitor_id="v1", status=ConversationStatus.QUEUED,
                                 prechat=PreChat(name="Ann", question="Q"), created_at=clock.now(), queue_rank=1.0)
-    await all_stores.conversations.create_conversation(conversation, [], record)
+    await stores.conversations.create_conversation(conversation, [], record)
     assert seen == [("c1", ann.id)]
-    records = all_stores.customers
+    records = stores.customers
     stored = await records.conversation_record("c1")
     assert stored is not None and stored.customer_id == ann.id
-    outbox = await all_stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)
+    outbox = await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)
     assert [(i.id, i.customer_id) for i in outbox] == [("o-c1-1", ann.id)]
 
     def broken(conversation: Conversation, customer_id: str | None) -> list[OutboxItem]:
         raise RuntimeError("the webhook could not be recorded")
 
     with pytest.raises(RuntimeError):
-        await all_stores.conversations.create_conversation(
+        await stores.conversations.create_conversation(
             Conversation(id="c2", visitor_id="v1", status=ConversationStatus.QUEUED,
                          prechat=PreChat(name="Ann", question="Q"), created_at=clock.now(), queue_rank=2.0),
             [], broken)
-    assert await all_stores.conversations.get_conversation("c2") is None
+    assert await stores.conversations.get_conversation("c2") is None
     with pytest.raises(RuntimeError):
-        await all_stores.conversations.transition(Transition(
+        await stores.conversations.transition(Transition(
             conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}), status=ConversationStatus.CLOSED,
             agent_id=None, agent_name=None, at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM,
             record=broken))
-    current = await all_stores.conversations.get_conversation("c1")
+    current = await stores.conversations.get_conversation("c1")
     assert current is not None and current.status == ConversationStatus.QUEUED
-    assert len(await all_stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 1
-    result = await all_stores.conversations.transition(Transition(
+    assert len(await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 1
+    result = await stores.conversations.transition(Transition(
         conversation_id="c1", expect=frozenset({ConversationStatus.QUEUED}), status=ConversationStatus.CLOSED,
         agent_id=None, agent_name=None, at=clock.now(), event="closed", closed_by=PartyKind.SYSTEM, record=record))
     assert result is not None and seen[-1] == ("c1", ann.id)
-    assert len(await all_stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 2
+    assert len(await stores.tickets.outbox_items(OutboxKind.WEBHOOK, 10)) == 2

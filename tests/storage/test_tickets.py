@@ -10,7 +10,7 @@ from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus, Transc
 from chatserver.domain.webhooks import WebhookEndpoint
 from chatserver.errors import RateLimited
 
-from .backends import SharedStores
+from .backends import AllStores, add_conversation
 
 
 def _ticket(n: int, visitor_id: str = "v1") -> Ticket:
@@ -23,7 +23,7 @@ def _mail(item_id: str, at: float = 1.0, visitor_id: str | None = None) -> Outbo
                       next_attempt_at=at, visitor_id=visitor_id)
 
 
-async def test_tickets_are_stored_with_their_outbox_and_answers_in_order(stores: SharedStores) -> None:
+async def test_tickets_are_stored_with_their_outbox_and_answers_in_order(stores: AllStores) -> None:
     tickets = stores.tickets
     for n in (1, 2, 3):
         await tickets.create_ticket(_ticket(n, visitor_id="v2" if n == 2 else "v1"), [_mail(f"m{n}", visitor_id="v1")])
@@ -44,7 +44,7 @@ async def test_tickets_are_stored_with_their_outbox_and_answers_in_order(stores:
         "answer-first", "answer-second", "m1", "m2", "m3"]  # nothing of the answer to no ticket
 
 
-async def test_webhook_endpoints_are_added_listed_and_removed(stores: SharedStores) -> None:
+async def test_webhook_endpoints_are_added_listed_and_removed(stores: AllStores) -> None:
     tickets = stores.tickets
     first = WebhookEndpoint(id="w1", url="https://example.com/a", secret="s", events=("ticket.created",),
                             created_at=1.0)
@@ -57,7 +57,7 @@ async def test_webhook_endpoints_are_added_listed_and_removed(stores: SharedStor
     assert await tickets.webhooks() == [every]
 
 
-async def test_the_outbox_claims_due_items_in_order_and_keeps_their_outcome(stores: SharedStores) -> None:
+async def test_the_outbox_claims_due_items_in_order_and_keeps_their_outcome(stores: AllStores) -> None:
     tickets = stores.tickets
     await tickets.enqueue([_mail("late", at=5.0), _mail("early", at=1.0), _mail("future", at=100.0)])
     assert [i.id for i in await tickets.claim_due(OutboxKind.MAIL, 10.0, 30.0, 10)] == ["early", "late"]
@@ -78,9 +78,9 @@ async def test_the_outbox_claims_due_items_in_order_and_keeps_their_outcome(stor
 
 
 @pytest.mark.parametrize("limit", ["per_conversation", "per_address"])
-async def test_transcripts_past_a_limit_are_refused_and_store_nothing(stores: SharedStores, limit: str) -> None:
-    await stores.add_conversation("c1", "v1")
-    await stores.add_conversation("c2", "v1")
+async def test_transcripts_past_a_limit_are_refused_and_store_nothing(stores: AllStores, limit: str) -> None:
+    await add_conversation(stores, "c1", "v1")
+    await add_conversation(stores, "c2", "v1")
     limits = TranscriptLimits(per_conversation=2, per_address_per_day=2)
 
     def sent(n: int, cid: str, at: float) -> tuple[TranscriptEmail, OutboxItem]:

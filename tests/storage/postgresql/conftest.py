@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ..backends import SharedStores, two_hosts
+from ..backends import AllStores, two_hosts
 
 
 @pytest.fixture
-async def hosts(postgres_url: str) -> AsyncIterator[tuple[SharedStores, SharedStores]]:
+async def hosts(postgres_url: str) -> AsyncIterator[tuple[AllStores, AllStores]]:
     async with two_hosts(postgres_url) as both:
         yield both

@@ -7,11 +7,11 @@ import asyncio
 
 from chatserver.domain.cobrowse import CobrowseSession, CobrowseStatus
 
-from ..backends import SharedStores
+from ..backends import AllStores, add_conversation
 
 
-async def test_sessions_started_on_two_hosts_at_once_are_one(hosts: tuple[SharedStores, SharedStores]) -> None:
-    await hosts[0].add_conversation("c1", "v1")
+async def test_sessions_started_on_two_hosts_at_once_are_one(hosts: tuple[AllStores, AllStores]) -> None:
+    await add_conversation(hosts[0], "c1", "v1")
     asked = [CobrowseSession(id=f"s{n}", conversation_id="c1", visitor_id="v1", agent_id=f"a{n}", agent_name="Bo",
                              status=CobrowseStatus.REQUESTED, requested_at=1.0) for n in range(6)]
     results = await asyncio.gather(*(hosts[n % 2].cobrowse.create_session(asked[n]) for n in range(6)))

@@ -17,7 +17,7 @@ from chatserver.storage.postgresql.conversations import PostgresConversations
 from chatserver.storage.postgresql.database import Batch, Connection, PostgresDatabase
 from chatserver.storage.postgresql.tickets import PostgresTickets
 
-from ..backends import NoMessages, SharedStores, conversation, open_postgres
+from ..backends import AllStores, NoMessages, add_conversation, conversation, open_postgres
 from ..support import fill_one_batch, message_from, new_conversation, visitor_message
 
 
@@ -26,7 +26,7 @@ def _mail(n: int) -> OutboxItem:
                       next_attempt_at=1.0)
 
 
-async def test_hosts_claiming_at_once_each_claim_other_items(hosts: tuple[SharedStores, SharedStores]) -> None:
+async def test_hosts_claiming_at_once_each_claim_other_items(hosts: tuple[AllStores, AllStores]) -> None:
     await hosts[0].tickets.enqueue([_mail(n) for n in range(200)])
     claimed: list[list[str]] = [[], []]
 
@@ -43,8 +43,8 @@ async def test_hosts_claiming_at_once_each_claim_other_items(hosts: tuple[Shared
     assert claimed[0] and claimed[1]  # both took part
 
 
-async def test_transcript_limits_count_every_hosts_sends(hosts: tuple[SharedStores, SharedStores]) -> None:
-    await hosts[0].add_conversation("c1", "v1")
+async def test_transcript_limits_count_every_hosts_sends(hosts: tuple[AllStores, AllStores]) -> None:
+    await add_conversation(hosts[0], "c1", "v1")
     limits = TranscriptLimits(per_conversation=3, per_address_per_day=100)
 
     async def send(n: int) -> bool:
