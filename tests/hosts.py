@@ -19,6 +19,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -136,8 +137,19 @@ class Network:
         """The host's cable pulled: its end in the bridge goes down."""
         ip("link", "set", host.veth, "down")
 
-    def mend(self, host: Host) -> None:
+    def mend(self, host: Host, reach: int) -> None:
+        """The cable back in; returns once the host can open a TCP connection to the outside's
+        port ``reach`` again. Until then a connection fails with "no route to host" (the bridge
+        port is not forwarding yet, the host's neighbour entry for the outside is still the failed
+        one from the cut), and a server started then fails at once."""
         ip("link", "set", host.veth, "up")
+        ip("netns", "exec", host.namespace, "ip", "neigh", "flush", "all")
+        probe = f"import socket; socket.create_connection(({self.outside!r}, {reach:d}), timeout=1).close()"
+        deadline = time.monotonic() + 20
+        while subprocess.run([*self.run_in(host), sys.executable, "-c", probe], capture_output=True,
+                             timeout=30).returncode != 0:
+            assert time.monotonic() < deadline, f"{host.namespace} cannot reach {self.outside}:{reach} again"
+            time.sleep(0.2)
 
     def run_in(self, host: Host) -> list[str]:
         """The command prefix that runs a command inside ``host``."""

@@ -282,7 +282,7 @@ async def test_visitors_of_a_dead_host_resume_on_the_other_and_a_rolling_restart
         await _check_nothing_lost(agents_site, admin, parties, cids)
 
         # A comes back; then a rolling restart, B and then A, with chats in flight.
-        hosts.network.mend(a)
+        hosts.network.mend(a, reach=hosts.redis.port)
         a.server.start()
         connections_before = [len(p.landed) for p in parties]
         stop = asyncio.Event()
