@@ -1,6 +1,6 @@
 """Service-level objectives: ``NAME<=VALUE`` / ``NAME>=VALUE`` checks on a run's metrics.
 
-From the command line (``--slo rtt_p99_ms<=50``, repeatable) or a file (``--slo-file FILE``: one
+From the command line (``--slo 'rtt_p99_ms<=50'``, repeatable) or a file (``--slo-file FILE``: one
 check a line, ``#`` starts a comment). A metric the run did not produce fails its check: an SLO
 that cannot be evaluated must not pass a release.
 """

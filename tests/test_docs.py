@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
 from chatserver import constants
 from chatserver.config import env_name, settings_fields
 from chatserver.errors import ALL_ERRORS
+from loadtests.__main__ import build_parser as load_test_parser
+from loadtests.scenarios import all_scenarios
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -127,3 +131,19 @@ def test_every_relative_link_in_the_documents_reaches_a_file_and_heading_of_the_
                 elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
                     broken.append((page.name, target, "no such heading"))
     assert not broken
+
+
+# `--slo rtt_p99_ms<=50` unquoted is a shell redirect (`<`), not an objective.
+_SLO_ARGUMENT = re.compile(r"--slo(?:\s+|=)(?!-)(\S+)")
+
+
+def test_every_slo_in_the_documents_and_the_load_testers_help_is_quoted_for_the_shell() -> None:
+    texts = {str(page.relative_to(ROOT)): page.read_text() for page in [ROOT / "README.md", *DOCS.rglob("*.md")]}
+    for name in all_scenarios():
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            load_test_parser(all_scenarios()).parse_args([name, "--help"])
+        texts[f"{name} --help"] = out.getvalue()
+    found = [(where, value) for where, text in texts.items() for value in _SLO_ARGUMENT.findall(text)]
+    assert len(found) >= 10  # the examples are there to be checked
+    assert [(where, value) for where, value in found if value[0] not in "'\""] == []

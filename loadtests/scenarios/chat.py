@@ -315,8 +315,8 @@ class ChatScenario:
                      "server at URL (postgresql://user@host:port/db, a user who may create databases), "
                      "dropped after the run")
         slo = parser.add_argument_group("service-level objectives (exit status 3 when one is missed)")
-        slo.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
-                         help="e.g. --slo rtt_p99_ms<=50 --slo messages_per_s>=1000 (repeatable; metrics are "
+        slo.add_argument("--slo", action="append", default=[], metavar="'METRIC<=VALUE'",
+                         help="e.g. --slo 'rtt_p99_ms<=50' --slo 'messages_per_s>=1000' (repeatable; metrics are "
                               "listed in the report and docs/loadtesting.md)")
         slo.add_argument("--slo-file", type=Path, action="append", default=[],
                          help="a file of objectives, one a line")
