@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import LoadTestError
+from .errors import LoadTestError, UsageError
 from .html import render as render_html
 from .report import DEFAULT_REPORT_DIR, environment, server_source, write_report
 from .scenarios import Scenario, ScenarioConfig, all_scenarios
@@ -168,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_target_options(args)
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(_run(args, scenarios[args.scenario]))
+    except UsageError as exc:
+        print(f"loadtests: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LoadTestError as exc:
         print(f"loadtests: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -7,4 +7,8 @@ class LoadTestError(Exception):
     """A load test stopped: the message says why and is printed without a traceback."""
 
 
-__all__ = ["LoadTestError"]
+class UsageError(LoadTestError):
+    """The command line asks for something that cannot be (exit status 2, before anything starts)."""
+
+
+__all__ = ["LoadTestError", "UsageError"]

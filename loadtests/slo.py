@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import LoadTestError
+from .errors import LoadTestError, UsageError
 
 _OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "<": operator.lt,
                                                    ">": operator.gt}
@@ -39,7 +39,7 @@ class Objective:
 def parse_objective(text: str) -> Objective:
     match = _CHECK.match(text)
     if not match:
-        raise LoadTestError(f"an SLO must read NAME<=VALUE or NAME>=VALUE (or < >), not {text!r}")
+        raise UsageError(f"an SLO must read NAME<=VALUE or NAME>=VALUE (or < >), not {text!r}")
     return Objective(match[1], match[2], float(match[3]))
 
 
@@ -57,8 +57,18 @@ def load_objectives(texts: Iterable[str], files: Iterable[Path]) -> list[Objecti
     return objectives
 
 
+def check_known_metrics(objectives: Iterable[Objective], known: Iterable[str]) -> None:
+    """Refuse objectives on metrics the run cannot produce (a typo would otherwise only fail at
+    the end of the run, as a metric the run did not produce)."""
+    names = set(known)
+    unknown = sorted({o.metric for o in objectives} - names)
+    if unknown:
+        raise UsageError(f"unknown metric{'s' if len(unknown) > 1 else ''} in --slo: {', '.join(unknown)}; "
+                         f"this scenario's metrics are: {', '.join(sorted(names))}")
+
+
 def check_objectives(objectives: Iterable[Objective], metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [o.check(metrics) for o in objectives]
 
 
-__all__ = ["Objective", "check_objectives", "load_objectives", "parse_objective"]
+__all__ = ["Objective", "check_known_metrics", "check_objectives", "load_objectives", "parse_objective"]

@@ -24,11 +24,11 @@ from typing import Any
 
 from ..clients import Api, new_http_session
 from ..errors import LoadTestError
-from ..histogram import LogHistogram
+from ..histogram import PERCENTILES, LogHistogram
 from ..loadgen import Generator, ReferenceRelay
 from ..procmon import ProcessSampler
 from ..server import ManagedServer, Target, new_postgresql_database
-from ..slo import Objective, check_objectives, load_objectives
+from ..slo import Objective, check_known_metrics, check_objectives, load_objectives
 from ..stats import Summary
 
 # A load test sends far more than a person types: lift the per-connection limits.
@@ -38,6 +38,13 @@ CHATSERVER = "chatserver"
 CHATSERVER_PG = "chatserver_pg"  # the same server storing in PostgreSQL (--postgresql)
 REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
+# The metrics compared with the references' as ``KEY_ratio_to_TARGET``.
+RATIO_METRICS = ("messages_per_s", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms")
+
+
+def latency_metric(histogram: str, key: str) -> str:
+    """The metric name of one figure of a latency histogram's summary (``rtt``, ``p99.9``: ``rtt_p99_9_ms``)."""
+    return f"{histogram}_{key.replace('.', '_')}_ms"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,32 @@ class ChatConfig:
                                   and 0 < self.batch_bytes <= 64 * 1024 and 1 <= self.events_per_batch <= 100):
             raise LoadTestError("--batch-rate must be in (0, 100], --snapshot-kb in (0, 4096], --batch-bytes in "
                                 "(0, 65536], --events-per-batch in [1, 100]")
+        check_known_metrics(self.objectives, self.metric_names())
+
+    def metric_names(self) -> set[str]:
+        """Every metric a run with this configuration can report (``TargetRun.metrics`` and the
+        ratios of ``ChatResult.metrics``): what an objective may name."""
+        names = {"connections", "pairs", "errors", "not_assigned", "server_cpu_percent_mean", "server_rss_mb_max",
+                 "generator_cpu_percent_mean", "generator_rss_mb_max"}
+        names |= {"batches_per_s", "events_per_s", "events_per_s_per_core"} if self.cobrowse else {"messages_per_s"}
+        histograms = []
+        if self.pairs and not self.cobrowse:
+            histograms.append("rtt")
+        if self.visitors:
+            histograms += ["start_ack", "assignment"]
+        if self.reconnect:
+            histograms.append("resume")
+            names |= {"duplicates", "lost", "resumed"}
+        if self.cobrowse:
+            histograms += ["relay", "cobrowse_start"]
+        for histogram in histograms:
+            names |= {latency_metric(histogram, f"p{q:g}") for q in PERCENTILES}
+            names |= {latency_metric(histogram, "min"), latency_metric(histogram, "max")}
+        if self.idle:
+            names |= {"rss_per_connection_kb", "server_rss_mb"}
+        others = [*(REFERENCES if self.compare else ()), *([CHATSERVER_PG] if self.postgresql else [])]
+        names |= {f"{key}_ratio_to_{other}" for key in RATIO_METRICS for other in others}
+        return names
 
     def job(self, target: str, url: str, agent_tokens: list[str]) -> dict[str, Any]:
         chat = target == CHATSERVER
@@ -145,7 +178,7 @@ class TargetRun:
             if hist.count:
                 for key, value in hist.summary().items():
                     if key != "count":
-                        out[f"{name}_{key.replace('.', '_')}_ms"] = value
+                        out[latency_metric(name, key)] = value
         reconnect = r.get("reconnect")
         if reconnect:
             out.update({"duplicates": reconnect["duplicates"], "lost": reconnect["lost"],
@@ -214,7 +247,7 @@ class ChatResult:
         metrics = dict(self.primary().metrics())
         for run in self.runs[1:]:
             other = run.metrics()
-            for key in ("messages_per_s", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms"):
+            for key in RATIO_METRICS:
                 mine, theirs = metrics.get(key), other.get(key)
                 if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
                     metrics[f"{key}_ratio_to_{run.target}"] = round(mine / theirs, 3)

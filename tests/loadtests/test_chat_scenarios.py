@@ -16,6 +16,7 @@ import pytest
 from loadtests.errors import LoadTestError
 from loadtests.histogram import LogHistogram
 from loadtests.html import render
+from loadtests.scenarios.chat import ChatConfig
 from loadtests.slo import check_objectives, load_objectives, parse_objective
 
 from ..redis_server import free_port
@@ -35,7 +36,10 @@ def run_load(tmp_path: Path, *args: str, timeout: float = 60) -> Run:
     assert reports, done.stdout + done.stderr
     html_page = reports[-1].with_suffix(".html").read_text()
     assert "<svg" in html_page and "http://" not in html_page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    return done, json.loads(reports[-1].read_text())
+    report = json.loads(reports[-1].read_text())
+    # Every metric the run reported is one an objective may name (--slo refuses the others).
+    assert set(report["metrics"]) <= ChatConfig(**report["config"]).metric_names()
+    return done, report
 
 
 def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_relays(tmp_path: Path) -> None:
@@ -130,6 +134,19 @@ def test_html_report_renders_without_targets_data() -> None:
 def _refused(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "loadtests", *args, "--no-report"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
+
+
+def test_an_objective_on_an_unknown_metric_is_refused_before_the_run_with_the_known_ones() -> None:
+    done = _refused("steady", "--pairs", "2", "--slo", "rtt_p99_ms<=50", "--slo", "rtt_p99ms<=50")
+    assert done.returncode == 2, done.stderr
+    assert "unknown metric in --slo: rtt_p99ms;" in done.stderr
+    listed = done.stderr.split("this scenario's metrics are: ", 1)[1].strip().split(", ")
+    assert "rtt_p99_ms" in listed and "messages_per_s" in listed and "resume_p99_ms" not in listed
+    assert done.stdout == ""  # refused before anything started
+    # A metric only another scenario reports is unknown here, and one written wrong is bad usage too.
+    assert _refused("steady", "--pairs", "2", "--slo", "duplicates<=0").returncode == 2
+    done = _refused("reconnect", "--pairs", "2", "--slo", "duplicates==0")
+    assert done.returncode == 2 and "an SLO must read" in done.stderr, done.stderr
 
 
 def test_runs_over_the_bounds_are_refused_before_they_start() -> None:
