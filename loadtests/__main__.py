@@ -1,7 +1,8 @@
 """``python -m loadtests SCENARIO [options]`` (also installed as ``chatserver-load``).
 
 Exit status: 0 the run completed and met its target, 3 it completed and missed the target,
-1 it could not run or finish, 2 bad arguments, 130 interrupted.
+4 it was too short to judge its target, 1 it could not run or finish, 2 bad arguments,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .report import DEFAULT_REPORT_DIR, environment, server_source, write_report
 from .scenarios import Scenario, ScenarioConfig, all_scenarios
 from .server import ManagedServer, Target, check_target_url, kill_started_processes, read_admin_credentials
 
-EXIT_PASS, EXIT_ERROR, EXIT_USAGE, EXIT_FAIL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_PASS, EXIT_ERROR, EXIT_USAGE, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 # Time allowed for stopping clients and the server after --max-duration before giving up.
 SHUTDOWN_ALLOWANCE = 90.0
 
@@ -142,7 +143,9 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
             html_path = path.with_suffix(".html")
             html_path.write_text(render_html(report))
             print(f"report: {html_path}")
-    return EXIT_PASS if result.passed else EXIT_FAIL
+    if result.passed:
+        return EXIT_PASS
+    return EXIT_INCONCLUSIVE if result.inconclusive else EXIT_FAIL
 
 
 def _check_target_options(args: argparse.Namespace) -> None:

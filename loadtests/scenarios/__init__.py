@@ -28,6 +28,10 @@ class ScenarioResult(Protocol):
     @property
     def passed(self) -> bool: ...
 
+    @property
+    def inconclusive(self) -> bool:
+        """The run was too short or too small to judge its target either way (exit status 4)."""
+
     def summaries(self) -> dict[str, Summary]: ...
 
     def as_report(self) -> dict[str, Any]: ...

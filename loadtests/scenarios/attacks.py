@@ -462,6 +462,7 @@ class AttacksResult:
     config: AttacksConfig
     outcomes: list[AttackOutcome] = field(default_factory=list)
     complete: bool = True
+    inconclusive = False  # a miss is a miss: no run is too small to judge
 
     @property
     def passed(self) -> bool:

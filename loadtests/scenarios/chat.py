@@ -234,6 +234,7 @@ class ChatResult:
     measures: str
     runs: list[TargetRun] = field(default_factory=list)
     duration_s: float = 0.0
+    inconclusive = False  # its objectives are checked as they are given
 
     @property
     def complete(self) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from ..stats import Summary, summarize
 from .chat import CHAT_SETTINGS
 
 NAME = "churn"
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,20 @@ class ChurnConfig:
     agents: int = 2
     sample_every: int = 1_000
     max_growth_kb_per_1000: float = 200.0
+    # How far apart two RSS readings may be with nothing kept: memory is taken from the system in
+    # steps (CPython's allocator in arenas of 1 MiB, SQLite's page cache a page at a time).
+    rss_resolution_kb: float = 1024.0
 
     def check(self) -> None:
         if self.chats < 2 or not 1 <= self.concurrency <= 200 or not 1 <= self.agents <= 50:
             raise LoadTestError("--chats must be >= 2, --concurrency 1-200, --agents 1-50")
-        if self.sample_every < 1 or self.max_growth_kb_per_1000 < 0:
-            raise LoadTestError("--sample-every must be >= 1 and --max-growth-kb-per-1000 >= 0")
+        if self.sample_every < 1 or self.max_growth_kb_per_1000 < 0 or self.rss_resolution_kb < 0:
+            raise LoadTestError("--sample-every must be >= 1, --max-growth-kb-per-1000 and --rss-resolution-kb >= 0")
+
+    def chats_to_judge(self) -> int:
+        """The fewest chats a run needs for its verdict on memory: its second half must span
+        enough chats that the RSS resolution, spread over them, is within the bound."""
+        return 2 * math.ceil(self.rss_resolution_kb / max(self.max_growth_kb_per_1000, 1e-3) * 1000)
 
     def capacity(self) -> int:
         """Each agent's capacity: room for every chat that runs at once."""
@@ -71,28 +81,64 @@ class ChurnResult:
     duration_s: float = 0.0
     complete: bool = True
 
-    def growth_kb_per_1000(self) -> float | None:
-        """RSS growth over the second half of the run, per 1,000 chats (None without samples)."""
+    def _second_half(self) -> tuple[tuple[int, float, int], tuple[int, float, int]] | None:
         if len(self.rss_samples) < 3:
             return None
         half = self.rss_samples[-1][0] / 2
         first = next(s for s in self.rss_samples if s[0] >= half)
         last = self.rss_samples[-1]
-        if last[0] <= first[0]:
+        return None if last[0] <= first[0] else (first, last)
+
+    def growth_kb_per_1000(self) -> float | None:
+        """RSS growth over the second half of the run, per 1,000 chats (None without samples)."""
+        span = self._second_half()
+        if span is None:
             return None
+        first, last = span
         return (last[2] - first[2]) / 1024 / (last[0] - first[0]) * 1000
+
+    def growth_range_kb_per_1000(self) -> tuple[float, float] | None:
+        """The growth per 1,000 chats the second half's two readings allow, each reading being
+        exact only to within ``rss_resolution_kb``: (lowest, highest)."""
+        span = self._second_half()
+        if span is None:
+            return None
+        first, last = span
+        chats, grown_kb = last[0] - first[0], (last[2] - first[2]) / 1024
+        slack = self.config.rss_resolution_kb
+        return (grown_kb - slack) / chats * 1000, (grown_kb + slack) / chats * 1000
+
+    def verdict(self) -> str:
+        """FAIL on a failed chat or a run cut short; on memory, PASS when even the highest growth
+        the readings allow is within the bound, FAIL when even the lowest is over it, and
+        INCONCLUSIVE between (a run too short for its readings to tell), or when the run was
+        sampled too few times. Unsampled memory (no ``--server-pid``): judged on errors alone."""
+        if not self.complete or self.errors:
+            return FAIL
+        if not self.rss_samples:
+            return PASS
+        growth = self.growth_range_kb_per_1000()
+        if growth is None:
+            return INCONCLUSIVE
+        lowest, highest = growth
+        if highest <= self.config.max_growth_kb_per_1000:
+            return PASS
+        return FAIL if lowest > self.config.max_growth_kb_per_1000 else INCONCLUSIVE
 
     @property
     def passed(self) -> bool:
-        growth = self.growth_kb_per_1000()
-        return (self.complete and not self.errors
-                and (growth is None or growth <= self.config.max_growth_kb_per_1000))
+        return self.verdict() == PASS
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict() == INCONCLUSIVE
 
     def summaries(self) -> dict[str, Summary]:
         return {"chat": summarize(self.chat_ms)} if self.chat_ms else {}
 
     def as_report(self) -> dict[str, Any]:
         growth = self.growth_kb_per_1000()
+        growth_range = self.growth_range_kb_per_1000()
         return {
             "measures": self.config.describe(),
             "config": asdict(self.config),
@@ -101,7 +147,9 @@ class ChurnResult:
             "chats_per_s": round(len(self.chat_ms) / self.duration_s, 1) if self.duration_s else None,
             "errors": dict(self.errors),
             "rss_growth_kb_per_1000_chats": None if growth is None else round(growth, 1),
+            "rss_growth_range_kb_per_1000_chats": None if growth_range is None else [round(g, 1) for g in growth_range],
             "target": {"rss_growth_kb_per_1000_chats_at_most": self.config.max_growth_kb_per_1000,
+                       "chats_to_judge": self.config.chats_to_judge(), "verdict": self.verdict(),
                        "passed": self.passed},
             "summary_ms": {name: s.as_dict() for name, s in self.summaries().items()},
             "rss_samples": [{"chats": n, "s": round(t, 2), "rss_kb": rss // 1024} for n, t, rss in self.rss_samples],
@@ -219,11 +267,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-growth-kb-per-1000", type=float, default=defaults.max_growth_kb_per_1000,
                        help="the server's RSS may grow at most this many KB per 1,000 chats over the second half "
                             "of the run (%(default)s)")
+    group.add_argument("--rss-resolution-kb", type=float, default=defaults.rss_resolution_kb,
+                       help="how far apart two readings of the server's RSS may be with nothing kept; a run whose "
+                            "second half is too short for this to be within the bound is INCONCLUSIVE "
+                            "(%(default)s)")
 
 
 def config_from(args: argparse.Namespace) -> ChurnConfig:
     return ChurnConfig(chats=args.chats, concurrency=args.concurrency, agents=args.agents,
-                       sample_every=args.sample_every, max_growth_kb_per_1000=args.max_growth_kb_per_1000)
+                       sample_every=args.sample_every, max_growth_kb_per_1000=args.max_growth_kb_per_1000,
+                       rss_resolution_kb=args.rss_resolution_kb)
 
 
 def format_result(result: ChurnResult) -> str:
@@ -242,10 +295,17 @@ def format_result(result: ChurnResult) -> str:
     errors = ", ".join(f"{k}: {v}" for k, v in result.errors.most_common()) or "none"
     lines.append(f"  errors: {errors}")
     complete = "" if result.complete else " (incomplete: --max-duration reached)"
-    verdict = "PASS" if result.passed else "FAIL"
-    if growth is None:
+    verdict = result.verdict()
+    growth_range = result.growth_range_kb_per_1000()
+    config = result.config
+    if not result.rss_samples:
         lines.append(f"{verdict}: memory not sampled (a --url target needs --server-pid){complete}")
+    elif growth is None or growth_range is None:
+        lines.append(f"{verdict}: too few memory samples to judge (--sample-every {config.sample_every}){complete}")
     else:
-        lines.append(f"{verdict}: RSS growth over the second half {growth:.1f} KB per 1,000 chats, at most "
-                     f"{result.config.max_growth_kb_per_1000:g} allowed{complete}")
+        lines.append(f"{verdict}: RSS growth over the second half {growth:.1f} KB per 1,000 chats "
+                     f"({growth_range[0]:.1f} to {growth_range[1]:.1f} within the RSS resolution of "
+                     f"{config.rss_resolution_kb:g} KB), at most {config.max_growth_kb_per_1000:g} allowed{complete}")
+        if verdict == INCONCLUSIVE:
+            lines.append(f"  the run was too short to judge: give it at least --chats {config.chats_to_judge()}")
     return "\n".join(lines)

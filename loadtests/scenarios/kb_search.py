@@ -80,6 +80,7 @@ class KbSearchResult:
     results: Counter[str] = field(default_factory=Counter)
     seed_s: float = 0.0
     complete: bool = True
+    inconclusive = False  # a miss is a miss: no run is too small to judge
 
     @property
     def passed(self) -> bool:
