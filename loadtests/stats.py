@@ -22,6 +22,39 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[max(rank, 1) - 1]
 
 
+def _binomial_cdf(n: int, p: float) -> list[float]:
+    """``cdf[k]`` = P(B <= k) for B ~ Binomial(n, p), 0 < p < 1 (from log-probabilities: n may be large)."""
+    log_p, log_q = math.log(p), math.log1p(-p)
+    total, cdf = 0.0, []
+    for k in range(n + 1):
+        log_pmf = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+        total += math.exp(log_pmf)
+        cdf.append(min(total, 1.0))
+    return cdf
+
+
+def percentile_interval(ordered: Sequence[float], q: float,
+                        confidence: float = 0.95) -> tuple[float | None, float | None]:
+    """A distribution-free confidence interval for the ``q``-th percentile of the population
+    ``ordered`` (sorted ascending) was drawn from: the sample values of ranks ``lo`` and ``hi``
+    (order statistics), chosen so that the true percentile lies below the ``lo``-th sample, and
+    above the ``hi``-th, each with probability at most ``(1 - confidence) / 2``. How many samples
+    fall at or below the true percentile is Binomial(n, q/100), whatever the distribution. ``None``
+    for an end the samples cannot bound: too few of them (for p99 at 95%, fewer than 368 have no
+    upper end)."""
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("percentile interval of no samples")
+    if not 0.0 < q < 100.0 or not 0.0 < confidence < 1.0:
+        raise ValueError("q must be in (0, 100) and confidence in (0, 1)")
+    tail = (1.0 - confidence) / 2
+    cdf = _binomial_cdf(n, q / 100.0)
+    # lo: the largest rank with P(B <= lo - 1) <= tail; hi: the smallest with P(B >= hi) <= tail.
+    lo = max((k for k in range(1, n + 1) if cdf[k - 1] <= tail), default=None)
+    hi = min((k for k in range(1, n + 1) if 1.0 - cdf[k - 1] <= tail), default=None)
+    return (None if lo is None else ordered[lo - 1], None if hi is None else ordered[hi - 1])
+
+
 @dataclass(frozen=True)
 class Summary:
     """A latency distribution in milliseconds."""
@@ -52,4 +85,4 @@ def summarize(samples_ms: Sequence[float]) -> Summary:
     )
 
 
-__all__ = ["Summary", "percentile", "summarize"]
+__all__ = ["Summary", "percentile", "percentile_interval", "summarize"]
