@@ -10,7 +10,8 @@
 //   {"event": "progress", "t", "phase", "connected", "delivered", "sent", "errors", "hist"}
 //   {"event": "phase", "phase", "t"}                   a phase began
 //   {"event": "ready", "t"}                            every connection is up, before messages flow
-//   {"event": "result", ...}                           figures of the whole run
+//   {"event": "result", ...}                           figures of the whole run (with the operations
+//                                                      and round trips errors are counted against)
 // With job.cobrowse the pairs stream co-browse batches instead of exchanging messages (below).
 // and it disconnects everyone and exits when its standard input closes (or says "stop").
 //
@@ -43,6 +44,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const errors = {};
 const countError = (kind) => { errors[kind] = (errors[kind] ?? 0) + 1; };
+// What errors are a share of: every connection attempt, call awaiting an ack, message and
+// co-browse batch sent; and the round trips started (pings), which no_reply is a share of.
+let operations = 0, rounds = 0;
 
 class Histogram {
   constructor() { this.counts = new Map(); this.n = 0; this.min = Infinity; this.max = 0; }
@@ -79,6 +83,7 @@ const progressTimer = setInterval(() => {
 const sockets = new Set();
 
 function connect(path, auth) {
+  operations += 1;
   return new Promise((resolve, reject) => {
     const socket = io(url + path, {
       auth, transports: ["websocket"], forceNew: true, reconnection: false, timeout: CONNECT_TIMEOUT,
@@ -102,6 +107,7 @@ function connect(path, auth) {
 function leave(socket) { socket.leaving = true; socket.disconnect(); }
 
 async function call(socket, event, payload) {
+  operations += 1;
   let ack;
   try {
     ack = await socket.timeout(ACK_TIMEOUT).emitWithAck(event, payload);
@@ -131,6 +137,7 @@ async function ramp(n, rampMs, concurrency, fn) {
 }
 
 async function visitorToken() {
+  operations += 1;
   const response = await fetch(url + "/api/visitor/sessions", { method: "POST" });
   if (response.status !== 201) throw new Error(`visitor_session:${response.status}`);
   return (await response.json()).token;
@@ -263,7 +270,7 @@ const noReply = []; // the first rounds left without a reply when the exchange s
 // A message's client_msg_id names its round: the reply to ping N is "aI-N" whenever it is sent
 // (the server treats a repeated client_msg_id as a resend and stores nothing new).
 function send(party, pair, body, idPrefix) {
-  sent += 1; totalSent += 1;
+  sent += 1; totalSent += 1; operations += 1;
   if (!chat) { party.socket.emit("msg", pair.cid, body); return; }
   const payload = { conversation_id: pair.cid, client_msg_id: `${idPrefix}${pair.index}-${body.slice(2)}`, body };
   party.socket.timeout(ACK_TIMEOUT).emit("message:send", payload, (err, ack) => {
@@ -274,6 +281,7 @@ function send(party, pair, body, idPrefix) {
 }
 
 function ping(pair) {
+  rounds += 1;
   pair.next += 1;
   pair.inflight += 1;
   pair.sentAt.set(String(pair.next), now());
@@ -392,7 +400,7 @@ function sendCobrowse(pair, data, snapshot) {
   for (let start = 0; start < data.length; start += size) parts.push(data.slice(start, start + size));
   pair.cbSeq = (pair.cbSeq ?? 0) + 1;
   const t = now();
-  sent += 1; totalSent += 1;
+  sent += 1; totalSent += 1; operations += 1;
   parts.forEach((bytes, part) => {
     pair.visitor.socket.emit("cobrowse:events", { session_id: pair.session, seq: pair.cbSeq, snapshot, part,
       parts: parts.length, t, data: bytes });
@@ -575,7 +583,7 @@ async function main() {
   say({
     event: "result", t: elapsed(), connected, pairs: pairs.length, measured_s: measured,
     delivered: countedDelivered, total_delivered: totalDelivered, total_sent: totalSent,
-    errors, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
+    operations, rounds, errors, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
   });
   clearInterval(progressTimer);
   await stop;

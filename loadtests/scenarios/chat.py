@@ -38,6 +38,10 @@ CHATSERVER = "chatserver"
 CHATSERVER_PG = "chatserver_pg"  # the same server storing in PostgreSQL (--postgresql)
 REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
+# Held to by every run, --slo or not: one error in a thousand operations, one unanswered round
+# trip in ten thousand (a server that drops messages under load must not pass a release script).
+DEFAULT_MAX_ERROR_PERCENT = 0.1
+DEFAULT_MAX_NO_REPLY_PERCENT = 0.01
 # The metrics compared with the references' as ``KEY_ratio_to_TARGET``.
 RATIO_METRICS = ("messages_per_s", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms")
 
@@ -73,6 +77,9 @@ class ChatConfig:
     batch_bytes: int = 300  # about this many bytes per incremental batch
     events_per_batch: int = 1
     objectives: tuple[Objective, ...] = ()
+    # The thresholds every run is held to, --slo or not (exit status 3 past either).
+    max_error_percent: float = DEFAULT_MAX_ERROR_PERCENT
+    max_no_reply_percent: float = DEFAULT_MAX_NO_REPLY_PERCENT
 
     def clients(self) -> int:
         per_target = self.visitors + self.agents + self.idle
@@ -97,17 +104,28 @@ class ChatConfig:
                                   and 0 < self.batch_bytes <= 64 * 1024 and 1 <= self.events_per_batch <= 100):
             raise LoadTestError("--batch-rate must be in (0, 100], --snapshot-kb in (0, 4096], --batch-bytes in "
                                 "(0, 65536], --events-per-batch in [1, 100]")
+        if not 0 <= self.max_error_percent <= 100 or not 0 <= self.max_no_reply_percent <= 100:
+            raise LoadTestError("--max-error-percent and --max-no-reply-percent must be between 0 and 100")
         check_known_metrics(self.objectives, self.metric_names())
+
+    def thresholds(self) -> tuple[Objective, ...]:
+        """The default bounds on errors and unanswered round trips (the latter only where pairs
+        exchange messages)."""
+        bounds = [Objective("error_percent", "<=", self.max_error_percent)]
+        if self.pairs and not self.cobrowse:
+            bounds.append(Objective("no_reply_percent", "<=", self.max_no_reply_percent))
+        return tuple(bounds)
 
     def metric_names(self) -> set[str]:
         """Every metric a run with this configuration can report (``TargetRun.metrics`` and the
         ratios of ``ChatResult.metrics``): what an objective may name."""
-        names = {"connections", "pairs", "errors", "not_assigned", "server_cpu_percent_mean", "server_rss_mb_max",
-                 "generator_cpu_percent_mean", "generator_rss_mb_max"}
+        names = {"connections", "pairs", "errors", "error_percent", "not_assigned", "server_cpu_percent_mean",
+                 "server_rss_mb_max", "generator_cpu_percent_mean", "generator_rss_mb_max"}
         names |= {"batches_per_s", "events_per_s", "events_per_s_per_core"} if self.cobrowse else {"messages_per_s"}
         histograms = []
         if self.pairs and not self.cobrowse:
             histograms.append("rtt")
+            names.add("no_reply_percent")
         if self.visitors:
             histograms += ["start_ack", "assignment"]
         if self.reconnect:
@@ -173,6 +191,11 @@ class TargetRun:
             "errors": sum(errors.values()),
             "messages_per_s": round(r["delivered"] / r["measured_s"], 1) if r.get("measured_s") else None,
         }
+        # Shares of what was attempted: any error of the operations, unanswered round trips of those started.
+        if r.get("operations"):
+            out["error_percent"] = round(100 * out["errors"] / r["operations"], 4)
+        if r.get("rounds"):
+            out["no_reply_percent"] = round(100 * errors.get("no_reply", 0) / r["rounds"], 4)
         for name in HISTOGRAMS:
             hist = self.histogram(name)
             if hist.count:
@@ -257,9 +280,13 @@ class ChatResult:
     def slo_results(self) -> list[dict[str, Any]]:
         return check_objectives(self.config.objectives, self.metrics())
 
+    def threshold_results(self) -> list[dict[str, Any]]:
+        """The default bounds on errors and unanswered round trips, checked like objectives."""
+        return check_objectives(self.config.thresholds(), self.metrics())
+
     @property
     def passed(self) -> bool:
-        return self.complete and all(check["passed"] for check in self.slo_results())
+        return self.complete and all(check["passed"] for check in [*self.slo_results(), *self.threshold_results()])
 
     def summaries(self) -> dict[str, Summary]:
         return {}
@@ -272,6 +299,8 @@ class ChatResult:
             "metrics": self.metrics(),
             "slo": {"objectives": [str(o) for o in self.config.objectives], "results": self.slo_results(),
                     "passed": all(c["passed"] for c in self.slo_results())},
+            "thresholds": {"results": self.threshold_results(),
+                           "passed": all(c["passed"] for c in self.threshold_results())},
             "targets": [run.as_report() for run in self.runs],
             "duration_s": round(self.duration_s, 2),
         }
@@ -354,6 +383,11 @@ class ChatScenario:
                               "listed in the report and docs/loadtesting.md)")
         slo.add_argument("--slo-file", type=Path, action="append", default=[],
                          help="a file of objectives, one a line")
+        slo.add_argument("--max-error-percent", type=float, default=DEFAULT_MAX_ERROR_PERCENT,
+                         help="errors (of every kind) may be at most this share of the operations attempted: "
+                              "connections, calls, messages and co-browse batches (%(default)s%%)")
+        slo.add_argument("--max-no-reply-percent", type=float, default=DEFAULT_MAX_NO_REPLY_PERCENT,
+                         help="unanswered round trips may be at most this share of those started (%(default)s%%)")
 
     def config_from(self, args: argparse.Namespace) -> ChatConfig:
         pairs = getattr(args, "pairs", 0)
@@ -376,6 +410,7 @@ class ChatScenario:
             snapshot_kb=getattr(args, "snapshot_kb", 120.0), batch_bytes=getattr(args, "batch_bytes", 300),
             events_per_batch=getattr(args, "events_per_batch", 1),
             objectives=tuple(load_objectives(args.slo, args.slo_file)),
+            max_error_percent=args.max_error_percent, max_no_reply_percent=args.max_no_reply_percent,
         )
 
     # -- the run -----------------------------------------------------------------------------------
@@ -464,10 +499,10 @@ class ChatScenario:
             lines.append("    errors: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
         if len(result.runs) > 1:
             lines.append(_comparison_table(result.runs))
-        checks = result.slo_results()
-        for check in checks:
-            lines.append(f"  SLO {check['objective']}: {_fmt(check['value'])} "
-                         f"{'PASS' if check['passed'] else 'FAIL'}")
+        for kind, checks in (("threshold", result.threshold_results()), ("SLO", result.slo_results())):
+            for check in checks:
+                lines.append(f"  {kind} {check['objective']}: {_fmt(check['value'])} "
+                             f"{'PASS' if check['passed'] else 'FAIL'}")
         if not result.complete:
             lines.append("  the run did not complete (see errors above)")
         return "\n".join(lines)

@@ -101,6 +101,26 @@ def test_mix_holds_idle_visitors_and_assigns_a_storm_of_chats(tmp_path: Path) ->
     assert metrics["rss_per_connection_kb"] is not None
     assert report["slo"]["results"] == [{"objective": "not_assigned >= 99", "value": 3, "passed": False}]
     assert "SLO not_assigned >= 99: 3 FAIL" in done.stdout
+    # 3 chats of 12 not assigned is far over the default threshold on errors too.
+    [errors] = report["thresholds"]["results"][:1]
+    assert errors["objective"] == "error_percent <= 0.1" and errors["value"] > 0.1 and not errors["passed"]
+
+
+def test_unanswered_round_trips_over_the_default_threshold_fail_a_run_without_slo(tmp_path: Path) -> None:
+    # A server that lets each connection send 2 messages a second refuses most pings, which then
+    # go unanswered. Errors are allowed here (--max-error-percent 100); unanswered rounds are not.
+    done, report = run_load(tmp_path, "steady", "--pairs", "2", "--rate", "40", "--duration", "1", "--warmup", "0.5",
+                            "--server-setting", "message_rate=2", "--server-setting", "message_burst=4",
+                            "--max-error-percent", "100")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert report["complete"] is True and report["slo"]["results"] == []
+    metrics = report["metrics"]
+    by_name = {check["objective"]: check for check in report["thresholds"]["results"]}
+    assert by_name["error_percent <= 100"]["passed"] is True
+    no_reply = by_name["no_reply_percent <= 0.01"]
+    assert no_reply["passed"] is False and no_reply["value"] == metrics["no_reply_percent"] > 0.01
+    assert report["targets"][0]["errors"]["no_reply"] > 0
+    assert "threshold no_reply_percent <= 0.01:" in done.stdout and "FAIL" in done.stdout
 
 
 def test_slo_parsing_and_checks(tmp_path: Path) -> None:
