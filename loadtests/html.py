@@ -12,7 +12,17 @@ from typing import Any
 from .histogram import LogHistogram
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T, PAD_R = 640, 220, 60, 30, 24, 12
+WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T, PAD_R = 680, 260, 64, 46, 24, 12
+TIME_AXIS = "seconds from the start of the run"
+# The percentile curves' x axis: 1/(1-p) on a log scale, labelled with the percentile.
+PERCENTILE_TICKS = ((2.0, "p50"), (10.0, "p90"), (100.0, "p99"), (1000.0, "p99.9"), (10000.0, "p99.99"))
+
+
+def _nice_step(span: float, count: int = 5) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``count``."""
+    raw = span / count if span > 0 else 1.0
+    exp = 10 ** math.floor(math.log10(raw))
+    return next(step * exp for step in (1, 2, 2.5, 5, 10) if raw <= step * exp)
 
 
 def _nice_max(value: float) -> float:
@@ -25,18 +35,29 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
-def line_chart(title: str, unit: str, series: Sequence[tuple[str, Sequence[tuple[float, float | None]]]],
-               log_x: bool = False) -> str:
-    """An SVG line chart: ``series`` is ``(label, [(x, y), ...])``; a None y breaks the line."""
+Series = Sequence[tuple[str, Sequence[tuple[float, float | None]]]]
+# Where each target's phases began: (label of the target, [(t, phase), ...]).
+Phases = Sequence[tuple[str, Sequence[tuple[float, str]]]]
+
+
+def line_chart(title: str, y_label: str, series: Series, *, x_label: str = TIME_AXIS, log_x: bool = False,
+               x_ticks: Sequence[tuple[float, str]] | None = None, phases: Phases = ()) -> str:
+    """An SVG line chart: ``series`` is ``(label, [(x, y), ...])``; a None y breaks the line.
+    ``phases`` draws a dashed line where each phase began (in its target's colour) and shades the
+    measured window. Each line carries its points as ``data-points`` (``x,y`` in the data's units)."""
     points = [(x, y) for _, pts in series for x, y in pts if y is not None]
     if not points:
         return ""
     fx = (lambda x: math.log10(max(x, 1e-9))) if log_x else (lambda x: x)
-    x_lo, x_hi = min(fx(x) for x, _ in points), max(fx(x) for x, _ in points)
+    xs = [x for x, _ in points] + [t for _, marks in phases for t, _ in marks]
+    x_lo, x_hi = min(fx(x) for x in xs), max(fx(x) for x in xs)
+    if not log_x:
+        x_lo = min(x_lo, 0.0)  # time from the start of the run
     if x_hi == x_lo:
         x_hi = x_lo + 1
     y_hi = _nice_max(max(y for _, y in points))
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
+    colors = {label: COLORS[n % len(COLORS)] for n, (label, _) in enumerate(series)}
 
     def px(x: float) -> float:
         return PAD_L + (fx(x) - x_lo) / (x_hi - x_lo) * plot_w
@@ -46,30 +67,61 @@ def line_chart(title: str, unit: str, series: Sequence[tuple[str, Sequence[tuple
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">',
-           f'<text x="{PAD_L}" y="15" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-           f'<rect x="{PAD_L}" y="{PAD_T}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ccc"/>']
+           f'<text x="{PAD_L}" y="15" font-size="13" font-weight="bold">{html.escape(title)}</text>']
+    for n, (label, marks) in enumerate(phases):
+        color = colors.get(label, COLORS[n % len(COLORS)])
+        for i, (t, phase) in enumerate(marks):
+            if phase == "measure":  # the measured window: until the next phase began
+                end = marks[i + 1][0] if i + 1 < len(marks) else x_hi
+                out.append(f'<rect class="measured" x="{px(t):.1f}" y="{PAD_T}" width="{max(px(end) - px(t), 0):.1f}" '
+                           f'height="{plot_h}" fill="{color}" fill-opacity="0.06"/>')
+    out.append(f'<rect x="{PAD_L}" y="{PAD_T}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ccc"/>')
     for i in range(5):
         y = y_hi * i / 4
         out.append(f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eee"/>'
                    f'<text x="{PAD_L - 4}" y="{py(y) + 4:.1f}" font-size="10" text-anchor="end">{y:g}</text>')
-    for i in range(5):
-        xv = x_lo + (x_hi - x_lo) * i / 4
-        label = f"{10 ** xv:.3g}" if log_x else f"{xv:.3g}"
-        x = PAD_L + plot_w * i / 4
-        out.append(f'<text x="{x:.1f}" y="{HEIGHT - 12}" font-size="10" text-anchor="middle">{label}</text>')
-    out.append(f'<text x="{WIDTH - PAD_R}" y="{HEIGHT - 1}" font-size="10" text-anchor="end">'
-               f'{html.escape(unit)}</text>')
+    if x_ticks is None:
+        step = _nice_step(x_hi - x_lo)
+        first = math.ceil(x_lo / step) * step
+        x_ticks = [(first + k * step, f"{first + k * step:g}")
+                   for k in range(int((x_hi - first) / step + 1e-9) + 1)]
+    for value, label in x_ticks:
+        if x_lo - 1e-9 <= fx(value) <= x_hi + 1e-9:
+            out.append(f'<line x1="{px(value):.1f}" x2="{px(value):.1f}" y1="{PAD_T + plot_h}" '
+                       f'y2="{PAD_T + plot_h + 4}" stroke="#888"/>'
+                       f'<text x="{px(value):.1f}" y="{PAD_T + plot_h + 15}" font-size="10" '
+                       f'text-anchor="middle">{html.escape(label)}</text>')
+    out.append(f'<text class="x-label" x="{PAD_L + plot_w / 2:.1f}" y="{HEIGHT - 6}" font-size="11" '
+               f'text-anchor="middle">{html.escape(x_label)}</text>')
+    out.append(f'<text class="y-label" transform="translate(14 {PAD_T + plot_h / 2:.1f}) rotate(-90)" '
+               f'font-size="11" text-anchor="middle">{html.escape(y_label)}</text>')
+    for n, (label, marks) in enumerate(phases):
+        color = colors.get(label, COLORS[n % len(COLORS)])
+        for i, (t, phase) in enumerate(marks):
+            x = px(t)
+            # Phases a moment apart (agents, chat_start, warmup) get their names at staggered heights.
+            label_y = PAD_T + plot_h - 4 - 10 * (i % 3) - 30 * n
+            near_left = x < PAD_L + plot_w - 40  # else the name goes left of its line, inside the plot
+            out.append(f'<line class="phase" data-target="{html.escape(label)}" data-phase="{html.escape(phase)}" '
+                       f'data-t="{t:g}" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + plot_h}" '
+                       f'stroke="{color}" stroke-dasharray="3 3" stroke-opacity="0.7"/>'
+                       f'<text x="{x + 2 if near_left else x - 2:.1f}" y="{label_y:.1f}" font-size="9" fill="{color}" '
+                       f'text-anchor="{"start" if near_left else "end"}">'
+                       f'{html.escape(phase)}</text>')
     for n, (label, pts) in enumerate(series):
-        color = COLORS[n % len(COLORS)]
-        segments: list[list[str]] = [[]]
+        color = colors[label]
+        segments: list[list[tuple[float, float]]] = [[]]
         for x, y in pts:
             if y is None:
                 segments.append([])
             else:
-                segments[-1].append(f"{px(x):.1f},{py(y):.1f}")
+                segments[-1].append((x, y))
         for seg in segments:
             if seg:
-                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{" ".join(seg)}"/>')
+                drawn = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in seg)
+                data = " ".join(f"{x:g},{y:g}" for x, y in seg)
+                out.append(f'<polyline data-series="{html.escape(label)}" data-points="{data}" fill="none" '
+                           f'stroke="{color}" stroke-width="1.5" points="{drawn}"/>')
         out.append(f'<text x="{PAD_L + 8 + 150 * n}" y="{PAD_T + 14}" font-size="11" fill="{color}">'
                    f'{html.escape(label)}</text>')
     out.append("</svg>")
@@ -135,24 +187,28 @@ def render(report: dict[str, Any]) -> str:
     def process(column: int, key: str) -> list[tuple[str, list[tuple[float, float | None]]]]:
         return [(t["label"], [(row[0], row[column]) for row in t[key]["rows"]]) for t in targets if t[key]["rows"]]
 
+    phases: Phases = [(t["label"], [(float(p[0]), str(p[1])) for p in t.get("phases", [])]) for t in targets]
+    latency = "relay latency" if any("relay" in t.get("histograms", {}) for t in targets) else "round trip"
     for chart in (
-        line_chart("messages delivered per second", "seconds", timeline(3)),
-        line_chart("round trip p99 (last 5 s), ms", "seconds", timeline(5)),
-        line_chart("round trip p50 (last 5 s), ms", "seconds", timeline(4)),
-        line_chart("connections", "seconds", timeline(2)),
-        line_chart("server CPU, % of one core", "seconds", process(1, "server_process")),
-        line_chart("server resident memory, MB", "seconds", process(2, "server_process")),
-        line_chart("load generator CPU, % of one core", "seconds", process(1, "generator_process")),
+        line_chart("messages delivered per second", "messages/s", timeline(3), phases=phases),
+        line_chart(f"{latency} p99 of each second", "ms", timeline(5), phases=phases),
+        line_chart(f"{latency} p50 of each second", "ms", timeline(4), phases=phases),
+        line_chart("open connections", "connections", timeline(2), phases=phases),
+        line_chart("server CPU", "% of one core", process(1, "server_process"), phases=phases),
+        line_chart("server resident memory", "MB", process(2, "server_process"), phases=phases),
+        line_chart("load generator CPU", "% of one core", process(1, "generator_process"), phases=phases),
     ):
         if chart:
             parts.append(f"<div>{chart}</div>")
     for name, title in (("rtt", "round trip"), ("start_ack", "chat:start ack"),
-                        ("assignment", "chat:start -> assigned"), ("resume", "reconnect -> caught up")):
+                        ("assignment", "chat:start -> assigned"), ("resume", "reconnect -> caught up"),
+                        ("relay", "co-browse relay"), ("cobrowse_start", "co-browse request -> joined")):
         series = [(t["label"], _percentile_curve(t["histograms"][name])) for t in targets
                   if name in t.get("histograms", {})]
         if series:
-            parts.append("<div>" + line_chart(f"{title}: latency (ms) by percentile (x: 1/(1-p), log; 100 = p99)",
-                                              "1/(1-percentile)", series, log_x=True) + "</div>")
+            parts.append("<div>" + line_chart(f"{title}: latency by percentile", "ms", series,
+                                              x_label="percentile (log scale of 1/(1 - p))", log_x=True,
+                                              x_ticks=PERCENTILE_TICKS) + "</div>")
     parts.append("<h2>Phases</h2>")
     parts.append(_table([[t["label"], ", ".join(f"{p[1]} at {p[0]:g} s" for p in t.get("phases", []))]
                          for t in targets], ["target", "phases"]))

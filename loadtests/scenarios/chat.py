@@ -169,7 +169,10 @@ class TargetRun:
     complete: bool = True
     ready_s: float | None = None
     result: dict[str, Any] = field(default_factory=dict)
-    timeline: list[list[Any]] = field(default_factory=list)  # [t, phase, connected, msg/s, p50, p99, errors]
+    # One row a second: [t, phase, connected, msg/s, p50, p99, errors, latencies]; p50 and p99 of
+    # the latencies (round trips, or co-browse relays) timed in that second alone.
+    timeline: list[list[Any]] = field(default_factory=list)
+    second_histograms: list[list[Any]] = field(default_factory=list)  # [t, that second's histogram counts]
     phases: list[list[Any]] = field(default_factory=list)
     server: ProcessSampler | None = None
     generator: ProcessSampler | None = None
@@ -239,8 +242,10 @@ class TargetRun:
             "latency_ms": {name: self.histogram(name).summary() for name in HISTOGRAMS
                            if self.histogram(name).count},
             "histograms": {name: self.histogram(name).as_dict() for name in HISTOGRAMS if self.histogram(name).count},
-            "timeline": {"columns": ["t", "phase", "connected", "messages_per_s", "p50_ms", "p99_ms", "errors"],
+            "timeline": {"columns": ["t", "phase", "connected", "messages_per_s", "p50_ms", "p99_ms", "errors",
+                                     "latencies"],
                          "rows": self.timeline},
+            "second_histograms": {"columns": ["t", "counts"], "rows": self.second_histograms},
             "phases": self.phases,
             "server_process": {"columns": ["t", "cpu_percent", "rss_mb"],
                                "rows": self.server.samples if self.server else [],
@@ -596,18 +601,21 @@ async def _run_target(run: TargetRun, job: dict[str, Any], server_pid: int | Non
                 run.measure_window.append(round(time.monotonic() - t0, 2))
         elif event == "progress":
             hist = LogHistogram.from_counts(message["hist"])
-            # p50/p99 over the last 5 s: one second of a slow target holds few samples.
+            errors = sum(message["errors"].values())
+            rate = message["delivered"] / max(job_interval, 1e-9)
+            # The report: each second's own percentiles (a window would smear a spike over it).
+            second_p50, second_p99 = hist.percentile(50), hist.percentile(99)
+            run.timeline.append([message["t"], message["phase"], message["connected"], round(rate, 1),
+                                 None if second_p50 is None else round(second_p50, 3),
+                                 None if second_p99 is None else round(second_p99, 3), errors, hist.count])
+            run.second_histograms.append([message["t"], message["hist"]])
+            # The progress line: over the last 5 s, steadier to watch (a second of a slow target holds few).
             window.append(hist)
             del window[:-5]
             merged = LogHistogram()
             for h in window:
                 merged.merge(h)
             p50, p99 = merged.percentile(50), merged.percentile(99)
-            errors = sum(message["errors"].values())
-            rate = message["delivered"] / max(job_interval, 1e-9)
-            run.timeline.append([message["t"], message["phase"], message["connected"], round(rate, 1),
-                                 None if p50 is None else round(p50, 3), None if p99 is None else round(p99, 3),
-                                 errors])
             server_now = run.server.latest() if run.server is not None else None
             gen_now = run.generator.latest() if run.generator is not None else None
             server = f"  server cpu {server_now[0]:.0f}% rss {server_now[1]:.0f} MB" if server_now else ""

@@ -5,7 +5,9 @@ that each run completes and its report holds together."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,54 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 Run = tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+
+
+def html_page(tmp_path: Path, scenario: str) -> str:
+    [page] = tmp_path.glob(f"{scenario}-*.html")
+    return page.read_text()
+
+
+def chart(page: str, title: str) -> str:
+    """The SVG of the chart titled ``title``."""
+    match = re.search(rf'<svg [^>]*aria-label="{re.escape(html.escape(title))}".*?</svg>', page)
+    assert match, title
+    return match[0]
+
+
+def chart_points(svg: str) -> dict[str, dict[float, float]]:
+    """Each series' points (x -> y, in the data's units), from the lines' ``data-points``."""
+    points: dict[str, dict[float, float]] = {}
+    for label, data in re.findall(r'<polyline data-series="([^"]*)" data-points="([^"]*)"', svg):
+        for pair in data.split():
+            x, y = pair.split(",")
+            points.setdefault(html.unescape(label), {})[float(x)] = float(y)
+    return points
+
+
+def check_html_report(page: str, report: dict[str, Any]) -> None:
+    """The page plots each second's own p99 (from that second's histogram alone), marks where every
+    phase of every target began on the time axis, shades the measured window and labels its axes."""
+    p99 = chart(page, "round trip p99 of each second")
+    plotted = chart_points(p99)
+    for target in report["targets"]:
+        expected = {}
+        for t, counts in target["second_histograms"]["rows"]:
+            value = LogHistogram.from_counts(counts).percentile(99)
+            if value is not None:
+                expected[float(t)] = round(value, 3)
+        assert expected and plotted[target["label"]] == pytest.approx(expected), target["label"]
+        # Seconds without a round trip are gaps, not the last five seconds' value held on.
+        silent = [row[0] for row in target["timeline"]["rows"] if row[7] == 0]
+        assert not set(silent) & set(plotted[target["label"]])
+        for t, phase in target["phases"]:
+            assert (f'class="phase" data-target="{html.escape(target["label"])}" data-phase="{phase}" '
+                    f'data-t="{t:g}"') in p99, (target["label"], phase)
+    assert 'class="measured"' in p99
+    assert ">seconds from the start of the run</text>" in p99 and '>ms</text>' in p99
+    messages = chart(page, "messages delivered per second")
+    assert ">messages/s</text>" in messages and 'data-phase="measure"' in messages
+    curve = chart(page, "round trip: latency by percentile")
+    assert ">p99</text>" in curve and ">p50</text>" in curve
 
 
 def run_load(tmp_path: Path, *args: str, timeout: float = 60) -> Run:
@@ -58,6 +108,7 @@ def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_re
     assert "messages_per_s_ratio_to_node_sqlite" in report["metrics"]
     assert "comparison (same generator, same run)" in done.stdout
     assert report["slo"]["passed"] is True
+    check_html_report(html_page(tmp_path, "compare"), report)
 
 
 def test_cobrowse_streams_sessions_and_reports_relay_latency(tmp_path: Path) -> None:
