@@ -18,6 +18,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from .cleanup import CLEANUP_TIMEOUT, clean_up
 from .errors import LoadTestError, UsageError
 from .html import render as render_html
 from .report import DEFAULT_REPORT_DIR, environment, server_source, write_report
@@ -87,7 +90,9 @@ def build_parser(scenarios: dict[str, Scenario]) -> argparse.ArgumentParser:
 
 
 @contextlib.asynccontextmanager
-async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIterator[Target]:
+async def _target(args: argparse.Namespace, config: ScenarioConfig,
+                  cleanup: dict[str, Any]) -> AsyncIterator[Target]:
+    """The server to load; a --url one is cleaned up on leaving (what was undone goes in ``cleanup``)."""
     if args.url is not None:
         if args.redis_url or args.server_setting or args.profile_server or args.server_fd_limit:
             raise LoadTestError("--redis-url, --server-setting, --profile-server and --server-fd-limit apply to a "
@@ -96,7 +101,12 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIter
         if args.admin_file is None:
             raise LoadTestError("--url needs --admin-file (the target's first-admin.txt) to create agents")
         email, password = read_admin_credentials(args.admin_file)
-        yield Target(url=url, admin_email=email, admin_password=password, managed=False, pid=args.server_pid)
+        target = Target(url=url, admin_email=email, admin_password=password, managed=False, pid=args.server_pid)
+        try:
+            yield target
+        finally:
+            # However the run ended (an interrupt cancels it: this still runs), the server is left as it was.
+            cleanup.update(await _clean_up(target, args.quiet))
         return
     server = ManagedServer(redis_url=args.redis_url, settings={**config.server_settings(), **dict(args.server_setting)},
                            log_level=args.server_log_level, profile_to=args.profile_server, keep_data=args.keep_data,
@@ -105,6 +115,24 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig) -> AsyncIter
         if not args.quiet:
             print(f"started chatserver on {target.url} (pid {target.pid}, log {target.log_path})", flush=True)
         yield target
+
+
+async def _clean_up(target: Target, quiet: bool) -> dict[str, Any]:
+    """Undo what the run created on a server it did not start; say so, or what is left."""
+    try:
+        async with asyncio.timeout(CLEANUP_TIMEOUT):
+            done = await clean_up(target.url, target.admin_email, target.admin_password, target.created)
+    except (LoadTestError, aiohttp.ClientError, TimeoutError) as exc:
+        created = target.created
+        print(f"loadtests: could not clean up the target ({exc!r}): left {len(created.agents)} agents (ids "
+              f"{', '.join(sorted(created.agents)) or '-'}) and up to {len(created.conversations)} chats",
+              file=sys.stderr, flush=True)
+        return {"failures": [repr(exc)]}
+    if done.failures:
+        print(f"loadtests: {done.describe()}", file=sys.stderr, flush=True)
+    elif not quiet:
+        print(done.describe(), flush=True)
+    return done.as_report()
 
 
 async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
@@ -121,11 +149,14 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     env_before = environment()
     deadline = time.monotonic() + args.max_duration
-    try:
-        async with asyncio.timeout(args.max_duration + SHUTDOWN_ALLOWANCE), _target(args, config) as target:
-            result = await scenario.run(target, config, deadline, progress=not args.quiet)
-    except TimeoutError:
-        raise LoadTestError(f"stopped: the run overran --max-duration {args.max_duration:g} s") from None
+    # The clean-up of a --url target (on leaving _target) has its own time, outside the run's.
+    cleanup: dict[str, Any] = {}
+    async with _target(args, config, cleanup) as target:
+        try:
+            async with asyncio.timeout(args.max_duration + SHUTDOWN_ALLOWANCE):
+                result = await scenario.run(target, config, deadline, progress=not args.quiet)
+        except TimeoutError:
+            raise LoadTestError(f"stopped: the run overran --max-duration {args.max_duration:g} s") from None
     print(scenario.format_result(result), flush=True)
     if not args.no_report:
         report: dict[str, Any] = {
@@ -136,6 +167,7 @@ async def _run(args: argparse.Namespace, scenario: Scenario) -> int:
             "server_source": server_source(),
             "environment": {"before": env_before, "after": environment()},
             **result.as_report(),
+            "cleanup": cleanup or None,
         }
         path = write_report(args.report_dir, scenario.NAME, report)
         print(f"report: {path}")
@@ -178,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loadtests: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, asyncio.CancelledError):
-        print("loadtests: interrupted; the server and clients it started were stopped", file=sys.stderr)
+        print("loadtests: interrupted; the server and clients it started were stopped (and with --url, what it "
+              "created there undone)", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         kill_started_processes()

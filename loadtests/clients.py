@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import socketio
 
+from .cleanup import Created
 from .errors import LoadTestError
 
 VISITOR_NAMESPACE = "/visitor"
@@ -27,11 +28,12 @@ def new_http_session() -> aiohttp.ClientSession:
 
 
 class Api:
-    """The REST calls a load test needs."""
+    """The REST calls a load test needs; the agents it adds are recorded in ``created``."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, url: str, created: Created | None = None) -> None:
         self.http = http
         self.url = url
+        self.created = created if created is not None else Created()
 
     async def _request(self, method: str, path: str, *, token: str | None = None,
                        json: Any = None) -> tuple[int, Any]:
@@ -72,6 +74,7 @@ class Api:
         status, answer = await self._request("POST", "/api/agents", token=admin_token, json=body)
         if status != 201:
             raise LoadTestError(f"adding agent {email} answered {status}: {answer}")
+        self.created.agents.add(str(answer["agent"]["id"]))
 
     async def new_agent(self, admin_token: str, *, name: str, email: str, capacity: int) -> dict[str, Any]:
         """Add an agent (password ``AGENT_PASSWORD``) and log in as them: what ``login`` returns."""

@@ -21,7 +21,7 @@ PERCENTILE_TICKS = ((2.0, "p50"), (10.0, "p90"), (100.0, "p99"), (1000.0, "p99.9
 def _nice_step(span: float, count: int = 5) -> float:
     """A round step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into about ``count``."""
     raw = span / count if span > 0 else 1.0
-    exp = 10 ** math.floor(math.log10(raw))
+    exp = 10.0 ** math.floor(math.log10(raw))
     return next(step * exp for step in (1, 2, 2.5, 5, 10) if raw <= step * exp)
 
 
@@ -111,11 +111,11 @@ def line_chart(title: str, y_label: str, series: Series, *, x_label: str = TIME_
     for n, (label, pts) in enumerate(series):
         color = colors[label]
         segments: list[list[tuple[float, float]]] = [[]]
-        for x, y in pts:
-            if y is None:
+        for x, maybe_y in pts:
+            if maybe_y is None:
                 segments.append([])
             else:
-                segments[-1].append((x, y))
+                segments[-1].append((x, maybe_y))
         for seg in segments:
             if seg:
                 drawn = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in seg)

@@ -27,6 +27,7 @@ import aiohttp
 
 from chatserver.constants import listening_line
 
+from .cleanup import Created
 from .errors import LoadTestError
 
 FIRST_ADMIN_FILE = "first-admin.txt"
@@ -159,6 +160,8 @@ class Target:
     log_path: Path | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     redis_url: str | None = None
+    # What the run creates there, recorded as it goes (a --url target's is undone afterwards).
+    created: Created = field(default_factory=Created)
 
     def describe(self) -> dict[str, object]:
         return {"url": self.url, "managed": self.managed, "redis_url": self.redis_url,

@@ -7,6 +7,7 @@ measuring process would delay the timestamps being measured.
 The worker (``python -m loadtests.swarm``) connects ``--count`` visitors, each starting a chat, and
 reports on stdout, one JSON object a line::
 
+    {"event": "chat", "conversation_id": "..."}      a visitor started a chat (one a chat)
     {"event": "ready", "conversation_ids": [...], "elapsed_s": 4.2}
     {"event": "stopped", "received": {"queue:position": 51234, ...}}
     {"event": "error", "message": "..."}
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from .cleanup import Created
 from .clients import Api, SocketClient, connect_visitor, new_http_session, prechat
 from .errors import LoadTestError
 from .server import start_process_group, stop_process_group
@@ -57,6 +59,7 @@ async def _start_visitors(api: Api, count: int, concurrency: int, first_index: i
             visitors.append(visitor)
             ack = await visitor.call("chat:start", prechat(n, department))
             conversation_ids.append(str(ack["conversation"]["id"]))
+            _say(event="chat", conversation_id=conversation_ids[-1])
             if leave:
                 await visitor.disconnect()
 
@@ -145,9 +148,11 @@ class VisitorSwarm:
     """Start a swarm worker and wait until its visitors have all started chats (``async with``);
     on exit, stop it and keep what its visitors received in ``received``."""
 
-    def __init__(self, url: str, count: int, *, concurrency: int = 50, first_index: int = 1, leave: bool = False,
-                 department: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, count: int, *, created: Created | None = None, concurrency: int = 50,
+                 first_index: int = 1, leave: bool = False, department: str | None = None,
+                 timeout: float = 120.0) -> None:
         self.url = url
+        self.created = created if created is not None else Created()
         self.count = count
         self.leave = leave
         self.department = department
@@ -160,12 +165,22 @@ class VisitorSwarm:
         self.received: dict[str, int] = {}
 
     async def _next_message(self) -> dict[str, Any]:
+        """The worker's next report but a started chat (which is recorded in ``created``)."""
         assert self.process is not None and self.process.stdout is not None
-        line = await self.process.stdout.readline()
-        if not line:
-            raise LoadTestError(f"the visitor swarm exited unexpectedly (status {await self.process.wait()})")
-        message: dict[str, Any] = json.loads(line)
-        return message
+        while True:
+            line = await self.process.stdout.readline()
+            if not line:
+                raise LoadTestError(f"the visitor swarm exited unexpectedly (status {await self.process.wait()})")
+            message: dict[str, Any] = json.loads(line)
+            if message.get("event") != "chat":
+                return message
+            self.created.conversations.add(str(message["conversation_id"]))
+
+    async def _record_the_rest(self) -> None:
+        """After the worker stopped: the chats it reported that were not read yet."""
+        with contextlib.suppress(LoadTestError, ValueError):
+            while True:
+                await self._next_message()
 
     async def __aenter__(self) -> VisitorSwarm:
         self.process = await start_process_group(
@@ -185,6 +200,7 @@ class VisitorSwarm:
                 raise LoadTestError(f"the visitor swarm failed: {message.get('message', message)}")
         except BaseException:
             await stop_process_group(self.process)
+            await self._record_the_rest()
             raise
         self.conversation_ids = list(message["conversation_ids"])
         self.elapsed_s = float(message["elapsed_s"])

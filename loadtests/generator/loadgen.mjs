@@ -10,6 +10,7 @@
 //   {"event": "progress", "t", "phase", "connected", "delivered", "sent", "errors", "hist"}
 //   {"event": "phase", "phase", "t"}                   a phase began
 //   {"event": "ready", "t"}                            every connection is up, before messages flow
+//   {"event": "chat", "conversation_id"}               a visitor started a chat (chatserver)
 //   {"event": "result", ...}                           figures of the whole run (with the operations
 //                                                      and round trips errors are counted against)
 // With job.cobrowse the pairs stream co-browse batches instead of exchanging messages (below).
@@ -217,6 +218,7 @@ async function startChatserverPairs() {
     const ack = await call(visitor.socket, "chat:start", { name: `Load visitor ${i}`, question: `Load test question ${i}` });
     hist.start_ack.record(now() - t0);
     const cid = ack.conversation.id;
+    say({ event: "chat", conversation_id: cid }); // the load tester closes it after a --url run
     pair.cid = cid;
     if (!assignedAt.has(cid)) {
       await new Promise((resolve) => {
@@ -561,10 +563,18 @@ function waitForStop() {
   });
 }
 
+let resultSent = false;
+
+function leaveAndExit() {
+  for (const socket of [...sockets]) leave(socket);
+  setTimeout(() => process.exit(0), 200);
+}
+
 async function main() {
   const stop = waitForStop();
   let stopped = false;
-  stop.then(() => { stopped = true; });
+  // Told to stop before the result (the load tester was interrupted): leave now, mid-run.
+  stop.then(() => { stopped = true; if (!resultSent) leaveAndExit(); });
   await idleConnections();
   if (job.visitors) {
     if (chat) await startChatserverPairs(); else await startRelayPairs();
@@ -585,11 +595,10 @@ async function main() {
     delivered: countedDelivered, total_delivered: totalDelivered, total_sent: totalSent,
     operations, rounds, errors, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
   });
+  resultSent = true;
   clearInterval(progressTimer);
   await stop;
-  for (const socket of [...sockets]) leave(socket);
-  await sleep(200);
-  process.exit(0);
+  leaveAndExit();
 }
 
 main().catch((err) => { say({ event: "error", message: String(err?.stack ?? err) }); process.exit(1); });

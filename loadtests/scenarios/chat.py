@@ -452,7 +452,7 @@ class ChatScenario:
         result.runs.append(run)
         job = config.job(CHATSERVER, target.url, agent_tokens)
         run.job_cobrowse = job["cobrowse"]
-        await _run_target(run, job, target.pid, deadline, say)
+        await _run_target(run, job, target, deadline, say)
         if config.postgresql:
             result.runs.append(await _run_on_postgresql(target, config, deadline, say))
         if config.compare and config.pairs + config.idle:
@@ -460,7 +460,7 @@ class ChatScenario:
                 async with ReferenceRelay(kind) as relay:
                     other = TargetRun(kind, label, relay.url, memory_per_connection=config.idle > 0)
                     result.runs.append(other)
-                    await _run_target(other, config.job(kind, relay.url, []), relay.pid, deadline, say)
+                    await _run_target(other, config.job(kind, relay.url, []), relay, deadline, say)
         result.duration_s = time.monotonic() - started
         return result
 
@@ -552,7 +552,7 @@ async def _run_on_postgresql(target: Target, config: ChatConfig, deadline: float
                         memory_per_connection=config.idle > 0)
         job = config.job(CHATSERVER, pg_target.url, await _agents(pg_target, config))
         run.job_cobrowse = job["cobrowse"]
-        await _run_target(run, job, pg_target.pid, deadline, say)
+        await _run_target(run, job, pg_target, deadline, say)
         return run
 
 
@@ -560,7 +560,7 @@ async def _agents(target: Target, config: ChatConfig) -> list[str]:
     """Create ``config.agents`` agents through the admin API and log them in; their tokens."""
     run_id = f"{int(time.time() * 1000) % 10**9}"
     async with new_http_session() as http:
-        api = Api(http, target.url)
+        api = Api(http, target.url, target.created)
         admin = await api.login(target.admin_email, target.admin_password)
         gate = asyncio.Semaphore(8)
 
@@ -587,15 +587,21 @@ async def _sampling(pid: int | None, t0: float) -> AsyncIterator[ProcessSampler 
         await sampler.stop()
 
 
-async def _run_target(run: TargetRun, job: dict[str, Any], server_pid: int | None, deadline: float,
+async def _run_target(run: TargetRun, job: dict[str, Any], target: Target | ReferenceRelay, deadline: float,
                       say: Any) -> None:
-    """Run the generator with ``job`` against one target, sampling the server and the generator."""
+    """Run the generator with ``job`` against one target, sampling the server and the generator;
+    the chats its visitors start on chatserver are recorded in the target's ``created``."""
     t0 = time.monotonic()
+    server_pid = target.pid
+    created = target.created if isinstance(target, Target) else None
     window: list[LogHistogram] = []
 
     def on_message(message: dict[str, Any]) -> None:
         event = message.get("event")
-        if event == "phase":
+        if event == "chat":
+            if created is not None:
+                created.conversations.add(str(message["conversation_id"]))
+        elif event == "phase":
             run.phases.append([message["t"], message["phase"]])
             if message["phase"] in ("measure", "drain"):
                 run.measure_window.append(round(time.monotonic() - t0, 2))

@@ -189,6 +189,7 @@ async def _chat(api: Api, desk: _Desk, n: int, http: Any) -> None:
     try:
         started = await shopper.call("chat:start", prechat(n))
         cid = str(started["conversation"]["id"])
+        api.created.conversations.add(cid)
         console = await asyncio.wait_for(desk.assigned(cid), 15)
         await console.call("conversation:join", {"conversation_id": cid})
         await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "q", "body": f"question {n}"})
@@ -205,7 +206,7 @@ async def run(target: Target, config: ChurnConfig, deadline: float, progress: bo
     result = ChurnResult(config=config)
     desk = _Desk()
     async with new_http_session() as http:
-        api = Api(http, target.url)
+        api = Api(http, target.url, target.created)
         admin = await api.login(target.admin_email, target.admin_password)
         stamp = int(time.time())
         for i in range(config.agents):

@@ -164,6 +164,7 @@ async def _seed(http: aiohttp.ClientSession, target: Target, token: str, corpus:
         created = await _post(http, target.url, token, "/api/kb/categories", {"name": f"Category {n + 1}",
                                                                               "position": n})
         category_ids.append(created["category"]["id"])
+        target.created.kb_categories.add(str(created["category"]["id"]))
     bodies = [corpus.article(n, category_ids) for n in range(config.articles)]
     pending = iter(bodies)
     done = 0
@@ -173,7 +174,8 @@ async def _seed(http: aiohttp.ClientSession, target: Target, token: str, corpus:
         for body in pending:
             if time.monotonic() > deadline:
                 return
-            await _post(http, target.url, token, "/api/kb/articles", body)
+            written = await _post(http, target.url, token, "/api/kb/articles", body)
+            target.created.kb_articles.add(str(written["article"]["id"]))
             done += 1
             if progress and done % 1000 == 0:
                 print(f"  {done} articles written", flush=True)

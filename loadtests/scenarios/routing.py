@@ -317,7 +317,7 @@ async def run(target: Target, config: RoutingConfig, deadline: float, progress: 
         return max(1.0, deadline - time.monotonic())
 
     async with new_http_session() as http:
-        api = Api(http, target.url)
+        api = Api(http, target.url, target.created)
         admin = await api.login(target.admin_email, target.admin_password)
         logins = []
         for n in range(1, config.agents + 1):
@@ -333,7 +333,7 @@ async def run(target: Target, config: RoutingConfig, deadline: float, progress: 
 
         say(f"filling the queue: {config.swarm_size()} visitors start chats (no agent online)...")
         phase = time.monotonic()
-        async with VisitorSwarm(target.url, config.swarm_size(), concurrency=config.concurrency,
+        async with VisitorSwarm(target.url, config.swarm_size(), created=target.created, concurrency=config.concurrency,
                                 leave=config.idle_backlog, department=BACKLOG_DEPARTMENT if start_trigger else None,
                                 timeout=remaining()) as swarm:
             result.setup_s["fill_queue"] = round(time.monotonic() - phase, 3)
@@ -412,7 +412,8 @@ async def _sample_after_close(shared: _Run, i: int) -> _Sample:
     probe = await connect_visitor(shared.api, shared.http)
     try:
         sent = time.perf_counter()
-        await probe.call("chat:start", prechat(config.swarm_size() + i + 1), ack_timeout=config.sample_timeout)
+        ack = await probe.call("chat:start", prechat(config.swarm_size() + i + 1), ack_timeout=config.sample_timeout)
+        shared.api.created.conversations.add(str(ack["conversation"]["id"]))
         start_ack = time.perf_counter() - sent
         await asyncio.sleep(shared.pause())
 
@@ -437,6 +438,7 @@ async def _sample_after_start(shared: _Run, i: int) -> _Sample:
         sent = time.perf_counter()
         ack = await probe.call("chat:start", prechat(config.swarm_size() + i + 1, ROUTED_DEPARTMENT),
                                ack_timeout=config.sample_timeout)
+        shared.api.created.conversations.add(str(ack["conversation"]["id"]))
         start_ack = time.perf_counter() - sent
         assignment = await shared.next_assignment(f"chat:start with {config.queued} chats ahead")
         conversation_id = ack["conversation"]["id"]
