@@ -83,25 +83,65 @@ const progressTimer = setInterval(() => {
 
 const sockets = new Set();
 
+// Reconnection after a drop the generator did not ask for (a server restarting, a network cut):
+// socket.io-client's own backoff, from RECONNECT_DELAY_MS up to RECONNECT_DELAY_MAX_MS.
+const RECONNECT_DELAY_MS = job.reconnectDelayMs ?? 200;
+const RECONNECT_DELAY_MAX_MS = job.reconnectDelayMaxMs ?? 2000;
+const drops = {}; // reason -> connections dropped for it
+const dropped = new Set(); // sockets dropped and not back (yet)
+let reconnected = 0, refused = 0;
+
+// A first connection fails at once (no retry: the run reports it). Once connected, a socket comes
+// back after any drop, and each resumer registered on it (socket.resumers) runs on its return.
 function connect(path, auth) {
   operations += 1;
   return new Promise((resolve, reject) => {
     const socket = io(url + path, {
       auth, transports: ["websocket"], forceNew: true, reconnection: false, timeout: CONNECT_TIMEOUT,
     });
+    socket.resumers = [];
     const fail = (err) => { socket.close(); reject(new Error(`connect_error:${err.message}`)); };
     socket.once("connect_error", fail);
     socket.once("connect", () => {
       socket.off("connect_error", fail);
-      connected += 1;
-      sockets.add(socket);
-      socket.on("disconnect", (reason) => {
-        connected -= 1;
-        sockets.delete(socket);
-        if (!socket.leaving) countError(`disconnect:${reason}`);
-      });
+      keepConnected(socket);
       resolve(socket);
     });
+  });
+}
+
+function keepConnected(socket) {
+  connected += 1;
+  sockets.add(socket);
+  socket.io.reconnection(true);
+  socket.io.reconnectionDelay(RECONNECT_DELAY_MS);
+  socket.io.reconnectionDelayMax(RECONNECT_DELAY_MAX_MS);
+  socket.on("disconnect", (reason) => {
+    connected -= 1;
+    sockets.delete(socket);
+    if (socket.leaving) return;
+    drops[reason] = (drops[reason] ?? 0) + 1;
+    socket.droppedFor = reason;
+    dropped.add(socket);
+    // socket.io-client reconnects by itself after a transport closes, but not after a Socket.IO
+    // disconnect sent by the server: it is asked to, as a user's browser would reload.
+    if (reason === "io server disconnect") {
+      setTimeout(() => { if (!socket.leaving) socket.connect(); }, RECONNECT_DELAY_MS);
+    }
+  });
+  socket.on("connect", () => { // every connection after the first
+    connected += 1;
+    sockets.add(socket);
+    dropped.delete(socket);
+    reconnected += 1; operations += 1;
+    for (const resume of socket.resumers) resume();
+  });
+  socket.on("connect_error", (err) => {
+    // A refusal by the server (err.data: a revoked or disabled agent's token) ends the socket;
+    // a transport error (the server still down) is retried by socket.io-client.
+    if (err?.data === undefined || socket.leaving) return;
+    refused += 1;
+    countError(`reconnect_refused:${err.data?.code ?? err.message}`);
   });
 }
 
@@ -153,6 +193,7 @@ class Party {
   constructor(role, token) {
     this.role = role; this.token = token; this.socket = null; this.seen = new Set(); this.duplicates = 0;
     this.received = new Set(); this.joinedAfter = 0;
+    this.unacked = []; // messages whose ack a drop cut off: sent again (same client_msg_id) on return
   }
   got(seq) {
     if (this.received.has(seq) || seq <= this.joinedAfter) this.duplicates += 1;
@@ -170,13 +211,16 @@ const assignedAt = new Map(); // cid -> {t, agent}
 const pendingStarts = new Map(); // cid -> {t0, resolve}
 
 function watchMessages(party, pair) {
+  party.socket.resumers.push(() => resume(party, pair));
   party.socket.on("message:new", (m) => {
     // An agent's one socket carries all its chats; a new visitor's first events may come
     // before the chat:start ack tells its conversation id.
     if (pair.cid !== null && m.conversation_id !== pair.cid) return;
+    // A message seen before a drop comes again when the party rejoins past a gap: handled once.
+    const handled = party.seen.has(m.seq);
     party.got(m.seq);
     if (party.onSeq) party.onSeq();
-    if (m.kind !== "text") return;
+    if (m.kind !== "text" || handled) return;
     if (party.role === "agent" && m.sender?.kind === "visitor" && m.body.startsWith("p:")) {
       onDelivered();
       reply(pair, m.body.slice(2));
@@ -185,6 +229,21 @@ function watchMessages(party, pair) {
       onPong(pair, m.body.slice(2));
     }
   });
+}
+
+// Back after a drop, as the widget and the console are: join the conversation again after the
+// last seq held (what was missed comes first), then send again what the drop left unacknowledged.
+async function resume(party, pair) {
+  if (pair.cid === null) return;
+  const after = party.contiguous();
+  party.rejoin(after);
+  try {
+    await call(party.socket, "conversation:join", { conversation_id: pair.cid, after_seq: after });
+  } catch (err) {
+    countError(err.message);
+    return;
+  }
+  for (const again of party.unacked.splice(0)) again();
 }
 
 function onDelivered() { delivered += 1; totalDelivered += 1; if (counting) countedDelivered += 1; }
@@ -256,6 +315,9 @@ async function startRelayPairs() {
     agent.socket = await connect("/", {});
     await call(visitor.socket, "join", room);
     await call(agent.socket, "join", room);
+    for (const socket of [visitor.socket, agent.socket]) {
+      socket.resumers.push(() => call(socket, "join", room).catch((err) => countError(err.message)));
+    }
     const pair = { index: i, cid: room, visitor, agent, sentAt: new Map(), next: 0, inflight: 0, pingSeq: new Map() };
     agent.socket.on("msg", (body) => { onDelivered(); reply(pair, body.slice(2)); });
     visitor.socket.on("msg", (body) => { onDelivered(); onPong(pair, body.slice(2)); });
@@ -275,8 +337,10 @@ function send(party, pair, body, idPrefix) {
   sent += 1; totalSent += 1; operations += 1;
   if (!chat) { party.socket.emit("msg", pair.cid, body); return; }
   const payload = { conversation_id: pair.cid, client_msg_id: `${idPrefix}${pair.index}-${body.slice(2)}`, body };
-  party.socket.timeout(ACK_TIMEOUT).emit("message:send", payload, (err, ack) => {
-    if (err) countError("ack_timeout:message:send");
+  const socket = party.socket;
+  socket.timeout(ACK_TIMEOUT).emit("message:send", payload, (err, ack) => {
+    if (err && !socket.connected && !socket.leaving) party.unacked.push(() => send(party, pair, body, idPrefix));
+    else if (err) countError("ack_timeout:message:send");
     else if (!ack?.ok) countError(`refused:message:send:${ack?.error?.code ?? "unknown"}`);
     else { party.own(ack.seq); if (body.startsWith("p:")) pair.pingSeq.set(body.slice(2), ack.seq); }
   });
@@ -566,7 +630,7 @@ function waitForStop() {
 let resultSent = false;
 
 function leaveAndExit() {
-  for (const socket of [...sockets]) leave(socket);
+  for (const socket of [...sockets, ...dropped]) leave(socket);
   setTimeout(() => process.exit(0), 200);
 }
 
@@ -589,11 +653,15 @@ async function main() {
   let reconnect = null;
   if (!stopped && job.reconnect && chat) reconnect = await reconnectStorm();
   setPhase("done");
+  // A connection dropped and not back by now is an error; one that came back is not (its rounds
+  // were answered, or they count as no_reply).
+  for (const socket of dropped) countError(`disconnect:${socket.droppedFor}`);
   const measured = Math.max(countedTo - countedFrom, 0) / 1000;
   say({
     event: "result", t: elapsed(), connected, pairs: pairs.length, measured_s: measured,
     delivered: countedDelivered, total_delivered: totalDelivered, total_sent: totalSent,
-    operations, rounds, errors, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
+    operations, rounds, errors,
+    reconnections: { dropped: drops, back: reconnected, not_back: dropped.size, refused }, reconnect, no_reply: noReply, hist: Object.fromEntries(Object.entries(hist).map(([k, h]) => [k, h.toJSON()])),
   });
   resultSent = true;
   clearInterval(progressTimer);

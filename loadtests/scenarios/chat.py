@@ -238,6 +238,7 @@ class TargetRun:
             "target": self.target, "label": self.label, "url": self.url, "complete": self.complete,
             "ready_s": self.ready_s, "metrics": self.metrics(),
             "errors": self.result.get("errors", {}), "reconnect": self.result.get("reconnect"),
+            "reconnections": self.result.get("reconnections"),
             "no_reply": self.result.get("no_reply", []),
             "latency_ms": {name: self.histogram(name).summary() for name in HISTOGRAMS
                            if self.histogram(name).count},
@@ -500,6 +501,12 @@ class ChatScenario:
                 lines.append(f"    server CPU mean{window} {_fmt(m['server_cpu_percent_mean'], 0)}% of a core, RSS "
                              f"max {_fmt(m['server_rss_mb_max'], 1)} MB; generator CPU mean "
                              f"{_fmt(m.get('generator_cpu_percent_mean'), 0)}%")
+            drops = (run.result.get("reconnections") or {}).get("dropped") or {}
+            if drops:
+                back = run.result["reconnections"]
+                lines.append(f"    connections dropped by the server or the network: "
+                             f"{', '.join(f'{reason} {n}' for reason, n in sorted(drops.items()))}; {back['back']} "
+                             f"came back, {back['not_back']} did not ({back['refused']} refused)")
             errors = run.result.get("errors", {})
             lines.append("    errors: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
         if len(result.runs) > 1:

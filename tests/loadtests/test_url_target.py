@@ -1,6 +1,6 @@
 """Load against a server the load tester did not start (``--url``): a real ``chatserver serve``
 process, the real load tester and Node.js generator as subprocesses. The run leaves the server as
-it found it, however it ends."""
+it found it, however it ends, and rides out the server's restart."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from loadtests.server import read_admin_credentials
 
@@ -117,3 +119,47 @@ def test_a_url_run_of_kb_search_deletes_the_articles_and_categories_it_wrote(tmp
         assert admin_get(server, "/api/kb/categories")["categories"] == []
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("stop", "reason"), [("stop", "io server disconnect"), ("kill", "transport close")])
+def test_the_generator_comes_back_after_the_server_restarts_under_a_run(tmp_path: Path, stop: str,
+                                                                        reason: str) -> None:
+    """A server stopping sends every client a Socket.IO disconnect, which stock socket.io-client
+    does not come back from by itself; one killed (or draining by closing its transports) just
+    goes away. Either way each connection comes back once it restarts, rejoins its chat after the
+    last message it had, and the round trips go on with none left unanswered."""
+    server = ServerProcess(tmp_path / "server", None, CHATSERVER_SHUTDOWN_TIMEOUT="1", **LOAD_SETTINGS)
+    server.data_dir.mkdir()
+    server.start()
+    run = subprocess.Popen(load_command(server, tmp_path, "steady", "--pairs", "2", "--rate", "20", "--duration",
+                                        "10", "--warmup", "0", "--ramp-up", "0"),
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout is not None
+        seen = []
+        for line in run.stdout:
+            seen.append(line)
+            if " measure " in line:
+                break
+        if stop == "stop":
+            server.stop()
+        else:
+            server.kill()  # SIGKILL: the connections just break
+        server.start()
+        out, err = run.communicate(timeout=90)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        server.stop()
+    print("".join(seen) + out, err)
+    assert run.returncode == 0, out + err
+    [report] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("steady-*.json")]
+    [target] = report["targets"]
+    reconnections = target["reconnections"]
+    assert reconnections["dropped"] == {reason: 4}, reconnections  # two visitors, two agents
+    assert (reconnections["back"], reconnections["not_back"], reconnections["refused"]) == (4, 0, 0)
+    assert target["errors"] == {} and target["metrics"]["connections"] == 4
+    # Round trips were answered after the restart too: the last measured seconds delivered messages.
+    measured = [row for row in target["timeline"]["rows"] if row[1] == "measure"]
+    assert measured[-1][3] > 0 and measured[-1][2] == 4
+    assert "connections dropped by the server or the network" in out and "4 came back" in out
