@@ -28,6 +28,17 @@ def load_command(server: ServerProcess, tmp_path: Path, *args: str) -> list[str]
             str(server.data_dir / "first-admin.txt"), "--report-dir", str(tmp_path / "reports")]
 
 
+def wait_until_measuring(run: subprocess.Popen[str]) -> str:
+    """Read the run's output until its first progress line of the measured phase; what it said."""
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if " measure " in line:
+            return "".join(seen)
+    raise AssertionError("the run ended before measuring: " + "".join(seen))
+
+
 def admin_get(server: ServerProcess, path: str) -> Any:
     email, password = read_admin_credentials(server.data_dir / "first-admin.txt")
     login = urllib.request.Request(server.url + "/api/auth/login", method="POST",
@@ -71,13 +82,7 @@ def test_a_url_run_closes_its_chats_and_disables_its_agents_when_done_interrupte
                                             "--duration", "60", "--warmup", "0", "--ramp-up", "0", "--no-report"),
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            assert run.stdout is not None
-            seen = []
-            for line in run.stdout:
-                seen.append(line)
-                if " measure " in line:
-                    break
-            assert any(" measure " in line for line in seen), "".join(seen)
+            wait_until_measuring(run)
             assert left_behind(server)[1] == 3  # three chats going on
             run.send_signal(signal.SIGINT)
             out, err = run.communicate(timeout=60)
@@ -135,12 +140,7 @@ def test_the_generator_comes_back_after_the_server_restarts_under_a_run(tmp_path
                                         "10", "--warmup", "0", "--ramp-up", "0"),
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert run.stdout is not None
-        seen = []
-        for line in run.stdout:
-            seen.append(line)
-            if " measure " in line:
-                break
+        said = wait_until_measuring(run)
         if stop == "stop":
             server.stop()
         else:
@@ -151,7 +151,7 @@ def test_the_generator_comes_back_after_the_server_restarts_under_a_run(tmp_path
         if run.poll() is None:
             run.kill()
         server.stop()
-    print("".join(seen) + out, err)
+    print(said + out, err)
     assert run.returncode == 0, out + err
     [report] = [json.loads(p.read_text()) for p in (tmp_path / "reports").glob("steady-*.json")]
     [target] = report["targets"]
