@@ -20,7 +20,7 @@ from ..processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 # A load test sends far more than a person types (what the load tester sets on a server it starts).
-LOAD_SETTINGS = {"CHATSERVER_MESSAGE_RATE": "1000", "CHATSERVER_MESSAGE_BURST": "1000"}
+MESSAGE_RATE = "1000"
 
 
 def load_command(server: ServerProcess, tmp_path: Path, *args: str) -> list[str]:
@@ -61,7 +61,8 @@ def left_behind(server: ServerProcess) -> tuple[list[str], int]:
 
 
 def test_a_url_run_closes_its_chats_and_disables_its_agents_when_done_interrupted_or_failed(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "server", None, **LOAD_SETTINGS)
+    server = ServerProcess(tmp_path / "server", None, CHATSERVER_MESSAGE_RATE=MESSAGE_RATE,
+                           CHATSERVER_MESSAGE_BURST=MESSAGE_RATE)
     server.data_dir.mkdir()
     server.start()
     try:
@@ -133,7 +134,8 @@ def test_the_generator_comes_back_after_the_server_restarts_under_a_run(tmp_path
     does not come back from by itself; one killed (or draining by closing its transports) just
     goes away. Either way each connection comes back once it restarts, rejoins its chat after the
     last message it had, and the round trips go on with none left unanswered."""
-    server = ServerProcess(tmp_path / "server", None, CHATSERVER_SHUTDOWN_TIMEOUT="1", **LOAD_SETTINGS)
+    server = ServerProcess(tmp_path / "server", None, CHATSERVER_SHUTDOWN_TIMEOUT="1",
+                           CHATSERVER_MESSAGE_RATE=MESSAGE_RATE, CHATSERVER_MESSAGE_BURST=MESSAGE_RATE)
     server.data_dir.mkdir()
     server.start()
     run = subprocess.Popen(load_command(server, tmp_path, "steady", "--pairs", "2", "--rate", "20", "--duration",
