@@ -60,7 +60,7 @@ NO_FALLBACK_S = 86400
 @dataclass(frozen=True)
 class RoutingConfig:
     queued: int = 1000
-    # The fewest samples whose p99 has a confidence interval a few ranks wide (the 17th- to the
+    # The fewest samples whose p99 has a confidence interval a few ranks wide (the 18th- to the
     # 4th-worst sample at 1,000); under 368 the interval has no upper end.
     samples: int = 1000
     warmup: int = 10
