@@ -86,6 +86,8 @@ def build_parser(scenarios: dict[str, Scenario]) -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         scenario.add_arguments(sub)
         _common_arguments(sub)
+        # A scenario whose default run takes longer than the common bounds allow raises them.
+        sub.set_defaults(**getattr(scenario, "COMMON_DEFAULTS", {}))
     return parser
 
 

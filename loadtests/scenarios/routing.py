@@ -55,6 +55,9 @@ BACKLOG_DEPARTMENT = "loadtest-backlog"
 ROUTED_DEPARTMENT = "loadtest-routed"
 # Long enough that no backlog chat falls back to "any agent" during a run.
 NO_FALLBACK_S = 86400
+# 1,000 samples take a quarter to two fifths of a second each: four to seven minutes, over the
+# common --max-duration of 300 s.
+COMMON_DEFAULTS = {"max_duration": 900.0}
 
 
 @dataclass(frozen=True)
@@ -486,5 +489,5 @@ def format_result(result: RoutingResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["NAME", "MeasuringAgent", "RoutingConfig", "RoutingResult", "add_arguments", "config_from",
-           "format_result", "run"]
+__all__ = ["COMMON_DEFAULTS", "NAME", "MeasuringAgent", "RoutingConfig", "RoutingResult", "add_arguments",
+           "config_from", "format_result", "run"]

@@ -45,3 +45,11 @@ def test_every_flag_named_in_a_scenario_error_exists() -> None:
     for module, (wanted, have) in by_module.items():
         assert wanted, module
         assert wanted <= have, (module, wanted - have)
+
+
+def test_routing_gets_the_time_its_default_samples_take_other_scenarios_the_common_bound() -> None:
+    parser = build_parser(all_scenarios())
+    assert parser.parse_args(["routing"]).max_duration == 900.0  # 1,000 samples: four to seven minutes
+    assert parser.parse_args(["steady"]).max_duration == 300.0
+    assert parser.parse_args(["routing", "--max-duration", "60"]).max_duration == 60.0
+    assert "seconds (900.0)" in _help("routing")
