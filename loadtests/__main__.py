@@ -121,6 +121,8 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig,
 
 async def _clean_up(target: Target, quiet: bool) -> dict[str, Any]:
     """Undo what the run created on a server it did not start; say so, or what is left."""
+    if not target.created:  # attacks, or a run refused before it made anything
+        return {}
     try:
         async with asyncio.timeout(CLEANUP_TIMEOUT):
             done = await clean_up(target.url, target.admin_email, target.admin_password, target.created)
