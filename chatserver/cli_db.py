@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_env import CommandParser
 from .errors import Unavailable
+from .logs import redacted
 
 if TYPE_CHECKING:
     from .storage.copy import CopyResult
@@ -33,7 +34,6 @@ async def db_command(args: argparse.Namespace) -> int:
     it began, 1 when it failed or its counts differ (nothing is written then)."""
     # Imported when the command runs: asyncpg and aiosqlite, which no other command's start needs.
     from .storage.copy import CopyFailed, CopyRefused, copy_sqlite_to_postgresql
-    from .storage.postgresql.database import redacted
 
     try:
         result = await copy_sqlite_to_postgresql(Path(args.source), args.target)

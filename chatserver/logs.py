@@ -85,3 +85,14 @@ class ThrottledLog:
             message, args = message + " dropped=%d", (*args, self._dropped)
             self._dropped = 0
         self._logger.info(message, *args)
+
+
+def redacted(url: str) -> str:
+    """``url`` without the password it may carry (a database's or Redis's address, for the log)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
+

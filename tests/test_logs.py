@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import socketio
 
-from chatserver.logs import ThrottledLog, configure_logging, field
+from chatserver.logs import ThrottledLog, configure_logging, field, redacted
 
 from .processes import ServerProcess
 
@@ -27,6 +27,12 @@ def test_other_values_are_one_quoted_ascii_token(value: str) -> None:
     written = field(value)
     assert written.isascii() and written.isprintable()  # no line break, NUL or escape sequence
     assert written.startswith('"') and written.endswith('"') and json.loads(written) == value
+
+
+def test_an_address_in_the_log_never_shows_the_password() -> None:
+    assert redacted("postgresql://chat:s3cret@db:5432/chat") == "postgresql://chat@db:5432/chat"
+    assert redacted("postgresql://db/chat") == "postgresql://db/chat"
+    assert redacted("redis://:s3cret@cache:6379/0") == "redis://cache:6379/0"
 
 
 def test_long_values_are_cut() -> None:

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from ...errors import Unavailable
+from ...logs import redacted
 from ..group_commit import BatchFailed, GroupCommitter, Outcome
 
 T = TypeVar("T")
@@ -298,13 +299,3 @@ async def _run_jobs(conn: Connection, jobs: list[Job], savepoints: bool) -> tupl
         else:
             outcomes.append((True, result))
     return outcomes, batch._after_commit
-
-
-def redacted(url: str) -> str:
-    """``url`` without the password it may carry."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
