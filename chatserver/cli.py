@@ -25,7 +25,8 @@ from .domain.agents import AgentChange, create_agent, do_reset_password, do_upda
 from .domain.models import Agent, Role
 from .domain.passwords import PasswordHashing
 from .domain.ports import AgentStore
-from .errors import ChatError
+from .errors import ChatError, StartupError
+from .files import writable_data_dir
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
 from .logs import configure_logging
 from .stores import open_stores
@@ -60,7 +61,7 @@ def build_parser() -> CommandParser:
     serve.setting("--departments", help="comma-separated departments chats can be routed to")
     serve.setting("--transcript-retention-days", dest="transcript_retention_days", type=float,
                   help="delete closed conversations older than this many days (0 keeps them)")
-    serve.setting("--log-level", dest="log_level")
+    serve.setting("--log-level", dest="log_level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (INFO)")
     serve.setting("--business-hours", dest="business_hours",
                   help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
     serve.setting("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")
@@ -113,13 +114,15 @@ def _settings(command: CommandParser, args: argparse.Namespace, environ: Mapping
     return load_settings(overrides, environ=environ)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
+    """Run the server until a signal stops it: 0. A ``StartupError`` goes to ``main``."""
     # The web stack (aiohttp, python-socketio, redis) is imported here, not at the top: the agent
     # and customer commands need only storage, and start in a fraction of the time without it.
     from .app import build_app
     from .http import serving
 
     configure_logging(settings.log_level)
+    writable_data_dir(settings.data_dir)
     app = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
 
@@ -143,6 +146,7 @@ def serve(settings: Settings) -> None:
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serving.serve_until_signalled(app, settings, banner))
+    return 0
 
 
 async def agent_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -246,30 +250,34 @@ async def agent_set_password(settings: Settings, args: argparse.Namespace) -> in
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command; a ``StartupError`` (or a setting refused) is one line on stderr,
+    ``chatserver: error: ...``, and its exit status (errors.py)."""
     environ = os.environ if environ is None else environ
     parser = build_parser()
     args = parser.parse_args(argv)
     command = parser.chosen(args)
     command.apply_environment(args, environ)
     try:
-        settings = _settings(command, args, environ)
-    except ValueError as exc:
-        print(f"chatserver: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "serve":
-        serve(settings)
-        return 0
-    if args.command == "customer":
-        return asyncio.run(customer_command(settings, args))
-    if args.command == "db":
-        return asyncio.run(db_command(args))
-    if args.agent_command == "add":
-        return asyncio.run(agent_add(settings, args))
-    if args.agent_command in ("disable", "enable", "update"):
-        return asyncio.run(agent_update(settings, args))
-    if args.agent_command == "set-password":
-        return asyncio.run(agent_set_password(settings, args))
-    return asyncio.run(agent_list(settings))
+        try:
+            settings = _settings(command, args, environ)
+        except ValueError as exc:
+            raise StartupError(str(exc), exit_status=2) from None
+        if args.command == "serve":
+            return serve(settings)
+        if args.command == "db":
+            return asyncio.run(db_command(args))
+        if args.command == "customer":
+            return asyncio.run(customer_command(settings, args))
+        if args.agent_command == "add":
+            return asyncio.run(agent_add(settings, args))
+        if args.agent_command in ("disable", "enable", "update"):
+            return asyncio.run(agent_update(settings, args))
+        if args.agent_command == "set-password":
+            return asyncio.run(agent_set_password(settings, args))
+        return asyncio.run(agent_list(settings))
+    except StartupError as exc:
+        print(f"chatserver: error: {exc.message}", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":  # pragma: no cover

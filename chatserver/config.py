@@ -9,6 +9,7 @@ import dataclasses
 import os
 import re
 import secrets
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,14 @@ from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
 from .domain.passwords import PASSWORD_HASH_COSTS
 from .files import PRIVATE_FILE, make_private_dir
+from .logs import LOG_LEVELS
 from .transport.addresses import parse_networks
 from .transport.origins import NULL_ORIGIN
 
 ENV_PREFIX = "CHATSERVER_"
+# Redis's own bound on its ``databases`` setting (a server has 16 by default: an index it does not
+# have is refused when the server starts, see app.py).
+MAX_REDIS_DATABASE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -271,8 +276,10 @@ def _validate(settings: Settings) -> None:
                          "login_lockout_global_seconds not negative")
     if settings.password_hash_cost not in PASSWORD_HASH_COSTS:
         raise ValueError(f"password_hash_cost must be one of {', '.join(PASSWORD_HASH_COSTS)}")
-    if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    if settings.redis_url is not None:
+        _check_redis_url(settings.redis_url)
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
     if settings.database_url is not None and not settings.database_url.startswith(("postgresql://", "postgres://")):
         raise ValueError("database_url must start with postgresql://")
     if not 1 <= settings.database_pool_min <= settings.database_pool_max:
@@ -325,6 +332,29 @@ def _validate(settings: Settings) -> None:
             raise ValueError(f"allowed_origins: {origin!r} is not * or scheme://host[:port]")
 
 
+def _check_redis_url(url: str) -> None:
+    """What redis-py would refuse only once the server starts (or take for something else): the
+    scheme, the port, the database index. The messages never quote the URL (it may hold a
+    password)."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    host_and_port = parts.netloc.rpartition("@")[2]
+    after_host = host_and_port.partition("]")[2] if host_and_port.startswith("[") else host_and_port
+    if port == 0 or (port is None and ":" in after_host):  # out of range, not a number, or empty
+        raise ValueError("redis_url: the port must be a number from 1 to 65535")
+    databases = urllib.parse.parse_qs(parts.query).get("db", [])
+    if not databases and not url.startswith("unix://"):
+        databases = [urllib.parse.unquote(parts.path).strip("/")] if parts.path.strip("/") else []
+    for db in databases:
+        if not db.isascii() or not db.isdigit() or int(db) > MAX_REDIS_DATABASE:
+            raise ValueError(f"redis_url: the database index must be a number from 0 to {MAX_REDIS_DATABASE}")
+
+
 def settings_fields() -> dict[str, dataclasses.Field[Any]]:
     return dict(_FIELDS)
 
@@ -357,4 +387,3 @@ def public_settings(settings: Settings) -> dict[str, Any]:
 
 __all__ = ["ENV_PREFIX", "SECRET_SETTINGS", "Settings", "env_name", "load_settings", "public_settings",
            "settings_fields"]
-

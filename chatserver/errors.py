@@ -155,6 +155,19 @@ class IdentityExpired(ChatError):
     http_status = 401
 
 
+class StartupError(Exception):
+    """A command cannot start with what it was given. Not a client's error: ``cli.main`` prints it
+    as one line, ``chatserver: error: <message>``, on stderr, never a traceback, and exits with
+    ``exit_status``: 2 for a value refused before anything was tried (a setting, a URL), 1 for
+    what the machine or a service refused (the port, the data directory, the database, Redis).
+    The message says what and where; never a secret."""
+
+    def __init__(self, message: str, *, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_status = exit_status
+
+
 ALL_ERRORS: tuple[type[ChatError], ...] = (
     ChatError,
     InvalidPayload,

@@ -10,6 +10,8 @@ import time
 import traceback
 from collections.abc import Callable
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -95,4 +97,3 @@ def redacted(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
-

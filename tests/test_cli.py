@@ -372,3 +372,58 @@ def test_a_stop_is_prompt_with_a_polling_post_open(tmp_path: Path, declared: int
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def _start_error(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``chatserver serve`` that is expected to stop at once."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+    return subprocess.run([*CLI, "serve", "--port", "0", *args], capture_output=True, text=True, timeout=60,
+                          env={**clean, **PASSWORD_HASH_ENV, **env}, stdin=subprocess.DEVNULL)
+
+
+def _one_line_error(ran: subprocess.CompletedProcess[str]) -> str:
+    """The error line of a command that failed to start: the last line on stderr, and no traceback
+    (nor a logged exception) before it."""
+    assert "Traceback" not in ran.stderr and "exception=" not in ran.stderr, ran.stderr
+    last = ran.stderr.splitlines()[-1]
+    assert last.startswith("chatserver: error: "), ran.stderr
+    return last
+
+
+def test_bad_start_up_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
+    for args, says in ((["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO"),
+                       (["--redis-url", "redis://:pw@127.0.0.1:99999/0"], "redis_url: the port must be"),
+                       (["--redis-url", "redis://127.0.0.1:6379/db1"], "redis_url: the database index must be")):
+        ran = _start_error("--data-dir", str(tmp_path / "data"), *args)
+        assert ran.returncode == 2 and says in _one_line_error(ran) and ran.stderr.count("\n") == 1, ran.stderr
+        assert ":pw@" not in ran.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_what_the_machine_refuses_at_start_is_one_line_and_exit_status_1(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory, not a database")
+    # /sys/kernel: a directory no one may write in, root included.
+    for args, says in (([str(a_file)], f"the data directory {a_file} is a file"),
+                       ([str(a_file / "data")], "is a file (or under one)"),
+                       (["/sys/kernel/data"], "cannot create the data directory /sys/kernel/data"),
+                       (["/sys/kernel"], "the data directory /sys/kernel is not writable"),
+                       ([str(tmp_path / "d1"), "--db", str(a_file)], f"cannot open the database {a_file}: file is"),
+                       ([str(tmp_path / "d2"), "--db", str(tmp_path)], f"cannot open the database {tmp_path}: ")):
+        ran = _start_error("--data-dir", *args)
+        assert ran.returncode == 1 and says in _one_line_error(ran), (args, ran.stderr)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = _start_error("--data-dir", str(tmp_path / "d3"), "--port", str(port))
+    assert ran.returncode == 1
+    assert _one_line_error(ran) == f"chatserver: error: cannot listen on 127.0.0.1:{port}: address already in use " \
+                                   f"(another process holds the port)"
+    assert not (tmp_path / "d3" / "chatserver.db").exists()  # the port is checked before the database
+
+
+def test_a_redis_database_index_the_server_lacks_is_one_line(tmp_path: Path, redis_url: str) -> None:
+    ran = _start_error("--data-dir", str(tmp_path), "--redis-url", redis_url.rsplit("/", 1)[0] + "/99")
+    assert ran.returncode == 1
+    assert _one_line_error(ran) == "chatserver: error: Redis refused the connection: DB index is out of range"

@@ -3,7 +3,9 @@ in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the
 
 ``start`` sets the app up (its ``cleanup_ctx`` runs) and listens, each connection behind an
 ``EdgeProtocol`` (transport/connections.py: open connections per client address), with
-``header_timeout`` as the bound on a request head and ``ServerLog`` as aiohttp's server log.
+``header_timeout`` as the bound on a request head and ``ServerLog`` as aiohttp's server log; it
+takes the port before the app starts, so that a port in use stops it with one line
+(``StartupError``) before the database is opened.
 ``Listener.stop`` stops listening, then lets aiohttp close the connections (``on_shutdown``
 first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
 cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM.
@@ -12,6 +14,7 @@ cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import sys
@@ -22,6 +25,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..config import Settings
+from ..errors import StartupError
 from ..logs import exception_summary
 from ..transport.addresses import parse_networks
 from ..transport.connections import ConnectionLimits, EdgeProtocol
@@ -75,19 +79,41 @@ async def start(app: web.Application, settings: Settings) -> Listener:
     # aiohttp closes a connection that is waiting for a request (a new one, or an idle keep-alive
     # one, even with part of a request head received) once its keep-alive timeout has passed
     # since it opened or since the previous response: that is the bound on a request head.
+    trusted = parse_networks(settings.trusted_proxies)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout,
                            keepalive_timeout=settings.header_timeout, logger=ServerLog())
-    await runner.setup()
+    limits = ConnectionLimits(settings.max_connections_per_address, trusted)
+
+    def protocol() -> EdgeProtocol:
+        assert runner.server is not None  # set up before the first connection is accepted
+        return EdgeProtocol(runner.server, limits)
+
+    # The port first, accepting nothing yet: a port in use stops the start before the database
+    # and Redis are touched.
     try:
-        handler = runner.server
-        assert handler is not None
-        limits = ConnectionLimits(settings.max_connections_per_address, parse_networks(settings.trusted_proxies))
-        server = await asyncio.get_running_loop().create_server(lambda: EdgeProtocol(handler, limits), settings.host,
-                                                                settings.port)
+        server = await asyncio.get_running_loop().create_server(protocol, settings.host, settings.port,
+                                                                start_serving=False)
+    except OSError as exc:
+        raise _cannot_listen(settings, exc) from None
+    try:
+        await runner.setup()
     except BaseException:
+        server.close()
+        raise
+    try:
+        await server.start_serving()
+    except BaseException:
+        server.close()
         await runner.cleanup()
         raise
     return Listener(runner, server)
+
+
+def _cannot_listen(settings: Settings, exc: OSError) -> StartupError:
+    where = f"{settings.host}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:  # the load tester and the tests look for these words
+        return StartupError(f"cannot listen on {where}: address already in use (another process holds the port)")
+    return StartupError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 async def serve_until_signalled(app: web.Application, settings: Settings, ready: Callable[[], None]) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import graphlib
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 import aiosqlite
 import asyncpg
 
+from ..errors import StartupError
 from .postgresql.database import Connection, PostgresDatabase
 from .sqlite.database import SQLiteDatabase
 
@@ -92,8 +92,8 @@ async def copy_sqlite_to_postgresql(source: Path, target_url: str, chunk_rows: i
     embedded = SQLiteDatabase(source)
     try:
         await embedded.open()  # migrates the file, as a server of this version would on start
-    except sqlite3.Error as exc:
-        raise CopyRefused(f"{source}: {exc}") from exc
+    except StartupError as exc:  # not a database (SQLiteDatabase.open says why)
+        raise CopyRefused(exc.message) from None
     finally:
         await embedded.close()
     target = PostgresDatabase(target_url, pool_min=1, pool_max=1)

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
-from ..errors import Unavailable
+from ..errors import StartupError, Unavailable
 from . import redis_keys as RK
 
 log = logging.getLogger("chatserver.redis")
@@ -35,9 +35,19 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
         try:
             return await fn(*args, **kwargs)
         except RedisError as exc:
+            if _refused(exc):
+                raise StartupError(f"Redis refused the connection: {exc}") from None
             raise Unavailable("the routing store (Redis) is unreachable; try again") from exc
 
     return wrapper
+
+
+def _refused(exc: RedisError) -> bool:
+    """Whether Redis refused ``redis_url`` itself, which no retry changes: a database index the
+    server does not have (its ``databases`` setting), a wrong password or user."""
+    if isinstance(exc, AuthenticationError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith(("DB index is out of range", "WRONGPASS", "NOAUTH"))
 
 
 POSITIONS_CHUNK = 2000

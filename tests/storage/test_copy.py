@@ -142,3 +142,11 @@ async def test_a_missing_file_is_refused_and_not_created(tmp_path: Path, postgre
     with pytest.raises(CopyRefused, match="no such file"):
         await copy_sqlite_to_postgresql(tmp_path / "typo.db", postgres_url)
     assert not (tmp_path / "typo.db").exists()
+
+
+async def test_a_file_that_is_no_database_is_refused(tmp_path: Path, postgres_url: str) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an SQLite database, whatever its name says" * 20)
+    with pytest.raises(CopyRefused, match=f"cannot open the database {text}: file is not a database"):
+        await copy_sqlite_to_postgresql(text, postgres_url)
+    assert not any((await _rows(postgres_url)).values())

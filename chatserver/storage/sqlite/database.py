@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ...errors import StartupError
 from ...files import create_private_file, make_private_dir
 from ..group_commit import GroupCommitter, Outcome
 from ._group_commit import Batch, Job, WriterBusy, run_batch
@@ -71,6 +72,17 @@ class SQLiteDatabase:
         return str(self.path)
 
     async def open(self) -> None:
+        """Open the file, creating and migrating it as need be; ``StartupError`` when it cannot be
+        (a directory, not a database, not writable), with what was opened closed again (the
+        connections' threads would keep the process alive)."""
+        try:
+            await self._open()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StartupError(f"cannot open the database {self.path}: {reason}") from None
+
+    async def _open(self) -> None:
         make_private_dir(self.path.parent)
         create_private_file(self.path)
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
