@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 import time
@@ -28,8 +29,10 @@ from .domain.ports import AgentStore
 from .errors import ChatError, StartupError
 from .files import writable_data_dir
 from .first_admin import FIRST_ADMIN_FILE, forget_first_admin_password
-from .logs import configure_logging
+from .logs import configure_logging, exception_summary
 from .stores import open_stores
+
+log = logging.getLogger("chatserver")
 
 
 def _common(parser: CommandParser) -> None:
@@ -62,6 +65,7 @@ def build_parser() -> CommandParser:
     serve.setting("--transcript-retention-days", dest="transcript_retention_days", type=float,
                   help="delete closed conversations older than this many days (0 keeps them)")
     serve.setting("--log-level", dest="log_level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (INFO)")
+    serve.setting("--log-format", dest="log_format", help="text or json: one JSON object per line (text)")
     serve.setting("--business-hours", dest="business_hours",
                   help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
     serve.setting("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")
@@ -115,13 +119,14 @@ def _settings(command: CommandParser, args: argparse.Namespace, environ: Mapping
 
 
 def serve(settings: Settings) -> int:
-    """Run the server until a signal stops it: 0. A ``StartupError`` goes to ``main``."""
+    """Run the server until a signal stops it: 0. A ``StartupError`` goes to ``main``; any other
+    exception is one log record (its types and stack, as every logged exception) and status 1."""
     # The web stack (aiohttp, python-socketio, redis) is imported here, not at the top: the agent
     # and customer commands need only storage, and start in a fraction of the time without it.
     from .app import build_app
     from .http import serving
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, settings.instance_id)
     writable_data_dir(settings.data_dir)
     app = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
@@ -144,8 +149,14 @@ def serve(settings: Settings) -> int:
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serving.serve_until_signalled(app, settings, banner))
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serving.serve_until_signalled(app, settings, banner))
+    except StartupError:
+        raise
+    except Exception as exc:
+        log.critical("the server stopped on an unexpected error %s", exception_summary(exc))
+        return 1
     return 0
 
 

@@ -19,7 +19,7 @@ from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
 from .domain.passwords import PASSWORD_HASH_COSTS
 from .files import PRIVATE_FILE, make_private_dir
-from .logs import LOG_LEVELS
+from .logs import LOG_FORMATS, LOG_LEVELS
 from .transport.addresses import parse_networks
 from .transport.origins import NULL_ORIGIN
 
@@ -122,6 +122,10 @@ class Settings:
     # How often to sweep dead processes' connections and route chats past the fallback wait.
     sweep_interval: float = 2.0
     log_level: str = "INFO"
+    # "text": one line per event with key=value fields; "json": one JSON object per line
+    # (docs/operations.md, "Logs"), each naming the instance that wrote it (default: host:pid).
+    log_format: str = "text"
+    instance_id: str | None = None
     # Where the first admin's generated credentials are written (never logged).
     first_admin_email: str = "admin@example.com"
     # Offline service (docs/offline.md): when live chat is open, and the offline form.
@@ -280,6 +284,8 @@ def _validate(settings: Settings) -> None:
         _check_redis_url(settings.redis_url)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    if settings.log_format not in LOG_FORMATS:
+        raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
     if settings.database_url is not None and not settings.database_url.startswith(("postgresql://", "postgres://")):
         raise ValueError("database_url must start with postgresql://")
     if not 1 <= settings.database_pool_min <= settings.database_pool_max:

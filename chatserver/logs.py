@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import os
 import re
+import socket
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text", instance: str | None = None) -> None:
+    """Every record on stderr, one line each: ``log_format`` ``text`` (``time LEVEL logger
+    message``) or ``json`` (``JsonFormatter``, naming ``instance``: by default host:pid). A
+    record with an exception carries its types and stack only (``exception_summary``), whatever
+    logged it."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(JsonFormatter(instance) if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -24,6 +33,11 @@ def configure_logging(level: str) -> None:
     # aiosqlite logs every statement with its parameters (names, emails, message and note bodies)
     # at DEBUG: what is never logged stays so at every level.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # python-socketio and python-engineio give their loggers a handler of their own (which would
+    # print each error a second time, exception text and all) unless a level is set before the
+    # server is built; ERROR is what they keep with logger=False.
+    for name in ("socketio.server", "engineio.server"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def exception_summary(exc: BaseException) -> str:
@@ -31,6 +45,12 @@ def exception_summary(exc: BaseException) -> str:
     was raised from or while handling) and where it was raised, as ``exception=Type`` and the
     stack's frames. Never its text, nor theirs: that may quote a request, an address or a
     message body (``logger.exception`` would write it, with every chained exception's text)."""
+    return f"exception={exception_types(exc)}\n{exception_stack(exc)}"
+
+
+def exception_types(exc: BaseException) -> str:
+    """``Type <- Cause <- ...``: ``exc``'s type and those of the exceptions it was raised from or
+    while handling (five at most)."""
     types = [type(exc).__name__]
     seen = {id(exc)}
     cause = exc.__cause__ or exc.__context__
@@ -38,8 +58,92 @@ def exception_summary(exc: BaseException) -> str:
         seen.add(id(cause))
         types.append(type(cause).__name__)
         cause = cause.__cause__ or cause.__context__
-    stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
-    return f"exception={' <- '.join(types)}\n{stack}"
+    return " <- ".join(types)
+
+
+def exception_stack(exc: BaseException) -> str:
+    """The frames ``exc`` was raised through, without its text."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger message``; a record's exception as ``exception_summary`` says."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatException(self, ei: Any) -> str:
+        return exception_summary(ei[1]) if ei[1] is not None else ""
+
+
+# A key=value field of a line (``field`` writes the value plain or as a JSON string), or the
+# exception's types ``exception_summary`` writes.
+_FIELD = re.compile(r'(?:^|(?<=\s))([A-Za-z_][A-Za-z0-9_]*)=(?:("(?:[^"\\]|\\.)*")|(\S+(?: <- \S+)*))')
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})(\.[0-9]+)?")
+# What every JSON record has; a line's field of the same name is written with a "_" after it.
+_RECORD_KEYS = frozenset({"time", "level", "logger", "message", "pid", "instance", "exception", "stack"})
+
+
+def line_fields(line: str) -> dict[str, Any]:
+    """The ``key=value`` fields of a log line, a value as the line writes it: a number as a
+    number, a JSON string decoded, any other value as text (the first field of a name wins)."""
+    fields: dict[str, Any] = {}
+    for match in _FIELD.finditer(line):
+        key, quoted, plain = match.groups()
+        if key in fields:
+            continue
+        if quoted is not None:
+            try:
+                fields[key] = json.loads(quoted)
+            except ValueError:
+                fields[key] = quoted
+        elif (number := _NUMBER.fullmatch(plain)) is not None:
+            fields[key] = float(plain) if number.group(1) else int(plain)
+        else:
+            fields[key] = plain
+    return fields
+
+
+def default_instance() -> str:
+    """The instance a process's JSON records name unless the ``instance_id`` setting does."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: ``time`` (ISO 8601, UTC), ``level``, ``logger``,
+    ``message`` (its first line, as the text format writes it), ``pid``, ``instance``, each of the
+    message's ``key=value`` fields as a field of its own (``line_fields``), and for an exception
+    ``exception`` (its types) and ``stack`` (its frames): one record, never the exception's text."""
+
+    def __init__(self, instance: str | None = None) -> None:
+        super().__init__()
+        self.instance = instance or default_instance()
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        message, _, rest = text.partition("\n")
+        out: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+            .isoformat(timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name, "message": message,
+            "pid": record.process, "instance": self.instance,
+        }
+        for key, value in line_fields(message).items():
+            if key in _RECORD_KEYS and key != "exception":
+                if out.get(key) == value:
+                    continue  # the line says what the record says (a pid)
+                key += "_"
+            out[key] = value
+        stack = [rest] if rest else []
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            out["exception"] = exception_types(exc)
+            stack.append(exception_stack(exc))
+        if record.stack_info:
+            stack.append(record.stack_info)
+        if stack:
+            out["stack"] = "\n".join(stack)
+        return json.dumps(out, ensure_ascii=True, default=str)
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:/-]+")

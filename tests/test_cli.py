@@ -393,7 +393,8 @@ def _one_line_error(ran: subprocess.CompletedProcess[str]) -> str:
 def test_bad_start_up_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
     for args, says in ((["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO"),
                        (["--redis-url", "redis://:pw@127.0.0.1:99999/0"], "redis_url: the port must be"),
-                       (["--redis-url", "redis://127.0.0.1:6379/db1"], "redis_url: the database index must be")):
+                       (["--redis-url", "redis://127.0.0.1:6379/db1"], "redis_url: the database index must be"),
+                       (["--log-format", "xml"], "log_format must be one of text, json")):
         ran = _start_error("--data-dir", str(tmp_path / "data"), *args)
         assert ran.returncode == 2 and says in _one_line_error(ran) and ran.stderr.count("\n") == 1, ran.stderr
         assert ":pw@" not in ran.stderr

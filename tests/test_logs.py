@@ -3,15 +3,29 @@ shopper's name or email, at any level."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 import socketio
 
-from chatserver.logs import ThrottledLog, configure_logging, field, redacted
+from chatserver.logs import (
+    JsonFormatter,
+    TextFormatter,
+    ThrottledLog,
+    configure_logging,
+    exception_summary,
+    field,
+    line_fields,
+    redacted,
+)
 
 from .processes import ServerProcess
 
@@ -97,3 +111,72 @@ def test_refusal_lines_are_throttled_and_say_how_many_were_dropped(caplog: pytes
     now[0] += 10.0
     throttled.info("refused n=%d", 12)
     assert caplog.records[-1].getMessage() == "refused n=12 dropped=1"
+
+
+def test_a_lines_fields_are_read_as_written() -> None:
+    line = ('connected namespace=/visitor visitor=ab12 count=3 ratio=-0.25 name="two words\\nand a line" '
+            'exception=RuntimeError <- KeyError and=9x count=4 not a=field')
+    assert line_fields(line) == {"namespace": "/visitor", "visitor": "ab12", "count": 3, "ratio": -0.25,
+                                 "name": "two words\nand a line", "exception": "RuntimeError <- KeyError",
+                                 "and": "9x", "a": "field"}
+    assert line_fields("plain words, no fields") == {}
+
+
+def _record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
+    return logging.LogRecord("chatserver.test", logging.ERROR, __file__, 1, message, args,
+                             (type(exc), exc, exc.__traceback__) if exc is not None else None)
+
+
+def _raised() -> ValueError:
+    try:
+        try:
+            raise KeyError(BODY)
+        except KeyError:
+            raise ValueError(f"while handling {BODY}") from None
+    except ValueError as exc:
+        return exc
+
+
+def test_a_json_record_is_one_line_with_its_fields_time_zone_process_and_instance() -> None:
+    line = JsonFormatter("web-7").format(_record("request refused route=%s status=%d pid=%d level=x", "/api", 429, 1))
+    assert "\n" not in line and line.isascii()
+    record = json.loads(line)
+    assert datetime.datetime.fromisoformat(record["time"]).utcoffset() == datetime.timedelta(0)
+    assert {k: record[k] for k in ("level", "logger", "message", "pid", "instance", "route", "status")} == {
+        "level": "ERROR", "logger": "chatserver.test", "message": "request refused route=/api status=429 pid=1 level=x",
+        "pid": os.getpid(), "instance": "web-7", "route": "/api", "status": 429}
+    # A field named as one of the record's own keeps its value under another name.
+    assert (record["pid_"], record["level_"]) == (1, "x")
+    assert JsonFormatter().instance == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_an_exception_is_one_record_with_its_types_and_stack_never_its_text() -> None:
+    exc = _raised()
+    for record in (json.loads(JsonFormatter().format(_record("write failed jobs=%d", 2, exc=exc))),
+                   json.loads(JsonFormatter().format(_record("write failed %s", exception_summary(exc))))):
+        assert record["message"].startswith("write failed ")
+        assert record["exception"] == "ValueError <- KeyError"
+        assert "test_logs.py" in record["stack"] and "_raised" in record["stack"]
+        assert BODY not in json.dumps(record)
+    text = TextFormatter().format(_record("write failed jobs=%d", 2, exc=exc))
+    assert text.split("\n")[0].endswith(" ERROR chatserver.test write failed jobs=2")
+    assert text.split("\n")[1] == "exception=ValueError <- KeyError" and "_raised" in text and BODY not in text
+
+
+def test_an_error_python_socketio_logs_is_written_once() -> None:
+    # python-socketio and python-engineio add a handler of their own to their loggers unless a
+    # level is set: every error of theirs would be written twice, the second time with its text.
+    probe = ("import logging, socketio\n"
+             "from chatserver.logs import configure_logging\n"
+             "configure_logging('INFO', 'json')\n"
+             "socketio.AsyncServer(async_mode='aiohttp', logger=False, engineio_logger=False)\n"
+             "for name in ('socketio.server', 'engineio.server'):\n"
+             "    try:\n"
+             f"        raise RuntimeError({BODY!r})\n"
+             "    except RuntimeError:\n"
+             "        logging.getLogger(name).exception('handler error')\n")
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    records = [json.loads(line) for line in ran.stderr.splitlines()]
+    assert [(r["logger"], r["exception"]) for r in records] == [("socketio.server", "RuntimeError"),
+                                                              ("engineio.server", "RuntimeError")]
+    assert BODY not in ran.stderr
