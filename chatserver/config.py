@@ -126,6 +126,9 @@ class Settings:
     # (docs/operations.md, "Logs"), each naming the instance that wrote it (default: host:pid).
     log_format: str = "text"
     instance_id: str | None = None
+    # One line per HTTP request (method, route, status, duration, client address); Socket.IO's
+    # long-polling requests at DEBUG.
+    access_log: bool = True
     # Where the first admin's generated credentials are written (never logged).
     first_admin_email: str = "admin@example.com"
     # Offline service (docs/offline.md): when live chat is open, and the offline form.

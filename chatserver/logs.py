@@ -28,7 +28,8 @@ def configure_logging(level: str, log_format: str = "text", instance: str | None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's access log carries no bodies, but query strings can carry tokens: keep it quiet.
+    # aiohttp's access log carries no bodies, but query strings can carry tokens: keep it quiet
+    # (the server writes its own, with each request's route: http/access.py).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters (names, emails, message and note bodies)
     # at DEBUG: what is never logged stays so at every level.

@@ -3,9 +3,9 @@ in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the
 
 ``start`` sets the app up (its ``cleanup_ctx`` runs) and listens, each connection behind an
 ``EdgeProtocol`` (transport/connections.py: open connections per client address), with
-``header_timeout`` as the bound on a request head and ``ServerLog`` as aiohttp's server log; it
-takes the port before the app starts, so that a port in use stops it with one line
-(``StartupError``) before the database is opened.
+``header_timeout`` as the bound on a request head, ``ServerLog`` as aiohttp's server log and
+``access.py``'s access log; it takes the port before the app starts, so a port in use stops it
+with one line (``StartupError``) before the database is opened.
 ``Listener.stop`` stops listening, then lets aiohttp close the connections (``on_shutdown``
 first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
 cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM.
@@ -29,6 +29,8 @@ from ..errors import StartupError
 from ..logs import exception_summary
 from ..transport.addresses import parse_networks
 from ..transport.connections import ConnectionLimits, EdgeProtocol
+from .access import access_log_class
+from .access import log as access_log
 
 
 class ServerLog(logging.LoggerAdapter[logging.Logger]):
@@ -80,8 +82,10 @@ async def start(app: web.Application, settings: Settings) -> Listener:
     # one, even with part of a request head received) once its keep-alive timeout has passed
     # since it opened or since the previous response: that is the bound on a request head.
     trusted = parse_networks(settings.trusted_proxies)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout,
-                           keepalive_timeout=settings.header_timeout, logger=ServerLog())
+    runner = web.AppRunner(app, handle_signals=False, access_log=access_log,
+                           access_log_class=access_log_class(trusted, settings.access_log),
+                           shutdown_timeout=settings.shutdown_timeout, keepalive_timeout=settings.header_timeout,
+                           logger=ServerLog())
     limits = ConnectionLimits(settings.max_connections_per_address, trusted)
 
     def protocol() -> EdgeProtocol:
