@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Final
 
 VISITOR_NAMESPACE: Final = "/visitor"
@@ -102,3 +103,11 @@ def listening_line(base_url: str) -> str:
     """What ``chatserver serve`` prints once it listens on ``base_url``: the load tester and the
     tests wait for it (whatever answered on the port before is another process)."""
     return f"chatserver is running on {base_url}/"
+
+
+def package_version() -> str:
+    """The version of the installed package (``chatserver --version``, the start-up line)."""
+    try:
+        return importlib.metadata.version("chatserver")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import fcntl
+import importlib.metadata
 import json
 import os
 import pty
@@ -372,6 +374,30 @@ def test_a_stop_is_prompt_with_a_polling_post_open(tmp_path: Path, declared: int
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> None:
+    proc, port = _start_serve(tmp_path, CHATSERVER_LOG_FORMAT="json", CHATSERVER_INSTANCE_ID="web-7")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?token=SECRET-IN-QUERY", timeout=2) as resp:
+            assert resp.status == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    records = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert all(r["instance"] == "web-7" and r["pid"] == proc.pid for r in records)
+    assert all(datetime.datetime.fromisoformat(r["time"]).utcoffset() is not None for r in records)
+    started = next(r for r in records if r["message"].startswith("started "))
+    assert (started["version"], started["address"], started["backend"]) == (
+        importlib.metadata.version("chatserver"), f"http://127.0.0.1:{port}", "memory")
+    assert started["database"] == f"sqlite:{tmp_path / 'chatserver.db'}"
+    [access] = [r for r in records if r["logger"] == "chatserver.access" and r["route"] == "/healthz"]
+    assert (access["method"], access["route"], access["status"], access["client"]) == (
+        "GET", "/healthz", 200, "127.0.0.1")
+    assert "SECRET-IN-QUERY" not in err
+    stopped = records[-1]
+    assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
 
 
 def _start_error(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,9 @@ in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the
 with one line (``StartupError``) before the database is opened.
 ``Listener.stop`` stops listening, then lets aiohttp close the connections (``on_shutdown``
 first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
-cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM.
+cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM, with a log
+line once listening (``started``: version, address, backend and database, without passwords) and
+one once stopped (``stopped``, with how long the stop took).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,12 +29,15 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..config import Settings
+from ..constants import package_version
 from ..errors import StartupError
-from ..logs import exception_summary
+from ..logs import exception_summary, field, redacted
 from ..transport.addresses import parse_networks
 from ..transport.connections import ConnectionLimits, EdgeProtocol
 from .access import access_log_class
 from .access import log as access_log
+
+log = logging.getLogger("chatserver")
 
 
 class ServerLog(logging.LoggerAdapter[logging.Logger]):
@@ -130,10 +137,23 @@ async def serve_until_signalled(app: web.Application, settings: Settings, ready:
     try:
         listener = await start(app, settings)
         try:
+            log.info("started version=%s address=%s backend=%s database=%s pid=%d", package_version(),
+                     field(f"http://{settings.host}:{listener.port}", limit=300), field(_backend(settings), limit=300),
+                     field(_database(settings), limit=300), os.getpid())
             ready()
             await stop.wait()
         finally:
+            stopping = time.monotonic()
             await listener.stop()
+            log.info("stopped seconds=%.2f", time.monotonic() - stopping)
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+
+
+def _backend(settings: Settings) -> str:
+    return f"redis:{redacted(settings.redis_url)}" if settings.redis_url else "memory"
+
+
+def _database(settings: Settings) -> str:
+    return f"postgresql:{redacted(settings.database_url)}" if settings.database_url else f"sqlite:{settings.db_path}"
