@@ -19,8 +19,8 @@ from typing import Any
 
 from .cli_customers import add_customer_commands, customer_command
 from .cli_db import add_db_commands, db_command
-from .cli_env import CommandParser
-from .config import Settings, load_settings
+from .cli_env import CommandParser, unknown_variables
+from .config import Settings, env_name, load_settings, settings_fields
 from .constants import listening_line
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Agent, Role
@@ -118,7 +118,7 @@ def _settings(command: CommandParser, args: argparse.Namespace, environ: Mapping
     return load_settings(overrides, environ=environ)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, warnings: Sequence[str] = ()) -> int:
     """Run the server until a signal stops it: 0. A ``StartupError`` goes to ``main``; any other
     exception is one log record (its types and stack, as every logged exception) and status 1."""
     # The web stack (aiohttp, python-socketio, redis) is imported here, not at the top: the agent
@@ -127,6 +127,8 @@ def serve(settings: Settings) -> int:
     from .http import serving
 
     configure_logging(settings.log_level, settings.log_format, settings.instance_id)
+    for warning in warnings:
+        log.warning("%s", warning)
     writable_data_dir(settings.data_dir)
     app = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
@@ -268,13 +270,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(argv)
     command = parser.chosen(args)
     command.apply_environment(args, environ)
+    warnings = unknown_variables(parser, environ, map(env_name, settings_fields()))
     try:
         try:
             settings = _settings(command, args, environ)
         except ValueError as exc:
             raise StartupError(str(exc), exit_status=2) from None
         if args.command == "serve":
-            return serve(settings)
+            return serve(settings, warnings)
+        for warning in warnings:
+            print(f"chatserver: warning: {warning}", file=sys.stderr)
         if args.command == "db":
             return asyncio.run(db_command(args))
         if args.command == "customer":

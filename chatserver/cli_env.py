@@ -17,7 +17,8 @@ option would refuse, stops the command with exit status 2 and the variable's nam
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,20 @@ class CommandParser(argparse.ArgumentParser):
         return value
 
 
+def unknown_variables(parser: CommandParser, environ: Mapping[str, str], settings: Iterable[str]) -> list[str]:
+    """A warning for each ``CHATSERVER_*`` variable in ``environ`` that no setting (``settings``: their
+    variables) and no option of any command reads, naming the closest known one (a typo is
+    otherwise silently ignored). Names only, never values."""
+    known = set(settings) | {o.env for command in every_command(parser) for o in command.env_options}
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"{name} is not a variable chatserver reads; it is ignored{hint}")
+    return warnings
+
+
 def every_command(parser: CommandParser) -> list[CommandParser]:
     """The parsers of every (sub)command that runs something (those without subcommands)."""
     commands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
@@ -164,4 +179,4 @@ def every_command(parser: CommandParser) -> list[CommandParser]:
     return [leaf for sub in dict.fromkeys(commands.choices.values()) for leaf in every_command(sub)]
 
 
-__all__ = ["CommandParser", "EnvOption", "OneOf", "every_command"]
+__all__ = ["CommandParser", "EnvOption", "OneOf", "every_command", "unknown_variables"]

@@ -454,3 +454,15 @@ def test_a_redis_database_index_the_server_lacks_is_one_line(tmp_path: Path, red
     ran = _start_error("--data-dir", str(tmp_path), "--redis-url", redis_url.rsplit("/", 1)[0] + "/99")
     assert ran.returncode == 1
     assert _one_line_error(ran) == "chatserver: error: Redis refused the connection: DB index is out of range"
+
+
+def test_an_unknown_variable_is_named_with_the_closest_known_one(tmp_path: Path) -> None:
+    assert _run("agent", "add", "--name", "A", "--email", "a@example.com", data_dir=tmp_path).returncode == 0
+    ran = _run("agent", "list", data_dir=tmp_path, env={"CHATSERVER_LOG_LEVLE": "value-never-shown",
+                                                        "CHATSERVER_AGENT_ADD_PASWORD": "value-never-shown"})
+    assert ran.returncode == 0 and "a@example.com" in ran.stdout
+    assert ran.stderr.splitlines() == [
+        "chatserver: warning: CHATSERVER_AGENT_ADD_PASWORD is not a variable chatserver reads; it is ignored "
+        "(did you mean CHATSERVER_AGENT_ADD_PASSWORD?)",
+        "chatserver: warning: CHATSERVER_LOG_LEVLE is not a variable chatserver reads; it is ignored "
+        "(did you mean CHATSERVER_LOG_LEVEL?)"]
