@@ -282,6 +282,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"chatserver: warning: {warning}", file=sys.stderr)
         if args.command == "db":
             return asyncio.run(db_command(args))
+        _existing_database(settings, may_create=args.command == "agent" and args.agent_command == "add")
         if args.command == "customer":
             return asyncio.run(customer_command(settings, args))
         if args.agent_command == "add":
@@ -294,6 +295,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except StartupError as exc:
         print(f"chatserver: error: {exc.message}", file=sys.stderr)
         return exc.exit_status
+
+
+def _existing_database(settings: Settings, *, may_create: bool) -> None:
+    """The commands other than ``serve`` work on the SQLite file that is there: a mistyped
+    ``--data-dir`` must not leave an empty database behind (and list nothing from it). Only
+    ``agent add`` may create the file, in a data directory that exists (to add agents before
+    the server's first start)."""
+    if settings.database_url:
+        return
+    path = settings.db_path
+    if path.is_file() or (may_create and path.parent.is_dir()):
+        return
+    if settings.db is None and not settings.data_dir.is_dir():
+        what = "is not a directory" if settings.data_dir.exists() else "does not exist"
+        raise StartupError(f"the data directory {settings.data_dir} {what} (give the one the server uses with "
+                           f"--data-dir or CHATSERVER_DATA_DIR)", exit_status=2)
+    raise StartupError(f"there is no database at {path} (`chatserver serve` creates it; give the server's with "
+                       f"--data-dir or --db)", exit_status=2)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -108,6 +108,7 @@ def test_agent_disable_enable_and_update(tmp_path: Path) -> None:
 
 async def test_every_agent_option_comes_from_its_variable_and_a_flag_wins(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    data.mkdir()  # agent add makes the database, in the data directory that is there
     env = {"CHATSERVER_DATA_DIR": str(data), "CHATSERVER_AGENT_ADD_NAME": "Cleo",
            "CHATSERVER_AGENT_ADD_EMAIL": "cleo@example.com", "CHATSERVER_AGENT_ADD_PASSWORD": "env-secret-pass",
            "CHATSERVER_AGENT_ADD_ROLE": "admin", "CHATSERVER_AGENT_ADD_CAPACITY": "4",
@@ -454,6 +455,20 @@ def test_a_redis_database_index_the_server_lacks_is_one_line(tmp_path: Path, red
     ran = _start_error("--data-dir", str(tmp_path), "--redis-url", redis_url.rsplit("/", 1)[0] + "/99")
     assert ran.returncode == 1
     assert _one_line_error(ran) == "chatserver: error: Redis refused the connection: DB index is out of range"
+
+
+def test_commands_other_than_serve_never_make_a_database_where_there_is_none(tmp_path: Path) -> None:
+    typo = tmp_path / "typo"
+    for args in (["agent", "list"], ["agent", "disable", "--email", "a@example.com"],
+                 ["customer", "export", "--id", "c1"], ["agent", "add", "--name", "A", "--email", "a@example.com"]):
+        ran = _run(*args, data_dir=typo)
+        assert ran.returncode == 2, (args, ran.stderr)
+        assert ran.stderr == f"chatserver: error: the data directory {typo} does not exist (give the one the server " \
+                             f"uses with --data-dir or CHATSERVER_DATA_DIR)\n"
+    assert not typo.exists()
+    missing = tmp_path / "missing.db"
+    ran = _run("agent", "list", "--db", str(missing), data_dir=tmp_path)
+    assert ran.returncode == 2 and f"there is no database at {missing}" in ran.stderr and not missing.exists()
 
 
 def test_an_unknown_variable_is_named_with_the_closest_known_one(tmp_path: Path) -> None:
