@@ -21,7 +21,7 @@ from .cli_customers import add_customer_commands, customer_command
 from .cli_db import add_db_commands, db_command
 from .cli_env import CommandParser, unknown_variables
 from .config import Settings, env_name, load_settings, settings_fields
-from .constants import listening_line
+from .constants import listening_line, package_version
 from .domain.agents import AgentChange, create_agent, do_reset_password, do_update_agent, generate_password
 from .domain.models import Agent, Role
 from .domain.passwords import PasswordHashing
@@ -44,6 +44,7 @@ def _common(parser: CommandParser) -> None:
 
 def build_parser() -> CommandParser:
     parser = CommandParser(prog="chatserver", description="Live chat and co-browsing server")
+    parser.add_argument("--version", action="version", version=f"chatserver {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = parser.subcommand(commands, "serve", help="run the server")

@@ -481,3 +481,8 @@ def test_an_unknown_variable_is_named_with_the_closest_known_one(tmp_path: Path)
         "(did you mean CHATSERVER_AGENT_ADD_PASSWORD?)",
         "chatserver: warning: CHATSERVER_LOG_LEVLE is not a variable chatserver reads; it is ignored "
         "(did you mean CHATSERVER_LOG_LEVEL?)"]
+
+
+def test_version_is_the_installed_packages() -> None:
+    ran = subprocess.run([*CLI, "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert ran.stdout == f"chatserver {importlib.metadata.version('chatserver')}\n"
