@@ -73,6 +73,12 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        # logging keeps the first handler's rendering of the exception on the record (exc_text)
+        # and every later formatter writes that: another handler's may hold the exception's text.
+        record.exc_text = None
+        return super().format(record)
+
     def formatException(self, ei: Any) -> str:
         return exception_summary(ei[1]) if ei[1] is not None else ""
 
