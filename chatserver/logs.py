@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -39,6 +40,17 @@ def configure_logging(level: str, log_format: str = "text", instance: str | None
     # server is built; ERROR is what they keep with logger=False.
     for name in ("socketio.server", "engineio.server"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # A thread's uncaught exception (an aiosqlite worker's, a library's) is a record too, not
+    # Python's traceback (with the exception's text) in the middle of the log.
+    threading.excepthook = _thread_failed
+
+
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("chatserver").error("a thread stopped on an unexpected error thread=%s", field(name),
+                                          exc_info=args.exc_value)
 
 
 def exception_summary(exc: BaseException) -> str:

@@ -165,6 +165,21 @@ def test_an_exception_is_one_record_with_its_types_and_stack_never_its_text() ->
     assert text.split("\n")[1] == "exception=ValueError <- KeyError" and "_raised" in text and BODY not in text
 
 
+def test_a_threads_uncaught_exception_is_a_record_without_its_text() -> None:
+    probe = ("import threading\n"
+             "from chatserver.logs import configure_logging\n"
+             "configure_logging('INFO', 'json')\n"
+             "def fail():\n"
+             f"    raise RuntimeError({BODY!r})\n"
+             "worker = threading.Thread(target=fail, name='worker-1')\n"
+             "worker.start()\n"
+             "worker.join()\n")
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    [record] = [json.loads(line) for line in ran.stderr.splitlines()]
+    assert (record["level"], record["thread"], record["exception"]) == ("ERROR", "worker-1", "RuntimeError")
+    assert "fail" in record["stack"] and BODY not in ran.stderr
+
+
 def test_an_error_python_socketio_logs_is_written_once() -> None:
     # python-socketio and python-engineio add a handler of their own to their loggers unless a
     # level is set: every error of theirs would be written twice, the second time with its text.
