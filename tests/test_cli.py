@@ -378,7 +378,8 @@ def test_a_stop_is_prompt_with_a_polling_post_open(tmp_path: Path, declared: int
 
 
 def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> None:
-    proc, port = _start_serve(tmp_path, CHATSERVER_LOG_FORMAT="json", CHATSERVER_INSTANCE_ID="web-7")
+    proc, port = _start_serve(tmp_path, CHATSERVER_LOG_FORMAT="json", CHATSERVER_INSTANCE_ID="web-7",
+                              CHATSERVER_LOG_LEVLE="never-shown")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?token=SECRET-IN-QUERY", timeout=2) as resp:
             assert resp.status == 200
@@ -397,6 +398,10 @@ def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> N
     assert (access["method"], access["route"], access["status"], access["client"]) == (
         "GET", "/healthz", 200, "127.0.0.1")
     assert "SECRET-IN-QUERY" not in err
+    # serve logs an unknown variable's warning (a record like any other), naming it, never its value.
+    assert any(r["level"] == "WARNING" and r["message"].startswith("CHATSERVER_LOG_LEVLE is not a variable")
+               and r["message"].endswith("(did you mean CHATSERVER_LOG_LEVEL?)") for r in records)
+    assert "never-shown" not in err
     stopped = records[-1]
     assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
 
