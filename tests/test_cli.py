@@ -406,11 +406,18 @@ def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> N
     assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
 
 
-def _start_error(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``chatserver serve`` that is expected to stop at once."""
+def _start_errors(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """``chatserver serve`` with each of ``runs``' arguments, expected to stop at once (all run at
+    the same time: most of each is Python starting)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
-    return subprocess.run([*CLI, "serve", "--port", "0", *args], capture_output=True, text=True, timeout=60,
-                          env={**clean, **PASSWORD_HASH_ENV, **env}, stdin=subprocess.DEVNULL)
+    procs = [(args, subprocess.Popen([*CLI, "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env={**clean, **PASSWORD_HASH_ENV},
+                                     stdin=subprocess.DEVNULL)) for args in runs]
+    done = []
+    for args, proc in procs:
+        out, err = proc.communicate(timeout=60)
+        done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    return done
 
 
 def _one_line_error(ran: subprocess.CompletedProcess[str]) -> str:
@@ -423,11 +430,12 @@ def _one_line_error(ran: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_bad_start_up_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
-    for args, says in ((["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO"),
-                       (["--redis-url", "redis://:pw@127.0.0.1:99999/0"], "redis_url: the port must be"),
-                       (["--redis-url", "redis://127.0.0.1:6379/db1"], "redis_url: the database index must be"),
-                       (["--log-format", "xml"], "log_format must be one of text, json")):
-        ran = _start_error("--data-dir", str(tmp_path / "data"), *args)
+    cases = ((["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO"),
+             (["--redis-url", "redis://:pw@127.0.0.1:99999/0"], "redis_url: the port must be"),
+             (["--redis-url", "redis://127.0.0.1:6379/db1"], "redis_url: the database index must be"),
+             (["--log-format", "xml"], "log_format must be one of text, json"))
+    for (_, says), ran in zip(cases, _start_errors(*(["--data-dir", str(tmp_path / "data"), *a] for a, _ in cases)),
+                              strict=True):
         assert ran.returncode == 2 and says in _one_line_error(ran) and ran.stderr.count("\n") == 1, ran.stderr
         assert ":pw@" not in ran.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was made
@@ -437,19 +445,19 @@ def test_what_the_machine_refuses_at_start_is_one_line_and_exit_status_1(tmp_pat
     a_file = tmp_path / "a-file"
     a_file.write_text("not a directory, not a database")
     # /sys/kernel: a directory no one may write in, root included.
-    for args, says in (([str(a_file)], f"the data directory {a_file} is a file"),
-                       ([str(a_file / "data")], "is a file (or under one)"),
-                       (["/sys/kernel/data"], "cannot create the data directory /sys/kernel/data"),
-                       (["/sys/kernel"], "the data directory /sys/kernel is not writable"),
-                       ([str(tmp_path / "d1"), "--db", str(a_file)], f"cannot open the database {a_file}: file is"),
-                       ([str(tmp_path / "d2"), "--db", str(tmp_path)], f"cannot open the database {tmp_path}: ")):
-        ran = _start_error("--data-dir", *args)
+    cases = (([str(a_file)], f"the data directory {a_file} is a file"),
+             ([str(a_file / "data")], "is a file (or under one)"),
+             (["/sys/kernel/data"], "cannot create the data directory /sys/kernel/data"),
+             (["/sys/kernel"], "the data directory /sys/kernel is not writable"),
+             ([str(tmp_path / "d1"), "--db", str(a_file)], f"cannot open the database {a_file}: file is"),
+             ([str(tmp_path / "d2"), "--db", str(tmp_path)], f"cannot open the database {tmp_path}: "))
+    for (args, says), ran in zip(cases, _start_errors(*(["--data-dir", *a] for a, _ in cases)), strict=True):
         assert ran.returncode == 1 and says in _one_line_error(ran), (args, ran.stderr)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        ran = _start_error("--data-dir", str(tmp_path / "d3"), "--port", str(port))
+        [ran] = _start_errors(["--data-dir", str(tmp_path / "d3"), "--port", str(port)])
     assert ran.returncode == 1
     assert _one_line_error(ran) == f"chatserver: error: cannot listen on 127.0.0.1:{port}: address already in use " \
                                    f"(another process holds the port)"
@@ -457,7 +465,7 @@ def test_what_the_machine_refuses_at_start_is_one_line_and_exit_status_1(tmp_pat
 
 
 def test_a_redis_database_index_the_server_lacks_is_one_line(tmp_path: Path, redis_url: str) -> None:
-    ran = _start_error("--data-dir", str(tmp_path), "--redis-url", redis_url.rsplit("/", 1)[0] + "/99")
+    [ran] = _start_errors(["--data-dir", str(tmp_path), "--redis-url", redis_url.rsplit("/", 1)[0] + "/99"])
     assert ran.returncode == 1
     assert _one_line_error(ran) == "chatserver: error: Redis refused the connection: DB index is out of range"
 
