@@ -24,7 +24,7 @@ import pytest
 
 from chatserver.config import Settings, load_settings
 
-from .redis_server import free_port
+from .redis_server import RedisServer, free_port
 from .support import PASSWORD_HASH_ENV, LiveServer, agent, make_settings
 
 CLI = [sys.executable, "-m", "chatserver"]
@@ -404,6 +404,20 @@ def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> N
     assert "never-shown" not in err
     stopped = records[-1]
     assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
+
+
+def test_the_start_line_names_redis_without_its_password(tmp_path: Path) -> None:
+    redis_server = RedisServer(tmp_path / "redis", password="s3cret-redis-pw")
+    redis_server.start()
+    try:
+        proc, port = _start_serve(tmp_path / "data", CHATSERVER_REDIS_URL=redis_server.url)
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        redis_server.stop()
+    [started] = [line for line in err.splitlines() if " INFO chatserver started " in line]
+    assert f" address=http://127.0.0.1:{port} backend=redis:redis://127.0.0.1:{redis_server.port}/0 " in started
+    assert "s3cret-redis-pw" not in err
 
 
 def _start_errors(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
