@@ -25,7 +25,7 @@ from .transport.origins import NULL_ORIGIN
 
 ENV_PREFIX = "CHATSERVER_"
 # Redis's own bound on its ``databases`` setting (a server has 16 by default: an index it does not
-# have is refused when the server starts, see app.py).
+# have is refused when the server starts, storage/redis_backend.py).
 MAX_REDIS_DATABASE = 2**31 - 1
 
 
