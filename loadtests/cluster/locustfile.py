@@ -183,7 +183,7 @@ def chat_report(environment: Environment) -> dict[str, Any]:
 def _admin(environment: Environment, url: str) -> AdminSession:
     settings = _settings(environment)
     if url not in _admins:
-        _admins[url] = AdminSession(url, settings.admin_email, settings.admin_password, settings.timeout)
+        _admins[url] = AdminSession(url, settings.admin_email, settings.admin_password)
     return _admins[url]
 
 
@@ -209,7 +209,7 @@ class ChatPairUser(User):
     def on_start(self) -> None:
         TOTALS.active_pairs += 1
         pair = ChatPair(self.url, _admin(self.environment, self.url), COUNTERS, self.environment.events.request.fire,
-                        RUN_ID, timeout=self.settings.timeout)
+                        RUN_ID, timeout=self.settings.timeout, lean=self.settings.client == "lean")
         self.pair = pair
         try:
             pair.start()

@@ -15,6 +15,7 @@ from .profiles import PROFILES, Profile
 
 ADMIN_EMAIL_ENV = "CHATLOAD_ADMIN_EMAIL"
 ADMIN_PASSWORD_ENV = "CHATLOAD_ADMIN_PASSWORD"
+CLIENTS = ("lean", "python-socketio")
 
 
 def add_arguments(parser: Any) -> None:
@@ -43,6 +44,9 @@ def add_arguments(parser: Any) -> None:
                        help="round trips a second per pair (1); 0: the next as soon as the answer is back")
     group.add_argument("--reconnect-every", type=int, default=20,
                        help="every Nth round drops the visitor and resumes (20); 0: never")
+    group.add_argument("--client", choices=CLIENTS, default="lean",
+                       help="the Socket.IO client: lean (lean.py, the default: the least CPU per message) or "
+                            "python-socketio (its synchronous client)")
     group.add_argument("--chat-timeout", type=float, default=10.0,
                        help="seconds to wait for an acknowledgement, an answer or a catch-up (10)")
     group.add_argument("--drain-timeout", type=float, default=30.0,
@@ -60,6 +64,7 @@ class ClusterOptions:
     admin_password: str
     profile: Profile
     pace: float
+    client: str
     reconnect_every: int
     timeout: float
     drain_timeout: float
@@ -111,7 +116,8 @@ class ClusterOptions:
             raise ValueError("; ".join(problems))
         assert profile is not None
         return cls(target_urls=tuple(targets), admin_email=email, admin_password=password, profile=profile,
-                   pace=options.pace, reconnect_every=options.reconnect_every, timeout=options.chat_timeout,
+                   pace=options.pace, client=options.client, reconnect_every=options.reconnect_every,
+                   timeout=options.chat_timeout,
                    drain_timeout=options.drain_timeout, chat_report=options.chat_report or None,
                    prometheus_host=options.prometheus_host, prometheus_port=options.prometheus_port)
 

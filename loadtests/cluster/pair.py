@@ -25,14 +25,19 @@ import gevent
 import gevent.event
 import gevent.lock
 import requests
+import requests.adapters
 import socketio
 
 from ..clients import AGENT_NAMESPACE, AGENT_PASSWORD, VISITOR_NAMESPACE, prechat
 from .checks import ChatCounters, SequenceCheck
+from .lean import LeanError, LeanSocket
 
 # Locust's request event: fire(request_type=, name=, response_time=ms, response_length=, exception=, context=).
 FireRequest = Callable[..., None]
 REQUEST_TYPE = "chat"
+# REST calls wait longer than events: creating and logging in an agent hashes a password (argon2),
+# which takes seconds on a busy target when many pairs start at once.
+REST_TIMEOUT = 30.0
 log = logging.getLogger("loadtests.cluster")
 _pair_numbers = itertools.count(1)
 
@@ -45,11 +50,15 @@ class ChatFailure(Exception):
 class AdminSession:
     """The admin's REST session of one worker process, shared by its pairs: one login."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float) -> None:
+    def __init__(self, url: str, email: str, password: str, timeout: float = REST_TIMEOUT) -> None:
         self.url = url
         self._email, self._password = email, password
         self.timeout = timeout
         self.http = requests.Session()
+        # one session for every pair of the process: as many pooled connections as pairs at once
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=256)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
         self._token: str | None = None
         self._lock = gevent.lock.Semaphore()
 
@@ -91,13 +100,21 @@ def login(http: requests.Session, url: str, email: str, password: str, timeout: 
 
 
 class Connection:
-    """One python-socketio client on one namespace, without reconnection (a reconnect is the
-    pair's own step, checked)."""
+    """One client on one namespace, without reconnection (a reconnect is the pair's own step,
+    checked): the lean client (lean.py) or python-socketio's synchronous one."""
 
     def __init__(self, url: str, namespace: str, auth: dict[str, str],
-                 handlers: dict[str, Callable[[Any], None]], timeout: float) -> None:
+                 handlers: dict[str, Callable[[Any], None]], timeout: float, lean: bool = True) -> None:
         self.namespace = namespace
         self.timeout = timeout
+        self.lean: LeanSocket | None = None
+        self.sio: socketio.Client | None = None
+        if lean:
+            try:
+                self.lean = LeanSocket(url, namespace, auth, handlers, timeout)
+            except LeanError as exc:
+                raise ChatFailure(str(exc)) from None
+            return
         self.sio = socketio.Client(reconnection=False, handle_sigint=False)
         for event, handler in handlers.items():
             self.sio.on(event, handler, namespace=namespace)
@@ -106,9 +123,19 @@ class Connection:
         except socketio.exceptions.ConnectionError:
             raise ChatFailure(f"connect:{namespace}") from None
 
+    @property
+    def connected(self) -> bool:
+        return self.lean.connected if self.lean is not None else bool(self.sio is not None and self.sio.connected)
+
     def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         try:
-            ack = self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
+            if self.lean is not None:
+                ack = self.lean.call(event, data)
+            else:
+                assert self.sio is not None
+                ack = self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
+        except LeanError as exc:
+            raise ChatFailure(str(exc)) from None
         except socketio.exceptions.TimeoutError:
             raise ChatFailure(f"ack_timeout:{event}") from None
         except socketio.exceptions.BadNamespaceError:
@@ -119,10 +146,19 @@ class Connection:
         return ack
 
     def emit(self, event: str, data: dict[str, Any], callback: Callable[[Any], None]) -> None:
-        self.sio.emit(event, data, namespace=self.namespace, callback=callback)
+        if self.lean is not None:
+            try:
+                self.lean.emit(event, data, callback)
+            except LeanError as exc:
+                raise ChatFailure(str(exc)) from None
+        else:
+            assert self.sio is not None
+            self.sio.emit(event, data, namespace=self.namespace, callback=callback)
 
     def close(self) -> None:
-        if self.sio.connected:
+        if self.lean is not None:
+            self.lean.close()
+        elif self.sio is not None and self.sio.connected:
             self.sio.disconnect()
 
 
@@ -130,8 +166,9 @@ class ChatPair:
     """One visitor and its own agent on ``url``; see the module's docstring."""
 
     def __init__(self, url: str, admin: AdminSession, counters: ChatCounters, fire: FireRequest,
-                 run_id: str, timeout: float = 10.0) -> None:
+                 run_id: str, timeout: float = 10.0, lean: bool = True) -> None:
         self.url = url
+        self.lean = lean
         self.admin = admin
         self.counters = counters
         self._fire = fire
@@ -165,11 +202,11 @@ class ChatPair:
         try:
             email = f"locust-{self.run_id}-{os.getpid()}-{self.number}@example.com"
             self.agent_id = self.admin.add_agent(f"Locust agent {self.number}", email)
-            token = str(login(self.admin.http, self.url, email, AGENT_PASSWORD, self.timeout)["token"])
+            token = str(login(self.admin.http, self.url, email, AGENT_PASSWORD, self.admin.timeout)["token"])
             self.agent = Connection(self.url, AGENT_NAMESPACE, {"token": token, "status": "away"},
-                                    {"message:new": self._agent_received}, self.timeout)
+                                    {"message:new": self._agent_received}, self.timeout, self.lean)
             self.visitor_token = str(_json(self.admin.http, "POST", self.url + "/api/visitor/sessions", 201,
-                                           self.timeout)["token"])
+                                           self.admin.timeout)["token"])
             self.visitor = self._connect_visitor()
             ack = self.visitor.call("chat:start", prechat(self.number))
             self._joined = True
@@ -188,7 +225,7 @@ class ChatPair:
     def _connect_visitor(self) -> Connection:
         assert self.visitor_token is not None
         return Connection(self.url, VISITOR_NAMESPACE, {"token": self.visitor_token},
-                          {"message:new": self._visitor_received}, self.timeout)
+                          {"message:new": self._visitor_received}, self.timeout, self.lean)
 
     def _rejoin_visitor(self) -> None:
         """Join the visitor's new connection from the last seq it holds; sets the catch-up target."""
@@ -269,7 +306,7 @@ class ChatPair:
             if self.visitor is not None and self.cid is not None:
                 # A resume cut short by the stop, or a ping whose seq the visitor never learnt (its own
                 # messages come back only in a replay): join again on a new connection.
-                if self._unacknowledged or not (self._joined and self.visitor.sio.connected):
+                if self._unacknowledged or not (self._joined and self.visitor.connected):
                     self.visitor.close()
                     self.visitor = self._connect_visitor()
                     self._rejoin_visitor()

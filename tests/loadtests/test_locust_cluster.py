@@ -27,6 +27,12 @@ def _locust(*args: str, log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+def _server(tmp_path: Path) -> ServerProcess:
+    # as for any load test: one address sends far more than a person types (docs/loadtesting.md)
+    return ServerProcess(tmp_path, None, CHATSERVER_MESSAGE_RATE="1000000", CHATSERVER_MESSAGE_BURST="1000000",
+                         CHATSERVER_EVENT_RATE="1000000", CHATSERVER_EVENT_BURST="1000000").start()
+
+
 def _scrape(port: int) -> str:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
@@ -36,9 +42,7 @@ def _scrape(port: int) -> str:
 
 
 def test_a_master_and_two_workers_merge_the_chat_checks_of_both(tmp_path: Path) -> None:
-    # as for any load test: one address sends far more than a person types (docs/loadtesting.md)
-    server = ServerProcess(tmp_path, None, CHATSERVER_MESSAGE_RATE="1000000", CHATSERVER_MESSAGE_BURST="1000000",
-                           CHATSERVER_EVENT_RATE="1000000", CHATSERVER_EVENT_BURST="1000000").start()
+    server = _server(tmp_path)
     master_port, metrics_port = free_port(), free_port()
     report = tmp_path / "chat-report.json"
     try:
@@ -78,6 +82,25 @@ def test_a_master_and_two_workers_merge_the_chat_checks_of_both(tmp_path: Path) 
     # every round trip is two messages delivered (the ping to the agent, the answer to the visitor)
     assert checks["delivered"] >= 2 * round_trips["count"]
     assert merged["cpu"]["workers_s"] > 0 and merged["cpu"]["generator_us_per_message"] > 0
+
+
+def test_one_process_with_python_socketios_client_passes_the_same_checks(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    report = tmp_path / "chat-report.json"
+    try:
+        run = _locust("--headless", "--only-summary", "--client", "python-socketio", "--target-urls", server.url,
+                      "--admin-file", str(tmp_path / "first-admin.txt"), "--pairs", "2", "--ramp-up", "0",
+                      "--duration", "1.5", "--pace", "20", "--reconnect-every", "4", "--chat-report", str(report),
+                      log=tmp_path / "locust.log")
+        status = run.wait(timeout=60)
+    finally:
+        server.stop()
+    assert status == 0, (tmp_path / "locust.log").read_text()[-3000:]
+    merged = json.loads(report.read_text())
+    assert merged["passed"] is True and merged["workers"] == {}
+    checks = merged["chat_checks"]
+    assert checks["delivered"] > 0 and checks["resumes"] > 0
+    assert checks["duplicates"] == checks["out_of_order"] == checks["lost"] == 0
 
 
 def test_bad_options_stop_the_run_before_it_starts_with_one_line(tmp_path: Path) -> None:
