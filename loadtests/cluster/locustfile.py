@@ -93,6 +93,9 @@ def _arguments(parser: Any) -> None:
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
     global SETTINGS
+    # This process's CPU from here on: a worker that --processes forked has its parent's figures
+    # in TOTALS, and its own getrusage starts from zero.
+    TOTALS.cpu_from = TOTALS.cpu_reported = _cpu_seconds()
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(_report_to_master)
         return  # its options come from the master with each spawn message (_settings)

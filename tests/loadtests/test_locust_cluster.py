@@ -72,7 +72,7 @@ def test_a_master_and_two_workers_merge_the_chat_checks_of_both(tmp_path: Path) 
     assert merged["passed"] is True
     assert len(merged["workers"]) == 2
     for worker in merged["workers"].values():  # each worker's pairs took part
-        assert worker["delivered"] > 0 and worker["resumes"] > 0
+        assert worker["delivered"] > 0 and worker["resumes"] > 0 and worker["cpu_s"] > 0
     checks = merged["chat_checks"]
     assert checks["delivered"] == sum(w["delivered"] for w in merged["workers"].values())
     assert checks["duplicates"] == checks["out_of_order"] == checks["lost"] == checks["resumes_incomplete"] == 0
