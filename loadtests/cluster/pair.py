@@ -303,6 +303,11 @@ class ChatPair:
         try:
             for answer in list(self._answers.values()):  # a round cut short by the stop: its answer first
                 answer.wait(self.timeout)
+            if self.cid is None and self.visitor is not None and self.visitor.connected:
+                # stopped before chat:start's ack: its chat may wait in the queue; close that too
+                waiting = self.visitor.call("session:resume", {}).get("conversation")
+                if waiting is not None:
+                    self.visitor.call("conversation:close", {"conversation_id": waiting["id"]})
             if self.visitor is not None and self.cid is not None:
                 # A resume cut short by the stop, or a ping whose seq the visitor never learnt (its own
                 # messages come back only in a replay): join again on a new connection.
