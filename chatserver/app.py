@@ -68,9 +68,10 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     whether start-up finished or not."""
     settings, stores, backend = server.settings, server.stores, server.backend
     chats, hub = server.domain.chats, server.transport.hub
-    await stores.database.open()
-    # aiosqlite's worker threads are not daemons: a store left open keeps the process alive.
+    # aiosqlite's worker threads are not daemons: a store left open keeps the process alive, so it
+    # is closed even when opening it fails half-way (a migration refused, a stop during start-up).
     stack.push_async_callback(stores.database.close)
+    await stores.database.open()
     stack.push_async_callback(backend.close)
     await backend.heartbeat()
     await backend.bus.start(server.notifications.notifier.receive, hub.recovery.catch_up)
