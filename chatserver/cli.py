@@ -120,8 +120,10 @@ def _settings(command: CommandParser, args: argparse.Namespace, environ: Mapping
 
 
 def serve(settings: Settings, warnings: Sequence[str] = ()) -> int:
-    """Run the server until a signal stops it: 0. A ``StartupError`` goes to ``main``; any other
-    exception is one log record (its types and stack, as every logged exception) and status 1."""
+    """Run the server until a signal stops it: 0, or 128 + the signal's number when a second
+    signal stopped it at once (``serving.serve_until_signalled``). A ``StartupError`` goes to
+    ``main``; any other exception is one log record (its types and stack, as every logged
+    exception) and status 1."""
     configure_logging(settings.log_level, settings.log_format, settings.instance_id)
     for warning in warnings:
         log.warning("%s", warning)
@@ -129,10 +131,12 @@ def serve(settings: Settings, warnings: Sequence[str] = ()) -> int:
     # The web stack (aiohttp, python-socketio, redis) is imported here, not at the top: the agent
     # and customer commands need only storage, and start in a fraction of the time without it (as
     # does a refused data directory, above).
-    from .app import build_app
+    from .app import app_for
+    from .assembly import assemble
     from .http import serving
 
-    app = build_app(settings)
+    server = assemble(settings)
+    app = app_for(server)
     base = f"http://{settings.host}:{settings.port}"
 
     def banner() -> None:
@@ -155,13 +159,12 @@ def serve(settings: Settings, warnings: Sequence[str] = ()) -> int:
         loop_factory = None
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serving.serve_until_signalled(app, settings, banner))
+            return runner.run(serving.serve_until_signalled(app, settings, banner, server.stores.database.close))
     except StartupError:
         raise
     except Exception as exc:
         log.critical("the server stopped on an unexpected error %s", exception_summary(exc))
         return 1
-    return 0
 
 
 async def agent_add(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from .support import LiveServer, make_settings
 # load runs.
 TESTS = Path(__file__).resolve().parent
 E2E = ("e2e/",)
-SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_hosts.py", "test_cli.py",
+SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_hosts.py", "test_cli.py", "test_signals.py",
         "test_cli_customers.py", "test_logs.py", "http/test_schemathesis.py")
 
 

@@ -10,7 +10,8 @@ with one line (``StartupError``) before the database is opened.
 first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
 cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM, with a log
 line once listening (``started``: version, address, backend and database, without passwords) and
-one once stopped (``stopped``, with how long the stop took).
+one once stopped (``stopped``, with how long the stop took), and stops at once on a second signal
+(``StopSignals``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -127,28 +129,105 @@ def _cannot_listen(settings: Settings, exc: OSError) -> StartupError:
     return StartupError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
-async def serve_until_signalled(app: web.Application, settings: Settings, ready: Callable[[], None]) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM, then stop cleanly; ``ready`` is called once listening."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
+# Seconds the storage gets to close after a second signal (or a signal during start-up); the
+# process exits by then whatever still runs (``os._exit``: aiosqlite's worker threads are not
+# daemons, and one still open would keep the interpreter from ever exiting).
+STOP_NOW_TIMEOUT = 5.0
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
+
+
+class StopSignals:
+    """SIGINT and SIGTERM while ``task`` serves. Once serving, the first asks for a graceful stop
+    (``requested``); the second, or any during start-up (nothing to stop gracefully yet), stops
+    now: ``task`` is cancelled, and a daemon timer ends the process ``STOP_NOW_TIMEOUT`` seconds
+    later if it has not ended by itself. Handlers stay installed until the process exits, so no
+    signal ever meets Python's default handlers half-way through a stop."""
+
+    def __init__(self, task: asyncio.Task[Any], stop_now_timeout: float = STOP_NOW_TIMEOUT) -> None:
+        self.task = task
+        self.stop_now_timeout = stop_now_timeout
+        self.requested = asyncio.Event()
+        self.serving = False
+        self.now: signal.Signals | None = None  # the signal that asked to stop now
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in _SIGNALS:
+            loop.add_signal_handler(signum, self.received, signum)
+
+    def stopped(self) -> None:
+        """Once stopped (storage closed), a signal ends the process at once: the event loop's
+        handlers would give way to Python's defaults when the loop closes (a ``KeyboardInterrupt``
+        in whatever the interpreter is doing on its way out)."""
+        loop = asyncio.get_running_loop()
+        for signum in _SIGNALS:
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, _exit_now)
+
+    @property
+    def exit_status(self) -> int:
+        """The process's exit status after a stop now: 128 + the signal's number, as a shell
+        reports a process that signal ended."""
+        assert self.now is not None
+        return 128 + int(self.now)
+
+    def received(self, signum: signal.Signals) -> None:
+        if self.serving and not self.requested.is_set():
+            log.info("stopping signal=%s (a second signal stops at once)", signum.name)
+            self.requested.set()
+            return
+        if self.now is not None:
+            return
+        self.now = signum
+        log.warning("stopping now signal=%s: storage gets %gs to close, then the process exits status=%d",
+                    signum.name, self.stop_now_timeout, self.exit_status)
+        timer = threading.Timer(self.stop_now_timeout + 1.0, os._exit, (self.exit_status,))
+        timer.daemon = True
+        timer.start()
+        self.task.cancel()
+
+
+async def serve_until_signalled(app: web.Application, settings: Settings, ready: Callable[[], None],
+                                close_storage: Callable[[], Awaitable[None]]) -> int:
+    """Serve ``app`` until SIGINT or SIGTERM, then stop cleanly; ``ready`` is called once
+    listening. A second signal (or one during start-up) stops at once: ``close_storage`` is
+    given ``STOP_NOW_TIMEOUT`` seconds. Returns the process's exit status: 0 after a clean stop,
+    128 + the signal's number after a stop now."""
+    task = asyncio.current_task()
+    assert task is not None
+    signals = StopSignals(task)
+    signals.install()
     try:
         listener = await start(app, settings)
+        signals.serving = True
         try:
             log.info("started version=%s address=%s backend=%s database=%s pid=%d", package_version(),
                      field(f"http://{settings.host}:{listener.port}", limit=300), field(_backend(settings), limit=300),
                      field(_database(settings), limit=300), os.getpid())
             ready()
-            await stop.wait()
+            await signals.requested.wait()
         finally:
             stopping = time.monotonic()
             await listener.stop()
             log.info("stopped seconds=%.2f", time.monotonic() - stopping)
+    except asyncio.CancelledError:
+        if signals.now is None:
+            raise
+        task.uncancel()
+        try:
+            await asyncio.wait_for(close_storage(), signals.stop_now_timeout)
+        except Exception as exc:  # the process is stopping whatever happened: say so in one line
+            log.warning("storage did not close cleanly exception=%s", type(exc).__name__)
     finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+        signals.stopped()
+    # A stop now asked for while the clean stop finished anyway still says so.
+    return 0 if signals.now is None else signals.exit_status
 
 
 def _backend(settings: Settings) -> str:
