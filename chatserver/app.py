@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from .assembly import Server, assemble
 from .config import Settings
 from .domain.clock import Clock
+from .errors import StartupError, Unavailable
 from .first_admin import ensure_first_admin
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
 from .http.services import SERVICES
 from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
+from .logs import redacted
 from .loops import every, heartbeat
 
 log = logging.getLogger("chatserver")
@@ -71,9 +76,11 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     # aiosqlite's worker threads are not daemons: a store left open keeps the process alive, so it
     # is closed even when opening it fails half-way (a migration refused, a stop during start-up).
     stack.push_async_callback(stores.database.close)
-    await stores.database.open()
+    database = ("PostgreSQL at " if settings.database_url else "the database ") + stores.database.name
+    await when_reachable(database, stores.database.open, settings.start_timeout)
     stack.push_async_callback(backend.close)
-    await backend.heartbeat()
+    if settings.redis_url is not None:
+        await when_reachable(f"Redis at {redacted(settings.redis_url)}", backend.heartbeat, settings.start_timeout)
     await backend.bus.start(server.notifications.notifier.receive, hub.recovery.catch_up)
     stack.push_async_callback(backend.bus.stop)
     await chats.restorer.restore()
@@ -95,6 +102,39 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
         await chats.lifecycle.shutdown()
 
     stack.push_async_callback(shut_down)
+
+
+# Seconds between tries while a dependency does not answer at start: then every last one.
+START_RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)
+
+
+async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]], start_timeout: float) -> None:
+    """``attempt`` (opening or first use of ``what``) tried until it stops raising
+    ``Unavailable``, for ``start_timeout`` seconds at most, with one warning line per failed try;
+    ``StartupError`` (one line, no traceback) once ``start_timeout`` has passed, at once with 0."""
+    started = time.monotonic()
+    for tries in itertools.count():
+        try:
+            await attempt()
+            return
+        except Unavailable as exc:
+            reason = _reason(exc)
+            waited = time.monotonic() - started
+            delay = min(START_RETRY_DELAYS[min(tries, len(START_RETRY_DELAYS) - 1)], start_timeout - waited)
+            if delay <= 0:
+                waited_for = f"gave up after start_timeout={start_timeout:g}s" if start_timeout \
+                    else "start_timeout=0: not waiting"
+                raise StartupError(f"{what} is unreachable ({reason}); {waited_for}") from None
+            log.warning("%s is unreachable (%s): next try in %gs, giving up after start_timeout=%gs", what,
+                        reason, round(delay, 1), start_timeout)
+            await asyncio.sleep(delay)
+
+
+def _reason(exc: Unavailable) -> str:
+    """What the driver said of a failed connection (an address and an errno; no password), on
+    one line."""
+    cause = exc.__cause__ or exc
+    return " ".join(str(cause).split())[:200] or type(cause).__name__
 
 
 def _periodic(server: Server) -> list[tuple[float, Callable[[], Awaitable[None]], str]]:

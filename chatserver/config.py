@@ -43,6 +43,9 @@ class Settings:
     database_pool_max: int = 10
     # ``None`` selects the embedded in-memory broker; ``redis://...`` the Redis backend.
     redis_url: str | None = None
+    # Seconds ``serve`` waits at start for Redis and PostgreSQL to answer, trying again now and
+    # then (0: not at all, an unreachable one stops the start at once).
+    start_timeout: float = 60.0
     # Signs agent and visitor tokens; generated into ``<data_dir>/secret.key`` when not given.
     secret_key: str | None = None
     agent_token_ttl: float = 12 * 3600.0
@@ -291,6 +294,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
     if settings.database_url is not None and not settings.database_url.startswith(("postgresql://", "postgres://")):
         raise ValueError("database_url must start with postgresql://")
+    if settings.start_timeout < 0:
+        raise ValueError("start_timeout must not be negative (0: do not wait)")
     if not 1 <= settings.database_pool_min <= settings.database_pool_max:
         raise ValueError("database_pool_min must be at least 1 and at most database_pool_max")
     parse_opening_hours(settings.business_hours, settings.business_timezone)

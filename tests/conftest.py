@@ -16,8 +16,9 @@ from .support import LiveServer, make_settings
 # load runs.
 TESTS = Path(__file__).resolve().parent
 E2E = ("e2e/",)
-SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_hosts.py", "test_cli.py", "test_signals.py",
-        "test_cli_customers.py", "test_logs.py", "http/test_schemathesis.py")
+SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_hosts.py", "test_cli.py",
+        "test_cli_customers.py", "test_logs.py", "http/test_schemathesis.py", "test_signals.py",
+        "test_start_dependencies.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from ...errors import Unavailable
+from ...errors import StartupError, Unavailable
 from ...logs import redacted
 from ..group_commit import BatchFailed, GroupCommitter, Outcome
 
@@ -125,7 +125,13 @@ class PostgresDatabase:
                 max_inactive_connection_lifetime=300.0, reset=_no_session_state)
         except CONNECTION_ERRORS as exc:
             raise Unavailable(f"PostgreSQL at {self.name} cannot be reached: {exc}") from exc
-        await self.migrate()
+        except asyncpg.PostgresError as exc:  # a wrong password, no such database: no retry helps
+            raise StartupError(f"PostgreSQL at {self.name} refused the connection: {exc}") from None
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()  # opened again from the start on the next try
+            raise
 
     async def close(self) -> None:
         for lane in self._lanes:
