@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 
 from chatserver.storage.sqlite import open_sqlite
 
@@ -450,3 +451,41 @@ async def test_redis_restarted_mid_chat_loses_no_queued_visitor_or_message(
         assert status == 200 and "still here" in [m["body"] for m in transcript["messages"]]
     finally:
         await _disconnect_all(a, b)
+
+
+@pytest.mark.parametrize("namespace", ["/visitor", "/agent"])
+async def test_a_connect_while_redis_is_down_is_refused_unavailable_at_once(
+    tmp_path: Path, http: aiohttp.ClientSession, cluster_redis: RedisServer, namespace: str,
+) -> None:
+    """docs/protocol.md, Connecting: the connect is answered with the structured ``unavailable``
+    (no traceback in the log, no wait for the client's timeout); once Redis is back it connects."""
+    data = tmp_path / "data"
+    data.mkdir()
+    process = ServerProcess(data, cluster_redis.url, **FAST).start()
+    remote = Remote(process, http)
+    try:
+        if namespace == "/visitor":
+            _, body = await remote.request("POST", "/api/visitor/sessions")
+            token = body["token"]
+        else:
+            token = (await _agent_login(remote, await _admin(remote), 1))["token"]
+        cluster_redis.stop()
+        refused = socketio.AsyncClient(reconnection=False)
+        errors: list[Any] = []
+        refused.on("connect_error", errors.append, namespace=namespace)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await refused.connect(process.url, namespaces=[namespace], auth={"token": token},
+                                  transports=["websocket"], wait_timeout=5)
+        unreachable = "the routing store (Redis) is unreachable; try again"
+        assert errors == [{"message": unreachable, "code": "unavailable",
+                           "data": {"code": "unavailable", "message": unreachable}}]
+        await refused.disconnect()
+        cluster_redis.start()
+        await wait_until(process.ready, timeout=15)
+        client = await Client(remote, namespace, token).connect()  # type: ignore[arg-type]
+        await client.disconnect()
+    finally:
+        process.stop()
+    log = process.log.read_text()
+    assert f"connection refused namespace={namespace} code=unavailable" in log
+    assert "Traceback" not in log

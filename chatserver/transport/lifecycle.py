@@ -63,11 +63,20 @@ class ConnectionLifecycle:
         try:
             connection, expires_at = await self.auth.connection(sid, namespace, auth)
         except ChatError as exc:
-            log.info("connection refused namespace=%s code=%s", namespace, exc.code)
-            refusal = socketio.exceptions.ConnectionRefusedError(exc.message)
-            refusal.error_args = connect_refusal(exc)
-            raise refusal from None
+            raise _refusal(namespace, exc) from None
         self.connections.add(connection)
+        try:
+            await self._arrive(namespace, sid, connection, expires_at)
+        except ChatError as exc:
+            # Presence could not be told (Redis unreachable: ``unavailable``): the connection is
+            # refused as a bad token is, at once, and python-socketio takes it out of its rooms.
+            self.connections.remove(sid)
+            if connection.expiry is not None:
+                connection.expiry.cancel()
+            raise _refusal(namespace, exc) from None
+        return True
+
+    async def _arrive(self, namespace: str, sid: str, connection: Connection, expires_at: float | None) -> None:
         actor = connection.actor
         if actor.kind == PartyKind.VISITOR:
             await self.sio.enter_room(sid, C.visitor_room(actor.id), namespace=namespace)
@@ -81,7 +90,6 @@ class ConnectionLifecycle:
             await self.sio.enter_room(sid, C.ROOM_AGENTS, namespace=namespace)
             await self.presence_changes.agent_connected(connection.agent, sid, connection.status)
         log.info("connected namespace=%s %s=%s", namespace, actor.kind, actor.id)
-        return True
 
     async def disconnect(self, namespace: str, sid: str) -> None:
         connection = self.connections.remove(sid)
@@ -104,3 +112,12 @@ class ConnectionLifecycle:
         else:
             await self.presence_changes.agent_disconnected(connection.actor.id, sid)
         log.info("disconnected namespace=%s %s=%s", namespace, connection.actor.kind, connection.actor.id)
+
+
+def _refusal(namespace: str, error: ChatError) -> socketio.exceptions.ConnectionRefusedError:
+    """The refusal of a connect: a ``connect_error`` carrying ``error``'s code (docs/protocol.md,
+    Connecting), and one line in the log."""
+    log.info("connection refused namespace=%s code=%s", namespace, error.code)
+    refusal = socketio.exceptions.ConnectionRefusedError(error.message)
+    refusal.error_args = connect_refusal(error)
+    return refusal
