@@ -33,7 +33,6 @@ import logging
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any, TypeVar
 
 import asyncpg
@@ -41,6 +40,7 @@ import asyncpg
 from ...errors import StartupError, Unavailable
 from ...logs import redacted
 from ..group_commit import BatchFailed, GroupCommitter, Outcome
+from ..migrations import shipped
 
 T = TypeVar("T")
 log = logging.getLogger("chatserver.storage")
@@ -71,11 +71,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 
 def migrations() -> list[tuple[int, str]]:
     """The PostgreSQL migrations shipped with the package, as ``(version, sql)`` in order."""
-    found = []
-    for entry in resources.files("chatserver.storage.postgresql.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
-    return sorted(found)
+    return shipped("chatserver.storage.postgresql.migrations")
 
 
 class Batch:

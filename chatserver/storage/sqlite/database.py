@@ -19,7 +19,6 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +27,7 @@ import aiosqlite
 from ...errors import StartupError
 from ...files import create_private_file, make_private_dir
 from ..group_commit import GroupCommitter, Outcome
+from ..migrations import shipped
 from ._group_commit import Batch, Job, WriterBusy, run_batch
 from ._reader import ReadConnection
 
@@ -44,11 +44,7 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 def migrations() -> list[tuple[int, str]]:
     """The schema migrations shipped with the package, as ``(version, sql)`` in order."""
-    found = []
-    for entry in resources.files("chatserver.storage.sqlite.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
-    return sorted(found)
+    return shipped("chatserver.storage.sqlite.migrations")
 
 
 class SQLiteDatabase:
