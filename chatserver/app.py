@@ -77,7 +77,11 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     # is closed even when opening it fails half-way (a migration refused, a stop during start-up).
     stack.push_async_callback(stores.database.close)
     database = ("PostgreSQL at " if settings.database_url else "the database ") + stores.database.name
-    await when_reachable(database, stores.database.open, settings.start_timeout)
+    await when_reachable(database, lambda: stores.database.open(migrate=settings.migrate_on_start),
+                         settings.start_timeout)
+    if not settings.migrate_on_start and (pending := await stores.database.pending_migrations()):
+        raise StartupError(f"{database} lacks {len(pending)} migration(s) of this version "
+                           f"({', '.join(map(str, pending))}) and migrate_on_start is false: run `chatserver migrate`")
     stack.push_async_callback(backend.close)
     if settings.redis_url is not None:
         await when_reachable(f"Redis at {redacted(settings.redis_url)}", backend.heartbeat, settings.start_timeout)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .cli_customers import add_customer_commands, customer_command
-from .cli_db import add_db_commands, db_command
+from .cli_db import add_db_commands, add_migrate_command, db_command, migrate_command
 from .cli_env import CommandParser, unknown_variables
 from .config import Settings, env_name, load_settings, settings_fields
 from .constants import listening_line, package_version
@@ -110,6 +110,7 @@ def build_parser() -> CommandParser:
                                        "than on a command line others can see")
     add_customer_commands(parser, commands, _common)
     add_db_commands(parser, commands)
+    add_migrate_command(parser, commands, _common)
     return parser
 
 
@@ -287,7 +288,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"chatserver: warning: {warning}", file=sys.stderr)
         if args.command == "db":
             return asyncio.run(db_command(args))
-        _existing_database(settings, may_create=args.command == "agent" and args.agent_command == "add")
+        _existing_database(settings, may_create=args.command == "migrate"
+                           or (args.command == "agent" and args.agent_command == "add"))
+        if args.command == "migrate":
+            configure_logging(settings.log_level, settings.log_format, settings.instance_id)  # a line a migration
+            return asyncio.run(migrate_command(settings, args.check))
         if args.command == "customer":
             return asyncio.run(customer_command(settings, args))
         if args.agent_command == "add":
@@ -305,8 +310,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def _existing_database(settings: Settings, *, may_create: bool) -> None:
     """The commands other than ``serve`` work on the SQLite file that is there: a mistyped
     ``--data-dir`` must not leave an empty database behind (and list nothing from it). Only
-    ``agent add`` may create the file, in a data directory that exists (to add agents before
-    the server's first start)."""
+    ``agent add`` and ``migrate`` may create the file, in a data directory that exists (to add
+    agents, or migrate, before the server's first start)."""
     if settings.database_url:
         return
     path = settings.db_path

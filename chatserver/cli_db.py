@@ -1,19 +1,27 @@
 """``chatserver db copy``: the embedded build's SQLite file into PostgreSQL, for a shop that
-outgrows one machine (docs/operations.md, "Moving from the embedded build to PostgreSQL")."""
+outgrows one machine (docs/operations.md, "Moving from the embedded build to PostgreSQL");
+``chatserver migrate [--check]``: the database's schema migrations, applied or checked by a deploy
+script (docs/operations.md, "Upgrading")."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_env import CommandParser
-from .errors import Unavailable
+from .config import Settings
+from .errors import StartupError, Unavailable
 from .logs import redacted
+from .stores import stores_for
 
 if TYPE_CHECKING:
     from .storage.copy import CopyResult
+
+# ``migrate --check``'s exit status when migrations are pending (0: none; 1: the check failed).
+MIGRATIONS_PENDING = 3
 
 
 def add_db_commands(parser: CommandParser, commands: Any) -> None:
@@ -63,3 +71,41 @@ def _count_lines(result: CopyResult) -> list[str]:
     lines += [f"{c.table:{width}}  {c.sqlite:>10}  {c.postgresql:>10}{'' if c.matches else '  *'}"
               for c in result.counts]
     return lines
+
+
+def add_migrate_command(parser: CommandParser, commands: Any, common: Callable[[CommandParser], None]) -> None:
+    """Add ``migrate [--check]`` to the CLI's subcommands; ``common`` adds the database options."""
+    migrate = parser.subcommand(commands, "migrate", help="apply the database's pending schema migrations")
+    common(migrate)
+    migrate.option("--check", action="store_true", default=False,
+                   help=f"apply nothing: exit 0 if the schema is current, {MIGRATIONS_PENDING} if migrations are "
+                        "pending")
+
+
+async def migrate_command(settings: Settings, check: bool) -> int:
+    """Run ``migrate``: every pending migration applied (each logged), 0. With ``check`` nothing is
+    applied: 0 when the schema is current, ``MIGRATIONS_PENDING`` when it is not. A database
+    that cannot be reached, or whose schema is newer than this version's, is a ``StartupError``."""
+    database = stores_for(settings).database
+    what = ("PostgreSQL at " if settings.database_url else "the database ") + database.name
+    if check and not settings.database_url and not settings.db_path.exists():
+        print(f"{what} does not exist yet: every migration is pending")  # and --check creates nothing
+        return MIGRATIONS_PENDING
+    try:
+        await database.open(migrate=False)
+    except Unavailable as exc:
+        raise StartupError(f"{what} is unreachable ({exc.__cause__ or exc})") from None
+    try:
+        pending = await database.pending_migrations()
+        if check:
+            if pending:
+                print(f"{what}: {len(pending)} migration(s) pending: {', '.join(map(str, pending))}")
+                return MIGRATIONS_PENDING
+            print(f"{what}: the schema is current")
+            return 0
+        applied = await database.migrate()
+    finally:
+        await database.close()
+    print(f"{what}: applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(map(str, applied))}; "
+          "the schema is current")
+    return 0

@@ -46,6 +46,9 @@ class Settings:
     # Seconds ``serve`` waits at start for Redis and PostgreSQL to answer, trying again now and
     # then (0: not at all, an unreachable one stops the start at once).
     start_timeout: float = 60.0
+    # Whether ``serve`` applies pending schema migrations at start; when false it refuses to start
+    # while any is pending (``chatserver migrate`` applies them: docs/operations.md, upgrades).
+    migrate_on_start: bool = True
     # Signs agent and visitor tokens; generated into ``<data_dir>/secret.key`` when not given.
     secret_key: str | None = None
     agent_token_ttl: float = 12 * 3600.0

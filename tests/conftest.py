@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 E2E = ("e2e/",)
 SLOW = ("loadtests/", "test_cluster.py", "test_cluster_cobrowse.py", "test_hosts.py", "test_cli.py",
         "test_cli_customers.py", "test_logs.py", "http/test_schemathesis.py", "test_signals.py",
-        "test_start_dependencies.py")
+        "test_start_dependencies.py", "test_migrate.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

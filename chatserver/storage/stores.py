@@ -24,7 +24,19 @@ class Database(Protocol):
         """Where it is, for the log (never a password)."""
         ...
 
-    async def open(self) -> None: ...
+    async def open(self, migrate: bool = True) -> None:
+        """Connect; with ``migrate``, apply the pending migrations. ``StartupError`` when the
+        schema is newer than this version's."""
+        ...
+
+    async def pending_migrations(self) -> list[int]:
+        """The shipped migrations not applied yet, oldest first (``StartupError`` when the schema
+        is newer than this version's)."""
+        ...
+
+    async def migrate(self) -> list[int]:
+        """Apply the pending migrations, each logged; the versions applied."""
+        ...
 
     async def close(self) -> None: ...
 

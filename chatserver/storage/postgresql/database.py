@@ -40,7 +40,7 @@ import asyncpg
 from ...errors import StartupError, Unavailable
 from ...logs import redacted
 from ..group_commit import BatchFailed, GroupCommitter, Outcome
-from ..migrations import shipped
+from ..migrations import pending_versions, shipped
 
 T = TypeVar("T")
 log = logging.getLogger("chatserver.storage")
@@ -111,7 +111,9 @@ class PostgresDatabase:
         """The database's address without its password (for the log)."""
         return redacted(self.url)
 
-    async def open(self) -> None:
+    async def open(self, migrate: bool = True) -> None:
+        """Open the pool; with ``migrate``, apply the pending migrations. ``StartupError`` when
+        the database's schema is newer than this version's, or PostgreSQL refuses the connection."""
         self._lanes = self._new_lanes()
         try:
             self._pool = await asyncpg.create_pool(
@@ -124,7 +126,9 @@ class PostgresDatabase:
         except asyncpg.PostgresError as exc:  # a wrong password, no such database: no retry helps
             raise StartupError(f"PostgreSQL at {self.name} refused the connection: {exc}") from None
         try:
-            await self.migrate()
+            await self.pending_migrations()  # refuses a newer schema
+            if migrate:
+                await self.migrate()
         except BaseException:
             await self.close()  # opened again from the start on the next try
             raise
@@ -144,24 +148,36 @@ class PostgresDatabase:
         assert self._pool is not None, "database is not open"
         return self._pool
 
-    async def migrate(self) -> None:
+    async def pending_migrations(self) -> list[int]:
+        """The shipped migrations the database lacks, oldest first; ``StartupError`` when it has
+        one newer than the newest shipped (a newer version of chatserver migrated it)."""
+        async with self.connection() as conn:
+            applied = await _applied(conn)
+        return pending_versions(f"PostgreSQL at {self.name}", applied, [version for version, _ in migrations()])
+
+    async def migrate(self) -> list[int]:
         """Apply every shipped migration not applied yet, each in a transaction of its own, under
-        an advisory lock so that hosts starting together apply each exactly once."""
+        an advisory lock so that hosts starting together apply each exactly once; each logged
+        once committed. The versions applied."""
+        done = []
         async with self.connection() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                                    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-                applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+                pending = pending_versions(f"PostgreSQL at {self.name}", await _applied(conn),
+                                           [version for version, _ in migrations()])
                 for version, sql in migrations():
-                    if version in applied:
+                    if version not in pending:
                         continue
                     async with conn.transaction():
                         await conn.execute(sql)
                         await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
-                    log.info("database migrated version=%d", version)
+                    log.info("database migrated version=%d database=%s", version, self.name)
+                    done.append(version)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        return done
 
     async def schema_version(self) -> int:
         version = await self.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
@@ -227,6 +243,13 @@ class PostgresDatabase:
     async def ping(self) -> None:
         """Raise ``Unavailable`` if PostgreSQL does not answer."""
         await self.fetchval("SELECT 1")
+
+
+async def _applied(conn: Connection) -> set[int]:
+    """The versions recorded in ``schema_migrations`` (none before the first migration made it)."""
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return set()
+    return {int(row[0]) for row in await conn.fetch("SELECT version FROM schema_migrations")}
 
 
 async def _no_session_state(conn: asyncpg.Connection) -> None:

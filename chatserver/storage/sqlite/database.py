@@ -27,7 +27,7 @@ import aiosqlite
 from ...errors import StartupError
 from ...files import create_private_file, make_private_dir
 from ..group_commit import GroupCommitter, Outcome
-from ..migrations import shipped
+from ..migrations import pending_versions, shipped
 from ._group_commit import Batch, Job, WriterBusy, run_batch
 from ._reader import ReadConnection
 
@@ -67,18 +67,22 @@ class SQLiteDatabase:
         """The file's path (for the log)."""
         return str(self.path)
 
-    async def open(self) -> None:
-        """Open the file, creating and migrating it as need be; ``StartupError`` when it cannot be
-        (a directory, not a database, not writable), with what was opened closed again (the
+    async def open(self, migrate: bool = True) -> None:
+        """Open the file, creating it as need be; with ``migrate``, apply the pending migrations.
+        ``StartupError`` when it cannot be opened (a directory, not a database, not writable) or
+        its schema is newer than this version's. Whatever fails closes what was opened again (the
         connections' threads would keep the process alive)."""
         try:
-            await self._open()
+            await self._open(migrate)
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StartupError(f"cannot open the database {self.path}: {reason}") from None
+        except BaseException:
+            await self.close()
+            raise
 
-    async def _open(self) -> None:
+    async def _open(self, migrate: bool) -> None:
         make_private_dir(self.path.parent)
         create_private_file(self.path)
         self._committer = GroupCommitter(self._run_batch, self._write_lock)
@@ -88,7 +92,9 @@ class SQLiteDatabase:
         await self._writer.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT:d}")
         await self._writer.execute("PRAGMA busy_timeout=5000")
         await self._writer.execute("PRAGMA foreign_keys=ON")
-        await self.migrate()
+        await self.pending_migrations()  # refuses a newer schema
+        if migrate:
+            await self.migrate()
         reader = await aiosqlite.connect(self.path, isolation_level=None)
         await reader.execute("PRAGMA busy_timeout=5000")
         await reader.execute("PRAGMA query_only=ON")
@@ -162,16 +168,27 @@ class SQLiteDatabase:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> None:
-        """Apply every shipped migration newer than the file's ``user_version``, each atomically."""
-        async with self.transaction() as db:
-            current = await self.schema_version()
-            for version, sql in migrations():
-                if version <= current:
+    async def pending_migrations(self) -> list[int]:
+        """The shipped migrations the file lacks, oldest first; ``StartupError`` when its schema
+        is newer than the newest shipped (a newer version of chatserver migrated it)."""
+        applied = range(await self.schema_version() + 1)  # user_version N: every migration up to N
+        return pending_versions(f"the database {self.path}", applied, [version for version, _ in migrations()])
+
+    async def migrate(self) -> list[int]:
+        """Apply every shipped migration newer than the file's ``user_version``, each in a
+        transaction of its own (``BEGIN IMMEDIATE``: processes starting together apply each once),
+        logged once committed; the versions applied."""
+        applied = []
+        for version, sql in migrations():
+            async with self.transaction() as db:
+                if version <= await self.schema_version():
                     continue
                 for statement in _split_sql(sql):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {version:d}")
+            log.info("database migrated version=%d database=%s", version, self.path)
+            applied.append(version)
+        return applied
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
