@@ -59,6 +59,10 @@ def test_sqlite_pending_migrations_are_checked_refused_at_start_when_told_then_a
 
 
 def test_a_new_sqlite_database_is_migrated_with_a_line_for_each_migration(tmp_path: Path) -> None:
+    for args in (("migrate",), ("migrate", "--check")):  # a mistyped data directory: nothing made
+        typo = _run(*args, data_dir=tmp_path / "typo")
+        assert typo.returncode == 2 and "does not exist" in _one_error_line(typo.stderr)
+    assert not (tmp_path / "typo").exists()
     checked = _run("migrate", "--check", data_dir=tmp_path)
     assert checked.returncode == MIGRATIONS_PENDING
     assert not (tmp_path / "chatserver.db").exists()  # a check creates nothing
