@@ -46,6 +46,8 @@ const state = {
   tickets: [], // open offline tickets, newest first (GET /api/tickets, then ticket:created/updated)
   ticketOpen: null, // the ticket shown in the answer dialog
   expiryTimer: null,
+  retryTimer: null, // the next connect after the server refused one
+  connectRetries: 0, // refused connects since the last one that worked
 };
 
 /** One conversation the agent holds (or held, until its tab is closed). */
@@ -252,7 +254,10 @@ function connect() {
   const socket = io("/agent", { auth, transports: ["websocket"], reconnectionDelayMax: 5000 });
   state.socket = socket;
   cobrowse.listen(socket);
-  socket.on("connect", () => resume());
+  socket.on("connect", () => {
+    state.connectRetries = 0;
+    resume();
+  });
   socket.on("disconnect", (reason) => {
     state.connected = false;
     renderConnection();
@@ -265,6 +270,14 @@ function connect() {
     if (SESSION_ERRORS.has(code)) return sessionLost(code);
     state.connected = false;
     renderConnection();
+    // A refusal by the server (``unavailable`` while its Redis is down) leaves the socket
+    // inactive: socket.io-client retries only failures of the transport. Try again, backing off.
+    if (!socket.active) {
+      clearTimeout(state.retryTimer);
+      const delay = Math.min(10_000, 500 * 2 ** Math.min(state.connectRetries, 5)) * (0.75 + Math.random() / 2);
+      state.connectRetries += 1;
+      state.retryTimer = setTimeout(() => state.socket === socket && socket.connect(), delay);
+    }
   });
   // The server ended the session (a logout elsewhere, the account disabled, the token expired):
   // it closes the socket next; nothing is retried.
