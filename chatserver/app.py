@@ -26,6 +26,7 @@ from .errors import StartupError, Unavailable
 from .first_admin import ensure_first_admin
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
+from .http.metrics import request_metrics
 from .http.services import SERVICES
 from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
@@ -43,7 +44,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
 def app_for(server: Server) -> web.Application:
     """The aiohttp application serving ``server``."""
     # Each route reads at most its own limit (views.error_middleware); this is the largest.
-    app = web.Application(middlewares=[cors_middleware, error_middleware],
+    app = web.Application(middlewares=[request_metrics(server.metrics), cors_middleware, error_middleware],
                           client_max_size=max([MAX_JSON_BODY, *server.http.body_limits.values()]))
     app[SERVICES] = server.http
     # Every method: the endpoint answers the ones Engine.IO does not take (400, as the reference
@@ -99,6 +100,10 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     if server.outgoing.mail_worker is None:
         log.warning("smtp_host is not set: emails wait in the outbox until it is")
     stack.push_async_callback(_stop_loops, loops, stop)
+    if server.metrics_listener is not None:
+        await server.metrics_listener.start()
+        stack.push_async_callback(server.metrics_listener.stop)
+        log.info("metrics served host=%s port=%d", settings.metrics_host, server.metrics_listener.port)
     log.info("storage ready db=%s backend=%s", stores.database.name, backend.name)
 
     async def shut_down() -> None:

@@ -38,7 +38,15 @@ from .domain.models import PreChat
 from .domain.observers import ObservedNotifier
 from .domain.outbox import OutboxKind, OutboxWorker, RetryPolicy
 from .domain.passwords import PasswordHashing
-from .domain.ports import AgentStore, ConversationEventLog, ConversationStore, Notifier, Presence, RoutingState
+from .domain.ports import (
+    AgentStore,
+    AssignmentObserver,
+    ConversationEventLog,
+    ConversationStore,
+    Notifier,
+    Presence,
+    RoutingState,
+)
 from .domain.presence import PresenceChanges
 from .domain.queue import WaitingQueue
 from .domain.read_marks import ReadMarks
@@ -50,8 +58,11 @@ from .domain.tickets import TicketService, TranscriptLimits
 from .domain.tokens import TokenSigner
 from .domain.transfers import Transfers
 from .domain.webhooks import ConversationWebhooks, Webhooks
+from .http.metrics import MetricsListener
 from .http.openapi import body_limits
 from .http.services import HttpServices
+from .metrics import Metrics, Scraper
+from .monitoring import scraper_for
 from .outgoing.smtp import SmtpMailer, SmtpSettings
 from .outgoing.webhooks import WebhookPoster
 from .storage.stores import Stores
@@ -141,7 +152,10 @@ class Server:
     domain: Domain
     transport: Transport
     passwords: PasswordHashing
+    metrics: Metrics
     http: HttpServices
+    # The metrics page on a port of its own (settings metrics_port), started with the app.
+    metrics_listener: MetricsListener | None
 
 
 def assemble(settings: Settings, *, clock: Clock | None = None, new_id: Callable[[], str] | None = None,
@@ -152,28 +166,36 @@ def assemble(settings: Settings, *, clock: Clock | None = None, new_id: Callable
     assert settings.secret_key is not None
     clock = clock or SystemClock()
     new_id = new_id or (lambda: uuid.uuid4().hex)
-    stores = stores_for(settings)
-    backend = Backend(settings)
-    sockets = build_sockets(settings)
-    outgoing = build_outgoing(settings, stores, clock, new_id)
+    # Storage, the backend, the Socket.IO server, the outbox's workers and routing report to it.
+    metrics = Metrics()
+    stores = stores_for(settings, metrics)
+    backend = Backend(settings, metrics)
+    sockets = build_sockets(settings, metrics)
+    outgoing = build_outgoing(settings, stores, clock, new_id, metrics)
     notifications = build_notifications(sockets.sio, stores, backend)
-    domain = build_domain(settings, stores, backend, outgoing, notifications, clock, new_id)
+    domain = build_domain(settings, stores, backend, outgoing, notifications, clock, new_id, metrics)
     signer = TokenSigner(settings.secret_key)
     transport = build_transport(settings, sockets.sio, stores, backend, notifications, domain, signer, clock,
                                 extra_events)
     passwords = PasswordHashing(settings.password_hash_cost)
+    scraper = scraper_for(metrics, sio=sockets.sio, connections=notifications.connections, routing=backend.routing,
+                          clock=clock, departments=settings.departments, outbox=stores.tickets,
+                          relay=transport.relay, readiness=(stores.conversations.ping, backend.ping))
     http = build_http_services(settings, stores, backend, sockets, outgoing, notifications, domain, transport,
-                               signer, passwords, clock)
+                               signer, passwords, clock, scraper)
+    listener = None if settings.metrics_port is None else \
+        MetricsListener(scraper, settings.metrics_host, settings.metrics_port)
     return Server(settings=settings, clock=clock, new_id=new_id, stores=stores, backend=backend, sockets=sockets,
                   outgoing=outgoing, notifications=notifications, domain=domain, transport=transport,
-                  passwords=passwords, http=http)
+                  passwords=passwords, metrics=metrics, http=http, metrics_listener=listener)
 
 
 # -- the layers, in the order they are built ---------------------------------------------------
 
-def build_sockets(settings: Settings) -> Sockets:
+def build_sockets(settings: Settings, metrics: Metrics) -> Sockets:
     origin_allowed = _origin_check(settings)
     sio = ChatSocketServer(
+        metrics=metrics,
         async_mode="aiohttp",
         async_handlers=False,  # one connection's events are handled in the order they were sent
         cors_allowed_origins=origin_allowed,
@@ -214,7 +236,8 @@ def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], 
     return check
 
 
-def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Callable[[], str]) -> Outgoing:
+def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Callable[[], str],
+                   metrics: Metrics) -> Outgoing:
     store = stores.tickets
     policy = RetryPolicy(base=settings.outbox_retry_base, maximum=settings.outbox_retry_max,
                          max_attempts=settings.outbox_max_attempts)
@@ -222,7 +245,7 @@ def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Cal
     poster = WebhookPoster(store, clock, settings.webhook_timeout)
     webhook_worker = OutboxWorker(OutboxKind.WEBHOOK, store, poster.send, clock, policy,
                                   poll_interval=settings.outbox_poll_interval, lease=settings.webhook_timeout * 3,
-                                  keep=keep)
+                                  keep=keep, observer=metrics)
     mail_worker = None
     if settings.smtp_host:
         mailer = SmtpMailer(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
@@ -230,7 +253,7 @@ def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Cal
                                          sender=settings.smtp_from, timeout=settings.smtp_timeout))
         mail_worker = OutboxWorker(OutboxKind.MAIL, store, mailer.send, clock, policy,
                                    poll_interval=settings.outbox_poll_interval, lease=settings.smtp_timeout * 3,
-                                   keep=keep)
+                                   keep=keep, observer=metrics)
     webhooks = Webhooks(store, clock.now, new_id, WebhookViews(), wake=webhook_worker.wake)
     # message.created is written by storage in each message's own transaction.
     store.write_with_messages(webhooks.message_created, webhook_worker.wake)
@@ -250,7 +273,7 @@ def build_notifications(sio: ChatSocketServer, stores: Stores, backend: Backend)
 
 
 def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing: Outgoing,
-                 notifications: Notifications, clock: Clock, new_id: Callable[[], str]) -> Domain:
+                 notifications: Notifications, clock: Clock, new_id: Callable[[], str], metrics: Metrics) -> Domain:
     customers = CustomerService(
         customers=WebhookCustomers(stores.customers, outgoing.webhooks),
         conversations=stores.conversations, clock=clock, new_id=new_id, identity_secret=settings.identity_secret,
@@ -274,6 +297,7 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         # Every conversation belongs to a customer (an anonymous one until the visitor identifies):
         # linked before the conversation is stored, which then names it.
         prepare_visitor=customers.attach_chat,
+        observer=metrics,
     )
     per_hour = settings.offline_requests_per_hour
     tickets = TicketService(
@@ -294,14 +318,15 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
                 presence: Presence, notifier: Notifier, clock: Clock, new_id: Callable[[], str], grace_period: float,
                 policy: RoutingPolicy, event_log: ConversationEventLog | None = None,
-                prepare_visitor: Callable[[str, PreChat], Awaitable[object]] | None = None) -> ChatParts:
+                prepare_visitor: Callable[[str, PreChat], Awaitable[object]] | None = None,
+                observer: AssignmentObserver | None = None) -> ChatParts:
     """The conversation domain's parts over the ports, each built once, after the parts it uses."""
     tasks, locks, repair, agent_cache = TaskSupervisor(), KeyedLocks(), RoutingRepair(), AgentCache(agents)
     queue = WaitingQueue(routing=routing, conversations=conversations, presence=presence, clock=clock, locks=locks,
                          repair=repair)
     dispatcher = Dispatcher(conversations=conversations, routing=routing, presence=presence, notifier=notifier,
                             clock=clock, agents=agent_cache, policy=policy, locks=locks, repair=repair, tasks=tasks,
-                            event_log=event_log)
+                            event_log=event_log, observer=observer)
     grace = GracePeriods(conversations=conversations, presence=presence, notifier=notifier, clock=clock, queue=queue,
                          dispatcher=dispatcher, tasks=tasks, grace_period=grace_period)
     presence_changes = PresenceChanges(presence=presence, conversations=conversations, notifier=notifier,
@@ -350,7 +375,8 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
 
 def build_http_services(settings: Settings, stores: Stores, backend: Backend, sockets: Sockets,
                         outgoing: Outgoing, notifications: Notifications, domain: Domain, transport: Transport,
-                        signer: TokenSigner, passwords: PasswordHashing, clock: Clock) -> HttpServices:
+                        signer: TokenSigner, passwords: PasswordHashing, clock: Clock,
+                        scraper: Scraper) -> HttpServices:
     def limiter(per_minute: int) -> KeyedLimiter:
         return KeyedLimiter(per_minute / 60.0, per_minute)
 
@@ -365,5 +391,5 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         login_limiter=limiter(settings.login_attempts_per_minute),
         visitor_limiter=limiter(settings.visitor_sessions_per_minute),
         kb_limiter=limiter(settings.kb_events_per_minute),
-        trusted_proxies=sockets.trusted, body_limits=body_limits(settings), readiness=backend.ping,
+        trusted_proxies=sockets.trusted, body_limits=body_limits(settings), readiness=backend.ping, metrics=scraper,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import Settings
 from .domain.ports import Presence, RoutingState
+from .metrics import Metrics
 from .storage.memory import MemoryPresence, MemoryRoutingState
 from .transport.bus import Bus, LocalBus
 
@@ -15,7 +16,7 @@ from .transport.bus import Bus, LocalBus
 class Backend:
     """The routing state, presence and process bus, in memory or in Redis (settings redis_url)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.redis: Any = None
         self.presence: Presence
@@ -29,11 +30,12 @@ class Backend:
 
         process_id = uuid.uuid4().hex[:12]
         keys = Keys(settings.redis_prefix)
+        observer = metrics if metrics is not None else rb.UNOBSERVED
         self.redis = rb.connect(settings.redis_url)
-        self.routing = rb.RedisRoutingState(self.redis, keys)
-        self.redis_presence = rb.RedisPresence(self.redis, keys, process_id, settings.presence_ttl)
+        self.routing = rb.RedisRoutingState(self.redis, keys, observer)
+        self.redis_presence = rb.RedisPresence(self.redis, keys, process_id, settings.presence_ttl, observer)
         self.presence = self.redis_presence
-        self.redis_bus = rb.RedisBroker(self.redis, settings.redis_url, keys, process_id)
+        self.redis_bus = rb.RedisBroker(self.redis, settings.redis_url, keys, process_id, observer)
         self.bus = self.redis_bus
 
     # False from a failed heartbeat until connections and the queue are restored into Redis.

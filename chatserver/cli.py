@@ -67,6 +67,9 @@ def build_parser() -> CommandParser:
                   help="delete closed conversations older than this many days (0 keeps them)")
     serve.setting("--log-level", dest="log_level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (INFO)")
     serve.setting("--log-format", dest="log_format", help="text or json: one JSON object per line (text)")
+    serve.setting("--metrics-port", dest="metrics_port", type=int,
+                  help="serve GET /metrics (Prometheus) on this port of --metrics-host (off)")
+    serve.setting("--metrics-host", dest="metrics_host", help="address of the metrics port (127.0.0.1)")
     serve.setting("--business-hours", dest="business_hours",
                   help="when live chat is open, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00' (always)")
     serve.setting("--business-timezone", dest="business_timezone", help="timezone of the business hours (UTC)")

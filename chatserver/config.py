@@ -27,6 +27,8 @@ ENV_PREFIX = "CHATSERVER_"
 # Redis's own bound on its ``databases`` setting (a server has 16 by default: an index it does not
 # have is refused when the server starts, storage/redis_backend.py).
 MAX_REDIS_DATABASE = 2**31 - 1
+# A bearer token anyone may try against the public port: long enough not to be guessed.
+METRICS_TOKEN_MIN = 16
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,12 @@ class Settings:
     # One line per HTTP request (method, route, status, duration, client address); Socket.IO's
     # long-polling requests at DEBUG.
     access_log: bool = True
+    # Prometheus metrics (docs/operations.md, "Metrics"): GET /metrics on a listener of its own at
+    # metrics_host:metrics_port (none while metrics_port is unset), and on the main port for a
+    # request with "Authorization: Bearer <metrics_token>" (404 there while it is unset).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    metrics_token: str | None = None
     # Where the first admin's generated credentials are written (never logged).
     first_admin_email: str = "admin@example.com"
     # Offline service (docs/offline.md): when live chat is open, and the offline form.
@@ -230,6 +238,8 @@ def _coerce(name: str, raw: Any) -> Any:
         return None
     if "Path" in annotation:
         return Path(raw)
+    if annotation == "int | None":
+        return int(raw)
     if annotation.startswith("tuple"):
         if isinstance(raw, (list, tuple)):
             return tuple(str(x) for x in raw)
@@ -270,6 +280,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
 def _validate(settings: Settings) -> None:
     if not 0 <= settings.port <= 65535:
         raise ValueError("port must be between 0 and 65535")
+    if settings.metrics_port is not None and not 0 <= settings.metrics_port <= 65535:
+        raise ValueError("metrics_port must be between 0 and 65535")
+    if settings.metrics_token is not None and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        raise ValueError(f"metrics_token must be at least {METRICS_TOKEN_MIN} characters")
     if settings.default_capacity < 1:
         raise ValueError("default_capacity must be at least 1")
     if settings.grace_period < 0:
@@ -379,7 +393,7 @@ def settings_fields() -> dict[str, dataclasses.Field[Any]]:
 # Never shown (GET /api/settings says only whether each is set). A setting whose name ends in one
 # of SECRET_SUFFIXES must be listed here (a test checks it); the Redis URL may carry a password.
 SECRET_SETTINGS = frozenset({"secret_key", "identity_secret", "smtp_password", "smtp_user", "redis_url",
-                             "database_url"})
+                             "database_url", "metrics_token"})
 SECRET_SUFFIXES = ("_secret", "_password", "_key", "_url", "_user", "_token")
 
 

@@ -6,19 +6,20 @@
 from __future__ import annotations
 
 from .config import Settings
+from .storage.group_commit import UNOBSERVED, DatabaseObserver
 from .storage.stores import Stores
 
 
-def stores_for(settings: Settings) -> Stores:
-    """The stores ``settings`` select, not opened yet."""
+def stores_for(settings: Settings, observer: DatabaseObserver = UNOBSERVED) -> Stores:
+    """The stores ``settings`` select, not opened yet (timed for ``observer``: the server's metrics)."""
     if settings.database_url:
         from .storage.postgresql.stores import PostgresStores
 
         return PostgresStores.at(settings.database_url, pool_min=settings.database_pool_min,
-                                 pool_max=settings.database_pool_max)
+                                 pool_max=settings.database_pool_max, observer=observer)
     from .storage.sqlite import SQLiteStores
 
-    return SQLiteStores.at(settings.db_path)
+    return SQLiteStores.at(settings.db_path, observer=observer)
 
 
 async def open_stores(settings: Settings) -> Stores:

@@ -19,6 +19,9 @@ LAYER_OF = {
     "chatserver.constants": "kernel",
     "chatserver.logs": "kernel",
     "chatserver.files": "kernel",
+    # The metric families (prometheus-client): the domain and storage report through protocols of
+    # their own, which it implements; transport and http count with it directly.
+    "chatserver.metrics": "metrics",
     "chatserver.domain": "domain",
     "chatserver.storage": "storage",
     "chatserver.wire": "wire",
@@ -45,6 +48,7 @@ LAYER_OF = {
     "chatserver.backend": "root",
     "chatserver.stores": "root",
     "chatserver.loops": "root",
+    "chatserver.monitoring": "root",
 }
 
 # What each layer may import besides itself: transport and http reach storage only through the
@@ -57,9 +61,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "wire": {"domain", "kernel"},
     "outgoing": {"domain", "kernel"},
     "settings": {"domain", "edge", "kernel"},
-    "transport": {"domain", "wire", "edge", "settings", "kernel"},
-    "http": {"domain", "wire", "edge", "settings", "kernel"},
-    "root": {"kernel", "domain", "storage", "wire", "edge", "transport", "http", "outgoing", "settings"},
+    "metrics": {"kernel"},
+    "transport": {"domain", "wire", "edge", "settings", "kernel", "metrics"},
+    "http": {"domain", "wire", "edge", "settings", "kernel", "metrics"},
+    "root": {"kernel", "domain", "storage", "wire", "edge", "transport", "http", "outgoing", "settings", "metrics"},
 }
 
 # Frameworks (web, Socket.IO, database drivers) a layer must not import: the domain's rules and the
@@ -71,6 +76,7 @@ NO_FRAMEWORKS: dict[str, set[str]] = {
     "wire": FRAMEWORKS,
     "edge": FRAMEWORKS,
     "settings": FRAMEWORKS,
+    "metrics": FRAMEWORKS,
     "storage": {"aiohttp", "socketio", "engineio"},
 }
 

@@ -96,6 +96,23 @@ class OutboxStore(Protocol):
         """The most recent items of ``kind``, newest first (for admins and tests)."""
         ...
 
+    async def pending_counts(self) -> dict[OutboxKind, int]:
+        """How many items of each kind wait to go out (a kind with none may be left out)."""
+        ...
+
+
+# What an attempt to deliver an item ends as (``OutboxObserver.delivered``).
+DELIVERY_OUTCOMES = ("sent", "retry", "failed")
+
+
+class OutboxObserver(Protocol):
+    """Told of every delivery attempt (the composition root wires it to the metrics)."""
+
+    def delivered(self, kind: str, outcome: str) -> None:
+        """An attempt of an item of ``kind`` ended: ``sent``, ``retry`` (failed, tried again
+        later) or ``failed`` (given up)."""
+        ...
+
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     base: float = 10.0
@@ -115,7 +132,8 @@ class OutboxWorker:
     """Sends one kind of outbox item; runs in the app's lifecycle until ``stop`` is set."""
 
     def __init__(self, kind: OutboxKind, store: OutboxStore, send: Send, clock: Clock, policy: RetryPolicy,
-                 *, poll_interval: float, lease: float, keep: float = 30 * 86400.0, batch: int = 20) -> None:
+                 *, poll_interval: float, lease: float, keep: float = 30 * 86400.0, batch: int = 20,
+                 observer: OutboxObserver | None = None) -> None:
         self.kind = kind
         self.store = store
         self.send = send
@@ -125,6 +143,7 @@ class OutboxWorker:
         self.lease = lease
         self.batch = batch
         self.keep = keep
+        self.observer = observer
         self._pruned_at: float | None = None
         self._wake = asyncio.Event()
 
@@ -167,14 +186,21 @@ class OutboxWorker:
             if isinstance(exc, PermanentFailure) or attempts >= self.policy.max_attempts:
                 await self.store.mark_failed(item.id, attempts, error)
                 log.warning("outbox item failed for good kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+                self._tell("failed")
             else:
                 retry_at = self.clock.now() + self.policy.delay(attempts)
                 await self.store.mark_retry(item.id, attempts, retry_at, error)
                 log.info("outbox item will be retried kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+                self._tell("retry")
             return 0
         await self.store.mark_sent(item.id, self.clock.now())
         log.info("outbox item sent kind=%s item=%s attempts=%d", self.kind, item.id, attempts)
+        self._tell("sent")
         return 1
+
+    def _tell(self, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer.delivered(str(self.kind), outcome)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send due items, then sleep until the next is due, something is queued, or ``stop``."""

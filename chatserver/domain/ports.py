@@ -325,6 +325,15 @@ class ConversationEventLog(Protocol):
         ...
 
 
+class AssignmentObserver(Protocol):
+    """Told of every chat handed to an agent (the composition root wires it to the metrics)."""
+
+    def assigned(self, how: str, waited: float, took: float) -> None:
+        """A chat went to an agent (``how``: ``assigned`` by routing or ``taken`` by the agent)
+        after ``waited`` seconds in the queue; claiming, storing and announcing it took ``took``."""
+        ...
+
+
 class Notifier(Protocol):
     """What the domain tells connected clients; implemented by the transport."""
 

@@ -21,7 +21,15 @@ from .changes import CONVERSATION_ASSIGNED, announce, recorder, system_message
 from .clock import Clock
 from .locks import KeyedLocks
 from .models import Agent, Candidate, ClaimOutcome, Conversation, ConversationStatus, PreChat
-from .ports import ConversationEventLog, ConversationStore, Notifier, Presence, RoutingState, Transition
+from .ports import (
+    AssignmentObserver,
+    ConversationEventLog,
+    ConversationStore,
+    Notifier,
+    Presence,
+    RoutingState,
+    Transition,
+)
 from .queue import waiting_entry
 from .repair import RoutingRepair
 from .tasks import TaskSupervisor
@@ -53,7 +61,7 @@ class Dispatcher:
     def __init__(self, *, conversations: ConversationStore, routing: RoutingState, presence: Presence,
                  notifier: Notifier, clock: Clock, agents: AgentCache, policy: RoutingPolicy,
                  locks: KeyedLocks, repair: RoutingRepair, tasks: TaskSupervisor,
-                 event_log: ConversationEventLog | None) -> None:
+                 event_log: ConversationEventLog | None, observer: AssignmentObserver | None = None) -> None:
         self._conversations = conversations
         self._routing = routing
         self._presence = presence
@@ -65,6 +73,7 @@ class Dispatcher:
         self._repair = repair
         self._tasks = tasks
         self._event_log = event_log
+        self._observer = observer
         self._dispatch_lock = asyncio.Lock()
 
     def dispatch_soon(self) -> None:
@@ -84,18 +93,20 @@ class Dispatcher:
                     if agent is not None and not agent.disabled
                 ]
                 candidates.sort(key=lambda c: (c[0], c[1]))
-                open_before = self._clock.now() - self._policy.department_fallback_after
+                started = self._clock.now()
+                open_before = started - self._policy.department_fallback_after
                 claimed = await self._routing.assign_next([c for _, _, c in candidates], open_before)
                 if claimed is None:
                     return assigned  # nobody can take anything that waits
                 agent_id, entry = claimed
                 agent = await self._agents.get(agent_id)
                 assert agent is not None
-                if await self._complete_assignment(entry.conversation_id, agent, "assigned") is not None:
+                if await self._complete_assignment(entry.conversation_id, agent, "assigned", started) is not None:
                     assigned += 1
 
     async def take(self, agent: Agent, conversation_id: str) -> Conversation:
         """Manually take a waiting chat: of two agents taking the same chat, exactly one wins."""
+        started = self._clock.now()
         outcome = await self._routing.claim(conversation_id, agent.id, agent.capacity)
         if outcome == ClaimOutcome.AT_CAPACITY:
             raise AtCapacity(f"you already have {agent.capacity} active chats")
@@ -108,13 +119,15 @@ class Dispatcher:
             if current.status == ConversationStatus.CLOSED:
                 raise ConversationClosed("the conversation has ended")
             raise AlreadyTaken("another agent has already taken this chat")
-        conversation = await self._complete_assignment(conversation_id, agent, "taken")
+        conversation = await self._complete_assignment(conversation_id, agent, "taken", started)
         if conversation is None:
             raise ConversationClosed("the conversation ended before it could be taken")
         return conversation
 
-    async def _complete_assignment(self, conversation_id: str, agent: Agent, event: str) -> Conversation | None:
-        """Record a claim the routing state granted; undo the claim if the chat closed meanwhile."""
+    async def _complete_assignment(self, conversation_id: str, agent: Agent, event: str,
+                                   started: float) -> Conversation | None:
+        """Record a claim the routing state granted (asked for at ``started``); undo the claim if
+        the chat closed meanwhile."""
         async with self._locks.lock(conversation_id):
             try:
                 record = await recorder(self._event_log, CONVERSATION_ASSIGNED)
@@ -137,6 +150,8 @@ class Dispatcher:
         conversation, message = result
         log.info("conversation assigned conversation=%s agent=%s how=%s", conversation_id, agent.id, event)
         await announce(self._notifier, conversation, None, message)
+        if self._observer is not None:
+            self._observer.assigned(event, waited, max(0.0, self._clock.now() - started))
         await self._notifier.queue_changed()
         return conversation
 

@@ -24,6 +24,7 @@ _ERROR_RESPONSE = {"$ref": "#/components/responses/Error"}
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.AGENT: [{"agentToken": []}],
     Auth.OPTIONAL: [{}, {"agentToken": []}],
+    Auth.METRICS: [{"metricsToken": []}],
 }
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 _WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -178,7 +179,9 @@ def build_document(settings: Settings, routes: Sequence[Route]) -> dict[str, Any
         "info": {"title": "chatserver", "version": "0.1.0",
                  "description": "REST API of the chat server. Real-time traffic uses Socket.IO: see docs/protocol.md."},
         "components": {
-            "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"},
+                                "metricsToken": {"type": "http", "scheme": "bearer",
+                                                 "description": "the metrics_token setting"}},
             "schemas": components,
             "responses": {"Error": {"description": "A structured error", "content": {
                 "application/json": {"schema": schema(Error)}}}},

@@ -17,6 +17,7 @@ from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
 from .health import HEALTH_ROUTES
 from .knowledge import KNOWLEDGE_ROUTES
+from .metrics import METRICS_ROUTES
 from .route import Auth, Route, json_answer
 from .services import services
 from .tickets import TICKET_ROUTES
@@ -28,6 +29,7 @@ async def serve_openapi(request: web.Request) -> web.Response:
 
 ROUTES: tuple[Route, ...] = (
     *HEALTH_ROUTES,
+    *METRICS_ROUTES,
     Route("GET", "/api/openapi.json", serve_openapi, operation_id="openapi", auth=Auth.NONE, summary="This document",
           answers=(json_answer(dict[str, Any], "OpenAPI 3.1"),)),
     *AGENT_ROUTES,

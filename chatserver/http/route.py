@@ -27,11 +27,13 @@ def bounded_by(setting: str) -> dict[str, str]:
 
 
 class Auth(enum.Enum):
-    """Who may call a route: anyone, an agent (bearer token), or anyone with more for agents."""
+    """Who may call a route: anyone, an agent (bearer token), anyone with more for agents, or the
+    holder of the metrics token (setting ``metrics_token``)."""
 
     NONE = "none"
     AGENT = "agent"
     OPTIONAL = "optional"
+    METRICS = "metrics"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..domain.routing import Dispatcher
 from ..domain.tickets import TicketService
 from ..domain.tokens import TokenSigner
 from ..domain.webhooks import Webhooks
+from ..metrics import Scraper
 from ..transport.addresses import Network
 from ..transport.agent_sessions import AgentSessions
 from ..transport.connect import Authenticator
@@ -74,6 +75,8 @@ class HttpServices:
     body_limits: Mapping[tuple[str, str], int]
     # Raises when the routing state (memory or Redis) is not ready to serve.
     readiness: Callable[[], Awaitable[None]]
+    # The Prometheus page (GET /metrics, http/metrics.py).
+    metrics: Scraper
 
 
 SERVICES = web.AppKey("services", HttpServices)

@@ -8,14 +8,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import Unavailable
 
 log = logging.getLogger("chatserver.storage")
 
 Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
+
+
+class DatabaseObserver(Protocol):
+    """Told how long each write transaction and read took, and of each that failed (the server's
+    metrics; the command-line tools' stores tell nobody)."""
+
+    def committed(self, seconds: float) -> None:
+        """A write transaction (a batch of jobs, or a ``transaction()`` block) was committed."""
+        ...
+
+    def queried(self, seconds: float) -> None:
+        """A read was answered."""
+        ...
+
+    def database_failed(self, operation: str) -> None:
+        """A ``commit`` or a ``query`` failed."""
+        ...
+
+
+class Unobserved:
+    """The ``DatabaseObserver`` of stores nobody watches."""
+
+    def committed(self, seconds: float) -> None:
+        return None
+
+    def queried(self, seconds: float) -> None:
+        return None
+
+    def database_failed(self, operation: str) -> None:
+        return None
+
+
+UNOBSERVED = Unobserved()
 
 
 class BatchFailed(Exception):
@@ -31,9 +65,10 @@ class GroupCommitter:
     one transaction, a job's failure its own), one batch at a time, each under ``lock`` (SQLite's
     writer lock, which the store's other transactions take too)."""
 
-    def __init__(self, execute: RunBatch, lock: asyncio.Lock) -> None:
+    def __init__(self, execute: RunBatch, lock: asyncio.Lock, observer: DatabaseObserver = UNOBSERVED) -> None:
         self._execute = execute
         self._lock = lock
+        self._observer = observer
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -59,9 +94,11 @@ class GroupCommitter:
                 async with self._lock:
                     # Whatever arrived while this task waited for the lock goes in this batch.
                     batch, self._pending = self._pending, []
+                    started = time.perf_counter()
                     try:
                         outcomes, after_commit = await self._execute([job for job, _ in batch])
                     except BaseException as exc:
+                        self._observer.database_failed("commit")
                         error = Unavailable("the database could not store this; nothing was changed")
                         if not isinstance(exc, BatchFailed):
                             log.exception("write batch failed jobs=%d", len(batch))
@@ -73,6 +110,7 @@ class GroupCommitter:
                         if isinstance(exc, asyncio.CancelledError):
                             raise
                         continue
+                    self._observer.committed(time.perf_counter() - started)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():  # its caller was cancelled; the job is committed all the same
                         continue

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
@@ -29,15 +30,58 @@ R = TypeVar("R")
 RECENT_ASSIGNMENTS = 50
 
 
+class RedisObserver(Protocol):
+    """Told how long each Redis operation took and which failed, and of the bus's traffic (the
+    server's metrics)."""
+
+    def redis_called(self, seconds: float) -> None: ...
+
+    def redis_failed(self) -> None: ...
+
+    def bus_published(self) -> None: ...
+
+    def bus_received(self) -> None: ...
+
+
+class Unobserved:
+    """The ``RedisObserver`` of a client nobody watches."""
+
+    def redis_called(self, seconds: float) -> None:
+        return None
+
+    def redis_failed(self) -> None:
+        return None
+
+    def bus_published(self) -> None:
+        return None
+
+    def bus_received(self) -> None:
+        return None
+
+
+UNOBSERVED = Unobserved()
+
+
+class _Observed(Protocol):
+    observer: RedisObserver
+
+
 def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A method of a class of this module (one with an ``observer``): ``RedisError`` raised as
+    ``Unavailable``, and each call timed."""
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner = cast(_Observed, args[0])
+        started = time.perf_counter()
         try:
-            return await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
         except RedisError as exc:
+            owner.observer.redis_failed()
             if _refused(exc):
                 raise StartupError(f"Redis refused the connection: {exc}") from None
             raise Unavailable("the routing store (Redis) is unreachable; try again") from exc
+        owner.observer.redis_called(time.perf_counter() - started)
+        return result
 
     return wrapper
 
@@ -78,9 +122,10 @@ def _entry_args(entry: QueueEntry, mode: str, department_prefix: str) -> list[An
 
 
 class RedisRoutingState:
-    def __init__(self, client: aioredis.Redis, keys: RK.Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: RK.Keys, observer: RedisObserver = UNOBSERVED) -> None:
         self.r = client
         self.k = keys
+        self.observer = observer
         self._remove = client.register_script(RK.REMOVE)
         self._claim = client.register_script(RK.CLAIM)
         self._assign_next = client.register_script(RK.ASSIGN_NEXT)
@@ -252,9 +297,11 @@ class RedisPresence:
     heartbeat key, and a process that stops refreshing is swept: its connections are removed and
     reported, so the agents it held go offline and the grace period starts."""
 
-    def __init__(self, client: aioredis.Redis, keys: RK.Keys, process_id: str, ttl: float) -> None:
+    def __init__(self, client: aioredis.Redis, keys: RK.Keys, process_id: str, ttl: float,
+                 observer: RedisObserver = UNOBSERVED) -> None:
         self.r = client
         self.k = keys
+        self.observer = observer
         self.process_id = process_id
         self.ttl = ttl
         self._claim_dead = client.register_script(RK.CLAIM_DEAD_PROCESS)
@@ -406,10 +453,12 @@ class RedisBroker:
     """Pub/sub between processes: each process reads its own channel and the broadcast channel;
     an event for a client goes only to the process(es) holding that client's connections."""
 
-    def __init__(self, client: aioredis.Redis, url: str, keys: RK.Keys, process_id: str) -> None:
+    def __init__(self, client: aioredis.Redis, url: str, keys: RK.Keys, process_id: str,
+                 observer: RedisObserver = UNOBSERVED) -> None:
         self.r = client
         self.url = url
         self.k = keys
+        self.observer = observer
         self.process_id = process_id
         self._handler: Handler | None = None
         self._on_reconnect: Callable[[], Awaitable[None]] | None = None
@@ -456,6 +505,7 @@ class RedisBroker:
                         log.exception("catching up after the bus came back failed")
                 async for message in pubsub.listen():
                     if message and message.get("type") == "message" and self._handler is not None:
+                        self.observer.bus_received()
                         try:
                             await self._handler(message["data"])
                         except Exception:
@@ -478,3 +528,4 @@ class RedisBroker:
         """Send to one process's channel, or to every process when ``process_id`` is None."""
         channel = self.k.bus_all if process_id is None else self.k.bus(process_id)
         await self.r.publish(channel, payload)
+        self.observer.bus_published()

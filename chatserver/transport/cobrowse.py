@@ -118,6 +118,7 @@ class CobrowseRelay:
         self._agent_processes: dict[str, tuple[set[str], float]] = {}
         self._unsaved_bytes: dict[str, int] = {}
         self._pointer_buckets: dict[str, TokenBucket] = {}
+        self._relayed_bytes = sio.metrics.cobrowse_bytes
         self.notifier.add_envelope_handler(CobrowseStateEnvelope, self._on_state)
         self.notifier.add_envelope_handler(CobrowseDataEnvelope, self._on_data)
         self.notifier.add_envelope_handler(CobrowseReplayEnvelope, self._on_replay)
@@ -452,7 +453,12 @@ class CobrowseRelay:
             if watcher.ready:
                 await self._emit_batch(sid, envelope.header, envelope.data)
 
+    def sessions_here(self) -> int:
+        """How many sessions' pages this process receives from their shoppers."""
+        return len(self._ingest)
+
     async def _emit_batch(self, sid: str, header: dict[str, Any], data: bytes) -> None:
+        self._relayed_bytes.inc(len(data))
         await self.sio.lean_emit_binary(C.EV_COBROWSE_EVENTS, header, data, namespace=C.AGENT_NAMESPACE, sid=sid)
 
     async def _on_replay(self, envelope: CobrowseReplayEnvelope) -> None:

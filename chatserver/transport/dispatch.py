@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from .. import constants as C
 from ..errors import AuthRequired, ChatError, InvalidPayload, RateLimited, UnknownEvent
 from ..logs import exception_summary, field
+from ..metrics import NONE, Metrics
 from .registry import Connection, ConnectionRegistry
 
 log = logging.getLogger("chatserver.transport")
@@ -42,7 +43,8 @@ class EventDispatcher:
     connection that authenticated, a known event, within the connection's event budget, with at
     most one payload."""
 
-    def __init__(self, connections: ConnectionRegistry, refusal_log: InfoLog, events: Iterable[Events]) -> None:
+    def __init__(self, connections: ConnectionRegistry, refusal_log: InfoLog, events: Iterable[Events],
+                 metrics: Metrics | None = None) -> None:
         self.connections = connections
         # Refusals are a client's doing: logged at a bounded rate (server.ChatSocketServer).
         self.refusal_log = refusal_log
@@ -55,6 +57,12 @@ class EventDispatcher:
                 raise ValueError(f"events of {part.namespace} handled twice: {sorted(taken)}")
             table.update(part.handlers)
             self._self_limited.update((part.namespace, event) for event in part.self_limited)
+        self.metrics = metrics or Metrics()
+        # Every event counted under its name when the table has it, else under NONE: a client
+        # chooses the names it sends, and each name would be a series of its own.
+        self._counted = {namespace: {event: self.metrics.events.labels(namespace, event)
+                                     for event in (*table, NONE)}
+                         for namespace, table in self._handlers.items()}
 
     def events_of(self, namespace: str) -> frozenset[str]:
         """The names of the events a namespace answers."""
@@ -68,6 +76,9 @@ class EventDispatcher:
         """The event's acknowledgement, or the error it is refused with (the server sends that
         as the ack, or as an ``error`` event when no ack was asked for)."""
         name = event[:64]
+        counted = self._counted[namespace]
+        counter = counted.get(event)
+        (counted[NONE] if counter is None else counter).inc()
         try:
             connection = self.connections.get(sid)
             if connection is None:
@@ -82,10 +93,13 @@ class EventDispatcher:
             result = await handler(connection, args[0] if args else None)
             return {"ok": True, **result}
         except ChatError as exc:
+            self.metrics.refusal(exc.code).inc()
             self.refusal_log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
             return exc
         except Exception as exc:
             # A bug: the client still gets a structured answer. The log names the exception's
             # type and where it was raised, never its text (which may quote what was sent).
             log.error("event failed event=%s sid=%s %s", field(name), sid, exception_summary(exc))
-            return ChatError("the server could not handle this event")
+            failed = ChatError("the server could not handle this event")
+            self.metrics.refusal(failed.code).inc()
+            return failed

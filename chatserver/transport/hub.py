@@ -82,7 +82,7 @@ class SocketHub:
             Events(C.VISITOR_NAMESPACE, {**visitor.handlers(), **shared}),
             Events(C.AGENT_NAMESPACE, {**agent.handlers(), **shared}),
             *features,
-        ])
+        ], sio.metrics)
         for namespace in NAMESPACES:
             sio.on("connect", lifecycle.connect_handler(namespace), namespace=namespace)
             sio.on("disconnect", lifecycle.disconnect_handler(namespace), namespace=namespace)

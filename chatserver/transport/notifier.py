@@ -5,6 +5,7 @@ rooms. A conversation's traffic never goes to processes that hold none of its pa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ from .bus import (
 )
 from .delivery import Delivery
 from .registry import ConnectionRegistry
-from .socketio_server import ChatSocketServer
+from .socketio_server import EVENT_RECEIVED_AT, ChatSocketServer
 from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")
@@ -46,6 +47,7 @@ class SocketNotifier:
         # Envelopes applied by other parts (queue updates, agents' sessions, co-browsing), by
         # type: applied in the receiving process.
         self._envelope_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {}
+        self._message_commits = sio.metrics.message_commit
 
     def add_envelope_handler(self, envelope_type: type, handler: Callable[[Any], Awaitable[None]]) -> None:
         self._envelope_handlers[envelope_type] = handler
@@ -135,6 +137,11 @@ class SocketNotifier:
     # -- Notifier -----------------------------------------------------------------------------
 
     async def message_stored(self, conversation: Conversation, message: Message, origin: str | None) -> None:
+        # Called right after the commit; a message a client sent (``origin``, its connection)
+        # came from the event being handled in this task.
+        received = EVENT_RECEIVED_AT.get()
+        if received is not None and origin is not None:
+            self._message_commits.observe(time.perf_counter() - received)
         await self._send(await self._participants(conversation), MessageEnvelope(message, origin))
 
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:

@@ -17,13 +17,18 @@
   task per recipient and encodes with the standard ``json`` module; this encodes the packet once
   with msgspec and hands it straight to each recipient's Engine.IO socket, on the same
   Socket.IO v4 wire format (with its defaults python-socketio relayed about a fifth of a Node
-  socket.io relay's messages/s, its cost in those per-recipient tasks, packet objects and queues).
+  socket.io relay's messages/s, its cost in those per-recipient tasks, packet objects and queues);
+- what it handles is counted (metrics.py): packets refused by code here, each event and refusal by
+  the dispatcher (dispatch.py), and a message's latency from its arrival to its acknowledgement
+  (and, in notifier.py, to its commit).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -34,12 +39,17 @@ from engineio import packet as eio_packet
 from .. import constants as C
 from ..errors import ChatError, Conflict, NotFound
 from ..logs import ThrottledLog, field
+from ..metrics import Metrics
 from .engineio_socket import LeanSocket, use_uncompressed_websockets
 from .sio_packets import Attachments, Packet, PacketType, Refusal, binary_parts, decode
 
 log = logging.getLogger("chatserver.transport")
 
 _json = msgspec.json.Encoder()
+# When the client event being handled arrived (``time.perf_counter()``), for the parts its
+# handler calls that time what follows (notifier.py: a message committed). Handlers run inline
+# in the task that received the event, so each sees its own.
+EVENT_RECEIVED_AT: ContextVar[float | None] = ContextVar("event_received_at", default=None)
 
 
 def connect_refusal(error: ChatError) -> dict[str, Any]:
@@ -49,8 +59,12 @@ def connect_refusal(error: ChatError) -> dict[str, Any]:
 
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    def __init__(self, *, max_unsent_bytes: int, max_binary_attachments: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_unsent_bytes: int, max_binary_attachments: int, metrics: Metrics | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.metrics = metrics or Metrics()
+        self._message_acks = self.metrics.message_ack
+        self._messages = self.metrics.messages
         use_uncompressed_websockets(self.eio, max_unsent_bytes=max_unsent_bytes)
         self.max_binary_attachments = max_binary_attachments
         # Refused packets and events: a line each, but no more than a flood of them can fill a disk.
@@ -130,6 +144,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _refuse(self, eio_sid: str, refusal: Refusal) -> None:
         """Answer a packet that is not acted on where the client can hear it, or close."""
         kind, namespace = refusal.type, refusal.namespace
+        self.metrics.refusal(refusal.error.code).inc()
         self.refusal_log.info("packet refused type=%s namespace=%s eio_sid=%s code=%s",
                               kind.name if kind is not None else "-", field(namespace), eio_sid, refusal.error.code)
         if refusal.attachments:
@@ -159,11 +174,22 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         # client's arguments. (Every namespace a client can connect to has one.)
         handler = self.handlers[namespace]["*"]
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        answer = await handler(data[0], sid, *data[1:])
+        event = data[0]
+        received = time.perf_counter()
+        token = EVENT_RECEIVED_AT.set(received)
+        try:
+            answer = await handler(event, sid, *data[1:])
+        finally:
+            EVENT_RECEIVED_AT.reset(token)
         if isinstance(answer, ChatError):
-            await self._send_error(eio_sid, namespace, id, answer, data[0])
-        elif id is not None:
+            await self._send_error(eio_sid, namespace, id, answer, event)
+            return
+        if id is not None:
             await self._send_ack(eio_sid, namespace, id, answer)
+        if event == C.EV_MESSAGE_SEND:
+            self._messages.inc()
+            if id is not None:
+                self._message_acks.observe(time.perf_counter() - received)
 
     async def _send_error(self, eio_sid: str, namespace: str, id: int | None, error: ChatError, event: str) -> None:
         """Answer a refused event (or packet): as its ack when the client asked for one, else as

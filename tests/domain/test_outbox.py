@@ -19,6 +19,7 @@ from chatserver.domain.outbox import (
     PermanentFailure,
     RetryPolicy,
 )
+from chatserver.metrics import Metrics
 from chatserver.storage.stores import Tickets
 
 from ..storage.backends import DATABASES, open_all
@@ -45,8 +46,9 @@ async def test_failures_back_off_and_give_up_after_max_attempts(outbox: Tickets)
             raise RuntimeError("a bug, with a message body in it")
         raise DeliveryFailed("SMTP 451")
 
+    metrics = Metrics()
     worker = OutboxWorker(OutboxKind.MAIL, outbox, send, clock, RetryPolicy(base=10, maximum=40, max_attempts=3),
-                          poll_interval=5, lease=30)
+                          poll_interval=5, lease=30, observer=metrics)
     await outbox.enqueue([_item(1, clock.now()), _item(2, clock.now())])
     assert await worker.run_once() == 0 and sorted(failures) == ["i1", "i2"]
     assert await worker.run_once() == 0 and len(failures) == 2  # not due again before the backoff
@@ -62,6 +64,10 @@ async def test_failures_back_off_and_give_up_after_max_attempts(outbox: Tickets)
     assert items["i1"].attempts == 3 and items["i1"].last_error == "RuntimeError"  # not the error's text
     assert items["i2"].last_error == "SMTP 451"
     assert await outbox.next_due(OutboxKind.MAIL) is None
+    # Each attempt told the metrics how it ended: two retries and the giving up, per item.
+    outcomes = {outcome: metrics.outbox_deliveries.labels("mail", outcome).value for outcome in ("retry", "failed",
+                                                                                                 "sent")}
+    assert outcomes == {"retry": 4, "failed": 2, "sent": 0}
 
 
 async def test_an_unforeseen_sender_error_is_logged_by_type_and_stack_never_its_text(

@@ -59,7 +59,9 @@ async def test_webhook_endpoints_are_added_listed_and_removed(stores: AllStores)
 
 async def test_the_outbox_claims_due_items_in_order_and_keeps_their_outcome(stores: AllStores) -> None:
     tickets = stores.tickets
+    assert await tickets.pending_counts() == {}
     await tickets.enqueue([_mail("late", at=5.0), _mail("early", at=1.0), _mail("future", at=100.0)])
+    assert await tickets.pending_counts() == {OutboxKind.MAIL: 3}
     assert [i.id for i in await tickets.claim_due(OutboxKind.MAIL, 10.0, 30.0, 10)] == ["early", "late"]
     assert await tickets.next_due(OutboxKind.MAIL) == 40.0  # the lease
     await tickets.mark_sent("early", 11.0)
@@ -71,6 +73,7 @@ async def test_the_outbox_claims_due_items_in_order_and_keeps_their_outcome(stor
     assert (items["late"].status, items["late"].next_attempt_at, items["late"].last_error) == (
         OutboxStatus.PENDING, 50.0, "SMTP 451")
     assert (items["future"].status, items["future"].attempts) == (OutboxStatus.FAILED, 3)
+    assert await tickets.pending_counts() == {OutboxKind.MAIL: 1}  # "late" waits for its retry
     assert await tickets.still_pending("late") and not await tickets.still_pending("early")
     assert await tickets.prune(OutboxKind.MAIL, 6.0) == 1  # "early"; "future" is newer, "late" pending
     assert await tickets.prune(OutboxKind.WEBHOOK, 1000.0) == 0

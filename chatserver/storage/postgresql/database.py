@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ import asyncpg
 
 from ...errors import StartupError, Unavailable
 from ...logs import redacted
-from ..group_commit import BatchFailed, GroupCommitter, Outcome
+from ..group_commit import UNOBSERVED, BatchFailed, DatabaseObserver, GroupCommitter, Outcome
 from ..migrations import pending_versions, shipped
 
 T = TypeVar("T")
@@ -99,10 +100,12 @@ class PostgresDatabase:
     """One PostgreSQL database: opened (migrated to the newest schema) and closed, written in
     transactions and group-committed batches, read through the pool."""
 
-    def __init__(self, url: str, pool_min: int = 2, pool_max: int = 10) -> None:
+    def __init__(self, url: str, pool_min: int = 2, pool_max: int = 10,
+                 observer: DatabaseObserver = UNOBSERVED) -> None:
         self.url = url
         self.pool_min = pool_min
         self.pool_max = pool_max
+        self.observer = observer
         self._pool: asyncpg.Pool | None = None
         self._lanes = self._new_lanes()
 
@@ -197,11 +200,18 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection in a transaction, committed when the block ends, rolled back when it
         raises."""
-        async with self.connection() as conn, conn.transaction():
-            yield conn
+        started = time.perf_counter()
+        try:
+            async with self.connection() as conn, conn.transaction():
+                yield conn
+        except (Unavailable, asyncpg.PostgresError):
+            self.observer.database_failed("commit")
+            raise
+        self.observer.committed(time.perf_counter() - started)
 
     def _new_lanes(self) -> list[GroupCommitter]:
-        return [GroupCommitter(self._run_batch, asyncio.Lock()) for _ in range(max(1, min(LANES, self.pool_max // 2)))]
+        return [GroupCommitter(self._run_batch, asyncio.Lock(), self.observer)
+                for _ in range(max(1, min(LANES, self.pool_max // 2)))]
 
     async def batched(self, job: Job, key: str = "") -> Any:
         """Run ``job`` in the next group-committed transaction of the lane of ``key`` (the
@@ -229,16 +239,27 @@ class PostgresDatabase:
             raise BatchFailed(f"PostgreSQL refused the transaction: {exc}") from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
-            return await conn.fetch(sql, *args)
+        rows: list[asyncpg.Record] = await self._read(lambda conn: conn.fetch(sql, *args))
+        return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as conn:
-            return await conn.fetchrow(sql, *args)
+        row: asyncpg.Record | None = await self._read(lambda conn: conn.fetchrow(sql, *args))
+        return row
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.connection() as conn:
-            return await conn.fetchval(sql, *args)
+        return await self._read(lambda conn: conn.fetchval(sql, *args))
+
+    async def _read(self, read: Callable[[Connection], Awaitable[Any]]) -> Any:
+        """``read`` on a connection of the pool, timed for the metrics."""
+        started = time.perf_counter()
+        try:
+            async with self.connection() as conn:
+                result = await read(conn)
+        except (Unavailable, asyncpg.PostgresError):
+            self.observer.database_failed("query")
+            raise
+        self.observer.queried(time.perf_counter() - started)
+        return result
 
     async def ping(self) -> None:
         """Raise ``Unavailable`` if PostgreSQL does not answer."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import PostgresAgents
 from .cobrowse import PostgresCobrowse
 from .console import PostgresConsole
@@ -29,9 +30,10 @@ class PostgresStores:
     console: PostgresConsole  # notes, canned responses, wrap-ups and failed logins
 
     @classmethod
-    def at(cls, url: str, *, pool_min: int = 2, pool_max: int = 10) -> PostgresStores:
-        """The stores of the database at ``url``, not opened yet."""
-        database = PostgresDatabase(url, pool_min, pool_max)
+    def at(cls, url: str, *, pool_min: int = 2, pool_max: int = 10,
+           observer: DatabaseObserver = UNOBSERVED) -> PostgresStores:
+        """The stores of the database at ``url``, not opened yet (timed for ``observer``)."""
+        database = PostgresDatabase(url, pool_min, pool_max, observer)
         conversations = PostgresConversations(database)
         return cls(database=database, agents=PostgresAgents(database), conversations=conversations,
                    customers=PostgresCustomers(database, conversations), knowledge=PostgresKnowledge(database),

@@ -150,6 +150,10 @@ class PostgresTickets:
             "SELECT min(next_attempt_at) FROM outbox WHERE kind = $1 AND status = 'pending'", str(kind))
         return float(due) if due is not None else None
 
+    async def pending_counts(self) -> dict[OutboxKind, int]:
+        rows = await self.database.fetch("SELECT kind, count(*) FROM outbox WHERE status = 'pending' GROUP BY kind")
+        return {OutboxKind(row[0]): int(row[1]) for row in rows}
+
     async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
         rows = await self.database.fetch(
             f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = $1 ORDER BY created_at DESC LIMIT $2", str(kind), limit)

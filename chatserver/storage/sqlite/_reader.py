@@ -17,10 +17,13 @@ transaction of its own.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+
+from ..group_commit import UNOBSERVED, DatabaseObserver
 
 
 def _read(conn: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> tuple[list[Any], Any]:
@@ -78,14 +81,22 @@ class _PendingRead:
 
 
 class ReadConnection:
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, observer: DatabaseObserver = UNOBSERVED) -> None:
         self._connection = connection
+        self._observer = observer
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         # aiosqlite runs a function on its thread with ``_execute`` and holds the sqlite3
         # connection in ``_conn`` (private: aiosqlite is pinned in pyproject.toml; check both
         # before moving the pin, as for the writer's group commit).
-        return await self._connection._execute(fn, self._connection._conn, *args)  # type: ignore[no-untyped-call]
+        started = time.perf_counter()
+        try:
+            result = await self._connection._execute(fn, self._connection._conn, *args)  # type: ignore[no-untyped-call]
+        except sqlite3.Error:
+            self._observer.database_failed("query")
+            raise
+        self._observer.queried(time.perf_counter() - started)
+        return result
 
     def execute(self, sql: str, parameters: Sequence[Any] | Iterable[Any] = ()) -> _PendingRead:
         return _PendingRead(self, sql, parameters)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ import aiosqlite
 
 from ...errors import StartupError
 from ...files import create_private_file, make_private_dir
-from ..group_commit import GroupCommitter, Outcome
+from ..group_commit import UNOBSERVED, DatabaseObserver, GroupCommitter, Outcome
 from ..migrations import pending_versions, shipped
 from ._group_commit import Batch, Job, WriterBusy, run_batch
 from ._reader import ReadConnection
@@ -51,16 +52,18 @@ class SQLiteDatabase:
     """One SQLite file: opened (migrated to the newest schema) and closed, written in
     transactions and group-committed batches, read on its read-only connection."""
 
-    def __init__(self, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES) -> None:
+    def __init__(self, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
+                 observer: DatabaseObserver = UNOBSERVED) -> None:
         self.path = path
         self.wal_restart_frames = wal_restart_frames
+        self.observer = observer
         self._writer: aiosqlite.Connection | None = None
         self._reader: ReadConnection | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._writes = 0  # write transactions so far (the checkpointer runs only after some)
         self._write_lock = asyncio.Lock()
-        self._committer = GroupCommitter(self._run_batch, self._write_lock)
+        self._committer = GroupCommitter(self._run_batch, self._write_lock, self.observer)
 
     @property
     def name(self) -> str:
@@ -85,7 +88,7 @@ class SQLiteDatabase:
     async def _open(self, migrate: bool) -> None:
         make_private_dir(self.path.parent)
         create_private_file(self.path)
-        self._committer = GroupCommitter(self._run_batch, self._write_lock)
+        self._committer = GroupCommitter(self._run_batch, self._write_lock, self.observer)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._writer.execute("PRAGMA synchronous=NORMAL")
@@ -98,7 +101,7 @@ class SQLiteDatabase:
         reader = await aiosqlite.connect(self.path, isolation_level=None)
         await reader.execute("PRAGMA busy_timeout=5000")
         await reader.execute("PRAGMA query_only=ON")
-        self._reader = ReadConnection(reader)
+        self._reader = ReadConnection(reader, self.observer)
         # Checkpoints (copying the WAL into the database, with its fsyncs) run on a connection
         # of their own, so the writer never waits for the disk: with SQLite's automatic
         # checkpoint the commit that crossed 1,000 pages did it, and held every write queued
@@ -197,14 +200,19 @@ class SQLiteDatabase:
         async with self._write_lock:
             db = self._w
             self._writes += 1
-            await db.execute("BEGIN IMMEDIATE")
+            started = time.perf_counter()
             try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            else:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
                 await db.execute("COMMIT")
+            except sqlite3.Error:
+                self.observer.database_failed("commit")
+                raise
+            self.observer.committed(time.perf_counter() - started)
 
     async def _run_batch(self, jobs: list[Job]) -> tuple[list[Outcome], list[Callable[[], None]]]:
         self._writes += 1

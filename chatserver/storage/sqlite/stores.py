@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import SQLiteAgents
 from .cobrowse import SQLiteCobrowse
 from .console import SQLiteConsole
@@ -30,9 +31,10 @@ class SQLiteStores:
     console: SQLiteConsole  # notes, canned responses, wrap-ups and failed logins
 
     @classmethod
-    def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES) -> SQLiteStores:
-        """The stores of the file at ``path``, not opened yet."""
-        database = SQLiteDatabase(path, wal_restart_frames)
+    def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
+           observer: DatabaseObserver = UNOBSERVED) -> SQLiteStores:
+        """The stores of the file at ``path``, not opened yet (timed for ``observer``)."""
+        database = SQLiteDatabase(path, wal_restart_frames, observer)
         conversations = SQLiteConversations(database)
         return cls(database=database, agents=SQLiteAgents(database), conversations=conversations,
                    customers=SQLiteCustomers(database, conversations), knowledge=SQLiteKnowledge(database),

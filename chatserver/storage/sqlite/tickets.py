@@ -135,6 +135,11 @@ class SQLiteTickets:
             row = await cur.fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
+    async def pending_counts(self) -> dict[OutboxKind, int]:
+        rows = await self.database.fetchall(
+            "SELECT kind, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY kind")
+        return {OutboxKind(kind): int(count) for kind, count in rows}
+
     async def outbox_items(self, kind: OutboxKind, limit: int) -> list[OutboxItem]:
         async with self.database.reader.execute(
             f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (str(kind), limit)

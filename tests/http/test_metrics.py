@@ -1,0 +1,213 @@
+"""GET /metrics (docs/operations.md, "Metrics") on a real server with real clients: who may read
+it where, that a chat moves what it should (values read from the scrape itself), refused events
+counted by code, HTTP requests labelled by route pattern."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..support import LiveServer, agent, make_settings, prechat, visitor
+
+TOKEN = "metrics-token-of-the-test-0123456789"
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(page: str) -> Samples:
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(page) for sample in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample's value; 0 for a labelled series not made yet (as Prometheus reads an absent one)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(server: LiveServer, token: str = TOKEN) -> Samples:
+    status, body = await server.request("GET", "/metrics", token=token)
+    assert status == 200, body
+    return parse(body)
+
+
+@pytest.fixture
+async def metered(tmp_path: Path, backend_settings: dict[str, str]) -> AsyncIterator[LiveServer]:
+    """A server with the metrics token set, small message budgets (a refusal is quick to cause)
+    and a department."""
+    live = LiveServer(make_settings(tmp_path, metrics_token=TOKEN, message_burst=3, message_rate=0.01,
+                                    departments=("billing",), **backend_settings))
+    await live.start()
+    try:
+        yield live
+    finally:
+        await live.close()
+
+
+# -- who may read it, where -------------------------------------------------------------------
+
+async def test_without_a_token_setting_the_main_port_has_no_metrics(server: LiveServer) -> None:
+    for token in (None, TOKEN):
+        status, body = await server.request("GET", "/metrics", token=token)
+        assert status == 404 and body["error"]["code"] == "not_found"
+
+
+async def test_the_main_port_serves_metrics_to_the_token_only(metered: LiveServer) -> None:
+    status, body = await metered.request("GET", "/metrics")
+    assert status == 401 and body["error"]["code"] == "auth_required"
+    for wrong in ("nope", TOKEN[:-1], TOKEN + "x"):
+        status, body = await metered.request("GET", "/metrics", token=wrong)
+        assert status == 401 and body["error"]["code"] == "invalid_token"
+    status, body = await metered.request("GET", "/metrics", headers={"Authorization": TOKEN})  # not "Bearer ..."
+    assert status == 401
+    samples = await scrape(metered)
+    assert value(samples, "chatserver_ready") == 1
+    assert value(samples, "process_open_fds") > 0 and value(samples, "process_resident_memory_bytes") > 0
+
+
+async def test_the_metrics_port_serves_the_page_without_a_token_and_nothing_else(tmp_path: Path) -> None:
+    live = LiveServer(make_settings(tmp_path, metrics_port=0))
+    await live.start()
+    try:
+        listener = live.parts.metrics_listener
+        assert listener is not None and listener.port not in (0, live.port)
+        base = f"http://127.0.0.1:{listener.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/metrics") as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                assert value(parse(await response.text()), "chatserver_ready") == 1
+            for path in ("/", "/healthz", "/api/openapi.json"):
+                async with http.get(base + path) as response:
+                    assert response.status == 404, path
+        # The main port still shows nothing: no token is set.
+        status, _ = await live.request("GET", "/metrics")
+        assert status == 404
+    finally:
+        await live.close()
+    # Stopped with the server.
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(base + "/metrics")
+
+
+async def test_bad_metrics_settings_are_refused() -> None:
+    from chatserver.config import load_settings
+
+    for overrides, word in (({"metrics_port": 70000}, "metrics_port"), ({"metrics_token": "short"}, "metrics_token")):
+        with pytest.raises(ValueError, match=word):
+            load_settings(overrides, environ={})
+    assert load_settings(environ={"CHATSERVER_METRICS_PORT": "9464"}).metrics_port == 9464
+
+
+# -- what a chat moves ------------------------------------------------------------------------
+
+@pytest.mark.both_backends  # the queue, presence, the bus and both databases: tests/conftest.py
+async def test_a_chat_moves_the_connection_queue_message_and_storage_metrics(metered: LiveServer,
+                                                                             backend: str) -> None:
+    before = await scrape(metered)
+    shopper = await visitor(metered)
+    started = await shopper.call("chat:start", prechat(1, department="billing"))
+    cid = started["conversation"]["id"]
+    waiting = await scrape(metered)
+    assert value(waiting, "chatserver_chats_waiting", department="billing") == 1
+    assert value(waiting, "chatserver_chats_waiting", department="none") == 0
+    assert value(waiting, "chatserver_chats_oldest_wait_seconds", department="billing") >= 0
+    assert value(waiting, "chatserver_connections", namespace="/visitor", transport="websocket") == 1
+
+    alice = await metered.add_agent("Alice")
+    console = await agent(metered, alice)
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await console.call("conversation:join", {"conversation_id": cid, "after_seq": 0})
+    for n in range(2):
+        ack = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"v-{n}", "body": "Hi"})
+        assert ack["ok"]
+    ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": "a-1", "body": "Hello"})
+    assert ack["ok"]
+    await shopper.wait_for_seq(cid, ack["seq"])
+
+    after = await scrape(metered)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert value(after, "chatserver_chats_waiting", department="billing") == 0
+    assert value(after, "chatserver_connections", namespace="/visitor", transport="websocket") == 1
+    assert value(after, "chatserver_connections", namespace="/agent", transport="websocket") == 1
+    assert value(after, "chatserver_connections", namespace="/agent", transport="polling") == 0
+    assert moved("chatserver_messages_total") == 3
+    assert moved("chatserver_message_ack_seconds_count") == 3
+    assert moved("chatserver_message_commit_seconds_count") == 3
+    assert moved("chatserver_message_ack_seconds_bucket", le="+Inf") == 3
+    assert moved("chatserver_events_total", namespace="/visitor", event="message:send") == 2
+    assert moved("chatserver_events_total", namespace="/agent", event="message:send") == 1
+    assert moved("chatserver_events_total", namespace="/visitor", event="chat:start") == 1
+    assert moved("chatserver_queue_wait_seconds_count", how="assigned") == 1
+    assert moved("chatserver_assignment_seconds_count", how="assigned") == 1
+    assert moved("chatserver_db_commit_seconds_count") >= 4  # the chat, its assignment, three messages
+    assert moved("chatserver_db_query_seconds_count") >= 1
+    assert value(after, "chatserver_db_errors_total", operation="commit") == 0
+    if backend == "memory":
+        assert value(after, "chatserver_redis_command_seconds_count") == 0
+        assert value(after, "chatserver_bus_published_total") == 0
+    else:  # the queue, presence and the bus are in Redis; one process hears its own broadcasts too
+        assert moved("chatserver_redis_command_seconds_count") > 10
+        assert moved("chatserver_bus_published_total") >= 1 and moved("chatserver_bus_received_total") >= 1
+    assert value(after, "chatserver_redis_errors_total") == 0
+    # Sums of latencies are positive and never exceed what a count of 10-second buckets holds.
+    assert 0 < moved("chatserver_message_ack_seconds_sum") < 30
+    # The message path never labels by conversation: no id of this chat is anywhere on the page.
+    status, page = await metered.request("GET", "/metrics", token=TOKEN)
+    assert status == 200 and cid not in page and alice["agent"]["id"] not in page
+
+    await shopper.disconnect()
+    gone = await scrape(metered)
+    assert value(gone, "chatserver_connections", namespace="/visitor", transport="websocket") == 0
+
+
+async def test_refused_events_are_counted_by_their_error_code(metered: LiveServer) -> None:
+    shopper = await visitor(metered)
+    cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+    before = await scrape(metered)
+    assert (await shopper.call("message:send", {"conversation_id": cid}))["error"]["code"] == "invalid_payload"
+    assert (await shopper.call("no:such-event", {}))["error"]["code"] == "unknown_event"
+    too_long = {"conversation_id": cid, "client_msg_id": "long", "body": "x" * 5000}
+    assert (await shopper.call("message:send", too_long))["error"]["code"] == "message_too_long"
+    codes = []
+    for n in range(5):  # a burst of 3, then refused (message_rate is tiny)
+        ack = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"m{n}", "body": "hi"})
+        codes.append(ack["error"]["code"] if "error" in ack else "ok")
+    assert codes == ["ok", "ok", "ok", "rate_limited", "rate_limited"]
+    after = await scrape(metered)
+
+    def refused(code: str) -> float:
+        return value(after, "chatserver_events_refused_total", code=code) - \
+            value(before, "chatserver_events_refused_total", code=code)
+
+    assert (refused("invalid_payload"), refused("unknown_event"), refused("message_too_long"),
+            refused("rate_limited")) == (1, 1, 1, 2)
+    # The unknown event's name labels nothing: it is counted as "none".
+    assert value(after, "chatserver_events_total", namespace="/visitor", event="none") == 1
+    assert not any("no:such-event" in dict(labels).values() for _, labels in after)
+    assert value(after, "chatserver_messages_total") - value(before, "chatserver_messages_total") == 3
+
+
+async def test_http_requests_are_labelled_by_route_pattern_and_status(metered: LiveServer) -> None:
+    alice = await metered.add_agent("Alice")
+    for _ in range(2):
+        status, _ = await metered.request("GET", "/api/conversations/c0ffee0123", token=alice["token"])
+        assert status == 404
+    status, _ = await metered.request("GET", "/no/such/page")
+    assert status == 404
+    samples = await scrape(metered)
+    route = "/api/conversations/{conversation_id}"
+    assert value(samples, "chatserver_http_requests_total", route=route, method="GET", status="404") == 2
+    assert value(samples, "chatserver_http_request_duration_seconds_count", route=route, method="GET") == 2
+    assert value(samples, "chatserver_http_requests_total", route="/api/auth/login", method="POST",
+                 status="200") >= 1
+    assert value(samples, "chatserver_http_requests_total", route="unmatched", method="GET", status="404") == 1
+    labels = {dict(labels).get("route") for _, labels in samples} - {None}
+    assert not any("c0ffee0123" in r or r == "/no/such/page" for r in labels)
