@@ -1,19 +1,29 @@
 """GET /metrics (docs/operations.md, "Metrics") on a real server with real clients: who may read
 it where, that a chat moves what it should (values read from the scrape itself), refused events
-counted by code, HTTP requests labelled by route pattern."""
+counted by code, HTTP requests labelled by route pattern, and that every metric the shipped
+Grafana dashboard and Prometheus alert rules use is on the page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import re
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..support import LiveServer, agent, make_settings, prechat, visitor
 
 TOKEN = "metrics-token-of-the-test-0123456789"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DASHBOARD = DEPLOY / "grafana" / "chatserver.json"
+RULES = DEPLOY / "prometheus" / "chatserver-alerts.yml"
+# Series Prometheus makes itself for every target (not on any page).
+PROMETHEUS_OWN = {"up"}
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -211,3 +221,76 @@ async def test_http_requests_are_labelled_by_route_pattern_and_status(metered: L
     assert value(samples, "chatserver_http_requests_total", route="unmatched", method="GET", status="404") == 1
     labels = {dict(labels).get("route") for _, labels in samples} - {None}
     assert not any("c0ffee0123" in r or r == "/no/such/page" for r in labels)
+
+
+# -- what the dashboard and the alert rules use exists -----------------------------------------
+
+_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+             "offset", "inf", "nan"}
+
+
+def metric_names(expression: str) -> set[str]:
+    """The metric names a PromQL expression reads: what is left once strings, label matchers,
+    ranges, grouping clauses, function calls' names, keywords and numbers are taken out."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expression)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        following = text[match.end():].lstrip()
+        if following.startswith("(") or match.group() in _KEYWORDS:
+            continue
+        if match.start() > 0 and (text[match.start() - 1].isdigit() or text[match.start() - 1] == "$"):
+            continue  # 5m, 1e3; a Grafana variable
+        names.add(match.group())
+    return names
+
+
+def test_the_expression_reader_finds_metric_names_only() -> None:
+    expression = ('histogram_quantile(0.99, sum by (le) (rate(chatserver_message_ack_seconds_bucket'
+                  '{instance=~"$instance", code!="x"}[$__rate_interval]))) > 0.5 and on (instance) up == 1 '
+                  'or max without (department) (chatserver_chats_oldest_wait_seconds offset 5m) > 3e2')
+    assert metric_names(expression) == {"chatserver_message_ack_seconds_bucket", "up",
+                                        "chatserver_chats_oldest_wait_seconds"}
+
+
+def _dashboard_expressions() -> list[str]:
+    def walk(node: Any) -> Iterable[str]:
+        if isinstance(node, dict):
+            if isinstance(node.get("expr"), str):
+                yield node["expr"]
+            if node.get("type") == "query":  # a variable: label_values(METRIC, LABEL) reads METRIC
+                yield re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", node["query"])
+            for child in node.values():
+                yield from walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                yield from walk(child)
+
+    return list(walk(json.loads(DASHBOARD.read_text())))
+
+
+def _rule_expressions() -> list[str]:
+    rules = yaml.safe_load(RULES.read_text())
+    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+
+
+async def test_every_metric_of_the_dashboard_and_the_alert_rules_is_on_the_page(metered: LiveServer) -> None:
+    # A chat first, so that the labelled series exist.
+    shopper = await visitor(metered)
+    cid = (await shopper.call("chat:start", prechat(1)))["conversation"]["id"]
+    console = await agent(metered, await metered.add_agent("Alice"))
+    await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+    await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": "v-1", "body": "Hi"})
+    await shopper.call("message:send", {"conversation_id": cid})  # refused: invalid_payload
+    on_page = {name for name, _ in await scrape(metered)}
+
+    dashboard, rules = _dashboard_expressions(), _rule_expressions()
+    assert len(dashboard) >= 12 and len(rules) >= 4
+    used = {name for expression in dashboard + rules for name in metric_names(expression)}
+    assert len(used) >= 15
+    assert sorted(used - on_page - PROMETHEUS_OWN) == []
+    # The alerts the docs promise: queue wait, error rate, readiness, outbox failures.
+    alerts = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    assert {"ChatQueueWaitHigh", "ChatErrorRateHigh", "ChatServerNotReady", "ChatOutboxFailures"} <= alerts
