@@ -261,22 +261,25 @@ Refresh = Callable[[Metrics], Awaitable[None]]
 
 
 class Scraper:
-    """What a scrape answers: the states read first (``refreshers``, each given ``Metrics``), then
-    every family in the text format. A state that cannot be read in time keeps its last value
-    (and is logged): the rest of the page is served all the same."""
+    """What a scrape answers: the states read first (``refreshers``, each given ``Metrics``, all at
+    once), then every family in the text format. A state that cannot be read in time keeps its
+    last value (and is logged): the rest of the page is served all the same."""
 
     def __init__(self, metrics: Metrics, refreshers: Sequence[Refresh]) -> None:
         self.metrics = metrics
         self.refreshers = tuple(refreshers)
 
     async def page(self) -> bytes:
-        for refresh in self.refreshers:
-            try:
-                await asyncio.wait_for(refresh(self.metrics), REFRESH_TIMEOUT)
-            except Exception as exc:
-                log.warning("metrics state not read refresher=%s exception=%s",
-                            getattr(refresh, "__name__", "?"), type(exc).__name__)
+        # All at once: a scrape waits REFRESH_TIMEOUT at most, well within Prometheus's timeout.
+        await asyncio.gather(*(self._refresh(refresh) for refresh in self.refreshers))
         return generate_latest(self.metrics.registry)
+
+    async def _refresh(self, refresh: Refresh) -> None:
+        try:
+            await asyncio.wait_for(refresh(self.metrics), REFRESH_TIMEOUT)
+        except Exception as exc:
+            log.warning("metrics state not read refresher=%s exception=%s",
+                        getattr(refresh, "__name__", "?"), type(exc).__name__)
 
 
 def set_gauge(family: Gauge, values: Mapping[tuple[str, ...], float]) -> None:

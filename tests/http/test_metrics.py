@@ -5,6 +5,7 @@ Grafana dashboard and Prometheus alert rules use is on the page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -16,7 +17,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..support import LiveServer, agent, make_settings, prechat, visitor
+from ..redis_server import RedisServer
+from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
 
 TOKEN = "metrics-token-of-the-test-0123456789"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -221,6 +223,39 @@ async def test_http_requests_are_labelled_by_route_pattern_and_status(metered: L
     assert value(samples, "chatserver_http_requests_total", route="unmatched", method="GET", status="404") == 1
     labels = {dict(labels).get("route") for _, labels in samples} - {None}
     assert not any("c0ffee0123" in r or r == "/no/such/page" for r in labels)
+
+
+async def test_with_redis_down_the_page_is_served_not_ready_with_the_errors_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    live = LiveServer(make_settings(tmp_path, metrics_token=TOKEN, redis_url=redis.url))
+    await live.start()
+    try:
+        shopper = await visitor(live)
+        assert (await shopper.call("chat:start", prechat(1)))["ok"]
+        up = await scrape(live)
+        assert value(up, "chatserver_ready") == 1 and value(up, "chatserver_redis_errors_total") == 0
+        assert value(up, "chatserver_chats_waiting", department="none") == 1
+
+        await asyncio.to_thread(redis.stop)
+        try:
+            down = await scrape(live)  # answered all the same
+            assert value(down, "chatserver_ready") == 0
+            assert value(down, "chatserver_redis_errors_total") >= 1  # the read of the queue
+            # The queue could not be read: the last figure stands, and the log says which state.
+            assert value(down, "chatserver_chats_waiting", department="none") == 1
+            assert "metrics state not read refresher=waiting_chats" in caplog.text
+        finally:
+            await asyncio.to_thread(redis.start)
+
+        async def ready_again() -> bool:
+            return value(await scrape(live), "chatserver_ready") == 1
+
+        await wait_until(ready_again, timeout=20, what="ready once Redis is back")
+    finally:
+        await live.close()
+        redis.stop()
 
 
 # -- what the dashboard and the alert rules use exists -----------------------------------------
