@@ -17,8 +17,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from ..offline_support import WebhookReceiver
 from ..redis_server import RedisServer
 from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
+from ..transport.cobrowse_support import active_session, assigned_chat, encode_batch, send_batch, snapshot_events
 
 TOKEN = "metrics-token-of-the-test-0123456789"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -223,6 +225,50 @@ async def test_http_requests_are_labelled_by_route_pattern_and_status(metered: L
     assert value(samples, "chatserver_http_requests_total", route="unmatched", method="GET", status="404") == 1
     labels = {dict(labels).get("route") for _, labels in samples} - {None}
     assert not any("c0ffee0123" in r or r == "/no/such/page" for r in labels)
+
+
+async def test_co_browsing_shows_its_session_and_the_bytes_relayed(metered: LiveServer) -> None:
+    shopper, console, _, cid = await assigned_chat(metered)
+    session_id = await active_session(shopper, console, cid)
+    batches = [snapshot_events("page", size=3000), [{"type": 3, "data": {"source": 1}, "timestamp": 3}]]
+    for seq, events in enumerate(batches, start=1):
+        acks = await send_batch(shopper, session_id, seq, events, snapshot=seq == 1)
+        assert all(ack["ok"] for ack in acks), acks
+    await console.wait_for("cobrowse:events", lambda d: d["session_id"] == session_id and d["seq"] == 2)
+    samples = await scrape(metered)
+    assert value(samples, "chatserver_cobrowse_sessions") == 1
+    assert value(samples, "chatserver_cobrowse_relayed_bytes_total") == sum(len(encode_batch(b)) for b in batches)
+
+    assert (await console.call("cobrowse:stop", {"session_id": session_id}))["ok"]
+    await shopper.wait_for("cobrowse:updated", lambda d: d["session"]["status"] == "ended")
+    assert value(await scrape(metered), "chatserver_cobrowse_sessions") == 0
+
+
+async def test_outbox_backlog_and_delivery_outcomes(tmp_path: Path) -> None:
+    receiver = WebhookReceiver(fail_first=1)
+    await receiver.start()
+    # The first delivery fails and waits a minute for its retry; the next goes through.
+    live = LiveServer(make_settings(tmp_path, metrics_token=TOKEN, outbox_retry_base=60, outbox_poll_interval=0.2))
+    await live.start()
+    try:
+        status, _ = await live.request("POST", "/api/webhooks", token=await live.admin_token(), json={
+            "url": receiver.url, "secret": receiver.secret, "events": ["conversation.created"]})
+        assert status == 201
+        for n in (1, 2):
+            shopper = await visitor(live)
+            assert (await shopper.call("chat:start", prechat(n)))["ok"]
+            await wait_until(lambda n=n: len(receiver.requests) == n, what=f"delivery attempt {n}")
+        samples = await scrape(live)
+
+        def deliveries(outcome: str) -> float:
+            return value(samples, "chatserver_outbox_deliveries_total", kind="webhook", outcome=outcome)
+
+        assert (deliveries("retry"), deliveries("sent"), deliveries("failed")) == (1, 1, 0)
+        assert value(samples, "chatserver_outbox_pending", kind="webhook") == 1
+        assert value(samples, "chatserver_outbox_pending", kind="mail") == 0
+    finally:
+        await live.close()
+        await receiver.stop()
 
 
 async def test_with_redis_down_the_page_is_served_not_ready_with_the_errors_counted(
