@@ -155,7 +155,7 @@ async def test_admins_read_the_settings_but_never_the_secrets(tmp_path: Path) ->
         assert {s["name"]: s["env"] for s in body["settings"]}["grace_period"] == "CHATSERVER_GRACE_PERIOD"
         configured = {s["name"]: s["configured"] for s in body["secrets"]}
         assert configured == {"secret_key": True, "identity_secret": True, "smtp_password": True, "smtp_user": True,
-                              "redis_url": False, "database_url": False}
+                              "redis_url": False, "database_url": False, "metrics_token": False}
         text = json.dumps(body)
         assert not [name for name, value in secrets.items() if value in text]
         assert set(values) | set(configured) == set(settings_fields())
