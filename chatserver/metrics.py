@@ -191,7 +191,8 @@ class Metrics:
         # -- storage (storage/group_commit.py, sqlite/, postgresql/ through DatabaseObserver) -------
         self.db_commit = histogram("db_commit_seconds",
                                    "A write transaction, BEGIN to COMMIT (a batch of jobs)").labels()
-        self.db_query = histogram("db_query_seconds", "A read statement").labels()
+        self.db_query = histogram("db_query_seconds", "A read (SQLite), or the statements of one pooled connection "
+                                  "outside a transaction (PostgreSQL)").labels()
         self.db_errors = counter("db_errors_total", "Database operations that failed", ("operation",))
         # -- Redis (storage/redis_backend.py through RedisObserver) ---------------------------------
         self.redis_command = histogram("redis_command_seconds", "A Redis command, script or pipeline").labels()

@@ -189,7 +189,19 @@ class PostgresDatabase:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection of the pool, outside any transaction; ``Unavailable`` when PostgreSQL
-        cannot be reached."""
+        cannot be reached. Its use is timed for the metrics as one query (its statements run
+        each in a transaction of its own)."""
+        started = time.perf_counter()
+        try:
+            async with self._acquired() as conn:
+                yield conn
+        except (Unavailable, asyncpg.PostgresError):
+            self.observer.database_failed("query")
+            raise
+        self.observer.queried(time.perf_counter() - started)
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[Connection]:
         try:
             async with self.pool.acquire() as conn:
                 yield conn
@@ -199,10 +211,10 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection in a transaction, committed when the block ends, rolled back when it
-        raises."""
+        raises; timed for the metrics as one commit."""
         started = time.perf_counter()
         try:
-            async with self.connection() as conn, conn.transaction():
+            async with self._acquired() as conn, conn.transaction():
                 yield conn
         except (Unavailable, asyncpg.PostgresError):
             self.observer.database_failed("commit")
@@ -239,27 +251,16 @@ class PostgresDatabase:
             raise BatchFailed(f"PostgreSQL refused the transaction: {exc}") from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self._read(lambda conn: conn.fetch(sql, *args))
-        return rows
+        async with self.connection() as conn:
+            return await conn.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self._read(lambda conn: conn.fetchrow(sql, *args))
-        return row
+        async with self.connection() as conn:
+            return await conn.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self._read(lambda conn: conn.fetchval(sql, *args))
-
-    async def _read(self, read: Callable[[Connection], Awaitable[Any]]) -> Any:
-        """``read`` on a connection of the pool, timed for the metrics."""
-        started = time.perf_counter()
-        try:
-            async with self.connection() as conn:
-                result = await read(conn)
-        except (Unavailable, asyncpg.PostgresError):
-            self.observer.database_failed("query")
-            raise
-        self.observer.queried(time.perf_counter() - started)
-        return result
+        async with self.connection() as conn:
+            return await conn.fetchval(sql, *args)
 
     async def ping(self) -> None:
         """Raise ``Unavailable`` if PostgreSQL does not answer."""
