@@ -18,6 +18,7 @@ from aiohttp.typedefs import Middleware
 
 from ..errors import AuthRequired, InvalidToken
 from ..metrics import CONTENT_TYPE, Metrics, Scraper
+from .access import route_of
 from .common import SOCKET_IO_PATH
 from .route import Answer, Auth, Handler, Route
 from .services import services
@@ -25,8 +26,6 @@ from .services import services
 METRICS_PATH = "/metrics"
 # Methods a request is counted under; any other (a client may send any word) counts as "other".
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# The route label of a request no route matched (the raw path would be a label per URL).
-UNMATCHED = "unmatched"
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -91,8 +90,9 @@ class MetricsListener:
 
 def request_metrics(metrics: Metrics) -> Middleware:
     """A middleware counting each request by route pattern (``/api/conversations/{conversation_id}``,
-    never the path itself), method and status, and timing it. Socket.IO's requests are handed on
-    untouched (views.py says why; the connection metrics count them)."""
+    never the path itself; ``-`` for none, as in the access log), method and status, and timing it.
+    Socket.IO's requests are handed on untouched (views.py says why; the connection metrics count
+    them)."""
     requests, durations = metrics.http_requests, metrics.http_duration
 
     async def measured(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -106,8 +106,7 @@ def request_metrics(metrics: Metrics) -> Middleware:
             status = exc.status
             raise
         finally:
-            resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else UNMATCHED
+            route = route_of(request)
             method = request.method if request.method in _METHODS else "other"
             requests.labels(route, method, str(status)).inc()
             durations.labels(route, method).observe(time.perf_counter() - started)

@@ -17,6 +17,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatserver.http.access import NO_ROUTE
+
 from ..offline_support import WebhookReceiver
 from ..redis_server import RedisServer
 from ..support import LiveServer, agent, make_settings, prechat, visitor, wait_until
@@ -222,7 +224,7 @@ async def test_http_requests_are_labelled_by_route_pattern_and_status(metered: L
     assert value(samples, "chatserver_http_request_duration_seconds_count", route=route, method="GET") == 2
     assert value(samples, "chatserver_http_requests_total", route="/api/auth/login", method="POST",
                  status="200") >= 1
-    assert value(samples, "chatserver_http_requests_total", route="unmatched", method="GET", status="404") == 1
+    assert value(samples, "chatserver_http_requests_total", route=NO_ROUTE, method="GET", status="404") == 1
     labels = {dict(labels).get("route") for _, labels in samples} - {None}
     assert not any("c0ffee0123" in r or r == "/no/such/page" for r in labels)
 
