@@ -204,6 +204,7 @@ def build_sockets(settings: Settings, metrics: Metrics) -> Sockets:
         max_binary_attachments=settings.max_binary_attachments,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
+        route_name=settings.route_name,
         logger=False,
         engineio_logger=False,
     )

@@ -104,6 +104,10 @@ class Settings:
     header_timeout: float = 15.0
     max_connections_per_address: int = 128
     shutdown_timeout: float = 5.0
+    # This process's name in the Engine.IO session ids it issues ("a" -> "a-..."): a load
+    # balancer routes every request of a long-polling session by it (docs/operations.md).
+    # Letters and digits, up to 16; empty: no prefix.
+    route_name: str = ""
     # Queue position updates to waiting visitors are coalesced to at most one per interval.
     queue_update_interval: float = 0.25
     # Departments chats can be routed to (agents belong to any of them).
@@ -339,6 +343,8 @@ def _validate(settings: Settings) -> None:
     if settings.header_timeout <= 0 or settings.shutdown_timeout < 0 or settings.max_connections_per_address < 0:
         raise ValueError("header_timeout must be positive, shutdown_timeout and max_connections_per_address not "
                          "negative")
+    if not re.fullmatch(r"[A-Za-z0-9]{0,16}", settings.route_name):
+        raise ValueError("route_name must be up to 16 letters and digits")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:
         raise ValueError("cobrowse_max_part_bytes must leave room under max_http_buffer_size")
     if settings.max_unsent_bytes < 2 * settings.cobrowse_max_buffer_bytes + settings.max_http_buffer_size:

@@ -13,6 +13,7 @@
   goes back as the ack when the client asked for one and as an ``error`` event when it did not;
 - WebSockets without permessage-deflate, and Engine.IO sockets that write straight to their
   WebSocket (``engineio_socket.py``): no per-connection zlib state, writer task or queue;
+- ``route_name``: the Engine.IO session ids it issues start with ``<route_name>-``;
 - ``lean_emit``: the emit path for our traffic. python-socketio's ``emit`` creates one asyncio
   task per recipient and encodes with the standard ``json`` module; this encodes the packet once
   with msgspec and hands it straight to each recipient's Engine.IO socket, on the same
@@ -60,12 +61,19 @@ def connect_refusal(error: ChatError) -> dict[str, Any]:
 
 class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     def __init__(self, *, max_unsent_bytes: int, max_binary_attachments: int, metrics: Metrics | None = None,
+                 route_name: str = "",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.metrics = metrics or Metrics()
         self._message_acks = self.metrics.message_ack
         self._messages = self.metrics.messages
         use_uncompressed_websockets(self.eio, max_unsent_bytes=max_unsent_bytes)
+        if route_name:
+            # Every session id this process issues starts with its name: a load balancer sends each
+            # request of a long-polling session by it to this process (docs/operations.md). A sid
+            # of another process's name is an unknown session here, as any other.
+            issue = self.eio.generate_id
+            self.eio.generate_id = lambda: f"{route_name}-{issue()}"
         self.max_binary_attachments = max_binary_attachments
         # Refused packets and events: a line each, but no more than a flood of them can fill a disk.
         self.refusal_log = ThrottledLog(log)
