@@ -4,7 +4,8 @@ and its lifecycle, which only starts and stops what was built.
 Start-up and shutdown live in one ``cleanup_ctx`` generator, in order and reversed on exit:
 storage, the process bus, the domain service (restored from storage), the outbox's poster and
 background loops. Client connections are closed first, in ``on_shutdown``, while storage is
-still open.
+still open, after the drain (``DRAIN``, run by ``serving.Listener.stop`` while the server still
+listens: not ready, new sessions refused, for ``drain_period``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
 from .http.metrics import request_metrics
 from .http.services import SERVICES
+from .http.serving import DRAIN
 from .http.static import add_static_routes
 from .http.views import SOCKET_IO_PATH, add_routes, cors_middleware, error_middleware
 from .logs import redacted
@@ -60,10 +62,11 @@ def app_for(server: Server) -> web.Application:
             yield
 
     async def close_connections(app: web.Application) -> None:
-        # on_shutdown runs before aiohttp waits for open requests: closing the sockets here keeps
-        # the long-lived WebSocket handlers from holding shutdown up.
+        # on_shutdown runs before aiohttp waits for open requests: ending the transports here
+        # answers the long polls that wait, and the clients reconnect elsewhere.
         await server.transport.hub.shutdown.close_connections()
 
+    app[DRAIN] = server.sockets.drain.run
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(close_connections)
     return app

@@ -80,6 +80,7 @@ from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
 from .transport.ratelimit import KeyedLimiter
 from .transport.registry import ConnectionRegistry
+from .transport.shutdown import Drain
 from .transport.socketio_server import ChatSocketServer
 from .transport.tickets import TicketAnnouncer, TicketSocketEvents
 from .transport.waiting import WaitingVisitors
@@ -94,6 +95,8 @@ class Sockets:
     endpoint: EngineIOEndpoint
     # The proxies whose Forwarded / X-Forwarded-For headers are believed (settings trusted_proxies).
     trusted: tuple[Network, ...]
+    # A stop's first step: not ready, no new sessions (transport/shutdown.py).
+    drain: Drain
 
 
 @dataclass(frozen=True)
@@ -210,10 +213,11 @@ def build_sockets(settings: Settings, metrics: Metrics) -> Sockets:
     )
     announce_exact_ping_times(sio.eio)
     trusted = parse_networks(settings.trusted_proxies)
+    drain = Drain(settings.drain_period)
     endpoint = EngineIOEndpoint(sio.eio, max_body=settings.max_http_buffer_size, origin_allowed=origin_allowed,
                                 sessions=ConnectionLimits(settings.max_connections_per_address, trusted),
-                                trusted=trusted)
-    return Sockets(sio=sio, endpoint=endpoint, trusted=trusted)
+                                trusted=trusted, drain=drain)
+    return Sockets(sio=sio, endpoint=endpoint, trusted=trusted, drain=drain)
 
 
 def _origin_check(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -393,4 +397,5 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         visitor_limiter=limiter(settings.visitor_sessions_per_minute),
         kb_limiter=limiter(settings.kb_events_per_minute),
         trusted_proxies=sockets.trusted, body_limits=body_limits(settings), readiness=backend.ping, metrics=scraper,
+        draining=lambda: sockets.drain.draining,
     )

@@ -104,6 +104,12 @@ class Settings:
     header_timeout: float = 15.0
     max_connections_per_address: int = 128
     shutdown_timeout: float = 5.0
+    # A stop drains first (docs/operations.md): /readyz answers 503 and new Engine.IO sessions
+    # are refused (503) for this many seconds while open connections keep working; then every
+    # transport is closed and clients reconnect by themselves elsewhere. 5 s: a load balancer
+    # that polls /readyz every 2 s sees two failures (nginx as documented needs none: it passes
+    # refused handshakes on), and a stop still ends well within systemd's or Kubernetes' wait.
+    drain_period: float = 5.0
     # This process's name in the Engine.IO session ids it issues ("a" -> "a-..."): a load
     # balancer routes every request of a long-polling session by it (docs/operations.md).
     # Letters and digits, up to 16; empty: no prefix.
@@ -343,6 +349,8 @@ def _validate(settings: Settings) -> None:
     if settings.header_timeout <= 0 or settings.shutdown_timeout < 0 or settings.max_connections_per_address < 0:
         raise ValueError("header_timeout must be positive, shutdown_timeout and max_connections_per_address not "
                          "negative")
+    if not 0 <= settings.drain_period <= 3600:
+        raise ValueError("drain_period must be 0-3600 seconds")
     if not re.fullmatch(r"[A-Za-z0-9]{0,16}", settings.route_name):
         raise ValueError("route_name must be up to 16 letters and digits")
     if settings.cobrowse_max_part_bytes + 4096 > settings.max_http_buffer_size:

@@ -57,10 +57,11 @@ class ServerProcess:
         raise AssertionError(f"port {self.port} was taken: {self.log.read_text()[-3000:]}")
 
     def _spawn(self) -> None:
-        # Hundreds of clients from one loopback address: no per-address limits.
+        # Hundreds of clients from one loopback address: no per-address limits. No drain unless
+        # a test asks for one (a stop would wait drain_period).
         env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", "CHATSERVER_VISITOR_SESSIONS_PER_MINUTE": "100000",
                "CHATSERVER_LOGIN_ATTEMPTS_PER_MINUTE": "100000", "CHATSERVER_MAX_CONNECTIONS_PER_ADDRESS": "0",
-               **PASSWORD_HASH_ENV, **self.env}
+               "CHATSERVER_DRAIN_PERIOD": "0", **PASSWORD_HASH_ENV, **self.env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [*self.prefix, sys.executable, "-m", "chatserver", "serve", "--host", self.host,

@@ -160,7 +160,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     defaults: dict[str, Any] = {
         "port": 0, "data_dir": tmp_path / "data", "grace_period": 60.0, "visitor_sessions_per_minute": 10_000,
         "login_attempts_per_minute": 10_000, "queue_update_interval": 0.05, "shutdown_timeout": 1.0,
-        "password_hash_cost": PASSWORD_HASH_COST,
+        "drain_period": 0.0, "password_hash_cost": PASSWORD_HASH_COST,
     }
     defaults.update(overrides)
     return Settings(**defaults)

@@ -296,7 +296,8 @@ def _start_serve(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], int
     port = free_port()
     proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **PASSWORD_HASH_ENV, **env})
+                            env={**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", "CHATSERVER_DRAIN_PERIOD": "0",
+                                 **PASSWORD_HASH_ENV, **env})
     deadline = time.monotonic() + 30
     while True:
         try:

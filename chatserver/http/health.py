@@ -22,6 +22,8 @@ async def readyz(request: web.Request) -> web.Response:
             checks[name] = "ok"
         except Exception as exc:
             checks[name] = f"error: {type(exc).__name__}"
+    if services(request).draining():
+        checks["process"] = "draining"  # stopping: a load balancer sends new clients elsewhere
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
                              status=200 if ready else 503)
@@ -43,6 +45,6 @@ HEALTH_ROUTES = [
     Route("GET", "/healthz", healthz, operation_id="healthz", auth=Auth.NONE, summary="Liveness: the process is up",
           answers=(json_answer(Health, "Alive"),)),
     Route("GET", "/readyz", readyz, operation_id="readyz", auth=Auth.NONE,
-          summary="Readiness: storage and routing state reachable",
+          summary="Readiness: storage and routing state reachable, and the process not stopping",
           answers=(json_answer(Readiness, "Ready"), json_answer(Readiness, "Not ready, with the failing checks", 503))),
 ]

@@ -77,6 +77,8 @@ class HttpServices:
     readiness: Callable[[], Awaitable[None]]
     # The Prometheus page (GET /metrics, http/metrics.py).
     metrics: Scraper
+    # Whether the server is draining before a stop (/readyz says not ready).
+    draining: Callable[[], bool]
 
 
 SERVICES = web.AppKey("services", HttpServices)

@@ -6,12 +6,13 @@ in one place, so that ``chatserver serve`` and the tests' ``LiveServer`` run the
 ``header_timeout`` as the bound on a request head, ``ServerLog`` as aiohttp's server log and
 ``access.py``'s access log; it takes the port before the app starts, so a port in use stops it
 with one line (``StartupError``) before the database is opened.
-``Listener.stop`` stops listening, then lets aiohttp close the connections (``on_shutdown``
-first, then requests still being handled get ``shutdown_timeout`` seconds) and runs the app's
-cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM, with a log
-line once listening (``started``: version, address, backend and database, without passwords) and
-one once stopped (``stopped``, with how long the stop took), and stops at once on a second signal
-(``StopSignals``).
+``Listener.stop`` runs the app's drain (``DRAIN``: the server still listens, says it is not
+ready and refuses new sessions), stops listening, then lets aiohttp close the connections
+(``on_shutdown`` first, then requests still being handled get ``shutdown_timeout`` seconds) and
+runs the app's cleanup. ``serve_until_signalled`` does both around a wait for SIGINT or SIGTERM,
+with a log line once listening (``started``: version, address, backend and database, without
+passwords) and one once stopped (``stopped``, with how long the stop took), and stops at once on a
+second signal (``StopSignals``), the drain included.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class ServerLog(logging.LoggerAdapter[logging.Logger]):
             self.logger.error("%s %s", text, exception_summary(exc))
 
 
+# What an application does first when it is stopped, while it still listens (app.py).
+DRAIN: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("drain")
+
+
 class Listener:
     """An application being served on a TCP port."""
 
@@ -81,6 +86,9 @@ class Listener:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        drain = self.runner.app.get(DRAIN)
+        if drain is not None:
+            await drain()
         self._server.close()
         await self.runner.cleanup()
 

@@ -27,7 +27,10 @@ a refused ``Origin``).
   chunked, at once, before any of it is read (a chunked one once it passes the limit);
 - ``400`` ``invalid_payload``: a POST body that is not an Engine.IO v4 payload of ``MESSAGE``,
   ``PONG`` and ``CLOSE`` packets (the ones a client sends while polling); none of its packets is
-  acted on.
+  acted on;
+- ``503`` ``unavailable``: a handshake while the server drains (``Drain``: a load balancer passes
+  it on to another process), and a poll waiting when a stop ends its session (the client sees
+  its transport fail and reconnects, where a CLOSE packet would stop python-socketio's client).
 
 Everything else, and a POST that passes, goes to python-engineio, the body it was given read
 already (``use_prepared_environ``). Nothing a client sent is logged.
@@ -50,9 +53,10 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 from engineio.async_drivers.aiohttp import translate_request
 
-from ..errors import ChatError, Forbidden, InvalidPayload, PayloadTooLarge, RateLimited
+from ..errors import ChatError, Forbidden, InvalidPayload, PayloadTooLarge, RateLimited, Unavailable
 from .addresses import UNKNOWN, Network, client_address
 from .connections import ConnectionLimits
+from .shutdown import Drain
 
 log = logging.getLogger("chatserver.transport")
 
@@ -116,8 +120,9 @@ class EngineIOEndpoint:
     text); ``origin_allowed`` is the check python-engineio is given (``cors_allowed_origins``)."""
 
     def __init__(self, eio: Any, *, max_body: int, origin_allowed: Callable[[str, dict[str, Any]], bool],
-                 sessions: ConnectionLimits, trusted: tuple[Network, ...]) -> None:
+                 sessions: ConnectionLimits, trusted: tuple[Network, ...], drain: Drain) -> None:
         self._eio = eio
+        self._drain = drain
         self._max_body = max_body
         self._origin_allowed = origin_allowed
         # Open sessions per client address (max_connections_per_address): the session a handshake
@@ -148,7 +153,10 @@ class EngineIOEndpoint:
                     self._session(sid)  # still there once the body is in
                     environ["wsgi.input"] = _ReadBody(body)
                     environ["CONTENT_LENGTH"] = str(len(body))
+                socket = self._eio.sockets.get(sid)
                 response = await self._eio.handle_request(environ)
+                if method == "GET" and getattr(socket, "stopped", False):
+                    raise Unavailable("the server is stopping: connect again")
                 return response
         except ChatError as refused:
             return _refusal(refused)
@@ -186,6 +194,8 @@ class EngineIOEndpoint:
     async def _open_session(self, request: web.Request, environ: dict[str, Any]) -> web.StreamResponse:
         """A handshake: a new session, if its client address holds fewer than the cap (a session
         costs memory until its client closes it or misses a ping, and opening one is free)."""
+        if self._drain.draining:
+            raise Unavailable("the server is stopping: connect again")
         address = client_address(request.remote, request.headers, self._trusted)
         key = None if address == UNKNOWN else self._sessions.key_for_address(address)
         if key is not None:

@@ -170,6 +170,10 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     # connection's life: trimmed once a WebSocket carries it (ChatSocketServer sets it).
     connect_environ: dict[str, Any] | None = None
     _probe_timer: asyncio.TimerHandle | None = None
+    # The server is stopping and ended this connection's transport (end_transport), which waits
+    # for the socket to close.
+    stopped = False
+    _closed_waiter: asyncio.Future[None] | None = None
     # python-engineio's attributes (untyped there).
     server: Any
     queue: Any  # an asyncio.Queue, then _NO_QUEUE
@@ -330,6 +334,27 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             self._probe_timer.cancel()
             self._probe_timer = None
 
+    async def end_transport(self) -> None:
+        """The server is stopping: end this connection as a dropped transport, so that stock
+        clients reconnect by themselves (after an Engine.IO CLOSE packet python-socketio's client
+        does not, nor socket.io-client after a Socket.IO DISCONNECT). A WebSocket is closed with
+        1001 (going away), after the messages it brought are handled; a long-polling connection
+        is closed without its CLOSE packet, and the poll that waits is answered ``503`` by the
+        endpoint (``stopped``)."""
+        if self.closing or self.closed:
+            return
+        self.stopped = True
+        self._upgrade_failed(CloseCode.GOING_AWAY)
+        ws = self._ws
+        if ws is None:
+            await self.close(wait=False, abort=True, reason=self.server.reason.SERVER_DISCONNECT)
+            return
+        # Returns once websocket_ended closed the socket: the client answered (or CLOSE_TIMEOUT
+        # passed) and the messages received before were handled.
+        self._closed_waiter = asyncio.get_running_loop().create_future()
+        ws.close(CloseCode.GOING_AWAY)
+        await self._closed_waiter
+
     def abort_websocket(self) -> bool:
         """Cut this socket's WebSocket now, cancelling a message being handled (the server is
         stopping); ``False`` if it has none on the direct path."""
@@ -396,7 +421,9 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             # ping_interval + ping_timeout). Nothing waits for a later poll to fetch it: a closed
             # socket's polls are refused, so such a wait would never end.
             await super().close(wait=False, abort=True, reason=reason)
-            if not self._cut:  # (a cut connection's CLOSE is queued already)
+            if self.stopped:  # a waiting poll ends with nothing, and is answered 503
+                self.queue.put_nowait(None)
+            elif not self._cut:  # (a cut connection's CLOSE is queued already)
                 self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
         else:
             await super().close(wait=wait, abort=abort, reason=reason)
@@ -409,6 +436,8 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         # for them came, or its monitor task passed by: up to ping_timeout later).
         if self.server.sockets.get(self.sid) is self:
             del self.server.sockets[self.sid]
+        if self._closed_waiter is not None and not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
 
 
 # Closes started from a timer or a sender, held until they are done.

@@ -52,7 +52,8 @@ class Health(Shape):
 
 class Readiness(Shape):
     status: Literal["ready", "not_ready"]
-    checks: Annotated[dict[str, str], _about("each check: ok, or error: and the exception's type")]
+    checks: Annotated[dict[str, str], _about("each check: ok, or error: and the exception's type; "
+                                             "process: draining while the server stops")]
 
 
 class SocketIOLink(Shape):
