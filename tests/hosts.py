@@ -10,7 +10,6 @@ parallel workers never share a bridge, a namespace or a network.
 from __future__ import annotations
 
 import grp
-import http.client
 import os
 import pwd
 import re
@@ -34,8 +33,10 @@ from .redis_server import RedisServer, free_port
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 HOSTS_SECTION = "## Several hosts with PostgreSQL"
-# What the documented nginx block names that a test run replaces with its own.
+# What the documented nginx block names that a test run replaces with its own: each host's
+# address (in the upstream and in the map) and the route name the map gives it.
 EXAMPLE_UPSTREAMS = ("10.0.0.11:8080", "10.0.0.12:8080")
+ROUTE_NAMES = ("a", "b")
 EXAMPLE_LISTEN = "listen 443 ssl;"
 EXAMPLE_CERTIFICATE = "/etc/ssl/chat/fullchain.pem"
 EXAMPLE_KEY = "/etc/ssl/chat/privkey.pem"
@@ -44,7 +45,8 @@ DATABASES = ("sqlite", "postgresql")
 # A dead host is swept within a second or two; agents get long enough to move to another host;
 # the test's parties may chat faster than people.
 SETTINGS = {"presence_ttl": "1.5", "sweep_interval": "0.3", "grace_period": "10", "queue_update_interval": "0.05",
-            "message_rate": "100", "message_burst": "100", "event_rate": "100", "event_burst": "100"}
+            "message_rate": "100", "message_burst": "100", "event_rate": "100", "event_burst": "100",
+            "drain_period": "1"}
 
 
 def ip(*args: str, check: bool = True) -> None:
@@ -63,13 +65,19 @@ def documented_site() -> str:
 
 def render_site(upstreams: list[str], listen: str, certificate: Path, key: Path) -> str:
     """The documented nginx block with this run's addresses; each example it replaces must be
-    there (the docs changed otherwise, and the test would no longer run what they show)."""
+    there (the docs changed otherwise, and the test would no longer run what they show): the
+    listening address and the certificate once, each host's address in the upstream and in the
+    map, which sends the sids of route name ``ROUTE_NAMES[i]`` to ``upstreams[i]``."""
     site = documented_site()
+    for name, example in zip(ROUTE_NAMES, EXAMPLE_UPSTREAMS, strict=True):
+        assert f"~^{name}- {example};" in site, f"the documented map does not send {name}-... to {example}"
+    for example in EXAMPLE_UPSTREAMS:
+        assert site.count(example) == 2, f"{example!r} is not in the documented upstream and map"
     replacements = {**dict(zip(EXAMPLE_UPSTREAMS, upstreams, strict=True)),
                     EXAMPLE_LISTEN: f"listen {listen} ssl;", EXAMPLE_CERTIFICATE: str(certificate),
                     EXAMPLE_KEY: str(key)}
     for example, value in replacements.items():
-        assert site.count(example) == 1, f"{example!r} is not once in the documented nginx block"
+        assert example in site, f"{example!r} is not in the documented nginx block"
         site = site.replace(example, value)
     return site
 
@@ -105,9 +113,6 @@ class Network:
         self.bridge = f"csb{tag}"
         self.outside = f"{self.prefix}.1"
         self.hosts = [Host(f"cs{tag}h{i}", f"{self.prefix}.{i + 2}", f"cs{tag}v{i}") for i in range(count)]
-        # Client addresses, each in a /24 of its own (nginx's ip_hash looks at the first three
-        # octets), outside the hosts' network.
-        self.client_candidates = [f"10.{208 + j}.{k % 256}.{k // 256 + 1}" for j in range(16)]
 
     @property
     def cidr(self) -> str:
@@ -129,9 +134,6 @@ class Network:
             ip("-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", "eth0")
             ip("-n", host.namespace, "link", "set", "eth0", "up")
             ip("-n", host.namespace, "link", "set", "lo", "up")
-
-    def add_client_address(self, address: str) -> None:
-        ip("addr", "add", f"{address}/32", "dev", self.bridge)
 
     def cut(self, host: Host) -> None:
         """The host's cable pulled: its end in the bridge goes down."""
@@ -247,25 +249,6 @@ http {{
                 assert time.monotonic() < deadline, "nginx did not listen"
                 time.sleep(0.05)
 
-    def upstream_for(self, source: str) -> str:
-        """The upstream nginx sends a client from ``source`` to (by asking, and reading its log)."""
-        connection = http.client.HTTPSConnection(self.address, self.port, source_address=(source, 0),
-                                                 context=self.tls(), timeout=10)
-        try:
-            connection.request("GET", f"/healthz?probe={source}")
-            assert connection.getresponse().status == 200
-        finally:
-            connection.close()
-        # nginx logs a request after answering it: the line may come a moment after the answer.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            for line in (self.prefix / "access.log").read_text().splitlines():
-                remote, upstream, _status, uri = line.split(" ", 3)
-                if remote == source and uri == f"/healthz?probe={source}":
-                    return upstream.split(", ")[-1]
-            time.sleep(0.02)
-        raise AssertionError(f"no access log line for {source}")
-
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()  # fast shutdown
@@ -294,7 +277,6 @@ class Hosts:
         self.redis: RedisServer | None = None
         self.postgres: PostgresServer | None = None
         self.nginx: Nginx | None = None
-        self.client_addresses: set[str] = set()  # added to the bridge so far
 
     @property
     def hosts(self) -> list[Host]:
@@ -326,11 +308,12 @@ class Hosts:
         env |= {env_name("secret_key"): secrets.token_urlsafe(48), env_name("trusted_proxies"): net.outside,
                 env_name("public_urls"): self.url, **self._database_env()}
         # One at a time: the first creates the schema and the first admin.
-        for host in self.hosts:
+        for host, route_name in zip(self.hosts, ROUTE_NAMES, strict=True):
             data = self.directory / host.namespace
             data.mkdir()
             host.process = ServerProcess(data, self.redis.url, host=host.address, port=HOST_PORT,
-                                         prefix=net.run_in(host), **env).start()
+                                         prefix=net.run_in(host), **env, **{env_name("route_name"): route_name}
+                                         ).start()
 
     def _database_env(self) -> dict[str, str]:
         if self.database == "sqlite":
@@ -338,18 +321,6 @@ class Hosts:
         self.postgres = PostgresServer(address=self.network.outside, network=self.network.cidr)
         self.postgres.start()
         return {env_name("database_url"): self.postgres.new_database()}
-
-    def source_landing_on(self, host: Host) -> str:
-        """A client address (added to the bridge) whose connections nginx sends to ``host``."""
-        assert self.nginx is not None
-        wanted = f"{host.address}:{HOST_PORT}"
-        for source in self.network.client_candidates:
-            if source not in self.client_addresses:
-                self.network.add_client_address(source)
-                self.client_addresses.add(source)
-            if self.nginx.upstream_for(source) == wanted:
-                return source
-        raise AssertionError(f"no client address lands on {wanted}")
 
     def close(self) -> None:
         """Everything down, whatever state it is in; the network last (processes first)."""
