@@ -64,7 +64,7 @@ class SocketHub:
         self.queue = QueueViews(chats.queue, routing, clock)
         queue_updates = QueueUpdates(sio, notifier, routing, waiting, connections, self.queue,
                                      chats.queue.seconds_per_place, settings.queue_update_interval)
-        self.shutdown = Shutdown(sio, connections, queue_updates)
+        self.shutdown = Shutdown(sio, queue_updates)
         self.sessions = AgentSessions(sio, connections, agents, chats.agent_cache, chats.dispatcher, notifier,
                                       self.shutdown)
         self.recovery = Recovery(sio, connections, conversations, presence, delivery, notifier, waiting)

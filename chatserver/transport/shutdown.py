@@ -11,7 +11,6 @@ from typing import Any
 
 from .engineio_socket import LeanSocket
 from .queue_updates import QueueUpdates
-from .registry import ConnectionRegistry
 from .socketio_server import ChatSocketServer
 
 log = logging.getLogger("chatserver.transport")
@@ -52,9 +51,8 @@ class Drain:
 
 
 class Shutdown:
-    def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, queue_updates: QueueUpdates) -> None:
+    def __init__(self, sio: ChatSocketServer, queue_updates: QueueUpdates) -> None:
         self.sio = sio
-        self.connections = connections
         self.queue_updates = queue_updates
         self._closing = False
 
