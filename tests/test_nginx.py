@@ -111,12 +111,18 @@ async def test_a_restart_behind_nginx_brings_every_stock_client_back(
         while len({_route(s.sids[0]) for s in shoppers if s.transports == ["polling"]}) < 2:
             assert len(shoppers) < 40, "nginx sent every long-polling session to one process"
             await add(["polling"])
+        # socket.io-client too, on each transport, until one is on process a.
+        node_routes: list[str] = []
+        conversations = []
         async with cluster.session() as http:
-            for transports in (["polling"], ["websocket"]):
-                node = await NodeVisitor.start(cluster.url, await _token(http, cluster.url), transports,
+            while len(nodes) < 2 or "a" not in node_routes:
+                assert len(nodes) < 10, "nginx sent no socket.io-client to process a"
+                node = await NodeVisitor.start(cluster.url, await _token(http, cluster.url),
+                                               [["polling"], ["websocket"]][len(nodes) % 2],
                                                ca_file=cluster.nginx.certificate)
                 nodes.append(node)
-                await node.next("started")
+                node_routes.append(_route((await node.next("connected"))["sid"]))
+                conversations.append((await node.next("started"))["conversation_id"])
                 assert (await node.send("v1"))["ok"]
         # Spread over both processes, long-polling clients too; every request of a long-polling
         # session reached its process (the message went through).
@@ -134,15 +140,17 @@ async def test_a_restart_behind_nginx_brings_every_stock_client_back(
             assert shopper.sio.connected
         for shopper in on_a:  # on b while a was away
             assert [_route(sid) for sid in shopper.sids] in (["a", "b"], ["a", "a"]), shopper.sids
-        for node in nodes:
+        for node, route in zip(nodes, node_routes, strict=True):
+            if route == "a":  # back by itself, its chat joined again
+                assert (await node.next("connected"))["connects"] == 2
+                assert (await node.next("rejoined"))["ok"]
             assert (await node.send("v2"))["ok"]
         # Nothing acknowledged was lost: each chat holds v1 then v2.
         async with cluster.session() as http:
             remote = Remote(cluster.processes["a"], http, url=cluster.url)
             admin = await _admin(remote)
-            for shopper in shoppers:
-                status, transcript = await remote.request("GET", f"/api/conversations/{shopper.conversation_id}",
-                                                          token=admin)
+            for cid in [s.conversation_id for s in shoppers] + conversations:
+                status, transcript = await remote.request("GET", f"/api/conversations/{cid}", token=admin)
                 assert status == 200
                 assert [m["client_msg_id"] for m in transcript["messages"] if m.get("client_msg_id")] == ["v1", "v2"]
     finally:
