@@ -37,6 +37,7 @@ LOAD_TEST_SETTINGS: Mapping[str, str] = {
     "visitor_sessions_per_minute": "1000000",
     "login_attempts_per_minute": "100000",
     "max_connections_per_address": "0",  # every simulated client connects from 127.0.0.1
+    "drain_period": "0",  # no load balancer to drain for: a run's server stops at once
 }
 STOP_TIMEOUT = 15.0
 # A port is chosen free, then the server binds it: meanwhile another process on the machine may

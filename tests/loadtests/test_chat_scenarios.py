@@ -257,7 +257,8 @@ def test_a_running_server_is_loaded_through_url_and_sampled_through_server_pid(t
                                str(data)], cwd=ROOT, env={**__import__("os").environ,
                                                           "CHATSERVER_VISITOR_SESSIONS_PER_MINUTE": "100000",
                                                           "CHATSERVER_MESSAGE_RATE": "1000",
-                                                          "CHATSERVER_MESSAGE_BURST": "1000"},
+                                                          "CHATSERVER_MESSAGE_BURST": "1000",
+                                                          "CHATSERVER_DRAIN_PERIOD": "0"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
