@@ -198,8 +198,8 @@ class Nginx:
             render_site(self.upstreams, f"{self.address}:{self.port}", self.certificate, self.key))
         nobody = pwd.getpwnam("nobody")
         p = self.prefix
-        # The frame a distribution's nginx.conf gives conf.d files, plus a log of which upstream
-        # served each request (the test checks where clients land).
+        # The frame a distribution's nginx.conf gives conf.d files, plus a log of which upstreams
+        # each request was sent to and what each answered (``requests``).
         config = f"""user nobody {grp.getgrgid(nobody.pw_gid).gr_name};
 worker_processes 1;
 daemon off;
@@ -207,7 +207,7 @@ pid {p}/nginx.pid;
 error_log {p}/error.log info;
 events {{ worker_connections 4096; }}
 http {{
-    log_format upstream '$remote_addr $upstream_addr $status $request_uri';
+    log_format upstream '$request_uri|$upstream_addr|$upstream_status|$status';
     access_log {p}/access.log upstream;
     client_body_temp_path {p}/body;
     proxy_temp_path {p}/proxy;
@@ -248,6 +248,15 @@ http {{
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not listen"
                 time.sleep(0.05)
+
+    def requests(self) -> list[tuple[str, list[str], list[str], str]]:
+        """Each request nginx logged: its URI, the upstreams it was sent to, in turn, what each
+        answered, and nginx's own answer (a request is logged once it is answered)."""
+        logged = []
+        for line in (self.prefix / "access.log").read_text().splitlines():
+            uri, upstreams, answers, status = line.rsplit("|", 3)
+            logged.append((uri, upstreams.split(", "), answers.split(", "), status))
+        return logged
 
     def stop(self) -> None:
         if self.process is not None:

@@ -7,6 +7,7 @@ per-address limits count each client behind nginx by its own address, whatever i
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,36 @@ async def test_a_restart_behind_nginx_brings_every_stock_client_back(
             await shopper.sio.disconnect()
         for node in nodes:
             await node.close()
+
+
+async def test_a_draining_process_s_refused_handshakes_are_passed_to_the_other(cluster: Cluster) -> None:
+    """While process a drains, nginx passes the handshakes it answers 503 to b: no new client is
+    refused, and none lands on a."""
+    a, b = cluster.processes["a"], cluster.processes["b"]
+    stopping = asyncio.ensure_future(asyncio.to_thread(a.stop))
+    sids = []
+    async with cluster.session() as http:
+        async def draining() -> bool:
+            try:
+                async with http.get(f"{a.url}/readyz") as resp:
+                    return resp.status == 503 and (await resp.json())["checks"].get("process") == "draining"
+            except aiohttp.ClientError:
+                return False
+
+        await wait_until(draining, what="process a draining")
+        # Handshakes while a drains (new sessions go by random two least_conn: about every other
+        # one draws a first).
+        while len(sids) < 40 and not stopping.done():
+            async with http.get(f"{cluster.url}/socket.io/?EIO=4&transport=polling&n={len(sids)}") as resp:
+                assert resp.status == 200, await resp.text()
+                sids.append(json.loads((await resp.text())[1:])["sid"])
+    await stopping
+    assert sids and {_route(sid) for sid in sids} == {"b"}, sids
+    handshakes = [r for r in cluster.nginx.requests() if r[0].startswith("/socket.io/?EIO=4&transport=polling&n=")]
+    passed_on = [(upstreams, answers) for _, upstreams, answers, _ in handshakes if answers[0] == "503"]
+    assert passed_on, handshakes
+    for upstreams, answers in passed_on:
+        assert upstreams == [f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"] and answers == ["503", "200"]
 
 
 async def _login(http: aiohttp.ClientSession, url: str, email: str, password: str,
