@@ -7,6 +7,9 @@ docs/protocol.md). Behind a load balancer they reconnect to another process: tes
 from __future__ import annotations
 
 import asyncio
+import signal
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +17,12 @@ from typing import Any
 import pytest
 
 from chatserver.config import load_settings
+from chatserver.http.serving import STOP_NOW_TIMEOUT
 
+from ..processes import ServerProcess
 from ..stock_clients import NodeVisitor, StockVisitor
 from ..support import Client, LiveServer, agent, make_settings, wait_until
+from ..test_signals import _wait_for_line
 
 TRANSPORTS = pytest.mark.parametrize("transports", [["polling"], ["websocket"]], ids=["polling", "websocket"])
 DRAIN = 1.0  # seconds: long enough to be seen draining, short enough for a test
@@ -131,3 +137,20 @@ def test_a_drain_period_out_of_range_is_refused() -> None:
     for period in (-1.0, 3601.0):
         with pytest.raises(ValueError, match="drain_period"):
             load_settings({"drain_period": period}, environ={})
+
+
+def test_a_second_signal_during_the_drain_stops_at_once(tmp_path: Path) -> None:
+    """The drain is part of the clean stop: a second SIGTERM ends it, and the process, at once
+    (serving.StopSignals), however long drain_period is."""
+    server = ServerProcess(tmp_path, None, CHATSERVER_DRAIN_PERIOD="600").start()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGTERM)
+    _wait_for_line(server, "draining: not ready")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{server.url}/readyz", timeout=5)
+    assert refused.value.code == 503
+    server.process.send_signal(signal.SIGTERM)
+    status = server.process.wait(timeout=STOP_NOW_TIMEOUT + 15)
+    server.process = None
+    assert status == 128 + signal.SIGTERM
+    assert "Traceback" not in server.log.read_text()
