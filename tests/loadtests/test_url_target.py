@@ -127,13 +127,13 @@ def test_a_url_run_of_kb_search_deletes_the_articles_and_categories_it_wrote(tmp
         server.stop()
 
 
-@pytest.mark.parametrize(("stop", "reason"), [("stop", "io server disconnect"), ("kill", "transport close")])
+@pytest.mark.parametrize(("stop", "reason"), [("stop", "transport close"), ("kill", "transport close")])
 def test_the_generator_comes_back_after_the_server_restarts_under_a_run(tmp_path: Path, stop: str,
                                                                         reason: str) -> None:
-    """A server stopping sends every client a Socket.IO disconnect, which stock socket.io-client
-    does not come back from by itself; one killed (or draining by closing its transports) just
-    goes away. Either way each connection comes back once it restarts, rejoins its chat after the
-    last message it had, and the round trips go on with none left unanswered."""
+    """A server stopping drains, then closes every client's transport (docs/protocol.md, "When
+    the server stops"); one killed just goes away. Either way each connection comes back once it
+    restarts, rejoins its chat after the last message it had, and the round trips go on with none
+    left unanswered."""
     server = ServerProcess(tmp_path / "server", None, CHATSERVER_SHUTDOWN_TIMEOUT="1",
                            CHATSERVER_MESSAGE_RATE=MESSAGE_RATE, CHATSERVER_MESSAGE_BURST=MESSAGE_RATE)
     server.data_dir.mkdir()
