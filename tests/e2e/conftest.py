@@ -8,6 +8,7 @@ which the tests share); each test gets its own server and browser context, so no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from chatserver.config import Settings
 
 from ..redis_server import free_port
 from ..support import LiveServer, make_settings
@@ -36,7 +39,14 @@ async def browser(widget_built: None) -> AsyncIterator[Browser]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """The chat server, serving the demo shop and the widget."""
-    live = LiveServer(make_settings(tmp_path))
+    async with running(make_settings(tmp_path)) as live:
+        yield live
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[LiveServer]:
+    """A chat server with ``settings`` (a module's own ``shop``), stopped however the test ends."""
+    live = LiveServer(settings)
     await live.start()
     try:
         yield live

@@ -12,7 +12,7 @@ import pytest_asyncio
 from playwright.async_api import expect
 
 from ..support import LiveServer, make_settings
-from .conftest import OpenPage, _close_or_show_what_hangs
+from .conftest import OpenPage, running
 from .console import OpenConsole, open_console
 from .test_cobrowse import _cobrowse_chat, _share, consent, replay, sharing_bar
 
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path, cobrowse_resume_across_pages=False))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, cobrowse_resume_across_pages=False)) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 async def test_each_page_asks_again_before_it_is_shared(shop: LiveServer, open_page: OpenPage,

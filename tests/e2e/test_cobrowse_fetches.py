@@ -23,7 +23,7 @@ from playwright.async_api import Browser, BrowserContext, expect
 
 from ..redis_server import free_port
 from ..support import LiveServer, make_settings, wait_until
-from .conftest import _close_or_show_what_hangs
+from .conftest import running
 from .console import signed_in, tab
 from .test_cobrowse import consent, replay, sharing_bar
 from .test_widget_chat import _start_chat
@@ -109,12 +109,8 @@ h1 {{ font-family: Tracked, sans-serif; }}
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path, shop_port: int) -> AsyncIterator[LiveServer]:
     """The chat server, with the shop's origin allowed."""
-    live = LiveServer(make_settings(tmp_path, allowed_origins=(f"http://localhost:{shop_port}",)))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, allowed_origins=(f"http://localhost:{shop_port}",))) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 async def test_the_agents_browser_fetches_only_from_the_shop_and_the_chat_server(

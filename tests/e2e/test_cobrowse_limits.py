@@ -16,7 +16,7 @@ import pytest_asyncio
 from playwright.async_api import WebSocketRoute, expect
 
 from ..support import LiveServer, make_settings
-from .conftest import OpenPage, _close_or_show_what_hangs
+from .conftest import OpenPage, running
 from .console import OpenConsole, open_console
 from .test_cobrowse import _cobrowse_chat, _share, consent, replay, sharing_bar
 
@@ -29,12 +29,8 @@ BUFFER = 64 * 1024
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path, cobrowse_max_part_bytes=PART, cobrowse_max_buffer_bytes=BUFFER))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, cobrowse_max_part_bytes=PART, cobrowse_max_buffer_bytes=BUFFER)) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 # About 30 KB of text the shop's page carries (a product's care instructions, say).

@@ -14,6 +14,7 @@ import pytest_asyncio
 from playwright.async_api import Locator, Page, expect
 
 from ..support import PASSWORD, LiveServer, make_settings, prechat, visitor
+from .conftest import running
 from .console import OpenConsole, alert, composer, login_form, open_console, screenshot, sign_in, signed_in
 
 __all__ = ["open_console"]
@@ -24,12 +25,9 @@ IDENTITY_SECRET = "shop-identity-secret-do-not-show"
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path, departments=("billing", "returns"), identity_secret=IDENTITY_SECRET))
-    await live.start()
-    try:
+    settings = make_settings(tmp_path, departments=("billing", "returns"), identity_secret=IDENTITY_SECRET)
+    async with running(settings) as live:
         yield live
-    finally:
-        await live.close()
 
 
 async def _admin_console(shop: LiveServer, open_console: OpenConsole) -> Page:

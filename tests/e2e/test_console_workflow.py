@@ -14,6 +14,7 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from ..support import PASSWORD, Client, LiveServer, agent, make_settings, prechat, visitor
+from .conftest import running
 from .console import (
     OpenConsole,
     alert,
@@ -75,12 +76,8 @@ async def _sound_unlocked(page: Page) -> None:
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """The chat server, with departments to transfer to."""
-    live = LiveServer(make_settings(tmp_path, departments=("billing", "returns")))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, departments=("billing", "returns"))) as live:
         yield live
-    finally:
-        await live.close()
 
 
 async def _hide(page: Page, hidden: bool) -> None:

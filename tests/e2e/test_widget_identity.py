@@ -21,7 +21,7 @@ from chatserver.domain.identity import sign_identity
 from chatserver.domain.queue import MIN_QUEUED_WAIT
 
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
-from .conftest import _close_or_show_what_hangs
+from .conftest import running
 from .widget import launcher, message_bodies, panel, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -34,13 +34,9 @@ LIMIT = 120
 async def shop(tmp_path: Path, shop_port: int) -> AsyncIterator[LiveServer]:
     """The chat server: identities signed with SECRET, messages up to LIMIT characters, and the
     shop's other origin allowed."""
-    live = LiveServer(make_settings(tmp_path, identity_secret=SECRET, max_message_chars=LIMIT,
-                                    allowed_origins=(f"http://localhost:{shop_port}",)))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, identity_secret=SECRET, max_message_chars=LIMIT,
+                                    allowed_origins=(f"http://localhost:{shop_port}",))) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 Open = Callable[..., Awaitable[Page]]

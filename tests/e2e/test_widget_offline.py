@@ -14,7 +14,7 @@ from playwright.async_api import expect
 
 from ..offline_support import SmtpServer
 from ..support import LiveServer, agent, make_settings, wait_until
-from .conftest import OpenPage, _close_or_show_what_hangs
+from .conftest import OpenPage, running
 from .widget import launcher, panel, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -36,13 +36,9 @@ def smtp() -> Iterator[SmtpServer]:
 async def shop(tmp_path: Path, smtp: SmtpServer) -> AsyncIterator[LiveServer]:
     """The demo shop, closed today (open only tomorrow), requiring an order number."""
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%a").lower()
-    live = LiveServer(make_settings(tmp_path, **smtp.settings(), business_hours=f"{tomorrow} 00:00-24:00",
-                                    ticket_order_number_required=True, outbox_poll_interval=0.5))
-    await live.start()
-    try:
+    async with running(make_settings(tmp_path, **smtp.settings(), business_hours=f"{tomorrow} 00:00-24:00",
+                                    ticket_order_number_required=True, outbox_poll_interval=0.5)) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 async def test_closed_shop_offers_the_form_and_shows_the_answer_on_return(

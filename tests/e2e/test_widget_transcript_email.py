@@ -15,7 +15,7 @@ from chatserver.domain.identity import sign_identity
 
 from ..offline_support import SmtpServer
 from ..support import LiveServer, agent, make_settings, wait_until
-from .conftest import OpenPage, _close_or_show_what_hangs
+from .conftest import OpenPage, running
 from .test_widget_chat import _assigned, _start_chat
 from .widget import launcher, panel, screenshot
 
@@ -35,12 +35,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path, smtp: SmtpServer) -> AsyncIterator[LiveServer]:
-    live = LiveServer(make_settings(tmp_path, **smtp.settings(), outbox_poll_interval=0.5, identity_secret=SECRET))
-    await live.start()
-    try:
+    settings = make_settings(tmp_path, **smtp.settings(), outbox_poll_interval=0.5, identity_secret=SECRET)
+    async with running(settings) as live:
         yield live
-    finally:
-        await _close_or_show_what_hangs(live)
 
 
 async def test_without_agents_the_shopper_may_leave_a_message_instead(shop: LiveServer, open_page: OpenPage) -> None:
