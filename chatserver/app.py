@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -36,6 +35,7 @@ from .logs import redacted
 from .loops import every, heartbeat
 
 log = logging.getLogger("chatserver")
+T = TypeVar("T")
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,
@@ -80,10 +80,10 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
     # aiosqlite's worker threads are not daemons: a store left open keeps the process alive, so it
     # is closed even when opening it fails half-way (a migration refused, a stop during start-up).
     stack.push_async_callback(stores.database.close)
-    database = ("PostgreSQL at " if settings.database_url else "the database ") + stores.database.name
-    await when_reachable(database, lambda: stores.database.open(migrate=settings.migrate_on_start),
-                         settings.start_timeout)
-    if not settings.migrate_on_start and (pending := await stores.database.pending_migrations()):
+    database = stores.database.description
+    pending = await when_reachable(database, lambda: stores.database.open(migrate=settings.migrate_on_start),
+                                   settings.start_timeout)
+    if pending:  # migrate_on_start is false
         raise StartupError(f"{database} lacks {len(pending)} migration(s) of this version "
                            f"({', '.join(map(str, pending))}) and migrate_on_start is false: run `chatserver migrate`")
     stack.push_async_callback(backend.close)
@@ -120,15 +120,15 @@ async def start(server: Server, stack: contextlib.AsyncExitStack) -> None:
 START_RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)
 
 
-async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]], start_timeout: float) -> None:
-    """``attempt`` (opening or first use of ``what``) tried until it stops raising
+async def when_reachable(what: str, attempt: Callable[[], Awaitable[T]], start_timeout: float) -> T:
+    """What ``attempt`` (opening or first use of ``what``) returns, tried until it stops raising
     ``Unavailable``, for ``start_timeout`` seconds at most, with one warning line per failed try;
     ``StartupError`` (one line, no traceback) once ``start_timeout`` has passed, at once with 0."""
     started = time.monotonic()
-    for tries in itertools.count():
+    tries = 0
+    while True:
         try:
-            await attempt()
-            return
+            return await attempt()
         except Unavailable as exc:
             reason = _reason(exc)
             waited = time.monotonic() - started
@@ -140,6 +140,7 @@ async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]], start
             log.warning("%s is unreachable (%s): next try in %gs, giving up after start_timeout=%gs", what,
                         reason, round(delay, 1), start_timeout)
             await asyncio.sleep(delay)
+            tries += 1
 
 
 def _reason(exc: Unavailable) -> str:

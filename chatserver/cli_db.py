@@ -87,16 +87,15 @@ async def migrate_command(settings: Settings, check: bool) -> int:
     applied: 0 when the schema is current, ``MIGRATIONS_PENDING`` when it is not. A database
     that cannot be reached, or whose schema is newer than this version's, is a ``StartupError``."""
     database = stores_for(settings).database
-    what = ("PostgreSQL at " if settings.database_url else "the database ") + database.name
+    what = database.description
     if check and not settings.database_url and not settings.db_path.exists():
         print(f"{what} does not exist yet: every migration is pending")  # and --check creates nothing
         return MIGRATIONS_PENDING
     try:
-        await database.open(migrate=False)
+        pending = await database.open(migrate=False)
     except Unavailable as exc:
         raise StartupError(f"{what} is unreachable ({exc.__cause__ or exc})") from None
     try:
-        pending = await database.pending_migrations()
         if check:
             if pending:
                 print(f"{what}: {len(pending)} migration(s) pending: {', '.join(map(str, pending))}")

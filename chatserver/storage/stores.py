@@ -24,9 +24,14 @@ class Database(Protocol):
         """Where it is, for the log (never a password)."""
         ...
 
-    async def open(self, migrate: bool = True) -> None:
-        """Connect; with ``migrate``, apply the pending migrations. ``StartupError`` when the
-        schema is newer than this version's."""
+    @property
+    def description(self) -> str:
+        """What it is and where, for messages: ``the database PATH``, ``PostgreSQL at URL``."""
+        ...
+
+    async def open(self, migrate: bool = True) -> list[int]:
+        """Connect; with ``migrate``, apply the pending migrations. The migrations still pending
+        (none once migrated); ``StartupError`` when the schema is newer than this version's."""
         ...
 
     async def pending_migrations(self) -> list[int]:

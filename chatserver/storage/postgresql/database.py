@@ -114,9 +114,14 @@ class PostgresDatabase:
         """The database's address without its password (for the log)."""
         return redacted(self.url)
 
-    async def open(self, migrate: bool = True) -> None:
-        """Open the pool; with ``migrate``, apply the pending migrations. ``StartupError`` when
-        the database's schema is newer than this version's, or PostgreSQL refuses the connection."""
+    @property
+    def description(self) -> str:
+        return f"PostgreSQL at {self.name}"
+
+    async def open(self, migrate: bool = True) -> list[int]:
+        """Open the pool; with ``migrate``, apply the pending migrations. The migrations still
+        pending (none once migrated); ``StartupError`` when the database's schema is newer than
+        this version's, or PostgreSQL refuses the connection."""
         self._lanes = self._new_lanes()
         try:
             self._pool = await asyncpg.create_pool(
@@ -127,11 +132,12 @@ class PostgresDatabase:
         except CONNECTION_ERRORS as exc:
             raise Unavailable(f"PostgreSQL at {self.name} cannot be reached: {exc}") from exc
         except asyncpg.PostgresError as exc:  # a wrong password, no such database: no retry helps
-            raise StartupError(f"PostgreSQL at {self.name} refused the connection: {exc}") from None
+            raise StartupError(f"{self.description} refused the connection: {exc}") from None
         try:
-            await self.pending_migrations()  # refuses a newer schema
             if migrate:
-                await self.migrate()
+                await self.migrate()  # refuses a newer schema too
+                return []
+            return await self.pending_migrations()
         except BaseException:
             await self.close()  # opened again from the start on the next try
             raise
@@ -156,21 +162,22 @@ class PostgresDatabase:
         one newer than the newest shipped (a newer version of chatserver migrated it)."""
         async with self.connection() as conn:
             applied = await _applied(conn)
-        return pending_versions(f"PostgreSQL at {self.name}", applied, [version for version, _ in migrations()])
+        return pending_versions(self.description, applied, [version for version, _ in migrations()])
 
     async def migrate(self) -> list[int]:
         """Apply every shipped migration not applied yet, each in a transaction of its own, under
         an advisory lock so that hosts starting together apply each exactly once; each logged
         once committed. The versions applied."""
         done = []
+        shipped_sql = migrations()
         async with self.connection() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                                    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-                pending = pending_versions(f"PostgreSQL at {self.name}", await _applied(conn),
-                                           [version for version, _ in migrations()])
-                for version, sql in migrations():
+                pending = pending_versions(self.description, await _applied(conn),
+                                           [version for version, _ in shipped_sql])
+                for version, sql in shipped_sql:
                     if version not in pending:
                         continue
                     async with conn.transaction():

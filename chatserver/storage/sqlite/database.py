@@ -70,13 +70,18 @@ class SQLiteDatabase:
         """The file's path (for the log)."""
         return str(self.path)
 
-    async def open(self, migrate: bool = True) -> None:
+    @property
+    def description(self) -> str:
+        return f"the database {self.path}"
+
+    async def open(self, migrate: bool = True) -> list[int]:
         """Open the file, creating it as need be; with ``migrate``, apply the pending migrations.
-        ``StartupError`` when it cannot be opened (a directory, not a database, not writable) or
-        its schema is newer than this version's. Whatever fails closes what was opened again (the
-        connections' threads would keep the process alive)."""
+        The migrations still pending (none once migrated). ``StartupError`` when it cannot be
+        opened (a directory, not a database, not writable) or its schema is newer than this
+        version's. Whatever fails closes what was opened again (the connections' threads would
+        keep the process alive)."""
         try:
-            await self._open(migrate)
+            return await self._open(migrate)
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -85,7 +90,7 @@ class SQLiteDatabase:
             await self.close()
             raise
 
-    async def _open(self, migrate: bool) -> None:
+    async def _open(self, migrate: bool) -> list[int]:
         make_private_dir(self.path.parent)
         create_private_file(self.path)
         self._committer = GroupCommitter(self._run_batch, self._write_lock, self.observer)
@@ -95,9 +100,11 @@ class SQLiteDatabase:
         await self._writer.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT:d}")
         await self._writer.execute("PRAGMA busy_timeout=5000")
         await self._writer.execute("PRAGMA foreign_keys=ON")
-        await self.pending_migrations()  # refuses a newer schema
         if migrate:
-            await self.migrate()
+            await self.migrate()  # refuses a newer schema too
+            pending: list[int] = []
+        else:
+            pending = await self.pending_migrations()
         reader = await aiosqlite.connect(self.path, isolation_level=None)
         await reader.execute("PRAGMA busy_timeout=5000")
         await reader.execute("PRAGMA query_only=ON")
@@ -110,6 +117,7 @@ class SQLiteDatabase:
         self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._checkpointer.execute("PRAGMA busy_timeout=5000")
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+        return pending
 
     async def _checkpoint_loop(self) -> None:
         done = self._writes
@@ -175,16 +183,19 @@ class SQLiteDatabase:
         """The shipped migrations the file lacks, oldest first; ``StartupError`` when its schema
         is newer than the newest shipped (a newer version of chatserver migrated it)."""
         applied = range(await self.schema_version() + 1)  # user_version N: every migration up to N
-        return pending_versions(f"the database {self.path}", applied, [version for version, _ in migrations()])
+        return pending_versions(self.description, applied, [version for version, _ in migrations()])
 
     async def migrate(self) -> list[int]:
         """Apply every shipped migration newer than the file's ``user_version``, each in a
         transaction of its own (``BEGIN IMMEDIATE``: processes starting together apply each once),
-        logged once committed; the versions applied."""
+        logged once committed; the versions applied. ``StartupError`` when the file's schema is
+        newer than this version's."""
+        shipped_sql = dict(migrations())
         applied = []
-        for version, sql in migrations():
+        for version in await self.pending_migrations():
+            sql = shipped_sql[version]
             async with self.transaction() as db:
-                if version <= await self.schema_version():
+                if version <= await self.schema_version():  # another process applied it meanwhile
                     continue
                 for statement in _split_sql(sql):
                     await db.execute(statement)
