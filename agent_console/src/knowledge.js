@@ -23,6 +23,7 @@ export class KnowledgePanel {
     this.chat = null;
     this.searchedFor = null;
     this.sequence = 0;
+    this.articlesLoad = 0; // loads of the articles list so far: only the latest one shows
     this.built = false;
   }
 
@@ -233,13 +234,16 @@ export class KnowledgePanel {
   async #loadArticles() {
     const filter = this.articlesFilter.value;
     const query = filter === "mine" ? "status=all&assignee=me" : filter === "work" ? "status=all" : "status=published";
+    // Only the latest load shows: an earlier one (the list of another filter) may answer after it.
+    const load = ++this.articlesLoad;
     try {
       const { articles } = await this.rest("GET", `/api/kb/articles?${query}&limit=200`);
+      if (load !== this.articlesLoad) return;
       const shown = filter === "work" ? articles.filter((a) => a.status !== "published") : articles;
       this.articlesList.replaceChildren(...shown.map((article) => this.#articleRow(article)));
       if (!shown.length) this.articlesList.append(h("li", { class: "empty" }, "No articles here."));
     } catch (error) {
-      setText(this.articlesMessage, errorText(error));
+      if (load === this.articlesLoad) setText(this.articlesMessage, errorText(error));
     }
   }
 

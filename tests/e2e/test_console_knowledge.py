@@ -4,10 +4,11 @@ drafts an article assigned to a colleague, who sends it for review, and an admin
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from ..kb_corpus import seed
 from ..support import LiveServer, visitor
@@ -124,3 +125,35 @@ async def test_a_finished_chat_becomes_a_draft_that_is_reviewed_and_published(
     await screenshot(admin, "kb-published")
     status, found = await shop.request("GET", "/api/kb/search?q=delivery+address")
     assert found["results"][0]["id"] == draft["id"] and found["results"][0]["status"] == "published"
+
+
+async def test_the_articles_list_shows_the_filter_chosen_last_whatever_answers_first(
+        shop: LiveServer, open_console: OpenConsole) -> None:
+    """Opening the list loads the articles assigned to the agent; choosing another filter at
+    once loads again. The first answer may come last (here it is held back): the list still shows the
+    filter chosen."""
+    admin_token = await shop.admin_token()
+    status, _ = await shop.request("POST", "/api/kb/articles", token=admin_token,
+                                   json={"title": "Returning a parcel", "body": "Draft text"})
+    assert status == 201
+    admin = await open_console()
+    await signed_in(admin, _admin_login(shop))
+    released = asyncio.Event()
+
+    async def hold_back(route: Route) -> None:
+        await released.wait()
+        await route.continue_()
+
+    def assigned_to_me(url: str) -> bool:
+        return "/api/kb/articles?" in url and "assignee=me" in url
+
+    await admin.route(assigned_to_me, hold_back)
+    await admin.get_by_role("button", name="Articles").click()
+    articles = admin.get_by_role("dialog", name="Knowledge-base articles")
+    await articles.get_by_label("Show articles").select_option("work")
+    row = articles.get_by_role("list", name="Articles").get_by_role("listitem")
+    await expect(row).to_contain_text(["Returning a parcel"])
+    async with admin.expect_response(lambda response: assigned_to_me(response.url)):
+        released.set()
+    await admin.evaluate("() => new Promise((done) => setTimeout(done, 100))")  # its handler has run
+    await expect(row).to_contain_text(["Returning a parcel"])
