@@ -72,3 +72,18 @@ test("read state: the shopper's messages up to the agent's read mark show as rea
   t.setAgentRead(0); // never lowered
   assert.deepEqual(t.items().map((i) => i.status), ["read", "sent", null]);
 });
+
+test("unread: the agent's messages past the shopper's read mark, not system or own messages", () => {
+  const t = new Transcript();
+  t.add(message(1, { kind: "system", sender: null }));
+  t.add(message(2, { sender: { kind: "visitor" }, client_msg_id: "w-1" }));
+  t.add(message(3, { sender: { kind: "agent", name: "Alice" } }));
+  t.add(message(4, { kind: "system", sender: null }));
+  t.add(message(5, { sender: { kind: "agent", name: "Alice" } }));
+  assert.equal(t.unreadFromAgent, 2);
+  t.setVisitorRead(3);
+  t.setVisitorRead(1); // never lowered
+  assert.equal(t.unreadFromAgent, 1);
+  t.setVisitorRead(5);
+  assert.equal(t.unreadFromAgent, 0);
+});

@@ -30,7 +30,8 @@ class ChatPanel {
     this.script = script;
     this.config = config;
     this.store = new WidgetStore(config.storageKey);
-    this.unread = 0;
+    // Ticket answers the shopper has not seen (the chat's unread messages come from the session).
+    this.unseenAnswers = 0;
     this.rendered = new Map();
     this.typingSentAt = 0;
     this.typingIdle = null;
@@ -225,7 +226,7 @@ class ChatPanel {
     this.panel.hidden = false;
     this.launcher.setAttribute("aria-expanded", "true");
     this.store.update({ open: true });
-    this.unread = 0;
+    this.unseenAnswers = 0;
     this.#renderLauncher();
     if (this.session.state.phase === "prechat") {
       this.#renderTickets(this.session.state.tickets);
@@ -242,6 +243,7 @@ class ChatPanel {
     this.panel.hidden = true;
     this.launcher.setAttribute("aria-expanded", "false");
     this.store.update({ open: false });
+    this.#renderLauncher();
     this.launcher.focus();
   }
 
@@ -290,16 +292,13 @@ class ChatPanel {
     this.#renderBanner(state);
     if (phase === "chat" || phase === "ended") this.#renderChat(state, detail);
     if (phase === "ended") this.#renderTranscriptOffer(state);
-    if (detail.newMessage && detail.newMessage.sender?.kind !== "visitor" && !this.isOpen) {
-      this.unread += 1;
-      this.#renderLauncher();
-    }
     // Focus was on a screen that is now hidden: put it where the shopper continues. Focus on
     // the shop's page is left alone.
     if (phaseChanged && this.isOpen && (this.focusPending || this.root.activeElement?.closest("[hidden]"))) {
       this.#focusScreen();
     }
     this.#maybeMarkRead();
+    this.#renderLauncher();
   }
 
   /** Offline form instead of the chat: outside business hours, or when the shopper chose it. */
@@ -342,7 +341,7 @@ class ChatPanel {
     if (unseen > 0 && this.isOpen && this.session.state.phase === "prechat") {
       this.store.update({ answersSeen: answers });
     } else if (unseen > 0) {
-      this.unread = Math.max(this.unread, unseen);
+      this.unseenAnswers = unseen;
       this.#renderLauncher();
     }
   }
@@ -467,15 +466,17 @@ class ChatPanel {
     }
   }
 
+  /** The chat button's count: the agent's messages past the shopper's read mark, and ticket answers. */
   #renderLauncher() {
+    const unread = this.isOpen ? 0 : this.session.transcript.unreadFromAgent + this.unseenAnswers;
     const badge = this.launcher.querySelector(".badge");
     const label = this.launcher.dataset.label;
     if (badge) {
-      badge.hidden = this.unread === 0;
-      setText(badge, String(this.unread));
+      badge.hidden = unread === 0;
+      setText(badge, String(unread));
     }
-    this.launcher.setAttribute("aria-label", this.unread
-      ? `${label} (${this.unread} new ${this.unread === 1 ? "message" : "messages"})`
+    this.launcher.setAttribute("aria-label", unread
+      ? `${label} (${unread} new ${unread === 1 ? "message" : "messages"})`
       : label);
   }
 
@@ -484,7 +485,8 @@ class ChatPanel {
   }
 
   #maybeMarkRead() {
-    if (this.isOpen && document.visibilityState === "visible" && this.session.state.phase === "chat") {
+    const phase = this.session.state.phase;
+    if (this.isOpen && document.visibilityState === "visible" && (phase === "chat" || phase === "ended")) {
       this.session.markRead();
     }
   }

@@ -130,10 +130,11 @@ export class ChatSession {
       if (conversation_id === this.state.conversation?.id && party === "agent") this.#agentTyping(typing);
     });
     this.socket.on("message:read", ({ conversation_id, party, seq }) => {
-      if (conversation_id === this.state.conversation?.id && party === "agent") {
-        this.transcript.setAgentRead(seq);
-        this.#set({});
-      }
+      if (conversation_id !== this.state.conversation?.id) return;
+      // The shopper's own mark moves too when another tab of theirs read the chat.
+      if (party === "agent") this.transcript.setAgentRead(seq);
+      else if (party === "visitor") this.transcript.setVisitorRead(seq);
+      this.#set({});
     });
     this.socket.on("ticket:updated", ({ ticket }) => this.#ticketUpdated(ticket));
     this.socket.on("peer:presence", ({ conversation_id, party, online }) => {
@@ -324,7 +325,10 @@ export class ChatSession {
   #conversationUpdated(conversation, queue) {
     const current = this.state.conversation;
     if (current && (conversation.id !== current.id || isStale(current, conversation))) return;
-    if (conversation.read) this.transcript.setAgentRead(conversation.read.agent ?? 0);
+    if (conversation.read) {
+      this.transcript.setAgentRead(conversation.read.agent ?? 0);
+      this.transcript.setVisitorRead(conversation.read.visitor ?? 0);
+    }
     const closed = conversation.status === "closed";
     this.store.update(closed
       ? { conversationId: null, ratePending: this.state.rated ? null : conversation.id }
@@ -420,6 +424,8 @@ export class ChatSession {
     const seq = this.transcript.lastSeq;
     if (!this.connected || !conversation || seq <= this.readSent) return;
     this.readSent = seq;
+    // Seen on this page now, whatever the server answers: the chat button stops counting them.
+    this.transcript.setVisitorRead(seq);
     this.call("message:read", { conversation_id: conversation.id, seq }).catch(() => {
       this.readSent = 0;
     });

@@ -11,6 +11,8 @@ export class Transcript {
     // not counted, since messages before it may still be on their way to this connection.
     this.deliveredSeq = 0;
     this.agentReadSeq = 0;
+    // The shopper's read mark as the server keeps it (or as this page just sent it).
+    this.visitorReadSeq = 0;
   }
 
   /** Add a message from the server; false when it was already here. */
@@ -79,6 +81,19 @@ export class Transcript {
 
   setAgentRead(seq) {
     this.agentReadSeq = Math.max(this.agentReadSeq, seq);
+  }
+
+  setVisitorRead(seq) {
+    this.visitorReadSeq = Math.max(this.visitorReadSeq, seq);
+  }
+
+  /** The agent's messages past the shopper's read mark: what the chat button counts as new. */
+  get unreadFromAgent() {
+    let unread = 0;
+    for (const [seq, message] of this.bySeq) {
+      if (seq > this.visitorReadSeq && message.sender?.kind === "agent") unread += 1;
+    }
+    return unread;
   }
 
   get lastSeq() {
