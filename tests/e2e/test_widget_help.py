@@ -152,3 +152,66 @@ async def test_a_hostile_article_never_runs_in_the_widget(shop: LiveServer, brow
     # reports the handlers it refused to consider there, and nothing else.
     refused = "violates the following Content Security Policy directive 'script-src 'self''"
     assert [e for e in errors if bypass_csp or refused not in e] == [], errors
+
+
+async def test_the_delayed_search_keeps_what_the_keyboard_shopper_opened(shop: LiveServer,
+                                                                         open_page: OpenPage) -> None:
+    """The search that records a settled query comes a while after the last keystroke; its answer
+    for the query already listed neither closes the article the shopper opened meanwhile nor
+    rebuilds the list under their focus. The page's clock is the test's: it jumps past that delay."""
+    await seed(shop)
+    page = await open_page("/demo/")
+    await page.clock.install()
+    await page.reload()
+    await launcher(page).click()
+    chat = panel(page)
+    search = chat.get_by_label("Search our help articles")
+    await expect(search).to_be_focused()
+    suggestions = chat.get_by_role("list", name="Suggested articles").get_by_role("button")
+
+    async def recorded_search(query: str) -> None:
+        """Jump past the record delay and wait for that search's answer to reach the page."""
+        async with page.expect_response(lambda r: "/api/kb/search" in r.url and "record=true" in r.url
+                                        and f"q={query}" in r.url) as answer:
+            await page.clock.fast_forward(5000)
+        await (await answer.value).finished()
+        await page.evaluate("() => new Promise((done) => queueMicrotask(done))")  # after the page's tasks
+
+    # Typed, then Tab onto the first result: the recorded search leaves it focused.
+    await search.press_sequentially("refund", delay=20)
+    await page.clock.fast_forward(300)
+    await expect(suggestions.first).to_contain_text("How do I get a refund?")
+    await page.keyboard.press("Tab")
+    await expect(suggestions.first).to_be_focused()
+    await recorded_search("refund")
+    await expect(suggestions.first).to_be_focused()
+
+    # Typed again, Tab and Enter open an article before the delay is over: it stays open, focused.
+    await search.fill("")
+    await search.press_sequentially("shipping", delay=20)
+    await page.clock.fast_forward(300)
+    await expect(chat.get_by_role("status").filter(has_text="found")).to_be_visible()
+    first_title = await suggestions.first.locator("strong").inner_text()
+    await search.focus()
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    article = chat.get_by_role("region", name=first_title)
+    answered = article.get_by_role("button", name="This answered my question")
+    await expect(answered).to_be_focused()
+    await recorded_search("shipping")
+    await expect(article).to_be_visible()
+    await expect(answered).to_be_focused()
+    await screenshot(page, "help-article-kept")
+
+    # Both queries were still recorded; a new query typed over the open article lists its results.
+    report = await _report(shop, lambda r: len(r["top_searches"]) >= 2)
+    assert {"refund", "shipping"} <= {q["query"] for q in report["top_searches"]}
+    await search.fill("refund")
+    await page.clock.fast_forward(300)
+    await expect(article).to_be_hidden()
+    await expect(suggestions.first).to_contain_text("How do I get a refund?")
+    # "Back to the suggestions" leaves focus in the list, not on the page's body.
+    await suggestions.first.press("Enter")
+    back = chat.get_by_role("button", name="Back to the suggestions")
+    await back.press("Enter")
+    await expect(suggestions.first).to_be_focused()

@@ -106,6 +106,10 @@ export class HelpStep {
     this.recorded = "";
     this.suggested = [];
     this.article = null;
+    // The query whose results the list shows, and the one the open article was found with: a
+    // search's answer for it changes nothing on screen unless the shopper asked (Enter).
+    this.listedQuery = null;
+    this.openedFor = null;
     adoptStyles(root, HELP_CSS);
     this.build();
     rest.addEventListener("input", () => {
@@ -122,7 +126,7 @@ export class HelpStep {
       onkeydown: (event) => {
         if (event.key === "Enter") {
           event.preventDefault();
-          this.#search(true);
+          this.#search(true, true);
         }
       },
     });
@@ -136,7 +140,7 @@ export class HelpStep {
       h("div", { class: "actions" },
         h("button", { class: "button", type: "button", onclick: () => this.#answered() }, "This answered my question"),
         h("button", { class: "button secondary", type: "button", onclick: () => this.#continue() }, "I still need help")),
-      h("button", { class: "link-button plain", type: "button", onclick: () => this.#backToList() },
+      h("button", { class: "link-button plain", type: "button", onclick: () => this.#backToList(true) },
         "Back to the suggestions"));
     this.doneView = h("div", { class: "notice", role: "status", hidden: true },
       h("p", {}, "Glad we could help!"),
@@ -242,7 +246,7 @@ export class HelpStep {
     const query = this.input.value.trim();
     if (!query) {
       this.sequence += 1;
-      this.#renderList(this.suggested, this.suggestedLabel);
+      this.#renderList(this.suggested, this.suggestedLabel, "");
       return;
     }
     this.used = query;
@@ -250,12 +254,20 @@ export class HelpStep {
     this.recordTimer = setTimeout(() => this.#search(true), RECORD_DELAY_MS);
   }
 
-  async #search(record) {
+  /**
+   * Search and list the results. ``record`` logs the query (a settled one: Enter, or a pause in
+   * typing); ``asked`` is the shopper's Enter, which alone may close the article they opened
+   * from the same query's results.
+   */
+  async #search(record, asked = false) {
     const query = this.input.value.trim().slice(0, MAX_QUERY);
     if (!query) return;
     if (record) {
       clearTimeout(this.recordTimer);
-      if (query === this.recorded) return;
+      if (query === this.recorded) {
+        if (asked && !this.articleView.hidden) this.#backToList();
+        return;
+      }
       this.recorded = query;
     }
     const sequence = ++this.sequence;
@@ -265,18 +277,29 @@ export class HelpStep {
         q: query, source: "widget", limit: String(LIMIT), locale: this.#locale, record: record ? "true" : "",
       });
     } catch {
-      if (sequence === this.sequence) setText(this.status, "The help articles cannot be searched right now.");
+      if (sequence !== this.sequence) return;
+      setText(this.status, "The help articles cannot be searched right now.");
+      this.listedQuery = null; // the list no longer says what it shows: the next answer replaces it
       return;
     }
     if (sequence !== this.sequence) return; // the shopper typed on: a newer search answers
-    this.#backToList();
+    if (!this.articleView.hidden) {
+      // The shopper opened an article from this query's results: the delayed search that records
+      // the query must not close it (nor drop the focus that is in it).
+      if (query === this.openedFor && !asked) return;
+      this.#backToList();
+    }
+    // The same results again: rebuilding the list would drop the focus of a shopper moving in it.
+    if (query === this.listedQuery) return;
     const count = reply.results.length;
     this.#renderList(reply.results, count
       ? `${count} ${count === 1 ? "article" : "articles"} found${reply.corrected ? ` for “${reply.did_you_mean}”` : ""}:`
-      : "No article matches. Try other words, or chat with us.");
+      : "No article matches. Try other words, or chat with us.", query);
   }
 
-  #renderList(articles, label) {
+  /** List ``articles`` under ``label``; ``query`` is what they answer (null: not a search's). */
+  #renderList(articles, label, query = null) {
+    this.listedQuery = query;
     setText(this.status, label || "");
     this.list.replaceChildren(...articles.map((article) => h("li", {},
       h("button", { class: "suggestion", type: "button", onclick: () => this.#open(article) },
@@ -293,6 +316,7 @@ export class HelpStep {
       return;
     }
     this.article = article;
+    this.openedFor = this.input.value.trim();
     this.used ??= this.input.value.trim();
     setText(this.articleTitle, article.title);
     this.articleBody.replaceChildren(...safeNodes(article.body_html, this.base));
@@ -304,11 +328,13 @@ export class HelpStep {
     this.articleView.querySelector("button").focus();
   }
 
-  #backToList() {
+  /** Close the article; ``focus``: its button had the focus, which goes to the list (or the search box). */
+  #backToList(focus = false) {
     this.articleView.hidden = true;
     this.list.hidden = false;
     this.status.hidden = false;
     this.continueButton.hidden = false;
+    if (focus) (this.list.querySelector("button") ?? this.input).focus();
   }
 
   #answered() {
