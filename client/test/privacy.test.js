@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { actionRefusal, isSensitive, maskInput, scrubEvent } from "../src/cobrowse/privacy.js";
+import { actionRefusal, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels } from "../src/cobrowse/privacy.js";
 
 // A stand-in for a DOM element: attributes, a class list and ancestors, with the closest()
 // semantics the rules use (a comma-separated list of .class, [attribute] and tag selectors).
@@ -157,4 +157,27 @@ test("nodes a mutation adds are scrubbed the same way; text changes inside a tex
   // Other events pass as they are.
   const moved = { type: 3, data: { source: 1, positions: [{ x: 1, y: 2, id: 5, timeOffset: 0 }] } };
   assert.deepEqual(scrubEvent(structuredClone(moved), () => null), moved);
+});
+
+test("the consent names the fields the agent reads: unmasked, typed into, not sensitive, by label", () => {
+  const form = new Element("form", { class: "cb-unmask" });
+  const labelled = (tag, attributes, label) => Object.assign(new Element(tag, attributes, form),
+    { labels: label ? [{ textContent: `  ${label}\n ` }] : [] });
+  const fields = [
+    labelled("input", { id: "street" }, "Street and number"),
+    labelled("input", { id: "city", placeholder: "City" }, null),
+    labelled("input", { id: "card", autocomplete: "cc-number" }, "Card number"),
+    labelled("input", { type: "checkbox", id: "gift" }, "Gift wrap"),
+    labelled("input", { id: "street2" }, "Street and number"),
+    new Element("input", { id: "note" }), // not unmasked: no cb-unmask around it
+    labelled("textarea", { "aria-label": "Delivery note" }, null),
+    labelled("select", {}, null),
+  ];
+  fields[5].labels = [{ textContent: "Note" }];
+  const doc = { querySelectorAll: () => fields };
+  assert.deepEqual(unmaskedFieldLabels(doc), ["Street and number", "City", "Delivery note", "a field without a label"]);
+  assert.deepEqual(unmaskedFieldLabels({ querySelectorAll: () => [fields[2], fields[5]] }), []);
+  const many = Array.from({ length: 10 }, (_, n) => labelled("input", { id: `f${n}` }, `Field ${n}`));
+  assert.deepEqual(unmaskedFieldLabels({ querySelectorAll: () => many }),
+    ["Field 0", "Field 1", "Field 2", "Field 3", "Field 4", "Field 5", "Field 6", "3 more fields"]);
 });

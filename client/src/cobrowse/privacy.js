@@ -45,6 +45,34 @@ export function isUnmasked(element) {
   return Boolean(element && element.closest?.(UNMASKED) && !isSensitive(element));
 }
 
+// Inputs whose value is no typed text (their state shows as it does on the page, masked or not).
+const NOT_TYPED_INTO = new Set(["radio", "checkbox", "submit", "button", "reset", "image", "range", "color"]);
+const MAX_LABELS = 8;
+
+/**
+ * The fields of this page whose value the agent would read (unmasked, not sensitive), by their
+ * labels, each once and in page order: what the consent names. At most MAX_LABELS, then
+ * "N more fields". Empty when every field the shopper types into stays hidden.
+ */
+export function unmaskedFieldLabels(doc = document) {
+  const labels = [];
+  for (const element of doc.querySelectorAll("input, textarea, select")) {
+    if (NOT_TYPED_INTO.has((element.getAttribute("type") || "").toLowerCase()) || !isUnmasked(element)) continue;
+    const label = fieldLabel(element);
+    if (!labels.includes(label)) labels.push(label);
+  }
+  if (labels.length <= MAX_LABELS) return labels;
+  return [...labels.slice(0, MAX_LABELS - 1), `${labels.length - MAX_LABELS + 1} more fields`];
+}
+
+function fieldLabel(element) {
+  const labelledBy = (element.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean)
+    .map((id) => element.ownerDocument.getElementById(id)?.textContent ?? "").join(" ");
+  const text = [element.labels?.[0]?.textContent, element.getAttribute("aria-label"), labelledBy,
+    element.getAttribute("placeholder"), element.getAttribute("name")].find((t) => t && t.trim());
+  return text ? text.replace(/\s+/g, " ").trim().slice(0, 60) : "a field without a label";
+}
+
 /** rrweb's maskInputFn: every value masked, except in fields the shop unmasked that are not sensitive. */
 export function maskInput(text, element) {
   const value = text ?? "";

@@ -3,6 +3,7 @@
 // recorder (../cobrowse/recorder.js), fetched only once the shopper agrees to share.
 // Everything here lives in the widget's shadow root, which the recorder never captures.
 
+import { unmaskedFieldLabels } from "../cobrowse/privacy.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 
@@ -193,10 +194,8 @@ export class CobrowseController {
       || (session?.status === "active" && !this.pageShared && !this.resumeWithoutPrompt);
     const askControl = !askShare && session?.status === "active" && session.control === "requested";
     if (askShare) {
-      this.#ask("share", "Share your screen?",
-        `${name} would like to see this page to help you. Card numbers, passwords and what you type into ` +
-        "forms stay hidden from them, and they cannot click or type anything. You can stop at any time.",
-        "Share my screen", "No, thanks");
+      this.#ask("share", "Share your screen?", shareText(name, unmaskedFieldLabels(document)), "Share my screen",
+        "No, thanks");
     } else if (askControl) {
       this.#ask("control", "Let the agent act on this page?",
         `${name} asks to click and fill in fields on this page for you. They can only type into fields they ` +
@@ -439,4 +438,14 @@ export class CobrowseController {
     if (result.reason) payload.reason = result.reason;
     this.session.socket?.emit("cobrowse:action_result", payload);
   }
+}
+
+/** The share consent: what the agent will see on this page (the fields the shop unmasked, by label). */
+export function shareText(name, unmasked) {
+  const seen = unmasked.length
+    ? `They will see what you type into: ${unmasked.join(", ")}. Card numbers, passwords and what you type into ` +
+      "other fields stay hidden from them"
+    : "Card numbers, passwords and what you type into forms stay hidden from them";
+  return `${name} would like to see this page to help you. ${seen}, and they cannot click or type anything. ` +
+    "You can stop at any time.";
 }
