@@ -312,6 +312,7 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         agents_available=chats.presence_changes.agents_available, limiter=KeyedLimiter(per_hour / 3600.0, per_hour),
         transcript_limits=TranscriptLimits(per_conversation=settings.transcript_emails_per_conversation,
                                            per_address_per_day=settings.transcript_emails_per_address_per_day),
+        sends_mail=outgoing.mail_worker is not None,
         mail_queued=outgoing.mail_worker.wake if outgoing.mail_worker else lambda: None,
         # Every offline ticket belongs to a customer too (made from the form when the visitor has none).
         customer_for_visitor=customers.attach_visitor,

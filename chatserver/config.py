@@ -215,6 +215,11 @@ class Settings:
     kb_events_per_minute: int = 120
 
     @property
+    def sends_mail(self) -> bool:
+        """Whether the server sends email: without smtp_host it would only wait in the outbox."""
+        return bool(self.smtp_host)
+
+    @property
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.data_dir / "chatserver.db"
 
@@ -423,6 +428,7 @@ def public_settings(settings: Settings) -> dict[str, Any]:
     """What admins may read of the settings: every value but the secrets', which only say whether
     they are set."""
     return {
+        "email_configured": settings.sends_mail,
         "settings": [{"name": name, "env": env_name(name), "value": _shown(getattr(settings, name))}
                      for name in _FIELDS if name not in SECRET_SETTINGS],
         "secrets": [{"name": name, "env": env_name(name), "configured": bool(getattr(settings, name))}

@@ -114,6 +114,13 @@ class Unavailable(ChatError):
     http_status = 503
 
 
+class EmailNotConfigured(ChatError):
+    """The server sends no mail (no ``smtp_host``): what would be emailed is refused, not queued."""
+
+    code = "email_not_configured"
+    http_status = 503
+
+
 class PayloadTooLarge(ChatError):
     code = "payload_too_large"
     http_status = 413

@@ -1008,7 +1008,8 @@ async function showSettings() {
   setText($("settings-message"), "");
   $("settings-dialog").showModal();
   try {
-    const { settings, secrets } = await rest("GET", "/api/settings");
+    const { settings, secrets, email_configured: emailConfigured } = await rest("GET", "/api/settings");
+    $("settings-email").hidden = emailConfigured;
     const shown = (value) => (value === null ? "—" : Array.isArray(value) ? value.join(", ") || "—" : String(value));
     $("settings-list").replaceChildren(...settings.map((s) => h("tr", {},
       h("td", {}, s.name), h("td", {}, shown(s.value)), h("td", {}, h("code", {}, s.env)))));

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-from ..errors import ConversationNotClosed, Forbidden, InvalidPayload, NotFound, RateLimited
+from ..errors import ConversationNotClosed, EmailNotConfigured, Forbidden, InvalidPayload, NotFound, RateLimited
 from .clock import Clock
 from .hours import OpeningHours
 from .mail import mail_item, ticket_answer_mail, transcript_mail
@@ -135,6 +135,7 @@ class Availability(msgspec.Struct, frozen=True, kw_only=True):
     chat_open: bool
     reason: str | None  # "no_agents" | "closed" (outside business hours) | None
     order_number_required: bool
+    transcript_email: bool  # whether "email me the transcript" can be offered (the server sends mail)
 
 
 class RateLimiter(Protocol):
@@ -145,7 +146,7 @@ class TicketService:
     def __init__(self, *, store: TicketStore, events: TicketEvents, webhooks: Webhooks, clock: Clock,
                  new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
                  agents_available: Callable[[], Awaitable[bool]], limiter: RateLimiter,
-                 transcript_limits: TranscriptLimits,
+                 transcript_limits: TranscriptLimits, sends_mail: bool,
                  mail_queued: Callable[[], None] = lambda: None,
                  customer_for_visitor: Callable[[str, str, str], Awaitable[Customer]] | None = None,
                  verified_emails: Callable[[str], Awaitable[tuple[str, ...]]] | None = None) -> None:
@@ -159,6 +160,9 @@ class TicketService:
         self.agents_available = agents_available
         self.limiter = limiter
         self.transcript_limits = transcript_limits
+        # Without outgoing mail (no smtp_host) a transcript would only wait in the outbox: the
+        # visitor is not offered it, and asking for it is refused.
+        self.sends_mail = sends_mail
         self.mail_queued = mail_queued
         # Given (visitor id, name, email) before a ticket is stored, returns the customer it
         # belongs to (customer records: the visitor's, or a new anonymous one).
@@ -176,7 +180,7 @@ class TicketService:
         else:
             reason = None
         return Availability(chat_open=reason is None, reason=reason,
-                            order_number_required=self.order_number_required)
+                            order_number_required=self.order_number_required, transcript_email=self.sends_mail)
 
     def check_form(self, form: TicketForm) -> TicketForm:
         """Trim the form and refuse one without its required fields (``invalid_payload`` with the
@@ -261,9 +265,12 @@ class TicketService:
                                timezone: str) -> str:
         """Queue the transcript of the visitor's ended chat for ``to``, one of
         ``transcript_addresses`` (by default the first); returns the address. Another visitor's
-        chat is ``not_found``, another address ``forbidden``; past the limits ``rate_limited``."""
+        chat is ``not_found``, another address ``forbidden``; past the limits ``rate_limited``; on
+        a server that sends no mail ``email_not_configured``."""
         if transcript is None or transcript.conversation.visitor_id != visitor_id:
             raise NotFound("conversation not found")
+        if not self.sends_mail:
+            raise EmailNotConfigured("this chat server sends no email: the transcript cannot be sent")
         if transcript.conversation.status != ConversationStatus.CLOSED:
             raise ConversationNotClosed("the transcript can be emailed once the chat has ended")
         allowed = await self.transcript_addresses(visitor_id, transcript)

@@ -64,7 +64,8 @@ class TicketSocketEvents:
         S.parse(AvailabilityGet, data)
         availability = await self.tickets.availability()
         return {"chat_open": availability.chat_open, "reason": availability.reason,
-                "order_number_required": availability.order_number_required}
+                "order_number_required": availability.order_number_required,
+                "transcript_email": availability.transcript_email}
 
     async def _on_create(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(TicketCreate, data)

@@ -115,6 +115,7 @@ class SecretSetting(Shape):
 
 
 class ServerSettings(Shape):
+    email_configured: bool  # smtp_host is set: without it, mail (transcripts, ticket answers) waits in the outbox
     settings: list[SettingValue]
     secrets: list[SecretSetting]
 

@@ -151,6 +151,7 @@ async def test_admins_read_the_settings_but_never_the_secrets(tmp_path: Path) ->
         assert status == 200
         values = {s["name"]: s["value"] for s in body["settings"]}
         assert values["departments"] == ["sales"] and values["smtp_host"] == "mail.example"
+        assert body["email_configured"] is True
         assert values["grace_period"] == 60.0 and values["data_dir"] == str(tmp_path / "data")
         assert {s["name"]: s["env"] for s in body["settings"]}["grace_period"] == "CHATSERVER_GRACE_PERIOD"
         configured = {s["name"]: s["configured"] for s in body["secrets"]}

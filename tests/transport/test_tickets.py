@@ -61,7 +61,8 @@ async def test_visitor_leaves_a_ticket_and_gets_the_answer_by_email_and_on_retur
     token = await offline.visitor_token()
     shopper = await visitor(offline, token)
     assert await shopper.call("availability:get", {}) == {
-        "ok": True, "chat_open": False, "reason": "no_agents", "order_number_required": False}
+        "ok": True, "chat_open": False, "reason": "no_agents", "order_number_required": False,
+        "transcript_email": True}
 
     # A form without an email, or with a malformed one, is refused and stores nothing.
     ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "email"})
@@ -128,7 +129,8 @@ async def test_outside_business_hours_the_form_is_offered_and_may_require_an_ord
         await agent(live, await live.add_agent())
         shopper = await visitor(live)
         assert await shopper.call("availability:get", {}) == {
-            "ok": True, "chat_open": False, "reason": "closed", "order_number_required": True}
+            "ok": True, "chat_open": False, "reason": "closed", "order_number_required": True,
+            "transcript_email": True}
         ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "order_number"})
         assert _error(ack) == "invalid_payload" and ack["error"]["details"] == {"fields": ["order_number"]}
         assert (await shopper.call("ticket:create", FORM))["ok"]
@@ -186,6 +188,35 @@ async def test_visitor_gets_the_transcript_by_email_after_the_chat(offline: Live
     assert smtp.mails[1].recipients == ["ann@example.com"]
     ack = await shopper.call("transcript:email", {"conversation_id": cid, "email": "ann.other@example.com"})
     assert _error(ack) == "forbidden"
+
+
+async def test_without_smtp_the_transcript_is_not_offered_and_asking_is_refused(
+        tmp_path: Path, backend_settings: dict[str, str]) -> None:
+    """No smtp_host: a transcript would only wait in the outbox, so the widget is told not to offer
+    it, and transcript:email is refused with its own code and queues nothing."""
+    live = LiveServer(make_settings(tmp_path, **backend_settings))
+    await live.start()
+    try:
+        await agent(live, await live.add_agent("Alice"))
+        shopper, cid = await _closed_chat(live, email="ann@example.com")
+        assert await shopper.call("availability:get", {}) == {
+            "ok": True, "chat_open": True, "reason": None, "order_number_required": False,
+            "transcript_email": False}
+        ack = await shopper.call("transcript:email", {"conversation_id": cid})
+        assert _error(ack) == "email_not_configured" and "email" in ack["error"]["message"]
+        assert _error(await shopper.call("transcript:email", {"conversation_id": cid,
+                                                              "email": "ann@example.com"})) == "email_not_configured"
+        # Another visitor's chat is still not found: the refusal tells nothing about it.
+        assert _error(await (await visitor(live)).call("transcript:email", {"conversation_id": cid})) == "not_found"
+        assert await _mail_targets(live) == []
+        # The refusals used none of the visitor's hourly budget (offline_requests_per_hour).
+        for n in range(live.settings.offline_requests_per_hour):
+            assert (await shopper.call("ticket:create", {**FORM, "description": f"question {n}"}))["ok"]
+        # Admins read it in the settings.
+        status, body = await live.request("GET", "/api/settings", token=await live.admin_token())
+        assert status == 200 and body["email_configured"] is False
+    finally:
+        await live.close()
 
 
 async def _mail_targets(server: LiveServer) -> list[str]:

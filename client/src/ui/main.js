@@ -565,10 +565,14 @@ class ChatPanel {
     if (first) fields[first].control.focus();
   }
 
-  /** "Email me the transcript" while there is an address to send it to and it was not sent yet. */
+  /**
+   * "Email me the transcript" while there is an address to send it to, it was not sent yet, and
+   * the server sends mail (availability:get's transcript_email; without it, it would only wait).
+   */
   #renderTranscriptOffer(state) {
     const email = state.conversation?.prechat?.email;
-    this.transcriptForm.hidden = !this.transcriptStatus.hidden || !(email || this.session.identified);
+    const mail = state.availability?.transcript_email !== false;
+    this.transcriptForm.hidden = !this.transcriptStatus.hidden || !mail || !(email || this.session.identified);
     setText(this.transcriptTo, email ? `It goes to ${email}, the address you gave.`
       : "It goes to the email address of your account.");
   }

@@ -91,6 +91,7 @@ const ERRORS = {
   invalid_payload: "The chat could not accept that. Please check what you entered.",
   timeout: "The chat server did not answer in time.",
   conversation_not_closed: "The transcript can be sent once the chat has ended.",
+  email_not_configured: "Sorry, we cannot send emails right now.",
 };
 
 /** A reason a shopper can act on, for a server error code. */
