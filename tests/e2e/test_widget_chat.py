@@ -146,6 +146,7 @@ async def test_shopper_chats_through_the_checkout(shop: LiveServer, open_page: O
 
     # The shopper ends the chat and rates it.
     await chat.get_by_role("button", name="End chat").click()
+    await chat.get_by_role("button", name="Yes, end chat").click()  # "End this chat?"
     await expect(chat.get_by_text("You ended the chat.")).to_be_visible()
     await alice.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "closed")
     await expect(chat.get_by_text("How was your chat?")).to_be_visible()

@@ -71,6 +71,7 @@ async def test_the_shopper_has_the_transcript_emailed_after_the_chat(
     chat = panel(page)
     await expect(chat.get_by_text("Yes, for 9.90 <script>x()</script>")).to_be_visible()
     await chat.get_by_role("button", name="End chat").click()
+    await chat.get_by_role("button", name="Yes, end chat").click()  # "End this chat?"
     # It goes to the address given before the chat, named; there is no field for another one.
     send = chat.get_by_role("button", name="Email me the transcript")
     await expect(send).to_have_accessible_description("It goes to ann@example.com, the address you gave.")
@@ -97,6 +98,7 @@ async def test_without_an_address_no_transcript_is_offered_until_the_shop_vouche
     cid = await _assigned(alice)
     chat = panel(page)
     await chat.get_by_role("button", name="End chat").click()
+    await chat.get_by_role("button", name="Yes, end chat").click()  # "End this chat?"
     await expect(chat.get_by_role("button", name="Start a new chat")).to_be_visible()
     await expect(chat.get_by_role("button", name="Email me the transcript")).to_be_hidden()
 
@@ -110,6 +112,7 @@ async def test_without_an_address_no_transcript_is_offered_until_the_shop_vouche
                                   and d["conversation"]["status"] == "assigned", timeout=10)
     assert (await alice.call("conversation:join", {"conversation_id": update["conversation"]["id"]}))["ok"]
     await chat.get_by_role("button", name="End chat").click()
+    await chat.get_by_role("button", name="Yes, end chat").click()  # "End this chat?"
     send = chat.get_by_role("button", name="Email me the transcript")
     await expect(send).to_have_accessible_description("It goes to the email address of your account.")
     await send.click()

@@ -173,12 +173,31 @@ class ChatPanel {
     });
     this.counter = h("span", { class: "counter", id: "chatserver-counter", "aria-live": "polite" });
     this.messageProblem = h("p", { class: "problem", id: "chatserver-message-problem", role: "alert" });
-    this.endButton = h("button", { class: "link-button", type: "button", onclick: () => this.#endChat() }, "End chat");
+    this.endButton = h("button", { class: "link-button", type: "button", onclick: () => this.#askEnd(true) },
+      "End chat");
+    // Ending cannot be undone: the panel asks first (its own prompt, not window.confirm, which a
+    // shop's page or the browser may suppress). Escape cancels without minimizing the panel.
+    this.endCancel = h("button", { class: "button secondary", type: "button", onclick: () => this.#askEnd(false) },
+      "Cancel");
+    this.endQuestion = h("div", {
+      class: "confirm", role: "alertdialog", "aria-labelledby": "chatserver-end-question", hidden: true,
+      onkeydown: (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          this.#askEnd(false);
+        }
+      },
+    },
+    h("p", { id: "chatserver-end-question" }, "End this chat?"),
+    h("div", { class: "actions" },
+      h("button", { class: "button", type: "button", onclick: () => this.#endChat() }, "Yes, end chat"),
+      this.endCancel));
     this.composer = h("form", { class: "composer", novalidate: true, onsubmit: (event) => this.#submitMessage(event) },
       h("label", { class: "visually-hidden", for: "chatserver-message" }, "Your message"),
       h("div", { class: "row" }, this.input, h("button", { class: "button", type: "submit" }, "Send")),
       this.messageProblem,
-      h("div", { class: "tools" }, this.endButton, this.counter));
+      h("div", { class: "tools" }, this.endButton, this.counter),
+      this.endQuestion);
     this.chatScreen = h("div", { class: "screen", hidden: true }, this.scroller, this.typingLine, this.composer);
     return this.chatScreen;
   }
@@ -403,6 +422,7 @@ class ChatPanel {
     setText(this.typingLine, state.agentTyping && phase === "chat" ? `${agentName} is typing…` : "");
     const ended = phase === "ended";
     this.composer.hidden = ended;
+    if (ended) this.endQuestion.hidden = true;
     this.ratingSection.hidden = !ended;
     this.ratingForm.hidden = state.rated;
     this.ratingThanks.hidden = !state.rated;
@@ -636,7 +656,14 @@ class ChatPanel {
     this.counter.classList.toggle("over", length > limit);
   }
 
+  /** Show (or, cancelled, hide) "End this chat?"; focus goes to Cancel, then back to End chat. */
+  #askEnd(ask) {
+    this.endQuestion.hidden = !ask;
+    (ask ? this.endCancel : this.endButton).focus();
+  }
+
   async #endChat() {
+    this.endQuestion.hidden = true;
     this.#stopTyping();
     try {
       await this.session.endChat();

@@ -81,6 +81,8 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .link-button.plain { color: var(--accent); }
 .notice p { margin: 0 0 6px; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; }
+.confirm { margin-top: 8px; padding: 10px 12px; border-radius: 8px; background: #f5f5f7; }
+.confirm p { margin: 0 0 8px; font-weight: 600; }
 h3 { margin: 16px 0 8px; font-size: 15px; }
 .tickets { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 10px; }
 .ticket { border: 1px solid #e5e5ea; border-radius: 10px; padding: 8px 10px; }
