@@ -36,6 +36,25 @@ class OpeningHours(msgspec.Struct, frozen=True):
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.spans[local.weekday()])
 
+    def opens_at(self, now: float) -> float | None:
+        """When the shop opens next (seconds since the epoch), if it is closed at ``now``; ``None``
+        while it is open (or always is). Found in local time: the first span starting after
+        ``now`` today or on one of the next seven days (days off are skipped; a span at 00:00 opens
+        at midnight). A start that a clock change skips (02:30 on the night clocks go forward)
+        opens at the same wall time on the later offset, i.e. once the clock has jumped."""
+        if self.is_open(now):
+            return None
+        zone = ZoneInfo(self.timezone)
+        today = dt.datetime.fromtimestamp(now, zone).date()
+        for ahead in range(8):
+            day = today + dt.timedelta(days=ahead)
+            for start, _end in self.spans[day.weekday()]:
+                local = dt.datetime.combine(day, dt.time(start // 60, start % 60), tzinfo=zone)
+                opening = local.timestamp()
+                if opening > now:
+                    return opening
+        return None  # unreachable: a closed shop has a span on some weekday
+
 
 def parse_opening_hours(text: str, timezone: str = "UTC") -> OpeningHours:
     """Parse ``"mon-fri 09:00-17:00; sat 10:00-13:00,14:00-16:00"`` (rules separated by ``;``,

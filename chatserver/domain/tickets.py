@@ -136,6 +136,7 @@ class Availability(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None  # "no_agents" | "closed" (outside business hours) | None
     order_number_required: bool
     transcript_email: bool  # whether "email me the transcript" can be offered (the server sends mail)
+    opens_at: float | None = None  # when closed: the next opening (seconds since the epoch)
 
 
 class RateLimiter(Protocol):
@@ -172,14 +173,16 @@ class TicketService:
         self.verified_emails = verified_emails
 
     async def availability(self) -> Availability:
-        """Closed outside business hours; else open when an agent is online and taking chats."""
-        if not self.hours.is_open(self.clock.now()):
+        """Closed outside business hours (with when the shop opens next); else open when an agent
+        is online and taking chats."""
+        opens_at = self.hours.opens_at(self.clock.now())
+        if opens_at is not None:
             reason: str | None = "closed"
         elif not await self.agents_available():
             reason = "no_agents"
         else:
             reason = None
-        return Availability(chat_open=reason is None, reason=reason,
+        return Availability(chat_open=reason is None, reason=reason, opens_at=opens_at,
                             order_number_required=self.order_number_required, transcript_email=self.sends_mail)
 
     def check_form(self, form: TicketForm) -> TicketForm:

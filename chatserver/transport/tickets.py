@@ -65,7 +65,7 @@ class TicketSocketEvents:
         availability = await self.tickets.availability()
         return {"chat_open": availability.chat_open, "reason": availability.reason,
                 "order_number_required": availability.order_number_required,
-                "transcript_email": availability.transcript_email}
+                "transcript_email": availability.transcript_email, "opens_at": availability.opens_at}
 
     async def _on_create(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(TicketCreate, data)

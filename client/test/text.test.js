@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
-  errorText, messageProblem, newClientMsgId, prechatProblems, queueText, systemText, ticketProblems,
+  errorText, messageProblem, newClientMsgId, opensText, prechatProblems, queueText, systemText, ticketProblems,
 } from "../src/ui/text.js";
 
 test("queue position, with the server's estimate when it has one", () => {
@@ -85,4 +85,25 @@ test("the question and messages are checked against the server's limit when it g
   assert.match(prechatProblems(form, 300).question, /limited to 300 characters; this one has 301/);
   assert.deepEqual(prechatProblems(form, 301), {});
   assert.equal(messageProblem("😀".repeat(300), 300), null);
+});
+
+test("when a closed shop opens again, in the shopper's time zone and locale", () => {
+  // Saturday 28 November 2026, 16:00 in Berlin (15:00 UTC); the shopper is in New York.
+  const now = Date.UTC(2026, 10, 28, 15, 0);
+  const at = (iso) => Date.parse(iso) / 1000;
+  const ny = { now, locale: "en-GB", timeZone: "America/New_York" };
+  // Monday 09:00 in Berlin is 03:00 in New York.
+  assert.equal(opensText(at("2026-11-30T08:00:00Z"), ny), "We open again Monday at 03:00 (your time).");
+  assert.equal(opensText(at("2026-11-28T20:00:00Z"), ny), "We open again today at 15:00 (your time).");
+  // Sunday 02:00 in Berlin is still Saturday evening in New York: "today", not "tomorrow".
+  assert.equal(opensText(at("2026-11-29T01:00:00Z"), ny), "We open again today at 20:00 (your time).");
+  assert.equal(opensText(at("2026-11-29T01:00:00Z"), { now, locale: "en-GB", timeZone: "Europe/Berlin" }),
+    "We open again tomorrow at 02:00 (your time).");
+  assert.equal(opensText(at("2026-12-07T08:00:00Z"), ny), "We open again Monday 7 December at 03:00 (your time).");
+  // The time as the shopper's locale writes it; the words stay the widget's (English).
+  assert.equal(opensText(at("2026-11-30T08:00:00Z"), { ...ny, locale: "de-DE" }),
+    "We open again Monday at 03:00 (your time).");
+  assert.equal(opensText(at("2026-11-30T08:00:00Z"), { ...ny, locale: "en-US" }),
+    "We open again Monday at 03:00 AM (your time).");
+  assert.equal(opensText(null, ny), "");
 });

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -62,7 +63,7 @@ async def test_visitor_leaves_a_ticket_and_gets_the_answer_by_email_and_on_retur
     shopper = await visitor(offline, token)
     assert await shopper.call("availability:get", {}) == {
         "ok": True, "chat_open": False, "reason": "no_agents", "order_number_required": False,
-        "transcript_email": True}
+        "transcript_email": True, "opens_at": None}
 
     # A form without an email, or with a malformed one, is refused and stores nothing.
     ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "email"})
@@ -128,12 +129,38 @@ async def test_outside_business_hours_the_form_is_offered_and_may_require_an_ord
     try:
         await agent(live, await live.add_agent())
         shopper = await visitor(live)
+        opens = dt.datetime.combine(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(), dt.UTC)
         assert await shopper.call("availability:get", {}) == {
             "ok": True, "chat_open": False, "reason": "closed", "order_number_required": True,
-            "transcript_email": True}
+            "transcript_email": True, "opens_at": opens.timestamp()}
         ack = await shopper.call("ticket:create", {k: v for k, v in FORM.items() if k != "order_number"})
         assert _error(ack) == "invalid_payload" and ack["error"]["details"] == {"fields": ["order_number"]}
         assert (await shopper.call("ticket:create", FORM))["ok"]
+    finally:
+        await live.close()
+
+
+async def test_a_closed_shop_says_when_it_opens_again(tmp_path: Path, backend_settings: dict[str, str],
+                                                      smtp: SmtpServer) -> None:
+    """The server's clock is the test's: Saturday afternoon in Berlin, then Monday at opening time."""
+    berlin = ZoneInfo("Europe/Berlin")
+    saturday = dt.datetime(2026, 11, 28, 16, 0, tzinfo=berlin).timestamp()
+    monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=berlin).timestamp()
+    clock = ManualClock(saturday)
+    live = LiveServer(make_settings(tmp_path, **backend_settings, **smtp.settings(),
+                                    business_hours="mon-fri 09:00-17:30; sat 10:00-13:00",
+                                    business_timezone="Europe/Berlin"), clock=clock)
+    await live.start()
+    try:
+        await agent(live, await live.add_agent())  # closed whether or not an agent is online
+        shopper = await visitor(live)
+        closed = await shopper.call("availability:get", {})
+        assert (closed["chat_open"], closed["reason"], closed["opens_at"]) == (False, "closed", monday)
+        # Monday at opening time: no longer closed (the agent's presence has long expired on this
+        # clock, so nobody is online: the other reason).
+        clock.advance(monday - saturday)
+        opened = await shopper.call("availability:get", {})
+        assert (opened["chat_open"], opened["reason"], opened["opens_at"]) == (False, "no_agents", None)
     finally:
         await live.close()
 
@@ -201,7 +228,7 @@ async def test_without_smtp_the_transcript_is_not_offered_and_asking_is_refused(
         shopper, cid = await _closed_chat(live, email="ann@example.com")
         assert await shopper.call("availability:get", {}) == {
             "ok": True, "chat_open": True, "reason": None, "order_number_required": False,
-            "transcript_email": False}
+            "transcript_email": False, "opens_at": None}
         ack = await shopper.call("transcript:email", {"conversation_id": cid})
         assert _error(ack) == "email_not_configured" and "email" in ack["error"]["message"]
         assert _error(await shopper.call("transcript:email", {"conversation_id": cid,

@@ -10,7 +10,7 @@ import { HelpStep } from "./help.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
-  errorText, messageProblem, prechatProblems, queueText, systemText, ticketProblems, timeText,
+  errorText, messageProblem, opensText, prechatProblems, queueText, systemText, ticketProblems, timeText,
 } from "./text.js";
 
 const TYPING_REPEAT_MS = 3000;
@@ -335,8 +335,10 @@ class ChatPanel {
     this.formSlot.hidden = !this.ticketThanks.hidden;
     const closed = state.availability?.reason === "closed";
     this.offlineNotice.hidden = !offline || !this.ticketThanks.hidden;
+    const opens = closed ? opensText(state.availability.opens_at) : "";
     setText(this.offlineNotice, closed
-      ? "We are closed right now. Leave your question and we will answer by email."
+      ? `${opens ? `We're closed. ${opens}` : "We are closed right now."} Leave your question and we will ` +
+        "answer by email."
       : "Leave your question and we will answer by email.");
     this.backToChatButton.hidden = closed;
     const required = Boolean(state.availability?.order_number_required);

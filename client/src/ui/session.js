@@ -86,8 +86,8 @@ export class ChatSession {
       agentTyping: false,
       rated: false,
       problem: null,
-      // availability:get: {chat_open, reason, order_number_required, transcript_email}; null until
-      // known (or on a server without the offline service: then the chat is taken as open)
+      // availability:get: {chat_open, reason, order_number_required, transcript_email, opens_at};
+      // null until known (or on a server without the offline service: then the chat is taken as open)
       availability: null,
       // the visitor's offline tickets with their answers, newest first (ticket:list)
       tickets: [],
@@ -232,8 +232,8 @@ export class ChatSession {
     ]);
     const patch = {};
     if (availability) {
-      const { chat_open, reason, order_number_required, transcript_email } = availability;
-      patch.availability = { chat_open, reason, order_number_required, transcript_email };
+      const { chat_open, reason, order_number_required, transcript_email, opens_at } = availability;
+      patch.availability = { chat_open, reason, order_number_required, transcript_email, opens_at };
     }
     if (listing) patch.tickets = listing.tickets;
     this.#set(patch, { tickets: Boolean(listing) });

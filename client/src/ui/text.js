@@ -109,3 +109,30 @@ export function timeText(seconds) {
   if (!seconds) return "";
   return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+
+/**
+ * "We open again Monday at 09:00 (your time)." for the server's opens_at (seconds since the
+ * epoch), in the shopper's time zone, the time as their locale writes it (09:00, 9:00 AM; the
+ * browser's unless given): "today" or "tomorrow" when it is, the weekday within a week, else the
+ * date too, in English like the rest of the widget. "" without a time.
+ */
+export function opensText(opensAt, { now = Date.now(), locale = undefined, timeZone = undefined } = {}) {
+  if (typeof opensAt !== "number" || !Number.isFinite(opensAt)) return "";
+  const when = new Date(opensAt * 1000);
+  const time = when.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
+  const days = localDay(when, timeZone) - localDay(new Date(now), timeZone);
+  let day;
+  if (days <= 0) day = "today";
+  else if (days === 1) day = "tomorrow";
+  else if (days < 7) day = when.toLocaleDateString("en-GB", { weekday: "long", timeZone });
+  else day = when.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", timeZone });
+  return `We open again ${day} at ${time} (your time).`;
+}
+
+/** The calendar day of ``date`` in ``timeZone``, as a day number (for differences in days). */
+function localDay(date, timeZone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone, year: "numeric", month: "numeric", day: "numeric",
+  }).formatToParts(date).map((part) => [part.type, part.value]));
+  return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day)) / 86_400_000;
+}
