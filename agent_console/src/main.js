@@ -838,11 +838,14 @@ async function submitTicketAnswer(event) {
     return;
   }
   try {
-    const { ticket } = await rest("POST", `/api/tickets/${encodeURIComponent(ticketId)}/answers`, { body });
+    const { ticket, emailed } = await rest("POST", `/api/tickets/${encodeURIComponent(ticketId)}/answers`, { body });
     state.ticketOpen = null;
     $("ticket-dialog").close();
     ticketChanged(ticket);
-    showAlert(`Your answer to ${ticket.name} is on its way to ${ticket.email}.`, "info");
+    showAlert(emailed
+      ? `Your answer to ${ticket.name} is on its way to ${ticket.email}.`
+      : `Your answer to ${ticket.name} is saved. Email is not configured, so it is not mailed: `
+        + "they see it when they open the chat on the shop again.", "info");
   } catch (error) {
     setText($("ticket-message"), error.code === "not_found" ? "This ticket no longer exists." : errorText(error));
   }

@@ -13,7 +13,7 @@ from ..domain.patterns import NOT_BLANK, SPACE, checked
 from ..domain.tickets import TicketStatus
 from ..domain.webhooks import EVENT_TYPES
 from ..errors import InvalidPayload, NotFound
-from ..wire.shapes import OneTicket, Outbox, Tickets, WebhookAnswer
+from ..wire.shapes import AnsweredTicket, OneTicket, Outbox, Tickets, WebhookAnswer
 from ..wire.shapes import Webhooks as WebhookList
 from ..wire.views import outbox_view, ticket_view, webhook_endpoint_view
 from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, require_admin
@@ -68,7 +68,8 @@ async def answer_ticket(request: web.Request) -> web.Response:
     if not body.body.strip():
         raise InvalidPayload("the answer is empty", details={"fields": ["body"]})
     ticket = await services(request).tickets.answer(agent, _id(request, "ticket_id", "ticket"), body.body)
-    return web.json_response({"ticket": ticket_view(ticket, for_agent=True)}, status=201)
+    return web.json_response({"ticket": ticket_view(ticket, for_agent=True),
+                              "emailed": services(request).settings.sends_mail}, status=201)
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
@@ -112,7 +113,8 @@ TICKET_ROUTES = [
           answers=(json_answer(OneTicket, "Ticket"),), errors=(401, 404)),
     Route("POST", "/api/tickets/{ticket_id}/answers", answer_ticket, operation_id="answerTicket",
           summary="Answer a ticket: emailed to the customer and shown in their widget", body=AnswerBody,
-          answers=(json_answer(OneTicket, "Ticket", 201),), errors=(400, 401, 404)),
+          answers=(json_answer(AnsweredTicket, "Ticket, and whether the answer is emailed", 201),),
+          errors=(400, 401, 404)),
     Route("GET", "/api/webhooks", list_webhooks, operation_id="listWebhooks", summary="Webhook endpoints (admins)",
           answers=(json_answer(WebhookList, "Endpoints"),), errors=_FOR_ADMINS),
     Route("POST", "/api/webhooks", add_webhook, operation_id="addWebhook",

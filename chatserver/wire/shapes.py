@@ -384,6 +384,11 @@ class OneTicket(Shape):
     ticket: Ticket
 
 
+class AnsweredTicket(Shape):
+    ticket: Ticket
+    emailed: bool  # the answer goes out by mail too; false without smtp_host (the widget still shows it)
+
+
 EventType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(EVENT_TYPES)})]
 
 

@@ -12,9 +12,9 @@ import pytest_asyncio
 from playwright.async_api import expect
 
 from ..redis_server import free_port
-from ..support import LiveServer, agent, make_settings
+from ..support import LiveServer, agent, make_settings, visitor
 from .conftest import OpenPage, running
-from .console import OpenConsole, open_console, screenshot
+from .console import OpenConsole, alert, open_console, screenshot, signed_in
 from .test_console_admin import _admin_console
 from .test_widget_chat import _assigned, _start_chat
 from .widget import launcher, panel
@@ -67,3 +67,22 @@ async def test_the_settings_say_when_email_is_not_configured(shop: LiveServer, o
     else:
         await expect(notice).to_be_visible()
         await screenshot(admin, "settings-without-email")
+
+
+async def test_a_ticket_answer_says_whether_it_is_mailed(shop: LiveServer, open_console: OpenConsole) -> None:
+    ann = await visitor(shop)
+    left = await ann.call("ticket:create", {"name": "Ann", "email": "ann@example.com", "description": "Parcel?"})
+    assert left["ok"], left
+    alice = await open_console()
+    await signed_in(alice, await shop.add_agent("Alice"))
+    await alice.get_by_role("button", name="Answer the ticket of Ann").click()
+    dialog = alice.get_by_role("dialog", name=f"Ticket {left['ticket']['reference']} · open")
+    await dialog.get_by_label("Answer to the customer").fill("It ships today.")
+    await dialog.get_by_role("button", name="Send answer").click()
+    if shop.settings.smtp_host:
+        await expect(alert(alice)).to_have_text("Your answer to Ann is on its way to ann@example.com.")
+    else:
+        await expect(alert(alice)).to_contain_text("Email is not configured, so it is not mailed")
+    # The widget shows the answer either way.
+    updated = await ann.wait_for("ticket:updated")
+    assert [a["body"] for a in updated["ticket"]["answers"]] == ["It ships today."]
