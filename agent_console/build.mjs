@@ -1,13 +1,13 @@
 // Builds the agent console into agent_console/dist/ (git-ignored; `make install` runs it through
 // `npm run build`): console.js, an ES module with socket.io-client bundled in; replay-<hash>.js, the
-// co-browse replayer it fetches when needed; replay.css, rrweb's replayer styles; a .gz twin of
-// each. index.html and console.css are served from agent_console/ as they are.
+// co-browse replayer it fetches when needed; replay.css, rrweb's replayer styles; index.html and
+// console.css copied as they are; .gz and .br twins of each (scripts/precompress.mjs).
 
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { precompress } from "../scripts/precompress.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "dist");
@@ -31,9 +31,8 @@ await esbuild.build({
 });
 // rrweb's replayer styles (the shopper's mouse cursor in the live view), from the npm package.
 await copyFile(join(here, "..", "node_modules", "@rrweb", "replay", "dist", "style.css"), join(dist, "replay.css"));
+for (const name of ["index.html", "console.css"]) await copyFile(join(here, name), join(dist, name));
 for (const name of await readdir(dist)) {
-  const body = await readFile(join(dist, name));
-  const gzipped = gzipSync(body, { level: 9 });
-  await writeFile(join(dist, `${name}.gz`), gzipped);
-  console.log(`agent_console/dist/${name}: ${body.length} bytes, ${gzipped.length} gzipped`);
+  const size = await precompress(join(dist, name));
+  console.log(`agent_console/dist/${name}: ${size.bytes} bytes, ${size.gzip} gzipped, ${size.brotli} brotli`);
 }

@@ -3,13 +3,15 @@
 //   widget/ui-<hash>.js         the chat panel (ES module, fetched when needed)
 //   widget/socket.io-<hash>.js  socket.io-client (ES module, fetched with the panel)
 //   widget/recorder-<hash>.js   the co-browse recorder (rrweb; fetched when a shopper shares)
-// Every file also gets a .gz twin, which the server sends to browsers that accept gzip.
+//   demo/                       the demo shop's pages (client/demo/), copied
+// Every file also gets .gz and .br twins (scripts/precompress.mjs), which the server sends to
+// browsers that accept them.
 
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative } from "node:path";
+import { cp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, extname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { precompress, TEXT_SUFFIXES } from "../scripts/precompress.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "src");
@@ -53,12 +55,13 @@ await esbuild.build({
   },
 });
 
+await cp(join(here, "demo"), join(dist, "demo"), { recursive: true });
+
 const sizes = {};
 for (const file of await files(dist)) {
-  const body = await readFile(file);
-  const gzipped = gzipSync(body, { level: 9 });
-  await writeFile(`${file}.gz`, gzipped);
-  sizes[relative(dist, file)] = { bytes: body.length, gzip: gzipped.length };
+  const size = await precompress(file);
+  // The widget's own budget (tests/e2e/test_widget_assets.py): its scripts, not the demo's pages.
+  if (file.endsWith(".js")) sizes[relative(dist, file)] = { bytes: size.bytes, gzip: size.gzip };
 }
 await writeFile(join(dist, "sizes.json"), `${JSON.stringify(sizes, null, 2)}\n`);
 for (const [name, size] of Object.entries(sizes)) {
@@ -70,7 +73,7 @@ async function files(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) found.push(...(await files(path)));
-    else if (entry.name.endsWith(".js")) found.push(path);
+    else if (TEXT_SUFFIXES.includes(extname(entry.name))) found.push(path);
   }
   return found;
 }

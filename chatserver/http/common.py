@@ -83,6 +83,33 @@ async def json_body(request: web.Request, body_type: type[T]) -> T:
         raise InvalidPayload("body is nested too deeply") from None
 
 
+def accepts_gzip(request: web.Request) -> bool:
+    """Whether ``request``'s Accept-Encoding admits gzip (by name or ``*``, at a weight above 0)."""
+    weights: dict[str, float] = {}
+    for item in request.headers.get("Accept-Encoding", "").lower().split(","):
+        coding, _, params = item.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding.strip()] = weight
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
+def compressed_when_accepted(request: web.Request, response: web.Response) -> web.Response:
+    """``response`` gzipped for a client that accepts it. Only for a page that is the same for
+    every caller (no token, no session, nothing of the caller's): a body that holds a secret next
+    to text an attacker chose leaks the secret through its compressed length (BREACH)."""
+    response.headers["Vary"] = "Accept-Encoding"
+    if accepts_gzip(request):
+        response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
 def client_key(request: web.Request) -> str:
     """What per-address limits count ``request`` under: its client's address as the trusted
     proxies name it (``transport/addresses.py``), an IPv6 client's /64."""

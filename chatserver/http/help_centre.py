@@ -21,7 +21,7 @@ from ..domain.kb_markdown import sanitize_html
 from ..domain.knowledge import SLUG_RE, Article, ArticleFilter, SearchSource, check_locale
 from ..errors import InvalidPayload, NotFound
 from . import _help_pages as pages
-from .common import client_key
+from .common import client_key, compressed_when_accepted
 from .services import services
 
 log = logging.getLogger("chatserver.http.help")
@@ -38,6 +38,7 @@ PAGE_CACHE = "public, max-age=60"
 HOME_ARTICLES = 5
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PageHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _page(text: str, status: int = 200, cache: str = PAGE_CACHE) -> web.Response:
@@ -63,21 +64,23 @@ def _bodies(articles: list[Article]) -> dict[str, str]:
     return {a.id: sanitize_html(a.body_html) for a in articles}
 
 
-def pages_of(handler: Handler) -> Handler:
-    """Turn the domain's errors into HTML pages (the REST routes answer JSON)."""
+def pages_of(handler: PageHandler) -> Handler:
+    """Turn the domain's errors into HTML pages (the REST routes answer JSON); every page gzipped
+    for a browser that accepts it (a page is the same for every caller: it holds no secret)."""
     async def page(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
         except NotFound:
-            return _page(pages.error_page(404, "There is no such page in the help centre.", _locale(request)), 404,
-                         "no-cache")
+            response = _page(pages.error_page(404, "There is no such page in the help centre.", _locale(request)),
+                             404, "no-cache")
         except InvalidPayload as exc:
-            return _page(pages.error_page(400, exc.message, _locale(request)), 400, "no-cache")
+            response = _page(pages.error_page(400, exc.message, _locale(request)), 400, "no-cache")
+        return compressed_when_accepted(request, response)
 
     return page
 
 
-async def home(request: web.Request) -> web.StreamResponse:
+async def home(request: web.Request) -> web.Response:
     locale = _locale(request)
     service = services(request).knowledge
     categories = await service.store.categories()
@@ -92,7 +95,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     return _page(pages.home_page(shown, by_category, counts, faq, _bodies(faq), locale))
 
 
-async def category(request: web.Request) -> web.StreamResponse:
+async def category(request: web.Request) -> web.Response:
     locale = _locale(request)
     service = services(request).knowledge
     found = await service.category_by_slug(_slug(request))
@@ -102,7 +105,7 @@ async def category(request: web.Request) -> web.StreamResponse:
     return _page(pages.category_page(found, faq, [a for a in articles if a.id not in in_faq], _bodies(faq), locale))
 
 
-async def article(request: web.Request) -> web.StreamResponse:
+async def article(request: web.Request) -> web.Response:
     locale = _locale(request)
     service = services(request).knowledge
     found = await service.published_by_slug(_slug(request))
@@ -114,7 +117,7 @@ async def article(request: web.Request) -> web.StreamResponse:
     return _page(pages.article_page(found, sanitize_html(found.body_html), category, related, locale))
 
 
-async def search(request: web.Request) -> web.StreamResponse:
+async def search(request: web.Request) -> web.Response:
     locale = _locale(request)
     query = request.query.get("q", "").strip()
     if not query:

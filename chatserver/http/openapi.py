@@ -11,7 +11,7 @@ from aiohttp import web
 from ..config import Settings
 from ._openapi import body_limit, build_document
 from .agents import AGENT_ROUTES
-from .common import MAX_JSON_BODY
+from .common import MAX_JSON_BODY, compressed_when_accepted
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
 from .customers import CUSTOMER_ROUTES
@@ -24,7 +24,7 @@ from .tickets import TICKET_ROUTES
 
 
 async def serve_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(services(request).settings))
+    return compressed_when_accepted(request, web.json_response(openapi_document(services(request).settings)))
 
 
 ROUTES: tuple[Route, ...] = (

@@ -3,9 +3,15 @@
 - ``/widget.js``: the loader a shop's script tag points at; ``/widget/<chunk>.js``: the chat UI
   and the Socket.IO client it fetches when needed. Both are built into ``client/dist/`` by
   ``npm run build`` (``make install``), never committed.
-- ``/demo/``: a static demo checkout from ``client/demo/`` with the widget on every page.
-- ``/console/``: the agent console (``agent_console/``: index.html, console.css, and console.js
-  built into ``agent_console/dist/``).
+- ``/demo/``: a static demo checkout from ``client/demo/`` (copied into ``client/dist/demo/`` by the
+  build) with the widget on every page.
+- ``/console/``: the agent console (``agent_console/``: index.html and console.css copied, and
+  console.js built, into ``agent_console/dist/``).
+
+Every text file is served compressed to a browser that accepts it: the build writes a ``.br`` and
+a ``.gz`` twin of each (``scripts/precompress.mjs``), aiohttp's ``FileResponse`` sends the first
+the request's ``Accept-Encoding`` names, and its ETag is that twin's own. These files hold no
+secret, so compressing them gives a BREACH attacker nothing to guess.
 
 These are not part of the REST API, so they stay out of ``openapi.ROUTES`` and the OpenAPI
 document. Only plain file names with a known extension, directly inside those directories, are
@@ -30,10 +36,8 @@ log = logging.getLogger("chatserver.http")
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
 DIST_DIR = CLIENT_DIR / "dist"
 CHUNK_DIR = DIST_DIR / "widget"
-DEMO_DIR = CLIENT_DIR / "demo"
-# The agent console: index.html and console.css as written, console.js built into dist/.
-CONSOLE_DIR = CLIENT_DIR.parent / "agent_console"
-CONSOLE_DIST_DIR = CONSOLE_DIR / "dist"
+DEMO_DIR = DIST_DIR / "demo"
+CONSOLE_DIST_DIR = CLIENT_DIR.parent / "agent_console" / "dist"
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -42,6 +46,10 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
 }
+# Sent as twins compressed by the build, so every answer says it depends on Accept-Encoding: a
+# shared cache must not hand a compressed body to a client that did not ask for one (aiohttp adds
+# Vary only to a compressed answer).
+COMPRESSED_SUFFIXES = frozenset({".js", ".html", ".css"})
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 # Shops keep one URL for the loader: a new build reaches their pages within minutes.
@@ -118,9 +126,10 @@ def _safe_file(directory: Path, name: str) -> Path:
 
 def _file_response(path: Path, cache: str, headers: dict[str, str]) -> web.FileResponse:
     # FileResponse answers conditional requests (ETag, Last-Modified) and sends the build's
-    # precompressed ``.gz`` twin to browsers that accept gzip.
+    # precompressed ``.br`` or ``.gz`` twin to browsers that accept it.
+    vary = {"Vary": "Accept-Encoding"} if path.suffix in COMPRESSED_SUFFIXES else {}
     return web.FileResponse(path, headers={
-        "Content-Type": CONTENT_TYPES[path.suffix], "Cache-Control": cache, **headers,
+        "Content-Type": CONTENT_TYPES[path.suffix], "Cache-Control": cache, **vary, **headers,
     })
 
 
@@ -148,10 +157,9 @@ async def console_redirect(request: web.Request) -> web.StreamResponse:
 async def console_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
     headers = console_headers(services(request).settings.allowed_origins)
-    if name in ("index.html", "console.css"):
-        return _file_response(_safe_file(CONSOLE_DIR, name), CONSOLE_CACHE, headers)
-    # What the build made: console.js, its lazily loaded chunks (the co-browse replayer) and replay.css.
-    if Path(name).suffix not in (".js", ".css"):
+    # What the build made: index.html, console.css, console.js, its lazily loaded chunks (the
+    # co-browse replayer) and replay.css.
+    if Path(name).suffix not in (".js", ".css") and name != "index.html":
         raise web.HTTPNotFound()
     return _file_response(_safe_file(CONSOLE_DIST_DIR, name), CONSOLE_CACHE, headers)
 

@@ -1,11 +1,12 @@
-"""The widget's files and the demo shop: content types, caching, compression, and nothing served
-from outside their directories."""
+"""The widget's files, the demo shop and the console: content types, caching, compression, and
+nothing served from outside their directories."""
 
 from __future__ import annotations
 
 import gzip
 from pathlib import Path
 
+import brotli
 import pytest
 from multidict import CIMultiDict
 
@@ -24,9 +25,10 @@ def _chunks() -> list[str]:
 
 
 async def _get(server: LiveServer, path: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:
+    """GET ``path`` with these headers only (no Accept-Encoding unless given), the body as sent."""
     assert server.http is not None
-    async with server.http.get(server.url + path, headers=headers, allow_redirects=False,
-                               auto_decompress=False) as resp:
+    async with server.http.get(server.url + path, headers=headers, allow_redirects=False, auto_decompress=False,
+                               skip_auto_headers=() if "Accept-Encoding" in headers else ("Accept-Encoding",)) as resp:
         return resp.status, CIMultiDict(resp.headers), await resp.read()
 
 
@@ -48,7 +50,7 @@ async def test_chunks_are_cached_for_good_and_sent_gzipped_to_browsers_that_acce
     chunks = _chunks()
     assert len(chunks) == 3  # the panel, socket.io-client, the co-browse recorder
     for chunk in chunks:
-        status, headers, body = await _get(server, chunk, **{"Accept-Encoding": "gzip, deflate, br"})
+        status, headers, body = await _get(server, chunk, **{"Accept-Encoding": "gzip, deflate"})
         assert status == 200, chunk
         assert headers["Content-Type"] == "text/javascript; charset=utf-8"
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
@@ -58,6 +60,69 @@ async def test_chunks_are_cached_for_good_and_sent_gzipped_to_browsers_that_acce
         etag = headers["ETag"]
         status, _, _ = await _get(server, chunk, **{"If-None-Match": etag, "Accept-Encoding": "gzip"})
         assert status == 304
+
+
+# Every text file a browser loads from the server, and the file it must be, uncompressed.
+_TEXT_ASSETS = [
+    ("/widget.js", DIST / "widget.js", "text/javascript; charset=utf-8"),
+    ("/demo/", DIST.parent / "demo" / "index.html", "text/html; charset=utf-8"),
+    ("/demo/payment.html", DIST.parent / "demo" / "payment.html", "text/html; charset=utf-8"),
+    ("/demo/demo.css", DIST.parent / "demo" / "demo.css", "text/css; charset=utf-8"),
+    ("/console/", static.CONSOLE_DIST_DIR.parent / "index.html", "text/html; charset=utf-8"),
+    ("/console/console.css", static.CONSOLE_DIST_DIR.parent / "console.css", "text/css; charset=utf-8"),
+    ("/console/console.js", static.CONSOLE_DIST_DIR / "console.js", "text/javascript; charset=utf-8"),
+    ("/console/replay.css", static.CONSOLE_DIST_DIR / "replay.css", "text/css; charset=utf-8"),
+]
+_DECODERS = {"br": brotli.decompress, "gzip": gzip.decompress}
+
+
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("path", "source", "content_type"), _TEXT_ASSETS, ids=[a[0] for a in _TEXT_ASSETS])
+async def test_every_text_file_is_sent_compressed_to_a_client_that_asks(
+        server: LiveServer, path: str, source: Path, content_type: str) -> None:
+    expected = _bytes(source)
+    etags: dict[str | None, str] = {}
+    # What Chromium sends, what curl --compressed sends, nothing, and gzip refused.
+    for accept, coding in [("gzip, deflate, br, zstd", "br"), ("deflate, gzip", "gzip"), (None, None),
+                           ("identity", None)]:
+        status, headers, body = await _get(server, path, **({"Accept-Encoding": accept} if accept else {}))
+        assert status == 200, (path, accept)
+        assert headers["Content-Type"] == content_type
+        assert headers["Vary"] == "Accept-Encoding"  # compressed or not: a cache keeps them apart
+        assert headers.get("Content-Encoding") == coding, (path, accept)
+        assert (_DECODERS[coding](body) if coding else body) == expected, (path, accept)
+        if coding:
+            assert len(body) < len(expected) / 2, (path, coding)
+        assert etags.setdefault(coding, headers["ETag"]) == headers["ETag"]
+        # A revalidation answers 304 for the same representation only.
+        status, _, _ = await _get(server, path, **{"If-None-Match": headers["ETag"], "Accept-Encoding": accept or ""})
+        assert status == 304, (path, accept)
+    assert len(set(etags.values())) == 3  # one ETag per representation
+
+
+async def test_public_generated_pages_are_gzipped_and_api_answers_are_not(server: LiveServer) -> None:
+    for path in ("/api/openapi.json", "/help/", "/help/search?q=refund", "/help/articles/none-such"):
+        status, headers, body = await _get(server, path, **{"Accept-Encoding": "gzip, deflate, br"})
+        assert status in (200, 404) and headers["Content-Encoding"] == "gzip", path
+        assert headers["Vary"] == "Accept-Encoding"
+        plain_status, plain_headers, plain = await _get(server, path, **{"Accept-Encoding": "gzip;q=0, br"})
+        assert plain_status == status and "Content-Encoding" not in plain_headers, path
+        assert gzip.decompress(body) == plain
+    # An answer that carries a secret (a token) is never compressed: next to text an attacker
+    # chose, it would leak through the compressed length (BREACH).
+    assert server.http is not None
+    await server.admin_token()
+    first_admin = _bytes(server.settings.data_dir / "first-admin.txt").decode()
+    creds = dict(line.split(": ", 1) for line in first_admin.splitlines())
+    for path, json in [("/api/auth/login", {"email": creds["email"], "password": creds["password"]}),
+                       ("/api/visitor/sessions", None)]:
+        async with server.http.post(server.url + path, json=json, auto_decompress=False,
+                                    headers={"Accept-Encoding": "gzip, deflate, br"}) as resp:
+            assert resp.status in (200, 201), path
+            assert "Content-Encoding" not in resp.headers and "token" in await resp.json(), path
 
 
 async def test_the_demo_shop_is_served_under_a_strict_policy(server: LiveServer) -> None:
