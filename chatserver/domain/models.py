@@ -105,6 +105,24 @@ class AssignmentEvent(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+# The ``AssignmentEvent.event`` of a chat that left the queue for an agent (routing.py): by itself
+# ("assigned") or taken by the agent ("taken"). Wait estimates go by these.
+QUEUE_ASSIGNMENTS = ("assigned", "taken")
+
+
+class RecentAssignment(msgspec.Struct, frozen=True, kw_only=True):
+    """A chat assigned from the queue at ``at`` after it had waited ``waited`` seconds since it
+    started (for wait estimates, ``queue.WaitingQueue.seconds_per_place``)."""
+
+    conversation_id: str
+    at: float
+    waited: float
+
+    @classmethod
+    def of(cls, conversation_id: str, at: float, created_at: float) -> RecentAssignment:
+        return cls(conversation_id=conversation_id, at=at, waited=max(0.0, at - created_at))
+
+
 class QueueEntry(msgspec.Struct, frozen=True, kw_only=True):
     """A waiting conversation. Lower ``rank`` is served first: priority chats (checkout) rank
     ``PRIORITY_STEP`` lower than others, and a requeued chat gets a rank below the head."""

@@ -29,6 +29,7 @@ from .models import (
     QueueEntry,
     Rating,
     RatingsReport,
+    RecentAssignment,
     Transcript,
 )
 from .outbox import OutboxItem
@@ -162,6 +163,12 @@ class ConversationStore(Protocol):
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]: ...
 
+    async def recent_assignments(self, since: float, limit: int) -> list[RecentAssignment]:
+        """The last ``limit`` assignments from the queue (``QUEUE_ASSIGNMENTS``) made at ``since``
+        or later, oldest first: what the routing state's ``recent_assignments`` held, rebuilt
+        from the assignment history after a restart."""
+        ...
+
     async def transcript(self, conversation_id: str) -> Transcript | None: ...
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
@@ -238,6 +245,12 @@ class RoutingState(Protocol):
 
     async def recent_assignments(self) -> list[tuple[float, float]]:
         """``(at, waited)`` of the most recent assignments, oldest first (for wait estimates)."""
+        ...
+
+    async def restore_assignments(self, assignments: list[RecentAssignment]) -> None:
+        """Merge the database's recent assignments in (after a process start, or Redis lost its
+        data): each kept once however many processes restore it, the most recent
+        ``RECENT_ASSIGNMENTS`` kept."""
         ...
 
     async def release(self, agent_id: str, conversation_id: str) -> None:

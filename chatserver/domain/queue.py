@@ -20,6 +20,8 @@ from .ports import ConversationStore, Presence, RoutingState, Transition
 from .repair import RoutingRepair
 
 WAIT_ESTIMATE_WINDOW = 3600.0
+# Assignments the routing state remembers for wait estimates.
+RECENT_ASSIGNMENTS = 50
 # A chat assigned sooner than this after it started did not queue (for wait estimates).
 MIN_QUEUED_WAIT = 1.0
 
@@ -111,6 +113,13 @@ class WaitingQueue:
         if not paces or not await self._presence.available_agents():
             return None
         return sum(paces) / len(paces)
+
+    async def restore_pace(self) -> None:
+        """After a restart (or Redis lost its data): the assignments ``seconds_per_place`` goes
+        by, rebuilt from the database's assignment history, so that the estimate is the one
+        before the restart."""
+        since = self._clock.now() - WAIT_ESTIMATE_WINDOW
+        await self._routing.restore_assignments(await self._conversations.recent_assignments(since, RECENT_ASSIGNMENTS))
 
     async def wait_estimate(self, position: int) -> float | None:
         """Seconds a chat at ``position`` may wait (``position`` x ``seconds_per_place``)."""

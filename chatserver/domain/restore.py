@@ -44,6 +44,7 @@ class Restorer:
                 held.setdefault(conversation.agent_id, []).append(conversation.id)
             entries = [waiting_entry(c) for c in queued]
             await self._routing.restore(entries, held)
+            await self._queue.restore_pace()
             if recorded:
                 await self._release_stale(recorded)
         except Unavailable:

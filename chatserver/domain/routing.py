@@ -20,7 +20,7 @@ from .agent_cache import AgentCache
 from .changes import CONVERSATION_ASSIGNED, announce, recorder, system_message
 from .clock import Clock
 from .locks import KeyedLocks
-from .models import Agent, Candidate, ClaimOutcome, Conversation, ConversationStatus, PreChat
+from .models import Agent, Candidate, ClaimOutcome, Conversation, ConversationStatus, PreChat, RecentAssignment
 from .ports import (
     AssignmentObserver,
     ConversationEventLog,
@@ -144,7 +144,7 @@ class Dispatcher:
             if result is None:
                 await self._repair.after_commit(self._routing.release(agent.id, conversation_id))
                 return None
-            waited = max(0.0, now - result[0].created_at)
+            waited = RecentAssignment.of(conversation_id, now, result[0].created_at).waited
             await self._repair.after_commit(self._routing.record_assignment(conversation_id, now, waited),
                                             repair=False)
         conversation, message = result

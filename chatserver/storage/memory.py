@@ -6,12 +6,12 @@ Atomicity comes from the event loop: no method awaits between reading and writin
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 
-from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
+from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry, RecentAssignment
+from ..domain.queue import RECENT_ASSIGNMENTS
 
-RECENT_ASSIGNMENTS = 50
 STORED_CLAIMS_KEPT = 10_000  # stored claims remembered for restores (Redis keeps each a minute)
 
 
@@ -27,7 +27,7 @@ class MemoryRoutingState:
         # Claims stored lately, not released since (as Redis keeps their mark a while): a restore
         # that read the database before one was stored does not queue the chat again.
         self._stored: dict[str, None] = {}
-        self._assigned_at: deque[tuple[float, float]] = deque(maxlen=RECENT_ASSIGNMENTS)
+        self._assigned: deque[RecentAssignment] = deque(maxlen=RECENT_ASSIGNMENTS)
 
     async def enqueue(self, entry: QueueEntry) -> None:
         if entry.conversation_id in self._entries:
@@ -119,10 +119,24 @@ class MemoryRoutingState:
         self._stored[conversation_id] = None
         if len(self._stored) > STORED_CLAIMS_KEPT:
             del self._stored[next(iter(self._stored))]
-        self._assigned_at.append((at, waited))
+        self._assigned.append(RecentAssignment(conversation_id=conversation_id, at=at, waited=waited))
 
     async def recent_assignments(self) -> list[tuple[float, float]]:
-        return sorted(self._assigned_at)
+        return sorted((a.at, a.waited) for a in self._assigned)
+
+    async def restore_assignments(self, assignments: list[RecentAssignment]) -> None:
+        # As Redis merges (redis_keys.MERGE_ASSIGNMENTS): each given one matched with an equal one
+        # kept, each used once; those left over are added.
+        unmatched = Counter((a.at, a.waited) for a in self._assigned)
+        added = []
+        for assignment in assignments:
+            if unmatched[assignment.at, assignment.waited] > 0:
+                unmatched[assignment.at, assignment.waited] -= 1
+            else:
+                added.append(assignment)
+        merged = sorted([*self._assigned, *added], key=lambda a: a.at)[-RECENT_ASSIGNMENTS:]
+        self._assigned.clear()
+        self._assigned.extend(merged)
 
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:
         for agent_id, conversation_ids in held.items():  # the loads before the queue, as in Redis

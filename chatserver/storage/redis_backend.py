@@ -19,7 +19,8 @@ from typing import Any, ParamSpec, Protocol, TypeVar, cast
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
+from ..domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry, RecentAssignment
+from ..domain.queue import RECENT_ASSIGNMENTS
 from ..errors import StartupError, Unavailable
 from . import redis_keys as RK
 
@@ -27,7 +28,6 @@ log = logging.getLogger("chatserver.redis")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-RECENT_ASSIGNMENTS = 50
 
 
 class RedisObserver(Protocol):
@@ -116,6 +116,13 @@ def connect(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
+def _assignment_item(at: float, waited: float) -> str:
+    """An entry of ``Keys.assignments``: the same assignment is the same string, wherever it
+    comes from (``record_assignment`` or the database's history), since ``repr`` round-trips.
+    The format every version reads (several versions share Redis during a rolling upgrade)."""
+    return f"{at!r}:{waited!r}"
+
+
 def _entry_args(entry: QueueEntry, mode: str, department_prefix: str) -> list[Any]:
     return [entry.conversation_id, repr(entry.rank), entry.visitor_id, entry.department or "",
             repr(entry.enqueued_at), mode, department_prefix]
@@ -132,6 +139,7 @@ class RedisRoutingState:
         self._move = client.register_script(RK.MOVE)
         self._enqueue = client.register_script(RK.ENQUEUE)
         self._positions = client.register_script(RK.POSITIONS)
+        self._merge_assignments = client.register_script(RK.MERGE_ASSIGNMENTS)
 
     @_unavailable
     async def enqueue(self, entry: QueueEntry) -> None:
@@ -244,7 +252,7 @@ class RedisRoutingState:
             # The mark stays a while as "stored", not in flight: a restore on another process that
             # read the database before this claim was stored must not queue the chat again.
             pipe.set(self.k.claiming(conversation_id), CLAIM_STORED, px=CLAIM_MARK_TTL_MS)
-            pipe.lpush(self.k.assignments, f"{at!r}:{waited!r}")
+            pipe.lpush(self.k.assignments, _assignment_item(at, waited))
             pipe.ltrim(self.k.assignments, 0, RECENT_ASSIGNMENTS - 1)
             await pipe.execute()
 
@@ -256,6 +264,12 @@ class RedisRoutingState:
             at, _, waited = item.partition(":")  # older entries hold the time only
             found.append((float(at), float(waited or 0.0)))
         return sorted(found)
+
+    @_unavailable
+    async def restore_assignments(self, assignments: list[RecentAssignment]) -> None:
+        if assignments:
+            await self._merge_assignments(keys=[self.k.assignments], args=[RECENT_ASSIGNMENTS, *(
+                _assignment_item(a.at, a.waited) for a in assignments)])
 
     @_unavailable
     async def restore(self, entries: list[QueueEntry], held: dict[str, list[str]]) -> None:

@@ -220,6 +220,35 @@ end
 return result
 """
 
+# Merge assignments the database recorded into the recent ones (after a process start, or Redis
+# lost its data). Atomic, and idempotent: each entry given is matched with an equal one already
+# there (the same assignment is the same string, see redis_backend._assignment_item), each used
+# once, and only those left over are added; so processes that restore at once, or a restore
+# after assignments Redis kept, count each assignment once, and two chats assigned at the same
+# moment after the same wait still count twice. The list stays newest first and at most ARGV[1]
+# long. KEYS: assignments. ARGV: how many to keep, then the entries.
+MERGE_ASSIGNMENTS = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local unmatched = {}
+for _, item in ipairs(items) do unmatched[item] = (unmatched[item] or 0) + 1 end
+local added = false
+for i = 2, #ARGV do
+  if (unmatched[ARGV[i]] or 0) > 0 then
+    unmatched[ARGV[i]] = unmatched[ARGV[i]] - 1
+  else
+    items[#items + 1] = ARGV[i]
+    added = true
+  end
+end
+if not added then return 0 end
+local at = {}
+for _, item in ipairs(items) do at[item] = tonumber(string.match(item, '^[^:]+')) end
+table.sort(items, function(a, b) return at[a] > at[b] end)
+redis.call('DEL', KEYS[1])
+for i = 1, math.min(tonumber(ARGV[1]), #items) do redis.call('RPUSH', KEYS[1], items[i]) end
+return 1
+"""
+
 # The connected agents who are not away, in one round trip (routing asks before every step).
 # KEYS: connected agents. ARGV: agent status key prefix, the away status.
 AVAILABLE_AGENTS = """

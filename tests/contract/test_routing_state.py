@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from chatserver.domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry
+from chatserver.domain.models import AgentStatus, Candidate, ClaimOutcome, QueueEntry, RecentAssignment
 from chatserver.domain.ports import Presence, RoutingState
+from chatserver.domain.queue import RECENT_ASSIGNMENTS
+from chatserver.storage.redis_backend import RedisRoutingState
 
 ANY: frozenset[str] = frozenset()
 
@@ -237,6 +239,34 @@ async def test_recent_assignments_are_kept_oldest_first_and_bounded(routing: Rou
         await routing.record_assignment(f"c{t}", 1000.0 + t, t / 2)
     recent = await routing.recent_assignments()
     assert recent == sorted(recent) and len(recent) == 50 and recent[-1] == (1059.0, 29.5)
+
+
+async def test_assignments_restored_from_the_database_are_merged_once_each(routing: RoutingState) -> None:
+    await routing.record_assignment("c1", 1000.0, 5.0)
+    await routing.record_assignment("c2", 1010.5, 0.25)
+    history = [RecentAssignment(conversation_id="c0", at=990.0, waited=3.0),
+               RecentAssignment(conversation_id="c1", at=1000.0, waited=5.0),
+               RecentAssignment(conversation_id="c2", at=1010.5, waited=0.25)]
+    await routing.restore_assignments(history)
+    # The same assignments of two chats at the same moment are two assignments.
+    await routing.restore_assignments([*history, RecentAssignment(conversation_id="c3", at=1010.5, waited=0.25)])
+    await routing.restore_assignments(history)  # another process restoring the same history
+    assert await routing.recent_assignments() == [(990.0, 3.0), (1000.0, 5.0), (1010.5, 0.25), (1010.5, 0.25)]
+    await routing.record_assignment("c4", 1020.0, 1.0)
+    assert (await routing.recent_assignments())[-1] == (1020.0, 1.0)
+    # Bounded: the newest kept, older history dropped.
+    await routing.restore_assignments([RecentAssignment(conversation_id=f"old{t}", at=float(t), waited=1.0)
+                                       for t in range(RECENT_ASSIGNMENTS)])
+    recent = await routing.recent_assignments()
+    assert len(recent) == RECENT_ASSIGNMENTS and recent[-5:] == [(990.0, 3.0), (1000.0, 5.0), (1010.5, 0.25),
+                                                                 (1010.5, 0.25), (1020.0, 1.0)]
+    assert recent[0] == (5.0, 1.0)
+    await routing.restore_assignments([])
+    if isinstance(routing, RedisRoutingState):
+        # "<at>:<waited>", as every version reads it (versions share Redis in a rolling upgrade).
+        for item in await routing.r.lrange(routing.k.assignments, 0, -1):
+            at, waited = item.split(":")
+            assert (float(at), float(waited)) in recent
 
 
 async def test_positions_in_one_call(routing: RoutingState) -> None:

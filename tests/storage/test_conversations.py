@@ -7,7 +7,16 @@ from __future__ import annotations
 import pytest
 from msgspec.structs import replace
 
-from chatserver.domain.models import Agent, Conversation, ConversationStatus, PageContext, PartyKind, PreChat, Role
+from chatserver.domain.models import (
+    Agent,
+    Conversation,
+    ConversationStatus,
+    PageContext,
+    PartyKind,
+    PreChat,
+    RecentAssignment,
+    Role,
+)
 from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import AgentStore, ConversationStore, NewMessage, Transition
 from chatserver.errors import ConversationClosed, NotFound
@@ -38,6 +47,39 @@ async def test_transitions_are_guarded_and_recorded(conversations: ConversationS
         await conversations.append_message(visitor_message("too late", "late"))
     with pytest.raises(NotFound):
         await conversations.append_message(visitor_message("nowhere", "x", cid="missing"))
+
+
+async def test_recent_assignments_from_the_queue_are_read_back_from_the_history(
+    conversations: ConversationStore, agents: AgentStore,
+) -> None:
+    await add_agent(agents)
+
+    def change(cid: str, event: str, at: float, status: ConversationStatus = ConversationStatus.ASSIGNED,
+               expect: ConversationStatus = ConversationStatus.QUEUED) -> Transition:
+        return Transition(conversation_id=cid, expect=frozenset({expect}), status=status, agent_id="a1",
+                          agent_name="A1", at=at, event=event, queue_rank=at - 100 if status == "queued" else None)
+
+    for n, (event, at) in enumerate([("assigned", 10.0), ("taken", 20.5), ("assigned", 31.25), ("taken", 40.0)]):
+        await conversations.create_conversation(replace(new_conversation(f"c{n}"), created_at=5.0 + n), [])
+        assert await conversations.transition(change(f"c{n}", event, at)) is not None
+    # A chat put back in the queue and assigned again counts twice; moves that are not
+    # assignments from the queue (released, transferred, closed) never.
+    assert await conversations.transition(change("c0", "released", 50.0, ConversationStatus.QUEUED,
+                                                 ConversationStatus.ASSIGNED)) is not None
+    assert await conversations.transition(change("c0", "assigned", 60.0)) is not None
+    assert await conversations.transition(change("c1", "transferred", 61.0, expect=ConversationStatus.ASSIGNED))
+    assert await conversations.transition(change("c2", "closed", 62.0, ConversationStatus.CLOSED,
+                                                 ConversationStatus.ASSIGNED)) is not None
+
+    recent = await conversations.recent_assignments(0.0, 50)
+    assert recent == [RecentAssignment(conversation_id="c0", at=10.0, waited=5.0),
+                      RecentAssignment(conversation_id="c1", at=20.5, waited=14.5),
+                      RecentAssignment(conversation_id="c2", at=31.25, waited=24.25),
+                      RecentAssignment(conversation_id="c3", at=40.0, waited=32.0),
+                      RecentAssignment(conversation_id="c0", at=60.0, waited=55.0)]
+    assert await conversations.recent_assignments(20.5, 50) == recent[1:]  # since, inclusive
+    assert await conversations.recent_assignments(0.0, 2) == recent[-2:]  # the latest, oldest first
+    assert await conversations.recent_assignments(61.0, 50) == []
 
 
 # The visitor ends c1 while an agent holds it (the history names that agent).

@@ -194,3 +194,50 @@ async def test_the_estimate_comes_from_how_fast_waiting_chats_were_served_not_fr
     state = await queued[1][0].call("session:resume")
     assert state["queue"]["position"] == 1
     assert state["queue"]["estimated_wait_s"] == pytest.approx(20.0, abs=0.5)
+
+
+async def test_the_estimate_after_a_restart_is_the_estimate_before(
+    tmp_path: Path, backend_settings: dict[str, str], request: pytest.FixtureRequest,
+) -> None:
+    clock = ManualClock()
+    settings = make_settings(tmp_path, **backend_settings)
+    server = LiveServer(settings, clock=clock)
+    await server.start()
+    try:
+        login = await server.add_agent(capacity=1)
+        console = await agent(server, login)
+        shoppers = [await _start(server, n) for n in range(5)]
+        # The agent takes 30 s, then 20 s, then 40 s per chat: a pace the estimate goes by.
+        for (shopper, cid), spent in zip(shoppers[:3], (30, 20, 40), strict=True):
+            await console.wait_for("conversation:updated", lambda d, c=cid: d["conversation"]["id"] == c
+                                   and d["conversation"]["status"] == "assigned")
+            clock.advance(spent)
+            await shopper.call("conversation:close", {"conversation_id": cid})
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == shoppers[3][1]
+                               and d["conversation"]["status"] == "assigned")
+        waiting_shopper, _ = shoppers[4]
+        before = (await waiting_shopper.call("session:resume"))["queue"]
+        assert before["position"] == 1 and before["estimated_wait_s"] is not None
+
+        await server.stop()
+        if settings.redis_url is not None:
+            request.getfixturevalue("redis_server").flush()  # Redis lost its data as well
+        await server.start()  # same port, same data directory
+
+        await agent(server, login)  # the agent back online: estimates need someone to serve
+        again = await visitor(server, waiting_shopper.token)
+        after = (await again.call("session:resume"))["queue"]
+        assert after == before
+        if settings.redis_url is not None:
+            # Another process on the same Redis and database restores the same history: each
+            # assignment still counts once, here and there.
+            other = LiveServer(settings, clock=clock)
+            await other.start()
+            try:
+                elsewhere = await visitor(other, waiting_shopper.token)
+                assert (await elsewhere.call("session:resume"))["queue"] == before
+                assert (await again.call("session:resume"))["queue"] == before
+            finally:
+                await other.close()
+    finally:
+        await server.close()

@@ -19,6 +19,7 @@ from ...domain.models import (
     ConversationStatus,
     Message,
     PageContext,
+    RecentAssignment,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
 from ..conversation_parts import ConversationParts
@@ -29,6 +30,7 @@ from ..rows.conversations import (
     SELECT_ACTIVE_FOR_VISITOR,
     SELECT_ASSIGNMENTS,
     SELECT_IDLE_CONVERSATIONS,
+    SELECT_RECENT_ASSIGNMENTS,
     SELECT_VISITED_BY_AGENT,
     UPDATE_PAGE,
     assignment_from_row,
@@ -36,6 +38,7 @@ from ..rows.conversations import (
     conversation_listing,
     message_values,
     new_conversation_values,
+    recent_assignments_from_rows,
     stored_message,
 )
 from ._outbox_rows import insert_outbox
@@ -50,6 +53,7 @@ _SELECT_IDLE_CONVERSATIONS = numbered(SELECT_IDLE_CONVERSATIONS)
 _SELECT_ACTIVE_FOR_VISITOR = numbered(SELECT_ACTIVE_FOR_VISITOR)
 _SELECT_ASSIGNMENTS = numbered(SELECT_ASSIGNMENTS)
 _SELECT_VISITED_BY_AGENT = numbered(SELECT_VISITED_BY_AGENT)
+_SELECT_RECENT_ASSIGNMENTS = numbered(SELECT_RECENT_ASSIGNMENTS)
 _SELECT_SOME = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1::text[])"
 
 # The customer the visitor belongs to (customer records link the visitor first), in the same
@@ -154,6 +158,9 @@ class PostgresConversations(ConversationParts):
 
     async def assignments(self, conversation_id: str) -> list[AssignmentEvent]:
         return [assignment_from_row(row) for row in await self.database.fetch(_SELECT_ASSIGNMENTS, conversation_id)]
+
+    async def recent_assignments(self, since: float, limit: int) -> list[RecentAssignment]:
+        return recent_assignments_from_rows(await self.database.fetch(_SELECT_RECENT_ASSIGNMENTS, since, limit))
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
         """Whether the agent ever held the conversation (their past chats stay readable to them)."""

@@ -5,9 +5,11 @@ SQLite's), so one reader serves a sqlite3 row and an asyncpg record alike, by po
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ...domain.models import (
+    QUEUE_ASSIGNMENTS,
     Agent,
     AssignmentEvent,
     Conversation,
@@ -16,6 +18,7 @@ from ...domain.models import (
     PartyKind,
     PreChat,
     Rating,
+    RecentAssignment,
     Role,
 )
 from ...domain.ports import NewMessage
@@ -50,6 +53,14 @@ UPDATE_PAGE = ("UPDATE conversations SET page_url = ?, page_title = ?, checkout 
                f"WHERE id = ? AND status != 'closed' RETURNING {CONVERSATION_COLUMNS}")
 SELECT_ASSIGNMENTS = ("SELECT conversation_id, agent_id, event, reason, at FROM assignment_events "
                       "WHERE conversation_id = ? ORDER BY id")
+# The latest assignments from the queue since a time, newest first: read backwards along the
+# primary key, so with a busy history the read stops at the limit (no index on ``at``).
+SELECT_RECENT_ASSIGNMENTS = (
+    "SELECT e.conversation_id, e.at, c.created_at FROM assignment_events e "
+    "JOIN conversations c ON c.id = e.conversation_id "
+    f"WHERE e.event IN ({', '.join(repr(event) for event in QUEUE_ASSIGNMENTS)}) AND e.at >= ? "
+    "ORDER BY e.id DESC LIMIT ?"
+)
 SELECT_VISITED_BY_AGENT = "SELECT 1 FROM assignment_events WHERE conversation_id = ? AND agent_id = ? LIMIT 1"
 SELECT_RATING = "SELECT conversation_id, rating, comment, created_at FROM ratings WHERE conversation_id = ?"
 # A second rating of a conversation replaces the first.
@@ -151,6 +162,11 @@ def stored_message(m: NewMessage, seq: int, sender_name: str | None) -> Message:
 
 def assignment_from_row(row: Row) -> AssignmentEvent:
     return AssignmentEvent(conversation_id=row[0], agent_id=row[1], event=row[2], reason=row[3], at=row[4])
+
+
+def recent_assignments_from_rows(rows: Sequence[Row]) -> list[RecentAssignment]:
+    """``SELECT_RECENT_ASSIGNMENTS``'s rows (newest first), oldest first."""
+    return [RecentAssignment.of(row[0], row[1], row[2]) for row in reversed(rows)]
 
 
 def rating_from_row(row: Row) -> Rating:

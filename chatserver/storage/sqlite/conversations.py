@@ -18,6 +18,7 @@ from ...domain.models import (
     ConversationStatus,
     Message,
     PageContext,
+    RecentAssignment,
 )
 from ...domain.ports import NewMessage, OutboxRecorder, Transition
 from ..conversation_parts import ConversationParts
@@ -28,12 +29,14 @@ from ..rows.conversations import (
     SELECT_ASSIGNMENTS,
     SELECT_CONVERSATION,
     SELECT_IDLE_CONVERSATIONS,
+    SELECT_RECENT_ASSIGNMENTS,
     SELECT_VISITED_BY_AGENT,
     UPDATE_PAGE,
     assignment_from_row,
     conversation_from_row,
     conversation_listing,
     new_conversation_values,
+    recent_assignments_from_rows,
 )
 from ._group_commit import Batch
 from ._outbox_rows import insert_outbox_now
@@ -123,6 +126,11 @@ class SQLiteConversations(ConversationParts):
         async with self.database.reader.execute(SELECT_ASSIGNMENTS, (conversation_id,)) as cur:
             rows = await cur.fetchall()
         return [assignment_from_row(row) for row in rows]
+
+    async def recent_assignments(self, since: float, limit: int) -> list[RecentAssignment]:
+        async with self.database.reader.execute(SELECT_RECENT_ASSIGNMENTS, (since, limit)) as cur:
+            rows = await cur.fetchall()
+        return recent_assignments_from_rows(rows)
 
     async def visited_by_agent(self, conversation_id: str, agent_id: str) -> bool:
         """Whether the agent ever held the conversation (their past chats stay readable to them)."""
