@@ -4,11 +4,15 @@
 // with allow-same-origin only (never allow-scripts, CVE-2025-45806), under the console's CSP:
 // nothing from the shopper's page runs here.
 
+import { FILL_ATTRIBUTE } from "../../client/src/cobrowse/privacy.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 
 const PING_MS = 2000;
 const EVENT_META = 4; // rrweb's EventType.Meta: the shopper's page address and size
 const POINTER_MS = 50; // pointer moves sent at most this often
+const ACTION_MESSAGE_MS = 5000;
+// Fields the page refuses any action on, clicks included (actionRefusal in privacy.js).
+const UNTOUCHABLE = new Set(["sensitive_field", "blocked"]);
 // Text for the session's reason codes (docs/protocol.md).
 const REASONS = {
   declined_by_visitor: "The customer declined to share their screen.",
@@ -370,8 +374,15 @@ export class CobrowseView {
     }
     const tag = target.element.tagName.toLowerCase();
     const type = (target.element.getAttribute("type") || "text").toLowerCase();
-    if ((tag === "input" && !["checkbox", "radio", "submit", "button", "reset", "image"].includes(type))
-        || tag === "textarea" || tag === "select") {
+    const typed = (tag === "input" && !["checkbox", "radio", "submit", "button", "reset", "image"].includes(type))
+      || tag === "textarea" || tag === "select";
+    // What the shopper's page said of this field when it sent it (absent from an older widget:
+    // then the page's answer to the action says it).
+    const mark = ["input", "textarea", "select"].includes(tag) ? target.element.getAttribute(FILL_ATTRIBUTE) : null;
+    this.#hideInput();
+    if (UNTOUCHABLE.has(mark) || (typed && mark && mark !== "allowed")) {
+      this.#refused(mark);
+    } else if (typed) {
       this.#showInput(target, point);
     } else {
       this.#sendAction({ kind: "click", node_id: target.id });
@@ -409,7 +420,11 @@ export class CobrowseView {
 
   #actionResult(result) {
     if (result.session_id !== this.session?.id || result.ok) return;
-    this.#showMessage(ACTION_REASONS[result.reason] ?? "The customer's page did not do that.", 5000);
+    this.#refused(result.reason);
+  }
+
+  #refused(reason) {
+    this.#showMessage(ACTION_REASONS[reason] ?? "The customer's page did not do that.", ACTION_MESSAGE_MS);
   }
 
   #showMessage(text, hideAfter = 0) {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { actionRefusal, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels } from "../src/cobrowse/privacy.js";
+import {
+  actionRefusal, FILL_ATTRIBUTE, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels,
+} from "../src/cobrowse/privacy.js";
 
 // A stand-in for a DOM element: attributes, a class list and ancestors, with the closest()
 // semantics the rules use (a comma-separated list of .class, [attribute] and tag selectors).
@@ -180,4 +182,41 @@ test("the consent names the fields the agent reads: unmasked, typed into, not se
   const many = Array.from({ length: 10 }, (_, n) => labelled("input", { id: `f${n}` }, `Field ${n}`));
   assert.deepEqual(unmaskedFieldLabels({ querySelectorAll: () => many }),
     ["Field 0", "Field 1", "Field 2", "Field 3", "Field 4", "Field 5", "Field 6", "3 more fields"]);
+});
+
+test("every field sent says whether the agent may type into it, and why not, also after it changed", () => {
+  const live = new Map([
+    [30, Object.assign(input({ id: "city", class: "cb-unmask" }), { value: "" })],
+    [31, Object.assign(input({ autocomplete: "cc-number" }), { value: "" })],
+    [32, Object.assign(input({ id: "note" }), { value: "" })],
+    [33, Object.assign(input({ type: "checkbox", value: "wrap" }), { value: "wrap", checked: false })],
+    [34, Object.assign(input({ id: "name", class: "cb-unmask", "data-cb-fill": "allowed" }), { value: "" })],
+  ]);
+  const nodeOf = (id) => live.get(id) ?? null;
+  const event = { type: 2, data: { node: serialized(1, "form", {}, [
+    serialized(30, "input", { id: "city", class: "cb-unmask" }),
+    serialized(31, "input", { autocomplete: "cc-number" }),
+    serialized(32, "input", { id: "note" }),
+    serialized(33, "input", { type: "checkbox", value: "wrap" }),
+    serialized(35, "input", { id: "gone", "data-cb-fill": "allowed" }), // the page's own attribute, and no element
+  ]) } };
+  scrubEvent(event, nodeOf);
+  assert.deepEqual(event.data.node.childNodes.map((node) => node.attributes[FILL_ATTRIBUTE]),
+    ["allowed", "sensitive_field", "masked_field", "not_a_field", "no_such_element"]);
+  assert.equal("data-cb-fill" in event.data.node.attributes, false); // fields only
+
+  // The page's script makes the name a card holder's field, and claims the card field is fine.
+  live.get(34).attributes.autocomplete = "cc-name";
+  const changed = { type: 3, data: { source: 0, removes: [], adds: [], texts: [], attributes: [
+    { id: 34, attributes: { autocomplete: "cc-name" } },
+    { id: 31, attributes: { [FILL_ATTRIBUTE]: "allowed" } },
+    { id: 1, attributes: { class: "checkout" } },
+  ] } };
+  live.set(1, form);
+  scrubEvent(changed, nodeOf);
+  assert.deepEqual(changed.data.attributes, [
+    { id: 34, attributes: { autocomplete: "cc-name", [FILL_ATTRIBUTE]: "sensitive_field" } },
+    { id: 31, attributes: { [FILL_ATTRIBUTE]: "sensitive_field" } },
+    { id: 1, attributes: { class: "checkout" } },
+  ]);
 });

@@ -263,9 +263,10 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await expect(replay(console).locator("#city")).to_have_value("Lyon")
     await screenshot(console, "cobrowse-control")
 
-    # A masked field is never written: the page refuses, and the console says why.
-    await _fill_in(console, replay(console).locator("#gift-note"), "Happy birthday")
+    # A masked field is never written: the console says why at once, without asking for text.
+    await _click(console, replay(console).locator("#gift-note"))
     await expect(console.locator("#cobrowse-message")).to_contain_text("That field is hidden from you")
+    await expect(console.get_by_label("Text to type into the field")).to_be_hidden()
     assert await shopper.locator("#gift-note").input_value() == ""
 
     # The shopper takes back control: the agent's actions stop working.
@@ -281,8 +282,9 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await consent(shopper).get_by_role("button", name="Allow control").click()
     await expect(sharing_bar(shopper)).to_contain_text("Alice can see and control this page")
     await console.get_by_label("Control").check()
-    await _fill_in(console, replay(console).locator("#card-number"), "4111111111111111")
+    await _click(console, replay(console).locator("#card-number"))
     await expect(console.locator("#cobrowse-message")).to_contain_text("That is a private field")
+    await expect(console.get_by_label("Text to type into the field")).to_be_hidden()
     assert await shopper.locator("#card-number").input_value() == ""
 
     # Close view: the agent stops watching, the session goes on; Co-browse rejoins it, unasked.
@@ -307,6 +309,70 @@ async def test_pointer_scroll_and_remote_control_with_consent(shop: LiveServer, 
     await console.get_by_role("button", name="Stop co-browsing").click()
     await expect(sharing_bar(shopper)).to_contain_text("Alice no longer sees your screen.")
     await expect(console.locator("#cobrowse-message")).to_have_text("You stopped co-browsing.")
+
+
+async def test_a_private_field_is_refused_before_the_agent_types_and_a_public_one_filled(
+        shop: LiveServer, open_page: OpenPage, open_console: OpenConsole) -> None:
+    alice_login = await shop.add_agent("Alice")
+    console = await open_console()
+    # Every co-browse action the console sends to the shopper's page, as it leaves the browser.
+    actions: list[str] = []
+    console.on("websocket", lambda ws: ws.on(
+        "framesent", lambda frame: actions.append(frame) if '"cobrowse:action"' in str(frame) else None))
+    await signed_in(console, alice_login)
+    shopper = await open_page("/demo/shipping.html")
+    await launcher(shopper).click()
+    await _start_chat(shopper, "Ann", "Can you fill in my address?")
+    await expect(tab(console, "Ann")).to_be_visible()
+    # A saved card on the page, and a note the shop did not unmask.
+    await shopper.evaluate("""() => {
+        const form = document.querySelector('form');
+        for (const [id, autocomplete] of [['saved-card', 'cc-number'], ['gift-note', null]]) {
+            const label = document.createElement('label');
+            label.htmlFor = id;
+            label.textContent = id;
+            const field = document.createElement('input');
+            field.id = id;
+            if (autocomplete) field.setAttribute('autocomplete', autocomplete);
+            form.prepend(label, field);
+        }
+    }""")
+    await _share(shopper, console)
+    await console.get_by_role("button", name="Ask for control").click()
+    await consent(shopper).get_by_role("button", name="Allow control").click()
+    await expect(console.locator("#cobrowse-status")).to_have_text(
+        "Live · you may click and type on the customer's page")
+    await console.get_by_label("Control").check()
+    box = console.get_by_label("Text to type into the field")
+    message = console.locator("#cobrowse-message")
+
+    # Private fields: the refusal shows on the click, no box asks for text, nothing is sent.
+    for field, reason in [("#saved-card", "That is a private field"), ("#gift-note", "That field is hidden from you")]:
+        await _click(console, replay(console).locator(field))
+        await expect(message).to_be_visible()
+        await expect(message).to_contain_text(reason)
+        await expect(box).to_be_hidden()
+        assert await shopper.locator(field).input_value() == ""
+    await screenshot(console, "cobrowse-private-field-refused")
+    assert actions == []
+
+    # A public field opens the box and is filled on the shopper's page.
+    await _click(console, replay(console).locator("#city"))
+    await expect(box).to_be_visible()
+    await expect(box).to_be_focused()
+    await box.fill("Lyon")
+    await console.get_by_role("button", name="Fill in").click()
+    await expect(shopper.locator("#city")).to_have_value("Lyon")
+    await expect(replay(console).locator("#city")).to_have_value("Lyon")
+    assert len(actions) == 1
+
+    # A field the page makes private while it is shared is refused at once as well.
+    await shopper.evaluate("() => document.querySelector('#full-name').setAttribute('autocomplete', 'cc-name')")
+    await expect(replay(console).locator("#full-name")).to_have_attribute("data-cb-fill", "sensitive_field")
+    await _click(console, replay(console).locator("#full-name"))
+    await expect(message).to_contain_text("That is a private field")
+    await expect(box).to_be_hidden()
+    assert len(actions) == 1
 
 
 async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop: LiveServer, open_page: OpenPage,
@@ -384,11 +450,16 @@ async def test_declining_shows_the_agent_and_shares_nothing(shop: LiveServer, op
     assert record["cobrowse"][0]["status"] == "declined" and record["cobrowse"][0]["bytes_relayed"] == 0
 
 
-async def _fill_in(console: Page, field: Any, text: str) -> None:
-    """The agent clicks ``field`` in the replay and types ``text`` into it (remote control)."""
+async def _click(console: Page, field: Any) -> None:
+    """The agent clicks ``field`` in the replay (the overlay above the replay takes the click)."""
     box = await field.bounding_box()
     assert box is not None
     await console.mouse.click(box["x"] + 5, box["y"] + 5)
+
+
+async def _fill_in(console: Page, field: Any, text: str) -> None:
+    """The agent clicks ``field`` in the replay and types ``text`` into it (remote control)."""
+    await _click(console, field)
     await console.get_by_label("Text to type into the field").fill(text)
     await console.get_by_role("button", name="Fill in").click()
 

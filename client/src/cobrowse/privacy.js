@@ -11,12 +11,17 @@
 //   live value is empty: scrubEvent removes them before an event is queued), and a checkbox or
 //   radio button is ticked in the agent's view only if it is ticked now;
 // - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
-//   captured at all (the agent sees an empty box of the same size).
+//   captured at all (the agent sees an empty box of the same size);
+// - every field sent carries FILL_ATTRIBUTE: whether the agent may type into it, or why not, so
+//   that the console refuses at once instead of asking for text the page would refuse (the page
+//   still decides every action itself: actionRefusal).
 
 export const BLOCK_CLASS = "cb-block";
 export const BLOCK_SELECTOR = "chatserver-widget, [data-cb-block], input[type=hidden]";
 export const MASK_TEXT_CLASS = "cb-mask";
 export const MASK_TEXT_SELECTOR = "[data-cb-mask]";
+// On every field in what is sent: "allowed", or actionRefusal's reason for typing into it.
+export const FILL_ATTRIBUTE = "data-cb-fill";
 
 const MASKED_AREA = ".cb-mask, [data-cb-mask], .cb-block, [data-cb-block], chatserver-widget";
 const UNMASKED = ".cb-unmask, [data-cb-unmask]";
@@ -104,6 +109,14 @@ export function scrubEvent(event, nodeOf) {
     scrubNode(event.data?.node, nodeOf);
   } else if (event.type === EVENT_INCREMENTAL && event.data?.source === SOURCE_MUTATION) {
     for (const add of event.data.adds ?? []) scrubNode(add.node, nodeOf);
+    // A field's attributes changed (its type, autocomplete, class, disabled…): its mark again,
+    // which also overrides a mark the page's own script would set.
+    for (const change of event.data.attributes ?? []) {
+      const element = nodeOf(change.id);
+      if (element?.nodeType === 1 && FIELD_TAGS.has(element.tagName.toLowerCase()) && change.attributes) {
+        change.attributes[FILL_ATTRIBUTE] = fillMark(element);
+      }
+    }
     if (event.data.texts?.length) {
       event.data.texts = event.data.texts.filter(({ id }) => {
         const parent = nodeOf(id)?.parentNode;
@@ -120,9 +133,15 @@ function scrubNode(node, nodeOf) {
   for (const child of node.childNodes ?? []) scrubNode(child, nodeOf);
 }
 
+/** FILL_ATTRIBUTE's value for a field of the live page (no element: it is gone). */
+export function fillMark(element) {
+  return actionRefusal(element, "input") ?? "allowed";
+}
+
 function scrubField(node, element) {
   const attributes = node.attributes ?? {};
   node.attributes = attributes;
+  attributes[FILL_ATTRIBUTE] = fillMark(element);
   const type = String(attributes.type ?? "").toLowerCase();
   if (node.tagName === "input" && (type === "checkbox" || type === "radio") && element) {
     // rrweb adds checked when the box is ticked but keeps the HTML's checked attribute when the
