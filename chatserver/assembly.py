@@ -368,6 +368,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
     features = [
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
+        Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),

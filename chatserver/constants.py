@@ -30,8 +30,10 @@ EV_NOTE_ADD: Final = "note:add"
 EV_NOTE_LIST: Final = "note:list"
 EV_CONVERSATION_END: Final = "conversation:end"
 
-# Client -> server, visitor only: the offline service (transport/tickets.py)
+# Client -> server, both namespaces: whether shoppers can chat now (transport/tickets.py; the
+# console says when the shop is closed)
 EV_AVAILABILITY_GET: Final = "availability:get"
+# Client -> server, visitor only: the offline service (transport/tickets.py)
 EV_TICKET_CREATE: Final = "ticket:create"
 EV_TICKET_LIST: Final = "ticket:list"
 EV_TRANSCRIPT_EMAIL: Final = "transcript:email"

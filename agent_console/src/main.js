@@ -4,6 +4,7 @@
 
 import { io } from "socket.io-client";
 import { h, setText } from "../../client/src/ui/dom.js";
+import { openingText } from "../../client/src/ui/text.js";
 import { api, ApiError } from "./api.js";
 import { CobrowseView } from "./cobrowse.js";
 import {
@@ -33,6 +34,8 @@ const state = {
   status: "offline",
   wantedStatus: "online", // what the agent chose: sent with every (re)connect, so routing knows it at once
   queue: { total: 0, entries: [], receivedAt: 0 },
+  availability: null, // availability:get's answer: whether shoppers can chat now (business hours)
+  availabilityTimer: null,
   chats: new Map(), // conversation id -> Chat
   order: [], // tab order
   active: null,
@@ -93,6 +96,8 @@ function showLogin(message = "") {
 
 function stopSession() {
   clearTimeout(state.expiryTimer);
+  clearTimeout(state.availabilityTimer);
+  state.availability = null;
   if (cobrowse.open) cobrowse.close();
   if (state.socket) {
     state.socket.removeAllListeners();
@@ -344,6 +349,7 @@ async function resume() {
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   loadTickets(); // after a reconnect too: tickets may have come meanwhile
+  checkAvailability();
   const held = new Set(reply.conversations.map((c) => c.id));
   // Chats that left us while we were away (requeued after the grace period) lose their tab.
   for (const [id, chat] of state.chats) {
@@ -354,6 +360,23 @@ async function resume() {
   const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
   if (wanted && !state.chats.has(wanted)) await openById(wanted);
   render();
+}
+
+// Outside business hours shoppers get the offline form: the top bar says so instead of "taking
+// chats". Asked again every minute, and when the shop opens.
+const AVAILABILITY_EVERY_MS = 60_000;
+
+async function checkAvailability() {
+  clearTimeout(state.availabilityTimer);
+  try {
+    state.availability = await call("availability:get", {});
+  } catch {
+    // Said again at the next check; the connection line shows a lost connection by itself.
+  }
+  renderConnection();
+  const opensIn = state.availability?.opens_at ? state.availability.opens_at * 1000 - Date.now() + 1000 : Infinity;
+  state.availabilityTimer = setTimeout(() => state.connected && checkAvailability(),
+    Math.max(1000, Math.min(AVAILABILITY_EVERY_MS, opensIn)));
 }
 
 // -- queue --------------------------------------------------------------------------------------
@@ -1112,13 +1135,19 @@ function renderConnection() {
   const line = $("connection");
   const presence = $("presence");
   if (state.connected) {
-    setText(line, state.status === "away" ? "Connected · away: no new chats" : "Connected · taking chats");
+    // A closed shop: nobody takes chats, whatever their status.
+    const closed = state.availability?.reason === "closed";
+    const opens = closed ? openingText(state.availability.opens_at) : "";
+    setText(line, closed ? `Connected · Shop closed${opens ? ` · opens ${opens}` : ""}`
+      : state.status === "away" ? "Connected · away: no new chats" : "Connected · taking chats");
+    line.classList.toggle("closed", closed);
     line.classList.remove("down");
     presence.disabled = false;
     presence.value = state.status === "away" ? "away" : "online";
   } else {
     setText(line, "Offline · reconnecting…");
     line.classList.add("down");
+    line.classList.remove("closed");
     presence.disabled = true;
   }
 }

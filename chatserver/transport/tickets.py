@@ -1,8 +1,9 @@
-"""The offline service's Socket.IO events (namespace ``/visitor``): availability, the offline
-form's tickets, the visitor's tickets with their answers, and "email me the transcript". Also
-the ``TicketEvents`` port (``TicketAnnouncer``): tickets announced to agents and answers to the
-visitor. The events are registered in the event dispatcher (dispatch.py) by the composition root
-(assembly.py); documented in docs/protocol.md."""
+"""The offline service's Socket.IO events (namespace ``/visitor``; availability on ``/agent``
+too): availability, the offline form's tickets, the visitor's tickets with their answers, and
+"email me the transcript". Also the ``TicketEvents`` port (``TicketAnnouncer``): tickets
+announced to agents and answers to the visitor. The events are registered in the event
+dispatcher (dispatch.py) by the composition root (assembly.py); documented in
+docs/protocol.md."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ class TicketSocketEvents:
             C.EV_TICKET_LIST: self._on_list,
             C.EV_TRANSCRIPT_EMAIL: self._on_transcript_email,
         }
+
+    def agent_handlers(self) -> dict[str, Handler]:
+        """What agents may ask: whether shoppers can chat now (the console says when the shop is
+        closed, and when it opens)."""
+        return {C.EV_AVAILABILITY_GET: self._on_availability}
 
     async def _on_availability(self, connection: Connection, data: Any) -> dict[str, Any]:
         S.parse(AvailabilityGet, data)

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
-  errorText, messageProblem, newClientMsgId, opensText, prechatProblems, queueText, systemText, ticketProblems,
+  errorText, messageProblem, newClientMsgId, openingText, opensText, prechatProblems, queueText, systemText,
+  ticketProblems,
 } from "../src/ui/text.js";
 
 test("queue position, with the server's estimate when it has one", () => {
@@ -106,4 +107,7 @@ test("when a closed shop opens again, in the shopper's time zone and locale", ()
   assert.equal(opensText(at("2026-11-30T08:00:00Z"), { ...ny, locale: "en-US" }),
     "We open again Monday at 03:00 AM (your time).");
   assert.equal(opensText(null, ny), "");
+  // The agent console says it its own way ("Shop closed · opens Monday at 03:00").
+  assert.equal(openingText(at("2026-11-30T08:00:00Z"), ny), "Monday at 03:00");
+  assert.equal(openingText(undefined, ny), "");
 });

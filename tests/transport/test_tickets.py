@@ -152,10 +152,12 @@ async def test_a_closed_shop_says_when_it_opens_again(tmp_path: Path, backend_se
                                     business_timezone="Europe/Berlin"), clock=clock)
     await live.start()
     try:
-        await agent(live, await live.add_agent())  # closed whether or not an agent is online
+        console = await agent(live, await live.add_agent())  # closed whether or not an agent is online
         shopper = await visitor(live)
         closed = await shopper.call("availability:get", {})
         assert (closed["chat_open"], closed["reason"], closed["opens_at"]) == (False, "closed", monday)
+        # Agents ask too (the console says the shop is closed, and when it opens): the same answer.
+        assert await console.call("availability:get", {}) == closed
         # Monday at opening time: no longer closed (the agent's presence has long expired on this
         # clock, so nobody is online: the other reason).
         clock.advance(monday - saturday)
@@ -426,10 +428,13 @@ async def test_availability_and_ticket_lists_refuse_bad_payloads_and_change_noth
             ack = await shopper.call(event, payload)
             assert _error(ack) == "invalid_payload", (event, str(payload)[:80], ack)
     assert await state() == before
-    # Both are visitor events: an agent's console does not have them.
+    # The ticket list is a visitor's event: an agent's console does not have it. Availability it
+    # asks too (to say when the shop is closed), refusing bad payloads the same way.
     console = await agent(offline, login)
-    for event in ("availability:get", "ticket:list"):
-        assert _error(await console.call(event, {})) == "unknown_event"
+    assert _error(await console.call("ticket:list", {})) == "unknown_event"
+    assert await console.call("availability:get", {}) == before[0]
+    for payload in BAD_AVAILABILITY:
+        assert _error(await console.call("availability:get", payload)) == "invalid_payload", str(payload)[:80]
     # The bounds themselves are fine; the connection still works.
     for limit in (1, 50):
         assert [t["id"] for t in (await shopper.call("ticket:list", {"limit": limit}))["tickets"]] == [ticket["id"]]

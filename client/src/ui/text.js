@@ -112,11 +112,20 @@ export function timeText(seconds) {
 
 /**
  * "We open again Monday at 09:00 (your time)." for the server's opens_at (seconds since the
- * epoch), in the shopper's time zone, the time as their locale writes it (09:00, 9:00 AM; the
- * browser's unless given): "today" or "tomorrow" when it is, the weekday within a week, else the
- * date too, in English like the rest of the widget. "" without a time.
+ * epoch), in the shopper's time zone (``openingText``). "" without a time.
  */
-export function opensText(opensAt, { now = Date.now(), locale = undefined, timeZone = undefined } = {}) {
+export function opensText(opensAt, options = {}) {
+  const when = openingText(opensAt, options);
+  return when ? `We open again ${when} (your time).` : "";
+}
+
+/**
+ * "Monday at 09:00" for an opens_at (seconds since the epoch), in the reader's time zone, the
+ * time as their locale writes it (09:00, 9:00 AM; the browser's unless given): "today" or
+ * "tomorrow" when it is, the weekday within a week, else the date too, in English like the rest
+ * of the widget (and the agent console). "" without a time.
+ */
+export function openingText(opensAt, { now = Date.now(), locale = undefined, timeZone = undefined } = {}) {
   if (typeof opensAt !== "number" || !Number.isFinite(opensAt)) return "";
   const when = new Date(opensAt * 1000);
   const time = when.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
@@ -126,7 +135,7 @@ export function opensText(opensAt, { now = Date.now(), locale = undefined, timeZ
   else if (days === 1) day = "tomorrow";
   else if (days < 7) day = when.toLocaleDateString("en-GB", { weekday: "long", timeZone });
   else day = when.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", timeZone });
-  return `We open again ${day} at ${time} (your time).`;
+  return `${day} at ${time}`;
 }
 
 /** The calendar day of ``date`` in ``timeZone``, as a day number (for differences in days). */
