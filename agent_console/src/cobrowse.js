@@ -78,6 +78,7 @@ export class CobrowseView {
     this.partsSeq = null; // the batch whose parts are in this.parts
     this.queue = Promise.resolve();
     this.scale = 1;
+    this.offset = { x: 0, y: 0 }; // where the scaled page starts in the stage (it is centred)
     this.viewport = { width: 1280, height: 800 };
     this.mode = "point";
     this.lastPointer = 0;
@@ -321,15 +322,24 @@ export class CobrowseView {
     }
   }
 
+  /**
+   * Draw the shopper's whole viewport as large as the stage allows, keeping its aspect ratio
+   * (larger than life when the stage is larger than their screen), centred; again whenever the
+   * stage or the shopper's viewport changes size.
+   */
   #fit() {
     const wrapper = this.screen.querySelector(".replayer-wrapper");
     if (!wrapper) return;
     const { width, height } = this.viewport;
     const box = this.stage.getBoundingClientRect();
-    this.scale = Math.min(1, box.width / width, box.height / height) || 1;
+    if (!(width > 0 && height > 0 && box.width > 0 && box.height > 0)) return; // hidden, or no page yet
+    this.scale = Math.min(box.width / width, box.height / height);
+    this.offset = { x: (box.width - width * this.scale) / 2, y: (box.height - height * this.scale) / 2 };
     wrapper.style.transform = `scale(${this.scale})`;
     wrapper.style.transformOrigin = "0 0";
-    Object.assign(this.overlay.style, { width: `${width * this.scale}px`, height: `${height * this.scale}px` });
+    const at = { left: `${this.offset.x}px`, top: `${this.offset.y}px` };
+    Object.assign(this.screen.style, at);
+    Object.assign(this.overlay.style, at, { width: `${width * this.scale}px`, height: `${height * this.scale}px` });
   }
 
   // -- pointing and acting -------------------------------------------------------------------
@@ -392,7 +402,8 @@ export class CobrowseView {
   #showInput(target, point) {
     this.pendingInput = target.id;
     this.inputField.value = "";
-    Object.assign(this.inputForm.style, { left: `${point.x * this.scale}px`, top: `${point.y * this.scale + 8}px` });
+    Object.assign(this.inputForm.style, { left: `${this.offset.x + point.x * this.scale}px`,
+      top: `${this.offset.y + point.y * this.scale + 8}px` });
     this.inputForm.hidden = false;
     this.inputField.focus();
   }

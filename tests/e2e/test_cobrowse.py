@@ -65,12 +65,13 @@ def relayed_text(client: Client) -> tuple[bytes, str]:
 
 
 async def _cobrowse_chat(shop: LiveServer, open_page: OpenPage, open_console: OpenConsole,
-                         ) -> tuple[Page, Page, dict[str, Any]]:
-    """A shopper on the shipping page chatting with Alice, whose console shows the chat."""
+                         viewport: dict[str, int] | None = None) -> tuple[Page, Page, dict[str, Any]]:
+    """A shopper on the shipping page (in a window of ``viewport``) chatting with Alice, whose
+    console shows the chat."""
     alice_login = await shop.add_agent("Alice")
     console = await open_console()
     await signed_in(console, alice_login)
-    shopper = await open_page("/demo/shipping.html")
+    shopper = await open_page("/demo/shipping.html", viewport=viewport)
     await launcher(shopper).click()
     await _start_chat(shopper, "Ann", "Can you help me with the checkout?")
     await expect(tab(console, "Ann")).to_be_visible()
@@ -373,6 +374,54 @@ async def test_a_private_field_is_refused_before_the_agent_types_and_a_public_on
     await expect(message).to_contain_text("That is a private field")
     await expect(box).to_be_hidden()
     assert len(actions) == 1
+
+
+async def _drawn(console: Page) -> tuple[dict[str, float], dict[str, float]]:
+    """The replayed page's box as drawn in the console, and the stage it is drawn in."""
+    drawn = await console.locator("#cobrowse-stage iframe").bounding_box()
+    stage = await console.locator("#cobrowse-stage").bounding_box()
+    assert drawn is not None and stage is not None
+    return drawn, stage
+
+
+async def _fills_the_stage(console: Page, width: int, height: int) -> bool:
+    """Whether the shopper's ``width`` x ``height`` viewport is drawn whole, inside the stage, at
+    its aspect ratio, using at least 90 % of the stage's width or height."""
+    drawn, stage = await _drawn(console)
+    inside = (drawn["x"] >= stage["x"] - 1 and drawn["y"] >= stage["y"] - 1
+              and drawn["x"] + drawn["width"] <= stage["x"] + stage["width"] + 1
+              and drawn["y"] + drawn["height"] <= stage["y"] + stage["height"] + 1)
+    same_shape = abs(drawn["width"] / drawn["height"] - width / height) < 0.02 * width / height
+    used = max(drawn["width"] / stage["width"], drawn["height"] / stage["height"])
+    return inside and same_shape and used >= 0.9
+
+
+async def test_the_view_fills_its_area_at_the_pages_aspect_ratio_and_after_resizes(
+        shop: LiveServer, open_page: OpenPage, open_console: OpenConsole) -> None:
+    # A shopper's window smaller than the agent's view: drawn larger than life, not at its size.
+    shopper, console, _ = await _cobrowse_chat(shop, open_page, open_console, viewport={"width": 480, "height": 360})
+    await _share(shopper, console)
+    await wait_until(lambda: _fills_the_stage(console, 480, 360), what="the replay filling the stage")
+    drawn, stage = await _drawn(console)
+    assert drawn["width"] > 480  # scaled up
+    await screenshot(console, "cobrowse-fills-the-view")
+
+    # The agent's window grows: the page grows with it.
+    await console.set_viewport_size({"width": 1600, "height": 1000})
+    await wait_until(lambda: _fills_the_stage(console, 480, 360), what="the replay filling the larger stage")
+    assert (await _drawn(console))[0]["width"] > drawn["width"]
+    # The shopper turns their phone: a tall page fills the height instead.
+    await shopper.set_viewport_size({"width": 400, "height": 600})
+    await wait_until(lambda: _fills_the_stage(console, 400, 600), what="the tall replay filling the stage")
+    drawn, stage = await _drawn(console)
+    assert drawn["height"] >= 0.9 * stage["height"]
+    # The pointer still lands where the agent points: a click on a field scrolls to that field.
+    await console.get_by_label("Scroll to").check()
+    city = await replay(console).locator("#city").bounding_box()
+    assert city is not None
+    await console.mouse.click(city["x"] + city["width"] / 2, city["y"] + city["height"] / 2)
+    await expect(shopper.locator("chatserver-widget .cobrowse-highlight")).to_be_visible()
+    await screenshot(console, "cobrowse-fills-the-view-tall")
 
 
 async def test_prefilled_fields_the_shopper_cleared_never_reach_the_server(shop: LiveServer, open_page: OpenPage,
