@@ -134,6 +134,22 @@ class UnsupportedMediaType(ChatError):
     http_status = 415
 
 
+class FileTooLarge(ChatError):
+    """An attachment over ``attachment_max_bytes`` (``details.limit``), or an image over the pixel
+    cap (a decompression bomb): nothing was stored."""
+
+    code = "file_too_large"
+    http_status = 413
+
+
+class FileTypeNotAllowed(ChatError):
+    """An attachment whose content is not of an allowed type (decided on the bytes, never on the
+    name or the client's ``Content-Type``): nothing was stored."""
+
+    code = "file_type_not_allowed"
+    http_status = 415
+
+
 class CobrowseStateError(ChatError):
     """The co-browse session is not in a state that allows this (``details`` say which it is in)."""
 
@@ -196,6 +212,8 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     Unavailable,
     PayloadTooLarge,
     UnsupportedMediaType,
+    FileTooLarge,
+    FileTypeNotAllowed,
     CobrowseStateError,
     ControlNotGranted,
     InvalidIdentity,

@@ -1,0 +1,196 @@
+"""What an uploaded file is, decided on its bytes, and images made safe to show.
+
+A file's type is never taken from its name or the client's ``Content-Type``: the first bytes say
+what it is (PNG, JPEG, GIF, WebP, PDF), and anything else is plain text only if it is valid UTF-8
+with no NUL and does not start with markup (so neither HTML nor SVG nor XML passes as text).
+Images are decoded and re-encoded by Pillow from their pixels alone: EXIF (GPS included), XMP,
+ICC profiles and comments do not survive, the EXIF orientation is applied to the pixels first, and
+a thumbnail is made. An image whose declared size is over a pixel cap is refused before its pixels
+are decoded (a decompression bomb). Everything here is CPU-bound: callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+from ..errors import FileTooLarge, FileTypeNotAllowed, InvalidPayload
+
+FileKind = Literal["png", "jpeg", "gif", "webp", "pdf", "text"]
+ALL_KINDS: frozenset[str] = frozenset(get_args(FileKind))
+IMAGE_KINDS: frozenset[str] = frozenset({"png", "jpeg", "gif", "webp"})
+
+CONTENT_TYPES: dict[str, str] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+    "text": "text/plain; charset=utf-8",
+}
+# Pillow's format names, so that a file is decoded only by the decoder its signature named.
+_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP"}
+
+# 40 megapixels: a 48 MP phone photo's full size is refused, its usual 12 MP one passes. All frames
+# of an animation count together, since each is decoded.
+DEFAULT_MAX_PIXELS = 40_000_000
+THUMBNAIL_SIZE = 320
+JPEG_QUALITY = 85
+# Animations beyond this many frames are refused: each frame is decoded and encoded again.
+MAX_FRAMES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SanitizedImage:
+    """An image re-encoded from its pixels: ``data`` in ``content_type``, its size after the EXIF
+    orientation was applied, and a thumbnail at most ``THUMBNAIL_SIZE`` px on its longer side."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    thumbnail: bytes
+    thumbnail_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """An upload that passed: the bytes to store (an image's re-encoded ones, otherwise the bytes
+    as sent), what they are, and for an image its size and thumbnail."""
+
+    data: bytes
+    kind: FileKind
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bytes | None = None
+    thumbnail_type: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind in IMAGE_KINDS
+
+
+def sniff_kind(data: bytes) -> FileKind | None:
+    """The kind the content of ``data`` shows, or None when it is none the server accepts."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if _is_plain_text(data):
+        return "text"
+    return None
+
+
+def _is_plain_text(data: bytes) -> bool:
+    if not data or b"\x00" in data:
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    # Markup (HTML, SVG, XML) is not plain text even when it decodes: refused rather than served
+    # as a document a browser could render if a header were ever lost.
+    return not text.lstrip("\ufeff \t\r\n\f").startswith("<")
+
+
+def check_upload(data: bytes, allowed: frozenset[str] = ALL_KINDS, *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedFile:
+    """The file ``data`` as it may be stored: its kind decided on its content and in ``allowed``,
+    an image re-encoded (``sanitize_image``). Raises ``InvalidPayload`` for an empty file,
+    ``FileTypeNotAllowed`` for any other kind or an image that does not decode, ``FileTooLarge``
+    for an image over ``max_pixels``."""
+    if not data:
+        raise InvalidPayload("the file is empty")
+    kind = sniff_kind(data)
+    if kind is None or kind not in allowed:
+        raise FileTypeNotAllowed("this type of file is not accepted",
+                                 details={"allowed": sorted(allowed)})
+    if kind in IMAGE_KINDS:
+        image = sanitize_image(data, max_pixels=max_pixels, kind=kind)
+        return CheckedFile(data=image.data, kind=kind, content_type=image.content_type,
+                           width=image.width, height=image.height,
+                           thumbnail=image.thumbnail, thumbnail_type=image.thumbnail_type)
+    return CheckedFile(data=data, kind=kind, content_type=CONTENT_TYPES[kind])
+
+
+def sanitize_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, kind: FileKind | None = None,
+                   thumbnail_size: int = THUMBNAIL_SIZE) -> SanitizedImage:
+    """Decode the PNG, JPEG, GIF or WebP image ``data`` and encode its pixels again in the same
+    format, with nothing of the original's metadata: the EXIF orientation applied, then EXIF,
+    XMP, ICC profile and comments left behind. Raises ``FileTypeNotAllowed`` when ``data`` is not
+    such an image (or is broken), ``FileTooLarge`` when its frames hold over ``max_pixels``
+    pixels, checked on the header before any pixel is decoded."""
+    kind = kind or sniff_kind(data)
+    if kind not in IMAGE_KINDS:
+        raise FileTypeNotAllowed("not an image of an accepted type")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb warning becomes an error; our cap (below) is the one that counts.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]]) as source:
+                frames = getattr(source, "n_frames", 1)
+                width, height = source.size
+                if frames > MAX_FRAMES or width * height * frames > max_pixels:
+                    raise FileTooLarge("the image has too many pixels",
+                                       details={"max_pixels": max_pixels})
+                return _reencode(source, kind, thumbnail_size)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FileTooLarge("the image has too many pixels", details={"max_pixels": max_pixels}) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        # Pillow's decoders report broken data with any of these.
+        raise FileTypeNotAllowed("the image cannot be read") from None
+
+
+def _clean_copy(frame: Image.Image, alpha: bool) -> Image.Image:
+    """The pixels of ``frame`` in a new image (RGB or RGBA) that has no ``info`` at all."""
+    pixels = frame.convert("RGBA" if alpha else "RGB")
+    clean = Image.new(pixels.mode, pixels.size)
+    clean.paste(pixels)
+    return clean
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info) \
+        or (image.mode in ("RGB", "L") and "transparency" in image.info)
+
+
+def _reencode(source: Image.Image, kind: FileKind, thumbnail_size: int) -> SanitizedImage:
+    alpha = kind != "jpeg" and _has_alpha(source)
+    animated = kind in ("gif", "webp") and getattr(source, "n_frames", 1) > 1
+    out = io.BytesIO()
+    if animated:
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(source):
+            durations.append(int(frame.info.get("duration", 100)))
+            frames.append(_clean_copy(frame, alpha=True))
+        first = frames[0]
+        first.save(out, format=_PIL_FORMATS[kind], save_all=True, append_images=frames[1:],
+                   duration=durations, loop=0, **({"disposal": 2} if kind == "gif" else {}))
+    else:
+        source.load()
+        first = _clean_copy(ImageOps.exif_transpose(source), alpha=alpha)
+        options: dict[str, object] = {"quality": JPEG_QUALITY} if kind in ("jpeg", "webp") else {}
+        first.save(out, format=_PIL_FORMATS[kind], **options)
+    thumb = first.copy()
+    thumb.thumbnail((thumbnail_size, thumbnail_size))
+    thumb_out = io.BytesIO()
+    if thumb.mode == "RGBA":
+        thumb.save(thumb_out, format="PNG")
+        thumb_type = "image/png"
+    else:
+        thumb.save(thumb_out, format="JPEG", quality=JPEG_QUALITY)
+        thumb_type = "image/jpeg"
+    return SanitizedImage(data=out.getvalue(), content_type=CONTENT_TYPES[kind],
+                          width=first.width, height=first.height,
+                          thumbnail=thumb_out.getvalue(), thumbnail_type=thumb_type)
