@@ -19,7 +19,7 @@ def stores_for(settings: Settings, observer: DatabaseObserver = UNOBSERVED) -> S
                                  pool_max=settings.database_pool_max, observer=observer)
     from .storage.sqlite import SQLiteStores
 
-    return SQLiteStores.at(settings.db_path, observer=observer)
+    return SQLiteStores.at(settings.db_path, observer=observer, attachments_dir=settings.data_dir / "attachments")
 
 
 async def open_stores(settings: Settings) -> Stores:

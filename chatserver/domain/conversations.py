@@ -147,15 +147,17 @@ class ChatService:
         return conversation, True
 
     async def send_message(
-        self, actor: Actor, conversation_id: str, client_msg_id: str, body: str, origin: str | None
+        self, actor: Actor, conversation_id: str, client_msg_id: str, body: str, origin: str | None, *,
+        kind: str = "text", meta: dict[str, str] | None = None,
     ) -> tuple[Message, bool]:
-        """Store and deliver a text message; resending the same ``client_msg_id`` returns the
-        stored message and delivers nothing again."""
+        """Store and deliver a participant's message (a text, or a ``file`` one naming its stored
+        attachment in ``meta``); resending the same ``client_msg_id`` returns the stored message
+        and delivers nothing again."""
         # Who may send is checked by the store inside the write (check_writable): one transaction.
         conversation, message, created = await self.conversations.append_message(
-            NewMessage(conversation_id=conversation_id, kind="text", sender_kind=actor.kind, sender_id=actor.id,
+            NewMessage(conversation_id=conversation_id, kind=kind, sender_kind=actor.kind, sender_id=actor.id,
                        sender_name=actor.name if actor.kind == PartyKind.AGENT else None,
-                       body=body, created_at=self.clock.now(), client_msg_id=client_msg_id)
+                       body=body, created_at=self.clock.now(), client_msg_id=client_msg_id, meta=meta)
         )
         if created:
             await self.notifier.message_stored(conversation, message, origin)

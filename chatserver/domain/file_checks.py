@@ -32,6 +32,17 @@ CONTENT_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "text": "text/plain; charset=utf-8",
 }
+# The extensions a file's name may have for each kind; a name with another one lies about the
+# content (refused), a name with none is given the first.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "png": (".png",),
+    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "gif": (".gif",),
+    "webp": (".webp",),
+    "pdf": (".pdf",),
+    "text": (".txt", ".text", ".log", ".csv", ".tsv", ".md", ".json", ".yaml", ".yml", ".ini", ".conf", ".cfg"),
+}
+MAX_NAME_CHARS = 200
 # Pillow's format names, so that a file is decoded only by the decoder its signature named.
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP"}
 
@@ -102,6 +113,33 @@ def _is_plain_text(data: bytes) -> bool:
     # Markup (HTML, SVG, XML) is not plain text even when it decodes: refused rather than served
     # as a document a browser could render if a header were ever lost.
     return not text.lstrip("\ufeff \t\r\n\f").startswith("<")
+
+
+def checked_name(name: str) -> str:
+    """A file's name as sent, trimmed, if it may be shown and used as a download's name: 1 to
+    ``MAX_NAME_CHARS`` characters, no path (``/``, ``\\``), no control characters, not ``.`` or
+    ``..``; ``InvalidPayload`` otherwise."""
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise InvalidPayload(f"the file name must be 1-{MAX_NAME_CHARS} characters")
+    if "/" in name or "\\" in name or name in (".", "..") \
+            or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in name):
+        raise InvalidPayload("the file name must not hold a path or control characters")
+    return name
+
+
+def name_for(name: str, kind: FileKind) -> str:
+    """``name`` (``checked_name``) with an extension that says what its content is: the one it has
+    when it fits ``kind``, the kind's own added when it has none; ``FileTypeNotAllowed`` when the
+    name claims another type (a PNG named ``.pdf``, a text named ``.html``)."""
+    name = checked_name(name)
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:  # no extension (".profile" is a name without one)
+        return name + EXTENSIONS[kind][0]
+    if f".{extension.lower()}" not in EXTENSIONS[kind]:
+        raise FileTypeNotAllowed(f"the name says .{extension} but the content is {kind}",
+                                 details={"content": kind})
+    return name
 
 
 def check_upload(data: bytes, allowed: frozenset[str] = ALL_KINDS, *,

@@ -227,6 +227,37 @@ class RatingsReport(msgspec.Struct, frozen=True, kw_only=True):
     per_day: list[RatingAverage]
 
 
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored file's record (its bytes are kept apart: ``AttachmentStore.attachment_data``)."""
+
+    id: str
+    conversation_id: str
+    sender_kind: PartyKind
+    sender_id: str
+    name: str
+    content_type: str
+    size: int
+    created_at: float
+    width: int | None = None
+    height: int | None = None
+    thumbnail_type: str | None = None
+
+    def meta(self) -> dict[str, str]:
+        """What the file message's ``meta`` says of it (strings, as every message's meta)."""
+        meta = {"attachment_id": self.id, "name": self.name, "size": str(self.size),
+                "content_type": self.content_type}
+        if self.width is not None and self.height is not None:
+            meta |= {"width": str(self.width), "height": str(self.height)}
+        return meta
+
+
+class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
+    """An attachment with its bytes (a customer's export)."""
+
+    attachment: Attachment
+    data: bytes
+
+
 class CustomerData(msgspec.Struct, frozen=True, kw_only=True):
     """Everything held about a customer: the record, the visitors (browsers) linked to it, the
     transcripts of its conversations, and rows of other tables that belong to those (internal
@@ -236,3 +267,5 @@ class CustomerData(msgspec.Struct, frozen=True, kw_only=True):
     visitor_ids: list[str]
     transcripts: list[Transcript]
     related: dict[str, list[dict[str, object]]]
+    # The files attached to those conversations, with their bytes (domain/attachments.py).
+    files: list[StoredFile] = msgspec.field(default_factory=list)

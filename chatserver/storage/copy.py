@@ -5,10 +5,12 @@ Both schemas have the same tables and columns (postgresql/migrations/0001_schema
 move as they are: ids, seqs and times unchanged. What is read and written comes from the two
 catalogs, not from a list kept here, so a table or column added to both is copied without a
 change to this module, and one added to SQLite only stops the copy before it writes anything
-(its data would be lost). Two things are not copied: SQLite's own knowledge-base search index
-(``SQLITE_ONLY``: PostgreSQL keeps its own, computed from the copied articles) and the columns
-PostgreSQL computes itself (generated ones, and any without a SQLite counterpart, which its
-defaults or triggers fill).
+(its data would be lost). Files attached to conversations, which the embedded build keeps beside
+the database (``attachments/``, sqlite/attachments.py), are written into PostgreSQL's
+``attachment_parts`` in the same transaction, as its store keeps them. Two things are not
+copied: SQLite's own knowledge-base search index (``SQLITE_ONLY``: PostgreSQL keeps its own,
+computed from the copied articles) and the columns PostgreSQL computes itself (generated ones,
+and any without a SQLite counterpart, which its defaults or triggers fill).
 
 The rows are read in one SQLite read transaction (a snapshot: a write made meanwhile is either
 wholly in it or wholly not) and written in one PostgreSQL transaction: a failure anywhere, or a
@@ -28,7 +30,9 @@ import aiosqlite
 import asyncpg
 
 from ..errors import StartupError
+from .postgresql.attachments import parts_of
 from .postgresql.database import Connection, PostgresDatabase
+from .sqlite.attachments import AttachmentFiles
 from .sqlite.database import SQLiteDatabase
 
 # Rows per COPY statement: each is a round trip, and stays far inside the pool's statement
@@ -83,10 +87,12 @@ class _Table:
     identities: tuple[str, ...]  # identity columns among them, whose sequences move past the copied ids
 
 
-async def copy_sqlite_to_postgresql(source: Path, target_url: str, chunk_rows: int = CHUNK_ROWS) -> CopyResult:
+async def copy_sqlite_to_postgresql(source: Path, target_url: str, chunk_rows: int = CHUNK_ROWS,
+                                    attachments_dir: Path | None = None) -> CopyResult:
     """Copy every row of the SQLite file ``source`` into the empty PostgreSQL database at
-    ``target_url``, after migrating both to their newest schema. Raises ``CopyRefused`` before
-    writing anything, ``CopyFailed`` when the copy was rolled back part-way."""
+    ``target_url``, after migrating both to their newest schema, with the bytes of the files in
+    ``attachments_dir`` (default: ``attachments`` beside ``source``). Raises ``CopyRefused``
+    before writing anything, ``CopyFailed`` when the copy was rolled back part-way."""
     if not await asyncio.to_thread(source.is_file):  # opening would create it
         raise CopyRefused(f"{source}: no such file")
     embedded = SQLiteDatabase(source)
@@ -100,7 +106,7 @@ async def copy_sqlite_to_postgresql(source: Path, target_url: str, chunk_rows: i
     await target.open()
     try:
         async with _snapshot(source) as sqlite:
-            return await _copy(sqlite, target, chunk_rows)
+            return await _copy(sqlite, target, chunk_rows, attachments_dir or source.parent / "attachments")
     finally:
         await target.close()
 
@@ -109,7 +115,8 @@ class _Rollback(Exception):
     """Raised inside the transaction to undo a copy whose counts differ."""
 
 
-async def _copy(sqlite: aiosqlite.Connection, target: PostgresDatabase, chunk_rows: int) -> CopyResult:
+async def _copy(sqlite: aiosqlite.Connection, target: PostgresDatabase, chunk_rows: int,
+                attachments_dir: Path) -> CopyResult:
     counts: list[TableCount] = []
     try:
         async with target.transaction() as conn:
@@ -127,6 +134,7 @@ async def _copy(sqlite: aiosqlite.Connection, target: PostgresDatabase, chunk_ro
                 except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     raise CopyFailed(f"table {table.name}: {exc}") from exc
                 await _move_sequences(conn, table)
+            await _copy_attachment_bytes(sqlite, conn, AttachmentFiles(attachments_dir))
             for table in tables:
                 counts.append(TableCount(table.name, await _count_sqlite(sqlite, table.name),
                                          await conn.fetchval(f"SELECT count(*) FROM {_ident(table.name)}")))
@@ -197,6 +205,18 @@ async def _copy_rows(sqlite: aiosqlite.Connection, conn: Connection, table: _Tab
                 await asyncio.gather(following, return_exceptions=True)
                 raise
             rows = list(await following)
+
+
+async def _copy_attachment_bytes(sqlite: aiosqlite.Connection, conn: Connection, files: AttachmentFiles) -> None:
+    """The bytes of every copied attachment, from its files into ``attachment_parts`` (one whose
+    files are missing stays without bytes: it is served as gone, as it was)."""
+    for (attachment_id,) in await sqlite.execute_fetchall("SELECT id FROM attachments ORDER BY id"):
+        for variant in ("file", "thumbnail"):
+            data = await files.read(attachment_id, variant)
+            if data is not None:
+                await conn.executemany(
+                    "INSERT INTO attachment_parts (attachment_id, variant, part, data) VALUES ($1, $2, $3, $4)",
+                    [(attachment_id, variant, n, part) for n, part in enumerate(parts_of(data))])
 
 
 async def _move_sequences(conn: Connection, table: _Table) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from ..domain.attachments import AttachmentStore
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
 from ..domain.knowledge import KnowledgeStore
@@ -83,3 +84,6 @@ class Stores(Protocol):
 
     @property
     def console(self) -> ConsoleStore: ...
+
+    @property
+    def attachments(self) -> AttachmentStore: ...

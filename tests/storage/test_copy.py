@@ -14,7 +14,9 @@ import pytest
 
 from chatserver.domain.models import Agent
 from chatserver.storage.copy import CopyFailed, CopyRefused, copy_sqlite_to_postgresql
+from chatserver.storage.postgresql.attachments import PART_BYTES
 from chatserver.storage.postgresql.database import PostgresDatabase
+from chatserver.storage.postgresql.stores import PostgresStores
 
 from .sqlite.support import fill_file
 
@@ -78,6 +80,20 @@ async def test_every_row_of_every_table_arrives_as_it_was(filled: Path, postgres
             assert await conn.fetchval("SELECT nextval(pg_get_serial_sequence($1, $2))", table, column) == top + 1
     finally:
         await conn.close()
+
+
+async def test_attached_files_arrive_with_their_bytes(filled: Path, postgres_url: str) -> None:
+    result = await copy_sqlite_to_postgresql(filled, postgres_url)
+    assert result.committed
+    stores = PostgresStores.at(postgres_url, pool_min=1, pool_max=1)
+    await stores.database.open()
+    try:
+        data = await stores.attachments.attachment_data("att-00001")
+        assert data is not None and data == b"\x89PNG" + bytes(PART_BYTES + 1)
+        assert await stores.attachments.attachment_data("att-00001", "thumbnail") == b"thumbnail"
+        assert await stores.database.fetchval("SELECT count(*) FROM attachment_parts") == 3  # two parts and one
+    finally:
+        await stores.database.close()
 
 
 async def test_copied_articles_are_found_by_the_postgresql_search(filled: Path, postgres_url: str,

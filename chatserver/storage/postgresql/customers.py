@@ -29,6 +29,7 @@ from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
 from ..filters import Filters
 from ..rows import postgres_mark
+from ..rows.attachments import stored_files
 from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
@@ -43,6 +44,7 @@ from ..rows.customers import (
     listed_once,
     record_from_row,
 )
+from .attachments import PostgresAttachments
 from .database import Connection, PostgresDatabase
 
 _HAS_TAG = "conversations.tags::jsonb @> jsonb_build_array({}::text)"
@@ -101,9 +103,11 @@ async def _read_schema(conn: Connection) -> Schema:
 class PostgresCustomers:
     """Implements ``CustomerStore``; transcripts (in exports) come from ``conversations``."""
 
-    def __init__(self, database: PostgresDatabase, conversations: ConversationStore) -> None:
+    def __init__(self, database: PostgresDatabase, conversations: ConversationStore,
+                 attachments: PostgresAttachments) -> None:
         self.database = database
         self._conversations = conversations
+        self._attachments = attachments
         self._schema: Schema | None = None
 
     async def _schema_of(self, conn: Connection) -> Schema:
@@ -229,7 +233,8 @@ class PostgresCustomers:
             if transcript is not None:
                 transcripts.append(transcript)
         return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts,
-                            related=listed_once(schema, related))
+                            related=listed_once(schema, related),
+                            files=await stored_files(self._attachments, conversation_ids))
 
     async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
         async with self.database.transaction() as conn:

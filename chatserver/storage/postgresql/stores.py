@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import PostgresAgents
+from .attachments import PostgresAttachments
 from .cobrowse import PostgresCobrowse
 from .console import PostgresConsole
 from .conversations import PostgresConversations
@@ -28,6 +29,7 @@ class PostgresStores:
     tickets: PostgresTickets  # tickets, webhook endpoints and the outbox
     cobrowse: PostgresCobrowse
     console: PostgresConsole  # notes, canned responses, wrap-ups and failed logins
+    attachments: PostgresAttachments  # records and bytes
 
     @classmethod
     def at(cls, url: str, *, pool_min: int = 2, pool_max: int = 10,
@@ -35,7 +37,8 @@ class PostgresStores:
         """The stores of the database at ``url``, not opened yet (timed for ``observer``)."""
         database = PostgresDatabase(url, pool_min, pool_max, observer)
         conversations = PostgresConversations(database)
+        attachments = PostgresAttachments(database)
         return cls(database=database, agents=PostgresAgents(database), conversations=conversations,
-                   customers=PostgresCustomers(database, conversations), knowledge=PostgresKnowledge(database),
-                   tickets=PostgresTickets(database, conversations.messages), cobrowse=PostgresCobrowse(database),
-                   console=PostgresConsole(database))
+                   customers=PostgresCustomers(database, conversations, attachments),
+                   knowledge=PostgresKnowledge(database), tickets=PostgresTickets(database, conversations.messages),
+                   cobrowse=PostgresCobrowse(database), console=PostgresConsole(database), attachments=attachments)

@@ -28,7 +28,7 @@ _N_CONVERSATION_COLUMNS = len(CONVERSATION_COLUMNS.split(","))
 _CHUNK = 500
 # Exported and deleted through the transcript or explicitly, not as "related" rows.
 OWN_TABLES = frozenset({"conversations", "messages", "assignment_events", "ratings", "customers",
-                        "customer_visitors"})
+                        "customer_visitors", "attachments", "attachment_parts"})
 
 
 def customer_from_row(row: Row) -> Customer:
@@ -105,6 +105,16 @@ def _in(rows: Rows, column: str, chunk: Sequence[Any]) -> Filters:
 async def _values(rows: Rows, table: str, column: str, values: Sequence[Any], wanted: str) -> list[Any]:
     if wanted == column:
         return list(values)
+    out: list[Any] = []
+    for chunk in _chunks(values):
+        where = _in(rows, column, chunk)
+        out += await rows.column(f'SELECT "{wanted}" FROM "{table}" {where.where}', where.params)
+    return out
+
+
+async def referring(rows: Rows, table: str, column: str, values: Sequence[Any], wanted: str) -> list[Any]:
+    """``wanted`` of the rows of ``table`` whose ``column`` is in ``values`` (the files of
+    conversations about to be deleted, say)."""
     out: list[Any] = []
     for chunk in _chunks(values):
         where = _in(rows, column, chunk)

@@ -34,6 +34,7 @@ from ...domain.ports import ConversationStore
 from ...errors import Conflict, NotFound
 from ..filters import Filters
 from ..rows import sqlite_mark
+from ..rows.attachments import stored_files
 from ..rows.customers import (
     CUSTOMER_COLUMNS,
     CUSTOMER_COLUMNS_OF_C,
@@ -47,8 +48,10 @@ from ..rows.customers import (
     like_pattern,
     listed_once,
     record_from_row,
+    referring,
 )
 from ._reader import Queryable
+from .attachments import SQLiteAttachments
 from .database import SQLiteDatabase
 
 _QUARTER_HOUR = 900
@@ -103,9 +106,11 @@ async def _read_schema(db: Queryable) -> Schema:
 class SQLiteCustomers:
     """Implements ``CustomerStore``; transcripts (in exports) come from ``conversations``."""
 
-    def __init__(self, database: SQLiteDatabase, conversations: ConversationStore) -> None:
+    def __init__(self, database: SQLiteDatabase, conversations: ConversationStore,
+                 attachments: SQLiteAttachments) -> None:
         self.database = database
         self._conversations = conversations
+        self._attachments = attachments
         self._schema: Schema | None = None
 
     async def _schema_of(self, db: Queryable) -> Schema:
@@ -247,7 +252,8 @@ class SQLiteCustomers:
         for table in schema.visitor_tables():
             await collect_rows(rows, schema, table, "visitor_id", visitor_ids, related, include_self=True)
         return CustomerData(customer=customer, visitor_ids=visitor_ids, transcripts=transcripts,
-                            related=listed_once(schema, related))
+                            related=listed_once(schema, related),
+                            files=await stored_files(self._attachments, conversation_ids))
 
     async def delete_customer(self, customer_id: str, force: bool = False) -> bool:
         async with self.database.transaction() as db:
@@ -262,10 +268,12 @@ class SQLiteCustomers:
                                             [customer_id])
             schema = await self._schema_of(db)
             await self._release_articles(db, customer_id)
+            files = await referring(rows, "attachments", "conversation_id", conversation_ids, "id")
             await delete_rows(rows, schema, "conversations", "id", conversation_ids)
             for table in schema.visitor_tables():
                 await delete_rows(rows, schema, table, "visitor_id", visitor_ids)
             await delete_rows(rows, schema, "customers", "id", [customer_id])
+        await self._attachments.remove_files(files)  # once their records' deletion is committed
         return True
 
     @staticmethod
@@ -292,7 +300,10 @@ class SQLiteCustomers:
         async with self.database.transaction() as db:
             rows = _Rows(db)
             ids = await rows.column(select_ids, params)
+            files = await referring(rows, "attachments", "conversation_id", ids, "id") \
+                if table == "conversations" else []
             await delete_rows(rows, await self._schema_of(db), table, "id", ids)
+        await self._attachments.remove_files(files)  # once their records' deletion is committed
         return len(ids)
 
     # -- reports ------------------------------------------------------------------------------

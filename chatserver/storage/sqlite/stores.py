@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import SQLiteAgents
+from .attachments import SQLiteAttachments
 from .cobrowse import SQLiteCobrowse
 from .console import SQLiteConsole
 from .conversations import SQLiteConversations
@@ -29,22 +30,27 @@ class SQLiteStores:
     tickets: SQLiteTickets  # tickets, webhook endpoints and the outbox
     cobrowse: SQLiteCobrowse
     console: SQLiteConsole  # notes, canned responses, wrap-ups and failed logins
+    attachments: SQLiteAttachments  # records in the file, bytes in a directory beside it
 
     @classmethod
     def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
-           observer: DatabaseObserver = UNOBSERVED) -> SQLiteStores:
-        """The stores of the file at ``path``, not opened yet (timed for ``observer``)."""
+           observer: DatabaseObserver = UNOBSERVED, attachments_dir: Path | None = None) -> SQLiteStores:
+        """The stores of the file at ``path``, not opened yet (timed for ``observer``); files
+        attached to conversations are kept in ``attachments_dir`` (default: ``attachments``
+        beside the file)."""
         database = SQLiteDatabase(path, wal_restart_frames, observer)
         conversations = SQLiteConversations(database)
+        attachments = SQLiteAttachments(database, attachments_dir or path.parent / "attachments")
         return cls(database=database, agents=SQLiteAgents(database), conversations=conversations,
-                   customers=SQLiteCustomers(database, conversations), knowledge=SQLiteKnowledge(database),
-                   tickets=SQLiteTickets(database, conversations.messages), cobrowse=SQLiteCobrowse(database),
-                   console=SQLiteConsole(database))
+                   customers=SQLiteCustomers(database, conversations, attachments),
+                   knowledge=SQLiteKnowledge(database), tickets=SQLiteTickets(database, conversations.messages),
+                   cobrowse=SQLiteCobrowse(database), console=SQLiteConsole(database), attachments=attachments)
 
 
-async def open_sqlite(path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES) -> SQLiteStores:
+async def open_sqlite(path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
+                      attachments_dir: Path | None = None) -> SQLiteStores:
     """The stores of the file at ``path``, opened (created and migrated if need be); close them
     with ``stores.database.close()``."""
-    stores = SQLiteStores.at(path, wal_restart_frames)
+    stores = SQLiteStores.at(path, wal_restart_frames, attachments_dir=attachments_dir)
     await stores.database.open()
     return stores

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 from aiohttp import web
 
+from chatserver.domain.attachments import Attachment
 from chatserver.domain.canned import CannedResponse
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.cobrowse import CobrowseSession, CobrowseStatus, CobrowseView, SessionUpdate
@@ -34,6 +35,7 @@ from chatserver.domain.ports import NewMessage, Transition
 from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
 from chatserver.domain.webhooks import WebhookEndpoint
 from chatserver.http.services import SERVICES
+from chatserver.storage.postgresql.attachments import PART_BYTES
 from chatserver.storage.sqlite import SQLiteDatabase, SQLiteStores, open_sqlite
 from chatserver.storage.sqlite._group_commit import Batch
 from chatserver.storage.sqlite.conversations import SQLiteConversations
@@ -154,3 +156,7 @@ async def fill_every_table(stores: SQLiteStores) -> None:
     await stores.knowledge.set_faq("k1", ["kb1"])
     await stores.knowledge.record_search("parcel", 1, SearchSource.WIDGET, now)
     await stores.knowledge.record_outcome(Outcome.ANSWERED, "parcel", "kb1", now)
+    await stores.attachments.save_attachment(Attachment(
+        id="att-00001", conversation_id="c1", sender_kind=PartyKind.VISITOR, sender_id="v1", name="receipt.png",
+        content_type="image/png", size=PART_BYTES + 5, created_at=now, width=2, height=1, thumbnail_type="image/png"),
+        b"\x89PNG" + bytes(PART_BYTES + 1), b"thumbnail")

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from chatserver.domain.attachments import Attachment
 from chatserver.domain.lockout import LockoutPolicy
+from chatserver.domain.models import PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind
+from chatserver.domain.ports import NewMessage
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.errors import RateLimited
 from chatserver.storage.sqlite import open_sqlite
@@ -246,11 +249,10 @@ async def test_a_database_at_version_11_with_data_in_every_table_is_migrated_to_
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+async def test_a_database_at_version_12_with_data_in_every_table_is_migrated_to_the_newest(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 12, "fill the tables of the previous version and check what the newest migration does"
-    path = tmp_path / "previous.db"
+    previous, newest = 12, migrations()[-1][0]
+    path = tmp_path / "v12.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)  # versions 11 and 12 added a column and an empty table
         raw.execute("INSERT INTO login_failures_by_address (email, address, failures, last_failure_at, locked_until) "
@@ -281,6 +283,52 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
                                                            "kb_categories", "webhook_endpoints")}
         assert raw.execute("SELECT count(*) FROM transcript_emails").fetchone() == (0,)  # deleted with cu1
         assert [r[0] for r in raw.execute("SELECT id FROM outbox WHERE kind = 'mail'")] == []
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 13, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)  # versions 11 to 13 added a column and empty tables
+        raw.execute("INSERT INTO login_failures_by_address (email, address, failures, last_failure_at, locked_until) "
+                    "VALUES ('bo@example.com', '198.51.100.1', 1, 250.0, 0)")
+        raw.execute("INSERT INTO transcript_emails (conversation_id, visitor_id, address, sent_at) "
+                    "VALUES ('c1', 'v1', 'ann@example.com', 40.0)")
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    assert not [t for t, rows in before.items() if not rows]  # every table holds data
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0014: the messages table, made again, takes file messages; attachments are
+        # stored and go with their customer.
+        transcript = await stores.conversations.transcript("c2")
+        assert transcript is not None and [m.body for m in transcript.messages] == ["Can I pay later?",
+                                                                                      "Let me look."]
+        file = NewMessage(conversation_id="c2", kind="file", sender_kind=PartyKind.AGENT, sender_id="a2",
+                          sender_name="Cy", body="label.pdf", created_at=41.0, client_msg_id="m3",
+                          meta={"attachment_id": "att-00001"})
+        _, stored, created = await stores.conversations.append_message(file)
+        assert created and (stored.seq, stored.kind) == (3, "file")
+        _, again, created = await stores.conversations.append_message(file)
+        assert not created and again == stored  # the idempotency index was made again too
+        await stores.attachments.save_attachment(Attachment(
+            id="att-00001", conversation_id="c2", sender_kind=PartyKind.AGENT, sender_id="a2", name="label.pdf",
+            content_type="application/pdf", size=8, created_at=41.0), b"%PDF-1.4", None)
+        assert await stores.customers.delete_customer("cu2", force=True)
+        assert await stores.attachments.attachment_data("att-00001") is None
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        kept = _snapshot(raw, columns)
+        untouched = ("agents", "login_failures", "login_failures_by_address", "kb_categories", "webhook_endpoints")
+        assert {t: kept[t] for t in untouched} == {t: before[t] for t in untouched}
+        assert kept["customers"] == [r for r in before["customers"] if r[0] == "cu1"]  # cu2 went, with c2
+        assert [r for r in kept["messages"] if r[0] == "c1"] == [r for r in before["messages"] if r[0] == "c1"]
+        assert raw.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 

@@ -1,0 +1,177 @@
+"""Files in a conversation: an upload becomes a stored attachment and a ``kind: "file"`` message,
+and a file is fetched only through a short-lived link signed with the server's secret.
+
+An upload is checked in this order, and nothing is stored when any step refuses it: the sender
+may write to the conversation (its visitor while it is open, the agent it is assigned to), is
+within the upload rate, and the file's content is of an allowed type (``file_checks``, in a
+thread: Pillow's work is CPU-bound). Then the bytes are stored, and the message is posted through
+the chat's own path (``ChatService.send_message``: idempotent on ``client_msg_id``, delivered as
+``message:new`` once to each connection); a message that cannot be stored takes its attachment
+away with it. The message's ``meta`` names the attachment, never holds its bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import math
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+import msgspec
+
+from ..errors import Forbidden, NotFound, RateLimited
+from .access import check_access, check_writable
+from .actor import Actor
+from .clock import Clock
+from .conversations import ChatService
+from .file_checks import DEFAULT_MAX_PIXELS, CheckedFile, check_upload, checked_name, name_for
+from .models import Attachment, Conversation, Message, PartyKind, Role, StoredFile
+from .ports import ConversationStore
+from .tickets import RateLimiter
+
+__all__ = ["Attachment", "AttachmentService", "AttachmentStore", "FileLink", "LinkSigner", "StoredFile"]
+
+FILE_MESSAGE = "file"
+Variant = Literal["file", "thumbnail"]
+
+
+class AttachmentStore(Protocol):
+    async def save_attachment(self, attachment: Attachment, data: bytes, thumbnail: bytes | None) -> None:
+        """Store the record and its bytes (and thumbnail); once this returns both are durable.
+        ``NotFound`` when the conversation does not exist (nothing is kept)."""
+        ...
+
+    async def attachment(self, attachment_id: str) -> Attachment | None: ...
+
+    async def attachment_data(self, attachment_id: str, variant: Variant = "file") -> bytes | None:
+        """The file's bytes, or its thumbnail's; ``None`` when there is none (or no such file)."""
+        ...
+
+    async def attachments_of(self, conversation_ids: list[str]) -> list[Attachment]:
+        """The attachments of these conversations, oldest first."""
+        ...
+
+    async def delete_attachment(self, attachment_id: str) -> None:
+        """Delete the record and the bytes (nothing for an unknown id)."""
+        ...
+
+    async def remove_orphans(self) -> int:
+        """Remove bytes no record names any more (left by a process that stopped part-way);
+        how many files were removed."""
+        ...
+
+
+class LinkSigner:
+    """Signs ``/files/`` links: HMAC-SHA256 of the attachment, the variant and the expiry, with a
+    key of its own derived from the server's secret (a link is no token, nor a token a link)."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"chatserver-file-link:" + secret.encode()).digest()
+
+    def signature(self, attachment_id: str, variant: Variant, expires: int) -> str:
+        digest = hmac.new(self._key, f"{attachment_id}\n{variant}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def path(self, attachment_id: str, variant: Variant, expires: int) -> str:
+        size = "&size=thumb" if variant == "thumbnail" else ""
+        return f"/files/{attachment_id}?exp={expires}{size}&sig={self.signature(attachment_id, variant, expires)}"
+
+    def verify(self, attachment_id: str, variant: Variant, expires: str, signature: str, now: float) -> None:
+        """``Forbidden`` unless ``signature`` is this server's for these values and ``expires``
+        (unix seconds, digits) is still ahead."""
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12) or not signature.isascii() \
+                or not hmac.compare_digest(self.signature(attachment_id, variant, int(expires)), signature):
+            raise Forbidden("this link is not valid")
+        if int(expires) <= now:
+            raise Forbidden("this link has expired: ask for a new one", details={"expired": True})
+
+
+class FileLink(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    thumbnail_url: str | None
+    expires_at: int
+
+
+class AttachmentService:
+    """Uploads, links and serving, over the store and the chat lifecycle."""
+
+    def __init__(self, *, store: AttachmentStore, conversations: ConversationStore, chats: ChatService,
+                 signer: LinkSigner, clock: Clock, new_id: Callable[[], str], limiter: RateLimiter,
+                 allowed: frozenset[str], link_ttl: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.store = store
+        self.conversations = conversations
+        self.chats = chats
+        self.signer = signer
+        self.clock = clock
+        self.new_id = new_id
+        self.limiter = limiter
+        self.allowed = allowed
+        self.link_ttl = link_ttl
+        self.max_pixels = max_pixels
+
+    async def check_sender(self, actor: Actor, conversation_id: str, name: str) -> Conversation:
+        """Before any byte of an upload is read: the name is one a file may have, the sender may
+        write to the conversation, and is within the upload rate (a refused upload spends none)."""
+        checked_name(name)
+        conversation = check_writable(await self.conversations.get_conversation(conversation_id), actor.kind,
+                                      actor.id)
+        if not self.limiter.take(f"{actor.kind}:{actor.id}"):
+            raise RateLimited("too many uploads: wait a minute")
+        return conversation
+
+    async def upload(self, actor: Actor, conversation_id: str, client_msg_id: str, name: str, data: bytes,
+                     origin: str | None = None) -> tuple[Message, bool]:
+        """Check ``data`` (``file_checks.check_upload``, in a thread), store it and post its file
+        message; ``(message, created)``, the stored message and ``False`` for a resent
+        ``client_msg_id`` (nothing new is kept). Call ``check_sender`` first."""
+        checked: CheckedFile = await asyncio.to_thread(check_upload, data, self.allowed, max_pixels=self.max_pixels)
+        attachment = Attachment(
+            id=self.new_id(), conversation_id=conversation_id, sender_kind=actor.kind, sender_id=actor.id,
+            name=name_for(name, checked.kind), content_type=checked.content_type, size=len(checked.data),
+            created_at=self.clock.now(), width=checked.width, height=checked.height,
+            thumbnail_type=checked.thumbnail_type)
+        await self.store.save_attachment(attachment, checked.data, checked.thumbnail)
+        try:
+            message, created = await self.chats.send_message(
+                actor, conversation_id, client_msg_id, attachment.name, origin, kind=FILE_MESSAGE,
+                meta=attachment.meta())
+        except BaseException:
+            await self.store.delete_attachment(attachment.id)
+            raise
+        if not created:  # a resend: the first upload's file stands
+            await self.store.delete_attachment(attachment.id)
+        return message, created
+
+    async def link(self, actor: Actor, conversation_id: str, attachment_id: str) -> FileLink:
+        """Signed links to a file of the conversation, for its visitor, an agent who holds or held
+        it, or an admin; others are refused as for the conversation itself."""
+        conversation = await self.conversations.get_conversation(conversation_id)
+        await self._check_reader(actor, conversation, conversation_id)
+        attachment = await self.store.attachment(attachment_id)
+        if attachment is None or attachment.conversation_id != conversation_id:
+            raise NotFound("no such file in this conversation")
+        expires = math.ceil(self.clock.now() + self.link_ttl)
+        thumbnail = self.signer.path(attachment.id, "thumbnail", expires) if attachment.thumbnail_type else None
+        return FileLink(url=self.signer.path(attachment.id, "file", expires), thumbnail_url=thumbnail,
+                        expires_at=expires)
+
+    async def _check_reader(self, actor: Actor, conversation: Conversation | None, conversation_id: str) -> None:
+        if actor.kind == PartyKind.AGENT and conversation is not None and (
+                actor.role == Role.ADMIN or conversation.agent_id == actor.id
+                or await self.conversations.visited_by_agent(conversation_id, actor.id)):
+            return
+        check_access(conversation, actor.kind, actor.id)
+
+    async def fetch(self, attachment_id: str, variant: Variant, expires: str,
+                    signature: str) -> tuple[Attachment, bytes]:
+        """The file a signed link names, while the link holds and the file exists: ``Forbidden``
+        for a tampered or expired link, ``NotFound`` for a file deleted since."""
+        self.signer.verify(attachment_id, variant, expires, signature, self.clock.now())
+        attachment = await self.store.attachment(attachment_id)
+        data = await self.store.attachment_data(attachment_id, variant) if attachment is not None else None
+        if attachment is None or data is None:
+            raise NotFound("this file no longer exists")
+        return attachment, data
