@@ -24,6 +24,7 @@ from . import constants as C
 from .backend import Backend
 from .config import Settings
 from .domain.agent_cache import AgentCache
+from .domain.attachments import AttachmentService, LinkSigner
 from .domain.chat_parts import ChatParts
 from .domain.clock import Clock, SystemClock
 from .domain.cobrowse import CobrowseService
@@ -68,6 +69,7 @@ from .outgoing.webhooks import WebhookPoster
 from .storage.stores import Stores
 from .stores import stores_for
 from .transport.addresses import Network, parse_networks
+from .transport.attachments import AttachmentEvents
 from .transport.cobrowse import CobrowseAnnouncer, CobrowseRelay
 from .transport.connections import ConnectionLimits
 from .transport.console import ConsoleEvents
@@ -130,6 +132,7 @@ class Domain:
     knowledge: KnowledgeService
     cobrowse: CobrowseService
     tickets: TicketService
+    attachments: AttachmentService
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,15 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         customer_for_visitor=customers.attach_visitor,
         verified_emails=customers.verified_emails,
     )
-    return Domain(chats=chats, customers=customers, knowledge=knowledge, cobrowse=cobrowse, tickets=tickets)
+    assert settings.secret_key is not None
+    uploads = settings.attachment_uploads_per_minute
+    attachments = AttachmentService(
+        store=stores.attachments, conversations=stores.conversations, chats=chats.lifecycle,
+        signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
+        limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
+        link_ttl=settings.attachment_link_ttl)
+    return Domain(chats=chats, customers=customers, knowledge=knowledge, cobrowse=cobrowse, tickets=tickets,
+                  attachments=attachments)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -365,7 +376,10 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
     relay = CobrowseRelay(sio, n.notifier, n.connections, settings, domain.cobrowse)
     console = ConsoleEvents(domain.chats.lifecycle, n.notifier, stores.console, settings.max_message_chars)
     tickets = TicketSocketEvents(domain.tickets, stores.conversations, settings.business_timezone)
+    attachments = AttachmentEvents(domain.attachments)
     features = [
+        Events(C.VISITOR_NAMESPACE, attachments.handlers()),
+        Events(C.AGENT_NAMESPACE, attachments.handlers()),
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
@@ -393,6 +407,7 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         conversations=stores.conversations, console=stores.console, cobrowse=stores.cobrowse,
         presence=backend.presence, chats=domain.chats.lifecycle, presence_changes=domain.chats.presence_changes,
         dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
+        attachments=domain.attachments,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,
         queue=hub.queue, notifier=notifications.notifier,
         login_limiter=limiter(settings.login_attempts_per_minute),

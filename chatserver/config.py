@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .domain.file_checks import ALL_KINDS
 from .domain.hours import parse_opening_hours
 from .domain.knowledge import parse_page_topics
 from .domain.passwords import PASSWORD_HASH_COSTS
@@ -29,6 +30,8 @@ ENV_PREFIX = "CHATSERVER_"
 MAX_REDIS_DATABASE = 2**31 - 1
 # A bearer token anyone may try against the public port: long enough not to be guessed.
 METRICS_TOKEN_MIN = 16
+# An upload is held in memory while its content is checked (images are decoded): 100 MiB at most.
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,13 @@ class Settings:
     kb_page_topics: tuple[str, ...] = ("*/payment*=payment", "*/checkout*=payment", "*/shipping*=shipping")
     kb_search_retention_days: float = 90.0
     kb_events_per_minute: int = 120
+    # Files in conversations (docs/protocol.md, "Files"): the largest upload in bytes (10 MiB), the
+    # types accepted (decided on the content: png, jpeg, gif, webp, pdf, text), how many seconds a
+    # signed link to a file holds, and uploads per minute per visitor or agent (per process).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_types: tuple[str, ...] = ("png", "jpeg", "gif", "webp", "pdf", "text")
+    attachment_link_ttl: float = 300.0
+    attachment_uploads_per_minute: int = 10
 
     @property
     def sends_mail(self) -> bool:
@@ -369,6 +379,12 @@ def _validate(settings: Settings) -> None:
         raise ValueError("kb_max_body_chars must be 1-50000, kb_events_per_minute at least 1 and "
                          "kb_search_retention_days not negative")
     parse_page_topics(settings.kb_page_topics)
+    if not 1 <= settings.attachment_max_bytes <= MAX_ATTACHMENT_BYTES:
+        raise ValueError(f"attachment_max_bytes must be 1-{MAX_ATTACHMENT_BYTES}")
+    if not set(settings.attachment_types) <= ALL_KINDS:
+        raise ValueError(f"attachment_types must be some of {', '.join(sorted(ALL_KINDS))}")
+    if not 10 <= settings.attachment_link_ttl <= 86400 or settings.attachment_uploads_per_minute < 1:
+        raise ValueError("attachment_link_ttl must be 10-86400 seconds and attachment_uploads_per_minute at least 1")
     parse_networks(settings.trusted_proxies)
     if NULL_ORIGIN in settings.allowed_origins:
         raise ValueError("allowed_origins: null is the origin every sandboxed page and file shares; it cannot be "

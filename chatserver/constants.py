@@ -15,6 +15,7 @@ EV_TYPING: Final = "typing:update"
 EV_CONVERSATION_JOIN: Final = "conversation:join"
 EV_CONVERSATION_CLOSE: Final = "conversation:close"
 EV_SESSION_RESUME: Final = "session:resume"
+EV_ATTACHMENT_LINK: Final = "attachment:link"
 # Client -> server, visitor only
 EV_CHAT_START: Final = "chat:start"
 EV_CONVERSATION_RATE: Final = "conversation:rate"

@@ -151,5 +151,7 @@ def test_each_chat_part_is_built_once_and_each_caller_holds_the_part_it_uses(ser
     assert "AgentEvents" in held_by("transfers") and "ChatEvents" in held_by("read_marks")
     assert "QueueViews" in held_by("queue") and "AgentSessions" in held_by("agent_cache")
     assert "ConnectionLifecycle" in held_by("tasks")
-    # ... and only those that start, end or change a conversation hold its lifecycle.
-    assert held_by("lifecycle") == {"ChatParts", "ChatEvents", "VisitorEvents", "ConsoleEvents", "HttpServices"}
+    # ... and only those that start, end or change a conversation hold its lifecycle (attachments
+    # post their file messages through it, as message:send does).
+    assert held_by("lifecycle") == {"ChatParts", "ChatEvents", "VisitorEvents", "ConsoleEvents", "HttpServices",
+                                    "AttachmentService"}

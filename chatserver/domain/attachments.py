@@ -145,6 +145,10 @@ class AttachmentService:
             await self.store.delete_attachment(attachment.id)
         return message, created
 
+    async def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        """The conversation's files, oldest first (for transcripts: call after checking the reader)."""
+        return await self.store.attachments_of([conversation_id])
+
     async def link(self, actor: Actor, conversation_id: str, attachment_id: str) -> FileLink:
         """Signed links to a file of the conversation, for its visitor, an agent who holds or held
         it, or an admin; others are refused as for the conversation itself."""

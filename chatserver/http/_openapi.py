@@ -25,6 +25,7 @@ _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.AGENT: [{"agentToken": []}],
     Auth.OPTIONAL: [{}, {"agentToken": []}],
     Auth.METRICS: [{"metricsToken": []}],
+    Auth.PARTICIPANT: [{"visitorToken": []}, {"agentToken": []}],
 }
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 _WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -51,7 +52,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _ERROR_RESPONSE for status in statuses}
 
 
-def _operation(route: Route, schema: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def _operation(route: Route, schema: Callable[[Any], dict[str, Any]], settings: Settings) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": route.summary, "operationId": route.operation_id}
     if route.description:
         operation["description"] = route.description
@@ -70,6 +71,13 @@ def _operation(route: Route, schema: Callable[[Any], dict[str, Any]]) -> dict[st
         operation["parameters"] = parameters
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema(route.body)}}}
+    elif route.raw_body is not None:
+        raw = route.raw_body
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"{raw.description}: at most {getattr(settings, raw.limit)} bytes ({raw.limit}; 413 "
+                           "beyond, refused on its Content-Length or, sent chunked, as soon as that much arrived)",
+            "content": {raw.media_type: {"schema": {"type": "string", "contentMediaType": raw.media_type}}}}
     responses: dict[str, Any] = {}
     for answer in route.answers:
         responses[str(answer.status)] = {"description": answer.description}
@@ -135,8 +143,8 @@ def body_limit(operation: dict[str, Any], components: dict[str, Any]) -> int:
     """The largest body ``operation`` takes: MAX_JSON_BODY, or room for the longest its schema
     allows (with whitespace) when that is more, so that no body the document allows is refused
     as too large, however the client encodes it."""
-    if "requestBody" not in operation:
-        return MAX_JSON_BODY
+    if "application/json" not in operation.get("requestBody", {}).get("content", {}):
+        return MAX_JSON_BODY  # no body, or one its handler reads itself (route.RawBody)
     most = _most_bytes(operation["requestBody"]["content"]["application/json"]["schema"], components)
     return MAX_JSON_BODY if math.isinf(most) else max(MAX_JSON_BODY, int(most) + _FORMATTING_BYTES)
 
@@ -151,7 +159,7 @@ def _with_body_limits(paths: dict[str, Any], components: dict[str, Any]) -> None
             if method in operations:
                 operation = operations[method]
                 operation["responses"].update(_errors(413))
-                if "requestBody" in operation:
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
                     operation["responses"].update(_errors(415))
                     operation["requestBody"]["description"] = (
                         f"JSON of at most {body_limit(operation, components)} bytes (413 payload_too_large beyond)")
@@ -168,7 +176,7 @@ def build_document(settings: Settings, routes: Sequence[Route]) -> dict[str, Any
 
     paths: dict[str, Any] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schema)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schema, settings)
     paths, components = _settle(paths, settings), _settle(components, settings)
     for component in components.values():  # msgspec takes a struct's docstring as it is written
         if "description" in component:
@@ -180,6 +188,8 @@ def build_document(settings: Settings, routes: Sequence[Route]) -> dict[str, Any
                  "description": "REST API of the chat server. Real-time traffic uses Socket.IO: see docs/protocol.md."},
         "components": {
             "securitySchemes": {"agentToken": {"type": "http", "scheme": "bearer"},
+                                "visitorToken": {"type": "http", "scheme": "bearer", "description":
+                                                 "the widget's visitor token (POST /api/visitor/sessions)"},
                                 "metricsToken": {"type": "http", "scheme": "bearer",
                                                  "description": "the metrics_token setting"}},
             "schemas": components,

@@ -12,7 +12,7 @@ from ..domain.models import ConversationFilter, ConversationStatus, Transcript
 from ..errors import InvalidPayload
 from ..wire.shapes import ClosedConversation, Conversations, RatingsReport
 from ..wire.shapes import Transcript as TranscriptShape
-from ..wire.views import full_transcript_view, record_view
+from ..wire.views import attachments_view, full_transcript_view, record_view
 from ._records import DATES, check_range, path_id, time_query, transcript_html, transcript_text
 from .common import MAX_OFFSET, current_agent, int_query, paging, require_admin
 from .console import transcript_extras
@@ -53,9 +53,12 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def _transcript_json(request: web.Request, conversation_id: str) -> tuple[Transcript, dict[str, Any]]:
     """The transcript the caller may read, as JSON: with its customer, the console's internal notes
     and wrap-up (agents' eyes only)."""
-    transcript, record = await services(request).customers.transcript_for(await current_agent(request), conversation_id)
+    s = services(request)
+    transcript, record = await s.customers.transcript_for(await current_agent(request), conversation_id)
     return transcript, {**full_transcript_view(transcript, record),
-                        **await transcript_extras(request.app, conversation_id)}
+                        **await transcript_extras(request.app, conversation_id),
+                        "attachments": attachments_view(await s.attachments.of_conversation(conversation_id),
+                                                        transcript.messages)}
 
 
 async def get_conversation(request: web.Request) -> web.Response:

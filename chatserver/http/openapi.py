@@ -11,6 +11,7 @@ from aiohttp import web
 from ..config import Settings
 from ._openapi import body_limit, build_document
 from .agents import AGENT_ROUTES
+from .attachments import ATTACHMENT_ROUTES
 from .common import MAX_JSON_BODY, compressed_when_accepted
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
@@ -34,11 +35,16 @@ ROUTES: tuple[Route, ...] = (
           answers=(json_answer(dict[str, Any], "OpenAPI 3.1"),)),
     *AGENT_ROUTES,
     *CONVERSATION_ROUTES,
+    *ATTACHMENT_ROUTES,
     *CUSTOMER_ROUTES,
     *CONSOLE_ROUTES,
     *TICKET_ROUTES,
     *KNOWLEDGE_ROUTES,
 )
+
+
+# Routes whose handlers read their bodies themselves (route.RawBody), by (method, path).
+STREAMED = frozenset((route.method, route.path) for route in ROUTES if route.raw_body is not None)
 
 
 @cache

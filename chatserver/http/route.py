@@ -34,6 +34,8 @@ class Auth(enum.Enum):
     AGENT = "agent"
     OPTIONAL = "optional"
     METRICS = "metrics"
+    # A conversation's participant: its visitor's token (the widget's) or an agent's.
+    PARTICIPANT = "participant"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,17 @@ class Query:
 
 
 @dataclass(frozen=True)
+class RawBody:
+    """A request body that is not JSON: bytes of ``media_type`` (any, the server decides what they
+    are), which the handler reads itself as they arrive; the error middleware does not read it
+    first. ``limit`` names the setting that bounds it in bytes, which the document states."""
+
+    media_type: str
+    description: str
+    limit: str
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -79,5 +92,7 @@ class Route:
     auth: Auth = Auth.AGENT
     # The type the handler decodes its JSON body into with ``json_body`` (a test checks it).
     body: Any = None
+    # Or the bytes it streams itself (an upload): never both.
+    raw_body: RawBody | None = None
     query: tuple[Query, ...] = ()
     description: str | None = None

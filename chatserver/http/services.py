@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..config import Settings
+from ..domain.attachments import AttachmentService
 from ..domain.clock import Clock
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
@@ -57,6 +58,8 @@ class HttpServices:
     customers: CustomerService
     knowledge: KnowledgeService
     tickets: TicketService
+    # Files in conversations: uploads, signed links, serving.
+    attachments: AttachmentService
     webhooks: Webhooks
     outbox: OutboxStore
     # Agents' connections, ended or updated when an admin changes the agent.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from ..transport.origins import shop_origin_allowed
 from .common import SOCKET_IO_PATH, body_limit, read_body
 from .knowledge import CORS_PATHS as KB_CORS_PATHS
 from .knowledge import CORS_PREFIXES as KB_CORS_PREFIXES
-from .openapi import ROUTES
+from .openapi import ROUTES, STREAMED
 from .services import services
 
 __all__ = ["ROUTES", "SOCKET_IO_PATH", "add_routes", "cors_middleware", "error_middleware"]
@@ -36,22 +37,29 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # requests on (the handler's coroutine is awaited by aiohttp itself) and wrap only the others.
 
 
+# The widget's upload (http/attachments.py), which sends the visitor's token: the one cross-origin
+# route that takes an Authorization header (a bearer token, never a cookie: no credentials mode).
+_UPLOAD = re.compile(r"/api/conversations/[^/]+/attachments")
+
+
 @web.middleware
 def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Let the configured shop origins (``allowed_origins``) call the visitor routes; every other
     route stays same-origin (agents' routes carry a bearer token and are never shared)."""
-    if request.path not in CORS_PATHS and not request.path.startswith(CORS_PREFIXES):
-        return handler(request)
-    return _with_cors(request, handler)
+    if request.path in CORS_PATHS or request.path.startswith(CORS_PREFIXES):
+        return _with_cors(request, handler, "Content-Type")
+    if _UPLOAD.fullmatch(request.path):
+        return _with_cors(request, handler, "Content-Type, Authorization")
+    return handler(request)
 
 
-async def _with_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _with_cors(request: web.Request, handler: Handler, allowed_headers: str) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     headers: dict[str, str] = {}
     if origin and shop_origin_allowed(origin, services(request).settings.allowed_origins):
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                   "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
+                   "Access-Control-Allow-Headers": allowed_headers, "Access-Control-Max-Age": "600"}
     if request.method == "OPTIONS":
         return web.Response(status=204, headers=headers)
     response = await handler(request)
@@ -79,7 +87,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 async def _structured_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        if request.method in _WRITE_METHODS and request.body_exists:
+        if request.method in _WRITE_METHODS and request.body_exists and not _streamed(request):
             # Read no more than the route takes (the app's client_max_size is the largest route's),
             # before the handler: nothing is done for an oversized request.
             request = request.clone(client_max_size=body_limit(request))
@@ -99,6 +107,12 @@ async def _structured_errors(request: web.Request, handler: Handler) -> web.Stre
                   exception_summary(exc))
         return web.json_response({"error": {"code": "internal_error", "message": "internal server error"}},
                                  status=500)
+
+
+def _streamed(request: web.Request) -> bool:
+    """Whether the request's route reads its body itself as it arrives (an upload)."""
+    resource = request.match_info.route.resource
+    return resource is not None and (request.method, resource.canonical) in STREAMED
 
 
 def add_routes(app: web.Application) -> None:

@@ -47,6 +47,16 @@ class Authenticator:
         actor = Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
         return Connection(sid, namespace, actor, agent, self.settings, status), claims.exp
 
+    async def party(self, token: object) -> Actor:
+        """The visitor or agent a bearer token stands for (REST routes either may call), checked
+        as a socket's token is."""
+        try:
+            claims = self.signer.verify(token, "visitor", self.clock.now())
+        except InvalidToken:
+            agent, _ = await self._verify_agent(token)  # an agent's, or invalid either way
+            return Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
+        return Actor(kind=PartyKind.VISITOR, id=claims.sub)
+
     async def verify_agent_token(self, token: object) -> Agent:
         """The agent an agent token (a REST bearer or a socket's) stands for, while it holds."""
         return (await self._verify_agent(token))[0]

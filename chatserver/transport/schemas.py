@@ -70,6 +70,11 @@ class ConversationRef(Payload, kw_only=True):
     conversation_id: Id
 
 
+class AttachmentLink(Payload, kw_only=True):
+    conversation_id: Id
+    attachment_id: Id
+
+
 class ConversationJoin(Payload, kw_only=True):
     conversation_id: Id
     after_seq: Seq = 0

@@ -189,11 +189,32 @@ class Sender(Shape):
 class Message(Shape):
     conversation_id: str
     seq: int
-    kind: Literal["text", "system"]
+    kind: Literal["text", "system", "file"]
     sender: Sender
     body: str
     meta: dict[str, Any] | None
     client_msg_id: str | None
+    created_at: float
+
+
+class Uploaded(Shape):
+    """A file posted to the conversation: its message (kind file), and whether this was a resend
+    of a client_msg_id already stored (nothing new was kept then)"""
+
+    message: Message
+    duplicate: bool
+
+
+class AttachmentView(Shape):
+    """A file attached to the conversation (fetch it through attachment:link)"""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    sender: Sender
     created_at: float
 
 
@@ -269,6 +290,8 @@ class Transcript(Shape):
     resolution_note: str | None
     cobrowse: Annotated[list[CobrowseRecord], _about("the conversation's co-browse sessions, oldest first "
                                                      "(agents only)")]
+    attachments: Annotated[list[AttachmentView], _about("files posted in the conversation, oldest first (each also "
+                                                        "a message of kind file)")]
 
 
 class Conversations(Shape):
@@ -343,10 +366,17 @@ class CustomerAnswer(Shape):
     customer: Customer
 
 
+class ExportedFile(Shape):
+    attachment: AttachmentView
+    conversation_id: str
+    data: Annotated[str, _about("the file's bytes, base64")]
+
+
 class CustomerExport(Shape):
     customer: Customer
     visitor_ids: list[str]
     conversations: list[dict[str, Any]]
+    files: Annotated[list[ExportedFile], _about("the files posted in those conversations, with their bytes")]
     related: Annotated[dict[str, Any], _about("rows other features keep about these conversations and "
                                               "visitors, by table")]
 

@@ -6,6 +6,7 @@ its shape."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from ..domain.canned import CannedResponse
@@ -14,6 +15,7 @@ from ..domain.knowledge import Article, Category, KnowledgeReport, SearchResult
 from ..domain.models import (
     Agent,
     AssignmentEvent,
+    Attachment,
     Conversation,
     ConversationRecord,
     Customer,
@@ -169,11 +171,27 @@ def full_transcript_view(transcript: Transcript, record: ConversationRecord) -> 
     return view
 
 
+def attachment_view(attachment: Attachment, sender_name: str | None = None) -> dict[str, Any]:
+    """A stored file's record as agents' transcripts list it (never its bytes or a link); the
+    sender's name is its file message's."""
+    return {"id": attachment.id, "name": attachment.name, "content_type": attachment.content_type,
+            "size": attachment.size, "width": attachment.width, "height": attachment.height,
+            "sender": {"kind": str(attachment.sender_kind), "name": sender_name}, "created_at": attachment.created_at}
+
+
+def attachments_view(attachments: list[Attachment], messages: list[Message]) -> list[dict[str, Any]]:
+    """A transcript's files, each with its sender's name from its message."""
+    names = {(m.meta or {}).get("attachment_id"): m.sender_name for m in messages if m.kind == "file"}
+    return [attachment_view(a, names.get(a.id)) for a in attachments]
+
+
 def export_view(data: CustomerData) -> dict[str, Any]:
     return {
         "customer": customer_view(data.customer),
         "visitor_ids": data.visitor_ids,
         "conversations": [transcript_view(t) for t in data.transcripts],
+        "files": [{"attachment": attachment_view(f.attachment), "conversation_id": f.attachment.conversation_id,
+                   "data": base64.b64encode(f.data).decode()} for f in data.files],
         "related": data.related,
     }
 

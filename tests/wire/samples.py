@@ -12,6 +12,7 @@ from chatserver.domain.knowledge import (
 from chatserver.domain.models import (
     Agent,
     AssignmentEvent,
+    Attachment,
     Conversation,
     ConversationRecord,
     ConversationStatus,
@@ -54,6 +55,23 @@ def transcript(full: bool) -> Transcript:
                       assignments=[AssignmentEvent(conversation_id="c1", agent_id="a1", event="assigned", at=2.0,
                                                    reason="routing" if full else None)],
                       rating=Rating(conversation_id="c1", rating=5, comment="Quick", created_at=3.0) if full else None)
+
+
+def attachment(full: bool) -> Attachment:
+    if not full:
+        return Attachment(id="att1", conversation_id="c1", sender_kind=PartyKind.AGENT, sender_id="a1",
+                          name="label.pdf", content_type="application/pdf", size=1234, created_at=2.0)
+    return Attachment(id="att2", conversation_id="c1", sender_kind=PartyKind.VISITOR, sender_id="v1",
+                      name="photo.jpg", content_type="image/jpeg", size=56789, created_at=3.0, width=640,
+                      height=480, thumbnail_type="image/jpeg")
+
+
+def file_message(full: bool) -> Message:
+    """The message ``attachment(full)`` was posted as."""
+    a = attachment(full)
+    return Message(conversation_id="c1", seq=5, kind="file", sender_kind=a.sender_kind, sender_id=a.sender_id,
+                   sender_name="Ann" if full else "Bob", body=a.name, created_at=a.created_at, client_msg_id="f1",
+                   meta=a.meta())
 
 
 def record(full: bool) -> ConversationRecord:

@@ -6,6 +6,7 @@ so both branches of each ``x if x else None`` are converted."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import msgspec
@@ -13,7 +14,7 @@ import pytest
 
 from chatserver.domain.canned import CannedResponse
 from chatserver.domain.knowledge import ArticleCount, KnowledgeReport, QueryCount, SearchHit, SearchResult
-from chatserver.domain.models import CustomerData, PartyKind
+from chatserver.domain.models import CustomerData, PartyKind, StoredFile
 from chatserver.domain.outbox import OutboxItem, OutboxKind, OutboxStatus
 from chatserver.domain.webhooks import WebhookEndpoint
 from chatserver.wire import shapes
@@ -21,6 +22,7 @@ from chatserver.wire.views import (
     agent_view,
     article_view,
     assignment_view,
+    attachments_view,
     canned_view,
     category_view,
     cobrowse_history_view,
@@ -44,11 +46,13 @@ from .samples import (
     FULL,
     agent,
     article,
+    attachment,
     category,
     cobrowse_session,
     cobrowse_views,
     conversation,
     customer,
+    file_message,
     message,
     note,
     record,
@@ -99,6 +103,7 @@ def test_a_conversation_as_the_visitor_sees_it_is_the_shape_without_internal_ids
 @SAMPLES
 def test_messages_and_assignments_are_their_shapes(full: bool) -> None:
     check(message_view(message(full)), shapes.Message)
+    check(message_view(file_message(full)), shapes.Message)
     for event in transcript(full).assignments:
         check(assignment_view(event), shapes.Assignment)
 
@@ -108,8 +113,10 @@ def test_a_transcript_with_its_extras_is_the_transcript_shape(full: bool) -> Non
     # As http/conversations.py answers it: the transcript, its record's fields, and the console's extras.
     view = {**full_transcript_view(transcript(full), record(full)), "notes": [note_view(note())],
             "tags": ["refund"], "resolution_note": "Refunded" if full else None,
-            "cobrowse": cobrowse_history_view([cobrowse_session(full)], cobrowse_views())}
+            "cobrowse": cobrowse_history_view([cobrowse_session(full)], cobrowse_views()),
+            "attachments": attachments_view([attachment(full)], [file_message(full)])}
     check(view, shapes.Transcript)
+    assert view["attachments"][0]["sender"]["name"] == ("Ann" if full else "Bob")
 
 
 @SAMPLES
@@ -131,8 +138,11 @@ def test_conversation_records_and_customers_are_their_shapes(full: bool) -> None
 
 def test_a_customer_export_is_its_shape() -> None:
     data = CustomerData(customer=customer(FULL), visitor_ids=["v1"], transcripts=[transcript(FULL), transcript(BARE)],
-                        related={"notes": [{"id": 1}]})
-    check(export_view(data), shapes.CustomerExport)
+                        related={"notes": [{"id": 1}]},
+                        files=[StoredFile(attachment=attachment(full), data=b"\x00\xffbytes") for full in (FULL, BARE)])
+    view = export_view(data)
+    check(view, shapes.CustomerExport)
+    assert base64.b64decode(view["files"][0]["data"]) == b"\x00\xffbytes"
 
 
 def test_a_note_is_its_shape() -> None:
