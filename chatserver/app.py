@@ -170,6 +170,7 @@ def _periodic(server: Server) -> list[tuple[float, Callable[[], Awaitable[None]]
         loops.append((settings.retention_interval, customers.apply_retention, "retention"))
     if settings.kb_search_retention_days > 0:
         loops.append((settings.retention_interval, knowledge.apply_retention, "knowledge base retention"))
+    loops.append((settings.retention_interval, server.domain.attachments.remove_orphans, "attachment files"))
     return loops
 
 

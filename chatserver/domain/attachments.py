@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import math
 from collections.abc import Callable
 from typing import Literal, Protocol
@@ -34,6 +35,7 @@ from .tickets import RateLimiter
 
 __all__ = ["Attachment", "AttachmentService", "AttachmentStore", "FileLink", "LinkSigner", "StoredFile"]
 
+log = logging.getLogger("chatserver.attachments")
 FILE_MESSAGE = "file"
 Variant = Literal["file", "thumbnail"]
 
@@ -148,6 +150,24 @@ class AttachmentService:
     async def of_conversation(self, conversation_id: str) -> list[Attachment]:
         """The conversation's files, oldest first (for transcripts: call after checking the reader)."""
         return await self.store.attachments_of([conversation_id])
+
+    async def thumbnails(self, conversation_id: str) -> dict[str, tuple[str, bytes]]:
+        """The conversation's images' thumbnails (type and bytes) by attachment id, for a
+        transcript that embeds them (call after checking the reader)."""
+        found = {}
+        for attachment in await self.of_conversation(conversation_id):
+            if attachment.thumbnail_type is not None:
+                data = await self.store.attachment_data(attachment.id, "thumbnail")
+                if data is not None:
+                    found[attachment.id] = (attachment.thumbnail_type, data)
+        return found
+
+    async def remove_orphans(self) -> None:
+        """The periodic clean-up: bytes that no record names (a process stopped part-way through
+        an upload or a deletion) are removed; says how many (no names)."""
+        removed = await self.store.remove_orphans()
+        if removed:
+            log.info("attachment files without a record removed files=%d", removed)
 
     async def link(self, actor: Actor, conversation_id: str, attachment_id: str) -> FileLink:
         """Signed links to a file of the conversation, for its visitor, an agent who holds or held

@@ -63,6 +63,22 @@ def _system_line(message: Message) -> str:
     }.get(message.body, "")
 
 
+def readable_size(size: int) -> str:
+    """``1.2 MB``, ``48 KB``, ``512 bytes``."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 1_000:
+        return f"{round(size / 1_000)} KB"
+    return f"{size} bytes"
+
+
+def file_summary(message: Message) -> str:
+    """What a file message says in a text transcript: its name and size (never its bytes)."""
+    meta = message.meta or {}
+    size = meta.get("size", "")
+    return f"sent a file: {message.body}" + (f" ({readable_size(int(size))})" if size.isdigit() else "")
+
+
 def transcript_mail(transcript: Transcript, timezone: str) -> Mail:
     """The conversation as plain text: one line per message, with local times."""
     zone = ZoneInfo(timezone)
@@ -76,7 +92,8 @@ def transcript_mail(transcript: Transcript, timezone: str) -> Mail:
                 lines.append(f"[{at}] {text}")
             continue
         who = "You" if message.sender_kind == PartyKind.VISITOR else (message.sender_name or "Agent")
-        body = message.body.replace("\n", "\n    ")
+        # A file is named, not attached: the mail stays plain text (see the chat for the file).
+        body = file_summary(message) if message.kind == "file" else message.body.replace("\n", "\n    ")
         lines.append(f"[{at}] {_one_line(who, 100)}: {body}")
     lines += ["", "Thank you for chatting with us."]
     return Mail(subject=f"Your chat transcript ({started:%Y-%m-%d})", body="\n".join(lines) + "\n")

@@ -3,14 +3,17 @@ transcripts rendered as text and HTML."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
+from ..domain.mail import file_summary
 from ..domain.models import Message, Transcript
 from ..errors import InvalidPayload, NotFound
 from .route import Query
@@ -79,6 +82,8 @@ def _line(message: Message) -> tuple[str, str]:
     if message.kind == "system":
         details = ", ".join(f"{k}={v}" for k, v in sorted((message.meta or {}).items()))
         return "system", message.body + (f" ({details})" if details else "")
+    if message.kind == "file":
+        return message.sender_name or str(message.sender_kind), file_summary(message)
     return message.sender_name or str(message.sender_kind), message.body
 
 
@@ -109,17 +114,30 @@ def transcript_text(transcript: Transcript) -> str:
     return "\n".join(lines) + "\n"
 
 
-def transcript_html(transcript: Transcript) -> str:
-    """A standalone page; every text from the conversation is escaped (it is shown, never run)."""
+def _thumbnail(message: Message, thumbnails: Mapping[str, tuple[str, bytes]]) -> str:
+    """A file message's image, embedded as a data URI so that a downloaded page still shows it."""
+    found = thumbnails.get((message.meta or {}).get("attachment_id", ""))
+    if found is None or found[0] not in ("image/jpeg", "image/png"):
+        return ""
+    return (f'<br><img alt="{html.escape(message.body)}" '
+            f'src="data:{found[0]};base64,{base64.b64encode(found[1]).decode()}">')
+
+
+def transcript_html(transcript: Transcript, thumbnails: Mapping[str, tuple[str, bytes]] | None = None) -> str:
+    """A standalone page; every text from the conversation is escaped (it is shown, never run).
+    Files are named with their size; images show their thumbnails (``thumbnails``: type and bytes
+    by attachment id), embedded, since the page is downloaded and the server's links expire."""
     e = html.escape
     header = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in _header(transcript))
     rows = []
     for message in transcript.messages:
         who, what = _line(message)
+        image = _thumbnail(message, thumbnails or {}) if message.kind == "file" else ""
         rows.append(f'<li class="{e(message.kind)} {e(str(message.sender_kind))}"><time>'
-                    f"{e(_when(message.created_at))}</time> <b>{e(who)}</b>: <span>{e(what)}</span></li>")
+                    f"{e(_when(message.created_at))}</time> <b>{e(who)}</b>: <span>{e(what)}</span>{image}</li>")
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>Conversation {e(transcript.conversation.id)}</title>"
             "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}th{text-align:left;padding-right:1em}"
-            "li{list-style:none;margin:.3em 0;white-space:pre-wrap}.system{color:#666}time{color:#888}</style>"
+            "li{list-style:none;margin:.3em 0;white-space:pre-wrap}.system{color:#666}time{color:#888}"
+            "img{max-width:320px;border:1px solid #ccc;margin-top:.3em}</style>"
             f"</head><body><table>{header}</table><ol>{''.join(rows)}</ol></body></html>\n")

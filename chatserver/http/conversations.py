@@ -82,9 +82,11 @@ async def export_transcript(request: web.Request) -> web.Response:
     if fmt == "text":
         return web.Response(text=transcript_text(transcript), content_type="text/plain", charset="utf-8",
                             headers=headers)
-    # Nothing in the page runs: its text is escaped, and the policy forbids scripts anyway.
-    headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return web.Response(text=transcript_html(transcript), content_type="text/html", charset="utf-8",
+    # Nothing in the page runs: its text is escaped, and the policy forbids scripts anyway. Its
+    # images are its own (data: URIs), so the page shows them once downloaded.
+    headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    thumbnails = await services(request).attachments.thumbnails(conversation_id)
+    return web.Response(text=transcript_html(transcript, thumbnails), content_type="text/html", charset="utf-8",
                         headers=headers)
 
 

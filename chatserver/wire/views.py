@@ -180,9 +180,10 @@ def attachment_view(attachment: Attachment, sender_name: str | None = None) -> d
 
 
 def attachments_view(attachments: list[Attachment], messages: list[Message]) -> list[dict[str, Any]]:
-    """A transcript's files, each with its sender's name from its message."""
-    names = {(m.meta or {}).get("attachment_id"): m.sender_name for m in messages if m.kind == "file"}
-    return [attachment_view(a, names.get(a.id)) for a in attachments]
+    """A transcript's files in the order of their messages, each with its sender's name."""
+    posted = {(m.meta or {}).get("attachment_id"): m for m in messages if m.kind == "file"}
+    ordered = sorted(attachments, key=lambda a: posted[a.id].seq if a.id in posted else 2**63)
+    return [attachment_view(a, posted[a.id].sender_name if a.id in posted else None) for a in ordered]
 
 
 def export_view(data: CustomerData) -> dict[str, Any]:

@@ -6,8 +6,10 @@ headers files are served with; the metadata gone from a stored photo."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -316,3 +318,66 @@ async def test_the_upload_route_answers_a_shops_pages(server: LiveServer) -> Non
     async with server.http.options(f"{server.url}/api/conversations/c1/attachments", headers={
             "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}) as resp:
         assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_transcripts_show_the_files_and_a_downloaded_page_keeps_the_images(server: LiveServer) -> None:
+    shopper, _console, login, cid = await chat(server)
+    _, photo = await upload(server, cid, shopper.token, jpeg_with_gps((800, 600)), name="error.jpg")
+    _, pdf = await upload(server, cid, login["token"], PDF, name="label.pdf", client_msg_id="a-f1")
+    assert server.http is not None
+    async with server.http.get(f"{server.url}/api/conversations/{cid}/transcript", params={"format": "html"},
+                               headers={"Authorization": f"Bearer {login['token']}"}) as resp:
+        page = await resp.text()
+        assert "img-src data:" in resp.headers["Content-Security-Policy"]
+    assert page.count('src="data:image/jpeg;base64,') == 1  # the photo's thumbnail, in the page itself
+    assert "sent a file: error.jpg (" in page and "sent a file: label.pdf (" in page
+    assert photo["message"]["meta"]["attachment_id"] not in page.split("<ol>")[0]
+    async with server.http.get(f"{server.url}/api/conversations/{cid}/transcript", params={"format": "text"},
+                               headers={"Authorization": f"Bearer {login['token']}"}) as resp:
+        text = await resp.text()
+    assert "Shopper 1: sent a file: error.jpg" in text and "Alice: sent a file: label.pdf (" in text
+    _status, transcript = await server.request("GET", f"/api/conversations/{cid}", token=login["token"])
+    assert [(a["name"], a["sender"]["kind"]) for a in transcript["attachments"]] == [
+        ("error.jpg", "visitor"), ("label.pdf", "agent")]
+    assert pdf["message"]["meta"]["attachment_id"] == transcript["attachments"][1]["id"]
+
+
+async def test_a_customers_export_holds_the_files_and_deleting_the_customer_removes_them(
+        server: LiveServer) -> None:
+    shopper, console, _login, cid = await chat(server)
+    _, body = await upload(server, cid, shopper.token, PDF, name="receipt.pdf")
+    attachment_id = body["message"]["meta"]["attachment_id"]
+    admin = await server.admin_token()
+    _, transcript = await server.request("GET", f"/api/conversations/{cid}", token=admin)
+    customer_id = transcript["conversation"]["customer_id"]
+    status, export = await server.request("GET", f"/api/customers/{customer_id}/export", token=admin)
+    assert status == 200
+    assert [(f["attachment"]["name"], base64.b64decode(f["data"])) for f in export["files"]] == [
+        ("receipt.pdf", PDF)]
+    link = await console.call("attachment:link", {"conversation_id": cid, "attachment_id": attachment_id})
+    assert stored_files(server) == [attachment_id]
+    status, _ = await server.request("DELETE", f"/api/customers/{customer_id}?force=true", token=admin)
+    assert status == 204
+    assert stored_files(server) == []  # the bytes, not only the record
+    resp = await fetch(server, link["url"])  # a link made before: the file is gone
+    assert resp.status == 404
+
+
+async def test_retention_deletes_the_files_of_old_conversations(tmp_path: Path) -> None:
+    clock = ManualClock(start=time.time())
+    server = LiveServer(make_settings(tmp_path, transcript_retention_days=30, retention_interval=3600), clock=clock)
+    await server.start()
+    try:
+        shopper, _console, _login, cid = await chat(server)
+        _, body = await upload(server, cid, shopper.token, png_bytes((50, 50)), name="old.png")
+        await shopper.call("conversation:close", {"conversation_id": cid})
+        newer = await visitor(server)
+        other = (await newer.call("chat:start", prechat(2)))["conversation"]["id"]
+        _, kept = await upload(server, other, newer.token, PDF, name="new.pdf")
+        assert len(stored_files(server)) == 3  # the image, its thumbnail, the PDF
+        clock.advance(31 * 86400)
+        await server.parts.domain.customers.apply_retention()  # what the retention loop runs
+        assert stored_files(server) == [kept["message"]["meta"]["attachment_id"]]
+        assert await server.parts.stores.attachments.attachment(body["message"]["meta"]["attachment_id"]) is None
+    finally:
+        await server.close()
