@@ -75,9 +75,17 @@ async def chat(server: LiveServer) -> tuple[Client, Client, dict[str, Any], str]
     return shopper, console, login, cid
 
 
-def stored_files(server: LiveServer) -> list[str]:
+async def stored_files(server: LiveServer) -> list[str]:
+    """The bytes the server keeps, as file names (``ID``, ``ID.thumb``): files under the data
+    directory, or with PostgreSQL its rows (and then nothing on disk)."""
     folder = server.settings.data_dir / "attachments"
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    on_disk = sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    if not server.settings.database_url:
+        return on_disk
+    assert on_disk == []
+    rows = await server.parts.stores.database.fetch(  # type: ignore[attr-defined]
+        "SELECT DISTINCT attachment_id, variant FROM attachment_parts")
+    return sorted(r[0] + (".thumb" if r[1] == "thumbnail" else "") for r in rows)
 
 
 async def messages(server: LiveServer, cid: str, token: str) -> list[dict[str, Any]]:
@@ -86,6 +94,7 @@ async def messages(server: LiveServer, cid: str, token: str) -> list[dict[str, A
     return transcript["messages"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.both_backends  # delivery through the bus; PostgreSQL's store
 async def test_a_visitors_photo_reaches_the_agent_once_without_its_gps(server: LiveServer) -> None:
     shopper, console, login, cid = await chat(server)
     status, body = await upload(server, cid, shopper.token, jpeg_with_gps((640, 480)), name="Broken checkout.JPG")
@@ -108,7 +117,7 @@ async def test_a_visitors_photo_reaches_the_agent_once_without_its_gps(server: L
     await shopper.wait_for_seq(cid, ack["seq"])
     assert [m["seq"] for m in console.messages(cid)].count(4) == 1
     assert [m["seq"] for m in shopper.messages(cid)].count(4) == 1
-    assert stored_files(server) == sorted([meta["attachment_id"], meta["attachment_id"] + ".thumb"])
+    assert await stored_files(server) == sorted([meta["attachment_id"], meta["attachment_id"] + ".thumb"])
 
     # The agent asks for a link and reads the stored photo back: no EXIF, no GPS.
     link = await console.call("attachment:link", {"conversation_id": cid, "attachment_id": meta["attachment_id"]})
@@ -137,6 +146,7 @@ async def test_a_visitors_photo_reaches_the_agent_once_without_its_gps(server: L
     assert transcript["attachments"][0]["sender"] == {"kind": "visitor", "name": "Shopper 1"}
 
 
+@pytest.mark.both_backends  # delivery through the bus; PostgreSQL's store
 async def test_an_agents_pdf_reaches_the_visitor_and_is_served_as_a_download(server: LiveServer) -> None:
     shopper, _console, login, cid = await chat(server)
     status, body = await upload(server, cid, login["token"], PDF, name="invoice", client_msg_id="a-f1")
@@ -177,7 +187,7 @@ async def test_a_file_of_a_type_not_allowed_is_refused_and_nothing_is_stored(ser
     shopper, _console, login, cid = await chat(server)
     status, body = await upload(server, cid, shopper.token, data, name=name)
     assert status == 415 and body["error"]["code"] == "file_type_not_allowed", body
-    assert stored_files(server) == []
+    assert await stored_files(server) == []
     assert [m["kind"] for m in await messages(server, cid, login["token"])] == ["system", "text", "system"]
 
 
@@ -195,7 +205,7 @@ async def test_a_file_too_large_is_refused_declared_or_chunked_and_nothing_is_st
     assert status == 413 and body["error"]["code"] == "file_too_large"
     status, body = await upload(server, cid, shopper.token, b"c" * LIMIT, name="exactly.txt")
     assert status == 201  # the limit itself is allowed
-    assert len(stored_files(server)) == 1
+    assert len(await stored_files(server)) == 1
     assert [m["kind"] for m in await messages(server, cid, login["token"])] == ["system", "text", "system", "file"]
 
 
@@ -224,7 +234,7 @@ async def test_bad_requests_are_refused_before_anything_is_read_or_stored(server
         assert (status, body["error"]["code"]) == (status_wanted, code), (case, body)
     status, body = await upload(server, cid, shopper.token, b"", name="empty.txt")
     assert status == 400 and body["error"]["code"] == "invalid_payload"
-    assert stored_files(server) == []
+    assert await stored_files(server) == []
     assert len(await messages(server, cid, login["token"])) == 3
 
 
@@ -234,7 +244,7 @@ async def test_a_closed_conversation_takes_no_file(server: LiveServer) -> None:
     for token in (shopper.token, login["token"]):
         status, body = await upload(server, cid, token, png_bytes(), name="late.png")
         assert status == 409 and body["error"]["code"] == "conversation_closed"
-    assert stored_files(server) == []
+    assert await stored_files(server) == []
 
 
 async def test_too_many_uploads_are_refused(tmp_path: Path) -> None:
@@ -248,7 +258,7 @@ async def test_too_many_uploads_are_refused(tmp_path: Path) -> None:
         assert status == 429 and body["error"]["code"] == "rate_limited"
         # Another sender has a budget of their own.
         assert (await upload(server, cid, login["token"], PDF, name="a.pdf", client_msg_id="a-1"))[0] == 201
-        assert len(stored_files(server)) == 3
+        assert len(await stored_files(server)) == 3
     finally:
         await server.close()
 
@@ -342,6 +352,7 @@ async def test_transcripts_show_the_files_and_a_downloaded_page_keeps_the_images
     assert pdf["message"]["meta"]["attachment_id"] == transcript["attachments"][1]["id"]
 
 
+@pytest.mark.both_backends  # delivery through the bus; PostgreSQL's store
 async def test_a_customers_export_holds_the_files_and_deleting_the_customer_removes_them(
         server: LiveServer) -> None:
     shopper, console, _login, cid = await chat(server)
@@ -355,10 +366,10 @@ async def test_a_customers_export_holds_the_files_and_deleting_the_customer_remo
     assert [(f["attachment"]["name"], base64.b64decode(f["data"])) for f in export["files"]] == [
         ("receipt.pdf", PDF)]
     link = await console.call("attachment:link", {"conversation_id": cid, "attachment_id": attachment_id})
-    assert stored_files(server) == [attachment_id]
+    assert await stored_files(server) == [attachment_id]
     status, _ = await server.request("DELETE", f"/api/customers/{customer_id}?force=true", token=admin)
     assert status == 204
-    assert stored_files(server) == []  # the bytes, not only the record
+    assert await stored_files(server) == []  # the bytes, not only the record
     resp = await fetch(server, link["url"])  # a link made before: the file is gone
     assert resp.status == 404
 
@@ -374,10 +385,10 @@ async def test_retention_deletes_the_files_of_old_conversations(tmp_path: Path) 
         newer = await visitor(server)
         other = (await newer.call("chat:start", prechat(2)))["conversation"]["id"]
         _, kept = await upload(server, other, newer.token, PDF, name="new.pdf")
-        assert len(stored_files(server)) == 3  # the image, its thumbnail, the PDF
+        assert len(await stored_files(server)) == 3  # the image, its thumbnail, the PDF
         clock.advance(31 * 86400)
         await server.parts.domain.customers.apply_retention()  # what the retention loop runs
-        assert stored_files(server) == [kept["message"]["meta"]["attachment_id"]]
+        assert await stored_files(server) == [kept["message"]["meta"]["attachment_id"]]
         assert await server.parts.stores.attachments.attachment(body["message"]["meta"]["attachment_id"]) is None
     finally:
         await server.close()
