@@ -36,6 +36,8 @@ from .tickets import RateLimiter
 __all__ = ["Attachment", "AttachmentService", "AttachmentStore", "FileLink", "LinkSigner", "StoredFile"]
 
 log = logging.getLogger("chatserver.attachments")
+# Files checked at once per process (the others wait their turn; the machine has few cores anyway).
+CONCURRENT_CHECKS = 2
 FILE_MESSAGE = "file"
 Variant = Literal["file", "thumbnail"]
 
@@ -113,6 +115,8 @@ class AttachmentService:
         self.allowed = allowed
         self.link_ttl = link_ttl
         self.max_pixels = max_pixels
+        # Decoding an image holds its pixels several times over: a few at once bound the memory.
+        self._checking = asyncio.Semaphore(CONCURRENT_CHECKS)
 
     async def check_sender(self, actor: Actor, conversation_id: str, name: str) -> Conversation:
         """Before any byte of an upload is read: the name is one a file may have, the sender may
@@ -129,7 +133,9 @@ class AttachmentService:
         """Check ``data`` (``file_checks.check_upload``, in a thread), store it and post its file
         message; ``(message, created)``, the stored message and ``False`` for a resent
         ``client_msg_id`` (nothing new is kept). Call ``check_sender`` first."""
-        checked: CheckedFile = await asyncio.to_thread(check_upload, data, self.allowed, max_pixels=self.max_pixels)
+        async with self._checking:
+            checked: CheckedFile = await asyncio.to_thread(check_upload, data, self.allowed,
+                                                           max_pixels=self.max_pixels)
         attachment = Attachment(
             id=self.new_id(), conversation_id=conversation_id, sender_kind=actor.kind, sender_id=actor.id,
             name=name_for(name, checked.kind), content_type=checked.content_type, size=len(checked.data),

@@ -12,6 +12,7 @@ are decoded (a decompression bomb). Everything here is CPU-bound: callers run it
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -46,9 +47,11 @@ MAX_NAME_CHARS = 200
 # Pillow's format names, so that a file is decoded only by the decoder its signature named.
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP"}
 
-# 40 megapixels: a 48 MP phone photo's full size is refused, its usual 12 MP one passes. All frames
-# of an animation count together, since each is decoded.
-DEFAULT_MAX_PIXELS = 40_000_000
+# 24 megapixels: a phone's usual 12 MP photo and a 4K screenshot pass, a 48 MP full-size one is
+# refused. All frames of an animation count together, since each is decoded. Decoding holds a few
+# copies of the pixels (4 bytes each): about 400 MB at the cap, which is why the service checks
+# at most CONCURRENT_CHECKS images at once.
+DEFAULT_MAX_PIXELS = 24_000_000
 THUMBNAIL_SIZE = 320
 JPEG_QUALITY = 85
 # Animations beyond this many frames are refused: each frame is decoded and encoded again.
@@ -115,16 +118,18 @@ def _is_plain_text(data: bytes) -> bool:
     return not text.lstrip("\ufeff \t\r\n\f").startswith("<")
 
 
+# What a file's name may hold: no path separator, no control character (C0, DEL, C1) and no line
+# separator, 1 to MAX_NAME_CHARS characters (a JSON Schema pattern too: the upload route states it).
+NAME_PATTERN = r"^[^/\\\u0000-\u001f\u007f-\u009f\u2028\u2029]{1," + str(MAX_NAME_CHARS) + "}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
 def checked_name(name: str) -> str:
-    """A file's name as sent, trimmed, if it may be shown and used as a download's name: 1 to
-    ``MAX_NAME_CHARS`` characters, no path (``/``, ``\\``), no control characters, not ``.`` or
-    ``..``; ``InvalidPayload`` otherwise."""
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME_CHARS:
-        raise InvalidPayload(f"the file name must be 1-{MAX_NAME_CHARS} characters")
-    if "/" in name or "\\" in name or name in (".", "..") \
-            or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in name):
-        raise InvalidPayload("the file name must not hold a path or control characters")
+    """A file's name as sent, if it may be shown and used as a download's name (``NAME_PATTERN``);
+    ``InvalidPayload`` otherwise. It never names a path on the server: files are stored by id."""
+    if not _NAME.fullmatch(name):
+        raise InvalidPayload(f"the file name must be 1-{MAX_NAME_CHARS} characters, without a path or control "
+                             "characters")
     return name
 
 
@@ -134,7 +139,7 @@ def name_for(name: str, kind: FileKind) -> str:
     name claims another type (a PNG named ``.pdf``, a text named ``.html``)."""
     name = checked_name(name)
     stem, dot, extension = name.rpartition(".")
-    if not dot or not stem:  # no extension (".profile" is a name without one)
+    if not dot or not stem or not extension:  # no extension (".profile" is a name without one)
         return name + EXTENSIONS[kind][0]
     if f".{extension.lower()}" not in EXTENSIONS[kind]:
         raise FileTypeNotAllowed(f"the name says .{extension} but the content is {kind}",

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..domain.actor import Actor
 from ..domain.attachments import Variant
+from ..domain.file_checks import NAME_PATTERN
 from ..errors import AuthRequired, FileTooLarge, InvalidPayload
 from ..wire.shapes import Uploaded
 from ..wire.views import message_view
@@ -129,14 +130,14 @@ ATTACHMENT_ROUTES = [
                       "attachment_types), never on its name or Content-Type; a name whose extension claims another "
                       "type is refused. Images are re-encoded without their metadata (EXIF, GPS). The file becomes "
                       "a message of kind file, delivered as message:new; fetch it through attachment:link.",
-          query=(Query("name", Annotated[str, msgspec.Meta(min_length=1, max_length=200)], "the file's name",
+          query=(Query("name", Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)], "the file's name",
                        required=True),
                  Query("client_msg_id", Annotated[str, msgspec.Meta(pattern=CLIENT_ID)],
                        "the message's client id: the same again stores nothing new", required=True)),
           raw_body=RawBody("application/octet-stream", "The file's bytes", "attachment_max_bytes"),
           answers=(json_answer(Uploaded, "Stored and posted", 201),
                    json_answer(Uploaded, "Stored before (duplicate: true): nothing new was kept")),
-          errors=(400, 401, 404, 409, 413, 415, 429)),
+          errors=(400, 401, 403, 404, 409, 413, 415, 429)),
     Route("GET", "/files/{attachment_id}", serve_file, operation_id="getFile", auth=Auth.NONE,
           summary="A file, through a signed link from attachment:link (expires)",
           description="Images inline with their type, everything else as a download (Content-Disposition: "

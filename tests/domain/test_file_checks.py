@@ -4,6 +4,7 @@ Pillow, images re-encoded without their metadata, bombs and markup refused."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -12,8 +13,12 @@ from PIL import Image, ImageSequence
 
 from chatserver.domain.file_checks import (
     ALL_KINDS,
+    MAX_NAME_CHARS,
+    NAME_PATTERN,
     THUMBNAIL_SIZE,
     check_upload,
+    checked_name,
+    name_for,
     sanitize_image,
     sniff_kind,
 )
@@ -175,3 +180,36 @@ def test_a_decompression_bomb_is_refused_on_its_header() -> None:
 def test_an_empty_file_is_an_invalid_payload() -> None:
     with pytest.raises(InvalidPayload):
         check_upload(b"")
+
+
+@pytest.mark.parametrize(("name", "kind", "expected"), [
+    ("photo.JPG", "jpeg", "photo.JPG"),
+    ("photo.jpeg", "jpeg", "photo.jpeg"),
+    ("screenshot", "png", "screenshot.png"),
+    (".profile", "text", ".profile.txt"),
+    ("..", "pdf", "...pdf"),
+    ("Rechnung März.pdf", "pdf", "Rechnung März.pdf"),
+    ("notes.md", "text", "notes.md"),
+])
+def test_a_name_keeps_an_extension_that_fits_and_gets_one_when_it_has_none(name: str, kind: str,
+                                                                            expected: str) -> None:
+    assert name_for(name, kind) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("invoice.pdf", "png"),  # a PNG named .pdf
+    ("page.html", "text"),  # text that a browser would open as a page once saved
+    ("image.svg", "png"),
+    ("setup.exe", "text"),
+])
+def test_a_name_that_claims_another_type_is_refused(name: str, kind: str) -> None:
+    with pytest.raises(FileTypeNotAllowed):
+        name_for(name, kind)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["", "a/b.png", "..\\b.png", "a\nb.txt", "tab\there.txt", "a\x7f.txt",
+                                  "a\x85.txt", "line\u2028sep.txt", "x" * (MAX_NAME_CHARS + 1)])
+def test_a_name_with_a_path_or_control_characters_is_invalid(name: str) -> None:
+    with pytest.raises(InvalidPayload):
+        checked_name(name)
+    assert not re.fullmatch(NAME_PATTERN, name)  # the pattern the upload route's document states

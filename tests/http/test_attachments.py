@@ -20,7 +20,7 @@ from PIL import Image
 
 from chatserver.domain.clock import ManualClock
 
-from ..domain.test_file_checks import GPS_IFD, jpeg_with_gps, png_bytes
+from ..domain.test_file_checks import GPS_IFD, bomb_png, jpeg_with_gps, png_bytes
 from ..support import Client, LiveServer, agent, make_settings, prechat, visitor
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -392,3 +392,15 @@ async def test_retention_deletes_the_files_of_old_conversations(tmp_path: Path) 
         assert await server.parts.stores.attachments.attachment(body["message"]["meta"]["attachment_id"]) is None
     finally:
         await server.close()
+
+
+async def test_a_waiting_visitor_may_send_a_file_and_a_bomb_is_refused_unread(server: LiveServer) -> None:
+    shopper = await visitor(server)
+    cid = (await shopper.call("chat:start", prechat()))["conversation"]["id"]  # queued: no agent online
+    status, body = await upload(server, cid, shopper.token, bomb_png(30_000, 30_000), name="huge.png")
+    assert status == 413 and body["error"]["code"] == "file_too_large"
+    assert body["error"]["details"] == {"max_pixels": 24_000_000}
+    assert await stored_files(server) == []
+    status, body = await upload(server, cid, shopper.token, png_bytes((64, 64)), name="small.png")
+    assert status == 201 and body["message"]["seq"] == 3
+    assert await shopper.wait_for_seq(cid, 3) == body["message"]
