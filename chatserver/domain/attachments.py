@@ -151,6 +151,9 @@ class AttachmentService:
             raise
         if not created:  # a resend: the first upload's file stands
             await self.store.delete_attachment(attachment.id)
+        else:  # never the name: it may say more about the shopper than the type and size do
+            log.info("file posted conversation=%s %s=%s attachment=%s type=%s bytes=%d", conversation_id,
+                     actor.kind, actor.id, attachment.id, attachment.content_type, attachment.size)
         return message, created
 
     async def of_conversation(self, conversation_id: str) -> list[Attachment]:
