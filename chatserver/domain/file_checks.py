@@ -84,10 +84,6 @@ class CheckedFile:
     thumbnail: bytes | None = None
     thumbnail_type: str | None = None
 
-    @property
-    def is_image(self) -> bool:
-        return self.kind in IMAGE_KINDS
-
 
 def sniff_kind(data: bytes) -> FileKind | None:
     """The kind the content of ``data`` shows, or None when it is none the server accepts."""

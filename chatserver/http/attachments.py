@@ -1,6 +1,6 @@
 """Files in conversations over HTTP: the upload (the body streamed as it arrives, never through a
 Socket.IO message) and the signed links' route that serves a file (``attachment:link`` makes the
-links: transport/chat_events.py).
+links: transport/attachments.py).
 
 A file is served so that no browser runs it: an image inline with its own type (re-encoded, its
 metadata gone), anything else as a download; always ``nosniff`` and a Content-Security-Policy
@@ -32,6 +32,8 @@ CLIENT_ID = r"^[A-Za-z0-9_\-:.]{1,64}$"
 _CLIENT_ID = re.compile(CLIENT_ID)
 # The query's name: the domain checks it further (file_checks.checked_name: 1-200 characters).
 _MAX_NAME_QUERY = 1000
+# Shown in the page (an <img>); everything else is a download, whatever it is.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 FILE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -110,7 +112,7 @@ async def serve_file(request: web.Request) -> web.Response:
         content_type = attachment.thumbnail_type or "application/octet-stream"
     else:
         content_type = attachment.content_type
-    inline = content_type.startswith("image/")
+    inline = content_type in INLINE_TYPES
     left = max(0, int(request.query["exp"]) - math.ceil(s.clock.now()))
     headers = {**FILE_HEADERS, "Content-Type": content_type,
                "Content-Disposition": _disposition("inline" if inline else "attachment", attachment.name),
