@@ -148,8 +148,9 @@ def test_anything_else_is_refused(data: bytes, why: str) -> None:
         check_upload(data)
 
 
-def test_the_name_does_not_matter_a_png_named_pdf_is_a_png() -> None:
-    # There is no name here at all: the content alone decides.
+def test_the_content_alone_decides_the_kind() -> None:
+    # No name is given: a PNG is a PNG whatever it is called (a name that says otherwise is refused
+    # by name_for, below).
     assert check_upload(png_bytes()).kind == "png"
 
 

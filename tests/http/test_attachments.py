@@ -137,6 +137,8 @@ async def test_a_visitors_photo_reaches_the_agent_once_without_its_gps(server: L
         assert dict(image.getexif()) == {} and not image.getexif().get_ifd(GPS_IFD)
         assert not {"exif", "icc_profile", "comment"} & set(image.info)
     assert b"Shopper's Phone" not in photo
+    # What the store holds is what was served: the original never reached it.
+    assert await server.parts.stores.attachments.attachment_data(meta["attachment_id"]) == photo
     thumb = await fetch(server, link["thumbnail_url"])
     assert thumb.status == 200 and thumb.headers["Content-Type"] == "image/jpeg"
 
