@@ -151,7 +151,7 @@ class Webhooks:
         """The ``message.created`` items for a participant's message, of ``endpoints`` (every
         endpoint as of the message's transaction), which storage writes in that transaction: a
         message is never stored without its event, nor the event without the message."""
-        if message.kind != "text":
+        if message.kind not in ("text", "file"):  # a file message names its file; never its bytes
             return []
         return self.items([e for e in endpoints if e.wants(MESSAGE_CREATED)], MESSAGE_CREATED,
                           {"message": self.payloads.message(message)}, visitor_id=conversation.visitor_id)

@@ -138,3 +138,15 @@ async def test_endpoints_changed_here_apply_at_once_and_only_subscribers_get_the
     assert [e.id for e in await wired.tickets.webhooks()] == [tickets_only.id]
     await wired.conversations.append_message(_message("nobody again", "m3"))
     assert len(await wired.items()) == 1
+
+
+async def test_a_file_message_has_its_webhook_naming_the_file(wired: Wired) -> None:
+    await _endpoint(wired, [MESSAGE_CREATED])
+    await wired.conversations.create_conversation(_conversation(), [])
+    meta = {"attachment_id": "att1", "name": "label.pdf", "size": "1234", "content_type": "application/pdf"}
+    file = NewMessage(conversation_id="c1", kind="file", sender_kind=PartyKind.VISITOR, sender_id="v1",
+                      sender_name=None, body="label.pdf", created_at=2.0, client_msg_id="f1", meta=meta)
+    await wired.conversations.append_message(file)
+    [item] = await wired.items()
+    assert item["type"] == MESSAGE_CREATED
+    assert (item["data"]["message"]["kind"], item["data"]["message"]["meta"]) == ("file", meta)
