@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .models import PartyKind, Role
+from .models import Agent, PartyKind, Role
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -14,3 +14,8 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str | None = None
     role: Role | None = None
+
+    @classmethod
+    def agent(cls, agent: Agent) -> Actor:
+        """The agent as the one acting (their name and role with them)."""
+        return cls(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)

@@ -8,7 +8,6 @@ import logging
 from .. import constants as C
 from ..domain.actor import Actor
 from ..domain.agent_cache import AgentCache
-from ..domain.models import PartyKind
 from ..domain.ports import AgentStore
 from ..domain.routing import Dispatcher
 from .bus import AgentChangedEnvelope
@@ -70,7 +69,7 @@ class AgentSessions:
                 await self.end_session(connection.sid, C.SESSION_SIGNED_OUT)
             else:
                 connection.agent = agent
-                connection.actor = Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
+                connection.actor = Actor.agent(agent)
 
     async def end_session(self, sid: str, reason: str) -> None:
         """Tell an agent's connection why its session is over, then close it."""

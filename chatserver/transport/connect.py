@@ -44,7 +44,7 @@ class Authenticator:
             return Connection(sid, namespace, Actor(kind=PartyKind.VISITOR, id=claims.sub), None, self.settings), None
         agent, claims = await self._verify_agent(token)
         status = wanted_status(auth)
-        actor = Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
+        actor = Actor.agent(agent)
         return Connection(sid, namespace, actor, agent, self.settings, status), claims.exp
 
     async def party(self, token: object) -> Actor:
@@ -54,7 +54,7 @@ class Authenticator:
             claims = self.signer.verify(token, "visitor", self.clock.now())
         except InvalidToken:
             agent, _ = await self._verify_agent(token)  # an agent's, or invalid either way
-            return Actor(kind=PartyKind.AGENT, id=agent.id, name=agent.name, role=agent.role)
+            return Actor.agent(agent)
         return Actor(kind=PartyKind.VISITOR, id=claims.sub)
 
     async def verify_agent_token(self, token: object) -> Agent:
