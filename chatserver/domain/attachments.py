@@ -160,9 +160,15 @@ class AttachmentService:
         """The conversation's files, oldest first (for transcripts: call after checking the reader)."""
         return await self.store.attachments_of([conversation_id])
 
-    async def thumbnails(self, conversation_id: str) -> dict[str, tuple[str, bytes]]:
+    async def thumbnails(self, actor: Actor, conversation_id: str) -> dict[str, tuple[str, bytes]]:
         """The conversation's images' thumbnails (type and bytes) by attachment id, for a
-        transcript that embeds them (call after checking the reader)."""
+        transcript that embeds them: none for a reader who may not fetch its files (an agent who
+        reads a customer's history but never held this conversation sees the files named only)."""
+        try:
+            await self._check_reader(actor, await self.conversations.get_conversation(conversation_id),
+                                     conversation_id)
+        except (NotFound, Forbidden):
+            return {}
         found = {}
         for attachment in await self.of_conversation(conversation_id):
             if attachment.thumbnail_type is not None:

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from ..domain.models import ConversationFilter, ConversationStatus, Transcript
+from ..domain.actor import Actor
+from ..domain.models import Agent, ConversationFilter, ConversationStatus, Transcript
 from ..errors import InvalidPayload
 from ..wire.shapes import ClosedConversation, Conversations, RatingsReport
 from ..wire.shapes import Transcript as TranscriptShape
@@ -50,11 +51,12 @@ async def list_conversations(request: web.Request) -> web.Response:
     return web.json_response({"conversations": [record_view(r) for r in records], "total": total})
 
 
-async def _transcript_json(request: web.Request, conversation_id: str) -> tuple[Transcript, dict[str, Any]]:
+async def _transcript_json(request: web.Request, conversation_id: str,
+                           agent: Agent) -> tuple[Transcript, dict[str, Any]]:
     """The transcript the caller may read, as JSON: with its customer, the console's internal notes
     and wrap-up (agents' eyes only)."""
     s = services(request)
-    transcript, record = await s.customers.transcript_for(await current_agent(request), conversation_id)
+    transcript, record = await s.customers.transcript_for(agent, conversation_id)
     return transcript, {**full_transcript_view(transcript, record),
                         **await transcript_extras(request.app, conversation_id),
                         "attachments": attachments_view(await s.attachments.of_conversation(conversation_id),
@@ -62,7 +64,8 @@ async def _transcript_json(request: web.Request, conversation_id: str) -> tuple[
 
 
 async def get_conversation(request: web.Request) -> web.Response:
-    _, view = await _transcript_json(request, path_id(request, "conversation_id", "conversation"))
+    agent = await current_agent(request)
+    _, view = await _transcript_json(request, path_id(request, "conversation_id", "conversation"), agent)
     return web.json_response(view)
 
 
@@ -70,11 +73,12 @@ _FORMATS = ("json", "text", "html")
 
 
 async def export_transcript(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
     conversation_id = path_id(request, "conversation_id", "conversation")
     fmt = request.query.get("format", "json")
     if fmt not in _FORMATS:
         raise InvalidPayload("format must be json, text or html")
-    transcript, view = await _transcript_json(request, conversation_id)
+    transcript, view = await _transcript_json(request, conversation_id, agent)
     extension = {"json": "json", "text": "txt", "html": "html"}[fmt]
     headers = {"Content-Disposition": f'attachment; filename="conversation-{conversation_id}.{extension}"'}
     if fmt == "json":
@@ -85,7 +89,7 @@ async def export_transcript(request: web.Request) -> web.Response:
     # Nothing in the page runs: its text is escaped, and the policy forbids scripts anyway. Its
     # images are its own (data: URIs), so the page shows them once downloaded.
     headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    thumbnails = await services(request).attachments.thumbnails(conversation_id)
+    thumbnails = await services(request).attachments.thumbnails(Actor.agent(agent), conversation_id)
     return web.Response(text=transcript_html(transcript, thumbnails), content_type="text/html", charset="utf-8",
                         headers=headers)
 

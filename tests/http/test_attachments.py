@@ -406,3 +406,32 @@ async def test_a_waiting_visitor_may_send_a_file_and_a_bomb_is_refused_unread(se
     status, body = await upload(server, cid, shopper.token, png_bytes((64, 64)), name="small.png")
     assert status == 201 and body["message"]["seq"] == 3
     assert await shopper.wait_for_seq(cid, 3) == body["message"]
+
+
+async def test_an_agent_reading_a_customers_history_sees_files_named_not_shown(server: LiveServer) -> None:
+    shopper, alice_console, alice, first = await chat(server)  # Alice served this customer once
+    await shopper.call("conversation:close", {"conversation_id": first})
+    await alice_console.call("presence:set", {"status": "away"})
+    bob = await server.add_agent("Bob")
+    bob_console = await agent(server, bob)
+    second = (await shopper.call("chat:start", prechat()))["conversation"]["id"]
+    await bob_console.wait_for("conversation:updated", lambda d: d["conversation"]["id"] == second
+                               and d["conversation"]["status"] == "assigned")
+    _, body = await upload(server, second, shopper.token, png_bytes((60, 40)), name="cart.png")
+    attachment_id = body["message"]["meta"]["attachment_id"]
+    assert server.http is not None
+
+    async def page(token: str) -> str:
+        async with server.http.get(f"{server.url}/api/conversations/{second}/transcript",  # type: ignore[union-attr]
+                                   params={"format": "html"}, headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200
+            return await r.text()
+
+    # Alice may read the customer's other chat (customers.md), but not fetch its files.
+    assert (await alice_console.call("attachment:link", {"conversation_id": second,
+                                                         "attachment_id": attachment_id}))["error"]["code"] == \
+        "forbidden"
+    seen_by_alice = await page(alice["token"])
+    assert "sent a file: cart.png" in seen_by_alice and "data:image" not in seen_by_alice
+    assert "data:image/jpeg;base64," in await page(bob["token"])  # an opaque image's thumbnail is a JPEG
+    assert "data:image/jpeg;base64," in await page(await server.admin_token())
