@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  actionRefusal, FILL_ATTRIBUTE, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels,
+  actionRefusal, BLOCK_SELECTOR, FILL_ATTRIBUTE, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels,
 } from "../src/cobrowse/privacy.js";
 
 // A stand-in for a DOM element: attributes, a class list and ancestors, with the closest()
@@ -219,4 +219,21 @@ test("every field sent says whether the agent may type into it, and why not, als
     { id: 31, attributes: { [FILL_ATTRIBUTE]: "sensitive_field" } },
     { id: 1, attributes: { class: "checkout" } },
   ]);
+});
+
+test("a file input is not captured: neither its value (the file's name) nor its length goes out", () => {
+  const file = Object.assign(input({ type: "file", name: "receipt" }), { value: "C:\\fakepath\\SECRET-scan.pdf" });
+  const hidden = Object.assign(input({ type: "hidden", name: "token" }), { value: "SECRET-token" });
+  assert.equal(file.matches(BLOCK_SELECTOR), true);
+  assert.equal(actionRefusal(file, "click"), "blocked");
+  assert.equal(actionRefusal(file, "input"), "blocked");
+  // What rrweb serializes of a blocked element: its class and size only.
+  const live = new Map([[30, file], [31, hidden]]);
+  const event = { type: 2, data: { node: serialized(1, "form", {}, [
+    serialized(30, "input", { rr_width: "200px", rr_height: "20px" }),
+    serialized(31, "input", { rr_width: "0px", rr_height: "0px" }),
+  ]) } };
+  scrubEvent(event, (id) => live.get(id) ?? null);
+  assert.equal(JSON.stringify(event).includes("*"), false, JSON.stringify(event));
+  assert.equal(JSON.stringify(event).includes("SECRET"), false);
 });

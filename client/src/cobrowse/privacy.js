@@ -10,14 +10,15 @@
 //   came with (rrweb copies an input's value attribute, and a textarea's default text, when the
 //   live value is empty: scrubEvent removes them before an event is queued), and a checkbox or
 //   radio button is ticked in the agent's view only if it is ticked now;
-// - .cb-block / [data-cb-block] elements, hidden inputs and the chat widget itself are not
-//   captured at all (the agent sees an empty box of the same size);
+// - .cb-block / [data-cb-block] elements, hidden and file inputs and the chat widget itself (with
+//   its own attach input) are not captured at all (the agent sees an empty box of the same size):
+//   neither a value nor a file's name, nor that one was chosen, reaches the agent;
 // - every field sent carries FILL_ATTRIBUTE: whether the agent may type into it, or why not, so
 //   that the console refuses at once instead of asking for text the page would refuse (the page
 //   still decides every action itself: actionRefusal).
 
 export const BLOCK_CLASS = "cb-block";
-export const BLOCK_SELECTOR = "chatserver-widget, [data-cb-block], input[type=hidden]";
+export const BLOCK_SELECTOR = "chatserver-widget, [data-cb-block], input[type=hidden], input[type=file]";
 export const MASK_TEXT_CLASS = "cb-mask";
 export const MASK_TEXT_SELECTOR = "[data-cb-mask]";
 // On every field in what is sent: "allowed", or actionRefusal's reason for typing into it.
@@ -142,6 +143,11 @@ function scrubField(node, element) {
   const attributes = node.attributes ?? {};
   node.attributes = attributes;
   attributes[FILL_ATTRIBUTE] = fillMark(element);
+  if (element && isBlocked(element)) {
+    // Not captured: rrweb keeps only its size; not even a masked value (a file's name) goes out.
+    delete attributes.value;
+    return;
+  }
   const type = String(attributes.type ?? "").toLowerCase();
   if (node.tagName === "input" && (type === "checkbox" || type === "radio") && element) {
     // rrweb adds checked when the box is ticked but keeps the HTML's checked attribute when the
