@@ -1,0 +1,214 @@
+// The DOM side of files in the chat, shared by the widget and the agent console: the attach
+// button with its file input, dropping files on the chat and pasting a screenshot into the
+// composer, each upload's progress with Cancel; and a file message as a thumbnail or a named link.
+// Names and sizes are put in as text, never as HTML.
+
+import { h, setText } from "./dom.js";
+import {
+  ACCEPTED_TYPES, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, uploadErrorText, uploadProblem,
+} from "./attachments.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A paperclip; fixed markup, no data in it. */
+function paperclip() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+  svg.append(path);
+  return svg;
+}
+
+/**
+ * The ways to send a file from a composer. ``send(file, name, onProgress)`` starts an upload and
+ * returns {done, cancel} (see attachments.js upload()); it may throw when nothing can be sent now.
+ * ``canAttach()`` says whether files may be sent now; ``limit()`` the server's size limit in bytes
+ * when known; ``onProblem(text)`` shows why a file was refused (the typed text is never touched);
+ * ``onSent(message)`` gets the stored file message.
+ */
+export class AttachControls {
+  constructor({ dropTarget, pasteTarget, canAttach, limit = () => null, send, onProblem, onSent = () => {},
+    destination = () => "" }) {
+    this.canAttach = canAttach;
+    this.limit = limit;
+    this.send = send;
+    this.onProblem = onProblem;
+    this.onSent = onSent;
+    this.destination = destination;
+    this.pasteTarget = pasteTarget;
+    this.input = h("input", { type: "file", multiple: true, accept: ACCEPTED_TYPES, hidden: true, tabindex: "-1",
+      class: "attach-input", onchange: () => {
+        this.add([...this.input.files]);
+        this.input.value = ""; // the same file can be chosen again
+      } });
+    this.button = h("button", { type: "button", class: "attach-button", "aria-label": "Attach a file",
+      title: "Attach a file (or drop it here, or paste a screenshot)", onclick: () => {
+        if (this.canAttach()) this.input.click();
+      } }, paperclip());
+    this.list = h("ul", { class: "uploads", "aria-label": "Files being sent", hidden: true });
+    this.#listenForDrops(dropTarget);
+    pasteTarget.addEventListener("paste", (event) => {
+      const files = transferredFiles(event.clipboardData, { paste: true });
+      if (!files.length || !this.canAttach()) return;
+      event.preventDefault();
+      this.add(files.map((file) => {
+        const name = pastedName(file);
+        return name === file.name ? file : new File([file], name, { type: file.type, lastModified: file.lastModified });
+      }));
+    });
+  }
+
+  /** Enable or disable the button (the chat ended, or none is open). */
+  setEnabled(enabled) {
+    this.button.disabled = !enabled;
+  }
+
+  #listenForDrops(target) {
+    const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+    let depth = 0;
+    const leave = () => {
+      depth = 0;
+      target.classList.remove("dropping");
+    };
+    target.addEventListener("dragenter", (event) => {
+      if (!carriesFiles(event) || !this.canAttach()) return;
+      event.preventDefault();
+      depth += 1;
+      target.classList.add("dropping");
+    });
+    target.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event) || !this.canAttach()) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    target.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) leave();
+    });
+    target.addEventListener("drop", (event) => {
+      leave();
+      const files = transferredFiles(event.dataTransfer);
+      if (!files.length) return;
+      // Never let the browser open a dropped file in place of the page.
+      event.preventDefault();
+      if (this.canAttach()) this.add(files);
+    });
+  }
+
+  /** Send each file (after the checks that need no server), each with its progress row. */
+  add(files) {
+    for (const file of files) {
+      const problem = uploadProblem(file, this.limit());
+      if (problem) {
+        this.onProblem(problem);
+        continue;
+      }
+      this.#start(file);
+    }
+  }
+
+  #start(file) {
+    const to = this.destination();
+    const text = `Sending ${file.name} (${sizeText(file.size)})${to ? ` to ${to}` : ""}`;
+    const label = h("span", { class: "upload-name" }, text);
+    const progress = h("progress", { max: 100, value: 0, "aria-label": text });
+    const cancel = h("button", { type: "button", class: "upload-cancel", "aria-label": `Cancel sending ${file.name}` },
+      "Cancel");
+    const row = h("li", { class: "upload" }, label, progress, cancel);
+    let sending;
+    try {
+      sending = this.send(file, file.name, (fraction) => {
+        progress.value = Math.round(fraction * 100);
+      });
+    } catch (error) {
+      this.onProblem(uploadErrorText(error, file.name));
+      return;
+    }
+    cancel.addEventListener("click", () => sending.cancel());
+    this.list.append(row);
+    this.list.hidden = false;
+    sending.done.then((message) => this.onSent(message), (error) => {
+      if (error.code !== "cancelled") this.onProblem(uploadErrorText(error, file.name));
+    }).finally(() => {
+      const hadFocus = row.contains(row.getRootNode().activeElement); // the document or the widget's shadow root
+      row.remove();
+      this.list.hidden = this.list.children.length === 0;
+      if (hadFocus) this.pasteTarget.focus();
+    });
+  }
+}
+
+/**
+ * A file message's content: an image as a thumbnail that opens the full image in a new tab, any
+ * other file as a link "invoice.pdf · 182 KB" (the server sends it as a download). The links are
+ * asked for (``links``: an AttachmentLinks) when the file is shown and again at a click once they
+ * have expired; ``base`` is what the server's relative URLs are relative to.
+ */
+export function fileView({ message, links, base }) {
+  const meta = message.meta ?? {};
+  const attachmentId = meta.attachment_id;
+  const label = fileLabel(meta, message.body);
+  const image = isImage(meta);
+  const anchor = h("a", { class: image ? "file-link image" : "file-link", target: "_blank", rel: "noopener noreferrer",
+    referrerpolicy: "no-referrer", "aria-label": image ? `${label}, open the image` : null });
+  const problem = h("span", { class: "file-problem" });
+  let img = null;
+  if (image) {
+    const dimension = (value) => (Number(value) > 0 ? Math.round(Number(value)) : null);
+    img = h("img", { alt: meta.name || message.body || "image", width: dimension(meta.width),
+      height: dimension(meta.height), referrerpolicy: "no-referrer", decoding: "async" });
+    anchor.append(img, h("span", { class: "file-name" }, label));
+  } else {
+    anchor.append(h("span", { class: "file-icon", "aria-hidden": "true" }, "\u{1F4C4}"), h("span", { class: "file-name" }, label));
+  }
+  const element = h("div", { class: "file" }, anchor, problem);
+  if (!attachmentId) {
+    setText(problem, "This file is not available.");
+    return element;
+  }
+
+  const apply = (link) => {
+    const url = resolveUrl(link.url, base);
+    if (url) anchor.href = url;
+    const thumbnail = resolveUrl(link.thumbnail_url ?? link.url, base);
+    if (img && thumbnail && !img.getAttribute("src")) img.src = thumbnail;
+    setText(problem, "");
+  };
+  const fetchLink = (fresh) => links.get(message.conversation_id, attachmentId, { fresh }).then(apply, (error) => {
+    anchor.removeAttribute("href");
+    setText(problem, error?.code === "forbidden" || error?.code === "not_found"
+      ? "This file is not available to you." : "This file cannot be shown right now.");
+    throw error;
+  });
+  let reopening = false;
+  anchor.addEventListener("click", (event) => {
+    if (reopening || (anchor.href && links.current(attachmentId))) return; // a good link: the browser follows it
+    event.preventDefault();
+    // The link expired (or never came): ask for a new one, then follow it.
+    fetchLink(true).then(() => {
+      reopening = true;
+      try {
+        anchor.click();
+      } finally {
+        reopening = false;
+      }
+    }, () => {});
+  });
+  let retried = false;
+  img?.addEventListener("error", () => {
+    // The thumbnail's link expired before it loaded: once more with a fresh one.
+    if (retried) return;
+    retried = true;
+    img.removeAttribute("src");
+    fetchLink(true).catch(() => {});
+  });
+  fetchLink(false).catch(() => {});
+  return element;
+}

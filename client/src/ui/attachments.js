@@ -1,0 +1,208 @@
+// Files in the chat, for the widget and the agent console alike (docs/protocol.md, "Attachments"):
+// sending one over HTTP with progress and cancel (never through a Socket.IO message), the words
+// for a refusal, and the short-lived links a file is shown through (asked for when a file is
+// shown, and again once they have expired). Plain functions and small classes without the DOM,
+// unit-tested in client/test/attachments.test.js; the DOM side is ./attach-view.js.
+
+/** What the server stores (it decides on the content, this only guides the file picker). */
+export const ACCEPTED_TYPES = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.pdf";
+// A link is asked for again when it has less than this left (seconds): time to open it.
+const LINK_MARGIN_S = 15;
+
+/** "512 bytes", "182 KB", "2.4 MB" (1 KB = 1,024 bytes). */
+export function sizeText(bytes) {
+  const n = Number(bytes);
+  if (!Number.isFinite(n) || n < 0) return "";
+  if (n < 1024) return `${n} ${n === 1 ? "byte" : "bytes"}`;
+  const [value, unit] = n < 1024 * 1024 ? [n / 1024, "KB"] : n < 1024 ** 3 ? [n / 1024 ** 2, "MB"] : [n / 1024 ** 3, "GB"];
+  const shown = value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
+  return `${shown} ${unit}`;
+}
+
+/** "invoice.pdf · 182 KB": a file message's link text. */
+export function fileLabel(meta, body = "") {
+  const name = meta?.name || body || "file";
+  const size = sizeText(meta?.size);
+  return size ? `${name} · ${size}` : name;
+}
+
+/** Whether a file message is an image the server shows (re-encoded) as a thumbnail. */
+export function isImage(meta) {
+  return /^image\/(png|jpeg|gif|webp)$/.test(meta?.content_type ?? "");
+}
+
+/** Why a file is not sent at all, before any byte goes out; null when it may go. ``limit``: the
+ * server's attachment_max_bytes when it is known. */
+export function uploadProblem(file, limit) {
+  if (!file.size) return `“${file.name}” is empty.`;
+  if (limit && file.size > limit) {
+    const [size, most] = [sizeText(file.size), sizeText(limit)];
+    return `“${file.name}” is too large${size !== most ? ` (${size})` : ""}: files can be up to ${most}.`;
+  }
+  return null;
+}
+
+/** A refusal of an upload, with the server's structured code (or "network", "cancelled"). */
+export class UploadError extends Error {
+  constructor(status, code, message, details) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** What to tell the person who sent the file, for an UploadError. */
+export function uploadErrorText(error, name) {
+  const what = name ? `“${name}” was not sent: ` : "";
+  switch (error.code) {
+    case "file_too_large": {
+      const limit = Number(error.details?.limit);
+      return `${what}it is too large${limit > 0 ? `; files can be up to ${sizeText(limit)}` : ""}.`;
+    }
+    case "file_type_not_allowed":
+      return `${what}this type of file can't be sent. Images (PNG, JPEG, GIF, WebP), PDF and text files can.`;
+    case "network":
+      return `${what}the connection failed. Check it and try again.`;
+    case "conversation_closed":
+      return `${what}this chat has ended.`;
+    case "rate_limited":
+      return `${what}too many files at once. Wait a moment and try again.`;
+    case "not_found":
+    case "forbidden":
+      return `${what}this chat could not be found.`;
+    case "token_expired":
+    case "invalid_token":
+    case "auth_required":
+      return `${what}your session has expired. Reload the page and try again.`;
+    default:
+      return `${what}${(error.message || "something went wrong").replace(/\.$/, "")}.`;
+  }
+}
+
+/**
+ * The upload address: POST {base}api/conversations/{id}/attachments?name=…&client_msg_id=…
+ * (``base`` ends in "/").
+ */
+export function uploadUrl(base, conversationId, name, clientMsgId) {
+  const query = new URLSearchParams({ name, client_msg_id: clientMsgId });
+  return `${base}api/conversations/${encodeURIComponent(conversationId)}/attachments?${query}`;
+}
+
+/**
+ * Send ``body`` (a File or Blob) with XMLHttpRequest, which reports upload progress (fetch does
+ * not). Returns {done, cancel}: ``done`` resolves with the server's answer ({message, duplicate})
+ * and rejects with an UploadError ("cancelled" after cancel(), "network" when no answer came);
+ * onProgress(fraction) is called as the bytes go out.
+ */
+export function upload({ url, token, body, onProgress = () => {}, XHR = globalThis.XMLHttpRequest }) {
+  const xhr = new XHR();
+  let cancelled = false;
+  const done = new Promise((resolve, reject) => {
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.responseType = "text";
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(Math.min(1, event.loaded / event.total));
+    });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText || "null");
+      } catch {
+        data = null;
+      }
+      if ((xhr.status === 200 || xhr.status === 201) && data?.message) {
+        onProgress(1);
+        resolve(data);
+        return;
+      }
+      const error = data?.error ?? {};
+      const code = error.code || (xhr.status === 413 ? "file_too_large" : xhr.status === 415
+        ? "file_type_not_allowed" : "http_error");
+      reject(new UploadError(xhr.status, code, error.message || `HTTP ${xhr.status}`, error.details));
+    });
+    xhr.addEventListener("error", () => reject(new UploadError(0, "network", "the connection failed")));
+    xhr.addEventListener("abort", () => reject(new UploadError(0, "cancelled", "cancelled")));
+    xhr.send(body);
+  });
+  return {
+    done,
+    cancel() {
+      if (cancelled) return;
+      cancelled = true;
+      xhr.abort();
+    },
+  };
+}
+
+/**
+ * The links files are fetched through (``attachment:link``): each kept until shortly before it
+ * expires, then asked for again; one request at a time per file. ``call(event, payload)`` emits
+ * with an acknowledgement (rejecting on an error ack); ``now()`` is the time in epoch seconds.
+ */
+export class AttachmentLinks {
+  constructor({ call, now = () => Date.now() / 1000, margin = LINK_MARGIN_S }) {
+    this.call = call;
+    this.now = now;
+    this.margin = margin;
+    this.links = new Map(); // attachment id -> {url, thumbnail_url, expires_at}
+    this.asking = new Map(); // attachment id -> Promise of a link
+  }
+
+  /** The link if it is still good for a while, else null (without asking). */
+  current(attachmentId) {
+    const link = this.links.get(attachmentId);
+    return link && link.expires_at - this.margin > this.now() ? link : null;
+  }
+
+  /** A link good for at least the margin: the one held, or a new one; ``fresh`` always asks. */
+  async get(conversationId, attachmentId, { fresh = false } = {}) {
+    if (!fresh) {
+      const held = this.current(attachmentId);
+      if (held) return held;
+    }
+    let asking = this.asking.get(attachmentId);
+    if (!asking) {
+      asking = this.call("attachment:link", { conversation_id: conversationId, attachment_id: attachmentId })
+        .then((reply) => {
+          const link = { url: reply.url, thumbnail_url: reply.thumbnail_url ?? null, expires_at: Number(reply.expires_at) };
+          this.links.set(attachmentId, link);
+          return link;
+        })
+        .finally(() => this.asking.delete(attachmentId));
+      this.asking.set(attachmentId, asking);
+    }
+    return asking;
+  }
+}
+
+/** A link the server gave (relative to its base URL, which ends in "/") as an absolute URL; null
+ * for anything but http(s). */
+export function resolveUrl(url, base) {
+  if (typeof url !== "string" || !url) return null;
+  try {
+    const resolved = new URL(url.startsWith("/") ? url.slice(1) : url, base);
+    return resolved.protocol === "http:" || resolved.protocol === "https:" ? resolved.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The files a drop or a paste carries (a DataTransfer), or none. A paste that also carries text
+ * (a copied table, say) is left to be pasted as text. */
+export function transferredFiles(transfer, { paste = false } = {}) {
+  if (!transfer) return [];
+  const files = [...(transfer.files ?? [])];
+  if (paste && files.length && [...(transfer.types ?? [])].includes("text/plain")) return [];
+  return files;
+}
+
+/** A name for a pasted image that has none worth keeping ("image.png" from a screenshot). */
+export function pastedName(file, date = new Date()) {
+  const ext = { "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp" }[file.type];
+  if (!ext || (file.name && file.name !== `image.${ext}`)) return file.name || "file";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `screenshot-${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}-` +
+    `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}.${ext}`;
+}
