@@ -87,3 +87,16 @@ test("unread: the agent's messages past the shopper's read mark, not system or o
   t.setVisitorRead(5);
   assert.equal(t.unreadFromAgent, 0);
 });
+
+test("an upload's stored message shows at once, once, and is not counted as delivered", () => {
+  const t = new Transcript();
+  t.add(message(1));
+  const file = message(3, { kind: "file", sender: { kind: "visitor", name: null }, body: "a.png", client_msg_id: "w-f",
+    meta: { attachment_id: "f1", name: "a.png", size: "10", content_type: "image/png" } });
+  assert.equal(t.addAcknowledged(file), true);
+  assert.equal(t.deliveredSeq, 1, "message 2 may still be on its way: a rejoin asks from 1");
+  assert.equal(t.add(file), false, "its message:new afterwards changes nothing");
+  assert.deepEqual(bodies(t), ["m1", "a.png"]);
+  t.setAgentRead(3);
+  assert.equal(t.items()[1].status, "read");
+});

@@ -4,6 +4,8 @@
 import { pageContext, prefill } from "../config.js";
 import { WidgetStore } from "../store.js";
 import { adoptStyles } from "../styles.js";
+import { AttachControls, fileView } from "./attach-view.js";
+import { AttachmentLinks } from "./attachments.js";
 import { h, setText } from "./dom.js";
 import { CobrowseController } from "./cobrowse.js";
 import { HelpStep } from "./help.js";
@@ -42,6 +44,7 @@ class ChatPanel {
       io, base: config.base, store: this.store, onChange: (state, detail) => this.render(state, detail),
       identity, page: () => pageContext(this.script, document),
     });
+    this.links = new AttachmentLinks({ call: (event, payload) => this.session.call(event, payload) });
     this.cobrowse = new CobrowseController({ session: this.session, root: this.root, config });
     this.render(this.session.state, {});
     this.session.start();
@@ -192,13 +195,29 @@ class ChatPanel {
     h("div", { class: "actions" },
       h("button", { class: "button", type: "button", onclick: () => this.#endChat() }, "Yes, end chat"),
       this.endCancel));
+    this.chatScreen = h("div", { class: "screen", hidden: true });
+    // Files: the attach button, a drop anywhere on the chat, a screenshot pasted into the box.
+    this.attach = new AttachControls({
+      dropTarget: this.chatScreen,
+      pasteTarget: this.input,
+      canAttach: () => this.#canAttach(),
+      limit: () => this.session.state.maxAttachmentBytes,
+      send: (file, name, onProgress) => this.session.upload(file, name, onProgress),
+      onProblem: (text) => {
+        setText(this.messageProblem, text);
+        this.input.setAttribute("aria-invalid", "false"); // the typed text is not the problem
+      },
+      onSent: () => setText(this.messageProblem, ""),
+    });
     this.composer = h("form", { class: "composer", novalidate: true, onsubmit: (event) => this.#submitMessage(event) },
+      this.attach.list,
       h("label", { class: "visually-hidden", for: "chatserver-message" }, "Your message"),
-      h("div", { class: "row" }, this.input, h("button", { class: "button", type: "submit" }, "Send")),
+      h("div", { class: "row" }, this.attach.button, this.attach.input, this.input,
+        h("button", { class: "button", type: "submit" }, "Send")),
       this.messageProblem,
       h("div", { class: "tools" }, this.endButton, this.counter),
       this.endQuestion);
-    this.chatScreen = h("div", { class: "screen", hidden: true }, this.scroller, this.typingLine, this.composer);
+    this.chatScreen.append(this.scroller, this.typingLine, this.composer);
     return this.chatScreen;
   }
 
@@ -422,6 +441,7 @@ class ChatPanel {
     this.#renderMessages();
     const agentName = conversation?.agent?.name ?? "The agent";
     setText(this.typingLine, state.agentTyping && phase === "chat" ? `${agentName} is typing…` : "");
+    this.attach.setEnabled(this.#canAttach());
     const ended = phase === "ended";
     this.composer.hidden = ended;
     if (ended) this.endQuestion.hidden = true;
@@ -466,8 +486,17 @@ class ChatPanel {
     const who = h("span", { class: "who" });
     // Only the shopper's own messages carry a delivery state (sending, sent, read, not sent).
     const state = kind === "visitor" ? h("span", { class: "state" }) : null;
-    const element = h("li", { class: `message ${kind}` }, who, h("p", { class: "body" }, message.body), state);
+    const body = message.kind === "file"
+      ? h("div", { class: "body file-body" }, fileView({ message, links: this.links, base: this.config.base }))
+      : h("p", { class: "body" }, message.body);
+    const element = h("li", { class: `message ${kind}` }, who, body, state);
     return { element, who, name, state, status: null };
+  }
+
+  /** Files may be sent in a chat that is queued or assigned. */
+  #canAttach() {
+    const { phase, conversation } = this.session.state;
+    return phase === "chat" && Boolean(conversation) && conversation.status !== "closed";
   }
 
   #updateMessageState(entry, item) {

@@ -75,6 +75,25 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .composer .row { display: flex; gap: 8px; align-items: flex-end; }
 .composer textarea { min-height: 44px; max-height: 140px; }
 .composer .tools { display: flex; justify-content: space-between; align-items: center; margin-top: 6px; }
+.attach-button {
+  flex: none; width: 40px; height: 44px; padding: 0; border: 1px solid #8e8e93; border-radius: 8px;
+  display: inline-flex; align-items: center; justify-content: center; background: #fff; color: #3a3a3c; cursor: pointer;
+}
+.attach-button svg { width: 20px; height: 20px; }
+.attach-button:disabled { opacity: .55; cursor: not-allowed; }
+.uploads { list-style: none; margin: 0 0 8px; padding: 0; display: flex; flex-direction: column; gap: 6px; }
+.upload { display: grid; grid-template-columns: 1fr auto; gap: 2px 8px; align-items: center; font-size: 13px; }
+.upload-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.upload progress { grid-column: 1; width: 100%; height: 8px; accent-color: var(--accent); }
+.upload-cancel { grid-column: 2; grid-row: 1 / span 2; border: 0; background: none; color: var(--accent); font: inherit; text-decoration: underline; cursor: pointer; }
+.screen.dropping { outline: 3px dashed var(--accent); outline-offset: -6px; background: #f4f7fd; }
+.message .file-body { display: flex; flex-direction: column; gap: 4px; }
+.file-link { display: inline-flex; flex-direction: column; gap: 4px; color: inherit; text-decoration: underline; }
+.file-link:not(.image) { flex-direction: row; align-items: center; }
+.file-link img { display: block; max-width: 220px; max-height: 220px; width: auto; height: auto; border-radius: 8px; background: #fff; }
+.file-name { font-size: 13px; overflow-wrap: anywhere; }
+.file-problem { font-size: 12px; }
+.file-problem:empty { display: none; }
 .counter { font-size: 12px; color: #636366; }
 .counter.over { color: #b00020; font-weight: 600; }
 .link-button { border: 0; padding: 4px 0; background: none; color: #b00020; font: inherit; font-size: 13px; cursor: pointer; text-decoration: underline; }

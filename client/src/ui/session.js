@@ -5,6 +5,7 @@
 // It holds state and tells the view through onChange; it never touches the DOM.
 
 import { WidgetStore } from "../store.js";
+import { upload, uploadUrl } from "./attachments.js";
 import { errorText, MAX_MESSAGE_CHARS, newClientMsgId } from "./text.js";
 import { Transcript } from "./transcript.js";
 
@@ -45,9 +46,10 @@ export class ChatSession {
    *   at every connect: the shop's data-identity attribute, or what it passed to identify())
    * @param {Function} [options.page] where the shopper is: {page_url?, page_title?, checkout, cart_value?}
    * @param {object} [options.console] where a refused identity is reported (never to the shopper)
+   * @param {Function} [options.XHR] the XMLHttpRequest files are sent with
    */
   constructor({ io, base, store, onChange, fetch = globalThis.fetch.bind(globalThis), identity = () => "",
-    page = () => ({ checkout: false }), console = globalThis.console }) {
+    page = () => ({ checkout: false }), console = globalThis.console, XHR = globalThis.XMLHttpRequest }) {
     this.io = io;
     this.base = base;
     this.store = store;
@@ -56,6 +58,7 @@ export class ChatSession {
     this.identity = identity;
     this.page = page;
     this.console = console;
+    this.XHR = XHR;
     // the identity last accepted on this connection (sent again only when the shop changes it)
     this.identified = null;
     this.socket = null;
@@ -93,6 +96,8 @@ export class ChatSession {
       tickets: [],
       // the server's max_message_chars (session:resume's limits), the widget's default until known
       maxMessageChars: MAX_MESSAGE_CHARS,
+      // the server's attachment_max_bytes (session:resume's limits, or a refusal's), null until known
+      maxAttachmentBytes: null,
     };
   }
 
@@ -173,6 +178,7 @@ export class ChatSession {
       const agentsAvailable = resumed.agents_available !== false;
       const limit = resumed.limits?.max_message_chars;
       if (Number.isInteger(limit) && limit > 0) this.#set({ maxMessageChars: limit });
+      this.#learnAttachmentLimit(resumed.limits?.attachment_max_bytes);
       const saved = this.store.load();
       if (resumed.conversation) {
         if (resumed.conversation.id !== this.state.conversation?.id) {
@@ -371,6 +377,39 @@ export class ChatSession {
     this.#set({});
     this.#flushOutbox();
     return item.client_msg_id;
+  }
+
+  /**
+   * Send a file to the open chat over HTTP (never through the socket): returns {done, cancel}
+   * (attachments.js upload()); ``done`` resolves with the stored file message, which is shown at
+   * once, and rejects with an UploadError. Throws a ChatError when there is no open chat.
+   */
+  upload(file, name, onProgress) {
+    const conversation = this.state.conversation;
+    if (!conversation || conversation.status === "closed" || !this.token) {
+      throw new ChatError("conversation_closed", errorText("conversation_closed"));
+    }
+    const sending = upload({
+      url: uploadUrl(this.base, conversation.id, name, newClientMsgId()), token: this.token, body: file, onProgress,
+      XHR: this.XHR,
+    });
+    const done = sending.done.then(({ message }) => {
+      if (message.conversation_id === this.state.conversation?.id && this.transcript.addAcknowledged(message)) {
+        this.#set({}, { newMessage: message });
+      }
+      return message;
+    }, (error) => {
+      if (error.code === "file_too_large") this.#learnAttachmentLimit(Number(error.details?.limit));
+      throw error;
+    });
+    return { done, cancel: sending.cancel };
+  }
+
+  /** The largest file the server takes, once it says (files over it are refused before sending). */
+  #learnAttachmentLimit(limit) {
+    if (Number.isInteger(limit) && limit > 0 && limit !== this.state.maxAttachmentBytes) {
+      this.#set({ maxAttachmentBytes: limit });
+    }
   }
 
   /** Send a message the server refused before (say, rate_limited) again, with the same id. */

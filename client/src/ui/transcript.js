@@ -21,6 +21,12 @@ export class Transcript {
     return this.#store(message);
   }
 
+  /** A message the server stored at this client's request (an upload's answer): shown now, but,
+   * like an ack, not counted as delivered. False when it was already here. */
+  addAcknowledged(message) {
+    return this.#store(message);
+  }
+
   #store(message) {
     if (this.bySeq.has(message.seq)) return false;
     this.bySeq.set(message.seq, message);
@@ -107,7 +113,7 @@ export class Transcript {
     const stored = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq).map((message) => ({
       key: keyOf(message),
       message,
-      status: message.sender?.kind === "visitor" && message.kind === "text"
+      status: message.sender?.kind === "visitor" && (message.kind === "text" || message.kind === "file")
         ? (message.seq <= this.agentReadSeq ? "read" : "sent")
         : null,
     }));
