@@ -3,6 +3,8 @@
 // Everything a visitor or an agent typed is put in the page as text, never parsed as HTML.
 
 import { io } from "socket.io-client";
+import { AttachControls, fileView } from "../../client/src/ui/attach-view.js";
+import { AttachmentLinks, fileLabel, upload, uploadUrl } from "../../client/src/ui/attachments.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { openingText } from "../../client/src/ui/text.js";
 import { api, ApiError } from "./api.js";
@@ -26,6 +28,10 @@ const $ = (id) => document.getElementById(id);
 const cobrowse = new CobrowseView({ call, socket: () => state.socket, onChange: () => renderCobrowse() });
 // The knowledge base: search and insert links, drafts from finished chats (knowledge.js).
 const knowledge = new KnowledgePanel({ rest: (...args) => rest(...args), composer: () => $("composer-text") });
+// Files in chats: the links they are shown through, and each shown file's view, kept across the
+// timeline's redraws (conversation id/attachment id -> element).
+const links = new AttachmentLinks({ call: (event, payload) => call(event, payload) });
+const fileViews = new Map();
 
 const state = {
   session: null, // {token, expiresAt, agent}
@@ -51,6 +57,7 @@ const state = {
   expiryTimer: null,
   retryTimer: null, // the next connect after the server refused one
   connectRetries: 0, // refused connects since the last one that worked
+  attachmentLimit: null, // the server's attachment_max_bytes, once it says (a 413's details.limit)
 };
 
 /** One conversation the agent holds (or held, until its tab is closed). */
@@ -111,6 +118,7 @@ function stopSession() {
   }
   $("composer-text").value = ""; // a draft never outlives the session
   state.chats.clear();
+  fileViews.clear();
   state.order = [];
   state.tickets = [];
   state.ticketOpen = null;
@@ -346,6 +354,8 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
+  const limit = reply.limits?.attachment_max_bytes;
+  if (Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   loadTickets(); // after a reconnect too: tickets may have come meanwhile
@@ -469,7 +479,7 @@ async function showPast(past) {
     setText($("past-dialog-summary"), `${when} · ${transcript.conversation.status}${tags}${note}`);
     const fake = { visitorRead: transcript.conversation.read?.visitor || 0 };
     list.replaceChildren(...[
-      ...transcript.messages.map((m) => ({ at: m.created_at, order: m.seq, item: messageItem(fake, m) })),
+      ...transcript.messages.map((m) => ({ at: m.created_at, order: m.seq, item: messageItem(fake, m, null) })),
       ...(transcript.notes || []).map((n) => ({ at: n.created_at, order: Infinity, item: noteItem(n) })),
     ].sort((a, b) => a.at - b.at || a.order - b.order).map((e) => e.item));
   } catch (error) {
@@ -518,6 +528,7 @@ function dropChat(conversationId, message, kind) {
     clearTimeout(chat.visitorTypingTimer);
   }
   state.chats.delete(conversationId);
+  for (const key of fileViews.keys()) if (key.startsWith(`${conversationId}/`)) fileViews.delete(key);
   state.order = state.order.filter((id) => id !== conversationId);
   if (state.active === conversationId) {
     state.active = null;
@@ -536,7 +547,10 @@ function messageArrived(message) {
     setVisitorTyping(chat, false);
     if (message.conversation_id !== state.active || document.hidden) {
       chat.unread += 1;
-      if (!chat.replaying) notify(`Message from ${message.sender.name || "the customer"}`, message.body);
+      if (!chat.replaying) {
+        notify(`Message from ${message.sender.name || "the customer"}`,
+          message.kind === "file" ? `Sent a file: ${fileLabel(message.meta, message.body)}` : message.body);
+      }
     }
   }
   if (message.conversation_id === state.active) {
@@ -714,6 +728,46 @@ async function sendComposer() {
     }
   }
 }
+
+// -- files ----------------------------------------------------------------------------------------
+
+/** Files go to the customer of the open chat, as replies (never as internal notes). */
+function canAttach() {
+  const chat = state.chats.get(state.active);
+  return Boolean(chat) && chat.conversation.status !== "closed" && composerMode() === "reply";
+}
+
+/** Upload a file to the open chat (attachments.js upload()); the stored message joins its timeline. */
+function sendFile(file, name, onProgress) {
+  const chat = state.chats.get(state.active);
+  if (!chat || chat.conversation.status === "closed") throw { code: "conversation_closed", message: "This chat has ended." };
+  const sending = upload({
+    url: uploadUrl("/", chat.conversation.id, name, clientId("f")), token: state.session.token, body: file, onProgress,
+  });
+  const done = sending.done.then(({ message }) => {
+    messageArrived(message);
+    return message;
+  }, (error) => {
+    const limit = Number(error.details?.limit);
+    if (error.code === "file_too_large" && Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
+    if (SESSION_ERRORS.has(error.code)) sessionLost(error.code);
+    throw error;
+  });
+  return { done, cancel: sending.cancel };
+}
+
+const attach = new AttachControls({
+  dropTarget: $("chat"),
+  pasteTarget: $("composer-text"),
+  canAttach,
+  limit: () => state.attachmentLimit,
+  send: sendFile,
+  destination: () => state.chats.get(state.active)?.conversation.prechat.name ?? "",
+  onProblem: (text) => setText($("composer-hint"), text),
+  onSent: () => setText($("composer-hint"), ""),
+});
+$("composer").prepend(attach.list);
+$("composer-buttons").prepend(attach.button, attach.input);
 
 // -- transfer and end ---------------------------------------------------------------------------
 
@@ -1245,6 +1299,7 @@ function renderChatHead() {
   setText($("end"), closed ? "Wrap up" : "End chat");
   $("close-tab").hidden = !closed;
   $("composer-text").disabled = closed;
+  attach.setEnabled(canAttach());
 }
 
 function renderCobrowse() {
@@ -1276,7 +1331,21 @@ function stamp(epochSeconds) {
   return h("time", { datetime: new Date(epochSeconds * 1000).toISOString() }, formatClock(epochSeconds));
 }
 
-function messageItem(chat, message) {
+/**
+ * A file message's view; those of the open chats are kept (``views``), so a redraw neither asks
+ * for their links again nor reloads their thumbnails.
+ */
+function fileItem(message, views) {
+  const key = `${message.conversation_id}/${message.meta?.attachment_id}`;
+  let view = views?.get(key);
+  if (!view) {
+    view = fileView({ message, links, base: "/" });
+    views?.set(key, view);
+  }
+  return view;
+}
+
+function messageItem(chat, message, views = fileViews) {
   if (message.kind === "system") {
     return h("li", { class: "system" }, h("span", { class: "body" }, systemText(message)), " ", stamp(message.created_at));
   }
@@ -1285,7 +1354,7 @@ function messageItem(chat, message) {
   return h("li", { class: mine ? "agent" : "visitor" },
     h("span", { class: "meta" }, message.sender.name || (mine ? "Agent" : "Customer"), " · ", stamp(message.created_at),
       receipt ? h("span", { class: "receipt" }, receipt) : null),
-    h("span", { class: "body" }, message.body));
+    message.kind === "file" ? fileItem(message, views) : h("span", { class: "body" }, message.body));
 }
 
 function noteItem(note) {
@@ -1401,6 +1470,7 @@ function wire() {
       $("composer-text").placeholder = note
         ? "Write an internal note: only agents see it (Enter saves)"
         : "Type a reply (Enter sends, Shift+Enter for a new line, / for canned responses)";
+      attach.setEnabled(canAttach());
       const chat = state.chats.get(state.active);
       if (note && chat) stopTyping(chat);
     });
