@@ -1339,7 +1339,7 @@ function fileItem(message, views) {
   const key = `${message.conversation_id}/${message.meta?.attachment_id}`;
   let view = views?.get(key);
   if (!view) {
-    view = fileView({ message, links, base: "/" });
+    view = fileView({ message, links, base: new URL("/", location.href).href });
     views?.set(key, view);
   }
   return view;
