@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  AttachmentLinks, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, upload, UploadError,
+  allowedText, AttachmentLinks, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, upload, UploadError,
   uploadErrorText, uploadProblem, uploadUrl,
 } from "../src/ui/attachments.js";
 
@@ -89,8 +89,19 @@ test("refusals say what to do: the limit in MB, the types that can be sent", () 
   assert.match(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x"), "fake.png"),
     /^“fake\.png” was not sent: this type of file can't be sent\./);
   assert.match(uploadErrorText(new UploadError(0, "network", "x"), "a.png"), /connection failed/);
+  assert.equal(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x", { allowed: ["pdf", "png"] }), "a.exe"),
+    "“a.exe” was not sent: this type of file can't be sent. Images (PNG) and PDF can.");
+  assert.equal(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x", { content: "pdf" }), "photo.png"),
+    "“photo.png” was not sent: its name does not match what it holds (a PDF).");
   assert.equal(uploadErrorText(new UploadError(400, "invalid_payload", "The name is too long."), "a.png"),
     "“a.png” was not sent: The name is too long.");
+});
+
+test("the types the server allows are named in words", () => {
+  assert.equal(allowedText(["gif", "jpeg", "pdf", "png", "text", "webp"]), "Images (PNG, JPEG, GIF, WebP), PDF and text files can.");
+  assert.equal(allowedText(undefined), "Images (PNG, JPEG, GIF, WebP), PDF and text files can.");
+  assert.equal(allowedText(["text"]), "Text files can.");
+  assert.equal(allowedText(["pdf", "text"]), "PDF and text files can.");
 });
 
 test("the upload address carries the name and the client_msg_id, encoded", () => {

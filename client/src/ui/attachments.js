@@ -60,8 +60,11 @@ export function uploadErrorText(error, name) {
       const limit = Number(error.details?.limit);
       return `${what}it is too large${limit > 0 ? `; files can be up to ${sizeText(limit)}` : ""}.`;
     }
-    case "file_type_not_allowed":
-      return `${what}this type of file can't be sent. Images (PNG, JPEG, GIF, WebP), PDF and text files can.`;
+    case "file_type_not_allowed": {
+      const content = KINDS[error.details?.content];
+      if (content) return `${what}its name does not match what it holds (${content}).`;
+      return `${what}this type of file can't be sent. ${allowedText(error.details?.allowed)}`;
+    }
     case "network":
       return `${what}the connection failed. Check it and try again.`;
     case "conversation_closed":
@@ -78,6 +81,25 @@ export function uploadErrorText(error, name) {
     default:
       return `${what}${(error.message || "something went wrong").replace(/\.$/, "")}.`;
   }
+}
+
+const KINDS = { png: "a PNG image", jpeg: "a JPEG image", gif: "a GIF image", webp: "a WebP image", pdf: "a PDF",
+  text: "text" };
+const IMAGE_KINDS = { png: "PNG", jpeg: "JPEG", gif: "GIF", webp: "WebP" };
+
+/** "Images (PNG, JPEG, GIF, WebP), PDF and text files can.", for the kinds the server allows (a
+ * 415's details.allowed: png, jpeg, gif, webp, pdf, text); all of them when it does not say. */
+export function allowedText(allowed) {
+  const kinds = Array.isArray(allowed) && allowed.length ? allowed : ["png", "jpeg", "gif", "webp", "pdf", "text"];
+  const images = Object.keys(IMAGE_KINDS).filter((kind) => kinds.includes(kind)).map((kind) => IMAGE_KINDS[kind]);
+  const parts = [];
+  if (images.length) parts.push(`Images (${images.join(", ")})`);
+  if (kinds.includes("pdf")) parts.push("PDF");
+  if (kinds.includes("text")) parts.push("text files");
+  if (!parts.length) return "";
+  const last = parts.pop();
+  const sentence = `${parts.length ? `${parts.join(", ")} and ${last}` : last} can.`;
+  return sentence[0].toUpperCase() + sentence.slice(1);
 }
 
 /**
