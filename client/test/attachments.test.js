@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  allowedText, AttachmentLinks, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, upload, UploadError,
+  allowedText, AttachmentLinks, fittedName, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, upload, UploadError,
   uploadErrorText, uploadProblem, uploadUrl,
 } from "../src/ui/attachments.js";
 
@@ -198,6 +198,14 @@ test("a paste with text is pasted as text; a screenshot (files only) is sent", (
   assert.deepEqual(transferredFiles({ files: [png], types: ["text/plain", "Files"] }), [png], "a drop sends the files");
   assert.deepEqual(transferredFiles({ files: [], types: ["text/plain"] }, { paste: true }), []);
   assert.deepEqual(transferredFiles(null), []);
+});
+
+test("a name longer than the server takes is cut in the middle, keeping its extension", () => {
+  assert.equal(fittedName(" invoice.pdf "), "invoice.pdf");
+  const long = `${"é".repeat(250)}.pdf`;
+  assert.equal([...fittedName(long)].length, 200);
+  assert.match(fittedName(long), /^é+…\.pdf$/);
+  assert.equal([...fittedName("x".repeat(300))].length, 200);
 });
 
 test("a pasted screenshot gets a name with its time; a named file keeps its name", () => {

@@ -5,7 +5,7 @@
 
 import { h, setText } from "./dom.js";
 import {
-  ACCEPTED_TYPES, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, uploadErrorText, uploadProblem,
+  ACCEPTED_TYPES, fileLabel, fittedName, isImage, pastedName, resolveUrl, sizeText, transferredFiles, uploadErrorText, uploadProblem,
 } from "./attachments.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -124,7 +124,7 @@ export class AttachControls {
     const row = h("li", { class: "upload" }, label, progress, cancel);
     let sending;
     try {
-      sending = this.send(file, file.name, (fraction) => {
+      sending = this.send(file, fittedName(file.name), (fraction) => {
         progress.value = Math.round(fraction * 100);
       });
     } catch (error) {

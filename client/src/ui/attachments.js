@@ -6,6 +6,8 @@
 
 /** What the server stores (it decides on the content, this only guides the file picker). */
 export const ACCEPTED_TYPES = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.pdf";
+// The longest file name the server takes (file_checks.MAX_NAME_CHARS).
+const MAX_NAME_CHARS = 200;
 // A link is asked for again when it has less than this left (seconds): time to open it.
 const LINK_MARGIN_S = 15;
 
@@ -218,6 +220,16 @@ export function transferredFiles(transfer, { paste = false } = {}) {
   const files = [...(transfer.files ?? [])];
   if (paste && files.length && [...(transfer.types ?? [])].includes("text/plain")) return [];
   return files;
+}
+
+/** A file's name as the server takes it (at most ``max`` characters): a longer one is cut in its
+ * middle part, keeping its extension, which must say what the file holds. */
+export function fittedName(name, max = MAX_NAME_CHARS) {
+  const points = [...name.trim()];
+  if (points.length <= max) return points.join("");
+  const dot = points.lastIndexOf(".");
+  const extension = dot > 0 && points.length - dot <= 16 ? points.slice(dot) : [];
+  return [...points.slice(0, max - extension.length - 1), "…", ...extension].join("");
 }
 
 /** A name for a pasted image that has none worth keeping ("image.png" from a screenshot). */
