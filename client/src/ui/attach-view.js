@@ -10,21 +10,25 @@ import {
 
 const SVG = "http://www.w3.org/2000/svg";
 
-/** A paperclip; fixed markup, no data in it. */
-function paperclip() {
+/** An outline icon (fixed markup, no data in it): a paperclip, or a document. */
+function icon(d, className) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", className);
   const path = document.createElementNS(SVG, "path");
   path.setAttribute("fill", "none");
   path.setAttribute("stroke", "currentColor");
   path.setAttribute("stroke-width", "2");
   path.setAttribute("stroke-linecap", "round");
-  path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+  path.setAttribute("stroke-linejoin", "round");
+  path.setAttribute("d", d);
   svg.append(path);
   return svg;
 }
+const PAPERCLIP = "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9";
+const DOCUMENT = "M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM14 3v6h6M8 13h8M8 17h6";
 
 /**
  * The ways to send a file from a composer. ``send(file, name, onProgress)`` starts an upload and
@@ -51,7 +55,7 @@ export class AttachControls {
     this.button = h("button", { type: "button", class: "attach-button", "aria-label": "Attach a file",
       title: "Attach a file (or drop it here, or paste a screenshot)", onclick: () => {
         if (this.canAttach()) this.input.click();
-      } }, paperclip());
+      } }, icon(PAPERCLIP, "attach-icon"));
     this.list = h("ul", { class: "uploads", "aria-label": "Files being sent", hidden: true });
     this.#listenForDrops(dropTarget);
     pasteTarget.addEventListener("paste", (event) => {
@@ -166,7 +170,7 @@ export function fileView({ message, links, base }) {
       height: dimension(meta.height), referrerpolicy: "no-referrer", decoding: "async" });
     anchor.append(img, h("span", { class: "file-name" }, label));
   } else {
-    anchor.append(h("span", { class: "file-icon", "aria-hidden": "true" }, "\u{1F4C4}"), h("span", { class: "file-name" }, label));
+    anchor.append(icon(DOCUMENT, "file-icon"), h("span", { class: "file-name" }, label));
   }
   const element = h("div", { class: "file" }, anchor, problem);
   if (!attachmentId) {

@@ -90,7 +90,8 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .message .file-body { display: flex; flex-direction: column; gap: 4px; }
 .file-link { display: inline-flex; flex-direction: column; gap: 4px; color: inherit; text-decoration: underline; }
 .file-link:not(.image) { flex-direction: row; align-items: center; }
-.file-link img { display: block; max-width: 220px; max-height: 220px; width: auto; height: auto; border-radius: 8px; background: #fff; }
+.file-link img { display: block; max-width: min(220px, 100%); max-height: 220px; height: auto; object-fit: contain; border-radius: 8px; background: #fff; }
+.file-icon { flex: none; width: 18px; height: 18px; }
 .file-name { font-size: 13px; overflow-wrap: anywhere; }
 .file-problem { font-size: 12px; }
 .file-problem:empty { display: none; }
