@@ -1,0 +1,61 @@
+"""A file over the server's attachment_max_bytes, in real Chromium: the shopper is told the limit
+in MB and keeps what they typed; once the widget knows the limit, a file over it is refused before
+a byte is sent. The agent's console says the same."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import expect
+
+from ..support import LiveServer, make_settings
+from .conftest import OpenPage, running
+from .console import OpenConsole, open_console, timeline
+from .files import as_file, pdf_bytes
+from .test_attachments import DRAFT, _chat, widget_box
+from .widget import panel
+from .widget import screenshot as widget_screenshot
+
+__all__ = ["open_console"]
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+LIMIT = 1024 * 1024
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with running(make_settings(tmp_path, attachment_max_bytes=LIMIT)) as live:
+        yield live
+
+
+async def test_a_file_over_the_limit_is_refused_with_the_limit_in_mb(
+        shop: LiveServer, open_page: OpenPage, open_console: OpenConsole, allowed_page_errors: list[str]) -> None:
+    allowed_page_errors.append("the server responded with a status of 413")  # the refusal itself
+    shopper, console, _ = await _chat(shop, open_page, open_console)
+    chat = panel(shopper)
+    uploads: list[str] = []
+    shopper.on("request", lambda request: uploads.append(request.url) if "/attachments" in request.url else None)
+    await widget_box(shopper).fill(DRAFT)
+    big = as_file("big.pdf", "application/pdf", pdf_bytes(LIMIT + LIMIT // 2))
+    too_large = re.compile(r"^“big\.pdf” (was not sent: it is too large; |is too large \(1\.5 MB\): )"
+                           r"files can be up to 1 MB\.$")
+    await chat.locator("input[type=file]").set_input_files(files=[big])
+    await expect(chat.get_by_role("alert")).to_have_text(too_large)
+    await widget_screenshot(shopper, "attachments-too-large")
+    await expect(widget_box(shopper)).to_have_value(DRAFT)
+    # Known now (from the server's limits or its refusal): the next one never leaves the browser.
+    sent_before = len(uploads)
+    await widget_box(shopper).fill(DRAFT + "!")
+    await chat.locator("input[type=file]").set_input_files(files=[big])
+    await expect(chat.get_by_role("alert")).to_have_text(re.compile(r"^“big\.pdf” is too large \(1\.5 MB\): files "
+                                                                    r"can be up to 1 MB\.$"))
+    assert len(uploads) == sent_before
+    await expect(chat.locator("a.file-link")).to_have_count(0)
+
+    await console.locator("#composer input[type=file]").set_input_files(files=[big])
+    await expect(console.locator("#composer-hint")).to_have_text(too_large)
+    await expect(timeline(console).locator("a.file-link")).to_have_count(0)
