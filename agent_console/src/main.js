@@ -354,8 +354,6 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
-  const limit = reply.limits?.attachment_max_bytes;
-  if (Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   loadTickets(); // after a reconnect too: tickets may have come meanwhile

@@ -96,7 +96,7 @@ export class ChatSession {
       tickets: [],
       // the server's max_message_chars (session:resume's limits), the widget's default until known
       maxMessageChars: MAX_MESSAGE_CHARS,
-      // the server's attachment_max_bytes (session:resume's limits, or a refusal's), null until known
+      // the server's attachment_max_bytes once a refusal said it (413 details.limit), null until then
       maxAttachmentBytes: null,
     };
   }
@@ -178,7 +178,6 @@ export class ChatSession {
       const agentsAvailable = resumed.agents_available !== false;
       const limit = resumed.limits?.max_message_chars;
       if (Number.isInteger(limit) && limit > 0) this.#set({ maxMessageChars: limit });
-      this.#learnAttachmentLimit(resumed.limits?.attachment_max_bytes);
       const saved = this.store.load();
       if (resumed.conversation) {
         if (resumed.conversation.id !== this.state.conversation?.id) {
