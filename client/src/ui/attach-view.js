@@ -152,8 +152,8 @@ export class AttachControls {
 /**
  * A file message's content: an image as a thumbnail that opens the full image in a new tab, any
  * other file as a link "invoice.pdf · 182 KB" (the server sends it as a download). The links are
- * asked for (``links``: an AttachmentLinks) when the file is shown and again at a click once they
- * have expired; ``base`` is what the server's relative URLs are relative to.
+ * asked for (``links``: an AttachmentLinks) when the file is shown, again when its thumbnail fails
+ * to load, and at every click; ``base`` is what the server's relative URLs are relative to.
  */
 export function fileView({ message, links, base }) {
   const meta = message.meta ?? {};
@@ -191,17 +191,18 @@ export function fileView({ message, links, base }) {
       ? "This file is not available to you." : "This file cannot be shown right now.");
     throw error;
   });
-  let reopening = false;
+  let following = false;
   anchor.addEventListener("click", (event) => {
-    if (reopening || (anchor.href && links.current(attachmentId))) return; // a good link: the browser follows it
+    if (following) return; // the click below, with a fresh link: the browser follows it
+    // A link shown a while ago may have expired, and this browser's clock need not agree with the
+    // server's: every click asks for a new one (one acknowledgement), then follows it.
     event.preventDefault();
-    // The link expired (or never came): ask for a new one, then follow it.
     fetchLink(true).then(() => {
-      reopening = true;
+      following = true;
       try {
         anchor.click();
       } finally {
-        reopening = false;
+        following = false;
       }
     }, () => {});
   });

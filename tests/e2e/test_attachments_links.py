@@ -1,0 +1,58 @@
+"""Files are shown through short-lived links (attachment_link_ttl at its shortest, 10 s, here), in
+real Chromium: a file shown long enough ago for its link to have expired still opens, since every
+click asks for a new link first; a link of the server's is refused once expired."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import WebSocket, expect
+
+from ..support import LiveServer, make_settings, wait_until
+from .conftest import OpenPage, running
+from .console import OpenConsole, open_console, timeline
+from .files import as_file, png_bytes
+from .test_attachments import _chat, _open_image, file_link
+
+__all__ = ["open_console"]
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with running(make_settings(tmp_path, attachment_link_ttl=10)) as live:
+        yield live
+
+
+async def test_an_expired_link_is_asked_for_again_at_the_click(shop: LiveServer, open_page: OpenPage,
+                                                               open_console: OpenConsole) -> None:
+    shopper, console, _ = await _chat(shop, open_page, open_console)
+    asked: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda frame: asked.append(str(frame)) if "attachment:link" in str(frame) else None)
+
+    console.on("websocket", watch)
+    await console.reload()  # its socket is watched from here on
+    await expect(timeline(console)).to_be_visible()
+    await shopper.locator("chatserver-widget input[type=file]").set_input_files(
+        files=[as_file("photo.png", "image/png", png_bytes())])
+    link = file_link(timeline(console), "photo.png")
+    await expect(link.locator("img")).to_have_js_property("complete", True)
+    shown = await link.evaluate("a => a.href")
+    expires = int(urllib.parse.parse_qs(urllib.parse.urlsplit(shown).query)["exp"][0])
+    # The link the console shows has expired: the server refuses it ...
+    await wait_until(lambda: time.time() > expires + 1, timeout=20)
+    stale = await console.request.get(shown)
+    assert stale.status == 403
+    # ... yet a click opens the image: the console asks for a new link first.
+    before = len(asked)
+    await _open_image(console, link)
+    assert len(asked) > before
+    assert re.search(r"exp=(\d+)", await link.evaluate("a => a.href"))[1] != str(expires)  # type: ignore[index]
