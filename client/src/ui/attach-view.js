@@ -47,8 +47,9 @@ export class AttachControls {
     this.onSent = onSent;
     this.destination = destination;
     this.pasteTarget = pasteTarget;
+    // Hidden behind the button (which opens it), yet labelled like every field.
     this.input = h("input", { type: "file", multiple: true, accept: ACCEPTED_TYPES, hidden: true, tabindex: "-1",
-      class: "attach-input", onchange: () => {
+      class: "attach-input", "aria-label": "Files to send", onchange: () => {
         this.add([...this.input.files]);
         this.input.value = ""; // the same file can be chosen again
       } });
