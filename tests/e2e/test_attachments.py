@@ -33,6 +33,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DRAFT = "My parcel arrived torn, see the photos"
 # 182 KB exactly as the UIs count (1 KB = 1,024 bytes).
+MARKUP_NAME = "<img src=x onerror=window.pwned=1>.png"
 INVOICE = as_file("invoice.pdf", "application/pdf", pdf_bytes(182 * 1024 - len(pdf_bytes(0)) - 2))
 
 
@@ -109,10 +110,16 @@ async def test_shopper_sends_files_by_button_drop_and_paste(shop: LiveServer, op
     await expect(file_link(chat, "invoice.pdf")).to_have_text("invoice.pdf · 182 KB")
     await expect(file_link(timeline(console), "invoice.pdf")).to_have_text("invoice.pdf · 182 KB")
     await expect(widget_box(shopper)).to_have_value(DRAFT)
+    # A name is text, never markup, on either side.
+    await chat.locator("input[type=file]").set_input_files(files=[as_file(MARKUP_NAME, "image/png", png_bytes())])
+    for area in (chat, timeline(console)):
+        await expect(file_link(area, MARKUP_NAME)).to_be_visible()
+        await expect(area.locator("img[src='x']")).to_have_count(0)
+    assert await shopper.evaluate("window.pwned") is None and await console.evaluate("window.pwned") is None
     await widget_screenshot(shopper, "attachments-sent")
 
     # The agent sees the shopper's thumbnails and opens one full size; the PDF downloads.
-    await expect(timeline(console).locator("li.visitor a.file-link img")).to_have_count(3)
+    await expect(timeline(console).locator("li.visitor a.file-link img")).to_have_count(4)
     await console_screenshot(console, "attachments-from-shopper")
     await _open_image(console, file_link(timeline(console), "photo.png"))
     pdf = await console.request.get(await file_link(timeline(console), "invoice.pdf").evaluate("a => a.href"))
@@ -128,12 +135,13 @@ async def test_shopper_sends_files_by_button_drop_and_paste(shop: LiveServer, op
     files = [m for m in (await _transcript(shop, alice_login["token"], conversation_id))["messages"]
              if m["kind"] == "file"]
     assert [m["meta"]["name"] for m in files][:2] == ["photo.png", "dropped.png"]
-    assert len(files) == 4 and files[3]["meta"]["size"] == str(len(INVOICE["buffer"]))
+    assert len(files) == 5 and files[3]["meta"]["size"] == str(len(INVOICE["buffer"]))
+    assert files[4]["body"] == MARKUP_NAME
 
     # After a reload the files are there again (the history's replay), thumbnails loaded.
     await shopper.reload()
     await expect(file_link(chat, "invoice.pdf")).to_have_text("invoice.pdf · 182 KB")
-    await expect(chat.locator("li.visitor a.file-link img")).to_have_count(3)
+    await expect(chat.locator("li.visitor a.file-link img")).to_have_count(4)
     for img in await chat.locator("li.visitor a.file-link img").all():
         await expect(img).to_have_js_property("complete", True)
         assert await img.evaluate("img => img.naturalWidth") > 0
@@ -160,6 +168,11 @@ async def test_agent_sends_files_by_button_drop_and_paste(shop: LiveServer, open
     await console_screenshot(console, "attachments-sent")
     await _open_image(shopper, file_link(chat, "label.png"))
     await _assert_safe_links(chat)
+
+    # After a reload the console shows the files again (the join replays them).
+    await console.reload()
+    await expect(timeline(console).locator("a.file-link")).to_have_count(3)
+    await expect(file_link(timeline(console), "invoice.pdf")).to_have_text("invoice.pdf · 182 KB")
 
     # Internal notes take no files.
     await console.get_by_label("Internal note").check()
