@@ -89,9 +89,11 @@ export class AttachControls {
       target.classList.add("dropping");
     });
     target.addEventListener("dragover", (event) => {
-      if (!carriesFiles(event) || !this.canAttach()) return;
+      if (!carriesFiles(event)) return;
+      // Taken here even when no file can be sent now (the chat ended): a file dropped on the chat
+      // must not make the browser leave the page to show it.
       event.preventDefault();
-      event.dataTransfer.dropEffect = "copy";
+      event.dataTransfer.dropEffect = this.canAttach() ? "copy" : "none";
     });
     target.addEventListener("dragleave", () => {
       depth = Math.max(0, depth - 1);
