@@ -6,6 +6,7 @@ import { io } from "socket.io-client";
 import { AttachControls, fileView } from "../../client/src/ui/attach-view.js";
 import { AttachmentLinks, fileLabel, upload, uploadUrl } from "../../client/src/ui/attachments.js";
 import { h, setText } from "../../client/src/ui/dom.js";
+import { linkedText } from "../../client/src/ui/links.js";
 import { openingText } from "../../client/src/ui/text.js";
 import { api, ApiError } from "./api.js";
 import { CobrowseView } from "./cobrowse.js";
@@ -1352,7 +1353,7 @@ function messageItem(chat, message, views = fileViews) {
   return h("li", { class: mine ? "agent" : "visitor" },
     h("span", { class: "meta" }, message.sender.name || (mine ? "Agent" : "Customer"), " · ", stamp(message.created_at),
       receipt ? h("span", { class: "receipt" }, receipt) : null),
-    message.kind === "file" ? fileItem(message, views) : h("span", { class: "body" }, message.body));
+    message.kind === "file" ? fileItem(message, views) : h("span", { class: "body" }, linkedText(message.body)));
 }
 
 function noteItem(note) {

@@ -9,6 +9,7 @@ import { AttachmentLinks } from "./attachments.js";
 import { h, setText } from "./dom.js";
 import { CobrowseController } from "./cobrowse.js";
 import { HelpStep } from "./help.js";
+import { linkedText } from "./links.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
@@ -488,7 +489,7 @@ class ChatPanel {
     const state = kind === "visitor" ? h("span", { class: "state" }) : null;
     const body = message.kind === "file"
       ? h("div", { class: "body file-body" }, fileView({ message, links: this.links, base: this.config.base }))
-      : h("p", { class: "body" }, message.body);
+      : h("p", { class: "body" }, linkedText(message.body));
     const element = h("li", { class: `message ${kind}` }, who, body, state);
     return { element, who, name, state, status: null };
   }

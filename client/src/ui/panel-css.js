@@ -65,6 +65,7 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 }
 .message.visitor { align-self: flex-end; align-items: flex-end; }
 .message.visitor .body { background: var(--accent); color: #fff; }
+.message .body a { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }
 .message.system { align-self: center; max-width: 100%; }
 .message.system .body { background: none; padding: 0; font-size: 13px; color: #636366; text-align: center; }
 .message .state { font-size: 12px; color: #636366; }
