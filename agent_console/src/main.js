@@ -14,10 +14,12 @@ import {
   cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
 } from "./format.js";
 import { KnowledgePanel } from "./knowledge.js";
+import { titleWithUnread, unreadCount } from "./unread.js";
 
 const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
 const STATUS_KEY = "chatserver-console-status"; // the agent's chosen status, shared by their tabs
+const PAGE_TITLE = document.title; // index.html's; unread chats are counted before it
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_IDLE_MS = 3_000; // typing:false this long after the last keystroke
 const TYPING_REPEAT_MS = 3_000; // typing:true again while typing goes on (as the widget does)
@@ -70,7 +72,7 @@ function newChat(conversation) {
     lastSeq: 0,
     readSent: 0,
     visitorRead: conversation.read?.visitor || 0,
-    unread: 0,
+    agentRead: conversation.read?.agent || 0, // the agent's read mark: the customer's messages after it are unread
     visitorTyping: false,
     visitorTypingTimer: null,
     draft: "", // what the agent has typed in this chat's composer and not sent
@@ -121,6 +123,7 @@ function stopSession() {
   state.chats.clear();
   fileViews.clear();
   state.order = [];
+  renderTitle();
   state.tickets = [];
   state.ticketOpen = null;
   localStorage.removeItem(STORAGE_KEY);
@@ -319,6 +322,9 @@ function connect() {
     if (chat && party === "visitor") {
       chat.visitorRead = Math.max(chat.visitorRead, seq);
       if (conversation_id === state.active) renderTimeline();
+    } else if (chat && party === "agent" && seq > chat.agentRead) {
+      chat.agentRead = seq; // read in another tab of this agent's
+      renderTabs();
     }
   });
   socket.on("peer:presence", ({ conversation_id, party, online }) => {
@@ -428,11 +434,12 @@ async function openChat(conversation, { focus }) {
   }
   if (focus || !state.active) activate(conversation.id);
   render();
-  chat.replaying = true; // what the join replays is history: counted as unread, not announced
+  chat.replaying = true; // what the join replays is history: unread after the read mark, not announced
   try {
     const joined = await call("conversation:join", { conversation_id: conversation.id, after_seq: chat.lastSeq });
     chat.conversation = joined.conversation;
     chat.visitorRead = Math.max(chat.visitorRead, joined.conversation.read?.visitor || 0);
+    chat.agentRead = Math.max(chat.agentRead, joined.conversation.read?.agent || 0);
     const { notes } = await call("note:list", { conversation_id: conversation.id });
     for (const note of notes) chat.notes.set(note.id, note);
   } catch (error) {
@@ -544,12 +551,9 @@ function messageArrived(message) {
   chat.lastSeq = Math.max(chat.lastSeq, message.seq);
   if (message.sender.kind === "visitor") {
     setVisitorTyping(chat, false);
-    if (message.conversation_id !== state.active || document.hidden) {
-      chat.unread += 1;
-      if (!chat.replaying) {
-        notify(`Message from ${message.sender.name || "the customer"}`,
-          message.kind === "file" ? `Sent a file: ${fileLabel(message.meta, message.body)}` : message.body);
-      }
+    if ((message.conversation_id !== state.active || document.hidden) && !chat.replaying) {
+      notify(`Message from ${message.sender.name || "the customer"}`,
+        message.kind === "file" ? `Sent a file: ${fileLabel(message.meta, message.body)}` : message.body);
     }
   }
   if (message.conversation_id === state.active) {
@@ -570,8 +574,10 @@ function noteArrived(note) {
 function markRead() {
   const chat = state.chats.get(state.active);
   if (!chat || document.hidden || !document.hasFocus()) return;
-  chat.unread = 0;
-  renderTabs();
+  const unread = unreadCount(chat.messages.values(), chat.agentRead) > 0;
+  // Read here, whatever the server answers: the count follows what the agent has seen.
+  chat.agentRead = Math.max(chat.agentRead, chat.lastSeq);
+  if (unread) renderTabs();
   if (chat.lastSeq > chat.readSent && chat.conversation.status !== "closed") {
     chat.readSent = chat.lastSeq;
     call("message:read", { conversation_id: chat.conversation.id, seq: chat.lastSeq }).catch(() => {
@@ -1242,12 +1248,13 @@ function renderTabs() {
     const selected = id === state.active;
     const closed = chat.conversation.status === "closed";
     const label = `${chat.conversation.prechat.name}${closed ? " (ended)" : ""}`;
+    const unread = unreadCount(chat.messages.values(), chat.agentRead);
     const button = h("button", {
       type: "button", role: "tab", "data-id": id, "aria-selected": selected ? "true" : "false",
       "aria-controls": "chat", tabindex: selected ? "0" : "-1",
-    }, label, chat.unread
-      ? [h("span", { class: "unread", "aria-hidden": "true" }, chat.unread),
-        h("span", { class: "visually-hidden" }, ` (${chat.unread} unread)`)]
+    }, label, unread
+      ? [h("span", { class: "unread", "aria-hidden": "true" }, unread),
+        h("span", { class: "visually-hidden" }, ` (${unread} unread)`)]
       : null);
     button.addEventListener("click", () => selectChat(id));
     return button;
@@ -1255,6 +1262,15 @@ function renderTabs() {
   const focused = document.activeElement?.getAttribute?.("role") === "tab" ? document.activeElement.dataset.id : null;
   tabs.replaceChildren(...buttons);
   if (focused) tabs.querySelector(`[data-id="${CSS.escape(focused)}"]`)?.focus();
+  renderTitle();
+}
+
+/** "(2) Agent console · chatserver": the chats with messages the agent has not read. */
+function renderTitle() {
+  let withUnread = 0;
+  for (const chat of state.chats.values()) if (unreadCount(chat.messages.values(), chat.agentRead)) withUnread += 1;
+  const title = titleWithUnread(PAGE_TITLE, withUnread);
+  if (document.title !== title) document.title = title;
 }
 
 function tabKeys(event) {
