@@ -58,6 +58,7 @@ from .domain.tasks import TaskSupervisor
 from .domain.tickets import TicketService, TranscriptLimits
 from .domain.tokens import TokenSigner
 from .domain.transfers import Transfers
+from .domain.visitor_history import VisitorHistory
 from .domain.webhooks import ConversationWebhooks, Webhooks
 from .http.metrics import MetricsListener
 from .http.openapi import body_limits
@@ -77,6 +78,7 @@ from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
 from .transport.dispatch import Events
 from .transport.engineio_http import EngineIOEndpoint, announce_exact_ping_times
+from .transport.history import HistoryEvents
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
@@ -383,6 +385,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
+        Events(C.VISITOR_NAMESPACE, HistoryEvents(VisitorHistory(stores.customers, stores.conversations)).handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),

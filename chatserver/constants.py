@@ -21,6 +21,9 @@ EV_CHAT_START: Final = "chat:start"
 EV_CONVERSATION_RATE: Final = "conversation:rate"
 EV_VISITOR_IDENTIFY: Final = "visitor:identify"
 EV_PAGE_UPDATE: Final = "page:update"
+# Client -> server, visitor only: a returning shopper's earlier conversations (transport/history.py)
+EV_HISTORY_LIST: Final = "history:list"
+EV_HISTORY_READ: Final = "history:read"
 # Client -> server, agent only
 EV_QUEUE_LIST: Final = "queue:list"
 EV_QUEUE_TAKE: Final = "queue:take"
