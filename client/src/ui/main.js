@@ -9,6 +9,7 @@ import { AttachmentLinks } from "./attachments.js";
 import { h, setText } from "./dom.js";
 import { CobrowseController } from "./cobrowse.js";
 import { HelpStep } from "./help.js";
+import { EarlierChats } from "./history.js";
 import { linkedText } from "./links.js";
 import { ChatSession } from "./session.js";
 import { PANEL_CSS } from "./panel-css.js";
@@ -121,8 +122,11 @@ class ChatPanel {
     this.help = new HelpStep({ root: this.root, base: this.config.base, script: this.script, rest,
       questions: [this.fields.question.control, this.ticketFields.description.control],
       onContinue: () => this.#focusScreen() });
+    // A returning shopper's earlier conversations (history.js) come above, read-only.
+    const body = h("div", {}, this.help.element, rest);
+    this.earlier = new EarlierChats({ read: (id) => this.session.readPast(id), rest: body });
     this.prechatScreen = h("div", { class: "screen", hidden: true },
-      h("div", { class: "scroll" }, this.help.element, rest));
+      h("div", { class: "scroll" }, this.earlier.element, body));
     return this.prechatScreen;
   }
 
@@ -301,7 +305,9 @@ class ChatPanel {
     // Opened before the session knew what to show: focus the screen once it does.
     this.focusPending = phase === "connecting";
     let target = null;
-    if (phase === "prechat" && this.help.shown) {
+    if (phase === "prechat" && this.earlier.reading) {
+      target = this.earlier.heading;
+    } else if (phase === "prechat" && this.help.shown) {
       target = this.help.focusTarget();
     } else if (phase === "prechat" && !this.ticketThanks.hidden) {
       target = this.ticketThanks.querySelector("button");
@@ -326,6 +332,8 @@ class ChatPanel {
     this.prechatScreen.hidden = phase !== "prechat";
     this.chatScreen.hidden = phase !== "chat" && phase !== "ended";
     this.#renderOffline(state, detail);
+    if (detail.history) this.#renderHistory(state.history);
+    if (phase !== "prechat") this.earlier.close({ focus: false });
     this.startButton.disabled = state.connection !== "online";
     setText(this.subtitle, this.#subtitle(state));
     this.#renderBanner(state);
@@ -338,6 +346,16 @@ class ChatPanel {
     }
     this.#maybeMarkRead();
     this.#renderLauncher();
+  }
+
+  /** The earlier conversations, and the last chat's name and email in fields still empty. */
+  #renderHistory({ conversations, prefill }) {
+    this.earlier.render(conversations);
+    if (!prefill) return;
+    for (const fields of [this.fields, this.ticketFields]) {
+      if (!fields.name.control.value) fields.name.control.value = prefill.name;
+      if (!fields.email.control.value && prefill.email) fields.email.control.value = prefill.email;
+    }
   }
 
   /** Offline form instead of the chat: outside business hours, or when the shopper chose it. */

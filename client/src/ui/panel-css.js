@@ -109,6 +109,11 @@ h3 { margin: 16px 0 8px; font-size: 15px; }
 .ticket { border: 1px solid #e5e5ea; border-radius: 10px; padding: 8px 10px; }
 .ticket .who { margin: 0 0 2px; font-size: 12px; color: #636366; }
 .ticket .body { margin: 0 0 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.earlier { margin-bottom: 8px; }
+.earlier-list { list-style: none; margin: 0; padding: 0; }
+.earlier-list .link-button { text-align: left; overflow-wrap: anywhere; }
+.past .messages { margin: 8px 0; }
+.past-summary { margin: 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }
 .ticket .answer { border-left: 3px solid var(--accent); padding-left: 8px; }
 .ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
 .ended form, .ended .notice { align-self: stretch; }

@@ -98,6 +98,9 @@ export class ChatSession {
       maxMessageChars: MAX_MESSAGE_CHARS,
       // the server's attachment_max_bytes once a refusal said it (413 details.limit), null until then
       maxAttachmentBytes: null,
+      // history:list, when there is no chat going on: the shopper's ended conversations, newest
+      // first, and the last chat's {name, email} for the pre-chat form (or null)
+      history: { conversations: [], prefill: null },
     };
   }
 
@@ -199,6 +202,7 @@ export class ChatSession {
       } else {
         this.#set({ agentsAvailable, phase: this.state.phase === "ended" ? "ended" : "prechat" });
         this.onResumed?.(null);
+        await this.refreshHistory();
       }
     } catch (error) {
       if (error.code === "timeout" || !this.connected) return; // the next connect resumes again
@@ -242,6 +246,17 @@ export class ChatSession {
     }
     if (listing) patch.tickets = listing.tickets;
     this.#set(patch, { tickets: Boolean(listing) });
+  }
+
+  /** The shopper's earlier conversations and last pre-chat details (history:list). */
+  async refreshHistory() {
+    const listing = await this.call("history:list", {}).catch(() => null);
+    if (listing) this.#set({ history: { conversations: listing.conversations, prefill: listing.prefill } }, { history: true });
+  }
+
+  /** One earlier conversation with its messages, read-only (history:read). */
+  async readPast(conversationId) {
+    return this.call("history:read", { conversation_id: conversationId });
   }
 
   #ticketUpdated(ticket) {
@@ -502,6 +517,7 @@ export class ChatSession {
     this.transcript = new Transcript();
     this.readSent = 0;
     this.#set({ phase: "prechat", conversation: null, queue: null, rated: false, agentOnline: true });
+    this.refreshHistory(); // the chat that just ended is one of them now
   }
 
   #forget() {
