@@ -25,6 +25,7 @@ from .backend import Backend
 from .config import Settings
 from .domain.agent_cache import AgentCache
 from .domain.attachments import AttachmentService, LinkSigner
+from .domain.avatars import AgentAvatars
 from .domain.chat_parts import ChatParts
 from .domain.clock import Clock, SystemClock
 from .domain.cobrowse import CobrowseService
@@ -74,6 +75,7 @@ from .transport.attachments import AttachmentEvents
 from .transport.cobrowse import CobrowseAnnouncer, CobrowseRelay
 from .transport.connections import ConnectionLimits
 from .transport.console import ConsoleEvents
+from .transport.conversation_views import ConversationViews
 from .transport.customers import CustomerEvents
 from .transport.delivery import Delivery
 from .transport.dispatch import Events
@@ -123,6 +125,7 @@ class Notifications:
     connections: ConnectionRegistry
     waiting: WaitingVisitors
     notifier: SocketNotifier
+    views: ConversationViews  # conversations as a party sees them (a visitor's with the agent's avatar)
     cobrowse: CobrowseAnnouncer
     tickets: TicketAnnouncer
 
@@ -130,6 +133,7 @@ class Notifications:
 @dataclass(frozen=True)
 class Domain:
     chats: ChatParts
+    avatars: AgentAvatars
     customers: CustomerService
     knowledge: KnowledgeService
     cobrowse: CobrowseService
@@ -180,8 +184,10 @@ def assemble(settings: Settings, *, clock: Clock | None = None, new_id: Callable
     backend = Backend(settings, metrics)
     sockets = build_sockets(settings, metrics)
     outgoing = build_outgoing(settings, stores, clock, new_id, metrics)
-    notifications = build_notifications(sockets.sio, stores, backend)
-    domain = build_domain(settings, stores, backend, outgoing, notifications, clock, new_id, metrics)
+    # Agents' avatars come before the notifications: the conversations visitors are sent carry them.
+    avatars = AgentAvatars(stores.avatars, clock, new_id)
+    notifications = build_notifications(sockets.sio, stores, backend, avatars)
+    domain = build_domain(settings, stores, backend, outgoing, notifications, clock, new_id, metrics, avatars)
     signer = TokenSigner(settings.secret_key)
     transport = build_transport(settings, sockets.sio, stores, backend, notifications, domain, signer, clock,
                                 extra_events)
@@ -270,20 +276,23 @@ def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Cal
     return Outgoing(poster=poster, webhooks=webhooks, webhook_worker=webhook_worker, mail_worker=mail_worker)
 
 
-def build_notifications(sio: ChatSocketServer, stores: Stores, backend: Backend) -> Notifications:
+def build_notifications(sio: ChatSocketServer, stores: Stores, backend: Backend,
+                        avatars: AgentAvatars) -> Notifications:
     async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
         await sio.lean_emit(event, data, room=sid, namespace=namespace)
 
     delivery = Delivery(stores.conversations, emit_to)
     connections = ConnectionRegistry()
     waiting = WaitingVisitors()
-    notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, connections, waiting)
-    return Notifications(delivery=delivery, connections=connections, waiting=waiting, notifier=notifier,
+    views = ConversationViews(avatars)
+    notifier = SocketNotifier(sio, delivery, backend.bus, backend.presence, connections, waiting, views)
+    return Notifications(delivery=delivery, connections=connections, waiting=waiting, notifier=notifier, views=views,
                          cobrowse=CobrowseAnnouncer(notifier), tickets=TicketAnnouncer(notifier, stores.agents))
 
 
 def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing: Outgoing,
-                 notifications: Notifications, clock: Clock, new_id: Callable[[], str], metrics: Metrics) -> Domain:
+                 notifications: Notifications, clock: Clock, new_id: Callable[[], str], metrics: Metrics,
+                 avatars: AgentAvatars) -> Domain:
     customers = CustomerService(
         customers=WebhookCustomers(stores.customers, outgoing.webhooks),
         conversations=stores.conversations, clock=clock, new_id=new_id, identity_secret=settings.identity_secret,
@@ -330,8 +339,8 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
         link_ttl=settings.attachment_link_ttl)
-    return Domain(chats=chats, customers=customers, knowledge=knowledge, cobrowse=cobrowse, tickets=tickets,
-                  attachments=attachments)
+    return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
+                  tickets=tickets, attachments=attachments)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -385,14 +394,15 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
-        Events(C.VISITOR_NAMESPACE, HistoryEvents(VisitorHistory(stores.customers, stores.conversations)).handlers()),
+        Events(C.VISITOR_NAMESPACE, HistoryEvents(VisitorHistory(stores.customers, stores.conversations),
+                                                  n.views).handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),
         *extra_events,
     ]
     hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, backend.routing, backend.presence,
-                    clock, n.delivery, n.notifier, n.connections, n.waiting, domain.chats, features=features,
+                    clock, n.delivery, n.notifier, n.connections, n.waiting, n.views, domain.chats, features=features,
                     on_disconnected=(relay.connection_closed,))
     return Transport(hub=hub, relay=relay)
 
@@ -411,6 +421,7 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         presence=backend.presence, chats=domain.chats.lifecycle, presence_changes=domain.chats.presence_changes,
         dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
         attachments=domain.attachments,
+        avatars=domain.avatars,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,
         queue=hub.queue, notifier=notifications.notifier,
         login_limiter=limiter(settings.login_attempts_per_minute),

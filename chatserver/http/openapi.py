@@ -12,6 +12,7 @@ from ..config import Settings
 from ._openapi import body_limit, build_document
 from .agents import AGENT_ROUTES
 from .attachments import ATTACHMENT_ROUTES
+from .avatars import AVATAR_ROUTES
 from .common import MAX_JSON_BODY, compressed_when_accepted
 from .console import CONSOLE_ROUTES
 from .conversations import CONVERSATION_ROUTES
@@ -34,6 +35,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/openapi.json", serve_openapi, operation_id="openapi", auth=Auth.NONE, summary="This document",
           answers=(json_answer(dict[str, Any], "OpenAPI 3.1"),)),
     *AGENT_ROUTES,
+    *AVATAR_ROUTES,
     *CONVERSATION_ROUTES,
     *ATTACHMENT_ROUTES,
     *CUSTOMER_ROUTES,

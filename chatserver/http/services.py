@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..config import Settings
 from ..domain.attachments import AttachmentService
+from ..domain.avatars import AgentAvatars
 from ..domain.clock import Clock
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
@@ -57,6 +58,8 @@ class HttpServices:
     # Customer records, transcripts, exports and reports.
     customers: CustomerService
     knowledge: KnowledgeService
+    # Agents' pictures: set and cleared by each agent, served to shoppers.
+    avatars: AgentAvatars
     tickets: TicketService
     # Files in conversations: uploads, signed links, serving.
     attachments: AttachmentService

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..domain.attachments import AttachmentStore
+from ..domain.avatars import AvatarStore
 from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
 from ..domain.knowledge import KnowledgeStore
@@ -87,3 +88,6 @@ class Stores(Protocol):
 
     @property
     def attachments(self) -> AttachmentStore: ...
+
+    @property
+    def avatars(self) -> AvatarStore: ...

@@ -10,8 +10,8 @@ from ..domain.conversations import ChatService
 from ..domain.models import ConversationStatus, PartyKind
 from ..domain.read_marks import ReadMarks
 from ..errors import MessageTooLong, RateLimited
-from ..wire.views import conversation_view
 from . import schemas as S
+from .conversation_views import ConversationViews
 from .delivery import Delivery
 from .dispatch import Handler
 from .queue_views import QueueViews
@@ -26,8 +26,9 @@ def check_length(body: str, max_chars: int) -> None:
 
 class ChatEvents:
     def __init__(self, service: ChatService, read_marks: ReadMarks, delivery: Delivery, waiting: WaitingVisitors,
-                 queue: QueueViews, max_message_chars: int) -> None:
+                 queue: QueueViews, views: ConversationViews, max_message_chars: int) -> None:
         self.service = service
+        self.views = views
         self.read_marks = read_marks
         self.delivery = delivery
         self.waiting = waiting
@@ -51,7 +52,7 @@ class ChatEvents:
         )
         if conversation.status == ConversationStatus.CLOSED:  # replayed; nothing follows the closing message
             self.delivery.leave(connection.sid, conversation.id)
-        view = conversation_view(conversation, connection.actor.kind)
+        view = await self.views.view(conversation, connection.actor.kind)
         queue = None
         if connection.actor.kind == PartyKind.VISITOR:
             self.waiting.watch(conversation)
@@ -81,4 +82,4 @@ class ChatEvents:
     async def _on_close(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ConversationRef, data)
         conversation = await self.service.close(connection.actor, payload.conversation_id)
-        return {"conversation": conversation_view(conversation, connection.actor.kind)}
+        return {"conversation": await self.views.view(conversation, connection.actor.kind)}

@@ -12,8 +12,9 @@ import msgspec
 from .. import constants as C
 from ..domain.models import PartyKind
 from ..domain.visitor_history import MAX_LISTED, VisitorHistory
-from ..wire.views import conversation_view, message_view
+from ..wire.views import message_view
 from . import schemas as S
+from .conversation_views import ConversationViews
 from .dispatch import Handler
 from .registry import Connection
 
@@ -27,8 +28,9 @@ class HistoryRead(S.Payload, kw_only=True):
 
 
 class HistoryEvents:
-    def __init__(self, history: VisitorHistory) -> None:
+    def __init__(self, history: VisitorHistory, views: ConversationViews) -> None:
         self.history = history
+        self.views = views
 
     def handlers(self) -> dict[str, Handler]:
         return {C.EV_HISTORY_LIST: self._on_list, C.EV_HISTORY_READ: self._on_read}
@@ -37,7 +39,7 @@ class HistoryEvents:
         payload = S.parse(HistoryList, data)
         conversations, prefill = await self.history.earlier_conversations(connection.actor.id, payload.limit)
         return {
-            "conversations": [conversation_view(c, PartyKind.VISITOR) for c in conversations],
+            "conversations": [await self.views.view(c, PartyKind.VISITOR) for c in conversations],
             "prefill": {"name": prefill.name, "email": prefill.email} if prefill else None,
         }
 
@@ -45,7 +47,7 @@ class HistoryEvents:
         payload = S.parse(HistoryRead, data)
         past = await self.history.read(connection.actor.id, payload.conversation_id)
         return {
-            "conversation": conversation_view(past.conversation, PartyKind.VISITOR),
+            "conversation": await self.views.view(past.conversation, PartyKind.VISITOR),
             "messages": [message_view(m) for m in past.messages],
             "more": past.more,
         }

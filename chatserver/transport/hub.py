@@ -23,6 +23,7 @@ from .agent_events import AgentEvents
 from .agent_sessions import AgentSessions
 from .chat_events import ChatEvents
 from .connect import Authenticator
+from .conversation_views import ConversationViews
 from .delivery import Delivery
 from .dispatch import NAMESPACES, EventDispatcher, Events
 from .lifecycle import ConnectionLifecycle, DisconnectHook
@@ -52,6 +53,7 @@ class SocketHub:
         notifier: SocketNotifier,
         connections: ConnectionRegistry,
         waiting: WaitingVisitors,
+        views: ConversationViews,
         chats: ChatParts,
         features: Sequence[Events] = (),
         on_disconnected: Sequence[DisconnectHook] = (),
@@ -67,13 +69,13 @@ class SocketHub:
         self.shutdown = Shutdown(sio, queue_updates)
         self.sessions = AgentSessions(sio, connections, agents, chats.agent_cache, chats.dispatcher, notifier,
                                       self.shutdown)
-        self.recovery = Recovery(sio, connections, conversations, presence, delivery, notifier, waiting)
+        self.recovery = Recovery(sio, connections, conversations, presence, delivery, notifier, waiting, views)
         lifecycle = ConnectionLifecycle(sio, self.auth, connections, self.sessions, chats.presence_changes,
                                         chats.tasks, delivery, waiting, clock, self.shutdown, on_disconnected)
-        shared = ChatEvents(chats.lifecycle, chats.read_marks, delivery, waiting, self.queue,
+        shared = ChatEvents(chats.lifecycle, chats.read_marks, delivery, waiting, self.queue, views,
                             settings.max_message_chars).handlers()
         visitor = VisitorEvents(chats.lifecycle, chats.presence_changes, conversations, delivery, waiting, self.queue,
-                                settings.max_message_chars)
+                                views, settings.max_message_chars)
         agent = AgentEvents(chats.dispatcher, chats.transfers, chats.presence_changes, presence, conversations,
                             connections, notifier, self.queue)
         # Every event a namespace answers, the chat's and the features': the table is complete

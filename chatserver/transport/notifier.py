@@ -27,6 +27,7 @@ from .bus import (
     decode,
     encode,
 )
+from .conversation_views import ConversationViews
 from .delivery import Delivery
 from .registry import ConnectionRegistry
 from .socketio_server import EVENT_RECEIVED_AT, ChatSocketServer
@@ -37,8 +38,9 @@ log = logging.getLogger("chatserver.notifier")
 
 class SocketNotifier:
     def __init__(self, sio: ChatSocketServer, delivery: Delivery, bus: Bus, presence: Presence,
-                 connections: ConnectionRegistry, waiting: WaitingVisitors) -> None:
+                 connections: ConnectionRegistry, waiting: WaitingVisitors, views: ConversationViews) -> None:
         self.sio = sio
+        self.views = views
         self.delivery = delivery
         self.bus = bus
         self.presence = presence
@@ -117,7 +119,7 @@ class SocketNotifier:
 
     async def _apply_conversation(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED,
-                            {"conversation": conversation_view(conversation, PartyKind.VISITOR)},
+                            {"conversation": await self.views.view(conversation, PartyKind.VISITOR)},
                             room=C.visitor_room(conversation.visitor_id), namespace=C.VISITOR_NAMESPACE)
         agent_view = {"conversation": conversation_view(conversation, PartyKind.AGENT)}
         if conversation.agent_id is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import constants as C
 from ..domain.models import ConversationStatus, PartyKind
 from ..domain.ports import ConversationStore, Presence
-from ..wire.views import conversation_view
+from .conversation_views import ConversationViews
 from .delivery import Delivery
 from .notifier import SocketNotifier
 from .registry import ConnectionRegistry
@@ -17,8 +17,10 @@ from .waiting import WaitingVisitors
 
 class Recovery:
     def __init__(self, sio: ChatSocketServer, connections: ConnectionRegistry, conversations: ConversationStore,
-                 presence: Presence, delivery: Delivery, notifier: SocketNotifier, waiting: WaitingVisitors) -> None:
+                 presence: Presence, delivery: Delivery, notifier: SocketNotifier, waiting: WaitingVisitors,
+                 views: ConversationViews) -> None:
         self.sio = sio
+        self.views = views
         self.connections = connections
         self.conversations = conversations
         self.presence = presence
@@ -46,7 +48,7 @@ class Recovery:
                 active = await self.conversations.active_conversation_for_visitor(actor.id)
                 held = [active] if active is not None else []
             for conversation in held:
-                await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED, {"conversation": conversation_view(
+                await self.sio.lean_emit(C.EV_CONVERSATION_UPDATED, {"conversation": await self.views.view(
                     conversation, actor.kind)}, room=connection.sid, namespace=connection.namespace)
                 if actor.kind == PartyKind.VISITOR:
                     self.waiting.watch(conversation)

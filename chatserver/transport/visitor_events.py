@@ -11,9 +11,9 @@ from ..domain.models import PageContext, PartyKind, PreChat
 from ..domain.ports import ConversationStore
 from ..domain.presence import PresenceChanges
 from ..errors import RateLimited
-from ..wire.views import conversation_view
 from . import schemas as S
 from .chat_events import check_length
+from .conversation_views import ConversationViews
 from .delivery import Delivery
 from .dispatch import Handler
 from .queue_views import QueueViews
@@ -23,8 +23,10 @@ from .waiting import WaitingVisitors
 
 class VisitorEvents:
     def __init__(self, service: ChatService, presence_changes: PresenceChanges, conversations: ConversationStore,
-                 delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, max_message_chars: int) -> None:
+                 delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, views: ConversationViews,
+                 max_message_chars: int) -> None:
         self.service = service
+        self.views = views
         self.presence_changes = presence_changes
         self.conversations = conversations
         self.delivery = delivery
@@ -48,7 +50,7 @@ class VisitorEvents:
         queue = await self.queue.place_of(conversation) if conversation else None
         return {
             "visitor_id": connection.actor.id,
-            "conversation": conversation_view(conversation, PartyKind.VISITOR) if conversation else None,
+            "conversation": await self.views.view(conversation, PartyKind.VISITOR) if conversation else None,
             "queue": queue,
             "agents_available": await self.presence_changes.agents_available(),
             # What the widget checks before sending, so the shopper is told why at once.
@@ -68,7 +70,7 @@ class VisitorEvents:
         await self.delivery.join(connection.sid, connection.namespace, connection.actor.id, conversation.id, 0)
         return {
             "created": created,
-            "conversation": conversation_view(conversation, PartyKind.VISITOR),
+            "conversation": await self.views.view(conversation, PartyKind.VISITOR),
             "queue": await self.queue.place_of(conversation),
         }
 
@@ -79,7 +81,7 @@ class VisitorEvents:
         page = PageContext(page_url=payload.page_url, page_title=payload.page_title, checkout=payload.checkout,
                            cart_value=payload.cart_value)
         conversation, changed = await self.service.update_page(connection.actor, payload.conversation_id, page)
-        return {"conversation": conversation_view(conversation, PartyKind.VISITOR), "changed": changed}
+        return {"conversation": await self.views.view(conversation, PartyKind.VISITOR), "changed": changed}
 
     async def _on_rate(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ConversationRate, data)

@@ -86,6 +86,10 @@ class AgentAnswer(Shape):
     agent: Agent
 
 
+class AvatarAnswer(Shape):
+    avatar_url: str | None
+
+
 class Agents(Shape):
     agents: list[Agent]
 
@@ -148,6 +152,8 @@ class PreChat(Shape):
 
 class AgentName(Shape):
     name: str
+    # In the views visitors get (Socket.IO): the agent's picture (/avatars/{id}), null without one.
+    avatar_url: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ReadMarks(Shape):

@@ -59,12 +59,22 @@ def _prechat(conversation: Conversation) -> dict[str, Any]:
             "department": p.department}
 
 
-def conversation_view(conversation: Conversation, audience: PartyKind) -> dict[str, Any]:
-    """A conversation as the visitor (no internal ids) or an agent sees it."""
+def avatar_url(avatar_id: str | None) -> str | None:
+    """Where an agent's avatar is served (public, cached for good: a new avatar has a new id)."""
+    return f"/avatars/{avatar_id}" if avatar_id else None
+
+
+def conversation_view(conversation: Conversation, audience: PartyKind, *,
+                      agent_avatar_id: str | None = None) -> dict[str, Any]:
+    """A conversation as the visitor (no internal ids; the agent's ``avatar_url``, from
+    ``agent_avatar_id``) or an agent sees it."""
+    agent: dict[str, Any] | None = {"name": conversation.agent_name} if conversation.agent_name else None
+    if agent is not None and audience == PartyKind.VISITOR:
+        agent["avatar_url"] = avatar_url(agent_avatar_id)
     view: dict[str, Any] = {
         "id": conversation.id,
         "status": str(conversation.status),
-        "agent": {"name": conversation.agent_name} if conversation.agent_name else None,
+        "agent": agent,
         "prechat": _prechat(conversation),
         "created_at": conversation.created_at,
         "assigned_at": conversation.assigned_at,

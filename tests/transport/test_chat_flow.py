@@ -29,7 +29,7 @@ async def test_full_chat_from_start_to_transcript(server: LiveServer) -> None:
     assert assigned["conversation"]["id"] == cid and assigned["conversation"]["agent_id"] == alice["agent"]["id"]
     seen_by_visitor = await shopper.wait_for("conversation:updated",
                                              lambda d: d["conversation"]["status"] == "assigned")
-    assert seen_by_visitor["conversation"]["agent"] == {"name": "Alice"}
+    assert seen_by_visitor["conversation"]["agent"] == {"name": "Alice", "avatar_url": None}
 
     # The visitor's stream: chat started, the question, the agent joining.
     joined = await shopper.wait_for_seq(cid, 3)

@@ -12,6 +12,7 @@ from chatserver import constants as C
 from chatserver.assembly import build_chats
 from chatserver.config import Settings
 from chatserver.domain.actor import Actor
+from chatserver.domain.avatars import AgentAvatars
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.models import Agent, PartyKind, Role
 from chatserver.domain.routing import RoutingPolicy
@@ -20,6 +21,7 @@ from chatserver.errors import ChatError
 from chatserver.storage.memory import MemoryPresence, MemoryRoutingState
 from chatserver.storage.sqlite import SQLiteStores
 from chatserver.transport.bus import LocalBus
+from chatserver.transport.conversation_views import ConversationViews
 from chatserver.transport.delivery import Delivery
 from chatserver.transport.dispatch import NAMESPACES
 from chatserver.transport.hub import SocketHub
@@ -49,12 +51,13 @@ def hub(tmp_path: Path) -> SocketHub:
 
     delivery = Delivery(stores.conversations, emit_to)
     connections, waiting = ConnectionRegistry(), WaitingVisitors()
-    notifier = SocketNotifier(sio, delivery, LocalBus(), presence, connections, waiting)
     clock = ManualClock()
+    views = ConversationViews(AgentAvatars(stores.avatars, clock, lambda: "id"))
+    notifier = SocketNotifier(sio, delivery, LocalBus(), presence, connections, waiting, views)
     chats = build_chats(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
                         notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0, policy=RoutingPolicy())
     built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, routing, presence,
-                      clock, delivery, notifier, connections, waiting, chats)
+                      clock, delivery, notifier, connections, waiting, views, chats)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built

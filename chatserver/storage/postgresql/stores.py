@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import PostgresAgents
 from .attachments import PostgresAttachments
+from .avatars import PostgresAvatars
 from .cobrowse import PostgresCobrowse
 from .console import PostgresConsole
 from .conversations import PostgresConversations
@@ -30,6 +31,7 @@ class PostgresStores:
     cobrowse: PostgresCobrowse
     console: PostgresConsole  # notes, canned responses, wrap-ups and failed logins
     attachments: PostgresAttachments  # records and bytes
+    avatars: PostgresAvatars  # agents' pictures
 
     @classmethod
     def at(cls, url: str, *, pool_min: int = 2, pool_max: int = 10,
@@ -41,4 +43,5 @@ class PostgresStores:
         return cls(database=database, agents=PostgresAgents(database), conversations=conversations,
                    customers=PostgresCustomers(database, conversations, attachments),
                    knowledge=PostgresKnowledge(database), tickets=PostgresTickets(database, conversations.messages),
-                   cobrowse=PostgresCobrowse(database), console=PostgresConsole(database), attachments=attachments)
+                   cobrowse=PostgresCobrowse(database), console=PostgresConsole(database), attachments=attachments,
+                   avatars=PostgresAvatars(database))

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..group_commit import UNOBSERVED, DatabaseObserver
 from .agents import SQLiteAgents
 from .attachments import SQLiteAttachments
+from .avatars import SQLiteAvatars
 from .cobrowse import SQLiteCobrowse
 from .console import SQLiteConsole
 from .conversations import SQLiteConversations
@@ -31,6 +32,7 @@ class SQLiteStores:
     cobrowse: SQLiteCobrowse
     console: SQLiteConsole  # notes, canned responses, wrap-ups and failed logins
     attachments: SQLiteAttachments  # records in the file, bytes in a directory beside it
+    avatars: SQLiteAvatars  # agents' pictures
 
     @classmethod
     def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
@@ -44,7 +46,8 @@ class SQLiteStores:
         return cls(database=database, agents=SQLiteAgents(database), conversations=conversations,
                    customers=SQLiteCustomers(database, conversations, attachments),
                    knowledge=SQLiteKnowledge(database), tickets=SQLiteTickets(database, conversations.messages),
-                   cobrowse=SQLiteCobrowse(database), console=SQLiteConsole(database), attachments=attachments)
+                   cobrowse=SQLiteCobrowse(database), console=SQLiteConsole(database), attachments=attachments,
+                   avatars=SQLiteAvatars(database))
 
 
 async def open_sqlite(path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,

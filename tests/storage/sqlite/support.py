@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from chatserver.domain.attachments import Attachment
+from chatserver.domain.avatars import AgentAvatar
 from chatserver.domain.canned import CannedResponse
 from chatserver.domain.clock import ManualClock
 from chatserver.domain.cobrowse import CobrowseSession, CobrowseStatus, CobrowseView, SessionUpdate
@@ -74,7 +75,7 @@ async def fill_every_table(stores: SQLiteStores) -> None:
     transfers and a close, a rating and a wrap-up, notes, canned responses, failed logins,
     tickets with answers, webhook endpoints and the outbox, an emailed transcript, a co-browse
     session watched by an agent, and a knowledge base with a published article, a draft, an FAQ
-    and the help step's logged searches and outcomes."""
+    and the help step's logged searches and outcomes, an attached file, an agent's avatar."""
     now = 1_800_000_000.0
     await add_agent(stores.agents, "a1")
     await stores.agents.add_agent(Agent(id="a2", email="Admin@Example.com", name="Ada", role=Role.ADMIN, capacity=5,
@@ -160,3 +161,5 @@ async def fill_every_table(stores: SQLiteStores) -> None:
         id="att-00001", conversation_id="c1", sender_kind=PartyKind.VISITOR, sender_id="v1", name="receipt.png",
         content_type="image/png", size=PART_BYTES + 5, created_at=now, width=2, height=1, thumbnail_type="image/png"),
         b"\x89PNG" + bytes(PART_BYTES + 1), b"thumbnail")
+    await stores.avatars.save_avatar(AgentAvatar(id="av-1", agent_id="a1", content_type="image/jpeg",
+                                                 data=b"\xff\xd8\xff" + bytes(range(256)), created_at=now))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chatserver.domain.attachments import Attachment
+from chatserver.domain.avatars import AgentAvatar
 from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.models import PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind
@@ -288,8 +289,8 @@ async def test_a_database_at_version_12_with_data_in_every_table_is_migrated_to_
 
 async def test_a_database_at_the_previous_version_with_data_in_every_table_is_migrated_to_the_newest(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 13, "fill the tables of the previous version and check what the newest migration does"
+    # Version 13 to the newest: migration 0014 (attachments) and those after it.
+    previous, newest = 13, migrations()[-1][0]
     path = tmp_path / "previous.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)  # versions 11 to 13 added a column and empty tables
@@ -329,6 +330,30 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert kept["customers"] == [r for r in before["customers"] if r[0] == "cu1"]  # cu2 went, with c2
         assert [r for r in kept["messages"] if r[0] == "c1"] == [r for r in before["messages"] if r[0] == "c1"]
         assert raw.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps_every_row(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 14, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0015: agents' avatars, one per agent, gone with nothing else.
+        agent_id = str(before["agents"][0][0])
+        avatar = AgentAvatar(id="av-1", agent_id=agent_id, content_type="image/png", data=b"\x89PNG", created_at=5.0)
+        await stores.avatars.save_avatar(avatar)
+        assert await stores.avatars.avatar("av-1") == avatar
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row of version 14 as it was
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
