@@ -10,6 +10,7 @@ import msgspec
 from aiohttp import web
 
 from ..domain.avatars import MAX_AVATAR_BYTES
+from ..domain.models import ConversationStatus
 from ..wire.shapes import AvatarAnswer
 from ..wire.views import avatar_url
 from ._records import path_id
@@ -37,6 +38,14 @@ class AvatarBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                     "128 px by the server, metadata left behind")]
 
 
+async def _tell_shoppers(request: web.Request, agent_id: str) -> None:
+    """The shoppers the agent is chatting with get their conversation again (conversation:updated),
+    with the agent's new avatar_url."""
+    held = await services(request).conversations.conversations_with_status([ConversationStatus.ASSIGNED], agent_id)
+    for conversation in held:
+        await services(request).notifier.conversation_changed(conversation, None)
+
+
 async def my_avatar(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     avatar_id = await services(request).avatars.avatar_id(agent.id)
@@ -48,6 +57,7 @@ async def set_my_avatar(request: web.Request) -> web.Response:
     body = await json_body(request, AvatarBody)
     avatar_id = await services(request).avatars.do_set_avatar(agent.id, body.image)
     log.info("agent avatar set agent=%s", agent.id)
+    await _tell_shoppers(request, agent.id)
     return web.json_response({"avatar_url": avatar_url(avatar_id)})
 
 
@@ -55,6 +65,7 @@ async def clear_my_avatar(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     await services(request).avatars.do_clear_avatar(agent.id)
     log.info("agent avatar cleared agent=%s", agent.id)
+    await _tell_shoppers(request, agent.id)
     return web.Response(status=204)
 
 
@@ -71,10 +82,12 @@ AVATAR_ROUTES = [
           summary="Set the calling agent's avatar from a PNG, JPEG, GIF or WebP picture (decided on its bytes). It is "
                   "decoded and encoded again (metadata left behind), cropped square and scaled to 128 px; SVG, HTML "
                   "and anything else is file_type_not_allowed, over 512 KiB or 25 MP file_too_large, and nothing "
-                  "changes. The answer's URL is new: shoppers see the new picture with the next update of their chat",
+                  "changes. The answer's URL is new; the shoppers the agent is chatting with get conversation:updated "
+                  "with it",
           body=AvatarBody, answers=(json_answer(AvatarAnswer, "Set"),), errors=(400, 401, 413, 415)),
     Route("DELETE", "/api/me/avatar", clear_my_avatar, operation_id="clearMyAvatar",
-          summary="Remove the calling agent's avatar (shoppers see their initials)",
+          summary="Remove the calling agent's avatar (shoppers see their initials; those the agent is chatting "
+                  "with get conversation:updated)",
           answers=(empty_answer("Removed"),), errors=(401,)),
     Route("GET", "/avatars/{avatar_id}", avatar_image, operation_id="avatarImage", auth=Auth.NONE,
           summary="An agent's avatar, as the server encoded it (PNG or JPEG, 128 px square); cached for good, since "

@@ -51,6 +51,12 @@ def _png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
+def _avatar_of(update: dict[str, Any]) -> str | None:
+    """The agent's avatar_url in a conversation:updated ("" when it names no agent)."""
+    agent = update["conversation"]["agent"]
+    return agent["avatar_url"] if agent else ""
+
+
 async def _image(shop: LiveServer, url: str) -> tuple[int, dict[str, str], bytes]:
     assert shop.http is not None
     async with shop.http.get(shop.url + url) as resp:
@@ -96,6 +102,9 @@ async def test_an_agent_sets_an_avatar_shoppers_see_and_clears_it(shop: LiveServ
     assert status == 200, body
     second = body["avatar_url"]
     assert second != first
+    # The shopper in the agent's chat is told at once.
+    told = await shopper.wait_for("conversation:updated", lambda d: _avatar_of(d) == second)
+    assert told["conversation"]["id"] == cid
     assert (await _image(shop, first))[0] == 404
     status, headers, data = await _image(shop, second)
     assert status == 200 and headers["Content-Type"] == "image/png"
@@ -107,6 +116,7 @@ async def test_an_agent_sets_an_avatar_shoppers_see_and_clears_it(shop: LiveServ
     # Cleared: initials again.
     status, _ = await shop.request("DELETE", "/api/me/avatar", token=token)
     assert status == 204
+    await shopper.wait_for("conversation:updated", lambda d: _avatar_of(d) is None)
     assert await shop.request("GET", "/api/me/avatar", token=token) == (200, {"avatar_url": None})
     assert (await _image(shop, second))[0] == 404
     assert (await shopper.call("session:resume", {}))["conversation"]["agent"]["avatar_url"] is None
