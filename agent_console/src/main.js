@@ -13,6 +13,7 @@ import { CobrowseView } from "./cobrowse.js";
 import {
   cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
 } from "./format.js";
+import { ProfilePicture } from "./avatar.js";
 import { KnowledgePanel } from "./knowledge.js";
 import { titleWithUnread, unreadCount } from "./unread.js";
 
@@ -35,6 +36,10 @@ const knowledge = new KnowledgePanel({ rest: (...args) => rest(...args), compose
 // timeline's redraws (conversation id/attachment id -> element).
 const links = new AttachmentLinks({ call: (event, payload) => call(event, payload) });
 const fileViews = new Map();
+
+// The agent's own picture, shown before their name in the top bar (avatar.js).
+const picture = new ProfilePicture({ rest: (...args) => rest(...args) });
+$("agent-name").before(picture.button);
 
 const state = {
   session: null, // {token, expiresAt, agent}
@@ -194,6 +199,7 @@ function start(session) {
   connect();
   loadCanned();
   knowledge.start(session.agent);
+  picture.start(session.agent);
   render();
 }
 

@@ -2,6 +2,7 @@
 // read-only "Previous conversation" view of one (its messages from the server, history:read; no
 // composer). The session lists them (history:list) when there is no chat going on.
 
+import { avatarElement } from "./avatar.js";
 import { h, setText } from "./dom.js";
 import { linkedText } from "./links.js";
 import { errorText, systemText, timeText } from "./text.js";
@@ -11,9 +12,11 @@ export class EarlierChats {
    * @param {object} options
    * @param {Function} options.read a conversation id -> the session's readPast (history:read)
    * @param {HTMLElement} options.rest what the pre-chat screen shows besides (hidden while reading)
+   * @param {Function} options.picture an agent's avatar_url -> the picture's URL (avatar.js avatarSource)
    */
-  constructor({ read, rest }) {
+  constructor({ read, rest, picture }) {
     this.read = read;
+    this.picture = picture;
     this.rest = rest;
     this.opener = null;
     this.list = h("ul", { class: "earlier-list", "aria-labelledby": "chatserver-earlier-title" });
@@ -54,7 +57,9 @@ export class EarlierChats {
     this.heading.focus();
     try {
       const past = await this.read(conversation.id);
-      this.messages.replaceChildren(...past.messages.map(messageItem));
+      const agent = past.conversation.agent;
+      const picture = agent ? this.picture(agent.avatar_url) : null;
+      this.messages.replaceChildren(...past.messages.map((message) => messageItem(message, agent?.name, picture)));
       if (past.more) this.messages.append(h("li", { class: "message system" }, h("p", { class: "body" }, "…")));
     } catch (error) {
       setText(this.problem, errorText(error.code, error.message));
@@ -83,13 +88,14 @@ function describe(conversation) {
   return `${when}${agent}: ${question.length > 80 ? `${question.slice(0, 79)}…` : question}`;
 }
 
-function messageItem(message) {
+function messageItem(message, agentName, picture) {
   if (message.kind === "system") {
     return h("li", { class: "message system" }, h("p", { class: "body" }, systemText(message)));
   }
   const kind = message.sender?.kind === "visitor" ? "visitor" : "agent";
   const name = kind === "visitor" ? "You" : message.sender?.name || "Agent";
   const time = timeText(message.created_at);
-  return h("li", { class: `message ${kind}` }, h("span", { class: "who" }, time ? `${name} · ${time}` : name),
+  const avatar = kind === "agent" ? avatarElement(name, name === agentName ? picture : null) : null;
+  return h("li", { class: `message ${kind}` }, avatar, h("span", { class: "who" }, time ? `${name} · ${time}` : name),
     h("p", { class: "body" }, linkedText(message.body)));
 }

@@ -6,6 +6,7 @@ import { WidgetStore } from "../store.js";
 import { adoptStyles } from "../styles.js";
 import { AttachControls, fileView } from "./attach-view.js";
 import { AttachmentLinks } from "./attachments.js";
+import { avatarElement, avatarSource, setAvatar } from "./avatar.js";
 import { h, setText } from "./dom.js";
 import { CobrowseController } from "./cobrowse.js";
 import { HelpStep } from "./help.js";
@@ -124,7 +125,8 @@ class ChatPanel {
       onContinue: () => this.#focusScreen() });
     // A returning shopper's earlier conversations (history.js) come above, read-only.
     const body = h("div", {}, this.help.element, rest);
-    this.earlier = new EarlierChats({ read: (id) => this.session.readPast(id), rest: body });
+    this.earlier = new EarlierChats({ read: (id) => this.session.readPast(id), rest: body,
+      picture: (url) => avatarSource(url, this.config.base) });
     this.prechatScreen = h("div", { class: "screen", hidden: true },
       h("div", { class: "scroll" }, this.earlier.element, body));
     return this.prechatScreen;
@@ -508,8 +510,16 @@ class ChatPanel {
     const body = message.kind === "file"
       ? h("div", { class: "body file-body" }, fileView({ message, links: this.links, base: this.config.base }))
       : h("p", { class: "body" }, linkedText(message.body));
-    const element = h("li", { class: `message ${kind}` }, who, body, state);
-    return { element, who, name, state, status: null };
+    // The agent's picture (or initials) beside their messages.
+    const avatar = kind === "agent" ? avatarElement(name, this.#agentPicture(name)) : null;
+    const element = h("li", { class: `message ${kind}` }, avatar, who, body, state);
+    return { element, who, name, state, avatar, status: null };
+  }
+
+  /** The picture of the conversation's agent, for messages sent under their name (else none). */
+  #agentPicture(name) {
+    const agent = this.session.state.conversation?.agent;
+    return agent && agent.name === name ? avatarSource(agent.avatar_url, this.config.base) : null;
   }
 
   /** Files may be sent in a chat that is queued or assigned. */
@@ -520,6 +530,7 @@ class ChatPanel {
 
   #updateMessageState(entry, item) {
     if (!entry.who) return;
+    if (entry.avatar) setAvatar(entry.avatar, entry.name, this.#agentPicture(entry.name));
     // A pending message gets its time when the server has stored it.
     const time = timeText(item.message.created_at);
     setText(entry.who, time ? `${entry.name} · ${time}` : entry.name);

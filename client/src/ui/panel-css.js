@@ -64,6 +64,14 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
   white-space: pre-wrap; overflow-wrap: anywhere;
 }
 .message.visitor { align-self: flex-end; align-items: flex-end; }
+.message.agent { display: grid; grid-template-columns: 28px minmax(0, auto); column-gap: 8px; row-gap: 2px; }
+.message.agent > * { grid-column: 2; }
+.message.agent > .avatar { grid-column: 1; grid-row: 1 / span 2; align-self: end; }
+.avatar {
+  width: 28px; height: 28px; border-radius: 50%; overflow: hidden; display: inline-flex; align-items: center;
+  justify-content: center; background: #d1d1d6; color: #1c1c1e; font-size: 11px; font-weight: 600; flex: none;
+}
+.avatar img { width: 100%; height: 100%; object-fit: cover; display: block; }
 .message.visitor .body { background: var(--accent); color: #fff; }
 .message .body a { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }
 .message.system { align-self: center; max-width: 100%; }
