@@ -27,8 +27,11 @@ from .file_checks import IMAGE_KINDS, JPEG_QUALITY, sanitize_image, sniff_kind
 AVATAR_PX = 128
 # What an upload may weigh (the console scales a photo down before sending it).
 MAX_AVATAR_BYTES = 512 * 1024
-# An avatar's source is small: a picture with more pixels than this is refused before decoding.
-MAX_AVATAR_PIXELS = 25_000_000
+# An avatar's source is small (the console scales a photo down first): a picture with more pixels
+# than this is refused before decoding, which holds them several times over.
+MAX_AVATAR_PIXELS = 16_000_000
+# Pictures decoded at once per process (the others wait their turn).
+CONCURRENT_DECODES = 1
 CACHE_SECONDS = 30.0
 
 
@@ -90,11 +93,13 @@ class AgentAvatars:
         self.clock = clock
         self.new_id = new_id
         self._ids: dict[str, tuple[str | None, float]] = {}  # agent id -> (avatar id, read at)
+        self._decoding = asyncio.Semaphore(CONCURRENT_DECODES)
 
     async def do_set_avatar(self, agent_id: str, data: bytes) -> str:
         """Make the agent's avatar from the uploaded ``data`` (``make_avatar``; refused input
         changes nothing); the new avatar's id."""
-        image, content_type = await asyncio.to_thread(make_avatar, data)
+        async with self._decoding:
+            image, content_type = await asyncio.to_thread(make_avatar, data)
         avatar = AgentAvatar(id=self.new_id(), agent_id=agent_id, content_type=content_type, data=image,
                              created_at=self.clock.now())
         await self.store.save_avatar(avatar)

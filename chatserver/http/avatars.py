@@ -81,7 +81,7 @@ AVATAR_ROUTES = [
     Route("PUT", "/api/me/avatar", set_my_avatar, operation_id="setMyAvatar",
           summary="Set the calling agent's avatar from a PNG, JPEG, GIF or WebP picture (decided on its bytes). It is "
                   "decoded and encoded again (metadata left behind), cropped square and scaled to 128 px; SVG, HTML "
-                  "and anything else is file_type_not_allowed, over 512 KiB or 25 MP file_too_large, and nothing "
+                  "and anything else is file_type_not_allowed, over 512 KiB or 16 MP file_too_large, and nothing "
                   "changes. The answer's URL is new; the shoppers the agent is chatting with get conversation:updated "
                   "with it",
           body=AvatarBody, answers=(json_answer(AvatarAnswer, "Set"),), errors=(400, 401, 413, 415)),
