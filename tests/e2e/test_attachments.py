@@ -100,7 +100,8 @@ async def test_shopper_sends_files_by_button_drop_and_paste(shop: LiveServer, op
     await expect(file_link(timeline(console), "photo.png")).to_be_visible()
 
     # Dropped on the chat, and a screenshot pasted into the message box.
-    assert await drop_file(chat.get_by_role("log", name="Conversation"), as_file("dropped.png", "image/png", png_bytes()))
+    conversation = chat.get_by_role("log", name="Conversation")
+    assert await drop_file(conversation, as_file("dropped.png", "image/png", png_bytes()))
     await expect(file_link(chat, "dropped.png")).to_be_visible()
     assert await paste_file(widget_box(shopper), as_file("image.png", "image/png", png_bytes()))
     pasted = file_link(chat, "screenshot-")
