@@ -26,6 +26,7 @@ from .errors import StartupError, Unavailable
 from .first_admin import ensure_first_admin
 from .http.common import MAX_JSON_BODY
 from .http.help_centre import add_help_routes
+from .http.locales import add_locale_routes
 from .http.metrics import request_metrics
 from .http.services import SERVICES
 from .http.serving import DRAIN
@@ -55,6 +56,7 @@ def app_for(server: Server) -> web.Application:
     add_routes(app)
     add_static_routes(app)
     add_help_routes(app)
+    add_locale_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from . import constants as C
 from .backend import Backend
-from .config import Settings
+from .config import BUILTIN_LOCALES, Settings
 from .domain.agent_cache import AgentCache
 from .domain.attachments import AttachmentService, LinkSigner
 from .domain.avatars import AgentAvatars
@@ -34,6 +34,7 @@ from .domain.customer_webhooks import WebhookCustomers
 from .domain.customers import CustomerService
 from .domain.grace import GracePeriods
 from .domain.hours import parse_opening_hours
+from .domain.i18n import Languages, load_languages
 from .domain.knowledge import KnowledgeService, parse_page_topics
 from .domain.locks import KeyedLocks
 from .domain.models import PreChat
@@ -136,6 +137,7 @@ class Domain:
     avatars: AgentAvatars
     customers: CustomerService
     knowledge: KnowledgeService
+    languages: Languages
     cobrowse: CobrowseService
     tickets: TicketService
     attachments: AttachmentService
@@ -339,8 +341,9 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
         link_ttl=settings.attachment_link_ttl)
+    languages = load_languages(BUILTIN_LOCALES, settings.locale_dir, settings.default_locale)
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
-                  tickets=tickets, attachments=attachments)
+                  tickets=tickets, attachments=attachments, languages=languages)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -420,6 +423,7 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         conversations=stores.conversations, console=stores.console, cobrowse=stores.cobrowse,
         presence=backend.presence, chats=domain.chats.lifecycle, presence_changes=domain.chats.presence_changes,
         dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
+        languages=domain.languages,
         attachments=domain.attachments,
         avatars=domain.avatars,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,

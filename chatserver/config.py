@@ -17,6 +17,7 @@ from typing import Any
 
 from .domain.file_checks import ALL_KINDS
 from .domain.hours import parse_opening_hours
+from .domain.i18n import load_languages
 from .domain.knowledge import parse_page_topics
 from .domain.passwords import PASSWORD_HASH_COSTS
 from .files import PRIVATE_FILE, make_private_dir
@@ -30,6 +31,13 @@ ENV_PREFIX = "CHATSERVER_"
 MAX_REDIS_DATABASE = 2**31 - 1
 # A bearer token anyone may try against the public port: long enough not to be guessed.
 METRICS_TOKEN_MIN = 16
+# The built-in translations, one JSON file per language in each (docs/widget.md, "Languages").
+_ROOT = Path(__file__).resolve().parents[1]
+BUILTIN_LOCALES = {
+    "widget": _ROOT / "client" / "locales",
+    "console": _ROOT / "agent_console" / "locales",
+    "server": Path(__file__).resolve().parent / "locales",
+}
 # An upload is held in memory while its content is checked (images are decoded): 100 MiB at most.
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 
@@ -223,6 +231,11 @@ class Settings:
     attachment_types: tuple[str, ...] = ("png", "jpeg", "gif", "webp", "pdf", "text")
     attachment_link_ttl: float = 300.0
     attachment_uploads_per_minute: int = 10
+    # Languages (docs/widget.md, "Languages"): the language of a shopper whose page and browser
+    # name none the widget has; and a directory of a shop's own translations, merged over the
+    # built-in ones (widget/<language>.json, console/..., server/...), checked at start.
+    default_locale: str = "en"
+    locale_dir: Path | None = None
 
     @property
     def sends_mail(self) -> bool:
@@ -385,6 +398,7 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"attachment_types must be some of {', '.join(sorted(ALL_KINDS))}")
     if not 10 <= settings.attachment_link_ttl <= 86400 or settings.attachment_uploads_per_minute < 1:
         raise ValueError("attachment_link_ttl must be 10-86400 seconds and attachment_uploads_per_minute at least 1")
+    load_languages(BUILTIN_LOCALES, settings.locale_dir, settings.default_locale)
     parse_networks(settings.trusted_proxies)
     if NULL_ORIGIN in settings.allowed_origins:
         raise ValueError("allowed_origins: null is the origin every sandboxed page and file shares; it cannot be "

@@ -8,6 +8,7 @@ import { AttachmentLinks, fileLabel, upload, uploadUrl } from "../../client/src/
 import { h, setText } from "../../client/src/ui/dom.js";
 import { linkedText } from "../../client/src/ui/links.js";
 import { openingText } from "../../client/src/ui/text.js";
+import { fetchLocale, setTranslator, wantedLocales } from "../../client/src/i18n.js";
 import { api, ApiError } from "./api.js";
 import { CobrowseView } from "./cobrowse.js";
 import {
@@ -1543,6 +1544,14 @@ function wire() {
   setInterval(tickWaits, 1000);
 }
 
+// The console's language: the agent's browser's (the server picks the first it has, else the
+// shop's default_locale); only that language's file is fetched.
+try {
+  const language = await fetchLocale(new URL("/", location.href).href, "console", wantedLocales("", navigator.languages));
+  setTranslator(language);
+} catch {
+  // Without it the console still works; its shared texts show their keys.
+}
 wire();
 const saved = loadSession();
 if (saved) start(saved);

@@ -16,6 +16,7 @@ from ..domain.cobrowse import CobrowseStore
 from ..domain.console import ConsoleStore
 from ..domain.conversations import ChatService
 from ..domain.customers import CustomerService
+from ..domain.i18n import Languages
 from ..domain.knowledge import KnowledgeService
 from ..domain.outbox import OutboxStore
 from ..domain.passwords import PasswordHashing
@@ -58,6 +59,8 @@ class HttpServices:
     # Customer records, transcripts, exports and reports.
     customers: CustomerService
     knowledge: KnowledgeService
+    # The translations of the widget, the console and the server's pages and mails.
+    languages: Languages
     # Agents' pictures: set and cleared by each agent, served to shoppers.
     avatars: AgentAvatars
     tickets: TicketService

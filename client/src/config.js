@@ -22,7 +22,10 @@ export function readConfig(script, pageUrl) {
   return {
     base,
     storageKey: `chatserver-widget:${base}`,
-    title: text(data.title, 60) || "Chat with us",
+    // The shop's title, else the language file's (the loader fills it in once it has arrived).
+    title: text(data.title, 60),
+    // The language the shop chose for this page (else the browser's: ../i18n.js).
+    locale: text(data.locale, 35),
     privacyUrl: safeUrl(data.privacyUrl, pageUrl),
     // Only used when the server has no estimate of its own.
     minutesPerChat: positiveNumber(data.minutesPerChat),

@@ -3,6 +3,7 @@
 // client only when the shopper opens the chat, or at once when this browser is in a chat.
 
 import { readConfig } from "./config.js";
+import { fetchLocale, setTranslator, t, wantedLocales } from "./i18n.js";
 import { hasConversation, WidgetStore } from "./store.js";
 import { adoptStyles } from "./styles.js";
 
@@ -12,7 +13,7 @@ import { adoptStyles } from "./styles.js";
 const LAUNCHER_CSS = `
 :host { all: initial; --accent: var(--chatserver-accent, #1f5fbf); }
 .launcher {
-  position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  position: fixed; inset-inline-end: 20px; bottom: 20px; z-index: 2147483000;
   width: 60px; height: 60px; padding: 0; border: 0; border-radius: 50%;
   display: flex; align-items: center; justify-content: center;
   background: var(--accent); color: #fff; cursor: pointer;
@@ -22,11 +23,11 @@ const LAUNCHER_CSS = `
 .launcher[aria-busy="true"] { cursor: progress; opacity: .75; }
 .launcher svg { width: 28px; height: 28px; }
 .badge {
-  position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px;
+  position: absolute; top: -4px; inset-inline-end: -4px; min-width: 20px; height: 20px; padding: 0 6px;
   border-radius: 10px; background: #d70015; color: #fff; font: 600 12px/20px system-ui, sans-serif;
 }
 .badge[hidden] { display: none; }
-@media (max-width: 480px) { .launcher { right: 12px; bottom: 12px; } }
+@media (max-width: 480px) { .launcher { inset-inline-end: 12px; bottom: 12px; } }
 `;
 
 // A speech bubble; fixed markup, no data in it.
@@ -43,8 +44,8 @@ function start(script) {
   const launcher = document.createElement("button");
   launcher.type = "button";
   launcher.className = "launcher";
-  launcher.dataset.label = config.title;
-  launcher.setAttribute("aria-label", config.title);
+  launcher.dataset.label = config.title || "Chat";
+  launcher.setAttribute("aria-label", launcher.dataset.label);
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "chatserver-panel");
   launcher.innerHTML = ICON;
@@ -68,15 +69,35 @@ function start(script) {
       panel?.then((chat) => chat.identify(), () => {});
     },
   });
+  // Only the chosen language's file is fetched: data-locale, else the browser's languages (the
+  // server picks the first it has, de-AT giving de, else the shop's default_locale).
+  let language = null;
+  const loadLanguage = () => {
+    language ??= fetchLocale(config.base, "widget", wantedLocales(config.locale, navigator.languages)).then((tr) => {
+      setTranslator(tr);
+      config.title ||= t("launcher.title");
+      launcher.dataset.label = config.title;
+      if (!launcher.hasAttribute("aria-busy")) launcher.setAttribute("aria-label", config.title);
+      host.lang = tr.locale;
+      host.dir = tr.dir;
+      return tr;
+    }, (error) => {
+      language = null; // the next click tries again
+      throw error;
+    });
+    return language;
+  };
+  loadLanguage().catch(() => {});
   const load = () => {
     panel ??= (async () => {
       launcher.setAttribute("aria-busy", "true");
       try {
-        const [ui, socket] = await Promise.all([
+        const [ui, socket, language] = await Promise.all([
           import(config.base + __CHATSERVER_UI__),
           import(config.base + __CHATSERVER_SOCKET__),
+          loadLanguage(),
         ]);
-        return ui.mount({ root, launcher, script, config, io: socket.io, identity: currentIdentity });
+        return ui.mount({ root, launcher, script, config, language, io: socket.io, identity: currentIdentity });
       } catch (error) {
         panel = null; // the next click tries again
         throw error;
@@ -91,7 +112,8 @@ function start(script) {
     // (it was left open on an earlier page, say before a finished chat).
     const fetching = panel === null;
     load().then((chat) => (fetching ? chat.open() : chat.toggle()), () => {
-      launcher.setAttribute("aria-label", `${config.title} (unavailable, try again)`);
+      const title = launcher.dataset.label;
+      launcher.setAttribute("aria-label", language ? t("launcher.unavailable", { title }) : `${title} (unavailable)`);
     });
   });
 

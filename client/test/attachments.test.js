@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import "./language.js";
 import {
   allowedText, AttachmentLinks, fittedName, fileLabel, isImage, pastedName, resolveUrl, sizeText, transferredFiles, upload, UploadError,
   uploadErrorText, uploadProblem, uploadUrl,
@@ -55,7 +56,7 @@ const fileMessage = { conversation_id: "c1", seq: 5, kind: "file", body: "invoic
 test("sizes read as people write them", () => {
   assert.equal(sizeText(0), "0 bytes");
   assert.equal(sizeText(1), "1 byte");
-  assert.equal(sizeText(1023), "1023 bytes");
+  assert.equal(sizeText(1023), "1,023 bytes");
   assert.equal(sizeText("186368"), "182 KB");
   assert.equal(sizeText(1536), "1.5 KB");
   assert.equal(sizeText(10 * 1024 * 1024), "10 MB");

@@ -19,11 +19,12 @@ test("config: title, privacy link, queue estimate, one storage key per server", 
     base: "https://chat.example/",
     storageKey: "chatserver-widget:https://chat.example/",
     title: "Need help?",
+    locale: "",
     privacyUrl: "https://shop.example/privacy",
     minutesPerChat: 1.5,
   });
   const defaults = readConfig(script({ minutesPerChat: "-3" }), "https://shop.example/");
-  assert.equal(defaults.title, "Chat with us");
+  assert.equal(defaults.title, "", "the language file's title, filled in by the loader");
   assert.equal(defaults.privacyUrl, undefined);
   assert.equal(defaults.minutesPerChat, undefined);
 });

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
 from chatserver.config import Settings
 
@@ -90,10 +91,19 @@ async def open_page(browser: Browser, shop: LiveServer, allowed_page_errors: lis
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    async def open_(path: str = "/demo/", *, viewport: dict[str, int] | None = None) -> Page:
-        # Reduced motion: the panel's opening animation would move what the test measures.
-        context = await browser.new_context(base_url=shop.url, reduced_motion="reduce",
+    async def open_(path: str = "/demo/", *, viewport: dict[str, int] | None = None, locale: str = "en-GB",
+                    html: Callable[[str], str] | None = None) -> Page:
+        # Reduced motion: the panel's opening animation would move what the test measures. The
+        # browser's language is British English unless the test gives another (the widget follows it).
+        context = await browser.new_context(base_url=shop.url, reduced_motion="reduce", locale=locale,
                                             viewport=viewport or {"width": 1280, "height": 800})  # type: ignore[arg-type]
+        if html is not None:
+            # The shop's page as ``html`` rewrites it (say, a data- attribute on the script tag).
+            async def rewrite(route: Route) -> None:
+                response = await route.fetch()
+                await route.fulfill(response=response, body=html(await response.text()))
+
+            await context.route(re.compile(r"/demo/[a-z]*(\.html)?$"), rewrite)
         contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(f"page error: {error}"))

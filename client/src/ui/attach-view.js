@@ -3,6 +3,7 @@
 // composer, each upload's progress with Cancel; and a file message as a thumbnail or a named link.
 // Names and sizes are put in as text, never as HTML.
 
+import { t } from "../i18n.js";
 import { h, setText } from "./dom.js";
 import {
   ACCEPTED_TYPES, fileLabel, fittedName, isImage, pastedName, resolveUrl, sizeText, transferredFiles, uploadErrorText, uploadProblem,
@@ -49,15 +50,15 @@ export class AttachControls {
     this.pasteTarget = pasteTarget;
     // Hidden behind the button (which opens it), yet labelled like every field.
     this.input = h("input", { type: "file", multiple: true, accept: ACCEPTED_TYPES, hidden: true, tabindex: "-1",
-      class: "attach-input", "aria-label": "Files to send", onchange: () => {
+      class: "attach-input", "aria-label": t("file.input"), onchange: () => {
         this.add([...this.input.files]);
         this.input.value = ""; // the same file can be chosen again
       } });
-    this.button = h("button", { type: "button", class: "attach-button", "aria-label": "Attach a file",
-      title: "Attach a file (or drop it here, or paste a screenshot)", onclick: () => {
+    this.button = h("button", { type: "button", class: "attach-button", "aria-label": t("file.attach"),
+      title: t("file.attachHint"), onclick: () => {
         if (this.canAttach()) this.input.click();
       } }, icon(PAPERCLIP, "attach-icon"));
-    this.list = h("ul", { class: "uploads", "aria-label": "Files being sent", hidden: true });
+    this.list = h("ul", { class: "uploads", "aria-label": t("file.uploads"), hidden: true });
     this.#listenForDrops(dropTarget);
     pasteTarget.addEventListener("paste", (event) => {
       const files = transferredFiles(event.clipboardData, { paste: true });
@@ -123,11 +124,12 @@ export class AttachControls {
 
   #start(file) {
     const to = this.destination();
-    const text = `Sending ${file.name} (${sizeText(file.size)})${to ? ` to ${to}` : ""}`;
+    const text = to ? t("file.sendingTo", { name: file.name, size: sizeText(file.size), to })
+      : t("file.sending", { name: file.name, size: sizeText(file.size) });
     const label = h("span", { class: "upload-name" }, text);
     const progress = h("progress", { max: 100, value: 0, "aria-label": text });
-    const cancel = h("button", { type: "button", class: "upload-cancel", "aria-label": `Cancel sending ${file.name}` },
-      "Cancel");
+    const cancel = h("button", { type: "button", class: "upload-cancel", "aria-label": t("file.cancelSending", { name: file.name }) },
+      t("file.cancel"));
     const row = h("li", { class: "upload" }, label, progress, cancel);
     let sending;
     try {
@@ -164,12 +166,12 @@ export function fileView({ message, links, base }) {
   const label = fileLabel(meta, message.body);
   const image = isImage(meta);
   const anchor = h("a", { class: image ? "file-link image" : "file-link", target: "_blank", rel: "noopener noreferrer",
-    referrerpolicy: "no-referrer", "aria-label": image ? `${label}, open the image` : null });
+    referrerpolicy: "no-referrer", "aria-label": image ? t("file.openImage", { label }) : null });
   const problem = h("span", { class: "file-problem" });
   let img = null;
   if (image) {
     const dimension = (value) => (Number(value) > 0 ? Math.round(Number(value)) : null);
-    img = h("img", { alt: meta.name || message.body || "image", width: dimension(meta.width),
+    img = h("img", { alt: meta.name || message.body || t("file.image"), width: dimension(meta.width),
       height: dimension(meta.height), referrerpolicy: "no-referrer", decoding: "async" });
     anchor.append(img, h("span", { class: "file-name" }, label));
   } else {
@@ -177,7 +179,7 @@ export function fileView({ message, links, base }) {
   }
   const element = h("div", { class: "file" }, anchor, problem);
   if (!attachmentId) {
-    setText(problem, "This file is not available.");
+    setText(problem, t("file.unavailable"));
     return element;
   }
 
@@ -191,7 +193,7 @@ export function fileView({ message, links, base }) {
   const fetchLink = (fresh) => links.get(message.conversation_id, attachmentId, { fresh }).then(apply, (error) => {
     anchor.removeAttribute("href");
     setText(problem, error?.code === "forbidden" || error?.code === "not_found"
-      ? "This file is not available to you." : "This file cannot be shown right now.");
+      ? t("file.forbidden") : t("file.cannotShow"));
     throw error;
   });
   let following = false;

@@ -4,6 +4,8 @@
 // shown, and again once they have expired). Plain functions and small classes without the DOM,
 // unit-tested in client/test/attachments.test.js; the DOM side is ./attach-view.js.
 
+import { t, translator } from "../i18n.js";
+
 /** What the server stores (it decides on the content, this only guides the file picker). */
 export const ACCEPTED_TYPES = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.pdf";
 // The longest file name the server takes (file_checks.MAX_NAME_CHARS).
@@ -11,21 +13,21 @@ const MAX_NAME_CHARS = 200;
 // A link is asked for again when it has less than this left (seconds): time to open it.
 const LINK_MARGIN_S = 15;
 
-/** "512 bytes", "182 KB", "2.4 MB" (1 KB = 1,024 bytes). */
+/** "512 bytes", "182 KB", "2.4 MB" (1 KB = 1,024 bytes), numbers as the page's language writes them. */
 export function sizeText(bytes) {
   const n = Number(bytes);
   if (!Number.isFinite(n) || n < 0) return "";
-  if (n < 1024) return `${n} ${n === 1 ? "byte" : "bytes"}`;
-  const [value, unit] = n < 1024 * 1024 ? [n / 1024, "KB"] : n < 1024 ** 3 ? [n / 1024 ** 2, "MB"] : [n / 1024 ** 3, "GB"];
+  if (n < 1024) return t("file.bytes", { count: n });
+  const [value, unit] = n < 1024 * 1024 ? [n / 1024, "kb"] : n < 1024 ** 3 ? [n / 1024 ** 2, "mb"] : [n / 1024 ** 3, "gb"];
   const shown = value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
-  return `${shown} ${unit}`;
+  return t(`file.${unit}`, { size: shown });
 }
 
 /** "invoice.pdf · 182 KB": a file message's link text. */
 export function fileLabel(meta, body = "") {
-  const name = meta?.name || body || "file";
+  const name = meta?.name || body || t("file.defaultName");
   const size = sizeText(meta?.size);
-  return size ? `${name} · ${size}` : name;
+  return size ? t("file.label", { name, size }) : name;
 }
 
 /** Whether a file message is an image the server shows (re-encoded) as a thumbnail. */
@@ -36,10 +38,11 @@ export function isImage(meta) {
 /** Why a file is not sent at all, before any byte goes out; null when it may go. ``limit``: the
  * server's attachment_max_bytes when it is known. */
 export function uploadProblem(file, limit) {
-  if (!file.size) return `“${file.name}” is empty.`;
+  if (!file.size) return t("file.empty", { name: file.name });
   if (limit && file.size > limit) {
     const [size, most] = [sizeText(file.size), sizeText(limit)];
-    return `“${file.name}” is too large${size !== most ? ` (${size})` : ""}: files can be up to ${most}.`;
+    return size !== most ? t("file.tooLarge", { name: file.name, size, limit: most })
+      : t("file.tooLargeNoSize", { name: file.name, limit: most });
   }
   return null;
 }
@@ -56,52 +59,56 @@ export class UploadError extends Error {
 
 /** What to tell the person who sent the file, for an UploadError. */
 export function uploadErrorText(error, name) {
-  const what = name ? `“${name}” was not sent: ` : "";
+  const reason = uploadReason(error);
+  if (!name) return reason[0].toLocaleUpperCase(translator()?.locale) + reason.slice(1);
+  return t("file.notSent", { name, reason });
+}
+
+function uploadReason(error) {
   switch (error.code) {
     case "file_too_large": {
       const limit = Number(error.details?.limit);
-      return `${what}it is too large${limit > 0 ? `; files can be up to ${sizeText(limit)}` : ""}.`;
+      return limit > 0 ? t("file.reason.tooLarge", { limit: sizeText(limit) }) : t("file.reason.tooLargeNoLimit");
     }
     case "file_type_not_allowed": {
-      const content = KINDS[error.details?.content];
-      if (content) return `${what}its name does not match what it holds (${content}).`;
-      return `${what}this type of file can't be sent. ${allowedText(error.details?.allowed)}`;
+      const content = error.details?.content;
+      if (KINDS.includes(content)) return t("file.reason.mismatch", { content: t(`file.kind.${content}`) });
+      return t("file.reason.type", { allowed: allowedText(error.details?.allowed) }).trim();
     }
     case "network":
-      return `${what}the connection failed. Check it and try again.`;
+      return t("file.reason.network");
     case "conversation_closed":
-      return `${what}this chat has ended.`;
+      return t("file.reason.closed");
     case "rate_limited":
-      return `${what}too many files at once. Wait a moment and try again.`;
+      return t("file.reason.rate");
     case "not_found":
     case "forbidden":
-      return `${what}this chat could not be found.`;
+      return t("file.reason.notFound");
     case "token_expired":
     case "invalid_token":
     case "auth_required":
-      return `${what}your session has expired. Reload the page and try again.`;
+      return t("file.reason.expired");
     default:
-      return `${what}${(error.message || "something went wrong").replace(/\.$/, "")}.`;
+      return error.message ? `${error.message.replace(/\.$/, "")}.` : t("file.reason.other");
   }
 }
 
-const KINDS = { png: "a PNG image", jpeg: "a JPEG image", gif: "a GIF image", webp: "a WebP image", pdf: "a PDF",
-  text: "text" };
+const KINDS = ["png", "jpeg", "gif", "webp", "pdf", "text"];
 const IMAGE_KINDS = { png: "PNG", jpeg: "JPEG", gif: "GIF", webp: "WebP" };
 
 /** "Images (PNG, JPEG, GIF, WebP), PDF and text files can.", for the kinds the server allows (a
  * 415's details.allowed: png, jpeg, gif, webp, pdf, text); all of them when it does not say. */
 export function allowedText(allowed) {
-  const kinds = Array.isArray(allowed) && allowed.length ? allowed : ["png", "jpeg", "gif", "webp", "pdf", "text"];
+  const kinds = Array.isArray(allowed) && allowed.length ? allowed : KINDS;
   const images = Object.keys(IMAGE_KINDS).filter((kind) => kinds.includes(kind)).map((kind) => IMAGE_KINDS[kind]);
   const parts = [];
-  if (images.length) parts.push(`Images (${images.join(", ")})`);
-  if (kinds.includes("pdf")) parts.push("PDF");
-  if (kinds.includes("text")) parts.push("text files");
+  if (images.length) parts.push(t("file.allowed.images", { kinds: images.join(", ") }));
+  if (kinds.includes("pdf")) parts.push(t("file.allowed.pdf"));
+  if (kinds.includes("text")) parts.push(t("file.allowed.text"));
   if (!parts.length) return "";
-  const last = parts.pop();
-  const sentence = `${parts.length ? `${parts.join(", ")} and ${last}` : last} can.`;
-  return sentence[0].toUpperCase() + sentence.slice(1);
+  const listed = translator() ? translator().list(parts) : parts.join(", ");
+  const sentence = t("file.allowed.sentence", { kinds: listed });
+  return sentence[0].toLocaleUpperCase(translator()?.locale) + sentence.slice(1);
 }
 
 /**

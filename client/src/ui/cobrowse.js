@@ -4,6 +4,7 @@
 // Everything here lives in the widget's shadow root, which the recorder never captures.
 
 import { unmaskedFieldLabels } from "../cobrowse/privacy.js";
+import { t, translator } from "../i18n.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 
@@ -22,10 +23,7 @@ const SESSION_CHANGED = new Set(["cobrowse_state", "not_found", "forbidden", "ra
 // one (cobrowse:snapshot).
 const MAX_RESYNCS = 3;
 
-const PAUSE_TEXT = {
-  page_too_large: "Sharing is paused: this page is too large to share.",
-  rate_limited: "Sharing is paused: too much is changing on this page at once.",
-};
+const PAUSE_TEXT = { page_too_large: "cobrowse.pausedLarge", rate_limited: "cobrowse.pausedRate" };
 
 const CSS = `
 .cobrowse-dialog {
@@ -124,8 +122,8 @@ export class CobrowseController {
     }, this.dialogTitle, this.dialogText, h("div", { class: "actions" }, this.acceptButton, this.declineButton));
     this.barText = h("span", {});
     this.controlButton = h("button", { type: "button", hidden: true, onclick: () => this.#revokeControl() },
-      "Take back control");
-    this.stopButton = h("button", { type: "button", onclick: () => this.stop() }, "Stop sharing");
+      t("cobrowse.takeBack"));
+    this.stopButton = h("button", { type: "button", onclick: () => this.stop() }, t("cobrowse.stop"));
     this.bar = h("div", { class: "cobrowse-bar", role: "status", hidden: true }, this.barText, this.controlButton,
       this.stopButton);
     this.pointer = h("div", { class: "cobrowse-pointer", hidden: true, "aria-hidden": "true" });
@@ -180,8 +178,8 @@ export class CobrowseController {
     if (session && previous && session.id !== previous.id && session.status === "requested") this.pageShared = false;
     this.current = session && ["requested", "active", "paused"].includes(session.status) ? session : null;
     if (!this.current && previous && session?.id === previous.id && previous.status !== "requested") {
-      this.#showEnded(session.reason === "stopped_by_visitor" ? "You stopped sharing your screen."
-        : `${previous.agent?.name ?? "The agent"} no longer sees your screen.`);
+      this.#showEnded(session.reason === "stopped_by_visitor" ? t("cobrowse.youStopped")
+        : t("cobrowse.agentStopped", { agent: previous.agent?.name ?? t("cobrowse.theAgent") }));
     }
     this.#sync();
   }
@@ -189,18 +187,16 @@ export class CobrowseController {
   /** Show what the current state needs, and record only while sharing and this tab is in view. */
   #sync() {
     const session = this.statusKnown ? this.current : null;
-    const name = session?.agent?.name ?? "The agent";
+    const name = session?.agent?.name ?? t("cobrowse.theAgent");
     const askShare = session?.status === "requested"
       || (session?.status === "active" && !this.pageShared && !this.resumeWithoutPrompt);
     const askControl = !askShare && session?.status === "active" && session.control === "requested";
     if (askShare) {
-      this.#ask("share", "Share your screen?", shareText(name, unmaskedFieldLabels(document)), "Share my screen",
-        "No, thanks");
+      this.#ask("share", t("cobrowse.shareTitle"), shareText(name, unmaskedFieldLabels(document)),
+        t("cobrowse.shareAccept"), t("cobrowse.decline"));
     } else if (askControl) {
-      this.#ask("control", "Let the agent act on this page?",
-        `${name} asks to click and fill in fields on this page for you. They can only type into fields they ` +
-        "can see, never into card or password fields. You can take back control at any time.", "Allow control",
-        "No, thanks");
+      this.#ask("control", t("cobrowse.controlTitle"), t("cobrowse.controlText", { agent: name }),
+        t("cobrowse.controlAccept"), t("cobrowse.decline"));
     } else {
       this.#hideDialog();
     }
@@ -212,8 +208,8 @@ export class CobrowseController {
       this.bar.classList.remove("ended");
       const control = session.control === "granted";
       setText(this.barText, session.status === "paused"
-        ? (PAUSE_TEXT[session.reason] ?? "Sharing is paused.")
-        : control ? `${name} can see and control this page` : `${name} can see this page`);
+        ? t(PAUSE_TEXT[session.reason] ?? "cobrowse.paused")
+        : t(control ? "cobrowse.seesControl" : "cobrowse.sees", { agent: name }));
       this.controlButton.hidden = !control;
       this.stopButton.hidden = false;
     } else if (!this.bar.classList.contains("ended")) {
@@ -442,10 +438,7 @@ export class CobrowseController {
 
 /** The share consent: what the agent will see on this page (the fields the shop unmasked, by label). */
 export function shareText(name, unmasked) {
-  const seen = unmasked.length
-    ? `They will see what you type into: ${unmasked.join(", ")}. Card numbers, passwords and what you type into ` +
-      "other fields stay hidden from them"
-    : "Card numbers, passwords and what you type into forms stay hidden from them";
-  return `${name} would like to see this page to help you. ${seen}, and they cannot click or type anything. ` +
-    "You can stop at any time.";
+  if (!unmasked.length) return t("cobrowse.shareText", { agent: name });
+  const fields = translator() ? translator().list(unmasked) : unmasked.join(", ");
+  return t("cobrowse.shareTextFields", { agent: name, fields });
 }

@@ -9,6 +9,7 @@
 // there) and rebuilt element by element from an allowlist.
 
 import { pageContext, safeUrl } from "../config.js";
+import { t } from "../i18n.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 
@@ -26,7 +27,7 @@ const HELP_CSS = `
 .help .suggestions li { margin: 0 0 6px; }
 .help .suggestion {
   display: block; width: 100%; padding: 8px 10px; border: 1px solid #d2d2d7; border-radius: 8px;
-  background: #fff; color: inherit; font: inherit; text-align: left; cursor: pointer;
+  background: #fff; color: inherit; font: inherit; text-align: start; cursor: pointer;
 }
 .help .suggestion:hover { border-color: var(--accent); }
 .help .suggestion strong { display: block; font-size: 14px; }
@@ -121,7 +122,7 @@ export class HelpStep {
   build() {
     this.input = h("input", {
       id: "chatserver-help-q", type: "search", name: "help-query", maxlength: MAX_QUERY, autocomplete: "off",
-      placeholder: "Type your question", "aria-describedby": "chatserver-help-status",
+      placeholder: t("help.placeholder"), "aria-describedby": "chatserver-help-status",
       "aria-controls": "chatserver-help-list", oninput: () => this.#typed(),
       onkeydown: (event) => {
         if (event.key === "Enter") {
@@ -131,28 +132,28 @@ export class HelpStep {
       },
     });
     this.status = h("p", { class: "status", id: "chatserver-help-status", role: "status" });
-    this.list = h("ul", { class: "suggestions", id: "chatserver-help-list", "aria-label": "Suggested articles" });
+    this.list = h("ul", { class: "suggestions", id: "chatserver-help-list", "aria-label": t("help.suggested") });
     this.articleTitle = h("h4", { id: "chatserver-help-article-title" });
     this.articleBody = h("div", { class: "body" });
-    this.articleLink = h("a", { class: "more", target: "_blank", rel: "noopener noreferrer" }, "Open in the help centre");
+    this.articleLink = h("a", { class: "more", target: "_blank", rel: "noopener noreferrer" }, t("help.openInCentre"));
     this.articleView = h("section", { class: "article", "aria-labelledby": "chatserver-help-article-title", hidden: true },
       this.articleTitle, this.articleBody, this.articleLink,
       h("div", { class: "actions" },
-        h("button", { class: "button", type: "button", onclick: () => this.#answered() }, "This answered my question"),
-        h("button", { class: "button secondary", type: "button", onclick: () => this.#continue() }, "I still need help")),
+        h("button", { class: "button", type: "button", onclick: () => this.#answered() }, t("help.answered")),
+        h("button", { class: "button secondary", type: "button", onclick: () => this.#continue() }, t("help.stillNeed"))),
       h("button", { class: "link-button plain", type: "button", onclick: () => this.#backToList(true) },
-        "Back to the suggestions"));
+        t("help.backToList")));
     this.doneView = h("div", { class: "notice", role: "status", hidden: true },
-      h("p", {}, "Glad we could help!"),
-      h("button", { class: "link-button plain", type: "button", onclick: () => this.reset() }, "Ask something else"));
+      h("p", {}, t("help.glad")),
+      h("button", { class: "link-button plain", type: "button", onclick: () => this.reset() }, t("help.askElse")));
     this.continueButton = h("button", { class: "link-button", type: "button", onclick: () => this.#continue() },
-      "I still need help: chat with us");
+      t("help.chatWithUs"));
     this.searchView = h("div", {},
-      h("div", { class: "field" }, h("label", { for: "chatserver-help-q" }, "Search our help articles"), this.input),
+      h("div", { class: "field" }, h("label", { for: "chatserver-help-q" }, t("help.search")), this.input),
       this.status, this.list, this.articleView, this.continueButton);
     // Empty until first shown: a shop without articles gets nothing extra in its page.
     this.element = h("section", { class: "help", "aria-labelledby": "chatserver-help-title", hidden: true });
-    this.parts = [h("h3", { id: "chatserver-help-title" }, "Find a quick answer"), this.searchView, this.doneView];
+    this.parts = [h("h3", { id: "chatserver-help-title" }, t("help.title")), this.searchView, this.doneView];
   }
 
   /** Where focus goes when the pre-chat screen opens while the step shows. */
@@ -235,7 +236,7 @@ export class HelpStep {
     this.suggested = reply.articles || [];
     const topic = reply.topics?.[0];
     this.suggestedLabel = this.suggested.length
-      ? (topic ? `Questions about ${topic}:` : "Frequently asked questions:") : "";
+      ? (topic ? t("help.aboutTopic", { topic }) : t("help.faq")) : "";
     if (!this.input.value) this.#renderList(this.suggested, this.suggestedLabel);
     if (this.available && !this.formTouched) this.#show(true);
   }
@@ -278,7 +279,7 @@ export class HelpStep {
       });
     } catch {
       if (sequence !== this.sequence) return;
-      setText(this.status, "The help articles cannot be searched right now.");
+      setText(this.status, t("help.cannotSearch"));
       this.listedQuery = null; // the list no longer says what it shows: the next answer replaces it
       return;
     }
@@ -293,8 +294,8 @@ export class HelpStep {
     if (query === this.listedQuery) return;
     const count = reply.results.length;
     this.#renderList(reply.results, count
-      ? `${count} ${count === 1 ? "article" : "articles"} found${reply.corrected ? ` for “${reply.did_you_mean}”` : ""}:`
-      : "No article matches. Try other words, or chat with us.", query);
+      ? (reply.corrected ? t("help.foundFor", { count, query: reply.did_you_mean }) : t("help.found", { count }))
+      : t("help.none"), query);
   }
 
   /** List ``articles`` under ``label``; ``query`` is what they answer (null: not a search's). */
@@ -303,8 +304,8 @@ export class HelpStep {
     setText(this.status, label || "");
     this.list.replaceChildren(...articles.map((article) => h("li", {},
       h("button", { class: "suggestion", type: "button", onclick: () => this.#open(article) },
-        h("strong", {}, article.title), article.snippet || article.summary
-          ? h("span", {}, article.snippet || article.summary) : null))));
+        h("strong", { dir: "auto" }, article.title), article.snippet || article.summary
+          ? h("span", { dir: "auto" }, article.snippet || article.summary) : null))));
   }
 
   async #open(summary) {
@@ -312,7 +313,7 @@ export class HelpStep {
     try {
       ({ article } = await this.#get(`api/kb/articles/${encodeURIComponent(summary.id)}`, {}));
     } catch {
-      setText(this.status, "This article cannot be shown right now.");
+      setText(this.status, t("help.cannotShow"));
       return;
     }
     this.article = article;

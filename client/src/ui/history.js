@@ -3,6 +3,7 @@
 // composer). The session lists them (history:list) when there is no chat going on.
 
 import { avatarElement } from "./avatar.js";
+import { t, translator } from "../i18n.js";
 import { h, setText } from "./dom.js";
 import { linkedText } from "./links.js";
 import { errorText, systemText, timeText } from "./text.js";
@@ -21,16 +22,16 @@ export class EarlierChats {
     this.opener = null;
     this.list = h("ul", { class: "earlier-list", "aria-labelledby": "chatserver-earlier-title" });
     this.listSection = h("section", { class: "earlier", hidden: true },
-      h("h3", { id: "chatserver-earlier-title" }, "Your earlier conversations"), this.list);
-    this.heading = h("h3", { id: "chatserver-past-title", tabindex: "-1" }, "Previous conversation");
+      h("h3", { id: "chatserver-earlier-title" }, t("history.title")), this.list);
+    this.heading = h("h3", { id: "chatserver-past-title", tabindex: "-1" }, t("history.previous"));
     this.summary = h("p", { class: "past-summary" });
     this.messages = h("ol", { class: "messages", "aria-labelledby": "chatserver-past-title" });
     this.problem = h("p", { class: "problem", role: "alert" });
     this.backButton = h("button", { class: "button secondary", type: "button", onclick: () => this.close() },
-      "Back");
+      t("history.back"));
     this.viewer = h("section", { class: "past", hidden: true, "aria-labelledby": "chatserver-past-title" },
       this.heading, this.summary, this.problem, this.messages,
-      h("p", { class: "notice" }, "This conversation has ended. Start a new chat to write to us."),
+      h("p", { class: "notice" }, t("history.ended")),
       this.backButton);
     this.element = h("div", {}, this.listSection, this.viewer);
   }
@@ -80,22 +81,23 @@ export class EarlierChats {
 
 /** "Previous conversation · 3 Dec, 14:05 · with Alice" */
 function describe(conversation) {
-  const when = new Date(conversation.created_at * 1000).toLocaleString([], {
+  const when = new Date(conversation.created_at * 1000).toLocaleString(translator()?.intl, {
     day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
   });
-  const agent = conversation.agent?.name ? ` · with ${conversation.agent.name}` : "";
-  const question = conversation.prechat?.question ?? "";
-  return `${when}${agent}: ${question.length > 80 ? `${question.slice(0, 79)}…` : question}`;
+  const agent = conversation.agent?.name;
+  const full = conversation.prechat?.question ?? "";
+  const question = full.length > 80 ? `${full.slice(0, 79)}…` : full;
+  return agent ? t("history.itemWith", { when, agent, question }) : t("history.item", { when, question });
 }
 
 function messageItem(message, agentName, picture) {
   if (message.kind === "system") {
-    return h("li", { class: "message system" }, h("p", { class: "body" }, systemText(message)));
+    return h("li", { class: "message system" }, h("p", { class: "body", dir: "auto" }, systemText(message)));
   }
   const kind = message.sender?.kind === "visitor" ? "visitor" : "agent";
-  const name = kind === "visitor" ? "You" : message.sender?.name || "Agent";
+  const name = kind === "visitor" ? t("chat.you") : message.sender?.name || t("chat.agent");
   const time = timeText(message.created_at);
   const avatar = kind === "agent" ? avatarElement(name, name === agentName ? picture : null) : null;
-  return h("li", { class: `message ${kind}` }, avatar, h("span", { class: "who" }, time ? `${name} · ${time}` : name),
-    h("p", { class: "body" }, linkedText(message.body)));
+  return h("li", { class: `message ${kind}` }, avatar, h("span", { class: "who", dir: "auto" },
+    time ? t("chat.who", { name, time }) : name), h("p", { class: "body", dir: "auto" }, linkedText(message.body)));
 }

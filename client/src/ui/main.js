@@ -13,6 +13,7 @@ import { HelpStep } from "./help.js";
 import { EarlierChats } from "./history.js";
 import { linkedText } from "./links.js";
 import { ChatSession } from "./session.js";
+import { setTranslator, t, translator } from "../i18n.js";
 import { PANEL_CSS } from "./panel-css.js";
 import {
   errorText, messageProblem, opensText, prechatProblems, queueText, systemText, ticketProblems, timeText,
@@ -25,6 +26,8 @@ const counterFrom = (limit) => Math.max(Math.ceil(limit / 2), limit - 500);
 
 /** Called by the loader once the UI chunk and the Socket.IO client are loaded. */
 export function mount(options) {
+  // The loader's translator: this chunk has its own copy of ../i18n.js, which must use it too.
+  setTranslator(options.language);
   return new ChatPanel(options);
 }
 
@@ -64,6 +67,7 @@ class ChatPanel {
     this.banner = h("p", { class: "banner", role: "status" });
     this.panel = h("section", {
       class: "panel", id: panelId, role: "dialog", "aria-labelledby": "chatserver-title", hidden: true,
+      lang: translator()?.locale, dir: translator()?.dir,
       onkeydown: (event) => {
         if (event.key === "Escape") {
           event.stopPropagation();
@@ -73,7 +77,7 @@ class ChatPanel {
     },
     h("header", {},
       h("div", { class: "heading" }, this.title, this.subtitle),
-      h("button", { class: "icon-button", type: "button", "aria-label": "Minimize chat", onclick: () => this.close() },
+      h("button", { class: "icon-button", type: "button", "aria-label": t("panel.minimize"), onclick: () => this.close() },
         "\u2013")),
     this.banner,
     this.buildConnecting(),
@@ -85,7 +89,7 @@ class ChatPanel {
 
   buildConnecting() {
     this.connectingScreen = h("div", { class: "screen" },
-      h("div", { class: "scroll" }, h("p", { class: "status-line", role: "status" }, "Connecting to the chat…")));
+      h("div", { class: "scroll" }, h("p", { class: "status-line", role: "status" }, t("panel.connecting"))));
     return this.connectingScreen;
   }
 
@@ -93,24 +97,23 @@ class ChatPanel {
     const initial = prefill(this.script);
     this.offlineChosen = false;
     this.noAgentNotice = h("div", { class: "notice", role: "status", hidden: true },
-      h("p", {}, "No agent is available right now. You can still leave your question: you keep your place in the " +
-        "queue and we answer as soon as someone is back."),
+      h("p", {}, t("prechat.noAgent")),
       h("button", { class: "link-button plain", type: "button", onclick: () => this.#chooseOffline(true) },
-        "Leave a message instead (we answer by email)"));
+        t("prechat.leaveMessage")));
     this.fields = {
-      name: field("name", "Your name", h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100,
+      name: field("name", t("field.name"), h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100,
         required: true, value: initial.name })),
-      email: field("email", "Email", h("input", { type: "email", name: "email", autocomplete: "email", maxlength: 254,
+      email: field("email", t("field.email"), h("input", { type: "email", name: "email", autocomplete: "email", maxlength: 254,
         value: initial.email }), true),
-      question: field("question", "How can we help?", h("textarea", { name: "question", rows: 3, required: true })),
-      orderNumber: field("order", "Order number", h("input", { type: "text", name: "order_number", maxlength: 64,
+      question: field("question", t("field.question"), h("textarea", { name: "question", rows: 3, required: true })),
+      orderNumber: field("order", t("field.orderNumber"), h("input", { type: "text", name: "order_number", maxlength: 64,
         value: initial.orderNumber }), true),
     };
     this.prechatProblem = h("p", { class: "problem", role: "alert" });
-    this.startButton = h("button", { class: "button", type: "submit" }, "Start chat");
+    this.startButton = h("button", { class: "button", type: "submit" }, t("prechat.start"));
     const privacy = this.config.privacyUrl
-      ? h("p", { class: "privacy" }, "We use these details only to answer you. ",
-        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, "Privacy notice"))
+      ? h("p", { class: "privacy" }, t("privacy.text"), " ",
+        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, t("privacy.link")))
       : null;
     this.prechatForm = h("form", { novalidate: true, onsubmit: (event) => this.#submitPrechat(event) },
       ...Object.values(this.fields).map((f) => f.wrapper), privacy, this.prechatProblem, this.startButton);
@@ -135,22 +138,22 @@ class ChatPanel {
   buildOffline(initial) {
     this.offlineNotice = h("p", { class: "notice", role: "status", hidden: true });
     this.ticketFields = {
-      name: field("ticket-name", "Your name", h("input", { type: "text", name: "name", autocomplete: "name",
+      name: field("ticket-name", t("field.name"), h("input", { type: "text", name: "name", autocomplete: "name",
         maxlength: 100, required: true, value: initial.name })),
-      email: field("ticket-email", "Email", h("input", { type: "email", name: "email", autocomplete: "email",
+      email: field("ticket-email", t("field.email"), h("input", { type: "email", name: "email", autocomplete: "email",
         maxlength: 254, required: true, value: initial.email })),
-      orderNumber: field("ticket-order", "Order number", h("input", { type: "text", name: "order_number",
+      orderNumber: field("ticket-order", t("field.orderNumber"), h("input", { type: "text", name: "order_number",
         maxlength: 64, value: initial.orderNumber }), true),
-      description: field("ticket-description", "Your question", h("textarea", { name: "description", rows: 4,
+      description: field("ticket-description", t("field.description"), h("textarea", { name: "description", rows: 4,
         required: true })),
     };
     this.ticketProblem = h("p", { class: "problem", role: "alert" });
-    this.ticketButton = h("button", { class: "button", type: "submit" }, "Send question");
+    this.ticketButton = h("button", { class: "button", type: "submit" }, t("offline.send"));
     this.backToChatButton = h("button", { class: "button secondary", type: "button",
-      onclick: () => this.#chooseOffline(false) }, "Wait for an agent instead");
+      onclick: () => this.#chooseOffline(false) }, t("offline.wait"));
     const privacy = this.config.privacyUrl
-      ? h("p", { class: "privacy" }, "We use these details only to answer you. ",
-        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, "Privacy notice"))
+      ? h("p", { class: "privacy" }, t("privacy.text"), " ",
+        h("a", { href: this.config.privacyUrl, target: "_blank", rel: "noopener noreferrer" }, t("privacy.link")))
       : null;
     this.offlineForm = h("form", { class: "offline", novalidate: true, onsubmit: (event) => this.#submitTicket(event) },
       ...Object.values(this.ticketFields).map((f) => f.wrapper), privacy, this.ticketProblem,
@@ -158,20 +161,20 @@ class ChatPanel {
     this.ticketThanksText = h("p", {});
     this.ticketThanks = h("div", { class: "notice", role: "status", hidden: true }, this.ticketThanksText,
       h("button", { class: "link-button plain", type: "button", onclick: () => this.#askAnother() },
-        "Ask another question"));
+        t("offline.another")));
     this.ticketList = h("ol", { class: "tickets" });
     this.ticketsSection = h("section", { "aria-labelledby": "chatserver-tickets-title", hidden: true },
-      h("h3", { id: "chatserver-tickets-title" }, "Questions you sent"), this.ticketList);
+      h("h3", { id: "chatserver-tickets-title" }, t("tickets.title")), this.ticketList);
   }
 
   buildChat() {
     this.statusLine = h("p", { class: "status-line", role: "status" });
-    this.messages = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    this.messages = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": t("chat.log") });
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     this.ratingSection = this.buildRating();
     this.scroller = h("div", { class: "scroll" }, this.statusLine, this.messages, this.ratingSection);
     this.input = h("textarea", {
-      id: "chatserver-message", name: "message", rows: 2, placeholder: "Type your message…",
+      id: "chatserver-message", name: "message", rows: 2, placeholder: t("chat.placeholder"),
       "aria-describedby": "chatserver-message-problem chatserver-counter",
       oninput: () => this.#typed(),
       onkeydown: (event) => {
@@ -184,11 +187,11 @@ class ChatPanel {
     this.counter = h("span", { class: "counter", id: "chatserver-counter", "aria-live": "polite" });
     this.messageProblem = h("p", { class: "problem", id: "chatserver-message-problem", role: "alert" });
     this.endButton = h("button", { class: "link-button", type: "button", onclick: () => this.#askEnd(true) },
-      "End chat");
+      t("chat.end"));
     // Ending cannot be undone: the panel asks first (its own prompt, not window.confirm, which a
     // shop's page or the browser may suppress). Escape cancels without minimizing the panel.
     this.endCancel = h("button", { class: "button secondary", type: "button", onclick: () => this.#askEnd(false) },
-      "Cancel");
+      t("chat.cancel"));
     this.endQuestion = h("div", {
       class: "confirm", role: "alertdialog", "aria-labelledby": "chatserver-end-question", hidden: true,
       onkeydown: (event) => {
@@ -198,9 +201,9 @@ class ChatPanel {
         }
       },
     },
-    h("p", { id: "chatserver-end-question" }, "End this chat?"),
+    h("p", { id: "chatserver-end-question" }, t("chat.endQuestion")),
     h("div", { class: "actions" },
-      h("button", { class: "button", type: "button", onclick: () => this.#endChat() }, "Yes, end chat"),
+      h("button", { class: "button", type: "button", onclick: () => this.#endChat() }, t("chat.endConfirm")),
       this.endCancel));
     this.chatScreen = h("div", { class: "screen", hidden: true });
     // Files: the attach button, a drop anywhere on the chat, a screenshot pasted into the box.
@@ -218,9 +221,9 @@ class ChatPanel {
     });
     this.composer = h("form", { class: "composer", novalidate: true, onsubmit: (event) => this.#submitMessage(event) },
       this.attach.list,
-      h("label", { class: "visually-hidden", for: "chatserver-message" }, "Your message"),
+      h("label", { class: "visually-hidden", for: "chatserver-message" }, t("chat.yourMessage")),
       h("div", { class: "row" }, this.attach.button, this.attach.input, this.input,
-        h("button", { class: "button", type: "submit" }, "Send")),
+        h("button", { class: "button", type: "submit" }, t("chat.send"))),
       this.messageProblem,
       h("div", { class: "tools" }, this.endButton, this.counter),
       this.endQuestion);
@@ -231,22 +234,21 @@ class ChatPanel {
   buildRating() {
     const options = [1, 2, 3, 4, 5].map((n) => [
       h("input", { type: "radio", name: "rating", value: n, id: `chatserver-rating-${n}` }),
-      h("label", { for: `chatserver-rating-${n}` }, String(n),
-        h("span", { class: "visually-hidden" }, n === 1 ? " star" : " stars")),
+      h("label", { for: `chatserver-rating-${n}` }, starLabel(n)),
     ]);
     this.ratingComment = h("textarea", { id: "chatserver-rating-comment", name: "comment", rows: 2, maxlength: 1000 });
     this.ratingProblem = h("p", { class: "problem", role: "alert" });
     this.ratingForm = h("form", { novalidate: true, onsubmit: (event) => this.#submitRating(event) },
-      h("fieldset", { class: "stars" }, h("legend", {}, "How was your chat? (1 = poor, 5 = great)"),
+      h("fieldset", { class: "stars" }, h("legend", {}, t("rating.legend")),
         h("div", { class: "options" }, options)),
       h("div", { class: "field" },
-        h("label", { for: "chatserver-rating-comment" }, "Anything to add? ", h("span", { class: "optional" }, "(optional)")),
+        h("label", { for: "chatserver-rating-comment" }, t("rating.comment"), " ", h("span", { class: "optional" }, t("field.optional"))),
         this.ratingComment),
       this.ratingProblem,
-      h("button", { class: "button", type: "submit" }, "Send rating"));
-    this.ratingThanks = h("p", { class: "notice", role: "status", hidden: true }, "Thank you for your feedback!");
+      h("button", { class: "button", type: "submit" }, t("rating.send")));
+    this.ratingThanks = h("p", { class: "notice", role: "status", hidden: true }, t("rating.thanks"));
     this.newChatButton = h("button", { class: "button secondary", type: "button", onclick: () => this.#newChat() },
-      "Start a new chat");
+      t("chat.newChat"));
     // The transcript goes only where the server allows (the email given before the chat, or the
     // identified shopper's): the panel names it and offers no field for another address.
     this.transcriptTo = h("p", { class: "transcript-to", id: "chatserver-transcript-to" });
@@ -255,7 +257,7 @@ class ChatPanel {
     this.transcriptForm = h("form", { class: "transcript", hidden: true,
       onsubmit: (event) => this.#submitTranscript(event) },
     h("button", { class: "button secondary", type: "submit", "aria-describedby": "chatserver-transcript-to" },
-      "Email me the transcript"),
+      t("transcript.offer")),
     this.transcriptTo, this.transcriptProblem);
     return h("div", { class: "ended", hidden: true }, this.ratingForm, this.ratingThanks, this.transcriptForm,
       this.transcriptStatus, this.newChatButton);
@@ -376,10 +378,8 @@ class ChatPanel {
     const closed = state.availability?.reason === "closed";
     this.offlineNotice.hidden = !offline || !this.ticketThanks.hidden;
     const opens = closed ? opensText(state.availability.opens_at) : "";
-    setText(this.offlineNotice, closed
-      ? `${opens ? `We're closed. ${opens}` : "We are closed right now."} Leave your question and we will ` +
-        "answer by email."
-      : "Leave your question and we will answer by email.");
+    setText(this.offlineNotice, !closed ? t("offline.leave")
+      : opens ? t("offline.closedUntil", { opens }) : t("offline.closed"));
     this.backToChatButton.hidden = closed;
     const required = Boolean(state.availability?.order_number_required);
     const order = this.ticketFields.orderNumber;
@@ -392,10 +392,12 @@ class ChatPanel {
   #renderTickets(tickets) {
     this.ticketsSection.hidden = tickets.length === 0;
     this.ticketList.replaceChildren(...tickets.map((ticket) => h("li", { class: "ticket" },
-      h("p", { class: "who" }, `${ticket.reference} · ${ticket.status === "answered" ? "Answered" : "Waiting for an answer"}`),
+      h("p", { class: "who" }, t(ticket.status === "answered" ? "tickets.answered" : "tickets.waiting",
+        { reference: ticket.reference })),
       h("p", { class: "body question" }, ticket.description),
       ticket.answers.map((answer) => h("div", { class: "answer" },
-        h("p", { class: "who" }, `${answer.agent?.name || "Agent"} · ${timeText(answer.created_at)}`),
+        h("p", { class: "who" }, t("tickets.answerBy", { name: answer.agent?.name || t("chat.agent"),
+          time: timeText(answer.created_at) })),
         h("p", { class: "body" }, answer.body))))));
     const answers = tickets.reduce((n, t) => n + t.answers.length, 0);
     const unseen = answers - this.store.load().answersSeen;
@@ -422,12 +424,14 @@ class ChatPanel {
   #subtitle(state) {
     const { phase, conversation } = state;
     if (phase === "prechat") {
-      if (state.availability?.reason === "closed") return "We are closed right now";
-      return state.agentsAvailable ? "We usually answer within minutes." : "No agent available right now";
+      if (state.availability?.reason === "closed") return t("panel.subtitle.closed");
+      return t(state.agentsAvailable ? "panel.subtitle.available" : "panel.subtitle.unavailable");
     }
-    if (phase === "ended") return "Chat ended";
-    if (conversation?.status === "assigned" && conversation.agent) return `You are chatting with ${conversation.agent.name}`;
-    if (conversation?.status === "queued") return "Waiting for an agent";
+    if (phase === "ended") return t("panel.subtitle.ended");
+    if (conversation?.status === "assigned" && conversation.agent) {
+      return t("panel.subtitle.chatting", { agent: conversation.agent.name });
+    }
+    if (conversation?.status === "queued") return t("panel.subtitle.waiting");
     return "";
   }
 
@@ -436,10 +440,11 @@ class ChatPanel {
     let offline = false;
     if (state.connection === "reconnecting") {
       offline = true;
-      text = (navigator.onLine === false ? "You are offline. " : "Connection lost. ") + "Reconnecting…";
-      if (this.session.transcript.toSend().length) text += " Your messages will be sent when you are back.";
+      const unsent = this.session.transcript.toSend().length ? "Unsent" : "";
+      text = t(`${navigator.onLine === false ? "banner.offline" : "banner.lost"}${unsent}`);
     } else if (state.phase === "chat" && state.conversation?.status === "assigned" && !state.agentOnline) {
-      text = `${state.conversation.agent?.name ?? "Your agent"} is offline for the moment. Your chat is kept.`;
+      const agent = state.conversation.agent?.name;
+      text = agent ? t("banner.agentOffline", { agent }) : t("banner.yourAgentOffline");
     } else if (state.problem) {
       text = state.problem;
     }
@@ -455,13 +460,14 @@ class ChatPanel {
       status = queueText(state.queue?.position, state.queue?.estimated_wait_s, this.config.minutesPerChat);
     }
     else if (conversation?.status === "assigned" && conversation.agent) {
-      status = `${conversation.agent.name} is here to help you.`;
+      status = t("chat.agentHere", { agent: conversation.agent.name });
     }
     setText(this.statusLine, status);
     this.statusLine.hidden = !status;
     this.#renderMessages();
-    const agentName = conversation?.agent?.name ?? "The agent";
-    setText(this.typingLine, state.agentTyping && phase === "chat" ? `${agentName} is typing…` : "");
+    const agentName = conversation?.agent?.name;
+    setText(this.typingLine, !state.agentTyping || phase !== "chat" ? ""
+      : agentName ? t("chat.typing", { agent: agentName }) : t("chat.agentTyping"));
     this.attach.setEnabled(this.#canAttach());
     const ended = phase === "ended";
     this.composer.hidden = ended;
@@ -501,15 +507,15 @@ class ChatPanel {
     const { message } = item;
     const kind = message.kind === "system" ? "system" : message.sender?.kind === "visitor" ? "visitor" : "agent";
     if (kind === "system") {
-      return { element: h("li", { class: "message system" }, h("p", { class: "body" }, systemText(message))) };
+      return { element: h("li", { class: "message system" }, h("p", { class: "body", dir: "auto" }, systemText(message))) };
     }
-    const name = kind === "visitor" ? "You" : message.sender?.name || "Agent";
-    const who = h("span", { class: "who" });
+    const name = kind === "visitor" ? t("chat.you") : message.sender?.name || t("chat.agent");
+    const who = h("span", { class: "who", dir: "auto" });
     // Only the shopper's own messages carry a delivery state (sending, sent, read, not sent).
     const state = kind === "visitor" ? h("span", { class: "state" }) : null;
     const body = message.kind === "file"
-      ? h("div", { class: "body file-body" }, fileView({ message, links: this.links, base: this.config.base }))
-      : h("p", { class: "body" }, linkedText(message.body));
+      ? h("div", { class: "body file-body", dir: "auto" }, fileView({ message, links: this.links, base: this.config.base }))
+      : h("p", { class: "body", dir: "auto" }, linkedText(message.body));
     // The agent's picture (or initials) beside their messages.
     const avatar = kind === "agent" ? avatarElement(name, this.#agentPicture(name)) : null;
     const element = h("li", { class: `message ${kind}` }, avatar, who, body, state);
@@ -533,17 +539,17 @@ class ChatPanel {
     if (entry.avatar) setAvatar(entry.avatar, entry.name, this.#agentPicture(entry.name));
     // A pending message gets its time when the server has stored it.
     const time = timeText(item.message.created_at);
-    setText(entry.who, time ? `${entry.name} · ${time}` : entry.name);
+    setText(entry.who, time ? t("chat.who", { name: entry.name, time }) : entry.name);
     if (!entry.state || entry.status === `${item.status}|${item.error ?? ""}`) return;
     entry.status = `${item.status}|${item.error ?? ""}`;
     entry.element.classList.toggle("failed", item.status === "failed");
     entry.state.replaceChildren();
-    const labels = { queued: "Waiting to send…", sending: "Sending…", sent: "Sent", read: "Read" };
     if (item.status === "failed") {
-      entry.state.append(`Not sent: ${item.error} `,
-        h("button", { class: "retry", type: "button", onclick: () => this.session.retry(item.clientMsgId) }, "Retry"));
-    } else {
-      entry.state.append(labels[item.status] ?? "");
+      entry.state.append(t("chat.notSent", { error: item.error }), " ",
+        h("button", { class: "retry", type: "button", onclick: () => this.session.retry(item.clientMsgId) },
+          t("chat.retry")));
+    } else if (["queued", "sending", "sent", "read"].includes(item.status)) {
+      entry.state.append(t(`chat.state.${item.status}`));
     }
   }
 
@@ -556,9 +562,7 @@ class ChatPanel {
       badge.hidden = unread === 0;
       setText(badge, String(unread));
     }
-    this.launcher.setAttribute("aria-label", unread
-      ? `${label} (${unread} new ${unread === 1 ? "message" : "messages"})`
-      : label);
+    this.launcher.setAttribute("aria-label", unread ? t("launcher.unread", { title: label, count: unread }) : label);
   }
 
   #scrollToEnd() {
@@ -595,7 +599,7 @@ class ChatPanel {
       this.fields.question.control.value = "";
     } catch (error) {
       setText(this.prechatProblem, error.code === "offline"
-        ? "You are offline. Please try again when the connection is back."
+        ? t("offline.youAreOffline")
         : errorText(error.code, error.message));
     } finally {
       this.startButton.disabled = this.session.state.connection !== "online";
@@ -619,8 +623,7 @@ class ChatPanel {
       const ticket = await this.session.createTicket(form);
       this.help.ticketCreated();
       this.ticketFields.description.control.value = "";
-      setText(this.ticketThanksText, `Thank you! We received your question (${ticket.reference}). We will answer ` +
-        `by email to ${ticket.email}, and you will find the answer here too.`);
+      setText(this.ticketThanksText, t("offline.thanks", { reference: ticket.reference, email: ticket.email }));
       this.ticketThanks.hidden = false;
       this.render(this.session.state, {});
       this.#focusScreen();
@@ -628,11 +631,11 @@ class ChatPanel {
       const fields = error.code === "invalid_payload" ? (error.details?.fields ?? []) : [];
       if (fields.length) {
         const byName = { order_number: "orderNumber" };
-        this.#showProblems(this.ticketFields, Object.fromEntries(fields.map((f) => [byName[f] ?? f, "Please fill this in."])));
+        this.#showProblems(this.ticketFields, Object.fromEntries(fields.map((f) => [byName[f] ?? f, t("offline.fillIn")])));
       }
       setText(this.ticketProblem, error.code === "rate_limited"
-        ? "You have sent several questions already. Please wait a while before sending another."
-        : error.code === "offline" ? "You are offline. Please try again when the connection is back."
+        ? t("offline.tooMany")
+        : error.code === "offline" ? t("offline.youAreOffline")
           : errorText(error.code, error.message));
     } finally {
       this.ticketButton.disabled = this.session.state.connection !== "online";
@@ -654,8 +657,7 @@ class ChatPanel {
     const email = state.conversation?.prechat?.email;
     const mail = state.availability?.transcript_email !== false;
     this.transcriptForm.hidden = !this.transcriptStatus.hidden || !mail || !(email || this.session.identified);
-    setText(this.transcriptTo, email ? `It goes to ${email}, the address you gave.`
-      : "It goes to the email address of your account.");
+    setText(this.transcriptTo, email ? t("transcript.toGiven", { email }) : t("transcript.toAccount"));
   }
 
   async #submitTranscript(event) {
@@ -663,13 +665,12 @@ class ChatPanel {
     setText(this.transcriptProblem, "");
     try {
       const sent = await this.session.emailTranscript();
-      setText(this.transcriptStatus, `We are sending the transcript to ${sent}.`);
+      setText(this.transcriptStatus, t("transcript.sending", { email: sent }));
       this.transcriptStatus.hidden = false;
       this.transcriptForm.hidden = true;
     } catch (error) {
       setText(this.transcriptProblem, error.code !== "rate_limited" ? errorText(error.code, error.message)
-        : error.details?.limit === "per_conversation" ? "The transcript of this chat has already been sent."
-          : "Too many requests. Please wait a while and try again.");
+        : error.details?.limit === "per_conversation" ? t("transcript.alreadySent") : t("transcript.tooMany"));
     }
   }
 
@@ -713,7 +714,7 @@ class ChatPanel {
   #updateCounter() {
     const length = [...this.input.value].length;
     const limit = this.session.state.maxMessageChars;
-    setText(this.counter, length >= counterFrom(limit) ? `${length} / ${limit}` : "");
+    setText(this.counter, length >= counterFrom(limit) ? t("chat.counter", { length, limit }) : "");
     this.counter.classList.toggle("over", length > limit);
   }
 
@@ -737,7 +738,7 @@ class ChatPanel {
     event.preventDefault();
     const choice = this.ratingForm.querySelector("input[name=rating]:checked");
     if (!choice) {
-      setText(this.ratingProblem, "Please choose a rating from 1 to 5.");
+      setText(this.ratingProblem, t("rating.choose"));
       this.ratingForm.querySelector("input[name=rating]").focus();
       return;
     }
@@ -762,6 +763,16 @@ class ChatPanel {
   }
 }
 
+/** "2 stars" as the language says it, the number shown and the words there for screen readers. */
+function starLabel(n) {
+  const phrase = t("rating.star", { count: n });
+  const number = translator()?.number(n) ?? String(n);
+  const at = phrase.indexOf(number);
+  const hidden = (text) => (text ? h("span", { class: "visually-hidden" }, text) : null);
+  if (at === -1) return [number, hidden(` ${phrase}`)];
+  return [hidden(phrase.slice(0, at)), number, hidden(phrase.slice(at + number.length))];
+}
+
 /** A labelled form field with its own problem line, linked for assistive technology. */
 function field(id, label, control, optional = false) {
   const controlId = `chatserver-${id}`;
@@ -770,7 +781,7 @@ function field(id, label, control, optional = false) {
   control.setAttribute("aria-describedby", problemId);
   const problem = h("p", { class: "problem", id: problemId });
   const wrapper = h("div", { class: "field" },
-    h("label", { for: controlId }, label, optional ? h("span", { class: "optional" }, " (optional)") : null),
+    h("label", { for: controlId }, label, optional ? [" ", h("span", { class: "optional" }, t("field.optional"))] : null),
     control, problem);
   return {
     wrapper,

@@ -4,7 +4,7 @@
 export const PANEL_CSS = `
 [hidden] { display: none !important; }
 .panel {
-  position: fixed; right: 20px; bottom: 92px; z-index: 2147483000;
+  position: fixed; inset-inline-end: 20px; bottom: 92px; z-index: 2147483000;
   width: 370px; max-width: calc(100vw - 40px); height: 560px; max-height: calc(100vh - 120px);
   display: flex; flex-direction: column; box-sizing: border-box;
   background: #fff; color: #1d1d1f; border-radius: 14px; overflow: hidden;
@@ -119,10 +119,10 @@ h3 { margin: 16px 0 8px; font-size: 15px; }
 .ticket .body { margin: 0 0 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .earlier { margin-bottom: 8px; }
 .earlier-list { list-style: none; margin: 0; padding: 0; }
-.earlier-list .link-button { text-align: left; overflow-wrap: anywhere; }
+.earlier-list .link-button { text-align: start; overflow-wrap: anywhere; }
 .past .messages { margin: 8px 0; }
 .past-summary { margin: 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }
-.ticket .answer { border-left: 3px solid var(--accent); padding-left: 8px; }
+.ticket .answer { border-inline-start: 3px solid var(--accent); padding-inline-start: 8px; }
 .ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
 .ended form, .ended .notice { align-self: stretch; }
 .transcript-to { margin: 6px 0 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }

@@ -4,6 +4,7 @@
 // every resend), keep read marks and typing, end and rate the chat.
 // It holds state and tells the view through onChange; it never touches the DOM.
 
+import { t } from "../i18n.js";
 import { WidgetStore } from "../store.js";
 import { upload, uploadUrl } from "./attachments.js";
 import { errorText, MAX_MESSAGE_CHARS, newClientMsgId } from "./text.js";
@@ -110,7 +111,7 @@ export class ChatSession {
     try {
       this.token = await this.#visitorToken();
     } catch (error) {
-      this.#set({ connection: "reconnecting", problem: "The chat is not reachable right now. Retrying…" });
+      this.#set({ connection: "reconnecting", problem: t("banner.unreachable") });
       this.#retryLater(() => this.start());
       return;
     }

@@ -1,5 +1,8 @@
 // What the widget says: queue estimates, validation reasons, system messages, error codes.
-// Plain functions over plain values, so they are unit-tested without a browser.
+// Plain functions over plain values, in the page's language (../i18n.js), so they are
+// unit-tested without a browser.
+
+import { t, translator } from "../i18n.js";
 
 export const MAX_MESSAGE_CHARS = 4000;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -10,23 +13,19 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
  * else the position alone: the widget does not guess.
  */
 export function queueText(position, estimatedWaitS, minutesPerChat) {
-  if (!position) return "Waiting for an agent…";
+  if (!position) return t("queue.waiting");
   let seconds = null;
   if (typeof estimatedWaitS === "number" && estimatedWaitS >= 0) seconds = estimatedWaitS;
   else if (minutesPerChat) seconds = position * minutesPerChat * 60;
-  const place = position === 1 ? "You are next in the queue" : `You are number ${position} in the queue`;
-  if (seconds === null) return `${place}.`;
-  const minutes = Math.max(1, Math.round(seconds / 60));
-  return `${place}, about ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`;
+  if (seconds === null) return t("queue.place", { position });
+  return t("queue.placeWait", { position, minutes: Math.max(1, Math.round(seconds / 60)) });
 }
 
 /** Why a message cannot be sent, or null when it can. */
 export function messageProblem(body, limit = MAX_MESSAGE_CHARS) {
   const length = [...body].length;
-  if (!body.trim()) return "Type a message first.";
-  if (length > limit) {
-    return `Messages are limited to ${limit} characters; this one has ${length}. Please shorten it.`;
-  }
+  if (!body.trim()) return t("problem.empty");
+  if (length > limit) return t("problem.tooLong", { limit, length });
   return null;
 }
 
@@ -34,13 +33,13 @@ export function messageProblem(body, limit = MAX_MESSAGE_CHARS) {
  * server's max_message_chars for the question. */
 export function prechatProblems({ name, email, question, orderNumber }, limit = MAX_MESSAGE_CHARS) {
   const problems = {};
-  if (!name.trim()) problems.name = "Please tell us your name.";
-  else if (name.trim().length > 100) problems.name = "Names are limited to 100 characters.";
-  if (email.trim() && !EMAIL.test(email.trim())) problems.email = "This does not look like an email address.";
-  if (orderNumber.trim().length > 64) problems.orderNumber = "Order numbers are limited to 64 characters.";
+  if (!name.trim()) problems.name = t("problem.name");
+  else if (name.trim().length > 100) problems.name = t("problem.nameLong");
+  if (email.trim() && !EMAIL.test(email.trim())) problems.email = t("problem.email");
+  if (orderNumber.trim().length > 64) problems.orderNumber = t("problem.orderLong");
   const questionProblem = messageProblem(question, limit);
   if (questionProblem) {
-    problems.question = question.trim() ? questionProblem : "Please tell us what you need help with.";
+    problems.question = question.trim() ? questionProblem : t("problem.question");
   }
   return problems;
 }
@@ -48,55 +47,48 @@ export function prechatProblems({ name, email, question, orderNumber }, limit = 
 /** The offline form's problems by field name (empty when it can be sent). */
 export function ticketProblems({ name, email, description, orderNumber }, orderNumberRequired) {
   const problems = {};
-  if (!name.trim()) problems.name = "Please tell us your name.";
-  else if (name.trim().length > 100) problems.name = "Names are limited to 100 characters.";
-  if (!email.trim()) problems.email = "Please give your email address: we answer there.";
-  else if (!EMAIL.test(email.trim())) problems.email = "This does not look like an email address.";
-  if (orderNumber.trim().length > 64) problems.orderNumber = "Order numbers are limited to 64 characters.";
-  else if (orderNumberRequired && !orderNumber.trim()) problems.orderNumber = "Please give your order number.";
+  if (!name.trim()) problems.name = t("problem.name");
+  else if (name.trim().length > 100) problems.name = t("problem.nameLong");
+  if (!email.trim()) problems.email = t("problem.emailNeeded");
+  else if (!EMAIL.test(email.trim())) problems.email = t("problem.email");
+  if (orderNumber.trim().length > 64) problems.orderNumber = t("problem.orderLong");
+  else if (orderNumberRequired && !orderNumber.trim()) problems.orderNumber = t("problem.orderNeeded");
   const descriptionProblem = messageProblem(description);
   if (descriptionProblem) {
-    problems.description = description.trim() ? descriptionProblem : "Please tell us what you need help with.";
+    problems.description = description.trim() ? descriptionProblem : t("problem.question");
   }
   return problems;
 }
 
 /** The line shown for a system message (kind "system"). */
 export function systemText(message) {
+  const meta = message.meta ?? {};
   switch (message.body) {
     case "chat_started":
-      return "Chat started.";
+      return t("system.chat_started");
     case "agent_joined":
-      return `${message.meta?.agent_name || "An agent"} joined the chat.`;
+      return meta.agent_name ? t("system.agent_joined", { agent: meta.agent_name }) : t("system.an_agent_joined");
     case "requeued":
-      return "Your agent was disconnected. You are back at the front of the queue.";
+      return t("system.requeued");
     case "transferred":
-      if (message.meta?.agent_name) return `You are now chatting with ${message.meta.agent_name}.`;
-      return `Your chat was passed on to ${message.meta?.department ? `our ${message.meta.department} team` : "another team"}` +
-        ". You are at the front of its queue.";
+      if (meta.agent_name) return t("system.transferred_agent", { agent: meta.agent_name });
+      return meta.department ? t("system.transferred_team", { department: meta.department }) : t("system.transferred");
     case "closed":
-      if (message.meta?.by === "agent") return "The agent ended the chat.";
-      if (message.meta?.by === "system") return "This chat was closed.";
-      return "You ended the chat.";
+      if (meta.by === "agent") return t("system.closed_agent");
+      if (meta.by === "system") return t("system.closed_system");
+      return t("system.closed_visitor");
     default:
       return "";
   }
 }
 
-const ERRORS = {
-  message_too_long: "That message is too long.",
-  rate_limited: "You are sending messages too fast. Wait a moment and try again.",
-  conversation_closed: "This chat has ended.",
-  not_found: "This chat could not be found.",
-  invalid_payload: "The chat could not accept that. Please check what you entered.",
-  timeout: "The chat server did not answer in time.",
-  conversation_not_closed: "The transcript can be sent once the chat has ended.",
-  email_not_configured: "Sorry, we cannot send emails right now.",
-};
+const ERRORS = new Set(["message_too_long", "rate_limited", "conversation_closed", "not_found", "invalid_payload",
+  "timeout", "conversation_not_closed", "email_not_configured"]);
 
 /** A reason a shopper can act on, for a server error code. */
 export function errorText(code, fallback) {
-  return ERRORS[code] || fallback || "Something went wrong. Please try again.";
+  if (ERRORS.has(code)) return t(`error.${code}`);
+  return fallback || t("error.other");
 }
 
 /** A client_msg_id: 1-64 characters of A-Z a-z 0-9 _ - : . (docs/protocol.md). */
@@ -107,7 +99,12 @@ export function newClientMsgId(random = globalThis.crypto) {
 
 export function timeText(seconds) {
   if (!seconds) return "";
-  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(seconds * 1000).toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
+}
+
+/** The page's language for Intl (the browser's own before one is set). */
+function language() {
+  return translator()?.intl;
 }
 
 /**
@@ -116,26 +113,24 @@ export function timeText(seconds) {
  */
 export function opensText(opensAt, options = {}) {
   const when = openingText(opensAt, options);
-  return when ? `We open again ${when} (your time).` : "";
+  return when ? t("offline.opens", { when }) : "";
 }
 
 /**
- * "Monday at 09:00" for an opens_at (seconds since the epoch), in the reader's time zone, the
- * time as their locale writes it (09:00, 9:00 AM; the browser's unless given): "today" or
- * "tomorrow" when it is, the weekday within a week, else the date too, in English like the rest
- * of the widget (and the agent console). "" without a time.
+ * "Monday at 09:00" for an opens_at (seconds since the epoch), in the reader's time zone and the
+ * page's language (the time as ``locale`` writes it: 09:00, 9:00 AM): "today" or "tomorrow" when it is,
+ * the weekday within a week, else the date too. "" without a time.
  */
-export function openingText(opensAt, { now = Date.now(), locale = undefined, timeZone = undefined } = {}) {
+export function openingText(opensAt, { now = Date.now(), locale = language(), timeZone = undefined } = {}) {
   if (typeof opensAt !== "number" || !Number.isFinite(opensAt)) return "";
   const when = new Date(opensAt * 1000);
   const time = when.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
   const days = localDay(when, timeZone) - localDay(new Date(now), timeZone);
-  let day;
-  if (days <= 0) day = "today";
-  else if (days === 1) day = "tomorrow";
-  else if (days < 7) day = when.toLocaleDateString("en-GB", { weekday: "long", timeZone });
-  else day = when.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", timeZone });
-  return `${day} at ${time}`;
+  if (days <= 0) return t("time.today", { time });
+  if (days === 1) return t("time.tomorrow", { time });
+  const day = when.toLocaleDateString(language(), days < 7 ? { weekday: "long", timeZone }
+    : { weekday: "long", day: "numeric", month: "long", timeZone });
+  return t("time.weekday", { day, time });
 }
 
 /** The calendar day of ``date`` in ``timeZone``, as a day number (for differences in days). */
