@@ -35,6 +35,12 @@ def test_every_language_has_the_english_keys_and_placeholders(catalog: str, path
     assert catalog_problems(english, _json(path)) == []
 
 
+def test_the_languages_the_issue_asks_for_are_there() -> None:
+    languages = load_languages(BUILTIN_LOCALES, None, "en")
+    assert set(languages.catalogs["widget"].languages) >= {"en", "de", "fr", "es", "nl", "pl", "ar"}
+    assert set(languages.catalogs["console"].languages) >= {"en", "de"}
+
+
 def test_a_missing_key_an_extra_key_or_other_placeholders_are_problems() -> None:
     english = {"a": "Hello {name}", "b": "{count, plural, one {# file} other {# files}}"}
     assert catalog_problems(english, {"a": "Hallo {name}"}) == ["b: missing"]

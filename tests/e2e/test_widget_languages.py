@@ -80,3 +80,45 @@ async def test_the_page_s_data_locale_wins_over_the_browser(shop: LiveServer, op
     await page.locator("chatserver-widget").get_by_role("button", name="Chat with us").click()
     await expect(page.get_by_role("dialog", name="Chat with us").get_by_label("Your name")).to_be_visible()
     assert len(fetched) == 1 and fetched[0].startswith("en."), fetched
+
+
+async def test_data_locale_fr_wins_over_a_german_browser(shop: LiveServer, open_page: OpenPage) -> None:
+    page = await open_page("about:blank", locale="de-DE", html=with_locale("fr"))
+    fetched = language_files(page)
+    await page.goto("/demo/")
+    await page.locator("chatserver-widget").get_by_role("button", name="Discutez avec nous").click()
+    chat = page.get_by_role("dialog", name="Discutez avec nous")
+    await expect(chat.get_by_label("Votre nom")).to_be_visible()
+    await expect(chat.get_by_text("Aucun conseiller n’est disponible pour le moment.")).to_be_visible()
+    await screenshot(page, "language-fr")
+    assert len(fetched) == 1 and fetched[0].startswith("fr."), fetched
+
+
+async def test_arabic_is_right_to_left_and_each_message_finds_its_own_direction(
+        shop: LiveServer, open_page: OpenPage) -> None:
+    page = await open_page("about:blank", locale="ar-EG")
+    fetched = language_files(page)
+    await page.goto("/demo/")
+    widget = page.locator("chatserver-widget")
+    await expect(widget).to_have_attribute("dir", "rtl")
+    await expect(widget).to_have_attribute("lang", "ar")
+    button = widget.get_by_role("button", name="تحدّث معنا")
+    # The button is mirrored to the bottom left.
+    box = await button.bounding_box()
+    assert box is not None and box["x"] < 100, box
+    await button.click()
+    chat = page.get_by_role("dialog", name="تحدّث معنا")
+    await expect(chat).to_have_attribute("dir", "rtl")
+    panel_box = await chat.bounding_box()
+    assert panel_box is not None and panel_box["x"] < 100, panel_box
+    await chat.get_by_label("اسمك").fill("ليلى")
+    await chat.get_by_label("كيف يمكننا مساعدتك؟").fill("أين طلبي؟")
+    await chat.get_by_role("button", name="بدء المحادثة").click()
+    box_input = chat.get_by_placeholder("اكتب رسالتك…")
+    await box_input.fill("رقم الطلب A-1001 لم يصل بعد")
+    await chat.get_by_role("button", name="إرسال", exact=True).click()
+    message = chat.locator("ol.messages > li.visitor .body").filter(has_text="A-1001")
+    await expect(message).to_have_attribute("dir", "auto")
+    await expect(message).to_have_text("رقم الطلب A-1001 لم يصل بعد")
+    await screenshot(page, "language-ar")
+    assert len(fetched) == 1 and fetched[0].startswith("ar."), fetched
