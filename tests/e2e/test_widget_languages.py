@@ -89,7 +89,7 @@ async def test_data_locale_fr_wins_over_a_german_browser(shop: LiveServer, open_
     await page.locator("chatserver-widget").get_by_role("button", name="Discutez avec nous").click()
     chat = page.get_by_role("dialog", name="Discutez avec nous")
     await expect(chat.get_by_label("Votre nom")).to_be_visible()
-    await expect(chat.get_by_text("Aucun conseiller n’est disponible pour le moment.")).to_be_visible()
+    await expect(chat.get_by_text("Aucun conseiller n\u2019est disponible pour le moment.")).to_be_visible()
     await screenshot(page, "language-fr")
     assert len(fetched) == 1 and fetched[0].startswith("fr."), fetched
 
