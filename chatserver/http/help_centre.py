@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..domain.i18n import wanted_languages
 from ..domain.kb_markdown import sanitize_html
 from ..domain.knowledge import SLUG_RE, Article, ArticleFilter, SearchSource, check_locale
 from ..errors import InvalidPayload, NotFound
@@ -53,6 +54,20 @@ def _locale(request: web.Request) -> str | None:
         return None
 
 
+def _reader(request: web.Request, article_locale: str | None = None) -> pages.Reader:
+    """The page's language: ``?lang=``, else the articles' ``?locale=``, else the browser's
+    (Accept-Language), else the article's own, else the shop's default_locale."""
+    languages = services(request).languages
+    chosen = languages.supported(request.query.get("lang"))
+    wanted = [chosen] if chosen else []
+    wanted += [tag for tag in [_locale(request)] if tag]
+    wanted += wanted_languages(request.headers.get("Accept-Language", "")[:500])
+    wanted += [article_locale] if article_locale else []
+    language = languages.choose("server", wanted)
+    return pages.Reader(locale=_locale(request), t=languages.catalogs["server"].translator(language),
+                        chosen=chosen is not None)
+
+
 def _slug(request: web.Request) -> str:
     slug = request.match_info["slug"]
     if len(slug) > 80 or not SLUG_RE.fullmatch(slug):
@@ -71,11 +86,14 @@ def pages_of(handler: PageHandler) -> Handler:
         try:
             response = await handler(request)
         except NotFound:
-            response = _page(pages.error_page(404, "There is no such page in the help centre.", _locale(request)),
-                             404, "no-cache")
+            reader = _reader(request)
+            response = _page(pages.error_page(404, reader.t("help.noSuchPage"), reader), 404, "no-cache")
         except InvalidPayload as exc:
-            response = _page(pages.error_page(400, exc.message, _locale(request)), 400, "no-cache")
-        return compressed_when_accepted(request, response)
+            response = _page(pages.error_page(400, exc.message, _reader(request)), 400, "no-cache")
+        compressed_when_accepted(request, response)
+        # A page is in the language the browser asks for (unless the address names one).
+        response.headers["Vary"] = "Accept-Encoding, Accept-Language"
+        return response
 
     return page
 
@@ -92,7 +110,7 @@ async def home(request: web.Request) -> web.Response:
         by_category[category.id] = articles
     faq = await service.store.faq(None, locale)
     shown = [c for c in categories if by_category[c.id]]
-    return _page(pages.home_page(shown, by_category, counts, faq, _bodies(faq), locale))
+    return _page(pages.home_page(shown, by_category, counts, faq, _bodies(faq), _reader(request)))
 
 
 async def category(request: web.Request) -> web.Response:
@@ -102,7 +120,8 @@ async def category(request: web.Request) -> web.Response:
     faq = await service.store.faq(found.id, locale)
     articles, _ = await service.store.articles(ArticleFilter(category_id=found.id, locale=locale), 200, 0)
     in_faq = {a.id for a in faq}
-    return _page(pages.category_page(found, faq, [a for a in articles if a.id not in in_faq], _bodies(faq), locale))
+    return _page(pages.category_page(found, faq, [a for a in articles if a.id not in in_faq], _bodies(faq),
+                                     _reader(request)))
 
 
 async def article(request: web.Request) -> web.Response:
@@ -114,20 +133,21 @@ async def article(request: web.Request) -> web.Response:
     if category is not None:
         siblings, _ = await service.store.articles(ArticleFilter(category_id=category.id, locale=locale), 6, 0)
         related = [a for a in siblings if a.id != found.id][:5]
-    return _page(pages.article_page(found, sanitize_html(found.body_html), category, related, locale))
+    return _page(pages.article_page(found, sanitize_html(found.body_html), category, related,
+                                    _reader(request, found.locale)))
 
 
 async def search(request: web.Request) -> web.Response:
     locale = _locale(request)
     query = request.query.get("q", "").strip()
     if not query:
-        return _page(pages.search_page(None, "", locale), cache="no-cache")
+        return _page(pages.search_page(None, "", _reader(request)), cache="no-cache")
     if len(query) > 200:
         raise InvalidPayload("Searches are limited to 200 characters.")
     record = services(request).kb_limiter.take(client_key(request))
     result = await services(request).knowledge.search(query, locale=locale, limit=20, record=record,
                                                  source=SearchSource.HELP)
-    return _page(pages.search_page(result, query, locale), cache="no-cache")
+    return _page(pages.search_page(result, query, _reader(request)), cache="no-cache")
 
 
 async def stylesheet(request: web.Request) -> web.StreamResponse:

@@ -38,6 +38,7 @@ def test_every_language_has_the_english_keys_and_placeholders(catalog: str, path
 def test_the_languages_the_issue_asks_for_are_there() -> None:
     languages = load_languages(BUILTIN_LOCALES, None, "en")
     assert set(languages.catalogs["widget"].languages) >= {"en", "de", "fr", "es", "nl", "pl", "ar"}
+    assert set(languages.catalogs["server"].languages) >= {"en", "de", "fr", "es", "nl", "pl", "ar"}
     assert set(languages.catalogs["console"].languages) >= {"en", "de"}
 
 

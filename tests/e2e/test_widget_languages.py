@@ -122,3 +122,15 @@ async def test_arabic_is_right_to_left_and_each_message_finds_its_own_direction(
     await expect(message).to_have_text("رقم الطلب A-1001 لم يصل بعد")
     await screenshot(page, "language-ar")
     assert len(fetched) == 1 and fetched[0].startswith("ar."), fetched
+
+
+async def test_the_help_centre_in_a_german_browser(shop: LiveServer, open_page: OpenPage,
+                                                   allowed_page_errors: list[str]) -> None:
+    allowed_page_errors.append("404 (Not Found)")  # the browser asks for /favicon.ico
+    page = await open_page("/help/", locale="de-DE")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.get_by_role("heading", name="Wie können wir helfen?")).to_be_visible()
+    await page.get_by_label("Antworten suchen").fill("zzzzqqq")
+    await page.get_by_role("button", name="Suchen").click()
+    await expect(page.get_by_text("Kein Artikel passt.")).to_be_visible()
+    await screenshot(page, "help-centre-de")
