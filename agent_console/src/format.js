@@ -1,5 +1,8 @@
 // What the console says: wait times, clock times, system messages, error codes, tags and
-// canned-response shortcuts. Plain functions over plain values (unit-tested without a browser).
+// canned-response shortcuts, in the agent's language (client/src/i18n.js). Plain functions over
+// plain values (unit-tested without a browser).
+
+import { t, translator } from "../../client/src/i18n.js";
 
 /** "0:07", "4:05", "1:02:09" for a wait of so many seconds. */
 export function formatWait(seconds) {
@@ -12,56 +15,43 @@ export function formatWait(seconds) {
 
 /** "14:05" for a time in epoch seconds, in the agent's locale and time zone. */
 export function formatClock(epochSeconds) {
-  return new Date(epochSeconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(epochSeconds * 1000).toLocaleTimeString(translator()?.intl, { hour: "2-digit", minute: "2-digit" });
 }
 
 /** What a system message means, in words. */
 export function systemText(message) {
   const meta = message.meta || {};
   switch (message.body) {
-    case "chat_started": return "Chat started.";
-    case "agent_joined": return `${meta.agent_name || "An agent"} joined the chat.`;
-    case "requeued": return "The chat went back to the queue.";
-    case "transferred":
-      return meta.department
-        ? `${meta.from_agent_name || "An agent"} transferred the chat to ${meta.department}.`
-        : `${meta.from_agent_name || "An agent"} transferred the chat to ${meta.agent_name || "another agent"}.`;
-    case "closed": return meta.by === "visitor" ? "The customer ended the chat." : "The chat was ended.";
+    case "chat_started": return t("system.chat_started");
+    case "agent_joined": return meta.agent_name ? t("system.agent_joined", { agent: meta.agent_name })
+      : t("system.an_agent_joined");
+    case "requeued": return t("system.requeued");
+    case "transferred": {
+      const from = meta.from_agent_name || t("system.an_agent");
+      return meta.department ? t("system.transferred_department", { from, department: meta.department })
+        : t("system.transferred_agent", { from, agent: meta.agent_name || t("system.another_agent") });
+    }
+    case "closed": return t(meta.by === "visitor" ? "system.closed_visitor" : "system.closed");
     default: return message.body;
   }
 }
 
-const ERRORS = {
-  already_taken: "Another agent took this chat first.",
-  at_capacity: "You cannot take more chats right now: you are at your capacity.",
-  conversation_closed: "This chat has ended.",
-  forbidden: "This conversation is not assigned to you.",
-  not_found: "There is no such conversation.",
-  invalid_credentials: "The email or password is wrong.",
-  rate_limited: "Too many attempts. Please wait a moment.",
-  message_too_long: "That message is too long.",
-  unavailable: "The server is busy right now. Please try again.",
-  token_expired: "Your session has expired. Please sign in again.",
-  invalid_token: "Your session is no longer valid. Please sign in again.",
-  auth_required: "Please sign in.",
-};
+const ERRORS = new Set(["already_taken", "at_capacity", "conversation_closed", "forbidden", "not_found",
+  "invalid_credentials", "rate_limited", "message_too_long", "unavailable", "token_expired", "invalid_token",
+  "auth_required"]);
 
-const SESSION_ENDED = {
-  signed_out: "You were signed out from another tab or window. Please sign in again.",
-  disabled: "Your account has been disabled. Ask an admin if you need to sign in again.",
-  expired: "Your session has expired. Please sign in again.",
-};
+const SESSION_ENDED = new Set(["signed_out", "disabled", "expired"]);
 
 /** Why the server ended the session (session:ended {reason}), in words. */
 export function sessionEndedText(reason) {
-  return SESSION_ENDED[reason] || "Your session has ended. Please sign in again.";
+  return t(SESSION_ENDED.has(reason) ? `session.${reason}` : "session.ended");
 }
 
 /** A clear sentence for a structured error {code, message}. */
 export function errorText(error) {
-  if (!error) return "Something went wrong.";
+  if (!error) return t("error.other");
   if (error.code === "account_locked" || error.code === "invalid_payload") return error.message;
-  return ERRORS[error.code] || error.message || "Something went wrong.";
+  return ERRORS.has(error.code) ? t(`error.${error.code}`) : error.message || t("error.other");
 }
 
 /** "refund, Shipping , refund" -> ["refund", "shipping"] (what the server stores). */

@@ -8,7 +8,8 @@ import { AttachmentLinks, fileLabel, upload, uploadUrl } from "../../client/src/
 import { h, setText } from "../../client/src/ui/dom.js";
 import { linkedText } from "../../client/src/ui/links.js";
 import { openingText } from "../../client/src/ui/text.js";
-import { fetchLocale, setTranslator, wantedLocales } from "../../client/src/i18n.js";
+import { fetchLocale, setTranslator, t, translator, wantedLocales } from "../../client/src/i18n.js";
+import { translatePage } from "./page-text.js";
 import { api, ApiError } from "./api.js";
 import { CobrowseView } from "./cobrowse.js";
 import {
@@ -21,7 +22,7 @@ import { titleWithUnread, unreadCount } from "./unread.js";
 const STORAGE_KEY = "chatserver-console";
 const ASKED_KEY = "chatserver-console-notifications-asked";
 const STATUS_KEY = "chatserver-console-status"; // the agent's chosen status, shared by their tabs
-const PAGE_TITLE = document.title; // index.html's; unread chats are counted before it
+let pageTitle = document.title; // index.html's, in the agent's language; unread chats are counted before it
 const ACK_TIMEOUT_MS = 10_000;
 const TYPING_IDLE_MS = 3_000; // typing:false this long after the last keystroke
 const TYPING_REPEAT_MS = 3_000; // typing:true again while typing goes on (as the widget does)
@@ -29,6 +30,26 @@ const TYPING_TIMEOUT_MS = 6_000; // the shopper's "is typing" ends this long aft
 const SESSION_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 
 const $ = (id) => document.getElementById(id);
+// The console's language: the agent's browser's (the server picks the first it has, else the
+// shop's default_locale); only that language's file is fetched. The page is wired at once, and
+// what it says waits for the file (a sign-in sent meanwhile too).
+const languageReady = (async () => {
+  try {
+    const language = await fetchLocale(new URL("/", location.href).href, "console",
+      wantedLocales("", navigator.languages));
+    setTranslator(language);
+    translatePage(document, language);
+    pageTitle = document.title;
+  } catch {
+    // Without it the console still works, in the page's English; its own messages show their keys.
+  }
+})();
+
+/** A message with an element where its "\u0000" placeholder stands ("Waiting <time>"), as nodes. */
+function placed(text, element) {
+  const [before, after = ""] = text.split("\u0000");
+  return [before, element, after];
+}
 // The live view of a customer's page (co-browsing), one at a time.
 const cobrowse = new CobrowseView({ call, socket: () => state.socket, onChange: () => renderCobrowse() });
 // The knowledge base: search and insert links, drafts from finished chats (knowledge.js).
@@ -153,13 +174,15 @@ async function signIn(event) {
   const email = $("login-email").value.trim();
   const password = $("login-password").value;
   if (!email || !password) {
-    setText($("login-message"), "Enter your email and password.");
+    await languageReady;
+    setText($("login-message"), t("console.enterEmailPassword"));
     return;
   }
-  askNotificationPermissionOnce();
+  askNotificationPermissionOnce(); // while the click still counts as the agent's gesture
   unlockAudio();
   const button = event.submitter || $("login-form").querySelector("button");
   button.disabled = true;
+  await languageReady;
   try {
     const result = await api("POST", "/api/auth/login", { body: { email, password } });
     const session = { token: result.token, expiresAt: result.expires_at, agent: result.agent };
@@ -183,7 +206,7 @@ async function signOut() {
   } catch {
     // Signing out locally matters most; the token expires anyway.
   }
-  showLogin("You have signed out.");
+  showLogin(t("console.signedOut"));
 }
 
 function start(session) {
@@ -230,9 +253,9 @@ async function changeOwnPassword(event) {
   event.preventDefault();
   const current = $("current-password").value;
   const password = $("new-password").value;
-  const problem = !current ? ["current-password", "Enter your current password."]
-    : password.length < 8 ? ["new-password", "The new password needs 8 characters or more."]
-      : password !== $("repeat-password").value ? ["repeat-password", "The two new passwords differ."] : null;
+  const problem = !current ? ["current-password", t("console.enterCurrent")]
+    : password.length < 8 ? ["new-password", t("console.newTooShort")]
+      : password !== $("repeat-password").value ? ["repeat-password", t("console.passwordsDiffer")] : null;
   if (problem) {
     setText($("password-message"), problem[1]);
     $(problem[0]).focus();
@@ -250,9 +273,9 @@ async function changeOwnPassword(event) {
     state.socket.disconnect(); // the old token's connection (the server ends it too)
     state.socket.connect(); // with the new token: the auth is asked for at every connect
     $("password-dialog").close();
-    showAlert("Your password has been changed. Your other sessions have been signed out.", "info");
+    showAlert(t("console.passwordChanged"), "info");
   } catch (error) {
-    setText($("password-message"), error.code === "invalid_credentials" ? "Your current password is wrong."
+    setText($("password-message"), error.code === "invalid_credentials" ? t("console.currentWrong")
       : errorText(error));
     $("current-password").focus();
   } finally {
@@ -347,11 +370,11 @@ function connect() {
 function call(event, payload) {
   return new Promise((resolve, reject) => {
     if (!state.socket?.connected) {
-      reject({ code: "unavailable", message: "Not connected to the server. Reconnecting…" });
+      reject({ code: "unavailable", message: t("console.notConnected") });
       return;
     }
     state.socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (timeout, reply) => {
-      if (timeout) reject({ code: "unavailable", message: "The server did not answer. Please try again." });
+      if (timeout) reject({ code: "unavailable", message: t("console.noAnswer") });
       else if (reply?.error) reject(reply.error);
       else resolve(reply);
     });
@@ -375,7 +398,7 @@ async function resume() {
   const held = new Set(reply.conversations.map((c) => c.id));
   // Chats that left us while we were away (requeued after the grace period) lose their tab.
   for (const [id, chat] of state.chats) {
-    if (!held.has(id) && chat.conversation.status !== "closed") dropChat(id, "This chat went back to the queue while you were away.");
+    if (!held.has(id) && chat.conversation.status !== "closed") dropChat(id, t("console.backToQueue"));
   }
   for (const conversation of reply.conversations) await openChat(conversation, { focus: false });
   if (!state.active && state.order.length) activate(state.order[0]);
@@ -516,7 +539,8 @@ function conversationUpdated(conversation) {
   if (conversation.status === "assigned" && conversation.agent_id === me) {
     if (!chat) {
       openChat(conversation, { focus: !state.active });
-      notify("New chat assigned", `${conversation.prechat.name}: ${conversation.prechat.question}`);
+      notify(t("console.newChatAssigned"), t("console.newChatBody", { name: conversation.prechat.name,
+        question: conversation.prechat.question }));
     } else {
       chat.conversation = conversation;
       render();
@@ -528,8 +552,8 @@ function conversationUpdated(conversation) {
     cobrowse.conversationGone(conversation.id);
     render();
   } else if (chat && conversation.agent_id !== me) {
-    const to = conversation.agent?.name || conversation.prechat.department || "the queue";
-    dropChat(conversation.id, `The chat with ${conversation.prechat.name} moved to ${to}.`, "info");
+    const to = conversation.agent?.name || conversation.prechat.department || t("console.theQueue");
+    dropChat(conversation.id, t("console.movedTo", { name: conversation.prechat.name, to }), "info");
   }
 }
 
@@ -559,7 +583,7 @@ function messageArrived(message) {
   if (message.sender.kind === "visitor") {
     setVisitorTyping(chat, false);
     if ((message.conversation_id !== state.active || document.hidden) && !chat.replaying) {
-      notify(`Message from ${message.sender.name || "the customer"}`,
+      notify(t("console.messageFrom", { name: message.sender.name || t("console.theCustomer") }),
         message.kind === "file" ? `Sent a file: ${fileLabel(message.meta, message.body)}` : message.body);
     }
   }
@@ -736,7 +760,7 @@ async function sendComposer() {
       box.value = body;
       setText($("composer-hint"), errorText(error));
     } else {
-      showAlert(`Not sent to ${chat.conversation.prechat.name}: ${errorText(error)}`);
+      showAlert(t("console.notSentTo", { name: chat.conversation.prechat.name, error: errorText(error) }));
     }
   }
 }
@@ -789,10 +813,10 @@ async function openTransfer() {
   setText($("transfer-message"), "");
   try {
     const targets = await rest("GET", "/api/transfer-targets");
-    const agents = h("optgroup", { label: "Agents" },
+    const agents = h("optgroup", { label: t("console.agents") },
       targets.agents.map((a) => h("option", { value: `agent:${a.id}`, disabled: a.status === "offline" },
         `${a.name} (${a.status})`)));
-    const departments = h("optgroup", { label: "Departments" },
+    const departments = h("optgroup", { label: t("console.departments") },
       targets.departments.map((d) => h("option", { value: `department:${d}` }, d)));
     select.append(agents, departments);
   } catch (error) {
@@ -821,7 +845,7 @@ async function submitTransfer(event) {
 function openEnd() {
   const closed = state.chats.get(state.active)?.conversation.status === "closed";
   setText($("end-heading"), closed ? "Wrap up the chat" : "End the chat");
-  setText($("end-submit"), closed ? "Save wrap-up" : "End chat");
+  setText($("end-submit"), t(closed ? "console.saveWrapUp" : "console.endChat"));
   setText($("end-message"), "");
   $("end-dialog").showModal();
   $("end-tags").focus();
@@ -880,12 +904,13 @@ function renderTickets() {
   setText($("tickets-total"), `(${shown >= TICKETS_SHOWN ? `${TICKETS_SHOWN}+` : shown})`);
   $("tickets-empty").hidden = shown > 0;
   $("tickets-list").replaceChildren(...state.tickets.map((ticket) => {
-    const open = h("button", { type: "button", "aria-label": `Answer the ticket of ${ticket.name}` }, "Answer");
+    const open = h("button", { type: "button", "aria-label": t("console.answerTicketOf", { name: ticket.name }) },
+      t("console.answer"));
     open.addEventListener("click", () => openTicket(ticket));
     return h("li", { "data-id": ticket.id },
       h("span", { class: "who" }, ticket.name, h("span", { class: "badge dept" }, ticket.reference)),
       h("span", { class: "question" }, ticket.description),
-      h("span", { class: "page" }, new Date(ticket.created_at * 1000).toLocaleString()),
+      h("span", { class: "page" }, new Date(ticket.created_at * 1000).toLocaleString(translator()?.intl)),
       open);
   }));
 }
@@ -903,17 +928,19 @@ function renderTicket(ticket) {
   setText($("ticket-heading"), `Ticket ${ticket.reference} · ${ticket.status}`);
   const url = ticket.page_url ? safeUrl(ticket.page_url) : null;
   const rows = [
-    ["Name", ticket.name],
-    ["Email", ticket.email],
-    ["Order number", ticket.order_number],
-    ["Page", url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, ticket.page_url) : ticket.page_url],
-    ["Left at", new Date(ticket.created_at * 1000).toLocaleString()],
+    [t("console.field.name"), ticket.name],
+    [t("console.field.email"), ticket.email],
+    [t("console.field.orderNumber"), ticket.order_number],
+    [t("console.field.page"),
+      url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, ticket.page_url) : ticket.page_url],
+    [t("console.field.leftAt"), new Date(ticket.created_at * 1000).toLocaleString(translator()?.intl)],
   ];
   $("ticket-fields").replaceChildren(...rows.filter(([, value]) => value).flatMap(([label, value]) =>
     [h("dt", {}, label), h("dd", {}, value)]));
   setText($("ticket-description"), ticket.description);
   $("ticket-answers").replaceChildren(...ticket.answers.map((answer) => h("li", { class: "agent" },
-    h("span", { class: "meta" }, `Answer by ${answer.agent.name} · `, stamp(answer.created_at)),
+    h("span", { class: "meta" }, ...placed(t("console.answerBy", { name: answer.agent.name, time: "\u0000" }),
+      stamp(answer.created_at))),
     h("span", { class: "body" }, answer.body))));
 }
 
@@ -932,9 +959,8 @@ async function submitTicketAnswer(event) {
     $("ticket-dialog").close();
     ticketChanged(ticket);
     showAlert(emailed
-      ? `Your answer to ${ticket.name} is on its way to ${ticket.email}.`
-      : `Your answer to ${ticket.name} is saved. Email is not configured, so it is not mailed: `
-        + "they see it when they open the chat on the shop again.", "info");
+      ? t("console.answerMailed", { name: ticket.name, email: ticket.email })
+      : t("console.answerSaved", { name: ticket.name }), "info");
   } catch (error) {
     setText($("ticket-message"), error.code === "not_found" ? "This ticket no longer exists." : errorText(error));
   }
@@ -1005,18 +1031,20 @@ async function loadAgents() {
 function renderAgents() {
   const me = state.session.agent.id;
   $("agents-list").replaceChildren(...state.agents.map((a) => {
-    const edit = h("button", { type: "button", class: "secondary", "aria-label": `Change ${a.name}` }, "Change");
+    const edit = h("button", { type: "button", class: "secondary", "aria-label": t("console.changeName", { name: a.name }) },
+      t("console.change"));
     edit.addEventListener("click", () => editAgent(a));
     const toggle = h("button", { type: "button", class: "secondary",
-      "aria-label": `${a.disabled ? "Enable" : "Disable"} ${a.name}` }, a.disabled ? "Enable" : "Disable");
+      "aria-label": t(a.disabled ? "console.enableName" : "console.disableName", { name: a.name }) },
+    t(a.disabled ? "console.enable" : "console.disable"));
     toggle.addEventListener("click", () => changeAgent(a, { disabled: !a.disabled }));
     // An admin's own password is changed with the current one (Change password, in the top bar).
-    const password = h("button", { type: "button", class: "secondary", "aria-label": `Set a password for ${a.name}` },
-      "Password");
+    const password = h("button", { type: "button", class: "secondary",
+      "aria-label": t("console.setPasswordFor", { name: a.name }) }, t("console.password"));
     password.addEventListener("click", () => editAgentPassword(a));
     return h("tr", { class: a.disabled ? "disabled" : null, "data-id": a.id },
       h("td", {}, a.name), h("td", {}, a.email), h("td", {}, a.role), h("td", {}, a.capacity),
-      h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? "disabled" : a.status),
+      h("td", {}, a.departments.join(", ")), h("td", {}, a.disabled ? t("console.disabled") : a.status),
       h("td", { class: "actions" }, edit, ...(a.id === me ? [] : [password, toggle])));
   }));
 }
@@ -1033,7 +1061,7 @@ function editAgent(agent) {
   const box = $("edit-agent-departments");
   box.replaceChildren(box.querySelector("legend"), ...state.departments.map((d) => h("label", {},
     h("input", { type: "checkbox", value: d, checked: agent.departments.includes(d) }), ` ${d}`)));
-  if (!state.departments.length) box.append(h("span", { class: "hint-text" }, "The server has no departments."));
+  if (!state.departments.length) box.append(h("span", { class: "hint-text" }, t("console.noDepartments")));
   $("edit-agent-capacity").focus();
 }
 
@@ -1106,7 +1134,7 @@ async function showSettings() {
     $("settings-list").replaceChildren(...settings.map((s) => h("tr", {},
       h("td", {}, s.name), h("td", {}, shown(s.value)), h("td", {}, h("code", {}, s.env)))));
     $("secrets-list").replaceChildren(...secrets.map((s) => h("tr", {},
-      h("td", {}, s.name), h("td", {}, s.configured ? "set (not shown)" : "not set"), h("td", {}, h("code", {}, s.env)))));
+      h("td", {}, s.name), h("td", {}, t(s.configured ? "console.secretSet" : "console.secretNotSet")), h("td", {}, h("code", {}, s.env)))));
   } catch (error) {
     setText($("settings-message"), errorText(error));
   }
@@ -1204,14 +1232,14 @@ function renderConnection() {
     // A closed shop: nobody takes chats, whatever their status.
     const closed = state.availability?.reason === "closed";
     const opens = closed ? openingText(state.availability.opens_at) : "";
-    setText(line, closed ? `Connected · Shop closed${opens ? ` · opens ${opens}` : ""}`
-      : state.status === "away" ? "Connected · away: no new chats" : "Connected · taking chats");
+    setText(line, closed ? (opens ? t("console.connectedClosedOpens", { opens }) : t("console.connectedClosed"))
+      : t(state.status === "away" ? "console.connectedAway" : "console.connectedTaking"));
     line.classList.toggle("closed", closed);
     line.classList.remove("down");
     presence.disabled = false;
     presence.value = state.status === "away" ? "away" : "online";
   } else {
-    setText(line, "Offline · reconnecting…");
+    setText(line, t("console.offline"));
     line.classList.add("down");
     line.classList.remove("closed");
     presence.disabled = true;
@@ -1226,16 +1254,17 @@ function renderQueue() {
   const focusedId = document.activeElement?.closest?.("#queue-list li")?.dataset.id;
   list.replaceChildren(...state.queue.entries.map((entry) => {
     const p = entry.prechat;
-    const button = h("button", { type: "button", "aria-label": `Take chat with ${p.name}` }, "Take");
+    const button = h("button", { type: "button", "aria-label": t("console.takeChatWith", { name: p.name }) },
+      t("console.take"));
     button.addEventListener("click", () => take(entry.id, button));
     const page = p.page_title || p.page_url;
     return h("li", { "data-id": entry.id, class: entry.priority ? "priority" : null },
-      h("span", { class: "who" }, p.name, entry.priority ? h("span", { class: "badge" }, "Checkout") : null,
+      h("span", { class: "who" }, p.name, entry.priority ? h("span", { class: "badge" }, t("console.checkout")) : null,
         p.department ? h("span", { class: "badge dept" }, p.department) : null),
       h("span", { class: "question" }, p.question),
       page ? h("span", { class: "page" }, page) : null,
-      h("span", { class: "wait" }, "Waiting ", h("time", { class: "waited", "data-waited": entry.waited_s },
-        formatWait(entry.waited_s + elapsed))),
+      h("span", { class: "wait" }, ...placed(t("console.waiting", { time: "\u0000" }),
+        h("time", { class: "waited", "data-waited": entry.waited_s }, formatWait(entry.waited_s + elapsed)))),
       button);
   }));
   if (focusedId) list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`)?.focus();
@@ -1254,14 +1283,15 @@ function renderTabs() {
     const chat = state.chats.get(id);
     const selected = id === state.active;
     const closed = chat.conversation.status === "closed";
-    const label = `${chat.conversation.prechat.name}${closed ? " (ended)" : ""}`;
+    const name = chat.conversation.prechat.name;
+    const label = closed ? t("console.tabEnded", { name }) : name;
     const unread = unreadCount(chat.messages.values(), chat.agentRead);
     const button = h("button", {
       type: "button", role: "tab", "data-id": id, "aria-selected": selected ? "true" : "false",
       "aria-controls": "chat", tabindex: selected ? "0" : "-1",
     }, label, unread
       ? [h("span", { class: "unread", "aria-hidden": "true" }, unread),
-        h("span", { class: "visually-hidden" }, ` (${unread} unread)`)]
+        h("span", { class: "visually-hidden" }, ` ${t("console.unread", { count: unread })}`)]
       : null);
     button.addEventListener("click", () => selectChat(id));
     return button;
@@ -1276,7 +1306,7 @@ function renderTabs() {
 function renderTitle() {
   let withUnread = 0;
   for (const chat of state.chats.values()) if (unreadCount(chat.messages.values(), chat.agentRead)) withUnread += 1;
-  const title = titleWithUnread(PAGE_TITLE, withUnread);
+  const title = titleWithUnread(pageTitle, withUnread);
   if (document.title !== title) document.title = title;
 }
 
@@ -1311,14 +1341,14 @@ function renderChatHead() {
   if (!chat) return;
   const closed = chat.conversation.status === "closed";
   setText($("chat-title"), chat.conversation.prechat.name);
-  let line = closed ? "Chat ended" : chat.visitorOnline ? "Customer online" : "Customer offline";
+  let line = t(closed ? "console.chatEnded" : chat.visitorOnline ? "console.customerOnline" : "console.customerOffline");
   if (closed && chat.wrapUp?.tags?.length) line += ` · tags: ${chat.wrapUp.tags.join(", ")}`;
   setText($("chat-state"), line);
   $("transfer").hidden = closed;
   $("cobrowse-start").hidden = closed || chat.conversation.status !== "assigned";
   // A chat the shopper ended still gets its tags and resolution note: "Wrap up" until it has them.
   $("end").hidden = closed && Boolean(chat.wrapUp);
-  setText($("end"), closed ? "Wrap up" : "End chat");
+  setText($("end"), t(closed ? "console.wrapUp" : "console.endChat"));
   $("close-tab").hidden = !closed;
   $("composer-text").disabled = closed;
   attach.setEnabled(canAttach());
@@ -1374,14 +1404,15 @@ function messageItem(chat, message, views = fileViews) {
   const mine = message.sender.kind === "agent";
   const receipt = mine ? (chat.visitorRead >= message.seq ? " · Read" : " · Sent") : "";
   return h("li", { class: mine ? "agent" : "visitor" },
-    h("span", { class: "meta" }, message.sender.name || (mine ? "Agent" : "Customer"), " · ", stamp(message.created_at),
+    h("span", { class: "meta" }, message.sender.name || t(mine ? "console.agent" : "console.customer"), " · ", stamp(message.created_at),
       receipt ? h("span", { class: "receipt" }, receipt) : null),
     message.kind === "file" ? fileItem(message, views) : h("span", { class: "body" }, linkedText(message.body)));
 }
 
 function noteItem(note) {
   return h("li", { class: "note" },
-    h("span", { class: "meta" }, `Internal note by ${note.agent.name} · `, stamp(note.created_at), " · only agents see this"),
+    h("span", { class: "meta" }, ...placed(t("console.noteBy", { name: note.agent.name, time: "\u0000" }),
+      stamp(note.created_at))),
     h("span", { class: "body" }, note.body));
 }
 
@@ -1412,9 +1443,11 @@ function renderCanned() {
 
 function renderCannedAdmin() {
   $("canned-admin-list").replaceChildren(...state.canned.map((canned) => {
-    const edit = h("button", { type: "button", class: "secondary", "aria-label": `Change /${canned.shortcut}` }, "Change");
+    const edit = h("button", { type: "button", class: "secondary", "aria-label": t("console.changeShortcut", { shortcut: canned.shortcut }) },
+      t("console.change"));
     edit.addEventListener("click", () => editCanned(canned));
-    const remove = h("button", { type: "button", class: "secondary", "aria-label": `Delete /${canned.shortcut}` }, "Delete");
+    const remove = h("button", { type: "button", class: "secondary", "aria-label": t("console.deleteShortcut", { shortcut: canned.shortcut }) },
+      t("console.delete"));
     remove.addEventListener("click", () => deleteCanned(canned));
     return h("li", {}, h("strong", {}, `/${canned.shortcut}`), h("span", {}, canned.body), edit, remove);
   }));
@@ -1424,7 +1457,7 @@ function renderCustomer() {
   const fields = $("customer-fields");
   const chat = state.chats.get(state.active);
   if (!chat) {
-    fields.replaceChildren(h("dd", {}, "Open a chat to see who you are talking to."));
+    fields.replaceChildren(h("dd", {}, t("console.openChatToSee")));
     $("past-heading").hidden = true;
     $("past-list").replaceChildren();
     return;
@@ -1432,16 +1465,16 @@ function renderCustomer() {
   const c = chat.conversation;
   const p = c.prechat;
   const rows = [
-    ["Name", p.name],
-    ["Email", p.email],
-    ["Order number", p.order_number],
-    ["Question", p.question],
-    ["Department", p.department],
-    ["Page", p.page_title],
-    ["Address", p.page_url],
-    ["In checkout", c.priority ? "Yes" : p.checkout ? "Yes" : "No"],
+    [t("console.field.name"), p.name],
+    [t("console.field.email"), p.email],
+    [t("console.field.orderNumber"), p.order_number],
+    [t("console.field.question"), p.question],
+    [t("console.field.department"), p.department],
+    [t("console.field.page"), p.page_title],
+    [t("console.field.address"), p.page_url],
+    [t("console.field.inCheckout"), t(c.priority || p.checkout ? "console.yes" : "console.no")],
     ["Cart value", typeof p.cart_value === "number" ? p.cart_value.toFixed(2) : null],
-    ["Started", c.created_at ? formatClock(c.created_at) : null],
+    [t("console.field.started"), c.created_at ? formatClock(c.created_at) : null],
   ];
   fields.replaceChildren(...rows.filter(([, value]) => value != null && value !== "").flatMap(([label, value]) => {
     const url = label === "Address" ? safeUrl(value) : null;
@@ -1451,10 +1484,11 @@ function renderCustomer() {
   $("past-heading").hidden = chat.past.length === 0;
   $("past-list").replaceChildren(...chat.past.map((past) => {
     const open = h("button", { type: "button", class: "secondary",
-      "aria-label": `Read the conversation of ${new Date(past.created_at * 1000).toLocaleString()}` }, "Read");
+      "aria-label": t("console.readConversationOf", {
+        when: new Date(past.created_at * 1000).toLocaleString(translator()?.intl) }) }, t("console.read"));
     open.addEventListener("click", () => showPast(past));
     return h("li", {},
-      h("span", {}, new Date(past.created_at * 1000).toLocaleDateString(), " · ", past.status,
+      h("span", {}, new Date(past.created_at * 1000).toLocaleDateString(translator()?.intl), " · ", past.status,
         past.tags?.length ? ` · ${past.tags.join(", ")}` : ""),
       h("span", { class: "question" }, past.prechat.question),
       open);
@@ -1490,8 +1524,8 @@ function wire() {
       const note = composerMode() === "note";
       $("composer").classList.toggle("note", note);
       $("composer-text").placeholder = note
-        ? "Write an internal note: only agents see it (Enter saves)"
-        : "Type a reply (Enter sends, Shift+Enter for a new line, / for canned responses)";
+        ? t("console.notePlaceholder")
+        : t("console.replyPlaceholder");
       attach.setEnabled(canAttach());
       const chat = state.chats.get(state.active);
       if (note && chat) stopTyping(chat);
@@ -1544,15 +1578,8 @@ function wire() {
   setInterval(tickWaits, 1000);
 }
 
-// The console's language: the agent's browser's (the server picks the first it has, else the
-// shop's default_locale); only that language's file is fetched.
-try {
-  const language = await fetchLocale(new URL("/", location.href).href, "console", wantedLocales("", navigator.languages));
-  setTranslator(language);
-} catch {
-  // Without it the console still works; its shared texts show their keys.
-}
 wire();
+await languageReady;
 const saved = loadSession();
 if (saved) start(saved);
 else showLogin();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import "./language.js";
 import { cannedMatches, errorText, formatWait, parseTags, safeUrl, sessionEndedText, systemText } from "../src/format.js";
 
 test("waits tick in minutes and seconds", () => {

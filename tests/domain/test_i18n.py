@@ -5,6 +5,7 @@ message format's plurals; the choice of a language from what a browser asks for.
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,39 @@ def test_the_default_language_must_be_one_the_widget_has(tmp_path: Path) -> None
         load_settings({"default_locale": "xx"}, environ={})
     with pytest.raises(ValueError, match="not a directory"):
         load_settings({"locale_dir": str(tmp_path / "nothing")}, environ={})
+
+
+class _PageTexts(HTMLParser):
+    """The texts of a page a reader sees or hears (text, aria-label, placeholder, title, label),
+    outside <script>, <style> and <code>."""
+
+    VOID = frozenset({"input", "meta", "link", "br", "img", "hr", "option"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.texts: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.texts |= {" ".join(v.split()) for k, v in attrs if k in {"aria-label", "placeholder", "title", "label"}
+                       and v and v.strip()}
+        if tag not in self.VOID - {"option"}:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open and self.open.pop() != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if not {"script", "style", "code"} & set(self.open) and data.strip():
+            self.texts.add(" ".join(data.split()))
+
+
+def test_every_text_of_the_console_page_has_a_key() -> None:
+    """agent_console/src/page-text.js puts the agent's language in place of index.html's English
+    through "page.<text>" keys: a text added to the page without one would stay English."""
+    parser = _PageTexts()
+    parser.feed((BUILTIN_LOCALES["console"].parent / "index.html").read_text(encoding="utf-8"))
+    english = _json(BUILTIN_LOCALES["console"] / "en.json")
+    assert len(parser.texts) > 50 and "Sign in" in parser.texts
+    assert sorted(text for text in parser.texts if f"page.{text}" not in english and text != "/refund") == []

@@ -21,8 +21,9 @@ async def open_console(browser: Browser, shop: LiveServer) -> AsyncIterator[Open
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    async def open_(path: str = "/console/", *, init_script: str | None = None) -> Page:
-        context = await browser.new_context(base_url=shop.url, reduced_motion="reduce",
+    async def open_(path: str = "/console/", *, init_script: str | None = None, locale: str = "en-GB") -> Page:
+        # The agent's browser speaks British English unless the test gives another language.
+        context = await browser.new_context(base_url=shop.url, reduced_motion="reduce", locale=locale,
                                             viewport={"width": 1280, "height": 800})
         contexts.append(context)
         if init_script:
