@@ -320,6 +320,7 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         prepare_visitor=customers.attach_chat,
         observer=metrics,
     )
+    languages = load_languages(BUILTIN_LOCALES, settings.locale_dir, settings.default_locale)
     per_hour = settings.offline_requests_per_hour
     tickets = TicketService(
         store=stores.tickets, events=notifications.tickets, webhooks=outgoing.webhooks, clock=clock, new_id=new_id,
@@ -328,7 +329,7 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         agents_available=chats.presence_changes.agents_available, limiter=KeyedLimiter(per_hour / 3600.0, per_hour),
         transcript_limits=TranscriptLimits(per_conversation=settings.transcript_emails_per_conversation,
                                            per_address_per_day=settings.transcript_emails_per_address_per_day),
-        sends_mail=outgoing.mail_worker is not None,
+        sends_mail=outgoing.mail_worker is not None, languages=languages,
         mail_queued=outgoing.mail_worker.wake if outgoing.mail_worker else lambda: None,
         # Every offline ticket belongs to a customer too (made from the form when the visitor has none).
         customer_for_visitor=customers.attach_visitor,
@@ -341,7 +342,6 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
         link_ttl=settings.attachment_link_ttl)
-    languages = load_languages(BUILTIN_LOCALES, settings.locale_dir, settings.default_locale)
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
                   tickets=tickets, attachments=attachments, languages=languages)
 
@@ -406,7 +406,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
     ]
     hub = SocketHub(sio, settings, signer, stores.agents, stores.conversations, backend.routing, backend.presence,
                     clock, n.delivery, n.notifier, n.connections, n.waiting, n.views, domain.chats, features=features,
-                    on_disconnected=(relay.connection_closed,))
+                    on_disconnected=(relay.connection_closed,), check_locale=domain.tickets.check_locale)
     return Transport(hub=hub, relay=relay)
 
 

@@ -1,5 +1,6 @@
 """The emails the server sends: plain text only, so nothing a visitor or agent wrote can become
-markup in a mail client. They go through the outbox (``outbox.py``) and the SMTP worker."""
+markup in a mail client. They go through the outbox (``outbox.py``) and the SMTP worker. Their
+words are in the shopper's language (``t``: chatserver/locales/, the mail.* messages)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from ..constants import SYS_AGENT_JOINED, SYS_CHAT_STARTED, SYS_CLOSED, SYS_REQUEUED, SYS_TRANSFERRED
+from .i18n import Translator
 from .models import Message, PartyKind, Transcript
 from .outbox import OutboxItem, OutboxKind
 
@@ -40,27 +42,31 @@ def _one_line(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def ticket_answer_mail(*, reference: str, name: str, description: str, agent_name: str, answer: str) -> Mail:
+def ticket_answer_mail(t: Translator, *, reference: str, name: str, description: str, agent_name: str,
+                       answer: str) -> Mail:
     quoted = "\n".join(f"> {line}" for line in description.splitlines())
     return Mail(
-        subject=f"Re: your question ({reference})",
-        body=(f"Hello {_one_line(name)},\n\n"
-              f"{_one_line(agent_name)} has answered your question ({reference}):\n\n"
-              f"{answer}\n\n"
-              f"Your question was:\n{quoted}\n\n"
-              "You can also read this answer in the chat on our website.\n"),
+        subject=t("mail.answer.subject", reference=reference),
+        body=t("mail.answer.body", name=_one_line(name), agent=_one_line(agent_name), reference=reference,
+               answer=answer, question=quoted),
     )
 
 
-def _system_line(message: Message) -> str:
+_SYSTEM_KEYS = {
+    SYS_CHAT_STARTED: "mail.system.chat_started",
+    SYS_REQUEUED: "mail.system.requeued",
+    SYS_TRANSFERRED: "mail.system.transferred",
+    SYS_CLOSED: "mail.system.closed",
+}
+
+
+def _system_line(message: Message, t: Translator) -> str:
     meta = message.meta or {}
-    return {
-        SYS_CHAT_STARTED: "Chat started.",
-        SYS_AGENT_JOINED: f"{meta.get('agent_name', 'An agent')} joined the chat.",
-        SYS_REQUEUED: "The agent was disconnected; the chat went back to the queue.",
-        SYS_TRANSFERRED: "The chat was transferred.",
-        SYS_CLOSED: "The chat ended.",
-    }.get(message.body, "")
+    if message.body == SYS_AGENT_JOINED:
+        agent = meta.get("agent_name")
+        return t("mail.system.agent_joined", agent=agent) if agent else t("mail.system.an_agent_joined")
+    key = _SYSTEM_KEYS.get(message.body)
+    return t(key) if key else ""
 
 
 def readable_size(size: int) -> str:
@@ -72,28 +78,33 @@ def readable_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def file_summary(message: Message) -> str:
-    """What a file message says in a text transcript: its name and size (never its bytes)."""
+def file_summary(message: Message, t: Translator | None = None) -> str:
+    """What a file message says in a text transcript: its name and size (never its bytes), in
+    English unless ``t`` gives the reader's language."""
     meta = message.meta or {}
     size = meta.get("size", "")
+    if t is not None:
+        return (t("mail.fileSize", name=message.body, size=readable_size(int(size))) if size.isdigit()
+                else t("mail.file", name=message.body))
     return f"sent a file: {message.body}" + (f" ({readable_size(int(size))})" if size.isdigit() else "")
 
 
-def transcript_mail(transcript: Transcript, timezone: str) -> Mail:
-    """The conversation as plain text: one line per message, with local times."""
+def transcript_mail(transcript: Transcript, timezone: str, t: Translator) -> Mail:
+    """The conversation as plain text in the shopper's language (``t``): one line per message,
+    with local times."""
     zone = ZoneInfo(timezone)
     started = dt.datetime.fromtimestamp(transcript.conversation.created_at, zone)
-    lines = [f"Your chat of {started:%Y-%m-%d %H:%M} ({timezone})", ""]
+    lines = [t("mail.transcript.heading", date=f"{started:%Y-%m-%d %H:%M}", timezone=timezone), ""]
     for message in transcript.messages:
         at = dt.datetime.fromtimestamp(message.created_at, zone).strftime("%H:%M")
         if message.kind == "system":
-            text = _system_line(message)
+            text = _system_line(message, t)
             if text:
                 lines.append(f"[{at}] {text}")
             continue
-        who = "You" if message.sender_kind == PartyKind.VISITOR else (message.sender_name or "Agent")
+        who = t("mail.you") if message.sender_kind == PartyKind.VISITOR else (message.sender_name or t("mail.agent"))
         # A file is named, not attached: the mail stays plain text (see the chat for the file).
-        body = file_summary(message) if message.kind == "file" else message.body.replace("\n", "\n    ")
+        body = file_summary(message, t) if message.kind == "file" else message.body.replace("\n", "\n    ")
         lines.append(f"[{at}] {_one_line(who, 100)}: {body}")
-    lines += ["", "Thank you for chatting with us."]
-    return Mail(subject=f"Your chat transcript ({started:%Y-%m-%d})", body="\n".join(lines) + "\n")
+    lines += ["", t("mail.transcript.thanks")]
+    return Mail(subject=t("mail.transcript.subject", date=f"{started:%Y-%m-%d}"), body="\n".join(lines) + "\n")

@@ -55,6 +55,8 @@ class PreChat(msgspec.Struct, frozen=True, kw_only=True):
     checkout: bool = False
     cart_value: float | None = None
     department: str | None = None
+    # The shopper's language (one of the widget's, docs/widget.md): the mails' language.
+    locale: str | None = None
 
 
 class PageContext(msgspec.Struct, frozen=True, kw_only=True):

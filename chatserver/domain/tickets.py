@@ -18,6 +18,7 @@ import msgspec
 from ..errors import ConversationNotClosed, EmailNotConfigured, Forbidden, InvalidPayload, NotFound, RateLimited
 from .clock import Clock
 from .hours import OpeningHours
+from .i18n import Languages
 from .mail import mail_item, ticket_answer_mail, transcript_mail
 from .models import Agent, ConversationStatus, Customer, Transcript
 from .outbox import OutboxItem
@@ -53,6 +54,8 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     answers: tuple[TicketAnswer, ...] = ()
     # the customer record the ticket belongs to (as a conversation does)
     customer_id: str | None = None
+    # the shopper's language (one of the widget's): the language of the answer's mail
+    locale: str | None = None
 
     @property
     def reference(self) -> str:
@@ -68,6 +71,7 @@ class TicketForm(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     order_number: str | None = None
     page_url: str | None = None
+    locale: str | None = None
 
 
 class TranscriptLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,7 +151,7 @@ class TicketService:
     def __init__(self, *, store: TicketStore, events: TicketEvents, webhooks: Webhooks, clock: Clock,
                  new_id: Callable[[], str], hours: OpeningHours, order_number_required: bool,
                  agents_available: Callable[[], Awaitable[bool]], limiter: RateLimiter,
-                 transcript_limits: TranscriptLimits, sends_mail: bool,
+                 transcript_limits: TranscriptLimits, sends_mail: bool, languages: Languages,
                  mail_queued: Callable[[], None] = lambda: None,
                  customer_for_visitor: Callable[[str, str, str], Awaitable[Customer]] | None = None,
                  verified_emails: Callable[[str], Awaitable[tuple[str, ...]]] | None = None) -> None:
@@ -164,6 +168,8 @@ class TicketService:
         # Without outgoing mail (no smtp_host) a transcript would only wait in the outbox: the
         # visitor is not offered it, and asking for it is refused.
         self.sends_mail = sends_mail
+        # The shoppers' languages: the one a ticket or chat names writes its mails.
+        self.languages = languages
         self.mail_queued = mail_queued
         # Given (visitor id, name, email) before a ticket is stored, returns the customer it
         # belongs to (customer records: the visitor's, or a new anonymous one).
@@ -189,13 +195,25 @@ class TicketService:
         """Trim the form and refuse one without its required fields (``invalid_payload`` with the
         failing fields in ``details``)."""
         cleaned = TicketForm(name=form.name.strip(), email=form.email.strip(), description=form.description.strip(),
-                             order_number=(form.order_number or "").strip() or None, page_url=form.page_url)
+                             order_number=(form.order_number or "").strip() or None, page_url=form.page_url,
+                             locale=self.check_locale(form.locale))
         missing = [f for f in ("name", "email", "description") if not getattr(cleaned, f)]
         if self.order_number_required and cleaned.order_number is None:
             missing.append("order_number")
         if missing:
             raise InvalidPayload(f"required: {', '.join(missing)}", details={"fields": missing})
         return cleaned
+
+    def check_locale(self, locale: str | None) -> str | None:
+        """The shopper's language as the widget's catalog names it (de-AT -> de); one it does not
+        have is ``invalid_payload``."""
+        if locale is None:
+            return None
+        supported = self.languages.supported(locale)
+        if supported is None:
+            raise InvalidPayload(f"locale must be one of {', '.join(self.languages.catalogs['widget'].languages)}",
+                                 details={"fields": ["locale"]})
+        return supported
 
     def _limit(self, visitor_id: str) -> None:
         if not self.limiter.take(visitor_id):
@@ -212,7 +230,8 @@ class TicketService:
         now = self.clock.now()
         ticket = Ticket(id=self.new_id(), visitor_id=visitor_id, name=form.name, email=form.email,
                         description=form.description, order_number=form.order_number, page_url=form.page_url,
-                        status=TicketStatus.OPEN, created_at=now, updated_at=now, customer_id=customer_id)
+                        status=TicketStatus.OPEN, created_at=now, updated_at=now, customer_id=customer_id,
+                        locale=form.locale)
         hooks = await self.webhooks.items_for(TICKET_CREATED, {"ticket": self.webhooks.payloads.ticket(ticket)},
                                               visitor_id=visitor_id, customer_id=customer_id)
         await self.store.create_ticket(ticket, hooks)
@@ -230,8 +249,8 @@ class TicketService:
             raise NotFound("ticket not found")
         now = self.clock.now()
         answer = TicketAnswer(ticket_id=ticket_id, agent_id=agent.id, agent_name=agent.name, body=body, created_at=now)
-        mail = ticket_answer_mail(reference=ticket.reference, name=ticket.name, description=ticket.description,
-                                  agent_name=agent.name, answer=body)
+        mail = ticket_answer_mail(self.languages.server(ticket.locale), reference=ticket.reference, name=ticket.name,
+                                  description=ticket.description, agent_name=agent.name, answer=body)
         updated = await self.store.add_ticket_answer(
             answer, now, [mail_item(ticket.email, mail, new_id=self.new_id, now=now, visitor_id=ticket.visitor_id)])
         if updated is None:
@@ -289,7 +308,8 @@ class TicketService:
                                  details={"fields": ["email"]})
         self._limit(visitor_id)
         now = self.clock.now()
-        item = mail_item(address, transcript_mail(transcript, timezone), new_id=self.new_id, now=now,
+        mail = transcript_mail(transcript, timezone, self.languages.server(transcript.conversation.prechat.locale))
+        item = mail_item(address, mail, new_id=self.new_id, now=now,
                          visitor_id=visitor_id)
         await self.store.enqueue_transcript(
             TranscriptEmail(conversation_id=transcript.conversation.id, visitor_id=visitor_id, address=address.lower(),

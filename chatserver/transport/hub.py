@@ -11,7 +11,7 @@ shutdown (shutdown.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import constants as C
 from ..config import Settings
@@ -57,6 +57,8 @@ class SocketHub:
         chats: ChatParts,
         features: Sequence[Events] = (),
         on_disconnected: Sequence[DisconnectHook] = (),
+        *,
+        check_locale: Callable[[str | None], str | None],
     ) -> None:
         self.sio = sio
         self.delivery = delivery
@@ -75,7 +77,7 @@ class SocketHub:
         shared = ChatEvents(chats.lifecycle, chats.read_marks, delivery, waiting, self.queue, views,
                             settings.max_message_chars).handlers()
         visitor = VisitorEvents(chats.lifecycle, chats.presence_changes, conversations, delivery, waiting, self.queue,
-                                views, settings.max_message_chars)
+                                views, settings.max_message_chars, check_locale)
         agent = AgentEvents(chats.dispatcher, chats.transfers, chats.presence_changes, presence, conversations,
                             connections, notifier, self.queue)
         # Every event a namespace answers, the chat's and the features': the table is complete

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from ..domain.i18n import LANGUAGE_TAG
 from ..errors import InvalidPayload
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
@@ -18,6 +19,8 @@ OrderNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://")]
 PageTitle = Annotated[str, msgspec.Meta(max_length=300)]
 CartValue = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+# The shopper's language, a tag such as de or pt-BR (docs/widget.md, Languages).
+Locale = Annotated[str, msgspec.Meta(max_length=35, pattern=LANGUAGE_TAG.pattern)]
 
 
 class Payload(msgspec.Struct, forbid_unknown_fields=True):
@@ -34,6 +37,7 @@ class ChatStart(Payload, kw_only=True):
     checkout: bool = False
     cart_value: CartValue | None = None
     department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    locale: Locale | None = None
 
 
 class PageUpdate(Payload, kw_only=True):

@@ -34,6 +34,7 @@ class TicketCreate(S.Payload, kw_only=True):
     description: Description
     order_number: S.OrderNumber | None = None
     page_url: S.Url | None = None
+    locale: S.Locale | None = None
 
 
 class TicketList(S.Payload, kw_only=True):
@@ -77,7 +78,7 @@ class TicketSocketEvents:
         payload = S.parse(TicketCreate, data)
         ticket = await self.tickets.create_ticket(connection.actor.id, TicketForm(
             name=payload.name, email=payload.email, description=payload.description,
-            order_number=payload.order_number, page_url=payload.page_url))
+            order_number=payload.order_number, page_url=payload.page_url, locale=payload.locale))
         return {"ticket": ticket_view(ticket, for_agent=False)}
 
     async def _on_list(self, connection: Connection, data: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ telling which page the shopper is on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import constants as C
@@ -24,7 +25,7 @@ from .waiting import WaitingVisitors
 class VisitorEvents:
     def __init__(self, service: ChatService, presence_changes: PresenceChanges, conversations: ConversationStore,
                  delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, views: ConversationViews,
-                 max_message_chars: int) -> None:
+                 max_message_chars: int, check_locale: Callable[[str | None], str | None]) -> None:
         self.service = service
         self.views = views
         self.presence_changes = presence_changes
@@ -33,6 +34,8 @@ class VisitorEvents:
         self.waiting = waiting
         self.queue = queue
         self.max_message_chars = max_message_chars
+        # The shopper's language, as the widget's catalog names it; one it lacks is invalid_payload.
+        self.check_locale = check_locale
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -60,10 +63,11 @@ class VisitorEvents:
     async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:
         payload = S.parse(S.ChatStart, data)
         check_length(payload.question, self.max_message_chars)
+        locale = self.check_locale(payload.locale)
         prechat = PreChat(name=payload.name.strip() or "Visitor", question=payload.question, email=payload.email,
                           order_number=payload.order_number, page_url=payload.page_url,
                           page_title=payload.page_title, checkout=payload.checkout, cart_value=payload.cart_value,
-                          department=payload.department)
+                          department=payload.department, locale=locale)
         conversation, created = await self.service.start_chat(connection.actor.id, prechat)
         # Watched at once: queue positions computed from now on include this visitor.
         self.waiting.watch(conversation)

@@ -3,6 +3,8 @@ their size, never their bytes."""
 
 from __future__ import annotations
 
+from chatserver.config import BUILTIN_LOCALES
+from chatserver.domain.i18n import load_languages
 from chatserver.domain.mail import readable_size, transcript_mail
 from chatserver.domain.models import Conversation, ConversationStatus, Message, PartyKind, PreChat, Transcript
 
@@ -23,7 +25,7 @@ def test_a_transcript_mail_names_the_files_sent() -> None:
         _message(3, "file", PartyKind.AGENT, "label.pdf",
                  {"attachment_id": "att2", "name": "label.pdf", "size": "1250000", "content_type": "application/pdf"}),
     ])
-    body = transcript_mail(transcript, "UTC").body
+    body = transcript_mail(transcript, "UTC", load_languages(BUILTIN_LOCALES, None, "en").server("en")).body
     assert "[01:00] You: sent a file: checkout.png (48 KB)" in body
     assert "[01:00] Alice: sent a file: label.pdf (1.2 MB)" in body
     assert "att1" not in body and "att2" not in body

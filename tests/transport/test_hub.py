@@ -57,7 +57,7 @@ def hub(tmp_path: Path) -> SocketHub:
     chats = build_chats(agents=stores.agents, conversations=stores.conversations, routing=routing, presence=presence,
                         notifier=notifier, clock=clock, new_id=lambda: "id", grace_period=60.0, policy=RoutingPolicy())
     built = SocketHub(sio, settings, TokenSigner("secret"), stores.agents, stores.conversations, routing, presence,
-                      clock, delivery, notifier, connections, waiting, views, chats)
+                      clock, delivery, notifier, connections, waiting, views, chats, check_locale=lambda tag: tag)
     connections.add(Connection("vs", C.VISITOR_NAMESPACE, Actor(kind=PartyKind.VISITOR, id="v1"), None, settings))
     connections.add(Connection("as", C.AGENT_NAMESPACE, Actor(kind=PartyKind.AGENT, id="a1"), ALICE, settings))
     return built

@@ -60,7 +60,7 @@ _SELECT_SOME = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY
 # statement: a conversation is never stored without its customer.
 _INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({CONVERSATION_COLUMNS}, customer_id) VALUES "
-    f"({', '.join(f'${n}' for n in range(1, 24))}, "
+    f"({', '.join(f'${n}' for n in range(1, 25))}, "
     "(SELECT customer_id FROM customer_visitors WHERE visitor_id = $2)) RETURNING customer_id"
 )
 _INSERT_FIRST_MESSAGE = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"

@@ -184,7 +184,7 @@ class PostgresTickets:
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
         async with self.database.transaction() as conn:
             await conn.execute(f"INSERT INTO tickets ({TICKET_COLUMNS}) "
-                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", *ticket_values(ticket))
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", *ticket_values(ticket))
             await insert_outbox(conn, outbox)
 
     async def add_ticket_answer(self, answer: TicketAnswer, now: float, outbox: list[OutboxItem]) -> Ticket | None:

@@ -29,7 +29,7 @@ AGENT_COLUMNS = "id, email, name, password_hash, role, capacity, disabled, token
 CONVERSATION_COLUMNS = (
     "id, visitor_id, status, visitor_name, visitor_email, question, order_number, page_url, created_at, "
     "queue_rank, agent_id, agent_name, assigned_at, closed_at, closed_by, last_seq, visitor_read_seq, "
-    "agent_read_seq, page_title, checkout, cart_value, department, priority"
+    "agent_read_seq, page_title, checkout, cart_value, department, priority, locale"
 )
 MESSAGE_COLUMNS = (
     "conversation_id, seq, kind, sender_kind, sender_id, sender_name, client_msg_id, body, meta, created_at"
@@ -101,7 +101,8 @@ def conversation_from_row(row: Row) -> Conversation:
         visitor_id=row[1],
         status=_STATUS[row[2]],
         prechat=PreChat(name=row[3], email=row[4], question=row[5], order_number=row[6], page_url=row[7],
-                        page_title=row[18], checkout=bool(row[19]), cart_value=row[20], department=row[21]),
+                        page_title=row[18], checkout=bool(row[19]), cart_value=row[20], department=row[21],
+                        locale=row[23]),
         created_at=row[8],
         queue_rank=row[9],
         agent_id=row[10],
@@ -123,7 +124,7 @@ def new_conversation_values(conversation: Conversation, last_seq: int = 0) -> tu
     return (conversation.id, conversation.visitor_id, str(conversation.status), p.name, p.email, p.question,
             p.order_number, p.page_url, conversation.created_at, conversation.queue_rank, conversation.agent_id,
             conversation.agent_name, conversation.assigned_at, None, None, last_seq, 0, 0, p.page_title,
-            int(p.checkout), p.cart_value, p.department, conversation.priority)
+            int(p.checkout), p.cart_value, p.department, conversation.priority, p.locale)
 
 
 def message_from_row(row: Row) -> Message:

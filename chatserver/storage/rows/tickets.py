@@ -13,7 +13,7 @@ from ...errors import RateLimited
 from . import Mark, Row
 
 TICKET_COLUMNS = ("id, visitor_id, name, email, order_number, description, page_url, status, created_at, "
-                  "updated_at, customer_id")
+                  "updated_at, customer_id, locale")
 ANSWER_COLUMNS = "ticket_id, agent_id, agent_name, body, created_at"
 WEBHOOK_COLUMNS = "id, url, secret, events, created_at"
 OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at, last_error, created_at, "
@@ -23,7 +23,8 @@ OUTBOX_COLUMNS = ("id, kind, target, payload, status, attempts, next_attempt_at,
 def ticket_values(ticket: Ticket) -> tuple[Any, ...]:
     """``ticket`` as the values of ``TICKET_COLUMNS``."""
     return (ticket.id, ticket.visitor_id, ticket.name, ticket.email, ticket.order_number, ticket.description,
-            ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at, ticket.customer_id)
+            ticket.page_url, str(ticket.status), ticket.created_at, ticket.updated_at, ticket.customer_id,
+            ticket.locale)
 
 
 def answer_values(answer: TicketAnswer) -> tuple[Any, ...]:
@@ -43,7 +44,7 @@ def tickets_from_rows(rows: Iterable[Row], answer_rows: Iterable[Row]) -> list[T
         answers.setdefault(row[0], []).append(answer_from_row(row))
     return [Ticket(id=row[0], visitor_id=row[1], name=row[2], email=row[3], order_number=row[4], description=row[5],
                    page_url=row[6], status=TicketStatus(row[7]), created_at=row[8], updated_at=row[9],
-                   answers=tuple(answers.get(row[0], ())), customer_id=row[10]) for row in rows]
+                   answers=tuple(answers.get(row[0], ())), customer_id=row[10], locale=row[11]) for row in rows]
 
 
 def webhook_values(endpoint: WebhookEndpoint) -> tuple[Any, ...]:

@@ -144,7 +144,7 @@ def _create_conversation(conversation: Conversation, first: list[NewMessage], re
     # the same statement: a conversation is never stored without its customer.
     conn.execute(
         f"INSERT INTO conversations ({CONVERSATION_COLUMNS}, customer_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "(SELECT customer_id FROM customer_visitors WHERE visitor_id = ?))",
         (*new_conversation_values(conversation), conversation.visitor_id),
     )

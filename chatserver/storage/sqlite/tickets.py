@@ -180,7 +180,7 @@ class SQLiteTickets:
     async def create_ticket(self, ticket: Ticket, outbox: list[OutboxItem]) -> None:
         async with self.database.transaction() as db:
             await db.execute(
-                f"INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ticket_values(ticket))
             await insert_outbox(db, outbox)
 

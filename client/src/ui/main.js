@@ -590,6 +590,8 @@ class ChatPanel {
       return;
     }
     const payload = { name: values.name.trim(), question: values.question.trim(), ...pageContext(this.script, document) };
+    // The shopper's language: the server writes the transcript's mail in it.
+    if (translator()) payload.locale = translator().locale;
     if (values.email.trim()) payload.email = values.email.trim();
     if (values.orderNumber.trim()) payload.order_number = values.orderNumber.trim();
     this.startButton.disabled = true;
@@ -618,6 +620,8 @@ class ChatPanel {
     if (values.orderNumber.trim()) form.order_number = values.orderNumber.trim();
     const context = pageContext(this.script, document);
     if (context.page_url) form.page_url = context.page_url;
+    // The shopper's language: the mail that answers them is written in it.
+    if (translator()) form.locale = translator().locale;
     this.ticketButton.disabled = true;
     try {
       const ticket = await this.session.createTicket(form);

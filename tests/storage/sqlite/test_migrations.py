@@ -335,8 +335,7 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
 
 async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps_every_row(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 14, "fill the tables of the previous version and check what the newest migration does"
+    previous, newest = 14, migrations()[-1][0]
     path = tmp_path / "previous.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)
@@ -354,6 +353,30 @@ async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps
         await stores.database.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 14 as it was
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_and_keeps_every_row(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 15, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0016: conversations and tickets of before have no language (the default's).
+        conversation = await stores.conversations.get_conversation("c1")
+        assert conversation is not None and conversation.prechat.locale is None
+        assert [t.locale for t in await stores.tickets.list_tickets(status=None, limit=10, offset=0)] == [None, None]
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row of version 15 as it was
+        assert raw.execute("SELECT count(*) FROM conversations WHERE locale IS NOT NULL").fetchone() == (0,)
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
