@@ -22,7 +22,7 @@ from ..support import make_settings
 
 # Served by the app but not REST: the widget, the console, the demo shop, the help centre's
 # pages and Socket.IO.
-NOT_REST = ("/socket.io/", "/widget", "/console", "/demo", "/help")
+NOT_REST = ("/socket.io/", "/widget", "/console", "/demo", "/help", "/locales")
 SETTINGS = Settings(departments=("billing", "sales"), max_message_chars=500, kb_max_body_chars=9000)
 
 
