@@ -4,7 +4,7 @@
 // Everything here lives in the widget's shadow root, which the recorder never captures.
 
 import { unmaskedFieldLabels } from "../cobrowse/privacy.js";
-import { t, translator } from "../i18n.js";
+import { t } from "../i18n.js";
 import { adoptStyles } from "../styles.js";
 import { h, setText } from "./dom.js";
 
@@ -439,6 +439,5 @@ export class CobrowseController {
 /** The share consent: what the agent will see on this page (the fields the shop unmasked, by label). */
 export function shareText(name, unmasked) {
   if (!unmasked.length) return t("cobrowse.shareText", { agent: name });
-  const fields = translator() ? translator().list(unmasked) : unmasked.join(", ");
-  return t("cobrowse.shareTextFields", { agent: name, fields });
+  return t("cobrowse.shareTextFields", { agent: name, fields: unmasked.join(", ") });
 }

@@ -718,7 +718,7 @@ class ChatPanel {
   #updateCounter() {
     const length = [...this.input.value].length;
     const limit = this.session.state.maxMessageChars;
-    setText(this.counter, length >= counterFrom(limit) ? t("chat.counter", { length, limit }) : "");
+    setText(this.counter, length >= counterFrom(limit) ? t("chat.counter", { length: String(length), limit: String(limit) }) : "");
     this.counter.classList.toggle("over", length > limit);
   }
 

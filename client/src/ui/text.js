@@ -25,7 +25,8 @@ export function queueText(position, estimatedWaitS, minutesPerChat) {
 export function messageProblem(body, limit = MAX_MESSAGE_CHARS) {
   const length = [...body].length;
   if (!body.trim()) return t("problem.empty");
-  if (length > limit) return t("problem.tooLong", { limit, length });
+  // Counts as digits alone (4000, not 4,000), like the counter under the box.
+  if (length > limit) return t("problem.tooLong", { limit: String(limit), length: String(length) });
   return null;
 }
 
