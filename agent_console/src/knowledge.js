@@ -3,11 +3,12 @@
 // to someone; follow drafts through review to published. It builds its own elements next to
 // the console's (main.js calls start() and showChat()) and speaks only REST (/api/kb/...).
 
+import { t } from "../../client/src/i18n.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { errorText } from "./format.js";
 
 const SEARCH_DELAY_MS = 200;
-const STATUS_LABELS = { draft: "Draft", in_review: "In review", published: "Published" };
+const STATUS_LABELS = { draft: "kb.stage.draft", in_review: "kb.stage.in_review", published: "kb.stage.published" };
 const $ = (id) => document.getElementById(id);
 
 export class KnowledgePanel {
@@ -58,15 +59,15 @@ export class KnowledgePanel {
       } });
     // Announced politely, without the status role: the connection line is the console's status.
     this.status = h("p", { class: "kb-status", "aria-live": "polite" });
-    this.results = h("ul", { class: "kb-results", "aria-label": "Articles found" });
+    this.results = h("ul", { class: "kb-results", "aria-label": t("kb.found") });
     this.section = h("section", { class: "kb", "aria-labelledby": "kb-heading", hidden: true },
-      h("h2", { id: "kb-heading" }, "Knowledge base"),
-      h("label", { for: "kb-search" }, "Search articles"), this.input, this.status, this.results);
+      h("h2", { id: "kb-heading" }, t("kb.title")),
+      h("label", { for: "kb-search" }, t("kb.search")), this.input, this.status, this.results);
     $("customer").append(this.section);
 
-    this.draftButton = h("button", { type: "button", hidden: true, onclick: () => this.#openDraft() }, "Draft article");
+    this.draftButton = h("button", { type: "button", hidden: true, onclick: () => this.#openDraft() }, t("kb.draftArticle"));
     $("close-tab").before(this.draftButton);
-    const articlesButton = h("button", { type: "button", onclick: () => this.#openArticles() }, "Articles");
+    const articlesButton = h("button", { type: "button", onclick: () => this.#openArticles() }, t("kb.articles"));
     $("logout").before(articlesButton);
     this.#buildDraftDialog();
     this.#buildArticlesDialog();
@@ -78,51 +79,51 @@ export class KnowledgePanel {
     this.draftCategory = h("select", { id: "kb-draft-category" });
     this.draftAssignee = h("select", { id: "kb-draft-assignee" });
     this.draftMessage = h("p", { class: "notice", role: "alert" });
-    this.draftSave = h("button", { type: "submit" }, "Save draft");
+    this.draftSave = h("button", { type: "submit" }, t("kb.saveDraft"));
     this.draftDialog = h("dialog", { id: "kb-draft-dialog", "aria-labelledby": "kb-draft-heading" },
       h("form", { onsubmit: (event) => this.#saveDraft(event) },
-        h("h2", { id: "kb-draft-heading" }, "Draft an article from this chat"),
-        h("label", { for: "kb-draft-title" }, "Question (the title)"), this.draftTitle,
-        h("label", { for: "kb-draft-body" }, "Answer (Markdown)"), this.draftBody,
-        h("label", { for: "kb-draft-category" }, "Article category"), this.draftCategory,
-        h("label", { for: "kb-draft-assignee" }, "Assign to"), this.draftAssignee,
+        h("h2", { id: "kb-draft-heading" }, t("kb.draftHeading")),
+        h("label", { for: "kb-draft-title" }, t("kb.draftTitle")), this.draftTitle,
+        h("label", { for: "kb-draft-body" }, t("kb.draftBody")), this.draftBody,
+        h("label", { for: "kb-draft-category" }, t("kb.category")), this.draftCategory,
+        h("label", { for: "kb-draft-assignee" }, t("kb.assignTo")), this.draftAssignee,
         this.draftMessage,
         h("div", { class: "buttons" }, this.draftSave,
-          h("button", { type: "button", class: "cancel", onclick: () => this.draftDialog.close() }, "Close"))));
+          h("button", { type: "button", class: "cancel", onclick: () => this.draftDialog.close() }, t("kb.close")))));
     document.body.append(this.draftDialog);
   }
 
   #buildArticlesDialog() {
     this.articlesFilter = h("select", { id: "kb-articles-filter", onchange: () => this.#loadArticles() },
-      h("option", { value: "mine" }, "Assigned to me"),
-      h("option", { value: "work" }, "Drafts and in review"),
-      h("option", { value: "published" }, "Published"));
-    this.articlesList = h("ul", { class: "kb-articles", "aria-label": "Articles" });
+      h("option", { value: "mine" }, t("kb.filter.mine")),
+      h("option", { value: "work" }, t("kb.filter.work")),
+      h("option", { value: "published" }, t("kb.filter.published")));
+    this.articlesList = h("ul", { class: "kb-articles", "aria-label": t("kb.articles") });
     this.articlesMessage = h("p", { class: "notice", role: "alert" });
     this.editTitle = h("input", { id: "kb-edit-title", type: "text", maxlength: 200 });
     this.editBody = h("textarea", { id: "kb-edit-body", rows: 8 });
     this.editStatus = h("select", { id: "kb-edit-status" });
     this.editForm = h("form", { class: "kb-edit", hidden: true, onsubmit: (event) => this.#saveEdit(event) },
-      h("h3", {}, "Edit the article"),
-      h("label", { for: "kb-edit-title" }, "Article title"), this.editTitle,
-      h("label", { for: "kb-edit-body" }, "Body (Markdown)"), this.editBody,
-      h("label", { for: "kb-edit-status" }, "Stage"), this.editStatus,
-      h("div", { class: "buttons" }, h("button", { type: "submit" }, "Save article"),
+      h("h3", {}, t("kb.editHeading")),
+      h("label", { for: "kb-edit-title" }, t("kb.editTitle")), this.editTitle,
+      h("label", { for: "kb-edit-body" }, t("kb.editBody")), this.editBody,
+      h("label", { for: "kb-edit-status" }, t("kb.stage")), this.editStatus,
+      h("div", { class: "buttons" }, h("button", { type: "submit" }, t("kb.saveArticle")),
         h("button", { type: "button", class: "secondary", onclick: () => {
           this.editForm.hidden = true;
-        } }, "Cancel")));
+        } }, t("kb.cancel"))));
     this.articlesDialog = h("dialog", { id: "kb-articles-dialog", "aria-labelledby": "kb-articles-heading" },
-      h("h2", { id: "kb-articles-heading" }, "Knowledge-base articles"),
-      h("label", { for: "kb-articles-filter" }, "Show articles"), this.articlesFilter,
+      h("h2", { id: "kb-articles-heading" }, t("kb.articlesHeading")),
+      h("label", { for: "kb-articles-filter" }, t("kb.show")), this.articlesFilter,
       this.articlesList, this.articlesMessage, this.editForm,
       h("div", { class: "buttons" },
-        h("button", { type: "button", class: "cancel", onclick: () => this.articlesDialog.close() }, "Close")));
+        h("button", { type: "button", class: "cancel", onclick: () => this.articlesDialog.close() }, t("kb.close"))));
     document.body.append(this.articlesDialog);
   }
 
   #renderStatusOptions() {
     const allowed = this.agent?.role === "admin" ? ["draft", "in_review", "published"] : ["draft", "in_review"];
-    this.editStatus.replaceChildren(...allowed.map((s) => h("option", { value: s }, STATUS_LABELS[s])));
+    this.editStatus.replaceChildren(...allowed.map((s) => h("option", { value: s }, t(STATUS_LABELS[s]))));
   }
 
   // -- searching and inserting ------------------------------------------------------------------
@@ -151,13 +152,13 @@ export class KnowledgePanel {
     }
     if (sequence !== this.sequence) return;
     const count = reply.results.length;
-    setText(this.status, count ? `${count} ${count === 1 ? "article" : "articles"}` +
-      `${reply.corrected ? ` for “${reply.did_you_mean}”` : ""}` : "No article matches.");
+    setText(this.status, !count ? t("kb.none")
+      : reply.corrected ? t("kb.countFor", { count, query: reply.did_you_mean }) : t("kb.count", { count }));
     this.results.replaceChildren(...reply.results.map((article) => h("li", {},
       h("a", { href: article.url, target: "_blank", rel: "noopener noreferrer" }, article.title),
       article.snippet ? h("span", { class: "snippet" }, article.snippet) : null,
-      h("button", { type: "button", class: "secondary", "aria-label": `Insert a link to ${article.title}`,
-        onclick: () => this.#insert(article) }, "Insert link"))));
+      h("button", { type: "button", class: "secondary", "aria-label": t("kb.insertLinkTo", { title: article.title }),
+        onclick: () => this.#insert(article) }, t("kb.insertLink")))));
   }
 
   /** Put "Title: https://server/help/articles/slug" at the caret of the reply box. */
@@ -192,9 +193,9 @@ export class KnowledgePanel {
     try {
       const [{ categories }, { agents }] = await Promise.all([
         this.rest("GET", "/api/kb/categories"), this.rest("GET", "/api/transfer-targets")]);
-      this.draftCategory.replaceChildren(h("option", { value: "" }, "No category"),
+      this.draftCategory.replaceChildren(h("option", { value: "" }, t("kb.noCategory")),
         ...categories.map((c) => h("option", { value: c.id }, c.name)));
-      this.draftAssignee.replaceChildren(h("option", { value: this.agent.id }, `Me (${this.agent.name})`),
+      this.draftAssignee.replaceChildren(h("option", { value: this.agent.id }, t("kb.me", { name: this.agent.name })),
         ...agents.map((a) => h("option", { value: a.id }, a.name)));
     } catch (error) {
       setText(this.draftMessage, errorText(error));
@@ -205,7 +206,7 @@ export class KnowledgePanel {
     event.preventDefault();
     const title = this.draftTitle.value.trim();
     if (!title) {
-      setText(this.draftMessage, "Give the article a title (the question it answers).");
+      setText(this.draftMessage, t("kb.needTitle"));
       this.draftTitle.focus();
       return;
     }
@@ -215,7 +216,7 @@ export class KnowledgePanel {
     this.draftSave.disabled = true;
     try {
       const { article } = await this.rest("POST", "/api/kb/drafts", body);
-      setText(this.draftMessage, `Saved as a draft, assigned to ${article.assignee?.name ?? "nobody"}.`);
+      setText(this.draftMessage, article.assignee?.name ? t("kb.savedDraft", { name: article.assignee.name }) : t("kb.savedDraftNobody"));
     } catch (error) {
       this.draftSave.disabled = false;
       setText(this.draftMessage, errorText(error));
@@ -241,7 +242,7 @@ export class KnowledgePanel {
       if (load !== this.articlesLoad) return;
       const shown = filter === "work" ? articles.filter((a) => a.status !== "published") : articles;
       this.articlesList.replaceChildren(...shown.map((article) => this.#articleRow(article)));
-      if (!shown.length) this.articlesList.append(h("li", { class: "empty" }, "No articles here."));
+      if (!shown.length) this.articlesList.append(h("li", { class: "empty" }, t("kb.noneHere")));
     } catch (error) {
       if (load === this.articlesLoad) setText(this.articlesMessage, errorText(error));
     }
@@ -251,9 +252,9 @@ export class KnowledgePanel {
     const mayEdit = this.agent.role === "admin" || (article.assignee?.id === this.agent.id && article.status !== "published");
     return h("li", { "data-id": article.id },
       h("span", { class: "title" }, article.title),
-      h("span", { class: "state" }, `${STATUS_LABELS[article.status]} · ${article.assignee?.name ?? "unassigned"}`),
-      mayEdit ? h("button", { type: "button", class: "secondary", "aria-label": `Edit ${article.title}`,
-        onclick: () => this.#edit(article.id) }, "Edit") : null);
+      h("span", { class: "state" }, t("kb.state", { stage: t(STATUS_LABELS[article.status]), name: article.assignee?.name ?? t("kb.unassigned") })),
+      mayEdit ? h("button", { type: "button", class: "secondary", "aria-label": t("kb.editName", { title: article.title }),
+        onclick: () => this.#edit(article.id) }, t("kb.edit")) : null);
   }
 
   async #edit(articleId) {
@@ -275,7 +276,7 @@ export class KnowledgePanel {
     try {
       const { article } = await this.rest("PATCH", `/api/kb/articles/${encodeURIComponent(this.editing)}`, {
         title: this.editTitle.value.trim(), body: this.editBody.value, status: this.editStatus.value });
-      setText(this.articlesMessage, `Saved: ${article.title} (${STATUS_LABELS[article.status].toLowerCase()}).`);
+      setText(this.articlesMessage, t(`kb.saved.${article.status}`, { title: article.title }));
       this.editForm.hidden = true;
       await this.#loadArticles();
     } catch (error) {

@@ -39,5 +39,7 @@ async def test_a_german_browser_gets_a_german_console(shop: LiveServer, open_con
     await expect(page.get_by_role("log", name="Unterhaltung")).to_contain_text("Alice ist dem Chat beigetreten.")
     await expect(page.get_by_role("textbox", name="Nachricht")).to_have_attribute(
         "placeholder", "Antwort schreiben (Enter sendet, Umschalt+Enter für eine neue Zeile, / für Textbausteine)")
+    await expect(page.get_by_role("heading", name="Wissensdatenbank")).to_be_visible()
+    await expect(page.get_by_role("button", name="Chat beenden")).to_be_visible()
     await screenshot(page, "language-de")
     assert len(fetched) == 1 and fetched[0].startswith("de."), fetched
