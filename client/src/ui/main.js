@@ -75,7 +75,7 @@ class ChatPanel {
         }
       },
     },
-    h("header", {},
+    h("div", { class: "header" },
       h("div", { class: "heading" }, this.title, this.subtitle),
       h("button", { class: "icon-button", type: "button", "aria-label": t("panel.minimize"), onclick: () => this.close() },
         "\u2013")),
@@ -169,10 +169,15 @@ class ChatPanel {
 
   buildChat() {
     this.statusLine = h("p", { class: "status-line", role: "status" });
-    this.messages = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": t("chat.log") });
+    // Screen readers hear each new message once (the log's additions; a message's later state,
+    // "Sent" or "Read", is not announced), the queue line and the agent's typing only when their
+    // text changes (setText). The log wraps the list, which keeps its list semantics.
+    this.messages = h("ol", { class: "messages" });
+    const log = h("div", { role: "log", "aria-live": "polite", "aria-relevant": "additions",
+      "aria-label": t("chat.log") }, this.messages);
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     this.ratingSection = this.buildRating();
-    this.scroller = h("div", { class: "scroll" }, this.statusLine, this.messages, this.ratingSection);
+    this.scroller = h("div", { class: "scroll" }, this.statusLine, log, this.ratingSection);
     this.input = h("textarea", {
       id: "chatserver-message", name: "message", rows: 2, placeholder: t("chat.placeholder"),
       "aria-describedby": "chatserver-message-problem chatserver-counter",

@@ -12,11 +12,11 @@ export const PANEL_CSS = `
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
 .panel *, .panel *::before, .panel *::after { box-sizing: border-box; }
-header {
+.header {
   display: flex; align-items: center; gap: 8px; padding: 12px 14px;
   background: var(--accent); color: #fff;
 }
-header .heading { flex: 1; min-width: 0; }
+.header .heading { flex: 1; min-width: 0; }
 h2 { margin: 0; font-size: 16px; font-weight: 650; }
 .subtitle { margin: 2px 0 0; font-size: 13px; opacity: .92; overflow-wrap: anywhere; }
 .icon-button {
