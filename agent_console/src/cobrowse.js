@@ -302,6 +302,8 @@ export class CobrowseView {
         root: this.screen, liveMode: true, mouseTail: false, UNSAFE_replayCanvas: false, showWarning: false,
         triggerFocus: false, pauseAnimation: true, plugins: [shopperPageBase()],
       });
+      // The shopper's page in its frame is named by the view's heading (axe: frame-title).
+      this.replayer.iframe.setAttribute("aria-labelledby", "cobrowse-title");
       this.replayer.on("resize", (size) => {
         this.viewport = { width: size.width, height: size.height };
         this.#fit();

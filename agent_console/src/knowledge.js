@@ -154,11 +154,14 @@ export class KnowledgePanel {
     const count = reply.results.length;
     setText(this.status, !count ? t("kb.none")
       : reply.corrected ? t("kb.countFor", { count, query: reply.did_you_mean }) : t("kb.count", { count }));
-    this.results.replaceChildren(...reply.results.map((article) => h("li", {},
-      h("a", { href: article.url, target: "_blank", rel: "noopener noreferrer" }, article.title),
+    // Each button's name starts with its visible label and names the article ("Insert link
+    // <title>"), from the elements' own text (axe: label-content-name-mismatch).
+    this.results.replaceChildren(...reply.results.map((article, i) => h("li", {},
+      h("a", { href: article.url, target: "_blank", rel: "noopener noreferrer", id: `kb-result-${i}` }, article.title),
       article.snippet ? h("span", { class: "snippet" }, article.snippet) : null,
-      h("button", { type: "button", class: "secondary", "aria-label": t("kb.insertLinkTo", { title: article.title }),
-        onclick: () => this.#insert(article) }, t("kb.insertLink")))));
+      h("button", { type: "button", class: "secondary", id: `kb-insert-${i}`,
+        "aria-labelledby": `kb-insert-${i} kb-result-${i}`, onclick: () => this.#insert(article) },
+      t("kb.insertLink")))));
   }
 
   /** Put "Title: https://server/help/articles/slug" at the caret of the reply box. */

@@ -1184,10 +1184,19 @@ function unlockAudio() {
   }
 }
 
+/**
+ * A new chat, or a customer's message in a chat not shown: a system notification and a tone while
+ * the console is hidden; while it is shown, the polite #announcer region (screen readers read it
+ * once; the chat shown announces its own messages through its log).
+ */
 function notify(title, body) {
-  if (!document.hidden) return;
+  const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
+  if (!document.hidden) {
+    // A new node each time: the same words twice (two chats from one name) are read twice.
+    $("announcer").replaceChildren(h("span", {}, title, ": ", text));
+    return;
+  }
   if ("Notification" in window && Notification.permission === "granted") {
-    const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
     new Notification(title, { body: text, tag: "chatserver-console" });
   }
   if (audio?.state !== "running") return; // not unlocked by a gesture yet: it would be silent
@@ -1376,7 +1385,8 @@ function renderTimeline() {
   ].sort((a, b) => a.at - b.at || a.order - b.order);
   const list = $("timeline");
   list.replaceChildren(...entries.map((entry) => (entry.note ? noteItem(entry.note) : messageItem(chat, entry.message))));
-  list.scrollTop = list.scrollHeight;
+  const log = list.parentElement; // the log region scrolls, around the list
+  log.scrollTop = log.scrollHeight;
 }
 
 function stamp(epochSeconds) {
@@ -1438,7 +1448,6 @@ function renderCanned() {
   const box = $("composer-text");
   if (matches.length) box.setAttribute("aria-activedescendant", `canned-${cannedIndex}`);
   else box.removeAttribute("aria-activedescendant");
-  box.setAttribute("aria-expanded", matches.length ? "true" : "false");
 }
 
 function renderCannedAdmin() {
@@ -1457,11 +1466,13 @@ function renderCustomer() {
   const fields = $("customer-fields");
   const chat = state.chats.get(state.active);
   if (!chat) {
-    fields.replaceChildren(h("dd", {}, t("console.openChatToSee")));
+    fields.replaceChildren();
+    setText($("customer-empty"), t("console.openChatToSee"));
     $("past-heading").hidden = true;
     $("past-list").replaceChildren();
     return;
   }
+  setText($("customer-empty"), "");
   const c = chat.conversation;
   const p = c.prechat;
   const rows = [

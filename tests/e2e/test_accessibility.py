@@ -13,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from ..kb_corpus import seed
 from ..support import LiveServer, agent
 from .axe import Walk
+from .console import composer, login_form, signed_in, tab, timeline
 from .test_cobrowse import consent, sharing_bar
 from .test_widget_chat import _assigned, _start_chat
 from .widget import launcher, panel
@@ -87,4 +88,58 @@ async def test_every_widget_screen_passes_axe(shop: LiveServer, context: Browser
     assert (await alice.call("conversation:close", {"conversation_id": cid}))["ok"]
     await expect(chat.get_by_text("How was your chat?")).to_be_visible()
     await walk.check("rating")
+    walk.done()
+
+
+async def _dialog(walk: Walk, opener: str, name: str, close: str = "Close") -> None:
+    """Open an admin page (a dialog) from the top bar, check it, close it."""
+    page = walk.page
+    await page.get_by_role("button", name=opener, exact=True).click()
+    dialog = page.get_by_role("dialog", name=name)
+    await expect(dialog).to_be_visible()
+    await walk.check(f"{name} dialog")
+    await dialog.get_by_role("button", name=close, exact=True).last.click()
+    await expect(dialog).to_be_hidden()
+
+
+async def test_every_console_screen_passes_axe(shop: LiveServer, context: BrowserContext) -> None:
+    await seed(shop)  # the knowledge base answers the shopper's question beside the chat
+    admin_login = await shop.add_agent("Alice", role="admin")
+    await agent(shop, await shop.add_agent("Bob"))  # someone to transfer to
+    console = await _open(context, "/console/")
+    walk = Walk(console)
+    await expect(login_form(console)).to_be_visible()
+    await walk.check("sign-in")
+
+    await signed_in(console, admin_login)
+    await expect(console.get_by_text("No chat open. Take one from the queue.")).to_be_visible()
+    await walk.check("empty")
+
+    for opener, name, close in [("Agents", "Agents", "Close"), ("Canned responses", "Canned responses", "Close"),
+                                ("Settings", "Settings", "Close"), ("Articles", "Knowledge-base articles", "Close"),
+                                ("Change password", "Change your password", "Cancel"),
+                                ("Your picture", "Your picture", "Close")]:
+        await _dialog(walk, opener, name, close)
+
+    shopper = await _open(context, "/demo/shipping.html")
+    await launcher(shopper).click()
+    await panel(shopper).get_by_role("button", name="I still need help: chat with us").click()
+    await _start_chat(shopper, "Ann", "How do I get a refund?")
+    await expect(tab(console, "Ann")).to_be_visible()
+    await panel(shopper).get_by_placeholder("Type your message…").fill("It's order A-1001.")
+    await panel(shopper).get_by_placeholder("Type your message…").press("Enter")
+    await expect(timeline(console).get_by_text("It's order A-1001.")).to_be_visible()
+    await composer(console).fill("/")  # the canned responses' list
+    await composer(console).fill("Let me look.")
+    await composer(console).press("Enter")
+    await expect(timeline(console).get_by_text("Let me look.")).to_be_visible()
+    await expect(console.get_by_role("button", name="Insert link How do I get a refund?")).to_be_visible()
+    await walk.check("chat")
+
+    await _dialog(walk, "Transfer", "Transfer the chat", "Cancel")
+
+    await console.get_by_role("button", name="Co-browse").click()
+    await consent(shopper).get_by_role("button", name="Share my screen").click()
+    await expect(console.locator("#cobrowse-status")).to_have_text("Live")
+    await walk.check("co-browse view")
     walk.done()

@@ -45,7 +45,7 @@ async def test_agent_searches_articles_and_inserts_a_link(shop: LiveServer, open
     await screenshot(alice, "kb-search")
 
     await composer(alice).fill("Here you go:")
-    await found.first.get_by_role("button", name="Insert a link to Paying with PayPal").click()
+    await found.first.get_by_role("button", name="Insert link Paying with PayPal").click()
     link = f"{shop.url}/help/articles/paying-with-paypal"
     await expect(composer(alice)).to_have_value(f"Here you go: Paying with PayPal: {link}")
     await expect(composer(alice)).to_be_focused()
