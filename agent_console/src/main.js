@@ -1376,6 +1376,9 @@ function startCobrowse() {
   renderCobrowse();
 }
 
+// The timeline on screen: its chat, and its items by key ("message:<seq>", "note:<id>").
+let shownTimeline = { id: null, items: new Map() };
+
 function renderTimeline() {
   const chat = state.chats.get(state.active);
   if (!chat) return;
@@ -1383,8 +1386,28 @@ function renderTimeline() {
     ...[...chat.messages.values()].map((m) => ({ at: m.created_at, order: m.seq, message: m })),
     ...[...chat.notes.values()].map((n) => ({ at: n.created_at, order: Infinity, note: n })),
   ].sort((a, b) => a.at - b.at || a.order - b.order);
+  // Only what changed is touched: the log announces its additions, and redrawing every item
+  // would read the whole chat again at each new message. A read receipt changes in place.
   const list = $("timeline");
-  list.replaceChildren(...entries.map((entry) => (entry.note ? noteItem(entry.note) : messageItem(chat, entry.message))));
+  if (shownTimeline.id !== chat.conversation.id) {
+    shownTimeline = { id: chat.conversation.id, items: new Map() };
+    list.replaceChildren();
+  }
+  let index = 0;
+  for (const entry of entries) {
+    const key = entry.note ? `note:${entry.note.id}` : `message:${entry.message.seq}`;
+    let element = shownTimeline.items.get(key);
+    if (!element) {
+      element = entry.note ? noteItem(entry.note) : messageItem(chat, entry.message);
+      shownTimeline.items.set(key, element);
+    } else if (entry.message) {
+      const receipt = element.querySelector(".receipt");
+      if (receipt) setText(receipt, receiptText(chat, entry.message));
+    }
+    if (list.children[index] !== element) list.insertBefore(element, list.children[index] ?? null);
+    index += 1;
+  }
+  while (list.children.length > index) list.lastElementChild.remove();
   const log = list.parentElement; // the log region scrolls, around the list
   log.scrollTop = log.scrollHeight;
 }
@@ -1412,11 +1435,17 @@ function messageItem(chat, message, views = fileViews) {
     return h("li", { class: "system" }, h("span", { class: "body" }, systemText(message)), " ", stamp(message.created_at));
   }
   const mine = message.sender.kind === "agent";
-  const receipt = mine ? (chat.visitorRead >= message.seq ? " · Read" : " · Sent") : "";
+  const receipt = receiptText(chat, message);
   return h("li", { class: mine ? "agent" : "visitor" },
     h("span", { class: "meta" }, message.sender.name || t(mine ? "console.agent" : "console.customer"), " · ", stamp(message.created_at),
       receipt ? h("span", { class: "receipt" }, receipt) : null),
     message.kind === "file" ? fileItem(message, views) : h("span", { class: "body" }, linkedText(message.body)));
+}
+
+/** " · Sent" or " · Read" after the agents' own messages; "" after the customer's. */
+function receiptText(chat, message) {
+  if (message.sender?.kind !== "agent") return "";
+  return chat.visitorRead >= message.seq ? " · Read" : " · Sent";
 }
 
 function noteItem(note) {
