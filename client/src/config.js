@@ -2,6 +2,8 @@
 // Attributes are read when they are needed, so a shop that updates them (say, the cart value)
 // is heard at the moment the shopper starts a chat.
 
+import { parseColor } from "./color.js";
+
 const MAX_URL = 2048;
 const MAX_TITLE = 300;
 
@@ -29,6 +31,10 @@ export function readConfig(script, pageUrl) {
     privacyUrl: safeUrl(data.privacyUrl, pageUrl),
     // Only used when the server has no estimate of its own.
     minutesPerChat: positiveNumber(data.minutesPerChat),
+    // The shop's colour ("#1f5fbf" or "#15b"; anything else is ignored) and corner ("left" or
+    // "right"; else null: the end of the line, right or, in a right-to-left language, left).
+    color: parseColor(data.color),
+    position: ["left", "right"].find((side) => side === String(data.position ?? "").trim().toLowerCase()) ?? null,
   };
 }
 

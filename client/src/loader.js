@@ -2,21 +2,23 @@
 // little: it draws the chat button in a shadow root and fetches the chat UI and the Socket.IO
 // client only when the shopper opens the chat, or at once when this browser is in a chat.
 
+import { accentColors } from "./color.js";
 import { readConfig } from "./config.js";
 import { fetchLocale, setTranslator, t, wantedLocales } from "./i18n.js";
 import { hasConversation, WidgetStore } from "./store.js";
 import { adoptStyles } from "./styles.js";
+import { THEME_CSS } from "./theme.js";
 
 // Replaced by the build (client/build.mjs) with the content-hashed chunk names.
 /* global __CHATSERVER_UI__, __CHATSERVER_SOCKET__ */
 
 const LAUNCHER_CSS = `
-:host { all: initial; --accent: var(--chatserver-accent, #1f5fbf); }
+:host { all: initial; }
 .launcher {
   position: fixed; inset-inline-end: 20px; bottom: 20px; z-index: 2147483000;
   width: 60px; height: 60px; padding: 0; border: 0; border-radius: 50%;
   display: flex; align-items: center; justify-content: center;
-  background: var(--accent); color: #fff; cursor: pointer;
+  background: var(--accent); color: var(--on-accent); cursor: pointer;
   box-shadow: 0 6px 20px rgba(0, 0, 0, .25);
 }
 .launcher:focus-visible { outline: 3px solid #ffbf47; outline-offset: 3px; }
@@ -27,7 +29,15 @@ const LAUNCHER_CSS = `
   border-radius: 10px; background: #d70015; color: #fff; font: 600 12px/20px system-ui, sans-serif;
 }
 .badge[hidden] { display: none; }
-@media (max-width: 480px) { .launcher { inset-inline-end: 12px; bottom: 12px; } }
+/* data-position: a physical corner the shop chose (else the end of the line: right, or left in a
+   right-to-left language). */
+:host([data-position="left"]) .launcher { inset-inline: auto; left: 20px; }
+:host([data-position="right"]) .launcher { inset-inline: auto; right: 20px; }
+@media (max-width: 480px) {
+  .launcher { inset-inline-end: 12px; bottom: 12px; }
+  :host([data-position="left"]) .launcher { inset-inline: auto; left: 12px; }
+  :host([data-position="right"]) .launcher { inset-inline: auto; right: 12px; }
+}
 `;
 
 // A speech bubble; fixed markup, no data in it.
@@ -39,8 +49,17 @@ function start(script) {
   const host = document.createElement("chatserver-widget");
   // The shop's own rules for this element (or for "*") must not hide or restyle it.
   host.style.setProperty("all", "initial", "important");
+  // The shop's colour (data-color) with the colours for text on it and it as text, for contrast.
+  if (config.color) {
+    const colors = accentColors(config.color);
+    host.style.setProperty("--chatserver-accent", colors.accent);
+    host.style.setProperty("--chatserver-on-accent", colors.onAccent);
+    host.style.setProperty("--chatserver-accent-text", colors.textLight);
+    host.style.setProperty("--chatserver-accent-text-dark", colors.textDark);
+  }
+  if (config.position) host.dataset.position = config.position;
   const root = host.attachShadow({ mode: "open" });
-  adoptStyles(root, LAUNCHER_CSS);
+  adoptStyles(root, THEME_CSS + LAUNCHER_CSS);
   const launcher = document.createElement("button");
   launcher.type = "button";
   launcher.className = "launcher";

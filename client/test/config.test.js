@@ -22,11 +22,25 @@ test("config: title, privacy link, queue estimate, one storage key per server", 
     locale: "",
     privacyUrl: "https://shop.example/privacy",
     minutesPerChat: 1.5,
+    color: null,
+    position: null,
   });
   const defaults = readConfig(script({ minutesPerChat: "-3" }), "https://shop.example/");
   assert.equal(defaults.title, "", "the language file's title, filled in by the loader");
   assert.equal(defaults.privacyUrl, undefined);
   assert.equal(defaults.minutesPerChat, undefined);
+});
+
+test("the shop's colour is a hex colour and its corner left or right; anything else is ignored", () => {
+  const read = (dataset) => readConfig(script(dataset), "https://shop.example/");
+  assert.equal(read({ color: " #0A6C4E " }).color, "#0a6c4e");
+  assert.equal(read({ color: "#15b" }).color, "#1155bb");
+  for (const bad of ["red", "#12345", "#1234567", "rgb(0,0,0)", "#abc;background:url(x)", "", undefined]) {
+    assert.equal(read({ color: bad }).color, null, bad);
+  }
+  assert.equal(read({ position: "LEFT" }).position, "left");
+  assert.equal(read({ position: " right" }).position, "right");
+  for (const other of ["top", "start", "", undefined]) assert.equal(read({ position: other }).position, null, other);
 });
 
 test("a privacy link must be http(s): javascript: and data: are dropped", () => {

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from .widget import ROOT
+from .widget import ARTIFACTS, ROOT
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCHEMES = ("light", "dark")
@@ -48,8 +48,9 @@ def describe(found: dict[str, list[dict[str, Any]]]) -> str:
 
 
 async def problems(page: Page, screen: str) -> str:
-    """axe's violations on ``screen`` in each colour scheme and viewport, readable ("" for none);
-    the page is left in the light scheme at its viewport as it was."""
+    """axe's violations on ``screen`` in each colour scheme and viewport, readable ("" for none),
+    with a screenshot of each in test-artifacts/a11y-*.png; the page is left in the light scheme at
+    its viewport as it was."""
     viewport = page.viewport_size
     found: dict[str, list[dict[str, Any]]] = {}
     try:
@@ -58,6 +59,9 @@ async def problems(page: Page, screen: str) -> str:
             for name, size in VIEWPORTS.items():
                 await page.set_viewport_size(size)  # type: ignore[arg-type]
                 rules = await violations(page)
+                ARTIFACTS.mkdir(exist_ok=True)
+                slug = "-".join(screen.lower().split())
+                await page.screenshot(path=str(ARTIFACTS / f"a11y-{slug}-{scheme}-{name}.png"), caret="initial")
                 if rules:
                     found[f"{screen}, {scheme}, {name}"] = rules
     finally:

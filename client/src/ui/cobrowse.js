@@ -29,7 +29,7 @@ const CSS = `
 .cobrowse-dialog {
   position: fixed; left: 50%; top: 16px; transform: translateX(-50%); z-index: 2147483001;
   width: 420px; max-width: calc(100vw - 24px); box-sizing: border-box; padding: 16px 18px;
-  background: #fff; color: #1d1d1f; border-radius: 12px;
+  background: var(--bg); color: var(--fg); border-radius: 12px;
   box-shadow: 0 12px 40px rgba(0, 0, 0, .28), 0 0 0 1px rgba(0, 0, 0, .08);
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
@@ -49,8 +49,8 @@ const CSS = `
   font: 600 14px/1.2 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
 .cobrowse-bar button { background: #fff; color: #b3261e; }
-.cobrowse-dialog .primary { background: var(--accent, #1f5fbf); color: #fff; }
-.cobrowse-dialog .secondary { background: #ececf0; color: #1d1d1f; }
+.cobrowse-dialog .primary { background: var(--accent); color: var(--on-accent); }
+.cobrowse-dialog .secondary { background: var(--subtle); color: var(--fg); border: 1px solid var(--border); }
 .cobrowse-pointer {
   position: fixed; z-index: 2147483002; width: 18px; height: 18px; margin: -9px 0 0 -9px;
   left: var(--cb-pointer-x, 0); top: var(--cb-pointer-y, 0);

@@ -22,17 +22,17 @@ const LIMIT = 5;
 const HELP_CSS = `
 .help { margin: 0 0 8px; }
 .help h3 { margin: 0 0 10px; font-size: 15px; }
-.help .status { margin: 6px 0; font-size: 13px; color: #3a3a3c; }
+.help .status { margin: 6px 0; font-size: 13px; color: var(--fg-2); }
 .help .suggestions { list-style: none; margin: 0 0 10px; padding: 0; }
 .help .suggestions li { margin: 0 0 6px; }
 .help .suggestion {
-  display: block; width: 100%; padding: 8px 10px; border: 1px solid #d2d2d7; border-radius: 8px;
-  background: #fff; color: inherit; font: inherit; text-align: start; cursor: pointer;
+  display: block; width: 100%; padding: 8px 10px; border: 1px solid var(--line-2); border-radius: 8px;
+  background: var(--bg); color: inherit; font: inherit; text-align: start; cursor: pointer;
 }
-.help .suggestion:hover { border-color: var(--accent); }
+.help .suggestion:hover { border-color: var(--accent-text); }
 .help .suggestion strong { display: block; font-size: 14px; }
-.help .suggestion span { display: block; font-size: 13px; color: #545458; }
-.help .article { margin: 0 0 10px; padding: 10px 12px; border-radius: 8px; background: #f5f5f7; }
+.help .suggestion span { display: block; font-size: 13px; color: var(--muted); }
+.help .article { margin: 0 0 10px; padding: 10px 12px; border-radius: 8px; background: var(--subtle); }
 .help .article h4 { margin: 0 0 6px; font-size: 15px; }
 .help .article .body { font-size: 14px; overflow-wrap: anywhere; }
 .help .article img { max-width: 100%; height: auto; }

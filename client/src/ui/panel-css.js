@@ -1,5 +1,6 @@
 // The chat panel's styles, scoped by the shadow root: the shop's CSS does not reach in, these do
-// not leak out. Shops may theme it with --chatserver-accent on the chatserver-widget element.
+// not leak out. Colours come from theme.js (light and dark); the shop's colour and corner from
+// the script tag (data-color, data-position: docs/widget.md).
 
 export const PANEL_CSS = `
 [hidden] { display: none !important; }
@@ -7,14 +8,14 @@ export const PANEL_CSS = `
   position: fixed; inset-inline-end: 20px; bottom: 92px; z-index: 2147483000;
   width: 370px; max-width: calc(100vw - 40px); height: 560px; max-height: calc(100vh - 120px);
   display: flex; flex-direction: column; box-sizing: border-box;
-  background: #fff; color: #1d1d1f; border-radius: 14px; overflow: hidden;
+  background: var(--bg); color: var(--fg); border-radius: 14px; overflow: hidden;
   box-shadow: 0 12px 40px rgba(0, 0, 0, .22), 0 0 0 1px rgba(0, 0, 0, .06);
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
 .panel *, .panel *::before, .panel *::after { box-sizing: border-box; }
 .header {
   display: flex; align-items: center; gap: 8px; padding: 12px 14px;
-  background: var(--accent); color: #fff;
+  background: var(--accent); color: var(--on-accent);
 }
 .header .heading { flex: 1; min-width: 0; }
 h2 { margin: 0; font-size: 16px; font-weight: 650; }
@@ -25,42 +26,42 @@ h2 { margin: 0; font-size: 16px; font-weight: 650; }
 }
 .icon-button:hover { background: rgba(255, 255, 255, .18); }
 :focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
-.banner { margin: 0; padding: 8px 14px; font-size: 13px; background: #fff4d6; color: #5c4400; }
+.banner { margin: 0; padding: 8px 14px; font-size: 13px; background: var(--banner-bg); color: var(--banner-fg); }
 .banner:empty { display: none; }
-.banner.offline { background: #fde2e1; color: #7a1712; }
+.banner.offline { background: var(--offline-bg); color: var(--offline-fg); }
 .screen { flex: 1; min-height: 0; display: flex; flex-direction: column; }
 .scroll { flex: 1; min-height: 0; overflow-y: auto; padding: 14px; }
-.status-line { margin: 0 0 10px; font-size: 14px; color: #3a3a3c; }
+.status-line { margin: 0 0 10px; font-size: 14px; color: var(--fg-2); }
 .notice {
   margin: 0 0 12px; padding: 10px 12px; border-radius: 8px;
-  background: #eef3ff; color: #1b2f66; font-size: 14px;
+  background: var(--notice-bg); color: var(--notice-fg); font-size: 14px;
 }
 form { margin: 0; }
 .field { display: flex; flex-direction: column; gap: 4px; margin-bottom: 12px; }
-label, legend { font-size: 14px; font-weight: 600; color: #1d1d1f; }
-.optional { font-weight: 400; color: #636366; }
+label, legend { font-size: 14px; font-weight: 600; color: var(--fg); }
+.optional { font-weight: 400; color: var(--muted); }
 input, textarea {
   width: 100%; font: inherit; color: inherit; padding: 8px 10px;
-  border: 1px solid #8e8e93; border-radius: 8px; background: #fff;
+  border: 1px solid var(--border); border-radius: 8px; background: var(--field);
 }
 textarea { resize: vertical; min-height: 64px; }
-input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001a; }
-.problem { margin: 2px 0 0; color: #b00020; font-size: 13px; }
+input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: var(--invalid); }
+.problem { margin: 2px 0 0; color: var(--danger); font-size: 13px; }
 .problem:empty { display: none; }
-.privacy { margin: 0 0 12px; font-size: 13px; color: #48484a; }
-.privacy a { color: var(--accent); }
+.privacy { margin: 0 0 12px; font-size: 13px; color: var(--fg-2); }
+.privacy a { color: var(--accent-text); }
 .button {
   display: inline-flex; align-items: center; justify-content: center; gap: 6px;
   min-height: 40px; padding: 8px 16px; border-radius: 8px; border: 1px solid var(--accent);
-  background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer;
+  background: var(--accent); color: var(--on-accent); font: inherit; font-weight: 600; cursor: pointer;
 }
-.button.secondary { background: #fff; color: var(--accent); }
+.button.secondary { background: var(--bg); color: var(--accent-text); border-color: var(--accent-text); }
 .button:disabled { opacity: .55; cursor: not-allowed; }
 .messages { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
 .message { max-width: 85%; display: flex; flex-direction: column; gap: 2px; }
-.message .who { font-size: 12px; color: #636366; }
+.message .who { font-size: 12px; color: var(--muted); }
 .message .body {
-  margin: 0; padding: 8px 12px; border-radius: 12px; background: #f0f0f3;
+  margin: 0; padding: 8px 12px; border-radius: 12px; background: var(--bubble);
   white-space: pre-wrap; overflow-wrap: anywhere;
 }
 .message.visitor { align-self: flex-end; align-items: flex-end; }
@@ -69,24 +70,24 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .message.agent > .avatar { grid-column: 1; grid-row: 1 / span 2; align-self: end; }
 .avatar {
   width: 28px; height: 28px; border-radius: 50%; overflow: hidden; display: inline-flex; align-items: center;
-  justify-content: center; background: #d1d1d6; color: #1c1c1e; font-size: 11px; font-weight: 600; flex: none;
+  justify-content: center; background: var(--avatar-bg); color: var(--avatar-fg); font-size: 11px; font-weight: 600; flex: none;
 }
 .avatar img { width: 100%; height: 100%; object-fit: cover; display: block; }
-.message.visitor .body { background: var(--accent); color: #fff; }
+.message.visitor .body { background: var(--accent); color: var(--on-accent); }
 .message .body a { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }
 .message.system { align-self: center; max-width: 100%; }
-.message.system .body { background: none; padding: 0; font-size: 13px; color: #636366; text-align: center; }
-.message .state { font-size: 12px; color: #636366; }
-.message.failed .state { color: #b00020; }
-.message .retry { border: 0; padding: 0; background: none; color: var(--accent); font: inherit; text-decoration: underline; cursor: pointer; }
-.typing { margin: 0; padding: 0 14px 6px; font-size: 13px; color: #636366; font-style: italic; min-height: 1.45em; }
-.composer { border-top: 1px solid #e5e5ea; padding: 10px 14px 12px; }
+.message.system .body { background: none; padding: 0; font-size: 13px; color: var(--muted); text-align: center; }
+.message .state { font-size: 12px; color: var(--muted); }
+.message.failed .state { color: var(--danger); }
+.message .retry { border: 0; padding: 0; background: none; color: var(--accent-text); font: inherit; text-decoration: underline; cursor: pointer; }
+.typing { margin: 0; padding: 0 14px 6px; font-size: 13px; color: var(--muted); font-style: italic; min-height: 1.45em; }
+.composer { border-top: 1px solid var(--line); padding: 10px 14px 12px; }
 .composer .row { display: flex; gap: 8px; align-items: flex-end; }
 .composer textarea { min-height: 44px; max-height: 140px; }
 .composer .tools { display: flex; justify-content: space-between; align-items: center; margin-top: 6px; }
 .attach-button {
-  flex: none; width: 40px; height: 44px; padding: 0; border: 1px solid #8e8e93; border-radius: 8px;
-  display: inline-flex; align-items: center; justify-content: center; background: #fff; color: #3a3a3c; cursor: pointer;
+  flex: none; width: 40px; height: 44px; padding: 0; border: 1px solid var(--border); border-radius: 8px;
+  display: inline-flex; align-items: center; justify-content: center; background: var(--field); color: var(--fg-2); cursor: pointer;
 }
 .attach-button svg { width: 20px; height: 20px; }
 .attach-button:disabled { opacity: .55; cursor: not-allowed; }
@@ -94,8 +95,8 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .upload { display: grid; grid-template-columns: 1fr auto; gap: 2px 8px; align-items: center; font-size: 13px; }
 .upload-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .upload progress { grid-column: 1; width: 100%; height: 8px; accent-color: var(--accent); }
-.upload-cancel { grid-column: 2; grid-row: 1 / span 2; border: 0; background: none; color: var(--accent); font: inherit; text-decoration: underline; cursor: pointer; }
-.screen.dropping { outline: 3px dashed var(--accent); outline-offset: -6px; background: #f4f7fd; }
+.upload-cancel { grid-column: 2; grid-row: 1 / span 2; border: 0; background: none; color: var(--accent-text); font: inherit; text-decoration: underline; cursor: pointer; }
+.screen.dropping { outline: 3px dashed var(--accent); outline-offset: -6px; background: var(--drop-bg); }
 .message .file-body { display: flex; flex-direction: column; gap: 4px; }
 .file-link { display: inline-flex; flex-direction: column; gap: 4px; color: inherit; text-decoration: underline; }
 .file-link:not(.image) { flex-direction: row; align-items: center; }
@@ -104,43 +105,45 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #c4001
 .file-name { font-size: 13px; overflow-wrap: anywhere; }
 .file-problem { font-size: 12px; }
 .file-problem:empty { display: none; }
-.counter { font-size: 12px; color: #636366; }
-.counter.over { color: #b00020; font-weight: 600; }
-.link-button { border: 0; padding: 4px 0; background: none; color: #b00020; font: inherit; font-size: 13px; cursor: pointer; text-decoration: underline; }
-.link-button.plain { color: var(--accent); }
+.counter { font-size: 12px; color: var(--muted); }
+.counter.over { color: var(--danger); font-weight: 600; }
+.link-button { border: 0; padding: 4px 0; background: none; color: var(--danger); font: inherit; font-size: 13px; cursor: pointer; text-decoration: underline; }
+.link-button.plain { color: var(--accent-text); }
 .notice p { margin: 0 0 6px; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; }
-.confirm { margin-top: 8px; padding: 10px 12px; border-radius: 8px; background: #f5f5f7; }
+.confirm { margin-top: 8px; padding: 10px 12px; border-radius: 8px; background: var(--subtle); }
 .confirm p { margin: 0 0 8px; font-weight: 600; }
 h3 { margin: 16px 0 8px; font-size: 15px; }
 .tickets { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 10px; }
-.ticket { border: 1px solid #e5e5ea; border-radius: 10px; padding: 8px 10px; }
-.ticket .who { margin: 0 0 2px; font-size: 12px; color: #636366; }
+.ticket { border: 1px solid var(--line); border-radius: 10px; padding: 8px 10px; }
+.ticket .who { margin: 0 0 2px; font-size: 12px; color: var(--muted); }
 .ticket .body { margin: 0 0 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .earlier { margin-bottom: 8px; }
 .earlier-list { list-style: none; margin: 0; padding: 0; }
 .earlier-list .link-button { text-align: start; overflow-wrap: anywhere; }
 .past .messages { margin: 8px 0; }
-.past-summary { margin: 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }
-.ticket .answer { border-inline-start: 3px solid var(--accent); padding-inline-start: 8px; }
-.ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid #e5e5ea; display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
+.past-summary { margin: 0; font-size: 13px; color: var(--muted); overflow-wrap: anywhere; }
+.ticket .answer { border-inline-start: 3px solid var(--accent-text); padding-inline-start: 8px; }
+.ended { margin-top: 14px; padding-top: 12px; border-top: 1px solid var(--line); display: flex; flex-direction: column; align-items: flex-start; gap: 10px; }
 .ended form, .ended .notice { align-self: stretch; }
-.transcript-to { margin: 6px 0 0; font-size: 13px; color: #636366; overflow-wrap: anywhere; }
+.transcript-to { margin: 6px 0 0; font-size: 13px; color: var(--muted); overflow-wrap: anywhere; }
 .stars { border: 0; margin: 0 0 12px; padding: 0; }
 .stars .options { display: flex; gap: 6px; margin-top: 6px; }
 .stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
 .stars label {
   width: 44px; height: 44px; display: inline-flex; align-items: center; justify-content: center;
-  border: 1px solid #8e8e93; border-radius: 8px; font-size: 16px; cursor: pointer;
+  border: 1px solid var(--border); border-radius: 8px; font-size: 16px; cursor: pointer;
 }
-.stars input:checked + label { background: var(--accent); color: #fff; border-color: var(--accent); }
+.stars input:checked + label { background: var(--accent); color: var(--on-accent); border-color: var(--accent); }
 .stars input:focus-visible + label { outline: 3px solid #ffbf47; outline-offset: 2px; }
 .visually-hidden {
   position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0;
 }
+:host([data-position="left"]) .panel { inset-inline: auto; left: 20px; }
+:host([data-position="right"]) .panel { inset-inline: auto; right: 20px; }
 @media (max-width: 480px) {
-  .panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none; border-radius: 0; }
+  .panel, :host([data-position]) .panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none; border-radius: 0; }
 }
 @media (prefers-reduced-motion: no-preference) {
   .panel { animation: chatserver-in .16s ease-out; }
