@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from ..kb_corpus import seed
 from ..support import LiveServer, agent
@@ -143,3 +143,55 @@ async def test_every_console_screen_passes_axe(shop: LiveServer, context: Browse
     await expect(console.locator("#cobrowse-status")).to_have_text("Live")
     await walk.check("co-browse view")
     walk.done()
+
+
+async def _shop_page(context: BrowserContext, attributes: str) -> Page:
+    """The demo's cart page as a shop would set the widget up: ``attributes`` on its script tag."""
+    page = await context.new_page()
+
+    async def tagged(route: Route) -> None:
+        response = await route.fetch()
+        tag = '<script src="/widget.js" async'
+        html = (await response.text()).replace(tag, f"{tag} {attributes}")
+        await route.fulfill(response=response, body=html)
+
+    await page.route("**/demo/", tagged)
+    await page.goto("/demo/")
+    return page
+
+
+async def _styles(page: Page) -> dict[str, str]:
+    return await page.evaluate("""() => {  // the launcher's colours and the panel's place
+      const root = document.querySelector("chatserver-widget").shadowRoot;
+      const launcher = getComputedStyle(root.querySelector(".launcher"));
+      const panel = root.querySelector(".panel")?.getBoundingClientRect();
+      const bubble = root.querySelector("li.visitor .body");
+      return { background: launcher.backgroundColor, color: launcher.color,
+               launcherLeft: root.querySelector(".launcher").getBoundingClientRect().left,
+               panelLeft: panel?.left ?? null, bubble: bubble ? getComputedStyle(bubble).color : null };
+    }""")  # type: ignore[no-any-return]
+
+
+async def test_the_shops_colour_and_corner_read_well_in_both_schemes(shop: LiveServer, context: BrowserContext) -> None:
+    alice = await agent(shop, await shop.add_agent("Alice"))
+    # A light yellow: white text on it would not read, so the text on it is near-black.
+    page = await _shop_page(context, 'data-color="#FFD400" data-position="left"')
+    walk = Walk(page)
+    await launcher(page).click()
+    await _start_chat(page, "Ann", "Is this in stock?")
+    await _assigned(alice)
+    await expect(panel(page).get_by_text("You are chatting with Alice")).to_be_visible()
+    await expect(panel(page).locator("li.visitor").last.get_by_text("Sent")).to_be_visible()
+    await walk.check("chat in the shop's colour")
+    styles = await _styles(page)
+    assert styles["background"] == "rgb(255, 212, 0)" and styles["color"] == "rgb(17, 17, 17)", styles
+    assert styles["bubble"] == "rgb(17, 17, 17)", styles
+    assert styles["launcherLeft"] < 100 and styles["panelLeft"] is not None and styles["panelLeft"] < 100, styles
+    walk.done()
+
+    # What is not a #rgb/#rrggbb colour or left/right is ignored: the default colour, on the right.
+    other = await _shop_page(context, 'data-color="red;background:url(https://evil.example/)" data-position="top"')
+    await expect(launcher(other)).to_be_visible()
+    styles = await _styles(other)
+    assert styles["background"] == "rgb(31, 95, 191)" and styles["color"] == "rgb(255, 255, 255)", styles
+    assert styles["launcherLeft"] > 1000, styles
