@@ -5,6 +5,7 @@ screens in one page against one server, as a shopper or an agent would."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -160,8 +161,8 @@ async def _shop_page(context: BrowserContext, attributes: str) -> Page:
     return page
 
 
-async def _styles(page: Page) -> dict[str, str]:
-    return await page.evaluate("""() => {  // the launcher's colours and the panel's place
+async def _styles(page: Page) -> dict[str, Any]:
+    styles: dict[str, Any] = await page.evaluate("""() => {  // the launcher's colours and the panel's place
       const root = document.querySelector("chatserver-widget").shadowRoot;
       const launcher = getComputedStyle(root.querySelector(".launcher"));
       const panel = root.querySelector(".panel")?.getBoundingClientRect();
@@ -169,7 +170,8 @@ async def _styles(page: Page) -> dict[str, str]:
       return { background: launcher.backgroundColor, color: launcher.color,
                launcherLeft: root.querySelector(".launcher").getBoundingClientRect().left,
                panelLeft: panel?.left ?? null, bubble: bubble ? getComputedStyle(bubble).color : null };
-    }""")  # type: ignore[no-any-return]
+    }""")
+    return styles
 
 
 async def test_the_shops_colour_and_corner_read_well_in_both_schemes(shop: LiveServer, context: BrowserContext) -> None:
