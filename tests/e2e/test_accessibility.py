@@ -106,7 +106,6 @@ async def _dialog(walk: Walk, opener: str, name: str, close: str = "Close") -> N
 async def test_every_console_screen_passes_axe(shop: LiveServer, context: BrowserContext) -> None:
     await seed(shop)  # the knowledge base answers the shopper's question beside the chat
     admin_login = await shop.add_agent("Alice", role="admin")
-    await agent(shop, await shop.add_agent("Bob"))  # someone to transfer to
     console = await _open(context, "/console/")
     walk = Walk(console)
     await expect(login_form(console)).to_be_visible()
@@ -137,7 +136,13 @@ async def test_every_console_screen_passes_axe(shop: LiveServer, context: Browse
     await expect(console.get_by_role("button", name="Insert link How do I get a refund?")).to_be_visible()
     await walk.check("chat")
 
-    await _dialog(walk, "Transfer", "Transfer the chat", "Cancel")
+    await agent(shop, await shop.add_agent("Bob"))  # someone to transfer to, online once Ann is Alice's
+    await console.get_by_role("button", name="Transfer", exact=True).click()
+    transfer = console.get_by_role("dialog", name="Transfer the chat")
+    await expect(transfer.get_by_label("Transfer to").locator("option", has_text="Bob")).to_have_count(1)
+    await walk.check("transfer")
+    await transfer.get_by_role("button", name="Cancel").click()
+    await expect(transfer).to_be_hidden()
 
     await console.get_by_role("button", name="Co-browse").click()
     await consent(shopper).get_by_role("button", name="Share my screen").click()
