@@ -106,6 +106,9 @@ async def _dialog(walk: Walk, opener: str, name: str, close: str = "Close") -> N
 async def test_every_console_screen_passes_axe(shop: LiveServer, context: BrowserContext) -> None:
     await seed(shop)  # the knowledge base answers the shopper's question beside the chat
     admin_login = await shop.add_agent("Alice", role="admin")
+    status, body = await shop.request("POST", "/api/canned-responses", token=admin_login["token"],
+                                      json={"shortcut": "refund", "body": "Refunds take 5 business days."})
+    assert status == 201, body
     console = await _open(context, "/console/")
     walk = Walk(console)
     await expect(login_form(console)).to_be_visible()
@@ -129,7 +132,9 @@ async def test_every_console_screen_passes_axe(shop: LiveServer, context: Browse
     await panel(shopper).get_by_placeholder("Type your message…").fill("It's order A-1001.")
     await panel(shopper).get_by_placeholder("Type your message…").press("Enter")
     await expect(timeline(console).get_by_text("It's order A-1001.")).to_be_visible()
-    await composer(console).fill("/")  # the canned responses' list
+    await composer(console).fill("/ref")  # the canned responses' list, open under the reply box
+    await expect(console.get_by_role("listbox", name="Canned responses").get_by_role("option")).to_have_count(1)
+    await walk.check("canned responses' list")
     await composer(console).fill("Let me look.")
     await composer(console).press("Enter")
     await expect(timeline(console).get_by_text("Let me look.")).to_be_visible()
