@@ -12,7 +12,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from ..kb_corpus import seed
-from ..support import LiveServer, agent
+from ..support import LiveServer, agent, prechat, visitor
 from .axe import Walk
 from .console import composer, login_form, signed_in, tab, timeline
 from .test_cobrowse import consent, sharing_bar
@@ -124,6 +124,18 @@ async def test_every_console_screen_passes_axe(shop: LiveServer, context: Browse
                                 ("Your picture", "Your picture", "Close")]:
         await _dialog(walk, opener, name, close)
 
+    # Away: a chat waits in the queue (it gives up before Alice is back).
+    await console.get_by_label("Status").select_option("away")
+    await expect(console.get_by_role("status")).to_have_text("Connected · away: no new chats")
+    waiting = await visitor(shop)
+    waiting_id = (await waiting.call("chat:start", prechat(1)))["conversation"]["id"]
+    await expect(console.get_by_role("button", name="Take chat with Shopper 1")).to_be_visible()
+    await walk.check("queue")
+    await waiting.call("conversation:close", {"conversation_id": waiting_id})
+    await expect(console.get_by_text("Nobody is waiting.")).to_be_visible()
+    await console.get_by_label("Status").select_option("online")
+    await expect(console.get_by_role("status")).to_have_text("Connected · taking chats")
+
     shopper = await _open(context, "/demo/shipping.html")
     await launcher(shopper).click()
     await panel(shopper).get_by_role("button", name="I still need help: chat with us").click()
@@ -207,3 +219,14 @@ async def test_the_shops_colour_and_corner_read_well_in_both_schemes(shop: LiveS
     styles = await _styles(other)
     assert styles["background"] == "rgb(31, 95, 191)" and styles["color"] == "rgb(255, 255, 255)", styles
     assert styles["launcherLeft"] > 1000, styles
+
+
+async def test_the_widget_in_arabic_passes_axe(shop: LiveServer, context: BrowserContext) -> None:
+    """Right to left, the panel mirrored: the pre-chat form in both schemes and sizes."""
+    page = await _shop_page(context, 'data-locale="ar"')
+    walk = Walk(page)
+    await page.locator("chatserver-widget").get_by_role("button").first.click()
+    await expect(page.locator("chatserver-widget form").first).to_be_visible()
+    await expect(page.locator("chatserver-widget [dir=rtl]").first).to_be_attached()
+    await walk.check("pre-chat form in Arabic")
+    walk.done()
