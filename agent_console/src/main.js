@@ -1192,8 +1192,9 @@ function unlockAudio() {
 function notify(title, body) {
   const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
   if (!document.hidden) {
-    // A new node each time: the same words twice (two chats from one name) are read twice.
-    $("announcer").replaceChildren(h("span", {}, title, ": ", text));
+    // New nodes each time: the same words twice (two chats from one name) are read twice. Two
+    // paragraphs, not one string pieced together: each language words them on its own.
+    $("announcer").replaceChildren(h("p", {}, title), h("p", {}, text));
     return;
   }
   if ("Notification" in window && Notification.permission === "granted") {
