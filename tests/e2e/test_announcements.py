@@ -81,6 +81,14 @@ async def test_the_widget_reads_each_change_once(shop: LiveServer, open_page: Op
     await alice.call("message:read", {"conversation_id": cid, "seq": said})
     await expect(chat.locator("li.visitor").last.get_by_text("Read")).to_be_visible()
 
+    # Near the limit the counter changes at every key: the box names it, nothing reads it aloud.
+    counter = chat.locator("#chatserver-counter")
+    await box.fill("x" * 4000)
+    await expect(counter).to_have_text(re.compile(r"^4,?000 / [\d,]+$"))  # numbers as the locale writes them
+    assert await counter.evaluate("el => el.closest('[aria-live], [role=status], [role=log], [role=alert]')") is None
+    assert "chatserver-counter" in (await box.get_attribute("aria-describedby") or "")
+    await box.fill("")
+
     announced = await _announced(page)
     queue = announced["queue"]
     assert len(queue) == 3, queue

@@ -189,7 +189,9 @@ class ChatPanel {
         }
       },
     });
-    this.counter = h("span", { class: "counter", id: "chatserver-counter", "aria-live": "polite" });
+    // Not a live region: it changes at every key near the limit. The message box names it
+    // (aria-describedby), and a message over the limit is refused aloud (the problem's alert).
+    this.counter = h("span", { class: "counter", id: "chatserver-counter" });
     this.messageProblem = h("p", { class: "problem", id: "chatserver-message-problem", role: "alert" });
     this.endButton = h("button", { class: "link-button", type: "button", onclick: () => this.#askEnd(true) },
       t("chat.end"));
