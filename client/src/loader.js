@@ -21,7 +21,10 @@ const LAUNCHER_CSS = `
   background: var(--accent); color: var(--on-accent); cursor: pointer;
   box-shadow: 0 6px 20px rgba(0, 0, 0, .25);
 }
-.launcher:focus-visible { outline: 3px solid #ffbf47; outline-offset: 3px; }
+/* Two tones: one stands out on any page behind the button. */
+.launcher:focus-visible {
+  outline: 3px solid #1d1d1f; outline-offset: 3px; box-shadow: 0 0 0 3px #ffbf47, 0 6px 20px rgba(0, 0, 0, .25);
+}
 .launcher[aria-busy="true"] { cursor: progress; opacity: .75; }
 .launcher svg { width: 28px; height: 28px; }
 .badge {

@@ -64,7 +64,7 @@ const CSS = `
   width: var(--cb-highlight-w, 0); height: var(--cb-highlight-h, 0);
   border: 3px solid #e62828; border-radius: 6px; box-shadow: 0 0 0 4px rgba(230, 40, 40, .25);
 }
-:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
+:focus-visible { outline: 3px solid #1d1d1f; outline-offset: 2px; box-shadow: 0 0 0 2px #ffbf47; }
 @media (prefers-reduced-motion: no-preference) {
   .cobrowse-pointer { transition: left 50ms linear, top 50ms linear, box-shadow 200ms; }
 }

@@ -25,7 +25,8 @@ h2 { margin: 0; font-size: 16px; font-weight: 650; }
   background: transparent; color: inherit; font: inherit; font-size: 22px; line-height: 1; cursor: pointer;
 }
 .icon-button:hover { background: rgba(255, 255, 255, .18); }
-:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
+/* Two tones, so that one of them stands out on any colour (the shop's, light or dark): 3:1. */
+:focus-visible { outline: 3px solid #1d1d1f; outline-offset: 2px; box-shadow: 0 0 0 2px #ffbf47; }
 .banner { margin: 0; padding: 8px 14px; font-size: 13px; background: var(--banner-bg); color: var(--banner-fg); }
 .banner:empty { display: none; }
 .banner.offline { background: var(--offline-bg); color: var(--offline-fg); }
@@ -135,7 +136,7 @@ h3 { margin: 16px 0 8px; font-size: 15px; }
   border: 1px solid var(--border); border-radius: 8px; font-size: 16px; cursor: pointer;
 }
 .stars input:checked + label { background: var(--accent); color: var(--on-accent); border-color: var(--accent); }
-.stars input:focus-visible + label { outline: 3px solid #ffbf47; outline-offset: 2px; }
+.stars input:focus-visible + label { outline: 3px solid #1d1d1f; outline-offset: 2px; box-shadow: 0 0 0 2px #ffbf47; }
 .visually-hidden {
   position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0;
