@@ -59,6 +59,7 @@ from .domain.tasks import TaskSupervisor
 from .domain.tickets import TicketService, TranscriptLimits
 from .domain.tokens import TokenSigner
 from .domain.transfers import Transfers
+from .domain.uploads import UploadSpool
 from .domain.visitor_history import VisitorHistory
 from .domain.webhooks import ConversationWebhooks, Webhooks
 from .http.metrics import MetricsListener
@@ -338,7 +339,8 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         store=stores.attachments, conversations=stores.conversations, chats=chats.lifecycle,
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
-        link_ttl=settings.attachment_link_ttl)
+        link_ttl=settings.attachment_link_ttl,
+        spool=UploadSpool(settings.data_dir / "uploads", settings.attachment_uploads_in_flight))
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
                   tickets=tickets, attachments=attachments)
 

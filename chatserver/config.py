@@ -223,6 +223,9 @@ class Settings:
     attachment_types: tuple[str, ...] = ("png", "jpeg", "gif", "webp", "pdf", "text")
     attachment_link_ttl: float = 300.0
     attachment_uploads_per_minute: int = 10
+    # Uploads received at once by one process (each a temporary file of up to attachment_max_bytes
+    # under <data_dir>/uploads); one more is refused with 503 busy and Retry-After.
+    attachment_uploads_in_flight: int = 16
 
     @property
     def sends_mail(self) -> bool:
@@ -385,6 +388,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"attachment_types must be some of {', '.join(sorted(ALL_KINDS))}")
     if not 10 <= settings.attachment_link_ttl <= 86400 or settings.attachment_uploads_per_minute < 1:
         raise ValueError("attachment_link_ttl must be 10-86400 seconds and attachment_uploads_per_minute at least 1")
+    if not 1 <= settings.attachment_uploads_in_flight <= 10_000:
+        raise ValueError("attachment_uploads_in_flight must be 1-10000")
     parse_networks(settings.trusted_proxies)
     if NULL_ORIGIN in settings.allowed_origins:
         raise ValueError("allowed_origins: null is the origin every sandboxed page and file shares; it cannot be "

@@ -157,9 +157,11 @@ async def fill_every_table(stores: SQLiteStores) -> None:
     await stores.knowledge.set_faq("k1", ["kb1"])
     await stores.knowledge.record_search("parcel", 1, SearchSource.WIDGET, now)
     await stores.knowledge.record_outcome(Outcome.ANSWERED, "parcel", "kb1", now)
+    upload = stores.attachments.directory.parent / "upload-att-00001"  # as the spool hands it over
+    upload.write_bytes(b"\x89PNG" + bytes(PART_BYTES + 1))
     await stores.attachments.save_attachment(Attachment(
         id="att-00001", conversation_id="c1", sender_kind=PartyKind.VISITOR, sender_id="v1", name="receipt.png",
         content_type="image/png", size=PART_BYTES + 5, created_at=now, width=2, height=1, thumbnail_type="image/png"),
-        b"\x89PNG" + bytes(PART_BYTES + 1), b"thumbnail")
+        upload, b"thumbnail")
     await stores.avatars.save_avatar(AgentAvatar(id="av-1", agent_id="a1", content_type="image/jpeg",
                                                  data=b"\xff\xd8\xff" + bytes(range(256)), created_at=now))
