@@ -65,7 +65,7 @@ const state = {
   expiryTimer: null,
   retryTimer: null, // the next connect after the server refused one
   connectRetries: 0, // refused connects since the last one that worked
-  attachmentLimit: null, // the server's attachment_max_bytes, once it says (a 413's details.limit)
+  attachmentLimit: null, // the server's attachment_max_bytes (session:resume's limits, or a 413's details.limit)
 };
 
 /** One conversation the agent holds (or held, until its tab is closed). */
@@ -367,6 +367,7 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
+  learnAttachmentLimit(reply.limits?.attachment_max_bytes);
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   loadTickets(); // after a reconnect too: tickets may have come meanwhile
@@ -759,12 +760,16 @@ function sendFile(file, name, onProgress) {
     messageArrived(message);
     return message;
   }, (error) => {
-    const limit = Number(error.details?.limit);
-    if (error.code === "file_too_large" && Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
+    if (error.code === "file_too_large") learnAttachmentLimit(Number(error.details?.limit));
     if (SESSION_ERRORS.has(error.code)) sessionLost(error.code);
     throw error;
   });
   return { done, cancel: sending.cancel };
+}
+
+/** The largest file the server takes (files over it are refused before a byte is sent). */
+function learnAttachmentLimit(limit) {
+  if (Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
 }
 
 const attach = new AttachControls({

@@ -24,7 +24,7 @@ from .waiting import WaitingVisitors
 class VisitorEvents:
     def __init__(self, service: ChatService, presence_changes: PresenceChanges, conversations: ConversationStore,
                  delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, views: ConversationViews,
-                 max_message_chars: int) -> None:
+                 max_message_chars: int, limits: dict[str, int]) -> None:
         self.service = service
         self.views = views
         self.presence_changes = presence_changes
@@ -33,6 +33,7 @@ class VisitorEvents:
         self.waiting = waiting
         self.queue = queue
         self.max_message_chars = max_message_chars
+        self.limits = limits
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -53,8 +54,7 @@ class VisitorEvents:
             "conversation": await self.views.view(conversation, PartyKind.VISITOR) if conversation else None,
             "queue": queue,
             "agents_available": await self.presence_changes.agents_available(),
-            # What the widget checks before sending, so the shopper is told why at once.
-            "limits": {"max_message_chars": self.max_message_chars},
+            "limits": self.limits,
         }
 
     async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:

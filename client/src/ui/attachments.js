@@ -73,6 +73,8 @@ export function uploadErrorText(error, name) {
       return `${what}this chat has ended.`;
     case "rate_limited":
       return `${what}too many files at once. Wait a moment and try again.`;
+    case "busy":
+      return `${what}the server is busy receiving other files. Try again in a few seconds.`;
     case "not_found":
     case "forbidden":
       return `${what}this chat could not be found.`;

@@ -96,7 +96,7 @@ export class ChatSession {
       tickets: [],
       // the server's max_message_chars (session:resume's limits), the widget's default until known
       maxMessageChars: MAX_MESSAGE_CHARS,
-      // the server's attachment_max_bytes once a refusal said it (413 details.limit), null until then
+      // the server's attachment_max_bytes (session:resume's limits, or a 413's details.limit), null until known
       maxAttachmentBytes: null,
       // history:list, when there is no chat going on: the shopper's ended conversations, newest
       // first, and the last chat's {name, email} for the pre-chat form (or null)
@@ -181,6 +181,7 @@ export class ChatSession {
       const agentsAvailable = resumed.agents_available !== false;
       const limit = resumed.limits?.max_message_chars;
       if (Number.isInteger(limit) && limit > 0) this.#set({ maxMessageChars: limit });
+      this.#learnAttachmentLimit(resumed.limits?.attachment_max_bytes);
       const saved = this.store.load();
       if (resumed.conversation) {
         if (resumed.conversation.id !== this.state.conversation?.id) {
@@ -419,7 +420,8 @@ export class ChatSession {
     return { done, cancel: sending.cancel };
   }
 
-  /** The largest file the server takes, once it says (files over it are refused before sending). */
+  /** The largest file the server takes, once it says (files over it are refused before sending):
+   * on every session:resume, and again in a 413 should the setting change while the page is open. */
   #learnAttachmentLimit(limit) {
     if (Number.isInteger(limit) && limit > 0 && limit !== this.state.maxAttachmentBytes) {
       this.#set({ maxAttachmentBytes: limit });
