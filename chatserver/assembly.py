@@ -140,6 +140,7 @@ class Domain:
     cobrowse: CobrowseService
     tickets: TicketService
     attachments: AttachmentService
+    history: VisitorHistory
 
 
 @dataclass(frozen=True)
@@ -335,14 +336,17 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
     )
     assert settings.secret_key is not None
     uploads = settings.attachment_uploads_per_minute
+    history = VisitorHistory(stores.customers, stores.conversations)
     attachments = AttachmentService(
         store=stores.attachments, conversations=stores.conversations, chats=chats.lifecycle,
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
         link_ttl=settings.attachment_link_ttl,
-        spool=UploadSpool(settings.data_dir / "uploads", settings.attachment_uploads_in_flight))
+        spool=UploadSpool(settings.data_dir / "uploads", settings.attachment_uploads_in_flight),
+        # A returning shopper reads their earlier conversations, their files included.
+        visitor_reads=history.may_read)
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
-                  tickets=tickets, attachments=attachments)
+                  tickets=tickets, attachments=attachments, history=history)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -396,8 +400,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
-        Events(C.VISITOR_NAMESPACE, HistoryEvents(VisitorHistory(stores.customers, stores.conversations),
-                                                  n.views).handlers()),
+        Events(C.VISITOR_NAMESPACE, HistoryEvents(domain.history, n.views).handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),

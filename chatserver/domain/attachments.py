@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -131,8 +131,12 @@ class AttachmentService:
     def __init__(self, *, store: AttachmentStore, conversations: ConversationStore, chats: ChatService,
                  signer: LinkSigner, clock: Clock, new_id: Callable[[], str], limiter: RateLimiter,
                  allowed: frozenset[str], link_ttl: float, spool: UploadSpool,
+                 visitor_reads: Callable[[str, str], Awaitable[bool]] | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.store = store
+        # (visitor id, conversation id) -> whether it is a conversation of theirs they read
+        # (visitor_history: their customer's, from another browser too); None: their own only.
+        self.visitor_reads = visitor_reads
         self.spool = spool
         self.conversations = conversations
         self.chats = chats
@@ -223,8 +227,10 @@ class AttachmentService:
             log.info("attachment files without a record removed files=%d", removed)
 
     async def link(self, actor: Actor, conversation_id: str, attachment_id: str) -> FileLink:
-        """Signed links to a file of the conversation, for its visitor, an agent who holds or held
-        it, or an admin; others are refused as for the conversation itself."""
+        """Signed links to a file of the conversation, for its visitor (in an ended conversation
+        too, and in one of their customer's they read from another browser: ``visitor_reads``),
+        an agent who holds or held it, or an admin; others are refused as for the conversation
+        itself."""
         conversation = await self.conversations.get_conversation(conversation_id)
         await self._check_reader(actor, conversation, conversation_id)
         attachment = await self.store.attachment(attachment_id)
@@ -239,6 +245,9 @@ class AttachmentService:
         if actor.kind == PartyKind.AGENT and conversation is not None and (
                 actor.role == Role.ADMIN or conversation.agent_id == actor.id
                 or await self.conversations.visited_by_agent(conversation_id, actor.id)):
+            return
+        if actor.kind == PartyKind.VISITOR and conversation is not None and conversation.visitor_id != actor.id \
+                and self.visitor_reads is not None and await self.visitor_reads(actor.id, conversation_id):
             return
         check_access(conversation, actor.kind, actor.id)
 

@@ -126,7 +126,8 @@ class ChatPanel {
     // A returning shopper's earlier conversations (history.js) come above, read-only.
     const body = h("div", {}, this.help.element, rest);
     this.earlier = new EarlierChats({ read: (id) => this.session.readPast(id), rest: body,
-      picture: (url) => avatarSource(url, this.config.base) });
+      picture: (url) => avatarSource(url, this.config.base),
+      file: (message) => fileView({ message, links: this.links, base: this.config.base }) });
     this.prechatScreen = h("div", { class: "screen", hidden: true },
       h("div", { class: "scroll" }, this.earlier.element, body));
     return this.prechatScreen;
