@@ -4,13 +4,14 @@ and a file is fetched only through a short-lived link signed with the server's s
 An upload is checked in this order, and nothing is stored when any step refuses it: the sender
 may write to the conversation (its visitor while it is open, the agent it is assigned to), is
 within the upload rate, and the file's content is of an allowed type (``file_checks``, in a
-thread: Pillow's work is CPU-bound). The body is never held whole in memory: it is written to a
-temporary file as it arrives (``uploads.UploadSpool``, which also bounds the uploads in flight),
-checked from there and stored from there, and a download is read in parts. Then the bytes are
-stored, and the message is posted through
+thread: Pillow's work is CPU-bound). Then the bytes are stored, and the message is posted through
 the chat's own path (``ChatService.send_message``: idempotent on ``client_msg_id``, delivered as
 ``message:new`` once to each connection); a message that cannot be stored takes its attachment
 away with it. The message's ``meta`` names the attachment, never holds its bytes.
+
+The body is never held whole in memory: it is written to a temporary file as it arrives
+(``uploads.UploadSpool``, which also bounds the uploads in flight), checked and stored from there,
+and a download is read in parts (``FileChunks``).
 """
 
 from __future__ import annotations
