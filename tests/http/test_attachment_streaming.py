@@ -3,7 +3,7 @@ server on loopback: the body goes to a temporary file as it arrives and never wh
 (tracemalloc in this process, where the server runs); a client gone mid-body leaves no temporary
 file, no record and no message; one upload more than ``attachment_uploads_in_flight`` is refused
 with ``busy`` and the next one after is taken; a 10 MiB file comes back byte for byte on SQLite
-and PostgreSQL."""
+and PostgreSQL; a refused upload leaves none either."""
 
 from __future__ import annotations
 
@@ -152,3 +152,18 @@ async def test_a_10_mib_upload_and_its_download_never_hold_the_file_in_memory(se
     assert (status, size, digest) == (200, len(data), hashlib.sha256(data).hexdigest())
     # Client and server together, in this process: a few buffers, not the file (10 MiB).
     assert peak < 3 * MIB, peak
+
+
+async def test_a_refused_upload_leaves_no_temporary_file(server: LiveServer) -> None:
+    shopper, _console, _login, cid = await chat(server)
+    stranger = await server.add_agent("Bob")
+    limit = server.settings.attachment_max_bytes
+    refusals = [
+        (await upload(server, cid, shopper.token, b"MZ\x90\x00" + bytes(70_000), name="setup.pdf"), 415),
+        (await upload(server, cid, shopper.token, in_chunks(big_pdf(limit + 1))), 413),  # chunked: found on the way
+        (await upload(server, cid, shopper.token, PDF, name="invoice.png"), 415),  # a name that lies
+        (await upload(server, cid, stranger["token"], PDF, name="from-a-stranger.pdf"), 403),
+    ]
+    assert [status for (status, _), _ in refusals] == [expected for _, expected in refusals]
+    assert in_flight(server) == 0 and temporary_files(server) == []
+    assert await stored_files(server) == []
