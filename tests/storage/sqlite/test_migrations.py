@@ -316,9 +316,11 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert created and (stored.seq, stored.kind) == (3, "file")
         _, again, created = await stores.conversations.append_message(file)
         assert not created and again == stored  # the idempotency index was made again too
+        upload = stores.attachments.directory.parent / "upload-att-00001"  # as the spool hands it over
+        upload.write_bytes(b"%PDF-1.4")
         await stores.attachments.save_attachment(Attachment(
             id="att-00001", conversation_id="c2", sender_kind=PartyKind.AGENT, sender_id="a2", name="label.pdf",
-            content_type="application/pdf", size=8, created_at=41.0), b"%PDF-1.4", None)
+            content_type="application/pdf", size=8, created_at=41.0), upload, None)
         assert await stores.customers.delete_customer("cu2", force=True)
         assert await stores.attachments.attachment_data("att-00001") is None
     finally:
