@@ -15,6 +15,7 @@ from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.models import PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage
+from chatserver.domain.proactive import ProactiveEvent, ProactiveRule
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.errors import RateLimited
 from chatserver.storage.sqlite import open_sqlite
@@ -335,10 +336,10 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps_every_row(
+async def test_a_database_at_version_14_takes_agents_avatars_and_keeps_every_row(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 14, "fill the tables of the previous version and check what the newest migration does"
+    # Version 14 to the newest: migration 0015 (agents' avatars) and those after it.
+    previous, newest = 14, migrations()[-1][0]
     path = tmp_path / "previous.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)
@@ -356,6 +357,36 @@ async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps
         await stores.database.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 14 as it was
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_takes_proactive_rules_and_keeps_every_row(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 15, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0016: proactive rules, their counts and the conversations they led to.
+        conversation_id = str(before["conversations"][0][0])
+        rule = ProactiveRule(id="r1", name="Payment", url_pattern="*/payment*", seconds=20, min_cart_value=None,
+                             checkout_step="payment", business_hours_only=True, agent_available_only=False,
+                             text="Need a hand?", texts={"de": "Hilfe?"}, enabled=True, position=0, created_at=5.0,
+                             updated_at=5.0)
+        await stores.proactive.save_proactive_rule(rule)
+        assert await stores.proactive.record_proactive_event("r1", "v1", ProactiveEvent.SHOWN, 6.0)
+        assert await stores.proactive.record_proactive_chat(conversation_id, "r1", 7.0)
+        assert await stores.proactive.proactive_rules() == [rule]
+        assert await stores.proactive.proactive_counts() == {"r1": (1, 0, 1)}
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row of version 15 as it was
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
