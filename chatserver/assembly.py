@@ -50,6 +50,7 @@ from .domain.ports import (
     RoutingState,
 )
 from .domain.presence import PresenceChanges
+from .domain.proactive import ProactiveService
 from .domain.queue import WaitingQueue
 from .domain.read_marks import ReadMarks
 from .domain.repair import RoutingRepair
@@ -85,6 +86,7 @@ from .transport.history import HistoryEvents
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
+from .transport.proactive import ProactiveEvents
 from .transport.ratelimit import KeyedLimiter
 from .transport.registry import ConnectionRegistry
 from .transport.shutdown import Drain
@@ -141,6 +143,7 @@ class Domain:
     tickets: TicketService
     attachments: AttachmentService
     history: VisitorHistory
+    proactive: ProactiveService
 
 
 @dataclass(frozen=True)
@@ -345,8 +348,11 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
         spool=UploadSpool(settings.data_dir / "uploads", settings.attachment_uploads_in_flight),
         # A returning shopper reads their earlier conversations, their files included.
         visitor_reads=history.may_read)
+    proactive = ProactiveService(store=stores.proactive, conversations=stores.conversations, now=clock.now,
+                                 new_id=new_id, hours=tickets.hours,
+                                 agents_available=chats.presence_changes.agents_available)
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
-                  tickets=tickets, attachments=attachments, history=history)
+                  tickets=tickets, attachments=attachments, history=history, proactive=proactive)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -402,6 +408,7 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
         Events(C.VISITOR_NAMESPACE, HistoryEvents(domain.history, n.views).handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
+        Events(C.VISITOR_NAMESPACE, ProactiveEvents(domain.proactive).handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),
         *extra_events,
@@ -426,7 +433,7 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         presence=backend.presence, chats=domain.chats.lifecycle, presence_changes=domain.chats.presence_changes,
         dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
         attachments=domain.attachments,
-        avatars=domain.avatars,
+        avatars=domain.avatars, proactive=domain.proactive,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,
         queue=hub.queue, notifier=notifications.notifier,
         login_limiter=limiter(settings.login_attempts_per_minute),

@@ -21,8 +21,11 @@ from typing import Protocol
 import msgspec
 
 from ..errors import Conflict, InvalidPayload, NotFound
+from .access import check_access
 from .hours import OpeningHours
+from .models import PartyKind
 from .patterns import SPACE
+from .ports import ConversationStore
 
 MAX_NAME_CHARS = 100
 MAX_PATTERN_CHARS = 500
@@ -197,9 +200,11 @@ def _require(ok: bool, field: str, message: str) -> None:
 class ProactiveService:
     """The rules, what the widget is offered, and what is counted."""
 
-    def __init__(self, *, store: ProactiveStore, now: Callable[[], float], new_id: Callable[[], str],
-                 hours: OpeningHours, agents_available: Callable[[], Awaitable[bool]]) -> None:
+    def __init__(self, *, store: ProactiveStore, conversations: ConversationStore, now: Callable[[], float],
+                 new_id: Callable[[], str], hours: OpeningHours,
+                 agents_available: Callable[[], Awaitable[bool]]) -> None:
         self.store = store
+        self.conversations = conversations
         self.now = now
         self.new_id = new_id
         self.hours = hours
@@ -236,8 +241,11 @@ class ProactiveService:
             return False
         return not (rule.agent_available_only and not await self.agents_available())
 
-    async def offered(self, page_url: str | None, locale: str | None) -> list[OfferedRule]:
-        """The rules that may fire on the page now, in order, with their text in ``locale``."""
+    async def offered(self, visitor_id: str, page_url: str | None, locale: str | None) -> list[OfferedRule]:
+        """The rules that may fire on the page now, in order, with their text in ``locale``; none
+        for a visitor who is in a chat already."""
+        if await self.conversations.active_conversation_for_visitor(visitor_id) is not None:
+            return []
         offered = []
         for rule in await self.store.proactive_rules():
             if rule.matches_url(page_url) and await self._conditions_hold(rule):
@@ -263,13 +271,19 @@ class ProactiveService:
         await self.store.record_proactive_event(rule_id, visitor_id, ProactiveEvent.ANSWERED, self.now())
 
     async def do_record_chat(self, visitor_id: str, rule_id: str, conversation_id: str) -> None:
-        """The shopper's answer started the conversation (their own, checked by the caller)."""
+        """The shopper's answer started the conversation (their own: another's is ``NotFound``)."""
+        check_access(await self.conversations.get_conversation(conversation_id), PartyKind.VISITOR, visitor_id)
         if not await self.store.has_proactive_event(rule_id, visitor_id, ProactiveEvent.ANSWERED):
             raise Conflict("this message was not answered by this visitor")
         if not await self.store.record_proactive_chat(conversation_id, rule_id, self.now()):
             current = await self.store.proactive_rule_of(conversation_id)
             if current != rule_id:
                 raise Conflict("another proactive message started this conversation")
+
+    async def origin(self, conversation_id: str) -> tuple[str, ProactiveRule | None] | None:
+        """The id of the rule that started the conversation and the rule (``None`` once deleted)."""
+        rule_id = await self.store.proactive_rule_of(conversation_id)
+        return None if rule_id is None else (rule_id, await self.store.proactive_rule(rule_id))
 
     async def report(self) -> list[RuleCounts]:
         """Every rule's counts, in the rules' order."""

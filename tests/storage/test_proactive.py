@@ -25,8 +25,9 @@ def _service(stores: AllStores, clock: ManualClock, *, hours: str = "", agents: 
     async def agents_available() -> bool:
         return available[0]
 
-    return ProactiveService(store=stores.proactive, now=clock.now, new_id=lambda: next(ids),
-                            hours=parse_opening_hours(hours), agents_available=agents_available)
+    return ProactiveService(store=stores.proactive, conversations=stores.conversations, now=clock.now,
+                            new_id=lambda: next(ids), hours=parse_opening_hours(hours),
+                            agents_available=agents_available)
 
 
 def _draft(name: str, **changes: object) -> RuleDraft:
@@ -68,15 +69,15 @@ async def test_the_widget_is_offered_the_rules_whose_page_and_conditions_hold(st
     await service.do_add_rule(_draft("Elsewhere", url_pattern="*/shipping*", position=4))
     page = "https://shop.example/demo/payment.html"
 
-    offered = await service.offered(page, "de-DE")
+    offered = await service.offered("v1", page, "de-DE")
     assert [o.id for o in offered] == [agents_only.id]  # closed: the hours-only rule waits
     assert (offered[0].min_cart_value, offered[0].checkout_step, offered[0].seconds) == (40.0, "payment", 20)
     clock.advance(3600)
-    offered = await service.offered(page, "de-DE")
+    offered = await service.offered("v1", page, "de-DE")
     assert [(o.id, o.text) for o in offered] == [(hours_only.id, "Hallo"), (agents_only.id, "Need a hand?")]
     agents[0] = False
-    assert [o.id for o in await service.offered(page, None)] == [hours_only.id]
-    assert await service.offered("https://shop.example/", None) == []
+    assert [o.id for o in await service.offered("v1", page, None)] == [hours_only.id]
+    assert await service.offered("v1", "https://shop.example/", None) == []
 
 
 async def test_events_are_counted_once_per_visitor_and_reported(stores: AllStores) -> None:
@@ -126,5 +127,11 @@ async def test_a_chat_is_recorded_for_a_stored_conversation_only(stores: AllStor
     await service.do_answer("v1", rule.id)
     with pytest.raises(NotFound):
         await service.do_record_chat("v1", rule.id, "no-such-conversation")
+    await add_conversation(stores, "c2", "v2")
+    with pytest.raises(NotFound):  # another visitor's conversation is as good as none
+        await service.do_record_chat("v1", rule.id, "c2")
+    await add_conversation(stores, "c1", "v1")
+    assert await service.offered("v1", "https://shop.example/payment", None) == []  # in a chat: nothing offered
+    assert len(await service.offered("v3", "https://shop.example/payment", None)) == 1
     assert await service.report() == [RuleCounts(rule_id=rule.id, name="Payment", enabled=True, shown=1,
                                                  answered=1, chats=0)]
