@@ -13,6 +13,9 @@ const EMPTY = Object.freeze({
   tickets: false,
   // how many ticket answers the shopper has seen (more shows on the chat button)
   answersSeen: 0,
+  // the proactive message the shopper answered (proactive/watch.js): {rule_id, text, reply,
+  // conversation_id}, conversation_id null until the chat it starts exists (ui/proactive-line.js)
+  proactive: null,
 });
 
 export class WidgetStore {

@@ -5,12 +5,12 @@
 // It holds state and tells the view through onChange; it never touches the DOM.
 
 import { WidgetStore } from "../store.js";
+import { visitorToken } from "../token.js";
 import { upload, uploadUrl } from "./attachments.js";
 import { errorText, MAX_MESSAGE_CHARS, newClientMsgId } from "./text.js";
 import { Transcript } from "./transcript.js";
 
 const ACK_TIMEOUT_MS = 10_000;
-const TOKEN_MARGIN_S = 300;
 const ANY = Symbol("any conversation");
 const TOKEN_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 // The agent's "is typing" ends this long after their last typing:true, should the typing:false
@@ -157,16 +157,9 @@ export class ChatSession {
   }
 
   async #visitorToken() {
-    const saved = this.store.load();
-    if (saved.token && saved.expiresAt - TOKEN_MARGIN_S > Date.now() / 1000) return saved.token;
-    const response = await this.fetch(`${this.base}api/visitor/sessions`, { method: "POST", mode: "cors" });
-    if (response.status !== 201) throw new ChatError("session_refused", `visitor session: ${response.status}`);
-    const body = await response.json();
-    // A new visitor has no conversation: whatever the old token could reach is gone.
-    this.store.update({ token: body.token, expiresAt: body.expires_at, conversationId: null, ratePending: null,
-      outbox: [] });
-    this.transcript = new Transcript();
-    return body.token;
+    const { token, fresh } = await visitorToken(this.store, this.base, this.fetch);
+    if (fresh) this.transcript = new Transcript();
+    return token;
   }
 
   async #connected() {
