@@ -15,6 +15,7 @@ import {
 } from "./format.js";
 import { ProfilePicture } from "./avatar.js";
 import { KnowledgePanel } from "./knowledge.js";
+import { ProactiveAdmin } from "./proactive.js";
 import { titleWithUnread, unreadCount } from "./unread.js";
 
 const STORAGE_KEY = "chatserver-console";
@@ -37,6 +38,8 @@ const knowledge = new KnowledgePanel({ rest: (...args) => rest(...args), compose
 const links = new AttachmentLinks({ call: (event, payload) => call(event, payload) });
 const fileViews = new Map();
 
+// Proactive messages' rules and their counts, for admins (proactive.js).
+const proactive = new ProactiveAdmin({ rest: (...args) => rest(...args) });
 // The agent's own picture, shown before their name in the top bar (avatar.js).
 const picture = new ProfilePicture({ rest: (...args) => rest(...args) });
 $("agent-name").before(picture.button);
@@ -199,6 +202,7 @@ function start(session) {
   connect();
   loadCanned();
   knowledge.start(session.agent);
+  proactive.start(session.agent);
   picture.start(session.agent);
   render();
 }
