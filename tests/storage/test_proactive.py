@@ -10,11 +10,14 @@ import itertools
 import pytest
 
 from chatserver.domain.clock import ManualClock
+from chatserver.domain.customers import CustomerService
 from chatserver.domain.hours import parse_opening_hours
+from chatserver.domain.models import PreChat
 from chatserver.domain.proactive import ProactiveEvent, ProactiveService, RuleCounts, RuleDraft
 from chatserver.errors import Conflict, NotFound
 
 from .backends import AllStores, add_conversation
+from .test_customers import _agent, _assign_and_close, _chat
 
 
 def _service(stores: AllStores, clock: ManualClock, *, hours: str = "", agents: list[bool] | None = None
@@ -135,3 +138,27 @@ async def test_a_chat_is_recorded_for_a_stored_conversation_only(stores: AllStor
     assert len(await service.offered("v3", "https://shop.example/payment", None)) == 1
     assert await service.report() == [RuleCounts(rule_id=rule.id, name="Payment", enabled=True, shown=1,
                                                  answered=1, chats=0)]
+
+
+async def test_a_deleted_customer_takes_their_conversations_rule_and_their_counts(stores: AllStores) -> None:
+    clock = ManualClock(1_800_000_000.0)
+    customers = CustomerService(customers=stores.customers, conversations=stores.conversations, clock=clock,
+                                new_id=lambda: "cu1", identity_secret="secret", retention_days=30)
+    await _agent(stores)
+    await _chat(stores, clock, "c1", "v1")
+    ann = await customers.attach_chat("v1", PreChat(name="Ann", question="Q"))
+    await _assign_and_close(stores, clock, "c1", "a1")
+    service = _service(stores, clock)
+    rule = await service.do_add_rule(_draft("Payment"))
+    await service.do_show("v1", rule.id)
+    await service.do_answer("v1", rule.id)
+    await service.do_record_chat("v1", rule.id, "c1")
+    exported = await customers.export_customer(ann.id)
+    assert [r["rule_id"] for r in exported.related["proactive_conversations"]] == [rule.id]
+    assert sorted(r["event"] for r in exported.related["proactive_events"]) == ["answered", "shown"]
+
+    # Deleted with the customer: the conversation's rule and what was counted of their visitor.
+    await customers.delete_customer(ann.id)
+    assert await stores.proactive.proactive_rule_of("c1") is None
+    assert await service.report() == [RuleCounts(rule_id=rule.id, name="Payment", enabled=True, shown=0,
+                                                 answered=0, chats=0)]

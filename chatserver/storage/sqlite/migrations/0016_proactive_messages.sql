@@ -18,13 +18,14 @@ CREATE TABLE proactive_rules (
     updated_at REAL NOT NULL
 );
 
--- Deleted with their rule.
+-- Deleted with their rule. One key column, as every table a customer's export lists.
 CREATE TABLE proactive_events (
+    id INTEGER PRIMARY KEY,
     rule_id TEXT NOT NULL REFERENCES proactive_rules (id) ON DELETE CASCADE,
     visitor_id TEXT NOT NULL,
     event TEXT NOT NULL CHECK (event IN ('shown', 'answered')),
     at REAL NOT NULL,
-    PRIMARY KEY (rule_id, visitor_id, event)
+    UNIQUE (rule_id, visitor_id, event)
 );
 
 -- A conversation keeps the id of the rule that started it, even once the rule is deleted; it
