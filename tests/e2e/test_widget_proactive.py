@@ -113,15 +113,20 @@ async def test_a_shopper_20_s_on_the_payment_page_is_asked_answers_and_a_chat_st
     await expect(bubble(page)).to_have_count(0)
 
 
-async def test_the_message_is_in_the_shoppers_language_and_dismissed_for_the_visit(
+async def test_the_message_is_in_the_shoppers_language_fits_a_phone_and_is_dismissed_for_the_visit(
         shop: LiveServer, open_page: OpenPage) -> None:
     await _add_rule(shop, PAYMENT_HELP)
     await agent(shop, await shop.add_agent("Alice"))
-    page = await open_page("/demo/")
+    page = await open_page("/demo/", viewport={"width": 375, "height": 667})
     await page.add_init_script("Object.defineProperty(navigator, 'language', {get: () => 'de-DE'})")
     await _on_payment_page(page)
     await page.clock.fast_forward(20_000)
     await expect(bubble(page).get_by_role("status")).to_have_text("Brauchen Sie Hilfe beim Bezahlen?")
+    # On a phone the bubble sits above the chat button, inside the screen.
+    box, button = await bubble(page).bounding_box(), await launcher(page).bounding_box()
+    assert box is not None and button is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= button["y"], (box, button)
+    await screenshot(page, "proactive-phone-de")
     await bubble(page).get_by_label("Your reply").focus()
     await page.keyboard.press("Escape")
     await expect(bubble(page)).to_have_count(0)

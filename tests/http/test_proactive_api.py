@@ -106,6 +106,7 @@ async def test_names_are_unique_and_agents_may_not_touch_rules(server: LiveServe
     assert [r["id"] for r in await _rules(server, admin)] == [created["rule"]["id"]]
 
 
+@pytest.mark.both_backends
 async def test_a_shopper_is_offered_shown_and_answers_and_the_report_counts_it(server: LiveServer) -> None:
     admin = await server.admin_token()
     _, created = await server.request("POST", "/api/proactive-rules", token=admin, json=RULE)

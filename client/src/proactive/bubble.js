@@ -43,7 +43,7 @@ export class Bubble {
    * @param {Function} options.onDismiss
    */
   constructor({ root, from, onAnswer, onDismiss }) {
-    this.element = el("section", { class: "proactive", "aria-label": from, hidden: "" });
+    this.element = el("section", { class: "proactive", "aria-label": `${from}: message`, hidden: "" });
     // The status region is in the page before its text: screen readers announce what is added.
     this.text = el("p", { class: "text", role: "status", dir: "auto" });
     this.input = el("input", { id: "chatserver-proactive-reply", type: "text", maxlength: "4000",
