@@ -211,6 +211,7 @@ class ProactiveService:
         self.agents_available = agents_available
 
     async def rules(self) -> list[ProactiveRule]:
+        """Every rule, in the order they are tried."""
         return await self.store.proactive_rules()
 
     async def do_add_rule(self, draft: RuleDraft) -> ProactiveRule:
@@ -288,9 +289,12 @@ class ProactiveService:
     async def report(self) -> list[RuleCounts]:
         """Every rule's counts, in the rules' order."""
         counts = await self.store.proactive_counts()
-        return [RuleCounts(rule_id=rule.id, name=rule.name, enabled=rule.enabled,
-                           **dict(zip(("shown", "answered", "chats"), counts.get(rule.id, (0, 0, 0)), strict=True)))
-                for rule in await self.store.proactive_rules()]
+        report = []
+        for rule in await self.store.proactive_rules():
+            shown, answered, chats = counts.get(rule.id, (0, 0, 0))
+            report.append(RuleCounts(rule_id=rule.id, name=rule.name, enabled=rule.enabled, shown=shown,
+                                     answered=answered, chats=chats))
+        return report
 
 
 def _rule(rule_id: str, draft: RuleDraft, *, created_at: float, updated_at: float) -> ProactiveRule:
