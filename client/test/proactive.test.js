@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { dueRule, nextCheckMs, shopperLocale } from "../src/proactive/rules.js";
 import { visitorToken } from "../src/token.js";
 import { WidgetStore } from "../src/store.js";
+import { ANSWER_KEPT_MS, currentEntry } from "../src/ui/proactive-line.js";
 
 const rule = (id, seconds, extra = {}) => ({ id, seconds, text: id, min_cart_value: null, checkout_step: null,
   ...extra });
@@ -51,4 +52,15 @@ test("visitor token: the first one saved is kept when two parts of the widget as
   assert.equal(first.token, second.token); // both speak as one visitor
   assert.equal(store.load().token, first.token);
   assert.deepEqual(await visitorToken(store, "https://chat.example/", fetch), { token: first.token, fresh: false });
+});
+
+test("proactive: an answer whose chat did not start within 30 minutes is forgotten, a started one kept", () => {
+  const now = 1_800_000_000_000;
+  const answered = { rule_id: "r1", text: "Hi", reply: "Help", answered_at: now - ANSWER_KEPT_MS, conversation_id: null };
+  assert.equal(currentEntry(answered, now), answered);
+  assert.equal(currentEntry(answered, now + 1), null);
+  assert.equal(currentEntry({ ...answered, answered_at: undefined }, now), null);
+  const started = { ...answered, conversation_id: "c1" };
+  assert.equal(currentEntry(started, now + 10 * ANSWER_KEPT_MS), started); // stays the chat's first line
+  assert.equal(currentEntry(null, now), null);
 });

@@ -63,7 +63,8 @@ export function watch({ root, script, config, io, canShow, onAnswer }) {
         } catch {
           // the chat still starts; only the count misses this answer
         }
-        store.update({ proactive: { rule_id: rule.id, text: rule.text, conversation_id: null, reply } });
+        store.update({ proactive: { rule_id: rule.id, text: rule.text, conversation_id: null, reply,
+          answered_at: Date.now() } });
         stop();
         onAnswer();
       },

@@ -13,6 +13,17 @@ const LINE_CSS = `
 .proactive-line p { margin: 2px 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 `;
 
+// An answer whose chat was not started within this long is forgotten: the pre-chat form no longer
+// shows it, and a chat started later is not counted for the rule.
+export const ANSWER_KEPT_MS = 30 * 60_000;
+
+/** The store's proactive entry as it applies now: null when there is none or it went stale. */
+export function currentEntry(entry, now) {
+  if (!entry) return null;
+  if (!entry.conversation_id && !(now - (entry.answered_at ?? 0) <= ANSWER_KEPT_MS)) return null;
+  return entry;
+}
+
 export class ProactiveLine {
   /**
    * @param {object} options
@@ -31,9 +42,13 @@ export class ProactiveLine {
     this.chatElement = line();
   }
 
+  #entry() {
+    return currentEntry(this.store.load().proactive, Date.now());
+  }
+
   /** The reply the shopper typed in the bubble, once: it fills the pre-chat question. */
   takeReply() {
-    const pending = this.store.load().proactive;
+    const pending = this.#entry();
     if (!pending?.reply) return "";
     this.store.update({ proactive: { ...pending, reply: null } });
     return pending.reply;
@@ -41,7 +56,7 @@ export class ProactiveLine {
 
   /** Show the line where it belongs: before a chat starts, and in the chat it started. */
   render(conversationId) {
-    const pending = this.store.load().proactive;
+    const pending = this.#entry();
     const before = Boolean(pending && !pending.conversation_id);
     const during = Boolean(pending && conversationId && pending.conversation_id === conversationId);
     for (const [element, shown] of [[this.prechatElement, before], [this.chatElement, during]]) {
@@ -52,7 +67,7 @@ export class ProactiveLine {
 
   /** A chat started from the pre-chat form: if it answers the message, it is recorded with it. */
   async chatStarted(conversationId) {
-    const pending = this.store.load().proactive;
+    const pending = this.#entry();
     if (!pending || pending.conversation_id || !conversationId) return;
     this.store.update({ proactive: { ...pending, conversation_id: conversationId } });
     try {
