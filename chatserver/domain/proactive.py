@@ -256,11 +256,14 @@ class ProactiveService:
 
     async def do_show(self, visitor_id: str, rule_id: str) -> bool:
         """Whether the widget may show the rule's message now (its conditions are checked again:
-        the hours may have ended, the last agent left); counted once per visitor when it may."""
+        the hours may have ended, the last agent left; a visitor in a chat gets none); counted
+        once per visitor when it may."""
         rule = await self.store.proactive_rule(rule_id)
         if rule is None:
             raise NotFound("no such proactive rule")
         if not await self._conditions_hold(rule):
+            return False
+        if await self.conversations.active_conversation_for_visitor(visitor_id) is not None:
             return False
         await self.store.record_proactive_event(rule_id, visitor_id, ProactiveEvent.SHOWN, self.now())
         return True

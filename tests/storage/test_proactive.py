@@ -89,14 +89,14 @@ async def test_events_are_counted_once_per_visitor_and_reported(stores: AllStore
     service = _service(stores, clock, agents=agents)
     rule = await service.do_add_rule(_draft("Payment", agent_available_only=True))
     other = await service.do_add_rule(_draft("Other", position=5))
-    await add_conversation(stores, "c1", "v1")
-    await add_conversation(stores, "c2", "v2")
 
     with pytest.raises(Conflict):  # not shown: nothing to answer
         await service.do_answer("v1", rule.id)
     assert await service.do_show("v1", rule.id) is True
     assert await service.do_show("v1", rule.id) is True  # shown again (a reload): counted once
     assert await service.do_show("v2", rule.id) is True
+    await add_conversation(stores, "c1", "v1")
+    await add_conversation(stores, "c2", "v2")
     with pytest.raises(Conflict):  # answered nothing yet: no chat to record
         await service.do_record_chat("v1", rule.id, "c1")
     await service.do_answer("v1", rule.id)
@@ -135,8 +135,11 @@ async def test_a_chat_is_recorded_for_a_stored_conversation_only(stores: AllStor
         await service.do_record_chat("v1", rule.id, "c2")
     await add_conversation(stores, "c1", "v1")
     assert await service.offered("v1", "https://shop.example/payment", None) == []  # in a chat: nothing offered
+    assert await service.do_show("v2", rule.id) is False  # in a chat (c2): not shown, not counted
     assert len(await service.offered("v3", "https://shop.example/payment", None)) == 1
-    assert await service.report() == [RuleCounts(rule_id=rule.id, name="Payment", enabled=True, shown=1,
+    assert await service.do_show("v3", rule.id) is True
+    # Shown to v1 before their chat and to v3; no chat recorded.
+    assert await service.report() == [RuleCounts(rule_id=rule.id, name="Payment", enabled=True, shown=2,
                                                  answered=1, chats=0)]
 
 
