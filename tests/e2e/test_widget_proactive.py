@@ -126,6 +126,7 @@ async def test_the_message_is_in_the_shoppers_language_fits_a_phone_and_is_dismi
     await bubble(page).get_by_label("Your reply").focus()
     await page.keyboard.press("Escape")
     await expect(bubble(page)).to_have_count(0)
+    await expect(launcher(page)).to_be_focused()  # focus back on the chat button
     await expect(panel(page)).to_have_count(0)  # dismissing opens nothing
     await page.reload()
     await page.clock.fast_forward(60_000)

@@ -56,7 +56,12 @@ export function watch({ root, script, config, io, canShow, onAnswer }) {
     bubble = new Bubble({
       root,
       from: config.title,
-      onDismiss: () => stop(),
+      onDismiss: () => {
+        // Focus in the bubble goes back to the chat button, not to the page's start.
+        const focused = bubble.element.contains(root.activeElement);
+        stop();
+        if (focused) root.querySelector(".launcher")?.focus();
+      },
       onAnswer: async (reply) => {
         try {
           await call("proactive:answered", { rule_id: rule.id });
