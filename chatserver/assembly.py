@@ -51,6 +51,7 @@ from .domain.ports import (
     RoutingState,
 )
 from .domain.presence import PresenceChanges
+from .domain.proactive import ProactiveService
 from .domain.queue import WaitingQueue
 from .domain.read_marks import ReadMarks
 from .domain.repair import RoutingRepair
@@ -60,6 +61,7 @@ from .domain.tasks import TaskSupervisor
 from .domain.tickets import TicketService, TranscriptLimits
 from .domain.tokens import TokenSigner
 from .domain.transfers import Transfers
+from .domain.uploads import UploadSpool
 from .domain.visitor_history import VisitorHistory
 from .domain.webhooks import ConversationWebhooks, Webhooks
 from .http.metrics import MetricsListener
@@ -85,6 +87,7 @@ from .transport.history import HistoryEvents
 from .transport.hub import SocketHub
 from .transport.notifier import SocketNotifier
 from .transport.origins import listening_origins, normalized, shop_origin_allowed
+from .transport.proactive import ProactiveEvents
 from .transport.ratelimit import KeyedLimiter
 from .transport.registry import ConnectionRegistry
 from .transport.shutdown import Drain
@@ -141,6 +144,8 @@ class Domain:
     cobrowse: CobrowseService
     tickets: TicketService
     attachments: AttachmentService
+    history: VisitorHistory
+    proactive: ProactiveService
 
 
 @dataclass(frozen=True)
@@ -337,13 +342,21 @@ def build_domain(settings: Settings, stores: Stores, backend: Backend, outgoing:
     )
     assert settings.secret_key is not None
     uploads = settings.attachment_uploads_per_minute
+    history = VisitorHistory(stores.customers, stores.conversations)
     attachments = AttachmentService(
         store=stores.attachments, conversations=stores.conversations, chats=chats.lifecycle,
         signer=LinkSigner(settings.secret_key), clock=clock, new_id=new_id,
         limiter=KeyedLimiter(uploads / 60.0, uploads), allowed=frozenset(settings.attachment_types),
-        link_ttl=settings.attachment_link_ttl)
+        link_ttl=settings.attachment_link_ttl,
+        spool=UploadSpool(settings.data_dir / "uploads", settings.attachment_uploads_in_flight),
+        # A returning shopper reads their earlier conversations, their files included.
+        visitor_reads=history.may_read)
+    proactive = ProactiveService(store=stores.proactive, conversations=stores.conversations, now=clock.now,
+                                 new_id=new_id, hours=tickets.hours,
+                                 agents_available=chats.presence_changes.agents_available)
     return Domain(chats=chats, avatars=avatars, customers=customers, knowledge=knowledge, cobrowse=cobrowse,
-                  tickets=tickets, attachments=attachments, languages=languages)
+                  tickets=tickets, attachments=attachments, history=history, proactive=proactive,
+                  languages=languages)
 
 
 def build_chats(*, agents: AgentStore, conversations: ConversationStore, routing: RoutingState,
@@ -397,9 +410,9 @@ def build_transport(settings: Settings, sio: ChatSocketServer, stores: Stores, b
         Events(C.VISITOR_NAMESPACE, CustomerEvents(domain.customers).handlers()),
         Events(C.VISITOR_NAMESPACE, tickets.handlers()),
         Events(C.AGENT_NAMESPACE, tickets.agent_handlers()),
-        Events(C.VISITOR_NAMESPACE, HistoryEvents(VisitorHistory(stores.customers, stores.conversations),
-                                                  n.views).handlers()),
+        Events(C.VISITOR_NAMESPACE, HistoryEvents(domain.history, n.views).handlers()),
         Events(C.AGENT_NAMESPACE, console.handlers()),
+        Events(C.VISITOR_NAMESPACE, ProactiveEvents(domain.proactive).handlers()),
         Events(C.VISITOR_NAMESPACE, relay.visitor_handlers(), self_limited=frozenset({C.EV_COBROWSE_EVENTS})),
         Events(C.AGENT_NAMESPACE, relay.agent_handlers(), self_limited=frozenset({C.EV_COBROWSE_POINTER})),
         *extra_events,
@@ -425,7 +438,7 @@ def build_http_services(settings: Settings, stores: Stores, backend: Backend, so
         dispatcher=domain.chats.dispatcher, customers=domain.customers, knowledge=domain.knowledge,
         languages=domain.languages,
         attachments=domain.attachments,
-        avatars=domain.avatars,
+        avatars=domain.avatars, proactive=domain.proactive,
         tickets=domain.tickets, webhooks=outgoing.webhooks, outbox=stores.tickets, sessions=hub.sessions,
         queue=hub.queue, notifier=notifications.notifier,
         login_limiter=limiter(settings.login_attempts_per_minute),

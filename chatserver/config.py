@@ -231,6 +231,9 @@ class Settings:
     attachment_types: tuple[str, ...] = ("png", "jpeg", "gif", "webp", "pdf", "text")
     attachment_link_ttl: float = 300.0
     attachment_uploads_per_minute: int = 10
+    # Uploads received at once by one process (each a temporary file of up to attachment_max_bytes
+    # under <data_dir>/uploads); one more is refused with 503 busy and Retry-After.
+    attachment_uploads_in_flight: int = 16
     # Languages (docs/widget.md, "Languages"): the language of a shopper whose page and browser
     # name none the widget has; and a directory of a shop's own translations, merged over the
     # built-in ones (widget/<language>.json, console/..., server/...), checked at start.
@@ -398,6 +401,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"attachment_types must be some of {', '.join(sorted(ALL_KINDS))}")
     if not 10 <= settings.attachment_link_ttl <= 86400 or settings.attachment_uploads_per_minute < 1:
         raise ValueError("attachment_link_ttl must be 10-86400 seconds and attachment_uploads_per_minute at least 1")
+    if not 1 <= settings.attachment_uploads_in_flight <= 10_000:
+        raise ValueError("attachment_uploads_in_flight must be 1-10000")
     load_languages(BUILTIN_LOCALES, settings.locale_dir, settings.default_locale)
     parse_networks(settings.trusted_proxies)
     if NULL_ORIGIN in settings.allowed_origins:

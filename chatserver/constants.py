@@ -24,6 +24,11 @@ EV_PAGE_UPDATE: Final = "page:update"
 # Client -> server, visitor only: a returning shopper's earlier conversations (transport/history.py)
 EV_HISTORY_LIST: Final = "history:list"
 EV_HISTORY_READ: Final = "history:read"
+# Client -> server, visitor only: proactive messages (transport/proactive.py)
+EV_PROACTIVE_RULES: Final = "proactive:rules"
+EV_PROACTIVE_SHOWN: Final = "proactive:shown"
+EV_PROACTIVE_ANSWERED: Final = "proactive:answered"
+EV_PROACTIVE_CHAT: Final = "proactive:chat"
 # Client -> server, agent only
 EV_QUEUE_LIST: Final = "queue:list"
 EV_QUEUE_TAKE: Final = "queue:take"

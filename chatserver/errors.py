@@ -114,6 +114,14 @@ class Unavailable(ChatError):
     http_status = 503
 
 
+class Busy(ChatError):
+    """The server takes no more of this kind of request at the moment (``details.retry_after``
+    seconds, also the HTTP ``Retry-After``): try again then."""
+
+    code = "busy"
+    http_status = 503
+
+
 class EmailNotConfigured(ChatError):
     """The server sends no mail (no ``smtp_host``): what would be emailed is refused, not queued."""
 
@@ -210,6 +218,7 @@ ALL_ERRORS: tuple[type[ChatError], ...] = (
     AtCapacity,
     Conflict,
     Unavailable,
+    Busy,
     PayloadTooLarge,
     UnsupportedMediaType,
     FileTooLarge,

@@ -2,6 +2,7 @@
 //   widget.js                   the loader a shop's script tag points at (IIFE, small)
 //   widget/ui-<hash>.js         the chat panel (ES module, fetched when needed)
 //   widget/socket.io-<hash>.js  socket.io-client (ES module, fetched with the panel)
+//   widget/proactive-<hash>.js  the proactive message's watcher and bubble (fetched when not in a chat)
 //   widget/recorder-<hash>.js   the co-browse recorder (rrweb; fetched when a shopper shares)
 //   demo/                       the demo shop's pages (client/demo/), copied
 // Every file also gets .gz and .br twins (scripts/precompress.mjs), which the server sends to
@@ -36,7 +37,8 @@ const recorder = await esbuild.build({
 });
 const chunks = await esbuild.build({
   ...common,
-  entryPoints: { ui: join(src, "ui", "main.js"), "socket.io": join(src, "socketio.js") },
+  entryPoints: { ui: join(src, "ui", "main.js"), "socket.io": join(src, "socketio.js"),
+    proactive: join(src, "proactive", "watch.js") },
   format: "esm",
   outdir: join(dist, "widget"),
   entryNames: "[name]-[hash]",
@@ -52,6 +54,7 @@ await esbuild.build({
   define: {
     __CHATSERVER_UI__: JSON.stringify(chunkPath(chunks, "ui/main.js")),
     __CHATSERVER_SOCKET__: JSON.stringify(chunkPath(chunks, "socketio.js")),
+    __CHATSERVER_PROACTIVE__: JSON.stringify(chunkPath(chunks, "proactive/watch.js")),
   },
 });
 

@@ -4,6 +4,7 @@
 // too large to send is scaled down here first.
 
 import { avatarElement, avatarSource, setAvatar } from "../../client/src/ui/avatar.js";
+import { t } from "../../client/src/i18n.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { errorText } from "./format.js";
 
@@ -13,8 +14,8 @@ const MAX_BYTES = 512 * 1024;
 const SCALED_PX = 512;
 
 const PROBLEMS = {
-  file_type_not_allowed: "This file is not a picture the server accepts: use a PNG, JPEG, GIF or WebP image.",
-  file_too_large: "This picture is too large.",
+  file_type_not_allowed: "avatar.error.type",
+  file_too_large: "avatar.error.large",
 };
 
 export class ProfilePicture {
@@ -25,22 +26,22 @@ export class ProfilePicture {
     this.url = null;
     this.badge = avatarElement("", null);
     this.button = h("button", { id: "avatar-button", type: "button", class: "avatar-button",
-      "aria-label": "Your picture", onclick: () => this.open() }, this.badge);
+      "aria-label": t("avatar.title"), onclick: () => this.open() }, this.badge);
     this.preview = avatarElement("", null);
     this.preview.classList.add("large");
     this.input = h("input", { id: "avatar-file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp",
       onchange: () => this.#upload() });
     this.message = h("p", { class: "notice", role: "alert" });
-    this.removeButton = h("button", { type: "button", onclick: () => this.#remove() }, "Remove picture");
+    this.removeButton = h("button", { type: "button", onclick: () => this.#remove() }, t("avatar.remove"));
     this.dialog = h("dialog", { id: "avatar-dialog", "aria-labelledby": "avatar-heading" },
       h("form", { method: "dialog" },
-        h("h2", { id: "avatar-heading" }, "Your picture"),
+        h("h2", { id: "avatar-heading" }, t("avatar.title")),
         this.preview,
-        h("p", {}, "Shoppers see it beside your messages; without one they see your initials."),
-        h("label", { for: "avatar-file" }, "Choose a picture (PNG, JPEG, GIF or WebP)"),
+        h("p", {}, t("avatar.explain")),
+        h("label", { for: "avatar-file" }, t("avatar.choose")),
         this.input,
         this.message,
-        h("div", { class: "buttons" }, this.removeButton, h("button", { type: "submit", class: "cancel" }, "Close"))));
+        h("div", { class: "buttons" }, this.removeButton, h("button", { type: "submit", class: "cancel" }, t("avatar.close")))));
     document.body.append(this.dialog);
   }
 
@@ -72,14 +73,14 @@ export class ProfilePicture {
   async #upload() {
     const [file] = this.input.files;
     if (!file) return;
-    setText(this.message, "Saving…");
+    setText(this.message, t("avatar.saving"));
     try {
       const data = file.size > MAX_BYTES ? await scaledDown(file) : new Uint8Array(await file.arrayBuffer());
       const answer = await this.rest("PUT", "/api/me/avatar", { image: base64(data) });
       this.#show(answer.avatar_url);
-      setText(this.message, "Saved. Shoppers see it in your chats.");
+      setText(this.message, t("avatar.saved"));
     } catch (error) {
-      setText(this.message, PROBLEMS[error.code] ?? errorText(error));
+      setText(this.message, PROBLEMS[error.code] ? t(PROBLEMS[error.code]) : errorText(error));
     }
   }
 
@@ -87,7 +88,7 @@ export class ProfilePicture {
     try {
       await this.rest("DELETE", "/api/me/avatar");
       this.#show(null);
-      setText(this.message, "Removed. Shoppers see your initials.");
+      setText(this.message, t("avatar.removed"));
     } catch (error) {
       setText(this.message, errorText(error));
     }

@@ -5,6 +5,7 @@
 // nothing from the shopper's page runs here.
 
 import { FILL_ATTRIBUTE } from "../../client/src/cobrowse/privacy.js";
+import { t as tr } from "../../client/src/i18n.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 
 const PING_MS = 2000;
@@ -14,25 +15,16 @@ const ACTION_MESSAGE_MS = 5000;
 // Fields the page refuses any action on, clicks included (actionRefusal in privacy.js).
 const UNTOUCHABLE = new Set(["sensitive_field", "blocked"]);
 // Text for the session's reason codes (docs/protocol.md).
-const REASONS = {
-  declined_by_visitor: "The customer declined to share their screen.",
-  no_answer: "The customer did not answer the request.",
-  stopped_by_visitor: "The customer stopped sharing.",
-  stopped_by_agent: "You stopped co-browsing.",
-  chat_ended: "The chat ended.",
-  agent_changed: "The chat went to another agent.",
-  visitor_left: "The customer left the shop.",
-  rate_limited: "Paused: the customer's page sent more than a session allows.",
-  page_too_large: "Paused: the customer's page is too large to share.",
-};
-const ACTION_REASONS = {
-  sensitive_field: "That is a private field (card, password…): only the customer can fill it in.",
-  masked_field: "That field is hidden from you (masked): only the customer can fill it in.",
-  blocked: "That part of the page is hidden from co-browsing.",
-  not_a_field: "That is not a field you can type into.",
-  no_such_element: "That element is no longer on the customer's page.",
-  control_not_granted: "The customer has not let you control the page.",
-};
+const REASONS = new Set(["declined_by_visitor", "no_answer", "stopped_by_visitor", "stopped_by_agent",
+  "chat_ended", "agent_changed", "visitor_left", "rate_limited", "page_too_large"]);
+const ACTION_REASONS = new Set(["sensitive_field", "masked_field", "blocked", "not_a_field", "no_such_element",
+  "control_not_granted"]);
+
+/** What the session's status line says when it is neither requested nor active. */
+function reasonText(session) {
+  return REASONS.has(session.reason) ? tr(`cobrowse.reason.${session.reason}`)
+    : tr("cobrowse.session", { status: session.status });
+}
 
 /**
  * A replayer plugin: the rebuilt page gets a <base> of the shopper's page address (from rrweb's
@@ -98,9 +90,9 @@ export class CobrowseView {
     this.screen = h("div", { class: "cobrowse-screen" });
     this.overlay = h("div", { class: "cobrowse-overlay", "aria-hidden": "true" });
     this.inputForm = h("form", { class: "cobrowse-input", hidden: true });
-    this.inputField = h("input", { type: "text", maxlength: 1000, "aria-label": "Text to type into the field" });
-    this.inputForm.append(this.inputField, h("button", { type: "submit" }, "Fill in"),
-      h("button", { type: "button", onclick: () => this.#hideInput() }, "Cancel"));
+    this.inputField = h("input", { type: "text", maxlength: 1000, "aria-label": tr("cobrowse.typeText") });
+    this.inputForm.append(this.inputField, h("button", { type: "submit" }, tr("cobrowse.fillIn")),
+      h("button", { type: "button", onclick: () => this.#hideInput() }, tr("cobrowse.cancel")));
     this.stage.append(this.screen, this.overlay, this.inputForm);
     this.message = document.getElementById("cobrowse-message");
     this.controlButton = document.getElementById("cobrowse-control");
@@ -133,7 +125,7 @@ export class CobrowseView {
     socket.on("cobrowse:events", (batch) => this.#batch(batch));
     socket.on("cobrowse:action_result", (result) => this.#actionResult(result));
     socket.on("cobrowse:pong", ({ session_id: id, t }) => {
-      if (id === this.session?.id) setText(this.lag, `Lag ${Math.round(performance.now() - t)} ms`);
+      if (id === this.session?.id) setText(this.lag, tr("cobrowse.lag", { ms: Math.round(performance.now() - t) }));
     });
     socket.on("connect", () => {
       if (this.session && this.joined) {
@@ -151,14 +143,14 @@ export class CobrowseView {
   async start(conversationId, customerName) {
     this.#reset();
     this.conversationId = conversationId;
-    setText(this.title, `Co-browsing with ${customerName}`);
+    setText(this.title, tr("cobrowse.with", { name: customerName }));
     this.panel.hidden = false;
-    this.#showMessage("Asking the customer to share their screen…");
+    this.#showMessage(tr("cobrowse.asking"));
     try {
       const ack = await this.call("cobrowse:request", { conversation_id: conversationId });
       this.#updated(ack.session);
     } catch (error) {
-      this.#showMessage(error.message || "Co-browsing is not possible right now.");
+      this.#showMessage(error.message || tr("cobrowse.notPossible"));
     }
   }
 
@@ -195,15 +187,15 @@ export class CobrowseView {
     this.panel.dataset.status = session.status;
     const control = session.control;
     let text;
-    if (session.status === "requested") text = "Waiting for the customer to accept…";
+    if (session.status === "requested") text = tr("cobrowse.waitingAccept");
     else if (session.status === "active") {
-      text = control === "granted" ? "Live · you may click and type on the customer's page"
-        : control === "requested" ? "Live · waiting for the customer to allow control" : "Live";
-    } else text = REASONS[session.reason] ?? `Session ${session.status}`;
+      text = tr(control === "granted" ? "cobrowse.liveControl"
+        : control === "requested" ? "cobrowse.liveWaiting" : "cobrowse.live");
+    } else text = reasonText(session);
     setText(this.status, text);
     this.controlButton.hidden = session.status !== "active" || control === "granted" || control === "requested";
-    setText(this.controlButton, control === "declined" || control === "revoked" ? "Ask for control again"
-      : "Ask for control");
+    setText(this.controlButton, tr(control === "declined" || control === "revoked" ? "cobrowse.askAgain"
+      : "cobrowse.askControl"));
     this.controlMode.disabled = control !== "granted";
     if (control !== "granted" && this.mode === "control") {
       document.querySelector("input[name=cobrowse-mode][value=point]").checked = true;
@@ -215,12 +207,13 @@ export class CobrowseView {
       this.#hideMessage();
       if (!this.joined) this.#join();
     } else if (session.status === "requested") {
-      this.#showMessage("The customer sees a request to share their screen.");
+      this.#showMessage(tr("cobrowse.customerSees"));
     } else {
       clearInterval(this.pingTimer);
       this.pingTimer = null;
       this.joined = false;
-      this.#showMessage(REASONS[session.reason] ?? "Co-browsing ended.");
+      this.#showMessage(REASONS.has(session.reason) ? tr(`cobrowse.reason.${session.reason}`)
+        : tr("cobrowse.ended"));
     }
     this.onChange(session);
   }
@@ -234,10 +227,10 @@ export class CobrowseView {
       await this.call("cobrowse:join", { session_id: session.id });
     } catch (error) {
       this.joined = false;
-      this.#showMessage(error.message || "Could not join the session.");
+      this.#showMessage(error.message || tr("cobrowse.cannotJoin"));
       return;
     }
-    if (!this.replayer) this.#showMessage("Loading the customer's page…");
+    if (!this.replayer) this.#showMessage(tr("cobrowse.loading"));
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => this.#ping(), PING_MS);
     this.#ping();
@@ -437,7 +430,8 @@ export class CobrowseView {
   }
 
   #refused(reason) {
-    this.#showMessage(ACTION_REASONS[reason] ?? "The customer's page did not do that.", ACTION_MESSAGE_MS);
+    this.#showMessage(tr(ACTION_REASONS.has(reason) ? `cobrowse.action.${reason}` : "cobrowse.action.other"),
+      ACTION_MESSAGE_MS);
   }
 
   #showMessage(text, hideAfter = 0) {

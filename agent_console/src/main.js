@@ -17,6 +17,7 @@ import {
 } from "./format.js";
 import { ProfilePicture } from "./avatar.js";
 import { KnowledgePanel } from "./knowledge.js";
+import { ProactiveAdmin } from "./proactive.js";
 import { titleWithUnread, unreadCount } from "./unread.js";
 
 const STORAGE_KEY = "chatserver-console";
@@ -59,6 +60,8 @@ const knowledge = new KnowledgePanel({ rest: (...args) => rest(...args), compose
 const links = new AttachmentLinks({ call: (event, payload) => call(event, payload) });
 const fileViews = new Map();
 
+// Proactive messages' rules and their counts, for admins (proactive.js).
+const proactive = new ProactiveAdmin({ rest: (...args) => rest(...args) });
 // The agent's own picture, shown before their name in the top bar (avatar.js).
 const picture = new ProfilePicture({ rest: (...args) => rest(...args) });
 $("agent-name").before(picture.button);
@@ -87,7 +90,7 @@ const state = {
   expiryTimer: null,
   retryTimer: null, // the next connect after the server refused one
   connectRetries: 0, // refused connects since the last one that worked
-  attachmentLimit: null, // the server's attachment_max_bytes, once it says (a 413's details.limit)
+  attachmentLimit: null, // the server's attachment_max_bytes (session:resume's limits, or a 413's details.limit)
 };
 
 /** One conversation the agent holds (or held, until its tab is closed). */
@@ -223,6 +226,7 @@ function start(session) {
   connect();
   loadCanned();
   knowledge.start(session.agent);
+  proactive.start(session.agent);
   picture.start(session.agent);
   render();
 }
@@ -391,6 +395,7 @@ async function resume() {
   }
   state.connected = true;
   state.status = reply.status;
+  learnAttachmentLimit(reply.limits?.attachment_max_bytes);
   chooseStatus(reply.status); // another tab of the agent's may have changed it meanwhile
   setQueue(reply.queue);
   loadTickets(); // after a reconnect too: tickets may have come meanwhile
@@ -784,12 +789,16 @@ function sendFile(file, name, onProgress) {
     messageArrived(message);
     return message;
   }, (error) => {
-    const limit = Number(error.details?.limit);
-    if (error.code === "file_too_large" && Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
+    if (error.code === "file_too_large") learnAttachmentLimit(Number(error.details?.limit));
     if (SESSION_ERRORS.has(error.code)) sessionLost(error.code);
     throw error;
   });
   return { done, cancel: sending.cancel };
+}
+
+/** The largest file the server takes (files over it are refused before a byte is sent). */
+function learnAttachmentLimit(limit) {
+  if (Number.isInteger(limit) && limit > 0) state.attachmentLimit = limit;
 }
 
 const attach = new AttachControls({

@@ -8,6 +8,10 @@ thread: Pillow's work is CPU-bound). Then the bytes are stored, and the message 
 the chat's own path (``ChatService.send_message``: idempotent on ``client_msg_id``, delivered as
 ``message:new`` once to each connection); a message that cannot be stored takes its attachment
 away with it. The message's ``meta`` names the attachment, never holds its bytes.
+
+The body is never held whole in memory: it is written to a temporary file as it arrives
+(``uploads.UploadSpool``, which also bounds the uploads in flight), checked and stored from there,
+and a download is read in parts (``FileChunks``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import hashlib
 import hmac
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Literal, Protocol
 
 import msgspec
@@ -32,19 +37,37 @@ from .file_checks import DEFAULT_MAX_PIXELS, CheckedFile, check_upload, checked_
 from .models import Attachment, Conversation, Message, PartyKind, Role, StoredFile
 from .ports import ConversationStore
 from .tickets import RateLimiter
+from .uploads import SpooledUpload, UploadSpool
 
-__all__ = ["Attachment", "AttachmentService", "AttachmentStore", "FileLink", "LinkSigner", "StoredFile"]
+__all__ = ["Attachment", "AttachmentService", "AttachmentStore", "FileChunks", "FileLink", "LinkSigner",
+           "StoredFile"]
 
 log = logging.getLogger("chatserver.attachments")
+# A temporary file not written for this long is one a stopped process left.
+ORPHAN_AGE = 3600.0
 # Files checked at once per process (the others wait their turn; the machine has few cores anyway).
 CONCURRENT_CHECKS = 2
 FILE_MESSAGE = "file"
 Variant = Literal["file", "thumbnail"]
+# A file on disk is read (to be stored or sent) in parts of this many bytes.
+CHUNK_BYTES = 256 * 1024
+
+
+class FileChunks(Protocol):
+    """A stored file being read in parts (at most 1 MiB each) and its size in bytes;
+    ``aclose`` frees what reading holds, whether or not every part was read."""
+
+    size: int
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class AttachmentStore(Protocol):
-    async def save_attachment(self, attachment: Attachment, data: bytes, thumbnail: bytes | None) -> None:
-        """Store the record and its bytes (and thumbnail); once this returns both are durable.
+    async def save_attachment(self, attachment: Attachment, source: Path, thumbnail: bytes | None) -> None:
+        """Store the record, the bytes of the file ``source`` (read in parts, or moved: the path
+        may be gone afterwards) and the thumbnail; once this returns they are durable.
         ``NotFound`` when the conversation does not exist (nothing is kept)."""
         ...
 
@@ -52,6 +75,10 @@ class AttachmentStore(Protocol):
 
     async def attachment_data(self, attachment_id: str, variant: Variant = "file") -> bytes | None:
         """The file's bytes, or its thumbnail's; ``None`` when there is none (or no such file)."""
+        ...
+
+    async def open_attachment(self, attachment_id: str, variant: Variant = "file") -> FileChunks | None:
+        """The file's bytes, or its thumbnail's, to be read in parts; ``None`` as ``attachment_data``."""
         ...
 
     async def attachments_of(self, conversation_ids: list[str]) -> list[Attachment]:
@@ -104,8 +131,14 @@ class AttachmentService:
 
     def __init__(self, *, store: AttachmentStore, conversations: ConversationStore, chats: ChatService,
                  signer: LinkSigner, clock: Clock, new_id: Callable[[], str], limiter: RateLimiter,
-                 allowed: frozenset[str], link_ttl: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 allowed: frozenset[str], link_ttl: float, spool: UploadSpool,
+                 visitor_reads: Callable[[str, str], Awaitable[bool]] | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.store = store
+        # (visitor id, conversation id) -> whether it is a conversation of theirs they read
+        # (visitor_history: their customer's, from another browser too); None: their own only.
+        self.visitor_reads = visitor_reads
+        self.spool = spool
         self.conversations = conversations
         self.chats = chats
         self.signer = signer
@@ -128,20 +161,29 @@ class AttachmentService:
             raise RateLimited("too many uploads: wait a minute")
         return conversation
 
-    async def upload(self, actor: Actor, conversation_id: str, client_msg_id: str, name: str, data: bytes,
-                     origin: str | None = None) -> tuple[Message, bool]:
-        """Check ``data`` (``file_checks.check_upload``, in a thread), store it and post its file
-        message; ``(message, created)``, the stored message and ``False`` for a resent
-        ``client_msg_id`` (nothing new is kept). Call ``check_sender`` first."""
+    def receive(self) -> SpooledUpload:
+        """A temporary file for an upload's body (``UploadSpool.open``: ``Busy`` when too many
+        uploads are in flight); use it as ``async with``, which removes it however the upload ends."""
+        return self.spool.open()
+
+    async def upload(self, actor: Actor, conversation_id: str, client_msg_id: str, name: str,
+                     received: SpooledUpload, origin: str | None = None) -> tuple[Message, bool]:
+        """Check the file ``received`` (``file_checks.check_upload``, in a thread, read from the
+        file), store it and post its file message; ``(message, created)``, the stored message and
+        ``False`` for a resent ``client_msg_id`` (nothing new is kept). Call ``check_sender``
+        first, and ``received.finish()`` once the whole body was written."""
         async with self._checking:
-            checked: CheckedFile = await asyncio.to_thread(check_upload, data, self.allowed,
+            checked: CheckedFile = await asyncio.to_thread(check_upload, received.path, self.allowed,
                                                            max_pixels=self.max_pixels)
+        stored_name = name_for(name, checked.kind)
+        if checked.data is not None:  # an image: its re-encoded bytes are what is kept
+            await asyncio.to_thread(received.replace, checked.data)
         attachment = Attachment(
             id=self.new_id(), conversation_id=conversation_id, sender_kind=actor.kind, sender_id=actor.id,
-            name=name_for(name, checked.kind), content_type=checked.content_type, size=len(checked.data),
+            name=stored_name, content_type=checked.content_type, size=received.size,
             created_at=self.clock.now(), width=checked.width, height=checked.height,
             thumbnail_type=checked.thumbnail_type)
-        await self.store.save_attachment(attachment, checked.data, checked.thumbnail)
+        await self.store.save_attachment(attachment, received.path, checked.thumbnail)
         try:
             message, created = await self.chats.send_message(
                 actor, conversation_id, client_msg_id, attachment.name, origin, kind=FILE_MESSAGE,
@@ -181,12 +223,15 @@ class AttachmentService:
         """The periodic clean-up: bytes that no record names (a process stopped part-way through
         an upload or a deletion) are removed; says how many (no names)."""
         removed = await self.store.remove_orphans()
+        removed += await asyncio.to_thread(self.spool.remove_stale, ORPHAN_AGE)
         if removed:
             log.info("attachment files without a record removed files=%d", removed)
 
     async def link(self, actor: Actor, conversation_id: str, attachment_id: str) -> FileLink:
-        """Signed links to a file of the conversation, for its visitor, an agent who holds or held
-        it, or an admin; others are refused as for the conversation itself."""
+        """Signed links to a file of the conversation, for its visitor (in an ended conversation
+        too, and in one of their customer's they read from another browser: ``visitor_reads``),
+        an agent who holds or held it, or an admin; others are refused as for the conversation
+        itself."""
         conversation = await self.conversations.get_conversation(conversation_id)
         await self._check_reader(actor, conversation, conversation_id)
         attachment = await self.store.attachment(attachment_id)
@@ -202,15 +247,19 @@ class AttachmentService:
                 actor.role == Role.ADMIN or conversation.agent_id == actor.id
                 or await self.conversations.visited_by_agent(conversation_id, actor.id)):
             return
+        if actor.kind == PartyKind.VISITOR and conversation is not None and conversation.visitor_id != actor.id \
+                and self.visitor_reads is not None and await self.visitor_reads(actor.id, conversation_id):
+            return
         check_access(conversation, actor.kind, actor.id)
 
     async def fetch(self, attachment_id: str, variant: Variant, expires: str,
-                    signature: str) -> tuple[Attachment, bytes]:
-        """The file a signed link names, while the link holds and the file exists: ``Forbidden``
-        for a tampered or expired link, ``NotFound`` for a file deleted since."""
+                    signature: str) -> tuple[Attachment, FileChunks]:
+        """The file a signed link names, opened to be read in parts (the caller closes it), while
+        the link holds and the file exists: ``Forbidden`` for a tampered or expired link,
+        ``NotFound`` for a file deleted since."""
         self.signer.verify(attachment_id, variant, expires, signature, self.clock.now())
         attachment = await self.store.attachment(attachment_id)
-        data = await self.store.attachment_data(attachment_id, variant) if attachment is not None else None
-        if attachment is None or data is None:
+        chunks = await self.store.open_attachment(attachment_id, variant) if attachment is not None else None
+        if attachment is None or chunks is None:
             raise NotFound("this file no longer exists")
-        return attachment, data
+        return attachment, chunks

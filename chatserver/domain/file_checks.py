@@ -11,11 +11,13 @@ are decoded (a decompression bomb). Everything here is CPU-bound: callers run it
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Literal, get_args
+from pathlib import Path
+from typing import BinaryIO, Literal, get_args
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
@@ -73,10 +75,11 @@ class SanitizedImage:
 
 @dataclass(frozen=True, slots=True)
 class CheckedFile:
-    """An upload that passed: the bytes to store (an image's re-encoded ones, otherwise the bytes
-    as sent), what they are, and for an image its size and thumbnail."""
+    """An upload that passed: what it is, and for an image its re-encoded bytes (to store instead
+    of the bytes sent), its size and thumbnail; ``data`` is ``None`` when the file is stored as
+    sent."""
 
-    data: bytes
+    data: bytes | None
     kind: FileKind
     content_type: str
     width: int | None = None
@@ -85,33 +88,50 @@ class CheckedFile:
     thumbnail_type: str | None = None
 
 
-def sniff_kind(data: bytes) -> FileKind | None:
-    """The kind the content of ``data`` shows, or None when it is none the server accepts."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+# The first bytes of a file say what it is (the longest signature is WebP's 12).
+HEAD_BYTES = 16
+# A file is read in parts of this size for the plain-text check: never whole in memory.
+READ_BYTES = 1024 * 1024
+_LEADING_SPACE = "\ufeff \t\r\n\f"
+
+
+def sniff_kind(head: bytes) -> FileKind | None:
+    """The kind of image or document the first bytes of a file show (``HEAD_BYTES`` are enough),
+    or None: then only plain text may be accepted (``is_plain_text``)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
-    if data.startswith(b"\xff\xd8\xff"):
+    if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
+    if head.startswith((b"GIF87a", b"GIF89a")):
         return "gif"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if data.startswith(b"%PDF-"):
+    if head.startswith(b"%PDF-"):
         return "pdf"
-    if _is_plain_text(data):
-        return "text"
     return None
 
 
-def _is_plain_text(data: bytes) -> bool:
-    if not data or b"\x00" in data:
-        return False
+def is_plain_text(source: BinaryIO) -> bool:
+    """Whether the file read from ``source`` (from where it stands, in parts of ``READ_BYTES``)
+    is valid UTF-8 with no NUL that does not start with markup."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    started = False  # a character other than leading space was seen
     try:
-        text = data.decode("utf-8")
+        while True:
+            part = source.read(READ_BYTES)
+            if b"\x00" in part:
+                return False
+            text = decoder.decode(part, final=not part)
+            if not started and text.lstrip(_LEADING_SPACE):
+                # Markup (HTML, SVG, XML) is not plain text even when it decodes: refused rather
+                # than served as a document a browser could render if a header were ever lost.
+                if text.lstrip(_LEADING_SPACE).startswith("<"):
+                    return False
+                started = True
+            if not part:
+                return True
     except UnicodeDecodeError:
         return False
-    # Markup (HTML, SVG, XML) is not plain text even when it decodes: refused rather than served
-    # as a document a browser could render if a header were ever lost.
-    return not text.lstrip("\ufeff \t\r\n\f").startswith("<")
 
 
 # What a file's name may hold: no path separator, no control character (C0, DEL, C1) and no line
@@ -143,41 +163,48 @@ def name_for(name: str, kind: FileKind) -> str:
     return name
 
 
-def check_upload(data: bytes, allowed: frozenset[str] = ALL_KINDS, *,
+def check_upload(source: bytes | Path, allowed: frozenset[str] = ALL_KINDS, *,
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedFile:
-    """The file ``data`` as it may be stored: its kind decided on its content and in ``allowed``,
-    an image re-encoded (``sanitize_image``). Raises ``InvalidPayload`` for an empty file,
-    ``FileTypeNotAllowed`` for any other kind or an image that does not decode, ``FileTooLarge``
-    for an image over ``max_pixels``."""
-    if not data:
-        raise InvalidPayload("the file is empty")
-    kind = sniff_kind(data)
-    if kind is None or kind not in allowed:
-        raise FileTypeNotAllowed("this type of file is not accepted",
-                                 details={"allowed": sorted(allowed)})
-    if kind in IMAGE_KINDS:
-        image = sanitize_image(data, max_pixels=max_pixels, kind=kind)
-        return CheckedFile(data=image.data, kind=kind, content_type=image.content_type,
-                           width=image.width, height=image.height,
-                           thumbnail=image.thumbnail, thumbnail_type=image.thumbnail_type)
-    return CheckedFile(data=data, kind=kind, content_type=CONTENT_TYPES[kind])
+    """The file ``source`` (its bytes, or a file read in parts, never whole unless it is an image)
+    as it may be stored: its kind decided on its content and in ``allowed``, an image re-encoded
+    (``sanitize_image``). Raises ``InvalidPayload`` for an empty file, ``FileTypeNotAllowed`` for
+    any other kind or an image that does not decode, ``FileTooLarge`` for an image over
+    ``max_pixels``."""
+    with (io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")) as file:
+        head = file.read(HEAD_BYTES)
+        if not head:
+            raise InvalidPayload("the file is empty")
+        file.seek(0)
+        kind = sniff_kind(head) or ("text" if is_plain_text(file) else None)
+        if kind is None or kind not in allowed:
+            raise FileTypeNotAllowed("this type of file is not accepted",
+                                     details={"allowed": sorted(allowed)})
+        if kind in IMAGE_KINDS:
+            file.seek(0)
+            image = sanitize_image(file, max_pixels=max_pixels, kind=kind)
+            return CheckedFile(data=image.data, kind=kind, content_type=image.content_type,
+                               width=image.width, height=image.height,
+                               thumbnail=image.thumbnail, thumbnail_type=image.thumbnail_type)
+    return CheckedFile(data=None, kind=kind, content_type=CONTENT_TYPES[kind])
 
 
-def sanitize_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, kind: FileKind | None = None,
+def sanitize_image(data: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS, kind: FileKind | None = None,
                    thumbnail_size: int = THUMBNAIL_SIZE) -> SanitizedImage:
     """Decode the PNG, JPEG, GIF or WebP image ``data`` and encode its pixels again in the same
     format, with nothing of the original's metadata: the EXIF orientation applied, then EXIF,
     XMP, ICC profile and comments left behind. Raises ``FileTypeNotAllowed`` when ``data`` is not
     such an image (or is broken), ``FileTooLarge`` when its frames hold over ``max_pixels``
     pixels, checked on the header before any pixel is decoded."""
-    kind = kind or sniff_kind(data)
+    if isinstance(data, bytes):
+        kind = kind or sniff_kind(data)
+        data = io.BytesIO(data)
     if kind not in IMAGE_KINDS:
         raise FileTypeNotAllowed("not an image of an accepted type")
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb warning becomes an error; our cap (below) is the one that counts.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]]) as source:
+            with Image.open(data, formats=[_PIL_FORMATS[kind]]) as source:
                 frames = getattr(source, "n_frames", 1)
                 width, height = source.size
                 if frames > MAX_FRAMES or width * height * frames > max_pixels:

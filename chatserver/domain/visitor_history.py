@@ -56,8 +56,16 @@ class VisitorHistory:
             prefill = Prefill(name=prechat.name, email=prechat.email)
         return [record.conversation for record in ended], prefill
 
-    async def read(self, visitor_id: str, conversation_id: str) -> PastConversation:
-        """One of the visitor's conversations with its messages (``NotFound`` for anyone else's)."""
+    async def may_read(self, visitor_id: str, conversation_id: str) -> bool:
+        """Whether the conversation is one of the visitor's (their own, or their customer's): the
+        rule of ``read``, for what goes with a conversation (its files' links)."""
+        try:
+            await self._own(visitor_id, conversation_id)
+        except NotFound:
+            return False
+        return True
+
+    async def _own(self, visitor_id: str, conversation_id: str) -> Conversation:
         record = await self.customers.conversation_record(conversation_id)
         if record is None:
             raise NotFound("conversation not found")
@@ -65,6 +73,11 @@ class VisitorHistory:
             customer = await self.customers.customer_of_visitor(visitor_id)
             if customer is None or record.customer_id != customer.id:
                 raise NotFound("conversation not found")
+        return record.conversation
+
+    async def read(self, visitor_id: str, conversation_id: str) -> PastConversation:
+        """One of the visitor's conversations with its messages (``NotFound`` for anyone else's)."""
+        conversation = await self._own(visitor_id, conversation_id)
         messages = await self.conversations.messages_after(conversation_id, 0, MAX_MESSAGES + 1)
-        return PastConversation(conversation=record.conversation, messages=messages[:MAX_MESSAGES],
+        return PastConversation(conversation=conversation, messages=messages[:MAX_MESSAGES],
                                 more=len(messages) > MAX_MESSAGES)

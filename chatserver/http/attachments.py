@@ -17,8 +17,9 @@ import msgspec
 from aiohttp import web
 
 from ..domain.actor import Actor
-from ..domain.attachments import Variant
+from ..domain.attachments import Attachment, FileChunks, Variant
 from ..domain.file_checks import NAME_PATTERN
+from ..domain.uploads import SpooledUpload
 from ..errors import AuthRequired, FileTooLarge, InvalidPayload
 from ..wire.shapes import Uploaded
 from ..wire.views import message_view
@@ -26,7 +27,7 @@ from ._records import path_id
 from .route import Answer, Auth, Query, RawBody, Route, json_answer
 from .services import services
 
-# The body is read in chunks of this size and kept in memory only up to attachment_max_bytes.
+# The body is read in chunks of this size, each written to the upload's temporary file at once.
 CHUNK_BYTES = 64 * 1024
 CLIENT_ID = r"^[A-Za-z0-9_\-:.]{1,64}$"
 _CLIENT_ID = re.compile(CLIENT_ID)
@@ -62,16 +63,14 @@ def _too_large(limit: int) -> FileTooLarge:
     return FileTooLarge(f"the file is larger than {limit} bytes", details={"limit": limit})
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The body as it arrives, refused (``FileTooLarge``) once more than ``limit`` bytes came: the
-    rest is never read."""
-    too_large = _too_large(limit)
-    received = bytearray()
+async def _receive(request: web.Request, received: SpooledUpload, limit: int) -> None:
+    """The body written to ``received`` as it arrives, refused (``FileTooLarge``) once more than
+    ``limit`` bytes came: the rest is never read. A client gone mid-body raises here."""
     async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-        received += chunk
-        if len(received) > limit:
-            raise too_large
-    return bytes(received)
+        if received.size + len(chunk) > limit:
+            raise _too_large(limit)
+        received.write(chunk)
+    await received.finish()
 
 
 async def upload_attachment(request: web.Request) -> web.Response:
@@ -85,10 +84,12 @@ async def upload_attachment(request: web.Request) -> web.Response:
     if not _CLIENT_ID.fullmatch(client_msg_id):
         raise InvalidPayload("client_msg_id must be 1-64 letters, digits or _-:.")
     actor = await current_party(request)
-    # Who and how often before a byte of the body is read: a stranger's upload costs nothing.
-    await s.attachments.check_sender(actor, conversation_id, name)
-    data = await _read_body(request, limit)
-    message, created = await s.attachments.upload(actor, conversation_id, client_msg_id, name, data)
+    # One more upload in flight (or Busy), then who and how often, before a byte of the body is
+    # read: a stranger's upload costs nothing. The temporary file goes when the block ends.
+    async with s.attachments.receive() as received:
+        await s.attachments.check_sender(actor, conversation_id, name)
+        await _receive(request, received, limit)
+        message, created = await s.attachments.upload(actor, conversation_id, client_msg_id, name, received)
     return web.json_response({"message": message_view(message), "duplicate": not created},
                              status=201 if created else 200)
 
@@ -99,25 +100,40 @@ def _disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
 
 
-async def serve_file(request: web.Request) -> web.Response:
+async def serve_file(request: web.Request) -> web.StreamResponse:
     attachment_id = path_id(request, "attachment_id", "file")
     size = request.query.get("size")
     if size not in (None, "thumb"):
         raise InvalidPayload("size must be thumb or left out")
     s = services(request)
     variant: Variant = "thumbnail" if size == "thumb" else "file"
-    attachment, data = await s.attachments.fetch(attachment_id, variant, request.query.get("exp", ""),
-                                                 request.query.get("sig", ""))
+    attachment, chunks = await s.attachments.fetch(attachment_id, variant, request.query.get("exp", ""),
+                                                   request.query.get("sig", ""))
+    try:
+        return await _send(request, attachment, variant, chunks)
+    finally:
+        await chunks.aclose()
+
+
+async def _send(request: web.Request, attachment: Attachment, variant: Variant,
+                chunks: FileChunks) -> web.StreamResponse:
+    """The file's headers, then its parts as they are read: never the whole file in memory."""
     if variant == "thumbnail":
         content_type = attachment.thumbnail_type or "application/octet-stream"
     else:
         content_type = attachment.content_type
     inline = content_type in INLINE_TYPES
-    left = max(0, int(request.query["exp"]) - math.ceil(s.clock.now()))
+    left = max(0, int(request.query["exp"]) - math.ceil(services(request).clock.now()))
     headers = {**FILE_HEADERS, "Content-Type": content_type,
                "Content-Disposition": _disposition("inline" if inline else "attachment", attachment.name),
                "Cache-Control": f"private, max-age={left}"}
-    return web.Response(body=data, headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_length = chunks.size
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 _LINK = (Query("exp", Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}$")], "expiry, unix seconds", required=True),
@@ -139,7 +155,7 @@ ATTACHMENT_ROUTES = [
           raw_body=RawBody("application/octet-stream", "The file's bytes", "attachment_max_bytes"),
           answers=(json_answer(Uploaded, "Stored and posted", 201),
                    json_answer(Uploaded, "Stored before (duplicate: true): nothing new was kept")),
-          errors=(400, 401, 403, 404, 409, 413, 415, 429)),
+          errors=(400, 401, 403, 404, 409, 413, 415, 429, 503)),
     Route("GET", "/files/{attachment_id}", serve_file, operation_id="getFile", auth=Auth.NONE,
           summary="A file, through a signed link from attachment:link (expires)",
           description="Images inline with their type, everything else as a download (Content-Disposition: "

@@ -14,7 +14,7 @@ from ..domain.canned import SHORTCUT_FIELD, do_add_canned, do_delete_canned, do_
 from ..domain.patterns import NOT_BLANK, checked
 from ..errors import NotFound
 from ..wire.shapes import CannedAnswer, CannedResponses, TransferTargets
-from ..wire.views import canned_view, cobrowse_history_view, note_view
+from ..wire.views import canned_view, cobrowse_history_view, note_view, proactive_origin_view
 from .common import current_agent, json_body, require_admin
 from .route import Route, bounded_by, empty_answer, json_answer
 from .services import SERVICES, services
@@ -90,14 +90,17 @@ async def transfer_targets(request: web.Request) -> web.Response:
 
 
 async def transcript_extras(app: web.Application, conversation_id: str) -> dict[str, Any]:
-    """What agents' transcripts carry besides the messages: internal notes and the wrap-up."""
+    """What agents' transcripts carry besides the messages: internal notes, the wrap-up, co-browse
+    sessions and the proactive message that started it."""
     store = app[SERVICES].console
     tags, resolution_note = await store.wrap_up(conversation_id) or ([], None)
     cobrowse = app[SERVICES].cobrowse
+    origin = await app[SERVICES].proactive.origin(conversation_id)
     return {"notes": [note_view(n) for n in await store.notes(conversation_id)],
             "tags": tags, "resolution_note": resolution_note,
             "cobrowse": cobrowse_history_view(await cobrowse.sessions_for(conversation_id),
-                                              await cobrowse.views_for(conversation_id))}
+                                              await cobrowse.views_for(conversation_id)),
+            "proactive": proactive_origin_view(*origin) if origin else None}
 
 
 _ONE = json_answer(CannedAnswer, "Canned response")

@@ -20,6 +20,7 @@ from .customers import CUSTOMER_ROUTES
 from .health import HEALTH_ROUTES
 from .knowledge import KNOWLEDGE_ROUTES
 from .metrics import METRICS_ROUTES
+from .proactive import PROACTIVE_ROUTES
 from .route import Auth, Route, json_answer
 from .services import services
 from .tickets import TICKET_ROUTES
@@ -40,6 +41,7 @@ ROUTES: tuple[Route, ...] = (
     *ATTACHMENT_ROUTES,
     *CUSTOMER_ROUTES,
     *CONSOLE_ROUTES,
+    *PROACTIVE_ROUTES,
     *TICKET_ROUTES,
     *KNOWLEDGE_ROUTES,
 )

@@ -22,6 +22,7 @@ from ..domain.outbox import OutboxStore
 from ..domain.passwords import PasswordHashing
 from ..domain.ports import AgentStore, ConversationStore, Presence
 from ..domain.presence import PresenceChanges
+from ..domain.proactive import ProactiveService
 from ..domain.routing import Dispatcher
 from ..domain.tickets import TicketService
 from ..domain.tokens import TokenSigner
@@ -63,6 +64,8 @@ class HttpServices:
     languages: Languages
     # Agents' pictures: set and cleared by each agent, served to shoppers.
     avatars: AgentAvatars
+    # Proactive messages' rules (admins) and report.
+    proactive: ProactiveService
     tickets: TicketService
     # Files in conversations: uploads, signed links, serving.
     attachments: AttachmentService

@@ -94,7 +94,10 @@ async def _structured_errors(request: web.Request, handler: Handler) -> web.Stre
             await read_body(request)
         return await handler(request)
     except ChatError as exc:
-        return web.json_response(exc.to_payload(), status=exc.http_status)
+        # A refusal that says when to come back (busy, locked out) says it in the header too.
+        wait = (exc.details or {}).get("retry_after")
+        return web.json_response(exc.to_payload(), status=exc.http_status,
+                                 headers={"Retry-After": str(wait)} if isinstance(wait, int) else None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -14,6 +14,7 @@ from ..domain.console import ConsoleStore
 from ..domain.knowledge import KnowledgeStore
 from ..domain.outbox import OutboxStore
 from ..domain.ports import AgentStore, ConversationStore, CustomerStore
+from ..domain.proactive import ProactiveStore
 from ..domain.tickets import TicketStore
 from ..domain.webhooks import MessageItems, WebhookStore
 
@@ -91,3 +92,6 @@ class Stores(Protocol):
 
     @property
     def avatars(self) -> AvatarStore: ...
+
+    @property
+    def proactive(self) -> ProactiveStore: ...

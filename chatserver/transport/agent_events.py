@@ -22,7 +22,7 @@ from .registry import Connection, ConnectionRegistry, agent_of
 class AgentEvents:
     def __init__(self, dispatcher: Dispatcher, transfers: Transfers, presence_changes: PresenceChanges,
                  presence: Presence, conversations: ConversationStore, connections: ConnectionRegistry,
-                 notifier: SocketNotifier, queue: QueueViews) -> None:
+                 notifier: SocketNotifier, queue: QueueViews, limits: dict[str, int]) -> None:
         self.dispatcher = dispatcher
         self.transfers = transfers
         self.presence_changes = presence_changes
@@ -31,6 +31,7 @@ class AgentEvents:
         self.connections = connections
         self.notifier = notifier
         self.queue = queue
+        self.limits = limits
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -50,6 +51,7 @@ class AgentEvents:
             "status": str(await self.presence.status(agent.id)),
             "conversations": [conversation_view(c, PartyKind.AGENT) for c in held],
             "queue": await self.queue.snapshot(AGENT_QUEUE_LIMIT),
+            "limits": self.limits,
         }
 
     async def _on_queue_list(self, connection: Connection, data: Any) -> dict[str, Any]:

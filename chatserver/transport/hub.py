@@ -76,10 +76,14 @@ class SocketHub:
                                         chats.tasks, delivery, waiting, clock, self.shutdown, on_disconnected)
         shared = ChatEvents(chats.lifecycle, chats.read_marks, delivery, waiting, self.queue, views,
                             settings.max_message_chars).handlers()
+        # What both sides check before sending (session:resume's limits), so a person is told why at
+        # once, before a byte of a file too large goes out.
+        limits = {"max_message_chars": settings.max_message_chars,
+                  "attachment_max_bytes": settings.attachment_max_bytes}
         visitor = VisitorEvents(chats.lifecycle, chats.presence_changes, conversations, delivery, waiting, self.queue,
-                                views, settings.max_message_chars, check_locale)
+                                views, settings.max_message_chars, limits, check_locale)
         agent = AgentEvents(chats.dispatcher, chats.transfers, chats.presence_changes, presence, conversations,
-                            connections, notifier, self.queue)
+                            connections, notifier, self.queue, limits)
         # Every event a namespace answers, the chat's and the features': the table is complete
         # before any connection arrives.
         self.events = EventDispatcher(connections, sio.refusal_log, [

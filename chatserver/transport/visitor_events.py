@@ -25,7 +25,8 @@ from .waiting import WaitingVisitors
 class VisitorEvents:
     def __init__(self, service: ChatService, presence_changes: PresenceChanges, conversations: ConversationStore,
                  delivery: Delivery, waiting: WaitingVisitors, queue: QueueViews, views: ConversationViews,
-                 max_message_chars: int, check_locale: Callable[[str | None], str | None]) -> None:
+                 max_message_chars: int, limits: dict[str, int],
+                 check_locale: Callable[[str | None], str | None]) -> None:
         self.service = service
         self.views = views
         self.presence_changes = presence_changes
@@ -34,6 +35,7 @@ class VisitorEvents:
         self.waiting = waiting
         self.queue = queue
         self.max_message_chars = max_message_chars
+        self.limits = limits
         # The shopper's language, as the widget's catalog names it; one it lacks is invalid_payload.
         self.check_locale = check_locale
 
@@ -56,8 +58,7 @@ class VisitorEvents:
             "conversation": await self.views.view(conversation, PartyKind.VISITOR) if conversation else None,
             "queue": queue,
             "agents_available": await self.presence_changes.agents_available(),
-            # What the widget checks before sending, so the shopper is told why at once.
-            "limits": {"max_message_chars": self.max_message_chars},
+            "limits": self.limits,
         }
 
     async def _on_chat_start(self, connection: Connection, data: Any) -> dict[str, Any]:

@@ -286,6 +286,11 @@ class Rating(Shape):
     created_at: float
 
 
+class ProactiveOrigin(Shape):
+    rule_id: str
+    name: Annotated[str | None, _about("the rule's name; null once the rule was deleted")]
+
+
 class Transcript(Shape):
     conversation: ConversationRecord
     messages: list[Message]
@@ -298,6 +303,8 @@ class Transcript(Shape):
                                                      "(agents only)")]
     attachments: Annotated[list[AttachmentView], _about("files posted in the conversation, oldest first (each also "
                                                         "a message of kind file)")]
+    proactive: Annotated[ProactiveOrigin | None, _about("the proactive message whose answer started the "
+                                                        "conversation (agents only)")] = None
 
 
 class Conversations(Shape):
@@ -346,6 +353,46 @@ class CannedResponses(Shape):
 
 class CannedAnswer(Shape):
     canned_response: CannedResponse
+
+
+# -- proactive messages --------------------------------------------------------------------------
+
+class ProactiveRule(Shape):
+    id: str
+    name: str
+    url_pattern: Annotated[str, _about("fnmatch pattern of the page URL (as checkout_url_patterns); * for any page")]
+    seconds: Annotated[int, _about("time on the page before the message shows")]
+    min_cart_value: Annotated[float | None, _about("the page's data-cart-value must be at least this")]
+    checkout_step: Annotated[str | None, _about("the page's data-checkout-step must be this")]
+    business_hours_only: bool
+    agent_available_only: bool
+    text: Annotated[str, _about("the message, for shoppers whose locale has no text of its own")]
+    texts: Annotated[dict[str, str], _about("the message per locale (lower-cased BCP 47 tag: de, pt-br)")]
+    enabled: bool
+    position: Annotated[int, _about("rules are tried in this order (then by name)")]
+    created_at: float
+    updated_at: float
+
+
+class ProactiveRules(Shape):
+    rules: Annotated[list[ProactiveRule], _about("by position, then name")]
+
+
+class ProactiveRuleAnswer(Shape):
+    rule: ProactiveRule
+
+
+class ProactiveCounts(Shape):
+    rule_id: str
+    name: str
+    enabled: bool
+    shown: Annotated[int, _about("visitors who were shown the message")]
+    answered: Annotated[int, _about("visitors who answered it")]
+    chats: Annotated[int, _about("conversations it started")]
+
+
+class ProactiveReport(Shape):
+    rules: Annotated[list[ProactiveCounts], _about("every rule, by position")]
 
 
 # -- customers -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..domain.models import (
 )
 from ..domain.notes import Note
 from ..domain.outbox import OutboxItem
+from ..domain.proactive import ProactiveRule, RuleCounts
 from ..domain.tickets import Ticket
 from ..domain.webhooks import WebhookEndpoint
 
@@ -145,6 +146,24 @@ def cobrowse_history_view(sessions: list[CobrowseSession], views: list[CobrowseV
 def canned_view(canned: CannedResponse) -> dict[str, Any]:
     return {"id": canned.id, "shortcut": canned.shortcut, "body": canned.body, "created_at": canned.created_at,
             "updated_at": canned.updated_at}
+
+
+def proactive_rule_view(rule: ProactiveRule) -> dict[str, Any]:
+    return {"id": rule.id, "name": rule.name, "url_pattern": rule.url_pattern, "seconds": rule.seconds,
+            "min_cart_value": rule.min_cart_value, "checkout_step": rule.checkout_step,
+            "business_hours_only": rule.business_hours_only, "agent_available_only": rule.agent_available_only,
+            "text": rule.text, "texts": dict(rule.texts), "enabled": rule.enabled, "position": rule.position,
+            "created_at": rule.created_at, "updated_at": rule.updated_at}
+
+
+def proactive_origin_view(rule_id: str, rule: ProactiveRule | None) -> dict[str, Any]:
+    """The rule that started a conversation, as agents' transcripts name it."""
+    return {"rule_id": rule_id, "name": rule.name if rule else None}
+
+
+def proactive_counts_view(counts: RuleCounts) -> dict[str, Any]:
+    return {"rule_id": counts.rule_id, "name": counts.name, "enabled": counts.enabled, "shown": counts.shown,
+            "answered": counts.answered, "chats": counts.chats}
 
 
 def note_view(note: Note) -> dict[str, Any]:

@@ -1,16 +1,20 @@
 // widget.js: the one script a shop adds to its pages (docs/widget.md). It stays small and does
 // little: it draws the chat button in a shadow root and fetches the chat UI and the Socket.IO
-// client only when the shopper opens the chat, or at once when this browser is in a chat.
+// client only when the shopper opens the chat, or at once when this browser is in a chat. On a
+// page whose tag says data-proactive, a browser in no chat that has seen no proactive message in
+// this session gets the small proactive chunk and the Socket.IO client instead, to learn whether
+// the shop has a word for this page (other pages still fetch nothing until the chat is opened).
 
 import { accentColors } from "./color.js";
-import { readConfig } from "./config.js";
+import { parseBool, readConfig } from "./config.js";
 import { fetchLocale, setTranslator, t, wantedLocales } from "./i18n.js";
+import { markProactiveDone, proactiveDone } from "./proactive/flag.js";
 import { hasConversation, WidgetStore } from "./store.js";
 import { adoptStyles } from "./styles.js";
 import { THEME_CSS } from "./theme.js";
 
 // Replaced by the build (client/build.mjs) with the content-hashed chunk names.
-/* global __CHATSERVER_UI__, __CHATSERVER_SOCKET__ */
+/* global __CHATSERVER_UI__, __CHATSERVER_SOCKET__, __CHATSERVER_PROACTIVE__ */
 
 const LAUNCHER_CSS = `
 :host { all: initial; }
@@ -85,6 +89,8 @@ function start(script) {
   const currentIdentity = () => identity ?? (script.dataset.identity || "").trim();
 
   let panel = null;
+  // The proactive message's watcher (proactive/watch.js), while one runs.
+  let proactive = null;
   window.chatserver = Object.freeze({
     identify(value) {
       identity = typeof value === "string" ? value.trim() : "";
@@ -111,6 +117,10 @@ function start(script) {
   };
   loadLanguage().catch(() => {});
   const load = () => {
+    // The chat is open (or about to be): no proactive message from now on in this session.
+    proactive?.then((chunk) => chunk.stop(), () => {});
+    proactive = null;
+    markProactiveDone(config);
     panel ??= (async () => {
       launcher.setAttribute("aria-busy", "true");
       try {
@@ -143,6 +153,21 @@ function start(script) {
   if (document.body) attach();
   else document.addEventListener("DOMContentLoaded", attach, { once: true });
   if (hasConversation(new WidgetStore(config.storageKey).load())) load().catch(() => {});
+  else if (parseBool(script.dataset.proactive ?? "false") && !proactiveDone(config)) {
+    proactive = Promise.all([
+      import(config.base + __CHATSERVER_PROACTIVE__),
+      import(config.base + __CHATSERVER_SOCKET__),
+      loadLanguage().catch(() => null),
+    ]).then(([chunk, socket, language]) => (proactive === null ? { stop() {} } : chunk.watch({
+      root, script, config, io: socket.io, canShow: () => panel === null,
+      onAnswer: () => load().then((chat) => chat.open(), () => {}),
+      // The bubble speaks the widget's language (its chunk has no translator of its own).
+      locale: language?.locale,
+      texts: { label: t("proactive.label", { title: config.title }), replyLabel: t("proactive.replyLabel"),
+        reply: t("proactive.reply"), dismiss: t("proactive.dismiss") },
+    })));
+    proactive.catch(() => {});
+  }
 }
 
 const script = document.currentScript;

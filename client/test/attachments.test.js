@@ -90,6 +90,8 @@ test("refusals say what to do: the limit in MB, the types that can be sent", () 
   assert.match(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x"), "fake.png"),
     /^“fake\.png” was not sent: this type of file can't be sent\./);
   assert.match(uploadErrorText(new UploadError(0, "network", "x"), "a.png"), /connection failed/);
+  assert.equal(uploadErrorText(new UploadError(503, "busy", "x", { retry_after: 5 }), "a.png"),
+    "“a.png” was not sent: the server is busy receiving other files. Try again in a few seconds.");
   assert.equal(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x", { allowed: ["pdf", "png"] }), "a.exe"),
     "“a.exe” was not sent: this type of file can't be sent. Images (PNG) and PDF can.");
   assert.equal(uploadErrorText(new UploadError(415, "file_type_not_allowed", "x", { content: "pdf" }), "photo.png"),

@@ -7,6 +7,7 @@ import io
 import re
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageSequence
@@ -15,6 +16,7 @@ from chatserver.domain.file_checks import (
     ALL_KINDS,
     MAX_NAME_CHARS,
     NAME_PATTERN,
+    READ_BYTES,
     THUMBNAIL_SIZE,
     check_upload,
     checked_name,
@@ -126,9 +128,27 @@ def test_a_pdf_and_plain_text_pass_as_sent() -> None:
     pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
     checked = check_upload(pdf)
     assert (checked.kind, checked.content_type, checked.data, checked.thumbnail) == \
-        ("pdf", "application/pdf", pdf, None)
+        ("pdf", "application/pdf", None, None)  # stored as sent
     text = "Order 1234: the coupon \u00e9t\u00e9 failed \U0001f600\n".encode()
     assert check_upload(text).content_type == "text/plain; charset=utf-8"
+
+
+def test_a_file_on_disk_is_checked_in_parts(tmp_path: Path) -> None:
+    # A character cut in two by the parts' boundary is still UTF-8; a NUL or bad byte far from
+    # the start is still found; blank parts before markup do not hide it.
+    name = tmp_path / "upload"
+    name.write_bytes(b"a" * (READ_BYTES - 1) + "\u00e9".encode() + b"tail\n")
+    assert check_upload(name).kind == "text"
+    for bad in (b"a" * (READ_BYTES + 10) + b"\x00", b"a" * (READ_BYTES * 2) + b"\xe9 latin-1",
+                b" " * (READ_BYTES + 3) + b"<svg/>"):
+        name.write_bytes(bad)
+        with pytest.raises(FileTypeNotAllowed):
+            check_upload(name)
+    name.write_bytes(b"\n" * (READ_BYTES + 1))
+    assert check_upload(name).kind == "text"  # blank, as before: text
+    name.write_bytes(png_bytes((40, 30)))
+    checked = check_upload(name)
+    assert (checked.kind, checked.width, checked.height) == ("png", 40, 30) and checked.data is not None
 
 
 @pytest.mark.parametrize(("data", "why"), [

@@ -16,6 +16,7 @@ from ..support import LiveServer, agent, prechat, visitor
 from .axe import Walk
 from .console import composer, login_form, signed_in, tab, timeline
 from .test_cobrowse import consent, sharing_bar
+from .test_widget_proactive import PAYMENT_HELP, _add_rule, _on_payment_page, bubble
 from .test_widget_chat import _assigned, _start_chat
 from .widget import launcher, panel
 
@@ -229,4 +230,17 @@ async def test_the_widget_in_arabic_passes_axe(shop: LiveServer, context: Browse
     await expect(page.locator("chatserver-widget form").first).to_be_visible()
     await expect(page.locator("chatserver-widget [dir=rtl]").first).to_be_attached()
     await walk.check("pre-chat form in Arabic")
+    walk.done()
+
+
+async def test_the_proactive_message_passes_axe(shop: LiveServer, context: BrowserContext) -> None:
+    """The shop's proactive bubble beside the chat button, on the demo's payment page."""
+    await _add_rule(shop, PAYMENT_HELP)
+    await agent(shop, await shop.add_agent("Alice"))
+    page = await context.new_page()
+    await _on_payment_page(page)
+    await page.clock.fast_forward(20_000)
+    await expect(bubble(page).get_by_role("status")).to_have_text("Need a hand with the payment?")
+    walk = Walk(page)
+    await walk.check("proactive message")
     walk.done()

@@ -1,6 +1,7 @@
 """Files are shown through short-lived links (attachment_link_ttl at its shortest, 10 s, here), in
 real Chromium: a file shown long enough ago for its link to have expired still opens, since every
-click asks for a new link first; a link of the server's is refused once expired."""
+click asks for a new link first, a middle click and a Ctrl-click too (in the console and in the
+widget); a link of the server's is refused once expired."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import WebSocket, expect
+from playwright.async_api import Locator, Page, WebSocket, expect
 
 from ..support import LiveServer, make_settings, wait_until
 from .conftest import OpenPage, running
@@ -56,3 +58,38 @@ async def test_an_expired_link_is_asked_for_again_at_the_click(shop: LiveServer,
     await _open_image(console, link)
     assert len(asked) > before
     assert re.search(r"exp=(\d+)", await link.evaluate("a => a.href"))[1] != str(expires)  # type: ignore[index]
+
+
+def _expiry(href: str) -> int:
+    return int(urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)["exp"][0])
+
+
+async def _opens_fresh(page: Page, link: Locator, expired: int, **click: Any) -> None:
+    """A click of this kind on the thumbnail opens the image in a new tab, through a link newer
+    than ``expired`` (the one shown had expired), with no way back to the chat's page."""
+    async with page.context.expect_page() as opened:
+        await link.click(**click)
+    tab_ = await opened.value
+    await tab_.wait_for_load_state()
+    assert "/files/" in tab_.url and _expiry(tab_.url) > expired, tab_.url
+    assert await tab_.evaluate("document.contentType") == "image/png"
+    assert await tab_.evaluate("window.opener") is None
+    await tab_.close()
+
+
+async def test_a_middle_or_ctrl_click_never_opens_an_expired_link(shop: LiveServer, open_page: OpenPage,
+                                                                   open_console: OpenConsole) -> None:
+    shopper, console, _ = await _chat(shop, open_page, open_console)
+    await shopper.locator("chatserver-widget input[type=file]").set_input_files(
+        files=[as_file("photo.png", "image/png", png_bytes())])
+    in_console = file_link(timeline(console), "photo.png")
+    in_widget = file_link(shopper.locator("chatserver-widget"), "photo.png")
+    for link in (in_console, in_widget):
+        await expect(link.locator("img")).to_have_js_property("complete", True)
+    expires = max([_expiry(await link.evaluate("a => a.href")) for link in (in_console, in_widget)])
+    await wait_until(lambda: time.time() > expires + 1, timeout=20)
+    assert (await console.request.get(await in_console.evaluate("a => a.href"))).status == 403  # as shown: expired
+    await _opens_fresh(console, in_console, expires, button="middle")
+    await _opens_fresh(console, in_console, expires, modifiers=["ControlOrMeta"])
+    await _opens_fresh(shopper, in_widget, expires, button="middle")
+    await _opens_fresh(shopper, in_widget, expires, modifiers=["ControlOrMeta"])

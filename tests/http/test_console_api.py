@@ -139,6 +139,9 @@ async def test_repeated_wrong_passwords_lock_the_account_for_a_while(
     clock.advance(299)
     status, body = await _login(server, email, PASSWORD)
     assert status == 429 and _error(body) == "account_locked" and body["error"]["details"]["retry_after"] == 1
+    assert server.http is not None  # the header says it too
+    async with server.http.post(f"{server.url}/api/auth/login", json={"email": email, "password": PASSWORD}) as resp:
+        assert (resp.status, resp.headers["Retry-After"]) == (429, "1")
     await server.admin_token()
     # Once the lock is over the right password works, and clears the count.
     clock.advance(1)

@@ -28,9 +28,10 @@ CHECKS = "all"
 # Operations whose requests a schema cannot fully describe, so that a request it allows may still
 # be refused (400): an article's body names a category and an assignee that must exist, and a
 # published one needs text once its Markdown is rendered; a FAQ names articles of its category; a
-# report's from must come before its to.
+# report's from must come before its to; a proactive rule's texts may not name a locale twice in
+# another case (de and DE).
 SEMANTIC_400 = ("addKbArticle", "updateKbArticle", "draftKbArticle", "setKbFaq", "listConversations",
-                "ratingsReport", "kbReport")
+                "ratingsReport", "kbReport", "addProactiveRule", "updateProactiveRule")
 # Operations that take a file as base64 whose content decides: a string the schema allows may not be
 # base64 at all (400), or not a picture of an accepted type (415), or too many pixels (413).
 CONTENT_CHECKED = ("setMyAvatar",)

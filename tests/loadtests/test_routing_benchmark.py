@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_routing_scenario_completes_and_reports_consistent_numbers(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "loadtests", "routing", "--queued", "20", "--samples", "10", "--warmup", "2",
-         "--interval", "0.02", "--max-duration", "90", "--report-dir", str(tmp_path)],
+         "--interval", "0.02", "--max-duration", "90", "--report-dir", str(tmp_path),
+         # A target no busy machine's samples can prove missed: 10 samples leave the verdict open.
+         "--target-p99-ms", "5000"],
         cwd=ROOT, capture_output=True, text=True, timeout=110,
     )
     # 0: met the target, 3: missed it, 4: too few samples to tell (10 always are); the run completed.
@@ -40,7 +42,7 @@ def test_routing_scenario_completes_and_reports_consistent_numbers(tmp_path: Pat
         assert all(value > 0 for value in samples)
         assert summary["min"] <= summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
         assert summary["max"] == max(samples)
-    assert report["target"] == {"p99_ms_at_most": 20.0, "verdict": "INCONCLUSIVE", "passed": False}
+    assert report["target"] == {"p99_ms_at_most": 5000.0, "verdict": "INCONCLUSIVE", "passed": False}
     interval = report["p99_interval_ms"]
     assert interval["samples"] == 10 and interval["high"] is None  # 10 samples cannot bound a p99 from above
     assert interval["low"] in report["samples_ms"]["routing"]

@@ -17,6 +17,7 @@ from chatserver.domain.identity import sign_identity
 from ..support import Client, LiveServer, agent, make_settings, visitor
 
 SECRET = "shop-shared-secret"
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 
 def _identity(external_id: str) -> str:
@@ -110,6 +111,36 @@ async def test_an_identified_customer_reads_their_chats_from_another_browser(sho
     assert (await other.call("visitor:identify", {"identity": _identity("cust-8")}))["ok"]
     assert (await other.call("history:list", {}))["conversations"] == []
     assert _error(await other.call("history:read", {"conversation_id": on_laptop})) == "not_found"
+
+
+@pytest.mark.both_backends
+async def test_the_files_of_an_earlier_chat_are_linked_for_its_shopper_only(shop: LiveServer) -> None:
+    laptop = await visitor(shop)
+    assert (await laptop.call("visitor:identify", {"identity": _identity("cust-9")}))["ok"]
+    cid = await _chat(laptop, "Pat", "Here is the receipt", close=False)
+    status, posted = await shop.request("POST", f"/api/conversations/{cid}/attachments?name=receipt.pdf"
+                                        "&client_msg_id=f-1", token=laptop.token, data=PDF,
+                                        headers={"Content-Type": "application/octet-stream"})
+    assert status == 201, posted
+    assert (await laptop.call("conversation:close", {"conversation_id": cid}))["ok"]
+    request = {"conversation_id": cid, "attachment_id": posted["message"]["meta"]["attachment_id"]}
+
+    # As history:read shows it: the file message, linked for the shopper after the chat ended.
+    read = await laptop.call("history:read", {"conversation_id": cid})
+    assert [m["meta"] for m in read["messages"] if m["kind"] == "file"] == [posted["message"]["meta"]]
+    assert (await laptop.call("attachment:link", request))["ok"]
+    phone = await visitor(shop)
+    assert _error(await phone.call("attachment:link", request)) == "not_found"  # not signed in yet
+    assert (await phone.call("visitor:identify", {"identity": _identity("cust-9")}))["ok"]
+    link = await phone.call("attachment:link", request)
+    assert link["ok"], link
+    status, body = await shop.request("GET", link["url"])
+    assert status == 200 and body == PDF.decode()
+    other = await visitor(shop)
+    assert (await other.call("visitor:identify", {"identity": _identity("cust-10")}))["ok"]
+    assert _error(await other.call("attachment:link", request)) == "not_found"
+    stranger = await visitor(shop)
+    assert _error(await stranger.call("attachment:link", request)) == "not_found"
 
 
 async def test_agents_have_no_history_events_and_bad_input_is_refused(shop: LiveServer) -> None:

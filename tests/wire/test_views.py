@@ -34,6 +34,7 @@ from chatserver.wire.views import (
     message_view,
     note_view,
     outbox_view,
+    proactive_origin_view,
     record_view,
     report_view,
     search_view,
@@ -114,7 +115,8 @@ def test_a_transcript_with_its_extras_is_the_transcript_shape(full: bool) -> Non
     view = {**full_transcript_view(transcript(full), record(full)), "notes": [note_view(note())],
             "tags": ["refund"], "resolution_note": "Refunded" if full else None,
             "cobrowse": cobrowse_history_view([cobrowse_session(full)], cobrowse_views()),
-            "attachments": attachments_view([attachment(full)], [file_message(full)])}
+            "attachments": attachments_view([attachment(full)], [file_message(full)]),
+            "proactive": proactive_origin_view("rule-1", None) if full else None}
     check(view, shapes.Transcript)
     assert view["attachments"][0]["sender"]["name"] == ("Ann" if full else "Bob")
 

@@ -14,6 +14,7 @@ from .conversations import PostgresConversations
 from .customers import PostgresCustomers
 from .database import PostgresDatabase
 from .knowledge import PostgresKnowledge
+from .proactive import PostgresProactive
 from .tickets import PostgresTickets
 
 
@@ -32,6 +33,7 @@ class PostgresStores:
     console: PostgresConsole  # notes, canned responses, wrap-ups and failed logins
     attachments: PostgresAttachments  # records and bytes
     avatars: PostgresAvatars  # agents' pictures
+    proactive: PostgresProactive  # proactive messages' rules and counts
 
     @classmethod
     def at(cls, url: str, *, pool_min: int = 2, pool_max: int = 10,
@@ -44,4 +46,4 @@ class PostgresStores:
                    customers=PostgresCustomers(database, conversations, attachments),
                    knowledge=PostgresKnowledge(database), tickets=PostgresTickets(database, conversations.messages),
                    cobrowse=PostgresCobrowse(database), console=PostgresConsole(database), attachments=attachments,
-                   avatars=PostgresAvatars(database))
+                   avatars=PostgresAvatars(database), proactive=PostgresProactive(database))

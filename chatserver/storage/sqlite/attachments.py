@@ -2,8 +2,9 @@
 data directory (``attachments/<first two characters of the id>/<id>``, an image's thumbnail beside
 it as ``<id>.thumb``), private to the server's user (0700 directories, 0600 files, ``files.py``).
 
-A file is written under a temporary name, flushed to disk and renamed into place before its record
-is committed, so a record never names a half-written file; a record that cannot be stored takes
+An upload's temporary file (flushed to disk by ``SpooledUpload.finish``) is renamed into place,
+or copied under a temporary name, flushed and renamed when it is on another file system, before its
+record is committed, so a record never names a half-written file; a record that cannot be stored takes
 its files away. Deleting a record (the store's own ``delete_attachment``, or a conversation's
 deletion by the customer store, ``remove_files``) removes the files once the deletion is
 committed. Files without a record (a crash between the two) are found by ``remove_orphans``.
@@ -12,17 +13,22 @@ committed. Files without a record (a crash between the two) are found by ``remov
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
-from ...domain.attachments import Attachment, Variant
+from ...domain.attachments import CHUNK_BYTES, ORPHAN_AGE, Attachment, Variant
+from ...domain.uploads import TEMPORARY_PREFIX
 from ...errors import NotFound
-from ...files import make_private_dir
+from ...files import PRIVATE_FILE, make_private_dir
 from ..rows import sqlite_mark
 from ..rows.attachments import ATTACHMENT_COLUMNS, attachment_from_row, attachment_values, insert_attachment
 from .database import SQLiteDatabase
@@ -31,8 +37,6 @@ _INSERT = insert_attachment(sqlite_mark)
 # Ids the server makes (and nothing that could leave the directory).
 _ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SUFFIX: dict[Variant, str] = {"file": "", "thumbnail": ".thumb"}
-# A file without a record younger than this may be an upload whose record is being committed.
-ORPHAN_AGE = 3600.0
 
 
 class AttachmentFiles:
@@ -55,32 +59,53 @@ class AttachmentFiles:
         except FileNotFoundError:
             return None
 
-    def write(self, attachment_id: str, data: bytes, thumbnail: bytes | None) -> None:
-        """Write the files (blocking: run it in a thread), each under a temporary name, flushed
-        and renamed into place."""
+    async def open(self, attachment_id: str, variant: Variant = "file") -> OpenFile | None:
+        """The file opened to be read in parts, or ``None`` when there is no such file."""
+        if not _ID.fullmatch(attachment_id):
+            return None
+        try:
+            handle = await asyncio.to_thread(self.path(attachment_id, variant).open, "rb")
+        except FileNotFoundError:
+            return None
+        return OpenFile(handle)
+
+    def write(self, attachment_id: str, source: Path, thumbnail: bytes | None) -> None:
+        """Put the files in place (blocking: run it in a thread): ``source`` (flushed to disk
+        already) renamed, or copied when it is on another file system, the thumbnail written;
+        each copy under a temporary name, flushed and renamed into place."""
         make_private_dir(self.directory)
         folder = self.path(attachment_id).parent
         make_private_dir(folder)
-        contents: list[tuple[Variant, bytes | None]] = [("file", data), ("thumbnail", thumbnail)]
-        for variant, content in contents:
-            if content is None:
-                continue
-            fd, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")  # 0600
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(content)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, self.path(attachment_id, variant))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
+        try:
+            os.chmod(source, PRIVATE_FILE)  # what it was made with, whoever made it
+            os.replace(source, self.path(attachment_id))
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
                 raise
+            with source.open("rb") as data:
+                self._write_new(folder, self.path(attachment_id), data)
+        if thumbnail is not None:
+            with io.BytesIO(thumbnail) as data:
+                self._write_new(folder, self.path(attachment_id, "thumbnail"), data)
         # The renames themselves are durable once the folder is.
         folder_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(folder_fd)
         finally:
             os.close(folder_fd)
+
+    @staticmethod
+    def _write_new(folder: Path, path: Path, data: BinaryIO) -> None:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX)  # 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(data, out, CHUNK_BYTES)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     async def remove(self, attachment_ids: Iterable[str]) -> None:
         await asyncio.to_thread(_unlink_all, [self.path(i, variant) for i in attachment_ids if _ID.fullmatch(i)
@@ -114,8 +139,8 @@ class SQLiteAttachments:
     def path(self, attachment_id: str, variant: Variant = "file") -> Path:
         return self.files.path(attachment_id, variant)
 
-    async def save_attachment(self, attachment: Attachment, data: bytes, thumbnail: bytes | None) -> None:
-        await asyncio.to_thread(self.files.write, attachment.id, data, thumbnail)
+    async def save_attachment(self, attachment: Attachment, source: Path, thumbnail: bytes | None) -> None:
+        await asyncio.to_thread(self.files.write, attachment.id, source, thumbnail)
         try:
             async with self.database.transaction() as db:
                 await db.execute(_INSERT, attachment_values(attachment))
@@ -133,6 +158,9 @@ class SQLiteAttachments:
 
     async def attachment_data(self, attachment_id: str, variant: Variant = "file") -> bytes | None:
         return await self.files.read(attachment_id, variant)
+
+    async def open_attachment(self, attachment_id: str, variant: Variant = "file") -> OpenFile | None:
+        return await self.files.open(attachment_id, variant)
 
     async def attachments_of(self, conversation_ids: list[str]) -> list[Attachment]:
         found = []
@@ -165,9 +193,24 @@ class SQLiteAttachments:
                 f"SELECT id FROM attachments WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
             known |= {row[0] for row in rows}
         orphans = [path for name, path in candidates.items()
-                   if name.startswith(".upload-") or name.split(".", 1)[0] not in known]
+                   if name.startswith(TEMPORARY_PREFIX) or name.split(".", 1)[0] not in known]
         await asyncio.to_thread(_unlink_all, orphans)
         return len(orphans)
+
+
+class OpenFile:
+    """Implements ``FileChunks`` over an open file."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.size = os.fstat(handle.fileno()).st_size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while chunk := await asyncio.to_thread(self._handle.read, CHUNK_BYTES):
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._handle.close()
 
 
 def _unlink_all(paths: list[Path]) -> None:

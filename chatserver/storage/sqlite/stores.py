@@ -15,6 +15,7 @@ from .conversations import SQLiteConversations
 from .customers import SQLiteCustomers
 from .database import WAL_RESTART_FRAMES, SQLiteDatabase
 from .knowledge import SQLiteKnowledge
+from .proactive import SQLiteProactive
 from .tickets import SQLiteTickets
 
 
@@ -33,6 +34,7 @@ class SQLiteStores:
     console: SQLiteConsole  # notes, canned responses, wrap-ups and failed logins
     attachments: SQLiteAttachments  # records in the file, bytes in a directory beside it
     avatars: SQLiteAvatars  # agents' pictures
+    proactive: SQLiteProactive  # proactive messages' rules and counts
 
     @classmethod
     def at(cls, path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,
@@ -47,7 +49,7 @@ class SQLiteStores:
                    customers=SQLiteCustomers(database, conversations, attachments),
                    knowledge=SQLiteKnowledge(database), tickets=SQLiteTickets(database, conversations.messages),
                    cobrowse=SQLiteCobrowse(database), console=SQLiteConsole(database), attachments=attachments,
-                   avatars=SQLiteAvatars(database))
+                   avatars=SQLiteAvatars(database), proactive=SQLiteProactive(database))
 
 
 async def open_sqlite(path: Path, wal_restart_frames: int = WAL_RESTART_FRAMES,

@@ -158,7 +158,8 @@ export class AttachControls {
  * A file message's content: an image as a thumbnail that opens the full image in a new tab, any
  * other file as a link "invoice.pdf · 182 KB" (the server sends it as a download). The links are
  * asked for (``links``: an AttachmentLinks) when the file is shown, again when its thumbnail fails
- * to load, and at every click; ``base`` is what the server's relative URLs are relative to.
+ * to load, at every click (a middle click included), and when the pointer or the focus comes to
+ * a link about to expire; ``base`` is what the server's relative URLs are relative to.
  */
 export function fileView({ message, links, base }) {
   const meta = message.meta ?? {};
@@ -200,7 +201,8 @@ export function fileView({ message, links, base }) {
   anchor.addEventListener("click", (event) => {
     if (following) return; // the click below, with a fresh link: the browser follows it
     // A link shown a while ago may have expired, and this browser's clock need not agree with the
-    // server's: every click asks for a new one (one acknowledgement), then follows it.
+    // server's: every click (Ctrl-, Shift- and Cmd-clicks too) asks for a new one (one
+    // acknowledgement), then follows it, in a new tab as always.
     event.preventDefault();
     fetchLink(true).then(() => {
       following = true;
@@ -211,6 +213,24 @@ export function fileView({ message, links, base }) {
       }
     }, () => {});
   });
+  // A middle click is no click (it is auxclick), and the browser would open the href as it
+  // stands: the same, a new link first, opened in a new tab without opener or referrer (the
+  // press itself lets the page open one).
+  anchor.addEventListener("auxclick", (event) => {
+    if (event.button !== 1) return;
+    event.preventDefault();
+    fetchLink(true).then(() => {
+      if (anchor.href) window.open(anchor.href, "_blank", "noopener,noreferrer");
+    }, () => {});
+  });
+  // What the browser's own menu does with the link ("Open link in new tab", "Copy link address")
+  // reads the href: it is renewed when the pointer or the focus comes to the link, if it is about
+  // to expire, so the menu that follows has a good one.
+  const renew = () => {
+    if (!links.current(attachmentId)) fetchLink(false).catch(() => {});
+  };
+  anchor.addEventListener("pointerenter", renew);
+  anchor.addEventListener("focus", renew);
   let retried = false;
   img?.addEventListener("error", () => {
     // The thumbnail's link expired before it loaded: once more with a fresh one.

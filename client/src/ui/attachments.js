@@ -81,6 +81,8 @@ function uploadReason(error) {
       return t("file.reason.closed");
     case "rate_limited":
       return t("file.reason.rate");
+    case "busy":
+      return t("file.reason.busy");
     case "not_found":
     case "forbidden":
       return t("file.reason.notFound");

@@ -1,6 +1,7 @@
 // A returning shopper's earlier conversations, above the pre-chat form: a list of them, and a
 // read-only "Previous conversation" view of one (its messages from the server, history:read; no
-// composer). The session lists them (history:list) when there is no chat going on.
+// composer; files as in the chat, a thumbnail or a named link, through attachment:link). The
+// session lists them (history:list) when there is no chat going on.
 
 import { avatarElement } from "./avatar.js";
 import { t, translator } from "../i18n.js";
@@ -14,10 +15,12 @@ export class EarlierChats {
    * @param {Function} options.read a conversation id -> the session's readPast (history:read)
    * @param {HTMLElement} options.rest what the pre-chat screen shows besides (hidden while reading)
    * @param {Function} options.picture an agent's avatar_url -> the picture's URL (avatar.js avatarSource)
+   * @param {Function} options.file a file message -> what shows it (attach-view.js fileView)
    */
-  constructor({ read, rest, picture }) {
+  constructor({ read, rest, picture, file }) {
     this.read = read;
     this.picture = picture;
+    this.file = file;
     this.rest = rest;
     this.opener = null;
     this.list = h("ul", { class: "earlier-list", "aria-labelledby": "chatserver-earlier-title" });
@@ -60,7 +63,8 @@ export class EarlierChats {
       const past = await this.read(conversation.id);
       const agent = past.conversation.agent;
       const picture = agent ? this.picture(agent.avatar_url) : null;
-      this.messages.replaceChildren(...past.messages.map((message) => messageItem(message, agent?.name, picture)));
+      this.messages.replaceChildren(...past.messages.map((message) => messageItem(message, agent?.name, picture,
+        this.file)));
       if (past.more) this.messages.append(h("li", { class: "message system" }, h("p", { class: "body" }, "…")));
     } catch (error) {
       setText(this.problem, errorText(error.code, error.message));
@@ -90,7 +94,7 @@ function describe(conversation) {
   return agent ? t("history.itemWith", { when, agent, question }) : t("history.item", { when, question });
 }
 
-function messageItem(message, agentName, picture) {
+function messageItem(message, agentName, picture, file) {
   if (message.kind === "system") {
     return h("li", { class: "message system" }, h("p", { class: "body", dir: "auto" }, systemText(message)));
   }
@@ -98,6 +102,8 @@ function messageItem(message, agentName, picture) {
   const name = kind === "visitor" ? t("chat.you") : message.sender?.name || t("chat.agent");
   const time = timeText(message.created_at);
   const avatar = kind === "agent" ? avatarElement(name, name === agentName ? picture : null) : null;
+  const body = message.kind === "file" ? h("div", { class: "body file-body" }, file(message))
+    : h("p", { class: "body", dir: "auto" }, linkedText(message.body));
   return h("li", { class: `message ${kind}` }, avatar, h("span", { class: "who", dir: "auto" },
-    time ? t("chat.who", { name, time }) : name), h("p", { class: "body", dir: "auto" }, linkedText(message.body)));
+    time ? t("chat.who", { name, time }) : name), body);
 }

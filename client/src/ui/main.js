@@ -12,6 +12,7 @@ import { CobrowseController } from "./cobrowse.js";
 import { HelpStep } from "./help.js";
 import { EarlierChats } from "./history.js";
 import { linkedText } from "./links.js";
+import { ProactiveLine } from "./proactive-line.js";
 import { ChatSession } from "./session.js";
 import { setTranslator, t, translator } from "../i18n.js";
 import { PANEL_CSS } from "./panel-css.js";
@@ -45,6 +46,8 @@ class ChatPanel {
     this.typingIdle = null;
     this.phaseShown = null;
     this.focusPending = false;
+    this.proactive = new ProactiveLine({ root, store: this.store, from: config.title,
+      call: (event, payload) => this.session.call(event, payload) });
     this.build();
     this.session = new ChatSession({
       io, base: config.base, store: this.store, onChange: (state, detail) => this.render(state, detail),
@@ -129,9 +132,12 @@ class ChatPanel {
     // A returning shopper's earlier conversations (history.js) come above, read-only.
     const body = h("div", {}, this.help.element, rest);
     this.earlier = new EarlierChats({ read: (id) => this.session.readPast(id), rest: body,
-      picture: (url) => avatarSource(url, this.config.base) });
+      picture: (url) => avatarSource(url, this.config.base),
+      file: (message) => fileView({ message, links: this.links, base: this.config.base }) });
     this.prechatScreen = h("div", { class: "screen", hidden: true },
-      h("div", { class: "scroll" }, this.earlier.element, body));
+      h("div", { class: "scroll" }, this.proactive.prechatElement, this.earlier.element, body));
+    const reply = this.proactive.takeReply();
+    if (reply) this.fields.question.control.value = reply;
     return this.prechatScreen;
   }
 
@@ -177,7 +183,8 @@ class ChatPanel {
       "aria-label": t("chat.log") }, this.messages);
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     this.ratingSection = this.buildRating();
-    this.scroller = h("div", { class: "scroll" }, this.statusLine, log, this.ratingSection);
+    this.scroller = h("div", { class: "scroll" }, this.statusLine, this.proactive.chatElement, log,
+      this.ratingSection);
     this.input = h("textarea", {
       id: "chatserver-message", name: "message", rows: 2, placeholder: t("chat.placeholder"),
       "aria-describedby": "chatserver-message-problem chatserver-counter",
@@ -343,6 +350,7 @@ class ChatPanel {
     this.prechatScreen.hidden = phase !== "prechat";
     this.chatScreen.hidden = phase !== "chat" && phase !== "ended";
     this.#renderOffline(state, detail);
+    this.proactive.render(state.conversation?.id);
     if (detail.history) this.#renderHistory(state.history);
     if (phase !== "prechat") this.earlier.close({ focus: false });
     this.startButton.disabled = state.connection !== "online";
@@ -605,6 +613,7 @@ class ChatPanel {
     try {
       await this.session.startChat(payload);
       this.help.chatStarted();
+      this.proactive.chatStarted(this.session.state.conversation?.id);
       this.fields.question.control.value = "";
     } catch (error) {
       setText(this.prechatProblem, error.code === "offline"

@@ -6,12 +6,12 @@
 
 import { t } from "../i18n.js";
 import { WidgetStore } from "../store.js";
+import { visitorToken } from "../token.js";
 import { upload, uploadUrl } from "./attachments.js";
 import { errorText, MAX_MESSAGE_CHARS, newClientMsgId } from "./text.js";
 import { Transcript } from "./transcript.js";
 
 const ACK_TIMEOUT_MS = 10_000;
-const TOKEN_MARGIN_S = 300;
 const ANY = Symbol("any conversation");
 const TOKEN_ERRORS = new Set(["token_expired", "invalid_token", "auth_required"]);
 // The agent's "is typing" ends this long after their last typing:true, should the typing:false
@@ -97,7 +97,7 @@ export class ChatSession {
       tickets: [],
       // the server's max_message_chars (session:resume's limits), the widget's default until known
       maxMessageChars: MAX_MESSAGE_CHARS,
-      // the server's attachment_max_bytes once a refusal said it (413 details.limit), null until then
+      // the server's attachment_max_bytes (session:resume's limits, or a 413's details.limit), null until known
       maxAttachmentBytes: null,
       // history:list, when there is no chat going on: the shopper's ended conversations, newest
       // first, and the last chat's {name, email} for the pre-chat form (or null)
@@ -158,16 +158,9 @@ export class ChatSession {
   }
 
   async #visitorToken() {
-    const saved = this.store.load();
-    if (saved.token && saved.expiresAt - TOKEN_MARGIN_S > Date.now() / 1000) return saved.token;
-    const response = await this.fetch(`${this.base}api/visitor/sessions`, { method: "POST", mode: "cors" });
-    if (response.status !== 201) throw new ChatError("session_refused", `visitor session: ${response.status}`);
-    const body = await response.json();
-    // A new visitor has no conversation: whatever the old token could reach is gone.
-    this.store.update({ token: body.token, expiresAt: body.expires_at, conversationId: null, ratePending: null,
-      outbox: [] });
-    this.transcript = new Transcript();
-    return body.token;
+    const { token, fresh } = await visitorToken(this.store, this.base, this.fetch);
+    if (fresh) this.transcript = new Transcript();
+    return token;
   }
 
   async #connected() {
@@ -182,6 +175,7 @@ export class ChatSession {
       const agentsAvailable = resumed.agents_available !== false;
       const limit = resumed.limits?.max_message_chars;
       if (Number.isInteger(limit) && limit > 0) this.#set({ maxMessageChars: limit });
+      this.#learnAttachmentLimit(resumed.limits?.attachment_max_bytes);
       const saved = this.store.load();
       if (resumed.conversation) {
         if (resumed.conversation.id !== this.state.conversation?.id) {
@@ -420,7 +414,8 @@ export class ChatSession {
     return { done, cancel: sending.cancel };
   }
 
-  /** The largest file the server takes, once it says (files over it are refused before sending). */
+  /** The largest file the server takes, once it says (files over it are refused before sending):
+   * on every session:resume, and again in a 413 should the setting change while the page is open. */
   #learnAttachmentLimit(limit) {
     if (Number.isInteger(limit) && limit > 0 && limit !== this.state.maxAttachmentBytes) {
       this.#set({ maxAttachmentBytes: limit });

@@ -33,6 +33,7 @@ from chatserver.domain.models import (
 from chatserver.domain.notes import NewNote
 from chatserver.domain.outbox import OutboxItem, OutboxKind, OutboxStatus
 from chatserver.domain.ports import NewMessage, Transition
+from chatserver.domain.proactive import ProactiveEvent, ProactiveRule
 from chatserver.domain.tickets import Ticket, TicketAnswer, TicketStatus, TranscriptEmail, TranscriptLimits
 from chatserver.domain.webhooks import WebhookEndpoint
 from chatserver.http.services import SERVICES
@@ -75,7 +76,8 @@ async def fill_every_table(stores: SQLiteStores) -> None:
     transfers and a close, a rating and a wrap-up, notes, canned responses, failed logins,
     tickets with answers, webhook endpoints and the outbox, an emailed transcript, a co-browse
     session watched by an agent, and a knowledge base with a published article, a draft, an FAQ
-    and the help step's logged searches and outcomes, an attached file, an agent's avatar."""
+    and the help step's logged searches and outcomes, an attached file, an agent's avatar, a proactive
+    rule with its counts and the conversation it led to."""
     now = 1_800_000_000.0
     await add_agent(stores.agents, "a1")
     await stores.agents.add_agent(Agent(id="a2", email="Admin@Example.com", name="Ada", role=Role.ADMIN, capacity=5,
@@ -157,9 +159,18 @@ async def fill_every_table(stores: SQLiteStores) -> None:
     await stores.knowledge.set_faq("k1", ["kb1"])
     await stores.knowledge.record_search("parcel", 1, SearchSource.WIDGET, now)
     await stores.knowledge.record_outcome(Outcome.ANSWERED, "parcel", "kb1", now)
+    upload = stores.attachments.directory.parent / "upload-att-00001"  # as the spool hands it over
+    upload.write_bytes(b"\x89PNG" + bytes(PART_BYTES + 1))
     await stores.attachments.save_attachment(Attachment(
         id="att-00001", conversation_id="c1", sender_kind=PartyKind.VISITOR, sender_id="v1", name="receipt.png",
         content_type="image/png", size=PART_BYTES + 5, created_at=now, width=2, height=1, thumbnail_type="image/png"),
-        b"\x89PNG" + bytes(PART_BYTES + 1), b"thumbnail")
+        upload, b"thumbnail")
     await stores.avatars.save_avatar(AgentAvatar(id="av-1", agent_id="a1", content_type="image/jpeg",
                                                  data=b"\xff\xd8\xff" + bytes(range(256)), created_at=now))
+    await stores.proactive.save_proactive_rule(ProactiveRule(
+        id="pr-1", name="Payment help", url_pattern="*/payment*", seconds=20, min_cart_value=40.5,
+        checkout_step="payment", business_hours_only=True, agent_available_only=True, text="Need a hand?",
+        texts={"de": "Brauchen Sie Hilfe?"}, enabled=True, position=1, created_at=now, updated_at=now))
+    for event in ProactiveEvent:
+        await stores.proactive.record_proactive_event("pr-1", "v1", event, now)
+    await stores.proactive.record_proactive_chat("c1", "pr-1", now)

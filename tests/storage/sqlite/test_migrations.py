@@ -15,6 +15,7 @@ from chatserver.domain.lockout import LockoutPolicy
 from chatserver.domain.models import PartyKind
 from chatserver.domain.outbox import OutboxItem, OutboxKind
 from chatserver.domain.ports import NewMessage
+from chatserver.domain.proactive import ProactiveEvent, ProactiveRule
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.errors import RateLimited
 from chatserver.storage.sqlite import open_sqlite
@@ -316,9 +317,11 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert created and (stored.seq, stored.kind) == (3, "file")
         _, again, created = await stores.conversations.append_message(file)
         assert not created and again == stored  # the idempotency index was made again too
+        upload = stores.attachments.directory.parent / "upload-att-00001"  # as the spool hands it over
+        upload.write_bytes(b"%PDF-1.4")
         await stores.attachments.save_attachment(Attachment(
             id="att-00001", conversation_id="c2", sender_kind=PartyKind.AGENT, sender_id="a2", name="label.pdf",
-            content_type="application/pdf", size=8, created_at=41.0), b"%PDF-1.4", None)
+            content_type="application/pdf", size=8, created_at=41.0), upload, None)
         assert await stores.customers.delete_customer("cu2", force=True)
         assert await stores.attachments.attachment_data("att-00001") is None
     finally:
@@ -333,8 +336,9 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps_every_row(
+async def test_a_database_at_version_14_takes_agents_avatars_and_keeps_every_row(
         tmp_path: Path) -> None:
+    # Version 14 to the newest: migration 0015 (agents' avatars) and those after it.
     previous, newest = 14, migrations()[-1][0]
     path = tmp_path / "previous.db"
     with _database_at(path, previous) as raw:
@@ -356,10 +360,10 @@ async def test_a_database_at_the_previous_version_takes_agents_avatars_and_keeps
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_and_keeps_every_row(
+async def test_a_database_at_version_15_takes_proactive_rules_and_keeps_every_row(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 15, "fill the tables of the previous version and check what the newest migration does"
+    # Version 15 to the newest: migration 0016 (proactive messages) and those after it.
+    previous, newest = 15, migrations()[-1][0]
     path = tmp_path / "previous.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)
@@ -368,14 +372,44 @@ async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_a
     stores = await open_sqlite(path)
     try:
         assert await stores.database.schema_version() == newest
-        # Migration 0016: conversations and tickets of before have no language (the default's).
+        # Migration 0016: proactive rules, their counts and the conversations they led to.
+        conversation_id = str(before["conversations"][0][0])
+        rule = ProactiveRule(id="r1", name="Payment", url_pattern="*/payment*", seconds=20, min_cart_value=None,
+                             checkout_step="payment", business_hours_only=True, agent_available_only=False,
+                             text="Need a hand?", texts={"de": "Hilfe?"}, enabled=True, position=0, created_at=5.0,
+                             updated_at=5.0)
+        await stores.proactive.save_proactive_rule(rule)
+        assert await stores.proactive.record_proactive_event("r1", "v1", ProactiveEvent.SHOWN, 6.0)
+        assert await stores.proactive.record_proactive_chat(conversation_id, "r1", 7.0)
+        assert await stores.proactive.proactive_rules() == [rule]
+        assert await stores.proactive.proactive_counts() == {"r1": (1, 0, 1)}
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        assert _snapshot(raw, columns) == before  # every row of version 15 as it was
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_and_keeps_every_row(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 16, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0017: conversations and tickets of before have no language (the default's).
         conversation = await stores.conversations.get_conversation("c1")
         assert conversation is not None and conversation.prechat.locale is None
         assert [t.locale for t in await stores.tickets.list_tickets(status=None, limit=10, offset=0)] == [None, None]
     finally:
         await stores.database.close()
     with sqlite3.connect(path) as raw:
-        assert _snapshot(raw, columns) == before  # every row of version 15 as it was
+        assert _snapshot(raw, columns) == before  # every row of version 16 as it was
         assert raw.execute("SELECT count(*) FROM conversations WHERE locale IS NOT NULL").fetchone() == (0,)
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
