@@ -16,8 +16,8 @@ from ..support import LiveServer, agent, prechat, visitor
 from .axe import Walk
 from .console import composer, login_form, signed_in, tab, timeline
 from .test_cobrowse import consent, sharing_bar
-from .test_widget_proactive import PAYMENT_HELP, _add_rule, _on_payment_page, bubble
 from .test_widget_chat import _assigned, _start_chat
+from .test_widget_proactive import PAYMENT_HELP, _add_rule, _on_payment_page, bubble
 from .widget import launcher, panel
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
