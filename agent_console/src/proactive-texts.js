@@ -1,6 +1,8 @@
 // The proactive message's translations as admins type them in the console: one per line,
 // "de: Brauchen Sie Hilfe?" (the server checks the locale tags and the texts).
 
+import { t } from "../../client/src/i18n.js";
+
 /** "de: Hallo\nfr: Bonjour" -> {de: "Hallo", fr: "Bonjour"}; a line without ":" is an error. */
 export function parseTexts(value) {
   const texts = {};
@@ -8,7 +10,7 @@ export function parseTexts(value) {
     const line = raw.trim();
     if (!line) continue;
     const colon = line.indexOf(":");
-    if (colon < 1) throw new Error(`Line ${index + 1}: write it as "de: the message in German".`);
+    if (colon < 1) throw new Error(t("proactive.lineFormat", { line: index + 1 }));
     texts[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
   return texts;

@@ -3,11 +3,23 @@
 // message, answered it and started a chat (GET /api/reports/proactive). It builds its own top-bar
 // button and dialog (main.js calls start()) and speaks only REST (/api/proactive-rules).
 
+import { t, translator } from "../../client/src/i18n.js";
 import { h, setText } from "../../client/src/ui/dom.js";
 import { errorText } from "./format.js";
 import { formatTexts, parseTexts } from "./proactive-texts.js";
 
 const $ = (id) => document.getElementById(id);
+const COLUMNS = ["name", "page", "when", "message", "shown", "answered", "chats", "actions"];
+
+/** A rule's conditions as one list in the console's language ("after 20 s, step payment"). */
+function conditions(items) {
+  return translator() ? translator().list(items, { type: "unit", style: "short" }) : items.join(", ");
+}
+
+/** A count as the console's language writes it (1.234 in German). */
+function count(value) {
+  return translator() ? translator().number(value) : String(value);
+}
 
 export class ProactiveAdmin {
   /** @param {{rest: Function}} options rest: (method, path, body) => Promise, the console's REST call */
@@ -26,7 +38,7 @@ export class ProactiveAdmin {
 
   #build() {
     this.button = h("button", { id: "manage-proactive", type: "button", hidden: true,
-      onclick: () => this.#open() }, "Proactive messages");
+      onclick: () => this.#open() }, t("proactive.title"));
     $("manage-canned").after(this.button);
     const field = (id, label, control, hint) => [h("label", { for: id }, label), control,
       hint ? h("p", { class: "hint-text", id: `${id}-hint` }, hint) : null];
@@ -50,37 +62,32 @@ export class ProactiveAdmin {
     this.message = h("p", { class: "notice", role: "alert" });
     this.submit = h("button", { type: "submit" });
     this.cancelEdit = h("button", { type: "button", class: "secondary", onclick: () => this.#edit(null) },
-      "Cancel change");
+      t("proactive.cancelChange"));
     this.form = h("form", { "aria-labelledby": "proactive-form-heading", novalidate: true,
       onsubmit: (event) => this.#save(event) },
     this.heading,
-    ...field("proactive-name", "Name", this.fields.name),
-    ...field("proactive-url", "Page URL pattern", this.fields.url_pattern,
-      "* any characters, ? one: */checkout* matches every checkout page; * alone is every page."),
-    ...field("proactive-seconds", "Seconds on the page", this.fields.seconds),
-    ...field("proactive-cart", "Cart value at least (empty: any)", this.fields.min_cart_value),
-    ...field("proactive-step", "Checkout step (empty: any)", this.fields.checkout_step,
-      "As the page's data-checkout-step: cart, shipping, payment."),
-    check(this.fields.business_hours_only, "Within business hours only"),
-    check(this.fields.agent_available_only, "Only when an agent is available"),
-    ...field("proactive-text", "Message", this.fields.text),
-    ...field("proactive-texts", "Message in other languages", this.fields.texts,
-      "One per line: de: Brauchen Sie Hilfe? Shoppers get their language's, else the message above."),
-    check(this.fields.enabled, "Enabled"),
-    ...field("proactive-position", "Order (lower first)", this.fields.position),
+    ...field("proactive-name", t("proactive.field.name"), this.fields.name),
+    ...field("proactive-url", t("proactive.field.url"), this.fields.url_pattern, t("proactive.hint.url")),
+    ...field("proactive-seconds", t("proactive.field.seconds"), this.fields.seconds),
+    ...field("proactive-cart", t("proactive.field.cart"), this.fields.min_cart_value),
+    ...field("proactive-step", t("proactive.field.step"), this.fields.checkout_step, t("proactive.hint.step")),
+    check(this.fields.business_hours_only, t("proactive.field.hours")),
+    check(this.fields.agent_available_only, t("proactive.field.agents")),
+    ...field("proactive-text", t("proactive.field.text"), this.fields.text),
+    ...field("proactive-texts", t("proactive.field.texts"), this.fields.texts, t("proactive.hint.texts")),
+    check(this.fields.enabled, t("proactive.field.enabled")),
+    ...field("proactive-position", t("proactive.field.position"), this.fields.position),
     this.message,
     h("div", { class: "buttons" }, this.submit, this.cancelEdit,
-      h("button", { type: "button", class: "cancel", onclick: () => this.dialog.close() }, "Close")));
+      h("button", { type: "button", class: "cancel", onclick: () => this.dialog.close() }, t("proactive.close"))));
     this.list = h("tbody", {});
     this.status = h("p", { class: "notice", role: "alert" });
     this.dialog = h("dialog", { id: "proactive-dialog", "aria-labelledby": "proactive-heading" },
-      h("h2", { id: "proactive-heading" }, "Proactive messages"),
-      h("p", { class: "hint-text" }, "Shown once per visit beside the chat button, on pages whose widget tag has " +
-        "data-proactive. Counts: shoppers shown the message, who answered it, chats it started."),
+      h("h2", { id: "proactive-heading" }, t("proactive.title")),
+      h("p", { class: "hint-text" }, t("proactive.explain")),
       this.status,
-      h("div", { class: "settings-scroll" }, h("table", { class: "agents-table", "aria-label": "Proactive rules" },
-        h("thead", {}, h("tr", {}, ...["Name", "Page", "When", "Message", "Shown", "Answered", "Chats", "Actions"]
-          .map((name) => h("th", { scope: "col" }, name)))),
+      h("div", { class: "settings-scroll" }, h("table", { class: "agents-table", "aria-label": t("proactive.rules") },
+        h("thead", {}, h("tr", {}, ...COLUMNS.map((column) => h("th", { scope: "col" }, t(`proactive.column.${column}`))))),
         this.list)),
       this.form);
     document.body.append(this.dialog);
@@ -106,24 +113,25 @@ export class ProactiveAdmin {
 
   #render(rules, counts) {
     const rows = rules.map((rule) => {
-      const when = [`after ${rule.seconds} s`];
-      if (rule.min_cart_value != null) when.push(`cart ≥ ${rule.min_cart_value}`);
-      if (rule.checkout_step) when.push(`step ${rule.checkout_step}`);
-      if (rule.business_hours_only) when.push("business hours");
-      if (rule.agent_available_only) when.push("agent available");
-      if (!rule.enabled) when.push("off");
+      const when = [t("proactive.when.after", { seconds: rule.seconds })];
+      if (rule.min_cart_value != null) when.push(t("proactive.when.cart", { value: rule.min_cart_value }));
+      if (rule.checkout_step) when.push(t("proactive.when.step", { step: rule.checkout_step }));
+      if (rule.business_hours_only) when.push(t("proactive.when.hours"));
+      if (rule.agent_available_only) when.push(t("proactive.when.agent"));
+      if (!rule.enabled) when.push(t("proactive.when.off"));
       const line = counts.get(rule.id) || { shown: 0, answered: 0, chats: 0 };
       return h("tr", { class: rule.enabled ? null : "disabled" },
-        h("td", {}, rule.name), h("td", {}, rule.url_pattern), h("td", {}, when.join(", ")),
-        h("td", { dir: "auto" }, rule.text), h("td", {}, String(line.shown)), h("td", {}, String(line.answered)),
-        h("td", {}, String(line.chats)),
+        h("td", {}, rule.name), h("td", {}, rule.url_pattern), h("td", {}, conditions(when)),
+        h("td", { dir: "auto" }, rule.text), h("td", {}, count(line.shown)), h("td", {}, count(line.answered)),
+        h("td", {}, count(line.chats)),
         h("td", { class: "actions" },
-          h("button", { type: "button", "aria-label": `Change ${rule.name}`, onclick: () => this.#edit(rule) }, "Change"),
-          h("button", { type: "button", "aria-label": `Delete ${rule.name}`, onclick: () => this.#delete(rule) },
-            "Delete")));
+          h("button", { type: "button", "aria-label": t("proactive.changeName", { name: rule.name }),
+            onclick: () => this.#edit(rule) }, t("proactive.change")),
+          h("button", { type: "button", "aria-label": t("proactive.deleteName", { name: rule.name }),
+            onclick: () => this.#delete(rule) }, t("proactive.delete"))));
     });
     this.list.replaceChildren(...(rows.length ? rows
-      : [h("tr", {}, h("td", { colspan: 8 }, "No proactive messages yet."))]));
+      : [h("tr", {}, h("td", { colspan: 8 }, t("proactive.none")))]));
   }
 
   /** Put a rule in the form to change it (null: back to adding one). */
@@ -141,8 +149,8 @@ export class ProactiveAdmin {
     f.texts.value = formatTexts(rule?.texts);
     f.enabled.checked = rule?.enabled ?? true;
     f.position.value = String(rule?.position ?? 0);
-    setText(this.heading, rule ? `Change ${rule.name}` : "Add a proactive message");
-    setText(this.submit, rule ? "Save" : "Add");
+    setText(this.heading, rule ? t("proactive.changeName", { name: rule.name }) : t("proactive.addHeading"));
+    setText(this.submit, rule ? t("proactive.save") : t("proactive.add"));
     this.cancelEdit.hidden = !rule;
     setText(this.message, "");
     if (rule) f.name.focus();

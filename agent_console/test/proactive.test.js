@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import "./language.js";
 import { formatTexts, parseTexts } from "../src/proactive-texts.js";
 
 test("proactive translations: one locale per line, both ways", () => {

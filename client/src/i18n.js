@@ -101,9 +101,9 @@ export class Translator {
     return this.format(branch, params, count);
   }
 
-  /** "a, b and c" as the language writes it. */
-  list(items) {
-    return new Intl.ListFormat(this.intl, { type: "conjunction" }).format(items);
+  /** "a, b and c" as the language writes it (``options``: Intl.ListFormat's, "a, b, c" with type "unit"). */
+  list(items, options = { type: "conjunction" }) {
+    return new Intl.ListFormat(this.intl, options).format(items);
   }
 
   /** A number as the language writes it (1.234,5 in German). */

@@ -43,3 +43,46 @@ async def test_a_german_browser_gets_a_german_console(shop: LiveServer, open_con
     await expect(page.get_by_role("button", name="Chat beenden")).to_be_visible()
     await screenshot(page, "language-de")
     assert len(fetched) == 1 and fetched[0].startswith("de."), fetched
+
+
+async def test_a_german_admin_keeps_proactive_messages_in_german(shop: LiveServer,
+                                                                 open_console: OpenConsole) -> None:
+    page = await open_console("/console/", locale="de-DE")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    login = await shop.add_agent("Ada", role="admin")
+    form = page.locator("#login-form")
+    await form.get_by_label("E-Mail").fill(login["email"])
+    await form.get_by_label("Passwort").fill(login.get("password", PASSWORD))
+    await form.get_by_role("button", name="Anmelden").click()
+    await page.get_by_role("button", name="Proaktive Nachrichten").click()
+
+    dialog = page.get_by_role("dialog", name="Proaktive Nachrichten")
+    await expect(dialog.get_by_text("Noch keine proaktiven Nachrichten.")).to_be_visible()
+    table = dialog.get_by_role("table", name="Regeln für proaktive Nachrichten")
+    await expect(table.get_by_role("columnheader")).to_have_text(
+        ["Name", "Seite", "Wann", "Nachricht", "Gezeigt", "Beantwortet", "Chats", "Aktionen"])
+    rule = dialog.get_by_role("form", name="Proaktive Nachricht hinzufügen")
+    await rule.get_by_label("Name", exact=True).fill("Hilfe beim Bezahlen")
+    await rule.get_by_label("Muster der Seiten-URL").fill("*/demo/payment*")
+    await rule.get_by_label("Sekunden auf der Seite").fill("20")
+    await rule.get_by_label("Warenkorbwert mindestens (leer: beliebig)").fill("49.5")
+    await rule.get_by_label("Checkout-Schritt (leer: beliebig)").fill("payment")
+    await rule.get_by_label("Nur während der Geschäftszeiten").uncheck()
+    await rule.get_by_label("Nachricht", exact=True).fill("Brauchen Sie Hilfe beim Bezahlen?")
+    await rule.get_by_label("Nachricht in anderen Sprachen").fill("en: Need a hand?\nfr Besoin d'aide ?")
+    await rule.get_by_role("button", name="Hinzufügen").click()
+    await expect(rule.get_by_role("alert")).to_have_text(
+        "Zeile 2: Schreiben Sie sie als „en: die Nachricht auf Englisch“.")
+    await rule.get_by_label("Nachricht in anderen Sprachen").fill("en: Need a hand?")
+    await rule.get_by_role("button", name="Hinzufügen").click()
+
+    row = table.get_by_role("row").filter(has_text="Hilfe beim Bezahlen")
+    await expect(row.get_by_role("cell").nth(2)).to_have_text(
+        "nach 20 s, Warenkorb ≥ 49,5, Schritt payment und Agent verfügbar")
+    await row.get_by_role("button", name="Hilfe beim Bezahlen ändern").click()
+    edit = dialog.get_by_role("form", name="Hilfe beim Bezahlen ändern")
+    await expect(edit.get_by_role("button", name="Speichern")).to_be_visible()
+    await expect(edit.get_by_role("button", name="Änderung verwerfen")).to_be_visible()
+    await screenshot(page, "language-de-proactive")
+    await row.get_by_role("button", name="Hilfe beim Bezahlen löschen").click()
+    await expect(dialog.get_by_text("Noch keine proaktiven Nachrichten.")).to_be_visible()
