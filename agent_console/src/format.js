@@ -18,6 +18,12 @@ export function formatClock(epochSeconds) {
   return new Date(epochSeconds * 1000).toLocaleTimeString(translator()?.intl, { hour: "2-digit", minute: "2-digit" });
 }
 
+/** A cart value with two decimals as the agent's language writes it ("49,50" in German). */
+export function formatAmount(value) {
+  const options = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+  return translator() ? translator().number(value, options) : value.toFixed(2);
+}
+
 /** What a system message means, in words. */
 export function systemText(message) {
   const meta = message.meta || {};

@@ -13,7 +13,7 @@ import { translatePage } from "./page-text.js";
 import { api, ApiError } from "./api.js";
 import { CobrowseView } from "./cobrowse.js";
 import {
-  cannedMatches, errorText, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
+  cannedMatches, errorText, formatAmount, formatClock, formatWait, parseTags, safeUrl, sessionEndedText, systemText,
 } from "./format.js";
 import { ProfilePicture } from "./avatar.js";
 import { KnowledgePanel } from "./knowledge.js";
@@ -738,7 +738,7 @@ async function sendComposer() {
   const body = box.value;
   if (!chat || !body.trim()) return;
   if (chat.conversation.status === "closed") {
-    setText($("composer-hint"), "This chat has ended.");
+    setText($("composer-hint"), t("error.conversation_closed"));
     return;
   }
   const mode = composerMode();
@@ -781,7 +781,7 @@ function canAttach() {
 /** Upload a file to the open chat (attachments.js upload()); the stored message joins its timeline. */
 function sendFile(file, name, onProgress) {
   const chat = state.chats.get(state.active);
-  if (!chat || chat.conversation.status === "closed") throw { code: "conversation_closed", message: "This chat has ended." };
+  if (!chat || chat.conversation.status === "closed") throw { code: "conversation_closed", message: t("error.conversation_closed") };
   const sending = upload({
     url: uploadUrl("/", chat.conversation.id, name, clientId("f")), token: state.session.token, body: file, onProgress,
   });
@@ -853,7 +853,7 @@ async function submitTransfer(event) {
 
 function openEnd() {
   const closed = state.chats.get(state.active)?.conversation.status === "closed";
-  setText($("end-heading"), closed ? "Wrap up the chat" : "End the chat");
+  setText($("end-heading"), t(closed ? "console.wrapUpHeading" : "console.endHeading"));
   setText($("end-submit"), t(closed ? "console.saveWrapUp" : "console.endChat"));
   setText($("end-message"), "");
   $("end-dialog").showModal();
@@ -903,7 +903,7 @@ function ticketChanged(ticket) {
     const last = ticket.answers.at(-1);
     renderTicket(ticket);
     if (last && last.agent_id !== state.session.agent.id) {
-      setText($("ticket-message"), `${last.agent.name} answered this ticket meanwhile.`);
+      setText($("ticket-message"), t("console.answeredMeanwhile", { name: last.agent.name }));
     }
   }
 }
@@ -934,7 +934,8 @@ function openTicket(ticket) {
 }
 
 function renderTicket(ticket) {
-  setText($("ticket-heading"), `Ticket ${ticket.reference} · ${ticket.status}`);
+  setText($("ticket-heading"), t("console.ticketHeading", { reference: ticket.reference,
+    status: t(`console.ticketStatus.${ticket.status}`) }));
   const url = ticket.page_url ? safeUrl(ticket.page_url) : null;
   const rows = [
     [t("console.field.name"), ticket.name],
@@ -959,7 +960,7 @@ async function submitTicketAnswer(event) {
   const body = $("ticket-answer").value;
   if (!ticketId) return;
   if (!body.trim()) {
-    setText($("ticket-message"), "Write an answer first.");
+    setText($("ticket-message"), t("console.answerFirst"));
     return;
   }
   try {
@@ -971,7 +972,7 @@ async function submitTicketAnswer(event) {
       ? t("console.answerMailed", { name: ticket.name, email: ticket.email })
       : t("console.answerSaved", { name: ticket.name }), "info");
   } catch (error) {
-    setText($("ticket-message"), error.code === "not_found" ? "This ticket no longer exists." : errorText(error));
+    setText($("ticket-message"), error.code === "not_found" ? t("console.ticketGone") : errorText(error));
   }
 }
 
@@ -1005,8 +1006,9 @@ function editCanned(canned) {
   state.cannedEditing = canned?.id || null;
   $("canned-shortcut").value = canned ? canned.shortcut : "";
   $("canned-body").value = canned ? canned.body : "";
-  setText($("canned-form-heading"), canned ? `Change /${canned.shortcut}` : "Add a canned response");
-  setText($("canned-submit"), canned ? "Save" : "Add");
+  setText($("canned-form-heading"), canned ? t("console.changeShortcut", { shortcut: canned.shortcut })
+    : t("console.addCanned"));
+  setText($("canned-submit"), t(canned ? "console.save" : "console.add"));
   $("canned-edit-cancel").hidden = !canned;
   setText($("canned-message"), "");
   if (canned) $("canned-body").focus();
@@ -1065,7 +1067,7 @@ function editAgent(agent) {
   form.hidden = !agent;
   setText($("agent-edit-message"), "");
   if (!agent) return;
-  setText($("agent-edit-heading"), `Change ${agent.name}`);
+  setText($("agent-edit-heading"), t("console.changeName", { name: agent.name }));
   $("edit-agent-capacity").value = agent.capacity;
   const box = $("edit-agent-departments");
   box.replaceChildren(box.querySelector("legend"), ...state.departments.map((d) => h("label", {},
@@ -1092,7 +1094,7 @@ function editAgentPassword(agent) {
   $("agent-new-password").value = "";
   setText($("agent-password-message"), "");
   if (!agent) return;
-  setText($("agent-password-heading"), `New password for ${agent.name}`);
+  setText($("agent-password-heading"), t("console.newPasswordFor", { name: agent.name }));
   $("agent-new-password").focus();
 }
 
@@ -1102,7 +1104,7 @@ async function saveAgentPassword(event) {
   if (!agent) return;
   const password = $("agent-new-password").value;
   if (password.length < 8) {
-    setText($("agent-password-message"), "The password needs 8 characters or more.");
+    setText($("agent-password-message"), t("console.passwordTooShort"));
     $("agent-new-password").focus();
     return;
   }
@@ -1111,7 +1113,7 @@ async function saveAgentPassword(event) {
     state.agents = state.agents.map((a) => (a.id === changed.id ? changed : a));
     editAgentPassword(null);
     renderAgents();
-    setText($("agent-message"), `${changed.name} has a new password and was signed out everywhere.`);
+    setText($("agent-message"), t("console.passwordSet", { name: changed.name }));
   } catch (error) {
     setText($("agent-password-message"), errorText(error));
   }
@@ -1376,7 +1378,7 @@ function renderChatHead() {
 function renderCobrowse() {
   $("console-screen").classList.toggle("cobrowsing", cobrowse.open);
   const live = cobrowse.open && ["requested", "active", "paused"].includes(cobrowse.session?.status);
-  setText($("cobrowse-start"), live && cobrowse.conversationId === state.active ? "Co-browsing…" : "Co-browse");
+  setText($("cobrowse-start"), live && cobrowse.conversationId === state.active ? t("console.cobrowsing") : t("console.cobrowse"));
 }
 
 function startCobrowse() {
@@ -1467,7 +1469,7 @@ function noteItem(note) {
 
 function renderTyping() {
   const chat = state.chats.get(state.active);
-  setText($("typing"), chat?.visitorTyping ? `${chat.conversation.prechat.name} is typing…` : "");
+  setText($("typing"), chat?.visitorTyping ? t("console.typing", { name: chat.conversation.prechat.name }) : "");
 }
 
 function renderCanned() {
@@ -1523,11 +1525,11 @@ function renderCustomer() {
     [t("console.field.page"), p.page_title],
     [t("console.field.address"), p.page_url],
     [t("console.field.inCheckout"), t(c.priority || p.checkout ? "console.yes" : "console.no")],
-    ["Cart value", typeof p.cart_value === "number" ? p.cart_value.toFixed(2) : null],
+    [t("console.field.cartValue"), typeof p.cart_value === "number" ? formatAmount(p.cart_value) : null],
     [t("console.field.started"), c.created_at ? formatClock(c.created_at) : null],
   ];
   fields.replaceChildren(...rows.filter(([, value]) => value != null && value !== "").flatMap(([label, value]) => {
-    const url = label === "Address" ? safeUrl(value) : null;
+    const url = label === t("console.field.address") ? safeUrl(value) : null;
     const content = url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, value) : value;
     return [h("dt", {}, label), h("dd", {}, content)];
   }));
@@ -1538,7 +1540,8 @@ function renderCustomer() {
         when: new Date(past.created_at * 1000).toLocaleString(translator()?.intl) }) }, t("console.read"));
     open.addEventListener("click", () => showPast(past));
     return h("li", {},
-      h("span", {}, new Date(past.created_at * 1000).toLocaleDateString(translator()?.intl), " · ", past.status,
+      h("span", {}, new Date(past.created_at * 1000).toLocaleDateString(translator()?.intl), " · ",
+        t(`console.conversationStatus.${past.status}`),
         past.tags?.length ? ` · ${past.tags.join(", ")}` : ""),
       h("span", { class: "question" }, past.prechat.question),
       open);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import "./language.js";
-import { cannedMatches, errorText, formatWait, parseTags, safeUrl, sessionEndedText, systemText } from "../src/format.js";
+import { cannedMatches, errorText, formatAmount, formatWait, parseTags, safeUrl, sessionEndedText, systemText } from "../src/format.js";
 
 test("waits tick in minutes and seconds", () => {
   assert.equal(formatWait(7.9), "0:07");
@@ -42,4 +42,9 @@ test("a session the server ended says why", () => {
   assert.match(sessionEndedText("disabled"), /disabled/);
   assert.equal(sessionEndedText("expired"), errorText({ code: "token_expired" }));
   assert.equal(sessionEndedText("something new"), "Your session has ended. Please sign in again.");
+});
+
+test("a cart value has two decimals, written as the agent's language writes numbers", () => {
+  assert.equal(formatAmount(49.5), "49.50");
+  assert.equal(formatAmount(1234), "1,234.00");
 });
