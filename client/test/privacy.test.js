@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { useLanguage } from "./language.js";
 import {
   actionRefusal, BLOCK_SELECTOR, FILL_ATTRIBUTE, isSensitive, maskInput, scrubEvent, unmaskedFieldLabels,
 } from "../src/cobrowse/privacy.js";
@@ -182,6 +183,13 @@ test("the consent names the fields the agent reads: unmasked, typed into, not se
   const many = Array.from({ length: 10 }, (_, n) => labelled("input", { id: `f${n}` }, `Field ${n}`));
   assert.deepEqual(unmaskedFieldLabels({ querySelectorAll: () => many }),
     ["Field 0", "Field 1", "Field 2", "Field 3", "Field 4", "Field 5", "Field 6", "3 more fields"]);
+  useLanguage("de");
+  try {
+    assert.deepEqual(unmaskedFieldLabels({ querySelectorAll: () => many }).at(-1), "3 weitere Felder");
+    assert.deepEqual(unmaskedFieldLabels(doc).at(-1), "ein Feld ohne Beschriftung");
+  } finally {
+    useLanguage("en", "en-GB");
+  }
 });
 
 test("every field sent says whether the agent may type into it, and why not, also after it changed", () => {

@@ -17,6 +17,8 @@
 //   that the console refuses at once instead of asking for text the page would refuse (the page
 //   still decides every action itself: actionRefusal).
 
+import { t } from "../i18n.js";
+
 export const BLOCK_CLASS = "cb-block";
 export const BLOCK_SELECTOR = "chatserver-widget, [data-cb-block], input[type=hidden], input[type=file]";
 export const MASK_TEXT_CLASS = "cb-mask";
@@ -68,7 +70,7 @@ export function unmaskedFieldLabels(doc = document) {
     if (!labels.includes(label)) labels.push(label);
   }
   if (labels.length <= MAX_LABELS) return labels;
-  return [...labels.slice(0, MAX_LABELS - 1), `${labels.length - MAX_LABELS + 1} more fields`];
+  return [...labels.slice(0, MAX_LABELS - 1), t("cobrowse.moreFields", { count: labels.length - MAX_LABELS + 1 })];
 }
 
 function fieldLabel(element) {
@@ -76,7 +78,7 @@ function fieldLabel(element) {
     .map((id) => element.ownerDocument.getElementById(id)?.textContent ?? "").join(" ");
   const text = [element.labels?.[0]?.textContent, element.getAttribute("aria-label"), labelledBy,
     element.getAttribute("placeholder"), element.getAttribute("name")].find((t) => t && t.trim());
-  return text ? text.replace(/\s+/g, " ").trim().slice(0, 60) : "a field without a label";
+  return text ? text.replace(/\s+/g, " ").trim().slice(0, 60) : t("cobrowse.unlabelledField");
 }
 
 /** rrweb's maskInputFn: every value masked, except in fields the shop unmasked that are not sensitive. */
