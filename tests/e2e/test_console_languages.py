@@ -35,12 +35,14 @@ async def test_a_german_browser_gets_a_german_console(shop: LiveServer, open_con
     await expect(page.get_by_text("Niemand wartet.")).to_be_visible()
 
     shopper = await visitor(shop)
-    await shopper.call("chat:start", {"name": "Ann", "question": "Wo ist meine Bestellung?"})
+    started = await shopper.call("chat:start", {"name": "Ann", "question": "Wo ist meine Bestellung?"})
     await expect(page.get_by_role("log", name="Unterhaltung")).to_contain_text("Alice ist dem Chat beigetreten.")
     await expect(page.get_by_role("textbox", name="Nachricht")).to_have_attribute(
         "placeholder", "Antwort schreiben (Enter sendet, Umschalt+Enter für eine neue Zeile, / für Textbausteine)")
     await expect(page.get_by_role("heading", name="Wissensdatenbank")).to_be_visible()
     await expect(page.get_by_role("button", name="Chat beenden")).to_be_visible()
+    await shopper.call("typing:update", {"conversation_id": started["conversation"]["id"], "typing": True})
+    await expect(page.locator("#typing")).to_have_text("Ann schreibt…")
     await screenshot(page, "language-de")
     assert len(fetched) == 1 and fetched[0].startswith("de."), fetched
 
