@@ -48,7 +48,7 @@ async def test_the_loader_is_served_as_javascript_with_a_short_cache(server: Liv
 
 async def test_chunks_are_cached_for_good_and_sent_gzipped_to_browsers_that_accept_it(server: LiveServer) -> None:
     chunks = _chunks()
-    assert len(chunks) == 3  # the panel, socket.io-client, the co-browse recorder
+    assert len(chunks) == 4  # the panel, socket.io-client, the co-browse recorder, the proactive watcher
     for chunk in chunks:
         status, headers, body = await _get(server, chunk, **{"Accept-Encoding": "gzip, deflate"})
         assert status == 200, chunk
