@@ -162,7 +162,8 @@ def render(report: dict[str, Any]) -> str:
         parts.append("<h2>Service-level objectives: " + ("PASS" if slo.get("passed") else "FAIL") + "</h2>")
         parts.append(_table([[r["objective"], r["value"], "pass" if r["passed"] else "FAIL"] for r in slo["results"]],
                             ["objective", "value", "result"]))
-    keys = ["messages_per_s", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_p99_9_ms", "rtt_max_ms",
+    keys = ["messages_per_s", "messages_per_s_per_core", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_p99_9_ms",
+            "rtt_max_ms",
             "start_ack_p50_ms", "start_ack_p99_ms", "assignment_p50_ms", "assignment_p99_ms", "resume_p50_ms",
             "resume_p99_ms", "duplicates", "lost", "connections", "rss_per_connection_kb", "server_cpu_percent_mean",
             "server_rss_mb_max", "generator_cpu_percent_mean", "errors"]

@@ -43,7 +43,7 @@ HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_sta
 DEFAULT_MAX_ERROR_PERCENT = 0.1
 DEFAULT_MAX_NO_REPLY_PERCENT = 0.01
 # The metrics compared with the references' as ``KEY_ratio_to_TARGET``.
-RATIO_METRICS = ("messages_per_s", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms")
+RATIO_METRICS = ("messages_per_s", "messages_per_s_per_core", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms")
 
 
 def latency_metric(histogram: str, key: str) -> str:
@@ -121,7 +121,8 @@ class ChatConfig:
         ratios of ``ChatResult.metrics``): what an objective may name."""
         names = {"connections", "pairs", "errors", "error_percent", "not_assigned", "server_cpu_percent_mean",
                  "server_rss_mb_max", "generator_cpu_percent_mean", "generator_rss_mb_max"}
-        names |= {"batches_per_s", "events_per_s", "events_per_s_per_core"} if self.cobrowse else {"messages_per_s"}
+        names |= ({"batches_per_s", "events_per_s", "events_per_s_per_core"} if self.cobrowse
+                  else {"messages_per_s", "messages_per_s_per_core"})
         histograms = []
         if self.pairs and not self.cobrowse:
             histograms.append("rtt")
@@ -224,14 +225,28 @@ class TargetRun:
                     rows = [row for row in rows if start < row[0] <= end] or rows
                 out[f"{name}_cpu_percent_mean"] = round(sum(row[1] for row in rows) / len(rows), 1)
                 out[f"{name}_rss_mb_max"] = max(row[2] for row in sampler.samples)
+        cpu = out.get("server_cpu_percent_mean")
+        if out.get("messages_per_s") is not None and cpu:
+            # What one core of the server delivers: the figure that compares servers on a shared machine.
+            out["messages_per_s_per_core"] = round(out["messages_per_s"] / (cpu / 100), 1)
         if cobrowse and out.get("messages_per_s") is not None:
             # Each delivered "message" was a batch of page events relayed to the agent.
             out["batches_per_s"] = out.pop("messages_per_s")
             out["events_per_s"] = round(out["batches_per_s"] * cobrowse["eventsPerBatch"], 1)
-            cpu = out.get("server_cpu_percent_mean")
+            out.pop("messages_per_s_per_core", None)
             if cpu:
                 out["events_per_s_per_core"] = round(out["events_per_s"] / (cpu / 100), 1)
         return out
+
+    def cpu_share_problem(self) -> str | None:
+        """Why this run's server CPU share (and so its messages/s per core) cannot be read, or None."""
+        if self.server is None:
+            return "no server process was sampled (with --url, give --server-pid)"
+        if not self.server.samples:
+            return f"process {self.server.pid} gave no CPU sample (it exited, or /proc/{self.server.pid} is unreadable)"
+        if not self.metrics().get("server_cpu_percent_mean"):
+            return f"process {self.server.pid} used no CPU while measured (did any message go through?)"
+        return None
 
     def as_report(self) -> dict[str, Any]:
         return {
@@ -448,6 +463,10 @@ class ChatScenario:
         result = ChatResult(config=config, measures=self.describe(config))
         say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
         say(result.measures)
+        per_core = config.compare and config.pairs > 0  # messages/s per server core, for every target
+        if per_core and target.pid is None:
+            raise LoadTestError("chatserver: its CPU share cannot be read, so neither its messages/s per core: "
+                                "with --url, give --server-pid")
         agent_tokens = await _agents(target, config) if config.visitors else []
         run = TargetRun(CHATSERVER, "chatserver", target.url, memory_per_connection=config.idle > 0)
         result.runs.append(run)
@@ -462,6 +481,12 @@ class ChatScenario:
                     other = TargetRun(kind, label, relay.url, memory_per_connection=config.idle > 0)
                     result.runs.append(other)
                     await _run_target(other, config.job(kind, relay.url, []), relay, deadline, say)
+        if per_core:
+            for done in result.runs:
+                problem = done.cpu_share_problem() if done.complete else None
+                if problem:
+                    raise LoadTestError(f"{done.label}: its CPU share cannot be read, so neither its messages/s "
+                                        f"per core: {problem}")
         result.duration_s = time.monotonic() - started
         return result
 
@@ -475,6 +500,9 @@ class ChatScenario:
                              f"{_fmt(m.get('rtt_p50_ms'))} ms  p90 {_fmt(m.get('rtt_p90_ms'))}  p99 "
                              f"{_fmt(m.get('rtt_p99_ms'))}  p99.9 {_fmt(m.get('rtt_p99_9_ms'))}  max "
                              f"{_fmt(m.get('rtt_max_ms'))} ms")
+            if m.get("messages_per_s_per_core") is not None:
+                lines.append(f"    messages/s per server core {_fmt(m['messages_per_s_per_core'], 0)} "
+                             f"(messages/s / the server's mean CPU share)")
             if m.get("batches_per_s") is not None:
                 lines.append(f"    co-browse relay (visitor emits a batch -> agent receives it) p50 "
                              f"{_fmt(m.get('relay_p50_ms'))} ms  p90 {_fmt(m.get('relay_p90_ms'))}  p99 "
@@ -521,13 +549,13 @@ class ChatScenario:
 
 
 def _comparison_table(runs: list[TargetRun]) -> str:
-    """The targets side by side, with ratios to the Node relay and, for messages/s, to the Node relay
-    that stores every message as chatserver does."""
+    """The targets side by side, with ratios to the Node relay and, for messages/s and messages/s
+    per server core, to the Node relay that stores every message as chatserver does."""
     reference = next((r for r in runs if r.target == "node"), runs[0]).metrics()
     storing = next((r.metrics() for r in runs if r.target == "node_sqlite"), {})
-    head = (f"  {'target':<20} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}   vs node: msg/s  p99  KB/conn"
-            "   vs node + SQLite: msg/s")
-    lines = ["  comparison (same generator, same run):", head]
+    head = (f"  {'target':<24} {'msg/s':>9} {'per core':>9} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}"
+            "   vs node: msg/s  p99  KB/conn   vs node + SQLite: msg/s  per core")
+    lines = ["  comparison (same generator, same run; per core: messages/s / the server's mean CPU share):", head]
     for run in runs:
         m = run.metrics()
 
@@ -537,10 +565,11 @@ def _comparison_table(runs: list[TargetRun]) -> str:
                 return f"{mine / theirs:.2f}"
             return "-"
 
-        lines.append(f"  {run.label:<20} {_fmt(m.get('messages_per_s'), 0):>9} {_fmt(m.get('rtt_p50_ms')):>8} "
+        lines.append(f"  {run.label:<24} {_fmt(m.get('messages_per_s'), 0):>9} "
+                     f"{_fmt(m.get('messages_per_s_per_core'), 0):>9} {_fmt(m.get('rtt_p50_ms')):>8} "
                      f"{_fmt(m.get('rtt_p99_ms')):>8} {_fmt(m.get('rss_per_connection_kb'), 1):>8}   "
                      f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}"
-                     f"   {ratio('messages_per_s', storing):>23}")
+                     f"   {ratio('messages_per_s', storing):>23} {ratio('messages_per_s_per_core', storing):>9}")
     return "\n".join(lines)
 
 

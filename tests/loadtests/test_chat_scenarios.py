@@ -18,7 +18,8 @@ import pytest
 from loadtests.errors import LoadTestError
 from loadtests.histogram import LogHistogram
 from loadtests.html import render
-from loadtests.scenarios.chat import ChatConfig
+from loadtests.procmon import ProcessSampler
+from loadtests.scenarios.chat import ChatConfig, TargetRun
 from loadtests.slo import check_objectives, load_objectives, parse_objective
 
 from ..redis_server import free_port
@@ -104,11 +105,46 @@ def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_re
         rtt = target["latency_ms"]["rtt"]
         assert rtt["count"] > 0 and rtt["min"] <= rtt["p50"] <= rtt["p99"] <= rtt["max"]
         assert target["server_process"]["rows"], "the server process was sampled"
+        # Messages/s per server core: messages/s over the server's mean CPU share while measured.
+        cpu = metrics["server_cpu_percent_mean"]
+        assert cpu > 0 and metrics["messages_per_s_per_core"] == pytest.approx(
+            metrics["messages_per_s"] / (cpu / 100), rel=1e-3, abs=0.1)
     assert "messages_per_s_ratio_to_node" in report["metrics"]
     assert "messages_per_s_ratio_to_node_sqlite" in report["metrics"]
-    assert "comparison (same generator, same run)" in done.stdout
+    mine, storing = report["targets"][0]["metrics"], report["targets"][2]["metrics"]
+    assert report["metrics"]["messages_per_s_per_core_ratio_to_node_sqlite"] == pytest.approx(
+        mine["messages_per_s_per_core"] / storing["messages_per_s_per_core"], abs=1e-3)
+    assert "comparison (same generator, same run" in done.stdout
+    [table_row] = [line for line in done.stdout.splitlines() if line.startswith("  node + SQLite ")]
+    assert f"{storing['messages_per_s_per_core']:,.0f}" in table_row and table_row.rstrip().endswith("1.00")
     assert report["slo"]["passed"] is True
     check_html_report(html_page(tmp_path, "compare"), report)
+
+
+def test_compare_without_a_server_cpu_share_fails_naming_the_target_and_why(tmp_path: Path) -> None:
+    admin = tmp_path / "first-admin.txt"
+    admin.write_text("email: admin@example.com\npassword: not-used\n")
+    # No server needs to answer: the run is refused before it connects.
+    done = subprocess.run([sys.executable, "-m", "loadtests", "compare", "--pairs", "2", "--url",
+                           f"http://127.0.0.1:{free_port()}", "--admin-file", str(admin), "--no-report"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "chatserver: its CPU share cannot be read" in done.stderr and "--server-pid" in done.stderr
+    assert "messages/s" not in done.stdout
+
+
+def test_a_target_without_cpu_samples_says_why_its_share_cannot_be_read() -> None:
+    run = TargetRun("node_sqlite", "node + SQLite", "http://127.0.0.1:1",
+                    result={"delivered": 100, "measured_s": 1.0})
+    assert "no server process was sampled" in (run.cpu_share_problem() or "")
+    run.server = ProcessSampler(pid=4242, t0=0.0)
+    assert "process 4242 gave no CPU sample" in (run.cpu_share_problem() or "")
+    assert "messages_per_s_per_core" not in run.metrics()
+    run.server.samples = [[0.5, 0.0, 10.0]]
+    assert "used no CPU" in (run.cpu_share_problem() or "")
+    run.server.samples = [[0.5, 50.0, 10.0], [1.0, 30.0, 10.0]]
+    assert run.cpu_share_problem() is None
+    assert run.metrics()["messages_per_s_per_core"] == 250.0
 
 
 def test_cobrowse_streams_sessions_and_reports_relay_latency(tmp_path: Path) -> None:
