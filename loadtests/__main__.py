@@ -110,7 +110,9 @@ async def _target(args: argparse.Namespace, config: ScenarioConfig,
             # However the run ended (an interrupt cancels it: this still runs), the server is left as it was.
             cleanup.update(await _clean_up(target, args.quiet))
         return
-    server = ManagedServer(redis_url=args.redis_url, settings={**config.server_settings(), **dict(args.server_setting)},
+    # compare runs the embedded build and, on --redis-url, a second server on Redis beside it.
+    redis_url = None if getattr(config, "redis_target", False) else args.redis_url
+    server = ManagedServer(redis_url=redis_url, settings={**config.server_settings(), **dict(args.server_setting)},
                            log_level=args.server_log_level, profile_to=args.profile_server, keep_data=args.keep_data,
                            fd_limit=args.server_fd_limit)
     async with server as target:

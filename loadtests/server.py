@@ -277,7 +277,79 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no server log)"
 
 
+class ManagedRedis:
+    """A ``redis-server`` of its own on a free loopback port, for the length of an ``async with``
+    block: no persistence, a temporary directory; ``url`` and ``pid`` once started. What answers
+    on the port is checked to be this process (its ``process_id``), as for the server above."""
+
+    def __init__(self, startup_timeout: float = 10.0) -> None:
+        self.startup_timeout = startup_timeout
+        self.port = 0
+        self.process: asyncio.subprocess.Process | None = None
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def __aenter__(self) -> ManagedRedis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise LoadTestError("redis-server is not installed: install it (Debian: apt-get install redis-server), "
+                                "or give --redis-url URL of a Redis to use")
+        self._directory = tempfile.TemporaryDirectory(prefix="chatserver-load-redis-")
+        try:
+            for _ in range(START_ATTEMPTS):
+                self.port = free_loopback_port()
+                self.process = await start_process_group(
+                    binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--protected-mode", "yes", "--dir", self._directory.name,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL)
+                if await self._answering():
+                    return self
+                await stop_process_group(self.process)  # it exited: the port was taken meanwhile
+            raise LoadTestError(f"redis-server found its port taken {START_ATTEMPTS} times")
+        except BaseException:
+            await self._stop()
+            raise
+
+    async def _answering(self) -> bool:
+        import redis.asyncio as aioredis  # only the runs that start a Redis need the client
+
+        assert self.process is not None
+        client = aioredis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            while self.process.returncode is None:
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    if int((await client.info("server"))["process_id"]) == self.process.pid:
+                        return True
+                if time.monotonic() > deadline:
+                    raise LoadTestError(f"redis-server did not answer within {self.startup_timeout:.0f} s")
+                await asyncio.sleep(0.05)
+            return False
+        finally:
+            await client.aclose()
+
+    async def _stop(self) -> None:
+        if self.process is not None:
+            await stop_process_group(self.process)
+        if self._directory is not None:
+            self._directory.cleanup()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._stop()
+
+
 __all__ = [
+    "ManagedRedis",
     "ManagedServer",
     "Target",
     "check_target_url",

@@ -27,7 +27,7 @@ from ..errors import LoadTestError
 from ..histogram import PERCENTILES, LogHistogram
 from ..loadgen import Generator, ReferenceRelay
 from ..procmon import ProcessSampler
-from ..server import ManagedServer, Target, new_postgresql_database
+from ..server import ManagedRedis, ManagedServer, Target, new_postgresql_database
 from ..slo import Objective, check_known_metrics, check_objectives, load_objectives
 from ..stats import Summary
 
@@ -36,6 +36,10 @@ CHAT_SETTINGS = {"message_rate": "1000000", "message_burst": "1000000", "event_r
                  "event_burst": "1000000"}
 CHATSERVER = "chatserver"
 CHATSERVER_PG = "chatserver_pg"  # the same server storing in PostgreSQL (--postgresql)
+CHATSERVER_REDIS = "chatserver_redis"  # the same server on the Redis backend (compare)
+# compare's figures of the Redis build as ratios to the embedded build's of the same run.
+REDIS_RATIOS = {f"{CHATSERVER_REDIS}_{key}_ratio_to_{CHATSERVER}": key
+                for key in ("messages_per_s", "messages_per_s_per_core")}
 REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
 # Held to by every run, --slo or not: one error in a thousand operations, one unanswered round
@@ -70,6 +74,11 @@ class ChatConfig:
     compare: bool = False
     # A PostgreSQL server's URL: the same job also runs against chatserver on a new database there.
     postgresql: str | None = None
+    # compare: the same job against chatserver on the Redis backend too, on ``redis_url`` (None: a
+    # redis-server the run starts), before the embedded build with ``redis_first``.
+    redis_target: bool = False
+    redis_url: str | None = None
+    redis_first: bool = False
     # Co-browse streaming: instead of messages, each pair's visitor streams page events to its agent.
     cobrowse: bool = False
     batch_rate: float = 10.0  # batches per second per session
@@ -139,8 +148,11 @@ class ChatConfig:
             names |= {latency_metric(histogram, "min"), latency_metric(histogram, "max")}
         if self.idle:
             names |= {"rss_per_connection_kb", "server_rss_mb"}
-        others = [*(REFERENCES if self.compare else ()), *([CHATSERVER_PG] if self.postgresql else [])]
+        others = [*(REFERENCES if self.compare else ()), *([CHATSERVER_PG] if self.postgresql else []),
+                  *([CHATSERVER_REDIS] if self.redis_target else [])]
         names |= {f"{key}_ratio_to_{other}" for key in RATIO_METRICS for other in others}
+        if self.redis_target:
+            names |= set(REDIS_RATIOS) | {"redis_cpu_percent_mean"}
         return names
 
     def job(self, target: str, url: str, agent_tokens: list[str]) -> dict[str, Any]:
@@ -177,6 +189,8 @@ class TargetRun:
     phases: list[list[Any]] = field(default_factory=list)
     server: ProcessSampler | None = None
     generator: ProcessSampler | None = None
+    redis: ProcessSampler | None = None  # a redis-server the run started for this target
+    redis_url: str | None = None  # the Redis of a chatserver on the Redis backend
     rss_before: int | None = None
     rss_loaded: int | None = None
     memory_per_connection: bool = False  # idle connections: report the server's KB per connection
@@ -217,14 +231,15 @@ class TargetRun:
             out["server_rss_mb"] = round(self.rss_loaded / 2**20, 1)
         cobrowse = self.job_cobrowse
         # CPU while messages are measured (or over the whole run when none are).
-        for name, sampler in (("server", self.server), ("generator", self.generator)):
+        for name, sampler in (("server", self.server), ("generator", self.generator), ("redis", self.redis)):
             if sampler is not None and sampler.samples:
                 rows = sampler.samples
                 if len(self.measure_window) == 2:
                     start, end = self.measure_window
                     rows = [row for row in rows if start < row[0] <= end] or rows
                 out[f"{name}_cpu_percent_mean"] = round(sum(row[1] for row in rows) / len(rows), 1)
-                out[f"{name}_rss_mb_max"] = max(row[2] for row in sampler.samples)
+                if name != "redis":
+                    out[f"{name}_rss_mb_max"] = max(row[2] for row in sampler.samples)
         cpu = out.get("server_cpu_percent_mean")
         if out.get("messages_per_s") is not None and cpu:
             # What one core of the server delivers: the figure that compares servers on a shared machine.
@@ -250,7 +265,8 @@ class TargetRun:
 
     def as_report(self) -> dict[str, Any]:
         return {
-            "target": self.target, "label": self.label, "url": self.url, "complete": self.complete,
+            "target": self.target, "label": self.label, "url": self.url, "redis_url": self.redis_url,
+            "complete": self.complete,
             "ready_s": self.ready_s, "metrics": self.metrics(),
             "errors": self.result.get("errors", {}), "reconnect": self.result.get("reconnect"),
             "reconnections": self.result.get("reconnections"),
@@ -296,6 +312,11 @@ class ChatResult:
                 mine, theirs = metrics.get(key), other.get(key)
                 if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
                     metrics[f"{key}_ratio_to_{run.target}"] = round(mine / theirs, 3)
+            if run.target == CHATSERVER_REDIS:
+                for name, key in REDIS_RATIOS.items():
+                    mine, theirs = other.get(key), metrics.get(key)
+                    if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+                        metrics[name] = round(mine / theirs, 3)
         return metrics
 
     def slo_results(self) -> list[dict[str, Any]]:
@@ -394,6 +415,10 @@ class ChatScenario:
                 help="run the same job against the reference relays too (Node socket.io 4.8, the same storing "
                      "every message in SQLite, raw aiohttp)")
         if "compare" in self.options or self.NAME == "compare":
+            if "redis_target" in self.options:
+                add("--redis-first", action="store_true",
+                    help="run chatserver on Redis before the embedded build (alternate runs with and without "
+                         "it: the order on a shared machine)")
             add("--postgresql", metavar="URL",
                 help="also run the same job against chatserver storing in PostgreSQL: a new database on the "
                      "server at URL (postgresql://user@host:port/db, a user who may create databases), "
@@ -427,6 +452,9 @@ class ChatScenario:
             missed_messages=getattr(args, "missed", 3),
             compare=self.NAME == "compare" or getattr(args, "compare", False),
             postgresql=getattr(args, "postgresql", None),
+            redis_target="redis_target" in self.options,
+            redis_url=args.redis_url if "redis_target" in self.options else None,
+            redis_first=getattr(args, "redis_first", False),
             cobrowse="cobrowse" in self.options, batch_rate=getattr(args, "batch_rate", 10.0),
             snapshot_kb=getattr(args, "snapshot_kb", 120.0), batch_bytes=getattr(args, "batch_bytes", 300),
             events_per_batch=getattr(args, "events_per_batch", 1),
@@ -472,7 +500,15 @@ class ChatScenario:
         result.runs.append(run)
         job = config.job(CHATSERVER, target.url, agent_tokens)
         run.job_cobrowse = job["cobrowse"]
+        on_redis = config.redis_target and config.pairs > 0
+        if on_redis and not target.managed:
+            on_redis = False
+            say("chatserver on Redis: not run (it needs a server the load tester starts, not --url)")
+        if on_redis and config.redis_first:
+            result.runs.append(await _run_on_redis(target, config, deadline, say))
         await _run_target(run, job, target, deadline, say)
+        if on_redis and not config.redis_first:
+            result.runs.append(await _run_on_redis(target, config, deadline, say))
         if config.postgresql:
             result.runs.append(await _run_on_postgresql(target, config, deadline, say))
         if config.compare and config.pairs + config.idle:
@@ -529,6 +565,9 @@ class ChatScenario:
                 lines.append(f"    server CPU mean{window} {_fmt(m['server_cpu_percent_mean'], 0)}% of a core, RSS "
                              f"max {_fmt(m['server_rss_mb_max'], 1)} MB; generator CPU mean "
                              f"{_fmt(m.get('generator_cpu_percent_mean'), 0)}%")
+            if "redis_cpu_percent_mean" in m:
+                lines.append(f"    redis-server CPU mean {_fmt(m['redis_cpu_percent_mean'], 0)}% of a core (not in the "
+                             "server's share above)")
             drops = (run.result.get("reconnections") or {}).get("dropped") or {}
             if drops:
                 back = run.result["reconnections"]
@@ -539,6 +578,11 @@ class ChatScenario:
             lines.append("    errors: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
         if len(result.runs) > 1:
             lines.append(_comparison_table(result.runs))
+            metrics = result.metrics()
+            names = list(REDIS_RATIOS)
+            if names[0] in metrics:
+                lines.append(f"  chatserver + Redis / chatserver (embedded), same run: messages/s "
+                             f"{_fmt(metrics[names[0]])}, per server core {_fmt(metrics.get(names[1]))}")
         for kind, checks in (("threshold", result.threshold_results()), ("SLO", result.slo_results())):
             for check in checks:
                 lines.append(f"  {kind} {check['objective']}: {_fmt(check['value'])} "
@@ -592,6 +636,26 @@ async def _run_on_postgresql(target: Target, config: ChatConfig, deadline: float
         return run
 
 
+async def _run_on_redis(target: Target, config: ChatConfig, deadline: float,
+                        say: Callable[[str], None]) -> TargetRun:
+    """The same job against a second chatserver, started like the embedded ``target`` but on the
+    Redis backend: on ``config.redis_url``, or on a redis-server of its own (sampled too)."""
+    async with contextlib.AsyncExitStack() as stack:
+        redis_url, redis_pid = config.redis_url, None
+        if redis_url is None:
+            redis = await stack.enter_async_context(ManagedRedis())
+            redis_url, redis_pid = redis.url, redis.pid
+            say(f"started redis-server on {redis_url} (pid {redis_pid})")
+        redis_target = await stack.enter_async_context(ManagedServer(redis_url=redis_url,
+                                                                     settings=dict(target.settings)))
+        say(f"started chatserver on Redis on {redis_target.url} (pid {redis_target.pid})")
+        run = TargetRun(CHATSERVER_REDIS, "chatserver + Redis", redis_target.url, redis_url=redis_url)
+        job = config.job(CHATSERVER, redis_target.url, await _agents(redis_target, config))
+        run.job_cobrowse = job["cobrowse"]
+        await _run_target(run, job, redis_target, deadline, say, redis_pid=redis_pid)
+        return run
+
+
 async def _agents(target: Target, config: ChatConfig) -> list[str]:
     """Create ``config.agents`` agents through the admin API and log them in; their tokens."""
     run_id = f"{int(time.time() * 1000) % 10**9}"
@@ -624,9 +688,10 @@ async def _sampling(pid: int | None, t0: float) -> AsyncIterator[ProcessSampler 
 
 
 async def _run_target(run: TargetRun, job: dict[str, Any], target: Target | ReferenceRelay, deadline: float,
-                      say: Any) -> None:
-    """Run the generator with ``job`` against one target, sampling the server and the generator;
-    the chats its visitors start on chatserver are recorded in the target's ``created``."""
+                      say: Any, redis_pid: int | None = None) -> None:
+    """Run the generator with ``job`` against one target, sampling the server, the generator and
+    the target's own ``redis_pid``; the chats its visitors start on chatserver are recorded in
+    the target's ``created``."""
     t0 = time.monotonic()
     server_pid = target.pid
     created = target.created if isinstance(target, Target) else None
@@ -666,8 +731,9 @@ async def _run_target(run: TargetRun, job: dict[str, Any], target: Target | Refe
                 f"msg/s {rate:>8,.0f}  err {errors:>4}  p50 {_fmt(p50):>7} ms  p99 {_fmt(p99):>7} ms{server}{gen}")
 
     job_interval = 1.0
-    async with _sampling(server_pid, t0) as server_sampler:
+    async with _sampling(server_pid, t0) as server_sampler, _sampling(redis_pid, t0) as redis_sampler:
         run.server = server_sampler
+        run.redis = redis_sampler
         run.rss_before = server_sampler.rss_bytes() if server_sampler else None
         async with Generator(job, on_message) as generator, _sampling(generator.pid, t0) as gen_sampler:
             run.generator = gen_sampler
@@ -729,12 +795,13 @@ agent's receipt (relay latency) and reports batches and events per second, and p
                      ("cobrowse",)),
         ChatScenario("compare", """Side by side: steady-chat ping-pong against chatserver and the reference relays.
 
-The same generator drives chatserver (message:send / message:new, stored), a Node.js socket.io
+The same generator drives chatserver (message:send / message:new, stored), the same chatserver on
+the Redis backend (--redis-url, or a redis-server of its own on a free port), a Node.js socket.io
 4.8 relay, the same Node relay storing each message in SQLite before relaying it (better-sqlite3,
 WAL, a group commit per event-loop turn) and a raw aiohttp WebSocket relay (each started on its
-own port); prints messages/s and round-trip p50/p99 of each, the ratios to Node and the
-messages/s ratio to the storing Node relay.""",
-                     {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs",)),
+own port); prints messages/s, messages/s per server core and round-trip p50/p99 of each, the
+ratios to Node and to the storing Node relay, and the Redis build's to the embedded build's.""",
+                     {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs", "redis_target")),
     ]
 
 

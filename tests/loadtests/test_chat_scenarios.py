@@ -93,11 +93,9 @@ def run_load(tmp_path: Path, *args: str, timeout: float = 60) -> Run:
     return done, report
 
 
-def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_relays(tmp_path: Path) -> None:
-    done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1.5", "--warmup", "0.5",
-                            "--slo", "errors<=0")
+def check_compare_report(done: subprocess.CompletedProcess[str], report: dict[str, Any], order: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [t["target"] for t in report["targets"]] == ["chatserver", "node", "node_sqlite", "aiohttp"]
+    assert [t["target"] for t in report["targets"]] == order
     for target in report["targets"]:
         metrics = target["metrics"]
         assert target["complete"] and metrics["errors"] == 0, target["errors"]
@@ -109,16 +107,43 @@ def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_re
         cpu = metrics["server_cpu_percent_mean"]
         assert cpu > 0 and metrics["messages_per_s_per_core"] == pytest.approx(
             metrics["messages_per_s"] / (cpu / 100), rel=1e-3, abs=0.1)
+    by_target = {t["target"]: t for t in report["targets"]}
+    assert by_target["chatserver"]["redis_url"] is None and by_target["chatserver_redis"]["redis_url"]
     assert "messages_per_s_ratio_to_node" in report["metrics"]
     assert "messages_per_s_ratio_to_node_sqlite" in report["metrics"]
-    mine, storing = report["targets"][0]["metrics"], report["targets"][2]["metrics"]
+    mine, storing = by_target["chatserver"]["metrics"], by_target["node_sqlite"]["metrics"]
+    on_redis = by_target["chatserver_redis"]["metrics"]
     assert report["metrics"]["messages_per_s_per_core_ratio_to_node_sqlite"] == pytest.approx(
         mine["messages_per_s_per_core"] / storing["messages_per_s_per_core"], abs=1e-3)
+    # The Redis build against the embedded build of the same run.
+    assert report["metrics"]["chatserver_redis_messages_per_s_per_core_ratio_to_chatserver"] == pytest.approx(
+        on_redis["messages_per_s_per_core"] / mine["messages_per_s_per_core"], abs=1e-3)
+    assert "chatserver + Redis / chatserver (embedded), same run: messages/s" in done.stdout
     assert "comparison (same generator, same run" in done.stdout
     [table_row] = [line for line in done.stdout.splitlines() if line.startswith("  node + SQLite ")]
     assert f"{storing['messages_per_s_per_core']:,.0f}" in table_row and table_row.rstrip().endswith("1.00")
     assert report["slo"]["passed"] is True
+
+
+def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_relays(tmp_path: Path) -> None:
+    done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1.5", "--warmup", "0.5",
+                            "--slo", "errors<=0")
+    check_compare_report(done, report, ["chatserver", "chatserver_redis", "node", "node_sqlite", "aiohttp"])
+    # The Redis build ran on a redis-server of the run's own, sampled too.
+    [on_redis] = [t for t in report["targets"] if t["target"] == "chatserver_redis"]
+    assert "redis_cpu_percent_mean" in on_redis["metrics"]
+    assert "started redis-server on redis://127.0.0.1:" in done.stdout
     check_html_report(html_page(tmp_path, "compare"), report)
+
+
+def test_compare_runs_the_redis_build_on_a_given_redis_first(tmp_path: Path, redis_url: str) -> None:
+    done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1", "--warmup", "0.3",
+                            "--redis-url", redis_url, "--redis-first", "--slo", "errors<=0")
+    check_compare_report(done, report, ["chatserver", "chatserver_redis", "node", "node_sqlite", "aiohttp"])
+    assert report["targets"][1]["redis_url"] == redis_url and "started redis-server" not in done.stdout
+    assert report["server"]["redis_url"] is None, "the first chatserver is the embedded build"
+    # The Redis build's run came first; the report keeps the embedded build first (ratios are to it).
+    assert done.stdout.index("chatserver + Redis: 6 connections up") < done.stdout.index("chatserver: 6 connections up")
 
 
 def test_compare_without_a_server_cpu_share_fails_naming_the_target_and_why(tmp_path: Path) -> None:
