@@ -165,6 +165,42 @@ async def test_a_chat_across_two_processes_survives_sigkill_of_the_visitors_proc
         await _disconnect_all(a, b)
 
 
+async def test_a_reader_joining_on_another_process_gets_the_next_message_of_a_chat_held_on_one(
+    processes: list[ServerProcess], http: aiohttp.ClientSession,
+) -> None:
+    """Both parties on A: A sends their messages to the processes it last found reading the chat
+    without asking presence each time. The visitor's second tab, on B, joins; the very next
+    message stored on A reaches it, with nothing sent after it."""
+    a, b = (Remote(p, http) for p in processes)
+    admin = await _admin(a)
+    login = await _agent_login(a, admin, 1, capacity=1)
+    try:
+        console = await a.agent(login["token"])
+        shopper = await a.visitor()
+        cid = (await shopper.call("chat:start", {"name": "Ann", "question": "Size?"}))["conversation"]["id"]
+        await console.wait_for("conversation:updated", lambda d: d["conversation"]["status"] == "assigned")
+        await console.call("conversation:join", {"conversation_id": cid})
+        for n in range(3):
+            ack = await shopper.call("message:send", {"conversation_id": cid, "client_msg_id": f"v{n}", "body": "hi"})
+            await console.wait_for_seq(cid, ack["seq"])
+            ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": f"a{n}", "body": "ho"})
+            await shopper.wait_for_seq(cid, ack["seq"])
+
+        tab = await b.visitor(shopper.token)
+        joined = await tab.call("conversation:join", {"conversation_id": cid, "after_seq": ack["seq"]})
+        assert joined["ok"] and joined["last_seq"] == ack["seq"]
+        ack = await console.call("message:send", {"conversation_id": cid, "client_msg_id": "after", "body": "both?"})
+        assert (await tab.wait_for_seq(cid, ack["seq"]))["body"] == "both?"
+        assert (await shopper.wait_for_seq(cid, ack["seq"]))["body"] == "both?"
+        # And the tab's own message, stored on B, reaches the agent on A and the first tab.
+        sent = await tab.call("message:send", {"conversation_id": cid, "client_msg_id": "tab", "body": "from B"})
+        assert (await console.wait_for_seq(cid, sent["seq"]))["body"] == "from B"
+        assert (await shopper.wait_for_seq(cid, sent["seq"]))["body"] == "from B"
+        assert [m["seq"] for m in tab.messages(cid)] == [ack["seq"]]  # its own came back as the ack
+    finally:
+        await _disconnect_all(a, b)
+
+
 async def _chat_held_on(a: Remote, b: Remote, admin: str, name: str) -> tuple[Client, Client, str]:
     """An agent connected to ``a`` (capacity 1) holds the chat of a shopper connected to ``b``."""
     login = await _agent_login(a, admin, 1, capacity=1)

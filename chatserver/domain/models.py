@@ -84,6 +84,10 @@ class Conversation(msgspec.Struct, kw_only=True):
     visitor_read_seq: int = 0
     agent_read_seq: int = 0
     priority: int = 0
+    # How many times a connection started reading the conversation, as the append that stored a
+    # message read it (None wherever it was not read): the notifier's reason to look up again
+    # which processes hold its participants (transport/notifier.py).
+    readers_version: int | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):

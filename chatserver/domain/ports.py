@@ -138,8 +138,9 @@ class ConversationStore(Protocol):
         sender may write to the conversation (``check_writable``: the visitor who owns it or the
         agent it is assigned to, and not closed; else ``NotFound``, ``Forbidden`` or
         ``ConversationClosed``, in that order, and nothing is stored). A visitor's message carries
-        the name from their pre-chat form. Returns the conversation as of the message, the
-        message and ``created``; returns only once the message is committed.
+        the name from their pre-chat form. Returns the conversation as of the message (with its
+        ``readers_version``), the message and ``created``; returns only once the message is
+        committed.
 
         Idempotent on ``(conversation, sender, client_msg_id)``: a resend returns the stored
         message with ``created=False`` (after the same checks).
@@ -147,6 +148,12 @@ class ConversationStore(Protocol):
         ...
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]: ...
+
+    async def reader_joined(self, conversation_id: str) -> None:
+        """Count a connection that starts reading the conversation (``readers_version`` + 1),
+        committed before it returns: every message stored after it returns reports the new
+        count. Nothing happens for a conversation that does not exist."""
+        ...
 
     async def transition(self, change: Transition) -> tuple[Conversation, Message | None] | None:
         """Apply ``change`` if the conversation's status is in ``change.expect``, with its system

@@ -17,6 +17,8 @@ class MessagesPart(Protocol):
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]: ...
 
+    async def reader_joined(self, conversation_id: str) -> None: ...
+
 
 class ReadMarksPart(Protocol):
     async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
@@ -48,6 +50,9 @@ class ConversationParts(ABC):
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         return await self.messages.messages_after(conversation_id, after_seq, limit)
+
+    async def reader_joined(self, conversation_id: str) -> None:
+        await self.messages.reader_joined(conversation_id)
 
     async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
                         seq: int) -> tuple[Conversation, int, bool]:

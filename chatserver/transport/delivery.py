@@ -20,6 +20,7 @@ from ..domain.ports import ConversationStore
 from ..wire.views import message_view
 
 Emit = Callable[[str, Any, str, str], Awaitable[None]]  # (event, data, sid, namespace)
+Announce = Callable[[str], Awaitable[None]]  # (conversation_id): a reader starts, told to storage
 REPLAY_PAGE = 500
 
 
@@ -32,9 +33,14 @@ class _Subscription:
 
 
 class Delivery:
-    def __init__(self, store: ConversationStore, emit: Emit) -> None:
+    def __init__(self, store: ConversationStore, emit: Emit, announce: Announce | None = None) -> None:
+        """``announce``: with several processes, how a subscription is made known before its
+        replay reads storage (``ConversationStore.reader_joined``): the process storing the next
+        message learns from it that it must look again for the processes reading the
+        conversation (notifier.py)."""
         self._store = store
         self._emit = emit
+        self._announce = announce
         self._subs: dict[str, dict[str, _Subscription]] = {}
         self._by_sid: dict[str, set[str]] = {}
 
@@ -47,6 +53,10 @@ class Delivery:
             self._by_sid.setdefault(sid, set()).add(conversation_id)
         async with sub.lock:
             sub.watermark = after_seq
+            if self._announce is not None:
+                # Committed before the replay reads: a message stored before it is in the
+                # replay, one stored after it is sent here by whichever process stored it.
+                await self._announce(conversation_id)
             await self._catch_up(sid, sub, conversation_id, upto=None)
             return sub.watermark
 

@@ -1,16 +1,26 @@
 """The domain's ``Notifier`` over Socket.IO: each event goes to the process(es) holding the
 recipients' connections (only this one in the embedded server), which emit it to their local
-rooms. A conversation's traffic never goes to processes that hold none of its participants."""
+rooms. A conversation's traffic never goes to processes that hold none of its participants.
+
+A stored message goes to the processes last found reading its conversation, without asking
+presence again, as long as the append that stored it reports the same ``readers_version``: a
+connection that starts reading a conversation counts itself in storage before its replay reads
+(``Delivery``'s ``announce``), so a message stored before that count is in the replay, and one
+stored after it reports a new version, and presence is asked again (where the new reader's
+connection is recorded since it connected). A message between two parties connected here then
+costs no Redis round trip.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import constants as C
-from ..domain.models import Conversation, Message, PartyKind
+from ..domain.models import Conversation, ConversationStatus, Message, PartyKind
 from ..domain.ports import Presence
 from ..errors import ChatError
 from ..wire.views import conversation_view
@@ -35,6 +45,23 @@ from .waiting import WaitingVisitors
 
 log = logging.getLogger("chatserver.notifier")
 
+# How long the processes found reading a conversation are used without asking presence again
+# while no reader joins: a bound on what a presence that lost its data (a Redis restart, before
+# every process recorded its connections again) can hide from a process that asked meanwhile.
+READERS_TRUSTED_SECONDS = 2.0
+READERS_KEPT = 10_000  # conversations remembered at most (the oldest go first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Readers:
+    """The processes found holding a conversation's participants, and as of which version."""
+
+    version: int
+    visitor_id: str
+    agent_id: str | None
+    processes: frozenset[str]
+    until: float  # time.monotonic() after which presence is asked again
+
 
 class SocketNotifier:
     def __init__(self, sio: ChatSocketServer, delivery: Delivery, bus: Bus, presence: Presence,
@@ -50,6 +77,7 @@ class SocketNotifier:
         # type: applied in the receiving process.
         self._envelope_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {}
         self._message_commits = sio.metrics.message_commit
+        self._readers: dict[str, _Readers] = {}  # by conversation id
 
     def add_envelope_handler(self, envelope_type: type, handler: Callable[[Any], Awaitable[None]]) -> None:
         self._envelope_handlers[envelope_type] = handler
@@ -80,16 +108,52 @@ class SocketNotifier:
     async def _where(self, *parties: tuple[str, str | None]) -> set[str]:
         """The processes holding connections of any of ``parties`` (``(kind, id)``)."""
         wanted = [(kind, party_id) for kind, party_id in parties if party_id is not None]
-        if not wanted:
-            return set()
+        return self._here(wanted) | (await self._lookup(wanted) or set())
+
+    def _here(self, wanted: list[tuple[str, str]]) -> set[str]:
         # This process's own clients always hear it, even while the shared presence is down or
         # being restored after a Redis restart.
         local = any(self.connections.is_local(kind, party_id) for kind, party_id in wanted)
-        here = {self.bus.process_id} if local else set()
+        return {self.bus.process_id} if local else set()
+
+    async def _lookup(self, wanted: list[tuple[str, str]]) -> set[str] | None:
+        """The processes presence holds connections of ``wanted`` in; None when it cannot say."""
+        if not wanted:
+            return set()
         try:
-            return here | await self.presence.processes_of(wanted)
+            return await self.presence.processes_of(wanted)
         except ChatError:
-            return here
+            return None
+
+    async def _readers_of(self, conversation: Conversation) -> set[str]:
+        """The processes to send a message of ``conversation`` stored as of its ``readers_version``."""
+        wanted = [("visitor", conversation.visitor_id)]
+        if conversation.agent_id is not None:
+            wanted.append(("agent", conversation.agent_id))
+        here = self._here(wanted)
+        version = conversation.readers_version
+        if version is None:  # the store did not say: ask every time
+            return here | (await self._lookup(wanted) or set())
+        now = time.monotonic()
+        known = self._readers.get(conversation.id)
+        if known is None or known.version != version or known.until < now or known.agent_id != conversation.agent_id \
+                or known.visitor_id != conversation.visitor_id:
+            found = await self._lookup(wanted)
+            if found is None:  # presence is down: this time only the clients here
+                return here
+            self._readers.pop(conversation.id, None)
+            if len(self._readers) >= READERS_KEPT:
+                del self._readers[next(iter(self._readers))]
+            known = self._readers[conversation.id] = _Readers(
+                version, conversation.visitor_id, conversation.agent_id, frozenset(found),
+                now + READERS_TRUSTED_SECONDS)
+        if conversation.status == ConversationStatus.CLOSED:  # its last message: nothing follows
+            self._readers.pop(conversation.id, None)
+        return here | known.processes
+
+    def forget_readers(self) -> None:
+        """Ask presence again for every conversation (after presence or the bus lost something)."""
+        self._readers.clear()
 
     async def _participants(self, conversation: Conversation, *extra_agents: str | None) -> set[str]:
         return await self._where(("visitor", conversation.visitor_id),
@@ -144,7 +208,7 @@ class SocketNotifier:
         received = EVENT_RECEIVED_AT.get()
         if received is not None and origin is not None:
             self._message_commits.observe(time.perf_counter() - received)
-        await self._send(await self._participants(conversation), MessageEnvelope(message, origin))
+        await self._send(await self._readers_of(conversation), MessageEnvelope(message, origin))
 
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         processes = await self._participants(conversation, previous_agent_id)

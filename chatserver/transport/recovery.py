@@ -30,6 +30,7 @@ class Recovery:
 
     async def reregister_connections(self) -> None:
         """Record this process's connections in presence again (after the routing store lost them)."""
+        self.notifier.forget_readers()
         for connection in list(self.connections.values()):
             if connection.actor.kind == PartyKind.VISITOR:
                 await self.presence.visitor_connected(connection.actor.id, connection.sid)
@@ -39,6 +40,7 @@ class Recovery:
     async def catch_up(self) -> None:
         """After events from other processes may have been lost: resend this process's clients
         the messages past their watermarks and the current state of their conversations."""
+        self.notifier.forget_readers()
         await self.delivery.catch_up_all()
         for connection in list(self.connections.values()):
             actor = connection.actor

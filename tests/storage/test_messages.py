@@ -109,3 +109,25 @@ async def test_a_refused_message_in_a_batch_does_not_affect_the_others(
     assert [m.body for m in await conversations.messages_after("c1", 0, 10)] == ["one", "two"]
     assert [m.body for m in await conversations.messages_after("c2", 0, 10)] == ["other"]
     assert (await conversations.get_conversation("c1")).last_seq == 2  # type: ignore[union-attr]
+
+
+async def test_each_message_reports_how_many_readers_joined_before_its_append(
+    conversations: ConversationStore,
+) -> None:
+    await conversations.create_conversation(new_conversation(), [visitor_message("first")])
+    alone, _, _ = await conversations.append_message(visitor_message("alone", "m1"))
+    assert alone.readers_version == 0
+    await conversations.reader_joined("c1")
+    await conversations.reader_joined("c1")
+    await conversations.reader_joined("missing")  # no such conversation: nothing changes
+    # Several at once share a batch (one statement on PostgreSQL): each reports the count.
+    results = await asyncio.gather(*(conversations.append_message(visitor_message(f"m{i}", f"id{i}"))
+                                     for i in range(5)))
+    assert [conversation.readers_version for conversation, _, _ in results] == [2] * 5
+    resent, _, created = await conversations.append_message(visitor_message("alone", "m1"))
+    assert not created and resent.readers_version == 2
+    await conversations.reader_joined("c1")
+    after, _, _ = await conversations.append_message(visitor_message("after", "m9"))
+    assert after.readers_version == 3
+    stored = await conversations.get_conversation("c1")
+    assert stored is not None and stored.last_seq == 8

@@ -15,6 +15,7 @@ job that creates or changes the conversation (``conversations.py``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import NoReturn
 
 from ...domain.access import check_writable
@@ -65,12 +66,12 @@ def _values(m: NewMessage) -> tuple[object, ...]:
 def _append_statement(party: PartyKind) -> str:
     """A participant's message in one statement: the number taken only if ``party``'s sender may
     write (no row otherwise), and the message inserted unless it is a resend, whose number is
-    then NULL (the last column). A visitor's message carries the name of their pre-chat form,
+    then NULL (the last column, after ``readers_version``). A visitor's message carries the name of their pre-chat form,
     an agent's the name it was sent with ($9)."""
     sender_name = "c.visitor_name" if party == PartyKind.VISITOR else "$9"
     return (
         f"WITH c AS (UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND status <> 'closed' "
-        f"AND {PARTY_COLUMN[party]} = $4 RETURNING {CONVERSATION_COLUMNS}), "
+        f"AND {PARTY_COLUMN[party]} = $4 RETURNING {CONVERSATION_COLUMNS}, readers_version), "
         f"m AS (INSERT INTO messages ({_COLUMNS}, seq, sender_name) "
         f"SELECT {_VALUES}, c.last_seq, {sender_name} FROM c "
         "ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
@@ -115,6 +116,13 @@ async def select_conversation(conn: Connection, conversation_id: str) -> Convers
     return conversation_from_row(row) if row else None
 
 
+_COUNT_READER = "UPDATE conversations SET readers_version = readers_version + 1 WHERE id = $1"
+
+
+async def _count_reader(conversation_id: str, conn: Connection, batch: Batch) -> None:
+    await conn.execute(_COUNT_READER, conversation_id)
+
+
 class PostgresMessages:
     """The messages part of ``ConversationStore``: ``append_message`` and ``messages_after``.
     ``hooks`` run in each stored participant's message's transaction."""
@@ -139,6 +147,7 @@ class PostgresMessages:
         if row is None:
             await _refused(conn, m)
         conversation = conversation_from_row(row)
+        conversation.readers_version = row[-2]
         if row[-1] is None:
             conversation.last_seq -= 1
             resent = await conn.fetchrow(_GIVE_BACK_AND_FIND, m.conversation_id, m.sender_id, m.client_msg_id)
@@ -161,6 +170,7 @@ class PostgresMessages:
                     outcomes.append((False, exc))
                 continue
             conversation = conversation_from_row(stored_row)
+            conversation.readers_version = stored_row["readers_version"]
             if seq is None:  # a resend: its number went back
                 resent = await conn.fetchrow(_FIND_RESENT, m.conversation_id, m.sender_id, m.client_msg_id)
                 assert resent is not None
@@ -177,6 +187,9 @@ class PostgresMessages:
         for hook in self.hooks:
             await hook(conn, batch, conversation, stored)
         return stored
+
+    async def reader_joined(self, conversation_id: str) -> None:
+        await self.database.batched(partial(_count_reader, conversation_id), conversation_id)
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         rows = await self.database.fetch(_SELECT_MESSAGES_AFTER, conversation_id, after_seq, limit)

@@ -41,6 +41,9 @@ _INSERT_UNLESS_RESENT = (_INSERT_MESSAGE + " ON CONFLICT (conversation_id, sende
                          "WHERE client_msg_id IS NOT NULL DO NOTHING")
 
 
+_COUNT_READER = "UPDATE conversations SET readers_version = readers_version + 1 WHERE id = ?"
+
+
 def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None,
                    sql: str = _INSERT_MESSAGE) -> Message | None:
     """Insert ``m`` as message ``seq``; ``None`` when ``sql`` is ``_INSERT_UNLESS_RESENT`` and it
@@ -61,6 +64,10 @@ def insert_message(conn: sqlite3.Connection, m: NewMessage) -> Message:
     stored = _store_message(conn, m, int(row[0]), m.sender_name)
     assert stored is not None
     return stored
+
+
+def _count_reader(conversation_id: str, conn: sqlite3.Connection, batch: Batch) -> None:
+    conn.execute(_COUNT_READER, (conversation_id,))
 
 
 class SQLiteMessages:
@@ -87,13 +94,14 @@ class SQLiteMessages:
         # nothing (the unique idempotency index), and the sequence number goes back.
         row = conn.execute(
             f"UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? AND status != 'closed' AND "
-            f"{PARTY_COLUMN[m.sender_kind]} = ? RETURNING {CONVERSATION_COLUMNS}",
+            f"{PARTY_COLUMN[m.sender_kind]} = ? RETURNING {CONVERSATION_COLUMNS}, readers_version",
             (m.conversation_id, m.sender_id),
         ).fetchone()
         if row is None:
             check_writable(select_conversation(conn, m.conversation_id), m.sender_kind, m.sender_id)
             raise AssertionError("a writable conversation refused a message")  # pragma: no cover
         conversation = conversation_from_row(row)
+        conversation.readers_version = row[-1]
         # A visitor's messages carry the name from their pre-chat form.
         name = m.sender_name if m.sender_kind == PartyKind.AGENT else conversation.prechat.name
         stored = _store_message(conn, m, conversation.last_seq, name, _INSERT_UNLESS_RESENT)
@@ -109,6 +117,9 @@ class SQLiteMessages:
         for hook in self.hooks:
             hook(conn, batch, conversation, stored)
         return conversation, stored, True
+
+    async def reader_joined(self, conversation_id: str) -> None:
+        await self.database.batched(partial(_count_reader, conversation_id))
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         rows = await self.database.fetchall(SELECT_MESSAGES_AFTER, (conversation_id, after_seq, limit))

@@ -390,11 +390,10 @@ async def test_a_database_at_version_15_takes_proactive_rules_and_keeps_every_ro
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_and_keeps_every_row(
+async def test_a_database_at_version_16_takes_the_shopper_s_language_and_keeps_every_row(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
-    assert previous == 16, "fill the tables of the previous version and check what the newest migration does"
-    path = tmp_path / "previous.db"
+    previous, newest = 16, migrations()[-1][0]
+    path = tmp_path / "v16.db"
     with _database_at(path, previous) as raw:
         _fill_version_10(raw)
         columns = _columns(raw)
@@ -411,6 +410,39 @@ async def test_a_database_at_the_previous_version_takes_the_shopper_s_language_a
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 16 as it was
         assert raw.execute("SELECT count(*) FROM conversations WHERE locale IS NOT NULL").fetchone() == (0,)
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_database_at_the_previous_version_counts_the_readers_of_each_conversation_from_0(
+        tmp_path: Path) -> None:
+    (previous, _), (newest, _) = migrations()[-2:]
+    assert previous == 17, "fill the tables of the previous version and check what the newest migration does"
+    path = tmp_path / "previous.db"
+    with _database_at(path, previous) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == newest
+        # Migration 0018: each conversation counts the connections that started reading it, from
+        # 0; a participant's message stored reports the count as of its append.
+        conversations = stores.conversations
+        await conversations.reader_joined("c2")
+        await conversations.reader_joined("c2")
+        await conversations.reader_joined("no-such-conversation")  # changes nothing
+        stored, message, created = await conversations.append_message(NewMessage(
+            conversation_id="c2", kind="text", sender_kind=PartyKind.VISITOR, sender_id="v2", sender_name=None,
+            body="Still there?", created_at=50.0, client_msg_id="m3"))
+        assert created and message.seq == 3 and stored.readers_version == 2
+    finally:
+        await stores.database.close()
+    with sqlite3.connect(path) as raw:
+        kept = _snapshot(raw, columns)
+        assert {t: rows for t, rows in kept.items() if t not in ("conversations", "messages", "outbox")} == {
+            t: rows for t, rows in before.items() if t not in ("conversations", "messages", "outbox")}
+        assert raw.execute("SELECT id, readers_version FROM conversations ORDER BY id").fetchall() == [
+            ("c1", 0), ("c2", 2)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
