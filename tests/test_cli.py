@@ -514,3 +514,26 @@ def test_an_unknown_variable_is_named_with_the_closest_known_one(tmp_path: Path)
 def test_version_is_the_installed_packages() -> None:
     ran = subprocess.run([*CLI, "--version"], capture_output=True, text=True, timeout=60, check=True)
     assert ran.stdout == f"chatserver {importlib.metadata.version('chatserver')}\n"
+
+
+class _Cycle:
+    """Garbage only the collector frees (it refers to itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_objects_made_while_starting_are_kept_out_of_full_collections() -> None:
+    import gc
+
+    from chatserver.cli import freeze_startup_objects
+
+    _Cycle()
+    try:
+        frozen = freeze_startup_objects()
+        assert frozen > 1000 and frozen == gc.get_freeze_count()
+        assert not gc.get_objects(2)  # a full collection has nothing of the start left to walk
+    finally:
+        gc.unfreeze()
+    # What was garbage already was collected, not frozen for the life of the process.
+    assert not [o for o in gc.get_objects() if isinstance(o, _Cycle)]
