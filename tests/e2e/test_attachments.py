@@ -208,11 +208,12 @@ async def test_cancel_stops_the_upload_and_leaves_no_message(shop: LiveServer, o
                                                              open_console: OpenConsole) -> None:
     shopper, console, alice_login = await _chat(shop, open_page, open_console)
     chat = panel(shopper)
-    # A slow uplink, so that the upload is still going when the shopper cancels it.
+    # A slow uplink, so that the upload is still going when the shopper cancels it: 4 MB take
+    # a minute at 64 KB/s (at 256 KB/s a busy machine's screenshot and click could outlast it).
     cdp = await shopper.context.new_cdp_session(shopper)
     await cdp.send("Network.enable")
     await cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+        "offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 64 * 1024})
     big = as_file("catalogue.pdf", "application/pdf", pdf_bytes(4 * 1024 * 1024))
     await chat.locator("input[type=file]").set_input_files(files=[big])
     upload = chat.locator(".upload")
