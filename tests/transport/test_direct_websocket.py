@@ -21,9 +21,12 @@ from .raw_socket import CLOSE, CONTINUATION, PING, PONG, TEXT, frame, raw_visito
 BOTH_PATHS = pytest.mark.parametrize("upgrade", [False, True], ids=["direct", "upgraded"])
 
 
-def _socket_io_requests() -> list[web.BaseRequest]:
+def _socket_io_requests(port: int) -> list[web.BaseRequest]:
+    """The Socket.IO request objects still alive for the server on ``port`` (a pytest worker runs
+    other tests' servers too, whose requests a traceback or a log record may keep for a while)."""
     gc.collect()
-    return [o for o in gc.get_objects() if isinstance(o, web.BaseRequest) and o.path == "/socket.io/"]
+    return [o for o in gc.get_objects() if isinstance(o, web.BaseRequest) and o.path == "/socket.io/"
+            and o.headers.get("Host", "").endswith(f":{port}")]
 
 
 async def test_an_open_websocket_is_no_longer_an_aiohttp_request(server: LiveServer) -> None:
@@ -43,7 +46,7 @@ async def test_an_open_websocket_is_no_longer_an_aiohttp_request(server: LiveSer
         # aiohttp holds nothing of it: not among its server's connections, and no request object
         # for it is left (the response aiohttp tried to send for it found no connection).
         assert len(server.runner.server.connections) == aiohttp_connections
-        assert _socket_io_requests() == []
+        assert _socket_io_requests(server.port) == []
         await ws.close()
         assert ws.close_code == 1000
     await wait_until(lambda: not hub.connections, timeout=5, what="the visitor's connection forgotten")
