@@ -10,12 +10,14 @@ server's languages). The widget and the console format with the same rules (clie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 # The languages written right to left among those a catalog may have.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
@@ -252,21 +254,31 @@ def catalog_problems(reference: Mapping[str, str], messages: Mapping[str, str]) 
     return problems
 
 
+@functools.cache
+def _checked_builtin(directory: Path, fallback: str) -> Mapping[str, Mapping[str, str]]:
+    """The built-in catalog's files in ``directory``, each checked against ``fallback``'s: read
+    once a process (they ship with the package), though settings are checked and a server built
+    from them many times over (a test run starts hundreds). Raises ``LocaleError`` as
+    ``load_catalog`` says."""
+    builtin = {language: _read(path) for language, path in _files(directory).items()}
+    if fallback not in builtin:
+        raise LocaleError(f"{directory}: no {fallback}.json")
+    reference = builtin[fallback]
+    for language, found in builtin.items():
+        problems = catalog_problems(reference, found)
+        if problems:
+            raise LocaleError(f"{directory / (language + '.json')}: " + "; ".join(problems))
+    return MappingProxyType({language: MappingProxyType(found) for language, found in builtin.items()})
+
+
 def load_catalog(name: str, directory: Path, overrides: Path | None = None, fallback: str = "en") -> Catalog:
     """The built-in catalog in ``directory`` (one ``<language>.json`` each, complete) with a shop's
     ``overrides/<name>/<language>.json`` merged over it: an override may change any message of a
     built-in language, or add a language when it has every key. Raises ``LocaleError`` naming the
     file and the key for anything else (unknown keys, different placeholders, bad JSON)."""
-    builtin = {language: _read(path) for language, path in _files(directory).items()}
-    if fallback not in builtin:
-        raise LocaleError(f"{directory}: no {fallback}.json")
+    builtin = _checked_builtin(directory, fallback)
     reference = builtin[fallback]
-    messages: dict[str, dict[str, str]] = {}
-    for language, found in builtin.items():
-        problems = catalog_problems(reference, found)
-        if problems:
-            raise LocaleError(f"{directory / (language + '.json')}: " + "; ".join(problems))
-        messages[language] = dict(found)
+    messages = {language: dict(found) for language, found in builtin.items()}
     if overrides is not None and (overrides / name).is_dir():
         for language, path in _files(overrides / name).items():
             extra = _read(path)
