@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from chatserver.domain.ports import NewMessage
 from chatserver.domain.proactive import ProactiveEvent, ProactiveRule
 from chatserver.domain.tickets import TranscriptEmail, TranscriptLimits
 from chatserver.errors import RateLimited
-from chatserver.storage.sqlite import open_sqlite
+from chatserver.storage.sqlite import SQLiteStores, open_sqlite
 from chatserver.storage.sqlite.database import migrations
 
 
@@ -133,6 +135,24 @@ def _columns(raw: sqlite3.Connection) -> dict[str, list[str]]:
     names = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                        "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kb\\_search\\_%' ESCAPE '\\'")]
     return {t: [r[1] for r in raw.execute(f'PRAGMA table_info("{t}")')] for t in names}
+
+
+@contextlib.asynccontextmanager
+async def _opened_from(path: Path, version: int) -> AsyncIterator[tuple[SQLiteStores, dict[str, list[Any]],
+                                                                         dict[str, list[str]]]]:
+    """A database at ``version`` holding version 10's rows (``_fill_version_10``; later versions
+    added columns and tables only), opened and so migrated to the newest: its stores, the rows
+    before, and the columns they were read with; the database closed after."""
+    with _database_at(path, version) as raw:
+        _fill_version_10(raw)
+        columns = _columns(raw)
+        before = _snapshot(raw, columns)
+    stores = await open_sqlite(path)
+    try:
+        assert await stores.database.schema_version() == migrations()[-1][0]
+        yield stores, before, columns
+    finally:
+        await stores.database.close()
 
 
 async def test_a_database_at_version_8_with_co_browse_sessions_is_migrated_to_the_newest_with_its_data(
@@ -339,22 +359,13 @@ async def test_a_database_at_the_previous_version_with_data_in_every_table_is_mi
 async def test_a_database_at_version_14_takes_agents_avatars_and_keeps_every_row(
         tmp_path: Path) -> None:
     # Version 14 to the newest: migration 0015 (agents' avatars) and those after it.
-    previous, newest = 14, migrations()[-1][0]
     path = tmp_path / "previous.db"
-    with _database_at(path, previous) as raw:
-        _fill_version_10(raw)
-        columns = _columns(raw)
-        before = _snapshot(raw, columns)
-    stores = await open_sqlite(path)
-    try:
-        assert await stores.database.schema_version() == newest
+    async with _opened_from(path, 14) as (stores, before, columns):
         # Migration 0015: agents' avatars, one per agent, gone with nothing else.
         agent_id = str(before["agents"][0][0])
         avatar = AgentAvatar(id="av-1", agent_id=agent_id, content_type="image/png", data=b"\x89PNG", created_at=5.0)
         await stores.avatars.save_avatar(avatar)
         assert await stores.avatars.avatar("av-1") == avatar
-    finally:
-        await stores.database.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 14 as it was
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -363,15 +374,8 @@ async def test_a_database_at_version_14_takes_agents_avatars_and_keeps_every_row
 async def test_a_database_at_version_15_takes_proactive_rules_and_keeps_every_row(
         tmp_path: Path) -> None:
     # Version 15 to the newest: migration 0016 (proactive messages) and those after it.
-    previous, newest = 15, migrations()[-1][0]
     path = tmp_path / "previous.db"
-    with _database_at(path, previous) as raw:
-        _fill_version_10(raw)
-        columns = _columns(raw)
-        before = _snapshot(raw, columns)
-    stores = await open_sqlite(path)
-    try:
-        assert await stores.database.schema_version() == newest
+    async with _opened_from(path, 15) as (stores, before, columns):
         # Migration 0016: proactive rules, their counts and the conversations they led to.
         conversation_id = str(before["conversations"][0][0])
         rule = ProactiveRule(id="r1", name="Payment", url_pattern="*/payment*", seconds=20, min_cart_value=None,
@@ -383,8 +387,6 @@ async def test_a_database_at_version_15_takes_proactive_rules_and_keeps_every_ro
         assert await stores.proactive.record_proactive_chat(conversation_id, "r1", 7.0)
         assert await stores.proactive.proactive_rules() == [rule]
         assert await stores.proactive.proactive_counts() == {"r1": (1, 0, 1)}
-    finally:
-        await stores.database.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 15 as it was
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -392,21 +394,12 @@ async def test_a_database_at_version_15_takes_proactive_rules_and_keeps_every_ro
 
 async def test_a_database_at_version_16_takes_the_shopper_s_language_and_keeps_every_row(
         tmp_path: Path) -> None:
-    previous, newest = 16, migrations()[-1][0]
     path = tmp_path / "v16.db"
-    with _database_at(path, previous) as raw:
-        _fill_version_10(raw)
-        columns = _columns(raw)
-        before = _snapshot(raw, columns)
-    stores = await open_sqlite(path)
-    try:
-        assert await stores.database.schema_version() == newest
+    async with _opened_from(path, 16) as (stores, before, columns):
         # Migration 0017: conversations and tickets of before have no language (the default's).
         conversation = await stores.conversations.get_conversation("c1")
         assert conversation is not None and conversation.prechat.locale is None
         assert [t.locale for t in await stores.tickets.list_tickets(status=None, limit=10, offset=0)] == [None, None]
-    finally:
-        await stores.database.close()
     with sqlite3.connect(path) as raw:
         assert _snapshot(raw, columns) == before  # every row of version 16 as it was
         assert raw.execute("SELECT count(*) FROM conversations WHERE locale IS NOT NULL").fetchone() == (0,)
@@ -415,16 +408,10 @@ async def test_a_database_at_version_16_takes_the_shopper_s_language_and_keeps_e
 
 async def test_a_database_at_the_previous_version_counts_the_readers_of_each_conversation_from_0(
         tmp_path: Path) -> None:
-    (previous, _), (newest, _) = migrations()[-2:]
+    previous = migrations()[-2][0]
     assert previous == 17, "fill the tables of the previous version and check what the newest migration does"
     path = tmp_path / "previous.db"
-    with _database_at(path, previous) as raw:
-        _fill_version_10(raw)
-        columns = _columns(raw)
-        before = _snapshot(raw, columns)
-    stores = await open_sqlite(path)
-    try:
-        assert await stores.database.schema_version() == newest
+    async with _opened_from(path, previous) as (stores, before, columns):
         # Migration 0018: each conversation counts the connections that started reading it, from
         # 0; a participant's message stored reports the count as of its append.
         conversations = stores.conversations
@@ -435,8 +422,6 @@ async def test_a_database_at_the_previous_version_counts_the_readers_of_each_con
             conversation_id="c2", kind="text", sender_kind=PartyKind.VISITOR, sender_id="v2", sender_name=None,
             body="Still there?", created_at=50.0, client_msg_id="m3"))
         assert created and message.seq == 3 and stored.readers_version == 2
-    finally:
-        await stores.database.close()
     with sqlite3.connect(path) as raw:
         kept = _snapshot(raw, columns)
         assert {t: rows for t, rows in kept.items() if t not in ("conversations", "messages", "outbox")} == {
