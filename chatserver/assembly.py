@@ -285,13 +285,10 @@ def build_outgoing(settings: Settings, stores: Stores, clock: Clock, new_id: Cal
 
 def build_notifications(sio: ChatSocketServer, stores: Stores, backend: Backend,
                         avatars: AgentAvatars) -> Notifications:
-    async def emit_to(event: str, data: Any, sid: str, namespace: str) -> None:
-        await sio.lean_emit(event, data, room=sid, namespace=namespace)
-
     # Several processes (Redis): a connection that starts reading a conversation counts itself in
     # storage, so the process storing its next message asks presence again (notifier.py).
     announce = stores.conversations.reader_joined if backend.redis is not None else None
-    delivery = Delivery(stores.conversations, emit_to, announce)
+    delivery = Delivery(stores.conversations, sio.emit_to, announce, emit_now=sio.emit_now)
     connections = ConnectionRegistry()
     waiting = WaitingVisitors()
     views = ConversationViews(avatars)

@@ -20,6 +20,8 @@ from ..domain.ports import ConversationStore
 from ..wire.views import message_view
 
 Emit = Callable[[str, Any, str, str], Awaitable[None]]  # (event, data, sid, namespace)
+# The same without suspending; False, with nothing done, when it must go through Emit.
+EmitNow = Callable[[str, Any, str, str], bool]
 Announce = Callable[[str], Awaitable[None]]  # (conversation_id): a reader starts, told to storage
 REPLAY_PAGE = 500
 
@@ -33,13 +35,16 @@ class _Subscription:
 
 
 class Delivery:
-    def __init__(self, store: ConversationStore, emit: Emit, announce: Announce | None = None) -> None:
+    def __init__(self, store: ConversationStore, emit: Emit, announce: Announce | None = None, *,
+                 emit_now: EmitNow | None = None) -> None:
         """``announce``: with several processes, how a subscription is made known before its
         replay reads storage (``ConversationStore.reader_joined``): the process storing the next
         message learns from it that it must look again for the processes reading the
-        conversation (notifier.py)."""
+        conversation (notifier.py). ``emit_now``: ``emit`` without suspending where it can be
+        (a WebSocket written to at once), so that a live message is given without the lock."""
         self._store = store
         self._emit = emit
+        self._emit_now = emit_now
         self._announce = announce
         self._subs: dict[str, dict[str, _Subscription]] = {}
         self._by_sid: dict[str, set[str]] = {}
@@ -61,15 +66,35 @@ class Delivery:
             return sub.watermark
 
     async def deliver(self, message: Message, origin: str | None) -> None:
+        seq = message.seq
+        emit_now = self._emit_now
+        view: dict[str, Any] | None = None
         for sid, sub in list(self._subs.get(message.conversation_id, {}).items()):
-            async with sub.lock:
-                if message.seq <= sub.watermark:
+            if not sub.lock.locked():
+                # Nobody is giving this connection anything (a replay, a gap being filled, a send
+                # that waits): what is decided here without suspending needs no lock.
+                if seq <= sub.watermark:
                     continue
-                if message.seq > sub.watermark + 1:
-                    await self._catch_up(sid, sub, message.conversation_id, upto=message.seq - 1)
+                if seq == sub.watermark + 1:
+                    if sid == origin:
+                        sub.watermark = seq
+                        continue
+                    if emit_now is not None:
+                        if view is None:
+                            view = message_view(message)
+                        if emit_now(EV_MESSAGE_NEW, view, sid, sub.namespace):
+                            sub.watermark = seq
+                            continue
+            async with sub.lock:
+                if seq <= sub.watermark:
+                    continue
+                if seq > sub.watermark + 1:
+                    await self._catch_up(sid, sub, message.conversation_id, upto=seq - 1)
                 if sid != origin:
-                    await self._emit(EV_MESSAGE_NEW, message_view(message), sid, sub.namespace)
-                sub.watermark = message.seq
+                    if view is None:
+                        view = message_view(message)
+                    await self._emit(EV_MESSAGE_NEW, view, sid, sub.namespace)
+                sub.watermark = seq
         if message.kind == "system" and message.body == SYS_CLOSED:
             # A closed conversation's last message: nothing follows it, so its subscriptions go
             # (a console open all day had one for every chat it ever served).

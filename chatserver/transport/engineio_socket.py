@@ -219,18 +219,27 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         self._queued -= sum(map(_size, packets))
         return packets
 
-    async def send_message(self, text: str) -> None:
-        """Send an Engine.IO MESSAGE packet holding ``text`` (an encoded Socket.IO packet): what
-        ``send(Packet(MESSAGE, text))`` does, without the packet object on the direct path."""
+    def write_message(self, text: str) -> bool:
+        """Write an Engine.IO MESSAGE packet holding ``text`` (an encoded Socket.IO packet) on the
+        socket's WebSocket now, without suspending; ``False``, with nothing done, when it must go
+        the way ``send_message`` takes (long-polling, or a ping that is out: the stock checks
+        apply). A closed socket takes it and drops it."""
         ws = self._ws
-        # Polling, or a ping that is out (the stock checks apply): the packet goes the way send() takes.
         if ws is None or self.last_ping:
+            return False
+        if not self.closed:
+            # (Not contextlib.suppress: a context manager object and two calls per frame.)
+            try:  # noqa: SIM105
+                ws.write(Opcode.TEXT, ("4" + text).encode("utf-8"))
+            except ConnectionError:  # closing: websocket_ended follows
+                pass
+        return True
+
+    async def send_message(self, text: str) -> None:
+        """Send an Engine.IO MESSAGE packet holding ``text``: what ``send(Packet(MESSAGE, text))``
+        does, without the packet object on the direct path (``write_message``)."""
+        if not self.write_message(text):
             await self.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
-            return
-        if self.closed:
-            return
-        with contextlib.suppress(ConnectionError):  # closing: websocket_ended follows
-            ws.write(Opcode.TEXT, ("4" + text).encode("utf-8"))
 
     async def _message(self, data: Message) -> None:
         try:

@@ -214,7 +214,9 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         args = [] if answer is None else list(answer) if isinstance(answer, tuple) else [answer]
         args, attachments = binary_parts(args)
         if not attachments:
-            await self.send_text(eio_sid, f"{_head('3', namespace)}{id}{_encode(args)}")
+            text = f"{_head('3', namespace)}{id}{_encode(args)}"
+            if not self.write_text(eio_sid, text):
+                await self.send_text(eio_sid, text)
             return
         head = _head(f"6{len(attachments)}-", namespace)
         await self._send_binary(self.eio.sockets.get(eio_sid), f"{head}{id}{_encode(args)}", attachments)
@@ -229,6 +231,15 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         else:
             await socket.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
 
+    def write_text(self, eio_sid: str, text: str) -> bool:
+        """``send_text`` without suspending, where it can be (a WebSocket on the direct path, or
+        a socket that is gone); ``False``, with nothing done, when ``send_text`` must send it.
+        (The frames of a message go out without a coroutine per frame.)"""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed:
+            return True
+        return type(socket) is LeanSocket and socket.write_message(text)
+
     async def lean_emit(self, event: str, data: Any, *, namespace: str, room: str) -> None:
         """Emit ``event`` to every connection in ``room`` (a room name or a sid) of this process."""
         if namespace not in self.manager.rooms:
@@ -236,10 +247,23 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         recipients = [eio_sid for _, eio_sid in self.manager.get_participants(namespace, room)]
         if not recipients:
             return
-        # Socket.IO v4 EVENT packet: type 2, the namespace, then the JSON array [event, data].
-        text = f"2{namespace}," + _encode([event, data])
+        text = _event_packet(event, data, namespace)
         for eio_sid in recipients:
-            await self.send_text(eio_sid, text)
+            if not self.write_text(eio_sid, text):
+                await self.send_text(eio_sid, text)
+
+    def emit_now(self, event: str, data: Any, sid: str, namespace: str) -> bool:
+        """Emit ``event`` to the connection ``sid`` without suspending, where it can be (see
+        ``write_text``); ``False``, with nothing done, when ``emit_to`` must emit it."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        return eio_sid is None or self.write_text(eio_sid, _event_packet(event, data, namespace))
+
+    async def emit_to(self, event: str, data: Any, sid: str, namespace: str) -> None:
+        """Emit ``event`` to the connection ``sid`` (what ``lean_emit`` to the room ``sid`` does,
+        without python-socketio's room look-up)."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is not None:
+            await self.send_text(eio_sid, _event_packet(event, data, namespace))
 
     async def lean_emit_binary(self, event: str, data: dict[str, Any], attachment: bytes, *, namespace: str,
                                sid: str) -> None:
@@ -268,6 +292,11 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 def _head(packet_type: str, namespace: str) -> str:
     """A packet's type and namespace as the wire has them (the main namespace ``/`` is left out)."""
     return packet_type if namespace == "/" else f"{packet_type}{namespace},"
+
+
+def _event_packet(event: str, data: Any, namespace: str) -> str:
+    # Socket.IO v4 EVENT packet: type 2, the namespace, then the JSON array [event, data].
+    return f"2{namespace}," + _encode([event, data])
 
 
 def _encode(data: Any) -> str:
