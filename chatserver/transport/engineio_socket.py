@@ -241,15 +241,6 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         if not self.write_message(text):
             await self.send(eio_packet.Packet(eio_packet.MESSAGE, data=text))
 
-    async def _message(self, data: Message) -> None:
-        try:
-            await self.server.handlers["message"](self.sid, data)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # As python-engineio's handler wrapper: a handler's error is logged, the socket lives on.
-            self.server.logger.exception("message async handler error")
-
     def schedule_ping(self) -> None:
         # As the stock socket (a new wait only once the previous ping was answered), but a timer
         # instead of a task that sleeps for ping_interval.
@@ -381,23 +372,35 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         """One WebSocket message from the client (called in order, one at a time): an Engine.IO
         packet, read as the reference engine.io server reads it (what python-engineio's
         ``receive`` does, without its packet object and per-event handler wrapper)."""
-        if not isinstance(data, str):  # a binary message: a Socket.IO binary attachment
-            await self._message(data)
-            return
-        kind = data[:1]
-        if kind == "4":  # MESSAGE
-            await self._message(data[1:])
-        elif kind == "3":  # PONG
+        # A binary message is a Socket.IO binary attachment; a text one starts with the packet type.
+        if isinstance(data, str):
+            kind = data[:1]
+            if kind == "4":  # MESSAGE
+                data = data[1:]
+            elif kind == "b":  # a binary message in base64 (what a client with forceBase64 sends)
+                try:
+                    data = base64.b64decode(data[1:])
+                except binascii.Error:
+                    await self._refuse("a base64 message that is not base64")
+                    return
+            else:
+                await self._control_packet(kind)
+                return
+        # A message's data, to the server's handler, in this task (no wrapper nor task per message).
+        try:
+            await self.server.handlers["message"](self.sid, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # As python-engineio's handler wrapper: a handler's error is logged, the socket lives on.
+            self.server.logger.exception("message async handler error")
+
+    async def _control_packet(self, kind: str) -> None:
+        """A text message that carries no data: a packet of type ``kind`` (its first character)."""
+        if kind == "3":  # PONG
             self.schedule_ping()
         elif kind == "1":  # CLOSE
             await self.close(wait=False, abort=True, reason=self.server.reason.CLIENT_DISCONNECT)
-        elif kind == "b":  # a binary message in base64 (what a client with forceBase64 sends)
-            try:
-                decoded = base64.b64decode(data[1:])
-            except binascii.Error:
-                await self._refuse("a base64 message that is not base64")
-                return
-            await self._message(decoded)
         elif kind == "2":
             await self._refuse("a ping from the client (in Engine.IO v4 only the server pings)")
         elif not kind or kind not in "056":  # OPEN, UPGRADE and NOOP are ignored, as the reference server does
