@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,7 @@ class SocketNotifier:
 
     # -- routing to processes -----------------------------------------------------------------
 
-    async def _send(self, processes: set[str], envelope: Envelope) -> None:
+    async def _send(self, processes: AbstractSet[str], envelope: Envelope) -> None:
         payload: bytes | None = None
         for process_id in processes:
             if process_id == self.bus.process_id:
@@ -125,31 +126,39 @@ class SocketNotifier:
         except ChatError:
             return None
 
-    async def _readers_of(self, conversation: Conversation) -> set[str]:
+    async def _readers_of(self, conversation: Conversation) -> AbstractSet[str]:
         """The processes to send a message of ``conversation`` stored as of its ``readers_version``."""
-        wanted = [("visitor", conversation.visitor_id)]
-        if conversation.agent_id is not None:
-            wanted.append(("agent", conversation.agent_id))
-        here = self._here(wanted)
         version = conversation.readers_version
-        if version is None:  # the store did not say: ask every time
-            return here | (await self._lookup(wanted) or set())
-        now = time.monotonic()
+        agent_id = conversation.agent_id
         known = self._readers.get(conversation.id)
-        if known is None or known.version != version or known.until < now or known.agent_id != conversation.agent_id \
-                or known.visitor_id != conversation.visitor_id:
+        now = time.monotonic()
+        if version is None or known is None or known.version != version or known.until < now \
+                or known.agent_id != agent_id or known.visitor_id != conversation.visitor_id:
+            wanted = [("visitor", conversation.visitor_id)]
+            if agent_id is not None:
+                wanted.append(("agent", agent_id))
+            here = self._here(wanted)
             found = await self._lookup(wanted)
+            if version is None:  # the store did not say: ask every time
+                return here | (found or set())
             if found is None:  # presence is down: this time only the clients here
                 return here
             self._readers.pop(conversation.id, None)
             if len(self._readers) >= READERS_KEPT:
                 del self._readers[next(iter(self._readers))]
             known = self._readers[conversation.id] = _Readers(
-                version, conversation.visitor_id, conversation.agent_id, frozenset(found),
-                now + READERS_TRUSTED_SECONDS)
+                version, conversation.visitor_id, agent_id, frozenset(found), now + READERS_TRUSTED_SECONDS)
+            processes: AbstractSet[str] = here | known.processes
+        else:
+            processes = known.processes
+            # This process's own clients always hear it (see _here).
+            if self.bus.process_id not in processes and (
+                    self.connections.is_local("visitor", conversation.visitor_id)
+                    or (agent_id is not None and self.connections.is_local("agent", agent_id))):
+                processes = processes | {self.bus.process_id}
         if conversation.status == ConversationStatus.CLOSED:  # its last message: nothing follows
             self._readers.pop(conversation.id, None)
-        return here | known.processes
+        return processes
 
     def forget_readers(self) -> None:
         """Ask presence again for every conversation (after presence or the bus lost something)."""
@@ -208,7 +217,13 @@ class SocketNotifier:
         received = EVENT_RECEIVED_AT.get()
         if received is not None and origin is not None:
             self._message_commits.observe(time.perf_counter() - received)
-        await self._send(await self._readers_of(conversation), MessageEnvelope(message, origin))
+        processes = await self._readers_of(conversation)
+        if len(processes) == 1 and self.bus.process_id in processes:
+            # Read here only (always so in the embedded server): what _apply would do, without
+            # an envelope.
+            await self.delivery.deliver(message, origin)
+            return
+        await self._send(processes, MessageEnvelope(message, origin))
 
     async def conversation_changed(self, conversation: Conversation, previous_agent_id: str | None) -> None:
         processes = await self._participants(conversation, previous_agent_id)
