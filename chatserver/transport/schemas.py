@@ -136,13 +136,29 @@ def _lone_surrogate(value: Any) -> bool:
     return False
 
 
+_utf8_json = msgspec.json.Encoder().encode
+
+
+def _holds_lone_surrogate(data: dict[str, Any]) -> bool:
+    # msgspec writes every string as UTF-8, and refuses one holding a lone surrogate: one call in
+    # C for the usual payload, instead of a Python call per value. What it cannot encode for
+    # another reason (a type no decoded JSON has) is looked through in Python.
+    try:
+        _utf8_json(data)
+    except UnicodeEncodeError:
+        return True
+    except (TypeError, ValueError, OverflowError):
+        return _lone_surrogate(data)
+    return False
+
+
 def parse(payload_type: type[P], data: Any) -> P:
     """Convert a decoded JSON payload to ``payload_type``; a missing payload counts as ``{}``."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidPayload("payload must be a JSON object")
-    if _lone_surrogate(data):
+    if _holds_lone_surrogate(data):
         raise InvalidPayload("text must be valid Unicode (a lone surrogate was sent)")
     try:
         return msgspec.convert(data, payload_type)
