@@ -151,10 +151,13 @@ class Webhooks:
         """The ``message.created`` items for a participant's message, of ``endpoints`` (every
         endpoint as of the message's transaction), which storage writes in that transaction: a
         message is never stored without its event, nor the event without the message."""
-        if message.kind not in ("text", "file"):  # a file message names its file; never its bytes
+        wanted = [e for e in endpoints if e.wants(MESSAGE_CREATED)]
+        # A file message names its file, never its bytes; and with nobody to tell, the event's
+        # body is not even built (this runs for every message).
+        if not wanted or message.kind not in ("text", "file"):
             return []
-        return self.items([e for e in endpoints if e.wants(MESSAGE_CREATED)], MESSAGE_CREATED,
-                          {"message": self.payloads.message(message)}, visitor_id=conversation.visitor_id)
+        return self.items(wanted, MESSAGE_CREATED, {"message": self.payloads.message(message)},
+                          visitor_id=conversation.visitor_id)
 
     async def items_for(self, event_type: str, data: Mapping[str, Any], *,
                         visitor_id: str | None = None, customer_id: str | None = None) -> list[OutboxItem]:
