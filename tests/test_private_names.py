@@ -139,7 +139,8 @@ USES = [
         "AsyncServer._handle_ack(eio_sid, namespace, id, data)",
         _coroutine_with(SIO, "_handle_ack", ["self", "eio_sid", "namespace", "id", "data"])),
     Use("python-socketio", "chatserver/transport/socketio_server.py",
-        "AsyncServer._handle_event(eio_sid, namespace, id, data) (overridden with the same arguments)",
+        "AsyncServer._handle_event(eio_sid, namespace, id, data) (overridden with the same arguments, and an "
+        "optional sid after them)",
         _coroutine_with(SIO, "_handle_event", ["self", "eio_sid", "namespace", "id", "data"])),
     Use("python-engineio", "chatserver/transport/engineio_socket.py, chatserver/transport/engineio_http.py",
         "AsyncServer._async: a dict whose 'websocket' driver and 'translate_request' function are replaced, "

@@ -133,7 +133,8 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             else:
                 await self._handle_connect(eio_sid, namespace, packet.data)
             return
-        if not self._connected(eio_sid, namespace):
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):  # (_connected, keeping the sid)
             # Nothing the client could hear an answer on; a DISCONNECT of it is what it wants.
             if kind is not PacketType.DISCONNECT:
                 await self._close(eio_sid, "a packet for a namespace it is not connected to")
@@ -141,7 +142,7 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         if kind is PacketType.DISCONNECT:
             await self._handle_disconnect(eio_sid, namespace, self.reason.CLIENT_DISCONNECT)
         elif kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
-            await self._handle_event(eio_sid, namespace, packet.id, packet.data)
+            await self._handle_event(eio_sid, namespace, packet.id, packet.data, sid)
         else:
             await self._handle_ack(eio_sid, namespace, packet.id, packet.data)
 
@@ -175,13 +176,16 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         # again would hold this request forever).
         await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
 
-    async def _handle_event(self, eio_sid: str, namespace: str, id: int | None, data: list[Any]) -> None:
+    async def _handle_event(self, eio_sid: str, namespace: str, id: int | None, data: list[Any],
+                            sid: str | None = None) -> None:
         # A client's event goes to the namespace's catch-all handler whatever its name: python-
         # socketio would hand one named "connect" or "disconnect" (names socket.io-client refuses
         # to emit, but any client can send) to the connect or disconnect handler, with the
-        # client's arguments. (Every namespace a client can connect to has one.)
+        # client's arguments. (Every namespace a client can connect to has one.) ``sid``: the
+        # connection's Socket.IO sid, when the caller has looked it up already.
         handler = self.handlers[namespace]["*"]
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         event = data[0]
         received = time.perf_counter()
         token = EVENT_RECEIVED_AT.set(received)
