@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .. import constants as C
 from ..errors import AuthRequired, ChatError, InvalidPayload, RateLimited, UnknownEvent
 from ..logs import exception_summary, field
-from ..metrics import NONE, Metrics
+from ..metrics import NONE, LoopCounter, Metrics
 from .registry import Connection, ConnectionRegistry
 
 log = logging.getLogger("chatserver.transport")
@@ -49,20 +49,25 @@ class EventDispatcher:
         # Refusals are a client's doing: logged at a bounded rate (server.ChatSocketServer).
         self.refusal_log = refusal_log
         self._handlers: dict[str, dict[str, Handler]] = {namespace: {} for namespace in NAMESPACES}
-        self._self_limited: set[tuple[str, str]] = set()
+        self_limited: set[tuple[str, str]] = set()
         for part in events:
             table = self._handlers[part.namespace]
             taken = table.keys() & part.handlers.keys()
             if taken:
                 raise ValueError(f"events of {part.namespace} handled twice: {sorted(taken)}")
             table.update(part.handlers)
-            self._self_limited.update((part.namespace, event) for event in part.self_limited)
+            self_limited.update((part.namespace, event) for event in part.self_limited)
         self.metrics = metrics or Metrics()
         # Every event counted under its name when the table has it, else under NONE: a client
         # chooses the names it sends, and each name would be a series of its own.
-        self._counted = {namespace: {event: self.metrics.events.labels(namespace, event)
-                                     for event in (*table, NONE)}
-                         for namespace, table in self._handlers.items()}
+        self._unknown = {namespace: self.metrics.events.labels(namespace, NONE) for namespace in self._handlers}
+        # Per namespace and event, what dispatch needs, looked up once: the handler, its counter,
+        # and whether the connection's event bucket applies.
+        self._routes: dict[str, dict[str, tuple[Handler, LoopCounter, bool]]] = {
+            namespace: {event: (handler, self.metrics.events.labels(namespace, event),
+                                (namespace, event) not in self_limited)
+                        for event, handler in table.items()}
+            for namespace, table in self._handlers.items()}
 
     def events_of(self, namespace: str) -> frozenset[str]:
         """The names of the events a namespace answers."""
@@ -75,18 +80,16 @@ class EventDispatcher:
     async def dispatch(self, namespace: str, event: str, sid: str, *args: Any) -> EventAnswer:
         """The event's acknowledgement, or the error it is refused with (the server sends that
         as the ack, or as an ``error`` event when no ack was asked for)."""
-        name = event[:64]
-        counted = self._counted[namespace]
-        counter = counted.get(event)
-        (counted[NONE] if counter is None else counter).inc()
+        route = self._routes[namespace].get(event)
+        (self._unknown[namespace] if route is None else route[1]).inc()
         try:
             connection = self.connections.get(sid)
             if connection is None:
                 raise AuthRequired("not connected")
-            handler = self._handlers[namespace].get(event)
-            if handler is None:
-                raise UnknownEvent(f"unknown event {name!r}")
-            if (namespace, event) not in self._self_limited and not connection.events.take():
+            if route is None:
+                raise UnknownEvent(f"unknown event {event[:64]!r}")
+            handler, _, limited = route
+            if limited and not connection.events.take():
                 raise RateLimited("too many events; slow down")
             if len(args) > 1:
                 raise InvalidPayload("send one payload object")
@@ -94,12 +97,12 @@ class EventDispatcher:
             return {"ok": True, **result}
         except ChatError as exc:
             self.metrics.refusal(exc.code).inc()
-            self.refusal_log.info("event refused event=%s sid=%s code=%s", field(name), sid, exc.code)
+            self.refusal_log.info("event refused event=%s sid=%s code=%s", field(event[:64]), sid, exc.code)
             return exc
         except Exception as exc:
             # A bug: the client still gets a structured answer. The log names the exception's
             # type and where it was raised, never its text (which may quote what was sent).
-            log.error("event failed event=%s sid=%s %s", field(name), sid, exception_summary(exc))
+            log.error("event failed event=%s sid=%s %s", field(event[:64]), sid, exception_summary(exc))
             failed = ChatError("the server could not handle this event")
             self.metrics.refusal(failed.code).inc()
             return failed
