@@ -13,7 +13,7 @@ from .patterns import SPACE
 
 # A shortcut as an admin gives it: surrounding whitespace, a leading slash and capitals are
 # dropped (what is stored matches ``^[a-z0-9][a-z0-9_-]{0,31}$``).
-SHORTCUT_FIELD = rf"^[{SPACE}]*/?[A-Za-z0-9][A-Za-z0-9_-]{{0,31}}[{SPACE}]*$"
+SHORTCUT_FIELD = rf"^[{SPACE}]*/?[A-Za-z0-9][A-Za-z0-9_-]{{0,31}}[{SPACE}]*$(?!\n)"
 SHORTCUT_FIELD_RE = re.compile(SHORTCUT_FIELD)
 
 

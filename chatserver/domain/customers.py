@@ -43,9 +43,9 @@ from .patterns import EMAIL, EMAIL_RE, SPACE, checked
 from .ports import ConversationStore, CustomerStore
 
 # A phone number as given, whitespace around it included (it is stored stripped).
-PHONE = rf"^[{SPACE}]*(\+?[0-9][0-9 ()./-]{{0,29}}[0-9()./-])?[{SPACE}]*$"
+PHONE = rf"^[{SPACE}]*(\+?[0-9][0-9 ()./-]{{0,29}}[0-9()./-])?[{SPACE}]*$(?!\n)"
 PHONE_RE = re.compile(PHONE)
-TAG = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$"
+TAG = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$(?!\n)"
 TAG_RE = re.compile(TAG)
 MAX_EMAILS = 10
 MAX_TAGS = 20
@@ -60,7 +60,7 @@ _Text = Annotated[str, msgspec.Meta(max_length=MAX_NOTES)]
 # stated here (``checked``: after who may change what, so that an agent's external_id is
 # forbidden before it is too long).
 _ExternalId = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(
-    maxLength=128, pattern=r"^[^\u0000-\u001f\u007f]*$"))]
+    maxLength=128, pattern=r"^[^\u0000-\u001f\u007f]*$(?!\n)"))]
 _Name = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(maxLength=100))]
 _Email = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(pattern=EMAIL))]
 _Phone = Annotated[str, msgspec.Meta(max_length=254, extra_json_schema=checked(maxLength=32, pattern=PHONE))]

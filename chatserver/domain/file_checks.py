@@ -136,7 +136,7 @@ def is_plain_text(source: BinaryIO) -> bool:
 
 # What a file's name may hold: no path separator, no control character (C0, DEL, C1) and no line
 # separator, 1 to MAX_NAME_CHARS characters (a JSON Schema pattern too: the upload route states it).
-NAME_PATTERN = r"^[^/\\\u0000-\u001f\u007f-\u009f\u2028\u2029]{1," + str(MAX_NAME_CHARS) + "}$"
+NAME_PATTERN = r"^[^/\\\u0000-\u001f\u007f-\u009f\u2028\u2029]{1," + str(MAX_NAME_CHARS) + r"}$(?!\n)"
 _NAME = re.compile(NAME_PATTERN)
 
 

@@ -22,9 +22,9 @@ from types import MappingProxyType
 # The languages written right to left among those a catalog may have.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
 # A language tag as a browser or a shop writes it: en, de-AT, zh-Hant-TW.
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$(?!\n)")
 # A catalog's file name: its language, lower case (en.json, pt-br.json).
-_FILE_TAG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
+_FILE_TAG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$(?!\n)")
 _PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
 _BRANCH = re.compile(r"\s*(=\d+|zero|one|two|few|many|other)\s*\{")
 MAX_WANTED = 8

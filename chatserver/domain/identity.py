@@ -23,8 +23,8 @@ MAX_IDENTITY_LENGTH = 4096
 # Shops' clocks drift: an ``iat`` this far in the future is still accepted.
 CLOCK_SKEW = 60.0
 
-ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
-EmailClaim = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$(?!\n)")]
+EmailClaim = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$(?!\n)")]
 NameClaim = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 

@@ -2,9 +2,10 @@
 
 They are spelled to mean the same in Python and to the document's readers (JSON Schema
 validators: ECMAScript, or Python with ``re.ASCII``): no ``\\s``, ``\\d`` or ``\\w``, whose meaning
-differs between those, and anchored ones are used with ``fullmatch`` (Python's ``$`` also
-matches before a final newline). An unanchored one is found anywhere in the text, as in JSON
-Schema."""
+differs between those. Python's ``$`` also matches before a final newline, and msgspec checks a
+declared pattern with ``re.search``, so every pattern anchored at its end ends with ``$(?!\\n)``
+(the end, in Python and in ECMAScript alike; tests/domain/test_patterns.py checks every declared
+one). An unanchored one is found anywhere in the text, as in JSON Schema."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Text that is not blank: something is left once whitespace is stripped.
 NOT_BLANK = rf"[^{SPACE}]"
-EMAIL = rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$"
+EMAIL = rf"^[^@{SPACE}]+@[^@{SPACE}]+\.[^@{SPACE}]+$(?!\n)"
 EMAIL_RE = re.compile(EMAIL)
 
 # The key under which a request struct's field states what is checked of it after decoding

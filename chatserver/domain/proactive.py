@@ -35,13 +35,13 @@ MAX_CART_VALUE = 1e9
 MAX_POSITION = 10_000
 MAX_LOCALES = 30
 # A BCP 47 language tag as browsers give them (navigator.language): "de", "pt-BR", "zh-Hant-TW".
-LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$(?!\n)"
 LOCALE_RE = re.compile(LOCALE)
 # A checkout step as the page names it (data-checkout-step): "cart", "shipping", "payment".
-STEP = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+STEP = r"^[a-z0-9][a-z0-9_-]{0,31}$(?!\n)"
 STEP_RE = re.compile(STEP)
 # A URL pattern: printable, no whitespace (fnmatch: * ? [seq]).
-URL_PATTERN = rf"^[^{SPACE}\x00-\x1f\x7f]+$"
+URL_PATTERN = rf"^[^{SPACE}\x00-\x1f\x7f]+$(?!\n)"
 URL_PATTERN_RE = re.compile(URL_PATTERN)
 
 

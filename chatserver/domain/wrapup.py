@@ -10,7 +10,7 @@ from .actor import Actor
 from .conversations import ChatService
 from .models import Conversation, ConversationStatus, PartyKind
 
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$(?!\n)")
 MAX_TAGS = 10
 MAX_RESOLUTION_NOTE = 2000
 

@@ -29,7 +29,7 @@ from .services import services
 
 # The body is read in chunks of this size, each written to the upload's temporary file at once.
 CHUNK_BYTES = 64 * 1024
-CLIENT_ID = r"^[A-Za-z0-9_\-:.]{1,64}$"
+CLIENT_ID = r"^[A-Za-z0-9_\-:.]{1,64}$(?!\n)"
 _CLIENT_ID = re.compile(CLIENT_ID)
 # The query's name: the domain checks it further (file_checks.checked_name: 1-200 characters).
 _MAX_NAME_QUERY = 1000
@@ -136,9 +136,10 @@ async def _send(request: web.Request, attachment: Attachment, variant: Variant,
     return response
 
 
-_LINK = (Query("exp", Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}$")], "expiry, unix seconds", required=True),
+_LINK = (Query("exp", Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}$(?!\n)")], "expiry, unix seconds",
+               required=True),
          Query("sig", Annotated[str, msgspec.Meta(max_length=64)], "the server's signature", required=True),
-         Query("size", Annotated[str, msgspec.Meta(pattern="^thumb$")], "thumb: the image's thumbnail"))
+         Query("size", Annotated[str, msgspec.Meta(pattern=r"^thumb$(?!\n)")], "thumb: the image's thumbnail"))
 
 ATTACHMENT_ROUTES = [
     Route("POST", "/api/conversations/{conversation_id}/attachments", upload_attachment,

@@ -53,7 +53,7 @@ Unset = msgspec.UnsetType
 # characters (they are dropped); of a slug, its form; of a locale, a language tag.
 _SHOWN = rf"[^{SPACE}\x00-\x08\x0e-\x1b\x7f]"
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=80,
-                                   extra_json_schema=checked(pattern="^[a-z0-9]+(-[a-z0-9]+)*$"))]
+                                   extra_json_schema=checked(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$(?!\n)"))]
 
 
 class ArticleBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,7 +66,7 @@ class ArticleBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     slug: Annotated[Slug, msgspec.Meta(description="made from the title when not given")] | Unset = UNSET
     status: ArticleStatus | Unset = UNSET
     locale: Annotated[str, msgspec.Meta(
-        max_length=35, extra_json_schema=checked(pattern=f"^({LOCALE[1:-1]})?$"),
+        max_length=35, extra_json_schema=checked(pattern=f"^({LOCALE[1:-1]})?$(?!\\n)"),
         description="a language tag such as en or de-CH; empty for none")] | Unset | None = UNSET
     category_id: Id | Unset | None = UNSET
     tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=20)] | Unset = UNSET
@@ -224,7 +224,7 @@ async def search(request: web.Request) -> web.Response:
 
 # A page address as a browser gives it (percent-encoded, so ASCII). The limits keep the whole
 # query under the 8 KB request line aiohttp reads, even when the title is in a far script.
-_PAGE_URL = re.compile(r"^https?://[\x21-\x7e]*$")
+_PAGE_URL = re.compile(r"^https?://[\x21-\x7e]*$(?!\n)")
 
 
 async def suggestions(request: web.Request) -> web.Response:

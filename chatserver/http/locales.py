@@ -20,7 +20,7 @@ from .services import services
 
 CATALOGS = frozenset({"widget", "console"})
 MAX_WANT = 300
-_FILE = re.compile(r"^([a-z]{2,3}(?:-[a-z0-9]{2,8})?)\.([0-9a-f]{12})\.json$")
+_FILE = re.compile(r"^([a-z]{2,3}(?:-[a-z0-9]{2,8})?)\.([0-9a-f]{12})\.json$(?!\n)")
 # Which file a list of languages gets changes only with a restart (new overrides): asked again
 # after as long as the loader itself is kept.
 CHOICE_CACHE = "public, max-age=300"

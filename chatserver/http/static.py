@@ -50,7 +50,7 @@ CONTENT_TYPES = {
 # shared cache must not hand a compressed body to a client that did not ask for one (aiohttp adds
 # Vary only to a compressed answer).
 COMPRESSED_SUFFIXES = frozenset({".js", ".html", ".css"})
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$(?!\n)")
 
 # Shops keep one URL for the loader: a new build reaches their pages within minutes.
 LOADER_CACHE = "public, max-age=300"

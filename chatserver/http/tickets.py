@@ -20,7 +20,7 @@ from .common import MAX_OFFSET, current_agent, int_query, json_body, paging, req
 from .route import Query, Route, empty_answer, json_answer
 from .services import services
 
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=rf"^https?://[^{SPACE}]+$")]
+Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=rf"^https?://[^{SPACE}]+$(?!\n)")]
 
 
 class AnswerBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

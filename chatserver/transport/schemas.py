@@ -9,12 +9,12 @@ import msgspec
 from ..domain.i18n import LANGUAGE_TAG
 from ..errors import InvalidPayload
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$(?!\n)")]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 # The body's own limit (``max_message_chars``) is checked separately so it gets its own error code.
 Body = Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$(?!\n)")]
 OrderNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://")]
 PageTitle = Annotated[str, msgspec.Meta(max_length=300)]
@@ -234,7 +234,7 @@ class CobrowseActionResult(Payload, kw_only=True):
     session_id: Id
     action_id: Id
     ok: bool
-    reason: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z_]+$")] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z_]+$(?!\n)")] | None = None
 
 
 class CobrowsePing(Payload, kw_only=True):

@@ -340,7 +340,7 @@ class RatingsReport(Shape):
 
 class CannedResponse(Shape):
     id: str
-    shortcut: Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9_-]{0,31}$",
+    shortcut: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$(?!\n)",
                                           description="typed as /shortcut in the console")]
     body: str
     created_at: float

@@ -42,6 +42,8 @@ def _code(reply: Any) -> str:
 # the cases the handler or the domain refuse, each from both sides of the chat.
 BAD_SENDS: list[tuple[dict[str, Any], str]] = [
     ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "hi", "extra": 1}, "invalid_payload"),
+    # Python's "$" also matches before a final newline: the id patterns must not let one through.
+    ({"conversation_id": "{cid}", "client_msg_id": "x\n", "body": "hi"}, "invalid_payload"),
     ({"conversation_id": "{cid}", "client_msg_id": "x", "body": "a" * 4001}, "message_too_long"),
     ({"conversation_id": "no-such-conversation", "client_msg_id": "x", "body": "hi"}, "not_found"),
 ]

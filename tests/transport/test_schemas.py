@@ -24,6 +24,8 @@ BAD_SENDS: list[Any] = [
     {**SEND, "body": 42},
     {**SEND, "client_msg_id": "has space"},
     {**SEND, "client_msg_id": "x" * 65},
+    {**SEND, "client_msg_id": "x\n"},
+    {**SEND, "conversation_id": "c1\n"},
     {**SEND, "extra": 1},
 ]
 
@@ -50,6 +52,8 @@ BAD_STARTS: list[Any] = [
     {**START, "name": "x" * 101},
     {**START, "name": 5},
     {**START, "email": "nope"},
+    {**START, "email": "a@b.co\n"},
+    {**START, "locale": "de\n"},
     {**START, "order_number": ""},
     {**START, "page_url": "javascript:alert(1)"},
     {**START, "cart_value": -1},
