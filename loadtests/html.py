@@ -162,8 +162,16 @@ def render(report: dict[str, Any]) -> str:
         parts.append("<h2>Service-level objectives: " + ("PASS" if slo.get("passed") else "FAIL") + "</h2>")
         parts.append(_table([[r["objective"], r["value"], "pass" if r["passed"] else "FAIL"] for r in slo["results"]],
                             ["objective", "value", "result"]))
+    thresholds = report.get("thresholds", {})
+    if thresholds.get("results"):
+        parts.append("<h2>Default thresholds: " + ("PASS" if thresholds.get("passed") else "FAIL") + "</h2>")
+        parts.append(_table([[r["objective"], r["value"], "pass" if r["passed"] else "FAIL"]
+                             for r in thresholds["results"]], ["threshold", "value", "result"]))
     keys = ["messages_per_s", "messages_per_s_per_core", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_p99_9_ms",
-            "rtt_max_ms",
+            "rtt_max_ms", "batches_per_s", "batches_per_s_per_core", "events_per_s", "events_per_s_per_core",
+            "relay_p50_ms", "relay_p90_ms", "relay_p99_ms", "relay_p99_9_ms", "relay_max_ms", "batches_lost",
+            "batches_duplicated", "batches_out_of_order", "batches_incomplete", "cobrowse_start_p50_ms",
+            "cobrowse_start_p99_ms",
             "start_ack_p50_ms", "start_ack_p99_ms", "assignment_p50_ms", "assignment_p99_ms", "resume_p50_ms",
             "resume_p99_ms", "duplicates", "lost", "connections", "rss_per_connection_kb", "server_cpu_percent_mean",
             "server_rss_mb_max", "generator_cpu_percent_mean", "errors"]
@@ -189,9 +197,10 @@ def render(report: dict[str, Any]) -> str:
         return [(t["label"], [(row[0], row[column]) for row in t[key]["rows"]]) for t in targets if t[key]["rows"]]
 
     phases: Phases = [(t["label"], [(float(p[0]), str(p[1])) for p in t.get("phases", [])]) for t in targets]
-    latency = "relay latency" if any("relay" in t.get("histograms", {}) for t in targets) else "round trip"
+    cobrowse = any("relay" in t.get("histograms", {}) for t in targets)
+    latency, unit = ("relay latency", "batches") if cobrowse else ("round trip", "messages")
     for chart in (
-        line_chart("messages delivered per second", "messages/s", timeline(3), phases=phases),
+        line_chart(f"{unit} delivered per second", f"{unit}/s", timeline(3), phases=phases),
         line_chart(f"{latency} p99 of each second", "ms", timeline(5), phases=phases),
         line_chart(f"{latency} p50 of each second", "ms", timeline(4), phases=phases),
         line_chart("open connections", "connections", timeline(2), phases=phases),

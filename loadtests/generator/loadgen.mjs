@@ -13,7 +13,8 @@
 //   {"event": "chat", "conversation_id"}               a visitor started a chat (chatserver)
 //   {"event": "result", ...}                           figures of the whole run (with the operations
 //                                                      and round trips errors are counted against)
-// With job.cobrowse the pairs stream co-browse batches instead of exchanging messages (below).
+// With job.cobrowse the pairs stream co-browse batches instead of exchanging messages (below): on
+// chatserver through real co-browse sessions, on a relay as "cobrowse:events" (room, batch).
 // and it disconnects everyone and exits when its standard input closes (or says "stop").
 //
 // Targets: "chatserver" (visitors on /visitor with tokens from POST /api/visitor/sessions, agents
@@ -422,16 +423,23 @@ async function exchange() {
   if (lost) errors.no_reply = (errors.no_reply ?? 0) + lost;
 }
 
-// -- co-browse streaming (chatserver) -------------------------------------------------------------
+// -- co-browse streaming ---------------------------------------------------------------------------
 //
-// Each pair's agent asks to co-browse, its visitor accepts, the agent joins; the visitor sends a
-// full snapshot (snapshotBytes of msgpack, split in parts of the server's max_part_bytes, as the
-// widget does) and then, open
-// loop, batchesPerSecond batches of eventsPerBatch incremental events (about batchBytes each).
-// Relay latency: from just before the visitor emits a batch to the agent receiving it (the batch
-// header's t, this process's clock, relayed as it is).
+// On chatserver each pair's agent asks to co-browse, its visitor accepts, the agent joins; on a
+// relay the pair's two sockets are in a room of their own. The visitor sends a full snapshot
+// (snapshotBytes of msgpack, split in parts of the server's max_part_bytes, as the widget does)
+// and then batches of eventsPerBatch incremental events (about batchBytes each): open loop at
+// batchesPerSecond, or with inFlight > 0 a closed loop, the next batch as soon as the agent has
+// one of the inFlight before it. Relay latency: from just before the visitor emits a batch to
+// the agent receiving it (the batch header's t, this process's clock, relayed as it is).
+//
+// The agent checks what arrives: every part of every batch once, in the order sent, with the
+// bytes sent (a batch sent and never received whole is "lost" when the run ends; one received
+// again "duplicate"; a part other than the next one "out_of_order"; a batch whose bytes differ
+// "incomplete").
 
 const PART_BYTES = 64 * 1024; // until the cobrowse:respond ack says the server's max_part_bytes
+let snapshotData = null; // the encoded snapshot every session sends
 
 function fakeSnapshot(bytes) {
   // A DOM-shaped tree of about `bytes` bytes: nested elements with attributes and text.
@@ -460,23 +468,75 @@ function fakeIncremental(n, count, bytes) {
   return encode(events);
 }
 
+// A closed loop sends as fast as the server relays: batches are taken in turn from a few encoded
+// once, so that encoding them does not cost the generator what the server is measured on.
+const BATCH_POOL = 16;
+let batchPool = null;
+
+function nextIncremental(pair) {
+  const cb = job.cobrowse;
+  pair.n = (pair.n ?? 0) + 1;
+  if (!cb.inFlight) return fakeIncremental(pair.n, cb.eventsPerBatch, cb.batchBytes);
+  batchPool ??= Array.from({ length: BATCH_POOL }, (_, k) => fakeIncremental(k + 1, cb.eventsPerBatch, cb.batchBytes));
+  return batchPool[pair.n % BATCH_POOL];
+}
+
 function sendCobrowse(pair, data, snapshot) {
-  const parts = [];
   const size = pair.partBytes ?? PART_BYTES;
-  for (let start = 0; start < data.length; start += size) parts.push(data.slice(start, start + size));
-  pair.cbSeq = (pair.cbSeq ?? 0) + 1;
+  const parts = [];
+  if (data.length <= size) parts.push(data);
+  else for (let start = 0; start < data.length; start += size) parts.push(data.subarray(start, start + size));
+  pair.cbSeq += 1;
+  pair.unreceived.set(pair.cbSeq, data.length);
   const t = now();
   sent += 1; totalSent += 1; operations += 1;
   parts.forEach((bytes, part) => {
-    pair.visitor.socket.emit("cobrowse:events", { session_id: pair.session, seq: pair.cbSeq, snapshot, part,
-      parts: parts.length, t, data: bytes });
+    pair.emitBatch({ session_id: pair.session, seq: pair.cbSeq, snapshot, part, parts: parts.length, t, data: bytes });
   });
 }
 
+// The next batch of a session: a fresh snapshot when the server asked for one (as the widget
+// does: it replaces what the server buffered for late joiners), else incremental events.
+function sendNextBatch(pair) {
+  if (pair.snapshotWanted) {
+    pair.snapshotWanted = false;
+    sendCobrowse(pair, snapshotData, true);
+  } else {
+    sendCobrowse(pair, nextIncremental(pair), false);
+  }
+}
+
+function cobrowsePair(pair, emitBatch) {
+  Object.assign(pair, { emitBatch, cbSeq: 0, unreceived: new Map(), expectSeq: 1, expectPart: 0, gotBytes: 0,
+                        snapshotWanted: false });
+  pair.agent.socket.on("cobrowse:events", (batch) => onBatch(pair, batch));
+}
+
+function onBatch(pair, batch) {
+  if (batch?.session_id !== pair.session) return;
+  if (!pair.unreceived.has(batch.seq)) { countError("duplicate"); return; }
+  if (batch.seq !== pair.expectSeq || batch.part !== pair.expectPart) {
+    countError("out_of_order");
+    pair.expectSeq = batch.seq;
+    if (batch.part === 0) pair.gotBytes = 0;
+  }
+  pair.gotBytes += batch.data?.byteLength ?? 0;
+  if (batch.part < batch.parts - 1) { pair.expectPart = batch.part + 1; return; }
+  if (pair.gotBytes !== pair.unreceived.get(batch.seq)) countError("incomplete");
+  pair.unreceived.delete(batch.seq);
+  pair.expectSeq = batch.seq + 1; pair.expectPart = 0; pair.gotBytes = 0;
+  onDelivered();
+  if (!batch.snapshot) { // the snapshot's size makes it a different measure
+    const ms = now() - batch.t;
+    interval.record(ms);
+    if (counting) hist.relay.record(ms);
+  }
+  if (sending && job.cobrowse.inFlight) while (pair.unreceived.size < job.cobrowse.inFlight) sendNextBatch(pair);
+}
+
 async function startCobrowse() {
-  const cb = job.cobrowse;
   setPhase("cobrowse_start");
-  const snapshot = encode(fakeSnapshot(cb.snapshotBytes));
+  snapshotData = encode(fakeSnapshot(job.cobrowse.snapshotBytes));
   await ramp(pairs.length, 0, job.concurrency, async (i) => {
     const pair = pairs[i];
     const t0 = now();
@@ -498,45 +558,61 @@ async function startCobrowse() {
     // Batches go without acks (the widget asks for one, to send the page again after a refusal):
     // a refusal comes as an "error" event, and is counted.
     pair.visitor.socket.on("error", (data) => countError(`refused:${data?.event}:${data?.error?.code ?? "unknown"}`));
+    // The server asks for a fresh snapshot once what it buffers since the last one grows large
+    // (and when an agent joins a page it has nothing of: the first snapshot below answers that).
+    pair.visitor.socket.on("cobrowse:snapshot", (data) => {
+      if (sending && data?.session_id === pair.session) pair.snapshotWanted = true;
+    });
     const ack = await call(pair.agent.socket, "cobrowse:request", { conversation_id: pair.cid });
     pair.session = ack.session.id;
     await active;
-    pair.agent.socket.on("cobrowse:events", (batch) => {
-      if (batch.session_id !== pair.session || batch.part !== batch.parts - 1) return;
-      onDelivered();
-      if (batch.snapshot) return; // the snapshot's size makes it a different measure
-      const ms = now() - batch.t;
-      interval.record(ms);
-      if (counting) hist.relay.record(ms);
-    });
+    const visitor = pair.visitor.socket;
+    cobrowsePair(pair, (header) => visitor.emit("cobrowse:events", header));
     await call(pair.agent.socket, "cobrowse:join", { session_id: pair.session });
     hist.cobrowse_start.record(now() - t0);
-    sendCobrowse(pair, snapshot, true);
+    sendCobrowse(pair, snapshotData, true);
     return pair;
   });
 }
 
+// The same batches through a reference relay: each pair's room stands for its session.
+function startRelayCobrowse() {
+  snapshotData = encode(fakeSnapshot(job.cobrowse.snapshotBytes));
+  for (const pair of pairs) {
+    pair.session = pair.cid;
+    const visitor = pair.visitor.socket;
+    cobrowsePair(pair, (header) => visitor.emit("cobrowse:events", pair.cid, header));
+    sendCobrowse(pair, snapshotData, true);
+  }
+}
+
 async function streamCobrowse() {
   const cb = job.cobrowse;
-  const live = pairs.filter((p) => p.session);
+  const live = pairs.filter((p) => p.session && p.unreceived);
   if (!live.length || job.durationS <= 0) return;
   setPhase("warmup");
   sending = true;
-  const period = 1000 / cb.batchesPerSecond;
-  for (const pair of live) {
-    let n = 0;
-    let due = now() + Math.random() * period;
-    const tick = () => {
-      if (!sending) return;
-      n += 1;
-      sendCobrowse(pair, fakeIncremental(n, cb.eventsPerBatch, cb.batchBytes), false);
-      due += period;
-      pair.timer = setTimeout(tick, Math.max(0, due - now()));
-    };
-    pair.timer = setTimeout(tick, due - now());
+  if (cb.inFlight) {
+    for (const pair of live) while (pair.unreceived.size < cb.inFlight) sendNextBatch(pair);
+  } else {
+    const period = 1000 / cb.batchesPerSecond;
+    for (const pair of live) {
+      let due = now() + Math.random() * period;
+      const tick = () => {
+        if (!sending) return;
+        sendNextBatch(pair);
+        due += period;
+        pair.timer = setTimeout(tick, Math.max(0, due - now()));
+      };
+      pair.timer = setTimeout(tick, due - now());
+    }
   }
   await measure(live);
-  await sleep(job.drainMs ?? 1000);
+  const drainUntil = now() + (job.drainMs ?? 5000);
+  while (now() < drainUntil && live.some((p) => p.unreceived.size > 0)) await sleep(20);
+  let lost = 0;
+  for (const pair of live) { lost += pair.unreceived.size; pair.unreceived.clear(); }
+  if (lost) errors.lost = (errors.lost ?? 0) + lost;
 }
 
 // -- reconnect storm (chatserver) -----------------------------------------------------------------
@@ -643,7 +719,7 @@ async function main() {
   if (job.visitors) {
     if (chat) await startChatserverPairs(); else await startRelayPairs();
   }
-  if (job.cobrowse && chat) await startCobrowse();
+  if (job.cobrowse) { if (chat) await startCobrowse(); else startRelayCobrowse(); }
   say({ event: "ready", t: elapsed(), connected, pairs: pairs.length });
   if (job.holdS) {
     setPhase("hold");

@@ -2,6 +2,9 @@
 // is off by default in socket.io 4), on 127.0.0.1:PORT (argv[2]).
 //   "join" (room, ack)  the socket joins the room
 //   "msg"  (room, body) the body goes to the other members of the room as "msg"
+//   "cobrowse:events" (room, batch)  the batch (an object with a binary attachment, as the
+//                       co-browse widget sends) goes to the other members as "cobrowse:events"
+//                       (relayed at once, never stored, by the storing relay too)
 // It prints {"event": "listening", "port": PORT} once it accepts connections.
 //
 // With a database file (argv[3]) it is the storing relay: every message is written to SQLite
@@ -33,6 +36,10 @@ io.on("connection", (socket) => {
     if (!store) { socket.to(room).emit("msg", body); return; }
     sent += 1;
     store.append(room, socket.id, String(sent), body, () => socket.to(room).emit("msg", body));
+  });
+  socket.on("cobrowse:events", (room, batch) => {
+    if (typeof room !== "string" || typeof batch !== "object" || batch === null) return;
+    socket.to(room).emit("cobrowse:events", batch);
   });
 });
 

@@ -41,6 +41,13 @@ CHATSERVER_REDIS = "chatserver_redis"  # the same server on the Redis backend (c
 REDIS_RATIOS = {f"{CHATSERVER_REDIS}_{key}_ratio_to_{CHATSERVER}": key
                 for key in ("messages_per_s", "messages_per_s_per_core")}
 REFERENCES = {"node": "node socket.io 4.8", "node_sqlite": "node + SQLite", "aiohttp": "raw aiohttp ws"}
+# compare --cobrowse: the plain Node relay relays the same batches (it stores nothing, as chatserver
+# stores no batch; the raw aiohttp relay speaks no binary packets).
+COBROWSE_REFERENCES = {"node": REFERENCES["node"]}
+# A closed loop of co-browse batches goes far past a page's rates: lift the per-session limits
+# (each batch is still checked against them).
+COBROWSE_CLOSED_LOOP_SETTINGS = {"cobrowse_batches_per_second": "1000000", "cobrowse_batch_burst": "1000000",
+                                 "cobrowse_bytes_per_second": "1000000000", "cobrowse_burst_bytes": "1000000000"}
 HISTOGRAMS = ("rtt", "start_ack", "assignment", "resume", "relay", "cobrowse_start")
 # Held to by every run, --slo or not: one error in a thousand operations, one unanswered round
 # trip in ten thousand (a server that drops messages under load must not pass a release script).
@@ -48,6 +55,11 @@ DEFAULT_MAX_ERROR_PERCENT = 0.1
 DEFAULT_MAX_NO_REPLY_PERCENT = 0.01
 # The metrics compared with the references' as ``KEY_ratio_to_TARGET``.
 RATIO_METRICS = ("messages_per_s", "messages_per_s_per_core", "rss_per_connection_kb", "rtt_p99_ms", "rtt_p50_ms")
+COBROWSE_RATIO_METRICS = ("batches_per_s", "batches_per_s_per_core", "relay_p50_ms", "relay_p99_ms")
+# What the agent's client checks of the batches it receives (the generator's error kinds): each
+# batch once, whole, in the order sent. compare --cobrowse holds every target to 0 of each.
+BATCH_CHECKS = {"batches_lost": "lost", "batches_duplicated": "duplicate", "batches_out_of_order": "out_of_order",
+                "batches_incomplete": "incomplete"}
 
 
 def latency_metric(histogram: str, key: str) -> str:
@@ -85,6 +97,11 @@ class ChatConfig:
     snapshot_kb: float = 120.0  # the first full snapshot of each session
     batch_bytes: int = 300  # about this many bytes per incremental batch
     events_per_batch: int = 1
+    # > 0: a closed loop, each session's next batch as soon as the agent has received one of the
+    # ``in_flight`` before it (batch_rate unused); 0: open loop at batch_rate.
+    in_flight: int = 0
+    # compare: the reference relays before chatserver (alternate runs with and without it).
+    references_first: bool = False
     objectives: tuple[Objective, ...] = ()
     # The thresholds every run is held to, --slo or not (exit status 3 past either).
     max_error_percent: float = DEFAULT_MAX_ERROR_PERCENT
@@ -95,10 +112,28 @@ class ChatConfig:
         return per_target if self.pairs == 0 else max(per_target, 2 * self.pairs + self.idle)
 
     def send_rate(self) -> float:
-        return self.batch_rate * self.pairs if self.cobrowse else self.rate
+        if self.cobrowse:
+            return 0.0 if self.in_flight else self.batch_rate * self.pairs
+        return self.rate
 
     def server_settings(self) -> dict[str, str]:
+        if self.cobrowse and self.in_flight:
+            return {**CHAT_SETTINGS, **COBROWSE_CLOSED_LOOP_SETTINGS}
         return dict(CHAT_SETTINGS)
+
+    def references(self) -> dict[str, str]:
+        """The reference relays of a comparison (kind: label)."""
+        if not self.compare:
+            return {}
+        return dict(COBROWSE_REFERENCES) if self.cobrowse else dict(REFERENCES)
+
+    def ratio_metrics(self) -> tuple[str, ...]:
+        """The metrics compared with the references' as ``KEY_ratio_to_TARGET``."""
+        return COBROWSE_RATIO_METRICS if self.cobrowse else RATIO_METRICS
+
+    def unit(self) -> str:
+        """What is counted per second: messages, or co-browse batches."""
+        return "batches" if self.cobrowse else "messages"
 
     def check(self) -> None:
         if min(self.pairs, self.visitors, self.agents, self.idle) < 0 or self.capacity < 1 or self.capacity > 100:
@@ -113,6 +148,15 @@ class ChatConfig:
                                   and 0 < self.batch_bytes <= 64 * 1024 and 1 <= self.events_per_batch <= 100):
             raise LoadTestError("--batch-rate must be in (0, 100], --snapshot-kb in (0, 4096], --batch-bytes in "
                                 "(0, 65536], --events-per-batch in [1, 100]")
+        if self.cobrowse and self.compare:
+            if self.postgresql or self.redis_url or self.redis_first:
+                raise LoadTestError("compare --cobrowse runs chatserver (embedded) and the Node relay only: "
+                                    "--postgresql, --redis-url and --redis-first do not apply")
+            if self.rate:
+                raise LoadTestError("compare --cobrowse is a closed loop (--in-flight batches per session): "
+                                    "--rate does not apply")
+            if not 1 <= self.in_flight <= 100:
+                raise LoadTestError("--in-flight must be between 1 and 100")
         if not 0 <= self.max_error_percent <= 100 or not 0 <= self.max_no_reply_percent <= 100:
             raise LoadTestError("--max-error-percent and --max-no-reply-percent must be between 0 and 100")
         check_known_metrics(self.objectives, self.metric_names())
@@ -130,7 +174,8 @@ class ChatConfig:
         ratios of ``ChatResult.metrics``): what an objective may name."""
         names = {"connections", "pairs", "errors", "error_percent", "not_assigned", "server_cpu_percent_mean",
                  "server_rss_mb_max", "generator_cpu_percent_mean", "generator_rss_mb_max"}
-        names |= ({"batches_per_s", "events_per_s", "events_per_s_per_core"} if self.cobrowse
+        names |= ({"batches_per_s", "batches_per_s_per_core", "events_per_s", "events_per_s_per_core",
+                   *BATCH_CHECKS} if self.cobrowse
                   else {"messages_per_s", "messages_per_s_per_core"})
         histograms = []
         if self.pairs and not self.cobrowse:
@@ -148,9 +193,9 @@ class ChatConfig:
             names |= {latency_metric(histogram, "min"), latency_metric(histogram, "max")}
         if self.idle:
             names |= {"rss_per_connection_kb", "server_rss_mb"}
-        others = [*(REFERENCES if self.compare else ()), *([CHATSERVER_PG] if self.postgresql else []),
+        others = [*self.references(), *([CHATSERVER_PG] if self.postgresql else []),
                   *([CHATSERVER_REDIS] if self.redis_target else [])]
-        names |= {f"{key}_ratio_to_{other}" for key in RATIO_METRICS for other in others}
+        names |= {f"{key}_ratio_to_{other}" for key in self.ratio_metrics() for other in others}
         if self.redis_target:
             names |= set(REDIS_RATIOS) | {"redis_cpu_percent_mean"}
         return names
@@ -167,8 +212,9 @@ class ChatConfig:
             "warmupS": self.warmup if self.pairs else 0, "durationS": self.duration if self.pairs else 0,
             "holdS": self.hold, "reconnect": self.reconnect and chat, "missedMessages": self.missed_messages,
             "cobrowse": {"batchesPerSecond": self.batch_rate, "snapshotBytes": int(self.snapshot_kb * 1024),
-                         "batchBytes": self.batch_bytes, "eventsPerBatch": self.events_per_batch}
-            if self.cobrowse and chat else None,
+                         "batchBytes": self.batch_bytes, "eventsPerBatch": self.events_per_batch,
+                         "inFlight": self.in_flight}
+            if self.cobrowse else None,
         }
 
 
@@ -250,7 +296,10 @@ class TargetRun:
             out["events_per_s"] = round(out["batches_per_s"] * cobrowse["eventsPerBatch"], 1)
             out.pop("messages_per_s_per_core", None)
             if cpu:
+                out["batches_per_s_per_core"] = round(out["batches_per_s"] / (cpu / 100), 1)
                 out["events_per_s_per_core"] = round(out["events_per_s"] / (cpu / 100), 1)
+        if cobrowse:
+            out.update({name: errors.get(kind, 0) for name, kind in BATCH_CHECKS.items()})
         return out
 
     def cpu_share_problem(self) -> str | None:
@@ -308,7 +357,7 @@ class ChatResult:
         metrics = dict(self.primary().metrics())
         for run in self.runs[1:]:
             other = run.metrics()
-            for key in RATIO_METRICS:
+            for key in self.config.ratio_metrics():
                 mine, theirs = metrics.get(key), other.get(key)
                 if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
                     metrics[f"{key}_ratio_to_{run.target}"] = round(mine / theirs, 3)
@@ -323,8 +372,16 @@ class ChatResult:
         return check_objectives(self.config.objectives, self.metrics())
 
     def threshold_results(self) -> list[dict[str, Any]]:
-        """The default bounds on errors and unanswered round trips, checked like objectives."""
-        return check_objectives(self.config.thresholds(), self.metrics())
+        """The default bounds on errors and unanswered round trips, checked like objectives; for
+        compare --cobrowse, every target's batches each received once, whole and in order (a
+        reference that loses batches compares nothing), named ``TARGET: METRIC <= 0``."""
+        results = check_objectives(self.config.thresholds(), self.metrics())
+        if self.config.cobrowse and self.config.compare:
+            checks = [Objective(name, "<=", 0) for name in BATCH_CHECKS]
+            for run in self.runs:
+                for check in check_objectives(checks, run.metrics()):
+                    results.append({**check, "objective": f"{run.target}: {check['objective']}"})
+        return results
 
     @property
     def passed(self) -> bool:
@@ -419,10 +476,28 @@ class ChatScenario:
                 add("--redis-first", action="store_true",
                     help="run chatserver on Redis before the embedded build (alternate runs with and without "
                          "it: the order on a shared machine)")
+                add("--references-first", action="store_true",
+                    help="run the reference relays before chatserver (alternate runs with and without it)")
             add("--postgresql", metavar="URL",
                 help="also run the same job against chatserver storing in PostgreSQL: a new database on the "
                      "server at URL (postgresql://user@host:port/db, a user who may create databases), "
                      "dropped after the run")
+        if "cobrowse_compare" in self.options:
+            cb = parser.add_argument_group("co-browse batches instead of messages (compare --cobrowse)")
+            cb.add_argument("--cobrowse", action="store_true",
+                            help="compare co-browse batches, not messages: each pair a co-browse session on "
+                                 "chatserver (request, accept, join, snapshot) and a room on the plain Node "
+                                 "relay, the visitor streaming binary cobrowse:events to its agent in a closed "
+                                 "loop; batches/s, per server core and relay latency of each")
+            cb.add_argument("--in-flight", type=int, default=1,
+                            help="with --cobrowse: batches each session has on their way at once; the next goes "
+                                 "as soon as the agent has one (%(default)s)")
+            cb.add_argument("--batch-bytes", type=int, default=300,
+                            help="with --cobrowse: bytes per batch (%(default)s)")
+            cb.add_argument("--events-per-batch", type=int, default=1,
+                            help="with --cobrowse: rrweb events per batch (%(default)s)")
+            cb.add_argument("--snapshot-kb", type=float, default=120.0,
+                            help="with --cobrowse: KB of each session's first full snapshot (%(default)s)")
         slo = parser.add_argument_group("service-level objectives (exit status 3 when one is missed)")
         slo.add_argument("--slo", action="append", default=[], metavar="'METRIC<=VALUE'",
                          help="e.g. --slo 'rtt_p99_ms<=50' --slo 'messages_per_s>=1000' (repeatable; metrics are "
@@ -444,6 +519,8 @@ class ChatScenario:
             visitors = pairs
         elif "visitors" not in self.options:
             visitors, agents, capacity = pairs, pairs, 1
+        # compare --cobrowse: co-browse batches in a closed loop instead of messages.
+        cobrowse_compare = "cobrowse_compare" in self.options and args.cobrowse
         return ChatConfig(
             scenario=self.NAME, pairs=pairs if self.defaults.get("pair_up", True) else 0, visitors=visitors,
             agents=agents, capacity=capacity, idle=getattr(args, "idle", 0), rate=getattr(args, "rate", 0.0),
@@ -452,10 +529,12 @@ class ChatScenario:
             missed_messages=getattr(args, "missed", 3),
             compare=self.NAME == "compare" or getattr(args, "compare", False),
             postgresql=getattr(args, "postgresql", None),
-            redis_target="redis_target" in self.options,
+            redis_target="redis_target" in self.options and not cobrowse_compare,
             redis_url=args.redis_url if "redis_target" in self.options else None,
             redis_first=getattr(args, "redis_first", False),
-            cobrowse="cobrowse" in self.options, batch_rate=getattr(args, "batch_rate", 10.0),
+            references_first=getattr(args, "references_first", False),
+            cobrowse="cobrowse" in self.options or cobrowse_compare, batch_rate=getattr(args, "batch_rate", 10.0),
+            in_flight=args.in_flight if cobrowse_compare else 0,
             snapshot_kb=getattr(args, "snapshot_kb", 120.0), batch_bytes=getattr(args, "batch_bytes", 300),
             events_per_batch=getattr(args, "events_per_batch", 1),
             objectives=tuple(load_objectives(args.slo, args.slo_file)),
@@ -466,6 +545,12 @@ class ChatScenario:
 
     def describe(self, config: ChatConfig) -> str:
         parts = []
+        if config.cobrowse and config.in_flight:
+            return (f"{self.NAME} --cobrowse: {config.pairs} co-browse sessions, each a {config.snapshot_kb:g} KB "
+                    f"snapshot then a closed loop of batches ({config.in_flight} in flight) of "
+                    f"{config.events_per_batch} event(s), about {config.batch_bytes} bytes each; "
+                    f"{config.duration:g} s measured after {config.warmup:g} s; against chatserver and "
+                    + ", ".join(config.references().values()))
         if config.cobrowse:
             return (f"{self.NAME}: {config.pairs} co-browse sessions ({config.agents} agents x {config.capacity}), "
                     f"each a {config.snapshot_kb:g} KB snapshot then {config.batch_rate:g} batches/s of "
@@ -492,8 +577,9 @@ class ChatScenario:
         say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
         say(result.measures)
         per_core = config.compare and config.pairs > 0  # messages/s per server core, for every target
+        unit = config.unit()
         if per_core and target.pid is None:
-            raise LoadTestError("chatserver: its CPU share cannot be read, so neither its messages/s per core: "
+            raise LoadTestError(f"chatserver: its CPU share cannot be read, so neither its {unit}/s per core: "
                                 "with --url, give --server-pid")
         agent_tokens = await _agents(target, config) if config.visitors else []
         run = TargetRun(CHATSERVER, "chatserver", target.url, memory_per_connection=config.idle > 0)
@@ -504,6 +590,9 @@ class ChatScenario:
         if on_redis and not target.managed:
             on_redis = False
             say("chatserver on Redis: not run (it needs a server the load tester starts, not --url)")
+        with_references = config.compare and config.pairs + config.idle > 0
+        if with_references and config.references_first:
+            await _run_references(result, config, deadline, say)
         if on_redis and config.redis_first:
             result.runs.append(await _run_on_redis(target, config, deadline, say))
         await _run_target(run, job, target, deadline, say)
@@ -511,17 +600,16 @@ class ChatScenario:
             result.runs.append(await _run_on_redis(target, config, deadline, say))
         if config.postgresql:
             result.runs.append(await _run_on_postgresql(target, config, deadline, say))
-        if config.compare and config.pairs + config.idle:
-            for kind, label in REFERENCES.items():
-                async with ReferenceRelay(kind) as relay:
-                    other = TargetRun(kind, label, relay.url, memory_per_connection=config.idle > 0)
-                    result.runs.append(other)
-                    await _run_target(other, config.job(kind, relay.url, []), relay, deadline, say)
+        if with_references and not config.references_first:
+            await _run_references(result, config, deadline, say)
+        # The report lists the targets in one order whichever ran first (ratios are to chatserver's).
+        order = [CHATSERVER, CHATSERVER_REDIS, CHATSERVER_PG, *config.references()]
+        result.runs.sort(key=lambda done: order.index(done.target))
         if per_core:
             for done in result.runs:
                 problem = done.cpu_share_problem() if done.complete else None
                 if problem:
-                    raise LoadTestError(f"{done.label}: its CPU share cannot be read, so neither its messages/s "
+                    raise LoadTestError(f"{done.label}: its CPU share cannot be read, so neither its {unit}/s "
                                         f"per core: {problem}")
         result.duration_s = time.monotonic() - started
         return result
@@ -544,8 +632,12 @@ class ChatScenario:
                              f"{_fmt(m.get('relay_p50_ms'))} ms  p90 {_fmt(m.get('relay_p90_ms'))}  p99 "
                              f"{_fmt(m.get('relay_p99_ms'))}  max {_fmt(m.get('relay_max_ms'))} ms "
                              f"(n={run.histogram('relay').count})")
-                lines.append(f"    batches/s {_fmt(m['batches_per_s'], 0)}  events/s {_fmt(m['events_per_s'], 0)}  "
+                lines.append(f"    batches/s {_fmt(m['batches_per_s'], 0)}  per server core "
+                             f"{_fmt(m.get('batches_per_s_per_core'), 0)}  events/s {_fmt(m['events_per_s'], 0)}  "
                              f"events/s per server core {_fmt(m.get('events_per_s_per_core'), 0)}")
+                lines.append("    batches received by the agents: "
+                             + ", ".join(f"{name.removeprefix('batches_').replace('_', ' ')} {_fmt(m.get(name))}"
+                                         for name in BATCH_CHECKS))
             for name, label in (("start_ack", "chat:start ack"), ("assignment", "chat:start -> assigned"),
                                 ("resume", "reconnect -> caught up"),
                                 ("cobrowse_start", "co-browse request -> joined")):
@@ -576,7 +668,9 @@ class ChatScenario:
                              f"came back, {back['not_back']} did not ({back['refused']} refused)")
             errors = run.result.get("errors", {})
             lines.append("    errors: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
-        if len(result.runs) > 1:
+        if len(result.runs) > 1 and result.config.cobrowse:
+            lines.append(_cobrowse_comparison_table(result.runs))
+        elif len(result.runs) > 1:
             lines.append(_comparison_table(result.runs))
             metrics = result.metrics()
             names = list(REDIS_RATIOS)
@@ -615,6 +709,41 @@ def _comparison_table(runs: list[TargetRun]) -> str:
                      f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}"
                      f"   {ratio('messages_per_s', storing):>23} {ratio('messages_per_s_per_core', storing):>9}")
     return "\n".join(lines)
+
+
+def _cobrowse_comparison_table(runs: list[TargetRun]) -> str:
+    """compare --cobrowse: the targets side by side, with chatserver's batches/s and batches/s per
+    server core as ratios to the plain Node relay's."""
+    reference = next((r for r in runs if r.target == "node"), runs[0]).metrics()
+    lines = ["  co-browse comparison (same generator, same run; per core: batches/s / the server's mean CPU share):",
+             f"  {'target':<24} {'batches/s':>10} {'per core':>9} {'relay p50':>10} {'p99 ms':>8}"
+             "   vs node: batches/s  per core"]
+    for run in runs:
+        m = run.metrics()
+
+        def ratio(key: str, m: dict[str, Any] = m) -> str:
+            mine, theirs = m.get(key), reference.get(key)
+            if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+                return f"{mine / theirs:.2f}"
+            return "-"
+
+        lines.append(f"  {run.label:<24} {_fmt(m.get('batches_per_s'), 0):>10} "
+                     f"{_fmt(m.get('batches_per_s_per_core'), 0):>9} {_fmt(m.get('relay_p50_ms')):>10} "
+                     f"{_fmt(m.get('relay_p99_ms')):>8}   {ratio('batches_per_s'):>18} "
+                     f"{ratio('batches_per_s_per_core'):>9}")
+    return "\n".join(lines)
+
+
+async def _run_references(result: ChatResult, config: ChatConfig, deadline: float,
+                          say: Callable[[str], None]) -> None:
+    """The same job against each reference relay, one after the other, each on a port of its own."""
+    for kind, label in config.references().items():
+        async with ReferenceRelay(kind) as relay:
+            other = TargetRun(kind, label, relay.url, memory_per_connection=config.idle > 0)
+            result.runs.append(other)
+            job = config.job(kind, relay.url, [])
+            other.job_cobrowse = job["cobrowse"]
+            await _run_target(other, job, relay, deadline, say)
 
 
 async def _run_on_postgresql(target: Target, config: ChatConfig, deadline: float,
@@ -801,7 +930,7 @@ the Redis backend (--redis-url, or a redis-server of its own on a free port), a 
 WAL, a group commit per event-loop turn) and a raw aiohttp WebSocket relay (each started on its
 own port); prints messages/s, messages/s per server core and round-trip p50/p99 of each, the
 ratios to Node and to the storing Node relay, and the Redis build's to the embedded build's.""",
-                     {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs", "redis_target")),
+                     {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs", "redis_target", "cobrowse_compare")),
     ]
 
 

@@ -156,6 +156,11 @@ def test_compare_without_a_server_cpu_share_fails_naming_the_target_and_why(tmp_
     assert done.returncode == 1, done.stdout + done.stderr
     assert "chatserver: its CPU share cannot be read" in done.stderr and "--server-pid" in done.stderr
     assert "messages/s" not in done.stdout
+    done = subprocess.run([sys.executable, "-m", "loadtests", "compare", "--cobrowse", "--pairs", "2", "--url",
+                           f"http://127.0.0.1:{free_port()}", "--admin-file", str(admin), "--no-report"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "chatserver: its CPU share cannot be read, so neither its batches/s per core" in done.stderr
 
 
 def test_a_target_without_cpu_samples_says_why_its_share_cannot_be_read() -> None:
@@ -170,6 +175,81 @@ def test_a_target_without_cpu_samples_says_why_its_share_cannot_be_read() -> Non
     run.server.samples = [[0.5, 50.0, 10.0], [1.0, 30.0, 10.0]]
     assert run.cpu_share_problem() is None
     assert run.metrics()["messages_per_s_per_core"] == 250.0
+    # Co-browse batches: batches/s per server core, and the agent's checks of what it received.
+    run.job_cobrowse = {"eventsPerBatch": 2}
+    run.result["errors"] = {"lost": 1, "out_of_order": 2}
+    metrics = run.metrics()
+    assert metrics["batches_per_s_per_core"] == 250.0 and metrics["events_per_s_per_core"] == 500.0
+    assert (metrics["batches_lost"], metrics["batches_duplicated"], metrics["batches_out_of_order"],
+            metrics["batches_incomplete"]) == (1, 0, 2, 0)
+
+
+def check_cobrowse_compare(done: subprocess.CompletedProcess[str], report: dict[str, Any]) -> None:
+    """Both targets relayed batches, each with its batches/s per server core and relay latency,
+    and chatserver's per-core figure as a ratio to the Node relay's."""
+    assert [t["target"] for t in report["targets"]] == ["chatserver", "node"]
+    for target in report["targets"]:
+        metrics = target["metrics"]
+        assert target["complete"] and metrics["pairs"] == 3 and metrics["batches_per_s"] > 0, target["errors"]
+        cpu = metrics["server_cpu_percent_mean"]
+        assert cpu > 0 and metrics["batches_per_s_per_core"] == pytest.approx(
+            metrics["batches_per_s"] / (cpu / 100), rel=1e-3, abs=0.1)
+        relay = target["latency_ms"]["relay"]
+        assert relay["count"] > 0 and relay["min"] <= relay["p50"] <= relay["p99"] <= relay["max"]
+        assert "messages_per_s" not in metrics and "rtt" not in target["latency_ms"]
+    mine, node = (t["metrics"] for t in report["targets"])
+    assert report["metrics"]["batches_per_s_per_core_ratio_to_node"] == pytest.approx(
+        mine["batches_per_s_per_core"] / node["batches_per_s_per_core"], abs=1e-3)
+    assert "co-browse comparison (same generator, same run" in done.stdout
+    [node_row] = [line for line in done.stdout.splitlines() if line.startswith("  node socket.io 4.8 ") and
+                  "batches/s" not in line]
+    assert f"{node['batches_per_s_per_core']:,.0f}" in node_row and node_row.rstrip().endswith("1.00")
+
+
+def test_compare_cobrowse_relays_the_same_batches_through_chatserver_and_the_node_relay(tmp_path: Path) -> None:
+    done, report = run_load(tmp_path, "compare", "--cobrowse", "--pairs", "3", "--in-flight", "2", "--duration",
+                            "1.5", "--warmup", "0.5", "--snapshot-kb", "40", "--references-first",
+                            "--slo", "errors<=0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    check_cobrowse_compare(done, report)
+    for target in report["targets"]:
+        assert target["errors"] == {} and target["metrics"]["batches_lost"] == 0
+    chatserver = report["targets"][0]
+    assert chatserver["latency_ms"]["cobrowse_start"]["count"] == 3  # real sessions: requested, accepted, joined
+    # Every target's batches were checked (each once, whole, in order) and held to it.
+    checked = {r["objective"]: r["passed"] for r in report["thresholds"]["results"]}
+    for target in ("chatserver", "node"):
+        for name in ("batches_lost", "batches_duplicated", "batches_out_of_order", "batches_incomplete"):
+            assert checked[f"{target}: {name} <= 0"] is True
+    # --references-first: the Node relay ran first; the report still lists chatserver first.
+    assert done.stdout.index("node socket.io 4.8: 6 connections up") < done.stdout.index("chatserver: 6 connections up")
+    page = html_page(tmp_path, "compare")
+    assert "batches_per_s_per_core_ratio_to_node" in page and "<td>batches_per_s_per_core</td>" in page
+    assert "chatserver: batches_lost &lt;= 0" in page
+    assert set(chart_points(chart(page, "batches delivered per second"))) == {"chatserver", "node socket.io 4.8"}
+    assert set(chart_points(chart(page, "co-browse relay: latency by percentile"))) == {"chatserver",
+                                                                                        "node socket.io 4.8"}
+
+
+def test_compare_cobrowse_reports_a_batch_that_never_reached_the_agent_and_fails(tmp_path: Path) -> None:
+    # A session allowed 20 batches and then 1 a second is paused when it goes over (the batch that
+    # went over is refused): in a closed loop with one batch in flight, each session's agent never
+    # receives that one batch. Measured from the first batch (no warm-up), so that the server's
+    # CPU share is read while it relays them.
+    done, report = run_load(tmp_path, "compare", "--cobrowse", "--pairs", "3", "--duration", "1.5",
+                            "--warmup", "0", "--snapshot-kb", "40", "--max-error-percent", "100",
+                            "--server-setting", "cobrowse_batch_burst=20",
+                            "--server-setting", "cobrowse_batches_per_second=1")
+    assert done.returncode == 3, done.stdout + done.stderr
+    chatserver, node = report["targets"]
+    assert chatserver["metrics"]["batches_lost"] == 3 and chatserver["errors"]["lost"] == 3
+    assert chatserver["errors"]["refused:cobrowse:events:rate_limited"] == 3
+    assert node["metrics"]["batches_lost"] == 0 and node["errors"] == {}
+    checked = {r["objective"]: r for r in report["thresholds"]["results"]}
+    assert checked["chatserver: batches_lost <= 0"]["passed"] is False
+    assert checked["node: batches_lost <= 0"]["passed"] is True
+    assert "threshold chatserver: batches_lost <= 0: 3 FAIL" in done.stdout
+    assert "lost 3, duplicated 0, out of order 0, incomplete 0" in done.stdout
 
 
 def test_cobrowse_streams_sessions_and_reports_relay_latency(tmp_path: Path) -> None:
@@ -289,6 +369,12 @@ def test_runs_over_the_bounds_are_refused_before_they_start() -> None:
     done = _refused("cobrowse", "--sessions", "10", "--agents", "5", "--capacity", "2", "--batch-rate", "10",
                     "--max-rate", "50")
     assert done.returncode == 1 and "sends 100 messages/s, over --max-rate 50" in done.stderr, done.stderr
+    done = _refused("compare", "--cobrowse", "--pairs", "2", "--rate", "100")
+    assert done.returncode == 1 and "compare --cobrowse is a closed loop" in done.stderr, done.stderr
+    done = _refused("compare", "--cobrowse", "--pairs", "2", "--postgresql", "postgresql://u@127.0.0.1:1/db")
+    assert done.returncode == 1 and "--postgresql, --redis-url and --redis-first do not apply" in done.stderr
+    done = _refused("compare", "--cobrowse", "--pairs", "2", "--in-flight", "0")
+    assert done.returncode == 1 and "--in-flight must be between 1 and 100" in done.stderr, done.stderr
     done = _refused("steady", "--url", "http://example.com:8080", "--admin-file", "/nonexistent")
     assert done.returncode == 1 and "loopback" in done.stderr, done.stderr
     done = _refused("steady", "--server-pid", "1")

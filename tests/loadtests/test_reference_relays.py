@@ -40,6 +40,25 @@ async def test_a_reference_relay_passes_messages_to_the_other_member_of_the_room
     assert got == [f"p:{n}" for n in range(5)]
 
 
+async def test_the_node_relay_passes_binary_cobrowse_batches_to_the_other_member_unchanged() -> None:
+    async with ReferenceRelay("node") as relay:
+        sender, receiver, _ = await _pair(relay.url, "r3")
+        batches: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        echoed: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        receiver.on("cobrowse:events", batches.put_nowait)
+        sender.on("cobrowse:events", echoed.put_nowait)
+        sent = [{"session_id": "r3", "seq": n, "snapshot": False, "part": 0, "parts": 1, "t": 1.5,
+                 "data": bytes([n]) * 300} for n in range(1, 6)]
+        try:
+            for batch in sent:
+                await sender.emit("cobrowse:events", ("r3", batch))
+            got = [await asyncio.wait_for(batches.get(), 5) for _ in sent]
+        finally:
+            await sender.disconnect()
+            await receiver.disconnect()
+    assert got == sent and echoed.empty()
+
+
 async def test_the_storing_relay_has_every_message_stored_before_it_is_relayed(tmp_path: Path) -> None:
     async with ReferenceRelay("node_sqlite", data_dir=tmp_path) as relay:
         sender, receiver, received = await _pair(relay.url, "r7")
