@@ -1,5 +1,6 @@
 """Chat scenarios driven by the Node.js load generator (``loadtests/generator/loadgen.mjs``):
-``steady``, ``storm``, ``reconnect``, ``idle``, ``mix`` and ``compare``. docs/loadtesting.md
+``steady``, ``storm``, ``reconnect``, ``idle``, ``mix``, ``cobrowse`` and ``compare`` (with
+``--cobrowse``, co-browse batches against the plain Node relay). docs/loadtesting.md
 explains each and how to read its report.
 
 One scenario is one ``ChatScenario`` with its own defaults; they share the run: agents are
@@ -929,7 +930,11 @@ the Redis backend (--redis-url, or a redis-server of its own on a free port), a 
 4.8 relay, the same Node relay storing each message in SQLite before relaying it (better-sqlite3,
 WAL, a group commit per event-loop turn) and a raw aiohttp WebSocket relay (each started on its
 own port); prints messages/s, messages/s per server core and round-trip p50/p99 of each, the
-ratios to Node and to the storing Node relay, and the Redis build's to the embedded build's.""",
+ratios to Node and to the storing Node relay, and the Redis build's to the embedded build's.
+
+--cobrowse: co-browse batches instead of messages, in a closed loop (--in-flight per session),
+through real co-browse sessions on chatserver and a room per pair on the plain Node relay:
+batches/s, batches/s per server core and relay latency of each, and the ratios to Node.""",
                      {"pairs": 50, "rate": 0.0, "duration": 10.0}, ("pairs", "redis_target", "cobrowse_compare")),
     ]
 
