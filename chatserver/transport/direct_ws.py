@@ -34,7 +34,7 @@ import binascii
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -229,6 +229,17 @@ class DirectWebSocket(asyncio.Protocol):
         if self._close_sent:
             raise ConnectionResetError("the WebSocket is closing")
         self._send(frame_header(opcode, len(payload)) + payload)
+
+    def write_frames(self, frames: Iterable[tuple[int, bytes]]) -> None:
+        """Write several unfragmented frames now, together: one write, so nothing can come between
+        them (a Socket.IO binary packet's text and attachments) and one system call for them all."""
+        if self._close_sent:
+            raise ConnectionResetError("the WebSocket is closing")
+        parts = []
+        for opcode, payload in frames:
+            parts.append(frame_header(opcode, len(payload)))
+            parts.append(payload)
+        self._send(b"".join(parts))
 
     def _send(self, data: bytes) -> None:
         transport = self._transport

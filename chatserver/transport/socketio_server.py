@@ -284,9 +284,12 @@ class ChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     @staticmethod
     async def _send_binary(socket: Any, text: str, attachments: list[bytes]) -> None:
         """A binary packet: its text, then each attachment in a binary message, with nothing of
-        the socket's other traffic between them (a LeanSocket writes, or queues for polling, each
-        packet without a pause)."""
+        the socket's other traffic between them (a LeanSocket on its WebSocket writes them in one
+        write; polling queues each packet without a pause)."""
         if socket is None or socket.closed:
+            return
+        if type(socket) is LeanSocket:
+            await socket.send_binary_message(text, attachments)
             return
         await socket.send(eio_packet.Packet(eio_packet.MESSAGE, text))
         for attachment in attachments:

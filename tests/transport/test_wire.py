@@ -151,16 +151,19 @@ async def test_an_answer_that_holds_bytes_is_a_binary_ack(tmp_path: Path) -> Non
         shopper = await visitor(live)
         reply = await shopper.call("test:echo", {"blob": blob})  # a BINARY_EVENT with an ack
         assert reply == {"ok": True, "echo": blob, "nested": [blob[:1]], "size": 256}
-        # On the wire: the header with placeholders, then one binary frame per attachment.
-        async with raw_visitor(live) as raw:
-            raw.send_text('451-/visitor,5["test:echo",{"blob":{"_placeholder":true,"num":0}}]')
-            raw.send(frame(BINARY, b"\x00\xffxy"))
-            header = await raw.text()
-            assert header == ('462-/visitor,5[{"ok":true,"echo":{"_placeholder":true,"num":0},'
-                              '"nested":[{"_placeholder":true,"num":1}],"size":4}]'), header
-            assert [await raw.read_frame(), await raw.read_frame()] == [(BINARY, b"\x00\xffxy"), (BINARY, b"\x00")]
-            # An answer without bytes stays a plain ACK.
-            raw.send_text('42/visitor,6["session:resume",{}]')
-            assert (await raw.ack(6))[0]["ok"] is True
+        # On the wire: the header with placeholders, then one binary frame per attachment (on a
+        # WebSocket opened at once, and on one that upgraded a long-polling connection).
+        for upgrade in (False, True):
+            async with raw_visitor(live, upgrade=upgrade) as raw:
+                raw.send_text('451-/visitor,5["test:echo",{"blob":{"_placeholder":true,"num":0}}]')
+                raw.send(frame(BINARY, b"\x00\xffxy"))
+                header = await raw.text()
+                assert header == ('462-/visitor,5[{"ok":true,"echo":{"_placeholder":true,"num":0},'
+                                  '"nested":[{"_placeholder":true,"num":1}],"size":4}]'), header
+                assert [await raw.read_frame(), await raw.read_frame()] == [(BINARY, b"\x00\xffxy"),
+                                                                            (BINARY, b"\x00")]
+                # An answer without bytes stays a plain ACK.
+                raw.send_text('42/visitor,6["session:resume",{}]')
+                assert (await raw.ack(6))[0]["ok"] is True
     finally:
         await live.close()
