@@ -1,6 +1,7 @@
 """SQLite storage of messages: each conversation's messages numbered 1, 2, 3... in the
 transaction that stores them, a resend (same sender and client id) stored once, and the
-participant's right to write checked in the same statement that takes the number.
+participant's right to write checked in the same transaction, against the conversation as it
+sees it (kept by the writer between appends: ``_WritersView``).
 
 Messages are written by jobs of the group commit (``_group_commit.py``): a participant's message
 in ``append_message``, a conversation's first and system messages by ``insert_message`` from the
@@ -13,8 +14,10 @@ import sqlite3
 from collections.abc import Callable
 from functools import partial
 
+from msgspec import structs
+
 from ...domain.access import check_writable
-from ...domain.models import Conversation, Message, PartyKind
+from ...domain.models import Conversation, ConversationStatus, Message, PartyKind
 from ...domain.ports import NewMessage
 from ...errors import NotFound
 from ..rows.conversations import (
@@ -28,7 +31,6 @@ from ..rows.conversations import (
     stored_message,
 )
 from ._group_commit import Batch
-from ._rows import select_conversation
 from .database import SQLiteDatabase
 
 # Called inside the transaction of every participant's message, after its INSERT: it may write
@@ -42,6 +44,10 @@ _INSERT_UNLESS_RESENT = (_INSERT_MESSAGE + " ON CONFLICT (conversation_id, sende
 
 
 _COUNT_READER = "UPDATE conversations SET readers_version = readers_version + 1 WHERE id = ?"
+_SELECT_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS}, readers_version FROM conversations WHERE id = ?"
+_TAKE_SEQ = "UPDATE conversations SET last_seq = ? WHERE id = ?"
+# The conversations _WritersView keeps (a few hundred bytes each): more than a process has open.
+_KNOWN_CONVERSATIONS = 10_000
 
 
 def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None,
@@ -70,6 +76,56 @@ def _count_reader(conversation_id: str, conn: sqlite3.Connection, batch: Batch) 
     conn.execute(_COUNT_READER, (conversation_id,))
 
 
+class _WritersView:
+    """What the writer knows of the conversations it appends to: each one as of its last append
+    by this process, so that a message costs no read of the conversation's row (nor a new
+    version of all its columns) while nothing else writes. It holds only as long as the last
+    append was the last write of this connection (``total_changes`` unchanged: any other write
+    here, a status change, a read mark, a new message of another kind, even one rolled back,
+    forgets everything), no other connection committed (``PRAGMA data_version`` at the batch's
+    BEGIN), and the transaction of the last append was committed (a batch that failed as a whole
+    leaves its appends' numbers here but not in the file)."""
+
+    __slots__ = ("_committed", "_conversations", "_last_batch", "_writes")
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, Conversation] = {}
+        self._writes: tuple[int, int] = (-1, -1)  # (data_version, total_changes) after the last append
+        self._last_batch: Batch | None = None
+        self._committed = True
+
+    def get(self, conn: sqlite3.Connection, batch: Batch, conversation_id: str) -> Conversation | None:
+        """The conversation as this transaction sees it (``None``: no such conversation)."""
+        if self._writes != (batch.data_version, conn.total_changes) or (
+                batch is not self._last_batch and not self._committed):
+            self._conversations.clear()
+        known = self._conversations.get(conversation_id)
+        if known is not None:
+            return known
+        row = conn.execute(_SELECT_CONVERSATION, (conversation_id,)).fetchone()
+        if row is None:
+            return None
+        conversation = conversation_from_row(row)
+        conversation.readers_version = row[-1]
+        self._conversations[conversation_id] = conversation
+        return conversation
+
+    def appended(self, conn: sqlite3.Connection, batch: Batch, conversation: Conversation) -> None:
+        """``conversation`` as the append just made it: call it last in the job, after its writes."""
+        conversations = self._conversations
+        conversations.pop(conversation.id, None)  # the most recently written are kept longest
+        conversations[conversation.id] = conversation
+        if len(conversations) > _KNOWN_CONVERSATIONS:
+            del conversations[next(iter(conversations))]
+        self._writes = (batch.data_version, conn.total_changes)
+        if batch is not self._last_batch:
+            self._last_batch, self._committed = batch, False
+            batch.after_commit(self._batch_committed)
+
+    def _batch_committed(self) -> None:
+        self._committed = True
+
+
 class SQLiteMessages:
     """The messages part of ``ConversationStore``: ``append_message`` and ``messages_after``.
     ``hooks`` run in each stored participant's message's transaction."""
@@ -77,6 +133,7 @@ class SQLiteMessages:
     def __init__(self, database: SQLiteDatabase) -> None:
         self.database = database
         self.hooks: list[MessageHook] = []
+        self._known = _WritersView()
 
     async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
         if message.sender_kind not in PARTY_COLUMN or message.sender_id is None:
@@ -88,34 +145,31 @@ class SQLiteMessages:
     def _append_message(self, m: NewMessage, conn: sqlite3.Connection, batch: Batch) -> tuple[Conversation, Message,
                                                                                                  bool]:
         assert m.sender_id is not None
-        # The sender's right to write is part of the UPDATE that takes the sequence number; only
-        # a refused message reads the conversation again, to say why. A resend is refused as the
-        # first send would be now; when it is not, the INSERT finds the stored one and inserts
-        # nothing (the unique idempotency index), and the sequence number goes back.
-        row = conn.execute(
-            f"UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? AND status != 'closed' AND "
-            f"{PARTY_COLUMN[m.sender_kind]} = ? RETURNING {CONVERSATION_COLUMNS}, readers_version",
-            (m.conversation_id, m.sender_id),
-        ).fetchone()
-        if row is None:
-            check_writable(select_conversation(conn, m.conversation_id), m.sender_kind, m.sender_id)
+        # The sender's right to write is checked against the conversation as this transaction
+        # sees it (_WritersView: read once, then kept while only appends write). A resend is
+        # refused as the first send would be now; when it is not, the INSERT finds the stored one
+        # and inserts nothing (the unique idempotency index), and no number is taken.
+        conversation = self._known.get(conn, batch, m.conversation_id)
+        if conversation is None or conversation.status == ConversationStatus.CLOSED or m.sender_id != (
+                conversation.visitor_id if m.sender_kind == PartyKind.VISITOR else conversation.agent_id):
+            check_writable(conversation, m.sender_kind, m.sender_id)
             raise AssertionError("a writable conversation refused a message")  # pragma: no cover
-        conversation = conversation_from_row(row)
-        conversation.readers_version = row[-1]
         # A visitor's messages carry the name from their pre-chat form.
         name = m.sender_name if m.sender_kind == PartyKind.AGENT else conversation.prechat.name
-        stored = _store_message(conn, m, conversation.last_seq, name, _INSERT_UNLESS_RESENT)
+        seq = conversation.last_seq + 1
+        stored = _store_message(conn, m, seq, name, _INSERT_UNLESS_RESENT)
         if stored is None:
-            conn.execute("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = ?", (m.conversation_id,))
-            conversation.last_seq -= 1
             resent = conn.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages "
                 "WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?",
                 (m.conversation_id, m.sender_id, m.client_msg_id),
             ).fetchone()
             return conversation, message_from_row(resent), False
+        conn.execute(_TAKE_SEQ, (seq, m.conversation_id))
+        conversation = structs.replace(conversation, last_seq=seq)
         for hook in self.hooks:
             hook(conn, batch, conversation, stored)
+        self._known.appended(conn, batch, conversation)
         return conversation, stored, True
 
     async def reader_joined(self, conversation_id: str) -> None:
