@@ -5,11 +5,18 @@ so a message's reads and writes cost no hand-off between the event loop and SQLi
 each; the database runs a batch on the loop's thread when it can (``SQLiteDatabase._run_batch``).
 Jobs that arrive while a batch runs wait for the next one; a batch is::
 
-    BEGIN IMMEDIATE
-      SAVEPOINT job; <job 1>; RELEASE job        (ROLLBACK TO job on its error: only it fails)
-      SAVEPOINT job; <job 2>; RELEASE job
+    BEGIN IMMEDIATE; SAVEPOINT batch
+      <job 1>                                    (an error before it wrote: only it fails)
+      <job 2>
       ...
     COMMIT
+
+A job that fails having written nothing (most refusals: a message from someone who may not write
+checks before it writes) needs nothing undone. One that fails after writing has its writes in
+the transaction with the others': then everything is rolled back to ``batch`` and the jobs run
+again, each in a savepoint of its own (``SAVEPOINT job``, ``ROLLBACK TO job`` on its error), so
+only it fails. A job must therefore write rows only (no schema, no pragmas), and may be run
+twice in one batch (the first run's writes undone, its after-commit callbacks dropped).
 
 and only after COMMIT returned does any job's caller get its result: nothing is acknowledged
 before it is committed. When BEGIN or COMMIT fails, every job of the batch fails with
@@ -73,23 +80,16 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
     except sqlite3.Error as exc:
         raise BatchFailed(f"BEGIN failed: {exc}") from exc
     try:
-        batch = Batch(conn.execute("PRAGMA data_version").fetchone()[0])
-        outcomes: list[Outcome] = []
-        for job in jobs:
-            conn.execute("SAVEPOINT job")
-            mark = len(batch._after_commit)
-            try:
-                result = job(conn, batch)
-            except Exception as exc:
-                if not conn.in_transaction:  # SQLite itself rolled everything back (disk full, ...)
-                    raise BatchFailed(f"transaction rolled back: {exc}") from exc
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                del batch._after_commit[mark:]
-                outcomes.append((False, exc))
-            else:
-                conn.execute("RELEASE job")
-                outcomes.append((True, result))
+        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        conn.execute("SAVEPOINT batch")
+        try:
+            outcomes, batch = _run_jobs(conn, jobs, data_version, savepoints=False)
+        except _WroteAndFailed:
+            # A job failed after it wrote: its writes must go, the others' stay. Run the batch
+            # again from its start, each job in a savepoint of its own (rare: a refused write
+            # fails before writing).
+            conn.execute("ROLLBACK TO batch")
+            outcomes, batch = _run_jobs(conn, jobs, data_version, savepoints=True)
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -100,6 +100,41 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
             conn.execute("ROLLBACK")
         raise
     return outcomes, batch._after_commit
+
+
+class _WroteAndFailed(Exception):
+    """A job run without a savepoint failed after writing (``_run_jobs``)."""
+
+
+def _run_jobs(conn: sqlite3.Connection, jobs: list[Job], data_version: int,
+              savepoints: bool) -> tuple[list[Outcome], Batch]:
+    """Run ``jobs`` one after the other in the open transaction. Without ``savepoints`` a job that
+    fails having written nothing (``total_changes`` unchanged: a statement that fails leaves no
+    row of its own behind) fails alone, and one that wrote raises ``_WroteAndFailed``."""
+    batch = Batch(data_version)
+    outcomes: list[Outcome] = []
+    for job in jobs:
+        if savepoints:
+            conn.execute("SAVEPOINT job")
+        changes = conn.total_changes
+        mark = len(batch._after_commit)
+        try:
+            result = job(conn, batch)
+        except Exception as exc:
+            if not conn.in_transaction:  # SQLite itself rolled everything back (disk full, ...)
+                raise BatchFailed(f"transaction rolled back: {exc}") from exc
+            if savepoints:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+            elif conn.total_changes != changes:
+                raise _WroteAndFailed() from exc
+            del batch._after_commit[mark:]
+            outcomes.append((False, exc))
+        else:
+            if savepoints:
+                conn.execute("RELEASE job")
+            outcomes.append((True, result))
+    return outcomes, batch
 
 
 class WriterCache(Generic[T]):

@@ -9,8 +9,9 @@ import sqlite3
 from pathlib import Path
 
 from chatserver.domain.models import PartyKind
-from chatserver.errors import Unavailable
+from chatserver.errors import NotFound, Unavailable
 from chatserver.storage.sqlite import SQLiteDatabase, open_sqlite
+from chatserver.storage.sqlite._group_commit import Batch
 from chatserver.storage.sqlite.conversations import SQLiteConversations
 from chatserver.storage.sqlite.database import CHECKPOINT_INTERVAL, migrations
 
@@ -47,6 +48,46 @@ async def test_when_commit_fails_every_job_of_the_batch_fails_and_nothing_is_sto
     # The writer is usable again at once: the failed transaction was rolled back.
     _, message, created = await conversations.append_message(visitor_message("one", "m1"))
     assert created and message.seq == 1
+
+
+async def test_a_job_that_fails_after_writing_loses_its_writes_and_only_its_own(
+    conversations: SQLiteConversations, database: SQLiteDatabase,
+) -> None:
+    """Jobs run without savepoints; one that wrote before failing makes the batch run again with
+    a savepoint per job, so its writes go and the others' stay, each job's outcome its own."""
+    await conversations.create_conversation(new_conversation(), [])
+    runs: list[str] = []
+    committed: list[str] = []
+
+    def writes_then_fails(conn: sqlite3.Connection, batch: Batch) -> None:
+        runs.append("fails")
+        conn.execute("INSERT INTO assignment_events (conversation_id, event, at) VALUES ('c1', 'half-done', 1)")
+        batch.after_commit(lambda: committed.append("fails"))
+        raise ValueError("refused after writing")
+
+    def writes(conn: sqlite3.Connection, batch: Batch) -> str:
+        runs.append("writes")
+        conn.execute("INSERT INTO assignment_events (conversation_id, event, at) VALUES ('c1', 'done', 1)")
+        batch.after_commit(lambda: committed.append("writes"))
+        return "ok"
+
+    results = await fill_one_batch(database, [
+        conversations.append_message(visitor_message("one", "m1")),
+        database.batched(writes_then_fails),
+        database.batched(writes),
+        conversations.append_message(visitor_message("lost", "m2", cid="missing")),  # refused before writing
+        conversations.append_message(visitor_message("two", "m3")),
+    ])
+    assert isinstance(results[1], ValueError) and results[2] == "ok" and isinstance(results[3], NotFound)
+    assert [r[1].seq for r in (results[0], results[4])] == [1, 2]
+    # The first run stopped at the job that wrote and failed; the second ran every job, each in a savepoint.
+    assert runs == ["fails", "fails", "writes"]
+    assert committed == ["writes"]
+    events = await database.fetchall("SELECT event FROM assignment_events WHERE conversation_id = 'c1'")
+    assert [row[0] for row in events] == ["done"]
+    assert [m.body for m in await conversations.messages_after("c1", 0, 10)] == ["one", "two"]
+    conversation = await conversations.get_conversation("c1")
+    assert conversation is not None and conversation.last_seq == 2
 
 
 async def test_a_write_waits_for_another_process_holding_the_lock_without_blocking_the_loop(
