@@ -54,7 +54,7 @@ class SQLiteConversations(ConversationParts):
     def __init__(self, database: SQLiteDatabase) -> None:
         self.database = database
         self.messages: SQLiteMessages = SQLiteMessages(database)
-        self.read_marks = SQLiteReadMarks(database)
+        self.read_marks = SQLiteReadMarks(database, self.messages.view)
         self.ratings = SQLiteRatings(database)
 
     async def ping(self) -> None:

@@ -1,7 +1,7 @@
 """SQLite storage of messages: each conversation's messages numbered 1, 2, 3... in the
 transaction that stores them, a resend (same sender and client id) stored once, and the
 participant's right to write checked in the same transaction, against the conversation as it
-sees it (kept by the writer between appends: ``_WritersView``).
+sees it (kept by the writer between appends: ``WritersView``).
 
 Messages are written by jobs of the group commit (``_group_commit.py``): a participant's message
 in ``append_message``, a conversation's first and system messages by ``insert_message`` from the
@@ -46,8 +46,9 @@ _INSERT_UNLESS_RESENT = (_INSERT_MESSAGE + " ON CONFLICT (conversation_id, sende
 _COUNT_READER = "UPDATE conversations SET readers_version = readers_version + 1 WHERE id = ?"
 _SELECT_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS}, readers_version FROM conversations WHERE id = ?"
 _TAKE_SEQ = "UPDATE conversations SET last_seq = ? WHERE id = ?"
-# The conversations _WritersView keeps (a few hundred bytes each): more than a process has open.
-_KNOWN_CONVERSATIONS = 10_000
+# The conversations WritersView keeps (about a kilobyte each), the least recently written
+# forgotten first: more than one process has chats going at once.
+_KNOWN_CONVERSATIONS = 2_000
 
 
 def _store_message(conn: sqlite3.Connection, m: NewMessage, seq: int, sender_name: str | None,
@@ -76,14 +77,14 @@ def _count_reader(conversation_id: str, conn: sqlite3.Connection, batch: Batch) 
     conn.execute(_COUNT_READER, (conversation_id,))
 
 
-class _WritersView:
+class WritersView:
     """What the writer knows of the conversations it appends to: each one as of its last append
-    by this process, so that a message costs no read of the conversation's row (nor a new
-    version of all its columns) while nothing else writes. It holds only as long as the last
-    append was the last write of this connection (``total_changes`` unchanged: any other write
-    here, a status change, a read mark, a new message of another kind, even one rolled back,
-    forgets everything), no other connection committed (``PRAGMA data_version`` at the batch's
-    BEGIN), and the transaction of the last append was committed (a batch that failed as a whole
+    or read mark by this process, so that a message costs no read of the conversation's row (nor
+    a new version of all its columns) while nothing else writes. It holds only as long as the
+    last write of this connection was one it was told of (``wrote``; ``total_changes`` unchanged
+    since: any other write here, a status change, a new message of another kind, even one rolled
+    back, forgets everything), no other connection committed (``PRAGMA data_version`` at the
+    batch's BEGIN), and that write's transaction was committed (a batch that failed as a whole
     leaves its appends' numbers here but not in the file)."""
 
     __slots__ = ("_committed", "_conversations", "_last_batch", "_writes")
@@ -94,11 +95,16 @@ class _WritersView:
         self._last_batch: Batch | None = None
         self._committed = True
 
-    def get(self, conn: sqlite3.Connection, batch: Batch, conversation_id: str) -> Conversation | None:
-        """The conversation as this transaction sees it (``None``: no such conversation)."""
+    def check(self, conn: sqlite3.Connection, batch: Batch) -> None:
+        """Forget what may no longer hold: call it at the start of a job that will call ``wrote``
+        (``get`` does)."""
         if self._writes != (batch.data_version, conn.total_changes) or (
                 batch is not self._last_batch and not self._committed):
             self._conversations.clear()
+
+    def get(self, conn: sqlite3.Connection, batch: Batch, conversation_id: str) -> Conversation | None:
+        """The conversation as this transaction sees it (``None``: no such conversation)."""
+        self.check(conn, batch)
         known = self._conversations.get(conversation_id)
         if known is not None:
             return known
@@ -110,8 +116,9 @@ class _WritersView:
         self._conversations[conversation_id] = conversation
         return conversation
 
-    def appended(self, conn: sqlite3.Connection, batch: Batch, conversation: Conversation) -> None:
-        """``conversation`` as the append just made it: call it last in the job, after its writes."""
+    def wrote(self, conn: sqlite3.Connection, batch: Batch, conversation: Conversation) -> None:
+        """``conversation`` as the job's writes just left it, their only change (an append, a read
+        mark): call it last in the job, after its writes."""
         conversations = self._conversations
         conversations.pop(conversation.id, None)  # the most recently written are kept longest
         conversations[conversation.id] = conversation
@@ -133,7 +140,7 @@ class SQLiteMessages:
     def __init__(self, database: SQLiteDatabase) -> None:
         self.database = database
         self.hooks: list[MessageHook] = []
-        self._known = _WritersView()
+        self.view = WritersView()  # read marks keep it too (read_marks.py)
 
     async def append_message(self, message: NewMessage) -> tuple[Conversation, Message, bool]:
         if message.sender_kind not in PARTY_COLUMN or message.sender_id is None:
@@ -146,10 +153,10 @@ class SQLiteMessages:
                                                                                                  bool]:
         assert m.sender_id is not None
         # The sender's right to write is checked against the conversation as this transaction
-        # sees it (_WritersView: read once, then kept while only appends write). A resend is
+        # sees it (WritersView: read once, then kept while only appends write). A resend is
         # refused as the first send would be now; when it is not, the INSERT finds the stored one
         # and inserts nothing (the unique idempotency index), and no number is taken.
-        conversation = self._known.get(conn, batch, m.conversation_id)
+        conversation = self.view.get(conn, batch, m.conversation_id)
         if conversation is None or conversation.status == ConversationStatus.CLOSED or m.sender_id != (
                 conversation.visitor_id if m.sender_kind == PartyKind.VISITOR else conversation.agent_id):
             check_writable(conversation, m.sender_kind, m.sender_id)
@@ -169,7 +176,7 @@ class SQLiteMessages:
         conversation = structs.replace(conversation, last_seq=seq)
         for hook in self.hooks:
             hook(conn, batch, conversation, stored)
-        self._known.appended(conn, batch, conversation)
+        self.view.wrote(conn, batch, conversation)
         return conversation, stored, True
 
     async def reader_joined(self, conversation_id: str) -> None:

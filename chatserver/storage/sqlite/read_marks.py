@@ -1,5 +1,6 @@
 """SQLite storage of read marks: how far each participant has read a conversation, raised only,
-never past its last message, and written only when it moves."""
+never past its last message, and written only when it moves (and then kept in the writer's view
+of the conversation, ``messages.WritersView``, so the next message does not read it again)."""
 
 from __future__ import annotations
 
@@ -12,34 +13,41 @@ from ..rows.conversations import CONVERSATION_COLUMNS, PARTY_COLUMN, conversatio
 from ._group_commit import Batch
 from ._rows import select_conversation
 from .database import SQLiteDatabase
+from .messages import WritersView
 
 
 class SQLiteReadMarks:
     """The read-marks part of ``ConversationStore``: ``mark_read``."""
 
-    def __init__(self, database: SQLiteDatabase) -> None:
+    def __init__(self, database: SQLiteDatabase, view: WritersView) -> None:
         self.database = database
+        self.view = view
 
     async def mark_read(self, conversation_id: str, party: PartyKind, party_id: str,
                         seq: int) -> tuple[Conversation, int, bool]:
         if party not in PARTY_COLUMN:
             raise ValueError("only a participant reads")
         result: tuple[Conversation, int, bool] = await self.database.batched(
-            partial(_mark_read, conversation_id, party, party_id, seq))
+            partial(_mark_read, self.view, conversation_id, party, party_id, seq))
         return result
 
 
-def _mark_read(conversation_id: str, party: PartyKind, party_id: str, seq: int, conn: sqlite3.Connection,
-               batch: Batch) -> tuple[Conversation, int, bool]:
+def _mark_read(view: WritersView, conversation_id: str, party: PartyKind, party_id: str, seq: int,
+               conn: sqlite3.Connection, batch: Batch) -> tuple[Conversation, int, bool]:
     column = "visitor_read_seq" if party == PartyKind.VISITOR else "agent_read_seq"
+    view.check(conn, batch)
     # Only a mark that moves is written: a repeated or stale one changes no page.
     row = conn.execute(
-        f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND "
-        f"{PARTY_COLUMN[party]} = ? AND {column} < MIN(?, last_seq) RETURNING {CONVERSATION_COLUMNS}",
+        f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND {PARTY_COLUMN[party]} = ? AND "
+        f"{column} < MIN(?, last_seq) RETURNING {CONVERSATION_COLUMNS}, readers_version",
         (seq, conversation_id, party_id, seq),
     ).fetchone()
     moved = row is not None
-    conversation = conversation_from_row(row) if moved else check_access(
-        select_conversation(conn, conversation_id), party, party_id)
+    if moved:
+        conversation = conversation_from_row(row)
+        conversation.readers_version = row[-1]
+        view.wrote(conn, batch, conversation)
+    else:
+        conversation = check_access(select_conversation(conn, conversation_id), party, party_id)
     read = conversation.visitor_read_seq if party == PartyKind.VISITOR else conversation.agent_read_seq
     return conversation, read, moved

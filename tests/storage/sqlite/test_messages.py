@@ -1,7 +1,8 @@
-"""What the SQLite writer keeps of the conversations it appends to (``_WritersView`` in
+"""What the SQLite writer keeps of the conversations it appends to (``WritersView`` in
 storage/sqlite/messages.py) never outlives the truth in the file: a change by another process, a
-batch that failed at COMMIT, or any other write of this process makes the next append read the
-conversation again, so numbers stay 1, 2, 3... and a refused sender stays refused."""
+batch that failed at COMMIT, or any other write of this process (but an append's or a read
+mark's, which keep it) makes the next append read the conversation again, so numbers stay
+1, 2, 3... and a refused sender stays refused."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sqlite3
 
 import pytest
 
-from chatserver.domain.models import PartyKind
+from chatserver.domain.models import ConversationStatus, PartyKind
+from chatserver.domain.ports import Transition
 from chatserver.errors import ConversationClosed, Forbidden, Unavailable
 from chatserver.storage.sqlite import SQLiteDatabase
 from chatserver.storage.sqlite.agents import SQLiteAgents
@@ -94,3 +96,23 @@ async def test_a_change_by_this_process_between_appends_is_seen_by_the_next(
     await conversations.mark_read("c1", PartyKind.VISITOR, "v1", 2)
     conversation, _, _ = await conversations.append_message(visitor_message("thanks", "m1"))
     assert conversation.visitor_read_seq == 2 and conversation.last_seq == 3
+
+
+async def test_a_read_mark_after_another_change_does_not_revive_what_the_writer_knew(
+    conversations: SQLiteConversations,
+) -> None:
+    """A read mark keeps the writer's view of its conversation, but only if the view held before
+    it: after a change of another conversation, that one is read again."""
+    await conversations.create_conversation(new_conversation(), [])
+    await conversations.create_conversation(new_conversation("c2"), [])
+    await conversations.append_message(visitor_message("one", "m1"))
+    await conversations.append_message(visitor_message("other", "m2", cid="c2"))
+    await conversations.transition(Transition(conversation_id="c2", expect=frozenset({ConversationStatus.QUEUED}),
+                                              status=ConversationStatus.CLOSED, agent_id=None, agent_name=None,
+                                              at=4.0, event="closed", closed_by=PartyKind.VISITOR))
+    conversation, read, moved = await conversations.mark_read("c1", PartyKind.VISITOR, "v1", 1)
+    assert moved and read == 1 and conversation.visitor_read_seq == 1
+    with pytest.raises(ConversationClosed):
+        await conversations.append_message(visitor_message("too late", "m3", cid="c2"))
+    conversation, message, _ = await conversations.append_message(visitor_message("two", "m4"))
+    assert message.seq == 2 and conversation.visitor_read_seq == 1
