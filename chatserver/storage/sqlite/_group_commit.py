@@ -5,22 +5,24 @@ so a message's reads and writes cost no hand-off between the event loop and SQLi
 each; the database runs a batch on the loop's thread when it can (``SQLiteDatabase._run_batch``).
 Jobs that arrive while a batch runs wait for the next one; a batch is::
 
-    BEGIN IMMEDIATE; SAVEPOINT batch
-      <job 1>                                    (an error before it wrote: only it fails)
+    BEGIN IMMEDIATE
+      <job 1>
       <job 2>
       ...
     COMMIT
 
-A job that fails having written nothing (most refusals: a message from someone who may not write
-checks before it writes) needs nothing undone. One that fails after writing has its writes in
-the transaction with the others': then everything is rolled back to ``batch`` and the jobs run
-again, each in a savepoint of its own (``SAVEPOINT job``, ``ROLLBACK TO job`` on its error), so
-only it fails. A job must therefore write rows only (no schema, no pragmas), and may be run
-twice in one batch (the first run's writes undone, its after-commit callbacks dropped).
-
 and only after COMMIT returned does any job's caller get its result: nothing is acknowledged
 before it is committed. When BEGIN or COMMIT fails, every job of the batch fails with
 ``Unavailable`` and nothing of it is stored.
+
+A job's error is its own. One that fails having written nothing (a refusal: a message from
+someone who may not write is checked before anything is written) needs nothing undone. One
+that fails after writing has its writes in the transaction with the others': then the
+transaction is rolled back and the batch runs again in a new one, each job in a savepoint of its
+own (``SAVEPOINT job``, ``ROLLBACK TO job`` on its error), so only it fails. A job must
+therefore write rows only (no schema, no pragmas), and may run more than once (only the last
+run's writes and after-commit callbacks count). No savepoint spans the batch: its journal of
+the pages' first versions would outgrow memory (64 KiB) and be written to a temporary file.
 """
 
 from __future__ import annotations
@@ -65,6 +67,14 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
     committed. With ``wait=False`` it does not wait for another connection's write lock: it raises
     ``WriterBusy`` at once, having done nothing."""
     try:
+        return _one_transaction(conn, jobs, wait, busy_timeout_ms, savepoints=False)
+    except _WroteAndFailed:  # rolled back: again, each job in a savepoint
+        return _one_transaction(conn, jobs, wait, busy_timeout_ms, savepoints=True)
+
+
+def _one_transaction(conn: sqlite3.Connection, jobs: list[Job], wait: bool, busy_timeout_ms: int,
+                     savepoints: bool) -> tuple[list[Outcome], list[Callable[[], None]]]:
+    try:
         if wait:
             conn.execute("BEGIN IMMEDIATE")
         else:
@@ -80,22 +90,14 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], wait: bool = True,
     except sqlite3.Error as exc:
         raise BatchFailed(f"BEGIN failed: {exc}") from exc
     try:
-        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        conn.execute("SAVEPOINT batch")
-        try:
-            outcomes, batch = _run_jobs(conn, jobs, data_version, savepoints=False)
-        except _WroteAndFailed:
-            # A job failed after it wrote: its writes must go, the others' stay. Run the batch
-            # again from its start, each job in a savepoint of its own (rare: a refused write
-            # fails before writing).
-            conn.execute("ROLLBACK TO batch")
-            outcomes, batch = _run_jobs(conn, jobs, data_version, savepoints=True)
+        outcomes, batch = _run_jobs(conn, jobs, conn.execute("PRAGMA data_version").fetchone()[0], savepoints)
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise BatchFailed(f"COMMIT failed: {exc}") from exc
     except BaseException:
-        # A failed COMMIT (a deferred constraint, SQLITE_BUSY) leaves the transaction open.
+        # A failed COMMIT (a deferred constraint, SQLITE_BUSY) leaves the transaction open, and a
+        # job that failed after writing (_WroteAndFailed) too.
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
