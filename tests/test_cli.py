@@ -33,10 +33,30 @@ CLI = [sys.executable, "-m", "chatserver"]
 def _run(*args: str, data_dir: Path | None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI as a process, with ``--data-dir`` unless None, and no CHATSERVER_* variables but ``env``
     (and the tests' password hash cost)."""
+    [ran] = _run_at_once((list(args), env), data_dir=data_dir)
+    return ran
+
+
+def _run_at_once(*runs: tuple[list[str], dict[str, str] | None],
+                 data_dir: Path | None) -> list[subprocess.CompletedProcess[str]]:
+    """Each of ``runs`` (its arguments and variables) as ``_run`` runs it, all at the same time: for
+    commands none of which changes what the others read (most of each is Python starting)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     where = ["--data-dir", str(data_dir)] if data_dir is not None else []
-    return subprocess.run([*CLI, *args, *where], capture_output=True, text=True, timeout=60,
-                          env={**clean, **PASSWORD_HASH_ENV, **(env or {})}, stdin=subprocess.DEVNULL)
+    procs = [(args, subprocess.Popen([*CLI, *args, *where], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env={**clean, **PASSWORD_HASH_ENV, **(env or {})},
+                                     stdin=subprocess.DEVNULL)) for args, env in runs]
+    done = []
+    try:
+        for args, proc in procs:
+            out, err = proc.communicate(timeout=60)
+            done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
 
 
 def test_agent_add_and_list(tmp_path: Path) -> None:
@@ -47,10 +67,10 @@ def test_agent_add_and_list(tmp_path: Path) -> None:
     generated = _run("agent", "add", "--name", "Dan", "--email", "dan@example.com", "--capacity", "5",
                      "--departments", "billing,sales", data_dir=tmp_path)
     assert generated.returncode == 0 and "password: " in generated.stdout
-    duplicate = _run("agent", "add", "--name", "Cleo", "--email", "CLEO@example.com", "--password", "another-pass",
-                     data_dir=tmp_path)
+    duplicate, bad = _run_at_once(
+        (["agent", "add", "--name", "Cleo", "--email", "CLEO@example.com", "--password", "another-pass"], None),
+        (["agent", "add", "--name", "Eve", "--email", "eve", "--password", "short"], None), data_dir=tmp_path)
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
-    bad = _run("agent", "add", "--name", "Eve", "--email", "eve", "--password", "short", data_dir=tmp_path)
     assert bad.returncode == 2
     listing = _run("agent", "list", data_dir=tmp_path)
     assert listing.returncode == 0
@@ -98,11 +118,11 @@ def test_agent_disable_enable_and_update(tmp_path: Path) -> None:
     assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1].split()[-3:] == ["5", "yes", "billing,sales"]
     assert _run("agent", "enable", "--email", "cleo@example.com", data_dir=tmp_path).stdout.startswith("enabled")
     # Bad input: refused with the reason, nothing changed.
-    for args in (["update", "--email", "nobody@example.com", "--capacity", "2"],
-                 ["update", "--email", "cleo@example.com"],
-                 ["update", "--email", "cleo@example.com", "--capacity", "0"]):
-        refused = _run("agent", *args, data_dir=tmp_path)
-        assert refused.returncode == 2 and refused.stderr.startswith("chatserver: "), args
+    for refused in _run_at_once((["agent", "update", "--email", "nobody@example.com", "--capacity", "2"], None),
+                                (["agent", "update", "--email", "cleo@example.com"], None),
+                                (["agent", "update", "--email", "cleo@example.com", "--capacity", "0"], None),
+                                data_dir=tmp_path):
+        assert refused.returncode == 2 and refused.stderr.startswith("chatserver: "), refused.args
     assert _run("agent", "list", data_dir=tmp_path).stdout.splitlines()[1].split()[-3:] == ["5", "no", "billing,sales"]
 
 
@@ -125,14 +145,15 @@ async def test_every_agent_option_comes_from_its_variable_and_a_flag_wins(tmp_pa
     assert "password: " in flags.stdout
 
     # Refused, naming the variable and never its value; nothing is added.
-    for broken, variable in [({"CHATSERVER_AGENT_ADD_NAME": ""}, "CHATSERVER_AGENT_ADD_NAME"),
-                             ({"CHATSERVER_AGENT_ADD_CAPACITY": "lots"}, "CHATSERVER_AGENT_ADD_CAPACITY"),
-                             ({"CHATSERVER_AGENT_ADD_ROLE": "root"}, "CHATSERVER_AGENT_ADD_ROLE"),
-                             ({"CHATSERVER_AGENT_ADD_GENERATE_PASSWORD": "maybe"},
-                              "CHATSERVER_AGENT_ADD_GENERATE_PASSWORD")]:
-        refused = await asyncio.to_thread(_run, "agent", "add", "--email", "eve@example.com", data_dir=None,
-                                          env={**env, **broken})
-        assert refused.returncode == 2 and variable in refused.stderr, (broken, refused.stderr)
+    broken = [({"CHATSERVER_AGENT_ADD_NAME": ""}, "CHATSERVER_AGENT_ADD_NAME"),
+              ({"CHATSERVER_AGENT_ADD_CAPACITY": "lots"}, "CHATSERVER_AGENT_ADD_CAPACITY"),
+              ({"CHATSERVER_AGENT_ADD_ROLE": "root"}, "CHATSERVER_AGENT_ADD_ROLE"),
+              ({"CHATSERVER_AGENT_ADD_GENERATE_PASSWORD": "maybe"}, "CHATSERVER_AGENT_ADD_GENERATE_PASSWORD")]
+    refusals = await asyncio.to_thread(_run_at_once, *((["agent", "add", "--email", "eve@example.com"],
+                                                        {**env, **variables}) for variables, _ in broken),
+                                       data_dir=None)
+    for (variables, variable), refused in zip(broken, refusals, strict=True):
+        assert refused.returncode == 2 and variable in refused.stderr, (variables, refused.stderr)
         assert "env-secret-pass" not in refused.stdout + refused.stderr
     # disable, enable and update take theirs; agent add's variables change nothing there.
     assert (await asyncio.to_thread(_run, "agent", "disable", data_dir=None, env={
@@ -231,13 +252,13 @@ async def test_set_password_from_a_variable_or_a_prompt_signs_the_agent_out(tmp_
         assert shown.count("password") >= 2 and typed[0] not in shown
         assert (await server.login(login["email"], typed[0]))["agent"]["name"] == "Alice"
         # Without a terminal and without the variable nothing is asked and nothing changes.
-        refused = await asyncio.to_thread(_run, "agent", "set-password", "--email", login["email"], data_dir=None,
-                                          env={"CHATSERVER_DATA_DIR": data})
-        assert refused.returncode == 2 and "CHATSERVER_AGENT_SET_PASSWORD_PASSWORD" in refused.stderr
-        for bad, problem in ((["--email", "nobody@example.com", "--password", "long enough"], "no agent"),
-                             (["--email", login["email"], "--password", "short"], "8 to 256")):
-            refused = await asyncio.to_thread(_run, "agent", "set-password", *bad, data_dir=None,
-                                              env={"CHATSERVER_DATA_DIR": data})
+        cases = ((["--email", login["email"]], "CHATSERVER_AGENT_SET_PASSWORD_PASSWORD"),
+                 (["--email", "nobody@example.com", "--password", "long enough"], "no agent"),
+                 (["--email", login["email"], "--password", "short"], "8 to 256"))
+        refusals = await asyncio.to_thread(_run_at_once, *((["agent", "set-password", *bad],
+                                                            {"CHATSERVER_DATA_DIR": data}) for bad, _ in cases),
+                                           data_dir=None)
+        for (_, problem), refused in zip(cases, refusals, strict=True):
             assert refused.returncode == 2 and problem in refused.stderr, refused.stderr
         assert (await server.login(login["email"], typed[0]))["agent"]["name"] == "Alice"
     finally:
@@ -311,11 +332,12 @@ def _start_serve(data_dir: Path, **env: str) -> tuple[subprocess.Popen[str], int
             time.sleep(0.2)
 
 
-def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
-    proc, port = _start_serve(tmp_path)
+def test_serve_starts_a_complete_server_that_logs_one_json_object_a_line(tmp_path: Path) -> None:
+    proc, port = _start_serve(tmp_path, CHATSERVER_LOG_FORMAT="json", CHATSERVER_INSTANCE_ID="web-7",
+                              CHATSERVER_LOG_LEVLE="never-shown")
     printed = ""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?token=SECRET-IN-QUERY", timeout=2) as resp:
             assert resp.read() == b'{"status": "ok"}'
         credentials = (tmp_path / "first-admin.txt").read_text()
         password = credentials.split("password: ")[1].strip()
@@ -333,10 +355,29 @@ def test_serve_starts_a_complete_server(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
     out = printed + out
     assert f"http://127.0.0.1:{port}/" in out and "first-admin.txt" in out and f"{port}/console/" in out
     assert password not in out and password not in err, "the admin password must never be printed or logged"
     assert (tmp_path / "chatserver.db").exists()
+
+    records = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    assert all(r["instance"] == "web-7" and r["pid"] == proc.pid for r in records)
+    assert all(datetime.datetime.fromisoformat(r["time"]).utcoffset() is not None for r in records)
+    started = next(r for r in records if r["message"].startswith("started "))
+    assert (started["version"], started["address"], started["backend"]) == (
+        importlib.metadata.version("chatserver"), f"http://127.0.0.1:{port}", "memory")
+    assert started["database"] == f"sqlite:{tmp_path / 'chatserver.db'}"
+    [access] = [r for r in records if r["logger"] == "chatserver.access" and r["route"] == "/healthz"]
+    assert (access["method"], access["route"], access["status"], access["client"]) == (
+        "GET", "/healthz", 200, "127.0.0.1")
+    assert "SECRET-IN-QUERY" not in err
+    # serve logs an unknown variable's warning (a record like any other), naming it, never its value.
+    assert any(r["level"] == "WARNING" and r["message"].startswith("CHATSERVER_LOG_LEVLE is not a variable")
+               and r["message"].endswith("(did you mean CHATSERVER_LOG_LEVEL?)") for r in records)
+    assert "never-shown" not in err
+    stopped = records[-1]
+    assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
 
 
 def _polling_session(port: int) -> str:
@@ -355,56 +396,30 @@ def _stopped_in_time(proc: subprocess.Popen[str], deadline: float) -> bool:
         return False
 
 
-@pytest.mark.parametrize("declared", [5_000_000, 100])
-def test_a_stop_is_prompt_with_a_polling_post_open(tmp_path: Path, declared: int) -> None:
+def test_a_stop_is_prompt_with_polling_posts_open(tmp_path: Path) -> None:
     """A POST over the size limit is answered 413 at once; one whose body is still arriving (a
-    client sending slowly) gets shutdown_timeout (5 s) when the server stops. Either way SIGTERM
-    ends the process well before aiohttp's default 60 s."""
+    client sending slowly) gets shutdown_timeout (5 s) when the server stops. With both open,
+    SIGTERM ends the process well before aiohttp's default 60 s."""
     proc, port = _start_serve(tmp_path)
-    client = socket.create_connection(("127.0.0.1", port))
+    clients: list[socket.socket] = []
     try:
-        sid = _polling_session(port)
-        client.sendall(f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {declared}\r\n\r\n".encode()
-                       + b"4" * min(declared - 1, 200_000))
-        if declared > 1_000_000:
-            client.settimeout(10)
-            assert client.recv(4096).startswith(b"HTTP/1.1 413 ")
+        for declared in (5_000_000, 100):
+            client = socket.create_connection(("127.0.0.1", port))
+            clients.append(client)
+            sid = _polling_session(port)
+            client.sendall(f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {declared}\r\n\r\n".encode()
+                           + b"4" * min(declared - 1, 200_000))
+            if declared > 1_000_000:
+                client.settimeout(10)
+                assert client.recv(4096).startswith(b"HTTP/1.1 413 ")
         assert _stopped_in_time(proc, 30), "the server did not stop within 30 s of SIGTERM"
     finally:
-        client.close()
+        for client in clients:
+            client.close()
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-
-
-def test_json_logs_are_one_object_a_line_from_start_to_stop(tmp_path: Path) -> None:
-    proc, port = _start_serve(tmp_path, CHATSERVER_LOG_FORMAT="json", CHATSERVER_INSTANCE_ID="web-7",
-                              CHATSERVER_LOG_LEVLE="never-shown")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?token=SECRET-IN-QUERY", timeout=2) as resp:
-            assert resp.status == 200
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0
-    records = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
-    assert all(r["instance"] == "web-7" and r["pid"] == proc.pid for r in records)
-    assert all(datetime.datetime.fromisoformat(r["time"]).utcoffset() is not None for r in records)
-    started = next(r for r in records if r["message"].startswith("started "))
-    assert (started["version"], started["address"], started["backend"]) == (
-        importlib.metadata.version("chatserver"), f"http://127.0.0.1:{port}", "memory")
-    assert started["database"] == f"sqlite:{tmp_path / 'chatserver.db'}"
-    [access] = [r for r in records if r["logger"] == "chatserver.access" and r["route"] == "/healthz"]
-    assert (access["method"], access["route"], access["status"], access["client"]) == (
-        "GET", "/healthz", 200, "127.0.0.1")
-    assert "SECRET-IN-QUERY" not in err
-    # serve logs an unknown variable's warning (a record like any other), naming it, never its value.
-    assert any(r["level"] == "WARNING" and r["message"].startswith("CHATSERVER_LOG_LEVLE is not a variable")
-               and r["message"].endswith("(did you mean CHATSERVER_LOG_LEVEL?)") for r in records)
-    assert "never-shown" not in err
-    stopped = records[-1]
-    assert stopped["message"].startswith("stopped ") and stopped["seconds"] >= 0
 
 
 def test_the_start_line_names_redis_without_its_password(tmp_path: Path) -> None:
@@ -487,15 +502,16 @@ def test_a_redis_database_index_the_server_lacks_is_one_line(tmp_path: Path, red
 
 def test_commands_other_than_serve_never_make_a_database_where_there_is_none(tmp_path: Path) -> None:
     typo = tmp_path / "typo"
-    for args in (["agent", "list"], ["agent", "disable", "--email", "a@example.com"],
-                 ["customer", "export", "--id", "c1"], ["agent", "add", "--name", "A", "--email", "a@example.com"]):
-        ran = _run(*args, data_dir=typo)
-        assert ran.returncode == 2, (args, ran.stderr)
-        assert ran.stderr == f"chatserver: error: the data directory {typo} does not exist (give the one the server " \
-                             f"uses with --data-dir or CHATSERVER_DATA_DIR)\n"
-    assert not typo.exists()
     missing = tmp_path / "missing.db"
-    ran = _run("agent", "list", "--db", str(missing), data_dir=tmp_path)
+    *refusals, ran = _run_at_once(*(([*args, "--data-dir", str(typo)], None) for args in (
+        ["agent", "list"], ["agent", "disable", "--email", "a@example.com"], ["customer", "export", "--id", "c1"],
+        ["agent", "add", "--name", "A", "--email", "a@example.com"])),
+        (["agent", "list", "--db", str(missing), "--data-dir", str(tmp_path)], None), data_dir=None)
+    for refused in refusals:
+        assert refused.returncode == 2, (refused.args, refused.stderr)
+        assert refused.stderr == f"chatserver: error: the data directory {typo} does not exist (give the one the " \
+                                 f"server uses with --data-dir or CHATSERVER_DATA_DIR)\n"
+    assert not typo.exists()
     assert ran.returncode == 2 and f"there is no database at {missing}" in ran.stderr and not missing.exists()
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,13 +15,7 @@ from chatserver.domain.models import Conversation, ConversationStatus, PartyKind
 from chatserver.domain.ports import NewMessage
 from chatserver.storage.sqlite import open_sqlite
 
-CLI = [sys.executable, "-m", "chatserver"]
-
-
-def _run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
-    return subprocess.run([*CLI, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
-                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
+from .test_cli import _run, _run_at_once
 
 
 async def _seed(db: Path, status: ConversationStatus = ConversationStatus.CLOSED) -> str:
@@ -83,11 +74,13 @@ def test_customer_export_and_delete(tmp_path: Path) -> None:
     deleted = _run("customer", "delete", "--id", customer_id, "--yes", data_dir=tmp_path)
     assert deleted.returncode == 0, deleted.stderr
     assert asyncio.run(_article_ids(tmp_path / "chatserver.db")) == []
-    for args in [("export", "--id", customer_id), ("delete", "--id", customer_id, "--yes"),
-                 ("export", "--external-id", "shop-1")]:
-        gone = _run("customer", *args, data_dir=tmp_path)
-        assert gone.returncode == 2 and gone.stderr.startswith("chatserver: "), args
-    assert _run("customer", "export", data_dir=tmp_path).returncode == 2  # --id or --external-id is required
+    *gone, unnamed = _run_at_once((["customer", "export", "--id", customer_id], None),
+                                  (["customer", "delete", "--id", customer_id, "--yes"], None),
+                                  (["customer", "export", "--external-id", "shop-1"], None),
+                                  (["customer", "export"], None), data_dir=tmp_path)
+    for refused in gone:
+        assert refused.returncode == 2 and refused.stderr.startswith("chatserver: "), refused.args
+    assert unnamed.returncode == 2  # --id or --external-id is required
 
 
 def test_customer_delete_with_an_open_chat_needs_force(tmp_path: Path) -> None:
@@ -103,29 +96,29 @@ def test_customer_delete_with_an_open_chat_needs_force(tmp_path: Path) -> None:
 def test_customer_options_come_from_their_variables(tmp_path: Path) -> None:
     customer_id = asyncio.run(_seed(tmp_path / "chatserver.db", ConversationStatus.QUEUED))
     out = tmp_path / "export.json"
-    exported = _run("customer", "export", data_dir=tmp_path, env={
-        "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1", "CHATSERVER_CUSTOMER_EXPORT_OUTPUT": str(out)})
+    delete = {"CHATSERVER_CUSTOMER_DELETE_ID": customer_id}
+    refusing = [({"CHATSERVER_CUSTOMER_DELETE_YES": "0"}, "--yes"),
+                ({"CHATSERVER_CUSTOMER_DELETE_YES": "maybe"}, "CHATSERVER_CUSTOMER_DELETE_YES"),
+                ({"CHATSERVER_CUSTOMER_DELETE_YES": "1"}, "active conversation"),
+                ({"CHATSERVER_CUSTOMER_DELETE_YES": "1", "CHATSERVER_CUSTOMER_DELETE_FORCE": "perhaps"},
+                 "CHATSERVER_CUSTOMER_DELETE_FORCE")]
+    # None of these changes anything: they run at once.
+    exported, flagged, both, unnamed, *refusals = _run_at_once(
+        (["customer", "export"], {"CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1",
+                                  "CHATSERVER_CUSTOMER_EXPORT_OUTPUT": str(out)}),
+        # A flag wins, and makes the other one's variable not count; both variables are refused.
+        (["customer", "export", "--id", customer_id], {"CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "someone-else"}),
+        (["customer", "export"], {"CHATSERVER_CUSTOMER_EXPORT_ID": customer_id,
+                                  "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1"}),
+        # export's variables are not delete's.
+        (["customer", "delete", "--yes"], {"CHATSERVER_CUSTOMER_EXPORT_ID": customer_id}),
+        *((["customer", "delete"], {**delete, **refused_env}) for refused_env, _ in refusing), data_dir=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(out.read_text())["customer"]["id"] == customer_id
-    # A flag wins, and makes the other one's variable not count; both variables are refused.
-    flagged = _run("customer", "export", "--id", customer_id, data_dir=tmp_path,
-                   env={"CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "someone-else"})
     assert flagged.returncode == 0 and json.loads(flagged.stdout)["customer"]["id"] == customer_id
-    both = _run("customer", "export", data_dir=tmp_path, env={
-        "CHATSERVER_CUSTOMER_EXPORT_ID": customer_id, "CHATSERVER_CUSTOMER_EXPORT_EXTERNAL_ID": "shop-1"})
     assert both.returncode == 2 and "set only one of" in both.stderr
-    # export's variables are not delete's.
-    unnamed = _run("customer", "delete", "--yes", data_dir=tmp_path,
-                   env={"CHATSERVER_CUSTOMER_EXPORT_ID": customer_id})
     assert unnamed.returncode == 2 and "CHATSERVER_CUSTOMER_DELETE_ID" in unnamed.stderr
-
-    delete = {"CHATSERVER_CUSTOMER_DELETE_ID": customer_id}
-    for refused_env, says in [({"CHATSERVER_CUSTOMER_DELETE_YES": "0"}, "--yes"),
-                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "maybe"}, "CHATSERVER_CUSTOMER_DELETE_YES"),
-                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1"}, "active conversation"),
-                              ({"CHATSERVER_CUSTOMER_DELETE_YES": "1", "CHATSERVER_CUSTOMER_DELETE_FORCE": "perhaps"},
-                               "CHATSERVER_CUSTOMER_DELETE_FORCE")]:
-        refused = _run("customer", "delete", data_dir=tmp_path, env={**delete, **refused_env})
+    for (refused_env, says), refused in zip(refusing, refusals, strict=True):
         assert refused.returncode == 2 and says in refused.stderr, (refused_env, refused.stderr)
     assert _run("customer", "export", "--id", customer_id, data_dir=tmp_path).returncode == 0
     forced = _run("customer", "delete", data_dir=tmp_path, env={

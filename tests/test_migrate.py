@@ -15,7 +15,7 @@ from chatserver.storage.sqlite.database import migrations as sqlite_migrations
 from .postgres_server import PostgresServer
 from .processes import ServerProcess
 from .storage.sqlite.test_migrations import _database_at
-from .test_cli import _run
+from .test_cli import _run, _run_at_once
 
 
 def _user_version(path: Path) -> int:
@@ -35,10 +35,11 @@ def test_sqlite_pending_migrations_are_checked_refused_at_start_when_told_then_a
     path = tmp_path / "chatserver.db"
     _database_at(path, previous).close()
 
-    checked = _run("migrate", "--check", data_dir=tmp_path)
+    checked, refused = _run_at_once((["migrate", "--check"], None),
+                                    (["serve", "--port", "0"], {"CHATSERVER_MIGRATE_ON_START": "false"}),
+                                    data_dir=tmp_path)
     assert checked.returncode == MIGRATIONS_PENDING, checked.stderr
     assert checked.stdout == f"the database {path}: 1 migration(s) pending: {newest}\n"
-    refused = _run("serve", "--port", "0", data_dir=tmp_path, env={"CHATSERVER_MIGRATE_ON_START": "false"})
     assert refused.returncode == 1
     assert _one_error_line(refused.stderr) == (
         f"chatserver: error: the database {path} lacks 1 migration(s) of this version ({newest}) and "
@@ -59,8 +60,8 @@ def test_sqlite_pending_migrations_are_checked_refused_at_start_when_told_then_a
 
 
 def test_a_new_sqlite_database_is_migrated_with_a_line_for_each_migration(tmp_path: Path) -> None:
-    for args in (("migrate",), ("migrate", "--check")):  # a mistyped data directory: nothing made
-        typo = _run(*args, data_dir=tmp_path / "typo")
+    # A mistyped data directory: nothing made.
+    for typo in _run_at_once((["migrate"], None), (["migrate", "--check"], None), data_dir=tmp_path / "typo"):
         assert typo.returncode == 2 and "does not exist" in _one_error_line(typo.stderr)
     assert not (tmp_path / "typo").exists()
     checked = _run("migrate", "--check", data_dir=tmp_path)
@@ -82,10 +83,10 @@ def test_an_sqlite_schema_newer_than_the_code_is_refused_in_one_line(tmp_path: P
     expected = (f"chatserver: error: the database {path} has schema version {newest + 1}, newer than this "
                 f"chatserver knows ({newest}): run the version that migrated it (or a newer one), or restore a "
                 "backup taken before")
-    for args in (("serve", "--port", "0"), ("migrate",), ("migrate", "--check")):
-        done = _run(*args, data_dir=tmp_path)
-        assert done.returncode == 1, args
-        assert _one_error_line(done.stderr) == expected, args
+    for done in _run_at_once((["serve", "--port", "0"], None), (["migrate"], None), (["migrate", "--check"], None),
+                             data_dir=tmp_path):
+        assert done.returncode == 1, done.args
+        assert _one_error_line(done.stderr) == expected, done.args
     assert _user_version(path) == newest + 1
 
 
@@ -95,10 +96,11 @@ def test_postgresql_migrations_checked_applied_and_a_newer_schema_refused(
     versions = [version for version, _ in postgresql_migrations()]
     where = f"PostgreSQL at {postgres_url}"
 
-    checked = _run("migrate", "--check", data_dir=tmp_path, env=env)
+    checked, refused = _run_at_once((["migrate", "--check"], env),
+                                    (["serve", "--port", "0"], {**env, "CHATSERVER_MIGRATE_ON_START": "false"}),
+                                    data_dir=tmp_path)
     assert checked.returncode == MIGRATIONS_PENDING, checked.stderr
     assert checked.stdout == f"{where}: {len(versions)} migration(s) pending: {', '.join(map(str, versions))}\n"
-    refused = _run("serve", "--port", "0", data_dir=tmp_path, env={**env, "CHATSERVER_MIGRATE_ON_START": "false"})
     assert refused.returncode == 1
     assert "migrate_on_start is false: run `chatserver migrate`" in _one_error_line(refused.stderr)
 
@@ -114,9 +116,8 @@ def test_postgresql_migrations_checked_applied_and_a_newer_schema_refused(
 
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.psql(f"INSERT INTO schema_migrations (version) VALUES ({versions[-1] + 1})", database)
-    for args in (("serve", "--port", "0"), ("migrate", "--check")):
-        done = _run(*args, data_dir=tmp_path, env=env)
-        assert done.returncode == 1, args
+    for done in _run_at_once((["serve", "--port", "0"], env), (["migrate", "--check"], env), data_dir=tmp_path):
+        assert done.returncode == 1, done.args
         assert _one_error_line(done.stderr).startswith(
             f"chatserver: error: {where} has schema version {versions[-1] + 1}, newer than this chatserver knows "
-            f"({versions[-1]})"), args
+            f"({versions[-1]})"), done.args
