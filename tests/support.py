@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import inspect
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from chatserver.app import app_for
 from chatserver.assembly import Server, assemble
 from chatserver.config import Settings, env_name
 from chatserver.domain.chat_parts import ChatParts
-from chatserver.domain.clock import Clock
+from chatserver.domain.clock import Clock, SystemClock
 from chatserver.domain.conversations import ChatService
 from chatserver.domain.ports import RoutingState
 from chatserver.http import serving
@@ -32,6 +33,20 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH_COST = "minimal"
 PASSWORD_HASH_ENV = {env_name("password_hash_cost"): PASSWORD_HASH_COST}
 _counter = itertools.count(1)
+
+
+class SkippingClock(SystemClock):
+    """The system's clock, which a test moves forward at once (``skip``) to see an expiry pass
+    without waiting for it; timers still run on the real clock."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
 
 
 class LiveServer:

@@ -19,6 +19,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
 from chatserver.config import Settings
+from chatserver.domain.clock import Clock
 
 from ..redis_server import free_port
 from ..support import LiveServer, make_settings
@@ -45,9 +46,10 @@ async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[LiveServer]:
-    """A chat server with ``settings`` (a module's own ``shop``), stopped however the test ends."""
-    live = LiveServer(settings)
+async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterator[LiveServer]:
+    """A chat server with ``settings`` (a module's own ``shop``; ``clock``: its clock, the system's
+    if None), stopped however the test ends."""
+    live = LiveServer(settings, clock=clock)
     await live.start()
     try:
         yield live

@@ -1,12 +1,12 @@
 """Files are shown through short-lived links (attachment_link_ttl at its shortest, 10 s, here), in
 real Chromium: a file shown long enough ago for its link to have expired still opens, since every
 click asks for a new link first, a middle click and a Ctrl-click too (in the console and in the
-widget); a link of the server's is refused once expired."""
+widget); a link of the server's is refused once expired. The server's clock skips the link's
+life at once (the browser's stays: a click asks for a new link whatever the browser's clock says)."""
 
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Locator, Page, WebSocket, expect
 
-from ..support import LiveServer, make_settings, wait_until
+from ..support import LiveServer, SkippingClock, make_settings
 from .conftest import OpenPage, running
 from .console import OpenConsole, open_console, timeline
 from .files import as_file, png_bytes
@@ -28,8 +28,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with running(make_settings(tmp_path, attachment_link_ttl=10)) as live:
+    async with running(make_settings(tmp_path, attachment_link_ttl=10), clock=SkippingClock()) as live:
         yield live
+
+
+def _past(shop: LiveServer, expires: int) -> None:
+    """The server's clock a second past ``expires``."""
+    assert isinstance(shop.clock, SkippingClock)
+    shop.clock.skip(max(0.0, expires + 1 - shop.clock.now()))
 
 
 async def test_an_expired_link_is_asked_for_again_at_the_click(shop: LiveServer, open_page: OpenPage,
@@ -50,7 +56,7 @@ async def test_an_expired_link_is_asked_for_again_at_the_click(shop: LiveServer,
     shown = await link.evaluate("a => a.href")
     expires = int(urllib.parse.parse_qs(urllib.parse.urlsplit(shown).query)["exp"][0])
     # The link the console shows has expired: the server refuses it ...
-    await wait_until(lambda: time.time() > expires + 1, timeout=20)
+    _past(shop, expires)
     stale = await console.request.get(shown)
     assert stale.status == 403
     # ... yet a click opens the image: the console asks for a new link first.
@@ -87,7 +93,7 @@ async def test_a_middle_or_ctrl_click_never_opens_an_expired_link(shop: LiveServ
     for link in (in_console, in_widget):
         await expect(link.locator("img")).to_have_js_property("complete", True)
     expires = max([_expiry(await link.evaluate("a => a.href")) for link in (in_console, in_widget)])
-    await wait_until(lambda: time.time() > expires + 1, timeout=20)
+    _past(shop, expires)
     assert (await console.request.get(await in_console.evaluate("a => a.href"))).status == 403  # as shown: expired
     await _opens_fresh(console, in_console, expires, button="middle")
     await _opens_fresh(console, in_console, expires, modifiers=["ControlOrMeta"])
