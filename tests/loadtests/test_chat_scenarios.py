@@ -126,7 +126,7 @@ def check_compare_report(done: subprocess.CompletedProcess[str], report: dict[st
 
 
 def test_compare_runs_the_same_ping_pong_against_chatserver_and_the_reference_relays(tmp_path: Path) -> None:
-    done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1.5", "--warmup", "0.5",
+    done, report = run_load(tmp_path, "compare", "--pairs", "3", "--duration", "1", "--warmup", "0.3",
                             "--slo", "errors<=0")
     check_compare_report(done, report, ["chatserver", "chatserver_redis", "node", "node_sqlite", "aiohttp"])
     # The Redis build ran on a redis-server of the run's own, sampled too.
@@ -254,7 +254,7 @@ def test_compare_cobrowse_reports_a_batch_that_never_reached_the_agent_and_fails
 
 def test_cobrowse_streams_sessions_and_reports_relay_latency(tmp_path: Path) -> None:
     done, report = run_load(tmp_path, "cobrowse", "--sessions", "4", "--agents", "2", "--capacity", "2",
-                            "--duration", "1.5", "--warmup", "0.5", "--snapshot-kb", "150", "--slo", "errors<=0")
+                            "--duration", "1", "--warmup", "0.3", "--snapshot-kb", "150", "--slo", "errors<=0")
     assert done.returncode == 0, done.stdout + done.stderr
     [target] = report["targets"]
     metrics = target["metrics"]
@@ -343,44 +343,53 @@ def test_html_report_renders_without_targets_data() -> None:
     assert page.startswith("<!doctype html>")
 
 
-def _refused(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "loadtests", *args, "--no-report"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+def _refused(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """The load tester with each of ``runs``' arguments, all at the same time (each is refused before
+    it starts anything; most of each is Python starting)."""
+    procs = [(args, subprocess.Popen([sys.executable, "-m", "loadtests", *args, "--no-report"], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)) for args in runs]
+    done = []
+    try:
+        for args, proc in procs:
+            out, err = proc.communicate(timeout=60)
+            done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
 
 
 def test_an_objective_on_an_unknown_metric_is_refused_before_the_run_with_the_known_ones() -> None:
-    done = _refused("steady", "--pairs", "2", "--slo", "rtt_p99_ms<=50", "--slo", "rtt_p99ms<=50")
+    done, elsewhere, wrong = _refused(["steady", "--pairs", "2", "--slo", "rtt_p99_ms<=50", "--slo", "rtt_p99ms<=50"],
+                                      ["steady", "--pairs", "2", "--slo", "duplicates<=0"],
+                                      ["reconnect", "--pairs", "2", "--slo", "duplicates==0"])
     assert done.returncode == 2, done.stderr
     assert "unknown metric in --slo: rtt_p99ms;" in done.stderr
     listed = done.stderr.split("this scenario's metrics are: ", 1)[1].strip().split(", ")
     assert "rtt_p99_ms" in listed and "messages_per_s" in listed and "resume_p99_ms" not in listed
     assert done.stdout == ""  # refused before anything started
     # A metric only another scenario reports is unknown here, and one written wrong is bad usage too.
-    assert _refused("steady", "--pairs", "2", "--slo", "duplicates<=0").returncode == 2
-    done = _refused("reconnect", "--pairs", "2", "--slo", "duplicates==0")
-    assert done.returncode == 2 and "an SLO must read" in done.stderr, done.stderr
+    assert elsewhere.returncode == 2
+    assert wrong.returncode == 2 and "an SLO must read" in wrong.stderr, wrong.stderr
 
 
 def test_runs_over_the_bounds_are_refused_before_they_start() -> None:
-    done = _refused("idle", "--idle", "20", "--max-clients", "10")
-    assert done.returncode == 1 and "over --max-clients 10" in done.stderr, done.stderr
-    done = _refused("steady", "--pairs", "2", "--rate", "200000")
-    assert done.returncode == 1 and "over --max-rate" in done.stderr, done.stderr
-    done = _refused("cobrowse", "--sessions", "10", "--agents", "5", "--capacity", "2", "--batch-rate", "10",
-                    "--max-rate", "50")
-    assert done.returncode == 1 and "sends 100 messages/s, over --max-rate 50" in done.stderr, done.stderr
-    done = _refused("compare", "--cobrowse", "--pairs", "2", "--rate", "100")
-    assert done.returncode == 1 and "compare --cobrowse is a closed loop" in done.stderr, done.stderr
-    done = _refused("compare", "--cobrowse", "--pairs", "2", "--postgresql", "postgresql://u@127.0.0.1:1/db")
-    assert done.returncode == 1 and "--postgresql, --redis-url and --redis-first do not apply" in done.stderr
-    done = _refused("compare", "--cobrowse", "--pairs", "2", "--in-flight", "0")
-    assert done.returncode == 1 and "--in-flight must be between 1 and 100" in done.stderr, done.stderr
-    done = _refused("steady", "--url", "http://example.com:8080", "--admin-file", "/nonexistent")
-    assert done.returncode == 1 and "loopback" in done.stderr, done.stderr
-    done = _refused("steady", "--server-pid", "1")
-    assert done.returncode == 1 and "--server-pid goes with --url" in done.stderr, done.stderr
-    # Nothing was started: no server, no generator left behind.
-    assert "started chatserver" not in done.stdout
+    cases = [(["idle", "--idle", "20", "--max-clients", "10"], "over --max-clients 10"),
+             (["steady", "--pairs", "2", "--rate", "200000"], "over --max-rate"),
+             (["cobrowse", "--sessions", "10", "--agents", "5", "--capacity", "2", "--batch-rate", "10",
+               "--max-rate", "50"], "sends 100 messages/s, over --max-rate 50"),
+             (["compare", "--cobrowse", "--pairs", "2", "--rate", "100"], "compare --cobrowse is a closed loop"),
+             (["compare", "--cobrowse", "--pairs", "2", "--postgresql", "postgresql://u@127.0.0.1:1/db"],
+              "--postgresql, --redis-url and --redis-first do not apply"),
+             (["compare", "--cobrowse", "--pairs", "2", "--in-flight", "0"], "--in-flight must be between 1 and 100"),
+             (["steady", "--url", "http://example.com:8080", "--admin-file", "/nonexistent"], "loopback"),
+             (["steady", "--server-pid", "1"], "--server-pid goes with --url")]
+    for (_, says), done in zip(cases, _refused(*(args for args, _ in cases)), strict=True):
+        assert done.returncode == 1 and says in done.stderr, done.stderr
+        # Nothing was started: no server, no generator left behind.
+        assert "started chatserver" not in done.stdout
 
 
 def test_a_run_that_overruns_max_duration_stops_and_reports_it_incomplete(tmp_path: Path) -> None:
