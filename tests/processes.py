@@ -1,4 +1,5 @@
-"""Real `chatserver serve` processes for multi-process tests."""
+"""Processes of the tests' own: real `chatserver serve` processes for multi-process tests, and
+short commands run side by side (``run_together``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chatserver.constants import listening_line
@@ -111,3 +112,24 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+
+def run_together(commands: Sequence[tuple[list[str], Mapping[str, str] | None]], cwd: Path | None = None,
+                 timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+    """Each command (its arguments, and its environment or ``None`` for this process's) started at
+    once, with no input; their results in the same order. One still running after ``timeout`` is
+    killed, and so is every other left."""
+    procs = [(args, subprocess.Popen(args, cwd=cwd, env=None if env is None else dict(env),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)) for args, env in commands]
+    done = []
+    try:
+        for args, proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done

@@ -24,6 +24,7 @@ import pytest
 
 from chatserver.config import Settings, load_settings
 
+from .processes import run_together
 from .redis_server import RedisServer, free_port
 from .support import PASSWORD_HASH_ENV, LiveServer, agent, make_settings
 
@@ -40,23 +41,10 @@ def _run(*args: str, data_dir: Path | None, env: dict[str, str] | None = None) -
 def _run_at_once(*runs: tuple[list[str], dict[str, str] | None],
                  data_dir: Path | None) -> list[subprocess.CompletedProcess[str]]:
     """Each of ``runs`` (its arguments and variables) as ``_run`` runs it, all at the same time: for
-    commands none of which changes what the others read (most of each is Python starting)."""
+    commands none of which changes what the others read (tests/processes.py)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     where = ["--data-dir", str(data_dir)] if data_dir is not None else []
-    procs = [(args, subprocess.Popen([*CLI, *args, *where], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env={**clean, **PASSWORD_HASH_ENV, **(env or {})},
-                                     stdin=subprocess.DEVNULL)) for args, env in runs]
-    done = []
-    try:
-        for args, proc in procs:
-            out, err = proc.communicate(timeout=60)
-            done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
-    finally:
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return done
+    return run_together([([*CLI, *args, *where], {**clean, **PASSWORD_HASH_ENV, **(env or {})}) for args, env in runs])
 
 
 def test_agent_add_and_list(tmp_path: Path) -> None:

@@ -687,6 +687,14 @@ class ChatScenario:
         return "\n".join(lines)
 
 
+def _ratio(mine: dict[str, Any], theirs: dict[str, Any], key: str) -> str:
+    """``mine[key] / theirs[key]`` for a table, or "-" when either is missing or theirs is 0."""
+    a, b = mine.get(key), theirs.get(key)
+    if isinstance(a, int | float) and isinstance(b, int | float) and b:
+        return f"{a / b:.2f}"
+    return "-"
+
+
 def _comparison_table(runs: list[TargetRun]) -> str:
     """The targets side by side, with ratios to the Node relay and, for messages/s and messages/s
     per server core, to the Node relay that stores every message as chatserver does."""
@@ -697,18 +705,12 @@ def _comparison_table(runs: list[TargetRun]) -> str:
     lines = ["  comparison (same generator, same run; per core: messages/s / the server's mean CPU share):", head]
     for run in runs:
         m = run.metrics()
-
-        def ratio(key: str, to: dict[str, Any] = reference, m: dict[str, Any] = m) -> str:
-            mine, theirs = m.get(key), to.get(key)
-            if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
-                return f"{mine / theirs:.2f}"
-            return "-"
-
         lines.append(f"  {run.label:<24} {_fmt(m.get('messages_per_s'), 0):>9} "
                      f"{_fmt(m.get('messages_per_s_per_core'), 0):>9} {_fmt(m.get('rtt_p50_ms')):>8} "
                      f"{_fmt(m.get('rtt_p99_ms')):>8} {_fmt(m.get('rss_per_connection_kb'), 1):>8}   "
-                     f"{ratio('messages_per_s'):>14} {ratio('rtt_p99_ms'):>4} {ratio('rss_per_connection_kb'):>8}"
-                     f"   {ratio('messages_per_s', storing):>23} {ratio('messages_per_s_per_core', storing):>9}")
+                     f"{_ratio(m, reference, 'messages_per_s'):>14} {_ratio(m, reference, 'rtt_p99_ms'):>4} "
+                     f"{_ratio(m, reference, 'rss_per_connection_kb'):>8}   "
+                     f"{_ratio(m, storing, 'messages_per_s'):>23} {_ratio(m, storing, 'messages_per_s_per_core'):>9}")
     return "\n".join(lines)
 
 
@@ -721,17 +723,10 @@ def _cobrowse_comparison_table(runs: list[TargetRun]) -> str:
              "   vs node: batches/s  per core"]
     for run in runs:
         m = run.metrics()
-
-        def ratio(key: str, m: dict[str, Any] = m) -> str:
-            mine, theirs = m.get(key), reference.get(key)
-            if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
-                return f"{mine / theirs:.2f}"
-            return "-"
-
         lines.append(f"  {run.label:<24} {_fmt(m.get('batches_per_s'), 0):>10} "
                      f"{_fmt(m.get('batches_per_s_per_core'), 0):>9} {_fmt(m.get('relay_p50_ms')):>10} "
-                     f"{_fmt(m.get('relay_p99_ms')):>8}   {ratio('batches_per_s'):>18} "
-                     f"{ratio('batches_per_s_per_core'):>9}")
+                     f"{_fmt(m.get('relay_p99_ms')):>8}   {_ratio(m, reference, 'batches_per_s'):>18} "
+                     f"{_ratio(m, reference, 'batches_per_s_per_core'):>9}")
     return "\n".join(lines)
 
 

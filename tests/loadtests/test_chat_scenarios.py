@@ -22,6 +22,7 @@ from loadtests.procmon import ProcessSampler
 from loadtests.scenarios.chat import ChatConfig, TargetRun
 from loadtests.slo import check_objectives, load_objectives, parse_objective
 
+from ..processes import run_together
 from ..redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,19 +347,7 @@ def test_html_report_renders_without_targets_data() -> None:
 def _refused(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
     """The load tester with each of ``runs``' arguments, all at the same time (each is refused before
     it starts anything; most of each is Python starting)."""
-    procs = [(args, subprocess.Popen([sys.executable, "-m", "loadtests", *args, "--no-report"], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)) for args in runs]
-    done = []
-    try:
-        for args, proc in procs:
-            out, err = proc.communicate(timeout=60)
-            done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
-    finally:
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return done
+    return run_together([([sys.executable, "-m", "loadtests", *args, "--no-report"], None) for args in runs], cwd=ROOT)
 
 
 def test_an_objective_on_an_unknown_metric_is_refused_before_the_run_with_the_known_ones() -> None:
