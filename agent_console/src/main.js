@@ -131,7 +131,9 @@ function showLogin(message = "") {
   $("console-screen").hidden = true;
   $("login-screen").hidden = false;
   setText($("login-message"), message);
-  $("login-email").focus();
+  // Not when the agent is already in the form: the first showLogin runs once the language file
+  // is in, and taking the focus then sent the rest of a password being typed into Email, in clear.
+  if (!$("login-form").contains(document.activeElement)) $("login-email").focus();
 }
 
 function stopSession() {
