@@ -21,16 +21,15 @@ from ...domain.models import Conversation, ConversationStatus, Message, PartyKin
 from ...domain.ports import NewMessage
 from ...errors import NotFound
 from ..rows.conversations import (
-    CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
     PARTY_COLUMN,
     SELECT_MESSAGES_AFTER,
-    conversation_from_row,
     message_from_row,
     message_values,
     stored_message,
 )
 from ._group_commit import Batch
+from ._rows import WITH_READERS, conversation_with_readers
 from .database import SQLiteDatabase
 
 # Called inside the transaction of every participant's message, after its INSERT: it may write
@@ -44,7 +43,7 @@ _INSERT_UNLESS_RESENT = (_INSERT_MESSAGE + " ON CONFLICT (conversation_id, sende
 
 
 _COUNT_READER = "UPDATE conversations SET readers_version = readers_version + 1 WHERE id = ?"
-_SELECT_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS}, readers_version FROM conversations WHERE id = ?"
+_SELECT_CONVERSATION = f"SELECT {WITH_READERS} FROM conversations WHERE id = ?"
 _TAKE_SEQ = "UPDATE conversations SET last_seq = ? WHERE id = ?"
 # The conversations WritersView keeps (about a kilobyte each), the least recently written
 # forgotten first: more than one process has chats going at once.
@@ -111,8 +110,7 @@ class WritersView:
         row = conn.execute(_SELECT_CONVERSATION, (conversation_id,)).fetchone()
         if row is None:
             return None
-        conversation = conversation_from_row(row)
-        conversation.readers_version = row[-1]
+        conversation = conversation_with_readers(row)
         self._conversations[conversation_id] = conversation
         return conversation
 

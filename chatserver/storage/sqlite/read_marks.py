@@ -9,9 +9,9 @@ from functools import partial
 
 from ...domain.access import check_access
 from ...domain.models import Conversation, PartyKind
-from ..rows.conversations import CONVERSATION_COLUMNS, PARTY_COLUMN, conversation_from_row
+from ..rows.conversations import PARTY_COLUMN
 from ._group_commit import Batch
-from ._rows import select_conversation
+from ._rows import WITH_READERS, conversation_with_readers, select_conversation
 from .database import SQLiteDatabase
 from .messages import WritersView
 
@@ -39,13 +39,12 @@ def _mark_read(view: WritersView, conversation_id: str, party: PartyKind, party_
     # Only a mark that moves is written: a repeated or stale one changes no page.
     row = conn.execute(
         f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND {PARTY_COLUMN[party]} = ? AND "
-        f"{column} < MIN(?, last_seq) RETURNING {CONVERSATION_COLUMNS}, readers_version",
+        f"{column} < MIN(?, last_seq) RETURNING {WITH_READERS}",
         (seq, conversation_id, party_id, seq),
     ).fetchone()
     moved = row is not None
     if moved:
-        conversation = conversation_from_row(row)
-        conversation.readers_version = row[-1]
+        conversation = conversation_with_readers(row)
         view.wrote(conn, batch, conversation)
     else:
         conversation = check_access(select_conversation(conn, conversation_id), party, party_id)
